@@ -1,0 +1,10 @@
+//! zdimport: import users from a spreadsheet into Zendesk Support.
+//!
+//! The core is UI-free: `sheet` reads worksheets, `mapping` turns columns into Zendesk user
+//! fields, `payload` validates rows and builds the exact request bodies, `profile` saves
+//! mappings. The `cli` front end drives the same core headless.
+
+pub mod error;
+pub mod mapping;
+pub mod payload;
+pub mod sheet;
