@@ -1,6 +1,27 @@
 //! Worksheets in: calamine workbooks and CSV/TSV text, header detection, typed cells.
+//!
+//! A [`Workbook`] lists its sheets and streams a sheet's rows; [`Workbook::read_table`]
+//! finds the header row and hands over each data row with its spreadsheet row number, so a
+//! million-row file never has to sit in memory. [`Workbook::load_table`] keeps the rows for
+//! front ends that browse them.
 
-use chrono::NaiveDateTime;
+mod cell;
+pub mod header;
+mod reader;
+mod text;
+
+use std::fmt;
+use std::fs::File;
+use std::io::BufReader;
+use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
+
+use calamine::{Reader, Sheets};
+use chrono::{NaiveDateTime, Timelike};
+
+use crate::error::SheetError;
+pub use reader::RawRows;
+pub use text::DelimitedText;
 
 /// One cell as the worksheet typed it.
 ///
@@ -16,15 +37,618 @@ pub enum Cell {
     Bool(bool),
     /// A date or date-time; the 1900/1904 date system is already applied.
     DateTime(NaiveDateTime),
-    /// A duration, such as `[hh]:mm:ss`, in days.
+    /// A duration, such as `[hh]:mm:ss`, or a time of day, in days.
     Duration(f64),
     /// An Excel error value such as `#N/A`, as Excel spells it.
     Error(String),
 }
 
-/// A data row with the spreadsheet's own 1-based row number.
+impl Cell {
+    /// Empty, or text that is only whitespace (NBSP included).
+    pub fn is_blank(&self) -> bool {
+        match self {
+            Cell::Empty => true,
+            Cell::Text(t) => t.trim().is_empty(),
+            _ => false,
+        }
+    }
+
+    /// The cell as a person reads it: `12345.0` as `12345`, dates as `YYYY-MM-DD`.
+    pub fn display(&self) -> String {
+        self.to_string()
+    }
+}
+
+impl fmt::Display for Cell {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Cell::Empty => Ok(()),
+            Cell::Text(t) => f.write_str(t),
+            Cell::Int(i) => write!(f, "{i}"),
+            Cell::Float(x) if x.fract() == 0.0 && x.abs() < 1e21 => write!(f, "{x:.0}"),
+            Cell::Float(x) => write!(f, "{x}"),
+            Cell::Bool(b) => write!(f, "{b}"),
+            Cell::DateTime(dt) if dt.time() == chrono::NaiveTime::MIN => {
+                write!(f, "{}", dt.format("%Y-%m-%d"))
+            }
+            Cell::DateTime(dt) if dt.nanosecond() == 0 => {
+                write!(f, "{}", dt.format("%Y-%m-%d %H:%M:%S"))
+            }
+            Cell::DateTime(dt) => write!(f, "{}", dt.format("%Y-%m-%d %H:%M:%S%.3f")),
+            Cell::Duration(days) => write_duration(f, *days),
+            Cell::Error(e) => f.write_str(e),
+        }
+    }
+}
+
+fn write_duration(f: &mut fmt::Formatter<'_>, days: f64) -> fmt::Result {
+    // Rounded to whole seconds; saturating casts are fine for any duration a sheet holds.
+    #[expect(
+        clippy::cast_possible_truncation,
+        reason = "seconds of a sheet duration"
+    )]
+    let secs = (days * 86_400.0).round() as i64;
+    let sign = if secs < 0 { "-" } else { "" };
+    let secs = secs.abs();
+    write!(
+        f,
+        "{sign}{:02}:{:02}:{:02}",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    )
+}
+
+/// A row with the spreadsheet's own 1-based row number.
+///
+/// Raw rows from [`RawRows`] hold cells from column A; table rows hold the table's columns.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Row {
     pub number: u32,
     pub cells: Vec<Cell>,
+}
+
+impl Row {
+    /// Every cell blank.
+    pub fn is_blank(&self) -> bool {
+        self.cells.iter().all(Cell::is_blank)
+    }
+}
+
+/// The file formats zdimport reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    Xlsx,
+    Xlsm,
+    Xlsb,
+    Xls,
+    Ods,
+    Csv,
+    Tsv,
+}
+
+impl Format {
+    /// The format named by a file's extension, if zdimport reads it.
+    pub fn from_path(path: &Path) -> Option<Format> {
+        let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+        Some(match ext.as_str() {
+            "xlsx" => Format::Xlsx,
+            "xlsm" => Format::Xlsm,
+            "xlsb" => Format::Xlsb,
+            "xls" | "xla" => Format::Xls,
+            "ods" => Format::Ods,
+            "csv" | "txt" => Format::Csv,
+            "tsv" | "tab" => Format::Tsv,
+            _ => return None,
+        })
+    }
+
+    /// Extensions a file browser should offer.
+    pub const EXTENSIONS: [&'static str; 9] = [
+        "xlsx", "xlsm", "xlsb", "xls", "ods", "csv", "tsv", "txt", "tab",
+    ];
+}
+
+/// Whether Excel shows a sheet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Visibility {
+    Visible,
+    Hidden,
+    VeryHidden,
+}
+
+/// What a sheet holds: only worksheets have cells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SheetKind {
+    Worksheet,
+    Chart,
+    Dialog,
+    Macro,
+    Vba,
+}
+
+/// A sheet of the workbook and its used size, when the file says it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SheetInfo {
+    pub name: String,
+    pub visibility: Visibility,
+    pub kind: SheetKind,
+    /// Used rows and columns; `None` when the file does not record them.
+    pub size: Option<(u32, u32)>,
+}
+
+/// Which row holds the column names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HeaderChoice {
+    /// The first row that is mostly non-empty text.
+    #[default]
+    Auto,
+    /// This spreadsheet row (1-based).
+    Row(u32),
+}
+
+/// Where the table sits in its sheet.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct TableLayout {
+    pub sheet: String,
+    /// Spreadsheet row of the header (1-based).
+    pub header_row: u32,
+    /// Column of the first header (0-based, 0 = A).
+    pub first_column: u32,
+    pub headers: Vec<String>,
+}
+
+/// A sheet's table held in memory.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Table {
+    pub layout: TableLayout,
+    pub rows: Vec<Row>,
+    /// Blank rows below the header that were passed over.
+    pub blank_rows: usize,
+}
+
+impl Table {
+    /// Up to `n` non-blank values of column `col`, for samples.
+    pub fn samples(&self, col: usize, n: usize) -> Vec<String> {
+        self.rows
+            .iter()
+            .filter_map(|r| {
+                r.cells
+                    .get(col)
+                    .filter(|c| !c.is_blank())
+                    .map(Cell::display)
+            })
+            .take(n)
+            .collect()
+    }
+}
+
+/// An open spreadsheet or delimited text file.
+pub struct Workbook {
+    path: PathBuf,
+    format: Format,
+    sheets: Vec<SheetInfo>,
+    source: Source,
+}
+
+enum Source {
+    Calamine(Box<Sheets<BufReader<File>>>),
+    Text(DelimitedText),
+}
+
+impl fmt::Debug for Workbook {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Workbook")
+            .field("path", &self.path)
+            .field("format", &self.format)
+            .field("sheets", &self.sheets)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Workbook {
+    /// Opens the file by its extension and lists its sheets with their sizes.
+    pub fn open(path: impl AsRef<Path>) -> Result<Workbook, SheetError> {
+        let path = path.as_ref().to_path_buf();
+        let format = Format::from_path(&path)
+            .ok_or_else(|| SheetError::Unsupported { path: path.clone() })?;
+        let io = |source| SheetError::Io {
+            path: path.clone(),
+            source,
+        };
+        let source = match format {
+            Format::Csv | Format::Tsv => {
+                let bytes = std::fs::read(&path).map_err(io)?;
+                Source::Text(text::decode(&bytes, format == Format::Tsv))
+            }
+            _ => {
+                File::open(&path).map_err(io)?;
+                let sheets =
+                    calamine::open_workbook_auto(&path).map_err(|e| SheetError::Workbook {
+                        path: path.clone(),
+                        reason: e.to_string(),
+                    })?;
+                Source::Calamine(Box::new(sheets))
+            }
+        };
+        let mut workbook = Workbook {
+            path,
+            format,
+            sheets: Vec::new(),
+            source,
+        };
+        workbook.sheets = workbook.list_sheets();
+        Ok(workbook)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn format(&self) -> Format {
+        self.format
+    }
+
+    pub fn sheets(&self) -> &[SheetInfo] {
+        &self.sheets
+    }
+
+    /// What was detected about a delimited text file (encoding, delimiter).
+    pub fn delimited(&self) -> Option<&DelimitedText> {
+        match &self.source {
+            Source::Text(t) => Some(t),
+            Source::Calamine(_) => None,
+        }
+    }
+
+    fn list_sheets(&mut self) -> Vec<SheetInfo> {
+        let Source::Calamine(sheets) = &mut self.source else {
+            let name = self
+                .path
+                .file_stem()
+                .map_or_else(String::new, |s| s.to_string_lossy().into_owned());
+            let size = Some(self.text_size());
+            return vec![SheetInfo {
+                name,
+                visibility: Visibility::Visible,
+                kind: SheetKind::Worksheet,
+                size,
+            }];
+        };
+        let metadata = sheets.sheets_metadata().to_vec();
+        metadata
+            .into_iter()
+            .map(|meta| {
+                let kind = sheet_kind(meta.typ);
+                let size = if kind == SheetKind::Worksheet {
+                    reader::size(sheets, &meta.name)
+                } else {
+                    Some((0, 0))
+                };
+                SheetInfo {
+                    visibility: visibility(meta.visible),
+                    kind,
+                    size,
+                    name: meta.name,
+                }
+            })
+            .collect()
+    }
+
+    fn text_size(&self) -> (u32, u32) {
+        let Source::Text(t) = &self.source else {
+            return (0, 0);
+        };
+        let mut reader = reader::csv_reader(t);
+        let (mut rows, mut columns) = (0u32, 0usize);
+        let mut record = csv::ByteRecord::new();
+        while let Ok(true) = reader.read_byte_record(&mut record) {
+            rows += 1;
+            columns = columns.max(record.len());
+        }
+        (rows, u32::try_from(columns).unwrap_or(u32::MAX))
+    }
+
+    /// The sheet named `wanted` (exact, then ignoring case and outer spaces) or at that
+    /// 1-based position.
+    pub fn find_sheet(&self, wanted: &str) -> Result<usize, SheetError> {
+        let by_name = self
+            .sheets
+            .iter()
+            .position(|s| s.name == wanted)
+            .or_else(|| {
+                let w = wanted.trim().to_lowercase();
+                self.sheets
+                    .iter()
+                    .position(|s| s.name.trim().to_lowercase() == w)
+            });
+        let by_index = || {
+            wanted
+                .trim()
+                .parse::<usize>()
+                .ok()
+                .filter(|i| (1..=self.sheets.len()).contains(i))
+                .map(|i| i - 1)
+        };
+        by_name
+            .or_else(by_index)
+            .ok_or_else(|| SheetError::NoSuchSheet {
+                path: self.path.clone(),
+                wanted: wanted.to_owned(),
+                available: self
+                    .sheets
+                    .iter()
+                    .map(|s| format!("'{}'", s.name))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })
+    }
+
+    /// The first visible worksheet that may have cells, else the first sheet.
+    pub fn default_sheet(&self) -> usize {
+        self.sheets
+            .iter()
+            .position(|s| {
+                s.visibility == Visibility::Visible
+                    && s.kind == SheetKind::Worksheet
+                    && s.size.is_none_or(|(r, _)| r > 0)
+            })
+            .unwrap_or(0)
+    }
+
+    fn sheet_name(&self, sheet: usize) -> String {
+        self.sheets
+            .get(sheet)
+            .map_or_else(String::new, |s| s.name.clone())
+    }
+
+    /// Streams the sheet's non-blank rows, from column A, with their row numbers.
+    pub fn raw_rows(&mut self, sheet: usize) -> Result<RawRows<'_>, SheetError> {
+        let name = self.sheet_name(sheet);
+        let kind = self.sheets.get(sheet).map(|s| s.kind);
+        if kind != Some(SheetKind::Worksheet) {
+            return Err(self.sheet_error(
+                &name,
+                "is not a worksheet (a chart or macro sheet has no cells)",
+            ));
+        }
+        let path = self.path.clone();
+        match &mut self.source {
+            Source::Text(t) => Ok(RawRows::csv(t, &path)),
+            Source::Calamine(sheets) => RawRows::calamine(sheets, &name, &path),
+        }
+    }
+
+    /// The first `n` non-blank rows, from column A, above and below the header alike.
+    pub fn preview(&mut self, sheet: usize, n: usize) -> Result<Vec<Row>, SheetError> {
+        let mut rows = self.raw_rows(sheet)?;
+        let mut out = Vec::with_capacity(n);
+        while out.len() < n {
+            match rows.next_row()? {
+                Some(row) => out.push(row),
+                None => break,
+            }
+        }
+        Ok(out)
+    }
+
+    /// Finds the header, then calls `on_row` with every non-blank data row below it.
+    ///
+    /// Returns the table's layout and the number of blank rows passed over. `on_row` can stop
+    /// the read early with `ControlFlow::Break`.
+    pub fn read_table(
+        &mut self,
+        sheet: usize,
+        header: HeaderChoice,
+        mut on_row: impl FnMut(&TableLayout, Row) -> ControlFlow<()>,
+    ) -> Result<(TableLayout, usize), SheetError> {
+        let name = self.sheet_name(sheet);
+        let path = self.path.clone();
+        let mut rows = self.raw_rows(sheet)?;
+        let (layout, buffered) = find_header(&mut rows, header, &name, &path)?;
+        let width = layout.headers.len();
+        let first = layout.first_column as usize;
+        let mut blank = 0;
+        let mut emit = |row: Row| {
+            let table_row = slice_row(row, first, width);
+            if table_row.is_blank() {
+                blank += 1;
+                ControlFlow::Continue(())
+            } else {
+                on_row(&layout, table_row)
+            }
+        };
+        for row in buffered {
+            if emit(row).is_break() {
+                return Ok((layout, blank));
+            }
+        }
+        while let Some(row) = rows.next_row()? {
+            if emit(row).is_break() {
+                break;
+            }
+        }
+        Ok((layout, blank))
+    }
+
+    /// Reads the whole table into memory.
+    pub fn load_table(&mut self, sheet: usize, header: HeaderChoice) -> Result<Table, SheetError> {
+        let mut data = Vec::new();
+        let (layout, blank_rows) = self.read_table(sheet, header, |_, row| {
+            data.push(row);
+            ControlFlow::Continue(())
+        })?;
+        Ok(Table {
+            layout,
+            rows: data,
+            blank_rows,
+        })
+    }
+
+    fn sheet_error(&self, sheet: &str, reason: &str) -> SheetError {
+        SheetError::Sheet {
+            path: self.path.clone(),
+            sheet: sheet.to_owned(),
+            reason: reason.to_owned(),
+        }
+    }
+}
+
+/// Reads rows until the header is known; returns the layout and the rows read past it.
+fn find_header(
+    rows: &mut RawRows<'_>,
+    choice: HeaderChoice,
+    sheet: &str,
+    path: &Path,
+) -> Result<(TableLayout, Vec<Row>), SheetError> {
+    let mut sample = Vec::new();
+    let header_index = match choice {
+        HeaderChoice::Auto => {
+            while sample.len() < header::SAMPLE_ROWS {
+                match rows.next_row()? {
+                    Some(row) => sample.push(row),
+                    None => break,
+                }
+            }
+            if sample.is_empty() {
+                return Err(SheetError::Empty {
+                    path: path.to_path_buf(),
+                    sheet: sheet.to_owned(),
+                });
+            }
+            header::detect(&sample)
+        }
+        HeaderChoice::Row(wanted) => loop {
+            match rows.next_row()? {
+                Some(row) if row.number < wanted => {}
+                Some(row) if row.number == wanted => {
+                    sample.push(row);
+                    break 0;
+                }
+                other => {
+                    let past = other.map(|r| r.number);
+                    return Err(SheetError::HeaderOutOfRange {
+                        path: path.to_path_buf(),
+                        sheet: sheet.to_owned(),
+                        row: wanted,
+                        rows: past.unwrap_or(0),
+                    })
+                    .map_err(|e| blank_header(e, past));
+                }
+            }
+        },
+    };
+    let mut rest = sample.split_off(header_index);
+    let header_row = rest.remove(0);
+    let (first_column, headers) = header::name_columns(&header_row);
+    let layout = TableLayout {
+        sheet: sheet.to_owned(),
+        header_row: header_row.number,
+        first_column,
+        headers,
+    };
+    Ok((layout, rest))
+}
+
+/// A chosen header row that exists but is blank says so, rather than "outside the sheet".
+fn blank_header(error: SheetError, next_row: Option<u32>) -> SheetError {
+    match (error, next_row) {
+        (
+            SheetError::HeaderOutOfRange {
+                path, sheet, row, ..
+            },
+            Some(_),
+        ) => SheetError::Sheet {
+            path,
+            sheet,
+            reason: format!("header row {row} is blank"),
+        },
+        (e, _) => e,
+    }
+}
+
+/// The table's columns of a raw row, padded with empty cells.
+fn slice_row(mut row: Row, first: usize, width: usize) -> Row {
+    let mut cells: Vec<Cell> = if first < row.cells.len() {
+        row.cells.drain(first..).collect()
+    } else {
+        Vec::new()
+    };
+    cells.truncate(width);
+    cells.resize(width, Cell::Empty);
+    Row {
+        number: row.number,
+        cells,
+    }
+}
+
+fn sheet_kind(typ: calamine::SheetType) -> SheetKind {
+    match typ {
+        calamine::SheetType::WorkSheet => SheetKind::Worksheet,
+        calamine::SheetType::ChartSheet => SheetKind::Chart,
+        calamine::SheetType::DialogSheet => SheetKind::Dialog,
+        calamine::SheetType::MacroSheet => SheetKind::Macro,
+        calamine::SheetType::Vba => SheetKind::Vba,
+    }
+}
+
+fn visibility(v: calamine::SheetVisible) -> Visibility {
+    match v {
+        calamine::SheetVisible::Visible => Visibility::Visible,
+        calamine::SheetVisible::Hidden => Visibility::Hidden,
+        calamine::SheetVisible::VeryHidden => Visibility::VeryHidden,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::NaiveDate;
+    use rstest::rstest;
+
+    #[rstest]
+    #[case(Cell::Float(12345.0), "12345")]
+    #[case(Cell::Float(474_939_423_470_395_392.0), "474939423470395392")]
+    #[case(Cell::Float(1.5), "1.5")]
+    #[case(Cell::Int(-7), "-7")]
+    #[case(Cell::Bool(true), "true")]
+    #[case(Cell::Duration(10.632060185185185), "255:10:10")]
+    #[case(Cell::Error("#REF!".into()), "#REF!")]
+    fn displays_cells(#[case] cell: Cell, #[case] want: &str) {
+        assert_eq!(cell.display(), want);
+    }
+
+    #[test]
+    fn displays_dates_without_midnight() {
+        let d = NaiveDate::from_ymd_opt(2021, 1, 2).unwrap();
+        assert_eq!(
+            Cell::DateTime(d.and_hms_opt(0, 0, 0).unwrap()).display(),
+            "2021-01-02"
+        );
+        assert_eq!(
+            Cell::DateTime(d.and_hms_opt(9, 5, 0).unwrap()).display(),
+            "2021-01-02 09:05:00"
+        );
+    }
+
+    #[test]
+    fn nbsp_only_text_is_blank() {
+        assert!(Cell::Text("\u{a0} \u{a0}".into()).is_blank());
+        assert!(!Cell::Text("\u{a0}凯".into()).is_blank());
+    }
+
+    #[test]
+    fn slices_and_pads_rows() {
+        let row = Row {
+            number: 4,
+            cells: vec![Cell::Empty, Cell::Int(1), Cell::Int(2)],
+        };
+        assert_eq!(
+            slice_row(row, 1, 3).cells,
+            [Cell::Int(1), Cell::Int(2), Cell::Empty]
+        );
+    }
 }

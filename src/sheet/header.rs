@@ -1,0 +1,150 @@
+//! Finding the header row and naming the table's columns.
+
+use super::{Cell, Row};
+
+/// Rows looked at to find the header.
+pub const SAMPLE_ROWS: usize = 50;
+
+/// The index in `sample` of the first row that is mostly non-empty text.
+///
+/// "Mostly" is measured against the widest sampled row, so title lines, report metadata and
+/// stray notes above a table (one or two cells) are passed over. Without such a row the
+/// first row is the header.
+pub fn detect(sample: &[Row]) -> usize {
+    let widest = sample.iter().map(filled).max().unwrap_or(0);
+    let needed = if widest <= 1 {
+        1
+    } else {
+        (widest * 3).div_ceil(5).max(2)
+    };
+    sample
+        .iter()
+        .position(|row| {
+            let n = filled(row);
+            n >= needed && texts(row) * 10 >= n * 7
+        })
+        .unwrap_or(0)
+}
+
+fn filled(row: &Row) -> usize {
+    row.cells.iter().filter(|c| !c.is_blank()).count()
+}
+
+fn texts(row: &Row) -> usize {
+    row.cells
+        .iter()
+        .filter(|c| matches!(c, Cell::Text(t) if !t.trim().is_empty()))
+        .count()
+}
+
+/// The header texts between the first and last named column, and that first column.
+///
+/// Whitespace runs (including newlines inside a header) become one space; an empty header
+/// inside the table is named by its column letter; a repeated name gets ` (2)`, ` (3)`.
+pub fn name_columns(header: &Row) -> (u32, Vec<String>) {
+    let first = header.cells.iter().position(|c| !c.is_blank()).unwrap_or(0);
+    let last = header
+        .cells
+        .iter()
+        .rposition(|c| !c.is_blank())
+        .unwrap_or(0);
+    let mut names: Vec<String> = Vec::with_capacity(last + 1 - first);
+    for (col, cell) in header.cells.iter().enumerate().take(last + 1).skip(first) {
+        let text = collapse_whitespace(&cell.display());
+        let base = if text.is_empty() {
+            format!("Column {}", column_letter(col))
+        } else {
+            text
+        };
+        let mut name = base.clone();
+        let mut n = 2;
+        while names.iter().any(|x| x.eq_ignore_ascii_case(&name)) {
+            name = format!("{base} ({n})");
+            n += 1;
+        }
+        names.push(name);
+    }
+    (u32::try_from(first).unwrap_or(0), names)
+}
+
+fn collapse_whitespace(s: &str) -> String {
+    s.split(|c: char| c.is_whitespace())
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Excel's column letters: 0 -> A, 25 -> Z, 26 -> AA.
+pub fn column_letter(index: usize) -> String {
+    let mut n = index + 1;
+    let mut letters = Vec::new();
+    while n > 0 {
+        let rem = (n - 1) % 26;
+        letters.push(char::from(b'A' + u8::try_from(rem).unwrap_or(0)));
+        n = (n - 1) / 26;
+    }
+    letters.iter().rev().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    fn row(number: u32, cells: &[&str]) -> Row {
+        Row {
+            number,
+            cells: cells.iter().map(|s| Cell::text(s)).collect(),
+        }
+    }
+
+    #[test]
+    fn skips_title_and_metadata_rows() {
+        let sample = vec![
+            row(1, &["Customer export"]),
+            row(2, &["Exported by:", "ops@example.com"]),
+            row(4, &["Name", "Email", "Phone", "Plan"]),
+            row(5, &["Ann", "ann@example.com", "", "gold"]),
+        ];
+        assert_eq!(detect(&sample), 2);
+    }
+
+    #[test]
+    fn numeric_rows_are_not_headers() {
+        let sample = vec![
+            Row {
+                number: 1,
+                cells: vec![Cell::Int(1), Cell::Int(2), Cell::Int(3)],
+            },
+            row(2, &["a", "b", "c"]),
+        ];
+        assert_eq!(detect(&sample), 1);
+    }
+
+    #[test]
+    fn falls_back_to_the_first_row() {
+        let sample = vec![Row {
+            number: 1,
+            cells: vec![Cell::Int(1), Cell::Int(2)],
+        }];
+        assert_eq!(detect(&sample), 0);
+    }
+
+    #[test]
+    fn names_blank_and_repeated_headers() {
+        let header = row(3, &["", "", "Name", "", "Ben \nAshley", "name", ""]);
+        let (first, names) = name_columns(&header);
+        assert_eq!(first, 2);
+        assert_eq!(names, ["Name", "Column D", "Ben Ashley", "name (2)"]);
+    }
+
+    #[rstest]
+    #[case(0, "A")]
+    #[case(25, "Z")]
+    #[case(26, "AA")]
+    #[case(701, "ZZ")]
+    #[case(702, "AAA")]
+    fn column_letters(#[case] index: usize, #[case] want: &str) {
+        assert_eq!(column_letter(index), want);
+    }
+}
