@@ -4,6 +4,7 @@
 //! fields, `payload` validates rows and builds the exact request bodies, `profile` saves
 //! mappings. The `cli` front end drives the same core headless.
 
+pub mod cli;
 pub mod error;
 pub mod mapping;
 pub mod payload;

@@ -1,0 +1,71 @@
+//! Headless commands over the core: inspect, preview, validate, profiles.
+
+mod inspect;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::sheet::{HeaderChoice, Workbook};
+
+/// Import users from a spreadsheet into Zendesk Support.
+#[derive(Debug, Parser)]
+#[command(name = "zdimport", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Sheets, sizes, the header row, and each column with sample values
+    Inspect(inspect::InspectArgs),
+}
+
+/// Which file, sheet and header row to read.
+#[derive(Debug, Clone, Args)]
+pub struct SourceArgs {
+    /// The worksheet: xlsx, xlsm, xlsb, xls, ods, csv, tsv or txt
+    pub file: PathBuf,
+    /// Sheet name or 1-based position (default: the first visible sheet with cells)
+    #[arg(long, value_name = "NAME|INDEX")]
+    pub sheet: Option<String>,
+    /// Spreadsheet row of the column names (default: detected)
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub header_row: Option<u32>,
+}
+
+impl SourceArgs {
+    /// Opens the workbook and resolves the sheet.
+    pub fn open(&self) -> Result<(Workbook, usize), crate::error::SheetError> {
+        let wb = Workbook::open(&self.file)?;
+        let sheet = match &self.sheet {
+            Some(wanted) => wb.find_sheet(wanted)?,
+            None => wb.default_sheet(),
+        };
+        Ok((wb, sheet))
+    }
+
+    pub fn header(&self) -> HeaderChoice {
+        self.header_row
+            .map_or(HeaderChoice::Auto, HeaderChoice::Row)
+    }
+}
+
+/// Exit code for a fatal error: bad arguments, unreadable file.
+pub const EXIT_FATAL: u8 = 2;
+
+/// Runs a headless command; errors are one line on stderr and exit code 2.
+pub fn run(command: Command) -> ExitCode {
+    let result = match command {
+        Command::Inspect(args) => inspect::run(&args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("zdimport: {message}");
+            ExitCode::from(EXIT_FATAL)
+        }
+    }
+}
