@@ -7,5 +7,7 @@
 pub mod cli;
 pub mod error;
 pub mod mapping;
+pub mod paths;
 pub mod payload;
 pub mod sheet;
+pub mod tui;

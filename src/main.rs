@@ -1,15 +1,18 @@
 use std::process::ExitCode;
 
-use clap::{CommandFactory, Parser};
-use zdimport::cli::{Cli, run};
+use clap::Parser;
+use zdimport::cli::{Cli, EXIT_FATAL, run};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Some(command) => run(command),
-        None => {
-            let _ = Cli::command().print_help();
-            ExitCode::SUCCESS
-        }
+        None => match zdimport::tui::run(cli.file) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("zdimport: {e}");
+                ExitCode::from(EXIT_FATAL)
+            }
+        },
     }
 }

@@ -2,6 +2,8 @@
 
 mod inspect;
 
+pub use inspect::shorten;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -11,10 +13,12 @@ use crate::sheet::{HeaderChoice, Workbook};
 
 /// Import users from a spreadsheet into Zendesk Support.
 #[derive(Debug, Parser)]
-#[command(name = "zdimport", version, about, long_about = None)]
+#[command(name = "zdimport", version, about, long_about = None, args_conflicts_with_subcommands = true)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
+    /// Open the TUI on this worksheet (without it, a file browser)
+    pub file: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -1,0 +1,49 @@
+//! What a key means, independent of the key: screens and tests speak actions.
+
+/// Everything the operator can ask for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    Up,
+    Down,
+    PageUp,
+    PageDown,
+    Home,
+    End,
+    Left,
+    Right,
+    /// Confirm, open, go on to the next step.
+    Enter,
+    /// `Esc`: close the overlay, else go back a step.
+    Back,
+    /// `q`: quit (asks first when work would be lost).
+    Quit,
+    /// Ctrl-C: quit at once, without asking.
+    ForceQuit,
+    Help,
+    /// Switch focus between the panes of a screen.
+    NextPane,
+    /// Sheet: move the header row up or down.
+    HeaderUp,
+    HeaderDown,
+    /// Map: pick a target, type a custom field key, edit the transform, ignore.
+    PickTarget,
+    CustomField,
+    Transform,
+    Ignore,
+    SaveProfile,
+    LoadProfile,
+    /// Check: cycle the problem filter. Preview: jump to the batch of a row.
+    Filter,
+    Jump,
+    /// Open: show hidden files, go to the parent folder.
+    Parent,
+    /// A character typed into the focused text field.
+    Char(char),
+    Backspace,
+    /// The answer to a yes/no question.
+    Yes,
+    No,
+    /// Mouse wheel.
+    ScrollUp,
+    ScrollDown,
+}

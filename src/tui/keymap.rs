@@ -1,0 +1,231 @@
+//! Keys to actions, per screen; the same table feeds the hint bar and the help overlay.
+
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+use super::action::Action;
+
+/// Which screen (or overlay) has the keyboard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyContext {
+    Open,
+    Sheet,
+    Map,
+    Check,
+    Preview,
+    /// A text field has focus: characters are typed, not commands.
+    Typing,
+    /// A yes/no question.
+    Confirm,
+    /// The help or an error popup: any close key closes it.
+    Popup,
+}
+
+/// One line of the key help: keys and what they do; `hint` ones also go on the bottom bar.
+pub struct KeyHelp {
+    pub keys: &'static str,
+    pub does: &'static str,
+    pub hint: bool,
+}
+
+const fn k(keys: &'static str, does: &'static str, hint: bool) -> KeyHelp {
+    KeyHelp { keys, does, hint }
+}
+
+const COMMON: [KeyHelp; 3] = [
+    k("?", "help", true),
+    k("Esc", "back", false),
+    k("q", "quit", true),
+];
+
+const OPEN_KEYS: &[KeyHelp] = &[
+    k("↑↓", "choose", true),
+    k("Enter", "open", true),
+    k("Backspace", "parent folder", true),
+    k("PgUp PgDn Home End", "move faster", false),
+];
+const SHEET_KEYS: &[KeyHelp] = &[
+    k("↑↓", "sheet", true),
+    k("[ ]", "header row up/down", true),
+    k("←→", "scroll columns", false),
+    k("Tab", "focus grid / sheets", false),
+    k("Enter", "use this table", true),
+];
+const MAP_KEYS: &[KeyHelp] = &[
+    k("↑↓", "column", true),
+    k("Enter", "choose target", true),
+    k("c", "custom field key", true),
+    k("t", "transform", true),
+    k("x", "ignore", true),
+    k("s", "save profile", true),
+    k("p", "load profile", false),
+    k("n", "next: check rows", true),
+];
+const CHECK_KEYS: &[KeyHelp] = &[
+    k("↑↓", "problem", true),
+    k("f", "filter errors/warnings", true),
+    k("Enter", "row's cells", true),
+    k("n", "next: preview", true),
+];
+const PREVIEW_KEYS: &[KeyHelp] = &[
+    k("↑↓ PgUp PgDn", "scroll", true),
+    k("←→", "batch", true),
+    k("g", "go to the batch of a row", true),
+];
+const TYPING_KEYS: &[KeyHelp] = &[
+    k("Enter", "accept", true),
+    k("Esc", "cancel", true),
+    k("↑↓", "choose", true),
+];
+const CONFIRM_KEYS: &[KeyHelp] = &[k("y", "yes", true), k("n Esc", "no", true)];
+const POPUP_KEYS: &[KeyHelp] = &[k("Esc Enter", "close", true)];
+
+/// The keys of a context, for the bottom bar and `?`.
+pub fn help(context: KeyContext) -> &'static [KeyHelp] {
+    match context {
+        KeyContext::Open => OPEN_KEYS,
+        KeyContext::Sheet => SHEET_KEYS,
+        KeyContext::Map => MAP_KEYS,
+        KeyContext::Check => CHECK_KEYS,
+        KeyContext::Preview => PREVIEW_KEYS,
+        KeyContext::Typing => TYPING_KEYS,
+        KeyContext::Confirm => CONFIRM_KEYS,
+        KeyContext::Popup => POPUP_KEYS,
+    }
+}
+
+/// Keys every screen shares.
+pub fn common_help() -> &'static [KeyHelp] {
+    &COMMON
+}
+
+/// What `key` means in `context`; `None` for keys with no meaning there.
+pub fn action(context: KeyContext, key: KeyEvent) -> Option<Action> {
+    if key.modifiers.contains(KeyModifiers::CONTROL) && key.code == KeyCode::Char('c') {
+        return Some(Action::ForceQuit);
+    }
+    match context {
+        KeyContext::Typing => typing(key),
+        KeyContext::Confirm => match key.code {
+            KeyCode::Char('y' | 'Y') => Some(Action::Yes),
+            KeyCode::Char('n' | 'N') | KeyCode::Esc => Some(Action::No),
+            _ => None,
+        },
+        KeyContext::Popup => match key.code {
+            KeyCode::Esc | KeyCode::Enter | KeyCode::Char('?' | 'q') => Some(Action::Back),
+            code => navigation(code),
+        },
+        screen => navigation(key.code)
+            .or_else(|| common(key.code))
+            .or_else(|| screen_key(screen, key.code)),
+    }
+}
+
+fn typing(key: KeyEvent) -> Option<Action> {
+    match key.code {
+        KeyCode::Enter => Some(Action::Enter),
+        KeyCode::Esc => Some(Action::Back),
+        KeyCode::Backspace => Some(Action::Backspace),
+        KeyCode::Up => Some(Action::Up),
+        KeyCode::Down => Some(Action::Down),
+        KeyCode::Tab => Some(Action::NextPane),
+        KeyCode::Char(c) => Some(Action::Char(c)),
+        _ => None,
+    }
+}
+
+fn navigation(code: KeyCode) -> Option<Action> {
+    Some(match code {
+        KeyCode::Up => Action::Up,
+        KeyCode::Down => Action::Down,
+        KeyCode::PageUp => Action::PageUp,
+        KeyCode::PageDown => Action::PageDown,
+        KeyCode::Home => Action::Home,
+        KeyCode::End => Action::End,
+        KeyCode::Left => Action::Left,
+        KeyCode::Right => Action::Right,
+        KeyCode::Enter => Action::Enter,
+        KeyCode::Tab => Action::NextPane,
+        _ => return None,
+    })
+}
+
+fn common(code: KeyCode) -> Option<Action> {
+    Some(match code {
+        KeyCode::Esc => Action::Back,
+        KeyCode::Char('q') => Action::Quit,
+        KeyCode::Char('?') => Action::Help,
+        KeyCode::Char('k') => Action::Up,
+        KeyCode::Char('j') => Action::Down,
+        _ => return None,
+    })
+}
+
+fn screen_key(screen: KeyContext, code: KeyCode) -> Option<Action> {
+    let KeyCode::Char(c) = code else {
+        return (code == KeyCode::Backspace && screen == KeyContext::Open)
+            .then_some(Action::Parent);
+    };
+    Some(match (screen, c) {
+        (KeyContext::Sheet, '[' | '-') => Action::HeaderUp,
+        (KeyContext::Sheet, ']' | '+') => Action::HeaderDown,
+        (KeyContext::Map, 'c') => Action::CustomField,
+        (KeyContext::Map, 't') => Action::Transform,
+        (KeyContext::Map, 'x') => Action::Ignore,
+        (KeyContext::Map, 's') => Action::SaveProfile,
+        (KeyContext::Map, 'p') => Action::LoadProfile,
+        (KeyContext::Map | KeyContext::Check, 'n') => Action::Enter,
+        (KeyContext::Map, '/') => Action::PickTarget,
+        (KeyContext::Check, 'f') => Action::Filter,
+        (KeyContext::Preview, 'g') => Action::Jump,
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    fn key(code: KeyCode) -> KeyEvent {
+        KeyEvent::new(code, KeyModifiers::NONE)
+    }
+
+    #[rstest]
+    #[case(KeyContext::Sheet, KeyCode::Char(']'), Some(Action::HeaderDown))]
+    #[case(KeyContext::Map, KeyCode::Char(']'), None)]
+    #[case(KeyContext::Map, KeyCode::Char('x'), Some(Action::Ignore))]
+    #[case(KeyContext::Typing, KeyCode::Char('x'), Some(Action::Char('x')))]
+    #[case(KeyContext::Typing, KeyCode::Char('q'), Some(Action::Char('q')))]
+    #[case(KeyContext::Open, KeyCode::Char('q'), Some(Action::Quit))]
+    #[case(KeyContext::Open, KeyCode::Backspace, Some(Action::Parent))]
+    #[case(KeyContext::Confirm, KeyCode::Char('y'), Some(Action::Yes))]
+    #[case(KeyContext::Popup, KeyCode::Char('?'), Some(Action::Back))]
+    fn keys_mean_actions_per_screen(
+        #[case] ctx: KeyContext,
+        #[case] code: KeyCode,
+        #[case] want: Option<Action>,
+    ) {
+        assert_eq!(action(ctx, key(code)), want);
+    }
+
+    #[test]
+    fn ctrl_c_always_quits() {
+        let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
+        for ctx in [KeyContext::Typing, KeyContext::Map, KeyContext::Popup] {
+            assert_eq!(action(ctx, ctrl_c), Some(Action::ForceQuit));
+        }
+    }
+
+    #[test]
+    fn every_context_has_hints() {
+        for ctx in [
+            KeyContext::Open,
+            KeyContext::Sheet,
+            KeyContext::Map,
+            KeyContext::Check,
+            KeyContext::Preview,
+        ] {
+            assert!(help(ctx).iter().any(|h| h.hint), "{ctx:?}");
+        }
+    }
+}

@@ -1,0 +1,462 @@
+//! The operator's TUI: terminal setup, one async event loop, teardown.
+//!
+//! Keys become actions (`keymap`), actions change the `App` (`app`), and the disk work the app
+//! asks for runs on blocking threads whose answers come back on one channel.
+
+pub mod action;
+pub mod app;
+pub mod keymap;
+pub mod screens;
+pub mod strings;
+pub mod widgets;
+
+use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use futures_util::StreamExt;
+use ratatui::crossterm::event::{
+    DisableMouseCapture, EnableMouseCapture, Event, EventStream, MouseEventKind,
+};
+use ratatui::crossterm::execute;
+use ratatui::layout::{Constraint, Layout};
+use ratatui::{DefaultTerminal, Frame};
+use tokio::sync::mpsc;
+
+use crate::sheet::{HeaderChoice, Workbook};
+use action::Action;
+use app::{App, AppEvent, Command, Overlay, Screen};
+use screens::open::{self, OpenState};
+
+/// Rows between two progress reports while a table loads.
+const PROGRESS_EVERY: u64 = 20_000;
+/// Non-blank rows shown on the Sheet screen.
+const PREVIEW_ROWS: usize = 60;
+
+/// Runs the TUI until the operator quits; the terminal is restored on every path.
+pub fn run(file: Option<PathBuf>) -> std::io::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let mut terminal = ratatui::try_init()?;
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let _ = execute!(std::io::stdout(), DisableMouseCapture);
+        hook(info);
+    }));
+    let _ = execute!(std::io::stdout(), EnableMouseCapture);
+    let result = runtime.block_on(event_loop(&mut terminal, file));
+    let _ = execute!(std::io::stdout(), DisableMouseCapture);
+    ratatui::restore();
+    result
+}
+
+/// Work shared with the blocking threads.
+#[derive(Clone, Default)]
+struct Worker {
+    workbook: Arc<Mutex<Option<Workbook>>>,
+    cancel: Arc<AtomicBool>,
+}
+
+async fn event_loop(terminal: &mut DefaultTerminal, file: Option<PathBuf>) -> std::io::Result<()> {
+    let (tx, mut rx) = mpsc::channel::<AppEvent>(32);
+    let worker = Worker::default();
+    let start_dir = std::env::current_dir()?;
+    let mut app = App::new(OpenState::new(start_dir.clone(), Vec::new()));
+    let first = match file {
+        Some(path) => Command::OpenFile(path),
+        None => Command::ListDir(start_dir),
+    };
+    if let Command::OpenFile(path) = &first {
+        app.update(Action::Home);
+        if let Screen::Open(state) = &mut app.screen {
+            state.loading = Some(open::Loading {
+                path: path.clone(),
+                rows: 0,
+                expected: None,
+            });
+        }
+    }
+    execute(first, &worker, &tx);
+    let mut events = EventStream::new();
+    while !app.quit {
+        terminal.draw(|frame| draw(frame, &mut app))?;
+        let command = tokio::select! {
+            Some(Ok(event)) = events.next() => terminal_event(&mut app, &event),
+            Some(event) = rx.recv() => {
+                let mut command = app.handle(event);
+                // Drain what else arrived before drawing again.
+                while let Ok(more) = rx.try_recv() {
+                    if let Some(c) = app.handle(more) { command = Some(c); }
+                }
+                command
+            }
+        };
+        if let Some(command) = command {
+            execute(command, &worker, &tx);
+        }
+    }
+    Ok(())
+}
+
+fn terminal_event(app: &mut App, event: &Event) -> Option<Command> {
+    let action = match event {
+        Event::Key(_) => event
+            .as_key_press_event()
+            .and_then(|key| keymap::action(app.key_context(), key)),
+        Event::Mouse(m) => match m.kind {
+            MouseEventKind::ScrollUp => Some(Action::ScrollUp),
+            MouseEventKind::ScrollDown => Some(Action::ScrollDown),
+            _ => None,
+        },
+        _ => None,
+    }?;
+    app.update(action)
+}
+
+/// Runs a command's I/O off the event loop.
+fn execute(command: Command, worker: &Worker, tx: &mpsc::Sender<AppEvent>) {
+    let worker = worker.clone();
+    let tx = tx.clone();
+    match command {
+        Command::Quit => {}
+        Command::CancelLoad => worker.cancel.store(true, Ordering::SeqCst),
+        command => {
+            worker.cancel.store(false, Ordering::SeqCst);
+            tokio::task::spawn_blocking(move || {
+                let event = run_blocking(command, &worker, &tx);
+                let _ = tx.blocking_send(event);
+            });
+        }
+    }
+}
+
+fn run_blocking(command: Command, worker: &Worker, tx: &mpsc::Sender<AppEvent>) -> AppEvent {
+    let mut guard = worker
+        .workbook
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    match command {
+        Command::ListDir(dir) => match open::list_dir(&dir, &recent_files()) {
+            Ok(entries) => AppEvent::DirListed { dir, entries },
+            Err(e) => AppEvent::Failed(format!("{}: {e}", dir.display())),
+        },
+        Command::OpenFile(path) => match Workbook::open(&path) {
+            Ok(wb) => {
+                remember(&path);
+                let sheets = wb.sheets().to_vec();
+                let selected = wb.default_sheet();
+                *guard = Some(wb);
+                AppEvent::Opened {
+                    path,
+                    sheets,
+                    selected,
+                }
+            }
+            Err(e) => AppEvent::Failed(e.to_string()),
+        },
+        Command::PreviewSheet(sheet) => match guard.as_mut() {
+            Some(wb) => preview(wb, sheet),
+            None => AppEvent::Failed("no workbook is open".to_owned()),
+        },
+        Command::LoadTable { sheet, header } => match guard.as_mut() {
+            Some(wb) => load_table(wb, sheet, header, worker, tx),
+            None => AppEvent::Failed("no workbook is open".to_owned()),
+        },
+        Command::CancelLoad | Command::Quit => AppEvent::Cancelled,
+    }
+}
+
+fn preview(wb: &mut Workbook, sheet: usize) -> AppEvent {
+    let rows = match wb.preview(sheet, PREVIEW_ROWS) {
+        Ok(rows) => rows,
+        Err(e) => return AppEvent::Failed(e.to_string()),
+    };
+    let header_row = wb
+        .read_table(sheet, HeaderChoice::Auto, |_, _| ControlFlow::Break(()))
+        .ok()
+        .map(|(l, _)| l.header_row);
+    AppEvent::Previewed {
+        sheet,
+        rows,
+        header_row,
+    }
+}
+
+fn load_table(
+    wb: &mut Workbook,
+    sheet: usize,
+    header: HeaderChoice,
+    worker: &Worker,
+    tx: &mpsc::Sender<AppEvent>,
+) -> AppEvent {
+    let mut rows = Vec::new();
+    let result = wb.read_table(sheet, header, |_, row| {
+        rows.push(row);
+        let n = rows.len() as u64;
+        if n % PROGRESS_EVERY == 0 {
+            let _ = tx.try_send(AppEvent::Progress { rows: n });
+        }
+        if worker.cancel.load(Ordering::SeqCst) {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    });
+    if worker.cancel.load(Ordering::SeqCst) {
+        return AppEvent::Cancelled;
+    }
+    match result {
+        Ok((layout, blank_rows)) => AppEvent::TableLoaded(crate::sheet::Table {
+            layout,
+            rows,
+            blank_rows,
+        }),
+        Err(e) => AppEvent::Failed(e.to_string()),
+    }
+}
+
+/// Recently opened files, newest first (kept in the data dir).
+fn recent_files() -> Vec<PathBuf> {
+    let Some(path) = recent_path() else {
+        return Vec::new();
+    };
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(PathBuf::from)
+        .collect()
+}
+
+fn remember(file: &Path) {
+    let Some(path) = recent_path() else { return };
+    let file = std::fs::canonicalize(file).unwrap_or_else(|_| file.to_path_buf());
+    let mut list: Vec<PathBuf> = recent_files().into_iter().filter(|p| *p != file).collect();
+    list.insert(0, file);
+    list.truncate(8);
+    let text: String = list.iter().map(|p| format!("{}\n", p.display())).collect();
+    if let Some(dir) = path.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    let _ = std::fs::write(path, text);
+}
+
+fn recent_path() -> Option<PathBuf> {
+    crate::paths::data_dir().map(|d| d.join("recent.txt"))
+}
+
+/// Draws the whole frame: step bar, screen, hint bar, overlay.
+pub fn draw(frame: &mut Frame<'_>, app: &mut App) {
+    let [top, body, bottom] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Min(3),
+        Constraint::Length(1),
+    ])
+    .areas(frame.area());
+    let file = app.file_name();
+    let buf = frame.buffer_mut();
+    widgets::step_bar(app.screen.step(), file.as_deref(), top, buf);
+    match &mut app.screen {
+        Screen::Open(state) => state.render(body, buf),
+        Screen::Sheet(state) => state.render(body, buf),
+    }
+    let context = app.key_context();
+    widgets::hint_bar(context, bottom, buf);
+    match &app.overlay {
+        Some(Overlay::Help) => widgets::help_overlay(screen_context(app), body, buf),
+        Some(Overlay::ConfirmQuit) => widgets::popup(
+            body,
+            buf,
+            strings::QUIT_TITLE,
+            vec![strings::QUIT_QUESTION.into()],
+            strings::QUIT_KEYS,
+            widgets::theme::WARNING,
+        ),
+        Some(Overlay::Error(message)) => widgets::popup(
+            body,
+            buf,
+            strings::ERROR_TITLE,
+            vec![message.clone().into()],
+            strings::ERROR_KEYS,
+            widgets::theme::ERROR,
+        ),
+        None => {}
+    }
+}
+
+fn screen_context(app: &App) -> keymap::KeyContext {
+    match app.screen {
+        Screen::Open(_) => keymap::KeyContext::Open,
+        Screen::Sheet(_) => keymap::KeyContext::Sheet,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sheet::{Cell, Row, SheetInfo, SheetKind, Visibility};
+    use ratatui::Terminal;
+    use ratatui::backend::TestBackend;
+    use screens::open::{Entry, EntryKind};
+    use screens::sheet::SheetState;
+
+    fn frame(app: &mut App, width: u16, height: u16) -> Terminal<TestBackend> {
+        let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
+        terminal.draw(|f| draw(f, app)).unwrap();
+        terminal
+    }
+
+    fn open_app() -> App {
+        let dir = PathBuf::from("/home/ops/exports");
+        let entries = vec![
+            Entry {
+                path: "/home/ops/october/users.csv".into(),
+                kind: EntryKind::Recent,
+                bytes: 48_213,
+            },
+            Entry {
+                path: "/home/ops".into(),
+                kind: EntryKind::Parent,
+                bytes: 0,
+            },
+            Entry {
+                path: "/home/ops/exports/2026".into(),
+                kind: EntryKind::Folder,
+                bytes: 0,
+            },
+            Entry {
+                path: "/home/ops/exports/crm_contacts.xlsx".into(),
+                kind: EntryKind::File,
+                bytes: 1_843_200,
+            },
+            Entry {
+                path: "/home/ops/exports/billing.csv".into(),
+                kind: EntryKind::File,
+                bytes: 912,
+            },
+        ];
+        App::new(OpenState::new(dir, entries))
+    }
+
+    fn sheet_app() -> App {
+        let mut app = open_app();
+        app.session.path = Some("/home/ops/exports/crm_contacts.xlsx".into());
+        let sheets = vec![
+            SheetInfo {
+                name: "Customers".into(),
+                visibility: Visibility::Visible,
+                kind: SheetKind::Worksheet,
+                size: Some((207, 6)),
+            },
+            SheetInfo {
+                name: "Lookup".into(),
+                visibility: Visibility::Hidden,
+                kind: SheetKind::Worksheet,
+                size: Some((4, 2)),
+            },
+            SheetInfo {
+                name: "Chart1".into(),
+                visibility: Visibility::Visible,
+                kind: SheetKind::Chart,
+                size: Some((0, 0)),
+            },
+        ];
+        let text = |s: &str| Cell::Text(s.into());
+        let mut rows = vec![
+            Row {
+                number: 1,
+                cells: vec![text("Acme CRM: customer contacts export")],
+            },
+            Row {
+                number: 3,
+                cells: [
+                    "Full Name",
+                    "E-mail",
+                    "Customer ID",
+                    "Phone",
+                    "Plan",
+                    "Renewal",
+                ]
+                .map(text)
+                .to_vec(),
+            },
+        ];
+        for i in 0..6u32 {
+            rows.push(Row {
+                number: 4 + i,
+                cells: vec![
+                    text(&format!("Person {i}")),
+                    text(&format!("person{i}@example.com")),
+                    Cell::Float(f64::from(10_000 + i)),
+                    Cell::Float(4_915_112_345_000.0),
+                    text("Gold"),
+                    Cell::DateTime(
+                        chrono::NaiveDate::from_ymd_opt(2027, 1, 1 + i)
+                            .unwrap()
+                            .and_hms_opt(0, 0, 0)
+                            .unwrap(),
+                    ),
+                ],
+            });
+        }
+        let mut state = SheetState::new(sheets, 0);
+        state.show_preview(rows, Some(3));
+        app.screen = Screen::Sheet(state);
+        app
+    }
+
+    #[test]
+    fn open_screen() {
+        insta::assert_snapshot!(frame(&mut open_app(), 100, 30).backend());
+        insta::assert_snapshot!(
+            "open_screen_80x24",
+            frame(&mut open_app(), 80, 24).backend()
+        );
+    }
+
+    #[test]
+    fn open_screen_loading() {
+        let mut app = open_app();
+        if let Screen::Open(s) = &mut app.screen {
+            s.loading = Some(open::Loading {
+                path: "/home/ops/exports/crm_contacts.xlsx".into(),
+                rows: 120_000,
+                expected: None,
+            });
+        }
+        insta::assert_snapshot!(frame(&mut app, 100, 30).backend());
+    }
+
+    #[test]
+    fn sheet_screen() {
+        insta::assert_snapshot!(frame(&mut sheet_app(), 100, 30).backend());
+        insta::assert_snapshot!(
+            "sheet_screen_80x24",
+            frame(&mut sheet_app(), 80, 24).backend()
+        );
+    }
+
+    #[test]
+    fn help_overlay_and_error_popup() {
+        let mut app = sheet_app();
+        app.update(Action::Help);
+        insta::assert_snapshot!(frame(&mut app, 100, 30).backend());
+        app.update(Action::Back);
+        assert_eq!(app.overlay, None);
+        app.handle(AppEvent::Failed(
+            "users.xlsx: sheet 'Customers': header row 900 is outside the sheet".into(),
+        ));
+        insta::assert_snapshot!(frame(&mut app, 80, 24).backend());
+    }
+
+    #[test]
+    fn selection_is_coloured() {
+        let terminal = frame(&mut open_app(), 100, 30);
+        let buf = terminal.backend().buffer();
+        // The first entry (row 2 of the frame, inside the border) is selected.
+        assert_eq!(buf[(2, 2)].bg, ratatui::style::Color::Blue);
+        assert_ne!(buf[(2, 3)].bg, ratatui::style::Color::Blue);
+    }
+}

@@ -1,0 +1,147 @@
+//! Shared pieces: the step bar, the key-hint bar, popups and the colour theme.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Constraint, Flex, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, BorderType, Clear, Paragraph, Widget, Wrap};
+
+use super::keymap::{self, KeyContext};
+use super::strings;
+
+/// Colours with a meaning, used the same way on every screen.
+pub mod theme {
+    use ratatui::style::{Color, Modifier, Style};
+
+    pub const ACCENT: Color = Color::Cyan;
+    pub const ERROR: Color = Color::Red;
+    pub const WARNING: Color = Color::Yellow;
+    pub const OK: Color = Color::Green;
+    pub const DIM: Color = Color::DarkGray;
+
+    pub fn selected() -> Style {
+        Style::new()
+            .bg(Color::Blue)
+            .fg(Color::White)
+            .add_modifier(Modifier::BOLD)
+    }
+    pub fn header() -> Style {
+        Style::new().fg(ACCENT).add_modifier(Modifier::BOLD)
+    }
+    pub fn dim() -> Style {
+        Style::new().fg(DIM)
+    }
+}
+
+/// The top line: app name, the wizard's steps with the current one lit, and the file.
+pub fn step_bar(current: usize, file: Option<&str>, area: Rect, buf: &mut Buffer) {
+    let mut spans = vec![
+        Span::styled(
+            format!(" {} ", strings::APP),
+            Style::new().bold().reversed(),
+        ),
+        Span::raw(" "),
+    ];
+    for (i, step) in strings::STEPS.iter().enumerate() {
+        let style = if i == current {
+            Style::new()
+                .fg(theme::ACCENT)
+                .add_modifier(Modifier::BOLD | Modifier::UNDERLINED)
+        } else if i < current {
+            Style::new().fg(Color::Gray)
+        } else {
+            theme::dim()
+        };
+        if i > 0 {
+            spans.push(Span::styled(" › ", theme::dim()));
+        }
+        spans.push(Span::styled(format!("{} {step}", i + 1), style));
+    }
+    if let Some(f) = file {
+        spans.push(Span::styled(format!("   {f}"), theme::dim()));
+    }
+    Line::from(spans).render(area, buf);
+}
+
+/// The bottom line: the context's main keys, then help/back/quit.
+pub fn hint_bar(context: KeyContext, area: Rect, buf: &mut Buffer) {
+    let mut spans = Vec::new();
+    let keys = keymap::help(context)
+        .iter()
+        .chain(keymap::common_help())
+        .filter(|h| h.hint);
+    for h in keys {
+        spans.push(Span::styled(
+            format!(" {} ", h.keys),
+            Style::new().fg(Color::Black).bg(Color::Gray),
+        ));
+        spans.push(Span::raw(format!(" {} ", h.does)));
+    }
+    Line::from(spans).render(area, buf);
+}
+
+/// A centred rectangle of at most `width` x `height` inside `area`.
+pub fn centered(area: Rect, width: u16, height: u16) -> Rect {
+    let [v] = Layout::vertical([Constraint::Length(height.min(area.height))])
+        .flex(Flex::Center)
+        .areas(area);
+    let [h] = Layout::horizontal([Constraint::Length(width.min(area.width))])
+        .flex(Flex::Center)
+        .areas(v);
+    h
+}
+
+/// A bordered popup with a title, wrapped text and a key line at the bottom.
+pub fn popup(
+    area: Rect,
+    buf: &mut Buffer,
+    title: &str,
+    lines: Vec<Line<'_>>,
+    keys: &str,
+    color: Color,
+) {
+    let height = u16::try_from(lines.len())
+        .unwrap_or(u16::MAX)
+        .saturating_add(4);
+    let rect = centered(area, 70, height.max(6));
+    Clear.render(rect, buf);
+    let block = Block::bordered()
+        .border_type(BorderType::Rounded)
+        .border_style(Style::new().fg(color))
+        .title(Span::styled(
+            title.to_owned(),
+            Style::new().fg(color).bold(),
+        ))
+        .title_bottom(Line::from(Span::styled(format!(" {keys} "), theme::dim())).right_aligned());
+    Paragraph::new(lines)
+        .wrap(Wrap { trim: false })
+        .block(block)
+        .render(rect, buf);
+}
+
+/// The help overlay: the keys of the current screen, then the common ones.
+pub fn help_overlay(context: KeyContext, area: Rect, buf: &mut Buffer) {
+    let lines: Vec<Line<'_>> = keymap::help(context)
+        .iter()
+        .chain(keymap::common_help())
+        .map(|h| {
+            Line::from(vec![
+                Span::styled(format!("{:>20}  ", h.keys), theme::header()),
+                Span::raw(h.does),
+            ])
+        })
+        .collect();
+    popup(
+        area,
+        buf,
+        strings::HELP_TITLE,
+        lines,
+        strings::HELP_CLOSE,
+        theme::ACCENT,
+    );
+}
+
+/// Cuts `s` to `max` display characters with `…`, flattening line breaks.
+pub fn fit(s: &str, max: usize) -> String {
+    crate::cli::shorten(s, max)
+}
