@@ -1,1 +1,432 @@
-//! mapping
+//! Columns to Zendesk user fields: the target catalogue, automatic matching, transforms.
+
+mod target;
+mod transform;
+
+use std::fmt;
+
+pub use target::{BUILT_IN, Target, UnknownTarget};
+pub use transform::{DateOrder, Transform, Value};
+
+use crate::payload::Mode;
+use crate::sheet::header::column_letter;
+
+/// How each source column of a table maps to Zendesk.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Mapping {
+    /// One entry per table column, in column order.
+    pub columns: Vec<ColumnMapping>,
+}
+
+/// One source column and where its values go.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ColumnMapping {
+    /// 0-based position in the table.
+    pub index: usize,
+    pub header: String,
+    /// `None`: the column is ignored.
+    pub target: Option<Target>,
+    pub transform: Transform,
+    pub reason: MatchReason,
+}
+
+/// Why a column got its target.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum MatchReason {
+    /// The header is the target's name.
+    Exact,
+    /// The header is a common spelling of the target ("E-mail", "Customer ID").
+    Alias,
+    /// The header is close to a name or alias; similarity in percent.
+    Fuzzy(u8),
+    /// A saved profile said so.
+    Profile,
+    /// The operator chose it (`--map` or the Map screen).
+    Manual,
+    /// Nothing matched; the column is ignored.
+    Unmatched,
+}
+
+impl fmt::Display for MatchReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MatchReason::Exact => f.write_str("exact name"),
+            MatchReason::Alias => f.write_str("alias"),
+            MatchReason::Fuzzy(pct) => write!(f, "fuzzy {pct}%"),
+            MatchReason::Profile => f.write_str("profile"),
+            MatchReason::Manual => f.write_str("set by you"),
+            MatchReason::Unmatched => f.write_str("no match"),
+        }
+    }
+}
+
+/// A custom user field the account defines, for matching headers to `user_fields.<key>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CustomField {
+    pub key: String,
+    pub title: String,
+}
+
+/// Something about the mapping that makes the import impossible for the chosen mode.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MappingProblem {
+    /// A create needs a name for every user.
+    NoName,
+    /// An upsert matches users by email or external_id.
+    NoUpsertKey,
+    /// An update finds users by id or external_id.
+    NoUpdateKey,
+    /// Two columns feed a target that holds one value.
+    SameTarget {
+        target: Target,
+        columns: Vec<String>,
+    },
+    /// No column is mapped at all.
+    NothingMapped,
+}
+
+impl fmt::Display for MappingProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MappingProblem::NoName => f.write_str("create mode needs a column mapped to name"),
+            MappingProblem::NoUpsertKey => {
+                f.write_str("upsert mode needs a column mapped to email or external_id")
+            }
+            MappingProblem::NoUpdateKey => {
+                f.write_str("update mode needs a column mapped to id or external_id")
+            }
+            MappingProblem::SameTarget { target, columns } => {
+                write!(f, "{} all map to {target}; keep one", columns.join(", "))
+            }
+            MappingProblem::NothingMapped => f.write_str("no column is mapped"),
+        }
+    }
+}
+
+impl Mapping {
+    /// Every column unmapped.
+    pub fn unmapped(headers: &[String]) -> Mapping {
+        let columns = headers
+            .iter()
+            .enumerate()
+            .map(|(index, header)| ColumnMapping {
+                index,
+                header: header.clone(),
+                target: None,
+                transform: Transform::default(),
+                reason: MatchReason::Unmatched,
+            })
+            .collect();
+        Mapping { columns }
+    }
+
+    /// The mapped columns.
+    pub fn mapped(&self) -> impl Iterator<Item = (&ColumnMapping, &Target)> {
+        self.columns
+            .iter()
+            .filter_map(|c| c.target.as_ref().map(|t| (c, t)))
+    }
+
+    /// Whether some column feeds `target`.
+    pub fn has(&self, target: &Target) -> bool {
+        self.mapped().any(|(_, t)| t == target)
+    }
+
+    /// Points column `index` at `target` (or ignores it), as the operator's choice.
+    pub fn set(&mut self, index: usize, target: Option<Target>) {
+        if let Some(column) = self.columns.get_mut(index) {
+            column.reason = if target.is_some() {
+                MatchReason::Manual
+            } else {
+                MatchReason::Unmatched
+            };
+            column.target = target;
+        }
+    }
+
+    /// Applies `--map "Header=target"` pairs: headers matched ignoring case and spacing.
+    pub fn apply_overrides(&mut self, pairs: &[(String, Option<Target>)]) -> Result<(), String> {
+        for (header, target) in pairs {
+            let key = crate::profile::normalise(header);
+            let index = self
+                .columns
+                .iter()
+                .position(|c| crate::profile::normalise(&c.header) == key)
+                .ok_or_else(|| {
+                    let known: Vec<&str> = self.columns.iter().map(|c| c.header.as_str()).collect();
+                    format!(
+                        "--map: no column '{header}' (columns: {})",
+                        known.join(", ")
+                    )
+                })?;
+            self.set(index, target.clone());
+        }
+        Ok(())
+    }
+
+    /// What stops an import in `mode` with this mapping; empty when it can run.
+    pub fn problems(&self, mode: Mode) -> Vec<MappingProblem> {
+        let mut problems = Vec::new();
+        if self.mapped().next().is_none() {
+            problems.push(MappingProblem::NothingMapped);
+            return problems;
+        }
+        let needs = match mode {
+            Mode::Create => (!self.has(&Target::Name)).then_some(MappingProblem::NoName),
+            Mode::Upsert => (!self.has(&Target::Email) && !self.has(&Target::ExternalId))
+                .then_some(MappingProblem::NoUpsertKey),
+            Mode::Update => (!self.has(&Target::Id) && !self.has(&Target::ExternalId))
+                .then_some(MappingProblem::NoUpdateKey),
+        };
+        problems.extend(needs);
+        let mut seen: Vec<&Target> = Vec::new();
+        for (_, target) in self.mapped() {
+            if target.is_multi() || seen.contains(&target) {
+                continue;
+            }
+            seen.push(target);
+            let columns: Vec<String> = self
+                .mapped()
+                .filter(|(_, t)| *t == target)
+                .map(|(c, _)| format!("'{}' ({})", c.header, column_letter(c.index)))
+                .collect();
+            if columns.len() > 1 {
+                problems.push(MappingProblem::SameTarget {
+                    target: target.clone(),
+                    columns,
+                });
+            }
+        }
+        problems
+    }
+}
+
+/// Maps headers to targets by name, alias, then similarity; each single target used once.
+pub fn auto_match(headers: &[String]) -> Mapping {
+    auto_match_with(headers, &[])
+}
+
+/// [`auto_match`], also matching the account's custom fields by key or title.
+pub fn auto_match_with(headers: &[String], custom: &[CustomField]) -> Mapping {
+    let mut mapping = Mapping::unmapped(headers);
+    let mut candidates: Vec<(u32, usize, Target, MatchReason)> = headers
+        .iter()
+        .enumerate()
+        .filter_map(|(i, h)| best_match(h, custom).map(|(score, t, r)| (score, i, t, r)))
+        .collect();
+    // Strongest matches claim their target first; ties go to the leftmost column.
+    candidates.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    let mut taken: Vec<Target> = Vec::new();
+    for (_, index, target, reason) in candidates {
+        let target = if !target.is_multi() && taken.contains(&target) {
+            match target {
+                Target::Email => Target::IdentityEmail,
+                Target::Phone => Target::IdentityPhone,
+                _ => continue,
+            }
+        } else {
+            target
+        };
+        taken.push(target.clone());
+        let column = &mut mapping.columns[index];
+        column.target = Some(target);
+        column.reason = reason;
+    }
+    mapping
+}
+
+/// Similarity a fuzzy match needs (Jaro-Winkler, 0 to 1).
+const FUZZY_THRESHOLD: f64 = 0.9;
+
+/// The best target for one header with a score (exact 300, alias 200, fuzzy 0..100).
+fn best_match(header: &str, custom: &[CustomField]) -> Option<(u32, Target, MatchReason)> {
+    let spaced = spaced(header);
+    let squashed = squash(header);
+    if squashed.is_empty() {
+        return None;
+    }
+    let names = BUILT_IN.iter().map(|t| (t.clone(), t.to_string())).chain(
+        custom
+            .iter()
+            .map(|f| (Target::UserField(f.key.clone()), f.key.clone())),
+    );
+    let mut fuzzy: Option<(f64, Target)> = None;
+    for (target, name) in names {
+        if spaced == self::spaced(&name) {
+            return Some((300, target, MatchReason::Exact));
+        }
+        let titles = custom
+            .iter()
+            .filter(|f| Target::UserField(f.key.clone()) == target)
+            .map(|f| f.title.as_str());
+        let spellings = std::iter::once(name.as_str())
+            .chain(target.aliases().iter().copied())
+            .chain(titles);
+        for spelling in spellings {
+            let other = squash(spelling);
+            if other == squashed {
+                return Some((200, target, MatchReason::Alias));
+            }
+            let score = strsim::jaro_winkler(&squashed, &other);
+            if squashed.len() >= 4
+                && score >= FUZZY_THRESHOLD
+                && fuzzy.as_ref().is_none_or(|f| score > f.0)
+            {
+                fuzzy = Some((score, target.clone()));
+            }
+        }
+    }
+    fuzzy.map(|(score, target)| {
+        #[expect(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            reason = "0..=100"
+        )]
+        let pct = (score * 100.0).round() as u8;
+        (u32::from(pct), target, MatchReason::Fuzzy(pct))
+    })
+}
+
+/// Lowercase words separated by single spaces; `_` `-` `.` count as spaces.
+fn spaced(text: &str) -> String {
+    text.to_lowercase()
+        .split(|c: char| c.is_whitespace() || matches!(c, '_' | '-' | '.' | ':'))
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Lowercase letters and digits only.
+fn squash(text: &str) -> String {
+    text.chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_lowercase())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use rstest::rstest;
+
+    use super::*;
+
+    fn headers(names: &[&str]) -> Vec<String> {
+        names.iter().map(|h| (*h).to_owned()).collect()
+    }
+
+    fn matched(header: &str) -> (Option<Target>, MatchReason) {
+        let m = auto_match(&headers(&[header]));
+        (m.columns[0].target.clone(), m.columns[0].reason)
+    }
+
+    #[rstest]
+    #[case("name", Some(Target::Name), MatchReason::Exact)]
+    #[case("External ID", Some(Target::ExternalId), MatchReason::Exact)]
+    #[case("time_zone", Some(Target::TimeZone), MatchReason::Exact)]
+    #[case("E-mail", Some(Target::Email), MatchReason::Alias)]
+    #[case("Full Name", Some(Target::Name), MatchReason::Alias)]
+    #[case("Customer ID", Some(Target::ExternalId), MatchReason::Alias)]
+    #[case("ExternalId", Some(Target::ExternalId), MatchReason::Alias)]
+    #[case("Company", Some(Target::Organization), MatchReason::Alias)]
+    #[case("Language", Some(Target::Locale), MatchReason::Alias)]
+    #[case("Emial", Some(Target::Email), MatchReason::Fuzzy(95))]
+    #[case("Organisaton", Some(Target::Organization), MatchReason::Fuzzy(98))]
+    #[case("Plan", None, MatchReason::Unmatched)]
+    #[case("Renewal Date", None, MatchReason::Unmatched)]
+    #[case("", None, MatchReason::Unmatched)]
+    fn matches_one_header(
+        #[case] header: &str,
+        #[case] target: Option<Target>,
+        #[case] reason: MatchReason,
+    ) {
+        assert_eq!(matched(header), (target, reason));
+    }
+
+    #[test]
+    fn a_single_target_goes_to_the_strongest_column_and_phones_become_identities() {
+        let m = auto_match(&headers(&[
+            "Mobile", "Phone", "Mail", "Email", "Tags", "Tag",
+        ]));
+        let targets: Vec<_> = m.columns.iter().map(|c| c.target.clone()).collect();
+        assert_eq!(
+            targets,
+            vec![
+                Some(Target::IdentityPhone),
+                Some(Target::Phone),
+                Some(Target::IdentityEmail),
+                Some(Target::Email),
+                Some(Target::Tags),
+                Some(Target::Tags),
+            ]
+        );
+    }
+
+    #[test]
+    fn custom_fields_match_by_key_or_title() {
+        let custom = [
+            CustomField {
+                key: "plan".into(),
+                title: "Support plan".into(),
+            },
+            CustomField {
+                key: "renewal_date".into(),
+                title: "Renewal".into(),
+            },
+        ];
+        let m = auto_match_with(&headers(&["Plan", "Renewal", "Support Plan"]), &custom);
+        assert_eq!(m.columns[0].target, Some(Target::UserField("plan".into())));
+        assert_eq!(m.columns[0].reason, MatchReason::Exact);
+        assert_eq!(
+            m.columns[1].target,
+            Some(Target::UserField("renewal_date".into()))
+        );
+        assert_eq!(m.columns[1].reason, MatchReason::Alias);
+        assert_eq!(
+            m.columns[2].target, None,
+            "plan is taken by the exact match"
+        );
+    }
+
+    #[rstest]
+    #[case(Mode::Create, &["E-mail"], vec![MappingProblem::NoName])]
+    #[case(Mode::Create, &["Name"], vec![])]
+    #[case(Mode::Upsert, &["Name"], vec![MappingProblem::NoUpsertKey])]
+    #[case(Mode::Upsert, &["Customer ID"], vec![])]
+    #[case(Mode::Update, &["Email"], vec![MappingProblem::NoUpdateKey])]
+    #[case(Mode::Update, &["Zendesk ID"], vec![])]
+    #[case(Mode::Create, &["Plan"], vec![MappingProblem::NothingMapped])]
+    fn missing_for_mode(
+        #[case] mode: Mode,
+        #[case] names: &[&str],
+        #[case] want: Vec<MappingProblem>,
+    ) {
+        assert_eq!(auto_match(&headers(names)).problems(mode), want);
+    }
+
+    #[test]
+    fn two_columns_on_one_target_is_a_problem() {
+        let mut m = auto_match(&headers(&["Name", "Email", "Nick"]));
+        m.set(2, Some(Target::Name));
+        let problems = m.problems(Mode::Create);
+        assert_eq!(problems.len(), 1);
+        assert_eq!(
+            problems[0].to_string(),
+            "'Name' (A), 'Nick' (C) all map to name; keep one"
+        );
+    }
+
+    #[test]
+    fn overrides_find_headers_ignoring_case_and_spacing() {
+        let mut m = auto_match(&headers(&["Full  Name", "Plan"]));
+        m.apply_overrides(&[
+            ("plan".into(), Some(Target::UserField("plan".into()))),
+            ("full name".into(), None),
+        ])
+        .unwrap();
+        assert_eq!(m.columns[1].target, Some(Target::UserField("plan".into())));
+        assert_eq!(m.columns[1].reason, MatchReason::Manual);
+        assert_eq!(m.columns[0].target, None);
+        let err = m.apply_overrides(&[("Seats".into(), None)]).unwrap_err();
+        assert_eq!(err, "--map: no column 'Seats' (columns: Full  Name, Plan)");
+    }
+}

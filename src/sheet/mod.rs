@@ -474,6 +474,16 @@ impl Workbook {
         Ok((layout, blank))
     }
 
+    /// The table's layout (sheet, header row, column names) without reading its rows.
+    pub fn layout(
+        &mut self,
+        sheet: usize,
+        header: HeaderChoice,
+    ) -> Result<TableLayout, SheetError> {
+        let (layout, _) = self.read_table(sheet, header, |_, _| ControlFlow::Break(()))?;
+        Ok(layout)
+    }
+
     /// Reads the whole table into memory.
     pub fn load_table(&mut self, sheet: usize, header: HeaderChoice) -> Result<Table, SheetError> {
         let mut data = Vec::new();

@@ -1,0 +1,634 @@
+//! Row validation: one pass per row, every problem named with its row, column and value.
+
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::hash::{DefaultHasher, Hash, Hasher};
+
+use super::user::{FieldValue, Identity, IdentityKind, OrganizationRef, Role, User};
+use super::{Issue, Mode, RowStatus, Severity};
+use crate::mapping::{Mapping, Target, Transform, Value};
+use crate::sheet::header::column_letter;
+use crate::sheet::{Cell, Row};
+
+/// What the checker needs besides the mapping.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Options {
+    pub mode: Mode,
+    /// Ask Zendesk not to send new users a verification email.
+    pub skip_verify_email: bool,
+}
+
+/// A checked row: the user to send (none when the row has an error) and its problems.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Checked {
+    pub row: u32,
+    pub user: Option<User>,
+    /// Problems found by this row; a duplicate also adds a warning to the earlier row.
+    pub issues: Vec<Issue>,
+}
+
+impl Checked {
+    /// Ready, warning or error, from this row's own issues.
+    pub fn status(&self) -> RowStatus {
+        let own = self.issues.iter().filter(|i| i.row == self.row);
+        match own.map(|i| i.severity).max() {
+            None => RowStatus::Ready,
+            Some(Severity::Warning) => RowStatus::Warning,
+            Some(Severity::Error) => RowStatus::Error,
+        }
+    }
+}
+
+/// A mapped column, ready to read cells from.
+#[derive(Debug)]
+struct Column {
+    index: usize,
+    header: String,
+    letter: String,
+    target: Target,
+    transform: Transform,
+}
+
+/// Which identifiers a row carries, for duplicate detection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Key {
+    Email,
+    ExternalId,
+    Id,
+}
+
+impl Key {
+    fn name(self) -> &'static str {
+        match self {
+            Key::Email => "email",
+            Key::ExternalId => "external_id",
+            Key::Id => "id",
+        }
+    }
+}
+
+/// Validates rows one at a time and builds their users; remembers identifiers across rows.
+///
+/// Identifiers are remembered as 64-bit fingerprints (SipHash, fixed key) rather than
+/// strings, so a million-row file costs about 16 MB per identifier kind. Two different
+/// values share a fingerprint with a probability near 1 in 10^7 for a million rows; the
+/// message then names both rows so the operator can see it.
+#[derive(Debug)]
+pub struct Checker {
+    columns: Vec<Column>,
+    options: Options,
+    seen: HashMap<(Key, u64), u32>,
+}
+
+impl Checker {
+    /// A checker for a table whose first column is at `first_column` (0 = A).
+    pub fn new(mapping: &Mapping, first_column: u32, options: Options) -> Checker {
+        let columns = mapping
+            .mapped()
+            .map(|(c, target)| Column {
+                index: c.index,
+                header: c.header.clone(),
+                letter: column_letter(first_column as usize + c.index),
+                target: target.clone(),
+                transform: c.transform.clone(),
+            })
+            .collect();
+        Checker {
+            columns,
+            options,
+            seen: HashMap::new(),
+        }
+    }
+
+    /// Checks one data row and builds its user.
+    pub fn check(&mut self, row: &Row) -> Checked {
+        let mut user = User::default();
+        let mut issues = Vec::new();
+        let mut keys: Vec<(Key, usize, String)> = Vec::new();
+        for (position, column) in self.columns.iter().enumerate() {
+            let cell = row.cells.get(column.index).unwrap_or(&Cell::Empty);
+            let mut report = |severity, message: String| {
+                issues.push(issue(row.number, column, cell, severity, message));
+            };
+            if let Some(warning) = precision_warning(&column.target, cell) {
+                report(Severity::Warning, warning);
+            }
+            let value = match column.transform.apply(&column.target, cell) {
+                Ok(Some(value)) => value,
+                Ok(None) => continue,
+                Err(message) => {
+                    report(Severity::Error, message);
+                    continue;
+                }
+            };
+            match assign(&mut user, &column.target, value) {
+                Ok(Some(key)) => keys.push((key.0, position, key.1)),
+                Ok(None) => {}
+                Err(message) => report(Severity::Error, message),
+            }
+        }
+        self.require(row.number, &mut user, &mut issues);
+        let has_error = issues.iter().any(|i| i.severity == Severity::Error);
+        if !has_error {
+            duplicates(&self.columns, &mut self.seen, row, &keys, &mut issues);
+        }
+        let sent = !issues
+            .iter()
+            .any(|i| i.row == row.number && i.severity == Severity::Error);
+        Checked {
+            row: row.number,
+            user: sent.then_some(user),
+            issues,
+        }
+    }
+
+    /// What the mode needs in every row.
+    fn require(&self, row: u32, user: &mut User, issues: &mut Vec<Issue>) {
+        let has_error = issues.iter().any(|i| i.severity == Severity::Error);
+        let name_column = self.column_of(&Target::Name);
+        let mut report = |column: Option<&Column>, severity, message: &str| {
+            issues.push(Issue {
+                row,
+                column: column.map(|c| c.header.clone()),
+                cell: column.map(|c| format!("{}{row}", c.letter)),
+                value: None,
+                severity,
+                message: message.to_owned(),
+            });
+        };
+        match self.options.mode {
+            Mode::Create if user.name.is_none() && !has_error => report(
+                name_column,
+                Severity::Error,
+                "name is empty: Zendesk needs a name to create a user",
+            ),
+            Mode::Upsert if user.email.is_none() && user.external_id.is_none() && !has_error => {
+                report(
+                    None,
+                    Severity::Error,
+                    "no email and no external_id: Zendesk cannot match this user",
+                );
+            }
+            Mode::Upsert if user.name.is_none() && name_column.is_some() => report(
+                name_column,
+                Severity::Warning,
+                "name is empty: Zendesk rejects the row if the user is new",
+            ),
+            Mode::Update if user.id.is_none() && user.external_id.is_none() && !has_error => {
+                report(
+                    None,
+                    Severity::Error,
+                    "no id and no external_id: Zendesk cannot find this user",
+                );
+            }
+            _ => {}
+        }
+        if self.options.skip_verify_email && self.options.mode != Mode::Update {
+            user.skip_verify_email = Some(true);
+        }
+    }
+
+    fn column_of(&self, target: &Target) -> Option<&Column> {
+        self.columns.iter().find(|c| &c.target == target)
+    }
+}
+
+/// Flags an email, external_id or id seen on an earlier row, on both rows.
+fn duplicates(
+    columns: &[Column],
+    seen: &mut HashMap<(Key, u64), u32>,
+    row: &Row,
+    keys: &[(Key, usize, String)],
+    issues: &mut Vec<Issue>,
+) {
+    let mut firsts = Vec::new();
+    for (key, position, text) in keys {
+        let column = &columns[*position];
+        if let Some(&first) = seen.get(&(*key, fingerprint(text))) {
+            let cell = row.cells.get(column.index).unwrap_or(&Cell::Empty);
+            let message = format!(
+                "{} {text} is also on row {first}, which is sent; this row is skipped",
+                key.name()
+            );
+            issues.push(issue(row.number, column, cell, Severity::Error, message));
+            firsts.push((first, *key, column, text.clone()));
+        }
+    }
+    for (first, key, column, text) in firsts {
+        issues.push(Issue {
+            row: first,
+            column: Some(column.header.clone()),
+            cell: Some(format!("{}{first}", column.letter)),
+            value: Some(text),
+            severity: Severity::Warning,
+            message: format!(
+                "{} is also on row {}, which is skipped",
+                key.name(),
+                row.number
+            ),
+        });
+    }
+    if issues
+        .iter()
+        .any(|i| i.row == row.number && i.severity == Severity::Error)
+    {
+        return;
+    }
+    for (key, _, text) in keys {
+        if let Entry::Vacant(slot) = seen.entry((*key, fingerprint(text))) {
+            slot.insert(row.number);
+        }
+    }
+}
+
+fn issue(row: u32, column: &Column, cell: &Cell, severity: Severity, message: String) -> Issue {
+    let value = cell.display();
+    Issue {
+        row,
+        column: Some(column.header.clone()),
+        cell: Some(format!("{}{row}", column.letter)),
+        value: (!value.is_empty()).then_some(value),
+        severity,
+        message,
+    }
+}
+
+/// Excel keeps 15 significant digits: a longer id typed as a number has lost its last digits.
+fn precision_warning(target: &Target, cell: &Cell) -> Option<String> {
+    match cell {
+        Cell::Float(f) if target.is_identifier() && f.abs() >= 1e15 => Some(
+            "a number of 16 or more digits: Excel keeps only 15, so this id may be wrong; \
+             store the column as text"
+                .to_owned(),
+        ),
+        _ => None,
+    }
+}
+
+fn fingerprint(text: &str) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    if text.bytes().any(|b| b.is_ascii_uppercase()) {
+        text.to_ascii_lowercase().hash(&mut hasher);
+    } else {
+        text.hash(&mut hasher);
+    }
+    hasher.finish()
+}
+
+/// Puts a cleaned value into the user; returns the identifier it carries, if any.
+fn assign(user: &mut User, target: &Target, value: Value) -> Result<Option<(Key, String)>, String> {
+    let text = || match &value {
+        Value::Text(t) => t.clone(),
+        other => other.as_text(),
+    };
+    match target {
+        Target::Id => {
+            let id = whole_number(&text(), "a Zendesk user id")?;
+            user.id = Some(id);
+            return Ok(Some((Key::Id, id.to_string())));
+        }
+        Target::Name => user.name = Some(text()),
+        Target::Email => {
+            let email = email(text())?;
+            user.email = Some(email.clone());
+            return Ok(Some((Key::Email, email)));
+        }
+        Target::ExternalId => {
+            let id = text();
+            user.external_id = Some(id.clone());
+            return Ok(Some((Key::ExternalId, id)));
+        }
+        Target::Phone => user.phone = Some(phone(text())?),
+        Target::Role => {
+            let role = text();
+            user.role = Some(
+                Role::parse(&role)
+                    .ok_or_else(|| format!("'{role}' is not a role (end-user, agent or admin)"))?,
+            );
+        }
+        Target::CustomRoleId => {
+            user.custom_role_id = Some(whole_number(&text(), "a custom role id")?)
+        }
+        Target::Organization => user.organization = Some(OrganizationRef { name: text() }),
+        Target::OrganizationId => {
+            user.organization_id = Some(whole_number(&text(), "an organization id")?);
+        }
+        Target::Tags => {
+            let items = match value {
+                Value::List(items) => items,
+                other => vec![other.as_text()],
+            };
+            let tags = user.tags.get_or_insert_with(Vec::new);
+            for tag in items {
+                if !tags.contains(&tag) {
+                    tags.push(tag);
+                }
+            }
+        }
+        Target::TimeZone => user.time_zone = Some(text()),
+        Target::IanaTimeZone => user.iana_time_zone = Some(text()),
+        Target::Locale => user.locale = Some(text()),
+        Target::Details => user.details = Some(text()),
+        Target::Notes => user.notes = Some(text()),
+        Target::Alias => user.alias = Some(text()),
+        Target::Verified => user.verified = Some(yes_no(&value)?),
+        Target::IdentityEmail => identities(user, IdentityKind::Email, value, email)?,
+        Target::IdentityPhone => identities(user, IdentityKind::PhoneNumber, value, phone)?,
+        Target::UserField(key) => {
+            let field = match value {
+                Value::Text(t) => FieldValue::Text(t),
+                Value::Bool(b) => FieldValue::Bool(b),
+                Value::List(items) => FieldValue::List(items),
+            };
+            user.user_fields.0.push((key.clone(), field));
+        }
+    }
+    Ok(None)
+}
+
+fn identities(
+    user: &mut User,
+    kind: IdentityKind,
+    value: Value,
+    check: impl Fn(String) -> Result<String, String>,
+) -> Result<(), String> {
+    let items = match value {
+        Value::List(items) => items,
+        other => vec![other.as_text()],
+    };
+    for item in items {
+        let value = check(item)?;
+        if !user.identities.iter().any(|i| i.value == value) {
+            user.identities.push(Identity { kind, value });
+        }
+    }
+    Ok(())
+}
+
+fn whole_number(text: &str, what: &str) -> Result<u64, String> {
+    text.parse::<u64>()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| format!("'{text}' is not {what} (a whole number)"))
+}
+
+fn yes_no(value: &Value) -> Result<bool, String> {
+    if let Value::Bool(b) = value {
+        return Ok(*b);
+    }
+    let text = value.as_text();
+    match text.to_lowercase().as_str() {
+        "yes" | "y" | "true" | "1" | "x" | "verified" => Ok(true),
+        "no" | "n" | "false" | "0" | "" => Ok(false),
+        _ => Err(format!("'{text}' is not yes or no")),
+    }
+}
+
+fn phone(text: String) -> Result<String, String> {
+    if text.chars().any(|c| c.is_ascii_digit()) {
+        Ok(text)
+    } else {
+        Err(format!("'{text}' is not a phone number (no digits)"))
+    }
+}
+
+/// Checks an address the way Zendesk's form does: one `@`, a dotted domain, no spaces.
+fn email(text: String) -> Result<String, String> {
+    let ats = text.matches('@').count();
+    if ats > 1 && text.contains([',', ';', ' ']) {
+        return Err(format!(
+            "'{text}' holds {ats} addresses: keep one, and map the others to identity:email"
+        ));
+    }
+    let valid = text.split_once('@').is_some_and(|(local, domain)| {
+        let labels_ok = domain.split('.').count() >= 2
+            && domain.split('.').all(|l| {
+                !l.is_empty()
+                    && !l.starts_with('-')
+                    && !l.ends_with('-')
+                    && l.chars().all(|c| c.is_alphanumeric() || c == '-')
+            });
+        !local.is_empty()
+            && local.len() <= 64
+            && !local.starts_with('.')
+            && !local.ends_with('.')
+            && !local.contains("..")
+            && !local.contains(['@', ' ', ',', ';', '<', '>', '(', ')', '[', ']', '"', '\\'])
+            && !local.chars().any(char::is_control)
+            && labels_ok
+            && text.len() <= 254
+    });
+    if valid {
+        Ok(text)
+    } else {
+        Err(format!("'{text}' is not a valid email address"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rstest::rstest;
+
+    use super::*;
+    use crate::mapping::auto_match;
+
+    fn checker(headers: &[&str], mode: Mode) -> Checker {
+        let headers: Vec<String> = headers.iter().map(|h| (*h).to_owned()).collect();
+        let options = Options {
+            mode,
+            skip_verify_email: false,
+        };
+        Checker::new(&auto_match(&headers), 0, options)
+    }
+
+    fn row(number: u32, cells: &[&str]) -> Row {
+        let cells = cells
+            .iter()
+            .map(|c| {
+                if c.is_empty() {
+                    Cell::Empty
+                } else {
+                    Cell::Text((*c).to_owned())
+                }
+            })
+            .collect();
+        Row { number, cells }
+    }
+
+    fn messages(checked: &Checked) -> Vec<String> {
+        checked.issues.iter().map(ToString::to_string).collect()
+    }
+
+    #[rstest]
+    #[case::ok(&["Ana", "ana@example.com", "end-user"], vec![])]
+    #[case::role_spelling(&["Ana", "ana@example.com", "End User"], vec![])]
+    #[case::no_name(&["", "ana@example.com", ""], vec!["row 5, Full Name (A5): error: name is empty: Zendesk needs a name to create a user"])]
+    #[case::bad_email(&["Ana", "ana@example", ""], vec!["row 5, E-mail (B5): error: 'ana@example' is not a valid email address"])]
+    #[case::two_emails(&["Ana", "a@x.com; b@y.com", ""], vec!["row 5, E-mail (B5): error: 'a@x.com; b@y.com' holds 2 addresses: keep one, and map the others to identity:email"])]
+    #[case::spaces(&["Ana", "ana silva@x.com", ""], vec!["row 5, E-mail (B5): error: 'ana silva@x.com' is not a valid email address"])]
+    #[case::bad_role(&["Ana", "", "superuser"], vec!["row 5, Role (C5): error: 'superuser' is not a role (end-user, agent or admin)"])]
+    fn create_mode_rows(#[case] cells: &[&str], #[case] want: Vec<&str>) {
+        let mut c = checker(&["Full Name", "E-mail", "Role"], Mode::Create);
+        let checked = c.check(&row(5, cells));
+        assert_eq!(messages(&checked), want);
+        assert_eq!(checked.user.is_some(), want.is_empty());
+    }
+
+    #[test]
+    fn error_cells_name_row_and_column_and_are_not_sent() {
+        let mut c = checker(&["Name", "Customer ID"], Mode::Upsert);
+        let checked = c.check(&Row {
+            number: 9,
+            cells: vec![Cell::Text("Ana".into()), Cell::Error("#N/A".into())],
+        });
+        assert_eq!(
+            messages(&checked),
+            vec!["row 9, Customer ID (B9): error: the cell holds the spreadsheet error #N/A"]
+        );
+        assert_eq!(checked.status(), RowStatus::Error);
+        assert!(checked.user.is_none());
+    }
+
+    #[rstest]
+    #[case(Mode::Upsert, &["Ana", "", ""], "no email and no external_id: Zendesk cannot match this user")]
+    #[case(Mode::Update, &["Ana", "ana@example.com", ""], "no id and no external_id: Zendesk cannot find this user")]
+    fn identifier_needed_for_mode(#[case] mode: Mode, #[case] cells: &[&str], #[case] want: &str) {
+        let mut c = checker(&["Name", "Email", "External ID"], mode);
+        let checked = c.check(&row(3, cells));
+        assert_eq!(checked.status(), RowStatus::Error);
+        assert_eq!(checked.issues[0].message, want);
+    }
+
+    #[test]
+    fn upsert_without_a_name_is_a_warning_and_still_sent() {
+        let mut c = checker(&["Name", "Email"], Mode::Upsert);
+        let checked = c.check(&row(3, &["", "ana@example.com"]));
+        assert_eq!(checked.status(), RowStatus::Warning);
+        assert_eq!(
+            checked.user.unwrap().email.as_deref(),
+            Some("ana@example.com")
+        );
+    }
+
+    #[test]
+    fn duplicates_name_both_rows_and_only_the_first_is_sent() {
+        let mut c = checker(&["Name", "Email", "External ID"], Mode::Upsert);
+        assert_eq!(
+            c.check(&row(2, &["Ana", "ana@x.com", "7"])).status(),
+            RowStatus::Ready
+        );
+        assert_eq!(
+            c.check(&row(3, &["Bo", "bo@x.com", "8"])).status(),
+            RowStatus::Ready
+        );
+        let dup = c.check(&row(4, &["Ana S", "ANA@x.com", "8"]));
+        assert_eq!(
+            messages(&dup),
+            vec![
+                "row 4, Email (B4): error: email ana@x.com is also on row 2, which is sent; this row is skipped",
+                "row 4, External ID (C4): error: external_id 8 is also on row 3, which is sent; this row is skipped",
+                "row 2, Email (B2): warning: email is also on row 4, which is skipped",
+                "row 3, External ID (C3): warning: external_id is also on row 4, which is skipped",
+            ]
+        );
+        assert_eq!(dup.status(), RowStatus::Error);
+        assert!(dup.user.is_none());
+        // A skipped row's identifiers are not remembered: a third copy names the first row.
+        let again = c.check(&row(5, &["Ana", "ana@x.com", ""]));
+        assert!(again.issues[0].message.contains("also on row 2"));
+    }
+
+    #[test]
+    fn rows_with_errors_do_not_claim_their_identifiers() {
+        let mut c = checker(&["Name", "Email", "Role"], Mode::Create);
+        assert_eq!(
+            c.check(&row(2, &["Ana", "ana@x.com", "boss"])).status(),
+            RowStatus::Error
+        );
+        assert_eq!(
+            c.check(&row(3, &["Ana", "ana@x.com", "agent"])).status(),
+            RowStatus::Ready
+        );
+    }
+
+    #[test]
+    fn builds_every_kind_of_target() {
+        let headers = [
+            "Name",
+            "Email",
+            "Secondary Email",
+            "Phone",
+            "Company",
+            "Tags",
+            "Segments",
+            "Verified",
+            "Org ID",
+            "Plan",
+        ];
+        let mut mapping = auto_match(&headers.map(str::to_owned));
+        mapping.set(9, Some(Target::UserField("plan".into())));
+        let options = Options {
+            mode: Mode::Create,
+            skip_verify_email: true,
+        };
+        let mut c = Checker::new(&mapping, 0, options);
+        let checked = c.check(&Row {
+            number: 2,
+            cells: vec![
+                Cell::Text("Ana".into()),
+                Cell::Text("Ana@X.com".into()),
+                Cell::Text("ana@home.org".into()),
+                Cell::Float(351_912_345_678.0),
+                Cell::Text("Acme".into()),
+                Cell::Text("vip, beta".into()),
+                Cell::Text("beta gold".into()),
+                Cell::Text("yes".into()),
+                Cell::Int(42),
+                Cell::Text("Gold".into()),
+            ],
+        });
+        assert_eq!(messages(&checked), Vec::<String>::new());
+        assert_eq!(
+            serde_json::to_string(&checked.user.unwrap()).unwrap(),
+            r#"{"name":"Ana","email":"ana@x.com","phone":"351912345678","organization":{"name":"Acme"},"organization_id":42,"tags":["vip","beta","gold"],"verified":true,"identities":[{"type":"email","value":"ana@home.org"}],"user_fields":{"plan":"Gold"},"skip_verify_email":true}"#
+        );
+    }
+
+    #[rstest]
+    #[case(
+        Target::OrganizationId,
+        "Acme",
+        "'Acme' is not an organization id (a whole number)"
+    )]
+    #[case(Target::Verified, "maybe", "'maybe' is not yes or no")]
+    #[case(Target::Phone, "n/a", "'n/a' is not a phone number (no digits)")]
+    #[case(Target::Id, "-3", "'-3' is not a Zendesk user id (a whole number)")]
+    fn typed_targets_reject_bad_text(
+        #[case] target: Target,
+        #[case] text: &str,
+        #[case] want: &str,
+    ) {
+        let mut user = User::default();
+        assert_eq!(
+            assign(&mut user, &target, Value::Text(text.into())),
+            Err(want.to_owned())
+        );
+    }
+
+    #[test]
+    fn long_numeric_ids_warn_about_excel_precision() {
+        let mut c = checker(&["Name", "External ID"], Mode::Upsert);
+        let checked = c.check(&Row {
+            number: 2,
+            cells: vec![
+                Cell::Text("Ana".into()),
+                Cell::Float(1_234_567_890_123_456_800.0),
+            ],
+        });
+        assert_eq!(checked.status(), RowStatus::Warning);
+        assert_eq!(
+            checked.user.unwrap().external_id.as_deref(),
+            Some("1234567890123456768")
+        );
+    }
+}
