@@ -1,6 +1,10 @@
 //! Headless commands over the core: inspect, preview, validate, profiles.
 
 mod inspect;
+mod mapped;
+mod preview;
+mod profiles;
+mod validate;
 
 pub use inspect::shorten;
 
@@ -25,6 +29,12 @@ pub struct Cli {
 pub enum Command {
     /// Sheets, sizes, the header row, and each column with sample values
     Inspect(inspect::InspectArgs),
+    /// The exact requests an import would send, without sending anything
+    Preview(preview::PreviewArgs),
+    /// Every row's problems; exit 1 if any row has an error
+    Validate(validate::ValidateArgs),
+    /// Saved mappings: list, show, delete
+    Profiles(profiles::ProfilesArgs),
 }
 
 /// Which file, sheet and header row to read.
@@ -64,6 +74,9 @@ pub const EXIT_FATAL: u8 = 2;
 pub fn run(command: Command) -> ExitCode {
     let result = match command {
         Command::Inspect(args) => inspect::run(&args),
+        Command::Preview(args) => preview::run(&args),
+        Command::Validate(args) => validate::run(&args),
+        Command::Profiles(args) => profiles::run(&args),
     };
     match result {
         Ok(code) => code,
@@ -72,4 +85,47 @@ pub fn run(command: Command) -> ExitCode {
             ExitCode::from(EXIT_FATAL)
         }
     }
+}
+
+/// The mapping as a table: header, target and why.
+fn write_mapping(
+    out: &mut impl std::io::Write,
+    mapping: &crate::mapping::Mapping,
+) -> std::io::Result<()> {
+    let width = mapping
+        .columns
+        .iter()
+        .map(|c| c.header.chars().count().min(30))
+        .max()
+        .unwrap_or(0);
+    for c in &mapping.columns {
+        let header = shorten(&c.header, 30);
+        match &c.target {
+            Some(t) => writeln!(
+                out,
+                "  {header:<width$}  -> {:<24} ({})",
+                t.to_string(),
+                c.reason
+            )?,
+            None => writeln!(out, "  {header:<width$}     (ignored)")?,
+        }
+    }
+    Ok(())
+}
+
+/// `4-103` for a batch's rows: first and last.
+fn row_span(rows: &[u32]) -> String {
+    match (rows.first(), rows.last()) {
+        (Some(first), Some(last)) if first == last => first.to_string(),
+        (Some(first), Some(last)) => format!("{first}-{last}"),
+        _ => String::new(),
+    }
+}
+
+/// `205 data rows: 200 ready, 1 with warnings, 4 with errors (not sent)`.
+fn counts_line(summary: &crate::pipeline::Summary) -> String {
+    format!(
+        "{} data rows: {} ready, {} with warnings, {} with errors (not sent)",
+        summary.rows, summary.ready, summary.warnings, summary.errors
+    )
 }

@@ -1,0 +1,183 @@
+//! What preview, validate and import share: a sheet, a mapping and a mode from the arguments.
+
+use clap::Args;
+
+use super::SourceArgs;
+use crate::mapping::{Mapping, Target, auto_match};
+use crate::payload::{self, Mode};
+use crate::profile::{self, Profile};
+use crate::sheet::{HeaderChoice, TableLayout, Workbook};
+
+/// How columns map to Zendesk fields.
+#[derive(Debug, Clone, Args)]
+pub struct MappingArgs {
+    #[command(flatten)]
+    pub source: SourceArgs,
+    /// A saved profile by name, or a profile file
+    #[arg(long, value_name = "NAME|PATH")]
+    pub profile: Option<String>,
+    /// Map a column, e.g. "E-mail=email" or "Plan=user_fields.plan"; "=ignore" leaves it out
+    /// (repeatable; applied over --profile or --auto)
+    #[arg(long = "map", value_name = "HEADER=TARGET", value_parser = parse_map)]
+    pub maps: Vec<(String, Option<Target>)>,
+    /// Start from the automatic matching of headers (exact names, aliases, similar names)
+    #[arg(long)]
+    pub auto: bool,
+    /// create, upsert or update (default: the profile's mode, else upsert)
+    #[arg(long, value_parser = parse_mode)]
+    pub mode: Option<Mode>,
+    /// Ask Zendesk not to send new users a verification email
+    #[arg(long)]
+    pub skip_verify_email: bool,
+    /// Save the resulting mapping as a profile under this name
+    #[arg(long, value_name = "NAME")]
+    pub save_profile: Option<String>,
+}
+
+/// A workbook with its table located and its columns mapped, ready to run.
+pub struct Prepared {
+    pub workbook: Workbook,
+    pub sheet: usize,
+    pub header: HeaderChoice,
+    pub layout: TableLayout,
+    pub mapping: Mapping,
+    pub options: payload::Options,
+}
+
+impl MappingArgs {
+    /// Opens the file, finds the table and builds the mapping; notes go to stderr.
+    pub fn prepare(&self) -> Result<Prepared, String> {
+        if self.profile.is_none() && self.maps.is_empty() && !self.auto {
+            return Err(format!(
+                "say how columns map: --profile NAME, --map \"Header=target\" or --auto \
+                 (`zdimport inspect {}` shows the columns)",
+                self.source.file.display()
+            ));
+        }
+        let profile = self
+            .profile
+            .as_deref()
+            .map(profile::load)
+            .transpose()
+            .map_err(|e| e.to_string())?;
+        let mut workbook = Workbook::open(&self.source.file).map_err(|e| e.to_string())?;
+        let wanted_sheet = self
+            .source
+            .sheet
+            .as_ref()
+            .or(profile.as_ref().and_then(|p| p.sheet.as_ref()));
+        let sheet = match wanted_sheet {
+            Some(name) => workbook.find_sheet(name).map_err(|e| e.to_string())?,
+            None => workbook.default_sheet(),
+        };
+        let header = self
+            .source
+            .header_row
+            .or(profile.as_ref().and_then(|p| p.header_row))
+            .map_or(HeaderChoice::Auto, HeaderChoice::Row);
+        let layout = workbook.layout(sheet, header).map_err(|e| e.to_string())?;
+        let mut mapping = match &profile {
+            Some(p) => fit(p, &layout)?,
+            None if self.auto => auto_match(&layout.headers),
+            None => Mapping::unmapped(&layout.headers),
+        };
+        mapping
+            .apply_overrides(&self.maps)
+            .map_err(|e| format!("{}: {e}", self.source.file.display()))?;
+        let mode = self
+            .mode
+            .or(profile.as_ref().map(|p| p.mode))
+            .unwrap_or_default();
+        let problems = mapping.problems(mode);
+        if !problems.is_empty() {
+            let list: Vec<String> = problems.iter().map(ToString::to_string).collect();
+            return Err(format!(
+                "{}, sheet '{}': {}",
+                self.source.file.display(),
+                layout.sheet,
+                list.join("; ")
+            ));
+        }
+        let options = payload::Options {
+            mode,
+            skip_verify_email: self.skip_verify_email
+                || profile
+                    .as_ref()
+                    .is_some_and(|p| p.options.skip_verify_email),
+        };
+        if let Some(name) = &self.save_profile {
+            self.save(name, &workbook, &layout, &mapping, options)?;
+        }
+        Ok(Prepared {
+            workbook,
+            sheet,
+            header,
+            layout,
+            mapping,
+            options,
+        })
+    }
+
+    fn save(
+        &self,
+        name: &str,
+        workbook: &Workbook,
+        layout: &TableLayout,
+        mapping: &Mapping,
+        options: payload::Options,
+    ) -> Result<(), String> {
+        let mut saved = Profile::from_mapping(name, mapping, options.mode);
+        saved.options.skip_verify_email = options.skip_verify_email;
+        saved.header_row = self.source.header_row;
+        if workbook.sheets().len() > 1 {
+            saved.sheet = Some(layout.sheet.clone());
+        }
+        let path = profile::save(&saved).map_err(|e| e.to_string())?;
+        eprintln!("zdimport: saved profile '{name}' ({})", path.display());
+        Ok(())
+    }
+}
+
+/// Maps the table by a profile; a profile none of whose columns are here is an error.
+fn fit(profile: &Profile, layout: &TableLayout) -> Result<Mapping, String> {
+    let fit = profile.apply(&layout.headers);
+    let matched = profile.columns.len() - fit.missing.len();
+    if matched == 0 && !profile.columns.is_empty() {
+        return Err(format!(
+            "profile '{}' does not fit sheet '{}' (header row {}): none of its columns ({}) is a \
+             header there; headers are: {}",
+            profile.name,
+            layout.sheet,
+            layout.header_row,
+            fit.missing.join(", "),
+            layout.headers.join(", ")
+        ));
+    }
+    if !fit.missing.is_empty() {
+        eprintln!(
+            "zdimport: profile '{}': not in sheet '{}': {}",
+            profile.name,
+            layout.sheet,
+            fit.missing.join(", ")
+        );
+    }
+    Ok(fit.mapping)
+}
+
+fn parse_map(text: &str) -> Result<(String, Option<Target>), String> {
+    let (header, target) = text
+        .rsplit_once('=')
+        .ok_or_else(|| format!("'{text}' is not HEADER=TARGET"))?;
+    if header.trim().is_empty() {
+        return Err(format!("'{text}': the header is empty"));
+    }
+    let target = match target.trim() {
+        t if t.eq_ignore_ascii_case("ignore") => None,
+        t => Some(t.parse::<Target>().map_err(|e| e.to_string())?),
+    };
+    Ok((header.trim().to_owned(), target))
+}
+
+fn parse_mode(text: &str) -> Result<Mode, String> {
+    text.parse()
+}

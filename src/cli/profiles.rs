@@ -1,0 +1,72 @@
+//! `zdimport profiles`: the saved mappings.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::{Args, Subcommand};
+
+use crate::profile;
+
+#[derive(Debug, Args)]
+pub struct ProfilesArgs {
+    #[command(subcommand)]
+    pub action: Option<ProfilesAction>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProfilesAction {
+    /// Saved profiles with their mode and columns (the default)
+    List,
+    /// A profile's JSON
+    Show {
+        /// Profile name or file
+        name: String,
+    },
+    /// Delete a saved profile
+    Delete { name: String },
+}
+
+pub fn run(args: &ProfilesArgs) -> Result<ExitCode, String> {
+    match args.action.as_ref().unwrap_or(&ProfilesAction::List) {
+        ProfilesAction::List => list(),
+        ProfilesAction::Show { name } => {
+            let p = profile::load(name).map_err(|e| e.to_string())?;
+            let json = serde_json::to_string_pretty(&p).map_err(|e| e.to_string())?;
+            println!("{json}");
+            Ok(ExitCode::SUCCESS)
+        }
+        ProfilesAction::Delete { name } => {
+            let path = profile::delete(name).map_err(|e| e.to_string())?;
+            println!("deleted profile '{name}' ({})", path.display());
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn list() -> Result<ExitCode, String> {
+    let dir = profile::profiles_dir().map_err(|e| e.to_string())?;
+    let saved = profile::list().map_err(|e| e.to_string())?;
+    let mut out = std::io::stdout().lock();
+    let written = (|| -> std::io::Result<()> {
+        if saved.is_empty() {
+            writeln!(out, "no saved profiles in {}", dir.display())?;
+            return Ok(());
+        }
+        for s in &saved {
+            match &s.profile {
+                Ok(p) => {
+                    let mapped = p.columns.iter().filter(|c| c.target.is_some()).count();
+                    writeln!(
+                        out,
+                        "{:<24} {:<7} {mapped:>3} columns mapped",
+                        s.name, p.mode
+                    )?;
+                }
+                Err(e) => writeln!(out, "{:<24} unreadable: {e}", s.name)?,
+            }
+        }
+        writeln!(out, "({})", dir.display())
+    })();
+    written.map_err(|e| format!("cannot write to stdout: {e}"))?;
+    Ok(ExitCode::SUCCESS)
+}

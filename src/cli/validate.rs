@@ -1,0 +1,86 @@
+//! `zdimport validate`: every row's problems, before anything is sent.
+
+use std::io::{BufWriter, Write};
+use std::ops::ControlFlow;
+use std::process::ExitCode;
+
+use clap::Args;
+
+use super::mapped::MappingArgs;
+use crate::payload::Issue;
+use crate::pipeline::{self, Event};
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    #[command(flatten)]
+    pub mapping: MappingArgs,
+    /// Print the problems as a JSON list of {"row","column","severity","message"}
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Exit code when some row has an error.
+const EXIT_ROW_ERRORS: u8 = 1;
+
+pub fn run(args: &ValidateArgs) -> Result<ExitCode, String> {
+    let mut prepared = args.mapping.prepare()?;
+    let mut issues: Vec<Issue> = Vec::new();
+    let summary = pipeline::run(
+        &mut prepared.workbook,
+        prepared.sheet,
+        prepared.header,
+        &prepared.mapping,
+        &prepared.options,
+        |event| {
+            if let Event::Issue(issue) = event {
+                issues.push(issue);
+            }
+            ControlFlow::Continue(())
+        },
+    )
+    .map_err(|e| e.to_string())?;
+    // Duplicate warnings land on earlier rows after the fact: sheet order again.
+    issues.sort_by_key(|i| i.row);
+    let mut out = BufWriter::new(std::io::stdout().lock());
+    let written = if args.json {
+        serde_json::to_writer_pretty(&mut out, &issues)
+            .map_err(std::io::Error::from)
+            .and_then(|()| writeln!(out))
+    } else {
+        write_text(&mut out, &issues, &summary)
+    };
+    match written.and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            return Err(format!("cannot write to stdout: {e}"));
+        }
+        _ => {}
+    }
+    if args.json {
+        eprintln!("zdimport: {}", super::counts_line(&summary));
+    }
+    Ok(if summary.errors > 0 {
+        ExitCode::from(EXIT_ROW_ERRORS)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn write_text(
+    out: &mut impl Write,
+    issues: &[Issue],
+    summary: &pipeline::Summary,
+) -> std::io::Result<()> {
+    for issue in issues {
+        write!(out, "{issue}")?;
+        match &issue.value {
+            Some(value) if !issue.message.contains(value.as_str()) => {
+                writeln!(out, "  [{}]", super::shorten(value, 40))?;
+            }
+            _ => writeln!(out)?,
+        }
+    }
+    if !issues.is_empty() {
+        writeln!(out)?;
+    }
+    writeln!(out, "{}", super::counts_line(summary))
+}

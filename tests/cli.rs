@@ -1,0 +1,436 @@
+//! The headless commands as a script would run them: generated workbooks in, exact output out.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use rust_xlsxwriter::{ExcelDateTime, Format, Workbook};
+use serde_json::Value;
+use tempfile::TempDir;
+
+/// Runs the binary with its config dir inside `home`.
+fn zdimport(home: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_zdimport"))
+        .args(args)
+        .env("ZDIMPORT_CONFIG_DIR", home.join("config"))
+        .env("ZDIMPORT_DATA_DIR", home.join("data"))
+        .output()
+        .expect("run zdimport")
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8(out.stdout.clone()).expect("utf-8 stdout")
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8(out.stderr.clone()).expect("utf-8 stderr")
+}
+
+/// A CRM export as they come: a title row, Excel floats for ids, a date, odd cells.
+fn crm_export(dir: &Path) -> PathBuf {
+    let path = dir.join("crm.xlsx");
+    let mut book = Workbook::new();
+    let sheet = book.add_worksheet();
+    sheet.set_name("Contacts").unwrap();
+    let date = Format::new().set_num_format("dd/mm/yyyy");
+    sheet.write(0, 0, "CRM export 2026-11").unwrap();
+    let headers = [
+        "Full Name",
+        "E-mail",
+        "Customer ID",
+        "Phone",
+        "Company",
+        "Tags",
+        "Signed up",
+        "Plan",
+        "Internal",
+    ];
+    for (c, h) in headers.iter().enumerate() {
+        sheet.write(1, c as u16, *h).unwrap();
+    }
+    let rows: [Contact; 5] = [
+        (
+            "Ana Silva",
+            "Ana.Silva@Example.com",
+            Id::Float(12345.0),
+            4_915_112_345_000.0,
+            "Acme",
+            "vip, beta",
+            (2025, 3, 4),
+            "Gold",
+        ),
+        (
+            "  Bruno Lima ",
+            "bruno@example.com",
+            Id::Text("00042"),
+            351_912_000_111.0,
+            "",
+            "newsletter",
+            (1999, 12, 31),
+            "silver",
+        ),
+        (
+            "Chloé Müller",
+            "chloe(at)example.com",
+            Id::Text("123456789012345678"),
+            0.0,
+            "Globex",
+            "",
+            (2024, 2, 29),
+            "Gold",
+        ),
+        (
+            "",
+            "no.name@example.com",
+            Id::Float(7.0),
+            0.0,
+            "",
+            "",
+            (2026, 1, 1),
+            "",
+        ),
+        (
+            "Dup Ana",
+            "ana.silva@example.com",
+            Id::Float(99.0),
+            0.0,
+            "",
+            "",
+            (2026, 1, 2),
+            "",
+        ),
+    ];
+    for (i, (name, email, id, phone, org, tags, (y, m, d), plan)) in rows.into_iter().enumerate() {
+        let r = i as u32 + 2;
+        sheet.write(r, 0, name).unwrap();
+        sheet.write(r, 1, email).unwrap();
+        match id {
+            Id::Float(f) => sheet.write(r, 2, f).unwrap(),
+            Id::Text(t) => sheet.write(r, 2, t).unwrap(),
+        };
+        if phone > 0.0 {
+            sheet.write(r, 3, phone).unwrap();
+        }
+        sheet.write(r, 4, org).unwrap();
+        sheet.write(r, 5, tags).unwrap();
+        let when = ExcelDateTime::from_ymd(y, m, d).unwrap();
+        sheet.write_with_format(r, 6, &when, &date).unwrap();
+        sheet.write(r, 7, plan).unwrap();
+        sheet.write(r, 8, "do not send").unwrap();
+    }
+    book.save(&path).unwrap();
+    path
+}
+
+/// Name, email, id, phone, company, tags, signed up (y, m, d), plan.
+type Contact = (
+    &'static str,
+    &'static str,
+    Id,
+    f64,
+    &'static str,
+    &'static str,
+    (u16, u8, u8),
+    &'static str,
+);
+
+enum Id {
+    Float(f64),
+    Text(&'static str),
+}
+
+const CRM_MAP: [&str; 18] = [
+    "--map",
+    "Full Name=name",
+    "--map",
+    "E-mail=email",
+    "--map",
+    "Customer ID=external_id",
+    "--map",
+    "Phone=phone",
+    "--map",
+    "Company=organization",
+    "--map",
+    "Tags=tags",
+    "--map",
+    "Signed up=user_fields.signup_date",
+    "--map",
+    "Plan=user_fields.plan",
+    "--map",
+    "Internal=ignore",
+];
+
+#[test]
+fn preview_jsonl_is_the_exact_requests() {
+    let home = TempDir::new().unwrap();
+    let file = crm_export(home.path());
+    let mut args = vec![
+        "preview",
+        file.to_str().unwrap(),
+        "--jsonl",
+        "--mode",
+        "create",
+    ];
+    args.extend(CRM_MAP);
+    let out = zdimport(home.path(), &args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    insta::assert_snapshot!(stdout(&out));
+    assert_eq!(
+        stderr(&out),
+        "zdimport: 3 rows have errors and are not sent; `zdimport validate` lists them\n"
+    );
+}
+
+#[test]
+fn preview_jsonl_upsert_with_auto_matching() {
+    let home = TempDir::new().unwrap();
+    let file = crm_export(home.path());
+    let out = zdimport(
+        home.path(),
+        &["preview", file.to_str().unwrap(), "--jsonl", "--auto"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    insta::assert_snapshot!(stdout(&out));
+}
+
+#[test]
+fn validate_json_lists_every_problem_with_row_and_column() {
+    let home = TempDir::new().unwrap();
+    let file = crm_export(home.path());
+    let mut args = vec![
+        "validate",
+        file.to_str().unwrap(),
+        "--json",
+        "--mode",
+        "create",
+    ];
+    args.extend(CRM_MAP);
+    let out = zdimport(home.path(), &args);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let issues: Vec<Value> = serde_json::from_str(&stdout(&out)).unwrap();
+    let brief: Vec<String> = issues
+        .iter()
+        .map(|i| {
+            format!(
+                "{} {} {} {}",
+                i["row"], i["column"], i["severity"], i["message"]
+            )
+        })
+        .collect();
+    insta::assert_snapshot!(brief.join("\n"));
+    assert_eq!(
+        stderr(&out),
+        "zdimport: 5 data rows: 1 ready, 1 with warnings, 3 with errors (not sent)\n"
+    );
+}
+
+#[test]
+fn validate_exit_codes() {
+    let home = TempDir::new().unwrap();
+    let file = crm_export(home.path());
+    let file = file.to_str().unwrap();
+    // Only the clean rows' columns: no errors, exit 0.
+    let clean = zdimport(
+        home.path(),
+        &[
+            "validate",
+            file,
+            "--map",
+            "Company=organization",
+            "--map",
+            "Customer ID=external_id",
+        ],
+    );
+    assert_eq!(clean.status.code(), Some(0), "{}", stderr(&clean));
+    assert!(
+        stdout(&clean)
+            .ends_with("5 data rows: 5 ready, 0 with warnings, 0 with errors (not sent)\n")
+    );
+    // No name column for create mode: fatal, one line, exit 2.
+    let fatal = zdimport(
+        home.path(),
+        &[
+            "validate",
+            file,
+            "--map",
+            "E-mail=email",
+            "--mode",
+            "create",
+        ],
+    );
+    assert_eq!(fatal.status.code(), Some(2));
+    assert_eq!(stderr(&fatal).lines().count(), 1);
+    assert!(stderr(&fatal).contains("sheet 'Contacts': create mode needs a column mapped to name"));
+}
+
+#[test]
+fn bad_files_and_arguments_are_one_line_and_exit_2() {
+    let home = TempDir::new().unwrap();
+    let broken = home.path().join("broken.xlsx");
+    std::fs::write(&broken, b"PK\x03\x04 not really a zip").unwrap();
+    let cases: [(&[&str], &str); 5] = [
+        (
+            &["preview", "missing.xlsx", "--auto"],
+            "missing.xlsx: cannot read the file",
+        ),
+        (
+            &["preview", broken.to_str().unwrap(), "--auto"],
+            "broken.xlsx: not a readable workbook",
+        ),
+        (
+            &[
+                "validate",
+                "assets/users_sample.xlsx",
+                "--auto",
+                "--sheet",
+                "Nope",
+            ],
+            "no sheet named 'Nope'",
+        ),
+        (
+            &[
+                "validate",
+                "assets/users_sample.xlsx",
+                "--auto",
+                "--header-row",
+                "999",
+            ],
+            "header row 999 is outside the sheet",
+        ),
+        (
+            &["preview", "assets/users_sample.xlsx", "--profile", "nobody"],
+            "profile 'nobody' not found",
+        ),
+    ];
+    for (args, want) in cases {
+        let out = zdimport(home.path(), args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = stderr(&out);
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert!(err.contains(want), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+}
+
+#[test]
+fn profiles_save_list_show_use_and_delete() {
+    let home = TempDir::new().unwrap();
+    let file = crm_export(home.path());
+    let file = file.to_str().unwrap();
+    let mut args = vec![
+        "validate",
+        file,
+        "--auto",
+        "--map",
+        "Plan=user_fields.plan",
+        "--save-profile",
+        "crm monthly",
+    ];
+    args.extend(["--mode", "create"]);
+    let saved = zdimport(home.path(), &args);
+    assert!(
+        stderr(&saved).contains("saved profile 'crm monthly'"),
+        "{}",
+        stderr(&saved)
+    );
+
+    let list = zdimport(home.path(), &["profiles", "list"]);
+    assert!(
+        stdout(&list).starts_with("crm monthly              create    7 columns mapped\n"),
+        "{}",
+        stdout(&list)
+    );
+
+    let show = zdimport(home.path(), &["profiles", "show", "crm monthly"]);
+    let profile: Value = serde_json::from_str(&stdout(&show)).unwrap();
+    assert_eq!(profile["mode"], "create");
+    assert_eq!(
+        profile["columns"][7],
+        serde_json::json!({"source": "Plan", "target": "user_fields.plan"})
+    );
+    assert_eq!(profile["columns"][8]["target"], "ignore");
+
+    // The saved profile maps next month's file by name, with its mode.
+    let by_profile = zdimport(
+        home.path(),
+        &["preview", file, "--profile", "crm monthly", "--jsonl"],
+    );
+    let mut auto = vec!["preview", file, "--jsonl", "--auto", "--mode", "create"];
+    auto.extend(["--map", "Plan=user_fields.plan"]);
+    assert_eq!(stdout(&by_profile), stdout(&zdimport(home.path(), &auto)));
+
+    let deleted = zdimport(home.path(), &["profiles", "delete", "crm monthly"]);
+    assert!(deleted.status.success());
+    let gone = zdimport(home.path(), &["profiles", "show", "crm monthly"]);
+    assert_eq!(gone.status.code(), Some(2));
+    assert!(stderr(&gone).contains("profile 'crm monthly' not found"));
+}
+
+#[test]
+fn batches_of_100_carry_their_sheet_rows() {
+    let home = TempDir::new().unwrap();
+    let path = home.path().join("many.csv");
+    let mut text = String::from("sep=;\nName;Email\n");
+    for i in 0..250 {
+        if i == 10 {
+            text.push_str(";\n"); // a blank row: skipped, not counted
+        }
+        text.push_str(&format!("User {i};user{i}@example.com\n"));
+    }
+    std::fs::write(&path, text).unwrap();
+    let out = zdimport(
+        home.path(),
+        &[
+            "preview",
+            path.to_str().unwrap(),
+            "--auto",
+            "--jsonl",
+            "--mode",
+            "create",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let requests: Vec<Value> = stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let sizes: Vec<usize> = requests
+        .iter()
+        .map(|r| r["body"]["users"].as_array().unwrap().len())
+        .collect();
+    assert_eq!(sizes, vec![100, 100, 50]);
+    // Rows as Excel numbers them: it hides the `sep=` line, so the header is row 1; the
+    // blank row 12 is skipped and shifts later rows by one.
+    assert_eq!(requests[0]["rows"][0], 2);
+    assert_eq!(requests[0]["rows"][10], 13);
+    assert_eq!(requests[2]["rows"][49], 252);
+    assert_eq!(
+        requests[2]["body"]["users"][49]["email"],
+        "user249@example.com"
+    );
+}
+
+#[test]
+fn the_sample_and_its_profile_in_assets_agree() {
+    let home = TempDir::new().unwrap();
+    let out = zdimport(
+        home.path(),
+        &[
+            "validate",
+            "assets/users_sample.xlsx",
+            "--profile",
+            "assets/sample_profile.json",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout(&out);
+    assert!(
+        text.ends_with("204 data rows: 199 ready, 2 with warnings, 3 with errors (not sent)\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "row 207, Customer ID (C207): error: the cell holds the spreadsheet error #N/A"
+        ),
+        "{text}"
+    );
+}
