@@ -55,6 +55,14 @@ pub enum Value {
 }
 
 impl Value {
+    /// The value as one line of text, without a copy when it is text.
+    pub fn into_text(self) -> String {
+        match self {
+            Value::Text(t) => t,
+            other => other.as_text(),
+        }
+    }
+
     /// The value as one line of text (lists joined with `, `).
     pub fn as_text(&self) -> String {
         match self {
@@ -87,10 +95,11 @@ impl Transform {
                 None => return Ok(None),
             },
             (Some(order), _) => date_text(cell, order)?,
-            _ => cell.display(),
+            (None, Cell::Text(t)) => t.clone(),
+            (None, _) => cell.display(),
         };
         let text = if self.trim.unwrap_or(true) {
-            trim(&text)
+            trim(text)
         } else {
             text
         };
@@ -101,7 +110,11 @@ impl Transform {
         let lower = self
             .lowercase
             .unwrap_or(matches!(target, Target::Email | Target::IdentityEmail));
-        let text = if lower { text.to_lowercase() } else { text };
+        let text = if lower && text.chars().any(char::is_uppercase) {
+            text.to_lowercase()
+        } else {
+            text
+        };
         if self.split.unwrap_or(*target == Target::Tags) {
             return Ok(Some(Value::List(split(&text))));
         }
@@ -120,9 +133,13 @@ impl Transform {
 }
 
 /// Trims whitespace, including the no-break spaces spreadsheets are full of.
-fn trim(text: &str) -> String {
-    text.trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}')
-        .to_owned()
+fn trim(text: String) -> String {
+    let trimmed = text.trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}');
+    if trimmed.len() == text.len() {
+        text
+    } else {
+        trimmed.to_owned()
+    }
 }
 
 /// Splits a list cell on `,` `;` and whitespace; empty items and repeats dropped.

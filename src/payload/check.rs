@@ -1,5 +1,6 @@
 //! Row validation: one pass per row, every problem named with its row, column and value.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -65,6 +66,15 @@ impl Key {
             Key::Id => "id",
         }
     }
+
+    /// The identifier's text in the built user.
+    fn text(self, user: &User) -> Cow<'_, str> {
+        match self {
+            Key::Email => Cow::Borrowed(user.email.as_deref().unwrap_or_default()),
+            Key::ExternalId => Cow::Borrowed(user.external_id.as_deref().unwrap_or_default()),
+            Key::Id => Cow::Owned(user.id.map(|id| id.to_string()).unwrap_or_default()),
+        }
+    }
 }
 
 /// Validates rows one at a time and builds their users; remembers identifiers across rows.
@@ -104,7 +114,7 @@ impl Checker {
     pub fn check(&mut self, row: &Row) -> Checked {
         let mut user = User::default();
         let mut issues = Vec::new();
-        let mut keys: Vec<(Key, usize, String)> = Vec::new();
+        let mut keys: Vec<(Key, usize)> = Vec::new();
         for (position, column) in self.columns.iter().enumerate() {
             let cell = row.cells.get(column.index).unwrap_or(&Cell::Empty);
             let mut report = |severity, message: String| {
@@ -122,7 +132,7 @@ impl Checker {
                 }
             };
             match assign(&mut user, &column.target, value) {
-                Ok(Some(key)) => keys.push((key.0, position, key.1)),
+                Ok(Some(key)) => keys.push((key, position)),
                 Ok(None) => {}
                 Err(message) => report(Severity::Error, message),
             }
@@ -130,7 +140,14 @@ impl Checker {
         self.require(row.number, &mut user, &mut issues);
         let has_error = issues.iter().any(|i| i.severity == Severity::Error);
         if !has_error {
-            duplicates(&self.columns, &mut self.seen, row, &keys, &mut issues);
+            duplicates(
+                &self.columns,
+                &mut self.seen,
+                row,
+                &user,
+                &keys,
+                &mut issues,
+            );
         }
         let sent = !issues
             .iter()
@@ -198,11 +215,16 @@ fn duplicates(
     columns: &[Column],
     seen: &mut HashMap<(Key, u64), u32>,
     row: &Row,
-    keys: &[(Key, usize, String)],
+    user: &User,
+    keys: &[(Key, usize)],
     issues: &mut Vec<Issue>,
 ) {
+    let keys: Vec<(Key, usize, Cow<'_, str>)> = keys
+        .iter()
+        .map(|&(key, position)| (key, position, key.text(user)))
+        .collect();
     let mut firsts = Vec::new();
-    for (key, position, text) in keys {
+    for (key, position, text) in &keys {
         let column = &columns[*position];
         if let Some(&first) = seen.get(&(*key, fingerprint(text))) {
             let cell = row.cells.get(column.index).unwrap_or(&Cell::Empty);
@@ -219,7 +241,7 @@ fn duplicates(
             row: first,
             column: Some(column.header.clone()),
             cell: Some(format!("{}{first}", column.letter)),
-            value: Some(text),
+            value: Some(text.into_owned()),
             severity: Severity::Warning,
             message: format!(
                 "{} is also on row {}, which is skipped",
@@ -234,7 +256,7 @@ fn duplicates(
     {
         return;
     }
-    for (key, _, text) in keys {
+    for (key, _, text) in &keys {
         if let Entry::Vacant(slot) = seen.entry((*key, fingerprint(text))) {
             slot.insert(row.number);
         }
@@ -276,47 +298,12 @@ fn fingerprint(text: &str) -> u64 {
 }
 
 /// Puts a cleaned value into the user; returns the identifier it carries, if any.
-fn assign(user: &mut User, target: &Target, value: Value) -> Result<Option<(Key, String)>, String> {
-    let text = || match &value {
-        Value::Text(t) => t.clone(),
-        other => other.as_text(),
-    };
+fn assign(user: &mut User, target: &Target, value: Value) -> Result<Option<Key>, String> {
     match target {
-        Target::Id => {
-            let id = whole_number(&text(), "a Zendesk user id")?;
-            user.id = Some(id);
-            return Ok(Some((Key::Id, id.to_string())));
-        }
-        Target::Name => user.name = Some(text()),
-        Target::Email => {
-            let email = email(text())?;
-            user.email = Some(email.clone());
-            return Ok(Some((Key::Email, email)));
-        }
-        Target::ExternalId => {
-            let id = text();
-            user.external_id = Some(id.clone());
-            return Ok(Some((Key::ExternalId, id)));
-        }
-        Target::Phone => user.phone = Some(phone(text())?),
-        Target::Role => {
-            let role = text();
-            user.role = Some(
-                Role::parse(&role)
-                    .ok_or_else(|| format!("'{role}' is not a role (end-user, agent or admin)"))?,
-            );
-        }
-        Target::CustomRoleId => {
-            user.custom_role_id = Some(whole_number(&text(), "a custom role id")?)
-        }
-        Target::Organization => user.organization = Some(OrganizationRef { name: text() }),
-        Target::OrganizationId => {
-            user.organization_id = Some(whole_number(&text(), "an organization id")?);
-        }
         Target::Tags => {
             let items = match value {
                 Value::List(items) => items,
-                other => vec![other.as_text()],
+                other => vec![other.into_text()],
             };
             let tags = user.tags.get_or_insert_with(Vec::new);
             for tag in items {
@@ -325,12 +312,6 @@ fn assign(user: &mut User, target: &Target, value: Value) -> Result<Option<(Key,
                 }
             }
         }
-        Target::TimeZone => user.time_zone = Some(text()),
-        Target::IanaTimeZone => user.iana_time_zone = Some(text()),
-        Target::Locale => user.locale = Some(text()),
-        Target::Details => user.details = Some(text()),
-        Target::Notes => user.notes = Some(text()),
-        Target::Alias => user.alias = Some(text()),
         Target::Verified => user.verified = Some(yes_no(&value)?),
         Target::IdentityEmail => identities(user, IdentityKind::Email, value, email)?,
         Target::IdentityPhone => identities(user, IdentityKind::PhoneNumber, value, phone)?,
@@ -342,7 +323,62 @@ fn assign(user: &mut User, target: &Target, value: Value) -> Result<Option<(Key,
             };
             user.user_fields.0.push((key.clone(), field));
         }
+        _ => return assign_text(user, target, value.into_text()),
     }
+    Ok(None)
+}
+
+/// The targets that take one piece of text.
+fn assign_text(user: &mut User, target: &Target, text: String) -> Result<Option<Key>, String> {
+    let slot = match target {
+        Target::Id => {
+            user.id = Some(whole_number(&text, "a Zendesk user id")?);
+            return Ok(Some(Key::Id));
+        }
+        Target::Email => {
+            user.email = Some(email(text)?);
+            return Ok(Some(Key::Email));
+        }
+        Target::ExternalId => {
+            user.external_id = Some(text);
+            return Ok(Some(Key::ExternalId));
+        }
+        Target::Role => {
+            let role = Role::parse(&text)
+                .ok_or_else(|| format!("'{text}' is not a role (end-user, agent or admin)"))?;
+            user.role = Some(role);
+            return Ok(None);
+        }
+        Target::CustomRoleId => {
+            user.custom_role_id = Some(whole_number(&text, "a custom role id")?);
+            return Ok(None);
+        }
+        Target::OrganizationId => {
+            user.organization_id = Some(whole_number(&text, "an organization id")?);
+            return Ok(None);
+        }
+        Target::Organization => {
+            user.organization = Some(OrganizationRef { name: text });
+            return Ok(None);
+        }
+        Target::Phone => {
+            user.phone = Some(phone(text)?);
+            return Ok(None);
+        }
+        Target::Name => &mut user.name,
+        Target::TimeZone => &mut user.time_zone,
+        Target::IanaTimeZone => &mut user.iana_time_zone,
+        Target::Locale => &mut user.locale,
+        Target::Details => &mut user.details,
+        Target::Notes => &mut user.notes,
+        Target::Alias => &mut user.alias,
+        Target::Tags
+        | Target::Verified
+        | Target::IdentityEmail
+        | Target::IdentityPhone
+        | Target::UserField(_) => return Ok(None),
+    };
+    *slot = Some(text);
     Ok(None)
 }
 
