@@ -56,7 +56,7 @@ pub fn run(
     let (layout, blank_rows) = workbook.read_table(sheet, header, |layout, row| {
         let checker =
             checker.get_or_insert_with(|| Checker::new(mapping, layout.first_column, *options));
-        let checked = checker.check(&row);
+        let checked = checker.check(row);
         counts.row(checked.status());
         for issue in checked.issues {
             if issue.row != checked.row {

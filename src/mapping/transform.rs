@@ -83,20 +83,34 @@ impl Transform {
     ///
     /// The error is the reason the cell cannot be sent, for the row's problem list.
     pub fn apply(&self, target: &Target, cell: &Cell) -> Result<Option<Value>, String> {
-        if let Cell::Error(e) = cell {
-            return Err(format!("the cell holds the spreadsheet error {e}"));
+        self.apply_owned(target, cell.clone())
+            .map_err(|(message, _)| message)
+    }
+
+    /// [`Transform::apply`] taking the cell, so its text moves instead of being copied; an
+    /// error gives the cell back for the problem report.
+    pub fn apply_owned(
+        &self,
+        target: &Target,
+        cell: Cell,
+    ) -> Result<Option<Value>, (String, Cell)> {
+        if let Cell::Error(e) = &cell {
+            return Err((format!("the cell holds the spreadsheet error {e}"), cell));
         }
-        if let (Cell::Bool(b), Target::Verified | Target::UserField(_)) = (cell, target) {
+        if let (Cell::Bool(b), Target::Verified | Target::UserField(_)) = (&cell, target) {
             return Ok(Some(Value::Bool(*b)));
         }
         let text = match (self.date, cell) {
-            _ if cell.is_blank() => match &self.default {
+            (_, cell) if cell.is_blank() => match &self.default {
                 Some(default) => default.clone(),
                 None => return Ok(None),
             },
-            (Some(order), _) => date_text(cell, order)?,
-            (None, Cell::Text(t)) => t.clone(),
-            (None, _) => cell.display(),
+            (Some(order), cell) => match date_text(&cell, order) {
+                Ok(text) => text,
+                Err(message) => return Err((message, cell)),
+            },
+            (None, Cell::Text(t)) => t,
+            (None, cell) => cell.display(),
         };
         let text = if self.trim.unwrap_or(true) {
             trim(text)

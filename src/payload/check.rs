@@ -53,9 +53,9 @@ struct Column {
 /// Which identifiers a row carries, for duplicate detection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Key {
-    Email,
-    ExternalId,
-    Id,
+    Email = 0,
+    ExternalId = 1,
+    Id = 2,
 }
 
 impl Key {
@@ -87,7 +87,7 @@ impl Key {
 pub struct Checker {
     columns: Vec<Column>,
     options: Options,
-    seen: HashMap<(Key, u64), u32>,
+    seen: Seen,
 }
 
 impl Checker {
@@ -106,44 +106,49 @@ impl Checker {
         Checker {
             columns,
             options,
-            seen: HashMap::new(),
+            seen: Default::default(),
         }
     }
 
-    /// Checks one data row and builds its user.
-    pub fn check(&mut self, row: &Row) -> Checked {
+    /// Checks one data row and builds its user; the row's text moves into the user.
+    pub fn check(&mut self, row: Row) -> Checked {
+        let Row { number, mut cells } = row;
         let mut user = User::default();
         let mut issues = Vec::new();
         let mut keys: Vec<(Key, usize)> = Vec::new();
         for (position, column) in self.columns.iter().enumerate() {
-            let cell = row.cells.get(column.index).unwrap_or(&Cell::Empty);
-            let mut report = |severity, message: String| {
-                issues.push(issue(row.number, column, cell, severity, message));
-            };
-            if let Some(warning) = precision_warning(&column.target, cell) {
-                report(Severity::Warning, warning);
+            let cell = cells
+                .get_mut(column.index)
+                .map(std::mem::take)
+                .unwrap_or_default();
+            if let Some(warning) = precision_warning(&column.target, &cell) {
+                let value = Some(cell.display());
+                issues.push(issue(number, column, value, Severity::Warning, warning));
             }
-            let value = match column.transform.apply(&column.target, cell) {
+            let value = match column.transform.apply_owned(&column.target, cell) {
                 Ok(Some(value)) => value,
                 Ok(None) => continue,
-                Err(message) => {
-                    report(Severity::Error, message);
+                Err((message, cell)) => {
+                    let value = Some(cell.display()).filter(|v| !v.is_empty());
+                    issues.push(issue(number, column, value, Severity::Error, message));
                     continue;
                 }
             };
             match assign(&mut user, &column.target, value) {
                 Ok(Some(key)) => keys.push((key, position)),
                 Ok(None) => {}
-                Err(message) => report(Severity::Error, message),
+                Err((message, value)) => {
+                    issues.push(issue(number, column, Some(value), Severity::Error, message));
+                }
             }
         }
-        self.require(row.number, &mut user, &mut issues);
+        self.require(number, &mut user, &mut issues);
         let has_error = issues.iter().any(|i| i.severity == Severity::Error);
         if !has_error {
             duplicates(
                 &self.columns,
                 &mut self.seen,
-                row,
+                number,
                 &user,
                 &keys,
                 &mut issues,
@@ -151,9 +156,9 @@ impl Checker {
         }
         let sent = !issues
             .iter()
-            .any(|i| i.row == row.number && i.severity == Severity::Error);
+            .any(|i| i.row == number && i.severity == Severity::Error);
         Checked {
-            row: row.number,
+            row: number,
             user: sent.then_some(user),
             issues,
         }
@@ -213,8 +218,8 @@ impl Checker {
 /// Flags an email, external_id or id seen on an earlier row, on both rows.
 fn duplicates(
     columns: &[Column],
-    seen: &mut HashMap<(Key, u64), u32>,
-    row: &Row,
+    seen: &mut Seen,
+    row: u32,
     user: &User,
     keys: &[(Key, usize)],
     issues: &mut Vec<Issue>,
@@ -226,13 +231,13 @@ fn duplicates(
     let mut firsts = Vec::new();
     for (key, position, text) in &keys {
         let column = &columns[*position];
-        if let Some(&first) = seen.get(&(*key, fingerprint(text))) {
-            let cell = row.cells.get(column.index).unwrap_or(&Cell::Empty);
+        if let Some(&first) = seen[*key as usize].get(&fingerprint(text)) {
             let message = format!(
                 "{} {text} is also on row {first}, which is sent; this row is skipped",
                 key.name()
             );
-            issues.push(issue(row.number, column, cell, Severity::Error, message));
+            let value = Some(text.to_string());
+            issues.push(issue(row, column, value, Severity::Error, message));
             firsts.push((first, *key, column, text.clone()));
         }
     }
@@ -243,33 +248,34 @@ fn duplicates(
             cell: Some(format!("{}{first}", column.letter)),
             value: Some(text.into_owned()),
             severity: Severity::Warning,
-            message: format!(
-                "{} is also on row {}, which is skipped",
-                key.name(),
-                row.number
-            ),
+            message: format!("{} is also on row {row}, which is skipped", key.name()),
         });
     }
     if issues
         .iter()
-        .any(|i| i.row == row.number && i.severity == Severity::Error)
+        .any(|i| i.row == row && i.severity == Severity::Error)
     {
         return;
     }
     for (key, _, text) in &keys {
-        if let Entry::Vacant(slot) = seen.entry((*key, fingerprint(text))) {
-            slot.insert(row.number);
+        if let Entry::Vacant(slot) = seen[*key as usize].entry(fingerprint(text)) {
+            slot.insert(row);
         }
     }
 }
 
-fn issue(row: u32, column: &Column, cell: &Cell, severity: Severity, message: String) -> Issue {
-    let value = cell.display();
+fn issue(
+    row: u32,
+    column: &Column,
+    value: Option<String>,
+    severity: Severity,
+    message: String,
+) -> Issue {
     Issue {
         row,
         column: Some(column.header.clone()),
         cell: Some(format!("{}{row}", column.letter)),
-        value: (!value.is_empty()).then_some(value),
+        value,
         severity,
         message,
     }
@@ -287,18 +293,30 @@ fn precision_warning(target: &Target, cell: &Cell) -> Option<String> {
     }
 }
 
-fn fingerprint(text: &str) -> u64 {
+/// A 64-bit fingerprint as two halves: 12-byte map entries instead of 16.
+type Fingerprint = (u32, u32);
+
+/// First row of each identifier, per [`Key`].
+type Seen = [HashMap<Fingerprint, u32>; 3];
+
+fn fingerprint(text: &str) -> Fingerprint {
     let mut hasher = DefaultHasher::new();
     if text.bytes().any(|b| b.is_ascii_uppercase()) {
         text.to_ascii_lowercase().hash(&mut hasher);
     } else {
         text.hash(&mut hasher);
     }
-    hasher.finish()
+    let hash = hasher.finish();
+    #[expect(clippy::cast_possible_truncation, reason = "splitting into halves")]
+    let halves = ((hash >> 32) as u32, hash as u32);
+    halves
 }
 
 /// Puts a cleaned value into the user; returns the identifier it carries, if any.
-fn assign(user: &mut User, target: &Target, value: Value) -> Result<Option<Key>, String> {
+/// A value Zendesk would refuse: why, and the value.
+type Rejected = (String, String);
+
+fn assign(user: &mut User, target: &Target, value: Value) -> Result<Option<Key>, Rejected> {
     match target {
         Target::Tags => {
             let items = match value {
@@ -312,7 +330,10 @@ fn assign(user: &mut User, target: &Target, value: Value) -> Result<Option<Key>,
                 }
             }
         }
-        Target::Verified => user.verified = Some(yes_no(&value)?),
+        Target::Verified => match yes_no(&value) {
+            Ok(yes) => user.verified = Some(yes),
+            Err(message) => return Err((message, value.into_text())),
+        },
         Target::IdentityEmail => identities(user, IdentityKind::Email, value, email)?,
         Target::IdentityPhone => identities(user, IdentityKind::PhoneNumber, value, phone)?,
         Target::UserField(key) => {
@@ -329,10 +350,10 @@ fn assign(user: &mut User, target: &Target, value: Value) -> Result<Option<Key>,
 }
 
 /// The targets that take one piece of text.
-fn assign_text(user: &mut User, target: &Target, text: String) -> Result<Option<Key>, String> {
+fn assign_text(user: &mut User, target: &Target, text: String) -> Result<Option<Key>, Rejected> {
     let slot = match target {
         Target::Id => {
-            user.id = Some(whole_number(&text, "a Zendesk user id")?);
+            user.id = Some(whole_number(&text, "a Zendesk user id").map_err(|m| (m, text))?);
             return Ok(Some(Key::Id));
         }
         Target::Email => {
@@ -344,17 +365,21 @@ fn assign_text(user: &mut User, target: &Target, text: String) -> Result<Option<
             return Ok(Some(Key::ExternalId));
         }
         Target::Role => {
-            let role = Role::parse(&text)
-                .ok_or_else(|| format!("'{text}' is not a role (end-user, agent or admin)"))?;
+            let Some(role) = Role::parse(&text) else {
+                let message = format!("'{text}' is not a role (end-user, agent or admin)");
+                return Err((message, text));
+            };
             user.role = Some(role);
             return Ok(None);
         }
         Target::CustomRoleId => {
-            user.custom_role_id = Some(whole_number(&text, "a custom role id")?);
+            let id = whole_number(&text, "a custom role id").map_err(|m| (m, text))?;
+            user.custom_role_id = Some(id);
             return Ok(None);
         }
         Target::OrganizationId => {
-            user.organization_id = Some(whole_number(&text, "an organization id")?);
+            let id = whole_number(&text, "an organization id").map_err(|m| (m, text))?;
+            user.organization_id = Some(id);
             return Ok(None);
         }
         Target::Organization => {
@@ -386,8 +411,8 @@ fn identities(
     user: &mut User,
     kind: IdentityKind,
     value: Value,
-    check: impl Fn(String) -> Result<String, String>,
-) -> Result<(), String> {
+    check: impl Fn(String) -> Result<String, Rejected>,
+) -> Result<(), Rejected> {
     let items = match value {
         Value::List(items) => items,
         other => vec![other.as_text()],
@@ -420,21 +445,22 @@ fn yes_no(value: &Value) -> Result<bool, String> {
     }
 }
 
-fn phone(text: String) -> Result<String, String> {
+fn phone(text: String) -> Result<String, Rejected> {
     if text.chars().any(|c| c.is_ascii_digit()) {
         Ok(text)
     } else {
-        Err(format!("'{text}' is not a phone number (no digits)"))
+        Err((format!("'{text}' is not a phone number (no digits)"), text))
     }
 }
 
 /// Checks an address the way Zendesk's form does: one `@`, a dotted domain, no spaces.
-fn email(text: String) -> Result<String, String> {
+fn email(text: String) -> Result<String, Rejected> {
     let ats = text.matches('@').count();
     if ats > 1 && text.contains([',', ';', ' ']) {
-        return Err(format!(
+        let message = format!(
             "'{text}' holds {ats} addresses: keep one, and map the others to identity:email"
-        ));
+        );
+        return Err((message, text));
     }
     let valid = text.split_once('@').is_some_and(|(local, domain)| {
         let labels_ok = domain.split('.').count() >= 2
@@ -457,7 +483,7 @@ fn email(text: String) -> Result<String, String> {
     if valid {
         Ok(text)
     } else {
-        Err(format!("'{text}' is not a valid email address"))
+        Err((format!("'{text}' is not a valid email address"), text))
     }
 }
 
@@ -505,7 +531,7 @@ mod tests {
     #[case::bad_role(&["Ana", "", "superuser"], vec!["row 5, Role (C5): error: 'superuser' is not a role (end-user, agent or admin)"])]
     fn create_mode_rows(#[case] cells: &[&str], #[case] want: Vec<&str>) {
         let mut c = checker(&["Full Name", "E-mail", "Role"], Mode::Create);
-        let checked = c.check(&row(5, cells));
+        let checked = c.check(row(5, cells));
         assert_eq!(messages(&checked), want);
         assert_eq!(checked.user.is_some(), want.is_empty());
     }
@@ -513,7 +539,7 @@ mod tests {
     #[test]
     fn error_cells_name_row_and_column_and_are_not_sent() {
         let mut c = checker(&["Name", "Customer ID"], Mode::Upsert);
-        let checked = c.check(&Row {
+        let checked = c.check(Row {
             number: 9,
             cells: vec![Cell::Text("Ana".into()), Cell::Error("#N/A".into())],
         });
@@ -530,7 +556,7 @@ mod tests {
     #[case(Mode::Update, &["Ana", "ana@example.com", ""], "no id and no external_id: Zendesk cannot find this user")]
     fn identifier_needed_for_mode(#[case] mode: Mode, #[case] cells: &[&str], #[case] want: &str) {
         let mut c = checker(&["Name", "Email", "External ID"], mode);
-        let checked = c.check(&row(3, cells));
+        let checked = c.check(row(3, cells));
         assert_eq!(checked.status(), RowStatus::Error);
         assert_eq!(checked.issues[0].message, want);
     }
@@ -538,7 +564,7 @@ mod tests {
     #[test]
     fn upsert_without_a_name_is_a_warning_and_still_sent() {
         let mut c = checker(&["Name", "Email"], Mode::Upsert);
-        let checked = c.check(&row(3, &["", "ana@example.com"]));
+        let checked = c.check(row(3, &["", "ana@example.com"]));
         assert_eq!(checked.status(), RowStatus::Warning);
         assert_eq!(
             checked.user.unwrap().email.as_deref(),
@@ -550,14 +576,14 @@ mod tests {
     fn duplicates_name_both_rows_and_only_the_first_is_sent() {
         let mut c = checker(&["Name", "Email", "External ID"], Mode::Upsert);
         assert_eq!(
-            c.check(&row(2, &["Ana", "ana@x.com", "7"])).status(),
+            c.check(row(2, &["Ana", "ana@x.com", "7"])).status(),
             RowStatus::Ready
         );
         assert_eq!(
-            c.check(&row(3, &["Bo", "bo@x.com", "8"])).status(),
+            c.check(row(3, &["Bo", "bo@x.com", "8"])).status(),
             RowStatus::Ready
         );
-        let dup = c.check(&row(4, &["Ana S", "ANA@x.com", "8"]));
+        let dup = c.check(row(4, &["Ana S", "ANA@x.com", "8"]));
         assert_eq!(
             messages(&dup),
             vec![
@@ -570,7 +596,7 @@ mod tests {
         assert_eq!(dup.status(), RowStatus::Error);
         assert!(dup.user.is_none());
         // A skipped row's identifiers are not remembered: a third copy names the first row.
-        let again = c.check(&row(5, &["Ana", "ana@x.com", ""]));
+        let again = c.check(row(5, &["Ana", "ana@x.com", ""]));
         assert!(again.issues[0].message.contains("also on row 2"));
     }
 
@@ -578,11 +604,11 @@ mod tests {
     fn rows_with_errors_do_not_claim_their_identifiers() {
         let mut c = checker(&["Name", "Email", "Role"], Mode::Create);
         assert_eq!(
-            c.check(&row(2, &["Ana", "ana@x.com", "boss"])).status(),
+            c.check(row(2, &["Ana", "ana@x.com", "boss"])).status(),
             RowStatus::Error
         );
         assert_eq!(
-            c.check(&row(3, &["Ana", "ana@x.com", "agent"])).status(),
+            c.check(row(3, &["Ana", "ana@x.com", "agent"])).status(),
             RowStatus::Ready
         );
     }
@@ -608,7 +634,7 @@ mod tests {
             skip_verify_email: true,
         };
         let mut c = Checker::new(&mapping, 0, options);
-        let checked = c.check(&Row {
+        let checked = c.check(Row {
             number: 2,
             cells: vec![
                 Cell::Text("Ana".into()),
@@ -647,14 +673,14 @@ mod tests {
         let mut user = User::default();
         assert_eq!(
             assign(&mut user, &target, Value::Text(text.into())),
-            Err(want.to_owned())
+            Err((want.to_owned(), text.to_owned()))
         );
     }
 
     #[test]
     fn long_numeric_ids_warn_about_excel_precision() {
         let mut c = checker(&["Name", "External ID"], Mode::Upsert);
-        let checked = c.check(&Row {
+        let checked = c.check(Row {
             number: 2,
             cells: vec![
                 Cell::Text("Ana".into()),
