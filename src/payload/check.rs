@@ -228,18 +228,35 @@ fn duplicates(
         .iter()
         .map(|&(key, position)| (key, position, key.text(user)))
         .collect();
+    // One probe per identifier: claim it at once, and give the claims back if the row turns
+    // out to be a duplicate (rare), so that a skipped row never claims an identifier.
     let mut firsts = Vec::new();
+    let mut claimed = Vec::new();
     for (key, position, text) in &keys {
-        let column = &columns[*position];
-        if let Some(&first) = seen[*key as usize].get(&fingerprint(text)) {
-            let message = format!(
-                "{} {text} is also on row {first}, which is sent; this row is skipped",
-                key.name()
-            );
-            let value = Some(text.to_string());
-            issues.push(issue(row, column, value, Severity::Error, message));
-            firsts.push((first, *key, column, text.clone()));
+        let print = fingerprint(text);
+        match seen[*key as usize].entry(print) {
+            Entry::Vacant(slot) => {
+                slot.insert(row);
+                claimed.push((*key, print));
+            }
+            Entry::Occupied(slot) => {
+                let first = *slot.get();
+                let column = &columns[*position];
+                let message = format!(
+                    "{} {text} is also on row {first}, which is sent; this row is skipped",
+                    key.name()
+                );
+                let value = Some(text.to_string());
+                issues.push(issue(row, column, value, Severity::Error, message));
+                firsts.push((first, *key, column, text.clone()));
+            }
         }
+    }
+    if firsts.is_empty() {
+        return;
+    }
+    for (key, print) in claimed {
+        seen[key as usize].remove(&print);
     }
     for (first, key, column, text) in firsts {
         issues.push(Issue {
@@ -250,17 +267,6 @@ fn duplicates(
             severity: Severity::Warning,
             message: format!("{} is also on row {row}, which is skipped", key.name()),
         });
-    }
-    if issues
-        .iter()
-        .any(|i| i.row == row && i.severity == Severity::Error)
-    {
-        return;
-    }
-    for (key, _, text) in &keys {
-        if let Entry::Vacant(slot) = seen[*key as usize].entry(fingerprint(text)) {
-            slot.insert(row);
-        }
     }
 }
 
