@@ -10,7 +10,7 @@ use crate::error::SheetError;
 use crate::mapping::Mapping;
 pub use crate::payload::Options;
 use crate::payload::{Batcher, Checker, Issue, Request, RowStatus, Severity};
-use crate::sheet::{HeaderChoice, TableLayout, Workbook};
+use crate::sheet::{HeaderChoice, Table, TableLayout, Workbook};
 
 /// What the pipeline hands out as it goes.
 #[derive(Debug)]
@@ -113,5 +113,166 @@ impl Counts {
             self.ready = self.ready.saturating_sub(1);
             self.warnings += 1;
         }
+    }
+}
+
+/// Every row of a loaded table checked: the problems, the counts and the batches.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Report {
+    /// In sheet order.
+    pub issues: Vec<Issue>,
+    pub ready: u64,
+    pub warnings: u64,
+    pub errors: u64,
+    /// The sheet rows of each request, in order.
+    pub batches: Vec<Vec<u32>>,
+}
+
+impl Report {
+    /// The batch (0-based) that sends `row`, if the row is sent.
+    pub fn batch_of(&self, row: u32) -> Option<usize> {
+        let at = self
+            .batches
+            .partition_point(|b| b.last().is_some_and(|last| *last < row));
+        self.batches
+            .get(at)
+            .filter(|b| b.binary_search(&row).is_ok())
+            .map(|_| at)
+    }
+
+    pub fn rows(&self) -> u64 {
+        self.ready + self.warnings + self.errors
+    }
+}
+
+/// Checks the rows of a table in memory (the TUI's Check step); `cancelled` is polled.
+pub fn check_table(
+    table: &Table,
+    mapping: &Mapping,
+    options: &Options,
+    cancelled: &dyn Fn() -> bool,
+) -> Option<Report> {
+    let mut checker = Checker::new(mapping, table.layout.first_column, *options);
+    let mut counts = Counts::default();
+    let mut report = Report::default();
+    let mut batch: Vec<u32> = Vec::new();
+    for (i, row) in table.rows.iter().enumerate() {
+        if i % 10_000 == 0 && cancelled() {
+            return None;
+        }
+        let checked = checker.check(row.clone());
+        counts.row(checked.status());
+        for issue in checked.issues {
+            if issue.row != checked.row {
+                counts.late_warning(&issue);
+            } else if issue.severity == Severity::Warning {
+                counts.warned.insert(issue.row);
+            }
+            report.issues.push(issue);
+        }
+        if checked.user.is_some() {
+            batch.push(checked.row);
+            if batch.len() == crate::payload::BATCH_SIZE {
+                report.batches.push(std::mem::take(&mut batch));
+            }
+        }
+    }
+    if !batch.is_empty() {
+        report.batches.push(batch);
+    }
+    report.issues.sort_by_key(|i| i.row);
+    report.ready = counts.ready;
+    report.warnings = counts.warnings;
+    report.errors = counts.errors;
+    Some(report)
+}
+
+/// The request that sends `rows` of `table` (one batch of a [`Report`]), built again.
+///
+/// Rows in a batch passed every check, including the duplicate check, so a fresh checker
+/// builds exactly the users the import sends.
+pub fn request_for(table: &Table, mapping: &Mapping, options: &Options, rows: &[u32]) -> Request {
+    let mut checker = Checker::new(mapping, table.layout.first_column, *options);
+    let mut batcher = Batcher::new(options.mode);
+    for &number in rows {
+        let Ok(at) = table.rows.binary_search_by_key(&number, |r| r.number) else {
+            continue;
+        };
+        if let Some(user) = checker.check(table.rows[at].clone()).user {
+            let _full = batcher.push(number, user);
+        }
+    }
+    batcher.finish().unwrap_or_else(|| {
+        let (method, path) = options.mode.endpoint();
+        Request {
+            method,
+            path,
+            rows: Vec::new(),
+            body: crate::payload::Body { users: Vec::new() },
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mapping::auto_match;
+    use crate::payload::Mode;
+    use crate::sheet::{Cell, Row};
+
+    fn table(n: u32) -> Table {
+        let headers = vec!["Name".to_owned(), "Email".to_owned()];
+        let rows = (0..n)
+            .map(|i| Row {
+                number: i + 2,
+                cells: vec![
+                    Cell::Text(if i == 3 { String::new() } else { format!("U{i}") }),
+                    Cell::Text(format!("u{}@x.com", if i == 7 { 0 } else { i })),
+                ],
+            })
+            .collect();
+        Table {
+            layout: TableLayout {
+                sheet: "S".into(),
+                header_row: 1,
+                first_column: 0,
+                headers,
+            },
+            rows,
+            blank_rows: 0,
+        }
+    }
+
+    #[test]
+    fn report_counts_add_up_and_batches_skip_error_rows() {
+        let t = table(250);
+        let mapping = auto_match(&t.layout.headers);
+        let options = Options {
+            mode: Mode::Create,
+            ..Options::default()
+        };
+        let report = check_table(&t, &mapping, &options, &|| false).unwrap();
+        assert_eq!((report.ready, report.warnings, report.errors), (247, 1, 2));
+        assert_eq!(report.rows(), 250);
+        let sizes: Vec<usize> = report.batches.iter().map(Vec::len).collect();
+        assert_eq!(sizes, vec![100, 100, 48]);
+        // Row 5 (no name) and row 9 (email of row 2 again) are not sent.
+        assert_eq!(report.batch_of(5), None);
+        assert_eq!(report.batch_of(9), None);
+        assert_eq!(report.batch_of(2), Some(0));
+        assert_eq!(report.batch_of(251), Some(2));
+        assert_eq!(report.batch_of(900), None);
+        assert!(report.issues.windows(2).all(|w| w[0].row <= w[1].row));
+
+        let request = request_for(&t, &mapping, &options, &report.batches[2]);
+        assert_eq!(request.rows, report.batches[2]);
+        assert_eq!(request.body.users[47].email.as_deref(), Some("u249@x.com"));
+    }
+
+    #[test]
+    fn check_can_be_cancelled() {
+        let t = table(10);
+        let mapping = auto_match(&t.layout.headers);
+        assert_eq!(check_table(&t, &mapping, &Options::default(), &|| true), None);
     }
 }

@@ -1,5 +1,8 @@
 //! Shared pieces: the step bar, the key-hint bar, popups and the colour theme.
 
+pub mod input;
+pub mod picker;
+
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Flex, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
