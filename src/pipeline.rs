@@ -226,7 +226,11 @@ mod tests {
             .map(|i| Row {
                 number: i + 2,
                 cells: vec![
-                    Cell::Text(if i == 3 { String::new() } else { format!("U{i}") }),
+                    Cell::Text(if i == 3 {
+                        String::new()
+                    } else {
+                        format!("U{i}")
+                    }),
                     Cell::Text(format!("u{}@x.com", if i == 7 { 0 } else { i })),
                 ],
             })
@@ -273,6 +277,9 @@ mod tests {
     fn check_can_be_cancelled() {
         let t = table(10);
         let mapping = auto_match(&t.layout.headers);
-        assert_eq!(check_table(&t, &mapping, &Options::default(), &|| true), None);
+        assert_eq!(
+            check_table(&t, &mapping, &Options::default(), &|| true),
+            None
+        );
     }
 }

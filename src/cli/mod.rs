@@ -23,6 +23,9 @@ pub struct Cli {
     pub command: Option<Command>,
     /// Open the TUI on this worksheet (without it, a file browser)
     pub file: Option<PathBuf>,
+    /// Map the columns by this saved profile (name or file)
+    #[arg(long, value_name = "NAME|PATH")]
+    pub profile: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

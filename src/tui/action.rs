@@ -32,6 +32,10 @@ pub enum Action {
     Ignore,
     SaveProfile,
     LoadProfile,
+    /// Map: next import mode.
+    Mode,
+    /// Go on to the next step.
+    Next,
     /// Check: cycle the problem filter. Preview: jump to the batch of a row.
     Filter,
     Jump,

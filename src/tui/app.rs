@@ -2,18 +2,32 @@
 //! the I/O to do as a `Command`.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use super::action::Action;
 use super::keymap::KeyContext;
+use super::screens::check::{CheckOutcome, CheckState};
+use super::screens::map::{MapOutcome, MapPopup, MapState, Notice, Offer};
 use super::screens::open::{OpenOutcome, OpenState};
+use super::screens::preview::{PreviewOutcome, PreviewState};
 use super::screens::sheet::{SheetOutcome, SheetState};
+use crate::mapping::{Mapping, auto_match};
+use crate::payload::{self, Mode};
+use crate::pipeline::{self, Report};
+use crate::profile::Profile;
 use crate::sheet::{HeaderChoice, Row, SheetInfo, Table};
+
+/// Share of a saved profile's columns a sheet must have for the profile to be offered.
+const OFFER_FIT: f64 = 0.8;
 
 /// One step of the wizard, owning its own state.
 #[derive(Debug)]
 pub enum Screen {
     Open(OpenState),
     Sheet(SheetState),
+    Map(MapState),
+    Check(CheckState),
+    Preview(PreviewState),
 }
 
 impl Screen {
@@ -22,13 +36,30 @@ impl Screen {
         match self {
             Screen::Open(_) => 0,
             Screen::Sheet(_) => 1,
+            Screen::Map(_) => 2,
+            Screen::Check(_) => 3,
+            Screen::Preview(_) => 4,
+        }
+    }
+
+    /// The screen's own keys, for the help overlay.
+    pub fn screen_context(&self) -> KeyContext {
+        match self {
+            Screen::Open(_) => KeyContext::Open,
+            Screen::Sheet(_) => KeyContext::Sheet,
+            Screen::Map(_) => KeyContext::Map,
+            Screen::Check(_) => KeyContext::Check,
+            Screen::Preview(_) => KeyContext::Preview,
         }
     }
 
     fn key_context(&self) -> KeyContext {
         match self {
-            Screen::Open(_) => KeyContext::Open,
-            Screen::Sheet(_) => KeyContext::Sheet,
+            Screen::Map(s) if matches!(s.popup, Some(MapPopup::Offer(_))) => KeyContext::Confirm,
+            Screen::Map(s) if s.is_typing() => KeyContext::Typing,
+            Screen::Check(s) if s.detail.is_some() => KeyContext::Popup,
+            Screen::Preview(s) if s.is_typing() => KeyContext::Typing,
+            screen => screen.screen_context(),
         }
     }
 }
@@ -42,13 +73,26 @@ pub enum Overlay {
 }
 
 /// Disk and network work for the event loop to run; its answer comes back as an `AppEvent`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Command {
     ListDir(PathBuf),
     OpenFile(PathBuf),
     PreviewSheet(usize),
-    LoadTable { sheet: usize, header: HeaderChoice },
+    LoadTable {
+        sheet: usize,
+        header: HeaderChoice,
+    },
+    /// Stops a table load or a check.
     CancelLoad,
+    /// Reads the saved profiles.
+    ListProfiles,
+    SaveProfile(Profile),
+    /// Checks every row of the table (in the background: it may hold a million rows).
+    Check {
+        table: Arc<Table>,
+        mapping: Mapping,
+        options: payload::Options,
+    },
     Quit,
 }
 
@@ -73,6 +117,11 @@ pub enum AppEvent {
         rows: u64,
     },
     TableLoaded(Table),
+    /// The saved profiles that could be read.
+    ProfilesListed(Vec<Profile>),
+    /// A profile was saved (its name and file), or why not.
+    ProfileSaved(Result<(String, PathBuf), String>),
+    Checked(Report),
     /// The background work failed; the message says what and where.
     Failed(String),
     /// A load was cancelled by the operator.
@@ -83,15 +132,34 @@ pub enum AppEvent {
 #[derive(Debug, Default)]
 pub struct Session {
     pub path: Option<PathBuf>,
-    pub table: Option<Table>,
+    /// The sheets of the open workbook.
+    pub sheets: Vec<SheetInfo>,
+    pub table: Option<Arc<Table>>,
+    pub mapping: Mapping,
+    pub mode: Mode,
+    pub skip_verify_email: bool,
+    pub report: Option<Arc<Report>>,
+    /// The profile given on the command line: used instead of automatic matching.
+    pub profile: Option<Profile>,
     /// Set when the mapping changed since it was last saved as a profile.
     pub unsaved: bool,
+}
+
+impl Session {
+    fn options(&self) -> payload::Options {
+        payload::Options {
+            mode: self.mode,
+            skip_verify_email: self.skip_verify_email,
+        }
+    }
 }
 
 /// The whole TUI state.
 #[derive(Debug)]
 pub struct App {
     pub screen: Screen,
+    /// Screens behind the current one, for `Esc` (Map, Check and Preview keep their state).
+    pub history: Vec<Screen>,
     pub session: Session,
     pub overlay: Option<Overlay>,
     pub quit: bool,
@@ -101,9 +169,27 @@ impl App {
     pub fn new(open: OpenState) -> App {
         App {
             screen: Screen::Open(open),
+            history: Vec::new(),
             session: Session::default(),
             overlay: None,
             quit: false,
+        }
+    }
+
+    /// Goes to `screen`, keeping the current one to come back to.
+    fn push(&mut self, screen: Screen) {
+        let previous = std::mem::replace(&mut self.screen, screen);
+        self.history.push(previous);
+    }
+
+    /// Back to the previous screen, if one was kept.
+    fn pop(&mut self) -> bool {
+        match self.history.pop() {
+            Some(screen) => {
+                self.screen = screen;
+                true
+            }
+            None => false,
         }
     }
 
@@ -179,6 +265,10 @@ impl App {
                 OpenOutcome::Cancel => Some(Command::CancelLoad),
             },
             Screen::Sheet(state) => {
+                if *action == Action::Back && state.reading.is_some() {
+                    state.reading = None;
+                    return Some(Command::CancelLoad);
+                }
                 if *action == Action::Back {
                     return self
                         .session
@@ -190,10 +280,152 @@ impl App {
                 match state.update(action)? {
                     SheetOutcome::Preview(sheet) => Some(Command::PreviewSheet(sheet)),
                     SheetOutcome::Load { sheet, header } => {
+                        state.reading = Some(0);
                         Some(Command::LoadTable { sheet, header })
                     }
                 }
             }
+            Screen::Map(_) => self.update_map(action),
+            Screen::Check(state) => {
+                if *action == Action::Back && state.detail.is_none() {
+                    let running = state.report.is_none();
+                    self.pop();
+                    return running.then_some(Command::CancelLoad);
+                }
+                match state.update(action)? {
+                    CheckOutcome::Next => {
+                        self.open_preview();
+                        None
+                    }
+                }
+            }
+            Screen::Preview(state) => {
+                if *action == Action::Back && !state.is_typing() {
+                    self.pop();
+                    return None;
+                }
+                match state.update(action)? {
+                    PreviewOutcome::Show(n) => self.show_batch(n, None),
+                    PreviewOutcome::Find(row) => {
+                        let batch = self.session.report.as_ref().and_then(|r| r.batch_of(row));
+                        match batch {
+                            Some(n) => self.show_batch(n, Some(row)),
+                            None => {
+                                if let Screen::Preview(state) = &mut self.screen {
+                                    state.notice = Some(format!(
+                                        "row {row} {}",
+                                        super::strings::PREVIEW_NOT_SENT
+                                    ));
+                                }
+                            }
+                        }
+                    }
+                }
+                None
+            }
+        }
+    }
+
+    fn update_map(&mut self, action: &Action) -> Option<Command> {
+        let Screen::Map(state) = &mut self.screen else {
+            return None;
+        };
+        if *action == Action::Back && state.popup.is_none() {
+            self.pop();
+            return None;
+        }
+        let before = (self.session.mapping.clone(), self.session.mode);
+        let outcome = state.update(action, &mut self.session.mapping, &mut self.session.mode);
+        if before != (self.session.mapping.clone(), self.session.mode) {
+            self.session.unsaved = true;
+            state.notice = None;
+        }
+        match outcome? {
+            MapOutcome::Next => self.start_check(),
+            MapOutcome::Save(name) => {
+                let mut profile =
+                    Profile::from_mapping(&name, &self.session.mapping, self.session.mode);
+                profile.options.skip_verify_email = self.session.skip_verify_email;
+                if self.session.sheets.len() > 1 {
+                    profile.sheet = self.session.table.as_ref().map(|t| t.layout.sheet.clone());
+                }
+                Some(Command::SaveProfile(profile))
+            }
+            MapOutcome::Load(i) => {
+                let profile = state.saved.get(i).cloned()?;
+                self.use_profile(&profile);
+                None
+            }
+            MapOutcome::AcceptOffer(profile) => {
+                self.use_profile(&profile);
+                None
+            }
+        }
+    }
+
+    /// Maps the table by a saved profile; says which of its columns the sheet lacks.
+    fn use_profile(&mut self, profile: &Profile) {
+        let Some(table) = &self.session.table else {
+            return;
+        };
+        let fit = profile.apply(&table.layout.headers);
+        self.session.mapping = fit.mapping;
+        self.session.mode = profile.mode;
+        self.session.skip_verify_email = profile.options.skip_verify_email;
+        self.session.unsaved = false;
+        if let Screen::Map(state) = &mut self.screen {
+            state.profile_name = Some(profile.name.clone());
+            state.notice = Some(if fit.missing.is_empty() {
+                Notice::Info(format!("Using profile '{}'", profile.name))
+            } else {
+                Notice::Error(format!(
+                    "Profile '{}': not in this sheet: {}",
+                    profile.name,
+                    fit.missing.join(", ")
+                ))
+            });
+        }
+    }
+
+    /// Checks every row when the mapping allows the chosen mode.
+    fn start_check(&mut self) -> Option<Command> {
+        let problems = self.session.mapping.problems(self.session.mode);
+        if let (false, Screen::Map(state)) = (problems.is_empty(), &mut self.screen) {
+            let text: Vec<String> = problems.iter().map(ToString::to_string).collect();
+            state.notice = Some(Notice::Error(format!("First fix: {}", text.join("; "))));
+            return None;
+        }
+        let table = self.session.table.clone()?;
+        self.session.report = None;
+        self.push(Screen::Check(CheckState::running()));
+        Some(Command::Check {
+            table,
+            mapping: self.session.mapping.clone(),
+            options: self.session.options(),
+        })
+    }
+
+    fn open_preview(&mut self) {
+        let batches = self.session.report.as_ref().map_or(0, |r| r.batches.len());
+        self.push(Screen::Preview(PreviewState::new(batches)));
+        if batches > 0 {
+            self.show_batch(0, None);
+        }
+    }
+
+    /// Builds request `n` again from the table and shows it.
+    fn show_batch(&mut self, n: usize, row: Option<u32>) {
+        let (Some(table), Some(report)) = (&self.session.table, &self.session.report) else {
+            return;
+        };
+        let Some(rows) = report.batches.get(n) else {
+            return;
+        };
+        let options = self.session.options();
+        let request = pipeline::request_for(table, &self.session.mapping, &options, rows);
+        if let Screen::Preview(state) = &mut self.screen {
+            state.notice = None;
+            state.show(n, &request, row);
         }
     }
 
@@ -228,16 +460,44 @@ impl App {
                 None
             }
             AppEvent::Progress { rows } => {
-                if let Screen::Open(OpenState {
-                    loading: Some(l), ..
-                }) = &mut self.screen
-                {
-                    l.rows = rows;
+                match &mut self.screen {
+                    Screen::Open(OpenState {
+                        loading: Some(l), ..
+                    }) => l.rows = rows,
+                    Screen::Sheet(state) if state.reading.is_some() => state.reading = Some(rows),
+                    _ => {}
                 }
                 None
             }
-            AppEvent::TableLoaded(table) => {
-                self.session.table = Some(table);
+            AppEvent::TableLoaded(table) => self.table_loaded(table),
+            AppEvent::ProfilesListed(profiles) => {
+                self.offer_profile(&profiles);
+                if let Screen::Map(state) = &mut self.screen {
+                    state.saved = profiles;
+                }
+                None
+            }
+            AppEvent::ProfileSaved(result) => {
+                if result.is_ok() {
+                    self.session.unsaved = false;
+                }
+                if let Screen::Map(state) = &mut self.screen {
+                    state.notice = Some(match result {
+                        Ok((name, path)) => {
+                            state.profile_name = Some(name);
+                            Notice::Info(format!("Saved profile ({})", path.display()))
+                        }
+                        Err(e) => Notice::Error(e),
+                    });
+                }
+                Some(Command::ListProfiles)
+            }
+            AppEvent::Checked(report) => {
+                let report = Arc::new(report);
+                self.session.report = Some(Arc::clone(&report));
+                if let Screen::Check(state) = &mut self.screen {
+                    state.show(report);
+                }
                 None
             }
             AppEvent::Failed(message) => {
@@ -255,7 +515,59 @@ impl App {
     fn stop_loading(&mut self) {
         match &mut self.screen {
             Screen::Open(state) => state.loading = None,
-            Screen::Sheet(state) => state.loading = false,
+            Screen::Sheet(state) => {
+                state.loading = false;
+                state.reading = None;
+            }
+            Screen::Check(state) if state.report.is_none() => {
+                self.pop();
+            }
+            _ => {}
+        }
+    }
+
+    /// The table is in memory: map it (by the command line's profile, else automatically).
+    fn table_loaded(&mut self, table: Table) -> Option<Command> {
+        let table = Arc::new(table);
+        if let Screen::Sheet(state) = &mut self.screen {
+            state.reading = None;
+            self.session.sheets.clone_from(&state.sheets);
+        }
+        self.session.mapping = auto_match(&table.layout.headers);
+        self.session.table = Some(Arc::clone(&table));
+        self.session.report = None;
+        self.history.clear();
+        self.push(Screen::Map(MapState::new(&table)));
+        if let Some(profile) = self.session.profile.clone() {
+            self.use_profile(&profile);
+        }
+        Some(Command::ListProfiles)
+    }
+
+    /// Offers the saved profile that fits the sheet best, unless the mapping is already chosen.
+    fn offer_profile(&mut self, profiles: &[Profile]) {
+        let Screen::Map(state) = &mut self.screen else {
+            return;
+        };
+        let Some(table) = &self.session.table else {
+            return;
+        };
+        if state.profile_name.is_some() || self.session.unsaved || state.popup.is_some() {
+            return;
+        }
+        let best = profiles
+            .iter()
+            .map(|p| {
+                let fit = p.apply(&table.layout.headers);
+                (fit.score(p), p, fit)
+            })
+            .filter(|(score, p, _)| *score >= OFFER_FIT && p.columns.len() >= 2)
+            .max_by(|a, b| a.0.total_cmp(&b.0));
+        if let Some((_, profile, fit)) = best {
+            state.popup = Some(MapPopup::Offer(Box::new(Offer {
+                profile: profile.clone(),
+                fit,
+            })));
         }
     }
 }

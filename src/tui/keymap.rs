@@ -51,25 +51,26 @@ const SHEET_KEYS: &[KeyHelp] = &[
     k("Enter", "use this table", true),
 ];
 const MAP_KEYS: &[KeyHelp] = &[
-    k("↑↓", "column", true),
-    k("Enter", "choose target", true),
-    k("c", "custom field key", true),
+    k("↑↓", "column", false),
+    k("Enter /", "target", true),
+    k("c", "custom field", true),
     k("t", "transform", true),
     k("x", "ignore", true),
-    k("s", "save profile", true),
+    k("m", "mode", false),
+    k("s", "save", true),
     k("p", "load profile", false),
-    k("n", "next: check rows", true),
+    k("n", "check", true),
 ];
 const CHECK_KEYS: &[KeyHelp] = &[
-    k("↑↓", "problem", true),
-    k("f", "filter errors/warnings", true),
-    k("Enter", "row's cells", true),
-    k("n", "next: preview", true),
+    k("↑↓", "problem", false),
+    k("f", "filter", true),
+    k("Enter", "row", true),
+    k("n", "preview", true),
 ];
 const PREVIEW_KEYS: &[KeyHelp] = &[
     k("↑↓ PgUp PgDn", "scroll", true),
-    k("←→", "batch", true),
-    k("g", "go to the batch of a row", true),
+    k("←→", "request", true),
+    k("g", "go to row", true),
 ];
 const TYPING_KEYS: &[KeyHelp] = &[
     k("Enter", "accept", true),
@@ -127,6 +128,8 @@ fn typing(key: KeyEvent) -> Option<Action> {
         KeyCode::Backspace => Some(Action::Backspace),
         KeyCode::Up => Some(Action::Up),
         KeyCode::Down => Some(Action::Down),
+        KeyCode::Left => Some(Action::Left),
+        KeyCode::Right => Some(Action::Right),
         KeyCode::Tab => Some(Action::NextPane),
         KeyCode::Char(c) => Some(Action::Char(c)),
         _ => None,
@@ -173,7 +176,8 @@ fn screen_key(screen: KeyContext, code: KeyCode) -> Option<Action> {
         (KeyContext::Map, 'x') => Action::Ignore,
         (KeyContext::Map, 's') => Action::SaveProfile,
         (KeyContext::Map, 'p') => Action::LoadProfile,
-        (KeyContext::Map | KeyContext::Check, 'n') => Action::Enter,
+        (KeyContext::Map | KeyContext::Check, 'n') => Action::Next,
+        (KeyContext::Map, 'm') => Action::Mode,
         (KeyContext::Map, '/') => Action::PickTarget,
         (KeyContext::Check, 'f') => Action::Filter,
         (KeyContext::Preview, 'g') => Action::Jump,

@@ -35,7 +35,7 @@ const PROGRESS_EVERY: u64 = 20_000;
 const PREVIEW_ROWS: usize = 60;
 
 /// Runs the TUI until the operator quits; the terminal is restored on every path.
-pub fn run(file: Option<PathBuf>) -> std::io::Result<()> {
+pub fn run(file: Option<PathBuf>, profile: Option<crate::profile::Profile>) -> std::io::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -47,7 +47,7 @@ pub fn run(file: Option<PathBuf>) -> std::io::Result<()> {
         hook(info);
     }));
     let _ = execute!(std::io::stdout(), EnableMouseCapture);
-    let result = runtime.block_on(event_loop(&mut terminal, file));
+    let result = runtime.block_on(event_loop(&mut terminal, file, profile));
     let _ = execute!(std::io::stdout(), DisableMouseCapture);
     ratatui::restore();
     result
@@ -60,11 +60,16 @@ struct Worker {
     cancel: Arc<AtomicBool>,
 }
 
-async fn event_loop(terminal: &mut DefaultTerminal, file: Option<PathBuf>) -> std::io::Result<()> {
+async fn event_loop(
+    terminal: &mut DefaultTerminal,
+    file: Option<PathBuf>,
+    profile: Option<crate::profile::Profile>,
+) -> std::io::Result<()> {
     let (tx, mut rx) = mpsc::channel::<AppEvent>(32);
     let worker = Worker::default();
     let start_dir = std::env::current_dir()?;
     let mut app = App::new(OpenState::new(start_dir.clone(), Vec::new()));
+    app.session.profile = profile;
     let first = match file {
         Some(path) => Command::OpenFile(path),
         None => Command::ListDir(start_dir),
@@ -134,6 +139,28 @@ fn execute(command: Command, worker: &Worker, tx: &mpsc::Sender<AppEvent>) {
 }
 
 fn run_blocking(command: Command, worker: &Worker, tx: &mpsc::Sender<AppEvent>) -> AppEvent {
+    let command = match command {
+        Command::ListProfiles => return list_profiles(),
+        Command::SaveProfile(profile) => {
+            return AppEvent::ProfileSaved(
+                crate::profile::save(&profile)
+                    .map(|path| (profile.name.clone(), path))
+                    .map_err(|e| e.to_string()),
+            );
+        }
+        Command::Check {
+            table,
+            mapping,
+            options,
+        } => {
+            let cancelled = || worker.cancel.load(Ordering::SeqCst);
+            return match crate::pipeline::check_table(&table, &mapping, &options, &cancelled) {
+                Some(report) => AppEvent::Checked(report),
+                None => AppEvent::Cancelled,
+            };
+        }
+        other => other,
+    };
     let mut guard = worker
         .workbook
         .lock()
@@ -165,8 +192,19 @@ fn run_blocking(command: Command, worker: &Worker, tx: &mpsc::Sender<AppEvent>) 
             Some(wb) => load_table(wb, sheet, header, worker, tx),
             None => AppEvent::Failed("no workbook is open".to_owned()),
         },
-        Command::CancelLoad | Command::Quit => AppEvent::Cancelled,
+        Command::CancelLoad
+        | Command::Quit
+        | Command::ListProfiles
+        | Command::SaveProfile(_)
+        | Command::Check { .. } => AppEvent::Cancelled,
     }
+}
+
+/// The saved profiles that can be read; unreadable ones are left out here (`zdimport profiles`
+/// lists them with their error).
+fn list_profiles() -> AppEvent {
+    let saved = crate::profile::list().unwrap_or_default();
+    AppEvent::ProfilesListed(saved.into_iter().filter_map(|s| s.profile.ok()).collect())
 }
 
 fn preview(wb: &mut Workbook, sheet: usize) -> AppEvent {
@@ -258,9 +296,13 @@ pub fn draw(frame: &mut Frame<'_>, app: &mut App) {
     let file = app.file_name();
     let buf = frame.buffer_mut();
     widgets::step_bar(app.screen.step(), file.as_deref(), top, buf);
+    let session = &app.session;
     match &mut app.screen {
         Screen::Open(state) => state.render(body, buf),
         Screen::Sheet(state) => state.render(body, buf),
+        Screen::Map(state) => state.render(body, buf, &session.mapping, session.mode),
+        Screen::Check(state) => state.render(body, buf, session.table.as_deref()),
+        Screen::Preview(state) => state.render(body, buf),
     }
     let context = app.key_context();
     widgets::hint_bar(context, bottom, buf);
@@ -287,10 +329,7 @@ pub fn draw(frame: &mut Frame<'_>, app: &mut App) {
 }
 
 fn screen_context(app: &App) -> keymap::KeyContext {
-    match app.screen {
-        Screen::Open(_) => keymap::KeyContext::Open,
-        Screen::Sheet(_) => keymap::KeyContext::Sheet,
-    }
+    app.screen.screen_context()
 }
 
 #[cfg(test)]

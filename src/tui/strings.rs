@@ -30,3 +30,38 @@ pub const VERY_HIDDEN: &str = "very hidden";
 pub const CHART: &str = "chart";
 pub const SIZE_UNKNOWN: &str = "size ?";
 pub const HEADER_MARK: &str = "header";
+
+pub const IGNORE: &str = "ignore";
+pub const IGNORE_NOTE: &str = "leave this column out";
+pub const MAP_TITLE: &str = " Columns ";
+pub const MAP_READY: &str = "Ready: n checks every row";
+pub const MAP_PICK_TITLE: &str = "Target for";
+pub const MAP_CUSTOM_TITLE: &str = " Custom field key ";
+pub const MAP_SAVE_TITLE: &str = " Save mapping as profile ";
+pub const MAP_LOAD_TITLE: &str = " Load a saved profile ";
+pub const MAP_NO_PROFILES: &str = "No saved profiles yet: s saves this mapping as one";
+pub const MAP_OFFER_TITLE: &str = " Saved profile ";
+pub const MAP_OFFER_QUESTION: &str = "Use it instead of the automatic matching?";
+pub const MAP_OFFER_KEYS: &str = "y use it   n match automatically";
+pub const INPUT_KEYS: &str = " Enter accept  Esc cancel ";
+pub const TRANSFORM_TITLE: &str = "Transform";
+pub const TRANSFORM_KEYS: &str = " ↑↓ field  ←→ change  Enter apply  Esc cancel ";
+pub const TRANSFORM_NOTES: [&str; 6] = [
+    "spaces around the value",
+    "default: on for emails",
+    "read text dates in this order",
+    "on , ; and spaces; default: tags",
+    "value for empty cells",
+    "Gold=gold; Silver=silver",
+];
+
+pub const CHECK_TITLE: &str = " Problems ";
+pub const CHECK_RUNNING: &str = "Checking every row";
+pub const CHECK_NONE: &str = "No problems: every row is ready";
+pub const CHECK_ROW_TITLE: &str = "Row";
+pub const FILTERS: [&str; 3] = ["all", "errors", "warnings"];
+
+pub const PREVIEW_TITLE: &str = "Request";
+pub const PREVIEW_EMPTY: &str = "No row is ready to send: fix the mapping or the sheet";
+pub const PREVIEW_GOTO_TITLE: &str = " Go to the request of sheet row ";
+pub const PREVIEW_NOT_SENT: &str = "is not sent (it has an error) or is not in the table";

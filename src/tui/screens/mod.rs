@@ -1,4 +1,8 @@
 //! One module per wizard step: its state, update and render.
 
+pub mod check;
+pub mod map;
 pub mod open;
+pub mod preview;
 pub mod sheet;
+pub mod transform;

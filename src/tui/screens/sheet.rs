@@ -43,6 +43,8 @@ pub struct SheetState {
     pub focus: Pane,
     /// A preview is being read.
     pub loading: bool,
+    /// The table is being read: rows so far.
+    pub reading: Option<u64>,
 }
 
 /// What the sheet step asks the app to do.
@@ -99,7 +101,9 @@ impl SheetState {
                     Pane::Sheets
                 };
             }
-            Action::Enter if !self.loading && !self.preview.is_empty() => {
+            Action::Enter
+                if !self.loading && self.reading.is_none() && !self.preview.is_empty() =>
+            {
                 let header = match (self.header_moved, self.header_row) {
                     (true, Some(row)) => HeaderChoice::Row(row),
                     _ => HeaderChoice::Auto,
@@ -179,9 +183,15 @@ impl SheetState {
     }
 
     fn render_grid(&self, area: Rect, buf: &mut Buffer) {
-        let title = match self.header_row {
-            Some(row) => format!("{}· header on row {row} ", strings::GRID_TITLE),
-            None => strings::GRID_TITLE.to_owned(),
+        let title = match (self.reading, self.header_row) {
+            (Some(rows), _) => format!(
+                "{}· {}… {rows} rows ({}) ",
+                strings::GRID_TITLE,
+                strings::LOADING,
+                strings::LOADING_CANCEL
+            ),
+            (None, Some(row)) => format!("{}· header on row {row} ", strings::GRID_TITLE),
+            (None, None) => strings::GRID_TITLE.to_owned(),
         };
         let block = pane_block(&title, self.focus == Pane::Grid);
         let inner = block.inner(area);

@@ -4,7 +4,9 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, BorderType, Clear, List, ListItem, ListState, StatefulWidget, Widget};
+use ratatui::widgets::{
+    Block, BorderType, Clear, List, ListItem, ListState, StatefulWidget, Widget,
+};
 
 use super::input::TextInput;
 use super::{centered, fit, theme};
@@ -50,7 +52,11 @@ impl<T: Clone> Picker<T> {
 
     /// Starts on the choice whose label is `label`, when there is one.
     pub fn select_label(&mut self, label: &str) {
-        if let Some(at) = self.shown.iter().position(|&i| self.choices[i].label == label) {
+        if let Some(at) = self
+            .shown
+            .iter()
+            .position(|&i| self.choices[i].label == label)
+        {
             self.list.select(Some(at));
         }
     }

@@ -1,0 +1,364 @@
+//! Check: counts of ready, warning and error rows, and every problem, filterable.
+
+use std::sync::Arc;
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, BorderType, Clear, Paragraph, Widget, Wrap};
+
+use crate::payload::{Issue, Severity};
+use crate::pipeline::Report;
+use crate::sheet::Table;
+use crate::tui::action::Action;
+use crate::tui::strings;
+use crate::tui::widgets::{centered, fit, theme};
+
+/// Which problems the list shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Filter {
+    #[default]
+    All,
+    Errors,
+    Warnings,
+}
+
+impl Filter {
+    fn next(self) -> Filter {
+        match self {
+            Filter::All => Filter::Errors,
+            Filter::Errors => Filter::Warnings,
+            Filter::Warnings => Filter::All,
+        }
+    }
+
+    fn keeps(self, issue: &Issue) -> bool {
+        match self {
+            Filter::All => true,
+            Filter::Errors => issue.severity == Severity::Error,
+            Filter::Warnings => issue.severity == Severity::Warning,
+        }
+    }
+
+    fn label(self) -> &'static str {
+        strings::FILTERS[self as usize]
+    }
+}
+
+/// What the Check step asks the app to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckOutcome {
+    Next,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct CheckState {
+    /// `None` while the rows are being checked.
+    pub report: Option<Arc<Report>>,
+    pub filter: Filter,
+    /// Indexes into the report's issues that pass the filter.
+    pub shown: Vec<usize>,
+    pub selected: usize,
+    /// First list line drawn; kept so the selection stays in view.
+    pub offset: usize,
+    /// The sheet row whose cells are shown in a popup.
+    pub detail: Option<u32>,
+}
+
+impl CheckState {
+    pub fn running() -> CheckState {
+        CheckState::default()
+    }
+
+    pub fn show(&mut self, report: Arc<Report>) {
+        self.report = Some(report);
+        self.refilter();
+    }
+
+    fn refilter(&mut self) {
+        let Some(report) = &self.report else { return };
+        let filter = self.filter;
+        self.shown = report
+            .issues
+            .iter()
+            .enumerate()
+            .filter(|(_, i)| filter.keeps(i))
+            .map(|(n, _)| n)
+            .collect();
+        self.selected = 0;
+        self.offset = 0;
+    }
+
+    pub fn selected_issue(&self) -> Option<&Issue> {
+        let report = self.report.as_ref()?;
+        self.shown.get(self.selected).map(|&i| &report.issues[i])
+    }
+
+    pub fn update(&mut self, action: &Action) -> Option<CheckOutcome> {
+        if self.detail.is_some() {
+            if matches!(action, Action::Back | Action::Enter) {
+                self.detail = None;
+            }
+            return None;
+        }
+        let last = self.shown.len().saturating_sub(1);
+        match action {
+            Action::Up | Action::ScrollUp => self.selected = self.selected.saturating_sub(1),
+            Action::Down | Action::ScrollDown => self.selected = (self.selected + 1).min(last),
+            Action::PageUp => self.selected = self.selected.saturating_sub(20),
+            Action::PageDown => self.selected = (self.selected + 20).min(last),
+            Action::Home => self.selected = 0,
+            Action::End => self.selected = last,
+            Action::Filter => {
+                self.filter = self.filter.next();
+                self.refilter();
+            }
+            Action::Enter => self.detail = self.selected_issue().map(|i| i.row),
+            Action::Next if self.report.is_some() => return Some(CheckOutcome::Next),
+            _ => {}
+        }
+        None
+    }
+
+    pub fn render(&mut self, area: Rect, buf: &mut Buffer, table: Option<&Table>) {
+        let [counts, list] =
+            Layout::vertical([Constraint::Length(2), Constraint::Min(3)]).areas(area);
+        let Some(report) = self.report.clone() else {
+            Line::from(Span::styled(
+                format!(" {}…", strings::CHECK_RUNNING),
+                theme::dim(),
+            ))
+            .render(counts, buf);
+            return;
+        };
+        render_counts(&report, counts, buf);
+        self.render_list(&report, list, buf);
+        if let (Some(row), Some(table)) = (self.detail, table) {
+            render_detail(row, table, &report, area, buf);
+        }
+    }
+
+    fn render_list(&mut self, report: &Report, area: Rect, buf: &mut Buffer) {
+        let title = format!(
+            "{}· {} of {} · filter: {} ",
+            strings::CHECK_TITLE,
+            self.shown.len(),
+            report.issues.len(),
+            self.filter.label()
+        );
+        let block = Block::bordered()
+            .border_type(BorderType::Rounded)
+            .border_style(Style::new().fg(theme::ACCENT))
+            .title(title);
+        let inner = block.inner(area);
+        block.render(area, buf);
+        if self.shown.is_empty() {
+            Line::from(Span::styled(
+                format!(" {}", strings::CHECK_NONE),
+                Style::new().fg(theme::OK),
+            ))
+            .render(inner, buf);
+            return;
+        }
+        let height = usize::from(inner.height.saturating_sub(1));
+        // Only the visible window is laid out: the list may hold a million problems.
+        if self.selected < self.offset {
+            self.offset = self.selected;
+        } else if height > 0 && self.selected >= self.offset + height {
+            self.offset = self.selected + 1 - height;
+        }
+        let width = usize::from(inner.width);
+        let column_w = 16;
+        let value_w = 22;
+        let message_w = width.saturating_sub(8 + column_w + value_w + 4);
+        let head = format!(
+            " {:>6} {:<column_w$} {:<value_w$} {}",
+            "row", "column", "value", "problem"
+        );
+        let mut lines = vec![Line::from(Span::styled(head, theme::dim()))];
+        for (n, &i) in self.shown.iter().enumerate().skip(self.offset).take(height) {
+            let issue = &report.issues[i];
+            let colour = match issue.severity {
+                Severity::Error => theme::ERROR,
+                Severity::Warning => theme::WARNING,
+            };
+            let column = issue.column.as_deref().unwrap_or("");
+            let value = issue.value.as_deref().unwrap_or("");
+            let mut style = Style::new();
+            if n == self.selected {
+                style = theme::selected();
+            }
+            lines.push(Line::from(vec![
+                Span::styled(format!(" {:>6} ", issue.row), style),
+                Span::styled(format!("{:<column_w$} ", fit(column, column_w)), style),
+                Span::styled(format!("{:<value_w$} ", fit(value, value_w)), style),
+                Span::styled(fit(&issue.message, message_w), style.fg(colour)),
+            ]));
+        }
+        Paragraph::new(lines).render(inner, buf);
+    }
+}
+
+fn render_counts(report: &Report, area: Rect, buf: &mut Buffer) {
+    let dot = |colour| Span::styled(" ● ", Style::new().fg(colour));
+    let line = Line::from(vec![
+        dot(theme::OK),
+        Span::raw(format!("{} ready", report.ready)),
+        dot(theme::WARNING),
+        Span::raw(format!("{} with warnings", report.warnings)),
+        dot(theme::ERROR),
+        Span::raw(format!("{} with errors (not sent)", report.errors)),
+        Span::styled(
+            format!(
+                "   {} rows · {} requests",
+                report.rows(),
+                report.batches.len()
+            ),
+            theme::dim(),
+        ),
+    ]);
+    let [a, b] = Layout::vertical([Constraint::Length(1), Constraint::Length(1)]).areas(area);
+    line.render(a, buf);
+    let note = if report.errors > 0 {
+        " Rows with errors are skipped: Esc goes back to the mapping to fix what can be fixed"
+    } else {
+        " Every row can be sent: n shows the requests"
+    };
+    Line::from(Span::styled(note, theme::dim())).render(b, buf);
+}
+
+/// A popup with one row's cells and its problems.
+fn render_detail(row: u32, table: &Table, report: &Report, area: Rect, buf: &mut Buffer) {
+    let Ok(at) = table.rows.binary_search_by_key(&row, |r| r.number) else {
+        return;
+    };
+    let cells = &table.rows[at].cells;
+    let issues: Vec<&Issue> = report.issues.iter().filter(|i| i.row == row).collect();
+    let width = table
+        .layout
+        .headers
+        .iter()
+        .map(|h| h.chars().count())
+        .max()
+        .unwrap_or(0)
+        .min(24);
+    let mut lines: Vec<Line<'_>> = table
+        .layout
+        .headers
+        .iter()
+        .enumerate()
+        .map(|(i, header)| {
+            let value = cells
+                .get(i)
+                .map(crate::sheet::Cell::display)
+                .unwrap_or_default();
+            let flagged = issues
+                .iter()
+                .find(|p| p.column.as_deref() == Some(header.as_str()))
+                .map(|p| p.severity);
+            let style = match flagged {
+                Some(Severity::Error) => Style::new().fg(theme::ERROR).bold(),
+                Some(Severity::Warning) => Style::new().fg(theme::WARNING),
+                None => Style::new(),
+            };
+            Line::from(vec![
+                Span::styled(format!("{:>width$}  ", fit(header, width)), theme::dim()),
+                Span::styled(fit(&value, 60), style),
+            ])
+        })
+        .collect();
+    lines.push(Line::from(""));
+    for p in &issues {
+        let colour = match p.severity {
+            Severity::Error => theme::ERROR,
+            Severity::Warning => theme::WARNING,
+        };
+        lines.push(Line::from(Span::styled(
+            format!("• {}", p.message),
+            Style::new().fg(colour),
+        )));
+    }
+    let height = u16::try_from(lines.len() + 2).unwrap_or(u16::MAX);
+    let rect = centered(area, 90, height);
+    Clear.render(rect, buf);
+    let block = Block::bordered()
+        .border_type(BorderType::Rounded)
+        .border_style(Style::new().fg(theme::ACCENT))
+        .title(Span::styled(
+            format!(" {} {row} ", strings::CHECK_ROW_TITLE),
+            theme::header(),
+        ))
+        .title_bottom(Line::from(Span::styled(" Esc closes ", theme::dim())).right_aligned());
+    Paragraph::new(lines)
+        .wrap(Wrap { trim: false })
+        .block(block)
+        .render(rect, buf);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn issue(row: u32, severity: Severity) -> Issue {
+        Issue {
+            row,
+            column: Some("E-mail".into()),
+            cell: Some(format!("B{row}")),
+            value: Some("x".into()),
+            severity,
+            message: "bad".into(),
+        }
+    }
+
+    fn state() -> CheckState {
+        let report = Report {
+            issues: vec![
+                issue(4, Severity::Warning),
+                issue(7, Severity::Error),
+                issue(9, Severity::Error),
+            ],
+            ready: 10,
+            warnings: 1,
+            errors: 2,
+            batches: vec![vec![2, 3, 4]],
+        };
+        let mut s = CheckState::running();
+        s.show(Arc::new(report));
+        s
+    }
+
+    #[test]
+    fn filter_cycles_and_selection_follows() {
+        let mut s = state();
+        assert_eq!(s.shown, vec![0, 1, 2]);
+        s.update(&Action::Filter);
+        assert_eq!(s.filter, Filter::Errors);
+        assert_eq!(s.shown, vec![1, 2]);
+        s.update(&Action::Down);
+        s.update(&Action::Down);
+        assert_eq!(s.selected_issue().map(|i| i.row), Some(9));
+        s.update(&Action::Filter);
+        assert_eq!(s.shown, vec![0]);
+        assert_eq!(s.selected, 0);
+    }
+
+    #[test]
+    fn enter_shows_the_row_and_esc_closes_it() {
+        let mut s = state();
+        s.update(&Action::Down);
+        s.update(&Action::Enter);
+        assert_eq!(s.detail, Some(7));
+        assert_eq!(s.update(&Action::Next), None, "the popup has the keys");
+        s.update(&Action::Back);
+        assert_eq!(s.detail, None);
+        assert_eq!(s.update(&Action::Next), Some(CheckOutcome::Next));
+    }
+
+    #[test]
+    fn nothing_to_do_while_running() {
+        let mut s = CheckState::running();
+        assert_eq!(s.update(&Action::Next), None);
+        assert_eq!(s.update(&Action::Enter), None);
+    }
+}
