@@ -198,8 +198,11 @@ pub fn request_for(table: &Table, mapping: &Mapping, options: &Options, rows: &[
         let Ok(at) = table.rows.binary_search_by_key(&number, |r| r.number) else {
             continue;
         };
-        if let Some(user) = checker.check(table.rows[at].clone()).user {
-            let _full = batcher.push(number, user);
+        if let Some(user) = checker.check(table.rows[at].clone()).user
+            && let Some(full) = batcher.push(number, user)
+        {
+            // A batch holds at most BATCH_SIZE rows: this is all of it.
+            return full;
         }
     }
     batcher.finish().unwrap_or_else(|| {
@@ -268,6 +271,9 @@ mod tests {
         assert_eq!(report.batch_of(900), None);
         assert!(report.issues.windows(2).all(|w| w[0].row <= w[1].row));
 
+        let full = request_for(&t, &mapping, &options, &report.batches[0]);
+        assert_eq!(full.rows, report.batches[0]);
+        assert_eq!(full.body.users.len(), 100);
         let request = request_for(&t, &mapping, &options, &report.batches[2]);
         assert_eq!(request.rows, report.batches[2]);
         assert_eq!(request.body.users[47].email.as_deref(), Some("u249@x.com"));

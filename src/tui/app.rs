@@ -571,3 +571,187 @@ impl App {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sheet::{Cell, TableLayout};
+
+    fn table() -> Table {
+        let headers: Vec<String> = ["Full Name", "E-mail", "Plan"].map(str::to_owned).to_vec();
+        let rows = (0..150u32)
+            .map(|i| Row {
+                number: i + 4,
+                cells: vec![
+                    Cell::Text(if i == 5 {
+                        String::new()
+                    } else {
+                        format!("Person {i}")
+                    }),
+                    Cell::Text(format!("p{i}@example.com")),
+                    Cell::Text("Gold".into()),
+                ],
+            })
+            .collect();
+        Table {
+            layout: TableLayout {
+                sheet: "Customers".into(),
+                header_row: 3,
+                first_column: 0,
+                headers,
+            },
+            rows,
+            blank_rows: 0,
+        }
+    }
+
+    fn profile() -> Profile {
+        serde_json::from_str(
+            r#"{"version":1,"name":"crm","mode":"create","columns":[
+                {"source":"full name","target":"name"},{"source":"E-MAIL","target":"email"},
+                {"source":"Plan","target":"user_fields.plan"}]}"#,
+        )
+        .unwrap()
+    }
+
+    /// An app on the Map screen of `table()`, as after the operator pressed Enter on Sheet.
+    fn mapped_app() -> (App, Option<Command>) {
+        let mut app = App::new(OpenState::new("/tmp".into(), Vec::new()));
+        app.screen = Screen::Sheet(SheetState::new(Vec::new(), 0));
+        let command = app.handle(AppEvent::TableLoaded(table()));
+        (app, command)
+    }
+
+    fn map_state(app: &App) -> &MapState {
+        match &app.screen {
+            Screen::Map(s) => s,
+            other => panic!("not on Map: {:?}", other.step()),
+        }
+    }
+
+    #[test]
+    fn a_loaded_table_is_matched_and_a_fitting_profile_offered() {
+        let (mut app, command) = mapped_app();
+        assert_eq!(command, Some(Command::ListProfiles));
+        assert_eq!(
+            app.session.mapping.mapped().count(),
+            2,
+            "name and email by alias"
+        );
+        app.handle(AppEvent::ProfilesListed(vec![profile()]));
+        assert!(matches!(map_state(&app).popup, Some(MapPopup::Offer(_))));
+        assert_eq!(app.key_context(), KeyContext::Confirm);
+        app.update(Action::Yes);
+        assert_eq!(app.session.mode, Mode::Create);
+        assert_eq!(app.session.mapping.mapped().count(), 3);
+        assert_eq!(map_state(&app).profile_name.as_deref(), Some("crm"));
+        assert!(!app.session.unsaved);
+    }
+
+    #[test]
+    fn a_profile_that_does_not_fit_is_not_offered() {
+        let (mut app, _) = mapped_app();
+        let mut other = profile();
+        other.columns[0].source = "Vorname".into();
+        other.columns[1].source = "Nachname".into();
+        app.handle(AppEvent::ProfilesListed(vec![other]));
+        assert!(map_state(&app).popup.is_none());
+        assert_eq!(map_state(&app).saved.len(), 1, "still listed for p");
+    }
+
+    #[test]
+    fn map_check_preview_and_back() {
+        let (mut app, _) = mapped_app();
+        app.update(Action::Mode);
+        assert_eq!(app.session.mode, Mode::Update);
+        assert!(app.session.unsaved);
+        // Update mode needs id or external_id: Check refuses and says why.
+        assert_eq!(app.update(Action::Next), None);
+        assert!(
+            matches!(&map_state(&app).notice, Some(Notice::Error(e)) if e.contains("update mode needs"))
+        );
+        app.update(Action::Mode);
+        assert_eq!(app.session.mode, Mode::Create);
+        let Some(Command::Check {
+            table,
+            mapping,
+            options,
+        }) = app.update(Action::Next)
+        else {
+            panic!("check command")
+        };
+        assert_eq!(app.screen.step(), 3);
+        let report = pipeline::check_table(&table, &mapping, &options, &|| false).unwrap();
+        assert_eq!((report.ready, report.errors), (149, 1));
+        app.handle(AppEvent::Checked(report));
+        app.update(Action::Next);
+        let Screen::Preview(preview) = &app.screen else {
+            panic!("preview")
+        };
+        assert_eq!((preview.batches, preview.rows.len()), (2, 100));
+        // Row 9 has no name: not sent; row 150 is in the second request.
+        app.update(Action::Jump);
+        for c in "9".chars() {
+            app.update(Action::Char(c));
+        }
+        app.update(Action::Enter);
+        let Screen::Preview(preview) = &app.screen else {
+            panic!("preview")
+        };
+        assert!(
+            preview
+                .notice
+                .as_deref()
+                .is_some_and(|n| n.starts_with("row 9 is not sent"))
+        );
+        app.update(Action::Jump);
+        for c in "150".chars() {
+            app.update(Action::Char(c));
+        }
+        app.update(Action::Enter);
+        let Screen::Preview(preview) = &app.screen else {
+            panic!("preview")
+        };
+        assert_eq!(preview.batch, 1);
+        assert!(preview.lines[preview.scroll + 1].contains("Person 146"));
+        // Esc walks back through Check to Map, which kept its state.
+        app.update(Action::Back);
+        assert_eq!(app.screen.step(), 3);
+        app.update(Action::Back);
+        assert_eq!(app.screen.step(), 2);
+        assert_eq!(app.session.mode, Mode::Create);
+    }
+
+    #[test]
+    fn quitting_with_an_unsaved_mapping_asks_and_saving_clears_it() {
+        let (mut app, _) = mapped_app();
+        app.update(Action::Ignore);
+        app.update(Action::Quit);
+        assert_eq!(app.overlay, Some(Overlay::ConfirmQuit));
+        app.update(Action::No);
+        app.update(Action::SaveProfile);
+        for c in "crm".chars() {
+            app.update(Action::Char(c));
+        }
+        let Some(Command::SaveProfile(saved)) = app.update(Action::Enter) else {
+            panic!("save command")
+        };
+        assert_eq!(saved.columns[0].target, None);
+        app.handle(AppEvent::ProfileSaved(Ok((
+            "crm".into(),
+            "/c/crm.json".into(),
+        ))));
+        assert_eq!(app.update(Action::Quit), Some(Command::Quit));
+    }
+
+    #[test]
+    fn leaving_check_while_it_runs_cancels_it() {
+        let (mut app, _) = mapped_app();
+        app.update(Action::Next);
+        assert_eq!(app.update(Action::Back), Some(Command::CancelLoad));
+        assert_eq!(app.screen.step(), 2);
+        // A report that arrives late is kept but does not move the screen.
+        app.handle(AppEvent::Cancelled);
+        assert_eq!(app.screen.step(), 2);
+    }
+}

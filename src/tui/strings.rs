@@ -50,7 +50,7 @@ pub const TRANSFORM_NOTES: [&str; 6] = [
     "spaces around the value",
     "default: on for emails",
     "read text dates in this order",
-    "on , ; and spaces; default: tags",
+    "a list (on for tags)",
     "value for empty cells",
     "Gold=gold; Silver=silver",
 ];

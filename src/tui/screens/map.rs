@@ -362,10 +362,9 @@ impl MapState {
         let target_w = 24;
         let reason_w = 11;
         let samples_w = inner_width.saturating_sub(4 + header_w + target_w + reason_w + 4 + 2);
-        let head = TableRow::new(
-            ["col", "header", "samples", "target", "why"].map(TableCell::from),
-        )
-        .style(theme::dim());
+        let head =
+            TableRow::new(["col", "header", "samples", "target", "why"].map(TableCell::from))
+                .style(theme::dim());
         let rows = mapping.columns.iter().map(|c| {
             let samples = self
                 .samples

@@ -117,7 +117,8 @@ impl TransformEditor {
     }
 
     pub fn render(&self, area: Rect, buf: &mut Buffer) {
-        let rect = centered(area, 66, 13);
+        let height = if self.error.is_some() { 10 } else { 8 };
+        let rect = centered(area, 70, height);
         Clear.render(rect, buf);
         let block = Block::bordered()
             .border_type(BorderType::Rounded)
@@ -161,7 +162,7 @@ impl TransformEditor {
                 } else {
                     Style::new()
                 };
-                let arrows = if i < 4 { "‹ › " } else { "" };
+                let arrows = if i < 4 { "‹ › " } else { "    " };
                 Line::from(vec![
                     Span::styled(format!(" {name:<10}"), style),
                     Span::styled(format!(" {arrows}{value:<16}"), style.bold()),
