@@ -52,14 +52,15 @@ const SHEET_KEYS: &[KeyHelp] = &[
 ];
 const MAP_KEYS: &[KeyHelp] = &[
     k("↑↓", "column", false),
-    k("Enter /", "target", true),
-    k("c", "custom field", true),
+    k("Enter", "target", true),
+    k("c", "custom", true),
     k("t", "transform", true),
-    k("x", "ignore", true),
+    k("x", "ignore", false),
     k("m", "mode", false),
     k("s", "save", true),
     k("p", "load profile", false),
     k("n", "check", true),
+    k("/", "target", false),
 ];
 const CHECK_KEYS: &[KeyHelp] = &[
     k("↑↓", "problem", false),

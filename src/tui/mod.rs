@@ -498,4 +498,148 @@ mod tests {
         assert_eq!(buf[(2, 2)].bg, ratatui::style::Color::Blue);
         assert_ne!(buf[(2, 3)].bg, ratatui::style::Color::Blue);
     }
+
+    /// The app on the Map screen of a small customer table (one row with a bad email).
+    fn map_app() -> App {
+        let mut app = sheet_app();
+        let headers: Vec<String> = ["Full Name", "E-mail", "Customer ID", "Plan", "Renewal Date"]
+            .map(str::to_owned)
+            .to_vec();
+        let text = |s: &str| Cell::Text(s.into());
+        let rows = (0..12u32)
+            .map(|i| Row {
+                number: 4 + i,
+                cells: vec![
+                    text(&format!("Person {i}")),
+                    text(&if i == 3 {
+                        "person3(at)example.com".to_owned()
+                    } else {
+                        format!("person{i}@example.com")
+                    }),
+                    Cell::Float(f64::from(10_000 + i)),
+                    text(["Gold", "Silver"][i as usize % 2]),
+                    Cell::DateTime(
+                        chrono::NaiveDate::from_ymd_opt(2027, 1, 1 + i)
+                            .unwrap()
+                            .and_hms_opt(0, 0, 0)
+                            .unwrap(),
+                    ),
+                ],
+            })
+            .collect();
+        let table = crate::sheet::Table {
+            layout: crate::sheet::TableLayout {
+                sheet: "Customers".into(),
+                header_row: 3,
+                first_column: 0,
+                headers,
+            },
+            rows,
+            blank_rows: 0,
+        };
+        app.handle(AppEvent::TableLoaded(table));
+        app.handle(AppEvent::ProfilesListed(Vec::new()));
+        app
+    }
+
+    fn check_app() -> App {
+        let mut app = map_app();
+        let Some(Command::Check {
+            table,
+            mapping,
+            options,
+        }) = app.update(Action::Next)
+        else {
+            panic!("check command");
+        };
+        let report = crate::pipeline::check_table(&table, &mapping, &options, &|| false).unwrap();
+        app.handle(AppEvent::Checked(report));
+        app
+    }
+
+    #[test]
+    fn map_screen() {
+        insta::assert_snapshot!(frame(&mut map_app(), 100, 30).backend());
+        insta::assert_snapshot!("map_screen_80x24", frame(&mut map_app(), 80, 24).backend());
+    }
+
+    #[test]
+    fn map_screen_popups() {
+        let mut app = map_app();
+        app.update(Action::Down);
+        app.update(Action::Down);
+        app.update(Action::Down);
+        app.update(Action::Enter);
+        for c in "us".chars() {
+            app.update(Action::Char(c));
+        }
+        insta::assert_snapshot!("map_picker", frame(&mut app, 100, 30).backend());
+        app.update(Action::Back);
+        app.update(Action::CustomField);
+        insta::assert_snapshot!("map_custom_field", frame(&mut app, 80, 24).backend());
+        app.update(Action::Enter);
+        app.update(Action::Transform);
+        app.update(Action::Down);
+        app.update(Action::Down);
+        app.update(Action::Right);
+        insta::assert_snapshot!("map_transform", frame(&mut app, 100, 30).backend());
+        app.update(Action::Back);
+        app.update(Action::Mode);
+        app.update(Action::Mode);
+        insta::assert_snapshot!("map_missing_for_mode", frame(&mut app, 100, 30).backend());
+    }
+
+    #[test]
+    fn map_screen_offers_a_saved_profile() {
+        let mut app = sheet_app();
+        let mut with_table = map_app();
+        std::mem::swap(&mut app, &mut with_table);
+        let profile: crate::profile::Profile = serde_json::from_str(
+            r#"{"version":1,"name":"crm monthly","mode":"create","columns":[
+                {"source":"Full Name","target":"name"},{"source":"E-mail","target":"email"},
+                {"source":"Plan","target":"user_fields.plan"}]}"#,
+        )
+        .unwrap();
+        if let Screen::Map(state) = &mut app.screen {
+            state.profile_name = None;
+        }
+        app.handle(AppEvent::ProfilesListed(vec![profile]));
+        insta::assert_snapshot!(frame(&mut app, 100, 30).backend());
+    }
+
+    #[test]
+    fn check_screen() {
+        insta::assert_snapshot!(frame(&mut check_app(), 100, 30).backend());
+        insta::assert_snapshot!(
+            "check_screen_80x24",
+            frame(&mut check_app(), 80, 24).backend()
+        );
+        let mut app = check_app();
+        app.update(Action::Enter);
+        insta::assert_snapshot!("check_row_detail", frame(&mut app, 100, 30).backend());
+        let mut running = map_app();
+        running.update(Action::Next);
+        insta::assert_snapshot!("check_running", frame(&mut running, 80, 24).backend());
+    }
+
+    #[test]
+    fn check_errors_are_red() {
+        let terminal = frame(&mut check_app(), 100, 30);
+        let buf = terminal.backend().buffer();
+        let line: String = (0..100).map(|x| buf[(x, 5)].symbol()).collect();
+        assert!(line.contains("not a valid email"), "{line}");
+        let at = u16::try_from(line.find("'person3").unwrap()).unwrap();
+        assert_eq!(buf[(at + 2, 5)].fg, widgets::theme::ERROR);
+    }
+
+    #[test]
+    fn preview_screen() {
+        let mut app = check_app();
+        app.update(Action::Next);
+        insta::assert_snapshot!(frame(&mut app, 100, 30).backend());
+        insta::assert_snapshot!("preview_screen_80x24", frame(&mut app, 80, 24).backend());
+        app.update(Action::Jump);
+        app.update(Action::Char('9'));
+        insta::assert_snapshot!("preview_goto", frame(&mut app, 80, 24).backend());
+    }
 }

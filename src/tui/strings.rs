@@ -33,6 +33,8 @@ pub const HEADER_MARK: &str = "header";
 
 pub const IGNORE: &str = "ignore";
 pub const IGNORE_NOTE: &str = "leave this column out";
+pub const PICK_CUSTOM: &str = "user_fields.…";
+pub const PICK_CUSTOM_NOTE: &str = "a custom field: type its key";
 pub const MAP_TITLE: &str = " Columns ";
 pub const MAP_READY: &str = "Ready: n checks every row";
 pub const MAP_PICK_TITLE: &str = "Target for";

@@ -211,9 +211,10 @@ fn render_counts(report: &Report, area: Rect, buf: &mut Buffer) {
         Span::raw(format!("{} with errors (not sent)", report.errors)),
         Span::styled(
             format!(
-                "   {} rows · {} requests",
+                "   {} rows · {} request{}",
                 report.rows(),
-                report.batches.len()
+                report.batches.len(),
+                if report.batches.len() == 1 { "" } else { "s" }
             ),
             theme::dim(),
         ),
@@ -221,7 +222,7 @@ fn render_counts(report: &Report, area: Rect, buf: &mut Buffer) {
     let [a, b] = Layout::vertical([Constraint::Length(1), Constraint::Length(1)]).areas(area);
     line.render(a, buf);
     let note = if report.errors > 0 {
-        " Rows with errors are skipped: Esc goes back to the mapping to fix what can be fixed"
+        " Rows with errors are not sent; Esc goes back to the mapping"
     } else {
         " Every row can be sent: n shows the requests"
     };

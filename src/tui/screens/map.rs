@@ -40,12 +40,20 @@ impl Offer {
 /// What has the keys on the Map screen, besides the column list.
 #[derive(Debug, Clone)]
 pub enum MapPopup {
-    Target(Picker<Option<Target>>),
+    Target(Picker<Pick>),
     Custom(TextInput),
     Transform(Box<TransformEditor>),
     SaveAs(TextInput),
     Load(Picker<usize>),
     Offer(Box<Offer>),
+}
+
+/// A choice of the target picker.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Pick {
+    Target(Option<Target>),
+    /// Type a custom field key.
+    Custom,
 }
 
 /// What the Map step asks the app to do.
@@ -132,13 +140,7 @@ impl MapState {
             Action::Home => self.table.select(Some(0)),
             Action::End => self.table.select(Some(last)),
             Action::Enter | Action::PickTarget => self.open_picker(mapping),
-            Action::CustomField => {
-                let current = match mapping.columns.get(at).and_then(|c| c.target.as_ref()) {
-                    Some(Target::UserField(key)) => key.clone(),
-                    _ => suggest_key(&mapping.columns[at].header),
-                };
-                self.popup = Some(MapPopup::Custom(TextInput::new(&current)));
-            }
+            Action::CustomField => self.open_custom(mapping),
             Action::Transform => {
                 if let Some(column) = mapping.columns.get(at) {
                     self.popup = Some(MapPopup::Transform(Box::new(TransformEditor::new(
@@ -196,7 +198,8 @@ impl MapState {
         let at = self.selected();
         match popup {
             MapPopup::Target(mut picker) => match picker.update(action) {
-                Some(Picked::Chosen(target)) => mapping.set(at, target),
+                Some(Picked::Chosen(Pick::Target(target))) => mapping.set(at, target),
+                Some(Picked::Chosen(Pick::Custom)) => self.open_custom(mapping),
                 Some(Picked::Cancelled) => {}
                 None => self.popup = Some(MapPopup::Target(picker)),
             },
@@ -252,6 +255,17 @@ impl MapState {
         None
     }
 
+    fn open_custom(&mut self, mapping: &Mapping) {
+        let Some(column) = mapping.columns.get(self.selected()) else {
+            return;
+        };
+        let current = match &column.target {
+            Some(Target::UserField(key)) => key.clone(),
+            _ => suggest_key(&column.header),
+        };
+        self.popup = Some(MapPopup::Custom(TextInput::new(&current)));
+    }
+
     fn open_picker(&mut self, mapping: &Mapping) {
         let Some(column) = mapping.columns.get(self.selected()) else {
             return;
@@ -259,13 +273,18 @@ impl MapState {
         let mut choices = vec![Choice {
             label: strings::IGNORE.to_owned(),
             note: strings::IGNORE_NOTE.to_owned(),
-            value: None,
+            value: Pick::Target(None),
         }];
         choices.extend(BUILT_IN.iter().map(|t| Choice {
             label: t.to_string(),
             note: t.describe().to_owned(),
-            value: Some(t.clone()),
+            value: Pick::Target(Some(t.clone())),
         }));
+        choices.push(Choice {
+            label: strings::PICK_CUSTOM.to_owned(),
+            note: strings::PICK_CUSTOM_NOTE.to_owned(),
+            value: Pick::Custom,
+        });
         // Custom fields already used by other columns, so they can be picked again.
         let mut keys: Vec<&Target> = mapping
             .mapped()
@@ -277,7 +296,7 @@ impl MapState {
         choices.extend(keys.into_iter().map(|t| Choice {
             label: t.to_string(),
             note: t.describe().to_owned(),
-            value: Some(t.clone()),
+            value: Pick::Target(Some(t.clone())),
         }));
         let title = format!(
             " {} '{}' ",
