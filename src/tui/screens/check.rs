@@ -169,8 +169,11 @@ impl CheckState {
             self.offset = self.selected + 1 - height;
         }
         let width = usize::from(inner.width);
-        let column_w = 16;
-        let value_w = 22;
+        let (column_w, value_w) = if width < 100 {
+            (13, 16)
+        } else {
+            (16, (width / 5).min(40))
+        };
         let message_w = width.saturating_sub(8 + column_w + value_w + 4);
         let head = format!(
             " {:>6} {:<column_w$} {:<value_w$} {}",
@@ -209,24 +212,21 @@ fn render_counts(report: &Report, area: Rect, buf: &mut Buffer) {
         Span::raw(format!("{} with warnings", report.warnings)),
         dot(theme::ERROR),
         Span::raw(format!("{} with errors (not sent)", report.errors)),
-        Span::styled(
-            format!(
-                "   {} rows · {} request{}",
-                report.rows(),
-                report.batches.len(),
-                if report.batches.len() == 1 { "" } else { "s" }
-            ),
-            theme::dim(),
-        ),
     ]);
     let [a, b] = Layout::vertical([Constraint::Length(1), Constraint::Length(1)]).areas(area);
     line.render(a, buf);
+    let plural = if report.batches.len() == 1 { "" } else { "s" };
     let note = if report.errors > 0 {
-        " Rows with errors are not sent; Esc goes back to the mapping"
+        "errors are not sent; Esc goes back to the mapping"
     } else {
-        " Every row can be sent: n shows the requests"
+        "n shows them"
     };
-    Line::from(Span::styled(note, theme::dim())).render(b, buf);
+    let text = format!(
+        " {} rows in {} request{plural}; {note}",
+        report.rows(),
+        report.batches.len()
+    );
+    Line::from(Span::styled(text, theme::dim())).render(b, buf);
 }
 
 /// A popup with one row's cells and its problems.

@@ -158,8 +158,10 @@ impl SheetState {
     }
 
     pub fn render(&mut self, area: Rect, buf: &mut Buffer) {
+        // A narrow terminal gives the grid the room: it needs two columns to be useful.
+        let left = if area.width < 100 { 24 } else { 34 };
         let [left, right] =
-            Layout::horizontal([Constraint::Length(34), Constraint::Min(20)]).areas(area);
+            Layout::horizontal([Constraint::Length(left), Constraint::Min(20)]).areas(area);
         self.render_sheets(left, buf);
         self.render_grid(right, buf);
     }
