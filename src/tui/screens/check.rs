@@ -169,7 +169,7 @@ impl CheckState {
             self.offset = self.selected + 1 - height;
         }
         let width = usize::from(inner.width);
-        let (column_w, value_w) = if width < 100 {
+        let (column_w, value_w) = if width < 90 {
             (13, 16)
         } else {
             (16, (width / 5).min(40))
