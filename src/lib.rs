@@ -9,5 +9,7 @@ pub mod error;
 pub mod mapping;
 pub mod paths;
 pub mod payload;
+pub mod sandbox;
 pub mod sheet;
 pub mod tui;
+pub mod zendesk;

@@ -1,6 +1,7 @@
 //! Headless commands over the core: inspect, preview, validate, profiles.
 
 mod inspect;
+mod sandbox;
 
 pub use inspect::shorten;
 
@@ -25,6 +26,8 @@ pub struct Cli {
 pub enum Command {
     /// Sheets, sizes, the header row, and each column with sample values
     Inspect(inspect::InspectArgs),
+    /// Serve the simulated Zendesk on 127.0.0.1 for rehearsals
+    Sandbox(sandbox::SandboxArgs),
 }
 
 /// Which file, sheet and header row to read.
@@ -64,6 +67,7 @@ pub const EXIT_FATAL: u8 = 2;
 pub fn run(command: Command) -> ExitCode {
     let result = match command {
         Command::Inspect(args) => inspect::run(&args),
+        Command::Sandbox(args) => sandbox::run(&args),
     };
     match result {
         Ok(code) => code,
