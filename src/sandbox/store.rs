@@ -380,6 +380,12 @@ impl Store {
     /// Every key of a real user answer (`fixtures/zendesk/user_show.json`), in its order.
     fn blank_user(&self, id: u64, now: SystemTime) -> Value {
         let stamp = timestamp(now);
+        // Zendesk lists every custom field in each user, null when unset.
+        let fields: Map<String, Value> = self
+            .fields
+            .iter()
+            .filter_map(|f| f["key"].as_str().map(|k| (k.to_owned(), Value::Null)))
+            .collect();
         json!({
             "id": id,
             "url": format!("{}/api/v2/users/{id}.json", self.base),
@@ -418,7 +424,7 @@ impl Store {
             "chat_only": false,
             "default_group_id": null,
             "report_csv": false,
-            "user_fields": {}
+            "user_fields": fields
         })
     }
 }
@@ -592,7 +598,7 @@ mod tests {
         let user = s.user(id).unwrap();
         assert_eq!(
             user["user_fields"],
-            json!({"seats": 12}),
+            json!({"plan": null, "seats": 12}),
             "the label is not set"
         );
         let err = s
