@@ -6,8 +6,10 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use zdimport::sandbox::{Fault, FaultConfig, Sandbox, SandboxConfig, SandboxHandle};
 use zdimport::zendesk::auth::{LoginFlow, MemoryStore};
+use zdimport::zendesk::results::{MatchRule, match_results};
 use zdimport::zendesk::{
     Client, ClientConfig, Credentials, JobState, OAuthClient, Secret, TokenManager, ZendeskError,
+    sign_in,
 };
 
 const API_TOKEN: &str = "sandbox-api-token";
@@ -614,4 +616,144 @@ async fn token_expiry_mid_stream_refreshes_once_for_all_in_flight() {
         .filter(|r| r.status == 401)
         .count();
     assert!((3..=24).contains(&unauthorized), "{unauthorized}");
+}
+
+fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
+    let map: std::collections::HashMap<String, String> = pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    move |name| map.get(name).cloned()
+}
+
+#[tokio::test]
+async fn sign_in_prefers_oauth_and_warns_about_api_tokens() {
+    let sandbox = sandbox(SandboxConfig::default()).await;
+    let timeout = Duration::from_secs(5);
+    let empty = || Arc::new(MemoryStore::default());
+    let service = env(&[
+        ("ZENDESK_CLIENT_ID", "zdimport-service"),
+        ("ZENDESK_CLIENT_SECRET", "sandbox-client-secret"),
+        ("ZENDESK_EMAIL", "admin@sandbox.example"),
+        ("ZENDESK_API_TOKEN", API_TOKEN),
+    ]);
+    let chosen = sign_in(sandbox.url(), service, empty(), timeout)
+        .await
+        .unwrap();
+    assert!(matches!(chosen.credentials, Credentials::OAuth(_)) && chosen.warning.is_none());
+    assert!(client_with(&sandbox, chosen.credentials).me().await.is_ok());
+
+    let legacy = env(&[
+        ("ZENDESK_EMAIL", "admin@sandbox.example"),
+        ("ZENDESK_API_TOKEN", API_TOKEN),
+    ]);
+    let chosen = sign_in(sandbox.url(), legacy, empty(), timeout)
+        .await
+        .unwrap();
+    assert!(chosen.warning.unwrap().contains("2027-04-30"));
+    assert!(client_with(&sandbox, chosen.credentials).me().await.is_ok());
+
+    let bearer = env(&[("ZENDESK_OAUTH_TOKEN", "abc")]);
+    let chosen = sign_in(sandbox.url(), bearer, empty(), timeout)
+        .await
+        .unwrap();
+    assert!(matches!(chosen.credentials, Credentials::Bearer(_)));
+
+    let err = sign_in(sandbox.url(), env(&[]), empty(), timeout)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("zdimport login"), "{err}");
+}
+
+#[tokio::test]
+async fn a_stored_refresh_token_signs_in_and_rotates() {
+    let sandbox = sandbox(SandboxConfig::default()).await;
+    let login = pkce_login(&sandbox).await;
+    let store = Arc::clone(login.store());
+    let before = store.load().unwrap();
+    let chosen = sign_in(
+        sandbox.url(),
+        env(&[]),
+        Arc::clone(&store),
+        Duration::from_secs(5),
+    )
+    .await
+    .unwrap();
+    let after = store.load().unwrap();
+    assert_ne!(before, after, "the refresh token rotated");
+    assert!(client_with(&sandbox, chosen.credentials).me().await.is_ok());
+}
+
+#[tokio::test]
+async fn shuffled_results_without_index_match_their_users_by_email() {
+    let faults = FaultConfig {
+        results_without_index: true,
+        results_out_of_order: true,
+        ..FaultConfig::default()
+    };
+    let sandbox = sandbox(SandboxConfig {
+        faults,
+        seed: 5,
+        ..SandboxConfig::default()
+    })
+    .await;
+    let client = client(&sandbox);
+    let sent = users(10, "m");
+    let job = client.create_many(&sent).await.unwrap().value;
+    let done = finished(&sandbox, &client, &job.id).await;
+    let matched = match_results(&sent, done.result_list());
+    assert_eq!(matched.len(), 10);
+    for m in matched {
+        assert_eq!(m.rule, MatchRule::Email);
+        let email = sent[m.position]["email"].as_str().unwrap();
+        assert_eq!(
+            sandbox.user_by_email(email).unwrap()["id"].as_u64(),
+            m.result.id
+        );
+    }
+}
+
+/// `zdimport sandbox` prints its URL and a credentials line, then serves.
+#[tokio::test]
+async fn sandbox_command_prints_a_url_that_answers() {
+    use tokio::io::AsyncBufReadExt as _;
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_zdimport"))
+        .args([
+            "sandbox",
+            "--rate-limit",
+            "50",
+            "--faults",
+            "no-index",
+            "--seed",
+            "3",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let read = async {
+        let first = lines.next_line().await.unwrap().unwrap();
+        let second = lines.next_line().await.unwrap().unwrap();
+        (first, second)
+    };
+    let (first, second) = tokio::time::timeout(Duration::from_secs(20), read)
+        .await
+        .expect("prints in time");
+    let url = first.rsplit(' ').next().unwrap().to_owned();
+    assert!(url.starts_with("http://127.0.0.1:"), "{first}");
+    assert!(
+        second.contains("ZENDESK_URL=") && second.contains("ZENDESK_API_TOKEN="),
+        "{second}"
+    );
+    let base = reqwest::Url::parse(&url).unwrap();
+    let credentials = Credentials::ApiToken {
+        email: "admin@sandbox.example".into(),
+        token: Secret::new(API_TOKEN),
+    };
+    let client = Client::new(ClientConfig::new(base, credentials)).unwrap();
+    let answer = client.me().await.unwrap();
+    assert_eq!(answer.rate.limit, Some(50));
+    child.kill().await.unwrap();
 }

@@ -1,6 +1,7 @@
 //! Headless commands over the core: inspect, preview, validate, profiles.
 
 mod inspect;
+mod login;
 mod sandbox;
 
 pub use inspect::shorten;
@@ -26,6 +27,8 @@ pub struct Cli {
 pub enum Command {
     /// Sheets, sizes, the header row, and each column with sample values
     Inspect(inspect::InspectArgs),
+    /// Sign in to Zendesk with OAuth (PKCE) in the browser
+    Login(login::LoginArgs),
     /// Serve the simulated Zendesk on 127.0.0.1 for rehearsals
     Sandbox(sandbox::SandboxArgs),
 }
@@ -67,6 +70,7 @@ pub const EXIT_FATAL: u8 = 2;
 pub fn run(command: Command) -> ExitCode {
     let result = match command {
         Command::Inspect(args) => inspect::run(&args),
+        Command::Login(args) => login::run(&args),
         Command::Sandbox(args) => sandbox::run(&args),
     };
     match result {

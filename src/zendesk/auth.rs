@@ -139,6 +139,78 @@ impl RefreshStore for KeyringStore {
     }
 }
 
+/// The date Zendesk stops accepting API tokens, for the warning legacy sign-in prints.
+pub const API_TOKEN_RETIREMENT: &str = "2027-04-30";
+
+/// The public OAuth client id `zdimport login` uses unless told otherwise.
+pub const DEFAULT_CLIENT_ID: &str = "zdimport";
+
+/// What an import needs: write users, read fields, jobs and `users/me`.
+pub const DEFAULT_SCOPE: &str = "read write";
+
+/// Credentials chosen from the environment, and a warning to show when they are legacy ones.
+#[derive(Debug)]
+pub struct SignIn {
+    pub credentials: Credentials,
+    pub warning: Option<String>,
+}
+
+/// Chooses credentials, OAuth first: `ZENDESK_OAUTH_TOKEN`; `ZENDESK_CLIENT_ID` +
+/// `ZENDESK_CLIENT_SECRET` (client credentials grant); a refresh token that `zdimport login`
+/// left in `store`; then legacy `ZENDESK_EMAIL` + `ZENDESK_API_TOKEN`, with a warning.
+///
+/// `var` reads a variable (`std::env::var` in the binary, a map in tests).
+pub async fn sign_in(
+    base: &Url,
+    var: impl Fn(&str) -> Option<String>,
+    store: Arc<dyn RefreshStore>,
+    timeout: Duration,
+) -> Result<SignIn, ZendeskError> {
+    let var = |name: &str| var(name).filter(|v| !v.trim().is_empty());
+    let oauth = |credentials| SignIn {
+        credentials,
+        warning: None,
+    };
+    if let Some(token) = var("ZENDESK_OAUTH_TOKEN") {
+        return Ok(oauth(Credentials::Bearer(Secret::new(token))));
+    }
+    let client_id = var("ZENDESK_CLIENT_ID");
+    if let (Some(id), Some(secret)) = (&client_id, var("ZENDESK_CLIENT_SECRET")) {
+        let client = OAuthClient {
+            client_id: id.clone(),
+            client_secret: Some(Secret::new(secret)),
+        };
+        let tokens = TokenManager::client_credentials(base, client, DEFAULT_SCOPE, timeout).await?;
+        return Ok(oauth(Credentials::OAuth(tokens)));
+    }
+    if store.load().is_some() {
+        let client = OAuthClient {
+            client_id: client_id.unwrap_or_else(|| DEFAULT_CLIENT_ID.into()),
+            client_secret: None,
+        };
+        let tokens = TokenManager::from_refresh_token(base, client, store, timeout).await?;
+        return Ok(oauth(Credentials::OAuth(tokens)));
+    }
+    if let (Some(email), Some(token)) = (var("ZENDESK_EMAIL"), var("ZENDESK_API_TOKEN")) {
+        return Ok(SignIn {
+            credentials: Credentials::ApiToken {
+                email,
+                token: Secret::new(token),
+            },
+            warning: Some(format!(
+                "signing in with an API token: Zendesk stops accepting API tokens on \
+                 {API_TOKEN_RETIREMENT}; run `zdimport login` or set ZENDESK_CLIENT_ID and \
+                 ZENDESK_CLIENT_SECRET"
+            )),
+        });
+    }
+    Err(ZendeskError::Auth(
+        "no credentials: run `zdimport login`, or set ZENDESK_CLIENT_ID + ZENDESK_CLIENT_SECRET, \
+         ZENDESK_OAUTH_TOKEN, or ZENDESK_EMAIL + ZENDESK_API_TOKEN"
+            .into(),
+    ))
+}
+
 /// How a new access token is obtained when the current one runs out.
 #[derive(Clone, Debug)]
 enum Renewal {
@@ -214,6 +286,30 @@ impl TokenManager {
             timeout,
             answer,
         )))
+    }
+
+    /// Starts from a refresh token kept by an earlier `zdimport login`: renews at once, which
+    /// also rotates the stored refresh token.
+    pub async fn from_refresh_token(
+        base: &Url,
+        client: OAuthClient,
+        store: Arc<dyn RefreshStore>,
+        timeout: Duration,
+    ) -> Result<Arc<Self>, ZendeskError> {
+        let placeholder = TokenAnswer {
+            access_token: Secret::new(""),
+            token_type: None,
+            scope: None,
+            expires_in: Some(0),
+            refresh_token: None,
+            refresh_token_expires_in: None,
+        };
+        let manager = Self::from_answer(base, client, &placeholder, store, timeout)?;
+        {
+            let mut state = manager.state.lock().await;
+            manager.renew_locked(&mut state).await?;
+        }
+        Ok(manager)
     }
 
     fn new(

@@ -8,6 +8,7 @@
 pub mod auth;
 pub mod error;
 pub mod rate;
+pub mod results;
 pub mod secret;
 pub mod types;
 
@@ -19,7 +20,7 @@ use reqwest::{Method, StatusCode, Url};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
-pub use auth::{Credentials, OAuthClient, TokenAnswer, TokenManager};
+pub use auth::{Credentials, OAuthClient, SignIn, TokenAnswer, TokenManager, sign_in};
 pub use error::{ApiReason, RequestLabel, ZendeskError};
 pub use rate::RateInfo;
 pub use secret::Secret;
