@@ -757,3 +757,48 @@ async fn sandbox_command_prints_a_url_that_answers() {
     assert_eq!(answer.rate.limit, Some(50));
     child.kill().await.unwrap();
 }
+
+/// 700 requests per minute on a clock 120 times faster: three simulated minutes of requests
+/// in about a second and a half, every request answered once Retry-After has passed.
+#[tokio::test]
+async fn a_sped_up_clock_fits_minutes_of_rate_limiting_in_seconds() {
+    let sandbox = sandbox(SandboxConfig {
+        speed: 120.0,
+        ..SandboxConfig::default()
+    })
+    .await;
+    let client = client(&sandbox);
+    let started = std::time::Instant::now();
+    let (mut answered, mut limited) = (0, 0);
+    while answered < 1500 {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "too slow: {answered} answered"
+        );
+        match client.me().await {
+            Ok(_) => answered += 1,
+            Err(ZendeskError::RateLimited { retry_after, .. }) => {
+                limited += 1;
+                // Retry-After is whole seconds: 0 on this clock, so yield briefly instead.
+                let wait = retry_after
+                    .unwrap_or_default()
+                    .max(Duration::from_millis(5));
+                tokio::time::sleep(wait).await;
+            }
+            Err(other) => panic!("{other}"),
+        }
+    }
+    assert!(limited > 0, "the limit was reached");
+    assert!(
+        sandbox.clock().now() >= Duration::from_secs(120),
+        "over two simulated minutes"
+    );
+    let per_window = sandbox.requests().iter().filter(|r| r.status == 200).fold(
+        std::collections::BTreeMap::<u64, u32>::new(),
+        |mut m, r| {
+            *m.entry(r.at.as_secs() / 60).or_default() += 1;
+            m
+        },
+    );
+    assert!(per_window.values().all(|&n| n <= 700), "{per_window:?}");
+}

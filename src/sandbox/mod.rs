@@ -19,6 +19,7 @@ pub mod faults;
 pub mod jobs;
 mod oauth;
 mod routes;
+mod seed;
 pub mod store;
 
 use std::path::Path;
@@ -119,12 +120,22 @@ impl Default for SandboxConfig {
 }
 
 impl SandboxConfig {
-    /// Reads `{"users": [...], "user_fields": [...]}` from a JSON file into the seed.
+    /// Adds existing users from a file: JSON `{"users": [...], "user_fields": [...]}`, or a
+    /// worksheet whose column names are user keys (`name`, `email`, `external_id`, `role`,
+    /// `organization`, `tags`…; `user_fields.KEY` for a custom field).
     pub fn seed_from_file(&mut self, path: &Path) -> Result<(), SandboxError> {
         let read_error = |reason: String| SandboxError::Seed {
             path: path.display().to_string(),
             reason,
         };
+        let is_json = path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("json"));
+        if !is_json {
+            let users = seed::users_from_worksheet(path).map_err(|e| read_error(e.to_string()))?;
+            self.users.extend(users);
+            return Ok(());
+        }
         let text = std::fs::read_to_string(path).map_err(|e| read_error(e.to_string()))?;
         let value: Value = serde_json::from_str(&text).map_err(|e| read_error(e.to_string()))?;
         let list = |key: &str| {

@@ -204,10 +204,18 @@ fn window_left(now: Duration) -> Duration {
     Duration::from_secs((now.as_secs() / 60 + 1) * 60).saturating_sub(now)
 }
 
-/// A simulated span as whole real seconds, at least 1, for headers a client waits out.
+/// A simulated span as whole real seconds, for headers a client waits out (`Retry-After`).
+///
+/// At real speed: rounded up, at least 1, as Zendesk sends. On a sped-up clock: rounded down,
+/// so a wait under a second is 0 and a 700-requests-per-minute rehearsal is not slowed to one
+/// simulated minute per real second.
 fn real_secs(shared: &Shared, simulated: Duration) -> u64 {
-    let real = shared.clock.to_real(simulated).as_secs_f64().ceil();
-    (real as u64).max(1)
+    let real = shared.clock.to_real(simulated).as_secs_f64();
+    if shared.clock.speed() > 1.0 {
+        real.floor() as u64
+    } else {
+        (real.ceil() as u64).max(1)
+    }
 }
 
 fn add_rate_headers(shared: &Shared, headers: &mut HeaderMap) {
