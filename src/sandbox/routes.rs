@@ -79,7 +79,7 @@ async fn not_found() -> Response {
 
 /// Faults, then sign-in and the rate limit (not for `/oauth`), then the route; every answer
 /// gets the rate headers and is recorded.
-async fn gate(State(shared): State<Shared_>, mut request: Request, next: Next) -> Response {
+async fn gate(State(shared): State<Shared_>, request: Request, next: Next) -> Response {
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
     let target = request
@@ -89,33 +89,16 @@ async fn gate(State(shared): State<Shared_>, mut request: Request, next: Next) -
     let bulk =
         method != Method::GET && path.starts_with("/api/v2/users/") && path.contains("_many");
     let draw = shared.state().faults.draw(&path, bulk);
-    match draw.before {
-        Some(Fault::DropConnection) => {
-            record(&shared, &method, &target, 0);
-            if let Some(kill) = request.extensions().get::<ConnectionKill>() {
-                kill.0.cancel();
-            }
-            // The connection task drops this future with the socket.
-            std::future::pending::<()>().await;
-        }
-        Some(Fault::ServerError(code)) => {
-            let status = StatusCode::from_u16(code).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
-            record(&shared, &method, &target, status.as_u16());
-            return html_answer(status, status.canonical_reason().unwrap_or("Server error"));
-        }
-        Some(Fault::Slow(delay)) => tokio::time::sleep(delay).await,
-        _ => {}
+    let kill = request.extensions().get::<ConnectionKill>().cloned();
+    if let Some(answer) = fault_first(&shared, draw.before, kill, (&method, &target)).await {
+        record(&shared, &method, &target, answer.status().as_u16());
+        return answer;
     }
     let oauth = path.starts_with("/oauth/");
     let mut response = if oauth {
         next.run(request).await
-    } else if let Some(refusal) = unauthenticated(&shared, request.headers()) {
-        refusal
-    } else if let Some(refusal) = over_rate_limit(&shared) {
-        refusal
     } else {
-        request.extensions_mut().insert(JobFate(draw.job_end));
-        next.run(request).await
+        admit(&shared, request, next, JobFate(draw.job_end)).await
     };
     if draw.lost_answer && response.status().is_success() {
         // Accepted: the job exists and runs, but the caller never learns its id.
@@ -126,6 +109,50 @@ async fn gate(State(shared): State<Shared_>, mut request: Request, next: Next) -
     }
     record(&shared, &method, &target, response.status().as_u16());
     response
+}
+
+/// A fault that comes before any work: an error answer, a wait, or a dropped connection
+/// (which never returns: the connection task drops this future with the socket).
+async fn fault_first(
+    shared: &Shared,
+    fault: Option<Fault>,
+    kill: Option<ConnectionKill>,
+    (method, target): (&Method, &str),
+) -> Option<Response> {
+    match fault? {
+        Fault::DropConnection => {
+            record(shared, method, target, 0);
+            if let Some(kill) = kill {
+                kill.0.cancel();
+            }
+            std::future::pending::<()>().await;
+            None
+        }
+        Fault::ServerError(code) => {
+            let status = StatusCode::from_u16(code).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+            Some(html_answer(
+                status,
+                status.canonical_reason().unwrap_or("Server error"),
+            ))
+        }
+        Fault::Slow(delay) => {
+            tokio::time::sleep(delay).await;
+            None
+        }
+        Fault::LostAnswer | Fault::JobFailed | Fault::JobKilled => None,
+    }
+}
+
+/// Sign-in, then the rate limit, then the route.
+async fn admit(shared: &Shared, mut request: Request, next: Next, fate: JobFate) -> Response {
+    if let Some(refusal) = unauthenticated(shared, request.headers()) {
+        return refusal;
+    }
+    if let Some(refusal) = over_rate_limit(shared) {
+        return refusal;
+    }
+    request.extensions_mut().insert(fate);
+    next.run(request).await
 }
 
 fn record(shared: &Shared, method: &Method, target: &str, status: u16) {
