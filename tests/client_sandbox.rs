@@ -362,6 +362,8 @@ async fn server_errors_dropped_connections_and_slow_answers() {
         err.to_string().contains("GET /api/v2/users/me.json"),
         "{err}"
     );
+    let seen = sandbox.requests();
+    assert_eq!((seen[0].status, seen[1].status), (503, 0), "{seen:?}");
 
     let mut config = ClientConfig::new(sandbox.url().clone(), client.credentials().clone());
     config.timeout = Duration::from_millis(200);
