@@ -804,3 +804,61 @@ async fn a_sped_up_clock_fits_minutes_of_rate_limiting_in_seconds() {
     );
     assert!(per_window.values().all(|&n| n <= 700), "{per_window:?}");
 }
+
+/// A token about to expire is renewed before it is sent: no request meets a 401.
+#[tokio::test]
+async fn an_expiring_token_is_renewed_before_use() {
+    let sandbox = sandbox(SandboxConfig::default()).await;
+    let oauth = OAuthClient {
+        client_id: "zdimport".into(),
+        client_secret: None,
+    };
+    let flow = LoginFlow::start(sandbox.url(), oauth.clone(), "read write")
+        .await
+        .unwrap();
+    let authorize = flow.authorize_url().clone();
+    let finish = tokio::spawn(flow.finish(Duration::from_secs(5)));
+    play_browser(&authorize).await;
+    let mut answer = finish.await.unwrap().unwrap();
+    answer.expires_in = Some(0);
+    let store = Arc::new(MemoryStore::default());
+    let tokens =
+        TokenManager::from_answer(sandbox.url(), oauth, &answer, store, Duration::from_secs(5))
+            .unwrap();
+    let client = client_with(&sandbox, Credentials::OAuth(tokens.clone()));
+    client.me().await.unwrap();
+    client.me().await.unwrap();
+    assert_eq!(
+        tokens.renewals(),
+        1,
+        "renewed once, then the new token lasts"
+    );
+    assert!(sandbox.requests().iter().all(|r| r.status != 401));
+}
+
+/// The unconfirmed `update_many.json?external_ids=…` form with one `{"user": …}`.
+#[tokio::test]
+async fn update_many_with_ids_in_the_query() {
+    let config = SandboxConfig {
+        users: vec![
+            json!({"name": "A", "external_id": "a1"}),
+            json!({"name": "B", "external_id": "b1"}),
+        ],
+        ..SandboxConfig::default()
+    };
+    let sandbox = sandbox(config).await;
+    let client = client(&sandbox);
+    let body = serde_json::to_vec(&json!({"user": {"notes": "moved"}})).unwrap();
+    let job = client
+        .send_bulk(
+            reqwest::Method::PUT,
+            "/api/v2/users/update_many.json?external_ids=a1,b1",
+            body,
+        )
+        .await
+        .unwrap()
+        .value;
+    assert_eq!(job.total, Some(2));
+    finished(&sandbox, &client, &job.id).await;
+    assert_eq!(sandbox.user_by_external_id("b1").unwrap()["notes"], "moved");
+}

@@ -298,11 +298,40 @@ async fn create_or_update_many(
     bulk(&s, BulkKind::CreateOrUpdateMany, f, &body)
 }
 
+/// Also the unconfirmed form `update_many.json?ids=1,2` (or `external_ids=`) with one
+/// `{"user": {...}}` applied to each.
 async fn update_many(
     State(s): State<Shared_>,
     Extension(f): Extension<JobFate>,
+    Query(query): Query<HashMap<String, String>>,
     body: Bytes,
 ) -> Response {
+    let ids = split_list(query.get("ids"));
+    let external_ids = split_list(query.get("external_ids"));
+    if ids.is_empty() && external_ids.is_empty() {
+        return bulk(&s, BulkKind::UpdateMany, f, &body);
+    }
+    let Some(user) = serde_json::from_slice::<Value>(&body)
+        .ok()
+        .and_then(|v| v.get("user").cloned())
+        .filter(Value::is_object)
+    else {
+        return json_answer(
+            StatusCode::BAD_REQUEST,
+            json!({"error": "InvalidValue", "description": "user must be an object"}),
+        );
+    };
+    let with = |key: &str, value: Value| {
+        let mut one = user.clone();
+        one[key] = value;
+        one
+    };
+    let by_id = ids
+        .iter()
+        .map(|id| with("id", id.parse::<u64>().map_or(json!(id), |n| json!(n))));
+    let by_external = external_ids.iter().map(|x| with("external_id", json!(x)));
+    let users: Vec<Value> = by_id.chain(by_external).collect();
+    let body = serde_json::to_vec(&json!({ "users": users })).unwrap_or_default();
     bulk(&s, BulkKind::UpdateMany, f, &body)
 }
 
