@@ -403,6 +403,13 @@ async fn failed_and_killed_jobs_change_nothing() {
         JobState::Killed
     );
     assert_eq!(sandbox.users().len(), 1, "only the admin");
+    sandbox.clock().advance(Duration::from_secs(3600));
+    let gone = client.job_status(&killed.id).await.unwrap_err();
+    assert_eq!(
+        gone.status(),
+        Some(404),
+        "job statuses are kept about an hour"
+    );
 }
 
 #[tokio::test]

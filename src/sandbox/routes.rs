@@ -429,11 +429,17 @@ fn start_job(shared: &Shared, kind: BulkKind, fate: JobFate, users: Vec<Value>) 
     json_answer(StatusCode::OK, body)
 }
 
-/// A job's status, or 404 while it is still hidden just after creation.
+/// Zendesk keeps finished job statuses for about an hour (`shared/zendesk/API.md`).
+const JOB_STATUS_KEPT: Duration = Duration::from_secs(3600);
+
+/// A job's status, or 404 while it is still hidden just after creation or once expired.
 fn read_job(shared: &Shared, id: &str) -> Option<Value> {
     let now = shared.clock.now();
     let mut state = shared.state();
     let job = state.jobs.iter_mut().find(|j| j.id == id)?;
+    if job.done_at + JOB_STATUS_KEPT < now {
+        return None;
+    }
     if job.hidden_reads > 0 {
         job.hidden_reads -= 1;
         return None;

@@ -366,9 +366,17 @@ impl Store {
         self.users.insert(id, user);
     }
 
+    /// Forgets the user's current email and external_id before they change.
     fn unindex(&mut self, id: u64) {
-        self.by_email.retain(|_, v| *v != id);
-        self.by_external_id.retain(|_, v| *v != id);
+        let Some(user) = self.users.get(&id) else {
+            return;
+        };
+        if let Some(email) = user["email"].as_str() {
+            self.by_email.remove(&email.to_lowercase());
+        }
+        if let Some(external) = user["external_id"].as_str() {
+            self.by_external_id.remove(&external.to_lowercase());
+        }
     }
 
     fn take_id(&mut self) -> u64 {
