@@ -321,6 +321,7 @@ async fn plain_http_is_refused_except_loopback_and_secrets_never_print() {
     let sandbox = sandbox(SandboxConfig::default()).await;
     let client = client_with(&sandbox, creds);
     let err = client.me().await.unwrap_err();
+    assert!(err.to_string().contains("invalid_token"), "{err}");
     for text in [format!("{client:?}"), format!("{err}"), format!("{err:?}")] {
         assert!(!text.contains("XYZZY"), "{text}");
     }

@@ -15,6 +15,9 @@ pub struct SandboxArgs {
     /// Requests per minute before 429 (Zendesk plans: 10, 200, 400, 700, 2500)
     #[arg(long, value_name = "N", default_value_t = 700)]
     pub rate_limit: u32,
+    /// Jobs queued or working at once before bulk calls get 429 (Zendesk: 30)
+    #[arg(long, value_name = "N", default_value_t = 30)]
+    pub job_limit: usize,
     /// Faults to inject, e.g. 5xx=0.05,drop=0.01,slow=0.1:2s,lost=0.01,failed=0.02,killed=0.01,no-index,shuffle,job-404
     #[arg(long, value_name = "LIST")]
     pub faults: Option<FaultConfig>,
@@ -37,6 +40,7 @@ impl SandboxArgs {
         let mut config = SandboxConfig {
             port: self.port,
             rate_limit: self.rate_limit,
+            job_limit: self.job_limit,
             faults: self.faults.clone().unwrap_or_default(),
             seed: self.seed,
             speed: self.speed,

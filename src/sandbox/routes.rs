@@ -172,22 +172,25 @@ fn unauthenticated(shared: &Shared, headers: &HeaderMap) -> Option<Response> {
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    let valid = if let Some(token) = value.strip_prefix("Bearer ") {
-        shared
-            .state()
-            .oauth
-            .is_valid(token.trim(), shared.clock.now())
-    } else if let Some(encoded) = value.strip_prefix("Basic ") {
-        basic_is_valid(shared, encoded.trim())
-    } else {
-        false
-    };
-    (!valid).then(|| {
-        json_answer(
+    if let Some(token) = value.strip_prefix("Bearer ") {
+        let now = shared.clock.now();
+        if shared.state().oauth.is_valid(token.trim(), now) {
+            return None;
+        }
+        // OAuth's own 401 body for an expired, revoked or unknown token.
+        return Some(json_answer(
             StatusCode::UNAUTHORIZED,
-            json!({"error": "Couldn't authenticate you"}),
-        )
-    })
+            json!({"error": "invalid_token", "error_description": "The access token provided is expired, revoked, malformed or invalid for other reasons."}),
+        ));
+    }
+    let basic = value.strip_prefix("Basic ");
+    if basic.is_some_and(|encoded| basic_is_valid(shared, encoded.trim())) {
+        return None;
+    }
+    Some(json_answer(
+        StatusCode::UNAUTHORIZED,
+        json!({"error": "Couldn't authenticate you"}),
+    ))
 }
 
 fn basic_is_valid(shared: &Shared, encoded: &str) -> bool {
