@@ -113,7 +113,7 @@ async fn get(sandbox: &SandboxHandle, path: &str) -> Value {
 #[tokio::test]
 async fn job_status_answers_match_the_recordings_through_every_state() {
     let sandbox = start().await;
-    // 30 users at the default 20 ms each: working from 1 s to 1.6 s of simulated time.
+    // 30 users at 1 s each: working from 1 s to 31 s of simulated time.
     let users: Vec<Value> = (0..30)
         .map(|i| json!({"name": format!("U{i}"), "email": format!("u{i}@example.com")}))
         .collect();
@@ -171,7 +171,6 @@ async fn user_answers_match_the_recordings() {
 #[tokio::test]
 async fn error_bodies_are_the_recorded_ones() {
     let sandbox = start().await;
-    // 30 users at 1 s each: working from 1 s to 31 s of simulated time.
     let users: Vec<Value> = (0..101).map(|i| json!({"name": format!("U{i}")})).collect();
     let (status, body) = call(
         &sandbox,
