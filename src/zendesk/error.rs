@@ -146,6 +146,20 @@ impl ZendeskError {
         }
     }
 
+    /// A 404: for a job status read just after the job was created, poll again.
+    pub fn is_not_found(&self) -> bool {
+        self.status() == Some(404)
+    }
+
+    /// How long Zendesk asked to wait before any request (429 `Retry-After`).
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::RateLimited { retry_after, .. } => *retry_after,
+            Self::Api { rate, .. } => rate.retry_after,
+            _ => None,
+        }
+    }
+
     /// The rate headers of the failed answer, when there was one.
     pub fn rate(&self) -> Option<RateInfo> {
         match self {
