@@ -142,7 +142,8 @@ impl Faults {
 /// A `--faults` value that cannot be read.
 #[derive(Debug, thiserror::Error)]
 #[error(
-    "--faults: '{item}': {reason} (expected e.g. 5xx=0.05,drop=0.01,slow=0.1:2s,lost=0.01,failed=0.02,killed=0.01,no-index,shuffle,job-404)"
+    "--faults: '{item}': {reason} (expected e.g. 5xx=0.05,drop=0.01,slow=0.1:2s,lost=0.01,\
+     failed=0.02,killed=0.01,no-index,shuffle,job-404)"
 )]
 pub struct FaultParseError {
     item: String,

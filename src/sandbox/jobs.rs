@@ -104,10 +104,14 @@ impl Job {
         };
         let mut result = match outcome {
             Ok((id, RowAction::Created)) => {
-                json!({"index": index, "id": id, "status": "Created", "action": "create", "success": true})
+                json!({
+                    "index": index, "id": id, "status": "Created", "action": "create", "success": true
+                })
             }
             Ok((id, RowAction::Updated)) => {
-                json!({"index": index, "id": id, "status": "Updated", "action": "update", "success": true})
+                json!({
+                    "index": index, "id": id, "status": "Updated", "action": "update", "success": true
+                })
             }
             Err(e) => {
                 json!({"index": index, "error": e.error, "details": e.details, "status": "Failed"})

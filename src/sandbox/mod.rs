@@ -274,7 +274,9 @@ fn seeded_shared(config: SandboxConfig, base: &str) -> Result<Shared, SandboxErr
     for field in &config.user_fields {
         store.add_field(field, now);
     }
-    let admin = serde_json::json!({"name": "Sandbox Admin", "email": config.admin_email, "role": "admin", "verified": true});
+    let admin = serde_json::json!({
+        "name": "Sandbox Admin", "email": config.admin_email, "role": "admin", "verified": true
+    });
     let admin_id = store
         .create(&admin, now)
         .map_err(|e| SandboxError::SeedUser {

@@ -20,13 +20,11 @@ use super::oauth::{CodeGrant, OAuthRefusal};
 use super::{ConnectionKill, RequestRecord, Shared};
 use crate::zendesk::MAX_USERS_PER_CALL;
 
-type Shared_ = Arc<Shared>;
-
 /// How a job created by this request must end, when a fault decided it.
 #[derive(Debug, Clone, Copy)]
 struct JobFate(Option<Fault>);
 
-pub fn router(shared: Shared_) -> Router {
+pub fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/api/v2/users/me.json", get(me))
         .route("/api/v2/user_fields.json", get(user_fields))
@@ -79,7 +77,7 @@ async fn not_found() -> Response {
 
 /// Faults, then sign-in and the rate limit (not for `/oauth`), then the route; every answer
 /// gets the rate headers and is recorded.
-async fn gate(State(shared): State<Shared_>, request: Request, next: Next) -> Response {
+async fn gate(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
     let target = request
@@ -180,7 +178,11 @@ fn unauthenticated(shared: &Shared, headers: &HeaderMap) -> Option<Response> {
         // OAuth's own 401 body for an expired, revoked or unknown token.
         return Some(json_answer(
             StatusCode::UNAUTHORIZED,
-            json!({"error": "invalid_token", "error_description": "The access token provided is expired, revoked, malformed or invalid for other reasons."}),
+            json!({
+                "error": "invalid_token",
+                "error_description": "The access token provided is expired, revoked, malformed \
+                    or invalid for other reasons."
+            }),
         ));
     }
     let basic = value.strip_prefix("Basic ");
@@ -268,7 +270,7 @@ fn add_rate_headers(shared: &Shared, headers: &mut HeaderMap) {
     headers.insert("ratelimit-reset", HeaderValue::from(reset));
 }
 
-async fn me(State(shared): State<Shared_>) -> Response {
+async fn me(State(shared): State<Arc<Shared>>) -> Response {
     let state = shared.state();
     match state.store.user(state.admin_id) {
         Some(user) => json_answer(StatusCode::OK, json!({ "user": user })),
@@ -276,7 +278,7 @@ async fn me(State(shared): State<Shared_>) -> Response {
     }
 }
 
-async fn user_fields(State(shared): State<Shared_>) -> Response {
+async fn user_fields(State(shared): State<Arc<Shared>>) -> Response {
     let fields = shared.state().store.fields().to_vec();
     let count = fields.len();
     json_answer(
@@ -286,7 +288,7 @@ async fn user_fields(State(shared): State<Shared_>) -> Response {
 }
 
 async fn create_many(
-    State(s): State<Shared_>,
+    State(s): State<Arc<Shared>>,
     Extension(f): Extension<JobFate>,
     body: Bytes,
 ) -> Response {
@@ -294,7 +296,7 @@ async fn create_many(
 }
 
 async fn create_or_update_many(
-    State(s): State<Shared_>,
+    State(s): State<Arc<Shared>>,
     Extension(f): Extension<JobFate>,
     body: Bytes,
 ) -> Response {
@@ -304,7 +306,7 @@ async fn create_or_update_many(
 /// Also the unconfirmed form `update_many.json?ids=1,2` (or `external_ids=`) with one
 /// `{"user": {...}}` applied to each.
 async fn update_many(
-    State(s): State<Shared_>,
+    State(s): State<Arc<Shared>>,
     Extension(f): Extension<JobFate>,
     Query(query): Query<HashMap<String, String>>,
     body: Bytes,
@@ -450,7 +452,7 @@ fn read_job(shared: &Shared, id: &str) -> Option<Value> {
     Some(job.render(now, &shared.base))
 }
 
-async fn job_status_show(State(shared): State<Shared_>, Path(file): Path<String>) -> Response {
+async fn job_status_show(State(shared): State<Arc<Shared>>, Path(file): Path<String>) -> Response {
     let id = file.strip_suffix(".json").unwrap_or(&file);
     match read_job(&shared, id) {
         Some(job) => json_answer(StatusCode::OK, json!({ "job_status": job })),
@@ -459,7 +461,7 @@ async fn job_status_show(State(shared): State<Shared_>, Path(file): Path<String>
 }
 
 async fn job_statuses_show_many(
-    State(shared): State<Shared_>,
+    State(shared): State<Arc<Shared>>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
     let ids = split_list(query.get("ids"));
@@ -489,7 +491,7 @@ fn users_answer(key: &str, users: Vec<Value>) -> Response {
 }
 
 async fn users_show_many(
-    State(shared): State<Shared_>,
+    State(shared): State<Arc<Shared>>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
     let ids = split_list(query.get("ids"));
@@ -497,7 +499,10 @@ async fn users_show_many(
     if ids.len().max(external_ids.len()) > MAX_USERS_PER_CALL {
         return json_answer(
             StatusCode::BAD_REQUEST,
-            json!({"error": "TooManyValues", "description": "Maximum 100 values may be requested per call"}),
+            json!({
+                "error": "TooManyValues",
+                "description": "Maximum 100 values may be requested per call"
+            }),
         );
     }
     let state = shared.state();
@@ -514,7 +519,7 @@ async fn users_show_many(
 
 /// `query=email:x` (quotes allowed) or `external_id=x`; Zendesk answers under `results`.
 async fn users_search(
-    State(shared): State<Shared_>,
+    State(shared): State<Arc<Shared>>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
     let state = shared.state();
@@ -538,7 +543,7 @@ async fn users_search(
     users_answer("results", results)
 }
 
-async fn user_show(State(shared): State<Shared_>, Path(file): Path<String>) -> Response {
+async fn user_show(State(shared): State<Arc<Shared>>, Path(file): Path<String>) -> Response {
     let id = file
         .strip_suffix(".json")
         .unwrap_or(&file)
@@ -554,7 +559,7 @@ async fn user_show(State(shared): State<Shared_>, Path(file): Path<String>) -> R
 /// The authorization page: approves at once (or refuses, when configured) and sends the
 /// browser back to the loopback redirect with `code` and `state`.
 async fn authorize(
-    State(shared): State<Shared_>,
+    State(shared): State<Arc<Shared>>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
     let get = |k: &str| query.get(k).cloned().unwrap_or_default();
@@ -572,14 +577,20 @@ async fn authorize(
     if !known || !redirect_ok || get("response_type") != "code" {
         return json_answer(
             StatusCode::BAD_REQUEST,
-            json!({"error": "invalid_request", "error_description": "unknown client_id, bad redirect_uri or response_type"}),
+            json!({
+                "error": "invalid_request",
+                "error_description": "unknown client_id, bad redirect_uri or response_type"
+            }),
         );
     }
     let challenge = query.get("code_challenge").cloned();
     if challenge.is_some() && get("code_challenge_method") != "S256" {
         return json_answer(
             StatusCode::BAD_REQUEST,
-            json!({"error": "invalid_request", "error_description": "code_challenge_method must be S256"}),
+            json!({
+                "error": "invalid_request",
+                "error_description": "code_challenge_method must be S256"
+            }),
         );
     }
     let mut pairs: Vec<(&str, String)> = Vec::new();
@@ -613,7 +624,7 @@ fn redirect_to(redirect_uri: &str, pairs: &[(&str, String)]) -> Response {
 }
 
 /// `POST /oauth/tokens`, JSON or form-encoded.
-async fn tokens(State(shared): State<Shared_>, headers: HeaderMap, body: Bytes) -> Response {
+async fn tokens(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
     let params = token_params(&headers, &body);
     match grant(&shared, &params) {
         Ok(body) => json_answer(StatusCode::OK, body),

@@ -376,7 +376,8 @@ impl TokenManager {
             Renewal::RefreshToken => {
                 let refresh = self.store.load().ok_or_else(|| {
                     ZendeskError::Auth(
-                        "the access token expired and there is no refresh token: run `zdimport login`"
+                        "the access token expired and there is no refresh token: \
+                         run `zdimport login`"
                             .into(),
                     )
                 })?;
@@ -605,7 +606,8 @@ impl LoginFlow {
                 "404 Not Found"
             };
             let reply = format!(
-                "HTTP/1.1 {status}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{page}",
+                "HTTP/1.1 {status}\r\ncontent-type: text/plain; charset=utf-8\r\n\
+                 content-length: {}\r\nconnection: close\r\n\r\n{page}",
                 page.len()
             );
             let _ = stream.write_all(reply.as_bytes()).await;
