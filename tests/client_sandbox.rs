@@ -9,7 +9,7 @@ use zdimport::zendesk::auth::{LoginFlow, MemoryStore};
 use zdimport::zendesk::results::{MatchRule, match_results};
 use zdimport::zendesk::{
     Client, ClientConfig, Credentials, JobState, OAuthClient, Secret, TokenManager, ZendeskError,
-    sign_in,
+    connect, sign_in,
 };
 
 const API_TOKEN: &str = "sandbox-api-token";
@@ -877,4 +877,77 @@ async fn update_many_with_ids_in_the_query() {
     assert_eq!(job.total, Some(2));
     finished(&sandbox, &client, &job.id).await;
     assert_eq!(sandbox.user_by_external_id("b1").unwrap()["notes"], "moved");
+}
+
+#[tokio::test]
+async fn connect_reads_the_account_and_credentials_from_the_environment() {
+    let sandbox = sandbox(SandboxConfig::default()).await;
+    let url = sandbox.url().to_string();
+    let vars = env(&[
+        ("ZENDESK_URL", &url),
+        ("ZENDESK_EMAIL", "admin@sandbox.example"),
+        ("ZENDESK_API_TOKEN", API_TOKEN),
+        ("ZDIMPORT_KEYRING", "memory"),
+    ]);
+    let (client, warning) = connect(None, None, vars, Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert!(warning.is_some_and(|w| w.contains("2027-04-30")));
+    assert_eq!(
+        client.me().await.unwrap().value.email.as_deref(),
+        Some("admin@sandbox.example")
+    );
+    let insecure = env(&[
+        ("ZENDESK_URL", "http://example.com"),
+        ("ZENDESK_OAUTH_TOKEN", "t"),
+    ]);
+    let err = connect(None, None, insecure, Duration::from_secs(5))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ZendeskError::InsecureUrl { .. }), "{err}");
+}
+
+/// `zdimport login` end to end; the test plays the browser, the keyring stays untouched.
+#[tokio::test]
+async fn login_command_signs_in_through_the_browser() {
+    use tokio::io::AsyncBufReadExt as _;
+    let sandbox = sandbox(SandboxConfig::default()).await;
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_zdimport"))
+        .args(["login", "--no-browser", "--url", sandbox.url().as_str()])
+        .env("ZDIMPORT_KEYRING", "memory")
+        .env_remove("ZENDESK_SUBDOMAIN")
+        .env_remove("ZENDESK_CLIENT_ID")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut errors = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut output = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let authorize = async {
+        loop {
+            let line = errors
+                .next_line()
+                .await
+                .unwrap()
+                .expect("the URL is printed");
+            if let Some(url) = line.trim().strip_prefix("http") {
+                return reqwest::Url::parse(&format!("http{url}")).unwrap();
+            }
+        }
+    };
+    let authorize = tokio::time::timeout(Duration::from_secs(20), authorize)
+        .await
+        .unwrap();
+    play_browser(&authorize).await;
+    let signed_in = tokio::time::timeout(Duration::from_secs(20), output.next_line())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        signed_in,
+        "Signed in to 127.0.0.1 as admin@sandbox.example (admin)"
+    );
+    assert!(child.wait().await.unwrap().success());
 }

@@ -1,14 +1,11 @@
 //! `zdimport login`: OAuth sign-in with PKCE in the operator's browser.
 
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Args;
 
-use crate::zendesk::auth::{
-    DEFAULT_CLIENT_ID, DEFAULT_SCOPE, KeyringStore, LoginFlow, RefreshStore,
-};
+use crate::zendesk::auth::{DEFAULT_CLIENT_ID, DEFAULT_SCOPE, LoginFlow, refresh_store};
 use crate::zendesk::{Client, ClientConfig, Credentials, OAuthClient, TokenManager, base_url};
 
 /// How long the browser has to come back.
@@ -61,7 +58,7 @@ pub fn run(args: &LoginArgs) -> Result<ExitCode, String> {
             .map_err(|_| "the browser did not come back within 5 minutes".to_owned())?
             .map_err(|e| e.to_string())?;
         let host = base.host_str().unwrap_or("zendesk");
-        let store: Arc<dyn RefreshStore> = Arc::new(KeyringStore::new(host, &args.client_id));
+        let store = refresh_store(host, &args.client_id, |k| std::env::var(k).ok());
         let tokens =
             TokenManager::from_answer(&base, client, &answer, store, Duration::from_secs(30))
                 .map_err(|e| e.to_string())?;

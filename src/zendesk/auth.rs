@@ -211,6 +211,19 @@ pub async fn sign_in(
     ))
 }
 
+/// The refresh token store for an account: the OS keyring, or memory only when
+/// `ZDIMPORT_KEYRING=memory` (tests, and machines whose keyring misbehaves).
+pub fn refresh_store(
+    host: &str,
+    client_id: &str,
+    var: impl Fn(&str) -> Option<String>,
+) -> Arc<dyn RefreshStore> {
+    if var("ZDIMPORT_KEYRING").is_some_and(|v| v.eq_ignore_ascii_case("memory")) {
+        return Arc::new(MemoryStore::default());
+    }
+    Arc::new(KeyringStore::new(host, client_id))
+}
+
 /// How a new access token is obtained when the current one runs out.
 #[derive(Clone, Debug)]
 enum Renewal {

@@ -103,6 +103,28 @@ pub fn base_url(url: Option<&str>, subdomain: Option<&str>) -> Result<Url, Zende
     Ok(url)
 }
 
+/// A client for the account named by `ZENDESK_URL` or `ZENDESK_SUBDOMAIN` (or the `--url` and
+/// `--subdomain` given), signed in as [`sign_in`] chooses; `warning` is set for legacy API
+/// tokens. `var` reads the environment (`|k| std::env::var(k).ok()` in the binary).
+pub async fn connect(
+    url: Option<&str>,
+    subdomain: Option<&str>,
+    var: impl Fn(&str) -> Option<String>,
+    timeout: Duration,
+) -> Result<(Client, Option<String>), ZendeskError> {
+    let url = url.map(str::to_owned).or_else(|| var("ZENDESK_URL"));
+    let subdomain = subdomain
+        .map(str::to_owned)
+        .or_else(|| var("ZENDESK_SUBDOMAIN"));
+    let base = base_url(url.as_deref(), subdomain.as_deref())?;
+    let client_id = var("ZENDESK_CLIENT_ID").unwrap_or_else(|| auth::DEFAULT_CLIENT_ID.into());
+    let store = auth::refresh_store(base.host_str().unwrap_or(""), &client_id, &var);
+    let chosen = sign_in(&base, &var, store, timeout).await?;
+    let mut config = ClientConfig::new(base, chosen.credentials);
+    config.timeout = timeout;
+    Ok((Client::new(config)?, chosen.warning))
+}
+
 /// https everywhere; plain http only to this machine (127.0.0.1, ::1, localhost): the
 /// sandbox. Credentials must never cross a network in the clear.
 pub fn check_scheme(url: &Url) -> Result<(), ZendeskError> {
