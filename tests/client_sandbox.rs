@@ -951,3 +951,27 @@ async fn login_command_signs_in_through_the_browser() {
     );
     assert!(child.wait().await.unwrap().success());
 }
+
+#[tokio::test]
+async fn retry_after_as_an_http_date() {
+    let faults: FaultConfig = "http-date".parse().unwrap();
+    let sandbox = sandbox(SandboxConfig {
+        rate_limit: 1,
+        faults,
+        ..SandboxConfig::default()
+    })
+    .await;
+    let client = client(&sandbox);
+    client.me().await.unwrap();
+    let err = client.me().await.unwrap_err();
+    let wait = err.retry_after().expect("a date read as a wait");
+    assert!(wait <= Duration::from_secs(61), "{wait:?}");
+    let raw = reqwest::Client::new()
+        .get(sandbox.url().join("/api/v2/users/me.json").unwrap())
+        .basic_auth("admin@sandbox.example/token", Some(API_TOKEN))
+        .send()
+        .await
+        .unwrap();
+    let header = raw.headers()["retry-after"].to_str().unwrap().to_owned();
+    assert!(header.ends_with(" GMT"), "{header}");
+}

@@ -29,6 +29,8 @@ pub struct FaultConfig {
     pub results_out_of_order: bool,
     /// A new job answers 404 to its first status read.
     pub job_not_found_first: bool,
+    /// `Retry-After` as an HTTP date instead of seconds (RFC 9110 allows both).
+    pub retry_after_date: bool,
 }
 
 /// Something that goes wrong with one request or job.
@@ -143,7 +145,7 @@ impl Faults {
 #[derive(Debug, thiserror::Error)]
 #[error(
     "--faults: '{item}': {reason} (expected e.g. 5xx=0.05,drop=0.01,slow=0.1:2s,lost=0.01,\
-     failed=0.02,killed=0.01,no-index,shuffle,job-404)"
+     failed=0.02,killed=0.01,no-index,shuffle,job-404,http-date)"
 )]
 pub struct FaultParseError {
     item: String,
@@ -174,6 +176,7 @@ fn parse_item(config: &mut FaultConfig, item: &str) -> Result<(), String> {
         "no-index" => config.results_without_index = true,
         "shuffle" => config.results_out_of_order = true,
         "job-404" => config.job_not_found_first = true,
+        "http-date" => config.retry_after_date = true,
         _ => {
             let (name, value) = item.split_once('=').ok_or("unknown fault")?;
             let (chance, extra) = value

@@ -228,8 +228,18 @@ fn over_rate_limit(shared: &Shared) -> Option<Response> {
     let mut response = html_answer(StatusCode::TOO_MANY_REQUESTS, "429 Too Many Requests");
     response
         .headers_mut()
-        .insert(header::RETRY_AFTER, HeaderValue::from(wait));
+        .insert(header::RETRY_AFTER, retry_after(shared, wait));
     Some(response)
+}
+
+/// `Retry-After` in seconds, or as the HTTP date that many seconds from now (real time: the
+/// client waits with its own clock).
+fn retry_after(shared: &Shared, wait_secs: u64) -> HeaderValue {
+    if !shared.config.faults.retry_after_date {
+        return HeaderValue::from(wait_secs);
+    }
+    let when = std::time::SystemTime::now() + Duration::from_secs(wait_secs);
+    HeaderValue::from_str(&httpdate::fmt_http_date(when)).unwrap_or(HeaderValue::from(wait_secs))
 }
 
 fn window_left(now: Duration) -> Duration {
@@ -405,7 +415,7 @@ fn start_job(shared: &Shared, kind: BulkKind, fate: JobFate, users: Vec<Value>) 
         );
         response
             .headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from(wait));
+            .insert(header::RETRY_AFTER, retry_after(shared, wait));
         return response;
     }
     state.job_seq += 1;
