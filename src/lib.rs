@@ -11,5 +11,7 @@ pub mod paths;
 pub mod payload;
 pub mod pipeline;
 pub mod profile;
+pub mod sandbox;
 pub mod sheet;
 pub mod tui;
+pub mod zendesk;

@@ -1,9 +1,11 @@
 //! Headless commands over the core: inspect, preview, validate, profiles.
 
 mod inspect;
+mod login;
 mod mapped;
 mod preview;
 mod profiles;
+mod sandbox;
 mod validate;
 
 pub use inspect::shorten;
@@ -38,6 +40,10 @@ pub enum Command {
     Validate(validate::ValidateArgs),
     /// Saved mappings: list, show, delete
     Profiles(profiles::ProfilesArgs),
+    /// Sign in to Zendesk with OAuth (PKCE) in the browser
+    Login(login::LoginArgs),
+    /// Serve the simulated Zendesk on 127.0.0.1 for rehearsals
+    Sandbox(sandbox::SandboxArgs),
 }
 
 /// Which file, sheet and header row to read.
@@ -80,6 +86,8 @@ pub fn run(command: Command) -> ExitCode {
         Command::Preview(args) => preview::run(&args),
         Command::Validate(args) => validate::run(&args),
         Command::Profiles(args) => profiles::run(&args),
+        Command::Login(args) => login::run(&args),
+        Command::Sandbox(args) => sandbox::run(&args),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,454 @@
+//! A simulated Zendesk on 127.0.0.1 for tests, benchmarks, `--sandbox` and rehearsals.
+//!
+//! It answers the endpoints zdimport uses with the keys and types of real answers
+//! (`shared/fixtures/zendesk/`), runs bulk calls as jobs over a [`SimClock`] that can be sped
+//! up, enforces Zendesk's limits (100 users per call, 30 active jobs, requests per minute),
+//! signs in with API tokens or OAuth, and injects seeded faults. Tests read what it holds and
+//! what it was sent through [`SandboxHandle`].
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), zdimport::sandbox::SandboxError> {
+//! use zdimport::sandbox::{Sandbox, SandboxConfig};
+//! let sandbox = Sandbox::start(SandboxConfig::default()).await?;
+//! println!("ZENDESK_URL={}", sandbox.url());
+//! # Ok(()) }
+//! ```
+
+pub mod clock;
+pub mod faults;
+pub mod jobs;
+mod oauth;
+mod routes;
+mod seed;
+pub mod store;
+
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use reqwest::Url;
+use serde_json::Value;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tower_service::Service as _;
+
+pub use clock::SimClock;
+pub use faults::{Fault, FaultConfig};
+
+use crate::zendesk::Secret;
+use faults::{Faults, ForcedFault};
+use jobs::Job;
+use oauth::OAuthState;
+use store::Store;
+
+/// An OAuth client the sandbox knows; without a secret it is public (PKCE only).
+#[derive(Debug, Clone)]
+pub struct SandboxOAuthClient {
+    pub client_id: String,
+    pub client_secret: Option<Secret>,
+}
+
+/// How the simulated account behaves.
+#[derive(Debug, Clone)]
+pub struct SandboxConfig {
+    /// 0 picks a free port.
+    pub port: u16,
+    /// Requests per minute of simulated time (Enterprise: 700).
+    pub rate_limit: u32,
+    /// Jobs queued or working at once before bulk calls are refused (Zendesk: 30).
+    pub job_limit: usize,
+    /// Simulated seconds per real second.
+    pub speed: f64,
+    /// Simulated time a job waits before it starts, and per user while it works.
+    pub job_queue_time: Duration,
+    pub job_time_per_user: Duration,
+    pub faults: FaultConfig,
+    pub seed: u64,
+    /// false answers the bulk calls with 403 "Data imports are not enabled".
+    pub bulk_import_enabled: bool,
+    /// The admin that `users/me` answers and the legacy API token belongs to.
+    pub admin_email: String,
+    pub api_token: Secret,
+    pub oauth_clients: Vec<SandboxOAuthClient>,
+    /// Lifetime of OAuth access tokens, in simulated time.
+    pub token_ttl: Duration,
+    /// false makes the authorization page refuse (`error=access_denied`).
+    pub approve_authorizations: bool,
+    /// Users present at the start, as bulk bodies would create them.
+    pub users: Vec<Value>,
+    /// Custom user field definitions (`key`, `type`, `title`, `custom_field_options`…).
+    pub user_fields: Vec<Value>,
+}
+
+/// The client id of the public (PKCE) OAuth client every sandbox knows.
+pub const PUBLIC_CLIENT_ID: &str = "zdimport";
+/// The confidential client for the client credentials grant.
+pub const SERVICE_CLIENT_ID: &str = "zdimport-service";
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        Self {
+            port: 0,
+            rate_limit: 700,
+            job_limit: 30,
+            speed: 1.0,
+            job_queue_time: Duration::from_secs(1),
+            job_time_per_user: Duration::from_millis(20),
+            faults: FaultConfig::default(),
+            seed: 0,
+            bulk_import_enabled: true,
+            admin_email: "admin@sandbox.example".into(),
+            api_token: Secret::new("sandbox-api-token"),
+            oauth_clients: vec![
+                SandboxOAuthClient {
+                    client_id: PUBLIC_CLIENT_ID.into(),
+                    client_secret: None,
+                },
+                SandboxOAuthClient {
+                    client_id: SERVICE_CLIENT_ID.into(),
+                    client_secret: Some(Secret::new("sandbox-client-secret")),
+                },
+            ],
+            token_ttl: Duration::from_secs(30 * 60),
+            approve_authorizations: true,
+            users: Vec::new(),
+            user_fields: Vec::new(),
+        }
+    }
+}
+
+impl SandboxConfig {
+    /// Adds existing users from a file: JSON `{"users": [...], "user_fields": [...]}`, or a
+    /// worksheet whose column names are user keys (`name`, `email`, `external_id`, `role`,
+    /// `organization`, `tags`…; `user_fields.KEY` for a custom field).
+    pub fn seed_from_file(&mut self, path: &Path) -> Result<(), SandboxError> {
+        let read_error = |reason: String| SandboxError::Seed {
+            path: path.display().to_string(),
+            reason,
+        };
+        let is_json = path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("json"));
+        if !is_json {
+            let users = seed::users_from_worksheet(path).map_err(|e| read_error(e.to_string()))?;
+            self.users.extend(users);
+            return Ok(());
+        }
+        let text = std::fs::read_to_string(path).map_err(|e| read_error(e.to_string()))?;
+        let value: Value = serde_json::from_str(&text).map_err(|e| read_error(e.to_string()))?;
+        let list = |key: &str| {
+            value
+                .get(key)
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default()
+        };
+        self.users.extend(list("users"));
+        self.user_fields.extend(list("user_fields"));
+        Ok(())
+    }
+}
+
+/// The sandbox could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    #[error("cannot listen on 127.0.0.1:{port}: {source}")]
+    Bind { port: u16, source: std::io::Error },
+    #[error("{path}: cannot seed the sandbox: {reason}")]
+    Seed { path: String, reason: String },
+    #[error("seed user {index} was refused: {error}: {details}")]
+    SeedUser {
+        index: usize,
+        error: String,
+        details: String,
+    },
+}
+
+/// One request the sandbox answered, for tests to inspect.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestRecord {
+    pub method: String,
+    /// Path and query.
+    pub target: String,
+    /// 0 when the connection was dropped without an answer.
+    pub status: u16,
+    /// Simulated time of arrival.
+    pub at: Duration,
+}
+
+/// Everything that changes, behind one lock that is never held across an await.
+#[derive(Debug)]
+struct State {
+    store: Store,
+    admin_id: u64,
+    jobs: Vec<Job>,
+    job_seq: u64,
+    faults: Faults,
+    /// The current rate-limit minute (simulated) and the requests counted in it.
+    window: u64,
+    used: u32,
+    requests: Vec<RequestRecord>,
+    oauth: OAuthState,
+}
+
+impl State {
+    /// Finishes every job whose end time has passed, in the order they end.
+    fn tick(&mut self, now: Duration) {
+        let mut due: Vec<usize> = (0..self.jobs.len())
+            .filter(|&i| {
+                matches!(self.jobs[i].end, jobs::JobEnd::Pending) && self.jobs[i].done_at <= now
+            })
+            .collect();
+        due.sort_by_key(|&i| (self.jobs[i].done_at, i));
+        for i in due {
+            self.jobs[i].finish(&mut self.store);
+        }
+    }
+
+    fn active_jobs(&self, now: Duration) -> usize {
+        self.jobs.iter().filter(|j| j.is_active(now)).count()
+    }
+}
+
+/// What the routes share.
+#[derive(Debug)]
+struct Shared {
+    config: SandboxConfig,
+    base: String,
+    clock: SimClock,
+    state: Mutex<State>,
+}
+
+impl Shared {
+    /// Locks the state with jobs brought up to the clock's time.
+    fn state(&self) -> MutexGuard<'_, State> {
+        // A panic in a handler must not take the whole sandbox down with a poisoned lock.
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        state.tick(self.clock.now());
+        state
+    }
+}
+
+/// Starts sandboxes.
+pub struct Sandbox;
+
+impl Sandbox {
+    /// Listens on `127.0.0.1:config.port` and serves until the handle is dropped.
+    pub async fn start(config: SandboxConfig) -> Result<SandboxHandle, SandboxError> {
+        let listener = TcpListener::bind(("127.0.0.1", config.port))
+            .await
+            .map_err(|source| SandboxError::Bind {
+                port: config.port,
+                source,
+            })?;
+        let port = listener
+            .local_addr()
+            .map_err(|source| SandboxError::Bind {
+                port: config.port,
+                source,
+            })?
+            .port();
+        let base = format!("http://127.0.0.1:{port}");
+        let shared = Arc::new(seeded_shared(config, &base)?);
+        let router = routes::router(Arc::clone(&shared));
+        let shutdown = CancellationToken::new();
+        tokio::spawn(serve(listener, router, shutdown.clone()));
+        let url = Url::parse(&base).map_err(|e| SandboxError::Seed {
+            path: base.clone(),
+            reason: e.to_string(),
+        })?;
+        Ok(SandboxHandle {
+            url,
+            shared,
+            shutdown,
+        })
+    }
+}
+
+fn seeded_shared(config: SandboxConfig, base: &str) -> Result<Shared, SandboxError> {
+    let clock = SimClock::new(config.speed);
+    let now = clock.wall();
+    let mut store = Store::new(base);
+    for field in &config.user_fields {
+        store.add_field(field, now);
+    }
+    let admin = serde_json::json!({
+        "name": "Sandbox Admin", "email": config.admin_email, "role": "admin", "verified": true
+    });
+    let admin_id = store
+        .create(&admin, now)
+        .map_err(|e| SandboxError::SeedUser {
+            index: 0,
+            error: e.error.into(),
+            details: e.details,
+        })?;
+    for (index, user) in config.users.iter().enumerate() {
+        store
+            .create(user, now)
+            .map_err(|e| SandboxError::SeedUser {
+                index,
+                error: e.error.into(),
+                details: e.details,
+            })?;
+    }
+    let state = State {
+        store,
+        admin_id,
+        jobs: Vec::new(),
+        job_seq: 0,
+        faults: Faults::new(config.faults.clone(), config.seed),
+        window: 0,
+        used: 0,
+        requests: Vec::new(),
+        oauth: OAuthState::default(),
+    };
+    Ok(Shared {
+        config,
+        base: base.to_owned(),
+        clock,
+        state: Mutex::new(state),
+    })
+}
+
+/// Cancelled by a handler to drop its connection without an answer (the dropped-connection
+/// fault): the connection task stops serving and the socket closes.
+#[derive(Debug, Clone)]
+struct ConnectionKill(CancellationToken);
+
+/// Our own accept loop instead of `axum::serve`, so that one connection can be dropped.
+async fn serve(listener: TcpListener, router: axum::Router, shutdown: CancellationToken) {
+    loop {
+        let accepted = tokio::select! {
+            () = shutdown.cancelled() => return,
+            accepted = listener.accept() => accepted,
+        };
+        let Ok((stream, _)) = accepted else {
+            continue;
+        };
+        tokio::spawn(serve_connection(stream, router.clone(), shutdown.clone()));
+    }
+}
+
+async fn serve_connection(
+    stream: tokio::net::TcpStream,
+    router: axum::Router,
+    shutdown: CancellationToken,
+) {
+    let kill = CancellationToken::new();
+    let marker = ConnectionKill(kill.clone());
+    let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
+        request.extensions_mut().insert(marker.clone());
+        let mut router = router.clone();
+        async move { router.call(request).await }
+    });
+    let connection =
+        hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+    tokio::select! {
+        _ = connection => {}
+        () = kill.cancelled() => {}
+        () = shutdown.cancelled() => {}
+    }
+}
+
+/// A running sandbox; dropping it stops it.
+#[derive(Debug)]
+pub struct SandboxHandle {
+    url: Url,
+    shared: Arc<Shared>,
+    shutdown: CancellationToken,
+}
+
+impl SandboxHandle {
+    /// `http://127.0.0.1:PORT/`, the `ZENDESK_URL` to use.
+    pub fn url(&self) -> &Url {
+        &self.url
+    }
+
+    /// The simulated clock: speed it up or move it forward.
+    pub fn clock(&self) -> &SimClock {
+        &self.shared.clock
+    }
+
+    pub fn config(&self) -> &SandboxConfig {
+        &self.shared.config
+    }
+
+    /// Every user held now (jobs due by now applied first), the admin included.
+    pub fn users(&self) -> Vec<Value> {
+        self.shared.state().store.users().cloned().collect()
+    }
+
+    pub fn user_by_email(&self, email: &str) -> Option<Value> {
+        self.shared.state().store.find_by_email(email).cloned()
+    }
+
+    pub fn user_by_external_id(&self, external_id: &str) -> Option<Value> {
+        self.shared
+            .state()
+            .store
+            .find_by_external_id(external_id)
+            .cloned()
+    }
+
+    /// The identities sent for a user (Zendesk keeps them apart from the user object).
+    pub fn identities(&self, user_id: u64) -> Vec<Value> {
+        self.shared.state().store.identities(user_id).to_vec()
+    }
+
+    /// Every request answered so far, in order of arrival.
+    pub fn requests(&self) -> Vec<RequestRecord> {
+        self.shared.state().requests.clone()
+    }
+
+    /// Jobs created so far and how many are still queued or working.
+    pub fn job_counts(&self) -> (usize, usize) {
+        let state = self.shared.state();
+        (state.jobs.len(), state.active_jobs(self.shared.clock.now()))
+    }
+
+    /// Makes the next request whose path contains `path` meet `fault`.
+    pub fn force_fault(&self, path: &str, fault: Fault) {
+        self.shared.state().faults.force(ForcedFault {
+            path: path.into(),
+            fault,
+        });
+    }
+
+    /// An OAuth access token for the admin, as if a client had signed in; `ttl` in simulated
+    /// time (`None`: the configured lifetime).
+    pub fn issue_access_token(&self, ttl: Option<Duration>) -> Secret {
+        let now = self.shared.clock.now();
+        let ttl = ttl.unwrap_or(self.shared.config.token_ttl);
+        let mut state = self.shared.state();
+        Secret::new(state.oauth.issue_access(PUBLIC_CLIENT_ID, now + ttl, None))
+    }
+
+    /// How many access tokens `/oauth/tokens` has issued.
+    pub fn tokens_issued(&self) -> u64 {
+        self.shared.state().oauth.issued()
+    }
+
+    /// A line to paste into a shell: the URL and the legacy credentials.
+    pub fn env_line(&self) -> String {
+        let config = &self.shared.config;
+        format!(
+            "ZENDESK_URL={} ZENDESK_EMAIL={} ZENDESK_API_TOKEN={}",
+            self.url.as_str().trim_end_matches('/'),
+            config.admin_email,
+            config.api_token.expose()
+        )
+    }
+
+    /// Stops accepting and closes every connection.
+    pub fn shutdown(&self) {
+        self.shutdown.cancel();
+    }
+}
+
+impl Drop for SandboxHandle {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}

@@ -1,0 +1,524 @@
+//! The Zendesk client: the endpoints zdimport uses, typed answers, rate headers, sign-in.
+//!
+//! Every call has a timeout, every answer carries its [`RateInfo`], and every error names the
+//! request that failed. Retrying is the caller's decision (the import engine knows whether a
+//! bulk call may already have been accepted); the one retry done here is after a 401 with an
+//! OAuth token, once the token is renewed.
+
+pub mod auth;
+pub mod error;
+pub mod rate;
+pub mod results;
+pub mod secret;
+pub mod types;
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
+use reqwest::{Method, StatusCode, Url};
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+pub use auth::{Credentials, OAuthClient, SignIn, TokenAnswer, TokenManager, sign_in};
+pub use error::{ApiReason, RequestLabel, ZendeskError};
+pub use rate::RateInfo;
+pub use secret::Secret;
+pub use types::{JobResult, JobResults, JobState, JobStatus, User, UserField};
+
+/// Zendesk refuses more than this many users in one bulk call (400 `TooManyValues`).
+pub const MAX_USERS_PER_CALL: usize = 100;
+
+/// The default time a request may take before it counts as lost.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Bulk endpoints, with Zendesk's method and path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BulkEndpoint {
+    CreateMany,
+    CreateOrUpdateMany,
+    UpdateMany,
+}
+
+impl BulkEndpoint {
+    pub fn method(self) -> Method {
+        match self {
+            Self::UpdateMany => Method::PUT,
+            Self::CreateMany | Self::CreateOrUpdateMany => Method::POST,
+        }
+    }
+
+    pub fn path(self) -> &'static str {
+        match self {
+            Self::CreateMany => "/api/v2/users/create_many.json",
+            Self::CreateOrUpdateMany => "/api/v2/users/create_or_update_many.json",
+            Self::UpdateMany => "/api/v2/users/update_many.json",
+        }
+    }
+}
+
+/// An answer and what its headers said about the rate limit.
+#[derive(Debug, Clone)]
+pub struct Answer<T> {
+    pub value: T,
+    pub status: u16,
+    pub rate: RateInfo,
+}
+
+/// Where and how to reach Zendesk.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    pub base_url: Url,
+    pub credentials: Credentials,
+    pub timeout: Duration,
+}
+
+impl ClientConfig {
+    pub fn new(base_url: Url, credentials: Credentials) -> Self {
+        Self {
+            base_url,
+            credentials,
+            timeout: DEFAULT_TIMEOUT,
+        }
+    }
+}
+
+/// The account's base URL from `--url`/`ZENDESK_URL` or `--subdomain`/`ZENDESK_SUBDOMAIN`.
+pub fn base_url(url: Option<&str>, subdomain: Option<&str>) -> Result<Url, ZendeskError> {
+    let text = match (url, subdomain) {
+        (Some(url), _) => url.trim().to_owned(),
+        (None, Some(sub)) => format!("https://{}.zendesk.com", sub.trim()),
+        (None, None) => {
+            return Err(ZendeskError::BadUrl {
+                url: String::new(),
+                reason: "set --url/ZENDESK_URL or --subdomain/ZENDESK_SUBDOMAIN".into(),
+            });
+        }
+    };
+    let url = Url::parse(&text).map_err(|e| ZendeskError::BadUrl {
+        url: text.clone(),
+        reason: e.to_string(),
+    })?;
+    check_scheme(&url)?;
+    Ok(url)
+}
+
+/// A client for the account named by `ZENDESK_URL` or `ZENDESK_SUBDOMAIN` (or the `--url` and
+/// `--subdomain` given), signed in as [`sign_in`] chooses; `warning` is set for legacy API
+/// tokens. `var` reads the environment (`|k| std::env::var(k).ok()` in the binary).
+pub async fn connect(
+    url: Option<&str>,
+    subdomain: Option<&str>,
+    var: impl Fn(&str) -> Option<String>,
+    timeout: Duration,
+) -> Result<(Client, Option<String>), ZendeskError> {
+    let url = url.map(str::to_owned).or_else(|| var("ZENDESK_URL"));
+    let subdomain = subdomain
+        .map(str::to_owned)
+        .or_else(|| var("ZENDESK_SUBDOMAIN"));
+    let base = base_url(url.as_deref(), subdomain.as_deref())?;
+    let client_id = var("ZENDESK_CLIENT_ID").unwrap_or_else(|| auth::DEFAULT_CLIENT_ID.into());
+    let store = auth::refresh_store(base.host_str().unwrap_or(""), &client_id, &var);
+    let chosen = sign_in(&base, &var, store, timeout).await?;
+    let mut config = ClientConfig::new(base, chosen.credentials);
+    config.timeout = timeout;
+    Ok((Client::new(config)?, chosen.warning))
+}
+
+/// https everywhere; plain http only to this machine (127.0.0.1, ::1, localhost): the
+/// sandbox. Credentials must never cross a network in the clear.
+pub fn check_scheme(url: &Url) -> Result<(), ZendeskError> {
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if is_loopback(url) => Ok(()),
+        "http" => Err(ZendeskError::InsecureUrl {
+            url: url.to_string(),
+        }),
+        other => Err(ZendeskError::BadUrl {
+            url: url.to_string(),
+            reason: format!("scheme '{other}' is not https"),
+        }),
+    }
+}
+
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+/// A connection to one Zendesk account; cheap to clone, share it between tasks.
+#[derive(Debug, Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    base: Url,
+    credentials: Credentials,
+    timeout: Duration,
+}
+
+impl Client {
+    pub fn new(config: ClientConfig) -> Result<Self, ZendeskError> {
+        check_scheme(&config.base_url)?;
+        let http = reqwest::Client::builder()
+            .timeout(config.timeout)
+            .connect_timeout(config.timeout)
+            // A redirect could carry the Authorization header to another host.
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("zdimport/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| ZendeskError::BadUrl {
+                url: config.base_url.to_string(),
+                reason: format!("cannot build an HTTP client: {e}"),
+            })?;
+        Ok(Self {
+            http,
+            base: config.base_url,
+            credentials: config.credentials,
+            timeout: config.timeout,
+        })
+    }
+
+    pub fn base_url(&self) -> &Url {
+        &self.base
+    }
+
+    pub fn credentials(&self) -> &Credentials {
+        &self.credentials
+    }
+
+    /// `GET /api/v2/users/me.json`: who the credentials belong to; a good connection test.
+    pub async fn me(&self) -> Result<Answer<User>, ZendeskError> {
+        let answer = self
+            .get::<types::UserEnvelope>("/api/v2/users/me.json")
+            .await?;
+        Ok(map_answer(answer, |e| e.user))
+    }
+
+    /// `GET /api/v2/user_fields.json`: the account's custom user fields.
+    pub async fn user_fields(&self) -> Result<Answer<Vec<UserField>>, ZendeskError> {
+        let answer = self
+            .get::<types::UserFieldsEnvelope>("/api/v2/user_fields.json")
+            .await?;
+        Ok(map_answer(answer, |e| e.user_fields))
+    }
+
+    /// `POST /api/v2/users/create_many.json` with `{"users": users}`.
+    pub async fn create_many(&self, users: &[Value]) -> Result<Answer<JobStatus>, ZendeskError> {
+        self.bulk(BulkEndpoint::CreateMany, users).await
+    }
+
+    /// `POST /api/v2/users/create_or_update_many.json`: each user matched by email or
+    /// external_id.
+    pub async fn create_or_update_many(
+        &self,
+        users: &[Value],
+    ) -> Result<Answer<JobStatus>, ZendeskError> {
+        self.bulk(BulkEndpoint::CreateOrUpdateMany, users).await
+    }
+
+    /// `PUT /api/v2/users/update_many.json`: each user names its id or external_id.
+    pub async fn update_many(&self, users: &[Value]) -> Result<Answer<JobStatus>, ZendeskError> {
+        self.bulk(BulkEndpoint::UpdateMany, users).await
+    }
+
+    async fn bulk(
+        &self,
+        endpoint: BulkEndpoint,
+        users: &[Value],
+    ) -> Result<Answer<JobStatus>, ZendeskError> {
+        let body =
+            serde_json::to_vec(&json!({ "users": users })).map_err(|e| ZendeskError::Decode {
+                request: label(&endpoint.method(), endpoint.path()),
+                status: 0,
+                reason: format!("cannot encode the body: {e}"),
+            })?;
+        self.send_bulk(endpoint.method(), endpoint.path(), body)
+            .await
+    }
+
+    /// Sends a request body built elsewhere (the payload module's `{"users": [...]}`) as is,
+    /// and reads the job it starts.
+    pub async fn send_bulk(
+        &self,
+        method: Method,
+        path: &str,
+        body: impl Into<Bytes>,
+    ) -> Result<Answer<JobStatus>, ZendeskError> {
+        let answer = self
+            .call::<types::JobStatusEnvelope>(method, path, Some(body.into()))
+            .await?;
+        Ok(map_answer(answer, |e| e.job_status))
+    }
+
+    /// `GET /api/v2/job_statuses/{id}.json`. A 404 just after creation is normal for a moment:
+    /// the caller polls again (see `ZendeskError::status`).
+    pub async fn job_status(&self, id: &str) -> Result<Answer<JobStatus>, ZendeskError> {
+        let path = format!("/api/v2/job_statuses/{}.json", encode(id));
+        let answer = self.get::<types::JobStatusEnvelope>(&path).await?;
+        Ok(map_answer(answer, |e| e.job_status))
+    }
+
+    /// `GET /api/v2/job_statuses/show_many.json?ids=a,b`: one request for many jobs, because
+    /// polling counts against the rate limit.
+    pub async fn job_statuses(&self, ids: &[&str]) -> Result<Answer<Vec<JobStatus>>, ZendeskError> {
+        let path = format!("/api/v2/job_statuses/show_many.json?ids={}", join(ids));
+        let answer = self.get::<types::JobStatusesEnvelope>(&path).await?;
+        Ok(map_answer(answer, |e| e.job_statuses))
+    }
+
+    /// `GET /api/v2/users/show_many.json?ids=…` (at most 100).
+    pub async fn show_many_by_ids(&self, ids: &[u64]) -> Result<Answer<Vec<User>>, ZendeskError> {
+        let ids: Vec<String> = ids.iter().map(u64::to_string).collect();
+        let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+        let path = format!("/api/v2/users/show_many.json?ids={}", join(&refs));
+        let answer = self.get::<types::UsersEnvelope>(&path).await?;
+        Ok(map_answer(answer, |e| e.users))
+    }
+
+    /// `GET /api/v2/users/show_many.json?external_ids=…` (at most 100).
+    pub async fn show_many_by_external_ids(
+        &self,
+        external_ids: &[&str],
+    ) -> Result<Answer<Vec<User>>, ZendeskError> {
+        let path = format!(
+            "/api/v2/users/show_many.json?external_ids={}",
+            join(external_ids)
+        );
+        let answer = self.get::<types::UsersEnvelope>(&path).await?;
+        Ok(map_answer(answer, |e| e.users))
+    }
+
+    /// `GET /api/v2/users/search.json?query=email:…`; Zendesk answers under `results`.
+    pub async fn search_by_email(&self, email: &str) -> Result<Answer<Vec<User>>, ZendeskError> {
+        let path = format!(
+            "/api/v2/users/search.json?query={}",
+            encode(&format!("email:{email}"))
+        );
+        let answer = self.get::<types::UserSearchEnvelope>(&path).await?;
+        Ok(map_answer(answer, |e| e.results))
+    }
+
+    async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<Answer<T>, ZendeskError> {
+        self.call(Method::GET, path, None).await
+    }
+
+    /// Sends, renews an OAuth token once on 401, and decodes a 2xx body as `T`.
+    async fn call<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Bytes>,
+    ) -> Result<Answer<T>, ZendeskError> {
+        let request = label(&method, path);
+        let (status, rate, bytes) = self.send_authorized(&request, &method, path, body).await?;
+        if status.is_success() {
+            let value = serde_json::from_slice(&bytes).map_err(|e| ZendeskError::Decode {
+                request,
+                status: status.as_u16(),
+                reason: e.to_string(),
+            })?;
+            return Ok(Answer {
+                value,
+                status: status.as_u16(),
+                rate,
+            });
+        }
+        Err(refusal(request, status, rate, &bytes))
+    }
+
+    async fn send_authorized(
+        &self,
+        request: &RequestLabel,
+        method: &Method,
+        path: &str,
+        body: Option<Bytes>,
+    ) -> Result<(StatusCode, RateInfo, Bytes), ZendeskError> {
+        let (auth, generation) = self.authorization().await?;
+        let first = self
+            .send_once(request, method, path, body.clone(), auth)
+            .await?;
+        let Credentials::OAuth(tokens) = &self.credentials else {
+            return Ok(first);
+        };
+        if first.0 != StatusCode::UNAUTHORIZED {
+            return Ok(first);
+        }
+        tokens.renew_after_unauthorized(generation).await?;
+        let (auth, _) = self.authorization().await?;
+        self.send_once(request, method, path, body, auth).await
+    }
+
+    async fn send_once(
+        &self,
+        request: &RequestLabel,
+        method: &Method,
+        path: &str,
+        body: Option<Bytes>,
+        auth: HeaderValue,
+    ) -> Result<(StatusCode, RateInfo, Bytes), ZendeskError> {
+        let url = self.base.join(path).map_err(|e| ZendeskError::BadUrl {
+            url: format!("{}{path}", self.base),
+            reason: e.to_string(),
+        })?;
+        let mut builder = self
+            .http
+            .request(method.clone(), url)
+            .header(AUTHORIZATION, auth);
+        if let Some(body) = body {
+            builder = builder.header(CONTENT_TYPE, "application/json").body(body);
+        }
+        let response = builder
+            .send()
+            .await
+            .map_err(|e| transport_error(request, &e, self.timeout))?;
+        let status = response.status();
+        let rate = RateInfo::from_headers(response.headers());
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| transport_error(request, &e, self.timeout))?;
+        Ok((status, rate, bytes))
+    }
+
+    /// The `Authorization` header, marked sensitive so no debug print of a request shows it.
+    async fn authorization(&self) -> Result<(HeaderValue, u64), ZendeskError> {
+        let (text, generation) = match &self.credentials {
+            Credentials::ApiToken { email, token } => {
+                use base64::Engine as _;
+                let pair = format!("{email}/token:{}", token.expose());
+                let encoded = base64::engine::general_purpose::STANDARD.encode(pair);
+                (format!("Basic {encoded}"), 0)
+            }
+            Credentials::Bearer(token) => (format!("Bearer {}", token.expose()), 0),
+            Credentials::OAuth(tokens) => {
+                let (token, generation) = tokens.access().await?;
+                (format!("Bearer {}", token.expose()), generation)
+            }
+        };
+        let mut value = HeaderValue::from_str(&text).map_err(|_| {
+            ZendeskError::Auth("the credentials hold characters a header cannot".into())
+        })?;
+        value.set_sensitive(true);
+        Ok((value, generation))
+    }
+}
+
+fn map_answer<T, U>(answer: Answer<T>, f: impl FnOnce(T) -> U) -> Answer<U> {
+    Answer {
+        value: f(answer.value),
+        status: answer.status,
+        rate: answer.rate,
+    }
+}
+
+fn label(method: &Method, path: &str) -> RequestLabel {
+    RequestLabel {
+        method: method.as_str().to_owned(),
+        path: path.to_owned(),
+    }
+}
+
+/// A non-2xx answer as an error; a 429 may come with an HTML body and no JSON at all.
+fn refusal(request: RequestLabel, status: StatusCode, rate: RateInfo, body: &[u8]) -> ZendeskError {
+    let reason = Box::new(ApiReason::from_body(body));
+    if status == StatusCode::TOO_MANY_REQUESTS {
+        return ZendeskError::RateLimited {
+            request,
+            retry_after: rate.retry_after,
+            reason,
+            rate,
+        };
+    }
+    ZendeskError::Api {
+        request,
+        status: status.as_u16(),
+        reason,
+        rate,
+    }
+}
+
+/// A reqwest failure as a timeout or a connection error, with its cause chain.
+pub(crate) fn transport_error(
+    request: &RequestLabel,
+    error: &reqwest::Error,
+    timeout: Duration,
+) -> ZendeskError {
+    if error.is_timeout() {
+        return ZendeskError::Timeout {
+            request: request.clone(),
+            after: timeout,
+        };
+    }
+    let mut reason = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        reason.push_str(": ");
+        reason.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    ZendeskError::Connection {
+        request: request.clone(),
+        reason,
+    }
+}
+
+fn join(values: &[&str]) -> String {
+    values
+        .iter()
+        .map(|v| encode(v))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Percent-encodes one query or path value.
+fn encode(value: &str) -> String {
+    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn http_only_to_loopback() {
+        for ok in [
+            "https://acme.zendesk.com",
+            "http://127.0.0.1:8080",
+            "http://[::1]:9",
+            "http://localhost:3000",
+        ] {
+            assert!(base_url(Some(ok), None).is_ok(), "{ok}");
+        }
+        for refused in [
+            "http://acme.zendesk.com",
+            "http://10.0.0.1",
+            "http://127.example.com",
+        ] {
+            let err = base_url(Some(refused), None).unwrap_err();
+            assert!(
+                matches!(err, ZendeskError::InsecureUrl { .. }),
+                "{refused}: {err}"
+            );
+        }
+        assert!(base_url(Some("ftp://x"), None).is_err());
+    }
+
+    #[test]
+    fn subdomain_makes_an_https_url() {
+        let url = base_url(None, Some("acme")).unwrap();
+        assert_eq!(url.as_str(), "https://acme.zendesk.com/");
+        assert!(base_url(None, None).is_err());
+    }
+
+    #[test]
+    fn bulk_endpoints_use_zendesk_methods() {
+        assert_eq!(BulkEndpoint::UpdateMany.method(), Method::PUT);
+        assert_eq!(
+            BulkEndpoint::CreateOrUpdateMany.path(),
+            "/api/v2/users/create_or_update_many.json"
+        );
+    }
+}

@@ -1,0 +1,115 @@
+//! The rate-limit headers Zendesk puts on every answer.
+//!
+//! <https://developer.zendesk.com/api-reference/introduction/rate-limits/>: every answer carries
+//! `X-Rate-Limit` and `X-Rate-Limit-Remaining`; ticketing answers may add `ratelimit-limit`,
+//! `ratelimit-remaining` and `ratelimit-reset` (seconds); a 429 carries `Retry-After`, in
+//! seconds or, as any HTTP server may send it, an HTTP date.
+
+use std::time::{Duration, SystemTime};
+
+use reqwest::header::HeaderMap;
+
+/// What an answer said about the account's request budget.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RateInfo {
+    /// Requests allowed per minute (`X-Rate-Limit`).
+    pub limit: Option<u32>,
+    /// Requests left in this minute (`X-Rate-Limit-Remaining`).
+    pub remaining: Option<u32>,
+    /// How long to wait before any request (`Retry-After`).
+    pub retry_after: Option<Duration>,
+    /// When the window resets, from now (`ratelimit-reset`).
+    pub reset_after: Option<Duration>,
+}
+
+impl RateInfo {
+    /// Reads the headers; a missing or malformed header is `None`, never an error.
+    pub fn from_headers(headers: &HeaderMap) -> Self {
+        Self::from_headers_at(headers, SystemTime::now())
+    }
+
+    /// As `from_headers`, with the clock that turns a `Retry-After` date into a wait.
+    pub fn from_headers_at(headers: &HeaderMap, now: SystemTime) -> Self {
+        let number =
+            |name: &str| header_str(headers, name).and_then(|v| v.trim().parse::<u32>().ok());
+        Self {
+            limit: number("x-rate-limit").or_else(|| number("ratelimit-limit")),
+            remaining: number("x-rate-limit-remaining").or_else(|| number("ratelimit-remaining")),
+            retry_after: header_str(headers, "retry-after").and_then(|v| parse_retry_after(v, now)),
+            reset_after: number("ratelimit-reset").map(|secs| Duration::from_secs(secs.into())),
+        }
+    }
+}
+
+fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// `Retry-After: 30` or `Retry-After: Wed, 21 Oct 2015 07:28:00 GMT` (RFC 9110 §10.2.3).
+///
+/// A date in the past means "now": zero, not an error.
+pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    if let Ok(secs) = value.parse::<f64>() {
+        return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs));
+    }
+    let when = httpdate::parse_http_date(value).ok()?;
+    Some(when.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::{HeaderName, HeaderValue};
+
+    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (k, v) in pairs {
+            map.insert(
+                HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                HeaderValue::from_str(v).unwrap(),
+            );
+        }
+        map
+    }
+
+    #[test]
+    fn reads_zendesk_headers() {
+        let rate = RateInfo::from_headers(&headers(&[
+            ("X-Rate-Limit", "700"),
+            ("X-Rate-Limit-Remaining", "699"),
+            ("ratelimit-reset", "41"),
+            ("Retry-After", "7"),
+        ]));
+        assert_eq!(rate.limit, Some(700));
+        assert_eq!(rate.remaining, Some(699));
+        assert_eq!(rate.reset_after, Some(Duration::from_secs(41)));
+        assert_eq!(rate.retry_after, Some(Duration::from_secs(7)));
+    }
+
+    #[test]
+    fn retry_after_as_http_date() {
+        let now = httpdate::parse_http_date("Wed, 21 Oct 2015 07:28:00 GMT").unwrap();
+        let rate = RateInfo::from_headers_at(
+            &headers(&[("Retry-After", "Wed, 21 Oct 2015 07:28:30 GMT")]),
+            now,
+        );
+        assert_eq!(rate.retry_after, Some(Duration::from_secs(30)));
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:27:00 GMT", now),
+            Some(Duration::ZERO)
+        );
+    }
+
+    #[test]
+    fn malformed_headers_are_absent() {
+        let rate = RateInfo::from_headers(&headers(&[
+            ("X-Rate-Limit", "lots"),
+            ("Retry-After", "soon"),
+        ]));
+        assert_eq!(rate, RateInfo::default());
+    }
+}

@@ -1,0 +1,265 @@
+//! Typed answers, lenient where Zendesk is not uniform.
+//!
+//! Every optional key is `Option` or defaulted and unknown keys are kept in `extra`, because the
+//! recorded bodies disagree with the reference (see `shared/zendesk/API.md`, job_status):
+//! results without `index` or `status`, `email` instead of `index`, `results` as an object,
+//! `progress` and `total` null.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// `{"job_status": {...}}`, the answer to a bulk call and to `job_statuses/{id}`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct JobStatusEnvelope {
+    pub job_status: JobStatus,
+}
+
+/// `{"job_statuses": [...]}`, the answer to `job_statuses/show_many`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct JobStatusesEnvelope {
+    pub job_statuses: Vec<JobStatus>,
+}
+
+/// A background job: the bulk calls answer with one and finish in it.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct JobStatus {
+    pub id: String,
+    #[serde(default)]
+    pub url: Option<String>,
+    #[serde(default)]
+    pub total: Option<u64>,
+    #[serde(default)]
+    pub progress: Option<u64>,
+    pub status: JobState,
+    #[serde(default)]
+    pub message: Option<String>,
+    /// Null until the job ends.
+    #[serde(default)]
+    pub results: Option<JobResults>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_type: Option<String>,
+}
+
+impl JobStatus {
+    /// Completed, failed or killed: polling it again will not change it.
+    pub fn is_finished(&self) -> bool {
+        matches!(
+            self.status,
+            JobState::Completed | JobState::Failed | JobState::Killed
+        )
+    }
+
+    /// The per-user results, empty when there are none or they came as an object.
+    pub fn result_list(&self) -> &[JobResult] {
+        match &self.results {
+            Some(JobResults::List(list)) => list,
+            _ => &[],
+        }
+    }
+}
+
+/// `queued`, `working`, `completed`, `failed`, `killed`, or a word Zendesk adds later.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(from = "String", into = "String")]
+pub enum JobState {
+    Queued,
+    Working,
+    Completed,
+    Failed,
+    Killed,
+    Other(String),
+}
+
+impl From<String> for JobState {
+    fn from(value: String) -> Self {
+        match value.as_str() {
+            "queued" => Self::Queued,
+            "working" => Self::Working,
+            "completed" => Self::Completed,
+            "failed" => Self::Failed,
+            "killed" => Self::Killed,
+            _ => Self::Other(value),
+        }
+    }
+}
+
+impl From<JobState> for String {
+    fn from(value: JobState) -> Self {
+        value.as_str().to_owned()
+    }
+}
+
+impl JobState {
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Queued => "queued",
+            Self::Working => "working",
+            Self::Completed => "completed",
+            Self::Failed => "failed",
+            Self::Killed => "killed",
+            Self::Other(word) => word,
+        }
+    }
+}
+
+/// A job's `results`: usually a list, per the reference sometimes an object (`{"success": true}`).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(untagged)]
+pub enum JobResults {
+    List(Vec<JobResult>),
+    Object(Map<String, Value>),
+}
+
+/// One entry of `results`; which keys are present differs by job and by account.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+pub struct JobResult {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub success: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// A string in every recording; kept as JSON in case an account sends an object.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub details: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+impl JobResult {
+    /// Failed when it names an error, says `success: false` or `status: "Failed"`.
+    pub fn is_failure(&self) -> bool {
+        self.error.is_some()
+            || self.success == Some(false)
+            || self.status.as_deref() == Some("Failed")
+    }
+
+    /// `details` as text, whatever JSON it came as.
+    pub fn details_text(&self) -> Option<String> {
+        match &self.details {
+            None | Some(Value::Null) => None,
+            Some(Value::String(text)) => Some(text.clone()),
+            Some(other) => Some(other.to_string()),
+        }
+    }
+}
+
+/// `{"user": {...}}`: `users/me` and the one-user calls.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct UserEnvelope {
+    pub user: User,
+}
+
+/// `{"users": [...]}`: `users/show_many` and lists.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct UsersEnvelope {
+    pub users: Vec<User>,
+    #[serde(default)]
+    pub next_page: Option<String>,
+    #[serde(default)]
+    pub previous_page: Option<String>,
+    #[serde(default)]
+    pub count: Option<u64>,
+}
+
+/// `{"results": [...]}`: `users/search` answers with `results`, not `users`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct UserSearchEnvelope {
+    pub results: Vec<User>,
+    #[serde(default)]
+    pub next_page: Option<String>,
+    #[serde(default)]
+    pub count: Option<u64>,
+}
+
+/// A user as Zendesk answers it: the keys zdimport reads, the many others kept in `extra`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct User {
+    pub id: u64,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub external_id: Option<String>,
+    #[serde(default)]
+    pub role: Option<String>,
+    #[serde(default)]
+    pub organization_id: Option<u64>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(default)]
+    pub user_fields: Map<String, Value>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// `{"user_fields": [...]}`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct UserFieldsEnvelope {
+    pub user_fields: Vec<UserField>,
+    #[serde(default)]
+    pub next_page: Option<String>,
+    #[serde(default)]
+    pub count: Option<u64>,
+}
+
+/// A custom user field definition.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct UserField {
+    pub id: u64,
+    pub key: String,
+    /// `text`, `textarea`, `checkbox`, `date`, `integer`, `decimal`, `regexp`, `dropdown`,
+    /// `lookup`, `multiselect`.
+    #[serde(rename = "type")]
+    pub field_type: String,
+    pub title: String,
+    #[serde(default = "yes")]
+    pub active: bool,
+    #[serde(default)]
+    pub regexp_for_validation: Option<String>,
+    /// Dropdown and multiselect choices; send `value`, never `name`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub custom_field_options: Vec<FieldOption>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// One dropdown choice: `name` is the label shown, `value` the tag sent.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct FieldOption {
+    #[serde(default)]
+    pub id: Option<u64>,
+    pub name: String,
+    pub value: String,
+}
+
+/// An error body: `{"error": "...", "description": "..."}`, `message` on some 403s, `details`
+/// on 422s; OAuth answers use `error_description`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ErrorBody {
+    #[serde(default)]
+    pub error: Option<Value>,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub message: Option<String>,
+    #[serde(default)]
+    pub error_description: Option<String>,
+    #[serde(default)]
+    pub details: Option<Value>,
+}

@@ -1,0 +1,206 @@
+//! Contract: the sandbox answers with the keys and JSON types of the recorded Zendesk bodies in
+//! `../shared/fixtures/zendesk/`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use zdimport::sandbox::{Sandbox, SandboxConfig, SandboxHandle};
+
+fn fixture(name: &str) -> Value {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/fixtures/zendesk")
+        .join(name);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{name}: {e}"));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+fn kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "bool",
+        Value::Number(n) if n.is_u64() || n.is_i64() => "integer",
+        Value::Number(_) => "float",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+/// Same keys (`exact`) or at least the recorded keys, and the same JSON type for each; null
+/// matches anything, since a key that is null in one recording holds a value in another.
+/// Arrays compare their first elements. `user_fields` holds the account's own keys.
+fn same_shape(actual: &Value, recorded: &Value, at: &str, exact: bool, problems: &mut Vec<String>) {
+    match (actual, recorded) {
+        (Value::Null, _) | (_, Value::Null) => {}
+        (Value::Object(a), Value::Object(r)) => {
+            for key in r.keys().filter(|k| !a.contains_key(*k)) {
+                problems.push(format!("{at}.{key}: missing"));
+            }
+            if exact {
+                for key in a.keys().filter(|k| !r.contains_key(*k)) {
+                    problems.push(format!("{at}.{key}: not in the recording"));
+                }
+            }
+            for (key, r_value) in r {
+                // Custom field keys belong to each account; only their container is compared.
+                if key == "user_fields" {
+                    continue;
+                }
+                if let Some(a_value) = a.get(key) {
+                    same_shape(a_value, r_value, &format!("{at}.{key}"), exact, problems);
+                }
+            }
+        }
+        (Value::Array(a), Value::Array(r)) => {
+            if let (Some(a0), Some(r0)) = (a.first(), r.first()) {
+                same_shape(a0, r0, &format!("{at}[0]"), exact, problems);
+            }
+        }
+        (a, r) if kind(a) != kind(r) => {
+            problems.push(format!("{at}: {} where Zendesk sends {}", kind(a), kind(r)));
+        }
+        _ => {}
+    }
+}
+
+fn assert_shape(actual: &Value, fixture_name: &str, exact: bool) {
+    let mut problems = Vec::new();
+    same_shape(actual, &fixture(fixture_name), "$", exact, &mut problems);
+    assert!(
+        problems.is_empty(),
+        "{fixture_name}: {problems:#?}\n{actual:#}"
+    );
+}
+
+async fn start() -> SandboxHandle {
+    let config = SandboxConfig {
+        users: vec![json!({"name": "Customer", "email": "customer@example.com"})],
+        user_fields: vec![
+            json!({"key": "custom_field_1", "type": "text", "title": "Custom Field 1"}),
+        ],
+        job_time_per_user: Duration::from_secs(1),
+        ..SandboxConfig::default()
+    };
+    Sandbox::start(config).await.unwrap()
+}
+
+async fn call(
+    sandbox: &SandboxHandle,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let url = sandbox.url().join(path).unwrap();
+    let mut request = reqwest::Client::new().request(method, url).basic_auth(
+        format!("{}/token", sandbox.config().admin_email),
+        Some("sandbox-api-token"),
+    );
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let answer = request.send().await.unwrap();
+    let status = answer.status().as_u16();
+    (status, answer.json().await.unwrap_or(Value::Null))
+}
+
+async fn get(sandbox: &SandboxHandle, path: &str) -> Value {
+    let (status, body) = call(sandbox, reqwest::Method::GET, path, None).await;
+    assert_eq!(status, 200, "{path}: {body}");
+    body
+}
+
+#[tokio::test]
+async fn job_status_answers_match_the_recordings_through_every_state() {
+    let sandbox = start().await;
+    // 30 users at 1 s each: working from 1 s to 31 s of simulated time.
+    let users: Vec<Value> = (0..30)
+        .map(|i| json!({"name": format!("U{i}"), "email": format!("u{i}@example.com")}))
+        .collect();
+    let (status, queued) = call(
+        &sandbox,
+        reqwest::Method::POST,
+        "/api/v2/users/create_many.json",
+        Some(json!({"users": users})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_shape(&queued, "job_status_queued.json", true);
+    assert_eq!(queued["job_status"]["status"], "queued");
+    let id = queued["job_status"]["id"].as_str().unwrap().to_owned();
+    let path = format!("/api/v2/job_statuses/{id}.json");
+    sandbox.clock().advance(Duration::from_millis(1200));
+    let working = get(&sandbox, &path).await;
+    assert_eq!(working["job_status"]["status"], "working");
+    assert_shape(&working, "job_status_working.json", true);
+    sandbox.clock().advance(Duration::from_secs(60));
+    let done = get(&sandbox, &path).await;
+    assert_eq!(done["job_status"]["status"], "completed");
+    // The job keys exactly; each result holds at least the recorded keys (the documented
+    // shape adds `index`).
+    assert_shape(&done, "job_status_completed_create_many.json", false);
+    assert_shape(&done, "job_status_completed_update_many.json", false);
+    let mut top = done.clone();
+    top["job_status"]["results"] = Value::Null;
+    assert_shape(&top, "job_status_completed_create_many.json", true);
+}
+
+#[tokio::test]
+async fn user_answers_match_the_recordings() {
+    let sandbox = start().await;
+    let me = get(&sandbox, "/api/v2/users/me.json").await;
+    assert_shape(&me, "user_show.json", true);
+    let id = me["user"]["id"].as_u64().unwrap();
+    let one = get(&sandbox, &format!("/api/v2/users/{id}.json")).await;
+    assert_shape(&one, "user_create_response.json", true);
+    let many = get(&sandbox, &format!("/api/v2/users/show_many.json?ids={id}")).await;
+    assert_shape(&many, "users_list.json", true);
+    let search = get(
+        &sandbox,
+        "/api/v2/users/search.json?query=email:customer@example.com",
+    )
+    .await;
+    assert_eq!(search["count"], 1);
+    assert_shape(&search, "users_search.json", true);
+    let fields = get(&sandbox, "/api/v2/user_fields.json").await;
+    assert_shape(&fields, "user_fields_list.json", true);
+    // Zendesk lists every custom field in each user, null when unset.
+    assert_eq!(me["user"]["user_fields"], json!({"custom_field_1": null}));
+}
+
+#[tokio::test]
+async fn error_bodies_are_the_recorded_ones() {
+    let sandbox = start().await;
+    let users: Vec<Value> = (0..101).map(|i| json!({"name": format!("U{i}")})).collect();
+    let (status, body) = call(
+        &sandbox,
+        reqwest::Method::POST,
+        "/api/v2/users/create_many.json",
+        Some(json!({"users": users})),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(body, fixture("error_400_too_many_users.json"));
+    let (status, body) = call(
+        &sandbox,
+        reqwest::Method::GET,
+        "/api/v2/job_statuses/V3-nope.json",
+        None,
+    )
+    .await;
+    assert_eq!(status, 404);
+    assert_eq!(body, fixture("error_404_record_not_found.json"));
+}
+
+#[test]
+fn the_shape_check_can_fail() {
+    let mut problems = Vec::new();
+    same_shape(
+        &json!({"id": "1", "extra": 1}),
+        &json!({"id": 1, "url": "x"}),
+        "$",
+        true,
+        &mut problems,
+    );
+    assert_eq!(problems.len(), 3, "{problems:?}");
+}
