@@ -18,7 +18,8 @@ pub struct SandboxArgs {
     /// Jobs queued or working at once before bulk calls get 429 (Zendesk: 30)
     #[arg(long, value_name = "N", default_value_t = 30)]
     pub job_limit: usize,
-    /// Faults to inject, e.g. 5xx=0.05,drop=0.01,slow=0.1:2s,lost=0.01,failed=0.02,killed=0.01,no-index,shuffle,job-404
+    /// Faults to inject, comma-separated: 5xx=P, drop=P, slow=P:SECS, lost=P, failed=P,
+    /// killed=P (P a chance from 0 to 1), no-index, shuffle, job-404, http-date
     #[arg(long, value_name = "LIST")]
     pub faults: Option<FaultConfig>,
     /// Seed of the fault generator: the same seed gives the same faults
@@ -27,7 +28,8 @@ pub struct SandboxArgs {
     /// Simulated seconds per real second (jobs, rate windows, token expiry)
     #[arg(long, value_name = "X", default_value_t = 1.0)]
     pub speed: f64,
-    /// Existing users and custom fields: a JSON file {"users": [...], "user_fields": [...]}
+    /// Existing users: a JSON file {"users": [...], "user_fields": [...]}, or a worksheet whose
+    /// columns are user keys (name, email, external_id, organization, tags, user_fields.KEY)
     #[arg(long, value_name = "FILE")]
     pub seed_users: Option<PathBuf>,
     /// Answer the bulk endpoints with 403 "Data imports are not enabled"
