@@ -28,6 +28,9 @@ pub struct Cli {
     /// Map the columns by this saved profile (name or file)
     #[arg(long, value_name = "NAME|PATH")]
     pub profile: Option<String>,
+    /// Run against a simulated Zendesk on this machine (no account needed)
+    #[arg(long)]
+    pub sandbox: bool,
 }
 
 #[derive(Debug, Subcommand)]
