@@ -13,5 +13,6 @@ pub mod pipeline;
 pub mod profile;
 pub mod sandbox;
 pub mod sheet;
+pub mod text;
 pub mod tui;
 pub mod zendesk;

@@ -8,7 +8,7 @@ mod profiles;
 mod sandbox;
 mod validate;
 
-pub use inspect::shorten;
+pub use crate::text::shorten;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -164,5 +164,5 @@ pub fn help_overlay(context: KeyContext, area: Rect, buf: &mut Buffer) {
 
 /// Cuts `s` to `max` display characters with `…`, flattening line breaks.
 pub fn fit(s: &str, max: usize) -> String {
-    crate::cli::shorten(s, max)
+    crate::text::shorten(s, max)
 }
