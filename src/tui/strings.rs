@@ -60,11 +60,12 @@ pub const MAP_OFFER_KEYS: &str = "y use it   n match automatically";
 pub const INPUT_KEYS: &str = " Enter accept  Esc cancel ";
 pub const TRANSFORM_TITLE: &str = "Transform";
 pub const TRANSFORM_KEYS: &str = " ↑↓ field  ←→ change  Enter apply  Esc cancel ";
-pub const TRANSFORM_NOTES: [&str; 6] = [
+pub const TRANSFORM_NOTES: [&str; 7] = [
     "spaces around the value",
     "default: on for emails",
     "read text dates in this order",
     "a list (on for tags)",
+    "zero-pad numbers to N digits",
     "value for empty cells",
     "Gold=gold; Silver=silver",
 ];
