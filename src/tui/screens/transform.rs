@@ -243,6 +243,7 @@ mod tests {
         e.update(&Action::Right);
         assert_eq!(e.transform.date, Some(DateOrder::Dmy));
         e.update(&Action::Down);
+        e.update(&Action::Down);
         for c in "5x".chars() {
             e.update(&Action::Char(c));
         }
