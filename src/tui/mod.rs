@@ -143,24 +143,49 @@ async fn event_loop(
     }
     execute(first, &worker, &tx);
     let mut events = EventStream::new();
+    let terminated = terminated();
+    tokio::pin!(terminated);
     while !app.quit {
         terminal.draw(|frame| draw(frame, &mut app))?;
-        let command = tokio::select! {
-            Some(Ok(event)) = events.next() => terminal_event(&mut app, &event),
+        let mut commands = Vec::new();
+        tokio::select! {
+            Some(Ok(event)) = events.next() => commands.extend(terminal_event(&mut app, &event)),
             Some(event) = rx.recv() => {
-                let mut command = app.handle(event);
-                // Drain what else arrived before drawing again.
+                commands.extend(app.handle(event));
+                // Take in what else arrived before drawing again: one frame per batch.
                 while let Ok(more) = rx.try_recv() {
-                    if let Some(c) = app.handle(more) { command = Some(c); }
+                    commands.extend(app.handle(more));
                 }
-                command
             }
-        };
-        if let Some(command) = command {
+            () = &mut terminated => commands.extend(app.update(Action::ForceQuit)),
+        }
+        for command in commands {
             execute(command, &worker, &tx);
         }
     }
     Ok(())
+}
+
+/// SIGTERM or SIGHUP (the terminal closed): leave as Ctrl-C does, restoring the terminal.
+async fn terminated() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::hangup()),
+        ) {
+            (Ok(mut term), Ok(mut hup)) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = hup.recv() => {}
+                }
+            }
+            _ => std::future::pending().await,
+        }
+    }
+    #[cfg(not(unix))]
+    std::future::pending::<()>().await;
 }
 
 fn terminal_event(app: &mut App, event: &Event) -> Option<Command> {
