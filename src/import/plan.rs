@@ -125,6 +125,32 @@ impl ImportPlan {
     pub fn rows(&self) -> usize {
         self.sent_rows() + self.skipped.len()
     }
+
+    /// A plan that sends only `rows` of this one, with the same bodies (`zdimport retry`).
+    pub fn retain_rows(&self, rows: &std::collections::HashSet<u32>) -> Result<Self, ImportError> {
+        let mut plan = Self::new(self.mode);
+        for (index, batch) in self.batches.iter().enumerate() {
+            let positions: Vec<usize> = (0..batch.rows.len())
+                .filter(|&p| rows.contains(&batch.rows[p]))
+                .collect();
+            if positions.is_empty() {
+                continue;
+            }
+            let body = batch
+                .body_for(&positions)
+                .map_err(|reason| ImportError::Encode {
+                    batch: index,
+                    rows: crate::import::report::row_list(&batch.rows),
+                    reason,
+                })?;
+            plan.batches.push(PlannedBatch {
+                rows: positions.iter().map(|&p| batch.rows[p]).collect(),
+                keys: positions.iter().map(|&p| batch.keys[p].clone()).collect(),
+                body,
+            });
+        }
+        Ok(plan)
+    }
 }
 
 #[cfg(test)]
