@@ -6,6 +6,7 @@
 
 pub mod cli;
 pub mod error;
+pub mod import;
 pub mod mapping;
 pub mod paths;
 pub mod payload;

@@ -1,5 +1,6 @@
-//! Headless commands over the core: inspect, preview, validate, profiles.
+//! Headless commands over the core: inspect, preview, validate, import, profiles.
 
+mod import;
 mod inspect;
 mod login;
 mod mapped;
@@ -43,6 +44,14 @@ pub enum Command {
     Validate(validate::ValidateArgs),
     /// Saved mappings: list, show, delete
     Profiles(profiles::ProfilesArgs),
+    /// Send the rows to Zendesk, follow the jobs, write the results of every row
+    Import(import::ImportArgs),
+    /// Continue an interrupted import from its journal
+    Resume(import::ResumeArgs),
+    /// The imports run so far, with their counts
+    Runs,
+    /// Send a run's failed and unknown rows again, as a new run
+    Retry(import::RetryArgs),
     /// Sign in to Zendesk with OAuth (PKCE) in the browser
     Login(login::LoginArgs),
     /// Serve the simulated Zendesk on 127.0.0.1 for rehearsals
@@ -89,6 +98,10 @@ pub fn run(command: Command) -> ExitCode {
         Command::Preview(args) => preview::run(&args),
         Command::Validate(args) => validate::run(&args),
         Command::Profiles(args) => profiles::run(&args),
+        Command::Import(args) => import::import(&args),
+        Command::Resume(args) => import::resume(&args),
+        Command::Runs => import::runs(),
+        Command::Retry(args) => import::retry(&args),
         Command::Login(args) => login::run(&args),
         Command::Sandbox(args) => sandbox::run(&args),
     };

@@ -1,0 +1,941 @@
+//! The engine: one task owns every batch's state and races the requests in flight, the next
+//! poll, cancellation and pause in one `select!`, so no state is shared and no lock is held.
+//!
+//! A batch's users move from the queue to a bulk request (journal `sending`), to a job
+//! (`accepted`), to their outcomes (`resolved`). A bulk request with no answer may have been
+//! accepted: in create mode its users are looked up before any is sent again (and a user with
+//! neither email nor external_id, which cannot be looked up, is never sent again); upsert and
+//! update are safe to repeat.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::time::{Duration, Instant};
+
+use futures_util::future::BoxFuture;
+use futures_util::stream::{FuturesUnordered, StreamExt as _};
+use tokio::sync::mpsc::Sender;
+use tokio_util::sync::CancellationToken;
+
+use super::journal::{Entry, Journal, Open};
+use super::pacer::{Pacer, backoff};
+use super::plan::{ImportPlan, UserKey};
+use super::{
+    EngineOptions, ImportError, ImportEvent, MAX_JOBS, MatchedBy, Outcome, RowOutcome, Summary,
+    WaitReason,
+};
+use crate::payload::Mode;
+use crate::zendesk::results::match_results;
+use crate::zendesk::{
+    Answer, BulkEndpoint, Client, JobState, JobStatus, RateInfo, User, ZendeskError,
+};
+
+/// Runs `plan` against Zendesk until every row has an outcome, or until cancelled (then what
+/// is in flight is followed to its end and the journal is left resumable).
+///
+/// A journal opened with [`Journal::open`] continues its run: finished rows stay finished,
+/// accepted jobs are polled, and requests that may have been accepted are looked up first.
+pub async fn run(
+    plan: ImportPlan,
+    client: &Client,
+    journal: Journal,
+    events: Sender<ImportEvent>,
+    cancel: CancellationToken,
+    options: EngineOptions,
+) -> Result<Summary, ImportError> {
+    let mut engine = Engine::new(plan, client.clone(), journal, events, options);
+    engine.start().await?;
+    engine.run_loop(&cancel).await?;
+    engine.finish().await
+}
+
+/// Some users of one batch, sent (or to be sent) together.
+#[derive(Debug, Clone)]
+struct Unit {
+    batch: usize,
+    positions: Vec<usize>,
+    /// Bulk requests sent for these users so far.
+    attempt: u32,
+}
+
+#[derive(Debug)]
+struct JobEntry {
+    id: String,
+    unit: Unit,
+    /// Polls in a row that did not find the job.
+    missing: u32,
+    last: Option<(String, Option<u64>)>,
+}
+
+/// A request in flight, come back.
+enum Done {
+    Sent {
+        unit: Unit,
+        result: Result<Answer<JobStatus>, ZendeskError>,
+    },
+    Polled {
+        ids: Vec<String>,
+        result: Result<Answer<Vec<JobStatus>>, ZendeskError>,
+    },
+    LookedUp {
+        unit: Unit,
+        tries: u32,
+        result: Result<(Vec<(usize, u64)>, RateInfo), ZendeskError>,
+    },
+}
+
+struct Engine {
+    plan: ImportPlan,
+    client: Client,
+    journal: Journal,
+    events: Sender<ImportEvent>,
+    options: EngineOptions,
+    pacer: Pacer,
+    summary: Summary,
+    queue: VecDeque<Unit>,
+    /// Resends after a back-off (upsert, update).
+    delayed: Vec<(Instant, Unit)>,
+    /// Create mode: maybe accepted; looked up once due. The count is lookups tried.
+    uncertain: Vec<(Instant, Unit, u32)>,
+    jobs: Vec<JobEntry>,
+    posting: usize,
+    polling: bool,
+    next_poll: Instant,
+    in_flight: FuturesUnordered<BoxFuture<'static, Done>>,
+    cancelled: bool,
+    paused: bool,
+    started: Instant,
+}
+
+impl Engine {
+    fn new(
+        plan: ImportPlan,
+        client: Client,
+        journal: Journal,
+        events: Sender<ImportEvent>,
+        options: EngineOptions,
+    ) -> Self {
+        let rows = plan.rows() as u64;
+        let now = Instant::now();
+        Self {
+            pacer: Pacer::new(options.rate_window, options.rate_reserve),
+            summary: Summary {
+                rows,
+                pending: rows,
+                ..Summary::default()
+            },
+            plan,
+            client,
+            journal,
+            events,
+            options,
+            queue: VecDeque::new(),
+            delayed: Vec::new(),
+            uncertain: Vec::new(),
+            jobs: Vec::new(),
+            posting: 0,
+            polling: false,
+            next_poll: now,
+            in_flight: FuturesUnordered::new(),
+            cancelled: false,
+            paused: false,
+            started: now,
+        }
+    }
+
+    fn concurrency(&self) -> usize {
+        self.options.concurrency.clamp(1, MAX_JOBS)
+    }
+
+    /// Replays the journal into the queue, the jobs to follow and the requests to look up,
+    /// and finishes the skipped rows.
+    async fn start(&mut self) -> Result<(), ImportError> {
+        let replay = self.journal.replay().clone();
+        self.journal.record(&Entry::Started {
+            at: chrono::Utc::now().to_rfc3339(),
+            resumed: replay.started,
+        })?;
+        for outcome in replay.finished.values() {
+            self.summary.count(outcome.outcome);
+        }
+        let finished: HashSet<u32> = replay.finished.keys().copied().collect();
+        let settle = Instant::now() + self.options.lost_answer_settle;
+        for (batch, planned) in self.plan.batches.iter().enumerate() {
+            let open_rows = |positions: &[usize]| -> Vec<usize> {
+                positions
+                    .iter()
+                    .copied()
+                    .filter(|&p| planned.rows.get(p).is_some_and(|r| !finished.contains(r)))
+                    .collect()
+            };
+            let mut taken: HashSet<usize> = HashSet::new();
+            let mut maybe: Vec<usize> = Vec::new();
+            let mut attempt = 0;
+            for open in replay.open.get(&batch).into_iter().flatten() {
+                match open {
+                    Open::Job { positions, job_id } => {
+                        let positions = open_rows(positions);
+                        taken.extend(&positions);
+                        if !positions.is_empty() {
+                            self.jobs.push(JobEntry {
+                                id: job_id.clone(),
+                                unit: Unit {
+                                    batch,
+                                    positions,
+                                    attempt: 1,
+                                },
+                                missing: 0,
+                                last: None,
+                            });
+                        }
+                    }
+                    Open::Sending {
+                        positions,
+                        attempt: a,
+                    } => {
+                        maybe.extend(open_rows(positions));
+                        attempt = attempt.max(*a);
+                    }
+                }
+            }
+            maybe.sort_unstable();
+            maybe.dedup();
+            maybe.retain(|p| !taken.contains(p));
+            taken.extend(&maybe);
+            if !maybe.is_empty() {
+                let unit = Unit {
+                    batch,
+                    positions: maybe,
+                    attempt,
+                };
+                if self.plan.mode == Mode::Create {
+                    self.uncertain.push((settle, unit, 0));
+                } else {
+                    self.queue.push_back(unit);
+                }
+            }
+            let rest: Vec<usize> = open_rows(&(0..planned.rows.len()).collect::<Vec<_>>())
+                .into_iter()
+                .filter(|p| !taken.contains(p))
+                .collect();
+            if !rest.is_empty() {
+                self.queue.push_back(Unit {
+                    batch,
+                    positions: rest,
+                    attempt: 0,
+                });
+            }
+        }
+        let skipped: Vec<RowOutcome> = self
+            .plan
+            .skipped
+            .iter()
+            .filter(|(row, _)| !finished.contains(row))
+            .map(|(row, reason)| {
+                RowOutcome::new(*row, Outcome::Skipped, &UserKey::default())
+                    .with_error("Skipped", Some(reason.clone()))
+            })
+            .collect();
+        self.emit(ImportEvent::Started {
+            rows: self.summary.rows,
+            batches: self.plan.batches.len(),
+            done: Box::new(self.summary.clone()),
+        })
+        .await;
+        self.resolve(skipped).await
+    }
+
+    async fn run_loop(&mut self, cancel: &CancellationToken) -> Result<(), ImportError> {
+        let mut pause = self.options.pause.take();
+        loop {
+            let now = Instant::now();
+            self.promote(now);
+            self.launch(now).await?;
+            if self.is_done() {
+                return Ok(());
+            }
+            let wake = self.next_wake(now);
+            tokio::select! {
+                Some(done) = self.in_flight.next(), if !self.in_flight.is_empty() => {
+                    self.handle(done).await?;
+                }
+                () = tokio::time::sleep_until(wake.into()) => {}
+                () = cancel.cancelled(), if !self.cancelled => {
+                    self.cancelled = true;
+                    self.emit(ImportEvent::Cancelling).await;
+                }
+                paused = pause_changed(&mut pause) => self.set_paused(paused).await,
+            }
+        }
+    }
+
+    async fn set_paused(&mut self, paused: bool) {
+        if paused != self.paused {
+            self.paused = paused;
+            let event = if paused {
+                ImportEvent::Paused
+            } else {
+                ImportEvent::Resumed
+            };
+            self.emit(event).await;
+        }
+    }
+
+    async fn finish(mut self) -> Result<Summary, ImportError> {
+        self.summary.elapsed_ms =
+            u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.summary.cancelled = self.cancelled;
+        self.journal.record(&Entry::Finished {
+            summary: self.summary.clone(),
+        })?;
+        self.emit(ImportEvent::Finished(Box::new(self.summary.clone())))
+            .await;
+        Ok(self.summary)
+    }
+
+    fn is_done(&self) -> bool {
+        let followed = self.jobs.is_empty() && self.in_flight.is_empty();
+        if self.cancelled {
+            return followed;
+        }
+        followed && self.queue.is_empty() && self.delayed.is_empty() && self.uncertain.is_empty()
+    }
+
+    /// Moves resends whose back-off has passed to the front of the queue.
+    fn promote(&mut self, now: Instant) {
+        let (due, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.delayed)
+            .into_iter()
+            .partition(|(at, _)| *at <= now);
+        self.delayed = later;
+        for (_, unit) in due.into_iter().rev() {
+            self.queue.push_front(unit);
+        }
+    }
+
+    /// The next moment something can happen without an answer arriving.
+    fn next_wake(&self, now: Instant) -> Instant {
+        let mut wake = now + Duration::from_secs(1);
+        let wants_to_send = !self.queue.is_empty() && !self.paused && !self.cancelled;
+        if wants_to_send && self.posting + self.jobs.len() < self.concurrency() {
+            wake = wake.min(self.pacer.ready_at());
+        }
+        if !self.jobs.is_empty() && !self.polling {
+            wake = wake.min(self.next_poll.max(self.pacer.ready_at()));
+        }
+        for (at, ..) in &self.uncertain {
+            wake = wake.min((*at).max(self.pacer.ready_at()));
+        }
+        for (at, _) in &self.delayed {
+            wake = wake.min(*at);
+        }
+        wake.max(now + Duration::from_micros(100))
+    }
+
+    /// Starts what may start now: a poll, due lookups, then bulk requests while job slots
+    /// and the rate allow.
+    async fn launch(&mut self, now: Instant) -> Result<(), ImportError> {
+        if !self.polling
+            && !self.jobs.is_empty()
+            && self.next_poll <= now
+            && self.pacer.is_ready(now)
+        {
+            self.launch_poll(now);
+        }
+        if !self.cancelled {
+            while self.pacer.is_ready(now) {
+                let Some(at) = self.uncertain.iter().position(|(due, ..)| *due <= now) else {
+                    break;
+                };
+                let (_, unit, tries) = self.uncertain.remove(at);
+                self.launch_lookup(unit, tries + 1, now);
+            }
+        }
+        while !self.cancelled
+            && !self.paused
+            && self.posting + self.jobs.len() < self.concurrency()
+            && self.pacer.is_ready(now)
+        {
+            let Some(unit) = self.queue.pop_front() else {
+                break;
+            };
+            self.launch_send(unit, now).await?;
+        }
+        Ok(())
+    }
+
+    fn launch_poll(&mut self, now: Instant) {
+        let ids: Vec<String> = self.jobs.iter().take(100).map(|j| j.id.clone()).collect();
+        let client = self.client.clone();
+        self.polling = true;
+        self.pacer.sent(now);
+        self.in_flight.push(Box::pin(async move {
+            let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+            let result = client.job_statuses(&refs).await;
+            Done::Polled { ids, result }
+        }));
+    }
+
+    fn launch_lookup(&mut self, unit: Unit, tries: u32, now: Instant) {
+        let keys: Vec<(usize, UserKey)> = unit
+            .positions
+            .iter()
+            .map(|&p| (p, self.plan.batches[unit.batch].keys[p].clone()))
+            .collect();
+        let client = self.client.clone();
+        self.pacer.sent(now);
+        self.in_flight.push(Box::pin(async move {
+            let result = look_up(&client, &keys).await;
+            Done::LookedUp {
+                unit,
+                tries,
+                result,
+            }
+        }));
+    }
+
+    async fn launch_send(&mut self, mut unit: Unit, now: Instant) -> Result<(), ImportError> {
+        let planned = &self.plan.batches[unit.batch];
+        let body = planned
+            .body_for(&unit.positions)
+            .map_err(|reason| ImportError::Encode {
+                batch: unit.batch,
+                rows: super::report::row_list(&planned.rows),
+                reason,
+            })?;
+        let rows: Vec<u32> = unit.positions.iter().map(|&p| planned.rows[p]).collect();
+        unit.attempt += 1;
+        self.journal.record(&Entry::Sending {
+            batch: unit.batch,
+            positions: unit.positions.clone(),
+            attempt: unit.attempt,
+        })?;
+        let endpoint = endpoint(self.plan.mode);
+        let client = self.client.clone();
+        self.posting += 1;
+        self.summary.requests += 1;
+        self.pacer.sent(now);
+        let event = ImportEvent::BatchSent {
+            batch: unit.batch,
+            rows,
+            attempt: unit.attempt,
+        };
+        self.in_flight.push(Box::pin(async move {
+            let result = client
+                .send_bulk(endpoint.method(), endpoint.path(), body)
+                .await;
+            Done::Sent { unit, result }
+        }));
+        self.emit(event).await;
+        Ok(())
+    }
+
+    async fn handle(&mut self, done: Done) -> Result<(), ImportError> {
+        match done {
+            Done::Sent { unit, result } => {
+                self.posting -= 1;
+                self.on_sent(unit, result).await
+            }
+            Done::Polled { ids, result } => {
+                self.polling = false;
+                self.on_polled(&ids, result).await
+            }
+            Done::LookedUp {
+                unit,
+                tries,
+                result,
+            } => self.on_looked_up(unit, tries, result).await,
+        }
+    }
+
+    async fn on_sent(
+        &mut self,
+        unit: Unit,
+        result: Result<Answer<JobStatus>, ZendeskError>,
+    ) -> Result<(), ImportError> {
+        match result {
+            Ok(answer) => {
+                self.observe(&answer.rate).await;
+                self.journal.record(&Entry::Accepted {
+                    batch: unit.batch,
+                    positions: unit.positions.clone(),
+                    job_id: answer.value.id.clone(),
+                })?;
+                if self.jobs.is_empty() {
+                    self.next_poll = Instant::now() + self.options.poll_interval;
+                }
+                self.jobs.push(JobEntry {
+                    id: answer.value.id,
+                    unit,
+                    missing: 0,
+                    last: None,
+                });
+                Ok(())
+            }
+            Err(error) => self.on_send_error(unit, error).await,
+        }
+    }
+
+    async fn on_send_error(&mut self, unit: Unit, error: ZendeskError) -> Result<(), ImportError> {
+        if let Some(rate) = error.rate() {
+            self.observe(&rate).await;
+        }
+        if let ZendeskError::RateLimited { reason, .. } = &error {
+            self.journal.record(&Entry::NotAccepted {
+                batch: unit.batch,
+                positions: unit.positions.clone(),
+            })?;
+            let why = if reason.error.as_deref() == Some("TooManyJobs") {
+                WaitReason::JobLimit
+            } else {
+                WaitReason::RateLimit
+            };
+            self.wait_out(why, error.retry_after()).await;
+            let mut unit = unit;
+            unit.attempt = unit.attempt.saturating_sub(1);
+            self.queue.push_front(unit);
+            return Ok(());
+        }
+        if error.is_transient() {
+            return self.maybe_accepted(unit, &error.to_string()).await;
+        }
+        if matches!(error.status(), Some(401 | 403)) || matches!(error, ZendeskError::Auth(_)) {
+            self.journal.record(&Entry::NotAccepted {
+                batch: unit.batch,
+                positions: unit.positions.clone(),
+            })?;
+            return Err(ImportError::Refused(error));
+        }
+        // Refused as it stands (400, 422…): sending it again would be refused again.
+        self.journal.record(&Entry::NotAccepted {
+            batch: unit.batch,
+            positions: unit.positions.clone(),
+        })?;
+        let (code, details) = refusal_text(&error);
+        let outcomes = self.outcomes_for(&unit, |o| o.with_error(code.clone(), details.clone()));
+        self.resolve_as(outcomes, Outcome::Failed).await
+    }
+
+    /// A 429: every sender waits `Retry-After` (a short back-off when there is none).
+    async fn wait_out(&mut self, reason: WaitReason, retry_after: Option<Duration>) {
+        let wait = retry_after
+            .filter(|d| !d.is_zero())
+            .unwrap_or_else(|| backoff(self.options.backoff, self.options.max_backoff, 1));
+        let until = Instant::now() + wait;
+        self.pacer.block(until);
+        self.emit(ImportEvent::Waiting { reason, until }).await;
+    }
+
+    /// No answer, a 5xx or a lost job: the users may or may not be in Zendesk.
+    async fn maybe_accepted(&mut self, unit: Unit, error: &str) -> Result<(), ImportError> {
+        if unit.attempt >= self.options.max_attempts {
+            let details = format!("no answer after {} attempts: {error}", unit.attempt);
+            let outcomes =
+                self.outcomes_for(&unit, |o| o.with_error("NoAnswer", Some(details.clone())));
+            return self.resolve_as(outcomes, Outcome::Unknown).await;
+        }
+        if self.plan.mode == Mode::Create {
+            let until = Instant::now() + self.options.lost_answer_settle;
+            let batch = unit.batch;
+            self.uncertain.push((until, unit, 0));
+            self.emit(ImportEvent::Waiting {
+                reason: WaitReason::LostAnswer { batch },
+                until,
+            })
+            .await;
+            return Ok(());
+        }
+        let wait = backoff(self.options.backoff, self.options.max_backoff, unit.attempt);
+        let until = Instant::now() + wait;
+        let reason = WaitReason::Retry {
+            attempt: unit.attempt,
+            error: error.to_owned(),
+        };
+        self.delayed.push((until, unit));
+        self.emit(ImportEvent::Waiting { reason, until }).await;
+        Ok(())
+    }
+
+    async fn on_polled(
+        &mut self,
+        ids: &[String],
+        result: Result<Answer<Vec<JobStatus>>, ZendeskError>,
+    ) -> Result<(), ImportError> {
+        let now = Instant::now();
+        let answer = match result {
+            Ok(answer) => answer,
+            Err(error) => {
+                if let Some(rate) = error.rate() {
+                    self.observe(&rate).await;
+                }
+                if let ZendeskError::RateLimited { .. } = &error {
+                    self.wait_out(WaitReason::RateLimit, error.retry_after())
+                        .await;
+                    return Ok(());
+                }
+                if error.is_transient() {
+                    self.next_poll =
+                        now + backoff(self.options.backoff, self.options.max_backoff, 1);
+                    return Ok(());
+                }
+                return Err(ImportError::Refused(error));
+            }
+        };
+        self.observe(&answer.rate).await;
+        self.next_poll = now + self.options.poll_interval;
+        let mut seen: HashMap<String, JobStatus> = answer
+            .value
+            .into_iter()
+            .map(|j| (j.id.clone(), j))
+            .collect();
+        for id in ids {
+            match seen.remove(id) {
+                Some(status) => self.on_job_status(status).await?,
+                None => self.on_job_missing(id).await?,
+            }
+        }
+        Ok(())
+    }
+
+    async fn on_job_status(&mut self, status: JobStatus) -> Result<(), ImportError> {
+        let Some(at) = self.jobs.iter().position(|j| j.id == status.id) else {
+            return Ok(());
+        };
+        self.jobs[at].missing = 0;
+        let now = (status.status.as_str().to_owned(), status.progress);
+        if self.jobs[at].last.as_ref() != Some(&now) {
+            self.jobs[at].last = Some(now);
+            self.emit(ImportEvent::JobUpdate {
+                job_id: status.id.clone(),
+                status: status.status.as_str().to_owned(),
+                progress: status.progress,
+                total: status.total,
+            })
+            .await;
+        }
+        if !status.is_finished() {
+            return Ok(());
+        }
+        let job = self.jobs.remove(at);
+        let outcomes = self.job_outcomes(&job.unit, &status);
+        self.resolve(outcomes).await
+    }
+
+    /// A job `show_many` does not return: normal just after creation, lost after many polls
+    /// (it expired or Zendesk dropped it), then handled as a request with no answer.
+    async fn on_job_missing(&mut self, id: &str) -> Result<(), ImportError> {
+        let Some(at) = self.jobs.iter().position(|j| j.id == id) else {
+            return Ok(());
+        };
+        self.jobs[at].missing += 1;
+        if self.jobs[at].missing < self.options.job_missing_polls {
+            return Ok(());
+        }
+        let job = self.jobs.remove(at);
+        // The accepted request is open again until the lookup or resend settles it.
+        self.journal.record(&Entry::Sending {
+            batch: job.unit.batch,
+            positions: job.unit.positions.clone(),
+            attempt: job.unit.attempt,
+        })?;
+        self.maybe_accepted(job.unit, &format!("job {id} cannot be found any more"))
+            .await
+    }
+
+    async fn on_looked_up(
+        &mut self,
+        unit: Unit,
+        tries: u32,
+        result: Result<(Vec<(usize, u64)>, RateInfo), ZendeskError>,
+    ) -> Result<(), ImportError> {
+        let found = match result {
+            Ok((found, rate)) => {
+                self.observe(&rate).await;
+                found
+            }
+            Err(error) => return self.lookup_failed(unit, tries, error).await,
+        };
+        let found: HashMap<usize, u64> = found.into_iter().collect();
+        let planned = &self.plan.batches[unit.batch];
+        let mut outcomes = Vec::new();
+        let mut resend = Vec::new();
+        for &p in &unit.positions {
+            let key = &planned.keys[p];
+            let row = planned.rows[p];
+            if let Some(&id) = found.get(&p) {
+                let mut o = RowOutcome::new(row, Outcome::Created, key);
+                o.user_id = Some(id);
+                o.matched_by = Some(MatchedBy::Lookup);
+                o.details = Some("found in Zendesk after its request's answer was lost".into());
+                outcomes.push(o);
+            } else if key.can_look_up() {
+                resend.push(p);
+            } else {
+                outcomes.push(
+                    RowOutcome::new(row, Outcome::Unknown, key).with_error(
+                        "NoAnswer",
+                        Some(
+                            "the request's answer was lost and the user has no email or \
+                         external_id to look it up; not sent again so it cannot be created twice"
+                                .into(),
+                        ),
+                    ),
+                );
+            }
+        }
+        self.resolve(outcomes).await?;
+        self.journal.record(&Entry::NotAccepted {
+            batch: unit.batch,
+            positions: unit.positions.clone(),
+        })?;
+        if !resend.is_empty() {
+            self.queue.push_front(Unit {
+                batch: unit.batch,
+                positions: resend,
+                attempt: unit.attempt,
+            });
+        }
+        Ok(())
+    }
+
+    async fn lookup_failed(
+        &mut self,
+        unit: Unit,
+        tries: u32,
+        error: ZendeskError,
+    ) -> Result<(), ImportError> {
+        if let Some(rate) = error.rate() {
+            self.observe(&rate).await;
+        }
+        let now = Instant::now();
+        if let ZendeskError::RateLimited { .. } = &error {
+            self.wait_out(WaitReason::RateLimit, error.retry_after())
+                .await;
+            self.uncertain.push((now, unit, tries - 1));
+            return Ok(());
+        }
+        if error.is_transient() && tries < self.options.max_attempts {
+            let until = now + backoff(self.options.backoff, self.options.max_backoff, tries);
+            self.uncertain.push((until, unit, tries));
+            return Ok(());
+        }
+        let details = format!("the answer was lost and the lookup failed: {error}");
+        let outcomes =
+            self.outcomes_for(&unit, |o| o.with_error("NoAnswer", Some(details.clone())));
+        self.resolve_as(outcomes, Outcome::Unknown).await
+    }
+
+    /// Each row of a finished job: by its result, or unknown when there is none.
+    fn job_outcomes(&self, unit: &Unit, status: &JobStatus) -> Vec<RowOutcome> {
+        let planned = &self.plan.batches[unit.batch];
+        let base = |p: usize, outcome| RowOutcome::new(planned.rows[p], outcome, &planned.keys[p]);
+        if status.status != JobState::Completed {
+            let word = status.status.as_str();
+            let details = status
+                .message
+                .clone()
+                .unwrap_or_else(|| format!("the job ended {word}"));
+            let code = format!("Job{}", capitalised(word));
+            return unit
+                .positions
+                .iter()
+                .map(|&p| base(p, Outcome::Unknown).with_error(code.clone(), Some(details.clone())))
+                .collect();
+        }
+        let sent: Vec<serde_json::Value> = unit
+            .positions
+            .iter()
+            .map(|&p| planned.keys[p].as_sent())
+            .collect();
+        let mut by_position: Vec<Option<RowOutcome>> = vec![None; unit.positions.len()];
+        for matched in match_results(&sent, status.result_list()) {
+            let p = unit.positions[matched.position];
+            let r = matched.result;
+            let outcome = if r.is_failure() {
+                Outcome::Failed
+            } else if is_update(r.status.as_deref(), r.action.as_deref(), self.plan.mode) {
+                Outcome::Updated
+            } else {
+                Outcome::Created
+            };
+            let mut o = base(p, outcome);
+            o.user_id = r.id;
+            o.matched_by = Some(matched.rule.into());
+            if outcome == Outcome::Failed {
+                o = o.with_error(
+                    r.error.clone().unwrap_or_else(|| "Failed".into()),
+                    r.details_text(),
+                );
+            }
+            by_position[matched.position] = Some(o);
+        }
+        by_position
+            .into_iter()
+            .enumerate()
+            .map(|(i, o)| {
+                o.unwrap_or_else(|| {
+                    base(unit.positions[i], Outcome::Unknown).with_error(
+                        "NoResult",
+                        Some(format!(
+                            "job {} completed without a result for this row",
+                            status.id
+                        )),
+                    )
+                })
+            })
+            .collect()
+    }
+
+    fn outcomes_for(&self, unit: &Unit, f: impl Fn(RowOutcome) -> RowOutcome) -> Vec<RowOutcome> {
+        let planned = &self.plan.batches[unit.batch];
+        unit.positions
+            .iter()
+            .map(|&p| {
+                f(RowOutcome::new(
+                    planned.rows[p],
+                    Outcome::Unknown,
+                    &planned.keys[p],
+                ))
+            })
+            .collect()
+    }
+
+    async fn resolve_as(
+        &mut self,
+        mut outcomes: Vec<RowOutcome>,
+        outcome: Outcome,
+    ) -> Result<(), ImportError> {
+        for o in &mut outcomes {
+            o.outcome = outcome;
+        }
+        self.resolve(outcomes).await
+    }
+
+    /// Rows finished: on disk first, then counted and announced.
+    async fn resolve(&mut self, outcomes: Vec<RowOutcome>) -> Result<(), ImportError> {
+        if outcomes.is_empty() {
+            return Ok(());
+        }
+        self.journal.record(&Entry::Resolved {
+            outcomes: outcomes.clone(),
+        })?;
+        for o in &outcomes {
+            self.summary.count(o.outcome);
+        }
+        self.emit(ImportEvent::RowsFinished(outcomes)).await;
+        Ok(())
+    }
+
+    async fn observe(&mut self, rate: &RateInfo) {
+        let was_pacing = !self.pacer.is_ready(Instant::now());
+        if self.pacer.observe(rate) && !was_pacing {
+            let until = self.pacer.ready_at();
+            self.emit(ImportEvent::Waiting {
+                reason: WaitReason::Pacing,
+                until,
+            })
+            .await;
+        }
+    }
+
+    /// A closed receiver (the UI went away) must not stop the import: events are dropped.
+    async fn emit(&self, event: ImportEvent) {
+        let _ignored = self.events.send(event).await;
+    }
+}
+
+/// Resolves when the pause switch changes, with its new value; never when there is none.
+async fn pause_changed(pause: &mut Option<tokio::sync::watch::Receiver<bool>>) -> bool {
+    let Some(rx) = pause else {
+        return std::future::pending().await;
+    };
+    if rx.changed().await.is_err() {
+        *pause = None;
+        return std::future::pending().await;
+    }
+    *rx.borrow_and_update()
+}
+
+fn endpoint(mode: Mode) -> BulkEndpoint {
+    match mode {
+        Mode::Create => BulkEndpoint::CreateMany,
+        Mode::Upsert => BulkEndpoint::CreateOrUpdateMany,
+        Mode::Update => BulkEndpoint::UpdateMany,
+    }
+}
+
+fn is_update(status: Option<&str>, action: Option<&str>, mode: Mode) -> bool {
+    match (status, action) {
+        (Some(s), _) if s.eq_ignore_ascii_case("updated") => true,
+        (Some(s), _) if s.eq_ignore_ascii_case("created") => false,
+        (_, Some(a)) => a.eq_ignore_ascii_case("update"),
+        _ => mode == Mode::Update,
+    }
+}
+
+fn capitalised(word: &str) -> String {
+    let mut chars = word.chars();
+    chars.next().map_or_else(String::new, |c| {
+        c.to_uppercase().chain(chars).collect::<String>()
+    })
+}
+
+/// Zendesk's error code and description for a refused request.
+fn refusal_text(error: &ZendeskError) -> (String, Option<String>) {
+    match error {
+        ZendeskError::Api { status, reason, .. } => (
+            reason
+                .error
+                .clone()
+                .unwrap_or_else(|| format!("HTTP{status}")),
+            Some(reason.to_string()),
+        ),
+        other => ("Refused".into(), Some(other.to_string())),
+    }
+}
+
+/// Finds users a lost request may have created: by external_id with `users/show_many` (100 at
+/// a time), by email with `users/search` for those without one.
+async fn look_up(
+    client: &Client,
+    keys: &[(usize, UserKey)],
+) -> Result<(Vec<(usize, u64)>, RateInfo), ZendeskError> {
+    let mut found = Vec::new();
+    let mut rate = RateInfo::default();
+    let with_external: Vec<&(usize, UserKey)> = keys
+        .iter()
+        .filter(|(_, k)| k.external_id.is_some())
+        .collect();
+    for chunk in with_external.chunks(100) {
+        let ids: Vec<&str> = chunk
+            .iter()
+            .filter_map(|(_, k)| k.external_id.as_deref())
+            .collect();
+        let answer = client.show_many_by_external_ids(&ids).await?;
+        rate = answer.rate;
+        for (p, key) in chunk {
+            if let Some(user) = answer
+                .value
+                .iter()
+                .find(|u| same(&u.external_id, &key.external_id))
+            {
+                found.push((*p, user.id));
+            }
+        }
+    }
+    for (p, key) in keys.iter().filter(|(_, k)| k.external_id.is_none()) {
+        let Some(email) = &key.email else { continue };
+        let answer = client.search_by_email(email).await?;
+        rate = answer.rate;
+        if let Some(user) = answer
+            .value
+            .iter()
+            .find(|u: &&User| same(&u.email, &key.email))
+        {
+            found.push((*p, user.id));
+        }
+    }
+    Ok((found, rate))
+}
+
+/// Zendesk matches emails and external_ids in any case.
+fn same(a: &Option<String>, b: &Option<String>) -> bool {
+    matches!((a, b), (Some(a), Some(b)) if a.eq_ignore_ascii_case(b))
+}

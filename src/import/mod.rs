@@ -1,0 +1,322 @@
+//! The import: batches sent to Zendesk, jobs followed, every row accounted for.
+//!
+//! [`run`] is an ordinary async function with no UI: an [`ImportPlan`], a [`Client`], a
+//! [`Journal`], an event sender and a cancellation token in, a [`Summary`] out. The CLI prints
+//! its [`ImportEvent`]s; the TUI forwards them to its Run screen.
+//!
+//! Every row of the plan ends in exactly one [`RowOutcome`]: created, updated, failed (Zendesk's
+//! error), skipped (our reason) or unknown (the job was lost and the row could not be
+//! confirmed). The journal, fsynced around every request that changes state, lets an
+//! interrupted run continue without creating any user twice.
+//!
+//! [`Client`]: crate::zendesk::Client
+
+mod engine;
+pub mod journal;
+mod pacer;
+mod plan;
+pub mod report;
+
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+pub use engine::run;
+pub use journal::{Journal, JournalError, RunInfo, RunListing};
+pub use plan::{ImportPlan, PlannedBatch, UserKey};
+
+/// Zendesk refuses bulk calls beyond 30 jobs queued or running per account
+/// (<https://developer.zendesk.com/api-reference/introduction/rate-limits/>, "Job limit").
+pub const MAX_JOBS: usize = 30;
+
+/// How a row ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    Created,
+    Updated,
+    Failed,
+    Skipped,
+    Unknown,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Created => "created",
+            Self::Updated => "updated",
+            Self::Failed => "failed",
+            Self::Skipped => "skipped",
+            Self::Unknown => "unknown",
+        }
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+/// Which rule tied Zendesk's answer to the row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MatchedBy {
+    Index,
+    Email,
+    ExternalId,
+    /// The order of the results (no index, no identifier in the result).
+    Position,
+    /// Found with `users/show_many` or `users/search` after a lost answer.
+    Lookup,
+}
+
+impl MatchedBy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Index => "index",
+            Self::Email => "email",
+            Self::ExternalId => "external_id",
+            Self::Position => "position",
+            Self::Lookup => "lookup",
+        }
+    }
+}
+
+impl From<crate::zendesk::results::MatchRule> for MatchedBy {
+    fn from(rule: crate::zendesk::results::MatchRule) -> Self {
+        use crate::zendesk::results::MatchRule;
+        match rule {
+            MatchRule::Index => Self::Index,
+            MatchRule::Email => Self::Email,
+            MatchRule::ExternalId => Self::ExternalId,
+            MatchRule::Position => Self::Position,
+        }
+    }
+}
+
+/// The end of one spreadsheet row.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RowOutcome {
+    pub row: u32,
+    pub outcome: Outcome,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
+    /// Zendesk's error code, or ours (`Skipped`, `JobFailed`…).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub details: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub matched_by: Option<MatchedBy>,
+}
+
+impl RowOutcome {
+    /// An outcome with no Zendesk id, error or match yet, naming the row's user.
+    pub fn new(row: u32, outcome: Outcome, key: &UserKey) -> Self {
+        Self {
+            row,
+            outcome,
+            user_id: None,
+            name: key.name.clone(),
+            email: key.email.clone(),
+            external_id: key.external_id.clone(),
+            error: None,
+            details: None,
+            matched_by: None,
+        }
+    }
+
+    fn with_error(mut self, error: impl Into<String>, details: Option<String>) -> Self {
+        self.error = Some(error.into());
+        self.details = details;
+        self
+    }
+}
+
+/// What the import is waiting for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WaitReason {
+    /// 429: the account's requests per minute are used up.
+    RateLimit,
+    /// 429 `TooManyJobs`: 30 jobs are queued or running.
+    JobLimit,
+    /// Slowing down before the limit (`X-Rate-Limit-Remaining` is low).
+    Pacing,
+    /// A failed request is sent again after a back-off.
+    Retry { attempt: u32, error: String },
+    /// An answer was lost: waiting for Zendesk to finish what it may have accepted before
+    /// looking the users up.
+    LostAnswer { batch: usize },
+}
+
+/// Progress, sent once per batch or job change (never per row) on a bounded channel.
+#[derive(Debug, Clone)]
+pub enum ImportEvent {
+    /// The rows already finished when the run started (skipped rows, a resumed run's rows).
+    Started {
+        rows: u64,
+        batches: usize,
+        done: Box<Summary>,
+    },
+    BatchSent {
+        batch: usize,
+        rows: Vec<u32>,
+        attempt: u32,
+    },
+    JobUpdate {
+        job_id: String,
+        status: String,
+        progress: Option<u64>,
+        total: Option<u64>,
+    },
+    RowsFinished(Vec<RowOutcome>),
+    Waiting {
+        reason: WaitReason,
+        until: Instant,
+    },
+    Paused,
+    Resumed,
+    /// Cancel was asked: nothing more is sent, jobs in flight are followed to their end.
+    Cancelling,
+    Finished(Box<Summary>),
+}
+
+/// The counts at the end (or at any point) of a run; they add up to `rows`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    pub rows: u64,
+    pub created: u64,
+    pub updated: u64,
+    pub failed: u64,
+    pub skipped: u64,
+    pub unknown: u64,
+    /// Rows not finished: never sent, or in flight, when the run was cancelled.
+    pub pending: u64,
+    /// Bulk requests sent by this process (resends included).
+    pub requests: u64,
+    pub elapsed_ms: u64,
+    pub cancelled: bool,
+}
+
+impl Summary {
+    /// Counts one more finished row.
+    pub fn count(&mut self, outcome: Outcome) {
+        match outcome {
+            Outcome::Created => self.created += 1,
+            Outcome::Updated => self.updated += 1,
+            Outcome::Failed => self.failed += 1,
+            Outcome::Skipped => self.skipped += 1,
+            Outcome::Unknown => self.unknown += 1,
+        }
+        self.pending = self.pending.saturating_sub(1);
+    }
+
+    pub fn finished(&self) -> u64 {
+        self.created + self.updated + self.failed + self.skipped + self.unknown
+    }
+
+    /// Every row created or updated.
+    pub fn all_succeeded(&self) -> bool {
+        self.created + self.updated == self.rows
+    }
+}
+
+impl fmt::Display for Summary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} rows: {} created, {} updated, {} failed, {} skipped, {} unknown",
+            self.rows, self.created, self.updated, self.failed, self.skipped, self.unknown
+        )?;
+        if self.pending > 0 {
+            write!(f, ", {} not sent yet", self.pending)?;
+        }
+        Ok(())
+    }
+}
+
+/// How the engine paces itself.
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    /// Jobs queued or running at once (bulk calls in flight included), at most [`MAX_JOBS`].
+    pub concurrency: usize,
+    /// Time between two `job_statuses/show_many` polls.
+    pub poll_interval: Duration,
+    /// The rate limit's window (Zendesk: a minute), for spacing requests when few are left.
+    pub rate_window: Duration,
+    /// Slow down once `X-Rate-Limit-Remaining` falls to this share of `X-Rate-Limit`.
+    pub rate_reserve: f64,
+    /// First back-off after a 5xx, timeout or dropped connection; doubled each attempt.
+    pub backoff: Duration,
+    pub max_backoff: Duration,
+    /// Attempts of one request before its rows are given up as unknown.
+    pub max_attempts: u32,
+    /// After a lost answer in create mode: how long to let Zendesk finish a job it may have
+    /// accepted before looking the users up.
+    pub lost_answer_settle: Duration,
+    /// Polls in a row that do not find a job before it counts as lost.
+    pub job_missing_polls: u32,
+    /// `true` pauses sending (jobs in flight are still followed).
+    pub pause: Option<tokio::sync::watch::Receiver<bool>>,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        Self {
+            concurrency: MAX_JOBS,
+            poll_interval: Duration::from_secs(1),
+            rate_window: Duration::from_secs(60),
+            rate_reserve: 0.1,
+            backoff: Duration::from_millis(500),
+            max_backoff: Duration::from_secs(60),
+            max_attempts: 8,
+            lost_answer_settle: Duration::from_secs(30),
+            job_missing_polls: 30,
+            pause: None,
+        }
+    }
+}
+
+impl EngineOptions {
+    /// The defaults with every duration divided by `speed`: for the sandbox, whose clock runs
+    /// `speed` times faster than real time.
+    pub fn for_speed(speed: f64) -> Self {
+        let speed = if speed.is_finite() && speed > 0.0 {
+            speed
+        } else {
+            1.0
+        };
+        let d = Self::default();
+        Self {
+            poll_interval: d.poll_interval.div_f64(speed),
+            rate_window: d.rate_window.div_f64(speed),
+            backoff: d.backoff.div_f64(speed),
+            max_backoff: d.max_backoff.div_f64(speed),
+            lost_answer_settle: d.lost_answer_settle.div_f64(speed),
+            ..d
+        }
+    }
+}
+
+/// Why a run stopped before every row was finished.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+    #[error("Zendesk refused the import: {0}")]
+    Refused(crate::zendesk::ZendeskError),
+    #[error("batch {batch} (rows {rows}): cannot encode the users: {reason}")]
+    Encode {
+        batch: usize,
+        rows: String,
+        reason: String,
+    },
+}

@@ -1,0 +1,108 @@
+//! When the next request may leave: after a 429's `Retry-After` (for every sender), and spaced
+//! out once `X-Rate-Limit-Remaining` runs low, so the limit is rarely hit at all.
+
+use std::time::{Duration, Instant};
+
+use rand::Rng as _;
+
+use crate::zendesk::RateInfo;
+
+#[derive(Debug)]
+pub(crate) struct Pacer {
+    /// No request before this (429 `Retry-After`).
+    blocked_until: Option<Instant>,
+    /// The earliest time of the next request (spacing near the limit).
+    next_at: Instant,
+    spacing: Duration,
+    window: Duration,
+    reserve: f64,
+}
+
+impl Pacer {
+    pub fn new(window: Duration, reserve: f64) -> Self {
+        Self {
+            blocked_until: None,
+            next_at: Instant::now(),
+            spacing: Duration::ZERO,
+            window,
+            reserve,
+        }
+    }
+
+    /// When the next request may leave.
+    pub fn ready_at(&self) -> Instant {
+        self.blocked_until
+            .map_or(self.next_at, |b| b.max(self.next_at))
+    }
+
+    pub fn is_ready(&self, now: Instant) -> bool {
+        self.ready_at() <= now
+    }
+
+    /// A request leaves now.
+    pub fn sent(&mut self, now: Instant) {
+        self.next_at = now + self.spacing;
+    }
+
+    /// Reads an answer's rate headers: below the reserve, requests are spread evenly over what
+    /// is left of the window; above it, they go as fast as the jobs allow.
+    pub fn observe(&mut self, rate: &RateInfo) -> bool {
+        let (Some(limit), Some(remaining)) = (rate.limit, rate.remaining) else {
+            return false;
+        };
+        let reserve = (f64::from(limit) * self.reserve).ceil() as u32;
+        self.spacing = if remaining > reserve || limit == 0 {
+            Duration::ZERO
+        } else {
+            self.window / limit
+        };
+        !self.spacing.is_zero()
+    }
+
+    /// A 429: nobody sends before `until`.
+    pub fn block(&mut self, until: Instant) {
+        self.blocked_until = Some(self.blocked_until.map_or(until, |b| b.max(until)));
+    }
+}
+
+/// Exponential back-off with jitter: `base × 2^(attempt-1)`, capped, times 0.5 to 1.5.
+pub(crate) fn backoff(base: Duration, max: Duration, attempt: u32) -> Duration {
+    let exp = base.saturating_mul(1u32 << attempt.saturating_sub(1).min(16));
+    let capped = exp.min(max);
+    capped.mul_f64(rand::rng().random_range(0.5..1.5))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spaces_requests_once_few_are_left() {
+        let mut pacer = Pacer::new(Duration::from_secs(60), 0.1);
+        let plenty = RateInfo {
+            limit: Some(700),
+            remaining: Some(500),
+            ..RateInfo::default()
+        };
+        assert!(!pacer.observe(&plenty));
+        let low = RateInfo {
+            remaining: Some(20),
+            ..plenty
+        };
+        assert!(pacer.observe(&low));
+        let now = Instant::now();
+        pacer.sent(now);
+        assert_eq!(pacer.ready_at(), now + Duration::from_secs(60) / 700);
+        pacer.block(now + Duration::from_secs(5));
+        assert!(!pacer.is_ready(now + Duration::from_secs(4)));
+    }
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        let base = Duration::from_millis(100);
+        let max = Duration::from_secs(2);
+        assert!(backoff(base, max, 1) <= Duration::from_millis(150));
+        assert!(backoff(base, max, 4) >= Duration::from_millis(400));
+        assert!(backoff(base, max, 30) <= Duration::from_secs(3));
+    }
+}

@@ -1,0 +1,200 @@
+//! What a run sends: the batches with their sheet rows and bodies, and the rows left out.
+
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::ImportError;
+use crate::payload::{Mode, Request, User};
+
+/// The identifiers of one user, kept beside the body: enough to match Zendesk's results, look
+/// a user up after a lost answer, and name the row in the report.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserKey {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
+}
+
+impl UserKey {
+    pub fn of(user: &User) -> Self {
+        Self {
+            name: user.name.clone(),
+            email: user.email.clone(),
+            external_id: user.external_id.clone(),
+        }
+    }
+
+    /// Zendesk keeps email and external_id unique, so a user with either can be found again.
+    pub fn can_look_up(&self) -> bool {
+        self.email.is_some() || self.external_id.is_some()
+    }
+
+    /// The identifiers as the user object sent, for `match_results`.
+    pub(crate) fn as_sent(&self) -> Value {
+        let mut map = serde_json::Map::new();
+        if let Some(email) = &self.email {
+            map.insert("email".into(), Value::String(email.clone()));
+        }
+        if let Some(external_id) = &self.external_id {
+            map.insert("external_id".into(), Value::String(external_id.clone()));
+        }
+        Value::Object(map)
+    }
+}
+
+/// One bulk request: its users' sheet rows and identifiers, and the body `{"users": [...]}`
+/// serialised once from the typed users.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlannedBatch {
+    pub rows: Vec<u32>,
+    pub keys: Vec<UserKey>,
+    pub body: Bytes,
+}
+
+impl PlannedBatch {
+    /// The body with only the users at `positions`: a resend after some users were found.
+    pub(crate) fn body_for(&self, positions: &[usize]) -> Result<Bytes, String> {
+        if positions.len() == self.rows.len() {
+            return Ok(self.body.clone());
+        }
+        let mut all: Value = serde_json::from_slice(&self.body).map_err(|e| e.to_string())?;
+        let users = all
+            .get_mut("users")
+            .and_then(Value::as_array_mut)
+            .ok_or("the body has no users")?;
+        let picked: Vec<Value> = positions
+            .iter()
+            .filter_map(|&p| users.get_mut(p).map(Value::take))
+            .collect();
+        serde_json::to_vec(&serde_json::json!({ "users": picked }))
+            .map(Bytes::from)
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// Everything one run sends, and the rows it does not send with the reason.
+///
+/// `skipped` takes any reason: validation errors now, "unchanged" rows of the account-aware
+/// plan later. Rows sent + rows skipped = the rows of the run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImportPlan {
+    pub mode: Mode,
+    pub batches: Vec<PlannedBatch>,
+    pub skipped: Vec<(u32, String)>,
+}
+
+impl ImportPlan {
+    pub fn new(mode: Mode) -> Self {
+        Self {
+            mode,
+            batches: Vec::new(),
+            skipped: Vec::new(),
+        }
+    }
+
+    /// Adds a request built by the payload code; its body is serialised here, once.
+    pub fn push_request(&mut self, request: &Request) -> Result<(), ImportError> {
+        let body = serde_json::to_vec(&request.body).map_err(|e| ImportError::Encode {
+            batch: self.batches.len(),
+            rows: crate::import::report::row_list(&request.rows),
+            reason: e.to_string(),
+        })?;
+        self.batches.push(PlannedBatch {
+            rows: request.rows.clone(),
+            keys: request.body.users.iter().map(UserKey::of).collect(),
+            body: Bytes::from(body),
+        });
+        Ok(())
+    }
+
+    /// A row that is not sent, and why.
+    pub fn skip(&mut self, row: u32, reason: impl Into<String>) {
+        self.skipped.push((row, reason.into()));
+    }
+
+    /// Rows sent.
+    pub fn sent_rows(&self) -> usize {
+        self.batches.iter().map(|b| b.rows.len()).sum()
+    }
+
+    /// Every row of the run: sent and skipped.
+    pub fn rows(&self) -> usize {
+        self.sent_rows() + self.skipped.len()
+    }
+
+    /// A plan that sends only `rows` of this one, with the same bodies (`zdimport retry`).
+    pub fn retain_rows(&self, rows: &std::collections::HashSet<u32>) -> Result<Self, ImportError> {
+        let mut plan = Self::new(self.mode);
+        for (index, batch) in self.batches.iter().enumerate() {
+            let positions: Vec<usize> = (0..batch.rows.len())
+                .filter(|&p| rows.contains(&batch.rows[p]))
+                .collect();
+            if positions.is_empty() {
+                continue;
+            }
+            let body = batch
+                .body_for(&positions)
+                .map_err(|reason| ImportError::Encode {
+                    batch: index,
+                    rows: crate::import::report::row_list(&batch.rows),
+                    reason,
+                })?;
+            plan.batches.push(PlannedBatch {
+                rows: positions.iter().map(|&p| batch.rows[p]).collect(),
+                keys: positions.iter().map(|&p| batch.keys[p].clone()).collect(),
+                body,
+            });
+        }
+        Ok(plan)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::payload::Body;
+
+    fn request(rows: &[u32]) -> Request {
+        Request {
+            method: "POST",
+            path: "/api/v2/users/create_many",
+            rows: rows.to_vec(),
+            body: Body {
+                users: rows
+                    .iter()
+                    .map(|r| User {
+                        name: Some(format!("U{r}")),
+                        email: Some(format!("u{r}@example.com")),
+                        ..User::default()
+                    })
+                    .collect(),
+            },
+        }
+    }
+
+    #[test]
+    fn a_plan_counts_sent_and_skipped_rows() {
+        let mut plan = ImportPlan::new(Mode::Create);
+        plan.push_request(&request(&[2, 3, 5])).unwrap();
+        plan.skip(4, "email is not valid");
+        assert_eq!((plan.sent_rows(), plan.rows()), (3, 4));
+        assert_eq!(
+            plan.batches[0].keys[2].email.as_deref(),
+            Some("u5@example.com")
+        );
+    }
+
+    #[test]
+    fn a_partial_body_holds_only_the_positions_asked() {
+        let mut plan = ImportPlan::new(Mode::Create);
+        plan.push_request(&request(&[2, 3, 5])).unwrap();
+        let body = plan.batches[0].body_for(&[0, 2]).unwrap();
+        let value: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(value["users"].as_array().unwrap().len(), 2);
+        assert_eq!(value["users"][1]["name"], "U5");
+    }
+}

@@ -1,0 +1,164 @@
+//! The results file: one line per row, CSV or JSON, safe to open in a spreadsheet.
+
+use std::io::Write;
+use std::path::Path;
+
+use super::RowOutcome;
+
+/// The report cannot be written.
+#[derive(Debug, thiserror::Error)]
+#[error("{path}: cannot write the report: {reason}")]
+pub struct ReportError {
+    pub path: String,
+    pub reason: String,
+}
+
+/// The columns of the CSV report.
+pub const COLUMNS: [&str; 9] = [
+    "row",
+    "outcome",
+    "user_id",
+    "name",
+    "email",
+    "external_id",
+    "error",
+    "details",
+    "matched_by",
+];
+
+/// A cell a spreadsheet would run as a formula (`=`, `+`, `-`, `@`, and the tab and carriage
+/// return some spreadsheets also read so) gets a leading `'`, the OWASP advice for CSV
+/// injection.
+pub fn neutralise(text: &str) -> String {
+    match text.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{text}"),
+        _ => text.to_owned(),
+    }
+}
+
+/// `2, 3, 7` for a short list, `2-101 (100 rows)` for a batch.
+pub fn row_list(rows: &[u32]) -> String {
+    match rows {
+        [] => String::new(),
+        [one] => one.to_string(),
+        [first, .., last] if rows.len() > 3 => format!("{first}-{last} ({} rows)", rows.len()),
+        _ => rows
+            .iter()
+            .map(u32::to_string)
+            .collect::<Vec<_>>()
+            .join(", "),
+    }
+}
+
+/// Writes the outcomes as CSV (`.csv`, or any other extension) or JSON (`.json`).
+pub fn write(path: &Path, outcomes: &[RowOutcome]) -> Result<(), ReportError> {
+    let error = |reason: String| ReportError {
+        path: path.display().to_string(),
+        reason,
+    };
+    let file = std::fs::File::create(path).map_err(|e| error(e.to_string()))?;
+    let mut out = std::io::BufWriter::new(file);
+    let json = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("json"));
+    if json {
+        write_json(&mut out, outcomes).map_err(error)?;
+    } else {
+        write_csv(&mut out, outcomes).map_err(error)?;
+    }
+    out.flush().map_err(|e| error(e.to_string()))
+}
+
+fn cells(o: &RowOutcome) -> [String; 9] {
+    let text = |v: &Option<String>| neutralise(v.as_deref().unwrap_or(""));
+    [
+        o.row.to_string(),
+        o.outcome.as_str().to_owned(),
+        o.user_id.map(|id| id.to_string()).unwrap_or_default(),
+        text(&o.name),
+        text(&o.email),
+        text(&o.external_id),
+        text(&o.error),
+        text(&o.details),
+        o.matched_by
+            .map(|m| m.as_str().to_owned())
+            .unwrap_or_default(),
+    ]
+}
+
+fn write_csv(out: &mut impl Write, outcomes: &[RowOutcome]) -> Result<(), String> {
+    let mut csv = csv::Writer::from_writer(out);
+    csv.write_record(COLUMNS).map_err(|e| e.to_string())?;
+    for o in outcomes {
+        csv.write_record(cells(o)).map_err(|e| e.to_string())?;
+    }
+    csv.flush().map_err(|e| e.to_string())
+}
+
+/// A JSON list of objects with the CSV's columns; text neutralised the same way, since JSON
+/// reports get pasted into spreadsheets too.
+fn write_json(out: &mut impl Write, outcomes: &[RowOutcome]) -> Result<(), String> {
+    let list: Vec<serde_json::Value> = outcomes
+        .iter()
+        .map(|o| {
+            let cells = cells(o);
+            let mut map = serde_json::Map::new();
+            for (key, value) in COLUMNS.iter().zip(cells) {
+                let value = match *key {
+                    "row" => serde_json::json!(o.row),
+                    "user_id" => serde_json::json!(o.user_id),
+                    _ if value.is_empty() => serde_json::Value::Null,
+                    _ => serde_json::Value::String(value),
+                };
+                map.insert((*key).to_owned(), value);
+            }
+            serde_json::Value::Object(map)
+        })
+        .collect();
+    serde_json::to_writer_pretty(&mut *out, &list).map_err(|e| e.to_string())?;
+    out.write_all(b"\n").map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::import::{MatchedBy, Outcome, UserKey};
+
+    fn outcome() -> RowOutcome {
+        let key = UserKey {
+            name: Some("=HYPERLINK(\"http://x\")".into()),
+            email: Some("a@example.com".into()),
+            external_id: Some("-12".into()),
+        };
+        let mut o = RowOutcome::new(7, Outcome::Failed, &key);
+        o.error = Some("@SUM(A1)".into());
+        o.details = Some("+1 555".into());
+        o.matched_by = Some(MatchedBy::Email);
+        o
+    }
+
+    #[test]
+    fn formula_cells_are_neutralised_in_csv_and_json() {
+        let dir = tempfile::tempdir().unwrap();
+        let csv_path = dir.path().join("r.csv");
+        write(&csv_path, &[outcome()]).unwrap();
+        let text = std::fs::read_to_string(&csv_path).unwrap();
+        assert_eq!(
+            text.lines().nth(1).unwrap(),
+            "7,failed,,\"'=HYPERLINK(\"\"http://x\"\")\",a@example.com,'-12,'@SUM(A1),'+1 555,email"
+        );
+        let json_path = dir.path().join("r.json");
+        write(&json_path, &[outcome()]).unwrap();
+        let value: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&json_path).unwrap()).unwrap();
+        assert_eq!(value[0]["external_id"], "'-12");
+        assert_eq!(value[0]["row"], 7);
+        assert_eq!(value[0]["user_id"], serde_json::Value::Null);
+    }
+
+    #[test]
+    fn row_lists_are_short() {
+        assert_eq!(row_list(&[2, 3]), "2, 3");
+        assert_eq!(row_list(&[2, 3, 4, 5]), "2-5 (4 rows)");
+    }
+}

@@ -1,0 +1,161 @@
+//! What the import tests share: the sandbox client, generated rows, the event collector and
+//! the no-duplicate check.
+
+#![allow(dead_code, reason = "each test binary uses a part")]
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio::sync::mpsc::Receiver;
+use tokio_util::sync::CancellationToken;
+use zdimport::import::{ImportEvent, ImportPlan, Outcome, RowOutcome};
+use zdimport::payload::{Batcher, Mode, User};
+use zdimport::sandbox::SandboxHandle;
+use zdimport::zendesk::{Client, ClientConfig, Credentials, Secret};
+
+pub fn client(sandbox: &SandboxHandle) -> Client {
+    let credentials = Credentials::ApiToken {
+        email: sandbox.config().admin_email.clone(),
+        token: Secret::new("sandbox-api-token"),
+    };
+    let mut config = ClientConfig::new(sandbox.url().clone(), credentials);
+    config.timeout = Duration::from_secs(5);
+    Client::new(config).expect("client")
+}
+
+/// The user of data row `i` (sheet row `i + 2`) as the sandbox would hold it.
+pub fn row_user(i: u32, keyless: bool) -> Value {
+    if keyless {
+        return json!({"name": format!("User {i}")});
+    }
+    json!({
+        "name": format!("User {i}"),
+        "email": format!("user{i}@example.com"),
+        "external_id": format!("X{i}"),
+    })
+}
+
+/// `rows` users in batches of 100 from sheet row 2, then `skipped` rows refused by validation.
+pub fn plan_of(mode: Mode, rows: u32, skipped: u32, keyless: bool) -> ImportPlan {
+    let mut plan = ImportPlan::new(mode);
+    let mut batcher = Batcher::new(mode);
+    for i in 0..rows {
+        let user = User {
+            name: Some(format!("User {i}")),
+            email: (!keyless).then(|| format!("user{i}@example.com")),
+            external_id: (!keyless).then(|| format!("X{i}")),
+            ..User::default()
+        };
+        if let Some(request) = batcher.push(i + 2, user) {
+            plan.push_request(&request).unwrap();
+        }
+    }
+    if let Some(request) = batcher.finish() {
+        plan.push_request(&request).unwrap();
+    }
+    for j in 0..skipped {
+        plan.skip(rows + 2 + j, "'x' is not a valid email address");
+    }
+    plan
+}
+
+/// What the events said, over one or more runs of the same import.
+#[derive(Debug, Default)]
+pub struct Collected {
+    /// Every RowsFinished outcome, in order, over all runs.
+    pub finished: Vec<RowOutcome>,
+    pub batches_sent: usize,
+    pub waits: usize,
+    pub started: usize,
+    pub finished_events: usize,
+}
+
+impl Collected {
+    pub fn merge(&mut self, other: Collected) {
+        self.finished.extend(other.finished);
+        self.batches_sent += other.batches_sent;
+        self.waits += other.waits;
+        self.started += other.started;
+        self.finished_events += other.finished_events;
+    }
+
+    /// Every row announced finished exactly once over all runs.
+    pub fn exactly_once(&self, rows: u32, name: &str) -> BTreeMap<u32, RowOutcome> {
+        let mut by_row = BTreeMap::new();
+        for o in &self.finished {
+            let again = by_row.insert(o.row, o.clone());
+            assert!(
+                again.is_none(),
+                "{name}: row {} finished twice: {again:?} then {o:?}",
+                o.row
+            );
+        }
+        assert_eq!(by_row.len(), rows as usize, "{name}: every row finished");
+        assert_eq!(
+            self.finished_events, self.started,
+            "{name}: one Finished per run"
+        );
+        by_row
+    }
+}
+
+/// Reads events until the engine drops its sender; cancels after `cancel_after` batches.
+pub async fn collect(
+    mut rx: Receiver<ImportEvent>,
+    cancel: CancellationToken,
+    cancel_after: Option<usize>,
+) -> Collected {
+    let mut got = Collected::default();
+    let mut buffer = Vec::with_capacity(32);
+    while rx.recv_many(&mut buffer, 32).await > 0 {
+        for event in buffer.drain(..) {
+            match event {
+                ImportEvent::Started { .. } => got.started += 1,
+                ImportEvent::BatchSent { .. } => got.batches_sent += 1,
+                ImportEvent::RowsFinished(rows) => got.finished.extend(rows),
+                ImportEvent::Waiting { .. } => got.waits += 1,
+                ImportEvent::Finished(_) => got.finished_events += 1,
+                _ => {}
+            }
+        }
+        if cancel_after.is_some_and(|n| got.batches_sent >= n) {
+            cancel.cancel();
+        }
+    }
+    got
+}
+
+/// No row's user is in the sandbox twice, and every created or updated row names the user
+/// that holds its name; returns how many rows' users are present.
+pub fn assert_no_duplicates(
+    sandbox: &SandboxHandle,
+    rows: u32,
+    outcomes: &BTreeMap<u32, RowOutcome>,
+    name: &str,
+) -> usize {
+    let mut ids_by_name: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+    for user in sandbox.users() {
+        if let (Some(n), Some(id)) = (user["name"].as_str(), user["id"].as_u64()) {
+            ids_by_name.entry(n.to_owned()).or_default().push(id);
+        }
+    }
+    let mut present = 0;
+    for i in 0..rows {
+        let ids = ids_by_name
+            .get(&format!("User {i}"))
+            .cloned()
+            .unwrap_or_default();
+        assert!(
+            ids.len() <= 1,
+            "{name}: User {i} is in Zendesk {} times",
+            ids.len()
+        );
+        present += ids.len();
+        let o = &outcomes[&(i + 2)];
+        if matches!(o.outcome, Outcome::Created | Outcome::Updated) {
+            assert_eq!(o.user_id, ids.first().copied(), "{name}: row {} id", i + 2);
+        }
+    }
+    present
+}

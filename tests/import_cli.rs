@@ -1,0 +1,263 @@
+//! `zdimport import`, `runs`, `retry` and `resume` as processes, against a sandbox served by
+//! the test on loopback; one of them killed with SIGKILL in the middle of a run.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::time::{Duration, Instant};
+
+use tokio::process::Command;
+use zdimport::sandbox::{Fault, Sandbox, SandboxConfig, SandboxHandle};
+
+const SAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/users_sample.xlsx");
+const PROFILE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/sample_profile.json");
+
+fn command(home: &Path, sandbox: Option<&SandboxHandle>, args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_zdimport"));
+    cmd.args(args)
+        .env("ZDIMPORT_CONFIG_DIR", home.join("config"))
+        .env("ZDIMPORT_DATA_DIR", home.join("data"))
+        .env("ZDIMPORT_KEYRING", "memory")
+        .env_remove("ZENDESK_OAUTH_TOKEN")
+        .env_remove("ZENDESK_CLIENT_ID")
+        .env_remove("ZENDESK_SUBDOMAIN")
+        .kill_on_drop(true);
+    if let Some(sandbox) = sandbox {
+        cmd.env("ZENDESK_URL", sandbox.url().as_str())
+            .env("ZENDESK_EMAIL", &sandbox.config().admin_email)
+            .env("ZENDESK_API_TOKEN", "sandbox-api-token");
+    }
+    cmd
+}
+
+async fn zdimport(home: &Path, sandbox: Option<&SandboxHandle>, args: &[&str]) -> Output {
+    let out = tokio::time::timeout(
+        Duration::from_secs(60),
+        command(home, sandbox, args).output(),
+    )
+    .await
+    .expect("zdimport ends within a minute")
+    .expect("zdimport runs");
+    eprintln!(
+        "zdimport {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn code(out: &Output) -> i32 {
+    out.status.code().unwrap_or(-1)
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// `rows` users with a name and an email, as a CSV whose headers auto-map.
+fn users_csv(dir: &Path, rows: usize) -> PathBuf {
+    let path = dir.join("users.csv");
+    let mut text = String::from("name,email\n");
+    for i in 0..rows {
+        text.push_str(&format!("User {i},user{i}@example.com\n"));
+    }
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn run_dirs(home: &Path) -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(home.join("data/runs"))
+        .map(|d| d.map(|e| e.unwrap().path()).collect())
+        .unwrap_or_default();
+    dirs.sort();
+    dirs
+}
+
+/// Outcome per row from a report CSV.
+fn report(path: &Path) -> HashMap<u32, String> {
+    let mut reader = csv::Reader::from_path(path).unwrap();
+    reader
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            (r[0].parse().unwrap(), r[1].to_owned())
+        })
+        .collect()
+}
+
+fn count(report: &HashMap<u32, String>, outcome: &str) -> usize {
+    report.values().filter(|o| *o == outcome).count()
+}
+
+/// Each "User i" exactly once in the sandbox.
+fn assert_each_user_once(sandbox: &SandboxHandle, rows: usize) {
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for user in sandbox.users() {
+        *seen
+            .entry(user["name"].as_str().unwrap_or("").to_owned())
+            .or_default() += 1;
+    }
+    for i in 0..rows {
+        assert_eq!(seen.get(&format!("User {i}")), Some(&1), "User {i}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn import_into_the_in_process_sandbox_writes_a_report_and_a_run() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    let json = h.join("results.json");
+    let args = [
+        "import",
+        SAMPLE,
+        "--profile",
+        PROFILE,
+        "--sandbox",
+        "--yes",
+        "--report",
+    ];
+    let mut args = args.to_vec();
+    args.push(json.to_str().unwrap());
+    let out = zdimport(h, None, &args).await;
+    assert_eq!(code(&out), 1, "a failed row and 3 skipped rows: exit 1");
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("204 rows: 200 created, 0 updated, 1 failed, 3 skipped"),
+        "{err}"
+    );
+    assert!(err.contains("sandbox_users.json"), "{err}");
+    let list: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 204);
+    let runs = zdimport(h, None, &["runs"]).await;
+    assert_eq!(code(&runs), 0);
+    assert!(
+        text(&runs.stdout).contains("done"),
+        "{}",
+        text(&runs.stdout)
+    );
+    for entry in std::fs::read_dir(&run_dirs(h)[0]).unwrap() {
+        let content = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        for secret in ["sandbox-api-token", "Bearer", "access_token"] {
+            assert!(!content.contains(secret), "{secret} in the run folder");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dry_run_sends_nothing_and_no_terminal_needs_yes() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    let base = ["import", SAMPLE, "--profile", PROFILE, "--sandbox"];
+    let dry = zdimport(h, None, &[&base[..], &["--dry-run"]].concat()).await;
+    assert_eq!(code(&dry), 0);
+    assert!(
+        text(&dry.stderr).contains("201 to send in 3 requests"),
+        "{}",
+        text(&dry.stderr)
+    );
+    assert!(run_dirs(h).is_empty());
+    let asked = zdimport(h, None, &base).await;
+    assert_eq!(code(&asked), 2);
+    assert!(text(&asked.stderr).contains("--yes"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retry_sends_only_the_unknown_rows_again() {
+    let sandbox = Sandbox::start(SandboxConfig {
+        speed: 50.0,
+        ..SandboxConfig::default()
+    })
+    .await
+    .unwrap();
+    sandbox.force_fault("create_many", Fault::JobFailed);
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    let csv = users_csv(h, 300);
+    let csv = csv.to_str().unwrap();
+    let first = [
+        "import",
+        csv,
+        "--auto",
+        "--mode",
+        "create",
+        "--yes",
+        "--engine-speed",
+        "50",
+    ];
+    let out = zdimport(h, Some(&sandbox), &first).await;
+    assert_eq!(code(&out), 1, "a failed job: its rows are unknown");
+    let first_dir = run_dirs(h)[0].clone();
+    let run = first_dir
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    let before = report(&first_dir.join("report.csv"));
+    assert_eq!(count(&before, "unknown"), 100);
+    let again = ["retry", &run, "--yes", "--engine-speed", "50"];
+    let out = zdimport(h, Some(&sandbox), &again).await;
+    assert_eq!(code(&out), 0, "every unknown row created");
+    let retry_dir = run_dirs(h).into_iter().find(|d| *d != first_dir).unwrap();
+    let after = report(&retry_dir.join("report.csv"));
+    assert_eq!((after.len(), count(&after, "created")), (100, 100));
+    assert_each_user_once(&sandbox, 300);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_in_the_middle_then_resume_creates_every_user_once() {
+    let sandbox = Sandbox::start(SandboxConfig {
+        speed: 50.0,
+        ..SandboxConfig::default()
+    })
+    .await
+    .unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    let rows = 3000;
+    let csv = users_csv(h, rows);
+    let args = [
+        "import",
+        csv.to_str().unwrap(),
+        "--auto",
+        "--mode",
+        "create",
+        "--yes",
+        "--concurrency",
+        "2",
+        "--engine-speed",
+        "50",
+    ];
+    let mut child = command(h, Some(&sandbox), &args)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let journal = loop {
+        let accepted = run_dirs(h)
+            .first()
+            .map(|d| d.join("journal.jsonl"))
+            .filter(|j| {
+                std::fs::read_to_string(j).is_ok_and(|t| t.matches("\"accepted\"").count() >= 5)
+            });
+        if let Some(journal) = accepted {
+            break journal;
+        }
+        assert!(Instant::now() < deadline, "no progress within 30 s");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the import ended before the kill"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    };
+    child.start_kill().unwrap(); // SIGKILL on Unix
+    let status = child.wait().await.unwrap();
+    assert!(!status.success());
+    let lines = std::fs::read_to_string(&journal).unwrap();
+    assert!(!lines.contains("\"finished\""), "killed before the end");
+    let out = zdimport(h, Some(&sandbox), &["resume", "--engine-speed", "50"]).await;
+    assert_eq!(code(&out), 0, "every row created after resume");
+    let outcomes = report(&run_dirs(h)[0].join("report.csv"));
+    assert_eq!((outcomes.len(), count(&outcomes, "created")), (rows, rows));
+    assert_each_user_once(&sandbox, rows);
+    let runs = zdimport(h, None, &["runs"]).await;
+    assert!(text(&runs.stdout).contains("done"));
+}

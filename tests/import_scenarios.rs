@@ -1,0 +1,244 @@
+//! The import engine against the sandbox on loopback, one scenario per file in
+//! `tests/scenarios/`: each asserts that every row ends in exactly one outcome, the counts add
+//! up, and the sandbox holds each row's user exactly once.
+
+mod common;
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Deserialize;
+use tokio_util::sync::CancellationToken;
+use zdimport::import::{self, EngineOptions, ImportEvent, Journal, MatchedBy, Outcome, RunInfo};
+use zdimport::payload::Mode;
+use zdimport::sandbox::{Fault, FaultConfig, Sandbox, SandboxConfig};
+
+use common::{Collected, collect, plan_of, row_user};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Scenario {
+    about: String,
+    mode: Mode,
+    rows: u32,
+    #[serde(default)]
+    skipped: u32,
+    /// The first N rows' users are in Zendesk before the import (named "Old i").
+    #[serde(default)]
+    existing: u32,
+    /// Users with a name only: nothing to look them up by.
+    #[serde(default)]
+    keyless: bool,
+    #[serde(default)]
+    sandbox: SandboxSpec,
+    /// `path:fault` forced onto the next matching requests: lost, failed, killed, drop, 502.
+    #[serde(default)]
+    forced: Vec<String>,
+    #[serde(default)]
+    concurrency: Option<usize>,
+    #[serde(default)]
+    cancel_after_batches: Option<usize>,
+    expect: Expect,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SandboxSpec {
+    rate_limit: Option<u32>,
+    speed: Option<f64>,
+    faults: Option<String>,
+    seed: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Expect {
+    #[serde(default)]
+    created: u64,
+    #[serde(default)]
+    updated: u64,
+    #[serde(default)]
+    failed: u64,
+    #[serde(default)]
+    skipped: u64,
+    #[serde(default)]
+    unknown: u64,
+    /// Rows whose user ("User i") is in the sandbox at the end (default: every row).
+    present: Option<usize>,
+    #[serde(default)]
+    saw_429: bool,
+    #[serde(default)]
+    lookups: bool,
+    matched_by: Option<MatchedBy>,
+}
+
+fn forced(spec: &str) -> (String, Fault) {
+    let (path, fault) = spec.split_once(':').expect("path:fault");
+    let fault = match fault {
+        "lost" => Fault::LostAnswer,
+        "failed" => Fault::JobFailed,
+        "killed" => Fault::JobKilled,
+        "drop" => Fault::DropConnection,
+        "502" => Fault::ServerError(502),
+        other => panic!("unknown forced fault {other}"),
+    };
+    (path.to_owned(), fault)
+}
+
+async fn run_scenario(path: &Path) {
+    let text = std::fs::read_to_string(path).unwrap();
+    let s: Scenario = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path:?}: {e}"));
+    let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+    let speed = s.sandbox.speed.unwrap_or(100.0);
+    let config = SandboxConfig {
+        rate_limit: s.sandbox.rate_limit.unwrap_or(700),
+        speed,
+        faults: s
+            .sandbox
+            .faults
+            .as_deref()
+            .map(|f| f.parse::<FaultConfig>().unwrap())
+            .unwrap_or_default(),
+        seed: s.sandbox.seed.unwrap_or(0),
+        users: (0..s.existing)
+            .map(|i| {
+                let mut user = row_user(i, s.keyless);
+                user["name"] = format!("Old {i}").into();
+                user
+            })
+            .collect(),
+        ..SandboxConfig::default()
+    };
+    let sandbox = Sandbox::start(config).await.unwrap();
+    for spec in &s.forced {
+        let (p, fault) = forced(spec);
+        sandbox.force_fault(&p, fault);
+    }
+    let client = common::client(&sandbox);
+    let plan = plan_of(s.mode, s.rows, s.skipped, s.keyless);
+    let tmp = tempfile::tempdir().unwrap();
+    let info = RunInfo {
+        id: name.clone(),
+        mode: s.mode,
+        rows: plan.rows() as u64,
+        ..RunInfo::default()
+    };
+    let journal = Journal::create(tmp.path(), &info, &plan).unwrap();
+    let mut options = EngineOptions::for_speed(speed);
+    if let Some(c) = s.concurrency {
+        options.concurrency = c;
+    }
+    let mut events = Collected::default();
+    let summary = run_once(
+        plan,
+        &client,
+        journal,
+        &options,
+        s.cancel_after_batches,
+        &mut events,
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{name}: {e}"));
+    let summary = if s.cancel_after_batches.is_some() {
+        assert!(summary.cancelled, "{name}: cancelled");
+        assert!(summary.pending > 0, "{name}: rows left after cancel");
+        let (_, plan, journal) = Journal::open(&tmp.path().join(&name)).unwrap();
+        run_once(plan, &client, journal, &options, None, &mut events)
+            .await
+            .unwrap_or_else(|e| panic!("{name}: resume: {e}"))
+    } else {
+        summary
+    };
+    let counts = (
+        summary.created,
+        summary.updated,
+        summary.failed,
+        summary.skipped,
+        summary.unknown,
+    );
+    let e = &s.expect;
+    assert_eq!(
+        counts,
+        (e.created, e.updated, e.failed, e.skipped, e.unknown),
+        "{name} ({}): created, updated, failed, skipped, unknown",
+        s.about
+    );
+    assert_eq!(summary.pending, 0, "{name}");
+    assert_eq!(summary.finished(), u64::from(s.rows + s.skipped), "{name}");
+    let outcomes = events.exactly_once(s.rows + s.skipped, &name);
+    let present = common::assert_no_duplicates(&sandbox, s.rows, &outcomes, &name);
+    assert_eq!(
+        present,
+        e.present.unwrap_or(s.rows as usize),
+        "{name}: users present"
+    );
+    let journal_rows = import::journal::outcomes(&tmp.path().join(&name)).unwrap();
+    assert_eq!(
+        journal_rows.len(),
+        outcomes.len(),
+        "{name}: journal holds every row"
+    );
+    if e.saw_429 {
+        assert!(
+            sandbox.requests().iter().any(|r| r.status == 429),
+            "{name}: 429"
+        );
+        assert!(events.waits > 0, "{name}: waited");
+    }
+    if e.lookups {
+        assert!(
+            outcomes
+                .values()
+                .any(|o| o.matched_by == Some(MatchedBy::Lookup)),
+            "{name}: looked up"
+        );
+    }
+    if let Some(rule) = e.matched_by {
+        let sent = outcomes.values().filter(|o| o.outcome != Outcome::Skipped);
+        assert!(
+            sent.clone().all(|o| o.matched_by == Some(rule)),
+            "{name}: {rule:?}"
+        );
+    }
+}
+
+async fn run_once(
+    plan: import::ImportPlan,
+    client: &zdimport::zendesk::Client,
+    journal: Journal,
+    options: &EngineOptions,
+    cancel_after: Option<usize>,
+    events: &mut Collected,
+) -> Result<import::Summary, import::ImportError> {
+    let (tx, rx) = tokio::sync::mpsc::channel::<ImportEvent>(32);
+    let cancel = CancellationToken::new();
+    let collector = tokio::spawn(collect(rx, cancel.clone(), cancel_after));
+    let engine = import::run(plan, client, journal, tx, cancel, options.clone());
+    let summary = tokio::time::timeout(Duration::from_secs(60), engine)
+        .await
+        .expect("the import finishes within a minute")?;
+    events.merge(collector.await.unwrap());
+    Ok(summary)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scenarios() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scenarios");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 12, "scenario files: {files:?}");
+    let only = std::env::var("SCENARIO").ok();
+    for file in files {
+        let stem = file.file_stem().unwrap().to_string_lossy().into_owned();
+        if only.as_deref().is_some_and(|o| o != stem) {
+            continue;
+        }
+        let started = std::time::Instant::now();
+        run_scenario(&file).await;
+        eprintln!("scenario {stem}: ok in {:?}", started.elapsed());
+    }
+}
