@@ -216,6 +216,36 @@ pub fn request_for(table: &Table, mapping: &Mapping, options: &Options, rows: &[
     })
 }
 
+/// The import plan of a checked table: its requests built again, and every row with an error
+/// skipped with its problems as the reason.
+pub fn import_plan(
+    table: &Table,
+    mapping: &Mapping,
+    options: &Options,
+    report: &Report,
+) -> Result<crate::import::ImportPlan, crate::import::ImportError> {
+    let mut plan = crate::import::ImportPlan::new(options.mode);
+    for rows in &report.batches {
+        plan.push_request(&request_for(table, mapping, options, rows))?;
+    }
+    let mut errors: std::collections::BTreeMap<u32, Vec<String>> = Default::default();
+    for issue in report
+        .issues
+        .iter()
+        .filter(|i| i.severity == Severity::Error)
+    {
+        let text = match &issue.column {
+            Some(column) => format!("{column}: {}", issue.message),
+            None => issue.message.clone(),
+        };
+        errors.entry(issue.row).or_default().push(text);
+    }
+    for (row, messages) in errors {
+        plan.skip(row, messages.join("; "));
+    }
+    Ok(plan)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -277,6 +307,18 @@ mod tests {
         let request = request_for(&t, &mapping, &options, &report.batches[2]);
         assert_eq!(request.rows, report.batches[2]);
         assert_eq!(request.body.users[47].email.as_deref(), Some("u249@x.com"));
+
+        let plan = import_plan(&t, &mapping, &options, &report).unwrap();
+        assert_eq!(
+            (plan.sent_rows(), plan.skipped.len(), plan.rows()),
+            (248, 2, 250)
+        );
+        assert_eq!(plan.skipped[0].0, 5);
+        assert!(
+            plan.skipped[0].1.starts_with("Name: name is empty"),
+            "{}",
+            plan.skipped[0].1
+        );
     }
 
     #[test]

@@ -34,6 +34,13 @@ pub enum Action {
     LoadProfile,
     /// Map: next import mode.
     Mode,
+    /// Run: pause or resume sending; cancel the import.
+    Pause,
+    Cancel,
+    /// Results: search, export, retry the failures.
+    Search,
+    Export,
+    Retry,
     /// Go on to the next step.
     Next,
     /// Check: cycle the problem filter. Preview: jump to the batch of a row.

@@ -11,7 +11,10 @@ use super::screens::connect::{Account, ConnectOutcome, ConnectRequest, ConnectSt
 use super::screens::map::{MapOutcome, MapPopup, MapState, Notice, Offer};
 use super::screens::open::{OpenOutcome, OpenState};
 use super::screens::preview::{PreviewOutcome, PreviewState};
+use super::screens::results::{ResultsOutcome, ResultsState};
+use super::screens::run::{RunOutcome, RunState, RunStatus};
 use super::screens::sheet::{SheetOutcome, SheetState};
+use crate::import::{ImportEvent, RowOutcome, Summary};
 use crate::mapping::{Mapping, auto_match};
 use crate::payload::{self, Mode};
 use crate::pipeline::{self, Report};
@@ -30,6 +33,8 @@ pub enum Screen {
     Check(CheckState),
     Preview(PreviewState),
     Connect(ConnectState),
+    Run(RunState),
+    Results(ResultsState),
 }
 
 impl Screen {
@@ -42,6 +47,8 @@ impl Screen {
             Screen::Check(_) => 3,
             Screen::Preview(_) => 4,
             Screen::Connect(_) => 5,
+            Screen::Run(_) => 6,
+            Screen::Results(_) => 7,
         }
     }
 
@@ -54,6 +61,8 @@ impl Screen {
             Screen::Check(_) => KeyContext::Check,
             Screen::Preview(_) => KeyContext::Preview,
             Screen::Connect(_) => KeyContext::Connect,
+            Screen::Run(_) => KeyContext::Run,
+            Screen::Results(_) => KeyContext::Results,
         }
     }
 
@@ -64,6 +73,8 @@ impl Screen {
             Screen::Check(s) if s.detail.is_some() => KeyContext::Popup,
             Screen::Preview(s) if s.is_typing() => KeyContext::Typing,
             Screen::Connect(s) if s.is_typing() => KeyContext::Typing,
+            Screen::Results(s) if s.is_typing() => KeyContext::Typing,
+            Screen::Results(s) if s.detail.is_some() => KeyContext::Popup,
             screen => screen.screen_context(),
         }
     }
@@ -74,6 +85,8 @@ impl Screen {
 pub enum Overlay {
     Help,
     ConfirmQuit,
+    /// Nothing is sent before the operator says yes to this.
+    ConfirmImport(String),
     Error(String),
 }
 
@@ -94,6 +107,29 @@ pub enum Command {
     SaveProfile(Profile),
     /// Signs in and asks Zendesk who we are.
     TestConnection(ConnectRequest),
+    /// Builds the import plan, writes the journal and runs the engine.
+    StartImport {
+        table: Arc<Table>,
+        mapping: Mapping,
+        options: payload::Options,
+        report: Arc<Report>,
+        concurrency: u32,
+        /// The sheet's file and sheet, the profile: for the run's record.
+        file: String,
+        profile: Option<String>,
+    },
+    /// Sends the failed and unknown rows of a run again, as a new run.
+    RetryImport {
+        run_dir: PathBuf,
+        concurrency: u32,
+    },
+    PauseImport(bool),
+    CancelImport,
+    /// Writes every row's result (CSV or JSON by the extension).
+    Export {
+        path: PathBuf,
+        outcomes: Arc<Vec<RowOutcome>>,
+    },
     /// Checks every row of the table (in the background: it may hold a million rows).
     Check {
         table: Arc<Table>,
@@ -131,6 +167,18 @@ pub enum AppEvent {
     Checked(Report),
     /// The connection test's answer: who we are, or what is wrong.
     Connected(Result<Account, String>),
+    /// The run's journal is written and the engine starts.
+    ImportStarted {
+        run_id: String,
+        run_dir: PathBuf,
+        account: String,
+    },
+    Import(ImportEvent),
+    /// The engine stopped: every row's outcome so far, or why it stopped early.
+    ImportEnded(Result<(Summary, Vec<RowOutcome>), String>),
+    Exported(Result<PathBuf, String>),
+    /// Time passed: countdowns and speeds on the Run screen move.
+    Tick(std::time::Instant),
     /// The background work failed; the message says what and where.
     Failed(String),
     /// A load was cancelled by the operator.
@@ -154,6 +202,12 @@ pub struct Session {
     pub unsaved: bool,
     /// The built-in sandbox's URL, when the session runs against it (`--sandbox`).
     pub sandbox_url: Option<String>,
+    /// Jobs in flight the operator chose on Connect.
+    pub concurrency: u32,
+    /// The run in progress or last finished: its folder.
+    pub run_dir: Option<PathBuf>,
+    /// Every row's outcome of the last run.
+    pub outcomes: Option<Arc<Vec<RowOutcome>>>,
 }
 
 impl Session {
@@ -207,7 +261,7 @@ impl App {
     /// Who gets the keys now.
     pub fn key_context(&self) -> KeyContext {
         match &self.overlay {
-            Some(Overlay::ConfirmQuit) => KeyContext::Confirm,
+            Some(Overlay::ConfirmQuit | Overlay::ConfirmImport(_)) => KeyContext::Confirm,
             Some(Overlay::Help | Overlay::Error(_)) => KeyContext::Popup,
             None => self.screen.key_context(),
         }
@@ -235,7 +289,7 @@ impl App {
                 self.overlay = Some(Overlay::Help);
                 None
             }
-            Action::Quit if self.session.unsaved => {
+            Action::Quit if self.session.unsaved || self.import_active() => {
                 self.overlay = Some(Overlay::ConfirmQuit);
                 None
             }
@@ -249,9 +303,32 @@ impl App {
         Some(Command::Quit)
     }
 
+    /// Whether the screen shows time passing (the Run screen of an active import).
+    pub fn ticking(&self) -> bool {
+        matches!(&self.screen, Screen::Run(r) if r.is_active())
+    }
+
+    /// Whether an import is running in this session (quitting leaves it resumable).
+    pub fn import_active(&self) -> bool {
+        let current = std::iter::once(&self.screen).chain(&self.history);
+        current
+            .filter_map(|s| match s {
+                Screen::Run(r) => Some(r),
+                _ => None,
+            })
+            .any(RunState::is_active)
+    }
+
     fn update_overlay(&mut self, overlay: Overlay, action: &Action) -> Option<Command> {
         match (overlay, action) {
+            (Overlay::ConfirmQuit, Action::Yes) if self.import_active() => {
+                // The journal is written before and after every request: cancelling is enough.
+                self.quit = true;
+                Some(Command::CancelImport)
+            }
             (Overlay::ConfirmQuit, Action::Yes) => self.finish(),
+            (Overlay::ConfirmImport(_), Action::Yes) => self.start_import(),
+            (Overlay::ConfirmImport(_), Action::No) => None,
             (Overlay::ConfirmQuit, Action::No)
             | (Overlay::Help | Overlay::Error(_), Action::Back) => None,
             (overlay, _) => {
@@ -322,6 +399,50 @@ impl App {
                     ConnectOutcome::Next => {
                         self.session.mode = state.mode;
                         self.session.skip_verify_email = state.skip_verify_email;
+                        self.session.concurrency = state.concurrency();
+                        let account = match &state.connection {
+                            Connection::Connected(a) => a.url.clone(),
+                            _ => String::new(),
+                        };
+                        self.ask_to_import(&account)
+                    }
+                }
+            }
+            Screen::Run(state) => match state.update(action)? {
+                RunOutcome::Pause => Some(Command::PauseImport(true)),
+                RunOutcome::Resume => Some(Command::PauseImport(false)),
+                RunOutcome::Cancel => Some(Command::CancelImport),
+                RunOutcome::Results => {
+                    self.open_results();
+                    None
+                }
+            },
+            Screen::Results(state) => {
+                if *action == Action::Back && !state.is_typing() && state.detail.is_none() {
+                    self.pop();
+                    return None;
+                }
+                match state.update(action)? {
+                    ResultsOutcome::Export(path) => {
+                        let outcomes = Arc::new(state.outcomes.clone());
+                        Some(Command::Export {
+                            path: PathBuf::from(path),
+                            outcomes,
+                        })
+                    }
+                    ResultsOutcome::Retry => {
+                        let run_dir = self.session.run_dir.clone()?;
+                        self.push(Screen::Run(RunState::new(std::time::Instant::now())));
+                        Some(Command::RetryImport {
+                            run_dir,
+                            concurrency: self.session.concurrency,
+                        })
+                    }
+                    ResultsOutcome::Detail(row) => {
+                        let body = self.user_json(row);
+                        if let Screen::Results(state) = &mut self.screen {
+                            state.detail = Some((row, body));
+                        }
                         None
                     }
                 }
@@ -436,6 +557,87 @@ impl App {
         })
     }
 
+    /// Asks before anything is sent: rows, requests, mode, account.
+    fn ask_to_import(&mut self, account: &str) -> Option<Command> {
+        let report = self.session.report.as_ref()?;
+        let (method, path) = self.session.mode.endpoint();
+        self.overlay = Some(Overlay::ConfirmImport(format!(
+            "Send {} users in {} requests to {account}?\n{method} {path} ({} mode), {} jobs at once. \
+             {} rows with errors are skipped.",
+            report.ready + report.warnings,
+            report.batches.len(),
+            self.session.mode,
+            self.session.concurrency,
+            report.errors,
+        )));
+        None
+    }
+
+    fn start_import(&mut self) -> Option<Command> {
+        let table = self.session.table.clone()?;
+        let report = self.session.report.clone()?;
+        let file = self
+            .session
+            .path
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
+        let profile = self.history.iter().find_map(|s| match s {
+            Screen::Map(m) => m.profile_name.clone(),
+            _ => None,
+        });
+        self.push(Screen::Run(RunState::new(std::time::Instant::now())));
+        Some(Command::StartImport {
+            table,
+            mapping: self.session.mapping.clone(),
+            options: self.session.options(),
+            report,
+            concurrency: self.session.concurrency,
+            file,
+            profile,
+        })
+    }
+
+    fn open_results(&mut self) {
+        let outcomes = self.session.outcomes.clone().unwrap_or_default();
+        let (run_id, export) = match &self.session.run_dir {
+            Some(dir) => (
+                dir.file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+                dir.join("results.csv").display().to_string(),
+            ),
+            None => (String::new(), "results.csv".to_owned()),
+        };
+        self.push(Screen::Results(ResultsState::new(
+            run_id,
+            export,
+            (*outcomes).clone(),
+        )));
+    }
+
+    /// The JSON of the user a row sent (built again from the sheet), for the row's detail.
+    fn user_json(&self, row: u32) -> String {
+        let (Some(table), Some(report)) = (&self.session.table, &self.session.report) else {
+            return String::new();
+        };
+        if report.batch_of(row).is_none() {
+            return String::new();
+        }
+        let request = pipeline::request_for(
+            table,
+            &self.session.mapping,
+            &self.session.options(),
+            &[row],
+        );
+        request
+            .body
+            .users
+            .first()
+            .and_then(|u| serde_json::to_string_pretty(u).ok())
+            .unwrap_or_default()
+    }
+
     fn open_connect(&mut self) {
         let session = &self.session;
         let state = match &session.sandbox_url {
@@ -542,6 +744,52 @@ impl App {
                         Ok(account) => Connection::Connected(account),
                         Err(e) => Connection::Failed(e),
                     };
+                }
+                None
+            }
+            AppEvent::Tick(now) => {
+                if let Screen::Run(state) = &mut self.screen
+                    && state.is_active()
+                {
+                    state.now = now;
+                }
+                None
+            }
+            AppEvent::ImportStarted {
+                run_id,
+                run_dir,
+                account,
+            } => {
+                self.session.run_dir = Some(run_dir);
+                if let Screen::Run(state) = &mut self.screen {
+                    state.run_id = run_id;
+                    state.account = account;
+                }
+                None
+            }
+            AppEvent::Import(event) => {
+                if let Screen::Run(state) = &mut self.screen {
+                    state.event(event);
+                }
+                None
+            }
+            AppEvent::ImportEnded(ended) => {
+                match ended {
+                    Ok((_, outcomes)) => self.session.outcomes = Some(Arc::new(outcomes)),
+                    Err(e) => {
+                        if let Screen::Run(state) = &mut self.screen {
+                            state.status = RunStatus::Failed(e);
+                        }
+                    }
+                }
+                None
+            }
+            AppEvent::Exported(result) => {
+                if let Screen::Results(state) = &mut self.screen {
+                    state.notice = Some(match result {
+                        Ok(path) => format!("Exported to {}", path.display()),
+                        Err(e) => e,
+                    });
                 }
                 None
             }

@@ -13,6 +13,8 @@ pub enum KeyContext {
     Check,
     Preview,
     Connect,
+    Run,
+    Results,
     /// A text field has focus: characters are typed, not commands.
     Typing,
     /// A yes/no question.
@@ -80,6 +82,19 @@ const CONNECT_KEYS: &[KeyHelp] = &[
     k("←→ Space", "change", true),
     k("Enter", "test / go on", true),
 ];
+const RUN_KEYS: &[KeyHelp] = &[
+    k("p", "pause / resume", true),
+    k("c", "cancel", true),
+    k("n Enter", "results (when done)", true),
+];
+const RESULTS_KEYS: &[KeyHelp] = &[
+    k("↑↓", "row", false),
+    k("f", "filter", true),
+    k("/", "search", true),
+    k("Enter", "detail", true),
+    k("e", "export", true),
+    k("r", "retry", true),
+];
 const TYPING_KEYS: &[KeyHelp] = &[
     k("Enter", "accept", true),
     k("Esc", "cancel", true),
@@ -97,6 +112,8 @@ pub fn help(context: KeyContext) -> &'static [KeyHelp] {
         KeyContext::Check => CHECK_KEYS,
         KeyContext::Preview => PREVIEW_KEYS,
         KeyContext::Connect => CONNECT_KEYS,
+        KeyContext::Run => RUN_KEYS,
+        KeyContext::Results => RESULTS_KEYS,
         KeyContext::Typing => TYPING_KEYS,
         KeyContext::Confirm => CONFIRM_KEYS,
         KeyContext::Popup => POPUP_KEYS,
@@ -192,6 +209,13 @@ fn screen_key(screen: KeyContext, code: KeyCode) -> Option<Action> {
         (KeyContext::Map, '/') => Action::PickTarget,
         (KeyContext::Check, 'f') => Action::Filter,
         (KeyContext::Preview, 'g') => Action::Jump,
+        (KeyContext::Run, 'p') => Action::Pause,
+        (KeyContext::Run, 'c') => Action::Cancel,
+        (KeyContext::Run, 'n') => Action::Next,
+        (KeyContext::Results, 'f') => Action::Filter,
+        (KeyContext::Results, '/') => Action::Search,
+        (KeyContext::Results, 'e') => Action::Export,
+        (KeyContext::Results, 'r') => Action::Retry,
         _ => return None,
     })
 }

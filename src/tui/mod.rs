@@ -9,6 +9,7 @@ pub mod keymap;
 pub mod screens;
 pub mod strings;
 pub mod widgets;
+mod work;
 
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
@@ -21,6 +22,7 @@ use ratatui::crossterm::event::{
 };
 use ratatui::crossterm::execute;
 use ratatui::layout::{Constraint, Layout};
+use ratatui::text::Line;
 use ratatui::{DefaultTerminal, Frame};
 use tokio::sync::mpsc;
 
@@ -29,6 +31,8 @@ use action::Action;
 use app::{App, AppEvent, Command, Overlay, Screen};
 use screens::open::{self, OpenState};
 
+/// How often the Run screen's clocks move while an import runs.
+const TICK: std::time::Duration = std::time::Duration::from_millis(250);
 /// Rows between two progress reports while a table loads.
 const PROGRESS_EVERY: u64 = 20_000;
 /// Non-blank rows shown on the Sheet screen.
@@ -76,6 +80,25 @@ struct Worker {
     client: Arc<Mutex<Option<Arc<crate::zendesk::Client>>>>,
     /// Environment seen by sign-in when the session runs on the sandbox.
     sandbox_env: Option<Arc<Vec<(String, String)>>>,
+    /// The running import's pause and cancel.
+    import: work::ControlSlot,
+}
+
+impl Worker {
+    /// The signed-in client and the engine's pace, or why an import cannot start.
+    fn target(&self) -> Result<work::Target, String> {
+        let client = self
+            .client
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+            .ok_or("not connected: test the connection first")?;
+        Ok(work::Target {
+            client,
+            sandbox_speed: self.sandbox_env.as_ref().map(|_| SANDBOX_SPEED),
+            controls: Arc::clone(&self.import),
+        })
+    }
 }
 
 /// OAuth client credentials for the sandbox's confidential client.
@@ -145,6 +168,8 @@ async fn event_loop(
     let mut events = EventStream::new();
     let terminated = terminated();
     tokio::pin!(terminated);
+    let mut tick = tokio::time::interval(TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     while !app.quit {
         terminal.draw(|frame| draw(frame, &mut app))?;
         let mut commands = Vec::new();
@@ -158,6 +183,9 @@ async fn event_loop(
                 }
             }
             () = &mut terminated => commands.extend(app.update(Action::ForceQuit)),
+            now = tick.tick(), if app.ticking() => {
+                commands.extend(app.handle(AppEvent::Tick(now.into_std())));
+            }
         }
         for command in commands {
             execute(command, &worker, &tx);
@@ -210,6 +238,44 @@ fn execute(command: Command, worker: &Worker, tx: &mpsc::Sender<AppEvent>) {
     match command {
         Command::Quit => {}
         Command::CancelLoad => worker.cancel.store(true, Ordering::SeqCst),
+        Command::StartImport {
+            table,
+            mapping,
+            options,
+            report,
+            concurrency,
+            file,
+            profile,
+        } => {
+            let run = work::NewRun {
+                table,
+                mapping,
+                options,
+                report,
+                concurrency,
+                file,
+                profile,
+            };
+            spawn_import(&worker, tx, move |target, tx| work::start(run, target, tx));
+        }
+        Command::RetryImport {
+            run_dir,
+            concurrency,
+        } => {
+            spawn_import(&worker, tx, move |target, tx| {
+                work::retry(run_dir, concurrency, target, tx)
+            });
+        }
+        Command::PauseImport(paused) => work::pause(&worker.import, paused),
+        Command::CancelImport => work::cancel(&worker.import),
+        Command::Export { path, outcomes } => {
+            tokio::task::spawn_blocking(move || {
+                let done = crate::import::report::write(&path, &outcomes)
+                    .map(|()| path)
+                    .map_err(|e| e.to_string());
+                let _ = tx.blocking_send(AppEvent::Exported(done));
+            });
+        }
         Command::TestConnection(request) => {
             tokio::spawn(async move {
                 let answer = test_connection(&request, &worker).await;
@@ -285,7 +351,55 @@ fn run_blocking(command: Command, worker: &Worker, tx: &mpsc::Sender<AppEvent>) 
         | Command::ListProfiles
         | Command::SaveProfile(_)
         | Command::TestConnection(_)
+        | Command::StartImport { .. }
+        | Command::RetryImport { .. }
+        | Command::PauseImport(_)
+        | Command::CancelImport
+        | Command::Export { .. }
         | Command::Check { .. } => AppEvent::Cancelled,
+    }
+}
+
+/// Starts an import when connected; otherwise says why not.
+///
+/// The engine runs on a thread of its own with a single-threaded runtime: its future keeps
+/// borrows across awaits (it is not `Send`), and a thread of its own also keeps the UI's two
+/// workers free for drawing and keys.
+fn spawn_import<F, Fut>(worker: &Worker, tx: mpsc::Sender<AppEvent>, task: F)
+where
+    F: FnOnce(work::Target, mpsc::Sender<AppEvent>) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + 'static,
+{
+    match worker.target() {
+        Ok(target) => {
+            let failed = tx.clone();
+            let spawned = std::thread::Builder::new()
+                .name("zdimport-engine".into())
+                .spawn(move || {
+                    match tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                    {
+                        Ok(runtime) => runtime.block_on(task(target, tx)),
+                        Err(e) => {
+                            let _ = tx.blocking_send(AppEvent::ImportEnded(Err(format!(
+                                "cannot start the engine's runtime: {e}"
+                            ))));
+                        }
+                    }
+                });
+            if let Err(e) = spawned {
+                tokio::spawn(async move {
+                    let message = format!("cannot start the engine's thread: {e}");
+                    let _ = failed.send(AppEvent::ImportEnded(Err(message))).await;
+                });
+            }
+        }
+        Err(e) => {
+            tokio::spawn(async move {
+                let _ = tx.send(AppEvent::ImportEnded(Err(e))).await;
+            });
+        }
     }
 }
 
@@ -475,18 +589,35 @@ pub fn draw(frame: &mut Frame<'_>, app: &mut App) {
         Screen::Check(state) => state.render(body, buf, session.table.as_deref()),
         Screen::Preview(state) => state.render(body, buf),
         Screen::Connect(state) => state.render(body, buf),
+        Screen::Run(state) => state.render(body, buf),
+        Screen::Results(state) => state.render(body, buf, session.table.as_deref()),
     }
     let context = app.key_context();
     widgets::hint_bar(context, bottom, buf);
     match &app.overlay {
         Some(Overlay::Help) => widgets::help_overlay(screen_context(app), body, buf),
-        Some(Overlay::ConfirmQuit) => widgets::popup(
+        Some(Overlay::ConfirmQuit) => {
+            let question = if app.import_active() {
+                strings::QUIT_RUNNING
+            } else {
+                strings::QUIT_QUESTION
+            };
+            widgets::popup(
+                body,
+                buf,
+                strings::QUIT_TITLE,
+                vec![question.into()],
+                strings::QUIT_KEYS,
+                widgets::theme::WARNING,
+            );
+        }
+        Some(Overlay::ConfirmImport(text)) => widgets::popup(
             body,
             buf,
-            strings::QUIT_TITLE,
-            vec![strings::QUIT_QUESTION.into()],
-            strings::QUIT_KEYS,
-            widgets::theme::WARNING,
+            strings::IMPORT_TITLE,
+            text.lines().map(|l| Line::from(l.to_owned())).collect(),
+            strings::IMPORT_KEYS,
+            widgets::theme::ACCENT,
         ),
         Some(Overlay::Error(message)) => widgets::popup(
             body,
@@ -854,5 +985,175 @@ mod tests {
         app.update(Action::Back);
         assert_eq!(app.session.mode, crate::payload::Mode::Create);
         assert_eq!(app.screen.step(), 4);
+    }
+
+    fn outcome(row: u32, outcome: crate::import::Outcome) -> crate::import::RowOutcome {
+        let key = crate::import::UserKey {
+            name: Some(format!("Person {row}")),
+            email: Some(format!("person{row}@example.com")),
+            external_id: Some(format!("{}", 10_000 + row)),
+        };
+        let mut o = crate::import::RowOutcome::new(row, outcome, &key);
+        match outcome {
+            crate::import::Outcome::Created | crate::import::Outcome::Updated => {
+                o.user_id = Some(360_000_000_000 + u64::from(row));
+                o.matched_by = Some(crate::import::MatchedBy::Index);
+            }
+            crate::import::Outcome::Failed => {
+                o.error = Some("DuplicateValue".into());
+                o.details = Some("Email: person7@example.com is already being used".into());
+            }
+            crate::import::Outcome::Skipped => {
+                o.error =
+                    Some("E-mail: 'person3(at)example.com' is not a valid email address".into());
+            }
+            crate::import::Outcome::Unknown => o.error = Some("JobKilled".into()),
+        }
+        o
+    }
+
+    /// The Run screen of a 12-row import, 5 rows finished, at a fixed clock.
+    fn run_app() -> (App, std::time::Instant) {
+        use crate::import::{ImportEvent, Outcome, Summary};
+        let mut app = connect_app();
+        let t0 = std::time::Instant::now();
+        app.history.push(std::mem::replace(
+            &mut app.screen,
+            Screen::Run(screens::run::RunState::new(t0)),
+        ));
+        app.handle(AppEvent::ImportStarted {
+            run_id: "20261127-101500-4821".into(),
+            run_dir: "/data/runs/20261127-101500-4821".into(),
+            account: "https://acme.zendesk.com/".into(),
+        });
+        app.handle(AppEvent::Import(ImportEvent::Started {
+            rows: 12,
+            batches: 2,
+            done: Box::new(Summary {
+                skipped: 1,
+                pending: 11,
+                rows: 12,
+                ..Summary::default()
+            }),
+        }));
+        app.handle(AppEvent::Import(ImportEvent::BatchSent {
+            batch: 0,
+            rows: (4..10).collect(),
+            attempt: 1,
+        }));
+        app.handle(AppEvent::Import(ImportEvent::JobUpdate {
+            job_id: "V3-8f2a1c".into(),
+            status: "working".into(),
+            progress: Some(3),
+            total: Some(6),
+        }));
+        app.handle(AppEvent::Import(ImportEvent::RowsFinished(vec![
+            outcome(4, Outcome::Created),
+            outcome(5, Outcome::Created),
+            outcome(6, Outcome::Updated),
+            outcome(7, Outcome::Failed),
+        ])));
+        app.handle(AppEvent::Tick(t0 + std::time::Duration::from_secs(2)));
+        (app, t0)
+    }
+
+    #[test]
+    fn run_screen_states() {
+        use crate::import::{ImportEvent, Summary, WaitReason};
+        let (mut app, t0) = run_app();
+        insta::assert_snapshot!("run_running", frame(&mut app, 100, 30).backend());
+        app.handle(AppEvent::Import(ImportEvent::Waiting {
+            reason: WaitReason::RateLimit,
+            until: t0 + std::time::Duration::from_secs(30),
+        }));
+        insta::assert_snapshot!("run_rate_limited_80x24", frame(&mut app, 80, 24).backend());
+        assert_eq!(app.update(Action::Pause), Some(Command::PauseImport(true)));
+        app.handle(AppEvent::Import(ImportEvent::Paused));
+        insta::assert_snapshot!("run_paused", frame(&mut app, 100, 30).backend());
+        assert_eq!(app.update(Action::Pause), Some(Command::PauseImport(false)));
+        assert_eq!(app.update(Action::Cancel), Some(Command::CancelImport));
+        app.handle(AppEvent::Import(ImportEvent::Cancelling));
+        insta::assert_snapshot!("run_cancelling", frame(&mut app, 100, 30).backend());
+        // Quitting while it runs asks, says the run stays resumable, and cancels.
+        app.update(Action::Quit);
+        assert_eq!(app.overlay, Some(Overlay::ConfirmQuit));
+        insta::assert_snapshot!("run_quit_question", frame(&mut app, 80, 24).backend());
+        app.update(Action::No);
+        app.handle(AppEvent::Import(ImportEvent::Finished(Box::new(Summary {
+            rows: 12,
+            created: 8,
+            updated: 1,
+            failed: 1,
+            skipped: 1,
+            unknown: 1,
+            ..Summary::default()
+        }))));
+        if let Screen::Run(state) = &mut app.screen {
+            state.now = t0 + std::time::Duration::from_secs(9);
+        }
+        insta::assert_snapshot!("run_finished", frame(&mut app, 100, 30).backend());
+        assert_eq!(
+            app.update(Action::Quit),
+            Some(Command::Quit),
+            "nothing running: no question"
+        );
+    }
+
+    #[test]
+    fn quitting_during_a_run_cancels_it_and_leaves() {
+        let (mut app, _) = run_app();
+        app.update(Action::Quit);
+        assert_eq!(app.update(Action::Yes), Some(Command::CancelImport));
+        assert!(app.quit);
+    }
+
+    fn results_app() -> App {
+        use crate::import::Outcome;
+        let (mut app, _) = run_app();
+        let outcomes = vec![
+            outcome(4, Outcome::Created),
+            outcome(5, Outcome::Created),
+            outcome(6, Outcome::Updated),
+            outcome(7, Outcome::Failed),
+            outcome(8, Outcome::Created),
+            outcome(3, Outcome::Skipped),
+            outcome(9, Outcome::Unknown),
+        ];
+        app.handle(AppEvent::ImportEnded(Ok((
+            crate::import::Summary::default(),
+            outcomes,
+        ))));
+        app.handle(AppEvent::Import(crate::import::ImportEvent::Finished(
+            Box::default(),
+        )));
+        app.update(Action::Next);
+        app
+    }
+
+    #[test]
+    fn results_screen() {
+        let mut app = results_app();
+        assert_eq!(app.screen.step(), 7);
+        insta::assert_snapshot!(frame(&mut app, 100, 30).backend());
+        insta::assert_snapshot!("results_80x24", frame(&mut app, 80, 24).backend());
+        app.update(Action::Filter);
+        insta::assert_snapshot!("results_failed_only", frame(&mut app, 100, 30).backend());
+        app.update(Action::Enter);
+        insta::assert_snapshot!("results_detail", frame(&mut app, 100, 30).backend());
+        app.update(Action::Back);
+        app.update(Action::Export);
+        let Some(Command::Export { path, outcomes }) = app.update(Action::Enter) else {
+            panic!("export command");
+        };
+        assert_eq!(
+            path,
+            PathBuf::from("/data/runs/20261127-101500-4821/results.csv")
+        );
+        assert_eq!(outcomes.len(), 7);
+        let Some(Command::RetryImport { run_dir, .. }) = app.update(Action::Retry) else {
+            panic!("retry command");
+        };
+        assert_eq!(run_dir, PathBuf::from("/data/runs/20261127-101500-4821"));
+        assert_eq!(app.screen.step(), 6, "a new run starts");
     }
 }

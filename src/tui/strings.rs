@@ -87,3 +87,21 @@ pub const CONNECT_UNTESTED: &str = "Enter on \"Test the connection\" signs in an
 pub const CONNECT_SANDBOX: &str =
     "The built-in sandbox: a simulated Zendesk on this machine. Enter tests the connection.";
 pub const CONNECT_TESTING: &str = "Signing in and asking who you are";
+
+pub const IMPORT_TITLE: &str = " Start the import? ";
+pub const IMPORT_KEYS: &str = "y send   n not yet";
+pub const QUIT_RUNNING: &str = "An import is running. Quitting stops sending; the run stays in its journal and can be resumed from the start screen.";
+pub const RUN_STARTING: &str = "STARTING";
+pub const RUN_RUNNING: &str = "RUNNING";
+pub const RUN_PAUSED: &str = "PAUSED";
+pub const RUN_CANCELLING: &str = "CANCELLING";
+pub const RUN_CANCELLED: &str = "CANCELLED";
+pub const RUN_FINISHED: &str = "FINISHED";
+pub const RUN_FAILED: &str = "STOPPED";
+pub const RUN_LOG_TITLE: &str = " Log ";
+
+pub const RESULTS_TITLE: &str = " Results ";
+pub const RESULTS_CELLS: &str = "the sheet row:";
+pub const RESULTS_SENT: &str = "the user sent:";
+pub const RESULTS_EXPORT_TITLE: &str = " Export to (.csv or .json) ";
+pub const RESULTS_NOTHING_TO_RETRY: &str = "No failed or unknown row to retry";

@@ -5,5 +5,7 @@ pub mod connect;
 pub mod map;
 pub mod open;
 pub mod preview;
+pub mod results;
+pub mod run;
 pub mod sheet;
 pub mod transform;

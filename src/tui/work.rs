@@ -1,0 +1,217 @@
+//! The import's side of the event loop: build the plan, write the journal, run the engine and
+//! forward its events; pause, cancel, retry, export.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+
+use super::app::AppEvent;
+use crate::import::journal::{self, runs_dir};
+use crate::import::{self, EngineOptions, ImportPlan, Journal, Outcome, RunInfo};
+use crate::mapping::Mapping;
+use crate::payload;
+use crate::pipeline::{self, Report};
+use crate::sheet::Table;
+use crate::zendesk::Client;
+
+/// How the running import is steered.
+#[derive(Debug)]
+pub struct ImportControl {
+    pub cancel: CancellationToken,
+    pub pause: watch::Sender<bool>,
+}
+
+/// The slot the running import's controls live in.
+pub type ControlSlot = Arc<Mutex<Option<ImportControl>>>;
+
+/// What a new run imports, from the session.
+pub struct NewRun {
+    pub table: Arc<Table>,
+    pub mapping: Mapping,
+    pub options: payload::Options,
+    pub report: Arc<Report>,
+    pub concurrency: u32,
+    pub file: String,
+    pub profile: Option<String>,
+}
+
+/// Where and how fast the engine runs.
+pub struct Target {
+    pub client: Arc<Client>,
+    /// The sandbox's clock speed, when the account is the built-in sandbox.
+    pub sandbox_speed: Option<f64>,
+    pub controls: ControlSlot,
+}
+
+/// Builds the plan, writes the run's journal and runs it; the answer comes as events.
+pub async fn start(run: NewRun, target: Target, tx: mpsc::Sender<AppEvent>) {
+    let ended = start_inner(run, &target, &tx).await;
+    if let Err(e) = ended {
+        let _ = tx.send(AppEvent::ImportEnded(Err(e))).await;
+    }
+}
+
+async fn start_inner(
+    run: NewRun,
+    target: &Target,
+    tx: &mpsc::Sender<AppEvent>,
+) -> Result<(), String> {
+    let NewRun {
+        table,
+        mapping,
+        options,
+        report,
+        concurrency,
+        file,
+        profile,
+    } = run;
+    let lines: Vec<String> = mapping
+        .mapped()
+        .map(|(c, t)| format!("{} -> {t}", c.header))
+        .collect();
+    let sheet = table.layout.sheet.clone();
+    let plan = tokio::task::spawn_blocking(move || {
+        pipeline::import_plan(&table, &mapping, &options, &report)
+    })
+    .await
+    .map_err(|e| format!("building the plan: {e}"))?
+    .map_err(|e| e.to_string())?;
+    let info = RunInfo {
+        id: journal::new_run_id(),
+        created_at: chrono::Utc::now().to_rfc3339(),
+        file,
+        sheet,
+        profile,
+        mapping: lines,
+        mode: plan.mode,
+        account: target.client.base_url().to_string(),
+        sandbox: target.sandbox_speed.is_some(),
+        rows: plan.rows() as u64,
+        retry_of: None,
+    };
+    run_new(plan, info, target, concurrency, tx).await
+}
+
+/// Sends the failed and unknown rows of the run in `dir` again, as a new run.
+pub async fn retry(dir: PathBuf, concurrency: u32, target: Target, tx: mpsc::Sender<AppEvent>) {
+    if let Err(e) = retry_inner(&dir, concurrency, &target, &tx).await {
+        let _ = tx.send(AppEvent::ImportEnded(Err(e))).await;
+    }
+}
+
+async fn retry_inner(
+    dir: &std::path::Path,
+    concurrency: u32,
+    target: &Target,
+    tx: &mpsc::Sender<AppEvent>,
+) -> Result<(), String> {
+    let (info, plan, _journal) = Journal::open(dir).map_err(|e| e.to_string())?;
+    let again: HashSet<u32> = journal::outcomes(dir)
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .filter(|o| matches!(o.outcome, Outcome::Failed | Outcome::Unknown))
+        .map(|o| o.row)
+        .collect();
+    let plan = plan.retain_rows(&again).map_err(|e| e.to_string())?;
+    let info = RunInfo {
+        id: journal::new_run_id(),
+        created_at: chrono::Utc::now().to_rfc3339(),
+        rows: plan.rows() as u64,
+        retry_of: Some(info.id.clone()),
+        ..info
+    };
+    run_new(plan, info, target, concurrency, tx).await
+}
+
+async fn run_new(
+    plan: ImportPlan,
+    info: RunInfo,
+    target: &Target,
+    concurrency: u32,
+    tx: &mpsc::Sender<AppEvent>,
+) -> Result<(), String> {
+    let runs = runs_dir().map_err(|e| e.to_string())?;
+    let journal = Journal::create(&runs, &info, &plan).map_err(|e| e.to_string())?;
+    let started = AppEvent::ImportStarted {
+        run_id: info.id.clone(),
+        run_dir: journal.dir().to_path_buf(),
+        account: info.account.clone(),
+    };
+    let _ = tx.send(started).await;
+    run_engine(plan, journal, target, concurrency, tx).await;
+    Ok(())
+}
+
+/// Runs the engine, forwarding its events, then sends every row's outcome.
+async fn run_engine(
+    plan: ImportPlan,
+    journal: Journal,
+    target: &Target,
+    concurrency: u32,
+    tx: &mpsc::Sender<AppEvent>,
+) {
+    let dir = journal.dir().to_path_buf();
+    let mut options = target
+        .sandbox_speed
+        .map_or_else(EngineOptions::default, EngineOptions::for_speed);
+    options.concurrency = usize::try_from(concurrency)
+        .unwrap_or(import::MAX_JOBS)
+        .clamp(1, import::MAX_JOBS);
+    let (pause, paused) = watch::channel(false);
+    options.pause = Some(paused);
+    let cancel = CancellationToken::new();
+    *target
+        .controls
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner) = Some(ImportControl {
+        cancel: cancel.clone(),
+        pause,
+    });
+    let (events, mut incoming) = mpsc::channel(32);
+    let forward_to = tx.clone();
+    let forward = tokio::spawn(async move {
+        while let Some(event) = incoming.recv().await {
+            if forward_to.send(AppEvent::Import(event)).await.is_err() {
+                break;
+            }
+        }
+    });
+    let result = import::run(plan, &target.client, journal, events, cancel, options).await;
+    let _forwarded = forward.await;
+    *target
+        .controls
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner) = None;
+    let ended = match result {
+        Ok(summary) => journal::outcomes(&dir)
+            .map(|outcomes| (summary, outcomes))
+            .map_err(|e| e.to_string()),
+        Err(e) => Err(format!("{e}; the run can be resumed from the start screen")),
+    };
+    let _ = tx.send(AppEvent::ImportEnded(ended)).await;
+}
+
+/// Pauses or resumes sending.
+pub fn pause(controls: &ControlSlot, paused: bool) {
+    if let Some(control) = controls
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .as_ref()
+    {
+        let _ = control.pause.send(paused);
+    }
+}
+
+/// Stops sending; what is in flight is followed to its end, the journal stays resumable.
+pub fn cancel(controls: &ControlSlot) {
+    if let Some(control) = controls
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .as_ref()
+    {
+        control.cancel.cancel();
+    }
+}
