@@ -123,6 +123,8 @@ pub enum Command {
         run_dir: PathBuf,
         concurrency: u32,
     },
+    /// Continues an interrupted run from its journal (signing in to its account).
+    ResumeImport(PathBuf),
     PauseImport(bool),
     CancelImport,
     /// Writes every row's result (CSV or JSON by the extension).
@@ -351,6 +353,11 @@ impl App {
                     Some(Command::OpenFile(path))
                 }
                 OpenOutcome::Cancel => Some(Command::CancelLoad),
+                OpenOutcome::Resume(dir) => {
+                    self.session.run_dir = Some(dir.clone());
+                    self.push(Screen::Run(RunState::new(std::time::Instant::now())));
+                    Some(Command::ResumeImport(dir))
+                }
             },
             Screen::Sheet(state) => {
                 if *action == Action::Back && state.reading.is_some() {

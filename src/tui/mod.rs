@@ -85,6 +85,16 @@ struct Worker {
 }
 
 impl Worker {
+    /// The environment sign-in reads: the process's, or the session sandbox's credentials.
+    fn env(&self) -> work::Env {
+        match self.sandbox_env.clone() {
+            Some(env) => {
+                Arc::new(move |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()))
+            }
+            None => Arc::new(|k: &str| std::env::var(k).ok()),
+        }
+    }
+
     /// The signed-in client and the engine's pace, or why an import cannot start.
     fn target(&self) -> Result<work::Target, String> {
         let client = self
@@ -266,6 +276,13 @@ fn execute(command: Command, worker: &Worker, tx: &mpsc::Sender<AppEvent>) {
                 work::retry(run_dir, concurrency, target, tx)
             });
         }
+        Command::ResumeImport(dir) => {
+            let env = worker.env();
+            let controls = Arc::clone(&worker.import);
+            let speed = worker.sandbox_env.as_ref().map(|_| SANDBOX_SPEED);
+            let sender = tx.clone();
+            engine_thread(tx, move || work::resume(dir, env, speed, controls, sender));
+        }
         Command::PauseImport(paused) => work::pause(&worker.import, paused),
         Command::CancelImport => work::cancel(&worker.import),
         Command::Export { path, outcomes } => {
@@ -320,7 +337,7 @@ fn run_blocking(command: Command, worker: &Worker, tx: &mpsc::Sender<AppEvent>) 
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     match command {
-        Command::ListDir(dir) => match open::list_dir(&dir, &recent_files()) {
+        Command::ListDir(dir) => match open::list_dir(&dir, &recent_files(), resumable_runs()) {
             Ok(entries) => AppEvent::DirListed { dir, entries },
             Err(e) => AppEvent::Failed(format!("{}: {e}", dir.display())),
         },
@@ -353,6 +370,7 @@ fn run_blocking(command: Command, worker: &Worker, tx: &mpsc::Sender<AppEvent>) 
         | Command::TestConnection(_)
         | Command::StartImport { .. }
         | Command::RetryImport { .. }
+        | Command::ResumeImport(_)
         | Command::PauseImport(_)
         | Command::CancelImport
         | Command::Export { .. }
@@ -361,10 +379,6 @@ fn run_blocking(command: Command, worker: &Worker, tx: &mpsc::Sender<AppEvent>) 
 }
 
 /// Starts an import when connected; otherwise says why not.
-///
-/// The engine runs on a thread of its own with a single-threaded runtime: its future keeps
-/// borrows across awaits (it is not `Send`), and a thread of its own also keeps the UI's two
-/// workers free for drawing and keys.
 fn spawn_import<F, Fut>(worker: &Worker, tx: mpsc::Sender<AppEvent>, task: F)
 where
     F: FnOnce(work::Target, mpsc::Sender<AppEvent>) -> Fut + Send + 'static,
@@ -372,34 +386,46 @@ where
 {
     match worker.target() {
         Ok(target) => {
-            let failed = tx.clone();
-            let spawned = std::thread::Builder::new()
-                .name("zdimport-engine".into())
-                .spawn(move || {
-                    match tokio::runtime::Builder::new_current_thread()
-                        .enable_all()
-                        .build()
-                    {
-                        Ok(runtime) => runtime.block_on(task(target, tx)),
-                        Err(e) => {
-                            let _ = tx.blocking_send(AppEvent::ImportEnded(Err(format!(
-                                "cannot start the engine's runtime: {e}"
-                            ))));
-                        }
-                    }
-                });
-            if let Err(e) = spawned {
-                tokio::spawn(async move {
-                    let message = format!("cannot start the engine's thread: {e}");
-                    let _ = failed.send(AppEvent::ImportEnded(Err(message))).await;
-                });
-            }
+            let sender = tx.clone();
+            engine_thread(tx, move || task(target, sender));
         }
         Err(e) => {
             tokio::spawn(async move {
                 let _ = tx.send(AppEvent::ImportEnded(Err(e))).await;
             });
         }
+    }
+}
+
+/// Runs an engine future on a thread of its own with a single-threaded runtime.
+///
+/// The engine's future keeps borrows across awaits (it is not `Send`), and a thread of its
+/// own keeps the UI's two workers free for drawing and keys.
+fn engine_thread<F, Fut>(tx: mpsc::Sender<AppEvent>, make: F)
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + 'static,
+{
+    let failed = tx.clone();
+    let spawned = std::thread::Builder::new()
+        .name("zdimport-engine".into())
+        .spawn(move || {
+            match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(runtime) => runtime.block_on(make()),
+                Err(e) => {
+                    let message = format!("cannot start the engine's runtime: {e}");
+                    let _ = tx.blocking_send(AppEvent::ImportEnded(Err(message)));
+                }
+            }
+        });
+    if let Err(e) = spawned {
+        tokio::spawn(async move {
+            let message = format!("cannot start the engine's thread: {e}");
+            let _ = failed.send(AppEvent::ImportEnded(Err(message))).await;
+        });
     }
 }
 
@@ -541,6 +567,39 @@ fn load_table(
     }
 }
 
+/// Interrupted runs that can go on from here, newest first (a few).
+fn resumable_runs() -> Vec<open::Entry> {
+    let Ok(runs) = crate::import::journal::runs_dir() else {
+        return Vec::new();
+    };
+    let mut listed: Vec<_> = crate::import::journal::list_runs(&runs)
+        .into_iter()
+        .filter(|r| !r.complete && !r.info.sandbox)
+        .collect();
+    listed.reverse();
+    listed
+        .into_iter()
+        .take(5)
+        .map(|r| {
+            let file = Path::new(&r.info.file)
+                .file_name()
+                .map_or_else(|| r.info.file.clone(), |n| n.to_string_lossy().into_owned());
+            open::Entry {
+                note: format!(
+                    "run {}: {file}, {} of {} rows done, to {}",
+                    r.info.id,
+                    r.done.finished(),
+                    r.info.rows,
+                    r.info.account
+                ),
+                path: r.dir,
+                kind: open::EntryKind::Run,
+                bytes: 0,
+            }
+        })
+        .collect()
+}
+
 /// Recently opened files, newest first (kept in the data dir).
 fn recent_files() -> Vec<PathBuf> {
     let Some(path) = recent_path() else {
@@ -657,26 +716,31 @@ mod tests {
                 path: "/home/ops/october/users.csv".into(),
                 kind: EntryKind::Recent,
                 bytes: 48_213,
+                note: String::new(),
             },
             Entry {
                 path: "/home/ops".into(),
                 kind: EntryKind::Parent,
                 bytes: 0,
+                note: String::new(),
             },
             Entry {
                 path: "/home/ops/exports/2026".into(),
                 kind: EntryKind::Folder,
                 bytes: 0,
+                note: String::new(),
             },
             Entry {
                 path: "/home/ops/exports/crm_contacts.xlsx".into(),
                 kind: EntryKind::File,
                 bytes: 1_843_200,
+                note: String::new(),
             },
             Entry {
                 path: "/home/ops/exports/billing.csv".into(),
                 kind: EntryKind::File,
                 bytes: 912,
+                note: String::new(),
             },
         ];
         App::new(OpenState::new(dir, entries))

@@ -30,6 +30,7 @@ pub const ERROR_KEYS: &str = "Esc or Enter closes";
 
 pub const OPEN_TITLE: &str = " Open a worksheet ";
 pub const OPEN_RECENT: &str = "recent";
+pub const OPEN_RESUME: &str = "resume";
 pub const OPEN_EMPTY: &str =
     "No folders or supported files here (xlsx xlsm xlsb xls ods csv tsv txt)";
 pub const LOADING: &str = "Loading";

@@ -27,6 +27,9 @@ pub struct ImportControl {
 /// The slot the running import's controls live in.
 pub type ControlSlot = Arc<Mutex<Option<ImportControl>>>;
 
+/// Reads the environment sign-in sees.
+pub type Env = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
 /// What a new run imports, from the session.
 pub struct NewRun {
     pub table: Arc<Table>,
@@ -192,6 +195,69 @@ async fn run_engine(
         Err(e) => Err(format!("{e}; the run can be resumed from the start screen")),
     };
     let _ = tx.send(AppEvent::ImportEnded(ended)).await;
+}
+
+/// Continues the interrupted run in `dir`: signs in to its account (from the environment, or
+/// the session's sandbox) and runs the rest of its journal.
+pub async fn resume(
+    dir: PathBuf,
+    env: Env,
+    sandbox_speed: Option<f64>,
+    controls: ControlSlot,
+    tx: mpsc::Sender<AppEvent>,
+) {
+    if let Err(e) = resume_inner(&dir, env, sandbox_speed, controls, &tx).await {
+        let _ = tx.send(AppEvent::ImportEnded(Err(e))).await;
+    }
+}
+
+async fn resume_inner(
+    dir: &std::path::Path,
+    env: Env,
+    sandbox_speed: Option<f64>,
+    controls: ControlSlot,
+    tx: &mpsc::Sender<AppEvent>,
+) -> Result<(), String> {
+    let (info, plan, journal) = Journal::open(dir).map_err(|e| e.to_string())?;
+    if info.sandbox {
+        return Err(format!(
+            "run {} went to a sandbox inside an earlier zdimport, which ended with it",
+            info.id
+        ));
+    }
+    let (client, _warning) = crate::zendesk::connect(
+        Some(&info.account),
+        None,
+        |k| env(k),
+        crate::zendesk::DEFAULT_TIMEOUT,
+    )
+    .await
+    .map_err(|e| {
+        format!(
+            "signing in to {} to resume run {}: {e}",
+            info.account, info.id
+        )
+    })?;
+    let started = AppEvent::ImportStarted {
+        run_id: info.id.clone(),
+        run_dir: dir.to_path_buf(),
+        account: info.account.clone(),
+    };
+    let _ = tx.send(started).await;
+    let target = Target {
+        client: Arc::new(client),
+        sandbox_speed,
+        controls,
+    };
+    run_engine(
+        plan,
+        journal,
+        &target,
+        u32::try_from(import::MAX_JOBS).unwrap_or(30),
+        tx,
+    )
+    .await;
+    Ok(())
 }
 
 /// Pauses or resumes sending.
