@@ -1,5 +1,6 @@
 //! `zdimport sandbox`: the simulated Zendesk in the foreground, for rehearsals.
 
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -73,9 +74,18 @@ pub fn run(args: &SandboxArgs) -> Result<ExitCode, String> {
             .and_then(|c| c.client_secret.as_ref())
             .map(|s| s.expose().to_owned())
             .unwrap_or_default();
-        println!("zdimport sandbox listening on {}", sandbox.url());
-        println!("{}", sandbox.env_line());
-        println!("or OAuth: ZENDESK_CLIENT_ID={SERVICE_CLIENT_ID} ZENDESK_CLIENT_SECRET={secret}");
+        // The reader may go away (a script that took the URL): the sandbox serves on.
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "zdimport sandbox listening on {}", sandbox.url())
+            .and_then(|()| writeln!(out, "{}", sandbox.env_line()))
+            .and_then(|()| {
+                writeln!(
+                    out,
+                    "or OAuth: ZENDESK_CLIENT_ID={SERVICE_CLIENT_ID} ZENDESK_CLIENT_SECRET={secret}"
+                )
+            })
+            .and_then(|()| out.flush());
+        drop(out);
         eprintln!("Ctrl-C stops it.");
         tokio::signal::ctrl_c()
             .await
