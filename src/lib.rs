@@ -10,6 +10,7 @@ pub mod mapping;
 pub mod paths;
 pub mod payload;
 pub mod pipeline;
+pub mod plan;
 pub mod profile;
 pub mod sandbox;
 pub mod sheet;

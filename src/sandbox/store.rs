@@ -57,6 +57,8 @@ pub struct Store {
     by_email: HashMap<String, u64>,
     by_external_id: HashMap<String, u64>,
     organizations: HashMap<String, u64>,
+    /// Each organization's name as first sent.
+    organization_names: HashMap<u64, String>,
     fields: Vec<Value>,
     next_id: u64,
 }
@@ -71,6 +73,7 @@ impl Store {
             by_email: HashMap::new(),
             by_external_id: HashMap::new(),
             organizations: HashMap::new(),
+            organization_names: HashMap::new(),
             fields: Vec::new(),
             next_id: 360_000_000_001,
         }
@@ -138,6 +141,16 @@ impl Store {
 
     pub fn organization_id(&self, name: &str) -> Option<u64> {
         self.organizations.get(&name.to_lowercase()).copied()
+    }
+
+    /// The organization of this name (any case): its id and its name as stored.
+    pub fn organization<'a>(&'a self, name: &'a str) -> Option<(u64, &'a str)> {
+        let id = self.organization_id(name)?;
+        let stored = self
+            .organization_names
+            .get(&id)
+            .map_or(name, String::as_str);
+        Some((id, stored))
     }
 
     /// `create_many`: a new user, refused when its email or external_id is taken.
@@ -309,12 +322,18 @@ impl Store {
         }
     }
 
+    /// An organization by name, created when new; its id.
+    pub fn add_organization(&mut self, name: &str) -> u64 {
+        self.organization_or_create(name.trim())
+    }
+
     fn organization_or_create(&mut self, name: &str) -> u64 {
         if let Some(id) = self.organizations.get(&name.to_lowercase()) {
             return *id;
         }
         let id = self.take_id();
         self.organizations.insert(name.to_lowercase(), id);
+        self.organization_names.insert(id, name.to_owned());
         id
     }
 
