@@ -1,8 +1,10 @@
 //! Headless commands over the core: inspect, preview, validate, profiles.
 
+mod account;
 mod inspect;
 mod login;
 mod mapped;
+mod plan;
 mod preview;
 mod profiles;
 mod sandbox;
@@ -38,6 +40,9 @@ pub enum Command {
     Preview(preview::PreviewArgs),
     /// Every row's problems; exit 1 if any row has an error
     Validate(validate::ValidateArgs),
+    /// What an import would do to each row, looked up in the account: new, update (with each
+    /// change), unchanged, conflict, would fail
+    Plan(plan::PlanArgs),
     /// Saved mappings: list, show, delete
     Profiles(profiles::ProfilesArgs),
     /// Sign in to Zendesk with OAuth (PKCE) in the browser
@@ -85,6 +90,7 @@ pub fn run(command: Command) -> ExitCode {
         Command::Inspect(args) => inspect::run(&args),
         Command::Preview(args) => preview::run(&args),
         Command::Validate(args) => validate::run(&args),
+        Command::Plan(args) => plan::run(&args),
         Command::Profiles(args) => profiles::run(&args),
         Command::Login(args) => login::run(&args),
         Command::Sandbox(args) => sandbox::run(&args),

@@ -179,18 +179,20 @@ async fn found_users(
 }
 
 /// Emails to search: users with no external_id or id, and those whose external_id or id
-/// found nobody or a user with another email (the email may belong to someone else).
+/// found a user with another email (the email may be someone else's: a conflict). A row whose
+/// external_id finds nobody is not searched by email: one search per new user would cost a
+/// request per row instead of one per hundred.
 fn emails_to_search(input: &PlanInput, keys: &Keys, found: &Found) -> Vec<String> {
     let mut emails = keys.emails_only.clone();
     let mut seen: HashSet<String> = emails.iter().cloned().collect();
     for (_, user) in &input.users {
         let Some(email) = &user.email else { continue };
-        if user.external_id.is_none() && user.id.is_none() {
+        let Some(held) = by_key(user, found) else {
             continue;
-        }
-        let held = by_key(user, found);
+        };
         let same = held
-            .and_then(|h| h.email.as_deref())
+            .email
+            .as_deref()
             .is_some_and(|e| e.eq_ignore_ascii_case(email));
         if !same && seen.insert(email.to_lowercase()) {
             emails.push(email.to_lowercase());
