@@ -449,3 +449,60 @@ fn key_text(user: &User) -> String {
         format!("email {}", user.email.as_deref().unwrap_or_default())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use rstest::rstest;
+
+    use super::*;
+    use crate::payload::OrganizationRef;
+
+    fn user(i: usize, external: bool, email: bool, org: Option<&str>) -> (u32, User) {
+        let user = User {
+            external_id: external.then(|| format!("X-{i}")),
+            email: email.then(|| format!("u{i}@x.com")),
+            organization: org.map(|name| OrganizationRef { name: name.into() }),
+            ..User::default()
+        };
+        (u32::try_from(i).unwrap() + 2, user)
+    }
+
+    #[rstest]
+    // 250 external ids: 3 show_many calls; their emails may each need a search.
+    #[case::external_ids(250, true, true, None, 3, 253, 3.0 / 700.0)]
+    // 250 emails alone: one search each.
+    #[case::emails_only(250, false, true, None, 250, 250, 250.0 / 700.0)]
+    // External ids without emails: nothing more to search.
+    #[case::ids_only(100, true, false, None, 1, 1, 1.0 / 700.0)]
+    // Two names of one organization, in different case: one search.
+    #[case::organizations(2, true, false, Some("Acme"), 2, 2, 2.0 / 700.0)]
+    fn the_cost_is_known_before_any_lookup(
+        #[case] rows: usize,
+        #[case] external: bool,
+        #[case] email: bool,
+        #[case] org: Option<&str>,
+        #[case] requests: u64,
+        #[case] at_most: u64,
+        #[case] minutes: f64,
+    ) {
+        let mut input = PlanInput::default();
+        for i in 0..rows {
+            let org = org.map(|o| {
+                if i % 2 == 0 {
+                    o.to_owned()
+                } else {
+                    o.to_uppercase()
+                }
+            });
+            input.users.push(user(i, external, email, org.as_deref()));
+        }
+        let rate = RateInfo {
+            limit: Some(700),
+            ..RateInfo::default()
+        };
+        let cost = estimate(&input, &rate);
+        assert_eq!((cost.requests, cost.at_most), (requests, at_most));
+        assert!((cost.minutes - minutes).abs() < 1e-9, "{}", cost.minutes);
+        assert_eq!(estimate(&input, &RateInfo::default()).minutes, 0.0);
+    }
+}
