@@ -484,6 +484,14 @@ fn check_field_value(def: &Value, value: &Value) -> Result<Option<Value>, String
             }
             json!(text)
         }
+        "regexp" => {
+            let pattern = def["regexp_for_validation"].as_str().unwrap_or("");
+            let refused = regex::Regex::new(pattern).is_ok_and(|re| !re.is_match(&text));
+            if !pattern.is_empty() && refused {
+                return Err(invalid());
+            }
+            json!(text)
+        }
         "dropdown" | "lookup" => {
             return Ok(option_values(def).contains(&text).then(|| json!(text)));
         }
@@ -578,6 +586,25 @@ mod tests {
             now,
         );
         store
+    }
+
+    #[test]
+    fn regexp_fields_refuse_what_does_not_match() {
+        let mut s = store();
+        let now = SystemTime::now();
+        s.add_field(
+            &json!({"key": "code", "type": "regexp", "title": "Code",
+                "regexp_for_validation": "\\A[A-Z]{2}\\z"}),
+            now,
+        );
+        let err = s
+            .create(&json!({"name": "A", "user_fields": {"code": "abc"}}), now)
+            .unwrap_err();
+        assert_eq!(err.details, "Code: \"abc\" is invalid");
+        let id = s
+            .create(&json!({"name": "B", "user_fields": {"code": "AB"}}), now)
+            .unwrap();
+        assert_eq!(s.user(id).unwrap()["user_fields"]["code"], "AB");
     }
 
     #[test]
