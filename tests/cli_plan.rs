@@ -131,3 +131,25 @@ fn validate_against_the_account_converts_and_names_missing_fields() {
          Gold plan (gold), Bronze plan (bronze), Silver plan (silver)"
     ));
 }
+
+#[test]
+fn preview_against_the_account_sends_option_values_and_numbers() {
+    let home = TempDir::new().unwrap();
+    let args = [
+        "preview",
+        SAMPLE,
+        "--profile",
+        PROFILE,
+        "--jsonl",
+        "--sandbox",
+        "--seed-users",
+        SEED,
+    ];
+    let out = zdimport(home.path(), &args);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let first: Value = serde_json::from_str(text(&out.stdout).lines().next().unwrap()).unwrap();
+    let fields = &first["body"]["users"][0]["user_fields"];
+    assert_eq!(fields["plan"], "gold");
+    assert_eq!(fields["seats"], 1, "an integer field gets a number");
+    assert_eq!(fields["renewal_date"], "2027-01-01");
+}

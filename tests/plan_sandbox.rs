@@ -150,14 +150,19 @@ async fn input(client: &Client, mode: Mode, blank: Blank) -> (PlanInput, Arc<Fie
 }
 
 async fn plan_for(mode: Mode, blank: Blank, existing: Existing) -> (Plan, SandboxHandle) {
-    let sandbox = sandbox().await;
-    let client = client(&sandbox);
-    let (input, _) = input(&client, mode, blank).await;
     let options = PlanOptions {
         mode,
         existing,
         ..PlanOptions::default()
     };
+    plan_with(options, blank).await
+}
+
+async fn plan_with(options: PlanOptions, blank: Blank) -> (Plan, SandboxHandle) {
+    let mode = options.mode;
+    let sandbox = sandbox().await;
+    let client = client(&sandbox);
+    let (input, _) = input(&client, mode, blank).await;
     let rate = client.me().await.expect("me").rate;
     let plan = plan::build(&client, input, options, &rate)
         .await
@@ -268,6 +273,37 @@ async fn lookups_use_show_many_and_search_only_where_needed() {
     assert_eq!(plan.cost.at_most, 1 + 3 + 3 + 4);
     assert_eq!(plan.spent.requests, 8);
     assert_eq!(plan.cost.rate_limit, Some(700));
+}
+
+#[rstest]
+#[case::not_searched(false, "new", 1)]
+#[case::searched(true, "update", 2)]
+#[tokio::test]
+async fn an_unknown_external_id_with_a_known_email(
+    #[case] search_new_emails: bool,
+    #[case] want: &str,
+    #[case] requests: u64,
+) {
+    let sandbox = sandbox().await;
+    let client = client(&sandbox);
+    let user = zdimport::payload::User {
+        name: Some("Ann".into()),
+        email: Some("ann@x.com".into()),
+        external_id: Some("Z-9".into()),
+        ..zdimport::payload::User::default()
+    };
+    let input = PlanInput {
+        users: vec![(2, user)],
+        invalid: Vec::new(),
+    };
+    let options = PlanOptions {
+        search_new_emails,
+        ..PlanOptions::default()
+    };
+    let rate = client.me().await.unwrap().rate;
+    let plan = plan::build(&client, input, options, &rate).await.unwrap();
+    assert_eq!(plan.rows[0].action.name(), want, "{:?}", plan.rows[0]);
+    assert_eq!(plan.spent.requests, requests);
 }
 
 #[tokio::test]

@@ -25,6 +25,10 @@ pub struct PlanArgs {
     /// Print every row as JSON: {"row","action","id","changes":[{"field","old","new"}]}
     #[arg(long)]
     pub json: bool,
+    /// Also search by email the rows whose external_id finds nobody (an upsert matches them by
+    /// email): one request per such row
+    #[arg(long)]
+    pub search_emails: bool,
     /// Say what the lookups would cost, and stop
     #[arg(long)]
     pub cost_only: bool,
@@ -56,6 +60,7 @@ pub fn run(args: &PlanArgs) -> Result<ExitCode, String> {
     let options = PlanOptions {
         mode: prepared.options.mode,
         existing: args.existing,
+        search_new_emails: args.search_emails,
         ..PlanOptions::default()
     };
     let plan = runtime

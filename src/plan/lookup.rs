@@ -121,7 +121,7 @@ pub async fn build(
     let mut found = Found::default();
     let n = options.concurrency.max(1);
     found_users(client, &keys, n, &mut found).await?;
-    let emails = emails_to_search(&input, &keys, &found);
+    let emails = emails_to_search(&input, &keys, &found, options.search_new_emails);
     found_emails(client, emails, n, &mut found).await?;
     found_organizations(client, &keys.organizations, n, &mut found).await?;
     let rows = decide_all(input, &found, options);
@@ -181,13 +181,16 @@ async fn found_users(
 /// Emails to search: users with no external_id or id, and those whose external_id or id
 /// found a user with another email (the email may be someone else's: a conflict). A row whose
 /// external_id finds nobody is not searched by email: one search per new user would cost a
-/// request per row instead of one per hundred.
-fn emails_to_search(input: &PlanInput, keys: &Keys, found: &Found) -> Vec<String> {
+/// request per row instead of one per hundred, unless `new_too` asks for it.
+fn emails_to_search(input: &PlanInput, keys: &Keys, found: &Found, new_too: bool) -> Vec<String> {
     let mut emails = keys.emails_only.clone();
     let mut seen: HashSet<String> = emails.iter().cloned().collect();
     for (_, user) in &input.users {
         let Some(email) = &user.email else { continue };
         let Some(held) = by_key(user, found) else {
+            if new_too && seen.insert(email.to_lowercase()) {
+                emails.push(email.to_lowercase());
+            }
             continue;
         };
         let same = held

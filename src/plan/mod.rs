@@ -139,6 +139,10 @@ pub struct PlanOptions {
     /// Lookups in flight at once: enough to use the rate limit when each answer takes a
     /// few hundred milliseconds, few enough to stay polite.
     pub concurrency: usize,
+    /// Also search by email the rows whose external_id finds nobody: an upsert would match
+    /// such a row by its email, so without it the plan may say `new` for a user that exists
+    /// under another (or no) external_id. Costs one request per such row.
+    pub search_new_emails: bool,
 }
 
 impl Default for PlanOptions {
@@ -147,6 +151,7 @@ impl Default for PlanOptions {
             mode: Mode::default(),
             existing: Existing::default(),
             concurrency: 4,
+            search_new_emails: false,
         }
     }
 }
