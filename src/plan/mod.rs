@@ -345,3 +345,123 @@ fn as_update(mut user: User, id: u64) -> User {
     user.skip_verify_email = None;
     user
 }
+
+#[cfg(test)]
+mod tests {
+    use rstest::rstest;
+    use serde_json::json;
+
+    use super::*;
+
+    fn row(row: u32, action: Action) -> RowPlan {
+        let user = User {
+            email: Some(format!("u{row}@x.com")),
+            skip_verify_email: Some(true),
+            ..User::default()
+        };
+        let user = (!matches!(action, Action::Invalid { .. })).then_some(user);
+        RowPlan { row, action, user }
+    }
+
+    fn plan(mode: Mode) -> Plan {
+        let change = Change {
+            field: "name".into(),
+            old: json!("A"),
+            new: json!("B"),
+        };
+        let reason = || "why".to_owned();
+        Plan {
+            mode,
+            rows: vec![
+                row(2, Action::New),
+                row(
+                    3,
+                    Action::Update {
+                        id: 30,
+                        changes: vec![change],
+                    },
+                ),
+                row(4, Action::Unchanged { id: 40 }),
+                row(5, Action::WouldFail { reason: reason() }),
+                row(
+                    6,
+                    Action::LeftOut {
+                        id: 60,
+                        reason: reason(),
+                    },
+                ),
+                row(7, Action::Invalid { reason: reason() }),
+            ],
+            missing_organizations: Vec::new(),
+            cost: Cost {
+                requests: 0,
+                at_most: 0,
+                rate_limit: None,
+                minutes: 0.0,
+            },
+            spent: Spent::default(),
+        }
+    }
+
+    fn sent(import: &Import) -> Vec<(&'static str, Vec<u32>)> {
+        import
+            .requests
+            .iter()
+            .map(|r| (r.path, r.rows.clone()))
+            .collect()
+    }
+
+    #[rstest]
+    #[case::upsert_keep(Mode::Upsert, false, vec![("/api/v2/users/create_or_update_many", vec![2, 3, 4])], vec![5, 6])]
+    #[case::upsert_skip(Mode::Upsert, true, vec![("/api/v2/users/create_or_update_many", vec![2, 3])], vec![4, 5, 6])]
+    #[case::create_moves(Mode::Create, false, vec![("/api/v2/users/create_many", vec![2]), ("/api/v2/users/update_many", vec![3, 4])], vec![5, 6])]
+    #[case::create_skip(Mode::Create, true, vec![("/api/v2/users/create_many", vec![2]), ("/api/v2/users/update_many", vec![3])], vec![4, 5, 6])]
+    fn import_routes_every_row_once(
+        #[case] mode: Mode,
+        #[case] skip_unchanged: bool,
+        #[case] want: Vec<(&str, Vec<u32>)>,
+        #[case] skipped: Vec<u32>,
+    ) {
+        let plan = plan(mode);
+        let import = plan.import(skip_unchanged);
+        assert_eq!(sent(&import), want);
+        let rows: Vec<u32> = import.skipped.iter().map(|(r, _)| *r).collect();
+        assert_eq!(rows, skipped);
+        let counts = plan.counts();
+        let total: usize = want.iter().map(|(_, r)| r.len()).sum::<usize>() + rows.len();
+        assert_eq!(total + counts.invalid, counts.total);
+    }
+
+    #[test]
+    fn moved_creates_are_updates_by_id() {
+        let import = plan(Mode::Create).import(false);
+        let moved = &import.requests[1].body.users[0];
+        assert_eq!((moved.id, moved.skip_verify_email), (Some(30), None));
+        let created = &import.requests[0].body.users[0];
+        assert_eq!((created.id, created.skip_verify_email), (None, Some(true)));
+    }
+
+    #[rstest]
+    #[case("fail", Ok(Existing::Fail))]
+    #[case("UPDATE", Ok(Existing::Update))]
+    #[case(" skip ", Ok(Existing::Skip))]
+    #[case("merge", Err("unknown choice 'merge' (fail, update or skip)".to_owned()))]
+    fn existing_choices_parse(#[case] text: &str, #[case] want: Result<Existing, String>) {
+        assert_eq!(text.parse::<Existing>(), want);
+    }
+
+    #[test]
+    fn rows_print_as_json_with_their_action() {
+        let json = serde_json::to_value(&plan(Mode::Upsert).rows).unwrap();
+        assert_eq!(json[0], json!({"row": 2, "action": "new"}));
+        assert_eq!(
+            json[1],
+            json!({"row": 3, "action": "update", "id": 30,
+                   "changes": [{"field": "name", "old": "A", "new": "B"}]})
+        );
+        assert_eq!(
+            json[5],
+            json!({"row": 7, "action": "invalid", "reason": "why"})
+        );
+    }
+}
