@@ -388,3 +388,43 @@ async fn import_skips_unchanged_rows_with_the_reason() {
     assert_eq!(json["changes"][0]["old"], "silver");
     assert_eq!(json["changes"][0]["new"], "gold");
 }
+
+#[tokio::test]
+async fn lookups_wait_out_the_rate_limit() {
+    let config = SandboxConfig {
+        speed: 600.0,
+        rate_limit: 10,
+        users: existing(),
+        ..SandboxConfig::default()
+    };
+    let sandbox = Sandbox::start(config).await.unwrap();
+    let client = client(&sandbox);
+    let users = (0..30)
+        .map(|i| {
+            let user = zdimport::payload::User {
+                name: Some(format!("U{i}")),
+                email: Some(format!("u{i}@x.com")),
+                ..zdimport::payload::User::default()
+            };
+            (i + 2, user)
+        })
+        .collect();
+    let input = PlanInput {
+        users,
+        invalid: Vec::new(),
+    };
+    let rate = client.me().await.unwrap().rate;
+    let start = sandbox.clock().now();
+    let plan = plan::build(&client, input, PlanOptions::default(), &rate)
+        .await
+        .unwrap();
+    assert_eq!(plan.counts().new, 30);
+    assert_eq!(plan.cost.requests, 30);
+    assert!((plan.cost.minutes - 3.0).abs() < 1e-9);
+    assert_eq!(plan.spent.requests - plan.spent.rate_limited, 30);
+    let minutes = (sandbox.clock().now() - start).as_secs_f64() / 60.0;
+    assert!(
+        minutes >= 2.0,
+        "30 lookups at 10/minute span three windows: {minutes}"
+    );
+}

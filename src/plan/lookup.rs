@@ -2,6 +2,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
+use std::sync::PoisonError;
 use std::time::Duration;
 
 use futures_util::stream::{self, StreamExt, TryStreamExt};
@@ -120,10 +121,11 @@ pub async fn build(
     let keys = Keys::of(&input);
     let mut found = Found::default();
     let n = options.concurrency.max(1);
-    found_users(client, &keys, n, &mut found).await?;
+    let gate = Gate::default();
+    found_users((client, &gate), &keys, n, &mut found).await?;
     let emails = emails_to_search(&input, &keys, &found, options.search_new_emails);
-    found_emails(client, emails, n, &mut found).await?;
-    found_organizations(client, &keys.organizations, n, &mut found).await?;
+    found_emails((client, &gate), emails, n, &mut found).await?;
+    found_organizations((client, &gate), &keys.organizations, n, &mut found).await?;
     let rows = decide_all(input, &found, options);
     let mut missing_organizations: Vec<String> = keys
         .organizations
@@ -143,7 +145,7 @@ pub async fn build(
 
 /// `show_many` by external_id and by id, 100 per call.
 async fn found_users(
-    client: &Client,
+    (client, gate): (&Client, &Gate),
     keys: &Keys,
     n: usize,
     found: &mut Found,
@@ -152,7 +154,7 @@ async fn found_users(
     let answers = run_all(chunks, n, |chunk| async move {
         let refs: Vec<&str> = chunk.iter().map(String::as_str).collect();
         let what = format!("external_ids {}…{}", chunk[0], chunk[chunk.len() - 1]);
-        retrying(&what, || client.show_many_by_external_ids(&refs)).await
+        retrying(gate, &what, || client.show_many_by_external_ids(&refs)).await
     })
     .await?;
     for (answer, spent) in answers {
@@ -166,7 +168,7 @@ async fn found_users(
     let chunks: Vec<&[u64]> = keys.ids.chunks(PER_CALL).collect();
     let answers = run_all(chunks, n, |chunk| async move {
         let what = format!("ids {}…{}", chunk[0], chunk[chunk.len() - 1]);
-        retrying(&what, || client.show_many_by_ids(chunk)).await
+        retrying(gate, &what, || client.show_many_by_ids(chunk)).await
     })
     .await?;
     for (answer, spent) in answers {
@@ -205,14 +207,14 @@ fn emails_to_search(input: &PlanInput, keys: &Keys, found: &Found, new_too: bool
 }
 
 async fn found_emails(
-    client: &Client,
+    (client, gate): (&Client, &Gate),
     emails: Vec<String>,
     n: usize,
     found: &mut Found,
 ) -> Result<(), PlanError> {
     let answers = run_all(emails, n, |email| async move {
         let what = format!("email {email}");
-        let answer = retrying(&what, || client.search_by_email(&email)).await?;
+        let answer = retrying(gate, &what, || client.search_by_email(&email)).await?;
         Ok((email, answer))
     })
     .await?;
@@ -229,14 +231,14 @@ async fn found_emails(
 }
 
 async fn found_organizations(
-    client: &Client,
+    (client, gate): (&Client, &Gate),
     names: &[String],
     n: usize,
     found: &mut Found,
 ) -> Result<(), PlanError> {
     let answers = run_all(names.to_vec(), n, |name| async move {
         let what = format!("organization '{name}'");
-        let answer = retrying(&what, || client.search_organizations_by_name(&name)).await?;
+        let answer = retrying(gate, &what, || client.search_organizations_by_name(&name)).await?;
         Ok((name, answer))
     })
     .await?;
@@ -273,7 +275,11 @@ impl Spent {
 
 /// Sends a lookup until it is answered: after a 429 it waits `Retry-After`; after a 5xx, a
 /// timeout or a lost connection it backs off, up to [`ATTEMPTS`] sends.
-async fn retrying<T, F, Fut>(what: &str, send: F) -> Result<(Answer<T>, Spent), PlanError>
+async fn retrying<T, F, Fut>(
+    gate: &Gate,
+    what: &str,
+    send: F,
+) -> Result<(Answer<T>, Spent), PlanError>
 where
     F: Fn() -> Fut,
     Fut: Future<Output = Result<Answer<T>, ZendeskError>>,
@@ -281,16 +287,22 @@ where
     let mut spent = Spent::default();
     let mut failures = 0;
     loop {
+        gate.pass().await;
         spent.requests += 1;
         let error = match send().await {
-            Ok(answer) => return Ok((answer, spent)),
+            Ok(answer) => {
+                gate.after(&answer.rate);
+                return Ok((answer, spent));
+            }
             Err(error) => error,
         };
         let wait = match &error {
             ZendeskError::RateLimited { retry_after, .. } => {
                 spent.rate_limited += 1;
                 // A sped-up sandbox may say 0: a short pause still lets its clock move on.
-                retry_after.unwrap_or(Duration::from_secs(1)).max(MIN_WAIT)
+                let wait = retry_after.unwrap_or(Duration::from_secs(1)).max(MIN_WAIT);
+                gate.hold(wait);
+                wait
             }
             e if e.is_transient() && failures + 1 < ATTEMPTS => {
                 failures += 1;
@@ -309,6 +321,41 @@ where
 
 /// The shortest pause after a 429.
 const MIN_WAIT: Duration = Duration::from_millis(20);
+
+/// One pause for every lookup in flight: after a 429, or an answer that used the minute's
+/// last request, none is sent until the window turns, instead of each finding out by a 429.
+#[derive(Debug, Default)]
+struct Gate {
+    until: std::sync::Mutex<Option<tokio::time::Instant>>,
+}
+
+impl Gate {
+    async fn pass(&self) {
+        let until = *self.until.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(until) = until {
+            tokio::time::sleep_until(until).await;
+        }
+    }
+
+    fn hold(&self, wait: Duration) {
+        let until = tokio::time::Instant::now() + wait;
+        let mut held = self.until.lock().unwrap_or_else(PoisonError::into_inner);
+        if held.is_none_or(|h| h < until) {
+            *held = Some(until);
+        }
+    }
+
+    /// `X-Rate-Limit-Remaining: 0`: wait for the window to reset (`ratelimit-reset`).
+    fn after(&self, rate: &RateInfo) {
+        if rate.remaining == Some(0) {
+            self.hold(
+                rate.reset_after
+                    .unwrap_or(Duration::from_secs(1))
+                    .max(MIN_WAIT),
+            );
+        }
+    }
+}
 
 /// The user a row's id or external_id finds.
 fn by_key<'a>(user: &User, found: &'a Found) -> Option<&'a zendesk::User> {
