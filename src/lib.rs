@@ -15,5 +15,6 @@ pub mod plan;
 pub mod profile;
 pub mod sandbox;
 pub mod sheet;
+pub mod text;
 pub mod tui;
 pub mod zendesk;

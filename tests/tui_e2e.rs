@@ -190,3 +190,41 @@ fn an_operator_maps_checks_previews_and_the_profile_is_offered_next_time() {
     tmux.keys(&["q"]);
     tmux.wait_for("$");
 }
+
+#[test]
+fn sigterm_restores_the_terminal() {
+    let home = TempDir::new().unwrap();
+    let tmux = Tmux::start("term", home.path());
+    launch(&tmux);
+    tmux.wait_for("header on row 3");
+    let shell = String::from_utf8_lossy(
+        &tmux
+            .run(&["display", "-p", "-t", "e2e", "#{pane_pid}"])
+            .stdout,
+    )
+    .trim()
+    .to_owned();
+    let child = Command::new("pgrep")
+        .args(["-P", &shell])
+        .output()
+        .expect("pgrep");
+    let pid = String::from_utf8_lossy(&child.stdout).trim().to_owned();
+    assert!(!pid.is_empty(), "zdimport runs under the shell {shell}");
+    let killed = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    tmux.wait_for("$");
+    tmux.type_text("stty -a | grep -o -- '-*icanon'; echo end-$((1+1))");
+    tmux.keys(&["Enter"]);
+    let screen = tmux.wait_for("end-2");
+    assert!(
+        !screen.contains("header on row 3"),
+        "the alternate screen is left:\n{screen}"
+    );
+    assert!(
+        screen.lines().any(|l| l.trim() == "icanon"),
+        "cooked mode again:\n{screen}"
+    );
+}

@@ -10,7 +10,7 @@ mod profiles;
 mod sandbox;
 mod validate;
 
-pub use inspect::shorten;
+pub use crate::text::shorten;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -30,6 +30,9 @@ pub struct Cli {
     /// Map the columns by this saved profile (name or file)
     #[arg(long, value_name = "NAME|PATH")]
     pub profile: Option<String>,
+    /// Run against a simulated Zendesk on this machine (no account needed)
+    #[arg(long)]
+    pub sandbox: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -89,7 +89,7 @@ fn write_text(
     summary: &pipeline::Summary,
 ) -> std::io::Result<()> {
     for issue in issues {
-        write!(out, "{issue}")?;
+        write!(out, "{}", crate::text::printable(&issue.to_string()))?;
         match &issue.value {
             Some(value) if !issue.message.contains(value.as_str()) => {
                 writeln!(out, "  [{}]", super::shorten(value, 40))?;

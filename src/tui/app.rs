@@ -7,6 +7,7 @@ use std::sync::Arc;
 use super::action::Action;
 use super::keymap::KeyContext;
 use super::screens::check::{CheckOutcome, CheckState};
+use super::screens::connect::{Account, ConnectOutcome, ConnectRequest, ConnectState, Connection};
 use super::screens::map::{MapOutcome, MapPopup, MapState, Notice, Offer};
 use super::screens::open::{OpenOutcome, OpenState};
 use super::screens::preview::{PreviewOutcome, PreviewState};
@@ -28,6 +29,7 @@ pub enum Screen {
     Map(MapState),
     Check(CheckState),
     Preview(PreviewState),
+    Connect(ConnectState),
 }
 
 impl Screen {
@@ -39,6 +41,7 @@ impl Screen {
             Screen::Map(_) => 2,
             Screen::Check(_) => 3,
             Screen::Preview(_) => 4,
+            Screen::Connect(_) => 5,
         }
     }
 
@@ -50,6 +53,7 @@ impl Screen {
             Screen::Map(_) => KeyContext::Map,
             Screen::Check(_) => KeyContext::Check,
             Screen::Preview(_) => KeyContext::Preview,
+            Screen::Connect(_) => KeyContext::Connect,
         }
     }
 
@@ -59,6 +63,7 @@ impl Screen {
             Screen::Map(s) if s.is_typing() => KeyContext::Typing,
             Screen::Check(s) if s.detail.is_some() => KeyContext::Popup,
             Screen::Preview(s) if s.is_typing() => KeyContext::Typing,
+            Screen::Connect(s) if s.is_typing() => KeyContext::Typing,
             screen => screen.screen_context(),
         }
     }
@@ -87,6 +92,8 @@ pub enum Command {
     /// Reads the saved profiles.
     ListProfiles,
     SaveProfile(Profile),
+    /// Signs in and asks Zendesk who we are.
+    TestConnection(ConnectRequest),
     /// Checks every row of the table (in the background: it may hold a million rows).
     Check {
         table: Arc<Table>,
@@ -122,6 +129,8 @@ pub enum AppEvent {
     /// A profile was saved (its name and file), or why not.
     ProfileSaved(Result<(String, PathBuf), String>),
     Checked(Report),
+    /// The connection test's answer: who we are, or what is wrong.
+    Connected(Result<Account, String>),
     /// The background work failed; the message says what and where.
     Failed(String),
     /// A load was cancelled by the operator.
@@ -143,6 +152,8 @@ pub struct Session {
     pub profile: Option<Profile>,
     /// Set when the mapping changed since it was last saved as a profile.
     pub unsaved: bool,
+    /// The built-in sandbox's URL, when the session runs against it (`--sandbox`).
+    pub sandbox_url: Option<String>,
 }
 
 impl Session {
@@ -299,9 +310,29 @@ impl App {
                     }
                 }
             }
+            Screen::Connect(state) => {
+                if *action == Action::Back {
+                    self.session.mode = state.mode;
+                    self.session.skip_verify_email = state.skip_verify_email;
+                    self.pop();
+                    return None;
+                }
+                match state.update(action)? {
+                    ConnectOutcome::Test(request) => Some(Command::TestConnection(request)),
+                    ConnectOutcome::Next => {
+                        self.session.mode = state.mode;
+                        self.session.skip_verify_email = state.skip_verify_email;
+                        None
+                    }
+                }
+            }
             Screen::Preview(state) => {
                 if *action == Action::Back && !state.is_typing() {
                     self.pop();
+                    return None;
+                }
+                if *action == Action::Next {
+                    self.open_connect();
                     return None;
                 }
                 match state.update(action)? {
@@ -405,6 +436,19 @@ impl App {
         })
     }
 
+    fn open_connect(&mut self) {
+        let session = &self.session;
+        let state = match &session.sandbox_url {
+            Some(url) => ConnectState::sandbox(url, session.mode, session.skip_verify_email),
+            None => ConnectState::new(
+                |k| std::env::var(k).ok(),
+                session.mode,
+                session.skip_verify_email,
+            ),
+        };
+        self.push(Screen::Connect(state));
+    }
+
     fn open_preview(&mut self) {
         let batches = self.session.report.as_ref().map_or(0, |r| r.batches.len());
         self.push(Screen::Preview(PreviewState::new(batches)));
@@ -491,6 +535,15 @@ impl App {
                     });
                 }
                 Some(Command::ListProfiles)
+            }
+            AppEvent::Connected(answer) => {
+                if let Screen::Connect(state) = &mut self.screen {
+                    state.connection = match answer {
+                        Ok(account) => Connection::Connected(account),
+                        Err(e) => Connection::Failed(e),
+                    };
+                }
+                None
             }
             AppEvent::Checked(report) => {
                 let report = Arc::new(report);

@@ -12,6 +12,7 @@ pub enum KeyContext {
     Map,
     Check,
     Preview,
+    Connect,
     /// A text field has focus: characters are typed, not commands.
     Typing,
     /// A yes/no question.
@@ -72,6 +73,12 @@ const PREVIEW_KEYS: &[KeyHelp] = &[
     k("↑↓ PgUp PgDn", "scroll", true),
     k("←→", "request", true),
     k("g", "go to row", true),
+    k("n", "connect", true),
+];
+const CONNECT_KEYS: &[KeyHelp] = &[
+    k("↑↓", "field", true),
+    k("←→ Space", "change", true),
+    k("Enter", "test / go on", true),
 ];
 const TYPING_KEYS: &[KeyHelp] = &[
     k("Enter", "accept", true),
@@ -89,6 +96,7 @@ pub fn help(context: KeyContext) -> &'static [KeyHelp] {
         KeyContext::Map => MAP_KEYS,
         KeyContext::Check => CHECK_KEYS,
         KeyContext::Preview => PREVIEW_KEYS,
+        KeyContext::Connect => CONNECT_KEYS,
         KeyContext::Typing => TYPING_KEYS,
         KeyContext::Confirm => CONFIRM_KEYS,
         KeyContext::Popup => POPUP_KEYS,
@@ -177,7 +185,9 @@ fn screen_key(screen: KeyContext, code: KeyCode) -> Option<Action> {
         (KeyContext::Map, 'x') => Action::Ignore,
         (KeyContext::Map, 's') => Action::SaveProfile,
         (KeyContext::Map, 'p') => Action::LoadProfile,
-        (KeyContext::Map | KeyContext::Check, 'n') => Action::Next,
+        (KeyContext::Map | KeyContext::Check | KeyContext::Preview | KeyContext::Connect, 'n') => {
+            Action::Next
+        }
         (KeyContext::Map, 'm') => Action::Mode,
         (KeyContext::Map, '/') => Action::PickTarget,
         (KeyContext::Check, 'f') => Action::Filter,

@@ -35,11 +35,25 @@ const PROGRESS_EVERY: u64 = 20_000;
 const PREVIEW_ROWS: usize = 60;
 
 /// Runs the TUI until the operator quits; the terminal is restored on every path.
-pub fn run(file: Option<PathBuf>, profile: Option<crate::profile::Profile>) -> std::io::Result<()> {
+pub fn run(
+    file: Option<PathBuf>,
+    profile: Option<crate::profile::Profile>,
+    sandbox: bool,
+) -> std::io::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()?;
+    // The sandbox lives as long as the session; it is started before the terminal is taken so
+    // that a failure is an ordinary error message.
+    let sandbox = match sandbox {
+        true => Some(
+            runtime
+                .block_on(start_sandbox())
+                .map_err(|e| std::io::Error::other(format!("starting the sandbox: {e}")))?,
+        ),
+        false => None,
+    };
     let mut terminal = ratatui::try_init()?;
     let hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
@@ -47,29 +61,72 @@ pub fn run(file: Option<PathBuf>, profile: Option<crate::profile::Profile>) -> s
         hook(info);
     }));
     let _ = execute!(std::io::stdout(), EnableMouseCapture);
-    let result = runtime.block_on(event_loop(&mut terminal, file, profile));
+    let result = runtime.block_on(event_loop(&mut terminal, file, profile, sandbox.as_ref()));
     let _ = execute!(std::io::stdout(), DisableMouseCapture);
     ratatui::restore();
     result
 }
 
-/// Work shared with the blocking threads.
+/// Work shared with the blocking threads and tasks.
 #[derive(Clone, Default)]
 struct Worker {
     workbook: Arc<Mutex<Option<Workbook>>>,
     cancel: Arc<AtomicBool>,
+    /// The signed-in client, once the connection test passed.
+    client: Arc<Mutex<Option<Arc<crate::zendesk::Client>>>>,
+    /// Environment seen by sign-in when the session runs on the sandbox.
+    sandbox_env: Option<Arc<Vec<(String, String)>>>,
 }
+
+/// OAuth client credentials for the sandbox's confidential client.
+fn sandbox_env(sandbox: &crate::sandbox::SandboxHandle) -> Vec<(String, String)> {
+    let service = sandbox
+        .config()
+        .oauth_clients
+        .iter()
+        .find(|c| c.client_id == crate::sandbox::SERVICE_CLIENT_ID);
+    let mut env = vec![("ZENDESK_URL".to_owned(), sandbox.url().to_string())];
+    if let Some(secret) = service.and_then(|c| c.client_secret.as_ref()) {
+        env.push((
+            "ZENDESK_CLIENT_ID".to_owned(),
+            crate::sandbox::SERVICE_CLIENT_ID.to_owned(),
+        ));
+        env.push((
+            "ZENDESK_CLIENT_SECRET".to_owned(),
+            secret.expose().to_owned(),
+        ));
+    }
+    env.push(("ZDIMPORT_KEYRING".to_owned(), "memory".to_owned()));
+    env
+}
+
+/// The built-in sandbox for rehearsals, its clock a little faster than real time.
+async fn start_sandbox() -> Result<crate::sandbox::SandboxHandle, crate::sandbox::SandboxError> {
+    let config = crate::sandbox::SandboxConfig {
+        speed: SANDBOX_SPEED,
+        ..crate::sandbox::SandboxConfig::default()
+    };
+    crate::sandbox::Sandbox::start(config).await
+}
+
+/// Simulated seconds per real second in the TUI's sandbox: jobs finish in about a second.
+const SANDBOX_SPEED: f64 = 5.0;
 
 async fn event_loop(
     terminal: &mut DefaultTerminal,
     file: Option<PathBuf>,
     profile: Option<crate::profile::Profile>,
+    sandbox: Option<&crate::sandbox::SandboxHandle>,
 ) -> std::io::Result<()> {
     let (tx, mut rx) = mpsc::channel::<AppEvent>(32);
-    let worker = Worker::default();
+    let mut worker = Worker::default();
     let start_dir = std::env::current_dir()?;
     let mut app = App::new(OpenState::new(start_dir.clone(), Vec::new()));
     app.session.profile = profile;
+    if let Some(sandbox) = sandbox {
+        app.session.sandbox_url = Some(sandbox.url().to_string());
+        worker.sandbox_env = Some(Arc::new(sandbox_env(sandbox)));
+    }
     let first = match file {
         Some(path) => Command::OpenFile(path),
         None => Command::ListDir(start_dir),
@@ -86,24 +143,49 @@ async fn event_loop(
     }
     execute(first, &worker, &tx);
     let mut events = EventStream::new();
+    let terminated = terminated();
+    tokio::pin!(terminated);
     while !app.quit {
         terminal.draw(|frame| draw(frame, &mut app))?;
-        let command = tokio::select! {
-            Some(Ok(event)) = events.next() => terminal_event(&mut app, &event),
+        let mut commands = Vec::new();
+        tokio::select! {
+            Some(Ok(event)) = events.next() => commands.extend(terminal_event(&mut app, &event)),
             Some(event) = rx.recv() => {
-                let mut command = app.handle(event);
-                // Drain what else arrived before drawing again.
+                commands.extend(app.handle(event));
+                // Take in what else arrived before drawing again: one frame per batch.
                 while let Ok(more) = rx.try_recv() {
-                    if let Some(c) = app.handle(more) { command = Some(c); }
+                    commands.extend(app.handle(more));
                 }
-                command
             }
-        };
-        if let Some(command) = command {
+            () = &mut terminated => commands.extend(app.update(Action::ForceQuit)),
+        }
+        for command in commands {
             execute(command, &worker, &tx);
         }
     }
     Ok(())
+}
+
+/// SIGTERM or SIGHUP (the terminal closed): leave as Ctrl-C does, restoring the terminal.
+async fn terminated() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::hangup()),
+        ) {
+            (Ok(mut term), Ok(mut hup)) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = hup.recv() => {}
+                }
+            }
+            _ => std::future::pending().await,
+        }
+    }
+    #[cfg(not(unix))]
+    std::future::pending::<()>().await;
 }
 
 fn terminal_event(app: &mut App, event: &Event) -> Option<Command> {
@@ -128,6 +210,12 @@ fn execute(command: Command, worker: &Worker, tx: &mpsc::Sender<AppEvent>) {
     match command {
         Command::Quit => {}
         Command::CancelLoad => worker.cancel.store(true, Ordering::SeqCst),
+        Command::TestConnection(request) => {
+            tokio::spawn(async move {
+                let answer = test_connection(&request, &worker).await;
+                let _ = tx.send(AppEvent::Connected(answer)).await;
+            });
+        }
         command => {
             worker.cancel.store(false, Ordering::SeqCst);
             tokio::task::spawn_blocking(move || {
@@ -196,8 +284,91 @@ fn run_blocking(command: Command, worker: &Worker, tx: &mpsc::Sender<AppEvent>) 
         | Command::Quit
         | Command::ListProfiles
         | Command::SaveProfile(_)
+        | Command::TestConnection(_)
         | Command::Check { .. } => AppEvent::Cancelled,
     }
+}
+
+/// Signs in as the form says and asks `users/me`; keeps the client for the import.
+async fn test_connection(
+    request: &screens::connect::ConnectRequest,
+    worker: &Worker,
+) -> Result<screens::connect::Account, String> {
+    use crate::zendesk::{self, ClientConfig, Credentials};
+    use screens::connect::SignInChoice;
+    let timeout = std::time::Duration::from_secs(20);
+    let (client, warning) = match request.sign_in {
+        SignInChoice::Environment => {
+            let sandbox = worker.sandbox_env.clone();
+            let var = move |k: &str| match &sandbox {
+                Some(env) => env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()),
+                None => std::env::var(k).ok(),
+            };
+            zendesk::connect(Some(&request.url), None, var, timeout)
+                .await
+                .map_err(|e| explain(&e))?
+        }
+        choice => {
+            let base = zendesk::base_url(Some(&request.url), None).map_err(|e| explain(&e))?;
+            let credentials = match choice {
+                SignInChoice::ApiToken => Credentials::ApiToken {
+                    email: request.email.clone(),
+                    token: request.secret(),
+                },
+                _ => Credentials::Bearer(request.secret()),
+            };
+            let mut config = ClientConfig::new(base, credentials);
+            config.timeout = timeout;
+            let warning = (choice == SignInChoice::ApiToken).then(|| {
+                "API tokens stop working on 2027-04-30: use OAuth (zdimport login)".to_owned()
+            });
+            (
+                zendesk::Client::new(config).map_err(|e| explain(&e))?,
+                warning,
+            )
+        }
+    };
+    let me = client.me().await.map_err(|e| explain(&e))?.value;
+    let account = screens::connect::Account {
+        url: client.base_url().to_string(),
+        name: me.name.clone().unwrap_or_default(),
+        email: me.email.clone().unwrap_or_default(),
+        role: me.role.clone().unwrap_or_default(),
+        warning,
+    };
+    *worker
+        .client
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Arc::new(client));
+    Ok(account)
+}
+
+/// A connection error as the operator needs it: what to do first, Zendesk's words after.
+fn explain(error: &crate::zendesk::ZendeskError) -> String {
+    use crate::zendesk::ZendeskError;
+    let hint = match error {
+        ZendeskError::Api { status: 401, .. } => {
+            "Zendesk refused the sign-in: check the email and token, or sign in again"
+        }
+        ZendeskError::Api { status: 403, .. } => {
+            "signed in, but this user may not do that: imports need an admin"
+        }
+        ZendeskError::Api { status: 404, .. } => "no Zendesk account answers at this URL",
+        ZendeskError::Connection { reason, .. }
+            if reason.contains("dns") || reason.contains("resolve") =>
+        {
+            "the host name does not resolve: check the URL or subdomain"
+        }
+        ZendeskError::Connection { reason, .. }
+            if reason.contains("certificate") || reason.contains("tls") =>
+        {
+            "the TLS handshake failed: a proxy or a wrong certificate is in the way"
+        }
+        ZendeskError::Connection { .. } => "cannot reach the host: check the URL and the network",
+        ZendeskError::Timeout { .. } => "no answer in time: the network or Zendesk is slow",
+        _ => return error.to_string(),
+    };
+    format!("{hint} ({error})")
 }
 
 /// The saved profiles that can be read; unreadable ones are left out here (`zdimport profiles`
@@ -303,6 +474,7 @@ pub fn draw(frame: &mut Frame<'_>, app: &mut App) {
         Screen::Map(state) => state.render(body, buf, &session.mapping, session.mode),
         Screen::Check(state) => state.render(body, buf, session.table.as_deref()),
         Screen::Preview(state) => state.render(body, buf),
+        Screen::Connect(state) => state.render(body, buf),
     }
     let context = app.key_context();
     widgets::hint_bar(context, bottom, buf);
@@ -641,5 +813,46 @@ mod tests {
         app.update(Action::Jump);
         app.update(Action::Char('9'));
         insta::assert_snapshot!("preview_goto", frame(&mut app, 80, 24).backend());
+    }
+
+    fn connect_app() -> App {
+        let mut app = check_app();
+        app.session.sandbox_url = Some("http://127.0.0.1:8080/".into());
+        app.update(Action::Next);
+        app.update(Action::Next);
+        app
+    }
+
+    #[test]
+    fn connect_screen() {
+        let mut app = connect_app();
+        assert_eq!(app.screen.step(), 5);
+        insta::assert_snapshot!(frame(&mut app, 100, 30).backend());
+        let Some(Command::TestConnection(request)) = app.update(Action::Enter) else {
+            panic!("connection test");
+        };
+        assert_eq!(request.url, "http://127.0.0.1:8080");
+        app.handle(AppEvent::Connected(Ok(screens::connect::Account {
+            url: "http://127.0.0.1:8080/".into(),
+            name: "Sandbox Admin".into(),
+            email: "admin@sandbox.example".into(),
+            role: "admin".into(),
+            warning: None,
+        })));
+        insta::assert_snapshot!("connect_connected_80x24", frame(&mut app, 80, 24).backend());
+        app.update(Action::Enter);
+        app.handle(AppEvent::Connected(Err(
+            "Zendesk refused the sign-in: check the email and token, or sign in again \
+             (GET /api/v2/users/me.json: HTTP 401: Couldn't authenticate you)"
+                .into(),
+        )));
+        insta::assert_snapshot!("connect_failed", frame(&mut app, 100, 30).backend());
+        // Esc keeps the mode and options chosen here.
+        if let Screen::Connect(state) = &mut app.screen {
+            state.mode = crate::payload::Mode::Create;
+        }
+        app.update(Action::Back);
+        assert_eq!(app.session.mode, crate::payload::Mode::Create);
+        assert_eq!(app.screen.step(), 4);
     }
 }

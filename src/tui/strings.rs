@@ -6,7 +6,19 @@ pub const STEP_SHEET: &str = "Sheet";
 pub const STEP_MAP: &str = "Map";
 pub const STEP_CHECK: &str = "Check";
 pub const STEP_PREVIEW: &str = "Preview";
-pub const STEPS: [&str; 5] = [STEP_OPEN, STEP_SHEET, STEP_MAP, STEP_CHECK, STEP_PREVIEW];
+pub const STEP_CONNECT: &str = "Connect";
+pub const STEP_RUN: &str = "Run";
+pub const STEP_RESULTS: &str = "Results";
+pub const STEPS: [&str; 8] = [
+    STEP_OPEN,
+    STEP_SHEET,
+    STEP_MAP,
+    STEP_CHECK,
+    STEP_PREVIEW,
+    STEP_CONNECT,
+    STEP_RUN,
+    STEP_RESULTS,
+];
 
 pub const HELP_TITLE: &str = " Keys ";
 pub const HELP_CLOSE: &str = "Esc or ? closes this help";
@@ -48,11 +60,12 @@ pub const MAP_OFFER_KEYS: &str = "y use it   n match automatically";
 pub const INPUT_KEYS: &str = " Enter accept  Esc cancel ";
 pub const TRANSFORM_TITLE: &str = "Transform";
 pub const TRANSFORM_KEYS: &str = " ↑↓ field  ←→ change  Enter apply  Esc cancel ";
-pub const TRANSFORM_NOTES: [&str; 6] = [
+pub const TRANSFORM_NOTES: [&str; 7] = [
     "spaces around the value",
     "default: on for emails",
     "read text dates in this order",
     "a list (on for tags)",
+    "zero-pad numbers to N digits",
     "value for empty cells",
     "Gold=gold; Silver=silver",
 ];
@@ -67,3 +80,10 @@ pub const PREVIEW_TITLE: &str = "Request";
 pub const PREVIEW_EMPTY: &str = "No row is ready to send: fix the mapping or the sheet";
 pub const PREVIEW_GOTO_TITLE: &str = " Go to the request of sheet row ";
 pub const PREVIEW_NOT_SENT: &str = "is not sent (it has an error) or is not in the table";
+
+pub const CONNECT_TITLE: &str = " Zendesk account ";
+pub const CONNECT_TEST: &str = "Test the connection";
+pub const CONNECT_UNTESTED: &str = "Enter on \"Test the connection\" signs in and asks Zendesk who you are (users/me); nothing else is sent.";
+pub const CONNECT_SANDBOX: &str =
+    "The built-in sandbox: a simulated Zendesk on this machine. Enter tests the connection.";
+pub const CONNECT_TESTING: &str = "Signing in and asking who you are";

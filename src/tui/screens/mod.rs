@@ -1,6 +1,7 @@
 //! One module per wizard step: its state, update and render.
 
 pub mod check;
+pub mod connect;
 pub mod map;
 pub mod open;
 pub mod preview;
