@@ -7,6 +7,30 @@
 //! rows that have neither, or whose email may belong to someone else. [`estimate`] says what
 //! that costs before anything is sent; [`build`] does it; [`Plan::import`] gives the engine
 //! the requests to send and the rows it leaves out, with the reason.
+//!
+//! ```no_run
+//! # async fn demo(client: zdimport::zendesk::Client, table: zdimport::sheet::Table,
+//! #     mapping: zdimport::mapping::Mapping) -> Result<(), Box<dyn std::error::Error>> {
+//! use std::sync::Arc;
+//! use zdimport::payload::{Blank, Options};
+//! use zdimport::pipeline::AccountChecks;
+//! use zdimport::plan::{self, Fields, PlanInput, PlanOptions};
+//!
+//! let answer = client.user_fields().await?;
+//! let fields = Arc::new(Fields::new(answer.value));
+//! assert!(fields.problems(&mapping).is_empty(), "shown on the Map step");
+//! let checks = AccountChecks { fields: Some(fields), blank: Blank::Keep };
+//! let mut checker = checks.checker(&mapping, table.layout.first_column, &Options::default());
+//! let mut input = PlanInput::default();
+//! for row in table.rows {
+//!     input.push_checked(checker.check(row));
+//! }
+//! let cost = plan::estimate(&input, &answer.rate); // show it, let the operator skip
+//! let plan = plan::build(&client, input, PlanOptions::default(), &answer.rate).await?;
+//! let import = plan.import(true); // requests to send, rows skipped with their reason
+//! # let _ = (cost, import);
+//! # Ok(()) }
+//! ```
 
 mod diff;
 pub mod fields;
