@@ -29,8 +29,9 @@ pub struct SandboxArgs {
     /// Simulated seconds per real second (jobs, rate windows, token expiry)
     #[arg(long, value_name = "X", default_value_t = 1.0)]
     pub speed: f64,
-    /// Existing users: a JSON file {"users": [...], "user_fields": [...]}, or a worksheet whose
-    /// columns are user keys (name, email, external_id, organization, tags, user_fields.KEY)
+    /// Existing users: a JSON file {"users": [...], "user_fields": [...], "organizations":
+    /// [...]}, or a worksheet whose columns are user keys (name, email, external_id,
+    /// organization, tags, user_fields.KEY)
     #[arg(long, value_name = "FILE")]
     pub seed_users: Option<PathBuf>,
     /// Answer the bulk endpoints with 403 "Data imports are not enabled"
