@@ -294,10 +294,46 @@ pub fn import_plan(
     options: &Options,
     report: &Report,
 ) -> Result<crate::import::ImportPlan, crate::import::ImportError> {
+    import_plan_with(table, mapping, options, &AccountChecks::default(), report)
+}
+
+/// [`import_plan`] with the account's checks: values converted for its custom fields.
+pub fn import_plan_with(
+    table: &Table,
+    mapping: &Mapping,
+    options: &Options,
+    checks: &AccountChecks,
+    report: &Report,
+) -> Result<crate::import::ImportPlan, crate::import::ImportError> {
     let mut plan = crate::import::ImportPlan::new(options.mode);
     for rows in &report.batches {
-        plan.push_request(&request_for(table, mapping, options, rows))?;
+        plan.push_request(&request_for_with(table, mapping, options, checks, rows))?;
     }
+    skip_errors(&mut plan, report);
+    Ok(plan)
+}
+
+/// The import plan of an account-aware [`crate::plan::Plan`]: its requests (unchanged rows,
+/// conflicts and rows that would fail left out with their reason), and the rows with errors.
+pub fn import_plan_from(
+    plan: &crate::plan::Plan,
+    skip_unchanged: bool,
+    report: &Report,
+) -> Result<crate::import::ImportPlan, crate::import::ImportError> {
+    let routed = plan.import(skip_unchanged);
+    let mut out = crate::import::ImportPlan::new(plan.mode);
+    for request in &routed.requests {
+        out.push_request(request)?;
+    }
+    for (row, reason) in routed.skipped {
+        out.skip(row, reason);
+    }
+    skip_errors(&mut out, report);
+    Ok(out)
+}
+
+/// Every row with an error, skipped with its problems (`Column: message; …`) as the reason.
+fn skip_errors(plan: &mut crate::import::ImportPlan, report: &Report) {
     let mut errors: std::collections::BTreeMap<u32, Vec<String>> = Default::default();
     for issue in report
         .issues
@@ -313,7 +349,6 @@ pub fn import_plan(
     for (row, messages) in errors {
         plan.skip(row, messages.join("; "));
     }
-    Ok(plan)
 }
 
 #[cfg(test)]

@@ -265,6 +265,9 @@ fn a_whole_import_on_the_sandbox_with_results_export_and_retry() {
     tmux.keys(&["Enter"]);
     tmux.wait_for("Signed in as Sandbox Admin");
     tmux.keys(&["n"]);
+    // The plan is offered with its cost; this operator imports as checked.
+    tmux.wait_for("The plan looks the users up");
+    tmux.keys(&["s"]);
     let ask = tmux.wait_for("Start the import?");
     assert!(ask.contains("Send 201 users in 3 requests"), "{ask}");
     tmux.keys(&["y"]);
@@ -354,6 +357,12 @@ fn a_killed_run_resumes_from_the_start_screen_without_duplicates() {
     tmux.type_text("1");
     tmux.keys(&["Down", "Down", "Enter"]);
     tmux.wait_for("Signed in as");
+    tmux.keys(&["n"]);
+    // The plan looks the 1000 users up first: all new.
+    tmux.wait_for("The plan looks the users up");
+    tmux.keys(&["Enter"]);
+    let plan = tmux.wait_for("1000 new");
+    assert!(plan.contains("0 would fail"), "{plan}");
     tmux.keys(&["n"]);
     tmux.wait_for("Start the import?");
     tmux.keys(&["y"]);

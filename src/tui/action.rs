@@ -34,6 +34,11 @@ pub enum Action {
     LoadProfile,
     /// Map: next import mode.
     Mode,
+    /// Plan: send or skip unchanged rows; what create mode does with existing users; go on
+    /// without the plan.
+    Unchanged,
+    Existing,
+    SkipPlan,
     /// Run: pause or resume sending; cancel the import.
     Pause,
     Cancel,

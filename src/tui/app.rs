@@ -10,6 +10,7 @@ use super::screens::check::{CheckOutcome, CheckState};
 use super::screens::connect::{Account, ConnectOutcome, ConnectRequest, ConnectState, Connection};
 use super::screens::map::{MapOutcome, MapPopup, MapState, Notice, Offer};
 use super::screens::open::{OpenOutcome, OpenState};
+use super::screens::plan::{AccountCheck, PlanOutcome, PlanState, Stage};
 use super::screens::preview::{PreviewOutcome, PreviewState};
 use super::screens::results::{ResultsOutcome, ResultsState};
 use super::screens::run::{RunOutcome, RunState, RunStatus};
@@ -33,6 +34,7 @@ pub enum Screen {
     Check(CheckState),
     Preview(PreviewState),
     Connect(ConnectState),
+    Plan(PlanState),
     Run(RunState),
     Results(ResultsState),
 }
@@ -47,8 +49,9 @@ impl Screen {
             Screen::Check(_) => 3,
             Screen::Preview(_) => 4,
             Screen::Connect(_) => 5,
-            Screen::Run(_) => 6,
-            Screen::Results(_) => 7,
+            Screen::Plan(_) => 6,
+            Screen::Run(_) => 7,
+            Screen::Results(_) => 8,
         }
     }
 
@@ -61,6 +64,7 @@ impl Screen {
             Screen::Check(_) => KeyContext::Check,
             Screen::Preview(_) => KeyContext::Preview,
             Screen::Connect(_) => KeyContext::Connect,
+            Screen::Plan(_) => KeyContext::Plan,
             Screen::Run(_) => KeyContext::Run,
             Screen::Results(_) => KeyContext::Results,
         }
@@ -107,12 +111,27 @@ pub enum Command {
     SaveProfile(Profile),
     /// Signs in and asks Zendesk who we are.
     TestConnection(ConnectRequest),
+    /// Reads the account's custom fields and checks every row against them.
+    CheckAccount {
+        table: Arc<Table>,
+        mapping: Mapping,
+        options: payload::Options,
+    },
+    /// Looks the users up: what each row will do.
+    BuildPlan {
+        account: Arc<AccountData>,
+        options: crate::plan::PlanOptions,
+    },
     /// Builds the import plan, writes the journal and runs the engine.
     StartImport {
         table: Arc<Table>,
         mapping: Mapping,
         options: payload::Options,
         report: Arc<Report>,
+        /// The account's fields (values converted for them) and plan, when made.
+        account: Option<Arc<AccountData>>,
+        plan: Option<Arc<crate::plan::Plan>>,
+        skip_unchanged: bool,
         concurrency: u32,
         /// The sheet's file and sheet, the profile: for the run's record.
         file: String,
@@ -169,6 +188,9 @@ pub enum AppEvent {
     Checked(Report),
     /// The connection test's answer: who we are, or what is wrong.
     Connected(Result<Account, String>),
+    /// The account's checks: the fields, the report made with them, what the plan costs.
+    AccountChecked(Result<(AccountCheck, Arc<AccountData>), String>),
+    Planned(Result<crate::plan::Plan, String>),
     /// The run's journal is written and the engine starts.
     ImportStarted {
         run_id: String,
@@ -185,6 +207,24 @@ pub enum AppEvent {
     Failed(String),
     /// A load was cancelled by the operator.
     Cancelled,
+}
+
+/// What the session learnt from the account.
+#[derive(Debug)]
+pub struct AccountData {
+    pub fields: Arc<crate::plan::Fields>,
+    /// The rows checked against the account's fields.
+    pub report: Arc<Report>,
+    /// The users to look up.
+    pub input: crate::plan::PlanInput,
+    /// What the last answer said of the rate limit.
+    pub rate: crate::zendesk::RateInfo,
+}
+
+impl PartialEq for AccountData {
+    fn eq(&self, other: &Self) -> bool {
+        std::ptr::eq(self, other)
+    }
 }
 
 /// Everything the session knows, shared by the screens.
@@ -210,6 +250,11 @@ pub struct Session {
     pub run_dir: Option<PathBuf>,
     /// Every row's outcome of the last run.
     pub outcomes: Option<Arc<Vec<RowOutcome>>>,
+    /// The account's checks, once connected.
+    pub account: Option<Arc<AccountData>>,
+    /// The plan the operator goes on with (none: imported as checked).
+    pub plan: Option<Arc<crate::plan::Plan>>,
+    pub skip_unchanged: bool,
 }
 
 impl Session {
@@ -407,11 +452,38 @@ impl App {
                         self.session.mode = state.mode;
                         self.session.skip_verify_email = state.skip_verify_email;
                         self.session.concurrency = state.concurrency();
-                        let account = match &state.connection {
-                            Connection::Connected(a) => a.url.clone(),
-                            _ => String::new(),
+                        let table = self.session.table.clone()?;
+                        self.push(Screen::Plan(PlanState::new(self.session.mode)));
+                        Some(Command::CheckAccount {
+                            table,
+                            mapping: self.session.mapping.clone(),
+                            options: self.session.options(),
+                        })
+                    }
+                }
+            }
+            Screen::Plan(state) => {
+                if *action == Action::Back {
+                    self.pop();
+                    return None;
+                }
+                match state.update(action)? {
+                    PlanOutcome::Build { existing } => {
+                        let account = self.session.account.clone()?;
+                        let options = crate::plan::PlanOptions {
+                            mode: self.session.mode,
+                            existing,
+                            ..crate::plan::PlanOptions::default()
                         };
-                        self.ask_to_import(&account)
+                        Some(Command::BuildPlan { account, options })
+                    }
+                    PlanOutcome::Import {
+                        plan,
+                        skip_unchanged,
+                    } => {
+                        self.session.plan = plan;
+                        self.session.skip_unchanged = skip_unchanged;
+                        self.ask_to_import()
                     }
                 }
             }
@@ -565,17 +637,37 @@ impl App {
     }
 
     /// Asks before anything is sent: rows, requests, mode, account.
-    fn ask_to_import(&mut self, account: &str) -> Option<Command> {
+    fn ask_to_import(&mut self) -> Option<Command> {
         let report = self.session.report.as_ref()?;
+        let account = self
+            .history
+            .iter()
+            .find_map(|s| match s {
+                Screen::Connect(c) => match &c.connection {
+                    Connection::Connected(a) => Some(a.url.clone()),
+                    _ => None,
+                },
+                _ => None,
+            })
+            .unwrap_or_default();
         let (method, path) = self.session.mode.endpoint();
+        let (users, requests, skipped) = match &self.session.plan {
+            Some(plan) => {
+                let routed = plan.import(self.session.skip_unchanged);
+                let users: usize = routed.requests.iter().map(|r| r.rows.len()).sum();
+                let skipped = routed.skipped.len() as u64 + report.errors;
+                (users as u64, routed.requests.len(), skipped)
+            }
+            None => (
+                report.ready + report.warnings,
+                report.batches.len(),
+                report.errors,
+            ),
+        };
         self.overlay = Some(Overlay::ConfirmImport(format!(
-            "Send {} users in {} requests to {account}?\n{method} {path} ({} mode), {} jobs at once. \
-             {} rows with errors are skipped.",
-            report.ready + report.warnings,
-            report.batches.len(),
-            self.session.mode,
-            self.session.concurrency,
-            report.errors,
+            "Send {users} users in {requests} requests to {account}?\n{method} {path} ({} mode), \
+             {} jobs at once. {skipped} rows are skipped (errors, or as the plan says).",
+            self.session.mode, self.session.concurrency,
         )));
         None
     }
@@ -599,6 +691,9 @@ impl App {
             mapping: self.session.mapping.clone(),
             options: self.session.options(),
             report,
+            account: self.session.account.clone(),
+            plan: self.session.plan.clone(),
+            skip_unchanged: self.session.skip_unchanged,
             concurrency: self.session.concurrency,
             file,
             profile,
@@ -759,6 +854,32 @@ impl App {
                     && state.is_active()
                 {
                     state.now = now;
+                }
+                None
+            }
+            AppEvent::AccountChecked(answer) => {
+                match answer {
+                    Ok((check, account)) => {
+                        self.session.report = Some(Arc::clone(&account.report));
+                        self.session.account = Some(account);
+                        if let Screen::Plan(state) = &mut self.screen {
+                            state.checked(check);
+                        }
+                    }
+                    Err(e) => {
+                        if let Screen::Plan(state) = &mut self.screen {
+                            state.stage = Stage::Failed(e);
+                        }
+                    }
+                }
+                None
+            }
+            AppEvent::Planned(answer) => {
+                if let Screen::Plan(state) = &mut self.screen {
+                    match answer {
+                        Ok(plan) => state.planned(Arc::new(plan)),
+                        Err(e) => state.stage = Stage::Failed(e),
+                    }
                 }
                 None
             }

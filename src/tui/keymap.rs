@@ -13,6 +13,7 @@ pub enum KeyContext {
     Check,
     Preview,
     Connect,
+    Plan,
     Run,
     Results,
     /// A text field has focus: characters are typed, not commands.
@@ -82,6 +83,14 @@ const CONNECT_KEYS: &[KeyHelp] = &[
     k("←→ Space", "change", true),
     k("Enter", "test / go on", true),
 ];
+const PLAN_KEYS: &[KeyHelp] = &[
+    k("Enter", "look up", true),
+    k("s", "skip", true),
+    k("f", "filter", true),
+    k("u", "unchanged", true),
+    k("x", "existing (create)", false),
+    k("n", "import", true),
+];
 const RUN_KEYS: &[KeyHelp] = &[
     k("p", "pause / resume", true),
     k("c", "cancel", true),
@@ -112,6 +121,7 @@ pub fn help(context: KeyContext) -> &'static [KeyHelp] {
         KeyContext::Check => CHECK_KEYS,
         KeyContext::Preview => PREVIEW_KEYS,
         KeyContext::Connect => CONNECT_KEYS,
+        KeyContext::Plan => PLAN_KEYS,
         KeyContext::Run => RUN_KEYS,
         KeyContext::Results => RESULTS_KEYS,
         KeyContext::Typing => TYPING_KEYS,
@@ -209,6 +219,11 @@ fn screen_key(screen: KeyContext, code: KeyCode) -> Option<Action> {
         (KeyContext::Map, '/') => Action::PickTarget,
         (KeyContext::Check, 'f') => Action::Filter,
         (KeyContext::Preview, 'g') => Action::Jump,
+        (KeyContext::Plan, 's') => Action::SkipPlan,
+        (KeyContext::Plan, 'f') => Action::Filter,
+        (KeyContext::Plan, 'u') => Action::Unchanged,
+        (KeyContext::Plan, 'x') => Action::Existing,
+        (KeyContext::Plan, 'n') => Action::Next,
         (KeyContext::Run, 'p') => Action::Pause,
         (KeyContext::Run, 'c') => Action::Cancel,
         (KeyContext::Run, 'n') => Action::Next,

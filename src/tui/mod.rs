@@ -253,6 +253,9 @@ fn execute(command: Command, worker: &Worker, tx: &mpsc::Sender<AppEvent>) {
             mapping,
             options,
             report,
+            account,
+            plan,
+            skip_unchanged,
             concurrency,
             file,
             profile,
@@ -262,6 +265,9 @@ fn execute(command: Command, worker: &Worker, tx: &mpsc::Sender<AppEvent>) {
                 mapping,
                 options,
                 report,
+                account,
+                plan,
+                skip_unchanged,
                 concurrency,
                 file,
                 profile,
@@ -282,6 +288,22 @@ fn execute(command: Command, worker: &Worker, tx: &mpsc::Sender<AppEvent>) {
             let speed = worker.sandbox_env.as_ref().map(|_| SANDBOX_SPEED);
             let sender = tx.clone();
             engine_thread(tx, move || work::resume(dir, env, speed, controls, sender));
+        }
+        Command::CheckAccount {
+            table,
+            mapping,
+            options,
+        } => {
+            spawn_import(&worker, tx, move |target, tx| async move {
+                let answer = work::check_account(&target.client, table, mapping, options).await;
+                let _ = tx.send(AppEvent::AccountChecked(answer)).await;
+            });
+        }
+        Command::BuildPlan { account, options } => {
+            spawn_import(&worker, tx, move |target, tx| async move {
+                let answer = work::build_plan(&target.client, &account, options).await;
+                let _ = tx.send(AppEvent::Planned(answer)).await;
+            });
         }
         Command::PauseImport(paused) => work::pause(&worker.import, paused),
         Command::CancelImport => work::cancel(&worker.import),
@@ -371,6 +393,8 @@ fn run_blocking(command: Command, worker: &Worker, tx: &mpsc::Sender<AppEvent>) 
         | Command::StartImport { .. }
         | Command::RetryImport { .. }
         | Command::ResumeImport(_)
+        | Command::CheckAccount { .. }
+        | Command::BuildPlan { .. }
         | Command::PauseImport(_)
         | Command::CancelImport
         | Command::Export { .. }
@@ -648,6 +672,7 @@ pub fn draw(frame: &mut Frame<'_>, app: &mut App) {
         Screen::Check(state) => state.render(body, buf, session.table.as_deref()),
         Screen::Preview(state) => state.render(body, buf),
         Screen::Connect(state) => state.render(body, buf),
+        Screen::Plan(state) => state.render(body, buf),
         Screen::Run(state) => state.render(body, buf),
         Screen::Results(state) => state.render(body, buf, session.table.as_deref()),
     }
@@ -1197,7 +1222,7 @@ mod tests {
     #[test]
     fn results_screen() {
         let mut app = results_app();
-        assert_eq!(app.screen.step(), 7);
+        assert_eq!(app.screen.step(), 8);
         insta::assert_snapshot!(frame(&mut app, 100, 30).backend());
         insta::assert_snapshot!("results_80x24", frame(&mut app, 80, 24).backend());
         app.update(Action::Filter);
@@ -1218,6 +1243,94 @@ mod tests {
             panic!("retry command");
         };
         assert_eq!(run_dir, PathBuf::from("/data/runs/20261127-101500-4821"));
-        assert_eq!(app.screen.step(), 6, "a new run starts");
+        assert_eq!(app.screen.step(), 7, "a new run starts");
+    }
+
+    #[test]
+    fn plan_screen() {
+        use crate::plan::{Action as RowAction, Change, Cost, Plan, RowPlan, Spent};
+        let mut app = connect_app();
+        app.history.push(std::mem::replace(
+            &mut app.screen,
+            Screen::Plan(screens::plan::PlanState::new(crate::payload::Mode::Upsert)),
+        ));
+        insta::assert_snapshot!("plan_checking_80x24", frame(&mut app, 80, 24).backend());
+        let cost = Cost {
+            requests: 1,
+            at_most: 12,
+            rate_limit: Some(700),
+            minutes: 0.0,
+        };
+        let check = screens::plan::AccountCheck {
+            fields: 2,
+            problems: Vec::new(),
+            ready: 11,
+            warnings: 0,
+            errors: 1,
+            cost,
+        };
+        if let Screen::Plan(state) = &mut app.screen {
+            state.checked(check);
+        }
+        insta::assert_snapshot!("plan_cost", frame(&mut app, 100, 30).backend());
+        let row = |row, action| RowPlan {
+            row,
+            action,
+            user: None,
+        };
+        let plan = Plan {
+            mode: crate::payload::Mode::Upsert,
+            rows: vec![
+                row(4, RowAction::New),
+                row(
+                    5,
+                    RowAction::Update {
+                        id: 360_000_000_105,
+                        changes: vec![
+                            Change {
+                                field: "name".into(),
+                                old: "Person One".into(),
+                                new: "Person 1".into(),
+                            },
+                            Change {
+                                field: "user_fields.plan".into(),
+                                old: "silver".into(),
+                                new: "gold".into(),
+                            },
+                        ],
+                    },
+                ),
+                row(
+                    6,
+                    RowAction::Unchanged {
+                        id: 360_000_000_106,
+                    },
+                ),
+                row(
+                    7,
+                    RowAction::Invalid {
+                        reason: "'person3(at)example.com' is not a valid email address".into(),
+                    },
+                ),
+                row(
+                    8,
+                    RowAction::Conflict {
+                        external_id_user: 1,
+                        email_user: 2,
+                        reason: "external_id 10004 is user 1, email person4@example.com is user 2"
+                            .into(),
+                    },
+                ),
+            ],
+            missing_organizations: vec!["Globex".into()],
+            cost,
+            spent: Spent {
+                requests: 2,
+                rate_limited: 0,
+            },
+        };
+        app.handle(AppEvent::Planned(Ok(plan)));
+        insta::assert_snapshot!("plan_rows", frame(&mut app, 100, 30).backend());
+        insta::assert_snapshot!("plan_rows_80x24", frame(&mut app, 80, 24).backend());
     }
 }

@@ -7,15 +7,17 @@ pub const STEP_MAP: &str = "Map";
 pub const STEP_CHECK: &str = "Check";
 pub const STEP_PREVIEW: &str = "Preview";
 pub const STEP_CONNECT: &str = "Connect";
+pub const STEP_PLAN: &str = "Plan";
 pub const STEP_RUN: &str = "Run";
 pub const STEP_RESULTS: &str = "Results";
-pub const STEPS: [&str; 8] = [
+pub const STEPS: [&str; 9] = [
     STEP_OPEN,
     STEP_SHEET,
     STEP_MAP,
     STEP_CHECK,
     STEP_PREVIEW,
     STEP_CONNECT,
+    STEP_PLAN,
     STEP_RUN,
     STEP_RESULTS,
 ];
@@ -106,3 +108,12 @@ pub const RESULTS_CELLS: &str = "the sheet row:";
 pub const RESULTS_SENT: &str = "the user sent:";
 pub const RESULTS_EXPORT_TITLE: &str = " Export to (.csv or .json) ";
 pub const RESULTS_NOTHING_TO_RETRY: &str = "No failed or unknown row to retry";
+
+pub const PLAN_TITLE: &str = " Plan ";
+pub const PLAN_CHECKING: &str =
+    "Reading the account's custom fields and checking every row against them";
+pub const PLAN_LOOKING: &str = "Looking the users up in the account";
+pub const PLAN_FIX_MAPPING: &str =
+    " Esc goes back to the mapping (Map is three steps back) to fix it.";
+pub const PLAN_OFFER_KEYS: &str =
+    " Enter looks them up and shows what each row will do · s imports without the plan";

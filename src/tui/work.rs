@@ -8,12 +8,13 @@ use std::sync::{Arc, Mutex, PoisonError};
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
-use super::app::AppEvent;
+use super::app::{AccountData, AppEvent};
+use super::screens::plan::AccountCheck;
 use crate::import::journal::{self, runs_dir};
 use crate::import::{self, EngineOptions, ImportPlan, Journal, Outcome, RunInfo};
 use crate::mapping::Mapping;
 use crate::payload;
-use crate::pipeline::{self, Report};
+use crate::pipeline::{self, AccountChecks, Report};
 use crate::sheet::Table;
 use crate::zendesk::Client;
 
@@ -36,6 +37,9 @@ pub struct NewRun {
     pub mapping: Mapping,
     pub options: payload::Options,
     pub report: Arc<Report>,
+    pub account: Option<Arc<AccountData>>,
+    pub plan: Option<Arc<crate::plan::Plan>>,
+    pub skip_unchanged: bool,
     pub concurrency: u32,
     pub file: String,
     pub profile: Option<String>,
@@ -67,6 +71,9 @@ async fn start_inner(
         mapping,
         options,
         report,
+        account,
+        plan,
+        skip_unchanged,
         concurrency,
         file,
         profile,
@@ -76,8 +83,15 @@ async fn start_inner(
         .map(|(c, t)| format!("{} -> {t}", c.header))
         .collect();
     let sheet = table.layout.sheet.clone();
-    let plan = tokio::task::spawn_blocking(move || {
-        pipeline::import_plan(&table, &mapping, &options, &report)
+    let plan = tokio::task::spawn_blocking(move || match &plan {
+        Some(plan) => pipeline::import_plan_from(plan, skip_unchanged, &report),
+        None => {
+            let checks = AccountChecks {
+                fields: account.map(|a| Arc::clone(&a.fields)),
+                ..AccountChecks::default()
+            };
+            pipeline::import_plan_with(&table, &mapping, &options, &checks, &report)
+        }
     })
     .await
     .map_err(|e| format!("building the plan: {e}"))?
@@ -258,6 +272,71 @@ async fn resume_inner(
     )
     .await;
     Ok(())
+}
+
+/// Reads the account's custom fields, checks every row against them, and says what the plan
+/// would cost.
+pub async fn check_account(
+    client: &Client,
+    table: Arc<Table>,
+    mapping: Mapping,
+    options: payload::Options,
+) -> Result<(AccountCheck, Arc<AccountData>), String> {
+    let answer = client.user_fields().await.map_err(|e| e.to_string())?;
+    let rate = answer.rate;
+    let fields = Arc::new(crate::plan::Fields::new(answer.value));
+    let problems: Vec<String> = fields
+        .problems(&mapping)
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    let checks = AccountChecks {
+        fields: Some(Arc::clone(&fields)),
+        ..AccountChecks::default()
+    };
+    let (report, input) = tokio::task::spawn_blocking(move || {
+        let report = pipeline::check_table_with(&table, &mapping, &options, &checks, &|| false)
+            .unwrap_or_default();
+        let mut input = crate::plan::PlanInput::default();
+        for rows in &report.batches {
+            input.push_request(pipeline::request_for_with(
+                &table, &mapping, &options, &checks, rows,
+            ));
+        }
+        for issue in &report.issues {
+            input.push_issue(issue);
+        }
+        (report, input)
+    })
+    .await
+    .map_err(|e| format!("checking the rows: {e}"))?;
+    let cost = crate::plan::estimate(&input, &rate);
+    let check = AccountCheck {
+        fields: fields.custom_fields().len(),
+        problems,
+        ready: report.ready,
+        warnings: report.warnings,
+        errors: report.errors,
+        cost,
+    };
+    let account = AccountData {
+        fields,
+        report: Arc::new(report),
+        input,
+        rate,
+    };
+    Ok((check, Arc::new(account)))
+}
+
+/// Looks the users up: what every row will do.
+pub async fn build_plan(
+    client: &Client,
+    account: &AccountData,
+    options: crate::plan::PlanOptions,
+) -> Result<crate::plan::Plan, String> {
+    crate::plan::build(client, account.input.clone(), options, &account.rate)
+        .await
+        .map_err(|e| e.to_string())
 }
 
 /// Pauses or resumes sending.

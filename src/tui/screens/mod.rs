@@ -4,6 +4,7 @@ pub mod check;
 pub mod connect;
 pub mod map;
 pub mod open;
+pub mod plan;
 pub mod preview;
 pub mod results;
 pub mod run;
