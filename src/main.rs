@@ -7,7 +7,11 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Some(command) => run(command),
-        None => match open_tui(cli.file, cli.profile.as_deref(), cli.sandbox) {
+        None => match open_tui(
+            cli.file,
+            cli.profile.as_deref(),
+            cli.sandbox.then_some(cli.sandbox_seed),
+        ) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("zdimport: {e}");
@@ -21,7 +25,7 @@ fn main() -> ExitCode {
 fn open_tui(
     file: Option<std::path::PathBuf>,
     profile: Option<&str>,
-    sandbox: bool,
+    sandbox: Option<Option<std::path::PathBuf>>,
 ) -> Result<(), String> {
     let profile = profile
         .map(zdimport::profile::load)

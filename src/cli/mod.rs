@@ -34,6 +34,11 @@ pub struct Cli {
     /// Run against a simulated Zendesk on this machine (no account needed)
     #[arg(long)]
     pub sandbox: bool,
+    /// Start the sandbox with these users, organizations and custom fields (a JSON file
+    /// `{"users": […], "user_fields": […], "organizations": […]}` or a worksheet), so a
+    /// rehearsal shows updates and unchanged rows too; e.g. assets/sandbox_seed.json
+    #[arg(long, value_name = "FILE", requires = "sandbox")]
+    pub sandbox_seed: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

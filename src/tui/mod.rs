@@ -42,7 +42,7 @@ const PREVIEW_ROWS: usize = 60;
 pub fn run(
     file: Option<PathBuf>,
     profile: Option<crate::profile::Profile>,
-    sandbox: bool,
+    sandbox: Option<Option<PathBuf>>,
 ) -> std::io::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -51,12 +51,12 @@ pub fn run(
     // The sandbox lives as long as the session; it is started before the terminal is taken so
     // that a failure is an ordinary error message.
     let sandbox = match sandbox {
-        true => Some(
+        Some(seed) => Some(
             runtime
-                .block_on(start_sandbox())
+                .block_on(start_sandbox(seed.as_deref()))
                 .map_err(|e| std::io::Error::other(format!("starting the sandbox: {e}")))?,
         ),
-        false => None,
+        None => None,
     };
     let mut terminal = ratatui::try_init()?;
     let hook = std::panic::take_hook();
@@ -134,11 +134,16 @@ fn sandbox_env(sandbox: &crate::sandbox::SandboxHandle) -> Vec<(String, String)>
 }
 
 /// The built-in sandbox for rehearsals, its clock a little faster than real time.
-async fn start_sandbox() -> Result<crate::sandbox::SandboxHandle, crate::sandbox::SandboxError> {
-    let config = crate::sandbox::SandboxConfig {
+async fn start_sandbox(
+    seed: Option<&Path>,
+) -> Result<crate::sandbox::SandboxHandle, crate::sandbox::SandboxError> {
+    let mut config = crate::sandbox::SandboxConfig {
         speed: SANDBOX_SPEED,
         ..crate::sandbox::SandboxConfig::default()
     };
+    if let Some(seed) = seed {
+        config.seed_from_file(seed)?;
+    }
     crate::sandbox::Sandbox::start(config).await
 }
 

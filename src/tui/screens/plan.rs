@@ -348,7 +348,7 @@ impl PlanState {
         .render(options, buf);
         self.render_rows(plan, list, buf);
         if let Some(row) = self.shown.get(self.selected).map(|&i| &plan.rows[i]) {
-            let (colour, what) = describe(&row.action);
+            let (colour, what) = describe_row(row);
             Paragraph::new(format!(" row {}: {what}", row.row))
                 .style(Style::new().fg(colour))
                 .wrap(Wrap { trim: false })
@@ -389,7 +389,7 @@ impl PlanState {
                 } else {
                     Style::new()
                 };
-                let (colour, what) = describe(&row.action);
+                let (colour, what) = describe_row(row);
                 Line::from(vec![
                     Span::styled(format!(" {:>6} ", row.row), style),
                     Span::styled(format!("{:<10} ", row.action.name()), style.fg(colour)),
@@ -413,6 +413,22 @@ fn existing_text(existing: Existing) -> &'static str {
         Existing::Fail => "reported as would fail (create_many refuses them)",
         Existing::Update => "updated instead (update_many by id)",
         Existing::Skip => "left out",
+    }
+}
+
+/// A row's action with the user it is about.
+fn describe_row(row: &crate::plan::RowPlan) -> (ratatui::style::Color, String) {
+    let (colour, what) = describe(&row.action);
+    let who = row.user.as_ref().map(|u| {
+        let mut who = u.name.clone().unwrap_or_default();
+        if let Some(email) = &u.email {
+            who.push_str(&format!(" <{email}>"));
+        }
+        who.trim().to_owned()
+    });
+    match who.filter(|w| !w.is_empty()) {
+        Some(who) => (colour, format!("{who}: {what}")),
+        None => (colour, what),
     }
 }
 
