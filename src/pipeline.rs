@@ -12,7 +12,7 @@ use crate::mapping::Mapping;
 pub use crate::payload::Options;
 use crate::payload::{Batcher, Blank, Checker, Issue, Request, RowStatus, Severity};
 use crate::plan::Fields;
-use crate::sheet::{HeaderChoice, Table, TableLayout, Workbook};
+use crate::sheet::{HeaderChoice, Row, Table, TableLayout, Workbook};
 
 /// What the pipeline hands out as it goes.
 #[derive(Debug)]
@@ -83,7 +83,16 @@ pub fn run(
     )
 }
 
+/// Rows handed from the reading thread to the checking one at a time.
+const CHUNK: usize = 512;
+/// Chunks between the two threads: bounded, so memory stays flat however long the sheet.
+const CHUNKS_IN_FLIGHT: usize = 4;
+
 /// [`run`] with the account's checks: custom fields converted, blanks as asked.
+///
+/// The sheet is read on a thread of its own while this one checks rows and builds requests:
+/// reading (unzipping and parsing the XML) costs about as much as all the rest, so the two
+/// overlap on a machine with two cores. `on_event` runs on the calling thread.
 pub fn run_with(
     workbook: &mut Workbook,
     (sheet, header): (usize, HeaderChoice),
@@ -92,42 +101,86 @@ pub fn run_with(
     checks: &AccountChecks,
     mut on_event: impl FnMut(Event) -> ControlFlow<()>,
 ) -> Result<Summary, SheetError> {
-    let mut checker: Option<Checker> = None;
-    let mut batcher = Batcher::new(options.mode);
-    let mut counts = Counts::default();
-    let (layout, blank_rows) = workbook.read_table(sheet, header, |layout, row| {
-        let checker =
-            checker.get_or_insert_with(|| checks.checker(mapping, layout.first_column, options));
-        let checked = checker.check(row);
-        counts.row(checked.status());
-        for issue in checked.issues {
-            if issue.row != checked.row {
-                counts.late_warning(&issue);
-            } else if issue.severity == Severity::Warning {
-                counts.warned.insert(issue.row);
+    let (tx, rx) = std::sync::mpsc::sync_channel::<(u32, Vec<Row>)>(CHUNKS_IN_FLIGHT);
+    std::thread::scope(|scope| {
+        let reader = scope.spawn(move || read_chunks(workbook, sheet, header, &tx));
+        let mut checker: Option<Checker> = None;
+        let mut batcher = Batcher::new(options.mode);
+        let mut counts = Counts::default();
+        let mut on_row = |first_column: u32, row: Row| -> ControlFlow<()> {
+            let checker = checker
+                .get_or_insert_with(|| checks.checker(mapping, first_column, options));
+            let checked = checker.check(row);
+            counts.row(checked.status());
+            for issue in checked.issues {
+                if issue.row != checked.row {
+                    counts.late_warning(&issue);
+                } else if issue.severity == Severity::Warning {
+                    counts.warned.insert(issue.row);
+                }
+                on_event(Event::Issue(issue))?;
             }
-            on_event(Event::Issue(issue))?;
+            if let Some(request) = checked.user.and_then(|u| batcher.push(checked.row, u)) {
+                counts.requests += 1;
+                on_event(Event::Request(request))?;
+            }
+            ControlFlow::Continue(())
+        };
+        let mut stopped = false;
+        'chunks: for (first_column, rows) in rx.iter() {
+            for row in rows {
+                if on_row(first_column, row).is_break() {
+                    stopped = true;
+                    break 'chunks;
+                }
+            }
         }
-        if let Some(request) = checked.user.and_then(|u| batcher.push(checked.row, u)) {
+        // A closed channel stops the reader at its next chunk.
+        drop(rx);
+        let (layout, blank_rows) = match reader.join() {
+            Ok(read) => read?,
+            Err(panic) => std::panic::resume_unwind(panic),
+        };
+        if let (false, Some(request)) = (stopped, batcher.finish()) {
             counts.requests += 1;
-            on_event(Event::Request(request))?;
+            // The last event: stopping here changes nothing.
+            let _last = on_event(Event::Request(request));
         }
-        ControlFlow::Continue(())
-    })?;
-    if let Some(request) = batcher.finish() {
-        counts.requests += 1;
-        // The last event: stopping here changes nothing.
-        let _last = on_event(Event::Request(request));
-    }
-    Ok(Summary {
-        layout,
-        rows: counts.ready + counts.warnings + counts.errors,
-        ready: counts.ready,
-        warnings: counts.warnings,
-        errors: counts.errors,
-        requests: counts.requests,
-        blank_rows,
+        Ok(Summary {
+            layout,
+            rows: counts.ready + counts.warnings + counts.errors,
+            ready: counts.ready,
+            warnings: counts.warnings,
+            errors: counts.errors,
+            requests: counts.requests,
+            blank_rows,
+        })
     })
+}
+
+/// Reads the table and sends its rows in chunks, with the table's first column.
+fn read_chunks(
+    workbook: &mut Workbook,
+    sheet: usize,
+    header: HeaderChoice,
+    tx: &std::sync::mpsc::SyncSender<(u32, Vec<Row>)>,
+) -> Result<(TableLayout, usize), SheetError> {
+    let mut chunk = Vec::with_capacity(CHUNK);
+    let read = workbook.read_table(sheet, header, |layout, row| {
+        chunk.push(row);
+        if chunk.len() < CHUNK {
+            return ControlFlow::Continue(());
+        }
+        let full = std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK));
+        match tx.send((layout.first_column, full)) {
+            Ok(()) => ControlFlow::Continue(()),
+            Err(_) => ControlFlow::Break(()),
+        }
+    })?;
+    if !chunk.is_empty() {
+        let _closed = tx.send((read.0.first_column, chunk));
+    }
+    Ok(read)
 }
 
 #[derive(Debug, Default)]
