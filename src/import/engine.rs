@@ -63,6 +63,9 @@ struct JobEntry {
     /// Polls in a row that did not find the job.
     missing: u32,
     last: Option<(String, Option<u64>)>,
+    accepted_at: Instant,
+    /// When it should be done, from the shortest job seen so far: polled then, not later.
+    expect_at: Option<Instant>,
 }
 
 /// A request in flight, come back.
@@ -99,6 +102,8 @@ struct Engine {
     posting: usize,
     polling: bool,
     next_poll: Instant,
+    /// The shortest time from a job's acceptance to a poll that saw it finished.
+    job_time: Option<Duration>,
     in_flight: FuturesUnordered<BoxFuture<'static, Done>>,
     cancelled: bool,
     paused: bool,
@@ -134,11 +139,20 @@ impl Engine {
             posting: 0,
             polling: false,
             next_poll: now,
+            job_time: None,
             in_flight: FuturesUnordered::new(),
             cancelled: false,
             paused: false,
             started: now,
         }
+    }
+
+    /// The next poll: at the regular interval, or earlier when a job should be done by then.
+    fn poll_due(&self) -> Instant {
+        self.jobs
+            .iter()
+            .filter_map(|j| j.expect_at)
+            .fold(self.next_poll, Instant::min)
     }
 
     fn concurrency(&self) -> usize {
@@ -184,6 +198,8 @@ impl Engine {
                                 },
                                 missing: 0,
                                 last: None,
+                                accepted_at: Instant::now(),
+                                expect_at: None,
                             });
                         }
                     }
@@ -318,7 +334,7 @@ impl Engine {
             wake = wake.min(self.pacer.ready_at());
         }
         if !self.jobs.is_empty() && !self.polling {
-            wake = wake.min(self.next_poll.max(self.pacer.ready_at()));
+            wake = wake.min(self.poll_due().max(self.pacer.ready_at()));
         }
         for (at, ..) in &self.uncertain {
             wake = wake.min((*at).max(self.pacer.ready_at()));
@@ -334,7 +350,7 @@ impl Engine {
     async fn launch(&mut self, now: Instant) -> Result<(), ImportError> {
         if !self.polling
             && !self.jobs.is_empty()
-            && self.next_poll <= now
+            && self.poll_due() <= now
             && self.pacer.is_ready(now)
         {
             self.launch_poll(now);
@@ -458,14 +474,17 @@ impl Engine {
                     positions: unit.positions.clone(),
                     job_id: answer.value.id.clone(),
                 })?;
+                let now = Instant::now();
                 if self.jobs.is_empty() {
-                    self.next_poll = Instant::now() + self.options.poll_interval;
+                    self.next_poll = now + self.options.poll_interval;
                 }
                 self.jobs.push(JobEntry {
                     id: answer.value.id,
                     unit,
                     missing: 0,
                     last: None,
+                    accepted_at: now,
+                    expect_at: self.job_time.map(|t| now + t),
                 });
                 Ok(())
             }
@@ -580,6 +599,13 @@ impl Engine {
         };
         self.observe(&answer.rate).await;
         self.next_poll = now + self.options.poll_interval;
+        // A job not done when expected is looked at again a little later, not at every poll.
+        let again = now + self.options.poll_interval / 4;
+        for job in &mut self.jobs {
+            if job.expect_at.is_some_and(|at| at <= now) {
+                job.expect_at = Some(again);
+            }
+        }
         let mut seen: HashMap<String, JobStatus> = answer
             .value
             .into_iter()
@@ -614,6 +640,8 @@ impl Engine {
             return Ok(());
         }
         let job = self.jobs.remove(at);
+        let took = job.accepted_at.elapsed();
+        self.job_time = Some(self.job_time.map_or(took, |t| t.min(took)));
         let outcomes = self.job_outcomes(&job.unit, &status);
         self.resolve(outcomes).await
     }
