@@ -261,6 +261,10 @@ impl Engine {
 
     async fn run_loop(&mut self, cancel: &CancellationToken) -> Result<(), ImportError> {
         let mut pause = self.options.pause.take();
+        if let Some(rx) = &mut pause {
+            let paused = *rx.borrow_and_update();
+            self.set_paused(paused).await;
+        }
         loop {
             let now = Instant::now();
             self.promote(now);
@@ -864,7 +868,7 @@ impl Engine {
     }
 
     /// A closed receiver (the UI went away) must not stop the import: events are dropped.
-    async fn emit(&self, event: ImportEvent) {
+    async fn emit(&mut self, event: ImportEvent) {
         let _ignored = self.events.send(event).await;
     }
 }
