@@ -38,6 +38,9 @@ struct Scenario {
     concurrency: Option<usize>,
     #[serde(default)]
     cancel_after_batches: Option<usize>,
+    /// How long a lost answer is left to settle before the lookup (default: 30 s scaled).
+    #[serde(default)]
+    settle_ms: Option<u64>,
     /// Sign in with OAuth client credentials; access tokens last this long (simulated).
     #[serde(default)]
     oauth_token_ttl_secs: Option<u64>,
@@ -137,6 +140,9 @@ async fn run_scenario(path: &Path) {
     let mut options = EngineOptions::for_speed(speed);
     if let Some(c) = s.concurrency {
         options.concurrency = c;
+    }
+    if let Some(ms) = s.settle_ms {
+        options.lost_answer_settle = Duration::from_millis(ms);
     }
     let mut events = Collected::default();
     let summary = run_once(

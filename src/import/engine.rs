@@ -54,6 +54,9 @@ struct Unit {
     positions: Vec<usize>,
     /// Bulk requests sent for these users so far.
     attempt: u32,
+    /// Sent again after a lookup did not find them: "already taken" then means the lost
+    /// request created them after all.
+    after_lookup: bool,
 }
 
 #[derive(Debug)]
@@ -195,6 +198,7 @@ impl Engine {
                                     batch,
                                     positions,
                                     attempt: 1,
+                                    after_lookup: false,
                                 },
                                 missing: 0,
                                 last: None,
@@ -221,6 +225,7 @@ impl Engine {
                     batch,
                     positions: maybe,
                     attempt,
+                    after_lookup: false,
                 };
                 if self.plan.mode == Mode::Create {
                     self.uncertain.push((settle, unit, 0));
@@ -237,6 +242,7 @@ impl Engine {
                     batch,
                     positions: rest,
                     attempt: 0,
+                    after_lookup: false,
                 });
             }
         }
@@ -646,8 +652,49 @@ impl Engine {
         let job = self.jobs.remove(at);
         let took = job.accepted_at.elapsed();
         self.job_time = Some(self.job_time.map_or(took, |t| t.min(took)));
-        let outcomes = self.job_outcomes(&job.unit, &status);
+        let mut outcomes = self.job_outcomes(&job.unit, &status);
+        if job.unit.after_lookup && job.unit.attempt < self.options.max_attempts {
+            self.recheck_taken(&job.unit, &mut outcomes)?;
+        }
         self.resolve(outcomes).await
+    }
+
+    /// A user sent again after a lookup missed it, refused as "already taken": the lost
+    /// request most likely created it after the lookup. Looked up once more instead of
+    /// reported failed.
+    fn recheck_taken(
+        &mut self,
+        unit: &Unit,
+        outcomes: &mut Vec<RowOutcome>,
+    ) -> Result<(), ImportError> {
+        let planned = &self.plan.batches[unit.batch];
+        let taken: HashSet<u32> = outcomes
+            .iter()
+            .filter(|o| o.outcome == Outcome::Failed && is_taken(o.details.as_deref()))
+            .map(|o| o.row)
+            .collect();
+        if taken.is_empty() {
+            return Ok(());
+        }
+        let positions: Vec<usize> = unit
+            .positions
+            .iter()
+            .copied()
+            .filter(|&p| taken.contains(&planned.rows[p]))
+            .collect();
+        outcomes.retain(|o| !taken.contains(&o.row));
+        self.journal.record(&Entry::Sending {
+            batch: unit.batch,
+            positions: positions.clone(),
+            attempt: unit.attempt,
+        })?;
+        let again = Unit {
+            positions,
+            after_lookup: false,
+            ..unit.clone()
+        };
+        self.uncertain.push((Instant::now(), again, 0));
+        Ok(())
     }
 
     /// A job `show_many` does not return: normal just after creation, lost after many polls
@@ -722,6 +769,7 @@ impl Engine {
                 batch: unit.batch,
                 positions: resend,
                 attempt: unit.attempt,
+                after_lookup: true,
             });
         }
         Ok(())
@@ -900,6 +948,14 @@ fn is_update(status: Option<&str>, action: Option<&str>, mode: Mode) -> bool {
         (_, Some(a)) => a.eq_ignore_ascii_case("update"),
         _ => mode == Mode::Update,
     }
+}
+
+/// Zendesk's words for a unique email or external_id already in use.
+fn is_taken(details: Option<&str>) -> bool {
+    details.is_some_and(|d| {
+        let d = d.to_ascii_lowercase();
+        d.contains("already been taken") || d.contains("already being used")
+    })
 }
 
 fn capitalised(word: &str) -> String {
