@@ -71,6 +71,30 @@ struct JobEntry {
     expect_at: Option<Instant>,
 }
 
+impl Unit {
+    fn new(batch: usize, positions: Vec<usize>, attempt: u32) -> Self {
+        Self {
+            batch,
+            positions,
+            attempt,
+            after_lookup: false,
+        }
+    }
+}
+
+impl JobEntry {
+    fn new(id: String, unit: Unit) -> Self {
+        Self {
+            id,
+            unit,
+            missing: 0,
+            last: None,
+            accepted_at: Instant::now(),
+            expect_at: None,
+        }
+    }
+}
+
 /// A request in flight, come back.
 enum Done {
     Sent {
@@ -174,77 +198,9 @@ impl Engine {
             self.summary.count(outcome.outcome);
         }
         let finished: HashSet<u32> = replay.finished.keys().copied().collect();
-        let settle = Instant::now() + self.options.lost_answer_settle;
-        for (batch, planned) in self.plan.batches.iter().enumerate() {
-            let open_rows = |positions: &[usize]| -> Vec<usize> {
-                positions
-                    .iter()
-                    .copied()
-                    .filter(|&p| planned.rows.get(p).is_some_and(|r| !finished.contains(r)))
-                    .collect()
-            };
-            let mut taken: HashSet<usize> = HashSet::new();
-            let mut maybe: Vec<usize> = Vec::new();
-            let mut attempt = 0;
-            for open in replay.open.get(&batch).into_iter().flatten() {
-                match open {
-                    Open::Job { positions, job_id } => {
-                        let positions = open_rows(positions);
-                        taken.extend(&positions);
-                        if !positions.is_empty() {
-                            self.jobs.push(JobEntry {
-                                id: job_id.clone(),
-                                unit: Unit {
-                                    batch,
-                                    positions,
-                                    attempt: 1,
-                                    after_lookup: false,
-                                },
-                                missing: 0,
-                                last: None,
-                                accepted_at: Instant::now(),
-                                expect_at: None,
-                            });
-                        }
-                    }
-                    Open::Sending {
-                        positions,
-                        attempt: a,
-                    } => {
-                        maybe.extend(open_rows(positions));
-                        attempt = attempt.max(*a);
-                    }
-                }
-            }
-            maybe.sort_unstable();
-            maybe.dedup();
-            maybe.retain(|p| !taken.contains(p));
-            taken.extend(&maybe);
-            if !maybe.is_empty() {
-                let unit = Unit {
-                    batch,
-                    positions: maybe,
-                    attempt,
-                    after_lookup: false,
-                };
-                if self.plan.mode == Mode::Create {
-                    self.uncertain.push((settle, unit, 0));
-                } else {
-                    self.queue.push_back(unit);
-                }
-            }
-            let rest: Vec<usize> = open_rows(&(0..planned.rows.len()).collect::<Vec<_>>())
-                .into_iter()
-                .filter(|p| !taken.contains(p))
-                .collect();
-            if !rest.is_empty() {
-                self.queue.push_back(Unit {
-                    batch,
-                    positions: rest,
-                    attempt: 0,
-                    after_lookup: false,
-                });
-            }
+        for batch in 0..self.plan.batches.len() {
+            let open = replay.open.get(&batch).map_or(&[][..], Vec::as_slice);
+            self.replay_batch(batch, open, &finished);
         }
         let skipped: Vec<RowOutcome> = self
             .plan
@@ -256,13 +212,72 @@ impl Engine {
                     .with_error("Skipped", Some(reason.clone()))
             })
             .collect();
-        self.emit(ImportEvent::Started {
+        let event = ImportEvent::Started {
             rows: self.summary.rows,
             batches: self.plan.batches.len(),
             done: Box::new(self.summary.clone()),
-        })
-        .await;
+        };
+        self.emit(event).await;
         self.resolve(skipped).await
+    }
+
+    /// One batch's unfinished users after a journal replay: jobs to follow, requests that may
+    /// have been accepted (looked up in create mode, sent again otherwise), the rest to send.
+    fn replay_batch(&mut self, batch: usize, open: &[Open], finished: &HashSet<u32>) {
+        let rows = &self.plan.batches[batch].rows;
+        let unfinished = |positions: &[usize]| -> Vec<usize> {
+            positions
+                .iter()
+                .copied()
+                .filter(|&p| rows.get(p).is_some_and(|r| !finished.contains(r)))
+                .collect()
+        };
+        let mut taken: HashSet<usize> = HashSet::new();
+        let mut maybe: Vec<usize> = Vec::new();
+        let mut attempt = 0;
+        let mut jobs = Vec::new();
+        for entry in open {
+            match entry {
+                Open::Job { positions, job_id } => {
+                    let positions = unfinished(positions);
+                    taken.extend(&positions);
+                    if !positions.is_empty() {
+                        jobs.push((job_id.clone(), Unit::new(batch, positions, 1)));
+                    }
+                }
+                Open::Sending {
+                    positions,
+                    attempt: a,
+                } => {
+                    maybe.extend(unfinished(positions));
+                    attempt = attempt.max(*a);
+                }
+            }
+        }
+        maybe.sort_unstable();
+        maybe.dedup();
+        maybe.retain(|p| !taken.contains(p));
+        taken.extend(&maybe);
+        let all: Vec<usize> = (0..rows.len()).collect();
+        let rest: Vec<usize> = unfinished(&all)
+            .into_iter()
+            .filter(|p| !taken.contains(p))
+            .collect();
+        for (id, unit) in jobs {
+            self.jobs.push(JobEntry::new(id, unit));
+        }
+        if !maybe.is_empty() {
+            let unit = Unit::new(batch, maybe, attempt);
+            if self.plan.mode == Mode::Create {
+                let settle = Instant::now() + self.options.lost_answer_settle;
+                self.uncertain.push((settle, unit, 0));
+            } else {
+                self.queue.push_back(unit);
+            }
+        }
+        if !rest.is_empty() {
+            self.queue.push_back(Unit::new(batch, rest, 0));
+        }
     }
 
     async fn run_loop(&mut self, cancel: &CancellationToken) -> Result<(), ImportError> {
@@ -488,14 +503,9 @@ impl Engine {
                 if self.jobs.is_empty() {
                     self.next_poll = now + self.options.poll_interval;
                 }
-                self.jobs.push(JobEntry {
-                    id: answer.value.id,
-                    unit,
-                    missing: 0,
-                    last: None,
-                    accepted_at: now,
-                    expect_at: self.job_time.map(|t| now + t),
-                });
+                let mut job = JobEntry::new(answer.value.id, unit);
+                job.expect_at = self.job_time.map(|t| now + t);
+                self.jobs.push(job);
                 Ok(())
             }
             Err(error) => self.on_send_error(unit, error).await,
@@ -1026,4 +1036,29 @@ async fn look_up(
 /// Zendesk matches emails and external_ids in any case.
 fn same(a: &Option<String>, b: &Option<String>) -> bool {
     matches!((a, b), (Some(a), Some(b)) if a.eq_ignore_ascii_case(b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn created_or_updated_from_status_then_action_then_mode() {
+        assert!(is_update(Some("Updated"), None, Mode::Create));
+        assert!(!is_update(Some("Created"), Some("update"), Mode::Update));
+        assert!(is_update(None, Some("update"), Mode::Upsert));
+        assert!(is_update(None, None, Mode::Update));
+        assert!(!is_update(None, None, Mode::Upsert));
+    }
+
+    #[test]
+    fn zendesk_words_for_a_taken_identifier() {
+        assert!(is_taken(Some("External ID: X1 has already been taken")));
+        assert!(is_taken(Some(
+            "Email: a@x.com is already being used by another user"
+        )));
+        assert!(!is_taken(Some("Name: is too short")));
+        assert!(!is_taken(None));
+        assert_eq!(capitalised("killed"), "Killed");
+    }
 }
