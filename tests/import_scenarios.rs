@@ -73,6 +73,8 @@ struct Expect {
     present: Option<usize>,
     #[serde(default)]
     saw_429: bool,
+    /// Some request met this status (0: the connection was dropped), so the fault was real.
+    saw_status: Option<u16>,
     #[serde(default)]
     lookups: bool,
     /// More than one access token issued: renewed during the run.
@@ -200,6 +202,15 @@ async fn run_scenario(path: &Path) {
             "{name}: 429"
         );
         assert!(events.waits > 0, "{name}: waited");
+    }
+    if let Some(status) = e.saw_status {
+        let hit = |r: &zdimport::sandbox::RequestRecord| {
+            r.status == status || (status == 500 && r.status >= 500)
+        };
+        assert!(
+            sandbox.requests().iter().any(hit),
+            "{name}: status {status}"
+        );
     }
     if e.renewed_tokens {
         assert!(sandbox.tokens_issued() > 1, "{name}: tokens renewed");
