@@ -128,6 +128,8 @@ struct Engine {
     jobs: Vec<JobEntry>,
     posting: usize,
     polling: bool,
+    /// Polls in a row that failed (5xx, timeouts, unreadable answers).
+    poll_failures: u32,
     next_poll: Instant,
     /// The shortest time from a job's acceptance to a poll that saw it finished.
     job_time: Option<Duration>,
@@ -166,6 +168,7 @@ impl Engine {
             posting: 0,
             polling: false,
             next_poll: now,
+            poll_failures: 0,
             job_time: None,
             in_flight: FuturesUnordered::new(),
             cancelled: false,
@@ -532,7 +535,10 @@ impl Engine {
             self.queue.push_front(unit);
             return Ok(());
         }
-        if error.is_transient() {
+        // A 2xx whose body could not be read: the job exists, its id is lost.
+        let accepted_unread =
+            matches!(&error, ZendeskError::Decode { status, .. } if (200..300).contains(status));
+        if error.is_transient() || accepted_unread {
             return self.maybe_accepted(unit, &error.to_string()).await;
         }
         if matches!(error.status(), Some(401 | 403)) || matches!(error, ZendeskError::Auth(_)) {
@@ -609,14 +615,17 @@ impl Engine {
                         .await;
                     return Ok(());
                 }
-                if error.is_transient() {
-                    self.next_poll =
-                        now + backoff(self.options.backoff, self.options.max_backoff, 1);
-                    return Ok(());
+                let refused = matches!(error.status(), Some(401 | 403));
+                self.poll_failures += 1;
+                if refused || self.poll_failures > self.options.max_attempts {
+                    return Err(ImportError::Refused(error));
                 }
-                return Err(ImportError::Refused(error));
+                let (base, max) = (self.options.backoff, self.options.max_backoff);
+                self.next_poll = now + backoff(base, max, self.poll_failures);
+                return Ok(());
             }
         };
+        self.poll_failures = 0;
         self.observe(&answer.rate).await;
         self.next_poll = now + self.options.poll_interval;
         // A job not done when expected is looked at again a little later, not at every poll.
