@@ -1,7 +1,8 @@
 //! zdimport: import users from a spreadsheet into Zendesk Support.
 //!
 //! The core is UI-free: `sheet` reads worksheets, `mapping` turns columns into Zendesk user
-//! fields, `payload` validates rows and builds the exact request bodies, `profile` saves
+//! fields, `payload` validates rows and builds the exact request bodies, `plan` converts custom
+//! fields for the account and says what an import would do to each row, `profile` saves
 //! mappings. The `cli` front end drives the same core headless.
 
 pub mod cli;
@@ -11,8 +12,10 @@ pub mod mapping;
 pub mod paths;
 pub mod payload;
 pub mod pipeline;
+pub mod plan;
 pub mod profile;
 pub mod sandbox;
 pub mod sheet;
+pub mod text;
 pub mod tui;
 pub mod zendesk;

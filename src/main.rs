@@ -7,7 +7,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Some(command) => run(command),
-        None => match open_tui(cli.file, cli.profile.as_deref()) {
+        None => match open_tui(cli.file, cli.profile.as_deref(), cli.sandbox) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("zdimport: {e}");
@@ -18,10 +18,14 @@ fn main() -> ExitCode {
 }
 
 /// Loads the command line's profile before the terminal is taken over, so a bad one is one line.
-fn open_tui(file: Option<std::path::PathBuf>, profile: Option<&str>) -> Result<(), String> {
+fn open_tui(
+    file: Option<std::path::PathBuf>,
+    profile: Option<&str>,
+    sandbox: bool,
+) -> Result<(), String> {
     let profile = profile
         .map(zdimport::profile::load)
         .transpose()
         .map_err(|e| e.to_string())?;
-    zdimport::tui::run(file, profile).map_err(|e| e.to_string())
+    zdimport::tui::run(file, profile, sandbox).map_err(|e| e.to_string())
 }

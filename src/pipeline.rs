@@ -5,11 +5,13 @@
 
 use std::collections::HashSet;
 use std::ops::ControlFlow;
+use std::sync::Arc;
 
 use crate::error::SheetError;
 use crate::mapping::Mapping;
 pub use crate::payload::Options;
-use crate::payload::{Batcher, Checker, Issue, Request, RowStatus, Severity};
+use crate::payload::{Batcher, Blank, Checker, Issue, Request, RowStatus, Severity};
+use crate::plan::Fields;
 use crate::sheet::{HeaderChoice, Table, TableLayout, Workbook};
 
 /// What the pipeline hands out as it goes.
@@ -38,6 +40,26 @@ pub struct Summary {
     pub blank_rows: usize,
 }
 
+/// What the checks know about the account once connected: its custom field definitions and
+/// what an empty cell means. The default knows nothing and keeps blanks.
+#[derive(Debug, Clone, Default)]
+pub struct AccountChecks {
+    pub fields: Option<Arc<Fields>>,
+    pub blank: Blank,
+}
+
+impl AccountChecks {
+    /// A checker for a table whose first column is at `first_column`, converting for the
+    /// account when its fields are known.
+    pub fn checker(&self, mapping: &Mapping, first_column: u32, options: &Options) -> Checker {
+        let checker = Checker::new(mapping, first_column, *options).with_blank(self.blank);
+        match &self.fields {
+            Some(fields) => checker.with_fields(Arc::clone(fields)),
+            None => checker,
+        }
+    }
+}
+
 /// Reads the table of `sheet` and hands out its requests and issues in sheet order.
 ///
 /// `on_event` can stop the run early with `ControlFlow::Break`; the summary then counts the
@@ -48,6 +70,26 @@ pub fn run(
     header: HeaderChoice,
     mapping: &Mapping,
     options: &Options,
+    on_event: impl FnMut(Event) -> ControlFlow<()>,
+) -> Result<Summary, SheetError> {
+    let checks = AccountChecks::default();
+    run_with(
+        workbook,
+        (sheet, header),
+        mapping,
+        options,
+        &checks,
+        on_event,
+    )
+}
+
+/// [`run`] with the account's checks: custom fields converted, blanks as asked.
+pub fn run_with(
+    workbook: &mut Workbook,
+    (sheet, header): (usize, HeaderChoice),
+    mapping: &Mapping,
+    options: &Options,
+    checks: &AccountChecks,
     mut on_event: impl FnMut(Event) -> ControlFlow<()>,
 ) -> Result<Summary, SheetError> {
     let mut checker: Option<Checker> = None;
@@ -55,7 +97,7 @@ pub fn run(
     let mut counts = Counts::default();
     let (layout, blank_rows) = workbook.read_table(sheet, header, |layout, row| {
         let checker =
-            checker.get_or_insert_with(|| Checker::new(mapping, layout.first_column, *options));
+            checker.get_or_insert_with(|| checks.checker(mapping, layout.first_column, options));
         let checked = checker.check(row);
         counts.row(checked.status());
         for issue in checked.issues {
@@ -152,7 +194,24 @@ pub fn check_table(
     options: &Options,
     cancelled: &dyn Fn() -> bool,
 ) -> Option<Report> {
-    let mut checker = Checker::new(mapping, table.layout.first_column, *options);
+    check_table_with(
+        table,
+        mapping,
+        options,
+        &AccountChecks::default(),
+        cancelled,
+    )
+}
+
+/// [`check_table`] with the account's checks (the TUI once connected).
+pub fn check_table_with(
+    table: &Table,
+    mapping: &Mapping,
+    options: &Options,
+    checks: &AccountChecks,
+    cancelled: &dyn Fn() -> bool,
+) -> Option<Report> {
+    let mut checker = checks.checker(mapping, table.layout.first_column, options);
     let mut counts = Counts::default();
     let mut report = Report::default();
     let mut batch: Vec<u32> = Vec::new();
@@ -192,7 +251,18 @@ pub fn check_table(
 /// Rows in a batch passed every check, including the duplicate check, so a fresh checker
 /// builds exactly the users the import sends.
 pub fn request_for(table: &Table, mapping: &Mapping, options: &Options, rows: &[u32]) -> Request {
-    let mut checker = Checker::new(mapping, table.layout.first_column, *options);
+    request_for_with(table, mapping, options, &AccountChecks::default(), rows)
+}
+
+/// [`request_for`] with the account's checks, so Preview shows the converted values.
+pub fn request_for_with(
+    table: &Table,
+    mapping: &Mapping,
+    options: &Options,
+    checks: &AccountChecks,
+    rows: &[u32],
+) -> Request {
+    let mut checker = checks.checker(mapping, table.layout.first_column, options);
     let mut batcher = Batcher::new(options.mode);
     for &number in rows {
         let Ok(at) = table.rows.binary_search_by_key(&number, |r| r.number) else {
@@ -214,6 +284,71 @@ pub fn request_for(table: &Table, mapping: &Mapping, options: &Options, rows: &[
             body: crate::payload::Body { users: Vec::new() },
         }
     })
+}
+
+/// The import plan of a checked table: its requests built again, and every row with an error
+/// skipped with its problems as the reason.
+pub fn import_plan(
+    table: &Table,
+    mapping: &Mapping,
+    options: &Options,
+    report: &Report,
+) -> Result<crate::import::ImportPlan, crate::import::ImportError> {
+    import_plan_with(table, mapping, options, &AccountChecks::default(), report)
+}
+
+/// [`import_plan`] with the account's checks: values converted for its custom fields.
+pub fn import_plan_with(
+    table: &Table,
+    mapping: &Mapping,
+    options: &Options,
+    checks: &AccountChecks,
+    report: &Report,
+) -> Result<crate::import::ImportPlan, crate::import::ImportError> {
+    let mut plan = crate::import::ImportPlan::new(options.mode);
+    for rows in &report.batches {
+        plan.push_request(&request_for_with(table, mapping, options, checks, rows))?;
+    }
+    skip_errors(&mut plan, report);
+    Ok(plan)
+}
+
+/// The import plan of an account-aware [`crate::plan::Plan`]: its requests (unchanged rows,
+/// conflicts and rows that would fail left out with their reason), and the rows with errors.
+pub fn import_plan_from(
+    plan: &crate::plan::Plan,
+    skip_unchanged: bool,
+    report: &Report,
+) -> Result<crate::import::ImportPlan, crate::import::ImportError> {
+    let routed = plan.import(skip_unchanged);
+    let mut out = crate::import::ImportPlan::new(plan.mode);
+    for request in &routed.requests {
+        out.push_request(request)?;
+    }
+    for (row, reason) in routed.skipped {
+        out.skip(row, reason);
+    }
+    skip_errors(&mut out, report);
+    Ok(out)
+}
+
+/// Every row with an error, skipped with its problems (`Column: message; …`) as the reason.
+fn skip_errors(plan: &mut crate::import::ImportPlan, report: &Report) {
+    let mut errors: std::collections::BTreeMap<u32, Vec<String>> = Default::default();
+    for issue in report
+        .issues
+        .iter()
+        .filter(|i| i.severity == Severity::Error)
+    {
+        let text = match &issue.column {
+            Some(column) => format!("{column}: {}", issue.message),
+            None => issue.message.clone(),
+        };
+        errors.entry(issue.row).or_default().push(text);
+    }
+    for (row, messages) in errors {
+        plan.skip(row, messages.join("; "));
+    }
 }
 
 #[cfg(test)]
@@ -277,6 +412,18 @@ mod tests {
         let request = request_for(&t, &mapping, &options, &report.batches[2]);
         assert_eq!(request.rows, report.batches[2]);
         assert_eq!(request.body.users[47].email.as_deref(), Some("u249@x.com"));
+
+        let plan = import_plan(&t, &mapping, &options, &report).unwrap();
+        assert_eq!(
+            (plan.sent_rows(), plan.skipped.len(), plan.rows()),
+            (248, 2, 250)
+        );
+        assert_eq!(plan.skipped[0].0, 5);
+        assert!(
+            plan.skipped[0].1.starts_with("Name: name is empty"),
+            "{}",
+            plan.skipped[0].1
+        );
     }
 
     #[test]

@@ -178,6 +178,32 @@ async fn lookups_me_fields_show_many_and_search() {
 }
 
 #[tokio::test]
+async fn organizations_are_found_by_name_in_any_case() {
+    let config = SandboxConfig {
+        organizations: vec!["Acme Corp".into()],
+        users: vec![json!({"name": "A", "organization": {"name": "Globex"}})],
+        ..SandboxConfig::default()
+    };
+    let sandbox = sandbox(config).await;
+    let client = client(&sandbox);
+    let acme = client
+        .search_organizations_by_name("acme corp")
+        .await
+        .unwrap()
+        .value;
+    assert_eq!(acme.len(), 1);
+    assert_eq!(acme[0].name, "Acme Corp");
+    let globex = client.search_organizations_by_name("Globex").await.unwrap();
+    assert_eq!(globex.value.len(), 1, "a seeded user's organization exists");
+    assert_eq!(globex.rate.limit, Some(700));
+    let none = client
+        .search_organizations_by_name("Initech")
+        .await
+        .unwrap();
+    assert!(none.value.is_empty());
+}
+
+#[tokio::test]
 async fn send_bulk_takes_a_prebuilt_body_and_show_many_polls_jobs() {
     let sandbox = sandbox(SandboxConfig::default()).await;
     let client = client(&sandbox);

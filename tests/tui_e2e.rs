@@ -18,6 +18,11 @@ struct Tmux {
 impl Tmux {
     /// A tmux server of our own running `sh`, 100x30, in the crate's directory.
     fn start(name: &str, home: &Path) -> Tmux {
+        Tmux::start_with(name, home, "")
+    }
+
+    /// Like [`Tmux::start`], with `VAR=value` pairs added to the shell's environment.
+    fn start_with(name: &str, home: &Path, env: &str) -> Tmux {
         let tmux = Tmux {
             socket: format!("zdimport-e2e-{name}-{}", std::process::id()),
         };
@@ -25,7 +30,7 @@ impl Tmux {
         let data = home.join("data");
         let shell = format!(
             "env -i PATH=/usr/bin:/bin TERM=xterm-256color HOME={home} \
-             ZDIMPORT_CONFIG_DIR={config} ZDIMPORT_DATA_DIR={data} PS1='$ ' sh",
+             ZDIMPORT_CONFIG_DIR={config} ZDIMPORT_DATA_DIR={data} {env} PS1='$ ' sh",
             home = home.display(),
             config = config.display(),
             data = data.display(),
@@ -99,10 +104,45 @@ impl Drop for Tmux {
 }
 
 fn launch(tmux: &Tmux) {
+    launch_args(tmux, "assets/users_sample.xlsx");
+}
+
+fn launch_args(tmux: &Tmux, args: &str) {
     let bin = env!("CARGO_BIN_EXE_zdimport");
     tmux.wait_for("$");
-    tmux.type_text(&format!("{bin} assets/users_sample.xlsx"));
+    tmux.type_text(&format!("{bin} {args}"));
     tmux.keys(&["Enter"]);
+}
+
+/// The pid of the program the tmux shell runs.
+fn child_pid(tmux: &Tmux) -> String {
+    let out = tmux
+        .run(&["display", "-p", "-t", "e2e", "#{pane_pid}"])
+        .stdout;
+    let shell = String::from_utf8_lossy(&out).trim().to_owned();
+    let child = Command::new("pgrep")
+        .args(["-P", &shell])
+        .output()
+        .expect("pgrep");
+    let pid = String::from_utf8_lossy(&child.stdout).trim().to_owned();
+    assert!(!pid.is_empty(), "a program runs under the shell {shell}");
+    pid
+}
+
+/// Checks the shell works again and the terminal is back in cooked mode.
+fn assert_shell_usable(tmux: &Tmux, gone: &str) {
+    tmux.wait_for("$");
+    tmux.type_text("stty -a | grep -o -- '-*icanon'; echo end-$((1+1))");
+    tmux.keys(&["Enter"]);
+    let screen = tmux.wait_for("end-2");
+    assert!(
+        !screen.contains(gone),
+        "the alternate screen is left:\n{screen}"
+    );
+    assert!(
+        screen.lines().any(|l| l.trim() == "icanon"),
+        "cooked mode again:\n{screen}"
+    );
 }
 
 #[test]
@@ -189,4 +229,181 @@ fn an_operator_maps_checks_previews_and_the_profile_is_offered_next_time() {
     tmux.wait_for("profile 'monthly crm'");
     tmux.keys(&["q"]);
     tmux.wait_for("$");
+}
+
+#[test]
+fn sigterm_restores_the_terminal() {
+    let home = TempDir::new().unwrap();
+    let tmux = Tmux::start("term", home.path());
+    launch(&tmux);
+    tmux.wait_for("header on row 3");
+    let pid = child_pid(&tmux);
+    let killed = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    assert_shell_usable(&tmux, "header on row 3");
+}
+
+/// From the sheet to the Results of a finished import on the built-in sandbox, then export
+/// and retry the failure.
+#[test]
+fn a_whole_import_on_the_sandbox_with_results_export_and_retry() {
+    let home = TempDir::new().unwrap();
+    let tmux = Tmux::start("sandbox", home.path());
+    launch_args(&tmux, "--sandbox assets/users_sample.xlsx");
+    tmux.wait_for("header on row 3");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("Ready: n checks every row");
+    tmux.keys(&["n"]);
+    tmux.wait_for("199 ready");
+    tmux.keys(&["n"]);
+    tmux.wait_for("Request 1 of 3");
+    tmux.keys(&["n"]);
+    tmux.wait_for("The built-in sandbox");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("Signed in as Sandbox Admin");
+    tmux.keys(&["n"]);
+    // The plan is offered with its cost; this operator imports as checked.
+    tmux.wait_for("The plan looks the users up");
+    tmux.keys(&["s"]);
+    let ask = tmux.wait_for("Start the import?");
+    assert!(ask.contains("Send 201 users in 3 requests"), "{ask}");
+    tmux.keys(&["y"]);
+    let run = tmux.wait_for("FINISHED");
+    assert!(run.contains("204 of 204 rows finished"), "{run}");
+    tmux.keys(&["n"]);
+    let results = tmux.wait_for("Results");
+    // 200 created; the row with no name fails in Zendesk (a new user needs one); 3 skipped.
+    assert!(
+        results.contains("200 created") && results.contains("1 failed"),
+        "{results}"
+    );
+    assert!(
+        results.contains("3 skipped") && results.contains("0 unknown"),
+        "{results}"
+    );
+    tmux.keys(&["f"]);
+    let failed = tmux.wait_for("filter: failed");
+    assert!(failed.contains("no.name@example.com"), "{failed}");
+    tmux.keys(&["e"]);
+    tmux.wait_for("Export to");
+    tmux.keys(&["Enter"]);
+    let exported = tmux.wait_for("Exported to");
+    let path = exported
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Exported to "))
+        .expect("the export path")
+        .to_owned();
+    let csv = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(csv.lines().count(), 205, "a header and one line per row");
+    tmux.keys(&["r"]);
+    let retry = tmux.wait_for("1 of 1 rows finished");
+    assert!(retry.contains("FINISHED"), "{retry}");
+    tmux.keys(&["q"]);
+    assert_shell_usable(&tmux, "FINISHED");
+}
+
+/// A run killed with SIGKILL goes on from the start screen and ends with every row created
+/// once: a user sent twice would fail as a duplicate instead.
+#[test]
+fn a_killed_run_resumes_from_the_start_screen_without_duplicates() {
+    let home = TempDir::new().unwrap();
+    let sheet = home.path().join("many.csv");
+    let mut text = String::from("Name,Email,External ID\n");
+    for i in 0..1000 {
+        text.push_str(&format!("User {i},user{i}@example.com,{}\n", 50_000 + i));
+    }
+    std::fs::write(&sheet, text).unwrap();
+    let mut sandbox = Killed(
+        Command::new(env!("CARGO_BIN_EXE_zdimport"))
+            .args(["sandbox", "--port", "0", "--speed", "20"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("zdimport sandbox"),
+    );
+    let mut first = String::new();
+    let stdout = sandbox.0.stdout.take().expect("the sandbox's stdout");
+    let mut lines = std::io::BufReader::new(stdout);
+    std::io::BufRead::read_line(&mut lines, &mut first).unwrap();
+    let url = first
+        .trim()
+        .rsplit(' ')
+        .next()
+        .unwrap()
+        .trim_end_matches('/')
+        .to_owned();
+    let env = format!(
+        "ZENDESK_URL={url} ZENDESK_CLIENT_ID=zdimport-service \
+         ZENDESK_CLIENT_SECRET=sandbox-client-secret ZDIMPORT_KEYRING=memory"
+    );
+    let tmux = Tmux::start_with("resume", home.path(), &env);
+    launch_args(&tmux, sheet.to_str().unwrap());
+    tmux.wait_for("header on row 1");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("Ready: n checks every row");
+    tmux.keys(&["m", "m"]);
+    tmux.wait_for("mode create");
+    tmux.keys(&["n"]);
+    tmux.wait_for("1000 ready");
+    tmux.keys(&["n"]);
+    tmux.wait_for("Request 1 of 10");
+    tmux.keys(&["n"]);
+    tmux.wait_for("Test the connection");
+    // One job at a time, so that the kill lands in the middle of the run.
+    tmux.keys(&["Up", "Up", "BSpace", "BSpace"]);
+    tmux.type_text("1");
+    tmux.keys(&["Down", "Down", "Enter"]);
+    tmux.wait_for("Signed in as");
+    tmux.keys(&["n"]);
+    // The plan looks the 1000 users up first: all new.
+    tmux.wait_for("The plan looks the users up");
+    tmux.keys(&["Enter"]);
+    let plan = tmux.wait_for("1000 new");
+    assert!(plan.contains("0 would fail"), "{plan}");
+    tmux.keys(&["n"]);
+    tmux.wait_for("Start the import?");
+    tmux.keys(&["y"]);
+    tmux.wait_for("request 3 sent");
+    let pid = child_pid(&tmux);
+    assert!(
+        Command::new("kill")
+            .args(["-KILL", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    // The killed program left the terminal raw and on the alternate screen: Enter is a bare
+    // carriage return there, so the line ends with C-j.
+    tmux.type_text("stty sane; printf '\\033[?1049l'; clear");
+    tmux.keys(&["C-j"]);
+    tmux.wait_for("$");
+    launch_args(&tmux, "");
+    let start = tmux.wait_for("resume");
+    assert!(start.contains("many.csv"), "{start}");
+    tmux.keys(&["Home", "Enter"]);
+    let run = tmux.wait_for("FINISHED");
+    assert!(run.contains("1000 of 1000 rows finished"), "{run}");
+    tmux.keys(&["n"]);
+    let results = tmux.wait_for("Results");
+    assert!(
+        results.contains("1000 created") && results.contains("0 failed"),
+        "{results}"
+    );
+    assert!(results.contains("0 unknown"), "{results}");
+    tmux.keys(&["q"]);
+    tmux.wait_for("$");
+    drop(lines);
+}
+
+/// A child process killed when the test ends, passed or not.
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }

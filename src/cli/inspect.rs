@@ -9,6 +9,7 @@ use serde::Serialize;
 use super::SourceArgs;
 use crate::sheet::header::column_letter;
 use crate::sheet::{Format, SheetInfo, SheetKind, Table, Visibility, Workbook};
+use crate::text::shorten;
 
 /// Sample values shown per column.
 const SAMPLES: usize = 3;
@@ -146,18 +147,4 @@ fn sheet_note(s: &SheetInfo) -> String {
         Visibility::VeryHidden => note.push_str(" (very hidden)"),
     }
     note
-}
-
-/// One line of at most `max` characters: line breaks shown as `⏎`, long text cut with `…`.
-pub fn shorten(s: &str, max: usize) -> String {
-    let flat: String = s
-        .chars()
-        .map(|c| if c == '\n' || c == '\r' { '⏎' } else { c })
-        .collect();
-    if flat.chars().count() <= max {
-        return flat;
-    }
-    let mut cut: String = flat.chars().take(max.saturating_sub(1)).collect();
-    cut.push('…');
-    cut
 }

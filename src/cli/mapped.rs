@@ -3,8 +3,9 @@
 use clap::Args;
 
 use super::SourceArgs;
-use crate::mapping::{Mapping, Target, auto_match};
+use crate::mapping::{Mapping, Target, auto_match_with};
 use crate::payload::{self, Mode};
+use crate::plan::Fields;
 use crate::profile::{self, Profile};
 use crate::sheet::{HeaderChoice, TableLayout, Workbook};
 
@@ -47,6 +48,13 @@ pub struct Prepared {
 impl MappingArgs {
     /// Opens the file, finds the table and builds the mapping; notes go to stderr.
     pub fn prepare(&self) -> Result<Prepared, String> {
+        self.prepare_for(None)
+    }
+
+    /// [`MappingArgs::prepare`] knowing the account's custom fields: `--auto` matches headers
+    /// to them, and a column mapped to a key the account lacks (or has switched off) stops
+    /// here, once, instead of failing every row.
+    pub fn prepare_for(&self, fields: Option<&Fields>) -> Result<Prepared, String> {
         if self.profile.is_none() && self.maps.is_empty() && !self.auto {
             return Err(format!(
                 "say how columns map: --profile NAME, --map \"Header=target\" or --auto \
@@ -78,7 +86,10 @@ impl MappingArgs {
         let layout = workbook.layout(sheet, header).map_err(|e| e.to_string())?;
         let mut mapping = match &profile {
             Some(p) => fit(p, &layout)?,
-            None if self.auto => auto_match(&layout.headers),
+            None if self.auto => {
+                let custom = fields.map(Fields::custom_fields).unwrap_or_default();
+                auto_match_with(&layout.headers, &custom)
+            }
             None => Mapping::unmapped(&layout.headers),
         };
         mapping
@@ -88,7 +99,8 @@ impl MappingArgs {
             .mode
             .or(profile.as_ref().map(|p| p.mode))
             .unwrap_or_default();
-        let problems = mapping.problems(mode);
+        let mut problems = mapping.problems(mode);
+        problems.extend(fields.map(|f| f.problems(&mapping)).unwrap_or_default());
         if !problems.is_empty() {
             let list: Vec<String> = problems.iter().map(ToString::to_string).collect();
             return Err(format!(

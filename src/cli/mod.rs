@@ -1,15 +1,17 @@
 //! Headless commands over the core: inspect, preview, validate, import, profiles.
 
+mod account;
 mod import;
 mod inspect;
 mod login;
 mod mapped;
+mod plan;
 mod preview;
 mod profiles;
 mod sandbox;
 mod validate;
 
-pub use inspect::shorten;
+pub use crate::text::shorten;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -29,6 +31,9 @@ pub struct Cli {
     /// Map the columns by this saved profile (name or file)
     #[arg(long, value_name = "NAME|PATH")]
     pub profile: Option<String>,
+    /// Run against a simulated Zendesk on this machine (no account needed)
+    #[arg(long)]
+    pub sandbox: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -39,6 +44,9 @@ pub enum Command {
     Preview(preview::PreviewArgs),
     /// Every row's problems; exit 1 if any row has an error
     Validate(validate::ValidateArgs),
+    /// What an import would do to each row, looked up in the account: new, update (with each
+    /// change), unchanged, conflict, would fail
+    Plan(plan::PlanArgs),
     /// Saved mappings: list, show, delete
     Profiles(profiles::ProfilesArgs),
     /// Send the rows to Zendesk, follow the jobs, write the results of every row
@@ -94,6 +102,7 @@ pub fn run(command: Command) -> ExitCode {
         Command::Inspect(args) => inspect::run(&args),
         Command::Preview(args) => preview::run(&args),
         Command::Validate(args) => validate::run(&args),
+        Command::Plan(args) => plan::run(&args),
         Command::Profiles(args) => profiles::run(&args),
         Command::Import(args) => import::import(&args),
         Command::Resume(args) => import::resume(&args),

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 
+use super::account::{AccountArgs, runtime};
 use super::mapped::MappingArgs;
 use crate::payload::Request;
 use crate::pipeline::{self, Event, Summary};
@@ -26,22 +27,39 @@ pub struct PreviewArgs {
     /// Show the body of the request that holds this spreadsheet row
     #[arg(long, value_name = "ROW", conflicts_with = "jsonl")]
     pub row: Option<u32>,
+    /// Convert custom field values for the account's definitions, as the import sends them
+    #[arg(long)]
+    pub account: bool,
+    #[command(flatten)]
+    pub connection: AccountArgs,
 }
 
 pub fn run(args: &PreviewArgs) -> Result<ExitCode, String> {
-    let mut prepared = args.mapping.prepare()?;
+    let runtime = runtime()?;
+    let connected = if args.account || args.connection.sandbox {
+        Some(runtime.block_on(args.connection.connect())?)
+    } else {
+        None
+    };
+    let mut prepared = args
+        .mapping
+        .prepare_for(connected.as_ref().map(|c| c.fields.as_ref()))?;
+    let checks = connected
+        .as_ref()
+        .map(|c| c.checks(args.connection.blank))
+        .unwrap_or_default();
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     let mut listed: Vec<(u64, Vec<u32>, usize)> = Vec::new();
     let mut shown: Option<(u64, Request)> = None;
     let mut write_error: Option<std::io::Error> = None;
     let mut number = 0;
-    let summary = pipeline::run(
+    let summary = pipeline::run_with(
         &mut prepared.workbook,
-        prepared.sheet,
-        prepared.header,
+        (prepared.sheet, prepared.header),
         &prepared.mapping,
         &prepared.options,
+        &checks,
         |event| {
             let Event::Request(request) = event else {
                 return ControlFlow::Continue(());

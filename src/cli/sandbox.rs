@@ -1,5 +1,6 @@
 //! `zdimport sandbox`: the simulated Zendesk in the foreground, for rehearsals.
 
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -28,8 +29,9 @@ pub struct SandboxArgs {
     /// Simulated seconds per real second (jobs, rate windows, token expiry)
     #[arg(long, value_name = "X", default_value_t = 1.0)]
     pub speed: f64,
-    /// Existing users: a JSON file {"users": [...], "user_fields": [...]}, or a worksheet whose
-    /// columns are user keys (name, email, external_id, organization, tags, user_fields.KEY)
+    /// Existing users: a JSON file {"users": [...], "user_fields": [...], "organizations":
+    /// [...]}, or a worksheet whose columns are user keys (name, email, external_id,
+    /// organization, tags, user_fields.KEY)
     #[arg(long, value_name = "FILE")]
     pub seed_users: Option<PathBuf>,
     /// Answer the bulk endpoints with 403 "Data imports are not enabled"
@@ -73,9 +75,18 @@ pub fn run(args: &SandboxArgs) -> Result<ExitCode, String> {
             .and_then(|c| c.client_secret.as_ref())
             .map(|s| s.expose().to_owned())
             .unwrap_or_default();
-        println!("zdimport sandbox listening on {}", sandbox.url());
-        println!("{}", sandbox.env_line());
-        println!("or OAuth: ZENDESK_CLIENT_ID={SERVICE_CLIENT_ID} ZENDESK_CLIENT_SECRET={secret}");
+        // The reader may go away (a script that took the URL): the sandbox serves on.
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "zdimport sandbox listening on {}", sandbox.url())
+            .and_then(|()| writeln!(out, "{}", sandbox.env_line()))
+            .and_then(|()| {
+                writeln!(
+                    out,
+                    "or OAuth: ZENDESK_CLIENT_ID={SERVICE_CLIENT_ID} ZENDESK_CLIENT_SECRET={secret}"
+                )
+            })
+            .and_then(|()| out.flush());
+        drop(out);
         eprintln!("Ctrl-C stops it.");
         tokio::signal::ctrl_c()
             .await

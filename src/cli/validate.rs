@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 
+use super::account::{AccountArgs, runtime};
 use super::mapped::MappingArgs;
 use crate::payload::Issue;
 use crate::pipeline::{self, Event};
@@ -17,20 +18,37 @@ pub struct ValidateArgs {
     /// Print the problems as a JSON list of {"row","column","severity","message"}
     #[arg(long)]
     pub json: bool,
+    /// Also check against the account: custom field keys, and each value converted for its
+    /// field (dropdown labels, dates, numbers, checkboxes, patterns)
+    #[arg(long)]
+    pub account: bool,
+    #[command(flatten)]
+    pub connection: AccountArgs,
 }
 
 /// Exit code when some row has an error.
 const EXIT_ROW_ERRORS: u8 = 1;
 
 pub fn run(args: &ValidateArgs) -> Result<ExitCode, String> {
-    let mut prepared = args.mapping.prepare()?;
+    let runtime = runtime()?;
+    let connected = if args.account || args.connection.sandbox {
+        Some(runtime.block_on(args.connection.connect())?)
+    } else {
+        None
+    };
+    let fields = connected.as_ref().map(|c| c.fields.as_ref());
+    let mut prepared = args.mapping.prepare_for(fields)?;
+    let checks = connected
+        .as_ref()
+        .map(|c| c.checks(args.connection.blank))
+        .unwrap_or_default();
     let mut issues: Vec<Issue> = Vec::new();
-    let summary = pipeline::run(
+    let summary = pipeline::run_with(
         &mut prepared.workbook,
-        prepared.sheet,
-        prepared.header,
+        (prepared.sheet, prepared.header),
         &prepared.mapping,
         &prepared.options,
+        &checks,
         |event| {
             if let Event::Issue(issue) = event {
                 issues.push(issue);
@@ -71,7 +89,7 @@ fn write_text(
     summary: &pipeline::Summary,
 ) -> std::io::Result<()> {
     for issue in issues {
-        write!(out, "{issue}")?;
+        write!(out, "{}", crate::text::printable(&issue.to_string()))?;
         match &issue.value {
             Some(value) if !issue.message.contains(value.as_str()) => {
                 writeln!(out, "  [{}]", super::shorten(value, 40))?;

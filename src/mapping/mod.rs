@@ -83,6 +83,16 @@ pub enum MappingProblem {
     },
     /// No column is mapped at all.
     NothingMapped,
+    /// A column feeds `user_fields.<key>` and the account has no such field.
+    UnknownField {
+        key: String,
+        /// `'Plan' (H)`.
+        column: String,
+        /// The account's keys most like it, closest first.
+        closest: Vec<String>,
+    },
+    /// A column feeds a custom field the account has switched off: Zendesk ignores it.
+    InactiveField { key: String, column: String },
 }
 
 impl fmt::Display for MappingProblem {
@@ -99,6 +109,25 @@ impl fmt::Display for MappingProblem {
                 write!(f, "{} all map to {target}; keep one", columns.join(", "))
             }
             MappingProblem::NothingMapped => f.write_str("no column is mapped"),
+            MappingProblem::UnknownField {
+                key,
+                column,
+                closest,
+            } => {
+                write!(
+                    f,
+                    "{column} maps to user_fields.{key}, which the account does not have"
+                )?;
+                if closest.is_empty() {
+                    f.write_str(" (it has no custom user fields)")
+                } else {
+                    write!(f, " (closest: {})", closest.join(", "))
+                }
+            }
+            MappingProblem::InactiveField { key, column } => write!(
+                f,
+                "{column} maps to user_fields.{key}, which is inactive in the account"
+            ),
         }
     }
 }

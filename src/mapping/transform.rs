@@ -32,6 +32,10 @@ pub struct Transform {
     /// The value for an empty cell.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default: Option<String>,
+    /// Zero-pad whole numbers to this many digits: a ZIP code column formatted `00000` in
+    /// Excel holds `6083` for `06083` (the format is not in the cell's value).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pad: Option<u8>,
 }
 
 /// The order of day, month and year in text dates.
@@ -120,6 +124,7 @@ impl Transform {
         if text.is_empty() {
             return Ok(None);
         }
+        let text = self.padded(text);
         let text = self.mapped(text);
         let lower = self
             .lowercase
@@ -133,6 +138,15 @@ impl Transform {
             return Ok(Some(Value::List(split(&text))));
         }
         Ok(Some(Value::Text(text)))
+    }
+
+    fn padded(&self, text: String) -> String {
+        match self.pad {
+            Some(width) if text.bytes().all(|b| b.is_ascii_digit()) => {
+                format!("{text:0>width$}", width = usize::from(width))
+            }
+            _ => text,
+        }
     }
 
     fn mapped(&self, text: String) -> String {
@@ -380,6 +394,27 @@ mod tests {
                 Cell::Text("a;b".into())
             ),
             Ok(Some(Value::List(vec!["a".into(), "b".into()])))
+        );
+    }
+
+    #[test]
+    fn pad_restores_leading_zeros_of_formatted_numbers() {
+        let t = Transform {
+            pad: Some(5),
+            ..Transform::default()
+        };
+        let zip = Target::UserField("zip".into());
+        assert_eq!(
+            clean(&t, zip.clone(), Cell::Float(6083.0)),
+            Ok(text("06083"))
+        );
+        assert_eq!(
+            clean(&t, zip.clone(), Cell::Text("123456".into())),
+            Ok(text("123456"))
+        );
+        assert_eq!(
+            clean(&t, zip, Cell::Text("SW1A 1AA".into())),
+            Ok(text("SW1A 1AA"))
         );
     }
 

@@ -4,10 +4,12 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::Arc;
 
 use super::user::{FieldValue, Identity, IdentityKind, OrganizationRef, Role, User};
-use super::{Issue, Mode, RowStatus, Severity};
+use super::{Blank, Issue, Mode, RowStatus, Severity};
 use crate::mapping::{Mapping, Target, Transform, Value};
+use crate::plan::fields::{Fields, plain};
 use crate::sheet::header::column_letter;
 use crate::sheet::{Cell, Row};
 
@@ -88,6 +90,9 @@ pub struct Checker {
     columns: Vec<Column>,
     options: Options,
     seen: Seen,
+    /// The account's custom field definitions: values converted to what each field takes.
+    fields: Option<Arc<Fields>>,
+    blank: Blank,
 }
 
 impl Checker {
@@ -107,7 +112,24 @@ impl Checker {
             columns,
             options,
             seen: Default::default(),
+            fields: None,
+            blank: Blank::Keep,
         }
+    }
+
+    /// Converts custom field values for the account's definitions (labels to option values,
+    /// dates, numbers, checkboxes, patterns); a value its field cannot take is a row error.
+    #[must_use]
+    pub fn with_fields(mut self, fields: Arc<Fields>) -> Checker {
+        self.fields = Some(fields);
+        self
+    }
+
+    /// What an empty custom field cell sends: nothing (keep, the default) or null (clear).
+    #[must_use]
+    pub fn with_blank(mut self, blank: Blank) -> Checker {
+        self.blank = blank;
+        self
     }
 
     /// Checks one data row and builds its user; the row's text moves into the user.
@@ -127,14 +149,19 @@ impl Checker {
             }
             let value = match column.transform.apply_owned(&column.target, cell) {
                 Ok(Some(value)) => value,
-                Ok(None) => continue,
+                Ok(None) => {
+                    if let (Blank::Clear, Target::UserField(key)) = (self.blank, &column.target) {
+                        user.user_fields.0.push((key.clone(), FieldValue::Null));
+                    }
+                    continue;
+                }
                 Err((message, cell)) => {
                     let value = Some(cell.display()).filter(|v| !v.is_empty());
                     issues.push(issue(number, column, value, Severity::Error, message));
                     continue;
                 }
             };
-            match assign(&mut user, &column.target, value) {
+            match assign(&mut user, &column.target, value, self.fields.as_deref()) {
                 Ok(Some(key)) => keys.push((key, position)),
                 Ok(None) => {}
                 Err((message, value)) => {
@@ -322,7 +349,12 @@ fn fingerprint(text: &str) -> Fingerprint {
 /// A value Zendesk would refuse: why, and the value.
 type Rejected = (String, String);
 
-fn assign(user: &mut User, target: &Target, value: Value) -> Result<Option<Key>, Rejected> {
+fn assign(
+    user: &mut User,
+    target: &Target,
+    value: Value,
+    fields: Option<&Fields>,
+) -> Result<Option<Key>, Rejected> {
     match target {
         Target::Tags => {
             let items = match value {
@@ -343,10 +375,14 @@ fn assign(user: &mut User, target: &Target, value: Value) -> Result<Option<Key>,
         Target::IdentityEmail => identities(user, IdentityKind::Email, value, email)?,
         Target::IdentityPhone => identities(user, IdentityKind::PhoneNumber, value, phone)?,
         Target::UserField(key) => {
-            let field = match value {
-                Value::Text(t) => FieldValue::Text(t),
-                Value::Bool(b) => FieldValue::Bool(b),
-                Value::List(items) => FieldValue::List(items),
+            let field = match fields {
+                Some(fields) => {
+                    let text = value.as_text();
+                    fields
+                        .convert(key, value)
+                        .map_err(|e| (e.to_string(), text))?
+                }
+                None => plain(value),
             };
             user.user_fields.0.push((key.clone(), field));
         }
@@ -678,7 +714,7 @@ mod tests {
     ) {
         let mut user = User::default();
         assert_eq!(
-            assign(&mut user, &target, Value::Text(text.into())),
+            assign(&mut user, &target, Value::Text(text.into()), None),
             Err((want.to_owned(), text.to_owned()))
         );
     }

@@ -67,6 +67,29 @@ impl FromStr for Mode {
     }
 }
 
+/// What an empty cell does to a value Zendesk already holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Blank {
+    /// Left out of the user: an empty cell never erases a value (the default).
+    #[default]
+    Keep,
+    /// Sent as null for custom fields: the sheet is the truth, empty erases.
+    Clear,
+}
+
+impl FromStr for Blank {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_lowercase().as_str() {
+            "keep" => Ok(Blank::Keep),
+            "clear" => Ok(Blank::Clear),
+            _ => Err(format!("unknown blank handling '{s}' (keep or clear)")),
+        }
+    }
+}
+
 /// How bad a problem is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]

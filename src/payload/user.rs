@@ -120,13 +120,34 @@ impl Serialize for UserFields {
     }
 }
 
-/// A custom field value: text, a checkbox, or a list (multiselect).
+/// A custom field value: text, a checkbox, a list (multiselect), a number (integer, decimal
+/// and lookup fields, once converted for the account), or null (erases the value: only sent
+/// when the operator asked for blanks to clear).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
 pub enum FieldValue {
     Text(String),
     Bool(bool),
     List(Vec<String>),
+    Number(serde_json::Number),
+    Null,
+}
+
+impl FieldValue {
+    /// The value as Zendesk's JSON, for comparing with what a user holds.
+    pub fn to_json(&self) -> serde_json::Value {
+        match self {
+            FieldValue::Text(t) => serde_json::Value::String(t.clone()),
+            FieldValue::Bool(b) => serde_json::Value::Bool(*b),
+            FieldValue::List(items) => items
+                .iter()
+                .cloned()
+                .map(serde_json::Value::String)
+                .collect(),
+            FieldValue::Number(n) => serde_json::Value::Number(n.clone()),
+            FieldValue::Null => serde_json::Value::Null,
+        }
+    }
 }
 
 #[cfg(test)]

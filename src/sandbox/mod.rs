@@ -80,6 +80,8 @@ pub struct SandboxConfig {
     pub users: Vec<Value>,
     /// Custom user field definitions (`key`, `type`, `title`, `custom_field_options`…).
     pub user_fields: Vec<Value>,
+    /// Organizations present at the start, by name (users' organizations are added too).
+    pub organizations: Vec<String>,
 }
 
 /// The client id of the public (PKCE) OAuth client every sandbox knows.
@@ -115,12 +117,14 @@ impl Default for SandboxConfig {
             approve_authorizations: true,
             users: Vec::new(),
             user_fields: Vec::new(),
+            organizations: Vec::new(),
         }
     }
 }
 
 impl SandboxConfig {
-    /// Adds existing users from a file: JSON `{"users": [...], "user_fields": [...]}`, or a
+    /// Adds existing users from a file: JSON `{"users": [...], "user_fields": [...],
+    /// "organizations": ["Acme", ...]}`, or a
     /// worksheet whose column names are user keys (`name`, `email`, `external_id`, `role`,
     /// `organization`, `tags`…; `user_fields.KEY` for a custom field).
     pub fn seed_from_file(&mut self, path: &Path) -> Result<(), SandboxError> {
@@ -147,6 +151,11 @@ impl SandboxConfig {
         };
         self.users.extend(list("users"));
         self.user_fields.extend(list("user_fields"));
+        let names = list("organizations");
+        let names = names
+            .iter()
+            .filter_map(|o| o.as_str().or_else(|| o.get("name").and_then(Value::as_str)));
+        self.organizations.extend(names.map(str::to_owned));
         Ok(())
     }
 }
@@ -273,6 +282,9 @@ fn seeded_shared(config: SandboxConfig, base: &str) -> Result<Shared, SandboxErr
     let mut store = Store::new(base);
     for field in &config.user_fields {
         store.add_field(field, now);
+    }
+    for name in &config.organizations {
+        store.add_organization(name);
     }
     let admin = serde_json::json!({
         "name": "Sandbox Admin", "email": config.admin_email, "role": "admin", "verified": true

@@ -38,6 +38,10 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/api/v2/users/search.json", get(users_search))
         .route("/api/v2/users/{file}", get(user_show))
         .route(
+            "/api/v2/organizations/search.json",
+            get(organizations_search),
+        )
+        .route(
             "/api/v2/job_statuses/show_many.json",
             get(job_statuses_show_many),
         )
@@ -551,6 +555,43 @@ async fn users_search(
         .into_iter()
         .collect();
     users_answer("results", results)
+}
+
+/// `name=x`: the organization of that name, ignoring case, as Zendesk's exact-name search.
+async fn organizations_search(
+    State(shared): State<Arc<Shared>>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    let name = query.get("name").map_or("", String::as_str).trim();
+    let state = shared.state();
+    let found: Vec<Value> = state
+        .store
+        .organization(name)
+        .map(|(id, name)| organization_json(&shared.base, id, name))
+        .into_iter()
+        .collect();
+    let count = found.len();
+    json_answer(
+        StatusCode::OK,
+        json!({"organizations": found, "next_page": null, "previous_page": null, "count": count}),
+    )
+}
+
+fn organization_json(base: &str, id: u64, name: &str) -> Value {
+    json!({
+        "url": format!("{base}/api/v2/organizations/{id}.json"),
+        "id": id,
+        "name": name,
+        "shared_tickets": false,
+        "shared_comments": false,
+        "external_id": null,
+        "domain_names": [],
+        "details": null,
+        "notes": null,
+        "group_id": null,
+        "tags": [],
+        "organization_fields": {}
+    })
 }
 
 async fn user_show(State(shared): State<Arc<Shared>>, Path(file): Path<String>) -> Response {

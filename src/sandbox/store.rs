@@ -57,6 +57,8 @@ pub struct Store {
     by_email: HashMap<String, u64>,
     by_external_id: HashMap<String, u64>,
     organizations: HashMap<String, u64>,
+    /// Each organization's name as first sent.
+    organization_names: HashMap<u64, String>,
     fields: Vec<Value>,
     next_id: u64,
 }
@@ -71,6 +73,7 @@ impl Store {
             by_email: HashMap::new(),
             by_external_id: HashMap::new(),
             organizations: HashMap::new(),
+            organization_names: HashMap::new(),
             fields: Vec::new(),
             next_id: 360_000_000_001,
         }
@@ -138,6 +141,16 @@ impl Store {
 
     pub fn organization_id(&self, name: &str) -> Option<u64> {
         self.organizations.get(&name.to_lowercase()).copied()
+    }
+
+    /// The organization of this name (any case): its id and its name as stored.
+    pub fn organization<'a>(&'a self, name: &'a str) -> Option<(u64, &'a str)> {
+        let id = self.organization_id(name)?;
+        let stored = self
+            .organization_names
+            .get(&id)
+            .map_or(name, String::as_str);
+        Some((id, stored))
     }
 
     /// `create_many`: a new user, refused when its email or external_id is taken.
@@ -309,12 +322,18 @@ impl Store {
         }
     }
 
+    /// An organization by name, created when new; its id.
+    pub fn add_organization(&mut self, name: &str) -> u64 {
+        self.organization_or_create(name.trim())
+    }
+
     fn organization_or_create(&mut self, name: &str) -> u64 {
         if let Some(id) = self.organizations.get(&name.to_lowercase()) {
             return *id;
         }
         let id = self.take_id();
         self.organizations.insert(name.to_lowercase(), id);
+        self.organization_names.insert(id, name.to_owned());
         id
     }
 
@@ -465,6 +484,14 @@ fn check_field_value(def: &Value, value: &Value) -> Result<Option<Value>, String
             }
             json!(text)
         }
+        "regexp" => {
+            let pattern = def["regexp_for_validation"].as_str().unwrap_or("");
+            let refused = regex::Regex::new(pattern).is_ok_and(|re| !re.is_match(&text));
+            if !pattern.is_empty() && refused {
+                return Err(invalid());
+            }
+            json!(text)
+        }
         "dropdown" | "lookup" => {
             return Ok(option_values(def).contains(&text).then(|| json!(text)));
         }
@@ -559,6 +586,25 @@ mod tests {
             now,
         );
         store
+    }
+
+    #[test]
+    fn regexp_fields_refuse_what_does_not_match() {
+        let mut s = store();
+        let now = SystemTime::now();
+        s.add_field(
+            &json!({"key": "code", "type": "regexp", "title": "Code",
+                "regexp_for_validation": "\\A[A-Z]{2}\\z"}),
+            now,
+        );
+        let err = s
+            .create(&json!({"name": "A", "user_fields": {"code": "abc"}}), now)
+            .unwrap_err();
+        assert_eq!(err.details, "Code: \"abc\" is invalid");
+        let id = s
+            .create(&json!({"name": "B", "user_fields": {"code": "AB"}}), now)
+            .unwrap();
+        assert_eq!(s.user(id).unwrap()["user_fields"]["code"], "AB");
     }
 
     #[test]

@@ -34,6 +34,18 @@ pub enum Action {
     LoadProfile,
     /// Map: next import mode.
     Mode,
+    /// Plan: send or skip unchanged rows; what create mode does with existing users; go on
+    /// without the plan.
+    Unchanged,
+    Existing,
+    SkipPlan,
+    /// Run: pause or resume sending; cancel the import.
+    Pause,
+    Cancel,
+    /// Results: search, export, retry the failures.
+    Search,
+    Export,
+    Retry,
     /// Go on to the next step.
     Next,
     /// Check: cycle the problem filter. Preview: jump to the batch of a row.

@@ -7,10 +7,15 @@ use std::sync::Arc;
 use super::action::Action;
 use super::keymap::KeyContext;
 use super::screens::check::{CheckOutcome, CheckState};
+use super::screens::connect::{Account, ConnectOutcome, ConnectRequest, ConnectState, Connection};
 use super::screens::map::{MapOutcome, MapPopup, MapState, Notice, Offer};
 use super::screens::open::{OpenOutcome, OpenState};
+use super::screens::plan::{AccountCheck, PlanOutcome, PlanState, Stage};
 use super::screens::preview::{PreviewOutcome, PreviewState};
+use super::screens::results::{ResultsOutcome, ResultsState};
+use super::screens::run::{RunOutcome, RunState, RunStatus};
 use super::screens::sheet::{SheetOutcome, SheetState};
+use crate::import::{ImportEvent, RowOutcome, Summary};
 use crate::mapping::{Mapping, auto_match};
 use crate::payload::{self, Mode};
 use crate::pipeline::{self, Report};
@@ -28,6 +33,10 @@ pub enum Screen {
     Map(MapState),
     Check(CheckState),
     Preview(PreviewState),
+    Connect(ConnectState),
+    Plan(PlanState),
+    Run(RunState),
+    Results(ResultsState),
 }
 
 impl Screen {
@@ -39,6 +48,10 @@ impl Screen {
             Screen::Map(_) => 2,
             Screen::Check(_) => 3,
             Screen::Preview(_) => 4,
+            Screen::Connect(_) => 5,
+            Screen::Plan(_) => 6,
+            Screen::Run(_) => 7,
+            Screen::Results(_) => 8,
         }
     }
 
@@ -50,6 +63,10 @@ impl Screen {
             Screen::Map(_) => KeyContext::Map,
             Screen::Check(_) => KeyContext::Check,
             Screen::Preview(_) => KeyContext::Preview,
+            Screen::Connect(_) => KeyContext::Connect,
+            Screen::Plan(_) => KeyContext::Plan,
+            Screen::Run(_) => KeyContext::Run,
+            Screen::Results(_) => KeyContext::Results,
         }
     }
 
@@ -59,6 +76,9 @@ impl Screen {
             Screen::Map(s) if s.is_typing() => KeyContext::Typing,
             Screen::Check(s) if s.detail.is_some() => KeyContext::Popup,
             Screen::Preview(s) if s.is_typing() => KeyContext::Typing,
+            Screen::Connect(s) if s.is_typing() => KeyContext::Typing,
+            Screen::Results(s) if s.is_typing() => KeyContext::Typing,
+            Screen::Results(s) if s.detail.is_some() => KeyContext::Popup,
             screen => screen.screen_context(),
         }
     }
@@ -69,6 +89,8 @@ impl Screen {
 pub enum Overlay {
     Help,
     ConfirmQuit,
+    /// Nothing is sent before the operator says yes to this.
+    ConfirmImport(String),
     Error(String),
 }
 
@@ -87,6 +109,48 @@ pub enum Command {
     /// Reads the saved profiles.
     ListProfiles,
     SaveProfile(Profile),
+    /// Signs in and asks Zendesk who we are.
+    TestConnection(ConnectRequest),
+    /// Reads the account's custom fields and checks every row against them.
+    CheckAccount {
+        table: Arc<Table>,
+        mapping: Mapping,
+        options: payload::Options,
+    },
+    /// Looks the users up: what each row will do.
+    BuildPlan {
+        account: Arc<AccountData>,
+        options: crate::plan::PlanOptions,
+    },
+    /// Builds the import plan, writes the journal and runs the engine.
+    StartImport {
+        table: Arc<Table>,
+        mapping: Mapping,
+        options: payload::Options,
+        report: Arc<Report>,
+        /// The account's fields (values converted for them) and plan, when made.
+        account: Option<Arc<AccountData>>,
+        plan: Option<Arc<crate::plan::Plan>>,
+        skip_unchanged: bool,
+        concurrency: u32,
+        /// The sheet's file and sheet, the profile: for the run's record.
+        file: String,
+        profile: Option<String>,
+    },
+    /// Sends the failed and unknown rows of a run again, as a new run.
+    RetryImport {
+        run_dir: PathBuf,
+        concurrency: u32,
+    },
+    /// Continues an interrupted run from its journal (signing in to its account).
+    ResumeImport(PathBuf),
+    PauseImport(bool),
+    CancelImport,
+    /// Writes every row's result (CSV or JSON by the extension).
+    Export {
+        path: PathBuf,
+        outcomes: Arc<Vec<RowOutcome>>,
+    },
     /// Checks every row of the table (in the background: it may hold a million rows).
     Check {
         table: Arc<Table>,
@@ -122,10 +186,45 @@ pub enum AppEvent {
     /// A profile was saved (its name and file), or why not.
     ProfileSaved(Result<(String, PathBuf), String>),
     Checked(Report),
+    /// The connection test's answer: who we are, or what is wrong.
+    Connected(Result<Account, String>),
+    /// The account's checks: the fields, the report made with them, what the plan costs.
+    AccountChecked(Result<(AccountCheck, Arc<AccountData>), String>),
+    Planned(Result<crate::plan::Plan, String>),
+    /// The run's journal is written and the engine starts.
+    ImportStarted {
+        run_id: String,
+        run_dir: PathBuf,
+        account: String,
+    },
+    Import(ImportEvent),
+    /// The engine stopped: every row's outcome so far, or why it stopped early.
+    ImportEnded(Result<(Summary, Vec<RowOutcome>), String>),
+    Exported(Result<PathBuf, String>),
+    /// Time passed: countdowns and speeds on the Run screen move.
+    Tick(std::time::Instant),
     /// The background work failed; the message says what and where.
     Failed(String),
     /// A load was cancelled by the operator.
     Cancelled,
+}
+
+/// What the session learnt from the account.
+#[derive(Debug)]
+pub struct AccountData {
+    pub fields: Arc<crate::plan::Fields>,
+    /// The rows checked against the account's fields.
+    pub report: Arc<Report>,
+    /// The users to look up.
+    pub input: crate::plan::PlanInput,
+    /// What the last answer said of the rate limit.
+    pub rate: crate::zendesk::RateInfo,
+}
+
+impl PartialEq for AccountData {
+    fn eq(&self, other: &Self) -> bool {
+        std::ptr::eq(self, other)
+    }
 }
 
 /// Everything the session knows, shared by the screens.
@@ -143,6 +242,19 @@ pub struct Session {
     pub profile: Option<Profile>,
     /// Set when the mapping changed since it was last saved as a profile.
     pub unsaved: bool,
+    /// The built-in sandbox's URL, when the session runs against it (`--sandbox`).
+    pub sandbox_url: Option<String>,
+    /// Jobs in flight the operator chose on Connect.
+    pub concurrency: u32,
+    /// The run in progress or last finished: its folder.
+    pub run_dir: Option<PathBuf>,
+    /// Every row's outcome of the last run.
+    pub outcomes: Option<Arc<Vec<RowOutcome>>>,
+    /// The account's checks, once connected.
+    pub account: Option<Arc<AccountData>>,
+    /// The plan the operator goes on with (none: imported as checked).
+    pub plan: Option<Arc<crate::plan::Plan>>,
+    pub skip_unchanged: bool,
 }
 
 impl Session {
@@ -196,7 +308,7 @@ impl App {
     /// Who gets the keys now.
     pub fn key_context(&self) -> KeyContext {
         match &self.overlay {
-            Some(Overlay::ConfirmQuit) => KeyContext::Confirm,
+            Some(Overlay::ConfirmQuit | Overlay::ConfirmImport(_)) => KeyContext::Confirm,
             Some(Overlay::Help | Overlay::Error(_)) => KeyContext::Popup,
             None => self.screen.key_context(),
         }
@@ -224,7 +336,7 @@ impl App {
                 self.overlay = Some(Overlay::Help);
                 None
             }
-            Action::Quit if self.session.unsaved => {
+            Action::Quit if self.session.unsaved || self.import_active() => {
                 self.overlay = Some(Overlay::ConfirmQuit);
                 None
             }
@@ -238,9 +350,32 @@ impl App {
         Some(Command::Quit)
     }
 
+    /// Whether the screen shows time passing (the Run screen of an active import).
+    pub fn ticking(&self) -> bool {
+        matches!(&self.screen, Screen::Run(r) if r.is_active())
+    }
+
+    /// Whether an import is running in this session (quitting leaves it resumable).
+    pub fn import_active(&self) -> bool {
+        let current = std::iter::once(&self.screen).chain(&self.history);
+        current
+            .filter_map(|s| match s {
+                Screen::Run(r) => Some(r),
+                _ => None,
+            })
+            .any(RunState::is_active)
+    }
+
     fn update_overlay(&mut self, overlay: Overlay, action: &Action) -> Option<Command> {
         match (overlay, action) {
+            (Overlay::ConfirmQuit, Action::Yes) if self.import_active() => {
+                // The journal is written before and after every request: cancelling is enough.
+                self.quit = true;
+                Some(Command::CancelImport)
+            }
             (Overlay::ConfirmQuit, Action::Yes) => self.finish(),
+            (Overlay::ConfirmImport(_), Action::Yes) => self.start_import(),
+            (Overlay::ConfirmImport(_), Action::No) => None,
             (Overlay::ConfirmQuit, Action::No)
             | (Overlay::Help | Overlay::Error(_), Action::Back) => None,
             (overlay, _) => {
@@ -263,6 +398,11 @@ impl App {
                     Some(Command::OpenFile(path))
                 }
                 OpenOutcome::Cancel => Some(Command::CancelLoad),
+                OpenOutcome::Resume(dir) => {
+                    self.session.run_dir = Some(dir.clone());
+                    self.push(Screen::Run(RunState::new(std::time::Instant::now())));
+                    Some(Command::ResumeImport(dir))
+                }
             },
             Screen::Sheet(state) => {
                 if *action == Action::Back && state.reading.is_some() {
@@ -299,9 +439,100 @@ impl App {
                     }
                 }
             }
+            Screen::Connect(state) => {
+                if *action == Action::Back {
+                    self.session.mode = state.mode;
+                    self.session.skip_verify_email = state.skip_verify_email;
+                    self.pop();
+                    return None;
+                }
+                match state.update(action)? {
+                    ConnectOutcome::Test(request) => Some(Command::TestConnection(request)),
+                    ConnectOutcome::Next => {
+                        self.session.mode = state.mode;
+                        self.session.skip_verify_email = state.skip_verify_email;
+                        self.session.concurrency = state.concurrency();
+                        let table = self.session.table.clone()?;
+                        self.push(Screen::Plan(PlanState::new(self.session.mode)));
+                        Some(Command::CheckAccount {
+                            table,
+                            mapping: self.session.mapping.clone(),
+                            options: self.session.options(),
+                        })
+                    }
+                }
+            }
+            Screen::Plan(state) => {
+                if *action == Action::Back {
+                    self.pop();
+                    return None;
+                }
+                match state.update(action)? {
+                    PlanOutcome::Build { existing } => {
+                        let account = self.session.account.clone()?;
+                        let options = crate::plan::PlanOptions {
+                            mode: self.session.mode,
+                            existing,
+                            ..crate::plan::PlanOptions::default()
+                        };
+                        Some(Command::BuildPlan { account, options })
+                    }
+                    PlanOutcome::Import {
+                        plan,
+                        skip_unchanged,
+                    } => {
+                        self.session.plan = plan;
+                        self.session.skip_unchanged = skip_unchanged;
+                        self.ask_to_import()
+                    }
+                }
+            }
+            Screen::Run(state) => match state.update(action)? {
+                RunOutcome::Pause => Some(Command::PauseImport(true)),
+                RunOutcome::Resume => Some(Command::PauseImport(false)),
+                RunOutcome::Cancel => Some(Command::CancelImport),
+                RunOutcome::Results => {
+                    self.open_results();
+                    None
+                }
+            },
+            Screen::Results(state) => {
+                if *action == Action::Back && !state.is_typing() && state.detail.is_none() {
+                    self.pop();
+                    return None;
+                }
+                match state.update(action)? {
+                    ResultsOutcome::Export(path) => {
+                        let outcomes = Arc::new(state.outcomes.clone());
+                        Some(Command::Export {
+                            path: PathBuf::from(path),
+                            outcomes,
+                        })
+                    }
+                    ResultsOutcome::Retry => {
+                        let run_dir = self.session.run_dir.clone()?;
+                        self.push(Screen::Run(RunState::new(std::time::Instant::now())));
+                        Some(Command::RetryImport {
+                            run_dir,
+                            concurrency: self.session.concurrency,
+                        })
+                    }
+                    ResultsOutcome::Detail(row) => {
+                        let body = self.user_json(row);
+                        if let Screen::Results(state) = &mut self.screen {
+                            state.detail = Some((row, body));
+                        }
+                        None
+                    }
+                }
+            }
             Screen::Preview(state) => {
                 if *action == Action::Back && !state.is_typing() {
                     self.pop();
+                    return None;
+                }
+                if *action == Action::Next {
+                    self.open_connect();
                     return None;
                 }
                 match state.update(action)? {
@@ -405,6 +636,123 @@ impl App {
         })
     }
 
+    /// Asks before anything is sent: rows, requests, mode, account.
+    fn ask_to_import(&mut self) -> Option<Command> {
+        let report = self.session.report.as_ref()?;
+        let account = self
+            .history
+            .iter()
+            .find_map(|s| match s {
+                Screen::Connect(c) => match &c.connection {
+                    Connection::Connected(a) => Some(a.url.clone()),
+                    _ => None,
+                },
+                _ => None,
+            })
+            .unwrap_or_default();
+        let (method, path) = self.session.mode.endpoint();
+        let (users, requests, skipped) = match &self.session.plan {
+            Some(plan) => {
+                let routed = plan.import(self.session.skip_unchanged);
+                let users: usize = routed.requests.iter().map(|r| r.rows.len()).sum();
+                let skipped = routed.skipped.len() as u64 + report.errors;
+                (users as u64, routed.requests.len(), skipped)
+            }
+            None => (
+                report.ready + report.warnings,
+                report.batches.len(),
+                report.errors,
+            ),
+        };
+        self.overlay = Some(Overlay::ConfirmImport(format!(
+            "Send {users} users in {requests} requests to {account}?\n{method} {path} ({} mode), \
+             {} jobs at once. {skipped} rows are skipped (errors, or as the plan says).",
+            self.session.mode, self.session.concurrency,
+        )));
+        None
+    }
+
+    fn start_import(&mut self) -> Option<Command> {
+        let table = self.session.table.clone()?;
+        let report = self.session.report.clone()?;
+        let file = self
+            .session
+            .path
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
+        let profile = self.history.iter().find_map(|s| match s {
+            Screen::Map(m) => m.profile_name.clone(),
+            _ => None,
+        });
+        self.push(Screen::Run(RunState::new(std::time::Instant::now())));
+        Some(Command::StartImport {
+            table,
+            mapping: self.session.mapping.clone(),
+            options: self.session.options(),
+            report,
+            account: self.session.account.clone(),
+            plan: self.session.plan.clone(),
+            skip_unchanged: self.session.skip_unchanged,
+            concurrency: self.session.concurrency,
+            file,
+            profile,
+        })
+    }
+
+    fn open_results(&mut self) {
+        let outcomes = self.session.outcomes.clone().unwrap_or_default();
+        let (run_id, export) = match &self.session.run_dir {
+            Some(dir) => (
+                dir.file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+                dir.join("results.csv").display().to_string(),
+            ),
+            None => (String::new(), "results.csv".to_owned()),
+        };
+        self.push(Screen::Results(ResultsState::new(
+            run_id,
+            export,
+            (*outcomes).clone(),
+        )));
+    }
+
+    /// The JSON of the user a row sent (built again from the sheet), for the row's detail.
+    fn user_json(&self, row: u32) -> String {
+        let (Some(table), Some(report)) = (&self.session.table, &self.session.report) else {
+            return String::new();
+        };
+        if report.batch_of(row).is_none() {
+            return String::new();
+        }
+        let request = pipeline::request_for(
+            table,
+            &self.session.mapping,
+            &self.session.options(),
+            &[row],
+        );
+        request
+            .body
+            .users
+            .first()
+            .and_then(|u| serde_json::to_string_pretty(u).ok())
+            .unwrap_or_default()
+    }
+
+    fn open_connect(&mut self) {
+        let session = &self.session;
+        let state = match &session.sandbox_url {
+            Some(url) => ConnectState::sandbox(url, session.mode, session.skip_verify_email),
+            None => ConnectState::new(
+                |k| std::env::var(k).ok(),
+                session.mode,
+                session.skip_verify_email,
+            ),
+        };
+        self.push(Screen::Connect(state));
+    }
+
     fn open_preview(&mut self) {
         let batches = self.session.report.as_ref().map_or(0, |r| r.batches.len());
         self.push(Screen::Preview(PreviewState::new(batches)));
@@ -491,6 +839,87 @@ impl App {
                     });
                 }
                 Some(Command::ListProfiles)
+            }
+            AppEvent::Connected(answer) => {
+                if let Screen::Connect(state) = &mut self.screen {
+                    state.connection = match answer {
+                        Ok(account) => Connection::Connected(account),
+                        Err(e) => Connection::Failed(e),
+                    };
+                }
+                None
+            }
+            AppEvent::Tick(now) => {
+                if let Screen::Run(state) = &mut self.screen
+                    && state.is_active()
+                {
+                    state.now = now;
+                }
+                None
+            }
+            AppEvent::AccountChecked(answer) => {
+                match answer {
+                    Ok((check, account)) => {
+                        self.session.report = Some(Arc::clone(&account.report));
+                        self.session.account = Some(account);
+                        if let Screen::Plan(state) = &mut self.screen {
+                            state.checked(check);
+                        }
+                    }
+                    Err(e) => {
+                        if let Screen::Plan(state) = &mut self.screen {
+                            state.stage = Stage::Failed(e);
+                        }
+                    }
+                }
+                None
+            }
+            AppEvent::Planned(answer) => {
+                if let Screen::Plan(state) = &mut self.screen {
+                    match answer {
+                        Ok(plan) => state.planned(Arc::new(plan)),
+                        Err(e) => state.stage = Stage::Failed(e),
+                    }
+                }
+                None
+            }
+            AppEvent::ImportStarted {
+                run_id,
+                run_dir,
+                account,
+            } => {
+                self.session.run_dir = Some(run_dir);
+                if let Screen::Run(state) = &mut self.screen {
+                    state.run_id = run_id;
+                    state.account = account;
+                }
+                None
+            }
+            AppEvent::Import(event) => {
+                if let Screen::Run(state) = &mut self.screen {
+                    state.event(event);
+                }
+                None
+            }
+            AppEvent::ImportEnded(ended) => {
+                match ended {
+                    Ok((_, outcomes)) => self.session.outcomes = Some(Arc::new(outcomes)),
+                    Err(e) => {
+                        if let Screen::Run(state) = &mut self.screen {
+                            state.status = RunStatus::Failed(e);
+                        }
+                    }
+                }
+                None
+            }
+            AppEvent::Exported(result) => {
+                if let Screen::Results(state) = &mut self.screen {
+                    state.notice = Some(match result {
+                        Ok(path) => format!("Exported to {}", path.display()),
+                        Err(e) => e,
+                    });
+                }
+                None
             }
             AppEvent::Checked(report) => {
                 let report = Arc::new(report);

@@ -12,6 +12,10 @@ pub enum KeyContext {
     Map,
     Check,
     Preview,
+    Connect,
+    Plan,
+    Run,
+    Results,
     /// A text field has focus: characters are typed, not commands.
     Typing,
     /// A yes/no question.
@@ -72,6 +76,33 @@ const PREVIEW_KEYS: &[KeyHelp] = &[
     k("↑↓ PgUp PgDn", "scroll", true),
     k("←→", "request", true),
     k("g", "go to row", true),
+    k("n", "connect", true),
+];
+const CONNECT_KEYS: &[KeyHelp] = &[
+    k("↑↓", "field", true),
+    k("←→ Space", "change", true),
+    k("Enter", "test / go on", true),
+];
+const PLAN_KEYS: &[KeyHelp] = &[
+    k("Enter", "look up", true),
+    k("s", "skip", true),
+    k("f", "filter", true),
+    k("u", "unchanged", true),
+    k("x", "existing (create)", false),
+    k("n", "import", true),
+];
+const RUN_KEYS: &[KeyHelp] = &[
+    k("p", "pause / resume", true),
+    k("c", "cancel", true),
+    k("n Enter", "results (when done)", true),
+];
+const RESULTS_KEYS: &[KeyHelp] = &[
+    k("↑↓", "row", false),
+    k("f", "filter", true),
+    k("/", "search", true),
+    k("Enter", "detail", true),
+    k("e", "export", true),
+    k("r", "retry", true),
 ];
 const TYPING_KEYS: &[KeyHelp] = &[
     k("Enter", "accept", true),
@@ -89,6 +120,10 @@ pub fn help(context: KeyContext) -> &'static [KeyHelp] {
         KeyContext::Map => MAP_KEYS,
         KeyContext::Check => CHECK_KEYS,
         KeyContext::Preview => PREVIEW_KEYS,
+        KeyContext::Connect => CONNECT_KEYS,
+        KeyContext::Plan => PLAN_KEYS,
+        KeyContext::Run => RUN_KEYS,
+        KeyContext::Results => RESULTS_KEYS,
         KeyContext::Typing => TYPING_KEYS,
         KeyContext::Confirm => CONFIRM_KEYS,
         KeyContext::Popup => POPUP_KEYS,
@@ -177,11 +212,25 @@ fn screen_key(screen: KeyContext, code: KeyCode) -> Option<Action> {
         (KeyContext::Map, 'x') => Action::Ignore,
         (KeyContext::Map, 's') => Action::SaveProfile,
         (KeyContext::Map, 'p') => Action::LoadProfile,
-        (KeyContext::Map | KeyContext::Check, 'n') => Action::Next,
+        (KeyContext::Map | KeyContext::Check | KeyContext::Preview | KeyContext::Connect, 'n') => {
+            Action::Next
+        }
         (KeyContext::Map, 'm') => Action::Mode,
         (KeyContext::Map, '/') => Action::PickTarget,
         (KeyContext::Check, 'f') => Action::Filter,
         (KeyContext::Preview, 'g') => Action::Jump,
+        (KeyContext::Plan, 's') => Action::SkipPlan,
+        (KeyContext::Plan, 'f') => Action::Filter,
+        (KeyContext::Plan, 'u') => Action::Unchanged,
+        (KeyContext::Plan, 'x') => Action::Existing,
+        (KeyContext::Plan, 'n') => Action::Next,
+        (KeyContext::Run, 'p') => Action::Pause,
+        (KeyContext::Run, 'c') => Action::Cancel,
+        (KeyContext::Run, 'n') => Action::Next,
+        (KeyContext::Results, 'f') => Action::Filter,
+        (KeyContext::Results, '/') => Action::Search,
+        (KeyContext::Results, 'e') => Action::Export,
+        (KeyContext::Results, 'r') => Action::Retry,
         _ => return None,
     })
 }

@@ -9,6 +9,7 @@ pub mod keymap;
 pub mod screens;
 pub mod strings;
 pub mod widgets;
+mod work;
 
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
@@ -21,6 +22,7 @@ use ratatui::crossterm::event::{
 };
 use ratatui::crossterm::execute;
 use ratatui::layout::{Constraint, Layout};
+use ratatui::text::Line;
 use ratatui::{DefaultTerminal, Frame};
 use tokio::sync::mpsc;
 
@@ -29,17 +31,33 @@ use action::Action;
 use app::{App, AppEvent, Command, Overlay, Screen};
 use screens::open::{self, OpenState};
 
+/// How often the Run screen's clocks move while an import runs.
+const TICK: std::time::Duration = std::time::Duration::from_millis(250);
 /// Rows between two progress reports while a table loads.
 const PROGRESS_EVERY: u64 = 20_000;
 /// Non-blank rows shown on the Sheet screen.
 const PREVIEW_ROWS: usize = 60;
 
 /// Runs the TUI until the operator quits; the terminal is restored on every path.
-pub fn run(file: Option<PathBuf>, profile: Option<crate::profile::Profile>) -> std::io::Result<()> {
+pub fn run(
+    file: Option<PathBuf>,
+    profile: Option<crate::profile::Profile>,
+    sandbox: bool,
+) -> std::io::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()?;
+    // The sandbox lives as long as the session; it is started before the terminal is taken so
+    // that a failure is an ordinary error message.
+    let sandbox = match sandbox {
+        true => Some(
+            runtime
+                .block_on(start_sandbox())
+                .map_err(|e| std::io::Error::other(format!("starting the sandbox: {e}")))?,
+        ),
+        false => None,
+    };
     let mut terminal = ratatui::try_init()?;
     let hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
@@ -47,29 +65,101 @@ pub fn run(file: Option<PathBuf>, profile: Option<crate::profile::Profile>) -> s
         hook(info);
     }));
     let _ = execute!(std::io::stdout(), EnableMouseCapture);
-    let result = runtime.block_on(event_loop(&mut terminal, file, profile));
+    let result = runtime.block_on(event_loop(&mut terminal, file, profile, sandbox.as_ref()));
     let _ = execute!(std::io::stdout(), DisableMouseCapture);
     ratatui::restore();
     result
 }
 
-/// Work shared with the blocking threads.
+/// Work shared with the blocking threads and tasks.
 #[derive(Clone, Default)]
 struct Worker {
     workbook: Arc<Mutex<Option<Workbook>>>,
     cancel: Arc<AtomicBool>,
+    /// The signed-in client, once the connection test passed.
+    client: Arc<Mutex<Option<Arc<crate::zendesk::Client>>>>,
+    /// Environment seen by sign-in when the session runs on the sandbox.
+    sandbox_env: Option<Arc<Vec<(String, String)>>>,
+    /// The running import's pause and cancel.
+    import: work::ControlSlot,
 }
+
+impl Worker {
+    /// The environment sign-in reads: the process's, or the session sandbox's credentials.
+    fn env(&self) -> work::Env {
+        match self.sandbox_env.clone() {
+            Some(env) => {
+                Arc::new(move |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()))
+            }
+            None => Arc::new(|k: &str| std::env::var(k).ok()),
+        }
+    }
+
+    /// The signed-in client and the engine's pace, or why an import cannot start.
+    fn target(&self) -> Result<work::Target, String> {
+        let client = self
+            .client
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+            .ok_or("not connected: test the connection first")?;
+        Ok(work::Target {
+            client,
+            sandbox_speed: self.sandbox_env.as_ref().map(|_| SANDBOX_SPEED),
+            controls: Arc::clone(&self.import),
+        })
+    }
+}
+
+/// OAuth client credentials for the sandbox's confidential client.
+fn sandbox_env(sandbox: &crate::sandbox::SandboxHandle) -> Vec<(String, String)> {
+    let service = sandbox
+        .config()
+        .oauth_clients
+        .iter()
+        .find(|c| c.client_id == crate::sandbox::SERVICE_CLIENT_ID);
+    let mut env = vec![("ZENDESK_URL".to_owned(), sandbox.url().to_string())];
+    if let Some(secret) = service.and_then(|c| c.client_secret.as_ref()) {
+        env.push((
+            "ZENDESK_CLIENT_ID".to_owned(),
+            crate::sandbox::SERVICE_CLIENT_ID.to_owned(),
+        ));
+        env.push((
+            "ZENDESK_CLIENT_SECRET".to_owned(),
+            secret.expose().to_owned(),
+        ));
+    }
+    env.push(("ZDIMPORT_KEYRING".to_owned(), "memory".to_owned()));
+    env
+}
+
+/// The built-in sandbox for rehearsals, its clock a little faster than real time.
+async fn start_sandbox() -> Result<crate::sandbox::SandboxHandle, crate::sandbox::SandboxError> {
+    let config = crate::sandbox::SandboxConfig {
+        speed: SANDBOX_SPEED,
+        ..crate::sandbox::SandboxConfig::default()
+    };
+    crate::sandbox::Sandbox::start(config).await
+}
+
+/// Simulated seconds per real second in the TUI's sandbox: jobs finish in about a second.
+const SANDBOX_SPEED: f64 = 5.0;
 
 async fn event_loop(
     terminal: &mut DefaultTerminal,
     file: Option<PathBuf>,
     profile: Option<crate::profile::Profile>,
+    sandbox: Option<&crate::sandbox::SandboxHandle>,
 ) -> std::io::Result<()> {
     let (tx, mut rx) = mpsc::channel::<AppEvent>(32);
-    let worker = Worker::default();
+    let mut worker = Worker::default();
     let start_dir = std::env::current_dir()?;
     let mut app = App::new(OpenState::new(start_dir.clone(), Vec::new()));
     app.session.profile = profile;
+    if let Some(sandbox) = sandbox {
+        app.session.sandbox_url = Some(sandbox.url().to_string());
+        worker.sandbox_env = Some(Arc::new(sandbox_env(sandbox)));
+    }
     let first = match file {
         Some(path) => Command::OpenFile(path),
         None => Command::ListDir(start_dir),
@@ -86,24 +176,54 @@ async fn event_loop(
     }
     execute(first, &worker, &tx);
     let mut events = EventStream::new();
+    let terminated = terminated();
+    tokio::pin!(terminated);
+    let mut tick = tokio::time::interval(TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     while !app.quit {
         terminal.draw(|frame| draw(frame, &mut app))?;
-        let command = tokio::select! {
-            Some(Ok(event)) = events.next() => terminal_event(&mut app, &event),
+        let mut commands = Vec::new();
+        tokio::select! {
+            Some(Ok(event)) = events.next() => commands.extend(terminal_event(&mut app, &event)),
             Some(event) = rx.recv() => {
-                let mut command = app.handle(event);
-                // Drain what else arrived before drawing again.
+                commands.extend(app.handle(event));
+                // Take in what else arrived before drawing again: one frame per batch.
                 while let Ok(more) = rx.try_recv() {
-                    if let Some(c) = app.handle(more) { command = Some(c); }
+                    commands.extend(app.handle(more));
                 }
-                command
             }
-        };
-        if let Some(command) = command {
+            () = &mut terminated => commands.extend(app.update(Action::ForceQuit)),
+            now = tick.tick(), if app.ticking() => {
+                commands.extend(app.handle(AppEvent::Tick(now.into_std())));
+            }
+        }
+        for command in commands {
             execute(command, &worker, &tx);
         }
     }
     Ok(())
+}
+
+/// SIGTERM or SIGHUP (the terminal closed): leave as Ctrl-C does, restoring the terminal.
+async fn terminated() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::hangup()),
+        ) {
+            (Ok(mut term), Ok(mut hup)) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = hup.recv() => {}
+                }
+            }
+            _ => std::future::pending().await,
+        }
+    }
+    #[cfg(not(unix))]
+    std::future::pending::<()>().await;
 }
 
 fn terminal_event(app: &mut App, event: &Event) -> Option<Command> {
@@ -128,6 +248,79 @@ fn execute(command: Command, worker: &Worker, tx: &mpsc::Sender<AppEvent>) {
     match command {
         Command::Quit => {}
         Command::CancelLoad => worker.cancel.store(true, Ordering::SeqCst),
+        Command::StartImport {
+            table,
+            mapping,
+            options,
+            report,
+            account,
+            plan,
+            skip_unchanged,
+            concurrency,
+            file,
+            profile,
+        } => {
+            let run = work::NewRun {
+                table,
+                mapping,
+                options,
+                report,
+                account,
+                plan,
+                skip_unchanged,
+                concurrency,
+                file,
+                profile,
+            };
+            spawn_import(&worker, tx, move |target, tx| work::start(run, target, tx));
+        }
+        Command::RetryImport {
+            run_dir,
+            concurrency,
+        } => {
+            spawn_import(&worker, tx, move |target, tx| {
+                work::retry(run_dir, concurrency, target, tx)
+            });
+        }
+        Command::ResumeImport(dir) => {
+            let env = worker.env();
+            let controls = Arc::clone(&worker.import);
+            let speed = worker.sandbox_env.as_ref().map(|_| SANDBOX_SPEED);
+            let sender = tx.clone();
+            engine_thread(tx, move || work::resume(dir, env, speed, controls, sender));
+        }
+        Command::CheckAccount {
+            table,
+            mapping,
+            options,
+        } => {
+            spawn_import(&worker, tx, move |target, tx| async move {
+                let answer = work::check_account(&target.client, table, mapping, options).await;
+                let _ = tx.send(AppEvent::AccountChecked(answer)).await;
+            });
+        }
+        Command::BuildPlan { account, options } => {
+            spawn_import(&worker, tx, move |target, tx| async move {
+                let answer = work::build_plan(&target.client, &account, options).await;
+                let _ = tx.send(AppEvent::Planned(answer)).await;
+            });
+        }
+        Command::PauseImport(paused) => work::pause(&worker.import, paused),
+        Command::CancelImport => work::cancel(&worker.import),
+        Command::Export { path, outcomes } => {
+            tokio::task::spawn_blocking(move || {
+                let done = crate::import::report::write(&path, &outcomes)
+                    .map(|()| path)
+                    .map_err(|e| e.to_string());
+                let _ = tx.blocking_send(AppEvent::Exported(done));
+            });
+        }
+        Command::TestConnection(request) => {
+            tokio::spawn(async move {
+                let answer = test_connection(&request, &worker).await;
+                let _ = tx.send(AppEvent::Connected(answer)).await;
+            });
+        }
         command => {
             worker.cancel.store(false, Ordering::SeqCst);
             tokio::task::spawn_blocking(move || {
@@ -166,7 +359,7 @@ fn run_blocking(command: Command, worker: &Worker, tx: &mpsc::Sender<AppEvent>) 
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     match command {
-        Command::ListDir(dir) => match open::list_dir(&dir, &recent_files()) {
+        Command::ListDir(dir) => match open::list_dir(&dir, &recent_files(), resumable_runs()) {
             Ok(entries) => AppEvent::DirListed { dir, entries },
             Err(e) => AppEvent::Failed(format!("{}: {e}", dir.display())),
         },
@@ -196,8 +389,150 @@ fn run_blocking(command: Command, worker: &Worker, tx: &mpsc::Sender<AppEvent>) 
         | Command::Quit
         | Command::ListProfiles
         | Command::SaveProfile(_)
+        | Command::TestConnection(_)
+        | Command::StartImport { .. }
+        | Command::RetryImport { .. }
+        | Command::ResumeImport(_)
+        | Command::CheckAccount { .. }
+        | Command::BuildPlan { .. }
+        | Command::PauseImport(_)
+        | Command::CancelImport
+        | Command::Export { .. }
         | Command::Check { .. } => AppEvent::Cancelled,
     }
+}
+
+/// Starts an import when connected; otherwise says why not.
+fn spawn_import<F, Fut>(worker: &Worker, tx: mpsc::Sender<AppEvent>, task: F)
+where
+    F: FnOnce(work::Target, mpsc::Sender<AppEvent>) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + 'static,
+{
+    match worker.target() {
+        Ok(target) => {
+            let sender = tx.clone();
+            engine_thread(tx, move || task(target, sender));
+        }
+        Err(e) => {
+            tokio::spawn(async move {
+                let _ = tx.send(AppEvent::ImportEnded(Err(e))).await;
+            });
+        }
+    }
+}
+
+/// Runs an engine future on a thread of its own with a single-threaded runtime.
+///
+/// The engine's future keeps borrows across awaits (it is not `Send`), and a thread of its
+/// own keeps the UI's two workers free for drawing and keys.
+fn engine_thread<F, Fut>(tx: mpsc::Sender<AppEvent>, make: F)
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + 'static,
+{
+    let failed = tx.clone();
+    let spawned = std::thread::Builder::new()
+        .name("zdimport-engine".into())
+        .spawn(move || {
+            match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(runtime) => runtime.block_on(make()),
+                Err(e) => {
+                    let message = format!("cannot start the engine's runtime: {e}");
+                    let _ = tx.blocking_send(AppEvent::ImportEnded(Err(message)));
+                }
+            }
+        });
+    if let Err(e) = spawned {
+        tokio::spawn(async move {
+            let message = format!("cannot start the engine's thread: {e}");
+            let _ = failed.send(AppEvent::ImportEnded(Err(message))).await;
+        });
+    }
+}
+
+/// Signs in as the form says and asks `users/me`; keeps the client for the import.
+async fn test_connection(
+    request: &screens::connect::ConnectRequest,
+    worker: &Worker,
+) -> Result<screens::connect::Account, String> {
+    use crate::zendesk::{self, ClientConfig, Credentials};
+    use screens::connect::SignInChoice;
+    let timeout = std::time::Duration::from_secs(20);
+    let (client, warning) = match request.sign_in {
+        SignInChoice::Environment => {
+            let sandbox = worker.sandbox_env.clone();
+            let var = move |k: &str| match &sandbox {
+                Some(env) => env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()),
+                None => std::env::var(k).ok(),
+            };
+            zendesk::connect(Some(&request.url), None, var, timeout)
+                .await
+                .map_err(|e| explain(&e))?
+        }
+        choice => {
+            let base = zendesk::base_url(Some(&request.url), None).map_err(|e| explain(&e))?;
+            let credentials = match choice {
+                SignInChoice::ApiToken => Credentials::ApiToken {
+                    email: request.email.clone(),
+                    token: request.secret(),
+                },
+                _ => Credentials::Bearer(request.secret()),
+            };
+            let mut config = ClientConfig::new(base, credentials);
+            config.timeout = timeout;
+            let warning = (choice == SignInChoice::ApiToken).then(|| {
+                "API tokens stop working on 2027-04-30: use OAuth (zdimport login)".to_owned()
+            });
+            (
+                zendesk::Client::new(config).map_err(|e| explain(&e))?,
+                warning,
+            )
+        }
+    };
+    let me = client.me().await.map_err(|e| explain(&e))?.value;
+    let account = screens::connect::Account {
+        url: client.base_url().to_string(),
+        name: me.name.clone().unwrap_or_default(),
+        email: me.email.clone().unwrap_or_default(),
+        role: me.role.clone().unwrap_or_default(),
+        warning,
+    };
+    *worker
+        .client
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Arc::new(client));
+    Ok(account)
+}
+
+/// A connection error as the operator needs it: what to do first, Zendesk's words after.
+fn explain(error: &crate::zendesk::ZendeskError) -> String {
+    use crate::zendesk::ZendeskError;
+    let hint = match error {
+        ZendeskError::Api { status: 401, .. } => {
+            "Zendesk refused the sign-in: check the email and token, or sign in again"
+        }
+        ZendeskError::Api { status: 403, .. } => {
+            "signed in, but this user may not do that: imports need an admin"
+        }
+        ZendeskError::Api { status: 404, .. } => "no Zendesk account answers at this URL",
+        ZendeskError::Connection { reason, .. }
+            if reason.contains("dns") || reason.contains("resolve") =>
+        {
+            "the host name does not resolve: check the URL or subdomain"
+        }
+        ZendeskError::Connection { reason, .. }
+            if reason.contains("certificate") || reason.contains("tls") =>
+        {
+            "the TLS handshake failed: a proxy or a wrong certificate is in the way"
+        }
+        ZendeskError::Connection { .. } => "cannot reach the host: check the URL and the network",
+        ZendeskError::Timeout { .. } => "no answer in time: the network or Zendesk is slow",
+        _ => return error.to_string(),
+    };
+    format!("{hint} ({error})")
 }
 
 /// The saved profiles that can be read; unreadable ones are left out here (`zdimport profiles`
@@ -256,6 +591,39 @@ fn load_table(
     }
 }
 
+/// Interrupted runs that can go on from here, newest first (a few).
+fn resumable_runs() -> Vec<open::Entry> {
+    let Ok(runs) = crate::import::journal::runs_dir() else {
+        return Vec::new();
+    };
+    let mut listed: Vec<_> = crate::import::journal::list_runs(&runs)
+        .into_iter()
+        .filter(|r| !r.complete && !r.info.sandbox)
+        .collect();
+    listed.reverse();
+    listed
+        .into_iter()
+        .take(5)
+        .map(|r| {
+            let file = Path::new(&r.info.file)
+                .file_name()
+                .map_or_else(|| r.info.file.clone(), |n| n.to_string_lossy().into_owned());
+            open::Entry {
+                note: format!(
+                    "run {}: {file}, {} of {} rows done, to {}",
+                    r.info.id,
+                    r.done.finished(),
+                    r.info.rows,
+                    r.info.account
+                ),
+                path: r.dir,
+                kind: open::EntryKind::Run,
+                bytes: 0,
+            }
+        })
+        .collect()
+}
+
 /// Recently opened files, newest first (kept in the data dir).
 fn recent_files() -> Vec<PathBuf> {
     let Some(path) = recent_path() else {
@@ -303,18 +671,37 @@ pub fn draw(frame: &mut Frame<'_>, app: &mut App) {
         Screen::Map(state) => state.render(body, buf, &session.mapping, session.mode),
         Screen::Check(state) => state.render(body, buf, session.table.as_deref()),
         Screen::Preview(state) => state.render(body, buf),
+        Screen::Connect(state) => state.render(body, buf),
+        Screen::Plan(state) => state.render(body, buf),
+        Screen::Run(state) => state.render(body, buf),
+        Screen::Results(state) => state.render(body, buf, session.table.as_deref()),
     }
     let context = app.key_context();
     widgets::hint_bar(context, bottom, buf);
     match &app.overlay {
         Some(Overlay::Help) => widgets::help_overlay(screen_context(app), body, buf),
-        Some(Overlay::ConfirmQuit) => widgets::popup(
+        Some(Overlay::ConfirmQuit) => {
+            let question = if app.import_active() {
+                strings::QUIT_RUNNING
+            } else {
+                strings::QUIT_QUESTION
+            };
+            widgets::popup(
+                body,
+                buf,
+                strings::QUIT_TITLE,
+                vec![question.into()],
+                strings::QUIT_KEYS,
+                widgets::theme::WARNING,
+            );
+        }
+        Some(Overlay::ConfirmImport(text)) => widgets::popup(
             body,
             buf,
-            strings::QUIT_TITLE,
-            vec![strings::QUIT_QUESTION.into()],
-            strings::QUIT_KEYS,
-            widgets::theme::WARNING,
+            strings::IMPORT_TITLE,
+            text.lines().map(|l| Line::from(l.to_owned())).collect(),
+            strings::IMPORT_KEYS,
+            widgets::theme::ACCENT,
         ),
         Some(Overlay::Error(message)) => widgets::popup(
             body,
@@ -354,26 +741,31 @@ mod tests {
                 path: "/home/ops/october/users.csv".into(),
                 kind: EntryKind::Recent,
                 bytes: 48_213,
+                note: String::new(),
             },
             Entry {
                 path: "/home/ops".into(),
                 kind: EntryKind::Parent,
                 bytes: 0,
+                note: String::new(),
             },
             Entry {
                 path: "/home/ops/exports/2026".into(),
                 kind: EntryKind::Folder,
                 bytes: 0,
+                note: String::new(),
             },
             Entry {
                 path: "/home/ops/exports/crm_contacts.xlsx".into(),
                 kind: EntryKind::File,
                 bytes: 1_843_200,
+                note: String::new(),
             },
             Entry {
                 path: "/home/ops/exports/billing.csv".into(),
                 kind: EntryKind::File,
                 bytes: 912,
+                note: String::new(),
             },
         ];
         App::new(OpenState::new(dir, entries))
@@ -641,5 +1033,304 @@ mod tests {
         app.update(Action::Jump);
         app.update(Action::Char('9'));
         insta::assert_snapshot!("preview_goto", frame(&mut app, 80, 24).backend());
+    }
+
+    fn connect_app() -> App {
+        let mut app = check_app();
+        app.session.sandbox_url = Some("http://127.0.0.1:8080/".into());
+        app.update(Action::Next);
+        app.update(Action::Next);
+        app
+    }
+
+    #[test]
+    fn connect_screen() {
+        let mut app = connect_app();
+        assert_eq!(app.screen.step(), 5);
+        insta::assert_snapshot!(frame(&mut app, 100, 30).backend());
+        let Some(Command::TestConnection(request)) = app.update(Action::Enter) else {
+            panic!("connection test");
+        };
+        assert_eq!(request.url, "http://127.0.0.1:8080");
+        app.handle(AppEvent::Connected(Ok(screens::connect::Account {
+            url: "http://127.0.0.1:8080/".into(),
+            name: "Sandbox Admin".into(),
+            email: "admin@sandbox.example".into(),
+            role: "admin".into(),
+            warning: None,
+        })));
+        insta::assert_snapshot!("connect_connected_80x24", frame(&mut app, 80, 24).backend());
+        app.update(Action::Enter);
+        app.handle(AppEvent::Connected(Err(
+            "Zendesk refused the sign-in: check the email and token, or sign in again \
+             (GET /api/v2/users/me.json: HTTP 401: Couldn't authenticate you)"
+                .into(),
+        )));
+        insta::assert_snapshot!("connect_failed", frame(&mut app, 100, 30).backend());
+        // Esc keeps the mode and options chosen here.
+        if let Screen::Connect(state) = &mut app.screen {
+            state.mode = crate::payload::Mode::Create;
+        }
+        app.update(Action::Back);
+        assert_eq!(app.session.mode, crate::payload::Mode::Create);
+        assert_eq!(app.screen.step(), 4);
+    }
+
+    fn outcome(row: u32, outcome: crate::import::Outcome) -> crate::import::RowOutcome {
+        let key = crate::import::UserKey {
+            name: Some(format!("Person {row}")),
+            email: Some(format!("person{row}@example.com")),
+            external_id: Some(format!("{}", 10_000 + row)),
+        };
+        let mut o = crate::import::RowOutcome::new(row, outcome, &key);
+        match outcome {
+            crate::import::Outcome::Created | crate::import::Outcome::Updated => {
+                o.user_id = Some(360_000_000_000 + u64::from(row));
+                o.matched_by = Some(crate::import::MatchedBy::Index);
+            }
+            crate::import::Outcome::Failed => {
+                o.error = Some("DuplicateValue".into());
+                o.details = Some("Email: person7@example.com is already being used".into());
+            }
+            crate::import::Outcome::Skipped => {
+                o.error =
+                    Some("E-mail: 'person3(at)example.com' is not a valid email address".into());
+            }
+            crate::import::Outcome::Unknown => o.error = Some("JobKilled".into()),
+        }
+        o
+    }
+
+    /// The Run screen of a 12-row import, 5 rows finished, at a fixed clock.
+    fn run_app() -> (App, std::time::Instant) {
+        use crate::import::{ImportEvent, Outcome, Summary};
+        let mut app = connect_app();
+        let t0 = std::time::Instant::now();
+        app.history.push(std::mem::replace(
+            &mut app.screen,
+            Screen::Run(screens::run::RunState::new(t0)),
+        ));
+        app.handle(AppEvent::ImportStarted {
+            run_id: "20261127-101500-4821".into(),
+            run_dir: "/data/runs/20261127-101500-4821".into(),
+            account: "https://acme.zendesk.com/".into(),
+        });
+        app.handle(AppEvent::Import(ImportEvent::Started {
+            rows: 12,
+            batches: 2,
+            done: Box::new(Summary {
+                skipped: 1,
+                pending: 11,
+                rows: 12,
+                ..Summary::default()
+            }),
+        }));
+        app.handle(AppEvent::Import(ImportEvent::BatchSent {
+            batch: 0,
+            rows: (4..10).collect(),
+            attempt: 1,
+        }));
+        app.handle(AppEvent::Import(ImportEvent::JobUpdate {
+            job_id: "V3-8f2a1c".into(),
+            status: "working".into(),
+            progress: Some(3),
+            total: Some(6),
+        }));
+        app.handle(AppEvent::Import(ImportEvent::RowsFinished(vec![
+            outcome(4, Outcome::Created),
+            outcome(5, Outcome::Created),
+            outcome(6, Outcome::Updated),
+            outcome(7, Outcome::Failed),
+        ])));
+        app.handle(AppEvent::Tick(t0 + std::time::Duration::from_secs(2)));
+        (app, t0)
+    }
+
+    #[test]
+    fn run_screen_states() {
+        use crate::import::{ImportEvent, Summary, WaitReason};
+        let (mut app, t0) = run_app();
+        insta::assert_snapshot!("run_running", frame(&mut app, 100, 30).backend());
+        app.handle(AppEvent::Import(ImportEvent::Waiting {
+            reason: WaitReason::RateLimit,
+            until: t0 + std::time::Duration::from_secs(30),
+        }));
+        insta::assert_snapshot!("run_rate_limited_80x24", frame(&mut app, 80, 24).backend());
+        assert_eq!(app.update(Action::Pause), Some(Command::PauseImport(true)));
+        app.handle(AppEvent::Import(ImportEvent::Paused));
+        insta::assert_snapshot!("run_paused", frame(&mut app, 100, 30).backend());
+        assert_eq!(app.update(Action::Pause), Some(Command::PauseImport(false)));
+        assert_eq!(app.update(Action::Cancel), Some(Command::CancelImport));
+        app.handle(AppEvent::Import(ImportEvent::Cancelling));
+        insta::assert_snapshot!("run_cancelling", frame(&mut app, 100, 30).backend());
+        // Quitting while it runs asks, says the run stays resumable, and cancels.
+        app.update(Action::Quit);
+        assert_eq!(app.overlay, Some(Overlay::ConfirmQuit));
+        insta::assert_snapshot!("run_quit_question", frame(&mut app, 80, 24).backend());
+        app.update(Action::No);
+        app.handle(AppEvent::Import(ImportEvent::Finished(Box::new(Summary {
+            rows: 12,
+            created: 8,
+            updated: 1,
+            failed: 1,
+            skipped: 1,
+            unknown: 1,
+            ..Summary::default()
+        }))));
+        if let Screen::Run(state) = &mut app.screen {
+            state.now = t0 + std::time::Duration::from_secs(9);
+        }
+        insta::assert_snapshot!("run_finished", frame(&mut app, 100, 30).backend());
+        assert_eq!(
+            app.update(Action::Quit),
+            Some(Command::Quit),
+            "nothing running: no question"
+        );
+    }
+
+    #[test]
+    fn quitting_during_a_run_cancels_it_and_leaves() {
+        let (mut app, _) = run_app();
+        app.update(Action::Quit);
+        assert_eq!(app.update(Action::Yes), Some(Command::CancelImport));
+        assert!(app.quit);
+    }
+
+    fn results_app() -> App {
+        use crate::import::Outcome;
+        let (mut app, _) = run_app();
+        let outcomes = vec![
+            outcome(4, Outcome::Created),
+            outcome(5, Outcome::Created),
+            outcome(6, Outcome::Updated),
+            outcome(7, Outcome::Failed),
+            outcome(8, Outcome::Created),
+            outcome(3, Outcome::Skipped),
+            outcome(9, Outcome::Unknown),
+        ];
+        app.handle(AppEvent::ImportEnded(Ok((
+            crate::import::Summary::default(),
+            outcomes,
+        ))));
+        app.handle(AppEvent::Import(crate::import::ImportEvent::Finished(
+            Box::default(),
+        )));
+        app.update(Action::Next);
+        app
+    }
+
+    #[test]
+    fn results_screen() {
+        let mut app = results_app();
+        assert_eq!(app.screen.step(), 8);
+        insta::assert_snapshot!(frame(&mut app, 100, 30).backend());
+        insta::assert_snapshot!("results_80x24", frame(&mut app, 80, 24).backend());
+        app.update(Action::Filter);
+        insta::assert_snapshot!("results_failed_only", frame(&mut app, 100, 30).backend());
+        app.update(Action::Enter);
+        insta::assert_snapshot!("results_detail", frame(&mut app, 100, 30).backend());
+        app.update(Action::Back);
+        app.update(Action::Export);
+        let Some(Command::Export { path, outcomes }) = app.update(Action::Enter) else {
+            panic!("export command");
+        };
+        assert_eq!(
+            path,
+            PathBuf::from("/data/runs/20261127-101500-4821/results.csv")
+        );
+        assert_eq!(outcomes.len(), 7);
+        let Some(Command::RetryImport { run_dir, .. }) = app.update(Action::Retry) else {
+            panic!("retry command");
+        };
+        assert_eq!(run_dir, PathBuf::from("/data/runs/20261127-101500-4821"));
+        assert_eq!(app.screen.step(), 7, "a new run starts");
+    }
+
+    #[test]
+    fn plan_screen() {
+        use crate::plan::{Action as RowAction, Change, Cost, Plan, RowPlan, Spent};
+        let mut app = connect_app();
+        app.history.push(std::mem::replace(
+            &mut app.screen,
+            Screen::Plan(screens::plan::PlanState::new(crate::payload::Mode::Upsert)),
+        ));
+        insta::assert_snapshot!("plan_checking_80x24", frame(&mut app, 80, 24).backend());
+        let cost = Cost {
+            requests: 1,
+            at_most: 12,
+            rate_limit: Some(700),
+            minutes: 0.0,
+        };
+        let check = screens::plan::AccountCheck {
+            fields: 2,
+            problems: Vec::new(),
+            ready: 11,
+            warnings: 0,
+            errors: 1,
+            cost,
+        };
+        if let Screen::Plan(state) = &mut app.screen {
+            state.checked(check);
+        }
+        insta::assert_snapshot!("plan_cost", frame(&mut app, 100, 30).backend());
+        let row = |row, action| RowPlan {
+            row,
+            action,
+            user: None,
+        };
+        let plan = Plan {
+            mode: crate::payload::Mode::Upsert,
+            rows: vec![
+                row(4, RowAction::New),
+                row(
+                    5,
+                    RowAction::Update {
+                        id: 360_000_000_105,
+                        changes: vec![
+                            Change {
+                                field: "name".into(),
+                                old: "Person One".into(),
+                                new: "Person 1".into(),
+                            },
+                            Change {
+                                field: "user_fields.plan".into(),
+                                old: "silver".into(),
+                                new: "gold".into(),
+                            },
+                        ],
+                    },
+                ),
+                row(
+                    6,
+                    RowAction::Unchanged {
+                        id: 360_000_000_106,
+                    },
+                ),
+                row(
+                    7,
+                    RowAction::Invalid {
+                        reason: "'person3(at)example.com' is not a valid email address".into(),
+                    },
+                ),
+                row(
+                    8,
+                    RowAction::Conflict {
+                        external_id_user: 1,
+                        email_user: 2,
+                        reason: "external_id 10004 is user 1, email person4@example.com is user 2"
+                            .into(),
+                    },
+                ),
+            ],
+            missing_organizations: vec!["Globex".into()],
+            cost,
+            spent: Spent {
+                requests: 2,
+                rate_limited: 0,
+            },
+        };
+        app.handle(AppEvent::Planned(Ok(plan)));
+        insta::assert_snapshot!("plan_rows", frame(&mut app, 100, 30).backend());
+        insta::assert_snapshot!("plan_rows_80x24", frame(&mut app, 80, 24).backend());
     }
 }

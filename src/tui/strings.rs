@@ -6,7 +6,21 @@ pub const STEP_SHEET: &str = "Sheet";
 pub const STEP_MAP: &str = "Map";
 pub const STEP_CHECK: &str = "Check";
 pub const STEP_PREVIEW: &str = "Preview";
-pub const STEPS: [&str; 5] = [STEP_OPEN, STEP_SHEET, STEP_MAP, STEP_CHECK, STEP_PREVIEW];
+pub const STEP_CONNECT: &str = "Connect";
+pub const STEP_PLAN: &str = "Plan";
+pub const STEP_RUN: &str = "Run";
+pub const STEP_RESULTS: &str = "Results";
+pub const STEPS: [&str; 9] = [
+    STEP_OPEN,
+    STEP_SHEET,
+    STEP_MAP,
+    STEP_CHECK,
+    STEP_PREVIEW,
+    STEP_CONNECT,
+    STEP_PLAN,
+    STEP_RUN,
+    STEP_RESULTS,
+];
 
 pub const HELP_TITLE: &str = " Keys ";
 pub const HELP_CLOSE: &str = "Esc or ? closes this help";
@@ -18,6 +32,7 @@ pub const ERROR_KEYS: &str = "Esc or Enter closes";
 
 pub const OPEN_TITLE: &str = " Open a worksheet ";
 pub const OPEN_RECENT: &str = "recent";
+pub const OPEN_RESUME: &str = "resume";
 pub const OPEN_EMPTY: &str =
     "No folders or supported files here (xlsx xlsm xlsb xls ods csv tsv txt)";
 pub const LOADING: &str = "Loading";
@@ -48,11 +63,12 @@ pub const MAP_OFFER_KEYS: &str = "y use it   n match automatically";
 pub const INPUT_KEYS: &str = " Enter accept  Esc cancel ";
 pub const TRANSFORM_TITLE: &str = "Transform";
 pub const TRANSFORM_KEYS: &str = " ↑↓ field  ←→ change  Enter apply  Esc cancel ";
-pub const TRANSFORM_NOTES: [&str; 6] = [
+pub const TRANSFORM_NOTES: [&str; 7] = [
     "spaces around the value",
     "default: on for emails",
     "read text dates in this order",
     "a list (on for tags)",
+    "zero-pad numbers to N digits",
     "value for empty cells",
     "Gold=gold; Silver=silver",
 ];
@@ -67,3 +83,37 @@ pub const PREVIEW_TITLE: &str = "Request";
 pub const PREVIEW_EMPTY: &str = "No row is ready to send: fix the mapping or the sheet";
 pub const PREVIEW_GOTO_TITLE: &str = " Go to the request of sheet row ";
 pub const PREVIEW_NOT_SENT: &str = "is not sent (it has an error) or is not in the table";
+
+pub const CONNECT_TITLE: &str = " Zendesk account ";
+pub const CONNECT_TEST: &str = "Test the connection";
+pub const CONNECT_UNTESTED: &str = "Enter on \"Test the connection\" signs in and asks Zendesk who you are (users/me); nothing else is sent.";
+pub const CONNECT_SANDBOX: &str =
+    "The built-in sandbox: a simulated Zendesk on this machine. Enter tests the connection.";
+pub const CONNECT_TESTING: &str = "Signing in and asking who you are";
+
+pub const IMPORT_TITLE: &str = " Start the import? ";
+pub const IMPORT_KEYS: &str = "y send   n not yet";
+pub const QUIT_RUNNING: &str = "An import is running. Quitting stops sending; the run stays in its journal and can be resumed from the start screen.";
+pub const RUN_STARTING: &str = "STARTING";
+pub const RUN_RUNNING: &str = "RUNNING";
+pub const RUN_PAUSED: &str = "PAUSED";
+pub const RUN_CANCELLING: &str = "CANCELLING";
+pub const RUN_CANCELLED: &str = "CANCELLED";
+pub const RUN_FINISHED: &str = "FINISHED";
+pub const RUN_FAILED: &str = "STOPPED";
+pub const RUN_LOG_TITLE: &str = " Log ";
+
+pub const RESULTS_TITLE: &str = " Results ";
+pub const RESULTS_CELLS: &str = "the sheet row:";
+pub const RESULTS_SENT: &str = "the user sent:";
+pub const RESULTS_EXPORT_TITLE: &str = " Export to (.csv or .json) ";
+pub const RESULTS_NOTHING_TO_RETRY: &str = "No failed or unknown row to retry";
+
+pub const PLAN_TITLE: &str = " Plan ";
+pub const PLAN_CHECKING: &str =
+    "Reading the account's custom fields and checking every row against them";
+pub const PLAN_LOOKING: &str = "Looking the users up in the account";
+pub const PLAN_FIX_MAPPING: &str =
+    " Esc goes back to the mapping (Map is three steps back) to fix it.";
+pub const PLAN_OFFER_KEYS: &str =
+    " Enter looks them up and shows what each row will do · s imports without the plan";

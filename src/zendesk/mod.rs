@@ -24,7 +24,7 @@ pub use auth::{Credentials, OAuthClient, SignIn, TokenAnswer, TokenManager, sign
 pub use error::{ApiReason, RequestLabel, ZendeskError};
 pub use rate::RateInfo;
 pub use secret::Secret;
-pub use types::{JobResult, JobResults, JobState, JobStatus, User, UserField};
+pub use types::{JobResult, JobResults, JobState, JobStatus, Organization, User, UserField};
 
 /// Zendesk refuses more than this many users in one bulk call (400 `TooManyValues`).
 pub const MAX_USERS_PER_CALL: usize = 100;
@@ -299,6 +299,17 @@ impl Client {
         );
         let answer = self.get::<types::UserSearchEnvelope>(&path).await?;
         Ok(map_answer(answer, |e| e.results))
+    }
+
+    /// `GET /api/v2/organizations/search.json?name=…`: the organization of exactly that name
+    /// (Zendesk compares names ignoring case), or none.
+    pub async fn search_organizations_by_name(
+        &self,
+        name: &str,
+    ) -> Result<Answer<Vec<Organization>>, ZendeskError> {
+        let path = format!("/api/v2/organizations/search.json?name={}", encode(name));
+        let answer = self.get::<types::OrganizationsEnvelope>(&path).await?;
+        Ok(map_answer(answer, |e| e.organizations))
     }
 
     async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<Answer<T>, ZendeskError> {

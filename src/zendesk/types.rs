@@ -204,6 +204,25 @@ pub struct User {
     pub extra: Map<String, Value>,
 }
 
+/// `{"organizations": [...]}`: `organizations/search` and lists.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct OrganizationsEnvelope {
+    pub organizations: Vec<Organization>,
+    #[serde(default)]
+    pub next_page: Option<String>,
+    #[serde(default)]
+    pub count: Option<u64>,
+}
+
+/// An organization: the keys zdimport reads, the others kept in `extra`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct Organization {
+    pub id: u64,
+    pub name: String,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
 /// `{"user_fields": [...]}`.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct UserFieldsEnvelope {

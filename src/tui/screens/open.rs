@@ -21,10 +21,14 @@ pub struct Entry {
     pub kind: EntryKind,
     /// File size in bytes (0 for folders).
     pub bytes: u64,
+    /// What a run entry is: its file and how far it got.
+    pub note: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EntryKind {
+    /// An interrupted import to resume (its run folder).
+    Run,
     Recent,
     Parent,
     Folder,
@@ -54,6 +58,8 @@ pub struct OpenState {
 pub enum OpenOutcome {
     List(PathBuf),
     Open(PathBuf),
+    /// Continue the interrupted run in this folder.
+    Resume(PathBuf),
     Cancel,
 }
 
@@ -96,6 +102,7 @@ impl OpenState {
                 return self.selected().map(|e| match e.kind {
                     EntryKind::Parent | EntryKind::Folder => OpenOutcome::List(e.path.clone()),
                     EntryKind::Recent | EntryKind::File => OpenOutcome::Open(e.path.clone()),
+                    EntryKind::Run => OpenOutcome::Resume(e.path.clone()),
                 });
             }
             _ => {}
@@ -140,6 +147,7 @@ impl OpenState {
 fn entry_line<'a>(e: &Entry, dir: &Path, width: usize) -> Line<'a> {
     let name = match e.kind {
         EntryKind::Parent => "..".to_owned(),
+        EntryKind::Run => e.note.clone(),
         EntryKind::Recent => e.path.display().to_string(),
         _ => e
             .path
@@ -150,18 +158,22 @@ fn entry_line<'a>(e: &Entry, dir: &Path, width: usize) -> Line<'a> {
     };
     let (icon, style) = match e.kind {
         EntryKind::Recent => ("★ ", Style::new().fg(theme::ACCENT)),
+        EntryKind::Run => ("⟳ ", Style::new().fg(theme::WARNING)),
         EntryKind::Parent | EntryKind::Folder => ("▸ ", Style::new().bold()),
         EntryKind::File => ("  ", Style::new()),
     };
-    let size = if e.kind == EntryKind::Folder || e.kind == EntryKind::Parent {
+    let size = if matches!(
+        e.kind,
+        EntryKind::Folder | EntryKind::Parent | EntryKind::Run
+    ) {
         String::new()
     } else {
         human_bytes(e.bytes)
     };
-    let tag = if e.kind == EntryKind::Recent {
-        strings::OPEN_RECENT
-    } else {
-        ""
+    let tag = match e.kind {
+        EntryKind::Recent => strings::OPEN_RECENT,
+        EntryKind::Run => strings::OPEN_RESUME,
+        _ => "",
     };
     let room = width.saturating_sub(2 + size.len() + tag.len() + 2);
     let name = fit(&name, room);
@@ -222,22 +234,22 @@ pub fn human_bytes(bytes: u64) -> String {
 
 /// Lists a folder: parent, sub-folders, supported files; recent files first. Hidden entries
 /// (dot files) are left out.
-pub fn list_dir(dir: &Path, recent: &[PathBuf]) -> std::io::Result<Vec<Entry>> {
-    let mut entries: Vec<Entry> = recent
-        .iter()
-        .filter_map(|p| {
-            std::fs::metadata(p).ok().map(|m| Entry {
-                path: p.clone(),
-                kind: EntryKind::Recent,
-                bytes: m.len(),
-            })
+pub fn list_dir(dir: &Path, recent: &[PathBuf], runs: Vec<Entry>) -> std::io::Result<Vec<Entry>> {
+    let mut entries = runs;
+    entries.extend(recent.iter().filter_map(|p| {
+        std::fs::metadata(p).ok().map(|m| Entry {
+            path: p.clone(),
+            kind: EntryKind::Recent,
+            bytes: m.len(),
+            note: String::new(),
         })
-        .collect();
+    }));
     if let Some(parent) = dir.parent() {
         entries.push(Entry {
             path: parent.to_path_buf(),
             kind: EntryKind::Parent,
             bytes: 0,
+            note: String::new(),
         });
     }
     let mut folders = Vec::new();
@@ -255,12 +267,14 @@ pub fn list_dir(dir: &Path, recent: &[PathBuf]) -> std::io::Result<Vec<Entry>> {
                 path,
                 kind: EntryKind::Folder,
                 bytes: 0,
+                note: String::new(),
             });
         } else if crate::sheet::Format::from_path(&path).is_some() {
             files.push(Entry {
                 path,
                 kind: EntryKind::File,
                 bytes: meta.len(),
+                note: String::new(),
             });
         }
     }
@@ -288,21 +302,25 @@ mod tests {
                 path: "/data/old/users.csv".into(),
                 kind: EntryKind::Recent,
                 bytes: 2048,
+                note: String::new(),
             },
             Entry {
                 path: "/".into(),
                 kind: EntryKind::Parent,
                 bytes: 0,
+                note: String::new(),
             },
             Entry {
                 path: "/data/exports".into(),
                 kind: EntryKind::Folder,
                 bytes: 0,
+                note: String::new(),
             },
             Entry {
                 path: "/data/users.xlsx".into(),
                 kind: EntryKind::File,
                 bytes: 18_708,
+                note: String::new(),
             },
         ];
         OpenState::new(dir, entries)
@@ -351,7 +369,7 @@ mod tests {
         for f in ["b.xlsx", "a.csv", "notes.pdf", ".hidden.csv"] {
             std::fs::write(dir.path().join(f), b"x").unwrap();
         }
-        let entries = list_dir(dir.path(), &[]).unwrap();
+        let entries = list_dir(dir.path(), &[], Vec::new()).unwrap();
         let kinds: Vec<(EntryKind, String)> = entries
             .iter()
             .map(|e| {

@@ -15,7 +15,15 @@ use crate::tui::widgets::input::TextInput;
 use crate::tui::widgets::{centered, theme};
 
 /// The editor's rows, top to bottom.
-const FIELDS: [&str; 6] = ["trim", "lowercase", "date", "split", "default", "map"];
+const FIELDS: [&str; 7] = [
+    "trim",
+    "lowercase",
+    "date",
+    "split",
+    "pad",
+    "default",
+    "map",
+];
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum TransformOutcome {
@@ -30,6 +38,8 @@ pub struct TransformEditor {
     /// Row with the keys.
     pub row: usize,
     pub default: TextInput,
+    /// Digits to zero-pad whole numbers to.
+    pub pad: TextInput,
     /// `Gold=gold; Silver=silver`.
     pub map: TextInput,
     /// Why the map text could not be read.
@@ -47,6 +57,7 @@ impl TransformEditor {
         TransformEditor {
             header,
             default: TextInput::new(transform.default.as_deref().unwrap_or_default()),
+            pad: TextInput::new(&transform.pad.map(|p| p.to_string()).unwrap_or_default()),
             map: TextInput::new(&map),
             transform,
             row: 0,
@@ -62,10 +73,14 @@ impl TransformEditor {
             Action::Down | Action::NextPane => self.row = (self.row + 1).min(FIELDS.len() - 1),
             Action::Left => self.cycle(false),
             Action::Right | Action::Char(' ') if self.row < 4 => self.cycle(true),
+            Action::Char(c) if self.row == 4 && !c.is_ascii_digit() => {}
             action if self.row == 4 => {
-                self.default.handle(action);
+                self.pad.handle(action);
             }
             action if self.row == 5 => {
+                self.default.handle(action);
+            }
+            action if self.row == 6 => {
                 self.map.handle(action);
             }
             _ => {}
@@ -77,6 +92,7 @@ impl TransformEditor {
         let mut transform = self.transform.clone();
         let default = self.default.text.trim();
         transform.default = (!default.is_empty()).then(|| default.to_owned());
+        transform.pad = self.pad.text.parse::<u8>().ok().filter(|p| *p > 0);
         match parse_map(&self.map.text) {
             Ok(map) => {
                 transform.value_map = map;
@@ -84,7 +100,7 @@ impl TransformEditor {
             }
             Err(e) => {
                 self.error = Some(e);
-                self.row = 5;
+                self.row = 6;
                 None
             }
         }
@@ -117,7 +133,7 @@ impl TransformEditor {
     }
 
     pub fn render(&self, area: Rect, buf: &mut Buffer) {
-        let height = if self.error.is_some() { 10 } else { 8 };
+        let height = if self.error.is_some() { 11 } else { 9 };
         let rect = centered(area, 70, height);
         Clear.render(rect, buf);
         let block = Block::bordered()
@@ -147,6 +163,7 @@ impl TransformEditor {
             switch(t.lowercase),
             date,
             switch(t.split),
+            format!("{}▏", self.pad.text),
             format!("{}▏", self.default.text),
             format!("{}▏", self.map.text),
         ];
@@ -227,6 +244,10 @@ mod tests {
         assert_eq!(e.transform.date, Some(DateOrder::Dmy));
         e.update(&Action::Down);
         e.update(&Action::Down);
+        for c in "5x".chars() {
+            e.update(&Action::Char(c));
+        }
+        e.update(&Action::Down);
         for c in "Gold".chars() {
             e.update(&Action::Char(c));
         }
@@ -240,12 +261,13 @@ mod tests {
         assert_eq!(t.default.as_deref(), Some("Gold"));
         assert_eq!(t.value_map["Silver"], "silver");
         assert_eq!(t.trim, Some(false));
+        assert_eq!(t.pad, Some(5));
     }
 
     #[test]
     fn an_unreadable_map_keeps_the_editor_open() {
         let mut e = TransformEditor::new("Plan".into(), Transform::default());
-        e.row = 5;
+        e.row = 6;
         for c in "Gold".chars() {
             e.update(&Action::Char(c));
         }

@@ -45,6 +45,14 @@ pub fn step_bar(current: usize, file: Option<&str>, area: Rect, buf: &mut Buffer
         ),
         Span::raw(" "),
     ];
+    // Too narrow for every name: steps away from the current one show their number only.
+    let full: usize = strings::STEPS
+        .iter()
+        .map(|s| s.chars().count() + 5)
+        .sum::<usize>()
+        + 12
+        + file.map_or(0, |f| f.chars().count() + 3);
+    let compact = full > usize::from(area.width);
     for (i, step) in strings::STEPS.iter().enumerate() {
         let style = if i == current {
             Style::new()
@@ -58,7 +66,12 @@ pub fn step_bar(current: usize, file: Option<&str>, area: Rect, buf: &mut Buffer
         if i > 0 {
             spans.push(Span::styled(" › ", theme::dim()));
         }
-        spans.push(Span::styled(format!("{} {step}", i + 1), style));
+        let label = if compact && i.abs_diff(current) > 1 {
+            (i + 1).to_string()
+        } else {
+            format!("{} {step}", i + 1)
+        };
+        spans.push(Span::styled(label, style));
     }
     if let Some(f) = file {
         spans.push(Span::styled(format!("   {f}"), theme::dim()));
@@ -151,5 +164,5 @@ pub fn help_overlay(context: KeyContext, area: Rect, buf: &mut Buffer) {
 
 /// Cuts `s` to `max` display characters with `…`, flattening line breaks.
 pub fn fit(s: &str, max: usize) -> String {
-    crate::cli::shorten(s, max)
+    crate::text::shorten(s, max)
 }

@@ -1,0 +1,122 @@
+//! `--account`, `--url`, `--subdomain`, `--sandbox`: the Zendesk account a command checks
+//! against, and its custom field definitions fetched once for the run.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::Args;
+
+use crate::payload::Blank;
+use crate::pipeline::AccountChecks;
+use crate::plan::Fields;
+use crate::sandbox::{Sandbox, SandboxConfig, SandboxHandle};
+use crate::zendesk::{self, Client, ClientConfig, Credentials, RateInfo};
+
+/// Which account, and what an empty cell means.
+#[derive(Debug, Clone, Args)]
+pub struct AccountArgs {
+    /// The account's URL (default ZENDESK_URL), e.g. https://acme.zendesk.com
+    #[arg(long, value_name = "URL", conflicts_with = "sandbox")]
+    pub url: Option<String>,
+    /// The account's subdomain (default ZENDESK_SUBDOMAIN)
+    #[arg(long, value_name = "S", conflicts_with = "sandbox")]
+    pub subdomain: Option<String>,
+    /// Use an in-process simulated Zendesk instead of an account (a rehearsal)
+    #[arg(long)]
+    pub sandbox: bool,
+    /// Existing users, organizations and custom fields for --sandbox: a JSON file
+    /// {"users", "user_fields", "organizations"} or a worksheet of users
+    #[arg(long, value_name = "FILE", requires = "sandbox")]
+    pub seed_users: Option<PathBuf>,
+    /// What an empty cell does to a custom field Zendesk already holds: keep it (default) or
+    /// clear it
+    #[arg(long, value_name = "keep|clear", default_value = "keep", value_parser = parse_blank)]
+    pub blank: Blank,
+}
+
+fn parse_blank(text: &str) -> Result<Blank, String> {
+    text.parse()
+}
+
+/// A signed-in client with the account's fields; the sandbox lives as long as this does.
+pub struct Connected {
+    pub client: Client,
+    pub fields: Arc<Fields>,
+    /// The rate headers of the `user_fields` answer: the account's requests per minute.
+    pub rate: RateInfo,
+    _sandbox: Option<SandboxHandle>,
+}
+
+impl Connected {
+    pub fn checks(&self, blank: Blank) -> AccountChecks {
+        AccountChecks {
+            fields: Some(Arc::clone(&self.fields)),
+            blank,
+        }
+    }
+}
+
+/// Simulated seconds per real second for `--sandbox`: job queues and rate windows pass
+/// quickly, as in a rehearsal nobody wants to wait for.
+const SANDBOX_SPEED: f64 = 60.0;
+
+impl AccountArgs {
+    /// Signs in (credentials from the environment or the keyring only) and reads the fields.
+    pub async fn connect(&self) -> Result<Connected, String> {
+        let (client, sandbox) = if self.sandbox {
+            let (client, handle) = self.sandbox_client().await?;
+            (client, Some(handle))
+        } else {
+            let var = |k: &str| std::env::var(k).ok();
+            let (client, warning) = zendesk::connect(
+                self.url.as_deref(),
+                self.subdomain.as_deref(),
+                var,
+                zendesk::DEFAULT_TIMEOUT,
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+            if let Some(warning) = warning {
+                eprintln!("zdimport: {warning}");
+            }
+            (client, None)
+        };
+        let answer = client.user_fields().await.map_err(|e| e.to_string())?;
+        Ok(Connected {
+            client,
+            fields: Arc::new(Fields::new(answer.value)),
+            rate: answer.rate,
+            _sandbox: sandbox,
+        })
+    }
+
+    async fn sandbox_client(&self) -> Result<(Client, SandboxHandle), String> {
+        let mut config = SandboxConfig {
+            speed: SANDBOX_SPEED,
+            ..SandboxConfig::default()
+        };
+        if let Some(path) = &self.seed_users {
+            config.seed_from_file(path).map_err(|e| e.to_string())?;
+        }
+        let sandbox = Sandbox::start(config).await.map_err(|e| e.to_string())?;
+        let credentials = Credentials::ApiToken {
+            email: sandbox.config().admin_email.clone(),
+            token: sandbox.config().api_token.clone(),
+        };
+        let client = Client::new(ClientConfig::new(sandbox.url().clone(), credentials))
+            .map_err(|e| e.to_string())?;
+        eprintln!(
+            "zdimport: using a simulated Zendesk (--sandbox) at {}",
+            sandbox.url()
+        );
+        Ok((client, sandbox))
+    }
+}
+
+/// A runtime for one headless command.
+pub fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))
+}

@@ -1,0 +1,247 @@
+//! `zdimport plan`: what an import would do to each row, looked up in the account first.
+
+use std::io::{BufRead, BufWriter, IsTerminal, Write};
+use std::ops::ControlFlow;
+use std::process::ExitCode;
+
+use clap::Args;
+use serde::Serialize;
+
+use super::account::{AccountArgs, Connected, runtime};
+use super::mapped::{MappingArgs, Prepared};
+use crate::payload::{Mode, User};
+use crate::pipeline::{self, Event};
+use crate::plan::{self, Action, Cost, Counts, Existing, Plan, PlanInput, PlanOptions, RowPlan};
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub mapping: MappingArgs,
+    #[command(flatten)]
+    pub connection: AccountArgs,
+    /// Create mode: what to do with users that already exist (fail, update or skip)
+    #[arg(long, value_name = "fail|update|skip", default_value = "fail", value_parser = parse_existing)]
+    pub existing: Existing,
+    /// Print every row as JSON: {"row","action","id","changes":[{"field","old","new"}]}
+    #[arg(long)]
+    pub json: bool,
+    /// Also search by email the rows whose external_id finds nobody (an upsert matches them by
+    /// email): one request per such row
+    #[arg(long)]
+    pub search_emails: bool,
+    /// Say what the lookups would cost, and stop
+    #[arg(long)]
+    pub cost_only: bool,
+    /// Look up without asking, however long it takes
+    #[arg(long)]
+    pub yes: bool,
+}
+
+fn parse_existing(text: &str) -> Result<Existing, String> {
+    text.parse()
+}
+
+/// Exit code when some row would not go through (conflict, would fail, invalid).
+const EXIT_ROW_PROBLEMS: u8 = 1;
+
+/// Lookups longer than this ask first on a terminal.
+const ASK_OVER_MINUTES: f64 = 1.0;
+
+pub fn run(args: &PlanArgs) -> Result<ExitCode, String> {
+    let runtime = runtime()?;
+    let connected = runtime.block_on(args.connection.connect())?;
+    let mut prepared = args.mapping.prepare_for(Some(&connected.fields))?;
+    let input = read_rows(&mut prepared, &connected, args)?;
+    let cost = plan::estimate(&input, &connected.rate);
+    eprintln!("zdimport: {}", cost_line(&cost, input.users.len()));
+    if args.cost_only || !go_on(&cost, args.yes) {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let options = PlanOptions {
+        mode: prepared.options.mode,
+        existing: args.existing,
+        search_new_emails: args.search_emails,
+        ..PlanOptions::default()
+    };
+    let plan = runtime
+        .block_on(plan::build(
+            &connected.client,
+            input,
+            options,
+            &connected.rate,
+        ))
+        .map_err(|e| e.to_string())?;
+    let mut out = BufWriter::new(std::io::stdout().lock());
+    let written = if args.json {
+        write_json(&mut out, &plan)
+    } else {
+        write_text(&mut out, &plan, &prepared)
+    };
+    match written.and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            return Err(format!("cannot write to stdout: {e}"));
+        }
+        _ => {}
+    }
+    let c = plan.counts();
+    Ok(if c.conflict + c.would_fail + c.invalid > 0 {
+        ExitCode::from(EXIT_ROW_PROBLEMS)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Every row checked for the account, as the plan's input.
+fn read_rows(
+    prepared: &mut Prepared,
+    connected: &Connected,
+    args: &PlanArgs,
+) -> Result<PlanInput, String> {
+    let checks = connected.checks(args.connection.blank);
+    let mut input = PlanInput::default();
+    pipeline::run_with(
+        &mut prepared.workbook,
+        (prepared.sheet, prepared.header),
+        &prepared.mapping,
+        &prepared.options,
+        &checks,
+        |event| {
+            match event {
+                Event::Request(request) => input.push_request(request),
+                Event::Issue(issue) => input.push_issue(&issue),
+            }
+            ControlFlow::Continue(())
+        },
+    )
+    .map_err(|e| e.to_string())?;
+    Ok(input)
+}
+
+fn cost_line(cost: &Cost, users: usize) -> String {
+    let more = if cost.at_most > cost.requests {
+        format!(" (at most {})", cost.at_most)
+    } else {
+        String::new()
+    };
+    let time = match cost.rate_limit {
+        Some(limit) if cost.minutes < 1.0 => {
+            format!(", under a minute at {limit} requests/minute")
+        }
+        Some(limit) => format!(
+            ", about {} minutes at {limit} requests/minute",
+            cost.minutes.ceil()
+        ),
+        None => String::new(),
+    };
+    format!(
+        "the plan looks up {users} users in {} requests{more}{time}",
+        cost.requests
+    )
+}
+
+/// On a terminal, a long lookup asks first; elsewhere it goes on.
+fn go_on(cost: &Cost, yes: bool) -> bool {
+    if yes || cost.minutes <= ASK_OVER_MINUTES || !std::io::stdin().is_terminal() {
+        return true;
+    }
+    eprint!("zdimport: look them up now? [y/N] ");
+    let mut answer = String::new();
+    if std::io::stdin().lock().read_line(&mut answer).is_err() {
+        return false;
+    }
+    matches!(answer.trim().to_lowercase().as_str(), "y" | "yes")
+}
+
+#[derive(Serialize)]
+struct JsonPlan<'a> {
+    mode: Mode,
+    counts: Counts,
+    cost: &'a Cost,
+    spent: &'a plan::Spent,
+    missing_organizations: &'a [String],
+    rows: &'a [RowPlan],
+}
+
+fn write_json(out: &mut impl Write, plan: &Plan) -> std::io::Result<()> {
+    let doc = JsonPlan {
+        mode: plan.mode,
+        counts: plan.counts(),
+        cost: &plan.cost,
+        spent: &plan.spent,
+        missing_organizations: &plan.missing_organizations,
+        rows: &plan.rows,
+    };
+    serde_json::to_writer_pretty(&mut *out, &doc)?;
+    writeln!(out)
+}
+
+/// Rows that are not plainly new or unchanged, one line each (an update's changes below it),
+/// then the organizations and the counts.
+fn write_text(out: &mut impl Write, plan: &Plan, prepared: &Prepared) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "{}, sheet '{}': mode {}, looked up in {} requests ({} answered 429)\n",
+        prepared.workbook.path().display(),
+        prepared.layout.sheet,
+        plan.mode,
+        plan.spent.requests,
+        plan.spent.rate_limited
+    )?;
+    for row in &plan.rows {
+        write_row(out, row)?;
+    }
+    if !plan.missing_organizations.is_empty() {
+        writeln!(
+            out,
+            "\nOrganizations not in the account (Zendesk creates them): {}",
+            plan.missing_organizations.join(", ")
+        )?;
+    }
+    writeln!(out, "\n{}", counts_line(&plan.counts()))
+}
+
+fn write_row(out: &mut impl Write, row: &RowPlan) -> std::io::Result<()> {
+    let who = row.user.as_ref().map(who).unwrap_or_default();
+    let name = row.action.name();
+    match &row.action {
+        Action::New | Action::Unchanged { .. } => Ok(()),
+        Action::Update { id, changes } => {
+            writeln!(out, "row {:<6} {name:<10} {who} (user {id})", row.row)?;
+            for change in changes {
+                writeln!(out, "{:18}{change}", "")?;
+            }
+            Ok(())
+        }
+        Action::Conflict { reason, .. }
+        | Action::WouldFail { reason }
+        | Action::LeftOut { reason, .. }
+        | Action::Invalid { reason }
+            if who.is_empty() =>
+        {
+            writeln!(out, "row {:<6} {name:<10} {reason}", row.row)
+        }
+        Action::Conflict { reason, .. }
+        | Action::WouldFail { reason }
+        | Action::LeftOut { reason, .. }
+        | Action::Invalid { reason } => {
+            writeln!(out, "row {:<6} {name:<10} {who}: {reason}", row.row)
+        }
+    }
+}
+
+/// The row's email, else its external_id, else its name.
+fn who(user: &User) -> String {
+    user.email
+        .clone()
+        .or_else(|| user.external_id.clone())
+        .or_else(|| user.name.clone())
+        .unwrap_or_default()
+}
+
+fn counts_line(c: &Counts) -> String {
+    format!(
+        "{} rows: {} new, {} update, {} unchanged, {} conflict, {} would fail, {} left out, \
+         {} invalid",
+        c.total, c.new, c.update, c.unchanged, c.conflict, c.would_fail, c.left_out, c.invalid
+    )
+}

@@ -1,0 +1,558 @@
+//! The lookups behind a plan, and each row's action decided from what they found.
+
+use std::collections::{HashMap, HashSet};
+use std::future::Future;
+use std::sync::PoisonError;
+use std::time::Duration;
+
+use futures_util::stream::{self, StreamExt, TryStreamExt};
+
+use super::diff::{Organizations, changes};
+use super::{Action, Cost, Existing, Plan, PlanInput, PlanOptions, RowPlan, Spent};
+use crate::payload::{Mode, User};
+use crate::zendesk::{self, Answer, Client, RateInfo, ZendeskError};
+
+/// Ids per `users/show_many` call: Zendesk's limit.
+const PER_CALL: usize = 100;
+
+/// Sends of one lookup before a 5xx, timeout or lost connection is given up.
+const ATTEMPTS: u32 = 5;
+
+/// A lookup that failed for good.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error("looking up {what}: {source}")]
+    Lookup {
+        /// `external_ids E-1…E-100`, `email ana@example.com`, `organization 'Acme'`.
+        what: String,
+        source: ZendeskError,
+    },
+}
+
+/// The requests and minutes the lookups for `input` will take at the account's rate limit
+/// (from the rate headers of any answer, such as `user_fields`).
+pub fn estimate(input: &PlanInput, rate: &RateInfo) -> Cost {
+    let keys = Keys::of(input);
+    let requests = (keys.external_ids.len().div_ceil(PER_CALL)
+        + keys.ids.len().div_ceil(PER_CALL)
+        + keys.emails_only.len()
+        + keys.organizations.len()) as u64;
+    let at_most = requests + keys.emails_too.len() as u64;
+    let minutes = rate
+        .limit
+        .filter(|l| *l > 0)
+        .map_or(0.0, |l| requests as f64 / f64::from(l));
+    Cost {
+        requests,
+        at_most,
+        rate_limit: rate.limit,
+        minutes,
+    }
+}
+
+/// The distinct identifiers and organization names of the users, lower case.
+#[derive(Debug, Default)]
+struct Keys {
+    external_ids: Vec<String>,
+    ids: Vec<u64>,
+    /// Emails of users with no external_id and no id: searched for surely.
+    emails_only: Vec<String>,
+    /// Emails of the others: searched only when their user is not found or has another email.
+    emails_too: Vec<String>,
+    organizations: Vec<String>,
+}
+
+impl Keys {
+    fn of(input: &PlanInput) -> Keys {
+        let mut keys = Keys::default();
+        let mut seen: HashSet<(char, String)> = HashSet::new();
+        for (_, user) in &input.users {
+            if let Some(x) = &user.external_id
+                && seen.insert(('x', x.to_lowercase()))
+            {
+                keys.external_ids.push(x.to_lowercase());
+            }
+            if let Some(id) = user.id
+                && seen.insert(('i', id.to_string()))
+            {
+                keys.ids.push(id);
+            }
+            if let Some(email) = &user.email {
+                let email = email.to_lowercase();
+                let sure = user.external_id.is_none() && user.id.is_none();
+                if sure && seen.insert(('e', email.clone())) {
+                    keys.emails_only.push(email);
+                } else if !sure {
+                    keys.emails_too.push(email);
+                }
+            }
+            if let Some(org) = &user.organization
+                && seen.insert(('o', org.name.to_lowercase()))
+            {
+                keys.organizations.push(org.name.clone());
+            }
+        }
+        keys.emails_too.retain(|e| seen.insert(('e', e.clone())));
+        keys
+    }
+}
+
+/// What the lookups found, by lower-case key.
+#[derive(Debug, Default)]
+struct Found {
+    by_external_id: HashMap<String, zendesk::User>,
+    by_id: HashMap<u64, zendesk::User>,
+    /// `None`: searched, no such user.
+    by_email: HashMap<String, Option<zendesk::User>>,
+    organizations: Organizations,
+    spent: Spent,
+}
+
+/// Looks up the users and organizations of `input` and decides every row's action.
+///
+/// `rate` is what an earlier answer said about the rate limit, for the cost in the plan.
+pub async fn build(
+    client: &Client,
+    input: PlanInput,
+    options: PlanOptions,
+    rate: &RateInfo,
+) -> Result<Plan, PlanError> {
+    let cost = estimate(&input, rate);
+    let keys = Keys::of(&input);
+    let mut found = Found::default();
+    let n = options.concurrency.max(1);
+    let gate = Gate::default();
+    found_users((client, &gate), &keys, n, &mut found).await?;
+    let emails = emails_to_search(&input, &keys, &found, options.search_new_emails);
+    found_emails((client, &gate), emails, n, &mut found).await?;
+    found_organizations((client, &gate), &keys.organizations, n, &mut found).await?;
+    let rows = decide_all(input, &found, options);
+    let mut missing_organizations: Vec<String> = keys
+        .organizations
+        .iter()
+        .filter(|name| found.organizations.get(&name.to_lowercase()) == Some(&None))
+        .cloned()
+        .collect();
+    missing_organizations.sort_by_key(|n| n.to_lowercase());
+    Ok(Plan {
+        mode: options.mode,
+        rows,
+        missing_organizations,
+        cost,
+        spent: found.spent,
+    })
+}
+
+/// `show_many` by external_id and by id, 100 per call.
+async fn found_users(
+    (client, gate): (&Client, &Gate),
+    keys: &Keys,
+    n: usize,
+    found: &mut Found,
+) -> Result<(), PlanError> {
+    let chunks: Vec<&[String]> = keys.external_ids.chunks(PER_CALL).collect();
+    let answers = run_all(chunks, n, |chunk| async move {
+        let refs: Vec<&str> = chunk.iter().map(String::as_str).collect();
+        let what = format!("external_ids {}…{}", chunk[0], chunk[chunk.len() - 1]);
+        retrying(gate, &what, || client.show_many_by_external_ids(&refs)).await
+    })
+    .await?;
+    for (answer, spent) in answers {
+        found.spent.add(spent);
+        for user in answer.value {
+            if let Some(x) = &user.external_id {
+                found.by_external_id.insert(x.to_lowercase(), user);
+            }
+        }
+    }
+    let chunks: Vec<&[u64]> = keys.ids.chunks(PER_CALL).collect();
+    let answers = run_all(chunks, n, |chunk| async move {
+        let what = format!("ids {}…{}", chunk[0], chunk[chunk.len() - 1]);
+        retrying(gate, &what, || client.show_many_by_ids(chunk)).await
+    })
+    .await?;
+    for (answer, spent) in answers {
+        found.spent.add(spent);
+        for user in answer.value {
+            found.by_id.insert(user.id, user);
+        }
+    }
+    Ok(())
+}
+
+/// Emails to search: users with no external_id or id, and those whose external_id or id
+/// found a user with another email (the email may be someone else's: a conflict). A row whose
+/// external_id finds nobody is not searched by email: one search per new user would cost a
+/// request per row instead of one per hundred, unless `new_too` asks for it.
+fn emails_to_search(input: &PlanInput, keys: &Keys, found: &Found, new_too: bool) -> Vec<String> {
+    let mut emails = keys.emails_only.clone();
+    let mut seen: HashSet<String> = emails.iter().cloned().collect();
+    for (_, user) in &input.users {
+        let Some(email) = &user.email else { continue };
+        let Some(held) = by_key(user, found) else {
+            if new_too && seen.insert(email.to_lowercase()) {
+                emails.push(email.to_lowercase());
+            }
+            continue;
+        };
+        let same = held
+            .email
+            .as_deref()
+            .is_some_and(|e| e.eq_ignore_ascii_case(email));
+        if !same && seen.insert(email.to_lowercase()) {
+            emails.push(email.to_lowercase());
+        }
+    }
+    emails
+}
+
+async fn found_emails(
+    (client, gate): (&Client, &Gate),
+    emails: Vec<String>,
+    n: usize,
+    found: &mut Found,
+) -> Result<(), PlanError> {
+    let answers = run_all(emails, n, |email| async move {
+        let what = format!("email {email}");
+        let answer = retrying(gate, &what, || client.search_by_email(&email)).await?;
+        Ok((email, answer))
+    })
+    .await?;
+    for (email, (answer, spent)) in answers {
+        found.spent.add(spent);
+        let user = answer.value.into_iter().find(|u| {
+            u.email
+                .as_deref()
+                .is_some_and(|e| e.eq_ignore_ascii_case(&email))
+        });
+        found.by_email.insert(email, user);
+    }
+    Ok(())
+}
+
+async fn found_organizations(
+    (client, gate): (&Client, &Gate),
+    names: &[String],
+    n: usize,
+    found: &mut Found,
+) -> Result<(), PlanError> {
+    let answers = run_all(names.to_vec(), n, |name| async move {
+        let what = format!("organization '{name}'");
+        let answer = retrying(gate, &what, || client.search_organizations_by_name(&name)).await?;
+        Ok((name, answer))
+    })
+    .await?;
+    for (name, (answer, spent)) in answers {
+        found.spent.add(spent);
+        let id = answer
+            .value
+            .iter()
+            .find(|o| o.name.eq_ignore_ascii_case(&name))
+            .map(|o| o.id);
+        found.organizations.insert(name.to_lowercase(), id);
+    }
+    Ok(())
+}
+
+/// Runs `call` on every item, `n` at a time; the first error stops the rest.
+async fn run_all<I, T, F, Fut>(items: Vec<I>, n: usize, call: F) -> Result<Vec<T>, PlanError>
+where
+    F: Fn(I) -> Fut,
+    Fut: Future<Output = Result<T, PlanError>>,
+{
+    stream::iter(items.into_iter().map(call))
+        .buffer_unordered(n)
+        .try_collect()
+        .await
+}
+
+impl Spent {
+    fn add(&mut self, other: Spent) {
+        self.requests += other.requests;
+        self.rate_limited += other.rate_limited;
+    }
+}
+
+/// Sends a lookup until it is answered: after a 429 it waits `Retry-After`; after a 5xx, a
+/// timeout or a lost connection it backs off, up to [`ATTEMPTS`] sends.
+async fn retrying<T, F, Fut>(
+    gate: &Gate,
+    what: &str,
+    send: F,
+) -> Result<(Answer<T>, Spent), PlanError>
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Result<Answer<T>, ZendeskError>>,
+{
+    let mut spent = Spent::default();
+    let mut failures = 0;
+    loop {
+        gate.pass().await;
+        spent.requests += 1;
+        let error = match send().await {
+            Ok(answer) => {
+                gate.after(&answer.rate);
+                return Ok((answer, spent));
+            }
+            Err(error) => error,
+        };
+        let wait = match &error {
+            ZendeskError::RateLimited { retry_after, .. } => {
+                spent.rate_limited += 1;
+                // A sped-up sandbox may say 0: a short pause still lets its clock move on.
+                let wait = retry_after.unwrap_or(Duration::from_secs(1)).max(MIN_WAIT);
+                gate.hold(wait);
+                wait
+            }
+            e if e.is_transient() && failures + 1 < ATTEMPTS => {
+                failures += 1;
+                Duration::from_millis(250 << failures)
+            }
+            _ => {
+                return Err(PlanError::Lookup {
+                    what: what.to_owned(),
+                    source: error,
+                });
+            }
+        };
+        tokio::time::sleep(wait).await;
+    }
+}
+
+/// The shortest pause after a 429.
+const MIN_WAIT: Duration = Duration::from_millis(20);
+
+/// One pause for every lookup in flight: after a 429, or an answer that used the minute's
+/// last request, none is sent until the window turns, instead of each finding out by a 429.
+#[derive(Debug, Default)]
+struct Gate {
+    until: std::sync::Mutex<Option<tokio::time::Instant>>,
+}
+
+impl Gate {
+    async fn pass(&self) {
+        let until = *self.until.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(until) = until {
+            tokio::time::sleep_until(until).await;
+        }
+    }
+
+    fn hold(&self, wait: Duration) {
+        let until = tokio::time::Instant::now() + wait;
+        let mut held = self.until.lock().unwrap_or_else(PoisonError::into_inner);
+        if held.is_none_or(|h| h < until) {
+            *held = Some(until);
+        }
+    }
+
+    /// `X-Rate-Limit-Remaining: 0`: wait for the window to reset (`ratelimit-reset`).
+    fn after(&self, rate: &RateInfo) {
+        if rate.remaining == Some(0) {
+            self.hold(
+                rate.reset_after
+                    .unwrap_or(Duration::from_secs(1))
+                    .max(MIN_WAIT),
+            );
+        }
+    }
+}
+
+/// The user a row's id or external_id finds.
+fn by_key<'a>(user: &User, found: &'a Found) -> Option<&'a zendesk::User> {
+    user.id.and_then(|id| found.by_id.get(&id)).or_else(|| {
+        let x = user.external_id.as_ref()?;
+        found.by_external_id.get(&x.to_lowercase())
+    })
+}
+
+/// The user a row's email finds: searched, or the row's own user when its email matched.
+fn by_email<'a>(user: &User, found: &'a Found) -> Option<&'a zendesk::User> {
+    let email = user.email.as_ref()?.to_lowercase();
+    match found.by_email.get(&email) {
+        Some(searched) => searched.as_ref(),
+        None => by_key(user, found).filter(|h| {
+            h.email
+                .as_deref()
+                .is_some_and(|e| e.eq_ignore_ascii_case(&email))
+        }),
+    }
+}
+
+fn decide_all(input: PlanInput, found: &Found, options: PlanOptions) -> Vec<RowPlan> {
+    let mut rows: Vec<RowPlan> = input
+        .users
+        .into_iter()
+        .map(|(row, user)| RowPlan {
+            row,
+            action: decide(&user, found, options),
+            user: Some(user),
+        })
+        .collect();
+    rows.extend(input.invalid.into_iter().map(|(row, reason)| RowPlan {
+        row,
+        action: Action::Invalid { reason },
+        user: None,
+    }));
+    rows.sort_by_key(|r| r.row);
+    rows
+}
+
+/// One row's action, from what its identifiers found.
+fn decide(user: &User, found: &Found, options: PlanOptions) -> Action {
+    let keyed = by_key(user, found);
+    let mailed = by_email(user, found);
+    if let (Some(a), Some(b)) = (keyed, mailed)
+        && a.id != b.id
+    {
+        return conflict(user, a.id, b.id);
+    }
+    match options.mode {
+        Mode::Upsert => match keyed.or(mailed) {
+            Some(held) => update(user, held, found),
+            None => new(user),
+        },
+        Mode::Update => match keyed {
+            Some(held) => update(user, held, found),
+            None => Action::WouldFail {
+                reason: format!(
+                    "no user with {}: update_many cannot find it",
+                    key_text(user)
+                ),
+            },
+        },
+        Mode::Create => match keyed.or(mailed) {
+            None => new(user),
+            Some(held) => existing(user, held, found, options.existing),
+        },
+    }
+}
+
+fn conflict(user: &User, external_id_user: u64, email_user: u64) -> Action {
+    let reason = format!(
+        "{} is user {external_id_user} but email {} is user {email_user}: Zendesk would \
+         refuse the email",
+        key_text(user),
+        user.email.as_deref().unwrap_or_default()
+    );
+    Action::Conflict {
+        external_id_user,
+        email_user,
+        reason,
+    }
+}
+
+fn new(user: &User) -> Action {
+    if user.name.is_none() {
+        return Action::WouldFail {
+            reason: "a new user without a name: Zendesk needs a name to create one".into(),
+        };
+    }
+    Action::New
+}
+
+fn update(user: &User, held: &zendesk::User, found: &Found) -> Action {
+    let changes = changes(user, held, &found.organizations);
+    if changes.is_empty() {
+        Action::Unchanged { id: held.id }
+    } else {
+        Action::Update {
+            id: held.id,
+            changes,
+        }
+    }
+}
+
+/// Create mode on a user that exists: fail, update or leave out, as the operator chose.
+fn existing(user: &User, held: &zendesk::User, found: &Found, choice: Existing) -> Action {
+    let reason = format!(
+        "user {} already has this {}: create_many refuses it",
+        held.id,
+        if keyed_text(user, held) {
+            "external_id"
+        } else {
+            "email"
+        }
+    );
+    match choice {
+        Existing::Fail => Action::WouldFail {
+            reason: format!("{reason} (--existing update sends it as an update)"),
+        },
+        Existing::Update => update(user, held, found),
+        Existing::Skip => Action::LeftOut {
+            id: held.id,
+            reason: format!("{reason}; left out (--existing skip)"),
+        },
+    }
+}
+
+fn keyed_text(user: &User, held: &zendesk::User) -> bool {
+    matches!((&user.external_id, &held.external_id), (Some(a), Some(b)) if a.eq_ignore_ascii_case(b))
+}
+
+/// `external_id E-1`, `id 42`, `email ana@x.com`.
+fn key_text(user: &User) -> String {
+    if let Some(id) = user.id {
+        format!("id {id}")
+    } else if let Some(x) = &user.external_id {
+        format!("external_id {x}")
+    } else {
+        format!("email {}", user.email.as_deref().unwrap_or_default())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rstest::rstest;
+
+    use super::*;
+    use crate::payload::OrganizationRef;
+
+    fn user(i: usize, external: bool, email: bool, org: Option<&str>) -> (u32, User) {
+        let user = User {
+            external_id: external.then(|| format!("X-{i}")),
+            email: email.then(|| format!("u{i}@x.com")),
+            organization: org.map(|name| OrganizationRef { name: name.into() }),
+            ..User::default()
+        };
+        (u32::try_from(i).unwrap() + 2, user)
+    }
+
+    #[rstest]
+    // 250 external ids: 3 show_many calls; their emails may each need a search.
+    #[case::external_ids(250, true, true, None, 3, 253, 3.0 / 700.0)]
+    // 250 emails alone: one search each.
+    #[case::emails_only(250, false, true, None, 250, 250, 250.0 / 700.0)]
+    // External ids without emails: nothing more to search.
+    #[case::ids_only(100, true, false, None, 1, 1, 1.0 / 700.0)]
+    // Two names of one organization, in different case: one search.
+    #[case::organizations(2, true, false, Some("Acme"), 2, 2, 2.0 / 700.0)]
+    fn the_cost_is_known_before_any_lookup(
+        #[case] rows: usize,
+        #[case] external: bool,
+        #[case] email: bool,
+        #[case] org: Option<&str>,
+        #[case] requests: u64,
+        #[case] at_most: u64,
+        #[case] minutes: f64,
+    ) {
+        let mut input = PlanInput::default();
+        for i in 0..rows {
+            let org = org.map(|o| {
+                if i % 2 == 0 {
+                    o.to_owned()
+                } else {
+                    o.to_uppercase()
+                }
+            });
+            input.users.push(user(i, external, email, org.as_deref()));
+        }
+        let rate = RateInfo {
+            limit: Some(700),
+            ..RateInfo::default()
+        };
+        let cost = estimate(&input, &rate);
+        assert_eq!((cost.requests, cost.at_most), (requests, at_most));
+        assert!((cost.minutes - minutes).abs() < 1e-9, "{}", cost.minutes);
+        assert_eq!(estimate(&input, &RateInfo::default()).minutes, 0.0);
+    }
+}

@@ -1,0 +1,491 @@
+//! Knowing the account before sending: custom fields converted for their definitions, and
+//! the plan that says what each row will do (new, update with its changes, unchanged,
+//! conflict, would fail), the way `terraform plan` shows a change before `apply`.
+//!
+//! The plan looks up the users the file names with as few requests as Zendesk allows:
+//! `users/show_many` by external_id or id, 100 per call, and `users/search` by email only for
+//! rows that have neither, or whose email may belong to someone else. [`estimate`] says what
+//! that costs before anything is sent; [`build`] does it; [`Plan::import`] gives the engine
+//! the requests to send and the rows it leaves out, with the reason.
+//!
+//! ```no_run
+//! # async fn demo(client: zdimport::zendesk::Client, table: zdimport::sheet::Table,
+//! #     mapping: zdimport::mapping::Mapping) -> Result<(), Box<dyn std::error::Error>> {
+//! use std::sync::Arc;
+//! use zdimport::payload::{Blank, Options};
+//! use zdimport::pipeline::AccountChecks;
+//! use zdimport::plan::{self, Fields, PlanInput, PlanOptions};
+//!
+//! let answer = client.user_fields().await?;
+//! let fields = Arc::new(Fields::new(answer.value));
+//! assert!(fields.problems(&mapping).is_empty(), "shown on the Map step");
+//! let checks = AccountChecks { fields: Some(fields), blank: Blank::Keep };
+//! let mut checker = checks.checker(&mapping, table.layout.first_column, &Options::default());
+//! let mut input = PlanInput::default();
+//! for row in table.rows {
+//!     input.push_checked(checker.check(row));
+//! }
+//! let cost = plan::estimate(&input, &answer.rate); // show it, let the operator skip
+//! let plan = plan::build(&client, input, PlanOptions::default(), &answer.rate).await?;
+//! let import = plan.import(true); // requests to send, rows skipped with their reason
+//! # let _ = (cost, import);
+//! # Ok(()) }
+//! ```
+
+mod diff;
+pub mod fields;
+mod lookup;
+
+use std::collections::HashSet;
+use std::fmt;
+use std::str::FromStr;
+
+use serde::Serialize;
+use serde_json::Value;
+
+pub use fields::{ConversionError, FieldDef, FieldKind, Fields};
+pub use lookup::{PlanError, build, estimate};
+
+use crate::payload::{Batcher, Checked, Issue, Mode, Request, Severity, User};
+
+/// One field that an update changes: what Zendesk holds now and what the row sends.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Change {
+    /// `name`, `email`, `organization`, `user_fields.plan`…
+    pub field: String,
+    pub old: Value,
+    pub new: Value,
+}
+
+impl fmt::Display for Change {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}: {} → {}",
+            self.field,
+            shown(&self.old),
+            shown(&self.new)
+        )
+    }
+}
+
+fn shown(value: &Value) -> String {
+    match value {
+        Value::Null => "(empty)".to_owned(),
+        other => other.to_string(),
+    }
+}
+
+/// What one row will do.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum Action {
+    /// No such user yet: created.
+    New,
+    /// An existing user whose fields change.
+    Update { id: u64, changes: Vec<Change> },
+    /// An existing user that already holds every value the row sends.
+    Unchanged { id: u64 },
+    /// The row's external_id finds one user and its email another: Zendesk would refuse it.
+    Conflict {
+        external_id_user: u64,
+        email_user: u64,
+        reason: String,
+    },
+    /// Zendesk would refuse the row (create mode on an existing user, update of a user that
+    /// does not exist, a new user without a name).
+    WouldFail { reason: String },
+    /// Create mode on an existing user, left out as the operator asked.
+    LeftOut { id: u64, reason: String },
+    /// The row has a validation error and is never sent.
+    Invalid { reason: String },
+}
+
+impl Action {
+    /// The action's name as `plan --json` prints it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Action::New => "new",
+            Action::Update { .. } => "update",
+            Action::Unchanged { .. } => "unchanged",
+            Action::Conflict { .. } => "conflict",
+            Action::WouldFail { .. } => "would_fail",
+            Action::LeftOut { .. } => "left_out",
+            Action::Invalid { .. } => "invalid",
+        }
+    }
+}
+
+/// One row of the file and what it will do.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RowPlan {
+    /// Spreadsheet row number.
+    pub row: u32,
+    #[serde(flatten)]
+    pub action: Action,
+    /// The user the row sends (none for invalid rows).
+    #[serde(skip)]
+    pub user: Option<User>,
+}
+
+/// What an existing user does to a create.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Existing {
+    /// Reported as would fail: `create_many` refuses an email or external_id in use.
+    #[default]
+    Fail,
+    /// Sent as an update (`update_many` by id) when something changes.
+    Update,
+    /// Left out.
+    Skip,
+}
+
+impl FromStr for Existing {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_lowercase().as_str() {
+            "fail" => Ok(Existing::Fail),
+            "update" => Ok(Existing::Update),
+            "skip" => Ok(Existing::Skip),
+            _ => Err(format!("unknown choice '{s}' (fail, update or skip)")),
+        }
+    }
+}
+
+/// How to plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PlanOptions {
+    pub mode: Mode,
+    /// Create mode: what to do with users that already exist.
+    pub existing: Existing,
+    /// Lookups in flight at once: enough to use the rate limit when each answer takes a
+    /// few hundred milliseconds, few enough to stay polite.
+    pub concurrency: usize,
+    /// Also search by email the rows whose external_id finds nobody: an upsert would match
+    /// such a row by its email, so without it the plan may say `new` for a user that exists
+    /// under another (or no) external_id. Costs one request per such row.
+    pub search_new_emails: bool,
+}
+
+impl Default for PlanOptions {
+    fn default() -> Self {
+        PlanOptions {
+            mode: Mode::default(),
+            existing: Existing::default(),
+            concurrency: 4,
+            search_new_emails: false,
+        }
+    }
+}
+
+/// The rows to plan: the users the checks built, and the rows with errors.
+#[derive(Debug, Clone, Default)]
+pub struct PlanInput {
+    /// Sheet row and user, in sheet order.
+    pub users: Vec<(u32, User)>,
+    /// Rows with a validation error and the first error's message.
+    pub invalid: Vec<(u32, String)>,
+}
+
+impl PlanInput {
+    /// Adds the users of a request (the pipeline's `Event::Request`).
+    pub fn push_request(&mut self, request: Request) {
+        self.users
+            .extend(request.rows.into_iter().zip(request.body.users));
+    }
+
+    /// Notes a row's error (the pipeline's `Event::Issue`); warnings and further errors of
+    /// the same row are ignored.
+    pub fn push_issue(&mut self, issue: &Issue) {
+        if issue.severity == Severity::Error
+            && self.invalid.last().is_none_or(|(row, _)| *row != issue.row)
+        {
+            self.invalid.push((issue.row, issue.message.clone()));
+        }
+    }
+
+    /// Adds one checked row (the TUI's Check step, or a checker run by hand).
+    pub fn push_checked(&mut self, checked: Checked) {
+        let row = checked.row;
+        match checked.user {
+            Some(user) => self.users.push((row, user)),
+            None => {
+                let reason = checked
+                    .issues
+                    .iter()
+                    .find(|i| i.row == row && i.severity == Severity::Error)
+                    .map_or_else(|| "the row has an error".to_owned(), |i| i.message.clone());
+                self.invalid.push((row, reason));
+            }
+        }
+    }
+
+    pub fn rows(&self) -> usize {
+        self.users.len() + self.invalid.len()
+    }
+}
+
+/// What the lookups cost, said before they are made.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Cost {
+    /// Requests the lookups surely make.
+    pub requests: u64,
+    /// With the email searches that may follow (a row whose external_id finds a user with
+    /// another email).
+    pub at_most: u64,
+    /// Requests per minute the account allows (`X-Rate-Limit`), when known.
+    pub rate_limit: Option<u32>,
+    /// `requests` at the rate limit; 0 when the limit is unknown.
+    pub minutes: f64,
+}
+
+/// What the lookups spent.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Spent {
+    /// Requests sent, refused ones included.
+    pub requests: u64,
+    /// Of which answered 429.
+    pub rate_limited: u64,
+}
+
+/// Rows per action; `total` is the file's data rows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    pub new: usize,
+    pub update: usize,
+    pub unchanged: usize,
+    pub conflict: usize,
+    pub would_fail: usize,
+    pub left_out: usize,
+    pub invalid: usize,
+    pub total: usize,
+}
+
+/// Every row of the file and what it will do.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Plan {
+    pub mode: Mode,
+    /// In sheet order.
+    pub rows: Vec<RowPlan>,
+    /// Organizations the file names that the account does not have (Zendesk creates them).
+    pub missing_organizations: Vec<String>,
+    pub cost: Cost,
+    pub spent: Spent,
+}
+
+/// What the import engine sends once the plan is made.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Import {
+    /// The mode's requests, then (create mode moving existing users) `update_many` by id.
+    pub requests: Vec<Request>,
+    /// Rows the plan leaves out and why; they end as `skipped`.
+    pub skipped: Vec<(u32, String)>,
+}
+
+impl Plan {
+    pub fn counts(&self) -> Counts {
+        let mut c = Counts {
+            total: self.rows.len(),
+            ..Counts::default()
+        };
+        for row in &self.rows {
+            match row.action {
+                Action::New => c.new += 1,
+                Action::Update { .. } => c.update += 1,
+                Action::Unchanged { .. } => c.unchanged += 1,
+                Action::Conflict { .. } => c.conflict += 1,
+                Action::WouldFail { .. } => c.would_fail += 1,
+                Action::LeftOut { .. } => c.left_out += 1,
+                Action::Invalid { .. } => c.invalid += 1,
+            }
+        }
+        c
+    }
+
+    /// The requests to send and the rows left out. Invalid rows are in neither: the engine
+    /// skips them from its own checks, so every row is counted once.
+    pub fn import(&self, skip_unchanged: bool) -> Import {
+        let mut main = Batcher::new(self.mode);
+        let mut moved = Batcher::new(Mode::Update);
+        let mut requests = Vec::new();
+        let mut updates = Vec::new();
+        let mut skipped = Vec::new();
+        for row in &self.rows {
+            let Some(user) = row.user.clone() else {
+                continue;
+            };
+            match self.route(row, skip_unchanged) {
+                Route::Main => requests.extend(main.push(row.row, user)),
+                Route::Moved(id) => updates.extend(moved.push(row.row, as_update(user, id))),
+                Route::Skip(reason) => skipped.push((row.row, reason)),
+                Route::Nothing => {}
+            }
+        }
+        requests.extend(main.finish());
+        updates.extend(moved.finish());
+        requests.extend(updates);
+        Import { requests, skipped }
+    }
+
+    fn route(&self, row: &RowPlan, skip_unchanged: bool) -> Route {
+        let create = self.mode == Mode::Create;
+        match &row.action {
+            Action::New => Route::Main,
+            Action::Unchanged { .. } if skip_unchanged => {
+                Route::Skip("unchanged: Zendesk already holds every value of this row".into())
+            }
+            Action::Update { id, .. } | Action::Unchanged { id } if create => Route::Moved(*id),
+            Action::Update { .. } | Action::Unchanged { .. } => Route::Main,
+            Action::Conflict { reason, .. }
+            | Action::WouldFail { reason }
+            | Action::LeftOut { reason, .. } => Route::Skip(reason.clone()),
+            Action::Invalid { .. } => Route::Nothing,
+        }
+    }
+
+    /// The distinct organization names the plan looked up (for tests and reports).
+    pub fn organizations_named(&self) -> HashSet<String> {
+        self.rows
+            .iter()
+            .filter_map(|r| r.user.as_ref()?.organization.as_ref())
+            .map(|o| o.name.to_lowercase())
+            .collect()
+    }
+}
+
+enum Route {
+    Main,
+    Moved(u64),
+    Skip(String),
+    Nothing,
+}
+
+/// A create moved to `update_many`: the user by its Zendesk id, without the create-only
+/// `skip_verify_email`.
+fn as_update(mut user: User, id: u64) -> User {
+    user.id = Some(id);
+    user.skip_verify_email = None;
+    user
+}
+
+#[cfg(test)]
+mod tests {
+    use rstest::rstest;
+    use serde_json::json;
+
+    use super::*;
+
+    fn row(row: u32, action: Action) -> RowPlan {
+        let user = User {
+            email: Some(format!("u{row}@x.com")),
+            skip_verify_email: Some(true),
+            ..User::default()
+        };
+        let user = (!matches!(action, Action::Invalid { .. })).then_some(user);
+        RowPlan { row, action, user }
+    }
+
+    fn plan(mode: Mode) -> Plan {
+        let change = Change {
+            field: "name".into(),
+            old: json!("A"),
+            new: json!("B"),
+        };
+        let reason = || "why".to_owned();
+        Plan {
+            mode,
+            rows: vec![
+                row(2, Action::New),
+                row(
+                    3,
+                    Action::Update {
+                        id: 30,
+                        changes: vec![change],
+                    },
+                ),
+                row(4, Action::Unchanged { id: 40 }),
+                row(5, Action::WouldFail { reason: reason() }),
+                row(
+                    6,
+                    Action::LeftOut {
+                        id: 60,
+                        reason: reason(),
+                    },
+                ),
+                row(7, Action::Invalid { reason: reason() }),
+            ],
+            missing_organizations: Vec::new(),
+            cost: Cost {
+                requests: 0,
+                at_most: 0,
+                rate_limit: None,
+                minutes: 0.0,
+            },
+            spent: Spent::default(),
+        }
+    }
+
+    fn sent(import: &Import) -> Vec<(&'static str, Vec<u32>)> {
+        import
+            .requests
+            .iter()
+            .map(|r| (r.path, r.rows.clone()))
+            .collect()
+    }
+
+    #[rstest]
+    #[case::upsert_keep(Mode::Upsert, false, vec![("/api/v2/users/create_or_update_many", vec![2, 3, 4])], vec![5, 6])]
+    #[case::upsert_skip(Mode::Upsert, true, vec![("/api/v2/users/create_or_update_many", vec![2, 3])], vec![4, 5, 6])]
+    #[case::create_moves(Mode::Create, false, vec![("/api/v2/users/create_many", vec![2]), ("/api/v2/users/update_many", vec![3, 4])], vec![5, 6])]
+    #[case::create_skip(Mode::Create, true, vec![("/api/v2/users/create_many", vec![2]), ("/api/v2/users/update_many", vec![3])], vec![4, 5, 6])]
+    fn import_routes_every_row_once(
+        #[case] mode: Mode,
+        #[case] skip_unchanged: bool,
+        #[case] want: Vec<(&str, Vec<u32>)>,
+        #[case] skipped: Vec<u32>,
+    ) {
+        let plan = plan(mode);
+        let import = plan.import(skip_unchanged);
+        assert_eq!(sent(&import), want);
+        let rows: Vec<u32> = import.skipped.iter().map(|(r, _)| *r).collect();
+        assert_eq!(rows, skipped);
+        let counts = plan.counts();
+        let total: usize = want.iter().map(|(_, r)| r.len()).sum::<usize>() + rows.len();
+        assert_eq!(total + counts.invalid, counts.total);
+    }
+
+    #[test]
+    fn moved_creates_are_updates_by_id() {
+        let import = plan(Mode::Create).import(false);
+        let moved = &import.requests[1].body.users[0];
+        assert_eq!((moved.id, moved.skip_verify_email), (Some(30), None));
+        let created = &import.requests[0].body.users[0];
+        assert_eq!((created.id, created.skip_verify_email), (None, Some(true)));
+    }
+
+    #[rstest]
+    #[case("fail", Ok(Existing::Fail))]
+    #[case("UPDATE", Ok(Existing::Update))]
+    #[case(" skip ", Ok(Existing::Skip))]
+    #[case("merge", Err("unknown choice 'merge' (fail, update or skip)".to_owned()))]
+    fn existing_choices_parse(#[case] text: &str, #[case] want: Result<Existing, String>) {
+        assert_eq!(text.parse::<Existing>(), want);
+    }
+
+    #[test]
+    fn rows_print_as_json_with_their_action() {
+        let json = serde_json::to_value(&plan(Mode::Upsert).rows).unwrap();
+        assert_eq!(json[0], json!({"row": 2, "action": "new"}));
+        assert_eq!(
+            json[1],
+            json!({"row": 3, "action": "update", "id": 30,
+                   "changes": [{"field": "name", "old": "A", "new": "B"}]})
+        );
+        assert_eq!(
+            json[5],
+            json!({"row": 7, "action": "invalid", "reason": "why"})
+        );
+    }
+}

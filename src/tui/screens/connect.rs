@@ -1,0 +1,487 @@
+//! Connect: the account, the sign-in, the mode and options, and a connection test.
+//!
+//! Nothing is sent from here but `users/me`; the import starts only when the operator goes on
+//! and confirms.
+
+use std::fmt;
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, BorderType, Paragraph, Widget, Wrap};
+
+use crate::payload::Mode;
+use crate::tui::action::Action;
+use crate::tui::strings;
+use crate::tui::widgets::input::TextInput;
+use crate::tui::widgets::theme;
+use crate::zendesk::Secret;
+
+/// Jobs in flight when the operator does not choose: Zendesk queues at most 30 per account.
+pub const DEFAULT_CONCURRENCY: u32 = 10;
+
+/// How the operator signs in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SignInChoice {
+    /// `ZENDESK_CLIENT_ID`/`_SECRET`, `ZENDESK_OAUTH_TOKEN`, the token `zdimport login`
+    /// kept, or the legacy email and API token, in that order.
+    #[default]
+    Environment,
+    /// An OAuth access token typed here.
+    AccessToken,
+    /// Legacy email + API token (Zendesk stops accepting them on 2027-04-30).
+    ApiToken,
+}
+
+impl SignInChoice {
+    const ALL: [SignInChoice; 3] = [
+        SignInChoice::Environment,
+        SignInChoice::AccessToken,
+        SignInChoice::ApiToken,
+    ];
+
+    fn label(self) -> &'static str {
+        match self {
+            SignInChoice::Environment => "OAuth from the environment or `zdimport login`",
+            SignInChoice::AccessToken => "OAuth access token",
+            SignInChoice::ApiToken => "email + API token (legacy, ends 2027-04-30)",
+        }
+    }
+}
+
+/// What the connection test needs; the token never prints.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ConnectRequest {
+    pub url: String,
+    pub sign_in: SignInChoice,
+    pub email: String,
+    pub token: String,
+}
+
+impl fmt::Debug for ConnectRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConnectRequest")
+            .field("url", &self.url)
+            .field("sign_in", &self.sign_in)
+            .field("email", &self.email)
+            .field("token", &"***")
+            .finish()
+    }
+}
+
+impl ConnectRequest {
+    /// The token as a secret, for the client.
+    pub fn secret(&self) -> Secret {
+        Secret::new(self.token.clone())
+    }
+}
+
+/// Who the connection test found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    pub url: String,
+    pub name: String,
+    pub email: String,
+    pub role: String,
+    /// Set for legacy API tokens.
+    pub warning: Option<String>,
+}
+
+/// The state of the connection.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Connection {
+    #[default]
+    Untested,
+    Testing,
+    Connected(Account),
+    Failed(String),
+}
+
+/// The form's rows, top to bottom.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Field {
+    Url,
+    SignIn,
+    Email,
+    Token,
+    Mode,
+    Concurrency,
+    SkipVerify,
+    Test,
+}
+
+const FIELDS: [Field; 8] = [
+    Field::Url,
+    Field::SignIn,
+    Field::Email,
+    Field::Token,
+    Field::Mode,
+    Field::Concurrency,
+    Field::SkipVerify,
+    Field::Test,
+];
+
+/// What the Connect step asks the app to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConnectOutcome {
+    Test(ConnectRequest),
+    /// Connected: go on (the plan, then the import).
+    Next,
+}
+
+#[derive(Clone, Default)]
+pub struct ConnectState {
+    pub url: TextInput,
+    pub sign_in: SignInChoice,
+    pub email: TextInput,
+    /// The token typed here (never drawn).
+    token: TextInput,
+    /// A token came from the environment and has not been replaced.
+    pub token_from_env: bool,
+    pub mode: Mode,
+    pub concurrency: TextInput,
+    pub skip_verify_email: bool,
+    pub row: usize,
+    pub connection: Connection,
+    /// Connected to the built-in sandbox.
+    pub sandbox: bool,
+}
+
+impl fmt::Debug for ConnectState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConnectState")
+            .field("url", &self.url.text)
+            .field("sign_in", &self.sign_in)
+            .field("token", &"***")
+            .field("mode", &self.mode)
+            .field("row", &self.row)
+            .field("connection", &self.connection)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ConnectState {
+    /// The form pre-filled from the environment (`var` reads it).
+    pub fn new(var: impl Fn(&str) -> Option<String>, mode: Mode, skip_verify: bool) -> Self {
+        let url = var("ZENDESK_URL")
+            .or_else(|| var("ZENDESK_SUBDOMAIN").map(|s| format!("https://{s}.zendesk.com")))
+            .unwrap_or_default();
+        let oauth_token = var("ZENDESK_OAUTH_TOKEN");
+        let api_token = var("ZENDESK_API_TOKEN");
+        let has_oauth = var("ZENDESK_CLIENT_ID").is_some() || oauth_token.is_some();
+        let sign_in = match (&oauth_token, &api_token) {
+            _ if has_oauth => SignInChoice::Environment,
+            (None, Some(_)) => SignInChoice::ApiToken,
+            _ => SignInChoice::Environment,
+        };
+        let token = oauth_token.or(api_token);
+        ConnectState {
+            url: TextInput::new(&url),
+            sign_in,
+            email: TextInput::new(&var("ZENDESK_EMAIL").unwrap_or_default()),
+            token_from_env: token.is_some(),
+            token: TextInput::new(&token.unwrap_or_default()),
+            mode,
+            concurrency: TextInput::new(&DEFAULT_CONCURRENCY.to_string()),
+            skip_verify_email: skip_verify,
+            row: if url.is_empty() { 0 } else { FIELDS.len() - 1 },
+            connection: Connection::Untested,
+            sandbox: false,
+        }
+    }
+
+    /// The form for the built-in sandbox: its URL, OAuth client credentials from it.
+    pub fn sandbox(url: &str, mode: Mode, skip_verify: bool) -> Self {
+        let mut state = ConnectState::new(|_| None, mode, skip_verify);
+        state.url = TextInput::new(url.trim_end_matches('/'));
+        state.sandbox = true;
+        state.row = FIELDS.len() - 1;
+        state
+    }
+
+    fn field(&self) -> Field {
+        FIELDS[self.row.min(FIELDS.len() - 1)]
+    }
+
+    /// Whether the focused row takes typed characters.
+    pub fn is_typing(&self) -> bool {
+        matches!(
+            self.field(),
+            Field::Url | Field::Email | Field::Token | Field::Concurrency
+        )
+    }
+
+    /// Jobs in flight the operator asked for, 1 to 30.
+    pub fn concurrency(&self) -> u32 {
+        self.concurrency
+            .text
+            .trim()
+            .parse::<u32>()
+            .map_or(DEFAULT_CONCURRENCY, |n| n.clamp(1, 30))
+    }
+
+    pub fn is_connected(&self) -> bool {
+        matches!(self.connection, Connection::Connected(_))
+    }
+
+    pub fn update(&mut self, action: &Action) -> Option<ConnectOutcome> {
+        match action {
+            Action::Up => self.row = self.row.saturating_sub(1),
+            Action::Down | Action::NextPane => self.row = (self.row + 1).min(FIELDS.len() - 1),
+            Action::Left => self.change(false),
+            Action::Right | Action::Char(' ') if !self.is_typing() => self.change(true),
+            Action::Enter if self.field() == Field::Test => return self.test(),
+            Action::Enter | Action::Next if self.is_connected() && !self.is_typing() => {
+                return Some(ConnectOutcome::Next);
+            }
+            Action::Enter => self.row = (self.row + 1).min(FIELDS.len() - 1),
+            action if self.is_typing() => self.type_into(action),
+            _ => {}
+        }
+        None
+    }
+
+    fn type_into(&mut self, action: &Action) {
+        let changed = match self.field() {
+            Field::Url => self.url.handle(action),
+            Field::Email => self.email.handle(action),
+            Field::Token => {
+                if self.token_from_env && matches!(action, Action::Char(_) | Action::Backspace) {
+                    // Typing replaces the environment's token rather than editing it unseen.
+                    self.token = TextInput::default();
+                    self.token_from_env = false;
+                }
+                self.token.handle(action)
+            }
+            Field::Concurrency => match action {
+                Action::Char(c) if !c.is_ascii_digit() => false,
+                action => self.concurrency.handle(action),
+            },
+            _ => false,
+        };
+        if changed && matches!(self.field(), Field::Url | Field::Email | Field::Token) {
+            self.connection = Connection::Untested;
+        }
+    }
+
+    fn change(&mut self, forward: bool) {
+        match self.field() {
+            Field::SignIn => {
+                let all = SignInChoice::ALL;
+                let at = all.iter().position(|c| *c == self.sign_in).unwrap_or(0);
+                let next = if forward { at + 1 } else { at + all.len() - 1 };
+                self.sign_in = all[next % all.len()];
+                self.connection = Connection::Untested;
+            }
+            Field::Mode => {
+                let all = Mode::ALL;
+                let at = all.iter().position(|m| *m == self.mode).unwrap_or(0);
+                let next = if forward { at + 1 } else { at + all.len() - 1 };
+                self.mode = all[next % all.len()];
+            }
+            Field::SkipVerify => self.skip_verify_email = !self.skip_verify_email,
+            _ => {}
+        }
+    }
+
+    fn test(&mut self) -> Option<ConnectOutcome> {
+        self.connection = Connection::Testing;
+        Some(ConnectOutcome::Test(ConnectRequest {
+            url: self.url.text.trim().to_owned(),
+            sign_in: self.sign_in,
+            email: self.email.text.trim().to_owned(),
+            token: self.token.text.trim().to_owned(),
+        }))
+    }
+
+    pub fn render(&self, area: Rect, buf: &mut Buffer) {
+        let [form, status] =
+            Layout::vertical([Constraint::Length(12), Constraint::Min(3)]).areas(area);
+        let block = Block::bordered()
+            .border_type(BorderType::Rounded)
+            .border_style(Style::new().fg(theme::ACCENT))
+            .title(strings::CONNECT_TITLE);
+        let lines: Vec<Line<'_>> = FIELDS
+            .iter()
+            .enumerate()
+            .map(|(i, field)| self.line(*field, i == self.row))
+            .collect();
+        Paragraph::new(lines).block(block).render(form, buf);
+        self.render_status(status, buf);
+    }
+
+    fn line(&self, field: Field, focused: bool) -> Line<'_> {
+        let label_style = if focused {
+            theme::selected()
+        } else {
+            theme::dim()
+        };
+        let (label, value, note) = match field {
+            Field::Url => (
+                "Zendesk URL",
+                self.url.text.clone(),
+                if self.url.text.is_empty() {
+                    "e.g. https://acme.zendesk.com"
+                } else {
+                    ""
+                },
+            ),
+            Field::SignIn => ("Sign in", format!("‹ {} ›", self.sign_in.label()), ""),
+            Field::Email => (
+                "Email",
+                self.email.text.clone(),
+                if self.sign_in == SignInChoice::ApiToken {
+                    ""
+                } else {
+                    "(API token only)"
+                },
+            ),
+            Field::Token => ("Token", self.masked_token(), self.token_note()),
+            Field::Mode => ("Mode", format!("‹ {} ›", self.mode), mode_note(self.mode)),
+            Field::Concurrency => ("Jobs at once", self.concurrency.text.clone(), "1 to 30"),
+            Field::SkipVerify => (
+                "Skip verify email",
+                format!("‹ {} ›", if self.skip_verify_email { "yes" } else { "no" }),
+                "new users get no verification email",
+            ),
+            Field::Test => ("", format!("[ {} ]", strings::CONNECT_TEST), ""),
+        };
+        let cursor = if focused && self.is_typing() {
+            "▏"
+        } else {
+            ""
+        };
+        Line::from(vec![
+            Span::styled(format!(" {label:>18} "), label_style),
+            Span::styled(format!(" {value}{cursor}"), Style::new().bold()),
+            Span::styled(format!("  {note}"), theme::dim()),
+        ])
+    }
+
+    fn masked_token(&self) -> String {
+        match self.token.text.chars().count() {
+            0 => String::new(),
+            _ if self.token_from_env => "•••••••• (from the environment)".to_owned(),
+            n => "•".repeat(n.min(24)),
+        }
+    }
+
+    fn token_note(&self) -> &'static str {
+        match self.sign_in {
+            SignInChoice::Environment => "(not used: sign-in comes from the environment)",
+            SignInChoice::AccessToken | SignInChoice::ApiToken => "typed here, never shown",
+        }
+    }
+
+    fn render_status(&self, area: Rect, buf: &mut Buffer) {
+        let (text, colour) = match &self.connection {
+            Connection::Untested if self.sandbox => {
+                (strings::CONNECT_SANDBOX.to_owned(), theme::DIM)
+            }
+            Connection::Untested => (strings::CONNECT_UNTESTED.to_owned(), theme::DIM),
+            Connection::Testing => (format!("{}…", strings::CONNECT_TESTING), theme::ACCENT),
+            Connection::Connected(a) => {
+                let mut text = format!(
+                    "✓ Signed in as {} <{}>, {}, on {}. Enter or n goes on.",
+                    a.name, a.email, a.role, a.url
+                );
+                if let Some(w) = &a.warning {
+                    text.push_str(&format!("\n⚠ {w}"));
+                }
+                (text, theme::OK)
+            }
+            Connection::Failed(e) => (format!("✗ {e}"), theme::ERROR),
+        };
+        Paragraph::new(text)
+            .style(Style::new().fg(colour))
+            .wrap(Wrap { trim: false })
+            .block(Block::new().borders(ratatui::widgets::Borders::NONE))
+            .render(area.inner(ratatui::layout::Margin::new(1, 0)), buf);
+    }
+}
+
+fn mode_note(mode: Mode) -> &'static str {
+    match mode {
+        Mode::Create => "new users only: create_many",
+        Mode::Upsert => "create or update by email/external_id",
+        Mode::Update => "existing users by id/external_id",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |k| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| (*v).to_owned())
+        }
+    }
+
+    #[test]
+    fn prefilled_from_the_environment_and_the_token_never_shown() {
+        let s = ConnectState::new(
+            env(&[
+                ("ZENDESK_SUBDOMAIN", "acme"),
+                ("ZENDESK_EMAIL", "ops@acme.com"),
+                ("ZENDESK_API_TOKEN", "s3cr3t-token"),
+            ]),
+            Mode::Upsert,
+            false,
+        );
+        assert_eq!(s.url.text, "https://acme.zendesk.com");
+        assert_eq!(s.sign_in, SignInChoice::ApiToken);
+        assert_eq!(s.masked_token(), "•••••••• (from the environment)");
+        assert!(!format!("{s:?}").contains("s3cr3t"));
+        let request = ConnectRequest {
+            url: String::new(),
+            sign_in: SignInChoice::ApiToken,
+            email: String::new(),
+            token: "s3cr3t-token".into(),
+        };
+        assert!(!format!("{request:?}").contains("s3cr3t"));
+    }
+
+    #[test]
+    fn typing_replaces_an_environment_token_and_the_test_is_asked_for() {
+        let mut s = ConnectState::new(env(&[("ZENDESK_OAUTH_TOKEN", "old")]), Mode::Create, false);
+        s.row = 3;
+        assert!(s.is_typing());
+        s.update(&Action::Char('n'));
+        s.update(&Action::Char('w'));
+        assert_eq!(s.masked_token(), "••");
+        s.row = 1;
+        s.update(&Action::Right);
+        assert_eq!(s.sign_in, SignInChoice::AccessToken);
+        s.row = 7;
+        let Some(ConnectOutcome::Test(request)) = s.update(&Action::Enter) else {
+            panic!("test asked for")
+        };
+        assert_eq!(request.token, "nw");
+        assert_eq!(s.connection, Connection::Testing);
+        assert_eq!(s.update(&Action::Next), None, "not connected yet");
+    }
+
+    #[test]
+    fn mode_skip_verify_and_concurrency() {
+        let mut s = ConnectState::new(|_| None, Mode::Upsert, false);
+        s.row = 4;
+        s.update(&Action::Left);
+        assert_eq!(s.mode, Mode::Create);
+        s.row = 6;
+        s.update(&Action::Char(' '));
+        assert!(s.skip_verify_email);
+        s.row = 5;
+        s.update(&Action::Backspace);
+        s.update(&Action::Backspace);
+        s.update(&Action::Char('x'));
+        for c in "99".chars() {
+            s.update(&Action::Char(c));
+        }
+        assert_eq!(s.concurrency(), 30, "Zendesk queues at most 30 jobs");
+    }
+}

@@ -1,0 +1,551 @@
+//! Plan: the account's checks and what the import will do to every row (new, update with each
+//! change, unchanged, conflict, would fail), with what the lookups cost, before anything is sent.
+
+use std::sync::Arc;
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, BorderType, Paragraph, Widget, Wrap};
+
+use crate::payload::Mode;
+use crate::plan::{Action as RowAction, Cost, Existing, Plan};
+use crate::tui::action::Action;
+use crate::tui::strings;
+use crate::tui::widgets::{fit, theme};
+
+/// The action filter, in the order `f` steps through it.
+const FILTERS: [Option<&str>; 7] = [
+    None,
+    Some("new"),
+    Some("update"),
+    Some("unchanged"),
+    Some("conflict"),
+    Some("would_fail"),
+    Some("invalid"),
+];
+
+/// What the account said before the lookups.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AccountCheck {
+    /// Custom fields the account defines.
+    pub fields: usize,
+    /// Mapping problems the account reveals (a key it lacks): the import cannot go on.
+    pub problems: Vec<String>,
+    pub ready: u64,
+    pub warnings: u64,
+    pub errors: u64,
+    pub cost: Cost,
+}
+
+/// Where the plan is.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Stage {
+    /// Reading the account's field definitions and checking every row against them.
+    Checking,
+    /// Checked; the lookups wait for the operator (they cost requests).
+    Checked(AccountCheck),
+    LookingUp(AccountCheck),
+    Planned(AccountCheck, Arc<Plan>),
+    Failed(String),
+}
+
+/// What the Plan step asks the app to do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PlanOutcome {
+    /// Look the users up.
+    Build { existing: Existing },
+    /// Go on to the import, with the plan or without it.
+    Import {
+        plan: Option<Arc<Plan>>,
+        skip_unchanged: bool,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct PlanState {
+    pub stage: Stage,
+    pub mode: Mode,
+    pub skip_unchanged: bool,
+    pub existing: Existing,
+    filter: usize,
+    /// Indexes into the plan's rows that pass the filter.
+    pub shown: Vec<usize>,
+    pub selected: usize,
+    offset: usize,
+}
+
+impl PlanState {
+    pub fn new(mode: Mode) -> PlanState {
+        PlanState {
+            stage: Stage::Checking,
+            mode,
+            skip_unchanged: true,
+            existing: Existing::Fail,
+            filter: 0,
+            shown: Vec::new(),
+            selected: 0,
+            offset: 0,
+        }
+    }
+
+    pub fn checked(&mut self, check: AccountCheck) {
+        self.stage = Stage::Checked(check);
+    }
+
+    pub fn planned(&mut self, plan: Arc<Plan>) {
+        let check = match &self.stage {
+            Stage::Checked(c) | Stage::LookingUp(c) | Stage::Planned(c, _) => c.clone(),
+            _ => return,
+        };
+        self.stage = Stage::Planned(check, plan);
+        self.refilter();
+    }
+
+    fn refilter(&mut self) {
+        let Stage::Planned(_, plan) = &self.stage else {
+            return;
+        };
+        let filter = FILTERS[self.filter];
+        self.shown = plan
+            .rows
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| filter.is_none_or(|f| r.action.name() == f))
+            .map(|(i, _)| i)
+            .collect();
+        self.selected = 0;
+        self.offset = 0;
+    }
+
+    fn blocked(&self) -> bool {
+        match &self.stage {
+            Stage::Checked(c) | Stage::LookingUp(c) | Stage::Planned(c, _) => {
+                !c.problems.is_empty()
+            }
+            Stage::Checking | Stage::Failed(_) => true,
+        }
+    }
+
+    pub fn update(&mut self, action: &Action) -> Option<PlanOutcome> {
+        let last = self.shown.len().saturating_sub(1);
+        match action {
+            Action::Up | Action::ScrollUp => self.selected = self.selected.saturating_sub(1),
+            Action::Down | Action::ScrollDown => self.selected = (self.selected + 1).min(last),
+            Action::PageUp => self.selected = self.selected.saturating_sub(20),
+            Action::PageDown => self.selected = (self.selected + 20).min(last),
+            Action::Filter => {
+                self.filter = (self.filter + 1) % FILTERS.len();
+                self.refilter();
+            }
+            Action::Unchanged => self.skip_unchanged = !self.skip_unchanged,
+            Action::Existing if self.mode == Mode::Create => {
+                self.existing = match self.existing {
+                    Existing::Fail => Existing::Update,
+                    Existing::Update => Existing::Skip,
+                    Existing::Skip => Existing::Fail,
+                };
+                if let Stage::Planned(c, _) = &self.stage {
+                    // The choice changes what rows do: the plan is made again.
+                    self.stage = Stage::Checked(c.clone());
+                }
+            }
+            Action::Enter if !self.blocked() && matches!(self.stage, Stage::Checked(_)) => {
+                if let Stage::Checked(c) = &self.stage {
+                    self.stage = Stage::LookingUp(c.clone());
+                }
+                return Some(PlanOutcome::Build {
+                    existing: self.existing,
+                });
+            }
+            Action::SkipPlan if !self.blocked() && matches!(self.stage, Stage::Checked(_)) => {
+                return Some(PlanOutcome::Import {
+                    plan: None,
+                    skip_unchanged: false,
+                });
+            }
+            Action::Next if !self.blocked() => {
+                if let Stage::Planned(_, plan) = &self.stage {
+                    return Some(PlanOutcome::Import {
+                        plan: Some(Arc::clone(plan)),
+                        skip_unchanged: self.skip_unchanged,
+                    });
+                }
+            }
+            _ => {}
+        }
+        None
+    }
+
+    pub fn render(&mut self, area: Rect, buf: &mut Buffer) {
+        let problems = match &self.stage {
+            Stage::Checked(c) | Stage::LookingUp(c) | Stage::Planned(c, _) => c.problems.len(),
+            _ => 0,
+        };
+        let head_lines = if problems > 0 { problems + 3 } else { 2 };
+        let head_height = u16::try_from(head_lines).unwrap_or(u16::MAX);
+        let [head, body] =
+            Layout::vertical([Constraint::Length(head_height), Constraint::Min(3)]).areas(area);
+        match self.stage.clone() {
+            Stage::Checking => say(
+                head,
+                buf,
+                &format!("{}…", strings::PLAN_CHECKING),
+                theme::DIM,
+            ),
+            Stage::Failed(e) => say(head, buf, &format!("✗ {e}"), theme::ERROR),
+            Stage::Checked(c) => {
+                self.render_check(&c, head, buf);
+                self.render_offer(&c, body, buf);
+            }
+            Stage::LookingUp(c) => {
+                self.render_check(&c, head, buf);
+                say(
+                    body,
+                    buf,
+                    &format!(" {}…", strings::PLAN_LOOKING),
+                    theme::ACCENT,
+                );
+            }
+            Stage::Planned(c, plan) => {
+                self.render_check(&c, head, buf);
+                self.render_plan(&plan, body, buf);
+            }
+        }
+    }
+
+    fn render_check(&self, c: &AccountCheck, area: Rect, buf: &mut Buffer) {
+        let mut lines = vec![Line::from(vec![
+            Span::styled(
+                format!(" {} custom fields checked · ", c.fields),
+                theme::dim(),
+            ),
+            Span::styled(format!("{} ready", c.ready), Style::new().fg(theme::OK)),
+            Span::raw(" · "),
+            Span::styled(
+                format!("{} with warnings", c.warnings),
+                Style::new().fg(theme::WARNING),
+            ),
+            Span::raw(" · "),
+            Span::styled(
+                format!("{} with errors", c.errors),
+                Style::new().fg(theme::ERROR),
+            ),
+        ])];
+        for p in &c.problems {
+            lines.push(Line::from(Span::styled(
+                format!(" ✗ {p}"),
+                Style::new().fg(theme::ERROR).bold(),
+            )));
+        }
+        if !c.problems.is_empty() {
+            lines.push(Line::from(Span::styled(
+                strings::PLAN_FIX_MAPPING,
+                theme::dim(),
+            )));
+        }
+        Paragraph::new(lines).render(area, buf);
+    }
+
+    fn render_offer(&self, c: &AccountCheck, area: Rect, buf: &mut Buffer) {
+        if !c.problems.is_empty() {
+            return;
+        }
+        let minutes = if c.cost.minutes > 0.0 {
+            format!(
+                ", about {:.1} minutes at the account's rate limit",
+                c.cost.minutes
+            )
+        } else {
+            String::new()
+        };
+        let mut text = vec![
+            Line::from(format!(
+                " The plan looks the users up: {} requests (at most {}){minutes}.",
+                c.cost.requests, c.cost.at_most
+            )),
+            Line::from(""),
+        ];
+        if self.mode == Mode::Create {
+            text.push(Line::from(vec![
+                Span::styled(" Users that already exist (x): ", theme::dim()),
+                Span::styled(existing_text(self.existing), theme::header()),
+            ]));
+            text.push(Line::from(""));
+        }
+        text.push(Line::from(Span::styled(
+            strings::PLAN_OFFER_KEYS,
+            theme::header(),
+        )));
+        Paragraph::new(text)
+            .wrap(Wrap { trim: false })
+            .render(area, buf);
+    }
+
+    fn render_plan(&mut self, plan: &Plan, area: Rect, buf: &mut Buffer) {
+        let [counts, options, list, detail] = Layout::vertical([
+            Constraint::Length(2),
+            Constraint::Length(1),
+            Constraint::Min(3),
+            Constraint::Length(3),
+        ])
+        .areas(area);
+        let n = plan.counts();
+        let dot = |c| Span::styled(" ● ", Style::new().fg(c));
+        let mut first = vec![
+            dot(theme::OK),
+            Span::raw(format!("{} new", n.new)),
+            dot(theme::ACCENT),
+            Span::raw(format!("{} update", n.update)),
+            dot(theme::DIM),
+            Span::raw(format!("{} unchanged", n.unchanged)),
+            dot(theme::ERROR),
+            Span::raw(format!("{} conflict", n.conflict)),
+            dot(theme::ERROR),
+            Span::raw(format!("{} would fail", n.would_fail)),
+        ];
+        if n.left_out > 0 {
+            first.push(dot(theme::WARNING));
+            first.push(Span::raw(format!("{} left out", n.left_out)));
+        }
+        first.push(dot(theme::WARNING));
+        first.push(Span::raw(format!("{} invalid", n.invalid)));
+        let orgs = if plan.missing_organizations.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " Organizations Zendesk will create: {}",
+                plan.missing_organizations.join(", ")
+            )
+        };
+        Paragraph::new(vec![
+            Line::from(first),
+            Line::from(Span::styled(
+                fit(&orgs, usize::from(area.width)),
+                theme::dim(),
+            )),
+        ])
+        .render(counts, buf);
+        Line::from(vec![
+            Span::styled(" unchanged rows (u): ", theme::dim()),
+            Span::styled(
+                if self.skip_unchanged {
+                    "skipped"
+                } else {
+                    "sent"
+                },
+                theme::header(),
+            ),
+            Span::styled(
+                format!(
+                    "   lookups: {} requests, {} rate-limited",
+                    plan.spent.requests, plan.spent.rate_limited
+                ),
+                theme::dim(),
+            ),
+        ])
+        .render(options, buf);
+        self.render_rows(plan, list, buf);
+        if let Some(row) = self.shown.get(self.selected).map(|&i| &plan.rows[i]) {
+            let (colour, what) = describe(&row.action);
+            Paragraph::new(format!(" row {}: {what}", row.row))
+                .style(Style::new().fg(colour))
+                .wrap(Wrap { trim: false })
+                .render(detail, buf);
+        }
+    }
+
+    fn render_rows(&mut self, plan: &Plan, area: Rect, buf: &mut Buffer) {
+        let filter = FILTERS[self.filter].unwrap_or("all");
+        let block = Block::bordered()
+            .border_type(BorderType::Rounded)
+            .border_style(Style::new().fg(theme::ACCENT))
+            .title(format!(
+                "{}· {} of {} · filter: {filter} ",
+                strings::PLAN_TITLE,
+                self.shown.len(),
+                plan.rows.len()
+            ));
+        let inner = block.inner(area);
+        block.render(area, buf);
+        let height = usize::from(inner.height);
+        if self.selected < self.offset {
+            self.offset = self.selected;
+        } else if height > 0 && self.selected >= self.offset + height {
+            self.offset = self.selected + 1 - height;
+        }
+        let width = usize::from(inner.width);
+        let lines: Vec<Line<'_>> = self
+            .shown
+            .iter()
+            .enumerate()
+            .skip(self.offset)
+            .take(height)
+            .map(|(n, &i)| {
+                let row = &plan.rows[i];
+                let style = if n == self.selected {
+                    theme::selected()
+                } else {
+                    Style::new()
+                };
+                let (colour, what) = describe(&row.action);
+                Line::from(vec![
+                    Span::styled(format!(" {:>6} ", row.row), style),
+                    Span::styled(format!("{:<10} ", row.action.name()), style.fg(colour)),
+                    Span::styled(fit(&what, width.saturating_sub(19)), style),
+                ])
+            })
+            .collect();
+        Paragraph::new(lines).render(inner, buf);
+    }
+}
+
+fn say(area: Rect, buf: &mut Buffer, text: &str, colour: ratatui::style::Color) {
+    Paragraph::new(text.to_owned())
+        .style(Style::new().fg(colour))
+        .wrap(Wrap { trim: false })
+        .render(area, buf);
+}
+
+fn existing_text(existing: Existing) -> &'static str {
+    match existing {
+        Existing::Fail => "reported as would fail (create_many refuses them)",
+        Existing::Update => "updated instead (update_many by id)",
+        Existing::Skip => "left out",
+    }
+}
+
+/// A row's action in one line: its changes, or why.
+fn describe(action: &RowAction) -> (ratatui::style::Color, String) {
+    match action {
+        RowAction::New => (theme::OK, "a new user".to_owned()),
+        RowAction::Update { id, changes } => {
+            let list: Vec<String> = changes.iter().map(ToString::to_string).collect();
+            (theme::ACCENT, format!("user {id}: {}", list.join("; ")))
+        }
+        RowAction::Unchanged { id } => (theme::DIM, format!("user {id} already holds every value")),
+        RowAction::Conflict { reason, .. } | RowAction::WouldFail { reason } => {
+            (theme::ERROR, reason.clone())
+        }
+        RowAction::LeftOut { reason, .. } | RowAction::Invalid { reason } => {
+            (theme::WARNING, reason.clone())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{Change, Counts, RowPlan, Spent};
+
+    fn check() -> AccountCheck {
+        AccountCheck {
+            fields: 3,
+            problems: Vec::new(),
+            ready: 10,
+            warnings: 0,
+            errors: 1,
+            cost: Cost {
+                requests: 1,
+                at_most: 3,
+                rate_limit: Some(700),
+                minutes: 0.0,
+            },
+        }
+    }
+
+    fn plan() -> Arc<Plan> {
+        let row = |row, action| RowPlan {
+            row,
+            action,
+            user: None,
+        };
+        Arc::new(Plan {
+            mode: Mode::Create,
+            rows: vec![
+                row(2, RowAction::New),
+                row(
+                    3,
+                    RowAction::Update {
+                        id: 7,
+                        changes: vec![Change {
+                            field: "name".into(),
+                            old: "Ana".into(),
+                            new: "Ana Silva".into(),
+                        }],
+                    },
+                ),
+                row(4, RowAction::Unchanged { id: 8 }),
+            ],
+            missing_organizations: vec!["Globex".into()],
+            cost: check().cost,
+            spent: Spent::default(),
+        })
+    }
+
+    #[test]
+    fn lookups_wait_for_the_operator_then_the_plan_is_browsed() {
+        let mut s = PlanState::new(Mode::Create);
+        assert_eq!(
+            s.update(&Action::Enter),
+            None,
+            "nothing before the account is checked"
+        );
+        s.checked(check());
+        s.update(&Action::Existing);
+        assert_eq!(
+            s.update(&Action::Enter),
+            Some(PlanOutcome::Build {
+                existing: Existing::Update
+            })
+        );
+        s.planned(plan());
+        assert_eq!(
+            plan().counts(),
+            Counts {
+                new: 1,
+                update: 1,
+                unchanged: 1,
+                total: 3,
+                ..Counts::default()
+            }
+        );
+        s.update(&Action::Filter);
+        s.update(&Action::Filter);
+        assert_eq!(s.shown, vec![1]);
+        s.update(&Action::Unchanged);
+        let Some(PlanOutcome::Import {
+            plan,
+            skip_unchanged,
+        }) = s.update(&Action::Next)
+        else {
+            panic!("import")
+        };
+        assert!(plan.is_some() && !skip_unchanged);
+    }
+
+    #[test]
+    fn a_field_the_account_lacks_blocks_the_import() {
+        let mut s = PlanState::new(Mode::Upsert);
+        let mut c = check();
+        c.problems
+            .push("user_fields.plann: the account has no such field".into());
+        s.checked(c);
+        assert_eq!(s.update(&Action::Enter), None);
+        assert_eq!(s.update(&Action::SkipPlan), None);
+    }
+
+    #[test]
+    fn the_plan_can_be_skipped() {
+        let mut s = PlanState::new(Mode::Upsert);
+        s.checked(check());
+        assert_eq!(
+            s.update(&Action::SkipPlan),
+            Some(PlanOutcome::Import {
+                plan: None,
+                skip_unchanged: false
+            })
+        );
+    }
+}

@@ -1,0 +1,489 @@
+//! Results: every row with its outcome, Zendesk id, error and details; filter, search, the
+//! detail of one row, export, and retry of the failures.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, BorderType, Clear, Paragraph, Widget, Wrap};
+
+use crate::import::{Outcome, RowOutcome};
+use crate::sheet::Table;
+use crate::tui::action::Action;
+use crate::tui::strings;
+use crate::tui::widgets::input::TextInput;
+use crate::tui::widgets::{centered, fit, theme};
+
+/// The outcome filter, in the order `f` steps through it.
+const FILTERS: [Option<Outcome>; 6] = [
+    None,
+    Some(Outcome::Failed),
+    Some(Outcome::Unknown),
+    Some(Outcome::Skipped),
+    Some(Outcome::Created),
+    Some(Outcome::Updated),
+];
+
+/// What the Results step asks the app to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ResultsOutcome {
+    /// Write every row's result to this file (`.csv` or `.json`).
+    Export(String),
+    /// Send the failed and unknown rows again, as a new run.
+    Retry,
+    /// Show this row's detail (the app builds the user JSON).
+    Detail(u32),
+}
+
+/// A text field open on the screen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ResultsInput {
+    Search(TextInput),
+    Export(TextInput),
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ResultsState {
+    pub run_id: String,
+    /// Where an export goes unless the operator types another path.
+    pub default_export: String,
+    pub outcomes: Vec<RowOutcome>,
+    filter: usize,
+    pub search: String,
+    /// Indexes into `outcomes` that pass the filter and the search.
+    pub shown: Vec<usize>,
+    pub selected: usize,
+    offset: usize,
+    /// The row whose detail is open, with the JSON of the user as sent.
+    pub detail: Option<(u32, String)>,
+    pub input: Option<ResultsInput>,
+    pub notice: Option<String>,
+}
+
+impl ResultsState {
+    pub fn new(run_id: String, default_export: String, mut outcomes: Vec<RowOutcome>) -> Self {
+        outcomes.sort_by_key(|o| o.row);
+        let mut state = ResultsState {
+            run_id,
+            default_export,
+            outcomes,
+            ..ResultsState::default()
+        };
+        state.refilter();
+        state
+    }
+
+    pub fn filter(&self) -> Option<Outcome> {
+        FILTERS[self.filter]
+    }
+
+    fn refilter(&mut self) {
+        let filter = self.filter();
+        let needle = self.search.to_lowercase();
+        self.shown = self
+            .outcomes
+            .iter()
+            .enumerate()
+            .filter(|(_, o)| filter.is_none_or(|f| o.outcome == f))
+            .filter(|(_, o)| needle.is_empty() || matches_search(o, &needle))
+            .map(|(i, _)| i)
+            .collect();
+        self.selected = 0;
+        self.offset = 0;
+    }
+
+    pub fn selected_outcome(&self) -> Option<&RowOutcome> {
+        self.shown.get(self.selected).map(|&i| &self.outcomes[i])
+    }
+
+    pub fn is_typing(&self) -> bool {
+        self.input.is_some()
+    }
+
+    pub fn count(&self, outcome: Outcome) -> usize {
+        self.outcomes
+            .iter()
+            .filter(|o| o.outcome == outcome)
+            .count()
+    }
+
+    /// Rows a retry would send again.
+    pub fn retryable(&self) -> usize {
+        self.count(Outcome::Failed) + self.count(Outcome::Unknown)
+    }
+
+    pub fn update(&mut self, action: &Action) -> Option<ResultsOutcome> {
+        if let Some(input) = self.input.take() {
+            return self.update_input(input, action);
+        }
+        if self.detail.is_some() {
+            if matches!(action, Action::Back | Action::Enter) {
+                self.detail = None;
+            }
+            return None;
+        }
+        let last = self.shown.len().saturating_sub(1);
+        match action {
+            Action::Up | Action::ScrollUp => self.selected = self.selected.saturating_sub(1),
+            Action::Down | Action::ScrollDown => self.selected = (self.selected + 1).min(last),
+            Action::PageUp => self.selected = self.selected.saturating_sub(20),
+            Action::PageDown => self.selected = (self.selected + 20).min(last),
+            Action::Home => self.selected = 0,
+            Action::End => self.selected = last,
+            Action::Filter => {
+                self.filter = (self.filter + 1) % FILTERS.len();
+                self.refilter();
+            }
+            Action::Search => {
+                self.input = Some(ResultsInput::Search(TextInput::new(&self.search)));
+            }
+            Action::Export => {
+                self.input = Some(ResultsInput::Export(TextInput::new(&self.default_export)));
+            }
+            Action::Enter => {
+                return self
+                    .selected_outcome()
+                    .map(|o| ResultsOutcome::Detail(o.row));
+            }
+            Action::Retry if self.retryable() > 0 => return Some(ResultsOutcome::Retry),
+            Action::Retry => self.notice = Some(strings::RESULTS_NOTHING_TO_RETRY.to_owned()),
+            _ => {}
+        }
+        None
+    }
+
+    fn update_input(&mut self, input: ResultsInput, action: &Action) -> Option<ResultsOutcome> {
+        match (input, action) {
+            (ResultsInput::Search(_), Action::Back) => {
+                self.search.clear();
+                self.refilter();
+            }
+            (ResultsInput::Export(_), Action::Back) => {}
+            (ResultsInput::Search(_), Action::Enter) => {}
+            (ResultsInput::Export(path), Action::Enter) if !path.text.trim().is_empty() => {
+                return Some(ResultsOutcome::Export(path.text.trim().to_owned()));
+            }
+            (ResultsInput::Search(mut text), action) => {
+                if text.handle(action) {
+                    self.search = text.text.clone();
+                    self.refilter();
+                }
+                self.input = Some(ResultsInput::Search(text));
+            }
+            (ResultsInput::Export(mut path), action) => {
+                path.handle(action);
+                self.input = Some(ResultsInput::Export(path));
+            }
+        }
+        None
+    }
+
+    pub fn render(&mut self, area: Rect, buf: &mut Buffer, table: Option<&Table>) {
+        let [counts, list, notice] = Layout::vertical([
+            Constraint::Length(1),
+            Constraint::Min(3),
+            Constraint::Length(1),
+        ])
+        .areas(area);
+        self.render_counts(counts, buf);
+        self.render_list(list, buf);
+        match &self.input {
+            Some(ResultsInput::Search(text)) => text.render(" search: ", notice, buf),
+            Some(ResultsInput::Export(path)) => text_popup(area, buf, path),
+            None => {
+                if let Some(text) = &self.notice {
+                    Line::from(Span::styled(format!(" {text}"), Style::new().fg(theme::OK)))
+                        .render(notice, buf);
+                }
+            }
+        }
+        if let Some((row, body)) = &self.detail {
+            self.render_detail(*row, body, table, area, buf);
+        }
+    }
+
+    fn render_counts(&self, area: Rect, buf: &mut Buffer) {
+        let mut spans = Vec::new();
+        for (outcome, colour) in [
+            (Outcome::Created, theme::OK),
+            (Outcome::Updated, theme::OK),
+            (Outcome::Failed, theme::ERROR),
+            (Outcome::Skipped, theme::WARNING),
+            (Outcome::Unknown, theme::ERROR),
+        ] {
+            spans.push(Span::styled(" ● ", Style::new().fg(colour)));
+            spans.push(Span::raw(format!("{} {outcome}", self.count(outcome))));
+        }
+        Line::from(spans).render(area, buf);
+    }
+
+    fn render_list(&mut self, area: Rect, buf: &mut Buffer) {
+        let filter = self.filter().map_or("all", Outcome::as_str);
+        let mut title = format!(
+            "{}· run {} · {} of {} · filter: {filter} ",
+            strings::RESULTS_TITLE,
+            self.run_id,
+            self.shown.len(),
+            self.outcomes.len()
+        );
+        if !self.search.is_empty() {
+            title.push_str(&format!("· search: {} ", self.search));
+        }
+        let block = Block::bordered()
+            .border_type(BorderType::Rounded)
+            .border_style(Style::new().fg(theme::ACCENT))
+            .title(title);
+        let inner = block.inner(area);
+        block.render(area, buf);
+        let height = usize::from(inner.height.saturating_sub(1));
+        if self.selected < self.offset {
+            self.offset = self.selected;
+        } else if height > 0 && self.selected >= self.offset + height {
+            self.offset = self.selected + 1 - height;
+        }
+        let width = usize::from(inner.width);
+        let who_w = if width < 90 { 24 } else { 34 };
+        let error_w = width.saturating_sub(8 + 9 + 13 + who_w + 4);
+        let head = format!(
+            " {:>6} {:<8} {:>12} {:<who_w$} {}",
+            "row", "outcome", "zendesk id", "user", "error"
+        );
+        let mut lines = vec![Line::from(Span::styled(head, theme::dim()))];
+        for (n, &i) in self.shown.iter().enumerate().skip(self.offset).take(height) {
+            let o = &self.outcomes[i];
+            let style = if n == self.selected {
+                theme::selected()
+            } else {
+                Style::new()
+            };
+            let colour = match o.outcome {
+                Outcome::Created | Outcome::Updated => theme::OK,
+                Outcome::Skipped => theme::WARNING,
+                Outcome::Failed | Outcome::Unknown => theme::ERROR,
+            };
+            let id = o.user_id.map(|id| id.to_string()).unwrap_or_default();
+            let error = match (&o.error, &o.details) {
+                (Some(e), Some(d)) => format!("{e}: {d}"),
+                (Some(e), None) => e.clone(),
+                (None, Some(d)) => d.clone(),
+                (None, None) => String::new(),
+            };
+            lines.push(Line::from(vec![
+                Span::styled(format!(" {:>6} ", o.row), style),
+                Span::styled(format!("{:<8} ", o.outcome), style.fg(colour)),
+                Span::styled(format!("{id:>12} "), style),
+                Span::styled(format!("{:<who_w$} ", fit(&who(o), who_w)), style),
+                Span::styled(fit(&error, error_w), style.fg(colour)),
+            ]));
+        }
+        Paragraph::new(lines).render(inner, buf);
+    }
+
+    fn render_detail(
+        &self,
+        row: u32,
+        body: &str,
+        table: Option<&Table>,
+        area: Rect,
+        buf: &mut Buffer,
+    ) {
+        let Some(outcome) = self.outcomes.iter().find(|o| o.row == row) else {
+            return;
+        };
+        let mut lines = vec![Line::from(vec![
+            Span::styled(format!("{} ", outcome.outcome), theme::header()),
+            Span::raw(
+                outcome
+                    .user_id
+                    .map(|id| format!("Zendesk user {id}"))
+                    .unwrap_or_default(),
+            ),
+            Span::styled(
+                outcome
+                    .matched_by
+                    .map(|m| format!("  (matched by {})", m.as_str()))
+                    .unwrap_or_default(),
+                theme::dim(),
+            ),
+        ])];
+        if let Some(e) = &outcome.error {
+            lines.push(Line::from(Span::styled(
+                format!("error: {e}"),
+                Style::new().fg(theme::ERROR),
+            )));
+        }
+        if let Some(d) = &outcome.details {
+            lines.push(Line::from(Span::styled(
+                format!("details: {d}"),
+                Style::new().fg(theme::ERROR),
+            )));
+        }
+        lines.push(Line::from(""));
+        if let Some(cells) = table.and_then(|t| row_cells(t, row)) {
+            lines.push(Line::from(Span::styled(
+                strings::RESULTS_CELLS,
+                theme::dim(),
+            )));
+            lines.extend(cells.into_iter().map(Line::from));
+            lines.push(Line::from(""));
+        }
+        if !body.is_empty() {
+            lines.push(Line::from(Span::styled(
+                strings::RESULTS_SENT,
+                theme::dim(),
+            )));
+            lines.extend(body.lines().map(|l| Line::from(l.to_owned())));
+        }
+        let height = u16::try_from(lines.len() + 2).unwrap_or(u16::MAX);
+        let rect = centered(area, 96, height);
+        Clear.render(rect, buf);
+        let block = Block::bordered()
+            .border_type(BorderType::Rounded)
+            .border_style(Style::new().fg(theme::ACCENT))
+            .title(Span::styled(format!(" Row {row} "), theme::header()))
+            .title_bottom(Line::from(Span::styled(" Esc closes ", theme::dim())).right_aligned());
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(block)
+            .render(rect, buf);
+    }
+}
+
+/// `Ana Silva <ana@example.com> #10000`.
+fn who(o: &RowOutcome) -> String {
+    let mut text = o.name.clone().unwrap_or_default();
+    if let Some(email) = &o.email {
+        text.push_str(&format!(" <{email}>"));
+    }
+    if let Some(id) = &o.external_id {
+        text.push_str(&format!(" #{id}"));
+    }
+    text.trim().to_owned()
+}
+
+fn matches_search(o: &RowOutcome, needle: &str) -> bool {
+    let id = o.user_id.map(|i| i.to_string()).unwrap_or_default();
+    [
+        Some(o.row.to_string()),
+        o.name.clone(),
+        o.email.clone(),
+        o.external_id.clone(),
+        o.error.clone(),
+        o.details.clone(),
+        Some(id),
+    ]
+    .iter()
+    .flatten()
+    .any(|field| field.to_lowercase().contains(needle))
+}
+
+/// `Header: value` lines of a sheet row.
+fn row_cells(table: &Table, row: u32) -> Option<Vec<String>> {
+    let at = table.rows.binary_search_by_key(&row, |r| r.number).ok()?;
+    let cells = &table.rows[at].cells;
+    Some(
+        table
+            .layout
+            .headers
+            .iter()
+            .enumerate()
+            .map(|(i, h)| {
+                let value = cells
+                    .get(i)
+                    .map(crate::sheet::Cell::display)
+                    .unwrap_or_default();
+                format!("{:>20}  {}", fit(h, 20), fit(&value, 70))
+            })
+            .collect(),
+    )
+}
+
+fn text_popup(area: Rect, buf: &mut Buffer, path: &TextInput) {
+    let rect = centered(area, 80, 3);
+    Clear.render(rect, buf);
+    let block = Block::bordered()
+        .border_type(BorderType::Rounded)
+        .border_style(Style::new().fg(theme::ACCENT))
+        .title(strings::RESULTS_EXPORT_TITLE);
+    let inner = block.inner(rect);
+    block.render(rect, buf);
+    path.render("", inner, buf);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::import::UserKey;
+
+    fn outcome(row: u32, outcome: Outcome, email: &str) -> RowOutcome {
+        let key = UserKey {
+            name: Some(format!("User {row}")),
+            email: Some(email.to_owned()),
+            external_id: None,
+        };
+        let mut o = RowOutcome::new(row, outcome, &key);
+        if outcome == Outcome::Failed {
+            o.error = Some("DuplicateValue".into());
+            o.details = Some("Email: is already being used by another user".into());
+        }
+        o
+    }
+
+    fn state() -> ResultsState {
+        ResultsState::new(
+            "20261127-001".into(),
+            "/runs/20261127-001/results.csv".into(),
+            vec![
+                outcome(5, Outcome::Failed, "dup@x.com"),
+                outcome(2, Outcome::Created, "ana@x.com"),
+                outcome(3, Outcome::Updated, "bo@x.com"),
+                outcome(4, Outcome::Skipped, "no-name@x.com"),
+            ],
+        )
+    }
+
+    #[test]
+    fn rows_in_sheet_order_filtered_and_searched() {
+        let mut s = state();
+        let rows: Vec<u32> = s.shown.iter().map(|&i| s.outcomes[i].row).collect();
+        assert_eq!(rows, vec![2, 3, 4, 5]);
+        s.update(&Action::Filter);
+        assert_eq!(s.filter(), Some(Outcome::Failed));
+        assert_eq!(s.selected_outcome().map(|o| o.row), Some(5));
+        s.update(&Action::Filter);
+        assert!(s.shown.is_empty(), "no unknown rows");
+        for _ in 0..4 {
+            s.update(&Action::Filter);
+        }
+        assert_eq!(s.filter(), None);
+        s.update(&Action::Search);
+        assert!(s.is_typing());
+        for c in "BO@".chars() {
+            s.update(&Action::Char(c));
+        }
+        assert_eq!(s.shown.len(), 1);
+        s.update(&Action::Enter);
+        assert!(!s.is_typing());
+        assert_eq!(s.search, "BO@");
+    }
+
+    #[test]
+    fn export_and_retry() {
+        let mut s = state();
+        s.update(&Action::Export);
+        for _ in 0..".csv".len() {
+            s.update(&Action::Backspace);
+        }
+        for c in ".json".chars() {
+            s.update(&Action::Char(c));
+        }
+        assert_eq!(
+            s.update(&Action::Enter),
+            Some(ResultsOutcome::Export(
+                "/runs/20261127-001/results.json".into()
+            ))
+        );
+        assert_eq!(s.retryable(), 1);
+        assert_eq!(s.update(&Action::Retry), Some(ResultsOutcome::Retry));
+    }
+}

@@ -1,0 +1,442 @@
+//! Run: the import live: a gauge, counters per outcome, speed, ETA, jobs in flight, what the
+//! import waits for, and a short log; pause, resume, cancel.
+
+use std::collections::{HashSet, VecDeque};
+use std::time::{Duration, Instant};
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, BorderType, Gauge, Paragraph, Widget};
+
+use crate::import::{ImportEvent, Outcome, RowOutcome, Summary, WaitReason};
+use crate::tui::action::Action;
+use crate::tui::strings;
+use crate::tui::widgets::{fit, theme};
+
+/// Log lines kept.
+const LOG_LINES: usize = 200;
+
+/// Where the import is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunStatus {
+    /// The plan is being built and the journal written.
+    Starting,
+    Running,
+    Paused,
+    /// Nothing more is sent; jobs in flight are followed to their end.
+    Cancelling,
+    Finished,
+    /// The engine stopped with an error; the run can be resumed.
+    Failed(String),
+}
+
+/// What the Run step asks the app to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunOutcome {
+    Pause,
+    Resume,
+    Cancel,
+    /// The run is over: show every row's result.
+    Results,
+}
+
+#[derive(Debug, Clone)]
+pub struct RunState {
+    pub status: RunStatus,
+    pub run_id: String,
+    pub account: String,
+    pub rows: u64,
+    pub batches: usize,
+    pub summary: Summary,
+    /// Rows sent at least once.
+    pub sent: u64,
+    sent_batches: HashSet<usize>,
+    /// Rows finished when this session took the run over (a resumed run's earlier rows).
+    pub finished_before: u64,
+    pub jobs: HashSet<String>,
+    pub waiting: Option<(WaitReason, Instant)>,
+    pub started: Instant,
+    /// The time the screen is drawn at (set by the ticks; tests fix it).
+    pub now: Instant,
+    pub log: VecDeque<String>,
+}
+
+impl RunState {
+    pub fn new(now: Instant) -> RunState {
+        RunState {
+            status: RunStatus::Starting,
+            run_id: String::new(),
+            account: String::new(),
+            rows: 0,
+            batches: 0,
+            summary: Summary::default(),
+            sent: 0,
+            sent_batches: HashSet::new(),
+            finished_before: 0,
+            jobs: HashSet::new(),
+            waiting: None,
+            started: now,
+            now,
+            log: VecDeque::new(),
+        }
+    }
+
+    fn note(&mut self, line: String) {
+        if self.log.len() == LOG_LINES {
+            self.log.pop_front();
+        }
+        self.log.push_back(line);
+    }
+
+    /// Takes in one engine event.
+    pub fn event(&mut self, event: ImportEvent) {
+        match event {
+            ImportEvent::Started {
+                rows,
+                batches,
+                done,
+            } => {
+                self.rows = rows;
+                self.batches = batches;
+                self.finished_before = done.finished();
+                self.summary = *done;
+                self.summary.rows = rows;
+                self.status = RunStatus::Running;
+                self.note(format!(
+                    "started: {rows} rows in {batches} requests, {} already finished",
+                    self.finished_before
+                ));
+            }
+            ImportEvent::BatchSent {
+                batch,
+                rows,
+                attempt,
+            } => {
+                if self.sent_batches.insert(batch) {
+                    self.sent += rows.len() as u64;
+                }
+                self.waiting = None;
+                let again = if attempt > 1 {
+                    format!(" (attempt {attempt})")
+                } else {
+                    String::new()
+                };
+                self.note(format!(
+                    "request {} sent: rows {}{again}",
+                    batch + 1,
+                    crate::import::report::row_list(&rows)
+                ));
+            }
+            ImportEvent::JobUpdate { job_id, status, .. } => {
+                if matches!(status.as_str(), "queued" | "working") {
+                    self.jobs.insert(job_id);
+                } else if self.jobs.remove(&job_id) {
+                    self.note(format!("job {} {status}", short(&job_id)));
+                }
+            }
+            ImportEvent::RowsFinished(rows) => self.finished(&rows),
+            ImportEvent::Waiting { reason, until } => {
+                self.note(format!("waiting: {}", wait_text(&reason)));
+                self.waiting = Some((reason, until));
+            }
+            ImportEvent::Paused => {
+                self.status = RunStatus::Paused;
+                self.note("paused: nothing new is sent".to_owned());
+            }
+            ImportEvent::Resumed => {
+                self.status = RunStatus::Running;
+                self.note("resumed".to_owned());
+            }
+            ImportEvent::Cancelling => {
+                self.status = RunStatus::Cancelling;
+                self.note("cancelling: following the jobs in flight to their end".to_owned());
+            }
+            ImportEvent::Finished(summary) => {
+                self.now = self.now.max(Instant::now());
+                self.summary = *summary;
+                self.jobs.clear();
+                self.waiting = None;
+                self.status = RunStatus::Finished;
+                let line = self.summary.to_string();
+                self.note(line);
+            }
+        }
+    }
+
+    fn finished(&mut self, rows: &[RowOutcome]) {
+        let failed = rows.iter().filter(|r| r.outcome == Outcome::Failed).count();
+        for r in rows {
+            self.summary.count(r.outcome);
+        }
+        if failed > 0 {
+            self.note(format!("{} rows finished, {failed} failed", rows.len()));
+        }
+    }
+
+    pub fn update(&mut self, action: &Action) -> Option<RunOutcome> {
+        match (action, &self.status) {
+            (Action::Pause, RunStatus::Running) => Some(RunOutcome::Pause),
+            (Action::Pause, RunStatus::Paused) => Some(RunOutcome::Resume),
+            (Action::Cancel, RunStatus::Running | RunStatus::Paused) => Some(RunOutcome::Cancel),
+            (Action::Next | Action::Enter, RunStatus::Finished | RunStatus::Failed(_)) => {
+                Some(RunOutcome::Results)
+            }
+            _ => None,
+        }
+    }
+
+    /// Whether quitting now would leave work behind (it stays resumable).
+    pub fn is_active(&self) -> bool {
+        matches!(
+            self.status,
+            RunStatus::Starting | RunStatus::Running | RunStatus::Paused | RunStatus::Cancelling
+        )
+    }
+
+    /// Rows per second finished in this session.
+    fn rate(&self) -> f64 {
+        let secs = self.now.duration_since(self.started).as_secs_f64();
+        let done = self.summary.finished().saturating_sub(self.finished_before);
+        if secs < 0.5 { 0.0 } else { done as f64 / secs }
+    }
+
+    fn eta(&self) -> Option<Duration> {
+        let rate = self.rate();
+        let left = self.rows.saturating_sub(self.summary.finished());
+        (rate > 0.0 && left > 0).then(|| Duration::from_secs_f64(left as f64 / rate))
+    }
+
+    pub fn render(&self, area: Rect, buf: &mut Buffer) {
+        let [head, gauge, counters, speed, wait, log] = Layout::vertical([
+            Constraint::Length(1),
+            Constraint::Length(1),
+            Constraint::Length(2),
+            Constraint::Length(1),
+            Constraint::Length(1),
+            Constraint::Min(3),
+        ])
+        .areas(area);
+        let (status, colour) = self.status_text();
+        Line::from(vec![
+            Span::styled(
+                format!(" {status} "),
+                Style::new().fg(ratatui::style::Color::Black).bg(colour),
+            ),
+            Span::styled(format!("  run {}", self.run_id), theme::dim()),
+            Span::styled(format!("  → {}", self.account), theme::dim()),
+        ])
+        .render(head, buf);
+        let done = self.summary.finished();
+        let ratio = if self.rows == 0 {
+            0.0
+        } else {
+            done as f64 / self.rows as f64
+        };
+        Gauge::default()
+            .gauge_style(Style::new().fg(colour))
+            .ratio(ratio.clamp(0.0, 1.0))
+            .label(format!(
+                "{done} of {} rows finished · {} sent",
+                self.rows, self.sent
+            ))
+            .render(gauge.inner(ratatui::layout::Margin::new(1, 0)), buf);
+        self.render_counters(counters, buf);
+        let eta = self.eta().map_or_else(|| "–".to_owned(), clock);
+        Line::from(Span::raw(format!(
+            " {:.0} rows/s   ETA {eta}   jobs in flight {}   elapsed {}",
+            self.rate(),
+            self.jobs.len(),
+            clock(self.now.duration_since(self.started))
+        )))
+        .render(speed, buf);
+        if let Some((reason, until)) = self.waiting.as_ref().filter(|(_, u)| *u > self.now) {
+            let left = until.saturating_duration_since(self.now);
+            Line::from(Span::styled(
+                format!(
+                    " ⏳ {} — {:.0} s left",
+                    wait_text(reason),
+                    left.as_secs_f64().ceil()
+                ),
+                Style::new().fg(theme::WARNING),
+            ))
+            .render(wait, buf);
+        }
+        self.render_log(log, buf);
+    }
+
+    fn status_text(&self) -> (String, ratatui::style::Color) {
+        match &self.status {
+            RunStatus::Starting => (strings::RUN_STARTING.to_owned(), theme::ACCENT),
+            RunStatus::Running => (strings::RUN_RUNNING.to_owned(), theme::ACCENT),
+            RunStatus::Paused => (strings::RUN_PAUSED.to_owned(), theme::WARNING),
+            RunStatus::Cancelling => (strings::RUN_CANCELLING.to_owned(), theme::WARNING),
+            RunStatus::Finished if self.summary.pending > 0 => {
+                (strings::RUN_CANCELLED.to_owned(), theme::WARNING)
+            }
+            RunStatus::Finished => (strings::RUN_FINISHED.to_owned(), theme::OK),
+            RunStatus::Failed(_) => (strings::RUN_FAILED.to_owned(), theme::ERROR),
+        }
+    }
+
+    fn render_counters(&self, area: Rect, buf: &mut Buffer) {
+        let s = &self.summary;
+        let item = |n: u64, label: &str, colour| {
+            vec![
+                Span::styled(format!(" {n:>6} "), Style::new().fg(colour).bold()),
+                Span::styled(format!("{label:<8}"), theme::dim()),
+            ]
+        };
+        let mut spans = item(s.created, "created", theme::OK);
+        spans.extend(item(s.updated, "updated", theme::OK));
+        spans.extend(item(s.failed, "failed", theme::ERROR));
+        spans.extend(item(s.skipped, "skipped", theme::WARNING));
+        spans.extend(item(s.unknown, "unknown", theme::ERROR));
+        let mut lines = vec![Line::from(spans)];
+        match &self.status {
+            RunStatus::Failed(e) => lines.push(Line::from(Span::styled(
+                format!(" {e}"),
+                Style::new().fg(theme::ERROR),
+            ))),
+            RunStatus::Finished if s.pending > 0 => lines.push(Line::from(Span::styled(
+                format!(
+                    " {} rows not sent: the run can be resumed from the start screen",
+                    s.pending
+                ),
+                Style::new().fg(theme::WARNING),
+            ))),
+            _ => {}
+        }
+        Paragraph::new(lines).render(area, buf);
+    }
+
+    fn render_log(&self, area: Rect, buf: &mut Buffer) {
+        let block = Block::bordered()
+            .border_type(BorderType::Rounded)
+            .border_style(theme::dim())
+            .title(strings::RUN_LOG_TITLE);
+        let inner = block.inner(area);
+        block.render(area, buf);
+        let height = usize::from(inner.height);
+        let width = usize::from(inner.width);
+        let lines: Vec<Line<'_>> = self
+            .log
+            .iter()
+            .skip(self.log.len().saturating_sub(height))
+            .map(|l| Line::from(fit(l, width)))
+            .collect();
+        Paragraph::new(lines).render(inner, buf);
+    }
+}
+
+fn short(job_id: &str) -> &str {
+    job_id.get(..8).unwrap_or(job_id)
+}
+
+fn wait_text(reason: &WaitReason) -> String {
+    match reason {
+        WaitReason::RateLimit => {
+            "rate limit reached (429): every sender waits Retry-After".to_owned()
+        }
+        WaitReason::JobLimit => "Zendesk's job queue is full (30 jobs)".to_owned(),
+        WaitReason::Pacing => "slowing down: few requests left in this minute".to_owned(),
+        WaitReason::Retry { attempt, error } => {
+            format!("retrying (attempt {attempt}) after: {error}")
+        }
+        WaitReason::LostAnswer { batch } => format!(
+            "request {} lost its answer: letting Zendesk finish before looking its users up",
+            batch + 1
+        ),
+    }
+}
+
+/// `1:05:09`, `4:09`.
+fn clock(d: Duration) -> String {
+    let secs = d.as_secs();
+    match secs / 3600 {
+        0 => format!("{}:{:02}", secs / 60, secs % 60),
+        h => format!("{h}:{:02}:{:02}", secs / 60 % 60, secs % 60),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::import::UserKey;
+
+    fn outcome(row: u32, outcome: Outcome) -> RowOutcome {
+        RowOutcome::new(row, outcome, &UserKey::default())
+    }
+
+    #[test]
+    fn events_move_the_counters_and_the_status() {
+        let t0 = Instant::now();
+        let mut s = RunState::new(t0);
+        s.event(ImportEvent::Started {
+            rows: 250,
+            batches: 3,
+            done: Box::new(Summary {
+                skipped: 2,
+                ..Summary::default()
+            }),
+        });
+        assert_eq!(
+            (s.status.clone(), s.summary.finished()),
+            (RunStatus::Running, 2)
+        );
+        s.event(ImportEvent::BatchSent {
+            batch: 0,
+            rows: (2..102).collect(),
+            attempt: 1,
+        });
+        s.event(ImportEvent::BatchSent {
+            batch: 0,
+            rows: (2..102).collect(),
+            attempt: 2,
+        });
+        assert_eq!(s.sent, 100, "a resend is not counted twice");
+        s.event(ImportEvent::JobUpdate {
+            job_id: "abc".into(),
+            status: "working".into(),
+            progress: None,
+            total: None,
+        });
+        assert_eq!(s.jobs.len(), 1);
+        s.event(ImportEvent::RowsFinished(vec![
+            outcome(2, Outcome::Created),
+            outcome(3, Outcome::Failed),
+        ]));
+        s.event(ImportEvent::JobUpdate {
+            job_id: "abc".into(),
+            status: "completed".into(),
+            progress: None,
+            total: None,
+        });
+        assert!(s.jobs.is_empty());
+        assert_eq!((s.summary.created, s.summary.failed), (1, 1));
+        s.now = t0 + Duration::from_secs(2);
+        assert!(
+            (s.rate() - 1.0).abs() < 1e-9,
+            "2 rows in 2 s, the 2 skipped before not counted"
+        );
+        assert_eq!(s.update(&Action::Pause), Some(RunOutcome::Pause));
+        s.event(ImportEvent::Paused);
+        assert_eq!(s.update(&Action::Pause), Some(RunOutcome::Resume));
+        assert_eq!(s.update(&Action::Next), None, "still running");
+        s.event(ImportEvent::Finished(Box::new(Summary {
+            rows: 250,
+            created: 248,
+            failed: 2,
+            ..Summary::default()
+        })));
+        assert!(!s.is_active());
+        assert_eq!(s.update(&Action::Next), Some(RunOutcome::Results));
+    }
+
+    #[test]
+    fn clocks() {
+        assert_eq!(clock(Duration::from_secs(249)), "4:09");
+        assert_eq!(clock(Duration::from_secs(3909)), "1:05:09");
+    }
+}

@@ -1,0 +1,362 @@
+//! The import's side of the event loop: build the plan, write the journal, run the engine and
+//! forward its events; pause, cancel, retry, export.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+
+use super::app::{AccountData, AppEvent};
+use super::screens::plan::AccountCheck;
+use crate::import::journal::{self, runs_dir};
+use crate::import::{self, EngineOptions, ImportPlan, Journal, Outcome, RunInfo};
+use crate::mapping::Mapping;
+use crate::payload;
+use crate::pipeline::{self, AccountChecks, Report};
+use crate::sheet::Table;
+use crate::zendesk::Client;
+
+/// How the running import is steered.
+#[derive(Debug)]
+pub struct ImportControl {
+    pub cancel: CancellationToken,
+    pub pause: watch::Sender<bool>,
+}
+
+/// The slot the running import's controls live in.
+pub type ControlSlot = Arc<Mutex<Option<ImportControl>>>;
+
+/// Reads the environment sign-in sees.
+pub type Env = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
+/// What a new run imports, from the session.
+pub struct NewRun {
+    pub table: Arc<Table>,
+    pub mapping: Mapping,
+    pub options: payload::Options,
+    pub report: Arc<Report>,
+    pub account: Option<Arc<AccountData>>,
+    pub plan: Option<Arc<crate::plan::Plan>>,
+    pub skip_unchanged: bool,
+    pub concurrency: u32,
+    pub file: String,
+    pub profile: Option<String>,
+}
+
+/// Where and how fast the engine runs.
+pub struct Target {
+    pub client: Arc<Client>,
+    /// The sandbox's clock speed, when the account is the built-in sandbox.
+    pub sandbox_speed: Option<f64>,
+    pub controls: ControlSlot,
+}
+
+/// Builds the plan, writes the run's journal and runs it; the answer comes as events.
+pub async fn start(run: NewRun, target: Target, tx: mpsc::Sender<AppEvent>) {
+    let ended = start_inner(run, &target, &tx).await;
+    if let Err(e) = ended {
+        let _ = tx.send(AppEvent::ImportEnded(Err(e))).await;
+    }
+}
+
+async fn start_inner(
+    run: NewRun,
+    target: &Target,
+    tx: &mpsc::Sender<AppEvent>,
+) -> Result<(), String> {
+    let NewRun {
+        table,
+        mapping,
+        options,
+        report,
+        account,
+        plan,
+        skip_unchanged,
+        concurrency,
+        file,
+        profile,
+    } = run;
+    let lines: Vec<String> = mapping
+        .mapped()
+        .map(|(c, t)| format!("{} -> {t}", c.header))
+        .collect();
+    let sheet = table.layout.sheet.clone();
+    let plan = tokio::task::spawn_blocking(move || match &plan {
+        Some(plan) => pipeline::import_plan_from(plan, skip_unchanged, &report),
+        None => {
+            let checks = AccountChecks {
+                fields: account.map(|a| Arc::clone(&a.fields)),
+                ..AccountChecks::default()
+            };
+            pipeline::import_plan_with(&table, &mapping, &options, &checks, &report)
+        }
+    })
+    .await
+    .map_err(|e| format!("building the plan: {e}"))?
+    .map_err(|e| e.to_string())?;
+    let info = RunInfo {
+        id: journal::new_run_id(),
+        created_at: chrono::Utc::now().to_rfc3339(),
+        file,
+        sheet,
+        profile,
+        mapping: lines,
+        mode: plan.mode,
+        account: target.client.base_url().to_string(),
+        sandbox: target.sandbox_speed.is_some(),
+        rows: plan.rows() as u64,
+        retry_of: None,
+    };
+    run_new(plan, info, target, concurrency, tx).await
+}
+
+/// Sends the failed and unknown rows of the run in `dir` again, as a new run.
+pub async fn retry(dir: PathBuf, concurrency: u32, target: Target, tx: mpsc::Sender<AppEvent>) {
+    if let Err(e) = retry_inner(&dir, concurrency, &target, &tx).await {
+        let _ = tx.send(AppEvent::ImportEnded(Err(e))).await;
+    }
+}
+
+async fn retry_inner(
+    dir: &std::path::Path,
+    concurrency: u32,
+    target: &Target,
+    tx: &mpsc::Sender<AppEvent>,
+) -> Result<(), String> {
+    let (info, plan, _journal) = Journal::open(dir).map_err(|e| e.to_string())?;
+    let again: HashSet<u32> = journal::outcomes(dir)
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .filter(|o| matches!(o.outcome, Outcome::Failed | Outcome::Unknown))
+        .map(|o| o.row)
+        .collect();
+    let plan = plan.retain_rows(&again).map_err(|e| e.to_string())?;
+    let info = RunInfo {
+        id: journal::new_run_id(),
+        created_at: chrono::Utc::now().to_rfc3339(),
+        rows: plan.rows() as u64,
+        retry_of: Some(info.id.clone()),
+        ..info
+    };
+    run_new(plan, info, target, concurrency, tx).await
+}
+
+async fn run_new(
+    plan: ImportPlan,
+    info: RunInfo,
+    target: &Target,
+    concurrency: u32,
+    tx: &mpsc::Sender<AppEvent>,
+) -> Result<(), String> {
+    let runs = runs_dir().map_err(|e| e.to_string())?;
+    let journal = Journal::create(&runs, &info, &plan).map_err(|e| e.to_string())?;
+    let started = AppEvent::ImportStarted {
+        run_id: info.id.clone(),
+        run_dir: journal.dir().to_path_buf(),
+        account: info.account.clone(),
+    };
+    let _ = tx.send(started).await;
+    run_engine(plan, journal, target, concurrency, tx).await;
+    Ok(())
+}
+
+/// Runs the engine, forwarding its events, then sends every row's outcome.
+async fn run_engine(
+    plan: ImportPlan,
+    journal: Journal,
+    target: &Target,
+    concurrency: u32,
+    tx: &mpsc::Sender<AppEvent>,
+) {
+    let dir = journal.dir().to_path_buf();
+    let mut options = target
+        .sandbox_speed
+        .map_or_else(EngineOptions::default, EngineOptions::for_speed);
+    options.concurrency = usize::try_from(concurrency)
+        .unwrap_or(import::MAX_JOBS)
+        .clamp(1, import::MAX_JOBS);
+    let (pause, paused) = watch::channel(false);
+    options.pause = Some(paused);
+    let cancel = CancellationToken::new();
+    *target
+        .controls
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner) = Some(ImportControl {
+        cancel: cancel.clone(),
+        pause,
+    });
+    let (events, mut incoming) = mpsc::channel(32);
+    let forward_to = tx.clone();
+    let forward = tokio::spawn(async move {
+        while let Some(event) = incoming.recv().await {
+            if forward_to.send(AppEvent::Import(event)).await.is_err() {
+                break;
+            }
+        }
+    });
+    let result = import::run(plan, &target.client, journal, events, cancel, options).await;
+    let _forwarded = forward.await;
+    *target
+        .controls
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner) = None;
+    let ended = match result {
+        Ok(summary) => journal::outcomes(&dir)
+            .map(|outcomes| (summary, outcomes))
+            .map_err(|e| e.to_string()),
+        Err(e) => Err(format!("{e}; the run can be resumed from the start screen")),
+    };
+    let _ = tx.send(AppEvent::ImportEnded(ended)).await;
+}
+
+/// Continues the interrupted run in `dir`: signs in to its account (from the environment, or
+/// the session's sandbox) and runs the rest of its journal.
+pub async fn resume(
+    dir: PathBuf,
+    env: Env,
+    sandbox_speed: Option<f64>,
+    controls: ControlSlot,
+    tx: mpsc::Sender<AppEvent>,
+) {
+    if let Err(e) = resume_inner(&dir, env, sandbox_speed, controls, &tx).await {
+        let _ = tx.send(AppEvent::ImportEnded(Err(e))).await;
+    }
+}
+
+async fn resume_inner(
+    dir: &std::path::Path,
+    env: Env,
+    sandbox_speed: Option<f64>,
+    controls: ControlSlot,
+    tx: &mpsc::Sender<AppEvent>,
+) -> Result<(), String> {
+    let (info, plan, journal) = Journal::open(dir).map_err(|e| e.to_string())?;
+    if info.sandbox {
+        return Err(format!(
+            "run {} went to a sandbox inside an earlier zdimport, which ended with it",
+            info.id
+        ));
+    }
+    let (client, _warning) = crate::zendesk::connect(
+        Some(&info.account),
+        None,
+        |k| env(k),
+        crate::zendesk::DEFAULT_TIMEOUT,
+    )
+    .await
+    .map_err(|e| {
+        format!(
+            "signing in to {} to resume run {}: {e}",
+            info.account, info.id
+        )
+    })?;
+    let started = AppEvent::ImportStarted {
+        run_id: info.id.clone(),
+        run_dir: dir.to_path_buf(),
+        account: info.account.clone(),
+    };
+    let _ = tx.send(started).await;
+    let target = Target {
+        client: Arc::new(client),
+        sandbox_speed,
+        controls,
+    };
+    run_engine(
+        plan,
+        journal,
+        &target,
+        u32::try_from(import::MAX_JOBS).unwrap_or(30),
+        tx,
+    )
+    .await;
+    Ok(())
+}
+
+/// Reads the account's custom fields, checks every row against them, and says what the plan
+/// would cost.
+pub async fn check_account(
+    client: &Client,
+    table: Arc<Table>,
+    mapping: Mapping,
+    options: payload::Options,
+) -> Result<(AccountCheck, Arc<AccountData>), String> {
+    let answer = client.user_fields().await.map_err(|e| e.to_string())?;
+    let rate = answer.rate;
+    let fields = Arc::new(crate::plan::Fields::new(answer.value));
+    let problems: Vec<String> = fields
+        .problems(&mapping)
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    let checks = AccountChecks {
+        fields: Some(Arc::clone(&fields)),
+        ..AccountChecks::default()
+    };
+    let (report, input) = tokio::task::spawn_blocking(move || {
+        let report = pipeline::check_table_with(&table, &mapping, &options, &checks, &|| false)
+            .unwrap_or_default();
+        let mut input = crate::plan::PlanInput::default();
+        for rows in &report.batches {
+            input.push_request(pipeline::request_for_with(
+                &table, &mapping, &options, &checks, rows,
+            ));
+        }
+        for issue in &report.issues {
+            input.push_issue(issue);
+        }
+        (report, input)
+    })
+    .await
+    .map_err(|e| format!("checking the rows: {e}"))?;
+    let cost = crate::plan::estimate(&input, &rate);
+    let check = AccountCheck {
+        fields: fields.custom_fields().len(),
+        problems,
+        ready: report.ready,
+        warnings: report.warnings,
+        errors: report.errors,
+        cost,
+    };
+    let account = AccountData {
+        fields,
+        report: Arc::new(report),
+        input,
+        rate,
+    };
+    Ok((check, Arc::new(account)))
+}
+
+/// Looks the users up: what every row will do.
+pub async fn build_plan(
+    client: &Client,
+    account: &AccountData,
+    options: crate::plan::PlanOptions,
+) -> Result<crate::plan::Plan, String> {
+    crate::plan::build(client, account.input.clone(), options, &account.rate)
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// Pauses or resumes sending.
+pub fn pause(controls: &ControlSlot, paused: bool) {
+    if let Some(control) = controls
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .as_ref()
+    {
+        let _ = control.pause.send(paused);
+    }
+}
+
+/// Stops sending; what is in flight is followed to its end, the journal stays resumable.
+pub fn cancel(controls: &ControlSlot) {
+    if let Some(control) = controls
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .as_ref()
+    {
+        control.cancel.cancel();
+    }
+}
