@@ -38,6 +38,12 @@ struct Scenario {
     concurrency: Option<usize>,
     #[serde(default)]
     cancel_after_batches: Option<usize>,
+    /// How long a lost answer is left to settle before the lookup (default: 30 s scaled).
+    #[serde(default)]
+    settle_ms: Option<u64>,
+    /// Sign in with OAuth client credentials; access tokens last this long (simulated).
+    #[serde(default)]
+    oauth_token_ttl_secs: Option<u64>,
     expect: Expect,
 }
 
@@ -67,8 +73,13 @@ struct Expect {
     present: Option<usize>,
     #[serde(default)]
     saw_429: bool,
+    /// Some request met this status (0: the connection was dropped), so the fault was real.
+    saw_status: Option<u16>,
     #[serde(default)]
     lookups: bool,
+    /// More than one access token issued: renewed during the run.
+    #[serde(default)]
+    renewed_tokens: bool,
     matched_by: Option<MatchedBy>,
 }
 
@@ -107,6 +118,7 @@ async fn run_scenario(path: &Path) {
                 user
             })
             .collect(),
+        token_ttl: Duration::from_secs(s.oauth_token_ttl_secs.unwrap_or(1800)),
         ..SandboxConfig::default()
     };
     let sandbox = Sandbox::start(config).await.unwrap();
@@ -114,7 +126,10 @@ async fn run_scenario(path: &Path) {
         let (p, fault) = forced(spec);
         sandbox.force_fault(&p, fault);
     }
-    let client = common::client(&sandbox);
+    let client = match s.oauth_token_ttl_secs {
+        Some(_) => oauth_client(&sandbox).await,
+        None => common::client(&sandbox),
+    };
     let plan = plan_of(s.mode, s.rows, s.skipped, s.keyless);
     let tmp = tempfile::tempdir().unwrap();
     let info = RunInfo {
@@ -127,6 +142,9 @@ async fn run_scenario(path: &Path) {
     let mut options = EngineOptions::for_speed(speed);
     if let Some(c) = s.concurrency {
         options.concurrency = c;
+    }
+    if let Some(ms) = s.settle_ms {
+        options.lost_answer_settle = Duration::from_millis(ms);
     }
     let mut events = Collected::default();
     let summary = run_once(
@@ -185,6 +203,18 @@ async fn run_scenario(path: &Path) {
         );
         assert!(events.waits > 0, "{name}: waited");
     }
+    if let Some(status) = e.saw_status {
+        let hit = |r: &zdimport::sandbox::RequestRecord| {
+            r.status == status || (status == 500 && r.status >= 500)
+        };
+        assert!(
+            sandbox.requests().iter().any(hit),
+            "{name}: status {status}"
+        );
+    }
+    if e.renewed_tokens {
+        assert!(sandbox.tokens_issued() > 1, "{name}: tokens renewed");
+    }
     if e.lookups {
         assert!(
             outcomes
@@ -200,6 +230,23 @@ async fn run_scenario(path: &Path) {
             "{name}: {rule:?}"
         );
     }
+}
+
+/// Signed in as `zdimport import` would be with `ZENDESK_CLIENT_ID` and `ZENDESK_CLIENT_SECRET`.
+async fn oauth_client(sandbox: &zdimport::sandbox::SandboxHandle) -> zdimport::zendesk::Client {
+    let url = sandbox.url().to_string();
+    let var = |key: &str| match key {
+        "ZENDESK_CLIENT_ID" => Some(zdimport::sandbox::SERVICE_CLIENT_ID.to_owned()),
+        "ZENDESK_CLIENT_SECRET" => Some("sandbox-client-secret".to_owned()),
+        "ZDIMPORT_KEYRING" => Some("memory".to_owned()),
+        _ => None,
+    };
+    let (client, warning) =
+        zdimport::zendesk::connect(Some(&url), None, var, Duration::from_secs(5))
+            .await
+            .expect("client credentials sign-in");
+    assert!(warning.is_none());
+    client
 }
 
 async fn run_once(

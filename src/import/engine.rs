@@ -54,6 +54,9 @@ struct Unit {
     positions: Vec<usize>,
     /// Bulk requests sent for these users so far.
     attempt: u32,
+    /// Sent again after a lookup did not find them: "already taken" then means the lost
+    /// request created them after all.
+    after_lookup: bool,
 }
 
 #[derive(Debug)]
@@ -63,6 +66,33 @@ struct JobEntry {
     /// Polls in a row that did not find the job.
     missing: u32,
     last: Option<(String, Option<u64>)>,
+    accepted_at: Instant,
+    /// When it should be done, from the shortest job seen so far: polled then, not later.
+    expect_at: Option<Instant>,
+}
+
+impl Unit {
+    fn new(batch: usize, positions: Vec<usize>, attempt: u32) -> Self {
+        Self {
+            batch,
+            positions,
+            attempt,
+            after_lookup: false,
+        }
+    }
+}
+
+impl JobEntry {
+    fn new(id: String, unit: Unit) -> Self {
+        Self {
+            id,
+            unit,
+            missing: 0,
+            last: None,
+            accepted_at: Instant::now(),
+            expect_at: None,
+        }
+    }
 }
 
 /// A request in flight, come back.
@@ -98,7 +128,11 @@ struct Engine {
     jobs: Vec<JobEntry>,
     posting: usize,
     polling: bool,
+    /// Polls in a row that failed (5xx, timeouts, unreadable answers).
+    poll_failures: u32,
     next_poll: Instant,
+    /// The shortest time from a job's acceptance to a poll that saw it finished.
+    job_time: Option<Duration>,
     in_flight: FuturesUnordered<BoxFuture<'static, Done>>,
     cancelled: bool,
     paused: bool,
@@ -134,11 +168,21 @@ impl Engine {
             posting: 0,
             polling: false,
             next_poll: now,
+            poll_failures: 0,
+            job_time: None,
             in_flight: FuturesUnordered::new(),
             cancelled: false,
             paused: false,
             started: now,
         }
+    }
+
+    /// The next poll: at the regular interval, or earlier when a job should be done by then.
+    fn poll_due(&self) -> Instant {
+        self.jobs
+            .iter()
+            .filter_map(|j| j.expect_at)
+            .fold(self.next_poll, Instant::min)
     }
 
     fn concurrency(&self) -> usize {
@@ -157,72 +201,9 @@ impl Engine {
             self.summary.count(outcome.outcome);
         }
         let finished: HashSet<u32> = replay.finished.keys().copied().collect();
-        let settle = Instant::now() + self.options.lost_answer_settle;
-        for (batch, planned) in self.plan.batches.iter().enumerate() {
-            let open_rows = |positions: &[usize]| -> Vec<usize> {
-                positions
-                    .iter()
-                    .copied()
-                    .filter(|&p| planned.rows.get(p).is_some_and(|r| !finished.contains(r)))
-                    .collect()
-            };
-            let mut taken: HashSet<usize> = HashSet::new();
-            let mut maybe: Vec<usize> = Vec::new();
-            let mut attempt = 0;
-            for open in replay.open.get(&batch).into_iter().flatten() {
-                match open {
-                    Open::Job { positions, job_id } => {
-                        let positions = open_rows(positions);
-                        taken.extend(&positions);
-                        if !positions.is_empty() {
-                            self.jobs.push(JobEntry {
-                                id: job_id.clone(),
-                                unit: Unit {
-                                    batch,
-                                    positions,
-                                    attempt: 1,
-                                },
-                                missing: 0,
-                                last: None,
-                            });
-                        }
-                    }
-                    Open::Sending {
-                        positions,
-                        attempt: a,
-                    } => {
-                        maybe.extend(open_rows(positions));
-                        attempt = attempt.max(*a);
-                    }
-                }
-            }
-            maybe.sort_unstable();
-            maybe.dedup();
-            maybe.retain(|p| !taken.contains(p));
-            taken.extend(&maybe);
-            if !maybe.is_empty() {
-                let unit = Unit {
-                    batch,
-                    positions: maybe,
-                    attempt,
-                };
-                if self.plan.mode == Mode::Create {
-                    self.uncertain.push((settle, unit, 0));
-                } else {
-                    self.queue.push_back(unit);
-                }
-            }
-            let rest: Vec<usize> = open_rows(&(0..planned.rows.len()).collect::<Vec<_>>())
-                .into_iter()
-                .filter(|p| !taken.contains(p))
-                .collect();
-            if !rest.is_empty() {
-                self.queue.push_back(Unit {
-                    batch,
-                    positions: rest,
-                    attempt: 0,
-                });
-            }
+        for batch in 0..self.plan.batches.len() {
+            let open = replay.open.get(&batch).map_or(&[][..], Vec::as_slice);
+            self.replay_batch(batch, open, &finished);
         }
         let skipped: Vec<RowOutcome> = self
             .plan
@@ -234,17 +215,80 @@ impl Engine {
                     .with_error("Skipped", Some(reason.clone()))
             })
             .collect();
-        self.emit(ImportEvent::Started {
+        let event = ImportEvent::Started {
             rows: self.summary.rows,
             batches: self.plan.batches.len(),
             done: Box::new(self.summary.clone()),
-        })
-        .await;
+        };
+        self.emit(event).await;
         self.resolve(skipped).await
+    }
+
+    /// One batch's unfinished users after a journal replay: jobs to follow, requests that may
+    /// have been accepted (looked up in create mode, sent again otherwise), the rest to send.
+    fn replay_batch(&mut self, batch: usize, open: &[Open], finished: &HashSet<u32>) {
+        let rows = &self.plan.batches[batch].rows;
+        let unfinished = |positions: &[usize]| -> Vec<usize> {
+            positions
+                .iter()
+                .copied()
+                .filter(|&p| rows.get(p).is_some_and(|r| !finished.contains(r)))
+                .collect()
+        };
+        let mut taken: HashSet<usize> = HashSet::new();
+        let mut maybe: Vec<usize> = Vec::new();
+        let mut attempt = 0;
+        let mut jobs = Vec::new();
+        for entry in open {
+            match entry {
+                Open::Job { positions, job_id } => {
+                    let positions = unfinished(positions);
+                    taken.extend(&positions);
+                    if !positions.is_empty() {
+                        jobs.push((job_id.clone(), Unit::new(batch, positions, 1)));
+                    }
+                }
+                Open::Sending {
+                    positions,
+                    attempt: a,
+                } => {
+                    maybe.extend(unfinished(positions));
+                    attempt = attempt.max(*a);
+                }
+            }
+        }
+        maybe.sort_unstable();
+        maybe.dedup();
+        maybe.retain(|p| !taken.contains(p));
+        taken.extend(&maybe);
+        let all: Vec<usize> = (0..rows.len()).collect();
+        let rest: Vec<usize> = unfinished(&all)
+            .into_iter()
+            .filter(|p| !taken.contains(p))
+            .collect();
+        for (id, unit) in jobs {
+            self.jobs.push(JobEntry::new(id, unit));
+        }
+        if !maybe.is_empty() {
+            let unit = Unit::new(batch, maybe, attempt);
+            if self.plan.mode == Mode::Create {
+                let settle = Instant::now() + self.options.lost_answer_settle;
+                self.uncertain.push((settle, unit, 0));
+            } else {
+                self.queue.push_back(unit);
+            }
+        }
+        if !rest.is_empty() {
+            self.queue.push_back(Unit::new(batch, rest, 0));
+        }
     }
 
     async fn run_loop(&mut self, cancel: &CancellationToken) -> Result<(), ImportError> {
         let mut pause = self.options.pause.take();
+        if let Some(rx) = &mut pause {
+            let paused = *rx.borrow_and_update();
+            self.set_paused(paused).await;
+        }
         loop {
             let now = Instant::now();
             self.promote(now);
@@ -318,7 +362,7 @@ impl Engine {
             wake = wake.min(self.pacer.ready_at());
         }
         if !self.jobs.is_empty() && !self.polling {
-            wake = wake.min(self.next_poll.max(self.pacer.ready_at()));
+            wake = wake.min(self.poll_due().max(self.pacer.ready_at()));
         }
         for (at, ..) in &self.uncertain {
             wake = wake.min((*at).max(self.pacer.ready_at()));
@@ -334,7 +378,7 @@ impl Engine {
     async fn launch(&mut self, now: Instant) -> Result<(), ImportError> {
         if !self.polling
             && !self.jobs.is_empty()
-            && self.next_poll <= now
+            && self.poll_due() <= now
             && self.pacer.is_ready(now)
         {
             self.launch_poll(now);
@@ -458,15 +502,13 @@ impl Engine {
                     positions: unit.positions.clone(),
                     job_id: answer.value.id.clone(),
                 })?;
+                let now = Instant::now();
                 if self.jobs.is_empty() {
-                    self.next_poll = Instant::now() + self.options.poll_interval;
+                    self.next_poll = now + self.options.poll_interval;
                 }
-                self.jobs.push(JobEntry {
-                    id: answer.value.id,
-                    unit,
-                    missing: 0,
-                    last: None,
-                });
+                let mut job = JobEntry::new(answer.value.id, unit);
+                job.expect_at = self.job_time.map(|t| now + t);
+                self.jobs.push(job);
                 Ok(())
             }
             Err(error) => self.on_send_error(unit, error).await,
@@ -493,7 +535,10 @@ impl Engine {
             self.queue.push_front(unit);
             return Ok(());
         }
-        if error.is_transient() {
+        // A 2xx whose body could not be read: the job exists, its id is lost.
+        let accepted_unread =
+            matches!(&error, ZendeskError::Decode { status, .. } if (200..300).contains(status));
+        if error.is_transient() || accepted_unread {
             return self.maybe_accepted(unit, &error.to_string()).await;
         }
         if matches!(error.status(), Some(401 | 403)) || matches!(error, ZendeskError::Auth(_)) {
@@ -570,16 +615,26 @@ impl Engine {
                         .await;
                     return Ok(());
                 }
-                if error.is_transient() {
-                    self.next_poll =
-                        now + backoff(self.options.backoff, self.options.max_backoff, 1);
-                    return Ok(());
+                let refused = matches!(error.status(), Some(401 | 403));
+                self.poll_failures += 1;
+                if refused || self.poll_failures > self.options.max_attempts {
+                    return Err(ImportError::Refused(error));
                 }
-                return Err(ImportError::Refused(error));
+                let (base, max) = (self.options.backoff, self.options.max_backoff);
+                self.next_poll = now + backoff(base, max, self.poll_failures);
+                return Ok(());
             }
         };
+        self.poll_failures = 0;
         self.observe(&answer.rate).await;
         self.next_poll = now + self.options.poll_interval;
+        // A job not done when expected is looked at again a little later, not at every poll.
+        let again = now + self.options.poll_interval / 4;
+        for job in &mut self.jobs {
+            if job.expect_at.is_some_and(|at| at <= now) {
+                job.expect_at = Some(again);
+            }
+        }
         let mut seen: HashMap<String, JobStatus> = answer
             .value
             .into_iter()
@@ -614,8 +669,51 @@ impl Engine {
             return Ok(());
         }
         let job = self.jobs.remove(at);
-        let outcomes = self.job_outcomes(&job.unit, &status);
+        let took = job.accepted_at.elapsed();
+        self.job_time = Some(self.job_time.map_or(took, |t| t.min(took)));
+        let mut outcomes = self.job_outcomes(&job.unit, &status);
+        if job.unit.after_lookup && job.unit.attempt < self.options.max_attempts {
+            self.recheck_taken(&job.unit, &mut outcomes)?;
+        }
         self.resolve(outcomes).await
+    }
+
+    /// A user sent again after a lookup missed it, refused as "already taken": the lost
+    /// request most likely created it after the lookup. Looked up once more instead of
+    /// reported failed.
+    fn recheck_taken(
+        &mut self,
+        unit: &Unit,
+        outcomes: &mut Vec<RowOutcome>,
+    ) -> Result<(), ImportError> {
+        let planned = &self.plan.batches[unit.batch];
+        let taken: HashSet<u32> = outcomes
+            .iter()
+            .filter(|o| o.outcome == Outcome::Failed && is_taken(o.details.as_deref()))
+            .map(|o| o.row)
+            .collect();
+        if taken.is_empty() {
+            return Ok(());
+        }
+        let positions: Vec<usize> = unit
+            .positions
+            .iter()
+            .copied()
+            .filter(|&p| taken.contains(&planned.rows[p]))
+            .collect();
+        outcomes.retain(|o| !taken.contains(&o.row));
+        self.journal.record(&Entry::Sending {
+            batch: unit.batch,
+            positions: positions.clone(),
+            attempt: unit.attempt,
+        })?;
+        let again = Unit {
+            positions,
+            after_lookup: false,
+            ..unit.clone()
+        };
+        self.uncertain.push((Instant::now(), again, 0));
+        Ok(())
     }
 
     /// A job `show_many` does not return: normal just after creation, lost after many polls
@@ -690,6 +788,7 @@ impl Engine {
                 batch: unit.batch,
                 positions: resend,
                 attempt: unit.attempt,
+                after_lookup: true,
             });
         }
         Ok(())
@@ -836,7 +935,7 @@ impl Engine {
     }
 
     /// A closed receiver (the UI went away) must not stop the import: events are dropped.
-    async fn emit(&self, event: ImportEvent) {
+    async fn emit(&mut self, event: ImportEvent) {
         let _ignored = self.events.send(event).await;
     }
 }
@@ -868,6 +967,14 @@ fn is_update(status: Option<&str>, action: Option<&str>, mode: Mode) -> bool {
         (_, Some(a)) => a.eq_ignore_ascii_case("update"),
         _ => mode == Mode::Update,
     }
+}
+
+/// Zendesk's words for a unique email or external_id already in use.
+fn is_taken(details: Option<&str>) -> bool {
+    details.is_some_and(|d| {
+        let d = d.to_ascii_lowercase();
+        d.contains("already been taken") || d.contains("already being used")
+    })
 }
 
 fn capitalised(word: &str) -> String {
@@ -938,4 +1045,29 @@ async fn look_up(
 /// Zendesk matches emails and external_ids in any case.
 fn same(a: &Option<String>, b: &Option<String>) -> bool {
     matches!((a, b), (Some(a), Some(b)) if a.eq_ignore_ascii_case(b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn created_or_updated_from_status_then_action_then_mode() {
+        assert!(is_update(Some("Updated"), None, Mode::Create));
+        assert!(!is_update(Some("Created"), Some("update"), Mode::Update));
+        assert!(is_update(None, Some("update"), Mode::Upsert));
+        assert!(is_update(None, None, Mode::Update));
+        assert!(!is_update(None, None, Mode::Upsert));
+    }
+
+    #[test]
+    fn zendesk_words_for_a_taken_identifier() {
+        assert!(is_taken(Some("External ID: X1 has already been taken")));
+        assert!(is_taken(Some(
+            "Email: a@x.com is already being used by another user"
+        )));
+        assert!(!is_taken(Some("Name: is too short")));
+        assert!(!is_taken(None));
+        assert_eq!(capitalised("killed"), "Killed");
+    }
 }

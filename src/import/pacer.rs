@@ -54,7 +54,11 @@ impl Pacer {
         self.spacing = if remaining > reserve || limit == 0 {
             Duration::ZERO
         } else {
-            self.window / limit
+            // `ratelimit-reset` says when the window ends: spread what is left over it.
+            match rate.reset_after.filter(|r| !r.is_zero()) {
+                Some(reset) => (reset / remaining.max(1)).min(self.window / limit.max(1) * 4),
+                None => self.window / limit,
+            }
         };
         !self.spacing.is_zero()
     }
@@ -93,6 +97,13 @@ mod tests {
         let now = Instant::now();
         pacer.sent(now);
         assert_eq!(pacer.ready_at(), now + Duration::from_secs(60) / 700);
+        let reset = RateInfo {
+            reset_after: Some(Duration::from_secs(5)),
+            ..low
+        };
+        pacer.observe(&reset);
+        pacer.sent(now);
+        assert_eq!(pacer.ready_at(), now + Duration::from_millis(250));
         pacer.block(now + Duration::from_secs(5));
         assert!(!pacer.is_ready(now + Duration::from_secs(4)));
     }

@@ -1,0 +1,214 @@
+//! The import engine at full tilt: 100,000 rows into a sandbox limited to 700 requests per
+//! minute and 30 jobs, its clock sped up, reporting users per simulated second next to the
+//! bound those limits allow, measured in the same run.
+//!
+//! `cargo bench --bench import [-- ROWS [SPEED]]`. The sandbox runs as a separate `zdimport
+//! sandbox` process, so the CPU time and peak memory reported are the engine's own (this
+//! process: the plan, the client, the journal). Linux only for CPU and memory (`/proc`).
+//!
+//! The clock runs 2 times faster by default (100,000 rows take about a minute): every real
+//! millisecond a request spends on a busy 2-core machine counts SPEED times in simulated time,
+//! so a faster clock measures the machine more than the engine (at ×5, 86%; at ×2, 93%).
+//!
+//! The bound: each bulk request carries 100 users and counts once against the rate limit, so
+//! at most `rate × 100` users per minute; and at most 30 jobs run at once, each taking the
+//! sandbox's queue time plus 20 ms per user, so at most `30 × 100 / job time` users per
+//! second. The lower of the two is the bound; polling must fit in what the rate leaves.
+
+use std::io::{BufRead as _, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use tokio_util::sync::CancellationToken;
+use zdimport::import::{self, EngineOptions, ImportEvent, ImportPlan, Journal, RunInfo};
+use zdimport::payload::{Batcher, Mode, User};
+use zdimport::zendesk::{Client, ClientConfig, Credentials, Secret};
+
+const RATE_PER_MINUTE: f64 = 700.0;
+const JOB_LIMIT: f64 = 30.0;
+/// The sandbox's defaults: 1 s in the queue, 20 ms per user.
+const JOB_SECONDS: f64 = 1.0 + 100.0 * 0.020;
+
+type Error = Box<dyn std::error::Error + Send + Sync>;
+
+fn main() -> Result<(), Error> {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    let rows: u32 = args.first().map_or(Ok(100_000), |a| a.parse())?;
+    let speed: f64 = args.get(1).map_or(Ok(2.0), |a| a.parse())?;
+    let (mut sandbox, url) = start_sandbox(speed)?;
+    let result = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?
+        .block_on(bench(rows, speed, &url));
+    let _killed = sandbox.kill();
+    let _waited = sandbox.wait();
+    result
+}
+
+/// `zdimport sandbox` on a free port; its first line names the URL.
+fn start_sandbox(speed: f64) -> Result<(Child, String), Error> {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_zdimport"))
+        .args([
+            "sandbox",
+            "--port",
+            "0",
+            "--rate-limit",
+            "700",
+            "--job-limit",
+            "30",
+        ])
+        .args(["--speed", &speed.to_string()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()?;
+    let stdout = child.stdout.take().ok_or("no stdout")?;
+    let mut reader = BufReader::new(stdout);
+    let mut line = String::new();
+    reader.read_line(&mut line)?;
+    // Keep reading: a closed pipe would end the sandbox at its next line.
+    std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
+    let url = line
+        .split_whitespace()
+        .last()
+        .ok_or("the sandbox printed no URL")?
+        .to_owned();
+    Ok((child, url))
+}
+
+fn plan(rows: u32) -> Result<ImportPlan, Error> {
+    let mut plan = ImportPlan::new(Mode::Create);
+    let mut batcher = Batcher::new(Mode::Create);
+    for i in 0..rows {
+        let user = User {
+            name: Some(format!("User {i}")),
+            email: Some(format!("user{i}@example.com")),
+            external_id: Some(format!("X{i:08}")),
+            tags: Some(vec!["imported".into(), "bench".into()]),
+            ..User::default()
+        };
+        if let Some(request) = batcher.push(i + 2, user) {
+            plan.push_request(&request)?;
+        }
+    }
+    if let Some(request) = batcher.finish() {
+        plan.push_request(&request)?;
+    }
+    Ok(plan)
+}
+
+async fn bench(rows: u32, speed: f64, url: &str) -> Result<(), Error> {
+    let (cpu_start, peak_start) = (cpu_seconds(), peak_kib());
+    let plan = plan(rows)?;
+    let (cpu_plan, peak_plan) = (cpu_seconds(), peak_kib());
+    let credentials = Credentials::ApiToken {
+        email: "admin@sandbox.example".into(),
+        token: Secret::new("sandbox-api-token"),
+    };
+    let client = Client::new(ClientConfig::new(url.parse()?, credentials))?;
+    let runs = tempfile::tempdir()?;
+    let info = RunInfo {
+        id: "bench".into(),
+        mode: Mode::Create,
+        rows: u64::from(rows),
+        ..RunInfo::default()
+    };
+    let journal = Journal::create(runs.path(), &info, &plan)?;
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<ImportEvent>(32);
+    let drain = tokio::spawn(async move {
+        let mut waits = 0usize;
+        let mut buffer = Vec::with_capacity(32);
+        while rx.recv_many(&mut buffer, 32).await > 0 {
+            waits += buffer
+                .drain(..)
+                .filter(|e| matches!(e, ImportEvent::Waiting { .. }))
+                .count();
+        }
+        waits
+    });
+    let mut options = EngineOptions::for_speed(speed);
+    if let Some(ms) = std::env::var("POLL_MS").ok().and_then(|v| v.parse().ok()) {
+        options.poll_interval = Duration::from_millis(ms);
+    }
+    let started = Instant::now();
+    let summary = import::run(
+        plan,
+        &client,
+        journal,
+        tx,
+        CancellationToken::new(),
+        options,
+    )
+    .await?;
+    let real = started.elapsed();
+    let waits = drain.await?;
+    let (cpu_end, peak_end) = (cpu_seconds(), peak_kib());
+    report(rows, speed, real, &summary, waits);
+    println!(
+        "engine CPU: {:.2} s for the run ({:.2} s building the plan); peak memory {} MiB \
+         (at start {} MiB, after the plan {} MiB)",
+        cpu_end - cpu_plan,
+        cpu_plan - cpu_start,
+        peak_end / 1024,
+        peak_start / 1024,
+        peak_plan / 1024,
+    );
+    Ok(())
+}
+
+fn report(rows: u32, speed: f64, real: Duration, summary: &import::Summary, waits: usize) {
+    let simulated = real.as_secs_f64() * speed;
+    let achieved = f64::from(rows) / simulated;
+    let by_rate = RATE_PER_MINUTE / 60.0 * 100.0;
+    let by_jobs = JOB_LIMIT * 100.0 / JOB_SECONDS;
+    let bound = by_rate.min(by_jobs);
+    println!(
+        "{rows} rows, create mode, sandbox at {RATE_PER_MINUTE} requests/min, {JOB_LIMIT} jobs, \
+         clock ×{speed}"
+    );
+    println!(
+        "outcome: {summary} ({} bulk requests, {waits} waits)",
+        summary.requests
+    );
+    println!(
+        "took {:.2} s real = {simulated:.1} s simulated: {achieved:.0} users/simulated s",
+        real.as_secs_f64()
+    );
+    println!(
+        "bound: {bound:.0} users/s (rate {by_rate:.0}, 30 jobs {by_jobs:.0}): {:.1}% of the bound",
+        achieved / bound * 100.0
+    );
+}
+
+/// User + system CPU of this process, from `/proc/self/stat` (clock ticks of 1/100 s).
+fn cpu_seconds() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return 0.0;
+    };
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// Peak resident memory (VmHWM) in KiB.
+fn peak_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
