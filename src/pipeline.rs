@@ -108,8 +108,8 @@ pub fn run_with(
         let mut batcher = Batcher::new(options.mode);
         let mut counts = Counts::default();
         let mut on_row = |first_column: u32, row: Row| -> ControlFlow<()> {
-            let checker = checker
-                .get_or_insert_with(|| checks.checker(mapping, first_column, options));
+            let checker =
+                checker.get_or_insert_with(|| checks.checker(mapping, first_column, options));
             let checked = checker.check(row);
             counts.row(checked.status());
             for issue in checked.issues {

@@ -428,8 +428,8 @@ where
 
 /// Runs an engine future on a thread of its own with a single-threaded runtime.
 ///
-/// The engine's future keeps borrows across awaits (it is not `Send`), and a thread of its
-/// own keeps the UI's two workers free for drawing and keys.
+/// A thread of its own keeps the UI's two workers free for drawing and keys however busy the
+/// import is (and the sign-in and plan futures it also runs need not be `Send`).
 fn engine_thread<F, Fut>(tx: mpsc::Sender<AppEvent>, make: F)
 where
     F: FnOnce() -> Fut + Send + 'static,
