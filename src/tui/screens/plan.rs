@@ -252,13 +252,14 @@ impl PlanState {
         if !c.problems.is_empty() {
             return;
         }
-        let minutes = if c.cost.minutes > 0.0 {
-            format!(
-                ", about {:.1} minutes at the account's rate limit",
-                c.cost.minutes
-            )
-        } else {
-            String::new()
+        let minutes = match (c.cost.rate_limit, c.cost.minutes) {
+            (Some(rate), m) if m >= 0.1 => {
+                format!(", about {m:.1} minutes at the account's {rate} requests a minute")
+            }
+            (Some(rate), _) => {
+                format!(", under a minute at the account's {rate} requests a minute")
+            }
+            (None, _) => String::new(),
         };
         let mut text = vec![
             Line::from(format!(
