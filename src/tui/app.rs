@@ -726,12 +726,14 @@ impl App {
         if report.batch_of(row).is_none() {
             return String::new();
         }
-        let request = pipeline::request_for(
-            table,
-            &self.session.mapping,
-            &self.session.options(),
-            &[row],
-        );
+        // Converted for the account's fields when they are known, as the import sent it.
+        let checks = pipeline::AccountChecks {
+            fields: self.session.account.as_ref().map(|a| Arc::clone(&a.fields)),
+            ..pipeline::AccountChecks::default()
+        };
+        let options = self.session.options();
+        let request =
+            pipeline::request_for_with(table, &self.session.mapping, &options, &checks, &[row]);
         request
             .body
             .users
