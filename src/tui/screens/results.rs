@@ -58,6 +58,8 @@ pub struct ResultsState {
     pub detail: Option<(u32, String)>,
     pub input: Option<ResultsInput>,
     pub notice: Option<String>,
+    /// First line of the detail shown (it may be longer than the screen).
+    pub detail_scroll: u16,
 }
 
 impl ResultsState {
@@ -117,8 +119,18 @@ impl ResultsState {
             return self.update_input(input, action);
         }
         if self.detail.is_some() {
-            if matches!(action, Action::Back | Action::Enter) {
-                self.detail = None;
+            match action {
+                Action::Back | Action::Enter => {
+                    self.detail = None;
+                    self.detail_scroll = 0;
+                }
+                Action::Down | Action::ScrollDown => self.detail_scroll += 1,
+                Action::Up | Action::ScrollUp => {
+                    self.detail_scroll = self.detail_scroll.saturating_sub(1);
+                }
+                Action::PageDown => self.detail_scroll += 10,
+                Action::PageUp => self.detail_scroll = self.detail_scroll.saturating_sub(10),
+                _ => {}
             }
             return None;
         }
@@ -337,13 +349,20 @@ impl ResultsState {
         let height = u16::try_from(lines.len() + 2).unwrap_or(u16::MAX);
         let rect = centered(area, 96, height);
         Clear.render(rect, buf);
+        let keys = if height > rect.height {
+            " ↑↓ scroll · Esc closes "
+        } else {
+            " Esc closes "
+        };
         let block = Block::bordered()
             .border_type(BorderType::Rounded)
             .border_style(Style::new().fg(theme::ACCENT))
             .title(Span::styled(format!(" Row {row} "), theme::header()))
-            .title_bottom(Line::from(Span::styled(" Esc closes ", theme::dim())).right_aligned());
+            .title_bottom(Line::from(Span::styled(keys, theme::dim())).right_aligned());
+        let last = height.saturating_sub(rect.height);
         Paragraph::new(lines)
             .wrap(Wrap { trim: false })
+            .scroll((self.detail_scroll.min(last), 0))
             .block(block)
             .render(rect, buf);
     }
