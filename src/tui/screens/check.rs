@@ -13,6 +13,7 @@ use crate::pipeline::Report;
 use crate::sheet::Table;
 use crate::tui::action::Action;
 use crate::tui::strings;
+use crate::tui::widgets::cursor::Cursor;
 use crate::tui::widgets::{centered, fit, theme};
 
 /// Which problems the list shows.
@@ -59,9 +60,7 @@ pub struct CheckState {
     pub filter: Filter,
     /// Indexes into the report's issues that pass the filter.
     pub shown: Vec<usize>,
-    pub selected: usize,
-    /// First list line drawn; kept so the selection stays in view.
-    pub offset: usize,
+    pub cursor: Cursor,
     /// The sheet row whose cells are shown in a popup.
     pub detail: Option<u32>,
 }
@@ -86,13 +85,14 @@ impl CheckState {
             .filter(|(_, i)| filter.keeps(i))
             .map(|(n, _)| n)
             .collect();
-        self.selected = 0;
-        self.offset = 0;
+        self.cursor.reset();
     }
 
     pub fn selected_issue(&self) -> Option<&Issue> {
         let report = self.report.as_ref()?;
-        self.shown.get(self.selected).map(|&i| &report.issues[i])
+        self.shown
+            .get(self.cursor.selected)
+            .map(|&i| &report.issues[i])
     }
 
     pub fn update(&mut self, action: &Action) -> Option<CheckOutcome> {
@@ -102,14 +102,10 @@ impl CheckState {
             }
             return None;
         }
-        let last = self.shown.len().saturating_sub(1);
+        if self.cursor.navigate(action, self.shown.len()) {
+            return None;
+        }
         match action {
-            Action::Up | Action::ScrollUp => self.selected = self.selected.saturating_sub(1),
-            Action::Down | Action::ScrollDown => self.selected = (self.selected + 1).min(last),
-            Action::PageUp => self.selected = self.selected.saturating_sub(20),
-            Action::PageDown => self.selected = (self.selected + 20).min(last),
-            Action::Home => self.selected = 0,
-            Action::End => self.selected = last,
             Action::Filter => {
                 self.filter = self.filter.next();
                 self.refilter();
@@ -163,11 +159,7 @@ impl CheckState {
         }
         let height = usize::from(inner.height.saturating_sub(1));
         // Only the visible window is laid out: the list may hold a million problems.
-        if self.selected < self.offset {
-            self.offset = self.selected;
-        } else if height > 0 && self.selected >= self.offset + height {
-            self.offset = self.selected + 1 - height;
-        }
+        let first = self.cursor.window(height);
         let width = usize::from(inner.width);
         let (column_w, value_w) = if width < 90 {
             (13, 16)
@@ -180,7 +172,7 @@ impl CheckState {
             "row", "column", "value", "problem"
         );
         let mut lines = vec![Line::from(Span::styled(head, theme::dim()))];
-        for (n, &i) in self.shown.iter().enumerate().skip(self.offset).take(height) {
+        for (n, &i) in self.shown.iter().enumerate().skip(first).take(height) {
             let issue = &report.issues[i];
             let colour = match issue.severity {
                 Severity::Error => theme::ERROR,
@@ -189,7 +181,7 @@ impl CheckState {
             let column = issue.column.as_deref().unwrap_or("");
             let value = issue.value.as_deref().unwrap_or("");
             let mut style = Style::new();
-            if n == self.selected {
+            if n == self.cursor.selected {
                 style = theme::selected();
             }
             lines.push(Line::from(vec![
@@ -341,7 +333,7 @@ mod tests {
         assert_eq!(s.selected_issue().map(|i| i.row), Some(9));
         s.update(&Action::Filter);
         assert_eq!(s.shown, vec![0]);
-        assert_eq!(s.selected, 0);
+        assert_eq!(s.cursor.selected, 0);
     }
 
     #[test]

@@ -13,6 +13,7 @@ use crate::payload::Mode;
 use crate::plan::{Action as RowAction, Cost, Existing, Plan};
 use crate::tui::action::Action;
 use crate::tui::strings;
+use crate::tui::widgets::cursor::Cursor;
 use crate::tui::widgets::{fit, theme};
 
 /// The action filter, in the order `f` steps through it.
@@ -72,8 +73,7 @@ pub struct PlanState {
     filter: usize,
     /// Indexes into the plan's rows that pass the filter.
     pub shown: Vec<usize>,
-    pub selected: usize,
-    offset: usize,
+    pub cursor: Cursor,
 }
 
 impl PlanState {
@@ -85,8 +85,7 @@ impl PlanState {
             existing: Existing::Fail,
             filter: 0,
             shown: Vec::new(),
-            selected: 0,
-            offset: 0,
+            cursor: Cursor::default(),
         }
     }
 
@@ -115,8 +114,7 @@ impl PlanState {
             .filter(|(_, r)| filter.is_none_or(|f| r.action.name() == f))
             .map(|(i, _)| i)
             .collect();
-        self.selected = 0;
-        self.offset = 0;
+        self.cursor.reset();
     }
 
     fn blocked(&self) -> bool {
@@ -129,12 +127,10 @@ impl PlanState {
     }
 
     pub fn update(&mut self, action: &Action) -> Option<PlanOutcome> {
-        let last = self.shown.len().saturating_sub(1);
+        if self.cursor.navigate(action, self.shown.len()) {
+            return None;
+        }
         match action {
-            Action::Up | Action::ScrollUp => self.selected = self.selected.saturating_sub(1),
-            Action::Down | Action::ScrollDown => self.selected = (self.selected + 1).min(last),
-            Action::PageUp => self.selected = self.selected.saturating_sub(20),
-            Action::PageDown => self.selected = (self.selected + 20).min(last),
             Action::Filter => {
                 self.filter = (self.filter + 1) % FILTERS.len();
                 self.refilter();
@@ -348,7 +344,7 @@ impl PlanState {
         ])
         .render(options, buf);
         self.render_rows(plan, list, buf);
-        if let Some(row) = self.shown.get(self.selected).map(|&i| &plan.rows[i]) {
+        if let Some(row) = self.shown.get(self.cursor.selected).map(|&i| &plan.rows[i]) {
             let (colour, what) = describe_row(row);
             Paragraph::new(format!(" row {}: {what}", row.row))
                 .style(Style::new().fg(colour))
@@ -371,21 +367,17 @@ impl PlanState {
         let inner = block.inner(area);
         block.render(area, buf);
         let height = usize::from(inner.height);
-        if self.selected < self.offset {
-            self.offset = self.selected;
-        } else if height > 0 && self.selected >= self.offset + height {
-            self.offset = self.selected + 1 - height;
-        }
+        let first = self.cursor.window(height);
         let width = usize::from(inner.width);
         let lines: Vec<Line<'_>> = self
             .shown
             .iter()
             .enumerate()
-            .skip(self.offset)
+            .skip(first)
             .take(height)
             .map(|(n, &i)| {
                 let row = &plan.rows[i];
-                let style = if n == self.selected {
+                let style = if n == self.cursor.selected {
                     theme::selected()
                 } else {
                     Style::new()

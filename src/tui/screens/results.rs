@@ -11,6 +11,7 @@ use crate::import::{Outcome, RowOutcome};
 use crate::sheet::Table;
 use crate::tui::action::Action;
 use crate::tui::strings;
+use crate::tui::widgets::cursor::Cursor;
 use crate::tui::widgets::input::TextInput;
 use crate::tui::widgets::{centered, fit, theme};
 
@@ -52,8 +53,7 @@ pub struct ResultsState {
     pub search: String,
     /// Indexes into `outcomes` that pass the filter and the search.
     pub shown: Vec<usize>,
-    pub selected: usize,
-    offset: usize,
+    pub cursor: Cursor,
     /// The row whose detail is open, with the JSON of the user as sent.
     pub detail: Option<(u32, String)>,
     pub input: Option<ResultsInput>,
@@ -90,12 +90,13 @@ impl ResultsState {
             .filter(|(_, o)| needle.is_empty() || matches_search(o, &needle))
             .map(|(i, _)| i)
             .collect();
-        self.selected = 0;
-        self.offset = 0;
+        self.cursor.reset();
     }
 
     pub fn selected_outcome(&self) -> Option<&RowOutcome> {
-        self.shown.get(self.selected).map(|&i| &self.outcomes[i])
+        self.shown
+            .get(self.cursor.selected)
+            .map(|&i| &self.outcomes[i])
     }
 
     pub fn is_typing(&self) -> bool {
@@ -134,14 +135,10 @@ impl ResultsState {
             }
             return None;
         }
-        let last = self.shown.len().saturating_sub(1);
+        if self.cursor.navigate(action, self.shown.len()) {
+            return None;
+        }
         match action {
-            Action::Up | Action::ScrollUp => self.selected = self.selected.saturating_sub(1),
-            Action::Down | Action::ScrollDown => self.selected = (self.selected + 1).min(last),
-            Action::PageUp => self.selected = self.selected.saturating_sub(20),
-            Action::PageDown => self.selected = (self.selected + 20).min(last),
-            Action::Home => self.selected = 0,
-            Action::End => self.selected = last,
             Action::Filter => {
                 self.filter = (self.filter + 1) % FILTERS.len();
                 self.refilter();
@@ -248,11 +245,7 @@ impl ResultsState {
         let inner = block.inner(area);
         block.render(area, buf);
         let height = usize::from(inner.height.saturating_sub(1));
-        if self.selected < self.offset {
-            self.offset = self.selected;
-        } else if height > 0 && self.selected >= self.offset + height {
-            self.offset = self.selected + 1 - height;
-        }
+        let first = self.cursor.window(height);
         let width = usize::from(inner.width);
         let who_w = if width < 90 { 24 } else { 34 };
         let error_w = width.saturating_sub(8 + 9 + 13 + who_w + 4);
@@ -261,9 +254,9 @@ impl ResultsState {
             "row", "outcome", "zendesk id", "user", "error"
         );
         let mut lines = vec![Line::from(Span::styled(head, theme::dim()))];
-        for (n, &i) in self.shown.iter().enumerate().skip(self.offset).take(height) {
+        for (n, &i) in self.shown.iter().enumerate().skip(first).take(height) {
             let o = &self.outcomes[i];
-            let style = if n == self.selected {
+            let style = if n == self.cursor.selected {
                 theme::selected()
             } else {
                 Style::new()

@@ -1,5 +1,6 @@
 //! Shared pieces: the step bar, the key-hint bar, popups and the colour theme.
 
+pub mod cursor;
 pub mod input;
 pub mod picker;
 
