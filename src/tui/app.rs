@@ -123,20 +123,7 @@ pub enum Command {
         options: crate::plan::PlanOptions,
     },
     /// Builds the import plan, writes the journal and runs the engine.
-    StartImport {
-        table: Arc<Table>,
-        mapping: Mapping,
-        options: payload::Options,
-        report: Arc<Report>,
-        /// The account's fields (values converted for them) and plan, when made.
-        account: Option<Arc<AccountData>>,
-        plan: Option<Arc<crate::plan::Plan>>,
-        skip_unchanged: bool,
-        concurrency: u32,
-        /// The sheet's file and sheet, the profile: for the run's record.
-        file: String,
-        profile: Option<String>,
-    },
+    StartImport(Box<NewRun>),
     /// Sends the failed and unknown rows of a run again, as a new run.
     RetryImport {
         run_dir: PathBuf,
@@ -207,6 +194,23 @@ pub enum AppEvent {
     Failed(String),
     /// A load was cancelled by the operator.
     Cancelled,
+}
+
+/// What a new run imports, from the session.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewRun {
+    pub table: Arc<Table>,
+    pub mapping: Mapping,
+    pub options: payload::Options,
+    pub report: Arc<Report>,
+    /// The account's fields (values converted for them) and plan, when made.
+    pub account: Option<Arc<AccountData>>,
+    pub plan: Option<Arc<crate::plan::Plan>>,
+    pub skip_unchanged: bool,
+    pub concurrency: u32,
+    /// The sheet's file and the profile: for the run's record.
+    pub file: String,
+    pub profile: Option<String>,
 }
 
 /// What the session learnt from the account.
@@ -686,7 +690,7 @@ impl App {
             _ => None,
         });
         self.push(Screen::Run(RunState::new(std::time::Instant::now())));
-        Some(Command::StartImport {
+        Some(Command::StartImport(Box::new(NewRun {
             table,
             mapping: self.session.mapping.clone(),
             options: self.session.options(),
@@ -697,7 +701,7 @@ impl App {
             concurrency: self.session.concurrency,
             file,
             profile,
-        })
+        })))
     }
 
     fn open_results(&mut self) {

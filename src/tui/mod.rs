@@ -253,30 +253,7 @@ fn execute(command: Command, worker: &Worker, tx: &mpsc::Sender<AppEvent>) {
     match command {
         Command::Quit => {}
         Command::CancelLoad => worker.cancel.store(true, Ordering::SeqCst),
-        Command::StartImport {
-            table,
-            mapping,
-            options,
-            report,
-            account,
-            plan,
-            skip_unchanged,
-            concurrency,
-            file,
-            profile,
-        } => {
-            let run = work::NewRun {
-                table,
-                mapping,
-                options,
-                report,
-                account,
-                plan,
-                skip_unchanged,
-                concurrency,
-                file,
-                profile,
-            };
+        Command::StartImport(run) => {
             spawn_import(&worker, tx, move |target, tx| work::start(run, target, tx));
         }
         Command::RetryImport {
@@ -395,7 +372,7 @@ fn run_blocking(command: Command, worker: &Worker, tx: &mpsc::Sender<AppEvent>) 
         | Command::ListProfiles
         | Command::SaveProfile(_)
         | Command::TestConnection(_)
-        | Command::StartImport { .. }
+        | Command::StartImport(_)
         | Command::RetryImport { .. }
         | Command::ResumeImport(_)
         | Command::CheckAccount { .. }

@@ -8,13 +8,13 @@ use std::sync::{Arc, Mutex, PoisonError};
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
-use super::app::{AccountData, AppEvent};
+use super::app::{AccountData, AppEvent, NewRun};
 use super::screens::plan::AccountCheck;
 use crate::import::journal::{self, runs_dir};
 use crate::import::{self, EngineOptions, ImportPlan, Journal, Outcome, RunInfo};
 use crate::mapping::Mapping;
 use crate::payload;
-use crate::pipeline::{self, AccountChecks, Report};
+use crate::pipeline::{self, AccountChecks};
 use crate::sheet::Table;
 use crate::zendesk::Client;
 
@@ -31,20 +31,6 @@ pub type ControlSlot = Arc<Mutex<Option<ImportControl>>>;
 /// Reads the environment sign-in sees.
 pub type Env = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
 
-/// What a new run imports, from the session.
-pub struct NewRun {
-    pub table: Arc<Table>,
-    pub mapping: Mapping,
-    pub options: payload::Options,
-    pub report: Arc<Report>,
-    pub account: Option<Arc<AccountData>>,
-    pub plan: Option<Arc<crate::plan::Plan>>,
-    pub skip_unchanged: bool,
-    pub concurrency: u32,
-    pub file: String,
-    pub profile: Option<String>,
-}
-
 /// Where and how fast the engine runs.
 pub struct Target {
     pub client: Arc<Client>,
@@ -54,8 +40,8 @@ pub struct Target {
 }
 
 /// Builds the plan, writes the run's journal and runs it; the answer comes as events.
-pub async fn start(run: NewRun, target: Target, tx: mpsc::Sender<AppEvent>) {
-    let ended = start_inner(run, &target, &tx).await;
+pub async fn start(run: Box<NewRun>, target: Target, tx: mpsc::Sender<AppEvent>) {
+    let ended = start_inner(*run, &target, &tx).await;
     if let Err(e) = ended {
         let _ = tx.send(AppEvent::ImportEnded(Err(e))).await;
     }
