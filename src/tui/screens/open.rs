@@ -175,13 +175,13 @@ fn entry_line<'a>(e: &Entry, dir: &Path, width: usize) -> Line<'a> {
         EntryKind::Run => strings::OPEN_RESUME,
         _ => "",
     };
-    let room = width.saturating_sub(2 + size.len() + tag.len() + 2);
+    let room = width.saturating_sub(2 + size.len() + tag.len() + 3);
     let name = fit(&name, room);
     let pad = room.saturating_sub(name.chars().count());
     Line::from(vec![
         Span::styled(icon, style),
         Span::styled(name, style),
-        Span::raw(" ".repeat(pad)),
+        Span::raw(" ".repeat(pad + 1)),
         Span::styled(format!("{tag} {size} "), theme::dim()),
     ])
 }
