@@ -318,10 +318,10 @@ pub fn request_for_with(
     let mut checker = checks.checker(mapping, table.layout.first_column, options);
     let mut batcher = Batcher::new(options.mode);
     for &number in rows {
-        let Ok(at) = table.rows.binary_search_by_key(&number, |r| r.number) else {
+        let Some(row) = table.row(number) else {
             continue;
         };
-        if let Some(user) = checker.check(table.rows[at].clone()).user
+        if let Some(user) = checker.check(row.clone()).user
             && let Some(full) = batcher.push(number, user)
         {
             // A batch holds at most BATCH_SIZE rows: this is all of it.
@@ -362,7 +362,7 @@ pub fn import_plan_with(
     for rows in &report.batches {
         plan.push_request(&request_for_with(table, mapping, options, checks, rows))?;
     }
-    skip_errors(&mut plan, report);
+    plan.skip_errors(&report.issues);
     Ok(plan)
 }
 
@@ -381,27 +381,8 @@ pub fn import_plan_from(
     for (row, reason) in routed.skipped {
         out.skip(row, reason);
     }
-    skip_errors(&mut out, report);
+    out.skip_errors(&report.issues);
     Ok(out)
-}
-
-/// Every row with an error, skipped with its problems (`Column: message; …`) as the reason.
-fn skip_errors(plan: &mut crate::import::ImportPlan, report: &Report) {
-    let mut errors: std::collections::BTreeMap<u32, Vec<String>> = Default::default();
-    for issue in report
-        .issues
-        .iter()
-        .filter(|i| i.severity == Severity::Error)
-    {
-        let text = match &issue.column {
-            Some(column) => format!("{column}: {}", issue.message),
-            None => issue.message.clone(),
-        };
-        errors.entry(issue.row).or_default().push(text);
-    }
-    for (row, messages) in errors {
-        plan.skip(row, messages.join("; "));
-    }
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::mapping::{ColumnMapping, Mapping, MatchReason, Target, Transform};
+use crate::mapping::{Mapping, MatchReason, Target, Transform};
 use crate::payload::Mode;
 
 /// The profile format this build writes and reads.
@@ -114,17 +114,7 @@ impl Profile {
     /// Maps `headers` by this profile; unknown headers stay unmapped.
     pub fn apply(&self, headers: &[String]) -> Fit {
         let mut missing = Vec::new();
-        let mut columns: Vec<ColumnMapping> = headers
-            .iter()
-            .enumerate()
-            .map(|(index, header)| ColumnMapping {
-                index,
-                header: header.clone(),
-                target: None,
-                transform: Transform::default(),
-                reason: MatchReason::Unmatched,
-            })
-            .collect();
+        let mut columns = Mapping::unmapped(headers).columns;
         for pc in &self.columns {
             let key = normalise(&pc.source);
             match columns

@@ -1,6 +1,6 @@
 //! `zdimport import`, `resume`, `runs` and `retry`: the engine headless, progress on stderr.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::io::{IsTerminal as _, Write as _};
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
@@ -204,7 +204,7 @@ pub fn runs() -> Result<ExitCode, String> {
 /// Reads the sheet once: the requests to send and the rows with errors, skipped.
 fn build_plan(mut p: Prepared, args: &MappingArgs) -> Result<(ImportPlan, RunInfo), String> {
     let mut plan = ImportPlan::new(p.options.mode);
-    let mut errors: BTreeMap<u32, Vec<String>> = BTreeMap::new();
+    let mut errors = Vec::new();
     let mut failure = None;
     pipeline::run(
         &mut p.workbook,
@@ -220,13 +220,7 @@ fn build_plan(mut p: Prepared, args: &MappingArgs) -> Result<(ImportPlan, RunInf
                         return ControlFlow::Break(());
                     }
                 }
-                Event::Issue(issue) if issue.severity == Severity::Error => {
-                    let text = match &issue.column {
-                        Some(column) => format!("{column}: {}", issue.message),
-                        None => issue.message,
-                    };
-                    errors.entry(issue.row).or_default().push(text);
-                }
+                Event::Issue(issue) if issue.severity == Severity::Error => errors.push(issue),
                 Event::Issue(_) => {}
             }
             ControlFlow::Continue(())
@@ -236,9 +230,7 @@ fn build_plan(mut p: Prepared, args: &MappingArgs) -> Result<(ImportPlan, RunInf
     if let Some(failure) = failure {
         return Err(failure);
     }
-    for (row, messages) in errors {
-        plan.skip(row, messages.join("; "));
-    }
+    plan.skip_errors(&errors);
     let info = RunInfo {
         id: journal::new_run_id(),
         created_at: chrono::Utc::now().to_rfc3339(),

@@ -5,7 +5,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::ImportError;
-use crate::payload::{Mode, Request, User};
+use std::collections::BTreeMap;
+
+use crate::payload::{Issue, Mode, Request, Severity, User};
 
 /// The identifiers of one user, kept beside the body: enough to match Zendesk's results, look
 /// a user up after a lost answer, and name the row in the report.
@@ -114,6 +116,21 @@ impl ImportPlan {
     /// A row that is not sent, and why.
     pub fn skip(&mut self, row: u32, reason: impl Into<String>) {
         self.skipped.push((row, reason.into()));
+    }
+
+    /// Skips every row with an error, its problems (`Column: message; …`) as the reason.
+    pub fn skip_errors<'a>(&mut self, issues: impl IntoIterator<Item = &'a Issue>) {
+        let mut errors: BTreeMap<u32, Vec<String>> = BTreeMap::new();
+        for issue in issues.into_iter().filter(|i| i.severity == Severity::Error) {
+            let text = match &issue.column {
+                Some(column) => format!("{column}: {}", issue.message),
+                None => issue.message.clone(),
+            };
+            errors.entry(issue.row).or_default().push(text);
+        }
+        for (row, messages) in errors {
+            self.skip(row, messages.join("; "));
+        }
     }
 
     /// Rows sent.

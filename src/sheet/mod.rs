@@ -211,6 +211,12 @@ pub struct Table {
 }
 
 impl Table {
+    /// The data row with this spreadsheet row number (rows are kept in sheet order).
+    pub fn row(&self, number: u32) -> Option<&Row> {
+        let at = self.rows.binary_search_by_key(&number, |r| r.number).ok()?;
+        self.rows.get(at)
+    }
+
     /// Up to `n` non-blank values of column `col`, for samples.
     pub fn samples(&self, col: usize, n: usize) -> Vec<String> {
         self.rows

@@ -223,10 +223,9 @@ fn render_counts(report: &Report, area: Rect, buf: &mut Buffer) {
 
 /// A popup with one row's cells and its problems.
 fn render_detail(row: u32, table: &Table, report: &Report, area: Rect, buf: &mut Buffer) {
-    let Ok(at) = table.rows.binary_search_by_key(&row, |r| r.number) else {
+    let Some(cells) = table.row(row).map(|r| &r.cells) else {
         return;
     };
-    let cells = &table.rows[at].cells;
     let issues: Vec<&Issue> = report.issues.iter().filter(|i| i.row == row).collect();
     let width = table
         .layout

@@ -391,8 +391,7 @@ fn matches_search(o: &RowOutcome, needle: &str) -> bool {
 
 /// `Header: value` lines of a sheet row.
 fn row_cells(table: &Table, row: u32) -> Option<Vec<String>> {
-    let at = table.rows.binary_search_by_key(&row, |r| r.number).ok()?;
-    let cells = &table.rows[at].cells;
+    let cells = &table.row(row)?.cells;
     Some(
         table
             .layout
