@@ -445,12 +445,8 @@ async fn test_connection(
     let timeout = std::time::Duration::from_secs(20);
     let (client, warning) = match request.sign_in {
         SignInChoice::Environment => {
-            let sandbox = worker.sandbox_env.clone();
-            let var = move |k: &str| match &sandbox {
-                Some(env) => env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()),
-                None => std::env::var(k).ok(),
-            };
-            zendesk::connect(Some(&request.url), None, var, timeout)
+            let env = worker.env();
+            zendesk::connect(Some(&request.url), None, |k| env(k), timeout)
                 .await
                 .map_err(|e| explain(&e))?
         }
