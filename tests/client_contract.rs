@@ -32,7 +32,7 @@ fn every_fixture_body_parses() {
         .filter(|n| n.ends_with(".json"))
         .collect();
     names.sort();
-    assert_eq!(names.len(), 13, "{names:?}");
+    assert_eq!(names.len(), 14, "{names:?}");
     for name in &names {
         let bytes = read(name);
         let parsed: Result<(), String> = match name.as_str() {
@@ -56,9 +56,11 @@ fn every_fixture_body_parses() {
             "users_list.json" => serde_json::from_slice::<UsersEnvelope>(&bytes)
                 .map(drop)
                 .map_err(|e| e.to_string()),
-            "users_search.json" => serde_json::from_slice::<UserSearchEnvelope>(&bytes)
-                .map(drop)
-                .map_err(|e| e.to_string()),
+            "users_search.json" | "search_unified_type_user.json" => {
+                serde_json::from_slice::<UserSearchEnvelope>(&bytes)
+                    .map(drop)
+                    .map_err(|e| e.to_string())
+            }
             "user_fields_list.json" => serde_json::from_slice::<UserFieldsEnvelope>(&bytes)
                 .map(drop)
                 .map_err(|e| e.to_string()),
@@ -119,7 +121,18 @@ fn user_bodies_keep_every_key() {
     assert_eq!(user.email.as_deref(), Some("customer@example.com"));
     assert!(user.extra.contains_key("photo") && user.extra.contains_key("iana_time_zone"));
     let search = serde_json::from_slice::<UserSearchEnvelope>(&read("users_search.json")).unwrap();
-    assert_eq!(search.results[0].user_fields["nickname"], "foo bar");
+    assert_eq!(search.users.len(), 1);
+    assert_eq!(search.users[0].id, 369_531_345_753);
+    assert_eq!(
+        search.users[0].email.as_deref(),
+        Some("customer@example.com")
+    );
+    // The unified search's key is read too, so a proxy answering so does not break lookups.
+    let unified =
+        serde_json::from_slice::<UserSearchEnvelope>(&read("search_unified_type_user.json"))
+            .unwrap();
+    assert_eq!(unified.users[0].id, 1234);
+    assert_eq!(unified.users[0].user_fields["nickname"], "foo bar");
     let fields =
         serde_json::from_slice::<UserFieldsEnvelope>(&read("user_fields_list.json")).unwrap();
     assert_eq!(fields.user_fields[0].key, "custom_field_1");

@@ -531,7 +531,8 @@ async fn users_show_many(
     users_answer("users", users)
 }
 
-/// `query=email:x` (quotes allowed) or `external_id=x`; Zendesk answers under `results`.
+/// `query=email:x` (quotes allowed) or `external_id=x`; Zendesk answers under `users` (the
+/// unified `/api/v2/search.json` is the one that says `results`).
 async fn users_search(
     State(shared): State<Arc<Shared>>,
     Query(query): Query<HashMap<String, String>>,
@@ -546,15 +547,8 @@ async fn users_search(
             .map(|e| e.trim().trim_matches('"'));
         email.and_then(|e| state.store.find_by_email(e))
     };
-    let results: Vec<Value> = found
-        .cloned()
-        .map(|mut user| {
-            user["result_type"] = json!("user");
-            user
-        })
-        .into_iter()
-        .collect();
-    users_answer("results", results)
+    let users: Vec<Value> = found.cloned().into_iter().collect();
+    users_answer("users", users)
 }
 
 /// `name=x`: the organization of that name, ignoring case, as Zendesk's exact-name search.

@@ -291,14 +291,14 @@ impl Client {
         Ok(map_answer(answer, |e| e.users))
     }
 
-    /// `GET /api/v2/users/search.json?query=email:…`; Zendesk answers under `results`.
+    /// `GET /api/v2/users/search.json?query=email:…`; Zendesk answers under `users`.
     pub async fn search_by_email(&self, email: &str) -> Result<Answer<Vec<User>>, ZendeskError> {
         let path = format!(
             "/api/v2/users/search.json?query={}",
             encode(&format!("email:{email}"))
         );
         let answer = self.get::<types::UserSearchEnvelope>(&path).await?;
-        Ok(map_answer(answer, |e| e.results))
+        Ok(map_answer(answer, |e| e.users))
     }
 
     /// `GET /api/v2/organizations/search.json?name=…`: the organization of exactly that name

@@ -172,10 +172,12 @@ pub struct UsersEnvelope {
     pub count: Option<u64>,
 }
 
-/// `{"results": [...]}`: `users/search` answers with `results`, not `users`.
+/// `users/search` answers under `users` (OAS `SearchUsers`, and the recorded answer); `results` is
+/// the unified `/api/v2/search.json`'s key, tolerated in case an account or proxy answers so.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct UserSearchEnvelope {
-    pub results: Vec<User>,
+    #[serde(alias = "results")]
+    pub users: Vec<User>,
     #[serde(default)]
     pub next_page: Option<String>,
     #[serde(default)]
