@@ -497,6 +497,16 @@ impl Engine {
         match result {
             Ok(answer) => {
                 self.observe(&answer.rate).await;
+                if self.jobs.iter().any(|j| j.id == answer.value.id) {
+                    // Two requests, one job id: polling could not tell their results apart
+                    // and would give one user id to two rows. The later request's users are
+                    // treated as maybe created, and looked up.
+                    let error = format!(
+                        "Zendesk answered with job {}, the id of another request in flight",
+                        answer.value.id
+                    );
+                    return self.maybe_accepted(unit, &error).await;
+                }
                 self.journal.record(&Entry::Accepted {
                     batch: unit.batch,
                     positions: unit.positions.clone(),
@@ -873,7 +883,8 @@ impl Engine {
                     base(unit.positions[i], Outcome::Unknown).with_error(
                         "NoResult",
                         Some(format!(
-                            "job {} completed without a result for this row",
+                            "job {} completed without a result that can be tied to this row \
+                             safely (missing, or naming another user); looked up on resume",
                             status.id
                         )),
                     )

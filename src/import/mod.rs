@@ -64,6 +64,8 @@ impl fmt::Display for Outcome {
 #[serde(rename_all = "snake_case")]
 pub enum MatchedBy {
     Index,
+    /// The user id sent (update mode), named in the result.
+    Id,
     Email,
     ExternalId,
     /// The order of the results (no index, no identifier in the result).
@@ -76,6 +78,7 @@ impl MatchedBy {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Index => "index",
+            Self::Id => "id",
             Self::Email => "email",
             Self::ExternalId => "external_id",
             Self::Position => "position",
@@ -89,6 +92,7 @@ impl From<crate::zendesk::results::MatchRule> for MatchedBy {
         use crate::zendesk::results::MatchRule;
         match rule {
             MatchRule::Index => Self::Index,
+            MatchRule::Id => Self::Id,
             MatchRule::Email => Self::Email,
             MatchRule::ExternalId => Self::ExternalId,
             MatchRule::Position => Self::Position,

@@ -13,6 +13,9 @@ use crate::payload::{Issue, Mode, Request, Severity, User};
 /// a user up after a lost answer, and name the row in the report.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UserKey {
+    /// The Zendesk user id sent (update mode only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -24,6 +27,7 @@ pub struct UserKey {
 impl UserKey {
     pub fn of(user: &User) -> Self {
         Self {
+            id: user.id,
             name: user.name.clone(),
             email: user.email.clone(),
             external_id: user.external_id.clone(),
@@ -38,6 +42,9 @@ impl UserKey {
     /// The identifiers as the user object sent, for `match_results`.
     pub(crate) fn as_sent(&self) -> Value {
         let mut map = serde_json::Map::new();
+        if let Some(id) = self.id {
+            map.insert("id".into(), Value::from(id));
+        }
         if let Some(email) = &self.email {
             map.insert("email".into(), Value::String(email.clone()));
         }

@@ -129,6 +129,7 @@ mod tests {
             name: Some("=HYPERLINK(\"http://x\")".into()),
             email: Some("a@example.com".into()),
             external_id: Some("-12".into()),
+            ..Default::default()
         };
         let mut o = RowOutcome::new(7, Outcome::Failed, &key);
         o.error = Some("@SUM(A1)".into());

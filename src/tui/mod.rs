@@ -1059,6 +1059,7 @@ mod tests {
             name: Some(format!("Person {row}")),
             email: Some(format!("person{row}@example.com")),
             external_id: Some(format!("{}", 10_000 + row)),
+            ..Default::default()
         };
         let mut o = crate::import::RowOutcome::new(row, outcome, &key);
         match outcome {

@@ -12,6 +12,7 @@ pub mod results;
 pub mod secret;
 pub mod types;
 
+use std::collections::HashSet;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -150,6 +151,10 @@ fn is_loopback(url: &Url) -> bool {
     }
 }
 
+/// The most pages a list is followed for (10,000 custom fields at 100 a page): a server that
+/// keeps answering `next_page` cannot keep a lookup going forever.
+pub const MAX_PAGES: usize = 100;
+
 /// A connection to one Zendesk account; cheap to clone, share it between tasks.
 #[derive(Debug, Clone)]
 pub struct Client {
@@ -197,12 +202,30 @@ impl Client {
         Ok(map_answer(answer, |e| e.user))
     }
 
-    /// `GET /api/v2/user_fields.json`: the account's custom user fields.
+    /// `GET /api/v2/user_fields.json`: every custom user field of the account.
+    ///
+    /// The list is paginated, at most 100 a page (OAS): every page is read, following
+    /// `next_page` (offset pagination) or `links.next` while `meta.has_more` (cursor
+    /// pagination), on this account only and at most [`MAX_PAGES`] pages.
     pub async fn user_fields(&self) -> Result<Answer<Vec<UserField>>, ZendeskError> {
-        let answer = self
-            .get::<types::UserFieldsEnvelope>("/api/v2/user_fields.json")
-            .await?;
-        Ok(map_answer(answer, |e| e.user_fields))
+        let mut path = "/api/v2/user_fields.json".to_owned();
+        let mut fields = Vec::new();
+        let mut seen = HashSet::new();
+        loop {
+            let answer = self.get::<types::UserFieldsEnvelope>(&path).await?;
+            let next = answer.value.next_path(&self.base);
+            fields.extend(answer.value.user_fields);
+            match next {
+                Some(next) if seen.len() < MAX_PAGES && seen.insert(next.clone()) => path = next,
+                _ => {
+                    return Ok(Answer {
+                        value: fields,
+                        status: answer.status,
+                        rate: answer.rate,
+                    });
+                }
+            }
+        }
     }
 
     /// `POST /api/v2/users/create_many.json` with `{"users": users}`.

@@ -1,13 +1,22 @@
 //! The rate-limit headers Zendesk puts on every answer.
 //!
 //! <https://developer.zendesk.com/api-reference/introduction/rate-limits/>: every answer carries
-//! `X-Rate-Limit` and `X-Rate-Limit-Remaining`; ticketing answers may add `ratelimit-limit`,
-//! `ratelimit-remaining` and `ratelimit-reset` (seconds); a 429 carries `Retry-After`, in
-//! seconds or, as any HTTP server may send it, an HTTP date.
+//! `X-Rate-Limit` and `X-Rate-Limit-Remaining`; the docs name `ratelimit-limit`,
+//! `ratelimit-remaining` and `ratelimit-reset` (seconds), while recorded bulk and job answers
+//! spell them `rate-limit`, `rate-limit-remaining` and `rate-limit-reset` (`shared/zendesk/
+//! API.md`, Limits): all three spellings are read. A 429 carries `Retry-After`, in seconds or, as
+//! any HTTP server may send it, an HTTP date.
+//!
+//! A server may send any number: every duration read here is clamped to [`MAX_SERVER_WAIT`], so
+//! a `Retry-After: 1e30` is an hour's wait (and said so), never a panic or a wait past the run.
 
 use std::time::{Duration, SystemTime};
 
 use reqwest::header::HeaderMap;
+
+/// The longest wait a server's header can impose: longer ones are taken as this, and the
+/// operator sees the wait with its end time (Ctrl-C stops it).
+pub const MAX_SERVER_WAIT: Duration = Duration::from_secs(60 * 60);
 
 /// What an answer said about the account's request budget.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -30,13 +39,21 @@ impl RateInfo {
 
     /// As `from_headers`, with the clock that turns a `Retry-After` date into a wait.
     pub fn from_headers_at(headers: &HeaderMap, now: SystemTime) -> Self {
-        let number =
-            |name: &str| header_str(headers, name).and_then(|v| v.trim().parse::<u32>().ok());
+        let number = |names: &[&str]| {
+            names.iter().find_map(|name| {
+                header_str(headers, name).and_then(|v| v.trim().parse::<u32>().ok())
+            })
+        };
         Self {
-            limit: number("x-rate-limit").or_else(|| number("ratelimit-limit")),
-            remaining: number("x-rate-limit-remaining").or_else(|| number("ratelimit-remaining")),
+            limit: number(&["x-rate-limit", "ratelimit-limit", "rate-limit"]),
+            remaining: number(&[
+                "x-rate-limit-remaining",
+                "ratelimit-remaining",
+                "rate-limit-remaining",
+            ]),
             retry_after: header_str(headers, "retry-after").and_then(|v| parse_retry_after(v, now)),
-            reset_after: number("ratelimit-reset").map(|secs| Duration::from_secs(secs.into())),
+            reset_after: number(&["ratelimit-reset", "rate-limit-reset"])
+                .map(|secs| clamp_wait(Duration::from_secs(secs.into()))),
         }
     }
 }
@@ -47,17 +64,29 @@ fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 
 /// `Retry-After: 30` or `Retry-After: Wed, 21 Oct 2015 07:28:00 GMT` (RFC 9110 §10.2.3).
 ///
-/// A date in the past means "now": zero, not an error.
+/// A date in the past means "now": zero, not an error. Any wait is clamped to
+/// [`MAX_SERVER_WAIT`]; a negative or non-numeric value is absent.
 pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     let value = value.trim();
     if let Ok(secs) = value.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
+        return Some(clamp_wait(Duration::from_secs(secs)));
     }
     if let Ok(secs) = value.parse::<f64>() {
-        return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs));
+        if !(secs.is_finite() && secs >= 0.0) {
+            return None;
+        }
+        let max = MAX_SERVER_WAIT.as_secs_f64();
+        return Some(Duration::from_secs_f64(secs.min(max)));
     }
     let when = httpdate::parse_http_date(value).ok()?;
-    Some(when.duration_since(now).unwrap_or(Duration::ZERO))
+    Some(clamp_wait(
+        when.duration_since(now).unwrap_or(Duration::ZERO),
+    ))
+}
+
+/// A server's wait, at most [`MAX_SERVER_WAIT`].
+pub fn clamp_wait(wait: Duration) -> Duration {
+    wait.min(MAX_SERVER_WAIT)
 }
 
 #[cfg(test)]
@@ -88,6 +117,53 @@ mod tests {
         assert_eq!(rate.remaining, Some(699));
         assert_eq!(rate.reset_after, Some(Duration::from_secs(41)));
         assert_eq!(rate.retry_after, Some(Duration::from_secs(7)));
+    }
+
+    #[test]
+    fn reads_the_recorded_and_the_documented_spellings() {
+        let recorded = RateInfo::from_headers(&headers(&[
+            ("rate-limit", "400"),
+            ("rate-limit-remaining", "12"),
+            ("rate-limit-reset", "9"),
+        ]));
+        assert_eq!(recorded.limit, Some(400));
+        assert_eq!(recorded.remaining, Some(12));
+        assert_eq!(recorded.reset_after, Some(Duration::from_secs(9)));
+        let documented = RateInfo::from_headers(&headers(&[
+            ("ratelimit-limit", "700"),
+            ("ratelimit-remaining", "3"),
+            ("ratelimit-reset", "20"),
+        ]));
+        assert_eq!(
+            (
+                documented.limit,
+                documented.remaining,
+                documented.reset_after
+            ),
+            (Some(700), Some(3), Some(Duration::from_secs(20)))
+        );
+    }
+
+    #[test]
+    fn absurd_waits_are_clamped_not_panics() {
+        let now = SystemTime::now();
+        for absurd in [
+            "1e30",
+            "18446744073709551615",
+            "99999999999999999999999",
+            "1e308",
+        ] {
+            assert_eq!(
+                parse_retry_after(absurd, now),
+                Some(MAX_SERVER_WAIT),
+                "{absurd}"
+            );
+        }
+        for refused in ["-5", "NaN", "inf", "-1e30", "soon"] {
+            assert_eq!(parse_retry_after(refused, now), None, "{refused}");
+        }
+        let far = RateInfo::from_headers(&headers(&[("rate-limit-reset", "4294967295")]));
+        assert_eq!(far.reset_after, Some(MAX_SERVER_WAIT));
     }
 
     #[test]

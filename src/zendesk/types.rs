@@ -5,6 +5,7 @@
 //! results without `index` or `status`, `email` instead of `index`, `results` as an object,
 //! `progress` and `total` null.
 
+use reqwest::Url;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -233,6 +234,52 @@ pub struct UserFieldsEnvelope {
     pub next_page: Option<String>,
     #[serde(default)]
     pub count: Option<u64>,
+    /// Cursor pagination: `{"has_more": true, "after_cursor": …}` with `links.next`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub meta: Option<PageMeta>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub links: Option<PageLinks>,
+}
+
+impl UserFieldsEnvelope {
+    /// The next page's path and query on `base`, when there is one. A link to another host or
+    /// scheme is not followed: the credentials go to the account's own URL only.
+    pub fn next_path(&self, base: &Url) -> Option<String> {
+        let cursor_next = self
+            .meta
+            .as_ref()
+            .filter(|m| m.has_more)
+            .and(self.links.as_ref())
+            .and_then(|l| l.next.as_deref());
+        let next = self.next_page.as_deref().or(cursor_next)?;
+        same_origin_path(base, next)
+    }
+}
+
+/// `meta` of a cursor-paginated list.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub struct PageMeta {
+    #[serde(default)]
+    pub has_more: bool,
+}
+
+/// `links` of a cursor-paginated list.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub struct PageLinks {
+    #[serde(default)]
+    pub next: Option<String>,
+}
+
+/// `next` as a path and query on `base`, if it is on the same scheme, host and port.
+pub fn same_origin_path(base: &Url, next: &str) -> Option<String> {
+    let url = base.join(next).ok()?;
+    if url.origin() != base.origin() {
+        return None;
+    }
+    Some(match url.query() {
+        Some(query) => format!("{}?{query}", url.path()),
+        None => url.path().to_owned(),
+    })
 }
 
 /// A custom user field definition.
@@ -283,4 +330,53 @@ pub struct ErrorBody {
     pub error_description: Option<String>,
     #[serde(default)]
     pub details: Option<Value>,
+}
+
+#[cfg(test)]
+mod page_tests {
+    use super::*;
+
+    fn base() -> Url {
+        Url::parse("https://acme.zendesk.com").unwrap()
+    }
+
+    #[test]
+    fn next_page_stays_on_the_account() {
+        let page = |next: &str| UserFieldsEnvelope {
+            user_fields: Vec::new(),
+            next_page: Some(next.to_owned()),
+            count: None,
+            meta: None,
+            links: None,
+        };
+        assert_eq!(
+            page("https://acme.zendesk.com/api/v2/user_fields.json?page=2").next_path(&base()),
+            Some("/api/v2/user_fields.json?page=2".to_owned())
+        );
+        assert_eq!(
+            page("https://evil.example/api/v2/user_fields.json?page=2").next_path(&base()),
+            None
+        );
+        assert_eq!(
+            page("http://acme.zendesk.com/api/v2/user_fields.json?page=2").next_path(&base()),
+            None
+        );
+    }
+
+    #[test]
+    fn cursor_links_are_followed_only_while_there_is_more() {
+        let body = |more: bool| {
+            serde_json::from_value::<UserFieldsEnvelope>(serde_json::json!({
+                "user_fields": [],
+                "meta": {"has_more": more, "after_cursor": "xyz"},
+                "links": {"next": "https://acme.zendesk.com/api/v2/user_fields.json?page[after]=xyz"}
+            }))
+            .unwrap()
+        };
+        assert_eq!(
+            body(true).next_path(&base()).as_deref(),
+            Some("/api/v2/user_fields.json?page[after]=xyz")
+        );
+        assert_eq!(body(false).next_path(&base()), None);
+    }
 }

@@ -431,6 +431,7 @@ mod tests {
             name: Some(format!("User {row}")),
             email: Some(email.to_owned()),
             external_id: None,
+            ..Default::default()
         };
         let mut o = RowOutcome::new(row, outcome, &key);
         if outcome == Outcome::Failed {
