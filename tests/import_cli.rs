@@ -11,6 +11,7 @@ use zdimport::sandbox::{Fault, Sandbox, SandboxConfig, SandboxHandle};
 
 const SAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/users_sample.xlsx");
 const PROFILE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/sample_profile.json");
+const SEED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/sandbox_seed.json");
 
 fn command(home: &Path, sandbox: Option<&SandboxHandle>, args: &[&str]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_zdimport"));
@@ -64,6 +65,15 @@ fn users_csv(dir: &Path, rows: usize) -> PathBuf {
     path
 }
 
+/// The sample account's custom fields (plan, renewal_date, seats) and no users.
+fn fields_only_seed(dir: &Path) -> PathBuf {
+    let seed: serde_json::Value = serde_json::from_slice(&std::fs::read(SEED).unwrap()).unwrap();
+    let path = dir.join("fields.json");
+    let fields = serde_json::json!({ "user_fields": seed["user_fields"] });
+    std::fs::write(&path, fields.to_string()).unwrap();
+    path
+}
+
 fn run_dirs(home: &Path) -> Vec<PathBuf> {
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(home.join("data/runs"))
         .map(|d| d.map(|e| e.unwrap().path()).collect())
@@ -106,12 +116,15 @@ async fn import_into_the_in_process_sandbox_writes_a_report_and_a_run() {
     let home = tempfile::tempdir().unwrap();
     let h = home.path();
     let json = h.join("results.json");
+    let fields = fields_only_seed(h);
     let args = [
         "import",
         SAMPLE,
         "--profile",
         PROFILE,
         "--sandbox",
+        "--seed-users",
+        fields.to_str().unwrap(),
         "--yes",
         "--report",
     ];
@@ -146,7 +159,16 @@ async fn import_into_the_in_process_sandbox_writes_a_report_and_a_run() {
 async fn dry_run_sends_nothing_and_no_terminal_needs_yes() {
     let home = tempfile::tempdir().unwrap();
     let h = home.path();
-    let base = ["import", SAMPLE, "--profile", PROFILE, "--sandbox"];
+    let fields = fields_only_seed(h);
+    let base = [
+        "import",
+        SAMPLE,
+        "--profile",
+        PROFILE,
+        "--sandbox",
+        "--seed-users",
+        fields.to_str().unwrap(),
+    ];
     let dry = zdimport(h, None, &[&base[..], &["--dry-run"]].concat()).await;
     assert_eq!(code(&dry), 0);
     assert!(
@@ -260,4 +282,70 @@ async fn sigkill_in_the_middle_then_resume_creates_every_user_once() {
     assert_each_user_once(&sandbox, rows);
     let runs = zdimport(h, None, &["runs"]).await;
     assert!(text(&runs.stdout).contains("done"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_headless_import_converts_custom_fields_for_the_account() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    let csv = h.join("plans.csv");
+    std::fs::write(
+        &csv,
+        "name,email,Plan,Seats\nAna,ana@example.com,Gold plan,3\nBo,bo@example.com,silver,12\n",
+    )
+    .unwrap();
+    let fields = fields_only_seed(h);
+    let args = [
+        "import",
+        csv.to_str().unwrap(),
+        "--auto",
+        "--map",
+        "Plan=user_fields.plan",
+        "--map",
+        "Seats=user_fields.seats",
+        "--mode",
+        "create",
+        "--sandbox",
+        "--seed-users",
+        fields.to_str().unwrap(),
+        "--yes",
+    ];
+    let out = zdimport(h, None, &args).await;
+    assert_eq!(code(&out), 0, "{}", text(&out.stderr));
+    let held: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run_dirs(h)[0].join("sandbox_users.json")).unwrap())
+            .unwrap();
+    let fields_of = |email: &str| {
+        held["users"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|u| u["email"] == email)
+            .map(|u| u["user_fields"].clone())
+            .unwrap_or_else(|| panic!("{email} in the sandbox"))
+    };
+    // The dropdown's label became its value; the integer went as a number.
+    assert_eq!(fields_of("ana@example.com")["plan"], "gold");
+    assert_eq!(fields_of("ana@example.com")["seats"], 3);
+    assert_eq!(fields_of("bo@example.com")["plan"], "silver");
+    assert_eq!(fields_of("bo@example.com")["seats"], 12);
+    // A key the account lacks stops the import before anything is sent, naming the column.
+    let wrong = [
+        "import",
+        csv.to_str().unwrap(),
+        "--auto",
+        "--map",
+        "Plan=user_fields.tier",
+        "--mode",
+        "create",
+        "--sandbox",
+        "--seed-users",
+        fields.to_str().unwrap(),
+        "--yes",
+    ];
+    let out = zdimport(h, None, &wrong).await;
+    assert_eq!(code(&out), 2);
+    let err = text(&out.stderr);
+    assert!(err.contains("tier") && err.contains("'Plan'"), "{err}");
+    assert_eq!(run_dirs(h).len(), 1, "nothing sent for the wrong mapping");
 }

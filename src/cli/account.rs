@@ -34,7 +34,7 @@ pub struct AccountArgs {
     pub blank: Blank,
 }
 
-fn parse_blank(text: &str) -> Result<Blank, String> {
+pub(super) fn parse_blank(text: &str) -> Result<Blank, String> {
     text.parse()
 }
 

@@ -57,6 +57,9 @@ struct Unit {
     /// Sent again after a lookup did not find them: "already taken" then means the lost
     /// request created them after all.
     after_lookup: bool,
+    /// Zendesk said it holds these users ("already being used") after a lookup missed them:
+    /// since when they are looked up again, until search shows them. Never sent again.
+    held_since: Option<Instant>,
 }
 
 #[derive(Debug)]
@@ -78,6 +81,7 @@ impl Unit {
             positions,
             attempt,
             after_lookup: false,
+            held_since: None,
         }
     }
 }
@@ -682,15 +686,16 @@ impl Engine {
         let took = job.accepted_at.elapsed();
         self.job_time = Some(self.job_time.map_or(took, |t| t.min(took)));
         let mut outcomes = self.job_outcomes(&job.unit, &status);
-        if job.unit.after_lookup && job.unit.attempt < self.options.max_attempts {
+        if job.unit.after_lookup {
             self.recheck_taken(&job.unit, &mut outcomes)?;
         }
         self.resolve(outcomes).await
     }
 
     /// A user sent again after a lookup missed it, refused as "already taken": the lost
-    /// request most likely created it after the lookup. Looked up once more instead of
-    /// reported failed.
+    /// request created it, and search (eventually consistent) did not show it yet. Looked up
+    /// again until it shows, within [`EngineOptions::search_lag`], instead of reported failed;
+    /// never sent again, as Zendesk holds it.
     fn recheck_taken(
         &mut self,
         unit: &Unit,
@@ -717,12 +722,14 @@ impl Engine {
             positions: positions.clone(),
             attempt: unit.attempt,
         })?;
+        let now = Instant::now();
         let again = Unit {
             positions,
             after_lookup: false,
+            held_since: Some(now),
             ..unit.clone()
         };
-        self.uncertain.push((Instant::now(), again, 0));
+        self.uncertain.push((now, again, 0));
         Ok(())
     }
 
@@ -761,6 +768,9 @@ impl Engine {
             Err(error) => return self.lookup_failed(unit, tries, error).await,
         };
         let found: HashMap<usize, u64> = found.into_iter().collect();
+        if let Some(since) = unit.held_since {
+            return self.on_held_looked_up(unit, since, &found).await;
+        }
         let planned = &self.plan.batches[unit.batch];
         let mut outcomes = Vec::new();
         let mut resend = Vec::new();
@@ -799,7 +809,77 @@ impl Engine {
                 positions: resend,
                 attempt: unit.attempt,
                 after_lookup: true,
+                held_since: None,
             });
+        }
+        Ok(())
+    }
+
+    /// Users Zendesk holds, looked up again: found ones were created by this run; the others
+    /// are looked up later while search may still lag, then left `unknown` (open in the
+    /// journal no more: resume and retry look them up, never send them).
+    async fn on_held_looked_up(
+        &mut self,
+        unit: Unit,
+        since: Instant,
+        found: &HashMap<usize, u64>,
+    ) -> Result<(), ImportError> {
+        let planned = &self.plan.batches[unit.batch];
+        let waited = since.elapsed();
+        let lagging = waited < self.options.search_lag;
+        let mut outcomes = Vec::new();
+        let mut still = Vec::new();
+        for &p in &unit.positions {
+            let key = &planned.keys[p];
+            let row = planned.rows[p];
+            if let Some(&id) = found.get(&p) {
+                let mut o = RowOutcome::new(row, Outcome::Created, key);
+                o.user_id = Some(id);
+                o.matched_by = Some(MatchedBy::Lookup);
+                o.details = Some(format!(
+                    "created by this run: its request's answer was lost, and Zendesk's search \
+                     showed the user {}s after Zendesk refused it again as already in use",
+                    waited.as_secs()
+                ));
+                outcomes.push(o);
+            } else if lagging {
+                still.push(p);
+            } else {
+                outcomes.push(RowOutcome::new(row, Outcome::Unknown, key).with_error(
+                    "NotInSearchYet",
+                    Some(format!(
+                        "Zendesk holds a user with this email (it refused a second one), most \
+                         likely created by this run's request whose answer was lost, but its \
+                         search has not shown it after {}s; not sent again — `zdimport retry` \
+                         or `resume` looks it up later",
+                        waited.as_secs()
+                    )),
+                ));
+            }
+        }
+        let closed: Vec<usize> = unit
+            .positions
+            .iter()
+            .copied()
+            .filter(|p| !still.contains(p))
+            .collect();
+        self.resolve(outcomes).await?;
+        if !closed.is_empty() {
+            self.journal.record(&Entry::NotAccepted {
+                batch: unit.batch,
+                positions: closed,
+            })?;
+        }
+        if !still.is_empty() {
+            let due = Instant::now() + self.options.search_retry;
+            self.uncertain.push((
+                due,
+                Unit {
+                    positions: still,
+                    ..unit
+                },
+                0,
+            ));
         }
         Ok(())
     }
