@@ -778,11 +778,8 @@ impl Engine {
             let key = &planned.keys[p];
             let row = planned.rows[p];
             if let Some(&id) = found.get(&p) {
-                let mut o = RowOutcome::new(row, Outcome::Created, key);
-                o.user_id = Some(id);
-                o.matched_by = Some(MatchedBy::Lookup);
-                o.details = Some("found in Zendesk after its request's answer was lost".into());
-                outcomes.push(o);
+                let details = "found in Zendesk after its request's answer was lost";
+                outcomes.push(found_created(row, key, id, details.into()));
             } else if key.can_look_up() {
                 resend.push(p);
             } else {
@@ -833,15 +830,12 @@ impl Engine {
             let key = &planned.keys[p];
             let row = planned.rows[p];
             if let Some(&id) = found.get(&p) {
-                let mut o = RowOutcome::new(row, Outcome::Created, key);
-                o.user_id = Some(id);
-                o.matched_by = Some(MatchedBy::Lookup);
-                o.details = Some(format!(
+                let details = format!(
                     "created by this run: its request's answer was lost, and Zendesk's search \
                      showed the user {}s after Zendesk refused it again as already in use",
                     waited.as_secs()
-                ));
-                outcomes.push(o);
+                );
+                outcomes.push(found_created(row, key, id, details));
             } else if lagging {
                 still.push(p);
             } else {
@@ -1029,6 +1023,15 @@ impl Engine {
     async fn emit(&mut self, event: ImportEvent) {
         let _ignored = self.events.send(event).await;
     }
+}
+
+/// A row whose user a lookup found after its request's answer was lost.
+fn found_created(row: u32, key: &UserKey, id: u64, details: String) -> RowOutcome {
+    let mut o = RowOutcome::new(row, Outcome::Created, key);
+    o.user_id = Some(id);
+    o.matched_by = Some(MatchedBy::Lookup);
+    o.details = Some(details);
+    o
 }
 
 /// Resolves when the pause switch changes, with its new value; never when there is none.
