@@ -48,10 +48,7 @@ fn plan_lists_updates_with_their_changes_and_counts_every_row() {
     assert!(
         stdout.contains("row 205    would_fail no.name@example.com: a new user without a name")
     );
-    assert!(stdout.contains(
-        "Organizations not in the account (Zendesk creates them): Initech, Stark Retail, \
-         Umbrella Health"
-    ));
+    assert!(stdout.contains("tells for this account): Initech, Stark Retail, Umbrella Health"));
     assert!(stdout.ends_with(
         "204 rows: 197 new, 2 update, 1 unchanged, 0 conflict, 1 would fail, 0 left out, \
          3 invalid\n"

@@ -193,7 +193,8 @@ fn write_text(out: &mut impl Write, plan: &Plan, prepared: &Prepared) -> std::io
     if !plan.missing_organizations.is_empty() {
         writeln!(
             out,
-            "\nOrganizations not in the account (Zendesk creates them): {}",
+            "\nOrganizations not in the account (whether Zendesk creates, ignores or refuses \
+             them is unverified; `zdimport doctor` tells for this account): {}",
             plan.missing_organizations.join(", ")
         )?;
     }

@@ -2,7 +2,9 @@
 //!
 //! Only what the row sends is compared, so an empty cell (left out of the user) is never a
 //! change; with blanks set to clear, a custom field sent as null is one when Zendesk holds a
-//! value. Identities are not compared: Zendesk keeps them apart from the user object.
+//! value. An email is no change when the user holds it as any identity; otherwise Zendesk adds
+//! it as a secondary email and the primary stays (API.md), and the change says so. Dates are
+//! compared as dates (Zendesk reads them back as date-times), time zones by either name.
 
 use std::collections::HashMap;
 
@@ -15,8 +17,31 @@ use crate::zendesk;
 /// Organization ids by lower-case name; `None`: the account has no such organization.
 pub type Organizations = HashMap<String, Option<u64>>;
 
+/// The emails a user holds besides the primary: its identities, when the plan looked them up.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct HeldEmails<'a>(pub Option<&'a [String]>);
+
+impl HeldEmails<'_> {
+    /// The user already holds `email`, as its primary or as another identity.
+    pub(super) fn holds(self, old: &zendesk::User, email: &str) -> bool {
+        let primary = old
+            .email
+            .as_deref()
+            .is_some_and(|e| e.eq_ignore_ascii_case(email));
+        primary
+            || self
+                .0
+                .is_some_and(|all| all.iter().any(|e| e.eq_ignore_ascii_case(email)))
+    }
+}
+
 /// Every field of `user` whose value differs from `old`'s.
-pub fn changes(user: &User, old: &zendesk::User, organizations: &Organizations) -> Vec<Change> {
+pub fn changes(
+    user: &User,
+    old: &zendesk::User,
+    organizations: &Organizations,
+    emails: HeldEmails<'_>,
+) -> Vec<Change> {
     let mut out = Vec::new();
     let mut text = |field: &str, new: Option<&str>, old_value: Value, fold: bool| {
         let Some(new) = new else { return };
@@ -35,12 +60,6 @@ pub fn changes(user: &User, old: &zendesk::User, organizations: &Organizations) 
         opt(old.name.as_deref()),
         false,
     );
-    text(
-        "email",
-        user.email.as_deref(),
-        opt(old.email.as_deref()),
-        true,
-    );
     let external = old.external_id.as_deref();
     text(
         "external_id",
@@ -57,7 +76,6 @@ pub fn changes(user: &User, old: &zendesk::User, organizations: &Organizations) 
     );
     for (field, new) in [
         ("phone", &user.phone),
-        ("time_zone", &user.time_zone),
         ("iana_time_zone", &user.iana_time_zone),
         ("locale", &user.locale),
         ("details", &user.details),
@@ -65,6 +83,22 @@ pub fn changes(user: &User, old: &zendesk::User, organizations: &Organizations) 
         ("alias", &user.alias),
     ] {
         text(field, new.as_deref(), extra(old, field), false);
+    }
+    if let Some(email) = user.email.as_deref()
+        && !emails.holds(old, email)
+    {
+        out.push(change(
+            super::SECONDARY_EMAIL,
+            opt(old.email.as_deref()),
+            json!(email),
+        ));
+    }
+    // Zendesk answers `time_zone` in its own names ("Berlin") and the IANA name beside it.
+    if let Some(zone) = user.time_zone.as_deref() {
+        let held = [extra(old, "time_zone"), extra(old, "iana_time_zone")];
+        if !held.iter().any(|h| h.as_str() == Some(zone)) {
+            out.push(change("time_zone", held[0].clone(), json!(zone)));
+        }
     }
     numbers_and_flags(user, old, &mut out);
     organization(user, old, organizations, &mut out);
@@ -116,7 +150,7 @@ fn numbers_and_flags(user: &User, old: &zendesk::User, out: &mut Vec<Change>) {
 }
 
 /// An organization by name is a change when it is not the one the user belongs to; a name the
-/// account lacks always is (Zendesk creates it).
+/// account lacks always is (whether a bulk call creates it is unverified: API.md).
 fn organization(
     user: &User,
     old: &zendesk::User,
@@ -184,10 +218,31 @@ fn same_field(new: &FieldValue, held: &Value) -> bool {
             held.as_f64().or_else(|| held.as_str()?.parse().ok()) == n.as_f64()
         }
         (FieldValue::Text(t), held) => match held {
-            Value::String(s) => s == t,
+            Value::String(s) => s == t || same_date(t, s),
             other => serde_json::from_str::<Value>(t).ok().as_ref() == Some(other),
         },
     }
+}
+
+/// A date sent as `2027-01-01` and read back as a date-time at midnight UTC
+/// (`2027-01-01T00:00:00+00:00` or `…Z`, API.md: custom date fields).
+fn same_date(sent: &str, held: &str) -> bool {
+    let is_date = sent.len() == 10
+        && sent.bytes().enumerate().all(|(i, b)| {
+            if i == 4 || i == 7 {
+                b == b'-'
+            } else {
+                b.is_ascii_digit()
+            }
+        });
+    let Some(time) = held.strip_prefix(sent) else {
+        return false;
+    };
+    is_date
+        && matches!(
+            time,
+            "T00:00:00Z" | "T00:00:00+00:00" | "T00:00:00.000Z" | "T00:00:00-00:00"
+        )
 }
 
 #[cfg(test)]
@@ -203,7 +258,9 @@ mod tests {
             "role": "end-user", "organization_id": 100, "tags": ["vip", "beta"],
             "phone": null, "notes": "old note", "verified": true,
             "user_fields": {"plan": "silver", "seats": 3, "vip": false, "langs": ["b", "a"],
-                            "renewal": "2025-01-01", "empty": null}
+                            "renewal": "2025-01-01", "empty": null,
+                            "due": "2027-01-01T00:00:00+00:00", "due_z": "2027-01-01T00:00:00Z"},
+            "time_zone": "Berlin", "iana_time_zone": "Europe/Berlin"
         }))
         .unwrap()
     }
@@ -229,10 +286,15 @@ mod tests {
     }
 
     fn names(user: &User) -> Vec<String> {
-        changes(user, &held(), &orgs())
-            .iter()
-            .map(ToString::to_string)
-            .collect()
+        changes(
+            user,
+            &held(),
+            &orgs(),
+            HeldEmails(Some(&["ana.old@x.com".to_owned()])),
+        )
+        .iter()
+        .map(ToString::to_string)
+        .collect()
     }
 
     fn t(s: &str) -> FieldValue {
@@ -243,6 +305,14 @@ mod tests {
     #[case::same_name(User { name: Some("Ana Silva".into()), ..User::default() }, vec![])]
     #[case::new_name(User { name: Some("Ana S".into()), ..User::default() }, vec!["name: \"Ana Silva\" → \"Ana S\""])]
     #[case::email_case(User { email: Some("ANA@x.com".into()), ..User::default() }, vec![])]
+    #[case::email_secondary_held(User { email: Some("Ana.Old@x.com".into()), ..User::default() }, vec![])]
+    #[case::email_new(User { email: Some("ana.new@x.com".into()), ..User::default() }, vec!["adds a secondary email \"ana.new@x.com\" (primary stays \"ana@x.com\")"])]
+    #[case::zone_as_iana(User { time_zone: Some("Europe/Berlin".into()), ..User::default() }, vec![])]
+    #[case::zone_as_zendesk(User { time_zone: Some("Berlin".into()), ..User::default() }, vec![])]
+    #[case::zone_other(User { time_zone: Some("Asia/Tokyo".into()), ..User::default() }, vec!["time_zone: \"Berlin\" → \"Asia/Tokyo\""])]
+    #[case::date_read_back_as_datetime(fields(&[("due", t("2027-01-01"))]), vec![])]
+    #[case::date_read_back_z(fields(&[("due_z", t("2027-01-01"))]), vec![])]
+    #[case::date_differs(fields(&[("due", t("2027-01-02"))]), vec!["user_fields.due: \"2027-01-01T00:00:00+00:00\" → \"2027-01-02\""])]
     #[case::external_id_case(User { external_id: Some("e-1".into()), ..User::default() }, vec![])]
     #[case::role(User { role: Some(Role::Agent), ..User::default() }, vec!["role: \"end-user\" → \"agent\""])]
     #[case::phone_from_empty(User { phone: Some("+1555".into()), ..User::default() }, vec!["phone: (empty) → \"+1555\""])]

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 
-use super::diff::{Organizations, changes};
+use super::diff::{HeldEmails, Organizations, changes};
 use super::{Action, Cost, Existing, Plan, PlanInput, PlanOptions, RowPlan, Spent};
 use crate::payload::{Mode, User};
 use crate::zendesk::{self, Answer, Client, RateInfo, ZendeskError};
@@ -104,6 +104,9 @@ struct Found {
     by_id: HashMap<u64, zendesk::User>,
     /// `None`: searched, no such user.
     by_email: HashMap<String, Option<zendesk::User>>,
+    /// Emails of every identity, by user id: read for users whose primary email is not the
+    /// one the row sends (Zendesk adds that one as a secondary identity).
+    identities: HashMap<u64, Vec<String>>,
     organizations: Organizations,
     spent: Spent,
 }
@@ -123,6 +126,7 @@ pub async fn build(
     let n = options.concurrency.max(1);
     let gate = Gate::default();
     found_users((client, &gate), &keys, n, &mut found).await?;
+    found_identities((client, &gate), &input, n, &mut found).await?;
     let emails = emails_to_search(&input, &keys, &found, options.search_new_emails);
     found_emails((client, &gate), emails, n, &mut found).await?;
     found_organizations((client, &gate), &keys.organizations, n, &mut found).await?;
@@ -195,15 +199,61 @@ fn emails_to_search(input: &PlanInput, keys: &Keys, found: &Found, new_too: bool
             }
             continue;
         };
-        let same = held
-            .email
-            .as_deref()
-            .is_some_and(|e| e.eq_ignore_ascii_case(email));
-        if !same && seen.insert(email.to_lowercase()) {
+        if !held_emails(held, found).holds(held, email) && seen.insert(email.to_lowercase()) {
             emails.push(email.to_lowercase());
         }
     }
     emails
+}
+
+/// The identities of users found by external_id or id whose primary email is not the one the
+/// row sends: one request per such user. The email may already be a secondary identity (no
+/// change), or Zendesk will add it as one.
+async fn found_identities(
+    (client, gate): (&Client, &Gate),
+    input: &PlanInput,
+    n: usize,
+    found: &mut Found,
+) -> Result<(), PlanError> {
+    let mut ids: Vec<u64> = input
+        .users
+        .iter()
+        .filter_map(|(_, user)| {
+            let email = user.email.as_deref()?;
+            let held = by_key(user, found)?;
+            (!HeldEmails(None).holds(held, email)).then_some(held.id)
+        })
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    // A user whose identities cannot be read (gone since, or the role may not list them)
+    // keeps the plan going: its email is then shown as one Zendesk adds.
+    let answers = run_all(ids, n, |id| async move {
+        let what = format!("identities of user {id}");
+        Ok((
+            id,
+            retrying(gate, &what, || client.identities(id)).await.ok(),
+        ))
+    })
+    .await?;
+    for (id, answer) in answers {
+        let Some((answer, spent)) = answer else {
+            continue;
+        };
+        found.spent.add(spent);
+        let emails = answer
+            .value
+            .into_iter()
+            .filter(|i| i.kind == "email")
+            .map(|i| i.value.to_lowercase())
+            .collect();
+        found.identities.insert(id, emails);
+    }
+    Ok(())
+}
+
+fn held_emails<'a>(held: &zendesk::User, found: &'a Found) -> HeldEmails<'a> {
+    HeldEmails(found.identities.get(&held.id).map(Vec::as_slice))
 }
 
 async fn found_emails(
@@ -451,7 +501,7 @@ fn new(user: &User) -> Action {
 }
 
 fn update(user: &User, held: &zendesk::User, found: &Found) -> Action {
-    let changes = changes(user, held, &found.organizations);
+    let changes = changes(user, held, &found.organizations, held_emails(held, found));
     if changes.is_empty() {
         Action::Unchanged { id: held.id }
     } else {

@@ -57,8 +57,20 @@ pub struct Change {
     pub new: Value,
 }
 
+/// The field of a [`Change`] that adds an email to an existing user: Zendesk keeps the primary
+/// and adds the one sent as a secondary identity (API.md, User properties).
+pub const SECONDARY_EMAIL: &str = "secondary_email";
+
 impl fmt::Display for Change {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.field == SECONDARY_EMAIL {
+            return write!(
+                f,
+                "adds a secondary email {} (primary stays {})",
+                shown(&self.new),
+                shown(&self.old)
+            );
+        }
         write!(
             f,
             "{}: {} → {}",
@@ -269,7 +281,7 @@ pub struct Plan {
     pub mode: Mode,
     /// In sheet order.
     pub rows: Vec<RowPlan>,
-    /// Organizations the file names that the account does not have (Zendesk creates them).
+    /// Organizations the file names that the account does not have (whether a bulk call creates them is unverified: API.md).
     pub missing_organizations: Vec<String>,
     pub cost: Cost,
     pub spent: Spent,

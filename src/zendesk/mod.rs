@@ -25,7 +25,9 @@ pub use auth::{Credentials, OAuthClient, SignIn, TokenAnswer, TokenManager, sign
 pub use error::{ApiReason, RequestLabel, ZendeskError};
 pub use rate::RateInfo;
 pub use secret::Secret;
-pub use types::{JobResult, JobResults, JobState, JobStatus, Organization, User, UserField};
+pub use types::{
+    JobResult, JobResults, JobState, JobStatus, Organization, User, UserField, UserIdentity,
+};
 
 /// Zendesk refuses more than this many users in one bulk call (400 `TooManyValues`).
 pub const MAX_USERS_PER_CALL: usize = 100;
@@ -322,6 +324,18 @@ impl Client {
         );
         let answer = self.get::<types::UserSearchEnvelope>(&path).await?;
         Ok(map_answer(answer, |e| e.users))
+    }
+
+    /// `GET /api/v2/users/{id}/identities.json`: every identity of the user; an email sent
+    /// for an existing user is added as a secondary identity, so the primary `email` alone does
+    /// not say which emails the user holds (API.md).
+    pub async fn identities(
+        &self,
+        user_id: u64,
+    ) -> Result<Answer<Vec<UserIdentity>>, ZendeskError> {
+        let path = format!("/api/v2/users/{user_id}/identities.json");
+        let answer = self.get::<types::IdentitiesEnvelope>(&path).await?;
+        Ok(map_answer(answer, |e| e.identities))
     }
 
     /// `GET /api/v2/organizations/search.json?name=…`: the organization of exactly that name

@@ -226,6 +226,29 @@ pub struct Organization {
     pub extra: Map<String, Value>,
 }
 
+/// `{"identities": [...]}`: `GET /api/v2/users/{id}/identities.json`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct IdentitiesEnvelope {
+    pub identities: Vec<UserIdentity>,
+    #[serde(default)]
+    pub next_page: Option<String>,
+}
+
+/// One identity of a user: an email, a phone number, a social account…
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct UserIdentity {
+    pub id: u64,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub value: String,
+    #[serde(default)]
+    pub primary: bool,
+    #[serde(default)]
+    pub verified: bool,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
 /// `{"user_fields": [...]}`.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct UserFieldsEnvelope {

@@ -312,7 +312,7 @@ impl PlanState {
             String::new()
         } else {
             format!(
-                " Organizations Zendesk will create: {}",
+                " Not in the account (may not be created): {}",
                 plan.missing_organizations.join(", ")
             )
         };
