@@ -6,6 +6,7 @@
 //! mappings. The `cli` front end drives the same core headless.
 
 pub mod cli;
+pub mod doctor;
 pub mod error;
 pub mod import;
 pub mod mapping;

@@ -272,19 +272,17 @@ async fn rate_limit_answers_429_with_retry_after_until_the_minute_ends() {
     }
     assert_eq!(remaining, [2, 1, 0]);
     let err = client.me().await.unwrap_err();
-    let ZendeskError::RateLimited {
-        retry_after, rate, ..
-    } = &err
-    else {
+    let ZendeskError::RateLimited { rate, .. } = &err else {
         panic!("{err}")
     };
+    let retry_after = rate.retry_after;
     assert!(
         retry_after.is_some_and(|d| d >= Duration::from_secs(1)),
         "{err}"
     );
     assert_eq!(rate.remaining, Some(0));
     assert!(err.is_transient());
-    assert_eq!(err.retry_after(), *retry_after);
+    assert_eq!(err.retry_after(), retry_after);
     sandbox.clock().advance(retry_after.unwrap());
     assert!(client.me().await.is_ok());
 }
@@ -821,10 +819,11 @@ async fn a_sped_up_clock_fits_minutes_of_rate_limiting_in_seconds() {
         );
         match client.me().await {
             Ok(_) => answered += 1,
-            Err(ZendeskError::RateLimited { retry_after, .. }) => {
+            Err(ZendeskError::RateLimited { rate, .. }) => {
                 limited += 1;
                 // Retry-After is whole seconds: 0 on this clock, so yield briefly instead.
-                let wait = retry_after
+                let wait = rate
+                    .retry_after
                     .unwrap_or_default()
                     .max(Duration::from_millis(5));
                 tokio::time::sleep(wait).await;

@@ -63,7 +63,19 @@ const SANDBOX_SPEED: f64 = 60.0;
 impl AccountArgs {
     /// Signs in (credentials from the environment or the keyring only) and reads the fields.
     pub async fn connect(&self) -> Result<Connected, String> {
-        let (client, sandbox) = if self.sandbox {
+        let (client, sandbox) = self.client().await?;
+        let answer = client.user_fields().await.map_err(|e| e.to_string())?;
+        Ok(Connected {
+            client,
+            fields: Arc::new(Fields::new(answer.value)),
+            rate: answer.rate,
+            _sandbox: sandbox,
+        })
+    }
+
+    /// Signs in only; the sandbox, when there is one, lives as long as its handle.
+    pub async fn client(&self) -> Result<(Client, Option<SandboxHandle>), String> {
+        Ok(if self.sandbox {
             let (client, handle) = self.sandbox_client().await?;
             (client, Some(handle))
         } else {
@@ -80,13 +92,6 @@ impl AccountArgs {
                 eprintln!("zdimport: {warning}");
             }
             (client, None)
-        };
-        let answer = client.user_fields().await.map_err(|e| e.to_string())?;
-        Ok(Connected {
-            client,
-            fields: Arc::new(Fields::new(answer.value)),
-            rate: answer.rate,
-            _sandbox: sandbox,
         })
     }
 

@@ -1,6 +1,7 @@
 //! Headless commands over the core: inspect, preview, validate, import, profiles.
 
 mod account;
+mod doctor;
 mod import;
 mod inspect;
 mod login;
@@ -56,6 +57,9 @@ pub enum Command {
     Profiles(profiles::ProfilesArgs),
     /// Send the rows to Zendesk, follow the jobs, write the results of every row
     Import(import::ImportArgs),
+    /// Read-only checks of the account: sign-in, rights, rate limit, settings, custom fields,
+    /// jobs; what zdimport does about each
+    Doctor(doctor::DoctorArgs),
     /// Continue an interrupted import from its journal
     Resume(import::ResumeArgs),
     /// The imports run so far, with their counts
@@ -110,6 +114,7 @@ pub fn run(command: Command) -> ExitCode {
         Command::Plan(args) => plan::run(&args),
         Command::Profiles(args) => profiles::run(&args),
         Command::Import(args) => import::import(&args),
+        Command::Doctor(args) => doctor::run(&args),
         Command::Resume(args) => import::resume(&args),
         Command::Runs => import::runs(),
         Command::Retry(args) => import::retry(&args),

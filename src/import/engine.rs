@@ -560,7 +560,7 @@ impl Engine {
                 batch: unit.batch,
                 positions: unit.positions.clone(),
             })?;
-            return Err(ImportError::Refused(error));
+            return Err(ImportError::Refused(Box::new(error)));
         }
         // Refused as it stands (400, 422…): sending it again would be refused again.
         self.journal.record(&Entry::NotAccepted {
@@ -632,7 +632,7 @@ impl Engine {
                 let refused = matches!(error.status(), Some(401 | 403));
                 self.poll_failures += 1;
                 if refused || self.poll_failures > self.options.max_attempts {
-                    return Err(ImportError::Refused(error));
+                    return Err(ImportError::Refused(Box::new(error)));
                 }
                 let (base, max) = (self.options.backoff, self.options.max_backoff);
                 self.next_poll = now + backoff(base, max, self.poll_failures);

@@ -326,7 +326,7 @@ pub enum ImportError {
     #[error(transparent)]
     Journal(#[from] JournalError),
     #[error("Zendesk refused the import: {0}")]
-    Refused(crate::zendesk::ZendeskError),
+    Refused(Box<crate::zendesk::ZendeskError>),
     #[error("batch {batch} (rows {rows}): cannot encode the users: {reason}")]
     Encode {
         batch: usize,

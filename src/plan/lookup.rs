@@ -347,10 +347,13 @@ where
             Err(error) => error,
         };
         let wait = match &error {
-            ZendeskError::RateLimited { retry_after, .. } => {
+            ZendeskError::RateLimited { rate, .. } => {
                 spent.rate_limited += 1;
                 // A sped-up sandbox may say 0: a short pause still lets its clock move on.
-                let wait = retry_after.unwrap_or(Duration::from_secs(1)).max(MIN_WAIT);
+                let wait = rate
+                    .retry_after
+                    .unwrap_or(Duration::from_secs(1))
+                    .max(MIN_WAIT);
                 gate.hold(wait);
                 wait
             }

@@ -87,10 +87,10 @@ pub enum ZendeskError {
         reason: Box<ApiReason>,
         rate: RateInfo,
     },
-    #[error("{request}: HTTP 429 rate limited{}", retry_text(*.retry_after))]
+    /// `rate.retry_after` holds the answer's `Retry-After`.
+    #[error("{request}: HTTP 429 rate limited{}", retry_text(.rate.retry_after))]
     RateLimited {
         request: RequestLabel,
-        retry_after: Option<Duration>,
         reason: Box<ApiReason>,
         rate: RateInfo,
     },
@@ -154,8 +154,7 @@ impl ZendeskError {
     /// How long Zendesk asked to wait before any request (429 `Retry-After`).
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
-            Self::RateLimited { retry_after, .. } => *retry_after,
-            Self::Api { rate, .. } => rate.retry_after,
+            Self::RateLimited { rate, .. } | Self::Api { rate, .. } => rate.retry_after,
             _ => None,
         }
     }

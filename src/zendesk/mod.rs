@@ -349,6 +349,12 @@ impl Client {
         Ok(map_answer(answer, |e| e.organizations))
     }
 
+    /// `GET path` on the account, the answer as JSON whatever its shape: for read-only probes
+    /// of facts that differ between accounts (`zdimport doctor`).
+    pub async fn get_json(&self, path: &str) -> Result<Answer<Value>, ZendeskError> {
+        self.get::<Value>(path).await
+    }
+
     async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<Answer<T>, ZendeskError> {
         self.call(Method::GET, path, None).await
     }
@@ -475,7 +481,6 @@ fn refusal(request: RequestLabel, status: StatusCode, rate: RateInfo, body: &[u8
     if status == StatusCode::TOO_MANY_REQUESTS {
         return ZendeskError::RateLimited {
             request,
-            retry_after: rate.retry_after,
             reason,
             rate,
         };

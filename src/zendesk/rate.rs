@@ -29,6 +29,30 @@ pub struct RateInfo {
     pub retry_after: Option<Duration>,
     /// When the window resets, from now (`ratelimit-reset`).
     pub reset_after: Option<Duration>,
+    /// Which spelling of the per-minute headers gave the limit: `zdimport doctor` reports it.
+    pub spelling: Option<Spelling>,
+}
+
+/// The spellings of the rate-limit headers (API.md, Limits).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Spelling {
+    /// `X-Rate-Limit`, `X-Rate-Limit-Remaining`: on every answer.
+    XRateLimit,
+    /// `ratelimit-limit`, `ratelimit-remaining`, `ratelimit-reset`: the docs.
+    RateLimit,
+    /// `rate-limit`, `rate-limit-remaining`, `rate-limit-reset`: recorded bulk and job answers.
+    RateDashLimit,
+}
+
+impl Spelling {
+    /// The limit header's name as spelled.
+    pub fn header(self) -> &'static str {
+        match self {
+            Spelling::XRateLimit => "X-Rate-Limit",
+            Spelling::RateLimit => "ratelimit-limit",
+            Spelling::RateDashLimit => "rate-limit",
+        }
+    }
 }
 
 impl RateInfo {
@@ -44,7 +68,15 @@ impl RateInfo {
                 header_str(headers, name).and_then(|v| v.trim().parse::<u32>().ok())
             })
         };
+        let spelling = [
+            (Spelling::RateLimit, "ratelimit-limit"),
+            (Spelling::RateDashLimit, "rate-limit"),
+            (Spelling::XRateLimit, "x-rate-limit"),
+        ]
+        .into_iter()
+        .find_map(|(spelling, name)| number(&[name]).map(|_| spelling));
         Self {
+            spelling,
             limit: number(&["x-rate-limit", "ratelimit-limit", "rate-limit"]),
             remaining: number(&[
                 "x-rate-limit-remaining",
@@ -129,6 +161,7 @@ mod tests {
         assert_eq!(recorded.limit, Some(400));
         assert_eq!(recorded.remaining, Some(12));
         assert_eq!(recorded.reset_after, Some(Duration::from_secs(9)));
+        assert_eq!(recorded.spelling, Some(Spelling::RateDashLimit));
         let documented = RateInfo::from_headers(&headers(&[
             ("ratelimit-limit", "700"),
             ("ratelimit-remaining", "3"),
