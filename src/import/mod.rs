@@ -16,6 +16,7 @@ pub mod journal;
 mod pacer;
 mod plan;
 pub mod report;
+mod retry;
 
 use std::fmt;
 use std::time::{Duration, Instant};
@@ -25,6 +26,7 @@ use serde::{Deserialize, Serialize};
 pub use engine::run;
 pub use journal::{Journal, JournalError, RunInfo, RunListing};
 pub use plan::{ImportPlan, PlannedBatch, UserKey};
+pub use retry::Retry;
 
 /// Zendesk refuses bulk calls beyond 30 jobs queued or running per account
 /// (<https://developer.zendesk.com/api-reference/introduction/rate-limits/>, "Job limit").
