@@ -273,3 +273,51 @@ async fn retry_looks_up_unknown_rows_before_sending_them_again() {
         "the lost batch's users are found, not sent again"
     );
 }
+
+/// `rows` users whose sheet row numbers repeat and go backwards (as an xlsx with repeated or
+/// descending `<row r=…>` reads), and two skipped rows sharing one number.
+fn plan_with_repeated_row_numbers(rows: u32) -> ImportPlan {
+    let mut plan = ImportPlan::new(Mode::Create);
+    let mut batcher = zdimport::payload::Batcher::new(Mode::Create);
+    for i in 0..rows {
+        let user = zdimport::payload::User {
+            name: Some(format!("User {i}")),
+            email: Some(format!("user{i}@example.com")),
+            ..zdimport::payload::User::default()
+        };
+        let sheet_row = if i % 2 == 0 { 7 } else { 90 - i % 50 };
+        if let Some(request) = batcher.push(sheet_row, user) {
+            plan.push_request(&request).unwrap();
+        }
+    }
+    if let Some(request) = batcher.finish() {
+        plan.push_request(&request).unwrap();
+    }
+    plan.skip(7, "'x' is not a valid email address");
+    plan.skip(7, "'y' is not a valid email address");
+    plan
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repeated_sheet_row_numbers_lose_no_row_and_the_run_finishes() {
+    let sandbox = sandbox().await;
+    let client = common::client(&sandbox);
+    let options = EngineOptions::for_speed(SPEED);
+    let plan = plan_with_repeated_row_numbers(ROWS);
+    let tmp = tempfile::tempdir().unwrap();
+    let mut journal = Journal::create(tmp.path(), &info("r", &plan), &plan).unwrap();
+    journal.crash_after(6_000);
+    let _crashed = run(plan, &client, journal, &options).await;
+    let dir = tmp.path().join("r");
+    let (_, plan, journal) = Journal::open(&dir).unwrap();
+    let summary = run(plan, &client, journal, &options).await.unwrap();
+    assert_eq!((summary.rows, summary.skipped), (u64::from(ROWS) + 2, 2));
+    assert_finished(&dir, &summary, ROWS, "repeated row numbers");
+    assert_each_user_once(&sandbox, ROWS, "repeated row numbers");
+    let listed = journal::list_runs(tmp.path());
+    assert!(listed[0].complete, "the run is done: {}", listed[0].done);
+    let report = dir.join("report.csv");
+    import::report::write(&report, &journal::outcomes(&dir).unwrap()).unwrap();
+    let lines = std::fs::read_to_string(&report).unwrap().lines().count();
+    assert_eq!(lines, ROWS as usize + 2 + 1, "a report line per row");
+}

@@ -172,8 +172,8 @@ impl Damage {
 /// What the journal says so far.
 #[derive(Debug, Clone, Default)]
 pub struct Replay {
-    /// Finished rows, by sheet row.
-    pub finished: BTreeMap<u32, RowOutcome>,
+    /// Finished rows, by index.
+    pub finished: BTreeMap<u64, RowOutcome>,
     /// Batches with a request or job open, by batch.
     pub open: BTreeMap<usize, Vec<Open>>,
     pub started: bool,
@@ -209,7 +209,7 @@ impl Replay {
             Entry::NotAccepted { batch, positions } => self.close(batch, &positions),
             Entry::Resolved { outcomes } => {
                 for outcome in outcomes {
-                    self.finished.insert(outcome.row, outcome);
+                    self.finished.insert(outcome.index, outcome);
                 }
             }
             Entry::Finished { summary } => self.finished_summary = Some(summary),
@@ -226,7 +226,7 @@ impl Replay {
     }
 
     /// The positions of `batch` not finished and not in an accepted job.
-    fn unsettled(&self, batch: usize, rows: &[u32]) -> Vec<usize> {
+    fn unsettled(&self, batch: usize, planned: &PlannedBatch) -> Vec<usize> {
         let in_job: Vec<usize> = self
             .open
             .get(&batch)
@@ -239,8 +239,8 @@ impl Replay {
             .flatten()
             .copied()
             .collect();
-        (0..rows.len())
-            .filter(|p| !self.finished.contains_key(&rows[*p]) && !in_job.contains(p))
+        (0..planned.rows.len())
+            .filter(|&p| !self.finished.contains_key(&planned.index(p)) && !in_job.contains(&p))
             .collect()
     }
 }
@@ -340,7 +340,7 @@ impl Journal {
         };
         if journal.replay.damage.is_some() {
             for (batch, planned) in plan.batches.iter().enumerate() {
-                let positions = journal.replay.unsettled(batch, &planned.rows);
+                let positions = journal.replay.unsettled(batch, planned);
                 journal.maybe_sent(batch, positions)?;
             }
         }
@@ -561,6 +561,7 @@ fn read_plan(path: &Path) -> Result<ImportPlan, JournalError> {
         let batch: PlanLine<Box<RawValue>> =
             serde_json::from_str(&line).map_err(|e| corrupt(n, e.to_string()))?;
         plan.batches.push(PlannedBatch {
+            first_index: plan.sent_rows() as u64,
             rows: batch.rows,
             keys: batch.keys,
             body: Bytes::from(batch.body.get().to_owned()),
@@ -627,7 +628,7 @@ fn cut_torn_tail(path: &Path, len: u64) -> Result<(), JournalError> {
         .map_err(io(path, "cannot cut the line a crash left half written"))
 }
 
-/// Every row finished in a run folder, in sheet order.
+/// Every row finished in a run folder, in the plan's order.
 pub fn outcomes(dir: &Path) -> Result<Vec<RowOutcome>, JournalError> {
     let replay = read_journal(&dir.join("journal.jsonl"), false)?;
     Ok(replay.finished.into_values().collect())
@@ -736,6 +737,7 @@ mod tests {
     fn plan() -> ImportPlan {
         let mut plan = ImportPlan::new(Mode::Create);
         plan.batches.push(PlannedBatch {
+            first_index: 0,
             rows: vec![2, 3],
             keys: vec![UserKey::default(), UserKey::default()],
             body: Bytes::from_static(br#"{"users":[{"name":"A"},{"name":"B"}]}"#),

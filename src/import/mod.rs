@@ -101,6 +101,11 @@ impl From<crate::zendesk::results::MatchRule> for MatchedBy {
 /// The end of one spreadsheet row.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RowOutcome {
+    /// The row's place in the run (see [`PlannedBatch::first_index`]): its key, since the
+    /// sheet's own row numbers can repeat or go backwards.
+    #[serde(default)]
+    pub index: u64,
+    /// The sheet's row number, for people.
     pub row: u32,
     pub outcome: Outcome,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -121,9 +126,11 @@ pub struct RowOutcome {
 }
 
 impl RowOutcome {
-    /// An outcome with no Zendesk id, error or match yet, naming the row's user.
+    /// An outcome with no Zendesk id, error or match yet, naming the row's user; index 0 (the
+    /// engine builds its outcomes with [`PlannedBatch::outcome`], which sets it).
     pub fn new(row: u32, outcome: Outcome, key: &UserKey) -> Self {
         Self {
+            index: 0,
             row,
             outcome,
             user_id: None,

@@ -29,25 +29,18 @@ impl Retry {
     /// Opens the run in `dir` (locking it) and picks its failed and unknown rows.
     pub fn read(dir: &Path) -> Result<Self, ImportError> {
         let (old, plan, old_journal) = Journal::open(dir)?;
-        let ended = |wanted: Outcome| -> HashSet<u32> {
-            let finished = old_journal.replay().finished.values();
+        let finished = &old_journal.replay().finished;
+        let ended = |wanted: Outcome| -> HashSet<u64> {
+            let finished = finished.values();
             finished
                 .filter(|o| o.outcome == wanted)
-                .map(|o| o.row)
+                .map(|o| o.index)
                 .collect()
         };
         let unknown = ended(Outcome::Unknown);
-        let again: HashSet<u32> = ended(Outcome::Failed).union(&unknown).copied().collect();
+        let again: HashSet<u64> = ended(Outcome::Failed).union(&unknown).copied().collect();
+        let positions = unknown_positions(&plan, &again, &unknown);
         let plan = plan.retain_rows(&again)?;
-        let positions = plan
-            .batches
-            .iter()
-            .map(|b| {
-                (0..b.rows.len())
-                    .filter(|&p| unknown.contains(&b.rows[p]))
-                    .collect()
-            })
-            .collect();
         let info = RunInfo {
             id: journal::new_run_id(),
             created_at: chrono::Utc::now().to_rfc3339(),
@@ -72,4 +65,28 @@ impl Retry {
         }
         Ok(journal)
     }
+}
+
+/// Per batch of the retained plan (the batches with a row in `again`, in order): the positions
+/// of the rows in `unknown`.
+fn unknown_positions(
+    plan: &ImportPlan,
+    again: &HashSet<u64>,
+    unknown: &HashSet<u64>,
+) -> Vec<Vec<usize>> {
+    plan.batches
+        .iter()
+        .map(|b| {
+            (0..b.rows.len())
+                .map(|p| b.index(p))
+                .filter(|i| again.contains(i))
+                .collect::<Vec<u64>>()
+        })
+        .filter(|kept| !kept.is_empty())
+        .map(|kept| {
+            (0..kept.len())
+                .filter(|&p| unknown.contains(&kept[p]))
+                .collect()
+        })
+        .collect()
 }
