@@ -321,3 +321,113 @@ async fn repeated_sheet_row_numbers_lose_no_row_and_the_run_finishes() {
     let lines = std::fs::read_to_string(&report).unwrap().lines().count();
     assert_eq!(lines, ROWS as usize + 2 + 1, "a report line per row");
 }
+
+/// An xlsx of `rows` users whose `<row r=…>` numbers (and cell references) repeat and go
+/// backwards: rust_xlsxwriter writes it plainly, then its sheet XML is patched.
+fn xlsx_with_repeated_row_numbers(path: &Path, rows: u32) {
+    use std::io::{Read as _, Write as _};
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let sheet = book.add_worksheet();
+    sheet.write_string(0, 0, "name").unwrap();
+    sheet.write_string(0, 1, "email").unwrap();
+    for i in 0..rows {
+        sheet.write_string(i + 1, 0, format!("User {i}")).unwrap();
+        sheet
+            .write_string(i + 1, 1, format!("user{i}@example.com"))
+            .unwrap();
+    }
+    let plain = book.save_to_buffer().unwrap();
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(plain)).unwrap();
+    let mut out = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
+    let row = regex::Regex::new(r#"(?s)<row r="(\d+)".*?</row>"#).unwrap();
+    let cell = regex::Regex::new(r#" r="([A-Z]*)\d+""#).unwrap();
+    for i in 0..zip.len() {
+        let mut entry = zip.by_index(i).unwrap();
+        let name = entry.name().unwrap().into_owned();
+        let mut bytes = Vec::new();
+        entry.read_to_end(&mut bytes).unwrap();
+        if name == "xl/worksheets/sheet1.xml" {
+            let xml = String::from_utf8(bytes).unwrap();
+            let patched = row.replace_all(&xml, |c: &regex::Captures<'_>| {
+                let n: u32 = c[1].parse().unwrap();
+                let to = match n {
+                    1 => 1,
+                    n if n % 2 == 0 => 2,
+                    n => rows + 2 - n / 2,
+                };
+                cell.replace_all(&c[0], format!(r#" r="${{1}}{to}""#))
+                    .into_owned()
+            });
+            assert_ne!(patched, xml, "the sheet XML was patched");
+            bytes = patched.into_owned().into_bytes();
+        }
+        let stored = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Stored);
+        out.start_file(name, stored).unwrap();
+        out.write_all(&bytes).unwrap();
+    }
+    out.finish().unwrap();
+}
+
+#[test]
+fn an_xlsx_with_repeated_row_numbers_imports_every_row_once() {
+    const ROWS: u32 = 150;
+    let home = tempfile::tempdir().unwrap();
+    let file = home.path().join("repeated.xlsx");
+    xlsx_with_repeated_row_numbers(&file, ROWS);
+    let zdimport = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_zdimport"))
+            .args(args)
+            .env("ZDIMPORT_DATA_DIR", home.path().join("data"))
+            .env("ZDIMPORT_CONFIG_DIR", home.path().join("config"))
+            .env("ZDIMPORT_KEYRING", "memory")
+            .output()
+            .unwrap()
+    };
+    let file = file.to_str().unwrap();
+    let args = [
+        "import",
+        file,
+        "--auto",
+        "--mode",
+        "create",
+        "--sandbox",
+        "--yes",
+    ];
+    let out = zdimport(&args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let run = std::fs::read_dir(home.path().join("data/runs"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let report = std::fs::read_to_string(run.join("report.csv")).unwrap();
+    let created = report.lines().filter(|l| l.contains(",created,")).count();
+    assert_eq!(created, ROWS as usize, "{report}");
+    let rows_named: std::collections::HashSet<&str> = report
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split(',').next())
+        .collect();
+    assert!(
+        rows_named.len() <= ROWS as usize / 2 + 1,
+        "row numbers repeat: {rows_named:?}"
+    );
+    let users: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run.join("sandbox_users.json")).unwrap()).unwrap();
+    for i in 0..ROWS {
+        let name = format!("User {i}");
+        let n = users["users"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|u| u["name"] == name.as_str())
+            .count();
+        assert_eq!(n, 1, "{name}");
+    }
+    let runs = zdimport(&["runs"]);
+    let listed = String::from_utf8_lossy(&runs.stdout);
+    assert!(listed.contains("  done  "), "{listed}");
+}

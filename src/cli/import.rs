@@ -353,6 +353,7 @@ async fn execute(
     speed: Option<f64>,
 ) -> Result<ExitCode, String> {
     let dir = journal.dir().to_path_buf();
+    let _locked_until_done = journal.hold();
     let mut options = speed.map_or_else(EngineOptions::default, EngineOptions::for_speed);
     if let Some(n) = target.concurrency {
         options.concurrency = usize::from(n);

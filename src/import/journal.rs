@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
@@ -251,7 +252,7 @@ pub struct Journal {
     dir: PathBuf,
     file: File,
     replay: Replay,
-    _lock: RunLock,
+    lock: Arc<RunLock>,
     /// Test seam: bytes left before a simulated crash tears a line.
     crash_after: Option<u64>,
 }
@@ -308,7 +309,7 @@ impl Journal {
             dir,
             file,
             replay: Replay::default(),
-            _lock: lock,
+            lock: Arc::new(lock),
             crash_after: None,
         })
     }
@@ -335,7 +336,7 @@ impl Journal {
             dir: dir.to_path_buf(),
             file,
             replay,
-            _lock: lock,
+            lock: Arc::new(lock),
             crash_after: None,
         };
         if journal.replay.damage.is_some() {
@@ -349,6 +350,14 @@ impl Journal {
 
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// Keeps the run folder locked after the journal is gone (the engine takes it): held by
+    /// the front end until the report is written and the process is done with the run.
+    pub fn hold(&self) -> RunHold {
+        RunHold {
+            _lock: Arc::clone(&self.lock),
+        }
     }
 
     pub fn replay(&self) -> &Replay {
@@ -417,6 +426,12 @@ impl Journal {
             source: std::io::ErrorKind::Interrupted.into(),
         })
     }
+}
+
+/// The run folder's lock, kept while this lives (see [`Journal::hold`]).
+#[derive(Debug, Clone)]
+pub struct RunHold {
+    _lock: Arc<RunLock>,
 }
 
 /// An exclusive lock on `<run folder>/lock`, released when dropped or when the process ends;
@@ -825,7 +840,13 @@ mod tests {
             matches!(&error, JournalError::Locked { holder, .. } if holder.starts_with(&pid)),
             "{error}"
         );
+        let hold = first.hold();
         drop(first);
+        assert!(
+            Journal::open(&tmp.path().join("r1")).is_err(),
+            "held past the journal"
+        );
+        drop(hold);
         assert!(Journal::open(&tmp.path().join("r1")).is_ok());
     }
 
