@@ -431,3 +431,25 @@ fn an_xlsx_with_repeated_row_numbers_imports_every_row_once() {
     let listed = String::from_utf8_lossy(&runs.stdout);
     assert!(listed.contains("  done  "), "{listed}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retry_never_sends_again_an_unknown_user_it_cannot_look_up() {
+    let sandbox = sandbox().await;
+    let client = common::client(&sandbox);
+    sandbox.force_fault("create_many", Fault::LostAnswer);
+    let mut options = EngineOptions::for_speed(SPEED);
+    options.max_attempts = 1;
+    let plan = plan_of(Mode::Create, 100, 0, true);
+    let tmp = tempfile::tempdir().unwrap();
+    let journal = Journal::create(tmp.path(), &info("r", &plan), &plan).unwrap();
+    let first = run(plan, &client, journal, &options).await.unwrap();
+    assert_eq!(first.unknown, 100, "{first}");
+    let retry = Retry::read(&tmp.path().join("r")).unwrap();
+    let journal = retry.create(tmp.path()).unwrap();
+    let options = EngineOptions::for_speed(SPEED);
+    let summary = run(retry.plan.clone(), &client, journal, &options)
+        .await
+        .unwrap();
+    assert_eq!((summary.rows, summary.unknown), (100, 100), "{summary}");
+    assert_each_user_once(&sandbox, 100, "name-only retry");
+}
