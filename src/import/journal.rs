@@ -181,6 +181,9 @@ pub struct Replay {
     pub finished_summary: Option<Summary>,
     /// Set when the journal cannot be trusted: then every batch may have been sent.
     pub damage: Option<Damage>,
+    /// Finished rows of a journal written before rows had an index, by sheet row, until
+    /// [`Replay::adopt_legacy`] matches them to the plan.
+    legacy: BTreeMap<u32, RowOutcome>,
 }
 
 impl Replay {
@@ -210,10 +213,36 @@ impl Replay {
             Entry::NotAccepted { batch, positions } => self.close(batch, &positions),
             Entry::Resolved { outcomes } => {
                 for outcome in outcomes {
-                    self.finished.insert(outcome.index, outcome);
+                    if outcome.index == RowOutcome::LEGACY_INDEX {
+                        self.legacy.insert(outcome.row, outcome);
+                    } else {
+                        self.finished.insert(outcome.index, outcome);
+                    }
                 }
             }
             Entry::Finished { summary } => self.finished_summary = Some(summary),
+        }
+    }
+
+    /// Gives each legacy outcome the index of the first unfinished plan row with its sheet
+    /// row (such journals come from plans whose sheet rows were unique).
+    fn adopt_legacy(&mut self, plan: &ImportPlan) {
+        if self.legacy.is_empty() {
+            return;
+        }
+        let sent = plan
+            .batches
+            .iter()
+            .flat_map(|b| (0..b.rows.len()).map(move |p| (b.index(p), b.rows[p])));
+        let skipped = plan.skipped_rows().map(|(index, row, _)| (index, row));
+        for (index, row) in sent.chain(skipped) {
+            if self.finished.contains_key(&index) {
+                continue;
+            }
+            if let Some(mut outcome) = self.legacy.remove(&row) {
+                outcome.index = index;
+                self.finished.insert(index, outcome);
+            }
         }
     }
 
@@ -326,7 +355,8 @@ impl Journal {
         let info: RunInfo = read_json(&dir.join("run.json"), RUN_JSON_ADVICE)?;
         let plan = read_plan(&dir.join("plan.jsonl"))?;
         let path = dir.join("journal.jsonl");
-        let replay = read_journal(&path, true)?;
+        let mut replay = read_journal(&path, true)?;
+        replay.adopt_legacy(&plan);
         let file = OpenOptions::new()
             .create(true)
             .append(true)
@@ -645,7 +675,10 @@ fn cut_torn_tail(path: &Path, len: u64) -> Result<(), JournalError> {
 
 /// Every row finished in a run folder, in the plan's order.
 pub fn outcomes(dir: &Path) -> Result<Vec<RowOutcome>, JournalError> {
-    let replay = read_journal(&dir.join("journal.jsonl"), false)?;
+    let mut replay = read_journal(&dir.join("journal.jsonl"), false)?;
+    if !replay.legacy.is_empty() {
+        replay.adopt_legacy(&read_plan(&dir.join("plan.jsonl"))?);
+    }
     Ok(replay.finished.into_values().collect())
 }
 
@@ -680,7 +713,7 @@ fn listing(dir: &Path) -> Option<RunListing> {
         pending: info.rows,
         ..Summary::default()
     };
-    for outcome in replay.finished.values() {
+    for outcome in replay.finished.values().chain(replay.legacy.values()) {
         done.count(outcome.outcome);
     }
     let complete = replay.finished_summary.is_some_and(|s| !s.cancelled) && done.pending == 0;
@@ -827,6 +860,25 @@ mod tests {
             read_journal(&path, true).unwrap().damage,
             Some(Damage::Missing)
         );
+    }
+
+    #[test]
+    fn a_journal_from_before_row_indexes_keys_its_rows_by_the_plan() {
+        let tmp = tempfile::tempdir().unwrap();
+        drop(Journal::create(tmp.path(), &info(), &plan()).unwrap());
+        let dir = tmp.path().join("r1");
+        fs::write(
+            dir.join("journal.jsonl"),
+            "{\"event\":\"resolved\",\"outcomes\":[{\"row\":4,\"outcome\":\"skipped\"},\
+             {\"row\":3,\"outcome\":\"created\"}]}\n",
+        )
+        .unwrap();
+        let indexes = |o: Vec<RowOutcome>| o.iter().map(|o| (o.index, o.row)).collect::<Vec<_>>();
+        assert_eq!(indexes(outcomes(&dir).unwrap()), [(1, 3), (2, 4)]);
+        let (_, _, journal) = Journal::open(&dir).unwrap();
+        let finished: Vec<u64> = journal.replay().finished.keys().copied().collect();
+        assert_eq!(finished, [1, 2]);
+        assert_eq!(list_runs(tmp.path())[0].done.pending, 1);
     }
 
     #[test]

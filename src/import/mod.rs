@@ -102,8 +102,9 @@ impl From<crate::zendesk::results::MatchRule> for MatchedBy {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RowOutcome {
     /// The row's place in the run (see [`PlannedBatch::first_index`]): its key, since the
-    /// sheet's own row numbers can repeat or go backwards.
-    #[serde(default)]
+    /// sheet's own row numbers can repeat or go backwards. Journals written before it existed
+    /// read as [`RowOutcome::LEGACY_INDEX`] until matched to the plan by sheet row.
+    #[serde(default = "RowOutcome::legacy_index")]
     pub index: u64,
     /// The sheet's row number, for people.
     pub row: u32,
@@ -126,6 +127,13 @@ pub struct RowOutcome {
 }
 
 impl RowOutcome {
+    /// The index of an outcome from a journal written before rows had one.
+    pub const LEGACY_INDEX: u64 = u64::MAX;
+
+    fn legacy_index() -> u64 {
+        Self::LEGACY_INDEX
+    }
+
     /// An outcome with no Zendesk id, error or match yet, naming the row's user; index 0 (the
     /// engine builds its outcomes with [`PlannedBatch::outcome`], which sets it).
     pub fn new(row: u32, outcome: Outcome, key: &UserKey) -> Self {
