@@ -1,6 +1,5 @@
 //! `zdimport import`, `resume`, `runs` and `retry`: the engine headless, progress on stderr.
 
-use std::collections::HashSet;
 use std::io::{IsTerminal as _, Write as _};
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
@@ -15,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 use super::mapped::{MappingArgs, Prepared};
 use crate::import::journal::{self, find_run, list_runs, runs_dir};
 use crate::import::{
-    self, EngineOptions, ImportEvent, ImportPlan, Journal, Outcome, RunInfo, Summary, WaitReason,
+    self, EngineOptions, ImportEvent, ImportPlan, Journal, Retry, RunInfo, Summary, WaitReason,
 };
 use crate::payload::{Blank, Severity};
 use crate::pipeline::AccountChecks;
@@ -152,6 +151,9 @@ pub fn resume(args: &ResumeArgs) -> Result<ExitCode, String> {
             info.id
         ));
     }
+    if let Some(damage) = &journal.replay().damage {
+        eprintln!("zdimport: {}", damage.describe(&dir.join("journal.jsonl")));
+    }
     eprintln!(
         "zdimport: resuming run {} ({} mode, {} rows, {})",
         info.id, info.mode, info.rows, info.account
@@ -166,36 +168,30 @@ pub fn resume(args: &ResumeArgs) -> Result<ExitCode, String> {
 pub fn retry(args: &RetryArgs) -> Result<ExitCode, String> {
     let runs = runs_dir().map_err(|e| e.to_string())?;
     let dir = find_run(&runs, Some(&args.run)).map_err(|e| e.to_string())?;
-    let (old, plan, _) = Journal::open(&dir).map_err(|e| e.to_string())?;
-    let outcomes = journal::outcomes(&dir).map_err(|e| e.to_string())?;
-    let again: HashSet<u32> = outcomes
-        .iter()
-        .filter(|o| matches!(o.outcome, Outcome::Failed | Outcome::Unknown))
-        .map(|o| o.row)
-        .collect();
-    if again.is_empty() {
-        eprintln!("zdimport: run {} has no failed or unknown row", old.id);
+    let retry = Retry::read(&dir).map_err(|e| e.to_string())?;
+    if retry.plan.rows() == 0 {
+        eprintln!(
+            "zdimport: run {} has no failed or unknown row",
+            retry.old.id
+        );
         return Ok(ExitCode::SUCCESS);
     }
-    let plan = plan.retain_rows(&again).map_err(|e| e.to_string())?;
-    let info = RunInfo {
-        id: journal::new_run_id(),
-        created_at: chrono::Utc::now().to_rfc3339(),
-        rows: plan.rows() as u64,
-        retry_of: Some(old.id.clone()),
-        ..old.clone()
-    };
     eprintln!(
         "zdimport: retrying run {}: {}",
-        old.id,
-        plan_text(&plan, &info)
+        retry.old.id,
+        plan_text(&retry.plan, &retry.info)
     );
-    let target = with_account(&args.target, &old);
+    let target = with_account(&args.target, &retry.old);
     runtime()?.block_on(async {
         let client = connect(&target).await?;
-        confirm(args.yes, &plan, &info)?;
-        let journal = Journal::create(&runs, &info, &plan).map_err(|e| e.to_string())?;
-        eprintln!("zdimport: run {} ({})", info.id, journal.dir().display());
+        confirm(args.yes, &retry.plan, &retry.info)?;
+        let journal = retry.create(&runs).map_err(|e| e.to_string())?;
+        eprintln!(
+            "zdimport: run {} ({})",
+            retry.info.id,
+            journal.dir().display()
+        );
+        let plan = retry.plan.clone();
         execute(plan, &client, journal, &target, target.engine_speed).await
     })
 }
@@ -384,6 +380,7 @@ async fn execute(
     speed: Option<f64>,
 ) -> Result<ExitCode, String> {
     let dir = journal.dir().to_path_buf();
+    let _locked_until_done = journal.hold();
     let mut options = speed.map_or_else(EngineOptions::default, EngineOptions::for_speed);
     if let Some(n) = target.concurrency {
         options.concurrency = usize::from(n);

@@ -204,19 +204,20 @@ impl Engine {
         for outcome in replay.finished.values() {
             self.summary.count(outcome.outcome);
         }
-        let finished: HashSet<u32> = replay.finished.keys().copied().collect();
+        let finished: HashSet<u64> = replay.finished.keys().copied().collect();
         for batch in 0..self.plan.batches.len() {
             let open = replay.open.get(&batch).map_or(&[][..], Vec::as_slice);
             self.replay_batch(batch, open, &finished);
         }
         let skipped: Vec<RowOutcome> = self
             .plan
-            .skipped
-            .iter()
-            .filter(|(row, _)| !finished.contains(row))
-            .map(|(row, reason)| {
-                RowOutcome::new(*row, Outcome::Skipped, &UserKey::default())
-                    .with_error("Skipped", Some(reason.clone()))
+            .skipped_rows()
+            .filter(|(index, ..)| !finished.contains(index))
+            .map(|(index, row, reason)| {
+                let mut o = RowOutcome::new(row, Outcome::Skipped, &UserKey::default())
+                    .with_error("Skipped", Some(reason.to_owned()));
+                o.index = index;
+                o
             })
             .collect();
         let event = ImportEvent::Started {
@@ -230,13 +231,14 @@ impl Engine {
 
     /// One batch's unfinished users after a journal replay: jobs to follow, requests that may
     /// have been accepted (looked up in create mode, sent again otherwise), the rest to send.
-    fn replay_batch(&mut self, batch: usize, open: &[Open], finished: &HashSet<u32>) {
-        let rows = &self.plan.batches[batch].rows;
+    fn replay_batch(&mut self, batch: usize, open: &[Open], finished: &HashSet<u64>) {
+        let planned = &self.plan.batches[batch];
+        let size = planned.rows.len();
         let unfinished = |positions: &[usize]| -> Vec<usize> {
             positions
                 .iter()
                 .copied()
-                .filter(|&p| rows.get(p).is_some_and(|r| !finished.contains(r)))
+                .filter(|&p| p < size && !finished.contains(&planned.index(p)))
                 .collect()
         };
         let mut taken: HashSet<usize> = HashSet::new();
@@ -265,7 +267,7 @@ impl Engine {
         maybe.dedup();
         maybe.retain(|p| !taken.contains(p));
         taken.extend(&maybe);
-        let all: Vec<usize> = (0..rows.len()).collect();
+        let all: Vec<usize> = (0..size).collect();
         let rest: Vec<usize> = unfinished(&all)
             .into_iter()
             .filter(|p| !taken.contains(p))
@@ -776,15 +778,18 @@ impl Engine {
         let mut resend = Vec::new();
         for &p in &unit.positions {
             let key = &planned.keys[p];
-            let row = planned.rows[p];
             if let Some(&id) = found.get(&p) {
                 let details = "found in Zendesk after its request's answer was lost";
-                outcomes.push(found_created(row, key, id, details.into()));
+                outcomes.push(found_created(
+                    planned.outcome(p, Outcome::Created),
+                    id,
+                    details.into(),
+                ));
             } else if key.can_look_up() {
                 resend.push(p);
             } else {
                 outcomes.push(
-                    RowOutcome::new(row, Outcome::Unknown, key).with_error(
+                    planned.outcome(p, Outcome::Unknown).with_error(
                         "NoAnswer",
                         Some(
                             "the request's answer was lost and the user has no email or \
@@ -827,19 +832,21 @@ impl Engine {
         let mut outcomes = Vec::new();
         let mut still = Vec::new();
         for &p in &unit.positions {
-            let key = &planned.keys[p];
-            let row = planned.rows[p];
             if let Some(&id) = found.get(&p) {
                 let details = format!(
                     "created by this run: its request's answer was lost, and Zendesk's search \
                      showed the user {}s after Zendesk refused it again as already in use",
                     waited.as_secs()
                 );
-                outcomes.push(found_created(row, key, id, details));
+                outcomes.push(found_created(
+                    planned.outcome(p, Outcome::Created),
+                    id,
+                    details,
+                ));
             } else if lagging {
                 still.push(p);
             } else {
-                outcomes.push(RowOutcome::new(row, Outcome::Unknown, key).with_error(
+                outcomes.push(planned.outcome(p, Outcome::Unknown).with_error(
                     "NotInSearchYet",
                     Some(format!(
                         "Zendesk holds a user with this email (it refused a second one), most \
@@ -908,7 +915,7 @@ impl Engine {
     /// Each row of a finished job: by its result, or unknown when there is none.
     fn job_outcomes(&self, unit: &Unit, status: &JobStatus) -> Vec<RowOutcome> {
         let planned = &self.plan.batches[unit.batch];
-        let base = |p: usize, outcome| RowOutcome::new(planned.rows[p], outcome, &planned.keys[p]);
+        let base = |p: usize, outcome| planned.outcome(p, outcome);
         if status.status != JobState::Completed {
             let word = status.status.as_str();
             let details = status
@@ -971,13 +978,7 @@ impl Engine {
         let planned = &self.plan.batches[unit.batch];
         unit.positions
             .iter()
-            .map(|&p| {
-                f(RowOutcome::new(
-                    planned.rows[p],
-                    Outcome::Unknown,
-                    &planned.keys[p],
-                ))
-            })
+            .map(|&p| f(planned.outcome(p, Outcome::Unknown)))
             .collect()
     }
 
@@ -1026,8 +1027,7 @@ impl Engine {
 }
 
 /// A row whose user a lookup found after its request's answer was lost.
-fn found_created(row: u32, key: &UserKey, id: u64, details: String) -> RowOutcome {
-    let mut o = RowOutcome::new(row, Outcome::Created, key);
+fn found_created(mut o: RowOutcome, id: u64, details: String) -> RowOutcome {
     o.user_id = Some(id);
     o.matched_by = Some(MatchedBy::Lookup);
     o.details = Some(details);

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
@@ -28,17 +29,34 @@ pub enum JournalError {
         action: &'static str,
         source: std::io::Error,
     },
-    #[error("{path}, line {line}: not a journal line: {reason}")]
+    #[error("{path}, line {line}: {reason}; {advice}")]
     Corrupt {
         path: PathBuf,
         line: usize,
         reason: String,
+        advice: &'static str,
     },
     #[error("no data dir: set ZDIMPORT_DATA_DIR")]
     NoDataDir,
-    #[error("no run '{0}' (zdimport runs lists them)")]
-    NoSuchRun(String),
+    #[error("no run '{id}' in {runs} (zdimport runs lists them)")]
+    NoSuchRun { id: String, runs: PathBuf },
+    #[error("no unfinished run in {runs}{unreadable} (zdimport runs lists them)")]
+    NoUnfinishedRun { runs: PathBuf, unreadable: String },
+    #[error(
+        "run {dir} is in use by another zdimport ({holder}); wait for it to end, or stop that \
+         process first"
+    )]
+    Locked { dir: PathBuf, holder: String },
 }
+
+/// What to do about a damaged `run.json`.
+const RUN_JSON_ADVICE: &str = "it names the account, file and mode of the run, which cannot be \
+     resumed without it: restore it from a backup, or import the file again in upsert mode \
+     (users already created are updated, not created twice)";
+/// What to do about a damaged `plan.jsonl`.
+const PLAN_ADVICE: &str = "it holds what the run sends, which cannot be resumed without it: \
+     restore it from a backup, or import the file again in upsert mode (users already created \
+     are updated, not created twice)";
 
 fn io(path: &Path, action: &'static str) -> impl FnOnce(std::io::Error) -> JournalError {
     let path = path.to_path_buf();
@@ -120,15 +138,52 @@ pub enum Open {
     },
 }
 
+/// Why a journal cannot be trusted to hold every request that left.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Damage {
+    Missing,
+    Empty,
+    /// A line that is not a journal entry; what followed it is read as far as it can be.
+    Unreadable {
+        line: usize,
+        reason: String,
+    },
+}
+
+impl Damage {
+    /// What happened to `path` and what resuming does about it.
+    pub fn describe(&self, path: &Path) -> String {
+        let what = match self {
+            Self::Missing => format!("{}: the journal is missing", path.display()),
+            Self::Empty => format!("{}: the journal is empty", path.display()),
+            Self::Unreadable { line, reason } => {
+                format!(
+                    "{}, line {line}: not a journal line ({reason})",
+                    path.display()
+                )
+            }
+        };
+        format!(
+            "{what}; it cannot say which requests left, so every user not known to be finished \
+             is looked up in Zendesk before anything is sent again"
+        )
+    }
+}
+
 /// What the journal says so far.
 #[derive(Debug, Clone, Default)]
 pub struct Replay {
-    /// Finished rows, by sheet row.
-    pub finished: BTreeMap<u32, RowOutcome>,
+    /// Finished rows, by index.
+    pub finished: BTreeMap<u64, RowOutcome>,
     /// Batches with a request or job open, by batch.
     pub open: BTreeMap<usize, Vec<Open>>,
     pub started: bool,
     pub finished_summary: Option<Summary>,
+    /// Set when the journal cannot be trusted: then every batch may have been sent.
+    pub damage: Option<Damage>,
+    /// Finished rows of a journal written before rows had an index, by sheet row, until
+    /// [`Replay::adopt_legacy`] matches them to the plan.
+    legacy: BTreeMap<u32, RowOutcome>,
 }
 
 impl Replay {
@@ -158,10 +213,36 @@ impl Replay {
             Entry::NotAccepted { batch, positions } => self.close(batch, &positions),
             Entry::Resolved { outcomes } => {
                 for outcome in outcomes {
-                    self.finished.insert(outcome.row, outcome);
+                    if outcome.index == RowOutcome::LEGACY_INDEX {
+                        self.legacy.insert(outcome.row, outcome);
+                    } else {
+                        self.finished.insert(outcome.index, outcome);
+                    }
                 }
             }
             Entry::Finished { summary } => self.finished_summary = Some(summary),
+        }
+    }
+
+    /// Gives each legacy outcome the index of the first unfinished plan row with its sheet
+    /// row (such journals come from plans whose sheet rows were unique).
+    fn adopt_legacy(&mut self, plan: &ImportPlan) {
+        if self.legacy.is_empty() {
+            return;
+        }
+        let sent = plan
+            .batches
+            .iter()
+            .flat_map(|b| (0..b.rows.len()).map(move |p| (b.index(p), b.rows[p])));
+        let skipped = plan.skipped_rows().map(|(index, row, _)| (index, row));
+        for (index, row) in sent.chain(skipped) {
+            if self.finished.contains_key(&index) {
+                continue;
+            }
+            if let Some(mut outcome) = self.legacy.remove(&row) {
+                outcome.index = index;
+                self.finished.insert(index, outcome);
+            }
         }
     }
 
@@ -173,14 +254,36 @@ impl Replay {
             );
         }
     }
+
+    /// The positions of `batch` not finished and not in an accepted job.
+    fn unsettled(&self, batch: usize, planned: &PlannedBatch) -> Vec<usize> {
+        let in_job: Vec<usize> = self
+            .open
+            .get(&batch)
+            .into_iter()
+            .flatten()
+            .filter_map(|o| match o {
+                Open::Job { positions, .. } => Some(positions.as_slice()),
+                Open::Sending { .. } => None,
+            })
+            .flatten()
+            .copied()
+            .collect();
+        (0..planned.rows.len())
+            .filter(|&p| !self.finished.contains_key(&planned.index(p)) && !in_job.contains(&p))
+            .collect()
+    }
 }
 
-/// The run folder, open for appending.
+/// The run folder, open for appending, locked by this process while it lives.
 #[derive(Debug)]
 pub struct Journal {
     dir: PathBuf,
-    file: BufWriter<File>,
+    file: File,
     replay: Replay,
+    lock: Arc<RunLock>,
+    /// Test seam: bytes left before a simulated crash tears a line.
+    crash_after: Option<u64>,
 }
 
 /// `<data dir>/runs`.
@@ -217,10 +320,11 @@ struct PlanLine<B> {
 }
 
 impl Journal {
-    /// Makes the run folder `runs/<info.id>` with `run.json` and `plan.jsonl`.
+    /// Makes the run folder `runs/<info.id>` with `run.json` and `plan.jsonl`, and locks it.
     pub fn create(runs: &Path, info: &RunInfo, plan: &ImportPlan) -> Result<Self, JournalError> {
         let dir = runs.join(&info.id);
         fs::create_dir_all(&dir).map_err(io(&dir, "cannot create the run folder"))?;
+        let lock = RunLock::take(&dir)?;
         write_json(&dir.join("run.json"), info)?;
         write_plan(&dir.join("plan.jsonl"), plan)?;
         let path = dir.join("journal.jsonl");
@@ -232,53 +336,178 @@ impl Journal {
         sync_dir(&dir);
         Ok(Self {
             dir,
-            file: BufWriter::new(file),
+            file,
             replay: Replay::default(),
+            lock: Arc::new(lock),
+            crash_after: None,
         })
     }
 
-    /// Opens an existing run folder: what was run, the plan, and the journal replayed.
+    /// Opens an existing run folder and locks it: what was run, the plan, and the journal
+    /// replayed.
+    ///
+    /// A line torn by a crash is cut off before anything is appended. A journal that is
+    /// missing, empty or has an unreadable line cannot say which requests left: every batch's
+    /// unfinished users are then recorded as maybe sent, so the engine looks them up before
+    /// sending anything ([`Replay::damage`] says why).
     pub fn open(dir: &Path) -> Result<(RunInfo, ImportPlan, Self), JournalError> {
-        let info: RunInfo = read_json(&dir.join("run.json"))?;
+        let lock = RunLock::take(dir)?;
+        let info: RunInfo = read_json(&dir.join("run.json"), RUN_JSON_ADVICE)?;
         let plan = read_plan(&dir.join("plan.jsonl"))?;
         let path = dir.join("journal.jsonl");
-        let replay = read_journal(&path)?;
+        let mut replay = read_journal(&path, true)?;
+        replay.adopt_legacy(&plan);
         let file = OpenOptions::new()
+            .create(true)
             .append(true)
             .open(&path)
             .map_err(io(&path, "cannot open the journal"))?;
-        Ok((
-            info,
-            plan,
-            Self {
-                dir: dir.to_path_buf(),
-                file: BufWriter::new(file),
-                replay,
-            },
-        ))
+        let mut journal = Self {
+            dir: dir.to_path_buf(),
+            file,
+            replay,
+            lock: Arc::new(lock),
+            crash_after: None,
+        };
+        if journal.replay.damage.is_some() {
+            for (batch, planned) in plan.batches.iter().enumerate() {
+                let positions = journal.replay.unsettled(batch, planned);
+                journal.maybe_sent(batch, positions)?;
+            }
+        }
+        Ok((info, plan, journal))
     }
 
     pub fn dir(&self) -> &Path {
         &self.dir
     }
 
+    /// Keeps the run folder locked after the journal is gone (the engine takes it): held by
+    /// the front end until the report is written and the process is done with the run.
+    pub fn hold(&self) -> RunHold {
+        RunHold {
+            _lock: Arc::clone(&self.lock),
+        }
+    }
+
     pub fn replay(&self) -> &Replay {
         &self.replay
     }
 
-    /// Appends one line and syncs it to disk before returning.
+    /// Records that these users of `batch` may be in Zendesk already, so the engine looks
+    /// them up (create mode) before sending them: a damaged journal, a retried unknown row.
+    pub fn maybe_sent(&mut self, batch: usize, positions: Vec<usize>) -> Result<(), JournalError> {
+        if positions.is_empty() {
+            return Ok(());
+        }
+        let entry = Entry::Sending {
+            batch,
+            positions,
+            attempt: 1,
+        };
+        self.record(&entry)?;
+        self.replay.apply(entry);
+        Ok(())
+    }
+
+    /// Appends one line in one `write` (the file is opened to append, so a crash leaves at
+    /// most a torn last line, never two entries glued) and syncs it before returning.
     pub fn record(&mut self, entry: &Entry) -> Result<(), JournalError> {
         let path = self.dir.join("journal.jsonl");
-        serde_json::to_writer(&mut self.file, entry).map_err(|e| JournalError::Io {
+        let mut line = serde_json::to_vec(entry).map_err(|e| JournalError::Io {
             path: path.clone(),
             action: "cannot write the journal",
             source: e.into(),
         })?;
+        line.push(b'\n');
+        if let Some(left) = self.crash_after {
+            return self.write_until_crash(&path, &line, left);
+        }
         self.file
-            .write_all(b"\n")
-            .and_then(|()| self.file.flush())
-            .and_then(|()| self.file.get_ref().sync_data())
+            .write_all(&line)
+            .and_then(|()| self.file.sync_data())
             .map_err(io(&path, "cannot write the journal"))
+    }
+
+    /// Test seam: the next writes stop after `bytes` more bytes, mid-line if it falls so, and
+    /// fail as a crash would end the process there.
+    #[doc(hidden)]
+    pub fn crash_after(&mut self, bytes: u64) {
+        self.crash_after = Some(bytes);
+    }
+
+    fn write_until_crash(
+        &mut self,
+        path: &Path,
+        line: &[u8],
+        left: u64,
+    ) -> Result<(), JournalError> {
+        let cut = usize::try_from(left).unwrap_or(usize::MAX).min(line.len());
+        self.file
+            .write_all(&line[..cut])
+            .map_err(io(path, "cannot write the journal"))?;
+        self.crash_after = Some(left - cut as u64);
+        if cut == line.len() {
+            return Ok(());
+        }
+        Err(JournalError::Io {
+            path: path.to_path_buf(),
+            action: "simulated crash",
+            source: std::io::ErrorKind::Interrupted.into(),
+        })
+    }
+}
+
+/// The run folder's lock, kept while this lives (see [`Journal::hold`]).
+#[derive(Debug, Clone)]
+pub struct RunHold {
+    _lock: Arc<RunLock>,
+}
+
+/// An exclusive lock on `<run folder>/lock`, released when dropped or when the process ends;
+/// the file names the process holding it.
+#[derive(Debug)]
+struct RunLock {
+    _file: File,
+}
+
+impl RunLock {
+    fn take(dir: &Path) -> Result<Self, JournalError> {
+        let path = dir.join("lock");
+        let mut file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
+            .open(&path)
+            .map_err(io(&path, "cannot open the lock file"))?;
+        #[expect(
+            clippy::incompatible_msrv,
+            reason = "File::try_lock is stable since 1.89; raising rust-version makes newer \
+                      lints fire in files other branches are editing, so it follows a merge"
+        )]
+        let locked = file.try_lock();
+        match locked {
+            Ok(()) => {}
+            Err(fs::TryLockError::WouldBlock) => {
+                let holder = fs::read_to_string(&path).unwrap_or_default();
+                let holder = match holder.trim() {
+                    "" => "a process that has not said which yet".to_owned(),
+                    text => text.to_owned(),
+                };
+                return Err(JournalError::Locked {
+                    dir: dir.to_path_buf(),
+                    holder,
+                });
+            }
+            Err(fs::TryLockError::Error(e)) => return Err(io(&path, "cannot lock the run")(e)),
+        }
+        let command: Vec<String> = std::env::args().collect();
+        let holder = format!("pid {}: {}", std::process::id(), command.join(" "));
+        file.set_len(0)
+            .and_then(|()| file.write_all(holder.as_bytes()))
+            .map_err(io(&path, "cannot write the lock file"))?;
+        Ok(Self { _file: file })
     }
 }
 
@@ -302,12 +531,16 @@ fn write_json(path: &Path, value: &impl Serialize) -> Result<(), JournalError> {
         .map_err(io(path, "cannot write"))
 }
 
-fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, JournalError> {
+fn read_json<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    advice: &'static str,
+) -> Result<T, JournalError> {
     let text = fs::read(path).map_err(io(path, "cannot read"))?;
     serde_json::from_slice(&text).map_err(|e| JournalError::Corrupt {
         path: path.to_path_buf(),
-        line: 1,
+        line: e.line(),
         reason: e.to_string(),
+        advice,
     })
 }
 
@@ -334,6 +567,7 @@ fn write_plan(path: &Path, plan: &ImportPlan) -> Result<(), JournalError> {
                 path: path.to_path_buf(),
                 line: 0,
                 reason: "a batch body is not JSON".into(),
+                advice: "nothing was written to Zendesk; please report this",
             })?;
         let line = PlanLine {
             rows: batch.rows.clone(),
@@ -355,6 +589,7 @@ fn read_plan(path: &Path) -> Result<ImportPlan, JournalError> {
         path: path.to_path_buf(),
         line: line + 1,
         reason,
+        advice: PLAN_ADVICE,
     };
     let Some((_, head)) = lines.next() else {
         return Err(corrupt(0, "empty plan".into()));
@@ -371,6 +606,7 @@ fn read_plan(path: &Path) -> Result<ImportPlan, JournalError> {
         let batch: PlanLine<Box<RawValue>> =
             serde_json::from_str(&line).map_err(|e| corrupt(n, e.to_string()))?;
         plan.batches.push(PlannedBatch {
+            first_index: plan.sent_rows() as u64,
             rows: batch.rows,
             keys: batch.keys,
             body: Bytes::from(batch.body.get().to_owned()),
@@ -382,37 +618,67 @@ fn read_plan(path: &Path) -> Result<ImportPlan, JournalError> {
     Ok(plan)
 }
 
-/// Replays `journal.jsonl`; a torn last line (a crash mid-write) is ignored.
-fn read_journal(path: &Path) -> Result<Replay, JournalError> {
-    let file = File::open(path).map_err(io(path, "cannot read"))?;
-    let lines: Vec<String> = BufReader::new(file)
-        .lines()
-        .collect::<Result<_, _>>()
-        .map_err(io(path, "cannot read"))?;
+/// Replays `journal.jsonl`. Bytes after the last line break are a line torn by a crash: cut
+/// off when `repair` (the run is locked), ignored otherwise. Unreadable lines are skipped and
+/// the first one noted as [`Damage`].
+fn read_journal(path: &Path, repair: bool) -> Result<Replay, JournalError> {
     let mut replay = Replay::default();
-    let last = lines.len().saturating_sub(1);
-    for (n, line) in lines.iter().enumerate() {
-        if line.trim().is_empty() {
+    let mut bytes = match fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            replay.damage = Some(Damage::Missing);
+            return Ok(replay);
+        }
+        Err(e) => return Err(io(path, "cannot read")(e)),
+    };
+    let whole = bytes
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |at| at + 1);
+    if whole < bytes.len() {
+        bytes.truncate(whole);
+        if repair {
+            cut_torn_tail(path, whole as u64)?;
+        }
+    }
+    let mut entries = 0;
+    for (n, line) in bytes.split(|&b| b == b'\n').enumerate() {
+        if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        match serde_json::from_str::<Entry>(line) {
-            Ok(entry) => replay.apply(entry),
-            Err(_) if n == last => {}
+        match serde_json::from_slice::<Entry>(line) {
+            Ok(entry) => {
+                entries += 1;
+                replay.apply(entry);
+            }
             Err(e) => {
-                return Err(JournalError::Corrupt {
-                    path: path.to_path_buf(),
+                replay.damage.get_or_insert(Damage::Unreadable {
                     line: n + 1,
                     reason: e.to_string(),
                 });
             }
         }
     }
+    if entries == 0 && replay.damage.is_none() {
+        replay.damage = Some(Damage::Empty);
+    }
     Ok(replay)
 }
 
-/// Every row finished in a run folder, in sheet order.
+fn cut_torn_tail(path: &Path, len: u64) -> Result<(), JournalError> {
+    OpenOptions::new()
+        .write(true)
+        .open(path)
+        .and_then(|file| file.set_len(len).and_then(|()| file.sync_all()))
+        .map_err(io(path, "cannot cut the line a crash left half written"))
+}
+
+/// Every row finished in a run folder, in the plan's order.
 pub fn outcomes(dir: &Path) -> Result<Vec<RowOutcome>, JournalError> {
-    let replay = read_journal(&dir.join("journal.jsonl"))?;
+    let mut replay = read_journal(&dir.join("journal.jsonl"), false)?;
+    if !replay.legacy.is_empty() {
+        replay.adopt_legacy(&read_plan(&dir.join("plan.jsonl"))?);
+    }
     Ok(replay.finished.into_values().collect())
 }
 
@@ -440,14 +706,14 @@ pub fn list_runs(runs: &Path) -> Vec<RunListing> {
 }
 
 fn listing(dir: &Path) -> Option<RunListing> {
-    let info: RunInfo = read_json(&dir.join("run.json")).ok()?;
-    let replay = read_journal(&dir.join("journal.jsonl")).ok()?;
+    let info: RunInfo = read_json(&dir.join("run.json"), RUN_JSON_ADVICE).ok()?;
+    let replay = read_journal(&dir.join("journal.jsonl"), false).ok()?;
     let mut done = Summary {
         rows: info.rows,
         pending: info.rows,
         ..Summary::default()
     };
-    for outcome in replay.finished.values() {
+    for outcome in replay.finished.values().chain(replay.legacy.values()) {
         done.count(outcome.outcome);
     }
     let complete = replay.finished_summary.is_some_and(|s| !s.cancelled) && done.pending == 0;
@@ -461,24 +727,54 @@ fn listing(dir: &Path) -> Option<RunListing> {
 
 /// The folder of run `id` (a prefix is enough when only one run starts with it), or the
 /// latest unfinished run when `id` is `None`.
+///
+/// A folder named `id` is found even when it cannot be read, so that opening it says what is
+/// wrong with it.
 pub fn find_run(runs: &Path, id: Option<&str>) -> Result<PathBuf, JournalError> {
     let list = list_runs(runs);
-    let found = match id {
-        Some(id) => {
-            let hits: Vec<&RunListing> =
-                list.iter().filter(|r| r.info.id.starts_with(id)).collect();
-            match hits.as_slice() {
-                [one] => Some(one.dir.clone()),
-                _ => list.iter().find(|r| r.info.id == id).map(|r| r.dir.clone()),
-            }
-        }
-        None => list
+    let Some(id) = id else {
+        return list
             .iter()
             .rev()
             .find(|r| !r.complete)
-            .map(|r| r.dir.clone()),
+            .map(|r| r.dir.clone())
+            .ok_or_else(|| JournalError::NoUnfinishedRun {
+                runs: runs.to_path_buf(),
+                unreadable: unreadable_runs(runs, &list),
+            });
     };
-    found.ok_or_else(|| JournalError::NoSuchRun(id.unwrap_or("(latest unfinished)").to_owned()))
+    let hits: Vec<&RunListing> = list.iter().filter(|r| r.info.id.starts_with(id)).collect();
+    let exact = runs.join(id);
+    match hits.as_slice() {
+        [one] => Ok(one.dir.clone()),
+        _ if !id.is_empty() && exact.join("run.json").exists() => Ok(exact),
+        _ => Err(JournalError::NoSuchRun {
+            id: id.to_owned(),
+            runs: runs.to_path_buf(),
+        }),
+    }
+}
+
+/// `; cannot read run a, b (zdimport resume <id> says why)` for run folders left out of the
+/// list.
+fn unreadable_runs(runs: &Path, list: &[RunListing]) -> String {
+    let Ok(entries) = fs::read_dir(runs) else {
+        return String::new();
+    };
+    let mut names: Vec<String> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.is_dir() && !list.iter().any(|r| &r.dir == p))
+        .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .collect();
+    if names.is_empty() {
+        return String::new();
+    }
+    names.sort();
+    format!(
+        "; cannot read run {} (`zdimport resume <id>` says why)",
+        names.join(", ")
+    )
 }
 
 #[cfg(test)]
@@ -489,6 +785,7 @@ mod tests {
     fn plan() -> ImportPlan {
         let mut plan = ImportPlan::new(Mode::Create);
         plan.batches.push(PlannedBatch {
+            first_index: 0,
             rows: vec![2, 3],
             keys: vec![UserKey::default(), UserKey::default()],
             body: Bytes::from_static(br#"{"users":[{"name":"A"},{"name":"B"}]}"#),
@@ -497,14 +794,18 @@ mod tests {
         plan
     }
 
-    #[test]
-    fn a_run_folder_round_trips_and_replays() {
-        let tmp = tempfile::tempdir().unwrap();
-        let info = RunInfo {
+    fn info() -> RunInfo {
+        RunInfo {
             id: "r1".into(),
             rows: 3,
             ..RunInfo::default()
-        };
+        }
+    }
+
+    #[test]
+    fn a_run_folder_round_trips_and_replays() {
+        let tmp = tempfile::tempdir().unwrap();
+        let info = info();
         let mut journal = Journal::create(tmp.path(), &info, &plan()).unwrap();
         let sending = Entry::Sending {
             batch: 0,
@@ -534,20 +835,85 @@ mod tests {
     }
 
     #[test]
-    fn a_torn_last_line_is_ignored() {
+    fn a_torn_last_line_is_cut_and_a_garbage_line_is_damage() {
         let tmp = tempfile::tempdir().unwrap();
         let path = tmp.path().join("journal.jsonl");
+        let started = "{\"event\":\"started\",\"at\":\"x\",\"resumed\":false}\n";
+        fs::write(&path, format!("{started}{{\"event\":\"send")).unwrap();
+        let replay = read_journal(&path, true).unwrap();
+        assert!(replay.started && replay.damage.is_none());
+        assert_eq!(fs::read_to_string(&path).unwrap(), started);
+        fs::write(&path, format!("garbage\n{started}")).unwrap();
+        let replay = read_journal(&path, true).unwrap();
+        assert!(replay.started);
+        assert!(matches!(
+            replay.damage,
+            Some(Damage::Unreadable { line: 1, .. })
+        ));
+        fs::write(&path, "").unwrap();
+        assert_eq!(
+            read_journal(&path, true).unwrap().damage,
+            Some(Damage::Empty)
+        );
+        fs::remove_file(&path).unwrap();
+        assert_eq!(
+            read_journal(&path, true).unwrap().damage,
+            Some(Damage::Missing)
+        );
+    }
+
+    #[test]
+    fn a_journal_from_before_row_indexes_keys_its_rows_by_the_plan() {
+        let tmp = tempfile::tempdir().unwrap();
+        drop(Journal::create(tmp.path(), &info(), &plan()).unwrap());
+        let dir = tmp.path().join("r1");
         fs::write(
-            &path,
-            "{\"event\":\"started\",\"at\":\"x\",\"resumed\":false}\n{\"event\":\"send",
+            dir.join("journal.jsonl"),
+            "{\"event\":\"resolved\",\"outcomes\":[{\"row\":4,\"outcome\":\"skipped\"},\
+             {\"row\":3,\"outcome\":\"created\"}]}\n",
         )
         .unwrap();
-        assert!(read_journal(&path).unwrap().started);
-        fs::write(
-            &path,
-            "garbage\n{\"event\":\"started\",\"at\":\"x\",\"resumed\":false}\n",
-        )
-        .unwrap();
-        assert!(read_journal(&path).is_err());
+        let indexes = |o: Vec<RowOutcome>| o.iter().map(|o| (o.index, o.row)).collect::<Vec<_>>();
+        assert_eq!(indexes(outcomes(&dir).unwrap()), [(1, 3), (2, 4)]);
+        let (_, _, journal) = Journal::open(&dir).unwrap();
+        let finished: Vec<u64> = journal.replay().finished.keys().copied().collect();
+        assert_eq!(finished, [1, 2]);
+        assert_eq!(list_runs(tmp.path())[0].done.pending, 1);
+    }
+
+    #[test]
+    fn a_second_open_of_a_locked_run_names_the_holder() {
+        let tmp = tempfile::tempdir().unwrap();
+        let info = info();
+        let first = Journal::create(tmp.path(), &info, &plan()).unwrap();
+        let error = Journal::open(&tmp.path().join("r1")).unwrap_err();
+        let pid = format!("pid {}", std::process::id());
+        assert!(
+            matches!(&error, JournalError::Locked { holder, .. } if holder.starts_with(&pid)),
+            "{error}"
+        );
+        let hold = first.hold();
+        drop(first);
+        assert!(
+            Journal::open(&tmp.path().join("r1")).is_err(),
+            "held past the journal"
+        );
+        drop(hold);
+        assert!(Journal::open(&tmp.path().join("r1")).is_ok());
+    }
+
+    #[test]
+    fn an_emptied_journal_marks_every_unfinished_user_maybe_sent_and_keeps_saying_so() {
+        let tmp = tempfile::tempdir().unwrap();
+        drop(Journal::create(tmp.path(), &info(), &plan()).unwrap());
+        let dir = tmp.path().join("r1");
+        for _ in 0..2 {
+            let (_, _, journal) = Journal::open(&dir).unwrap();
+            let open = &journal.replay().open[&0];
+            assert!(
+                open.iter()
+                    .any(|o| matches!(o, Open::Sending { positions, .. } if positions == &[0, 1]))
+            );
+        }
     }
 }

@@ -16,6 +16,7 @@ pub mod journal;
 mod pacer;
 mod plan;
 pub mod report;
+mod retry;
 
 use std::fmt;
 use std::time::{Duration, Instant};
@@ -25,6 +26,7 @@ use serde::{Deserialize, Serialize};
 pub use engine::run;
 pub use journal::{Journal, JournalError, RunInfo, RunListing};
 pub use plan::{ImportPlan, PlannedBatch, UserKey};
+pub use retry::Retry;
 
 /// Zendesk refuses bulk calls beyond 30 jobs queued or running per account
 /// (<https://developer.zendesk.com/api-reference/introduction/rate-limits/>, "Job limit").
@@ -103,6 +105,12 @@ impl From<crate::zendesk::results::MatchRule> for MatchedBy {
 /// The end of one spreadsheet row.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RowOutcome {
+    /// The row's place in the run (see [`PlannedBatch::first_index`]): its key, since the
+    /// sheet's own row numbers can repeat or go backwards. Journals written before it existed
+    /// read as [`RowOutcome::LEGACY_INDEX`] until matched to the plan by sheet row.
+    #[serde(default = "RowOutcome::legacy_index")]
+    pub index: u64,
+    /// The sheet's row number, for people.
     pub row: u32,
     pub outcome: Outcome,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -123,9 +131,18 @@ pub struct RowOutcome {
 }
 
 impl RowOutcome {
-    /// An outcome with no Zendesk id, error or match yet, naming the row's user.
+    /// The index of an outcome from a journal written before rows had one.
+    pub const LEGACY_INDEX: u64 = u64::MAX;
+
+    fn legacy_index() -> u64 {
+        Self::LEGACY_INDEX
+    }
+
+    /// An outcome with no Zendesk id, error or match yet, naming the row's user; index 0 (the
+    /// engine builds its outcomes with [`PlannedBatch::outcome`], which sets it).
     pub fn new(row: u32, outcome: Outcome, key: &UserKey) -> Self {
         Self {
+            index: 0,
             row,
             outcome,
             user_id: None,

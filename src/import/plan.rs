@@ -4,7 +4,7 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::ImportError;
+use super::{ImportError, Outcome, RowOutcome};
 use std::collections::BTreeMap;
 
 use crate::payload::{Issue, Mode, Request, Severity, User};
@@ -59,12 +59,28 @@ impl UserKey {
 /// serialised once from the typed users.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PlannedBatch {
+    /// The index of the first user: rows are numbered by their place in the plan, every
+    /// batch's in order, then the skipped rows. The sheet's row numbers are not keys: they
+    /// can repeat or go backwards in a spreadsheet file.
+    pub first_index: u64,
     pub rows: Vec<u32>,
     pub keys: Vec<UserKey>,
     pub body: Bytes,
 }
 
 impl PlannedBatch {
+    /// The outcome of the user at `position`, keyed by its index.
+    pub(crate) fn outcome(&self, position: usize, outcome: Outcome) -> RowOutcome {
+        let mut o = RowOutcome::new(self.rows[position], outcome, &self.keys[position]);
+        o.index = self.first_index + position as u64;
+        o
+    }
+
+    /// The index of the user at `position`.
+    pub(crate) fn index(&self, position: usize) -> u64 {
+        self.first_index + position as u64
+    }
+
     /// The body with only the users at `positions`: a resend after some users were found.
     pub(crate) fn body_for(&self, positions: &[usize]) -> Result<Bytes, String> {
         if positions.len() == self.rows.len() {
@@ -113,6 +129,7 @@ impl ImportPlan {
             reason: e.to_string(),
         })?;
         self.batches.push(PlannedBatch {
+            first_index: self.sent_rows() as u64,
             rows: request.rows.clone(),
             keys: request.body.users.iter().map(UserKey::of).collect(),
             body: Bytes::from(body),
@@ -140,6 +157,14 @@ impl ImportPlan {
         }
     }
 
+    /// The skipped rows with their index, sheet row and reason.
+    pub(crate) fn skipped_rows(&self) -> impl Iterator<Item = (u64, u32, &str)> {
+        let first = self.sent_rows() as u64;
+        (first..)
+            .zip(&self.skipped)
+            .map(|(index, (row, reason))| (index, *row, reason.as_str()))
+    }
+
     /// Rows sent.
     pub fn sent_rows(&self) -> usize {
         self.batches.iter().map(|b| b.rows.len()).sum()
@@ -150,12 +175,16 @@ impl ImportPlan {
         self.sent_rows() + self.skipped.len()
     }
 
-    /// A plan that sends only `rows` of this one, with the same bodies (`zdimport retry`).
-    pub fn retain_rows(&self, rows: &std::collections::HashSet<u32>) -> Result<Self, ImportError> {
+    /// A plan that sends only the rows with these indexes, with the same bodies
+    /// (`zdimport retry`).
+    pub fn retain_rows(
+        &self,
+        indexes: &std::collections::HashSet<u64>,
+    ) -> Result<Self, ImportError> {
         let mut plan = Self::new(self.mode);
         for (index, batch) in self.batches.iter().enumerate() {
             let positions: Vec<usize> = (0..batch.rows.len())
-                .filter(|&p| rows.contains(&batch.rows[p]))
+                .filter(|&p| indexes.contains(&batch.index(p)))
                 .collect();
             if positions.is_empty() {
                 continue;
@@ -168,6 +197,7 @@ impl ImportPlan {
                     reason,
                 })?;
             plan.batches.push(PlannedBatch {
+                first_index: plan.sent_rows() as u64,
                 rows: positions.iter().map(|&p| batch.rows[p]).collect(),
                 keys: positions.iter().map(|&p| batch.keys[p].clone()).collect(),
                 body,

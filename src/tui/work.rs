@@ -1,7 +1,6 @@
 //! The import's side of the event loop: build the plan, write the journal, run the engine and
 //! forward its events; pause, cancel, retry, export.
 
-use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -11,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 use super::app::{AccountData, AppEvent, NewRun};
 use super::screens::plan::AccountCheck;
 use crate::import::journal::{self, runs_dir};
-use crate::import::{self, EngineOptions, ImportPlan, Journal, Outcome, RunInfo};
+use crate::import::{self, EngineOptions, ImportPlan, Journal, RunInfo};
 use crate::mapping::Mapping;
 use crate::payload;
 use crate::pipeline::{self, AccountChecks};
@@ -111,22 +110,12 @@ async fn retry_inner(
     target: &Target,
     tx: &mpsc::Sender<AppEvent>,
 ) -> Result<(), String> {
-    let (info, plan, _journal) = Journal::open(dir).map_err(|e| e.to_string())?;
-    let again: HashSet<u32> = journal::outcomes(dir)
-        .map_err(|e| e.to_string())?
-        .into_iter()
-        .filter(|o| matches!(o.outcome, Outcome::Failed | Outcome::Unknown))
-        .map(|o| o.row)
-        .collect();
-    let plan = plan.retain_rows(&again).map_err(|e| e.to_string())?;
-    let info = RunInfo {
-        id: journal::new_run_id(),
-        created_at: chrono::Utc::now().to_rfc3339(),
-        rows: plan.rows() as u64,
-        retry_of: Some(info.id.clone()),
-        ..info
-    };
-    run_new(plan, info, target, concurrency, tx).await
+    let retry = import::Retry::read(dir).map_err(|e| e.to_string())?;
+    let runs = runs_dir().map_err(|e| e.to_string())?;
+    let journal = retry.create(&runs).map_err(|e| e.to_string())?;
+    announce(&retry.info, &journal, tx).await;
+    run_engine(retry.plan.clone(), journal, target, concurrency, tx).await;
+    Ok(())
 }
 
 async fn run_new(
@@ -138,14 +127,19 @@ async fn run_new(
 ) -> Result<(), String> {
     let runs = runs_dir().map_err(|e| e.to_string())?;
     let journal = Journal::create(&runs, &info, &plan).map_err(|e| e.to_string())?;
+    announce(&info, &journal, tx).await;
+    run_engine(plan, journal, target, concurrency, tx).await;
+    Ok(())
+}
+
+/// Tells the app which run folder the import writes to.
+async fn announce(info: &RunInfo, journal: &Journal, tx: &mpsc::Sender<AppEvent>) {
     let started = AppEvent::ImportStarted {
         run_id: info.id.clone(),
         run_dir: journal.dir().to_path_buf(),
         account: info.account.clone(),
     };
     let _ = tx.send(started).await;
-    run_engine(plan, journal, target, concurrency, tx).await;
-    Ok(())
 }
 
 /// Runs the engine, forwarding its events, then sends every row's outcome.
