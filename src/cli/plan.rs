@@ -159,6 +159,7 @@ struct JsonPlan<'a> {
     cost: &'a Cost,
     spent: &'a plan::Spent,
     missing_organizations: &'a [String],
+    warnings: &'a [String],
     rows: &'a [RowPlan],
 }
 
@@ -169,6 +170,7 @@ fn write_json(out: &mut impl Write, plan: &Plan) -> std::io::Result<()> {
         cost: &plan.cost,
         spent: &plan.spent,
         missing_organizations: &plan.missing_organizations,
+        warnings: &plan.warnings,
         rows: &plan.rows,
     };
     serde_json::to_writer_pretty(&mut *out, &doc)?;
@@ -197,6 +199,9 @@ fn write_text(out: &mut impl Write, plan: &Plan, prepared: &Prepared) -> std::io
              them is unverified; `zdimport doctor` tells for this account): {}",
             plan.missing_organizations.join(", ")
         )?;
+    }
+    for warning in &plan.warnings {
+        writeln!(out, "\nWarning: {warning}")?;
     }
     writeln!(out, "\n{}", counts_line(&plan.counts()))
 }

@@ -130,6 +130,7 @@ pub async fn build(
     let emails = emails_to_search(&input, &keys, &found, options.search_new_emails);
     found_emails((client, &gate), emails, n, &mut found).await?;
     found_organizations((client, &gate), &keys.organizations, n, &mut found).await?;
+    let warnings = setting_warnings(client, &input, &mut found.spent).await;
     let rows = decide_all(input, &found, options);
     let mut missing_organizations: Vec<String> = keys
         .organizations
@@ -142,8 +143,55 @@ pub async fn build(
         mode: options.mode,
         rows,
         missing_organizations,
+        warnings,
         cost,
         spent: found.spent,
+    })
+}
+
+/// Reads the account settings' `user` section (one request, only when some row sends tags or
+/// a phone) and says what they do to the rows: tags ignored with user tagging off, phones
+/// refused unless E.164 with phone validation on. An unreadable setting says nothing.
+async fn setting_warnings(client: &Client, input: &PlanInput, spent: &mut Spent) -> Vec<String> {
+    let tagged = input.users.iter().filter(|(_, u)| u.tags.is_some()).count();
+    let phoned: Vec<&str> = input
+        .users
+        .iter()
+        .filter_map(|(_, u)| u.phone.as_deref())
+        .collect();
+    if tagged == 0 && phoned.is_empty() {
+        return Vec::new();
+    }
+    let Ok(answer) = client.get_json("/api/v2/account/settings.json").await else {
+        spent.requests += 1;
+        return Vec::new();
+    };
+    spent.requests += 1;
+    settings_warnings(&answer.value["settings"]["user"], tagged, &phoned)
+}
+
+fn settings_warnings(user: &serde_json::Value, tagged: usize, phones: &[&str]) -> Vec<String> {
+    let mut warnings = Vec::new();
+    if tagged > 0 && user["tagging"].as_bool() == Some(false) {
+        warnings.push(format!(
+            "{tagged} rows send tags, but user tagging is off in this account: Zendesk ignores \
+             them (Admin Center: People, Configuration, Tags on users)"
+        ));
+    }
+    let not_e164 = phones.iter().filter(|p| !is_e164(p)).count();
+    if not_e164 > 0 && user["end_user_phone_number_validation"].as_bool() == Some(true) {
+        warnings.push(format!(
+            "{not_e164} rows send a phone that is not E.164 (+ and digits), and this account \
+             validates phone numbers: Zendesk refuses those rows (set the phone region so they \
+             can be converted)"
+        ));
+    }
+    warnings
+}
+
+fn is_e164(phone: &str) -> bool {
+    phone.strip_prefix('+').is_some_and(|digits| {
+        (8..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit())
     })
 }
 
@@ -550,6 +598,28 @@ fn key_text(user: &User) -> String {
         format!("external_id {x}")
     } else {
         format!("email {}", user.email.as_deref().unwrap_or_default())
+    }
+}
+
+#[cfg(test)]
+mod settings_tests {
+    use serde_json::json;
+
+    use super::settings_warnings;
+
+    #[test]
+    fn settings_that_change_what_rows_do_are_said() {
+        let off = json!({"tagging": false, "end_user_phone_number_validation": true});
+        let warnings = settings_warnings(&off, 3, &["+4915112345000", "0151 123"]);
+        assert_eq!(warnings.len(), 2, "{warnings:?}");
+        assert!(warnings[0].starts_with("3 rows send tags"));
+        assert!(warnings[1].starts_with("1 rows send a phone"));
+        let on = json!({"tagging": true, "end_user_phone_number_validation": false});
+        assert!(settings_warnings(&on, 3, &["0151 123"]).is_empty());
+        assert!(
+            settings_warnings(&json!({}), 3, &["0151"]).is_empty(),
+            "unknown: silent"
+        );
     }
 }
 

@@ -281,8 +281,12 @@ pub struct Plan {
     pub mode: Mode,
     /// In sheet order.
     pub rows: Vec<RowPlan>,
-    /// Organizations the file names that the account does not have (whether a bulk call creates them is unverified: API.md).
+    /// Organizations the file names that the account does not have (whether a bulk call
+    /// creates them is unverified: API.md).
     pub missing_organizations: Vec<String>,
+    /// What the account's settings do to what the rows send (tags ignored with user tagging
+    /// off…), said before anything is sent.
+    pub warnings: Vec<String>,
     pub cost: Cost,
     pub spent: Spent,
 }
@@ -429,6 +433,7 @@ mod tests {
                 row(7, Action::Invalid { reason: reason() }),
             ],
             missing_organizations: Vec::new(),
+            warnings: Vec::new(),
             cost: Cost {
                 requests: 0,
                 at_most: 0,

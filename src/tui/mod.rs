@@ -1302,6 +1302,7 @@ mod tests {
                 ),
             ],
             missing_organizations: vec!["Globex".into()],
+            warnings: Vec::new(),
             cost,
             spent: Spent {
                 requests: 2,

@@ -308,7 +308,9 @@ impl PlanState {
         }
         first.push(dot(theme::WARNING));
         first.push(Span::raw(format!("{} invalid", n.invalid)));
-        let orgs = if plan.missing_organizations.is_empty() {
+        let orgs = if let Some(warning) = plan.warnings.first() {
+            format!(" Warning: {warning}")
+        } else if plan.missing_organizations.is_empty() {
             String::new()
         } else {
             format!(
@@ -488,6 +490,7 @@ mod tests {
                 row(4, RowAction::Unchanged { id: 8 }),
             ],
             missing_organizations: vec!["Globex".into()],
+            warnings: Vec::new(),
             cost: check().cost,
             spent: Spent::default(),
         })
