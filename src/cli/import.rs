@@ -388,9 +388,20 @@ async fn execute(
     let (tx, rx) = mpsc::channel(32);
     let cancel = CancellationToken::new();
     let ctrl_c = cancel.clone();
+    let id = run_id(&dir);
     tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_err() {
+            return;
+        }
+        eprintln!(
+            "\nzdimport: stopping: nothing more is sent; what Zendesk has accepted is followed \
+             for a while (Ctrl-C again stops at once; `zdimport resume {id}` continues)"
+        );
+        ctrl_c.cancel();
         if tokio::signal::ctrl_c().await.is_ok() {
-            ctrl_c.cancel();
+            // Every journal entry is one atomic append: the run folder is consistent as it is.
+            eprintln!("\nzdimport: stopped; `zdimport resume {id}` continues the run");
+            std::process::exit(130);
         }
     });
     let printer = tokio::spawn(print_progress(rx));

@@ -139,6 +139,8 @@ struct Engine {
     job_time: Option<Duration>,
     in_flight: FuturesUnordered<BoxFuture<'static, Done>>,
     cancelled: bool,
+    /// When the cancel came: jobs in flight are followed until `cancel_follow` after it.
+    cancelled_at: Option<Instant>,
     paused: bool,
     started: Instant,
 }
@@ -176,6 +178,7 @@ impl Engine {
             job_time: None,
             in_flight: FuturesUnordered::new(),
             cancelled: false,
+            cancelled_at: None,
             paused: false,
             started: now,
         }
@@ -298,8 +301,9 @@ impl Engine {
         loop {
             let now = Instant::now();
             self.promote(now);
+            self.give_up_overdue_jobs(now).await?;
             self.launch(now).await?;
-            if self.is_done() {
+            if self.is_done() || self.cancel_follow_over(now) {
                 return Ok(());
             }
             let wake = self.next_wake(now);
@@ -310,6 +314,7 @@ impl Engine {
                 () = tokio::time::sleep_until(wake.into()) => {}
                 () = cancel.cancelled(), if !self.cancelled => {
                     self.cancelled = true;
+                    self.cancelled_at = Some(Instant::now());
                     self.emit(ImportEvent::Cancelling).await;
                 }
                 paused = pause_changed(&mut pause) => self.set_paused(paused).await,
@@ -349,6 +354,38 @@ impl Engine {
         followed && self.queue.is_empty() && self.delayed.is_empty() && self.uncertain.is_empty()
     }
 
+    /// Cancelled, and jobs in flight followed long enough: the run stops with them open in the
+    /// journal (a wait of an hour's `Retry-After`, or a job that never ends, cannot hold it).
+    fn cancel_follow_over(&self, now: Instant) -> bool {
+        self.cancelled_at
+            .is_some_and(|at| now >= at + self.options.cancel_follow)
+    }
+
+    /// Jobs past [`EngineOptions::job_deadline`]: their users are handled as after a lost
+    /// answer, never left waiting forever.
+    async fn give_up_overdue_jobs(&mut self, now: Instant) -> Result<(), ImportError> {
+        let deadline = self.options.job_deadline;
+        while let Some(at) = self
+            .jobs
+            .iter()
+            .position(|j| now >= j.accepted_at + deadline)
+        {
+            let job = self.jobs.remove(at);
+            self.journal.record(&Entry::Sending {
+                batch: job.unit.batch,
+                positions: job.unit.positions.clone(),
+                attempt: job.unit.attempt,
+            })?;
+            let error = format!(
+                "job {} did not end within {} s of being accepted",
+                job.id,
+                deadline.as_secs()
+            );
+            self.maybe_accepted(job.unit, &error).await?;
+        }
+        Ok(())
+    }
+
     /// Moves resends whose back-off has passed to the front of the queue.
     fn promote(&mut self, now: Instant) {
         let (due, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.delayed)
@@ -375,6 +412,12 @@ impl Engine {
         }
         for (at, _) in &self.delayed {
             wake = wake.min(*at);
+        }
+        if let Some(at) = self.cancelled_at {
+            wake = wake.min(at + self.options.cancel_follow);
+        }
+        for job in &self.jobs {
+            wake = wake.min(job.accepted_at + self.options.job_deadline);
         }
         wake.max(now + Duration::from_micros(100))
     }

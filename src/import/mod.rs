@@ -291,6 +291,12 @@ pub struct EngineOptions {
     pub search_lag: Duration,
     /// Time between two lookups of such a user.
     pub search_retry: Duration,
+    /// After a cancel, how long jobs in flight are followed before the run stops anyway; the
+    /// journal keeps them, and resume follows them on.
+    pub cancel_follow: Duration,
+    /// A job not finished this long after Zendesk accepted it is given up on: its users are
+    /// handled as after a lost answer (looked up in create mode, sent again otherwise).
+    pub job_deadline: Duration,
     /// `true` pauses sending (jobs in flight are still followed).
     pub pause: Option<tokio::sync::watch::Receiver<bool>>,
 }
@@ -309,6 +315,8 @@ impl Default for EngineOptions {
             job_missing_polls: 30,
             search_lag: Duration::from_secs(5 * 60),
             search_retry: Duration::from_secs(15),
+            cancel_follow: Duration::from_secs(60),
+            job_deadline: Duration::from_secs(60 * 60),
             pause: None,
         }
     }
@@ -332,6 +340,8 @@ impl EngineOptions {
             lost_answer_settle: d.lost_answer_settle.div_f64(speed),
             search_lag: d.search_lag.div_f64(speed),
             search_retry: d.search_retry.div_f64(speed),
+            cancel_follow: d.cancel_follow.div_f64(speed),
+            job_deadline: d.job_deadline.div_f64(speed),
             ..d
         }
     }
