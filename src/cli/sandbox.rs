@@ -3,10 +3,15 @@
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
-use clap::Args;
+use clap::{ArgAction, Args};
 
-use crate::sandbox::{FaultConfig, SERVICE_CLIENT_ID, Sandbox, SandboxConfig};
+use crate::sandbox::options::parse_switch;
+use crate::sandbox::{
+    DateFields, EmailOnUpdate, FaultConfig, JobFailures, JobResults, OrganizationByName,
+    RateHeaders, SERVICE_CLIENT_ID, Sandbox, SandboxConfig, UserSettings,
+};
 
 #[derive(Debug, Args)]
 pub struct SandboxArgs {
@@ -37,6 +42,51 @@ pub struct SandboxArgs {
     /// Answer the bulk endpoints with 403 "Data imports are not enabled"
     #[arg(long)]
     pub bulk_import_disabled: bool,
+    /// Job results for rows done: recorded ({"id","status"}, no index; a live account) or
+    /// reference ({"id","index"})
+    #[arg(long, value_name = "SHAPE", default_value_t = JobResults::Recorded)]
+    pub job_results: JobResults,
+    /// Job results for rows refused: indexed ({"index","error","id","details"}, recorded) or
+    /// oas ({"action","id","success":false,"error","details"})
+    #[arg(long, value_name = "SHAPE", default_value_t = JobFailures::Indexed)]
+    pub job_failures: JobFailures,
+    /// Rate-limit headers besides X-Rate-Limit*: recorded (rate-limit-* on bulk and job
+    /// answers), documented (ratelimit-* on every answer) or both
+    #[arg(long, value_name = "SPELLING", default_value_t = RateHeaders::Recorded)]
+    pub rate_headers: RateHeaders,
+    /// Simulated seconds before users/search finds a new user (0: at once)
+    #[arg(long, value_name = "SECS", default_value_t = 60.0)]
+    pub search_lag: f64,
+    /// Simulated seconds a job waits queued (recorded: 5 or more)
+    #[arg(long, value_name = "SECS", default_value_t = 5.0)]
+    pub job_queue_time: f64,
+    /// Simulated seconds per user while a job works (recorded: 8–11 s per 100 users)
+    #[arg(long, value_name = "SECS", default_value_t = 0.095)]
+    pub job_time_per_user: f64,
+    /// An email sent for an existing user: secondary (adds an identity, the primary stays; as
+    /// Zendesk documents) or replace (replaces the primary)
+    #[arg(long, value_name = "RULE", default_value_t = EmailOnUpdate::AddSecondary)]
+    pub email_on_update: EmailOnUpdate,
+    /// Date custom fields read back as offset (2027-01-01T00:00:00+00:00), zulu (…T00:00:00Z)
+    /// or as-sent (2027-01-01)
+    #[arg(long, value_name = "FORM", default_value_t = DateFields::DateTimeOffset)]
+    pub date_fields: DateFields,
+    /// organization: {"name"} in a bulk body (undocumented): ignore (the key does nothing),
+    /// create (a missing organization is created) or refuse (a missing one fails the row)
+    #[arg(long, value_name = "RULE", default_value_t = OrganizationByName::Ignore)]
+    pub organizations_by_name: OrganizationByName,
+    /// Account setting: user tagging (off: tags are ignored)
+    #[arg(long, value_name = "on|off", action = ArgAction::Set, value_parser = parse_switch, default_value = "on")]
+    pub user_tagging: bool,
+    /// Account setting: several organizations per user
+    #[arg(long, value_name = "on|off", action = ArgAction::Set, value_parser = parse_switch, default_value = "off")]
+    pub multiple_organizations: bool,
+    /// Account setting: validate phone numbers (on: a phone not in E.164 fails its row)
+    #[arg(long, value_name = "on|off", action = ArgAction::Set, value_parser = parse_switch, default_value = "off")]
+    pub phone_validation: bool,
+    /// Account setting: welcome emails to users an admin creates
+    #[arg(long, value_name = "on|off", action = ArgAction::Set, value_parser = parse_switch, default_value = "on")]
+    pub welcome_emails: bool,
 }
 
 impl SandboxArgs {
@@ -49,13 +99,33 @@ impl SandboxArgs {
             seed: self.seed,
             speed: self.speed,
             bulk_import_enabled: !self.bulk_import_disabled,
-            ..SandboxConfig::default()
+            job_results: self.job_results,
+            job_failures: self.job_failures,
+            rate_headers: self.rate_headers,
+            search_lag: seconds(self.search_lag, "--search-lag")?,
+            job_queue_time: seconds(self.job_queue_time, "--job-queue-time")?,
+            job_time_per_user: seconds(self.job_time_per_user, "--job-time-per-user")?,
+            email_on_update: self.email_on_update,
+            date_fields: self.date_fields,
+            organization_by_name: self.organizations_by_name,
+            user_settings: UserSettings {
+                tagging: self.user_tagging,
+                multiple_organizations: self.multiple_organizations,
+                end_user_phone_number_validation: self.phone_validation,
+                agent_created_welcome_emails: self.welcome_emails,
+            },
+            ..SandboxConfig::live()
         };
         if let Some(path) = &self.seed_users {
             config.seed_from_file(path).map_err(|e| e.to_string())?;
         }
         Ok(config)
     }
+}
+
+fn seconds(secs: f64, flag: &str) -> Result<Duration, String> {
+    Duration::try_from_secs_f64(secs)
+        .map_err(|_| format!("{flag}: {secs} is not a number of seconds"))
 }
 
 /// Serves until Ctrl-C, after printing the URL and the credentials to paste.
