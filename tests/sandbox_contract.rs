@@ -5,7 +5,10 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use zdimport::sandbox::{Sandbox, SandboxConfig, SandboxHandle};
+use zdimport::sandbox::{JobFailures, JobResults, Sandbox, SandboxConfig, SandboxHandle};
+
+mod sandbox_http;
+use sandbox_http::{bulk, call, get, job_results};
 
 fn fixture(name: &str) -> Value {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -83,31 +86,6 @@ async fn start() -> SandboxHandle {
         ..SandboxConfig::default()
     };
     Sandbox::start(config).await.unwrap()
-}
-
-async fn call(
-    sandbox: &SandboxHandle,
-    method: reqwest::Method,
-    path: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let url = sandbox.url().join(path).unwrap();
-    let mut request = reqwest::Client::new().request(method, url).basic_auth(
-        format!("{}/token", sandbox.config().admin_email),
-        Some("sandbox-api-token"),
-    );
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let answer = request.send().await.unwrap();
-    let status = answer.status().as_u16();
-    (status, answer.json().await.unwrap_or(Value::Null))
-}
-
-async fn get(sandbox: &SandboxHandle, path: &str) -> Value {
-    let (status, body) = call(sandbox, reqwest::Method::GET, path, None).await;
-    assert_eq!(status, 200, "{path}: {body}");
-    body
 }
 
 #[tokio::test]
@@ -204,4 +182,95 @@ fn the_shape_check_can_fail() {
         &mut problems,
     );
     assert_eq!(problems.len(), 3, "{problems:?}");
+}
+
+/// Compares one value with a documented shape (no recording exists): same keys, same types.
+fn assert_documented(actual: &Value, documented: &Value, what: &str) {
+    let mut problems = Vec::new();
+    same_shape(actual, documented, "$", true, &mut problems);
+    assert!(problems.is_empty(), "{what}: {problems:#?}\n{actual:#}");
+}
+
+#[tokio::test]
+async fn job_results_take_each_shape_recorded_or_documented() {
+    let sandbox = start().await;
+    let customer = sandbox.user_by_email("customer@example.com").unwrap()["id"].clone();
+    let put = reqwest::Method::PUT;
+    let users = json!([{"id": customer, "name": "Renamed"}, {"id": 1, "name": "Nobody"}]);
+    let job = bulk(
+        &sandbox,
+        put.clone(),
+        "/api/v2/users/update_many.json",
+        users,
+    )
+    .await;
+    let results = job_results(&sandbox, &job).await;
+    // Rows done exactly as the recorded update_many; rows refused as the recorded failures.
+    let recorded_update = fixture("job_status_completed_update_many.json");
+    assert_documented(
+        &results[0],
+        &recorded_update["job_status"]["results"][0],
+        "update",
+    );
+    let recorded_failures = fixture("job_status_completed_with_failures.json");
+    assert_documented(
+        &results[1],
+        &recorded_failures["job_status"]["results"][1],
+        "failure",
+    );
+    assert_eq!(results[1]["index"], 1);
+
+    let config = SandboxConfig {
+        job_results: JobResults::Reference,
+        job_failures: JobFailures::Oas,
+        ..SandboxConfig::default()
+    };
+    let sandbox = Sandbox::start(config).await.unwrap();
+    let users = json!([{"name": "A"}, {"email": "b@example.com"}]);
+    let post = reqwest::Method::POST;
+    let job = bulk(&sandbox, post, "/api/v2/users/create_many.json", users).await;
+    let results = job_results(&sandbox, &job).await;
+    // The API reference's example, and the OpenAPI failure.
+    assert_documented(&results[0], &json!({"id": 244, "index": 0}), "reference");
+    let oas = json!({"action": "create", "id": 1, "success": false, "error": "x", "details": "y"});
+    assert_documented(&results[1], &oas, "oas failure");
+    assert_eq!(results[1]["success"], false);
+}
+
+#[tokio::test]
+async fn identities_settings_and_organizations_have_the_documented_keys() {
+    let config = SandboxConfig {
+        organizations: vec!["Acme".into()],
+        ..SandboxConfig::default()
+    };
+    let sandbox = Sandbox::start(config).await.unwrap();
+    let me = get(&sandbox, "/api/v2/users/me.json").await["user"]["id"].clone();
+    let list = get(&sandbox, &format!("/api/v2/users/{me}/identities.json")).await;
+    // developer.zendesk.com, User Identities, JSON format (an email identity).
+    let identity = json!({
+        "url": "u", "id": 1, "user_id": 1, "type": "email", "value": "v", "verified": true,
+        "primary": true, "created_at": "t", "updated_at": "t", "undeliverable_count": 0,
+        "deliverable_state": "deliverable"
+    });
+    let documented = json!({"identities": [identity], "next_page": null,
+        "previous_page": null, "count": 1});
+    assert_documented(&list, &documented, "identities");
+    let settings = get(&sandbox, "/api/v2/account/settings.json").await;
+    // Account Settings, Users: the keys of the `user` section.
+    let user = json!({
+        "tagging": true, "time_zone_selection": true, "language_selection": true,
+        "multiple_organizations": false, "agent_created_welcome_emails": true,
+        "end_user_phone_number_validation": false, "have_gravatars_enabled": true
+    });
+    assert_documented(&settings["settings"]["user"], &user, "settings.user");
+    let orgs = get(&sandbox, "/api/v2/organizations.json").await;
+    // Organizations, JSON format.
+    let org = json!({
+        "url": "u", "id": 1, "name": "n", "shared_tickets": false, "shared_comments": false,
+        "external_id": null, "created_at": "t", "updated_at": "t", "domain_names": [],
+        "details": null, "notes": null, "group_id": null, "tags": [], "organization_fields": {}
+    });
+    let documented = json!({"organizations": [org], "next_page": null,
+        "previous_page": null, "count": 1});
+    assert_documented(&orgs, &documented, "organizations");
 }

@@ -164,3 +164,60 @@ pub fn run(args: &SandboxArgs) -> Result<ExitCode, String> {
         Ok(ExitCode::SUCCESS)
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Debug, Parser)]
+    struct Command {
+        #[command(flatten)]
+        args: SandboxArgs,
+    }
+
+    fn config(args: &[&str]) -> SandboxConfig {
+        let all = std::iter::once("sandbox").chain(args.iter().copied());
+        Command::try_parse_from(all).unwrap().args.config().unwrap()
+    }
+
+    #[test]
+    fn flags_choose_each_variant_and_default_to_a_live_account() {
+        let live = config(&[]);
+        let expected = SandboxConfig::live();
+        assert_eq!(live.job_results, JobResults::Recorded);
+        assert_eq!(live.search_lag, expected.search_lag);
+        assert_eq!(live.job_queue_time, expected.job_queue_time);
+        assert_eq!(live.job_time_per_user, expected.job_time_per_user);
+        assert_eq!(live.user_settings, expected.user_settings);
+        assert_eq!(live.organization_by_name, OrganizationByName::Ignore);
+        let chosen = config(&[
+            "--job-results=reference",
+            "--job-failures=oas",
+            "--rate-headers=both",
+            "--search-lag=0",
+            "--email-on-update=replace",
+            "--date-fields=zulu",
+            "--organizations-by-name=refuse",
+            "--user-tagging=off",
+            "--phone-validation=on",
+        ]);
+        assert_eq!(chosen.job_results, JobResults::Reference);
+        assert_eq!(chosen.job_failures, JobFailures::Oas);
+        assert_eq!(chosen.rate_headers, RateHeaders::Both);
+        assert_eq!(chosen.search_lag, Duration::ZERO);
+        assert_eq!(chosen.email_on_update, EmailOnUpdate::ReplacePrimary);
+        assert_eq!(chosen.date_fields, DateFields::DateTimeZulu);
+        assert_eq!(chosen.organization_by_name, OrganizationByName::Refuse);
+        assert!(!chosen.user_settings.tagging);
+        assert!(chosen.user_settings.end_user_phone_number_validation);
+        assert!(Command::try_parse_from(["sandbox", "--date-fields=soon"]).is_err());
+        let mut env = SandboxConfig::live();
+        env.set_options("search-lag=2.5, job-results=reference")
+            .unwrap();
+        assert_eq!(env.search_lag, Duration::from_millis(2500));
+        assert_eq!(env.job_results, JobResults::Reference);
+        assert!(env.set_options("colour=blue").is_err());
+    }
+}
