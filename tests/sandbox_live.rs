@@ -103,8 +103,12 @@ async fn an_email_sent_for_an_existing_user_is_a_secondary_identity() {
             (json!("ed.new@x.com"), json!(false))
         ]
     );
-    // Search finds a user by any of its emails; nobody else may take one.
+    // Search finds a user by any of its emails, a new one after the lag; nobody else may
+    // take one.
+    assert_eq!(search_count(&sandbox, "query=email:ed.new@x.com").await, 0);
+    sandbox.clock().advance(Duration::from_secs(60));
     assert_eq!(search_count(&sandbox, "query=email:ed.new@x.com").await, 1);
+    assert_eq!(search_count(&sandbox, "query=email:ed@x.com").await, 1);
     let users = json!([{"name": "Other", "email": "ED.NEW@x.com"}]);
     let job = bulk(&sandbox, Method::POST, CREATE_MANY, users).await;
     let refused = &job_results(&sandbox, &job).await[0];

@@ -6,6 +6,14 @@
 //! signs in with API tokens or OAuth, and injects seeded faults. Tests read what it holds and
 //! what it was sent through [`SandboxHandle`].
 //!
+//! By default it answers as a live account did (`shared/zendesk/API.md`): job results without
+//! an index, `rate-limit-*` headers on bulk and job answers, recorded job times, a search that
+//! finds new users a minute late, an email sent for an existing user added as a secondary
+//! identity, dates read back as date-times, `iana_time_zone` read-only, the account's user
+//! settings at work, and `organization: {"name"}` ignored. Each other documented or
+//! *unverified* possibility is a [`SandboxConfig`] field, a flag of `zdimport sandbox`, and a
+//! pair of [`OPTIONS_ENV`] (see [`options`]).
+//!
 //! ```no_run
 //! # async fn demo() -> Result<(), zdimport::sandbox::SandboxError> {
 //! use zdimport::sandbox::{Sandbox, SandboxConfig};

@@ -636,7 +636,9 @@ async fn users_search(
         let email = text
             .strip_prefix("email:")
             .map(|e| e.trim().trim_matches('"'));
-        email.and_then(|e| state.store.find_by_email(e))
+        email
+            .filter(|e| state.store.searchable_email(e, now, lag))
+            .and_then(|e| state.store.find_by_email(e))
     };
     let users: Vec<Value> = found
         .filter(|u| {

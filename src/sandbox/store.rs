@@ -94,7 +94,10 @@ pub struct Store {
     /// When each user created since [`Store::settle`] was created, for search lag.
     created: HashMap<u64, SystemTime>,
     /// The time of the write under way, for the records it adds.
+    now: SystemTime,
     stamp: String,
+    /// When each email was added to a user since [`Store::settle`], for search lag.
+    emails_added: HashMap<String, SystemTime>,
     welcome_emails: usize,
 }
 
@@ -118,7 +121,9 @@ impl Store {
             next_id: 360_000_000_001,
             next_identity_id: 370_000_000_001,
             created: HashMap::new(),
+            now: SystemTime::now(),
             stamp: timestamp(SystemTime::now()),
+            emails_added: HashMap::new(),
             welcome_emails: 0,
         }
     }
@@ -134,6 +139,7 @@ impl Store {
     /// Everything held so far counts as indexed for search (seed users existed before).
     pub fn settle(&mut self) {
         self.created.clear();
+        self.emails_added.clear();
         self.welcome_emails = 0;
     }
 
@@ -143,6 +149,15 @@ impl Store {
         self.created
             .get(&id)
             .is_none_or(|created| *created + lag <= now)
+    }
+
+    /// Whether search finds a user by `email` at `now`: the user is searchable and the email
+    /// was added before the start or at least `lag` ago.
+    pub fn searchable_email(&self, email: &str, now: SystemTime, lag: Duration) -> bool {
+        let id = self.by_email.get(&email.to_lowercase());
+        let added = self.emails_added.get(&email.to_lowercase());
+        id.is_some_and(|id| self.searchable(*id, now, lag))
+            && added.is_none_or(|added| *added + lag <= now)
     }
 
     /// Welcome emails sent to users created since the start (when the setting is on).
@@ -273,6 +288,7 @@ impl Store {
         }
         // Ids are not reused even when the row fails, as in Zendesk.
         let id = self.take_id();
+        self.now = now;
         self.stamp = timestamp(now);
         let mut user = self.blank_user(id, now);
         self.apply(&mut user, id, body, true).map_err(fail)?;
@@ -333,6 +349,7 @@ impl Store {
                 details: "Not found".into(),
             });
         };
+        self.now = now;
         self.stamp = timestamp(now);
         self.apply(&mut user, id, body, false).map_err(fail)?;
         user["updated_at"] = json!(timestamp(now));
@@ -585,6 +602,7 @@ impl Store {
                     primary["updated_at"] = json!(stamp);
                 }
                 self.by_email.insert(email.to_lowercase(), id);
+                self.emails_added.insert(email.to_lowercase(), self.now);
                 user["email"] = json!(email);
             }
         }
@@ -643,6 +661,7 @@ impl Store {
         if kind == "email" {
             identity["deliverable_state"] = json!("deliverable");
             self.by_email.insert(value.to_lowercase(), user_id);
+            self.emails_added.insert(value.to_lowercase(), self.now);
         }
         self.identities.entry(user_id).or_default().push(identity);
     }
