@@ -7,8 +7,8 @@ use std::time::Duration;
 use reqwest::Method;
 use serde_json::{Value, json};
 use zdimport::sandbox::{
-    DateFields, OrganizationByName, RateHeaders, Sandbox, SandboxConfig, SandboxHandle,
-    UserSettings,
+    DateFields, JobLimitScope, OrganizationByName, RateHeaders, Sandbox, SandboxConfig,
+    SandboxHandle, UserSettings,
 };
 
 mod sandbox_http;
@@ -374,5 +374,30 @@ async fn rate_headers_are_spelled_as_recorded_or_as_documented() {
         let sandbox = start(config).await;
         let [me, bulk] = rate_header_names(&sandbox).await;
         assert_eq!((me, bulk), (on_me, on_bulk), "{rate_headers}");
+    }
+}
+
+#[tokio::test]
+async fn the_job_limit_counts_the_account_or_each_endpoint() {
+    for (scope, other_endpoint) in [
+        (JobLimitScope::Account, 429),
+        (JobLimitScope::Endpoint, 200),
+    ] {
+        let config = SandboxConfig {
+            job_limit: 1,
+            job_limit_scope: scope,
+            users: vec![json!({"name": "Ed", "external_id": "E-1"})],
+            ..SandboxConfig::default()
+        };
+        let sandbox = start(config).await;
+        let body = |users: Value| Some(json!({ "users": users }));
+        let create = body(json!([{"name": "A"}]));
+        let (first, _) = call(&sandbox, Method::POST, CREATE_MANY, create.clone()).await;
+        let (second, refusal) = call(&sandbox, Method::POST, CREATE_MANY, create).await;
+        assert_eq!((first, second), (200, 429), "{scope}");
+        assert_eq!(refusal["error"], "TooManyJobs");
+        let update = body(json!([{"external_id": "E-1", "name": "Ed 2"}]));
+        let (status, _) = call(&sandbox, Method::PUT, UPDATE_MANY, update).await;
+        assert_eq!(status, other_endpoint, "{scope}");
     }
 }

@@ -9,8 +9,8 @@ use clap::{ArgAction, Args};
 
 use crate::sandbox::options::parse_switch;
 use crate::sandbox::{
-    DateFields, EmailOnUpdate, FaultConfig, JobFailures, JobResults, OrganizationByName,
-    RateHeaders, SERVICE_CLIENT_ID, Sandbox, SandboxConfig, UserSettings,
+    DateFields, EmailOnUpdate, FaultConfig, JobFailures, JobLimitScope, JobResults,
+    OrganizationByName, RateHeaders, SERVICE_CLIENT_ID, Sandbox, SandboxConfig, UserSettings,
 };
 
 #[derive(Debug, Args)]
@@ -24,6 +24,10 @@ pub struct SandboxArgs {
     /// Jobs queued or working at once before bulk calls get 429 (Zendesk: 30)
     #[arg(long, value_name = "N", default_value_t = 30)]
     pub job_limit: usize,
+    /// What the job limit counts: account (every bulk job) or endpoint (each bulk endpoint's
+    /// jobs apart, as a Zendesk help article says)
+    #[arg(long, value_name = "SCOPE", default_value_t = JobLimitScope::Account)]
+    pub job_limit_scope: JobLimitScope,
     /// Faults to inject, comma-separated: 5xx=P, drop=P, slow=P:SECS, lost=P, failed=P,
     /// killed=P (P a chance from 0 to 1), no-index, shuffle, job-404, http-date
     #[arg(long, value_name = "LIST")]
@@ -95,6 +99,7 @@ impl SandboxArgs {
             port: self.port,
             rate_limit: self.rate_limit,
             job_limit: self.job_limit,
+            job_limit_scope: self.job_limit_scope,
             faults: self.faults.clone().unwrap_or_default(),
             seed: self.seed,
             speed: self.speed,
@@ -194,6 +199,7 @@ mod tests {
         assert_eq!(live.organization_by_name, OrganizationByName::Ignore);
         let chosen = config(&[
             "--job-results=reference",
+            "--job-limit-scope=endpoint",
             "--job-failures=oas",
             "--rate-headers=both",
             "--search-lag=0",
@@ -204,6 +210,7 @@ mod tests {
             "--phone-validation=on",
         ]);
         assert_eq!(chosen.job_results, JobResults::Reference);
+        assert_eq!(chosen.job_limit_scope, JobLimitScope::Endpoint);
         assert_eq!(chosen.job_failures, JobFailures::Oas);
         assert_eq!(chosen.rate_headers, RateHeaders::Both);
         assert_eq!(chosen.search_lag, Duration::ZERO);

@@ -187,6 +187,26 @@ worded!(
     ]
 );
 
+/// What the 30-job limit counts. The rate-limit docs count jobs per account; a Zendesk help
+/// article says the limit applies to each endpoint: `doctor` settles it per account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum JobLimitScope {
+    /// Every bulk job of the account (the lower bound, so the default).
+    #[default]
+    Account,
+    /// The jobs of each bulk endpoint apart (`create_many`, `create_or_update_many`,
+    /// `update_many`).
+    Endpoint,
+}
+
+worded!(
+    JobLimitScope,
+    &[
+        ("account", JobLimitScope::Account),
+        ("endpoint", JobLimitScope::Endpoint)
+    ]
+);
+
 /// The `user` section of `GET /api/v2/account/settings.json`, with the keys Zendesk uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct UserSettings {

@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use super::faults::Fault;
 use super::jobs::{BulkKind, Job, JobEnd, job_id};
 use super::oauth::{CodeGrant, OAuthRefusal};
-use super::options::RateHeaders;
+use super::options::{JobLimitScope, RateHeaders};
 use super::{ConnectionKill, RequestRecord, Shared};
 use crate::zendesk::MAX_USERS_PER_CALL;
 
@@ -481,13 +481,11 @@ fn start_job(shared: &Shared, kind: BulkKind, fate: JobFate, users: Vec<Value>) 
     let now = shared.clock.now();
     let config = &shared.config;
     let mut state = shared.state();
-    if state.active_jobs(now) >= config.job_limit {
-        let first_end = state
-            .jobs
-            .iter()
-            .filter(|j| j.is_active(now))
-            .map(|j| j.done_at)
-            .min();
+    let counted = |j: &&Job| {
+        j.is_active(now) && (config.job_limit_scope == JobLimitScope::Account || j.kind == kind)
+    };
+    if state.jobs.iter().filter(counted).count() >= config.job_limit {
+        let first_end = state.jobs.iter().filter(counted).map(|j| j.done_at).min();
         drop(state);
         let wait = real_secs(shared, first_end.unwrap_or(now).saturating_sub(now));
         let description = format!(
