@@ -235,6 +235,29 @@ async fn job_results_take_each_shape_recorded_or_documented() {
     let oas = json!({"action": "create", "id": 1, "success": false, "error": "x", "details": "y"});
     assert_documented(&results[1], &oas, "oas failure");
     assert_eq!(results[1]["success"], false);
+
+    let config = SandboxConfig {
+        job_results: JobResults::Summary,
+        ..SandboxConfig::default()
+    };
+    let sandbox = Sandbox::start(config).await.unwrap();
+    for (users, summary) in [(json!([{"name": "A"}]), true), (json!([{}]), false)] {
+        let path = "/api/v2/users/create_many.json";
+        let (status, queued) = call(
+            &sandbox,
+            reqwest::Method::POST,
+            path,
+            Some(json!({"users": users})),
+        )
+        .await;
+        assert_eq!(status, 200);
+        let id = queued["job_status"]["id"].as_str().unwrap();
+        sandbox.clock().advance(Duration::from_secs(20));
+        let done = get(&sandbox, &format!("/api/v2/job_statuses/{id}.json")).await;
+        let results = &done["job_status"]["results"];
+        assert_eq!(*results == json!({"success": true}), summary, "{results}");
+        assert_eq!(results.is_array(), !summary);
+    }
 }
 
 #[tokio::test]

@@ -46,8 +46,8 @@ pub struct SandboxArgs {
     /// Answer the bulk endpoints with 403 "Data imports are not enabled"
     #[arg(long)]
     pub bulk_import_disabled: bool,
-    /// Job results for rows done: recorded ({"id","status"}, no index; a live account) or
-    /// reference ({"id","index"})
+    /// Job results for rows done: recorded ({"id","status"}, no index; a live account),
+    /// reference ({"id","index"}) or summary ({"success":true} when every row succeeded)
     #[arg(long, value_name = "SHAPE", default_value_t = JobResults::Recorded)]
     pub job_results: JobResults,
     /// Job results for rows refused: indexed ({"index","error","id","details"}, recorded) or

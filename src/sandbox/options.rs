@@ -74,13 +74,17 @@ pub enum JobResults {
     Recorded,
     /// The API reference: `{"id","index"}`.
     Reference,
+    /// `results` as the object `{"success":true}` when every row succeeded (API.md: results
+    /// may be an object), else as recorded.
+    Summary,
 }
 
 worded!(
     JobResults,
     &[
         ("recorded", JobResults::Recorded),
-        ("reference", JobResults::Reference)
+        ("reference", JobResults::Reference),
+        ("summary", JobResults::Summary)
     ]
 );
 
