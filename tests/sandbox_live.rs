@@ -7,8 +7,8 @@ use std::time::Duration;
 use reqwest::Method;
 use serde_json::{Value, json};
 use zdimport::sandbox::{
-    DateFields, JobLimitScope, OrganizationByName, RateHeaders, Sandbox, SandboxConfig,
-    SandboxHandle, UserSettings,
+    DateFields, JobLimitAnswer, JobLimitScope, OrganizationByName, RateHeaders, Sandbox,
+    SandboxConfig, SandboxHandle, UserSettings,
 };
 
 mod sandbox_http;
@@ -399,5 +399,51 @@ async fn the_job_limit_counts_the_account_or_each_endpoint() {
         let update = body(json!([{"external_id": "E-1", "name": "Ed 2"}]));
         let (status, _) = call(&sandbox, Method::PUT, UPDATE_MANY, update).await;
         assert_eq!(status, other_endpoint, "{scope}");
+    }
+}
+
+#[tokio::test]
+async fn a_bulk_call_over_the_job_limit_is_refused_in_the_form_chosen() {
+    let forms = [
+        (JobLimitAnswer::TooManyJobs, 429, true, true),
+        (JobLimitAnswer::Bare429, 429, false, false),
+        (JobLimitAnswer::BadRequest, 400, false, true),
+    ];
+    for (job_limit_answer, want, retry_after, names_jobs) in forms {
+        let config = SandboxConfig {
+            job_limit: 1,
+            job_limit_answer,
+            ..SandboxConfig::default()
+        };
+        let sandbox = start(config).await;
+        let url = sandbox.url().join(CREATE_MANY).unwrap();
+        let client = reqwest::Client::new();
+        let mut last = None;
+        for _ in 0..2 {
+            let answer = client
+                .post(url.clone())
+                .basic_auth(
+                    format!("{}/token", sandbox.config().admin_email),
+                    Some("sandbox-api-token"),
+                )
+                .json(&json!({"users": [{"name": "A"}]}))
+                .send()
+                .await
+                .unwrap();
+            last = Some(answer);
+        }
+        let answer = last.unwrap();
+        assert_eq!(answer.status().as_u16(), want, "{job_limit_answer}");
+        assert_eq!(
+            answer.headers().contains_key("retry-after"),
+            retry_after,
+            "{job_limit_answer}"
+        );
+        let text = answer.text().await.unwrap();
+        assert_eq!(
+            text.contains("TooManyJobs"),
+            names_jobs,
+            "{job_limit_answer}: {text}"
+        );
     }
 }

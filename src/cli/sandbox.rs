@@ -9,7 +9,7 @@ use clap::{ArgAction, Args};
 
 use crate::sandbox::options::parse_switch;
 use crate::sandbox::{
-    DateFields, EmailOnUpdate, FaultConfig, JobFailures, JobLimitScope, JobResults,
+    DateFields, EmailOnUpdate, FaultConfig, JobFailures, JobLimitAnswer, JobLimitScope, JobResults,
     OrganizationByName, RateHeaders, SERVICE_CLIENT_ID, Sandbox, SandboxConfig, UserSettings,
 };
 
@@ -28,6 +28,10 @@ pub struct SandboxArgs {
     /// jobs apart, as a Zendesk help article says)
     #[arg(long, value_name = "SCOPE", default_value_t = JobLimitScope::Account)]
     pub job_limit_scope: JobLimitScope,
+    /// How a bulk call over the job limit is refused (undocumented): too-many-jobs (429 with
+    /// Retry-After), bare-429 (no reason, no Retry-After) or 400 (naming jobs)
+    #[arg(long, value_name = "FORM", default_value_t = JobLimitAnswer::TooManyJobs)]
+    pub job_limit_answer: JobLimitAnswer,
     /// Faults to inject, comma-separated: 5xx=P, drop=P, slow=P:SECS, lost=P, failed=P,
     /// killed=P (P a chance from 0 to 1), no-index, shuffle, job-404, http-date
     #[arg(long, value_name = "LIST")]
@@ -100,6 +104,7 @@ impl SandboxArgs {
             rate_limit: self.rate_limit,
             job_limit: self.job_limit,
             job_limit_scope: self.job_limit_scope,
+            job_limit_answer: self.job_limit_answer,
             faults: self.faults.clone().unwrap_or_default(),
             seed: self.seed,
             speed: self.speed,
@@ -200,6 +205,7 @@ mod tests {
         let chosen = config(&[
             "--job-results=reference",
             "--job-limit-scope=endpoint",
+            "--job-limit-answer=bare-429",
             "--job-failures=oas",
             "--rate-headers=both",
             "--search-lag=0",
@@ -211,6 +217,7 @@ mod tests {
         ]);
         assert_eq!(chosen.job_results, JobResults::Reference);
         assert_eq!(chosen.job_limit_scope, JobLimitScope::Endpoint);
+        assert_eq!(chosen.job_limit_answer, JobLimitAnswer::Bare429);
         assert_eq!(chosen.job_failures, JobFailures::Oas);
         assert_eq!(chosen.rate_headers, RateHeaders::Both);
         assert_eq!(chosen.search_lag, Duration::ZERO);

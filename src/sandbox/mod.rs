@@ -47,8 +47,8 @@ use tower_service::Service as _;
 pub use clock::SimClock;
 pub use faults::{Fault, FaultConfig};
 pub use options::{
-    DateFields, EmailOnUpdate, JobFailures, JobLimitScope, JobResults, OrganizationByName,
-    RateHeaders, UserSettings,
+    DateFields, EmailOnUpdate, JobFailures, JobLimitAnswer, JobLimitScope, JobResults,
+    OrganizationByName, RateHeaders, UserSettings,
 };
 
 use crate::zendesk::Secret;
@@ -75,6 +75,8 @@ pub struct SandboxConfig {
     pub job_limit: usize,
     /// Whether the job limit counts the account's jobs or each endpoint's.
     pub job_limit_scope: JobLimitScope,
+    /// How a bulk call over the job limit is refused (undocumented).
+    pub job_limit_answer: JobLimitAnswer,
     /// Simulated seconds per real second.
     pub speed: f64,
     /// Simulated time a job waits before it starts, and per user while it works (recorded:
@@ -177,6 +179,7 @@ impl SandboxConfig {
         match name {
             "job-results" => self.job_results = value.parse().map_err(word)?,
             "job-limit-scope" => self.job_limit_scope = value.parse().map_err(word)?,
+            "job-limit-answer" => self.job_limit_answer = value.parse().map_err(word)?,
             "job-failures" => self.job_failures = value.parse().map_err(word)?,
             "rate-headers" => self.rate_headers = value.parse().map_err(word)?,
             "email-on-update" => self.email_on_update = value.parse().map_err(word)?,
@@ -209,6 +212,7 @@ impl SandboxConfig {
             rate_limit: 700,
             job_limit: 30,
             job_limit_scope: JobLimitScope::default(),
+            job_limit_answer: JobLimitAnswer::default(),
             speed: 1.0,
             job_queue_time: RECORDED_JOB_QUEUE_TIME,
             job_time_per_user: RECORDED_JOB_TIME_PER_USER,

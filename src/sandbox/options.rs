@@ -211,6 +211,28 @@ worded!(
     ]
 );
 
+/// How a bulk call over the job limit is refused: undocumented (API.md), so every form a
+/// client must read as "wait for a job to end".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum JobLimitAnswer {
+    /// 429 `{"error":"TooManyJobs","description":…}` with `Retry-After` until a job ends.
+    #[default]
+    TooManyJobs,
+    /// 429 with an HTML body and no `Retry-After`: no rate-limit reason given.
+    Bare429,
+    /// 400 `{"error":"TooManyJobs",…}`: a 4xx naming jobs.
+    BadRequest,
+}
+
+worded!(
+    JobLimitAnswer,
+    &[
+        ("too-many-jobs", JobLimitAnswer::TooManyJobs),
+        ("bare-429", JobLimitAnswer::Bare429),
+        ("400", JobLimitAnswer::BadRequest)
+    ]
+);
+
 /// The `user` section of `GET /api/v2/account/settings.json`, with the keys Zendesk uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct UserSettings {

@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use super::faults::Fault;
 use super::jobs::{BulkKind, Job, JobEnd, job_id};
 use super::oauth::{CodeGrant, OAuthRefusal};
-use super::options::{JobLimitScope, RateHeaders};
+use super::options::{JobLimitAnswer, JobLimitScope, RateHeaders};
 use super::{ConnectionKill, RequestRecord, Shared};
 use crate::zendesk::MAX_USERS_PER_CALL;
 
@@ -476,7 +476,29 @@ fn parse_users(body: &[u8]) -> Result<Vec<Value>, String> {
     }
 }
 
-/// Creates the job, or answers 429 when 30 jobs are already queued or working.
+/// The answer to a bulk call over the job limit, in the form chosen (undocumented).
+fn too_many_jobs(shared: &Shared, wait_secs: u64) -> Response {
+    let description = format!(
+        "Number of simultaneous jobs is limited to {}",
+        shared.config.job_limit
+    );
+    let body = json!({"error": "TooManyJobs", "description": description});
+    match shared.config.job_limit_answer {
+        JobLimitAnswer::TooManyJobs => {
+            let mut response = json_answer(StatusCode::TOO_MANY_REQUESTS, body);
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, retry_after(shared, wait_secs));
+            response
+        }
+        JobLimitAnswer::Bare429 => {
+            html_answer(StatusCode::TOO_MANY_REQUESTS, "429 Too Many Requests")
+        }
+        JobLimitAnswer::BadRequest => json_answer(StatusCode::BAD_REQUEST, body),
+    }
+}
+
+/// Creates the job, or refuses it when 30 jobs are already queued or working.
 fn start_job(shared: &Shared, kind: BulkKind, fate: JobFate, users: Vec<Value>) -> Response {
     let now = shared.clock.now();
     let config = &shared.config;
@@ -488,18 +510,7 @@ fn start_job(shared: &Shared, kind: BulkKind, fate: JobFate, users: Vec<Value>) 
         let first_end = state.jobs.iter().filter(counted).map(|j| j.done_at).min();
         drop(state);
         let wait = real_secs(shared, first_end.unwrap_or(now).saturating_sub(now));
-        let description = format!(
-            "Number of simultaneous jobs is limited to {}",
-            config.job_limit
-        );
-        let mut response = json_answer(
-            StatusCode::TOO_MANY_REQUESTS,
-            json!({"error": "TooManyJobs", "description": description}),
-        );
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, retry_after(shared, wait));
-        return response;
+        return too_many_jobs(shared, wait);
     }
     state.job_seq += 1;
     let start_at = now + config.job_queue_time;
