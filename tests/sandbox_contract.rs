@@ -5,7 +5,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use zdimport::sandbox::{JobFailures, JobResults, Sandbox, SandboxConfig, SandboxHandle};
+use zdimport::sandbox::{
+    JobFailures, JobProgress, JobResults, Sandbox, SandboxConfig, SandboxHandle,
+};
 
 mod sandbox_http;
 use sandbox_http::{bulk, call, get, job_results};
@@ -238,6 +240,7 @@ async fn job_results_take_each_shape_recorded_or_documented() {
 
     let config = SandboxConfig {
         job_results: JobResults::Summary,
+        job_progress: JobProgress::Null,
         ..SandboxConfig::default()
     };
     let sandbox = Sandbox::start(config).await.unwrap();
@@ -257,6 +260,11 @@ async fn job_results_take_each_shape_recorded_or_documented() {
         let results = &done["job_status"]["results"];
         assert_eq!(*results == json!({"success": true}), summary, "{results}");
         assert_eq!(results.is_array(), !summary);
+        let counts = (
+            &done["job_status"]["total"],
+            &done["job_status"]["progress"],
+        );
+        assert_eq!(counts, (&Value::Null, &Value::Null));
     }
 }
 

@@ -9,8 +9,9 @@ use clap::{ArgAction, Args};
 
 use crate::sandbox::options::parse_switch;
 use crate::sandbox::{
-    DateFields, EmailOnUpdate, FaultConfig, JobFailures, JobLimitAnswer, JobLimitScope, JobResults,
-    OrganizationByName, RateHeaders, SERVICE_CLIENT_ID, Sandbox, SandboxConfig, UserSettings,
+    DateFields, EmailOnUpdate, FaultConfig, JobFailures, JobLimitAnswer, JobLimitScope,
+    JobProgress, JobResults, OrganizationByName, RateHeaders, SERVICE_CLIENT_ID, Sandbox,
+    SandboxConfig, UserSettings,
 };
 
 #[derive(Debug, Args)]
@@ -58,6 +59,9 @@ pub struct SandboxArgs {
     /// oas ({"action","id","success":false,"error","details"})
     #[arg(long, value_name = "SHAPE", default_value_t = JobFailures::Indexed)]
     pub job_failures: JobFailures,
+    /// Job statuses' total and progress: counted (as recorded) or null (API.md: they may be)
+    #[arg(long, value_name = "FORM", default_value_t = JobProgress::Counted)]
+    pub job_progress: JobProgress,
     /// Rate-limit headers besides X-Rate-Limit*: recorded (rate-limit-* on bulk and job
     /// answers), documented (ratelimit-* on every answer) or both
     #[arg(long, value_name = "SPELLING", default_value_t = RateHeaders::Recorded)]
@@ -111,6 +115,7 @@ impl SandboxArgs {
             bulk_import_enabled: !self.bulk_import_disabled,
             job_results: self.job_results,
             job_failures: self.job_failures,
+            job_progress: self.job_progress,
             rate_headers: self.rate_headers,
             search_lag: seconds(self.search_lag, "--search-lag")?,
             job_queue_time: seconds(self.job_queue_time, "--job-queue-time")?,
@@ -207,6 +212,7 @@ mod tests {
             "--job-limit-scope=endpoint",
             "--job-limit-answer=bare-429",
             "--job-failures=oas",
+            "--job-progress=null",
             "--rate-headers=both",
             "--search-lag=0",
             "--email-on-update=replace",
@@ -219,6 +225,7 @@ mod tests {
         assert_eq!(chosen.job_limit_scope, JobLimitScope::Endpoint);
         assert_eq!(chosen.job_limit_answer, JobLimitAnswer::Bare429);
         assert_eq!(chosen.job_failures, JobFailures::Oas);
+        assert_eq!(chosen.job_progress, JobProgress::Null);
         assert_eq!(chosen.rate_headers, RateHeaders::Both);
         assert_eq!(chosen.search_lag, Duration::ZERO);
         assert_eq!(chosen.email_on_update, EmailOnUpdate::ReplacePrimary);

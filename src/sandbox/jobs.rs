@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime};
 use serde_json::{Value, json};
 
 use super::faults::Fault;
-use super::options::{JobFailures, JobResults};
+use super::options::{JobFailures, JobProgress, JobResults};
 use super::store::{RowAction, RowError, Store};
 
 /// Which bulk endpoint started a job.
@@ -49,6 +49,7 @@ pub struct Job {
     pub strip_index: bool,
     /// The shapes of `results` for rows done and rows refused.
     pub shapes: (JobResults, JobFailures),
+    pub progress: JobProgress,
 }
 
 /// A job id shaped like Zendesk's (`V3-` and 32 hex digits), derived from a counter.
@@ -199,6 +200,10 @@ impl Job {
                 )
             }
         };
+        let (total, progress) = match self.progress {
+            JobProgress::Counted => (json!(total), progress),
+            JobProgress::Null => (Value::Null, Value::Null),
+        };
         json!({
             "id": self.id,
             "url": format!("{base}/api/v2/job_statuses/{}.json", self.id),
@@ -235,6 +240,7 @@ mod tests {
             order: None,
             strip_index: false,
             shapes: (JobResults::Reference, JobFailures::Indexed),
+            progress: JobProgress::Counted,
         }
     }
 

@@ -47,7 +47,7 @@ use tower_service::Service as _;
 pub use clock::SimClock;
 pub use faults::{Fault, FaultConfig};
 pub use options::{
-    DateFields, EmailOnUpdate, JobFailures, JobLimitAnswer, JobLimitScope, JobResults,
+    DateFields, EmailOnUpdate, JobFailures, JobLimitAnswer, JobLimitScope, JobProgress, JobResults,
     OrganizationByName, RateHeaders, UserSettings,
 };
 
@@ -86,6 +86,8 @@ pub struct SandboxConfig {
     /// How `results` name the rows done, and the rows refused.
     pub job_results: JobResults,
     pub job_failures: JobFailures,
+    /// Whether job statuses count rows (`total`, `progress`) or leave them null.
+    pub job_progress: JobProgress,
     /// The rate-limit header spelling besides `X-Rate-Limit*`.
     pub rate_headers: RateHeaders,
     /// Simulated time before `users/search` finds a user created since the start (Zendesk's
@@ -181,6 +183,7 @@ impl SandboxConfig {
             "job-limit-scope" => self.job_limit_scope = value.parse().map_err(word)?,
             "job-limit-answer" => self.job_limit_answer = value.parse().map_err(word)?,
             "job-failures" => self.job_failures = value.parse().map_err(word)?,
+            "job-progress" => self.job_progress = value.parse().map_err(word)?,
             "rate-headers" => self.rate_headers = value.parse().map_err(word)?,
             "email-on-update" => self.email_on_update = value.parse().map_err(word)?,
             "date-fields" => self.date_fields = value.parse().map_err(word)?,
@@ -218,6 +221,7 @@ impl SandboxConfig {
             job_time_per_user: RECORDED_JOB_TIME_PER_USER,
             job_results: JobResults::default(),
             job_failures: JobFailures::default(),
+            job_progress: JobProgress::default(),
             rate_headers: RateHeaders::default(),
             search_lag: DEFAULT_SEARCH_LAG,
             email_on_update: EmailOnUpdate::default(),

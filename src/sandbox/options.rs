@@ -191,6 +191,24 @@ worded!(
     ]
 );
 
+/// Whether a job status counts its rows (`total`, `progress`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum JobProgress {
+    /// `total` the rows sent, `progress` the rows done, as recorded.
+    #[default]
+    Counted,
+    /// Both null: API.md says they may be.
+    Null,
+}
+
+worded!(
+    JobProgress,
+    &[
+        ("counted", JobProgress::Counted),
+        ("null", JobProgress::Null)
+    ]
+);
+
 /// What the 30-job limit counts. The rate-limit docs count jobs per account; a Zendesk help
 /// article says the limit applies to each endpoint: `doctor` settles it per account.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

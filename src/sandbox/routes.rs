@@ -533,6 +533,7 @@ fn start_job(shared: &Shared, kind: BulkKind, fate: JobFate, users: Vec<Value>) 
         order,
         strip_index: config.faults.results_without_index,
         shapes: (config.job_results, config.job_failures),
+        progress: config.job_progress,
     };
     let body = json!({ "job_status": job.render(now, &shared.base) });
     state.jobs.push(job);
