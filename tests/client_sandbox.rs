@@ -4,7 +4,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use zdimport::sandbox::{Fault, FaultConfig, Sandbox, SandboxConfig, SandboxHandle};
+use zdimport::sandbox::{
+    Fault, FaultConfig, OrganizationByName, Sandbox, SandboxConfig, SandboxHandle,
+};
 use zdimport::zendesk::auth::{LoginFlow, MemoryStore};
 use zdimport::zendesk::results::{MatchRule, match_results};
 use zdimport::zendesk::{
@@ -54,7 +56,8 @@ async fn finished(
 
 #[tokio::test]
 async fn create_many_runs_a_job_from_queued_to_completed() {
-    // 10 simulated seconds per user: the job works from 1 s to 31 s, a wide window to read.
+    // Queued 5 s as recorded, then 10 simulated seconds per user: working from 5 s to 35 s, a
+    // wide window to read.
     let config = SandboxConfig {
         job_time_per_user: Duration::from_secs(10),
         ..SandboxConfig::default()
@@ -68,7 +71,7 @@ async fn create_many_runs_a_job_from_queued_to_completed() {
     assert_eq!(answer.value.total, Some(3));
     assert_eq!(answer.rate.limit, Some(700));
     assert!(answer.rate.remaining.is_some_and(|r| r < 700));
-    sandbox.clock().advance(Duration::from_millis(1010));
+    sandbox.clock().advance(Duration::from_millis(5010));
     let working = client.job_status(&answer.value.id).await.unwrap().value;
     assert_eq!(working.status, JobState::Working);
     let done = finished(&sandbox, &client, &answer.value.id).await;
@@ -94,6 +97,9 @@ async fn upsert_and_update_match_existing_users() {
             json!({"name": "Old", "email": "old@example.com"}),
             json!({"name": "Ext", "external_id": "E-1"}),
         ],
+        // PIN (sandbox live mode): organizations named in a bulk body are created, until the
+        // client looks them up and sends organization_id (issue 11, item 5).
+        organization_by_name: OrganizationByName::Create,
         ..SandboxConfig::default()
     };
     let sandbox = sandbox(config).await;

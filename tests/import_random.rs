@@ -10,7 +10,7 @@ use rand::{Rng as _, SeedableRng as _};
 use tokio_util::sync::CancellationToken;
 use zdimport::import::{self, EngineOptions, ImportEvent, Journal, Outcome, RunInfo};
 use zdimport::payload::Mode;
-use zdimport::sandbox::{FaultConfig, Sandbox, SandboxConfig};
+use zdimport::sandbox::{FaultConfig, JobResults, Sandbox, SandboxConfig};
 
 use common::{Collected, collect, plan_of};
 
@@ -46,6 +46,13 @@ async fn one_schedule(seed: u64) {
         job_limit: rng.random_range(5..=30),
         faults: faults.clone(),
         seed,
+        // Results out of order can be matched only by index: a live account answers in the
+        // order sent, without one.
+        job_results: if faults.results_out_of_order {
+            JobResults::Reference
+        } else {
+            JobResults::Recorded
+        },
         ..SandboxConfig::default()
     };
     let sandbox = Sandbox::start(config).await.unwrap();

@@ -54,6 +54,9 @@ struct SandboxSpec {
     speed: Option<f64>,
     faults: Option<String>,
     seed: Option<u64>,
+    /// Variants of the live account, as `ZDIMPORT_SANDBOX_OPTIONS` writes them
+    /// (`job-results=reference,search-lag=0`).
+    options: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -101,7 +104,7 @@ async fn run_scenario(path: &Path) {
     let s: Scenario = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path:?}: {e}"));
     let name = path.file_stem().unwrap().to_string_lossy().into_owned();
     let speed = s.sandbox.speed.unwrap_or(100.0);
-    let config = SandboxConfig {
+    let mut config = SandboxConfig {
         rate_limit: s.sandbox.rate_limit.unwrap_or(700),
         speed,
         faults: s
@@ -121,6 +124,9 @@ async fn run_scenario(path: &Path) {
         token_ttl: Duration::from_secs(s.oauth_token_ttl_secs.unwrap_or(1800)),
         ..SandboxConfig::default()
     };
+    if let Some(options) = &s.sandbox.options {
+        config.set_options(options).unwrap();
+    }
     let sandbox = Sandbox::start(config).await.unwrap();
     for spec in &s.forced {
         let (p, fault) = forced(spec);

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use zdimport::mapping::{Target, auto_match};
 use zdimport::payload::{Blank, Checker, Mode, Options};
 use zdimport::plan::{self, Action, Existing, Fields, Plan, PlanInput, PlanOptions};
-use zdimport::sandbox::{Sandbox, SandboxConfig, SandboxHandle};
+use zdimport::sandbox::{DateFields, Sandbox, SandboxConfig, SandboxHandle};
 use zdimport::sheet::{Cell, Row};
 use zdimport::zendesk::{Client, ClientConfig, Credentials, Secret};
 
@@ -51,11 +51,16 @@ fn existing() -> Vec<Value> {
 }
 
 async fn sandbox() -> SandboxHandle {
+    sandbox_with(DateFields::default()).await
+}
+
+async fn sandbox_with(date_fields: DateFields) -> SandboxHandle {
     let config = SandboxConfig {
         speed: 1000.0,
         users: existing(),
         user_fields: fields(),
         organizations: vec!["Globex".into()],
+        date_fields,
         ..SandboxConfig::default()
     };
     Sandbox::start(config).await.expect("sandbox starts")
@@ -159,8 +164,15 @@ async fn plan_for(mode: Mode, blank: Blank, existing: Existing) -> (Plan, Sandbo
 }
 
 async fn plan_with(options: PlanOptions, blank: Blank) -> (Plan, SandboxHandle) {
+    plan_on(sandbox().await, options, blank).await
+}
+
+async fn plan_on(
+    sandbox: SandboxHandle,
+    options: PlanOptions,
+    blank: Blank,
+) -> (Plan, SandboxHandle) {
     let mode = options.mode;
-    let sandbox = sandbox().await;
     let client = client(&sandbox);
     let (input, _) = input(&client, mode, blank).await;
     let rate = client.me().await.expect("me").rate;
@@ -308,7 +320,15 @@ async fn an_unknown_external_id_with_a_known_email(
 
 #[tokio::test]
 async fn blank_clear_erases_what_keep_leaves() {
-    let (plan, _sandbox) = plan_for(Mode::Upsert, Blank::Clear, Existing::Fail).await;
+    // PIN (sandbox live mode): dates read back as sent until the plan shows held dates as
+    // dates (issue 11, item 5).
+    let sandbox = sandbox_with(DateFields::AsSent).await;
+    let options = PlanOptions {
+        mode: Mode::Upsert,
+        existing: Existing::Fail,
+        ..PlanOptions::default()
+    };
+    let (plan, _sandbox) = plan_on(sandbox, options, Blank::Clear).await;
     // Empty renewal and code cells: the held date is erased, the unset code stays unset.
     assert_eq!(
         actions(&plan)[1],

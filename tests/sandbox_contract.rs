@@ -5,7 +5,12 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use zdimport::sandbox::{Sandbox, SandboxConfig, SandboxHandle};
+use zdimport::sandbox::{
+    JobFailures, JobProgress, JobResults, Sandbox, SandboxConfig, SandboxHandle,
+};
+
+mod sandbox_http;
+use sandbox_http::{bulk, call, get, job_results};
 
 fn fixture(name: &str) -> Value {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -85,35 +90,10 @@ async fn start() -> SandboxHandle {
     Sandbox::start(config).await.unwrap()
 }
 
-async fn call(
-    sandbox: &SandboxHandle,
-    method: reqwest::Method,
-    path: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let url = sandbox.url().join(path).unwrap();
-    let mut request = reqwest::Client::new().request(method, url).basic_auth(
-        format!("{}/token", sandbox.config().admin_email),
-        Some("sandbox-api-token"),
-    );
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let answer = request.send().await.unwrap();
-    let status = answer.status().as_u16();
-    (status, answer.json().await.unwrap_or(Value::Null))
-}
-
-async fn get(sandbox: &SandboxHandle, path: &str) -> Value {
-    let (status, body) = call(sandbox, reqwest::Method::GET, path, None).await;
-    assert_eq!(status, 200, "{path}: {body}");
-    body
-}
-
 #[tokio::test]
 async fn job_status_answers_match_the_recordings_through_every_state() {
     let sandbox = start().await;
-    // 30 users at 1 s each: working from 1 s to 31 s of simulated time.
+    // Queued 5 s as recorded, then 30 users at 1 s each: working from 5 s to 35 s.
     let users: Vec<Value> = (0..30)
         .map(|i| json!({"name": format!("U{i}"), "email": format!("u{i}@example.com")}))
         .collect();
@@ -129,20 +109,21 @@ async fn job_status_answers_match_the_recordings_through_every_state() {
     assert_eq!(queued["job_status"]["status"], "queued");
     let id = queued["job_status"]["id"].as_str().unwrap().to_owned();
     let path = format!("/api/v2/job_statuses/{id}.json");
-    sandbox.clock().advance(Duration::from_millis(1200));
+    sandbox.clock().advance(Duration::from_millis(4900));
+    let still = get(&sandbox, &path).await;
+    assert_eq!(
+        still["job_status"]["status"], "queued",
+        "recorded: 5 s or more"
+    );
+    sandbox.clock().advance(Duration::from_millis(300));
     let working = get(&sandbox, &path).await;
     assert_eq!(working["job_status"]["status"], "working");
     assert_shape(&working, "job_status_working.json", true);
     sandbox.clock().advance(Duration::from_secs(60));
     let done = get(&sandbox, &path).await;
     assert_eq!(done["job_status"]["status"], "completed");
-    // The job keys exactly; each result holds at least the recorded keys (the documented
-    // shape adds `index`).
-    assert_shape(&done, "job_status_completed_create_many.json", false);
-    assert_shape(&done, "job_status_completed_update_many.json", false);
-    let mut top = done.clone();
-    top["job_status"]["results"] = Value::Null;
-    assert_shape(&top, "job_status_completed_create_many.json", true);
+    // By default, the job and each result exactly as recorded: no index.
+    assert_shape(&done, "job_status_completed_create_many.json", true);
 }
 
 #[tokio::test]
@@ -203,4 +184,124 @@ fn the_shape_check_can_fail() {
         &mut problems,
     );
     assert_eq!(problems.len(), 3, "{problems:?}");
+}
+
+/// Compares one value with a documented shape (no recording exists): same keys, same types.
+fn assert_documented(actual: &Value, documented: &Value, what: &str) {
+    let mut problems = Vec::new();
+    same_shape(actual, documented, "$", true, &mut problems);
+    assert!(problems.is_empty(), "{what}: {problems:#?}\n{actual:#}");
+}
+
+#[tokio::test]
+async fn job_results_take_each_shape_recorded_or_documented() {
+    let sandbox = start().await;
+    let customer = sandbox.user_by_email("customer@example.com").unwrap()["id"].clone();
+    let put = reqwest::Method::PUT;
+    let users = json!([{"id": customer, "name": "Renamed"}, {"id": 1, "name": "Nobody"}]);
+    let job = bulk(
+        &sandbox,
+        put.clone(),
+        "/api/v2/users/update_many.json",
+        users,
+    )
+    .await;
+    let results = job_results(&sandbox, &job).await;
+    // Rows done exactly as the recorded update_many; rows refused as the recorded failures.
+    let recorded_update = fixture("job_status_completed_update_many.json");
+    assert_documented(
+        &results[0],
+        &recorded_update["job_status"]["results"][0],
+        "update",
+    );
+    let recorded_failures = fixture("job_status_completed_with_failures.json");
+    assert_documented(
+        &results[1],
+        &recorded_failures["job_status"]["results"][1],
+        "failure",
+    );
+    assert_eq!(results[1]["index"], 1);
+
+    let config = SandboxConfig {
+        job_results: JobResults::Reference,
+        job_failures: JobFailures::Oas,
+        ..SandboxConfig::default()
+    };
+    let sandbox = Sandbox::start(config).await.unwrap();
+    let users = json!([{"name": "A"}, {"email": "b@example.com"}]);
+    let post = reqwest::Method::POST;
+    let job = bulk(&sandbox, post, "/api/v2/users/create_many.json", users).await;
+    let results = job_results(&sandbox, &job).await;
+    // The API reference's example, and the OpenAPI failure.
+    assert_documented(&results[0], &json!({"id": 244, "index": 0}), "reference");
+    let oas = json!({"action": "create", "id": 1, "success": false, "error": "x", "details": "y"});
+    assert_documented(&results[1], &oas, "oas failure");
+    assert_eq!(results[1]["success"], false);
+
+    let config = SandboxConfig {
+        job_results: JobResults::Summary,
+        job_progress: JobProgress::Null,
+        ..SandboxConfig::default()
+    };
+    let sandbox = Sandbox::start(config).await.unwrap();
+    for (users, summary) in [(json!([{"name": "A"}]), true), (json!([{}]), false)] {
+        let path = "/api/v2/users/create_many.json";
+        let (status, queued) = call(
+            &sandbox,
+            reqwest::Method::POST,
+            path,
+            Some(json!({"users": users})),
+        )
+        .await;
+        assert_eq!(status, 200);
+        let id = queued["job_status"]["id"].as_str().unwrap();
+        sandbox.clock().advance(Duration::from_secs(20));
+        let done = get(&sandbox, &format!("/api/v2/job_statuses/{id}.json")).await;
+        let results = &done["job_status"]["results"];
+        assert_eq!(*results == json!({"success": true}), summary, "{results}");
+        assert_eq!(results.is_array(), !summary);
+        let counts = (
+            &done["job_status"]["total"],
+            &done["job_status"]["progress"],
+        );
+        assert_eq!(counts, (&Value::Null, &Value::Null));
+    }
+}
+
+#[tokio::test]
+async fn identities_settings_and_organizations_have_the_documented_keys() {
+    let config = SandboxConfig {
+        organizations: vec!["Acme".into()],
+        ..SandboxConfig::default()
+    };
+    let sandbox = Sandbox::start(config).await.unwrap();
+    let me = get(&sandbox, "/api/v2/users/me.json").await["user"]["id"].clone();
+    let list = get(&sandbox, &format!("/api/v2/users/{me}/identities.json")).await;
+    // developer.zendesk.com, User Identities, JSON format (an email identity).
+    let identity = json!({
+        "url": "u", "id": 1, "user_id": 1, "type": "email", "value": "v", "verified": true,
+        "primary": true, "created_at": "t", "updated_at": "t", "undeliverable_count": 0,
+        "deliverable_state": "deliverable"
+    });
+    let documented = json!({"identities": [identity], "next_page": null,
+        "previous_page": null, "count": 1});
+    assert_documented(&list, &documented, "identities");
+    let settings = get(&sandbox, "/api/v2/account/settings.json").await;
+    // Account Settings, Users: the keys of the `user` section.
+    let user = json!({
+        "tagging": true, "time_zone_selection": true, "language_selection": true,
+        "multiple_organizations": false, "agent_created_welcome_emails": true,
+        "end_user_phone_number_validation": false, "have_gravatars_enabled": true
+    });
+    assert_documented(&settings["settings"]["user"], &user, "settings.user");
+    let orgs = get(&sandbox, "/api/v2/organizations.json").await;
+    // Organizations, JSON format.
+    let org = json!({
+        "url": "u", "id": 1, "name": "n", "shared_tickets": false, "shared_comments": false,
+        "external_id": null, "created_at": "t", "updated_at": "t", "domain_names": [],
+        "details": null, "notes": null, "group_id": null, "tags": [], "organization_fields": {}
+    });
+    let documented = json!({"organizations": [org], "next_page": null,
+        "previous_page": null, "count": 1});
+    assert_documented(&orgs, &documented, "organizations");
 }

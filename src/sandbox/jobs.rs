@@ -9,7 +9,8 @@ use std::time::{Duration, SystemTime};
 use serde_json::{Value, json};
 
 use super::faults::Fault;
-use super::store::{RowAction, Store};
+use super::options::{JobFailures, JobProgress, JobResults};
+use super::store::{RowAction, RowError, Store};
 
 /// Which bulk endpoint started a job.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,6 +47,9 @@ pub struct Job {
     /// A permutation of the results, for the out-of-order fault.
     pub order: Option<Vec<usize>>,
     pub strip_index: bool,
+    /// The shapes of `results` for rows done and rows refused.
+    pub shapes: (JobResults, JobFailures),
+    pub progress: JobProgress,
 }
 
 /// A job id shaped like Zendesk's (`V3-` and 32 hex digits), derived from a counter.
@@ -103,19 +107,8 @@ impl Job {
                 .map(|id| (id, RowAction::Updated)),
         };
         let mut result = match outcome {
-            Ok((id, RowAction::Created)) => {
-                json!({
-                    "index": index, "id": id, "status": "Created", "action": "create", "success": true
-                })
-            }
-            Ok((id, RowAction::Updated)) => {
-                json!({
-                    "index": index, "id": id, "status": "Updated", "action": "update", "success": true
-                })
-            }
-            Err(e) => {
-                json!({"index": index, "error": e.error, "details": e.details, "status": "Failed"})
-            }
+            Ok((id, action)) => self.done_result(index, id, action),
+            Err(e) => self.failed_result(index, user, &e),
         };
         if self.strip_index {
             // The community-reported shape: no index, the user's email to match by instead.
@@ -131,6 +124,48 @@ impl Job {
         result
     }
 
+    /// A row done: as recorded (no index) or as the reference has it (`{"id","index"}`).
+    fn done_result(&self, index: usize, id: u64, action: RowAction) -> Value {
+        match (self.shapes.0, action) {
+            (JobResults::Reference, _) => json!({"id": id, "index": index}),
+            (_, RowAction::Created) => json!({"id": id, "status": "Created"}),
+            (_, RowAction::Updated) => {
+                json!({"id": id, "action": "update", "status": "Updated", "success": true})
+            }
+        }
+    }
+
+    /// A row refused: with its index as recorded, or in the OpenAPI shape (no index). `id` is
+    /// the user's when the body named one, else null.
+    fn failed_result(&self, index: usize, user: &Value, e: &RowError) -> Value {
+        let id = user.get("id").cloned().unwrap_or(Value::Null);
+        match self.shapes.1 {
+            JobFailures::Indexed => {
+                json!({"index": index, "error": e.error, "id": id, "details": e.details})
+            }
+            JobFailures::Oas => {
+                let action = if self.kind == BulkKind::UpdateMany {
+                    "update"
+                } else {
+                    "create"
+                };
+                json!({
+                    "action": action, "id": id, "success": false, "error": e.error,
+                    "details": e.details
+                })
+            }
+        }
+    }
+
+    /// The list, or `{"success":true}` for a job whose rows all succeeded when so chosen.
+    fn results_json(&self, results: &[Value]) -> Value {
+        let all_done = results.iter().all(|r| r.get("error").is_none());
+        if self.shapes.0 == JobResults::Summary && all_done {
+            return json!({"success": true});
+        }
+        json!(results)
+    }
+
     /// The `job_status` object as Zendesk answers it at `now` (keys of the recorded bodies).
     pub fn render(&self, now: Duration, base: &str) -> Value {
         let total = self.users.len();
@@ -139,7 +174,7 @@ impl Job {
                 "completed",
                 json!(total),
                 json!(completed_message(self.done_wall)),
-                json!(results),
+                self.results_json(results),
             ),
             JobEnd::Failed => (
                 "failed",
@@ -164,6 +199,10 @@ impl Job {
                     Value::Null,
                 )
             }
+        };
+        let (total, progress) = match self.progress {
+            JobProgress::Counted => (json!(total), progress),
+            JobProgress::Null => (Value::Null, Value::Null),
         };
         json!({
             "id": self.id,
@@ -200,6 +239,8 @@ mod tests {
             hidden_reads: 0,
             order: None,
             strip_index: false,
+            shapes: (JobResults::Reference, JobFailures::Indexed),
+            progress: JobProgress::Counted,
         }
     }
 
@@ -217,9 +258,43 @@ mod tests {
         j.finish(&mut store);
         let done = j.render(Duration::from_secs(4), "b");
         assert_eq!(done["status"], "completed");
-        assert_eq!(done["results"][0]["status"], "Created");
-        assert_eq!(done["results"][1]["status"], "Failed");
+        assert_eq!(done["results"][0]["index"], 0, "the reference shape");
+        assert!(done["results"][0]["id"].is_u64());
+        assert_eq!(done["results"][1]["error"], "UserCreateError");
         assert_eq!(done["results"][1]["index"], 1);
+    }
+
+    #[test]
+    fn results_take_the_recorded_or_the_oas_shape() {
+        let mut store = Store::new("http://127.0.0.1:1");
+        let id = store
+            .create(
+                &json!({"name": "Old", "email": "old@x.com"}),
+                SystemTime::now(),
+            )
+            .unwrap();
+        let mut j = job(
+            BulkKind::CreateOrUpdateMany,
+            vec![
+                json!({"name": "A", "email": "a@x.com"}),
+                json!({"email": "old@x.com", "name": "Old 2"}),
+                json!({"email": "b@x.com"}),
+            ],
+        );
+        j.shapes = (JobResults::Recorded, JobFailures::Oas);
+        j.finish(&mut store);
+        let results = j.render(Duration::from_secs(4), "b")["results"].clone();
+        assert_eq!(results[0]["status"], "Created");
+        assert_eq!(results[0].as_object().unwrap().len(), 2, "{results}");
+        assert_eq!(
+            results[1],
+            json!({"id": id, "action": "update", "status": "Updated", "success": true})
+        );
+        assert_eq!(
+            results[2],
+            json!({"action": "create", "id": null, "success": false,
+                "error": "UserCreateError", "details": "Name: cannot be blank"})
+        );
     }
 
     #[test]

@@ -6,6 +6,14 @@
 //! signs in with API tokens or OAuth, and injects seeded faults. Tests read what it holds and
 //! what it was sent through [`SandboxHandle`].
 //!
+//! By default it answers as a live account did (`shared/zendesk/API.md`): job results without
+//! an index, `rate-limit-*` headers on bulk and job answers, recorded job times, a search that
+//! finds new users a minute late, an email sent for an existing user added as a secondary
+//! identity, dates read back as date-times, `iana_time_zone` read-only, the account's user
+//! settings at work, and `organization: {"name"}` ignored. Each other documented or
+//! *unverified* possibility is a [`SandboxConfig`] field, a flag of `zdimport sandbox`, and a
+//! pair of [`OPTIONS_ENV`] (see [`options`]).
+//!
 //! ```no_run
 //! # async fn demo() -> Result<(), zdimport::sandbox::SandboxError> {
 //! use zdimport::sandbox::{Sandbox, SandboxConfig};
@@ -18,9 +26,11 @@ pub mod clock;
 pub mod faults;
 pub mod jobs;
 mod oauth;
+pub mod options;
 mod routes;
 mod seed;
 pub mod store;
+mod time_zone;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -36,6 +46,10 @@ use tower_service::Service as _;
 
 pub use clock::SimClock;
 pub use faults::{Fault, FaultConfig};
+pub use options::{
+    DateFields, EmailOnUpdate, JobFailures, JobLimitAnswer, JobLimitScope, JobProgress, JobResults,
+    OrganizationByName, RateHeaders, UserSettings,
+};
 
 use crate::zendesk::Secret;
 use faults::{Faults, ForcedFault};
@@ -59,11 +73,34 @@ pub struct SandboxConfig {
     pub rate_limit: u32,
     /// Jobs queued or working at once before bulk calls are refused (Zendesk: 30).
     pub job_limit: usize,
+    /// Whether the job limit counts the account's jobs or each endpoint's.
+    pub job_limit_scope: JobLimitScope,
+    /// How a bulk call over the job limit is refused (undocumented).
+    pub job_limit_answer: JobLimitAnswer,
     /// Simulated seconds per real second.
     pub speed: f64,
-    /// Simulated time a job waits before it starts, and per user while it works.
+    /// Simulated time a job waits before it starts, and per user while it works (recorded:
+    /// 5 s or more queued, 8–11 s per 100 users).
     pub job_queue_time: Duration,
     pub job_time_per_user: Duration,
+    /// How `results` name the rows done, and the rows refused.
+    pub job_results: JobResults,
+    pub job_failures: JobFailures,
+    /// Whether job statuses count rows (`total`, `progress`) or leave them null.
+    pub job_progress: JobProgress,
+    /// The rate-limit header spelling besides `X-Rate-Limit*`.
+    pub rate_headers: RateHeaders,
+    /// Simulated time before `users/search` finds a user created since the start (Zendesk's
+    /// search is eventually consistent); zero finds it at once. `show_many` never lags.
+    pub search_lag: Duration,
+    /// What an `email` sent for an existing user does.
+    pub email_on_update: EmailOnUpdate,
+    /// How `date` custom fields read back.
+    pub date_fields: DateFields,
+    /// What `organization: {"name"}` in a bulk body does (undocumented).
+    pub organization_by_name: OrganizationByName,
+    /// The `user` section of the account settings, which changes what bulk calls do.
+    pub user_settings: UserSettings,
     pub faults: FaultConfig,
     pub seed: u64,
     /// false answers the bulk calls with 403 "Data imports are not enabled".
@@ -89,15 +126,108 @@ pub const PUBLIC_CLIENT_ID: &str = "zdimport";
 /// The confidential client for the client credentials grant.
 pub const SERVICE_CLIENT_ID: &str = "zdimport-service";
 
+/// A recorded job waited 5 s or more before it started (`shared/zendesk/API.md`).
+pub const RECORDED_JOB_QUEUE_TIME: Duration = Duration::from_secs(5);
+/// Recorded jobs took about 8–11 s per 100 users: the middle of that, per user.
+pub const RECORDED_JOB_TIME_PER_USER: Duration = Duration::from_millis(95);
+/// Search docs: a new user can take a few minutes to appear; a minute by default.
+pub const DEFAULT_SEARCH_LAG: Duration = Duration::from_secs(60);
+
+/// Options for every sandbox this process starts (`--sandbox` rehearsals included), as
+/// `name=value` pairs separated by commas, with the names of `zdimport sandbox`'s flags:
+/// `ZDIMPORT_SANDBOX_OPTIONS=date-fields=as-sent,search-lag=0`.
+pub const OPTIONS_ENV: &str = "ZDIMPORT_SANDBOX_OPTIONS";
+
 impl Default for SandboxConfig {
+    /// A live account (see each field), then what [`OPTIONS_ENV`] says; a pair it cannot
+    /// read is left out and named on stderr.
     fn default() -> Self {
+        let mut config = Self::live();
+        if let Ok(options) = std::env::var(OPTIONS_ENV)
+            && let Err(e) = config.set_options(&options)
+        {
+            eprintln!("zdimport: {OPTIONS_ENV}: {e}");
+        }
+        config
+    }
+}
+
+impl SandboxConfig {
+    /// Sets `name=value` pairs separated by commas (see [`OPTIONS_ENV`]); stops at the first
+    /// it cannot read, having set those before it.
+    pub fn set_options(&mut self, text: &str) -> Result<(), String> {
+        for pair in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (name, value) = pair
+                .split_once('=')
+                .ok_or_else(|| format!("'{pair}': expected name=value"))?;
+            self.set_option(name.trim(), value.trim())
+                .map_err(|e| format!("{name}: {e}"))?;
+        }
+        Ok(())
+    }
+
+    /// One option by the name of its `zdimport sandbox` flag.
+    pub fn set_option(&mut self, name: &str, value: &str) -> Result<(), String> {
+        let secs = |v: &str| {
+            v.trim_end_matches('s')
+                .parse::<f64>()
+                .ok()
+                .filter(|s| s.is_finite() && *s >= 0.0)
+                .map(Duration::from_secs_f64)
+                .ok_or_else(|| format!("'{v}' is not a number of seconds"))
+        };
+        let word = |e: options::OptionParseError| e.to_string();
+        let settings = &mut self.user_settings;
+        match name {
+            "job-results" => self.job_results = value.parse().map_err(word)?,
+            "job-limit-scope" => self.job_limit_scope = value.parse().map_err(word)?,
+            "job-limit-answer" => self.job_limit_answer = value.parse().map_err(word)?,
+            "job-failures" => self.job_failures = value.parse().map_err(word)?,
+            "job-progress" => self.job_progress = value.parse().map_err(word)?,
+            "rate-headers" => self.rate_headers = value.parse().map_err(word)?,
+            "email-on-update" => self.email_on_update = value.parse().map_err(word)?,
+            "date-fields" => self.date_fields = value.parse().map_err(word)?,
+            "organizations-by-name" => self.organization_by_name = value.parse().map_err(word)?,
+            "search-lag" => self.search_lag = secs(value)?,
+            "job-queue-time" => self.job_queue_time = secs(value)?,
+            "job-time-per-user" => self.job_time_per_user = secs(value)?,
+            "user-tagging" => settings.tagging = options::parse_switch(value).map_err(word)?,
+            "multiple-organizations" => {
+                settings.multiple_organizations = options::parse_switch(value).map_err(word)?;
+            }
+            "phone-validation" => {
+                settings.end_user_phone_number_validation =
+                    options::parse_switch(value).map_err(word)?;
+            }
+            "welcome-emails" => {
+                settings.agent_created_welcome_emails =
+                    options::parse_switch(value).map_err(word)?;
+            }
+            _ => return Err("unknown option".into()),
+        }
+        Ok(())
+    }
+
+    /// What a live account answers, as recorded or documented (`shared/zendesk/API.md`).
+    pub fn live() -> Self {
         Self {
             port: 0,
             rate_limit: 700,
             job_limit: 30,
+            job_limit_scope: JobLimitScope::default(),
+            job_limit_answer: JobLimitAnswer::default(),
             speed: 1.0,
-            job_queue_time: Duration::from_secs(1),
-            job_time_per_user: Duration::from_millis(20),
+            job_queue_time: RECORDED_JOB_QUEUE_TIME,
+            job_time_per_user: RECORDED_JOB_TIME_PER_USER,
+            job_results: JobResults::default(),
+            job_failures: JobFailures::default(),
+            job_progress: JobProgress::default(),
+            rate_headers: RateHeaders::default(),
+            search_lag: DEFAULT_SEARCH_LAG,
+            email_on_update: EmailOnUpdate::default(),
+            date_fields: DateFields::default(),
+            organization_by_name: OrganizationByName::default(),
+            user_settings: UserSettings::default(),
             faults: FaultConfig::default(),
             seed: 0,
             bulk_import_enabled: true,
@@ -120,9 +250,7 @@ impl Default for SandboxConfig {
             organizations: Vec::new(),
         }
     }
-}
 
-impl SandboxConfig {
     /// Adds existing users from a file: JSON `{"users": [...], "user_fields": [...],
     /// "organizations": ["Acme", ...]}`, or a
     /// worksheet whose column names are user keys (`name`, `email`, `external_id`, `role`,
@@ -279,7 +407,20 @@ impl Sandbox {
 fn seeded_shared(config: SandboxConfig, base: &str) -> Result<Shared, SandboxError> {
     let clock = SimClock::new(config.speed);
     let now = clock.wall();
-    let mut store = Store::new(base);
+    let rules = store::Rules {
+        email_on_update: config.email_on_update,
+        date_fields: config.date_fields,
+        organization_by_name: config.organization_by_name,
+        user_settings: config.user_settings,
+    };
+    // Seed users join (and create) the organizations they name, whatever bulk bodies do.
+    let mut store = Store::with_rules(
+        base,
+        store::Rules {
+            organization_by_name: options::OrganizationByName::Create,
+            ..rules
+        },
+    );
     for field in &config.user_fields {
         store.add_field(field, now);
     }
@@ -298,13 +439,15 @@ fn seeded_shared(config: SandboxConfig, base: &str) -> Result<Shared, SandboxErr
         })?;
     for (index, user) in config.users.iter().enumerate() {
         store
-            .create(user, now)
+            .create(&as_stored(user), now)
             .map_err(|e| SandboxError::SeedUser {
                 index,
                 error: e.error.into(),
                 details: e.details,
             })?;
     }
+    store.set_rules(rules);
+    store.settle();
     let state = State {
         store,
         admin_id,
@@ -322,6 +465,18 @@ fn seeded_shared(config: SandboxConfig, base: &str) -> Result<Shared, SandboxErr
         clock,
         state: Mutex::new(state),
     })
+}
+
+/// A seed user describes what the account holds: its `iana_time_zone` (read-only in a bulk
+/// body) is its zone.
+fn as_stored(user: &Value) -> Value {
+    let mut user = user.clone();
+    if let Some(zone) = user.get("iana_time_zone").cloned()
+        && user.get("time_zone").is_none()
+    {
+        user["time_zone"] = zone;
+    }
+    user
 }
 
 /// Cancelled by a handler to drop its connection without an answer (the dropped-connection
@@ -404,9 +559,16 @@ impl SandboxHandle {
             .cloned()
     }
 
-    /// The identities sent for a user (Zendesk keeps them apart from the user object).
+    /// A user's identities as `GET /api/v2/users/{id}/identities.json` lists them: the
+    /// primary email, secondary emails, and those sent in `identities`.
     pub fn identities(&self, user_id: u64) -> Vec<Value> {
         self.shared.state().store.identities(user_id).to_vec()
+    }
+
+    /// Welcome emails the account would have sent to users created since the start (the
+    /// `agent_created_welcome_emails` setting; `skip_verify_email` skips one).
+    pub fn welcome_emails(&self) -> usize {
+        self.shared.state().store.welcome_emails()
     }
 
     /// Every request answered so far, in order of arrival.

@@ -17,6 +17,7 @@ use serde_json::{Value, json};
 use super::faults::Fault;
 use super::jobs::{BulkKind, Job, JobEnd, job_id};
 use super::oauth::{CodeGrant, OAuthRefusal};
+use super::options::{JobLimitAnswer, JobLimitScope, RateHeaders};
 use super::{ConnectionKill, RequestRecord, Shared};
 use crate::zendesk::MAX_USERS_PER_CALL;
 
@@ -36,7 +37,26 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/api/v2/users/update_many.json", put(update_many))
         .route("/api/v2/users/show_many.json", get(users_show_many))
         .route("/api/v2/users/search.json", get(users_search))
-        .route("/api/v2/users/{file}", get(user_show))
+        .route("/api/v2/users/{user}", get(user_show))
+        .route("/api/v2/users/{user}/identities.json", get(identities_list))
+        .route(
+            "/api/v2/users/{user}/identities/{identity}/make_primary",
+            put(make_primary),
+        )
+        .route(
+            "/api/v2/users/{user}/identities/{identity}/make_primary.json",
+            put(make_primary),
+        )
+        .route("/api/v2/account/settings.json", get(account_settings))
+        .route("/api/v2/organizations.json", get(organizations_list))
+        .route(
+            "/api/v2/organizations/show_many.json",
+            get(organizations_show_many),
+        )
+        .route(
+            "/api/v2/organizations/autocomplete.json",
+            get(organizations_autocomplete),
+        )
         .route(
             "/api/v2/organizations/search.json",
             get(organizations_search),
@@ -107,7 +127,8 @@ async fn gate(State(shared): State<Arc<Shared>>, request: Request, next: Next) -
         response = html_answer(StatusCode::BAD_GATEWAY, "502 Bad Gateway");
     }
     if !oauth {
-        add_rate_headers(&shared, response.headers_mut());
+        let bulk_or_job = bulk || path.starts_with("/api/v2/job_statuses/");
+        add_rate_headers(&shared, response.headers_mut(), bulk_or_job);
     }
     record(&shared, &method, &target, response.status().as_u16());
     response
@@ -264,7 +285,10 @@ fn real_secs(shared: &Shared, simulated: Duration) -> u64 {
     }
 }
 
-fn add_rate_headers(shared: &Shared, headers: &mut HeaderMap) {
+/// `X-Rate-Limit` and `X-Rate-Limit-Remaining` on every answer; then the spelling chosen:
+/// recorded answers carried `rate-limit*` on bulk and job answers, the docs name
+/// `ratelimit-*`.
+fn add_rate_headers(shared: &Shared, headers: &mut HeaderMap, bulk_or_job: bool) {
     let now = shared.clock.now();
     let limit = shared.config.rate_limit;
     let used = {
@@ -279,9 +303,17 @@ fn add_rate_headers(shared: &Shared, headers: &mut HeaderMap) {
     let reset = real_secs(shared, window_left(now));
     headers.insert("x-rate-limit", HeaderValue::from(limit));
     headers.insert("x-rate-limit-remaining", HeaderValue::from(remaining));
-    headers.insert("ratelimit-limit", HeaderValue::from(limit));
-    headers.insert("ratelimit-remaining", HeaderValue::from(remaining));
-    headers.insert("ratelimit-reset", HeaderValue::from(reset));
+    let spelling = shared.config.rate_headers;
+    if spelling != RateHeaders::Documented && bulk_or_job {
+        headers.insert("rate-limit", HeaderValue::from(limit));
+        headers.insert("rate-limit-remaining", HeaderValue::from(remaining));
+        headers.insert("rate-limit-reset", HeaderValue::from(reset));
+    }
+    if spelling != RateHeaders::Recorded {
+        headers.insert("ratelimit-limit", HeaderValue::from(limit));
+        headers.insert("ratelimit-remaining", HeaderValue::from(remaining));
+        headers.insert("ratelimit-reset", HeaderValue::from(reset));
+    }
 }
 
 async fn me(State(shared): State<Arc<Shared>>) -> Response {
@@ -292,12 +324,61 @@ async fn me(State(shared): State<Arc<Shared>>) -> Response {
     }
 }
 
-async fn user_fields(State(shared): State<Arc<Shared>>) -> Response {
-    let fields = shared.state().store.fields().to_vec();
-    let count = fields.len();
+/// Zendesk's offset pagination: at most 100 a page.
+const PAGE_SIZE: usize = 100;
+
+/// One page (`?page=N`, from 1) of `items` under `key`, with `next_page`/`previous_page` URLs
+/// of `path` and the total `count`.
+fn page_answer(
+    shared: &Shared,
+    path: &str,
+    key: &str,
+    items: &[Value],
+    query: &HashMap<String, String>,
+) -> Response {
+    let per_page = query
+        .get("per_page")
+        .and_then(|p| p.parse::<usize>().ok())
+        .map_or(PAGE_SIZE, |p| p.clamp(1, PAGE_SIZE));
+    let page = query
+        .get("page")
+        .and_then(|p| p.parse::<usize>().ok())
+        .unwrap_or(1)
+        .max(1);
+    let start = (page - 1).saturating_mul(per_page).min(items.len());
+    let end = (start + per_page).min(items.len());
+    let url = |n: usize| {
+        json!(format!(
+            "{}{path}?page={n}&per_page={per_page}",
+            shared.base
+        ))
+    };
+    let next = if end < items.len() {
+        url(page + 1)
+    } else {
+        Value::Null
+    };
+    let previous = if page > 1 { url(page - 1) } else { Value::Null };
     json_answer(
         StatusCode::OK,
-        json!({"user_fields": fields, "next_page": null, "previous_page": null, "count": count}),
+        json!({
+            key: &items[start..end], "next_page": next, "previous_page": previous,
+            "count": items.len()
+        }),
+    )
+}
+
+async fn user_fields(
+    State(shared): State<Arc<Shared>>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    let fields = shared.state().store.fields().to_vec();
+    page_answer(
+        &shared,
+        "/api/v2/user_fields.json",
+        "user_fields",
+        &fields,
+        &query,
     )
 }
 
@@ -395,32 +476,41 @@ fn parse_users(body: &[u8]) -> Result<Vec<Value>, String> {
     }
 }
 
-/// Creates the job, or answers 429 when 30 jobs are already queued or working.
+/// The answer to a bulk call over the job limit, in the form chosen (undocumented).
+fn too_many_jobs(shared: &Shared, wait_secs: u64) -> Response {
+    let description = format!(
+        "Number of simultaneous jobs is limited to {}",
+        shared.config.job_limit
+    );
+    let body = json!({"error": "TooManyJobs", "description": description});
+    match shared.config.job_limit_answer {
+        JobLimitAnswer::TooManyJobs => {
+            let mut response = json_answer(StatusCode::TOO_MANY_REQUESTS, body);
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, retry_after(shared, wait_secs));
+            response
+        }
+        JobLimitAnswer::Bare429 => {
+            html_answer(StatusCode::TOO_MANY_REQUESTS, "429 Too Many Requests")
+        }
+        JobLimitAnswer::BadRequest => json_answer(StatusCode::BAD_REQUEST, body),
+    }
+}
+
+/// Creates the job, or refuses it when 30 jobs are already queued or working.
 fn start_job(shared: &Shared, kind: BulkKind, fate: JobFate, users: Vec<Value>) -> Response {
     let now = shared.clock.now();
     let config = &shared.config;
     let mut state = shared.state();
-    if state.active_jobs(now) >= config.job_limit {
-        let first_end = state
-            .jobs
-            .iter()
-            .filter(|j| j.is_active(now))
-            .map(|j| j.done_at)
-            .min();
+    let counted = |j: &&Job| {
+        j.is_active(now) && (config.job_limit_scope == JobLimitScope::Account || j.kind == kind)
+    };
+    if state.jobs.iter().filter(counted).count() >= config.job_limit {
+        let first_end = state.jobs.iter().filter(counted).map(|j| j.done_at).min();
         drop(state);
         let wait = real_secs(shared, first_end.unwrap_or(now).saturating_sub(now));
-        let description = format!(
-            "Number of simultaneous jobs is limited to {}",
-            config.job_limit
-        );
-        let mut response = json_answer(
-            StatusCode::TOO_MANY_REQUESTS,
-            json!({"error": "TooManyJobs", "description": description}),
-        );
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, retry_after(shared, wait));
-        return response;
+        return too_many_jobs(shared, wait);
     }
     state.job_seq += 1;
     let start_at = now + config.job_queue_time;
@@ -442,6 +532,8 @@ fn start_job(shared: &Shared, kind: BulkKind, fate: JobFate, users: Vec<Value>) 
         hidden_reads: u32::from(config.faults.job_not_found_first),
         order,
         strip_index: config.faults.results_without_index,
+        shapes: (config.job_results, config.job_failures),
+        progress: config.job_progress,
     };
     let body = json!({ "job_status": job.render(now, &shared.base) });
     state.jobs.push(job);
@@ -495,13 +587,24 @@ fn split_list(value: Option<&String>) -> Vec<String> {
         .unwrap_or_default()
 }
 
-fn users_answer(key: &str, users: Vec<Value>) -> Response {
-    let count = users.len();
-    let mut body = json!({ key: users, "next_page": null, "previous_page": null, "count": count });
-    if key == "results" {
-        body["facets"] = Value::Null;
-    }
+/// A list that fits one page, under `key`.
+fn list_answer(key: &str, items: Vec<Value>) -> Response {
+    let count = items.len();
+    let body = json!({ key: items, "next_page": null, "previous_page": null, "count": count });
     json_answer(StatusCode::OK, body)
+}
+
+/// A `show_many` asks for at most 100 records.
+fn too_many_values(asked: usize) -> Option<Response> {
+    (asked > MAX_USERS_PER_CALL).then(|| {
+        json_answer(
+            StatusCode::BAD_REQUEST,
+            json!({
+                "error": "TooManyValues",
+                "description": "Maximum 100 values may be requested per call"
+            }),
+        )
+    })
 }
 
 async fn users_show_many(
@@ -510,14 +613,8 @@ async fn users_show_many(
 ) -> Response {
     let ids = split_list(query.get("ids"));
     let external_ids = split_list(query.get("external_ids"));
-    if ids.len().max(external_ids.len()) > MAX_USERS_PER_CALL {
-        return json_answer(
-            StatusCode::BAD_REQUEST,
-            json!({
-                "error": "TooManyValues",
-                "description": "Maximum 100 values may be requested per call"
-            }),
-        );
+    if let Some(refusal) = too_many_values(ids.len().max(external_ids.len())) {
+        return refusal;
     }
     let state = shared.state();
     let by_id = ids
@@ -528,15 +625,19 @@ async fn users_show_many(
         .iter()
         .filter_map(|x| state.store.find_by_external_id(x));
     let users: Vec<Value> = by_id.chain(by_external).cloned().collect();
-    users_answer("users", users)
+    list_answer("users", users)
 }
 
-/// `query=email:x` (quotes allowed) or `external_id=x`; Zendesk answers under `users` (the
-/// unified `/api/v2/search.json` is the one that says `results`).
+/// `query=email:x` (quotes allowed; any of a user's emails) or `external_id=x`; Zendesk
+/// answers under `users` (the unified `/api/v2/search.json` is the one that says `results`).
+/// A user created less than `search_lag` ago is not found yet: search is eventually
+/// consistent.
 async fn users_search(
     State(shared): State<Arc<Shared>>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
+    let now = shared.clock.wall();
+    let lag = shared.config.search_lag;
     let state = shared.state();
     let found = if let Some(external) = query.get("external_id") {
         state.store.find_by_external_id(external)
@@ -545,10 +646,20 @@ async fn users_search(
         let email = text
             .strip_prefix("email:")
             .map(|e| e.trim().trim_matches('"'));
-        email.and_then(|e| state.store.find_by_email(e))
+        email
+            .filter(|e| state.store.searchable_email(e, now, lag))
+            .and_then(|e| state.store.find_by_email(e))
     };
-    let users: Vec<Value> = found.cloned().into_iter().collect();
-    users_answer("users", users)
+    let users: Vec<Value> = found
+        .filter(|u| {
+            u["id"]
+                .as_u64()
+                .is_some_and(|id| state.store.searchable(id, now, lag))
+        })
+        .cloned()
+        .into_iter()
+        .collect();
+    list_answer("users", users)
 }
 
 /// `name=x`: the organization of that name, ignoring case, as Zendesk's exact-name search.
@@ -560,40 +671,131 @@ async fn organizations_search(
     let state = shared.state();
     let found: Vec<Value> = state
         .store
-        .organization(name)
-        .map(|(id, name)| organization_json(&shared.base, id, name))
+        .organization_id(name)
+        .and_then(|id| state.store.organization_json(id))
         .into_iter()
         .collect();
-    let count = found.len();
-    json_answer(
-        StatusCode::OK,
-        json!({"organizations": found, "next_page": null, "previous_page": null, "count": count}),
+    organizations_answer(found)
+}
+
+fn organizations_answer(found: Vec<Value>) -> Response {
+    list_answer("organizations", found)
+}
+
+/// Every organization, 100 a page.
+async fn organizations_list(
+    State(shared): State<Arc<Shared>>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    let all = shared.state().store.organizations_json();
+    page_answer(
+        &shared,
+        "/api/v2/organizations.json",
+        "organizations",
+        &all,
+        &query,
     )
 }
 
-fn organization_json(base: &str, id: u64, name: &str) -> Value {
-    json!({
-        "url": format!("{base}/api/v2/organizations/{id}.json"),
-        "id": id,
-        "name": name,
-        "shared_tickets": false,
-        "shared_comments": false,
-        "external_id": null,
-        "domain_names": [],
-        "details": null,
-        "notes": null,
-        "group_id": null,
-        "tags": [],
-        "organization_fields": {}
-    })
+/// `ids=1,2` or `external_ids=a,b` (the sandbox's organizations have no external ids).
+async fn organizations_show_many(
+    State(shared): State<Arc<Shared>>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    let ids = split_list(query.get("ids"));
+    if let Some(refusal) = too_many_values(ids.len()) {
+        return refusal;
+    }
+    let state = shared.state();
+    let found: Vec<Value> = ids
+        .iter()
+        .filter_map(|id| id.parse().ok())
+        .filter_map(|id| state.store.organization_json(id))
+        .collect();
+    organizations_answer(found)
+}
+
+/// `name=x`: organizations whose name starts with x, ignoring case (Zendesk needs 2
+/// characters at least).
+async fn organizations_autocomplete(
+    State(shared): State<Arc<Shared>>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    let prefix = query
+        .get("name")
+        .map_or("", String::as_str)
+        .trim()
+        .to_lowercase();
+    if prefix.chars().count() < 2 {
+        return json_answer(
+            StatusCode::BAD_REQUEST,
+            json!({"error": "InvalidValue", "description": "name: too short"}),
+        );
+    }
+    let all = shared.state().store.organizations_json();
+    let found: Vec<Value> = all
+        .into_iter()
+        .filter(|o| {
+            o["name"]
+                .as_str()
+                .is_some_and(|n| n.to_lowercase().starts_with(&prefix))
+        })
+        .collect();
+    organizations_answer(found)
+}
+
+/// The account's settings: the `user` section is the sandbox's, with Zendesk's keys.
+async fn account_settings(State(shared): State<Arc<Shared>>) -> Response {
+    let user = shared.config.user_settings;
+    json_answer(
+        StatusCode::OK,
+        json!({"settings": {
+            "user": {
+                "tagging": user.tagging,
+                "time_zone_selection": true,
+                "language_selection": true,
+                "multiple_organizations": user.multiple_organizations,
+                "agent_created_welcome_emails": user.agent_created_welcome_emails,
+                "end_user_phone_number_validation": user.end_user_phone_number_validation,
+                "have_gravatars_enabled": true
+            },
+            "active_features": {
+                "user_tagging": user.tagging,
+                "organization_access_enabled": true
+            }
+        }}),
+    )
+}
+
+fn id_of(file: &str) -> Option<u64> {
+    file.strip_suffix(".json").unwrap_or(file).parse().ok()
+}
+
+async fn identities_list(State(shared): State<Arc<Shared>>, Path(user): Path<String>) -> Response {
+    let state = shared.state();
+    let Some(id) = id_of(&user).filter(|id| state.store.user(*id).is_some()) else {
+        return record_not_found();
+    };
+    list_answer("identities", state.store.identities(id).to_vec())
+}
+
+/// The identity becomes the primary one; the answer lists the user's identities after it.
+async fn make_primary(
+    State(shared): State<Arc<Shared>>,
+    Path((user, identity)): Path<(String, String)>,
+) -> Response {
+    let now = shared.clock.wall();
+    let (Some(user), Some(identity)) = (id_of(&user), id_of(&identity)) else {
+        return record_not_found();
+    };
+    match shared.state().store.make_primary(user, identity, now) {
+        Some(identities) => json_answer(StatusCode::OK, json!({ "identities": identities })),
+        None => record_not_found(),
+    }
 }
 
 async fn user_show(State(shared): State<Arc<Shared>>, Path(file): Path<String>) -> Response {
-    let id = file
-        .strip_suffix(".json")
-        .unwrap_or(&file)
-        .parse::<u64>()
-        .ok();
+    let id = id_of(&file);
     let state = shared.state();
     match id.and_then(|id| state.store.user(id)) {
         Some(user) => json_answer(StatusCode::OK, json!({ "user": user })),

@@ -1,14 +1,18 @@
 //! The users the sandbox holds, and what create, upsert and update do to them.
 //!
-//! Rules follow `shared/zendesk/API.md`: email unique (compared case-insensitively),
-//! external_id unique and matched case-insensitively while the case sent is stored, name required
-//! to create, roles `end-user`/`agent`/`admin`, organizations created by name, custom fields
-//! checked against the definitions (a dropdown label that is not an option's value is not set).
+//! Rules follow `shared/zendesk/API.md`: email unique across every email identity of every user
+//! (compared case-insensitively), external_id unique and matched case-insensitively while the
+//! case sent is stored, name required to create, roles `end-user`/`agent`/`admin`, custom fields
+//! checked against the definitions (a dropdown label that is not an option's value is not set),
+//! and what the [`Rules`] choose where accounts or sources differ.
 
 use std::collections::{BTreeMap, HashMap};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use serde_json::{Map, Value, json};
+
+use super::options::{DateFields, EmailOnUpdate, OrganizationByName, UserSettings};
+use super::time_zone;
 
 /// A row Zendesk refused: its `error` code and `details` text, as a job result carries them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,11 +28,19 @@ pub enum RowAction {
     Updated,
 }
 
-/// Keys a bulk body may set that are copied as sent.
+/// The choices of [`super::SandboxConfig`] that change what a write does.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Rules {
+    pub email_on_update: EmailOnUpdate,
+    pub date_fields: DateFields,
+    pub organization_by_name: OrganizationByName,
+    pub user_settings: UserSettings,
+}
+
+/// Keys a bulk body may set that are copied as sent. `iana_time_zone` is read-only: Zendesk
+/// ignores it on write.
 const PLAIN_KEYS: &[&str] = &[
     "phone",
-    "time_zone",
-    "iana_time_zone",
     "locale",
     "locale_id",
     "details",
@@ -48,35 +60,109 @@ const PLAIN_KEYS: &[&str] = &[
 
 const ROLES: &[&str] = &["end-user", "agent", "admin"];
 
-/// Users, organizations and custom field definitions.
+/// One organization as stored.
+#[derive(Debug, Clone)]
+struct Organization {
+    /// The name as first sent.
+    name: String,
+    created_at: String,
+}
+
+/// Where a body puts its user: an existing organization, or a new one by name.
+enum OrganizationTarget {
+    Existing(u64),
+    New(String),
+}
+
+/// Users, their identities, organizations and custom field definitions.
 #[derive(Debug)]
 pub struct Store {
     base: String,
+    rules: Rules,
     users: BTreeMap<u64, Value>,
+    /// Every identity of each user, in the order added, in Zendesk's identity shape.
     identities: HashMap<u64, Vec<Value>>,
+    /// Every email identity of every user, lower case.
     by_email: HashMap<String, u64>,
     by_external_id: HashMap<String, u64>,
     organizations: HashMap<String, u64>,
-    /// Each organization's name as first sent.
-    organization_names: HashMap<u64, String>,
+    organization_records: BTreeMap<u64, Organization>,
     fields: Vec<Value>,
     next_id: u64,
+    /// Identities count apart, so that users keep the ids they had before identities existed.
+    next_identity_id: u64,
+    /// When each user created since [`Store::settle`] was created, for search lag.
+    created: HashMap<u64, SystemTime>,
+    /// The time of the write under way, for the records it adds.
+    now: SystemTime,
+    stamp: String,
+    /// When each email was added to a user since [`Store::settle`], for search lag.
+    emails_added: HashMap<String, SystemTime>,
+    welcome_emails: usize,
 }
 
 impl Store {
     /// An empty account whose URLs start with `base` (`http://127.0.0.1:PORT`).
     pub fn new(base: &str) -> Self {
+        Self::with_rules(base, Rules::default())
+    }
+
+    pub fn with_rules(base: &str, rules: Rules) -> Self {
         Self {
             base: base.trim_end_matches('/').to_owned(),
+            rules,
             users: BTreeMap::new(),
             identities: HashMap::new(),
             by_email: HashMap::new(),
             by_external_id: HashMap::new(),
             organizations: HashMap::new(),
-            organization_names: HashMap::new(),
+            organization_records: BTreeMap::new(),
             fields: Vec::new(),
             next_id: 360_000_000_001,
+            next_identity_id: 370_000_000_001,
+            created: HashMap::new(),
+            now: SystemTime::now(),
+            stamp: timestamp(SystemTime::now()),
+            emails_added: HashMap::new(),
+            welcome_emails: 0,
         }
+    }
+
+    pub fn rules(&self) -> Rules {
+        self.rules
+    }
+
+    pub fn set_rules(&mut self, rules: Rules) {
+        self.rules = rules;
+    }
+
+    /// Everything held so far counts as indexed for search (seed users existed before).
+    pub fn settle(&mut self) {
+        self.created.clear();
+        self.emails_added.clear();
+        self.welcome_emails = 0;
+    }
+
+    /// Whether `users/search` finds user `id` at `now`: created before the start, or at least
+    /// `lag` ago.
+    pub fn searchable(&self, id: u64, now: SystemTime, lag: Duration) -> bool {
+        self.created
+            .get(&id)
+            .is_none_or(|created| *created + lag <= now)
+    }
+
+    /// Whether search finds a user by `email` at `now`: the user is searchable and the email
+    /// was added before the start or at least `lag` ago.
+    pub fn searchable_email(&self, email: &str, now: SystemTime, lag: Duration) -> bool {
+        let id = self.by_email.get(&email.to_lowercase());
+        let added = self.emails_added.get(&email.to_lowercase());
+        id.is_some_and(|id| self.searchable(*id, now, lag))
+            && added.is_none_or(|added| *added + lag <= now)
+    }
+
+    /// Welcome emails sent to users created since the start (when the setting is on).
+    pub fn welcome_emails(&self) -> usize {
+        self.welcome_emails
     }
 
     /// Adds custom field definitions, filling the keys Zendesk always sends.
@@ -127,6 +213,7 @@ impl Store {
         self.identities.get(&id).map_or(&[], Vec::as_slice)
     }
 
+    /// The user holding this email among any of its email identities.
     pub fn find_by_email(&self, email: &str) -> Option<&Value> {
         self.by_email
             .get(&email.to_lowercase())
@@ -147,10 +234,39 @@ impl Store {
     pub fn organization<'a>(&'a self, name: &'a str) -> Option<(u64, &'a str)> {
         let id = self.organization_id(name)?;
         let stored = self
-            .organization_names
+            .organization_records
             .get(&id)
-            .map_or(name, String::as_str);
+            .map_or(name, |o| o.name.as_str());
         Some((id, stored))
+    }
+
+    /// Every organization as Zendesk answers it, by id.
+    pub fn organizations_json(&self) -> Vec<Value> {
+        self.organization_records
+            .keys()
+            .filter_map(|id| self.organization_json(*id))
+            .collect()
+    }
+
+    /// One organization as Zendesk answers it (`GET /api/v2/organizations/{id}`).
+    pub fn organization_json(&self, id: u64) -> Option<Value> {
+        let org = self.organization_records.get(&id)?;
+        Some(json!({
+            "url": format!("{}/api/v2/organizations/{id}.json", self.base),
+            "id": id,
+            "name": org.name,
+            "shared_tickets": false,
+            "shared_comments": false,
+            "external_id": null,
+            "created_at": org.created_at,
+            "updated_at": org.created_at,
+            "domain_names": [],
+            "details": null,
+            "notes": null,
+            "group_id": null,
+            "tags": [],
+            "organization_fields": {}
+        }))
     }
 
     /// `create_many`: a new user, refused when its email or external_id is taken.
@@ -172,14 +288,21 @@ impl Store {
         }
         // Ids are not reused even when the row fails, as in Zendesk.
         let id = self.take_id();
+        self.now = now;
+        self.stamp = timestamp(now);
         let mut user = self.blank_user(id, now);
-        self.apply(&mut user, id, body).map_err(fail)?;
+        self.apply(&mut user, id, body, true).map_err(fail)?;
         self.insert(id, user);
+        self.created.insert(id, now);
+        let skip = body.get("skip_verify_email") == Some(&json!(true));
+        if self.rules.user_settings.agent_created_welcome_emails && !skip {
+            self.welcome_emails += usize::from(self.users[&id]["email"].is_string());
+        }
         Ok(id)
     }
 
-    /// `create_or_update_many`: matched by external_id, then email; created when neither
-    /// matches.
+    /// `create_or_update_many`: matched by external_id, then email (any email identity);
+    /// created when neither matches.
     pub fn create_or_update(
         &mut self,
         body: &Value,
@@ -226,11 +349,42 @@ impl Store {
                 details: "Not found".into(),
             });
         };
-        self.apply(&mut user, id, body).map_err(fail)?;
+        self.now = now;
+        self.stamp = timestamp(now);
+        self.apply(&mut user, id, body, false).map_err(fail)?;
         user["updated_at"] = json!(timestamp(now));
         self.unindex(id);
         self.insert(id, user);
         Ok(id)
+    }
+
+    /// `PUT /api/v2/users/{id}/identities/{identity_id}/make_primary`: the identity becomes
+    /// its user's primary of its type (an email one becomes the user's `email`); the user's
+    /// identities after the change, or `None` when either is unknown.
+    pub fn make_primary(
+        &mut self,
+        user_id: u64,
+        identity_id: u64,
+        now: SystemTime,
+    ) -> Option<Vec<Value>> {
+        let stamp = timestamp(now);
+        let list = self.identities.get_mut(&user_id)?;
+        let chosen = list.iter().find(|i| i["id"] == identity_id)?.clone();
+        for identity in list.iter_mut().filter(|i| i["type"] == chosen["type"]) {
+            let primary = identity["id"] == identity_id;
+            if identity["primary"] != primary {
+                identity["primary"] = json!(primary);
+                identity["updated_at"] = json!(stamp);
+            }
+        }
+        let list = list.clone();
+        if chosen["type"] == "email"
+            && let Some(user) = self.users.get_mut(&user_id)
+        {
+            user["email"] = chosen["value"].clone();
+            user["updated_at"] = json!(stamp);
+        }
+        Some(list)
     }
 
     /// Copies what a body sets onto `user`, checking every rule before changing anything.
@@ -239,6 +393,7 @@ impl Store {
         user: &mut Value,
         id: u64,
         body: &Map<String, Value>,
+        creating: bool,
     ) -> Result<(), String> {
         self.check_unique(id, body)?;
         let role = match body.get("role") {
@@ -249,29 +404,62 @@ impl Store {
         let fields = self.check_user_fields(body.get("user_fields"))?;
         let organization =
             self.organization_for(body.get("organization"), body.get("organization_id"))?;
-        for key in ["name", "email", "external_id"].iter().chain(PLAIN_KEYS) {
+        let zone = match body.get("time_zone") {
+            Some(Value::String(zone)) => Some(time_zone::resolve(zone)?),
+            _ => None,
+        };
+        self.check_phone(body.get("phone"))?;
+        for key in ["name", "external_id"].iter().chain(PLAIN_KEYS) {
             if let Some(value) = body.get(*key) {
                 user[*key] = value.clone();
             }
         }
+        if let Some((rails, iana)) = zone {
+            user["time_zone"] = json!(rails);
+            user["iana_time_zone"] = json!(iana);
+        }
         if let Some(role) = role {
             user["role"] = json!(role);
         }
-        if let Some(tags) = body.get("tags") {
+        // Without user tagging, Zendesk has no tags on users and drops them silently.
+        if let Some(tags) = body
+            .get("tags")
+            .filter(|_| self.rules.user_settings.tagging)
+        {
             user["tags"] = normalize_tags(tags);
         }
-        if let Some(org) = organization {
-            user["organization_id"] = json!(self.organization_or_create(&org));
+        match organization {
+            Some(OrganizationTarget::Existing(org)) => user["organization_id"] = json!(org),
+            Some(OrganizationTarget::New(name)) => {
+                user["organization_id"] = json!(self.organization_or_create(&name));
+            }
+            None => {}
         }
         for (key, value) in fields {
             user["user_fields"][key] = value;
         }
-        self.apply_identities(user, body);
+        if let Some(email) = body.get("email").and_then(Value::as_str) {
+            self.apply_email(user, id, email, creating);
+        }
+        self.apply_identities(user, id, body);
         Ok(())
     }
 
+    /// The body's email and email identities must not belong to another user.
     fn check_unique(&self, id: u64, body: &Map<String, Value>) -> Result<(), String> {
-        if let Some(email) = body.get("email").and_then(Value::as_str) {
+        let identity_emails = body
+            .get("identities")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter(|i| i["type"] == "email")
+            .filter_map(|i| i["value"].as_str());
+        let emails = body
+            .get("email")
+            .and_then(Value::as_str)
+            .into_iter()
+            .chain(identity_emails);
+        for email in emails {
             if !looks_like_email(email) {
                 return Err(format!("Email: {email} is not properly formatted"));
             }
@@ -296,29 +484,46 @@ impl Store {
         Ok(())
     }
 
-    /// `organization: {"name": …}` (created when new) or an existing `organization_id`.
+    /// With phone number validation on, a phone must be E.164 (`+15551234567`).
+    fn check_phone(&self, phone: Option<&Value>) -> Result<(), String> {
+        let Some(phone) = phone.and_then(Value::as_str).filter(|p| !p.is_empty()) else {
+            return Ok(());
+        };
+        if self.rules.user_settings.end_user_phone_number_validation && !is_e164(phone) {
+            // The text of Zendesk's answer to a phone it refuses.
+            return Err(format!("Phone {phone} is not properly formatted"));
+        }
+        Ok(())
+    }
+
+    /// `organization: {"name": …}` (as [`Rules::organization_by_name`] says) or an existing
+    /// `organization_id`.
     fn organization_for(
         &self,
         by_name: Option<&Value>,
         by_id: Option<&Value>,
-    ) -> Result<Option<String>, String> {
-        if let Some(org) = by_name {
-            return match org.get("name").and_then(Value::as_str) {
-                Some(name) if !name.trim().is_empty() => Ok(Some(name.trim().to_owned())),
-                _ => Err("Organization: name cannot be blank".into()),
+    ) -> Result<Option<OrganizationTarget>, String> {
+        let mode = self.rules.organization_by_name;
+        if let Some(org) = by_name.filter(|_| mode != OrganizationByName::Ignore) {
+            let name = match org.get("name").and_then(Value::as_str) {
+                Some(name) if !name.trim().is_empty() => name.trim(),
+                _ => return Err("Organization: name cannot be blank".into()),
+            };
+            return match (self.organization_id(name), mode) {
+                (Some(id), _) => Ok(Some(OrganizationTarget::Existing(id))),
+                (None, OrganizationByName::Create) => {
+                    Ok(Some(OrganizationTarget::New(name.to_owned())))
+                }
+                (None, _) => Err(format!("Organization: {name} does not exist")),
             };
         }
         match by_id {
             None | Some(Value::Null) => Ok(None),
-            Some(id) => {
-                let known = self
-                    .organizations
-                    .iter()
-                    .find(|(_, v)| Some(**v) == id.as_u64());
-                known
-                    .map(|(name, _)| Some(name.clone()))
-                    .ok_or_else(|| format!("Organization: {id} is invalid"))
-            }
+            Some(id) => id
+                .as_u64()
+                .filter(|id| self.organization_records.contains_key(id))
+                .map(|id| Some(OrganizationTarget::Existing(id)))
+                .ok_or_else(|| format!("Organization: {id} is invalid")),
         }
     }
 
@@ -333,7 +538,13 @@ impl Store {
         }
         let id = self.take_id();
         self.organizations.insert(name.to_lowercase(), id);
-        self.organization_names.insert(id, name.to_owned());
+        self.organization_records.insert(
+            id,
+            Organization {
+                name: name.to_owned(),
+                created_at: self.stamp.clone(),
+            },
+        );
         id
     }
 
@@ -348,51 +559,125 @@ impl Store {
             let Some(def) = self.fields.iter().find(|f| f["key"] == *key) else {
                 continue;
             };
-            if let Some(value) = check_field_value(def, value)? {
+            if let Some(value) = check_field_value(def, value, self.rules.date_fields)? {
                 out.push((key.clone(), value));
             }
         }
         Ok(out)
     }
 
-    fn apply_identities(&mut self, user: &mut Value, body: &Map<String, Value>) {
+    /// `email` on create, or on a user without one, is the primary email; on an existing
+    /// user it adds a secondary identity (or replaces the primary, the old sandbox rule).
+    fn apply_email(&mut self, user: &mut Value, id: u64, email: &str, creating: bool) {
+        let held = self
+            .identities(id)
+            .iter()
+            .any(|i| i["type"] == "email" && eq_email(&i["value"], email));
+        if creating || user["email"].is_null() {
+            user["email"] = json!(email);
+            if !held {
+                self.add_identity(id, "email", email, true, user["verified"] == true);
+            }
+            return;
+        }
+        if held {
+            return;
+        }
+        match self.rules.email_on_update {
+            EmailOnUpdate::AddSecondary => {
+                self.add_identity(id, "email", email, false, false);
+            }
+            EmailOnUpdate::ReplacePrimary => {
+                let old = user["email"].as_str().unwrap_or("").to_lowercase();
+                self.by_email.remove(&old);
+                let stamp = self.stamp.clone();
+                if let Some(primary) = self
+                    .identities
+                    .entry(id)
+                    .or_default()
+                    .iter_mut()
+                    .find(|i| i["type"] == "email" && i["primary"] == true)
+                {
+                    primary["value"] = json!(email);
+                    primary["updated_at"] = json!(stamp);
+                }
+                self.by_email.insert(email.to_lowercase(), id);
+                self.emails_added.insert(email.to_lowercase(), self.now);
+                user["email"] = json!(email);
+            }
+        }
+    }
+
+    /// `identities: [{"type","value"}]` of a body; the first email one is the primary email of
+    /// a user that has none.
+    fn apply_identities(&mut self, user: &mut Value, id: u64, body: &Map<String, Value>) {
         let Some(list) = body.get("identities").and_then(Value::as_array) else {
             return;
         };
-        let id = user["id"].as_u64().unwrap_or_default();
-        if user["email"].is_null()
-            && let Some(email) = list
+        for identity in list {
+            let (Some(kind), Some(value)) = (identity["type"].as_str(), identity["value"].as_str())
+            else {
+                continue;
+            };
+            let held = self
+                .identities(id)
                 .iter()
-                .find(|i| i["type"] == "email")
-                .and_then(|i| i["value"].as_str())
-            && !self.by_email.contains_key(&email.to_lowercase())
-        {
-            user["email"] = json!(email);
+                .any(|i| i["type"] == kind && eq_email(&i["value"], value));
+            if held {
+                continue;
+            }
+            let primary = kind == "email" && user["email"].is_null();
+            if primary {
+                user["email"] = json!(value);
+            }
+            let first_of_kind = !self.identities(id).iter().any(|i| i["type"] == kind);
+            self.add_identity(id, kind, value, primary || first_of_kind, false);
         }
-        self.identities
-            .entry(id)
-            .or_default()
-            .extend(list.iter().cloned());
+    }
+
+    /// An identity in Zendesk's shape (user identities API, JSON format).
+    fn add_identity(
+        &mut self,
+        user_id: u64,
+        kind: &str,
+        value: &str,
+        primary: bool,
+        verified: bool,
+    ) {
+        let id = self.next_identity_id;
+        self.next_identity_id += 1;
+        let mut identity = json!({
+            "url": format!("{}/api/v2/users/{user_id}/identities/{id}.json", self.base),
+            "id": id,
+            "user_id": user_id,
+            "type": kind,
+            "value": value,
+            "verified": verified,
+            "primary": primary,
+            "created_at": self.stamp,
+            "updated_at": self.stamp,
+            "undeliverable_count": 0
+        });
+        if kind == "email" {
+            identity["deliverable_state"] = json!("deliverable");
+            self.by_email.insert(value.to_lowercase(), user_id);
+            self.emails_added.insert(value.to_lowercase(), self.now);
+        }
+        self.identities.entry(user_id).or_default().push(identity);
     }
 
     fn insert(&mut self, id: u64, user: Value) {
-        if let Some(email) = user["email"].as_str() {
-            self.by_email.insert(email.to_lowercase(), id);
-        }
         if let Some(external) = user["external_id"].as_str() {
             self.by_external_id.insert(external.to_lowercase(), id);
         }
         self.users.insert(id, user);
     }
 
-    /// Forgets the user's current email and external_id before they change.
+    /// Forgets the user's current external_id before it changes.
     fn unindex(&mut self, id: u64) {
         let Some(user) = self.users.get(&id) else {
             return;
         };
-        if let Some(email) = user["email"].as_str() {
-            self.by_email.remove(&email.to_lowercase());
-        }
         if let Some(external) = user["external_id"].as_str() {
             self.by_external_id.remove(&external.to_lowercase());
         }
@@ -456,9 +741,27 @@ impl Store {
     }
 }
 
+fn eq_email(held: &Value, sent: &str) -> bool {
+    held.as_str().is_some_and(|h| h.eq_ignore_ascii_case(sent))
+}
+
+/// `+` and 2 to 15 digits, the first not 0.
+fn is_e164(phone: &str) -> bool {
+    let Some(digits) = phone.strip_prefix('+') else {
+        return false;
+    };
+    (2..=15).contains(&digits.len())
+        && digits.chars().all(|c| c.is_ascii_digit())
+        && !digits.starts_with('0')
+}
+
 /// One custom field value checked against its definition: `Ok(None)` means "not set" (a
 /// dropdown label instead of a value is dropped silently, as Zendesk does).
-fn check_field_value(def: &Value, value: &Value) -> Result<Option<Value>, String> {
+fn check_field_value(
+    def: &Value,
+    value: &Value,
+    dates: DateFields,
+) -> Result<Option<Value>, String> {
     let title = def["title"].as_str().unwrap_or("Field");
     let invalid = || format!("{title}: {value} is invalid");
     if value.is_null() {
@@ -478,12 +781,7 @@ fn check_field_value(def: &Value, value: &Value) -> Result<Option<Value>, String
         },
         "integer" => json!(text.trim().parse::<i64>().map_err(|_| invalid())?),
         "decimal" => json!(text.trim().parse::<f64>().map_err(|_| invalid())?),
-        "date" => {
-            if !is_iso_date(&text) {
-                return Err(invalid());
-            }
-            json!(text)
-        }
+        "date" => json!(stored_date(&text, dates).ok_or_else(invalid)?),
         "regexp" => {
             let pattern = def["regexp_for_validation"].as_str().unwrap_or("");
             let refused = regex::Regex::new(pattern).is_ok_and(|re| !re.is_match(&text));
@@ -527,8 +825,23 @@ fn option_values(def: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
-fn is_iso_date(text: &str) -> bool {
-    chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").is_ok()
+/// A date sent as `2027-01-01` (or as the date-time Zendesk reads back), as Zendesk stores
+/// it: a date-time at midnight UTC, unless the sandbox is told to keep it as sent.
+fn stored_date(text: &str, dates: DateFields) -> Option<String> {
+    let text = text.trim();
+    let date = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .ok()
+        .or_else(|| {
+            chrono::DateTime::parse_from_rfc3339(text)
+                .ok()
+                .map(|d| d.date_naive())
+        })?;
+    let day = date.format("%Y-%m-%d");
+    Some(match dates {
+        DateFields::DateTimeOffset => format!("{day}T00:00:00+00:00"),
+        DateFields::DateTimeZulu => format!("{day}T00:00:00Z"),
+        DateFields::AsSent => text.to_owned(),
+    })
 }
 
 fn looks_like_email(email: &str) -> bool {
@@ -665,9 +978,18 @@ mod tests {
         assert_eq!(s.user(id).unwrap()["user_fields"]["plan"], "gold");
     }
 
+    fn store_with(rules: Rules) -> Store {
+        let mut s = store();
+        s.set_rules(rules);
+        s
+    }
+
     #[test]
     fn update_by_external_id_and_organizations_by_name() {
-        let mut s = store();
+        let mut s = store_with(Rules {
+            organization_by_name: OrganizationByName::Create,
+            ..Rules::default()
+        });
         let now = SystemTime::now();
         let id = s
             .create(&json!({"name": "A", "external_id": "e1"}), now)
@@ -689,5 +1011,136 @@ mod tests {
             .update(&json!({"id": id, "role": "boss"}), now)
             .unwrap_err();
         assert!(err.details.starts_with("Role:"));
+    }
+
+    #[test]
+    fn organizations_by_name_are_ignored_or_refused_by_choice() {
+        let now = SystemTime::now();
+        let mut s = store();
+        let id = s
+            .create(&json!({"name": "A", "organization": {"name": "Acme"}}), now)
+            .unwrap();
+        assert!(s.user(id).unwrap()["organization_id"].is_null());
+        assert_eq!(s.organization_id("acme"), None, "ignored: nothing created");
+        let mut s = store_with(Rules {
+            organization_by_name: OrganizationByName::Refuse,
+            ..Rules::default()
+        });
+        let err = s
+            .create(&json!({"name": "A", "organization": {"name": "Acme"}}), now)
+            .unwrap_err();
+        assert_eq!(err.details, "Organization: Acme does not exist");
+        let acme = s.add_organization("Acme");
+        let id = s
+            .create(&json!({"name": "B", "organization": {"name": "ACME"}}), now)
+            .unwrap();
+        assert_eq!(s.user(id).unwrap()["organization_id"], acme);
+    }
+
+    /// A user created with a@x.com, then sent a2@x.com by an update.
+    fn email_changed(rules: Rules) -> (Store, u64) {
+        let now = SystemTime::now();
+        let mut s = store_with(rules);
+        let user = json!({"name": "A", "email": "a@x.com", "external_id": "e1"});
+        let id = s.create(&user, now).unwrap();
+        s.update(&json!({"external_id": "e1", "email": "a2@x.com"}), now)
+            .unwrap();
+        (s, id)
+    }
+
+    #[test]
+    fn an_email_sent_on_update_is_a_secondary_identity_and_unique_everywhere() {
+        let now = SystemTime::now();
+        let (mut s, id) = email_changed(Rules::default());
+        assert_eq!(s.user(id).unwrap()["email"], "a@x.com", "the primary stays");
+        let emails: Vec<(Value, Value)> = s
+            .identities(id)
+            .iter()
+            .map(|i| (i["value"].clone(), i["primary"].clone()))
+            .collect();
+        assert_eq!(
+            emails,
+            [
+                (json!("a@x.com"), json!(true)),
+                (json!("a2@x.com"), json!(false))
+            ]
+        );
+        let err = s
+            .create(&json!({"name": "B", "email": "A2@x.com"}), now)
+            .unwrap_err();
+        assert!(err.details.contains("already being used"), "{err:?}");
+        assert_eq!(s.find_by_email("a2@x.com").unwrap()["id"], id);
+        let second = s.identities(id)[1]["id"].as_u64().unwrap();
+        let after = s.make_primary(id, second, now).unwrap();
+        assert_eq!(after[1]["primary"], true);
+        assert_eq!(after[0]["primary"], false);
+        assert_eq!(s.user(id).unwrap()["email"], "a2@x.com");
+        assert!(s.make_primary(id, 1, now).is_none());
+
+        let (s, id) = email_changed(Rules {
+            email_on_update: EmailOnUpdate::ReplacePrimary,
+            ..Rules::default()
+        });
+        assert_eq!(s.user(id).unwrap()["email"], "a2@x.com");
+        assert!(s.find_by_email("a@x.com").is_none());
+        assert_eq!(s.identities(id).len(), 1);
+    }
+
+    #[test]
+    fn dates_time_zones_tags_and_phones_are_stored_as_zendesk_does() {
+        let now = SystemTime::now();
+        let mut s = store();
+        s.add_field(
+            &json!({"key": "start", "type": "date", "title": "Start"}),
+            now,
+        );
+        let id = s
+            .create(
+                &json!({"name": "A", "user_fields": {"start": "2027-01-01"},
+                    "time_zone": "Europe/Berlin", "iana_time_zone": "Asia/Tokyo",
+                    "tags": ["VIP"], "phone": "555 1234"}),
+                now,
+            )
+            .unwrap();
+        let user = s.user(id).unwrap();
+        assert_eq!(user["user_fields"]["start"], "2027-01-01T00:00:00+00:00");
+        assert_eq!(user["time_zone"], "Berlin");
+        assert_eq!(
+            user["iana_time_zone"], "Europe/Berlin",
+            "iana_time_zone is read-only"
+        );
+        assert_eq!(user["tags"], json!(["vip"]));
+        assert_eq!(
+            user["phone"], "555 1234",
+            "stored as sent without validation"
+        );
+
+        let mut s = store_with(Rules {
+            date_fields: DateFields::DateTimeZulu,
+            user_settings: UserSettings {
+                tagging: false,
+                end_user_phone_number_validation: true,
+                ..UserSettings::default()
+            },
+            ..Rules::default()
+        });
+        s.add_field(
+            &json!({"key": "start", "type": "date", "title": "Start"}),
+            now,
+        );
+        let err = s
+            .create(&json!({"name": "A", "phone": "555 1234"}), now)
+            .unwrap_err();
+        assert_eq!(err.details, "Phone 555 1234 is not properly formatted");
+        let id = s
+            .create(
+                &json!({"name": "B", "phone": "+15551234567", "tags": ["vip"],
+                    "user_fields": {"start": "2027-01-01T00:00:00+00:00"}}),
+                now,
+            )
+            .unwrap();
+        let user = s.user(id).unwrap();
+        assert_eq!(user["tags"], json!([]), "no user tagging: tags ignored");
+        assert_eq!(user["user_fields"]["start"], "2027-01-01T00:00:00Z");
     }
 }
