@@ -17,9 +17,6 @@ fn zdimport(home: &Path, args: &[&str]) -> Output {
         .env("ZDIMPORT_CONFIG_DIR", home.join("config"))
         .env("ZDIMPORT_DATA_DIR", home.join("data"))
         .env("ZDIMPORT_KEYRING", "memory")
-        // PIN (sandbox live mode): dates read back as sent until the plan compares dates as
-        // dates (issue 11, item 5).
-        .env(zdimport::sandbox::OPTIONS_ENV, "date-fields=as-sent")
         .output()
         .expect("run zdimport")
 }

@@ -58,8 +58,13 @@ pub fn match_results<'a>(sent: &[Value], results: &'a [JobResult]) -> Vec<Matche
             }
         }
     }
-    // Position is trusted only when Zendesk answered every user and numbered none.
-    let in_order = results.len() == sent.len() && results.iter().all(|r| r.index.is_none());
+    // Position is trusted only when Zendesk answered every user, and every result it
+    // numbered (recorded failures carry an index, successes none) sits at its own index.
+    let in_order = results.len() == sent.len()
+        && results
+            .iter()
+            .enumerate()
+            .all(|(order, r)| r.index.is_none_or(|i| i == order));
     if in_order {
         for (r, result) in results.iter().enumerate() {
             if at.placed[r].is_none() && agrees(&sent[r], result) {
@@ -201,7 +206,39 @@ mod tests {
                 (1, MatchRule::Email),
                 (2, MatchRule::ExternalId)
             ],
-            "some results carry an index, so position is not trusted for the 4th"
+            "the 1st result's index is not its place, so position is not trusted for the 4th"
+        );
+    }
+
+    #[test]
+    fn indexed_failures_among_unindexed_successes_keep_the_order() {
+        let sent = vec![
+            json!({"name": "a"}),
+            json!({"name": "b"}),
+            json!({"name": "c"}),
+        ];
+        let got = results(json!([
+            {"id": 1, "status": "Created"},
+            {"index": 1, "error": "DuplicateValue", "id": null, "details": "taken"},
+            {"id": 3, "status": "Created"},
+        ]));
+        assert_eq!(
+            summary(&sent, &got),
+            [
+                (0, MatchRule::Position),
+                (1, MatchRule::Index),
+                (2, MatchRule::Position)
+            ]
+        );
+        let shifted = results(json!([
+            {"index": 2, "error": "DuplicateValue", "details": "taken"},
+            {"id": 1, "status": "Created"},
+            {"id": 3, "status": "Created"},
+        ]));
+        assert_eq!(
+            summary(&sent, &shifted),
+            [(2, MatchRule::Index)],
+            "an index away from its place: the order cannot be trusted"
         );
     }
 
