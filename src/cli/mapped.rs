@@ -68,6 +68,12 @@ impl MappingArgs {
             .map(profile::load)
             .transpose()
             .map_err(|e| e.to_string())?;
+        for (p, note) in profile
+            .iter()
+            .flat_map(|p| p.notes.iter().map(move |n| (p, n)))
+        {
+            eprintln!("zdimport: profile '{}': {note}", p.name);
+        }
         let mut workbook = Workbook::open(&self.source.file).map_err(|e| e.to_string())?;
         let wanted_sheet = self
             .source

@@ -145,7 +145,10 @@ fn write_mapping(
                 t.to_string(),
                 c.reason
             )?,
-            None => writeln!(out, "  {header:<width$}     (ignored)")?,
+            None => match c.reason.explain() {
+                Some(why) => writeln!(out, "  {header:<width$}     (ignored: {why})")?,
+                None => writeln!(out, "  {header:<width$}     (ignored)")?,
+            },
         }
     }
     Ok(())

@@ -98,8 +98,11 @@ pub struct Checker {
 impl Checker {
     /// A checker for a table whose first column is at `first_column` (0 = A).
     pub fn new(mapping: &Mapping, first_column: u32, options: Options) -> Checker {
+        // Only update_many takes an id: elsewhere it could land on another user. The mapping
+        // reports it as a problem; this keeps it out of the body even if a caller went on.
         let columns = mapping
             .mapped()
+            .filter(|(_, target)| options.mode == Mode::Update || **target != Target::Id)
             .map(|(c, target)| Column {
                 index: c.index,
                 header: c.header.clone(),
@@ -424,6 +427,19 @@ fn assign_text(user: &mut User, target: &Target, text: String) -> Result<Option<
             user.organization_id = Some(id);
             return Ok(None);
         }
+        Target::LocaleId => {
+            let id = whole_number(&text, "a locale id").map_err(|m| {
+                let hint = "; a language code such as en-US goes to locale";
+                let message = if text.chars().any(char::is_alphabetic) {
+                    format!("{m}{hint}")
+                } else {
+                    m
+                };
+                (message, text)
+            })?;
+            user.locale_id = Some(id);
+            return Ok(None);
+        }
         Target::Organization => {
             user.organization = Some(OrganizationRef { name: text });
             return Ok(None);
@@ -434,7 +450,6 @@ fn assign_text(user: &mut User, target: &Target, text: String) -> Result<Option<
         }
         Target::Name => &mut user.name,
         Target::TimeZone => &mut user.time_zone,
-        Target::IanaTimeZone => &mut user.iana_time_zone,
         Target::Locale => &mut user.locale,
         Target::Details => &mut user.details,
         Target::Notes => &mut user.notes,
@@ -707,6 +722,12 @@ mod tests {
     #[case(Target::Verified, "maybe", "'maybe' is not yes or no")]
     #[case(Target::Phone, "n/a", "'n/a' is not a phone number (no digits)")]
     #[case(Target::Id, "-3", "'-3' is not a Zendesk user id (a whole number)")]
+    #[case(Target::LocaleId, "1.5", "'1.5' is not a locale id (a whole number)")]
+    #[case(
+        Target::LocaleId,
+        "en-US",
+        "'en-US' is not a locale id (a whole number); a language code such as en-US goes to locale"
+    )]
     fn typed_targets_reject_bad_text(
         #[case] target: Target,
         #[case] text: &str,
@@ -717,6 +738,52 @@ mod tests {
             assign(&mut user, &target, Value::Text(text.into()), None),
             Err((want.to_owned(), text.to_owned()))
         );
+    }
+
+    #[rstest]
+    #[case(Mode::Create, None)]
+    #[case(Mode::Upsert, None)]
+    #[case(Mode::Update, Some(7))]
+    fn an_id_mapped_by_hand_is_sent_in_update_mode_only(
+        #[case] mode: Mode,
+        #[case] want: Option<u64>,
+    ) {
+        let headers = ["Name", "Email", "User ID"].map(str::to_owned);
+        let mut mapping = auto_match(&headers);
+        mapping.set(2, Some(Target::Id));
+        let options = Options {
+            mode,
+            ..Options::default()
+        };
+        let mut c = Checker::new(&mapping, 0, options);
+        let checked = c.check(row(2, &["Ana", "ana@x.com", "7"]));
+        let user = checked.user.unwrap();
+        assert_eq!(user.id, want);
+        let body = serde_json::to_string(&user).unwrap();
+        assert_eq!(body.contains(r#""id":"#), want.is_some(), "{body}");
+    }
+
+    #[test]
+    fn locale_id_is_a_json_number_and_a_bad_one_names_row_and_column() {
+        let mut c = checker(&["Name", "Email", "Locale ID"], Mode::Create);
+        let checked = c.check(Row {
+            number: 4,
+            cells: vec![Cell::Text("Ana".into()), Cell::Empty, Cell::Float(1176.0)],
+        });
+        assert_eq!(
+            serde_json::to_string(&checked.user.unwrap()).unwrap(),
+            r#"{"name":"Ana","locale_id":1176}"#
+        );
+        let bad = c.check(row(5, &["Bo", "", "de"]));
+        assert_eq!(
+            messages(&bad),
+            vec![
+                "row 5, Locale ID (C5): error: 'de' is not a locale id (a whole number); a \
+                 language code such as en-US goes to locale"
+            ]
+        );
+        assert_eq!(bad.issues[0].value.as_deref(), Some("de"));
+        assert!(bad.user.is_none());
     }
 
     #[test]

@@ -610,8 +610,14 @@ impl App {
         self.session.unsaved = false;
         if let Screen::Map(state) = &mut self.screen {
             state.profile_name = Some(profile.name.clone());
-            state.notice = Some(if fit.missing.is_empty() {
+            state.notice = Some(if fit.missing.is_empty() && profile.notes.is_empty() {
                 Notice::Info(format!("Using profile '{}'", profile.name))
+            } else if fit.missing.is_empty() {
+                Notice::Info(format!(
+                    "Profile '{}': {}",
+                    profile.name,
+                    profile.notes.join("; ")
+                ))
             } else {
                 Notice::Error(format!(
                     "Profile '{}': not in this sheet: {}",
