@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::mapping::{Mapping, MatchReason, Target, Transform};
-use crate::payload::Mode;
+use crate::payload::{Mode, PhoneRegion};
 
 /// The profile format this build writes and reads.
 pub const VERSION: u32 = 1;
@@ -44,6 +44,9 @@ pub struct ProfileOptions {
     /// Ask Zendesk not to send each new user a verification email.
     #[serde(default)]
     pub skip_verify_email: bool,
+    /// The country phone numbers without `+` are read in (`"DE"`), for E.164 phones.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone_region: Option<PhoneRegion>,
 }
 
 /// One source column and where it goes; `target: "ignore"` keeps a column out on purpose.
@@ -355,7 +358,7 @@ mod tests {
         "name": "monthly crm",
         "header_row": 3,
         "mode": "create",
-        "options": { "skip_verify_email": true },
+        "options": { "skip_verify_email": true, "phone_region": "pt" },
         "columns": [
             { "source": "Full Name", "target": "name" },
             { "source": "E-mail", "target": "email" },
@@ -375,6 +378,7 @@ mod tests {
         );
         assert_eq!(profile.columns[2].transform.value_map["Gold"], "gold");
         assert_eq!(profile.columns[4].target, None);
+        assert_eq!(profile.options.phone_region, "PT".parse().ok());
         let again: Profile =
             serde_json::from_str(&serde_json::to_string(&profile).unwrap()).unwrap();
         assert_eq!(again, profile);

@@ -6,6 +6,7 @@ use std::collections::hash_map::Entry;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
 
+use super::phone::{PhoneRegion, e164};
 use super::user::{FieldValue, Identity, IdentityKind, OrganizationRef, Role, User};
 use super::{Blank, Issue, Mode, RowStatus, Severity};
 use crate::mapping::{Mapping, Target, Transform, Value};
@@ -19,6 +20,8 @@ pub struct Options {
     pub mode: Mode,
     /// Ask Zendesk not to send new users a verification email.
     pub skip_verify_email: bool,
+    /// The country numbers without `+` are read in, for E.164 phones.
+    pub phone_region: Option<PhoneRegion>,
 }
 
 /// A checked row: the user to send (none when the row has an error) and its problems.
@@ -164,6 +167,12 @@ impl Checker {
                     continue;
                 }
             };
+            let value = match column.target {
+                Target::Phone | Target::IdentityPhone => {
+                    self.phones(number, column, value, &mut issues)
+                }
+                _ => value,
+            };
             match assign(&mut user, &column.target, value, self.fields.as_deref()) {
                 Ok(Some(key)) => keys.push((key, position)),
                 Ok(None) => {}
@@ -191,6 +200,35 @@ impl Checker {
             row: number,
             user: sent.then_some(user),
             issues,
+        }
+    }
+
+    /// Phone numbers in E.164; one that cannot be is sent as is, with a warning.
+    fn phones(&self, row: u32, column: &Column, value: Value, issues: &mut Vec<Issue>) -> Value {
+        let mut one = |text: String| {
+            // No digits at all is a row error, reported when the value is assigned.
+            if !text.chars().any(|c| c.is_ascii_digit()) {
+                return text;
+            }
+            match e164(&text, self.options.phone_region) {
+                Ok(number) => number,
+                Err(why) => {
+                    let message = format!("'{text}' {why}; sent as is");
+                    issues.push(issue(
+                        row,
+                        column,
+                        Some(text.clone()),
+                        Severity::Warning,
+                        message,
+                    ));
+                    text
+                }
+            }
+        };
+        match value {
+            Value::Text(text) => Value::Text(one(text)),
+            Value::List(items) => Value::List(items.into_iter().map(one).collect()),
+            other => other,
         }
     }
 
@@ -555,7 +593,7 @@ mod tests {
         let headers: Vec<String> = headers.iter().map(|h| (*h).to_owned()).collect();
         let options = Options {
             mode,
-            skip_verify_email: false,
+            ..Options::default()
         };
         Checker::new(&auto_match(&headers), 0, options)
     }
@@ -689,6 +727,7 @@ mod tests {
         let options = Options {
             mode: Mode::Create,
             skip_verify_email: true,
+            phone_region: "PT".parse().ok(),
         };
         let mut c = Checker::new(&mapping, 0, options);
         let checked = c.check(Row {
@@ -709,7 +748,7 @@ mod tests {
         assert_eq!(messages(&checked), Vec::<String>::new());
         assert_eq!(
             serde_json::to_string(&checked.user.unwrap()).unwrap(),
-            r#"{"name":"Ana","email":"ana@x.com","phone":"351912345678","organization":{"name":"Acme"},"organization_id":42,"tags":["vip","beta","gold"],"verified":true,"identities":[{"type":"email","value":"ana@home.org"}],"user_fields":{"plan":"Gold"},"skip_verify_email":true}"#
+            r#"{"name":"Ana","email":"ana@x.com","phone":"+351912345678","organization":{"name":"Acme"},"organization_id":42,"tags":["vip","beta","gold"],"verified":true,"identities":[{"type":"email","value":"ana@home.org"}],"user_fields":{"plan":"Gold"},"skip_verify_email":true}"#
         );
     }
 
@@ -784,6 +823,41 @@ mod tests {
         );
         assert_eq!(bad.issues[0].value.as_deref(), Some("de"));
         assert!(bad.user.is_none());
+    }
+
+    #[rstest]
+    #[case::with_region(Some("US"), &["(415) 555-2671", "+1 415 555 2672"], vec!["+14155552671"], vec!["+14155552672"], vec![])]
+    #[case::without_region(None, &["(415) 555-2671", "+1 415 555 2672"], vec!["(415) 555-2671"], vec!["+14155552672"],
+        vec!["row 3, Phone (B3): warning: '(415) 555-2671' cannot be written as E.164: no country code; start it with + or set a phone region (--phone-region, the profile's options.phone_region, or the Connect screen); sent as is"])]
+    #[case::invalid(Some("US"), &["555-0100", "12"], vec!["555-0100"], vec!["12"],
+        vec![
+            "row 3, Phone (B3): warning: '555-0100' cannot be written as E.164: not a valid phone number in region US; sent as is",
+            "row 3, Other Phone (C3): warning: '12' cannot be written as E.164: the number is too short after the country code (read in region US); sent as is",
+        ])]
+    fn phones_become_e164_or_warn_with_row_and_column(
+        #[case] region: Option<&str>,
+        #[case] cells: &[&str],
+        #[case] phone: Vec<&str>,
+        #[case] identities: Vec<&str>,
+        #[case] want: Vec<&str>,
+    ) {
+        let headers = ["Name", "Phone", "Other Phone"].map(str::to_owned);
+        let mapping = auto_match(&headers);
+        assert_eq!(mapping.columns[2].target, Some(Target::IdentityPhone));
+        let options = Options {
+            mode: Mode::Create,
+            phone_region: region.map(|r| r.parse().unwrap()),
+            ..Options::default()
+        };
+        let mut c = Checker::new(&mapping, 0, options);
+        let mut cells = cells.to_vec();
+        cells.insert(0, "Ana");
+        let checked = c.check(row(3, &cells));
+        assert_eq!(messages(&checked), want);
+        let user = checked.user.unwrap();
+        assert_eq!(user.phone.as_deref(), phone.first().copied());
+        let got: Vec<&str> = user.identities.iter().map(|i| i.value.as_str()).collect();
+        assert_eq!(got, identities);
     }
 
     #[test]

@@ -11,7 +11,7 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Paragraph, Widget, Wrap};
 
-use crate::payload::Mode;
+use crate::payload::{Mode, PhoneRegion};
 use crate::tui::action::Action;
 use crate::tui::strings;
 use crate::tui::widgets::input::TextInput;
@@ -108,10 +108,11 @@ enum Field {
     Mode,
     Concurrency,
     SkipVerify,
+    PhoneRegion,
     Test,
 }
 
-const FIELDS: [Field; 8] = [
+const FIELDS: [Field; 9] = [
     Field::Url,
     Field::SignIn,
     Field::Email,
@@ -119,6 +120,7 @@ const FIELDS: [Field; 8] = [
     Field::Mode,
     Field::Concurrency,
     Field::SkipVerify,
+    Field::PhoneRegion,
     Field::Test,
 ];
 
@@ -142,6 +144,8 @@ pub struct ConnectState {
     pub mode: Mode,
     pub concurrency: TextInput,
     pub skip_verify_email: bool,
+    /// The country phones without `+` are read in: two letters, or empty for none.
+    pub phone_region: TextInput,
     pub row: usize,
     pub connection: Connection,
     /// Connected to the built-in sandbox.
@@ -185,6 +189,7 @@ impl ConnectState {
             mode,
             concurrency: TextInput::new(&DEFAULT_CONCURRENCY.to_string()),
             skip_verify_email: skip_verify,
+            phone_region: TextInput::default(),
             row: if url.is_empty() { 0 } else { FIELDS.len() - 1 },
             connection: Connection::Untested,
             sandbox: false,
@@ -208,8 +213,16 @@ impl ConnectState {
     pub fn is_typing(&self) -> bool {
         matches!(
             self.field(),
-            Field::Url | Field::Email | Field::Token | Field::Concurrency
+            Field::Url | Field::Email | Field::Token | Field::Concurrency | Field::PhoneRegion
         )
+    }
+
+    /// The phone region typed here; empty is none.
+    pub fn phone_region(&self) -> Result<Option<PhoneRegion>, String> {
+        match self.phone_region.text.trim() {
+            "" => Ok(None),
+            code => code.parse().map(Some),
+        }
     }
 
     /// Jobs in flight the operator asked for, 1 to 30.
@@ -233,6 +246,11 @@ impl ConnectState {
             Action::Right | Action::Char(' ') if !self.is_typing() => self.change(true),
             Action::Enter if self.field() == Field::Test => return self.test(),
             Action::Enter | Action::Next if self.is_connected() && !self.is_typing() => {
+                if self.phone_region().is_err() {
+                    // Its note says what is wrong; the checks would read phones wrongly.
+                    self.row = FIELDS.iter().position(|f| *f == Field::PhoneRegion)?;
+                    return None;
+                }
                 return Some(ConnectOutcome::Next);
             }
             Action::Enter => self.row = (self.row + 1).min(FIELDS.len() - 1),
@@ -257,6 +275,17 @@ impl ConnectState {
             Field::Concurrency => match action {
                 Action::Char(c) if !c.is_ascii_digit() => false,
                 action => self.concurrency.handle(action),
+            },
+            Field::PhoneRegion => match action {
+                Action::Char(c)
+                    if !c.is_ascii_alphabetic() || self.phone_region.text.len() >= 2 =>
+                {
+                    false
+                }
+                Action::Char(c) => self
+                    .phone_region
+                    .handle(&Action::Char(c.to_ascii_uppercase())),
+                action => self.phone_region.handle(action),
             },
             _ => false,
         };
@@ -344,6 +373,15 @@ impl ConnectState {
                 "Skip verify email",
                 format!("‹ {} ›", if self.skip_verify_email { "yes" } else { "no" }),
                 "new users get no verification email",
+            ),
+            Field::PhoneRegion => (
+                "Phone region",
+                self.phone_region.text.clone(),
+                match self.phone_region() {
+                    Ok(None) => strings::CONNECT_REGION_NONE,
+                    Ok(Some(_)) => strings::CONNECT_REGION_SET,
+                    Err(_) => strings::CONNECT_REGION_BAD,
+                },
             ),
             Field::Test => ("", format!("[ {} ]", strings::CONNECT_TEST), ""),
         };
@@ -457,7 +495,7 @@ mod tests {
         s.row = 1;
         s.update(&Action::Right);
         assert_eq!(s.sign_in, SignInChoice::AccessToken);
-        s.row = 7;
+        s.row = 8;
         let Some(ConnectOutcome::Test(request)) = s.update(&Action::Enter) else {
             panic!("test asked for")
         };
@@ -483,5 +521,36 @@ mod tests {
             s.update(&Action::Char(c));
         }
         assert_eq!(s.concurrency(), 30, "Zendesk queues at most 30 jobs");
+    }
+
+    #[test]
+    fn phone_region_takes_two_letters_and_a_bad_one_holds_the_screen() {
+        let mut s = ConnectState::new(|_| None, Mode::Upsert, false);
+        s.row = 7;
+        assert!(s.is_typing());
+        for c in "d1eX".chars() {
+            s.update(&Action::Char(c));
+        }
+        assert_eq!(s.phone_region.text, "DE");
+        assert_eq!(s.phone_region(), Ok("DE".parse().ok()));
+        s.update(&Action::Backspace);
+        s.update(&Action::Backspace);
+        assert_eq!(s.phone_region(), Ok(None));
+        s.update(&Action::Char('z'));
+        s.update(&Action::Char('z'));
+        assert!(s.phone_region().is_err());
+        s.connection = Connection::Connected(Account {
+            url: "https://acme.zendesk.com".into(),
+            name: "Ops".into(),
+            email: "ops@acme.com".into(),
+            role: "admin".into(),
+            warning: None,
+        });
+        s.row = 8;
+        assert_eq!(s.update(&Action::Next), None);
+        assert_eq!(s.row, 7, "back on the region, whose note says why");
+        s.phone_region = TextInput::new("GB");
+        s.row = 8;
+        assert_eq!(s.update(&Action::Next), Some(ConnectOutcome::Next));
     }
 }
