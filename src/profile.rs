@@ -187,16 +187,20 @@ pub fn normalise(header: &str) -> String {
         .to_lowercase()
 }
 
-/// Where profiles live: `$ZDIMPORT_CONFIG_DIR/profiles`, else the platform's config dir.
-pub fn profiles_dir() -> Result<PathBuf, ProfileError> {
-    let base = match std::env::var_os(CONFIG_ENV) {
-        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
-        _ => directories::ProjectDirs::from("", "", "zdimport")
+/// zdimport's config dir: `$ZDIMPORT_CONFIG_DIR`, else the platform's.
+pub fn config_dir() -> Result<PathBuf, ProfileError> {
+    match std::env::var_os(CONFIG_ENV) {
+        Some(dir) if !dir.is_empty() => Ok(PathBuf::from(dir)),
+        _ => Ok(directories::ProjectDirs::from("", "", "zdimport")
             .ok_or(ProfileError::NoConfigDir)?
             .config_dir()
-            .to_path_buf(),
-    };
-    Ok(base.join("profiles"))
+            .to_path_buf()),
+    }
+}
+
+/// Where profiles live: `$ZDIMPORT_CONFIG_DIR/profiles`, else the platform's config dir.
+pub fn profiles_dir() -> Result<PathBuf, ProfileError> {
+    Ok(config_dir()?.join("profiles"))
 }
 
 fn check_name(name: &str) -> Result<(), ProfileError> {

@@ -473,3 +473,36 @@ fn the_sample_and_its_profile_in_assets_agree() {
         "{text}"
     );
 }
+
+#[test]
+fn login_asks_for_the_operators_client_and_logout_forgets_the_token() {
+    let home = TempDir::new().unwrap();
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_zdimport"))
+            .args(args)
+            .env("ZDIMPORT_CONFIG_DIR", home.path().join("config"))
+            .env("ZDIMPORT_KEYRING", "memory")
+            .env_remove("ZENDESK_CLIENT_ID")
+            .env_remove("ZENDESK_URL")
+            .env_remove("ZENDESK_SUBDOMAIN")
+            .output()
+            .expect("run zdimport")
+    };
+    let login = run(&["login", "--subdomain", "acme", "--redirect-port", "8123"]);
+    assert_eq!(login.status.code(), Some(2));
+    let err = stderr(&login);
+    assert!(err.contains("no OAuth client id"), "{err}");
+    assert!(err.contains("http://127.0.0.1:8123/callback"), "{err}");
+    let logout = run(&[
+        "logout",
+        "--subdomain",
+        "acme",
+        "--client-id",
+        "acme_import",
+    ]);
+    assert!(logout.status.success(), "{}", stderr(&logout));
+    assert_eq!(
+        stdout(&logout),
+        "No refresh token was kept for acme.zendesk.com and client 'acme_import'.\n"
+    );
+}

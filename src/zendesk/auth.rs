@@ -70,6 +70,10 @@ pub trait RefreshStore: Send + Sync + std::fmt::Debug {
     fn load(&self) -> Option<Secret>;
     fn save(&self, token: &Secret);
     fn clear(&self);
+    /// Whether the token saved last outlives this process (read back from where it is kept).
+    fn keeps(&self) -> bool {
+        false
+    }
 }
 
 /// Keeps the refresh token in this process only.
@@ -137,13 +141,34 @@ impl RefreshStore for KeyringStore {
             let _ = entry.delete_credential();
         }
     }
+
+    fn keeps(&self) -> bool {
+        let kept = self.entry.as_ref().and_then(|e| e.get_password().ok());
+        kept.is_some_and(|k| self.memory.load().is_some_and(|m| m.expose() == k))
+    }
 }
 
 /// The date Zendesk stops accepting API tokens, for the warning legacy sign-in prints.
 pub const API_TOKEN_RETIREMENT: &str = "2027-04-30";
 
-/// The public OAuth client id `zdimport login` uses unless told otherwise.
+/// A placeholder client id: no Zendesk account has it (only Zendesk issues global `zdg-…`
+/// clients; an admin creates a local one), so `zdimport login` asks for the operator's own.
 pub const DEFAULT_CLIENT_ID: &str = "zdimport";
+
+/// The loopback port `zdimport login` listens on unless told otherwise: fixed, because the
+/// redirect URL must be registered on the OAuth client, and whether Zendesk accepts any port
+/// for a registered loopback URL is unverified (API.md).
+pub const DEFAULT_REDIRECT_PORT: u16 = 47_800;
+
+/// The lifetimes asked for at sign-in (Zendesk allows 5 min–48 h and 7–90 days): an access
+/// token for two hours of import, and a refresh token that outlives a month between imports.
+pub const ACCESS_TOKEN_LIFETIME_SECS: u64 = 2 * 3600;
+pub const REFRESH_TOKEN_LIFETIME_SECS: u64 = 90 * 24 * 3600;
+
+/// The redirect URL to register on the OAuth client for a loopback port.
+pub fn redirect_uri(port: u16) -> String {
+    format!("http://127.0.0.1:{port}/callback")
+}
 
 /// What an import needs: write users, read fields, jobs and `users/me`.
 pub const DEFAULT_SCOPE: &str = "read write";
@@ -198,7 +223,8 @@ pub async fn sign_in(
                 token: Secret::new(token),
             },
             warning: Some(format!(
-                "signing in with an API token: Zendesk stops accepting API tokens on \
+                "signing in with an API token: Zendesk deactivates a token unused for 30 days \
+                 (so a monthly import can find it gone) and stops accepting API tokens on \
                  {API_TOKEN_RETIREMENT}; run `zdimport login` or set ZENDESK_CLIENT_ID and \
                  ZENDESK_CLIENT_SECRET"
             )),
@@ -394,11 +420,11 @@ impl TokenManager {
                             .into(),
                     )
                 })?;
-                grant_body(
+                with_lifetimes(grant_body(
                     &self.client,
                     "refresh_token",
                     &[("refresh_token", refresh.expose())],
-                )
+                ))
             }
         };
         let answer = request_token(&self.http, &self.token_url, &body, self.timeout).await?;
@@ -447,6 +473,14 @@ fn grant_body(client: &OAuthClient, grant: &str, extra: &[(&str, &str)]) -> Valu
     for (key, value) in extra {
         body[*key] = Value::from(*value);
     }
+    body
+}
+
+/// Asks for [`ACCESS_TOKEN_LIFETIME_SECS`] and [`REFRESH_TOKEN_LIFETIME_SECS`]: Zendesk's
+/// `expires_in` and `refresh_token_expires_in` (defaults 30 min and 30 days).
+fn with_lifetimes(mut body: Value) -> Value {
+    body["expires_in"] = Value::from(ACCESS_TOKEN_LIFETIME_SECS);
+    body["refresh_token_expires_in"] = Value::from(REFRESH_TOKEN_LIFETIME_SECS);
     body
 }
 
@@ -541,14 +575,28 @@ pub struct LoginFlow {
 impl LoginFlow {
     /// Listens on `127.0.0.1` (a random port) and builds the URL to open in the browser.
     pub async fn start(base: &Url, client: OAuthClient, scope: &str) -> Result<Self, ZendeskError> {
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .map_err(|e| ZendeskError::Auth(format!("cannot listen on 127.0.0.1: {e}")))?;
+        Self::start_on(base, client, scope, 0).await
+    }
+
+    /// [`LoginFlow::start`] on a fixed port, whose [`redirect_uri`] the OAuth client lists.
+    pub async fn start_on(
+        base: &Url,
+        client: OAuthClient,
+        scope: &str,
+        port: u16,
+    ) -> Result<Self, ZendeskError> {
+        let listener = TcpListener::bind(("127.0.0.1", port)).await.map_err(|e| {
+            ZendeskError::Auth(format!(
+                "cannot listen on 127.0.0.1:{port} for the browser's redirect: {e}; choose \
+                     another port with --redirect-port and register its redirect URL on the \
+                     OAuth client"
+            ))
+        })?;
         let port = listener
             .local_addr()
             .map_err(|e| ZendeskError::Auth(format!("cannot read the listening port: {e}")))?
             .port();
-        let redirect_uri = format!("http://127.0.0.1:{port}/callback");
+        let redirect_uri = redirect_uri(port);
         let state = random_token(32);
         let pkce = Pkce::new();
         let mut authorize_url =
@@ -582,12 +630,17 @@ impl LoginFlow {
         &self.authorize_url
     }
 
+    /// The redirect URL the browser comes back to, as the OAuth client must list it.
+    pub fn redirect_uri(&self) -> &str {
+        &self.redirect_uri
+    }
+
     /// Waits for the browser's redirect, checks `state`, and exchanges the code.
     pub async fn finish(self, timeout: Duration) -> Result<TokenAnswer, ZendeskError> {
         let code = self.wait_for_code().await?;
         let http = token_http(timeout)?;
         let token_url = token_url(&self.base)?;
-        let body = grant_body(
+        let body = with_lifetimes(grant_body(
             &self.client,
             "authorization_code",
             &[
@@ -595,7 +648,7 @@ impl LoginFlow {
                 ("redirect_uri", &self.redirect_uri),
                 ("code_verifier", self.pkce.verifier.expose()),
             ],
-        );
+        ));
         request_token(&http, &token_url, &body, timeout).await
     }
 
@@ -679,6 +732,51 @@ async fn read_request_target(stream: &mut tokio::net::TcpStream) -> Option<Strin
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sign_in_asks_for_the_token_lifetimes_zendesk_allows() {
+        let client = OAuthClient {
+            client_id: "acme".into(),
+            client_secret: None,
+        };
+        let body = with_lifetimes(grant_body(&client, "refresh_token", &[]));
+        assert_eq!(body["expires_in"], 7200);
+        assert_eq!(body["refresh_token_expires_in"], 7_776_000);
+        // Zendesk's bounds: 5 min–48 h and 7–90 days.
+        assert!((300..=172_800).contains(&ACCESS_TOKEN_LIFETIME_SECS));
+        assert!((604_800..=7_776_000).contains(&REFRESH_TOKEN_LIFETIME_SECS));
+        assert!(
+            !MemoryStore::default().keeps(),
+            "memory never outlives the process"
+        );
+    }
+
+    #[tokio::test]
+    async fn login_listens_on_the_port_asked_and_a_busy_one_says_what_to_do() {
+        let base = Url::parse("https://acme.zendesk.com").unwrap();
+        let client = OAuthClient {
+            client_id: "acme".into(),
+            client_secret: None,
+        };
+        let busy = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = busy.local_addr().unwrap().port();
+        let err = LoginFlow::start_on(&base, client.clone(), "read", port)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(&format!("127.0.0.1:{port}")), "{err}");
+        assert!(err.contains("--redirect-port"), "{err}");
+        drop(busy);
+        let flow = LoginFlow::start_on(&base, client, "read", port)
+            .await
+            .unwrap();
+        assert_eq!(flow.redirect_uri(), redirect_uri(port));
+        let url = flow.authorize_url().to_string();
+        assert!(
+            url.contains(&format!("127.0.0.1%3A{port}%2Fcallback")),
+            "{url}"
+        );
+    }
 
     #[test]
     fn s256_matches_rfc7636_example() {
