@@ -1,17 +1,15 @@
 //! `zdimport login` and `logout`: OAuth sign-in with PKCE in the operator's browser, with the
 //! operator's own OAuth client, remembered per account (never its secret).
 
-use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Args;
-use serde::{Deserialize, Serialize};
 use url::Url;
 
 use crate::zendesk::auth::{
-    DEFAULT_REDIRECT_PORT, DEFAULT_SCOPE, LoginFlow, redirect_uri, refresh_store,
+    DEFAULT_REDIRECT_PORT, DEFAULT_SCOPE, LoginFlow, RememberedClient as Remembered, redirect_uri,
+    refresh_store, remember_client, remembered_client,
 };
 use crate::zendesk::{Client, ClientConfig, Credentials, OAuthClient, TokenManager, base_url};
 
@@ -56,50 +54,13 @@ pub struct LogoutArgs {
     pub account: AccountArgs,
 }
 
-/// What the config remembers of an account's sign-in: never a token or a secret.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Remembered {
-    pub client_id: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub redirect_port: Option<u16>,
-}
-
-/// `accounts.json` in the config dir: one entry per account host.
-fn accounts_path() -> Result<PathBuf, String> {
-    Ok(crate::profile::config_dir()
-        .map_err(|e| e.to_string())?
-        .join("accounts.json"))
-}
-
-fn remembered_all() -> BTreeMap<String, Remembered> {
-    accounts_path()
-        .ok()
-        .and_then(|p| std::fs::read_to_string(p).ok())
-        .and_then(|text| serde_json::from_str(&text).ok())
-        .unwrap_or_default()
-}
-
-fn remember(host: &str, entry: Remembered) -> Result<PathBuf, String> {
-    let path = accounts_path()?;
-    let mut all = remembered_all();
-    all.insert(host.to_owned(), entry);
-    let io = |e: std::io::Error| format!("{}: {e}", path.display());
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(io)?;
-    }
-    let mut json = serde_json::to_string_pretty(&all).map_err(|e| e.to_string())?;
-    json.push('\n');
-    std::fs::write(&path, json).map_err(io)?;
-    Ok(path)
-}
-
 impl AccountArgs {
     /// The account URL, its host, and the client id given or remembered for it.
     fn resolve(&self) -> Result<(Url, String, Option<Remembered>), String> {
         let base =
             base_url(self.url.as_deref(), self.subdomain.as_deref()).map_err(|e| e.to_string())?;
         let host = base.host_str().unwrap_or("zendesk").to_owned();
-        let remembered = remembered_all().remove(&host);
+        let remembered = remembered_client(&host, env);
         Ok((base, host, remembered))
     }
 
@@ -154,7 +115,7 @@ pub fn run(args: &LoginArgs) -> Result<ExitCode, String> {
             .await
             .map_err(|_| "the browser did not come back within 5 minutes".to_owned())?
             .map_err(|e| e.to_string())?;
-        let store = refresh_store(&host, &client_id, |k| std::env::var(k).ok());
+        let store = refresh_store(&host, &client_id, env);
         let tokens = TokenManager::from_answer(
             &base,
             client,
@@ -170,7 +131,7 @@ pub fn run(args: &LoginArgs) -> Result<ExitCode, String> {
             client_id: client_id.clone(),
             redirect_port: (port != DEFAULT_REDIRECT_PORT).then_some(port),
         };
-        if let Err(e) = remember(&host, entry) {
+        if let Err(e) = remember_client(&host, entry, env) {
             eprintln!("zdimport: the client id is not remembered: {e}");
         }
         let who = format!(
@@ -206,7 +167,7 @@ pub fn logout(args: &LogoutArgs) -> Result<ExitCode, String> {
         .and_then(|r| r.redirect_port)
         .unwrap_or(DEFAULT_REDIRECT_PORT);
     let client_id = args.account.client_id(remembered.as_ref(), port)?;
-    let store = refresh_store(&host, &client_id, |k| std::env::var(k).ok());
+    let store = refresh_store(&host, &client_id, env);
     let had = store.load().is_some();
     store.clear();
     if had {
@@ -215,6 +176,11 @@ pub fn logout(args: &LogoutArgs) -> Result<ExitCode, String> {
         println!("No refresh token was kept for {host} and client '{client_id}'.");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The process environment, as the core's `var` parameters take it.
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
 }
 
 /// Best effort: a machine with no browser keeps the printed URL.

@@ -165,6 +165,63 @@ pub const DEFAULT_REDIRECT_PORT: u16 = 47_800;
 pub const ACCESS_TOKEN_LIFETIME_SECS: u64 = 2 * 3600;
 pub const REFRESH_TOKEN_LIFETIME_SECS: u64 = 90 * 24 * 3600;
 
+/// What the config remembers of an account's sign-in (`accounts.json`, keyed by host): the
+/// OAuth client `zdimport login` used, so later runs find its refresh token. Never a secret.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, Deserialize)]
+pub struct RememberedClient {
+    pub client_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redirect_port: Option<u16>,
+}
+
+/// `accounts.json` in the config dir (`ZDIMPORT_CONFIG_DIR` as `var` reads it, else the
+/// platform's).
+fn accounts_path(var: impl Fn(&str) -> Option<String>) -> Option<std::path::PathBuf> {
+    let dir = match var(crate::profile::CONFIG_ENV).filter(|d| !d.is_empty()) {
+        Some(dir) => std::path::PathBuf::from(dir),
+        None => directories::ProjectDirs::from("", "", "zdimport")?
+            .config_dir()
+            .to_path_buf(),
+    };
+    Some(dir.join("accounts.json"))
+}
+
+fn remembered_all(
+    var: impl Fn(&str) -> Option<String>,
+) -> std::collections::BTreeMap<String, RememberedClient> {
+    accounts_path(var)
+        .and_then(|p| std::fs::read_to_string(p).ok())
+        .and_then(|text| serde_json::from_str(&text).ok())
+        .unwrap_or_default()
+}
+
+/// The client remembered for an account host.
+pub fn remembered_client(
+    host: &str,
+    var: impl Fn(&str) -> Option<String>,
+) -> Option<RememberedClient> {
+    remembered_all(var).remove(host)
+}
+
+/// Remembers the client for an account host; returns the file written.
+pub fn remember_client(
+    host: &str,
+    entry: RememberedClient,
+    var: impl Fn(&str) -> Option<String>,
+) -> Result<std::path::PathBuf, String> {
+    let path = accounts_path(&var).ok_or("no config directory: set ZDIMPORT_CONFIG_DIR")?;
+    let mut all = remembered_all(&var);
+    all.insert(host.to_owned(), entry);
+    let io = |e: std::io::Error| format!("{}: {e}", path.display());
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(io)?;
+    }
+    let mut json = serde_json::to_string_pretty(&all).map_err(|e| e.to_string())?;
+    json.push('\n');
+    std::fs::write(&path, json).map_err(io)?;
+    Ok(path)
+}
+
 /// The redirect URL to register on the OAuth client for a loopback port.
 pub fn redirect_uri(port: u16) -> String {
     format!("http://127.0.0.1:{port}/callback")
@@ -209,8 +266,12 @@ pub async fn sign_in(
         return Ok(oauth(Credentials::OAuth(tokens)));
     }
     if store.load().is_some() {
+        let host = base.host_str().unwrap_or_default();
+        let client_id = client_id
+            .or_else(|| remembered_client(host, var).map(|r| r.client_id))
+            .unwrap_or_else(|| DEFAULT_CLIENT_ID.into());
         let client = OAuthClient {
-            client_id: client_id.unwrap_or_else(|| DEFAULT_CLIENT_ID.into()),
+            client_id,
             client_secret: None,
         };
         let tokens = TokenManager::from_refresh_token(base, client, store, timeout).await?;
@@ -247,6 +308,13 @@ pub fn refresh_store(
     if var("ZDIMPORT_KEYRING").is_some_and(|v| v.eq_ignore_ascii_case("memory")) {
         return Arc::new(MemoryStore::default());
     }
+    // No client named: the one `zdimport login` remembered for the account.
+    let remembered = (client_id == DEFAULT_CLIENT_ID)
+        .then(|| remembered_client(host, &var))
+        .flatten();
+    let client_id = remembered
+        .as_ref()
+        .map_or(client_id, |r| r.client_id.as_str());
     Arc::new(KeyringStore::new(host, client_id))
 }
 
@@ -749,6 +817,28 @@ mod tests {
             !MemoryStore::default().keeps(),
             "memory never outlives the process"
         );
+    }
+
+    #[test]
+    fn the_client_login_used_is_remembered_per_account_host() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let path = dir.path().to_string_lossy().into_owned();
+        let var = |k: &str| (k == crate::profile::CONFIG_ENV).then(|| path.clone());
+        assert_eq!(remembered_client("acme.zendesk.com", var), None);
+        let acme = RememberedClient {
+            client_id: "acme_zdimport".into(),
+            redirect_port: Some(8123),
+        };
+        let other = RememberedClient {
+            client_id: "zdg-other".into(),
+            redirect_port: None,
+        };
+        remember_client("acme.zendesk.com", acme.clone(), var).unwrap();
+        let file = remember_client("other.zendesk.com", other.clone(), var).unwrap();
+        assert_eq!(remembered_client("acme.zendesk.com", var), Some(acme));
+        assert_eq!(remembered_client("other.zendesk.com", var), Some(other));
+        let text = std::fs::read_to_string(file).unwrap();
+        assert!(!text.contains("secret") && !text.contains("token"), "{text}");
     }
 
     #[tokio::test]
