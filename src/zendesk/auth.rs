@@ -151,6 +151,16 @@ impl RefreshStore for KeyringStore {
 /// The date Zendesk stops accepting API tokens, for the warning legacy sign-in prints.
 pub const API_TOKEN_RETIREMENT: &str = "2027-04-30";
 
+/// What every front end says when an API token signs in.
+pub fn legacy_token_warning() -> String {
+    format!(
+        "signing in with an API token: Zendesk deactivates a token unused for 30 days (so a \
+         monthly import can find it gone) and stops accepting API tokens on \
+         {API_TOKEN_RETIREMENT}; run `zdimport login` or set ZENDESK_CLIENT_ID and \
+         ZENDESK_CLIENT_SECRET"
+    )
+}
+
 /// A placeholder client id: no Zendesk account has it (only Zendesk issues global `zdg-…`
 /// clients; an admin creates a local one), so `zdimport login` asks for the operator's own.
 pub const DEFAULT_CLIENT_ID: &str = "zdimport";
@@ -283,12 +293,7 @@ pub async fn sign_in(
                 email,
                 token: Secret::new(token),
             },
-            warning: Some(format!(
-                "signing in with an API token: Zendesk deactivates a token unused for 30 days \
-                 (so a monthly import can find it gone) and stops accepting API tokens on \
-                 {API_TOKEN_RETIREMENT}; run `zdimport login` or set ZENDESK_CLIENT_ID and \
-                 ZENDESK_CLIENT_SECRET"
-            )),
+            warning: Some(legacy_token_warning()),
         });
     }
     Err(ZendeskError::Auth(
@@ -838,7 +843,10 @@ mod tests {
         assert_eq!(remembered_client("acme.zendesk.com", var), Some(acme));
         assert_eq!(remembered_client("other.zendesk.com", var), Some(other));
         let text = std::fs::read_to_string(file).unwrap();
-        assert!(!text.contains("secret") && !text.contains("token"), "{text}");
+        assert!(
+            !text.contains("secret") && !text.contains("token"),
+            "{text}"
+        );
     }
 
     #[tokio::test]

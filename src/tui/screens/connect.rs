@@ -55,6 +55,8 @@ impl SignInChoice {
 pub struct ConnectRequest {
     pub url: String,
     pub sign_in: SignInChoice,
+    /// The account's OAuth client (empty: `ZENDESK_CLIENT_ID`, or the one `login` remembered).
+    pub client_id: String,
     pub email: String,
     pub token: String,
 }
@@ -64,6 +66,7 @@ impl fmt::Debug for ConnectRequest {
         f.debug_struct("ConnectRequest")
             .field("url", &self.url)
             .field("sign_in", &self.sign_in)
+            .field("client_id", &self.client_id)
             .field("email", &self.email)
             .field("token", &"***")
             .finish()
@@ -103,6 +106,7 @@ pub enum Connection {
 enum Field {
     Url,
     SignIn,
+    ClientId,
     Email,
     Token,
     Mode,
@@ -112,9 +116,10 @@ enum Field {
     Test,
 }
 
-const FIELDS: [Field; 9] = [
+const FIELDS: [Field; 10] = [
     Field::Url,
     Field::SignIn,
+    Field::ClientId,
     Field::Email,
     Field::Token,
     Field::Mode,
@@ -136,6 +141,8 @@ pub enum ConnectOutcome {
 pub struct ConnectState {
     pub url: TextInput,
     pub sign_in: SignInChoice,
+    /// The OAuth client id for OAuth from the environment (never a secret).
+    pub client_id: TextInput,
     pub email: TextInput,
     /// The token typed here (never drawn).
     token: TextInput,
@@ -183,6 +190,7 @@ impl ConnectState {
         ConnectState {
             url: TextInput::new(&url),
             sign_in,
+            client_id: TextInput::new(&var("ZENDESK_CLIENT_ID").unwrap_or_default()),
             email: TextInput::new(&var("ZENDESK_EMAIL").unwrap_or_default()),
             token_from_env: token.is_some(),
             token: TextInput::new(&token.unwrap_or_default()),
@@ -213,7 +221,12 @@ impl ConnectState {
     pub fn is_typing(&self) -> bool {
         matches!(
             self.field(),
-            Field::Url | Field::Email | Field::Token | Field::Concurrency | Field::PhoneRegion
+            Field::Url
+                | Field::ClientId
+                | Field::Email
+                | Field::Token
+                | Field::Concurrency
+                | Field::PhoneRegion
         )
     }
 
@@ -263,6 +276,7 @@ impl ConnectState {
     fn type_into(&mut self, action: &Action) {
         let changed = match self.field() {
             Field::Url => self.url.handle(action),
+            Field::ClientId => self.client_id.handle(action),
             Field::Email => self.email.handle(action),
             Field::Token => {
                 if self.token_from_env && matches!(action, Action::Char(_) | Action::Backspace) {
@@ -289,7 +303,12 @@ impl ConnectState {
             },
             _ => false,
         };
-        if changed && matches!(self.field(), Field::Url | Field::Email | Field::Token) {
+        if changed
+            && matches!(
+                self.field(),
+                Field::Url | Field::ClientId | Field::Email | Field::Token
+            )
+        {
             self.connection = Connection::Untested;
         }
     }
@@ -319,6 +338,7 @@ impl ConnectState {
         Some(ConnectOutcome::Test(ConnectRequest {
             url: self.url.text.trim().to_owned(),
             sign_in: self.sign_in,
+            client_id: self.client_id.text.trim().to_owned(),
             email: self.email.text.trim().to_owned(),
             token: self.token.text.trim().to_owned(),
         }))
@@ -357,6 +377,17 @@ impl ConnectState {
                 },
             ),
             Field::SignIn => ("Sign in", format!("‹ {} ›", self.sign_in.label()), ""),
+            Field::ClientId => (
+                "OAuth client id",
+                self.client_id.text.clone(),
+                match self.sign_in {
+                    SignInChoice::Environment if self.client_id.text.is_empty() => {
+                        strings::CONNECT_CLIENT_ID_EMPTY
+                    }
+                    SignInChoice::Environment => strings::CONNECT_CLIENT_ID_SET,
+                    _ => "(OAuth from the environment only)",
+                },
+            ),
             Field::Email => (
                 "Email",
                 self.email.text.clone(),
@@ -478,6 +509,7 @@ mod tests {
         let request = ConnectRequest {
             url: String::new(),
             sign_in: SignInChoice::ApiToken,
+            client_id: String::new(),
             email: String::new(),
             token: "s3cr3t-token".into(),
         };
@@ -487,7 +519,7 @@ mod tests {
     #[test]
     fn typing_replaces_an_environment_token_and_the_test_is_asked_for() {
         let mut s = ConnectState::new(env(&[("ZENDESK_OAUTH_TOKEN", "old")]), Mode::Create, false);
-        s.row = 3;
+        s.row = 4;
         assert!(s.is_typing());
         s.update(&Action::Char('n'));
         s.update(&Action::Char('w'));
@@ -495,7 +527,7 @@ mod tests {
         s.row = 1;
         s.update(&Action::Right);
         assert_eq!(s.sign_in, SignInChoice::AccessToken);
-        s.row = 8;
+        s.row = 9;
         let Some(ConnectOutcome::Test(request)) = s.update(&Action::Enter) else {
             panic!("test asked for")
         };
@@ -507,13 +539,13 @@ mod tests {
     #[test]
     fn mode_skip_verify_and_concurrency() {
         let mut s = ConnectState::new(|_| None, Mode::Upsert, false);
-        s.row = 4;
+        s.row = 5;
         s.update(&Action::Left);
         assert_eq!(s.mode, Mode::Create);
-        s.row = 6;
+        s.row = 7;
         s.update(&Action::Char(' '));
         assert!(s.skip_verify_email);
-        s.row = 5;
+        s.row = 6;
         s.update(&Action::Backspace);
         s.update(&Action::Backspace);
         s.update(&Action::Char('x'));
@@ -524,9 +556,33 @@ mod tests {
     }
 
     #[test]
+    fn the_client_id_typed_here_goes_with_the_test() {
+        let mut s = ConnectState::new(
+            env(&[("ZENDESK_CLIENT_ID", "from_env")]),
+            Mode::Upsert,
+            false,
+        );
+        assert_eq!(s.client_id.text, "from_env");
+        s.row = 2;
+        assert!(s.is_typing());
+        for _ in 0.."from_env".len() {
+            s.update(&Action::Backspace);
+        }
+        for c in "acme_zdimport".chars() {
+            s.update(&Action::Char(c));
+        }
+        s.row = 9;
+        let Some(ConnectOutcome::Test(request)) = s.update(&Action::Enter) else {
+            panic!("test asked for")
+        };
+        assert_eq!(request.client_id, "acme_zdimport");
+        assert_eq!(request.sign_in, SignInChoice::Environment);
+    }
+
+    #[test]
     fn phone_region_takes_two_letters_and_a_bad_one_holds_the_screen() {
         let mut s = ConnectState::new(|_| None, Mode::Upsert, false);
-        s.row = 7;
+        s.row = 8;
         assert!(s.is_typing());
         for c in "d1eX".chars() {
             s.update(&Action::Char(c));
@@ -546,11 +602,11 @@ mod tests {
             role: "admin".into(),
             warning: None,
         });
-        s.row = 8;
+        s.row = 9;
         assert_eq!(s.update(&Action::Next), None);
-        assert_eq!(s.row, 7, "back on the region, whose note says why");
+        assert_eq!(s.row, 8, "back on the region, whose note says why");
         s.phone_region = TextInput::new("GB");
-        s.row = 8;
+        s.row = 9;
         assert_eq!(s.update(&Action::Next), Some(ConnectOutcome::Next));
     }
 }
