@@ -11,7 +11,9 @@ use crate::zendesk::auth::{
     DEFAULT_REDIRECT_PORT, DEFAULT_SCOPE, LoginFlow, RememberedClient as Remembered, redirect_uri,
     refresh_store, remember_client, remembered_client,
 };
-use crate::zendesk::{Client, ClientConfig, Credentials, OAuthClient, TokenManager, base_url};
+use crate::zendesk::{
+    Client, ClientConfig, Credentials, OAuthClient, Secret, TokenManager, base_url,
+};
 
 /// How long the browser has to come back.
 const BROWSER_WAIT: Duration = Duration::from_secs(300);
@@ -40,6 +42,10 @@ pub struct LoginArgs {
     /// port remembered for the account]
     #[arg(long, value_name = "PORT")]
     pub redirect_port: Option<u16>,
+    /// A confidential client's secret, sent with the code exchange (never remembered or
+    /// printed; prefer the variable: a command line is visible to others); public clients have none
+    #[arg(long, env = "ZENDESK_CLIENT_SECRET", hide_env_values = true)]
+    pub client_secret: Option<String>,
     /// OAuth scopes
     #[arg(long, default_value = DEFAULT_SCOPE)]
     pub scope: String,
@@ -97,7 +103,11 @@ pub fn run(args: &LoginArgs) -> Result<ExitCode, String> {
     runtime.block_on(async {
         let client = OAuthClient {
             client_id: client_id.clone(),
-            client_secret: None,
+            client_secret: args
+                .client_secret
+                .as_deref()
+                .filter(|s| !s.trim().is_empty())
+                .map(|s| Secret::new(s.to_owned())),
         };
         let flow = LoginFlow::start_on(&base, client.clone(), &args.scope, port)
             .await
