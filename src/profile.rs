@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::mapping::{Mapping, MatchReason, Target, Transform};
-use crate::payload::Mode;
+use crate::payload::{Mode, PhoneRegion};
 
 /// The profile format this build writes and reads.
 pub const VERSION: u32 = 1;
@@ -31,6 +31,10 @@ pub struct Profile {
     #[serde(default)]
     pub options: ProfileOptions,
     pub columns: Vec<ProfileColumn>,
+    /// What loading changed, for the operator: a retired target read as its successor.
+    /// Never saved; saving the profile writes the new names.
+    #[serde(skip)]
+    pub notes: Vec<String>,
 }
 
 /// Import options saved with the mapping.
@@ -40,6 +44,9 @@ pub struct ProfileOptions {
     /// Ask Zendesk not to send each new user a verification email.
     #[serde(default)]
     pub skip_verify_email: bool,
+    /// The country phone numbers without `+` are read in (`"DE"`), for E.164 phones.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone_region: Option<PhoneRegion>,
 }
 
 /// One source column and where it goes; `target: "ignore"` keeps a column out on purpose.
@@ -108,7 +115,36 @@ impl Profile {
             mode,
             options: ProfileOptions::default(),
             columns,
+            notes: Vec::new(),
         }
+    }
+
+    /// A profile from its JSON text, with a note per column whose target was read under a
+    /// newer name (`iana_time_zone` → `time_zone`).
+    pub fn from_json(text: &str) -> Result<Profile, serde_json::Error> {
+        let mut profile: Profile = serde_json::from_str(text)?;
+        #[derive(Deserialize)]
+        struct Raw {
+            columns: Vec<RawColumn>,
+        }
+        #[derive(Deserialize)]
+        struct RawColumn {
+            source: String,
+            target: String,
+        }
+        let raw: Raw = serde_json::from_str(text)?;
+        profile.notes = raw
+            .columns
+            .iter()
+            .filter_map(|c| {
+                let (now, why) = Target::retired(&c.target)?;
+                Some(format!(
+                    "column '{}': {why}; loaded as {now} (save the profile to keep it)",
+                    c.source
+                ))
+            })
+            .collect();
+        Ok(profile)
     }
 
     /// Maps `headers` by this profile; unknown headers stay unmapped.
@@ -151,16 +187,20 @@ pub fn normalise(header: &str) -> String {
         .to_lowercase()
 }
 
-/// Where profiles live: `$ZDIMPORT_CONFIG_DIR/profiles`, else the platform's config dir.
-pub fn profiles_dir() -> Result<PathBuf, ProfileError> {
-    let base = match std::env::var_os(CONFIG_ENV) {
-        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
-        _ => directories::ProjectDirs::from("", "", "zdimport")
+/// zdimport's config dir: `$ZDIMPORT_CONFIG_DIR`, else the platform's.
+pub fn config_dir() -> Result<PathBuf, ProfileError> {
+    match std::env::var_os(CONFIG_ENV) {
+        Some(dir) if !dir.is_empty() => Ok(PathBuf::from(dir)),
+        _ => Ok(directories::ProjectDirs::from("", "", "zdimport")
             .ok_or(ProfileError::NoConfigDir)?
             .config_dir()
-            .to_path_buf(),
-    };
-    Ok(base.join("profiles"))
+            .to_path_buf()),
+    }
+}
+
+/// Where profiles live: `$ZDIMPORT_CONFIG_DIR/profiles`, else the platform's config dir.
+pub fn profiles_dir() -> Result<PathBuf, ProfileError> {
+    Ok(config_dir()?.join("profiles"))
 }
 
 fn check_name(name: &str) -> Result<(), ProfileError> {
@@ -220,7 +260,7 @@ pub fn load(name_or_path: &str) -> Result<Profile, ProfileError> {
             source,
         },
     })?;
-    let profile: Profile = serde_json::from_str(&text).map_err(|e| ProfileError::Invalid {
+    let profile = Profile::from_json(&text).map_err(|e| ProfileError::Invalid {
         path: path.clone(),
         reason: e.to_string(),
     })?;
@@ -302,6 +342,9 @@ mod target_or_ignore {
         if text.trim().eq_ignore_ascii_case("ignore") || text.trim().is_empty() {
             return Ok(None);
         }
+        if let Some((now, _)) = Target::retired(&text) {
+            return Ok(Some(now));
+        }
         text.parse().map(Some).map_err(serde::de::Error::custom)
     }
 }
@@ -319,7 +362,7 @@ mod tests {
         "name": "monthly crm",
         "header_row": 3,
         "mode": "create",
-        "options": { "skip_verify_email": true },
+        "options": { "skip_verify_email": true, "phone_region": "pt" },
         "columns": [
             { "source": "Full Name", "target": "name" },
             { "source": "E-mail", "target": "email" },
@@ -339,6 +382,7 @@ mod tests {
         );
         assert_eq!(profile.columns[2].transform.value_map["Gold"], "gold");
         assert_eq!(profile.columns[4].target, None);
+        assert_eq!(profile.options.phone_region, "PT".parse().ok());
         let again: Profile =
             serde_json::from_str(&serde_json::to_string(&profile).unwrap()).unwrap();
         assert_eq!(again, profile);
@@ -378,6 +422,28 @@ mod tests {
         assert_eq!(fit.missing, vec!["Renewal Date", "Internal"]);
         assert_eq!(fit.unknown, vec!["Phone"]);
         assert!((fit.score(&profile) - 0.6).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_retired_target_loads_as_its_successor_with_a_note() {
+        let old = SAMPLE.replace(
+            r#"{ "source": "Internal", "target": "ignore" }"#,
+            r#"{ "source": "TZ", "target": "iana_time_zone" }"#,
+        );
+        let profile = Profile::from_json(&old).unwrap();
+        assert_eq!(profile.columns[4].target, Some(Target::TimeZone));
+        assert_eq!(
+            profile.notes,
+            vec![
+                "column 'TZ': iana_time_zone is read-only in Zendesk: use time_zone, which takes \
+                 IANA names such as Europe/Berlin; loaded as time_zone (save the profile to keep \
+                 it)"
+            ]
+        );
+        let saved = serde_json::to_string(&profile).unwrap();
+        assert!(saved.contains(r#""target":"time_zone""#), "{saved}");
+        assert!(!saved.contains("notes"), "{saved}");
+        assert!(Profile::from_json(SAMPLE).unwrap().notes.is_empty());
     }
 
     #[test]

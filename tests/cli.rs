@@ -181,6 +181,45 @@ fn preview_jsonl_is_the_exact_requests() {
 }
 
 #[test]
+fn phones_are_sent_as_e164_in_the_phone_region_and_the_others_warn() {
+    let home = TempDir::new().unwrap();
+    let file = crm_export(home.path());
+    let file = file.to_str().unwrap();
+    let mut args = vec!["preview", file, "--jsonl", "--phone-region", "pt"];
+    args.extend(CRM_MAP);
+    let out = zdimport(home.path(), &args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let body = stdout(&out);
+    assert!(body.contains(r#""phone":"+351912000111""#), "{body}");
+    assert!(
+        body.contains(r#""phone":"4915112345000""#),
+        "sent as is: {body}"
+    );
+    let mut args = vec!["validate", file, "--phone-region", "PT"];
+    args.extend(CRM_MAP);
+    let out = zdimport(home.path(), &args);
+    let report = stdout(&out);
+    assert!(
+        report.contains(
+            "row 3, Phone (D3): warning: '4915112345000' cannot be written as E.164: not a valid \
+             phone number in region PT; sent as is"
+        ),
+        "{report}"
+    );
+    assert!(!report.contains("row 4, Phone"), "{report}");
+    let bad = zdimport(
+        home.path(),
+        &["validate", file, "--auto", "--phone-region", "Portugal"],
+    );
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        stderr(&bad).contains("'Portugal' is not a phone region"),
+        "{}",
+        stderr(&bad)
+    );
+}
+
+#[test]
 fn preview_jsonl_upsert_with_auto_matching() {
     let home = TempDir::new().unwrap();
     let file = crm_export(home.path());
@@ -219,7 +258,7 @@ fn validate_json_lists_every_problem_with_row_and_column() {
     insta::assert_snapshot!(brief.join("\n"));
     assert_eq!(
         stderr(&out),
-        "zdimport: 5 data rows: 1 ready, 1 with warnings, 3 with errors (not sent)\n"
+        "zdimport: 5 data rows: 0 ready, 2 with warnings, 3 with errors (not sent)\n"
     );
 }
 
@@ -432,5 +471,38 @@ fn the_sample_and_its_profile_in_assets_agree() {
             "row 207, Customer ID (C207): error: the cell holds the spreadsheet error #N/A"
         ),
         "{text}"
+    );
+}
+
+#[test]
+fn login_asks_for_the_operators_client_and_logout_forgets_the_token() {
+    let home = TempDir::new().unwrap();
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_zdimport"))
+            .args(args)
+            .env("ZDIMPORT_CONFIG_DIR", home.path().join("config"))
+            .env("ZDIMPORT_KEYRING", "memory")
+            .env_remove("ZENDESK_CLIENT_ID")
+            .env_remove("ZENDESK_URL")
+            .env_remove("ZENDESK_SUBDOMAIN")
+            .output()
+            .expect("run zdimport")
+    };
+    let login = run(&["login", "--subdomain", "acme", "--redirect-port", "8123"]);
+    assert_eq!(login.status.code(), Some(2));
+    let err = stderr(&login);
+    assert!(err.contains("no OAuth client id"), "{err}");
+    assert!(err.contains("http://127.0.0.1:8123/callback"), "{err}");
+    let logout = run(&[
+        "logout",
+        "--subdomain",
+        "acme",
+        "--client-id",
+        "acme_import",
+    ]);
+    assert!(logout.status.success(), "{}", stderr(&logout));
+    assert_eq!(
+        stdout(&logout),
+        "No refresh token was kept for acme.zendesk.com and client 'acme_import'.\n"
     );
 }

@@ -943,9 +943,12 @@ async fn connect_reads_the_account_and_credentials_from_the_environment() {
 async fn login_command_signs_in_through_the_browser() {
     use tokio::io::AsyncBufReadExt as _;
     let sandbox = sandbox(SandboxConfig::default()).await;
+    let config = tempfile::TempDir::new().unwrap();
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_zdimport"))
         .args(["login", "--no-browser", "--url", sandbox.url().as_str()])
+        .args(["--client-id", "zdimport", "--redirect-port", "0"])
         .env("ZDIMPORT_KEYRING", "memory")
+        .env("ZDIMPORT_CONFIG_DIR", config.path())
         .env_remove("ZENDESK_SUBDOMAIN")
         .env_remove("ZENDESK_CLIENT_ID")
         .stdout(std::process::Stdio::piped())
@@ -976,11 +979,19 @@ async fn login_command_signs_in_through_the_browser() {
         .unwrap()
         .unwrap()
         .unwrap();
-    assert_eq!(
-        signed_in,
-        "Signed in to 127.0.0.1 as admin@sandbox.example (admin)"
+    // A memory keyring keeps nothing: login says so, and fails.
+    assert!(
+        signed_in.starts_with(
+            "Signed in to 127.0.0.1 as admin@sandbox.example (admin), but NOTHING IS KEPT"
+        ),
+        "{signed_in}"
     );
-    assert!(child.wait().await.unwrap().success());
+    assert_eq!(child.wait().await.unwrap().code(), Some(1));
+    let remembered = std::fs::read_to_string(config.path().join("accounts.json")).unwrap();
+    assert!(
+        remembered.contains(r#""client_id": "zdimport""#),
+        "{remembered}"
+    );
 }
 
 #[tokio::test]

@@ -131,7 +131,7 @@ async fn input(client: &Client, mode: Mode, blank: Blank) -> (PlanInput, Arc<Fie
     assert!(fields.problems(&mapping).is_empty());
     let options = Options {
         mode,
-        skip_verify_email: false,
+        ..Options::default()
     };
     let mut checker = Checker::new(&mapping, 0, options)
         .with_fields(Arc::clone(&fields))

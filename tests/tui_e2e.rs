@@ -185,11 +185,16 @@ fn an_operator_maps_checks_previews_and_the_profile_is_offered_next_time() {
 
     // Check: the counts and the problems of the sample's bad rows.
     tmux.keys(&["n"]);
-    let check = tmux.wait_for("199 ready");
-    assert!(check.contains("3 with errors"), "{check}");
-    assert!(check.contains("'superuser' is not a role"), "{check}");
+    // The sample's phones lost their + (no phone region set here): each is a warning.
+    let check = tmux.wait_for("201 with warnings");
+    assert!(
+        check.contains("0 ready") && check.contains("3 with errors"),
+        "{check}"
+    );
+    assert!(check.contains("cannot be written as E.164"), "{check}");
     tmux.keys(&["f"]);
-    tmux.wait_for("filter: errors");
+    let errors = tmux.wait_for("filter: errors");
+    assert!(errors.contains("'superuser' is not a role"), "{errors}");
 
     // Preview: the first request, then the one holding row 205.
     tmux.keys(&["n"]);
@@ -262,12 +267,16 @@ fn a_whole_import_on_the_sandbox_with_results_export_and_retry() {
     tmux.keys(&["Enter"]);
     tmux.wait_for("Ready: n checks every row");
     tmux.keys(&["n"]);
-    tmux.wait_for("199 ready");
+    tmux.wait_for("201 with warnings");
     tmux.keys(&["n"]);
     tmux.wait_for("Request 1 of 3");
     tmux.keys(&["n"]);
     tmux.wait_for("The built-in sandbox");
-    tmux.keys(&["Enter"]);
+    // The phones are German numbers whose + was lost: the region makes them E.164.
+    tmux.keys(&["Up"]);
+    tmux.type_text("de");
+    tmux.wait_for("phones without + are read in this country");
+    tmux.keys(&["Down", "Enter"]);
     tmux.wait_for("Signed in as Sandbox Admin");
     tmux.keys(&["n"]);
     // The plan is offered with its cost; this operator imports as checked.

@@ -1,27 +1,51 @@
-//! `zdimport login`: OAuth sign-in with PKCE in the operator's browser.
+//! `zdimport login` and `logout`: OAuth sign-in with PKCE in the operator's browser, with the
+//! operator's own OAuth client, remembered per account (never its secret).
 
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Args;
+use url::Url;
 
-use crate::zendesk::auth::{DEFAULT_CLIENT_ID, DEFAULT_SCOPE, LoginFlow, refresh_store};
-use crate::zendesk::{Client, ClientConfig, Credentials, OAuthClient, TokenManager, base_url};
+use crate::zendesk::auth::{
+    DEFAULT_REDIRECT_PORT, DEFAULT_SCOPE, LoginFlow, RememberedClient as Remembered, redirect_uri,
+    refresh_store, remember_client, remembered_client,
+};
+use crate::zendesk::{
+    Client, ClientConfig, Credentials, OAuthClient, Secret, TokenManager, base_url,
+};
 
 /// How long the browser has to come back.
 const BROWSER_WAIT: Duration = Duration::from_secs(300);
 
+/// Which account and OAuth client.
 #[derive(Debug, Args)]
-pub struct LoginArgs {
+pub struct AccountArgs {
     /// Account URL, e.g. https://acme.zendesk.com
     #[arg(long, env = "ZENDESK_URL", conflicts_with = "subdomain")]
     pub url: Option<String>,
     /// Account subdomain: acme for acme.zendesk.com
     #[arg(long, env = "ZENDESK_SUBDOMAIN")]
     pub subdomain: Option<String>,
-    /// OAuth client id registered in the Zendesk admin centre
-    #[arg(long, env = "ZENDESK_CLIENT_ID", default_value = DEFAULT_CLIENT_ID)]
-    pub client_id: String,
+    /// The OAuth client's identifier, from Admin Center > Apps and integrations > APIs >
+    /// OAuth clients (remembered for the account after a sign-in)
+    #[arg(long, env = "ZENDESK_CLIENT_ID")]
+    pub client_id: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    #[command(flatten)]
+    pub account: AccountArgs,
+    /// The loopback port the browser comes back to; register
+    /// http://127.0.0.1:PORT/callback as the client's redirect URL [default: 47800, or the
+    /// port remembered for the account]
+    #[arg(long, value_name = "PORT")]
+    pub redirect_port: Option<u16>,
+    /// A confidential client's secret, sent with the code exchange (never remembered or
+    /// printed; prefer the variable: a command line is visible to others); public clients have none
+    #[arg(long, env = "ZENDESK_CLIENT_SECRET", hide_env_values = true)]
+    pub client_secret: Option<String>,
     /// OAuth scopes
     #[arg(long, default_value = DEFAULT_SCOPE)]
     pub scope: String,
@@ -30,24 +54,68 @@ pub struct LoginArgs {
     pub no_browser: bool,
 }
 
+#[derive(Debug, Args)]
+pub struct LogoutArgs {
+    #[command(flatten)]
+    pub account: AccountArgs,
+}
+
+impl AccountArgs {
+    /// The account URL, its host, and the client id given or remembered for it.
+    fn resolve(&self) -> Result<(Url, String, Option<Remembered>), String> {
+        let base =
+            base_url(self.url.as_deref(), self.subdomain.as_deref()).map_err(|e| e.to_string())?;
+        let host = base.host_str().unwrap_or("zendesk").to_owned();
+        let remembered = remembered_client(&host, env);
+        Ok((base, host, remembered))
+    }
+
+    fn client_id(&self, remembered: Option<&Remembered>, port: u16) -> Result<String, String> {
+        self.client_id
+            .clone()
+            .filter(|id| !id.trim().is_empty())
+            .or_else(|| remembered.map(|r| r.client_id.clone()))
+            .ok_or_else(|| no_client_id(port))
+    }
+}
+
+fn no_client_id(port: u16) -> String {
+    format!(
+        "no OAuth client id: an admin creates one in Admin Center > Apps and integrations > APIs \
+         > OAuth clients, with the redirect URL {} (see README, \"Signing in\"); then pass \
+         --client-id or set ZENDESK_CLIENT_ID",
+        redirect_uri(port)
+    )
+}
+
 /// Signs in, keeps the refresh token in the keyring, and checks the token with `users/me`.
 pub fn run(args: &LoginArgs) -> Result<ExitCode, String> {
-    let base =
-        base_url(args.url.as_deref(), args.subdomain.as_deref()).map_err(|e| e.to_string())?;
+    let (base, host, remembered) = args.account.resolve()?;
+    let port = args
+        .redirect_port
+        .or(remembered.as_ref().and_then(|r| r.redirect_port))
+        .unwrap_or(DEFAULT_REDIRECT_PORT);
+    let client_id = args.account.client_id(remembered.as_ref(), port)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the async runtime: {e}"))?;
     runtime.block_on(async {
         let client = OAuthClient {
-            client_id: args.client_id.clone(),
-            client_secret: None,
+            client_id: client_id.clone(),
+            client_secret: args
+                .client_secret
+                .as_deref()
+                .filter(|s| !s.trim().is_empty())
+                .map(|s| Secret::new(s.to_owned())),
         };
-        let flow = LoginFlow::start(&base, client.clone(), &args.scope)
+        let flow = LoginFlow::start_on(&base, client.clone(), &args.scope, port)
             .await
             .map_err(|e| e.to_string())?;
         eprintln!(
-            "Open this page to let zdimport in:\n  {}",
+            "The OAuth client '{client_id}' must list this redirect URL: {}\n\
+             Open this page to let zdimport in:\n  {}",
+            flow.redirect_uri(),
             flow.authorize_url()
         );
         if !args.no_browser {
@@ -57,21 +125,72 @@ pub fn run(args: &LoginArgs) -> Result<ExitCode, String> {
             .await
             .map_err(|_| "the browser did not come back within 5 minutes".to_owned())?
             .map_err(|e| e.to_string())?;
-        let host = base.host_str().unwrap_or("zendesk");
-        let store = refresh_store(host, &args.client_id, |k| std::env::var(k).ok());
-        let tokens =
-            TokenManager::from_answer(&base, client, &answer, store, Duration::from_secs(30))
-                .map_err(|e| e.to_string())?;
+        let store = refresh_store(&host, &client_id, env);
+        let tokens = TokenManager::from_answer(
+            &base,
+            client,
+            &answer,
+            store.clone(),
+            Duration::from_secs(30),
+        )
+        .map_err(|e| e.to_string())?;
         let api = Client::new(ClientConfig::new(base.clone(), Credentials::OAuth(tokens)))
             .map_err(|e| e.to_string())?;
         let me = api.me().await.map_err(|e| e.to_string())?.value;
-        println!(
-            "Signed in to {host} as {} ({})",
+        let entry = Remembered {
+            client_id: client_id.clone(),
+            redirect_port: (port != DEFAULT_REDIRECT_PORT).then_some(port),
+        };
+        if let Err(e) = remember_client(&host, entry, env) {
+            eprintln!("zdimport: the client id is not remembered: {e}");
+        }
+        let who = format!(
+            "{} ({})",
             me.email.unwrap_or_default(),
             me.role.unwrap_or_default()
         );
-        Ok(ExitCode::SUCCESS)
+        if store.keeps() {
+            println!("Signed in to {host} as {who}; the refresh token is in the keyring.");
+            return Ok(ExitCode::SUCCESS);
+        }
+        println!("{}", not_kept(&host, &who));
+        Ok(ExitCode::from(1))
     })
+}
+
+/// What to do when no keyring keeps the refresh token: the sign-in ends with the command.
+fn not_kept(host: &str, who: &str) -> String {
+    format!(
+        "Signed in to {host} as {who}, but NOTHING IS KEPT: no keyring on this machine can hold \
+         the refresh token (or ZDIMPORT_KEYRING=memory), so the next command is not signed in.\n\
+         Instead: use a confidential OAuth client (set ZENDESK_CLIENT_ID and \
+         ZENDESK_CLIENT_SECRET for each run), or set ZENDESK_OAUTH_TOKEN to an access token; \
+         on Linux a session keyring (keyutils) must be available to this user."
+    )
+}
+
+/// Forgets the account's refresh token (the keyring entry of this account and client).
+pub fn logout(args: &LogoutArgs) -> Result<ExitCode, String> {
+    let (_, host, remembered) = args.account.resolve()?;
+    let port = remembered
+        .as_ref()
+        .and_then(|r| r.redirect_port)
+        .unwrap_or(DEFAULT_REDIRECT_PORT);
+    let client_id = args.account.client_id(remembered.as_ref(), port)?;
+    let store = refresh_store(&host, &client_id, env);
+    let had = store.load().is_some();
+    store.clear();
+    if had {
+        println!("Signed out of {host}: the refresh token of client '{client_id}' is deleted.");
+    } else {
+        println!("No refresh token was kept for {host} and client '{client_id}'.");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The process environment, as the core's `var` parameters take it.
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
 }
 
 /// Best effort: a machine with no browser keeps the printed URL.
@@ -88,4 +207,50 @@ fn open_browser(url: &str) {
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn without_a_client_id_the_message_says_where_to_create_one_and_what_to_register() {
+        let args = AccountArgs {
+            url: Some("https://acme.zendesk.com".into()),
+            subdomain: None,
+            client_id: None,
+        };
+        let err = args.client_id(None, 47_800).unwrap_err();
+        assert!(err.contains("Admin Center > Apps and integrations > APIs > OAuth clients"));
+        assert!(err.contains("http://127.0.0.1:47800/callback"), "{err}");
+        let remembered = Remembered {
+            client_id: "acme_import".into(),
+            redirect_port: None,
+        };
+        assert_eq!(
+            args.client_id(Some(&remembered), 1),
+            Ok("acme_import".into())
+        );
+        let given = AccountArgs {
+            client_id: Some("zdg-given".into()),
+            ..args
+        };
+        assert_eq!(
+            given.client_id(Some(&remembered), 1),
+            Ok("zdg-given".into())
+        );
+    }
+
+    #[test]
+    fn the_remembered_entry_never_holds_a_secret_and_says_what_to_do_without_keyring() {
+        let entry = Remembered {
+            client_id: "acme_import".into(),
+            redirect_port: Some(8123),
+        };
+        let json = serde_json::to_string(&entry).unwrap();
+        assert_eq!(json, r#"{"client_id":"acme_import","redirect_port":8123}"#);
+        let text = not_kept("acme.zendesk.com", "ops@acme.com (admin)");
+        assert!(text.contains("NOTHING IS KEPT"), "{text}");
+        assert!(text.contains("ZENDESK_CLIENT_SECRET") && text.contains("ZENDESK_OAUTH_TOKEN"));
+    }
 }

@@ -4,7 +4,7 @@ use clap::Args;
 
 use super::SourceArgs;
 use crate::mapping::{Mapping, Target, auto_match_with};
-use crate::payload::{self, Mode};
+use crate::payload::{self, Mode, PhoneRegion};
 use crate::plan::Fields;
 use crate::profile::{self, Profile};
 use crate::sheet::{HeaderChoice, TableLayout, Workbook};
@@ -30,6 +30,10 @@ pub struct MappingArgs {
     /// Ask Zendesk not to send new users a verification email
     #[arg(long)]
     pub skip_verify_email: bool,
+    /// Read phone numbers without a leading + in this country (two letters: US, GB, DE) and
+    /// send every phone as E.164 (default: the profile's phone_region)
+    #[arg(long, value_name = "CC", value_parser = parse_region)]
+    pub phone_region: Option<PhoneRegion>,
     /// Save the resulting mapping as a profile under this name
     #[arg(long, value_name = "NAME")]
     pub save_profile: Option<String>,
@@ -68,6 +72,12 @@ impl MappingArgs {
             .map(profile::load)
             .transpose()
             .map_err(|e| e.to_string())?;
+        for (p, note) in profile
+            .iter()
+            .flat_map(|p| p.notes.iter().map(move |n| (p, n)))
+        {
+            eprintln!("zdimport: profile '{}': {note}", p.name);
+        }
         let mut workbook = Workbook::open(&self.source.file).map_err(|e| e.to_string())?;
         let wanted_sheet = self
             .source
@@ -116,6 +126,9 @@ impl MappingArgs {
                 || profile
                     .as_ref()
                     .is_some_and(|p| p.options.skip_verify_email),
+            phone_region: self
+                .phone_region
+                .or(profile.as_ref().and_then(|p| p.options.phone_region)),
         };
         if let Some(name) = &self.save_profile {
             self.save(name, &workbook, &layout, &mapping, options)?;
@@ -140,6 +153,7 @@ impl MappingArgs {
     ) -> Result<(), String> {
         let mut saved = Profile::from_mapping(name, mapping, options.mode);
         saved.options.skip_verify_email = options.skip_verify_email;
+        saved.options.phone_region = options.phone_region;
         saved.header_row = self.source.header_row;
         if workbook.sheets().len() > 1 {
             saved.sheet = Some(layout.sheet.clone());
@@ -188,6 +202,10 @@ fn parse_map(text: &str) -> Result<(String, Option<Target>), String> {
         t => Some(t.parse::<Target>().map_err(|e| e.to_string())?),
     };
     Ok((header.trim().to_owned(), target))
+}
+
+fn parse_region(text: &str) -> Result<PhoneRegion, String> {
+    text.parse()
 }
 
 fn parse_mode(text: &str) -> Result<Mode, String> {

@@ -66,8 +66,10 @@ pub enum Command {
     Runs,
     /// Send a run's failed and unknown rows again, as a new run
     Retry(import::RetryArgs),
-    /// Sign in to Zendesk with OAuth (PKCE) in the browser
+    /// Sign in to Zendesk with OAuth (PKCE) in the browser, with your account's OAuth client
     Login(login::LoginArgs),
+    /// Forget the refresh token `login` kept for an account
+    Logout(login::LogoutArgs),
     /// Serve the simulated Zendesk on 127.0.0.1 for rehearsals
     Sandbox(sandbox::SandboxArgs),
 }
@@ -119,6 +121,7 @@ pub fn run(command: Command) -> ExitCode {
         Command::Runs => import::runs(),
         Command::Retry(args) => import::retry(&args),
         Command::Login(args) => login::run(&args),
+        Command::Logout(args) => login::logout(&args),
         Command::Sandbox(args) => sandbox::run(&args),
     };
     match result {
@@ -150,7 +153,10 @@ fn write_mapping(
                 t.to_string(),
                 c.reason
             )?,
-            None => writeln!(out, "  {header:<width$}     (ignored)")?,
+            None => match c.reason.explain() {
+                Some(why) => writeln!(out, "  {header:<width$}     (ignored: {why})")?,
+                None => writeln!(out, "  {header:<width$}     (ignored)")?,
+            },
         }
     }
     Ok(())

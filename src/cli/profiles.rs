@@ -31,6 +31,9 @@ pub fn run(args: &ProfilesArgs) -> Result<ExitCode, String> {
         ProfilesAction::List => list(),
         ProfilesAction::Show { name } => {
             let p = profile::load(name).map_err(|e| e.to_string())?;
+            for note in &p.notes {
+                eprintln!("zdimport: profile '{}': {note}", p.name);
+            }
             let json = serde_json::to_string_pretty(&p).map_err(|e| e.to_string())?;
             println!("{json}");
             Ok(ExitCode::SUCCESS)

@@ -45,6 +45,22 @@ pub enum MatchReason {
     Manual,
     /// Nothing matched; the column is ignored.
     Unmatched,
+    /// The header looks like a Zendesk user id ("User ID", "Id"): left ignored, because an id
+    /// sent by mistake updates another user; the operator maps it to `id` for update mode.
+    LooksLikeId,
+}
+
+impl MatchReason {
+    /// A sentence for reasons the short form cannot carry, for lists of columns.
+    pub fn explain(self) -> Option<&'static str> {
+        match self {
+            MatchReason::LooksLikeId => Some(
+                "looks like a Zendesk user id: never mapped automatically; map it to id by hand \
+                 for update mode",
+            ),
+            _ => None,
+        }
+    }
 }
 
 impl fmt::Display for MatchReason {
@@ -56,6 +72,7 @@ impl fmt::Display for MatchReason {
             MatchReason::Profile => f.write_str("profile"),
             MatchReason::Manual => f.write_str("set by you"),
             MatchReason::Unmatched => f.write_str("no match"),
+            MatchReason::LooksLikeId => f.write_str("id: by hand"),
         }
     }
 }
@@ -93,6 +110,13 @@ pub enum MappingProblem {
     },
     /// A column feeds a custom field the account has switched off: Zendesk ignores it.
     InactiveField { key: String, column: String },
+    /// A column feeds `id` in create or upsert mode: only `update_many` takes an id, and a
+    /// wrong one elsewhere could land on another user.
+    IdOutsideUpdate {
+        /// `'User ID' (A)`.
+        column: String,
+        mode: Mode,
+    },
 }
 
 impl fmt::Display for MappingProblem {
@@ -127,6 +151,11 @@ impl fmt::Display for MappingProblem {
             MappingProblem::InactiveField { key, column } => write!(
                 f,
                 "{column} maps to user_fields.{key}, which is inactive in the account"
+            ),
+            MappingProblem::IdOutsideUpdate { column, mode } => write!(
+                f,
+                "{column} maps to id, which only update mode sends (a Zendesk id in {mode} mode \
+                 could land on another user): ignore the column or switch to update"
             ),
         }
     }
@@ -208,6 +237,16 @@ impl Mapping {
                 .then_some(MappingProblem::NoUpdateKey),
         };
         problems.extend(needs);
+        if mode != Mode::Update {
+            problems.extend(
+                self.mapped()
+                    .filter(|(_, t)| **t == Target::Id)
+                    .map(|(c, _)| MappingProblem::IdOutsideUpdate {
+                        column: format!("'{}' ({})", c.header, column_letter(c.index)),
+                        mode,
+                    }),
+            );
+        }
         let mut seen: Vec<&Target> = Vec::new();
         for (_, target) in self.mapped() {
             if target.is_multi() || seen.contains(&target) {
@@ -238,11 +277,18 @@ pub fn auto_match(headers: &[String]) -> Mapping {
 /// [`auto_match`], also matching the account's custom fields by key or title.
 pub fn auto_match_with(headers: &[String], custom: &[CustomField]) -> Mapping {
     let mut mapping = Mapping::unmapped(headers);
-    let mut candidates: Vec<(u32, usize, Target, MatchReason)> = headers
-        .iter()
-        .enumerate()
-        .filter_map(|(i, h)| best_match(h, custom).map(|(score, t, r)| (score, i, t, r)))
-        .collect();
+    let mut candidates: Vec<(u32, usize, Target, MatchReason)> = Vec::new();
+    for (i, header) in headers.iter().enumerate() {
+        let best = best_match(header, custom);
+        let sure = best
+            .as_ref()
+            .is_some_and(|(_, _, r)| matches!(r, MatchReason::Exact | MatchReason::Alias));
+        if !sure && looks_like_id(header) {
+            mapping.columns[i].reason = MatchReason::LooksLikeId;
+            continue;
+        }
+        candidates.extend(best.map(|(score, t, r)| (score, i, t, r)));
+    }
     // Strongest matches claim their target first; ties go to the leftmost column.
     candidates.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
     let mut taken: Vec<Target> = Vec::new();
@@ -274,11 +320,15 @@ fn best_match(header: &str, custom: &[CustomField]) -> Option<(u32, Target, Matc
     if squashed.is_empty() {
         return None;
     }
-    let names = BUILT_IN.iter().map(|t| (t.clone(), t.to_string())).chain(
-        custom
-            .iter()
-            .map(|f| (Target::UserField(f.key.clone()), f.key.clone())),
-    );
+    let names = BUILT_IN
+        .iter()
+        .filter(|t| **t != Target::Id)
+        .map(|t| (t.clone(), t.to_string()))
+        .chain(
+            custom
+                .iter()
+                .map(|f| (Target::UserField(f.key.clone()), f.key.clone())),
+        );
     let mut fuzzy: Option<(f64, Target)> = None;
     for (target, name) in names {
         if spaced == self::spaced(&name) {
@@ -314,6 +364,19 @@ fn best_match(header: &str, custom: &[CustomField]) -> Option<(u32, Target, Matc
         let pct = (score * 100.0).round() as u8;
         (u32::from(pct), target, MatchReason::Fuzzy(pct))
     })
+}
+
+/// Whether a header names a Zendesk user id: `Id`, `User ID`, `Zendesk ID` and close spellings.
+fn looks_like_id(header: &str) -> bool {
+    let squashed = squash(header);
+    if squashed == "id" {
+        return true;
+    }
+    squashed.len() >= 4
+        && Target::Id.aliases().iter().any(|alias| {
+            let alias = squash(alias);
+            alias == squashed || strsim::jaro_winkler(&squashed, &alias) >= FUZZY_THRESHOLD
+        })
 }
 
 /// Lowercase words separated by single spaces; `_` `-` `.` count as spaces.
@@ -360,6 +423,21 @@ mod tests {
     #[case("Language", Some(Target::Locale), MatchReason::Alias)]
     #[case("Emial", Some(Target::Email), MatchReason::Fuzzy(95))]
     #[case("Organisaton", Some(Target::Organization), MatchReason::Fuzzy(98))]
+    #[case("Locale ID", Some(Target::LocaleId), MatchReason::Exact)]
+    #[case("Language ID", Some(Target::LocaleId), MatchReason::Alias)]
+    #[case("locale_id", Some(Target::LocaleId), MatchReason::Exact)]
+    #[case("Time zone", Some(Target::TimeZone), MatchReason::Exact)]
+    #[case("IANA Time Zone", Some(Target::TimeZone), MatchReason::Alias)]
+    #[case("Id", None, MatchReason::LooksLikeId)]
+    #[case("ID", None, MatchReason::LooksLikeId)]
+    #[case("id", None, MatchReason::LooksLikeId)]
+    #[case("User ID", None, MatchReason::LooksLikeId)]
+    #[case("user_id", None, MatchReason::LooksLikeId)]
+    #[case("Zendesk ID", None, MatchReason::LooksLikeId)]
+    #[case("Zendesk User Id", None, MatchReason::LooksLikeId)]
+    #[case("Requester ID", None, MatchReason::LooksLikeId)]
+    #[case("Zendesk Ids", None, MatchReason::LooksLikeId)]
+    #[case("Contact ID", Some(Target::ExternalId), MatchReason::Alias)]
     #[case("Plan", None, MatchReason::Unmatched)]
     #[case("Renewal Date", None, MatchReason::Unmatched)]
     #[case("", None, MatchReason::Unmatched)]
@@ -422,7 +500,8 @@ mod tests {
     #[case(Mode::Upsert, &["Name"], vec![MappingProblem::NoUpsertKey])]
     #[case(Mode::Upsert, &["Customer ID"], vec![])]
     #[case(Mode::Update, &["Email"], vec![MappingProblem::NoUpdateKey])]
-    #[case(Mode::Update, &["Zendesk ID"], vec![])]
+    #[case(Mode::Update, &["Email", "Zendesk ID"], vec![MappingProblem::NoUpdateKey])]
+    #[case(Mode::Update, &["External ID"], vec![])]
     #[case(Mode::Create, &["Plan"], vec![MappingProblem::NothingMapped])]
     fn missing_for_mode(
         #[case] mode: Mode,
@@ -430,6 +509,51 @@ mod tests {
         #[case] want: Vec<MappingProblem>,
     ) {
         assert_eq!(auto_match(&headers(names)).problems(mode), want);
+    }
+
+    #[test]
+    fn no_header_of_any_spelling_is_matched_to_id() {
+        let names = [
+            "id",
+            "Id",
+            "ID",
+            "User ID",
+            "UserId",
+            "Zendesk ID",
+            "zendesk_user_id",
+            "Requester Id",
+            "Ids",
+            "User Identifier",
+            "Zendesk",
+            "Identity",
+        ];
+        let m = auto_match(&headers(&names));
+        assert!(!m.has(&Target::Id), "{:?}", m.columns);
+    }
+
+    #[rstest]
+    #[case(Mode::Create, true)]
+    #[case(Mode::Upsert, true)]
+    #[case(Mode::Update, false)]
+    fn id_set_by_hand_is_refused_outside_update_mode(#[case] mode: Mode, #[case] refused: bool) {
+        let mut m = auto_match(&headers(&["Name", "Email", "External ID", "User ID"]));
+        m.set(3, Some(Target::Id));
+        let problems = m.problems(mode);
+        let want = MappingProblem::IdOutsideUpdate {
+            column: "'User ID' (D)".into(),
+            mode,
+        };
+        assert_eq!(problems.contains(&want), refused, "{problems:?}");
+        if refused {
+            assert_eq!(
+                want.to_string(),
+                format!(
+                    "'User ID' (D) maps to id, which only update mode sends (a Zendesk id in \
+                     {mode} mode could land on another user): ignore the column or switch to \
+                     update"
+                )
+            );
+        }
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::str::FromStr;
 /// `identity:email`, `identity:phone_number` and `user_fields.<key>`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Target {
-    /// The Zendesk user id (update mode).
+    /// The Zendesk user id: sent by update mode only, and only when the operator maps it.
     Id,
     Name,
     Email,
@@ -21,9 +21,12 @@ pub enum Target {
     Organization,
     OrganizationId,
     Tags,
+    /// A time zone: IANA (`Europe/Berlin`) or Zendesk's own names. Zendesk's `iana_time_zone`
+    /// is read-only, so it is no target.
     TimeZone,
-    IanaTimeZone,
     Locale,
+    /// Zendesk's numeric locale id, sent as a JSON number (`locale` wins when both are sent).
+    LocaleId,
     Details,
     Notes,
     Alias,
@@ -46,8 +49,8 @@ pub const BUILT_IN: [Target; 19] = [
     Target::Organization,
     Target::Tags,
     Target::TimeZone,
-    Target::IanaTimeZone,
     Target::Locale,
+    Target::LocaleId,
     Target::Details,
     Target::Notes,
     Target::Alias,
@@ -74,8 +77,8 @@ impl Target {
             Target::OrganizationId => "organization_id",
             Target::Tags => "tags",
             Target::TimeZone => "time_zone",
-            Target::IanaTimeZone => "iana_time_zone",
             Target::Locale => "locale",
+            Target::LocaleId => "locale_id",
             Target::Details => "details",
             Target::Notes => "notes",
             Target::Alias => "alias",
@@ -89,7 +92,7 @@ impl Target {
     /// One line on what the target is, for pickers and `--help`.
     pub fn describe(&self) -> &'static str {
         match self {
-            Target::Id => "Zendesk user id (update mode)",
+            Target::Id => "Zendesk user id (update mode only)",
             Target::Name => "full name (required to create a user)",
             Target::Email => "primary email",
             Target::ExternalId => "your system's id for the user",
@@ -99,9 +102,9 @@ impl Target {
             Target::Organization => "organization by name",
             Target::OrganizationId => "organization by Zendesk id (number)",
             Target::Tags => "tags, split on , ; or spaces",
-            Target::TimeZone => "time zone (Zendesk name)",
-            Target::IanaTimeZone => "time zone (IANA name)",
+            Target::TimeZone => "time zone, e.g. Europe/Berlin",
             Target::Locale => "language, e.g. en-US",
+            Target::LocaleId => "language by Zendesk locale id (number)",
             Target::Details => "details, e.g. an address",
             Target::Notes => "notes about the user",
             Target::Alias => "alias shown to end users",
@@ -130,13 +133,21 @@ impl Target {
                 | Target::IdentityPhone
                 | Target::OrganizationId
                 | Target::CustomRoleId
+                | Target::LocaleId
         )
     }
 
     /// Header spellings that mean this target, beyond its own name.
     pub(crate) fn aliases(&self) -> &'static [&'static str] {
         match self {
-            Target::Id => &["zendesk id", "zendesk user id", "user id", "requester id"],
+            // Never matched automatically: these only mark a header as a Zendesk id.
+            Target::Id => &[
+                "zendesk id",
+                "zendesk user id",
+                "user id",
+                "requester id",
+                "userid",
+            ],
             Target::Name => &[
                 "full name",
                 "fullname",
@@ -167,7 +178,6 @@ impl Target {
                 "customer number",
                 "customer no",
                 "external",
-                "id",
             ],
             Target::Phone => &[
                 "phone number",
@@ -194,9 +204,16 @@ impl Target {
             ],
             Target::OrganizationId => &["org id", "organisation id", "zendesk organization id"],
             Target::Tags => &["tag", "labels", "label", "user tags", "segments"],
-            Target::TimeZone => &["timezone", "tz", "zone"],
-            Target::IanaTimeZone => &["iana timezone", "iana tz"],
-            Target::Locale => &["language", "lang", "locale id"],
+            Target::TimeZone => &[
+                "timezone",
+                "tz",
+                "zone",
+                "iana time zone",
+                "iana timezone",
+                "iana tz",
+            ],
+            Target::Locale => &["language", "lang"],
+            Target::LocaleId => &["locale id", "language id"],
             Target::Details => &["address", "postal address", "user details"],
             Target::Notes => &["note", "comments", "comment", "remarks", "user notes"],
             Target::Alias => &["nickname", "known as"],
@@ -250,6 +267,12 @@ impl FromStr for Target {
             });
         }
         let lower = text.to_ascii_lowercase();
+        if let Some((_, why)) = Target::retired(&lower) {
+            return Err(UnknownTarget {
+                given: text.to_owned(),
+                hint: format!(" ({why})"),
+            });
+        }
         let wanted = match lower.as_str() {
             "identity:phone" => "identity:phone_number",
             "organization_name" => "organization",
@@ -263,6 +286,22 @@ impl FromStr for Target {
                 given: text.to_owned(),
                 hint: suggestion(&lower),
             })
+    }
+}
+
+impl Target {
+    /// A target name older profiles may hold that is no longer one: what it loads as, and why.
+    ///
+    /// `iana_time_zone` is read-only in Zendesk (API.md): a bulk body that sends it changes
+    /// nothing, while `time_zone` takes the same IANA names.
+    pub fn retired(name: &str) -> Option<(Target, &'static str)> {
+        name.trim()
+            .eq_ignore_ascii_case("iana_time_zone")
+            .then_some((
+                Target::TimeZone,
+                "iana_time_zone is read-only in Zendesk: use time_zone, which takes IANA names \
+             such as Europe/Berlin",
+            ))
     }
 }
 
@@ -307,6 +346,7 @@ mod tests {
     #[case(" Email ", Target::Email)]
     #[case("identity:phone", Target::IdentityPhone)]
     #[case("user_fields.renewal_date", Target::UserField("renewal_date".into()))]
+    #[case("locale_id", Target::LocaleId)]
     fn parses(#[case] text: &str, #[case] want: Target) {
         assert_eq!(text.parse::<Target>(), Ok(want));
     }
@@ -316,6 +356,7 @@ mod tests {
     #[case("user_fields.", "custom field key")]
     #[case("user_fields.has space", "custom field key")]
     #[case("colour", "zdimport preview --help")]
+    #[case("iana_time_zone", "read-only in Zendesk: use time_zone")]
     fn rejects_with_a_hint(#[case] text: &str, #[case] hint: &str) {
         let err = text.parse::<Target>().unwrap_err().to_string();
         assert!(err.contains(hint), "{err}");

@@ -6,6 +6,7 @@ use std::collections::hash_map::Entry;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
 
+use super::phone::{PhoneRegion, e164};
 use super::user::{FieldValue, Identity, IdentityKind, OrganizationRef, Role, User};
 use super::{Blank, Issue, Mode, RowStatus, Severity};
 use crate::mapping::{Mapping, Target, Transform, Value};
@@ -19,6 +20,8 @@ pub struct Options {
     pub mode: Mode,
     /// Ask Zendesk not to send new users a verification email.
     pub skip_verify_email: bool,
+    /// The country numbers without `+` are read in, for E.164 phones.
+    pub phone_region: Option<PhoneRegion>,
 }
 
 /// A checked row: the user to send (none when the row has an error) and its problems.
@@ -98,8 +101,11 @@ pub struct Checker {
 impl Checker {
     /// A checker for a table whose first column is at `first_column` (0 = A).
     pub fn new(mapping: &Mapping, first_column: u32, options: Options) -> Checker {
+        // Only update_many takes an id: elsewhere it could land on another user. The mapping
+        // reports it as a problem; this keeps it out of the body even if a caller went on.
         let columns = mapping
             .mapped()
+            .filter(|(_, target)| options.mode == Mode::Update || **target != Target::Id)
             .map(|(c, target)| Column {
                 index: c.index,
                 header: c.header.clone(),
@@ -161,6 +167,12 @@ impl Checker {
                     continue;
                 }
             };
+            let value = match column.target {
+                Target::Phone | Target::IdentityPhone => {
+                    self.phones(number, column, value, &mut issues)
+                }
+                _ => value,
+            };
             match assign(&mut user, &column.target, value, self.fields.as_deref()) {
                 Ok(Some(key)) => keys.push((key, position)),
                 Ok(None) => {}
@@ -188,6 +200,35 @@ impl Checker {
             row: number,
             user: sent.then_some(user),
             issues,
+        }
+    }
+
+    /// Phone numbers in E.164; one that cannot be is sent as is, with a warning.
+    fn phones(&self, row: u32, column: &Column, value: Value, issues: &mut Vec<Issue>) -> Value {
+        let mut one = |text: String| {
+            // No digits at all is a row error, reported when the value is assigned.
+            if !text.chars().any(|c| c.is_ascii_digit()) {
+                return text;
+            }
+            match e164(&text, self.options.phone_region) {
+                Ok(number) => number,
+                Err(why) => {
+                    let message = format!("'{text}' {why}; sent as is");
+                    issues.push(issue(
+                        row,
+                        column,
+                        Some(text.clone()),
+                        Severity::Warning,
+                        message,
+                    ));
+                    text
+                }
+            }
+        };
+        match value {
+            Value::Text(text) => Value::Text(one(text)),
+            Value::List(items) => Value::List(items.into_iter().map(one).collect()),
+            other => other,
         }
     }
 
@@ -424,6 +465,19 @@ fn assign_text(user: &mut User, target: &Target, text: String) -> Result<Option<
             user.organization_id = Some(id);
             return Ok(None);
         }
+        Target::LocaleId => {
+            let id = whole_number(&text, "a locale id").map_err(|m| {
+                let hint = "; a language code such as en-US goes to locale";
+                let message = if text.chars().any(char::is_alphabetic) {
+                    format!("{m}{hint}")
+                } else {
+                    m
+                };
+                (message, text)
+            })?;
+            user.locale_id = Some(id);
+            return Ok(None);
+        }
         Target::Organization => {
             user.organization = Some(OrganizationRef { name: text });
             return Ok(None);
@@ -434,7 +488,6 @@ fn assign_text(user: &mut User, target: &Target, text: String) -> Result<Option<
         }
         Target::Name => &mut user.name,
         Target::TimeZone => &mut user.time_zone,
-        Target::IanaTimeZone => &mut user.iana_time_zone,
         Target::Locale => &mut user.locale,
         Target::Details => &mut user.details,
         Target::Notes => &mut user.notes,
@@ -540,7 +593,7 @@ mod tests {
         let headers: Vec<String> = headers.iter().map(|h| (*h).to_owned()).collect();
         let options = Options {
             mode,
-            skip_verify_email: false,
+            ..Options::default()
         };
         Checker::new(&auto_match(&headers), 0, options)
     }
@@ -674,6 +727,7 @@ mod tests {
         let options = Options {
             mode: Mode::Create,
             skip_verify_email: true,
+            phone_region: "PT".parse().ok(),
         };
         let mut c = Checker::new(&mapping, 0, options);
         let checked = c.check(Row {
@@ -694,7 +748,7 @@ mod tests {
         assert_eq!(messages(&checked), Vec::<String>::new());
         assert_eq!(
             serde_json::to_string(&checked.user.unwrap()).unwrap(),
-            r#"{"name":"Ana","email":"ana@x.com","phone":"351912345678","organization":{"name":"Acme"},"organization_id":42,"tags":["vip","beta","gold"],"verified":true,"identities":[{"type":"email","value":"ana@home.org"}],"user_fields":{"plan":"Gold"},"skip_verify_email":true}"#
+            r#"{"name":"Ana","email":"ana@x.com","phone":"+351912345678","organization":{"name":"Acme"},"organization_id":42,"tags":["vip","beta","gold"],"verified":true,"identities":[{"type":"email","value":"ana@home.org"}],"user_fields":{"plan":"Gold"},"skip_verify_email":true}"#
         );
     }
 
@@ -707,6 +761,12 @@ mod tests {
     #[case(Target::Verified, "maybe", "'maybe' is not yes or no")]
     #[case(Target::Phone, "n/a", "'n/a' is not a phone number (no digits)")]
     #[case(Target::Id, "-3", "'-3' is not a Zendesk user id (a whole number)")]
+    #[case(Target::LocaleId, "1.5", "'1.5' is not a locale id (a whole number)")]
+    #[case(
+        Target::LocaleId,
+        "en-US",
+        "'en-US' is not a locale id (a whole number); a language code such as en-US goes to locale"
+    )]
     fn typed_targets_reject_bad_text(
         #[case] target: Target,
         #[case] text: &str,
@@ -717,6 +777,87 @@ mod tests {
             assign(&mut user, &target, Value::Text(text.into()), None),
             Err((want.to_owned(), text.to_owned()))
         );
+    }
+
+    #[rstest]
+    #[case(Mode::Create, None)]
+    #[case(Mode::Upsert, None)]
+    #[case(Mode::Update, Some(7))]
+    fn an_id_mapped_by_hand_is_sent_in_update_mode_only(
+        #[case] mode: Mode,
+        #[case] want: Option<u64>,
+    ) {
+        let headers = ["Name", "Email", "User ID"].map(str::to_owned);
+        let mut mapping = auto_match(&headers);
+        mapping.set(2, Some(Target::Id));
+        let options = Options {
+            mode,
+            ..Options::default()
+        };
+        let mut c = Checker::new(&mapping, 0, options);
+        let checked = c.check(row(2, &["Ana", "ana@x.com", "7"]));
+        let user = checked.user.unwrap();
+        assert_eq!(user.id, want);
+        let body = serde_json::to_string(&user).unwrap();
+        assert_eq!(body.contains(r#""id":"#), want.is_some(), "{body}");
+    }
+
+    #[test]
+    fn locale_id_is_a_json_number_and_a_bad_one_names_row_and_column() {
+        let mut c = checker(&["Name", "Email", "Locale ID"], Mode::Create);
+        let checked = c.check(Row {
+            number: 4,
+            cells: vec![Cell::Text("Ana".into()), Cell::Empty, Cell::Float(1176.0)],
+        });
+        assert_eq!(
+            serde_json::to_string(&checked.user.unwrap()).unwrap(),
+            r#"{"name":"Ana","locale_id":1176}"#
+        );
+        let bad = c.check(row(5, &["Bo", "", "de"]));
+        assert_eq!(
+            messages(&bad),
+            vec![
+                "row 5, Locale ID (C5): error: 'de' is not a locale id (a whole number); a \
+                 language code such as en-US goes to locale"
+            ]
+        );
+        assert_eq!(bad.issues[0].value.as_deref(), Some("de"));
+        assert!(bad.user.is_none());
+    }
+
+    #[rstest]
+    #[case::with_region(Some("US"), &["(415) 555-2671", "+1 415 555 2672"], vec!["+14155552671"], vec!["+14155552672"], vec![])]
+    #[case::without_region(None, &["(415) 555-2671", "+1 415 555 2672"], vec!["(415) 555-2671"], vec!["+14155552672"],
+        vec!["row 3, Phone (B3): warning: '(415) 555-2671' cannot be written as E.164: no country code; start it with + or set a phone region (--phone-region, the profile's options.phone_region, or the Connect screen); sent as is"])]
+    #[case::invalid(Some("US"), &["555-0100", "12"], vec!["555-0100"], vec!["12"],
+        vec![
+            "row 3, Phone (B3): warning: '555-0100' cannot be written as E.164: not a valid phone number in region US; sent as is",
+            "row 3, Other Phone (C3): warning: '12' cannot be written as E.164: the number is too short after the country code (read in region US); sent as is",
+        ])]
+    fn phones_become_e164_or_warn_with_row_and_column(
+        #[case] region: Option<&str>,
+        #[case] cells: &[&str],
+        #[case] phone: Vec<&str>,
+        #[case] identities: Vec<&str>,
+        #[case] want: Vec<&str>,
+    ) {
+        let headers = ["Name", "Phone", "Other Phone"].map(str::to_owned);
+        let mapping = auto_match(&headers);
+        assert_eq!(mapping.columns[2].target, Some(Target::IdentityPhone));
+        let options = Options {
+            mode: Mode::Create,
+            phone_region: region.map(|r| r.parse().unwrap()),
+            ..Options::default()
+        };
+        let mut c = Checker::new(&mapping, 0, options);
+        let mut cells = cells.to_vec();
+        cells.insert(0, "Ana");
+        let checked = c.check(row(3, &cells));
+        assert_eq!(messages(&checked), want);
+        let user = checked.user.unwrap();
+        assert_eq!(user.phone.as_deref(), phone.first().copied());
+        let got: Vec<&str> = user.identities.iter().map(|i| i.value.as_str()).collect();
+        assert_eq!(got, identities);
     }
 
     #[test]

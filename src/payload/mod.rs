@@ -1,6 +1,7 @@
 //! Rows to Zendesk users: validation with every problem named, and the exact request bodies.
 
 mod check;
+mod phone;
 mod user;
 
 use std::fmt;
@@ -9,6 +10,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 pub use check::{Checked, Checker, Options};
+pub use phone::{PhoneRegion, e164};
 pub use user::{FieldValue, Identity, IdentityKind, OrganizationRef, Role, User, UserFields};
 
 /// Users per bulk request: Zendesk's limit for `create_many`, `create_or_update_many` and

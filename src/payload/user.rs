@@ -33,10 +33,15 @@ pub struct User {
     pub tags: Option<Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub time_zone: Option<String>,
+    /// Never set: Zendesk's `iana_time_zone` is read-only (IANA names go in `time_zone`). Kept
+    /// only while `plan::diff` still names it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub iana_time_zone: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub locale: Option<String>,
+    /// Zendesk's numeric locale id; `locale` wins when both are sent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub locale_id: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub details: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]

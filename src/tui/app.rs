@@ -241,6 +241,8 @@ pub struct Session {
     pub mapping: Mapping,
     pub mode: Mode,
     pub skip_verify_email: bool,
+    /// The country phones without `+` are read in (profile or Connect).
+    pub phone_region: Option<crate::payload::PhoneRegion>,
     pub report: Option<Arc<Report>>,
     /// The profile given on the command line: used instead of automatic matching.
     pub profile: Option<Profile>,
@@ -266,6 +268,7 @@ impl Session {
         payload::Options {
             mode: self.mode,
             skip_verify_email: self.skip_verify_email,
+            phone_region: self.phone_region,
         }
     }
 }
@@ -447,6 +450,9 @@ impl App {
                 if *action == Action::Back {
                     self.session.mode = state.mode;
                     self.session.skip_verify_email = state.skip_verify_email;
+                    if let Ok(region) = state.phone_region() {
+                        self.session.phone_region = region;
+                    }
                     self.pop();
                     return None;
                 }
@@ -455,6 +461,7 @@ impl App {
                     ConnectOutcome::Next => {
                         self.session.mode = state.mode;
                         self.session.skip_verify_email = state.skip_verify_email;
+                        self.session.phone_region = state.phone_region().ok().flatten();
                         self.session.concurrency = state.concurrency();
                         let table = self.session.table.clone()?;
                         self.push(Screen::Plan(PlanState::new(self.session.mode)));
@@ -581,6 +588,7 @@ impl App {
                 let mut profile =
                     Profile::from_mapping(&name, &self.session.mapping, self.session.mode);
                 profile.options.skip_verify_email = self.session.skip_verify_email;
+                profile.options.phone_region = self.session.phone_region;
                 if self.session.sheets.len() > 1 {
                     profile.sheet = self.session.table.as_ref().map(|t| t.layout.sheet.clone());
                 }
@@ -607,11 +615,18 @@ impl App {
         self.session.mapping = fit.mapping;
         self.session.mode = profile.mode;
         self.session.skip_verify_email = profile.options.skip_verify_email;
+        self.session.phone_region = profile.options.phone_region;
         self.session.unsaved = false;
         if let Screen::Map(state) = &mut self.screen {
             state.profile_name = Some(profile.name.clone());
-            state.notice = Some(if fit.missing.is_empty() {
+            state.notice = Some(if fit.missing.is_empty() && profile.notes.is_empty() {
                 Notice::Info(format!("Using profile '{}'", profile.name))
+            } else if fit.missing.is_empty() {
+                Notice::Info(format!(
+                    "Profile '{}': {}",
+                    profile.name,
+                    profile.notes.join("; ")
+                ))
             } else {
                 Notice::Error(format!(
                     "Profile '{}': not in this sheet: {}",
@@ -748,7 +763,7 @@ impl App {
 
     fn open_connect(&mut self) {
         let session = &self.session;
-        let state = match &session.sandbox_url {
+        let mut state = match &session.sandbox_url {
             Some(url) => ConnectState::sandbox(url, session.mode, session.skip_verify_email),
             None => ConnectState::new(
                 |k| std::env::var(k).ok(),
@@ -756,6 +771,9 @@ impl App {
                 session.skip_verify_email,
             ),
         };
+        let region = session.phone_region.map(|r| r.to_string());
+        state.phone_region =
+            crate::tui::widgets::input::TextInput::new(&region.unwrap_or_default());
         self.push(Screen::Connect(state));
     }
 

@@ -446,7 +446,13 @@ async fn test_connection(
     let (client, warning) = match request.sign_in {
         SignInChoice::Environment => {
             let env = worker.env();
-            zendesk::connect(Some(&request.url), None, |k| env(k), timeout)
+            // The client id typed on Connect wins over ZENDESK_CLIENT_ID.
+            let client_id = Some(request.client_id.clone()).filter(|id| !id.is_empty());
+            let var = |k: &str| match (k, &client_id) {
+                ("ZENDESK_CLIENT_ID", Some(id)) => Some(id.clone()),
+                _ => env(k),
+            };
+            zendesk::connect(Some(&request.url), None, var, timeout)
                 .await
                 .map_err(|e| explain(&e))?
         }
@@ -461,9 +467,8 @@ async fn test_connection(
             };
             let mut config = ClientConfig::new(base, credentials);
             config.timeout = timeout;
-            let warning = (choice == SignInChoice::ApiToken).then(|| {
-                "API tokens stop working on 2027-04-30: use OAuth (zdimport login)".to_owned()
-            });
+            let warning =
+                (choice == SignInChoice::ApiToken).then(crate::zendesk::auth::legacy_token_warning);
             (
                 zendesk::Client::new(config).map_err(|e| explain(&e))?,
                 warning,

@@ -86,6 +86,13 @@ pub const PREVIEW_NOT_SENT: &str = "is not sent (it has an error) or is not in t
 
 pub const CONNECT_TITLE: &str = " Zendesk account ";
 pub const CONNECT_TEST: &str = "Test the connection";
+/// Notes beside the Connect screen's OAuth client id.
+pub const CONNECT_CLIENT_ID_EMPTY: &str = "yours from Admin Center, or the one login remembered";
+pub const CONNECT_CLIENT_ID_SET: &str = "your account's OAuth client";
+/// Notes beside the Connect screen's phone region.
+pub const CONNECT_REGION_NONE: &str = "e.g. US: phones without + are then sent as E.164";
+pub const CONNECT_REGION_SET: &str = "phones without + are read in this country, sent as E.164";
+pub const CONNECT_REGION_BAD: &str = "not a country code: two letters such as US, GB or DE";
 pub const CONNECT_UNTESTED: &str = "Enter on \"Test the connection\" signs in and asks Zendesk who you are (users/me); nothing else is sent.";
 pub const CONNECT_SANDBOX: &str =
     "The built-in sandbox: a simulated Zendesk on this machine. Enter tests the connection.";

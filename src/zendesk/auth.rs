@@ -70,6 +70,10 @@ pub trait RefreshStore: Send + Sync + std::fmt::Debug {
     fn load(&self) -> Option<Secret>;
     fn save(&self, token: &Secret);
     fn clear(&self);
+    /// Whether the token saved last outlives this process (read back from where it is kept).
+    fn keeps(&self) -> bool {
+        false
+    }
 }
 
 /// Keeps the refresh token in this process only.
@@ -137,13 +141,101 @@ impl RefreshStore for KeyringStore {
             let _ = entry.delete_credential();
         }
     }
+
+    fn keeps(&self) -> bool {
+        let kept = self.entry.as_ref().and_then(|e| e.get_password().ok());
+        kept.is_some_and(|k| self.memory.load().is_some_and(|m| m.expose() == k))
+    }
 }
 
 /// The date Zendesk stops accepting API tokens, for the warning legacy sign-in prints.
 pub const API_TOKEN_RETIREMENT: &str = "2027-04-30";
 
-/// The public OAuth client id `zdimport login` uses unless told otherwise.
+/// What every front end says when an API token signs in.
+pub fn legacy_token_warning() -> String {
+    format!(
+        "signing in with an API token: Zendesk deactivates a token unused for 30 days (so a \
+         monthly import can find it gone) and stops accepting API tokens on \
+         {API_TOKEN_RETIREMENT}; run `zdimport login` or set ZENDESK_CLIENT_ID and \
+         ZENDESK_CLIENT_SECRET"
+    )
+}
+
+/// A placeholder client id: no Zendesk account has it (only Zendesk issues global `zdg-…`
+/// clients; an admin creates a local one), so `zdimport login` asks for the operator's own.
 pub const DEFAULT_CLIENT_ID: &str = "zdimport";
+
+/// The loopback port `zdimport login` listens on unless told otherwise: fixed, because the
+/// redirect URL must be registered on the OAuth client, and whether Zendesk accepts any port
+/// for a registered loopback URL is unverified (API.md).
+pub const DEFAULT_REDIRECT_PORT: u16 = 47_800;
+
+/// The lifetimes asked for at sign-in (Zendesk allows 5 min–48 h and 7–90 days): an access
+/// token for two hours of import, and a refresh token that outlives a month between imports.
+pub const ACCESS_TOKEN_LIFETIME_SECS: u64 = 2 * 3600;
+pub const REFRESH_TOKEN_LIFETIME_SECS: u64 = 90 * 24 * 3600;
+
+/// What the config remembers of an account's sign-in (`accounts.json`, keyed by host): the
+/// OAuth client `zdimport login` used, so later runs find its refresh token. Never a secret.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, Deserialize)]
+pub struct RememberedClient {
+    pub client_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redirect_port: Option<u16>,
+}
+
+/// `accounts.json` in the config dir (`ZDIMPORT_CONFIG_DIR` as `var` reads it, else the
+/// platform's).
+fn accounts_path(var: impl Fn(&str) -> Option<String>) -> Option<std::path::PathBuf> {
+    let dir = match var(crate::profile::CONFIG_ENV).filter(|d| !d.is_empty()) {
+        Some(dir) => std::path::PathBuf::from(dir),
+        None => directories::ProjectDirs::from("", "", "zdimport")?
+            .config_dir()
+            .to_path_buf(),
+    };
+    Some(dir.join("accounts.json"))
+}
+
+fn remembered_all(
+    var: impl Fn(&str) -> Option<String>,
+) -> std::collections::BTreeMap<String, RememberedClient> {
+    accounts_path(var)
+        .and_then(|p| std::fs::read_to_string(p).ok())
+        .and_then(|text| serde_json::from_str(&text).ok())
+        .unwrap_or_default()
+}
+
+/// The client remembered for an account host.
+pub fn remembered_client(
+    host: &str,
+    var: impl Fn(&str) -> Option<String>,
+) -> Option<RememberedClient> {
+    remembered_all(var).remove(host)
+}
+
+/// Remembers the client for an account host; returns the file written.
+pub fn remember_client(
+    host: &str,
+    entry: RememberedClient,
+    var: impl Fn(&str) -> Option<String>,
+) -> Result<std::path::PathBuf, String> {
+    let path = accounts_path(&var).ok_or("no config directory: set ZDIMPORT_CONFIG_DIR")?;
+    let mut all = remembered_all(&var);
+    all.insert(host.to_owned(), entry);
+    let io = |e: std::io::Error| format!("{}: {e}", path.display());
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(io)?;
+    }
+    let mut json = serde_json::to_string_pretty(&all).map_err(|e| e.to_string())?;
+    json.push('\n');
+    std::fs::write(&path, json).map_err(io)?;
+    Ok(path)
+}
+
+/// The redirect URL to register on the OAuth client for a loopback port.
+pub fn redirect_uri(port: u16) -> String {
+    format!("http://127.0.0.1:{port}/callback")
+}
 
 /// What an import needs: write users, read fields, jobs and `users/me`.
 pub const DEFAULT_SCOPE: &str = "read write";
@@ -184,8 +276,12 @@ pub async fn sign_in(
         return Ok(oauth(Credentials::OAuth(tokens)));
     }
     if store.load().is_some() {
+        let host = base.host_str().unwrap_or_default();
+        let client_id = client_id
+            .or_else(|| remembered_client(host, var).map(|r| r.client_id))
+            .unwrap_or_else(|| DEFAULT_CLIENT_ID.into());
         let client = OAuthClient {
-            client_id: client_id.unwrap_or_else(|| DEFAULT_CLIENT_ID.into()),
+            client_id,
             client_secret: None,
         };
         let tokens = TokenManager::from_refresh_token(base, client, store, timeout).await?;
@@ -197,11 +293,7 @@ pub async fn sign_in(
                 email,
                 token: Secret::new(token),
             },
-            warning: Some(format!(
-                "signing in with an API token: Zendesk stops accepting API tokens on \
-                 {API_TOKEN_RETIREMENT}; run `zdimport login` or set ZENDESK_CLIENT_ID and \
-                 ZENDESK_CLIENT_SECRET"
-            )),
+            warning: Some(legacy_token_warning()),
         });
     }
     Err(ZendeskError::Auth(
@@ -221,6 +313,13 @@ pub fn refresh_store(
     if var("ZDIMPORT_KEYRING").is_some_and(|v| v.eq_ignore_ascii_case("memory")) {
         return Arc::new(MemoryStore::default());
     }
+    // No client named: the one `zdimport login` remembered for the account.
+    let remembered = (client_id == DEFAULT_CLIENT_ID)
+        .then(|| remembered_client(host, &var))
+        .flatten();
+    let client_id = remembered
+        .as_ref()
+        .map_or(client_id, |r| r.client_id.as_str());
     Arc::new(KeyringStore::new(host, client_id))
 }
 
@@ -394,11 +493,11 @@ impl TokenManager {
                             .into(),
                     )
                 })?;
-                grant_body(
+                with_lifetimes(grant_body(
                     &self.client,
                     "refresh_token",
                     &[("refresh_token", refresh.expose())],
-                )
+                ))
             }
         };
         let answer = request_token(&self.http, &self.token_url, &body, self.timeout).await?;
@@ -447,6 +546,14 @@ fn grant_body(client: &OAuthClient, grant: &str, extra: &[(&str, &str)]) -> Valu
     for (key, value) in extra {
         body[*key] = Value::from(*value);
     }
+    body
+}
+
+/// Asks for [`ACCESS_TOKEN_LIFETIME_SECS`] and [`REFRESH_TOKEN_LIFETIME_SECS`]: Zendesk's
+/// `expires_in` and `refresh_token_expires_in` (defaults 30 min and 30 days).
+fn with_lifetimes(mut body: Value) -> Value {
+    body["expires_in"] = Value::from(ACCESS_TOKEN_LIFETIME_SECS);
+    body["refresh_token_expires_in"] = Value::from(REFRESH_TOKEN_LIFETIME_SECS);
     body
 }
 
@@ -541,14 +648,28 @@ pub struct LoginFlow {
 impl LoginFlow {
     /// Listens on `127.0.0.1` (a random port) and builds the URL to open in the browser.
     pub async fn start(base: &Url, client: OAuthClient, scope: &str) -> Result<Self, ZendeskError> {
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .map_err(|e| ZendeskError::Auth(format!("cannot listen on 127.0.0.1: {e}")))?;
+        Self::start_on(base, client, scope, 0).await
+    }
+
+    /// [`LoginFlow::start`] on a fixed port, whose [`redirect_uri`] the OAuth client lists.
+    pub async fn start_on(
+        base: &Url,
+        client: OAuthClient,
+        scope: &str,
+        port: u16,
+    ) -> Result<Self, ZendeskError> {
+        let listener = TcpListener::bind(("127.0.0.1", port)).await.map_err(|e| {
+            ZendeskError::Auth(format!(
+                "cannot listen on 127.0.0.1:{port} for the browser's redirect: {e}; choose \
+                     another port with --redirect-port and register its redirect URL on the \
+                     OAuth client"
+            ))
+        })?;
         let port = listener
             .local_addr()
             .map_err(|e| ZendeskError::Auth(format!("cannot read the listening port: {e}")))?
             .port();
-        let redirect_uri = format!("http://127.0.0.1:{port}/callback");
+        let redirect_uri = redirect_uri(port);
         let state = random_token(32);
         let pkce = Pkce::new();
         let mut authorize_url =
@@ -582,12 +703,17 @@ impl LoginFlow {
         &self.authorize_url
     }
 
+    /// The redirect URL the browser comes back to, as the OAuth client must list it.
+    pub fn redirect_uri(&self) -> &str {
+        &self.redirect_uri
+    }
+
     /// Waits for the browser's redirect, checks `state`, and exchanges the code.
     pub async fn finish(self, timeout: Duration) -> Result<TokenAnswer, ZendeskError> {
         let code = self.wait_for_code().await?;
         let http = token_http(timeout)?;
         let token_url = token_url(&self.base)?;
-        let body = grant_body(
+        let body = with_lifetimes(grant_body(
             &self.client,
             "authorization_code",
             &[
@@ -595,7 +721,7 @@ impl LoginFlow {
                 ("redirect_uri", &self.redirect_uri),
                 ("code_verifier", self.pkce.verifier.expose()),
             ],
-        );
+        ));
         request_token(&http, &token_url, &body, timeout).await
     }
 
@@ -679,6 +805,76 @@ async fn read_request_target(stream: &mut tokio::net::TcpStream) -> Option<Strin
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sign_in_asks_for_the_token_lifetimes_zendesk_allows() {
+        let client = OAuthClient {
+            client_id: "acme".into(),
+            client_secret: None,
+        };
+        let body = with_lifetimes(grant_body(&client, "refresh_token", &[]));
+        assert_eq!(body["expires_in"], 7200);
+        assert_eq!(body["refresh_token_expires_in"], 7_776_000);
+        // Zendesk's bounds: 5 min–48 h and 7–90 days.
+        assert!((300..=172_800).contains(&ACCESS_TOKEN_LIFETIME_SECS));
+        assert!((604_800..=7_776_000).contains(&REFRESH_TOKEN_LIFETIME_SECS));
+        assert!(
+            !MemoryStore::default().keeps(),
+            "memory never outlives the process"
+        );
+    }
+
+    #[test]
+    fn the_client_login_used_is_remembered_per_account_host() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let path = dir.path().to_string_lossy().into_owned();
+        let var = |k: &str| (k == crate::profile::CONFIG_ENV).then(|| path.clone());
+        assert_eq!(remembered_client("acme.zendesk.com", var), None);
+        let acme = RememberedClient {
+            client_id: "acme_zdimport".into(),
+            redirect_port: Some(8123),
+        };
+        let other = RememberedClient {
+            client_id: "zdg-other".into(),
+            redirect_port: None,
+        };
+        remember_client("acme.zendesk.com", acme.clone(), var).unwrap();
+        let file = remember_client("other.zendesk.com", other.clone(), var).unwrap();
+        assert_eq!(remembered_client("acme.zendesk.com", var), Some(acme));
+        assert_eq!(remembered_client("other.zendesk.com", var), Some(other));
+        let text = std::fs::read_to_string(file).unwrap();
+        assert!(
+            !text.contains("secret") && !text.contains("token"),
+            "{text}"
+        );
+    }
+
+    #[tokio::test]
+    async fn login_listens_on_the_port_asked_and_a_busy_one_says_what_to_do() {
+        let base = Url::parse("https://acme.zendesk.com").unwrap();
+        let client = OAuthClient {
+            client_id: "acme".into(),
+            client_secret: None,
+        };
+        let busy = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = busy.local_addr().unwrap().port();
+        let err = LoginFlow::start_on(&base, client.clone(), "read", port)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(&format!("127.0.0.1:{port}")), "{err}");
+        assert!(err.contains("--redirect-port"), "{err}");
+        drop(busy);
+        let flow = LoginFlow::start_on(&base, client, "read", port)
+            .await
+            .unwrap();
+        assert_eq!(flow.redirect_uri(), redirect_uri(port));
+        let url = flow.authorize_url().to_string();
+        assert!(
+            url.contains(&format!("127.0.0.1%3A{port}%2Fcallback")),
+            "{url}"
+        );
+    }
 
     #[test]
     fn s256_matches_rfc7636_example() {

@@ -11,7 +11,7 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Paragraph, Widget, Wrap};
 
-use crate::payload::Mode;
+use crate::payload::{Mode, PhoneRegion};
 use crate::tui::action::Action;
 use crate::tui::strings;
 use crate::tui::widgets::input::TextInput;
@@ -55,6 +55,8 @@ impl SignInChoice {
 pub struct ConnectRequest {
     pub url: String,
     pub sign_in: SignInChoice,
+    /// The account's OAuth client (empty: `ZENDESK_CLIENT_ID`, or the one `login` remembered).
+    pub client_id: String,
     pub email: String,
     pub token: String,
 }
@@ -64,6 +66,7 @@ impl fmt::Debug for ConnectRequest {
         f.debug_struct("ConnectRequest")
             .field("url", &self.url)
             .field("sign_in", &self.sign_in)
+            .field("client_id", &self.client_id)
             .field("email", &self.email)
             .field("token", &"***")
             .finish()
@@ -103,22 +106,26 @@ pub enum Connection {
 enum Field {
     Url,
     SignIn,
+    ClientId,
     Email,
     Token,
     Mode,
     Concurrency,
     SkipVerify,
+    PhoneRegion,
     Test,
 }
 
-const FIELDS: [Field; 8] = [
+const FIELDS: [Field; 10] = [
     Field::Url,
     Field::SignIn,
+    Field::ClientId,
     Field::Email,
     Field::Token,
     Field::Mode,
     Field::Concurrency,
     Field::SkipVerify,
+    Field::PhoneRegion,
     Field::Test,
 ];
 
@@ -134,6 +141,8 @@ pub enum ConnectOutcome {
 pub struct ConnectState {
     pub url: TextInput,
     pub sign_in: SignInChoice,
+    /// The OAuth client id for OAuth from the environment (never a secret).
+    pub client_id: TextInput,
     pub email: TextInput,
     /// The token typed here (never drawn).
     token: TextInput,
@@ -142,6 +151,8 @@ pub struct ConnectState {
     pub mode: Mode,
     pub concurrency: TextInput,
     pub skip_verify_email: bool,
+    /// The country phones without `+` are read in: two letters, or empty for none.
+    pub phone_region: TextInput,
     pub row: usize,
     pub connection: Connection,
     /// Connected to the built-in sandbox.
@@ -179,12 +190,14 @@ impl ConnectState {
         ConnectState {
             url: TextInput::new(&url),
             sign_in,
+            client_id: TextInput::new(&var("ZENDESK_CLIENT_ID").unwrap_or_default()),
             email: TextInput::new(&var("ZENDESK_EMAIL").unwrap_or_default()),
             token_from_env: token.is_some(),
             token: TextInput::new(&token.unwrap_or_default()),
             mode,
             concurrency: TextInput::new(&DEFAULT_CONCURRENCY.to_string()),
             skip_verify_email: skip_verify,
+            phone_region: TextInput::default(),
             row: if url.is_empty() { 0 } else { FIELDS.len() - 1 },
             connection: Connection::Untested,
             sandbox: false,
@@ -208,8 +221,21 @@ impl ConnectState {
     pub fn is_typing(&self) -> bool {
         matches!(
             self.field(),
-            Field::Url | Field::Email | Field::Token | Field::Concurrency
+            Field::Url
+                | Field::ClientId
+                | Field::Email
+                | Field::Token
+                | Field::Concurrency
+                | Field::PhoneRegion
         )
+    }
+
+    /// The phone region typed here; empty is none.
+    pub fn phone_region(&self) -> Result<Option<PhoneRegion>, String> {
+        match self.phone_region.text.trim() {
+            "" => Ok(None),
+            code => code.parse().map(Some),
+        }
     }
 
     /// Jobs in flight the operator asked for, 1 to 30.
@@ -233,6 +259,11 @@ impl ConnectState {
             Action::Right | Action::Char(' ') if !self.is_typing() => self.change(true),
             Action::Enter if self.field() == Field::Test => return self.test(),
             Action::Enter | Action::Next if self.is_connected() && !self.is_typing() => {
+                if self.phone_region().is_err() {
+                    // Its note says what is wrong; the checks would read phones wrongly.
+                    self.row = FIELDS.iter().position(|f| *f == Field::PhoneRegion)?;
+                    return None;
+                }
                 return Some(ConnectOutcome::Next);
             }
             Action::Enter => self.row = (self.row + 1).min(FIELDS.len() - 1),
@@ -245,6 +276,7 @@ impl ConnectState {
     fn type_into(&mut self, action: &Action) {
         let changed = match self.field() {
             Field::Url => self.url.handle(action),
+            Field::ClientId => self.client_id.handle(action),
             Field::Email => self.email.handle(action),
             Field::Token => {
                 if self.token_from_env && matches!(action, Action::Char(_) | Action::Backspace) {
@@ -258,9 +290,25 @@ impl ConnectState {
                 Action::Char(c) if !c.is_ascii_digit() => false,
                 action => self.concurrency.handle(action),
             },
+            Field::PhoneRegion => match action {
+                Action::Char(c)
+                    if !c.is_ascii_alphabetic() || self.phone_region.text.len() >= 2 =>
+                {
+                    false
+                }
+                Action::Char(c) => self
+                    .phone_region
+                    .handle(&Action::Char(c.to_ascii_uppercase())),
+                action => self.phone_region.handle(action),
+            },
             _ => false,
         };
-        if changed && matches!(self.field(), Field::Url | Field::Email | Field::Token) {
+        if changed
+            && matches!(
+                self.field(),
+                Field::Url | Field::ClientId | Field::Email | Field::Token
+            )
+        {
             self.connection = Connection::Untested;
         }
     }
@@ -290,6 +338,7 @@ impl ConnectState {
         Some(ConnectOutcome::Test(ConnectRequest {
             url: self.url.text.trim().to_owned(),
             sign_in: self.sign_in,
+            client_id: self.client_id.text.trim().to_owned(),
             email: self.email.text.trim().to_owned(),
             token: self.token.text.trim().to_owned(),
         }))
@@ -328,6 +377,17 @@ impl ConnectState {
                 },
             ),
             Field::SignIn => ("Sign in", format!("‹ {} ›", self.sign_in.label()), ""),
+            Field::ClientId => (
+                "OAuth client id",
+                self.client_id.text.clone(),
+                match self.sign_in {
+                    SignInChoice::Environment if self.client_id.text.is_empty() => {
+                        strings::CONNECT_CLIENT_ID_EMPTY
+                    }
+                    SignInChoice::Environment => strings::CONNECT_CLIENT_ID_SET,
+                    _ => "(OAuth from the environment only)",
+                },
+            ),
             Field::Email => (
                 "Email",
                 self.email.text.clone(),
@@ -344,6 +404,15 @@ impl ConnectState {
                 "Skip verify email",
                 format!("‹ {} ›", if self.skip_verify_email { "yes" } else { "no" }),
                 "new users get no verification email",
+            ),
+            Field::PhoneRegion => (
+                "Phone region",
+                self.phone_region.text.clone(),
+                match self.phone_region() {
+                    Ok(None) => strings::CONNECT_REGION_NONE,
+                    Ok(Some(_)) => strings::CONNECT_REGION_SET,
+                    Err(_) => strings::CONNECT_REGION_BAD,
+                },
             ),
             Field::Test => ("", format!("[ {} ]", strings::CONNECT_TEST), ""),
         };
@@ -440,6 +509,7 @@ mod tests {
         let request = ConnectRequest {
             url: String::new(),
             sign_in: SignInChoice::ApiToken,
+            client_id: String::new(),
             email: String::new(),
             token: "s3cr3t-token".into(),
         };
@@ -449,7 +519,7 @@ mod tests {
     #[test]
     fn typing_replaces_an_environment_token_and_the_test_is_asked_for() {
         let mut s = ConnectState::new(env(&[("ZENDESK_OAUTH_TOKEN", "old")]), Mode::Create, false);
-        s.row = 3;
+        s.row = 4;
         assert!(s.is_typing());
         s.update(&Action::Char('n'));
         s.update(&Action::Char('w'));
@@ -457,7 +527,7 @@ mod tests {
         s.row = 1;
         s.update(&Action::Right);
         assert_eq!(s.sign_in, SignInChoice::AccessToken);
-        s.row = 7;
+        s.row = 9;
         let Some(ConnectOutcome::Test(request)) = s.update(&Action::Enter) else {
             panic!("test asked for")
         };
@@ -469,13 +539,13 @@ mod tests {
     #[test]
     fn mode_skip_verify_and_concurrency() {
         let mut s = ConnectState::new(|_| None, Mode::Upsert, false);
-        s.row = 4;
+        s.row = 5;
         s.update(&Action::Left);
         assert_eq!(s.mode, Mode::Create);
-        s.row = 6;
+        s.row = 7;
         s.update(&Action::Char(' '));
         assert!(s.skip_verify_email);
-        s.row = 5;
+        s.row = 6;
         s.update(&Action::Backspace);
         s.update(&Action::Backspace);
         s.update(&Action::Char('x'));
@@ -483,5 +553,60 @@ mod tests {
             s.update(&Action::Char(c));
         }
         assert_eq!(s.concurrency(), 30, "Zendesk queues at most 30 jobs");
+    }
+
+    #[test]
+    fn the_client_id_typed_here_goes_with_the_test() {
+        let mut s = ConnectState::new(
+            env(&[("ZENDESK_CLIENT_ID", "from_env")]),
+            Mode::Upsert,
+            false,
+        );
+        assert_eq!(s.client_id.text, "from_env");
+        s.row = 2;
+        assert!(s.is_typing());
+        for _ in 0.."from_env".len() {
+            s.update(&Action::Backspace);
+        }
+        for c in "acme_zdimport".chars() {
+            s.update(&Action::Char(c));
+        }
+        s.row = 9;
+        let Some(ConnectOutcome::Test(request)) = s.update(&Action::Enter) else {
+            panic!("test asked for")
+        };
+        assert_eq!(request.client_id, "acme_zdimport");
+        assert_eq!(request.sign_in, SignInChoice::Environment);
+    }
+
+    #[test]
+    fn phone_region_takes_two_letters_and_a_bad_one_holds_the_screen() {
+        let mut s = ConnectState::new(|_| None, Mode::Upsert, false);
+        s.row = 8;
+        assert!(s.is_typing());
+        for c in "d1eX".chars() {
+            s.update(&Action::Char(c));
+        }
+        assert_eq!(s.phone_region.text, "DE");
+        assert_eq!(s.phone_region(), Ok("DE".parse().ok()));
+        s.update(&Action::Backspace);
+        s.update(&Action::Backspace);
+        assert_eq!(s.phone_region(), Ok(None));
+        s.update(&Action::Char('z'));
+        s.update(&Action::Char('z'));
+        assert!(s.phone_region().is_err());
+        s.connection = Connection::Connected(Account {
+            url: "https://acme.zendesk.com".into(),
+            name: "Ops".into(),
+            email: "ops@acme.com".into(),
+            role: "admin".into(),
+            warning: None,
+        });
+        s.row = 9;
+        assert_eq!(s.update(&Action::Next), None);
+        assert_eq!(s.row, 8, "back on the region, whose note says why");
+        s.phone_region = TextInput::new("GB");
+        s.row = 9;
+        assert_eq!(s.update(&Action::Next), Some(ConnectOutcome::Next));
     }
 }

@@ -398,7 +398,7 @@ impl MapState {
                 None => (strings::IGNORE.to_owned(), theme::dim()),
             };
             let reason_style = match c.reason {
-                MatchReason::Fuzzy(_) => Style::new().fg(theme::WARNING),
+                MatchReason::Fuzzy(_) | MatchReason::LooksLikeId => Style::new().fg(theme::WARNING),
                 MatchReason::Unmatched => theme::dim(),
                 _ => Style::new(),
             };
