@@ -76,7 +76,6 @@ pub fn changes(
     );
     for (field, new) in [
         ("phone", &user.phone),
-        ("iana_time_zone", &user.iana_time_zone),
         ("locale", &user.locale),
         ("details", &user.details),
         ("notes", &user.notes),
@@ -141,6 +140,11 @@ fn numbers_and_flags(user: &User, old: &zendesk::User, out: &mut Vec<Change>) {
             json!(old.organization_id),
             json!(id),
         ));
+    }
+    if let Some(id) = user.locale_id
+        && extra(old, "locale_id").as_u64() != Some(id)
+    {
+        out.push(change("locale_id", extra(old, "locale_id"), json!(id)));
     }
     if let Some(verified) = user.verified
         && extra(old, "verified").as_bool() != Some(verified)
@@ -264,7 +268,7 @@ mod tests {
         serde_json::from_value(json!({
             "id": 7, "name": "Ana Silva", "email": "ana@x.com", "external_id": "E-1",
             "role": "end-user", "organization_id": 100, "tags": ["vip", "beta"],
-            "phone": null, "notes": "old note", "verified": true,
+            "phone": null, "notes": "old note", "verified": true, "locale_id": 8,
             "user_fields": {"plan": "silver", "seats": 3, "vip": false, "langs": ["b", "a"],
                             "renewal": "2025-01-01", "empty": null,
                             "due": "2027-01-01T00:00:00+00:00", "due_z": "2027-01-01T00:00:00Z"},
@@ -329,6 +333,8 @@ mod tests {
     #[case::missing_org(User { organization: Some(OrganizationRef { name: "Initech".into() }), ..User::default() }, vec!["organization: 100 → \"Initech\""])]
     #[case::tags_same_set(User { tags: Some(vec!["BETA".into(), "vip".into()]), ..User::default() }, vec![])]
     #[case::tags_differ(User { tags: Some(vec!["vip".into()]), ..User::default() }, vec!["tags: [\"vip\",\"beta\"] → [\"vip\"]"])]
+    #[case::locale_id_same(User { locale_id: Some(8), ..User::default() }, vec![])]
+    #[case::locale_id_new(User { locale_id: Some(1), ..User::default() }, vec!["locale_id: 8 → 1"])]
     #[case::verified_same(User { verified: Some(true), ..User::default() }, vec![])]
     #[case::field_same(fields(&[("plan", t("silver"))]), vec![])]
     #[case::field_changes(fields(&[("plan", t("gold"))]), vec!["user_fields.plan: \"silver\" → \"gold\""])]
