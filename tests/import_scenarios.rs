@@ -29,6 +29,10 @@ struct Scenario {
     /// Users with a name only: nothing to look them up by.
     #[serde(default)]
     keyless: bool,
+    /// Users with a name and an email but no external_id: found again by search only, which
+    /// lags behind new users on a live account.
+    #[serde(default)]
+    email_only: bool,
     #[serde(default)]
     sandbox: SandboxSpec,
     /// `path:fault` forced onto the next matching requests: lost, failed, killed, drop, 502.
@@ -78,6 +82,9 @@ struct Expect {
     saw_429: bool,
     /// Some request met this status (0: the connection was dropped), so the fault was real.
     saw_status: Option<u16>,
+    /// Some row's details say this (which path settled it).
+    #[serde(default)]
+    details_contain: Option<String>,
     #[serde(default)]
     lookups: bool,
     /// More than one access token issued: renewed during the run.
@@ -136,7 +143,15 @@ async fn run_scenario(path: &Path) {
         Some(_) => oauth_client(&sandbox).await,
         None => common::client(&sandbox),
     };
-    let plan = plan_of(s.mode, s.rows, s.skipped, s.keyless);
+    let plan = if s.email_only {
+        common::plan_of_users(s.mode, s.rows, s.skipped, |i| zdimport::payload::User {
+            name: Some(format!("User {i}")),
+            email: Some(format!("user{i}@example.com")),
+            ..zdimport::payload::User::default()
+        })
+    } else {
+        plan_of(s.mode, s.rows, s.skipped, s.keyless)
+    };
     let tmp = tempfile::tempdir().unwrap();
     let info = RunInfo {
         id: name.clone(),
@@ -220,6 +235,15 @@ async fn run_scenario(path: &Path) {
     }
     if e.renewed_tokens {
         assert!(sandbox.tokens_issued() > 1, "{name}: tokens renewed");
+    }
+    if let Some(text) = &e.details_contain {
+        assert!(
+            outcomes.values().any(|o| o
+                .details
+                .as_deref()
+                .is_some_and(|d| d.contains(text.as_str()))),
+            "{name}: some row says '{text}'"
+        );
     }
     if e.lookups {
         assert!(

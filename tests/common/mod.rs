@@ -38,15 +38,25 @@ pub fn row_user(i: u32, keyless: bool) -> Value {
 
 /// `rows` users in batches of 100 from sheet row 2, then `skipped` rows refused by validation.
 pub fn plan_of(mode: Mode, rows: u32, skipped: u32, keyless: bool) -> ImportPlan {
+    plan_of_users(mode, rows, skipped, |i| User {
+        name: Some(format!("User {i}")),
+        email: (!keyless).then(|| format!("user{i}@example.com")),
+        external_id: (!keyless).then(|| format!("X{i}")),
+        ..User::default()
+    })
+}
+
+/// As [`plan_of`], each row's user made by `user`.
+pub fn plan_of_users(
+    mode: Mode,
+    rows: u32,
+    skipped: u32,
+    user: impl Fn(u32) -> User,
+) -> ImportPlan {
     let mut plan = ImportPlan::new(mode);
     let mut batcher = Batcher::new(mode);
     for i in 0..rows {
-        let user = User {
-            name: Some(format!("User {i}")),
-            email: (!keyless).then(|| format!("user{i}@example.com")),
-            external_id: (!keyless).then(|| format!("X{i}")),
-            ..User::default()
-        };
+        let user = user(i);
         if let Some(request) = batcher.push(i + 2, user) {
             plan.push_request(&request).unwrap();
         }
