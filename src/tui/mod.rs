@@ -476,18 +476,43 @@ async fn test_connection(
         }
     };
     let me = client.me().await.map_err(|e| explain(&e))?.value;
+    let report = crate::doctor::probe(&client).await;
     let account = screens::connect::Account {
         url: client.base_url().to_string(),
         name: me.name.clone().unwrap_or_default(),
         email: me.email.clone().unwrap_or_default(),
         role: me.role.clone().unwrap_or_default(),
         warning,
+        doctor: doctor_findings(&report),
     };
     *worker
         .client
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Arc::new(client));
     Ok(account)
+}
+
+/// The account checks the operator must see before sending: failures, then the settings that
+/// change what rows do (`zdimport doctor` lists everything).
+fn doctor_findings(report: &crate::doctor::Report) -> Vec<String> {
+    use crate::doctor::Verdict;
+    let failed = report
+        .checks
+        .iter()
+        .filter(|c| c.verdict == Verdict::Fail && c.topic != "Credentials");
+    let mut lines: Vec<String> = failed
+        .map(|c| format!("✗ {}: {} — {}", c.topic, c.found, c.action))
+        .collect();
+    let settled = report
+        .checks
+        .iter()
+        .filter(|c| c.verdict == Verdict::Ok)
+        .count();
+    lines.push(format!(
+        "Account checked (read-only): {settled} of {} as expected; `zdimport doctor` lists all.",
+        report.checks.len()
+    ));
+    lines
 }
 
 /// A connection error as the operator needs it: what to do first, Zendesk's words after.
@@ -1041,6 +1066,13 @@ mod tests {
             email: "admin@sandbox.example".into(),
             role: "admin".into(),
             warning: None,
+            doctor: vec![
+                "✗ User tagging: `tagging` off — Zendesk ignores tags on users: a tags column \
+                 changes nothing"
+                    .into(),
+                "Account checked (read-only): 9 of 13 as expected; `zdimport doctor` lists all."
+                    .into(),
+            ],
         })));
         insta::assert_snapshot!("connect_connected_80x24", frame(&mut app, 80, 24).backend());
         app.update(Action::Enter);

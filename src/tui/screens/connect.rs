@@ -89,6 +89,9 @@ pub struct Account {
     pub role: String,
     /// Set for legacy API tokens.
     pub warning: Option<String>,
+    /// `zdimport doctor`'s findings that need the operator: what must be fixed first (✗), then
+    /// the account settings that change what rows do; read with the connection test.
+    pub doctor: Vec<String>,
 }
 
 /// The state of the connection.
@@ -458,6 +461,9 @@ impl ConnectState {
                 if let Some(w) = &a.warning {
                     text.push_str(&format!("\n⚠ {w}"));
                 }
+                for finding in &a.doctor {
+                    text.push_str(&format!("\n{finding}"));
+                }
                 (text, theme::OK)
             }
             Connection::Failed(e) => (format!("✗ {e}"), theme::ERROR),
@@ -601,6 +607,7 @@ mod tests {
             email: "ops@acme.com".into(),
             role: "admin".into(),
             warning: None,
+            doctor: Vec::new(),
         });
         s.row = 9;
         assert_eq!(s.update(&Action::Next), None);
