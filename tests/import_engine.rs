@@ -150,3 +150,93 @@ async fn a_paused_switch_at_the_start_sends_nothing_until_released() {
     assert_eq!((summary.created, summary.skipped), (150, 2));
     engine.await.unwrap().unwrap();
 }
+
+/// A sandbox whose jobs wait an hour in the queue: they never end within a test.
+async fn stuck_sandbox() -> zdimport::sandbox::SandboxHandle {
+    Sandbox::start(SandboxConfig {
+        speed: 100.0,
+        job_queue_time: Duration::from_secs(3600),
+        ..SandboxConfig::default()
+    })
+    .await
+    .unwrap()
+}
+
+fn journal_for(tmp: &std::path::Path, plan: &import::ImportPlan) -> Journal {
+    let info = RunInfo {
+        id: "stuck".into(),
+        mode: plan.mode,
+        rows: plan.rows() as u64,
+        ..RunInfo::default()
+    };
+    Journal::create(tmp, &info, plan).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancel_follows_stuck_jobs_for_a_bounded_time_and_leaves_the_run_resumable() {
+    let sandbox = stuck_sandbox().await;
+    let client = common::client(&sandbox);
+    let plan = common::plan_of(Mode::Create, 200, 0, false);
+    let tmp = tempfile::tempdir().unwrap();
+    let journal = journal_for(tmp.path(), &plan);
+    let mut options = EngineOptions::for_speed(100.0);
+    options.cancel_follow = Duration::from_millis(300);
+    let (tx, mut rx) = mpsc::channel(32);
+    let cancel = CancellationToken::new();
+    let stop = cancel.clone();
+    let engine =
+        tokio::spawn(async move { import::run(plan, &client, journal, tx, cancel, options).await });
+    while !matches!(next(&mut rx).await, ImportEvent::BatchSent { .. }) {}
+    stop.cancel();
+    while rx.recv().await.is_some() {}
+    let summary = tokio::time::timeout(DEADLINE, engine)
+        .await
+        .expect("the run stops although its jobs never end")
+        .unwrap()
+        .unwrap();
+    assert!(summary.cancelled);
+    assert_eq!(
+        summary.pending, 200,
+        "no row settled: the jobs are still queued"
+    );
+    let (_, _, reopened) = Journal::open(&tmp.path().join("stuck")).unwrap();
+    assert!(
+        !reopened.replay().open.is_empty(),
+        "the accepted jobs stay open for resume to follow"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_that_never_ends_is_given_up_and_its_users_end_unknown_not_sent_blindly() {
+    let sandbox = stuck_sandbox().await;
+    let client = common::client(&sandbox);
+    let plan = common::plan_of(Mode::Create, 100, 0, false);
+    let tmp = tempfile::tempdir().unwrap();
+    let journal = journal_for(tmp.path(), &plan);
+    let mut options = EngineOptions::for_speed(100.0);
+    options.job_deadline = Duration::from_millis(300);
+    let (tx, rx) = mpsc::channel(32);
+    let cancel = CancellationToken::new();
+    let collector = tokio::spawn(common::collect(rx, cancel.clone(), None));
+    let summary = tokio::time::timeout(
+        DEADLINE,
+        import::run(plan, &client, journal, tx, cancel, options),
+    )
+    .await
+    .expect("the run ends although its jobs never do")
+    .unwrap();
+    let got = collector.await.unwrap();
+    assert_eq!(summary.unknown, 100, "{summary:?}");
+    assert!(
+        got.finished.iter().all(|o| o
+            .details
+            .as_deref()
+            .is_some_and(|d| d.contains("did not end within"))),
+        "each row says why"
+    );
+    assert_eq!(
+        bulk_requests(&sandbox),
+        1,
+        "never sent again while the job may run"
+    );
+}

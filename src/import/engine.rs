@@ -361,8 +361,9 @@ impl Engine {
             .is_some_and(|at| now >= at + self.options.cancel_follow)
     }
 
-    /// Jobs past [`EngineOptions::job_deadline`]: their users are handled as after a lost
-    /// answer, never left waiting forever.
+    /// Jobs past [`EngineOptions::job_deadline`]: their rows end `unknown` with the reason,
+    /// never waited on forever and never sent blindly again (the job may still run);
+    /// `zdimport retry` looks them up before sending any.
     async fn give_up_overdue_jobs(&mut self, now: Instant) -> Result<(), ImportError> {
         let deadline = self.options.job_deadline;
         while let Some(at) = self
@@ -371,17 +372,16 @@ impl Engine {
             .position(|j| now >= j.accepted_at + deadline)
         {
             let job = self.jobs.remove(at);
-            self.journal.record(&Entry::Sending {
-                batch: job.unit.batch,
-                positions: job.unit.positions.clone(),
-                attempt: job.unit.attempt,
-            })?;
-            let error = format!(
-                "job {} did not end within {} s of being accepted",
+            let details = format!(
+                "job {} did not end within {} s of being accepted; it may still run: `zdimport \
+                 retry` looks these users up before sending any",
                 job.id,
                 deadline.as_secs()
             );
-            self.maybe_accepted(job.unit, &error).await?;
+            let outcomes = self.outcomes_for(&job.unit, |o| {
+                o.with_error("JobDeadline", Some(details.clone()))
+            });
+            self.resolve_as(outcomes, Outcome::Unknown).await?;
         }
         Ok(())
     }

@@ -294,8 +294,8 @@ pub struct EngineOptions {
     /// After a cancel, how long jobs in flight are followed before the run stops anyway; the
     /// journal keeps them, and resume follows them on.
     pub cancel_follow: Duration,
-    /// A job not finished this long after Zendesk accepted it is given up on: its users are
-    /// handled as after a lost answer (looked up in create mode, sent again otherwise).
+    /// A job not finished this long after Zendesk accepted it is given up on: its rows end
+    /// `unknown` with the reason (retry looks them up), never sent blindly again.
     pub job_deadline: Duration,
     /// `true` pauses sending (jobs in flight are still followed).
     pub pause: Option<tokio::sync::watch::Receiver<bool>>,
