@@ -11,7 +11,9 @@ use super::account::{AccountArgs, Connected, runtime};
 use super::mapped::{MappingArgs, Prepared};
 use crate::payload::{Mode, User};
 use crate::pipeline::{self, Event};
-use crate::plan::{self, Action, Cost, Counts, Existing, Plan, PlanInput, PlanOptions, RowPlan};
+use crate::plan::{
+    self, Action, Cost, Counts, Existing, Plan, PlanInput, PlanOptions, RowPlan, Tags,
+};
 
 #[derive(Debug, Args)]
 pub struct PlanArgs {
@@ -29,6 +31,10 @@ pub struct PlanArgs {
     /// email): one request per such row
     #[arg(long)]
     pub search_emails: bool,
+    /// What a row's tags do to an existing user's: replace them (Zendesk's bulk update) or add
+    /// to them (the tags looked up are sent with the row's)
+    #[arg(long, value_name = "add|replace", default_value = "replace", value_parser = parse_tags)]
+    pub tags: Tags,
     /// Say what the lookups would cost, and stop
     #[arg(long)]
     pub cost_only: bool,
@@ -38,6 +44,10 @@ pub struct PlanArgs {
 }
 
 fn parse_existing(text: &str) -> Result<Existing, String> {
+    text.parse()
+}
+
+fn parse_tags(text: &str) -> Result<Tags, String> {
     text.parse()
 }
 
@@ -61,6 +71,7 @@ pub fn run(args: &PlanArgs) -> Result<ExitCode, String> {
         mode: prepared.options.mode,
         existing: args.existing,
         search_new_emails: args.search_emails,
+        tags: args.tags,
         ..PlanOptions::default()
     };
     let plan = runtime

@@ -8,7 +8,7 @@ use std::time::Duration;
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 
 use super::diff::{HeldEmails, Organizations, changes};
-use super::{Action, Cost, Existing, Plan, PlanInput, PlanOptions, RowPlan, Spent};
+use super::{Action, Cost, Existing, Plan, PlanInput, PlanOptions, RowPlan, Spent, Tags};
 use crate::payload::{Mode, User};
 use crate::zendesk::{self, Answer, Client, RateInfo, ZendeskError};
 
@@ -483,10 +483,15 @@ fn decide_all(input: PlanInput, found: &Found, options: PlanOptions) -> Vec<RowP
     let mut rows: Vec<RowPlan> = input
         .users
         .into_iter()
-        .map(|(row, user)| RowPlan {
-            row,
-            action: decide(&user, found, options),
-            user: Some(user),
+        .map(|(row, mut user)| {
+            if options.tags == Tags::Add {
+                add_held_tags(&mut user, found);
+            }
+            RowPlan {
+                row,
+                action: decide(&user, found, options),
+                user: Some(user),
+            }
         })
         .collect();
     rows.extend(input.invalid.into_iter().map(|(row, reason)| RowPlan {
@@ -496,6 +501,25 @@ fn decide_all(input: PlanInput, found: &Found, options: PlanOptions) -> Vec<RowP
     }));
     rows.sort_by_key(|r| r.row);
     rows
+}
+
+/// `--tags add`: the tags the user holds, then the row's that it lacks (Zendesk lowercases
+/// tags, so they are compared in lower case); what is sent is the list Zendesk will keep.
+fn add_held_tags(user: &mut User, found: &Found) {
+    let Some(new) = user.tags.take() else {
+        return;
+    };
+    let Some(held) = by_key(user, found).or_else(|| by_email(user, found)) else {
+        user.tags = Some(new);
+        return;
+    };
+    let mut merged = held.tags.clone();
+    for tag in new {
+        if !merged.iter().any(|t| t.eq_ignore_ascii_case(&tag)) {
+            merged.push(tag);
+        }
+    }
+    user.tags = Some(merged);
 }
 
 /// One row's action, from what its identifiers found.
@@ -598,6 +622,42 @@ fn key_text(user: &User) -> String {
         format!("external_id {x}")
     } else {
         format!("email {}", user.email.as_deref().unwrap_or_default())
+    }
+}
+
+#[cfg(test)]
+mod tags_tests {
+    use super::*;
+
+    #[test]
+    fn add_sends_the_held_tags_with_the_rows_new_ones() {
+        let mut found = Found::default();
+        let held: zendesk::User = serde_json::from_value(serde_json::json!({
+            "id": 7, "external_id": "E-1", "tags": ["vip", "beta"]
+        }))
+        .unwrap();
+        found.by_external_id.insert("e-1".into(), held);
+        let mut user = User {
+            external_id: Some("E-1".into()),
+            tags: Some(vec!["VIP".into(), "newsletter".into()]),
+            ..User::default()
+        };
+        add_held_tags(&mut user, &found);
+        assert_eq!(
+            user.tags,
+            Some(vec!["vip".into(), "beta".into(), "newsletter".into()])
+        );
+        let mut new = User {
+            external_id: Some("E-9".into()),
+            tags: Some(vec!["x".into()]),
+            ..User::default()
+        };
+        add_held_tags(&mut new, &found);
+        assert_eq!(
+            new.tags,
+            Some(vec!["x".into()]),
+            "a new user's tags as sent"
+        );
     }
 }
 

@@ -179,6 +179,8 @@ pub struct PlanOptions {
     /// such a row by its email, so without it the plan may say `new` for a user that exists
     /// under another (or no) external_id. Costs one request per such row.
     pub search_new_emails: bool,
+    /// What the tags of a row do to an existing user's tags.
+    pub tags: Tags,
 }
 
 impl Default for PlanOptions {
@@ -188,6 +190,29 @@ impl Default for PlanOptions {
             existing: Existing::default(),
             concurrency: 4,
             search_new_emails: false,
+            tags: Tags::default(),
+        }
+    }
+}
+
+/// Tags sent for an existing user replace its whole list (API.md): `Add` sends the tags the
+/// plan looked up with the row's added, so none is lost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Tags {
+    #[default]
+    Replace,
+    Add,
+}
+
+impl FromStr for Tags {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_lowercase().as_str() {
+            "replace" => Ok(Tags::Replace),
+            "add" => Ok(Tags::Add),
+            _ => Err(format!("unknown choice '{s}' (add or replace)")),
         }
     }
 }
