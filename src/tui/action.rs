@@ -38,6 +38,8 @@ pub enum Action {
     /// without the plan.
     Unchanged,
     Existing,
+    /// Plan: replace an existing user's tags or add the row's to them.
+    Tags,
     SkipPlan,
     /// Run: pause or resume sending; cancel the import.
     Pause,

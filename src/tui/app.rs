@@ -479,11 +479,12 @@ impl App {
                     return None;
                 }
                 match state.update(action)? {
-                    PlanOutcome::Build { existing } => {
+                    PlanOutcome::Build { existing, tags } => {
                         let account = self.session.account.clone()?;
                         let options = crate::plan::PlanOptions {
                             mode: self.session.mode,
                             existing,
+                            tags,
                             ..crate::plan::PlanOptions::default()
                         };
                         Some(Command::BuildPlan { account, options })

@@ -89,6 +89,7 @@ const PLAN_KEYS: &[KeyHelp] = &[
     k("f", "filter", true),
     k("u", "unchanged", true),
     k("x", "existing (create)", false),
+    k("t", "tags add/replace", false),
     k("n", "import", true),
 ];
 const RUN_KEYS: &[KeyHelp] = &[
@@ -223,6 +224,7 @@ fn screen_key(screen: KeyContext, code: KeyCode) -> Option<Action> {
         (KeyContext::Plan, 'f') => Action::Filter,
         (KeyContext::Plan, 'u') => Action::Unchanged,
         (KeyContext::Plan, 'x') => Action::Existing,
+        (KeyContext::Plan, 't') => Action::Tags,
         (KeyContext::Plan, 'n') => Action::Next,
         (KeyContext::Run, 'p') => Action::Pause,
         (KeyContext::Run, 'c') => Action::Cancel,

@@ -10,7 +10,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Paragraph, Widget, Wrap};
 
 use crate::payload::Mode;
-use crate::plan::{Action as RowAction, Cost, Existing, Plan};
+use crate::plan::{Action as RowAction, Cost, Existing, Plan, Tags};
 use crate::tui::action::Action;
 use crate::tui::strings;
 use crate::tui::widgets::cursor::Cursor;
@@ -56,7 +56,7 @@ pub enum Stage {
 #[derive(Debug, Clone, PartialEq)]
 pub enum PlanOutcome {
     /// Look the users up.
-    Build { existing: Existing },
+    Build { existing: Existing, tags: Tags },
     /// Go on to the import, with the plan or without it.
     Import {
         plan: Option<Arc<Plan>>,
@@ -70,6 +70,7 @@ pub struct PlanState {
     pub mode: Mode,
     pub skip_unchanged: bool,
     pub existing: Existing,
+    pub tags: Tags,
     filter: usize,
     /// Indexes into the plan's rows that pass the filter.
     pub shown: Vec<usize>,
@@ -83,6 +84,7 @@ impl PlanState {
             mode,
             skip_unchanged: true,
             existing: Existing::Fail,
+            tags: Tags::Replace,
             filter: 0,
             shown: Vec::new(),
             cursor: Cursor::default(),
@@ -147,12 +149,23 @@ impl PlanState {
                     self.stage = Stage::Checked(c.clone());
                 }
             }
+            Action::Tags => {
+                self.tags = match self.tags {
+                    Tags::Replace => Tags::Add,
+                    Tags::Add => Tags::Replace,
+                };
+                if let Stage::Planned(c, _) = &self.stage {
+                    // What is sent changes: the plan is made again.
+                    self.stage = Stage::Checked(c.clone());
+                }
+            }
             Action::Enter if !self.blocked() && matches!(self.stage, Stage::Checked(_)) => {
                 if let Stage::Checked(c) = &self.stage {
                     self.stage = Stage::LookingUp(c.clone());
                 }
                 return Some(PlanOutcome::Build {
                     existing: self.existing,
+                    tags: self.tags,
                 });
             }
             Action::SkipPlan if !self.blocked() && matches!(self.stage, Stage::Checked(_)) => {
@@ -271,6 +284,11 @@ impl PlanState {
             ]));
             text.push(Line::from(""));
         }
+        text.push(Line::from(vec![
+            Span::styled(" Tags of existing users (t): ", theme::dim()),
+            Span::styled(tags_text(self.tags), theme::header()),
+        ]));
+        text.push(Line::from(""));
         text.push(Line::from(Span::styled(
             strings::PLAN_OFFER_KEYS,
             theme::header(),
@@ -403,6 +421,13 @@ fn say(area: Rect, buf: &mut Buffer, text: &str, colour: ratatui::style::Color) 
         .render(area, buf);
 }
 
+fn tags_text(tags: Tags) -> &'static str {
+    match tags {
+        Tags::Replace => "replaced by the row's (Zendesk's bulk update)",
+        Tags::Add => "kept, the row's added",
+    }
+}
+
 fn existing_text(existing: Existing) -> &'static str {
     match existing {
         Existing::Fail => "reported as would fail (create_many refuses them)",
@@ -506,10 +531,12 @@ mod tests {
         );
         s.checked(check());
         s.update(&Action::Existing);
+        s.update(&Action::Tags);
         assert_eq!(
             s.update(&Action::Enter),
             Some(PlanOutcome::Build {
-                existing: Existing::Update
+                existing: Existing::Update,
+                tags: Tags::Add
             })
         );
         s.planned(plan());
