@@ -7,6 +7,7 @@
 
 mod cell;
 pub mod header;
+pub mod limits;
 mod reader;
 mod text;
 
