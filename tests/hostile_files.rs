@@ -7,7 +7,7 @@
 use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
 
-use zdimport::sheet::{HeaderChoice, Workbook};
+use zdimport::sheet::{HeaderChoice, Limits, Workbook};
 
 /// A plain two-column workbook from rust_xlsxwriter.
 fn plain_xlsx() -> Vec<u8> {
@@ -56,13 +56,9 @@ fn patched_xlsx(dir: &Path, name: &str, patch: impl Fn(String) -> String) -> Pat
     path
 }
 
-/// Opens and reads the whole first sheet, returning the error's text.
+/// Opens and reads the whole first sheet (limits from the environment), returning the error.
 fn read_error(path: &Path) -> String {
-    let result = Workbook::open(path).and_then(|mut wb| wb.load_table(0, HeaderChoice::Auto));
-    match result {
-        Ok(table) => panic!("{} read {} rows", path.display(), table.rows.len()),
-        Err(e) => e.to_string(),
-    }
+    read_error_within(path, &Limits::from_env())
 }
 
 /// `FXSHRXW5` is column 2.3 billion: reading it used to abort allocating 64 GiB.
@@ -78,4 +74,127 @@ fn a_cell_beyond_excels_grid_is_refused_with_its_sheet_and_reference() {
         assert!(error.contains(reference), "{error}");
         assert!(error.contains("16,384 columns"), "{error}");
     }
+}
+
+/// Reads the whole first sheet within `limits`, returning the error's text.
+fn read_error_within(path: &Path, limits: &Limits) -> String {
+    let result =
+        Workbook::open_with(path, limits).and_then(|mut wb| wb.load_table(0, HeaderChoice::Auto));
+    match result {
+        Ok(table) => panic!("{} read {} rows", path.display(), table.rows.len()),
+        Err(e) => e.to_string(),
+    }
+}
+
+/// A 3 GiB cell in a 3 MB file took 3 GB and then aborted; a 4 MiB cell (4 KiB on disk) is
+/// enough to show it is refused at the default limit, before calamine inflates it.
+#[test]
+fn a_huge_cell_is_refused_naming_the_limit_and_how_to_lift_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = patched_xlsx(dir.path(), "cell.xlsx", |xml| {
+        let huge = format!(
+            r#"<c r="B2" t="inlineStr"><is><t>{}</t></is></c>"#,
+            "a".repeat(4 << 20)
+        );
+        let start = xml.find(r#"<c r="B2""#).unwrap();
+        let end = start + xml[start..].find("</c>").unwrap() + 4;
+        format!("{}{huge}{}", &xml[..start], &xml[end..])
+    });
+    assert!(std::fs::metadata(&path).unwrap().len() < 64 * 1024);
+    let error = read_error(&path);
+    assert!(error.contains("xl/worksheets/sheet1.xml"), "{error}");
+    assert!(error.contains("a cell or string"), "{error}");
+    assert!(error.contains("set ZDIMPORT_MAX_CELL_BYTES="), "{error}");
+    let lifted = Limits {
+        cell_bytes: 8 << 20,
+        ..Limits::default()
+    };
+    let table = Workbook::open_with(&path, &lifted)
+        .and_then(|mut wb| wb.load_table(0, HeaderChoice::Auto))
+        .unwrap();
+    assert_eq!(
+        table.rows[0].cells[1].display().len(),
+        4 << 20,
+        "lifted, it reads"
+    );
+}
+
+/// The shared strings table is held whole by calamine: it is bounded in total, not only per
+/// string.
+#[test]
+fn shared_strings_are_bounded_in_total() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("strings.xlsx");
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let sheet = book.add_worksheet();
+    sheet.write_string(0, 0, "name").unwrap();
+    for i in 1..2_000u32 {
+        sheet
+            .write_string(i, 0, format!("User number {i}"))
+            .unwrap();
+    }
+    std::fs::write(&path, book.save_to_buffer().unwrap()).unwrap();
+    let limits = Limits {
+        shared_strings_bytes: 16 * 1024,
+        ..Limits::default()
+    };
+    let error = read_error_within(&path, &limits);
+    assert!(error.contains("xl/sharedStrings.xml"), "{error}");
+    assert!(
+        error.contains("ZDIMPORT_MAX_SHARED_STRINGS_BYTES"),
+        "{error}"
+    );
+    assert!(Workbook::open_with(&path, &Limits::default()).is_ok());
+}
+
+/// A run of rows past Excel's last row, all numbered 2 so calamine never sees a row beyond the
+/// grid: before, every one was read and held.
+#[test]
+fn a_run_of_rows_beyond_excels_limit_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = patched_xlsx(dir.path(), "rows.xlsx", |xml| {
+        let rows = r#"<row r="2"><c r="A2"><v>1</v></c></row>"#.repeat(1_048_577);
+        xml.replace("</sheetData>", &format!("{rows}</sheetData>"))
+    });
+    let error = read_error(&path);
+    assert!(error.contains("more than 1048576 rows"), "{error}");
+}
+
+/// A hand-made ODS: one header row, then one string repeated over `columns` columns and `rows`
+/// rows. 6,000 × 16,384 is 98 million cells from under a kilobyte: before, calamine spelled
+/// them out (about 5.5 GB) and aborted.
+fn ods(path: &Path, rows: u32, columns: u32) {
+    let content = format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?><office:document-content xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" office:version="1.2"><office:body><office:spreadsheet><table:table table:name="Sheet1"><table:table-row><table:table-cell office:value-type="string"><text:p>name</text:p></table:table-cell></table:table-row><table:table-row table:number-rows-repeated="{rows}"><table:table-cell table:number-columns-repeated="{columns}" office:value-type="string"><text:p>x</text:p></table:table-cell></table:table-row></table:table></office:spreadsheet></office:body></office:document-content>"#
+    );
+    let manifest = r#"<?xml version="1.0" encoding="UTF-8"?><manifest:manifest xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" manifest:version="1.2"><manifest:file-entry manifest:full-path="/" manifest:media-type="application/vnd.oasis.opendocument.spreadsheet"/><manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/></manifest:manifest>"#;
+    let mut out = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
+    let deflated = zip::write::SimpleFileOptions::default();
+    let stored = deflated.compression_method(zip::CompressionMethod::Stored);
+    out.start_file("mimetype", stored).unwrap();
+    out.write_all(b"application/vnd.oasis.opendocument.spreadsheet")
+        .unwrap();
+    out.start_file("META-INF/manifest.xml", deflated).unwrap();
+    out.write_all(manifest.as_bytes()).unwrap();
+    out.start_file("content.xml", deflated).unwrap();
+    out.write_all(content.as_bytes()).unwrap();
+    out.finish().unwrap();
+}
+
+#[test]
+fn ods_repeated_cells_are_counted_not_materialised() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("repeats.ods");
+    ods(&path, 6_000, 16_384);
+    assert!(std::fs::metadata(&path).unwrap().len() < 2048);
+    let error = read_error(&path);
+    assert!(error.contains("content.xml"), "{error}");
+    assert!(error.contains("repeated rows × columns"), "{error}");
+    assert!(error.contains("ZDIMPORT_MAX_ODS_CELLS"), "{error}");
+    // The same shape at a sane size reads.
+    ods(&path, 100, 1);
+    let table = Workbook::open(&path)
+        .and_then(|mut wb| wb.load_table(0, HeaderChoice::Auto))
+        .unwrap();
+    assert_eq!(table.rows.len(), 100);
 }

@@ -6,6 +6,7 @@
 //! front ends that browse them.
 
 mod cell;
+mod guard;
 pub mod header;
 pub mod limits;
 mod reader;
@@ -21,6 +22,7 @@ use calamine::{Reader, Sheets};
 use chrono::{NaiveDateTime, Timelike};
 
 use crate::error::SheetError;
+pub use limits::Limits;
 pub use reader::RawRows;
 pub use text::DelimitedText;
 
@@ -257,8 +259,15 @@ impl fmt::Debug for Workbook {
 }
 
 impl Workbook {
-    /// Opens the file by its extension and lists its sheets with their sizes.
+    /// Opens the file by its extension and lists its sheets with their sizes, within the
+    /// limits the environment sets ([`Limits::from_env`]).
     pub fn open(path: impl AsRef<Path>) -> Result<Workbook, SheetError> {
+        Workbook::open_with(path, &Limits::from_env())
+    }
+
+    /// [`Workbook::open`] within these limits: a zip workbook is checked part by part before
+    /// calamine inflates it.
+    pub fn open_with(path: impl AsRef<Path>, limits: &Limits) -> Result<Workbook, SheetError> {
         let path = path.as_ref().to_path_buf();
         let format = Format::from_path(&path)
             .ok_or_else(|| SheetError::Unsupported { path: path.clone() })?;
@@ -273,6 +282,10 @@ impl Workbook {
             }
             _ => {
                 File::open(&path).map_err(io)?;
+                guard::check_package(&path, limits).map_err(|reason| SheetError::Workbook {
+                    path: path.clone(),
+                    reason,
+                })?;
                 let sheets =
                     calamine::open_workbook_auto(&path).map_err(|e| SheetError::Workbook {
                         path: path.clone(),
