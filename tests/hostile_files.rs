@@ -198,3 +198,86 @@ fn ods_repeated_cells_are_counted_not_materialised() {
         .unwrap();
     assert_eq!(table.rows.len(), 100);
 }
+
+/// `zdimport validate FILE --auto` in a scratch home: (exit code, stdout, stderr).
+fn validate(home: &Path, file: &Path) -> (Option<i32>, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_zdimport"))
+        .args(["validate", file.to_str().unwrap(), "--auto"])
+        .env("ZDIMPORT_DATA_DIR", home.join("data"))
+        .env("ZDIMPORT_CONFIG_DIR", home.join("config"))
+        .env("ZDIMPORT_KEYRING", "memory")
+        .output()
+        .unwrap();
+    let text = |b: Vec<u8>| String::from_utf8_lossy(&b).into_owned();
+    (out.status.code(), text(out.stdout), text(out.stderr))
+}
+
+/// 1,000 users in UTF-8 with accented names, and one byte that is not UTF-8 in row 500: before,
+/// the whole file was read as Windows-1252 ("ZoÃ« MÃ¼ller") with "999 ready" and no word.
+#[test]
+fn one_invalid_utf8_byte_is_a_warning_on_its_row_and_names_stay_intact() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("users.csv");
+    let mut bytes = b"name,email\n".to_vec();
+    for i in 2..=1001 {
+        bytes.extend(format!("Zoë Müller {i}").as_bytes());
+        if i == 500 {
+            bytes.push(0xFF);
+        }
+        bytes.extend(format!(",zoe{i}@example.com\n").as_bytes());
+    }
+    std::fs::write(&path, &bytes).unwrap();
+    let (code, stdout, stderr) = validate(dir.path(), &path);
+    let all = format!("{stdout}{stderr}");
+    assert_eq!(code, Some(0), "{all}");
+    assert!(all.contains("row 500"), "{all}");
+    assert!(all.contains("not valid UTF-8"), "{all}");
+    assert!(!all.contains("Ã"), "{all}");
+    let table = Workbook::open(&path)
+        .and_then(|mut wb| wb.load_table(0, HeaderChoice::Auto))
+        .unwrap();
+    assert_eq!(table.rows[0].cells[0].display(), "Zoë Müller 2");
+}
+
+/// One stray quote at the start of a field in row 10 swallowed the 990 rows after it into one
+/// cell, with no word.
+#[test]
+fn a_stray_quote_that_runs_to_the_end_of_the_file_is_reported_with_its_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("users.csv");
+    let mut text = String::from("name,email\n");
+    for i in 2..=1000 {
+        let quote = if i == 10 { "\"" } else { "" };
+        text.push_str(&format!("{quote}User {i},user{i}@example.com\n"));
+    }
+    std::fs::write(&path, text).unwrap();
+    let error = read_error(&path);
+    assert!(error.contains("CSV record 10"), "{error}");
+    assert!(error.contains("to the end of the file"), "{error}");
+}
+
+/// A 100 MB line is a record like any other: a field over the cell limit is refused.
+#[test]
+fn a_very_long_line_is_bounded_like_a_cell() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("long.csv");
+    std::fs::write(&path, format!("name\n{}\n", "x".repeat(2 << 20))).unwrap();
+    let error = read_error(&path);
+    assert!(error.contains("CSV record 2"), "{error}");
+    assert!(error.contains("ZDIMPORT_MAX_CELL_BYTES"), "{error}");
+}
+
+/// Opening a FIFO blocked until something wrote to it, forever in the TUI.
+#[cfg(unix)]
+#[test]
+fn a_fifo_is_refused_instead_of_blocking() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("users.csv");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&path)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let error = read_error(&path);
+    assert!(error.contains("not a regular file"), "{error}");
+}

@@ -36,6 +36,8 @@ pub struct Limits {
     pub part_bytes: u64,
     /// Cells an ODS sheet holds once its repeated rows and columns are spelled out.
     pub ods_cells: u64,
+    /// Line breaks inside one quoted CSV field; more looks like a stray quote.
+    pub field_lines: u64,
 }
 
 /// One limit: its environment variable, its default and what it counts.
@@ -61,6 +63,11 @@ const ODS_CELLS: Knob = Knob {
     default: 20_000_000,
 };
 
+const FIELD_LINES: Knob = Knob {
+    env: "ZDIMPORT_MAX_FIELD_LINES",
+    default: 100,
+};
+
 impl Knob {
     fn value(&self) -> u64 {
         std::env::var(self.env)
@@ -77,6 +84,7 @@ impl Default for Limits {
             shared_strings_bytes: SHARED_STRINGS_BYTES.default,
             part_bytes: PART_BYTES.default,
             ods_cells: ODS_CELLS.default,
+            field_lines: FIELD_LINES.default,
         }
     }
 }
@@ -89,23 +97,25 @@ impl Limits {
             shared_strings_bytes: SHARED_STRINGS_BYTES.value(),
             part_bytes: PART_BYTES.value(),
             ods_cells: ODS_CELLS.value(),
+            field_lines: FIELD_LINES.value(),
         }
     }
 }
 
 /// Which limit was reached, for a message that says how to lift it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Exceeded {
+pub(crate) enum Exceeded {
     CellBytes,
     SharedStringsBytes,
     PartBytes,
     OdsCells,
+    FieldLines,
 }
 
 impl Exceeded {
     /// "… is over the limit of N bytes (set ZDIMPORT_MAX_CELL_BYTES to a larger number to
     /// lift it)".
-    pub(super) fn message(self, limits: &Limits, what: &str) -> String {
+    pub(crate) fn message(self, limits: &Limits, what: &str) -> String {
         let (knob, limit, unit) = match self {
             Exceeded::CellBytes => (&CELL_BYTES, limits.cell_bytes, "bytes"),
             Exceeded::SharedStringsBytes => {
@@ -113,6 +123,7 @@ impl Exceeded {
             }
             Exceeded::PartBytes => (&PART_BYTES, limits.part_bytes, "bytes inflated"),
             Exceeded::OdsCells => (&ODS_CELLS, limits.ods_cells, "cells"),
+            Exceeded::FieldLines => (&FIELD_LINES, limits.field_lines, "line breaks"),
         };
         format!(
             "{what} is over the limit of {limit} {unit}; if the file is trusted, set {}={} (or \

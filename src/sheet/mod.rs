@@ -24,7 +24,7 @@ use chrono::{NaiveDateTime, Timelike};
 use crate::error::SheetError;
 pub use limits::Limits;
 pub use reader::RawRows;
-pub use text::DelimitedText;
+pub use text::{DelimitedText, TextNote};
 
 /// One cell as the worksheet typed it.
 ///
@@ -275,10 +275,27 @@ impl Workbook {
             path: path.clone(),
             source,
         };
+        if !std::fs::metadata(&path).map_err(io)?.is_file() {
+            // Reading a FIFO or a device would block, or never end.
+            return Err(SheetError::Workbook {
+                path,
+                reason: "is not a regular file (a FIFO, device or directory); save the data \
+                         to a file and open that"
+                    .to_owned(),
+            });
+        }
         let source = match format {
             Format::Csv | Format::Tsv => {
                 let bytes = std::fs::read(&path).map_err(io)?;
-                Source::Text(text::decode(&bytes, format == Format::Tsv))
+                let decoded = text::decode(&bytes, format == Format::Tsv);
+                text::check_records(&decoded, limits).map_err(|(record, reason)| {
+                    SheetError::Csv {
+                        path: path.clone(),
+                        record,
+                        reason,
+                    }
+                })?;
+                Source::Text(decoded)
             }
             _ => {
                 File::open(&path).map_err(io)?;
