@@ -75,7 +75,12 @@ impl Kind {
             }
             n if n.starts_with("xl/worksheets/") && is_xml => Kind::SheetXml,
             n if n.starts_with("xl/media/") || n.starts_with("xl/embeddings/") => return None,
-            _ if is_xml => Kind::OtherXml,
+            // The parts calamine reads besides sheets and strings; customXml and docProps are
+            // not read, and may hold long runs of base64.
+            n if is_xml && (n.starts_with("xl/") || n.ends_with(".rels")) => Kind::OtherXml,
+            "[content_types].xml" | "meta-inf/manifest.xml" | "styles.xml" | "meta.xml" => {
+                Kind::OtherXml
+            }
             _ => return None,
         })
     }
