@@ -265,6 +265,13 @@ fn a_very_long_line_is_bounded_like_a_cell() {
     let error = read_error(&path);
     assert!(error.contains("CSV record 2"), "{error}");
     assert!(error.contains("ZDIMPORT_MAX_CELL_BYTES"), "{error}");
+    // The whole file is bounded too, before it is read.
+    let small = Limits {
+        part_bytes: 1 << 20,
+        ..Limits::default()
+    };
+    let error = read_error_within(&path, &small);
+    assert!(error.contains("ZDIMPORT_MAX_PART_BYTES"), "{error}");
 }
 
 /// Opening a FIFO blocked until something wrote to it, forever in the TUI.

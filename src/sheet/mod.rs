@@ -275,7 +275,8 @@ impl Workbook {
             path: path.clone(),
             source,
         };
-        if !std::fs::metadata(&path).map_err(io)?.is_file() {
+        let metadata = std::fs::metadata(&path).map_err(io)?;
+        if !metadata.is_file() {
             // Reading a FIFO or a device would block, or never end.
             return Err(SheetError::Workbook {
                 path,
@@ -286,6 +287,13 @@ impl Workbook {
         }
         let source = match format {
             Format::Csv | Format::Tsv => {
+                // A text file is read whole: it is bounded like a workbook's part.
+                if metadata.len() > limits.part_bytes {
+                    return Err(SheetError::Workbook {
+                        reason: limits::Exceeded::PartBytes.message(limits, "the file"),
+                        path,
+                    });
+                }
                 let bytes = std::fs::read(&path).map_err(io)?;
                 let decoded = text::decode(&bytes, format == Format::Tsv);
                 text::check_records(&decoded, limits).map_err(|(record, reason)| {
