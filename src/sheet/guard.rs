@@ -149,6 +149,10 @@ struct XmlScan {
     cell_bytes: u64,
     in_tag: bool,
     run: u64,
+    /// Text inside the current cell (`<c>`) or shared string (`<si>`), over all its runs: a
+    /// rich-text string split into many short runs is still one cell.
+    cell_text: u64,
+    in_cell: bool,
     tag: Vec<u8>,
     rows: u64,
     ods: OdsCount,
@@ -161,6 +165,8 @@ impl XmlScan {
             cell_bytes: limits.cell_bytes,
             in_tag: false,
             run: 0,
+            cell_text: 0,
+            in_cell: false,
             tag: Vec::new(),
             rows: 0,
             ods: OdsCount::new(limits.ods_cells),
@@ -195,7 +201,10 @@ impl XmlScan {
 
     fn extend(&mut self, run: &[u8]) -> Result<(), Breach> {
         self.run += run.len() as u64;
-        if self.run > self.cell_bytes {
+        if self.in_cell && !self.in_tag {
+            self.cell_text += run.len() as u64;
+        }
+        if self.run.max(self.cell_text) > self.cell_bytes {
             let what = if self.in_tag {
                 "a tag"
             } else {
@@ -219,6 +228,11 @@ impl XmlScan {
             .position(|b| b.is_ascii_whitespace() || *b == b'/')
             .map_or(tag.len(), |i| i + 1);
         let name = &tag[..name_end];
+        let element = local(name.strip_prefix(b"/").unwrap_or(name));
+        if matches!(element, b"c" | b"si") {
+            self.cell_text = 0;
+            self.in_cell = !tag.starts_with(b"/") && !tag.ends_with(b"/");
+        }
         match self.kind {
             Kind::SheetXml if local(name) == b"row" && tag.first() != Some(&b'/') => {
                 self.rows += 1;
@@ -466,6 +480,12 @@ mod tests {
         let long = b"<c r=\"A1\"><v>0123456789x</v></c>";
         let hit = limit_hit(Kind::SheetXml, long, &limits);
         assert_eq!(hit, Some(Exceeded::CellBytes));
+        // Rich text: many short runs, one long string.
+        let runs = b"<si><r><t>012345</t></r><r><t>6789x</t></r></si>";
+        let hit = limit_hit(Kind::SharedStringsXml, runs, &limits);
+        assert_eq!(hit, Some(Exceeded::CellBytes));
+        let two = b"<si><t>0123456789</t></si>\n <si><t>0123456789</t></si>";
+        assert_eq!(scan(Kind::SharedStringsXml, two, &limits), Ok(()));
     }
 
     #[test]
