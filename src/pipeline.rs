@@ -12,7 +12,7 @@ use crate::mapping::Mapping;
 pub use crate::payload::Options;
 use crate::payload::{Batcher, Blank, Checker, Issue, Request, RowStatus, Severity};
 use crate::plan::Fields;
-use crate::sheet::{HeaderChoice, Row, Table, TableLayout, Workbook};
+use crate::sheet::{HeaderChoice, Row, Table, TableLayout, TextNote, Workbook};
 
 /// What the pipeline hands out as it goes.
 #[derive(Debug)]
@@ -101,6 +101,7 @@ pub fn run_with(
     checks: &AccountChecks,
     mut on_event: impl FnMut(Event) -> ControlFlow<()>,
 ) -> Result<Summary, SheetError> {
+    let mut notes = TextNotes::of(workbook);
     let (tx, rx) = std::sync::mpsc::sync_channel::<(u32, Vec<Row>)>(CHUNKS_IN_FLIGHT);
     std::thread::scope(|scope| {
         let reader = scope.spawn(move || read_chunks(workbook, sheet, header, &tx));
@@ -112,6 +113,12 @@ pub fn run_with(
                 checker.get_or_insert_with(|| checks.checker(mapping, first_column, options));
             let checked = checker.check(row);
             counts.row(checked.status());
+            for note in notes.up_to(checked.row) {
+                if note.row == checked.row && checked.status() == RowStatus::Ready {
+                    counts.late_warning(&note);
+                }
+                on_event(Event::Issue(note))?;
+            }
             for issue in checked.issues {
                 if issue.row != checked.row {
                     counts.late_warning(&issue);
@@ -181,6 +188,34 @@ fn read_chunks(
         let _closed = tx.send((read.0.first_column, chunk));
     }
     Ok(read)
+}
+
+/// What decoding a text file found (a byte that is not UTF-8, a BOM that lies), as warnings on
+/// the rows they fall in, handed out in row order.
+struct TextNotes(std::vec::IntoIter<TextNote>);
+
+impl TextNotes {
+    fn of(workbook: &Workbook) -> TextNotes {
+        let notes = workbook.delimited().map(|t| t.notes.clone());
+        TextNotes(notes.unwrap_or_default().into_iter())
+    }
+
+    /// The notes on rows up to `row`, as warnings: the operator sees them before that row.
+    fn up_to(&mut self, row: u32) -> Vec<Issue> {
+        let mut out = Vec::new();
+        while let Some(note) = self.0.as_slice().first().filter(|n| n.row <= row) {
+            out.push(Issue {
+                row: note.row,
+                column: None,
+                cell: None,
+                value: None,
+                severity: Severity::Warning,
+                message: note.message.clone(),
+            });
+            self.0.next();
+        }
+        out
+    }
 }
 
 #[derive(Debug, Default)]

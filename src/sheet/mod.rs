@@ -6,7 +6,9 @@
 //! front ends that browse them.
 
 mod cell;
+mod guard;
 pub mod header;
+pub mod limits;
 mod reader;
 mod text;
 
@@ -20,8 +22,9 @@ use calamine::{Reader, Sheets};
 use chrono::{NaiveDateTime, Timelike};
 
 use crate::error::SheetError;
+pub use limits::Limits;
 pub use reader::RawRows;
-pub use text::DelimitedText;
+pub use text::{DelimitedText, TextNote};
 
 /// One cell as the worksheet typed it.
 ///
@@ -256,8 +259,15 @@ impl fmt::Debug for Workbook {
 }
 
 impl Workbook {
-    /// Opens the file by its extension and lists its sheets with their sizes.
+    /// Opens the file by its extension and lists its sheets with their sizes, within the
+    /// limits the environment sets ([`Limits::from_env`]).
     pub fn open(path: impl AsRef<Path>) -> Result<Workbook, SheetError> {
+        Workbook::open_with(path, &Limits::from_env())
+    }
+
+    /// [`Workbook::open`] within these limits: a zip workbook is checked part by part before
+    /// calamine inflates it.
+    pub fn open_with(path: impl AsRef<Path>, limits: &Limits) -> Result<Workbook, SheetError> {
         let path = path.as_ref().to_path_buf();
         let format = Format::from_path(&path)
             .ok_or_else(|| SheetError::Unsupported { path: path.clone() })?;
@@ -265,13 +275,42 @@ impl Workbook {
             path: path.clone(),
             source,
         };
+        let metadata = std::fs::metadata(&path).map_err(io)?;
+        if !metadata.is_file() {
+            // Reading a FIFO or a device would block, or never end.
+            return Err(SheetError::Workbook {
+                path,
+                reason: "is not a regular file (a FIFO, device or directory); save the data \
+                         to a file and open that"
+                    .to_owned(),
+            });
+        }
         let source = match format {
             Format::Csv | Format::Tsv => {
+                // A text file is read whole: it is bounded like a workbook's part.
+                if metadata.len() > limits.part_bytes {
+                    return Err(SheetError::Workbook {
+                        reason: limits::Exceeded::PartBytes.message(limits, "the file"),
+                        path,
+                    });
+                }
                 let bytes = std::fs::read(&path).map_err(io)?;
-                Source::Text(text::decode(&bytes, format == Format::Tsv))
+                let decoded = text::decode(&bytes, format == Format::Tsv);
+                text::check_records(&decoded, limits).map_err(|(record, reason)| {
+                    SheetError::Csv {
+                        path: path.clone(),
+                        record,
+                        reason,
+                    }
+                })?;
+                Source::Text(decoded)
             }
             _ => {
                 File::open(&path).map_err(io)?;
+                guard::check_package(&path, limits).map_err(|reason| SheetError::Workbook {
+                    path: path.clone(),
+                    reason,
+                })?;
                 let sheets =
                     calamine::open_workbook_auto(&path).map_err(|e| SheetError::Workbook {
                         path: path.clone(),

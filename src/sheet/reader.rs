@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use calamine::{Data, DataRef, Range, Reader, Sheets};
 
-use super::{Cell, DelimitedText, Row};
+use super::{Cell, DelimitedText, Row, limits};
 use crate::error::SheetError;
 
 type Rs = BufReader<File>;
@@ -53,6 +53,7 @@ impl Cells<'_> {
                 None => match (self.next)()? {
                     Some(cell) => {
                         let (r, c) = cell.get_position();
+                        limits::check_grid(r, c)?;
                         (r, c, Cell::from(cell.get_value().clone()))
                     }
                     None => {
@@ -179,7 +180,7 @@ impl<'a> RawRows<'a> {
     pub fn next_row(&mut self) -> Result<Option<Row>, SheetError> {
         let result = match &mut self.inner {
             Inner::Cells(cells) => cells.next_row(),
-            Inner::Range { range, next } => Ok(next_range_row(range, next)),
+            Inner::Range { range, next } => next_range_row(range, next),
             Inner::Csv {
                 reader,
                 record,
@@ -194,8 +195,17 @@ impl<'a> RawRows<'a> {
     }
 }
 
-fn next_range_row(range: &Range<Data>, next: &mut usize) -> Option<Row> {
-    let (start_row, start_col) = range.start()?;
+fn next_range_row(range: &Range<Data>, next: &mut usize) -> Result<Option<Row>, String> {
+    let (Some((start_row, start_col)), Some((end_row, end_col))) = (range.start(), range.end())
+    else {
+        return Ok(None);
+    };
+    limits::check_grid(start_row, start_col)?;
+    limits::check_grid(end_row, end_col)?;
+    Ok(range_row(range, next, start_row, start_col))
+}
+
+fn range_row(range: &Range<Data>, next: &mut usize, start_row: u32, start_col: u32) -> Option<Row> {
     let height = range.height();
     while *next < height {
         let i = *next;
