@@ -75,7 +75,7 @@ impl Report {
 /// Probes the account behind `client`, read-only.
 pub async fn probe(client: &Client) -> Report {
     let mut checks = Vec::new();
-    checks.push(credentials(client.credentials()));
+    checks.push(credentials(client.credentials()).await);
     let me = client.get_json("/api/v2/users/me.json").await;
     checks.push(sign_in(&me));
     if let Ok(answer) = &me {
@@ -94,7 +94,7 @@ pub async fn probe(client: &Client) -> Report {
     }
 }
 
-fn credentials(credentials: &Credentials) -> Check {
+async fn credentials(credentials: &Credentials) -> Check {
     match credentials {
         Credentials::ApiToken { .. } => Check::new(
             "Credentials",
@@ -110,12 +110,29 @@ fn credentials(credentials: &Credentials) -> Check {
             "a long import may outlive it (30 min by default): `zdimport login` keeps a \
              refresh token",
         ),
-        Credentials::OAuth(_) => Check::new(
-            "Credentials",
-            Verdict::Ok,
-            "OAuth, renewed before expiry and after a 401".into(),
-            "refreshes in the middle of an import without losing or repeating a batch",
-        ),
+        Credentials::OAuth(tokens) => {
+            // A renewal now proves the refresh works before an import needs it (it changes the
+            // tokens, never the account).
+            let renewed = match tokens.access().await {
+                Ok((_, generation)) => tokens.renew_after_unauthorized(generation).await,
+                Err(error) => Err(error),
+            };
+            match renewed {
+                Ok(()) => Check::new(
+                    "Credentials",
+                    Verdict::Ok,
+                    "OAuth; a token refresh just worked".into(),
+                    "refreshes in the middle of an import without losing or repeating a batch",
+                ),
+                Err(error) => Check::new(
+                    "Credentials",
+                    Verdict::Fail,
+                    format!("OAuth, but the token refresh failed: {error}"),
+                    "an import longer than the access token's life would stop: sign in again \
+                     with `zdimport login`",
+                ),
+            }
+        }
     }
 }
 

@@ -57,3 +57,87 @@ async fn bad_credentials_are_a_failed_sign_in() {
     assert!(sign_in.found.contains("401"), "{}", sign_in.found);
     assert!(report.has_failures());
 }
+
+#[tokio::test]
+async fn oauth_credentials_are_refreshed_once_to_prove_the_refresh_works() {
+    let sandbox = Sandbox::start(SandboxConfig::default()).await.unwrap();
+    let var = |k: &str| match k {
+        "ZENDESK_CLIENT_ID" => Some(zdimport::sandbox::SERVICE_CLIENT_ID.to_owned()),
+        "ZENDESK_CLIENT_SECRET" => Some("sandbox-client-secret".to_owned()),
+        _ => None,
+    };
+    let (client, _) = zdimport::zendesk::connect(
+        Some(sandbox.url().as_str()),
+        None,
+        var,
+        std::time::Duration::from_secs(5),
+    )
+    .await
+    .unwrap();
+    let issued = sandbox.tokens_issued();
+    let report = doctor::probe(&client).await;
+    let check = report.get("Credentials").unwrap();
+    assert_eq!(check.verdict, Verdict::Ok, "{check:?}");
+    assert!(check.found.contains("refresh just worked"));
+    assert_eq!(sandbox.tokens_issued(), issued + 1, "one renewal");
+}
+
+#[tokio::test]
+async fn each_sandbox_variant_reads_as_what_it_is() {
+    let mut config = SandboxConfig {
+        speed: 1000.0,
+        ..SandboxConfig::default()
+    };
+    config
+        .set_options(
+            "user-tagging=off,phone-validation=on,job-results=reference,rate-headers=documented",
+        )
+        .unwrap();
+    let sandbox = Sandbox::start(config).await.unwrap();
+    let client = common::client(&sandbox);
+    // One finished job, so the job list has results to read.
+    let users = vec![
+        json!({"name": "A", "email": "a@x.com"}),
+        json!({"name": "B"}),
+    ];
+    let job = client.create_many(&users).await.unwrap().value;
+    for _ in 0..200 {
+        let done = client.job_statuses(&[job.id.as_str()]).await.unwrap().value;
+        if done.iter().all(zdimport::zendesk::JobStatus::is_finished) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let report = doctor::probe(&client).await;
+    let check = |topic: &str| report.get(topic).unwrap_or_else(|| panic!("{topic}"));
+    assert_eq!(check("User tagging").verdict, Verdict::Fail);
+    assert!(check("Phone number validation").found.contains("on"));
+    assert!(
+        check("Job result shape")
+            .found
+            .starts_with("2 of 2 recent results carry an `index`"),
+        "{:?}",
+        check("Job result shape")
+    );
+    assert!(
+        check("Rate limit (job answers)")
+            .found
+            .contains("ratelimit-limit"),
+        "{:?}",
+        check("Rate limit (job answers)")
+    );
+    assert!(check("Job slots").found.starts_with("0 of 30"));
+    assert!(report.has_failures(), "tagging off must be fixed first");
+
+    let recorded = Sandbox::start(SandboxConfig {
+        speed: 1000.0,
+        ..SandboxConfig::default()
+    })
+    .await
+    .unwrap();
+    let client = common::client(&recorded);
+    client.create_many(&users).await.unwrap();
+    let report = doctor::probe(&client).await;
+    let jobs = report.get("Rate limit (job answers)").unwrap();
+    assert!(jobs.found.contains("`rate-limit…`"), "{jobs:?}");
+}

@@ -65,6 +65,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
             "/api/v2/job_statuses/show_many.json",
             get(job_statuses_show_many),
         )
+        .route("/api/v2/job_statuses.json", get(job_statuses_list))
         .route("/api/v2/job_statuses/{file}", get(job_status_show))
         .route("/oauth/authorizations/new", get(authorize))
         .route("/oauth/tokens", post(tokens))
@@ -127,7 +128,7 @@ async fn gate(State(shared): State<Arc<Shared>>, request: Request, next: Next) -
         response = html_answer(StatusCode::BAD_GATEWAY, "502 Bad Gateway");
     }
     if !oauth {
-        let bulk_or_job = bulk || path.starts_with("/api/v2/job_statuses/");
+        let bulk_or_job = bulk || path.starts_with("/api/v2/job_statuses");
         add_rate_headers(&shared, response.headers_mut(), bulk_or_job);
     }
     record(&shared, &method, &target, response.status().as_u16());
@@ -564,6 +565,23 @@ async fn job_status_show(State(shared): State<Arc<Shared>>, Path(file): Path<Str
         Some(job) => json_answer(StatusCode::OK, json!({ "job_status": job })),
         None => record_not_found(),
     }
+}
+
+/// The account's job list: the last 100 jobs still kept, newest first (docs: the list
+/// endpoint shows only the last 100).
+async fn job_statuses_list(State(shared): State<Arc<Shared>>) -> Response {
+    let now = shared.clock.now();
+    let state = shared.state();
+    let jobs: Vec<Value> = state
+        .jobs
+        .iter()
+        .rev()
+        .filter(|j| j.done_at + JOB_STATUS_KEPT >= now)
+        .take(100)
+        .map(|j| j.render(now, &shared.base))
+        .collect();
+    drop(state);
+    list_answer("job_statuses", jobs)
 }
 
 async fn job_statuses_show_many(
