@@ -413,6 +413,17 @@ pub fn import_plan_from(
     for request in &routed.requests {
         out.push_request(request)?;
     }
+    let new: std::collections::HashSet<u32> = plan
+        .rows
+        .iter()
+        .filter(|r| matches!(r.action, crate::plan::Action::New))
+        .map(|r| r.row)
+        .collect();
+    for batch in &mut out.batches {
+        for (key, row) in batch.keys.iter_mut().zip(&batch.rows) {
+            key.expect_new = new.contains(row);
+        }
+    }
     for (row, reason) in routed.skipped {
         out.skip(row, reason);
     }

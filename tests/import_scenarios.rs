@@ -33,6 +33,10 @@ struct Scenario {
     /// lags behind new users on a live account.
     #[serde(default)]
     email_only: bool,
+    /// The account-aware plan ran first: the rows past `existing` are marked as users it
+    /// found nowhere.
+    #[serde(default)]
+    planned: bool,
     #[serde(default)]
     sandbox: SandboxSpec,
     /// `path:fault` forced onto the next matching requests: lost, failed, killed, drop, 502.
@@ -152,6 +156,14 @@ async fn run_scenario(path: &Path) {
     } else {
         plan_of(s.mode, s.rows, s.skipped, s.keyless)
     };
+    let mut plan = plan;
+    if s.planned {
+        for (b, batch) in plan.batches.iter_mut().enumerate() {
+            for (p, key) in batch.keys.iter_mut().enumerate() {
+                key.expect_new = b * 100 + p >= s.existing as usize;
+            }
+        }
+    }
     let tmp = tempfile::tempdir().unwrap();
     let info = RunInfo {
         id: name.clone(),

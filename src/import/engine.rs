@@ -981,14 +981,28 @@ impl Engine {
         for matched in match_results(&sent, status.result_list()) {
             let p = unit.positions[matched.position];
             let r = matched.result;
+            let updated = is_update(r.status.as_deref(), r.action.as_deref(), self.plan.mode);
+            // A resend Zendesk answers "Updated" for a user the plan found nowhere: the earlier
+            // request, whose answer was lost, created it.
+            let created_before = updated
+                && self.plan.mode == Mode::Upsert
+                && unit.attempt > 1
+                && planned.keys[p].expect_new;
             let outcome = if r.is_failure() {
                 Outcome::Failed
-            } else if is_update(r.status.as_deref(), r.action.as_deref(), self.plan.mode) {
+            } else if updated && !created_before {
                 Outcome::Updated
             } else {
                 Outcome::Created
             };
             let mut o = base(p, outcome);
+            if created_before && outcome == Outcome::Created {
+                o.details = Some(
+                    "created by this run: an earlier request's answer was lost, and the plan \
+                     had found no such user"
+                        .into(),
+                );
+            }
             o.user_id = r.id;
             o.matched_by = Some(matched.rule.into());
             if outcome == Outcome::Failed {

@@ -22,6 +22,10 @@ pub struct UserKey {
     pub email: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub external_id: Option<String>,
+    /// The account-aware plan found no such user: an upsert that Zendesk answers "Updated"
+    /// after a resend was created by this run's earlier request, whose answer was lost.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub expect_new: bool,
 }
 
 impl UserKey {
@@ -31,6 +35,7 @@ impl UserKey {
             name: user.name.clone(),
             email: user.email.clone(),
             external_id: user.external_id.clone(),
+            expect_new: false,
         }
     }
 
