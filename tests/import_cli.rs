@@ -349,3 +349,33 @@ async fn a_headless_import_converts_custom_fields_for_the_account() {
     assert!(err.contains("tier") && err.contains("'Plan'"), "{err}");
     assert_eq!(run_dirs(h).len(), 1, "nothing sent for the wrong mapping");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credentials_in_the_account_url_are_refused_and_never_stored() {
+    let sandbox = Sandbox::start(SandboxConfig::default()).await.unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    let csv = users_csv(h, 3);
+    let mut url = sandbox.url().clone();
+    url.set_username("agent").unwrap();
+    url.set_password(Some("hunter2-secret")).unwrap();
+    let url = url.to_string();
+    let args = ["import", csv.to_str().unwrap(), "--yes"];
+    let by_flag = zdimport(h, Some(&sandbox), &[&args[..], &["--url", &url]].concat()).await;
+    let mut by_env = command(h, Some(&sandbox), &args);
+    by_env.env("ZENDESK_URL", &url);
+    let by_env = by_env.output().await.unwrap();
+    for out in [by_flag, by_env] {
+        let err = text(&out.stderr);
+        assert_eq!(code(&out), 2, "{err}");
+        assert!(err.contains("user name or password"), "{err}");
+        assert!(!err.contains("hunter2"), "{err}");
+    }
+    assert!(run_dirs(h).is_empty(), "nothing was run");
+    assert!(
+        !sandbox.users().iter().any(|u| u["name"] == "User 0"),
+        "nothing was sent"
+    );
+    let runs = zdimport(h, None, &["runs"]).await;
+    assert!(!text(&runs.stdout).contains("hunter2"));
+}
