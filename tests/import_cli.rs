@@ -379,3 +379,56 @@ async fn credentials_in_the_account_url_are_refused_and_never_stored() {
     let runs = zdimport(h, None, &["runs"]).await;
     assert!(!text(&runs.stdout).contains("hunter2"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_report_never_overwrites_the_input_nor_an_existing_file_without_force() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    let fields = fields_only_seed(h);
+    let csv = users_csv(h, 3);
+    let original = std::fs::read(&csv).unwrap();
+    let linked = h.join("linked.csv");
+    std::fs::hard_link(&csv, &linked).unwrap();
+    let fields = fields.to_str().unwrap();
+    let base = [
+        "import",
+        csv.to_str().unwrap(),
+        "--auto",
+        "--sandbox",
+        "--seed-users",
+        fields,
+        "--yes",
+    ];
+    let dotted = h.join(".").join("users.csv");
+    for report in [&csv, &dotted, &linked] {
+        let args = [
+            &base[..],
+            &["--report", report.to_str().unwrap(), "--force"],
+        ]
+        .concat();
+        let out = zdimport(h, None, &args).await;
+        let err = text(&out.stderr);
+        assert_eq!(code(&out), 2, "{err}");
+        assert!(err.contains("is the input file"), "{err}");
+        assert_eq!(
+            std::fs::read(&csv).unwrap(),
+            original,
+            "the input is intact"
+        );
+    }
+    let existing = h.join("old-report.csv");
+    std::fs::write(&existing, "keep me").unwrap();
+    let args = [&base[..], &["--report", existing.to_str().unwrap()]].concat();
+    let out = zdimport(h, None, &args).await;
+    let err = text(&out.stderr);
+    assert_eq!(code(&out), 2, "{err}");
+    assert!(
+        err.contains("already exists") && err.contains("--force"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read_to_string(&existing).unwrap(), "keep me");
+    assert!(run_dirs(h).is_empty(), "nothing was sent");
+    let forced = zdimport(h, None, &[&args[..], &["--force"]].concat()).await;
+    assert_eq!(code(&forced), 0, "{}", text(&forced.stderr));
+    assert_eq!(count(&report(&existing), "created"), 3);
+}

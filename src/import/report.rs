@@ -13,6 +13,52 @@ pub struct ReportError {
     pub reason: String,
 }
 
+/// A `--report` path that must not be written, found before anything is sent.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportPathError {
+    #[error(
+        "--report {report} is the input file {input}: writing the report would overwrite the \
+         spreadsheet; choose another path"
+    )]
+    IsInput { report: String, input: String },
+    #[error("--report {0} already exists: pass --force to replace it, or choose another path")]
+    Exists(String),
+}
+
+/// Whether `report` may be written for a run that reads `input`: never the input itself (the
+/// same path after resolving links and `.`/`..`, or another name for the same file), and an
+/// existing file only when `replace` (the operator's `--force` or answer).
+pub fn check_path(report: &Path, input: &Path, replace: bool) -> Result<(), ReportPathError> {
+    if same_file(report, input) {
+        return Err(ReportPathError::IsInput {
+            report: report.display().to_string(),
+            input: input.display().to_string(),
+        });
+    }
+    if !replace && report.exists() {
+        return Err(ReportPathError::Exists(report.display().to_string()));
+    }
+    Ok(())
+}
+
+/// Same file: equal canonical paths, or (Unix) the same device and inode, as a hard link is.
+fn same_file(a: &Path, b: &Path) -> bool {
+    let (Ok(ca), Ok(cb)) = (a.canonicalize(), b.canonicalize()) else {
+        return false;
+    };
+    if ca == cb {
+        return true;
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt as _;
+        if let (Ok(ma), Ok(mb)) = (std::fs::metadata(a), std::fs::metadata(b)) {
+            return ma.dev() == mb.dev() && ma.ino() == mb.ino();
+        }
+    }
+    false
+}
+
 /// The columns of the CSV report.
 pub const COLUMNS: [&str; 9] = [
     "row",
