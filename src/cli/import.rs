@@ -210,7 +210,7 @@ pub fn runs() -> Result<ExitCode, String> {
     if list.is_empty() {
         eprintln!("zdimport: no runs in {}", dir.display());
     }
-    let mut out = std::io::stdout().lock();
+    let mut out = super::visible_stdout();
     for run in list {
         let state = if run.complete { "done" } else { "unfinished" };
         let line = format!(
@@ -528,7 +528,13 @@ impl Progress {
                     WaitReason::RateLimit => "rate limit".to_owned(),
                     WaitReason::JobLimit => "30 jobs queued".to_owned(),
                     WaitReason::Pacing => "pacing under the rate limit".to_owned(),
-                    WaitReason::Retry { attempt, error } => format!("retry {attempt}: {error}"),
+                    // Zendesk's (or a proxy's) own words, one line, no terminal controls.
+                    WaitReason::Retry { attempt, error } => {
+                        format!(
+                            "retry {attempt}: {}",
+                            crate::text::printable(&error.to_string())
+                        )
+                    }
                     WaitReason::LostAnswer { batch } => {
                         format!("batch {}'s answer was lost; looking it up", batch + 1)
                     }
