@@ -506,3 +506,43 @@ fn login_asks_for_the_operators_client_and_logout_forgets_the_token() {
         "No refresh token was kept for acme.zendesk.com and client 'acme_import'.\n"
     );
 }
+
+/// Raw terminal controls in `text`: an OSC 52 clipboard write would need ESC and BEL, a
+/// reordering needs U+202E.
+fn assert_no_raw_controls(what: &str, text: &str) {
+    for c in ['\u{1b}', '\u{7}', '\u{202e}', '\u{9b}'] {
+        assert!(!text.contains(c), "{what}: {c:?} left raw in {text}");
+    }
+}
+
+#[test]
+fn cells_with_terminal_controls_are_visible_on_stdout_and_stderr() {
+    let home = TempDir::new().unwrap();
+    let csv = home.path().join("hostile.csv");
+    let hostile = "\u{1b}]52;c;aGk=\u{7}Ana\u{202e}moc\u{9b}";
+    std::fs::write(
+        &csv,
+        format!("name,email,{hostile}Note\n{hostile},ana@example.com,x\n"),
+    )
+    .unwrap();
+    let file = csv.to_str().unwrap();
+    for args in [
+        &["preview", file, "--auto"][..],
+        &["preview", file, "--auto", "--jsonl"],
+        &["validate", file, "--auto"],
+    ] {
+        let out = zdimport(home.path(), args);
+        assert_no_raw_controls(&format!("{args:?} stdout"), &stdout(&out));
+        assert_no_raw_controls(&format!("{args:?} stderr"), &stderr(&out));
+    }
+    let shown = stdout(&zdimport(home.path(), &["preview", file, "--auto"]));
+    assert!(shown.contains("<U+202E>"), "{shown}");
+    let refused = zdimport(home.path(), &["preview", file, "--map", "Nope=email"]);
+    assert_eq!(refused.status.code(), Some(2));
+    let err = stderr(&refused);
+    assert_no_raw_controls("a column list in an error", &err);
+    assert!(
+        err.contains("␛]52;c;aGk=␇Ana<U+202E>moc<U+009B>Note"),
+        "{err}"
+    );
+}

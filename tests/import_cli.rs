@@ -349,3 +349,86 @@ async fn a_headless_import_converts_custom_fields_for_the_account() {
     assert!(err.contains("tier") && err.contains("'Plan'"), "{err}");
     assert_eq!(run_dirs(h).len(), 1, "nothing sent for the wrong mapping");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credentials_in_the_account_url_are_refused_and_never_stored() {
+    let sandbox = Sandbox::start(SandboxConfig::default()).await.unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    let csv = users_csv(h, 3);
+    let mut url = sandbox.url().clone();
+    url.set_username("agent").unwrap();
+    url.set_password(Some("hunter2-secret")).unwrap();
+    let url = url.to_string();
+    let args = ["import", csv.to_str().unwrap(), "--yes"];
+    let by_flag = zdimport(h, Some(&sandbox), &[&args[..], &["--url", &url]].concat()).await;
+    let mut by_env = command(h, Some(&sandbox), &args);
+    by_env.env("ZENDESK_URL", &url);
+    let by_env = by_env.output().await.unwrap();
+    for out in [by_flag, by_env] {
+        let err = text(&out.stderr);
+        assert_eq!(code(&out), 2, "{err}");
+        assert!(err.contains("user name or password"), "{err}");
+        assert!(!err.contains("hunter2"), "{err}");
+    }
+    assert!(run_dirs(h).is_empty(), "nothing was run");
+    assert!(
+        !sandbox.users().iter().any(|u| u["name"] == "User 0"),
+        "nothing was sent"
+    );
+    let runs = zdimport(h, None, &["runs"]).await;
+    assert!(!text(&runs.stdout).contains("hunter2"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_report_never_overwrites_the_input_nor_an_existing_file_without_force() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    let fields = fields_only_seed(h);
+    let csv = users_csv(h, 3);
+    let original = std::fs::read(&csv).unwrap();
+    let linked = h.join("linked.csv");
+    std::fs::hard_link(&csv, &linked).unwrap();
+    let fields = fields.to_str().unwrap();
+    let base = [
+        "import",
+        csv.to_str().unwrap(),
+        "--auto",
+        "--sandbox",
+        "--seed-users",
+        fields,
+        "--yes",
+    ];
+    let dotted = h.join(".").join("users.csv");
+    for report in [&csv, &dotted, &linked] {
+        let args = [
+            &base[..],
+            &["--report", report.to_str().unwrap(), "--force"],
+        ]
+        .concat();
+        let out = zdimport(h, None, &args).await;
+        let err = text(&out.stderr);
+        assert_eq!(code(&out), 2, "{err}");
+        assert!(err.contains("is the input file"), "{err}");
+        assert_eq!(
+            std::fs::read(&csv).unwrap(),
+            original,
+            "the input is intact"
+        );
+    }
+    let existing = h.join("old-report.csv");
+    std::fs::write(&existing, "keep me").unwrap();
+    let args = [&base[..], &["--report", existing.to_str().unwrap()]].concat();
+    let out = zdimport(h, None, &args).await;
+    let err = text(&out.stderr);
+    assert_eq!(code(&out), 2, "{err}");
+    assert!(
+        err.contains("already exists") && err.contains("--force"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read_to_string(&existing).unwrap(), "keep me");
+    assert!(run_dirs(h).is_empty(), "nothing was sent");
+    let forced = zdimport(h, None, &[&args[..], &["--force"]].concat()).await;
+    assert_eq!(code(&forced), 0, "{}", text(&forced.stderr));
+    assert_eq!(count(&report(&existing), "created"), 3);
+}

@@ -27,7 +27,7 @@ pub fn run(args: &DoctorArgs) -> Result<ExitCode, String> {
         let (client, _sandbox) = args.connection.client().await?;
         Ok::<_, String>(doctor::probe(&client).await)
     })?;
-    let mut out = std::io::stdout().lock();
+    let mut out = super::visible_stdout();
     let text = if args.json {
         serde_json::to_string_pretty(&report).map_err(|e| e.to_string())? + "\n"
     } else {

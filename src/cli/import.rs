@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::mapped::{MappingArgs, Prepared};
 use crate::import::journal::{self, find_run, list_runs, runs_dir};
+use crate::import::report::ReportPathError;
 use crate::import::{
     self, EngineOptions, ImportEvent, ImportPlan, Journal, Retry, RunInfo, Summary, WaitReason,
 };
@@ -41,6 +42,9 @@ pub struct TargetArgs {
     /// Write the results here (.csv or .json; default: report.csv in the run folder)
     #[arg(long, value_name = "PATH")]
     pub report: Option<PathBuf>,
+    /// Replace the --report file if it exists (a terminal is asked instead)
+    #[arg(long)]
+    pub force: bool,
     /// Scale the engine's timings for a sandbox whose clock runs X times faster
     #[arg(long, value_name = "X", hide = true)]
     pub engine_speed: Option<f64>,
@@ -124,6 +128,7 @@ pub fn import(args: &ImportArgs) -> Result<ExitCode, String> {
         if args.dry_run {
             return Ok(ExitCode::SUCCESS);
         }
+        check_report(&args.target, &args.mapping.source.file, args.yes)?;
         confirm(args.yes, &plan, &info)?;
         let runs = runs_dir().map_err(|e| e.to_string())?;
         let journal = Journal::create(&runs, &info, &plan).map_err(|e| e.to_string())?;
@@ -159,6 +164,7 @@ pub fn resume(args: &ResumeArgs) -> Result<ExitCode, String> {
         info.id, info.mode, info.rows, info.account
     );
     let target = with_account(&args.target, &info);
+    check_report(&target, Path::new(&info.file), false)?;
     runtime()?.block_on(async {
         let client = connect(&target).await?;
         execute(plan, &client, journal, &target, target.engine_speed).await
@@ -182,6 +188,7 @@ pub fn retry(args: &RetryArgs) -> Result<ExitCode, String> {
         plan_text(&retry.plan, &retry.info)
     );
     let target = with_account(&args.target, &retry.old);
+    check_report(&target, Path::new(&retry.old.file), args.yes)?;
     runtime()?.block_on(async {
         let client = connect(&target).await?;
         confirm(args.yes, &retry.plan, &retry.info)?;
@@ -203,7 +210,7 @@ pub fn runs() -> Result<ExitCode, String> {
     if list.is_empty() {
         eprintln!("zdimport: no runs in {}", dir.display());
     }
-    let mut out = std::io::stdout().lock();
+    let mut out = super::visible_stdout();
     for run in list {
         let state = if run.complete { "done" } else { "unfinished" };
         let line = format!(
@@ -286,6 +293,37 @@ fn plan_text(plan: &ImportPlan, info: &RunInfo) -> String {
     )
 }
 
+/// Before anything is sent: `--report` is not the input, and an existing one is replaced only
+/// with `--force` or, on a terminal without `--yes`, the operator's answer.
+fn check_report(target: &TargetArgs, input: &Path, yes: bool) -> Result<(), String> {
+    let Some(report) = &target.report else {
+        return Ok(());
+    };
+    match import::report::check_path(report, input, target.force) {
+        Err(ReportPathError::Exists(_)) if !yes && std::io::stdin().is_terminal() => {
+            eprint!(
+                "{} exists. Replace it with this run's report? [y/N] ",
+                report.display()
+            );
+            if ask_yes()? {
+                Ok(())
+            } else {
+                Err("nothing sent".into())
+            }
+        }
+        other => other.map_err(|e| e.to_string()),
+    }
+}
+
+/// One line from stdin: `y` or `yes` (any case) is yes.
+fn ask_yes() -> Result<bool, String> {
+    let mut answer = String::new();
+    std::io::stdin()
+        .read_line(&mut answer)
+        .map_err(|e| format!("reading the answer: {e}"))?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "Yes"))
+}
+
 /// On a terminal, asks before sending; elsewhere `--yes` is required.
 fn confirm(yes: bool, plan: &ImportPlan, info: &RunInfo) -> Result<(), String> {
     if yes {
@@ -300,11 +338,7 @@ fn confirm(yes: bool, plan: &ImportPlan, info: &RunInfo) -> Result<(), String> {
         plan.sent_rows(),
         info.account
     );
-    let mut answer = String::new();
-    std::io::stdin()
-        .read_line(&mut answer)
-        .map_err(|e| format!("reading the answer: {e}"))?;
-    if matches!(answer.trim(), "y" | "Y" | "yes" | "Yes") {
+    if ask_yes()? {
         Ok(())
     } else {
         Err("nothing sent".into())
@@ -494,7 +528,13 @@ impl Progress {
                     WaitReason::RateLimit => "rate limit".to_owned(),
                     WaitReason::JobLimit => "30 jobs queued".to_owned(),
                     WaitReason::Pacing => "pacing under the rate limit".to_owned(),
-                    WaitReason::Retry { attempt, error } => format!("retry {attempt}: {error}"),
+                    // Zendesk's (or a proxy's) own words, one line, no terminal controls.
+                    WaitReason::Retry { attempt, error } => {
+                        format!(
+                            "retry {attempt}: {}",
+                            crate::text::printable(&error.to_string())
+                        )
+                    }
                     WaitReason::LostAnswer { batch } => {
                         format!("batch {}'s answer was lost; looking it up", batch + 1)
                     }

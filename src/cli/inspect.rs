@@ -52,7 +52,7 @@ pub fn run(args: &InspectArgs) -> Result<ExitCode, String> {
         .load_table(sheet, args.source.header())
         .map_err(|e| e.to_string())?;
     let report = report(&wb, &table);
-    let mut out = std::io::stdout().lock();
+    let mut out = super::visible_stdout();
     let written = if args.json {
         serde_json::to_writer_pretty(&mut out, &report)
             .map_err(std::io::Error::from)

@@ -107,6 +107,12 @@ impl SourceArgs {
 /// Exit code for a fatal error: bad arguments, unreadable file.
 pub const EXIT_FATAL: u8 = 2;
 
+/// Standard output with terminal controls from cells and servers made visible
+/// ([`crate::text::visible`]): every command that prints a sheet's or an account's text.
+fn visible_stdout() -> crate::text::VisibleWriter<std::io::StdoutLock<'static>> {
+    crate::text::VisibleWriter::new(std::io::stdout().lock())
+}
+
 /// Runs a headless command; errors are one line on stderr and exit code 2.
 pub fn run(command: Command) -> ExitCode {
     let result = match command {
@@ -127,7 +133,8 @@ pub fn run(command: Command) -> ExitCode {
     match result {
         Ok(code) => code,
         Err(message) => {
-            eprintln!("zdimport: {message}");
+            // Errors quote cells, headers and Zendesk's answers: never raw controls.
+            eprintln!("zdimport: {}", crate::text::visible(&message));
             ExitCode::from(EXIT_FATAL)
         }
     }

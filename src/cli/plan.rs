@@ -82,7 +82,7 @@ pub fn run(args: &PlanArgs) -> Result<ExitCode, String> {
             &connected.rate,
         ))
         .map_err(|e| e.to_string())?;
-    let mut out = BufWriter::new(std::io::stdout().lock());
+    let mut out = BufWriter::new(super::visible_stdout());
     let written = if args.json {
         write_json(&mut out, &plan)
     } else {

@@ -48,8 +48,7 @@ pub fn run(args: &PreviewArgs) -> Result<ExitCode, String> {
         .as_ref()
         .map(|c| c.checks(args.connection.blank))
         .unwrap_or_default();
-    let stdout = std::io::stdout();
-    let mut out = BufWriter::new(stdout.lock());
+    let mut out = BufWriter::new(super::visible_stdout());
     let mut listed: Vec<(u64, Vec<u32>, usize)> = Vec::new();
     let mut shown: Option<(u64, Request)> = None;
     let mut write_error: Option<std::io::Error> = None;

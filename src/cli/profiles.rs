@@ -49,7 +49,7 @@ pub fn run(args: &ProfilesArgs) -> Result<ExitCode, String> {
 fn list() -> Result<ExitCode, String> {
     let dir = profile::profiles_dir().map_err(|e| e.to_string())?;
     let saved = profile::list().map_err(|e| e.to_string())?;
-    let mut out = std::io::stdout().lock();
+    let mut out = super::visible_stdout();
     let written = (|| -> std::io::Result<()> {
         if saved.is_empty() {
             writeln!(out, "no saved profiles in {}", dir.display())?;

@@ -59,7 +59,7 @@ pub fn run(args: &ValidateArgs) -> Result<ExitCode, String> {
     .map_err(|e| e.to_string())?;
     // Duplicate warnings land on earlier rows after the fact: sheet order again.
     issues.sort_by_key(|i| i.row);
-    let mut out = BufWriter::new(std::io::stdout().lock());
+    let mut out = BufWriter::new(super::visible_stdout());
     let written = if args.json {
         serde_json::to_writer_pretty(&mut out, &issues)
             .map_err(std::io::Error::from)

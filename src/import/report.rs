@@ -13,6 +13,52 @@ pub struct ReportError {
     pub reason: String,
 }
 
+/// A `--report` path that must not be written, found before anything is sent.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportPathError {
+    #[error(
+        "--report {report} is the input file {input}: writing the report would overwrite the \
+         spreadsheet; choose another path"
+    )]
+    IsInput { report: String, input: String },
+    #[error("--report {0} already exists: pass --force to replace it, or choose another path")]
+    Exists(String),
+}
+
+/// Whether `report` may be written for a run that reads `input`: never the input itself (the
+/// same path after resolving links and `.`/`..`, or another name for the same file), and an
+/// existing file only when `replace` (the operator's `--force` or answer).
+pub fn check_path(report: &Path, input: &Path, replace: bool) -> Result<(), ReportPathError> {
+    if same_file(report, input) {
+        return Err(ReportPathError::IsInput {
+            report: report.display().to_string(),
+            input: input.display().to_string(),
+        });
+    }
+    if !replace && report.exists() {
+        return Err(ReportPathError::Exists(report.display().to_string()));
+    }
+    Ok(())
+}
+
+/// Same file: equal canonical paths, or (Unix) the same device and inode, as a hard link is.
+fn same_file(a: &Path, b: &Path) -> bool {
+    let (Ok(ca), Ok(cb)) = (a.canonicalize(), b.canonicalize()) else {
+        return false;
+    };
+    if ca == cb {
+        return true;
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt as _;
+        if let (Ok(ma), Ok(mb)) = (std::fs::metadata(a), std::fs::metadata(b)) {
+            return ma.dev() == mb.dev() && ma.ino() == mb.ino();
+        }
+    }
+    false
+}
+
 /// The columns of the CSV report.
 pub const COLUMNS: [&str; 9] = [
     "row",
@@ -70,7 +116,8 @@ pub fn write(path: &Path, outcomes: &[RowOutcome]) -> Result<(), ReportError> {
 }
 
 fn cells(o: &RowOutcome) -> [String; 9] {
-    let text = |v: &Option<String>| neutralise(v.as_deref().unwrap_or(""));
+    // Terminal controls made visible first (a report gets `cat`ed), then formulas neutralised.
+    let text = |v: &Option<String>| neutralise(&crate::text::visible(v.as_deref().unwrap_or("")));
     [
         o.row.to_string(),
         o.outcome.as_str().to_owned(),
@@ -155,6 +202,25 @@ mod tests {
         assert_eq!(value[0]["external_id"], "'-12");
         assert_eq!(value[0]["row"], 7);
         assert_eq!(value[0]["user_id"], serde_json::Value::Null);
+    }
+
+    #[test]
+    fn terminal_controls_from_cells_and_servers_are_visible_in_csv_and_json() {
+        let hostile = "\u{1b}]52;c;aGk=\u{7}Ana\u{202e}moc\u{9b}2J";
+        let shown = "␛]52;c;aGk=␇Ana<U+202E>moc<U+009B>2J";
+        let mut o = outcome();
+        o.name = Some(hostile.into());
+        o.details = Some(format!("server said: {hostile}\nline two"));
+        let dir = tempfile::tempdir().unwrap();
+        for file in ["r.csv", "r.json"] {
+            let path = dir.path().join(file);
+            write(&path, std::slice::from_ref(&o)).unwrap();
+            let raw = std::fs::read_to_string(&path).unwrap();
+            for c in ['\u{1b}', '\u{7}', '\u{202e}', '\u{9b}'] {
+                assert!(!raw.contains(c), "{file}: {c:?} left raw");
+            }
+            assert!(raw.contains(shown), "{file}: {raw}");
+        }
     }
 
     #[test]

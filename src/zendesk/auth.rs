@@ -29,6 +29,11 @@ use super::secret::Secret;
 /// before expiry does not arrive just after.
 const EXPIRY_MARGIN: Duration = Duration::from_secs(60);
 
+/// The longest access-token lifetime believed from a token endpoint: Zendesk's own maximum
+/// (48 h). A larger `expires_in` (up to `u64::MAX` from a broken or hostile server) is taken as
+/// this, so the token is renewed in time and no instant overflows.
+const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(48 * 3600);
+
 /// How a request proves who sends it.
 #[derive(Clone, Debug)]
 pub enum Credentials {
@@ -515,9 +520,10 @@ impl TokenManager {
 
 /// When to renew: `EXPIRY_MARGIN` before the end, or halfway for tokens shorter than twice
 /// the margin (a renewal that answers a token already "expiring" would renew on every call).
+/// A lifetime past [`MAX_TOKEN_LIFETIME`] is taken as that.
 fn expiry(expires_in: Option<u64>) -> Option<Instant> {
     expires_in.map(|secs| {
-        let lifetime = Duration::from_secs(secs);
+        let lifetime = Duration::from_secs(secs).min(MAX_TOKEN_LIFETIME);
         Instant::now() + lifetime - EXPIRY_MARGIN.min(lifetime / 2)
     })
 }
@@ -822,6 +828,19 @@ mod tests {
             !MemoryStore::default().keeps(),
             "memory never outlives the process"
         );
+    }
+
+    #[test]
+    fn an_absurd_token_lifetime_is_clamped_not_a_panic() {
+        let now = Instant::now();
+        for secs in [u64::MAX, u64::MAX / 2, 10u64.pow(15)] {
+            let at = expiry(Some(secs)).unwrap();
+            assert!(at <= now + MAX_TOKEN_LIFETIME + Duration::from_secs(1));
+            assert!(at > now + MAX_TOKEN_LIFETIME - EXPIRY_MARGIN - Duration::from_secs(1));
+        }
+        let hour = expiry(Some(3600)).unwrap();
+        assert!(hour > now + Duration::from_secs(3600) - EXPIRY_MARGIN - Duration::from_secs(1));
+        assert!(expiry(Some(0)).unwrap() <= Instant::now());
     }
 
     #[test]

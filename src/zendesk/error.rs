@@ -114,6 +114,14 @@ pub enum ZendeskError {
     InsecureUrl { url: String },
     #[error("'{url}' is not a usable Zendesk URL: {reason}")]
     BadUrl { url: String, reason: String },
+    /// `https://user:pass@host`: the password would be stored in the run folder and sent
+    /// beside zdimport's own Authorization header. `url` is shown without it.
+    #[error(
+        "'{url}' holds a user name or password: give the account URL alone (e.g. \
+         https://acme.zendesk.com) and sign in with ZENDESK_EMAIL/ZENDESK_API_TOKEN, \
+         ZENDESK_OAUTH_TOKEN or `zdimport login`"
+    )]
+    CredentialsInUrl { url: String },
     #[error("signing in: {0}")]
     Auth(String),
 }

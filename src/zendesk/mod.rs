@@ -98,12 +98,33 @@ pub fn base_url(url: Option<&str>, subdomain: Option<&str>) -> Result<Url, Zende
             });
         }
     };
-    let url = Url::parse(&text).map_err(|e| ZendeskError::BadUrl {
-        url: text.clone(),
+    let mut url = Url::parse(&text).map_err(|e| ZendeskError::BadUrl {
+        url: without_userinfo(&text),
         reason: e.to_string(),
     })?;
+    if !url.username().is_empty() || url.password().is_some() {
+        // Never echoed, stored or sent: the error shows the URL without them.
+        let _ = url.set_username("");
+        let _ = url.set_password(None);
+        return Err(ZendeskError::CredentialsInUrl {
+            url: url.to_string(),
+        });
+    }
     check_scheme(&url)?;
     Ok(url)
+}
+
+/// `text` with anything before an `@` in its authority replaced by `***`: a URL that does not
+/// parse is quoted in its error, and must not quote a password.
+fn without_userinfo(text: &str) -> String {
+    let start = text.find("://").map_or(0, |i| i + 3);
+    let end = text[start..]
+        .find(['/', '?', '#'])
+        .map_or(text.len(), |i| start + i);
+    match text[start..end].rfind('@') {
+        Some(at) => format!("{}***{}", &text[..start], &text[start + at..]),
+        None => text.to_owned(),
+    }
 }
 
 /// A client for the account named by `ZENDESK_URL` or `ZENDESK_SUBDOMAIN` (or the `--url` and
@@ -557,6 +578,28 @@ mod tests {
             );
         }
         assert!(base_url(Some("ftp://x"), None).is_err());
+    }
+
+    #[test]
+    fn credentials_in_the_url_are_refused_and_never_quoted() {
+        for url in [
+            "https://agent:hunter2@acme.zendesk.com",
+            "https://agent@acme.zendesk.com/",
+            "http://:hunter2@127.0.0.1:9",
+        ] {
+            let err = base_url(Some(url), None).unwrap_err();
+            assert!(
+                matches!(err, ZendeskError::CredentialsInUrl { .. }),
+                "{url}: {err}"
+            );
+            let said = err.to_string();
+            assert!(
+                !said.contains("hunter2") && !said.contains("agent"),
+                "{said}"
+            );
+        }
+        let err = base_url(Some("https://agent:hunter2@bad host/x@y"), None).unwrap_err();
+        assert!(!err.to_string().contains("hunter2"), "{err}");
     }
 
     #[test]
