@@ -295,21 +295,16 @@ async fn a_headless_import_converts_custom_fields_for_the_account() {
     )
     .unwrap();
     let fields = fields_only_seed(h);
-    let args = [
-        "import",
-        csv.to_str().unwrap(),
-        "--auto",
-        "--map",
-        "Plan=user_fields.plan",
-        "--map",
-        "Seats=user_fields.seats",
-        "--mode",
-        "create",
-        "--sandbox",
-        "--seed-users",
-        fields.to_str().unwrap(),
-        "--yes",
-    ];
+    let (csv, fields) = (csv.to_str().unwrap(), fields.to_str().unwrap());
+    let import = |maps: &[&'static str]| {
+        let mut args = vec!["import", csv, "--auto", "--mode", "create", "--sandbox"];
+        args.extend(["--seed-users", fields, "--yes"]);
+        for map in maps {
+            args.extend(["--map", map]);
+        }
+        args
+    };
+    let args = import(&["Plan=user_fields.plan", "Seats=user_fields.seats"]);
     let out = zdimport(h, None, &args).await;
     assert_eq!(code(&out), 0, "{}", text(&out.stderr));
     let held: serde_json::Value =
@@ -330,19 +325,7 @@ async fn a_headless_import_converts_custom_fields_for_the_account() {
     assert_eq!(fields_of("bo@example.com")["plan"], "silver");
     assert_eq!(fields_of("bo@example.com")["seats"], 12);
     // A key the account lacks stops the import before anything is sent, naming the column.
-    let wrong = [
-        "import",
-        csv.to_str().unwrap(),
-        "--auto",
-        "--map",
-        "Plan=user_fields.tier",
-        "--mode",
-        "create",
-        "--sandbox",
-        "--seed-users",
-        fields.to_str().unwrap(),
-        "--yes",
-    ];
+    let wrong = import(&["Plan=user_fields.tier"]);
     let out = zdimport(h, None, &wrong).await;
     assert_eq!(code(&out), 2);
     let err = text(&out.stderr);
