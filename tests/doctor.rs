@@ -141,3 +141,37 @@ async fn each_sandbox_variant_reads_as_what_it_is() {
     let jobs = report.get("Rate limit (job answers)").unwrap();
     assert!(jobs.found.contains("`rate-limit…`"), "{jobs:?}");
 }
+
+#[test]
+fn the_command_prints_a_checklist_or_json_and_exits_by_what_it_found() {
+    let home = tempfile::tempdir().unwrap();
+    let run = |args: &[&str], options: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_zdimport"))
+            .args(args)
+            .env("ZDIMPORT_CONFIG_DIR", home.path().join("config"))
+            .env("ZDIMPORT_DATA_DIR", home.path().join("data"))
+            .env("ZDIMPORT_KEYRING", "memory")
+            .env(zdimport::sandbox::OPTIONS_ENV, options)
+            .output()
+            .unwrap()
+    };
+    let out = run(&["doctor", "--sandbox"], "");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains(" ✓ Sign-in: signed in as"), "{text}");
+    assert!(text.contains("checks:"), "{text}");
+    let out = run(&["doctor", "--sandbox", "--json"], "user-tagging=off");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "tagging off must be fixed first"
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let tagging = doc["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["topic"] == "User tagging")
+        .unwrap();
+    assert_eq!(tagging["verdict"], "fail");
+}
