@@ -1017,3 +1017,41 @@ async fn retry_after_as_an_http_date() {
     let header = raw.headers()["retry-after"].to_str().unwrap().to_owned();
     assert!(header.ends_with(" GMT"), "{header}");
 }
+
+#[tokio::test]
+async fn an_idle_connection_to_the_callback_port_does_not_hold_the_login() {
+    let sandbox = sandbox(SandboxConfig::default()).await;
+    let oauth = OAuthClient {
+        client_id: "zdimport".into(),
+        client_secret: None,
+    };
+    let flow = LoginFlow::start(sandbox.url(), oauth, "read write")
+        .await
+        .unwrap();
+    let authorize = flow.authorize_url().clone();
+    let redirect = reqwest::Url::parse(flow.redirect_uri()).unwrap();
+    let port = redirect.port().unwrap();
+    // A browser's speculative preconnect, or a stray local process: connects, sends nothing.
+    let _idle = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let _half = {
+        let mut half = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .unwrap();
+        tokio::io::AsyncWriteExt::write_all(&mut half, b"GET /callback?code=x")
+            .await
+            .unwrap();
+        half
+    };
+    let login = async {
+        let finish = tokio::spawn(flow.finish(Duration::from_secs(5)));
+        play_browser(&authorize).await;
+        finish.await.unwrap()
+    };
+    let answer = tokio::time::timeout(Duration::from_secs(10), login)
+        .await
+        .expect("the real callback is answered while idle connections wait")
+        .expect("code exchanged");
+    assert!(answer.refresh_token.is_some());
+}

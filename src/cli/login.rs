@@ -121,9 +121,16 @@ pub fn run(args: &LoginArgs) -> Result<ExitCode, String> {
         if !args.no_browser {
             open_browser(flow.authorize_url().as_str());
         }
+        let redirect = flow.redirect_uri().to_owned();
         let answer = tokio::time::timeout(BROWSER_WAIT, flow.finish(Duration::from_secs(30)))
             .await
-            .map_err(|_| "the browser did not come back within 5 minutes".to_owned())?
+            .map_err(|_| {
+                format!(
+                    "the browser did not come back to {redirect} within 5 minutes: approve the \
+                     page, check that the OAuth client lists that redirect URL, then run \
+                     `zdimport login` again"
+                )
+            })?
             .map_err(|e| e.to_string())?;
         let store = refresh_store(&host, &client_id, env);
         let tokens = TokenManager::from_answer(

@@ -29,6 +29,9 @@ use super::secret::Secret;
 /// before expiry does not arrive just after.
 const EXPIRY_MARGIN: Duration = Duration::from_secs(60);
 
+/// How long one connection to the login callback port may take to send its request line.
+const CALLBACK_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// The longest access-token lifetime believed from a token endpoint: Zendesk's own maximum
 /// (48 h). A larger `expires_in` (up to `u64::MAX` from a broken or hostile server) is taken as
 /// this, so the token is renewed in time and no instant overflows.
@@ -731,14 +734,29 @@ impl LoginFlow {
         request_token(&http, &token_url, &body, timeout).await
     }
 
+    /// Accepts every connection while earlier ones are still being read: a browser's idle
+    /// preconnect, or any local process that connects and sends nothing, must not keep the real
+    /// callback waiting; each read gives up after [`CALLBACK_READ_TIMEOUT`].
     async fn wait_for_code(&self) -> Result<Secret, ZendeskError> {
+        let mut reading = tokio::task::JoinSet::new();
         loop {
-            let (mut stream, _) = self
-                .listener
-                .accept()
-                .await
-                .map_err(|e| ZendeskError::Auth(format!("waiting for the browser: {e}")))?;
-            let target = read_request_target(&mut stream).await;
+            let (mut stream, target) = tokio::select! {
+                accepted = self.listener.accept() => {
+                    let (mut stream, _) = accepted.map_err(|e| {
+                        ZendeskError::Auth(format!("waiting for the browser: {e}"))
+                    })?;
+                    reading.spawn(async move {
+                        let target =
+                            tokio::time::timeout(CALLBACK_READ_TIMEOUT, read_request_target(&mut stream))
+                                .await
+                                .ok()
+                                .flatten();
+                        (stream, target)
+                    });
+                    continue;
+                }
+                Some(Ok(read)) = reading.join_next(), if !reading.is_empty() => read,
+            };
             let outcome = target.as_deref().and_then(|t| self.callback_outcome(t));
             let page = match &outcome {
                 Some(Ok(_)) => "zdimport is signed in. You can close this tab.",
