@@ -158,6 +158,8 @@ pub enum AppEvent {
         path: PathBuf,
         sheets: Vec<SheetInfo>,
         selected: usize,
+        /// What decoding a CSV found, and where (an encoding guessed, broken bytes).
+        notes: Vec<String>,
     },
     Previewed {
         sheet: usize,
@@ -813,10 +815,12 @@ impl App {
                 path,
                 sheets,
                 selected,
+                notes,
             } => {
                 self.session.path = Some(path);
                 let mut state = SheetState::new(sheets, selected);
                 state.loading = true;
+                state.notes = notes;
                 self.screen = Screen::Sheet(state);
                 Some(Command::PreviewSheet(selected))
             }

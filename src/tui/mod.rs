@@ -350,11 +350,18 @@ fn run_blocking(command: Command, worker: &Worker, tx: &mpsc::Sender<AppEvent>) 
                 remember(&path);
                 let sheets = wb.sheets().to_vec();
                 let selected = wb.default_sheet();
+                let notes = wb.delimited().map_or_else(Vec::new, |text| {
+                    text.notes
+                        .iter()
+                        .map(|n| format!("row {}, byte {}: {}", n.row, n.byte, n.message))
+                        .collect()
+                });
                 *guard = Some(wb);
                 AppEvent::Opened {
                     path,
                     sheets,
                     selected,
+                    notes,
                 }
             }
             Err(e) => AppEvent::Failed(e.to_string()),
@@ -874,6 +881,22 @@ mod tests {
         insta::assert_snapshot!(
             "sheet_screen_80x24",
             frame(&mut sheet_app(), 80, 24).backend()
+        );
+    }
+
+    #[test]
+    fn sheet_screen_says_what_decoding_a_csv_found() {
+        let mut app = sheet_app();
+        if let Screen::Sheet(state) = &mut app.screen {
+            state.notes = vec![
+                "row 12, byte 431: 1 byte that is not UTF-8 (shown as �); the rest of the file \
+                 is UTF-8, so it is read as UTF-8"
+                    .into(),
+            ];
+        }
+        insta::assert_snapshot!(
+            "sheet_screen_csv_notes_80x24",
+            frame(&mut app, 80, 24).backend()
         );
     }
 

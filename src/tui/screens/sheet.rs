@@ -5,7 +5,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{
-    Block, BorderType, Cell as TableCell, List, ListItem, ListState, Row as TableRow,
+    Block, BorderType, Cell as TableCell, List, ListItem, ListState, Paragraph, Row as TableRow,
     StatefulWidget, Table, Widget,
 };
 
@@ -45,6 +45,8 @@ pub struct SheetState {
     pub loading: bool,
     /// The table is being read: rows so far.
     pub reading: Option<u64>,
+    /// What decoding a CSV found, and where: shown under the sheets and the grid.
+    pub notes: Vec<String>,
 }
 
 /// What the sheet step asks the app to do.
@@ -158,6 +160,23 @@ impl SheetState {
     }
 
     pub fn render(&mut self, area: Rect, buf: &mut Buffer) {
+        let shown = u16::try_from(self.notes.len().min(3)).unwrap_or(3);
+        let [area, notes] =
+            Layout::vertical([Constraint::Min(5), Constraint::Length(shown)]).areas(area);
+        let lines: Vec<Line<'_>> = self
+            .notes
+            .iter()
+            .take(3)
+            .map(|n| {
+                Line::from(format!(
+                    " ⚠ {}",
+                    crate::text::shorten(n, usize::from(area.width))
+                ))
+            })
+            .collect();
+        Paragraph::new(lines)
+            .style(Style::new().fg(theme::WARNING))
+            .render(notes, buf);
         // A narrow terminal gives the grid the room: it needs two columns to be useful.
         let left = if area.width < 100 { 24 } else { 34 };
         let [left, right] =
