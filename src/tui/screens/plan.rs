@@ -327,7 +327,11 @@ impl PlanState {
         first.push(dot(theme::WARNING));
         first.push(Span::raw(format!("{} invalid", n.invalid)));
         let orgs = if let Some(warning) = plan.warnings.first() {
-            format!(" Warning: {warning}")
+            // The count first: a long warning is cut at the screen's edge.
+            match plan.warnings.len() {
+                1 => format!(" Warning: {warning}"),
+                n => format!(" Warning 1 of {n} (`zdimport plan` lists all): {warning}"),
+            }
         } else if plan.missing_organizations.is_empty() {
             String::new()
         } else {
