@@ -74,6 +74,21 @@ fn fields_only_seed(dir: &Path) -> PathBuf {
     path
 }
 
+/// `import` of the sample file with its profile into the in-process sandbox, which knows the
+/// sample account's custom fields from `fields`.
+fn sample_import(fields: &Path) -> Vec<&str> {
+    let fields = fields.to_str().unwrap();
+    vec![
+        "import",
+        SAMPLE,
+        "--profile",
+        PROFILE,
+        "--sandbox",
+        "--seed-users",
+        fields,
+    ]
+}
+
 fn run_dirs(home: &Path) -> Vec<PathBuf> {
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(home.join("data/runs"))
         .map(|d| d.map(|e| e.unwrap().path()).collect())
@@ -117,19 +132,8 @@ async fn import_into_the_in_process_sandbox_writes_a_report_and_a_run() {
     let h = home.path();
     let json = h.join("results.json");
     let fields = fields_only_seed(h);
-    let args = [
-        "import",
-        SAMPLE,
-        "--profile",
-        PROFILE,
-        "--sandbox",
-        "--seed-users",
-        fields.to_str().unwrap(),
-        "--yes",
-        "--report",
-    ];
-    let mut args = args.to_vec();
-    args.push(json.to_str().unwrap());
+    let mut args = sample_import(&fields);
+    args.extend(["--yes", "--report", json.to_str().unwrap()]);
     let out = zdimport(h, None, &args).await;
     assert_eq!(code(&out), 1, "a failed row and 3 skipped rows: exit 1");
     let err = text(&out.stderr);
@@ -160,15 +164,7 @@ async fn dry_run_sends_nothing_and_no_terminal_needs_yes() {
     let home = tempfile::tempdir().unwrap();
     let h = home.path();
     let fields = fields_only_seed(h);
-    let base = [
-        "import",
-        SAMPLE,
-        "--profile",
-        PROFILE,
-        "--sandbox",
-        "--seed-users",
-        fields.to_str().unwrap(),
-    ];
+    let base = sample_import(&fields);
     let dry = zdimport(h, None, &[&base[..], &["--dry-run"]].concat()).await;
     assert_eq!(code(&dry), 0);
     assert!(
