@@ -203,6 +203,7 @@ impl Engine {
         self.journal.record(&Entry::Started {
             at: chrono::Utc::now().to_rfc3339(),
             resumed: replay.started,
+            jobs: Some(self.concurrency()),
         })?;
         for outcome in replay.finished.values() {
             self.summary.count(outcome.outcome);

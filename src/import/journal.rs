@@ -99,6 +99,9 @@ pub enum Entry {
     Started {
         at: String,
         resumed: bool,
+        /// Jobs at once the engine ran with: a resume keeps it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        jobs: Option<usize>,
     },
     /// Written and synced before the bulk request leaves.
     Sending {
@@ -178,6 +181,8 @@ pub struct Replay {
     /// Batches with a request or job open, by batch.
     pub open: BTreeMap<usize, Vec<Open>>,
     pub started: bool,
+    /// Jobs at once of the latest start that recorded it.
+    pub jobs: Option<usize>,
     pub finished_summary: Option<Summary>,
     /// Set when the journal cannot be trusted: then every batch may have been sent.
     pub damage: Option<Damage>,
@@ -189,7 +194,10 @@ pub struct Replay {
 impl Replay {
     fn apply(&mut self, entry: Entry) {
         match entry {
-            Entry::Started { .. } => self.started = true,
+            Entry::Started { jobs, .. } => {
+                self.started = true;
+                self.jobs = jobs.or(self.jobs);
+            }
             Entry::Sending {
                 batch,
                 positions,

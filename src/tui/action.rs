@@ -17,7 +17,9 @@ pub enum Action {
     Back,
     /// `q`: quit (asks first when work would be lost).
     Quit,
-    /// Ctrl-C: quit at once, without asking.
+    /// Ctrl-C: asks like `q`; a second Ctrl-C while it asks quits at once.
+    Interrupt,
+    /// The terminal closed or SIGTERM: quit at once, without asking.
     ForceQuit,
     Help,
     /// Switch focus between the panes of a screen.
@@ -50,6 +52,9 @@ pub enum Action {
     Retry,
     /// Go on to the next step.
     Next,
+    /// Run (finished) and Results: start another import from the file browser, keeping the
+    /// account.
+    NewImport,
     /// Check: cycle the problem filter. Preview: jump to the batch of a row.
     Filter,
     Jump,

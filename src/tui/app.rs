@@ -1,7 +1,7 @@
 //! The app: session data, the current screen, overlays; `update` changes state and returns
 //! the I/O to do as a `Command`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::action::Action;
@@ -186,6 +186,13 @@ pub enum AppEvent {
         run_dir: PathBuf,
         account: String,
     },
+    /// Resuming a run could not sign in to its account (no credentials in the environment,
+    /// say): Connect asks for them, then the run resumes.
+    ResumeNeedsSignIn {
+        run_dir: PathBuf,
+        account: String,
+        reason: String,
+    },
     Import(ImportEvent),
     /// The engine stopped: every row's outcome so far, or why it stopped early.
     ImportEnded(Result<(Summary, Vec<RowOutcome>), String>),
@@ -263,6 +270,10 @@ pub struct Session {
     /// The plan the operator goes on with (none: imported as checked).
     pub plan: Option<Arc<crate::plan::Plan>>,
     pub skip_unchanged: bool,
+    /// The Connect screen of an earlier import in this session (signed in), for the next one.
+    pub connect: Option<Box<ConnectState>>,
+    /// The run to resume once Connect has signed in to its account.
+    pub resume: Option<PathBuf>,
 }
 
 impl Session {
@@ -337,6 +348,14 @@ impl App {
         if action == Action::ForceQuit {
             return self.finish();
         }
+        if action == Action::Interrupt {
+            // Ctrl-C asks as `q` does; a second one while it asks is the answer.
+            if self.overlay == Some(Overlay::ConfirmQuit) {
+                return self.update_overlay(Overlay::ConfirmQuit, &Action::Yes);
+            }
+            self.overlay = None;
+            return self.update(Action::Quit);
+        }
         if let Some(overlay) = self.overlay.take() {
             return self.update_overlay(overlay, &action);
         }
@@ -383,6 +402,10 @@ impl App {
                 Some(Command::CancelImport)
             }
             (Overlay::ConfirmQuit, Action::Yes) => self.finish(),
+            (Overlay::ConfirmQuit, Action::SaveProfile) if self.session.unsaved => {
+                self.save_before_quitting();
+                None
+            }
             (Overlay::ConfirmImport(_), Action::Yes) => self.start_import(),
             (Overlay::ConfirmImport(_), Action::No) => None,
             (Overlay::ConfirmQuit, Action::No)
@@ -419,12 +442,7 @@ impl App {
                     return Some(Command::CancelLoad);
                 }
                 if *action == Action::Back {
-                    return self
-                        .session
-                        .path
-                        .as_ref()
-                        .and_then(|p| p.parent())
-                        .map(|d| Command::ListDir(d.to_path_buf()));
+                    return Some(Command::ListDir(self.file_dir()));
                 }
                 match state.update(action)? {
                     SheetOutcome::Preview(sheet) => Some(Command::PreviewSheet(sheet)),
@@ -450,6 +468,7 @@ impl App {
             }
             Screen::Connect(state) => {
                 if *action == Action::Back {
+                    self.session.resume = None;
                     self.session.mode = state.mode;
                     self.session.skip_verify_email = state.skip_verify_email;
                     if let Ok(region) = state.phone_region() {
@@ -460,6 +479,12 @@ impl App {
                 }
                 match state.update(action)? {
                     ConnectOutcome::Test(request) => Some(Command::TestConnection(request)),
+                    ConnectOutcome::Next if self.session.resume.is_some() => {
+                        let dir = self.session.resume.take()?;
+                        self.session.concurrency = state.concurrency();
+                        self.screen = Screen::Run(RunState::new(std::time::Instant::now()));
+                        Some(Command::ResumeImport(dir))
+                    }
                     ConnectOutcome::Next => {
                         self.session.mode = state.mode;
                         self.session.skip_verify_email = state.skip_verify_email;
@@ -501,6 +526,10 @@ impl App {
                     }
                 }
             }
+            Screen::Run(state) if !state.is_active() && *action == Action::Back => self.leave_run(),
+            Screen::Run(state) if !state.is_active() && *action == Action::NewImport => {
+                self.new_import()
+            }
             Screen::Run(state) => match state.update(action)? {
                 RunOutcome::Pause => Some(Command::PauseImport(true)),
                 RunOutcome::Resume => Some(Command::PauseImport(false)),
@@ -511,9 +540,12 @@ impl App {
                 }
             },
             Screen::Results(state) => {
-                if *action == Action::Back && !state.is_typing() && state.detail.is_none() {
-                    self.pop();
-                    return None;
+                if !state.is_typing() && state.detail.is_none() {
+                    match action {
+                        Action::Back => return self.leave_run(),
+                        Action::NewImport => return self.new_import(),
+                        _ => {}
+                    }
                 }
                 match state.update(action)? {
                     ResultsOutcome::Export(path) => {
@@ -637,6 +669,111 @@ impl App {
                     fit.missing.join(", ")
                 ))
             });
+        }
+    }
+
+    /// The folder of the open file (the working folder when there is none), for the browser.
+    fn file_dir(&self) -> PathBuf {
+        let file = self
+            .session
+            .path
+            .as_ref()
+            .and_then(|p| std::path::absolute(p).ok());
+        file.as_ref()
+            .and_then(|p| p.parent())
+            .map(Path::to_path_buf)
+            .or_else(|| std::env::current_dir().ok())
+            .unwrap_or_else(|| PathBuf::from("."))
+    }
+
+    /// Leaves a finished run's Run or Results screen for the step before the run. On Plan the
+    /// account is checked and the plan made again: the import changed what Zendesk holds.
+    fn leave_run(&mut self) -> Option<Command> {
+        while matches!(self.screen, Screen::Run(_) | Screen::Results(_)) && self.pop() {}
+        match &self.screen {
+            Screen::Plan(_) => self.plan_again(),
+            Screen::Open(state) => Some(Command::ListDir(state.dir.clone())),
+            _ => None,
+        }
+    }
+
+    /// A fresh Plan screen and the account check it starts with.
+    fn plan_again(&mut self) -> Option<Command> {
+        let table = self.session.table.clone()?;
+        self.session.account = None;
+        self.session.plan = None;
+        let mut fresh = PlanState::new(self.session.mode);
+        if let Screen::Plan(old) = &self.screen {
+            // The operator's choices stay: only what the account holds is asked again.
+            fresh.skip_unchanged = old.skip_unchanged;
+            fresh.existing = old.existing;
+            fresh.tags = old.tags;
+        }
+        self.screen = Screen::Plan(fresh);
+        Some(Command::CheckAccount {
+            table,
+            mapping: self.session.mapping.clone(),
+            options: self.session.options(),
+        })
+    }
+
+    /// Back to the file browser for another import: the account (Connect, signed in) and the
+    /// import options stay; the sheet, mapping, checks, plan and run go.
+    fn new_import(&mut self) -> Option<Command> {
+        let dir = self.file_dir();
+        let connect = std::mem::take(&mut self.history)
+            .into_iter()
+            .find_map(|s| match s {
+                Screen::Connect(state) => Some(state),
+                _ => None,
+            });
+        let kept = std::mem::take(&mut self.session);
+        self.session = Session {
+            mode: kept.mode,
+            skip_verify_email: kept.skip_verify_email,
+            phone_region: kept.phone_region,
+            profile: kept.profile,
+            sandbox_url: kept.sandbox_url,
+            concurrency: kept.concurrency,
+            connect: connect.map(Box::new).or(kept.connect),
+            ..Session::default()
+        };
+        self.screen = Screen::Open(OpenState::new(dir.clone(), Vec::new()));
+        Some(Command::ListDir(dir))
+    }
+
+    /// Connect, filled in with the run's account, in place of the resume's Run screen: once
+    /// signed in, Enter resumes the run.
+    fn resume_sign_in(&mut self, run_dir: PathBuf, account: &str, reason: &str) {
+        let mut state = ConnectState::new(
+            |k| match k {
+                "ZENDESK_URL" => Some(account.to_owned()),
+                k => std::env::var(k).ok(),
+            },
+            self.session.mode,
+            self.session.skip_verify_email,
+        );
+        let run = run_dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        state.connection = Connection::Failed(format!(
+            "{} {run}: {reason}",
+            super::strings::RESUME_SIGN_IN
+        ));
+        self.session.resume = Some(run_dir);
+        self.screen = Screen::Connect(state);
+    }
+
+    /// The quit dialog's `s`: to Map with the profile name asked, then `q` again.
+    fn save_before_quitting(&mut self) {
+        while !matches!(self.screen, Screen::Map(_)) && self.pop() {}
+        if let Screen::Map(state) = &mut self.screen {
+            state.update(
+                &Action::SaveProfile,
+                &mut self.session.mapping,
+                &mut self.session.mode,
+            );
         }
     }
 
@@ -765,6 +902,12 @@ impl App {
     }
 
     fn open_connect(&mut self) {
+        if let Some(mut state) = self.session.connect.take() {
+            state.mode = self.session.mode;
+            state.skip_verify_email = self.session.skip_verify_email;
+            self.push(Screen::Connect(*state));
+            return;
+        }
         let session = &self.session;
         let mut state = match &session.sandbox_url {
             Some(url) => ConnectState::sandbox(url, session.mode, session.skip_verify_email),
@@ -922,6 +1065,14 @@ impl App {
                     state.run_id = run_id;
                     state.account = account;
                 }
+                None
+            }
+            AppEvent::ResumeNeedsSignIn {
+                run_dir,
+                account,
+                reason,
+            } => {
+                self.resume_sign_in(run_dir, &account, &reason);
                 None
             }
             AppEvent::Import(event) => {
@@ -1211,5 +1362,158 @@ mod tests {
         // A report that arrives late is kept but does not move the screen.
         app.handle(AppEvent::Cancelled);
         assert_eq!(app.screen.step(), 2);
+    }
+
+    /// An app whose import finished: history Map … Connect (signed in), Plan, Run.
+    fn finished_app() -> App {
+        let (mut app, _) = mapped_app();
+        app.update(Action::Next);
+        let report = pipeline::check_table(
+            &Arc::new(table()),
+            &app.session.mapping,
+            &app.session.options(),
+            &|| false,
+        )
+        .unwrap();
+        app.handle(AppEvent::Checked(report));
+        app.update(Action::Next);
+        app.update(Action::Next);
+        let Screen::Connect(connect) = &mut app.screen else {
+            panic!("connect")
+        };
+        connect.connection = Connection::Connected(Account {
+            url: "https://acme.zendesk.com".into(),
+            name: "Ops".into(),
+            email: "ops@acme.com".into(),
+            role: "admin".into(),
+            warning: None,
+            doctor: Vec::new(),
+        });
+        connect.row = 99;
+        let Some(Command::CheckAccount { .. }) = app.update(Action::Next) else {
+            panic!("account check")
+        };
+        let mut run = RunState::new(std::time::Instant::now());
+        run.status = RunStatus::Finished;
+        app.push(Screen::Run(run));
+        app
+    }
+
+    #[test]
+    fn after_a_run_esc_goes_back_to_a_fresh_plan_and_on_to_map() {
+        let mut app = finished_app();
+        app.update(Action::Next);
+        assert_eq!(app.screen.step(), 8, "results");
+        let command = app.update(Action::Back);
+        assert!(
+            matches!(command, Some(Command::CheckAccount { .. })),
+            "the account is checked again: {command:?}"
+        );
+        let Screen::Plan(plan) = &app.screen else {
+            panic!("plan")
+        };
+        assert_eq!(plan.stage, Stage::Checking, "the old plan is gone");
+        app.update(Action::Back);
+        assert_eq!(app.screen.step(), 5, "connect");
+        app.update(Action::Back);
+        app.update(Action::Back);
+        app.update(Action::Back);
+        assert_eq!(app.screen.step(), 2, "map");
+    }
+
+    #[test]
+    fn esc_on_a_running_import_does_not_leave_it() {
+        let mut app = finished_app();
+        if let Screen::Run(run) = &mut app.screen {
+            run.status = RunStatus::Running;
+        }
+        assert_eq!(app.update(Action::Back), None);
+        assert_eq!(app.screen.step(), 7);
+        assert_eq!(app.update(Action::NewImport), None);
+        assert_eq!(app.screen.step(), 7);
+    }
+
+    #[test]
+    fn a_new_import_starts_at_open_and_keeps_the_signed_in_account() {
+        let mut app = finished_app();
+        app.session.concurrency = 7;
+        let Some(Command::ListDir(dir)) = app.update(Action::NewImport) else {
+            panic!("list the folder")
+        };
+        assert!(dir.is_absolute());
+        assert_eq!(app.screen.step(), 0);
+        assert!(app.history.is_empty());
+        assert!(app.session.table.is_none() && app.session.report.is_none());
+        assert_eq!(app.session.concurrency, 7);
+        app.session.table = Some(Arc::new(table()));
+        app.session.report = Some(Arc::new(Report::default()));
+        app.open_connect();
+        let Screen::Connect(connect) = &app.screen else {
+            panic!("connect")
+        };
+        assert!(connect.is_connected(), "signed in from the first import");
+    }
+
+    #[test]
+    fn ctrl_c_asks_like_q_and_a_second_one_quits() {
+        let (mut app, _) = mapped_app();
+        app.update(Action::Ignore);
+        assert_eq!(app.update(Action::Interrupt), None);
+        assert_eq!(app.overlay, Some(Overlay::ConfirmQuit));
+        assert_eq!(app.update(Action::Interrupt), Some(Command::Quit));
+        assert!(app.quit);
+        let (mut calm, _) = mapped_app();
+        assert_eq!(calm.update(Action::Interrupt), Some(Command::Quit));
+    }
+
+    #[test]
+    fn the_quit_dialog_saves_the_mapping_from_any_screen() {
+        let (mut app, _) = mapped_app();
+        app.update(Action::Ignore);
+        app.update(Action::Next);
+        assert_eq!(app.screen.step(), 3);
+        app.update(Action::Quit);
+        app.update(Action::SaveProfile);
+        assert!(app.overlay.is_none());
+        assert_eq!(app.screen.step(), 2, "map, asking for the profile name");
+        assert_eq!(app.key_context(), KeyContext::Typing);
+        for c in "crm".chars() {
+            app.update(Action::Char(c));
+        }
+        assert!(matches!(
+            app.update(Action::Enter),
+            Some(Command::SaveProfile(_))
+        ));
+    }
+
+    #[test]
+    fn resuming_without_credentials_asks_on_connect_then_resumes() {
+        let mut app = App::new(OpenState::new("/tmp".into(), Vec::new()));
+        app.push(Screen::Run(RunState::new(std::time::Instant::now())));
+        app.handle(AppEvent::ResumeNeedsSignIn {
+            run_dir: "/runs/r1".into(),
+            account: "https://acme.zendesk.com/".into(),
+            reason: "no credentials".into(),
+        });
+        let Screen::Connect(connect) = &mut app.screen else {
+            panic!("connect")
+        };
+        assert_eq!(connect.url.text, "https://acme.zendesk.com/");
+        assert!(matches!(&connect.connection, Connection::Failed(m) if m.contains("r1")));
+        connect.connection = Connection::Connected(Account {
+            url: "https://acme.zendesk.com".into(),
+            name: "Ops".into(),
+            email: "ops@acme.com".into(),
+            role: "admin".into(),
+            warning: None,
+            doctor: Vec::new(),
+        });
+        connect.row = 99;
+        assert_eq!(
+            app.update(Action::Next),
+            Some(Command::ResumeImport("/runs/r1".into()))
+        );
+        assert_eq!(app.screen.step(), 7);
+        assert!(app.session.resume.is_none());
     }
 }

@@ -96,14 +96,16 @@ const RUN_KEYS: &[KeyHelp] = &[
     k("p", "pause / resume", true),
     k("c", "cancel", true),
     k("n Enter", "results (when done)", true),
+    k("o", "new import (when done)", false),
 ];
 const RESULTS_KEYS: &[KeyHelp] = &[
     k("↑↓", "row", false),
     k("f", "filter", true),
-    k("/", "search", true),
+    k("/", "search", false),
     k("Enter", "detail", true),
     k("e", "export", true),
     k("r", "retry", true),
+    k("o", "new import", true),
 ];
 const TYPING_KEYS: &[KeyHelp] = &[
     k("Enter", "accept", true),
@@ -139,12 +141,13 @@ pub fn common_help() -> &'static [KeyHelp] {
 /// What `key` means in `context`; `None` for keys with no meaning there.
 pub fn action(context: KeyContext, key: KeyEvent) -> Option<Action> {
     if key.modifiers.contains(KeyModifiers::CONTROL) && key.code == KeyCode::Char('c') {
-        return Some(Action::ForceQuit);
+        return Some(Action::Interrupt);
     }
     match context {
         KeyContext::Typing => typing(key),
         KeyContext::Confirm => match key.code {
             KeyCode::Char('y' | 'Y') => Some(Action::Yes),
+            KeyCode::Char('s' | 'S') => Some(Action::SaveProfile),
             KeyCode::Char('n' | 'N') | KeyCode::Esc => Some(Action::No),
             _ => None,
         },
@@ -229,6 +232,7 @@ fn screen_key(screen: KeyContext, code: KeyCode) -> Option<Action> {
         (KeyContext::Run, 'p') => Action::Pause,
         (KeyContext::Run, 'c') => Action::Cancel,
         (KeyContext::Run, 'n') => Action::Next,
+        (KeyContext::Run | KeyContext::Results, 'o') => Action::NewImport,
         (KeyContext::Results, 'f') => Action::Filter,
         (KeyContext::Results, '/') => Action::Search,
         (KeyContext::Results, 'e') => Action::Export,
@@ -268,7 +272,7 @@ mod tests {
     fn ctrl_c_always_quits() {
         let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
         for ctx in [KeyContext::Typing, KeyContext::Map, KeyContext::Popup] {
-            assert_eq!(action(ctx, ctrl_c), Some(Action::ForceQuit));
+            assert_eq!(action(ctx, ctrl_c), Some(Action::Interrupt));
         }
     }
 

@@ -268,8 +268,15 @@ fn execute(command: Command, worker: &Worker, tx: &mpsc::Sender<AppEvent>) {
             let env = worker.env();
             let controls = Arc::clone(&worker.import);
             let speed = worker.sandbox_env.as_ref().map(|_| SANDBOX_SPEED);
+            let connected = worker
+                .client
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .clone();
             let sender = tx.clone();
-            engine_thread(tx, move || work::resume(dir, env, speed, controls, sender));
+            engine_thread(tx, move || {
+                work::resume(dir, env, connected, speed, controls, sender)
+            });
         }
         Command::CheckAccount {
             table,
@@ -706,7 +713,11 @@ pub fn draw(frame: &mut Frame<'_>, app: &mut App) {
                 buf,
                 strings::QUIT_TITLE,
                 vec![question.into()],
-                strings::QUIT_KEYS,
+                if app.session.unsaved && !app.import_active() {
+                    strings::QUIT_SAVE_KEYS
+                } else {
+                    strings::QUIT_KEYS
+                },
                 widgets::theme::WARNING,
             );
         }

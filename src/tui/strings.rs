@@ -27,6 +27,8 @@ pub const HELP_CLOSE: &str = "Esc or ? closes this help";
 pub const QUIT_TITLE: &str = " Quit zdimport? ";
 pub const QUIT_QUESTION: &str = "The mapping has changes that are not saved as a profile.";
 pub const QUIT_KEYS: &str = "y quit   n stay";
+pub const RESUME_SIGN_IN: &str = "Sign in to the run's account to resume run";
+pub const QUIT_SAVE_KEYS: &str = "s save it first   y quit   n stay";
 pub const ERROR_TITLE: &str = " Problem ";
 pub const ERROR_KEYS: &str = "Esc or Enter closes";
 

@@ -191,16 +191,19 @@ async fn run_engine(
     let _ = tx.send(AppEvent::ImportEnded(ended)).await;
 }
 
-/// Continues the interrupted run in `dir`: signs in to its account (from the environment, or
-/// the session's sandbox) and runs the rest of its journal.
+/// Continues the interrupted run in `dir`: signs in to its account (the session's client when
+/// it is signed in to that account, else from the environment or the session's sandbox) and
+/// runs the rest of its journal with the jobs at once it ran with. When sign-in fails, the app
+/// is asked to get credentials on Connect ([`AppEvent::ResumeNeedsSignIn`]).
 pub async fn resume(
     dir: PathBuf,
     env: Env,
+    connected: Option<Arc<Client>>,
     sandbox_speed: Option<f64>,
     controls: ControlSlot,
     tx: mpsc::Sender<AppEvent>,
 ) {
-    if let Err(e) = resume_inner(&dir, env, sandbox_speed, controls, &tx).await {
+    if let Err(e) = resume_inner(&dir, env, connected, sandbox_speed, controls, &tx).await {
         let _ = tx.send(AppEvent::ImportEnded(Err(e))).await;
     }
 }
@@ -208,6 +211,7 @@ pub async fn resume(
 async fn resume_inner(
     dir: &std::path::Path,
     env: Env,
+    connected: Option<Arc<Client>>,
     sandbox_speed: Option<f64>,
     controls: ControlSlot,
     tx: &mpsc::Sender<AppEvent>,
@@ -219,39 +223,58 @@ async fn resume_inner(
             info.id
         ));
     }
-    let (client, _warning) = crate::zendesk::connect(
-        Some(&info.account),
-        None,
-        |k| env(k),
-        crate::zendesk::DEFAULT_TIMEOUT,
-    )
-    .await
-    .map_err(|e| {
-        format!(
-            "signing in to {} to resume run {}: {e}",
-            info.account, info.id
-        )
-    })?;
+    let same_account = |c: &Arc<Client>| same_url(c.base_url().as_str(), &info.account);
+    let client = match connected.filter(same_account) {
+        Some(client) => client,
+        None => {
+            let signed_in = crate::zendesk::connect(
+                Some(&info.account),
+                None,
+                |k| env(k),
+                crate::zendesk::DEFAULT_TIMEOUT,
+            )
+            .await;
+            match signed_in {
+                Ok((client, _warning)) => Arc::new(client),
+                Err(e) => {
+                    // The journal stays as it was: sign in on Connect, then resume.
+                    drop(journal);
+                    let _ = tx
+                        .send(AppEvent::ResumeNeedsSignIn {
+                            run_dir: dir.to_path_buf(),
+                            account: info.account.clone(),
+                            reason: e.to_string(),
+                        })
+                        .await;
+                    return Ok(());
+                }
+            }
+        }
+    };
     let started = AppEvent::ImportStarted {
         run_id: info.id.clone(),
         run_dir: dir.to_path_buf(),
         account: info.account.clone(),
     };
     let _ = tx.send(started).await;
+    let jobs = journal
+        .replay()
+        .jobs
+        .and_then(|n| u32::try_from(n).ok())
+        .unwrap_or(super::screens::connect::DEFAULT_CONCURRENCY);
     let target = Target {
-        client: Arc::new(client),
+        client,
         sandbox_speed,
         controls,
     };
-    run_engine(
-        plan,
-        journal,
-        &target,
-        u32::try_from(import::MAX_JOBS).unwrap_or(30),
-        tx,
-    )
-    .await;
+    run_engine(plan, journal, &target, jobs, tx).await;
     Ok(())
+}
+
+/// Whether two account URLs name the same account (a trailing slash or case aside).
+fn same_url(a: &str, b: &str) -> bool {
+    a.trim_end_matches('/')
+        .eq_ignore_ascii_case(b.trim_end_matches('/'))
 }
 
 /// Reads the account's custom fields, checks every row against them, and says what the plan
