@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 pub use engine::run;
 pub use journal::{Journal, JournalError, RunInfo, RunListing};
 pub use plan::{ImportPlan, PlannedBatch, UserKey};
-pub use retry::Retry;
+pub use retry::{Retry, RetryRows, can_succeed_again};
 
 /// Zendesk refuses bulk calls beyond 30 jobs queued or running per account
 /// (<https://developer.zendesk.com/api-reference/introduction/rate-limits/>, "Job limit").

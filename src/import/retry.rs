@@ -8,7 +8,54 @@ use std::collections::HashSet;
 use std::path::Path;
 
 use super::journal::{self, Journal};
-use super::{ImportError, ImportPlan, Outcome, RunInfo};
+use super::{ImportError, ImportPlan, Outcome, RowOutcome, RunInfo};
+
+/// Which rows a retry sends again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RetryRows {
+    /// Unknown rows, and failures that can succeed sent again unchanged
+    /// ([`can_succeed_again`]).
+    #[default]
+    Retryable,
+    /// Every failed and unknown row.
+    AllFailed,
+}
+
+impl RetryRows {
+    /// Whether a row that ended so is sent again.
+    pub fn takes(self, outcome: &RowOutcome) -> bool {
+        match outcome.outcome {
+            Outcome::Unknown => true,
+            Outcome::Failed => self == Self::AllFailed || can_succeed_again(outcome),
+            _ => false,
+        }
+    }
+}
+
+/// Whether a failed row can succeed sent again unchanged: Zendesk refused it for a passing
+/// reason (a rate limit, a server error, a timeout, a record busy with another update), not
+/// for its data (an invalid or duplicate value, a permission), which only a corrected sheet
+/// changes.
+pub fn can_succeed_again(outcome: &RowOutcome) -> bool {
+    const PASSING: [&str; 8] = [
+        "timeout",
+        "timedout",
+        "toomany",
+        "ratelimit",
+        "internal",
+        "unavailable",
+        "tryagain",
+        "locked",
+    ];
+    let Some(code) = outcome.error.as_deref() else {
+        return false;
+    };
+    let code = code.to_ascii_lowercase().replace(['_', ' ', '-'], "");
+    let status = code
+        .strip_prefix("http")
+        .and_then(|s| s.parse::<u16>().ok());
+    matches!(status, Some(429 | 500..=599)) || PASSING.iter().any(|p| code.contains(p))
+}
 
 /// The rows to send again, read from a locked earlier run.
 #[derive(Debug)]
@@ -28,17 +75,24 @@ pub struct Retry {
 impl Retry {
     /// Opens the run in `dir` (locking it) and picks its failed and unknown rows.
     pub fn read(dir: &Path) -> Result<Self, ImportError> {
+        Self::read_rows(dir, RetryRows::AllFailed)
+    }
+
+    /// Opens the run in `dir` (locking it) and picks the rows `rows` says.
+    pub fn read_rows(dir: &Path, rows: RetryRows) -> Result<Self, ImportError> {
         let (old, plan, old_journal) = Journal::open(dir)?;
-        let finished = &old_journal.replay().finished;
-        let ended = |wanted: Outcome| -> HashSet<u64> {
-            let finished = finished.values();
-            finished
-                .filter(|o| o.outcome == wanted)
-                .map(|o| o.index)
-                .collect()
-        };
-        let unknown = ended(Outcome::Unknown);
-        let again: HashSet<u64> = ended(Outcome::Failed).union(&unknown).copied().collect();
+        let finished = old_journal.replay().finished.values();
+        let again: HashSet<u64> = finished
+            .filter(|o| rows.takes(o))
+            .map(|o| o.index)
+            .collect();
+        let unknown: HashSet<u64> = old_journal
+            .replay()
+            .finished
+            .values()
+            .filter(|o| o.outcome == Outcome::Unknown)
+            .map(|o| o.index)
+            .collect();
         let positions = unknown_positions(&plan, &again, &unknown);
         let plan = plan.retain_rows(&again)?;
         let info = RunInfo {
@@ -89,4 +143,54 @@ fn unknown_positions(
                 .collect()
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::import::UserKey;
+
+    fn failed(code: Option<&str>) -> RowOutcome {
+        let mut o = RowOutcome::new(2, Outcome::Failed, &UserKey::default());
+        o.error = code.map(str::to_owned);
+        o
+    }
+
+    #[test]
+    fn passing_refusals_can_succeed_again_data_refusals_cannot() {
+        for code in [
+            "HTTP503",
+            "HTTP429",
+            "InternalError",
+            "TooManyRequests",
+            "Timeout",
+        ] {
+            assert!(can_succeed_again(&failed(Some(code))), "{code}");
+        }
+        for code in [
+            "DuplicateValue",
+            "RecordInvalid",
+            "PermissionDenied",
+            "HTTP422",
+        ] {
+            assert!(!can_succeed_again(&failed(Some(code))), "{code}");
+        }
+        assert!(!can_succeed_again(&failed(None)));
+    }
+
+    #[test]
+    fn retryable_takes_unknown_and_passing_failures_all_takes_every_failure() {
+        let unknown = RowOutcome::new(3, Outcome::Unknown, &UserKey::default());
+        let created = RowOutcome::new(4, Outcome::Created, &UserKey::default());
+        let data = failed(Some("DuplicateValue"));
+        let passing = failed(Some("HTTP500"));
+        let taken = |rows: RetryRows| {
+            [&unknown, &created, &data, &passing]
+                .iter()
+                .filter(|o| rows.takes(o))
+                .count()
+        };
+        assert_eq!(taken(RetryRows::Retryable), 2);
+        assert_eq!(taken(RetryRows::AllFailed), 3);
+    }
 }

@@ -50,6 +50,9 @@ pub enum Action {
     Search,
     Export,
     Retry,
+    /// The retry question: send every failure as it is; re-read the corrected sheet.
+    RetryAll,
+    RetryCorrected,
     /// Go on to the next step.
     Next,
     /// Run (finished) and Results: start another import from the file browser, keeping the

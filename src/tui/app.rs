@@ -15,7 +15,7 @@ use super::screens::preview::{PreviewOutcome, PreviewState};
 use super::screens::results::{ResultsOutcome, ResultsState};
 use super::screens::run::{RunOutcome, RunState, RunStatus};
 use super::screens::sheet::{SheetOutcome, SheetState};
-use crate::import::{ImportEvent, RowOutcome, Summary};
+use crate::import::{ImportEvent, Outcome, RowOutcome, Summary};
 use crate::mapping::{Mapping, auto_match};
 use crate::payload::{self, Mode};
 use crate::pipeline::{self, Report};
@@ -91,7 +91,22 @@ pub enum Overlay {
     ConfirmQuit,
     /// Nothing is sent before the operator says yes to this.
     ConfirmImport(String),
+    /// What a retry sends, and the choices: the rows that can succeed, every failure, or the
+    /// failures re-read from the corrected sheet.
+    ConfirmRetry(RetryQuestion),
+    /// An export would replace this file.
+    ConfirmOverwrite(PathBuf),
     Error(String),
+}
+
+/// The retry question's text and what each answer does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetryQuestion {
+    pub text: String,
+    /// Sheet rows of the failures Zendesk refused for their data (for the corrected sheet).
+    pub refused: Vec<u32>,
+    /// `y` sends something.
+    pub retryable: bool,
 }
 
 /// Disk and network work for the event loop to run; its answer comes back as an `AppEvent`.
@@ -128,6 +143,14 @@ pub enum Command {
     RetryImport {
         run_dir: PathBuf,
         concurrency: u32,
+        rows: crate::import::RetryRows,
+    },
+    /// Opens the file again and reads the same sheet and header row (retry from the
+    /// corrected sheet).
+    Reload {
+        path: PathBuf,
+        sheet: String,
+        header: HeaderChoice,
     },
     /// Continues an interrupted run from its journal (signing in to its account).
     ResumeImport(PathBuf),
@@ -274,6 +297,8 @@ pub struct Session {
     pub connect: Option<Box<ConnectState>>,
     /// The run to resume once Connect has signed in to its account.
     pub resume: Option<PathBuf>,
+    /// Retry from the corrected sheet: the sheet rows to keep when it is read again.
+    pub retry_rows: Option<std::collections::HashSet<u32>>,
 }
 
 impl Session {
@@ -328,7 +353,12 @@ impl App {
     /// Who gets the keys now.
     pub fn key_context(&self) -> KeyContext {
         match &self.overlay {
-            Some(Overlay::ConfirmQuit | Overlay::ConfirmImport(_)) => KeyContext::Confirm,
+            Some(
+                Overlay::ConfirmQuit
+                | Overlay::ConfirmImport(_)
+                | Overlay::ConfirmRetry(_)
+                | Overlay::ConfirmOverwrite(_),
+            ) => KeyContext::Confirm,
             Some(Overlay::Help | Overlay::Error(_)) => KeyContext::Popup,
             None => self.screen.key_context(),
         }
@@ -407,7 +437,20 @@ impl App {
                 None
             }
             (Overlay::ConfirmImport(_), Action::Yes) => self.start_import(),
-            (Overlay::ConfirmImport(_), Action::No) => None,
+            (Overlay::ConfirmRetry(q), Action::Yes) if q.retryable => {
+                self.retry(crate::import::RetryRows::Retryable)
+            }
+            (Overlay::ConfirmRetry(_), Action::RetryAll) => {
+                self.retry(crate::import::RetryRows::AllFailed)
+            }
+            (Overlay::ConfirmRetry(q), Action::RetryCorrected) if !q.refused.is_empty() => {
+                self.retry_from_sheet(q.refused)
+            }
+            (Overlay::ConfirmOverwrite(path), Action::Yes) => self.export(path),
+            (
+                Overlay::ConfirmImport(_) | Overlay::ConfirmRetry(_) | Overlay::ConfirmOverwrite(_),
+                Action::No,
+            ) => None,
             (Overlay::ConfirmQuit, Action::No)
             | (Overlay::Help | Overlay::Error(_), Action::Back) => None,
             (overlay, _) => {
@@ -549,19 +592,16 @@ impl App {
                 }
                 match state.update(action)? {
                     ResultsOutcome::Export(path) => {
-                        let outcomes = Arc::new(state.outcomes.clone());
-                        Some(Command::Export {
-                            path: PathBuf::from(path),
-                            outcomes,
-                        })
+                        let path = PathBuf::from(path);
+                        if path.exists() {
+                            self.overlay = Some(Overlay::ConfirmOverwrite(path));
+                            return None;
+                        }
+                        self.export(path)
                     }
                     ResultsOutcome::Retry => {
-                        let run_dir = self.session.run_dir.clone()?;
-                        self.push(Screen::Run(RunState::new(std::time::Instant::now())));
-                        Some(Command::RetryImport {
-                            run_dir,
-                            concurrency: self.session.concurrency,
-                        })
+                        self.ask_to_retry();
+                        None
                     }
                     ResultsOutcome::Detail(row) => {
                         let body = self.user_json(row);
@@ -763,6 +803,102 @@ impl App {
         ));
         self.session.resume = Some(run_dir);
         self.screen = Screen::Connect(state);
+    }
+
+    /// Writes the rows the Results filter and search show (all of them unfiltered).
+    fn export(&mut self, path: PathBuf) -> Option<Command> {
+        let Screen::Results(state) = &self.screen else {
+            return None;
+        };
+        let shown = state.shown.iter().map(|&i| state.outcomes[i].clone());
+        Some(Command::Export {
+            path,
+            outcomes: Arc::new(shown.collect()),
+        })
+    }
+
+    /// Says what a retry would send and asks (Results `r`).
+    fn ask_to_retry(&mut self) {
+        let Screen::Results(state) = &self.screen else {
+            return;
+        };
+        let unknown = state.count(Outcome::Unknown);
+        let failed = state
+            .outcomes
+            .iter()
+            .filter(|o| o.outcome == Outcome::Failed);
+        let (passing, refused): (Vec<&RowOutcome>, Vec<&RowOutcome>) =
+            failed.partition(|o| crate::import::can_succeed_again(o));
+        let mut text = format!(
+            "Retry run {} as a new run to {}:\nsend again {} rows: {unknown} unknown (looked up \
+             first, so none is sent twice) and {} failed for a passing reason (rate limit, \
+             server error, timeout).",
+            state.run_id,
+            self.run_account(),
+            unknown + passing.len(),
+            passing.len(),
+        );
+        let can_reload = self.session.path.is_some() && self.session.table.is_some();
+        if !refused.is_empty() {
+            text.push_str(&format!(
+                "\n{} failed for their data: a sends them as they are; ",
+                refused.len()
+            ));
+            text.push_str(if can_reload {
+                "or fix them in the sheet, and c reads it again and checks just those rows."
+            } else {
+                "fix them in the sheet and import it again."
+            });
+        }
+        self.overlay = Some(Overlay::ConfirmRetry(RetryQuestion {
+            text,
+            refused: if can_reload {
+                refused.iter().map(|o| o.row).collect()
+            } else {
+                Vec::new()
+            },
+            retryable: unknown + passing.len() > 0,
+        }));
+    }
+
+    /// The account the session imports into, for questions.
+    fn run_account(&self) -> String {
+        let connect = self.history.iter().find_map(|s| match s {
+            Screen::Connect(c) => Some(c),
+            _ => None,
+        });
+        match connect.map(|c| &c.connection) {
+            Some(Connection::Connected(a)) => a.url.clone(),
+            _ => self.session.sandbox_url.clone().unwrap_or_default(),
+        }
+    }
+
+    /// Sends the run's `rows` again as a new run.
+    fn retry(&mut self, rows: crate::import::RetryRows) -> Option<Command> {
+        let run_dir = self.session.run_dir.clone()?;
+        self.push(Screen::Run(RunState::new(std::time::Instant::now())));
+        Some(Command::RetryImport {
+            run_dir,
+            concurrency: self.session.concurrency,
+            rows,
+        })
+    }
+
+    /// Reads the sheet again (the operator corrected it) for the rows Zendesk refused: they
+    /// are checked, planned and sent as a new import, with the same mapping.
+    fn retry_from_sheet(&mut self, rows: Vec<u32>) -> Option<Command> {
+        let path = self.session.path.clone()?;
+        let table = self.session.table.as_ref()?;
+        let command = Command::Reload {
+            path,
+            sheet: table.layout.sheet.clone(),
+            header: HeaderChoice::Row(table.layout.header_row),
+        };
+        self.session.retry_rows = Some(rows.into_iter().collect());
+        if let Screen::Results(state) = &mut self.screen {
+            state.notice = Some(super::strings::RETRY_READING.to_owned());
+        }
+        Some(command)
     }
 
     /// The quit dialog's `s`: to Map with the profile name asked, then `q` again.
@@ -1137,6 +1273,9 @@ impl App {
 
     /// The table is in memory: map it (by the command line's profile, else automatically).
     fn table_loaded(&mut self, table: Table) -> Option<Command> {
+        if let Some(rows) = self.session.retry_rows.take() {
+            return self.reloaded_for_retry(table, &rows);
+        }
         let table = Arc::new(table);
         if let Screen::Sheet(state) = &mut self.screen {
             state.reading = None;
@@ -1151,6 +1290,39 @@ impl App {
             self.use_profile(&profile);
         }
         Some(Command::ListProfiles)
+    }
+
+    /// The corrected sheet, cut to the rows to retry, is checked with the same mapping: Map
+    /// (behind) and Check, then the usual Preview, Connect and Plan make it a new import.
+    fn reloaded_for_retry(
+        &mut self,
+        mut table: Table,
+        rows: &std::collections::HashSet<u32>,
+    ) -> Option<Command> {
+        table.rows.retain(|r| rows.contains(&r.number));
+        table.blank_rows = 0;
+        let kept = table.rows.len();
+        let connect = std::mem::take(&mut self.history)
+            .into_iter()
+            .find_map(|s| match s {
+                Screen::Connect(state) => Some(Box::new(state)),
+                _ => None,
+            });
+        self.session.connect = connect.or(self.session.connect.take());
+        self.session.table = Some(Arc::new(table));
+        self.session.report = None;
+        self.session.account = None;
+        self.session.plan = None;
+        self.session.outcomes = None;
+        let table = self.session.table.clone()?;
+        let mut map = MapState::new(&table);
+        map.notice = Some(Notice::Info(format!(
+            "{} {kept} of {} rows",
+            super::strings::RETRY_SHEET,
+            rows.len()
+        )));
+        self.screen = Screen::Map(map);
+        self.start_check()
     }
 
     /// Offers the saved profile that fits the sheet best, unless the mapping is already chosen.
@@ -1515,5 +1687,96 @@ mod tests {
         );
         assert_eq!(app.screen.step(), 7);
         assert!(app.session.resume.is_none());
+    }
+
+    fn failed_row(row: u32, code: &str) -> RowOutcome {
+        let mut o = RowOutcome::new(row, Outcome::Failed, &crate::import::UserKey::default());
+        o.error = Some(code.into());
+        o
+    }
+
+    #[test]
+    fn retry_asks_then_sends_what_can_succeed_or_rereads_the_corrected_sheet() {
+        let mut app = finished_app();
+        app.session.path = Some("/data/users.xlsx".into());
+        app.session.run_dir = Some("/runs/r1".into());
+        app.session.outcomes = Some(Arc::new(vec![
+            failed_row(5, "DuplicateValue"),
+            failed_row(6, "HTTP503"),
+            RowOutcome::new(7, Outcome::Unknown, &crate::import::UserKey::default()),
+            failed_row(9, "RecordInvalid"),
+        ]));
+        app.update(Action::Next);
+        assert_eq!(app.update(Action::Retry), None);
+        let Some(Overlay::ConfirmRetry(question)) = &app.overlay else {
+            panic!("asks first: {:?}", app.overlay)
+        };
+        assert!(
+            question.text.contains("send again 2 rows"),
+            "{}",
+            question.text
+        );
+        assert!(question.text.contains("2 failed for their data"));
+        assert_eq!(question.refused, vec![5, 9]);
+        // c: the same sheet and header row are read again …
+        let Some(Command::Reload {
+            path,
+            sheet,
+            header,
+        }) = app.update(Action::RetryCorrected)
+        else {
+            panic!("reload")
+        };
+        assert_eq!(path, PathBuf::from("/data/users.xlsx"));
+        assert_eq!(
+            (sheet.as_str(), header),
+            ("Customers", HeaderChoice::Row(3))
+        );
+        // … and only the refused rows are checked, with the same mapping.
+        let Some(Command::Check { table, .. }) = app.handle(AppEvent::TableLoaded(table())) else {
+            panic!("check")
+        };
+        let rows: Vec<u32> = table.rows.iter().map(|r| r.number).collect();
+        assert_eq!(rows, vec![5, 9]);
+        assert_eq!(app.screen.step(), 3);
+        assert_eq!(app.session.mapping.mapped().count(), 2);
+        assert!(app.session.connect.is_some(), "still signed in");
+        // y instead: the rows that can succeed, as a new run.
+        let mut again = finished_app();
+        again.session.run_dir = Some("/runs/r1".into());
+        again.session.outcomes = Some(Arc::new(vec![failed_row(6, "HTTP503")]));
+        again.update(Action::Next);
+        again.update(Action::Retry);
+        assert!(matches!(
+            again.update(Action::Yes),
+            Some(Command::RetryImport {
+                rows: crate::import::RetryRows::Retryable,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn export_writes_the_filtered_rows_and_asks_before_replacing_a_file() {
+        let mut app = finished_app();
+        app.session.outcomes = Some(Arc::new(vec![
+            failed_row(5, "DuplicateValue"),
+            RowOutcome::new(7, Outcome::Created, &crate::import::UserKey::default()),
+        ]));
+        app.update(Action::Next);
+        app.update(Action::Filter);
+        let existing = tempfile::NamedTempFile::new().unwrap();
+        app.update(Action::Export);
+        if let Screen::Results(state) = &mut app.screen {
+            state.input = Some(super::super::screens::results::ResultsInput::Export(
+                crate::tui::widgets::input::TextInput::new(&existing.path().to_string_lossy()),
+            ));
+        }
+        assert_eq!(app.update(Action::Enter), None);
+        assert!(matches!(app.overlay, Some(Overlay::ConfirmOverwrite(_))));
+        let Some(Command::Export { outcomes, .. }) = app.update(Action::Yes) else {
+            panic!("export")
+        };
+        assert_eq!(outcomes.len(), 1, "the failed row the filter shows");
     }
 }

@@ -148,6 +148,8 @@ pub fn action(context: KeyContext, key: KeyEvent) -> Option<Action> {
         KeyContext::Confirm => match key.code {
             KeyCode::Char('y' | 'Y') => Some(Action::Yes),
             KeyCode::Char('s' | 'S') => Some(Action::SaveProfile),
+            KeyCode::Char('a' | 'A') => Some(Action::RetryAll),
+            KeyCode::Char('c' | 'C') => Some(Action::RetryCorrected),
             KeyCode::Char('n' | 'N') | KeyCode::Esc => Some(Action::No),
             _ => None,
         },

@@ -259,9 +259,10 @@ fn execute(command: Command, worker: &Worker, tx: &mpsc::Sender<AppEvent>) {
         Command::RetryImport {
             run_dir,
             concurrency,
+            rows,
         } => {
             spawn_import(&worker, tx, move |target, tx| {
-                work::retry(run_dir, concurrency, target, tx)
+                work::retry(run_dir, rows, concurrency, target, tx)
             });
         }
         Command::ResumeImport(dir) => {
@@ -380,6 +381,25 @@ fn run_blocking(command: Command, worker: &Worker, tx: &mpsc::Sender<AppEvent>) 
         Command::LoadTable { sheet, header } => match guard.as_mut() {
             Some(wb) => load_table(wb, sheet, header, worker, tx),
             None => AppEvent::Failed("no workbook is open".to_owned()),
+        },
+        Command::Reload {
+            path,
+            sheet,
+            header,
+        } => match Workbook::open(&path) {
+            Ok(mut wb) => {
+                let found = wb.sheets().iter().position(|s| s.name == sheet);
+                let event = match found {
+                    Some(index) => load_table(&mut wb, index, header, worker, tx),
+                    None => AppEvent::Failed(format!(
+                        "{}: the sheet '{sheet}' is not in the file any more",
+                        path.display()
+                    )),
+                };
+                *guard = Some(wb);
+                event
+            }
+            Err(e) => AppEvent::Failed(e.to_string()),
         },
         Command::CancelLoad
         | Command::Quit
@@ -728,6 +748,30 @@ pub fn draw(frame: &mut Frame<'_>, app: &mut App) {
             text.lines().map(|l| Line::from(l.to_owned())).collect(),
             strings::IMPORT_KEYS,
             widgets::theme::ACCENT,
+        ),
+        Some(Overlay::ConfirmRetry(question)) => widgets::popup(
+            body,
+            buf,
+            strings::RETRY_TITLE,
+            question
+                .text
+                .lines()
+                .map(|l| Line::from(l.to_owned()))
+                .collect(),
+            if question.refused.is_empty() {
+                strings::RETRY_KEYS_NO_SHEET
+            } else {
+                strings::RETRY_KEYS
+            },
+            widgets::theme::ACCENT,
+        ),
+        Some(Overlay::ConfirmOverwrite(path)) => widgets::popup(
+            body,
+            buf,
+            strings::OVERWRITE_TITLE,
+            vec![format!("{} exists. Replace it with these results?", path.display()).into()],
+            strings::OVERWRITE_KEYS,
+            widgets::theme::WARNING,
         ),
         Some(Overlay::Error(message)) => widgets::popup(
             body,
@@ -1288,10 +1332,13 @@ mod tests {
             path,
             PathBuf::from("/data/runs/20261127-101500-4821/results.csv")
         );
-        assert_eq!(outcomes.len(), 7);
-        let Some(Command::RetryImport { run_dir, .. }) = app.update(Action::Retry) else {
+        assert_eq!(outcomes.len(), 1, "the rows the filter shows");
+        assert_eq!(app.update(Action::Retry), None, "asks first");
+        insta::assert_snapshot!("results_retry_question", frame(&mut app, 80, 24).backend());
+        let Some(Command::RetryImport { run_dir, rows, .. }) = app.update(Action::Yes) else {
             panic!("retry command");
         };
+        assert_eq!(rows, crate::import::RetryRows::Retryable);
         assert_eq!(run_dir, PathBuf::from("/data/runs/20261127-101500-4821"));
         assert_eq!(app.screen.step(), 7, "a new run starts");
     }

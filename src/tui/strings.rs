@@ -116,6 +116,13 @@ pub const RESULTS_TITLE: &str = " Results ";
 pub const RESULTS_CELLS: &str = "the sheet row:";
 pub const RESULTS_SENT: &str = "the user sent:";
 pub const RESULTS_EXPORT_TITLE: &str = " Export to (.csv or .json) ";
+pub const RETRY_READING: &str = "Reading the sheet again…";
+pub const RETRY_SHEET: &str = "Retry from the corrected sheet: checking";
+pub const RETRY_TITLE: &str = " Retry? ";
+pub const RETRY_KEYS: &str = "y retry   a every failure   c corrected sheet   n no";
+pub const RETRY_KEYS_NO_SHEET: &str = "y retry   a every failure   n no";
+pub const OVERWRITE_TITLE: &str = " Replace the file? ";
+pub const OVERWRITE_KEYS: &str = "y replace   n no";
 pub const RESULTS_NOTHING_TO_RETRY: &str = "No failed or unknown row to retry";
 
 pub const PLAN_TITLE: &str = " Plan ";

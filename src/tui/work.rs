@@ -98,19 +98,26 @@ async fn start_inner(
 }
 
 /// Sends the failed and unknown rows of the run in `dir` again, as a new run.
-pub async fn retry(dir: PathBuf, concurrency: u32, target: Target, tx: mpsc::Sender<AppEvent>) {
-    if let Err(e) = retry_inner(&dir, concurrency, &target, &tx).await {
+pub async fn retry(
+    dir: PathBuf,
+    rows: import::RetryRows,
+    concurrency: u32,
+    target: Target,
+    tx: mpsc::Sender<AppEvent>,
+) {
+    if let Err(e) = retry_inner(&dir, rows, concurrency, &target, &tx).await {
         let _ = tx.send(AppEvent::ImportEnded(Err(e))).await;
     }
 }
 
 async fn retry_inner(
     dir: &std::path::Path,
+    rows: import::RetryRows,
     concurrency: u32,
     target: &Target,
     tx: &mpsc::Sender<AppEvent>,
 ) -> Result<(), String> {
-    let retry = import::Retry::read(dir).map_err(|e| e.to_string())?;
+    let retry = import::Retry::read_rows(dir, rows).map_err(|e| e.to_string())?;
     let runs = runs_dir().map_err(|e| e.to_string())?;
     let journal = retry.create(&runs).map_err(|e| e.to_string())?;
     announce(&retry.info, &journal, tx).await;

@@ -122,10 +122,20 @@ pub fn popup(
     keys: &str,
     color: Color,
 ) {
-    let height = u16::try_from(lines.len())
-        .unwrap_or(u16::MAX)
-        .saturating_add(4);
-    let rect = centered(area, 70, height.max(6));
+    let width = 70.min(area.width);
+    // Lines as wrapped inside the borders (word wrapping may need one more per long line).
+    let inner = usize::from(width.saturating_sub(2)).max(1);
+    let wrapped: usize = lines
+        .iter()
+        .map(|l| match l.width() {
+            0 => 1,
+            w if w <= inner => 1,
+            // Word wrapping leaves the ends of lines short: an eighth more.
+            w => (w + w / 8).div_ceil(inner),
+        })
+        .sum();
+    let height = u16::try_from(wrapped).unwrap_or(u16::MAX).saturating_add(4);
+    let rect = centered(area, width, height.max(6));
     Clear.render(rect, buf);
     let block = Block::bordered()
         .border_type(BorderType::Rounded)
