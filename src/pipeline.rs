@@ -3,7 +3,7 @@
 //! Rows stream from the reader through the checker into the batcher, so memory stays flat
 //! however long the sheet is; only identifier fingerprints are kept across rows.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::ops::ControlFlow;
 use std::sync::Arc;
 
@@ -398,7 +398,41 @@ pub fn import_plan_with(
         plan.push_request(&request_for_with(table, mapping, options, checks, rows))?;
     }
     plan.skip_errors(&report.issues);
+    name_skipped(&mut plan, table, mapping);
     Ok(plan)
+}
+
+/// Names the plan's skipped rows from their mapped name, email and external_id cells, as
+/// the sheet has them (the rows may be invalid: nothing is checked).
+pub fn name_skipped(plan: &mut crate::import::ImportPlan, table: &Table, mapping: &Mapping) {
+    use crate::mapping::Target;
+    let wanted: HashSet<u32> = plan.skipped.iter().map(|(row, _)| *row).collect();
+    if wanted.is_empty() {
+        return;
+    }
+    let columns: Vec<(usize, &Target)> = mapping
+        .mapped()
+        .filter(|(_, t)| matches!(t, Target::Name | Target::Email | Target::ExternalId))
+        .map(|(c, t)| (c.index, t))
+        .collect();
+    let mut keys: HashMap<u32, crate::import::UserKey> = HashMap::new();
+    for row in table.rows.iter().filter(|r| wanted.contains(&r.number)) {
+        let mut key = crate::import::UserKey::default();
+        for &(index, target) in &columns {
+            let text = row
+                .cells
+                .get(index)
+                .map(|c| c.display().trim().to_owned())
+                .filter(|t| !t.is_empty());
+            match target {
+                Target::Name => key.name = text,
+                Target::Email => key.email = text,
+                _ => key.external_id = text,
+            }
+        }
+        keys.entry(row.number).or_insert(key);
+    }
+    plan.name_skipped(|row| keys.get(&row).cloned());
 }
 
 /// The import plan of an account-aware [`crate::plan::Plan`]: its requests (unchanged rows,
@@ -428,6 +462,12 @@ pub fn import_plan_from(
         out.skip(row, reason);
     }
     out.skip_errors(&report.issues);
+    let users: HashMap<u32, &crate::payload::User> = plan
+        .rows
+        .iter()
+        .filter_map(|r| r.user.as_ref().map(|u| (r.row, u)))
+        .collect();
+    out.name_skipped(|row| users.get(&row).map(|u| crate::import::UserKey::of(u)));
     Ok(out)
 }
 
@@ -504,6 +544,13 @@ mod tests {
             "{}",
             plan.skipped[0].1
         );
+        // Skipped rows keep whom they name, as the sheet has it.
+        let named = &plan.skipped_keys[&0];
+        assert_eq!(
+            (named.name.as_deref(), named.email.as_deref()),
+            (None, Some("u3@x.com"))
+        );
+        assert_eq!(plan.skipped_keys[&1].email.as_deref(), Some("u0@x.com"));
     }
 
     #[test]

@@ -311,7 +311,11 @@ fn a_whole_import_on_the_sandbox_with_results_export_and_retry() {
         .expect("the export path")
         .to_owned();
     let csv = std::fs::read_to_string(&path).unwrap();
-    assert_eq!(csv.lines().count(), 2, "a header and the row the filter shows");
+    assert_eq!(
+        csv.lines().count(),
+        2,
+        "a header and the row the filter shows"
+    );
     // A retry says what it would send: the failure was refused for its data, so only `a`
     // (send it as it is) or `c` (the corrected sheet) sends it.
     tmux.keys(&["r"]);

@@ -218,7 +218,8 @@ impl Engine {
             .skipped_rows()
             .filter(|(index, ..)| !finished.contains(index))
             .map(|(index, row, reason)| {
-                let mut o = RowOutcome::new(row, Outcome::Skipped, &UserKey::default())
+                let key = self.plan.skipped_key(index).cloned().unwrap_or_default();
+                let mut o = RowOutcome::new(row, Outcome::Skipped, &key)
                     .with_error("Skipped", Some(reason.to_owned()));
                 o.index = index;
                 o

@@ -317,6 +317,9 @@ struct PlanHead {
     mode: Mode,
     batches: usize,
     skipped: Vec<(u32, String)>,
+    /// Whom skipped rows name, by place in `skipped` (plans before it had none).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    skipped_keys: BTreeMap<usize, UserKey>,
 }
 
 /// Every further line: one batch.
@@ -564,6 +567,7 @@ fn write_plan(path: &Path, plan: &ImportPlan) -> Result<(), JournalError> {
         mode: plan.mode,
         batches: plan.batches.len(),
         skipped: plan.skipped.clone(),
+        skipped_keys: plan.skipped_keys.clone(),
     };
     serde_json::to_writer(&mut out, &head).map_err(encode)?;
     for batch in &plan.batches {
@@ -606,6 +610,7 @@ fn read_plan(path: &Path) -> Result<ImportPlan, JournalError> {
     let head: PlanHead = serde_json::from_str(&head).map_err(|e| corrupt(0, e.to_string()))?;
     let mut plan = ImportPlan::new(head.mode);
     plan.skipped = head.skipped;
+    plan.skipped_keys = head.skipped_keys;
     for (n, line) in lines {
         let line = line.map_err(io(path, "cannot read"))?;
         if line.trim().is_empty() {
@@ -799,6 +804,12 @@ mod tests {
             body: Bytes::from_static(br#"{"users":[{"name":"A"},{"name":"B"}]}"#),
         });
         plan.skip(4, "bad email");
+        plan.name_skipped(|row| {
+            (row == 4).then(|| UserKey {
+                email: Some("bad@".into()),
+                ..UserKey::default()
+            })
+        });
         plan
     }
 

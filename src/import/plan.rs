@@ -115,6 +115,9 @@ pub struct ImportPlan {
     pub mode: Mode,
     pub batches: Vec<PlannedBatch>,
     pub skipped: Vec<(u32, String)>,
+    /// Who a skipped row names (by its place in `skipped`), so results show more than a row
+    /// number; rows with nothing to name are left out.
+    pub skipped_keys: BTreeMap<usize, UserKey>,
 }
 
 impl ImportPlan {
@@ -123,6 +126,20 @@ impl ImportPlan {
             mode,
             batches: Vec::new(),
             skipped: Vec::new(),
+            skipped_keys: BTreeMap::new(),
+        }
+    }
+
+    /// Names the skipped rows `key` knows (name, email, external_id from the sheet or the
+    /// plan) and no earlier call named: results and reports then say whom a skipped row was.
+    pub fn name_skipped(&mut self, key: impl Fn(u32) -> Option<UserKey>) {
+        for (place, (row, _)) in self.skipped.iter().enumerate() {
+            if self.skipped_keys.contains_key(&place) {
+                continue;
+            }
+            if let Some(found) = key(*row).filter(|k| *k != UserKey::default()) {
+                self.skipped_keys.insert(place, found);
+            }
         }
     }
 
@@ -168,6 +185,12 @@ impl ImportPlan {
         (first..)
             .zip(&self.skipped)
             .map(|(index, (row, reason))| (index, *row, reason.as_str()))
+    }
+
+    /// Whom the skipped row at `index` (see [`Self::skipped_rows`]) names, when known.
+    pub(crate) fn skipped_key(&self, index: u64) -> Option<&UserKey> {
+        let place = usize::try_from(index).ok()?.checked_sub(self.sent_rows())?;
+        self.skipped_keys.get(&place)
     }
 
     /// Rows sent.

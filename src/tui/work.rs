@@ -69,7 +69,11 @@ async fn start_inner(
         .collect();
     let sheet = table.layout.sheet.clone();
     let plan = tokio::task::spawn_blocking(move || match &plan {
-        Some(plan) => pipeline::import_plan_from(plan, skip_unchanged, &report),
+        Some(plan) => pipeline::import_plan_from(plan, skip_unchanged, &report).map(|mut out| {
+            // Rows with errors have no user in the plan: named from the sheet.
+            pipeline::name_skipped(&mut out, &table, &mapping);
+            out
+        }),
         None => {
             let checks = AccountChecks {
                 fields: account.map(|a| Arc::clone(&a.fields)),
