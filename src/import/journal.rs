@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use super::plan::{ImportPlan, PlannedBatch, UserKey};
-use super::{RowOutcome, Summary};
+use super::{Outcome, RowOutcome, Summary};
 use crate::payload::Mode;
 
 /// The run folder cannot be written or read.
@@ -695,6 +695,56 @@ pub fn outcomes(dir: &Path) -> Result<Vec<RowOutcome>, JournalError> {
     Ok(replay.finished.into_values().collect())
 }
 
+/// Every row of a run folder in the plan's order: how each finished, and the rows the run
+/// has not finished (cancelled or interrupted) as [`Outcome::NotSent`], saying whether they
+/// may have left.
+pub fn rows(dir: &Path) -> Result<Vec<RowOutcome>, JournalError> {
+    let plan = read_plan(&dir.join("plan.jsonl"))?;
+    let mut replay = read_journal(&dir.join("journal.jsonl"), false)?;
+    if !replay.legacy.is_empty() {
+        replay.adopt_legacy(&plan);
+    }
+    let mut rows = Vec::with_capacity(plan.rows());
+    for (b, batch) in plan.batches.iter().enumerate() {
+        let left: std::collections::HashSet<usize> = replay
+            .open
+            .get(&b)
+            .into_iter()
+            .flatten()
+            .flat_map(|open| match open {
+                Open::Sending { positions, .. } | Open::Job { positions, .. } => positions,
+            })
+            .copied()
+            .collect();
+        for p in 0..batch.rows.len() {
+            let row = replay.finished.remove(&batch.index(p)).unwrap_or_else(|| {
+                let mut o = batch.outcome(p, Outcome::NotSent);
+                o.details = Some(
+                    if left.contains(&p) {
+                        "sent, no answer recorded: resuming the run looks it up first"
+                    } else {
+                        "not sent: resuming the run sends it"
+                    }
+                    .into(),
+                );
+                o
+            });
+            rows.push(row);
+        }
+    }
+    for (index, row, reason) in plan.skipped_rows() {
+        let finished = replay.finished.remove(&index);
+        rows.push(finished.unwrap_or_else(|| {
+            let key = plan.skipped_key(index).cloned().unwrap_or_default();
+            let mut o = RowOutcome::new(row, Outcome::NotSent, &key);
+            o.index = index;
+            o.details = Some(format!("not sent: {reason}"));
+            o
+        }));
+    }
+    Ok(rows)
+}
+
 /// A run as `zdimport runs` lists it.
 #[derive(Debug, Clone)]
 pub struct RunListing {
@@ -851,6 +901,46 @@ mod tests {
         let listed = list_runs(tmp.path());
         assert_eq!((listed.len(), listed[0].done.pending), (1, 2));
         assert_eq!(find_run(tmp.path(), None).unwrap(), tmp.path().join("r1"));
+    }
+
+    #[test]
+    fn rows_lists_every_row_with_those_not_finished_as_not_sent() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut journal = Journal::create(tmp.path(), &info(), &plan()).unwrap();
+        journal
+            .record(&Entry::Sending {
+                batch: 0,
+                positions: vec![1],
+                attempt: 1,
+            })
+            .unwrap();
+        let mut skipped = RowOutcome::new(4, Outcome::Skipped, &UserKey::default());
+        skipped.index = 2;
+        journal
+            .record(&Entry::Resolved {
+                outcomes: vec![skipped],
+            })
+            .unwrap();
+        drop(journal);
+        let rows = rows(&tmp.path().join("r1")).unwrap();
+        let seen: Vec<(u32, Outcome)> = rows.iter().map(|o| (o.row, o.outcome)).collect();
+        assert_eq!(
+            seen,
+            vec![
+                (2, Outcome::NotSent),
+                (3, Outcome::NotSent),
+                (4, Outcome::Skipped)
+            ]
+        );
+        assert!(rows[0].details.as_deref().unwrap().starts_with("not sent"));
+        assert!(
+            rows[1]
+                .details
+                .as_deref()
+                .unwrap()
+                .contains("looks it up first")
+        );
+        assert_eq!(rows[1].index, 1);
     }
 
     #[test]

@@ -41,6 +41,11 @@ pub enum Outcome {
     Failed,
     Skipped,
     Unknown,
+    /// Not finished when the run stopped (cancelled, or interrupted): never sent, or sent
+    /// and not answered. Resuming the run sends it (looking it up first when it may have
+    /// left). Never in a journal: read off one ([`journal::rows`]).
+    #[serde(rename = "not_sent")]
+    NotSent,
 }
 
 impl Outcome {
@@ -51,6 +56,7 @@ impl Outcome {
             Self::Failed => "failed",
             Self::Skipped => "skipped",
             Self::Unknown => "unknown",
+            Self::NotSent => "not_sent",
         }
     }
 }
@@ -236,6 +242,8 @@ impl Summary {
             Outcome::Failed => self.failed += 1,
             Outcome::Skipped => self.skipped += 1,
             Outcome::Unknown => self.unknown += 1,
+            // Still pending.
+            Outcome::NotSent => return,
         }
         self.pending = self.pending.saturating_sub(1);
     }

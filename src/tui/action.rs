@@ -53,6 +53,8 @@ pub enum Action {
     /// The retry question: send every failure as it is; re-read the corrected sheet.
     RetryAll,
     RetryCorrected,
+    /// Results: go on with a cancelled run (its rows not sent).
+    ResumeRun,
     /// Go on to the next step.
     Next,
     /// Run (finished) and Results: start another import from the file browser, keeping the

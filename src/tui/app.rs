@@ -603,6 +603,11 @@ impl App {
                         self.ask_to_retry();
                         None
                     }
+                    ResultsOutcome::Resume => {
+                        let dir = self.session.run_dir.clone()?;
+                        self.push(Screen::Run(RunState::new(std::time::Instant::now())));
+                        Some(Command::ResumeImport(dir))
+                    }
                     ResultsOutcome::Detail(row) => {
                         let body = self.user_json(row);
                         if let Screen::Results(state) = &mut self.screen {

@@ -106,6 +106,7 @@ const RESULTS_KEYS: &[KeyHelp] = &[
     k("e", "export", true),
     k("r", "retry", true),
     k("o", "new import", true),
+    k("u", "resume (rows not sent)", false),
 ];
 const TYPING_KEYS: &[KeyHelp] = &[
     k("Enter", "accept", true),
@@ -239,6 +240,7 @@ fn screen_key(screen: KeyContext, code: KeyCode) -> Option<Action> {
         (KeyContext::Results, '/') => Action::Search,
         (KeyContext::Results, 'e') => Action::Export,
         (KeyContext::Results, 'r') => Action::Retry,
+        (KeyContext::Results, 'u') => Action::ResumeRun,
         _ => return None,
     })
 }

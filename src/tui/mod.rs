@@ -1191,6 +1191,9 @@ mod tests {
                     Some("E-mail: 'person3(at)example.com' is not a valid email address".into());
             }
             crate::import::Outcome::Unknown => o.error = Some("JobKilled".into()),
+            crate::import::Outcome::NotSent => {
+                o.details = Some("not sent: resuming the run sends it".into());
+            }
         }
         o
     }
@@ -1341,6 +1344,40 @@ mod tests {
         assert_eq!(rows, crate::import::RetryRows::Retryable);
         assert_eq!(run_dir, PathBuf::from("/data/runs/20261127-101500-4821"));
         assert_eq!(app.screen.step(), 7, "a new run starts");
+    }
+
+    #[test]
+    fn results_of_a_cancelled_run_show_the_rows_not_sent() {
+        use crate::import::Outcome;
+        let (mut app, _) = run_app();
+        let outcomes = vec![
+            outcome(4, Outcome::Created),
+            outcome(5, Outcome::Created),
+            outcome(6, Outcome::NotSent),
+            outcome(7, Outcome::NotSent),
+        ];
+        app.handle(AppEvent::ImportEnded(Ok((
+            crate::import::Summary::default(),
+            outcomes,
+        ))));
+        app.handle(AppEvent::Import(crate::import::ImportEvent::Finished(
+            Box::default(),
+        )));
+        app.update(Action::Next);
+        for _ in 0..3 {
+            app.update(Action::Filter);
+        }
+        insta::assert_snapshot!(
+            "results_cancelled_not_sent",
+            frame(&mut app, 80, 24).backend()
+        );
+        assert_eq!(
+            app.update(Action::ResumeRun),
+            Some(Command::ResumeImport(PathBuf::from(
+                "/data/runs/20261127-101500-4821"
+            )))
+        );
+        assert_eq!(app.screen.step(), 7);
     }
 
     #[test]

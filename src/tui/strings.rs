@@ -123,6 +123,9 @@ pub const RETRY_KEYS: &str = "y retry   a every failure   c corrected sheet   n 
 pub const RETRY_KEYS_NO_SHEET: &str = "y retry   a every failure   n no";
 pub const OVERWRITE_TITLE: &str = " Replace the file? ";
 pub const OVERWRITE_KEYS: &str = "y replace   n no";
+pub const RESULTS_NOT_SENT: &str = "not sent";
+pub const RESULTS_RESUME_HINT: &str =
+    "rows not sent: u resumes the run (those that may have left are looked up)";
 pub const RESULTS_NOTHING_TO_RETRY: &str = "No failed or unknown row to retry";
 
 pub const PLAN_TITLE: &str = " Plan ";

@@ -194,7 +194,7 @@ async fn run_engine(
         .lock()
         .unwrap_or_else(PoisonError::into_inner) = None;
     let ended = match result {
-        Ok(summary) => journal::outcomes(&dir)
+        Ok(summary) => journal::rows(&dir)
             .map(|outcomes| (summary, outcomes))
             .map_err(|e| e.to_string()),
         Err(e) => Err(format!("{e}; the run can be resumed from the start screen")),

@@ -16,10 +16,11 @@ use crate::tui::widgets::input::TextInput;
 use crate::tui::widgets::{centered, fit, theme};
 
 /// The outcome filter, in the order `f` steps through it.
-const FILTERS: [Option<Outcome>; 6] = [
+const FILTERS: [Option<Outcome>; 7] = [
     None,
     Some(Outcome::Failed),
     Some(Outcome::Unknown),
+    Some(Outcome::NotSent),
     Some(Outcome::Skipped),
     Some(Outcome::Created),
     Some(Outcome::Updated),
@@ -34,6 +35,8 @@ pub enum ResultsOutcome {
     Retry,
     /// Show this row's detail (the app builds the user JSON).
     Detail(u32),
+    /// Go on with the run: its rows not sent yet.
+    Resume,
 }
 
 /// A text field open on the screen.
@@ -154,6 +157,9 @@ impl ResultsState {
                     .selected_outcome()
                     .map(|o| ResultsOutcome::Detail(o.row));
             }
+            Action::ResumeRun if self.count(Outcome::NotSent) > 0 => {
+                return Some(ResultsOutcome::Resume);
+            }
             Action::Retry if self.retryable() > 0 => return Some(ResultsOutcome::Retry),
             Action::Retry => self.notice = Some(strings::RESULTS_NOTHING_TO_RETRY.to_owned()),
             _ => {}
@@ -200,7 +206,14 @@ impl ResultsState {
             Some(ResultsInput::Search(text)) => text.render(" search: ", notice, buf),
             Some(ResultsInput::Export(path)) => text_popup(area, buf, path),
             None => {
-                if let Some(text) = &self.notice {
+                let not_sent = self.count(Outcome::NotSent);
+                if self.notice.is_none() && not_sent > 0 {
+                    Line::from(Span::styled(
+                        format!(" {not_sent} {}", strings::RESULTS_RESUME_HINT),
+                        theme::dim(),
+                    ))
+                    .render(notice, buf);
+                } else if let Some(text) = &self.notice {
                     Line::from(Span::styled(format!(" {text}"), Style::new().fg(theme::OK)))
                         .render(notice, buf);
                 }
@@ -222,6 +235,14 @@ impl ResultsState {
         ] {
             spans.push(Span::styled(" ● ", Style::new().fg(colour)));
             spans.push(Span::raw(format!("{} {outcome}", self.count(outcome))));
+        }
+        let not_sent = self.count(Outcome::NotSent);
+        if not_sent > 0 {
+            spans.push(Span::styled(" ● ", theme::dim()));
+            spans.push(Span::raw(format!(
+                "{not_sent} {}",
+                strings::RESULTS_NOT_SENT
+            )));
         }
         Line::from(spans).render(area, buf);
     }
@@ -265,6 +286,7 @@ impl ResultsState {
                 Outcome::Created | Outcome::Updated => theme::OK,
                 Outcome::Skipped => theme::WARNING,
                 Outcome::Failed | Outcome::Unknown => theme::ERROR,
+                Outcome::NotSent => theme::DIM,
             };
             let id = o.user_id.map(|id| id.to_string()).unwrap_or_default();
             let error = match (&o.error, &o.details) {
@@ -464,7 +486,7 @@ mod tests {
         assert_eq!(s.selected_outcome().map(|o| o.row), Some(5));
         s.update(&Action::Filter);
         assert!(s.shown.is_empty(), "no unknown rows");
-        for _ in 0..4 {
+        for _ in 0..5 {
             s.update(&Action::Filter);
         }
         assert_eq!(s.filter(), None);
