@@ -631,6 +631,46 @@ fn read_plan(path: &Path) -> Result<ImportPlan, JournalError> {
     Ok(plan)
 }
 
+/// The user the run in `dir` sends for its row at `index`, as `plan.jsonl` holds it (the
+/// body as sent, after the account plan's routing); `None` for a row it does not send.
+pub fn sent_user(dir: &Path, index: u64) -> Result<Option<serde_json::Value>, JournalError> {
+    let path = dir.join("plan.jsonl");
+    let file = File::open(&path).map_err(io(&path, "cannot read"))?;
+    let mut first = 0u64;
+    for (n, line) in BufReader::new(file).lines().enumerate().skip(1) {
+        let line = line.map_err(io(&path, "cannot read"))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let batch: PlanLine<Box<RawValue>> =
+            serde_json::from_str(&line).map_err(|e| JournalError::Corrupt {
+                path: path.clone(),
+                line: n + 1,
+                reason: e.to_string(),
+                advice: PLAN_ADVICE,
+            })?;
+        let size = batch.rows.len() as u64;
+        if index < first + size {
+            let position = usize::try_from(index - first).unwrap_or(usize::MAX);
+            let mut body: serde_json::Value =
+                serde_json::from_str(batch.body.get()).map_err(|e| JournalError::Corrupt {
+                    path: path.clone(),
+                    line: n + 1,
+                    reason: e.to_string(),
+                    advice: PLAN_ADVICE,
+                })?;
+            let user = body
+                .get_mut("users")
+                .and_then(|u| u.as_array_mut())
+                .and_then(|users| users.get_mut(position))
+                .map(serde_json::Value::take);
+            return Ok(user);
+        }
+        first += size;
+    }
+    Ok(None)
+}
+
 /// Replays `journal.jsonl`. Bytes after the last line break are a line torn by a crash: cut
 /// off when `repair` (the run is locked), ignored otherwise. Unreadable lines are skipped and
 /// the first one noted as [`Damage`].
@@ -941,6 +981,20 @@ mod tests {
                 .contains("looks it up first")
         );
         assert_eq!(rows[1].index, 1);
+    }
+
+    #[test]
+    fn sent_user_reads_the_body_a_row_went_out_with() {
+        let tmp = tempfile::tempdir().unwrap();
+        drop(Journal::create(tmp.path(), &info(), &plan()).unwrap());
+        let dir = tmp.path().join("r1");
+        let user = sent_user(&dir, 1).unwrap().unwrap();
+        assert_eq!(user["name"], "B");
+        assert_eq!(
+            sent_user(&dir, 2).unwrap(),
+            None,
+            "the skipped row sends nothing"
+        );
     }
 
     #[test]

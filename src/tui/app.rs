@@ -161,6 +161,11 @@ pub enum Command {
         path: PathBuf,
         outcomes: Arc<Vec<RowOutcome>>,
     },
+    /// Reads the user the run sent for a row (its plan file), for the row's detail.
+    SentUser {
+        dir: PathBuf,
+        index: u64,
+    },
     /// Checks every row of the table (in the background: it may hold a million rows).
     Check {
         table: Arc<Table>,
@@ -220,6 +225,11 @@ pub enum AppEvent {
     /// The engine stopped: every row's outcome so far, or why it stopped early.
     ImportEnded(Result<(Summary, Vec<RowOutcome>), String>),
     Exported(Result<PathBuf, String>),
+    /// The user a run sent for the row with this index, as pretty JSON (empty: not sent).
+    SentUser {
+        index: u64,
+        body: Result<String, String>,
+    },
     /// Time passed: countdowns and speeds on the Run screen move.
     Tick(std::time::Instant),
     /// The background work failed; the message says what and where.
@@ -608,12 +618,10 @@ impl App {
                         self.push(Screen::Run(RunState::new(std::time::Instant::now())));
                         Some(Command::ResumeImport(dir))
                     }
-                    ResultsOutcome::Detail(row) => {
-                        let body = self.user_json(row);
-                        if let Screen::Results(state) = &mut self.screen {
-                            state.detail = Some((row, body));
-                        }
-                        None
+                    ResultsOutcome::Detail(index) => {
+                        state.detail = Some((index, String::new()));
+                        let dir = self.session.run_dir.clone()?;
+                        Some(Command::SentUser { dir, index })
                     }
                 }
             }
@@ -1018,30 +1026,6 @@ impl App {
         )));
     }
 
-    /// The JSON of the user a row sent (built again from the sheet), for the row's detail.
-    fn user_json(&self, row: u32) -> String {
-        let (Some(table), Some(report)) = (&self.session.table, &self.session.report) else {
-            return String::new();
-        };
-        if report.batch_of(row).is_none() {
-            return String::new();
-        }
-        // Converted for the account's fields when they are known, as the import sent it.
-        let checks = pipeline::AccountChecks {
-            fields: self.session.account.as_ref().map(|a| Arc::clone(&a.fields)),
-            ..pipeline::AccountChecks::default()
-        };
-        let options = self.session.options();
-        let request =
-            pipeline::request_for_with(table, &self.session.mapping, &options, &checks, &[row]);
-        request
-            .body
-            .users
-            .first()
-            .and_then(|u| serde_json::to_string_pretty(u).ok())
-            .unwrap_or_default()
-    }
-
     fn open_connect(&mut self) {
         if let Some(mut state) = self.session.connect.take() {
             state.mode = self.session.mode;
@@ -1230,6 +1214,16 @@ impl App {
                             state.status = RunStatus::Failed(e);
                         }
                     }
+                }
+                None
+            }
+            AppEvent::SentUser { index, body } => {
+                if let Screen::Results(state) = &mut self.screen
+                    && state.detail.as_ref().is_some_and(|(i, _)| *i == index)
+                {
+                    // An answer for a detail closed since is dropped.
+                    let body = body.unwrap_or_else(|e| format!("(cannot read the plan: {e})"));
+                    state.detail = Some((index, body));
                 }
                 None
             }

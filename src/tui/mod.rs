@@ -297,6 +297,17 @@ fn execute(command: Command, worker: &Worker, tx: &mpsc::Sender<AppEvent>) {
         }
         Command::PauseImport(paused) => work::pause(&worker.import, paused),
         Command::CancelImport => work::cancel(&worker.import),
+        Command::SentUser { dir, index } => {
+            tokio::task::spawn_blocking(move || {
+                let body = crate::import::journal::sent_user(&dir, index)
+                    .map(|user| {
+                        user.and_then(|u| serde_json::to_string_pretty(&u).ok())
+                            .unwrap_or_default()
+                    })
+                    .map_err(|e| e.to_string());
+                let _ = tx.blocking_send(AppEvent::SentUser { index, body });
+            });
+        }
         Command::Export { path, outcomes } => {
             tokio::task::spawn_blocking(move || {
                 let done = crate::import::report::write(&path, &outcomes)
@@ -414,6 +425,7 @@ fn run_blocking(command: Command, worker: &Worker, tx: &mpsc::Sender<AppEvent>) 
         | Command::PauseImport(_)
         | Command::CancelImport
         | Command::Export { .. }
+        | Command::SentUser { .. }
         | Command::Check { .. } => AppEvent::Cancelled,
     }
 }
@@ -1177,6 +1189,7 @@ mod tests {
             ..Default::default()
         };
         let mut o = crate::import::RowOutcome::new(row, outcome, &key);
+        o.index = u64::from(row);
         match outcome {
             crate::import::Outcome::Created | crate::import::Outcome::Updated => {
                 o.user_id = Some(360_000_000_000 + u64::from(row));
@@ -1324,7 +1337,24 @@ mod tests {
         insta::assert_snapshot!("results_80x24", frame(&mut app, 80, 24).backend());
         app.update(Action::Filter);
         insta::assert_snapshot!("results_failed_only", frame(&mut app, 100, 30).backend());
-        app.update(Action::Enter);
+        let Some(Command::SentUser { dir, index }) = app.update(Action::Enter) else {
+            panic!("the user as sent is read from the run's plan");
+        };
+        assert_eq!(
+            (dir, index),
+            (PathBuf::from("/data/runs/20261127-101500-4821"), 7)
+        );
+        app.handle(AppEvent::SentUser {
+            index: 99,
+            body: Ok("stale".into()),
+        });
+        app.handle(AppEvent::SentUser {
+            index,
+            body: Ok(serde_json::to_string_pretty(&serde_json::json!({
+                "name": "Person 7", "email": "person7@example.com", "external_id": "10007"
+            }))
+            .unwrap()),
+        });
         insta::assert_snapshot!("results_detail", frame(&mut app, 100, 30).backend());
         app.update(Action::Back);
         app.update(Action::Export);

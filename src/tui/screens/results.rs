@@ -33,8 +33,8 @@ pub enum ResultsOutcome {
     Export(String),
     /// Send the failed and unknown rows again, as a new run.
     Retry,
-    /// Show this row's detail (the app builds the user JSON).
-    Detail(u32),
+    /// Show the detail of the row with this index (the app reads the user as sent).
+    Detail(u64),
     /// Go on with the run: its rows not sent yet.
     Resume,
 }
@@ -57,8 +57,8 @@ pub struct ResultsState {
     /// Indexes into `outcomes` that pass the filter and the search.
     pub shown: Vec<usize>,
     pub cursor: Cursor,
-    /// The row whose detail is open, with the JSON of the user as sent.
-    pub detail: Option<(u32, String)>,
+    /// The row (by index) whose detail is open, with the JSON of the user as sent.
+    pub detail: Option<(u64, String)>,
     pub input: Option<ResultsInput>,
     pub notice: Option<String>,
     /// First line of the detail shown (it may be longer than the screen).
@@ -155,7 +155,7 @@ impl ResultsState {
             Action::Enter => {
                 return self
                     .selected_outcome()
-                    .map(|o| ResultsOutcome::Detail(o.row));
+                    .map(|o| ResultsOutcome::Detail(o.index));
             }
             Action::ResumeRun if self.count(Outcome::NotSent) > 0 => {
                 return Some(ResultsOutcome::Resume);
@@ -219,8 +219,8 @@ impl ResultsState {
                 }
             }
         }
-        if let Some((row, body)) = &self.detail {
-            self.render_detail(*row, body, table, area, buf);
+        if let Some((index, body)) = &self.detail {
+            self.render_detail(*index, body, table, area, buf);
         }
     }
 
@@ -308,15 +308,16 @@ impl ResultsState {
 
     fn render_detail(
         &self,
-        row: u32,
+        index: u64,
         body: &str,
         table: Option<&Table>,
         area: Rect,
         buf: &mut Buffer,
     ) {
-        let Some(outcome) = self.outcomes.iter().find(|o| o.row == row) else {
+        let Some(outcome) = self.outcomes.iter().find(|o| o.index == index) else {
             return;
         };
+        let row = outcome.row;
         let mut lines = vec![Line::from(vec![
             Span::styled(format!("{} ", outcome.outcome), theme::header()),
             Span::raw(
