@@ -74,6 +74,7 @@ impl Screen {
         match self {
             Screen::Map(s) if matches!(s.popup, Some(MapPopup::Offer(_))) => KeyContext::Confirm,
             Screen::Map(s) if s.is_typing() => KeyContext::Typing,
+            Screen::Open(s) if s.is_typing() => KeyContext::Typing,
             Screen::Check(s) if s.detail.is_some() => KeyContext::Popup,
             Screen::Preview(s) if s.is_typing() => KeyContext::Typing,
             Screen::Connect(s) if s.is_typing() => KeyContext::Typing,
@@ -959,20 +960,16 @@ impl App {
                 None
             }
             AppEvent::Failed(message) => {
-                self.stop_loading();
                 self.overlay = Some(Overlay::Error(message));
-                None
+                self.stop_loading()
             }
-            AppEvent::Cancelled => {
-                self.stop_loading();
-                None
-            }
+            AppEvent::Cancelled => self.stop_loading(),
         }
     }
 
-    fn stop_loading(&mut self) {
+    fn stop_loading(&mut self) -> Option<Command> {
         match &mut self.screen {
-            Screen::Open(state) => state.loading = None,
+            Screen::Open(state) => return state.load_ended().map(Command::ListDir),
             Screen::Sheet(state) => {
                 state.loading = false;
                 state.reading = None;
@@ -982,6 +979,7 @@ impl App {
             }
             _ => {}
         }
+        None
     }
 
     /// The table is in memory: map it (by the command line's profile, else automatically).

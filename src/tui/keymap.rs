@@ -2,7 +2,7 @@
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
-use super::action::Action;
+use super::action::{Action, Edit};
 
 /// Which screen (or overlay) has the keyboard.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,7 +44,8 @@ const COMMON: [KeyHelp; 3] = [
 const OPEN_KEYS: &[KeyHelp] = &[
     k("↑↓", "choose", true),
     k("Enter", "open", true),
-    k("Backspace", "parent folder", true),
+    k("Backspace", "up", true),
+    k("a-z /", "filter, path", true),
     k("PgUp PgDn Home End", "move faster", false),
 ];
 const SHEET_KEYS: &[KeyHelp] = &[
@@ -152,6 +153,10 @@ pub fn action(context: KeyContext, key: KeyEvent) -> Option<Action> {
             KeyCode::Esc | KeyCode::Enter | KeyCode::Char('?' | 'q') => Some(Action::Back),
             code => navigation(code),
         },
+        // Letters start the browser's filter; only `q` and `?` keep their meaning.
+        KeyContext::Open if matches!(key.code, KeyCode::Char(c) if c != 'q' && c != '?') => {
+            typing(key)
+        }
         screen => navigation(key.code)
             .or_else(|| common(key.code))
             .or_else(|| screen_key(screen, key.code)),
@@ -159,10 +164,29 @@ pub fn action(context: KeyContext, key: KeyEvent) -> Option<Action> {
 }
 
 fn typing(key: KeyEvent) -> Option<Action> {
+    let control = key.modifiers.contains(KeyModifiers::CONTROL);
+    // AltGr arrives as Ctrl+Alt on some systems: that is a typed character.
+    let alt_gr = control && key.modifiers.contains(KeyModifiers::ALT);
+    if let (KeyCode::Char(c), true, false) = (key.code, control, alt_gr) {
+        // A shell line's keys; any other Ctrl (or Alt) letter types nothing.
+        return Some(match c {
+            'a' => Action::Edit(Edit::Start),
+            'e' => Action::Edit(Edit::End),
+            'u' => Action::Edit(Edit::DeleteToStart),
+            'k' => Action::Edit(Edit::DeleteToEnd),
+            'w' => Action::Edit(Edit::DeleteWord),
+            'h' => Action::Backspace,
+            _ => return None,
+        });
+    }
     match key.code {
+        KeyCode::Char(_) if key.modifiers.contains(KeyModifiers::ALT) && !alt_gr => None,
         KeyCode::Enter => Some(Action::Enter),
         KeyCode::Esc => Some(Action::Back),
         KeyCode::Backspace => Some(Action::Backspace),
+        KeyCode::Delete => Some(Action::Edit(Edit::Delete)),
+        KeyCode::Home => Some(Action::Home),
+        KeyCode::End => Some(Action::End),
         KeyCode::Up => Some(Action::Up),
         KeyCode::Down => Some(Action::Down),
         KeyCode::Left => Some(Action::Left),
@@ -254,6 +278,8 @@ mod tests {
     #[case(KeyContext::Typing, KeyCode::Char('q'), Some(Action::Char('q')))]
     #[case(KeyContext::Open, KeyCode::Char('q'), Some(Action::Quit))]
     #[case(KeyContext::Open, KeyCode::Backspace, Some(Action::Parent))]
+    #[case(KeyContext::Open, KeyCode::Char('j'), Some(Action::Char('j')))]
+    #[case(KeyContext::Open, KeyCode::Char('~'), Some(Action::Char('~')))]
     #[case(KeyContext::Confirm, KeyCode::Char('y'), Some(Action::Yes))]
     #[case(KeyContext::Popup, KeyCode::Char('?'), Some(Action::Back))]
     fn keys_mean_actions_per_screen(
@@ -262,6 +288,32 @@ mod tests {
         #[case] want: Option<Action>,
     ) {
         assert_eq!(action(ctx, key(code)), want);
+    }
+
+    #[rstest]
+    #[case(
+        KeyCode::Char('a'),
+        KeyModifiers::CONTROL,
+        Some(Action::Edit(Edit::Start))
+    )]
+    #[case(
+        KeyCode::Char('w'),
+        KeyModifiers::CONTROL,
+        Some(Action::Edit(Edit::DeleteWord))
+    )]
+    #[case(KeyCode::Char('x'), KeyModifiers::CONTROL, None)]
+    #[case(KeyCode::Char('b'), KeyModifiers::ALT, None)]
+    #[case(KeyCode::Char('@'), KeyModifiers::CONTROL | KeyModifiers::ALT, Some(Action::Char('@')))]
+    #[case(KeyCode::Char('A'), KeyModifiers::SHIFT, Some(Action::Char('A')))]
+    #[case(KeyCode::Delete, KeyModifiers::NONE, Some(Action::Edit(Edit::Delete)))]
+    #[case(KeyCode::Home, KeyModifiers::NONE, Some(Action::Home))]
+    fn a_text_field_edits_like_a_shell_line_and_types_no_stray_letters(
+        #[case] code: KeyCode,
+        #[case] modifiers: KeyModifiers,
+        #[case] want: Option<Action>,
+    ) {
+        let key = KeyEvent::new(code, modifiers);
+        assert_eq!(action(KeyContext::Typing, key), want);
     }
 
     #[test]

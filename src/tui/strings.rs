@@ -35,6 +35,9 @@ pub const OPEN_RECENT: &str = "recent";
 pub const OPEN_RESUME: &str = "resume";
 pub const OPEN_EMPTY: &str =
     "No folders or supported files here (xlsx xlsm xlsb xls ods csv tsv txt)";
+/// The Open screen's typed line before anything is typed.
+pub const OPEN_TYPE: &str = "type to filter, or a path: / ~ ./ ..";
+pub const OPEN_NO_MATCH: &str = "Nothing here matches: Esc clears the filter";
 pub const LOADING: &str = "Loading";
 pub const LOADING_CANCEL: &str = "Esc cancels";
 
@@ -86,6 +89,8 @@ pub const PREVIEW_NOT_SENT: &str = "is not sent (it has an error) or is not in t
 
 pub const CONNECT_TITLE: &str = " Zendesk account ";
 pub const CONNECT_TEST: &str = "Test the connection";
+/// The note beside an empty Zendesk URL.
+pub const CONNECT_URL_EMPTY: &str = "a subdomain (acme), a host (acme.zendesk.com) or a URL";
 /// Notes beside the Connect screen's OAuth client id.
 pub const CONNECT_CLIENT_ID_EMPTY: &str = "yours from Admin Center, or the one login remembered";
 pub const CONNECT_CLIENT_ID_SET: &str = "your account's OAuth client";

@@ -87,6 +87,9 @@ pub struct MapState {
     /// The profile the mapping came from or was saved as.
     pub profile_name: Option<String>,
     pub notice: Option<Notice>,
+    /// The sheet column of the table's first column (0 = A): a table that starts in column B
+    /// shows B, C, … as the sheet does.
+    pub first_column: usize,
 }
 
 impl MapState {
@@ -99,6 +102,7 @@ impl MapState {
         MapState {
             samples,
             table: state,
+            first_column: table.layout.first_column as usize,
             ..MapState::default()
         }
     }
@@ -403,7 +407,7 @@ impl MapState {
                 _ => Style::new(),
             };
             TableRow::new(vec![
-                TableCell::from(column_letter(c.index)).style(theme::dim()),
+                TableCell::from(column_letter(self.first_column + c.index)).style(theme::dim()),
                 TableCell::from(fit(&c.header, header_w)),
                 TableCell::from(fit(&samples, samples_w)).style(theme::dim()),
                 TableCell::from(fit(&target, target_w)).style(style),
