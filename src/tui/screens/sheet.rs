@@ -409,4 +409,48 @@ mod tests {
         );
         assert_eq!(s.update(&Action::Down), None, "already the last sheet");
     }
+
+    #[test]
+    fn sheet_grid_with_wide_characters_80x24() {
+        let text = |t: &str| Cell::Text(t.into());
+        let sheets = vec![SheetInfo {
+            name: "顧客一覧 🎌".into(),
+            visibility: Visibility::Visible,
+            kind: SheetKind::Worksheet,
+            size: Some((4, 4)),
+        }];
+        let mut s = SheetState::new(sheets, 0);
+        s.show_preview(
+            vec![
+                Row {
+                    number: 1,
+                    cells: vec![text("氏名"), text("メール"), text("メモ"), text("n")],
+                },
+                Row {
+                    number: 2,
+                    cells: vec![
+                        text("山田太郎"),
+                        text("taro@example.jp"),
+                        text("🎉🎉 VIP 顧客メモ：請求書は毎月送付"),
+                        Cell::Int(1),
+                    ],
+                },
+                Row {
+                    number: 3,
+                    cells: vec![
+                        text("Zoe\u{301}"),
+                        text("zoe@example.com"),
+                        text("café ☕"),
+                        Cell::Int(22),
+                    ],
+                },
+            ],
+            Some(1),
+        );
+        let terminal = crate::tui::widgets::drawn(80, 24, |area, buf| s.render(area, buf));
+        insta::assert_snapshot!("sheet_wide_80x24", terminal.backend());
+        s.update(&Action::Right);
+        let terminal = crate::tui::widgets::drawn(80, 24, |area, buf| s.render(area, buf));
+        insta::assert_snapshot!("sheet_wide_scrolled_80x24", terminal.backend());
+    }
 }
