@@ -51,13 +51,11 @@ pub struct Loading {
 pub struct OpenState {
     pub dir: PathBuf,
     pub entries: Vec<Entry>,
-    /// The selection, an index into `shown`.
+    /// The selection, an index into [`OpenState::shown`].
     pub list: ListState,
     pub loading: Option<Loading>,
     /// Typed over the listing: a filter, or a path to go to (see [`is_path`]).
     pub query: TextInput,
-    /// Indexes of the entries the filter keeps, in listing order.
-    shown: Vec<usize>,
     /// Where `~` leads.
     pub home: Option<PathBuf>,
 }
@@ -76,12 +74,11 @@ impl OpenState {
     pub fn new(dir: PathBuf, entries: Vec<Entry>) -> OpenState {
         let mut state = OpenState {
             dir,
-            shown: (0..entries.len()).collect(),
             entries,
             home: directories::BaseDirs::new().map(|b| b.home_dir().to_path_buf()),
             ..OpenState::default()
         };
-        state.list.select((!state.shown.is_empty()).then_some(0));
+        state.list.select((!state.entries.is_empty()).then_some(0));
         state
     }
 
@@ -92,7 +89,7 @@ impl OpenState {
     }
 
     fn selected(&self) -> Option<&Entry> {
-        let at = *self.shown.get(self.list.selected()?)?;
+        let at = *self.shown().get(self.list.selected()?)?;
         self.entries.get(at)
     }
 
@@ -107,7 +104,7 @@ impl OpenState {
         if self.loading.is_some() {
             return (*action == Action::Back).then_some(OpenOutcome::Cancel);
         }
-        let last = self.shown.len().saturating_sub(1);
+        let last = self.shown().len().saturating_sub(1);
         let at = self.list.selected().unwrap_or(0);
         match action {
             Action::Up | Action::ScrollUp => self.list.select(Some(at.saturating_sub(1))),
@@ -147,27 +144,34 @@ impl OpenState {
         None
     }
 
-    /// Keeps the entries whose name holds the typed letters in order (`usx` finds
-    /// `users.xlsx`), selecting the closest; a typed path filters nothing.
-    fn refilter(&mut self) {
+    /// The entries the filter keeps, with how closely each matches (lower is closer): those
+    /// whose name holds the typed letters in order (`usx` finds `users.xlsx`), in listing
+    /// order. A typed path filters nothing.
+    fn matches(&self) -> Vec<(usize, usize)> {
         let query = self.query.text.trim().to_lowercase();
         if is_path(&query) || query.is_empty() {
-            self.shown = (0..self.entries.len()).collect();
-            self.list.select((!self.shown.is_empty()).then_some(0));
-            return;
+            return (0..self.entries.len()).map(|i| (i, 0)).collect();
         }
-        let scored: Vec<(usize, usize)> = self
-            .entries
+        self.entries
             .iter()
             .enumerate()
             .filter_map(|(i, e)| score(&query, &name(e, &self.dir).to_lowercase()).map(|s| (i, s)))
-            .collect();
-        let best = scored
+            .collect()
+    }
+
+    /// Indexes of the entries shown, in listing order.
+    pub fn shown(&self) -> Vec<usize> {
+        self.matches().into_iter().map(|(i, _)| i).collect()
+    }
+
+    /// The filter changed: the closest match is selected.
+    fn refilter(&mut self) {
+        let best = self
+            .matches()
             .iter()
             .enumerate()
             .min_by_key(|(_, (_, s))| *s)
             .map(|(n, _)| n);
-        self.shown = scored.into_iter().map(|(i, _)| i).collect();
         self.list.select(best);
     }
 
@@ -214,7 +218,8 @@ impl OpenState {
             Layout::vertical([Constraint::Length(2), Constraint::Min(1)]).areas(inner);
         self.render_query(typed, buf);
         let width = usize::from(list.width);
-        if self.shown.is_empty() {
+        let shown = self.shown();
+        if shown.is_empty() {
             let empty = if self.entries.is_empty() {
                 strings::OPEN_EMPTY
             } else {
@@ -222,8 +227,7 @@ impl OpenState {
             };
             Line::from(Span::styled(empty, theme::dim())).render(list, buf);
         }
-        let items: Vec<ListItem<'_>> = self
-            .shown
+        let items: Vec<ListItem<'_>> = shown
             .iter()
             .filter_map(|&i| self.entries.get(i))
             .map(|e| ListItem::new(entry_line(e, &self.dir, width)))
@@ -255,7 +259,7 @@ impl OpenState {
         let note = if is_path(typed) {
             format!("  Enter goes to {}", self.resolve(typed).display())
         } else {
-            format!("  {} of {}", self.shown.len(), self.entries.len())
+            format!("  {} of {}", self.shown().len(), self.entries.len())
         };
         let room = usize::from(line.width).saturating_sub(2 + text_width(&note).min(40));
         let mut spans = vec![Span::styled("› ", theme::header())];
@@ -546,14 +550,14 @@ mod tests {
         let mut s = state();
         typed(&mut s, "usx");
         assert!(s.is_typing());
-        assert_eq!(s.shown, vec![3], "only users.xlsx has u, s, x in order");
+        assert_eq!(s.shown(), vec![3], "only users.xlsx has u, s, x in order");
         assert_eq!(
             s.update(&Action::Enter),
             Some(OpenOutcome::Open("/data/users.xlsx".into()))
         );
         s.update(&Action::Back);
         assert!(!s.is_typing(), "Esc clears the filter");
-        assert_eq!(s.shown.len(), 4);
+        assert_eq!(s.shown().len(), 4);
         typed(&mut s, "exp");
         assert_eq!(
             s.update(&Action::Enter),
@@ -579,7 +583,7 @@ mod tests {
         let mut s = state();
         s.home = Some("/home/ops".into());
         typed(&mut s, path);
-        assert_eq!(s.shown.len(), 4, "a path filters nothing");
+        assert_eq!(s.shown().len(), 4, "a path filters nothing");
         assert_eq!(s.update(&Action::Enter), Some(want));
     }
 
