@@ -76,6 +76,7 @@ impl Screen {
             Screen::Map(s) if s.is_typing() => KeyContext::Typing,
             Screen::Open(s) if s.is_typing() => KeyContext::Typing,
             Screen::Check(s) if s.detail.is_some() => KeyContext::Popup,
+            Screen::Plan(s) if s.detail.is_some() => KeyContext::Popup,
             Screen::Preview(s) if s.is_typing() => KeyContext::Typing,
             Screen::Connect(s) if s.is_typing() => KeyContext::Typing,
             Screen::Results(s) if s.is_typing() => KeyContext::Typing,
@@ -477,7 +478,7 @@ impl App {
                 }
             }
             Screen::Plan(state) => {
-                if *action == Action::Back {
+                if *action == Action::Back && state.detail.is_none() {
                     self.pop();
                     return None;
                 }

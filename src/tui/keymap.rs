@@ -86,6 +86,7 @@ const CONNECT_KEYS: &[KeyHelp] = &[
 ];
 const PLAN_KEYS: &[KeyHelp] = &[
     k("Enter", "look up", true),
+    k("Enter", "a planned row in full", false),
     k("s", "skip", true),
     k("f", "filter", true),
     k("u", "unchanged", true),

@@ -122,6 +122,21 @@ pub const RESULTS_EXPORT_TITLE: &str = " Export to (.csv or .json) ";
 pub const RESULTS_NOTHING_TO_RETRY: &str = "No failed or unknown row to retry";
 
 pub const PLAN_TITLE: &str = " Plan ";
+/// The Plan row detail.
+pub const PLAN_ROW: &str = "Row";
+pub const PLAN_DETAIL_KEYS: &str = " ↑↓ PgUp PgDn scroll  ←→ row  Esc close ";
+pub const PLAN_USER: &str = "user";
+pub const PLAN_CHANGES: &str = "changes:";
+pub const PLAN_WAS: &str = "now";
+pub const PLAN_WILL_BE: &str = "will be";
+pub const PLAN_EMPTY: &str = "(empty)";
+pub const PLAN_SECONDARY: &str = "email (a secondary one is added)";
+pub const PLAN_PRIMARY_STAYS: &str = "primary";
+pub const PLAN_ADDED: &str = "added";
+pub const PLAN_SECONDARY_NOTE: &str =
+    "Zendesk keeps the primary and adds this one as a secondary identity.";
+pub const PLAN_NEW_SENT: &str = "A new user, created with:";
+pub const PLAN_ACCOUNT_WARNINGS: &str = "The account's settings (for every row):";
 pub const PLAN_CHECKING: &str =
     "Reading the account's custom fields and checking every row against them";
 pub const PLAN_LOOKING: &str = "Looking the users up in the account";
