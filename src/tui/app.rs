@@ -65,7 +65,7 @@ impl Screen {
             Screen::Preview(_) => KeyContext::Preview,
             Screen::Connect(_) => KeyContext::Connect,
             Screen::Plan(_) => KeyContext::Plan,
-            Screen::Run(_) => KeyContext::Run,
+            Screen::Run(s) => s.key_context(),
             Screen::Results(_) => KeyContext::Results,
         }
     }

@@ -14,7 +14,14 @@ pub enum KeyContext {
     Preview,
     Connect,
     Plan,
+    /// Run, sending: pause or cancel.
     Run,
+    /// Run, paused: resume or cancel.
+    RunPaused,
+    /// Run, over (finished, cancelled or stopped): the results.
+    RunOver,
+    /// Run, starting or cancelling: nothing to ask for but to wait.
+    RunWaiting,
     Results,
     /// A text field has focus: characters are typed, not commands.
     Typing,
@@ -94,11 +101,9 @@ const PLAN_KEYS: &[KeyHelp] = &[
     k("t", "tags add/replace", false),
     k("n", "import", true),
 ];
-const RUN_KEYS: &[KeyHelp] = &[
-    k("p", "pause / resume", true),
-    k("c", "cancel", true),
-    k("n Enter", "results (when done)", true),
-];
+const RUN_KEYS: &[KeyHelp] = &[k("p", "pause", true), k("c", "cancel", true)];
+const RUN_PAUSED_KEYS: &[KeyHelp] = &[k("p", "resume", true), k("c", "cancel", true)];
+const RUN_OVER_KEYS: &[KeyHelp] = &[k("n Enter", "results", true)];
 const RESULTS_KEYS: &[KeyHelp] = &[
     k("↑↓", "row", false),
     k("f", "filter", true),
@@ -126,6 +131,9 @@ pub fn help(context: KeyContext) -> &'static [KeyHelp] {
         KeyContext::Connect => CONNECT_KEYS,
         KeyContext::Plan => PLAN_KEYS,
         KeyContext::Run => RUN_KEYS,
+        KeyContext::RunPaused => RUN_PAUSED_KEYS,
+        KeyContext::RunOver => RUN_OVER_KEYS,
+        KeyContext::RunWaiting => &[],
         KeyContext::Results => RESULTS_KEYS,
         KeyContext::Typing => TYPING_KEYS,
         KeyContext::Confirm => CONFIRM_KEYS,
@@ -251,9 +259,9 @@ fn screen_key(screen: KeyContext, code: KeyCode) -> Option<Action> {
         (KeyContext::Plan, 'x') => Action::Existing,
         (KeyContext::Plan, 't') => Action::Tags,
         (KeyContext::Plan, 'n') => Action::Next,
-        (KeyContext::Run, 'p') => Action::Pause,
-        (KeyContext::Run, 'c') => Action::Cancel,
-        (KeyContext::Run, 'n') => Action::Next,
+        (KeyContext::Run | KeyContext::RunPaused, 'p') => Action::Pause,
+        (KeyContext::Run | KeyContext::RunPaused, 'c') => Action::Cancel,
+        (KeyContext::RunOver, 'n') => Action::Next,
         (KeyContext::Results, 'f') => Action::Filter,
         (KeyContext::Results, '/') => Action::Search,
         (KeyContext::Results, 'e') => Action::Export,

@@ -114,6 +114,11 @@ pub const RUN_CANCELLED: &str = "CANCELLED";
 pub const RUN_FINISHED: &str = "FINISHED";
 pub const RUN_FAILED: &str = "STOPPED";
 pub const RUN_LOG_TITLE: &str = " Log ";
+/// The ETA before a few seconds of sending tell the rate.
+pub const RUN_ETA_SOON: &str = "in a few seconds";
+pub const RUN_ETA_HELD: &str = "(held while paused)";
+/// A resumed run's rows finished by earlier sessions.
+pub const RUN_BEFORE: &str = "finished before this session";
 
 pub const RESULTS_TITLE: &str = " Results ";
 pub const RESULTS_CELLS: &str = "the sheet row:";
