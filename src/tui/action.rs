@@ -68,10 +68,30 @@ pub enum Action {
     /// A character typed into the focused text field.
     Char(char),
     Backspace,
+    /// A text field's other editing keys (`Delete`, `Ctrl-A` `Ctrl-E` `Ctrl-U` `Ctrl-K`
+    /// `Ctrl-W`).
+    Edit(Edit),
     /// The answer to a yes/no question.
     Yes,
     No,
     /// Mouse wheel.
     ScrollUp,
     ScrollDown,
+}
+
+/// Editing a text field beyond typing and `Backspace`, as a shell line does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Edit {
+    /// `Ctrl-A`: the cursor to the start.
+    Start,
+    /// `Ctrl-E`: the cursor to the end.
+    End,
+    /// `Delete`: the character under the cursor.
+    Delete,
+    /// `Ctrl-U`: everything before the cursor.
+    DeleteToStart,
+    /// `Ctrl-K`: everything from the cursor on.
+    DeleteToEnd,
+    /// `Ctrl-W`: the word before the cursor.
+    DeleteWord,
 }

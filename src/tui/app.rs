@@ -65,7 +65,7 @@ impl Screen {
             Screen::Preview(_) => KeyContext::Preview,
             Screen::Connect(_) => KeyContext::Connect,
             Screen::Plan(_) => KeyContext::Plan,
-            Screen::Run(_) => KeyContext::Run,
+            Screen::Run(s) => s.key_context(),
             Screen::Results(_) => KeyContext::Results,
         }
     }
@@ -74,7 +74,9 @@ impl Screen {
         match self {
             Screen::Map(s) if matches!(s.popup, Some(MapPopup::Offer(_))) => KeyContext::Confirm,
             Screen::Map(s) if s.is_typing() => KeyContext::Typing,
+            Screen::Open(s) if s.is_typing() => KeyContext::Typing,
             Screen::Check(s) if s.detail.is_some() => KeyContext::Popup,
+            Screen::Plan(s) if s.detail.is_some() => KeyContext::Popup,
             Screen::Preview(s) if s.is_typing() => KeyContext::Typing,
             Screen::Connect(s) if s.is_typing() => KeyContext::Typing,
             Screen::Results(s) if s.is_typing() => KeyContext::Typing,
@@ -554,7 +556,7 @@ impl App {
                 }
             }
             Screen::Plan(state) => {
-                if *action == Action::Back {
+                if *action == Action::Back && state.detail.is_none() {
                     self.pop();
                     return None;
                 }
@@ -580,9 +582,6 @@ impl App {
                 }
             }
             Screen::Run(state) if !state.is_active() && *action == Action::Back => self.leave_run(),
-            Screen::Run(state) if !state.is_active() && *action == Action::NewImport => {
-                self.new_import()
-            }
             Screen::Run(state) => match state.update(action)? {
                 RunOutcome::Pause => Some(Command::PauseImport(true)),
                 RunOutcome::Resume => Some(Command::PauseImport(false)),
@@ -591,6 +590,7 @@ impl App {
                     self.open_results();
                     None
                 }
+                RunOutcome::NewImport => self.new_import(),
             },
             Screen::Results(state) => {
                 if !state.is_typing() && state.detail.is_none() {
@@ -1245,20 +1245,16 @@ impl App {
                 None
             }
             AppEvent::Failed(message) => {
-                self.stop_loading();
                 self.overlay = Some(Overlay::Error(message));
-                None
+                self.stop_loading()
             }
-            AppEvent::Cancelled => {
-                self.stop_loading();
-                None
-            }
+            AppEvent::Cancelled => self.stop_loading(),
         }
     }
 
-    fn stop_loading(&mut self) {
+    fn stop_loading(&mut self) -> Option<Command> {
         match &mut self.screen {
-            Screen::Open(state) => state.loading = None,
+            Screen::Open(state) => return state.load_ended().map(Command::ListDir),
             Screen::Sheet(state) => {
                 state.loading = false;
                 state.reading = None;
@@ -1268,6 +1264,7 @@ impl App {
             }
             _ => {}
         }
+        None
     }
 
     /// The table is in memory: map it (by the command line's profile, else automatically).

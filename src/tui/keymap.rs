@@ -2,7 +2,7 @@
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
-use super::action::Action;
+use super::action::{Action, Edit};
 
 /// Which screen (or overlay) has the keyboard.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -14,7 +14,14 @@ pub enum KeyContext {
     Preview,
     Connect,
     Plan,
+    /// Run, sending: pause or cancel.
     Run,
+    /// Run, paused: resume or cancel.
+    RunPaused,
+    /// Run, over (finished, cancelled or stopped): the results.
+    RunOver,
+    /// Run, starting or cancelling: nothing to ask for but to wait.
+    RunWaiting,
     Results,
     /// A text field has focus: characters are typed, not commands.
     Typing,
@@ -44,7 +51,8 @@ const COMMON: [KeyHelp; 3] = [
 const OPEN_KEYS: &[KeyHelp] = &[
     k("↑↓", "choose", true),
     k("Enter", "open", true),
-    k("Backspace", "parent folder", true),
+    k("Backspace", "up", true),
+    k("a-z /", "filter, path", true),
     k("PgUp PgDn Home End", "move faster", false),
 ];
 const SHEET_KEYS: &[KeyHelp] = &[
@@ -85,6 +93,7 @@ const CONNECT_KEYS: &[KeyHelp] = &[
 ];
 const PLAN_KEYS: &[KeyHelp] = &[
     k("Enter", "look up", true),
+    k("Enter", "a planned row in full", false),
     k("s", "skip", true),
     k("f", "filter", true),
     k("u", "unchanged", true),
@@ -92,12 +101,9 @@ const PLAN_KEYS: &[KeyHelp] = &[
     k("t", "tags add/replace", false),
     k("n", "import", true),
 ];
-const RUN_KEYS: &[KeyHelp] = &[
-    k("p", "pause / resume", true),
-    k("c", "cancel", true),
-    k("n Enter", "results (when done)", true),
-    k("o", "new import (when done)", false),
-];
+const RUN_KEYS: &[KeyHelp] = &[k("p", "pause", true), k("c", "cancel", true)];
+const RUN_PAUSED_KEYS: &[KeyHelp] = &[k("p", "resume", true), k("c", "cancel", true)];
+const RUN_OVER_KEYS: &[KeyHelp] = &[k("n Enter", "results", true), k("o", "new import", true)];
 const RESULTS_KEYS: &[KeyHelp] = &[
     k("↑↓", "row", false),
     k("f", "filter", true),
@@ -127,6 +133,9 @@ pub fn help(context: KeyContext) -> &'static [KeyHelp] {
         KeyContext::Connect => CONNECT_KEYS,
         KeyContext::Plan => PLAN_KEYS,
         KeyContext::Run => RUN_KEYS,
+        KeyContext::RunPaused => RUN_PAUSED_KEYS,
+        KeyContext::RunOver => RUN_OVER_KEYS,
+        KeyContext::RunWaiting => &[],
         KeyContext::Results => RESULTS_KEYS,
         KeyContext::Typing => TYPING_KEYS,
         KeyContext::Confirm => CONFIRM_KEYS,
@@ -158,6 +167,10 @@ pub fn action(context: KeyContext, key: KeyEvent) -> Option<Action> {
             KeyCode::Esc | KeyCode::Enter | KeyCode::Char('?' | 'q') => Some(Action::Back),
             code => navigation(code),
         },
+        // Letters start the browser's filter; only `q` and `?` keep their meaning.
+        KeyContext::Open if matches!(key.code, KeyCode::Char(c) if c != 'q' && c != '?') => {
+            typing(key)
+        }
         screen => navigation(key.code)
             .or_else(|| common(key.code))
             .or_else(|| screen_key(screen, key.code)),
@@ -165,10 +178,29 @@ pub fn action(context: KeyContext, key: KeyEvent) -> Option<Action> {
 }
 
 fn typing(key: KeyEvent) -> Option<Action> {
+    let control = key.modifiers.contains(KeyModifiers::CONTROL);
+    // AltGr arrives as Ctrl+Alt on some systems: that is a typed character.
+    let alt_gr = control && key.modifiers.contains(KeyModifiers::ALT);
+    if let (KeyCode::Char(c), true, false) = (key.code, control, alt_gr) {
+        // A shell line's keys; any other Ctrl (or Alt) letter types nothing.
+        return Some(match c {
+            'a' => Action::Edit(Edit::Start),
+            'e' => Action::Edit(Edit::End),
+            'u' => Action::Edit(Edit::DeleteToStart),
+            'k' => Action::Edit(Edit::DeleteToEnd),
+            'w' => Action::Edit(Edit::DeleteWord),
+            'h' => Action::Backspace,
+            _ => return None,
+        });
+    }
     match key.code {
+        KeyCode::Char(_) if key.modifiers.contains(KeyModifiers::ALT) && !alt_gr => None,
         KeyCode::Enter => Some(Action::Enter),
         KeyCode::Esc => Some(Action::Back),
         KeyCode::Backspace => Some(Action::Backspace),
+        KeyCode::Delete => Some(Action::Edit(Edit::Delete)),
+        KeyCode::Home => Some(Action::Home),
+        KeyCode::End => Some(Action::End),
         KeyCode::Up => Some(Action::Up),
         KeyCode::Down => Some(Action::Down),
         KeyCode::Left => Some(Action::Left),
@@ -232,10 +264,10 @@ fn screen_key(screen: KeyContext, code: KeyCode) -> Option<Action> {
         (KeyContext::Plan, 'x') => Action::Existing,
         (KeyContext::Plan, 't') => Action::Tags,
         (KeyContext::Plan, 'n') => Action::Next,
-        (KeyContext::Run, 'p') => Action::Pause,
-        (KeyContext::Run, 'c') => Action::Cancel,
-        (KeyContext::Run, 'n') => Action::Next,
-        (KeyContext::Run | KeyContext::Results, 'o') => Action::NewImport,
+        (KeyContext::Run | KeyContext::RunPaused, 'p') => Action::Pause,
+        (KeyContext::Run | KeyContext::RunPaused, 'c') => Action::Cancel,
+        (KeyContext::RunOver, 'n') => Action::Next,
+        (KeyContext::RunOver | KeyContext::Results, 'o') => Action::NewImport,
         (KeyContext::Results, 'f') => Action::Filter,
         (KeyContext::Results, '/') => Action::Search,
         (KeyContext::Results, 'e') => Action::Export,
@@ -262,6 +294,8 @@ mod tests {
     #[case(KeyContext::Typing, KeyCode::Char('q'), Some(Action::Char('q')))]
     #[case(KeyContext::Open, KeyCode::Char('q'), Some(Action::Quit))]
     #[case(KeyContext::Open, KeyCode::Backspace, Some(Action::Parent))]
+    #[case(KeyContext::Open, KeyCode::Char('j'), Some(Action::Char('j')))]
+    #[case(KeyContext::Open, KeyCode::Char('~'), Some(Action::Char('~')))]
     #[case(KeyContext::Confirm, KeyCode::Char('y'), Some(Action::Yes))]
     #[case(KeyContext::Popup, KeyCode::Char('?'), Some(Action::Back))]
     fn keys_mean_actions_per_screen(
@@ -270,6 +304,32 @@ mod tests {
         #[case] want: Option<Action>,
     ) {
         assert_eq!(action(ctx, key(code)), want);
+    }
+
+    #[rstest]
+    #[case(
+        KeyCode::Char('a'),
+        KeyModifiers::CONTROL,
+        Some(Action::Edit(Edit::Start))
+    )]
+    #[case(
+        KeyCode::Char('w'),
+        KeyModifiers::CONTROL,
+        Some(Action::Edit(Edit::DeleteWord))
+    )]
+    #[case(KeyCode::Char('x'), KeyModifiers::CONTROL, None)]
+    #[case(KeyCode::Char('b'), KeyModifiers::ALT, None)]
+    #[case(KeyCode::Char('@'), KeyModifiers::CONTROL | KeyModifiers::ALT, Some(Action::Char('@')))]
+    #[case(KeyCode::Char('A'), KeyModifiers::SHIFT, Some(Action::Char('A')))]
+    #[case(KeyCode::Delete, KeyModifiers::NONE, Some(Action::Edit(Edit::Delete)))]
+    #[case(KeyCode::Home, KeyModifiers::NONE, Some(Action::Home))]
+    fn a_text_field_edits_like_a_shell_line_and_types_no_stray_letters(
+        #[case] code: KeyCode,
+        #[case] modifiers: KeyModifiers,
+        #[case] want: Option<Action>,
+    ) {
+        let key = KeyEvent::new(code, modifiers);
+        assert_eq!(action(KeyContext::Typing, key), want);
     }
 
     #[test]

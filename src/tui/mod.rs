@@ -984,9 +984,9 @@ mod tests {
     fn selection_is_coloured() {
         let terminal = frame(&mut open_app(), 100, 30);
         let buf = terminal.backend().buffer();
-        // The first entry (row 2 of the frame, inside the border) is selected.
-        assert_eq!(buf[(2, 2)].bg, ratatui::style::Color::Blue);
-        assert_ne!(buf[(2, 3)].bg, ratatui::style::Color::Blue);
+        // The first entry (row 4 of the frame, under the typed line) is selected.
+        assert_eq!(buf[(2, 4)].bg, ratatui::style::Color::Blue);
+        assert_ne!(buf[(2, 5)].bg, ratatui::style::Color::Blue);
     }
 
     /// The app on the Map screen of a small customer table (one row with a bad email).
@@ -1165,7 +1165,6 @@ mod tests {
             ],
         })));
         insta::assert_snapshot!("connect_connected_80x24", frame(&mut app, 80, 24).backend());
-        app.update(Action::Enter);
         app.handle(AppEvent::Connected(Err(
             "Zendesk refused the sign-in: check the email and token, or sign in again \
              (GET /api/v2/users/me.json: HTTP 401: Couldn't authenticate you)"

@@ -37,6 +37,9 @@ pub const OPEN_RECENT: &str = "recent";
 pub const OPEN_RESUME: &str = "resume";
 pub const OPEN_EMPTY: &str =
     "No folders or supported files here (xlsx xlsm xlsb xls ods csv tsv txt)";
+/// The Open screen's typed line before anything is typed.
+pub const OPEN_TYPE: &str = "type to filter, or a path: / ~ ./ ..";
+pub const OPEN_NO_MATCH: &str = "Nothing here matches: Esc clears the filter";
 pub const LOADING: &str = "Loading";
 pub const LOADING_CANCEL: &str = "Esc cancels";
 
@@ -88,6 +91,8 @@ pub const PREVIEW_NOT_SENT: &str = "is not sent (it has an error) or is not in t
 
 pub const CONNECT_TITLE: &str = " Zendesk account ";
 pub const CONNECT_TEST: &str = "Test the connection";
+/// The note beside an empty Zendesk URL.
+pub const CONNECT_URL_EMPTY: &str = "a subdomain (acme), a host (acme.zendesk.com) or a URL";
 /// Notes beside the Connect screen's OAuth client id.
 pub const CONNECT_CLIENT_ID_EMPTY: &str = "yours from Admin Center, or the one login remembered";
 pub const CONNECT_CLIENT_ID_SET: &str = "your account's OAuth client";
@@ -111,6 +116,11 @@ pub const RUN_CANCELLED: &str = "CANCELLED";
 pub const RUN_FINISHED: &str = "FINISHED";
 pub const RUN_FAILED: &str = "STOPPED";
 pub const RUN_LOG_TITLE: &str = " Log ";
+/// The ETA before a few seconds of sending tell the rate.
+pub const RUN_ETA_SOON: &str = "in a few seconds";
+pub const RUN_ETA_HELD: &str = "(held while paused)";
+/// A resumed run's rows finished by earlier sessions.
+pub const RUN_BEFORE: &str = "finished before this session";
 
 pub const RESULTS_TITLE: &str = " Results ";
 pub const RESULTS_CELLS: &str = "the sheet row:";
@@ -129,6 +139,21 @@ pub const RESULTS_RESUME_HINT: &str =
 pub const RESULTS_NOTHING_TO_RETRY: &str = "No failed or unknown row to retry";
 
 pub const PLAN_TITLE: &str = " Plan ";
+/// The Plan row detail.
+pub const PLAN_ROW: &str = "Row";
+pub const PLAN_DETAIL_KEYS: &str = " ↑↓ PgUp PgDn scroll  ←→ row  Esc close ";
+pub const PLAN_USER: &str = "user";
+pub const PLAN_CHANGES: &str = "changes:";
+pub const PLAN_WAS: &str = "now";
+pub const PLAN_WILL_BE: &str = "will be";
+pub const PLAN_EMPTY: &str = "(empty)";
+pub const PLAN_SECONDARY: &str = "email (a secondary one is added)";
+pub const PLAN_PRIMARY_STAYS: &str = "primary";
+pub const PLAN_ADDED: &str = "added";
+pub const PLAN_SECONDARY_NOTE: &str =
+    "Zendesk keeps the primary and adds this one as a secondary identity.";
+pub const PLAN_NEW_SENT: &str = "A new user, created with:";
+pub const PLAN_ACCOUNT_WARNINGS: &str = "The account's settings (for every row):";
 pub const PLAN_CHECKING: &str =
     "Reading the account's custom fields and checking every row against them";
 pub const PLAN_LOOKING: &str = "Looking the users up in the account";

@@ -14,7 +14,7 @@ use crate::sheet::Table;
 use crate::tui::action::Action;
 use crate::tui::strings;
 use crate::tui::widgets::cursor::Cursor;
-use crate::tui::widgets::{centered, fit, theme};
+use crate::tui::widgets::{cell, cell_right, centered, fit, text_width, theme};
 
 /// Which problems the list shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -186,8 +186,8 @@ impl CheckState {
             }
             lines.push(Line::from(vec![
                 Span::styled(format!(" {:>6} ", issue.row), style),
-                Span::styled(format!("{:<column_w$} ", fit(column, column_w)), style),
-                Span::styled(format!("{:<value_w$} ", fit(value, value_w)), style),
+                Span::styled(format!("{} ", cell(column, column_w)), style),
+                Span::styled(format!("{} ", cell(value, value_w)), style),
                 Span::styled(fit(&issue.message, message_w), style.fg(colour)),
             ]));
         }
@@ -231,7 +231,7 @@ fn render_detail(row: u32, table: &Table, report: &Report, area: Rect, buf: &mut
         .layout
         .headers
         .iter()
-        .map(|h| h.chars().count())
+        .map(|h| text_width(h))
         .max()
         .unwrap_or(0)
         .min(24);
@@ -255,7 +255,7 @@ fn render_detail(row: u32, table: &Table, report: &Report, area: Rect, buf: &mut
                 None => Style::new(),
             };
             Line::from(vec![
-                Span::styled(format!("{:>width$}  ", fit(header, width)), theme::dim()),
+                Span::styled(format!("{}  ", cell_right(header, width)), theme::dim()),
                 Span::styled(fit(&value, 60), style),
             ])
         })

@@ -12,10 +12,10 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Paragraph, Widget, Wrap};
 
 use crate::payload::{Mode, PhoneRegion};
-use crate::tui::action::Action;
+use crate::tui::action::{Action, Edit};
 use crate::tui::strings;
 use crate::tui::widgets::input::TextInput;
-use crate::tui::widgets::theme;
+use crate::tui::widgets::{text_width, theme};
 use crate::zendesk::Secret;
 
 /// Jobs in flight when the operator does not choose: Zendesk queues at most 30 per account.
@@ -258,9 +258,14 @@ impl ConnectState {
         match action {
             Action::Up => self.row = self.row.saturating_sub(1),
             Action::Down | Action::NextPane => self.row = (self.row + 1).min(FIELDS.len() - 1),
+            action if self.is_typing() && TextInput::takes(action) => self.type_into(action),
             Action::Left => self.change(false),
-            Action::Right | Action::Char(' ') if !self.is_typing() => self.change(true),
-            Action::Enter if self.field() == Field::Test => return self.test(),
+            Action::Right | Action::Char(' ') => self.change(true),
+            // Connected, Enter on the test goes on, as the status line says; changing the
+            // account or the sign-in makes the test due again.
+            Action::Enter if self.field() == Field::Test && !self.is_connected() => {
+                return self.test();
+            }
             Action::Enter | Action::Next if self.is_connected() && !self.is_typing() => {
                 if self.phone_region().is_err() {
                     // Its note says what is wrong; the checks would read phones wrongly.
@@ -270,19 +275,27 @@ impl ConnectState {
                 return Some(ConnectOutcome::Next);
             }
             Action::Enter => self.row = (self.row + 1).min(FIELDS.len() - 1),
-            action if self.is_typing() => self.type_into(action),
             _ => {}
         }
         None
     }
 
     fn type_into(&mut self, action: &Action) {
+        // Moving the cursor changes nothing.
+        let edits = !matches!(
+            action,
+            Action::Left
+                | Action::Right
+                | Action::Home
+                | Action::End
+                | Action::Edit(Edit::Start | Edit::End)
+        );
         let changed = match self.field() {
             Field::Url => self.url.handle(action),
             Field::ClientId => self.client_id.handle(action),
             Field::Email => self.email.handle(action),
             Field::Token => {
-                if self.token_from_env && matches!(action, Action::Char(_) | Action::Backspace) {
+                if self.token_from_env && edits {
                     // Typing replaces the environment's token rather than editing it unseen.
                     self.token = TextInput::default();
                     self.token_from_env = false;
@@ -307,6 +320,7 @@ impl ConnectState {
             _ => false,
         };
         if changed
+            && edits
             && matches!(
                 self.field(),
                 Field::Url | Field::ClientId | Field::Email | Field::Token
@@ -339,7 +353,7 @@ impl ConnectState {
     fn test(&mut self) -> Option<ConnectOutcome> {
         self.connection = Connection::Testing;
         Some(ConnectOutcome::Test(ConnectRequest {
-            url: self.url.text.trim().to_owned(),
+            url: account_url(&self.url.text),
             sign_in: self.sign_in,
             client_id: self.client_id.text.trim().to_owned(),
             email: self.email.text.trim().to_owned(),
@@ -354,31 +368,31 @@ impl ConnectState {
             .border_type(BorderType::Rounded)
             .border_style(Style::new().fg(theme::ACCENT))
             .title(strings::CONNECT_TITLE);
+        // Label, then the value: a field being edited scrolls within what is left.
+        let room = usize::from(block.inner(form).width).saturating_sub(LABEL_WIDTH + 1);
         let lines: Vec<Line<'_>> = FIELDS
             .iter()
             .enumerate()
-            .map(|(i, field)| self.line(*field, i == self.row))
+            .map(|(i, field)| self.line(*field, i == self.row, room))
             .collect();
         Paragraph::new(lines).block(block).render(form, buf);
         self.render_status(status, buf);
     }
 
-    fn line(&self, field: Field, focused: bool) -> Line<'_> {
+    fn line(&self, field: Field, focused: bool, room: usize) -> Line<'_> {
         let label_style = if focused {
             theme::selected()
         } else {
             theme::dim()
         };
+        let typed = account_url(&self.url.text);
+        let url_note = match self.url.text.trim() {
+            "" => strings::CONNECT_URL_EMPTY.to_owned(),
+            text if typed != text.trim_end_matches('/') => format!("→ {typed}"),
+            _ => String::new(),
+        };
         let (label, value, note) = match field {
-            Field::Url => (
-                "Zendesk URL",
-                self.url.text.clone(),
-                if self.url.text.is_empty() {
-                    "e.g. https://acme.zendesk.com"
-                } else {
-                    ""
-                },
-            ),
+            Field::Url => ("Zendesk URL", self.url.text.clone(), url_note.as_str()),
             Field::SignIn => ("Sign in", format!("‹ {} ›", self.sign_in.label()), ""),
             Field::ClientId => (
                 "OAuth client id",
@@ -419,16 +433,33 @@ impl ConnectState {
             ),
             Field::Test => ("", format!("[ {} ]", strings::CONNECT_TEST), ""),
         };
-        let cursor = if focused && self.is_typing() {
-            "▏"
-        } else {
-            ""
-        };
-        Line::from(vec![
+        let mut spans = vec![
             Span::styled(format!(" {label:>18} "), label_style),
-            Span::styled(format!(" {value}{cursor}"), Style::new().bold()),
-            Span::styled(format!("  {note}"), theme::dim()),
-        ])
+            Span::raw(" "),
+        ];
+        match self.input(field).filter(|_| focused) {
+            Some(input) => {
+                let masked = (field == Field::Token).then_some('•');
+                let note_room = text_width(note).min(room / 2) + 2;
+                spans.extend(input.spans(room.saturating_sub(note_room), masked));
+            }
+            None => spans.push(Span::styled(value, Style::new().bold())),
+        }
+        spans.push(Span::styled(format!("  {note}"), theme::dim()));
+        Line::from(spans)
+    }
+
+    /// The text field of a row, when it is one.
+    fn input(&self, field: Field) -> Option<&TextInput> {
+        match field {
+            Field::Url => Some(&self.url),
+            Field::ClientId => Some(&self.client_id),
+            Field::Email => Some(&self.email),
+            Field::Token if !self.token_from_env => Some(&self.token),
+            Field::Concurrency => Some(&self.concurrency),
+            Field::PhoneRegion => Some(&self.phone_region),
+            _ => None,
+        }
     }
 
     fn masked_token(&self) -> String {
@@ -474,6 +505,27 @@ impl ConnectState {
             .block(Block::new().borders(ratatui::widgets::Borders::NONE))
             .render(area.inner(ratatui::layout::Margin::new(1, 0)), buf);
     }
+}
+
+/// Width of a form row's label: ` {label:>18} `.
+const LABEL_WIDTH: usize = 20;
+
+/// The account URL for what was typed, as README says Connect takes it: a subdomain (`acme`)
+/// is `https://acme.zendesk.com`; a host (`acme.zendesk.com`) gets `https://`, or `http://`
+/// when it is this machine (the sandbox); a URL is kept as typed. Whether the URL is usable
+/// (plain http to another host is refused) is the client's check, with its own message.
+pub fn account_url(typed: &str) -> String {
+    let text = typed.trim().trim_end_matches('/');
+    if text.is_empty() || text.contains("://") {
+        return text.to_owned();
+    }
+    if !text.contains(['.', ':', '/']) && text != "localhost" {
+        return format!("https://{text}.zendesk.com");
+    }
+    let host = text.split(['/', ':']).next().unwrap_or_default();
+    let loopback = host == "localhost" || host.starts_with("127.") || text.starts_with("[::1]");
+    let scheme = if loopback { "http" } else { "https" };
+    format!("{scheme}://{text}")
 }
 
 fn mode_note(mode: Mode) -> &'static str {
@@ -601,19 +653,121 @@ mod tests {
         s.update(&Action::Char('z'));
         s.update(&Action::Char('z'));
         assert!(s.phone_region().is_err());
-        s.connection = Connection::Connected(Account {
-            url: "https://acme.zendesk.com".into(),
-            name: "Ops".into(),
-            email: "ops@acme.com".into(),
-            role: "admin".into(),
-            warning: None,
-            doctor: Vec::new(),
-        });
+        s.connection = connected();
         s.row = 9;
         assert_eq!(s.update(&Action::Next), None);
         assert_eq!(s.row, 8, "back on the region, whose note says why");
         s.phone_region = TextInput::new("GB");
         s.row = 9;
         assert_eq!(s.update(&Action::Next), Some(ConnectOutcome::Next));
+    }
+
+    #[rstest::rstest]
+    #[case::subdomain("acme", "https://acme.zendesk.com/")]
+    #[case::host("acme.zendesk.com", "https://acme.zendesk.com/")]
+    #[case::host_slash(" acme.zendesk.com/ ", "https://acme.zendesk.com/")]
+    #[case::url("https://acme.zendesk.com", "https://acme.zendesk.com/")]
+    #[case::custom_domain("support.acme.com", "https://support.acme.com/")]
+    #[case::sandbox_host("127.0.0.1:8080", "http://127.0.0.1:8080/")]
+    #[case::sandbox_url("http://127.0.0.1:8080/", "http://127.0.0.1:8080/")]
+    #[case::localhost("localhost:3000", "http://localhost:3000/")]
+    fn a_subdomain_host_or_url_is_an_account(#[case] typed: &str, #[case] url: &str) {
+        let parsed = crate::zendesk::base_url(Some(&account_url(typed)), None);
+        assert_eq!(parsed.map(|u| u.to_string()).ok().as_deref(), Some(url));
+    }
+
+    #[test]
+    fn plain_http_to_another_host_is_refused_with_a_reason() {
+        let err = crate::zendesk::base_url(Some(&account_url("http://acme.zendesk.com")), None)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("use https"), "{err}");
+    }
+
+    fn connected() -> Connection {
+        Connection::Connected(Account {
+            url: "https://acme.zendesk.com".into(),
+            name: "Ops".into(),
+            email: "ops@acme.com".into(),
+            role: "admin".into(),
+            warning: None,
+            doctor: Vec::new(),
+        })
+    }
+
+    #[test]
+    fn enter_on_a_successful_test_goes_on_and_an_edit_makes_it_due_again() {
+        let mut s = ConnectState::new(env(&[("ZENDESK_SUBDOMAIN", "acme")]), Mode::Upsert, false);
+        assert_eq!(s.row, 9, "on the test");
+        s.connection = connected();
+        assert_eq!(s.update(&Action::Enter), Some(ConnectOutcome::Next));
+        s.row = 0;
+        s.update(&Action::Left);
+        assert!(s.is_connected(), "moving the cursor changes nothing");
+        s.update(&Action::Backspace);
+        assert_eq!(s.connection, Connection::Untested);
+        s.row = 9;
+        assert!(matches!(
+            s.update(&Action::Enter),
+            Some(ConnectOutcome::Test(_))
+        ));
+    }
+
+    #[test]
+    fn the_url_edits_at_the_cursor_and_the_test_sends_the_whole_url() {
+        let mut s = ConnectState::new(|_| None, Mode::Upsert, false);
+        for c in "acmezendesk.com".chars() {
+            s.update(&Action::Char(c));
+        }
+        for _ in 0.."zendesk.com".len() {
+            s.update(&Action::Left);
+        }
+        s.update(&Action::Char('.'));
+        s.update(&Action::Edit(Edit::Start));
+        s.update(&Action::Edit(Edit::Delete));
+        s.update(&Action::Char('A'));
+        assert_eq!(s.url.text, "Acme.zendesk.com");
+        s.update(&Action::Edit(Edit::DeleteToStart));
+        s.update(&Action::Edit(Edit::DeleteToEnd));
+        assert_eq!(s.url.text, "");
+        for c in "acme".chars() {
+            s.update(&Action::Char(c));
+        }
+        s.row = 9;
+        let Some(ConnectOutcome::Test(request)) = s.update(&Action::Enter) else {
+            panic!("test asked for")
+        };
+        assert_eq!(request.url, "https://acme.zendesk.com");
+    }
+
+    fn frame(
+        s: &ConnectState,
+        width: u16,
+        height: u16,
+    ) -> ratatui::Terminal<ratatui::backend::TestBackend> {
+        crate::tui::widgets::drawn(width, height, |area, buf| s.render(area, buf))
+    }
+
+    #[test]
+    fn connect_editing_the_url_80x24() {
+        let mut s = ConnectState::new(|_| None, Mode::Upsert, false);
+        insta::assert_snapshot!("connect_empty_80x24", frame(&s, 80, 24).backend());
+        for c in "acme.zendesk.com".chars() {
+            s.update(&Action::Char(c));
+        }
+        for _ in 0..".zendesk.com".len() {
+            s.update(&Action::Left);
+        }
+        // The cursor is drawn on the dot after "acme"; the note says the URL the test uses.
+        insta::assert_snapshot!("connect_editing_80x24", frame(&s, 80, 24).backend());
+        let buffer = frame(&s, 80, 24).backend().buffer().clone();
+        let dot = buffer.content().iter().position(|c| {
+            c.symbol() == "." && c.modifier.contains(ratatui::style::Modifier::REVERSED)
+        });
+        assert_eq!(
+            dot.map(|i| i % 80),
+            Some(26),
+            "cursor after 'acme' (1 + 20 + 1 + 4)"
+        );
     }
 }

@@ -87,6 +87,9 @@ pub struct MapState {
     /// The profile the mapping came from or was saved as.
     pub profile_name: Option<String>,
     pub notice: Option<Notice>,
+    /// The sheet column of the table's first column (0 = A): a table that starts in column B
+    /// shows B, C, … as the sheet does.
+    pub first_column: usize,
 }
 
 impl MapState {
@@ -99,6 +102,7 @@ impl MapState {
         MapState {
             samples,
             table: state,
+            first_column: table.layout.first_column as usize,
             ..MapState::default()
         }
     }
@@ -403,7 +407,7 @@ impl MapState {
                 _ => Style::new(),
             };
             TableRow::new(vec![
-                TableCell::from(column_letter(c.index)).style(theme::dim()),
+                TableCell::from(column_letter(self.first_column + c.index)).style(theme::dim()),
                 TableCell::from(fit(&c.header, header_w)),
                 TableCell::from(fit(&samples, samples_w)).style(theme::dim()),
                 TableCell::from(fit(&target, target_w)).style(style),
@@ -575,5 +579,61 @@ mod tests {
         assert_eq!(suggest_key("Renewal Date"), "renewal_date");
         assert_eq!(suggest_key(" Plan (2026) "), "plan_2026");
         assert_eq!(suggest_key("Ünïcode—Name"), "n_code_name");
+    }
+
+    /// A table that starts in column C of its sheet, with Japanese, emoji and accented cells.
+    fn wide_table() -> SheetTable {
+        let headers = ["氏名", "E-mail", "Notes"].map(str::to_owned).to_vec();
+        let rows = [
+            ["山田太郎", "taro@example.jp", "🎉 VIP customer since 2019"],
+            [
+                "佐藤花子",
+                "hanako@example.jp",
+                "顧客メモ：請求書は毎月送付",
+            ],
+            ["Zoe\u{301} Ångström", "zoe@example.com", "café ☕ regular"],
+        ]
+        .iter()
+        .zip(4..)
+        .map(|(cells, number)| crate::sheet::Row {
+            number,
+            cells: cells
+                .iter()
+                .map(|c| crate::sheet::Cell::Text((*c).into()))
+                .collect(),
+        })
+        .collect();
+        SheetTable {
+            layout: crate::sheet::TableLayout {
+                sheet: "顧客".into(),
+                header_row: 3,
+                first_column: 2,
+                headers: headers.clone(),
+            },
+            rows,
+            blank_rows: 0,
+        }
+    }
+
+    #[test]
+    fn map_shows_the_sheets_column_letters_and_wide_samples_80x24() {
+        let table = wide_table();
+        let mut m = auto_match(&table.layout.headers);
+        let mut s = MapState::new(&table);
+        let terminal = crate::tui::widgets::drawn(80, 24, |area, buf| {
+            s.render(area, buf, &m, Mode::Upsert);
+        });
+        insta::assert_snapshot!("map_wide_80x24", terminal.backend());
+        let text = format!("{:?}", terminal.backend());
+        assert!(
+            text.contains("│C    氏名"),
+            "the first column is C:\n{text}"
+        );
+        let mut mode = Mode::Upsert;
+        s.update(&Action::Enter, &mut m, &mut mode);
+        let terminal = crate::tui::widgets::drawn(80, 24, |area, buf| {
+            s.render(area, buf, &m, mode);
+        });
+        insta::assert_snapshot!("map_wide_picker_80x24", terminal.backend());
     }
 }

@@ -7,7 +7,7 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, BorderType, Paragraph, Widget, Wrap};
+use ratatui::widgets::{Block, BorderType, Clear, Paragraph, Widget, Wrap};
 
 use crate::payload::Mode;
 use crate::plan::{Action as RowAction, Cost, Existing, Plan, Tags};
@@ -75,6 +75,16 @@ pub struct PlanState {
     /// Indexes into the plan's rows that pass the filter.
     pub shown: Vec<usize>,
     pub cursor: Cursor,
+    /// The selected row's changes in full, over the list (Enter).
+    pub detail: Option<Detail>,
+}
+
+/// The row detail's scroll position.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Detail {
+    pub scroll: usize,
+    /// The last line the scroll may start at, from the last draw.
+    last: usize,
 }
 
 impl PlanState {
@@ -88,6 +98,7 @@ impl PlanState {
             filter: 0,
             shown: Vec::new(),
             cursor: Cursor::default(),
+            detail: None,
         }
     }
 
@@ -129,6 +140,22 @@ impl PlanState {
     }
 
     pub fn update(&mut self, action: &Action) -> Option<PlanOutcome> {
+        if let Some(detail) = &mut self.detail {
+            match action {
+                Action::Back | Action::Enter => self.detail = None,
+                Action::Left | Action::Right => {
+                    let step = if *action == Action::Left {
+                        Action::Up
+                    } else {
+                        Action::Down
+                    };
+                    self.cursor.navigate(&step, self.shown.len());
+                    *detail = Detail::default();
+                }
+                action => detail.scroll(action),
+            }
+            return None;
+        }
         if self.cursor.navigate(action, self.shown.len()) {
             return None;
         }
@@ -158,6 +185,9 @@ impl PlanState {
                     // What is sent changes: the plan is made again.
                     self.stage = Stage::Checked(c.clone());
                 }
+            }
+            Action::Enter if matches!(self.stage, Stage::Planned(..)) && !self.shown.is_empty() => {
+                self.detail = Some(Detail::default());
             }
             Action::Enter if !self.blocked() && matches!(self.stage, Stage::Checked(_)) => {
                 if let Stage::Checked(c) = &self.stage {
@@ -220,8 +250,54 @@ impl PlanState {
             Stage::Planned(c, plan) => {
                 self.render_check(&c, head, buf);
                 self.render_plan(&plan, body, buf);
+                self.render_detail(&plan, area, buf);
             }
         }
+    }
+
+    /// The selected row in full over the screen: who, every change old → new (the secondary
+    /// email explained), the user a new row sends, and the account's warnings.
+    fn render_detail(&mut self, plan: &Plan, area: Rect, buf: &mut Buffer) {
+        let Some(detail) = &mut self.detail else {
+            return;
+        };
+        let Some(row) = self.shown.get(self.cursor.selected).map(|&i| &plan.rows[i]) else {
+            return;
+        };
+        let rect = area;
+        Clear.render(rect, buf);
+        let (colour, _) = describe(&row.action);
+        let block = Block::bordered()
+            .border_type(BorderType::Rounded)
+            .border_style(Style::new().fg(colour))
+            .title(Span::styled(
+                format!(
+                    " {} {} · {} ",
+                    strings::PLAN_ROW,
+                    row.row,
+                    row.action.name()
+                ),
+                Style::new().fg(colour).bold(),
+            ))
+            .title_bottom(
+                Line::from(Span::styled(strings::PLAN_DETAIL_KEYS, theme::dim())).right_aligned(),
+            );
+        let inner = block.inner(rect);
+        block.render(rect, buf);
+        let lines = detail_lines(row, &plan.warnings);
+        let width = usize::from(inner.width).max(1);
+        // Word wrapping can take a line more than the width alone says: count it, so the end
+        // is always reachable (at worst a blank line shows under it).
+        let wrapped: usize = lines
+            .iter()
+            .map(|l| l.width().max(1).div_ceil(width) + usize::from(l.width() > width))
+            .sum();
+        detail.last = wrapped.saturating_sub(usize::from(inner.height));
+        detail.scroll = detail.scroll.min(detail.last);
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .scroll((u16::try_from(detail.scroll).unwrap_or(u16::MAX), 0))
+            .render(inner, buf);
     }
 
     fn render_check(&self, c: &AccountCheck, area: Rect, buf: &mut Buffer) {
@@ -418,6 +494,132 @@ impl PlanState {
     }
 }
 
+impl Detail {
+    fn scroll(&mut self, action: &Action) {
+        let page = 10;
+        self.scroll = match action {
+            Action::Up | Action::ScrollUp => self.scroll.saturating_sub(1),
+            Action::Down | Action::ScrollDown => self.scroll + 1,
+            Action::PageUp => self.scroll.saturating_sub(page),
+            Action::PageDown => self.scroll + page,
+            Action::Home => 0,
+            Action::End => self.last,
+            _ => self.scroll,
+        };
+        if self.last > 0 {
+            self.scroll = self.scroll.min(self.last);
+        }
+    }
+}
+
+/// A row of the plan in full, for its detail.
+fn detail_lines<'a>(row: &crate::plan::RowPlan, warnings: &'a [String]) -> Vec<Line<'a>> {
+    let mut lines = Vec::new();
+    if let Some(user) = &row.user {
+        let keys = [
+            user.name.clone(),
+            user.email.as_ref().map(|e| format!("<{e}>")),
+            user.external_id
+                .as_ref()
+                .map(|x| format!("external_id {x}")),
+        ];
+        let who: Vec<String> = keys.into_iter().flatten().collect();
+        lines.push(Line::from(Span::styled(
+            format!(" {}", who.join(" ")),
+            theme::header(),
+        )));
+        lines.push(Line::from(""));
+    }
+    match &row.action {
+        RowAction::Update { id, changes } => {
+            lines.push(Line::from(format!(
+                " {} {id}: {} {}",
+                strings::PLAN_USER,
+                changes.len(),
+                strings::PLAN_CHANGES
+            )));
+            for change in changes {
+                lines.extend(change_lines(change));
+            }
+        }
+        RowAction::New => {
+            lines.push(Line::from(format!(" {}", strings::PLAN_NEW_SENT)));
+            let json = row
+                .user
+                .as_ref()
+                .and_then(|u| serde_json::to_string_pretty(u).ok())
+                .unwrap_or_default();
+            lines.extend(json.lines().map(|l| Line::from(format!("   {l}"))));
+        }
+        action => {
+            let (colour, what) = describe(action);
+            lines.push(Line::from(Span::styled(
+                format!(" {what}"),
+                Style::new().fg(colour),
+            )));
+        }
+    }
+    if !warnings.is_empty() {
+        lines.push(Line::from(""));
+        lines.push(Line::from(Span::styled(
+            format!(" {}", strings::PLAN_ACCOUNT_WARNINGS),
+            theme::dim(),
+        )));
+        lines.extend(warnings.iter().map(|w| {
+            Line::from(Span::styled(
+                format!(" ⚠ {w}"),
+                Style::new().fg(theme::WARNING),
+            ))
+        }));
+    }
+    lines
+}
+
+/// One change: the field, then what it holds and what it will hold, each on its own line so a
+/// long value reads whole; a secondary email says what Zendesk does with it.
+fn change_lines(change: &crate::plan::Change) -> Vec<Line<'static>> {
+    let value = |v: &serde_json::Value| match v {
+        serde_json::Value::Null => strings::PLAN_EMPTY.to_owned(),
+        other => crate::text::printable(&other.to_string()),
+    };
+    let secondary = change.field == crate::plan::SECONDARY_EMAIL;
+    let (field, was, will) = if secondary {
+        (
+            strings::PLAN_SECONDARY,
+            strings::PLAN_PRIMARY_STAYS,
+            strings::PLAN_ADDED,
+        )
+    } else {
+        (
+            change.field.as_str(),
+            strings::PLAN_WAS,
+            strings::PLAN_WILL_BE,
+        )
+    };
+    let mut lines = vec![
+        Line::from(""),
+        Line::from(Span::styled(
+            format!("   {field}"),
+            Style::new().fg(theme::ACCENT).bold(),
+        )),
+        Line::from(vec![
+            Span::styled(format!("     {was:<12}"), theme::dim()),
+            Span::raw(value(&change.old)),
+        ]),
+        Line::from(vec![
+            Span::styled(format!("     {will:<12}"), theme::dim()),
+            Span::styled(value(&change.new), Style::new().bold()),
+        ]),
+    ];
+    if secondary {
+        lines.push(Line::from(Span::styled(
+            format!("     {}", strings::PLAN_SECONDARY_NOTE),
+            theme::dim(),
+        )));
+    }
+    lines
+}
+
 fn say(area: Rect, buf: &mut Buffer, text: &str, colour: ratatui::style::Color) {
     Paragraph::new(text.to_owned())
         .style(Style::new().fg(colour))
@@ -590,5 +792,80 @@ mod tests {
                 skip_unchanged: false
             })
         );
+    }
+
+    fn detailed_plan() -> Arc<Plan> {
+        let user = |name: &str, email: &str| {
+            Some(crate::payload::User {
+                name: Some(name.into()),
+                email: Some(email.into()),
+                external_id: Some("10001".into()),
+                ..crate::payload::User::default()
+            })
+        };
+        let change = |field: &str, old: serde_json::Value, new: serde_json::Value| Change {
+            field: field.into(),
+            old,
+            new,
+        };
+        let long = "Migrated from the old helpdesk in 2019; key account, escalate billing \
+                    questions to the account manager before answering";
+        Arc::new(Plan {
+            mode: Mode::Upsert,
+            rows: vec![
+                RowPlan {
+                    row: 5,
+                    action: RowAction::Update {
+                        id: 360_000_000_008,
+                        changes: vec![
+                            change("name", "Bruno Old".into(), "山田 Bruno 🎉".into()),
+                            change(
+                                crate::plan::SECONDARY_EMAIL,
+                                "bruno@old.example".into(),
+                                "bruno.silva@example.com".into(),
+                            ),
+                            change("notes", serde_json::Value::Null, long.into()),
+                            change("user_fields.plan", "silver".into(), "gold".into()),
+                            change(
+                                "tags",
+                                serde_json::json!(["a"]),
+                                serde_json::json!(["a", "vip"]),
+                            ),
+                        ],
+                    },
+                    user: user("Bruno Silva", "bruno.silva@example.com"),
+                },
+                RowPlan {
+                    row: 6,
+                    action: RowAction::New,
+                    user: user("Chloé Silva", "chloe@example.com"),
+                },
+            ],
+            missing_organizations: Vec::new(),
+            warnings: vec!["user tagging is off in the account: Zendesk ignores tags".into()],
+            cost: check().cost,
+            spent: Spent::default(),
+        })
+    }
+
+    #[test]
+    fn enter_shows_a_rows_changes_in_full_with_scrolling_80x24() {
+        let mut s = PlanState::new(Mode::Upsert);
+        s.checked(check());
+        s.planned(detailed_plan());
+        assert_eq!(s.update(&Action::Enter), None);
+        assert!(s.detail.is_some());
+        let draw =
+            |s: &mut PlanState| crate::tui::widgets::drawn(80, 22, |area, buf| s.render(area, buf));
+        insta::assert_snapshot!("plan_detail_80x24", draw(&mut s).backend());
+        s.update(&Action::End);
+        let end = draw(&mut s);
+        insta::assert_snapshot!("plan_detail_scrolled_80x24", end.backend());
+        assert!(format!("{:?}", end.backend()).contains("user tagging is off"));
+        s.update(&Action::Right);
+        insta::assert_snapshot!("plan_detail_new_row_80x24", draw(&mut s).backend());
+        s.update(&Action::Back);
+        assert!(s.detail.is_none());
+        assert_eq!(s.cursor.selected, 1, "the row last shown stays selected");
     }
 }

@@ -308,4 +308,31 @@ mod tests {
         let line = colour_json("      \"verified\": true");
         assert_eq!(line.spans[3].style.fg, Some(Color::Magenta));
     }
+
+    #[test]
+    fn preview_with_wide_characters_80x24() {
+        let mut s = PreviewState::new(1);
+        let user = |name: &str, notes: &str| User {
+            name: Some(name.into()),
+            notes: Some(notes.into()),
+            ..User::default()
+        };
+        let request = Request {
+            method: "POST",
+            path: "/api/v2/users/create_many",
+            rows: vec![2, 3],
+            body: Body {
+                users: vec![
+                    user(
+                        "山田太郎",
+                        "🎉 VIP 顧客メモ：請求書は毎月送付、担当は営業部の佐藤さん",
+                    ),
+                    user("Zoe\u{301} Ångström", "café ☕ regular"),
+                ],
+            },
+        };
+        s.show(0, &request, None);
+        let terminal = crate::tui::widgets::drawn(80, 22, |area, buf| s.render(area, buf));
+        insta::assert_snapshot!("preview_wide_80x24", terminal.backend());
+    }
 }

@@ -13,7 +13,7 @@ use crate::tui::action::Action;
 use crate::tui::strings;
 use crate::tui::widgets::cursor::Cursor;
 use crate::tui::widgets::input::TextInput;
-use crate::tui::widgets::{centered, fit, theme};
+use crate::tui::widgets::{cell, cell_right, centered, fit, theme};
 
 /// The outcome filter, in the order `f` steps through it.
 const FILTERS: [Option<Outcome>; 7] = [
@@ -299,7 +299,7 @@ impl ResultsState {
                 Span::styled(format!(" {:>6} ", o.row), style),
                 Span::styled(format!("{:<8} ", o.outcome), style.fg(colour)),
                 Span::styled(format!("{id:>12} "), style),
-                Span::styled(format!("{:<who_w$} ", fit(&who(o), who_w)), style),
+                Span::styled(format!("{} ", cell(&who(o), who_w)), style),
                 Span::styled(fit(&error, error_w), style.fg(colour)),
             ]));
         }
@@ -426,7 +426,7 @@ fn row_cells(table: &Table, row: u32) -> Option<Vec<String>> {
                     .get(i)
                     .map(crate::sheet::Cell::display)
                     .unwrap_or_default();
-                format!("{:>20}  {}", fit(h, 20), fit(&value, 70))
+                format!("{}  {}", cell_right(h, 20), fit(&value, 70))
             })
             .collect(),
     )

@@ -12,11 +12,14 @@ use ratatui::widgets::{Block, BorderType, Gauge, Paragraph, Widget};
 
 use crate::import::{ImportEvent, Outcome, RowOutcome, Summary, WaitReason};
 use crate::tui::action::Action;
+use crate::tui::keymap::KeyContext;
 use crate::tui::strings;
 use crate::tui::widgets::{fit, theme};
 
 /// Log lines kept.
 const LOG_LINES: usize = 200;
+/// Sending time before the ETA is worked out: the first answers say little about the rate.
+const ETA_AFTER: Duration = Duration::from_secs(3);
 
 /// Where the import is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,6 +43,8 @@ pub enum RunOutcome {
     Cancel,
     /// The run is over: show every row's result.
     Results,
+    /// The run is over: another file, keeping the account.
+    NewImport,
 }
 
 #[derive(Debug, Clone)]
@@ -50,11 +55,17 @@ pub struct RunState {
     pub rows: u64,
     pub batches: usize,
     pub summary: Summary,
-    /// Rows sent at least once.
+    /// Rows sent at least once by this session.
     pub sent: u64,
     sent_batches: HashSet<usize>,
     /// Rows finished when this session took the run over (a resumed run's earlier rows).
     pub finished_before: u64,
+    /// Rows an earlier session sent (the finished ones that were not skipped).
+    sent_before: u64,
+    /// Time spent paused, not counting a pause still going on.
+    paused_for: Duration,
+    /// When the current pause began, and the ETA then (held while paused).
+    paused_at: Option<(Instant, Option<Duration>)>,
     pub jobs: HashSet<String>,
     pub waiting: Option<(WaitReason, Instant)>,
     pub started: Instant,
@@ -75,6 +86,9 @@ impl RunState {
             sent: 0,
             sent_batches: HashSet::new(),
             finished_before: 0,
+            sent_before: 0,
+            paused_for: Duration::ZERO,
+            paused_at: None,
             jobs: HashSet::new(),
             waiting: None,
             started: now,
@@ -101,6 +115,7 @@ impl RunState {
                 self.rows = rows;
                 self.batches = batches;
                 self.finished_before = done.finished();
+                self.sent_before = done.finished() - done.skipped;
                 self.summary = *done;
                 self.summary.rows = rows;
                 self.status = RunStatus::Running;
@@ -143,18 +158,23 @@ impl RunState {
             }
             ImportEvent::Paused => {
                 self.status = RunStatus::Paused;
+                let at = self.clock();
+                self.paused_at = Some((at, self.eta_at(at)));
                 self.note("paused: nothing new is sent".to_owned());
             }
             ImportEvent::Resumed => {
                 self.status = RunStatus::Running;
+                self.end_pause();
                 self.note("resumed".to_owned());
             }
             ImportEvent::Cancelling => {
                 self.status = RunStatus::Cancelling;
+                self.end_pause();
                 self.note("cancelling: following the jobs in flight to their end".to_owned());
             }
             ImportEvent::Finished(summary) => {
-                self.now = self.now.max(Instant::now());
+                self.now = self.clock();
+                self.end_pause();
                 self.summary = *summary;
                 self.jobs.clear();
                 self.waiting = None;
@@ -183,6 +203,9 @@ impl RunState {
             (Action::Next | Action::Enter, RunStatus::Finished | RunStatus::Failed(_)) => {
                 Some(RunOutcome::Results)
             }
+            (Action::NewImport, RunStatus::Finished | RunStatus::Failed(_)) => {
+                Some(RunOutcome::NewImport)
+            }
             _ => None,
         }
     }
@@ -195,17 +218,77 @@ impl RunState {
         )
     }
 
-    /// Rows per second finished in this session.
-    fn rate(&self) -> f64 {
-        let secs = self.now.duration_since(self.started).as_secs_f64();
+    /// The time of an event: now, or the time the screen was last drawn at, whichever is
+    /// later (tests set `now` ahead).
+    fn clock(&self) -> Instant {
+        self.now.max(Instant::now())
+    }
+
+    fn end_pause(&mut self) {
+        if let Some((at, _)) = self.paused_at.take() {
+            self.paused_for += self.clock().saturating_duration_since(at);
+        }
+    }
+
+    /// Time spent sending up to `at`, pauses left out.
+    fn sending(&self, at: Instant) -> Duration {
+        let end = self.paused_at.map_or(at, |(paused, _)| paused.min(at));
+        end.saturating_duration_since(self.started)
+            .saturating_sub(self.paused_for)
+    }
+
+    /// Rows per second finished in this session up to `at`, pauses left out.
+    fn rate_at(&self, at: Instant) -> f64 {
+        let secs = self.sending(at).as_secs_f64();
         let done = self.summary.finished().saturating_sub(self.finished_before);
         if secs < 0.5 { 0.0 } else { done as f64 / secs }
     }
 
-    fn eta(&self) -> Option<Duration> {
-        let rate = self.rate();
+    fn rate(&self) -> f64 {
+        self.rate_at(self.now)
+    }
+
+    /// Time left at this session's rate, once it has sent for [`ETA_AFTER`].
+    fn eta_at(&self, at: Instant) -> Option<Duration> {
+        let rate = self.rate_at(at);
         let left = self.rows.saturating_sub(self.summary.finished());
-        (rate > 0.0 && left > 0).then(|| Duration::from_secs_f64(left as f64 / rate))
+        let known = self.sending(at) >= ETA_AFTER;
+        // Whole seconds, rounded up: rows left never show as 0:00.
+        (known && rate > 0.0 && left > 0)
+            .then(|| Duration::from_secs_f64((left as f64 / rate).ceil()))
+    }
+
+    /// The ETA as shown: while sending, once known; while paused, the one before the pause
+    /// (if it was known); none when nothing is sent (starting, cancelling, over).
+    fn eta_text(&self) -> Option<String> {
+        match self.status {
+            RunStatus::Running => Some(
+                self.eta_at(self.now)
+                    .map_or_else(|| strings::RUN_ETA_SOON.to_owned(), clock),
+            ),
+            RunStatus::Paused => {
+                let held = self.paused_at.and_then(|(_, eta)| eta)?;
+                Some(format!("{} {}", clock(held), strings::RUN_ETA_HELD))
+            }
+            _ => None,
+        }
+    }
+
+    /// Rows sent in the whole run: by earlier sessions and this one. A row an earlier session
+    /// sent whose job this one followed to its end counts once it finishes.
+    pub fn sent(&self) -> u64 {
+        let finished_sent = self.summary.finished() - self.summary.skipped;
+        (self.sent_before + self.sent).max(finished_sent)
+    }
+
+    /// The keys that do something now, for the hint bar and the help.
+    pub fn key_context(&self) -> KeyContext {
+        match self.status {
+            RunStatus::Running => KeyContext::Run,
+            RunStatus::Paused => KeyContext::RunPaused,
+            RunStatus::Finished | RunStatus::Failed(_) => KeyContext::RunOver,
+            RunStatus::Starting | RunStatus::Cancelling => KeyContext::RunWaiting,
+        }
     }
 
     pub fn render(&self, area: Rect, buf: &mut Buffer) {
@@ -237,15 +320,15 @@ impl RunState {
         Gauge::default()
             .gauge_style(Style::new().fg(colour))
             .ratio(ratio.clamp(0.0, 1.0))
-            .label(format!(
-                "{done} of {} rows finished · {} sent",
-                self.rows, self.sent
-            ))
+            .label(self.gauge_label())
             .render(gauge.inner(ratatui::layout::Margin::new(1, 0)), buf);
         self.render_counters(counters, buf);
-        let eta = self.eta().map_or_else(|| "–".to_owned(), clock);
+        let eta = self
+            .eta_text()
+            .map(|eta| format!("ETA {eta}   "))
+            .unwrap_or_default();
         Line::from(Span::raw(format!(
-            " {:.0} rows/s   ETA {eta}   jobs in flight {}   elapsed {}",
+            " {:.0} rows/s   {eta}jobs in flight {}   elapsed {}",
             self.rate(),
             self.jobs.len(),
             clock(self.now.duration_since(self.started))
@@ -264,6 +347,24 @@ impl RunState {
             .render(wait, buf);
         }
         self.render_log(log, buf);
+    }
+
+    /// Finished and sent for the whole run; a resumed run says how much came before.
+    fn gauge_label(&self) -> String {
+        let mut label = format!(
+            "{} of {} rows finished · {} sent",
+            self.summary.finished(),
+            self.rows,
+            self.sent()
+        );
+        if self.sent_before > 0 {
+            label.push_str(&format!(
+                " · {} {}",
+                self.finished_before,
+                strings::RUN_BEFORE
+            ));
+        }
+        label
     }
 
     fn status_text(&self) -> (String, ratatui::style::Color) {
@@ -438,5 +539,152 @@ mod tests {
     fn clocks() {
         assert_eq!(clock(Duration::from_secs(249)), "4:09");
         assert_eq!(clock(Duration::from_secs(3909)), "1:05:09");
+    }
+
+    fn resumed(t0: Instant) -> RunState {
+        let mut s = RunState::new(t0);
+        s.run_id = "20261130-223000-4821".into();
+        s.account = "https://acme.zendesk.com/".into();
+        s.event(ImportEvent::Started {
+            rows: 1000,
+            batches: 10,
+            done: Box::new(Summary {
+                created: 300,
+                skipped: 4,
+                ..Summary::default()
+            }),
+        });
+        s
+    }
+
+    fn finish(s: &mut RunState, rows: std::ops::Range<u32>) {
+        s.event(ImportEvent::RowsFinished(
+            rows.map(|r| outcome(r, Outcome::Created)).collect(),
+        ));
+    }
+
+    #[test]
+    fn a_resumed_run_counts_what_was_sent_and_finished_before() {
+        let t0 = Instant::now();
+        let mut s = resumed(t0);
+        assert_eq!((s.sent(), s.summary.finished()), (300, 304));
+        s.event(ImportEvent::BatchSent {
+            batch: 3,
+            rows: (400..500).collect(),
+            attempt: 1,
+        });
+        assert_eq!(s.sent(), 400);
+        assert_eq!(
+            s.gauge_label(),
+            "304 of 1000 rows finished · 400 sent · 304 finished before this session"
+        );
+        // A job the earlier session had sent finishes here: its rows were sent, once.
+        finish(&mut s, 1000..1150);
+        finish(&mut s, 400..500);
+        assert_eq!(s.sent(), 550);
+    }
+
+    #[test]
+    fn the_eta_waits_for_a_few_seconds_holds_while_paused_and_goes_when_nothing_runs() {
+        let t0 = Instant::now();
+        let mut s = resumed(t0);
+        s.now = t0 + Duration::from_secs(1);
+        finish(&mut s, 1000..1050);
+        assert_eq!(s.eta_text().as_deref(), Some(strings::RUN_ETA_SOON));
+        s.now = t0 + Duration::from_secs(4);
+        finish(&mut s, 1050..1200);
+        // 200 rows in 4 s: 496 left take 10 s.
+        assert_eq!(s.eta_text().as_deref(), Some("0:10"));
+        s.event(ImportEvent::Paused);
+        s.now = t0 + Duration::from_secs(60);
+        finish(&mut s, 1200..1300);
+        assert_eq!(
+            s.eta_text(),
+            Some(format!("0:10 {}", strings::RUN_ETA_HELD)),
+            "jobs in flight finish while paused; the ETA stays as it was"
+        );
+        s.event(ImportEvent::Resumed);
+        s.now = t0 + Duration::from_secs(62);
+        // 300 rows in 6 s of sending (the 56 s paused left out): 396 left take 8 s.
+        assert_eq!(s.eta_text().as_deref(), Some("0:08"));
+        s.event(ImportEvent::Cancelling);
+        assert_eq!(s.eta_text(), None, "nothing more is sent");
+        s.event(ImportEvent::Finished(Box::new(s.summary.clone())));
+        assert_eq!(s.eta_text(), None);
+        assert_eq!(RunState::new(t0).eta_text(), None, "starting");
+    }
+
+    /// The key a hint names (`p`, `Enter`).
+    fn key(name: &str) -> ratatui::crossterm::event::KeyEvent {
+        use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+        let code = match name {
+            "Enter" => KeyCode::Enter,
+            c => KeyCode::Char(c.chars().next().unwrap_or(' ')),
+        };
+        KeyEvent::new(code, KeyModifiers::NONE)
+    }
+
+    #[test]
+    fn the_hints_offer_only_what_works_now() {
+        let t0 = Instant::now();
+        let mut states = vec![RunState::new(t0), resumed(t0)];
+        for event in [
+            ImportEvent::Paused,
+            ImportEvent::Cancelling,
+            ImportEvent::Finished(Box::default()),
+        ] {
+            let mut s = resumed(t0);
+            s.event(event);
+            states.push(s);
+        }
+        let mut failed = resumed(t0);
+        failed.status = RunStatus::Failed("the journal cannot be written".into());
+        states.push(failed);
+        for mut s in states {
+            let context = s.key_context();
+            let hinted = crate::tui::keymap::help(context).iter().filter(|h| h.hint);
+            for keys in hinted.flat_map(|h| h.keys.split(' ')) {
+                let action = crate::tui::keymap::action(context, key(keys));
+                let done = action.and_then(|a| s.update(&a));
+                assert!(
+                    done.is_some(),
+                    "{:?}: {keys} is hinted but does nothing",
+                    s.status
+                );
+            }
+            for unhinted in ["p", "c", "n"] {
+                let hinted = crate::tui::keymap::help(context)
+                    .iter()
+                    .any(|h| h.hint && h.keys.split(' ').any(|k| k == unhinted));
+                let action = crate::tui::keymap::action(context, key(unhinted));
+                if !hinted {
+                    assert_eq!(
+                        action.and_then(|a| s.update(&a)),
+                        None,
+                        "{:?}: {unhinted}",
+                        s.status
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn run_resumed_running_and_paused_80x24() {
+        let t0 = Instant::now();
+        let mut s = resumed(t0);
+        s.event(ImportEvent::BatchSent {
+            batch: 3,
+            rows: (400..500).collect(),
+            attempt: 1,
+        });
+        s.now = t0 + Duration::from_secs(5);
+        finish(&mut s, 1000..1200);
+        let draw =
+            |s: &RunState| crate::tui::widgets::drawn(80, 22, |area, buf| s.render(area, buf));
+        insta::assert_snapshot!("run_resumed_80x24", draw(&s).backend());
+        s.event(ImportEvent::Paused);
+        s.now = t0 + Duration::from_secs(30);
+        insta::assert_snapshot!("run_resumed_paused_80x24", draw(&s).backend());
     }
 }

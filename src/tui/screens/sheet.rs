@@ -13,9 +13,9 @@ use crate::sheet::header::column_letter;
 use crate::sheet::{HeaderChoice, Row, SheetInfo, SheetKind, Visibility};
 use crate::tui::action::Action;
 use crate::tui::strings;
-use crate::tui::widgets::{fit, theme};
+use crate::tui::widgets::{cell, fit, text_width, theme};
 
-/// Widest a grid column gets, in characters.
+/// Widest a grid column gets, in display columns.
 const MAX_COLUMN_WIDTH: usize = 18;
 /// The row-number column: `12345 header`.
 const ROW_LABEL_WIDTH: usize = 12;
@@ -290,7 +290,7 @@ impl SheetState {
             .preview
             .iter()
             .filter_map(|r| r.cells.get(col))
-            .map(|c| c.display().chars().count())
+            .map(|c| text_width(&crate::text::printable(&c.display())))
             .max()
             .unwrap_or(0);
         widest.clamp(3, MAX_COLUMN_WIDTH)
@@ -325,9 +325,8 @@ fn sheet_line(s: &SheetInfo, width: usize) -> Line<'static> {
     } else {
         format!("{mark} {size}")
     };
-    let room = width.saturating_sub(note.chars().count() + 1);
-    let name = fit(&s.name, room);
-    let pad = room.saturating_sub(name.chars().count());
+    let room = width.saturating_sub(text_width(&note) + 1);
+    let name = cell(&s.name, room);
     let style = if s.visibility == Visibility::Visible && s.kind == SheetKind::Worksheet {
         Style::new()
     } else {
@@ -335,7 +334,7 @@ fn sheet_line(s: &SheetInfo, width: usize) -> Line<'static> {
     };
     Line::from(vec![
         Span::styled(name, style),
-        Span::raw(" ".repeat(pad + 1)),
+        Span::raw(" "),
         Span::styled(note, theme::dim()),
     ])
 }
@@ -409,5 +408,49 @@ mod tests {
             "no table while its rows are loading"
         );
         assert_eq!(s.update(&Action::Down), None, "already the last sheet");
+    }
+
+    #[test]
+    fn sheet_grid_with_wide_characters_80x24() {
+        let text = |t: &str| Cell::Text(t.into());
+        let sheets = vec![SheetInfo {
+            name: "顧客一覧 🎌".into(),
+            visibility: Visibility::Visible,
+            kind: SheetKind::Worksheet,
+            size: Some((4, 4)),
+        }];
+        let mut s = SheetState::new(sheets, 0);
+        s.show_preview(
+            vec![
+                Row {
+                    number: 1,
+                    cells: vec![text("氏名"), text("メール"), text("メモ"), text("n")],
+                },
+                Row {
+                    number: 2,
+                    cells: vec![
+                        text("山田太郎"),
+                        text("taro@example.jp"),
+                        text("🎉🎉 VIP 顧客メモ：請求書は毎月送付"),
+                        Cell::Int(1),
+                    ],
+                },
+                Row {
+                    number: 3,
+                    cells: vec![
+                        text("Zoe\u{301}"),
+                        text("zoe@example.com"),
+                        text("café ☕"),
+                        Cell::Int(22),
+                    ],
+                },
+            ],
+            Some(1),
+        );
+        let terminal = crate::tui::widgets::drawn(80, 24, |area, buf| s.render(area, buf));
+        insta::assert_snapshot!("sheet_wide_80x24", terminal.backend());
+        s.update(&Action::Right);
+        let terminal = crate::tui::widgets::drawn(80, 24, |area, buf| s.render(area, buf));
+        insta::assert_snapshot!("sheet_wide_scrolled_80x24", terminal.backend());
     }
 }

@@ -12,9 +12,12 @@ use crate::mapping::{DateOrder, Transform};
 use crate::tui::action::Action;
 use crate::tui::strings;
 use crate::tui::widgets::input::TextInput;
-use crate::tui::widgets::{centered, theme};
+use crate::tui::widgets::{cell, centered, theme};
 
 /// The editor's rows, top to bottom.
+/// Columns a value takes in the editor.
+const VALUE_WIDTH: usize = 16;
+
 const FIELDS: [&str; 7] = [
     "trim",
     "lowercase",
@@ -71,21 +74,27 @@ impl TransformEditor {
             Action::Enter => return self.finish(),
             Action::Up => self.row = self.row.saturating_sub(1),
             Action::Down | Action::NextPane => self.row = (self.row + 1).min(FIELDS.len() - 1),
+            action if self.row >= 4 && TextInput::takes(action) => self.type_into(action),
             Action::Left => self.cycle(false),
             Action::Right | Action::Char(' ') if self.row < 4 => self.cycle(true),
-            Action::Char(c) if self.row == 4 && !c.is_ascii_digit() => {}
-            action if self.row == 4 => {
-                self.pad.handle(action);
-            }
-            action if self.row == 5 => {
-                self.default.handle(action);
-            }
-            action if self.row == 6 => {
-                self.map.handle(action);
-            }
             _ => {}
         }
         None
+    }
+
+    fn type_into(&mut self, action: &Action) {
+        match (self.row, action) {
+            (4, Action::Char(c)) if !c.is_ascii_digit() => {}
+            (4, action) => {
+                self.pad.handle(action);
+            }
+            (5, action) => {
+                self.default.handle(action);
+            }
+            (_, action) => {
+                self.map.handle(action);
+            }
+        }
     }
 
     fn finish(&mut self) -> Option<TransformOutcome> {
@@ -158,14 +167,21 @@ impl TransformEditor {
             Some(DateOrder::Dmy) => "DD/MM/YYYY".to_owned(),
             Some(DateOrder::Mdy) => "MM/DD/YYYY".to_owned(),
         };
+        let text = |i: usize, input: &TextInput| {
+            if i == self.row {
+                input.spans(VALUE_WIDTH, None)
+            } else {
+                vec![Span::raw(cell(&input.text, VALUE_WIDTH))]
+            }
+        };
         let values = [
-            switch(t.trim),
-            switch(t.lowercase),
-            date,
-            switch(t.split),
-            format!("{}▏", self.pad.text),
-            format!("{}▏", self.default.text),
-            format!("{}▏", self.map.text),
+            vec![Span::raw(cell(&switch(t.trim), VALUE_WIDTH))],
+            vec![Span::raw(cell(&switch(t.lowercase), VALUE_WIDTH))],
+            vec![Span::raw(cell(&date, VALUE_WIDTH))],
+            vec![Span::raw(cell(&switch(t.split), VALUE_WIDTH))],
+            text(4, &self.pad),
+            text(5, &self.default),
+            text(6, &self.map),
         ];
         let notes = strings::TRANSFORM_NOTES;
         let mut lines: Vec<Line<'_>> = FIELDS
@@ -180,11 +196,15 @@ impl TransformEditor {
                     Style::new()
                 };
                 let arrows = if i < 4 { "‹ › " } else { "    " };
-                Line::from(vec![
+                let mut spans = vec![
                     Span::styled(format!(" {name:<10}"), style),
-                    Span::styled(format!(" {arrows}{value:<16}"), style.bold()),
-                    Span::styled(format!(" {note}"), theme::dim()),
-                ])
+                    Span::styled(format!(" {arrows}"), style.bold()),
+                ];
+                let width: usize = value.iter().map(Span::width).sum();
+                spans.extend(value.into_iter().map(|s| s.patch_style(style.bold())));
+                spans.push(Span::raw(" ".repeat(VALUE_WIDTH.saturating_sub(width) + 1)));
+                spans.push(Span::styled(note.to_owned(), theme::dim()));
+                Line::from(spans)
             })
             .collect();
         if let Some(e) = &self.error {
@@ -274,5 +294,20 @@ mod tests {
         assert_eq!(e.update(&Action::Enter), None);
         assert_eq!(e.error.as_deref(), Some("'Gold' is not FROM=TO"));
         assert_eq!(e.update(&Action::Back), Some(TransformOutcome::Cancel));
+    }
+
+    #[test]
+    fn a_text_field_moves_its_cursor_with_the_arrows() {
+        let mut e = TransformEditor::new("Plan".into(), Transform::default());
+        e.row = 6;
+        for c in "Gold=gold".chars() {
+            e.update(&Action::Char(c));
+        }
+        for _ in 0.."=gold".len() {
+            e.update(&Action::Left);
+        }
+        e.update(&Action::Char('!'));
+        assert_eq!(e.map.text, "Gold!=gold");
+        assert_eq!(e.transform, Transform::default(), "no switch moved");
     }
 }

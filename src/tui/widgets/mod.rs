@@ -10,6 +10,8 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Clear, Paragraph, Widget, Wrap};
 
+use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
+
 use super::keymap::{self, KeyContext};
 use super::strings;
 
@@ -49,10 +51,10 @@ pub fn step_bar(current: usize, file: Option<&str>, area: Rect, buf: &mut Buffer
     // Too narrow for every name: steps away from the current one show their number only.
     let full: usize = strings::STEPS
         .iter()
-        .map(|s| s.chars().count() + 5)
+        .map(|s| text_width(s) + 5)
         .sum::<usize>()
         + 12
-        + file.map_or(0, |f| f.chars().count() + 3);
+        + file.map_or(0, |f| text_width(f) + 3);
     let compact = full > usize::from(area.width);
     for (i, step) in strings::STEPS.iter().enumerate() {
         let style = if i == current {
@@ -173,7 +175,99 @@ pub fn help_overlay(context: KeyContext, area: Rect, buf: &mut Buffer) {
     );
 }
 
-/// Cuts `s` to `max` display characters with `…`, flattening line breaks.
+/// Display columns `s` takes: CJK and most emoji take two, combining marks none.
+pub fn text_width(s: &str) -> usize {
+    UnicodeWidthStr::width(s)
+}
+
+/// Cuts `s` to `max` display columns with `…`, flattening line breaks (see
+/// [`crate::text::printable`]). Wide characters count two columns, so cut text never spills
+/// into the next column.
 pub fn fit(s: &str, max: usize) -> String {
-    crate::text::shorten(s, max)
+    let s = crate::text::printable(s);
+    if text_width(&s) <= max {
+        return s;
+    }
+    let room = max.saturating_sub(1);
+    let mut out = String::new();
+    let mut used = 0;
+    for c in s.chars() {
+        let w = UnicodeWidthChar::width(c).unwrap_or(0);
+        if used + w > room {
+            break;
+        }
+        out.push(c);
+        used += w;
+    }
+    // A sequence can be wider than its characters (an emoji with its presentation selector).
+    while text_width(&out) > room {
+        out.pop();
+    }
+    if max > 0 {
+        out.push('…');
+    }
+    out
+}
+
+/// `s` cut to `width` display columns and padded to exactly that many: a cell of a table
+/// drawn as text, which keeps every column after it in line whatever the script.
+pub fn cell(s: &str, width: usize) -> String {
+    let mut out = fit(s, width);
+    let pad = width.saturating_sub(text_width(&out));
+    out.extend(std::iter::repeat_n(' ', pad));
+    out
+}
+
+/// `s` right-aligned in `width` display columns (cut to fit).
+pub fn cell_right(s: &str, width: usize) -> String {
+    let out = fit(s, width);
+    let pad = width.saturating_sub(text_width(&out));
+    format!("{}{out}", " ".repeat(pad))
+}
+
+/// A screen drawn into a test terminal of `width` x `height`, for snapshots.
+#[cfg(test)]
+pub fn drawn(
+    width: u16,
+    height: u16,
+    render: impl FnOnce(Rect, &mut Buffer),
+) -> ratatui::Terminal<ratatui::backend::TestBackend> {
+    let mut terminal = ratatui::Terminal::new(ratatui::backend::TestBackend::new(width, height))
+        .expect("a test terminal");
+    terminal
+        .draw(|f| render(f.area(), f.buffer_mut()))
+        .expect("drawn");
+    terminal
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    #[rstest]
+    #[case::ascii("Ana Silva", 6, "Ana S…")]
+    #[case::fits("Ana", 6, "Ana")]
+    #[case::cjk("山田太郎さん", 7, "山田太…")]
+    #[case::cjk_odd_room("山田太郎さん", 6, "山田…")]
+    #[case::emoji("🎉🎉🎉🎉", 5, "🎉🎉…")]
+    #[case::emoji_selector("❤\u{fe0f}❤\u{fe0f}❤\u{fe0f}", 5, "❤\u{fe0f}❤\u{fe0f}…")]
+    #[case::combining("Zoe\u{301} Zoe\u{301}", 5, "Zoe\u{301} …")]
+    #[case::line_break("a\nb", 5, "a⏎b")]
+    fn fit_cuts_by_display_width(#[case] s: &str, #[case] max: usize, #[case] want: &str) {
+        let got = fit(s, max);
+        assert_eq!(got, want);
+        assert!(text_width(&got) <= max, "{got:?} is wider than {max}");
+    }
+
+    #[rstest]
+    #[case("東京", 6)]
+    #[case("Zoe\u{301}", 6)]
+    #[case("🎉 party", 6)]
+    #[case("plain", 6)]
+    #[case("", 3)]
+    fn cells_are_exactly_their_width(#[case] s: &str, #[case] width: usize) {
+        assert_eq!(text_width(&cell(s, width)), width, "{s:?}");
+        assert_eq!(text_width(&cell_right(s, width)), width, "{s:?}");
+    }
 }

@@ -9,7 +9,7 @@ use ratatui::widgets::{
 };
 
 use super::input::TextInput;
-use super::{centered, fit, theme};
+use super::{cell, centered, fit, theme};
 use crate::tui::action::Action;
 
 /// One choice: what is shown, a note beside it, and what choosing it gives.
@@ -114,10 +114,10 @@ impl<T: Clone> Picker<T> {
             .iter()
             .map(|&i| {
                 let c = &self.choices[i];
-                let label = fit(&c.label, 26);
+                let label = cell(&c.label, 26);
                 let note = fit(&c.note, width.saturating_sub(29));
                 ListItem::new(Line::from(vec![
-                    Span::raw(format!(" {label:<26} ")),
+                    Span::raw(format!(" {label} ")),
                     Span::styled(note, theme::dim()),
                 ]))
             })
@@ -136,7 +136,7 @@ impl<T: Clone> Picker<T> {
 }
 
 /// Lower is better; `None` when the query's letters are not all in the label, in order.
-fn score(query: &str, label: &str) -> Option<usize> {
+pub fn score(query: &str, label: &str) -> Option<usize> {
     if query.is_empty() {
         return Some(0);
     }

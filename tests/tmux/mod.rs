@@ -1,0 +1,160 @@
+//! The real binary in a tmux terminal of our own, typed at as an operator would: what the
+//! tmux tests share. `.ci/run` installs tmux.
+
+#![allow(dead_code, reason = "each test binary uses a part")]
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+/// How long a screen may take to show what is expected (a debug build on a busy CI machine).
+pub const PATIENCE: Duration = Duration::from_secs(30);
+
+pub struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    /// A tmux server of our own running `sh`, 100x30, in the crate's directory.
+    pub fn start(name: &str, home: &Path) -> Tmux {
+        Tmux::start_with(name, home, "")
+    }
+
+    /// Like [`Tmux::start`], with `VAR=value` pairs added to the shell's environment.
+    pub fn start_with(name: &str, home: &Path, env: &str) -> Tmux {
+        Tmux::start_sized(name, home, env, (100, 30))
+    }
+
+    /// Like [`Tmux::start_with`], in a terminal of `columns` x `lines`.
+    pub fn start_sized(name: &str, home: &Path, env: &str, (columns, lines): (u16, u16)) -> Tmux {
+        let tmux = Tmux {
+            socket: format!("zdimport-e2e-{name}-{}", std::process::id()),
+        };
+        let config = home.join("config");
+        let data = home.join("data");
+        let shell = format!(
+            "env -i PATH=/usr/bin:/bin TERM=xterm-256color HOME={home} \
+             ZDIMPORT_CONFIG_DIR={config} ZDIMPORT_DATA_DIR={data} {env} PS1='$ ' sh",
+            home = home.display(),
+            config = config.display(),
+            data = data.display(),
+        );
+        let out = tmux.run(&[
+            "new-session",
+            "-d",
+            "-s",
+            "e2e",
+            "-x",
+            &columns.to_string(),
+            "-y",
+            &lines.to_string(),
+            "-c",
+            env!("CARGO_MANIFEST_DIR"),
+            &shell,
+        ]);
+        assert!(
+            out.status.success(),
+            "tmux: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // Escape reaches the app at once instead of waiting to become Alt+key.
+        tmux.run(&["set", "-g", "escape-time", "0"]);
+        tmux
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        Command::new("tmux")
+            .args(["-L", &self.socket])
+            .args(args)
+            .output()
+            .expect("tmux is installed (.ci/run installs it)")
+    }
+
+    pub fn keys(&self, keys: &[&str]) {
+        for key in keys {
+            self.run(&["send-keys", "-t", "e2e", key]);
+        }
+    }
+
+    pub fn type_text(&self, text: &str) {
+        self.run(&["send-keys", "-t", "e2e", "-l", text]);
+    }
+
+    pub fn screen(&self) -> String {
+        String::from_utf8_lossy(&self.run(&["capture-pane", "-p", "-t", "e2e"]).stdout).into_owned()
+    }
+
+    /// Waits until the screen shows `text`; fails with the screen when it does not.
+    pub fn wait_for(&self, text: &str) -> String {
+        self.wait_until(text, |screen| screen.contains(text))
+    }
+
+    /// Waits until `shows` holds for the screen (`what` names it in the failure).
+    ///
+    /// The screen returned is one that two captures in a row agree on, so a capture taken
+    /// while the program was halfway through drawing a frame is never what a test reads.
+    pub fn wait_until(&self, what: &str, shows: impl Fn(&str) -> bool) -> String {
+        let started = Instant::now();
+        let mut last = String::new();
+        loop {
+            let screen = self.screen();
+            if shows(&screen) && screen == last {
+                return screen;
+            }
+            last = screen.clone();
+            assert!(
+                started.elapsed() < PATIENCE,
+                "waited {PATIENCE:?} for {what}; the screen shows:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        self.run(&["kill-server"]);
+    }
+}
+
+pub fn launch(tmux: &Tmux) {
+    launch_args(tmux, "assets/users_sample.xlsx");
+}
+
+pub fn launch_args(tmux: &Tmux, args: &str) {
+    let bin = env!("CARGO_BIN_EXE_zdimport");
+    tmux.wait_for("$");
+    tmux.type_text(&format!("{bin} {args}"));
+    tmux.keys(&["Enter"]);
+}
+
+/// The pid of the program the tmux shell runs.
+pub fn child_pid(tmux: &Tmux) -> String {
+    let out = tmux
+        .run(&["display", "-p", "-t", "e2e", "#{pane_pid}"])
+        .stdout;
+    let shell = String::from_utf8_lossy(&out).trim().to_owned();
+    let child = Command::new("pgrep")
+        .args(["-P", &shell])
+        .output()
+        .expect("pgrep");
+    let pid = String::from_utf8_lossy(&child.stdout).trim().to_owned();
+    assert!(!pid.is_empty(), "a program runs under the shell {shell}");
+    pid
+}
+
+/// Checks the shell works again and the terminal is back in cooked mode.
+pub fn assert_shell_usable(tmux: &Tmux, gone: &str) {
+    tmux.wait_for("$");
+    tmux.type_text("stty -a | grep -o -- '-*icanon'; echo end-$((1+1))");
+    tmux.keys(&["Enter"]);
+    let screen = tmux.wait_for("end-2");
+    assert!(
+        !screen.contains(gone),
+        "the alternate screen is left:\n{screen}"
+    );
+    assert!(
+        screen.lines().any(|l| l.trim() == "icanon"),
+        "cooked mode again:\n{screen}"
+    );
+}
