@@ -263,6 +263,8 @@ pub struct Session {
     /// The plan the operator goes on with (none: imported as checked).
     pub plan: Option<Arc<crate::plan::Plan>>,
     pub skip_unchanged: bool,
+    /// What the import does with rows that have an error (the Check screen's `i`).
+    pub invalid: payload::InvalidPolicy,
 }
 
 impl Session {
@@ -271,6 +273,7 @@ impl Session {
             mode: self.mode,
             skip_verify_email: self.skip_verify_email,
             phone_region: self.phone_region,
+            invalid: self.invalid,
         }
     }
 }
@@ -445,6 +448,11 @@ impl App {
                     CheckOutcome::Next => {
                         self.open_preview();
                         None
+                    }
+                    CheckOutcome::Policy(policy) => {
+                        self.session.invalid = policy;
+                        self.pop();
+                        self.start_check()
                     }
                 }
             }

@@ -203,6 +203,9 @@ impl ResultsState {
                 if let Some(text) = &self.notice {
                     Line::from(Span::styled(format!(" {text}"), Style::new().fg(theme::OK)))
                         .render(notice, buf);
+                } else if let Some(log) = crate::logging::current() {
+                    let text = format!(" {} {}", strings::RESULTS_LOG, log.display());
+                    Line::from(Span::styled(text, theme::dim())).render(notice, buf);
                 }
             }
         }
