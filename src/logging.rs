@@ -269,11 +269,11 @@ pub fn import_event(event: &ImportEvent) {
     }
 }
 
-/// `waiting 12.0s: rate limit (Retry-After)`: the CLI's progress and the log say the same.
+/// `waiting 12s: rate limit (429)`: the CLI's progress and the log say the same.
 pub fn wait_text(reason: &WaitReason, secs: f64) -> String {
     let why = match reason {
-        WaitReason::RateLimit => "rate limit (429, Retry-After)".to_owned(),
-        WaitReason::JobLimit => "job queue full (30 jobs queued or running)".to_owned(),
+        WaitReason::RateLimit => "rate limit (429)".to_owned(),
+        WaitReason::JobLimit => "job queue full (30 jobs)".to_owned(),
         WaitReason::Pacing => "pacing under the rate limit".to_owned(),
         // Zendesk's (or a proxy's) own words, one line, no terminal controls.
         WaitReason::Retry { attempt, error } => format!("retry {attempt}: {}", bounded(error)),
@@ -281,7 +281,11 @@ pub fn wait_text(reason: &WaitReason, secs: f64) -> String {
             format!("batch {}'s answer was lost; looking it up", batch + 1)
         }
     };
-    format!("waiting {secs:.1}s: {why}")
+    if secs >= 10.0 || secs.fract() == 0.0 {
+        format!("waiting {secs:.0}s: {why}")
+    } else {
+        format!("waiting {secs:.1}s: {why}")
+    }
 }
 
 fn rows_finished(rows: &[RowOutcome]) {

@@ -159,7 +159,9 @@ pub fn import(args: &ImportArgs) -> Result<ExitCode, String> {
             ..info
         };
         eprintln!("zdimport: {}", plan_text(&plan, &info));
-        eprintln!("zdimport: {}", policy_text(policy, &left_out));
+        if left_out.errors > 0 {
+            eprintln!("zdimport: {}", policy_text(policy, &left_out));
+        }
         if policy == InvalidPolicy::Block && left_out.errors > 0 {
             return Err(format!(
                 "--invalid block: {} rows have errors, so nothing is sent (`zdimport validate` \
@@ -238,7 +240,7 @@ pub fn resume(args: &ResumeArgs) -> Result<ExitCode, String> {
     })
 }
 
-/// The counts of a run every row of which is finished, none pending.
+/// The counts of a run that ended with every row finished.
 fn finished(journal: &Journal, info: &RunInfo) -> Option<Summary> {
     let replay = journal.replay();
     let mut done = Summary {
@@ -249,7 +251,12 @@ fn finished(journal: &Journal, info: &RunInfo) -> Option<Summary> {
     for outcome in replay.finished.values() {
         done.count(outcome.outcome);
     }
-    (replay.damage.is_none() && replay.open.is_empty() && done.pending == 0).then_some(done)
+    // As `zdimport runs` says "done": the run wrote its end, and every row has an outcome.
+    let ended = replay
+        .finished_summary
+        .as_ref()
+        .is_some_and(|s| !s.cancelled);
+    (ended && replay.damage.is_none() && done.pending == 0).then_some(done)
 }
 
 pub fn retry(args: &RetryArgs) -> Result<ExitCode, String> {

@@ -41,7 +41,7 @@ const TICK: Duration = Duration::from_millis(250);
 
 /// `1234/10000 rows ████░░░░ 345 rows/s ETA 25s  waiting 12s: rate limit`, the message cut to
 /// what the terminal's width leaves.
-const TEMPLATE: &str = "{pos}/{len} rows {bar:12} {rate} ETA {eta} {wide_msg}";
+const TEMPLATE: &str = "{pos}/{len} rows {bar:12} {rate} ETA {left} {wide_msg}";
 
 /// Prints the events of one run until the engine drops its sender.
 pub async fn show(mut rx: mpsc::Receiver<ImportEvent>, display: Display) {
@@ -216,7 +216,7 @@ impl Progress {
     }
 }
 
-/// `waiting 12s: rate limit (429, Retry-After)`, counting down to `until`.
+/// `waiting 12s: rate limit (429)`, counting down to `until`.
 fn wait_line(reason: &WaitReason, until: Instant) -> String {
     let secs = until
         .saturating_duration_since(Instant::now())
@@ -231,6 +231,17 @@ fn bar(rows: u64, done: u64) -> ProgressBar {
             "rate",
             |state: &ProgressState, w: &mut dyn std::fmt::Write| {
                 let _ignored = write!(w, "{:.0} rows/s", state.per_sec());
+            },
+        )
+        .with_key(
+            "left",
+            |state: &ProgressState, w: &mut dyn std::fmt::Write| {
+                // Nothing finished yet (a first wait, a resume): no rate, so no estimate.
+                let _ignored = if state.per_sec() > 0.0 {
+                    write!(w, "{:#}", indicatif::HumanDuration(state.eta()))
+                } else {
+                    write!(w, "-")
+                };
             },
         )
         .progress_chars("█▌░");
@@ -269,7 +280,7 @@ mod tests {
         });
         let wait = p.wait_now().unwrap();
         assert!(wait.starts_with("waiting 1"), "{wait}");
-        assert!(wait.ends_with("rate limit (429, Retry-After)"), "{wait}");
+        assert!(wait.ends_with("s: rate limit (429)"), "{wait}");
         p.waiting = Some((WaitReason::JobLimit, Instant::now()));
         assert_eq!(p.wait_now(), None, "a wait that is over is no longer shown");
     }
