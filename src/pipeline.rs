@@ -533,6 +533,52 @@ mod tests {
     }
 
     #[test]
+    fn include_sends_the_rows_zendesk_can_judge_and_marks_them_in_the_plan() {
+        let t = table(250);
+        let mapping = auto_match(&t.layout.headers);
+        let options = Options {
+            mode: Mode::Create,
+            invalid: InvalidPolicy::Include,
+            ..Options::default()
+        };
+        let report = check_table(&t, &mapping, &options, &|| false).unwrap();
+        // Row 5 has no name (Zendesk refuses it itself): sent. Row 9 repeats row 2's email:
+        // sending it would be a second user, so it stays out.
+        assert_eq!((report.errors, report.sent()), (2, 249));
+        assert_eq!(report.batch_of(5), Some(0));
+        assert_eq!(report.batch_of(9), None);
+        let left = report.left_out();
+        assert_eq!(
+            (
+                left.by(InvalidPolicy::Skip),
+                left.by(InvalidPolicy::Block),
+                left.by(InvalidPolicy::Include)
+            ),
+            (2, 250, 1)
+        );
+        let plan = import_plan(&t, &mapping, &options, &report).unwrap();
+        assert_eq!((plan.sent_rows(), plan.skipped.len()), (249, 1));
+        assert_eq!(plan.sent_despite(), 1);
+        let key = &plan.batches[0].keys[3];
+        assert_eq!(plan.batches[0].rows[3], 5);
+        assert!(
+            key.sent_despite
+                .as_deref()
+                .is_some_and(|why| why.contains("name is empty")),
+            "{key:?}"
+        );
+        assert_eq!(plan.skipped[0].0, 9);
+
+        let skip = Options {
+            invalid: InvalidPolicy::Skip,
+            ..options
+        };
+        let report = check_table(&t, &mapping, &skip, &|| false).unwrap();
+        let plan = import_plan(&t, &mapping, &skip, &report).unwrap();
+        assert_eq!((plan.sent_rows(), plan.sent_despite()), (248, 0));
+    }
+
+    #[test]
     fn check_can_be_cancelled() {
         let t = table(10);
         let mapping = auto_match(&t.layout.headers);

@@ -622,6 +622,45 @@ mod tests {
         Checker::new(&auto_match(&headers), 0, options)
     }
 
+    #[test]
+    fn include_sends_a_bad_email_as_typed_but_never_an_error_cell() {
+        let headers = ["Name", "Email", "Plan"].map(str::to_owned);
+        let mapping = auto_match(&headers);
+        let options = Options {
+            mode: Mode::Upsert,
+            invalid: InvalidPolicy::Include,
+            ..Options::default()
+        };
+        let mut c = Checker::new(&mapping, 0, options);
+        let bad_email = c.check(Row {
+            number: 2,
+            cells: vec![Cell::Text("Ana".into()), Cell::Text("ana(at)x.com".into())],
+        });
+        assert_eq!(bad_email.status(), RowStatus::Error);
+        assert!(bad_email.issues[0].includable);
+        let user = bad_email.user.expect("sent: Zendesk decides");
+        assert_eq!(user.email.as_deref(), Some("ana(at)x.com"));
+        let error_cell = c.check(Row {
+            number: 3,
+            cells: vec![Cell::Text("Bo".into()), Cell::Error("#N/A".into())],
+        });
+        assert!(!error_cell.issues[0].includable);
+        assert_eq!(
+            error_cell.user, None,
+            "never sent: it would send wrong data"
+        );
+        let skip = Options {
+            invalid: InvalidPolicy::Skip,
+            ..options
+        };
+        let mut c = Checker::new(&mapping, 0, skip);
+        let skipped = c.check(Row {
+            number: 2,
+            cells: vec![Cell::Text("Ana".into()), Cell::Text("ana(at)x.com".into())],
+        });
+        assert_eq!(skipped.user, None);
+    }
+
     fn row(number: u32, cells: &[&str]) -> Row {
         let cells = cells
             .iter()

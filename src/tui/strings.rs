@@ -83,6 +83,8 @@ pub const CHECK_BLOCKED: &str = "block: nothing is sent while any row has an err
 pub const CONNECT_SKIP_VERIFY_YES: &str = "new users get no verification email";
 pub const CONNECT_SKIP_VERIFY_NO: &str = "new users get Zendesk's verification email";
 pub const RESULTS_LOG: &str = "Log:";
+/// Results detail: a row the invalid-row policy `include` sent despite its errors.
+pub const RESULTS_SENT_DESPITE: &str = "sent despite its errors (include):";
 pub const FILTERS: [&str; 3] = ["all", "errors", "warnings"];
 
 pub const PREVIEW_TITLE: &str = "Request";

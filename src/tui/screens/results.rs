@@ -326,6 +326,12 @@ impl ResultsState {
                 Style::new().fg(theme::ERROR),
             )));
         }
+        if let Some(problems) = &outcome.sent_despite {
+            lines.push(Line::from(Span::styled(
+                format!("{} {problems}", strings::RESULTS_SENT_DESPITE),
+                Style::new().fg(theme::WARNING),
+            )));
+        }
         lines.push(Line::from(""));
         if let Some(cells) = table.and_then(|t| row_cells(t, row)) {
             lines.push(Line::from(Span::styled(
