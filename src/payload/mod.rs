@@ -184,9 +184,10 @@ impl LeftOut {
 
     /// `skip leaves out 4 rows, block 207, include 3`.
     pub fn line(&self) -> String {
+        let skip = self.by(InvalidPolicy::Skip);
         format!(
-            "skip leaves out {} rows, block {}, include {}",
-            self.by(InvalidPolicy::Skip),
+            "skip leaves out {skip} row{}, block {}, include {}",
+            if skip == 1 { "" } else { "s" },
             self.by(InvalidPolicy::Block),
             self.by(InvalidPolicy::Include)
         )
