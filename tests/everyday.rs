@@ -118,15 +118,22 @@ fn import_json_prints_only_the_summary_on_stdout_and_the_exit_codes_are_in_help(
     assert_eq!(list[0]["failed"], 1);
     assert_eq!(list[0]["logs"][0], log.display().to_string());
 
-    let help = zdimport(h, &["--help"]);
-    assert_eq!(code(&help), 0);
-    for line in [
-        "Exit codes:",
-        "  0  done",
-        "  1  some rows not done",
-        "  2  nothing could run",
+    for command in [
+        &["--help"][..],
+        &["import", "--help"],
+        &["resume", "--help"],
     ] {
-        assert!(stdout(&help).contains(line), "{line:?}: {}", stdout(&help));
+        let help = zdimport(h, command);
+        assert_eq!(code(&help), 0);
+        let text = stdout(&help);
+        for line in [
+            "Exit codes:",
+            "  0  done",
+            "  1  some rows not done",
+            "  2  nothing could run",
+        ] {
+            assert!(text.contains(line), "{command:?}: {line:?}: {text}");
+        }
     }
 }
 

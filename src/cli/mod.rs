@@ -70,6 +70,7 @@ pub enum Command {
     /// The exact requests an import would send, without sending anything
     Preview(preview::PreviewArgs),
     /// Every row's problems; exit 1 if any row has an error
+    #[command(after_help = EXIT_CODES_HELP)]
     Validate(validate::ValidateArgs),
     /// What an import would do to each row, looked up in the account: new, update (with each
     /// change), unchanged, conflict, would fail
@@ -77,17 +78,20 @@ pub enum Command {
     /// Saved mappings: list, show, delete
     Profiles(profiles::ProfilesArgs),
     /// Send the rows to Zendesk, follow the jobs, write the results of every row
+    #[command(after_help = EXIT_CODES_HELP)]
     Import(import::ImportArgs),
     /// Read-only checks of the account: sign-in, rights, rate limit, settings, custom fields,
     /// jobs; what zdimport does about each
     Doctor(doctor::DoctorArgs),
     /// Continue an interrupted import from its journal
+    #[command(after_help = EXIT_CODES_HELP)]
     Resume(import::ResumeArgs),
     /// The imports run so far, with their counts
     Runs(import::RunsArgs),
     /// Write an earlier run's results again: CSV or JSON, to a file or stdout
     Report(import::ReportArgs),
     /// Send a run's failed and unknown rows again, as a new run
+    #[command(after_help = EXIT_CODES_HELP)]
     Retry(import::RetryArgs),
     /// Sign in to Zendesk with OAuth (PKCE) in the browser, with your account's OAuth client
     Login(login::LoginArgs),
