@@ -68,6 +68,11 @@ fn sample_import(home: &Path, extra: &[&str]) -> Output {
     zdimport(home, &args)
 }
 
+/// Data rows of a CSV report.
+fn report_rows(path: &Path) -> usize {
+    csv::Reader::from_path(path).unwrap().records().count()
+}
+
 fn json(text: &str) -> Value {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
 }
@@ -192,6 +197,17 @@ fn the_invalid_row_policy_skips_blocks_or_includes_and_says_what_each_leaves_out
         "{err}"
     );
     assert!(!h.join("data/runs").exists(), "no run was made");
+
+    let dry = sample_import(h, &["--dry-run", "--json", "--invalid", "include"]);
+    assert_eq!(code(&dry), 0, "{}", stderr(&dry));
+    let plan = json(&stdout(&dry));
+    assert_eq!(plan["dry_run"], true);
+    assert_eq!(
+        (plan["rows"].as_u64(), plan["to_send"].as_u64()),
+        (Some(204), Some(202))
+    );
+    assert_eq!(plan["sent_despite_errors"], 1);
+    assert_eq!(plan["left_out"]["block"], 204);
 
     let report = h.join("included.csv");
     let included = sample_import(
@@ -343,8 +359,11 @@ fn retry_and_resume_of_an_in_process_sandbox_run_say_what_is_possible() {
     );
     assert_ne!(summary["run"], run.as_str(), "a new run");
 
+    let report = h.join("data/runs").join(&run).join("report.csv");
+    std::fs::remove_file(&report).unwrap();
     let resume = zdimport(h, &["resume", &run]);
     assert_eq!(code(&resume), 1, "its rows are done, one failed");
+    assert_eq!(report_rows(&report), 204, "the report is written again");
     let err = stderr(&resume);
     assert!(
         err.contains(&format!(

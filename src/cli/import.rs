@@ -210,9 +210,18 @@ pub fn resume(args: &ResumeArgs) -> Result<ExitCode, String> {
                 )
             }
         );
+        // The report written again, so that "results in" names a file that holds them.
+        check_report(&args.target, Path::new(&info.file), false)?;
+        let report = args
+            .target
+            .report
+            .clone()
+            .unwrap_or_else(|| dir.join("report.csv"));
+        let outcomes = journal::outcomes(&dir).map_err(|e| e.to_string())?;
+        import::report::write(&report, &outcomes).map_err(|e| e.to_string())?;
         let ran = Ran {
             summary: done,
-            report: dir.join("report.csv"),
+            report,
             dir,
         };
         return ran.finish(&args.target);
