@@ -9,6 +9,7 @@ pub mod cli;
 pub mod doctor;
 pub mod error;
 pub mod import;
+pub mod logging;
 pub mod mapping;
 pub mod paths;
 pub mod payload;

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use crate::error::SheetError;
 use crate::mapping::Mapping;
 pub use crate::payload::Options;
-use crate::payload::{Batcher, Blank, Checker, Issue, Request, RowStatus, Severity};
+use crate::payload::{Batcher, Blank, Checker, InvalidPolicy, Issue, Request, RowStatus, Severity};
 use crate::plan::Fields;
 use crate::sheet::{HeaderChoice, Row, Table, TableLayout, TextNote, Workbook};
 
@@ -33,8 +33,12 @@ pub struct Summary {
     pub ready: u64,
     /// Rows sent with a warning.
     pub warnings: u64,
-    /// Rows not sent.
+    /// Rows with an error: not sent, except those `--invalid include` sends ([`included`]).
+    ///
+    /// [`included`]: Summary::included
     pub errors: u64,
+    /// Rows with an error sent anyway (`--invalid include`).
+    pub included: u64,
     pub requests: u64,
     /// Blank rows passed over.
     pub blank_rows: usize,
@@ -113,6 +117,9 @@ pub fn run_with(
                 checker.get_or_insert_with(|| checks.checker(mapping, first_column, options));
             let checked = checker.check(row);
             counts.row(checked.status());
+            if checked.user.is_some() && checked.status() == RowStatus::Error {
+                counts.included += 1;
+            }
             for note in notes.up_to(checked.row) {
                 if note.row == checked.row && checked.status() == RowStatus::Ready {
                     counts.late_warning(&note);
@@ -159,6 +166,7 @@ pub fn run_with(
             ready: counts.ready,
             warnings: counts.warnings,
             errors: counts.errors,
+            included: counts.included,
             requests: counts.requests,
             blank_rows,
         })
@@ -211,6 +219,7 @@ impl TextNotes {
                 value: None,
                 severity: Severity::Warning,
                 message: note.message.clone(),
+                includable: false,
             });
             self.0.next();
         }
@@ -223,6 +232,7 @@ struct Counts {
     ready: u64,
     warnings: u64,
     errors: u64,
+    included: u64,
     requests: u64,
     /// Rows counted as warnings, so a late warning does not move a row twice.
     warned: HashSet<u32>,
@@ -256,6 +266,9 @@ pub struct Report {
     pub errors: u64,
     /// The sheet rows of each request, in order.
     pub batches: Vec<Vec<u32>>,
+    /// The policy the rows were checked with: under include, some rows with errors are in
+    /// `batches`.
+    pub invalid: crate::payload::InvalidPolicy,
 }
 
 impl Report {
@@ -272,6 +285,16 @@ impl Report {
 
     pub fn rows(&self) -> u64 {
         self.ready + self.warnings + self.errors
+    }
+
+    /// Rows sent: the rows of every batch.
+    pub fn sent(&self) -> u64 {
+        self.batches.iter().map(|b| b.len() as u64).sum()
+    }
+
+    /// What each invalid-row policy leaves out.
+    pub fn left_out(&self) -> crate::payload::LeftOut {
+        crate::payload::LeftOut::of(&self.issues, self.rows())
     }
 }
 
@@ -301,7 +324,10 @@ pub fn check_table_with(
 ) -> Option<Report> {
     let mut checker = checks.checker(mapping, table.layout.first_column, options);
     let mut counts = Counts::default();
-    let mut report = Report::default();
+    let mut report = Report {
+        invalid: options.invalid,
+        ..Report::default()
+    };
     let mut batch: Vec<u32> = Vec::new();
     for (i, row) in table.rows.iter().enumerate() {
         if i % 10_000 == 0 && cancelled() {
@@ -397,7 +423,7 @@ pub fn import_plan_with(
     for rows in &report.batches {
         plan.push_request(&request_for_with(table, mapping, options, checks, rows))?;
     }
-    plan.skip_errors(&report.issues);
+    plan.settle_errors(&report.issues, options.invalid == InvalidPolicy::Include);
     name_skipped(&mut plan, table, mapping);
     Ok(plan)
 }
@@ -461,7 +487,7 @@ pub fn import_plan_from(
     for (row, reason) in routed.skipped {
         out.skip(row, reason);
     }
-    out.skip_errors(&report.issues);
+    out.settle_errors(&report.issues, report.invalid == InvalidPolicy::Include);
     let users: HashMap<u32, &crate::payload::User> = plan
         .rows
         .iter()
@@ -551,6 +577,52 @@ mod tests {
             (None, Some("u3@x.com"))
         );
         assert_eq!(plan.skipped_keys[&1].email.as_deref(), Some("u0@x.com"));
+    }
+
+    #[test]
+    fn include_sends_the_rows_zendesk_can_judge_and_marks_them_in_the_plan() {
+        let t = table(250);
+        let mapping = auto_match(&t.layout.headers);
+        let options = Options {
+            mode: Mode::Create,
+            invalid: InvalidPolicy::Include,
+            ..Options::default()
+        };
+        let report = check_table(&t, &mapping, &options, &|| false).unwrap();
+        // Row 5 has no name (Zendesk refuses it itself): sent. Row 9 repeats row 2's email:
+        // sending it would be a second user, so it stays out.
+        assert_eq!((report.errors, report.sent()), (2, 249));
+        assert_eq!(report.batch_of(5), Some(0));
+        assert_eq!(report.batch_of(9), None);
+        let left = report.left_out();
+        assert_eq!(
+            (
+                left.by(InvalidPolicy::Skip),
+                left.by(InvalidPolicy::Block),
+                left.by(InvalidPolicy::Include)
+            ),
+            (2, 250, 1)
+        );
+        let plan = import_plan(&t, &mapping, &options, &report).unwrap();
+        assert_eq!((plan.sent_rows(), plan.skipped.len()), (249, 1));
+        assert_eq!(plan.sent_despite(), 1);
+        let key = &plan.batches[0].keys[3];
+        assert_eq!(plan.batches[0].rows[3], 5);
+        assert!(
+            key.sent_despite
+                .as_deref()
+                .is_some_and(|why| why.contains("name is empty")),
+            "{key:?}"
+        );
+        assert_eq!(plan.skipped[0].0, 9);
+
+        let skip = Options {
+            invalid: InvalidPolicy::Skip,
+            ..options
+        };
+        let report = check_table(&t, &mapping, &skip, &|| false).unwrap();
+        let plan = import_plan(&t, &mapping, &skip, &report).unwrap();
+        assert_eq!((plan.sent_rows(), plan.sent_despite()), (248, 0));
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::mapping::{Mapping, MatchReason, Target, Transform};
-use crate::payload::{Mode, PhoneRegion};
+use crate::payload::{InvalidPolicy, Mode, PhoneRegion};
 
 /// The profile format this build writes and reads.
 pub const VERSION: u32 = 1;
@@ -47,6 +47,13 @@ pub struct ProfileOptions {
     /// The country phone numbers without `+` are read in (`"DE"`), for E.164 phones.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phone_region: Option<PhoneRegion>,
+    /// What an import does with rows that have an error: skip (default), block or include.
+    #[serde(default, skip_serializing_if = "is_skip")]
+    pub invalid: InvalidPolicy,
+}
+
+fn is_skip(policy: &InvalidPolicy) -> bool {
+    *policy == InvalidPolicy::Skip
 }
 
 /// One source column and where it goes; `target: "ignore"` keeps a column out on purpose.
@@ -386,6 +393,21 @@ mod tests {
         let again: Profile =
             serde_json::from_str(&serde_json::to_string(&profile).unwrap()).unwrap();
         assert_eq!(again, profile);
+    }
+
+    #[test]
+    fn the_invalid_row_policy_is_saved_only_when_not_skip() {
+        let mut profile: Profile = serde_json::from_str(SAMPLE).unwrap();
+        assert_eq!(profile.options.invalid, InvalidPolicy::Skip);
+        assert!(!serde_json::to_string(&profile).unwrap().contains("invalid"));
+        let block = SAMPLE.replace("\"phone_region\": \"pt\"", "\"invalid\": \"block\"");
+        let read: Profile = serde_json::from_str(&block).unwrap();
+        assert_eq!(read.options.invalid, InvalidPolicy::Block);
+        profile.options.invalid = InvalidPolicy::Include;
+        let text = serde_json::to_string(&profile).unwrap();
+        assert!(text.contains("\"invalid\":\"include\""), "{text}");
+        let wrong = SAMPLE.replace("\"phone_region\": \"pt\"", "\"invalid\": \"send\"");
+        assert!(serde_json::from_str::<Profile>(&wrong).is_err());
     }
 
     #[test]

@@ -9,9 +9,11 @@ use std::time::{Duration, Instant};
 use tokio::process::Command;
 use zdimport::sandbox::{Fault, Sandbox, SandboxConfig, SandboxHandle};
 
+mod common;
+use common::{fields_only_seed, users_csv};
+
 const SAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/users_sample.xlsx");
 const PROFILE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/sample_profile.json");
-const SEED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/sandbox_seed.json");
 
 fn command(home: &Path, sandbox: Option<&SandboxHandle>, args: &[&str]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_zdimport"));
@@ -52,26 +54,6 @@ fn code(out: &Output) -> i32 {
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// `rows` users with a name and an email, as a CSV whose headers auto-map.
-fn users_csv(dir: &Path, rows: usize) -> PathBuf {
-    let path = dir.join("users.csv");
-    let mut text = String::from("name,email\n");
-    for i in 0..rows {
-        text.push_str(&format!("User {i},user{i}@example.com\n"));
-    }
-    std::fs::write(&path, text).unwrap();
-    path
-}
-
-/// The sample account's custom fields (plan, renewal_date, seats) and no users.
-fn fields_only_seed(dir: &Path) -> PathBuf {
-    let seed: serde_json::Value = serde_json::from_slice(&std::fs::read(SEED).unwrap()).unwrap();
-    let path = dir.join("fields.json");
-    let fields = serde_json::json!({ "user_fields": seed["user_fields"] });
-    std::fs::write(&path, fields.to_string()).unwrap();
-    path
 }
 
 /// `import` of the sample file with its profile into the in-process sandbox, which knows the

@@ -53,13 +53,13 @@ fn quit(tmux: &Tmux, gone: &str) {
 }
 
 /// A file from the command line that is no workbook leaves the browser listing the folder;
-/// `~/data` goes there, letters filter, and the CJK table keeps its columns on Sheet and Map,
+/// `~/sheets` goes there, letters filter, and the CJK table keeps its columns on Sheet and Map,
 /// which names the sheet's own columns (B, C, …).
 #[test]
 fn after_a_failed_open_the_browser_lists_filters_and_takes_a_path() {
     let home = TempDir::new().unwrap();
-    std::fs::create_dir(home.path().join("data")).unwrap();
-    wide_csv(&home.path().join("data"));
+    std::fs::create_dir(home.path().join("sheets")).unwrap();
+    wide_csv(&home.path().join("sheets"));
     let broken = home.path().join("broken.xlsx");
     std::fs::write(&broken, "not a workbook").unwrap();
     let tmux = Tmux::start_sized("open", home.path(), "", SIZE);
@@ -70,8 +70,8 @@ fn after_a_failed_open_the_browser_lists_filters_and_takes_a_path() {
     let listed = tmux.wait_for("▸ assets");
     assert!(listed.contains("▸ .."), "{listed}");
 
-    tmux.type_text("~/data");
-    let data = home.path().join("data");
+    tmux.type_text("~/sheets");
+    let data = home.path().join("sheets");
     tmux.wait_for(&format!("Enter goes to {}", data.display()));
     tmux.keys(&["Enter"]);
     tmux.wait_for("wide.csv");

@@ -5,19 +5,17 @@ use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use clap::Args;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::mapped::{MappingArgs, Prepared};
+use crate::import::RunListing;
 use crate::import::journal::{self, find_run, list_runs, runs_dir};
 use crate::import::report::ReportPathError;
-use crate::import::{
-    self, EngineOptions, ImportEvent, ImportPlan, Journal, Retry, RunInfo, Summary, WaitReason,
-};
-use crate::payload::{Blank, Severity};
+use crate::import::{self, EngineOptions, ImportPlan, Journal, Retry, RunInfo, Summary};
+use crate::payload::{Blank, InvalidPolicy, LeftOut, Severity};
 use crate::pipeline::AccountChecks;
 use crate::pipeline::{self, Event};
 use crate::plan::Fields;
@@ -48,6 +46,12 @@ pub struct TargetArgs {
     /// Scale the engine's timings for a sandbox whose clock runs X times faster
     #[arg(long, value_name = "X", hide = true)]
     pub engine_speed: Option<f64>,
+    /// Print the run's summary as JSON on stdout (run id, counts, report and log paths)
+    #[arg(long)]
+    pub json: bool,
+    /// No progress on stderr (errors and the final summary are still printed)
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Args)]
@@ -91,9 +95,38 @@ pub struct RetryArgs {
     pub run: String,
     #[command(flatten)]
     pub target: TargetArgs,
+    /// Rehearse the retry in a new in-process simulated Zendesk (a run made with --sandbox
+    /// cannot be retried otherwise: its sandbox ended with its process)
+    #[arg(long, conflicts_with_all = ["url", "subdomain"])]
+    pub sandbox: bool,
+    /// Existing users, organizations and custom fields for --sandbox (as `import`)
+    #[arg(long, value_name = "FILE", requires = "sandbox")]
+    pub seed_users: Option<PathBuf>,
     /// Do not ask before sending
     #[arg(long)]
     pub yes: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RunsArgs {
+    /// One JSON object per run, in a list: id, state, account, file, mode, counts, folder
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The run id (or the start of it)
+    pub run: String,
+    /// csv or json (default: the --out file's extension, else csv)
+    #[arg(long, value_name = "csv|json", value_parser = ["csv", "json"])]
+    pub format: Option<String>,
+    /// Write here instead of stdout
+    #[arg(long, value_name = "PATH")]
+    pub out: Option<PathBuf>,
+    /// Replace the --out file if it exists
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// Speed of the in-process sandbox `--sandbox` starts: a rehearsal should not take minutes.
@@ -118,14 +151,29 @@ pub fn import(args: &ImportArgs) -> Result<ExitCode, String> {
             fields: Some(fields),
             blank: args.blank,
         };
-        let (plan, info) = build_plan(prepared, &args.mapping, &checks)?;
+        let policy = prepared.options.invalid;
+        let (plan, info, left_out) = build_plan(prepared, &args.mapping, &checks)?;
         let info = RunInfo {
             account: client.base_url().to_string(),
             sandbox: sandbox.is_some(),
             ..info
         };
-        eprintln!("{}", plan_text(&plan, &info));
+        eprintln!("zdimport: {}", plan_text(&plan, &info));
+        if left_out.errors > 0 {
+            eprintln!("zdimport: {}", policy_text(policy, &left_out));
+        }
+        if policy == InvalidPolicy::Block && left_out.errors > 0 {
+            return Err(format!(
+                "--invalid block: {} rows have errors, so nothing is sent (`zdimport validate` \
+                 lists them; --invalid skip sends the other {} rows)",
+                left_out.errors,
+                left_out.rows - left_out.errors
+            ));
+        }
         if args.dry_run {
+            if args.target.json {
+                print_json(&dry_run_json(&plan, &info, policy, &left_out))?;
+            }
             return Ok(ExitCode::SUCCESS);
         }
         check_report(&args.target, &args.mapping.source.file, args.yes)?;
@@ -137,11 +185,11 @@ pub fn import(args: &ImportArgs) -> Result<ExitCode, String> {
             .target
             .engine_speed
             .or(sandbox.is_some().then_some(SANDBOX_SPEED));
-        let code = execute(plan, &client, journal, &args.target, speed).await?;
+        let ran = execute(plan, &client, journal, &args.target, speed).await?;
         if let Some(sandbox) = sandbox {
             keep_sandbox_state(&sandbox, &runs.join(&info.id))?;
         }
-        Ok(code)
+        ran.finish(&args.target)
     })
 }
 
@@ -149,6 +197,35 @@ pub fn resume(args: &ResumeArgs) -> Result<ExitCode, String> {
     let runs = runs_dir().map_err(|e| e.to_string())?;
     let dir = find_run(&runs, args.run.as_deref()).map_err(|e| e.to_string())?;
     let (info, plan, journal) = Journal::open(&dir).map_err(|e| e.to_string())?;
+    if let Some(done) = finished(&journal, &info) {
+        eprintln!(
+            "zdimport: run {} is finished, there is nothing to resume: {done}{}",
+            info.id,
+            if done.all_succeeded() {
+                String::new()
+            } else {
+                format!(
+                    " (`zdimport retry {}` sends its failed and unknown rows again)",
+                    info.id
+                )
+            }
+        );
+        // The report written again, so that "results in" names a file that holds them.
+        check_report(&args.target, Path::new(&info.file), false)?;
+        let report = args
+            .target
+            .report
+            .clone()
+            .unwrap_or_else(|| dir.join("report.csv"));
+        let outcomes = journal::outcomes(&dir).map_err(|e| e.to_string())?;
+        import::report::write(&report, &outcomes).map_err(|e| e.to_string())?;
+        let ran = Ran {
+            summary: done,
+            report,
+            dir,
+        };
+        return ran.finish(&args.target);
+    }
     if info.sandbox {
         return Err(format!(
             "run {} went to an in-process sandbox, which ended with its process: there is \
@@ -167,20 +244,48 @@ pub fn resume(args: &ResumeArgs) -> Result<ExitCode, String> {
     check_report(&target, Path::new(&info.file), false)?;
     runtime()?.block_on(async {
         let client = connect(&target).await?;
-        execute(plan, &client, journal, &target, target.engine_speed).await
+        let ran = execute(plan, &client, journal, &target, target.engine_speed).await?;
+        ran.finish(&target)
     })
+}
+
+/// The counts of a run that ended with every row finished.
+fn finished(journal: &Journal, info: &RunInfo) -> Option<Summary> {
+    let replay = journal.replay();
+    let mut done = Summary {
+        rows: info.rows,
+        pending: info.rows,
+        ..Summary::default()
+    };
+    for outcome in replay.finished.values() {
+        done.count(outcome.outcome);
+    }
+    // As `zdimport runs` says "done": the run wrote its end, and every row has an outcome.
+    let ended = replay
+        .finished_summary
+        .as_ref()
+        .is_some_and(|s| !s.cancelled);
+    (ended && replay.damage.is_none() && done.pending == 0).then_some(done)
 }
 
 pub fn retry(args: &RetryArgs) -> Result<ExitCode, String> {
     let runs = runs_dir().map_err(|e| e.to_string())?;
     let dir = find_run(&runs, Some(&args.run)).map_err(|e| e.to_string())?;
-    let retry = Retry::read(&dir).map_err(|e| e.to_string())?;
+    let mut retry = Retry::read(&dir).map_err(|e| e.to_string())?;
     if retry.plan.rows() == 0 {
         eprintln!(
             "zdimport: run {} has no failed or unknown row",
             retry.old.id
         );
         return Ok(ExitCode::SUCCESS);
+    }
+    if retry.old.sandbox && !args.sandbox {
+        return Err(format!(
+            "run {} went to an in-process sandbox, which ended with its process: there is no \
+             account to retry it against; `zdimport retry {} --sandbox` rehearses the retry in \
+             a new sandbox",
+            retry.old.id, retry.old.id
+        ));
     }
     eprintln!(
         "zdimport: retrying run {}: {}",
@@ -190,7 +295,14 @@ pub fn retry(args: &RetryArgs) -> Result<ExitCode, String> {
     let target = with_account(&args.target, &retry.old);
     check_report(&target, Path::new(&retry.old.file), args.yes)?;
     runtime()?.block_on(async {
-        let client = connect(&target).await?;
+        let (client, sandbox) = if args.sandbox {
+            let (client, sandbox) = start_sandbox(args.seed_users.as_deref()).await?;
+            retry.info.account = client.base_url().to_string();
+            retry.info.sandbox = true;
+            (client, Some(sandbox))
+        } else {
+            (connect(&target).await?, None)
+        };
         confirm(args.yes, &retry.plan, &retry.info)?;
         let journal = retry.create(&runs).map_err(|e| e.to_string())?;
         eprintln!(
@@ -199,41 +311,129 @@ pub fn retry(args: &RetryArgs) -> Result<ExitCode, String> {
             journal.dir().display()
         );
         let plan = retry.plan.clone();
-        execute(plan, &client, journal, &target, target.engine_speed).await
+        let speed = target
+            .engine_speed
+            .or(sandbox.is_some().then_some(SANDBOX_SPEED));
+        let ran = execute(plan, &client, journal, &target, speed).await?;
+        if let Some(sandbox) = sandbox {
+            keep_sandbox_state(&sandbox, &runs.join(&retry.info.id))?;
+        }
+        ran.finish(&target)
     })
 }
 
-/// `zdimport runs`: one line per run, oldest first.
-pub fn runs() -> Result<ExitCode, String> {
+/// `zdimport runs`: one line per run, oldest first; `--json`, a list of objects.
+pub fn runs(args: &RunsArgs) -> Result<ExitCode, String> {
     let dir = runs_dir().map_err(|e| e.to_string())?;
     let list = list_runs(&dir);
     if list.is_empty() {
         eprintln!("zdimport: no runs in {}", dir.display());
     }
     let mut out = super::visible_stdout();
+    if args.json {
+        let runs: Vec<serde_json::Value> = list.iter().map(run_json).collect();
+        return super::stdout_written(
+            serde_json::to_writer_pretty(&mut out, &runs)
+                .map_err(std::io::Error::from)
+                .and_then(|()| writeln!(out)),
+        )
+        .map(|()| ExitCode::SUCCESS);
+    }
     for run in list {
         let state = if run.complete { "done" } else { "unfinished" };
         let line = format!(
             "{}  {:<10}  {:<6}  {}  {}  {}",
             run.info.id, state, run.info.mode, run.done, run.info.account, run.info.file
         );
-        if writeln!(out, "{line}").is_err() {
-            break;
+        super::stdout_written(writeln!(out, "{line}"))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One run for `runs --json`.
+fn run_json(run: &RunListing) -> serde_json::Value {
+    let d = &run.done;
+    serde_json::json!({
+        "id": run.info.id,
+        "state": if run.complete { "done" } else { "unfinished" },
+        "created_at": run.info.created_at,
+        "account": run.info.account,
+        "sandbox": run.info.sandbox,
+        "file": run.info.file,
+        "sheet": run.info.sheet,
+        "mode": run.info.mode,
+        "retry_of": run.info.retry_of,
+        "rows": d.rows,
+        "created": d.created,
+        "updated": d.updated,
+        "failed": d.failed,
+        "skipped": d.skipped,
+        "unknown": d.unknown,
+        "pending": d.pending,
+        "dir": run.dir.display().to_string(),
+        "logs": logs_of(&run.dir),
+    })
+}
+
+/// `zdimport report RUN`: an earlier run's results written again, as the import wrote them.
+pub fn report(args: &ReportArgs) -> Result<ExitCode, String> {
+    let runs = runs_dir().map_err(|e| e.to_string())?;
+    let dir = find_run(&runs, Some(&args.run)).map_err(|e| e.to_string())?;
+    let outcomes = journal::outcomes(&dir).map_err(|e| e.to_string())?;
+    let format = match (&args.format, &args.out) {
+        (Some(format), _) => format.clone(),
+        (None, Some(out))
+            if out
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("json")) =>
+        {
+            "json".to_owned()
+        }
+        (None, _) => "csv".to_owned(),
+    };
+    let format = if format == "json" {
+        import::report::Format::Json
+    } else {
+        import::report::Format::Csv
+    };
+    match &args.out {
+        Some(path) => {
+            if !args.force && path.exists() {
+                return Err(format!(
+                    "--out {} already exists: pass --force to replace it, or choose another path",
+                    path.display()
+                ));
+            }
+            import::report::write_as(path, &outcomes, format).map_err(|e| e.to_string())?;
+            eprintln!(
+                "zdimport: run {}: {} rows written to {}",
+                run_id(&dir),
+                outcomes.len(),
+                path.display()
+            );
+        }
+        None => {
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            let written = import::report::write_to(&mut out, &outcomes, format)
+                .map_err(std::io::Error::other)
+                .and_then(|()| out.flush());
+            super::stdout_written(written)?;
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
-/// Reads the sheet once: the requests to send and the rows with errors, skipped.
+/// Reads the sheet once: the requests to send, the rows with errors skipped (or, under
+/// `--invalid include`, sent and marked), and what each policy would leave out.
 fn build_plan(
     mut p: Prepared,
     args: &MappingArgs,
     checks: &AccountChecks,
-) -> Result<(ImportPlan, RunInfo), String> {
+) -> Result<(ImportPlan, RunInfo, LeftOut), String> {
     let mut plan = ImportPlan::new(p.options.mode);
     let mut errors = Vec::new();
     let mut failure = None;
-    pipeline::run_with(
+    let summary = pipeline::run_with(
         &mut p.workbook,
         (p.sheet, p.header),
         &p.mapping,
@@ -257,7 +457,8 @@ fn build_plan(
     if let Some(failure) = failure {
         return Err(failure);
     }
-    plan.skip_errors(&errors);
+    let left_out = LeftOut::of(&errors, summary.rows);
+    plan.settle_errors(&errors, p.options.invalid == InvalidPolicy::Include);
     let info = RunInfo {
         id: journal::new_run_id(),
         created_at: chrono::Utc::now().to_rfc3339(),
@@ -273,7 +474,7 @@ fn build_plan(
         rows: plan.rows() as u64,
         ..RunInfo::default()
     };
-    Ok((plan, info))
+    Ok((plan, info, left_out))
 }
 
 fn plan_text(plan: &ImportPlan, info: &RunInfo) -> String {
@@ -283,13 +484,61 @@ fn plan_text(plan: &ImportPlan, info: &RunInfo) -> String {
     } else {
         format!(" to {}", info.account)
     };
+    let despite = match plan.sent_despite() {
+        0 => String::new(),
+        n => format!(" ({n} despite an error, marked in the results)"),
+    };
     format!(
-        "{} rows: {} to send in {} requests ({} mode, {method} {path}){to}, {} skipped (errors)",
+        "{} rows: {} to send in {} requests{despite} ({} mode, {method} {path}){to}, {} skipped \
+         (errors)",
         plan.rows(),
         plan.sent_rows(),
         plan.batches.len(),
         info.mode,
         plan.skipped.len()
+    )
+}
+
+/// `rows with errors: 4 (--invalid skip leaves out 4 rows, block 207, include 3)`.
+fn policy_text(policy: InvalidPolicy, left_out: &LeftOut) -> String {
+    format!(
+        "rows with errors: {} (--invalid {policy}); {}",
+        left_out.errors,
+        left_out.line()
+    )
+}
+
+/// `import --dry-run --json`: what would be sent.
+fn dry_run_json(
+    plan: &ImportPlan,
+    info: &RunInfo,
+    policy: InvalidPolicy,
+    left_out: &LeftOut,
+) -> serde_json::Value {
+    serde_json::json!({
+        "dry_run": true,
+        "account": info.account,
+        "mode": info.mode,
+        "rows": plan.rows(),
+        "to_send": plan.sent_rows(),
+        "requests": plan.batches.len(),
+        "sent_despite_errors": plan.sent_despite(),
+        "skipped": plan.skipped.len(),
+        "invalid": policy,
+        "left_out": {
+            "skip": left_out.by(InvalidPolicy::Skip),
+            "block": left_out.by(InvalidPolicy::Block),
+            "include": left_out.by(InvalidPolicy::Include),
+        },
+    })
+}
+
+fn print_json(value: &serde_json::Value) -> Result<(), String> {
+    let mut out = super::visible_stdout();
+    super::stdout_written(
+        serde_json::to_writer_pretty(&mut out, value)
+            .map_err(std::io::Error::from)
+            .and_then(|()| writeln!(out)),
     )
 }
 
@@ -332,9 +581,9 @@ fn confirm(yes: bool, plan: &ImportPlan, info: &RunInfo) -> Result<(), String> {
     if !std::io::stdin().is_terminal() {
         return Err("not a terminal: pass --yes to send without asking".into());
     }
+    // The plan line is above, printed once.
     eprint!(
-        "{}\nSend {} users to {}? [y/N] ",
-        plan_text(plan, info),
+        "Send {} users to {}? [y/N] ",
         plan.sent_rows(),
         info.account
     );
@@ -412,8 +661,9 @@ async fn execute(
     journal: Journal,
     target: &TargetArgs,
     speed: Option<f64>,
-) -> Result<ExitCode, String> {
+) -> Result<Ran, String> {
     let dir = journal.dir().to_path_buf();
+    note_log(&dir);
     let _locked_until_done = journal.hold();
     let mut options = speed.map_or_else(EngineOptions::default, EngineOptions::for_speed);
     if let Some(n) = target.concurrency {
@@ -438,7 +688,10 @@ async fn execute(
             std::process::exit(130);
         }
     });
-    let printer = tokio::spawn(print_progress(rx));
+    let printer = tokio::spawn(super::progress::show(
+        rx,
+        super::progress::Display::choose(target.quiet),
+    ));
     let result = import::run(plan, client, journal, tx, cancel, options).await;
     let _printed = printer.await;
     let summary = result.map_err(|e| {
@@ -453,9 +706,85 @@ async fn execute(
         .unwrap_or_else(|| dir.join("report.csv"));
     let outcomes = journal::outcomes(&dir).map_err(|e| e.to_string())?;
     import::report::write(&report, &outcomes).map_err(|e| e.to_string())?;
-    eprintln!("zdimport: {summary}");
-    eprintln!("zdimport: results in {}", report.display());
-    Ok(exit_code(&summary, &dir))
+    Ok(Ran {
+        summary,
+        report,
+        dir,
+    })
+}
+
+/// A run that ended (or was found finished): what the end of the command says.
+struct Ran {
+    summary: Summary,
+    report: PathBuf,
+    dir: PathBuf,
+}
+
+impl Ran {
+    /// The summary, report and log paths on stderr, `--json` on stdout; the exit code.
+    fn finish(self, target: &TargetArgs) -> Result<ExitCode, String> {
+        let Ran {
+            summary,
+            report,
+            dir,
+        } = self;
+        eprintln!("zdimport: {summary}");
+        eprintln!("zdimport: results in {}", report.display());
+        let log = crate::logging::current();
+        if let Some(log) = log {
+            eprintln!("zdimport: log in {}", log.display());
+        }
+        let code = exit_code(&summary, &dir);
+        if target.json {
+            print_json(&serde_json::json!({
+                "run": run_id(&dir),
+                "rows": summary.rows,
+                "created": summary.created,
+                "updated": summary.updated,
+                "failed": summary.failed,
+                "skipped": summary.skipped,
+                "unknown": summary.unknown,
+                "pending": summary.pending,
+                "cancelled": summary.cancelled,
+                "exit_code": code,
+                "dir": dir.display().to_string(),
+                "report": report.display().to_string(),
+                "log": log.map(|l| l.display().to_string()),
+            }))?;
+        }
+        Ok(ExitCode::from(code))
+    }
+}
+
+/// The run folder's `logs.txt`: the log file of each process that worked on the run.
+const LOGS_FILE: &str = "logs.txt";
+
+fn note_log(dir: &Path) {
+    let Some(log) = crate::logging::current() else {
+        return;
+    };
+    let line = format!("{}\n", log.display());
+    let written = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join(LOGS_FILE))
+        .and_then(|mut f| f.write_all(line.as_bytes()));
+    if let Err(e) = written {
+        tracing::warn!(
+            "{}: cannot note the log file: {e}",
+            dir.join(LOGS_FILE).display()
+        );
+    }
+}
+
+/// The log files noted in a run folder.
+fn logs_of(dir: &Path) -> Vec<String> {
+    std::fs::read_to_string(dir.join(LOGS_FILE))
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 fn run_id(dir: &Path) -> String {
@@ -464,7 +793,7 @@ fn run_id(dir: &Path) -> String {
         .unwrap_or_default()
 }
 
-fn exit_code(summary: &Summary, dir: &Path) -> ExitCode {
+fn exit_code(summary: &Summary, dir: &Path) -> u8 {
     if summary.pending > 0 {
         eprintln!(
             "zdimport: cancelled; continue with `zdimport resume {}`",
@@ -472,130 +801,8 @@ fn exit_code(summary: &Summary, dir: &Path) -> ExitCode {
         );
     }
     if summary.all_succeeded() {
-        ExitCode::SUCCESS
+        0
     } else {
-        ExitCode::from(EXIT_SOME_ROWS)
-    }
-}
-
-/// A line that rewrites itself on a terminal; a plain line every few seconds otherwise.
-async fn print_progress(mut rx: mpsc::Receiver<ImportEvent>) {
-    let terminal = std::io::stderr().is_terminal();
-    let mut progress = Progress::default();
-    let mut buffer = Vec::with_capacity(32);
-    while rx.recv_many(&mut buffer, 32).await > 0 {
-        for event in buffer.drain(..) {
-            progress.apply(event, terminal);
-        }
-        progress.draw(terminal, false);
-    }
-    progress.draw(terminal, true);
-    if terminal {
-        eprintln!();
-    }
-}
-
-#[derive(Debug, Default)]
-struct Progress {
-    done: Summary,
-    rows: u64,
-    first_done: u64,
-    started: Option<Instant>,
-    drawn: Option<Instant>,
-    waiting: Option<String>,
-}
-
-impl Progress {
-    fn apply(&mut self, event: ImportEvent, terminal: bool) {
-        match event {
-            ImportEvent::Started { rows, done, .. } => {
-                self.rows = rows;
-                self.first_done = done.finished();
-                self.done = *done;
-                self.started = Some(Instant::now());
-            }
-            ImportEvent::RowsFinished(rows) => {
-                for row in rows {
-                    self.done.count(row.outcome);
-                }
-                self.waiting = None;
-            }
-            ImportEvent::Waiting { reason, until } => {
-                let secs = until
-                    .saturating_duration_since(Instant::now())
-                    .as_secs_f64();
-                let why = match reason {
-                    WaitReason::RateLimit => "rate limit".to_owned(),
-                    WaitReason::JobLimit => "30 jobs queued".to_owned(),
-                    WaitReason::Pacing => "pacing under the rate limit".to_owned(),
-                    // Zendesk's (or a proxy's) own words, one line, no terminal controls.
-                    WaitReason::Retry { attempt, error } => {
-                        format!(
-                            "retry {attempt}: {}",
-                            crate::text::printable(&error.to_string())
-                        )
-                    }
-                    WaitReason::LostAnswer { batch } => {
-                        format!("batch {}'s answer was lost; looking it up", batch + 1)
-                    }
-                };
-                let text = format!("waiting {secs:.1}s: {why}");
-                if !terminal {
-                    eprintln!("zdimport: {text}");
-                }
-                self.waiting = Some(text);
-            }
-            ImportEvent::Paused => self.waiting = Some("paused".into()),
-            ImportEvent::Resumed => self.waiting = None,
-            ImportEvent::Cancelling => {
-                eprintln!(
-                    "\nzdimport: cancelling: nothing more is sent; waiting for the jobs in flight"
-                );
-            }
-            ImportEvent::BatchSent { .. }
-            | ImportEvent::JobUpdate { .. }
-            | ImportEvent::Finished(_) => {}
-        }
-    }
-
-    fn draw(&mut self, terminal: bool, last: bool) {
-        let every = if terminal {
-            Duration::from_millis(100)
-        } else {
-            Duration::from_secs(2)
-        };
-        if !last && self.drawn.is_some_and(|d| d.elapsed() < every) {
-            return;
-        }
-        self.drawn = Some(Instant::now());
-        let line = self.line();
-        if terminal {
-            eprint!("\r\x1b[2K{line}");
-        } else {
-            eprintln!("zdimport: {line}");
-        }
-    }
-
-    fn line(&self) -> String {
-        let finished = self.done.finished();
-        let elapsed = self.started.map_or(0.0, |s| s.elapsed().as_secs_f64());
-        let rate = (finished - self.first_done.min(finished)) as f64 / elapsed.max(0.001);
-        let left = self.rows.saturating_sub(finished);
-        let eta = if rate > 0.0 {
-            format!("{:.0}s", left as f64 / rate)
-        } else {
-            "-".into()
-        };
-        let d = &self.done;
-        let mut line = format!(
-            "{finished}/{} rows · {} created · {} updated · {} failed · {} skipped · {} unknown · \
-             {rate:.0} rows/s · ETA {eta}",
-            self.rows, d.created, d.updated, d.failed, d.skipped, d.unknown
-        );
-        if let Some(waiting) = &self.waiting {
-            line.push_str(" · ");
-            line.push_str(waiting);
-        }
-        line
+        EXIT_SOME_ROWS
     }
 }

@@ -60,7 +60,7 @@ pub fn run(args: &InspectArgs) -> Result<ExitCode, String> {
     } else {
         write_text(&mut out, &report)
     };
-    written.map_err(|e| format!("cannot write the report: {e}"))?;
+    super::stdout_written(written)?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -34,6 +34,12 @@ pub struct MappingArgs {
     /// send every phone as E.164 (default: the profile's phone_region)
     #[arg(long, value_name = "CC", value_parser = parse_region)]
     pub phone_region: Option<PhoneRegion>,
+    /// Rows with errors: skip them (default: the profile's, else skip), block (send nothing
+    /// while any row has an error) or include (send too the rows whose errors Zendesk judges
+    /// itself: an invalid email, a missing name or update key; never a row whose error would
+    /// send wrong data, such as a spreadsheet error cell or a value that cannot be converted)
+    #[arg(long, value_name = "skip|block|include", value_parser = parse_invalid)]
+    pub invalid: Option<payload::InvalidPolicy>,
     /// Save the resulting mapping as a profile under this name
     #[arg(long, value_name = "NAME")]
     pub save_profile: Option<String>,
@@ -129,6 +135,10 @@ impl MappingArgs {
             phone_region: self
                 .phone_region
                 .or(profile.as_ref().and_then(|p| p.options.phone_region)),
+            invalid: self
+                .invalid
+                .or(profile.as_ref().map(|p| p.options.invalid))
+                .unwrap_or_default(),
         };
         if let Some(name) = &self.save_profile {
             self.save(name, &workbook, &layout, &mapping, options)?;
@@ -154,6 +164,7 @@ impl MappingArgs {
         let mut saved = Profile::from_mapping(name, mapping, options.mode);
         saved.options.skip_verify_email = options.skip_verify_email;
         saved.options.phone_region = options.phone_region;
+        saved.options.invalid = options.invalid;
         saved.header_row = self.source.header_row;
         if workbook.sheets().len() > 1 {
             saved.sheet = Some(layout.sheet.clone());
@@ -205,6 +216,10 @@ fn parse_map(text: &str) -> Result<(String, Option<Target>), String> {
 }
 
 fn parse_region(text: &str) -> Result<PhoneRegion, String> {
+    text.parse()
+}
+
+fn parse_invalid(text: &str) -> Result<payload::InvalidPolicy, String> {
     text.parse()
 }
 

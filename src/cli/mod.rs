@@ -9,6 +9,7 @@ mod mapped;
 mod plan;
 mod preview;
 mod profiles;
+mod progress;
 mod sandbox;
 mod validate;
 
@@ -21,9 +22,19 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::sheet::{HeaderChoice, Workbook};
 
+/// Exit codes, listed under every `--help`.
+pub const EXIT_CODES_HELP: &str = "\
+Exit codes:
+  0  done: every row created or updated (import, resume, retry); nothing to fix (validate, plan,
+     doctor); any other command succeeded
+  1  some rows not done: failed, skipped, unknown or not sent yet (import, resume, retry); some
+     row has an error (validate) or would not go through (plan); doctor found something to fix
+  2  nothing could run: bad arguments, an unreadable file, no account or credentials, a refused
+     sign-in, rows with errors under --invalid block";
+
 /// Import users from a spreadsheet into Zendesk Support.
 #[derive(Debug, Parser)]
-#[command(name = "zdimport", version, about, long_about = None, args_conflicts_with_subcommands = true)]
+#[command(name = "zdimport", version, about, long_about = None, args_conflicts_with_subcommands = true, after_help = EXIT_CODES_HELP)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -40,6 +51,16 @@ pub struct Cli {
     /// rehearsal shows updates and unchanged rows too; e.g. assets/sandbox_seed.json
     #[arg(long, value_name = "FILE", requires = "sandbox")]
     pub sandbox_seed: Option<PathBuf>,
+    /// How much the log file of a run or TUI session says: error, warn, info, debug or trace
+    /// (the file is in the state dir; its path is printed at the end of a run)
+    #[arg(
+        long,
+        global = true,
+        value_name = "LEVEL",
+        default_value = "info",
+        env = "ZDIMPORT_LOG_LEVEL"
+    )]
+    pub log_level: crate::logging::Level,
 }
 
 #[derive(Debug, Subcommand)]
@@ -49,6 +70,7 @@ pub enum Command {
     /// The exact requests an import would send, without sending anything
     Preview(preview::PreviewArgs),
     /// Every row's problems; exit 1 if any row has an error
+    #[command(after_help = EXIT_CODES_HELP)]
     Validate(validate::ValidateArgs),
     /// What an import would do to each row, looked up in the account: new, update (with each
     /// change), unchanged, conflict, would fail
@@ -56,15 +78,20 @@ pub enum Command {
     /// Saved mappings: list, show, delete
     Profiles(profiles::ProfilesArgs),
     /// Send the rows to Zendesk, follow the jobs, write the results of every row
+    #[command(after_help = EXIT_CODES_HELP)]
     Import(import::ImportArgs),
     /// Read-only checks of the account: sign-in, rights, rate limit, settings, custom fields,
     /// jobs; what zdimport does about each
     Doctor(doctor::DoctorArgs),
     /// Continue an interrupted import from its journal
+    #[command(after_help = EXIT_CODES_HELP)]
     Resume(import::ResumeArgs),
     /// The imports run so far, with their counts
-    Runs,
+    Runs(import::RunsArgs),
+    /// Write an earlier run's results again: CSV or JSON, to a file or stdout
+    Report(import::ReportArgs),
     /// Send a run's failed and unknown rows again, as a new run
+    #[command(after_help = EXIT_CODES_HELP)]
     Retry(import::RetryArgs),
     /// Sign in to Zendesk with OAuth (PKCE) in the browser, with your account's OAuth client
     Login(login::LoginArgs),
@@ -113,8 +140,38 @@ fn visible_stdout() -> crate::text::VisibleWriter<std::io::StdoutLock<'static>> 
     crate::text::VisibleWriter::new(std::io::stdout().lock())
 }
 
+/// A failed write to stdout: a closed pipe (`| head -1`) is the reader's choice and ends the
+/// command quietly with success; anything else is an error.
+fn stdout_written(result: std::io::Result<()>) -> Result<(), String> {
+    match result {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(format!("cannot write to stdout: {e}"))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Starts the log file of a run (or TUI session); a log that cannot start is a warning, never
+/// the reason an import does not run.
+pub fn start_log(kind: &str, level: crate::logging::Level) {
+    if let Err(e) = crate::logging::start(kind, level) {
+        eprintln!("zdimport: no log file: {e}");
+    }
+}
+
 /// Runs a headless command; errors are one line on stderr and exit code 2.
-pub fn run(command: Command) -> ExitCode {
+pub fn run(command: Command, log_level: crate::logging::Level) -> ExitCode {
+    if matches!(
+        command,
+        Command::Import(_) | Command::Resume(_) | Command::Retry(_)
+    ) {
+        let kind = match &command {
+            Command::Resume(_) => "resume",
+            Command::Retry(_) => "retry",
+            _ => "import",
+        };
+        start_log(kind, log_level);
+    }
     let result = match command {
         Command::Inspect(args) => inspect::run(&args),
         Command::Preview(args) => preview::run(&args),
@@ -124,7 +181,8 @@ pub fn run(command: Command) -> ExitCode {
         Command::Import(args) => import::import(&args),
         Command::Doctor(args) => doctor::run(&args),
         Command::Resume(args) => import::resume(&args),
-        Command::Runs => import::runs(),
+        Command::Runs(args) => import::runs(&args),
+        Command::Report(args) => import::report(&args),
         Command::Retry(args) => import::retry(&args),
         Command::Login(args) => login::run(&args),
         Command::Logout(args) => login::logout(&args),
@@ -133,6 +191,7 @@ pub fn run(command: Command) -> ExitCode {
     match result {
         Ok(code) => code,
         Err(message) => {
+            tracing::error!("{}", crate::logging::bounded(&message));
             // Errors quote cells, headers and Zendesk's answers: never raw controls.
             eprintln!("zdimport: {}", crate::text::visible(&message));
             ExitCode::from(EXIT_FATAL)
@@ -178,10 +237,21 @@ fn row_span(rows: &[u32]) -> String {
     }
 }
 
-/// `205 data rows: 200 ready, 1 with warnings, 4 with errors (not sent)`.
+/// `205 data rows: 200 ready, 1 with warnings, 4 with errors (not sent)`; under `--invalid
+/// include`, `4 with errors (1 sent anyway, 3 not sent)`.
 fn counts_line(summary: &crate::pipeline::Summary) -> String {
+    let errors = if summary.included > 0 {
+        format!(
+            "{} with errors ({} sent anyway, {} not sent)",
+            summary.errors,
+            summary.included,
+            summary.errors - summary.included
+        )
+    } else {
+        format!("{} with errors (not sent)", summary.errors)
+    };
     format!(
-        "{} data rows: {} ready, {} with warnings, {} with errors (not sent)",
-        summary.rows, summary.ready, summary.warnings, summary.errors
+        "{} data rows: {} ready, {} with warnings, {errors}",
+        summary.rows, summary.ready, summary.warnings
     )
 }

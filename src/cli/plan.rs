@@ -64,6 +64,17 @@ pub fn run(args: &PlanArgs) -> Result<ExitCode, String> {
     let input = read_rows(&mut prepared, &connected, args)?;
     let cost = plan::estimate(&input, &connected.rate);
     eprintln!("zdimport: {}", cost_line(&cost, input.users.len()));
+    if args.cost_only && args.json {
+        let mut out = super::visible_stdout();
+        let users = input.users.len();
+        let doc = serde_json::json!({ "users": users, "cost": &cost });
+        return super::stdout_written(
+            serde_json::to_writer_pretty(&mut out, &doc)
+                .map_err(std::io::Error::from)
+                .and_then(|()| writeln!(out)),
+        )
+        .map(|()| ExitCode::SUCCESS);
+    }
     if args.cost_only || !go_on(&cost, args.yes) {
         return Ok(ExitCode::SUCCESS);
     }
@@ -88,12 +99,7 @@ pub fn run(args: &PlanArgs) -> Result<ExitCode, String> {
     } else {
         write_text(&mut out, &plan, &prepared)
     };
-    match written.and_then(|()| out.flush()) {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
-            return Err(format!("cannot write to stdout: {e}"));
-        }
-        _ => {}
-    }
+    super::stdout_written(written.and_then(|()| out.flush()))?;
     let c = plan.counts();
     Ok(if c.conflict + c.would_fail + c.invalid > 0 {
         ExitCode::from(EXIT_ROW_PROBLEMS)

@@ -90,17 +90,27 @@ pub fn run(args: &PreviewArgs) -> Result<ExitCode, String> {
     )
     .map_err(|e| e.to_string())?;
     if let Some(e) = write_error {
-        // A closed pipe (`| head`) is the reader's choice, not our failure.
-        if e.kind() == std::io::ErrorKind::BrokenPipe {
-            return Ok(ExitCode::SUCCESS);
-        }
-        return Err(format!("cannot write to stdout: {e}"));
+        return super::stdout_written(Err(e)).map(|()| ExitCode::SUCCESS);
+    }
+    if let Some(n) = args.batch.filter(|&n| n == 0 || n > summary.requests) {
+        return Err(format!(
+            "there is no request {n}: {} sends {} requests (1 to {})",
+            prepared.workbook.path().display(),
+            summary.requests,
+            summary.requests
+        ));
     }
     if !args.jsonl {
-        write_text(&mut out, args, &prepared, &summary, &listed, shown.as_ref())
-            .map_err(|e| format!("cannot write to stdout: {e}"))?;
+        super::stdout_written(write_text(
+            &mut out,
+            args,
+            &prepared,
+            &summary,
+            &listed,
+            shown.as_ref(),
+        ))?;
     }
-    out.flush().ok();
+    super::stdout_written(out.flush())?;
     report_skipped(&summary);
     Ok(ExitCode::SUCCESS)
 }

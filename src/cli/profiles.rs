@@ -70,6 +70,6 @@ fn list() -> Result<ExitCode, String> {
         }
         writeln!(out, "({})", dir.display())
     })();
-    written.map_err(|e| format!("cannot write to stdout: {e}"))?;
+    super::stdout_written(written)?;
     Ok(ExitCode::SUCCESS)
 }

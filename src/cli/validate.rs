@@ -67,12 +67,7 @@ pub fn run(args: &ValidateArgs) -> Result<ExitCode, String> {
     } else {
         write_text(&mut out, &issues, &summary)
     };
-    match written.and_then(|()| out.flush()) {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
-            return Err(format!("cannot write to stdout: {e}"));
-        }
-        _ => {}
-    }
+    super::stdout_written(written.and_then(|()| out.flush()))?;
     if args.json {
         eprintln!("zdimport: {}", super::counts_line(&summary));
     }

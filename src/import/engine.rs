@@ -1081,6 +1081,7 @@ impl Engine {
 
     /// A closed receiver (the UI went away) must not stop the import: events are dropped.
     async fn emit(&mut self, event: ImportEvent) {
+        crate::logging::import_event(&event);
         let _ignored = self.events.send(event).await;
     }
 }

@@ -134,6 +134,9 @@ pub struct RowOutcome {
     pub details: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub matched_by: Option<MatchedBy>,
+    /// The row's errors, when `--invalid include` sent it anyway.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sent_despite: Option<String>,
 }
 
 impl RowOutcome {
@@ -158,6 +161,7 @@ impl RowOutcome {
             error: None,
             details: None,
             matched_by: None,
+            sent_despite: key.sent_despite.clone(),
         }
     }
 

@@ -26,6 +26,9 @@ pub struct UserKey {
     /// after a resend was created by this run's earlier request, whose answer was lost.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub expect_new: bool,
+    /// The row's errors, when `--invalid include` sent it anyway: marked in the results.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sent_despite: Option<String>,
 }
 
 impl UserKey {
@@ -36,6 +39,7 @@ impl UserKey {
             email: user.email.clone(),
             external_id: user.external_id.clone(),
             expect_new: false,
+            sent_despite: None,
         }
     }
 
@@ -166,17 +170,48 @@ impl ImportPlan {
 
     /// Skips every row with an error, its problems (`Column: message; …`) as the reason.
     pub fn skip_errors<'a>(&mut self, issues: impl IntoIterator<Item = &'a Issue>) {
-        let mut errors: BTreeMap<u32, Vec<String>> = BTreeMap::new();
+        self.settle_errors(issues, false);
+    }
+
+    /// [`ImportPlan::skip_errors`]; with `included` (`--invalid include`), a row with only
+    /// [`Issue::includable`] errors that a batch sends is marked sent despite them instead.
+    pub fn settle_errors<'a>(
+        &mut self,
+        issues: impl IntoIterator<Item = &'a Issue>,
+        included: bool,
+    ) {
+        let mut errors: BTreeMap<u32, (Vec<String>, bool)> = BTreeMap::new();
         for issue in issues.into_iter().filter(|i| i.severity == Severity::Error) {
             let text = match &issue.column {
                 Some(column) => format!("{column}: {}", issue.message),
                 None => issue.message.clone(),
             };
-            errors.entry(issue.row).or_default().push(text);
+            let entry = errors.entry(issue.row).or_insert((Vec::new(), true));
+            entry.0.push(text);
+            entry.1 &= issue.includable;
         }
-        for (row, messages) in errors {
+        if included {
+            for batch in &mut self.batches {
+                for (row, key) in batch.rows.iter().zip(&mut batch.keys) {
+                    if let Some((messages, true)) = errors.get(row) {
+                        key.sent_despite = Some(messages.join("; "));
+                        errors.remove(row);
+                    }
+                }
+            }
+        }
+        for (row, (messages, _)) in errors {
             self.skip(row, messages.join("; "));
         }
+    }
+
+    /// Rows sent despite an error (`--invalid include`).
+    pub fn sent_despite(&self) -> usize {
+        self.batches
+            .iter()
+            .flat_map(|b| &b.keys)
+            .filter(|k| k.sent_despite.is_some())
+            .count()
     }
 
     /// The skipped rows with their index, sheet row and reason.

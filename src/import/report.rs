@@ -60,7 +60,7 @@ fn same_file(a: &Path, b: &Path) -> bool {
 }
 
 /// The columns of the CSV report.
-pub const COLUMNS: [&str; 9] = [
+pub const COLUMNS: [&str; 10] = [
     "row",
     "outcome",
     "user_id",
@@ -70,6 +70,7 @@ pub const COLUMNS: [&str; 9] = [
     "error",
     "details",
     "matched_by",
+    "sent_despite",
 ];
 
 /// A cell a spreadsheet would run as a formula (`=`, `+`, `-`, `@`, and the tab and carriage
@@ -96,28 +97,63 @@ pub fn row_list(rows: &[u32]) -> String {
     }
 }
 
+/// The report's format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Csv,
+    Json,
+}
+
+impl Format {
+    /// JSON for a `.json` path, CSV for any other.
+    pub fn of(path: &Path) -> Self {
+        if path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("json"))
+        {
+            Self::Json
+        } else {
+            Self::Csv
+        }
+    }
+}
+
 /// Writes the outcomes as CSV (`.csv`, or any other extension) or JSON (`.json`).
 pub fn write(path: &Path, outcomes: &[RowOutcome]) -> Result<(), ReportError> {
+    write_as(path, outcomes, Format::of(path))
+}
+
+/// Writes the outcomes to `path` in `format`, whatever its extension.
+pub fn write_as(path: &Path, outcomes: &[RowOutcome], format: Format) -> Result<(), ReportError> {
     let error = |reason: String| ReportError {
         path: path.display().to_string(),
         reason,
     };
     let file = std::fs::File::create(path).map_err(|e| error(e.to_string()))?;
     let mut out = std::io::BufWriter::new(file);
-    let json = path
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("json"));
-    if json {
-        write_json(&mut out, outcomes).map_err(error)?;
-    } else {
-        write_csv(&mut out, outcomes).map_err(error)?;
-    }
+    write_to(&mut out, outcomes, format).map_err(error)?;
     out.flush().map_err(|e| error(e.to_string()))
 }
 
-fn cells(o: &RowOutcome) -> [String; 9] {
-    // Terminal controls made visible first (a report gets `cat`ed), then formulas neutralised.
-    let text = |v: &Option<String>| neutralise(&crate::text::visible(v.as_deref().unwrap_or("")));
+/// Writes the outcomes to any writer (stdout for `zdimport report`).
+pub fn write_to(
+    out: &mut impl Write,
+    outcomes: &[RowOutcome],
+    format: Format,
+) -> Result<(), String> {
+    match format {
+        Format::Json => write_json(out, outcomes),
+        Format::Csv => write_csv(out, outcomes),
+    }
+}
+
+/// Every column's text: terminal controls made visible (a report gets `cat`ed); for CSV, a
+/// spreadsheet's formulas neutralised too.
+fn cells(o: &RowOutcome, csv: bool) -> [String; 10] {
+    let text = |v: &Option<String>| {
+        let shown = crate::text::visible(v.as_deref().unwrap_or(""));
+        if csv { neutralise(&shown) } else { shown }
+    };
     [
         o.row.to_string(),
         o.outcome.as_str().to_owned(),
@@ -130,6 +166,7 @@ fn cells(o: &RowOutcome) -> [String; 9] {
         o.matched_by
             .map(|m| m.as_str().to_owned())
             .unwrap_or_default(),
+        text(&o.sent_despite),
     ]
 }
 
@@ -137,18 +174,20 @@ fn write_csv(out: &mut impl Write, outcomes: &[RowOutcome]) -> Result<(), String
     let mut csv = csv::Writer::from_writer(out);
     csv.write_record(COLUMNS).map_err(|e| e.to_string())?;
     for o in outcomes {
-        csv.write_record(cells(o)).map_err(|e| e.to_string())?;
+        csv.write_record(cells(o, true))
+            .map_err(|e| e.to_string())?;
     }
     csv.flush().map_err(|e| e.to_string())
 }
 
-/// A JSON list of objects with the CSV's columns; text neutralised the same way, since JSON
-/// reports get pasted into spreadsheets too.
+/// A JSON list of objects with the CSV's columns. Values are the data as they are (an
+/// external_id `-42` stays `-42`): formula safety belongs to spreadsheet cells, and a program
+/// reading JSON must get the identifiers it sent.
 fn write_json(out: &mut impl Write, outcomes: &[RowOutcome]) -> Result<(), String> {
     let list: Vec<serde_json::Value> = outcomes
         .iter()
         .map(|o| {
-            let cells = cells(o);
+            let cells = cells(o, false);
             let mut map = serde_json::Map::new();
             for (key, value) in COLUMNS.iter().zip(cells) {
                 let value = match *key {
@@ -186,20 +225,22 @@ mod tests {
     }
 
     #[test]
-    fn formula_cells_are_neutralised_in_csv_and_json() {
+    fn formula_cells_are_neutralised_in_csv_and_json_keeps_the_values() {
         let dir = tempfile::tempdir().unwrap();
         let csv_path = dir.path().join("r.csv");
         write(&csv_path, &[outcome()]).unwrap();
         let text = std::fs::read_to_string(&csv_path).unwrap();
         assert_eq!(
             text.lines().nth(1).unwrap(),
-            "7,failed,,\"'=HYPERLINK(\"\"http://x\"\")\",a@example.com,'-12,'@SUM(A1),'+1 555,email"
+            "7,failed,,\"'=HYPERLINK(\"\"http://x\"\")\",a@example.com,'-12,'@SUM(A1),'+1 555,email,"
         );
         let json_path = dir.path().join("r.json");
         write(&json_path, &[outcome()]).unwrap();
         let value: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(&json_path).unwrap()).unwrap();
-        assert_eq!(value[0]["external_id"], "'-12");
+        assert_eq!(value[0]["external_id"], "-12");
+        assert_eq!(value[0]["name"], "=HYPERLINK(\"http://x\")");
+        assert_eq!(value[0]["sent_despite"], serde_json::Value::Null);
         assert_eq!(value[0]["row"], 7);
         assert_eq!(value[0]["user_id"], serde_json::Value::Null);
     }
@@ -221,6 +262,31 @@ mod tests {
             }
             assert!(raw.contains(shown), "{file}: {raw}");
         }
+    }
+
+    #[test]
+    fn a_row_sent_despite_its_errors_says_so_and_stdout_gets_the_same_text() {
+        let mut o = outcome();
+        o.sent_despite = Some("E-mail: 'x' is not a valid email address".into());
+        let mut csv = Vec::new();
+        write_to(&mut csv, std::slice::from_ref(&o), Format::Csv).unwrap();
+        let csv = String::from_utf8(csv).unwrap();
+        assert!(
+            csv.lines()
+                .nth(1)
+                .unwrap()
+                .ends_with(",email,E-mail: 'x' is not a valid email address"),
+            "{csv}"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("report.txt");
+        write_as(&path, &[o], Format::Json).unwrap();
+        let value: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        assert_eq!(
+            value[0]["sent_despite"],
+            "E-mail: 'x' is not a valid email address"
+        );
     }
 
     #[test]

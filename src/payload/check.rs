@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use super::phone::{PhoneRegion, e164};
 use super::user::{FieldValue, Identity, IdentityKind, OrganizationRef, Role, User};
-use super::{Blank, Issue, Mode, RowStatus, Severity};
+use super::{Blank, InvalidPolicy, Issue, Mode, RowStatus, Severity};
 use crate::mapping::{Mapping, Target, Transform, Value};
 use crate::plan::fields::{Fields, plain};
 use crate::sheet::header::column_letter;
@@ -22,6 +22,10 @@ pub struct Options {
     pub skip_verify_email: bool,
     /// The country numbers without `+` are read in, for E.164 phones.
     pub phone_region: Option<PhoneRegion>,
+    /// What happens to rows with errors: skipped, or (include) built and sent when Zendesk
+    /// can judge every error ([`Issue::includable`]). Block is the caller's: the rows are
+    /// built as for skip, and nothing is sent while any has an error.
+    pub invalid: InvalidPolicy,
 }
 
 /// A checked row: the user to send (none when the row has an error) and its problems.
@@ -177,7 +181,15 @@ impl Checker {
                 Ok(Some(key)) => keys.push((key, position)),
                 Ok(None) => {}
                 Err((message, value)) => {
-                    issues.push(issue(number, column, Some(value), Severity::Error, message));
+                    // Zendesk refuses an address that is not one: sent as typed under
+                    // include, it decides; nothing wrong can reach the account.
+                    let includable = column.target == Target::Email;
+                    if includable {
+                        user.email = Some(value.clone());
+                    }
+                    let mut problem = issue(number, column, Some(value), Severity::Error, message);
+                    problem.includable = includable;
+                    issues.push(problem);
                 }
             }
         }
@@ -193,9 +205,12 @@ impl Checker {
                 &mut issues,
             );
         }
-        let sent = !issues
+        let mut errors = issues
             .iter()
-            .any(|i| i.row == number && i.severity == Severity::Error);
+            .filter(|i| i.row == number && i.severity == Severity::Error)
+            .peekable();
+        let sent = errors.peek().is_none()
+            || (self.options.invalid == InvalidPolicy::Include && errors.all(|i| i.includable));
         Checked {
             row: number,
             user: sent.then_some(user),
@@ -236,7 +251,8 @@ impl Checker {
     fn require(&self, row: u32, user: &mut User, issues: &mut Vec<Issue>) {
         let has_error = issues.iter().any(|i| i.severity == Severity::Error);
         let name_column = self.column_of(&Target::Name);
-        let mut report = |column: Option<&Column>, severity, message: &str| {
+        // `includable`: Zendesk refuses such a row itself (see `Issue::includable`).
+        let mut report = |column: Option<&Column>, severity, message: &str, includable| {
             issues.push(Issue {
                 row,
                 column: column.map(|c| c.header.clone()),
@@ -244,6 +260,7 @@ impl Checker {
                 value: None,
                 severity,
                 message: message.to_owned(),
+                includable,
             });
         };
         match self.options.mode {
@@ -251,24 +268,29 @@ impl Checker {
                 name_column,
                 Severity::Error,
                 "name is empty: Zendesk needs a name to create a user",
+                true,
             ),
+            // Never included: Zendesk would create a user with no identifier, every time.
             Mode::Upsert if user.email.is_none() && user.external_id.is_none() && !has_error => {
                 report(
                     None,
                     Severity::Error,
                     "no email and no external_id: Zendesk cannot match this user",
+                    false,
                 );
             }
             Mode::Upsert if user.name.is_none() && name_column.is_some() => report(
                 name_column,
                 Severity::Warning,
                 "name is empty: Zendesk rejects the row if the user is new",
+                false,
             ),
             Mode::Update if user.id.is_none() && user.external_id.is_none() && !has_error => {
                 report(
                     None,
                     Severity::Error,
                     "no id and no external_id: Zendesk cannot find this user",
+                    true,
                 );
             }
             _ => {}
@@ -334,6 +356,7 @@ fn duplicates(
             value: Some(text.into_owned()),
             severity: Severity::Warning,
             message: format!("{} is also on row {row}, which is skipped", key.name()),
+            includable: false,
         });
     }
 }
@@ -352,6 +375,7 @@ fn issue(
         value,
         severity,
         message,
+        includable: false,
     }
 }
 
@@ -598,6 +622,45 @@ mod tests {
         Checker::new(&auto_match(&headers), 0, options)
     }
 
+    #[test]
+    fn include_sends_a_bad_email_as_typed_but_never_an_error_cell() {
+        let headers = ["Name", "Email", "Plan"].map(str::to_owned);
+        let mapping = auto_match(&headers);
+        let options = Options {
+            mode: Mode::Upsert,
+            invalid: InvalidPolicy::Include,
+            ..Options::default()
+        };
+        let mut c = Checker::new(&mapping, 0, options);
+        let bad_email = c.check(Row {
+            number: 2,
+            cells: vec![Cell::Text("Ana".into()), Cell::Text("ana(at)x.com".into())],
+        });
+        assert_eq!(bad_email.status(), RowStatus::Error);
+        assert!(bad_email.issues[0].includable);
+        let user = bad_email.user.expect("sent: Zendesk decides");
+        assert_eq!(user.email.as_deref(), Some("ana(at)x.com"));
+        let error_cell = c.check(Row {
+            number: 3,
+            cells: vec![Cell::Text("Bo".into()), Cell::Error("#N/A".into())],
+        });
+        assert!(!error_cell.issues[0].includable);
+        assert_eq!(
+            error_cell.user, None,
+            "never sent: it would send wrong data"
+        );
+        let skip = Options {
+            invalid: InvalidPolicy::Skip,
+            ..options
+        };
+        let mut c = Checker::new(&mapping, 0, skip);
+        let skipped = c.check(Row {
+            number: 2,
+            cells: vec![Cell::Text("Ana".into()), Cell::Text("ana(at)x.com".into())],
+        });
+        assert_eq!(skipped.user, None);
+    }
+
     fn row(number: u32, cells: &[&str]) -> Row {
         let cells = cells
             .iter()
@@ -728,6 +791,7 @@ mod tests {
             mode: Mode::Create,
             skip_verify_email: true,
             phone_region: "PT".parse().ok(),
+            ..Options::default()
         };
         let mut c = Checker::new(&mapping, 0, options);
         let checked = c.check(Row {

@@ -10,6 +10,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 pub use check::{Checked, Checker, Options};
+
 pub use phone::{PhoneRegion, e164};
 pub use user::{FieldValue, Identity, IdentityKind, OrganizationRef, Role, User, UserFields};
 
@@ -92,6 +93,107 @@ impl FromStr for Blank {
     }
 }
 
+/// What an import does with rows that have an error (`--invalid`, a profile's `invalid`, the
+/// Check screen's `i`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InvalidPolicy {
+    /// Send the other rows; the rows with errors are reported skipped (the default).
+    #[default]
+    Skip,
+    /// Send nothing while any row has an error: for files that must go in whole.
+    Block,
+    /// Also send the rows whose every error Zendesk can judge (see [`Issue::includable`]),
+    /// each marked in the results as sent despite its problem; the others are skipped.
+    Include,
+}
+
+impl InvalidPolicy {
+    pub const ALL: [InvalidPolicy; 3] = [Self::Skip, Self::Block, Self::Include];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Skip => "skip",
+            Self::Block => "block",
+            Self::Include => "include",
+        }
+    }
+
+    /// The next policy, for a key that cycles them.
+    #[must_use]
+    pub fn next(self) -> Self {
+        match self {
+            Self::Skip => Self::Block,
+            Self::Block => Self::Include,
+            Self::Include => Self::Skip,
+        }
+    }
+}
+
+impl fmt::Display for InvalidPolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+impl FromStr for InvalidPolicy {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|p| p.as_str().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| format!("unknown invalid-row policy '{s}' (skip, block or include)"))
+    }
+}
+
+/// Rows with errors, and what each policy leaves out of an import of `rows` rows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct LeftOut {
+    /// Rows with at least one error.
+    pub errors: u64,
+    /// Of those, the rows whose every error is [`Issue::includable`].
+    pub includable: u64,
+    /// Every data row.
+    pub rows: u64,
+}
+
+impl LeftOut {
+    /// Counts the error rows of `issues` (any order) among `rows` data rows.
+    pub fn of<'a>(issues: impl IntoIterator<Item = &'a Issue>, rows: u64) -> Self {
+        let mut by_row: std::collections::HashMap<u32, bool> = std::collections::HashMap::new();
+        for issue in issues.into_iter().filter(|i| i.severity == Severity::Error) {
+            *by_row.entry(issue.row).or_insert(true) &= issue.includable;
+        }
+        Self {
+            errors: by_row.len() as u64,
+            includable: by_row.values().filter(|all| **all).count() as u64,
+            rows,
+        }
+    }
+
+    /// Rows `policy` does not send.
+    pub fn by(&self, policy: InvalidPolicy) -> u64 {
+        match policy {
+            InvalidPolicy::Skip => self.errors,
+            InvalidPolicy::Block if self.errors > 0 => self.rows,
+            InvalidPolicy::Block => 0,
+            InvalidPolicy::Include => self.errors - self.includable,
+        }
+    }
+
+    /// `skip leaves out 4 rows, block 207, include 3`.
+    pub fn line(&self) -> String {
+        let skip = self.by(InvalidPolicy::Skip);
+        format!(
+            "skip leaves out {skip} row{}, block {}, include {}",
+            if skip == 1 { "" } else { "s" },
+            self.by(InvalidPolicy::Block),
+            self.by(InvalidPolicy::Include)
+        )
+    }
+}
+
 /// How bad a problem is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -117,6 +219,15 @@ pub struct Issue {
     pub value: Option<String>,
     pub severity: Severity,
     pub message: String,
+    /// An error `--invalid include` may send anyway, letting Zendesk decide: nothing wrong
+    /// reaches the account, since Zendesk refuses the row itself (an email that is not an
+    /// address; no name to create a user; no id or external_id to update one). Never for an
+    /// error that would send wrong data: a spreadsheet error cell, a value that could not be
+    /// converted (date, number, yes/no, role, custom field option), a row an upsert could
+    /// not match (it would create a user with no identifier), or an identifier already on an
+    /// earlier row.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub includable: bool,
 }
 
 impl fmt::Display for Issue {

@@ -576,25 +576,29 @@ fn find_header(
             }
             header::detect(&sample)
         }
-        HeaderChoice::Row(wanted) => loop {
-            match rows.next_row()? {
-                Some(row) if row.number < wanted => {}
-                Some(row) if row.number == wanted => {
-                    sample.push(row);
-                    break 0;
-                }
-                other => {
-                    let past = other.map(|r| r.number);
-                    return Err(SheetError::HeaderOutOfRange {
-                        path: path.to_path_buf(),
-                        sheet: sheet.to_owned(),
-                        row: wanted,
-                        rows: past.unwrap_or(0),
-                    })
-                    .map_err(|e| blank_header(e, past));
+        HeaderChoice::Row(wanted) => {
+            // The last row read: the sheet's size when the wanted row is past its end.
+            let mut last = 0;
+            loop {
+                match rows.next_row()? {
+                    Some(row) if row.number < wanted => last = row.number,
+                    Some(row) if row.number == wanted => {
+                        sample.push(row);
+                        break 0;
+                    }
+                    other => {
+                        let past = other.map(|r| r.number);
+                        return Err(SheetError::HeaderOutOfRange {
+                            path: path.to_path_buf(),
+                            sheet: sheet.to_owned(),
+                            row: wanted,
+                            rows: past.unwrap_or(last),
+                        })
+                        .map_err(|e| blank_header(e, past));
+                    }
                 }
             }
-        },
+        }
     };
     let mut rest = sample.split_off(header_index);
     let header_row = rest.remove(0);

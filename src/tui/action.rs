@@ -62,6 +62,8 @@ pub enum Action {
     NewImport,
     /// Check: cycle the problem filter. Preview: jump to the batch of a row.
     Filter,
+    /// Check: the next invalid-row policy (skip, block, include).
+    InvalidRows,
     Jump,
     /// Open: show hidden files, go to the parent folder.
     Parent,

@@ -311,6 +311,8 @@ pub struct Session {
     pub resume: Option<PathBuf>,
     /// Retry from the corrected sheet: the sheet rows to keep when it is read again.
     pub retry_rows: Option<std::collections::HashSet<u32>>,
+    /// What the import does with rows that have an error (the Check screen's `i`).
+    pub invalid: payload::InvalidPolicy,
 }
 
 impl Session {
@@ -319,6 +321,7 @@ impl Session {
             mode: self.mode,
             skip_verify_email: self.skip_verify_email,
             phone_region: self.phone_region,
+            invalid: self.invalid,
         }
     }
 }
@@ -518,6 +521,11 @@ impl App {
                     CheckOutcome::Next => {
                         self.open_preview();
                         None
+                    }
+                    CheckOutcome::Policy(policy) => {
+                        self.session.invalid = policy;
+                        self.pop();
+                        self.start_check()
                     }
                 }
             }
@@ -788,6 +796,7 @@ impl App {
             profile: kept.profile,
             sandbox_url: kept.sandbox_url,
             concurrency: kept.concurrency,
+            invalid: kept.invalid,
             connect: connect.map(Box::new).or(kept.connect),
             ..Session::default()
         };

@@ -77,6 +77,7 @@ const MAP_KEYS: &[KeyHelp] = &[
 const CHECK_KEYS: &[KeyHelp] = &[
     k("↑↓", "problem", false),
     k("f", "filter", true),
+    k("i", "invalid rows", true),
     k("Enter", "row", true),
     k("n", "preview", true),
 ];
@@ -257,6 +258,7 @@ fn screen_key(screen: KeyContext, code: KeyCode) -> Option<Action> {
         (KeyContext::Map, 'm') => Action::Mode,
         (KeyContext::Map, '/') => Action::PickTarget,
         (KeyContext::Check, 'f') => Action::Filter,
+        (KeyContext::Check, 'i') => Action::InvalidRows,
         (KeyContext::Preview, 'g') => Action::Jump,
         (KeyContext::Plan, 's') => Action::SkipPlan,
         (KeyContext::Plan, 'f') => Action::Filter,

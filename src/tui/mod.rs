@@ -1116,10 +1116,10 @@ mod tests {
     fn check_errors_are_red() {
         let terminal = frame(&mut check_app(), 100, 30);
         let buf = terminal.backend().buffer();
-        let line: String = (0..100).map(|x| buf[(x, 5)].symbol()).collect();
+        let line: String = (0..100).map(|x| buf[(x, 6)].symbol()).collect();
         assert!(line.contains("not a valid email"), "{line}");
         let at = u16::try_from(line.find("'person3").unwrap()).unwrap();
-        assert_eq!(buf[(at + 2, 5)].fg, widgets::theme::ERROR);
+        assert_eq!(buf[(at + 2, 6)].fg, widgets::theme::ERROR);
     }
 
     #[test]

@@ -82,6 +82,14 @@ pub const CHECK_TITLE: &str = " Problems ";
 pub const CHECK_RUNNING: &str = "Checking every row";
 pub const CHECK_NONE: &str = "No problems: every row is ready";
 pub const CHECK_ROW_TITLE: &str = "Row";
+/// Check: what the `i` key changes, and why `n` does not go on under block.
+pub const CHECK_POLICY: &str = "Rows with errors (i):";
+pub const CHECK_BLOCKED: &str = "block: nothing is sent while any row has an error";
+pub const CONNECT_SKIP_VERIFY_YES: &str = "new users get no verification email";
+pub const CONNECT_SKIP_VERIFY_NO: &str = "new users get Zendesk's verification email";
+pub const RESULTS_LOG: &str = "Log:";
+/// Results detail: a row the invalid-row policy `include` sent despite its errors.
+pub const RESULTS_SENT_DESPITE: &str = "sent despite its errors (include):";
 pub const FILTERS: [&str; 3] = ["all", "errors", "warnings"];
 
 pub const PREVIEW_TITLE: &str = "Request";

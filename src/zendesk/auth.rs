@@ -475,6 +475,7 @@ impl TokenManager {
         if state.generation != generation {
             return Ok(());
         }
+        tracing::warn!("401 Unauthorized: renewing the access token");
         self.renew_locked(&mut state).await
     }
 
@@ -508,7 +509,20 @@ impl TokenManager {
                 ))
             }
         };
-        let answer = request_token(&self.http, &self.token_url, &body, self.timeout).await?;
+        let grant = match self.renewal {
+            Renewal::ClientCredentials { .. } => "client credentials",
+            Renewal::RefreshToken => "refresh token",
+        };
+        let answer = request_token(&self.http, &self.token_url, &body, self.timeout)
+            .await
+            .inspect_err(|e| tracing::error!("access token not renewed ({grant}): {e}"))?;
+        // Never the token: only how it was renewed and for how long.
+        tracing::info!(
+            "access token renewed ({grant}), expires in {}",
+            answer
+                .expires_in
+                .map_or_else(|| "an unknown time".to_owned(), |s| format!("{s}s"))
+        );
         if let Some(refresh) = &answer.refresh_token {
             // Rotation: the old refresh token no longer works, keep only the new one.
             self.store.save(refresh);

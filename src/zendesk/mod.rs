@@ -445,16 +445,22 @@ impl Client {
         if let Some(body) = body {
             builder = builder.header(CONTENT_TYPE, "application/json").body(body);
         }
+        let started = std::time::Instant::now();
+        let log_error = |e: ZendeskError| {
+            tracing::warn!("{method} {path}: {e}");
+            e
+        };
         let response = builder
             .send()
             .await
-            .map_err(|e| transport_error(request, &e, self.timeout))?;
+            .map_err(|e| log_error(transport_error(request, &e, self.timeout)))?;
         let status = response.status();
         let rate = RateInfo::from_headers(response.headers());
         let bytes = response
             .bytes()
             .await
-            .map_err(|e| transport_error(request, &e, self.timeout))?;
+            .map_err(|e| log_error(transport_error(request, &e, self.timeout)))?;
+        log_answer(method, path, status, &rate, &bytes, started.elapsed());
         Ok((status, rate, bytes))
     }
 
@@ -479,6 +485,33 @@ impl Client {
         value.set_sensitive(true);
         Ok((value, generation))
     }
+}
+
+/// One line per answer in the log file: method, path, status and duration; a refusal also
+/// with its `Retry-After` and Zendesk's body, bounded and with controls made visible. Never a
+/// header or what was sent.
+fn log_answer(
+    method: &Method,
+    path: &str,
+    status: StatusCode,
+    rate: &RateInfo,
+    body: &[u8],
+    took: Duration,
+) {
+    let ms = took.as_millis();
+    if status.is_success() {
+        tracing::info!("{method} {path} -> {} in {ms} ms", status.as_u16());
+        return;
+    }
+    let retry = rate
+        .retry_after
+        .map(|d| format!(", Retry-After {:.0}s", d.as_secs_f64()))
+        .unwrap_or_default();
+    tracing::warn!(
+        "{method} {path} -> {} in {ms} ms{retry}: {}",
+        status.as_u16(),
+        crate::logging::bounded(&String::from_utf8_lossy(body))
+    );
 }
 
 fn map_answer<T, U>(answer: Answer<T>, f: impl FnOnce(T) -> U) -> Answer<U> {

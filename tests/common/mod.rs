@@ -4,6 +4,7 @@
 #![allow(dead_code, reason = "each test binary uses a part")]
 
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -13,6 +14,29 @@ use zdimport::import::{ImportEvent, ImportPlan, Outcome, RowOutcome};
 use zdimport::payload::{Batcher, Mode, User};
 use zdimport::sandbox::SandboxHandle;
 use zdimport::zendesk::{Client, ClientConfig, Credentials, Secret};
+
+/// The sample account's seed: three users, custom fields and organizations.
+pub const SEED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/sandbox_seed.json");
+
+/// `rows` users with a name and an email, as a CSV whose headers auto-map.
+pub fn users_csv(dir: &Path, rows: usize) -> PathBuf {
+    let path = dir.join("users.csv");
+    let mut text = String::from("name,email\n");
+    for i in 0..rows {
+        text.push_str(&format!("User {i},user{i}@example.com\n"));
+    }
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// The sample account's custom fields (plan, renewal_date, seats) and no users.
+pub fn fields_only_seed(dir: &Path) -> PathBuf {
+    let seed: serde_json::Value = serde_json::from_slice(&std::fs::read(SEED).unwrap()).unwrap();
+    let path = dir.join("fields.json");
+    let fields = serde_json::json!({ "user_fields": seed["user_fields"] });
+    std::fs::write(&path, fields.to_string()).unwrap();
+    path
+}
 
 pub fn client(sandbox: &SandboxHandle) -> Client {
     let credentials = Credentials::ApiToken {

@@ -8,7 +8,7 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Clear, Paragraph, Widget, Wrap};
 
-use crate::payload::{Issue, Severity};
+use crate::payload::{InvalidPolicy, Issue, Severity};
 use crate::pipeline::Report;
 use crate::sheet::Table;
 use crate::tui::action::Action;
@@ -51,6 +51,8 @@ impl Filter {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CheckOutcome {
     Next,
+    /// Check the rows again under this invalid-row policy.
+    Policy(InvalidPolicy),
 }
 
 #[derive(Debug, Clone, Default)]
@@ -88,6 +90,13 @@ impl CheckState {
         self.cursor.reset();
     }
 
+    /// Block and some row has an error: nothing may be sent.
+    fn blocked(&self) -> bool {
+        self.report
+            .as_ref()
+            .is_some_and(|r| r.invalid == InvalidPolicy::Block && r.errors > 0)
+    }
+
     pub fn selected_issue(&self) -> Option<&Issue> {
         let report = self.report.as_ref()?;
         self.shown
@@ -111,6 +120,11 @@ impl CheckState {
                 self.refilter();
             }
             Action::Enter => self.detail = self.selected_issue().map(|i| i.row),
+            Action::InvalidRows => {
+                let report = self.report.as_ref()?;
+                return Some(CheckOutcome::Policy(report.invalid.next()));
+            }
+            Action::Next if self.blocked() => {}
             Action::Next if self.report.is_some() => return Some(CheckOutcome::Next),
             _ => {}
         }
@@ -119,7 +133,7 @@ impl CheckState {
 
     pub fn render(&mut self, area: Rect, buf: &mut Buffer, table: Option<&Table>) {
         let [counts, list] =
-            Layout::vertical([Constraint::Length(2), Constraint::Min(3)]).areas(area);
+            Layout::vertical([Constraint::Length(3), Constraint::Min(3)]).areas(area);
         let Some(report) = self.report.clone() else {
             Line::from(Span::styled(
                 format!(" {}…", strings::CHECK_RUNNING),
@@ -197,28 +211,53 @@ impl CheckState {
 
 fn render_counts(report: &Report, area: Rect, buf: &mut Buffer) {
     let dot = |colour| Span::styled(" ● ", Style::new().fg(colour));
+    let sent = report.sent();
+    let errors_sent = sent.saturating_sub(report.ready + report.warnings);
+    let errors = match errors_sent {
+        0 => format!("{} with errors (not sent)", report.errors),
+        n => format!("{} with errors ({n} sent anyway)", report.errors),
+    };
     let line = Line::from(vec![
         dot(theme::OK),
         Span::raw(format!("{} ready", report.ready)),
         dot(theme::WARNING),
         Span::raw(format!("{} with warnings", report.warnings)),
         dot(theme::ERROR),
-        Span::raw(format!("{} with errors (not sent)", report.errors)),
+        Span::raw(errors),
     ]);
-    let [a, b] = Layout::vertical([Constraint::Length(1), Constraint::Length(1)]).areas(area);
+    let [a, b, c] = Layout::vertical([Constraint::Length(1); 3]).areas(area);
     line.render(a, buf);
     let plural = if report.batches.len() == 1 { "" } else { "s" };
     let note = if report.errors > 0 {
-        "errors are not sent; Esc goes back to the mapping"
+        "Esc goes back to the mapping"
     } else {
         "n shows them"
     };
+    // What is sent, not every row: rows with errors are left out (issue: "204 rows in 3
+    // requests" when 201 were sent).
     let text = format!(
-        " {} rows in {} request{plural}; {note}",
+        " {sent} of {} rows sent in {} request{plural}; {note}",
         report.rows(),
         report.batches.len()
     );
     Line::from(Span::styled(text, theme::dim())).render(b, buf);
+    if report.errors == 0 {
+        return;
+    }
+    let policy = if report.invalid == InvalidPolicy::Block {
+        Span::styled(
+            format!(" {}", strings::CHECK_BLOCKED),
+            Style::new().fg(theme::ERROR),
+        )
+    } else {
+        Span::raw(format!(" {}", report.invalid))
+    };
+    Line::from(vec![
+        Span::raw(format!(" {}", strings::CHECK_POLICY)),
+        policy,
+        Span::styled(format!(" · {}", report.left_out().line()), theme::dim()),
+    ])
+    .render(c, buf);
 }
 
 /// A popup with one row's cells and its problems.
@@ -300,6 +339,7 @@ mod tests {
             value: Some("x".into()),
             severity,
             message: "bad".into(),
+            includable: false,
         }
     }
 
@@ -314,6 +354,7 @@ mod tests {
             warnings: 1,
             errors: 2,
             batches: vec![vec![2, 3, 4]],
+            ..Report::default()
         };
         let mut s = CheckState::running();
         s.show(Arc::new(report));
@@ -345,6 +386,55 @@ mod tests {
         s.update(&Action::Back);
         assert_eq!(s.detail, None);
         assert_eq!(s.update(&Action::Next), Some(CheckOutcome::Next));
+    }
+
+    #[test]
+    fn i_asks_for_the_next_policy_and_block_keeps_n_from_going_on() {
+        let mut s = state();
+        assert_eq!(
+            s.update(&Action::InvalidRows),
+            Some(CheckOutcome::Policy(InvalidPolicy::Block))
+        );
+        let mut report = (**s.report.as_ref().unwrap()).clone();
+        report.invalid = InvalidPolicy::Block;
+        s.show(Arc::new(report.clone()));
+        assert_eq!(s.update(&Action::Next), None, "2 rows have errors");
+        assert_eq!(
+            s.update(&Action::InvalidRows),
+            Some(CheckOutcome::Policy(InvalidPolicy::Include))
+        );
+        report.errors = 0;
+        report.issues.retain(|i| i.severity == Severity::Warning);
+        s.show(Arc::new(report));
+        assert_eq!(s.update(&Action::Next), Some(CheckOutcome::Next));
+    }
+
+    #[test]
+    fn the_counts_say_how_many_rows_are_sent_and_what_each_policy_leaves_out() {
+        let s = state();
+        let report = s.report.clone().unwrap();
+        let backend = ratatui::backend::TestBackend::new(100, 3);
+        let mut terminal = ratatui::Terminal::new(backend).unwrap();
+        terminal
+            .draw(|f| render_counts(&report, f.area(), f.buffer_mut()))
+            .unwrap();
+        let text: Vec<String> = (0..3)
+            .map(|y| {
+                (0..100)
+                    .map(|x| terminal.backend().buffer()[(x, y)].symbol().to_owned())
+                    .collect::<String>()
+                    .trim_end()
+                    .to_owned()
+            })
+            .collect();
+        assert_eq!(
+            text[1],
+            " 3 of 13 rows sent in 1 request; Esc goes back to the mapping"
+        );
+        assert_eq!(
+            text[2],
+            " Rows with errors (i): skip · skip leaves out 2 rows, block 13, include 2"
+        );
     }
 
     #[test]

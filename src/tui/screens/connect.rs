@@ -420,7 +420,11 @@ impl ConnectState {
             Field::SkipVerify => (
                 "Skip verify email",
                 format!("‹ {} ›", if self.skip_verify_email { "yes" } else { "no" }),
-                "new users get no verification email",
+                if self.skip_verify_email {
+                    strings::CONNECT_SKIP_VERIFY_YES
+                } else {
+                    strings::CONNECT_SKIP_VERIFY_NO
+                },
             ),
             Field::PhoneRegion => (
                 "Phone region",

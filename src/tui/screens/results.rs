@@ -216,6 +216,9 @@ impl ResultsState {
                 } else if let Some(text) = &self.notice {
                     Line::from(Span::styled(format!(" {text}"), Style::new().fg(theme::OK)))
                         .render(notice, buf);
+                } else if let Some(log) = crate::logging::current() {
+                    let text = format!(" {} {}", strings::RESULTS_LOG, log.display());
+                    Line::from(Span::styled(text, theme::dim())).render(notice, buf);
                 }
             }
         }
@@ -344,6 +347,12 @@ impl ResultsState {
             lines.push(Line::from(Span::styled(
                 format!("details: {d}"),
                 Style::new().fg(theme::ERROR),
+            )));
+        }
+        if let Some(problems) = &outcome.sent_despite {
+            lines.push(Line::from(Span::styled(
+                format!("{} {problems}", strings::RESULTS_SENT_DESPITE),
+                Style::new().fg(theme::WARNING),
             )));
         }
         lines.push(Line::from(""));
