@@ -138,6 +138,8 @@ impl OpenState {
                     EntryKind::Run => OpenOutcome::Resume(e.path.clone()),
                 });
             }
+            // A space first would start a filter that filters nothing (and swallow `q`).
+            Action::Char(' ') if !self.is_typing() => {}
             action if self.query.handle(action) => self.refilter(),
             _ => {}
         }
@@ -566,6 +568,9 @@ mod tests {
         );
         typed(&mut s, "zzz");
         assert_eq!(s.update(&Action::Enter), None, "nothing matches");
+        s.update(&Action::Back);
+        typed(&mut s, " ");
+        assert!(!s.is_typing(), "a space alone starts nothing");
     }
 
     #[rstest::rstest]
