@@ -250,6 +250,41 @@ fn the_invalid_row_policy_skips_blocks_or_includes_and_says_what_each_leaves_out
 }
 
 #[test]
+fn zdimport_state_dir_holds_the_logs_when_set() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    let csv = users_csv(h, 3);
+    let state = h.join("state");
+    let out = command(
+        h,
+        &[
+            "import",
+            csv.to_str().unwrap(),
+            "--auto",
+            "--sandbox",
+            "--dry-run",
+        ],
+    )
+    .env("ZDIMPORT_STATE_DIR", &state)
+    .output()
+    .unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let logs: Vec<String> = std::fs::read_dir(state.join("logs"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(logs.len(), 1, "{logs:?}");
+    assert!(
+        logs[0].starts_with("import-") && logs[0].ends_with(".log"),
+        "{logs:?}"
+    );
+    assert!(
+        !h.join("data/logs").exists(),
+        "not beside the runs when the state dir is set"
+    );
+}
+
+#[test]
 fn small_defects_exit_codes_and_streams() {
     let home = tempfile::tempdir().unwrap();
     let h = home.path();
