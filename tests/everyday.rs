@@ -250,6 +250,41 @@ fn the_invalid_row_policy_skips_blocks_or_includes_and_says_what_each_leaves_out
 }
 
 #[test]
+fn zdimport_state_dir_holds_the_logs_when_set() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    let csv = users_csv(h, 3);
+    let state = h.join("state");
+    let out = command(
+        h,
+        &[
+            "import",
+            csv.to_str().unwrap(),
+            "--auto",
+            "--sandbox",
+            "--dry-run",
+        ],
+    )
+    .env("ZDIMPORT_STATE_DIR", &state)
+    .output()
+    .unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let logs: Vec<String> = std::fs::read_dir(state.join("logs"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(logs.len(), 1, "{logs:?}");
+    assert!(
+        logs[0].starts_with("import-") && logs[0].ends_with(".log"),
+        "{logs:?}"
+    );
+    assert!(
+        !h.join("data/logs").exists(),
+        "not beside the runs when the state dir is set"
+    );
+}
+
+#[test]
 fn small_defects_exit_codes_and_streams() {
     let home = tempfile::tempdir().unwrap();
     let h = home.path();
@@ -465,6 +500,55 @@ async fn the_log_of_an_import_holds_no_token_secret_or_password() {
     ] {
         assert!(!text.contains(secret), "{secret} in the log:\n{text}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_log_says_what_the_import_waited_for_and_why() {
+    // 6 requests a minute: the sandbox answers 429 with Retry-After long before 900 users
+    // (9 bulk requests and their polls) are in.
+    let sandbox = Sandbox::start(SandboxConfig {
+        speed: 50.0,
+        rate_limit: 6,
+        ..SandboxConfig::default()
+    })
+    .await
+    .unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path().to_path_buf();
+    let csv = users_csv(&h, 900);
+    let url = sandbox.url().to_string();
+    let email = sandbox.config().admin_email.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        let mut cmd = command(&h, &["import", csv.to_str().unwrap(), "--auto", "--yes"]);
+        cmd.args(["--engine-speed", "50", "--json"])
+            .env("ZENDESK_URL", &url)
+            .env("ZENDESK_EMAIL", &email)
+            .env("ZENDESK_API_TOKEN", "sandbox-api-token");
+        cmd.output().unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("zdimport: waiting "),
+        "plain wait lines on stderr: {err}"
+    );
+    let log = json(&stdout(&out))["log"].as_str().unwrap().to_owned();
+    let text = std::fs::read_to_string(&log).unwrap();
+    let refused = text
+        .lines()
+        .find(|l| l.contains(" -> 429 in "))
+        .unwrap_or_else(|| panic!("no 429 in the log:\n{text}"));
+    assert!(
+        refused.contains(" WARN ") && refused.contains(", Retry-After "),
+        "{refused}"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.contains(" WARN ") && l.contains(": rate limit (429)")),
+        "{text}"
+    );
 }
 
 /// A tmux server of our own, one window of 80x24 running `sh` in `home`.
