@@ -223,6 +223,20 @@ impl Mapping {
     }
 
     /// What stops an import in `mode` with this mapping; empty when it can run.
+    /// What the mode needs that the mapping leaves to chance: nothing blocks, but some rows
+    /// will fail (an upsert without a name column fails the users new to Zendesk).
+    pub fn cautions(&self, mode: Mode) -> Vec<String> {
+        let mut cautions = Vec::new();
+        if mode == Mode::Upsert && !self.has(&Target::Name) {
+            cautions.push(
+                "No column is mapped to name: users new to Zendesk need one, so their rows \
+                 will fail (map a name column; the plan shows which rows are new)."
+                    .to_owned(),
+            );
+        }
+        cautions
+    }
+
     pub fn problems(&self, mode: Mode) -> Vec<MappingProblem> {
         let mut problems = Vec::new();
         if self.mapped().next().is_none() {

@@ -1249,6 +1249,7 @@ impl App {
                 let report = Arc::new(report);
                 self.session.report = Some(Arc::clone(&report));
                 if let Screen::Check(state) = &mut self.screen {
+                    state.cautions = self.session.mapping.cautions(self.session.mode);
                     state.show(report);
                 }
                 None
@@ -1281,6 +1282,20 @@ impl App {
         if let Some(rows) = self.session.retry_rows.take() {
             return self.reloaded_for_retry(table, &rows);
         }
+        if table.rows.is_empty() {
+            // A header with nothing under it: there is nothing to map or send.
+            if let Screen::Sheet(state) = &mut self.screen {
+                state.reading = None;
+            }
+            self.overlay = Some(Overlay::Error(format!(
+                "{}: sheet '{}' has its header on row {} and no rows under it: nothing to \
+                 import. Pick another sheet, or move the header row with [ ].",
+                self.file_name().unwrap_or_default(),
+                table.layout.sheet,
+                table.layout.header_row
+            )));
+            return None;
+        }
         let table = Arc::new(table);
         if let Screen::Sheet(state) = &mut self.screen {
             state.reading = None;
@@ -1307,6 +1322,18 @@ impl App {
         table.rows.retain(|r| rows.contains(&r.number));
         table.blank_rows = 0;
         let kept = table.rows.len();
+        if kept == 0 {
+            if let Screen::Results(state) = &mut self.screen {
+                state.notice = None;
+            }
+            self.overlay = Some(Overlay::Error(format!(
+                "{}: none of the {} rows to retry is in sheet '{}' any more",
+                self.file_name().unwrap_or_default(),
+                rows.len(),
+                table.layout.sheet
+            )));
+            return None;
+        }
         let connect = std::mem::take(&mut self.history)
             .into_iter()
             .find_map(|s| match s {
@@ -1783,5 +1810,53 @@ mod tests {
             panic!("export")
         };
         assert_eq!(outcomes.len(), 1, "the failed row the filter shows");
+    }
+
+    #[test]
+    fn a_header_with_no_rows_under_it_says_so_and_stays_on_sheet() {
+        let mut app = App::new(OpenState::new("/tmp".into(), Vec::new()));
+        app.session.path = Some("/data/empty.xlsx".into());
+        app.screen = Screen::Sheet(SheetState::new(Vec::new(), 0));
+        let mut empty = table();
+        empty.rows.clear();
+        assert_eq!(app.handle(AppEvent::TableLoaded(empty)), None);
+        assert_eq!(app.screen.step(), 1, "still on Sheet");
+        let Some(Overlay::Error(message)) = &app.overlay else {
+            panic!("says why")
+        };
+        assert!(
+            message.contains("empty.xlsx: sheet 'Customers' has its header on row 3 and no rows"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn an_upsert_without_a_name_column_is_not_called_ready() {
+        let (mut app, _) = mapped_app();
+        app.session.mode = Mode::Upsert;
+        if let Some(c) = app
+            .session
+            .mapping
+            .columns
+            .iter_mut()
+            .find(|c| c.target == Some(crate::mapping::Target::Name))
+        {
+            c.target = None;
+        }
+        let Some(Command::Check {
+            table,
+            mapping,
+            options,
+        }) = app.update(Action::Next)
+        else {
+            panic!("check")
+        };
+        let report = pipeline::check_table(&table, &mapping, &options, &|| false).unwrap();
+        app.handle(AppEvent::Checked(report));
+        let Screen::Check(check) = &app.screen else {
+            panic!("check screen")
+        };
+        assert_eq!(check.cautions.len(), 1);
+        assert!(check.cautions[0].contains("users new to Zendesk need one"));
     }
 }

@@ -89,7 +89,7 @@ impl ClientConfig {
 /// The account's base URL from `--url`/`ZENDESK_URL` or `--subdomain`/`ZENDESK_SUBDOMAIN`.
 pub fn base_url(url: Option<&str>, subdomain: Option<&str>) -> Result<Url, ZendeskError> {
     let text = match (url, subdomain) {
-        (Some(url), _) => url.trim().to_owned(),
+        (Some(url), _) => account_url(url),
         (None, Some(sub)) => format!("https://{}.zendesk.com", sub.trim()),
         (None, None) => {
             return Err(ZendeskError::BadUrl {
@@ -112,6 +112,24 @@ pub fn base_url(url: Option<&str>, subdomain: Option<&str>) -> Result<Url, Zende
     }
     check_scheme(&url)?;
     Ok(url)
+}
+
+/// The account URL for what was typed, as README says Connect takes it: a subdomain (`acme`)
+/// is `https://acme.zendesk.com`; a host (`acme.zendesk.com`) gets `https://`, or `http://`
+/// when it is this machine (the sandbox); a URL is kept as typed. Whether the URL is usable
+/// (plain http to another host is refused) is the client's check, with its own message.
+pub fn account_url(typed: &str) -> String {
+    let text = typed.trim().trim_end_matches('/');
+    if text.is_empty() || text.contains("://") {
+        return text.to_owned();
+    }
+    if !text.contains(['.', ':', '/']) && text != "localhost" {
+        return format!("https://{text}.zendesk.com");
+    }
+    let host = text.split(['/', ':']).next().unwrap_or_default();
+    let loopback = host == "localhost" || host.starts_with("127.") || text.starts_with("[::1]");
+    let scheme = if loopback { "http" } else { "https" };
+    format!("{scheme}://{text}")
 }
 
 /// `text` with anything before an `@` in its authority replaced by `***`: a URL that does not
@@ -588,6 +606,20 @@ fn encode(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_account_is_a_subdomain_a_host_or_a_url_in_every_front_end() {
+        for typed in ["acme", "acme.zendesk.com", " https://acme.zendesk.com/ "] {
+            let url = base_url(Some(typed), None).unwrap();
+            assert_eq!(url.as_str(), "https://acme.zendesk.com/", "{typed}");
+        }
+        let sandbox = base_url(Some("127.0.0.1:8080"), None).unwrap();
+        assert_eq!(sandbox.as_str(), "http://127.0.0.1:8080/");
+        assert!(matches!(
+            base_url(Some("ops:secret@acme.zendesk.com"), None),
+            Err(ZendeskError::CredentialsInUrl { .. })
+        ));
+    }
 
     #[test]
     fn http_only_to_loopback() {

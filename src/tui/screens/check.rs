@@ -14,7 +14,7 @@ use crate::sheet::Table;
 use crate::tui::action::Action;
 use crate::tui::strings;
 use crate::tui::widgets::cursor::Cursor;
-use crate::tui::widgets::{cell, cell_right, centered, fit, text_width, theme};
+use crate::tui::widgets::{cell, cell_right, centered, fit, text_width, theme, wrapped_height};
 
 /// Which problems the list shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -65,6 +65,8 @@ pub struct CheckState {
     pub cursor: Cursor,
     /// The sheet row whose cells are shown in a popup.
     pub detail: Option<u32>,
+    /// What the mapping leaves to chance for the mode (shown above the problems).
+    pub cautions: Vec<String>,
 }
 
 impl CheckState {
@@ -163,12 +165,35 @@ impl CheckState {
             .title(title);
         let inner = block.inner(area);
         block.render(area, buf);
+        let inner = if self.cautions.is_empty() {
+            inner
+        } else {
+            let lines: Vec<Line> = self
+                .cautions
+                .iter()
+                .map(|c| {
+                    Line::from(Span::styled(
+                        format!(" ⚠ {c}"),
+                        Style::new().fg(theme::WARNING),
+                    ))
+                })
+                .collect();
+            let height = wrapped_height(&lines, inner.width).min(inner.height);
+            let [top, rest] =
+                Layout::vertical([Constraint::Length(height), Constraint::Min(0)]).areas(inner);
+            Paragraph::new(lines)
+                .wrap(Wrap { trim: false })
+                .render(top, buf);
+            rest
+        };
         if self.shown.is_empty() {
-            Line::from(Span::styled(
-                format!(" {}", strings::CHECK_NONE),
-                Style::new().fg(theme::OK),
-            ))
-            .render(inner, buf);
+            if self.cautions.is_empty() {
+                Line::from(Span::styled(
+                    format!(" {}", strings::CHECK_NONE),
+                    Style::new().fg(theme::OK),
+                ))
+                .render(inner, buf);
+            }
             return;
         }
         let height = usize::from(inner.height.saturating_sub(1));

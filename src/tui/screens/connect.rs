@@ -353,7 +353,7 @@ impl ConnectState {
     fn test(&mut self) -> Option<ConnectOutcome> {
         self.connection = Connection::Testing;
         Some(ConnectOutcome::Test(ConnectRequest {
-            url: account_url(&self.url.text),
+            url: crate::zendesk::account_url(&self.url.text),
             sign_in: self.sign_in,
             client_id: self.client_id.text.trim().to_owned(),
             email: self.email.text.trim().to_owned(),
@@ -385,7 +385,7 @@ impl ConnectState {
         } else {
             theme::dim()
         };
-        let typed = account_url(&self.url.text);
+        let typed = crate::zendesk::account_url(&self.url.text);
         let url_note = match self.url.text.trim() {
             "" => strings::CONNECT_URL_EMPTY.to_owned(),
             text if typed != text.trim_end_matches('/') => format!("→ {typed}"),
@@ -513,24 +513,6 @@ impl ConnectState {
 
 /// Width of a form row's label: ` {label:>18} `.
 const LABEL_WIDTH: usize = 20;
-
-/// The account URL for what was typed, as README says Connect takes it: a subdomain (`acme`)
-/// is `https://acme.zendesk.com`; a host (`acme.zendesk.com`) gets `https://`, or `http://`
-/// when it is this machine (the sandbox); a URL is kept as typed. Whether the URL is usable
-/// (plain http to another host is refused) is the client's check, with its own message.
-pub fn account_url(typed: &str) -> String {
-    let text = typed.trim().trim_end_matches('/');
-    if text.is_empty() || text.contains("://") {
-        return text.to_owned();
-    }
-    if !text.contains(['.', ':', '/']) && text != "localhost" {
-        return format!("https://{text}.zendesk.com");
-    }
-    let host = text.split(['/', ':']).next().unwrap_or_default();
-    let loopback = host == "localhost" || host.starts_with("127.") || text.starts_with("[::1]");
-    let scheme = if loopback { "http" } else { "https" };
-    format!("{scheme}://{text}")
-}
 
 fn mode_note(mode: Mode) -> &'static str {
     match mode {
@@ -676,15 +658,18 @@ mod tests {
     #[case::sandbox_url("http://127.0.0.1:8080/", "http://127.0.0.1:8080/")]
     #[case::localhost("localhost:3000", "http://localhost:3000/")]
     fn a_subdomain_host_or_url_is_an_account(#[case] typed: &str, #[case] url: &str) {
-        let parsed = crate::zendesk::base_url(Some(&account_url(typed)), None);
+        let parsed = crate::zendesk::base_url(Some(&crate::zendesk::account_url(typed)), None);
         assert_eq!(parsed.map(|u| u.to_string()).ok().as_deref(), Some(url));
     }
 
     #[test]
     fn plain_http_to_another_host_is_refused_with_a_reason() {
-        let err = crate::zendesk::base_url(Some(&account_url("http://acme.zendesk.com")), None)
-            .unwrap_err()
-            .to_string();
+        let err = crate::zendesk::base_url(
+            Some(&crate::zendesk::account_url("http://acme.zendesk.com")),
+            None,
+        )
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("use https"), "{err}");
     }
 

@@ -115,6 +115,20 @@ pub fn centered(area: Rect, width: u16, height: u16) -> Rect {
     h
 }
 
+/// About how many rows `lines` take wrapped at `width` (word wrapping leaves the ends of
+/// lines short: an eighth more is allowed for each line that wraps).
+pub fn wrapped_height(lines: &[Line<'_>], width: u16) -> u16 {
+    let inner = usize::from(width).max(1);
+    let rows: usize = lines
+        .iter()
+        .map(|l| match l.width() {
+            w if w <= inner => 1,
+            w => (w + w / 8).div_ceil(inner),
+        })
+        .sum();
+    u16::try_from(rows).unwrap_or(u16::MAX)
+}
+
 /// A bordered popup with a title, wrapped text and a key line at the bottom.
 pub fn popup(
     area: Rect,
@@ -125,18 +139,7 @@ pub fn popup(
     color: Color,
 ) {
     let width = 70.min(area.width);
-    // Lines as wrapped inside the borders (word wrapping may need one more per long line).
-    let inner = usize::from(width.saturating_sub(2)).max(1);
-    let wrapped: usize = lines
-        .iter()
-        .map(|l| match l.width() {
-            0 => 1,
-            w if w <= inner => 1,
-            // Word wrapping leaves the ends of lines short: an eighth more.
-            w => (w + w / 8).div_ceil(inner),
-        })
-        .sum();
-    let height = u16::try_from(wrapped).unwrap_or(u16::MAX).saturating_add(4);
+    let height = wrapped_height(&lines, width.saturating_sub(2)).saturating_add(4);
     let rect = centered(area, width, height.max(6));
     Clear.render(rect, buf);
     let block = Block::bordered()
