@@ -17,6 +17,7 @@ pub mod pipeline;
 pub mod plan;
 pub mod profile;
 pub mod sandbox;
+pub mod session;
 pub mod sheet;
 pub mod text;
 pub mod tui;

@@ -9,8 +9,9 @@ use clap::Args;
 use crate::payload::Blank;
 use crate::pipeline::AccountChecks;
 use crate::plan::Fields;
-use crate::sandbox::{Sandbox, SandboxConfig, SandboxHandle};
-use crate::zendesk::{self, Client, ClientConfig, Credentials, RateInfo};
+use crate::sandbox::SandboxHandle;
+use crate::session::{self, account::Target};
+use crate::zendesk::{Client, RateInfo};
 
 /// Which account, and what an empty cell means.
 #[derive(Debug, Clone, Args)]
@@ -56,10 +57,6 @@ impl Connected {
     }
 }
 
-/// Simulated seconds per real second for `--sandbox`: job queues and rate windows pass
-/// quickly, as in a rehearsal nobody wants to wait for.
-const SANDBOX_SPEED: f64 = 60.0;
-
 impl AccountArgs {
     /// Signs in (credentials from the environment or the keyring only) and reads the fields.
     pub async fn connect(&self) -> Result<Connected, String> {
@@ -75,46 +72,29 @@ impl AccountArgs {
 
     /// Signs in only; the sandbox, when there is one, lives as long as its handle.
     pub async fn client(&self) -> Result<(Client, Option<SandboxHandle>), String> {
-        Ok(if self.sandbox {
-            let (client, handle) = self.sandbox_client().await?;
-            (client, Some(handle))
+        let target = if self.sandbox {
+            Target::Sandbox {
+                seed: self.seed_users.clone(),
+            }
         } else {
-            let var = |k: &str| std::env::var(k).ok();
-            let (client, warning) = zendesk::connect(
-                self.url.as_deref(),
-                self.subdomain.as_deref(),
-                var,
-                zendesk::DEFAULT_TIMEOUT,
-            )
+            Target::Account {
+                url: self.url.clone(),
+                subdomain: self.subdomain.clone(),
+            }
+        };
+        let connected = session::account::connect(&target, |k| std::env::var(k).ok())
             .await
             .map_err(|e| e.to_string())?;
-            if let Some(warning) = warning {
-                eprintln!("zdimport: {warning}");
-            }
-            (client, None)
-        })
-    }
-
-    async fn sandbox_client(&self) -> Result<(Client, SandboxHandle), String> {
-        let mut config = SandboxConfig {
-            speed: SANDBOX_SPEED,
-            ..SandboxConfig::default()
-        };
-        if let Some(path) = &self.seed_users {
-            config.seed_from_file(path).map_err(|e| e.to_string())?;
+        if let Some(warning) = &connected.warning {
+            eprintln!("zdimport: {warning}");
         }
-        let sandbox = Sandbox::start(config).await.map_err(|e| e.to_string())?;
-        let credentials = Credentials::ApiToken {
-            email: sandbox.config().admin_email.clone(),
-            token: sandbox.config().api_token.clone(),
-        };
-        let client = Client::new(ClientConfig::new(sandbox.url().clone(), credentials))
-            .map_err(|e| e.to_string())?;
-        eprintln!(
-            "zdimport: using a simulated Zendesk (--sandbox) at {}",
-            sandbox.url()
-        );
-        Ok((client, sandbox))
+        if let Some(sandbox) = &connected.sandbox {
+            eprintln!(
+                "zdimport: using a simulated Zendesk (--sandbox) at {}",
+                sandbox.url()
+            );
+        }
+        Ok((connected.client, connected.sandbox))
     }
 }
 

@@ -19,8 +19,9 @@ use crate::payload::{Blank, InvalidPolicy, LeftOut, Severity};
 use crate::pipeline::AccountChecks;
 use crate::pipeline::{self, Event};
 use crate::plan::Fields;
-use crate::sandbox::{Sandbox, SandboxConfig, SandboxHandle};
-use crate::zendesk::{self, Client, ClientConfig, Credentials};
+use crate::sandbox::SandboxHandle;
+use crate::session;
+use crate::zendesk::{self, Client};
 
 /// Exit code when some row was not created or updated.
 const EXIT_SOME_ROWS: u8 = 1;
@@ -129,9 +130,6 @@ pub struct ReportArgs {
     pub force: bool,
 }
 
-/// Speed of the in-process sandbox `--sandbox` starts: a rehearsal should not take minutes.
-const SANDBOX_SPEED: f64 = 20.0;
-
 pub fn import(args: &ImportArgs) -> Result<ExitCode, String> {
     runtime()?.block_on(async {
         let (client, sandbox) = if args.sandbox {
@@ -184,7 +182,7 @@ pub fn import(args: &ImportArgs) -> Result<ExitCode, String> {
         let speed = args
             .target
             .engine_speed
-            .or(sandbox.is_some().then_some(SANDBOX_SPEED));
+            .or(sandbox.is_some().then_some(session::account::SANDBOX_SPEED));
         let ran = execute(plan, &client, journal, &args.target, speed).await?;
         if let Some(sandbox) = sandbox {
             keep_sandbox_state(&sandbox, &runs.join(&info.id))?;
@@ -313,7 +311,7 @@ pub fn retry(args: &RetryArgs) -> Result<ExitCode, String> {
         let plan = retry.plan.clone();
         let speed = target
             .engine_speed
-            .or(sandbox.is_some().then_some(SANDBOX_SPEED));
+            .or(sandbox.is_some().then_some(session::account::SANDBOX_SPEED));
         let ran = execute(plan, &client, journal, &target, speed).await?;
         if let Some(sandbox) = sandbox {
             keep_sandbox_state(&sandbox, &runs.join(&retry.info.id))?;
@@ -626,22 +624,18 @@ async fn connect(target: &TargetArgs) -> Result<Client, String> {
 }
 
 async fn start_sandbox(seed: Option<&Path>) -> Result<(Client, SandboxHandle), String> {
-    let mut config = SandboxConfig {
-        speed: SANDBOX_SPEED,
-        ..SandboxConfig::default()
+    let target = session::account::Target::Sandbox {
+        seed: seed.map(Path::to_path_buf),
     };
-    if let Some(path) = seed {
-        config.seed_from_file(path).map_err(|e| e.to_string())?;
-    }
-    let sandbox = Sandbox::start(config).await.map_err(|e| e.to_string())?;
-    let credentials = Credentials::Bearer(sandbox.issue_access_token(None));
-    let client = Client::new(ClientConfig::new(sandbox.url().clone(), credentials))
+    let connected = session::account::connect(&target, |_| None)
+        .await
         .map_err(|e| e.to_string())?;
+    let sandbox = connected.sandbox.ok_or("the sandbox did not start")?;
     eprintln!(
         "zdimport: importing into the in-process sandbox at {}",
         sandbox.url()
     );
-    Ok((client, sandbox))
+    Ok((connected.client, sandbox))
 }
 
 /// The sandbox ends with the process: its users go to the run folder for a look.

@@ -53,8 +53,8 @@ pub fn run(
     let sandbox = match sandbox {
         Some(seed) => Some(
             runtime
-                .block_on(start_sandbox(seed.as_deref()))
-                .map_err(|e| std::io::Error::other(format!("starting the sandbox: {e}")))?,
+                .block_on(crate::session::account::start_sandbox(seed.as_deref()))
+                .map_err(|e| std::io::Error::other(e.to_string()))?,
         ),
         None => None,
     };
@@ -105,50 +105,14 @@ impl Worker {
             .ok_or("not connected: test the connection first")?;
         Ok(work::Target {
             client,
-            sandbox_speed: self.sandbox_env.as_ref().map(|_| SANDBOX_SPEED),
+            sandbox_speed: self
+                .sandbox_env
+                .as_ref()
+                .map(|_| crate::session::account::SANDBOX_SPEED),
             controls: Arc::clone(&self.import),
         })
     }
 }
-
-/// OAuth client credentials for the sandbox's confidential client.
-fn sandbox_env(sandbox: &crate::sandbox::SandboxHandle) -> Vec<(String, String)> {
-    let service = sandbox
-        .config()
-        .oauth_clients
-        .iter()
-        .find(|c| c.client_id == crate::sandbox::SERVICE_CLIENT_ID);
-    let mut env = vec![("ZENDESK_URL".to_owned(), sandbox.url().to_string())];
-    if let Some(secret) = service.and_then(|c| c.client_secret.as_ref()) {
-        env.push((
-            "ZENDESK_CLIENT_ID".to_owned(),
-            crate::sandbox::SERVICE_CLIENT_ID.to_owned(),
-        ));
-        env.push((
-            "ZENDESK_CLIENT_SECRET".to_owned(),
-            secret.expose().to_owned(),
-        ));
-    }
-    env.push(("ZDIMPORT_KEYRING".to_owned(), "memory".to_owned()));
-    env
-}
-
-/// The built-in sandbox for rehearsals, its clock a little faster than real time.
-async fn start_sandbox(
-    seed: Option<&Path>,
-) -> Result<crate::sandbox::SandboxHandle, crate::sandbox::SandboxError> {
-    let mut config = crate::sandbox::SandboxConfig {
-        speed: SANDBOX_SPEED,
-        ..crate::sandbox::SandboxConfig::default()
-    };
-    if let Some(seed) = seed {
-        config.seed_from_file(seed)?;
-    }
-    crate::sandbox::Sandbox::start(config).await
-}
-
-/// Simulated seconds per real second in the TUI's sandbox: jobs finish in about a second.
-const SANDBOX_SPEED: f64 = 5.0;
 
 async fn event_loop(
     terminal: &mut DefaultTerminal,
@@ -163,7 +127,7 @@ async fn event_loop(
     app.session.profile = profile;
     if let Some(sandbox) = sandbox {
         app.session.sandbox_url = Some(sandbox.url().to_string());
-        worker.sandbox_env = Some(Arc::new(sandbox_env(sandbox)));
+        worker.sandbox_env = Some(Arc::new(crate::session::account::sandbox_env(sandbox)));
     }
     let first = match file {
         Some(path) => Command::OpenFile(path),
@@ -268,7 +232,10 @@ fn execute(command: Command, worker: &Worker, tx: &mpsc::Sender<AppEvent>) {
         Command::ResumeImport(dir) => {
             let env = worker.env();
             let controls = Arc::clone(&worker.import);
-            let speed = worker.sandbox_env.as_ref().map(|_| SANDBOX_SPEED);
+            let speed = worker
+                .sandbox_env
+                .as_ref()
+                .map(|_| crate::session::account::SANDBOX_SPEED);
             let connected = worker
                 .client
                 .lock()

@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 use super::app::{AccountData, AppEvent, NewRun};
 use super::screens::plan::AccountCheck;
 use crate::import::journal::{self, runs_dir};
-use crate::import::{self, EngineOptions, ImportPlan, Journal, RunInfo};
+use crate::import::{self, ImportPlan, Journal, RunInfo};
 use crate::mapping::Mapping;
 use crate::payload;
 use crate::pipeline::{self, AccountChecks};
@@ -162,9 +162,7 @@ async fn run_engine(
     tx: &mpsc::Sender<AppEvent>,
 ) {
     let dir = journal.dir().to_path_buf();
-    let mut options = target
-        .sandbox_speed
-        .map_or_else(EngineOptions::default, EngineOptions::for_speed);
+    let mut options = crate::session::account::engine_options(target.sandbox_speed.is_some());
     options.concurrency = usize::try_from(concurrency)
         .unwrap_or(import::MAX_JOBS)
         .clamp(1, import::MAX_JOBS);
