@@ -537,7 +537,14 @@ impl App {
                     if let Ok(region) = state.phone_region() {
                         self.session.phone_region = region;
                     }
-                    self.pop();
+                    self.session.concurrency = state.concurrency();
+                    // Kept, signed in, for when the operator comes this way again.
+                    if let Some(previous) = self.history.pop() {
+                        let left = std::mem::replace(&mut self.screen, previous);
+                        if let Screen::Connect(connect) = left {
+                            self.session.connect = Some(Box::new(connect));
+                        }
+                    }
                     return None;
                 }
                 match state.update(action)? {

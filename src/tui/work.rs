@@ -226,15 +226,16 @@ async fn resume_inner(
     tx: &mpsc::Sender<AppEvent>,
 ) -> Result<(), String> {
     let (info, plan, journal) = Journal::open(dir).map_err(|e| e.to_string())?;
-    if info.sandbox {
-        return Err(format!(
-            "run {} went to a sandbox inside an earlier zdimport, which ended with it",
-            info.id
-        ));
-    }
     let same_account = |c: &Arc<Client>| same_url(c.base_url().as_str(), &info.account);
     let client = match connected.filter(same_account) {
         Some(client) => client,
+        // This session's own sandbox would have matched: an earlier process's is gone.
+        None if info.sandbox => {
+            return Err(format!(
+                "run {} went to a sandbox inside an earlier zdimport, which ended with it",
+                info.id
+            ));
+        }
         None => {
             let signed_in = crate::zendesk::connect(
                 Some(&info.account),
