@@ -6,10 +6,9 @@
 mod tmux;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use tempfile::TempDir;
-use tmux::{Tmux, child_pid, launch_args};
+use tmux::{Served, Tmux, kill_and_recover, launch_args};
 
 /// A CSV of `rows` users; `no_name` rows have an email but no name (a new user needs one).
 fn users_csv(dir: &Path, name: &str, rows: usize, no_name: &[usize]) -> PathBuf {
@@ -199,50 +198,13 @@ fn a_failure_fixed_in_the_sheet_is_retried_from_the_corrected_sheet() {
     tmux.wait_for("$");
 }
 
-/// A child process killed when the test ends, passed or not.
-struct Killed(std::process::Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[test]
 fn a_killed_run_resumes_with_credentials_typed_on_connect() {
     let home = TempDir::new().unwrap();
     let sheet = users_csv(home.path(), "many.csv", 1000, &[]);
-    let mut sandbox = Killed(
-        Command::new(env!("CARGO_BIN_EXE_zdimport"))
-            .args(["sandbox", "--port", "0", "--speed", "20"])
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("zdimport sandbox"),
-    );
-    let stdout = sandbox.0.stdout.take().expect("the sandbox's stdout");
-    let mut lines = std::io::BufReader::new(stdout);
-    let mut listening = String::new();
-    std::io::BufRead::read_line(&mut lines, &mut listening).unwrap();
-    let mut env_line = String::new();
-    std::io::BufRead::read_line(&mut lines, &mut env_line).unwrap();
-    let var = |name: &str| -> String {
-        env_line
-            .split_whitespace()
-            .find_map(|pair| pair.strip_prefix(&format!("{name}=")))
-            .unwrap_or_else(|| panic!("{name} in {env_line}"))
-            .to_owned()
-    };
-    let (url, email, token) = (
-        var("ZENDESK_URL"),
-        var("ZENDESK_EMAIL"),
-        var("ZENDESK_API_TOKEN"),
-    );
-    let env = format!(
-        "ZENDESK_URL={url} ZENDESK_CLIENT_ID=zdimport-service \
-         ZENDESK_CLIENT_SECRET=sandbox-client-secret ZDIMPORT_KEYRING=memory"
-    );
+    let served = Served::start();
+    let (url, email, token) = (&served.url, &served.email, &served.token);
+    let env = served.oauth_env();
     let tmux = Tmux::start_with("typed", home.path(), &env);
     launch_args(&tmux, sheet.to_str().unwrap());
     tmux.wait_for("header on row 1");
@@ -268,21 +230,11 @@ fn a_killed_run_resumes_with_credentials_typed_on_connect() {
     tmux.wait_for("Start the import?");
     tmux.keys(&["y"]);
     tmux.wait_for("request 3 sent");
-    let pid = child_pid(&tmux);
-    assert!(
-        Command::new("kill")
-            .args(["-KILL", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
     // No credentials this time: the operator types them.
-    tmux.type_text(
-        "stty sane; printf '\\033[?1049l'; clear; \
-         unset ZENDESK_URL ZENDESK_CLIENT_ID ZENDESK_CLIENT_SECRET",
+    kill_and_recover(
+        &tmux,
+        "unset ZENDESK_URL ZENDESK_CLIENT_ID ZENDESK_CLIENT_SECRET",
     );
-    tmux.keys(&["C-j"]);
-    tmux.wait_for("$");
     launch_args(&tmux, "");
     tmux.wait_for("resume");
     tmux.keys(&["Home", "Enter"]);
@@ -296,9 +248,9 @@ fn a_killed_run_resumes_with_credentials_typed_on_connect() {
     tmux.keys(&["Up", "Up", "Up", "Up", "Up", "Up", "Up", "Up", "Up"]);
     tmux.keys(&["Down", "Right", "Right", "Down", "Down"]);
     tmux.wait_for("API token");
-    tmux.type_text(&email);
+    tmux.type_text(email);
     tmux.keys(&["Down"]);
-    tmux.type_text(&token);
+    tmux.type_text(token);
     tmux.keys(&["Down", "Down", "Down", "Down", "Down", "Enter"]);
     tmux.wait_for("Signed in as");
     tmux.keys(&["Enter"]);
@@ -312,5 +264,4 @@ fn a_killed_run_resumes_with_credentials_typed_on_connect() {
     );
     tmux.keys(&["q"]);
     tmux.wait_for("$");
-    drop(lines);
 }

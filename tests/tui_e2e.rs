@@ -7,7 +7,7 @@ mod tmux;
 use std::process::Command;
 
 use tempfile::TempDir;
-use tmux::{Tmux, assert_shell_usable, child_pid, launch, launch_args};
+use tmux::{Served, Tmux, assert_shell_usable, child_pid, kill_and_recover, launch, launch_args};
 
 #[test]
 fn an_operator_maps_checks_previews_and_the_profile_is_offered_next_time() {
@@ -198,29 +198,8 @@ fn a_killed_run_resumes_from_the_start_screen_without_duplicates() {
         text.push_str(&format!("User {i},user{i}@example.com,{}\n", 50_000 + i));
     }
     std::fs::write(&sheet, text).unwrap();
-    let mut sandbox = Killed(
-        Command::new(env!("CARGO_BIN_EXE_zdimport"))
-            .args(["sandbox", "--port", "0", "--speed", "20"])
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("zdimport sandbox"),
-    );
-    let mut first = String::new();
-    let stdout = sandbox.0.stdout.take().expect("the sandbox's stdout");
-    let mut lines = std::io::BufReader::new(stdout);
-    std::io::BufRead::read_line(&mut lines, &mut first).unwrap();
-    let url = first
-        .trim()
-        .rsplit(' ')
-        .next()
-        .unwrap()
-        .trim_end_matches('/')
-        .to_owned();
-    let env = format!(
-        "ZENDESK_URL={url} ZENDESK_CLIENT_ID=zdimport-service \
-         ZENDESK_CLIENT_SECRET=sandbox-client-secret ZDIMPORT_KEYRING=memory"
-    );
+    let served = Served::start();
+    let env = served.oauth_env();
     let tmux = Tmux::start_with("resume", home.path(), &env);
     launch_args(&tmux, sheet.to_str().unwrap());
     tmux.wait_for("header on row 1");
@@ -249,19 +228,7 @@ fn a_killed_run_resumes_from_the_start_screen_without_duplicates() {
     tmux.wait_for("Start the import?");
     tmux.keys(&["y"]);
     tmux.wait_for("request 3 sent");
-    let pid = child_pid(&tmux);
-    assert!(
-        Command::new("kill")
-            .args(["-KILL", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
-    // The killed program left the terminal raw and on the alternate screen: Enter is a bare
-    // carriage return there, so the line ends with C-j.
-    tmux.type_text("stty sane; printf '\\033[?1049l'; clear");
-    tmux.keys(&["C-j"]);
-    tmux.wait_for("$");
+    kill_and_recover(&tmux, "");
     launch_args(&tmux, "");
     let start = tmux.wait_for("resume");
     assert!(start.contains("many.csv"), "{start}");
@@ -277,15 +244,4 @@ fn a_killed_run_resumes_from_the_start_screen_without_duplicates() {
     assert!(results.contains("0 unknown"), "{results}");
     tmux.keys(&["q"]);
     tmux.wait_for("$");
-    drop(lines);
-}
-
-/// A child process killed when the test ends, passed or not.
-struct Killed(std::process::Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }

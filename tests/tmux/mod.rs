@@ -158,3 +158,74 @@ pub fn assert_shell_usable(tmux: &Tmux, gone: &str) {
         "cooked mode again:\n{screen}"
     );
 }
+
+/// `zdimport sandbox` served on a free port for the length of a test (killed when dropped):
+/// an account that outlives the TUI, as a real one does.
+pub struct Served {
+    child: std::process::Child,
+    pub url: String,
+    pub email: String,
+    pub token: String,
+}
+
+impl Served {
+    pub fn start() -> Served {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_zdimport"))
+            .args(["sandbox", "--port", "0", "--speed", "20"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("zdimport sandbox");
+        let stdout = child.stdout.take().expect("the sandbox's stdout");
+        let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stdout));
+        let _listening = lines.next();
+        let env_line = lines.next().and_then(Result::ok).unwrap_or_default();
+        // The rest of its output is not read again: it serves on after the reader goes.
+        let var = |name: &str| -> String {
+            env_line
+                .split_whitespace()
+                .find_map(|pair| pair.strip_prefix(&format!("{name}=")))
+                .unwrap_or_else(|| panic!("{name} in {env_line:?}"))
+                .to_owned()
+        };
+        Served {
+            url: var("ZENDESK_URL"),
+            email: var("ZENDESK_EMAIL"),
+            token: var("ZENDESK_API_TOKEN"),
+            child,
+        }
+    }
+
+    /// The environment of an operator who signs in to it with OAuth client credentials.
+    pub fn oauth_env(&self) -> String {
+        format!(
+            "ZENDESK_URL={} ZENDESK_CLIENT_ID=zdimport-service \
+             ZENDESK_CLIENT_SECRET=sandbox-client-secret ZDIMPORT_KEYRING=memory",
+            self.url
+        )
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Kills the program the tmux shell runs with SIGKILL and gives the shell back (the killed
+/// program left the terminal raw and on the alternate screen; `then` runs after).
+pub fn kill_and_recover(tmux: &Tmux, then: &str) {
+    let pid = child_pid(tmux);
+    assert!(
+        Command::new("kill")
+            .args(["-KILL", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    // Enter is a bare carriage return on a raw terminal: the line ends with C-j.
+    tmux.type_text(&format!("stty sane; printf '\\033[?1049l'; clear; {then}"));
+    tmux.keys(&["C-j"]);
+    tmux.wait_for("$");
+}
