@@ -11,6 +11,8 @@ use std::time::{Duration, SystemTime};
 
 use serde_json::{Map, Value, json};
 
+use super::held::{BLANK, Held, user_url};
+
 use super::options::{DateFields, EmailOnUpdate, OrganizationByName, UserSettings};
 use super::time_zone;
 
@@ -79,7 +81,9 @@ enum OrganizationTarget {
 pub struct Store {
     base: String,
     rules: Rules,
-    users: BTreeMap<u64, Value>,
+    /// Each user as what differs from a blank one: a whole JSON object per user took over
+    /// a gigabyte for 100,000.
+    users: BTreeMap<u64, Held>,
     /// Every identity of each user, in the order added, in Zendesk's identity shape.
     identities: HashMap<u64, Vec<Value>>,
     /// Every email identity of every user, lower case.
@@ -201,12 +205,18 @@ impl Store {
         &self.fields
     }
 
-    pub fn users(&self) -> impl Iterator<Item = &Value> {
-        self.users.values()
+    pub fn users(&self) -> impl Iterator<Item = Value> + '_ {
+        self.users
+            .iter()
+            .map(|(id, held)| held.value(*id, &self.base))
     }
 
-    pub fn user(&self, id: u64) -> Option<&Value> {
-        self.users.get(&id)
+    pub fn user(&self, id: u64) -> Option<Value> {
+        self.users.get(&id).map(|held| held.value(id, &self.base))
+    }
+
+    pub fn has_user(&self, id: u64) -> bool {
+        self.users.contains_key(&id)
     }
 
     pub fn identities(&self, id: u64) -> &[Value] {
@@ -214,16 +224,16 @@ impl Store {
     }
 
     /// The user holding this email among any of its email identities.
-    pub fn find_by_email(&self, email: &str) -> Option<&Value> {
+    pub fn find_by_email(&self, email: &str) -> Option<Value> {
         self.by_email
             .get(&email.to_lowercase())
-            .and_then(|id| self.users.get(id))
+            .and_then(|id| self.user(*id))
     }
 
-    pub fn find_by_external_id(&self, external_id: &str) -> Option<&Value> {
+    pub fn find_by_external_id(&self, external_id: &str) -> Option<Value> {
         self.by_external_id
             .get(&external_id.to_lowercase())
-            .and_then(|id| self.users.get(id))
+            .and_then(|id| self.user(*id))
     }
 
     pub fn organization_id(&self, name: &str) -> Option<u64> {
@@ -292,11 +302,12 @@ impl Store {
         self.stamp = timestamp(now);
         let mut user = self.blank_user(id, now);
         self.apply(&mut user, id, body, true).map_err(fail)?;
+        let has_email = user["email"].is_string();
         self.insert(id, user);
         self.created.insert(id, now);
         let skip = body.get("skip_verify_email") == Some(&json!(true));
         if self.rules.user_settings.agent_created_welcome_emails && !skip {
-            self.welcome_emails += usize::from(self.users[&id]["email"].is_string());
+            self.welcome_emails += usize::from(has_email);
         }
         Ok(id)
     }
@@ -343,7 +354,7 @@ impl Store {
         let body = body
             .as_object()
             .ok_or_else(|| fail("User: is not an object".into()))?;
-        let Some(mut user) = self.users.get(&id).cloned() else {
+        let Some(mut user) = self.user(id) else {
             return Err(RowError {
                 error: "RecordNotFound",
                 details: "Not found".into(),
@@ -379,10 +390,12 @@ impl Store {
         }
         let list = list.clone();
         if chosen["type"] == "email"
-            && let Some(user) = self.users.get_mut(&user_id)
+            && let Some(mut user) = self.user(user_id)
         {
             user["email"] = chosen["value"].clone();
             user["updated_at"] = json!(stamp);
+            self.users
+                .insert(user_id, Held::new(user, user_id, &self.base));
         }
         Some(list)
     }
@@ -670,7 +683,7 @@ impl Store {
         if let Some(external) = user["external_id"].as_str() {
             self.by_external_id.insert(external.to_lowercase(), id);
         }
-        self.users.insert(id, user);
+        self.users.insert(id, Held::new(user, id, &self.base));
     }
 
     /// Forgets the user's current external_id before it changes.
@@ -678,7 +691,7 @@ impl Store {
         let Some(user) = self.users.get(&id) else {
             return;
         };
-        if let Some(external) = user["external_id"].as_str() {
+        if let Some(external) = user.get("external_id").and_then(Value::as_str) {
             self.by_external_id.remove(&external.to_lowercase());
         }
     }
@@ -692,52 +705,21 @@ impl Store {
     /// Every key of a real user answer (`fixtures/zendesk/user_show.json`), in its order.
     fn blank_user(&self, id: u64, now: SystemTime) -> Value {
         let stamp = timestamp(now);
+        let mut user: Map<String, Value> = BLANK
+            .iter()
+            .map(|(key, value)| ((*key).to_owned(), value.clone()))
+            .collect();
+        user["id"] = json!(id);
+        user["url"] = json!(user_url(&self.base, id));
+        user["created_at"] = json!(stamp);
+        user["updated_at"] = json!(stamp);
         // Zendesk lists every custom field in each user, null when unset.
-        let fields: Map<String, Value> = self
+        user["user_fields"] = self
             .fields
             .iter()
             .filter_map(|f| f["key"].as_str().map(|k| (k.to_owned(), Value::Null)))
             .collect();
-        json!({
-            "id": id,
-            "url": format!("{}/api/v2/users/{id}.json", self.base),
-            "name": "",
-            "email": null,
-            "created_at": stamp,
-            "updated_at": stamp,
-            "time_zone": "Eastern Time (US & Canada)",
-            "iana_time_zone": "America/New_York",
-            "phone": null,
-            "shared_phone_number": null,
-            "photo": null,
-            "locale_id": 1,
-            "locale": "en-US",
-            "organization_id": null,
-            "role": "end-user",
-            "verified": false,
-            "external_id": null,
-            "tags": [],
-            "alias": null,
-            "active": true,
-            "shared": false,
-            "shared_agent": false,
-            "last_login_at": null,
-            "two_factor_auth_enabled": false,
-            "signature": null,
-            "details": null,
-            "notes": null,
-            "role_type": null,
-            "custom_role_id": null,
-            "moderator": false,
-            "ticket_restriction": "requested",
-            "only_private_comments": false,
-            "restricted_agent": true,
-            "suspended": false,
-            "chat_only": false,
-            "default_group_id": null,
-            "report_csv": false,
-            "user_fields": fields
-        })
+        Value::Object(user)
     }
 }
 
