@@ -186,3 +186,44 @@ mod tests {
         assert_eq!(held.value(7, "http://h"), odd);
     }
 }
+
+/// One identity of a user as held; [`Identity::json`] gives Zendesk's shape.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Identity {
+    pub(super) id: u64,
+    /// `email`, `phone_number`, …
+    pub(super) kind: Box<str>,
+    pub(super) value: Box<str>,
+    pub(super) verified: bool,
+    pub(super) primary: bool,
+    pub(super) created_at: Box<str>,
+    pub(super) updated_at: Box<str>,
+}
+
+impl Identity {
+    /// The identity as the user identities API answers it (JSON format).
+    pub(super) fn json(&self, base: &str, user_id: u64) -> Value {
+        let id = self.id;
+        let mut identity = json!({
+            "url": format!("{base}/api/v2/users/{user_id}/identities/{id}.json"),
+            "id": id,
+            "user_id": user_id,
+            "type": self.kind,
+            "value": self.value,
+            "verified": self.verified,
+            "primary": self.primary,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+            "undeliverable_count": 0
+        });
+        if &*self.kind == "email" {
+            identity["deliverable_state"] = json!("deliverable");
+        }
+        identity
+    }
+
+    /// Whether this is the `kind` identity `value` (emails ignoring ASCII case).
+    pub(super) fn is(&self, kind: &str, value: &str) -> bool {
+        &*self.kind == kind && self.value.eq_ignore_ascii_case(value)
+    }
+}

@@ -559,7 +559,7 @@ impl SandboxHandle {
     /// A user's identities as `GET /api/v2/users/{id}/identities.json` lists them: the
     /// primary email, secondary emails, and those sent in `identities`.
     pub fn identities(&self, user_id: u64) -> Vec<Value> {
-        self.shared.state().store.identities(user_id).to_vec()
+        self.shared.state().store.identities(user_id)
     }
 
     /// Welcome emails the account would have sent to users created since the start (the

@@ -793,7 +793,7 @@ async fn identities_list(State(shared): State<Arc<Shared>>, Path(user): Path<Str
     let Some(id) = id_of(&user).filter(|id| state.store.has_user(*id)) else {
         return record_not_found();
     };
-    list_answer("identities", state.store.identities(id).to_vec())
+    list_answer("identities", state.store.identities(id))
 }
 
 /// The identity becomes the primary one; the answer lists the user's identities after it.

@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime};
 
 use serde_json::{Map, Value, json};
 
-use super::held::{BLANK, Held, user_url};
+use super::held::{BLANK, Held, Identity, user_url};
 
 use super::options::{DateFields, EmailOnUpdate, OrganizationByName, UserSettings};
 use super::time_zone;
@@ -85,7 +85,7 @@ pub struct Store {
     /// a gigabyte for 100,000.
     users: BTreeMap<u64, Held>,
     /// Every identity of each user, in the order added, in Zendesk's identity shape.
-    identities: HashMap<u64, Vec<Value>>,
+    identities: HashMap<u64, Vec<Identity>>,
     /// Every email identity of every user, lower case.
     by_email: HashMap<String, u64>,
     by_external_id: HashMap<String, u64>,
@@ -219,7 +219,15 @@ impl Store {
         self.users.contains_key(&id)
     }
 
-    pub fn identities(&self, id: u64) -> &[Value] {
+    /// The user's identities in Zendesk's shape, in the order added.
+    pub fn identities(&self, id: u64) -> Vec<Value> {
+        self.held_identities(id)
+            .iter()
+            .map(|i| i.json(&self.base, id))
+            .collect()
+    }
+
+    fn held_identities(&self, id: u64) -> &[Identity] {
         self.identities.get(&id).map_or(&[], Vec::as_slice)
     }
 
@@ -380,19 +388,19 @@ impl Store {
     ) -> Option<Vec<Value>> {
         let stamp = timestamp(now);
         let list = self.identities.get_mut(&user_id)?;
-        let chosen = list.iter().find(|i| i["id"] == identity_id)?.clone();
-        for identity in list.iter_mut().filter(|i| i["type"] == chosen["type"]) {
-            let primary = identity["id"] == identity_id;
-            if identity["primary"] != primary {
-                identity["primary"] = json!(primary);
-                identity["updated_at"] = json!(stamp);
+        let chosen = list.iter().find(|i| i.id == identity_id)?.clone();
+        for identity in list.iter_mut().filter(|i| i.kind == chosen.kind) {
+            let primary = identity.id == identity_id;
+            if identity.primary != primary {
+                identity.primary = primary;
+                identity.updated_at = stamp.as_str().into();
             }
         }
-        let list = list.clone();
-        if chosen["type"] == "email"
+        let list = self.identities(user_id);
+        if &*chosen.kind == "email"
             && let Some(mut user) = self.user(user_id)
         {
-            user["email"] = chosen["value"].clone();
+            user["email"] = json!(chosen.value);
             user["updated_at"] = json!(stamp);
             self.users
                 .insert(user_id, Held::new(user, user_id, &self.base));
@@ -583,9 +591,9 @@ impl Store {
     /// user it adds a secondary identity (or replaces the primary, the old sandbox rule).
     fn apply_email(&mut self, user: &mut Value, id: u64, email: &str, creating: bool) {
         let held = self
-            .identities(id)
+            .held_identities(id)
             .iter()
-            .any(|i| i["type"] == "email" && eq_email(&i["value"], email));
+            .any(|i| i.is("email", email));
         if creating || user["email"].is_null() {
             user["email"] = json!(email);
             if !held {
@@ -609,10 +617,10 @@ impl Store {
                     .entry(id)
                     .or_default()
                     .iter_mut()
-                    .find(|i| i["type"] == "email" && i["primary"] == true)
+                    .find(|i| &*i.kind == "email" && i.primary)
                 {
-                    primary["value"] = json!(email);
-                    primary["updated_at"] = json!(stamp);
+                    primary.value = email.into();
+                    primary.updated_at = stamp.into();
                 }
                 self.by_email.insert(email.to_lowercase(), id);
                 self.emails_added.insert(email.to_lowercase(), self.now);
@@ -632,10 +640,7 @@ impl Store {
             else {
                 continue;
             };
-            let held = self
-                .identities(id)
-                .iter()
-                .any(|i| i["type"] == kind && eq_email(&i["value"], value));
+            let held = self.held_identities(id).iter().any(|i| i.is(kind, value));
             if held {
                 continue;
             }
@@ -643,7 +648,7 @@ impl Store {
             if primary {
                 user["email"] = json!(value);
             }
-            let first_of_kind = !self.identities(id).iter().any(|i| i["type"] == kind);
+            let first_of_kind = !self.held_identities(id).iter().any(|i| &*i.kind == kind);
             self.add_identity(id, kind, value, primary || first_of_kind, false);
         }
     }
@@ -659,20 +664,16 @@ impl Store {
     ) {
         let id = self.next_identity_id;
         self.next_identity_id += 1;
-        let mut identity = json!({
-            "url": format!("{}/api/v2/users/{user_id}/identities/{id}.json", self.base),
-            "id": id,
-            "user_id": user_id,
-            "type": kind,
-            "value": value,
-            "verified": verified,
-            "primary": primary,
-            "created_at": self.stamp,
-            "updated_at": self.stamp,
-            "undeliverable_count": 0
-        });
+        let identity = Identity {
+            id,
+            kind: kind.into(),
+            value: value.into(),
+            verified,
+            primary,
+            created_at: self.stamp.as_str().into(),
+            updated_at: self.stamp.as_str().into(),
+        };
         if kind == "email" {
-            identity["deliverable_state"] = json!("deliverable");
             self.by_email.insert(value.to_lowercase(), user_id);
             self.emails_added.insert(value.to_lowercase(), self.now);
         }
@@ -721,10 +722,6 @@ impl Store {
             .collect();
         Value::Object(user)
     }
-}
-
-fn eq_email(held: &Value, sent: &str) -> bool {
-    held.as_str().is_some_and(|h| h.eq_ignore_ascii_case(sent))
 }
 
 /// `+` and 2 to 15 digits, the first not 0.
