@@ -108,7 +108,9 @@ pub fn run_with(
     let mut notes = TextNotes::of(workbook);
     let (tx, rx) = std::sync::mpsc::sync_channel::<(u32, Vec<Row>)>(CHUNKS_IN_FLIGHT);
     std::thread::scope(|scope| {
-        let reader = scope.spawn(move || read_chunks(workbook, sheet, header, &tx));
+        // The checker reads the mapped columns only: the others are never copied.
+        let wanted: Vec<usize> = mapping.mapped().map(|(c, _)| c.index).collect();
+        let reader = scope.spawn(move || read_chunks(workbook, (sheet, header), &wanted, &tx));
         let mut checker: Option<Checker> = None;
         let mut batcher = Batcher::new(options.mode);
         let mut counts = Counts::default();
@@ -176,12 +178,12 @@ pub fn run_with(
 /// Reads the table and sends its rows in chunks, with the table's first column.
 fn read_chunks(
     workbook: &mut Workbook,
-    sheet: usize,
-    header: HeaderChoice,
+    (sheet, header): (usize, HeaderChoice),
+    wanted: &[usize],
     tx: &std::sync::mpsc::SyncSender<(u32, Vec<Row>)>,
 ) -> Result<(TableLayout, usize), SheetError> {
     let mut chunk = Vec::with_capacity(CHUNK);
-    let read = workbook.read_table(sheet, header, |layout, row| {
+    let read = workbook.read_table_columns(sheet, header, Some(wanted), |layout, row| {
         chunk.push(row);
         if chunk.len() < CHUNK {
             return ControlFlow::Continue(());

@@ -24,6 +24,7 @@
 
 pub mod clock;
 pub mod faults;
+mod held;
 pub mod jobs;
 mod oauth;
 pub mod options;
@@ -544,25 +545,21 @@ impl SandboxHandle {
 
     /// Every user held now (jobs due by now applied first), the admin included.
     pub fn users(&self) -> Vec<Value> {
-        self.shared.state().store.users().cloned().collect()
+        self.shared.state().store.users().collect()
     }
 
     pub fn user_by_email(&self, email: &str) -> Option<Value> {
-        self.shared.state().store.find_by_email(email).cloned()
+        self.shared.state().store.find_by_email(email)
     }
 
     pub fn user_by_external_id(&self, external_id: &str) -> Option<Value> {
-        self.shared
-            .state()
-            .store
-            .find_by_external_id(external_id)
-            .cloned()
+        self.shared.state().store.find_by_external_id(external_id)
     }
 
     /// A user's identities as `GET /api/v2/users/{id}/identities.json` lists them: the
     /// primary email, secondary emails, and those sent in `identities`.
     pub fn identities(&self, user_id: u64) -> Vec<Value> {
-        self.shared.state().store.identities(user_id).to_vec()
+        self.shared.state().store.identities(user_id)
     }
 
     /// Welcome emails the account would have sent to users created since the start (the

@@ -642,7 +642,7 @@ async fn users_show_many(
     let by_external = external_ids
         .iter()
         .filter_map(|x| state.store.find_by_external_id(x));
-    let users: Vec<Value> = by_id.chain(by_external).cloned().collect();
+    let users: Vec<Value> = by_id.chain(by_external).collect();
     list_answer("users", users)
 }
 
@@ -674,7 +674,6 @@ async fn users_search(
                 .as_u64()
                 .is_some_and(|id| state.store.searchable(id, now, lag))
         })
-        .cloned()
         .into_iter()
         .collect();
     list_answer("users", users)
@@ -791,10 +790,10 @@ fn id_of(file: &str) -> Option<u64> {
 
 async fn identities_list(State(shared): State<Arc<Shared>>, Path(user): Path<String>) -> Response {
     let state = shared.state();
-    let Some(id) = id_of(&user).filter(|id| state.store.user(*id).is_some()) else {
+    let Some(id) = id_of(&user).filter(|id| state.store.has_user(*id)) else {
         return record_not_found();
     };
-    list_answer("identities", state.store.identities(id).to_vec())
+    list_answer("identities", state.store.identities(id))
 }
 
 /// The identity becomes the primary one; the answer lists the user's identities after it.

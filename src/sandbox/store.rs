@@ -11,6 +11,8 @@ use std::time::{Duration, SystemTime};
 
 use serde_json::{Map, Value, json};
 
+use super::held::{BLANK, Held, Identity, user_url};
+
 use super::options::{DateFields, EmailOnUpdate, OrganizationByName, UserSettings};
 use super::time_zone;
 
@@ -79,9 +81,11 @@ enum OrganizationTarget {
 pub struct Store {
     base: String,
     rules: Rules,
-    users: BTreeMap<u64, Value>,
+    /// Each user as what differs from a blank one: a whole JSON object per user took over
+    /// a gigabyte for 100,000.
+    users: BTreeMap<u64, Held>,
     /// Every identity of each user, in the order added, in Zendesk's identity shape.
-    identities: HashMap<u64, Vec<Value>>,
+    identities: HashMap<u64, Vec<Identity>>,
     /// Every email identity of every user, lower case.
     by_email: HashMap<String, u64>,
     by_external_id: HashMap<String, u64>,
@@ -201,29 +205,43 @@ impl Store {
         &self.fields
     }
 
-    pub fn users(&self) -> impl Iterator<Item = &Value> {
-        self.users.values()
+    pub fn users(&self) -> impl Iterator<Item = Value> + '_ {
+        self.users
+            .iter()
+            .map(|(id, held)| held.value(*id, &self.base))
     }
 
-    pub fn user(&self, id: u64) -> Option<&Value> {
-        self.users.get(&id)
+    pub fn user(&self, id: u64) -> Option<Value> {
+        self.users.get(&id).map(|held| held.value(id, &self.base))
     }
 
-    pub fn identities(&self, id: u64) -> &[Value] {
+    pub fn has_user(&self, id: u64) -> bool {
+        self.users.contains_key(&id)
+    }
+
+    /// The user's identities in Zendesk's shape, in the order added.
+    pub fn identities(&self, id: u64) -> Vec<Value> {
+        self.held_identities(id)
+            .iter()
+            .map(|i| i.json(&self.base, id))
+            .collect()
+    }
+
+    fn held_identities(&self, id: u64) -> &[Identity] {
         self.identities.get(&id).map_or(&[], Vec::as_slice)
     }
 
     /// The user holding this email among any of its email identities.
-    pub fn find_by_email(&self, email: &str) -> Option<&Value> {
+    pub fn find_by_email(&self, email: &str) -> Option<Value> {
         self.by_email
             .get(&email.to_lowercase())
-            .and_then(|id| self.users.get(id))
+            .and_then(|id| self.user(*id))
     }
 
-    pub fn find_by_external_id(&self, external_id: &str) -> Option<&Value> {
+    pub fn find_by_external_id(&self, external_id: &str) -> Option<Value> {
         self.by_external_id
             .get(&external_id.to_lowercase())
-            .and_then(|id| self.users.get(id))
+            .and_then(|id| self.user(*id))
     }
 
     pub fn organization_id(&self, name: &str) -> Option<u64> {
@@ -292,11 +310,12 @@ impl Store {
         self.stamp = timestamp(now);
         let mut user = self.blank_user(id, now);
         self.apply(&mut user, id, body, true).map_err(fail)?;
+        let has_email = user["email"].is_string();
         self.insert(id, user);
         self.created.insert(id, now);
         let skip = body.get("skip_verify_email") == Some(&json!(true));
         if self.rules.user_settings.agent_created_welcome_emails && !skip {
-            self.welcome_emails += usize::from(self.users[&id]["email"].is_string());
+            self.welcome_emails += usize::from(has_email);
         }
         Ok(id)
     }
@@ -343,7 +362,7 @@ impl Store {
         let body = body
             .as_object()
             .ok_or_else(|| fail("User: is not an object".into()))?;
-        let Some(mut user) = self.users.get(&id).cloned() else {
+        let Some(mut user) = self.user(id) else {
             return Err(RowError {
                 error: "RecordNotFound",
                 details: "Not found".into(),
@@ -369,20 +388,22 @@ impl Store {
     ) -> Option<Vec<Value>> {
         let stamp = timestamp(now);
         let list = self.identities.get_mut(&user_id)?;
-        let chosen = list.iter().find(|i| i["id"] == identity_id)?.clone();
-        for identity in list.iter_mut().filter(|i| i["type"] == chosen["type"]) {
-            let primary = identity["id"] == identity_id;
-            if identity["primary"] != primary {
-                identity["primary"] = json!(primary);
-                identity["updated_at"] = json!(stamp);
+        let chosen = list.iter().find(|i| i.id == identity_id)?.clone();
+        for identity in list.iter_mut().filter(|i| i.kind == chosen.kind) {
+            let primary = identity.id == identity_id;
+            if identity.primary != primary {
+                identity.primary = primary;
+                identity.updated_at = stamp.as_str().into();
             }
         }
-        let list = list.clone();
-        if chosen["type"] == "email"
-            && let Some(user) = self.users.get_mut(&user_id)
+        let list = self.identities(user_id);
+        if &*chosen.kind == "email"
+            && let Some(mut user) = self.user(user_id)
         {
-            user["email"] = chosen["value"].clone();
+            user["email"] = json!(chosen.value);
             user["updated_at"] = json!(stamp);
+            self.users
+                .insert(user_id, Held::new(user, user_id, &self.base));
         }
         Some(list)
     }
@@ -570,9 +591,9 @@ impl Store {
     /// user it adds a secondary identity (or replaces the primary, the old sandbox rule).
     fn apply_email(&mut self, user: &mut Value, id: u64, email: &str, creating: bool) {
         let held = self
-            .identities(id)
+            .held_identities(id)
             .iter()
-            .any(|i| i["type"] == "email" && eq_email(&i["value"], email));
+            .any(|i| i.is("email", email));
         if creating || user["email"].is_null() {
             user["email"] = json!(email);
             if !held {
@@ -596,10 +617,10 @@ impl Store {
                     .entry(id)
                     .or_default()
                     .iter_mut()
-                    .find(|i| i["type"] == "email" && i["primary"] == true)
+                    .find(|i| &*i.kind == "email" && i.primary)
                 {
-                    primary["value"] = json!(email);
-                    primary["updated_at"] = json!(stamp);
+                    primary.value = email.into();
+                    primary.updated_at = stamp.into();
                 }
                 self.by_email.insert(email.to_lowercase(), id);
                 self.emails_added.insert(email.to_lowercase(), self.now);
@@ -619,10 +640,7 @@ impl Store {
             else {
                 continue;
             };
-            let held = self
-                .identities(id)
-                .iter()
-                .any(|i| i["type"] == kind && eq_email(&i["value"], value));
+            let held = self.held_identities(id).iter().any(|i| i.is(kind, value));
             if held {
                 continue;
             }
@@ -630,7 +648,7 @@ impl Store {
             if primary {
                 user["email"] = json!(value);
             }
-            let first_of_kind = !self.identities(id).iter().any(|i| i["type"] == kind);
+            let first_of_kind = !self.held_identities(id).iter().any(|i| &*i.kind == kind);
             self.add_identity(id, kind, value, primary || first_of_kind, false);
         }
     }
@@ -646,20 +664,16 @@ impl Store {
     ) {
         let id = self.next_identity_id;
         self.next_identity_id += 1;
-        let mut identity = json!({
-            "url": format!("{}/api/v2/users/{user_id}/identities/{id}.json", self.base),
-            "id": id,
-            "user_id": user_id,
-            "type": kind,
-            "value": value,
-            "verified": verified,
-            "primary": primary,
-            "created_at": self.stamp,
-            "updated_at": self.stamp,
-            "undeliverable_count": 0
-        });
+        let identity = Identity {
+            id,
+            kind: kind.into(),
+            value: value.into(),
+            verified,
+            primary,
+            created_at: self.stamp.as_str().into(),
+            updated_at: self.stamp.as_str().into(),
+        };
         if kind == "email" {
-            identity["deliverable_state"] = json!("deliverable");
             self.by_email.insert(value.to_lowercase(), user_id);
             self.emails_added.insert(value.to_lowercase(), self.now);
         }
@@ -670,7 +684,7 @@ impl Store {
         if let Some(external) = user["external_id"].as_str() {
             self.by_external_id.insert(external.to_lowercase(), id);
         }
-        self.users.insert(id, user);
+        self.users.insert(id, Held::new(user, id, &self.base));
     }
 
     /// Forgets the user's current external_id before it changes.
@@ -678,7 +692,7 @@ impl Store {
         let Some(user) = self.users.get(&id) else {
             return;
         };
-        if let Some(external) = user["external_id"].as_str() {
+        if let Some(external) = user.get("external_id").and_then(Value::as_str) {
             self.by_external_id.remove(&external.to_lowercase());
         }
     }
@@ -692,57 +706,22 @@ impl Store {
     /// Every key of a real user answer (`fixtures/zendesk/user_show.json`), in its order.
     fn blank_user(&self, id: u64, now: SystemTime) -> Value {
         let stamp = timestamp(now);
+        let mut user: Map<String, Value> = BLANK
+            .iter()
+            .map(|(key, value)| ((*key).to_owned(), value.clone()))
+            .collect();
+        user["id"] = json!(id);
+        user["url"] = json!(user_url(&self.base, id));
+        user["created_at"] = json!(stamp);
+        user["updated_at"] = json!(stamp);
         // Zendesk lists every custom field in each user, null when unset.
-        let fields: Map<String, Value> = self
+        user["user_fields"] = self
             .fields
             .iter()
             .filter_map(|f| f["key"].as_str().map(|k| (k.to_owned(), Value::Null)))
             .collect();
-        json!({
-            "id": id,
-            "url": format!("{}/api/v2/users/{id}.json", self.base),
-            "name": "",
-            "email": null,
-            "created_at": stamp,
-            "updated_at": stamp,
-            "time_zone": "Eastern Time (US & Canada)",
-            "iana_time_zone": "America/New_York",
-            "phone": null,
-            "shared_phone_number": null,
-            "photo": null,
-            "locale_id": 1,
-            "locale": "en-US",
-            "organization_id": null,
-            "role": "end-user",
-            "verified": false,
-            "external_id": null,
-            "tags": [],
-            "alias": null,
-            "active": true,
-            "shared": false,
-            "shared_agent": false,
-            "last_login_at": null,
-            "two_factor_auth_enabled": false,
-            "signature": null,
-            "details": null,
-            "notes": null,
-            "role_type": null,
-            "custom_role_id": null,
-            "moderator": false,
-            "ticket_restriction": "requested",
-            "only_private_comments": false,
-            "restricted_agent": true,
-            "suspended": false,
-            "chat_only": false,
-            "default_group_id": null,
-            "report_csv": false,
-            "user_fields": fields
-        })
+        Value::Object(user)
     }
-}
-
-fn eq_email(held: &Value, sent: &str) -> bool {
-    held.as_str().is_some_and(|h| h.eq_ignore_ascii_case(sent))
 }
 
 /// `+` and 2 to 15 digits, the first not 0.

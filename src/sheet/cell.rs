@@ -21,18 +21,19 @@ impl From<&Data> for Cell {
     }
 }
 
-impl From<DataRef<'_>> for Cell {
-    fn from(data: DataRef<'_>) -> Self {
+impl From<&DataRef<'_>> for Cell {
+    /// Copies the text once, straight from the reader's buffer or shared string.
+    fn from(data: &DataRef<'_>) -> Self {
         match data {
             DataRef::Empty => Cell::Empty,
-            DataRef::String(s) => Cell::text(&s),
+            DataRef::String(s) => Cell::text(s),
             DataRef::SharedString(s) => Cell::text(s),
-            DataRef::Int(i) => Cell::Int(i),
-            DataRef::Float(f) => Cell::Float(f),
-            DataRef::Bool(b) => Cell::Bool(b),
-            DataRef::DateTime(dt) => from_excel_datetime(dt),
-            DataRef::DateTimeIso(s) => from_iso_datetime(&s),
-            DataRef::DurationIso(s) => from_iso_duration(&s),
+            DataRef::Int(i) => Cell::Int(*i),
+            DataRef::Float(f) => Cell::Float(*f),
+            DataRef::Bool(b) => Cell::Bool(*b),
+            DataRef::DateTime(dt) => from_excel_datetime(*dt),
+            DataRef::DateTimeIso(s) => from_iso_datetime(s),
+            DataRef::DurationIso(s) => from_iso_duration(s),
             DataRef::Error(e) => Cell::Error(e.to_string()),
         }
     }

@@ -2,8 +2,8 @@
 //!
 //! A [`Workbook`] lists its sheets and streams a sheet's rows; [`Workbook::read_table`]
 //! finds the header row and hands over each data row with its spreadsheet row number, so a
-//! million-row file never has to sit in memory. [`Workbook::load_table`] keeps the rows for
-//! front ends that browse them.
+//! million-row file never has to sit in memory (a CSV file is decoded as it is read, never
+//! held). [`Workbook::load_table`] keeps the rows for front ends that browse them.
 
 mod cell;
 mod guard;
@@ -17,6 +17,8 @@ use std::fs::File;
 use std::io::BufReader;
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use calamine::{Reader, Sheets};
 use chrono::{NaiveDateTime, Timelike};
@@ -241,6 +243,23 @@ pub struct Workbook {
     format: Format,
     sheets: Vec<SheetInfo>,
     source: Source,
+    /// Bytes of a text file read by the current read of its rows.
+    progress: Arc<AtomicU64>,
+}
+
+/// How far the read of a text file's rows has got, readable from another thread.
+#[derive(Debug, Clone)]
+pub struct ReadProgress {
+    read: Arc<AtomicU64>,
+    /// The file's size in bytes.
+    pub total: u64,
+}
+
+impl ReadProgress {
+    /// Bytes of the file read so far.
+    pub fn read(&self) -> u64 {
+        self.read.load(Ordering::Relaxed)
+    }
 }
 
 enum Source {
@@ -287,23 +306,16 @@ impl Workbook {
         }
         let source = match format {
             Format::Csv | Format::Tsv => {
-                // A text file is read whole: it is bounded like a workbook's part.
+                // Rows are decoded as they are read; the whole file is still bounded like a
+                // workbook's part, so a runaway export is refused before anything is read.
                 if metadata.len() > limits.part_bytes {
                     return Err(SheetError::Workbook {
                         reason: limits::Exceeded::PartBytes.message(limits, "the file"),
                         path,
                     });
                 }
-                let bytes = std::fs::read(&path).map_err(io)?;
-                let decoded = text::decode(&bytes, format == Format::Tsv);
-                text::check_records(&decoded, limits).map_err(|(record, reason)| {
-                    SheetError::Csv {
-                        path: path.clone(),
-                        record,
-                        reason,
-                    }
-                })?;
-                Source::Text(decoded)
+                let origin = text::Origin::File(path.clone());
+                Source::Text(text::detect(origin, format == Format::Tsv, limits).map_err(io)?)
             }
             _ => {
                 File::open(&path).map_err(io)?;
@@ -324,6 +336,7 @@ impl Workbook {
             format,
             sheets: Vec::new(),
             source,
+            progress: Arc::default(),
         };
         workbook.sheets = workbook.list_sheets();
         Ok(workbook)
@@ -349,18 +362,29 @@ impl Workbook {
         }
     }
 
+    /// How far the current read of a text file's rows has got (`None` for a workbook).
+    pub fn read_progress(&self) -> Option<ReadProgress> {
+        match &self.source {
+            Source::Text(t) => Some(ReadProgress {
+                read: Arc::clone(&self.progress),
+                total: t.stream.len,
+            }),
+            Source::Calamine(_) => None,
+        }
+    }
+
     fn list_sheets(&mut self) -> Vec<SheetInfo> {
         let Source::Calamine(sheets) = &mut self.source else {
             let name = self
                 .path
                 .file_stem()
                 .map_or_else(String::new, |s| s.to_string_lossy().into_owned());
-            let size = Some(self.text_size());
+            // A text file records no size, and counting its rows would read it all once more.
             return vec![SheetInfo {
                 name,
                 visibility: Visibility::Visible,
                 kind: SheetKind::Worksheet,
-                size,
+                size: None,
             }];
         };
         let metadata = sheets.sheets_metadata().to_vec();
@@ -381,20 +405,6 @@ impl Workbook {
                 }
             })
             .collect()
-    }
-
-    fn text_size(&self) -> (u32, u32) {
-        let Source::Text(t) = &self.source else {
-            return (0, 0);
-        };
-        let mut reader = reader::csv_reader(t);
-        let (mut rows, mut columns) = (0u32, 0usize);
-        let mut record = csv::ByteRecord::new();
-        while let Ok(true) = reader.read_byte_record(&mut record) {
-            rows += 1;
-            columns = columns.max(record.len());
-        }
-        (rows, u32::try_from(columns).unwrap_or(u32::MAX))
     }
 
     /// The sheet named `wanted` (exact, then ignoring case and outer spaces) or at that
@@ -462,7 +472,10 @@ impl Workbook {
         }
         let path = self.path.clone();
         match &mut self.source {
-            Source::Text(t) => Ok(RawRows::csv(t, &path)),
+            Source::Text(t) => {
+                self.progress.store(0, Ordering::Relaxed);
+                RawRows::csv(t, &path, Arc::clone(&self.progress))
+            }
             Source::Calamine(sheets) => RawRows::calamine(sheets, &name, &path),
         }
     }
@@ -488,6 +501,19 @@ impl Workbook {
         &mut self,
         sheet: usize,
         header: HeaderChoice,
+        on_row: impl FnMut(&TableLayout, Row) -> ControlFlow<()>,
+    ) -> Result<(TableLayout, usize), SheetError> {
+        self.read_table_columns(sheet, header, None, on_row)
+    }
+
+    /// [`Workbook::read_table`] for a reader that looks at some columns only (table columns,
+    /// 0-based): the others are handed out empty, their text never copied. Rows count as blank
+    /// or not by all the table's columns, as ever.
+    pub fn read_table_columns(
+        &mut self,
+        sheet: usize,
+        header: HeaderChoice,
+        wanted: Option<&[usize]>,
         mut on_row: impl FnMut(&TableLayout, Row) -> ControlFlow<()>,
     ) -> Result<(TableLayout, usize), SheetError> {
         let name = self.sheet_name(sheet);
@@ -495,19 +521,33 @@ impl Workbook {
         let mut rows = self.raw_rows(sheet)?;
         let (layout, buffered) = find_header(&mut rows, header, &name, &path)?;
         let width = layout.headers.len();
-        let first = layout.first_column as usize;
+        let keep = wanted.map(|wanted| {
+            let mut keep = vec![false; width];
+            for &c in wanted {
+                if let Some(k) = keep.get_mut(c) {
+                    *k = true;
+                }
+            }
+            keep
+        });
+        let table = reader::TableColumns {
+            first: layout.first_column as usize,
+            width,
+            keep,
+        };
+        rows.set_table(table.clone());
         let mut blank = 0;
+        // A table row with no cells is blank in the table's columns.
         let mut emit = |row: Row| {
-            let table_row = slice_row(row, first, width);
-            if table_row.is_blank() {
+            if row.cells.is_empty() {
                 blank += 1;
                 ControlFlow::Continue(())
             } else {
-                on_row(&layout, table_row)
+                on_row(&layout, row)
             }
         };
         for row in buffered {
-            if emit(row).is_break() {
+            if emit(table.of_raw(row)).is_break() {
                 return Ok((layout, blank));
             }
         }
@@ -629,21 +669,6 @@ fn blank_header(error: SheetError, next_row: Option<u32>) -> SheetError {
     }
 }
 
-/// The table's columns of a raw row, padded with empty cells.
-fn slice_row(mut row: Row, first: usize, width: usize) -> Row {
-    let mut cells: Vec<Cell> = if first < row.cells.len() {
-        row.cells.drain(first..).collect()
-    } else {
-        Vec::new()
-    };
-    cells.truncate(width);
-    cells.resize(width, Cell::Empty);
-    Row {
-        number: row.number,
-        cells,
-    }
-}
-
 fn sheet_kind(typ: calamine::SheetType) -> SheetKind {
     match typ {
         calamine::SheetType::WorkSheet => SheetKind::Worksheet,
@@ -705,9 +730,27 @@ mod tests {
             number: 4,
             cells: vec![Cell::Empty, Cell::Int(1), Cell::Int(2)],
         };
+        let table = reader::TableColumns {
+            first: 1,
+            width: 3,
+            keep: None,
+        };
         assert_eq!(
-            slice_row(row, 1, 3).cells,
+            table.of_raw(row.clone()).cells,
             [Cell::Int(1), Cell::Int(2), Cell::Empty]
         );
+        let wanted = reader::TableColumns {
+            keep: Some(vec![false, true, true]),
+            ..table.clone()
+        };
+        assert_eq!(
+            wanted.of_raw(row.clone()).cells,
+            [Cell::Empty, Cell::Int(2), Cell::Empty]
+        );
+        let blank = Row {
+            number: 5,
+            cells: vec![Cell::Int(1), Cell::Text(" ".into())],
+        };
+        assert_eq!(table.of_raw(blank).cells, []);
     }
 }

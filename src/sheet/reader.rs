@@ -1,11 +1,16 @@
-//! Row streams over each kind of source, all yielding non-blank rows from column A.
+//! Row streams over each kind of source, all yielding non-blank rows from column A, or once
+//! the table's columns are known ([`RawRows::set_table`]), rows of the table.
 
 use std::fs::File;
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 
 use calamine::{Data, DataRef, Range, Reader, Sheets};
 
+use super::limits::Exceeded;
+use super::text::Decoded;
 use super::{Cell, DelimitedText, Row, limits};
 use crate::error::SheetError;
 
@@ -16,19 +21,71 @@ pub struct RawRows<'a> {
     inner: Inner<'a>,
     path: PathBuf,
     sheet: String,
+    table: Option<TableColumns>,
 }
 
 enum Inner<'a> {
     Cells(Cells<'a>),
-    Range {
-        range: Range<Data>,
-        next: usize,
-    },
-    Csv {
-        reader: csv::Reader<&'a [u8]>,
-        record: csv::StringRecord,
-        number: u32,
-    },
+    Range { range: Range<Data>, next: usize },
+    Csv(Box<CsvRows>),
+}
+
+/// The table's columns: where they start, how many, and which ones the reader of the rows
+/// looks at (`None`: all).
+#[derive(Debug, Clone)]
+pub(super) struct TableColumns {
+    pub(super) first: usize,
+    pub(super) width: usize,
+    pub(super) keep: Option<Vec<bool>>,
+}
+
+impl TableColumns {
+    /// Whether raw column `col` is a table column whose cells are wanted.
+    fn keeps(&self, col: usize) -> bool {
+        col >= self.first
+            && col < self.first + self.width
+            && self
+                .keep
+                .as_ref()
+                .is_none_or(|k| k.get(col - self.first).copied().unwrap_or(false))
+    }
+
+    fn contains(&self, col: usize) -> bool {
+        (self.first..self.first + self.width).contains(&col)
+    }
+
+    /// A raw row as a table row: its columns, padded; no cells when they are all blank.
+    pub(super) fn of_raw(&self, mut row: Row) -> Row {
+        if self.first >= row.cells.len() {
+            row.cells.clear();
+        } else {
+            row.cells.drain(..self.first);
+        }
+        row.cells.truncate(self.width);
+        if row.is_blank() {
+            row.cells.clear();
+            return row;
+        }
+        row.cells.resize(self.width, Cell::Empty);
+        if let Some(keep) = &self.keep {
+            for (cell, keep) in row.cells.iter_mut().zip(keep) {
+                if !keep {
+                    *cell = Cell::Empty;
+                }
+            }
+        }
+        row
+    }
+}
+
+/// Rows of a delimited text file, decoded and parsed as they are read; each record is checked
+/// as it comes (a field over the cell limit, a quote that swallows line breaks).
+pub(super) struct CsvRows {
+    reader: csv::Reader<Decoded>,
+    record: csv::StringRecord,
+    /// Records read, blank ones too: the CSV record number.
+    number: u32,
+    text: DelimitedText,
 }
 
 /// Next cell of calamine's streaming reader (xlsx and xlsb; the xlsb type is not exported).
@@ -37,68 +94,84 @@ type NextCell<'a> = Box<dyn FnMut() -> Result<Option<calamine::Cell<DataRef<'a>>
 /// A cell-by-cell reader and the first cell of the next row, already read.
 struct Cells<'a> {
     next: NextCell<'a>,
-    pending: Option<(u32, u32, Cell)>,
+    /// Row, column and value (`None`: a cell outside the wanted columns, not blank).
+    pending: Option<(u32, u32, Option<Cell>)>,
     /// Calamine's readers fail when asked again after their last cell.
     done: bool,
 }
 
 impl Cells<'_> {
-    /// Gathers the cells of one row (cells come in row order in both formats).
-    fn next_row(&mut self) -> Result<Option<Row>, String> {
+    /// Gathers the cells of one row (cells come in row order in both formats); with `table`,
+    /// only the wanted columns are converted, and a row with no table cell has no cells.
+    fn next_row(&mut self, table: Option<&TableColumns>) -> Result<Option<Row>, String> {
         let mut row: Option<Row> = None;
+        let mut in_table = false;
         loop {
             let (r, c, value) = match self.pending.take() {
                 Some(p) => p,
-                None if self.done => return Ok(row),
+                None if self.done => break,
                 None => match (self.next)()? {
                     Some(cell) => {
                         let (r, c) = cell.get_position();
                         limits::check_grid(r, c)?;
-                        (r, c, Cell::from(cell.get_value().clone()))
+                        let data = cell.get_value();
+                        if is_blank(data) {
+                            continue;
+                        }
+                        let wanted = table.is_none_or(|t| t.keeps(c as usize));
+                        (r, c, wanted.then(|| Cell::from(data)))
                     }
                     None => {
                         self.done = true;
-                        return Ok(row);
+                        break;
                     }
                 },
             };
-            if value.is_blank() {
-                continue;
-            }
-            match &mut row {
+            let current = match &mut row {
                 Some(current) if current.number != r + 1 => {
                     self.pending = Some((r, c, value));
-                    return Ok(row);
+                    break;
                 }
-                Some(current) => put(&mut current.cells, c, value),
-                None => {
-                    let mut cells = Vec::new();
-                    put(&mut cells, c, value);
-                    row = Some(Row {
-                        number: r + 1,
-                        cells,
-                    });
-                }
+                Some(current) => current,
+                None => row.insert(Row {
+                    number: r + 1,
+                    cells: Vec::new(),
+                }),
+            };
+            in_table |= table.is_none_or(|t| t.contains(c as usize));
+            if let Some(value) = value {
+                let col = c as usize - table.map_or(0, |t| t.first);
+                put(&mut current.cells, col, value);
             }
         }
+        if let (Some(t), Some(current)) = (table, &mut row) {
+            if in_table {
+                current.cells.resize(t.width, Cell::Empty);
+            } else {
+                current.cells.clear();
+            }
+        }
+        Ok(row)
     }
 }
 
-fn put(cells: &mut Vec<Cell>, col: u32, value: Cell) {
-    let col = col as usize;
+/// Whether the value makes a blank [`Cell`], without making it.
+fn is_blank(data: &DataRef<'_>) -> bool {
+    match data {
+        DataRef::Empty => true,
+        DataRef::String(s) | DataRef::DateTimeIso(s) | DataRef::DurationIso(s) => {
+            s.trim().is_empty()
+        }
+        DataRef::SharedString(s) => s.trim().is_empty(),
+        _ => false,
+    }
+}
+
+fn put(cells: &mut Vec<Cell>, col: usize, value: Cell) {
     if cells.len() <= col {
         cells.resize(col + 1, Cell::Empty);
     }
     cells[col] = value;
-}
-
-/// A csv reader over decoded text that keeps ragged rows.
-pub(super) fn csv_reader(text: &DelimitedText) -> csv::Reader<&[u8]> {
-    csv::ReaderBuilder::new()
-        .delimiter(text.delimiter)
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(text.text.as_bytes())
 }
 
 /// Used rows and columns of a worksheet, as cheaply as the format allows.
@@ -117,18 +190,33 @@ pub(super) fn size(sheets: &mut Sheets<Rs>, name: &str) -> Option<(u32, u32)> {
 }
 
 impl<'a> RawRows<'a> {
-    pub(super) fn csv(text: &'a DelimitedText, path: &Path) -> RawRows<'a> {
-        let reader = csv_reader(text);
-        let inner = Inner::Csv {
-            reader,
+    pub(super) fn csv(
+        text: &DelimitedText,
+        path: &Path,
+        progress: Arc<AtomicU64>,
+    ) -> Result<RawRows<'a>, SheetError> {
+        let decoded = text.open(progress).map_err(|source| SheetError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let inner = Inner::Csv(Box::new(CsvRows {
+            reader: super::text::csv_builder(text.delimiter).from_reader(decoded),
             record: csv::StringRecord::new(),
             number: 0,
-        };
-        RawRows {
+            text: text.clone(),
+        }));
+        Ok(RawRows {
             inner,
             path: path.to_path_buf(),
             sheet: String::new(),
-        }
+            table: None,
+        })
+    }
+
+    /// From now on, hand out rows of the table: its columns only, the unwanted ones empty, and
+    /// a row blank in the table's columns with no cells at all.
+    pub(super) fn set_table(&mut self, table: TableColumns) {
+        self.table = Some(table);
     }
 
     pub(super) fn calamine(
@@ -173,19 +261,22 @@ impl<'a> RawRows<'a> {
             inner,
             path: path.to_path_buf(),
             sheet: name.to_owned(),
+            table: None,
         })
     }
 
     /// The next row that has a non-blank cell, or `None` at the end of the sheet.
     pub fn next_row(&mut self) -> Result<Option<Row>, SheetError> {
+        let table = self.table.as_ref();
         let result = match &mut self.inner {
-            Inner::Cells(cells) => cells.next_row(),
-            Inner::Range { range, next } => next_range_row(range, next),
-            Inner::Csv {
-                reader,
-                record,
-                number,
-            } => return next_csv_row(reader, record, number, &self.path),
+            Inner::Cells(cells) => cells.next_row(table),
+            Inner::Range { range, next } => next_range_row(range, next).map(|row| {
+                row.map(|row| match table {
+                    Some(t) => t.of_raw(row),
+                    None => row,
+                })
+            }),
+            Inner::Csv(rows) => return rows.next_row(table, &self.path),
         };
         result.map_err(|reason| SheetError::Sheet {
             path: self.path.clone(),
@@ -222,28 +313,97 @@ fn range_row(range: &Range<Data>, next: &mut usize, start_row: u32, start_col: u
     None
 }
 
-fn next_csv_row(
-    reader: &mut csv::Reader<&[u8]>,
-    record: &mut csv::StringRecord,
-    number: &mut u32,
-    path: &Path,
-) -> Result<Option<Row>, SheetError> {
-    loop {
-        let more = reader.read_record(record).map_err(|e| SheetError::Csv {
-            path: path.to_path_buf(),
-            record: u64::from(*number) + 1,
-            reason: e.to_string(),
-        })?;
-        if !more {
-            return Ok(None);
-        }
-        *number += 1;
-        if record.iter().any(|f| !f.trim().is_empty()) {
-            let cells = record.iter().map(Cell::text).collect();
+impl CsvRows {
+    fn next_row(
+        &mut self,
+        table: Option<&TableColumns>,
+        path: &Path,
+    ) -> Result<Option<Row>, SheetError> {
+        loop {
+            let start = self.reader.position().clone();
+            let record = u64::from(self.number) + 1;
+            let error = |reason: String| SheetError::Csv {
+                path: path.to_path_buf(),
+                record,
+                reason,
+            };
+            let more = self
+                .reader
+                .read_record(&mut self.record)
+                .map_err(|e| error(e.to_string()))?;
+            if !more {
+                return Ok(None);
+            }
+            self.number += 1;
+            self.check(&start)
+                .map_err(|what| error(format!("{what} (line {})", start.line())))?;
+            let fields = &self.record;
+            if !fields.iter().any(|f| !f.trim().is_empty()) {
+                continue;
+            }
+            let cells = match table {
+                None => fields.iter().map(Cell::text).collect(),
+                Some(t) => table_cells(fields, t),
+            };
             return Ok(Some(Row {
-                number: *number,
+                number: self.number,
                 cells,
             }));
         }
     }
+
+    /// The record just read, which started at `start`, is what its bytes meant: no field over
+    /// the cell limit, no quote that swallows line breaks across many rows or runs to the end
+    /// of the file. Without this, one stray `"` silently turned 990 of 1,000 rows into one cell.
+    fn check(&self, start: &csv::Position) -> Result<(), String> {
+        let limits = &self.text.limits;
+        if self
+            .record
+            .iter()
+            .any(|f| f.len() as u64 > limits.cell_bytes)
+        {
+            return Err(Exceeded::CellBytes.message(limits, "a field"));
+        }
+        let end = self.reader.position();
+        let breaks = end.line().saturating_sub(start.line() + 1);
+        if breaks == 0 {
+            return Ok(());
+        }
+        let decoded = self.reader.get_ref();
+        let at_end = decoded.eof && end.byte() >= decoded.handed;
+        if at_end
+            && self
+                .text
+                .odd_quotes_from(start.byte())
+                .map_err(|e| format!("cannot read the file again: {e}"))?
+        {
+            return Err(format!(
+                "a quote opens a field that runs across {breaks} line breaks to the end of the \
+                 file without closing; a stray `\"` in this row?"
+            ));
+        }
+        if breaks > limits.field_lines {
+            let what = format!("a quoted field across {breaks} line breaks (a stray `\"`?)");
+            return Err(Exceeded::FieldLines.message(limits, &what));
+        }
+        Ok(())
+    }
+}
+
+/// The table's cells of a record: the wanted columns copied, the others empty; none at all
+/// when the table's columns are blank.
+fn table_cells(fields: &csv::StringRecord, table: &TableColumns) -> Vec<Cell> {
+    let field = |i: usize| fields.get(table.first + i).unwrap_or("");
+    if (0..table.width).all(|i| field(i).trim().is_empty()) {
+        return Vec::new();
+    }
+    (0..table.width)
+        .map(|i| {
+            if table.keeps(table.first + i) {
+                Cell::text(field(i))
+            } else {
+                Cell::Empty
+            }
+        })
+        .collect()
 }

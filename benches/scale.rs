@@ -1,0 +1,370 @@
+//! Scale: `zdimport validate` of a 1,000,000-row, 10-column user list (CSV and xlsx) next to a
+//! bare read of the same file, and `zdimport sandbox` holding 100,000 users imported into it.
+//!
+//! `cargo bench --bench scale [-- ROWS [SANDBOX_USERS]]` (or `SCALE_ROWS`, `SCALE_SANDBOX_USERS`;
+//! `SCALE_RUNS` runs of each, 3 by default; `SCALE_DATA_DIR` keeps the generated files there
+//! and reuses them, otherwise they go to a temporary directory). Linux only (`/proc`).
+//!
+//! Every measurement is a child process: `validate` is the real binary, the references are
+//! this bench run as a child (`--phase`). Each child is started by a small watcher (this bench
+//! again, `--measure`) that waits for it and reads `getrusage(RUSAGE_CHILDREN)`, so the peak
+//! memory (max RSS) is that one child's. Runs alternate reference, ours, reference, ours, so a
+//! busy machine slows both alike; each ratio is ours over the reference of the same round, and
+//! the median ratio is reported.
+//!
+//! - CSV: the reference is a bare `csv` crate read of every record of the file.
+//! - xlsx: the reference is calamine's streaming `worksheet_cells_reader` over every cell.
+//! - sandbox: `zdimport import` of SANDBOX_USERS rows into a `zdimport sandbox` served with no
+//!   rate or job limit; its peak and resident memory once it holds them all, and the import's
+//!   own peak.
+
+use std::io::{BufRead as _, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use calamine::{Xlsx, open_workbook};
+
+const DEFAULT_ROWS: u32 = 1_000_000;
+const DEFAULT_SANDBOX_USERS: u32 = 100_000;
+const HEADERS: [&str; 10] = [
+    "Full Name",
+    "E-mail",
+    "Customer ID",
+    "Company",
+    "City",
+    "Role",
+    "Tags",
+    "Time Zone",
+    "Notes",
+    "Signed Up",
+];
+
+fn main() {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
+    match args.first().map(String::as_str) {
+        Some("--phase") => return phase(&args[1], Path::new(&args[2])),
+        Some("--measure") => return measure_child(&args[1..]),
+        _ => {}
+    }
+    let number = |at: usize, var: &str, default: u32| {
+        args.get(at)
+            .cloned()
+            .or_else(|| std::env::var(var).ok())
+            .and_then(|a| a.replace('_', "").parse().ok())
+            .unwrap_or(default)
+    };
+    let rows = number(0, "SCALE_ROWS", DEFAULT_ROWS);
+    let sandbox_users = number(1, "SCALE_SANDBOX_USERS", DEFAULT_SANDBOX_USERS);
+    let runs = std::env::var("SCALE_RUNS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(3usize)
+        .max(1);
+    let temp = tempfile::tempdir().expect("temp dir");
+    let dir =
+        std::env::var_os("SCALE_DATA_DIR").map_or_else(|| temp.path().to_owned(), PathBuf::from);
+    std::fs::create_dir_all(&dir).expect("data dir");
+    let home = temp.path().join("home");
+    let csv = dir.join(format!("users_{rows}.csv"));
+    let xlsx = dir.join(format!("users_{rows}.xlsx"));
+    if !csv.exists() {
+        write_csv(&csv, rows);
+    }
+    if !xlsx.exists() {
+        write_xlsx(&xlsx, rows);
+    }
+    println!(
+        "{rows} rows x {} columns; {runs} alternating runs each; median ratio of ours to the \
+         reference of the same round\n",
+        HEADERS.len()
+    );
+    println!(
+        "{:<26} {:<36} {:>9} {:>10} {:>9} {:>10} {:>7} {:>7}",
+        "path", "reference", "ref s", "ref MiB", "ours s", "ours MiB", "time", "memory"
+    );
+    let validate = |file: &Path| validate_command(file, &home);
+    compare(
+        "validate, CSV",
+        "bare csv crate read",
+        runs,
+        &self_phase("csv-bare", &csv),
+        &validate(&csv),
+    );
+    compare(
+        "validate, xlsx",
+        "calamine worksheet_cells_reader",
+        runs,
+        &self_phase("xlsx-cells", &xlsx),
+        &validate(&xlsx),
+    );
+    if sandbox_users > 0 {
+        let users = dir.join(format!("users_{sandbox_users}.csv"));
+        if !users.exists() {
+            write_csv(&users, sandbox_users);
+        }
+        sandbox(&users, sandbox_users, &home);
+    }
+}
+
+/// One round's figures: wall seconds and peak memory in KiB.
+#[derive(Clone, Copy)]
+struct Figure {
+    secs: f64,
+    peak_kib: u64,
+}
+
+fn compare(path: &str, reference: &str, runs: usize, theirs: &[String], ours: &[String]) {
+    let mut rounds: Vec<(Figure, Figure)> = (0..runs)
+        .map(|_| (measure(theirs), measure(ours)))
+        .collect();
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let time = median(rounds.iter().map(|(r, o)| o.secs / r.secs).collect());
+    let memory = median(
+        rounds
+            .iter()
+            .map(|(r, o)| o.peak_kib as f64 / r.peak_kib as f64)
+            .collect(),
+    );
+    rounds.sort_by(|a, b| a.1.secs.total_cmp(&b.1.secs));
+    let (r, o) = rounds[rounds.len() / 2];
+    let mib = |kib: u64| kib as f64 / 1024.0;
+    println!(
+        "{path:<26} {reference:<36} {:>9.2} {:>10.1} {:>9.2} {:>10.1} {time:>6.2}x {memory:>6.2}x",
+        r.secs,
+        mib(r.peak_kib),
+        o.secs,
+        mib(o.peak_kib),
+    );
+}
+
+/// This bench as a child reading `file` the reference way.
+fn self_phase(phase: &str, file: &Path) -> Vec<String> {
+    let exe = std::env::current_exe().expect("own path");
+    vec![
+        exe.display().to_string(),
+        "--phase".into(),
+        phase.into(),
+        file.display().to_string(),
+    ]
+}
+
+fn validate_command(file: &Path, home: &Path) -> Vec<String> {
+    vec![
+        env!("CARGO_BIN_EXE_zdimport").into(),
+        "validate".into(),
+        file.display().to_string(),
+        "--auto".into(),
+        // Scratch config and data dirs: no saved profile of the operator's is read.
+        format!(
+            "--env=ZDIMPORT_CONFIG_DIR={}",
+            home.join("config").display()
+        ),
+        format!("--env=ZDIMPORT_DATA_DIR={}", home.join("data").display()),
+    ]
+}
+
+/// Runs `command` under a watcher (this bench, `--measure`) and reads its figures.
+fn measure(command: &[String]) -> Figure {
+    let exe = std::env::current_exe().expect("own path");
+    let out = Command::new(exe)
+        .arg("--measure")
+        .args(command)
+        .output()
+        .expect("run the watcher");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{command:?}: {text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut parts = text.split_whitespace();
+    let mut next = || parts.next().expect("watcher output").to_owned();
+    Figure {
+        secs: next().parse().expect("seconds"),
+        peak_kib: next().parse().expect("KiB"),
+    }
+}
+
+/// The watcher: runs the command (its `--env=K=V` arguments set its environment), waits, and
+/// prints its wall seconds and max RSS in KiB. Exit 1 from `validate` (rows with errors) is
+/// a finished run.
+fn measure_child(command: &[String]) {
+    let (env, args): (Vec<&String>, Vec<&String>) =
+        command.iter().partition(|a| a.starts_with("--env="));
+    let mut child = Command::new(args[0]);
+    child.args(&args[1..]).stdout(Stdio::null());
+    for pair in env {
+        let (key, value) = pair["--env=".len()..].split_once('=').expect("K=V");
+        child.env(key, value);
+    }
+    let started = Instant::now();
+    let status = child.status().expect("start the measured command");
+    let secs = started.elapsed().as_secs_f64();
+    assert!(
+        matches!(status.code(), Some(0 | 1)),
+        "{args:?} ended with {status}"
+    );
+    println!("{secs} {}", children_max_rss_kib());
+}
+
+#[cfg(target_os = "linux")]
+fn children_max_rss_kib() -> u64 {
+    use nix::sys::resource::{UsageWho, getrusage};
+    // Linux reports ru_maxrss in KiB; the largest waited-for child, and there was one.
+    let usage = getrusage(UsageWho::RUSAGE_CHILDREN).expect("getrusage");
+    u64::try_from(usage.max_rss()).unwrap_or(0)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn children_max_rss_kib() -> u64 {
+    0
+}
+
+/// A reference read, in a child of its own.
+fn phase(phase: &str, file: &Path) {
+    let count = match phase {
+        "xlsx-cells" => {
+            let mut wb: Xlsx<_> = open_workbook(file).expect("open");
+            let mut reader = wb.worksheet_cells_reader("Users").expect("reader");
+            let mut n = 0u64;
+            while let Some(cell) = reader.next_cell().expect("cell") {
+                std::hint::black_box(cell);
+                n += 1;
+            }
+            n
+        }
+        "csv-bare" => {
+            let mut reader = csv::Reader::from_path(file).expect("csv");
+            let mut record = csv::StringRecord::new();
+            let mut n = 0u64;
+            while reader.read_record(&mut record).expect("record") {
+                n += record.len() as u64;
+            }
+            n
+        }
+        other => panic!("unknown phase {other}"),
+    };
+    std::hint::black_box(count);
+}
+
+/// `zdimport import` of every row of `users` into a served sandbox without limits, then the
+/// sandbox's memory while it holds them.
+fn sandbox(users: &Path, count: u32, home: &Path) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_zdimport"))
+        .args(["sandbox", "--port", "0", "--rate-limit", "1000000"])
+        .args(["--job-limit", "1000", "--job-queue-time", "0"])
+        .args(["--job-time-per-user", "0", "--speed", "100"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start zdimport sandbox");
+    let stdout = child.stdout.take().expect("sandbox stdout");
+    let mut reader = BufReader::new(stdout);
+    let mut line = String::new();
+    reader.read_line(&mut line).expect("sandbox URL");
+    // Keep reading: a closed pipe would end the sandbox at its next line.
+    std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
+    let url = line.split_whitespace().last().expect("URL").to_owned();
+    let empty = proc_status_kib(child.id(), "VmRSS:");
+    let import = measure(&[
+        env!("CARGO_BIN_EXE_zdimport").into(),
+        "import".into(),
+        users.display().to_string(),
+        "--auto".into(),
+        "--mode".into(),
+        "create".into(),
+        "--url".into(),
+        url,
+        "--yes".into(),
+        format!(
+            "--env=ZDIMPORT_CONFIG_DIR={}",
+            home.join("config").display()
+        ),
+        format!("--env=ZDIMPORT_DATA_DIR={}", home.join("data").display()),
+        "--env=ZDIMPORT_KEYRING=memory".into(),
+        "--env=ZENDESK_EMAIL=admin@sandbox.example".into(),
+        "--env=ZENDESK_API_TOKEN=sandbox-api-token".into(),
+    ]);
+    // Jobs end on the sandbox's clock: give the last ones a moment.
+    std::thread::sleep(Duration::from_millis(500));
+    let rss = proc_status_kib(child.id(), "VmRSS:");
+    let peak = proc_status_kib(child.id(), "VmHWM:");
+    let _killed = child.kill();
+    let _waited = child.wait();
+    let mib = |kib: u64| kib as f64 / 1024.0;
+    println!(
+        "\nzdimport sandbox holding {count} users (imported in {:.1} s; import peak {:.1} MiB):\n  \
+         peak {:.1} MiB, resident {:.1} MiB (empty: {:.1} MiB)",
+        import.secs,
+        mib(import.peak_kib),
+        mib(peak),
+        mib(rss),
+        mib(empty),
+    );
+}
+
+fn proc_status_kib(pid: u32, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// Row `i`: columns a real export has, most of them mapped by `--auto`. No phone column: the
+/// phone parser (libphonenumber's rules) would cost more than everything else together, and
+/// it is not what these rows measure.
+fn user(i: u32) -> [String; 10] {
+    [
+        format!("User {i}"),
+        format!("user{i}@example.com"),
+        format!("C{:08}", 100_000 + i),
+        format!("Company {}", i % 5000),
+        ["Lisbon", "Porto", "Faro", "Braga"][(i % 4) as usize].to_owned(),
+        if i % 100 == 0 { "agent" } else { "end-user" }.to_owned(),
+        if i % 3 == 0 {
+            "vip, newsletter"
+        } else {
+            "newsletter"
+        }
+        .to_owned(),
+        "Eastern Time (US & Canada)".to_owned(),
+        format!("Imported from the CRM, account {}", i % 977),
+        format!("2024-{:02}-{:02}", i % 12 + 1, i % 28 + 1),
+    ]
+}
+
+fn write_csv(path: &Path, rows: u32) {
+    eprintln!("writing {}", path.display());
+    let mut w = csv::Writer::from_path(path).expect("csv");
+    w.write_record(HEADERS).expect("header");
+    for i in 0..rows {
+        w.write_record(user(i)).expect("row");
+    }
+    w.flush().expect("flush");
+}
+
+fn write_xlsx(path: &Path, rows: u32) {
+    eprintln!("writing {}", path.display());
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let sheet = book.add_worksheet_with_low_memory();
+    sheet.set_name("Users").expect("name");
+    for (c, h) in HEADERS.iter().enumerate() {
+        sheet.write(0, c as u16, *h).expect("header");
+    }
+    for i in 0..rows {
+        let r = i + 1;
+        for (c, v) in user(i).iter().enumerate() {
+            sheet.write(r, c as u16, v.as_str()).expect("cell");
+        }
+    }
+    book.save(path).expect("save");
+}
