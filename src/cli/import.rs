@@ -14,7 +14,7 @@ use super::mapped::{MappingArgs, Prepared};
 use crate::import::RunListing;
 use crate::import::journal::{self, find_run, list_runs, runs_dir};
 use crate::import::report::ReportPathError;
-use crate::import::{self, EngineOptions, ImportPlan, Journal, Retry, RunInfo, Summary};
+use crate::import::{self, EngineOptions, ImportPlan, Journal, Retry, RetryRows, RunInfo, Summary};
 use crate::payload::{Blank, InvalidPolicy, LeftOut, Severity};
 use crate::pipeline::AccountChecks;
 use crate::pipeline::{self, Event};
@@ -103,6 +103,11 @@ pub struct RetryArgs {
     /// Existing users, organizations and custom fields for --sandbox (as `import`)
     #[arg(long, value_name = "FILE", requires = "sandbox")]
     pub seed_users: Option<PathBuf>,
+    /// Send every failed row again, also those Zendesk refused for their data (by default:
+    /// the unknown rows, looked up first, and the failures that can succeed sent again as
+    /// they are: a rate limit, a server error, a timeout)
+    #[arg(long)]
+    pub all_failures: bool,
     /// Do not ask before sending
     #[arg(long)]
     pub yes: bool,
@@ -269,10 +274,18 @@ fn finished(journal: &Journal, info: &RunInfo) -> Option<Summary> {
 pub fn retry(args: &RetryArgs) -> Result<ExitCode, String> {
     let runs = runs_dir().map_err(|e| e.to_string())?;
     let dir = find_run(&runs, Some(&args.run)).map_err(|e| e.to_string())?;
-    let mut retry = Retry::read(&dir).map_err(|e| e.to_string())?;
+    let rows = if args.all_failures {
+        RetryRows::AllFailed
+    } else {
+        RetryRows::Retryable
+    };
+    let mut retry = Retry::read_rows(&dir, rows).map_err(|e| e.to_string())?;
     if retry.plan.rows() == 0 {
         eprintln!(
-            "zdimport: run {} has no failed or unknown row",
+            "zdimport: run {} has no unknown row and no failure that can succeed sent again \
+             as it is (a rate limit, a server error, a timeout); rows Zendesk refused for their \
+             data need the sheet fixed and imported again, or --all-failures sends them as \
+             they are",
             retry.old.id
         );
         return Ok(ExitCode::SUCCESS);
