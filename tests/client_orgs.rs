@@ -9,9 +9,9 @@ use serde_json::{Value, json};
 use zdimport::sandbox::{JobFailures, JobResults, Sandbox, SandboxConfig, SandboxHandle};
 use zdimport::zendesk::results::match_results;
 use zdimport::zendesk::types::{JobStatusEnvelope, OrganizationsEnvelope};
-use zdimport::zendesk::{
-    Client, ClientConfig, Credentials, ORGANIZATIONS_FIRST_PAGE, Organization, Secret,
-};
+use zdimport::zendesk::{Client, ORGANIZATIONS_FIRST_PAGE, Organization};
+
+mod common;
 
 fn fixture(name: &str) -> Vec<u8> {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -22,13 +22,7 @@ fn fixture(name: &str) -> Vec<u8> {
 
 async fn sandbox(config: SandboxConfig) -> (SandboxHandle, Client) {
     let sandbox = Sandbox::start(config).await.expect("sandbox starts");
-    let credentials = Credentials::ApiToken {
-        email: sandbox.config().admin_email.clone(),
-        token: Secret::new("sandbox-api-token"),
-    };
-    let mut config = ClientConfig::new(sandbox.url().clone(), credentials);
-    config.timeout = Duration::from_secs(5);
-    let client = Client::new(config).expect("client");
+    let client = common::client(&sandbox);
     (sandbox, client)
 }
 
@@ -66,7 +60,7 @@ fn an_organization_reads_with_its_keys_or_without_them() {
     let bare = &page.organizations[1];
     assert!(bare.tags.is_empty() && bare.domain_names.is_empty());
     assert!(bare.organization_fields.is_empty() && bare.external_id.is_none());
-    assert_eq!(page.count, Some(2));
+    assert_eq!(page.paging.count, Some(2));
 }
 
 /// The recorded `organizations/create_many` job (`{"id","status":"Created"}`, no index) and the
@@ -134,6 +128,13 @@ async fn every_page_of_the_list_in_cursor_or_offset_pages() {
         .unwrap();
     assert_eq!(first.value.items.len(), 100);
     assert!(first.value.next.is_some());
+    assert_eq!(first.value.count, None, "cursor pages do not count");
+    let offset = client
+        .organizations_page("/api/v2/organizations.json?per_page=100")
+        .await;
+    assert_eq!(offset.unwrap().value.count, Some(250), "offset pages do");
+    let found = client.autocomplete_organizations("org 24").await.unwrap();
+    assert_eq!(names(&found.value).len(), 10, "Org 240 to Org 249");
 }
 
 #[tokio::test]

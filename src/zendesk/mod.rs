@@ -85,6 +85,8 @@ pub const MAX_ORGANIZATION_PAGES: usize = 10_000;
 pub struct Page<T> {
     pub items: Vec<T>,
     pub next: Option<String>,
+    /// Records in the whole list, when the page says (offset pages do).
+    pub count: Option<u64>,
 }
 
 /// An answer and what its headers said about the rate limit.
@@ -272,7 +274,11 @@ impl Client {
         Ok(map_answer(answer, |envelope| {
             let (items, paging) = envelope.into_parts();
             let next = paging.next_path(base);
-            Page { items, next }
+            Page {
+                items,
+                next,
+                count: paging.count,
+            }
         }))
     }
 
@@ -418,8 +424,7 @@ impl Client {
         name: &str,
     ) -> Result<Answer<Vec<Organization>>, ZendeskError> {
         let path = format!("/api/v2/organizations/search.json?name={}", encode(name));
-        let answer = self.get::<types::OrganizationsEnvelope>(&path).await?;
-        Ok(map_answer(answer, |e| e.organizations))
+        self.organizations_at(&path).await
     }
 
     /// `GET /api/v2/organizations/search.json?external_id=…`: the organization with that
@@ -432,8 +437,7 @@ impl Client {
             "/api/v2/organizations/search.json?external_id={}",
             encode(external_id)
         );
-        let answer = self.get::<types::OrganizationsEnvelope>(&path).await?;
-        Ok(map_answer(answer, |e| e.organizations))
+        self.organizations_at(&path).await
     }
 
     /// `GET /api/v2/organizations/show_many.json?external_ids=…` (at most 100): those that
@@ -446,8 +450,7 @@ impl Client {
             "/api/v2/organizations/show_many.json?external_ids={}",
             join(external_ids)
         );
-        let answer = self.get::<types::OrganizationsEnvelope>(&path).await?;
-        Ok(map_answer(answer, |e| e.organizations))
+        self.organizations_at(&path).await
     }
 
     /// `GET /api/v2/organizations/show_many.json?ids=…` (at most 100).
@@ -458,7 +461,28 @@ impl Client {
         let ids: Vec<String> = ids.iter().map(u64::to_string).collect();
         let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
         let path = format!("/api/v2/organizations/show_many.json?ids={}", join(&refs));
-        let answer = self.get::<types::OrganizationsEnvelope>(&path).await?;
+        self.organizations_at(&path).await
+    }
+
+    /// `GET /api/v2/organizations/autocomplete.json?name=…`: organizations whose name starts
+    /// with `prefix` (at least 2 characters), ignoring case.
+    pub async fn autocomplete_organizations(
+        &self,
+        prefix: &str,
+    ) -> Result<Answer<Vec<Organization>>, ZendeskError> {
+        let path = format!(
+            "/api/v2/organizations/autocomplete.json?name={}",
+            encode(prefix)
+        );
+        self.organizations_at(&path).await
+    }
+
+    /// The organizations an answer at `path` lists (one page).
+    async fn organizations_at(
+        &self,
+        path: &str,
+    ) -> Result<Answer<Vec<Organization>>, ZendeskError> {
+        let answer = self.get::<types::OrganizationsEnvelope>(path).await?;
         Ok(map_answer(answer, |e| e.organizations))
     }
 

@@ -212,8 +212,6 @@ pub struct User {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct OrganizationsEnvelope {
     pub organizations: Vec<Organization>,
-    #[serde(default)]
-    pub count: Option<u64>,
     #[serde(flatten)]
     pub paging: Paging,
 }
@@ -282,8 +280,6 @@ pub struct UserIdentity {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct UserFieldsEnvelope {
     pub user_fields: Vec<UserField>,
-    #[serde(default)]
-    pub count: Option<u64>,
     #[serde(flatten)]
     pub paging: Paging,
 }
@@ -294,6 +290,9 @@ pub struct UserFieldsEnvelope {
 pub struct Paging {
     #[serde(default)]
     pub next_page: Option<String>,
+    /// Offset pages say how many records the whole list holds; cursor pages do not.
+    #[serde(default)]
+    pub count: Option<u64>,
     /// Cursor pagination: `{"has_more": true, "after_cursor": …}` with `links.next`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub meta: Option<PageMeta>,
@@ -424,6 +423,7 @@ mod page_tests {
     fn next_page_stays_on_the_account() {
         let page = |next: &str| Paging {
             next_page: Some(next.to_owned()),
+            count: None,
             meta: None,
             links: None,
         };

@@ -1,0 +1,522 @@
+//! The organizations a file names, resolved before its users are sent.
+//!
+//! Zendesk compares organization names ignoring case and surrounding spaces, so `acme corp `
+//! is Acme Corp and is sent as its `organization_id`. A name the account lacks follows the
+//! operator's [`MissingOrgs`] policy. A name that is not the same but close (`ACME Corp.` beside
+//! `Acme Corp`) would make a near-duplicate: it is a warning naming the closest existing names.
+//!
+//! Looking up costs whichever is cheaper: the first page of the organization list (100 and
+//! the account's count) comes first; when the rest of the list takes no more pages than there
+//! are names left to search, the whole list is read, else each name is searched and each
+//! missing one autocompleted for near-misses.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use super::lookup::{Gate, PlanError, retrying, run_all};
+use super::{Action, RowPlan, Spent};
+use crate::payload::User;
+use crate::zendesk::{Client, Organization};
+
+/// Organizations per page of the list, Zendesk's largest.
+const PER_PAGE: u64 = 100;
+
+/// The first page of the list with offset pagination, whose answer counts the whole list.
+const COUNTED_FIRST_PAGE: &str = "/api/v2/organizations.json?per_page=100";
+
+/// How close two names must be (0 to 1, normalised edit distance on their letters and
+/// digits) for one to be a near-miss of the other.
+const NEAR: f64 = 0.8;
+
+/// Closest existing names shown per near-miss.
+const CLOSEST: usize = 3;
+
+/// What happens to a user whose organization the account does not have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MissingOrgs {
+    /// The organization is created before the users that name it.
+    #[default]
+    Create,
+    /// The user is sent without an organization, with a warning.
+    SkipField,
+    /// The row is not sent.
+    Fail,
+}
+
+impl MissingOrgs {
+    pub const ALL: [MissingOrgs; 3] = [Self::Create, Self::SkipField, Self::Fail];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Create => "create",
+            Self::SkipField => "skip-field",
+            Self::Fail => "fail",
+        }
+    }
+
+    /// The next choice, for a key that cycles through them.
+    pub fn next(self) -> Self {
+        match self {
+            Self::Create => Self::SkipField,
+            Self::SkipField => Self::Fail,
+            Self::Fail => Self::Create,
+        }
+    }
+}
+
+impl fmt::Display for MissingOrgs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for MissingOrgs {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let word = s.trim().to_lowercase().replace('_', "-");
+        Self::ALL
+            .into_iter()
+            .find(|p| p.as_str() == word)
+            .ok_or_else(|| format!("unknown choice '{s}' (create, skip-field or fail)"))
+    }
+}
+
+/// How Zendesk compares organization names: ignoring case and surrounding spaces.
+pub fn name_key(name: &str) -> String {
+    name.trim().to_lowercase()
+}
+
+/// The organizations a plan found and did not find.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Resolved {
+    /// Existing organizations by [`name_key`]: id and name as the account spells it.
+    pub found: HashMap<String, (u64, String)>,
+    /// Names the account lacks, as the file first spells them (trimmed), sorted.
+    pub missing: Vec<String>,
+    /// Missing names and the closest existing names, for near-misses.
+    pub near: Vec<(String, Vec<String>)>,
+    /// Requests of the lookup, and whether the whole list was read.
+    pub spent: Spent,
+    pub listed: bool,
+}
+
+/// Every distinct organization name of the rows, as first spelled (trimmed), in row order.
+pub fn distinct_names(users: &[(u32, User)]) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    users
+        .iter()
+        .filter_map(|(_, u)| u.organization.as_ref())
+        .map(|o| o.name.trim())
+        .filter(|name| !name.is_empty() && seen.insert(name_key(name)))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Requests the organization lookup makes: surely the first page of the list when any row
+/// names one; at most that, then the rest of the list or a search per name (whichever is
+/// fewer), and an autocomplete per name for near-misses.
+pub fn cost(names: usize) -> (u64, u64) {
+    let names = names as u64;
+    (names.min(1), names.min(1) + 2 * names)
+}
+
+/// Looks up `names` (see the module's doc for the choice of list or searches).
+pub(super) async fn resolve(
+    (client, gate): (&Client, &Gate),
+    names: &[String],
+    n: usize,
+) -> Result<Resolved, PlanError> {
+    let mut resolved = Resolved::default();
+    if names.is_empty() {
+        return Ok(resolved);
+    }
+    let what = "the organization list".to_owned();
+    let (first, spent) = retrying(gate, &what, || {
+        client.organizations_page(COUNTED_FIRST_PAGE)
+    })
+    .await?;
+    resolved.spent.add(spent);
+    let mut known: Vec<Organization> = first.value.items;
+    let remaining_pages = first
+        .value
+        .count
+        .map_or(u64::MAX, |c| c.div_ceil(PER_PAGE).saturating_sub(1));
+    let unsure = names
+        .iter()
+        .filter(|n| !known.iter().any(|o| name_key(&o.name) == name_key(n)))
+        .count() as u64;
+    match first.value.next {
+        None => resolved.listed = true,
+        Some(next) if remaining_pages <= unsure => {
+            read_rest(gate, client, next, &mut known, &mut resolved.spent).await?;
+            resolved.listed = true;
+        }
+        Some(_) => {}
+    }
+    if !resolved.listed {
+        search_each(gate, client, names, n, &mut known, &mut resolved.spent).await?;
+    }
+    settle(&mut resolved, names, &known);
+    if !resolved.listed {
+        let extra = near_candidates(gate, client, &resolved.missing, n).await?;
+        resolved.spent.add(extra.1);
+        known.extend(extra.0);
+    }
+    resolved.near = near_misses(&resolved.missing, &known);
+    Ok(resolved)
+}
+
+/// Follows the list from `next` to its end.
+async fn read_rest(
+    gate: &Gate,
+    client: &Client,
+    mut next: String,
+    known: &mut Vec<Organization>,
+    spent: &mut Spent,
+) -> Result<(), PlanError> {
+    let mut seen = std::collections::HashSet::new();
+    while seen.insert(next.clone()) {
+        let what = format!("the organization list ({next})");
+        let (page, used) = retrying(gate, &what, || client.organizations_page(&next)).await?;
+        spent.add(used);
+        known.extend(page.value.items);
+        match page.value.next {
+            Some(path) => next = path,
+            None => break,
+        }
+    }
+    Ok(())
+}
+
+/// One search per name the first page did not hold.
+async fn search_each(
+    gate: &Gate,
+    client: &Client,
+    names: &[String],
+    n: usize,
+    known: &mut Vec<Organization>,
+    spent: &mut Spent,
+) -> Result<(), PlanError> {
+    let unsure: Vec<String> = names
+        .iter()
+        .filter(|n| !known.iter().any(|o| name_key(&o.name) == name_key(n)))
+        .cloned()
+        .collect();
+    let answers = run_all(unsure, n, |name| async move {
+        let what = format!("organization '{name}'");
+        retrying(gate, &what, || client.search_organizations_by_name(&name)).await
+    })
+    .await?;
+    for (answer, used) in answers {
+        spent.add(used);
+        known.extend(answer.value);
+    }
+    Ok(())
+}
+
+/// Organizations whose name starts like each missing name (its first word, or its first two
+/// characters), for near-misses when the whole list was not read.
+async fn near_candidates(
+    gate: &Gate,
+    client: &Client,
+    missing: &[String],
+    n: usize,
+) -> Result<(Vec<Organization>, Spent), PlanError> {
+    let mut prefixes: Vec<String> = missing.iter().filter_map(|m| prefix(m)).collect();
+    prefixes.sort();
+    prefixes.dedup();
+    let answers = run_all(prefixes, n, |prefix| async move {
+        let what = format!("organizations starting '{prefix}'");
+        retrying(gate, &what, || client.autocomplete_organizations(&prefix)).await
+    })
+    .await?;
+    let mut spent = Spent::default();
+    let mut found = Vec::new();
+    for (answer, used) in answers {
+        spent.add(used);
+        found.extend(answer.value);
+    }
+    Ok((found, spent))
+}
+
+/// The first word of a name in lower case, without punctuation, if it has 2 characters or
+/// more (autocomplete needs 2).
+fn prefix(name: &str) -> Option<String> {
+    let word: String = name
+        .split_whitespace()
+        .next()?
+        .chars()
+        .take_while(|c| c.is_alphanumeric())
+        .collect::<String>()
+        .to_lowercase();
+    (word.chars().count() >= 2).then_some(word)
+}
+
+/// Which names the organizations `known` hold, and which they lack.
+fn settle(resolved: &mut Resolved, names: &[String], known: &[Organization]) {
+    let by_key: HashMap<String, &Organization> =
+        known.iter().map(|o| (name_key(&o.name), o)).collect();
+    for name in names {
+        match by_key.get(&name_key(name)) {
+            Some(org) => {
+                resolved
+                    .found
+                    .insert(name_key(name), (org.id, org.name.clone()));
+            }
+            None => resolved.missing.push(name.clone()),
+        }
+    }
+    resolved.missing.sort_by_key(|n| name_key(n));
+}
+
+/// Letters and digits only, lower case: `ACME Corp.` and `Acme  Corp` are both `acmecorp`.
+fn squashed(name: &str) -> String {
+    name.chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+/// For each missing name, the existing names close to it, closest first.
+fn near_misses(missing: &[String], known: &[Organization]) -> Vec<(String, Vec<String>)> {
+    let mut existing: Vec<(&str, String)> = known
+        .iter()
+        .map(|o| (o.name.as_str(), squashed(&o.name)))
+        .collect();
+    existing.sort();
+    existing.dedup();
+    missing
+        .iter()
+        .filter_map(|name| {
+            let mine = squashed(name);
+            let mut close: Vec<(f64, &str)> = existing
+                .iter()
+                .map(|(shown, theirs)| (strsim::normalized_levenshtein(&mine, theirs), *shown))
+                .filter(|(score, _)| *score >= NEAR)
+                .collect();
+            close.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(b.1)));
+            let names: Vec<String> = close
+                .into_iter()
+                .take(CLOSEST)
+                .map(|(_, n)| n.to_owned())
+                .collect();
+            (!names.is_empty()).then(|| (name.clone(), names))
+        })
+        .collect()
+}
+
+/// Sends each user's organization as `organization_id` when it exists; a missing one is kept
+/// by name for [`MissingOrgs::Create`] (created first) and for `Fail` (the row is not sent:
+/// [`fail_missing`]), and dropped for `SkipField`. Returns the warnings: near-misses, and the
+/// rows a missing organization changes.
+pub(super) fn apply(
+    users: &mut [(u32, User)],
+    resolved: &Resolved,
+    policy: MissingOrgs,
+) -> Vec<String> {
+    let mut missing_rows: HashMap<String, Vec<u32>> = HashMap::new();
+    for (row, user) in users.iter_mut() {
+        let Some(org) = &user.organization else {
+            continue;
+        };
+        if let Some((id, _)) = resolved.found.get(&name_key(&org.name)) {
+            user.organization_id = Some(*id);
+            user.organization = None;
+        } else {
+            missing_rows
+                .entry(name_key(&org.name))
+                .or_default()
+                .push(*row);
+            if policy == MissingOrgs::SkipField {
+                user.organization = None;
+            }
+        }
+    }
+    let mut warnings: Vec<String> = resolved
+        .near
+        .iter()
+        .map(|(name, close)| near_warning(name, close))
+        .collect();
+    let what = match policy {
+        MissingOrgs::Create => return warnings,
+        MissingOrgs::SkipField => "sent without an organization",
+        MissingOrgs::Fail => "not sent",
+    };
+    for name in &resolved.missing {
+        if let Some(rows) = missing_rows.get(&name_key(name)) {
+            warnings.push(format!(
+                "organization '{name}' is not in the account: {} {what} (--missing-orgs {policy})",
+                rows_text(rows)
+            ));
+        }
+    }
+    warnings
+}
+
+fn near_warning(name: &str, close: &[String]) -> String {
+    let quoted: Vec<String> = close.iter().map(|c| format!("'{c}'")).collect();
+    format!(
+        "organization '{name}' is not in the account but is close to {}: a near-duplicate if \
+         created (correct the sheet, or map the name to the existing one)",
+        quoted.join(", ")
+    )
+}
+
+/// `row 4` or `rows 4, 9, 12` (at most 10 numbers, then how many more).
+fn rows_text(rows: &[u32]) -> String {
+    let shown: Vec<String> = rows.iter().take(10).map(u32::to_string).collect();
+    let more = rows.len().saturating_sub(10);
+    let tail = if more > 0 {
+        format!(" and {more} more")
+    } else {
+        String::new()
+    };
+    match rows.len() {
+        1 => format!("row {}", shown[0]),
+        _ => format!("rows {}{tail}", shown.join(", ")),
+    }
+}
+
+/// [`MissingOrgs::Fail`]: the rows whose organization is missing are not sent.
+pub(super) fn fail_missing(rows: &mut [RowPlan], resolved: &Resolved) {
+    for row in rows {
+        let Some(org) = row.user.as_ref().and_then(|u| u.organization.as_ref()) else {
+            continue;
+        };
+        if resolved.found.contains_key(&name_key(&org.name)) || row.action.name() == "invalid" {
+            continue;
+        }
+        row.action = Action::WouldFail {
+            reason: format!(
+                "organization '{}' is not in the account (--missing-orgs fail)",
+                org.name.trim()
+            ),
+        };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rstest::rstest;
+
+    use super::*;
+    use crate::payload::OrganizationRef;
+
+    fn org(id: u64, name: &str) -> Organization {
+        serde_json::from_value(serde_json::json!({"id": id, "name": name})).unwrap()
+    }
+
+    fn user(name: &str) -> User {
+        User {
+            name: Some("U".into()),
+            organization: Some(OrganizationRef { name: name.into() }),
+            ..User::default()
+        }
+    }
+
+    #[rstest]
+    #[case("create", Ok(MissingOrgs::Create))]
+    #[case(" Skip-Field ", Ok(MissingOrgs::SkipField))]
+    #[case("skip_field", Ok(MissingOrgs::SkipField))]
+    #[case("FAIL", Ok(MissingOrgs::Fail))]
+    #[case("ignore", Err("unknown choice 'ignore' (create, skip-field or fail)".to_owned()))]
+    fn policies_parse(#[case] text: &str, #[case] want: Result<MissingOrgs, String>) {
+        assert_eq!(text.parse::<MissingOrgs>(), want);
+    }
+
+    #[test]
+    fn names_match_ignoring_case_and_surrounding_spaces_only() {
+        let users = vec![
+            (2, user(" acme corp ")),
+            (3, user("ACME CORP")),
+            (4, user("Acme  Corp")),
+        ];
+        let names = distinct_names(&users);
+        assert_eq!(
+            names,
+            ["acme corp", "Acme  Corp"],
+            "inner spaces make another name"
+        );
+        let mut resolved = Resolved::default();
+        settle(
+            &mut resolved,
+            &names,
+            &[org(7, "Acme Corp"), org(8, "Globex")],
+        );
+        assert_eq!(resolved.found["acme corp"], (7, "Acme Corp".to_owned()));
+        assert_eq!(resolved.missing, ["Acme  Corp"]);
+    }
+
+    #[test]
+    fn near_misses_name_the_closest_existing_organizations() {
+        let known = [
+            org(1, "Acme Corp"),
+            org(2, "Acme Corporation"),
+            org(3, "Globex"),
+            org(4, "ACME Corp"),
+        ];
+        let near = near_misses(
+            &["ACME Corp.".into(), "Initech".into(), "Globex Inc".into()],
+            &known,
+        );
+        assert_eq!(
+            near,
+            [(
+                "ACME Corp.".to_owned(),
+                vec!["ACME Corp".to_owned(), "Acme Corp".to_owned()]
+            )],
+            "Globex Inc is 0.6 from Globex: not near"
+        );
+    }
+
+    #[test]
+    fn each_policy_sends_what_it_says() {
+        let mut resolved = Resolved::default();
+        settle(
+            &mut resolved,
+            &["Acme".into(), "Initech".into()],
+            &[org(7, "ACME")],
+        );
+        for policy in MissingOrgs::ALL {
+            let mut users = vec![
+                (2, user("acme")),
+                (3, user("Initech")),
+                (4, user("initech ")),
+            ];
+            let warnings = apply(&mut users, &resolved, policy);
+            assert_eq!(
+                (users[0].1.organization_id, &users[0].1.organization),
+                (Some(7), &None)
+            );
+            let kept = users[1].1.organization.is_some();
+            assert_eq!(kept, policy != MissingOrgs::SkipField, "{policy}");
+            assert_eq!(users[1].1.organization_id, None);
+            let said: Vec<&String> = warnings
+                .iter()
+                .filter(|w| w.contains("rows 3, 4"))
+                .collect();
+            let want = match policy {
+                MissingOrgs::Create => 0,
+                MissingOrgs::SkipField | MissingOrgs::Fail => 1,
+            };
+            assert_eq!(said.len(), want, "{policy}: {warnings:?}");
+        }
+    }
+
+    #[test]
+    fn the_cost_is_one_page_surely_and_two_requests_a_name_at_most() {
+        assert_eq!(cost(0), (0, 0));
+        assert_eq!(cost(30), (1, 61));
+        assert_eq!(rows_text(&[4]), "row 4");
+        let many: Vec<u32> = (1..=12).collect();
+        assert_eq!(
+            rows_text(&many),
+            "rows 1, 2, 3, 4, 5, 6, 7, 8, 9, 10 and 2 more"
+        );
+    }
+}
