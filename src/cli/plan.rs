@@ -246,7 +246,8 @@ fn write_text(out: &mut impl Write, plan: &Plan, prepared: &Prepared) -> std::io
     if !plan.missing_organizations.is_empty() {
         writeln!(
             out,
-            "\nOrganizations to create before the users that name them ({}): {}",
+            "\nOrganizations not in the account ({}), sent by name: zdimport does not create them \
+             first yet, and whether Zendesk does is unverified (`zdimport doctor`): {}",
             plan.missing_organizations.len(),
             plan.missing_organizations.join(", ")
         )?;
