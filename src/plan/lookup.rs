@@ -28,6 +28,8 @@ pub enum PlanError {
         what: String,
         source: ZendeskError,
     },
+    #[error("the request holding row {row} cannot be read back: {reason}")]
+    Body { row: u32, reason: String },
 }
 
 /// The requests and minutes the lookups for `input` will take at the account's rate limit

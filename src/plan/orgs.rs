@@ -15,9 +15,11 @@ use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use super::lookup::{Gate, PlanError, retrying, run_all};
 use super::{Action, RowPlan, Spent};
+use crate::import::{ImportPlan, PlannedBatch};
 use crate::payload::User;
 use crate::zendesk::{Client, Organization};
 
@@ -108,15 +110,60 @@ pub struct Resolved {
 }
 
 /// Every distinct organization name of the rows, as first spelled (trimmed), in row order.
-pub fn distinct_names(users: &[(u32, User)]) -> Vec<String> {
+pub fn distinct_names<T: OrgHolder>(users: &[(u32, T)]) -> Vec<String> {
     let mut seen = std::collections::HashSet::new();
     users
         .iter()
-        .filter_map(|(_, u)| u.organization.as_ref())
-        .map(|o| o.name.trim())
+        .filter_map(|(_, u)| u.org_name())
+        .map(str::trim)
         .filter(|name| !name.is_empty() && seen.insert(name_key(name)))
         .map(str::to_owned)
         .collect()
+}
+
+/// A user whose organization by name is read and replaced: the plan's typed user, or one
+/// read back from a request body the headless import built.
+pub trait OrgHolder {
+    /// The organization named (`organization: {"name"}`), if any.
+    fn org_name(&self) -> Option<&str>;
+    /// Sent as `organization_id` instead of by name.
+    fn send_id(&mut self, id: u64);
+    /// Sent without an organization.
+    fn drop_org(&mut self);
+}
+
+impl OrgHolder for User {
+    fn org_name(&self) -> Option<&str> {
+        self.organization.as_ref().map(|o| o.name.as_str())
+    }
+
+    fn send_id(&mut self, id: u64) {
+        self.organization_id = Some(id);
+        self.organization = None;
+    }
+
+    fn drop_org(&mut self) {
+        self.organization = None;
+    }
+}
+
+impl OrgHolder for Value {
+    fn org_name(&self) -> Option<&str> {
+        self.get("organization")?.get("name")?.as_str()
+    }
+
+    fn send_id(&mut self, id: u64) {
+        if let Some(user) = self.as_object_mut() {
+            user.remove("organization");
+            user.insert("organization_id".into(), Value::from(id));
+        }
+    }
+
+    fn drop_org(&mut self) {
+        if let Some(user) = self.as_object_mut() {
+            user.remove("organization");
+        }
+    }
 }
 
 /// Requests the organization lookup makes: surely the first page of the list when any row
@@ -345,26 +392,22 @@ fn ends(squashed: &str) -> [(bool, String); 2] {
 /// by name for [`MissingOrgs::Create`] (created first) and for `Fail` (the row is not sent:
 /// [`fail_missing`]), and dropped for `SkipField`. Returns the warnings: near-misses, and the
 /// rows a missing organization changes.
-pub(super) fn apply(
-    users: &mut [(u32, User)],
+pub(super) fn apply<T: OrgHolder>(
+    users: &mut [(u32, T)],
     resolved: &Resolved,
     policy: MissingOrgs,
 ) -> Vec<String> {
     let mut missing_rows: HashMap<String, Vec<u32>> = HashMap::new();
     for (row, user) in users.iter_mut() {
-        let Some(org) = &user.organization else {
+        let Some(key) = user.org_name().map(name_key) else {
             continue;
         };
-        if let Some((id, _)) = resolved.found.get(&name_key(&org.name)) {
-            user.organization_id = Some(*id);
-            user.organization = None;
+        if let Some((id, _)) = resolved.found.get(&key) {
+            user.send_id(*id);
         } else {
-            missing_rows
-                .entry(name_key(&org.name))
-                .or_default()
-                .push(*row);
+            missing_rows.entry(key).or_default().push(*row);
             if policy == MissingOrgs::SkipField {
-                user.organization = None;
+                user.drop_org();
             }
         }
     }
@@ -429,6 +472,114 @@ pub(super) fn fail_missing(rows: &mut [RowPlan], resolved: &Resolved) {
             ),
         };
     }
+}
+
+/// The headless import's organizations, resolved in the requests it built: each user's
+/// organization sent as `organization_id` when the account has it, a missing one as `policy`
+/// says (`Fail` moves its rows to the skipped ones, with the reason). Returns the warnings.
+///
+/// Done before the run is journaled, so a resume sends exactly these bodies.
+pub async fn resolve_import(
+    client: &Client,
+    plan: &mut ImportPlan,
+    policy: MissingOrgs,
+    concurrency: usize,
+) -> Result<Vec<String>, PlanError> {
+    let body_error = |(row, reason): BodyError| PlanError::Body { row, reason };
+    let mut users = Vec::new();
+    for batch in &plan.batches {
+        users.extend(batch_users(batch).map_err(body_error)?);
+    }
+    let names = distinct_names(&users);
+    if names.is_empty() {
+        return Ok(Vec::new());
+    }
+    let gate = Gate::default();
+    let resolved = resolve((client, &gate), &names, concurrency.max(1)).await?;
+    let warnings = apply(&mut users, &resolved, policy);
+    rebuild(plan, users, &resolved, policy).map_err(body_error)?;
+    Ok(warnings)
+}
+
+/// The users of a batch with their sheet rows, read back from its body.
+fn batch_users(batch: &PlannedBatch) -> Result<Vec<(u32, Value)>, BodyError> {
+    let body: BulkBody = serde_json::from_slice(&batch.body).map_err(|e| {
+        (
+            batch.rows.first().copied().unwrap_or_default(),
+            e.to_string(),
+        )
+    })?;
+    Ok(batch.rows.iter().copied().zip(body.users).collect())
+}
+
+/// A request body that cannot be read or written: its first row, and why.
+type BodyError = (u32, String);
+
+/// Only the organization of each user is read; the rest is kept as sent.
+#[derive(Deserialize)]
+struct BulkBody {
+    users: Vec<Value>,
+}
+
+/// The batches again with the users `apply` changed; with `Fail`, the users of a missing
+/// organization leave their batch for the skipped rows. Rows keep their order, so every
+/// index is as the plan would have numbered it.
+fn rebuild(
+    plan: &mut ImportPlan,
+    users: Vec<(u32, Value)>,
+    resolved: &Resolved,
+    policy: MissingOrgs,
+) -> Result<(), BodyError> {
+    let mut users = users.into_iter();
+    let mut batches = Vec::with_capacity(plan.batches.len());
+    let mut first_index = 0;
+    let mut failed = Vec::new();
+    for batch in std::mem::take(&mut plan.batches) {
+        let mut kept = PlannedBatch {
+            first_index,
+            rows: Vec::new(),
+            keys: Vec::new(),
+            body: bytes::Bytes::new(),
+        };
+        let mut sent = Vec::new();
+        for (key, (row, user)) in batch
+            .keys
+            .into_iter()
+            .zip(users.by_ref().take(batch.rows.len()))
+        {
+            match missing_name(&user, resolved).filter(|_| policy == MissingOrgs::Fail) {
+                Some(name) => failed.push((row, key, name)),
+                None => {
+                    kept.rows.push(row);
+                    kept.keys.push(key);
+                    sent.push(user);
+                }
+            }
+        }
+        if sent.is_empty() {
+            continue;
+        }
+        let body = serde_json::to_vec(&serde_json::json!({ "users": sent }))
+            .map_err(|e| (kept.rows[0], e.to_string()))?;
+        kept.body = bytes::Bytes::from(body);
+        first_index += kept.rows.len() as u64;
+        batches.push(kept);
+    }
+    plan.batches = batches;
+    for (row, key, name) in failed {
+        plan.skipped_keys.insert(plan.skipped.len(), key);
+        plan.skipped.push((
+            row,
+            format!("organization '{name}' is not in the account (--missing-orgs fail)"),
+        ));
+    }
+    Ok(())
+}
+
+/// The organization a user still names by name that the account lacks.
+fn missing_name(user: &Value, resolved: &Resolved) -> Option<String> {
+    let name = user.org_name()?.trim();
+    (!resolved.found.contains_key(&name_key(name))).then(|| name.to_owned())
 }
 
 #[cfg(test)]
@@ -548,6 +699,66 @@ mod tests {
             };
             assert_eq!(said.len(), want, "{policy}: {warnings:?}");
         }
+    }
+
+    fn batch(first_index: u64, rows: &[u32], orgs: &[&str]) -> PlannedBatch {
+        let users: Vec<Value> = orgs
+            .iter()
+            .map(|o| serde_json::json!({"name": "U", "organization": {"name": o}}))
+            .collect();
+        PlannedBatch {
+            first_index,
+            rows: rows.to_vec(),
+            keys: rows
+                .iter()
+                .map(|r| crate::import::UserKey {
+                    name: Some(format!("row {r}")),
+                    ..Default::default()
+                })
+                .collect(),
+            body: serde_json::to_vec(&serde_json::json!({ "users": users }))
+                .unwrap()
+                .into(),
+        }
+    }
+
+    #[test]
+    fn failing_rows_leave_their_batches_and_indexes_follow() {
+        let mut plan = ImportPlan::new(crate::payload::Mode::Create);
+        plan.batches = vec![
+            batch(0, &[2, 3, 4], &["Acme", "Initech", "ACME "]),
+            batch(3, &[5, 6], &["initech", "Initech"]),
+            batch(5, &[7], &["acme"]),
+        ];
+        plan.skip(9, "invalid");
+        let mut resolved = Resolved::default();
+        settle(
+            &mut resolved,
+            &["Acme".into(), "Initech".into()],
+            &[org(7, "Acme")],
+        );
+        let mut users = Vec::new();
+        for b in &plan.batches {
+            users.extend(batch_users(b).unwrap());
+        }
+        apply(&mut users, &resolved, MissingOrgs::Fail);
+        rebuild(&mut plan, users, &resolved, MissingOrgs::Fail).unwrap();
+        let kept: Vec<(u64, Vec<u32>)> = plan
+            .batches
+            .iter()
+            .map(|b| (b.first_index, b.rows.clone()))
+            .collect();
+        assert_eq!(kept, [(0, vec![2, 4]), (2, vec![7])]);
+        let body: Value = serde_json::from_slice(&plan.batches[0].body).unwrap();
+        assert_eq!(body["users"][1]["organization_id"], 7);
+        assert!(body["users"][1].get("organization").is_none());
+        let skipped: Vec<u32> = plan.skipped.iter().map(|(r, _)| *r).collect();
+        assert_eq!(skipped, [9, 3, 5, 6]);
+        assert_eq!(
+            plan.skipped[2].1,
+            "organization 'initech' is not in the account (--missing-orgs fail)"
+        );
+        assert_eq!(plan.skipped_keys[&3].name.as_deref(), Some("row 6"));
     }
 
     #[test]
