@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::mapping::{Mapping, MatchReason, Target, Transform};
 use crate::payload::{InvalidPolicy, Mode, PhoneRegion};
+use crate::plan::MissingOrgs;
 
 /// The profile format this build writes and reads.
 pub const VERSION: u32 = 1;
@@ -50,6 +51,14 @@ pub struct ProfileOptions {
     /// What an import does with rows that have an error: skip (default), block or include.
     #[serde(default, skip_serializing_if = "is_skip")]
     pub invalid: InvalidPolicy,
+    /// What happens to a user whose organization the account lacks: create it first
+    /// (default), skip-field or fail.
+    #[serde(default, skip_serializing_if = "is_create")]
+    pub missing_orgs: MissingOrgs,
+}
+
+fn is_create(policy: &MissingOrgs) -> bool {
+    *policy == MissingOrgs::Create
 }
 
 fn is_skip(policy: &InvalidPolicy) -> bool {

@@ -305,3 +305,37 @@ async fn identities_settings_and_organizations_have_the_documented_keys() {
         "previous_page": null, "count": 1});
     assert_documented(&orgs, &documented, "organizations");
 }
+
+/// The three recordings of a job were of `organizations/create_many` (30 organizations): the
+/// sandbox's organization jobs answer with exactly their keys and types in every state.
+#[tokio::test]
+async fn organization_jobs_match_the_recordings_through_every_state() {
+    let sandbox = start().await;
+    let orgs: Vec<Value> = (0..30)
+        .map(|i| json!({"name": format!("Org {i}")}))
+        .collect();
+    let (status, queued) = call(
+        &sandbox,
+        reqwest::Method::POST,
+        "/api/v2/organizations/create_many.json",
+        Some(json!({ "organizations": orgs })),
+    )
+    .await;
+    assert_eq!(status, 200, "{queued}");
+    assert_shape(&queued, "job_status_queued.json", true);
+    let id = queued["job_status"]["id"].as_str().unwrap().to_owned();
+    let path = format!("/api/v2/job_statuses/{id}.json");
+    sandbox.clock().advance(Duration::from_secs(15));
+    let working = get(&sandbox, &path).await;
+    assert_shape(&working, "job_status_working.json", true);
+    assert_eq!(
+        working["job_status"]["message"], "Creating organization #11",
+        "recorded wording"
+    );
+    sandbox.clock().advance(Duration::from_secs(60));
+    let done = get(&sandbox, &path).await;
+    assert_shape(&done, "job_status_completed_create_many.json", true);
+    let results = done["job_status"]["results"].as_array().unwrap();
+    assert_eq!(results.len(), 30);
+    assert_eq!(sandbox.organizations().len(), 30);
+}

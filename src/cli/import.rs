@@ -77,6 +77,11 @@ pub struct ImportArgs {
     /// clear it
     #[arg(long, value_name = "keep|clear", default_value = "keep", value_parser = super::account::parse_blank)]
     pub blank: Blank,
+    /// A user whose organization the account lacks: sent by name (create, the default: the
+    /// profile's, else create), sent without it (skip-field) or not sent (fail); existing
+    /// organizations are sent by id
+    #[arg(long, value_name = "create|skip-field|fail", value_parser = super::plan::parse_missing_orgs)]
+    pub missing_orgs: Option<crate::plan::MissingOrgs>,
     /// Do not ask before sending
     #[arg(long)]
     pub yes: bool,
@@ -155,7 +160,16 @@ pub fn import(args: &ImportArgs) -> Result<ExitCode, String> {
             blank: args.blank,
         };
         let policy = prepared.options.invalid;
-        let (plan, info, left_out) = build_plan(prepared, &args.mapping, &checks)?;
+        let (mut plan, info, left_out) = build_plan(prepared, &args.mapping, &checks)?;
+        let missing_orgs = super::plan::missing_orgs_policy(args.missing_orgs, &args.mapping)?;
+        let concurrency = crate::plan::PlanOptions::default().concurrency;
+        let warnings =
+            crate::plan::orgs::resolve_import(&client, &mut plan, missing_orgs, concurrency)
+                .await
+                .map_err(|e| e.to_string())?;
+        for warning in warnings {
+            eprintln!("zdimport: warning: {warning}");
+        }
         let info = RunInfo {
             account: client.base_url().to_string(),
             sandbox: sandbox.is_some(),

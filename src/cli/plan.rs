@@ -12,7 +12,7 @@ use super::mapped::{MappingArgs, Prepared};
 use crate::payload::{Mode, User};
 use crate::pipeline::{self, Event};
 use crate::plan::{
-    self, Action, Cost, Counts, Existing, Plan, PlanInput, PlanOptions, RowPlan, Tags,
+    self, Action, Cost, Counts, Existing, MissingOrgs, Plan, PlanInput, PlanOptions, RowPlan, Tags,
 };
 
 #[derive(Debug, Args)]
@@ -35,6 +35,11 @@ pub struct PlanArgs {
     /// to them (the tags looked up are sent with the row's)
     #[arg(long, value_name = "add|replace", default_value = "replace", value_parser = parse_tags)]
     pub tags: Tags,
+    /// A user whose organization the account lacks: create the organization first (default:
+    /// the profile's, else create), skip-field (send the user without it) or fail (the row is
+    /// not sent)
+    #[arg(long, value_name = "create|skip-field|fail", value_parser = parse_missing_orgs)]
+    pub missing_orgs: Option<MissingOrgs>,
     /// Say what the lookups would cost, and stop
     #[arg(long)]
     pub cost_only: bool,
@@ -51,6 +56,25 @@ fn parse_tags(text: &str) -> Result<Tags, String> {
     text.parse()
 }
 
+pub(super) fn parse_missing_orgs(text: &str) -> Result<MissingOrgs, String> {
+    text.parse()
+}
+
+/// `--missing-orgs`, else the profile's, else create.
+pub(super) fn missing_orgs_policy(
+    chosen: Option<MissingOrgs>,
+    mapping: &MappingArgs,
+) -> Result<MissingOrgs, String> {
+    if let Some(policy) = chosen {
+        return Ok(policy);
+    }
+    let Some(name) = &mapping.profile else {
+        return Ok(MissingOrgs::default());
+    };
+    let profile = crate::profile::load(name).map_err(|e| e.to_string())?;
+    Ok(profile.options.missing_orgs)
+}
+
 /// Exit code when some row would not go through (conflict, would fail, invalid).
 const EXIT_ROW_PROBLEMS: u8 = 1;
 
@@ -63,7 +87,11 @@ pub fn run(args: &PlanArgs) -> Result<ExitCode, String> {
     let mut prepared = args.mapping.prepare_for(Some(&connected.fields))?;
     let input = read_rows(&mut prepared, &connected, args)?;
     let cost = plan::estimate(&input, &connected.rate);
-    eprintln!("zdimport: {}", cost_line(&cost, input.users.len()));
+    let organizations = plan::orgs::distinct_names(&input.users).len();
+    eprintln!(
+        "zdimport: {}",
+        cost_line(&cost, input.users.len(), organizations)
+    );
     if args.cost_only && args.json {
         let mut out = super::visible_stdout();
         let users = input.users.len();
@@ -83,6 +111,7 @@ pub fn run(args: &PlanArgs) -> Result<ExitCode, String> {
         existing: args.existing,
         search_new_emails: args.search_emails,
         tags: args.tags,
+        missing_orgs: missing_orgs_policy(args.missing_orgs, &args.mapping)?,
         ..PlanOptions::default()
     };
     let plan = runtime
@@ -134,7 +163,7 @@ fn read_rows(
     Ok(input)
 }
 
-fn cost_line(cost: &Cost, users: usize) -> String {
+fn cost_line(cost: &Cost, users: usize, organizations: usize) -> String {
     let more = if cost.at_most > cost.requests {
         format!(" (at most {})", cost.at_most)
     } else {
@@ -150,8 +179,13 @@ fn cost_line(cost: &Cost, users: usize) -> String {
         ),
         None => String::new(),
     };
+    let orgs = match organizations {
+        0 => String::new(),
+        1 => " and 1 organization".to_owned(),
+        n => format!(" and {n} organizations"),
+    };
     format!(
-        "the plan looks up {users} users in {} requests{more}{time}",
+        "the plan looks up {users} users{orgs} in {} requests{more}{time}",
         cost.requests
     )
 }
@@ -212,8 +246,9 @@ fn write_text(out: &mut impl Write, plan: &Plan, prepared: &Prepared) -> std::io
     if !plan.missing_organizations.is_empty() {
         writeln!(
             out,
-            "\nOrganizations not in the account (whether Zendesk creates, ignores or refuses \
-             them is unverified; `zdimport doctor` tells for this account): {}",
+            "\nOrganizations not in the account ({}), sent by name: zdimport does not create them \
+             first yet, and whether Zendesk does is unverified (`zdimport doctor`): {}",
+            plan.missing_organizations.len(),
             plan.missing_organizations.join(", ")
         )?;
     }

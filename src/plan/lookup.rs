@@ -8,6 +8,7 @@ use std::time::Duration;
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 
 use super::diff::{HeldEmails, Organizations, changes};
+use super::orgs::{self, MissingOrgs};
 use super::{Action, Cost, Existing, Plan, PlanInput, PlanOptions, RowPlan, Spent, Tags};
 use crate::payload::{Mode, User};
 use crate::zendesk::{self, Answer, Client, RateInfo, ZendeskError};
@@ -27,17 +28,20 @@ pub enum PlanError {
         what: String,
         source: ZendeskError,
     },
+    #[error("the request holding row {row} cannot be read back: {reason}")]
+    Body { row: u32, reason: String },
 }
 
 /// The requests and minutes the lookups for `input` will take at the account's rate limit
 /// (from the rate headers of any answer, such as `user_fields`).
 pub fn estimate(input: &PlanInput, rate: &RateInfo) -> Cost {
     let keys = Keys::of(input);
-    let requests = (keys.external_ids.len().div_ceil(PER_CALL)
+    let (orgs_surely, orgs_at_most) = orgs::cost(orgs::distinct_names(&input.users).len());
+    let users = (keys.external_ids.len().div_ceil(PER_CALL)
         + keys.ids.len().div_ceil(PER_CALL)
-        + keys.emails_only.len()
-        + keys.organizations.len()) as u64;
-    let at_most = requests + keys.emails_too.len() as u64;
+        + keys.emails_only.len()) as u64;
+    let requests = users + orgs_surely;
+    let at_most = users + orgs_at_most + keys.emails_too.len() as u64;
     let minutes = rate
         .limit
         .filter(|l| *l > 0)
@@ -50,7 +54,7 @@ pub fn estimate(input: &PlanInput, rate: &RateInfo) -> Cost {
     }
 }
 
-/// The distinct identifiers and organization names of the users, lower case.
+/// The distinct identifiers of the users, lower case.
 #[derive(Debug, Default)]
 struct Keys {
     external_ids: Vec<String>,
@@ -59,7 +63,6 @@ struct Keys {
     emails_only: Vec<String>,
     /// Emails of the others: searched only when their user is not found or has another email.
     emails_too: Vec<String>,
-    organizations: Vec<String>,
 }
 
 impl Keys {
@@ -85,11 +88,6 @@ impl Keys {
                 } else if !sure {
                     keys.emails_too.push(email);
                 }
-            }
-            if let Some(org) = &user.organization
-                && seen.insert(('o', org.name.to_lowercase()))
-            {
-                keys.organizations.push(org.name.clone());
             }
         }
         keys.emails_too.retain(|e| seen.insert(('e', e.clone())));
@@ -129,16 +127,24 @@ pub async fn build(
     found_identities((client, &gate), &input, n, &mut found).await?;
     let emails = emails_to_search(&input, &keys, &found, options.search_new_emails);
     found_emails((client, &gate), emails, n, &mut found).await?;
-    found_organizations((client, &gate), &keys.organizations, n, &mut found).await?;
-    let warnings = setting_warnings(client, &input, &mut found.spent).await;
-    let rows = decide_all(input, &found, options);
-    let mut missing_organizations: Vec<String> = keys
-        .organizations
-        .iter()
-        .filter(|name| found.organizations.get(&name.to_lowercase()) == Some(&None))
-        .cloned()
-        .collect();
-    missing_organizations.sort_by_key(|n| n.to_lowercase());
+    let mut input = input;
+    let names = orgs::distinct_names(&input.users);
+    let resolved = orgs::resolve((client, &gate), &names, n).await?;
+    found.spent.add(resolved.spent);
+    for name in &resolved.missing {
+        found.organizations.insert(name.to_lowercase(), None);
+    }
+    let policy = options.missing_orgs;
+    let mut warnings = orgs::apply(&mut input.users, &resolved, policy);
+    warnings.extend(setting_warnings(client, &input, &mut found.spent).await);
+    let mut rows = decide_all(input, &found, options);
+    if policy == MissingOrgs::Fail {
+        orgs::fail_missing(&mut rows, &resolved);
+    }
+    let missing_organizations = match policy {
+        MissingOrgs::Create => resolved.missing,
+        MissingOrgs::SkipField | MissingOrgs::Fail => Vec::new(),
+    };
     Ok(Plan {
         mode: options.mode,
         rows,
@@ -328,32 +334,12 @@ async fn found_emails(
     Ok(())
 }
 
-async fn found_organizations(
-    (client, gate): (&Client, &Gate),
-    names: &[String],
-    n: usize,
-    found: &mut Found,
-) -> Result<(), PlanError> {
-    let answers = run_all(names.to_vec(), n, |name| async move {
-        let what = format!("organization '{name}'");
-        let answer = retrying(gate, &what, || client.search_organizations_by_name(&name)).await?;
-        Ok((name, answer))
-    })
-    .await?;
-    for (name, (answer, spent)) in answers {
-        found.spent.add(spent);
-        let id = answer
-            .value
-            .iter()
-            .find(|o| o.name.eq_ignore_ascii_case(&name))
-            .map(|o| o.id);
-        found.organizations.insert(name.to_lowercase(), id);
-    }
-    Ok(())
-}
-
 /// Runs `call` on every item, `n` at a time; the first error stops the rest.
-async fn run_all<I, T, F, Fut>(items: Vec<I>, n: usize, call: F) -> Result<Vec<T>, PlanError>
+pub(super) async fn run_all<I, T, F, Fut>(
+    items: Vec<I>,
+    n: usize,
+    call: F,
+) -> Result<Vec<T>, PlanError>
 where
     F: Fn(I) -> Fut,
     Fut: Future<Output = Result<T, PlanError>>,
@@ -365,7 +351,7 @@ where
 }
 
 impl Spent {
-    fn add(&mut self, other: Spent) {
+    pub(super) fn add(&mut self, other: Spent) {
         self.requests += other.requests;
         self.rate_limited += other.rate_limited;
     }
@@ -373,7 +359,7 @@ impl Spent {
 
 /// Sends a lookup until it is answered: after a 429 it waits `Retry-After`; after a 5xx, a
 /// timeout or a lost connection it backs off, up to [`ATTEMPTS`] sends.
-async fn retrying<T, F, Fut>(
+pub(super) async fn retrying<T, F, Fut>(
     gate: &Gate,
     what: &str,
     send: F,
@@ -426,7 +412,7 @@ const MIN_WAIT: Duration = Duration::from_millis(20);
 /// One pause for every lookup in flight: after a 429, or an answer that used the minute's
 /// last request, none is sent until the window turns, instead of each finding out by a 429.
 #[derive(Debug, Default)]
-struct Gate {
+pub(super) struct Gate {
     until: std::sync::Mutex<Option<tokio::time::Instant>>,
 }
 
@@ -707,8 +693,9 @@ mod tests {
     #[case::emails_only(250, false, true, None, 250, 250, 250.0 / 700.0)]
     // External ids without emails: nothing more to search.
     #[case::ids_only(100, true, false, None, 1, 1, 1.0 / 700.0)]
-    // Two names of one organization, in different case: one search.
-    #[case::organizations(2, true, false, Some("Acme"), 2, 2, 2.0 / 700.0)]
+    // Two names of one organization, in different case: one name, so one page of the list
+    // surely; at most the list or a search, and an autocomplete.
+    #[case::organizations(2, true, false, Some("Acme"), 2, 4, 2.0 / 700.0)]
     fn the_cost_is_known_before_any_lookup(
         #[case] rows: usize,
         #[case] external: bool,

@@ -35,6 +35,7 @@
 mod diff;
 pub mod fields;
 mod lookup;
+pub mod orgs;
 
 use std::collections::HashSet;
 use std::fmt;
@@ -45,6 +46,7 @@ use serde_json::Value;
 
 pub use fields::{ConversionError, FieldDef, FieldKind, Fields};
 pub use lookup::{PlanError, build, estimate};
+pub use orgs::MissingOrgs;
 
 use crate::payload::{Batcher, Checked, Issue, Mode, Request, Severity, User};
 
@@ -181,6 +183,8 @@ pub struct PlanOptions {
     pub search_new_emails: bool,
     /// What the tags of a row do to an existing user's tags.
     pub tags: Tags,
+    /// What happens to a user whose organization the account does not have.
+    pub missing_orgs: MissingOrgs,
 }
 
 impl Default for PlanOptions {
@@ -191,6 +195,7 @@ impl Default for PlanOptions {
             concurrency: 4,
             search_new_emails: false,
             tags: Tags::default(),
+            missing_orgs: MissingOrgs::default(),
         }
     }
 }
@@ -306,8 +311,9 @@ pub struct Plan {
     pub mode: Mode,
     /// In sheet order.
     pub rows: Vec<RowPlan>,
-    /// Organizations the file names that the account does not have (whether a bulk call
-    /// creates them is unverified: API.md).
+    /// Organizations the file names that the account does not have, sent by name with
+    /// `--missing-orgs create` (to be created before their users: issue 15); empty with the
+    /// other policies, whose warnings and rows say what happens instead.
     pub missing_organizations: Vec<String>,
     /// What the account's settings do to what the rows send (tags ignored with user tagging
     /// off…), said before anything is sent.

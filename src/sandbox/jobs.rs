@@ -18,6 +18,8 @@ pub enum BulkKind {
     CreateMany,
     CreateOrUpdateMany,
     UpdateMany,
+    /// `organizations/create_many`: the job's `users` are organizations.
+    OrganizationsCreateMany,
 }
 
 /// How a job ended, once it has.
@@ -110,6 +112,9 @@ impl Job {
             BulkKind::UpdateMany => store
                 .update(user, self.done_wall)
                 .map(|id| (id, RowAction::Updated)),
+            BulkKind::OrganizationsCreateMany => store
+                .create_organization(user, self.done_wall)
+                .map(|id| (id, RowAction::Created)),
         };
         let mut result = match outcome {
             Ok((id, action)) => self.done_result(index, id, action),
@@ -171,6 +176,14 @@ impl Job {
         json!(results)
     }
 
+    /// `Processing user #3`; `Creating organization #10` as recorded for organizations.
+    fn working_message(&self, number: usize) -> String {
+        match self.kind {
+            BulkKind::OrganizationsCreateMany => format!("Creating organization #{number}"),
+            _ => format!("Processing user #{number}"),
+        }
+    }
+
     /// The `job_status` object as Zendesk answers it at `now` (keys of the recorded bodies).
     pub fn render(&self, now: Duration, base: &str) -> Value {
         let total = self.users.len();
@@ -200,7 +213,7 @@ impl Job {
                 (
                     "working",
                     json!(done),
-                    json!(format!("Processing user #{}", done + 1)),
+                    json!(self.working_message(done + 1)),
                     Value::Null,
                 )
             }

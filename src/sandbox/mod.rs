@@ -28,6 +28,7 @@ mod held;
 pub mod jobs;
 mod oauth;
 pub mod options;
+mod orgs;
 mod routes;
 mod seed;
 pub mod store;
@@ -120,6 +121,11 @@ pub struct SandboxConfig {
     pub user_fields: Vec<Value>,
     /// Organizations present at the start, by name (users' organizations are added too).
     pub organizations: Vec<String>,
+    /// Organizations present at the start with their keys (`name`, `external_id`,
+    /// `domain_names`, `tags`, `organization_fields`…), as `organizations/create_many` bodies.
+    pub organization_records: Vec<Value>,
+    /// Custom organization field definitions, as `user_fields` are.
+    pub organization_fields: Vec<Value>,
 }
 
 /// The client id of the public (PKCE) OAuth client every sandbox knows.
@@ -249,11 +255,14 @@ impl SandboxConfig {
             users: Vec::new(),
             user_fields: Vec::new(),
             organizations: Vec::new(),
+            organization_records: Vec::new(),
+            organization_fields: Vec::new(),
         }
     }
 
     /// Adds existing users from a file: JSON `{"users": [...], "user_fields": [...],
-    /// "organizations": ["Acme", ...]}`, or a
+    /// "organizations": ["Acme", {"name": "Globex", "external_id": "G-1", ...}, ...],
+    /// "organization_fields": [...]}` (an organization is a name or an object), or a
     /// worksheet whose column names are user keys (`name`, `email`, `external_id`, `role`,
     /// `organization`, `tags`…; `user_fields.KEY` for a custom field).
     pub fn seed_from_file(&mut self, path: &Path) -> Result<(), SandboxError> {
@@ -280,11 +289,13 @@ impl SandboxConfig {
         };
         self.users.extend(list("users"));
         self.user_fields.extend(list("user_fields"));
-        let names = list("organizations");
-        let names = names
-            .iter()
-            .filter_map(|o| o.as_str().or_else(|| o.get("name").and_then(Value::as_str)));
-        self.organizations.extend(names.map(str::to_owned));
+        self.organization_fields.extend(list("organization_fields"));
+        for org in list("organizations") {
+            match org {
+                Value::String(name) => self.organizations.push(name),
+                record => self.organization_records.push(record),
+            }
+        }
         Ok(())
     }
 }
@@ -296,6 +307,12 @@ pub enum SandboxError {
     Bind { port: u16, source: std::io::Error },
     #[error("{path}: cannot seed the sandbox: {reason}")]
     Seed { path: String, reason: String },
+    #[error("seed organization {index} was refused: {error}: {details}")]
+    SeedOrganization {
+        index: usize,
+        error: String,
+        details: String,
+    },
     #[error("seed user {index} was refused: {error}: {details}")]
     SeedUser {
         index: usize,
@@ -425,6 +442,18 @@ fn seeded_shared(config: SandboxConfig, base: &str) -> Result<Shared, SandboxErr
     for field in &config.user_fields {
         store.add_field(field, now);
     }
+    for field in &config.organization_fields {
+        store.add_organization_field(field, now);
+    }
+    for (index, org) in config.organization_records.iter().enumerate() {
+        store
+            .create_organization(org, now)
+            .map_err(|e| SandboxError::SeedOrganization {
+                index,
+                error: e.error.into(),
+                details: e.details,
+            })?;
+    }
     for name in &config.organizations {
         store.add_organization(name);
     }
@@ -546,6 +575,11 @@ impl SandboxHandle {
     /// Every user held now (jobs due by now applied first), the admin included.
     pub fn users(&self) -> Vec<Value> {
         self.shared.state().store.users().collect()
+    }
+
+    /// Every organization held now (jobs due by now applied first), by id.
+    pub fn organizations(&self) -> Vec<Value> {
+        self.shared.state().store.organizations_json()
     }
 
     pub fn user_by_email(&self, email: &str) -> Option<Value> {

@@ -23,7 +23,7 @@ use crate::zendesk::MAX_USERS_PER_CALL;
 
 /// How a job created by this request must end, when a fault decided it.
 #[derive(Debug, Clone, Copy)]
-struct JobFate(Option<Fault>);
+pub(super) struct JobFate(Option<Fault>);
 
 pub fn router(shared: Arc<Shared>) -> Router {
     Router::new()
@@ -48,19 +48,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
             put(make_primary),
         )
         .route("/api/v2/account/settings.json", get(account_settings))
-        .route("/api/v2/organizations.json", get(organizations_list))
-        .route(
-            "/api/v2/organizations/show_many.json",
-            get(organizations_show_many),
-        )
-        .route(
-            "/api/v2/organizations/autocomplete.json",
-            get(organizations_autocomplete),
-        )
-        .route(
-            "/api/v2/organizations/search.json",
-            get(organizations_search),
-        )
+        .merge(super::orgs::routes())
         .route(
             "/api/v2/job_statuses/show_many.json",
             get(job_statuses_show_many),
@@ -74,7 +62,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .with_state(shared)
 }
 
-fn json_answer(status: StatusCode, body: Value) -> Response {
+pub(super) fn json_answer(status: StatusCode, body: Value) -> Response {
     (status, axum::Json(body)).into_response()
 }
 
@@ -109,8 +97,9 @@ async fn gate(State(shared): State<Arc<Shared>>, request: Request, next: Next) -
         .uri()
         .path_and_query()
         .map_or_else(|| path.clone(), |pq| pq.as_str().to_owned());
-    let bulk =
-        method != Method::GET && path.starts_with("/api/v2/users/") && path.contains("_many");
+    let bulk = method != Method::GET
+        && (path.starts_with("/api/v2/users/") || path.starts_with("/api/v2/organizations/"))
+        && path.contains("_many");
     let draw = shared.state().faults.draw(&path, bulk);
     let kill = request.extensions().get::<ConnectionKill>().cloned();
     if let Some(answer) = fault_first(&shared, draw.before, kill, (&method, &target)).await {
@@ -330,7 +319,7 @@ const PAGE_SIZE: usize = 100;
 
 /// One page (`?page=N`, from 1) of `items` under `key`, with `next_page`/`previous_page` URLs
 /// of `path` and the total `count`.
-fn page_answer(
+pub(super) fn page_answer(
     shared: &Shared,
     path: &str,
     key: &str,
@@ -500,7 +489,12 @@ fn too_many_jobs(shared: &Shared, wait_secs: u64) -> Response {
 }
 
 /// Creates the job, or refuses it when 30 jobs are already queued or working.
-fn start_job(shared: &Shared, kind: BulkKind, fate: JobFate, users: Vec<Value>) -> Response {
+pub(super) fn start_job(
+    shared: &Shared,
+    kind: BulkKind,
+    fate: JobFate,
+    users: Vec<Value>,
+) -> Response {
     let now = shared.clock.now();
     let config = &shared.config;
     let mut state = shared.state();
@@ -593,7 +587,7 @@ async fn job_statuses_show_many(
     json_answer(StatusCode::OK, json!({ "job_statuses": jobs }))
 }
 
-fn split_list(value: Option<&String>) -> Vec<String> {
+pub(super) fn split_list(value: Option<&String>) -> Vec<String> {
     value
         .map(|v| {
             v.split(',')
@@ -606,14 +600,14 @@ fn split_list(value: Option<&String>) -> Vec<String> {
 }
 
 /// A list that fits one page, under `key`.
-fn list_answer(key: &str, items: Vec<Value>) -> Response {
+pub(super) fn list_answer(key: &str, items: Vec<Value>) -> Response {
     let count = items.len();
     let body = json!({ key: items, "next_page": null, "previous_page": null, "count": count });
     json_answer(StatusCode::OK, body)
 }
 
 /// A `show_many` asks for at most 100 records.
-fn too_many_values(asked: usize) -> Option<Response> {
+pub(super) fn too_many_values(asked: usize) -> Option<Response> {
     (asked > MAX_USERS_PER_CALL).then(|| {
         json_answer(
             StatusCode::BAD_REQUEST,
@@ -677,88 +671,6 @@ async fn users_search(
         .into_iter()
         .collect();
     list_answer("users", users)
-}
-
-/// `name=x`: the organization of that name, ignoring case, as Zendesk's exact-name search.
-async fn organizations_search(
-    State(shared): State<Arc<Shared>>,
-    Query(query): Query<HashMap<String, String>>,
-) -> Response {
-    let name = query.get("name").map_or("", String::as_str).trim();
-    let state = shared.state();
-    let found: Vec<Value> = state
-        .store
-        .organization_id(name)
-        .and_then(|id| state.store.organization_json(id))
-        .into_iter()
-        .collect();
-    organizations_answer(found)
-}
-
-fn organizations_answer(found: Vec<Value>) -> Response {
-    list_answer("organizations", found)
-}
-
-/// Every organization, 100 a page.
-async fn organizations_list(
-    State(shared): State<Arc<Shared>>,
-    Query(query): Query<HashMap<String, String>>,
-) -> Response {
-    let all = shared.state().store.organizations_json();
-    page_answer(
-        &shared,
-        "/api/v2/organizations.json",
-        "organizations",
-        &all,
-        &query,
-    )
-}
-
-/// `ids=1,2` or `external_ids=a,b` (the sandbox's organizations have no external ids).
-async fn organizations_show_many(
-    State(shared): State<Arc<Shared>>,
-    Query(query): Query<HashMap<String, String>>,
-) -> Response {
-    let ids = split_list(query.get("ids"));
-    if let Some(refusal) = too_many_values(ids.len()) {
-        return refusal;
-    }
-    let state = shared.state();
-    let found: Vec<Value> = ids
-        .iter()
-        .filter_map(|id| id.parse().ok())
-        .filter_map(|id| state.store.organization_json(id))
-        .collect();
-    organizations_answer(found)
-}
-
-/// `name=x`: organizations whose name starts with x, ignoring case (Zendesk needs 2
-/// characters at least).
-async fn organizations_autocomplete(
-    State(shared): State<Arc<Shared>>,
-    Query(query): Query<HashMap<String, String>>,
-) -> Response {
-    let prefix = query
-        .get("name")
-        .map_or("", String::as_str)
-        .trim()
-        .to_lowercase();
-    if prefix.chars().count() < 2 {
-        return json_answer(
-            StatusCode::BAD_REQUEST,
-            json!({"error": "InvalidValue", "description": "name: too short"}),
-        );
-    }
-    let all = shared.state().store.organizations_json();
-    let found: Vec<Value> = all
-        .into_iter()
-        .filter(|o| {
-            o["name"]
-                .as_str()
-                .is_some_and(|n| n.to_lowercase().starts_with(&prefix))
-        })
-        .collect();
-    organizations_answer(found)
 }
 
 /// The account's settings: the `user` section is the sandbox's, with Zendesk's keys.

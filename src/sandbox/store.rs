@@ -62,14 +62,6 @@ const PLAIN_KEYS: &[&str] = &[
 
 const ROLES: &[&str] = &["end-user", "agent", "admin"];
 
-/// One organization as stored.
-#[derive(Debug, Clone)]
-struct Organization {
-    /// The name as first sent.
-    name: String,
-    created_at: String,
-}
-
 /// Where a body puts its user: an existing organization, or a new one by name.
 enum OrganizationTarget {
     Existing(u64),
@@ -89,8 +81,7 @@ pub struct Store {
     /// Every email identity of every user, lower case.
     by_email: HashMap<String, u64>,
     by_external_id: HashMap<String, u64>,
-    organizations: HashMap<String, u64>,
-    organization_records: BTreeMap<u64, Organization>,
+    pub(super) orgs: super::orgs::Organizations,
     fields: Vec<Value>,
     next_id: u64,
     /// Identities count apart, so that users keep the ids they had before identities existed.
@@ -119,8 +110,7 @@ impl Store {
             identities: HashMap::new(),
             by_email: HashMap::new(),
             by_external_id: HashMap::new(),
-            organizations: HashMap::new(),
-            organization_records: BTreeMap::new(),
+            orgs: super::orgs::Organizations::new(base),
             fields: Vec::new(),
             next_id: 360_000_000_001,
             next_identity_id: 370_000_000_001,
@@ -172,33 +162,10 @@ impl Store {
     /// Adds custom field definitions, filling the keys Zendesk always sends.
     pub fn add_field(&mut self, definition: &Value, now: SystemTime) {
         let id = self.take_id();
-        let mut field = definition.as_object().cloned().unwrap_or_default();
-        let stamp = timestamp(now);
-        let title = field.get("title").cloned().unwrap_or(Value::Null);
-        let defaults = [
-            (
-                "url",
-                json!(format!("{}/api/v2/user_fields/{id}.json", self.base)),
-            ),
-            ("id", json!(id)),
-            ("type", json!("text")),
-            ("key", json!(format!("field_{id}"))),
-            ("title", title.clone()),
-            ("raw_title", title),
-            ("description", json!("")),
-            ("raw_description", json!("")),
-            ("position", json!(self.fields.len())),
-            ("active", json!(true)),
-            ("regexp_for_validation", Value::Null),
-            ("created_at", json!(stamp)),
-            ("updated_at", json!(stamp)),
-        ];
-        let mut full = Map::new();
-        for (key, value) in defaults {
-            full.insert(key.into(), field.remove(key).unwrap_or(value));
-        }
-        full.extend(field);
-        self.fields.push(Value::Object(full));
+        let url = format!("{}/api/v2/user_fields/{id}.json", self.base);
+        let (position, stamp) = (self.fields.len(), timestamp(now));
+        let field = super::orgs::field_definition(definition, (id, url), position, &stamp);
+        self.fields.push(field);
     }
 
     pub fn fields(&self) -> &[Value] {
@@ -245,46 +212,28 @@ impl Store {
     }
 
     pub fn organization_id(&self, name: &str) -> Option<u64> {
-        self.organizations.get(&name.to_lowercase()).copied()
+        self.orgs.id_by_name(name)
     }
 
     /// The organization of this name (any case): its id and its name as stored.
     pub fn organization<'a>(&'a self, name: &'a str) -> Option<(u64, &'a str)> {
         let id = self.organization_id(name)?;
         let stored = self
-            .organization_records
-            .get(&id)
-            .map_or(name, |o| o.name.as_str());
+            .orgs
+            .get(id)
+            .and_then(|o| o["name"].as_str())
+            .unwrap_or(name);
         Some((id, stored))
     }
 
     /// Every organization as Zendesk answers it, by id.
     pub fn organizations_json(&self) -> Vec<Value> {
-        self.organization_records
-            .keys()
-            .filter_map(|id| self.organization_json(*id))
-            .collect()
+        self.orgs.all().cloned().collect()
     }
 
     /// One organization as Zendesk answers it (`GET /api/v2/organizations/{id}`).
     pub fn organization_json(&self, id: u64) -> Option<Value> {
-        let org = self.organization_records.get(&id)?;
-        Some(json!({
-            "url": format!("{}/api/v2/organizations/{id}.json", self.base),
-            "id": id,
-            "name": org.name,
-            "shared_tickets": false,
-            "shared_comments": false,
-            "external_id": null,
-            "created_at": org.created_at,
-            "updated_at": org.created_at,
-            "domain_names": [],
-            "details": null,
-            "notes": null,
-            "group_id": null,
-            "tags": [],
-            "organization_fields": {}
-        }))
+        self.orgs.get(id).cloned()
     }
 
     /// `create_many`: a new user, refused when its email or external_id is taken.
@@ -542,7 +491,7 @@ impl Store {
             None | Some(Value::Null) => Ok(None),
             Some(id) => id
                 .as_u64()
-                .filter(|id| self.organization_records.contains_key(id))
+                .filter(|id| self.orgs.contains(*id))
                 .map(|id| Some(OrganizationTarget::Existing(id)))
                 .ok_or_else(|| format!("Organization: {id} is invalid")),
         }
@@ -554,19 +503,13 @@ impl Store {
     }
 
     fn organization_or_create(&mut self, name: &str) -> u64 {
-        if let Some(id) = self.organizations.get(&name.to_lowercase()) {
-            return *id;
+        match self.orgs.id_by_name(name) {
+            Some(id) => id,
+            None => {
+                let id = self.take_id();
+                self.orgs.named(id, name, &self.stamp)
+            }
         }
-        let id = self.take_id();
-        self.organizations.insert(name.to_lowercase(), id);
-        self.organization_records.insert(
-            id,
-            Organization {
-                name: name.to_owned(),
-                created_at: self.stamp.clone(),
-            },
-        );
-        id
     }
 
     /// Checks `user_fields` against the definitions; returns what to store.
@@ -697,7 +640,7 @@ impl Store {
         }
     }
 
-    fn take_id(&mut self) -> u64 {
+    pub(super) fn take_id(&mut self) -> u64 {
         let id = self.next_id;
         self.next_id += 1;
         id
@@ -736,7 +679,7 @@ fn is_e164(phone: &str) -> bool {
 
 /// One custom field value checked against its definition: `Ok(None)` means "not set" (a
 /// dropdown label instead of a value is dropped silently, as Zendesk does).
-fn check_field_value(
+pub(super) fn check_field_value(
     def: &Value,
     value: &Value,
     dates: DateFields,
@@ -835,7 +778,7 @@ fn looks_like_email(email: &str) -> bool {
 }
 
 /// Tags as Zendesk stores them: lower case, no spaces (a string is split on spaces).
-fn normalize_tags(tags: &Value) -> Value {
+pub(super) fn normalize_tags(tags: &Value) -> Value {
     let words: Vec<String> = match tags {
         Value::Array(list) => list
             .iter()

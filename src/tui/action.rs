@@ -42,6 +42,8 @@ pub enum Action {
     Existing,
     /// Plan: replace an existing user's tags or add the row's to them.
     Tags,
+    /// Plan: what happens to users whose organization the account lacks.
+    MissingOrgs,
     SkipPlan,
     /// Run: pause or resume sending; cancel the import.
     Pause,

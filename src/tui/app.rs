@@ -576,12 +576,17 @@ impl App {
                     return None;
                 }
                 match state.update(action)? {
-                    PlanOutcome::Build { existing, tags } => {
+                    PlanOutcome::Build {
+                        existing,
+                        tags,
+                        missing_orgs,
+                    } => {
                         let account = self.session.account.clone()?;
                         let options = crate::plan::PlanOptions {
                             mode: self.session.mode,
                             existing,
                             tags,
+                            missing_orgs,
                             ..crate::plan::PlanOptions::default()
                         };
                         Some(Command::BuildPlan { account, options })

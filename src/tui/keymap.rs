@@ -100,6 +100,7 @@ const PLAN_KEYS: &[KeyHelp] = &[
     k("u", "unchanged", true),
     k("x", "existing (create)", false),
     k("t", "tags add/replace", false),
+    k("o", "missing organizations", false),
     k("n", "import", true),
 ];
 const RUN_KEYS: &[KeyHelp] = &[k("p", "pause", true), k("c", "cancel", true)];
@@ -265,6 +266,7 @@ fn screen_key(screen: KeyContext, code: KeyCode) -> Option<Action> {
         (KeyContext::Plan, 'u') => Action::Unchanged,
         (KeyContext::Plan, 'x') => Action::Existing,
         (KeyContext::Plan, 't') => Action::Tags,
+        (KeyContext::Plan, 'o') => Action::MissingOrgs,
         (KeyContext::Plan, 'n') => Action::Next,
         (KeyContext::Run | KeyContext::RunPaused, 'p') => Action::Pause,
         (KeyContext::Run | KeyContext::RunPaused, 'c') => Action::Cancel,
@@ -292,6 +294,7 @@ mod tests {
     #[case(KeyContext::Sheet, KeyCode::Char(']'), Some(Action::HeaderDown))]
     #[case(KeyContext::Map, KeyCode::Char(']'), None)]
     #[case(KeyContext::Map, KeyCode::Char('x'), Some(Action::Ignore))]
+    #[case(KeyContext::Plan, KeyCode::Char('o'), Some(Action::MissingOrgs))]
     #[case(KeyContext::Typing, KeyCode::Char('x'), Some(Action::Char('x')))]
     #[case(KeyContext::Typing, KeyCode::Char('q'), Some(Action::Char('q')))]
     #[case(KeyContext::Open, KeyCode::Char('q'), Some(Action::Quit))]

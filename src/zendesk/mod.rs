@@ -41,13 +41,17 @@ pub enum BulkEndpoint {
     CreateMany,
     CreateOrUpdateMany,
     UpdateMany,
+    /// `organizations/create_many`: `{"organizations": [...]}`, at most 100.
+    OrganizationsCreateMany,
 }
 
 impl BulkEndpoint {
     pub fn method(self) -> Method {
         match self {
             Self::UpdateMany => Method::PUT,
-            Self::CreateMany | Self::CreateOrUpdateMany => Method::POST,
+            Self::CreateMany | Self::CreateOrUpdateMany | Self::OrganizationsCreateMany => {
+                Method::POST
+            }
         }
     }
 
@@ -56,8 +60,33 @@ impl BulkEndpoint {
             Self::CreateMany => "/api/v2/users/create_many.json",
             Self::CreateOrUpdateMany => "/api/v2/users/create_or_update_many.json",
             Self::UpdateMany => "/api/v2/users/update_many.json",
+            Self::OrganizationsCreateMany => "/api/v2/organizations/create_many.json",
         }
     }
+
+    /// The body's key for the records sent: `users` or `organizations`.
+    pub fn key(self) -> &'static str {
+        match self {
+            Self::OrganizationsCreateMany => "organizations",
+            Self::CreateMany | Self::CreateOrUpdateMany | Self::UpdateMany => "users",
+        }
+    }
+}
+
+/// The first page of the organization list: cursor pagination, 100 a page (Zendesk's
+/// largest), which reaches every record where offset pages may stop short on large accounts.
+pub const ORGANIZATIONS_FIRST_PAGE: &str = "/api/v2/organizations.json?page%5Bsize%5D=100";
+
+/// The most pages the organization list is followed for: 1,000,000 organizations.
+pub const MAX_ORGANIZATION_PAGES: usize = 10_000;
+
+/// One page of a list: its items, and the path of the next page when there is one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next: Option<String>,
+    /// Records in the whole list, when the page says (offset pages do).
+    pub count: Option<u64>,
 }
 
 /// An answer and what its headers said about the rate limit.
@@ -249,18 +278,46 @@ impl Client {
     /// `next_page` (offset pagination) or `links.next` while `meta.has_more` (cursor
     /// pagination), on this account only and at most [`MAX_PAGES`] pages.
     pub async fn user_fields(&self) -> Result<Answer<Vec<UserField>>, ZendeskError> {
-        let mut path = "/api/v2/user_fields.json".to_owned();
-        let mut fields = Vec::new();
+        self.all_pages::<types::UserFieldsEnvelope>("/api/v2/user_fields.json", MAX_PAGES)
+            .await
+    }
+
+    /// One page of a list at `path` and the path of the next (on this account only).
+    async fn page<E: DeserializeOwned + types::Paged>(
+        &self,
+        path: &str,
+    ) -> Result<Answer<Page<E::Item>>, ZendeskError> {
+        let answer = self.get::<E>(path).await?;
+        let base = &self.base;
+        Ok(map_answer(answer, |envelope| {
+            let (items, paging) = envelope.into_parts();
+            let next = paging.next_path(base);
+            Page {
+                items,
+                next,
+                count: paging.count,
+            }
+        }))
+    }
+
+    /// Every page of a list from `first`, at most `max_pages` pages and each page once; the
+    /// status and rate of the last answer.
+    async fn all_pages<E: DeserializeOwned + types::Paged>(
+        &self,
+        first: &str,
+        max_pages: usize,
+    ) -> Result<Answer<Vec<E::Item>>, ZendeskError> {
+        let mut path = first.to_owned();
+        let mut items = Vec::new();
         let mut seen = HashSet::new();
         loop {
-            let answer = self.get::<types::UserFieldsEnvelope>(&path).await?;
-            let next = answer.value.next_path(&self.base);
-            fields.extend(answer.value.user_fields);
-            match next {
-                Some(next) if seen.len() < MAX_PAGES && seen.insert(next.clone()) => path = next,
+            let answer = self.page::<E>(&path).await?;
+            items.extend(answer.value.items);
+            match answer.value.next {
+                Some(next) if seen.len() < max_pages && seen.insert(next.clone()) => path = next,
                 _ => {
                     return Ok(Answer {
-                        value: fields,
+                        value: items,
                         status: answer.status,
                         rate: answer.rate,
                     });
@@ -293,12 +350,13 @@ impl Client {
         endpoint: BulkEndpoint,
         users: &[Value],
     ) -> Result<Answer<JobStatus>, ZendeskError> {
-        let body =
-            serde_json::to_vec(&json!({ "users": users })).map_err(|e| ZendeskError::Decode {
+        let body = serde_json::to_vec(&json!({ endpoint.key(): users })).map_err(|e| {
+            ZendeskError::Decode {
                 request: label(&endpoint.method(), endpoint.path()),
                 status: 0,
                 reason: format!("cannot encode the body: {e}"),
-            })?;
+            }
+        })?;
         self.send_bulk(endpoint.method(), endpoint.path(), body)
             .await
     }
@@ -384,8 +442,95 @@ impl Client {
         name: &str,
     ) -> Result<Answer<Vec<Organization>>, ZendeskError> {
         let path = format!("/api/v2/organizations/search.json?name={}", encode(name));
-        let answer = self.get::<types::OrganizationsEnvelope>(&path).await?;
+        self.organizations_at(&path).await
+    }
+
+    /// `GET /api/v2/organizations/search.json?external_id=…`: the organization with that
+    /// external_id, or none.
+    pub async fn search_organizations_by_external_id(
+        &self,
+        external_id: &str,
+    ) -> Result<Answer<Vec<Organization>>, ZendeskError> {
+        let path = format!(
+            "/api/v2/organizations/search.json?external_id={}",
+            encode(external_id)
+        );
+        self.organizations_at(&path).await
+    }
+
+    /// `GET /api/v2/organizations/show_many.json?external_ids=…` (at most 100): those that
+    /// exist, read directly (no search lag).
+    pub async fn organizations_show_many_by_external_ids(
+        &self,
+        external_ids: &[&str],
+    ) -> Result<Answer<Vec<Organization>>, ZendeskError> {
+        let path = format!(
+            "/api/v2/organizations/show_many.json?external_ids={}",
+            join(external_ids)
+        );
+        self.organizations_at(&path).await
+    }
+
+    /// `GET /api/v2/organizations/show_many.json?ids=…` (at most 100).
+    pub async fn organizations_show_many_by_ids(
+        &self,
+        ids: &[u64],
+    ) -> Result<Answer<Vec<Organization>>, ZendeskError> {
+        let ids: Vec<String> = ids.iter().map(u64::to_string).collect();
+        let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+        let path = format!("/api/v2/organizations/show_many.json?ids={}", join(&refs));
+        self.organizations_at(&path).await
+    }
+
+    /// `GET /api/v2/organizations/autocomplete.json?name=…`: organizations whose name starts
+    /// with `prefix` (at least 2 characters), ignoring case.
+    pub async fn autocomplete_organizations(
+        &self,
+        prefix: &str,
+    ) -> Result<Answer<Vec<Organization>>, ZendeskError> {
+        let path = format!(
+            "/api/v2/organizations/autocomplete.json?name={}",
+            encode(prefix)
+        );
+        self.organizations_at(&path).await
+    }
+
+    /// The organizations an answer at `path` lists (one page).
+    async fn organizations_at(
+        &self,
+        path: &str,
+    ) -> Result<Answer<Vec<Organization>>, ZendeskError> {
+        let answer = self.get::<types::OrganizationsEnvelope>(path).await?;
         Ok(map_answer(answer, |e| e.organizations))
+    }
+
+    /// One page of the organization list: [`ORGANIZATIONS_FIRST_PAGE`], then each `next`.
+    /// A caller that counts its requests reads the list page by page with this.
+    pub async fn organizations_page(
+        &self,
+        path: &str,
+    ) -> Result<Answer<Page<Organization>>, ZendeskError> {
+        self.page::<types::OrganizationsEnvelope>(path).await
+    }
+
+    /// Every organization of the account, 100 a page, following `links.next` (cursor) or
+    /// `next_page` (offset), at most [`MAX_ORGANIZATION_PAGES`] pages.
+    pub async fn organizations(&self) -> Result<Answer<Vec<Organization>>, ZendeskError> {
+        self.all_pages::<types::OrganizationsEnvelope>(
+            ORGANIZATIONS_FIRST_PAGE,
+            MAX_ORGANIZATION_PAGES,
+        )
+        .await
+    }
+
+    /// `POST /api/v2/organizations/create_many.json` with `{"organizations": organizations}`
+    /// (at most 100): a job whose results are read as the users' jobs' are.
+    pub async fn create_many_organizations(
+        &self,
+        organizations: &[Value],
+    ) -> Result<Answer<JobStatus>, ZendeskError> {
+        self.bulk(BulkEndpoint::OrganizationsCreateMany, organizations)
+            .await
     }
 
     /// `GET path` on the account, the answer as JSON whatever its shape: for read-only probes

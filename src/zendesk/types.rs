@@ -207,23 +207,50 @@ pub struct User {
     pub extra: Map<String, Value>,
 }
 
-/// `{"organizations": [...]}`: `organizations/search` and lists.
+/// `{"organizations": [...]}`: `organizations.json` in offset or cursor pages, `show_many`,
+/// `search`, `autocomplete`.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct OrganizationsEnvelope {
     pub organizations: Vec<Organization>,
-    #[serde(default)]
-    pub next_page: Option<String>,
-    #[serde(default)]
-    pub count: Option<u64>,
+    #[serde(flatten)]
+    pub paging: Paging,
 }
 
-/// An organization: the keys zdimport reads, the others kept in `extra`.
+/// An organization (Organizations, JSON format): the keys zdimport reads or sends, the others
+/// kept in `extra`. Lists and text default when absent or null, as a record may lack them.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 pub struct Organization {
     pub id: u64,
     pub name: String,
+    #[serde(default)]
+    pub external_id: Option<String>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub domain_names: Vec<String>,
+    #[serde(default)]
+    pub details: Option<String>,
+    #[serde(default)]
+    pub notes: Option<String>,
+    #[serde(default)]
+    pub group_id: Option<u64>,
+    #[serde(default)]
+    pub shared_tickets: Option<bool>,
+    #[serde(default)]
+    pub shared_comments: Option<bool>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub tags: Vec<String>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub organization_fields: Map<String, Value>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+/// A key sent as `null` reads as its empty value.
+fn null_as_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
 }
 
 /// `{"identities": [...]}`: `GET /api/v2/users/{id}/identities.json`.
@@ -253,8 +280,17 @@ pub struct UserIdentity {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct UserFieldsEnvelope {
     pub user_fields: Vec<UserField>,
+    #[serde(flatten)]
+    pub paging: Paging,
+}
+
+/// Where a list's next page is: `next_page` (offset pagination) or `links.next` while
+/// `meta.has_more` (cursor pagination).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub struct Paging {
     #[serde(default)]
     pub next_page: Option<String>,
+    /// Offset pages say how many records the whole list holds; cursor pages do not.
     #[serde(default)]
     pub count: Option<u64>,
     /// Cursor pagination: `{"has_more": true, "after_cursor": …}` with `links.next`.
@@ -264,7 +300,27 @@ pub struct UserFieldsEnvelope {
     pub links: Option<PageLinks>,
 }
 
-impl UserFieldsEnvelope {
+/// A page of a list: its items and where the next one is.
+pub trait Paged {
+    type Item;
+    fn into_parts(self) -> (Vec<Self::Item>, Paging);
+}
+
+impl Paged for UserFieldsEnvelope {
+    type Item = UserField;
+    fn into_parts(self) -> (Vec<UserField>, Paging) {
+        (self.user_fields, self.paging)
+    }
+}
+
+impl Paged for OrganizationsEnvelope {
+    type Item = Organization;
+    fn into_parts(self) -> (Vec<Organization>, Paging) {
+        (self.organizations, self.paging)
+    }
+}
+
+impl Paging {
     /// The next page's path and query on `base`, when there is one. A link to another host or
     /// scheme is not followed: the credentials go to the account's own URL only.
     pub fn next_path(&self, base: &Url) -> Option<String> {
@@ -365,8 +421,7 @@ mod page_tests {
 
     #[test]
     fn next_page_stays_on_the_account() {
-        let page = |next: &str| UserFieldsEnvelope {
-            user_fields: Vec::new(),
+        let page = |next: &str| Paging {
             next_page: Some(next.to_owned()),
             count: None,
             meta: None,
@@ -389,16 +444,17 @@ mod page_tests {
     #[test]
     fn cursor_links_are_followed_only_while_there_is_more() {
         let body = |more: bool| {
-            serde_json::from_value::<UserFieldsEnvelope>(serde_json::json!({
-                "user_fields": [],
+            serde_json::from_value::<OrganizationsEnvelope>(serde_json::json!({
+                "organizations": [],
                 "meta": {"has_more": more, "after_cursor": "xyz"},
-                "links": {"next": "https://acme.zendesk.com/api/v2/user_fields.json?page[after]=xyz"}
+                "links": {"next": "https://acme.zendesk.com/api/v2/organizations.json?page[after]=xyz"}
             }))
             .unwrap()
+            .paging
         };
         assert_eq!(
             body(true).next_path(&base()).as_deref(),
-            Some("/api/v2/user_fields.json?page[after]=xyz")
+            Some("/api/v2/organizations.json?page[after]=xyz")
         );
         assert_eq!(body(false).next_path(&base()), None);
     }

@@ -31,18 +31,29 @@ pub async fn get(sandbox: &SandboxHandle, path: &str) -> Value {
     body
 }
 
-/// Posts a bulk body and returns the job's id.
+/// Posts a bulk body of users and returns the job's id.
 pub async fn bulk(
     sandbox: &SandboxHandle,
     method: reqwest::Method,
     path: &str,
     users: Value,
 ) -> String {
+    bulk_of(sandbox, method, path, "users", users).await
+}
+
+/// Posts `{key: items}` (`users`, `organizations`) and returns the job's id.
+pub async fn bulk_of(
+    sandbox: &SandboxHandle,
+    method: reqwest::Method,
+    path: &str,
+    key: &str,
+    items: Value,
+) -> String {
     let (status, body) = call(
         sandbox,
         method,
         path,
-        Some(serde_json::json!({ "users": users })),
+        Some(serde_json::json!({ key: items })),
     )
     .await;
     assert_eq!(status, 200, "{path}: {body}");

@@ -10,7 +10,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Clear, Paragraph, Widget, Wrap};
 
 use crate::payload::Mode;
-use crate::plan::{Action as RowAction, Cost, Existing, Plan, Tags};
+use crate::plan::{Action as RowAction, Cost, Existing, MissingOrgs, Plan, Tags};
 use crate::tui::action::Action;
 use crate::tui::strings;
 use crate::tui::widgets::cursor::Cursor;
@@ -56,7 +56,11 @@ pub enum Stage {
 #[derive(Debug, Clone, PartialEq)]
 pub enum PlanOutcome {
     /// Look the users up.
-    Build { existing: Existing, tags: Tags },
+    Build {
+        existing: Existing,
+        tags: Tags,
+        missing_orgs: MissingOrgs,
+    },
     /// Go on to the import, with the plan or without it.
     Import {
         plan: Option<Arc<Plan>>,
@@ -71,6 +75,7 @@ pub struct PlanState {
     pub skip_unchanged: bool,
     pub existing: Existing,
     pub tags: Tags,
+    pub missing_orgs: MissingOrgs,
     filter: usize,
     /// Indexes into the plan's rows that pass the filter.
     pub shown: Vec<usize>,
@@ -95,6 +100,7 @@ impl PlanState {
             skip_unchanged: true,
             existing: Existing::Fail,
             tags: Tags::Replace,
+            missing_orgs: MissingOrgs::default(),
             filter: 0,
             shown: Vec::new(),
             cursor: Cursor::default(),
@@ -176,11 +182,15 @@ impl PlanState {
                     self.stage = Stage::Checked(c.clone());
                 }
             }
-            Action::Tags => {
-                self.tags = match self.tags {
-                    Tags::Replace => Tags::Add,
-                    Tags::Add => Tags::Replace,
-                };
+            Action::Tags | Action::MissingOrgs => {
+                if *action == Action::Tags {
+                    self.tags = match self.tags {
+                        Tags::Replace => Tags::Add,
+                        Tags::Add => Tags::Replace,
+                    };
+                } else {
+                    self.missing_orgs = self.missing_orgs.next();
+                }
                 if let Stage::Planned(c, _) = &self.stage {
                     // What is sent changes: the plan is made again.
                     self.stage = Stage::Checked(c.clone());
@@ -196,6 +206,7 @@ impl PlanState {
                 return Some(PlanOutcome::Build {
                     existing: self.existing,
                     tags: self.tags,
+                    missing_orgs: self.missing_orgs,
                 });
             }
             Action::SkipPlan if !self.blocked() && matches!(self.stage, Stage::Checked(_)) => {
@@ -364,6 +375,10 @@ impl PlanState {
             Span::styled(" Tags of existing users (t): ", theme::dim()),
             Span::styled(tags_text(self.tags), theme::header()),
         ]));
+        text.push(Line::from(vec![
+            Span::styled(" Organizations the account lacks (o): ", theme::dim()),
+            Span::styled(missing_orgs_text(self.missing_orgs), theme::header()),
+        ]));
         text.push(Line::from(""));
         text.push(Line::from(Span::styled(
             strings::PLAN_OFFER_KEYS,
@@ -412,7 +427,8 @@ impl PlanState {
             String::new()
         } else {
             format!(
-                " Not in the account (may not be created): {}",
+                " Not in the account, sent by name ({}): {}",
+                plan.missing_organizations.len(),
                 plan.missing_organizations.join(", ")
             )
         };
@@ -634,6 +650,14 @@ fn tags_text(tags: Tags) -> &'static str {
     }
 }
 
+fn missing_orgs_text(policy: MissingOrgs) -> &'static str {
+    match policy {
+        MissingOrgs::Create => "sent by name (not created first yet)",
+        MissingOrgs::SkipField => "users sent without an organization",
+        MissingOrgs::Fail => "their users not sent",
+    }
+}
+
 fn existing_text(existing: Existing) -> &'static str {
     match existing {
         Existing::Fail => "reported as would fail (create_many refuses them)",
@@ -738,11 +762,14 @@ mod tests {
         s.checked(check());
         s.update(&Action::Existing);
         s.update(&Action::Tags);
+        s.update(&Action::MissingOrgs);
+        s.update(&Action::MissingOrgs);
         assert_eq!(
             s.update(&Action::Enter),
             Some(PlanOutcome::Build {
                 existing: Existing::Update,
-                tags: Tags::Add
+                tags: Tags::Add,
+                missing_orgs: MissingOrgs::Fail,
             })
         );
         s.planned(plan());

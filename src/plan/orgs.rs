@@ -1,0 +1,775 @@
+//! The organizations a file names, resolved before its users are sent.
+//!
+//! Zendesk compares organization names ignoring case and surrounding spaces, so `acme corp `
+//! is Acme Corp and is sent as its `organization_id`. A name the account lacks follows the
+//! operator's [`MissingOrgs`] policy. A name that is not the same but close (`ACME Corp.` beside
+//! `Acme Corp`) would make a near-duplicate: it is a warning naming the closest existing names.
+//!
+//! Looking up costs whichever is cheaper: the first page of the organization list (100 and
+//! the account's count) comes first; when the rest of the list takes no more pages than there
+//! are names left to search, the whole list is read, else each name is searched and each
+//! missing one autocompleted for near-misses.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::lookup::{Gate, PlanError, retrying, run_all};
+use super::{Action, RowPlan, Spent};
+use crate::import::{ImportPlan, PlannedBatch};
+use crate::payload::User;
+use crate::zendesk::{Client, Organization};
+
+/// Organizations per page of the list, Zendesk's largest.
+const PER_PAGE: u64 = 100;
+
+/// The first page of the list with offset pagination, whose answer counts the whole list.
+const COUNTED_FIRST_PAGE: &str = "/api/v2/organizations.json?per_page=100";
+
+/// How close two names must be (0 to 1, normalised edit distance on their letters and
+/// digits) for one to be a near-miss of the other.
+const NEAR: f64 = 0.8;
+
+/// Closest existing names shown per near-miss.
+const CLOSEST: usize = 3;
+
+/// What happens to a user whose organization the account does not have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MissingOrgs {
+    /// The organization is to be created before the users that name it (issue 15, item 2).
+    /// Until the import does, such a user is sent with `organization: {"name"}`, which the
+    /// plan lists in `missing_organizations`; whether Zendesk creates it is unverified.
+    #[default]
+    Create,
+    /// The user is sent without an organization, with a warning.
+    SkipField,
+    /// The row is not sent.
+    Fail,
+}
+
+impl MissingOrgs {
+    pub const ALL: [MissingOrgs; 3] = [Self::Create, Self::SkipField, Self::Fail];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Create => "create",
+            Self::SkipField => "skip-field",
+            Self::Fail => "fail",
+        }
+    }
+
+    /// The next choice, for a key that cycles through them.
+    pub fn next(self) -> Self {
+        match self {
+            Self::Create => Self::SkipField,
+            Self::SkipField => Self::Fail,
+            Self::Fail => Self::Create,
+        }
+    }
+}
+
+impl fmt::Display for MissingOrgs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for MissingOrgs {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let word = s.trim().to_lowercase().replace('_', "-");
+        Self::ALL
+            .into_iter()
+            .find(|p| p.as_str() == word)
+            .ok_or_else(|| format!("unknown choice '{s}' (create, skip-field or fail)"))
+    }
+}
+
+/// How Zendesk compares organization names: ignoring case and surrounding spaces.
+pub fn name_key(name: &str) -> String {
+    name.trim().to_lowercase()
+}
+
+/// The organizations a plan found and did not find.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Resolved {
+    /// Existing organizations by [`name_key`]: id and name as the account spells it.
+    pub found: HashMap<String, (u64, String)>,
+    /// Names the account lacks, as the file first spells them (trimmed), sorted.
+    pub missing: Vec<String>,
+    /// Missing names and the closest existing names, for near-misses.
+    pub near: Vec<(String, Vec<String>)>,
+    /// Requests of the lookup, and whether the whole list was read.
+    pub spent: Spent,
+    pub listed: bool,
+}
+
+/// Every distinct organization name of the rows, as first spelled (trimmed), in row order.
+pub fn distinct_names<T: OrgHolder>(users: &[(u32, T)]) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    users
+        .iter()
+        .filter_map(|(_, u)| u.org_name())
+        .map(str::trim)
+        .filter(|name| !name.is_empty() && seen.insert(name_key(name)))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// A user whose organization by name is read and replaced: the plan's typed user, or one
+/// read back from a request body the headless import built.
+pub trait OrgHolder {
+    /// The organization named (`organization: {"name"}`), if any.
+    fn org_name(&self) -> Option<&str>;
+    /// Sent as `organization_id` instead of by name.
+    fn send_id(&mut self, id: u64);
+    /// Sent without an organization.
+    fn drop_org(&mut self);
+}
+
+impl OrgHolder for User {
+    fn org_name(&self) -> Option<&str> {
+        self.organization.as_ref().map(|o| o.name.as_str())
+    }
+
+    fn send_id(&mut self, id: u64) {
+        self.organization_id = Some(id);
+        self.organization = None;
+    }
+
+    fn drop_org(&mut self) {
+        self.organization = None;
+    }
+}
+
+impl OrgHolder for Value {
+    fn org_name(&self) -> Option<&str> {
+        self.get("organization")?.get("name")?.as_str()
+    }
+
+    fn send_id(&mut self, id: u64) {
+        if let Some(user) = self.as_object_mut() {
+            user.remove("organization");
+            user.insert("organization_id".into(), Value::from(id));
+        }
+    }
+
+    fn drop_org(&mut self) {
+        if let Some(user) = self.as_object_mut() {
+            user.remove("organization");
+        }
+    }
+}
+
+/// Requests the organization lookup makes: surely the first page of the list when any row
+/// names one; at most that, then the rest of the list or a search per name (whichever is
+/// fewer), and an autocomplete per name for near-misses.
+pub fn cost(names: usize) -> (u64, u64) {
+    let names = names as u64;
+    (names.min(1), names.min(1) + 2 * names)
+}
+
+/// Looks up `names` (see the module's doc for the choice of list or searches).
+pub(super) async fn resolve(
+    (client, gate): (&Client, &Gate),
+    names: &[String],
+    n: usize,
+) -> Result<Resolved, PlanError> {
+    let mut resolved = Resolved::default();
+    if names.is_empty() {
+        return Ok(resolved);
+    }
+    let what = "the organization list".to_owned();
+    let (first, spent) = retrying(gate, &what, || {
+        client.organizations_page(COUNTED_FIRST_PAGE)
+    })
+    .await?;
+    resolved.spent.add(spent);
+    let mut known: Vec<Organization> = first.value.items;
+    let remaining_pages = first
+        .value
+        .count
+        .map_or(u64::MAX, |c| c.div_ceil(PER_PAGE).saturating_sub(1));
+    let unsure = names
+        .iter()
+        .filter(|n| !known.iter().any(|o| name_key(&o.name) == name_key(n)))
+        .count() as u64;
+    match first.value.next {
+        None => resolved.listed = true,
+        Some(next) if remaining_pages <= unsure => {
+            read_rest(gate, client, next, &mut known, &mut resolved.spent).await?;
+            resolved.listed = true;
+        }
+        Some(_) => {}
+    }
+    if !resolved.listed {
+        search_each(gate, client, names, n, &mut known, &mut resolved.spent).await?;
+    }
+    settle(&mut resolved, names, &known);
+    if !resolved.listed {
+        let extra = near_candidates(gate, client, &resolved.missing, n).await?;
+        resolved.spent.add(extra.1);
+        known.extend(extra.0);
+    }
+    resolved.near = near_misses(&resolved.missing, &known);
+    Ok(resolved)
+}
+
+/// Follows the list from `next` to its end.
+async fn read_rest(
+    gate: &Gate,
+    client: &Client,
+    mut next: String,
+    known: &mut Vec<Organization>,
+    spent: &mut Spent,
+) -> Result<(), PlanError> {
+    let mut seen = std::collections::HashSet::new();
+    while seen.insert(next.clone()) {
+        let what = format!("the organization list ({next})");
+        let (page, used) = retrying(gate, &what, || client.organizations_page(&next)).await?;
+        spent.add(used);
+        known.extend(page.value.items);
+        match page.value.next {
+            Some(path) => next = path,
+            None => break,
+        }
+    }
+    Ok(())
+}
+
+/// One search per name the first page did not hold.
+async fn search_each(
+    gate: &Gate,
+    client: &Client,
+    names: &[String],
+    n: usize,
+    known: &mut Vec<Organization>,
+    spent: &mut Spent,
+) -> Result<(), PlanError> {
+    let unsure: Vec<String> = names
+        .iter()
+        .filter(|n| !known.iter().any(|o| name_key(&o.name) == name_key(n)))
+        .cloned()
+        .collect();
+    let answers = run_all(unsure, n, |name| async move {
+        let what = format!("organization '{name}'");
+        retrying(gate, &what, || client.search_organizations_by_name(&name)).await
+    })
+    .await?;
+    for (answer, used) in answers {
+        spent.add(used);
+        known.extend(answer.value);
+    }
+    Ok(())
+}
+
+/// Organizations whose name starts like each missing name (its first word, or its first two
+/// characters), for near-misses when the whole list was not read.
+async fn near_candidates(
+    gate: &Gate,
+    client: &Client,
+    missing: &[String],
+    n: usize,
+) -> Result<(Vec<Organization>, Spent), PlanError> {
+    let mut prefixes: Vec<String> = missing.iter().filter_map(|m| prefix(m)).collect();
+    prefixes.sort();
+    prefixes.dedup();
+    let answers = run_all(prefixes, n, |prefix| async move {
+        let what = format!("organizations starting '{prefix}'");
+        retrying(gate, &what, || client.autocomplete_organizations(&prefix)).await
+    })
+    .await?;
+    let mut spent = Spent::default();
+    let mut found = Vec::new();
+    for (answer, used) in answers {
+        spent.add(used);
+        found.extend(answer.value);
+    }
+    Ok((found, spent))
+}
+
+/// The first word of a name in lower case, without punctuation, if it has 2 characters or
+/// more (autocomplete needs 2).
+fn prefix(name: &str) -> Option<String> {
+    let word: String = name
+        .split_whitespace()
+        .next()?
+        .chars()
+        .take_while(|c| c.is_alphanumeric())
+        .collect::<String>()
+        .to_lowercase();
+    (word.chars().count() >= 2).then_some(word)
+}
+
+/// Which names the organizations `known` hold, and which they lack.
+fn settle(resolved: &mut Resolved, names: &[String], known: &[Organization]) {
+    let by_key: HashMap<String, &Organization> =
+        known.iter().map(|o| (name_key(&o.name), o)).collect();
+    for name in names {
+        match by_key.get(&name_key(name)) {
+            Some(org) => {
+                resolved
+                    .found
+                    .insert(name_key(name), (org.id, org.name.clone()));
+            }
+            None => resolved.missing.push(name.clone()),
+        }
+    }
+    resolved.missing.sort_by_key(|n| name_key(n));
+}
+
+/// Letters and digits only, lower case: `ACME Corp.` and `Acme  Corp` are both `acmecorp`.
+fn squashed(name: &str) -> String {
+    name.chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+/// For each missing name, the existing names close to it, closest first.
+///
+/// A list of 100,000 organizations against 5,000 missing names must not compare every pair:
+/// only names that share their first two or their last two letters and digits are compared
+/// (a near-miss that differs at both ends is not found).
+fn near_misses(missing: &[String], known: &[Organization]) -> Vec<(String, Vec<String>)> {
+    let mut existing: Vec<(&str, String)> = known
+        .iter()
+        .map(|o| (o.name.as_str(), squashed(&o.name)))
+        .collect();
+    existing.sort();
+    existing.dedup();
+    let mut by_end: HashMap<(bool, String), Vec<usize>> = HashMap::new();
+    for (i, (_, theirs)) in existing.iter().enumerate() {
+        for key in ends(theirs) {
+            by_end.entry(key).or_default().push(i);
+        }
+    }
+    missing
+        .iter()
+        .filter_map(|name| {
+            let mine = squashed(name);
+            let mut candidates: Vec<usize> = ends(&mine)
+                .into_iter()
+                .filter_map(|key| by_end.get(&key))
+                .flatten()
+                .copied()
+                .collect();
+            candidates.sort_unstable();
+            candidates.dedup();
+            let mut close: Vec<(f64, &str)> = candidates
+                .into_iter()
+                .map(|i| {
+                    let (shown, theirs) = &existing[i];
+                    (strsim::normalized_levenshtein(&mine, theirs), *shown)
+                })
+                .filter(|(score, _)| *score >= NEAR)
+                .collect();
+            close.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(b.1)));
+            let names: Vec<String> = close
+                .into_iter()
+                .take(CLOSEST)
+                .map(|(_, n)| n.to_owned())
+                .collect();
+            (!names.is_empty()).then(|| (name.clone(), names))
+        })
+        .collect()
+}
+
+/// The first two and the last two characters of a squashed name, as bucket keys.
+fn ends(squashed: &str) -> [(bool, String); 2] {
+    let chars: Vec<char> = squashed.chars().collect();
+    let first: String = chars.iter().take(2).collect();
+    let last: String = chars[chars.len().saturating_sub(2)..].iter().collect();
+    [(true, first), (false, last)]
+}
+
+/// Sends each user's organization as `organization_id` when it exists; a missing one is kept
+/// by name for [`MissingOrgs::Create`] (created first) and for `Fail` (the row is not sent:
+/// [`fail_missing`]), and dropped for `SkipField`. Returns the warnings: near-misses, and the
+/// rows a missing organization changes.
+pub(super) fn apply<T: OrgHolder>(
+    users: &mut [(u32, T)],
+    resolved: &Resolved,
+    policy: MissingOrgs,
+) -> Vec<String> {
+    let mut missing_rows: HashMap<String, Vec<u32>> = HashMap::new();
+    for (row, user) in users.iter_mut() {
+        let Some(key) = user.org_name().map(name_key) else {
+            continue;
+        };
+        if let Some((id, _)) = resolved.found.get(&key) {
+            user.send_id(*id);
+        } else {
+            missing_rows.entry(key).or_default().push(*row);
+            if policy == MissingOrgs::SkipField {
+                user.drop_org();
+            }
+        }
+    }
+    let mut warnings: Vec<String> = resolved
+        .near
+        .iter()
+        .map(|(name, close)| near_warning(name, close))
+        .collect();
+    let what = match policy {
+        MissingOrgs::Create => return warnings,
+        MissingOrgs::SkipField => "sent without an organization",
+        MissingOrgs::Fail => "not sent",
+    };
+    for name in &resolved.missing {
+        if let Some(rows) = missing_rows.get(&name_key(name)) {
+            warnings.push(format!(
+                "organization '{name}' is not in the account: {} {what} (--missing-orgs {policy})",
+                rows_text(rows)
+            ));
+        }
+    }
+    warnings
+}
+
+fn near_warning(name: &str, close: &[String]) -> String {
+    let quoted: Vec<String> = close.iter().map(|c| format!("'{c}'")).collect();
+    format!(
+        "organization '{name}' is not in the account but is close to {}: a near-duplicate if \
+         created (correct the sheet, or map the name to the existing one)",
+        quoted.join(", ")
+    )
+}
+
+/// `row 4` or `rows 4, 9, 12` (at most 10 numbers, then how many more).
+fn rows_text(rows: &[u32]) -> String {
+    let shown: Vec<String> = rows.iter().take(10).map(u32::to_string).collect();
+    let more = rows.len().saturating_sub(10);
+    let tail = if more > 0 {
+        format!(" and {more} more")
+    } else {
+        String::new()
+    };
+    match rows.len() {
+        1 => format!("row {}", shown[0]),
+        _ => format!("rows {}{tail}", shown.join(", ")),
+    }
+}
+
+/// [`MissingOrgs::Fail`]: the rows whose organization is missing are not sent.
+pub(super) fn fail_missing(rows: &mut [RowPlan], resolved: &Resolved) {
+    for row in rows {
+        let Some(org) = row.user.as_ref().and_then(|u| u.organization.as_ref()) else {
+            continue;
+        };
+        if resolved.found.contains_key(&name_key(&org.name)) || row.action.name() == "invalid" {
+            continue;
+        }
+        row.action = Action::WouldFail {
+            reason: format!(
+                "organization '{}' is not in the account (--missing-orgs fail)",
+                org.name.trim()
+            ),
+        };
+    }
+}
+
+/// The headless import's organizations, resolved in the requests it built: each user's
+/// organization sent as `organization_id` when the account has it, a missing one as `policy`
+/// says (`Fail` moves its rows to the skipped ones, with the reason). Returns the warnings.
+///
+/// Done before the run is journaled, so a resume sends exactly these bodies.
+pub async fn resolve_import(
+    client: &Client,
+    plan: &mut ImportPlan,
+    policy: MissingOrgs,
+    concurrency: usize,
+) -> Result<Vec<String>, PlanError> {
+    let body_error = |(row, reason): BodyError| PlanError::Body { row, reason };
+    let mut users = Vec::new();
+    for batch in &plan.batches {
+        users.extend(batch_users(batch).map_err(body_error)?);
+    }
+    let names = distinct_names(&users);
+    if names.is_empty() {
+        return Ok(Vec::new());
+    }
+    let gate = Gate::default();
+    let resolved = resolve((client, &gate), &names, concurrency.max(1)).await?;
+    let warnings = apply(&mut users, &resolved, policy);
+    rebuild(plan, users, &resolved, policy).map_err(body_error)?;
+    Ok(warnings)
+}
+
+/// The users of a batch with their sheet rows, read back from its body.
+fn batch_users(batch: &PlannedBatch) -> Result<Vec<(u32, Value)>, BodyError> {
+    let body: BulkBody = serde_json::from_slice(&batch.body).map_err(|e| {
+        (
+            batch.rows.first().copied().unwrap_or_default(),
+            e.to_string(),
+        )
+    })?;
+    Ok(batch.rows.iter().copied().zip(body.users).collect())
+}
+
+/// A request body that cannot be read or written: its first row, and why.
+type BodyError = (u32, String);
+
+/// Only the organization of each user is read; the rest is kept as sent.
+#[derive(Deserialize)]
+struct BulkBody {
+    users: Vec<Value>,
+}
+
+/// The batches again with the users `apply` changed; with `Fail`, the users of a missing
+/// organization leave their batch for the skipped rows. Rows keep their order, so every
+/// index is as the plan would have numbered it.
+fn rebuild(
+    plan: &mut ImportPlan,
+    users: Vec<(u32, Value)>,
+    resolved: &Resolved,
+    policy: MissingOrgs,
+) -> Result<(), BodyError> {
+    let mut users = users.into_iter();
+    let mut batches = Vec::with_capacity(plan.batches.len());
+    let mut first_index = 0;
+    let mut failed = Vec::new();
+    for batch in std::mem::take(&mut plan.batches) {
+        let mut kept = PlannedBatch {
+            first_index,
+            rows: Vec::new(),
+            keys: Vec::new(),
+            body: bytes::Bytes::new(),
+        };
+        let mut sent = Vec::new();
+        for (key, (row, user)) in batch
+            .keys
+            .into_iter()
+            .zip(users.by_ref().take(batch.rows.len()))
+        {
+            match missing_name(&user, resolved).filter(|_| policy == MissingOrgs::Fail) {
+                Some(name) => failed.push((row, key, name)),
+                None => {
+                    kept.rows.push(row);
+                    kept.keys.push(key);
+                    sent.push(user);
+                }
+            }
+        }
+        if sent.is_empty() {
+            continue;
+        }
+        let body = serde_json::to_vec(&serde_json::json!({ "users": sent }))
+            .map_err(|e| (kept.rows[0], e.to_string()))?;
+        kept.body = bytes::Bytes::from(body);
+        first_index += kept.rows.len() as u64;
+        batches.push(kept);
+    }
+    plan.batches = batches;
+    for (row, key, name) in failed {
+        plan.skipped_keys.insert(plan.skipped.len(), key);
+        plan.skipped.push((
+            row,
+            format!("organization '{name}' is not in the account (--missing-orgs fail)"),
+        ));
+    }
+    Ok(())
+}
+
+/// The organization a user still names by name that the account lacks.
+fn missing_name(user: &Value, resolved: &Resolved) -> Option<String> {
+    let name = user.org_name()?.trim();
+    (!resolved.found.contains_key(&name_key(name))).then(|| name.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use rstest::rstest;
+
+    use super::*;
+    use crate::payload::OrganizationRef;
+
+    fn org(id: u64, name: &str) -> Organization {
+        serde_json::from_value(serde_json::json!({"id": id, "name": name})).unwrap()
+    }
+
+    fn user(name: &str) -> User {
+        User {
+            name: Some("U".into()),
+            organization: Some(OrganizationRef { name: name.into() }),
+            ..User::default()
+        }
+    }
+
+    #[rstest]
+    #[case("create", Ok(MissingOrgs::Create))]
+    #[case(" Skip-Field ", Ok(MissingOrgs::SkipField))]
+    #[case("skip_field", Ok(MissingOrgs::SkipField))]
+    #[case("FAIL", Ok(MissingOrgs::Fail))]
+    #[case("ignore", Err("unknown choice 'ignore' (create, skip-field or fail)".to_owned()))]
+    fn policies_parse(#[case] text: &str, #[case] want: Result<MissingOrgs, String>) {
+        assert_eq!(text.parse::<MissingOrgs>(), want);
+    }
+
+    #[test]
+    fn names_match_ignoring_case_and_surrounding_spaces_only() {
+        let users = vec![
+            (2, user(" acme corp ")),
+            (3, user("ACME CORP")),
+            (4, user("Acme  Corp")),
+        ];
+        let names = distinct_names(&users);
+        assert_eq!(
+            names,
+            ["acme corp", "Acme  Corp"],
+            "inner spaces make another name"
+        );
+        let mut resolved = Resolved::default();
+        settle(
+            &mut resolved,
+            &names,
+            &[org(7, "Acme Corp"), org(8, "Globex")],
+        );
+        assert_eq!(resolved.found["acme corp"], (7, "Acme Corp".to_owned()));
+        assert_eq!(resolved.missing, ["Acme  Corp"]);
+    }
+
+    #[test]
+    fn near_misses_name_the_closest_existing_organizations() {
+        let known = [
+            org(1, "Acme Corp"),
+            org(2, "Acme Corporation"),
+            org(3, "Globex"),
+            org(4, "ACME Corp"),
+        ];
+        let near = near_misses(
+            &["ACME Corp.".into(), "Initech".into(), "Globex Inc".into()],
+            &known,
+        );
+        assert_eq!(
+            near,
+            [(
+                "ACME Corp.".to_owned(),
+                vec!["ACME Corp".to_owned(), "Acme Corp".to_owned()]
+            )],
+            "Globex Inc is 0.6 from Globex: not near"
+        );
+        let known = [
+            org(1, "Initech Systems"),
+            org(2, "Unitech Systems"),
+            org(3, "Initech Sistems"),
+        ];
+        let near = near_misses(&["Initech Systemz".into()], &known);
+        assert_eq!(
+            near[0].1,
+            ["Initech Systems", "Initech Sistems"],
+            "closest first; Unitech Systems differs at both ends, so is not compared"
+        );
+    }
+
+    #[test]
+    fn each_policy_sends_what_it_says() {
+        let mut resolved = Resolved::default();
+        settle(
+            &mut resolved,
+            &["Acme".into(), "Initech".into()],
+            &[org(7, "ACME")],
+        );
+        for policy in MissingOrgs::ALL {
+            let mut users = vec![
+                (2, user("acme")),
+                (3, user("Initech")),
+                (4, user("initech ")),
+            ];
+            let warnings = apply(&mut users, &resolved, policy);
+            assert_eq!(
+                (users[0].1.organization_id, &users[0].1.organization),
+                (Some(7), &None)
+            );
+            let kept = users[1].1.organization.is_some();
+            assert_eq!(kept, policy != MissingOrgs::SkipField, "{policy}");
+            assert_eq!(users[1].1.organization_id, None);
+            let said: Vec<&String> = warnings
+                .iter()
+                .filter(|w| w.contains("rows 3, 4"))
+                .collect();
+            let want = match policy {
+                MissingOrgs::Create => 0,
+                MissingOrgs::SkipField | MissingOrgs::Fail => 1,
+            };
+            assert_eq!(said.len(), want, "{policy}: {warnings:?}");
+        }
+    }
+
+    fn batch(first_index: u64, rows: &[u32], orgs: &[&str]) -> PlannedBatch {
+        let users: Vec<Value> = orgs
+            .iter()
+            .map(|o| serde_json::json!({"name": "U", "organization": {"name": o}}))
+            .collect();
+        PlannedBatch {
+            first_index,
+            rows: rows.to_vec(),
+            keys: rows
+                .iter()
+                .map(|r| crate::import::UserKey {
+                    name: Some(format!("row {r}")),
+                    ..Default::default()
+                })
+                .collect(),
+            body: serde_json::to_vec(&serde_json::json!({ "users": users }))
+                .unwrap()
+                .into(),
+        }
+    }
+
+    #[test]
+    fn failing_rows_leave_their_batches_and_indexes_follow() {
+        let mut plan = ImportPlan::new(crate::payload::Mode::Create);
+        plan.batches = vec![
+            batch(0, &[2, 3, 4], &["Acme", "Initech", "ACME "]),
+            batch(3, &[5, 6], &["initech", "Initech"]),
+            batch(5, &[7], &["acme"]),
+        ];
+        plan.skip(9, "invalid");
+        let mut resolved = Resolved::default();
+        settle(
+            &mut resolved,
+            &["Acme".into(), "Initech".into()],
+            &[org(7, "Acme")],
+        );
+        let mut users = Vec::new();
+        for b in &plan.batches {
+            users.extend(batch_users(b).unwrap());
+        }
+        apply(&mut users, &resolved, MissingOrgs::Fail);
+        rebuild(&mut plan, users, &resolved, MissingOrgs::Fail).unwrap();
+        let kept: Vec<(u64, Vec<u32>)> = plan
+            .batches
+            .iter()
+            .map(|b| (b.first_index, b.rows.clone()))
+            .collect();
+        assert_eq!(kept, [(0, vec![2, 4]), (2, vec![7])]);
+        let body: Value = serde_json::from_slice(&plan.batches[0].body).unwrap();
+        assert_eq!(body["users"][1]["organization_id"], 7);
+        assert!(body["users"][1].get("organization").is_none());
+        let skipped: Vec<u32> = plan.skipped.iter().map(|(r, _)| *r).collect();
+        assert_eq!(skipped, [9, 3, 5, 6]);
+        assert_eq!(
+            plan.skipped[2].1,
+            "organization 'initech' is not in the account (--missing-orgs fail)"
+        );
+        assert_eq!(plan.skipped_keys[&3].name.as_deref(), Some("row 6"));
+    }
+
+    #[test]
+    fn the_cost_is_one_page_surely_and_two_requests_a_name_at_most() {
+        assert_eq!(cost(0), (0, 0));
+        assert_eq!(cost(30), (1, 61));
+        assert_eq!(rows_text(&[4]), "row 4");
+        let many: Vec<u32> = (1..=12).collect();
+        assert_eq!(
+            rows_text(&many),
+            "rows 1, 2, 3, 4, 5, 6, 7, 8, 9, 10 and 2 more"
+        );
+    }
+}
