@@ -42,6 +42,8 @@ pub enum Action {
     Existing,
     /// Plan: replace an existing user's tags or add the row's to them.
     Tags,
+    /// Plan: make a new email of an existing user its primary one, or add it as secondary.
+    MakePrimary,
     SkipPlan,
     /// Run: pause or resume sending; cancel the import.
     Pause,

@@ -569,12 +569,17 @@ impl App {
                     return None;
                 }
                 match state.update(action)? {
-                    PlanOutcome::Build { existing, tags } => {
+                    PlanOutcome::Build {
+                        existing,
+                        tags,
+                        make_primary,
+                    } => {
                         let account = self.session.account.clone()?;
                         let options = crate::plan::PlanOptions {
                             mode: self.session.mode,
                             existing,
                             tags,
+                            make_primary,
                             ..crate::plan::PlanOptions::default()
                         };
                         Some(Command::BuildPlan { account, options })
@@ -769,6 +774,7 @@ impl App {
             fresh.skip_unchanged = old.skip_unchanged;
             fresh.existing = old.existing;
             fresh.tags = old.tags;
+            fresh.make_primary = old.make_primary;
         }
         self.screen = Screen::Plan(fresh);
         Some(Command::CheckAccount {

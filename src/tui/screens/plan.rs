@@ -56,7 +56,11 @@ pub enum Stage {
 #[derive(Debug, Clone, PartialEq)]
 pub enum PlanOutcome {
     /// Look the users up.
-    Build { existing: Existing, tags: Tags },
+    Build {
+        existing: Existing,
+        tags: Tags,
+        make_primary: bool,
+    },
     /// Go on to the import, with the plan or without it.
     Import {
         plan: Option<Arc<Plan>>,
@@ -71,6 +75,8 @@ pub struct PlanState {
     pub skip_unchanged: bool,
     pub existing: Existing,
     pub tags: Tags,
+    /// A new email on an existing user becomes its primary one.
+    pub make_primary: bool,
     filter: usize,
     /// Indexes into the plan's rows that pass the filter.
     pub shown: Vec<usize>,
@@ -95,6 +101,7 @@ impl PlanState {
             skip_unchanged: true,
             existing: Existing::Fail,
             tags: Tags::Replace,
+            make_primary: false,
             filter: 0,
             shown: Vec::new(),
             cursor: Cursor::default(),
@@ -186,6 +193,13 @@ impl PlanState {
                     self.stage = Stage::Checked(c.clone());
                 }
             }
+            Action::MakePrimary => {
+                self.make_primary = !self.make_primary;
+                if let Stage::Planned(c, _) = &self.stage {
+                    // What is sent changes: the plan is made again.
+                    self.stage = Stage::Checked(c.clone());
+                }
+            }
             Action::Enter if matches!(self.stage, Stage::Planned(..)) && !self.shown.is_empty() => {
                 self.detail = Some(Detail::default());
             }
@@ -196,6 +210,7 @@ impl PlanState {
                 return Some(PlanOutcome::Build {
                     existing: self.existing,
                     tags: self.tags,
+                    make_primary: self.make_primary,
                 });
             }
             Action::SkipPlan if !self.blocked() && matches!(self.stage, Stage::Checked(_)) => {
@@ -363,6 +378,10 @@ impl PlanState {
         text.push(Line::from(vec![
             Span::styled(" Tags of existing users (t): ", theme::dim()),
             Span::styled(tags_text(self.tags), theme::header()),
+        ]));
+        text.push(Line::from(vec![
+            Span::styled(" New emails of existing users (e): ", theme::dim()),
+            Span::styled(primary_text(self.make_primary), theme::header()),
         ]));
         text.push(Line::from(""));
         text.push(Line::from(Span::styled(
@@ -627,6 +646,14 @@ fn say(area: Rect, buf: &mut Buffer, text: &str, colour: ratatui::style::Color) 
         .render(area, buf);
 }
 
+fn primary_text(make_primary: bool) -> &'static str {
+    if make_primary {
+        "made primary (2 more requests each, after the import)"
+    } else {
+        "secondary, the primary kept (Zendesk's bulk update)"
+    }
+}
+
 fn tags_text(tags: Tags) -> &'static str {
     match tags {
         Tags::Replace => "replaced by the row's (Zendesk's bulk update)",
@@ -738,11 +765,13 @@ mod tests {
         s.checked(check());
         s.update(&Action::Existing);
         s.update(&Action::Tags);
+        s.update(&Action::MakePrimary);
         assert_eq!(
             s.update(&Action::Enter),
             Some(PlanOutcome::Build {
                 existing: Existing::Update,
-                tags: Tags::Add
+                tags: Tags::Add,
+                make_primary: true,
             })
         );
         s.planned(plan());
