@@ -481,9 +481,11 @@ pub fn import_plan_from(
         .filter(|r| matches!(r.action, crate::plan::Action::New))
         .map(|r| r.row)
         .collect();
+    let primary: HashMap<u32, u64> = routed.make_primary.iter().copied().collect();
     for batch in &mut out.batches {
         for (key, row) in batch.keys.iter_mut().zip(&batch.rows) {
             key.expect_new = new.contains(row);
+            key.make_primary = primary.get(row).copied();
         }
     }
     for (row, reason) in routed.skipped {

@@ -51,6 +51,10 @@ pub struct ProfileOptions {
     /// What an import does with rows that have an error: skip (default), block or include.
     #[serde(default, skip_serializing_if = "is_skip")]
     pub invalid: InvalidPolicy,
+    /// A new email on an existing user becomes its primary email (plan and import
+    /// `--make-primary`), instead of a secondary one beside the primary Zendesk keeps.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub make_primary: bool,
     /// What happens to a user whose organization the account lacks: create it first
     /// (default), skip-field or fail.
     #[serde(default, skip_serializing_if = "is_create")]

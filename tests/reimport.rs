@@ -174,20 +174,6 @@ async fn import(client: &Client, plan: &Plan) -> Vec<import::RowOutcome> {
     collector.await.unwrap().finished
 }
 
-fn unchanged_or_what(plan: &Plan) -> Vec<String> {
-    plan.rows
-        .iter()
-        .filter(|r| !matches!(r.action, Action::Unchanged { .. }))
-        .map(|r| match &r.action {
-            Action::Update { changes, .. } => {
-                let list: Vec<String> = changes.iter().map(ToString::to_string).collect();
-                format!("row {}: update {}", r.row, list.join("; "))
-            }
-            other => format!("row {}: {other:?}", r.row),
-        })
-        .collect()
-}
-
 async fn import_then_plan_again(config: SandboxConfig) {
     let sandbox = sandbox(config).await;
     let client = common::client(&sandbox);
@@ -220,7 +206,7 @@ async fn import_then_plan_again(config: SandboxConfig) {
     }
     let again = plan(&client).await;
     assert_eq!(
-        unchanged_or_what(&again),
+        common::unchanged_or_what(&again),
         Vec::<String>::new(),
         "every row unchanged"
     );

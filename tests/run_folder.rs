@@ -5,20 +5,17 @@
 mod common;
 
 use std::path::Path;
-use std::time::Duration;
 
 use rand::{Rng as _, SeedableRng as _};
-use tokio_util::sync::CancellationToken;
 use zdimport::import::journal::{self, Damage};
 use zdimport::import::{
-    self, EngineOptions, ImportError, ImportEvent, ImportPlan, Journal, Outcome, Retry, RunInfo,
-    Summary,
+    self, EngineOptions, ImportError, ImportPlan, Journal, Outcome, Retry, Summary,
 };
 use zdimport::payload::Mode;
 use zdimport::sandbox::{Fault, Sandbox, SandboxConfig, SandboxHandle};
 use zdimport::zendesk::Client;
 
-use common::{collect, plan_of};
+use common::plan_of;
 
 const SPEED: f64 = 100.0;
 const ROWS: u32 = 200;
@@ -32,15 +29,6 @@ async fn sandbox() -> SandboxHandle {
     Sandbox::start(config).await.unwrap()
 }
 
-fn info(id: &str, plan: &ImportPlan) -> RunInfo {
-    RunInfo {
-        id: id.into(),
-        mode: plan.mode,
-        rows: plan.rows() as u64,
-        ..RunInfo::default()
-    }
-}
-
 /// Runs the engine on `journal` to its end, within a deadline.
 async fn run(
     plan: ImportPlan,
@@ -48,15 +36,7 @@ async fn run(
     journal: Journal,
     options: &EngineOptions,
 ) -> Result<Summary, ImportError> {
-    let (tx, rx) = tokio::sync::mpsc::channel::<ImportEvent>(32);
-    let cancel = CancellationToken::new();
-    let collector = tokio::spawn(collect(rx, cancel.clone(), None));
-    let engine = import::run(plan, client, journal, tx, cancel, options.clone());
-    let summary = tokio::time::timeout(Duration::from_secs(60), engine)
-        .await
-        .expect("the import finishes within a minute");
-    collector.await.unwrap();
-    summary
+    common::run_to_end(plan, client, journal, options).await
 }
 
 /// Each of the first `rows` users is in the sandbox exactly once.
@@ -101,7 +81,7 @@ async fn crash_and_resume(cut: u64) {
     let options = EngineOptions::for_speed(SPEED);
     let plan = plan_of(Mode::Create, ROWS, SKIPPED, false);
     let tmp = tempfile::tempdir().unwrap();
-    let mut journal = Journal::create(tmp.path(), &info("r", &plan), &plan).unwrap();
+    let mut journal = Journal::create(tmp.path(), &common::run_info("r", &plan), &plan).unwrap();
     journal.crash_after(cut);
     let _crashed = run(plan, &client, journal, &options).await;
     let dir = tmp.path().join("r");
@@ -125,7 +105,7 @@ async fn a_crash_at_any_entry_or_byte_of_the_journal_resumes_with_every_row_once
     let client = common::client(&sandbox);
     let plan = plan_of(Mode::Create, ROWS, SKIPPED, false);
     let tmp = tempfile::tempdir().unwrap();
-    let journal = Journal::create(tmp.path(), &info("whole", &plan), &plan).unwrap();
+    let journal = Journal::create(tmp.path(), &common::run_info("whole", &plan), &plan).unwrap();
     run(plan, &client, journal, &EngineOptions::for_speed(SPEED))
         .await
         .unwrap();
@@ -151,7 +131,7 @@ async fn damaged_then_resumed(damage: fn(&Path), expect: fn(&Damage) -> bool, na
     let options = EngineOptions::for_speed(SPEED);
     let plan = plan_of(Mode::Create, ROWS, SKIPPED, false);
     let tmp = tempfile::tempdir().unwrap();
-    let journal = Journal::create(tmp.path(), &info("r", &plan), &plan).unwrap();
+    let journal = Journal::create(tmp.path(), &common::run_info("r", &plan), &plan).unwrap();
     run(plan, &client, journal, &options).await.unwrap();
     let dir = tmp.path().join("r");
     damage(&dir.join("journal.jsonl"));
@@ -201,7 +181,7 @@ async fn a_damaged_or_missing_journal_looks_users_up_before_sending_anything() {
 fn a_broken_run_json_or_a_missing_run_is_named_with_what_to_do() {
     let tmp = tempfile::tempdir().unwrap();
     let plan = plan_of(Mode::Create, 3, 0, false);
-    drop(Journal::create(tmp.path(), &info("r1", &plan), &plan).unwrap());
+    drop(Journal::create(tmp.path(), &common::run_info("r1", &plan), &plan).unwrap());
     std::fs::write(tmp.path().join("r1/run.json"), "{\n \"id\": ").unwrap();
     let dir = journal::find_run(tmp.path(), Some("r1")).unwrap();
     let error = Journal::open(&dir).unwrap_err().to_string();
@@ -221,7 +201,7 @@ fn a_second_process_on_a_locked_run_names_the_holder_and_fails() {
     let data = tempfile::tempdir().unwrap();
     let runs = data.path().join("runs");
     let plan = plan_of(Mode::Create, 3, 0, false);
-    let mut info = info("r1", &plan);
+    let mut info = common::run_info("r1", &plan);
     info.account = "http://127.0.0.1:9".into();
     let _held = Journal::create(&runs, &info, &plan).unwrap();
     for command in [&["resume", "r1"][..], &["retry", "r1", "--yes"][..]] {
@@ -250,7 +230,7 @@ async fn retry_looks_up_unknown_rows_before_sending_them_again() {
     options.concurrency = 1;
     let plan = plan_of(Mode::Create, 300, 0, false);
     let tmp = tempfile::tempdir().unwrap();
-    let journal = Journal::create(tmp.path(), &info("r", &plan), &plan).unwrap();
+    let journal = Journal::create(tmp.path(), &common::run_info("r", &plan), &plan).unwrap();
     let first = run(plan, &client, journal, &options).await.unwrap();
     assert_eq!((first.created, first.unknown), (100, 200), "{first}");
     let retry = Retry::read(&tmp.path().join("r")).unwrap();
@@ -305,7 +285,7 @@ async fn repeated_sheet_row_numbers_lose_no_row_and_the_run_finishes() {
     let options = EngineOptions::for_speed(SPEED);
     let plan = plan_with_repeated_row_numbers(ROWS);
     let tmp = tempfile::tempdir().unwrap();
-    let mut journal = Journal::create(tmp.path(), &info("r", &plan), &plan).unwrap();
+    let mut journal = Journal::create(tmp.path(), &common::run_info("r", &plan), &plan).unwrap();
     journal.crash_after(6_000);
     let _crashed = run(plan, &client, journal, &options).await;
     let dir = tmp.path().join("r");
@@ -441,7 +421,7 @@ async fn retry_never_sends_again_an_unknown_user_it_cannot_look_up() {
     options.max_attempts = 1;
     let plan = plan_of(Mode::Create, 100, 0, true);
     let tmp = tempfile::tempdir().unwrap();
-    let journal = Journal::create(tmp.path(), &info("r", &plan), &plan).unwrap();
+    let journal = Journal::create(tmp.path(), &common::run_info("r", &plan), &plan).unwrap();
     let first = run(plan, &client, journal, &options).await.unwrap();
     assert_eq!(first.unknown, 100, "{first}");
     let retry = Retry::read(&tmp.path().join("r")).unwrap();

@@ -18,7 +18,7 @@ use crate::import::{self, EngineOptions, ImportPlan, Journal, Retry, RetryRows, 
 use crate::payload::{Blank, InvalidPolicy, LeftOut, Severity};
 use crate::pipeline::AccountChecks;
 use crate::pipeline::{self, Event};
-use crate::plan::Fields;
+use crate::plan::{Fields, PlanOptions, Tags};
 use crate::sandbox::SandboxHandle;
 use crate::session;
 use crate::zendesk::{self, Client};
@@ -82,6 +82,16 @@ pub struct ImportArgs {
     /// organizations are sent by id
     #[arg(long, value_name = "create|skip-field|fail", value_parser = super::plan::parse_missing_orgs)]
     pub missing_orgs: Option<crate::plan::MissingOrgs>,
+    /// What a row's tags do to an existing user's: replace them (Zendesk's bulk update) or add
+    /// to them (the users are looked up first, as `plan` does, and their tags sent with the
+    /// row's)
+    #[arg(long, value_name = "add|replace", default_value = "replace", value_parser = super::plan::parse_tags)]
+    pub tags: Tags,
+    /// A new email on an existing user becomes its primary email (the users are looked up
+    /// first, as `plan` does; after its bulk job, two requests per such user) instead of a
+    /// secondary one beside the primary Zendesk keeps (default: the profile's make_primary)
+    #[arg(long)]
+    pub make_primary: bool,
     /// Do not ask before sending
     #[arg(long)]
     pub yes: bool,
@@ -151,25 +161,38 @@ pub fn import(args: &ImportArgs) -> Result<ExitCode, String> {
         // The same conversion as `plan`, `preview --account` and the TUI: dropdown labels to
         // values, numbers as numbers, unknown keys stopped here (issue: the headless import
         // once sent labels Zendesk silently dropped).
-        let fields = Arc::new(Fields::new(
-            client.user_fields().await.map_err(|e| e.to_string())?.value,
-        ));
+        let answer = client.user_fields().await.map_err(|e| e.to_string())?;
+        let fields = Arc::new(Fields::new(answer.value));
         let prepared = args.mapping.prepare_for(Some(&fields))?;
         let checks = AccountChecks {
             fields: Some(fields),
             blank: args.blank,
         };
         let policy = prepared.options.invalid;
-        let (mut plan, info, left_out) = build_plan(prepared, &args.mapping, &checks)?;
         let missing_orgs = super::plan::missing_orgs_policy(args.missing_orgs, &args.mapping)?;
-        let concurrency = crate::plan::PlanOptions::default().concurrency;
-        let warnings =
-            crate::plan::orgs::resolve_import(&client, &mut plan, missing_orgs, concurrency)
-                .await
-                .map_err(|e| e.to_string())?;
-        for warning in warnings {
-            eprintln!("zdimport: warning: {warning}");
-        }
+        let looked_up = PlanOptions {
+            mode: prepared.options.mode,
+            tags: args.tags,
+            make_primary: args.make_primary || prepared.make_primary,
+            missing_orgs,
+            ..PlanOptions::default()
+        };
+        let (plan, info, left_out) = if looked_up.tags == Tags::Add || looked_up.make_primary {
+            // The account plan resolves the organizations itself.
+            let account = (&client, &answer.rate, looked_up);
+            build_account_plan(prepared, &args.mapping, &checks, account).await?
+        } else {
+            let (mut plan, info, left_out) = build_plan(prepared, &args.mapping, &checks)?;
+            let concurrency = PlanOptions::default().concurrency;
+            let warnings =
+                crate::plan::orgs::resolve_import(&client, &mut plan, missing_orgs, concurrency)
+                    .await
+                    .map_err(|e| e.to_string())?;
+            for warning in warnings {
+                eprintln!("zdimport: warning: {warning}");
+            }
+            (plan, info, left_out)
+        };
         let info = RunInfo {
             account: client.base_url().to_string(),
             sandbox: sandbox.is_some(),
@@ -448,6 +471,62 @@ pub fn report(args: &ReportArgs) -> Result<ExitCode, String> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// [`build_plan`] through the account plan (`--tags add`, `--make-primary`): the users looked
+/// up as `plan` does, and what it says sent: existing users' tags merged, emails to make
+/// primary marked, rows that would fail or conflict skipped with the reason. Unchanged rows
+/// are sent as they are (a script's exit code stays "all created or updated").
+async fn build_account_plan(
+    mut p: Prepared,
+    args: &MappingArgs,
+    checks: &AccountChecks,
+    (client, rate, options): (&Client, &zendesk::RateInfo, PlanOptions),
+) -> Result<(ImportPlan, RunInfo, LeftOut), String> {
+    let (input, errors, rows) = super::plan::checked_rows(&mut p, checks)?;
+    let cost = crate::plan::estimate(&input, rate);
+    let organizations = crate::plan::orgs::distinct_names(&input.users).len();
+    eprintln!(
+        "zdimport: {}",
+        super::plan::cost_line(&cost, input.users.len(), organizations)
+    );
+    let looked_up = crate::plan::build(client, input, options, rate)
+        .await
+        .map_err(|e| e.to_string())?;
+    if let Some(line) = super::plan::primary_line(&looked_up) {
+        eprintln!("zdimport: {line}");
+    }
+    for warning in &looked_up.warnings {
+        eprintln!("zdimport: warning: {warning}");
+    }
+    let left_out = LeftOut::of(&errors, rows);
+    let report = pipeline::Report {
+        issues: errors,
+        invalid: p.options.invalid,
+        ..pipeline::Report::default()
+    };
+    let plan = pipeline::import_plan_from(&looked_up, false, &report).map_err(|e| e.to_string())?;
+    let info = run_info(&p, args, &plan);
+    Ok((plan, info, left_out))
+}
+
+/// What a new run imports from where (the account is set by the caller).
+fn run_info(p: &Prepared, args: &MappingArgs, plan: &ImportPlan) -> RunInfo {
+    RunInfo {
+        id: journal::new_run_id(),
+        created_at: chrono::Utc::now().to_rfc3339(),
+        file: args.source.file.display().to_string(),
+        sheet: p.layout.sheet.clone(),
+        profile: args.profile.clone(),
+        mapping: p
+            .mapping
+            .mapped()
+            .map(|(c, t)| format!("{} -> {t}", c.header))
+            .collect(),
+        mode: p.options.mode,
+        rows: plan.rows() as u64,
+        ..RunInfo::default()
+    }
+}
+
 /// Reads the sheet once: the requests to send, the rows with errors skipped (or, under
 /// `--invalid include`, sent and marked), and what each policy would leave out.
 fn build_plan(
@@ -484,21 +563,7 @@ fn build_plan(
     }
     let left_out = LeftOut::of(&errors, summary.rows);
     plan.settle_errors(&errors, p.options.invalid == InvalidPolicy::Include);
-    let info = RunInfo {
-        id: journal::new_run_id(),
-        created_at: chrono::Utc::now().to_rfc3339(),
-        file: args.source.file.display().to_string(),
-        sheet: p.layout.sheet.clone(),
-        profile: args.profile.clone(),
-        mapping: p
-            .mapping
-            .mapped()
-            .map(|(c, t)| format!("{} -> {t}", c.header))
-            .collect(),
-        mode: p.options.mode,
-        rows: plan.rows() as u64,
-        ..RunInfo::default()
-    };
+    let info = run_info(&p, args, &plan);
     Ok((plan, info, left_out))
 }
 

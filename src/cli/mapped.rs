@@ -53,6 +53,8 @@ pub struct Prepared {
     pub layout: TableLayout,
     pub mapping: Mapping,
     pub options: payload::Options,
+    /// The profile asks to make a new email on an existing user its primary one.
+    pub make_primary: bool,
 }
 
 impl MappingArgs {
@@ -150,6 +152,7 @@ impl MappingArgs {
             layout,
             mapping,
             options,
+            make_primary: profile.as_ref().is_some_and(|p| p.options.make_primary),
         })
     }
 

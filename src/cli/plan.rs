@@ -9,8 +9,8 @@ use serde::Serialize;
 
 use super::account::{AccountArgs, Connected, runtime};
 use super::mapped::{MappingArgs, Prepared};
-use crate::payload::{Mode, User};
-use crate::pipeline::{self, Event};
+use crate::payload::{Issue, Mode, Severity, User};
+use crate::pipeline::{self, AccountChecks, Event};
 use crate::plan::{
     self, Action, Cost, Counts, Existing, MissingOrgs, Plan, PlanInput, PlanOptions, RowPlan, Tags,
 };
@@ -40,6 +40,11 @@ pub struct PlanArgs {
     /// not sent)
     #[arg(long, value_name = "create|skip-field|fail", value_parser = parse_missing_orgs)]
     pub missing_orgs: Option<MissingOrgs>,
+    /// A new email on an existing user becomes its primary email (the identities API, two
+    /// requests per user after its bulk job) instead of a secondary one beside the primary
+    /// Zendesk keeps (default: the profile's make_primary)
+    #[arg(long)]
+    pub make_primary: bool,
     /// Say what the lookups would cost, and stop
     #[arg(long)]
     pub cost_only: bool,
@@ -52,7 +57,7 @@ fn parse_existing(text: &str) -> Result<Existing, String> {
     text.parse()
 }
 
-fn parse_tags(text: &str) -> Result<Tags, String> {
+pub(super) fn parse_tags(text: &str) -> Result<Tags, String> {
     text.parse()
 }
 
@@ -112,6 +117,7 @@ pub fn run(args: &PlanArgs) -> Result<ExitCode, String> {
         search_new_emails: args.search_emails,
         tags: args.tags,
         missing_orgs: missing_orgs_policy(args.missing_orgs, &args.mapping)?,
+        make_primary: args.make_primary || prepared.make_primary,
         ..PlanOptions::default()
     };
     let plan = runtime
@@ -144,26 +150,41 @@ fn read_rows(
     args: &PlanArgs,
 ) -> Result<PlanInput, String> {
     let checks = connected.checks(args.connection.blank);
+    checked_rows(prepared, &checks).map(|(input, ..)| input)
+}
+
+/// Every row checked with `checks`, as a plan's input; with the rows' errors and the number
+/// of rows read.
+pub(super) fn checked_rows(
+    prepared: &mut Prepared,
+    checks: &AccountChecks,
+) -> Result<(PlanInput, Vec<Issue>, u64), String> {
     let mut input = PlanInput::default();
-    pipeline::run_with(
+    let mut errors = Vec::new();
+    let summary = pipeline::run_with(
         &mut prepared.workbook,
         (prepared.sheet, prepared.header),
         &prepared.mapping,
         &prepared.options,
-        &checks,
+        checks,
         |event| {
             match event {
                 Event::Request(request) => input.push_request(request),
-                Event::Issue(issue) => input.push_issue(&issue),
+                Event::Issue(issue) => {
+                    input.push_issue(&issue);
+                    if issue.severity == Severity::Error {
+                        errors.push(issue);
+                    }
+                }
             }
             ControlFlow::Continue(())
         },
     )
     .map_err(|e| e.to_string())?;
-    Ok(input)
+    Ok((input, errors, summary.rows))
 }
 
-fn cost_line(cost: &Cost, users: usize, organizations: usize) -> String {
+pub(super) fn cost_line(cost: &Cost, users: usize, organizations: usize) -> String {
     let more = if cost.at_most > cost.requests {
         format!(" (at most {})", cost.at_most)
     } else {
@@ -209,6 +230,8 @@ struct JsonPlan<'a> {
     counts: Counts,
     cost: &'a Cost,
     spent: &'a plan::Spent,
+    /// Requests the import makes after the bulk jobs to make emails primary.
+    make_primary_requests: u64,
     missing_organizations: &'a [String],
     warnings: &'a [String],
     rows: &'a [RowPlan],
@@ -220,6 +243,7 @@ fn write_json(out: &mut impl Write, plan: &Plan) -> std::io::Result<()> {
         counts: plan.counts(),
         cost: &plan.cost,
         spent: &plan.spent,
+        make_primary_requests: plan.make_primary_requests(),
         missing_organizations: &plan.missing_organizations,
         warnings: &plan.warnings,
         rows: &plan.rows,
@@ -251,6 +275,9 @@ fn write_text(out: &mut impl Write, plan: &Plan, prepared: &Prepared) -> std::io
             plan.missing_organizations.len(),
             plan.missing_organizations.join(", ")
         )?;
+    }
+    if let Some(line) = primary_line(plan) {
+        writeln!(out, "\n{line}")?;
     }
     for warning in &plan.warnings {
         writeln!(out, "\nWarning: {warning}")?;
@@ -294,6 +321,18 @@ fn who(user: &User) -> String {
         .or_else(|| user.external_id.clone())
         .or_else(|| user.name.clone())
         .unwrap_or_default()
+}
+
+/// What making emails primary adds to the import's requests, when any is made primary.
+pub(super) fn primary_line(plan: &Plan) -> Option<String> {
+    let users = plan.primary_emails().len();
+    (users > 0).then(|| {
+        format!(
+            "Making {users} emails primary costs {} more requests after the bulk jobs (the \
+             user's identities, then make_primary)",
+            plan.make_primary_requests()
+        )
+    })
 }
 
 fn counts_line(c: &Counts) -> String {

@@ -6,6 +6,10 @@
 //! accepted: in create mode its users are looked up before any is sent again (and a user with
 //! neither email nor external_id, which cannot be looked up, is never sent again); upsert and
 //! update are safe to repeat.
+//!
+//! With `--make-primary`, a row its job updated is not finished yet: a `making_primary` line
+//! holds its outcome while its email is made primary (identities read, then `make_primary`),
+//! and the `resolved` line follows. Resuming does what such a line left undone.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
@@ -114,7 +118,35 @@ enum Done {
         tries: u32,
         result: Result<(Vec<(usize, u64)>, RateInfo), ZendeskError>,
     },
+    MadePrimary {
+        task: Primary,
+        result: Result<(PrimaryDone, RateInfo), ZendeskError>,
+    },
 }
+
+/// A row its job updated, whose email is to become the user's primary one.
+#[derive(Debug, Clone)]
+struct Primary {
+    /// The row's outcome from its job (updated, with the user's id).
+    outcome: RowOutcome,
+    user_id: u64,
+    email: String,
+    /// Failed tries so far (5xx, timeouts, lost connections).
+    failures: u32,
+}
+
+/// What making an email primary found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PrimaryDone {
+    Made,
+    /// Primary already: made by an earlier try whose end was not recorded, or by someone else.
+    Already,
+    /// The user has no such email identity: Zendesk did not add it.
+    Missing,
+}
+
+/// Emails made primary at once: each is two small requests, paced like the rest.
+const PRIMARY_AT_ONCE: usize = 4;
 
 struct Engine {
     plan: ImportPlan,
@@ -129,6 +161,9 @@ struct Engine {
     delayed: Vec<(Instant, Unit)>,
     /// Create mode: maybe accepted; looked up once due. The count is lookups tried.
     uncertain: Vec<(Instant, Unit, u32)>,
+    /// Emails to make primary, each once due.
+    primary: Vec<(Instant, Primary)>,
+    primary_in_flight: usize,
     jobs: Vec<JobEntry>,
     posting: usize,
     polling: bool,
@@ -170,6 +205,8 @@ impl Engine {
             queue: VecDeque::new(),
             delayed: Vec::new(),
             uncertain: Vec::new(),
+            primary: Vec::new(),
+            primary_in_flight: 0,
             jobs: Vec::new(),
             posting: 0,
             polling: false,
@@ -208,7 +245,19 @@ impl Engine {
         for outcome in replay.finished.values() {
             self.summary.count(outcome.outcome);
         }
-        let finished: HashSet<u64> = replay.finished.keys().copied().collect();
+        // Rows whose email was being made primary are past their job: that is finished here.
+        let finished: HashSet<u64> = replay
+            .finished
+            .keys()
+            .chain(replay.making_primary.keys())
+            .copied()
+            .collect();
+        let now = Instant::now();
+        for outcome in replay.making_primary.values() {
+            if let Some(task) = self.primary_task(outcome.clone()) {
+                self.primary.push((now, task));
+            }
+        }
         for batch in 0..self.plan.batches.len() {
             let open = replay.open.get(&batch).map_or(&[][..], Vec::as_slice);
             self.replay_batch(batch, open, &finished);
@@ -349,7 +398,7 @@ impl Engine {
     }
 
     fn is_done(&self) -> bool {
-        let followed = self.jobs.is_empty() && self.in_flight.is_empty();
+        let followed = self.jobs.is_empty() && self.in_flight.is_empty() && self.primary.is_empty();
         if self.cancelled {
             return followed;
         }
@@ -415,6 +464,11 @@ impl Engine {
         for (at, _) in &self.delayed {
             wake = wake.min(*at);
         }
+        if !self.paused && self.primary_in_flight < PRIMARY_AT_ONCE {
+            for (at, _) in &self.primary {
+                wake = wake.min((*at).max(self.pacer.ready_at()));
+            }
+        }
         if let Some(at) = self.cancelled_at {
             wake = wake.min(at + self.options.cancel_follow);
         }
@@ -442,6 +496,14 @@ impl Engine {
                 let (_, unit, tries) = self.uncertain.remove(at);
                 self.launch_lookup(unit, tries + 1, now);
             }
+        }
+        // Also after a cancel: the row's update is in, what is left of it is finished.
+        while !self.paused && self.primary_in_flight < PRIMARY_AT_ONCE && self.pacer.is_ready(now) {
+            let Some(at) = self.primary.iter().position(|(due, _)| *due <= now) else {
+                break;
+            };
+            let (_, task) = self.primary.remove(at);
+            self.launch_primary(task, now);
         }
         while !self.cancelled
             && !self.paused
@@ -483,6 +545,16 @@ impl Engine {
                 tries,
                 result,
             }
+        }));
+    }
+
+    fn launch_primary(&mut self, task: Primary, now: Instant) {
+        let client = self.client.clone();
+        self.primary_in_flight += 1;
+        self.pacer.sent_requests(now, 2);
+        self.in_flight.push(Box::pin(async move {
+            let result = make_primary(&client, task.user_id, &task.email).await;
+            Done::MadePrimary { task, result }
         }));
     }
 
@@ -537,7 +609,95 @@ impl Engine {
                 tries,
                 result,
             } => self.on_looked_up(unit, tries, result).await,
+            Done::MadePrimary { task, result } => {
+                self.primary_in_flight -= 1;
+                self.on_made_primary(task, result).await
+            }
         }
+    }
+
+    /// The task for a row its job updated, when the row's email is to be made primary.
+    fn primary_task(&self, outcome: RowOutcome) -> Option<Primary> {
+        if outcome.outcome != Outcome::Updated {
+            return None;
+        }
+        let at = self
+            .plan
+            .batches
+            .partition_point(|b| b.first_index <= outcome.index)
+            .checked_sub(1)?;
+        let planned = &self.plan.batches[at];
+        let position = usize::try_from(outcome.index - planned.first_index).ok()?;
+        let key = planned.keys.get(position)?;
+        let planned_id = key.make_primary?;
+        Some(Primary {
+            user_id: outcome.user_id.unwrap_or(planned_id),
+            email: key.email.clone()?,
+            outcome,
+            failures: 0,
+        })
+    }
+
+    /// A finished job's rows: those whose email is to be made primary go on (journalled
+    /// first), the others are finished.
+    async fn settle(&mut self, outcomes: Vec<RowOutcome>) -> Result<(), ImportError> {
+        let mut done = Vec::new();
+        let mut later = Vec::new();
+        for o in outcomes {
+            match self.primary_task(o.clone()) {
+                Some(task) => later.push(task),
+                None => done.push(o),
+            }
+        }
+        if later.is_empty() {
+            return self.resolve(done).await;
+        }
+        // One line for the whole job: a kill between two would leave it half settled, and
+        // its results can only be matched to its rows all together.
+        self.journal.record(&Entry::MakingPrimary {
+            outcomes: later.iter().map(|t| t.outcome.clone()).collect(),
+            resolved: done.clone(),
+        })?;
+        self.announce(done).await;
+        let now = Instant::now();
+        self.primary.extend(later.into_iter().map(|t| (now, t)));
+        Ok(())
+    }
+
+    async fn on_made_primary(
+        &mut self,
+        mut task: Primary,
+        result: Result<(PrimaryDone, RateInfo), ZendeskError>,
+    ) -> Result<(), ImportError> {
+        let error = match result {
+            Ok((done, rate)) => {
+                self.observe(&rate).await;
+                let outcome = primary_outcome(task.outcome, &task.email, done);
+                return self.resolve(vec![outcome]).await;
+            }
+            Err(error) => error,
+        };
+        let now = Instant::now();
+        if self.rate_limited(&error).await {
+            self.primary.push((now, task));
+            return Ok(());
+        }
+        if error.is_transient() && task.failures + 1 < self.options.max_attempts {
+            task.failures += 1;
+            let wait = backoff(
+                self.options.backoff,
+                self.options.max_backoff,
+                task.failures,
+            );
+            self.primary.push((now + wait, task));
+            return Ok(());
+        }
+        let details = format!(
+            "updated, but {} could not be made its primary email: {error}",
+            task.email
+        );
+        let outcome = task.outcome.with_error("NotMadePrimary", Some(details));
+        self.resolve(vec![outcome]).await
     }
 
     async fn on_sent(
@@ -617,6 +777,19 @@ impl Engine {
         let (code, details) = refusal_text(&error);
         let outcomes = self.outcomes_for(&unit, |o| o.with_error(code.clone(), details.clone()));
         self.resolve_as(outcomes, Outcome::Failed).await
+    }
+
+    /// Reads a refused request's rate headers; after a 429 every sender waits. True for a 429.
+    async fn rate_limited(&mut self, error: &ZendeskError) -> bool {
+        if let Some(rate) = error.rate() {
+            self.observe(&rate).await;
+        }
+        if let ZendeskError::RateLimited { .. } = error {
+            self.wait_out(WaitReason::RateLimit, error.retry_after())
+                .await;
+            return true;
+        }
+        false
     }
 
     /// A 429: every sender waits `Retry-After` (a short back-off when there is none).
@@ -736,7 +909,7 @@ impl Engine {
         if job.unit.after_lookup {
             self.recheck_taken(&job.unit, &mut outcomes)?;
         }
-        self.resolve(outcomes).await
+        self.settle(outcomes).await
     }
 
     /// A user sent again after a lookup missed it, refused as "already taken": the lost
@@ -936,13 +1109,8 @@ impl Engine {
         tries: u32,
         error: ZendeskError,
     ) -> Result<(), ImportError> {
-        if let Some(rate) = error.rate() {
-            self.observe(&rate).await;
-        }
         let now = Instant::now();
-        if let ZendeskError::RateLimited { .. } = &error {
-            self.wait_out(WaitReason::RateLimit, error.retry_after())
-                .await;
+        if self.rate_limited(&error).await {
             self.uncertain.push((now, unit, tries - 1));
             return Ok(());
         }
@@ -1060,11 +1228,19 @@ impl Engine {
         self.journal.record(&Entry::Resolved {
             outcomes: outcomes.clone(),
         })?;
+        self.announce(outcomes).await;
+        Ok(())
+    }
+
+    /// Rows finished and on disk: counted and announced.
+    async fn announce(&mut self, outcomes: Vec<RowOutcome>) {
+        if outcomes.is_empty() {
+            return;
+        }
         for o in &outcomes {
             self.summary.count(o.outcome);
         }
         self.emit(ImportEvent::RowsFinished(outcomes)).await;
-        Ok(())
     }
 
     async fn observe(&mut self, rate: &RateInfo) {
@@ -1092,6 +1268,52 @@ fn found_created(mut o: RowOutcome, id: u64, details: String) -> RowOutcome {
     o.matched_by = Some(MatchedBy::Lookup);
     o.details = Some(details);
     o
+}
+
+/// The row's end once its email is made primary, or why it was not.
+fn primary_outcome(outcome: RowOutcome, email: &str, done: PrimaryDone) -> RowOutcome {
+    let note = match done {
+        PrimaryDone::Made => format!("{email} made the user's primary email"),
+        PrimaryDone::Already => format!("{email} is the user's primary email"),
+        PrimaryDone::Missing => {
+            let details = format!(
+                "updated, but the user holds no email identity {email} after its update, so it \
+                 could not be made primary"
+            );
+            return outcome.with_error("NotMadePrimary", Some(details));
+        }
+    };
+    let details = match outcome.details {
+        Some(d) => format!("{d}; {note}"),
+        None => note,
+    };
+    RowOutcome {
+        details: Some(details),
+        ..outcome
+    }
+}
+
+/// Makes `email` the primary email of user `user_id`: its identities read, the email's
+/// identity found by value (the bulk update added it, its id unknown until now), then
+/// `make_primary` unless it is primary already. Repeating it is harmless.
+async fn make_primary(
+    client: &Client,
+    user_id: u64,
+    email: &str,
+) -> Result<(PrimaryDone, RateInfo), ZendeskError> {
+    let answer = client.identities(user_id).await?;
+    let Some(identity) = answer
+        .value
+        .iter()
+        .find(|i| i.kind == "email" && i.value.eq_ignore_ascii_case(email))
+    else {
+        return Ok((PrimaryDone::Missing, answer.rate));
+    };
+    if identity.primary {
+        return Ok((PrimaryDone::Already, answer.rate));
+    }
+    let made = client.make_primary(user_id, identity.id).await?;
+    Ok((PrimaryDone::Made, made.rate))
 }
 
 /// Resolves when the pause switch changes, with its new value; never when there is none.

@@ -124,6 +124,17 @@ pub enum Entry {
     Resolved {
         outcomes: Vec<RowOutcome>,
     },
+    /// A job's rows once it ended, when some of them (`outcomes`) have their email made
+    /// primary next (`--make-primary`): the outcome each will have. `resolved` are the job's
+    /// other rows, finished in the same line, so a kill cannot leave a job half settled. A
+    /// `resolved` line for each waiting row follows once its email is primary; without one,
+    /// resuming does it again (reading the identities first, so nothing is done twice
+    /// harmfully: `make_primary` is idempotent).
+    MakingPrimary {
+        outcomes: Vec<RowOutcome>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        resolved: Vec<RowOutcome>,
+    },
     Finished {
         summary: Summary,
     },
@@ -178,6 +189,8 @@ impl Damage {
 pub struct Replay {
     /// Finished rows, by index.
     pub finished: BTreeMap<u64, RowOutcome>,
+    /// Rows updated by their job whose email is not made primary yet, by index.
+    pub making_primary: BTreeMap<u64, RowOutcome>,
     /// Batches with a request or job open, by batch.
     pub open: BTreeMap<usize, Vec<Open>>,
     pub started: bool,
@@ -219,16 +232,25 @@ impl Replay {
                     .push(Open::Job { positions, job_id });
             }
             Entry::NotAccepted { batch, positions } => self.close(batch, &positions),
-            Entry::Resolved { outcomes } => {
+            Entry::MakingPrimary { outcomes, resolved } => {
                 for outcome in outcomes {
-                    if outcome.index == RowOutcome::LEGACY_INDEX {
-                        self.legacy.insert(outcome.row, outcome);
-                    } else {
-                        self.finished.insert(outcome.index, outcome);
-                    }
+                    self.making_primary.insert(outcome.index, outcome);
                 }
+                self.resolved(resolved);
             }
+            Entry::Resolved { outcomes } => self.resolved(outcomes),
             Entry::Finished { summary } => self.finished_summary = Some(summary),
+        }
+    }
+
+    fn resolved(&mut self, outcomes: Vec<RowOutcome>) {
+        for outcome in outcomes {
+            self.making_primary.remove(&outcome.index);
+            if outcome.index == RowOutcome::LEGACY_INDEX {
+                self.legacy.insert(outcome.row, outcome);
+            } else {
+                self.finished.insert(outcome.index, outcome);
+            }
         }
     }
 
@@ -759,6 +781,14 @@ pub fn rows(dir: &Path) -> Result<Vec<RowOutcome>, JournalError> {
         for p in 0..batch.rows.len() {
             let row = replay.finished.remove(&batch.index(p)).unwrap_or_else(|| {
                 let mut o = batch.outcome(p, Outcome::NotSent);
+                if replay.making_primary.contains_key(&batch.index(p)) {
+                    o.details = Some(
+                        "updated by its job; its email is not made primary yet: resuming the \
+                         run does it"
+                            .into(),
+                    );
+                    return o;
+                }
                 o.details = Some(
                     if left.contains(&p) {
                         "sent, no answer recorded: resuming the run looks it up first"

@@ -44,6 +44,11 @@ impl Pacer {
         self.next_at = now + self.spacing;
     }
 
+    /// `n` requests leave one after the other from now (a task that makes several).
+    pub fn sent_requests(&mut self, now: Instant, n: u32) {
+        self.next_at = now + self.spacing * n;
+    }
+
     /// Reads an answer's rate headers: below the reserve, requests are spread evenly over what
     /// is left of the window; above it, they go as fast as the jobs allow.
     pub fn observe(&mut self, rate: &RateInfo) -> bool {

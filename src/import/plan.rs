@@ -26,6 +26,10 @@ pub struct UserKey {
     /// after a resend was created by this run's earlier request, whose answer was lost.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub expect_new: bool,
+    /// `--make-primary`: the id of the user the plan found, whose primary email `email`
+    /// becomes once the bulk job has added it (the identities API; see the engine).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub make_primary: Option<u64>,
     /// The row's errors, when `--invalid include` sent it anyway: marked in the results.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sent_despite: Option<String>,
@@ -39,6 +43,7 @@ impl UserKey {
             email: user.email.clone(),
             external_id: user.external_id.clone(),
             expect_new: false,
+            make_primary: None,
             sent_despite: None,
         }
     }

@@ -3,7 +3,9 @@
 //! Only what the row sends is compared, so an empty cell (left out of the user) is never a
 //! change; with blanks set to clear, a custom field sent as null is one when Zendesk holds a
 //! value. An email is no change when the user holds it as any identity; otherwise Zendesk adds
-//! it as a secondary email and the primary stays (API.md), and the change says so. Dates are
+//! it as a secondary email and the primary stays (API.md), and the change says so. With
+//! `--make-primary` only the primary counts: another email is a change the import completes
+//! through the identities API. Dates are
 //! compared as dates (Zendesk reads them back as date-times), time zones by either name.
 
 use std::collections::HashMap;
@@ -17,21 +19,28 @@ use crate::zendesk;
 /// Organization ids by lower-case name; `None`: the account has no such organization.
 pub type Organizations = HashMap<String, Option<u64>>;
 
-/// The emails a user holds besides the primary: its identities, when the plan looked them up.
+/// The emails a user holds besides the primary (its identities, when the plan looked them
+/// up), and whether the row's email is to become the primary one.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct HeldEmails<'a>(pub Option<&'a [String]>);
+pub struct HeldEmails<'a> {
+    pub identities: Option<&'a [String]>,
+    /// `--make-primary`: only the primary email counts as held.
+    pub make_primary: bool,
+}
 
 impl HeldEmails<'_> {
-    /// The user already holds `email`, as its primary or as another identity.
+    /// The user already holds `email`, as its primary or (unless it is to be made primary) as
+    /// another identity.
     pub(super) fn holds(self, old: &zendesk::User, email: &str) -> bool {
         let primary = old
             .email
             .as_deref()
             .is_some_and(|e| e.eq_ignore_ascii_case(email));
         primary
-            || self
-                .0
-                .is_some_and(|all| all.iter().any(|e| e.eq_ignore_ascii_case(email)))
+            || !self.make_primary
+                && self
+                    .identities
+                    .is_some_and(|all| all.iter().any(|e| e.eq_ignore_ascii_case(email)))
     }
 }
 
@@ -86,11 +95,12 @@ pub fn changes(
     if let Some(email) = user.email.as_deref()
         && !emails.holds(old, email)
     {
-        out.push(change(
-            super::SECONDARY_EMAIL,
-            opt(old.email.as_deref()),
-            json!(email),
-        ));
+        let field = if emails.make_primary {
+            super::PRIMARY_EMAIL
+        } else {
+            super::SECONDARY_EMAIL
+        };
+        out.push(change(field, opt(old.email.as_deref()), json!(email)));
     }
     // Zendesk answers `time_zone` in its own names ("Berlin") and the IANA name beside it.
     if let Some(zone) = user.time_zone.as_deref() {
@@ -298,11 +308,18 @@ mod tests {
     }
 
     fn names(user: &User) -> Vec<String> {
+        names_with(user, false)
+    }
+
+    fn names_with(user: &User, make_primary: bool) -> Vec<String> {
         changes(
             user,
             &held(),
             &orgs(),
-            HeldEmails(Some(&["ana.old@x.com".to_owned()])),
+            HeldEmails {
+                identities: Some(&["ana.old@x.com".to_owned()]),
+                make_primary,
+            },
         )
         .iter()
         .map(ToString::to_string)
@@ -347,5 +364,13 @@ mod tests {
     #[case::field_unset(fields(&[("new_key", t("x"))]), vec!["user_fields.new_key: (empty) → \"x\""])]
     fn compares_what_the_row_sends(#[case] user: User, #[case] want: Vec<&str>) {
         assert_eq!(names(&user), want);
+    }
+
+    #[rstest]
+    #[case::primary_held(User { email: Some("ANA@x.com".into()), ..User::default() }, vec![])]
+    #[case::secondary_made_primary(User { email: Some("ana.old@x.com".into()), ..User::default() }, vec!["email: \"ana@x.com\" → \"ana.old@x.com\" (made primary)"])]
+    #[case::new_made_primary(User { email: Some("ana.new@x.com".into()), ..User::default() }, vec!["email: \"ana@x.com\" → \"ana.new@x.com\" (made primary)"])]
+    fn make_primary_compares_with_the_primary_only(#[case] user: User, #[case] want: Vec<&str>) {
+        assert_eq!(names_with(&user, true), want);
     }
 }

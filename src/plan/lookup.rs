@@ -105,6 +105,8 @@ struct Found {
     /// Emails of every identity, by user id: read for users whose primary email is not the
     /// one the row sends (Zendesk adds that one as a secondary identity).
     identities: HashMap<u64, Vec<String>>,
+    /// `--make-primary`: the row's email is to become the user's primary one.
+    make_primary: bool,
     organizations: Organizations,
     spent: Spent,
 }
@@ -124,7 +126,11 @@ pub async fn build(
     let n = options.concurrency.max(1);
     let gate = Gate::default();
     found_users((client, &gate), &keys, n, &mut found).await?;
-    found_identities((client, &gate), &input, n, &mut found).await?;
+    // With --make-primary only the primary email counts: the other identities are not read.
+    found.make_primary = options.make_primary;
+    if !options.make_primary {
+        found_identities((client, &gate), &input, n, &mut found).await?;
+    }
     let emails = emails_to_search(&input, &keys, &found, options.search_new_emails);
     found_emails((client, &gate), emails, n, &mut found).await?;
     let mut input = input;
@@ -275,7 +281,7 @@ async fn found_identities(
         .filter_map(|(_, user)| {
             let email = user.email.as_deref()?;
             let held = by_key(user, found)?;
-            (!HeldEmails(None).holds(held, email)).then_some(held.id)
+            (!HeldEmails::default().holds(held, email)).then_some(held.id)
         })
         .collect();
     ids.sort_unstable();
@@ -307,7 +313,10 @@ async fn found_identities(
 }
 
 fn held_emails<'a>(held: &zendesk::User, found: &'a Found) -> HeldEmails<'a> {
-    HeldEmails(found.identities.get(&held.id).map(Vec::as_slice))
+    HeldEmails {
+        identities: found.identities.get(&held.id).map(Vec::as_slice),
+        make_primary: found.make_primary,
+    }
 }
 
 async fn found_emails(

@@ -63,6 +63,15 @@ pub struct Change {
 /// and adds the one sent as a secondary identity (API.md, User properties).
 pub const SECONDARY_EMAIL: &str = "secondary_email";
 
+/// The field of a [`Change`] that makes the row's email the user's primary one
+/// ([`PlanOptions::make_primary`]): the bulk update adds it as a secondary identity, then the
+/// import makes it primary through the identities API.
+pub const PRIMARY_EMAIL: &str = "primary_email";
+
+/// Requests the import makes per row whose email it makes primary: the user's identities read
+/// (`GET /api/v2/users/{id}/identities`), then `PUT …/identities/{id}/make_primary`.
+pub const MAKE_PRIMARY_REQUESTS: u64 = 2;
+
 impl fmt::Display for Change {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.field == SECONDARY_EMAIL {
@@ -71,6 +80,14 @@ impl fmt::Display for Change {
                 "adds a secondary email {} (primary stays {})",
                 shown(&self.new),
                 shown(&self.old)
+            );
+        }
+        if self.field == PRIMARY_EMAIL {
+            return write!(
+                f,
+                "email: {} → {} (made primary)",
+                shown(&self.old),
+                shown(&self.new)
             );
         }
         write!(
@@ -185,6 +202,9 @@ pub struct PlanOptions {
     pub tags: Tags,
     /// What happens to a user whose organization the account does not have.
     pub missing_orgs: MissingOrgs,
+    /// A new email on an existing user becomes its primary email (the identities API, after
+    /// the bulk job), instead of a secondary one beside the primary Zendesk keeps.
+    pub make_primary: bool,
 }
 
 impl Default for PlanOptions {
@@ -196,6 +216,7 @@ impl Default for PlanOptions {
             search_new_emails: false,
             tags: Tags::default(),
             missing_orgs: MissingOrgs::default(),
+            make_primary: false,
         }
     }
 }
@@ -329,6 +350,8 @@ pub struct Import {
     pub requests: Vec<Request>,
     /// Rows the plan leaves out and why; they end as `skipped`.
     pub skipped: Vec<(u32, String)>,
+    /// Rows sent whose email is then made the user's primary one, with the user's id.
+    pub make_primary: Vec<(u32, u64)>,
 }
 
 impl Plan {
@@ -349,6 +372,26 @@ impl Plan {
             }
         }
         c
+    }
+
+    /// The users whose email the import makes primary after their bulk job, by row.
+    pub fn primary_emails(&self) -> Vec<(u32, u64)> {
+        self.rows
+            .iter()
+            .filter_map(|r| match &r.action {
+                Action::Update { id, changes }
+                    if changes.iter().any(|c| c.field == PRIMARY_EMAIL) =>
+                {
+                    Some((r.row, *id))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Requests the import makes beyond its bulk calls and job polls: making emails primary.
+    pub fn make_primary_requests(&self) -> u64 {
+        self.primary_emails().len() as u64 * MAKE_PRIMARY_REQUESTS
     }
 
     /// The requests to send and the rows left out. Invalid rows are in neither: the engine
@@ -373,7 +416,14 @@ impl Plan {
         requests.extend(main.finish());
         updates.extend(moved.finish());
         requests.extend(updates);
-        Import { requests, skipped }
+        let sent: HashSet<u32> = requests.iter().flat_map(|r| r.rows.clone()).collect();
+        let mut make_primary = self.primary_emails();
+        make_primary.retain(|(row, _)| sent.contains(row));
+        Import {
+            requests,
+            skipped,
+            make_primary,
+        }
     }
 
     fn route(&self, row: &RowPlan, skip_unchanged: bool) -> Route {

@@ -44,6 +44,8 @@ pub enum Action {
     Tags,
     /// Plan: what happens to users whose organization the account lacks.
     MissingOrgs,
+    /// Plan: make a new email of an existing user its primary one, or add it as secondary.
+    MakePrimary,
     SkipPlan,
     /// Run: pause or resume sending; cancel the import.
     Pause,

@@ -580,6 +580,7 @@ impl App {
                         existing,
                         tags,
                         missing_orgs,
+                        make_primary,
                     } => {
                         let account = self.session.account.clone()?;
                         let options = crate::plan::PlanOptions {
@@ -587,6 +588,7 @@ impl App {
                             existing,
                             tags,
                             missing_orgs,
+                            make_primary,
                             ..crate::plan::PlanOptions::default()
                         };
                         Some(Command::BuildPlan { account, options })
@@ -781,6 +783,7 @@ impl App {
             fresh.skip_unchanged = old.skip_unchanged;
             fresh.existing = old.existing;
             fresh.tags = old.tags;
+            fresh.make_primary = old.make_primary;
         }
         self.screen = Screen::Plan(fresh);
         Some(Command::CheckAccount {

@@ -101,6 +101,7 @@ const PLAN_KEYS: &[KeyHelp] = &[
     k("x", "existing (create)", false),
     k("t", "tags add/replace", false),
     k("o", "missing organizations", false),
+    k("e", "new email primary", false),
     k("n", "import", true),
 ];
 const RUN_KEYS: &[KeyHelp] = &[k("p", "pause", true), k("c", "cancel", true)];
@@ -267,6 +268,7 @@ fn screen_key(screen: KeyContext, code: KeyCode) -> Option<Action> {
         (KeyContext::Plan, 'x') => Action::Existing,
         (KeyContext::Plan, 't') => Action::Tags,
         (KeyContext::Plan, 'o') => Action::MissingOrgs,
+        (KeyContext::Plan, 'e') => Action::MakePrimary,
         (KeyContext::Plan, 'n') => Action::Next,
         (KeyContext::Run | KeyContext::RunPaused, 'p') => Action::Pause,
         (KeyContext::Run | KeyContext::RunPaused, 'c') => Action::Cancel,

@@ -435,6 +435,20 @@ impl Client {
         Ok(map_answer(answer, |e| e.identities))
     }
 
+    /// `PUT /api/v2/users/{id}/identities/{identity_id}/make_primary`: the identity becomes
+    /// the user's primary one (idempotent); Zendesk answers with the user's identities.
+    pub async fn make_primary(
+        &self,
+        user_id: u64,
+        identity_id: u64,
+    ) -> Result<Answer<Vec<UserIdentity>>, ZendeskError> {
+        let path = format!("/api/v2/users/{user_id}/identities/{identity_id}/make_primary");
+        let answer = self
+            .call::<types::IdentitiesEnvelope>(Method::PUT, &path, None)
+            .await?;
+        Ok(map_answer(answer, |e| e.identities))
+    }
+
     /// `GET /api/v2/organizations/search.json?name=…`: the organization of exactly that name
     /// (Zendesk compares names ignoring case), or none.
     pub async fn search_organizations_by_name(

@@ -10,8 +10,12 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tokio::sync::mpsc::Receiver;
 use tokio_util::sync::CancellationToken;
-use zdimport::import::{ImportEvent, ImportPlan, Outcome, RowOutcome};
+use zdimport::import::{
+    self, EngineOptions, ImportError, ImportEvent, ImportPlan, Journal, Outcome, RowOutcome,
+    RunInfo, Summary,
+};
 use zdimport::payload::{Batcher, Mode, User};
+use zdimport::plan::{Action, Plan};
 use zdimport::sandbox::SandboxHandle;
 use zdimport::zendesk::{Client, ClientConfig, Credentials, Secret};
 
@@ -192,4 +196,47 @@ pub fn assert_no_duplicates(
         }
     }
     present
+}
+
+/// Runs the engine on `journal` to its end, within a minute.
+pub async fn run_to_end(
+    plan: ImportPlan,
+    client: &Client,
+    journal: Journal,
+    options: &EngineOptions,
+) -> Result<Summary, ImportError> {
+    let (tx, rx) = tokio::sync::mpsc::channel::<ImportEvent>(32);
+    let cancel = CancellationToken::new();
+    let collector = tokio::spawn(collect(rx, cancel.clone(), None));
+    let engine = import::run(plan, client, journal, tx, cancel, options.clone());
+    let summary = tokio::time::timeout(Duration::from_secs(60), engine)
+        .await
+        .expect("the import finishes within a minute");
+    collector.await.unwrap();
+    summary
+}
+
+/// The rows of a plan that are not unchanged, each with its changes or action.
+pub fn unchanged_or_what(plan: &Plan) -> Vec<String> {
+    plan.rows
+        .iter()
+        .filter(|r| !matches!(r.action, Action::Unchanged { .. }))
+        .map(|r| match &r.action {
+            Action::Update { changes, .. } => {
+                let list: Vec<String> = changes.iter().map(ToString::to_string).collect();
+                format!("row {}: update {}", r.row, list.join("; "))
+            }
+            other => format!("row {}: {other:?}", r.row),
+        })
+        .collect()
+}
+
+/// What a test run of `plan` imports: only its id, mode and rows.
+pub fn run_info(id: &str, plan: &ImportPlan) -> RunInfo {
+    RunInfo {
+        id: id.into(),
+        mode: plan.mode,
+        rows: plan.rows() as u64,
+        ..RunInfo::default()
+    }
 }

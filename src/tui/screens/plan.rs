@@ -60,6 +60,7 @@ pub enum PlanOutcome {
         existing: Existing,
         tags: Tags,
         missing_orgs: MissingOrgs,
+        make_primary: bool,
     },
     /// Go on to the import, with the plan or without it.
     Import {
@@ -76,6 +77,8 @@ pub struct PlanState {
     pub existing: Existing,
     pub tags: Tags,
     pub missing_orgs: MissingOrgs,
+    /// A new email on an existing user becomes its primary one.
+    pub make_primary: bool,
     filter: usize,
     /// Indexes into the plan's rows that pass the filter.
     pub shown: Vec<usize>,
@@ -101,6 +104,7 @@ impl PlanState {
             existing: Existing::Fail,
             tags: Tags::Replace,
             missing_orgs: MissingOrgs::default(),
+            make_primary: false,
             filter: 0,
             shown: Vec::new(),
             cursor: Cursor::default(),
@@ -196,6 +200,13 @@ impl PlanState {
                     self.stage = Stage::Checked(c.clone());
                 }
             }
+            Action::MakePrimary => {
+                self.make_primary = !self.make_primary;
+                if let Stage::Planned(c, _) = &self.stage {
+                    // What is sent changes: the plan is made again.
+                    self.stage = Stage::Checked(c.clone());
+                }
+            }
             Action::Enter if matches!(self.stage, Stage::Planned(..)) && !self.shown.is_empty() => {
                 self.detail = Some(Detail::default());
             }
@@ -207,6 +218,7 @@ impl PlanState {
                     existing: self.existing,
                     tags: self.tags,
                     missing_orgs: self.missing_orgs,
+                    make_primary: self.make_primary,
                 });
             }
             Action::SkipPlan if !self.blocked() && matches!(self.stage, Stage::Checked(_)) => {
@@ -378,6 +390,10 @@ impl PlanState {
         text.push(Line::from(vec![
             Span::styled(" Organizations the account lacks (o): ", theme::dim()),
             Span::styled(missing_orgs_text(self.missing_orgs), theme::header()),
+        ]));
+        text.push(Line::from(vec![
+            Span::styled(" New emails of existing users (e): ", theme::dim()),
+            Span::styled(primary_text(self.make_primary), theme::header()),
         ]));
         text.push(Line::from(""));
         text.push(Line::from(Span::styled(
@@ -643,6 +659,14 @@ fn say(area: Rect, buf: &mut Buffer, text: &str, colour: ratatui::style::Color) 
         .render(area, buf);
 }
 
+fn primary_text(make_primary: bool) -> &'static str {
+    if make_primary {
+        "made primary (2 more requests each, after the import)"
+    } else {
+        "secondary, the primary kept (Zendesk's bulk update)"
+    }
+}
+
 fn tags_text(tags: Tags) -> &'static str {
     match tags {
         Tags::Replace => "replaced by the row's (Zendesk's bulk update)",
@@ -764,12 +788,14 @@ mod tests {
         s.update(&Action::Tags);
         s.update(&Action::MissingOrgs);
         s.update(&Action::MissingOrgs);
+        s.update(&Action::MakePrimary);
         assert_eq!(
             s.update(&Action::Enter),
             Some(PlanOutcome::Build {
                 existing: Existing::Update,
                 tags: Tags::Add,
                 missing_orgs: MissingOrgs::Fail,
+                make_primary: true,
             })
         );
         s.planned(plan());
