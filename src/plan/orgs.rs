@@ -399,16 +399,8 @@ pub(super) fn apply<T: OrgHolder>(
 ) -> Vec<String> {
     let mut missing_rows: HashMap<String, Vec<u32>> = HashMap::new();
     for (row, user) in users.iter_mut() {
-        let Some(key) = user.org_name().map(name_key) else {
-            continue;
-        };
-        if let Some((id, _)) = resolved.found.get(&key) {
-            user.send_id(*id);
-        } else {
+        if let Some(key) = send_as(user, resolved, policy) {
             missing_rows.entry(key).or_default().push(*row);
-            if policy == MissingOrgs::SkipField {
-                user.drop_org();
-            }
         }
     }
     let mut warnings: Vec<String> = resolved
@@ -430,6 +422,20 @@ pub(super) fn apply<T: OrgHolder>(
         }
     }
     warnings
+}
+
+/// One user's organization as `policy` sends it: by id when the account has it, dropped for
+/// `SkipField` when it lacks it. The missing name's key, when it is missing.
+fn send_as<T: OrgHolder>(user: &mut T, resolved: &Resolved, policy: MissingOrgs) -> Option<String> {
+    let key = name_key(user.org_name()?);
+    if let Some((id, _)) = resolved.found.get(&key) {
+        user.send_id(*id);
+        return None;
+    }
+    if policy == MissingOrgs::SkipField {
+        user.drop_org();
+    }
+    Some(key)
 }
 
 fn near_warning(name: &str, close: &[String]) -> String {
@@ -486,19 +492,58 @@ pub async fn resolve_import(
     concurrency: usize,
 ) -> Result<Vec<String>, PlanError> {
     let body_error = |(row, reason): BodyError| PlanError::Body { row, reason };
-    let mut users = Vec::new();
+    // The names alone first: a file without organizations is left as built, and memory
+    // holds one batch's users at a time.
+    let mut named: Vec<(u32, NameOnly)> = Vec::new();
     for batch in &plan.batches {
-        users.extend(batch_users(batch).map_err(body_error)?);
+        let body: NamesBody = serde_json::from_slice(&batch.body).map_err(|e| {
+            body_error((
+                batch.rows.first().copied().unwrap_or_default(),
+                e.to_string(),
+            ))
+        })?;
+        named.extend(batch.rows.iter().copied().zip(body.users));
     }
-    let names = distinct_names(&users);
+    let names = distinct_names(&named);
     if names.is_empty() {
         return Ok(Vec::new());
     }
     let gate = Gate::default();
     let resolved = resolve((client, &gate), &names, concurrency.max(1)).await?;
-    let warnings = apply(&mut users, &resolved, policy);
-    rebuild(plan, users, &resolved, policy).map_err(body_error)?;
+    let warnings = apply(&mut named, &resolved, policy);
+    rebuild(plan, &resolved, policy).map_err(body_error)?;
     Ok(warnings)
+}
+
+/// A request body read for its users' organization names only.
+#[derive(Deserialize)]
+struct NamesBody {
+    users: Vec<NameOnly>,
+}
+
+#[derive(Deserialize)]
+struct NameOnly {
+    #[serde(default)]
+    organization: Option<NameOnlyOrg>,
+}
+
+#[derive(Deserialize)]
+struct NameOnlyOrg {
+    name: String,
+}
+
+impl OrgHolder for NameOnly {
+    fn org_name(&self) -> Option<&str> {
+        self.organization.as_ref().map(|o| o.name.as_str())
+    }
+
+    fn send_id(&mut self, _: u64) {
+        self.organization = None;
+    }
+
+    fn drop_org(&mut self) {
+        self.organization = None;
+    }
 }
 
 /// The users of a batch with their sheet rows, read back from its body.
@@ -521,16 +566,14 @@ struct BulkBody {
     users: Vec<Value>,
 }
 
-/// The batches again with the users `apply` changed; with `Fail`, the users of a missing
-/// organization leave their batch for the skipped rows. Rows keep their order, so every
-/// index is as the plan would have numbered it.
+/// The batches again, each user's organization sent as [`send_as`] says; with `Fail`, the
+/// users of a missing organization leave their batch for the skipped rows. Rows keep their
+/// order, so every index is as the plan would have numbered it.
 fn rebuild(
     plan: &mut ImportPlan,
-    users: Vec<(u32, Value)>,
     resolved: &Resolved,
     policy: MissingOrgs,
 ) -> Result<(), BodyError> {
-    let mut users = users.into_iter();
     let mut batches = Vec::with_capacity(plan.batches.len());
     let mut first_index = 0;
     let mut failed = Vec::new();
@@ -542,11 +585,9 @@ fn rebuild(
             body: bytes::Bytes::new(),
         };
         let mut sent = Vec::new();
-        for (key, (row, user)) in batch
-            .keys
-            .into_iter()
-            .zip(users.by_ref().take(batch.rows.len()))
-        {
+        let users = batch_users(&batch)?;
+        for (key, (row, mut user)) in batch.keys.into_iter().zip(users) {
+            send_as(&mut user, resolved, policy);
             match missing_name(&user, resolved).filter(|_| policy == MissingOrgs::Fail) {
                 Some(name) => failed.push((row, key, name)),
                 None => {
@@ -737,12 +778,7 @@ mod tests {
             &["Acme".into(), "Initech".into()],
             &[org(7, "Acme")],
         );
-        let mut users = Vec::new();
-        for b in &plan.batches {
-            users.extend(batch_users(b).unwrap());
-        }
-        apply(&mut users, &resolved, MissingOrgs::Fail);
-        rebuild(&mut plan, users, &resolved, MissingOrgs::Fail).unwrap();
+        rebuild(&mut plan, &resolved, MissingOrgs::Fail).unwrap();
         let kept: Vec<(u64, Vec<u32>)> = plan
             .batches
             .iter()
