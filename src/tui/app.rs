@@ -64,7 +64,7 @@ impl Screen {
             Screen::Check(_) => KeyContext::Check,
             Screen::Preview(_) => KeyContext::Preview,
             Screen::Connect(_) => KeyContext::Connect,
-            Screen::Plan(_) => KeyContext::Plan,
+            Screen::Plan(s) => s.key_context(),
             Screen::Run(s) => s.key_context(),
             Screen::Results(_) => KeyContext::Results,
         }

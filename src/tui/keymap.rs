@@ -22,6 +22,10 @@ pub enum KeyContext {
     RunOver,
     /// Run, starting or cancelling: nothing to ask for but to wait.
     RunWaiting,
+    /// Plan, checked: the lookups wait for the operator.
+    PlanOffer,
+    /// Plan, checking the rows or looking the users up.
+    PlanWaiting,
     Results,
     /// A text field has focus: characters are typed, not commands.
     Typing,
@@ -92,10 +96,16 @@ const CONNECT_KEYS: &[KeyHelp] = &[
     k("←→ Space", "change", true),
     k("Enter", "test / go on", true),
 ];
-const PLAN_KEYS: &[KeyHelp] = &[
+const PLAN_OFFER_KEYS: &[KeyHelp] = &[
     k("Enter", "look up", true),
-    k("Enter", "a planned row in full", false),
     k("s", "skip", true),
+    k("x", "existing (create)", false),
+    k("t", "tags add/replace", false),
+    k("o", "missing organizations", false),
+    k("e", "new email primary", false),
+];
+const PLAN_KEYS: &[KeyHelp] = &[
+    k("Enter", "row in full", true),
     k("f", "filter", true),
     k("u", "unchanged", true),
     k("x", "existing (create)", false),
@@ -135,6 +145,8 @@ pub fn help(context: KeyContext) -> &'static [KeyHelp] {
         KeyContext::Preview => PREVIEW_KEYS,
         KeyContext::Connect => CONNECT_KEYS,
         KeyContext::Plan => PLAN_KEYS,
+        KeyContext::PlanOffer => PLAN_OFFER_KEYS,
+        KeyContext::PlanWaiting => &[],
         KeyContext::Run => RUN_KEYS,
         KeyContext::RunPaused => RUN_PAUSED_KEYS,
         KeyContext::RunOver => RUN_OVER_KEYS,
@@ -262,13 +274,13 @@ fn screen_key(screen: KeyContext, code: KeyCode) -> Option<Action> {
         (KeyContext::Check, 'f') => Action::Filter,
         (KeyContext::Check, 'i') => Action::InvalidRows,
         (KeyContext::Preview, 'g') => Action::Jump,
-        (KeyContext::Plan, 's') => Action::SkipPlan,
+        (KeyContext::PlanOffer, 's') => Action::SkipPlan,
         (KeyContext::Plan, 'f') => Action::Filter,
         (KeyContext::Plan, 'u') => Action::Unchanged,
-        (KeyContext::Plan, 'x') => Action::Existing,
-        (KeyContext::Plan, 't') => Action::Tags,
-        (KeyContext::Plan, 'o') => Action::MissingOrgs,
-        (KeyContext::Plan, 'e') => Action::MakePrimary,
+        (KeyContext::Plan | KeyContext::PlanOffer, 'x') => Action::Existing,
+        (KeyContext::Plan | KeyContext::PlanOffer, 't') => Action::Tags,
+        (KeyContext::Plan | KeyContext::PlanOffer, 'o') => Action::MissingOrgs,
+        (KeyContext::Plan | KeyContext::PlanOffer, 'e') => Action::MakePrimary,
         (KeyContext::Plan, 'n') => Action::Next,
         (KeyContext::Run | KeyContext::RunPaused, 'p') => Action::Pause,
         (KeyContext::Run | KeyContext::RunPaused, 'c') => Action::Cancel,

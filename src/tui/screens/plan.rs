@@ -12,6 +12,7 @@ use ratatui::widgets::{Block, BorderType, Clear, Paragraph, Widget, Wrap};
 use crate::payload::Mode;
 use crate::plan::{Action as RowAction, Cost, Existing, MissingOrgs, Plan, Tags};
 use crate::tui::action::Action;
+use crate::tui::keymap::KeyContext;
 use crate::tui::strings;
 use crate::tui::widgets::cursor::Cursor;
 use crate::tui::widgets::{fit, theme};
@@ -146,6 +147,15 @@ impl PlanState {
                 !c.problems.is_empty()
             }
             Stage::Checking | Stage::Failed(_) => true,
+        }
+    }
+
+    /// The keys that work now: the offer to look up, the plan, or none while it works.
+    pub fn key_context(&self) -> KeyContext {
+        match self.stage {
+            Stage::Checked(_) => KeyContext::PlanOffer,
+            Stage::Planned(..) => KeyContext::Plan,
+            Stage::Checking | Stage::LookingUp(_) | Stage::Failed(_) => KeyContext::PlanWaiting,
         }
     }
 
@@ -773,6 +783,36 @@ mod tests {
             cost: check().cost,
             spent: Spent::default(),
         })
+    }
+
+    #[test]
+    fn every_hinted_key_does_something_in_every_stage() {
+        use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+        let mut offer = PlanState::new(Mode::Upsert);
+        offer.checked(check());
+        let mut planned = offer.clone();
+        planned.planned(plan());
+        let mut waiting = PlanState::new(Mode::Upsert);
+        waiting.stage = Stage::Checking;
+        for state in [offer, planned, waiting] {
+            let context = state.key_context();
+            let hinted = crate::tui::keymap::help(context).iter().filter(|h| h.hint);
+            for keys in hinted.flat_map(|h| h.keys.split(' ')) {
+                let code = match keys {
+                    "Enter" => KeyCode::Enter,
+                    c => KeyCode::Char(c.chars().next().unwrap()),
+                };
+                let action =
+                    crate::tui::keymap::action(context, KeyEvent::new(code, KeyModifiers::NONE));
+                let mut s = state.clone();
+                let before = format!("{s:?}");
+                let outcome = action.and_then(|a| s.update(&a));
+                assert!(
+                    outcome.is_some() || format!("{s:?}") != before,
+                    "{context:?}: {keys} is hinted but does nothing"
+                );
+            }
+        }
     }
 
     #[test]
