@@ -74,8 +74,10 @@ struct JobEntry {
     missing: u32,
     last: Option<(String, Option<u64>)>,
     accepted_at: Instant,
-    /// When it should be done, from the shortest job seen so far: polled then, not later.
+    /// When it should be done, from the engine's estimate of a job's time: polled then.
     expect_at: Option<Instant>,
+    /// Polls that found it running after it was expected done.
+    late: u32,
 }
 
 impl Unit {
@@ -99,6 +101,7 @@ impl JobEntry {
             last: None,
             accepted_at: Instant::now(),
             expect_at: None,
+            late: 0,
         }
     }
 }
@@ -145,6 +148,39 @@ enum PrimaryDone {
     Missing,
 }
 
+/// What the polls tell of a job's time from its acceptance: at most `hi` (the shortest seen
+/// done), more than `lo` (the longest seen running).
+///
+/// A new job is first polled halfway between the two, so each round of jobs halves the
+/// interval and a finished job is seen within about a probe step of its end, not a poll
+/// interval later: with the 30-job limit as the bound, a slot freed late holds up the next
+/// request, the engine's main loss. Jobs whose times vary (Zendesk's take 8 to 11 s) leave
+/// `lo` past `hi`: they are polled at `hi`, the shortest seen, and again with a back-off.
+#[derive(Debug, Clone, Copy, Default)]
+struct JobTime {
+    hi: Option<Duration>,
+    lo: Duration,
+}
+
+impl JobTime {
+    fn done(&mut self, took: Duration) {
+        self.hi = Some(self.hi.map_or(took, |hi| hi.min(took)));
+    }
+
+    fn running(&mut self, elapsed: Duration) {
+        self.lo = self.lo.max(elapsed);
+    }
+
+    /// When to poll a new job first, from its acceptance; none before any job ended.
+    fn expect(&self, step: Duration) -> Option<Duration> {
+        let hi = self.hi?;
+        Some(match hi.checked_sub(self.lo) {
+            Some(gap) if gap > step => self.lo + gap / 2,
+            _ => hi,
+        })
+    }
+}
+
 /// Emails made primary at once: each is two small requests, paced like the rest.
 const PRIMARY_AT_ONCE: usize = 4;
 
@@ -170,8 +206,8 @@ struct Engine {
     /// Polls in a row that failed (5xx, timeouts, unreadable answers).
     poll_failures: u32,
     next_poll: Instant,
-    /// The shortest time from a job's acceptance to a poll that saw it finished.
-    job_time: Option<Duration>,
+    /// How long a job takes from its acceptance, as far as the polls tell.
+    job_time: JobTime,
     in_flight: FuturesUnordered<BoxFuture<'static, Done>>,
     cancelled: bool,
     /// When the cancel came: jobs in flight are followed until `cancel_follow` after it.
@@ -212,7 +248,7 @@ impl Engine {
             polling: false,
             next_poll: now,
             poll_failures: 0,
-            job_time: None,
+            job_time: JobTime::default(),
             in_flight: FuturesUnordered::new(),
             cancelled: false,
             cancelled_at: None,
@@ -505,6 +541,9 @@ impl Engine {
             let (_, task) = self.primary.remove(at);
             self.launch_primary(task, now);
         }
+        // Every `sending` line of this round is written, then synced once, before any of its
+        // requests leaves (they start when the loop polls them).
+        let mut sends = Vec::new();
         while !self.cancelled
             && !self.paused
             && self.posting + self.jobs.len() < self.concurrency()
@@ -513,7 +552,13 @@ impl Engine {
             let Some(unit) = self.queue.pop_front() else {
                 break;
             };
-            self.launch_send(unit, now).await?;
+            sends.push(self.launch_send(unit, now)?);
+        }
+        if !sends.is_empty() {
+            self.journal.sync()?;
+        }
+        for event in sends {
+            self.emit(event).await;
         }
         Ok(())
     }
@@ -558,7 +603,9 @@ impl Engine {
         }));
     }
 
-    async fn launch_send(&mut self, mut unit: Unit, now: Instant) -> Result<(), ImportError> {
+    /// Writes the request's `sending` line (the caller syncs it before the request can leave)
+    /// and queues the request; the event to announce it comes back.
+    fn launch_send(&mut self, mut unit: Unit, now: Instant) -> Result<ImportEvent, ImportError> {
         let planned = &self.plan.batches[unit.batch];
         let body = planned
             .body_for(&unit.positions)
@@ -569,7 +616,7 @@ impl Engine {
             })?;
         let rows: Vec<u32> = unit.positions.iter().map(|&p| planned.rows[p]).collect();
         unit.attempt += 1;
-        self.journal.record(&Entry::Sending {
+        self.journal.record_unsynced(&Entry::Sending {
             batch: unit.batch,
             positions: unit.positions.clone(),
             attempt: unit.attempt,
@@ -590,8 +637,7 @@ impl Engine {
                 .await;
             Done::Sent { unit, result }
         }));
-        self.emit(event).await;
-        Ok(())
+        Ok(event)
     }
 
     async fn handle(&mut self, done: Done) -> Result<(), ImportError> {
@@ -654,7 +700,7 @@ impl Engine {
         }
         // One line for the whole job: a kill between two would leave it half settled, and
         // its results can only be matched to its rows all together.
-        self.journal.record(&Entry::MakingPrimary {
+        self.journal.record_unsynced(&Entry::MakingPrimary {
             outcomes: later.iter().map(|t| t.outcome.clone()).collect(),
             resolved: done.clone(),
         })?;
@@ -718,7 +764,9 @@ impl Engine {
                     );
                     return self.maybe_accepted(unit, &error).await;
                 }
-                self.journal.record(&Entry::Accepted {
+                // Lost in a power cut, the request is looked up (create) or sent again (upsert,
+                // update) on resume: it need not hold up the next answer.
+                self.journal.record_unsynced(&Entry::Accepted {
                     batch: unit.batch,
                     positions: unit.positions.clone(),
                     job_id: answer.value.id.clone(),
@@ -728,7 +776,7 @@ impl Engine {
                     self.next_poll = now + self.options.poll_interval;
                 }
                 let mut job = JobEntry::new(answer.value.id, unit);
-                job.expect_at = self.job_time.map(|t| now + t);
+                job.expect_at = self.job_time.expect(self.probe_step()).map(|t| now + t);
                 self.jobs.push(job);
                 Ok(())
             }
@@ -862,13 +910,12 @@ impl Engine {
         self.poll_failures = 0;
         self.observe(&answer.rate).await;
         self.next_poll = now + self.options.poll_interval;
-        // A job not done when expected is looked at again a little later, not at every poll.
-        let again = now + self.options.poll_interval / 4;
-        for job in &mut self.jobs {
-            if job.expect_at.is_some_and(|at| at <= now) {
-                job.expect_at = Some(again);
-            }
-        }
+        let due: HashSet<String> = self
+            .jobs
+            .iter()
+            .filter(|j| j.expect_at.is_some_and(|at| at <= now))
+            .map(|j| j.id.clone())
+            .collect();
         let mut seen: HashMap<String, JobStatus> = answer
             .value
             .into_iter()
@@ -880,7 +927,32 @@ impl Engine {
                 None => self.on_job_missing(id).await?,
             }
         }
+        self.tune_job_time(&due, now);
         Ok(())
+    }
+
+    /// The step by which the job-time estimate moves, and a late job's first re-poll.
+    fn probe_step(&self) -> Duration {
+        self.options.poll_interval / 10
+    }
+
+    /// After a poll, each job expected done and still running: the estimate learns it takes
+    /// longer, and it is looked at again when a job has been seen done (or, past that, after a
+    /// step doubling up to the poll interval, so a slow job costs few polls).
+    fn tune_job_time(&mut self, due: &HashSet<String>, now: Instant) {
+        let step = self.probe_step();
+        let interval = self.options.poll_interval;
+        for job in self.jobs.iter_mut().filter(|j| due.contains(&j.id)) {
+            let elapsed = now.saturating_duration_since(job.accepted_at);
+            self.job_time.running(elapsed);
+            let backoff = step.saturating_mul(1 << job.late.min(4)).min(interval);
+            let known_done = self.job_time.hi.map(|hi| job.accepted_at + hi);
+            job.late += 1;
+            job.expect_at = Some(match known_done {
+                Some(at) if at > now + step => at,
+                _ => now + backoff,
+            });
+        }
     }
 
     async fn on_job_status(&mut self, status: JobStatus) -> Result<(), ImportError> {
@@ -904,7 +976,7 @@ impl Engine {
         }
         let job = self.jobs.remove(at);
         let took = job.accepted_at.elapsed();
-        self.job_time = Some(self.job_time.map_or(took, |t| t.min(took)));
+        self.job_time.done(took);
         let mut outcomes = self.job_outcomes(&job.unit, &status);
         if job.unit.after_lookup {
             self.recheck_taken(&job.unit, &mut outcomes)?;
@@ -1225,7 +1297,8 @@ impl Engine {
         if outcomes.is_empty() {
             return Ok(());
         }
-        self.journal.record(&Entry::Resolved {
+        // Lost in a power cut, the job is polled (or the users looked up) again on resume.
+        self.journal.record_unsynced(&Entry::Resolved {
             outcomes: outcomes.clone(),
         })?;
         self.announce(outcomes).await;
@@ -1434,6 +1507,41 @@ mod tests {
         assert!(is_update(None, Some("update"), Mode::Upsert));
         assert!(is_update(None, None, Mode::Update));
         assert!(!is_update(None, None, Mode::Upsert));
+    }
+
+    #[test]
+    fn the_job_time_is_bisected_between_what_polls_saw() {
+        let ms = Duration::from_millis;
+        let step = ms(100);
+        let mut t = JobTime::default();
+        assert_eq!(
+            t.expect(step),
+            None,
+            "no job seen done yet: the regular polls"
+        );
+        t.done(ms(15_800));
+        assert_eq!(
+            t.expect(step),
+            Some(ms(7_900)),
+            "halfway to the first job seen done"
+        );
+        t.running(ms(7_900));
+        assert_eq!(t.expect(step), Some(ms(11_850)));
+        t.running(ms(11_850));
+        t.done(ms(14_600));
+        assert_eq!(t.expect(step), Some(ms(13_225)));
+        t.running(ms(14_550));
+        assert_eq!(
+            t.expect(step),
+            Some(ms(14_600)),
+            "within a step: the shortest seen done"
+        );
+        t.running(ms(16_000));
+        assert_eq!(
+            t.expect(step),
+            Some(ms(14_600)),
+            "jobs of varying times: the shortest seen done"
+        );
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //!
 //! Every row of the plan ends in exactly one [`RowOutcome`]: created, updated, failed (Zendesk's
 //! error), skipped (our reason) or unknown (the job was lost and the row could not be
-//! confirmed). The journal, fsynced around every request that changes state, lets an
+//! confirmed). The journal, synced before every request that changes state, lets an
 //! interrupted run continue without creating any user twice.
 //!
 //! [`Client`]: crate::zendesk::Client
