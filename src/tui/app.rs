@@ -198,6 +198,8 @@ pub enum AppEvent {
     },
     Progress {
         rows: u64,
+        /// Of the file's bytes, when the file says how far a read is (CSV and text).
+        percent: Option<u8>,
     },
     TableLoaded(Table),
     /// The saved profiles that could be read.
@@ -1128,12 +1130,15 @@ impl App {
                 }
                 None
             }
-            AppEvent::Progress { rows } => {
+            AppEvent::Progress { rows, percent } => {
                 match &mut self.screen {
                     Screen::Open(OpenState {
                         loading: Some(l), ..
                     }) => l.rows = rows,
-                    Screen::Sheet(state) if state.reading.is_some() => state.reading = Some(rows),
+                    Screen::Sheet(state) if state.reading.is_some() => {
+                        state.reading = Some(rows);
+                        state.reading_percent = percent;
+                    }
                     _ => {}
                 }
                 None
@@ -1873,5 +1878,24 @@ mod tests {
         };
         assert_eq!(check.cautions.len(), 1);
         assert!(check.cautions[0].contains("users new to Zendesk need one"));
+    }
+
+    #[test]
+    fn loading_a_text_file_says_how_far_through_the_file_it_is() {
+        let mut app = App::new(OpenState::new("/tmp".into(), Vec::new()));
+        let mut sheet = SheetState::new(Vec::new(), 0);
+        sheet.reading = Some(0);
+        app.screen = Screen::Sheet(sheet);
+        app.handle(AppEvent::Progress {
+            rows: 20_000,
+            percent: Some(37),
+        });
+        let Screen::Sheet(sheet) = &app.screen else {
+            panic!("sheet")
+        };
+        assert_eq!(
+            (sheet.reading, sheet.reading_percent),
+            (Some(20_000), Some(37))
+        );
     }
 }

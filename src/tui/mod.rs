@@ -587,11 +587,22 @@ fn load_table(
     tx: &mpsc::Sender<AppEvent>,
 ) -> AppEvent {
     let mut rows = Vec::new();
+    // A text file is read as it streams: how far is its bytes read of its size.
+    let bytes = wb.read_progress();
+    let percent = move || {
+        bytes
+            .as_ref()
+            .filter(|p| p.total > 0)
+            .map(|p| u8::try_from((p.read().min(p.total) * 100) / p.total).unwrap_or(100))
+    };
     let result = wb.read_table(sheet, header, |_, row| {
         rows.push(row);
         let n = rows.len() as u64;
         if n % PROGRESS_EVERY == 0 {
-            let _ = tx.try_send(AppEvent::Progress { rows: n });
+            let _ = tx.try_send(AppEvent::Progress {
+                rows: n,
+                percent: percent(),
+            });
         }
         if worker.cancel.load(Ordering::SeqCst) {
             ControlFlow::Break(())

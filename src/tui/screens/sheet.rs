@@ -45,6 +45,8 @@ pub struct SheetState {
     pub loading: bool,
     /// The table is being read: rows so far.
     pub reading: Option<u64>,
+    /// How much of the file that read has got through, when the file says (CSV and text).
+    pub reading_percent: Option<u8>,
     /// What decoding a CSV found, and where: shown under the sheets and the grid.
     pub notes: Vec<String>,
 }
@@ -206,9 +208,12 @@ impl SheetState {
     fn render_grid(&self, area: Rect, buf: &mut Buffer) {
         let title = match (self.reading, self.header_row) {
             (Some(rows), _) => format!(
-                "{}· {}… {rows} rows ({}) ",
+                "{}· {}… {rows} rows{} ({}) ",
                 strings::GRID_TITLE,
                 strings::LOADING,
+                self.reading_percent
+                    .map(|p| format!(", {p}% of the file"))
+                    .unwrap_or_default(),
                 strings::LOADING_CANCEL
             ),
             (None, Some(row)) => format!("{}· header on row {row} ", strings::GRID_TITLE),
