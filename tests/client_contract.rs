@@ -1,5 +1,5 @@
 //! Contract: the client's types read every recorded Zendesk body in
-//! `../shared/fixtures/zendesk/` and every result shape `zendesk/API.md` lists.
+//! `tests/fixtures/zendesk/` and every result shape `zendesk/API.md` lists.
 
 use std::path::PathBuf;
 
@@ -10,7 +10,7 @@ use zdimport::zendesk::types::{
 use zdimport::zendesk::{ApiReason, JobResult, JobResults, JobState};
 
 fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/zendesk")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/zendesk")
 }
 
 fn read(name: &str) -> Vec<u8> {

@@ -15,7 +15,7 @@ mod common;
 
 fn fixture(name: &str) -> Vec<u8> {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/fixtures/zendesk")
+        .join("tests/fixtures/zendesk")
         .join(name);
     std::fs::read(&path).unwrap_or_else(|e| panic!("{name}: {e}"))
 }

@@ -1,4 +1,4 @@
-//! Every real-world worksheet in `../shared/fixtures/worksheets` loads (or fails clearly), and
+//! Every real-world worksheet in `tests/fixtures/worksheets` loads (or fails clearly), and
 //! what SOURCES.md says about them holds.
 
 use std::path::{Path, PathBuf};
@@ -7,7 +7,7 @@ use zdimport::sheet::{Cell, HeaderChoice, SheetKind, Table, Visibility, Workbook
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/fixtures/worksheets")
+        .join("tests/fixtures/worksheets")
         .join(name)
 }
 

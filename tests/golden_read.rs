@@ -1,4 +1,4 @@
-//! Every worksheet of every real file in `../shared/fixtures/worksheets` reads exactly as it did
+//! Every worksheet of every real file in `tests/fixtures/worksheets` reads exactly as it did
 //! when this snapshot was taken: its layout, blank rows, encoding notes and a digest of every
 //! row's cells (types and values), so a faster reader cannot change a single cell unseen.
 
@@ -10,7 +10,7 @@ use zdimport::sheet::{HeaderChoice, SheetKind, Workbook};
 
 #[test]
 fn every_fixture_reads_as_before() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/worksheets");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/worksheets");
     let mut paths: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().path())

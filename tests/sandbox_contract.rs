@@ -1,5 +1,5 @@
 //! Contract: the sandbox answers with the keys and JSON types of the recorded Zendesk bodies in
-//! `../shared/fixtures/zendesk/`.
+//! `tests/fixtures/zendesk/`.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -14,7 +14,7 @@ use sandbox_http::{bulk, call, get, job_results};
 
 fn fixture(name: &str) -> Value {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/fixtures/zendesk")
+        .join("tests/fixtures/zendesk")
         .join(name);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{name}: {e}"));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"))

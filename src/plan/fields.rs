@@ -714,7 +714,7 @@ mod tests {
     fn the_recorded_definitions_load() {
         let path = concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../shared/fixtures/zendesk/user_fields_list.json"
+            "/tests/fixtures/zendesk/user_fields_list.json"
         );
         let body = std::fs::read_to_string(path).unwrap();
         let envelope: crate::zendesk::types::UserFieldsEnvelope =

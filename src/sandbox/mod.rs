@@ -1,7 +1,7 @@
 //! A simulated Zendesk on 127.0.0.1 for tests, benchmarks, `--sandbox` and rehearsals.
 //!
 //! It answers the endpoints zdimport uses with the keys and types of real answers
-//! (`shared/fixtures/zendesk/`), runs bulk calls as jobs over a [`SimClock`] that can be sped
+//! (`tests/fixtures/zendesk/`), runs bulk calls as jobs over a [`SimClock`] that can be sped
 //! up, enforces Zendesk's limits (100 users per call, 30 active jobs, requests per minute),
 //! signs in with API tokens or OAuth, and injects seeded faults. Tests read what it holds and
 //! what it was sent through [`SandboxHandle`].
