@@ -8,7 +8,7 @@ mod tmux;
 use std::path::{Path, PathBuf};
 
 use tempfile::TempDir;
-use tmux::{Served, Tmux, kill_and_recover, launch_args};
+use tmux::{Served, Tmux, kill_and_recover, launch_args, to_connect_in_create_mode};
 
 /// A CSV of `rows` users; `no_name` rows have an email but no name (a new user needs one).
 fn users_csv(dir: &Path, name: &str, rows: usize, no_name: &[usize]) -> PathBuf {
@@ -207,17 +207,7 @@ fn a_killed_run_resumes_with_credentials_typed_on_connect() {
     let env = served.oauth_env();
     let tmux = Tmux::start_with("typed", home.path(), &env);
     launch_args(&tmux, sheet.to_str().unwrap());
-    tmux.wait_for("header on row 1");
-    tmux.keys(&["Enter"]);
-    tmux.wait_for("Ready: n checks every row");
-    tmux.keys(&["m", "m"]);
-    tmux.wait_for("mode create");
-    tmux.keys(&["n"]);
-    tmux.wait_for("1000 ready");
-    tmux.keys(&["n"]);
-    tmux.wait_for("Request 1 of 10");
-    tmux.keys(&["n"]);
-    tmux.wait_for("Test the connection");
+    to_connect_in_create_mode(&tmux, "1000 ready", "Request 1 of 10");
     tmux.keys(&[
         "Down", "Down", "Down", "Down", "Down", "Down", "Down", "Down", "Down",
     ]);

@@ -7,7 +7,10 @@ mod tmux;
 use std::process::Command;
 
 use tempfile::TempDir;
-use tmux::{Served, Tmux, assert_shell_usable, child_pid, kill_and_recover, launch, launch_args};
+use tmux::{
+    Served, Tmux, assert_shell_usable, child_pid, kill_and_recover, launch, launch_args,
+    to_connect_in_create_mode,
+};
 
 #[test]
 fn an_operator_maps_checks_previews_and_the_profile_is_offered_next_time() {
@@ -202,17 +205,7 @@ fn a_killed_run_resumes_from_the_start_screen_without_duplicates() {
     let env = served.oauth_env();
     let tmux = Tmux::start_with("resume", home.path(), &env);
     launch_args(&tmux, sheet.to_str().unwrap());
-    tmux.wait_for("header on row 1");
-    tmux.keys(&["Enter"]);
-    tmux.wait_for("Ready: n checks every row");
-    tmux.keys(&["m", "m"]);
-    tmux.wait_for("mode create");
-    tmux.keys(&["n"]);
-    tmux.wait_for("1000 ready");
-    tmux.keys(&["n"]);
-    tmux.wait_for("Request 1 of 10");
-    tmux.keys(&["n"]);
-    tmux.wait_for("Test the connection");
+    to_connect_in_create_mode(&tmux, "1000 ready", "Request 1 of 10");
     // One job at a time, so that the kill lands in the middle of the run.
     tmux.keys(&["Up", "Up", "BSpace", "BSpace"]);
     tmux.type_text("1");

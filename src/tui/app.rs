@@ -1588,6 +1588,18 @@ mod tests {
         assert_eq!(app.screen.step(), 2);
     }
 
+    /// Connect's answer for a successful test.
+    fn signed_in() -> Connection {
+        Connection::Connected(Account {
+            url: "https://acme.zendesk.com".into(),
+            name: "Ops".into(),
+            email: "ops@acme.com".into(),
+            role: "admin".into(),
+            warning: None,
+            doctor: Vec::new(),
+        })
+    }
+
     /// An app whose import finished: history Map … Connect (signed in), Plan, Run.
     fn finished_app() -> App {
         let (mut app, _) = mapped_app();
@@ -1605,14 +1617,7 @@ mod tests {
         let Screen::Connect(connect) = &mut app.screen else {
             panic!("connect")
         };
-        connect.connection = Connection::Connected(Account {
-            url: "https://acme.zendesk.com".into(),
-            name: "Ops".into(),
-            email: "ops@acme.com".into(),
-            role: "admin".into(),
-            warning: None,
-            doctor: Vec::new(),
-        });
+        connect.connection = signed_in();
         connect.row = 99;
         let Some(Command::CheckAccount { .. }) = app.update(Action::Next) else {
             panic!("account check")
@@ -1724,14 +1729,7 @@ mod tests {
         };
         assert_eq!(connect.url.text, "https://acme.zendesk.com/");
         assert!(matches!(&connect.connection, Connection::Failed(m) if m.contains("r1")));
-        connect.connection = Connection::Connected(Account {
-            url: "https://acme.zendesk.com".into(),
-            name: "Ops".into(),
-            email: "ops@acme.com".into(),
-            role: "admin".into(),
-            warning: None,
-            doctor: Vec::new(),
-        });
+        connect.connection = signed_in();
         connect.row = 99;
         assert_eq!(
             app.update(Action::Next),

@@ -229,3 +229,19 @@ pub fn kill_and_recover(tmux: &Tmux, then: &str) {
     tmux.keys(&["C-j"]);
     tmux.wait_for("$");
 }
+
+/// From the Sheet of a file just opened to Connect, in create mode: `ready` and `request`
+/// are what Check and Preview say of it ("1000 ready", "Request 1 of 10").
+pub fn to_connect_in_create_mode(tmux: &Tmux, ready: &str, request: &str) {
+    tmux.wait_for("header on row 1");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("Ready: n checks every row");
+    tmux.keys(&["m", "m"]);
+    tmux.wait_for("mode create");
+    tmux.keys(&["n"]);
+    tmux.wait_for(ready);
+    tmux.keys(&["n"]);
+    tmux.wait_for(request);
+    tmux.keys(&["n"]);
+    tmux.wait_for("Test the connection");
+}
