@@ -4,28 +4,20 @@
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use tokio::sync::{mpsc, watch};
-use tokio_util::sync::CancellationToken;
+use tokio::sync::mpsc;
 
 use super::app::{AccountData, AppEvent, NewRun};
 use super::screens::plan::AccountCheck;
-use crate::import::journal::{self, runs_dir};
-use crate::import::{self, ImportPlan, Journal, RunInfo};
+use crate::import::{self, ImportPlan, RunInfo};
 use crate::mapping::Mapping;
 use crate::payload;
 use crate::pipeline::{self, AccountChecks};
+use crate::session::run;
 use crate::sheet::Table;
 use crate::zendesk::Client;
 
-/// How the running import is steered.
-#[derive(Debug)]
-pub struct ImportControl {
-    pub cancel: CancellationToken,
-    pub pause: watch::Sender<bool>,
-}
-
 /// The slot the running import's controls live in.
-pub type ControlSlot = Arc<Mutex<Option<ImportControl>>>;
+pub type ControlSlot = Arc<Mutex<Option<run::Controls>>>;
 
 /// Reads the environment sign-in sees.
 pub type Env = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
@@ -86,7 +78,7 @@ async fn start_inner(
     .map_err(|e| format!("building the plan: {e}"))?
     .map_err(|e| e.to_string())?;
     let info = RunInfo {
-        id: journal::new_run_id(),
+        id: run::new_id(),
         created_at: chrono::Utc::now().to_rfc3339(),
         file,
         sheet,
@@ -121,11 +113,9 @@ async fn retry_inner(
     target: &Target,
     tx: &mpsc::Sender<AppEvent>,
 ) -> Result<(), String> {
-    let retry = import::Retry::read_rows(dir, rows).map_err(|e| e.to_string())?;
-    let runs = runs_dir().map_err(|e| e.to_string())?;
-    let journal = retry.create(&runs).map_err(|e| e.to_string())?;
-    announce(&retry.info, &journal, tx).await;
-    run_engine(retry.plan.clone(), journal, target, concurrency, tx).await;
+    let retry = run::read_retry(dir, rows).map_err(|e| e.to_string())?;
+    let run = run::Run::retry(retry).map_err(|e| e.to_string())?;
+    run_engine(run, target, concurrency, tx).await;
     Ok(())
 }
 
@@ -136,47 +126,29 @@ async fn run_new(
     concurrency: u32,
     tx: &mpsc::Sender<AppEvent>,
 ) -> Result<(), String> {
-    let runs = runs_dir().map_err(|e| e.to_string())?;
-    let journal = Journal::create(&runs, &info, &plan).map_err(|e| e.to_string())?;
-    announce(&info, &journal, tx).await;
-    run_engine(plan, journal, target, concurrency, tx).await;
+    let run = run::Run::create(info, plan).map_err(|e| e.to_string())?;
+    run_engine(run, target, concurrency, tx).await;
     Ok(())
 }
 
-/// Tells the app which run folder the import writes to.
-async fn announce(info: &RunInfo, journal: &Journal, tx: &mpsc::Sender<AppEvent>) {
+/// Runs the engine, forwarding its events, then sends every row's outcome.
+async fn run_engine(run: run::Run, target: &Target, concurrency: u32, tx: &mpsc::Sender<AppEvent>) {
     let started = AppEvent::ImportStarted {
-        run_id: info.id.clone(),
-        run_dir: journal.dir().to_path_buf(),
-        account: info.account.clone(),
+        run_id: run.info.id.clone(),
+        run_dir: run.dir().to_path_buf(),
+        account: run.info.account.clone(),
     };
     let _ = tx.send(started).await;
-}
-
-/// Runs the engine, forwarding its events, then sends every row's outcome.
-async fn run_engine(
-    plan: ImportPlan,
-    journal: Journal,
-    target: &Target,
-    concurrency: u32,
-    tx: &mpsc::Sender<AppEvent>,
-) {
-    let dir = journal.dir().to_path_buf();
-    let mut options = crate::session::account::engine_options(target.sandbox_speed.is_some());
-    options.concurrency = usize::try_from(concurrency)
-        .unwrap_or(import::MAX_JOBS)
-        .clamp(1, import::MAX_JOBS);
-    let (pause, paused) = watch::channel(false);
-    options.pause = Some(paused);
-    let cancel = CancellationToken::new();
+    let pace = run::Pace {
+        jobs: usize::try_from(concurrency).ok(),
+        speed: target.sandbox_speed,
+    };
+    let (started, mut incoming) = run.start(Arc::clone(&target.client), pace);
+    let dir = started.dir().to_path_buf();
     *target
         .controls
         .lock()
-        .unwrap_or_else(PoisonError::into_inner) = Some(ImportControl {
-        cancel: cancel.clone(),
-        pause,
-    });
-    let (events, mut incoming) = mpsc::channel(32);
+        .unwrap_or_else(PoisonError::into_inner) = Some(started.controls());
     let forward_to = tx.clone();
     let forward = tokio::spawn(async move {
         while let Some(event) = incoming.recv().await {
@@ -185,15 +157,15 @@ async fn run_engine(
             }
         }
     });
-    let result = import::run(plan, &target.client, journal, events, cancel, options).await;
+    let result = started.finish(None).await;
     let _forwarded = forward.await;
     *target
         .controls
         .lock()
         .unwrap_or_else(PoisonError::into_inner) = None;
     let ended = match result {
-        Ok(summary) => journal::rows(&dir)
-            .map(|outcomes| (summary, outcomes))
+        Ok(ended) => run::rows(&dir)
+            .map(|outcomes| (ended.summary, outcomes))
             .map_err(|e| e.to_string()),
         Err(e) => Err(format!("{e}; the run can be resumed from the start screen")),
     };
@@ -225,7 +197,8 @@ async fn resume_inner(
     controls: ControlSlot,
     tx: &mpsc::Sender<AppEvent>,
 ) -> Result<(), String> {
-    let (info, plan, journal) = Journal::open(dir).map_err(|e| e.to_string())?;
+    let resumable = run::resume(dir).map_err(|e| e.to_string())?;
+    let info = &resumable.run.info;
     let same_account = |c: &Arc<Client>| same_url(c.base_url().as_str(), &info.account);
     let client = match connected.filter(same_account) {
         Some(client) => client,
@@ -248,27 +221,19 @@ async fn resume_inner(
                 Ok((client, _warning)) => Arc::new(client),
                 Err(e) => {
                     // The journal stays as it was: sign in on Connect, then resume.
-                    drop(journal);
-                    let _ = tx
-                        .send(AppEvent::ResumeNeedsSignIn {
-                            run_dir: dir.to_path_buf(),
-                            account: info.account.clone(),
-                            reason: e.to_string(),
-                        })
-                        .await;
+                    let ask = AppEvent::ResumeNeedsSignIn {
+                        run_dir: dir.to_path_buf(),
+                        account: info.account.clone(),
+                        reason: e.to_string(),
+                    };
+                    drop(resumable);
+                    let _ = tx.send(ask).await;
                     return Ok(());
                 }
             }
         }
     };
-    let started = AppEvent::ImportStarted {
-        run_id: info.id.clone(),
-        run_dir: dir.to_path_buf(),
-        account: info.account.clone(),
-    };
-    let _ = tx.send(started).await;
-    let jobs = journal
-        .replay()
+    let jobs = resumable
         .jobs
         .and_then(|n| u32::try_from(n).ok())
         .unwrap_or(super::screens::connect::DEFAULT_CONCURRENCY);
@@ -277,7 +242,7 @@ async fn resume_inner(
         sandbox_speed,
         controls,
     };
-    run_engine(plan, journal, &target, jobs, tx).await;
+    run_engine(resumable.run, &target, jobs, tx).await;
     Ok(())
 }
 
@@ -359,7 +324,7 @@ pub fn pause(controls: &ControlSlot, paused: bool) {
         .unwrap_or_else(PoisonError::into_inner)
         .as_ref()
     {
-        let _ = control.pause.send(paused);
+        control.pause(paused);
     }
 }
 
@@ -370,6 +335,6 @@ pub fn cancel(controls: &ControlSlot) {
         .unwrap_or_else(PoisonError::into_inner)
         .as_ref()
     {
-        control.cancel.cancel();
+        control.cancel();
     }
 }
