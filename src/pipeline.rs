@@ -324,6 +324,31 @@ pub fn check_table_with(
     checks: &AccountChecks,
     cancelled: &dyn Fn() -> bool,
 ) -> Option<Report> {
+    check_rows(table, mapping, options, checks, cancelled, None)
+}
+
+/// [`check_table_with`], keeping every sent row's user as it is sent, from the same pass: the
+/// rows are checked once, and the plan, Preview and the import read these users.
+pub fn check_table_users(
+    table: &Table,
+    mapping: &Mapping,
+    options: &Options,
+    checks: &AccountChecks,
+    cancelled: &dyn Fn() -> bool,
+) -> Option<(Report, Vec<(u32, crate::payload::User)>)> {
+    let mut users = Vec::new();
+    let report = check_rows(table, mapping, options, checks, cancelled, Some(&mut users))?;
+    Some((report, users))
+}
+
+fn check_rows(
+    table: &Table,
+    mapping: &Mapping,
+    options: &Options,
+    checks: &AccountChecks,
+    cancelled: &dyn Fn() -> bool,
+    mut keep: Option<&mut Vec<(u32, crate::payload::User)>>,
+) -> Option<Report> {
     let mut checker = checks.checker(mapping, table.layout.first_column, options);
     let mut counts = Counts::default();
     let mut report = Report {
@@ -345,7 +370,10 @@ pub fn check_table_with(
             }
             report.issues.push(issue);
         }
-        if checked.user.is_some() {
+        if let Some(user) = checked.user {
+            if let Some(users) = keep.as_deref_mut() {
+                users.push((checked.row, user));
+            }
             batch.push(checked.row);
             if batch.len() == crate::payload::BATCH_SIZE {
                 report.batches.push(std::mem::take(&mut batch));

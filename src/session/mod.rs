@@ -9,4 +9,5 @@
 //!   and its report.
 
 pub mod account;
+pub mod check;
 pub mod run;

@@ -315,7 +315,7 @@ fn run_blocking(command: Command, worker: &Worker, tx: &mpsc::Sender<AppEvent>) 
             options,
         } => {
             let cancelled = || worker.cancel.load(Ordering::SeqCst);
-            return match crate::pipeline::check_table(&table, &mapping, &options, &cancelled) {
+            return match crate::session::check::offline(&table, &mapping, &options, &cancelled) {
                 Some(report) => AppEvent::Checked(report),
                 None => AppEvent::Cancelled,
             };
@@ -1020,7 +1020,7 @@ mod tests {
         else {
             panic!("check command");
         };
-        let report = crate::pipeline::check_table(&table, &mapping, &options, &|| false).unwrap();
+        let report = crate::session::check::offline(&table, &mapping, &options, &|| false).unwrap();
         app.handle(AppEvent::Checked(report));
         app
     }

@@ -6,13 +6,13 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use tokio::sync::mpsc;
 
-use super::app::{AccountData, AppEvent, NewRun};
+use super::app::{AppEvent, NewRun};
 use super::screens::plan::AccountCheck;
 use crate::import::{self, ImportPlan, RunInfo};
 use crate::mapping::Mapping;
 use crate::payload;
 use crate::pipeline::{self, AccountChecks};
-use crate::session::run;
+use crate::session::{check, run};
 use crate::sheet::Table;
 use crate::zendesk::Client;
 
@@ -60,23 +60,22 @@ async fn start_inner(
         .map(|(c, t)| format!("{} -> {t}", c.header))
         .collect();
     let sheet = table.layout.sheet.clone();
-    let plan = tokio::task::spawn_blocking(move || match &plan {
-        Some(plan) => pipeline::import_plan_from(plan, skip_unchanged, &report).map(|mut out| {
-            // Rows with errors have no user in the plan: named from the sheet.
-            pipeline::name_skipped(&mut out, &table, &mapping);
-            out
-        }),
-        None => {
-            let checks = AccountChecks {
-                fields: account.map(|a| Arc::clone(&a.fields)),
-                ..AccountChecks::default()
-            };
-            pipeline::import_plan_with(&table, &mapping, &options, &checks, &report)
+    let plan = tokio::task::spawn_blocking(move || match (&plan, &account) {
+        (Some(plan), _) => {
+            check::import_plan_from(plan, skip_unchanged, &report, &table, &mapping)
+                .map_err(|e| e.to_string())
+        }
+        // Imported as checked against the account: the users it kept, no row checked again.
+        (None, Some(account)) => account
+            .import_plan(&table, &mapping)
+            .map_err(|e| e.to_string()),
+        (None, None) => {
+            pipeline::import_plan_with(&table, &mapping, &options, &AccountChecks::default(), &report)
+                .map_err(|e| e.to_string())
         }
     })
     .await
-    .map_err(|e| format!("building the plan: {e}"))?
-    .map_err(|e| e.to_string())?;
+    .map_err(|e| format!("building the plan: {e}"))??;
     let info = RunInfo {
         id: run::new_id(),
         created_at: chrono::Utc::now().to_rfc3339(),
@@ -252,69 +251,35 @@ fn same_url(a: &str, b: &str) -> bool {
         .eq_ignore_ascii_case(b.trim_end_matches('/'))
 }
 
-/// Reads the account's custom fields, checks every row against them, and says what the plan
-/// would cost.
+/// Reads the account's custom fields, checks every row against them once, and says what the
+/// plan would cost.
 pub async fn check_account(
     client: &Client,
     table: Arc<Table>,
     mapping: Mapping,
     options: payload::Options,
-) -> Result<(AccountCheck, Arc<AccountData>), String> {
-    let answer = client.user_fields().await.map_err(|e| e.to_string())?;
-    let rate = answer.rate;
-    let fields = Arc::new(crate::plan::Fields::new(answer.value));
-    let problems: Vec<String> = fields
-        .problems(&mapping)
-        .iter()
-        .map(ToString::to_string)
-        .collect();
-    let checks = AccountChecks {
-        fields: Some(Arc::clone(&fields)),
-        ..AccountChecks::default()
+) -> Result<(AccountCheck, Arc<check::Checked>), String> {
+    let checked = check::against_account(client, table, mapping, options)
+        .await
+        .map_err(|e| e.to_string())?;
+    let summary = AccountCheck {
+        fields: checked.fields.custom_fields().len(),
+        problems: checked.problems.clone(),
+        ready: checked.report.ready,
+        warnings: checked.report.warnings,
+        errors: checked.report.errors,
+        cost: checked.cost(),
     };
-    let (report, input) = tokio::task::spawn_blocking(move || {
-        let report = pipeline::check_table_with(&table, &mapping, &options, &checks, &|| false)
-            .unwrap_or_default();
-        let mut input = crate::plan::PlanInput::default();
-        for rows in &report.batches {
-            input.push_request(pipeline::request_for_with(
-                &table, &mapping, &options, &checks, rows,
-            ));
-        }
-        for issue in &report.issues {
-            input.push_issue(issue);
-        }
-        (report, input)
-    })
-    .await
-    .map_err(|e| format!("checking the rows: {e}"))?;
-    let cost = crate::plan::estimate(&input, &rate);
-    let check = AccountCheck {
-        fields: fields.custom_fields().len(),
-        problems,
-        ready: report.ready,
-        warnings: report.warnings,
-        errors: report.errors,
-        cost,
-    };
-    let account = AccountData {
-        fields,
-        report: Arc::new(report),
-        input,
-        rate,
-    };
-    Ok((check, Arc::new(account)))
+    Ok((summary, Arc::new(checked)))
 }
 
 /// Looks the users up: what every row will do.
 pub async fn build_plan(
     client: &Client,
-    account: &AccountData,
-    options: crate::plan::PlanOptions,
-) -> Result<crate::plan::Plan, String> {
-    crate::plan::build(client, account.input.clone(), options, &account.rate)
-        .await
-        .map_err(|e| e.to_string())
+    account: &check::Checked,
+    options: check::PlanOptions,
+) -> Result<check::Plan, String> {
+    account.plan(client, options).await.map_err(|e| e.to_string())
 }
 
 /// Pauses or resumes sending.
