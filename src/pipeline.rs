@@ -530,13 +530,15 @@ pub fn import_plan_from(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::mapping::auto_match;
     use crate::payload::Mode;
     use crate::sheet::{Cell, Row};
 
-    fn table(n: u32) -> Table {
+    /// `n` rows of name and email from sheet row 2; row 5 has no name, row 9 repeats row
+    /// 2's email.
+    pub(crate) fn table(n: u32) -> Table {
         let headers = vec!["Name".to_owned(), "Email".to_owned()];
         let rows = (0..n)
             .map(|i| Row {

@@ -94,13 +94,7 @@ pub async fn against_account(
         let (report, users) =
             crate::pipeline::check_table_users(&table, &mapping, &options, &checks, &|| false)
                 .unwrap_or_default();
-        let mut input = PlanInput {
-            users,
-            ..PlanInput::default()
-        };
-        for issue in &report.issues {
-            input.push_issue(issue);
-        }
+        let input = input_of(&report, users);
         (report, input)
     })
     .await
@@ -156,6 +150,18 @@ impl Checked {
     }
 }
 
+/// The plan's input: the users kept, and each row with an error once.
+fn input_of(report: &Report, users: Vec<(u32, User)>) -> PlanInput {
+    let mut input = PlanInput {
+        users,
+        ..PlanInput::default()
+    };
+    for issue in &report.issues {
+        input.push_issue(issue);
+    }
+    input
+}
+
 fn request(mode: crate::payload::Mode, users: &[(u32, User)]) -> Request {
     let (method, path) = mode.endpoint();
     Request {
@@ -188,34 +194,7 @@ mod tests {
     use super::*;
     use crate::mapping::auto_match;
     use crate::payload::Mode;
-    use crate::sheet::{Cell, Row, TableLayout};
-
-    fn table() -> Table {
-        let headers = vec!["Name".to_owned(), "Email".to_owned()];
-        let rows = (0..230u32)
-            .map(|i| Row {
-                number: i + 2,
-                cells: vec![
-                    Cell::Text(if i == 50 {
-                        String::new()
-                    } else {
-                        format!("U{i}")
-                    }),
-                    Cell::Text(format!("u{i}@x.com")),
-                ],
-            })
-            .collect();
-        Table {
-            layout: TableLayout {
-                sheet: "S".into(),
-                header_row: 1,
-                first_column: 0,
-                headers,
-            },
-            rows,
-            blank_rows: 0,
-        }
-    }
+    use crate::pipeline::tests::table;
 
     /// What an account check would hold, without the account: the users from one pass.
     fn checked(table: &Table, mapping: &Mapping, options: &Options) -> Checked {
@@ -223,13 +202,7 @@ mod tests {
         let (report, users) =
             crate::pipeline::check_table_users(table, mapping, options, &checks, &|| false)
                 .unwrap();
-        let mut input = PlanInput {
-            users,
-            ..PlanInput::default()
-        };
-        for issue in &report.issues {
-            input.push_issue(issue);
-        }
+        let input = input_of(&report, users);
         Checked {
             fields: Arc::new(Fields::new(Vec::new())),
             report: Arc::new(report),
@@ -242,15 +215,19 @@ mod tests {
 
     #[test]
     fn preview_and_the_import_read_the_users_of_the_one_pass() {
-        let t = table();
+        let t = table(230);
         let mapping = auto_match(&t.layout.headers);
         let options = Options {
             mode: Mode::Create,
             ..Options::default()
         };
         let checked = checked(&t, &mapping, &options);
-        assert_eq!(checked.input.users.len(), 229);
-        assert_eq!(checked.input.invalid.len(), 1, "row 52 has no name");
+        assert_eq!(checked.input.users.len(), 228);
+        assert_eq!(
+            checked.input.invalid.len(),
+            2,
+            "row 5 has no name, row 9 a taken email"
+        );
         // Each batch as Preview shows it is the request an offline check builds again.
         for (n, rows) in checked.report.batches.iter().enumerate() {
             let again = offline_request(&t, &mapping, &options, rows);
@@ -269,8 +246,8 @@ mod tests {
                 b.body_for(&(0..b.rows.len()).collect::<Vec<_>>())
             );
         }
-        assert_eq!((plan.sent_rows(), plan.skipped.len()), (229, 1));
-        assert_eq!(plan.skipped[0].0, 52);
-        assert_eq!(plan.skipped_keys[&0].email.as_deref(), Some("u50@x.com"));
+        assert_eq!((plan.sent_rows(), plan.skipped.len()), (228, 2));
+        assert_eq!(plan.skipped[0].0, 5);
+        assert_eq!(plan.skipped_keys[&0].email.as_deref(), Some("u3@x.com"));
     }
 }

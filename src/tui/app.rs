@@ -19,8 +19,8 @@ use crate::import::{ImportEvent, Outcome, RowOutcome, Summary};
 use crate::mapping::{Mapping, auto_match};
 use crate::payload::{self, Mode};
 use crate::pipeline::Report;
-use crate::session::check;
 use crate::profile::Profile;
+use crate::session::check;
 use crate::sheet::{HeaderChoice, Row, SheetInfo, Table};
 
 /// Share of a saved profile's columns a sheet must have for the profile to be offered.

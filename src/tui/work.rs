@@ -61,18 +61,20 @@ async fn start_inner(
         .collect();
     let sheet = table.layout.sheet.clone();
     let plan = tokio::task::spawn_blocking(move || match (&plan, &account) {
-        (Some(plan), _) => {
-            check::import_plan_from(plan, skip_unchanged, &report, &table, &mapping)
-                .map_err(|e| e.to_string())
-        }
+        (Some(plan), _) => check::import_plan_from(plan, skip_unchanged, &report, &table, &mapping)
+            .map_err(|e| e.to_string()),
         // Imported as checked against the account: the users it kept, no row checked again.
         (None, Some(account)) => account
             .import_plan(&table, &mapping)
             .map_err(|e| e.to_string()),
-        (None, None) => {
-            pipeline::import_plan_with(&table, &mapping, &options, &AccountChecks::default(), &report)
-                .map_err(|e| e.to_string())
-        }
+        (None, None) => pipeline::import_plan_with(
+            &table,
+            &mapping,
+            &options,
+            &AccountChecks::default(),
+            &report,
+        )
+        .map_err(|e| e.to_string()),
     })
     .await
     .map_err(|e| format!("building the plan: {e}"))??;
@@ -279,7 +281,10 @@ pub async fn build_plan(
     account: &check::Checked,
     options: check::PlanOptions,
 ) -> Result<check::Plan, String> {
-    account.plan(client, options).await.map_err(|e| e.to_string())
+    account
+        .plan(client, options)
+        .await
+        .map_err(|e| e.to_string())
 }
 
 /// Pauses or resumes sending.
