@@ -11,3 +11,4 @@
 pub mod account;
 pub mod check;
 pub mod run;
+pub mod source;
