@@ -6,8 +6,8 @@
 //! that failed with the old access token must wait for it rather than start their own.
 //!
 //! Here: the credentials a request carries and signing in from the environment. Beside it:
-//! [`store`] (where a refresh token is kept, and each account's OAuth client), [`tokens`]
-//! (tokens that renew themselves) and [`login`] (the browser sign-in).
+//! `store` (where a refresh token is kept, and each account's OAuth client), `tokens`
+//! (tokens that renew themselves) and `login` (the browser sign-in).
 
 use std::sync::Arc;
 use std::time::Duration;
