@@ -1022,6 +1022,69 @@ mod tests {
         assert_eq!(buf[(at + 2, 6)].fg, widgets::theme::ERROR);
     }
 
+    fn preview_app() -> App {
+        let mut app = check_app();
+        app.update(Action::Next);
+        app
+    }
+
+    /// On every screen, each key the hint bar offers changes what the screen shows or asks
+    /// for work: none is a promise that does nothing.
+    #[test]
+    fn every_hinted_key_does_something_on_every_screen() {
+        use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+        // Connect with the focus on a choice (the mode) rather than on the test.
+        let connect_choice = || {
+            let mut app = connect_app();
+            for _ in 0..4 {
+                app.update(Action::Up);
+            }
+            assert_eq!(app.key_context(), keymap::KeyContext::Connect);
+            app
+        };
+        let screens: [fn() -> App; 8] = [
+            open_app,
+            sheet_app,
+            map_app,
+            check_app,
+            preview_app,
+            connect_app,
+            connect_choice,
+            results_app,
+        ];
+        for make in screens {
+            let context = make().key_context();
+            for line in keymap::hints(context) {
+                for (code, _) in line.binds {
+                    let mut app = make();
+                    // A move is tried after one the other way, where there is somewhere to go.
+                    let other_way = match code {
+                        KeyCode::Up => Some(Action::Down),
+                        KeyCode::Down => Some(Action::Up),
+                        KeyCode::PageUp => Some(Action::PageDown),
+                        KeyCode::PageDown => Some(Action::PageUp),
+                        KeyCode::Left => Some(Action::Right),
+                        KeyCode::Right => Some(Action::Left),
+                        KeyCode::Home => Some(Action::End),
+                        KeyCode::End => Some(Action::Home),
+                        _ => None,
+                    };
+                    if let Some(other_way) = other_way {
+                        app.update(other_way);
+                    }
+                    let before = format!("{app:?}");
+                    let key = KeyEvent::new(*code, KeyModifiers::NONE);
+                    let command = keymap::action(context, key).and_then(|a| app.update(a));
+                    assert!(
+                        command.is_some() || format!("{app:?}") != before,
+                        "{context:?}: {} ({code:?}) is hinted but does nothing",
+                        line.keys
+                    );
+                }
+            }
+        }
+    }
+
     #[test]
     fn preview_screen() {
         let mut app = check_app();
