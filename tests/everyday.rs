@@ -18,21 +18,10 @@ const PROFILE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/sample_profil
 
 /// The binary with its config and data dirs in `home` and no account in the environment.
 fn command(home: &Path, args: &[&str]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_zdimport"));
+    let mut cmd = common::command(home);
     cmd.args(args)
-        .env("ZDIMPORT_CONFIG_DIR", home.join("config"))
-        .env("ZDIMPORT_DATA_DIR", home.join("data"))
-        .env("ZDIMPORT_KEYRING", "memory")
         .env_remove("ZDIMPORT_STATE_DIR")
-        .env_remove("ZDIMPORT_LOG_LEVEL")
-        .env_remove("ZENDESK_URL")
-        .env_remove("ZENDESK_SUBDOMAIN")
-        .env_remove("ZENDESK_OAUTH_TOKEN")
-        .env_remove("ZENDESK_CLIENT_ID")
-        .env_remove("ZENDESK_CLIENT_SECRET")
-        .env_remove("ZENDESK_EMAIL")
-        .env_remove("ZENDESK_API_TOKEN")
-        .stdin(Stdio::null());
+        .env_remove("ZDIMPORT_LOG_LEVEL");
     cmd
 }
 
