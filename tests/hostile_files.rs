@@ -457,3 +457,23 @@ fn an_xlsb_reference_beyond_excels_grid_is_refused_with_its_sheet_and_reference(
         }
     }
 }
+
+/// An xlsx whose dimension says the sheet runs past Excel's grid still reads its cells: the
+/// dimension is only the sheet's size, and says none then. (A backwards one, `B2:A1`, stops a
+/// debug build inside calamine's `get_dimension`; a release build reads it as no size.)
+#[test]
+fn an_xlsx_dimension_past_the_grid_is_no_size() {
+    let dir = tempfile::tempdir().unwrap();
+    for dimension in ["A1:FXSHRXW4294967295", "A1:XFE1048577"] {
+        let path = patched_xlsx(dir.path(), "dim.xlsx", |xml| {
+            xml.replace(
+                r#"<dimension ref="A1:B2"/>"#,
+                &format!(r#"<dimension ref="{dimension}"/>"#),
+            )
+        });
+        let table = Workbook::open_with(&path, &Limits::from_env())
+            .and_then(|mut wb| wb.load_table(0, HeaderChoice::Auto))
+            .unwrap_or_else(|e| panic!("{dimension}: {e}"));
+        assert_eq!(table.rows.len(), 1, "{dimension}");
+    }
+}
