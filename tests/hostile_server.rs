@@ -10,7 +10,7 @@ use std::process::Output;
 
 use axum::Router;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
+use axum::routing::{MethodRouter, get, post};
 use serde_json::{Value, json};
 
 /// ESC sequences (a screen clear, an OSC 52 clipboard write ended by BEL), a C1 CSI and bidi
@@ -29,11 +29,10 @@ const RAW: [char; 6] = [
     '\u{1b}', '\u{7}', '\u{9b}', '\u{202e}', '\u{2066}', '\u{fffd}',
 ];
 
-/// An account answering `me`, an empty field list and the bulk requests with `status` and
-/// the hostile body; `/oauth/tokens` answers `token`.
-async fn serve(status: StatusCode, token: Value) -> String {
-    let refuse = move || async move { (status, axum::Json(hostile_body())) };
-    let router = Router::new()
+/// An account answering `me`, an empty field list and the bulk requests with `bulk`; more
+/// routes are added to what comes back.
+fn account(bulk: MethodRouter) -> Router {
+    Router::new()
         .route(
             "/api/v2/users/me.json",
             get(|| async {
@@ -44,16 +43,27 @@ async fn serve(status: StatusCode, token: Value) -> String {
             "/api/v2/user_fields.json",
             get(|| async { axum::Json(json!({"user_fields": [], "next_page": null})) }),
         )
-        .route("/api/v2/users/create_many.json", post(refuse))
-        .route("/api/v2/users/create_or_update_many.json", post(refuse))
-        .route(
-            "/oauth/tokens",
-            post(move || async move { axum::Json(token) }),
-        );
+        .route("/api/v2/users/create_many.json", bulk.clone())
+        .route("/api/v2/users/create_or_update_many.json", bulk)
+}
+
+/// Serves `router` on loopback; its base URL.
+async fn serve_router(router: Router) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
     url
+}
+
+/// An account refusing the bulk requests with `status` and the hostile body; `/oauth/tokens`
+/// answers `token`.
+async fn serve(status: StatusCode, token: Value) -> String {
+    let refuse = move || async move { (status, axum::Json(hostile_body())) };
+    let router = account(post(refuse)).route(
+        "/oauth/tokens",
+        post(move || async move { axum::Json(token) }),
+    );
+    serve_router(router).await
 }
 
 /// `zdimport import` of three rows into `url`, signed in with `credentials`.
@@ -190,4 +200,151 @@ async fn absurd_token_lifetimes_from_the_token_endpoint_never_panic() {
             assert!(err.contains("3 failed"), "expires_in {expires_in}: {err}");
         }
     }
+}
+
+/// `zdimport import` of three rows into `url` with a bearer token, stderr read as it comes.
+fn spawn_import(home: &Path, url: &str) -> tokio::process::Child {
+    let csv = common::users_csv(home, 3);
+    let mut cmd = common::command(home);
+    cmd.args([
+        "import",
+        csv.to_str().unwrap(),
+        "--auto",
+        "--yes",
+        "--url",
+        url,
+    ])
+    .env("ZDIMPORT_STATE_DIR", home.join("state"))
+    .env(BEARER[0].0, BEARER[0].1)
+    .stderr(std::process::Stdio::piped());
+    let mut cmd = tokio::process::Command::from(cmd);
+    cmd.kill_on_drop(true);
+    cmd.spawn().unwrap()
+}
+
+/// Reads `child`'s stderr until a line holds `text`; every line so far.
+async fn read_until(
+    lines: &mut tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStderr>>,
+    seen: &mut String,
+    text: &str,
+) {
+    let wait = async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            seen.push_str(&line);
+            seen.push('\n');
+            if line.contains(text) {
+                return;
+            }
+        }
+        panic!("stderr ended before {text:?}: {seen}");
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(30), wait)
+        .await
+        .unwrap_or_else(|_| panic!("no {text:?} within 30 s: {seen}"));
+}
+
+fn interrupt(child: &tokio::process::Child) {
+    let pid = child.id().unwrap().to_string();
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+}
+
+/// `Retry-After: 1e30` is waited as an hour and said so; one Ctrl-C ends the wait and the
+/// run (nothing was accepted), which stays resumable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_absurd_retry_after_is_an_hour_and_one_ctrl_c_ends_the_wait() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    let limited = || async {
+        let body = axum::Json(json!({"error": "TooManyRequests"}));
+        (
+            StatusCode::TOO_MANY_REQUESTS,
+            [("retry-after", "1e30")],
+            body,
+        )
+    };
+    let url = serve_router(account(post(limited))).await;
+    let mut child = spawn_import(h, &url);
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(stderr));
+    let mut seen = String::new();
+    read_until(&mut lines, &mut seen, "waiting 3600s: rate limit (429)").await;
+    interrupt(&child);
+    read_until(&mut lines, &mut seen, "zdimport resume").await;
+    let status = tokio::time::timeout(std::time::Duration::from_secs(10), child.wait())
+        .await
+        .unwrap_or_else(|_| panic!("the run ends after one Ctrl-C: {seen}"))
+        .unwrap();
+    assert_ne!(status.code(), Some(101), "{seen}");
+    assert!(!seen.contains("panicked"), "{seen}");
+    let runs = common::command(h).arg("runs").output().unwrap();
+    let listed = text(&runs.stdout);
+    assert!(!listed.contains("  done  "), "resumable: {listed}");
+}
+
+/// A job that never ends: the first Ctrl-C stops sending and follows it (for a while), the
+/// second ends the process at once (exit 130) with the journal whole, the job open in it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_ctrl_c_ends_at_once_while_a_job_never_ends() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    let polls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = std::sync::Arc::clone(&polls);
+    let job = json!({"id": "J1", "status": "queued", "total": 3, "progress": 0, "results": null});
+    let accepted = move || async move { axum::Json(json!({ "job_status": job })) };
+    let router = account(post(accepted)).route(
+        "/api/v2/job_statuses/show_many.json",
+        get(move || async move {
+            counted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            axum::Json(json!({"job_statuses": [{"id": "J1", "status": "working"}]}))
+        }),
+    );
+    let url = serve_router(router).await;
+    let mut child = spawn_import(h, &url);
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(stderr));
+    let mut seen = String::new();
+    read_until(&mut lines, &mut seen, "zdimport: run ").await;
+    let polled = async {
+        while polls.load(std::sync::atomic::Ordering::Relaxed) == 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(30), polled)
+        .await
+        .expect("the job is polled");
+    interrupt(&child);
+    read_until(&mut lines, &mut seen, "stopping").await;
+    // Still following the job: a second Ctrl-C ends it now.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "follows the job: {seen}"
+    );
+    interrupt(&child);
+    let status = tokio::time::timeout(std::time::Duration::from_secs(10), child.wait())
+        .await
+        .unwrap_or_else(|_| panic!("the second Ctrl-C ends it: {seen}"))
+        .unwrap();
+    read_until(&mut lines, &mut seen, "zdimport resume").await;
+    assert_eq!(status.code(), Some(130), "{seen}");
+    let runs = h.join("data/runs");
+    let dir = std::fs::read_dir(&runs)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let (_, _, journal) = zdimport::import::Journal::open(&dir).unwrap();
+    let replay = journal.replay();
+    assert_eq!(replay.damage, None, "the journal reads whole");
+    assert!(
+        replay.open[&0].iter().any(
+            |o| matches!(o, zdimport::import::journal::Open::Job { job_id, .. } if job_id == "J1")
+        ),
+        "the job is open for resume to follow"
+    );
 }
