@@ -16,6 +16,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
@@ -113,6 +114,11 @@ pub enum Entry {
         batch: usize,
         positions: Vec<usize>,
         attempt: u32,
+        /// Zendesk's clock before the request left (Unix seconds, from its answers' `Date`;
+        /// before any, this machine's clock less [`CLOCK_ALLOWANCE`]): a user the request
+        /// created has a `created_at` no earlier. Absent in journals written before it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        zendesk_time: Option<i64>,
     },
     /// Zendesk answered with a job.
     Accepted {
@@ -157,6 +163,37 @@ pub enum Open {
     },
 }
 
+/// What the journal holds of one batch's requests, settled or not.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Sent {
+    /// `sending` lines: more than one means some of its users may have gone out before.
+    pub requests: u32,
+    /// The earliest Zendesk time recorded before one left (Unix seconds).
+    pub zendesk_time: Option<i64>,
+}
+
+impl Sent {
+    fn add(&mut self, zendesk_time: Option<i64>) {
+        self.requests += 1;
+        self.zendesk_time = match (self.zendesk_time, zendesk_time) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+    }
+}
+
+/// How far this machine's clock may be ahead of Zendesk's when nothing better is known: a
+/// time read from it is taken this much earlier.
+pub const CLOCK_ALLOWANCE: Duration = Duration::from_secs(60);
+
+/// The time `rfc3339` (a run's `created_at`, this machine's clock) as a Zendesk time no later
+/// than the one it names: [`CLOCK_ALLOWANCE`] earlier.
+pub fn zendesk_time_before(rfc3339: &str) -> Option<i64> {
+    let at = chrono::DateTime::parse_from_rfc3339(rfc3339).ok()?;
+    let allowance = i64::try_from(CLOCK_ALLOWANCE.as_secs()).ok()?;
+    Some(at.timestamp() - allowance)
+}
+
 /// Why a journal cannot be trusted to hold every request that left.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Damage {
@@ -198,6 +235,8 @@ pub struct Replay {
     pub making_primary: BTreeMap<u64, RowOutcome>,
     /// Batches with a request or job open, by batch.
     pub open: BTreeMap<usize, Vec<Open>>,
+    /// Every batch a request was sent for (open or not), by batch.
+    pub sent: BTreeMap<usize, Sent>,
     pub started: bool,
     /// Jobs at once of the latest start that recorded it.
     pub jobs: Option<usize>,
@@ -220,11 +259,14 @@ impl Replay {
                 batch,
                 positions,
                 attempt,
-            } => self
-                .open
-                .entry(batch)
-                .or_default()
-                .push(Open::Sending { positions, attempt }),
+                zendesk_time,
+            } => {
+                self.sent.entry(batch).or_default().add(zendesk_time);
+                self.open
+                    .entry(batch)
+                    .or_default()
+                    .push(Open::Sending { positions, attempt });
+            }
             Entry::Accepted {
                 batch,
                 positions,
@@ -408,9 +450,12 @@ impl Journal {
             crash_after: None,
         };
         if journal.replay.damage.is_some() {
+            // The journal's own times may be lost with it: the run's start is before any.
+            let run_start = zendesk_time_before(&info.created_at);
             for (batch, planned) in plan.batches.iter().enumerate() {
                 let positions = journal.replay.unsettled(batch, planned);
-                journal.maybe_sent(batch, positions)?;
+                let since = journal.replay.sent.get(&batch).and_then(|s| s.zendesk_time);
+                journal.maybe_sent(batch, positions, since.or(run_start))?;
             }
         }
         Ok((info, plan, journal))
@@ -434,7 +479,14 @@ impl Journal {
 
     /// Records that these users of `batch` may be in Zendesk already, so the engine looks
     /// them up (create mode) before sending them: a damaged journal, a retried unknown row.
-    pub fn maybe_sent(&mut self, batch: usize, positions: Vec<usize>) -> Result<(), JournalError> {
+    ///
+    /// `since`: Zendesk's time before they may have been sent (see [`Entry::Sending`]).
+    pub fn maybe_sent(
+        &mut self,
+        batch: usize,
+        positions: Vec<usize>,
+        since: Option<i64>,
+    ) -> Result<(), JournalError> {
         if positions.is_empty() {
             return Ok(());
         }
@@ -442,6 +494,7 @@ impl Journal {
             batch,
             positions,
             attempt: 1,
+            zendesk_time: since,
         };
         self.record(&entry)?;
         self.replay.apply(entry);
@@ -975,6 +1028,7 @@ mod tests {
             batch: 0,
             positions: vec![0, 1],
             attempt: 1,
+            zendesk_time: None,
         };
         journal.record(&sending).unwrap();
         let row = RowOutcome::new(4, Outcome::Skipped, &UserKey::default());
@@ -1007,6 +1061,7 @@ mod tests {
                 batch: 0,
                 positions: vec![1],
                 attempt: 1,
+                zendesk_time: None,
             })
             .unwrap();
         let mut skipped = RowOutcome::new(4, Outcome::Skipped, &UserKey::default());

@@ -67,6 +67,9 @@ pub struct Retry {
     pub plan: ImportPlan,
     /// Per batch of `plan`: the positions whose rows ended unknown.
     unknown: Vec<Vec<usize>>,
+    /// Zendesk's time before the earlier run sent anything (Unix seconds): a user with a
+    /// `created_at` no earlier was created by it, whatever the resend is answered.
+    since: Option<i64>,
     /// Holds the earlier run's lock while the retry runs, so no resume of it sends the same
     /// rows at the same time.
     _old_journal: Journal,
@@ -94,6 +97,13 @@ impl Retry {
             .map(|o| o.index)
             .collect();
         let positions = unknown_positions(&plan, &again, &unknown);
+        let since = old_journal
+            .replay()
+            .sent
+            .values()
+            .filter_map(|s| s.zendesk_time)
+            .min()
+            .or_else(|| journal::zendesk_time_before(&old.created_at));
         let plan = plan.retain_rows(&again)?;
         let info = RunInfo {
             id: journal::new_run_id(),
@@ -107,6 +117,7 @@ impl Retry {
             info,
             plan,
             unknown: positions,
+            since,
             _old_journal: old_journal,
         })
     }
@@ -115,7 +126,7 @@ impl Retry {
     pub fn create(&self, runs: &Path) -> Result<Journal, ImportError> {
         let mut journal = Journal::create(runs, &self.info, &self.plan)?;
         for (batch, positions) in self.unknown.iter().enumerate() {
-            journal.maybe_sent(batch, positions.clone())?;
+            journal.maybe_sent(batch, positions.clone(), self.since)?;
         }
         Ok(journal)
     }
