@@ -9,9 +9,9 @@ use std::sync::Arc;
 
 use crate::error::SheetError;
 use crate::mapping::Mapping;
+use crate::payload::Fields;
 pub use crate::payload::Options;
 use crate::payload::{Batcher, Blank, Checker, InvalidPolicy, Issue, Request, RowStatus, Severity};
-use crate::plan::Fields;
 use crate::sheet::{HeaderChoice, Row, Table, TableLayout, TextNote, Workbook};
 
 /// What the pipeline hands out as it goes.

@@ -6,8 +6,9 @@
 
 use std::sync::Arc;
 
+pub use crate::payload::Fields;
 pub use crate::pipeline::{AccountChecks, Options, Report};
-pub use crate::plan::{Cost, Fields, Plan, PlanInput, PlanOptions};
+pub use crate::plan::{Cost, Plan, PlanInput, PlanOptions};
 
 use crate::import::{ImportError, ImportPlan};
 use crate::mapping::Mapping;
