@@ -205,11 +205,11 @@ impl Mapping {
     /// Applies `--map "Header=target"` pairs: headers matched ignoring case and spacing.
     pub fn apply_overrides(&mut self, pairs: &[(String, Option<Target>)]) -> Result<(), String> {
         for (header, target) in pairs {
-            let key = crate::profile::normalise(header);
+            let key = header_key(header);
             let index = self
                 .columns
                 .iter()
-                .position(|c| crate::profile::normalise(&c.header) == key)
+                .position(|c| header_key(&c.header) == key)
                 .ok_or_else(|| {
                     let known: Vec<&str> = self.columns.iter().map(|c| c.header.as_str()).collect();
                     format!(
@@ -408,6 +408,16 @@ fn squash(text: &str) -> String {
         .filter(char::is_ascii_alphanumeric)
         .map(|c| c.to_ascii_lowercase())
         .collect()
+}
+
+/// A header as columns are matched by name (`--map`, profiles): case, spacing and line
+/// breaks ignored.
+pub fn header_key(header: &str) -> String {
+    header
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase()
 }
 
 #[cfg(test)]
