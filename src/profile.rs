@@ -173,10 +173,9 @@ impl Profile {
         let mut columns = Mapping::unmapped(headers).columns;
         for pc in &self.columns {
             let key = crate::mapping::header_key(&pc.source);
-            match columns
-                .iter_mut()
-                .find(|c| crate::mapping::header_key(&c.header) == key && c.reason == MatchReason::Unmatched)
-            {
+            match columns.iter_mut().find(|c| {
+                crate::mapping::header_key(&c.header) == key && c.reason == MatchReason::Unmatched
+            }) {
                 Some(c) => {
                     c.target = pc.target.clone();
                     c.transform = pc.transform.clone();
