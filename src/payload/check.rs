@@ -898,7 +898,7 @@ mod tests {
     #[rstest]
     #[case::with_region(Some("US"), &["(415) 555-2671", "+1 415 555 2672"], vec!["+14155552671"], vec!["+14155552672"], vec![])]
     #[case::without_region(None, &["(415) 555-2671", "+1 415 555 2672"], vec!["(415) 555-2671"], vec!["+14155552672"],
-        vec!["row 3, Phone (B3): warning: '(415) 555-2671' cannot be written as E.164: no country code; start it with + or set a phone region (--phone-region, the profile's options.phone_region, or the Connect screen); sent as is"])]
+        vec!["row 3, Phone (B3): warning: '(415) 555-2671' cannot be written as E.164: no country code; start it with + or set the phone region the sheet's numbers are in; sent as is"])]
     #[case::invalid(Some("US"), &["555-0100", "12"], vec!["555-0100"], vec!["12"],
         vec![
             "row 3, Phone (B3): warning: '555-0100' cannot be written as E.164: not a valid phone number in region US; sent as is",
