@@ -1,6 +1,7 @@
 //! `zdimport import --missing-orgs` as a process against a sandbox on loopback: existing
 //! organizations (named in any case, with spaces around) are sent by id, missing ones as the
-//! policy says, and every row ends in one state.
+//! policy says (created first and sent by the new id, dropped, or their rows not sent), and
+//! every row ends in one state.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -138,19 +139,42 @@ async fn each_policy_sends_existing_organizations_by_id() {
                     "{stderr}"
                 );
             }
+            "create" => {
+                assert_eq!(code, 0, "{stderr}");
+                assert!(
+                    stderr.contains("1 organizations the account lacks created first: 1 request"),
+                    "{stderr}"
+                );
+                let initech = org_id(&sandbox, "Initech");
+                for (row, email) in [(6, "user4@example.com"), (7, "user5@example.com")] {
+                    assert_eq!(rows[&row].0, "created");
+                    assert_eq!(organization_of(&sandbox, email), initech, "row {row}");
+                }
+                let orgs = home.path().join("create.organizations.csv");
+                let text = std::fs::read_to_string(&orgs).unwrap();
+                let line = text.lines().nth(1).unwrap();
+                let id = initech.as_u64().unwrap();
+                assert!(
+                    line.starts_with(&format!("Initech,created,{id},2,")),
+                    "{text}"
+                );
+                assert_eq!(text.lines().count(), 2, "{text}");
+            }
             _ => {
                 assert_eq!(code, 0, "{policy}: {stderr}");
                 assert_eq!(rows[&6].0, "created");
-                // The sandbox, as a live account is assumed to, ignores a name it lacks.
                 assert_eq!(organization_of(&sandbox, "user4@example.com"), Value::Null);
-                let warned = stderr.contains("rows 6, 7 sent without an organization");
-                assert_eq!(warned, policy == "skip-field", "{stderr}");
+                assert!(
+                    stderr.contains("rows 6, 7 sent without an organization"),
+                    "{stderr}"
+                );
             }
         }
+        let created = usize::from(policy == "create");
         assert_eq!(
             sandbox.organizations().len(),
-            2,
-            "{policy}: nothing created"
+            2 + created,
+            "{policy}: created only with create"
         );
     }
 }

@@ -77,9 +77,9 @@ pub struct ImportArgs {
     /// clear it
     #[arg(long, value_name = "keep|clear", default_value = "keep", value_parser = super::account::parse_blank)]
     pub blank: Blank,
-    /// A user whose organization the account lacks: sent by name (create, the default: the
-    /// profile's, else create), sent without it (skip-field) or not sent (fail); existing
-    /// organizations are sent by id
+    /// A user whose organization the account lacks: the organization created first and the
+    /// user sent with its id (create, the default: the profile's, else create), sent without
+    /// it (skip-field) or not sent (fail); existing organizations are sent by id
     #[arg(long, value_name = "create|skip-field|fail", value_parser = super::plan::parse_missing_orgs)]
     pub missing_orgs: Option<crate::plan::MissingOrgs>,
     /// What a row's tags do to an existing user's: replace them (Zendesk's bulk update) or add
@@ -148,6 +148,10 @@ pub struct ReportArgs {
     /// Replace the --out file if it exists
     #[arg(long)]
     pub force: bool,
+    /// The organizations the run created before its users (one line each: name, outcome, id,
+    /// users, error) instead of its rows
+    #[arg(long)]
+    pub organizations: bool,
 }
 
 pub fn import(args: &ImportArgs) -> Result<ExitCode, String> {
@@ -259,6 +263,7 @@ pub fn resume(args: &ResumeArgs) -> Result<ExitCode, String> {
             .unwrap_or_else(|| dir.join("report.csv"));
         let outcomes = journal::outcomes(&dir).map_err(|e| e.to_string())?;
         import::report::write(&report, &outcomes).map_err(|e| e.to_string())?;
+        write_organizations(&dir, &report)?;
         let ran = Ran {
             summary: done,
             report,
@@ -427,7 +432,6 @@ fn run_json(run: &RunListing) -> serde_json::Value {
 pub fn report(args: &ReportArgs) -> Result<ExitCode, String> {
     let runs = runs_dir().map_err(|e| e.to_string())?;
     let dir = find_run(&runs, Some(&args.run)).map_err(|e| e.to_string())?;
-    let outcomes = journal::outcomes(&dir).map_err(|e| e.to_string())?;
     let format = match (&args.format, &args.out) {
         (Some(format), _) => format.clone(),
         (None, Some(out))
@@ -444,6 +448,10 @@ pub fn report(args: &ReportArgs) -> Result<ExitCode, String> {
     } else {
         import::report::Format::Csv
     };
+    if args.organizations {
+        return organizations_report(args, &dir, format);
+    }
+    let outcomes = journal::outcomes(&dir).map_err(|e| e.to_string())?;
     match &args.out {
         Some(path) => {
             if !args.force && path.exists() {
@@ -469,6 +477,38 @@ pub fn report(args: &ReportArgs) -> Result<ExitCode, String> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `zdimport report RUN --organizations`: the organizations the run created first.
+fn organizations_report(
+    args: &ReportArgs,
+    dir: &Path,
+    format: import::report::Format,
+) -> Result<ExitCode, String> {
+    let orgs = journal::organizations(dir).map_err(|e| e.to_string())?;
+    if orgs.is_empty() {
+        eprintln!(
+            "zdimport: run {} created no organization first",
+            run_id(dir)
+        );
+    }
+    let mut written = Vec::new();
+    import::report::write_organizations_to(&mut written, &orgs, format)?;
+    match &args.out {
+        Some(path) if !args.force && path.exists() => Err(format!(
+            "--out {} already exists: pass --force to replace it, or choose another path",
+            path.display()
+        )),
+        Some(path) => {
+            std::fs::write(path, &written).map_err(|e| format!("{}: {e}", path.display()))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        None => {
+            let mut out = std::io::stdout().lock();
+            super::stdout_written(out.write_all(&written).and_then(|()| out.flush()))?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
 }
 
 /// [`build_plan`] through the account plan (`--tags add`, `--make-primary`): the users looked
@@ -578,9 +618,16 @@ fn plan_text(plan: &ImportPlan, info: &RunInfo) -> String {
         0 => String::new(),
         n => format!(" ({n} despite an error, marked in the results)"),
     };
+    let orgs = match plan.organizations.len() {
+        0 => String::new(),
+        n => format!(
+            "; {n} organizations the account lacks created first: {}",
+            import::orgs::cost_text(n)
+        ),
+    };
     format!(
         "{} rows: {} to send in {} requests{despite} ({} mode, {method} {path}){to}, {} skipped \
-         (errors)",
+         (errors){orgs}",
         plan.rows(),
         plan.sent_rows(),
         plan.batches.len(),
@@ -613,6 +660,8 @@ fn dry_run_json(
         "to_send": plan.sent_rows(),
         "requests": plan.batches.len(),
         "sent_despite_errors": plan.sent_despite(),
+        "organizations_to_create": plan.organizations,
+        "organization_requests": import::PlannedOrg::calls(plan.organizations.len()),
         "skipped": plan.skipped.len(),
         "invalid": policy,
         "left_out": {
@@ -792,11 +841,24 @@ async fn execute(
         .unwrap_or_else(|| dir.join("report.csv"));
     let outcomes = journal::outcomes(&dir).map_err(|e| e.to_string())?;
     import::report::write(&report, &outcomes).map_err(|e| e.to_string())?;
+    write_organizations(&dir, &report)?;
     Ok(Ran {
         summary,
         report,
         dir,
     })
+}
+
+/// The organizations the run in `dir` created first, beside its `report` (none: no file).
+fn write_organizations(dir: &Path, report: &Path) -> Result<(), String> {
+    let orgs = journal::organizations(dir).map_err(|e| e.to_string())?;
+    if orgs.is_empty() {
+        return Ok(());
+    }
+    let path = import::report::organizations_path(report);
+    import::report::write_organizations(&path, &orgs).map_err(|e| e.to_string())?;
+    eprintln!("zdimport: organizations in {}", path.display());
+    Ok(())
 }
 
 /// A run that ended (or was found finished): what the end of the command says.

@@ -270,9 +270,10 @@ fn write_text(out: &mut impl Write, plan: &Plan, prepared: &Prepared) -> std::io
     if !plan.missing_organizations.is_empty() {
         writeln!(
             out,
-            "\nOrganizations not in the account ({}), sent by name: zdimport does not create them \
-             first yet, and whether Zendesk does is unverified (`zdimport doctor`): {}",
+            "\nOrganizations not in the account, created first ({}; {}), their users sent with \
+             the ids they get: {}",
             plan.missing_organizations.len(),
+            crate::import::orgs::cost_text(plan.missing_organizations.len()),
             plan.missing_organizations.join(", ")
         )?;
     }

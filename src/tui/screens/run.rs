@@ -10,7 +10,7 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Gauge, Paragraph, Widget};
 
-use crate::import::{ImportEvent, Outcome, RowOutcome, Summary, WaitReason};
+use crate::import::{ImportEvent, OrgCounts, Outcome, RowOutcome, Summary, WaitReason};
 use crate::tui::action::Action;
 use crate::tui::keymap::KeyContext;
 use crate::tui::strings;
@@ -67,6 +67,8 @@ pub struct RunState {
     /// When the current pause began, and the ETA then (held while paused).
     paused_at: Option<(Instant, Option<Duration>)>,
     pub jobs: HashSet<String>,
+    /// The organizations the run creates before its users, as far as they are.
+    pub organizations: Option<(OrgCounts, bool)>,
     pub waiting: Option<(WaitReason, Instant)>,
     pub started: Instant,
     /// The time the screen is drawn at (set by the ticks; tests fix it).
@@ -90,6 +92,7 @@ impl RunState {
             paused_for: Duration::ZERO,
             paused_at: None,
             jobs: HashSet::new(),
+            organizations: None,
             waiting: None,
             started: now,
             now,
@@ -152,6 +155,17 @@ impl RunState {
                 }
             }
             ImportEvent::RowsFinished(rows) => self.finished(&rows),
+            ImportEvent::Organizations { counts, done } => {
+                if done || self.organizations.is_none() {
+                    let when = if done {
+                        "created first"
+                    } else {
+                        "to create first"
+                    };
+                    self.note(format!("{when}: {counts}"));
+                }
+                self.organizations = Some((counts, done));
+            }
             ImportEvent::Waiting { reason, until } => {
                 self.note(format!("waiting: {}", wait_text(&reason)));
                 self.waiting = Some((reason, until));
@@ -407,7 +421,18 @@ impl RunState {
                 ),
                 Style::new().fg(theme::WARNING),
             ))),
-            _ => {}
+            // The organizations are created before any user is sent: how far they are.
+            _ => {
+                if let Some((counts, _)) = &self.organizations {
+                    let colour = if counts.failed + counts.unknown > 0 {
+                        theme::WARNING
+                    } else {
+                        theme::DIM
+                    };
+                    let line = Span::styled(format!(" {counts}"), Style::new().fg(colour));
+                    lines.push(Line::from(line));
+                }
+            }
         }
         Paragraph::new(lines).render(area, buf);
     }
