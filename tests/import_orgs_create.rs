@@ -12,7 +12,7 @@ use std::collections::HashMap;
 
 use zdimport::import::journal;
 use zdimport::import::report;
-use zdimport::import::{EngineOptions, ImportPlan, Journal, Outcome, Summary};
+use zdimport::import::{EngineOptions, ImportPlan, Journal, Outcome, Retry, RetryRows, Summary};
 use zdimport::payload::{Mode, OrganizationRef, User};
 use zdimport::plan::orgs::name_key;
 use zdimport::plan::{self, MissingOrgs, PlanInput, PlanOptions};
@@ -260,6 +260,7 @@ async fn users_of_an_organization_zendesk_refuses_are_skipped_with_the_reason() 
             i % 30
         );
         assert!(details.starts_with(&want), "{details}");
+        assert_eq!(o.error.as_deref(), Some("OrganizationNotCreated"));
         assert!(sandbox.user_by_external_id(&format!("X{i}")).is_none());
     }
     let orgs = journal::organizations(&dir).unwrap();
@@ -268,6 +269,30 @@ async fn users_of_an_organization_zendesk_refuses_are_skipped_with_the_reason() 
             .all(|o| o.outcome == Outcome::Failed && o.error.is_some())
     );
     assert_eq!(sandbox.organizations().len(), 10, "nothing created");
+
+    // The retry sends those users again, their organizations looked up, then created first.
+    let retry = Retry::read_rows(&dir, RetryRows::Retryable).unwrap();
+    assert_eq!(
+        (retry.plan.sent_rows(), retry.plan.organizations.len()),
+        (40, 20)
+    );
+    let journal = retry.create(tmp.path()).unwrap();
+    let summary = run(retry.plan.clone(), &client, journal).await;
+    assert_eq!(
+        (
+            summary.created + summary.updated,
+            summary.organizations.created
+        ),
+        (40, 20),
+        "{summary}"
+    );
+    assert_every_user_in_its_organization(&sandbox, "retry");
+    assert_eq!(
+        create_many_calls(&sandbox),
+        2,
+        "the refused one and the retry's"
+    );
+    assert_nothing_left(&client, "retry").await;
 }
 
 /// Imports until the journal has taken `cut` bytes (a kill there), then resumes from disk.

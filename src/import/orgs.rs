@@ -31,6 +31,10 @@ use crate::plan::orgs::{OrgHolder as _, name_key};
 use crate::zendesk::results::match_results;
 use crate::zendesk::{Answer, BulkEndpoint, Client, JobState, JobStatus, ZendeskError};
 
+/// The error code of a user skipped because its organization could not be created: `retry`
+/// sends such users again, creating the organization first.
+pub const ORGANIZATION_NOT_CREATED: &str = "OrganizationNotCreated";
+
 /// One organization the run creates before its users.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlannedOrg {
@@ -222,6 +226,55 @@ pub fn list_missing(plan: &mut ImportPlan, missing: &[String]) -> Result<(), Imp
         })
         .collect();
     Ok(())
+}
+
+/// A retry's organizations: those of the earlier run (`old`, as its journal `replay` left
+/// them) that the retried users name, listed in `plan`. Returns the journal lines that start
+/// the new run from there: the ones created keep their id (never created again), the others
+/// are marked maybe sent, so they are looked up by name before any is created.
+pub fn carry_over(
+    plan: &mut ImportPlan,
+    old: &[PlannedOrg],
+    replay: &super::journal::Replay,
+) -> Result<Vec<Entry>, ImportError> {
+    let names: Vec<String> = old.iter().map(|o| o.name.clone()).collect();
+    list_missing(plan, &names)?;
+    let by_key: HashMap<String, &OrgOutcome> = replay
+        .orgs
+        .finished
+        .values()
+        .filter(|o| o.is_created())
+        .map(|o| (name_key(&o.name), o))
+        .collect();
+    let mut created = Vec::new();
+    let mut maybe: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for (index, org) in plan.organizations.iter().enumerate() {
+        match by_key.get(&name_key(&org.name)) {
+            Some(done) => created.push(OrgOutcome {
+                index,
+                users: org.users,
+                ..(*done).clone()
+            }),
+            None => maybe
+                .entry(index / PlannedOrg::PER_CALL)
+                .or_default()
+                .push(index % PlannedOrg::PER_CALL),
+        }
+    }
+    let mut entries = Vec::new();
+    if !created.is_empty() {
+        entries.push(Entry::OrgResolved { outcomes: created });
+    }
+    entries.extend(
+        maybe
+            .into_iter()
+            .map(|(batch, positions)| Entry::OrgSending {
+                batch,
+                positions,
+                attempt: 1,
+            }),
+    );
+    Ok(entries)
 }
 
 /// The `organization_id` each organization of the run got, by [`name_key`].
@@ -937,7 +990,7 @@ impl<'a> Phase<'a> {
                 .filter_map(|(p, name)| {
                     let reason = failed.get(&name_key(name.as_deref()?))?;
                     let o = batch.outcome(p, Outcome::Skipped);
-                    Some(o.with_error("Skipped", Some(reason.clone())))
+                    Some(o.with_error(ORGANIZATION_NOT_CREATED, Some(reason.clone())))
                 })
                 .collect();
             if !outcomes.is_empty() {

@@ -712,4 +712,42 @@ mod tests {
         s.now = t0 + Duration::from_secs(30);
         insta::assert_snapshot!("run_resumed_paused_80x24", draw(&s).backend());
     }
+
+    #[test]
+    fn the_organizations_created_first_show_before_the_users() {
+        let t0 = Instant::now();
+        let mut s = RunState::new(t0);
+        s.run_id = "20270101-000000-abcd".into();
+        let counts = |created, failed| crate::import::OrgCounts {
+            total: 20,
+            created,
+            failed,
+            unknown: 0,
+        };
+        s.event(ImportEvent::Organizations {
+            counts: counts(0, 0),
+            done: false,
+        });
+        s.event(ImportEvent::Organizations {
+            counts: counts(12, 1),
+            done: false,
+        });
+        assert_eq!(s.status, RunStatus::Starting, "no user is sent yet");
+        let draw =
+            |s: &RunState| crate::tui::widgets::drawn(80, 14, |area, buf| s.render(area, buf));
+        insta::assert_snapshot!("run_organizations_80x14", draw(&s).backend());
+        s.event(ImportEvent::Organizations {
+            counts: counts(19, 1),
+            done: true,
+        });
+        let log: Vec<&String> = s.log.iter().collect();
+        assert_eq!(
+            log,
+            [
+                "to create first: 20 organizations: 0 created, 0 failed, 20 not created yet",
+                "created first: 20 organizations: 19 created, 1 failed"
+            ],
+            "the start and the end, not every step"
+        );
+    }
 }
