@@ -2,21 +2,24 @@
 
 /// The text with line breaks as `⏎` and other control characters (an escape sequence hidden
 /// in a cell, say) as their visible Unicode pictures, so a cell can never drive the terminal.
+///
+/// C1 and bidi controls show as `<U+202E>`, as [`visible`] shows them in files and streams,
+/// so the screen and the report name the same character the same way.
 pub fn printable(s: &str) -> String {
-    s.chars().map(visible_char).collect()
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        push_shown(&mut out, c);
+    }
+    out
 }
 
 /// One line of at most `max` characters: [`printable`], long text cut with `…`.
 pub fn shorten(s: &str, max: usize) -> String {
-    let count = s.chars().count();
-    if count <= max {
-        return printable(s);
+    let shown = printable(s);
+    if shown.chars().count() <= max {
+        return shown;
     }
-    let mut cut: String = s
-        .chars()
-        .take(max.saturating_sub(1))
-        .map(visible_char)
-        .collect();
+    let mut cut: String = shown.chars().take(max.saturating_sub(1)).collect();
     cut.push('…');
     cut
 }
@@ -31,13 +34,20 @@ pub fn visible(s: &str) -> String {
         match c {
             '\n' | '\t' => out.push(c),
             '\r' => out.push('␍'),
-            c if is_bidi_control(c) || ('\u{80}'..='\u{9f}').contains(&c) => {
-                out.push_str(&format!("<U+{:04X}>", u32::from(c)));
-            }
-            c => out.push(visible_char(c)),
+            c => push_shown(&mut out, c),
         }
     }
     out
+}
+
+/// `c` as shown: C1 and bidi controls as `<U+202E>` (a picture-less control named by its code
+/// point), the others as [`visible_char`].
+fn push_shown(out: &mut String, c: char) {
+    if is_bidi_control(c) || ('\u{80}'..='\u{9f}').contains(&c) {
+        out.push_str(&format!("<U+{:04X}>", u32::from(c)));
+    } else {
+        out.push(visible_char(c));
+    }
 }
 
 /// A writer that passes text through [`visible`]: stdout of commands that print cells or
@@ -106,11 +116,15 @@ mod tests {
 
     #[test]
     fn control_characters_cannot_reach_the_terminal() {
-        assert_eq!(printable("a\u{1b}[2Jb\r\nc\u{9b}d\u{7}"), "a␛[2Jb⏎⏎c�d␇");
+        assert_eq!(
+            printable("a\u{1b}[2Jb\r\nc\u{9b}d\u{7}"),
+            "a␛[2Jb⏎⏎c<U+009B>d␇"
+        );
         assert_eq!(shorten("Ana\tSilva", 20), "Ana Silva");
         assert_eq!(shorten("abcdefgh", 5), "abcd…");
         assert_eq!(shorten("äöü", 3), "äöü");
-        assert_eq!(printable("Ana\u{202e}moc"), "Ana�moc");
+        assert_eq!(printable("Ana\u{202e}moc"), "Ana<U+202E>moc");
+        assert_eq!(shorten("Ana\u{202e}moc", 9), "Ana<U+20…");
     }
 
     #[test]

@@ -18,21 +18,10 @@ const PROFILE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/sample_profil
 
 /// The binary with its config and data dirs in `home` and no account in the environment.
 fn command(home: &Path, args: &[&str]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_zdimport"));
+    let mut cmd = common::command(home);
     cmd.args(args)
-        .env("ZDIMPORT_CONFIG_DIR", home.join("config"))
-        .env("ZDIMPORT_DATA_DIR", home.join("data"))
-        .env("ZDIMPORT_KEYRING", "memory")
         .env_remove("ZDIMPORT_STATE_DIR")
-        .env_remove("ZDIMPORT_LOG_LEVEL")
-        .env_remove("ZENDESK_URL")
-        .env_remove("ZENDESK_SUBDOMAIN")
-        .env_remove("ZENDESK_OAUTH_TOKEN")
-        .env_remove("ZENDESK_CLIENT_ID")
-        .env_remove("ZENDESK_CLIENT_SECRET")
-        .env_remove("ZENDESK_EMAIL")
-        .env_remove("ZENDESK_API_TOKEN")
-        .stdin(Stdio::null());
+        .env_remove("ZDIMPORT_LOG_LEVEL");
     cmd
 }
 
@@ -380,19 +369,8 @@ fn retry_and_resume_of_an_in_process_sandbox_run_say_what_is_possible() {
     );
 
     let fields = fields_only_seed(h);
-    let rehearsed = zdimport(
-        h,
-        &[
-            "retry",
-            &run,
-            "--sandbox",
-            "--seed-users",
-            fields.to_str().unwrap(),
-            "--all-failures",
-            "--yes",
-            "--json",
-        ],
-    );
+    let retry = rehearsed_retry(&run, fields.to_str().unwrap());
+    let rehearsed = zdimport(h, &[&retry[..], &["--json"]].concat());
     assert_eq!(code(&rehearsed), 1, "{}", stderr(&rehearsed));
     let summary = json(&stdout(&rehearsed));
     assert_eq!(
@@ -566,7 +544,11 @@ struct Tmux {
 impl Tmux {
     fn start(home: &Path) -> Tmux {
         let tmux = Tmux {
-            socket: format!("zdimport-progress-{}", std::process::id()),
+            socket: format!(
+                "zdimport-everyday-{}-{}",
+                std::process::id(),
+                home.file_name().unwrap_or_default().to_string_lossy()
+            ),
         };
         let shell = format!(
             "env -i PATH=/usr/bin:/bin TERM=xterm-256color HOME={home} \
@@ -660,4 +642,145 @@ fn the_progress_bar_fits_80_columns_and_leaves_no_stale_line() {
     );
     assert!(bar.chars().count() <= 80, "{bar}");
     assert!(screen.contains("zdimport: log in "), "{screen}");
+}
+
+/// The sample copied into `home` as `users.xlsx` and imported into the in-process sandbox:
+/// the input's path and the finished run's id (one row failed).
+fn imported_copy(home: &Path) -> (PathBuf, String) {
+    let input = home.join("users.xlsx");
+    std::fs::copy(SAMPLE, &input).unwrap();
+    let fields = fields_only_seed(home);
+    let out = zdimport(
+        home,
+        &[
+            "import",
+            input.to_str().unwrap(),
+            "--profile",
+            PROFILE,
+            "--sandbox",
+            "--seed-users",
+            fields.to_str().unwrap(),
+            "--yes",
+            "--json",
+        ],
+    );
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let run = json(&stdout(&out))["run"].as_str().unwrap().to_owned();
+    (input, run)
+}
+
+/// `retry RUN` of every failure into a new in-process sandbox seeded with `fields`, unasked.
+fn rehearsed_retry<'a>(run: &'a str, fields: &'a str) -> [&'a str; 7] {
+    [
+        "retry",
+        run,
+        "--sandbox",
+        "--seed-users",
+        fields,
+        "--all-failures",
+        "--yes",
+    ]
+}
+
+fn run_count(home: &Path) -> usize {
+    std::fs::read_dir(home.join("data/runs")).unwrap().count()
+}
+
+/// `resume --report` and `retry --report` keep to what `import --report` keeps to: never the
+/// input file, never an existing file without `--force`, checked before anything is sent.
+#[test]
+fn resume_and_retry_never_write_a_report_over_the_input_or_an_existing_file_without_force() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    let (input, run) = imported_copy(h);
+    let original = std::fs::read(&input).unwrap();
+    let existing = h.join("old.csv");
+    let fields = fields_only_seed(h);
+    let retry = rehearsed_retry(&run, fields.to_str().unwrap());
+    for command in [&["resume", &run][..], &retry[..]] {
+        let runs = run_count(h);
+        let name = command[0];
+        let to_input = [command, &["--report", input.to_str().unwrap(), "--force"]].concat();
+        let out = zdimport(h, &to_input);
+        assert_eq!(code(&out), 2, "{name}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("is the input file"),
+            "{name}: {}",
+            stderr(&out)
+        );
+        assert_eq!(
+            std::fs::read(&input).unwrap(),
+            original,
+            "{name}: input intact"
+        );
+
+        std::fs::write(&existing, "keep me").unwrap();
+        let to_existing = [command, &["--report", existing.to_str().unwrap()]].concat();
+        let out = zdimport(h, &to_existing);
+        let err = stderr(&out);
+        assert_eq!(code(&out), 2, "{name}: {err}");
+        assert!(
+            err.contains("already exists") && err.contains("--force"),
+            "{name}: {err}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(&existing).unwrap(),
+            "keep me",
+            "{name}"
+        );
+        assert_eq!(run_count(h), runs, "{name}: no run was started");
+
+        let forced = zdimport(h, &[&to_existing[..], &["--force"]].concat());
+        assert_eq!(code(&forced), 1, "{name}: {}", stderr(&forced));
+        let rows = if name == "resume" { 204 } else { 1 };
+        assert_eq!(report_rows(&existing), rows, "{name}: the report replaced");
+    }
+}
+
+/// On a terminal, an existing report is replaced only when the operator says yes.
+#[test]
+fn on_a_terminal_an_existing_report_is_replaced_only_after_a_yes() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    let (input, run) = imported_copy(h);
+    let existing = h.join("old.csv");
+    std::fs::write(&existing, "keep me").unwrap();
+    let tmux = Tmux::start(h);
+    let bin = env!("CARGO_BIN_EXE_zdimport");
+    let fields = fields_only_seed(h);
+    let import = format!(
+        "{bin} import {} --profile {PROFILE} --sandbox --seed-users {} --report {}; echo \"exit $?\"",
+        input.display(),
+        fields.display(),
+        existing.display()
+    );
+    let resume = format!(
+        "clear; {bin} resume {run} --report {}; echo \"exit $?\"",
+        existing.display()
+    );
+    let question = format!(
+        "{} exists. Replace it with this run's report? [y/N]",
+        existing.display()
+    );
+    for (line, answer, ends) in [
+        (&import, "n", "exit 2"),
+        (&resume, "n", "exit 2"),
+        (&resume, "y", "exit 1"),
+    ] {
+        let runs = run_count(h);
+        tmux.run(&["send-keys", "-t", "p", "-l", line]);
+        tmux.run(&["send-keys", "-t", "p", "Enter"]);
+        tmux.wait_for("[y/N]");
+        let asked = tmux.screen().replace('\n', "");
+        assert!(asked.contains(&question), "{asked}");
+        tmux.run(&["send-keys", "-t", "p", answer, "Enter"]);
+        let screen = tmux.wait_for(ends);
+        if answer == "n" {
+            assert!(screen.contains("nothing sent"), "{screen}");
+            assert_eq!(std::fs::read_to_string(&existing).unwrap(), "keep me");
+        }
+        assert_eq!(run_count(h), runs, "no new run");
+        tmux.run(&["send-keys", "-t", "p", "clear", "Enter"]);
+    }
+    assert_eq!(report_rows(&existing), 204, "replaced after the yes");
 }

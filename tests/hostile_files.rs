@@ -288,3 +288,192 @@ fn a_fifo_is_refused_instead_of_blocking() {
     let error = read_error(&path);
     assert!(error.contains("not a regular file"), "{error}");
 }
+
+/// One xlsb record: its type and size in seven-bit groups (MS-XLSB 2.1.4), then `body`.
+fn record(kind: u16, body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    if kind < 0x80 {
+        out.push(kind as u8);
+    } else {
+        out.extend([(kind & 0x7f) as u8 | 0x80, (kind >> 7) as u8]);
+    }
+    let mut size = body.len();
+    loop {
+        let low = (size & 0x7f) as u8;
+        size >>= 7;
+        out.push(if size > 0 { low | 0x80 } else { low });
+        if size == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(body);
+    out
+}
+
+/// A UTF-16 string as xlsb writes one: its length in characters, then the characters.
+fn wide(text: &str) -> Vec<u8> {
+    let units: Vec<u16> = text.encode_utf16().collect();
+    let mut out = (units.len() as u32).to_le_bytes().to_vec();
+    out.extend(units.iter().flat_map(|u| u.to_le_bytes()));
+    out
+}
+
+/// `(row, column, text)` cells as a worksheet part: dimension, sheet data, a row header per
+/// row (cells come in row order) and one inline string cell (BrtCellSt) each.
+fn xlsb_sheet(dimension: [u32; 4], cells: &[(u32, u32, &str)]) -> Vec<u8> {
+    let mut part = record(0x81, &[]); // BrtBeginSheet
+    let dims: Vec<u8> = dimension.iter().flat_map(|n| n.to_le_bytes()).collect();
+    part.extend(record(0x94, &dims)); // BrtWsDim: first row, last row, first col, last col
+    part.extend(record(0x91, &[])); // BrtBeginSheetData
+    let mut row = None;
+    for &(r, c, text) in cells {
+        if row != Some(r) {
+            let mut header = r.to_le_bytes().to_vec();
+            header.extend([0; 13]);
+            part.extend(record(0x00, &header)); // BrtRowHdr
+            row = Some(r);
+        }
+        let mut cell = c.to_le_bytes().to_vec();
+        cell.extend([0; 4]); // style
+        cell.extend(wide(text));
+        part.extend(record(0x06, &cell)); // BrtCellSt
+    }
+    part.extend(record(0x92, &[])); // BrtEndSheetData
+    part.extend(record(0x82, &[])); // BrtEndSheet
+    part
+}
+
+/// A one-sheet xlsb ("Sheet1") written to `dir/name`: the few parts calamine reads.
+fn xlsb(dir: &Path, name: &str, sheet: Vec<u8>) -> PathBuf {
+    let mut bundle = 0u32.to_le_bytes().to_vec(); // visible
+    bundle.extend(1u32.to_le_bytes()); // sheet id
+    bundle.extend(wide("rId1"));
+    bundle.extend(wide("Sheet1"));
+    let mut workbook = record(0x83, &[]); // BrtBeginBook
+    workbook.extend(record(0x8F, &[])); // BrtBeginBundleShs
+    workbook.extend(record(0x9C, &bundle)); // BrtBundleSh
+    workbook.extend(record(0x90, &[])); // BrtEndBundleShs
+    workbook.extend(record(0x9D, &[0; 24])); // BrtCalcProp
+    workbook.extend(record(0x84, &[])); // BrtEndBook
+    let rels = r#"<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.bin"/></Relationships>"#;
+    let path = dir.join(name);
+    let mut out = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
+    let parts: [(&str, Vec<u8>); 3] = [
+        ("xl/workbook.bin", workbook),
+        ("xl/_rels/workbook.bin.rels", rels.as_bytes().to_vec()),
+        ("xl/worksheets/sheet1.bin", sheet),
+    ];
+    for (part, bytes) in parts {
+        out.start_file(part, zip::write::SimpleFileOptions::default())
+            .unwrap();
+        out.write_all(&bytes).unwrap();
+    }
+    out.finish().unwrap();
+    path
+}
+
+/// The generated xlsb reads as a workbook does: the table is what its cells say.
+#[test]
+fn a_generated_xlsb_reads_its_cells() {
+    let dir = tempfile::tempdir().unwrap();
+    let cells = [
+        (0, 0, "name"),
+        (0, 1, "email"),
+        (1, 0, "Ann"),
+        (1, 1, "ann@example.com"),
+    ];
+    let path = xlsb(dir.path(), "plain.xlsb", xlsb_sheet([0, 1, 0, 1], &cells));
+    let table = Workbook::open_with(&path, &Limits::from_env())
+        .and_then(|mut wb| wb.load_table(0, HeaderChoice::Auto))
+        .unwrap();
+    assert_eq!(table.rows.len(), 1);
+    assert_eq!(table.rows[0].cells[1].display(), "ann@example.com");
+}
+
+/// An xlsb cell or dimension beyond Excel's grid (column 2.3 billion, `GKOBFVM`) is
+/// refused naming the sheet and the cell, as in an xlsx; a row header past the grid is not a
+/// quiet end of the sheet.
+#[test]
+fn an_xlsb_reference_beyond_excels_grid_is_refused_with_its_sheet_and_reference() {
+    let dir = tempfile::tempdir().unwrap();
+    let header = [(0, 0, "name"), (0, 1, "email")];
+    let far_column = 2_300_000_000;
+    let cases: [(&str, Vec<u8>, &str); 4] = [
+        (
+            "a cell far right",
+            xlsb_sheet(
+                [0, 1, 0, far_column],
+                &[header[0], header[1], (1, far_column, "x")],
+            ),
+            "GKOBFVM2",
+        ),
+        (
+            "a cell far down",
+            xlsb_sheet(
+                [0, 1_048_576, 0, 1],
+                &[header[0], header[1], (1_048_576, 0, "x")],
+            ),
+            "1048577",
+        ),
+        (
+            "a dimension to the grid's end and past it",
+            xlsb_sheet(
+                [0, u32::MAX, 0, u32::MAX],
+                &[header[0], header[1], (1, 0, "Ann")],
+            ),
+            "",
+        ),
+        (
+            "a row header past the grid, then rows",
+            xlsb_sheet(
+                [0, 3, 0, 1],
+                &[
+                    header[0],
+                    header[1],
+                    (1, 0, "Ann"),
+                    (0x20_0000, 0, "Bo"),
+                    (0x20_0001, 0, "Cy"),
+                ],
+            ),
+            "row 2097153",
+        ),
+    ];
+    for (what, sheet, reference) in cases {
+        let path = xlsb(dir.path(), "far.xlsb", sheet);
+        let opened = Workbook::open_with(&path, &Limits::from_env());
+        let result = opened.and_then(|mut wb| wb.load_table(0, HeaderChoice::Auto));
+        match (result, reference) {
+            (Ok(table), "") => assert_eq!(table.rows.len(), 1, "{what}"),
+            (Ok(table), _) => panic!("{what}: read {} rows", table.rows.len()),
+            (Err(e), _) => {
+                // Cells are named with their sheet as read; a row header, with its part, by
+                // the check before calamine reads the sheet.
+                let error = e.to_string();
+                let sheet = ["sheet 'Sheet1'", "xl/worksheets/sheet1.bin"];
+                assert!(sheet.iter().any(|s| error.contains(s)), "{what}: {error}");
+                assert!(error.contains(reference), "{what}: {error}");
+                assert!(error.contains("16,384 columns"), "{what}: {error}");
+            }
+        }
+    }
+}
+
+/// An xlsx whose dimension says the sheet runs past Excel's grid still reads its cells: the
+/// dimension is only the sheet's size, and says none then. (A backwards one, `B2:A1`, stops a
+/// debug build inside calamine's `get_dimension`; a release build reads it as no size.)
+#[test]
+fn an_xlsx_dimension_past_the_grid_is_no_size() {
+    let dir = tempfile::tempdir().unwrap();
+    for dimension in ["A1:FXSHRXW4294967295", "A1:XFE1048577"] {
+        let path = patched_xlsx(dir.path(), "dim.xlsx", |xml| {
+            xml.replace(
+                r#"<dimension ref="A1:B2"/>"#,
+                &format!(r#"<dimension ref="{dimension}"/>"#),
+            )
+        });
+        let table = Workbook::open_with(&path, &Limits::from_env())
+            .and_then(|mut wb| wb.load_table(0, HeaderChoice::Auto))
+            .unwrap_or_else(|e| panic!("{dimension}: {e}"));
+        assert_eq!(table.rows.len(), 1, "{dimension}");
+    }
+}

@@ -217,6 +217,18 @@ fn a_second_process_on_a_locked_run_names_the_holder_and_fails() {
     }
 }
 
+/// `retry` of run `r` in `runs`, run to its end: the new run's folder and summary.
+async fn retry_to_end(runs: &Path, client: &Client) -> (std::path::PathBuf, Summary) {
+    let retry = Retry::read(&runs.join("r")).unwrap();
+    let journal = retry.create(runs).unwrap();
+    let dir = journal.dir().to_path_buf();
+    let options = EngineOptions::for_speed(SPEED);
+    let summary = run(retry.plan.clone(), client, journal, &options)
+        .await
+        .unwrap();
+    (dir, summary)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retry_looks_up_unknown_rows_before_sending_them_again() {
     let sandbox = sandbox().await;
@@ -233,13 +245,7 @@ async fn retry_looks_up_unknown_rows_before_sending_them_again() {
     let journal = Journal::create(tmp.path(), &common::run_info("r", &plan), &plan).unwrap();
     let first = run(plan, &client, journal, &options).await.unwrap();
     assert_eq!((first.created, first.unknown), (100, 200), "{first}");
-    let retry = Retry::read(&tmp.path().join("r")).unwrap();
-    let journal = retry.create(tmp.path()).unwrap();
-    let dir = journal.dir().to_path_buf();
-    let options = EngineOptions::for_speed(SPEED);
-    let summary = run(retry.plan.clone(), &client, journal, &options)
-        .await
-        .unwrap();
+    let (dir, summary) = retry_to_end(tmp.path(), &client).await;
     assert_eq!(summary.rows, 200);
     assert_finished(&dir, &summary, 200, "retry");
     assert_each_user_once(&sandbox, 300, "retry");
@@ -432,4 +438,135 @@ async fn retry_never_sends_again_an_unknown_user_it_cannot_look_up() {
         .unwrap();
     assert_eq!((summary.rows, summary.unknown), (100, 100), "{summary}");
     assert_each_user_once(&sandbox, 100, "name-only retry");
+}
+
+/// Users the account holds before an upsert: the first `held` rows' users.
+async fn sandbox_holding(held: u32) -> SandboxHandle {
+    let config = SandboxConfig {
+        speed: SPEED,
+        users: (0..held).map(|i| common::row_user(i, false)).collect(),
+        ..SandboxConfig::default()
+    };
+    Sandbox::start(config).await.unwrap()
+}
+
+/// Upsert of 200 rows over an account holding the first 50; the first request's answer is
+/// lost after Zendesk did it (50 created, 50 updated). No plan looked the users up, so only
+/// their `created_at` can tell the rows its resend is answered "Updated" for apart.
+const UPSERT_ROWS: u32 = 200;
+const HELD: u32 = 50;
+
+/// The account, its client (the first upsert request's answer to be lost), the plan and
+/// run `r`'s journal in a temp dir.
+async fn lost_upsert() -> (
+    SandboxHandle,
+    Client,
+    tempfile::TempDir,
+    ImportPlan,
+    Journal,
+) {
+    let sandbox = sandbox_holding(HELD).await;
+    let client = common::client(&sandbox);
+    sandbox.force_fault("create_or_update_many", Fault::LostAnswer);
+    let plan = plan_of(Mode::Upsert, UPSERT_ROWS, 0, false);
+    let tmp = tempfile::tempdir().unwrap();
+    let info = import::RunInfo {
+        created_at: chrono::Utc::now().to_rfc3339(),
+        ..common::run_info("r", &plan)
+    };
+    let journal = Journal::create(tmp.path(), &info, &plan).unwrap();
+    (sandbox, client, tmp, plan, journal)
+}
+
+/// Whether the account held the row's user before the run.
+fn held(o: &import::RowOutcome) -> bool {
+    o.external_id
+        .as_deref()
+        .and_then(|x| x[1..].parse::<u32>().ok())
+        < Some(HELD)
+}
+
+/// The run's users each once, and its rows: created for those the account did not hold.
+fn assert_upsert_reported(dir: &Path, summary: &Summary, sandbox: &SandboxHandle, name: &str) {
+    assert_eq!(summary.pending, 0, "{name}: {summary}");
+    assert_eq!(
+        (
+            summary.created,
+            summary.updated,
+            summary.failed + summary.unknown
+        ),
+        (u64::from(UPSERT_ROWS - HELD), u64::from(HELD), 0),
+        "{name}: created, updated, failed or unknown: {summary}"
+    );
+    for o in journal::outcomes(dir).unwrap() {
+        let want = if held(&o) {
+            Outcome::Updated
+        } else {
+            Outcome::Created
+        };
+        assert_eq!(o.outcome, want, "{name}: row {} {:?}", o.row, o.details);
+    }
+    assert_each_user_once(sandbox, UPSERT_ROWS, name);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upsert_killed_after_a_lost_answer_resumes_reporting_created_what_it_created() {
+    let (sandbox, client, tmp, plan, mut journal) = lost_upsert().await;
+    client.me().await.unwrap();
+    let mut options = EngineOptions::for_speed(SPEED);
+    options.concurrency = 1;
+    // The crash tears the line after the first request's `sending` (the engine's next write,
+    // once the answer is lost): the journal's length up to there, and some bytes more.
+    let line = |e: &journal::Entry| serde_json::to_vec(e).unwrap().len() as u64 + 1;
+    let started = line(&journal::Entry::Started {
+        at: chrono::Utc::now().to_rfc3339(),
+        resumed: false,
+        jobs: Some(1),
+    });
+    let sending = line(&journal::Entry::Sending {
+        batch: 0,
+        positions: (0..100).collect(),
+        attempt: 1,
+        zendesk_time: Some(client.zendesk_time().unwrap()),
+    });
+    journal.crash_after(started + sending + 40);
+    let crashed = run(plan, &client, journal, &options).await;
+    assert!(crashed.is_err(), "the crash stops the run: {crashed:?}");
+    let dir = tmp.path().join("r");
+    let (_, plan, journal) = Journal::open(&dir).unwrap();
+    assert!(journal.replay().open.contains_key(&0), "batch 0 maybe sent");
+    let summary = run(plan, &client, journal, &options).await.unwrap();
+    assert_upsert_reported(&dir, &summary, &sandbox, "resumed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upsert_whose_journal_is_emptied_resumes_reporting_created_what_it_created() {
+    let (sandbox, client, tmp, plan, journal) = lost_upsert().await;
+    let options = EngineOptions::for_speed(SPEED);
+    let first = run(plan, &client, journal, &options).await.unwrap();
+    let dir = tmp.path().join("r");
+    assert_upsert_reported(&dir, &first, &sandbox, "first run");
+    std::fs::write(dir.join("journal.jsonl"), "").unwrap();
+    let (_, plan, journal) = Journal::open(&dir).unwrap();
+    let summary = run(plan, &client, journal, &options).await.unwrap();
+    assert_upsert_reported(&dir, &summary, &sandbox, "emptied journal");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upsert_retry_of_a_lost_answer_reports_created_what_the_run_created() {
+    let (sandbox, client, tmp, plan, journal) = lost_upsert().await;
+    let mut options = EngineOptions::for_speed(SPEED);
+    options.max_attempts = 1;
+    let first = run(plan, &client, journal, &options).await.unwrap();
+    assert_eq!((first.created, first.unknown), (100, 100), "{first}");
+    let (dir, summary) = retry_to_end(tmp.path(), &client).await;
+    assert_eq!(
+        (summary.created, summary.updated, summary.unknown),
+        (50, 50, 0),
+        "the lost request's 50 new users created, the 50 held updated: {summary}"
+    );
+    for o in journal::outcomes(&dir).unwrap() {
+        assert_eq!(o.outcome == Outcome::Updated, held(&o), "row {}", o.row);
+    }
+    assert_each_user_once(&sandbox, UPSERT_ROWS, "retry");
 }

@@ -5,7 +5,10 @@
 //! (`accepted`), to their outcomes (`resolved`). A bulk request with no answer may have been
 //! accepted: in create mode its users are looked up before any is sent again (and a user with
 //! neither email nor external_id, which cannot be looked up, is never sent again); upsert and
-//! update are safe to repeat.
+//! update are safe to repeat. A resent upsert is answered "Updated" for a user the lost
+//! request created: such rows are reported `created` when the plan found no such user, or
+//! when the user's `created_at` is no earlier than Zendesk's time before the batch first left
+//! (journalled with each `sending` line, so a resume and a retry tell it too).
 //!
 //! With `--make-primary`, a row its job updated is not finished yet: a `making_primary` line
 //! holds its outcome while its email is made primary (identities read, then `make_primary`),
@@ -19,7 +22,7 @@ use futures_util::stream::{FuturesUnordered, StreamExt as _};
 use tokio::sync::mpsc::Sender;
 use tokio_util::sync::CancellationToken;
 
-use super::journal::{Entry, Journal, Open};
+use super::journal::{CLOCK_ALLOWANCE, Entry, Journal, Open};
 use super::pacer::{Pacer, backoff};
 use super::plan::{ImportPlan, UserKey};
 use super::{
@@ -129,6 +132,13 @@ enum Done {
         task: Primary,
         result: Result<(PrimaryDone, RateInfo), ZendeskError>,
     },
+    /// A finished job's rows, some answered "Updated" to a resend: when Zendesk created those
+    /// users, read to tell whether the lost request did.
+    Dated {
+        outcomes: Vec<RowOutcome>,
+        since: i64,
+        result: Result<created::Dates, ZendeskError>,
+    },
 }
 
 /// A row its job updated, whose email is to become the user's primary one.
@@ -203,6 +213,8 @@ struct Engine {
     uncertain: Vec<(Instant, Unit, u32)>,
     /// Emails to make primary, each once due.
     primary: Vec<(Instant, Primary)>,
+    /// Per batch: Zendesk's time before its first request left (Unix seconds).
+    first_sent: HashMap<usize, i64>,
     primary_in_flight: usize,
     jobs: Vec<JobEntry>,
     posting: usize,
@@ -248,6 +260,7 @@ impl Engine {
             delayed: Vec::new(),
             uncertain: Vec::new(),
             primary: Vec::new(),
+            first_sent: HashMap::new(),
             primary_in_flight: 0,
             jobs: Vec::new(),
             posting: 0,
@@ -300,6 +313,11 @@ impl Engine {
         for outcome in replay.finished.values() {
             self.summary.count(outcome.outcome);
         }
+        for (batch, sent) in &replay.sent {
+            if let Some(at) = sent.zendesk_time {
+                self.first_sent.insert(*batch, at);
+            }
+        }
         // Rows whose email was being made primary are past their job: that is finished here.
         let finished: HashSet<u64> = replay
             .finished
@@ -343,6 +361,13 @@ impl Engine {
     fn replay_batch(&mut self, batch: usize, open: &[Open], finished: &HashSet<u64>) {
         let planned = &self.plan.batches[batch];
         let size = planned.rows.len();
+        // A job accepted for a batch sent more than once may be answering a resend.
+        let requests = self
+            .journal
+            .replay()
+            .sent
+            .get(&batch)
+            .map_or(1, |s| s.requests);
         let unfinished = |positions: &[usize]| -> Vec<usize> {
             positions
                 .iter()
@@ -360,7 +385,7 @@ impl Engine {
                     let positions = unfinished(positions);
                     taken.extend(&positions);
                     if !positions.is_empty() {
-                        jobs.push((job_id.clone(), Unit::new(batch, positions, 1)));
+                        jobs.push((job_id.clone(), Unit::new(batch, positions, requests)));
                     }
                 }
                 Open::Sending {
@@ -636,10 +661,14 @@ impl Engine {
             })?;
         let rows: Vec<u32> = unit.positions.iter().map(|&p| planned.rows[p]).collect();
         unit.attempt += 1;
+        let zendesk_time = self.zendesk_time();
+        let first = self.first_sent.entry(unit.batch).or_insert(zendesk_time);
+        *first = (*first).min(zendesk_time);
         self.journal.record_unsynced(&Entry::Sending {
             batch: unit.batch,
             positions: unit.positions.clone(),
             attempt: unit.attempt,
+            zendesk_time: Some(zendesk_time),
         })?;
         let endpoint = endpoint(self.plan.mode);
         let client = self.client.clone();
@@ -679,6 +708,11 @@ impl Engine {
                 self.primary_in_flight -= 1;
                 self.on_made_primary(task, result).await
             }
+            Done::Dated {
+                outcomes,
+                since,
+                result,
+            } => self.on_dated(outcomes, since, result).await,
         }
     }
 
@@ -1001,6 +1035,68 @@ impl Engine {
         if job.unit.after_lookup {
             self.recheck_taken(&job.unit, &mut outcomes)?;
         }
+        if let Some(since) = self.to_date(&job.unit, &outcomes) {
+            self.launch_dates(outcomes, since);
+            return Ok(());
+        }
+        self.settle(outcomes).await
+    }
+
+    /// Zendesk's clock now, as far as its answers tell; before any answer, this machine's
+    /// less [`CLOCK_ALLOWANCE`].
+    fn zendesk_time(&self) -> i64 {
+        self.client.zendesk_time().unwrap_or_else(|| {
+            let allowance = i64::try_from(CLOCK_ALLOWANCE.as_secs()).unwrap_or(0);
+            chrono::Utc::now().timestamp() - allowance
+        })
+    }
+
+    /// When a job answered a resend of an upsert and some rows say "Updated": the time its
+    /// batch first left, against which their users' `created_at` tells whether the lost
+    /// earlier request created them (the plan may not have looked them up).
+    fn to_date(&self, unit: &Unit, outcomes: &[RowOutcome]) -> Option<i64> {
+        let resent = self.plan.mode == Mode::Upsert && unit.attempt > 1;
+        let any = outcomes
+            .iter()
+            .any(|o| o.outcome == Outcome::Updated && o.user_id.is_some());
+        (resent && any).then(|| self.first_sent.get(&unit.batch).copied())?
+    }
+
+    fn launch_dates(&mut self, outcomes: Vec<RowOutcome>, since: i64) {
+        let ids: Vec<u64> = outcomes
+            .iter()
+            .filter(|o| o.outcome == Outcome::Updated)
+            .filter_map(|o| o.user_id)
+            .collect();
+        let client = self.client.clone();
+        let tries = self.options.max_attempts;
+        let backoff = (self.options.backoff, self.options.max_backoff);
+        self.pacer.sent(Instant::now());
+        self.in_flight.push(Box::pin(async move {
+            let result = created::dates(&client, &ids, tries, backoff).await;
+            Done::Dated {
+                outcomes,
+                since,
+                result,
+            }
+        }));
+    }
+
+    /// The rows of a job whose users' creation times came back: those created since their
+    /// batch first left were created by this run, whatever the resend was answered.
+    async fn on_dated(
+        &mut self,
+        mut outcomes: Vec<RowOutcome>,
+        since: i64,
+        result: Result<created::Dates, ZendeskError>,
+    ) -> Result<(), ImportError> {
+        match result {
+            Ok(dates) => {
+                self.observe(&dates.rate).await;
+                created::apply(&mut outcomes, &dates, since);
+            }
+            Err(error) => created::unchecked(&mut outcomes, &error),
+        }
         self.settle(outcomes).await
     }
 
@@ -1033,6 +1129,7 @@ impl Engine {
             batch: unit.batch,
             positions: positions.clone(),
             attempt: unit.attempt,
+            zendesk_time: None,
         })?;
         let now = Instant::now();
         let again = Unit {
@@ -1061,6 +1158,7 @@ impl Engine {
             batch: job.unit.batch,
             positions: job.unit.positions.clone(),
             attempt: job.unit.attempt,
+            zendesk_time: None,
         })?;
         self.maybe_accepted(job.unit, &format!("job {id} cannot be found any more"))
             .await
@@ -1354,6 +1452,8 @@ impl Engine {
         let _ignored = self.events.send(event).await;
     }
 }
+
+mod created;
 
 /// A row whose user a lookup found after its request's answer was lost.
 fn found_created(mut o: RowOutcome, id: u64, details: String) -> RowOutcome {

@@ -16,6 +16,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
@@ -114,6 +115,11 @@ pub enum Entry {
         batch: usize,
         positions: Vec<usize>,
         attempt: u32,
+        /// Zendesk's clock before the request left (Unix seconds, from its answers' `Date`;
+        /// before any, this machine's clock less [`CLOCK_ALLOWANCE`]): a user the request
+        /// created has a `created_at` no earlier. Absent in journals written before it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        zendesk_time: Option<i64>,
     },
     /// Zendesk answered with a job.
     Accepted {
@@ -145,7 +151,7 @@ pub enum Entry {
         summary: Summary,
     },
     /// As `sending`, for a `organizations/create_many` call: `batch` numbers the calls
-    /// ([`PlannedOrg::batches`]) and `positions` their organizations.
+    /// ([`PlannedOrg::calls`]) and `positions` their organizations.
     OrgSending {
         batch: usize,
         positions: Vec<usize>,
@@ -178,6 +184,37 @@ pub enum Open {
         positions: Vec<usize>,
         job_id: String,
     },
+}
+
+/// What the journal holds of one batch's requests, settled or not.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Sent {
+    /// `sending` lines: more than one means some of its users may have gone out before.
+    pub requests: u32,
+    /// The earliest Zendesk time recorded before one left (Unix seconds).
+    pub zendesk_time: Option<i64>,
+}
+
+impl Sent {
+    fn add(&mut self, zendesk_time: Option<i64>) {
+        self.requests += 1;
+        self.zendesk_time = match (self.zendesk_time, zendesk_time) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+    }
+}
+
+/// How far this machine's clock may be ahead of Zendesk's when nothing better is known: a
+/// time read from it is taken this much earlier.
+pub const CLOCK_ALLOWANCE: Duration = Duration::from_secs(60);
+
+/// The time `rfc3339` (a run's `created_at`, this machine's clock) as a Zendesk time no later
+/// than the one it names: [`CLOCK_ALLOWANCE`] earlier.
+pub fn zendesk_time_before(rfc3339: &str) -> Option<i64> {
+    let at = chrono::DateTime::parse_from_rfc3339(rfc3339).ok()?;
+    let allowance = i64::try_from(CLOCK_ALLOWANCE.as_secs()).ok()?;
+    Some(at.timestamp() - allowance)
 }
 
 /// Why a journal cannot be trusted to hold every request that left.
@@ -232,6 +269,8 @@ pub struct Replay {
     pub open: BTreeMap<usize, Vec<Open>>,
     /// The organizations created first: finished ones by index, open calls by batch.
     pub orgs: OrgReplay,
+    /// Every batch a request was sent for (open or not), by batch.
+    pub sent: BTreeMap<usize, Sent>,
     pub started: bool,
     /// Jobs at once of the latest start that recorded it.
     pub jobs: Option<usize>,
@@ -254,11 +293,14 @@ impl Replay {
                 batch,
                 positions,
                 attempt,
-            } => self
-                .open
-                .entry(batch)
-                .or_default()
-                .push(Open::Sending { positions, attempt }),
+                zendesk_time,
+            } => {
+                self.sent.entry(batch).or_default().add(zendesk_time);
+                self.open
+                    .entry(batch)
+                    .or_default()
+                    .push(Open::Sending { positions, attempt });
+            }
             Entry::Accepted {
                 batch,
                 positions,
@@ -283,16 +325,10 @@ impl Replay {
             Entry::OrgNotAccepted { batch, positions } => {
                 close(&mut self.orgs.open, batch, &positions);
             }
+            // Open calls keep their finished organizations, as batches keep their finished
+            // rows: whoever reads them leaves out what is finished.
             Entry::OrgResolved { outcomes } => {
                 for outcome in outcomes {
-                    let batch = outcome.index / PlannedOrg::PER_CALL;
-                    if let Some(list) = self.orgs.open.get_mut(&batch) {
-                        let position = outcome.index % PlannedOrg::PER_CALL;
-                        for open in list.iter_mut() {
-                            open.positions_mut().retain(|&p| p != position);
-                        }
-                        list.retain(|o| !o.positions().is_empty());
-                    }
                     self.orgs.finished.insert(outcome.index, outcome);
                 }
             }
@@ -384,12 +420,6 @@ fn close(open: &mut BTreeMap<usize, Vec<Open>>, batch: usize, positions: &[usize
 
 impl Open {
     pub fn positions(&self) -> &[usize] {
-        match self {
-            Self::Sending { positions, .. } | Self::Job { positions, .. } => positions,
-        }
-    }
-
-    fn positions_mut(&mut self) -> &mut Vec<usize> {
         match self {
             Self::Sending { positions, .. } | Self::Job { positions, .. } => positions,
         }
@@ -497,9 +527,12 @@ impl Journal {
             crash_after: None,
         };
         if journal.replay.damage.is_some() {
+            // The journal's own times may be lost with it: the run's start is before any.
+            let run_start = zendesk_time_before(&info.created_at);
             for (batch, planned) in plan.batches.iter().enumerate() {
                 let positions = journal.replay.unsettled(batch, planned);
-                journal.maybe_sent(batch, positions)?;
+                let since = journal.replay.sent.get(&batch).and_then(|s| s.zendesk_time);
+                journal.maybe_sent(batch, positions, since.or(run_start))?;
             }
         }
         Ok((info, plan, journal))
@@ -523,7 +556,14 @@ impl Journal {
 
     /// Records that these users of `batch` may be in Zendesk already, so the engine looks
     /// them up (create mode) before sending them: a damaged journal, a retried unknown row.
-    pub fn maybe_sent(&mut self, batch: usize, positions: Vec<usize>) -> Result<(), JournalError> {
+    ///
+    /// `since`: Zendesk's time before they may have been sent (see [`Entry::Sending`]).
+    pub fn maybe_sent(
+        &mut self,
+        batch: usize,
+        positions: Vec<usize>,
+        since: Option<i64>,
+    ) -> Result<(), JournalError> {
         if positions.is_empty() {
             return Ok(());
         }
@@ -531,6 +571,7 @@ impl Journal {
             batch,
             positions,
             attempt: 1,
+            zendesk_time: since,
         })
     }
 
@@ -1103,6 +1144,7 @@ mod tests {
             batch: 0,
             positions: vec![0, 1],
             attempt: 1,
+            zendesk_time: None,
         };
         journal.record(&sending).unwrap();
         let row = RowOutcome::new(4, Outcome::Skipped, &UserKey::default());
@@ -1135,6 +1177,7 @@ mod tests {
                 batch: 0,
                 positions: vec![1],
                 attempt: 1,
+                zendesk_time: None,
             })
             .unwrap();
         let mut skipped = RowOutcome::new(4, Outcome::Skipped, &UserKey::default());
@@ -1274,7 +1317,7 @@ mod tests {
             .unwrap();
         drop(journal);
         let (_, _, journal) = Journal::open(&dir).unwrap();
-        assert!(journal.replay().orgs.open[&0].is_empty(), "the job is done");
+        assert_eq!(journal.replay().orgs.finished.len(), 1, "the job is done");
         assert_eq!(organizations(&dir).unwrap(), [created]);
         // A plan written before organizations were created first has no such key.
         let head = fs::read_to_string(dir.join("plan.jsonl")).unwrap();

@@ -75,6 +75,9 @@ pub struct Retry {
     /// The journal lines that start the new run's organizations where the earlier run left
     /// them (see [`super::orgs::carry_over`]).
     orgs: Vec<super::journal::Entry>,
+    /// Zendesk's time before the earlier run sent anything (Unix seconds): a user with a
+    /// `created_at` no earlier was created by it, whatever the resend is answered.
+    since: Option<i64>,
     /// Holds the earlier run's lock while the retry runs, so no resume of it sends the same
     /// rows at the same time.
     _old_journal: Journal,
@@ -105,6 +108,13 @@ impl Retry {
         let old_orgs = plan.organizations.clone();
         let mut plan = plan.retain_rows(&again)?;
         let orgs = super::orgs::carry_over(&mut plan, &old_orgs, old_journal.replay())?;
+        let since = old_journal
+            .replay()
+            .sent
+            .values()
+            .filter_map(|s| s.zendesk_time)
+            .min()
+            .or_else(|| journal::zendesk_time_before(&old.created_at));
         let info = RunInfo {
             id: journal::new_run_id(),
             created_at: chrono::Utc::now().to_rfc3339(),
@@ -118,6 +128,7 @@ impl Retry {
             plan,
             unknown: positions,
             orgs,
+            since,
             _old_journal: old_journal,
         })
     }
@@ -129,7 +140,7 @@ impl Retry {
             journal.record_applied(entry.clone())?;
         }
         for (batch, positions) in self.unknown.iter().enumerate() {
-            journal.maybe_sent(batch, positions.clone())?;
+            journal.maybe_sent(batch, positions.clone(), self.since)?;
         }
         Ok(journal)
     }

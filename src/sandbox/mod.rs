@@ -422,6 +422,9 @@ impl Sandbox {
     }
 }
 
+/// How long before the sandbox's start its seed users were created.
+const SEED_AGE: Duration = Duration::from_secs(24 * 60 * 60);
+
 fn seeded_shared(config: SandboxConfig, base: &str) -> Result<Shared, SandboxError> {
     let clock = SimClock::new(config.speed);
     let now = clock.wall();
@@ -467,9 +470,13 @@ fn seeded_shared(config: SandboxConfig, base: &str) -> Result<Shared, SandboxErr
             error: e.error.into(),
             details: e.details,
         })?;
+    // The account's users were there before it was opened: created a day earlier, so a
+    // client telling them from users its own requests created (by `created_at` against the
+    // `Date` of its answers) sees them as a live account's.
+    let before = now - SEED_AGE;
     for (index, user) in config.users.iter().enumerate() {
         store
-            .create(&as_stored(user), now)
+            .create(&as_stored(user), before)
             .map_err(|e| SandboxError::SeedUser {
                 index,
                 error: e.error.into(),

@@ -102,7 +102,8 @@ async fn gate(State(shared): State<Arc<Shared>>, request: Request, next: Next) -
         && path.contains("_many");
     let draw = shared.state().faults.draw(&path, bulk);
     let kill = request.extensions().get::<ConnectionKill>().cloned();
-    if let Some(answer) = fault_first(&shared, draw.before, kill, (&method, &target)).await {
+    if let Some(mut answer) = fault_first(&shared, draw.before, kill, (&method, &target)).await {
+        date_header(&shared, answer.headers_mut());
         record(&shared, &method, &target, answer.status().as_u16());
         return answer;
     }
@@ -120,8 +121,19 @@ async fn gate(State(shared): State<Arc<Shared>>, request: Request, next: Next) -
         let bulk_or_job = bulk || path.starts_with("/api/v2/job_statuses");
         add_rate_headers(&shared, response.headers_mut(), bulk_or_job);
     }
+    date_header(&shared, response.headers_mut());
     record(&shared, &method, &target, response.status().as_u16());
     response
+}
+
+/// `Date` on the sandbox's clock, the one its `created_at` stamps use (hyper would write the
+/// real time, which a sped-up clock leaves behind): a client compares the two as it would a
+/// live account's.
+fn date_header(shared: &Shared, headers: &mut HeaderMap) {
+    let date = httpdate::fmt_http_date(shared.clock.wall());
+    if let Ok(value) = HeaderValue::from_str(&date) {
+        headers.insert(header::DATE, value);
+    }
 }
 
 /// A fault that comes before any work: an error answer, a wait, or a dropped connection

@@ -362,9 +362,25 @@ struct BinaryScan {
 }
 
 enum Record {
-    Type { value: u32, bytes: u8 },
-    Size { kind: u32, value: u64, bytes: u8 },
-    Body { left: u64 },
+    Type {
+        value: u32,
+        bytes: u8,
+    },
+    Size {
+        kind: u32,
+        value: u64,
+        bytes: u8,
+    },
+    /// A row header's first four bytes: the row's index, which calamine takes past Excel's grid
+    /// as the sheet's end, quietly dropping the rows after it.
+    RowIndex {
+        value: u32,
+        bytes: u8,
+        left: u64,
+    },
+    Body {
+        left: u64,
+    },
 }
 
 /// BrtRowHdr, the record that starts each row of an xlsb worksheet.
@@ -393,6 +409,22 @@ impl BinaryScan {
                     }
                     continue;
                 }
+                Record::RowIndex {
+                    value,
+                    bytes: n,
+                    left,
+                } => {
+                    *value |= u32::from(b) << (8 * *n);
+                    *n += 1;
+                    *left -= 1;
+                    if *n == 4 {
+                        check_row_index(*value)?;
+                        self.state = match *left {
+                            0 => Record::Type { value: 0, bytes: 0 },
+                            left => Record::Body { left },
+                        };
+                    }
+                }
                 Record::Type { value, bytes: n } => {
                     *value |= u32::from(b & 0x7f) << (7 * *n);
                     *n += 1;
@@ -416,6 +448,12 @@ impl BinaryScan {
                         self.record(kind, size)?;
                         self.state = if size == 0 {
                             Record::Type { value: 0, bytes: 0 }
+                        } else if kind == ROW_HEADER && size >= 4 {
+                            Record::RowIndex {
+                                value: 0,
+                                bytes: 0,
+                                left: size,
+                            }
                         } else {
                             Record::Body { left: size }
                         };
@@ -444,6 +482,18 @@ impl BinaryScan {
         }
         Ok(())
     }
+}
+
+/// A row header's index (0-based) inside Excel's grid ([`MAX_ROWS`]).
+fn check_row_index(index: u32) -> Result<(), Breach> {
+    if index < MAX_ROWS {
+        return Ok(());
+    }
+    Err(Breach::Grid(format!(
+        "row {} is beyond Excel's grid of 16,384 columns × 1,048,576 rows; the file is \
+         damaged or hostile",
+        u64::from(index) + 1
+    )))
 }
 
 #[cfg(test)]
@@ -526,6 +576,17 @@ mod tests {
         assert!(matches!(
             scan(Kind::Binary { shared: false }, &rows, &Limits::default()),
             Err(Breach::Grid(_))
+        ));
+        // Row indexes 1,048,575 (Excel's last row) then 1,048,576, in row headers of 4 bytes.
+        let last = [0, 4, 0xff, 0xff, 0x0f, 0];
+        assert_eq!(
+            scan(Kind::Binary { shared: false }, &last, &Limits::default()),
+            Ok(())
+        );
+        let past = [0, 5, 0, 0, 0x10, 0, 9];
+        assert!(matches!(
+            scan(Kind::Binary { shared: false }, &past, &Limits::default()),
+            Err(Breach::Grid(m)) if m.contains("row 1048577")
         ));
     }
 

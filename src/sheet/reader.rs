@@ -184,8 +184,16 @@ pub(super) fn size(sheets: &mut Sheets<Rs>, name: &str) -> Option<(u32, u32)> {
             .ok()
             .and_then(|r| Some(calamine::Dimensions::new(r.start()?, r.end()?))),
     };
-    // A bare `A1` dimension is what many writers put when they do not know the size.
-    dims.filter(|d| d.len() > 1 && d.end >= d.start)
+    // A bare `A1` dimension is what many writers put when they do not know the size. One
+    // backwards or past Excel's grid (a damaged or hostile file) says nothing either; calamine's
+    // `len` would overflow on it (each cell is checked against the grid as it is read).
+    let sound = |d: &calamine::Dimensions| {
+        d.end.0 >= d.start.0
+            && d.end.1 >= d.start.1
+            && d.end.0 < limits::MAX_ROWS
+            && d.end.1 < limits::MAX_COLUMNS
+    };
+    dims.filter(|d| sound(d) && d.len() > 1)
         .map(|d| (d.end.0 - d.start.0 + 1, d.end.1 - d.start.1 + 1))
 }
 

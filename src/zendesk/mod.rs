@@ -13,7 +13,9 @@ pub mod secret;
 pub mod types;
 
 use std::collections::HashSet;
-use std::time::Duration;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::{Duration, UNIX_EPOCH};
 
 use bytes::Bytes;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
@@ -232,6 +234,8 @@ pub struct Client {
     base: Url,
     credentials: Credentials,
     timeout: Duration,
+    /// The latest `Date` header of any answer, Unix seconds (0: none yet); shared by clones.
+    zendesk_time: Arc<AtomicI64>,
 }
 
 impl Client {
@@ -253,7 +257,31 @@ impl Client {
             base: config.base_url,
             credentials: config.credentials,
             timeout: config.timeout,
+            zendesk_time: Arc::new(AtomicI64::new(0)),
         })
+    }
+
+    /// Zendesk's own clock as of the latest answer (its `Date` header, Unix seconds), or none
+    /// before any answer carried one.
+    ///
+    /// A request sent after that answer is handled later, so a user it creates has a
+    /// `created_at` no earlier (both are whole seconds of the same clock): the import engine
+    /// tells a user its lost request created from one that was there before by it.
+    pub fn zendesk_time(&self) -> Option<i64> {
+        Some(self.zendesk_time.load(Ordering::Relaxed)).filter(|&t| t > 0)
+    }
+
+    /// Keeps the latest `Date` an answer carried (answers can come back out of order).
+    fn observe_date(&self, headers: &reqwest::header::HeaderMap) {
+        let date = headers
+            .get(reqwest::header::DATE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| httpdate::parse_http_date(v).ok())
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .and_then(|d| i64::try_from(d.as_secs()).ok());
+        if let Some(secs) = date {
+            self.zendesk_time.fetch_max(secs, Ordering::Relaxed);
+        }
     }
 
     pub fn base_url(&self) -> &Url {
@@ -633,6 +661,7 @@ impl Client {
             .map_err(|e| log_error(transport_error(request, &e, self.timeout)))?;
         let status = response.status();
         let rate = RateInfo::from_headers(response.headers());
+        self.observe_date(response.headers());
         let bytes = response
             .bytes()
             .await

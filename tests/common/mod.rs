@@ -22,6 +22,28 @@ use zdimport::zendesk::{Client, ClientConfig, Credentials, Secret};
 /// The sample account's seed: three users, custom fields and organizations.
 pub const SEED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/sandbox_seed.json");
 
+/// The binary with its config and data dirs in `home`, keyring in memory, and no account or
+/// credentials from the environment.
+pub fn command(home: &Path) -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_zdimport"));
+    cmd.env("ZDIMPORT_CONFIG_DIR", home.join("config"))
+        .env("ZDIMPORT_DATA_DIR", home.join("data"))
+        .env("ZDIMPORT_KEYRING", "memory")
+        .stdin(std::process::Stdio::null());
+    for name in [
+        "ZENDESK_URL",
+        "ZENDESK_SUBDOMAIN",
+        "ZENDESK_OAUTH_TOKEN",
+        "ZENDESK_CLIENT_ID",
+        "ZENDESK_CLIENT_SECRET",
+        "ZENDESK_EMAIL",
+        "ZENDESK_API_TOKEN",
+    ] {
+        cmd.env_remove(name);
+    }
+    cmd
+}
+
 /// `rows` users with a name and an email, as a CSV whose headers auto-map.
 pub fn users_csv(dir: &Path, rows: usize) -> PathBuf {
     let path = dir.join("users.csv");

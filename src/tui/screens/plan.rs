@@ -595,7 +595,10 @@ fn detail_lines<'a>(row: &crate::plan::RowPlan, warnings: &'a [String]) -> Vec<L
                 .as_ref()
                 .and_then(|u| serde_json::to_string_pretty(u).ok())
                 .unwrap_or_default();
-            lines.extend(json.lines().map(|l| Line::from(format!("   {l}"))));
+            lines.extend(
+                json.lines()
+                    .map(|l| Line::from(format!("   {}", crate::text::printable(l)))),
+            );
         }
         action => {
             let (colour, what) = describe(action);

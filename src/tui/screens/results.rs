@@ -9,6 +9,7 @@ use ratatui::widgets::{Block, BorderType, Clear, Paragraph, Widget, Wrap};
 
 use crate::import::{Outcome, RowOutcome};
 use crate::sheet::Table;
+use crate::text::printable;
 use crate::tui::action::Action;
 use crate::tui::strings;
 use crate::tui::widgets::cursor::Cursor;
@@ -351,19 +352,19 @@ impl ResultsState {
         ])];
         if let Some(e) = &outcome.error {
             lines.push(Line::from(Span::styled(
-                format!("error: {e}"),
+                format!("error: {}", printable(e)),
                 Style::new().fg(theme::ERROR),
             )));
         }
         if let Some(d) = &outcome.details {
             lines.push(Line::from(Span::styled(
-                format!("details: {d}"),
+                format!("details: {}", printable(d)),
                 Style::new().fg(theme::ERROR),
             )));
         }
         if let Some(problems) = &outcome.sent_despite {
             lines.push(Line::from(Span::styled(
-                format!("{} {problems}", strings::RESULTS_SENT_DESPITE),
+                format!("{} {}", strings::RESULTS_SENT_DESPITE, printable(problems)),
                 Style::new().fg(theme::WARNING),
             )));
         }
@@ -381,7 +382,7 @@ impl ResultsState {
                 strings::RESULTS_SENT,
                 theme::dim(),
             )));
-            lines.extend(body.lines().map(|l| Line::from(l.to_owned())));
+            lines.extend(body.lines().map(|l| Line::from(printable(l))));
         }
         let height = u16::try_from(lines.len() + 2).unwrap_or(u16::MAX);
         let rect = centered(area, 96, height);
@@ -541,5 +542,32 @@ mod tests {
         );
         assert_eq!(s.retryable(), 1);
         assert_eq!(s.update(&Action::Retry), Some(ResultsOutcome::Retry));
+    }
+
+    /// Text a server or a cell sent shows its C1 and bidi controls as `<U+…>`, as the report
+    /// and stderr do, in the list and in the detail: never hidden, never acted on.
+    #[test]
+    fn controls_in_names_and_server_text_show_as_in_the_report() {
+        let mut o = outcome(2, Outcome::Failed, "ana@x.com");
+        o.name = Some("Ana\u{202e}moc.evil".into());
+        o.error = Some("Bad\u{9b}2J".into());
+        o.details = Some("say \u{1b}]52;c;aGk=\u{7} \u{2066}x".into());
+        let mut s = ResultsState::new("r".into(), "/r.csv".into(), vec![o]);
+        let text = |s: &mut ResultsState| {
+            let area = Rect::new(0, 0, 100, 30);
+            let mut buf = Buffer::empty(area);
+            s.render(area, &mut buf, None);
+            buf.content().iter().map(|c| c.symbol()).collect::<String>()
+        };
+        let list = text(&mut s);
+        assert!(list.contains("Ana<U+202E>moc.evil"), "{list}");
+        assert!(list.contains("Bad<U+009B>2J"), "{list}");
+        s.detail = Some((s.outcomes[0].index, String::new()));
+        let detail = text(&mut s);
+        assert!(detail.contains("error: Bad<U+009B>2J"), "{detail}");
+        assert!(detail.contains("say ␛]52;c;aGk=␇ <U+2066>x"), "{detail}");
+        for shown in [&list, &detail] {
+            assert!(!shown.contains(['\u{fffd}', '\u{202e}', '\u{9b}', '\u{1b}']));
+        }
     }
 }
