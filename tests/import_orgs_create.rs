@@ -338,14 +338,7 @@ async fn a_kill_at_any_journal_line_resumes_without_creating_an_organization_twi
     for kind in ["org_sending", "org_accepted", "org_resolved"] {
         assert!(text.contains(&format!("\"event\":\"{kind}\"")), "{text}");
     }
-    let mut cuts: Vec<u64> = (0..whole.len())
-        .filter(|&i| whole[i] == b'\n')
-        .map(|i| i as u64 + 1)
-        .collect();
-    // Mid-line too: a line torn by the kill.
-    let torn: Vec<u64> = cuts.windows(2).map(|w| (w[0] + w[1]) / 2).collect();
-    cuts.extend(torn);
-    cuts.sort_unstable();
+    let cuts = common::journal_cuts(&whole);
     for cut in cuts {
         killed_and_resumed(cut).await;
     }

@@ -732,7 +732,15 @@ impl<'a> Phase<'a> {
             return self.give_up(&unit, "NoAnswer", &details).await;
         }
         let until = Instant::now() + self.options.lost_answer_settle;
+        let reason = WaitReason::Retry {
+            attempt: unit.attempt,
+            error: format!(
+                "organizations/create_many: {error}; their names are looked up before any is \
+                 sent again"
+            ),
+        };
         self.uncertain.push((until, unit, 0));
+        self.send(ImportEvent::Waiting { reason, until }).await;
         Ok(())
     }
 
