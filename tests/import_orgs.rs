@@ -56,6 +56,10 @@ async fn import(home: &Path, sandbox: &SandboxHandle, policy: &str) -> (i32, Str
         "--report",
         report.to_str().unwrap(),
     ];
+    zdimport(home, sandbox, &args).await
+}
+
+async fn zdimport(home: &Path, sandbox: &SandboxHandle, args: &[&str]) -> (i32, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_zdimport"))
         .args(args)
         .env("ZDIMPORT_CONFIG_DIR", home.join("config"))
@@ -177,4 +181,48 @@ async fn each_policy_sends_existing_organizations_by_id() {
             "{policy}: created only with create"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_saved_profile_keeps_the_organization_policy_and_make_primary() {
+    let sandbox = sandbox().await;
+    let admins = sandbox.users().len();
+    let home = tempfile::tempdir().unwrap();
+    let csv = users_csv(home.path());
+    let args = [
+        "import",
+        &csv,
+        "--auto",
+        "--missing-orgs",
+        "skip-field",
+        "--make-primary",
+        "--save-profile",
+        "choices",
+        "--dry-run",
+    ];
+    let (code, stderr) = zdimport(home.path(), &sandbox, &args).await;
+    assert_eq!(code, 0, "{stderr}");
+    let path = home.path().join("config/profiles/choices.json");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path:?}: {e}"));
+    let saved: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(saved["options"]["missing_orgs"], "skip-field", "{text}");
+    assert_eq!(saved["options"]["make_primary"], true, "{text}");
+    // Saved again from that profile, with no choice on the command line: kept.
+    let args = [
+        "import",
+        &csv,
+        "--profile",
+        "choices",
+        "--save-profile",
+        "again",
+        "--dry-run",
+    ];
+    let (code, stderr) = zdimport(home.path(), &sandbox, &args).await;
+    assert_eq!(code, 0, "{stderr}");
+    let text = std::fs::read_to_string(home.path().join("config/profiles/again.json")).unwrap();
+    let saved: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(saved["options"]["missing_orgs"], "skip-field", "{text}");
+    assert_eq!(saved["options"]["make_primary"], true, "{text}");
+    assert_eq!(sandbox.users().len(), admins, "a dry run sends nothing");
+    assert_eq!(sandbox.organizations().len(), 2, "nor creates anything");
 }

@@ -171,10 +171,12 @@ pub fn import(args: &ImportArgs) -> Result<ExitCode, String> {
         };
         let policy = prepared.options.invalid;
         let missing_orgs = super::plan::missing_orgs_policy(args.missing_orgs, &args.mapping)?;
+        let make_primary = args.make_primary || prepared.make_primary;
+        args.mapping.save_plan_choices(missing_orgs, make_primary)?;
         let looked_up = PlanOptions {
             mode: prepared.options.mode,
             tags: args.tags,
-            make_primary: args.make_primary || prepared.make_primary,
+            make_primary,
             missing_orgs,
             ..PlanOptions::default()
         };

@@ -120,6 +120,8 @@ pub fn run(args: &PlanArgs) -> Result<ExitCode, String> {
         make_primary: args.make_primary || prepared.make_primary,
         ..PlanOptions::default()
     };
+    args.mapping
+        .save_plan_choices(options.missing_orgs, options.make_primary)?;
     let plan = runtime
         .block_on(plan::build(
             &connected.client,
