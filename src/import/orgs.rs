@@ -1089,6 +1089,57 @@ mod tests {
     }
 
     #[test]
+    fn a_retry_keeps_the_ids_created_and_looks_the_others_up_first() {
+        let mut plan = plan();
+        let old = [
+            PlannedOrg {
+                name: "Gone".into(),
+                users: 1,
+            },
+            PlannedOrg {
+                name: "Newco".into(),
+                users: 5,
+            },
+        ];
+        let mut replay = super::super::journal::Replay::default();
+        let created = OrgOutcome {
+            index: 1,
+            name: "Newco".into(),
+            outcome: Outcome::Created,
+            id: Some(7),
+            users: 5,
+            error: None,
+            details: None,
+            matched_by: Some(MatchedBy::Index),
+        };
+        replay.orgs.finished.insert(1, created.clone());
+        let entries = carry_over(&mut plan, &old, &replay).unwrap();
+        assert_eq!(plan.organizations.len(), 1, "only those the users name");
+        let kept = OrgOutcome {
+            index: 0,
+            users: 2,
+            ..created
+        };
+        assert_eq!(
+            entries,
+            [Entry::OrgResolved {
+                outcomes: vec![kept]
+            }]
+        );
+        replay.orgs.finished.clear();
+        let entries = carry_over(&mut plan, &old, &replay).unwrap();
+        assert_eq!(
+            entries,
+            [Entry::OrgSending {
+                batch: 0,
+                positions: vec![0],
+                attempt: 1
+            }],
+            "not created before: looked up by name before it is created"
+        );
+    }
+
+    #[test]
     fn counts_say_what_is_left() {
         let o = |outcome| OrgOutcome {
             index: 0,

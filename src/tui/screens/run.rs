@@ -156,6 +156,10 @@ impl RunState {
             }
             ImportEvent::RowsFinished(rows) => self.finished(&rows),
             ImportEvent::Organizations { counts, done } => {
+                // Under way: pause and cancel work from here (no user is sent after a cancel).
+                if self.status == RunStatus::Starting {
+                    self.status = RunStatus::Running;
+                }
                 if done || self.organizations.is_none() {
                     let when = if done {
                         "created first"
@@ -276,6 +280,8 @@ impl RunState {
     /// (if it was known); none when nothing is sent (starting, cancelling, over).
     fn eta_text(&self) -> Option<String> {
         match self.status {
+            // Before the users' engine starts (the organizations first), no ETA.
+            RunStatus::Running if self.rows == 0 => None,
             RunStatus::Running => Some(
                 self.eta_at(self.now)
                     .map_or_else(|| strings::RUN_ETA_SOON.to_owned(), clock),
@@ -732,7 +738,11 @@ mod tests {
             counts: counts(12, 1),
             done: false,
         });
-        assert_eq!(s.status, RunStatus::Starting, "no user is sent yet");
+        assert_eq!(
+            s.update(&Action::Cancel),
+            Some(RunOutcome::Cancel),
+            "the organizations' phase can be cancelled"
+        );
         let draw =
             |s: &RunState| crate::tui::widgets::drawn(80, 14, |area, buf| s.render(area, buf));
         insta::assert_snapshot!("run_organizations_80x14", draw(&s).backend());
