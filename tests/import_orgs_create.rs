@@ -343,3 +343,52 @@ async fn a_kill_at_any_journal_line_resumes_without_creating_an_organization_twi
         killed_and_resumed(cut).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pause_holds_the_organizations_and_a_cancel_then_sends_no_user() {
+    use zdimport::import::ImportEvent;
+    let sandbox = sandbox("ignore").await;
+    let admins = sandbox.users().len();
+    let client = common::client(&sandbox);
+    let plan = import_plan(&client).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let journal = Journal::create(tmp.path(), &common::run_info("r", &plan), &plan).unwrap();
+    let (pause, paused) = tokio::sync::watch::channel(true);
+    let mut paused_options = options();
+    paused_options.pause = Some(paused);
+    let (tx, mut rx) = tokio::sync::mpsc::channel(32);
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let engine = {
+        let (client, cancel) = (client.clone(), cancel.clone());
+        tokio::spawn(async move {
+            zdimport::import::run(plan, &client, journal, tx, cancel, paused_options).await
+        })
+    };
+    let waited = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+        while let Some(event) = rx.recv().await {
+            if matches!(event, ImportEvent::Paused) {
+                return;
+            }
+        }
+    });
+    waited.await.expect("the phase says it is paused");
+    assert_eq!(create_many_calls(&sandbox), 0, "paused: nothing created");
+    cancel.cancel();
+    let drained = tokio::spawn(async move { while rx.recv().await.is_some() {} });
+    let summary = engine.await.unwrap().expect("the run stops");
+    drained.await.unwrap();
+    drop(pause);
+    assert!(summary.cancelled, "{summary}");
+    assert_eq!(summary.pending, u64::from(USERS), "{summary}");
+    assert_eq!(sandbox.users().len(), admins, "no user sent");
+    let dir = tmp.path().join("r");
+    let orgs = journal::organizations(&dir).unwrap();
+    assert!(
+        orgs.iter().all(|o| o.outcome == Outcome::NotSent),
+        "{orgs:?}"
+    );
+    let (_, plan, journal) = Journal::open(&dir).unwrap();
+    let summary = run(plan, &client, journal).await;
+    assert_eq!(summary.organizations.created, 20, "{summary}");
+    assert_every_user_in_its_organization(&sandbox, "resumed");
+}

@@ -538,6 +538,7 @@ impl<'a> Phase<'a> {
     /// followed for a while first, and left open in the journal for resume after that).
     async fn run(&mut self, cancel: &CancellationToken) -> Result<bool, ImportError> {
         let mut cancelled_at: Option<Instant> = None;
+        let mut was_paused = false;
         let concurrency = self.options.concurrency.clamp(1, MAX_JOBS);
         loop {
             let now = Instant::now();
@@ -552,7 +553,17 @@ impl<'a> Phase<'a> {
             {
                 return Ok(true);
             }
-            let sending = cancelled_at.is_none() && !self.paused();
+            let paused = self.paused();
+            if paused != was_paused {
+                was_paused = paused;
+                let event = if paused {
+                    ImportEvent::Paused
+                } else {
+                    ImportEvent::Resumed
+                };
+                self.send(event).await;
+            }
+            let sending = cancelled_at.is_none() && !paused;
             if self.pacer.is_ready(now) {
                 let due = self.uncertain.iter().position(|(at, ..)| *at <= now);
                 if let Some(at) = due.filter(|_| sending) {
