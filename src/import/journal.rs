@@ -849,11 +849,34 @@ pub fn sent_user(dir: &Path, index: u64) -> Result<Option<serde_json::Value>, Jo
                 .and_then(|u| u.as_array_mut())
                 .and_then(|users| users.get_mut(position))
                 .map(serde_json::Value::take);
-            return Ok(user);
+            return user.map(|u| with_organization_id(dir, u)).transpose();
         }
         first += size;
     }
     Ok(None)
+}
+
+/// A user whose organization the run created first went out with the id it got, not the
+/// name the plan holds: that id, from the journal (the name stays while it has none).
+fn with_organization_id(
+    dir: &Path,
+    mut user: serde_json::Value,
+) -> Result<serde_json::Value, JournalError> {
+    use crate::plan::orgs::{OrgHolder as _, name_key};
+    let Some(key) = user.org_name().map(name_key) else {
+        return Ok(user);
+    };
+    let replay = read_journal(&dir.join("journal.jsonl"), false)?;
+    let id = replay
+        .orgs
+        .finished
+        .values()
+        .filter(|o| o.is_created() && name_key(&o.name) == key)
+        .find_map(|o| o.id);
+    if let Some(id) = id {
+        user.send_id(id);
+    }
+    Ok(user)
 }
 
 /// Replays `journal.jsonl`. Bytes after the last line break are a line torn by a crash: cut
@@ -1318,7 +1341,7 @@ mod tests {
         drop(journal);
         let (_, _, journal) = Journal::open(&dir).unwrap();
         assert_eq!(journal.replay().orgs.finished.len(), 1, "the job is done");
-        assert_eq!(organizations(&dir).unwrap(), [created]);
+        assert_eq!(organizations(&dir).unwrap(), std::slice::from_ref(&created));
         // A plan written before organizations were created first has no such key.
         let head = fs::read_to_string(dir.join("plan.jsonl")).unwrap();
         assert!(head.contains("\"organizations\""));
@@ -1337,6 +1360,34 @@ mod tests {
         let old = fs::read_to_string(tmp.path().join("r2/plan.jsonl")).unwrap();
         assert!(!old.contains("organizations"), "{old}");
         assert!(organizations(&tmp.path().join("r2")).unwrap().is_empty());
+
+        // What a user of a created organization went out as: its id, not the plan's name.
+        let mut named = with_orgs.clone();
+        named.batches[0].body =
+            Bytes::from_static(br#"{"users":[{"name":"A","organization":{"name":"NEWCO "}}]}"#);
+        named.batches[0].rows.truncate(1);
+        named.batches[0].keys.truncate(1);
+        let mut journal = Journal::create(
+            tmp.path(),
+            &RunInfo {
+                id: "r3".into(),
+                ..info()
+            },
+            &named,
+        )
+        .unwrap();
+        let dir = tmp.path().join("r3");
+        assert_eq!(
+            sent_user(&dir, 0).unwrap().unwrap()["organization"]["name"],
+            "NEWCO "
+        );
+        journal
+            .record(&Entry::OrgResolved {
+                outcomes: vec![created],
+            })
+            .unwrap();
+        let user = sent_user(&dir, 0).unwrap().unwrap();
+        assert_eq!(user, serde_json::json!({"name": "A", "organization_id": 7}));
     }
 
     #[test]
