@@ -261,6 +261,10 @@ pub fn import_event(event: &ImportEvent) {
         ImportEvent::Paused => tracing::info!("paused"),
         ImportEvent::Resumed => tracing::info!("resumed"),
         ImportEvent::Cancelling => tracing::warn!("cancelling: nothing more is sent"),
+        ImportEvent::Organizations { counts, done: true } => {
+            tracing::info!("organizations created first: {counts}");
+        }
+        ImportEvent::Organizations { counts, .. } => tracing::debug!("{counts}"),
         ImportEvent::Finished(summary) => tracing::info!(
             "import finished: {summary}; {} requests in {:.1}s",
             summary.requests,

@@ -503,6 +503,8 @@ pub fn import_plan_from(
     for request in &routed.requests {
         out.push_request(request)?;
     }
+    // Created before the users that name them (issue 15).
+    crate::import::orgs::list_missing(&mut out, &plan.missing_organizations)?;
     let new: std::collections::HashSet<u32> = plan
         .rows
         .iter()

@@ -49,9 +49,9 @@ fn plan_lists_updates_with_their_changes_and_counts_every_row() {
         stdout.contains("row 205    would_fail no.name@example.com: a new user without a name")
     );
     assert!(stdout.contains(
-        "Organizations not in the account (3), sent by name: zdimport does not create them \
-         first yet, and whether Zendesk does is unverified (`zdimport doctor`): Initech, Stark \
-         Retail, Umbrella Health"
+        "Organizations not in the account, created first (3; 1 request \
+         (organizations/create_many, 100 a call, a job each) before any user), their users sent \
+         with the ids they get: Initech, Stark Retail, Umbrella Health"
     ));
     assert!(stdout.ends_with(
         "204 rows: 197 new, 2 update, 1 unchanged, 0 conflict, 1 would fail, 0 left out, \

@@ -1,6 +1,7 @@
 //! `zdimport import --missing-orgs` as a process against a sandbox on loopback: existing
 //! organizations (named in any case, with spaces around) are sent by id, missing ones as the
-//! policy says, and every row ends in one state.
+//! policy says (created first and sent by the new id, dropped, or their rows not sent), and
+//! every row ends in one state.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -55,6 +56,10 @@ async fn import(home: &Path, sandbox: &SandboxHandle, policy: &str) -> (i32, Str
         "--report",
         report.to_str().unwrap(),
     ];
+    zdimport(home, sandbox, &args).await
+}
+
+async fn zdimport(home: &Path, sandbox: &SandboxHandle, args: &[&str]) -> (i32, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_zdimport"))
         .args(args)
         .env("ZDIMPORT_CONFIG_DIR", home.join("config"))
@@ -138,19 +143,86 @@ async fn each_policy_sends_existing_organizations_by_id() {
                     "{stderr}"
                 );
             }
+            "create" => {
+                assert_eq!(code, 0, "{stderr}");
+                assert!(
+                    stderr.contains("1 organizations the account lacks created first: 1 request"),
+                    "{stderr}"
+                );
+                let initech = org_id(&sandbox, "Initech");
+                for (row, email) in [(6, "user4@example.com"), (7, "user5@example.com")] {
+                    assert_eq!(rows[&row].0, "created");
+                    assert_eq!(organization_of(&sandbox, email), initech, "row {row}");
+                }
+                let orgs = home.path().join("create.organizations.csv");
+                let text = std::fs::read_to_string(&orgs).unwrap();
+                let line = text.lines().nth(1).unwrap();
+                let id = initech.as_u64().unwrap();
+                assert!(
+                    line.starts_with(&format!("Initech,created,{id},2,")),
+                    "{text}"
+                );
+                assert_eq!(text.lines().count(), 2, "{text}");
+            }
             _ => {
                 assert_eq!(code, 0, "{policy}: {stderr}");
                 assert_eq!(rows[&6].0, "created");
-                // The sandbox, as a live account is assumed to, ignores a name it lacks.
                 assert_eq!(organization_of(&sandbox, "user4@example.com"), Value::Null);
-                let warned = stderr.contains("rows 6, 7 sent without an organization");
-                assert_eq!(warned, policy == "skip-field", "{stderr}");
+                assert!(
+                    stderr.contains("rows 6, 7 sent without an organization"),
+                    "{stderr}"
+                );
             }
         }
+        let created = usize::from(policy == "create");
         assert_eq!(
             sandbox.organizations().len(),
-            2,
-            "{policy}: nothing created"
+            2 + created,
+            "{policy}: created only with create"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_saved_profile_keeps_the_organization_policy_and_make_primary() {
+    let sandbox = sandbox().await;
+    let admins = sandbox.users().len();
+    let home = tempfile::tempdir().unwrap();
+    let csv = users_csv(home.path());
+    let args = [
+        "import",
+        &csv,
+        "--auto",
+        "--missing-orgs",
+        "skip-field",
+        "--make-primary",
+        "--save-profile",
+        "choices",
+        "--dry-run",
+    ];
+    let (code, stderr) = zdimport(home.path(), &sandbox, &args).await;
+    assert_eq!(code, 0, "{stderr}");
+    let path = home.path().join("config/profiles/choices.json");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path:?}: {e}"));
+    let saved: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(saved["options"]["missing_orgs"], "skip-field", "{text}");
+    assert_eq!(saved["options"]["make_primary"], true, "{text}");
+    // Saved again from that profile, with no choice on the command line: kept.
+    let args = [
+        "import",
+        &csv,
+        "--profile",
+        "choices",
+        "--save-profile",
+        "again",
+        "--dry-run",
+    ];
+    let (code, stderr) = zdimport(home.path(), &sandbox, &args).await;
+    assert_eq!(code, 0, "{stderr}");
+    let text = std::fs::read_to_string(home.path().join("config/profiles/again.json")).unwrap();
+    let saved: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(saved["options"]["missing_orgs"], "skip-field", "{text}");
+    assert_eq!(saved["options"]["make_primary"], true, "{text}");
+    assert_eq!(sandbox.users().len(), admins, "a dry run sends nothing");
+    assert_eq!(sandbox.organizations().len(), 2, "nor creates anything");
 }

@@ -256,14 +256,7 @@ async fn a_kill_at_any_journal_entry_resumes_without_skipping_or_repeating_make_
         text.contains("\"event\":\"making_primary\""),
         "the journal says before: {text}"
     );
-    let mut cuts: Vec<u64> = (0..whole.len())
-        .filter(|&i| whole[i] == b'\n')
-        .map(|i| i as u64 + 1)
-        .collect();
-    // Mid-line too: a line torn by the kill.
-    let torn: Vec<u64> = cuts.windows(2).map(|w| (w[0] + w[1]) / 2).collect();
-    cuts.extend(torn);
-    cuts.sort_unstable();
+    let cuts = common::journal_cuts(&whole);
     let mut left_pending = 0;
     for cut in cuts {
         left_pending += usize::from(killed_and_resumed(cut).await);

@@ -74,9 +74,9 @@ pub struct ImportArgs {
     /// clear it
     #[arg(long, value_name = "keep|clear", default_value = "keep", value_parser = super::account::parse_blank)]
     pub blank: Blank,
-    /// A user whose organization the account lacks: sent by name (create, the default: the
-    /// profile's, else create), sent without it (skip-field) or not sent (fail); existing
-    /// organizations are sent by id
+    /// A user whose organization the account lacks: the organization created first and the
+    /// user sent with its id (create, the default: the profile's, else create), sent without
+    /// it (skip-field) or not sent (fail); existing organizations are sent by id
     #[arg(long, value_name = "create|skip-field|fail", value_parser = super::plan::parse_missing_orgs)]
     pub missing_orgs: Option<crate::plan::MissingOrgs>,
     /// What a row's tags do to an existing user's: replace them (Zendesk's bulk update) or add
@@ -145,6 +145,10 @@ pub struct ReportArgs {
     /// Replace the --out file if it exists
     #[arg(long)]
     pub force: bool,
+    /// The organizations the run created before its users (one line each: name, outcome, id,
+    /// users, error) instead of its rows
+    #[arg(long)]
+    pub organizations: bool,
 }
 
 pub fn import(args: &ImportArgs) -> Result<ExitCode, String> {
@@ -167,10 +171,12 @@ pub fn import(args: &ImportArgs) -> Result<ExitCode, String> {
         };
         let policy = prepared.options.invalid;
         let missing_orgs = super::plan::missing_orgs_policy(args.missing_orgs, &args.mapping)?;
+        let make_primary = args.make_primary || prepared.make_primary;
+        args.mapping.save_plan_choices(missing_orgs, make_primary)?;
         let looked_up = PlanOptions {
             mode: prepared.options.mode,
             tags: args.tags,
-            make_primary: args.make_primary || prepared.make_primary,
+            make_primary,
             missing_orgs,
             ..PlanOptions::default()
         };
@@ -396,7 +402,6 @@ fn run_json(run: &RunListing) -> serde_json::Value {
 /// `zdimport report RUN`: an earlier run's results written again, as the import wrote them.
 pub fn report(args: &ReportArgs) -> Result<ExitCode, String> {
     let dir = session::run::find(Some(&args.run)).map_err(|e| e.to_string())?;
-    let outcomes = session::run::outcomes(&dir).map_err(|e| e.to_string())?;
     let format = match (&args.format, &args.out) {
         (Some(format), _) => format.clone(),
         (None, Some(out))
@@ -413,6 +418,10 @@ pub fn report(args: &ReportArgs) -> Result<ExitCode, String> {
     } else {
         import::report::Format::Csv
     };
+    if args.organizations {
+        return organizations_report(args, &dir, format);
+    }
+    let outcomes = session::run::outcomes(&dir).map_err(|e| e.to_string())?;
     match &args.out {
         Some(path) => {
             if !args.force && path.exists() {
@@ -438,6 +447,38 @@ pub fn report(args: &ReportArgs) -> Result<ExitCode, String> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `zdimport report RUN --organizations`: the organizations the run created first.
+fn organizations_report(
+    args: &ReportArgs,
+    dir: &Path,
+    format: import::report::Format,
+) -> Result<ExitCode, String> {
+    let orgs = session::run::organizations(dir).map_err(|e| e.to_string())?;
+    if orgs.is_empty() {
+        eprintln!(
+            "zdimport: run {} created no organization first",
+            session::run::id_of(dir)
+        );
+    }
+    let mut written = Vec::new();
+    import::report::write_organizations_to(&mut written, &orgs, format)?;
+    match &args.out {
+        Some(path) if !args.force && path.exists() => Err(format!(
+            "--out {} already exists: pass --force to replace it, or choose another path",
+            path.display()
+        )),
+        Some(path) => {
+            std::fs::write(path, &written).map_err(|e| format!("{}: {e}", path.display()))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        None => {
+            let mut out = std::io::stdout().lock();
+            super::stdout_written(out.write_all(&written).and_then(|()| out.flush()))?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
 }
 
 /// [`build_plan`] through the account plan (`--tags add`, `--make-primary`): the users looked
@@ -547,9 +588,16 @@ fn plan_text(plan: &ImportPlan, info: &RunInfo) -> String {
         0 => String::new(),
         n => format!(" ({n} despite an error, marked in the results)"),
     };
+    let orgs = match plan.organizations.len() {
+        0 => String::new(),
+        n => format!(
+            "; {n} organizations the account lacks created first: {}",
+            import::orgs::cost_text(n)
+        ),
+    };
     format!(
         "{} rows: {} to send in {} requests{despite} ({} mode, {method} {path}){to}, {} skipped \
-         (errors)",
+         (errors){orgs}",
         plan.rows(),
         plan.sent_rows(),
         plan.batches.len(),
@@ -582,6 +630,8 @@ fn dry_run_json(
         "to_send": plan.sent_rows(),
         "requests": plan.batches.len(),
         "sent_despite_errors": plan.sent_despite(),
+        "organizations_to_create": plan.organizations,
+        "organization_requests": import::PlannedOrg::calls(plan.organizations.len()),
         "skipped": plan.skipped.len(),
         "invalid": policy,
         "left_out": {
@@ -773,6 +823,10 @@ impl Ran {
         } = self;
         eprintln!("zdimport: {summary}");
         eprintln!("zdimport: results in {}", report.display());
+        if !summary.organizations.is_empty() {
+            let orgs = import::report::organizations_path(&report);
+            eprintln!("zdimport: organizations in {}", orgs.display());
+        }
         let log = crate::logging::current();
         if let Some(log) = log {
             eprintln!("zdimport: log in {}", log.display());

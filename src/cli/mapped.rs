@@ -143,7 +143,8 @@ impl MappingArgs {
                 .unwrap_or_default(),
         };
         if let Some(name) = &self.save_profile {
-            self.save(name, &workbook, &layout, &mapping, options)?;
+            let kept = profile.as_ref().map(|p| p.options.clone());
+            self.save(name, (&workbook, &layout), &mapping, options, kept)?;
         }
         Ok(Prepared {
             workbook,
@@ -156,15 +157,22 @@ impl MappingArgs {
         })
     }
 
+    /// `kept`: the options of the profile the mapping came from, whose plan choices
+    /// (`missing_orgs`, `make_primary`) stay unless the command says otherwise
+    /// ([`MappingArgs::save_plan_choices`]).
     fn save(
         &self,
         name: &str,
-        workbook: &Workbook,
-        layout: &TableLayout,
+        (workbook, layout): (&Workbook, &TableLayout),
         mapping: &Mapping,
         options: payload::Options,
+        kept: Option<profile::ProfileOptions>,
     ) -> Result<(), String> {
         let mut saved = Profile::from_mapping(name, mapping, options.mode);
+        if let Some(kept) = kept {
+            saved.options.missing_orgs = kept.missing_orgs;
+            saved.options.make_primary = kept.make_primary;
+        }
         saved.options.skip_verify_email = options.skip_verify_email;
         saved.options.phone_region = options.phone_region;
         saved.options.invalid = options.invalid;
@@ -174,6 +182,25 @@ impl MappingArgs {
         }
         let path = profile::save(&saved).map_err(|e| e.to_string())?;
         eprintln!("zdimport: saved profile '{name}' ({})", path.display());
+        Ok(())
+    }
+}
+
+impl MappingArgs {
+    /// `--save-profile` on `plan` and `import`: the profile just saved also keeps what
+    /// happens to missing organizations and whether new emails are made primary.
+    pub fn save_plan_choices(
+        &self,
+        missing_orgs: crate::plan::MissingOrgs,
+        make_primary: bool,
+    ) -> Result<(), String> {
+        let Some(name) = &self.save_profile else {
+            return Ok(());
+        };
+        let mut saved = profile::load(name).map_err(|e| e.to_string())?;
+        saved.options.missing_orgs = missing_orgs;
+        saved.options.make_primary = make_primary;
+        profile::save(&saved).map_err(|e| e.to_string())?;
         Ok(())
     }
 }

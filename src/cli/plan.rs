@@ -120,6 +120,8 @@ pub fn run(args: &PlanArgs) -> Result<ExitCode, String> {
         make_primary: args.make_primary || prepared.make_primary,
         ..PlanOptions::default()
     };
+    args.mapping
+        .save_plan_choices(options.missing_orgs, options.make_primary)?;
     let plan = runtime
         .block_on(plan::build(
             &connected.client,
@@ -270,9 +272,10 @@ fn write_text(out: &mut impl Write, plan: &Plan, prepared: &Prepared) -> std::io
     if !plan.missing_organizations.is_empty() {
         writeln!(
             out,
-            "\nOrganizations not in the account ({}), sent by name: zdimport does not create them \
-             first yet, and whether Zendesk does is unverified (`zdimport doctor`): {}",
+            "\nOrganizations not in the account, created first ({}; {}), their users sent with \
+             the ids they get: {}",
             plan.missing_organizations.len(),
+            crate::import::orgs::cost_text(plan.missing_organizations.len()),
             plan.missing_organizations.join(", ")
         )?;
     }

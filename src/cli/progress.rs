@@ -120,7 +120,17 @@ impl Progress {
             ImportEvent::Resumed => self.paused = false,
             ImportEvent::Cancelling => self
                 .say("zdimport: cancelling: nothing more is sent; waiting for the jobs in flight"),
-            ImportEvent::BatchSent { .. }
+            // Before the users: once when the phase starts, once at its end.
+            ImportEvent::Organizations { counts, done } if done || counts.finished() == 0 => {
+                let when = if done {
+                    "created first"
+                } else {
+                    "to create first"
+                };
+                self.say(&format!("zdimport: {when}: {counts}"));
+            }
+            ImportEvent::Organizations { .. }
+            | ImportEvent::BatchSent { .. }
             | ImportEvent::JobUpdate { .. }
             | ImportEvent::Finished(_) => {}
         }

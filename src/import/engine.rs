@@ -48,7 +48,11 @@ pub async fn run(
     cancel: CancellationToken,
     options: EngineOptions,
 ) -> Result<Summary, ImportError> {
+    let mut journal = journal;
+    let orgs = (&cancel, &options);
+    let orgs = super::orgs::create_first(&plan, client, &mut journal, &events, orgs).await?;
     let mut engine = Engine::new(plan, client.clone(), journal, events, options);
+    engine.after_organizations(orgs);
     engine.start().await?;
     engine.run_loop(&cancel).await?;
     engine.finish().await
@@ -226,6 +230,8 @@ struct Engine {
     cancelled_at: Option<Instant>,
     paused: bool,
     started: Instant,
+    /// The ids of the organizations created first, filled into the bodies as they are sent.
+    orgs: super::orgs::Ids,
 }
 
 impl Engine {
@@ -267,6 +273,19 @@ impl Engine {
             cancelled_at: None,
             paused: false,
             started: now,
+            orgs: super::orgs::Ids::default(),
+        }
+    }
+
+    /// Takes over from the organizations' phase: their ids, counts and calls; stopped there
+    /// (cancelled), no user is sent.
+    fn after_organizations(&mut self, done: super::orgs::Done) {
+        self.orgs = done.ids;
+        self.summary.organizations = done.counts;
+        self.summary.requests += done.requests;
+        if done.stopped {
+            self.cancelled = true;
+            self.cancelled_at = Some(Instant::now());
         }
     }
 
@@ -634,6 +653,7 @@ impl Engine {
         let planned = &self.plan.batches[unit.batch];
         let body = planned
             .body_for(&unit.positions)
+            .and_then(|body| self.orgs.fill(body))
             .map_err(|reason| ImportError::Encode {
                 batch: unit.batch,
                 rows: super::report::row_list(&planned.rows),
@@ -1534,7 +1554,7 @@ fn capitalised(word: &str) -> String {
 }
 
 /// Zendesk's error code and description for a refused request.
-fn refusal_text(error: &ZendeskError) -> (String, Option<String>) {
+pub(super) fn refusal_text(error: &ZendeskError) -> (String, Option<String>) {
     match error {
         ZendeskError::Api { status, reason, .. } => (
             reason

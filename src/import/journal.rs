@@ -22,6 +22,7 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
+use super::orgs::{OrgOutcome, PlannedOrg};
 use super::plan::{ImportPlan, PlannedBatch, UserKey};
 use super::{Outcome, RowOutcome, Summary};
 use crate::payload::Mode;
@@ -149,6 +150,28 @@ pub enum Entry {
     Finished {
         summary: Summary,
     },
+    /// As `sending`, for a `organizations/create_many` call: `batch` numbers the calls
+    /// ([`PlannedOrg::calls`]) and `positions` their organizations.
+    OrgSending {
+        batch: usize,
+        positions: Vec<usize>,
+        attempt: u32,
+    },
+    /// As `accepted`, for organizations.
+    OrgAccepted {
+        batch: usize,
+        positions: Vec<usize>,
+        job_id: String,
+    },
+    /// As `not_accepted`, for organizations.
+    OrgNotAccepted {
+        batch: usize,
+        positions: Vec<usize>,
+    },
+    /// Organizations finished, for good: created (with the id) or not (and why).
+    OrgResolved {
+        outcomes: Vec<OrgOutcome>,
+    },
 }
 
 /// The state of one batch after replaying the journal.
@@ -226,6 +249,15 @@ impl Damage {
     }
 }
 
+/// What the journal says of the organizations a run creates before its users.
+#[derive(Debug, Clone, Default)]
+pub struct OrgReplay {
+    /// Finished organizations, by their index in the plan's list.
+    pub finished: BTreeMap<usize, OrgOutcome>,
+    /// `organizations/create_many` calls with a request or job open, by batch.
+    pub open: BTreeMap<usize, Vec<Open>>,
+}
+
 /// What the journal says so far.
 #[derive(Debug, Clone, Default)]
 pub struct Replay {
@@ -235,6 +267,8 @@ pub struct Replay {
     pub making_primary: BTreeMap<u64, RowOutcome>,
     /// Batches with a request or job open, by batch.
     pub open: BTreeMap<usize, Vec<Open>>,
+    /// The organizations created first: finished ones by index, open calls by batch.
+    pub orgs: OrgReplay,
     /// Every batch a request was sent for (open or not), by batch.
     pub sent: BTreeMap<usize, Sent>,
     pub started: bool,
@@ -271,14 +305,33 @@ impl Replay {
                 batch,
                 positions,
                 job_id,
-            } => {
-                self.close(batch, &positions);
-                self.open
-                    .entry(batch)
-                    .or_default()
-                    .push(Open::Job { positions, job_id });
+            } => accepted(&mut self.open, batch, positions, job_id),
+            Entry::NotAccepted { batch, positions } => close(&mut self.open, batch, &positions),
+            Entry::OrgSending {
+                batch,
+                positions,
+                attempt,
+            } => self
+                .orgs
+                .open
+                .entry(batch)
+                .or_default()
+                .push(Open::Sending { positions, attempt }),
+            Entry::OrgAccepted {
+                batch,
+                positions,
+                job_id,
+            } => accepted(&mut self.orgs.open, batch, positions, job_id),
+            Entry::OrgNotAccepted { batch, positions } => {
+                close(&mut self.orgs.open, batch, &positions);
             }
-            Entry::NotAccepted { batch, positions } => self.close(batch, &positions),
+            // Open calls keep their finished organizations, as batches keep their finished
+            // rows: whoever reads them leaves out what is finished.
+            Entry::OrgResolved { outcomes } => {
+                for outcome in outcomes {
+                    self.orgs.finished.insert(outcome.index, outcome);
+                }
+            }
             Entry::MakingPrimary { outcomes, resolved } => {
                 for outcome in outcomes {
                     self.making_primary.insert(outcome.index, outcome);
@@ -323,15 +376,6 @@ impl Replay {
         }
     }
 
-    /// Removes the open request for exactly these positions.
-    fn close(&mut self, batch: usize, positions: &[usize]) {
-        if let Some(list) = self.open.get_mut(&batch) {
-            list.retain(
-                |o| !matches!(o, Open::Sending { positions: p, .. } if p.as_slice() == positions),
-            );
-        }
-    }
-
     /// The positions of `batch` not finished and not in an accepted job.
     fn unsettled(&self, batch: usize, planned: &PlannedBatch) -> Vec<usize> {
         let in_job: Vec<usize> = self
@@ -349,6 +393,36 @@ impl Replay {
         (0..planned.rows.len())
             .filter(|&p| !self.finished.contains_key(&planned.index(p)) && !in_job.contains(&p))
             .collect()
+    }
+}
+
+/// A request answered with a job: its `sending` line closed, the job open.
+fn accepted(
+    open: &mut BTreeMap<usize, Vec<Open>>,
+    batch: usize,
+    positions: Vec<usize>,
+    job_id: String,
+) {
+    close(open, batch, &positions);
+    open.entry(batch)
+        .or_default()
+        .push(Open::Job { positions, job_id });
+}
+
+/// Removes the open request for exactly these positions.
+fn close(open: &mut BTreeMap<usize, Vec<Open>>, batch: usize, positions: &[usize]) {
+    if let Some(list) = open.get_mut(&batch) {
+        list.retain(
+            |o| !matches!(o, Open::Sending { positions: p, .. } if p.as_slice() == positions),
+        );
+    }
+}
+
+impl Open {
+    pub fn positions(&self) -> &[usize] {
+        match self {
+            Self::Sending { positions, .. } | Self::Job { positions, .. } => positions,
+        }
     }
 }
 
@@ -389,6 +463,9 @@ struct PlanHead {
     /// Whom skipped rows name, by place in `skipped` (plans before it had none).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     skipped_keys: BTreeMap<usize, UserKey>,
+    /// The organizations created before the users (plans before them had none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    organizations: Vec<PlannedOrg>,
 }
 
 /// Every further line: one batch.
@@ -490,12 +567,18 @@ impl Journal {
         if positions.is_empty() {
             return Ok(());
         }
-        let entry = Entry::Sending {
+        self.record_applied(Entry::Sending {
             batch,
             positions,
             attempt: 1,
             zendesk_time: since,
-        };
+        })
+    }
+
+    /// Records `entry` (synced) and applies it to [`Journal::replay`], for what this process
+    /// reads back before it runs on: users finished before the engine starts (their
+    /// organization could not be created), a retry's earlier organizations.
+    pub fn record_applied(&mut self, entry: Entry) -> Result<(), JournalError> {
         self.record(&entry)?;
         self.replay.apply(entry);
         Ok(())
@@ -668,6 +751,7 @@ fn write_plan(path: &Path, plan: &ImportPlan) -> Result<(), JournalError> {
         batches: plan.batches.len(),
         skipped: plan.skipped.clone(),
         skipped_keys: plan.skipped_keys.clone(),
+        organizations: plan.organizations.clone(),
     };
     serde_json::to_writer(&mut out, &head).map_err(encode)?;
     for batch in &plan.batches {
@@ -711,6 +795,7 @@ fn read_plan(path: &Path) -> Result<ImportPlan, JournalError> {
     let mut plan = ImportPlan::new(head.mode);
     plan.skipped = head.skipped;
     plan.skipped_keys = head.skipped_keys;
+    plan.organizations = head.organizations;
     for (n, line) in lines {
         let line = line.map_err(io(path, "cannot read"))?;
         if line.trim().is_empty() {
@@ -764,11 +849,34 @@ pub fn sent_user(dir: &Path, index: u64) -> Result<Option<serde_json::Value>, Jo
                 .and_then(|u| u.as_array_mut())
                 .and_then(|users| users.get_mut(position))
                 .map(serde_json::Value::take);
-            return Ok(user);
+            return user.map(|u| with_organization_id(dir, u)).transpose();
         }
         first += size;
     }
     Ok(None)
+}
+
+/// A user whose organization the run created first went out with the id it got, not the
+/// name the plan holds: that id, from the journal (the name stays while it has none).
+fn with_organization_id(
+    dir: &Path,
+    mut user: serde_json::Value,
+) -> Result<serde_json::Value, JournalError> {
+    use crate::plan::orgs::{OrgHolder as _, name_key};
+    let Some(key) = user.org_name().map(name_key) else {
+        return Ok(user);
+    };
+    let replay = read_journal(&dir.join("journal.jsonl"), false)?;
+    let id = replay
+        .orgs
+        .finished
+        .values()
+        .filter(|o| o.is_created() && name_key(&o.name) == key)
+        .find_map(|o| o.id);
+    if let Some(id) = id {
+        user.send_id(id);
+    }
+    Ok(user)
 }
 
 /// Replays `journal.jsonl`. Bytes after the last line break are a line torn by a crash: cut
@@ -891,6 +999,37 @@ pub fn rows(dir: &Path) -> Result<Vec<RowOutcome>, JournalError> {
         }));
     }
     Ok(rows)
+}
+
+/// Every organization a run in `dir` creates first, in the plan's order: how each ended, and
+/// those not finished (cancelled or interrupted) as [`Outcome::NotSent`]. Empty for a run
+/// that creates none.
+pub fn organizations(dir: &Path) -> Result<Vec<OrgOutcome>, JournalError> {
+    let plan = read_plan(&dir.join("plan.jsonl"))?;
+    if plan.organizations.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut replay = read_journal(&dir.join("journal.jsonl"), false)?;
+    let orgs = plan.organizations.iter().enumerate().map(|(index, org)| {
+        replay
+            .orgs
+            .finished
+            .remove(&index)
+            .unwrap_or_else(|| OrgOutcome {
+                index,
+                name: org.name.clone(),
+                outcome: Outcome::NotSent,
+                id: None,
+                users: org.users,
+                error: None,
+                details: Some(
+                    "not created yet: resuming the run looks it up, then creates it if missing"
+                        .into(),
+                ),
+                matched_by: None,
+            })
+    });
+    Ok(orgs.collect())
 }
 
 /// A run as `zdimport runs` lists it.
@@ -1152,6 +1291,103 @@ mod tests {
         let finished: Vec<u64> = journal.replay().finished.keys().copied().collect();
         assert_eq!(finished, [1, 2]);
         assert_eq!(list_runs(tmp.path())[0].done.pending, 1);
+    }
+
+    #[test]
+    fn organization_lines_replay_and_plans_before_them_read_without_any() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut with_orgs = plan();
+        with_orgs.organizations = vec![PlannedOrg {
+            name: "Newco".into(),
+            users: 1,
+        }];
+        let mut journal = Journal::create(tmp.path(), &info(), &with_orgs).unwrap();
+        let created = OrgOutcome {
+            index: 0,
+            name: "Newco".into(),
+            outcome: Outcome::Created,
+            id: Some(7),
+            users: 1,
+            error: None,
+            details: None,
+            matched_by: None,
+        };
+        for entry in [
+            Entry::OrgSending {
+                batch: 0,
+                positions: vec![0],
+                attempt: 1,
+            },
+            Entry::OrgAccepted {
+                batch: 0,
+                positions: vec![0],
+                job_id: "j".into(),
+            },
+        ] {
+            journal.record(&entry).unwrap();
+        }
+        drop(journal);
+        let dir = tmp.path().join("r1");
+        let (_, read, journal) = Journal::open(&dir).unwrap();
+        assert_eq!(read.organizations, with_orgs.organizations);
+        let open = &journal.replay().orgs.open[&0];
+        assert!(matches!(open.as_slice(), [Open::Job { job_id, .. }] if job_id == "j"));
+        let mut journal = journal;
+        journal
+            .record(&Entry::OrgResolved {
+                outcomes: vec![created.clone()],
+            })
+            .unwrap();
+        drop(journal);
+        let (_, _, journal) = Journal::open(&dir).unwrap();
+        assert_eq!(journal.replay().orgs.finished.len(), 1, "the job is done");
+        assert_eq!(organizations(&dir).unwrap(), std::slice::from_ref(&created));
+        // A plan written before organizations were created first has no such key.
+        let head = fs::read_to_string(dir.join("plan.jsonl")).unwrap();
+        assert!(head.contains("\"organizations\""));
+        drop(journal);
+        drop(
+            Journal::create(
+                tmp.path(),
+                &RunInfo {
+                    id: "r2".into(),
+                    ..info()
+                },
+                &plan(),
+            )
+            .unwrap(),
+        );
+        let old = fs::read_to_string(tmp.path().join("r2/plan.jsonl")).unwrap();
+        assert!(!old.contains("organizations"), "{old}");
+        assert!(organizations(&tmp.path().join("r2")).unwrap().is_empty());
+
+        // What a user of a created organization went out as: its id, not the plan's name.
+        let mut named = with_orgs.clone();
+        named.batches[0].body =
+            Bytes::from_static(br#"{"users":[{"name":"A","organization":{"name":"NEWCO "}}]}"#);
+        named.batches[0].rows.truncate(1);
+        named.batches[0].keys.truncate(1);
+        let mut journal = Journal::create(
+            tmp.path(),
+            &RunInfo {
+                id: "r3".into(),
+                ..info()
+            },
+            &named,
+        )
+        .unwrap();
+        let dir = tmp.path().join("r3");
+        assert_eq!(
+            sent_user(&dir, 0).unwrap().unwrap()["organization"]["name"],
+            "NEWCO "
+        );
+        journal
+            .record(&Entry::OrgResolved {
+                outcomes: vec![created],
+            })
+            .unwrap();
+        let user = sent_user(&dir, 0).unwrap().unwrap();
+        assert_eq!(user, serde_json::json!({"name": "A", "organization_id": 7}));
     }
 
     #[test]

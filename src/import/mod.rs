@@ -13,6 +13,7 @@
 
 mod engine;
 pub mod journal;
+pub mod orgs;
 mod pacer;
 mod plan;
 pub mod report;
@@ -25,6 +26,7 @@ use serde::{Deserialize, Serialize};
 
 pub use engine::run;
 pub use journal::{Journal, JournalError, RunInfo, RunListing};
+pub use orgs::{OrgCounts, OrgOutcome, PlannedOrg};
 pub use plan::{ImportPlan, PlannedBatch, UserKey};
 pub use retry::{Retry, RetryRows, can_succeed_again};
 
@@ -217,6 +219,12 @@ pub enum ImportEvent {
     Resumed,
     /// Cancel was asked: nothing more is sent, jobs in flight are followed to their end.
     Cancelling,
+    /// The organizations created before the users (see [`orgs`]): sent when their phase
+    /// starts, as each finishes, and once at its end (`done`).
+    Organizations {
+        counts: OrgCounts,
+        done: bool,
+    },
     Finished(Box<Summary>),
 }
 
@@ -235,6 +243,9 @@ pub struct Summary {
     pub requests: u64,
     pub elapsed_ms: u64,
     pub cancelled: bool,
+    /// The organizations the run creates before its users; not rows, so not in `rows`.
+    #[serde(default, skip_serializing_if = "OrgCounts::is_empty")]
+    pub organizations: OrgCounts,
 }
 
 impl Summary {
@@ -271,6 +282,9 @@ impl fmt::Display for Summary {
         )?;
         if self.pending > 0 {
             write!(f, ", {} not sent yet", self.pending)?;
+        }
+        if !self.organizations.is_empty() {
+            write!(f, "; {}", self.organizations)?;
         }
         Ok(())
     }

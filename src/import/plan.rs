@@ -127,6 +127,9 @@ pub struct ImportPlan {
     /// Who a skipped row names (by its place in `skipped`), so results show more than a row
     /// number; rows with nothing to name are left out.
     pub skipped_keys: BTreeMap<usize, UserKey>,
+    /// The organizations created before any user is sent; their users name them by name in
+    /// the bodies, sent as the `organization_id` each gets (see [`super::orgs`]).
+    pub organizations: Vec<super::orgs::PlannedOrg>,
 }
 
 impl ImportPlan {
@@ -136,6 +139,7 @@ impl ImportPlan {
             batches: Vec::new(),
             skipped: Vec::new(),
             skipped_keys: BTreeMap::new(),
+            organizations: Vec::new(),
         }
     }
 

@@ -1,9 +1,17 @@
-//! The results file: one line per row, CSV or JSON, safe to open in a spreadsheet.
+//! The results file: one line per row, CSV or JSON, safe to open in a spreadsheet; and, for a
+//! run that created organizations first, one line per organization in a file of its own beside
+//! it (`report.organizations.csv`).
+//!
+//! Organizations are a file of their own, not lines among the rows: the users' report has one
+//! line per spreadsheet row, whose counts add up to the file's rows and whose columns (row,
+//! user id, email) an organization does not have; scripts and spreadsheets that read it stay
+//! as they were. The organizations' file says what was created (name, id, how many users name
+//! it) or why not, and a user skipped for its organization names it in its details.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use super::RowOutcome;
+use super::{OrgOutcome, RowOutcome};
 
 /// The report cannot be written.
 #[derive(Debug, thiserror::Error)]
@@ -125,14 +133,7 @@ pub fn write(path: &Path, outcomes: &[RowOutcome]) -> Result<(), ReportError> {
 
 /// Writes the outcomes to `path` in `format`, whatever its extension.
 pub fn write_as(path: &Path, outcomes: &[RowOutcome], format: Format) -> Result<(), ReportError> {
-    let error = |reason: String| ReportError {
-        path: path.display().to_string(),
-        reason,
-    };
-    let file = std::fs::File::create(path).map_err(|e| error(e.to_string()))?;
-    let mut out = std::io::BufWriter::new(file);
-    write_to(&mut out, outcomes, format).map_err(error)?;
-    out.flush().map_err(|e| error(e.to_string()))
+    to_file(path, |out| write_to(out, outcomes, format))
 }
 
 /// Writes the outcomes to any writer (stdout for `zdimport report`).
@@ -141,10 +142,84 @@ pub fn write_to(
     outcomes: &[RowOutcome],
     format: Format,
 ) -> Result<(), String> {
-    match format {
-        Format::Json => write_json(out, outcomes),
-        Format::Csv => write_csv(out, outcomes),
-    }
+    let table = Table {
+        columns: &COLUMNS,
+        numbers: &["row", "user_id"],
+    };
+    table.write(out, outcomes, |o, csv| cells(o, csv).to_vec(), format)
+}
+
+/// The columns of the organizations' report.
+pub const ORG_COLUMNS: [&str; 7] = [
+    "name",
+    "outcome",
+    "organization_id",
+    "users",
+    "error",
+    "details",
+    "matched_by",
+];
+
+/// The organizations' report beside the users' one: `report.csv` → `report.organizations.csv`.
+pub fn organizations_path(report: &Path) -> PathBuf {
+    let stem = report
+        .file_stem()
+        .map_or_else(|| "report".into(), |s| s.to_string_lossy().into_owned());
+    let ext = report
+        .extension()
+        .map_or_else(|| "csv".into(), |e| e.to_string_lossy().into_owned());
+    report.with_file_name(format!("{stem}.organizations.{ext}"))
+}
+
+/// Writes the organizations as CSV or JSON, by `path`'s extension as [`write`] does.
+pub fn write_organizations(path: &Path, orgs: &[OrgOutcome]) -> Result<(), ReportError> {
+    let format = Format::of(path);
+    to_file(path, |out| write_organizations_to(out, orgs, format))
+}
+
+/// Writes the organizations to any writer (`zdimport report RUN --organizations`).
+pub fn write_organizations_to(
+    out: &mut impl Write,
+    orgs: &[OrgOutcome],
+    format: Format,
+) -> Result<(), String> {
+    let table = Table {
+        columns: &ORG_COLUMNS,
+        numbers: &["organization_id", "users"],
+    };
+    table.write(out, orgs, org_cells, format)
+}
+
+fn org_cells(o: &OrgOutcome, csv: bool) -> Vec<String> {
+    let text = |v: Option<&str>| {
+        let shown = crate::text::visible(v.unwrap_or(""));
+        if csv { neutralise(&shown) } else { shown }
+    };
+    vec![
+        text(Some(&o.name)),
+        o.outcome.as_str().to_owned(),
+        o.id.map(|id| id.to_string()).unwrap_or_default(),
+        o.users.to_string(),
+        text(o.error.as_deref()),
+        text(o.details.as_deref()),
+        o.matched_by
+            .map(|m| m.as_str().to_owned())
+            .unwrap_or_default(),
+    ]
+}
+
+fn to_file(
+    path: &Path,
+    write: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> Result<(), String>,
+) -> Result<(), ReportError> {
+    let error = |reason: String| ReportError {
+        path: path.display().to_string(),
+        reason,
+    };
+    let file = std::fs::File::create(path).map_err(|e| error(e.to_string()))?;
+    let mut out = std::io::BufWriter::new(file);
+    write(&mut out).map_err(error)?;
+    out.flush().map_err(|e| error(e.to_string()))
 }
 
 /// Every column's text: terminal controls made visible (a report gets `cat`ed); for CSV, a
@@ -170,39 +245,61 @@ fn cells(o: &RowOutcome, csv: bool) -> [String; 10] {
     ]
 }
 
-fn write_csv(out: &mut impl Write, outcomes: &[RowOutcome]) -> Result<(), String> {
-    let mut csv = csv::Writer::from_writer(out);
-    csv.write_record(COLUMNS).map_err(|e| e.to_string())?;
-    for o in outcomes {
-        csv.write_record(cells(o, true))
-            .map_err(|e| e.to_string())?;
-    }
-    csv.flush().map_err(|e| e.to_string())
+/// A report's columns, and which hold numbers (JSON writes them as numbers, or null).
+struct Table<'a> {
+    columns: &'a [&'a str],
+    numbers: &'a [&'a str],
 }
 
-/// A JSON list of objects with the CSV's columns. Values are the data as they are (an
-/// external_id `-42` stays `-42`): formula safety belongs to spreadsheet cells, and a program
-/// reading JSON must get the identifiers it sent.
-fn write_json(out: &mut impl Write, outcomes: &[RowOutcome]) -> Result<(), String> {
-    let list: Vec<serde_json::Value> = outcomes
-        .iter()
-        .map(|o| {
-            let cells = cells(o, false);
-            let mut map = serde_json::Map::new();
-            for (key, value) in COLUMNS.iter().zip(cells) {
-                let value = match *key {
-                    "row" => serde_json::json!(o.row),
-                    "user_id" => serde_json::json!(o.user_id),
-                    _ if value.is_empty() => serde_json::Value::Null,
-                    _ => serde_json::Value::String(value),
-                };
-                map.insert((*key).to_owned(), value);
+impl Table<'_> {
+    fn write<T>(
+        &self,
+        out: &mut impl Write,
+        items: &[T],
+        cells: impl Fn(&T, bool) -> Vec<String>,
+        format: Format,
+    ) -> Result<(), String> {
+        match format {
+            Format::Csv => {
+                let mut csv = csv::Writer::from_writer(out);
+                csv.write_record(self.columns).map_err(|e| e.to_string())?;
+                for item in items {
+                    csv.write_record(cells(item, true))
+                        .map_err(|e| e.to_string())?;
+                }
+                csv.flush().map_err(|e| e.to_string())
             }
-            serde_json::Value::Object(map)
-        })
-        .collect();
-    serde_json::to_writer_pretty(&mut *out, &list).map_err(|e| e.to_string())?;
-    out.write_all(b"\n").map_err(|e| e.to_string())
+            Format::Json => self.write_json(out, items, cells),
+        }
+    }
+
+    /// A JSON list of objects with the CSV's columns. Values are the data as they are (an
+    /// external_id `-42` stays `-42`): formula safety belongs to spreadsheet cells, and a
+    /// program reading JSON must get the identifiers it sent.
+    fn write_json<T>(
+        &self,
+        out: &mut impl Write,
+        items: &[T],
+        cells: impl Fn(&T, bool) -> Vec<String>,
+    ) -> Result<(), String> {
+        let list: Vec<serde_json::Value> = items
+            .iter()
+            .map(|item| {
+                let mut map = serde_json::Map::new();
+                for (key, value) in self.columns.iter().zip(cells(item, false)) {
+                    let value = match value.parse::<u64>() {
+                        Ok(n) if self.numbers.contains(key) => serde_json::json!(n),
+                        _ if value.is_empty() => serde_json::Value::Null,
+                        _ => serde_json::Value::String(value),
+                    };
+                    map.insert((*key).to_owned(), value);
+                }
+                serde_json::Value::Object(map)
+            })
+            .collect();
+        serde_json::to_writer_pretty(&mut *out, &list).map_err(|e| e.to_string())?;
+        out.write_all(b"\n").map_err(|e| e.to_string())
+    }
 }
 
 #[cfg(test)]

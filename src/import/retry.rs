@@ -1,4 +1,5 @@
-//! `retry`: a new run that sends the failed and unknown rows of an earlier one.
+//! `retry`: a new run that sends the failed and unknown rows of an earlier one, and the rows
+//! skipped because their organization could not be created (it is created first, or found).
 //!
 //! An unknown row may be in Zendesk already (its job was killed after creating it, or its
 //! result went missing), so the new run's journal records its users as maybe sent: the engine
@@ -27,6 +28,10 @@ impl RetryRows {
         match outcome.outcome {
             Outcome::Unknown => true,
             Outcome::Failed => self == Self::AllFailed || can_succeed_again(outcome),
+            // Its organization could not be created: the retry tries that again first.
+            Outcome::Skipped => {
+                outcome.error.as_deref() == Some(super::orgs::ORGANIZATION_NOT_CREATED)
+            }
             _ => false,
         }
     }
@@ -67,6 +72,9 @@ pub struct Retry {
     pub plan: ImportPlan,
     /// Per batch of `plan`: the positions whose rows ended unknown.
     unknown: Vec<Vec<usize>>,
+    /// The journal lines that start the new run's organizations where the earlier run left
+    /// them (see [`super::orgs::carry_over`]).
+    orgs: Vec<super::journal::Entry>,
     /// Zendesk's time before the earlier run sent anything (Unix seconds): a user with a
     /// `created_at` no earlier was created by it, whatever the resend is answered.
     since: Option<i64>,
@@ -97,6 +105,9 @@ impl Retry {
             .map(|o| o.index)
             .collect();
         let positions = unknown_positions(&plan, &again, &unknown);
+        let old_orgs = plan.organizations.clone();
+        let mut plan = plan.retain_rows(&again)?;
+        let orgs = super::orgs::carry_over(&mut plan, &old_orgs, old_journal.replay())?;
         let since = old_journal
             .replay()
             .sent
@@ -104,7 +115,6 @@ impl Retry {
             .filter_map(|s| s.zendesk_time)
             .min()
             .or_else(|| journal::zendesk_time_before(&old.created_at));
-        let plan = plan.retain_rows(&again)?;
         let info = RunInfo {
             id: journal::new_run_id(),
             created_at: chrono::Utc::now().to_rfc3339(),
@@ -117,6 +127,7 @@ impl Retry {
             info,
             plan,
             unknown: positions,
+            orgs,
             since,
             _old_journal: old_journal,
         })
@@ -125,6 +136,9 @@ impl Retry {
     /// Makes the new run folder under `runs`, its unknown rows recorded as maybe sent.
     pub fn create(&self, runs: &Path) -> Result<Journal, ImportError> {
         let mut journal = Journal::create(runs, &self.info, &self.plan)?;
+        for entry in &self.orgs {
+            journal.record_applied(entry.clone())?;
+        }
         for (batch, positions) in self.unknown.iter().enumerate() {
             journal.maybe_sent(batch, positions.clone(), self.since)?;
         }

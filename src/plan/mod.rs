@@ -333,9 +333,9 @@ pub struct Plan {
     pub mode: Mode,
     /// In sheet order.
     pub rows: Vec<RowPlan>,
-    /// Organizations the file names that the account does not have, sent by name with
-    /// `--missing-orgs create` (to be created before their users: issue 15); empty with the
-    /// other policies, whose warnings and rows say what happens instead.
+    /// Organizations the file names that the account does not have, created before their
+    /// users with `--missing-orgs create` (the import plan lists them: `ImportPlan::organizations`);
+    /// empty with the other policies, whose warnings and rows say what happens instead.
     pub missing_organizations: Vec<String>,
     /// What the account's settings do to what the rows send (tags ignored with user tagging
     /// off…), said before anything is sent.

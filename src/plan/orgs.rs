@@ -40,9 +40,8 @@ const CLOSEST: usize = 3;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum MissingOrgs {
-    /// The organization is to be created before the users that name it (issue 15, item 2).
-    /// Until the import does, such a user is sent with `organization: {"name"}`, which the
-    /// plan lists in `missing_organizations`; whether Zendesk creates it is unverified.
+    /// The organization is created before the users that name it (`organizations/create_many`
+    /// through the import's journal: `crate::import::orgs`), and they are sent with its id.
     #[default]
     Create,
     /// The user is sent without an organization, with a warning.
@@ -389,7 +388,8 @@ fn ends(squashed: &str) -> [(bool, String); 2] {
 }
 
 /// Sends each user's organization as `organization_id` when it exists; a missing one is kept
-/// by name for [`MissingOrgs::Create`] (created first) and for `Fail` (the row is not sent:
+/// by name for [`MissingOrgs::Create`] (created first, then the id its import got is sent
+/// instead) and for `Fail` (the row is not sent:
 /// [`fail_missing`]), and dropped for `SkipField`. Returns the warnings: near-misses, and the
 /// rows a missing organization changes.
 pub(super) fn apply<T: OrgHolder>(
@@ -494,15 +494,15 @@ pub async fn resolve_import(
     let body_error = |(row, reason): BodyError| PlanError::Body { row, reason };
     // The names alone first: a file without organizations is left as built, and memory
     // holds one batch's users at a time.
-    let mut named: Vec<(u32, NameOnly)> = Vec::new();
+    let mut named: Vec<(u32, Option<String>)> = Vec::new();
     for batch in &plan.batches {
-        let body: NamesBody = serde_json::from_slice(&batch.body).map_err(|e| {
+        let names = crate::import::orgs::names_in(&batch.body).map_err(|e| {
             body_error((
                 batch.rows.first().copied().unwrap_or_default(),
                 e.to_string(),
             ))
         })?;
-        named.extend(batch.rows.iter().copied().zip(body.users));
+        named.extend(batch.rows.iter().copied().zip(names));
     }
     let names = distinct_names(&named);
     if names.is_empty() {
@@ -512,37 +512,25 @@ pub async fn resolve_import(
     let resolved = resolve((client, &gate), &names, concurrency.max(1)).await?;
     let warnings = apply(&mut named, &resolved, policy);
     rebuild(plan, &resolved, policy).map_err(body_error)?;
+    if policy == MissingOrgs::Create {
+        crate::import::orgs::list_missing(plan, &resolved.missing)
+            .map_err(|e| body_error((0, e.to_string())))?;
+    }
     Ok(warnings)
 }
 
-/// A request body read for its users' organization names only.
-#[derive(Deserialize)]
-struct NamesBody {
-    users: Vec<NameOnly>,
-}
-
-#[derive(Deserialize)]
-struct NameOnly {
-    #[serde(default)]
-    organization: Option<NameOnlyOrg>,
-}
-
-#[derive(Deserialize)]
-struct NameOnlyOrg {
-    name: String,
-}
-
-impl OrgHolder for NameOnly {
+/// A user read back for its organization's name only.
+impl OrgHolder for Option<String> {
     fn org_name(&self) -> Option<&str> {
-        self.organization.as_ref().map(|o| o.name.as_str())
+        self.as_deref()
     }
 
     fn send_id(&mut self, _: u64) {
-        self.organization = None;
+        *self = None;
     }
 
     fn drop_org(&mut self) {
-        self.organization = None;
+        *self = None;
     }
 }
 

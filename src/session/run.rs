@@ -237,13 +237,30 @@ impl Started {
     }
 }
 
-/// Writes the report of the run in `dir` to `path`: every finished row.
+/// Writes the report of the run in `dir` to `path`: every finished row; and, when the run
+/// creates organizations first, every organization beside it
+/// ([`import::report::organizations_path`]).
 pub fn write_report(dir: &Path, path: &Path) -> Result<(), RunError> {
     let outcomes = outcomes(dir)?;
     import::report::write(path, &outcomes).map_err(|e| RunError::Report {
         path: path.to_path_buf(),
         reason: e.to_string(),
+    })?;
+    let orgs = organizations(dir)?;
+    if orgs.is_empty() {
+        return Ok(());
+    }
+    let path = import::report::organizations_path(path);
+    import::report::write_organizations(&path, &orgs).map_err(|e| RunError::Report {
+        reason: e.to_string(),
+        path,
     })
+}
+
+/// Every organization the run in `dir` creates before its users, those not finished as
+/// `not_sent`; none for a run that creates none.
+pub fn organizations(dir: &Path) -> Result<Vec<import::OrgOutcome>, RunError> {
+    Ok(journal::organizations(dir)?)
 }
 
 /// An interrupted (or finished) run, opened and locked.

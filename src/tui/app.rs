@@ -1030,11 +1030,15 @@ impl App {
             ),
             None => (String::new(), "results.csv".to_owned()),
         };
-        self.push(Screen::Results(ResultsState::new(
-            run_id,
-            export,
-            (*outcomes).clone(),
-        )));
+        let mut results = ResultsState::new(run_id, export, (*outcomes).clone());
+        // The organizations created before the users, as the Run screen last heard.
+        results.organizations = std::iter::once(&self.screen)
+            .chain(self.history.iter().rev())
+            .find_map(|s| match s {
+                Screen::Run(run) => run.organizations.map(|(counts, _)| counts),
+                _ => None,
+            });
+        self.push(Screen::Results(results));
     }
 
     fn open_connect(&mut self) {

@@ -60,6 +60,7 @@ async fn start_inner(
         .map(|(c, t)| format!("{} -> {t}", c.header))
         .collect();
     let sheet = table.layout.sheet.clone();
+    let no_lookups = plan.is_none();
     let plan = tokio::task::spawn_blocking(move || match (&plan, &account) {
         (Some(plan), _) => check::import_plan_from(plan, skip_unchanged, &report, &table, &mapping)
             .map_err(|e| e.to_string()),
@@ -78,6 +79,7 @@ async fn start_inner(
     })
     .await
     .map_err(|e| format!("building the plan: {e}"))??;
+    let plan = resolve_organizations(plan, no_lookups, &target.client).await?;
     let info = RunInfo {
         id: run::new_id(),
         created_at: chrono::Utc::now().to_rfc3339(),
@@ -92,6 +94,24 @@ async fn start_inner(
         retry_of: None,
     };
     run_new(plan, info, target, concurrency, tx).await
+}
+
+/// Without the lookups (the operator skipped them), the organizations the rows name are still
+/// resolved as the headless import does: existing ones sent by id, missing ones created first
+/// (the default policy), never sent by name. The account plan resolves them itself.
+async fn resolve_organizations(
+    mut plan: ImportPlan,
+    no_lookups: bool,
+    client: &Client,
+) -> Result<ImportPlan, String> {
+    if no_lookups {
+        let policy = crate::plan::MissingOrgs::default();
+        let concurrency = crate::plan::PlanOptions::default().concurrency;
+        crate::plan::orgs::resolve_import(client, &mut plan, policy, concurrency)
+            .await
+            .map_err(|e| format!("looking up the organizations: {e}"))?;
+    }
+    Ok(plan)
 }
 
 /// Sends the failed and unknown rows of the run in `dir` again, as a new run.

@@ -262,3 +262,16 @@ pub fn run_info(id: &str, plan: &ImportPlan) -> RunInfo {
         ..RunInfo::default()
     }
 }
+
+/// Where a kill can stop a journal whose whole text is `whole`: after each line, and in the
+/// middle of each (a line torn by the kill).
+pub fn journal_cuts(whole: &[u8]) -> Vec<u64> {
+    let mut cuts: Vec<u64> = (0..whole.len())
+        .filter(|&i| whole[i] == b'\n')
+        .map(|i| i as u64 + 1)
+        .collect();
+    let torn: Vec<u64> = cuts.windows(2).map(|w| (w[0] + w[1]) / 2).collect();
+    cuts.extend(torn);
+    cuts.sort_unstable();
+    cuts
+}

@@ -453,8 +453,12 @@ impl PlanState {
             String::new()
         } else {
             format!(
-                " Not in the account, sent by name ({}): {}",
+                " Created first ({}, {}): {}",
                 plan.missing_organizations.len(),
+                match crate::import::PlannedOrg::calls(plan.missing_organizations.len()) {
+                    1 => "1 request".to_owned(),
+                    n => format!("{n} requests"),
+                },
                 plan.missing_organizations.join(", ")
             )
         };
@@ -693,7 +697,7 @@ fn tags_text(tags: Tags) -> &'static str {
 
 fn missing_orgs_text(policy: MissingOrgs) -> &'static str {
     match policy {
-        MissingOrgs::Create => "sent by name (not created first yet)",
+        MissingOrgs::Create => "created first, users sent with their ids",
         MissingOrgs::SkipField => "users sent without an organization",
         MissingOrgs::Fail => "their users not sent",
     }

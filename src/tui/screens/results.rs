@@ -64,6 +64,9 @@ pub struct ResultsState {
     pub notice: Option<String>,
     /// First line of the detail shown (it may be longer than the screen).
     pub detail_scroll: u16,
+    /// The organizations the run created before its users (`zdimport report RUN
+    /// --organizations` lists them); a user skipped for its organization names it.
+    pub organizations: Option<crate::import::OrgCounts>,
 }
 
 impl ResultsState {
@@ -247,6 +250,15 @@ impl ResultsState {
                 "{not_sent} {}",
                 strings::RESULTS_NOT_SENT
             )));
+        }
+        if let Some(orgs) = &self.organizations {
+            let colour = if orgs.created == orgs.total {
+                theme::DIM
+            } else {
+                theme::WARNING
+            };
+            spans.push(Span::styled(" · ", theme::dim()));
+            spans.push(Span::styled(orgs.to_string(), Style::new().fg(colour)));
         }
         Line::from(spans).render(area, buf);
     }

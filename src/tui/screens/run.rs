@@ -10,7 +10,7 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Gauge, Paragraph, Widget};
 
-use crate::import::{ImportEvent, Outcome, RowOutcome, Summary, WaitReason};
+use crate::import::{ImportEvent, OrgCounts, Outcome, RowOutcome, Summary, WaitReason};
 use crate::tui::action::Action;
 use crate::tui::keymap::KeyContext;
 use crate::tui::strings;
@@ -67,6 +67,8 @@ pub struct RunState {
     /// When the current pause began, and the ETA then (held while paused).
     paused_at: Option<(Instant, Option<Duration>)>,
     pub jobs: HashSet<String>,
+    /// The organizations the run creates before its users, as far as they are.
+    pub organizations: Option<(OrgCounts, bool)>,
     pub waiting: Option<(WaitReason, Instant)>,
     pub started: Instant,
     /// The time the screen is drawn at (set by the ticks; tests fix it).
@@ -90,6 +92,7 @@ impl RunState {
             paused_for: Duration::ZERO,
             paused_at: None,
             jobs: HashSet::new(),
+            organizations: None,
             waiting: None,
             started: now,
             now,
@@ -152,6 +155,21 @@ impl RunState {
                 }
             }
             ImportEvent::RowsFinished(rows) => self.finished(&rows),
+            ImportEvent::Organizations { counts, done } => {
+                // Under way: pause and cancel work from here (no user is sent after a cancel).
+                if self.status == RunStatus::Starting {
+                    self.status = RunStatus::Running;
+                }
+                if done || self.organizations.is_none() {
+                    let when = if done {
+                        "created first"
+                    } else {
+                        "to create first"
+                    };
+                    self.note(format!("{when}: {counts}"));
+                }
+                self.organizations = Some((counts, done));
+            }
             ImportEvent::Waiting { reason, until } => {
                 self.note(format!("waiting: {}", wait_text(&reason)));
                 self.waiting = Some((reason, until));
@@ -262,6 +280,8 @@ impl RunState {
     /// (if it was known); none when nothing is sent (starting, cancelling, over).
     fn eta_text(&self) -> Option<String> {
         match self.status {
+            // Before the users' engine starts (the organizations first), no ETA.
+            RunStatus::Running if self.rows == 0 => None,
             RunStatus::Running => Some(
                 self.eta_at(self.now)
                     .map_or_else(|| strings::RUN_ETA_SOON.to_owned(), clock),
@@ -407,7 +427,18 @@ impl RunState {
                 ),
                 Style::new().fg(theme::WARNING),
             ))),
-            _ => {}
+            // The organizations are created before any user is sent: how far they are.
+            _ => {
+                if let Some((counts, _)) = &self.organizations {
+                    let colour = if counts.failed + counts.unknown > 0 {
+                        theme::WARNING
+                    } else {
+                        theme::DIM
+                    };
+                    let line = Span::styled(format!(" {counts}"), Style::new().fg(colour));
+                    lines.push(Line::from(line));
+                }
+            }
         }
         Paragraph::new(lines).render(area, buf);
     }
@@ -686,5 +717,47 @@ mod tests {
         s.event(ImportEvent::Paused);
         s.now = t0 + Duration::from_secs(30);
         insta::assert_snapshot!("run_resumed_paused_80x24", draw(&s).backend());
+    }
+
+    #[test]
+    fn the_organizations_created_first_show_before_the_users() {
+        let t0 = Instant::now();
+        let mut s = RunState::new(t0);
+        s.run_id = "20270101-000000-abcd".into();
+        let counts = |created, failed| crate::import::OrgCounts {
+            total: 20,
+            created,
+            failed,
+            unknown: 0,
+        };
+        s.event(ImportEvent::Organizations {
+            counts: counts(0, 0),
+            done: false,
+        });
+        s.event(ImportEvent::Organizations {
+            counts: counts(12, 1),
+            done: false,
+        });
+        assert_eq!(
+            s.update(&Action::Cancel),
+            Some(RunOutcome::Cancel),
+            "the organizations' phase can be cancelled"
+        );
+        let draw =
+            |s: &RunState| crate::tui::widgets::drawn(80, 14, |area, buf| s.render(area, buf));
+        insta::assert_snapshot!("run_organizations_80x14", draw(&s).backend());
+        s.event(ImportEvent::Organizations {
+            counts: counts(19, 1),
+            done: true,
+        });
+        let log: Vec<&String> = s.log.iter().collect();
+        assert_eq!(
+            log,
+            [
+                "to create first: 20 organizations: 0 created, 0 failed, 20 not created yet",
+                "created first: 20 organizations: 19 created, 1 failed"
+            ],
+            "the start and the end, not every step"
+        );
     }
 }
