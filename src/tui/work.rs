@@ -68,12 +68,15 @@ async fn start_inner(
         .map(|(c, t)| format!("{} -> {t}", c.header))
         .collect();
     let sheet = table.layout.sheet.clone();
+    let jobs = usize::try_from(concurrency).unwrap_or(usize::MAX);
     let plan = tokio::task::spawn_blocking(move || match &plan {
-        Some(plan) => pipeline::import_plan_from(plan, skip_unchanged, &report).map(|mut out| {
-            // Rows with errors have no user in the plan: named from the sheet.
-            pipeline::name_skipped(&mut out, &table, &mapping);
-            out
-        }),
+        Some(plan) => {
+            pipeline::import_plan_from(plan, (skip_unchanged, jobs), &report).map(|mut out| {
+                // Rows with errors have no user in the plan: named from the sheet.
+                pipeline::name_skipped(&mut out, &table, &mapping);
+                out
+            })
+        }
         None => {
             let checks = AccountChecks {
                 fields: account.map(|a| Arc::clone(&a.fields)),
