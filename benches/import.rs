@@ -303,8 +303,11 @@ fn report(
          clock ×{speed}"
     );
     println!(
-        "outcome: {summary} ({} bulk requests, {waits} waits)",
-        summary.requests
+        "outcome: {summary} ({} bulk requests, {} polls: {:.0} requests a simulated minute of \
+         the {RATE_PER_MINUTE} allowed; {waits} waits)",
+        summary.requests,
+        summary.polls,
+        (summary.requests + summary.polls) as f64 / simulated * 60.0,
     );
     println!(
         "took {:.2} s real = {simulated:.1} s simulated: {:.0} users/simulated minute",
