@@ -264,7 +264,7 @@ async fn retry_looks_up_unknown_rows_before_sending_them_again() {
 /// descending `<row r=…>` reads), and two skipped rows sharing one number.
 fn plan_with_repeated_row_numbers(rows: u32) -> ImportPlan {
     let mut plan = ImportPlan::new(Mode::Create);
-    let mut batcher = zdimport::payload::Batcher::new(Mode::Create);
+    let mut batcher = zdimport::payload::Batcher::new(Mode::Create, zdimport::payload::JOB_LIMIT);
     for i in 0..rows {
         let user = zdimport::payload::User {
             name: Some(format!("User {i}")),
@@ -272,11 +272,11 @@ fn plan_with_repeated_row_numbers(rows: u32) -> ImportPlan {
             ..zdimport::payload::User::default()
         };
         let sheet_row = if i % 2 == 0 { 7 } else { 90 - i % 50 };
-        if let Some(request) = batcher.push(sheet_row, user) {
+        for request in batcher.push(sheet_row, user) {
             plan.push_request(&request).unwrap();
         }
     }
-    if let Some(request) = batcher.finish() {
+    for request in batcher.finish() {
         plan.push_request(&request).unwrap();
     }
     plan.skip(7, "'x' is not a valid email address");

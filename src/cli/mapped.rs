@@ -141,6 +141,8 @@ impl MappingArgs {
                 .invalid
                 .or(profile.as_ref().map(|p| p.options.invalid))
                 .unwrap_or_default(),
+            // The engine's default; `import --concurrency` sets its own.
+            jobs: payload::JOB_LIMIT,
         };
         if let Some(name) = &self.save_profile {
             let kept = profile.as_ref().map(|p| p.options.clone());

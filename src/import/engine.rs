@@ -85,6 +85,10 @@ struct JobEntry {
     expect_at: Option<Instant>,
     /// Polls that found it running after it was expected done.
     late: u32,
+    /// The first count of users done that a poll read while it worked.
+    pace: Option<Pace>,
+    /// When its count, at the pace since `pace`, says it ends: set by the last poll.
+    foretold: Option<Instant>,
 }
 
 impl Unit {
@@ -109,6 +113,8 @@ impl JobEntry {
             accepted_at: Instant::now(),
             expect_at: None,
             late: 0,
+            pace: None,
+            foretold: None,
         }
     }
 }
@@ -192,6 +198,30 @@ impl JobTime {
             Some(gap) if gap > step => self.lo + gap / 2,
             _ => hi,
         })
+    }
+}
+
+/// A working job's count of users done (`progress` of `total`: recorded answers count them) as
+/// a poll first read it.
+///
+/// The jobs of the first round have no earlier job to learn their time from, and a job with
+/// fewer users (the evened-out last round) takes less time than those before it: from the
+/// pace since this first count, each poll foretells the job's end, and the job is polled
+/// then instead of up to a poll interval later. An account that leaves `progress` null gets
+/// no foretelling: the probes of [`JobTime`] and the regular polls remain.
+#[derive(Debug, Clone, Copy)]
+struct Pace {
+    at: Instant,
+    done: u64,
+}
+
+impl Pace {
+    /// When `total` users are done, going on from `done` at `now` at the pace since `self`;
+    /// none before the count has moved.
+    fn end(&self, now: Instant, done: u64, total: u64) -> Option<Instant> {
+        let moved = done.checked_sub(self.done).filter(|&m| m > 0)?;
+        let per_user = now.saturating_duration_since(self.at).div_f64(moved as f64);
+        Some(now + per_user.mul_f64(total.saturating_sub(done) as f64))
     }
 }
 
@@ -611,6 +641,7 @@ impl Engine {
         let ids: Vec<String> = self.jobs.iter().take(100).map(|j| j.id.clone()).collect();
         let client = self.client.clone();
         self.polling = true;
+        self.summary.polls += 1;
         self.pacer.sent(now);
         self.in_flight.push(Box::pin(async move {
             let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
@@ -977,12 +1008,38 @@ impl Engine {
             .collect();
         for id in ids {
             match seen.remove(id) {
-                Some(status) => self.on_job_status(status).await?,
+                Some(status) => {
+                    self.note_pace(&status, now);
+                    self.on_job_status(status).await?;
+                }
                 None => self.on_job_missing(id).await?,
             }
         }
         self.tune_job_time(&due, now);
+        // What a job's own count foretells comes before an estimate from other jobs.
+        for job in &mut self.jobs {
+            if let Some(end) = job.foretold.take().filter(|&end| end > now) {
+                job.expect_at = Some(end);
+            }
+        }
         Ok(())
+    }
+
+    /// A working job's count of users done: its first is kept, and each later one foretells
+    /// its end ([`Pace`]).
+    fn note_pace(&mut self, status: &JobStatus, now: Instant) {
+        let (JobState::Working, Some(done), Some(total)) =
+            (&status.status, status.progress, status.total)
+        else {
+            return;
+        };
+        let Some(job) = self.jobs.iter_mut().find(|j| j.id == status.id) else {
+            return;
+        };
+        match job.pace {
+            None => job.pace = Some(Pace { at: now, done }),
+            Some(pace) => job.foretold = pace.end(now, done, total),
+        }
     }
 
     /// The step by which the job-time estimate moves, and a late job's first re-poll.
@@ -1627,6 +1684,18 @@ mod tests {
         assert!(is_update(None, Some("update"), Mode::Upsert));
         assert!(is_update(None, None, Mode::Update));
         assert!(!is_update(None, None, Mode::Upsert));
+    }
+
+    #[test]
+    fn a_working_job_s_end_is_foretold_from_its_count() {
+        let at = Instant::now();
+        let ms = Duration::from_millis;
+        let pace = Pace { at, done: 10 };
+        assert_eq!(pace.end(at + ms(1_000), 10, 100), None, "no move yet");
+        assert_eq!(pace.end(at + ms(1_000), 3, 100), None, "a count going back");
+        // 20 users in 2 s: 100 ms each, 70 left.
+        assert_eq!(pace.end(at + ms(2_000), 30, 100), Some(at + ms(9_000)));
+        assert_eq!(pace.end(at + ms(2_000), 100, 100), Some(at + ms(2_000)));
     }
 
     #[test]

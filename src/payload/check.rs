@@ -14,8 +14,8 @@ use crate::mapping::{Mapping, Target, Transform, Value};
 use crate::sheet::header::column_letter;
 use crate::sheet::{Cell, Row};
 
-/// What the checker needs besides the mapping.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// What the checker needs besides the mapping, and how its users are grouped into requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Options {
     pub mode: Mode,
     /// Ask Zendesk not to send new users a verification email.
@@ -26,6 +26,21 @@ pub struct Options {
     /// can judge every error ([`Issue::includable`]). Block is the caller's: the rows are
     /// built as for skip, and nothing is sent while any has an error.
     pub invalid: InvalidPolicy,
+    /// Jobs Zendesk runs at once for this import: the last round of requests is evened out
+    /// for them ([`super::Layout`]).
+    pub jobs: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            mode: Mode::default(),
+            skip_verify_email: false,
+            phone_region: None,
+            invalid: InvalidPolicy::default(),
+            jobs: super::JOB_LIMIT,
+        }
+    }
 }
 
 /// A checked row: the user to send (none when the row has an error) and its problems.

@@ -175,17 +175,17 @@ fn request(mode: crate::payload::Mode, users: &[(u32, User)]) -> Request {
     }
 }
 
-/// The import of an account plan: its requests (unchanged rows, conflicts and rows that
+/// The import of an account plan, its requests laid out for `jobs` at once: its requests (unchanged rows, conflicts and rows that
 /// would fail left out with their reason), the rows with errors skipped, named from the
 /// sheet when the plan has no user for them.
 pub fn import_plan_from(
     plan: &Plan,
-    skip_unchanged: bool,
+    (skip_unchanged, jobs): (bool, usize),
     report: &Report,
     table: &Table,
     mapping: &Mapping,
 ) -> Result<ImportPlan, CheckError> {
-    let mut out = crate::pipeline::import_plan_from(plan, skip_unchanged, report)?;
+    let mut out = crate::pipeline::import_plan_from(plan, (skip_unchanged, jobs), report)?;
     crate::pipeline::name_skipped(&mut out, table, mapping);
     Ok(out)
 }
