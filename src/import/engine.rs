@@ -211,6 +211,9 @@ struct Engine {
     primary: Vec<(Instant, Primary)>,
     /// Per batch: Zendesk's time before its first request left (Unix seconds).
     first_sent: HashMap<usize, i64>,
+    /// Every job id Zendesk answered with in this process: one given twice cannot tell its
+    /// two requests' results apart.
+    job_ids: HashSet<String>,
     primary_in_flight: usize,
     jobs: Vec<JobEntry>,
     posting: usize,
@@ -255,6 +258,7 @@ impl Engine {
             uncertain: Vec::new(),
             primary: Vec::new(),
             first_sent: HashMap::new(),
+            job_ids: HashSet::new(),
             primary_in_flight: 0,
             jobs: Vec::new(),
             posting: 0,
@@ -388,6 +392,7 @@ impl Engine {
             .filter(|p| !taken.contains(p))
             .collect();
         for (id, unit) in jobs {
+            self.job_ids.insert(id.clone());
             self.jobs.push(JobEntry::new(id, unit));
         }
         if !maybe.is_empty() {
@@ -788,15 +793,8 @@ impl Engine {
         match result {
             Ok(answer) => {
                 self.observe(&answer.rate).await;
-                if self.jobs.iter().any(|j| j.id == answer.value.id) {
-                    // Two requests, one job id: polling could not tell their results apart
-                    // and would give one user id to two rows. The later request's users are
-                    // treated as maybe created, and looked up.
-                    let error = format!(
-                        "Zendesk answered with job {}, the id of another request in flight",
-                        answer.value.id
-                    );
-                    return self.maybe_accepted(unit, &error).await;
+                if !self.job_ids.insert(answer.value.id.clone()) {
+                    return self.repeated_job(unit, &answer.value.id).await;
                 }
                 // Lost in a power cut, the request is looked up (create) or sent again (upsert,
                 // update) on resume: it need not hold up the next answer.
@@ -816,6 +814,26 @@ impl Engine {
             }
             Err(error) => self.on_send_error(unit, error).await,
         }
+    }
+
+    /// Two requests, one job id: its results cannot be told apart, and matched by position
+    /// they would give one user id to two rows. Neither request's users are taken from the
+    /// job: both are treated as maybe accepted (looked up in create mode, sent again
+    /// otherwise). A job of that id already finished had its results before the repeat came.
+    async fn repeated_job(&mut self, unit: Unit, id: &str) -> Result<(), ImportError> {
+        let error = format!("Zendesk answered with job {id}, the id of another request");
+        if let Some(at) = self.jobs.iter().position(|j| j.id == id) {
+            let earlier = self.jobs.remove(at);
+            // The accepted request is open again until the lookup or resend settles it.
+            self.journal.record(&Entry::Sending {
+                batch: earlier.unit.batch,
+                positions: earlier.unit.positions.clone(),
+                attempt: earlier.unit.attempt,
+                zendesk_time: None,
+            })?;
+            self.maybe_accepted(earlier.unit, &error).await?;
+        }
+        self.maybe_accepted(unit, &error).await
     }
 
     async fn on_send_error(&mut self, unit: Unit, error: ZendeskError) -> Result<(), ImportError> {
