@@ -824,13 +824,7 @@ impl Engine {
         let error = format!("Zendesk answered with job {id}, the id of another request");
         if let Some(at) = self.jobs.iter().position(|j| j.id == id) {
             let earlier = self.jobs.remove(at);
-            // The accepted request is open again until the lookup or resend settles it.
-            self.journal.record(&Entry::Sending {
-                batch: earlier.unit.batch,
-                positions: earlier.unit.positions.clone(),
-                attempt: earlier.unit.attempt,
-                zendesk_time: None,
-            })?;
+            self.reopen(&earlier.unit)?;
             self.maybe_accepted(earlier.unit, &error).await?;
         }
         self.maybe_accepted(unit, &error).await
@@ -1151,15 +1145,21 @@ impl Engine {
             return Ok(());
         }
         let job = self.jobs.remove(at);
-        // The accepted request is open again until the lookup or resend settles it.
-        self.journal.record(&Entry::Sending {
-            batch: job.unit.batch,
-            positions: job.unit.positions.clone(),
-            attempt: job.unit.attempt,
-            zendesk_time: None,
-        })?;
+        self.reopen(&job.unit)?;
         self.maybe_accepted(job.unit, &format!("job {id} cannot be found any more"))
             .await
+    }
+
+    /// An accepted request whose job is given up: open again in the journal until the lookup
+    /// or resend settles it (and its job not followed on resume).
+    fn reopen(&mut self, unit: &Unit) -> Result<(), ImportError> {
+        self.journal.record(&Entry::Sending {
+            batch: unit.batch,
+            positions: unit.positions.clone(),
+            attempt: unit.attempt,
+            zendesk_time: None,
+        })?;
+        Ok(())
     }
 
     async fn on_looked_up(
