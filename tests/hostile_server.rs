@@ -446,3 +446,55 @@ async fn a_job_id_given_to_two_requests_puts_no_user_id_on_two_rows() {
     assert_eq!(ids, [(2, Some(100)), (3, Some(101))], "{outcomes:?}");
     assert!(outcomes.iter().all(|o| o.outcome == Outcome::Created));
 }
+
+/// `login` with a connection to its callback port that sends nothing, and no browser ever
+/// coming back: it gives up at its deadline, naming the redirect URL and what to do.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_gives_up_at_its_deadline_naming_the_redirect_url_even_with_an_idle_connection() {
+    use tokio::io::AsyncBufReadExt as _;
+    let home = tempfile::tempdir().unwrap();
+    let url = serve(StatusCode::UNPROCESSABLE_ENTITY, json!({})).await;
+    let mut cmd = common::command(home.path());
+    cmd.args([
+        "login",
+        "--no-browser",
+        "--url",
+        &url,
+        "--client-id",
+        "zdimport",
+    ])
+    .args(["--redirect-port", "0", "--wait", "2"])
+    .stderr(std::process::Stdio::piped());
+    let mut cmd = tokio::process::Command::from(cmd);
+    let mut child = cmd.kill_on_drop(true).spawn().unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut seen = String::new();
+    let redirect = loop {
+        let line = lines
+            .next_line()
+            .await
+            .unwrap()
+            .expect("the redirect URL is printed");
+        seen.push_str(&line);
+        seen.push('\n');
+        if let Some((_, url)) = line.split_once("redirect URL: ") {
+            break url.trim().to_owned();
+        }
+    };
+    let port = reqwest::Url::parse(&redirect).unwrap().port().unwrap();
+    let _idle = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let status = tokio::time::timeout(std::time::Duration::from_secs(20), child.wait())
+        .await
+        .expect("login ends at its deadline")
+        .unwrap();
+    while let Some(line) = lines.next_line().await.unwrap() {
+        seen.push_str(&line);
+        seen.push('\n');
+    }
+    assert_eq!(status.code(), Some(2), "{seen}");
+    let said = format!("the browser did not come back to {redirect} within 2 s");
+    assert!(seen.contains(&said), "{seen}");
+    assert!(seen.contains("--wait"), "{seen}");
+}
