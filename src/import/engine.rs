@@ -8,7 +8,9 @@
 //! update are safe to repeat. A resent upsert is answered "Updated" for a user the lost
 //! request created: such rows are reported `created` when the plan found no such user, or
 //! when the user's `created_at` is no earlier than Zendesk's time before the batch first left
-//! (journalled with each `sending` line, so a resume and a retry tell it too).
+//! (journalled with each `sending` line, so a resume and a retry tell it too). In create mode
+//! a user a lookup finds whose `created_at` is before that time was there before the run: its
+//! row failed (Zendesk refused the copy), it was not created.
 //!
 //! With `--make-primary`, a row its job updated is not finished yet: a `making_primary` line
 //! holds its outcome while its email is made primary (identities read, then `make_primary`),
@@ -122,7 +124,7 @@ enum Done {
     LookedUp {
         unit: Unit,
         tries: u32,
-        result: Result<(Vec<(usize, u64)>, RateInfo), ZendeskError>,
+        result: Result<(Vec<Found>, RateInfo), ZendeskError>,
     },
     MadePrimary {
         task: Primary,
@@ -1166,7 +1168,7 @@ impl Engine {
         &mut self,
         unit: Unit,
         tries: u32,
-        result: Result<(Vec<(usize, u64)>, RateInfo), ZendeskError>,
+        result: Result<(Vec<Found>, RateInfo), ZendeskError>,
     ) -> Result<(), ImportError> {
         let found = match result {
             Ok((found, rate)) => {
@@ -1175,22 +1177,35 @@ impl Engine {
             }
             Err(error) => return self.lookup_failed(unit, tries, error).await,
         };
-        let found: HashMap<usize, u64> = found.into_iter().collect();
+        let created: HashMap<usize, Option<i64>> =
+            found.iter().map(|&(p, _, at)| (p, at)).collect();
+        let found: HashMap<usize, u64> = found.into_iter().map(|(p, id, _)| (p, id)).collect();
         if let Some(since) = unit.held_since {
             return self.on_held_looked_up(unit, since, &found).await;
         }
+        let since = self.first_sent.get(&unit.batch).copied();
         let planned = &self.plan.batches[unit.batch];
         let mut outcomes = Vec::new();
         let mut resend = Vec::new();
         for &p in &unit.positions {
             let key = &planned.keys[p];
             if let Some(&id) = found.get(&p) {
-                let details = "found in Zendesk after its request's answer was lost";
-                outcomes.push(found_created(
-                    planned.outcome(p, Outcome::Created),
-                    id,
-                    details.into(),
-                ));
+                let at = created.get(&p).copied().flatten();
+                outcomes.push(match created::before(at, since) {
+                    // Create mode: Zendesk refused the lost request's copy; nothing changed.
+                    Some(text) => planned.outcome(p, Outcome::Failed).with_error(
+                        "AlreadyInZendesk",
+                        Some(format!(
+                            "Zendesk held this user (id {id}) before this run sent it: {text}; \
+                             create mode does not change an existing user (upsert does)"
+                        )),
+                    ),
+                    None => found_created(
+                        planned.outcome(p, Outcome::Created),
+                        id,
+                        "found in Zendesk after its request's answer was lost".into(),
+                    ),
+                });
             } else if key.can_look_up() {
                 resend.push(p);
             } else {
@@ -1570,7 +1585,7 @@ fn refusal_text(error: &ZendeskError) -> (String, Option<String>) {
 async fn look_up(
     client: &Client,
     keys: &[(usize, UserKey)],
-) -> Result<(Vec<(usize, u64)>, RateInfo), ZendeskError> {
+) -> Result<(Vec<Found>, RateInfo), ZendeskError> {
     let mut found = Vec::new();
     let mut rate = RateInfo::default();
     let with_external: Vec<&(usize, UserKey)> = keys
@@ -1590,7 +1605,7 @@ async fn look_up(
                 .iter()
                 .find(|u| same(&u.external_id, &key.external_id))
             {
-                found.push((*p, user.id));
+                found.push((*p, user.id, created::created_at(user)));
             }
         }
     }
@@ -1603,11 +1618,14 @@ async fn look_up(
             .iter()
             .find(|u: &&User| same(&u.email, &key.email))
         {
-            found.push((*p, user.id));
+            found.push((*p, user.id, created::created_at(user)));
         }
     }
     Ok((found, rate))
 }
+
+/// A row's place in its batch, and the user a lookup found for it: id and `created_at`.
+type Found = (usize, u64, Option<i64>);
 
 /// Zendesk matches emails and external_ids in any case.
 fn same(a: &Option<String>, b: &Option<String>) -> bool {

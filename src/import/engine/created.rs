@@ -56,7 +56,8 @@ pub(super) async fn dates(
     Ok(dates)
 }
 
-fn created_at(user: &User) -> Option<i64> {
+/// A user's `created_at` (Unix seconds), when it has a readable one.
+pub(super) fn created_at(user: &User) -> Option<i64> {
     let text = user.extra.get("created_at")?.as_str()?;
     chrono::DateTime::parse_from_rfc3339(text)
         .ok()
@@ -89,6 +90,19 @@ pub(super) fn apply(outcomes: &mut [RowOutcome], dates: &Dates, since: i64) {
             ));
         }
     }
+}
+
+/// A user created at `at`, before `since` (a batch's first send; beyond [`HOST_SKEW_SECS`]):
+/// there before this run, said as the two times. `None` when either is unknown or it is not.
+pub(super) fn before(at: Option<i64>, since: Option<i64>) -> Option<String> {
+    let (at, since) = (at?, since?);
+    (at < since - HOST_SKEW_SECS).then(|| {
+        format!(
+            "created {}, before this run first sent it ({})",
+            stamp(at),
+            stamp(since)
+        )
+    })
 }
 
 /// The users could not be read: the rows stay `updated`, saying they may have been created.
