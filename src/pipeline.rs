@@ -9,9 +9,9 @@ use std::sync::Arc;
 
 use crate::error::SheetError;
 use crate::mapping::Mapping;
+use crate::payload::Fields;
 pub use crate::payload::Options;
 use crate::payload::{Batcher, Blank, Checker, InvalidPolicy, Issue, Request, RowStatus, Severity};
-use crate::plan::Fields;
 use crate::sheet::{HeaderChoice, Row, Table, TableLayout, TextNote, Workbook};
 
 /// What the pipeline hands out as it goes.
@@ -324,6 +324,31 @@ pub fn check_table_with(
     checks: &AccountChecks,
     cancelled: &dyn Fn() -> bool,
 ) -> Option<Report> {
+    check_rows(table, mapping, options, checks, cancelled, None)
+}
+
+/// [`check_table_with`], keeping every sent row's user as it is sent, from the same pass: the
+/// rows are checked once, and the plan, Preview and the import read these users.
+pub fn check_table_users(
+    table: &Table,
+    mapping: &Mapping,
+    options: &Options,
+    checks: &AccountChecks,
+    cancelled: &dyn Fn() -> bool,
+) -> Option<(Report, Vec<(u32, crate::payload::User)>)> {
+    let mut users = Vec::new();
+    let report = check_rows(table, mapping, options, checks, cancelled, Some(&mut users))?;
+    Some((report, users))
+}
+
+fn check_rows(
+    table: &Table,
+    mapping: &Mapping,
+    options: &Options,
+    checks: &AccountChecks,
+    cancelled: &dyn Fn() -> bool,
+    mut keep: Option<&mut Vec<(u32, crate::payload::User)>>,
+) -> Option<Report> {
     let mut checker = checks.checker(mapping, table.layout.first_column, options);
     let mut counts = Counts::default();
     let mut report = Report {
@@ -345,7 +370,10 @@ pub fn check_table_with(
             }
             report.issues.push(issue);
         }
-        if checked.user.is_some() {
+        if let Some(user) = checked.user {
+            if let Some(users) = keep.as_deref_mut() {
+                users.push((checked.row, user));
+            }
             batch.push(checked.row);
             if batch.len() == crate::payload::BATCH_SIZE {
                 report.batches.push(std::mem::take(&mut batch));
@@ -502,13 +530,15 @@ pub fn import_plan_from(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::mapping::auto_match;
     use crate::payload::Mode;
     use crate::sheet::{Cell, Row};
 
-    fn table(n: u32) -> Table {
+    /// `n` rows of name and email from sheet row 2; row 5 has no name, row 9 repeats row
+    /// 2's email.
+    pub(crate) fn table(n: u32) -> Table {
         let headers = vec!["Name".to_owned(), "Email".to_owned()];
         let rows = (0..n)
             .map(|i| Row {

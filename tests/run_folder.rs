@@ -557,7 +557,8 @@ async fn an_upsert_retry_of_a_lost_answer_reports_created_what_the_run_created()
     let (sandbox, client, tmp, plan, journal) = lost_upsert().await;
     let mut options = EngineOptions::for_speed(SPEED);
     options.max_attempts = 1;
-    // One request at a time: the first, whose answer is lost, is batch 0's.
+    // One job at a time: the lost answer is the first batch's (the held users' and 50 new),
+    // whatever order two requests in flight would reach the sandbox in on a busy machine.
     options.concurrency = 1;
     let first = run(plan, &client, journal, &options).await.unwrap();
     assert_eq!((first.created, first.unknown), (100, 100), "{first}");

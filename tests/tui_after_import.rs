@@ -84,7 +84,7 @@ fn after_an_import_esc_plans_again_and_goes_back_to_open_still_signed_in() {
     // Back through Connect (still signed in) to Map.
     tmux.keys(&["Escape"]);
     tmux.wait_for("Signed in as");
-    tmux.keys(&["Escape", "Escape", "Escape"]);
+    tmux.press_each(&["Escape"; 3]);
     tmux.wait_for("columns mapped");
     // Forward again to Results, then o: another file, the account kept.
     tmux.keys(&["n"]);
@@ -96,9 +96,7 @@ fn after_an_import_esc_plans_again_and_goes_back_to_open_still_signed_in() {
     tmux.keys(&["Enter"]);
     tmux.wait_for("The plan looks the users up");
     // Esc all the way: Connect, Preview, Check, Map, Sheet, and the file's folder.
-    for _ in 0..6 {
-        tmux.keys(&["Escape"]);
-    }
+    tmux.press_each(&["Escape"; 6]);
     tmux.wait_for("Open a worksheet");
     tmux.type_text("second");
     tmux.keys(&["Enter"]);

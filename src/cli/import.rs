@@ -7,14 +7,11 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Args;
-use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
 
 use super::mapped::{MappingArgs, Prepared};
 use crate::import::RunListing;
-use crate::import::journal::{self, find_run, list_runs, runs_dir};
 use crate::import::report::ReportPathError;
-use crate::import::{self, EngineOptions, ImportPlan, Journal, Retry, RetryRows, RunInfo, Summary};
+use crate::import::{self, ImportPlan, RetryRows, RunInfo, Summary};
 use crate::payload::{Blank, InvalidPolicy, LeftOut, Severity};
 use crate::pipeline::AccountChecks;
 use crate::pipeline::{self, Event};
@@ -218,26 +215,25 @@ pub fn import(args: &ImportArgs) -> Result<ExitCode, String> {
         }
         check_report(&args.target, &args.mapping.source.file, args.yes)?;
         confirm(args.yes, &plan, &info)?;
-        let runs = runs_dir().map_err(|e| e.to_string())?;
-        let journal = Journal::create(&runs, &info, &plan).map_err(|e| e.to_string())?;
-        eprintln!("zdimport: run {} ({})", info.id, journal.dir().display());
+        let run = session::run::Run::create(info, plan).map_err(|e| e.to_string())?;
+        eprintln!("zdimport: run {} ({})", run.info.id, run.dir().display());
         let speed = args
             .target
             .engine_speed
             .or(sandbox.is_some().then_some(session::account::SANDBOX_SPEED));
-        let ran = execute(plan, &client, journal, &args.target, speed).await?;
+        let ran = execute(run, client, &args.target, speed).await?;
         if let Some(sandbox) = sandbox {
-            keep_sandbox_state(&sandbox, &runs.join(&info.id))?;
+            keep_sandbox_state(&sandbox, &ran.dir)?;
         }
         ran.finish(&args.target)
     })
 }
 
 pub fn resume(args: &ResumeArgs) -> Result<ExitCode, String> {
-    let runs = runs_dir().map_err(|e| e.to_string())?;
-    let dir = find_run(&runs, args.run.as_deref()).map_err(|e| e.to_string())?;
-    let (info, plan, journal) = Journal::open(&dir).map_err(|e| e.to_string())?;
-    if let Some(done) = finished(&journal, &info) {
+    let dir = session::run::find(args.run.as_deref()).map_err(|e| e.to_string())?;
+    let resumable = session::run::resume(&dir).map_err(|e| e.to_string())?;
+    let info = &resumable.run.info;
+    if let Some(done) = resumable.finished {
         eprintln!(
             "zdimport: run {} is finished, there is nothing to resume: {done}{}",
             info.id,
@@ -257,8 +253,7 @@ pub fn resume(args: &ResumeArgs) -> Result<ExitCode, String> {
             .report
             .clone()
             .unwrap_or_else(|| dir.join("report.csv"));
-        let outcomes = journal::outcomes(&dir).map_err(|e| e.to_string())?;
-        import::report::write(&report, &outcomes).map_err(|e| e.to_string())?;
+        session::run::write_report(&dir, &report).map_err(|e| e.to_string())?;
         let ran = Ran {
             summary: done,
             report,
@@ -273,50 +268,30 @@ pub fn resume(args: &ResumeArgs) -> Result<ExitCode, String> {
             info.id
         ));
     }
-    if let Some(damage) = &journal.replay().damage {
-        eprintln!("zdimport: {}", damage.describe(&dir.join("journal.jsonl")));
+    if let Some(damage) = &resumable.damage {
+        eprintln!("zdimport: {damage}");
     }
     eprintln!(
         "zdimport: resuming run {} ({} mode, {} rows, {})",
         info.id, info.mode, info.rows, info.account
     );
-    let target = with_account(&args.target, &info);
+    let target = with_account(&args.target, info);
     check_report(&target, Path::new(&info.file), false)?;
     runtime()?.block_on(async {
         let client = connect(&target).await?;
-        let ran = execute(plan, &client, journal, &target, target.engine_speed).await?;
+        let ran = execute(resumable.run, client, &target, target.engine_speed).await?;
         ran.finish(&target)
     })
 }
 
-/// The counts of a run that ended with every row finished.
-fn finished(journal: &Journal, info: &RunInfo) -> Option<Summary> {
-    let replay = journal.replay();
-    let mut done = Summary {
-        rows: info.rows,
-        pending: info.rows,
-        ..Summary::default()
-    };
-    for outcome in replay.finished.values() {
-        done.count(outcome.outcome);
-    }
-    // As `zdimport runs` says "done": the run wrote its end, and every row has an outcome.
-    let ended = replay
-        .finished_summary
-        .as_ref()
-        .is_some_and(|s| !s.cancelled);
-    (ended && replay.damage.is_none() && done.pending == 0).then_some(done)
-}
-
 pub fn retry(args: &RetryArgs) -> Result<ExitCode, String> {
-    let runs = runs_dir().map_err(|e| e.to_string())?;
-    let dir = find_run(&runs, Some(&args.run)).map_err(|e| e.to_string())?;
+    let dir = session::run::find(Some(&args.run)).map_err(|e| e.to_string())?;
     let rows = if args.all_failures {
         RetryRows::AllFailed
     } else {
         RetryRows::Retryable
     };
-    let mut retry = Retry::read_rows(&dir, rows).map_err(|e| e.to_string())?;
+    let mut retry = session::run::read_retry(&dir, rows).map_err(|e| e.to_string())?;
     if retry.plan.rows() == 0 {
         eprintln!(
             "zdimport: run {} has no unknown row and no failure that can succeed sent again \
@@ -352,19 +327,14 @@ pub fn retry(args: &RetryArgs) -> Result<ExitCode, String> {
             (connect(&target).await?, None)
         };
         confirm(args.yes, &retry.plan, &retry.info)?;
-        let journal = retry.create(&runs).map_err(|e| e.to_string())?;
-        eprintln!(
-            "zdimport: run {} ({})",
-            retry.info.id,
-            journal.dir().display()
-        );
-        let plan = retry.plan.clone();
+        let run = session::run::Run::retry(retry).map_err(|e| e.to_string())?;
+        eprintln!("zdimport: run {} ({})", run.info.id, run.dir().display());
         let speed = target
             .engine_speed
             .or(sandbox.is_some().then_some(session::account::SANDBOX_SPEED));
-        let ran = execute(plan, &client, journal, &target, speed).await?;
+        let ran = execute(run, client, &target, speed).await?;
         if let Some(sandbox) = sandbox {
-            keep_sandbox_state(&sandbox, &runs.join(&retry.info.id))?;
+            keep_sandbox_state(&sandbox, &ran.dir)?;
         }
         ran.finish(&target)
     })
@@ -372,8 +342,8 @@ pub fn retry(args: &RetryArgs) -> Result<ExitCode, String> {
 
 /// `zdimport runs`: one line per run, oldest first; `--json`, a list of objects.
 pub fn runs(args: &RunsArgs) -> Result<ExitCode, String> {
-    let dir = runs_dir().map_err(|e| e.to_string())?;
-    let list = list_runs(&dir);
+    let dir = session::run::runs_dir().map_err(|e| e.to_string())?;
+    let list = session::run::list();
     if list.is_empty() {
         eprintln!("zdimport: no runs in {}", dir.display());
     }
@@ -419,15 +389,14 @@ fn run_json(run: &RunListing) -> serde_json::Value {
         "unknown": d.unknown,
         "pending": d.pending,
         "dir": run.dir.display().to_string(),
-        "logs": logs_of(&run.dir),
+        "logs": session::run::logs_of(&run.dir),
     })
 }
 
 /// `zdimport report RUN`: an earlier run's results written again, as the import wrote them.
 pub fn report(args: &ReportArgs) -> Result<ExitCode, String> {
-    let runs = runs_dir().map_err(|e| e.to_string())?;
-    let dir = find_run(&runs, Some(&args.run)).map_err(|e| e.to_string())?;
-    let outcomes = journal::outcomes(&dir).map_err(|e| e.to_string())?;
+    let dir = session::run::find(Some(&args.run)).map_err(|e| e.to_string())?;
+    let outcomes = session::run::outcomes(&dir).map_err(|e| e.to_string())?;
     let format = match (&args.format, &args.out) {
         (Some(format), _) => format.clone(),
         (None, Some(out))
@@ -455,7 +424,7 @@ pub fn report(args: &ReportArgs) -> Result<ExitCode, String> {
             import::report::write_as(path, &outcomes, format).map_err(|e| e.to_string())?;
             eprintln!(
                 "zdimport: run {}: {} rows written to {}",
-                run_id(&dir),
+                session::run::id_of(&dir),
                 outcomes.len(),
                 path.display()
             );
@@ -511,7 +480,7 @@ async fn build_account_plan(
 /// What a new run imports from where (the account is set by the caller).
 fn run_info(p: &Prepared, args: &MappingArgs, plan: &ImportPlan) -> RunInfo {
     RunInfo {
-        id: journal::new_run_id(),
+        id: session::run::new_id(),
         created_at: chrono::Utc::now().to_rfc3339(),
         file: args.source.file.display().to_string(),
         sheet: p.layout.sheet.clone(),
@@ -740,62 +709,50 @@ fn keep_sandbox_state(sandbox: &SandboxHandle, dir: &Path) -> Result<(), String>
     Ok(())
 }
 
-/// Runs the engine with progress on stderr and Ctrl-C as cancel, then writes the report.
+/// Runs the engine with progress on stderr and Ctrl-C as cancel; the session writes the report.
 async fn execute(
-    plan: ImportPlan,
-    client: &Client,
-    journal: Journal,
+    run: session::run::Run,
+    client: Client,
     target: &TargetArgs,
     speed: Option<f64>,
 ) -> Result<Ran, String> {
-    let dir = journal.dir().to_path_buf();
-    note_log(&dir);
-    let _locked_until_done = journal.hold();
-    let mut options = speed.map_or_else(EngineOptions::default, EngineOptions::for_speed);
-    if let Some(n) = target.concurrency {
-        options.concurrency = usize::from(n);
-    }
-    let (tx, rx) = mpsc::channel(32);
-    let cancel = CancellationToken::new();
-    let ctrl_c = cancel.clone();
-    let id = run_id(&dir);
+    let pace = session::run::Pace {
+        jobs: target.concurrency.map(usize::from),
+        speed,
+    };
+    let (started, events) = run.start(Arc::new(client), pace);
+    let controls = started.controls();
+    let id = session::run::id_of(started.dir());
+    let resume_id = id.clone();
     tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_err() {
             return;
         }
         eprintln!(
             "\nzdimport: stopping: nothing more is sent; what Zendesk has accepted is followed \
-             for a while (Ctrl-C again stops at once; `zdimport resume {id}` continues)"
+             for a while (Ctrl-C again stops at once; `zdimport resume {resume_id}` continues)"
         );
-        ctrl_c.cancel();
+        controls.cancel();
         if tokio::signal::ctrl_c().await.is_ok() {
             // Every journal entry is one atomic append: the run folder is consistent as it is.
-            eprintln!("\nzdimport: stopped; `zdimport resume {id}` continues the run");
+            eprintln!("\nzdimport: stopped; `zdimport resume {resume_id}` continues the run");
             std::process::exit(130);
         }
     });
     let printer = tokio::spawn(super::progress::show(
-        rx,
+        events,
         super::progress::Display::choose(target.quiet),
     ));
-    let result = import::run(plan, client, journal, tx, cancel, options).await;
+    let result = started.finish(target.report.clone()).await;
     let _printed = printer.await;
-    let summary = result.map_err(|e| {
-        format!(
-            "{e}; the run can be continued with `zdimport resume {}`",
-            run_id(&dir)
-        )
+    let ended = result.map_err(|e| match e {
+        session::run::RunError::Report { .. } => e.to_string(),
+        e => format!("{e}; the run can be continued with `zdimport resume {id}`"),
     })?;
-    let report = target
-        .report
-        .clone()
-        .unwrap_or_else(|| dir.join("report.csv"));
-    let outcomes = journal::outcomes(&dir).map_err(|e| e.to_string())?;
-    import::report::write(&report, &outcomes).map_err(|e| e.to_string())?;
     Ok(Ran {
-        summary,
-        report,
-        dir,
+        summary: ended.summary,
+        report: ended.report,
+        dir: ended.dir,
     })
 }
 
@@ -823,7 +780,7 @@ impl Ran {
         let code = exit_code(&summary, &dir);
         if target.json {
             print_json(&serde_json::json!({
-                "run": run_id(&dir),
+                "run": session::run::id_of(&dir),
                 "rows": summary.rows,
                 "created": summary.created,
                 "updated": summary.updated,
@@ -842,48 +799,11 @@ impl Ran {
     }
 }
 
-/// The run folder's `logs.txt`: the log file of each process that worked on the run.
-const LOGS_FILE: &str = "logs.txt";
-
-fn note_log(dir: &Path) {
-    let Some(log) = crate::logging::current() else {
-        return;
-    };
-    let line = format!("{}\n", log.display());
-    let written = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(dir.join(LOGS_FILE))
-        .and_then(|mut f| f.write_all(line.as_bytes()));
-    if let Err(e) = written {
-        tracing::warn!(
-            "{}: cannot note the log file: {e}",
-            dir.join(LOGS_FILE).display()
-        );
-    }
-}
-
-/// The log files noted in a run folder.
-fn logs_of(dir: &Path) -> Vec<String> {
-    std::fs::read_to_string(dir.join(LOGS_FILE))
-        .unwrap_or_default()
-        .lines()
-        .filter(|l| !l.is_empty())
-        .map(str::to_owned)
-        .collect()
-}
-
-fn run_id(dir: &Path) -> String {
-    dir.file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default()
-}
-
 fn exit_code(summary: &Summary, dir: &Path) -> u8 {
     if summary.pending > 0 {
         eprintln!(
             "zdimport: cancelled; continue with `zdimport resume {}`",
-            run_id(dir)
+            session::run::id_of(dir)
         );
     }
     if summary.all_succeeded() {

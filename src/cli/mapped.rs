@@ -112,7 +112,7 @@ impl MappingArgs {
         };
         mapping
             .apply_overrides(&self.maps)
-            .map_err(|e| format!("{}: {e}", self.source.file.display()))?;
+            .map_err(|e| format!("{}: --map: {e}", self.source.file.display()))?;
         let mode = self
             .mode
             .or(profile.as_ref().map(|p| p.mode))

@@ -6,11 +6,11 @@ use std::collections::hash_map::Entry;
 use std::hash::BuildHasher as _;
 use std::sync::Arc;
 
+use super::fields::{Fields, plain};
 use super::phone::{PhoneRegion, e164};
 use super::user::{FieldValue, Identity, IdentityKind, OrganizationRef, Role, User};
 use super::{Blank, InvalidPolicy, Issue, Mode, RowStatus, Severity};
 use crate::mapping::{Mapping, Target, Transform, Value};
-use crate::plan::fields::{Fields, plain};
 use crate::sheet::header::column_letter;
 use crate::sheet::{Cell, Row};
 

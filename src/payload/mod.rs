@@ -1,6 +1,7 @@
 //! Rows to Zendesk users: validation with every problem named, and the exact request bodies.
 
 mod check;
+pub mod fields;
 mod phone;
 mod user;
 
@@ -10,6 +11,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 pub use check::{Checked, Checker, Options};
+pub use fields::{ConversionError, FieldDef, FieldKind, Fields};
 
 pub use phone::{PhoneRegion, e164};
 pub use user::{FieldValue, Identity, IdentityKind, OrganizationRef, Role, User, UserFields};

@@ -33,7 +33,6 @@
 //! ```
 
 mod diff;
-pub mod fields;
 mod lookup;
 pub mod orgs;
 
@@ -44,7 +43,9 @@ use std::str::FromStr;
 use serde::Serialize;
 use serde_json::Value;
 
-pub use fields::{ConversionError, FieldDef, FieldKind, Fields};
+// Converting cells for the account's custom fields is the checker's job (`payload`); the plan
+// compares what it built.
+pub use crate::payload::fields::{self, ConversionError, FieldDef, FieldKind, Fields};
 pub use lookup::{PlanError, build, estimate};
 pub use orgs::MissingOrgs;
 

@@ -5,5 +5,10 @@
 //!
 //! - [`account`]: the account a session imports into (a real Zendesk account or the
 //!   built-in sandbox), signing in, and the engine's pace for it.
+//! - [`run`]: new runs, retries and resumes, each with pause and cancel controls, its events
+//!   and its report.
 
 pub mod account;
+pub mod check;
+pub mod run;
+pub mod source;

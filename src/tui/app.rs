@@ -18,8 +18,9 @@ use super::screens::sheet::{SheetOutcome, SheetState};
 use crate::import::{ImportEvent, Outcome, RowOutcome, Summary};
 use crate::mapping::{Mapping, auto_match};
 use crate::payload::{self, Mode};
-use crate::pipeline::{self, Report};
+use crate::pipeline::Report;
 use crate::profile::Profile;
+use crate::session::check;
 use crate::sheet::{HeaderChoice, Row, SheetInfo, Table};
 
 /// Share of a saved profile's columns a sheet must have for the profile to be offered.
@@ -62,6 +63,7 @@ impl Screen {
             Screen::Sheet(_) => KeyContext::Sheet,
             Screen::Map(_) => KeyContext::Map,
             Screen::Check(_) => KeyContext::Check,
+            Screen::Preview(s) if s.batches <= 1 => KeyContext::PreviewOne,
             Screen::Preview(_) => KeyContext::Preview,
             Screen::Connect(_) => KeyContext::Connect,
             Screen::Plan(s) => s.key_context(),
@@ -79,6 +81,7 @@ impl Screen {
             Screen::Plan(s) if s.detail.is_some() => KeyContext::Popup,
             Screen::Preview(s) if s.is_typing() => KeyContext::Typing,
             Screen::Connect(s) if s.is_typing() => KeyContext::Typing,
+            Screen::Connect(s) if s.on_test() => KeyContext::ConnectTest,
             Screen::Results(s) if s.is_typing() => KeyContext::Typing,
             Screen::Results(s) if s.detail.is_some() => KeyContext::Popup,
             screen => screen.screen_context(),
@@ -136,7 +139,7 @@ pub enum Command {
     },
     /// Looks the users up: what each row will do.
     BuildPlan {
-        account: Arc<AccountData>,
+        account: Arc<check::Checked>,
         options: crate::plan::PlanOptions,
     },
     /// Builds the import plan, writes the journal and runs the engine.
@@ -210,7 +213,7 @@ pub enum AppEvent {
     /// The connection test's answer: who we are, or what is wrong.
     Connected(Result<Account, String>),
     /// The account's checks: the fields, the report made with them, what the plan costs.
-    AccountChecked(Result<(AccountCheck, Arc<AccountData>), String>),
+    AccountChecked(Result<(AccountCheck, Arc<check::Checked>), String>),
     Planned(Result<crate::plan::Plan, String>),
     /// The run's journal is written and the engine starts.
     ImportStarted {
@@ -250,31 +253,13 @@ pub struct NewRun {
     pub options: payload::Options,
     pub report: Arc<Report>,
     /// The account's fields (values converted for them) and plan, when made.
-    pub account: Option<Arc<AccountData>>,
+    pub account: Option<Arc<check::Checked>>,
     pub plan: Option<Arc<crate::plan::Plan>>,
     pub skip_unchanged: bool,
     pub concurrency: u32,
     /// The sheet's file and the profile: for the run's record.
     pub file: String,
     pub profile: Option<String>,
-}
-
-/// What the session learnt from the account.
-#[derive(Debug)]
-pub struct AccountData {
-    pub fields: Arc<crate::plan::Fields>,
-    /// The rows checked against the account's fields.
-    pub report: Arc<Report>,
-    /// The users to look up.
-    pub input: crate::plan::PlanInput,
-    /// What the last answer said of the rate limit.
-    pub rate: crate::zendesk::RateInfo,
-}
-
-impl PartialEq for AccountData {
-    fn eq(&self, other: &Self) -> bool {
-        std::ptr::eq(self, other)
-    }
 }
 
 /// Everything the session knows, shared by the screens.
@@ -303,7 +288,7 @@ pub struct Session {
     /// Every row's outcome of the last run.
     pub outcomes: Option<Arc<Vec<RowOutcome>>>,
     /// The account's checks, once connected.
-    pub account: Option<Arc<AccountData>>,
+    pub account: Option<Arc<check::Checked>>,
     /// The plan the operator goes on with (none: imported as checked).
     pub plan: Option<Arc<crate::plan::Plan>>,
     pub skip_unchanged: bool,
@@ -1090,8 +1075,16 @@ impl App {
         let Some(rows) = report.batches.get(n) else {
             return;
         };
-        let options = self.session.options();
-        let request = pipeline::request_for(table, &self.session.mapping, &options, rows);
+        // Once the account checked the rows, its users as they are sent; before, built again.
+        let request = match &self.session.account {
+            Some(account) => match account.request(n) {
+                Some(request) => request,
+                None => return,
+            },
+            None => {
+                check::offline_request(table, &self.session.mapping, &self.session.options(), rows)
+            }
+        };
         if let Screen::Preview(state) = &mut self.screen {
             state.notice = None;
             state.show(n, &request, row);
@@ -1268,6 +1261,10 @@ impl App {
             AppEvent::Checked(report) => {
                 let report = Arc::new(report);
                 self.session.report = Some(Arc::clone(&report));
+                // Checked again offline (a new mapping or policy): the account's check and
+                // the plan made from it no longer say what is sent.
+                self.session.account = None;
+                self.session.plan = None;
                 if let Screen::Check(state) = &mut self.screen {
                     state.cautions = self.session.mapping.cautions(self.session.mode);
                     state.show(report);
@@ -1514,7 +1511,7 @@ mod tests {
             panic!("check command")
         };
         assert_eq!(app.screen.step(), 3);
-        let report = pipeline::check_table(&table, &mapping, &options, &|| false).unwrap();
+        let report = check::offline(&table, &mapping, &options, &|| false).unwrap();
         assert_eq!((report.ready, report.errors), (149, 1));
         app.handle(AppEvent::Checked(report));
         app.update(Action::Next);
@@ -1604,7 +1601,7 @@ mod tests {
     fn finished_app() -> App {
         let (mut app, _) = mapped_app();
         app.update(Action::Next);
-        let report = pipeline::check_table(
+        let report = check::offline(
             &Arc::new(table()),
             &app.session.mapping,
             &app.session.options(),
@@ -1869,7 +1866,7 @@ mod tests {
         else {
             panic!("check")
         };
-        let report = pipeline::check_table(&table, &mapping, &options, &|| false).unwrap();
+        let report = check::offline(&table, &mapping, &options, &|| false).unwrap();
         app.handle(AppEvent::Checked(report));
         let Screen::Check(check) = &app.screen else {
             panic!("check screen")

@@ -12,7 +12,11 @@ pub enum KeyContext {
     Map,
     Check,
     Preview,
+    /// Preview of the only request: nothing to page between.
+    PreviewOne,
     Connect,
+    /// Connect, the focus on the connection test.
+    ConnectTest,
     Plan,
     /// Run, sending: pause or cancel.
     Run,
@@ -35,105 +39,238 @@ pub enum KeyContext {
     Popup,
 }
 
-/// One line of the key help: keys and what they do; `hint` ones also go on the bottom bar.
+/// One line of the key help and what its keys do: `keys` and `does` for the hint bar and
+/// `?` (`hint` ones go on the bar), `binds` for dispatch. A key bound to `None` is one every
+/// screen shares (arrows, Enter, Esc, `q`, `?`): listed here, handled in one place.
 pub struct KeyHelp {
     pub keys: &'static str,
     pub does: &'static str,
     pub hint: bool,
+    pub binds: &'static [(KeyCode, Option<Action>)],
 }
 
-const fn k(keys: &'static str, does: &'static str, hint: bool) -> KeyHelp {
-    KeyHelp { keys, does, hint }
+const fn k(
+    keys: &'static str,
+    does: &'static str,
+    hint: bool,
+    binds: &'static [(KeyCode, Option<Action>)],
+) -> KeyHelp {
+    KeyHelp {
+        keys,
+        does,
+        hint,
+        binds,
+    }
 }
+
+/// A letter bound to an action on one screen.
+const fn ch(c: char, action: Action) -> (KeyCode, Option<Action>) {
+    (KeyCode::Char(c), Some(action))
+}
+
+/// A key every screen shares, listed on one.
+const fn shared(code: KeyCode) -> (KeyCode, Option<Action>) {
+    (code, None)
+}
+
+const UP_DOWN: &[(KeyCode, Option<Action>)] = &[shared(KeyCode::Up), shared(KeyCode::Down)];
+const ENTER: &[(KeyCode, Option<Action>)] = &[shared(KeyCode::Enter)];
+const LEFT_RIGHT: &[(KeyCode, Option<Action>)] = &[shared(KeyCode::Left), shared(KeyCode::Right)];
+const PAGES: &[(KeyCode, Option<Action>)] = &[
+    shared(KeyCode::PageUp),
+    shared(KeyCode::PageDown),
+    shared(KeyCode::Home),
+    shared(KeyCode::End),
+];
 
 const COMMON: [KeyHelp; 3] = [
-    k("?", "help", true),
-    k("Esc", "back", false),
-    k("q", "quit", true),
+    k("?", "help", true, &[shared(KeyCode::Char('?'))]),
+    k("Esc", "back", false, &[shared(KeyCode::Esc)]),
+    k("q", "quit", true, &[shared(KeyCode::Char('q'))]),
 ];
 
 const OPEN_KEYS: &[KeyHelp] = &[
-    k("↑↓", "choose", true),
-    k("Enter", "open", true),
-    k("Backspace", "up", true),
-    k("a-z /", "filter, path", true),
-    k("PgUp PgDn Home End", "move faster", false),
+    k("↑↓", "choose", true, UP_DOWN),
+    k("Enter", "open", true, ENTER),
+    k(
+        "Backspace",
+        "up",
+        true,
+        &[(KeyCode::Backspace, Some(Action::Parent))],
+    ),
+    // Letters go to the filter (see `action`): any letter, `/`, `~`.
+    k(
+        "a-z /",
+        "filter, path",
+        true,
+        &[shared(KeyCode::Char('a')), shared(KeyCode::Char('/'))],
+    ),
+    k("PgUp PgDn Home End", "move faster", false, PAGES),
 ];
 const SHEET_KEYS: &[KeyHelp] = &[
-    k("↑↓", "sheet", true),
-    k("[ ]", "header row up/down", true),
-    k("←→", "scroll columns", false),
-    k("Tab", "focus grid / sheets", false),
-    k("Enter", "use this table", true),
+    k("↑↓", "sheet", true, UP_DOWN),
+    k(
+        "[ ]",
+        "header row up/down",
+        true,
+        &[
+            ch('[', Action::HeaderUp),
+            ch(']', Action::HeaderDown),
+            ch('-', Action::HeaderUp),
+            ch('+', Action::HeaderDown),
+        ],
+    ),
+    k("←→", "scroll columns", false, LEFT_RIGHT),
+    k("Tab", "focus grid / sheets", false, &[shared(KeyCode::Tab)]),
+    k("Enter", "use this table", true, ENTER),
 ];
 const MAP_KEYS: &[KeyHelp] = &[
-    k("↑↓", "column", false),
-    k("Enter", "target", true),
-    k("c", "custom", true),
-    k("t", "transform", true),
-    k("x", "ignore", false),
-    k("m", "mode", false),
-    k("s", "save", true),
-    k("p", "load profile", false),
-    k("n", "check", true),
-    k("/", "target", false),
+    k("↑↓", "column", false, UP_DOWN),
+    k("Enter", "target", true, ENTER),
+    k("c", "custom", true, &[ch('c', Action::CustomField)]),
+    k("t", "transform", true, &[ch('t', Action::Transform)]),
+    k("x", "ignore", false, &[ch('x', Action::Ignore)]),
+    k("m", "mode", false, &[ch('m', Action::Mode)]),
+    k("s", "save", true, &[ch('s', Action::SaveProfile)]),
+    k("p", "load profile", false, &[ch('p', Action::LoadProfile)]),
+    k("n", "check", true, &[ch('n', Action::Next)]),
+    k("/", "target", false, &[ch('/', Action::PickTarget)]),
 ];
 const CHECK_KEYS: &[KeyHelp] = &[
-    k("↑↓", "problem", false),
-    k("f", "filter", true),
-    k("i", "invalid rows", true),
-    k("Enter", "row", true),
-    k("n", "preview", true),
+    k("↑↓", "problem", false, UP_DOWN),
+    k("f", "filter", true, &[ch('f', Action::Filter)]),
+    k("i", "invalid rows", true, &[ch('i', Action::InvalidRows)]),
+    k("Enter", "row", true, ENTER),
+    k("n", "preview", true, &[ch('n', Action::Next)]),
+];
+const SCROLL: &[(KeyCode, Option<Action>)] = &[
+    shared(KeyCode::Up),
+    shared(KeyCode::Down),
+    shared(KeyCode::PageUp),
+    shared(KeyCode::PageDown),
 ];
 const PREVIEW_KEYS: &[KeyHelp] = &[
-    k("↑↓ PgUp PgDn", "scroll", true),
-    k("←→", "request", true),
-    k("g", "go to row", true),
-    k("n", "connect", true),
+    k("↑↓ PgUp PgDn", "scroll", true, SCROLL),
+    k("←→", "request", true, LEFT_RIGHT),
+    k("g", "go to row", true, &[ch('g', Action::Jump)]),
+    k("n", "connect", true, &[ch('n', Action::Next)]),
+];
+const PREVIEW_ONE_KEYS: &[KeyHelp] = &[
+    k("↑↓ PgUp PgDn", "scroll", true, SCROLL),
+    k("g", "go to row", true, &[ch('g', Action::Jump)]),
+    k("n", "connect", true, &[ch('n', Action::Next)]),
 ];
 const CONNECT_KEYS: &[KeyHelp] = &[
-    k("↑↓", "field", true),
-    k("←→ Space", "change", true),
-    k("Enter", "test / go on", true),
+    k("↑↓", "field", true, UP_DOWN),
+    k(
+        "←→ Space",
+        "change",
+        true,
+        &[
+            shared(KeyCode::Left),
+            shared(KeyCode::Right),
+            (KeyCode::Char(' '), Some(Action::Right)),
+        ],
+    ),
+    k("Enter", "test / go on", true, ENTER),
+    k("n", "go on", false, &[ch('n', Action::Next)]),
 ];
+const CONNECT_TEST_KEYS: &[KeyHelp] = &[
+    k("↑↓", "field", true, UP_DOWN),
+    k("Enter", "test / go on", true, ENTER),
+    k("n", "go on", false, &[ch('n', Action::Next)]),
+];
+// The plan's choices, offered before the lookups and after.
+const PLAN_EXISTING: KeyHelp = k(
+    "x",
+    "existing (create)",
+    false,
+    &[ch('x', Action::Existing)],
+);
+const PLAN_TAGS: KeyHelp = k("t", "tags add/replace", false, &[ch('t', Action::Tags)]);
+const PLAN_MISSING_ORGS: KeyHelp = k(
+    "o",
+    "missing organizations",
+    false,
+    &[ch('o', Action::MissingOrgs)],
+);
+const PLAN_MAKE_PRIMARY: KeyHelp = k(
+    "e",
+    "new email primary",
+    false,
+    &[ch('e', Action::MakePrimary)],
+);
 const PLAN_OFFER_KEYS: &[KeyHelp] = &[
-    k("Enter", "look up", true),
-    k("s", "skip", true),
-    k("x", "existing (create)", false),
-    k("t", "tags add/replace", false),
-    k("o", "missing organizations", false),
-    k("e", "new email primary", false),
+    k("Enter", "look up", true, ENTER),
+    k("s", "skip", true, &[ch('s', Action::SkipPlan)]),
+    PLAN_EXISTING,
+    PLAN_TAGS,
+    PLAN_MISSING_ORGS,
+    PLAN_MAKE_PRIMARY,
 ];
 const PLAN_KEYS: &[KeyHelp] = &[
-    k("Enter", "row in full", true),
-    k("f", "filter", true),
-    k("u", "unchanged", true),
-    k("x", "existing (create)", false),
-    k("t", "tags add/replace", false),
-    k("o", "missing organizations", false),
-    k("e", "new email primary", false),
-    k("n", "import", true),
+    k("Enter", "row in full", true, ENTER),
+    k("f", "filter", true, &[ch('f', Action::Filter)]),
+    k("u", "unchanged", true, &[ch('u', Action::Unchanged)]),
+    PLAN_EXISTING,
+    PLAN_TAGS,
+    PLAN_MISSING_ORGS,
+    PLAN_MAKE_PRIMARY,
+    k("n", "import", true, &[ch('n', Action::Next)]),
 ];
-const RUN_KEYS: &[KeyHelp] = &[k("p", "pause", true), k("c", "cancel", true)];
-const RUN_PAUSED_KEYS: &[KeyHelp] = &[k("p", "resume", true), k("c", "cancel", true)];
-const RUN_OVER_KEYS: &[KeyHelp] = &[k("n Enter", "results", true), k("o", "new import", true)];
+const RUN_KEYS: &[KeyHelp] = &[
+    k("p", "pause", true, &[ch('p', Action::Pause)]),
+    k("c", "cancel", true, &[ch('c', Action::Cancel)]),
+];
+const RUN_PAUSED_KEYS: &[KeyHelp] = &[
+    k("p", "resume", true, &[ch('p', Action::Pause)]),
+    k("c", "cancel", true, &[ch('c', Action::Cancel)]),
+];
+const RUN_OVER_KEYS: &[KeyHelp] = &[
+    k(
+        "n Enter",
+        "results",
+        true,
+        &[ch('n', Action::Next), shared(KeyCode::Enter)],
+    ),
+    k("o", "new import", true, &[ch('o', Action::NewImport)]),
+];
 const RESULTS_KEYS: &[KeyHelp] = &[
-    k("↑↓", "row", false),
-    k("f", "filter", true),
-    k("/", "search", false),
-    k("Enter", "detail", true),
-    k("e", "export", true),
-    k("r", "retry", true),
-    k("o", "new import", true),
-    k("u", "resume (rows not sent)", false),
+    k("↑↓", "row", false, UP_DOWN),
+    k("f", "filter", true, &[ch('f', Action::Filter)]),
+    k("/", "search", false, &[ch('/', Action::Search)]),
+    k("Enter", "detail", true, ENTER),
+    k("e", "export", true, &[ch('e', Action::Export)]),
+    k("r", "retry", true, &[ch('r', Action::Retry)]),
+    k("o", "new import", true, &[ch('o', Action::NewImport)]),
+    k(
+        "u",
+        "resume (rows not sent)",
+        false,
+        &[ch('u', Action::ResumeRun)],
+    ),
 ];
+// Typing, Confirm and Popup keys are dispatched by `typing` and `action` themselves.
 const TYPING_KEYS: &[KeyHelp] = &[
-    k("Enter", "accept", true),
-    k("Esc", "cancel", true),
-    k("↑↓", "choose", true),
+    k("Enter", "accept", true, ENTER),
+    k("Esc", "cancel", true, &[shared(KeyCode::Esc)]),
+    k("↑↓", "choose", true, UP_DOWN),
 ];
-const CONFIRM_KEYS: &[KeyHelp] = &[k("y", "yes", true), k("n Esc", "no", true)];
-const POPUP_KEYS: &[KeyHelp] = &[k("Esc Enter", "close", true)];
+const CONFIRM_KEYS: &[KeyHelp] = &[
+    k("y", "yes", true, &[shared(KeyCode::Char('y'))]),
+    k(
+        "n Esc",
+        "no",
+        true,
+        &[shared(KeyCode::Char('n')), shared(KeyCode::Esc)],
+    ),
+];
+const POPUP_KEYS: &[KeyHelp] = &[k(
+    "Esc Enter",
+    "close",
+    true,
+    &[shared(KeyCode::Esc), shared(KeyCode::Enter)],
+)];
 
 /// The keys of a context, for the bottom bar and `?`.
 pub fn help(context: KeyContext) -> &'static [KeyHelp] {
@@ -143,7 +280,9 @@ pub fn help(context: KeyContext) -> &'static [KeyHelp] {
         KeyContext::Map => MAP_KEYS,
         KeyContext::Check => CHECK_KEYS,
         KeyContext::Preview => PREVIEW_KEYS,
+        KeyContext::PreviewOne => PREVIEW_ONE_KEYS,
         KeyContext::Connect => CONNECT_KEYS,
+        KeyContext::ConnectTest => CONNECT_TEST_KEYS,
         KeyContext::Plan => PLAN_KEYS,
         KeyContext::PlanOffer => PLAN_OFFER_KEYS,
         KeyContext::PlanWaiting => &[],
@@ -161,6 +300,16 @@ pub fn help(context: KeyContext) -> &'static [KeyHelp] {
 /// Keys every screen shares.
 pub fn common_help() -> &'static [KeyHelp] {
     &COMMON
+}
+
+/// What the hint bar offers in `context`: its hinted keys, then the shared ones, except while
+/// a field, question or popup has the keys (`q` and `?` are not commands there).
+pub fn hints(context: KeyContext) -> impl Iterator<Item = &'static KeyHelp> {
+    let common = match context {
+        KeyContext::Typing | KeyContext::Confirm | KeyContext::Popup => &[][..],
+        _ => common_help(),
+    };
+    help(context).iter().chain(common).filter(|h| h.hint)
 }
 
 /// What `key` means in `context`; `None` for keys with no meaning there.
@@ -253,46 +402,13 @@ fn common(code: KeyCode) -> Option<Action> {
     })
 }
 
+/// A screen's own key, from its table.
 fn screen_key(screen: KeyContext, code: KeyCode) -> Option<Action> {
-    let KeyCode::Char(c) = code else {
-        return (code == KeyCode::Backspace && screen == KeyContext::Open)
-            .then_some(Action::Parent);
-    };
-    Some(match (screen, c) {
-        (KeyContext::Sheet, '[' | '-') => Action::HeaderUp,
-        (KeyContext::Sheet, ']' | '+') => Action::HeaderDown,
-        (KeyContext::Map, 'c') => Action::CustomField,
-        (KeyContext::Map, 't') => Action::Transform,
-        (KeyContext::Map, 'x') => Action::Ignore,
-        (KeyContext::Map, 's') => Action::SaveProfile,
-        (KeyContext::Map, 'p') => Action::LoadProfile,
-        (KeyContext::Map | KeyContext::Check | KeyContext::Preview | KeyContext::Connect, 'n') => {
-            Action::Next
-        }
-        (KeyContext::Map, 'm') => Action::Mode,
-        (KeyContext::Map, '/') => Action::PickTarget,
-        (KeyContext::Check, 'f') => Action::Filter,
-        (KeyContext::Check, 'i') => Action::InvalidRows,
-        (KeyContext::Preview, 'g') => Action::Jump,
-        (KeyContext::PlanOffer, 's') => Action::SkipPlan,
-        (KeyContext::Plan, 'f') => Action::Filter,
-        (KeyContext::Plan, 'u') => Action::Unchanged,
-        (KeyContext::Plan | KeyContext::PlanOffer, 'x') => Action::Existing,
-        (KeyContext::Plan | KeyContext::PlanOffer, 't') => Action::Tags,
-        (KeyContext::Plan | KeyContext::PlanOffer, 'o') => Action::MissingOrgs,
-        (KeyContext::Plan | KeyContext::PlanOffer, 'e') => Action::MakePrimary,
-        (KeyContext::Plan, 'n') => Action::Next,
-        (KeyContext::Run | KeyContext::RunPaused, 'p') => Action::Pause,
-        (KeyContext::Run | KeyContext::RunPaused, 'c') => Action::Cancel,
-        (KeyContext::RunOver, 'n') => Action::Next,
-        (KeyContext::RunOver | KeyContext::Results, 'o') => Action::NewImport,
-        (KeyContext::Results, 'f') => Action::Filter,
-        (KeyContext::Results, '/') => Action::Search,
-        (KeyContext::Results, 'e') => Action::Export,
-        (KeyContext::Results, 'r') => Action::Retry,
-        (KeyContext::Results, 'u') => Action::ResumeRun,
-        _ => return None,
-    })
+    help(screen)
+        .iter()
+        .flat_map(|line| line.binds)
+        .find(|(key, _)| *key == code)
+        .and_then(|(_, action)| action.clone())
 }
 
 #[cfg(test)]
@@ -358,6 +474,45 @@ mod tests {
             assert_eq!(action(ctx, ctrl_c), Some(Action::Interrupt));
         }
     }
+
+    /// Every key a help line lists reaches an action: the screen's own as bound, a shared
+    /// one through the keys every screen has.
+    #[test]
+    fn every_listed_key_is_dispatched() {
+        for ctx in ALL {
+            for line in help(ctx).iter().chain(hints(ctx)) {
+                for (code, bound) in line.binds {
+                    let got = action(ctx, key(*code));
+                    match bound {
+                        Some(want) => assert_eq!(got.as_ref(), Some(want), "{ctx:?} {code:?}"),
+                        None => assert!(got.is_some(), "{ctx:?}: {} ({code:?})", line.keys),
+                    }
+                }
+            }
+        }
+    }
+
+    const ALL: [KeyContext; 19] = [
+        KeyContext::Open,
+        KeyContext::Sheet,
+        KeyContext::Map,
+        KeyContext::Check,
+        KeyContext::Preview,
+        KeyContext::PreviewOne,
+        KeyContext::Connect,
+        KeyContext::ConnectTest,
+        KeyContext::Plan,
+        KeyContext::Run,
+        KeyContext::RunPaused,
+        KeyContext::RunOver,
+        KeyContext::RunWaiting,
+        KeyContext::PlanOffer,
+        KeyContext::PlanWaiting,
+        KeyContext::Results,
+        KeyContext::Typing,
+        KeyContext::Confirm,
+        KeyContext::Popup,
+    ];
 
     #[test]
     fn every_context_has_hints() {

@@ -6,14 +6,13 @@
 pub mod action;
 pub mod app;
 pub mod keymap;
+mod lanes;
 pub mod screens;
 pub mod strings;
 pub mod widgets;
 mod work;
 
-use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use futures_util::StreamExt;
@@ -26,7 +25,7 @@ use ratatui::text::Line;
 use ratatui::{DefaultTerminal, Frame};
 use tokio::sync::mpsc;
 
-use crate::sheet::{HeaderChoice, Workbook};
+use crate::session::source::{self, HeaderChoice, Workbook};
 use action::Action;
 use app::{App, AppEvent, Command, Overlay, Screen};
 use screens::open::{self, OpenState};
@@ -75,7 +74,8 @@ pub fn run(
 #[derive(Clone, Default)]
 struct Worker {
     workbook: Arc<Mutex<Option<Workbook>>>,
-    cancel: Arc<AtomicBool>,
+    /// The current request of each lane, its answers the only ones that land.
+    lanes: lanes::Lanes,
     /// The signed-in client, once the connection test passed.
     client: Arc<Mutex<Option<Arc<crate::zendesk::Client>>>>,
     /// Environment seen by sign-in when the session runs on the sandbox.
@@ -213,10 +213,19 @@ fn terminal_event(app: &mut App, event: &Event) -> Option<Command> {
 /// Runs a command's I/O off the event loop.
 fn execute(command: Command, worker: &Worker, tx: &mpsc::Sender<AppEvent>) {
     let worker = worker.clone();
-    let tx = tx.clone();
+    // A request that can go stale answers through its lane: a newer one in the same lane
+    // stops it and drops what it still says.
+    let ticket = lanes::Lane::of(&command).map(|lane| worker.lanes.start(lane));
+    let tx = match &ticket {
+        Some(ticket) => worker.lanes.answers(ticket, tx),
+        None => tx.clone(),
+    };
     match command {
         Command::Quit => {}
-        Command::CancelLoad => worker.cancel.store(true, Ordering::SeqCst),
+        Command::CancelLoad => {
+            worker.lanes.stop(lanes::Lane::Workbook);
+            worker.lanes.stop(lanes::Lane::Check);
+        }
         Command::StartImport(run) => {
             spawn_import(&worker, tx, move |target, tx| work::start(run, target, tx));
         }
@@ -290,16 +299,21 @@ fn execute(command: Command, worker: &Worker, tx: &mpsc::Sender<AppEvent>) {
             });
         }
         command => {
-            worker.cancel.store(false, Ordering::SeqCst);
+            let stop = move || ticket.as_ref().is_some_and(lanes::Ticket::stopped);
             tokio::task::spawn_blocking(move || {
-                let event = run_blocking(command, &worker, &tx);
+                let event = run_blocking(command, &worker, &tx, &stop);
                 let _ = tx.blocking_send(event);
             });
         }
     }
 }
 
-fn run_blocking(command: Command, worker: &Worker, tx: &mpsc::Sender<AppEvent>) -> AppEvent {
+fn run_blocking(
+    command: Command,
+    worker: &Worker,
+    tx: &mpsc::Sender<AppEvent>,
+    stop: &dyn Fn() -> bool,
+) -> AppEvent {
     let command = match command {
         Command::ListProfiles => return list_profiles(),
         Command::SaveProfile(profile) => {
@@ -314,8 +328,7 @@ fn run_blocking(command: Command, worker: &Worker, tx: &mpsc::Sender<AppEvent>) 
             mapping,
             options,
         } => {
-            let cancelled = || worker.cancel.load(Ordering::SeqCst);
-            return match crate::pipeline::check_table(&table, &mapping, &options, &cancelled) {
+            return match crate::session::check::offline(&table, &mapping, &options, stop) {
                 Some(report) => AppEvent::Checked(report),
                 None => AppEvent::Cancelled,
             };
@@ -327,52 +340,52 @@ fn run_blocking(command: Command, worker: &Worker, tx: &mpsc::Sender<AppEvent>) 
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     match command {
-        Command::ListDir(dir) => match open::list_dir(&dir, &recent_files(), resumable_runs()) {
-            Ok(entries) => AppEvent::DirListed { dir, entries },
-            Err(e) => AppEvent::Failed(format!("{}: {e}", dir.display())),
-        },
-        Command::OpenFile(path) => match Workbook::open(&path) {
-            Ok(wb) => {
-                remember(&path);
+        Command::ListDir(dir) => {
+            match open::list_dir(&dir, &source::recent_files(), resumable_runs()) {
+                Ok(entries) => AppEvent::DirListed { dir, entries },
+                Err(e) => AppEvent::Failed(format!("{}: {e}", dir.display())),
+            }
+        }
+        Command::OpenFile(path) => match source::open(&path) {
+            Ok(opened) => {
+                let wb = opened.workbook;
                 let sheets = wb.sheets().to_vec();
                 let selected = wb.default_sheet();
-                let notes = wb.delimited().map_or_else(Vec::new, |text| {
-                    text.notes
-                        .iter()
-                        .map(|n| format!("row {}, byte {}: {}", n.row, n.byte, n.message))
-                        .collect()
-                });
                 *guard = Some(wb);
                 AppEvent::Opened {
                     path,
                     sheets,
                     selected,
-                    notes,
+                    notes: opened.notes,
                 }
             }
             Err(e) => AppEvent::Failed(e.to_string()),
         },
         Command::PreviewSheet(sheet) => match guard.as_mut() {
-            Some(wb) => preview(wb, sheet),
+            Some(wb) => match source::preview(wb, sheet, PREVIEW_ROWS) {
+                Ok(preview) => AppEvent::Previewed {
+                    sheet,
+                    rows: preview.rows,
+                    header_row: preview.header_row,
+                },
+                Err(e) => AppEvent::Failed(e.to_string()),
+            },
             None => AppEvent::Failed("no workbook is open".to_owned()),
         },
         Command::LoadTable { sheet, header } => match guard.as_mut() {
-            Some(wb) => load_table(wb, sheet, header, worker, tx),
+            Some(wb) => load_table(wb, sheet, header, stop, tx),
             None => AppEvent::Failed("no workbook is open".to_owned()),
         },
         Command::Reload {
             path,
             sheet,
             header,
-        } => match Workbook::open(&path) {
-            Ok(mut wb) => {
-                let found = wb.sheets().iter().position(|s| s.name == sheet);
-                let event = match found {
-                    Some(index) => load_table(&mut wb, index, header, worker, tx),
-                    None => AppEvent::Failed(format!(
-                        "{}: the sheet '{sheet}' is not in the file any more",
-                        path.display()
-                    )),
+        } => match source::open(&path) {
+            Ok(opened) => {
+                let mut wb = opened.workbook;
+                let event = match source::sheet_named(&wb, &path, &sheet) {
+                    Ok(index) => load_table(&mut wb, index, header, stop, tx),
+                    Err(e) => AppEvent::Failed(e),
                 };
                 *guard = Some(wb);
                 event
@@ -563,79 +576,30 @@ fn list_profiles() -> AppEvent {
     AppEvent::ProfilesListed(saved.into_iter().filter_map(|s| s.profile.ok()).collect())
 }
 
-fn preview(wb: &mut Workbook, sheet: usize) -> AppEvent {
-    let rows = match wb.preview(sheet, PREVIEW_ROWS) {
-        Ok(rows) => rows,
-        Err(e) => return AppEvent::Failed(e.to_string()),
-    };
-    let header_row = wb
-        .read_table(sheet, HeaderChoice::Auto, |_, _| ControlFlow::Break(()))
-        .ok()
-        .map(|(l, _)| l.header_row);
-    AppEvent::Previewed {
-        sheet,
-        rows,
-        header_row,
-    }
-}
-
 fn load_table(
     wb: &mut Workbook,
     sheet: usize,
     header: HeaderChoice,
-    worker: &Worker,
+    stop: &dyn Fn() -> bool,
     tx: &mpsc::Sender<AppEvent>,
 ) -> AppEvent {
-    let mut rows = Vec::new();
-    // A text file is read as it streams: how far is its bytes read of its size.
-    let bytes = wb.read_progress();
-    let percent = move || {
-        bytes
-            .as_ref()
-            .filter(|p| p.total > 0)
-            .map(|p| u8::try_from((p.read().min(p.total) * 100) / p.total).unwrap_or(100))
+    let progress = |p: source::Progress| {
+        let _ = tx.try_send(AppEvent::Progress {
+            rows: p.rows,
+            percent: p.percent,
+        });
     };
-    let result = wb.read_table(sheet, header, |_, row| {
-        rows.push(row);
-        let n = rows.len() as u64;
-        if n % PROGRESS_EVERY == 0 {
-            let _ = tx.try_send(AppEvent::Progress {
-                rows: n,
-                percent: percent(),
-            });
-        }
-        if worker.cancel.load(Ordering::SeqCst) {
-            ControlFlow::Break(())
-        } else {
-            ControlFlow::Continue(())
-        }
-    });
-    if worker.cancel.load(Ordering::SeqCst) {
-        return AppEvent::Cancelled;
-    }
-    match result {
-        Ok((layout, blank_rows)) => AppEvent::TableLoaded(crate::sheet::Table {
-            layout,
-            rows,
-            blank_rows,
-        }),
+    match source::load(wb, (sheet, header), PROGRESS_EVERY, progress, stop) {
+        Ok(Some(table)) => AppEvent::TableLoaded(table),
+        Ok(None) => AppEvent::Cancelled,
         Err(e) => AppEvent::Failed(e.to_string()),
     }
 }
 
 /// Interrupted runs that can go on from here, newest first (a few).
 fn resumable_runs() -> Vec<open::Entry> {
-    let Ok(runs) = crate::import::journal::runs_dir() else {
-        return Vec::new();
-    };
-    let mut listed: Vec<_> = crate::import::journal::list_runs(&runs)
+    source::resumable_runs(5)
         .into_iter()
-        .filter(|r| !r.complete && !r.info.sandbox)
-        .collect();
-    listed.reverse();
-    listed
-        .into_iter()
-        .take(5)
         .map(|r| {
             let file = Path::new(&r.info.file)
                 .file_name()
@@ -654,35 +618,6 @@ fn resumable_runs() -> Vec<open::Entry> {
             }
         })
         .collect()
-}
-
-/// Recently opened files, newest first (kept in the data dir).
-fn recent_files() -> Vec<PathBuf> {
-    let Some(path) = recent_path() else {
-        return Vec::new();
-    };
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .map(PathBuf::from)
-        .collect()
-}
-
-fn remember(file: &Path) {
-    let Some(path) = recent_path() else { return };
-    let file = std::fs::canonicalize(file).unwrap_or_else(|_| file.to_path_buf());
-    let mut list: Vec<PathBuf> = recent_files().into_iter().filter(|p| *p != file).collect();
-    list.insert(0, file);
-    list.truncate(8);
-    let text: String = list.iter().map(|p| format!("{}\n", p.display())).collect();
-    if let Some(dir) = path.parent() {
-        let _ = std::fs::create_dir_all(dir);
-    }
-    let _ = std::fs::write(path, text);
-}
-
-fn recent_path() -> Option<PathBuf> {
-    crate::paths::data_dir().map(|d| d.join("recent.txt"))
 }
 
 /// Draws the whole frame: step bar, screen, hint bar, overlay.
@@ -1020,7 +955,7 @@ mod tests {
         else {
             panic!("check command");
         };
-        let report = crate::pipeline::check_table(&table, &mapping, &options, &|| false).unwrap();
+        let report = crate::session::check::offline(&table, &mapping, &options, &|| false).unwrap();
         app.handle(AppEvent::Checked(report));
         app
     }
@@ -1098,6 +1033,69 @@ mod tests {
         assert!(line.contains("not a valid email"), "{line}");
         let at = u16::try_from(line.find("'person3").unwrap()).unwrap();
         assert_eq!(buf[(at + 2, 6)].fg, widgets::theme::ERROR);
+    }
+
+    fn preview_app() -> App {
+        let mut app = check_app();
+        app.update(Action::Next);
+        app
+    }
+
+    /// On every screen, each key the hint bar offers changes what the screen shows or asks
+    /// for work: none is a promise that does nothing.
+    #[test]
+    fn every_hinted_key_does_something_on_every_screen() {
+        use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+        // Connect with the focus on a choice (the mode) rather than on the test.
+        let connect_choice = || {
+            let mut app = connect_app();
+            for _ in 0..4 {
+                app.update(Action::Up);
+            }
+            assert_eq!(app.key_context(), keymap::KeyContext::Connect);
+            app
+        };
+        let screens: [fn() -> App; 8] = [
+            open_app,
+            sheet_app,
+            map_app,
+            check_app,
+            preview_app,
+            connect_app,
+            connect_choice,
+            results_app,
+        ];
+        for make in screens {
+            let context = make().key_context();
+            for line in keymap::hints(context) {
+                for (code, _) in line.binds {
+                    let mut app = make();
+                    // A move is tried after one the other way, where there is somewhere to go.
+                    let other_way = match code {
+                        KeyCode::Up => Some(Action::Down),
+                        KeyCode::Down => Some(Action::Up),
+                        KeyCode::PageUp => Some(Action::PageDown),
+                        KeyCode::PageDown => Some(Action::PageUp),
+                        KeyCode::Left => Some(Action::Right),
+                        KeyCode::Right => Some(Action::Left),
+                        KeyCode::Home => Some(Action::End),
+                        KeyCode::End => Some(Action::Home),
+                        _ => None,
+                    };
+                    if let Some(other_way) = other_way {
+                        app.update(other_way);
+                    }
+                    let before = format!("{app:?}");
+                    let key = KeyEvent::new(*code, KeyModifiers::NONE);
+                    let command = keymap::action(context, key).and_then(|a| app.update(a));
+                    assert!(
+                        command.is_some() || format!("{app:?}") != before,
+                        "{context:?}: {} ({code:?}) is hinted but does nothing",
+                        line.keys
+                    );
+                }
+            }
+        }
     }
 
     #[test]

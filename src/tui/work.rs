@@ -4,28 +4,20 @@
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use tokio::sync::{mpsc, watch};
-use tokio_util::sync::CancellationToken;
+use tokio::sync::mpsc;
 
-use super::app::{AccountData, AppEvent, NewRun};
+use super::app::{AppEvent, NewRun};
 use super::screens::plan::AccountCheck;
-use crate::import::journal::{self, runs_dir};
-use crate::import::{self, ImportPlan, Journal, RunInfo};
+use crate::import::{self, ImportPlan, RunInfo};
 use crate::mapping::Mapping;
 use crate::payload;
 use crate::pipeline::{self, AccountChecks};
+use crate::session::{check, run};
 use crate::sheet::Table;
 use crate::zendesk::Client;
 
-/// How the running import is steered.
-#[derive(Debug)]
-pub struct ImportControl {
-    pub cancel: CancellationToken,
-    pub pause: watch::Sender<bool>,
-}
-
 /// The slot the running import's controls live in.
-pub type ControlSlot = Arc<Mutex<Option<ImportControl>>>;
+pub type ControlSlot = Arc<Mutex<Option<run::Controls>>>;
 
 /// Reads the environment sign-in sees.
 pub type Env = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
@@ -68,25 +60,26 @@ async fn start_inner(
         .map(|(c, t)| format!("{} -> {t}", c.header))
         .collect();
     let sheet = table.layout.sheet.clone();
-    let plan = tokio::task::spawn_blocking(move || match &plan {
-        Some(plan) => pipeline::import_plan_from(plan, skip_unchanged, &report).map(|mut out| {
-            // Rows with errors have no user in the plan: named from the sheet.
-            pipeline::name_skipped(&mut out, &table, &mapping);
-            out
-        }),
-        None => {
-            let checks = AccountChecks {
-                fields: account.map(|a| Arc::clone(&a.fields)),
-                ..AccountChecks::default()
-            };
-            pipeline::import_plan_with(&table, &mapping, &options, &checks, &report)
-        }
+    let plan = tokio::task::spawn_blocking(move || match (&plan, &account) {
+        (Some(plan), _) => check::import_plan_from(plan, skip_unchanged, &report, &table, &mapping)
+            .map_err(|e| e.to_string()),
+        // Imported as checked against the account: the users it kept, no row checked again.
+        (None, Some(account)) => account
+            .import_plan(&table, &mapping)
+            .map_err(|e| e.to_string()),
+        (None, None) => pipeline::import_plan_with(
+            &table,
+            &mapping,
+            &options,
+            &AccountChecks::default(),
+            &report,
+        )
+        .map_err(|e| e.to_string()),
     })
     .await
-    .map_err(|e| format!("building the plan: {e}"))?
-    .map_err(|e| e.to_string())?;
+    .map_err(|e| format!("building the plan: {e}"))??;
     let info = RunInfo {
-        id: journal::new_run_id(),
+        id: run::new_id(),
         created_at: chrono::Utc::now().to_rfc3339(),
         file,
         sheet,
@@ -121,11 +114,9 @@ async fn retry_inner(
     target: &Target,
     tx: &mpsc::Sender<AppEvent>,
 ) -> Result<(), String> {
-    let retry = import::Retry::read_rows(dir, rows).map_err(|e| e.to_string())?;
-    let runs = runs_dir().map_err(|e| e.to_string())?;
-    let journal = retry.create(&runs).map_err(|e| e.to_string())?;
-    announce(&retry.info, &journal, tx).await;
-    run_engine(retry.plan.clone(), journal, target, concurrency, tx).await;
+    let retry = run::read_retry(dir, rows).map_err(|e| e.to_string())?;
+    let run = run::Run::retry(retry).map_err(|e| e.to_string())?;
+    run_engine(run, target, concurrency, tx).await;
     Ok(())
 }
 
@@ -136,47 +127,29 @@ async fn run_new(
     concurrency: u32,
     tx: &mpsc::Sender<AppEvent>,
 ) -> Result<(), String> {
-    let runs = runs_dir().map_err(|e| e.to_string())?;
-    let journal = Journal::create(&runs, &info, &plan).map_err(|e| e.to_string())?;
-    announce(&info, &journal, tx).await;
-    run_engine(plan, journal, target, concurrency, tx).await;
+    let run = run::Run::create(info, plan).map_err(|e| e.to_string())?;
+    run_engine(run, target, concurrency, tx).await;
     Ok(())
 }
 
-/// Tells the app which run folder the import writes to.
-async fn announce(info: &RunInfo, journal: &Journal, tx: &mpsc::Sender<AppEvent>) {
+/// Runs the engine, forwarding its events, then sends every row's outcome.
+async fn run_engine(run: run::Run, target: &Target, concurrency: u32, tx: &mpsc::Sender<AppEvent>) {
     let started = AppEvent::ImportStarted {
-        run_id: info.id.clone(),
-        run_dir: journal.dir().to_path_buf(),
-        account: info.account.clone(),
+        run_id: run.info.id.clone(),
+        run_dir: run.dir().to_path_buf(),
+        account: run.info.account.clone(),
     };
     let _ = tx.send(started).await;
-}
-
-/// Runs the engine, forwarding its events, then sends every row's outcome.
-async fn run_engine(
-    plan: ImportPlan,
-    journal: Journal,
-    target: &Target,
-    concurrency: u32,
-    tx: &mpsc::Sender<AppEvent>,
-) {
-    let dir = journal.dir().to_path_buf();
-    let mut options = crate::session::account::engine_options(target.sandbox_speed.is_some());
-    options.concurrency = usize::try_from(concurrency)
-        .unwrap_or(import::MAX_JOBS)
-        .clamp(1, import::MAX_JOBS);
-    let (pause, paused) = watch::channel(false);
-    options.pause = Some(paused);
-    let cancel = CancellationToken::new();
+    let pace = run::Pace {
+        jobs: usize::try_from(concurrency).ok(),
+        speed: target.sandbox_speed,
+    };
+    let (started, mut incoming) = run.start(Arc::clone(&target.client), pace);
+    let dir = started.dir().to_path_buf();
     *target
         .controls
         .lock()
-        .unwrap_or_else(PoisonError::into_inner) = Some(ImportControl {
-        cancel: cancel.clone(),
-        pause,
-    });
-    let (events, mut incoming) = mpsc::channel(32);
+        .unwrap_or_else(PoisonError::into_inner) = Some(started.controls());
     let forward_to = tx.clone();
     let forward = tokio::spawn(async move {
         while let Some(event) = incoming.recv().await {
@@ -185,15 +158,15 @@ async fn run_engine(
             }
         }
     });
-    let result = import::run(plan, &target.client, journal, events, cancel, options).await;
+    let result = started.finish(None).await;
     let _forwarded = forward.await;
     *target
         .controls
         .lock()
         .unwrap_or_else(PoisonError::into_inner) = None;
     let ended = match result {
-        Ok(summary) => journal::rows(&dir)
-            .map(|outcomes| (summary, outcomes))
+        Ok(ended) => run::rows(&dir)
+            .map(|outcomes| (ended.summary, outcomes))
             .map_err(|e| e.to_string()),
         Err(e) => Err(format!("{e}; the run can be resumed from the start screen")),
     };
@@ -225,7 +198,8 @@ async fn resume_inner(
     controls: ControlSlot,
     tx: &mpsc::Sender<AppEvent>,
 ) -> Result<(), String> {
-    let (info, plan, journal) = Journal::open(dir).map_err(|e| e.to_string())?;
+    let resumable = run::resume(dir).map_err(|e| e.to_string())?;
+    let info = &resumable.run.info;
     let same_account = |c: &Arc<Client>| same_url(c.base_url().as_str(), &info.account);
     let client = match connected.filter(same_account) {
         Some(client) => client,
@@ -248,27 +222,19 @@ async fn resume_inner(
                 Ok((client, _warning)) => Arc::new(client),
                 Err(e) => {
                     // The journal stays as it was: sign in on Connect, then resume.
-                    drop(journal);
-                    let _ = tx
-                        .send(AppEvent::ResumeNeedsSignIn {
-                            run_dir: dir.to_path_buf(),
-                            account: info.account.clone(),
-                            reason: e.to_string(),
-                        })
-                        .await;
+                    let ask = AppEvent::ResumeNeedsSignIn {
+                        run_dir: dir.to_path_buf(),
+                        account: info.account.clone(),
+                        reason: e.to_string(),
+                    };
+                    drop(resumable);
+                    let _ = tx.send(ask).await;
                     return Ok(());
                 }
             }
         }
     };
-    let started = AppEvent::ImportStarted {
-        run_id: info.id.clone(),
-        run_dir: dir.to_path_buf(),
-        account: info.account.clone(),
-    };
-    let _ = tx.send(started).await;
-    let jobs = journal
-        .replay()
+    let jobs = resumable
         .jobs
         .and_then(|n| u32::try_from(n).ok())
         .unwrap_or(super::screens::connect::DEFAULT_CONCURRENCY);
@@ -277,7 +243,7 @@ async fn resume_inner(
         sandbox_speed,
         controls,
     };
-    run_engine(plan, journal, &target, jobs, tx).await;
+    run_engine(resumable.run, &target, jobs, tx).await;
     Ok(())
 }
 
@@ -287,67 +253,36 @@ fn same_url(a: &str, b: &str) -> bool {
         .eq_ignore_ascii_case(b.trim_end_matches('/'))
 }
 
-/// Reads the account's custom fields, checks every row against them, and says what the plan
-/// would cost.
+/// Reads the account's custom fields, checks every row against them once, and says what the
+/// plan would cost.
 pub async fn check_account(
     client: &Client,
     table: Arc<Table>,
     mapping: Mapping,
     options: payload::Options,
-) -> Result<(AccountCheck, Arc<AccountData>), String> {
-    let answer = client.user_fields().await.map_err(|e| e.to_string())?;
-    let rate = answer.rate;
-    let fields = Arc::new(crate::plan::Fields::new(answer.value));
-    let problems: Vec<String> = fields
-        .problems(&mapping)
-        .iter()
-        .map(ToString::to_string)
-        .collect();
-    let checks = AccountChecks {
-        fields: Some(Arc::clone(&fields)),
-        ..AccountChecks::default()
+) -> Result<(AccountCheck, Arc<check::Checked>), String> {
+    let checked = check::against_account(client, table, mapping, options)
+        .await
+        .map_err(|e| e.to_string())?;
+    let summary = AccountCheck {
+        fields: checked.fields.custom_fields().len(),
+        problems: checked.problems.clone(),
+        ready: checked.report.ready,
+        warnings: checked.report.warnings,
+        errors: checked.report.errors,
+        cost: checked.cost(),
     };
-    let (report, input) = tokio::task::spawn_blocking(move || {
-        let report = pipeline::check_table_with(&table, &mapping, &options, &checks, &|| false)
-            .unwrap_or_default();
-        let mut input = crate::plan::PlanInput::default();
-        for rows in &report.batches {
-            input.push_request(pipeline::request_for_with(
-                &table, &mapping, &options, &checks, rows,
-            ));
-        }
-        for issue in &report.issues {
-            input.push_issue(issue);
-        }
-        (report, input)
-    })
-    .await
-    .map_err(|e| format!("checking the rows: {e}"))?;
-    let cost = crate::plan::estimate(&input, &rate);
-    let check = AccountCheck {
-        fields: fields.custom_fields().len(),
-        problems,
-        ready: report.ready,
-        warnings: report.warnings,
-        errors: report.errors,
-        cost,
-    };
-    let account = AccountData {
-        fields,
-        report: Arc::new(report),
-        input,
-        rate,
-    };
-    Ok((check, Arc::new(account)))
+    Ok((summary, Arc::new(checked)))
 }
 
 /// Looks the users up: what every row will do.
 pub async fn build_plan(
     client: &Client,
-    account: &AccountData,
-    options: crate::plan::PlanOptions,
-) -> Result<crate::plan::Plan, String> {
-    crate::plan::build(client, account.input.clone(), options, &account.rate)
+    account: &check::Checked,
+    options: check::PlanOptions,
+) -> Result<check::Plan, String> {
+    account
+        .plan(client, options)
         .await
         .map_err(|e| e.to_string())
 }
@@ -359,7 +294,7 @@ pub fn pause(controls: &ControlSlot, paused: bool) {
         .unwrap_or_else(PoisonError::into_inner)
         .as_ref()
     {
-        let _ = control.pause.send(paused);
+        control.pause(paused);
     }
 }
 
@@ -370,6 +305,6 @@ pub fn cancel(controls: &ControlSlot) {
         .unwrap_or_else(PoisonError::into_inner)
         .as_ref()
     {
-        control.cancel.cancel();
+        control.cancel();
     }
 }

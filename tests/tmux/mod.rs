@@ -76,6 +76,16 @@ impl Tmux {
         }
     }
 
+    /// Presses each key once the screen has answered the one before: two keys that reach the
+    /// program in one read can be taken as one (Escape then Escape as Alt+Escape).
+    pub fn press_each(&self, keys: &[&str]) {
+        for key in keys {
+            let before = self.screen();
+            self.keys(&[key]);
+            self.wait_until(&format!("the screen to answer {key}"), |s| s != before);
+        }
+    }
+
     pub fn type_text(&self, text: &str) {
         self.run(&["send-keys", "-t", "e2e", "-l", text]);
     }

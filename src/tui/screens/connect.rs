@@ -233,6 +233,11 @@ impl ConnectState {
         )
     }
 
+    /// Whether the focus is on the connection test (no value to change there).
+    pub fn on_test(&self) -> bool {
+        self.field() == Field::Test
+    }
+
     /// The phone region typed here; empty is none.
     pub fn phone_region(&self) -> Result<Option<PhoneRegion>, String> {
         match self.phone_region.text.trim() {

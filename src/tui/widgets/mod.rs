@@ -85,16 +85,7 @@ pub fn step_bar(current: usize, file: Option<&str>, area: Rect, buf: &mut Buffer
 /// The bottom line: the context's main keys, then help/back/quit.
 pub fn hint_bar(context: KeyContext, area: Rect, buf: &mut Buffer) {
     let mut spans = Vec::new();
-    // While a field, question or popup has the keys, `q` and `?` are not commands.
-    let common = match context {
-        KeyContext::Typing | KeyContext::Confirm | KeyContext::Popup => &[][..],
-        _ => keymap::common_help(),
-    };
-    let keys = keymap::help(context)
-        .iter()
-        .chain(common)
-        .filter(|h| h.hint);
-    for h in keys {
+    for h in keymap::hints(context) {
         spans.push(Span::styled(
             format!(" {} ", h.keys),
             Style::new().fg(Color::Black).bg(Color::Gray),

@@ -1,0 +1,254 @@
+//! Checking a loaded table: offline first (the Check screen, before any account is known),
+//! then against the account once signed in: its custom fields read, every row checked once
+//! more with them, and each sent row's user kept exactly as it will be sent. The plan's input,
+//! Preview, the cost and an import without a plan all read those users, so none of them
+//! checks a row again and none can show something other than what is sent.
+
+use std::sync::Arc;
+
+pub use crate::payload::Fields;
+pub use crate::pipeline::{AccountChecks, Options, Report};
+pub use crate::plan::{Cost, Plan, PlanInput, PlanOptions};
+
+use crate::import::{ImportError, ImportPlan};
+use crate::mapping::Mapping;
+use crate::payload::{Request, User};
+use crate::sheet::Table;
+use crate::zendesk::{Client, RateInfo, ZendeskError};
+
+/// Why a table could not be checked against the account, or planned.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckError {
+    #[error("reading the account's user fields: {0}")]
+    Fields(#[from] ZendeskError),
+    #[error("checking the rows: {0}")]
+    Interrupted(String),
+    #[error(transparent)]
+    Plan(#[from] Box<crate::plan::PlanError>),
+    #[error(transparent)]
+    Import(#[from] ImportError),
+}
+
+/// Checks every row of `table` without an account (its custom fields unknown); `cancelled`
+/// is polled, and `None` says it was.
+pub fn offline(
+    table: &Table,
+    mapping: &Mapping,
+    options: &Options,
+    cancelled: &dyn Fn() -> bool,
+) -> Option<Report> {
+    crate::pipeline::check_table(table, mapping, options, cancelled)
+}
+
+/// The request that sends batch `rows` of an offline check, built again from the table.
+pub fn offline_request(
+    table: &Table,
+    mapping: &Mapping,
+    options: &Options,
+    rows: &[u32],
+) -> Request {
+    crate::pipeline::request_for(table, mapping, options, rows)
+}
+
+/// A table checked against the account: each row once, each sent row's user kept.
+#[derive(Debug)]
+pub struct Checked {
+    pub fields: Arc<Fields>,
+    /// The rows' problems, counts and batches, with the account's checks.
+    pub report: Arc<Report>,
+    /// Every sent row's user as it is sent, in sheet order, and the rows with errors.
+    pub input: PlanInput,
+    /// What the last answer said of the rate limit.
+    pub rate: RateInfo,
+    /// Mapped columns the account's fields cannot take (unknown keys, wrong types).
+    pub problems: Vec<String>,
+    mode: crate::payload::Mode,
+}
+
+impl PartialEq for Checked {
+    fn eq(&self, other: &Self) -> bool {
+        std::ptr::eq(self, other)
+    }
+}
+
+/// Reads the account's custom fields and checks every row of `table` with them, once.
+pub async fn against_account(
+    client: &Client,
+    table: Arc<Table>,
+    mapping: Mapping,
+    options: Options,
+) -> Result<Checked, CheckError> {
+    let answer = client.user_fields().await?;
+    let rate = answer.rate;
+    let fields = Arc::new(Fields::new(answer.value));
+    let problems: Vec<String> = fields
+        .problems(&mapping)
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    let checks = AccountChecks {
+        fields: Some(Arc::clone(&fields)),
+        ..AccountChecks::default()
+    };
+    let mode = options.mode;
+    let (report, input) = tokio::task::spawn_blocking(move || {
+        let (report, users) =
+            crate::pipeline::check_table_users(&table, &mapping, &options, &checks, &|| false)
+                .unwrap_or_default();
+        let input = input_of(&report, users);
+        (report, input)
+    })
+    .await
+    .map_err(|e| CheckError::Interrupted(e.to_string()))?;
+    Ok(Checked {
+        fields,
+        report: Arc::new(report),
+        input,
+        rate,
+        problems,
+        mode,
+    })
+}
+
+impl Checked {
+    /// What looking the users up will cost, before it is done.
+    pub fn cost(&self) -> Cost {
+        crate::plan::estimate(&self.input, &self.rate)
+    }
+
+    /// The users of batch `n`, as they are sent (Preview).
+    pub fn request(&self, n: usize) -> Option<Request> {
+        let rows = self.report.batches.get(n)?;
+        let start: usize = self.report.batches[..n].iter().map(Vec::len).sum();
+        let users = self.input.users.get(start..start + rows.len())?;
+        debug_assert!(users.iter().map(|(row, _)| row).eq(rows.iter()));
+        Some(request(self.mode, users))
+    }
+
+    /// Looks the users up: what every row will do to the account.
+    pub async fn plan(&self, client: &Client, options: PlanOptions) -> Result<Plan, CheckError> {
+        crate::plan::build(client, self.input.clone(), options, &self.rate)
+            .await
+            .map_err(|e| CheckError::Plan(Box::new(e)))
+    }
+
+    /// The import of the rows as checked, without a plan: every sent row's user as kept, the
+    /// rows with errors skipped (named from the sheet).
+    pub fn import_plan(&self, table: &Table, mapping: &Mapping) -> Result<ImportPlan, CheckError> {
+        let mut plan = ImportPlan::new(self.mode);
+        let mut users = self.input.users.as_slice();
+        for rows in &self.report.batches {
+            let (batch, rest) = users.split_at(rows.len().min(users.len()));
+            plan.push_request(&request(self.mode, batch))?;
+            users = rest;
+        }
+        plan.settle_errors(
+            &self.report.issues,
+            self.report.invalid == crate::payload::InvalidPolicy::Include,
+        );
+        crate::pipeline::name_skipped(&mut plan, table, mapping);
+        Ok(plan)
+    }
+}
+
+/// The plan's input: the users kept, and each row with an error once.
+fn input_of(report: &Report, users: Vec<(u32, User)>) -> PlanInput {
+    let mut input = PlanInput {
+        users,
+        ..PlanInput::default()
+    };
+    for issue in &report.issues {
+        input.push_issue(issue);
+    }
+    input
+}
+
+fn request(mode: crate::payload::Mode, users: &[(u32, User)]) -> Request {
+    let (method, path) = mode.endpoint();
+    Request {
+        method,
+        path,
+        rows: users.iter().map(|(row, _)| *row).collect(),
+        body: crate::payload::Body {
+            users: users.iter().map(|(_, user)| user.clone()).collect(),
+        },
+    }
+}
+
+/// The import of an account plan: its requests (unchanged rows, conflicts and rows that
+/// would fail left out with their reason), the rows with errors skipped, named from the
+/// sheet when the plan has no user for them.
+pub fn import_plan_from(
+    plan: &Plan,
+    skip_unchanged: bool,
+    report: &Report,
+    table: &Table,
+    mapping: &Mapping,
+) -> Result<ImportPlan, CheckError> {
+    let mut out = crate::pipeline::import_plan_from(plan, skip_unchanged, report)?;
+    crate::pipeline::name_skipped(&mut out, table, mapping);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mapping::auto_match;
+    use crate::payload::Mode;
+    use crate::pipeline::tests::table;
+
+    /// What an account check would hold, without the account: the users from one pass.
+    fn checked(table: &Table, mapping: &Mapping, options: &Options) -> Checked {
+        let checks = AccountChecks::default();
+        let (report, users) =
+            crate::pipeline::check_table_users(table, mapping, options, &checks, &|| false)
+                .unwrap();
+        let input = input_of(&report, users);
+        Checked {
+            fields: Arc::new(Fields::new(Vec::new())),
+            report: Arc::new(report),
+            input,
+            rate: RateInfo::default(),
+            problems: Vec::new(),
+            mode: options.mode,
+        }
+    }
+
+    #[test]
+    fn preview_and_the_import_read_the_users_of_the_one_pass() {
+        let t = table(230);
+        let mapping = auto_match(&t.layout.headers);
+        let options = Options {
+            mode: Mode::Create,
+            ..Options::default()
+        };
+        let checked = checked(&t, &mapping, &options);
+        assert_eq!(checked.input.users.len(), 228);
+        assert_eq!(
+            checked.input.invalid.len(),
+            2,
+            "row 5 has no name, row 9 a taken email"
+        );
+        // Each batch as Preview shows it is the request an offline check builds again.
+        for (n, rows) in checked.report.batches.iter().enumerate() {
+            let again = offline_request(&t, &mapping, &options, rows);
+            assert_eq!(checked.request(n).as_ref(), Some(&again), "batch {n}");
+        }
+        assert_eq!(checked.request(checked.report.batches.len()), None);
+        // The import sends the same bodies, and skips the row with the error, named.
+        let plan = checked.import_plan(&t, &mapping).unwrap();
+        let offline =
+            crate::pipeline::import_plan(&t, &mapping, &options, &checked.report).unwrap();
+        assert_eq!(plan.batches.len(), offline.batches.len());
+        for (a, b) in plan.batches.iter().zip(&offline.batches) {
+            assert_eq!(a.rows, b.rows);
+            assert_eq!(
+                a.body_for(&(0..a.rows.len()).collect::<Vec<_>>()),
+                b.body_for(&(0..b.rows.len()).collect::<Vec<_>>())
+            );
+        }
+        assert_eq!((plan.sent_rows(), plan.skipped.len()), (228, 2));
+        assert_eq!(plan.skipped[0].0, 5);
+        assert_eq!(plan.skipped_keys[&0].email.as_deref(), Some("u3@x.com"));
+    }
+}
