@@ -16,8 +16,8 @@ use crate::zendesk::{
     Client, ClientConfig, Credentials, OAuthClient, Secret, TokenManager, base_url,
 };
 
-/// How long the browser has to come back.
-const BROWSER_WAIT: Duration = Duration::from_secs(300);
+/// How long the browser has to come back, in seconds, unless `--wait` says.
+const BROWSER_WAIT_SECS: u64 = 300;
 
 /// Which account and OAuth client.
 #[derive(Debug, Args)]
@@ -53,12 +53,24 @@ pub struct LoginArgs {
     /// Print the URL only; do not try to open a browser (over SSH)
     #[arg(long)]
     pub no_browser: bool,
+    /// Seconds to wait for the browser to come back before giving up
+    #[arg(long, value_name = "SECS", default_value_t = BROWSER_WAIT_SECS)]
+    pub wait: u64,
 }
 
 #[derive(Debug, Args)]
 pub struct LogoutArgs {
     #[command(flatten)]
     pub account: AccountArgs,
+}
+
+/// `5 minutes`, `90 s`.
+fn waited(secs: u64) -> String {
+    match secs {
+        60 => "a minute".into(),
+        s if s % 60 == 0 => format!("{} minutes", s / 60),
+        s => format!("{s} s"),
+    }
 }
 
 impl AccountArgs {
@@ -120,13 +132,15 @@ pub fn run(args: &LoginArgs) -> CliResult<ExitCode> {
             open_browser(flow.authorize_url().as_str());
         }
         let redirect = flow.redirect_uri().to_owned();
-        let answer = tokio::time::timeout(BROWSER_WAIT, flow.finish(Duration::from_secs(30)))
+        let wait = Duration::from_secs(args.wait);
+        let answer = tokio::time::timeout(wait, flow.finish(Duration::from_secs(30)))
             .await
             .map_err(|_| {
                 format!(
-                    "the browser did not come back to {redirect} within 5 minutes: approve the \
+                    "the browser did not come back to {redirect} within {}: approve the \
                      page, check that the OAuth client lists that redirect URL, then run \
-                     `zdimport login` again"
+                     `zdimport login` again (--wait gives it longer)",
+                    waited(args.wait)
                 )
             })??;
         let store = refresh_store(&host, &client_id, env);
