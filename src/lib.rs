@@ -2,11 +2,14 @@
 //!
 //! Layers, top to bottom:
 //! - front ends: `cli` (arguments, confirmation, printing) and `tui` (terminal, event loop,
-//!   screens). Both are meant to drive only `session`; today they still reach into the core
-//!   for checking, planning and running (issue 13 moves that into `session`).
-//! - `session`: the use cases both front ends share, in the core's types. `session::account`
-//!   (the account, one connect, the only place that starts an in-process sandbox) is the
-//!   first of them.
+//!   screens). Both start, steer and finish runs only through `session`; some checking and
+//!   planning of the CLI, and the TUI's screens' types, still come from the core directly
+//!   (issue 13 goes on moving them behind `session`).
+//! - `session`: the use cases both front ends share, in the core's types: `account` (the
+//!   account, one connect, the only place that starts an in-process sandbox), `source` (open,
+//!   preview and load a worksheet; recent files; resumable runs), `check` (a table checked
+//!   offline, then against the account once, its users kept for Preview, the plan and the
+//!   import) and `run` (new runs, retries and resumes with pause and cancel, their reports).
 //! - the UI-free core: `sheet` reads worksheets, `mapping` turns columns into Zendesk user
 //!   fields, `payload` validates rows and builds the exact request bodies, `pipeline` checks a
 //!   table as it streams, `plan` looks the account up and says what each row will do,
