@@ -1,6 +1,7 @@
 //! `--account`, `--url`, `--subdomain`, `--sandbox`: the Zendesk account a command checks
 //! against, and its custom field definitions fetched once for the run.
 
+use super::CliResult;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -59,9 +60,9 @@ impl Connected {
 
 impl AccountArgs {
     /// Signs in (credentials from the environment or the keyring only) and reads the fields.
-    pub async fn connect(&self) -> Result<Connected, String> {
+    pub async fn connect(&self) -> CliResult<Connected> {
         let (client, sandbox) = self.client().await?;
-        let answer = client.user_fields().await.map_err(|e| e.to_string())?;
+        let answer = client.user_fields().await?;
         Ok(Connected {
             client,
             fields: Arc::new(Fields::new(answer.value)),
@@ -71,7 +72,7 @@ impl AccountArgs {
     }
 
     /// Signs in only; the sandbox, when there is one, lives as long as its handle.
-    pub async fn client(&self) -> Result<(Client, Option<SandboxHandle>), String> {
+    pub async fn client(&self) -> CliResult<(Client, Option<SandboxHandle>)> {
         let target = if self.sandbox {
             Target::Sandbox {
                 seed: self.seed_users.clone(),
@@ -82,9 +83,7 @@ impl AccountArgs {
                 subdomain: self.subdomain.clone(),
             }
         };
-        let connected = session::account::connect(&target, |k| std::env::var(k).ok())
-            .await
-            .map_err(|e| e.to_string())?;
+        let connected = session::account::connect(&target, |k| std::env::var(k).ok()).await?;
         if let Some(warning) = &connected.warning {
             eprintln!("zdimport: {warning}");
         }
@@ -99,9 +98,9 @@ impl AccountArgs {
 }
 
 /// A runtime for one headless command.
-pub fn runtime() -> Result<tokio::runtime::Runtime, String> {
+pub fn runtime() -> CliResult<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .map_err(|e| format!("cannot start the async runtime: {e}"))
+        .map_err(|e| format!("cannot start the async runtime: {e}").into())
 }

@@ -1,6 +1,6 @@
 //! `zdimport doctor`: the account's facts that decide how an import behaves, read-only.
 
-use super::CliResult;
+use super::{CliError, CliResult};
 use std::io::Write as _;
 use std::process::ExitCode;
 
@@ -26,7 +26,7 @@ pub fn run(args: &DoctorArgs) -> CliResult<ExitCode> {
     let runtime = runtime()?;
     let report = runtime.block_on(async {
         let (client, _sandbox) = args.connection.client().await?;
-        Ok::<_, String>(doctor::probe(&client).await)
+        Ok::<_, CliError>(doctor::probe(&client).await)
     })?;
     let mut out = super::visible_stdout();
     let text = if args.json {

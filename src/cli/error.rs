@@ -2,7 +2,10 @@
 //! command line's own (an option that cannot be honoured, a question answered no).
 
 use crate::error::SheetError;
+use crate::import::ImportError;
 use crate::import::journal::JournalError;
+use crate::import::report::{ReportError, ReportPathError};
+use crate::plan::PlanError;
 use crate::profile::ProfileError;
 use crate::sandbox::SandboxError;
 use crate::session::account::AccountError;
@@ -27,6 +30,14 @@ pub enum CliError {
     Account(#[from] AccountError),
     #[error(transparent)]
     Check(#[from] CheckError),
+    #[error(transparent)]
+    Report(#[from] ReportError),
+    #[error(transparent)]
+    ReportPath(#[from] ReportPathError),
+    #[error(transparent)]
+    Plan(Box<PlanError>),
+    #[error(transparent)]
+    Import(Box<ImportError>),
     #[error("starting the sandbox: {0}")]
     Sandbox(#[from] SandboxError),
     #[error("writing JSON: {0}")]
@@ -34,6 +45,18 @@ pub enum CliError {
     /// What the command line asks for cannot be done, said for the operator.
     #[error("{0}")]
     Usage(String),
+}
+
+impl From<PlanError> for CliError {
+    fn from(error: PlanError) -> Self {
+        Self::Plan(Box::new(error))
+    }
+}
+
+impl From<ImportError> for CliError {
+    fn from(error: ImportError) -> Self {
+        Self::Import(Box::new(error))
+    }
 }
 
 impl From<String> for CliError {

@@ -1,5 +1,7 @@
 //! `zdimport import`, `resume`, `runs` and `retry`: the engine headless, progress on stderr.
 
+use super::account::runtime;
+use super::{CliError, CliResult};
 use std::io::{IsTerminal as _, Write as _};
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
@@ -151,7 +153,7 @@ pub struct ReportArgs {
     pub organizations: bool,
 }
 
-pub fn import(args: &ImportArgs) -> Result<ExitCode, String> {
+pub fn import(args: &ImportArgs) -> CliResult<ExitCode> {
     runtime()?.block_on(async {
         let (client, sandbox) = if args.sandbox {
             let (client, sandbox) = start_sandbox(args.seed_users.as_deref()).await?;
@@ -162,7 +164,7 @@ pub fn import(args: &ImportArgs) -> Result<ExitCode, String> {
         // The same conversion as `plan`, `preview --account` and the TUI: dropdown labels to
         // values, numbers as numbers, unknown keys stopped here (issue: the headless import
         // once sent labels Zendesk silently dropped).
-        let answer = client.user_fields().await.map_err(|e| e.to_string())?;
+        let answer = client.user_fields().await?;
         let fields = Arc::new(Fields::new(answer.value));
         let mut prepared = args.mapping.prepare_for(Some(&fields))?;
         // The last round of requests is evened out for the jobs the engine runs at once.
@@ -193,8 +195,7 @@ pub fn import(args: &ImportArgs) -> Result<ExitCode, String> {
             let concurrency = PlanOptions::default().concurrency;
             let warnings =
                 crate::plan::orgs::resolve_import(&client, &mut plan, missing_orgs, concurrency)
-                    .await
-                    .map_err(|e| e.to_string())?;
+                    .await?;
             for warning in warnings {
                 eprintln!("zdimport: warning: {warning}");
             }
@@ -210,12 +211,12 @@ pub fn import(args: &ImportArgs) -> Result<ExitCode, String> {
             eprintln!("zdimport: {}", policy_text(policy, &left_out));
         }
         if policy == InvalidPolicy::Block && left_out.errors > 0 {
-            return Err(format!(
+            return Err(CliError::Usage(format!(
                 "--invalid block: {} rows have errors, so nothing is sent (`zdimport validate` \
                  lists them; --invalid skip sends the other {} rows)",
                 left_out.errors,
                 left_out.rows - left_out.errors
-            ));
+            )));
         }
         if args.dry_run {
             if args.target.json {
@@ -225,7 +226,7 @@ pub fn import(args: &ImportArgs) -> Result<ExitCode, String> {
         }
         check_report(&args.target, &args.mapping.source.file, args.yes)?;
         confirm(args.yes, &plan, &info)?;
-        let run = session::run::Run::create(info, plan).map_err(|e| e.to_string())?;
+        let run = session::run::Run::create(info, plan)?;
         eprintln!("zdimport: run {} ({})", run.info.id, run.dir().display());
         let speed = args
             .target
@@ -239,9 +240,9 @@ pub fn import(args: &ImportArgs) -> Result<ExitCode, String> {
     })
 }
 
-pub fn resume(args: &ResumeArgs) -> Result<ExitCode, String> {
-    let dir = session::run::find(args.run.as_deref()).map_err(|e| e.to_string())?;
-    let resumable = session::run::resume(&dir).map_err(|e| e.to_string())?;
+pub fn resume(args: &ResumeArgs) -> CliResult<ExitCode> {
+    let dir = session::run::find(args.run.as_deref())?;
+    let resumable = session::run::resume(&dir)?;
     let info = &resumable.run.info;
     if let Some(done) = resumable.finished {
         eprintln!(
@@ -263,7 +264,7 @@ pub fn resume(args: &ResumeArgs) -> Result<ExitCode, String> {
             .report
             .clone()
             .unwrap_or_else(|| dir.join("report.csv"));
-        session::run::write_report(&dir, &report).map_err(|e| e.to_string())?;
+        session::run::write_report(&dir, &report)?;
         let ran = Ran {
             summary: done,
             report,
@@ -272,11 +273,11 @@ pub fn resume(args: &ResumeArgs) -> Result<ExitCode, String> {
         return ran.finish(&args.target);
     }
     if info.sandbox {
-        return Err(format!(
+        return Err(CliError::Usage(format!(
             "run {} went to an in-process sandbox, which ended with its process: there is \
              nothing to resume it against",
             info.id
-        ));
+        )));
     }
     if let Some(damage) = &resumable.damage {
         eprintln!("zdimport: {damage}");
@@ -294,14 +295,14 @@ pub fn resume(args: &ResumeArgs) -> Result<ExitCode, String> {
     })
 }
 
-pub fn retry(args: &RetryArgs) -> Result<ExitCode, String> {
-    let dir = session::run::find(Some(&args.run)).map_err(|e| e.to_string())?;
+pub fn retry(args: &RetryArgs) -> CliResult<ExitCode> {
+    let dir = session::run::find(Some(&args.run))?;
     let rows = if args.all_failures {
         RetryRows::AllFailed
     } else {
         RetryRows::Retryable
     };
-    let mut retry = session::run::read_retry(&dir, rows).map_err(|e| e.to_string())?;
+    let mut retry = session::run::read_retry(&dir, rows)?;
     if retry.plan.rows() == 0 {
         eprintln!(
             "zdimport: run {} has no unknown row and no failure that can succeed sent again \
@@ -313,12 +314,12 @@ pub fn retry(args: &RetryArgs) -> Result<ExitCode, String> {
         return Ok(ExitCode::SUCCESS);
     }
     if retry.old.sandbox && !args.sandbox {
-        return Err(format!(
+        return Err(CliError::Usage(format!(
             "run {} went to an in-process sandbox, which ended with its process: there is no \
              account to retry it against; `zdimport retry {} --sandbox` rehearses the retry in \
              a new sandbox",
             retry.old.id, retry.old.id
-        ));
+        )));
     }
     eprintln!(
         "zdimport: retrying run {}: {}",
@@ -337,7 +338,7 @@ pub fn retry(args: &RetryArgs) -> Result<ExitCode, String> {
             (connect(&target).await?, None)
         };
         confirm(args.yes, &retry.plan, &retry.info)?;
-        let run = session::run::Run::retry(retry).map_err(|e| e.to_string())?;
+        let run = session::run::Run::retry(retry)?;
         eprintln!("zdimport: run {} ({})", run.info.id, run.dir().display());
         let speed = target
             .engine_speed
@@ -351,8 +352,8 @@ pub fn retry(args: &RetryArgs) -> Result<ExitCode, String> {
 }
 
 /// `zdimport runs`: one line per run, oldest first; `--json`, a list of objects.
-pub fn runs(args: &RunsArgs) -> Result<ExitCode, String> {
-    let dir = session::run::runs_dir().map_err(|e| e.to_string())?;
+pub fn runs(args: &RunsArgs) -> CliResult<ExitCode> {
+    let dir = session::run::runs_dir()?;
     let list = session::run::list();
     if list.is_empty() {
         eprintln!("zdimport: no runs in {}", dir.display());
@@ -404,8 +405,8 @@ fn run_json(run: &RunListing) -> serde_json::Value {
 }
 
 /// `zdimport report RUN`: an earlier run's results written again, as the import wrote them.
-pub fn report(args: &ReportArgs) -> Result<ExitCode, String> {
-    let dir = session::run::find(Some(&args.run)).map_err(|e| e.to_string())?;
+pub fn report(args: &ReportArgs) -> CliResult<ExitCode> {
+    let dir = session::run::find(Some(&args.run))?;
     let format = match (&args.format, &args.out) {
         (Some(format), _) => format.clone(),
         (None, Some(out))
@@ -425,16 +426,16 @@ pub fn report(args: &ReportArgs) -> Result<ExitCode, String> {
     if args.organizations {
         return organizations_report(args, &dir, format);
     }
-    let outcomes = session::run::outcomes(&dir).map_err(|e| e.to_string())?;
+    let outcomes = session::run::outcomes(&dir)?;
     match &args.out {
         Some(path) => {
             if !args.force && path.exists() {
-                return Err(format!(
+                return Err(CliError::Usage(format!(
                     "--out {} already exists: pass --force to replace it, or choose another path",
                     path.display()
-                ));
+                )));
             }
-            import::report::write_as(path, &outcomes, format).map_err(|e| e.to_string())?;
+            import::report::write_as(path, &outcomes, format)?;
             eprintln!(
                 "zdimport: run {}: {} rows written to {}",
                 session::run::id_of(&dir),
@@ -458,8 +459,8 @@ fn organizations_report(
     args: &ReportArgs,
     dir: &Path,
     format: import::report::Format,
-) -> Result<ExitCode, String> {
-    let orgs = session::run::organizations(dir).map_err(|e| e.to_string())?;
+) -> CliResult<ExitCode> {
+    let orgs = session::run::organizations(dir)?;
     if orgs.is_empty() {
         eprintln!(
             "zdimport: run {} created no organization first",
@@ -469,10 +470,10 @@ fn organizations_report(
     let mut written = Vec::new();
     import::report::write_organizations_to(&mut written, &orgs, format)?;
     match &args.out {
-        Some(path) if !args.force && path.exists() => Err(format!(
+        Some(path) if !args.force && path.exists() => Err(CliError::Usage(format!(
             "--out {} already exists: pass --force to replace it, or choose another path",
             path.display()
-        )),
+        ))),
         Some(path) => {
             std::fs::write(path, &written).map_err(|e| format!("{}: {e}", path.display()))?;
             Ok(ExitCode::SUCCESS)
@@ -494,7 +495,7 @@ async fn build_account_plan(
     args: &MappingArgs,
     checks: &AccountChecks,
     (client, rate, options): (&Client, &zendesk::RateInfo, PlanOptions),
-) -> Result<(ImportPlan, RunInfo, LeftOut), String> {
+) -> CliResult<(ImportPlan, RunInfo, LeftOut)> {
     let (input, errors, rows) = super::plan::checked_rows(&mut p, checks)?;
     let cost = crate::plan::estimate(&input, rate);
     let organizations = crate::plan::orgs::distinct_names(&input.users).len();
@@ -502,9 +503,7 @@ async fn build_account_plan(
         "zdimport: {}",
         super::plan::cost_line(&cost, input.users.len(), organizations)
     );
-    let looked_up = crate::plan::build(client, input, options, rate)
-        .await
-        .map_err(|e| e.to_string())?;
+    let looked_up = crate::plan::build(client, input, options, rate).await?;
     if let Some(line) = super::plan::primary_line(&looked_up) {
         eprintln!("zdimport: {line}");
     }
@@ -517,8 +516,7 @@ async fn build_account_plan(
         invalid: p.options.invalid,
         ..pipeline::Report::default()
     };
-    let plan = pipeline::import_plan_from(&looked_up, (false, p.options.jobs), &report)
-        .map_err(|e| e.to_string())?;
+    let plan = pipeline::import_plan_from(&looked_up, (false, p.options.jobs), &report)?;
     let info = run_info(&p, args, &plan);
     Ok((plan, info, left_out))
 }
@@ -548,7 +546,7 @@ fn build_plan(
     mut p: Prepared,
     args: &MappingArgs,
     checks: &AccountChecks,
-) -> Result<(ImportPlan, RunInfo, LeftOut), String> {
+) -> CliResult<(ImportPlan, RunInfo, LeftOut)> {
     let mut plan = ImportPlan::new(p.options.mode);
     let mut errors = Vec::new();
     let mut failure = None;
@@ -571,10 +569,9 @@ fn build_plan(
             }
             ControlFlow::Continue(())
         },
-    )
-    .map_err(|e| e.to_string())?;
+    )?;
     if let Some(failure) = failure {
-        return Err(failure);
+        return Err(CliError::Usage(failure));
     }
     let left_out = LeftOut::of(&errors, summary.rows);
     plan.settle_errors(&errors, p.options.invalid == InvalidPolicy::Include);
@@ -647,7 +644,7 @@ fn dry_run_json(
     })
 }
 
-fn print_json(value: &serde_json::Value) -> Result<(), String> {
+fn print_json(value: &serde_json::Value) -> CliResult<()> {
     let mut out = super::visible_stdout();
     super::stdout_written(
         serde_json::to_writer_pretty(&mut out, value)
@@ -658,7 +655,7 @@ fn print_json(value: &serde_json::Value) -> Result<(), String> {
 
 /// Before anything is sent: `--report` is not the input, and an existing one is replaced only
 /// with `--force` or, on a terminal without `--yes`, the operator's answer.
-fn check_report(target: &TargetArgs, input: &Path, yes: bool) -> Result<(), String> {
+fn check_report(target: &TargetArgs, input: &Path, yes: bool) -> CliResult<()> {
     let Some(report) = &target.report else {
         return Ok(());
     };
@@ -674,12 +671,12 @@ fn check_report(target: &TargetArgs, input: &Path, yes: bool) -> Result<(), Stri
                 Err("nothing sent".into())
             }
         }
-        other => other.map_err(|e| e.to_string()),
+        other => Ok(other?),
     }
 }
 
 /// One line from stdin: `y` or `yes` (any case) is yes.
-fn ask_yes() -> Result<bool, String> {
+fn ask_yes() -> CliResult<bool> {
     let mut answer = String::new();
     std::io::stdin()
         .read_line(&mut answer)
@@ -688,7 +685,7 @@ fn ask_yes() -> Result<bool, String> {
 }
 
 /// On a terminal, asks before sending; elsewhere `--yes` is required.
-fn confirm(yes: bool, plan: &ImportPlan, info: &RunInfo) -> Result<(), String> {
+fn confirm(yes: bool, plan: &ImportPlan, info: &RunInfo) -> CliResult<()> {
     if yes {
         return Ok(());
     }
@@ -708,13 +705,6 @@ fn confirm(yes: bool, plan: &ImportPlan, info: &RunInfo) -> Result<(), String> {
     }
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime, String> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start the async runtime: {e}"))
-}
-
 /// The run's own account unless the command line names another.
 fn with_account(target: &TargetArgs, info: &RunInfo) -> TargetArgs {
     let mut target = target.clone();
@@ -724,28 +714,25 @@ fn with_account(target: &TargetArgs, info: &RunInfo) -> TargetArgs {
     target
 }
 
-async fn connect(target: &TargetArgs) -> Result<Client, String> {
+async fn connect(target: &TargetArgs) -> CliResult<Client> {
     let (client, warning) = zendesk::connect(
         target.url.as_deref(),
         target.subdomain.as_deref(),
         |k| std::env::var(k).ok(),
         zendesk::DEFAULT_TIMEOUT,
     )
-    .await
-    .map_err(|e| e.to_string())?;
+    .await?;
     if let Some(warning) = warning {
         eprintln!("zdimport: {warning}");
     }
     Ok(client)
 }
 
-async fn start_sandbox(seed: Option<&Path>) -> Result<(Client, SandboxHandle), String> {
+async fn start_sandbox(seed: Option<&Path>) -> CliResult<(Client, SandboxHandle)> {
     let target = session::account::Target::Sandbox {
         seed: seed.map(Path::to_path_buf),
     };
-    let connected = session::account::connect(&target, |_| None)
-        .await
-        .map_err(|e| e.to_string())?;
+    let connected = session::account::connect(&target, |_| None).await?;
     let sandbox = connected.sandbox.ok_or("the sandbox did not start")?;
     eprintln!(
         "zdimport: importing into the in-process sandbox at {}",
@@ -755,10 +742,10 @@ async fn start_sandbox(seed: Option<&Path>) -> Result<(Client, SandboxHandle), S
 }
 
 /// The sandbox ends with the process: its users go to the run folder for a look.
-fn keep_sandbox_state(sandbox: &SandboxHandle, dir: &Path) -> Result<(), String> {
+fn keep_sandbox_state(sandbox: &SandboxHandle, dir: &Path) -> CliResult<()> {
     let path = dir.join("sandbox_users.json");
     let users = serde_json::json!({ "users": sandbox.users() });
-    let text = serde_json::to_vec_pretty(&users).map_err(|e| e.to_string())?;
+    let text = serde_json::to_vec_pretty(&users)?;
     std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
     eprintln!("zdimport: the sandbox's users are in {}", path.display());
     Ok(())
@@ -770,7 +757,7 @@ async fn execute(
     client: Client,
     target: &TargetArgs,
     speed: Option<f64>,
-) -> Result<Ran, String> {
+) -> CliResult<Ran> {
     let pace = session::run::Pace {
         jobs: target.concurrency.map(usize::from),
         speed,
@@ -820,7 +807,7 @@ struct Ran {
 
 impl Ran {
     /// The summary, report and log paths on stderr, `--json` on stdout; the exit code.
-    fn finish(self, target: &TargetArgs) -> Result<ExitCode, String> {
+    fn finish(self, target: &TargetArgs) -> CliResult<ExitCode> {
         let Ran {
             summary,
             report,

@@ -1,5 +1,6 @@
 //! What preview, validate and import share: a sheet, a mapping and a mode from the arguments.
 
+use super::{CliError, CliResult};
 use clap::Args;
 
 use super::SourceArgs;
@@ -59,41 +60,36 @@ pub struct Prepared {
 
 impl MappingArgs {
     /// Opens the file, finds the table and builds the mapping; notes go to stderr.
-    pub fn prepare(&self) -> Result<Prepared, String> {
+    pub fn prepare(&self) -> CliResult<Prepared> {
         self.prepare_for(None)
     }
 
     /// [`MappingArgs::prepare`] knowing the account's custom fields: `--auto` matches headers
     /// to them, and a column mapped to a key the account lacks (or has switched off) stops
     /// here, once, instead of failing every row.
-    pub fn prepare_for(&self, fields: Option<&Fields>) -> Result<Prepared, String> {
+    pub fn prepare_for(&self, fields: Option<&Fields>) -> CliResult<Prepared> {
         if self.profile.is_none() && self.maps.is_empty() && !self.auto {
-            return Err(format!(
+            return Err(CliError::Usage(format!(
                 "say how columns map: --profile NAME, --map \"Header=target\" or --auto \
                  (`zdimport inspect {}` shows the columns)",
                 self.source.file.display()
-            ));
+            )));
         }
-        let profile = self
-            .profile
-            .as_deref()
-            .map(profile::load)
-            .transpose()
-            .map_err(|e| e.to_string())?;
+        let profile = self.profile.as_deref().map(profile::load).transpose()?;
         for (p, note) in profile
             .iter()
             .flat_map(|p| p.notes.iter().map(move |n| (p, n)))
         {
             eprintln!("zdimport: profile '{}': {note}", p.name);
         }
-        let mut workbook = Workbook::open(&self.source.file).map_err(|e| e.to_string())?;
+        let mut workbook = Workbook::open(&self.source.file)?;
         let wanted_sheet = self
             .source
             .sheet
             .as_ref()
             .or(profile.as_ref().and_then(|p| p.sheet.as_ref()));
         let sheet = match wanted_sheet {
-            Some(name) => workbook.find_sheet(name).map_err(|e| e.to_string())?,
+            Some(name) => workbook.find_sheet(name)?,
             None => workbook.default_sheet(),
         };
         let header = self
@@ -101,7 +97,7 @@ impl MappingArgs {
             .header_row
             .or(profile.as_ref().and_then(|p| p.header_row))
             .map_or(HeaderChoice::Auto, HeaderChoice::Row);
-        let layout = workbook.layout(sheet, header).map_err(|e| e.to_string())?;
+        let layout = workbook.layout(sheet, header)?;
         let mut mapping = match &profile {
             Some(p) => fit(p, &layout)?,
             None if self.auto => {
@@ -121,12 +117,12 @@ impl MappingArgs {
         problems.extend(fields.map(|f| f.problems(&mapping)).unwrap_or_default());
         if !problems.is_empty() {
             let list: Vec<String> = problems.iter().map(ToString::to_string).collect();
-            return Err(format!(
+            return Err(CliError::Usage(format!(
                 "{}, sheet '{}': {}",
                 self.source.file.display(),
                 layout.sheet,
                 list.join("; ")
-            ));
+            )));
         }
         let options = payload::Options {
             mode,
@@ -169,7 +165,7 @@ impl MappingArgs {
         mapping: &Mapping,
         options: payload::Options,
         kept: Option<profile::ProfileOptions>,
-    ) -> Result<(), String> {
+    ) -> CliResult<()> {
         let mut saved = Profile::from_mapping(name, mapping, options.mode);
         if let Some(kept) = kept {
             saved.options.missing_orgs = kept.missing_orgs;
@@ -182,7 +178,7 @@ impl MappingArgs {
         if workbook.sheets().len() > 1 {
             saved.sheet = Some(layout.sheet.clone());
         }
-        let path = profile::save(&saved).map_err(|e| e.to_string())?;
+        let path = profile::save(&saved)?;
         eprintln!("zdimport: saved profile '{name}' ({})", path.display());
         Ok(())
     }
@@ -195,24 +191,24 @@ impl MappingArgs {
         &self,
         missing_orgs: crate::plan::MissingOrgs,
         make_primary: bool,
-    ) -> Result<(), String> {
+    ) -> CliResult<()> {
         let Some(name) = &self.save_profile else {
             return Ok(());
         };
-        let mut saved = profile::load(name).map_err(|e| e.to_string())?;
+        let mut saved = profile::load(name)?;
         saved.options.missing_orgs = missing_orgs;
         saved.options.make_primary = make_primary;
-        profile::save(&saved).map_err(|e| e.to_string())?;
+        profile::save(&saved)?;
         Ok(())
     }
 }
 
 /// Maps the table by a profile; a profile none of whose columns are here is an error.
-fn fit(profile: &Profile, layout: &TableLayout) -> Result<Mapping, String> {
+fn fit(profile: &Profile, layout: &TableLayout) -> CliResult<Mapping> {
     let fit = profile.apply(&layout.headers);
     let matched = profile.columns.len() - fit.missing.len();
     if matched == 0 && !profile.columns.is_empty() {
-        return Err(format!(
+        return Err(CliError::Usage(format!(
             "profile '{}' does not fit sheet '{}' (header row {}): none of its columns ({}) is a \
              header there; headers are: {}",
             profile.name,
@@ -220,7 +216,7 @@ fn fit(profile: &Profile, layout: &TableLayout) -> Result<Mapping, String> {
             layout.header_row,
             fit.missing.join(", "),
             layout.headers.join(", ")
-        ));
+        )));
     }
     if !fit.missing.is_empty() {
         eprintln!(

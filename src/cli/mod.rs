@@ -146,10 +146,10 @@ fn visible_stdout() -> crate::text::VisibleWriter<std::io::StdoutLock<'static>> 
 
 /// A failed write to stdout: a closed pipe (`| head -1`) is the reader's choice and ends the
 /// command quietly with success; anything else is an error.
-fn stdout_written(result: std::io::Result<()>) -> Result<(), String> {
+fn stdout_written(result: std::io::Result<()>) -> CliResult<()> {
     match result {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
-            Err(format!("cannot write to stdout: {e}"))
+            Err(CliError::Usage(format!("cannot write to stdout: {e}")))
         }
         _ => Ok(()),
     }
@@ -180,14 +180,14 @@ pub fn run(command: Command, log_level: crate::logging::Level) -> ExitCode {
         Command::Inspect(args) => inspect::run(&args),
         Command::Preview(args) => preview::run(&args),
         Command::Validate(args) => validate::run(&args),
-        Command::Plan(args) => plan::run(&args).map_err(CliError::from),
+        Command::Plan(args) => plan::run(&args),
         Command::Profiles(args) => profiles::run(&args),
-        Command::Import(args) => import::import(&args).map_err(CliError::from),
+        Command::Import(args) => import::import(&args),
         Command::Doctor(args) => doctor::run(&args),
-        Command::Resume(args) => import::resume(&args).map_err(CliError::from),
-        Command::Runs(args) => import::runs(&args).map_err(CliError::from),
-        Command::Report(args) => import::report(&args).map_err(CliError::from),
-        Command::Retry(args) => import::retry(&args).map_err(CliError::from),
+        Command::Resume(args) => import::resume(&args),
+        Command::Runs(args) => import::runs(&args),
+        Command::Report(args) => import::report(&args),
+        Command::Retry(args) => import::retry(&args),
         Command::Login(args) => login::run(&args),
         Command::Logout(args) => login::logout(&args),
         Command::Sandbox(args) => sandbox::run(&args),

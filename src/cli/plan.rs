@@ -1,5 +1,6 @@
 //! `zdimport plan`: what an import would do to each row, looked up in the account first.
 
+use super::CliResult;
 use std::io::{BufRead, BufWriter, IsTerminal, Write};
 use std::ops::ControlFlow;
 use std::process::ExitCode;
@@ -69,14 +70,14 @@ pub(super) fn parse_missing_orgs(text: &str) -> Result<MissingOrgs, String> {
 pub(super) fn missing_orgs_policy(
     chosen: Option<MissingOrgs>,
     mapping: &MappingArgs,
-) -> Result<MissingOrgs, String> {
+) -> CliResult<MissingOrgs> {
     if let Some(policy) = chosen {
         return Ok(policy);
     }
     let Some(name) = &mapping.profile else {
         return Ok(MissingOrgs::default());
     };
-    let profile = crate::profile::load(name).map_err(|e| e.to_string())?;
+    let profile = crate::profile::load(name)?;
     Ok(profile.options.missing_orgs)
 }
 
@@ -86,7 +87,7 @@ const EXIT_ROW_PROBLEMS: u8 = 1;
 /// Lookups longer than this ask first on a terminal.
 const ASK_OVER_MINUTES: f64 = 1.0;
 
-pub fn run(args: &PlanArgs) -> Result<ExitCode, String> {
+pub fn run(args: &PlanArgs) -> CliResult<ExitCode> {
     let runtime = runtime()?;
     let connected = runtime.block_on(args.connection.connect())?;
     let mut prepared = args.mapping.prepare_for(Some(&connected.fields))?;
@@ -122,14 +123,12 @@ pub fn run(args: &PlanArgs) -> Result<ExitCode, String> {
     };
     args.mapping
         .save_plan_choices(options.missing_orgs, options.make_primary)?;
-    let plan = runtime
-        .block_on(plan::build(
-            &connected.client,
-            input,
-            options,
-            &connected.rate,
-        ))
-        .map_err(|e| e.to_string())?;
+    let plan = runtime.block_on(plan::build(
+        &connected.client,
+        input,
+        options,
+        &connected.rate,
+    ))?;
     let mut out = BufWriter::new(super::visible_stdout());
     let written = if args.json {
         write_json(&mut out, &plan)
@@ -150,7 +149,7 @@ fn read_rows(
     prepared: &mut Prepared,
     connected: &Connected,
     args: &PlanArgs,
-) -> Result<PlanInput, String> {
+) -> CliResult<PlanInput> {
     let checks = connected.checks(args.connection.blank);
     checked_rows(prepared, &checks).map(|(input, ..)| input)
 }
@@ -160,7 +159,7 @@ fn read_rows(
 pub(super) fn checked_rows(
     prepared: &mut Prepared,
     checks: &AccountChecks,
-) -> Result<(PlanInput, Vec<Issue>, u64), String> {
+) -> CliResult<(PlanInput, Vec<Issue>, u64)> {
     let mut input = PlanInput::default();
     let mut errors = Vec::new();
     let summary = pipeline::run_with(
@@ -181,8 +180,7 @@ pub(super) fn checked_rows(
             }
             ControlFlow::Continue(())
         },
-    )
-    .map_err(|e| e.to_string())?;
+    )?;
     Ok((input, errors, summary.rows))
 }
 

@@ -90,9 +90,7 @@ pub fn run(args: &PreviewArgs) -> CliResult<ExitCode> {
         },
     )?;
     if let Some(e) = write_error {
-        return super::stdout_written(Err(e))
-            .map(|()| ExitCode::SUCCESS)
-            .map_err(CliError::from);
+        return super::stdout_written(Err(e)).map(|()| ExitCode::SUCCESS);
     }
     if let Some(n) = args.batch.filter(|&n| n == 0 || n > summary.requests) {
         return Err(CliError::Usage(format!(
