@@ -1349,8 +1349,8 @@ impl Engine {
                     Some(format!(
                         "Zendesk holds a user with this email (it refused a second one), most \
                          likely created by this run's request whose answer was lost, but its \
-                         search has not shown it after {}s; not sent again — `zdimport retry` \
-                         or `resume` looks it up later",
+                         search has not shown it after {}s; not sent again — a retry or a \
+                         resume of the run looks it up later",
                         waited.as_secs()
                     )),
                 ));
