@@ -106,17 +106,11 @@ pub fn centered(area: Rect, width: u16, height: u16) -> Rect {
     h
 }
 
-/// About how many rows `lines` take wrapped at `width` (word wrapping leaves the ends of
-/// lines short: an eighth more is allowed for each line that wraps).
+/// How many rows `lines` take word-wrapped at `width`, as a wrapped `Paragraph` draws them.
 pub fn wrapped_height(lines: &[Line<'_>], width: u16) -> u16 {
-    let inner = usize::from(width).max(1);
-    let rows: usize = lines
-        .iter()
-        .map(|l| match l.width() {
-            w if w <= inner => 1,
-            w => (w + w / 8).div_ceil(inner),
-        })
-        .sum();
+    let rows = Paragraph::new(lines.to_vec())
+        .wrap(Wrap { trim: false })
+        .line_count(width.max(1));
     u16::try_from(rows).unwrap_or(u16::MAX)
 }
 
@@ -130,8 +124,9 @@ pub fn popup(
     color: Color,
 ) {
     let width = 70.min(area.width);
-    let height = wrapped_height(&lines, width.saturating_sub(2)).saturating_add(4);
-    let rect = centered(area, width, height.max(6));
+    // The text and the two borders (the keys are on the bottom one).
+    let height = wrapped_height(&lines, width.saturating_sub(2)).saturating_add(2);
+    let rect = centered(area, width, height.max(4));
     Clear.render(rect, buf);
     let block = Block::bordered()
         .border_type(BorderType::Rounded)
