@@ -470,3 +470,34 @@ mod tests {
         assert_eq!(s.update(&Action::Enter), None);
     }
 }
+
+/// The screen within the whole app: snapshots of its states, and its keys.
+#[cfg(test)]
+mod app_tests {
+    use crate::tui::testing::*;
+
+    #[test]
+    fn check_screen() {
+        insta::assert_snapshot!(frame(&mut check_app(), 100, 30).backend());
+        insta::assert_snapshot!(
+            "check_screen_80x24",
+            frame(&mut check_app(), 80, 24).backend()
+        );
+        let mut app = check_app();
+        app.update(Action::Enter);
+        insta::assert_snapshot!("check_row_detail", frame(&mut app, 100, 30).backend());
+        let mut running = map_app();
+        running.update(Action::Next);
+        insta::assert_snapshot!("check_running", frame(&mut running, 80, 24).backend());
+    }
+
+    #[test]
+    fn check_errors_are_red() {
+        let terminal = frame(&mut check_app(), 100, 30);
+        let buf = terminal.backend().buffer();
+        let line: String = (0..100).map(|x| buf[(x, 6)].symbol()).collect();
+        assert!(line.contains("not a valid email"), "{line}");
+        let at = u16::try_from(line.find("'person3").unwrap()).unwrap();
+        assert_eq!(buf[(at + 2, 6)].fg, widgets::theme::ERROR);
+    }
+}

@@ -765,3 +765,48 @@ mod tests {
         );
     }
 }
+
+/// The screen within the whole app: snapshots of its states, and its keys.
+#[cfg(test)]
+mod app_tests {
+    use crate::tui::testing::*;
+
+    #[test]
+    fn connect_screen() {
+        let mut app = connect_app();
+        assert_eq!(app.screen.step(), 5);
+        insta::assert_snapshot!(frame(&mut app, 100, 30).backend());
+        let Some(Command::TestConnection(request)) = app.update(Action::Enter) else {
+            panic!("connection test");
+        };
+        assert_eq!(request.url, "http://127.0.0.1:8080");
+        app.handle(AppEvent::Connected(Ok(screens::connect::Account {
+            url: "http://127.0.0.1:8080/".into(),
+            name: "Sandbox Admin".into(),
+            email: "admin@sandbox.example".into(),
+            role: "admin".into(),
+            warning: None,
+            doctor: vec![
+                "✗ User tagging: `tagging` off — Zendesk ignores tags on users: a tags column \
+                 changes nothing"
+                    .into(),
+                "Account checked (read-only): 9 of 13 as expected; `zdimport doctor` lists all."
+                    .into(),
+            ],
+        })));
+        insta::assert_snapshot!("connect_connected_80x24", frame(&mut app, 80, 24).backend());
+        app.handle(AppEvent::Connected(Err(
+            "Zendesk refused the sign-in: check the email and token, or sign in again \
+             (GET /api/v2/users/me.json: HTTP 401: Couldn't authenticate you)"
+                .into(),
+        )));
+        insta::assert_snapshot!("connect_failed", frame(&mut app, 100, 30).backend());
+        // Esc keeps the mode and options chosen here.
+        if let Screen::Connect(state) = &mut app.screen {
+            state.mode = crate::payload::Mode::Create;
+        }
+        app.update(Action::Back);
+        assert_eq!(app.session.mode, crate::payload::Mode::Create);
+        assert_eq!(app.screen.step(), 4);
+    }
+}

@@ -637,3 +637,59 @@ mod tests {
         insta::assert_snapshot!("map_wide_picker_80x24", terminal.backend());
     }
 }
+
+/// The screen within the whole app: snapshots of its states, and its keys.
+#[cfg(test)]
+mod app_tests {
+    use crate::tui::testing::*;
+
+    #[test]
+    fn map_screen() {
+        insta::assert_snapshot!(frame(&mut map_app(), 100, 30).backend());
+        insta::assert_snapshot!("map_screen_80x24", frame(&mut map_app(), 80, 24).backend());
+    }
+
+    #[test]
+    fn map_screen_popups() {
+        let mut app = map_app();
+        app.update(Action::Down);
+        app.update(Action::Down);
+        app.update(Action::Down);
+        app.update(Action::Enter);
+        for c in "us".chars() {
+            app.update(Action::Char(c));
+        }
+        insta::assert_snapshot!("map_picker", frame(&mut app, 100, 30).backend());
+        app.update(Action::Back);
+        app.update(Action::CustomField);
+        insta::assert_snapshot!("map_custom_field", frame(&mut app, 80, 24).backend());
+        app.update(Action::Enter);
+        app.update(Action::Transform);
+        app.update(Action::Down);
+        app.update(Action::Down);
+        app.update(Action::Right);
+        insta::assert_snapshot!("map_transform", frame(&mut app, 100, 30).backend());
+        app.update(Action::Back);
+        app.update(Action::Mode);
+        app.update(Action::Mode);
+        insta::assert_snapshot!("map_missing_for_mode", frame(&mut app, 100, 30).backend());
+    }
+
+    #[test]
+    fn map_screen_offers_a_saved_profile() {
+        let mut app = sheet_app();
+        let mut with_table = map_app();
+        std::mem::swap(&mut app, &mut with_table);
+        let profile: crate::profile::Profile = serde_json::from_str(
+            r#"{"version":1,"name":"crm monthly","mode":"create","columns":[
+                {"source":"Full Name","target":"name"},{"source":"E-mail","target":"email"},
+                {"source":"Plan","target":"user_fields.plan"}]}"#,
+        )
+        .unwrap();
+        if let Screen::Map(state) = &mut app.screen {
+            state.profile_name = None;
+        }
+        app.handle(AppEvent::ProfilesListed(vec![profile]));
+        insta::assert_snapshot!(frame(&mut app, 100, 30).backend());
+    }
+}

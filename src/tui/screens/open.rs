@@ -640,3 +640,67 @@ mod tests {
         insta::assert_snapshot!("open_typed_path_80x24", frame(&mut s, 80, 24).backend());
     }
 }
+
+/// The screen within the whole app: snapshots of its states, and its keys.
+#[cfg(test)]
+mod app_tests {
+    use crate::tui::testing::*;
+
+    #[test]
+    fn open_screen() {
+        insta::assert_snapshot!(frame(&mut open_app(), 100, 30).backend());
+        insta::assert_snapshot!(
+            "open_screen_80x24",
+            frame(&mut open_app(), 80, 24).backend()
+        );
+    }
+
+    #[test]
+    fn open_screen_loading() {
+        let mut app = open_app();
+        if let Screen::Open(s) = &mut app.screen {
+            s.loading = Some(open::Loading {
+                path: "/home/ops/exports/crm_contacts.xlsx".into(),
+                rows: 120_000,
+                expected: None,
+            });
+        }
+        insta::assert_snapshot!(frame(&mut app, 100, 30).backend());
+    }
+
+    #[test]
+    fn an_interrupted_run_is_offered_first_and_resumes() {
+        let mut app = open_app();
+        if let Screen::Open(state) = &mut app.screen {
+            state.entries.insert(
+                0,
+                Entry {
+                    path: "/data/runs/20261127-101500-4821".into(),
+                    kind: EntryKind::Run,
+                    bytes: 0,
+                    note: "run 20261127-101500-4821: users.xlsx, 300 of 1000 rows done, to \
+                           https://acme.zendesk.com/"
+                        .into(),
+                },
+            );
+        }
+        insta::assert_snapshot!(frame(&mut app, 100, 30).backend());
+        app.update(Action::Home);
+        let command = app.update(Action::Enter);
+        assert_eq!(
+            command,
+            Some(Command::ResumeImport(
+                "/data/runs/20261127-101500-4821".into()
+            ))
+        );
+        assert_eq!(
+            app.screen.step(),
+            7,
+            "the Run screen follows the resumed run"
+        );
+        assert_eq!(
+            app.session.run_dir,
+            Some(PathBuf::from("/data/runs/20261127-101500-4821"))
+        );
+    }
+}

@@ -973,3 +973,98 @@ mod tests {
         assert_eq!(s.cursor.selected, 1, "the row last shown stays selected");
     }
 }
+
+/// The screen within the whole app: snapshots of its states, and its keys.
+#[cfg(test)]
+mod app_tests {
+    use crate::tui::testing::*;
+
+    #[test]
+    fn plan_screen() {
+        use crate::plan::{Action as RowAction, Change, Cost, Plan, RowPlan, Spent};
+        let mut app = connect_app();
+        app.history.push(std::mem::replace(
+            &mut app.screen,
+            Screen::Plan(screens::plan::PlanState::new(crate::payload::Mode::Upsert)),
+        ));
+        insta::assert_snapshot!("plan_checking_80x24", frame(&mut app, 80, 24).backend());
+        let cost = Cost {
+            requests: 1,
+            at_most: 12,
+            rate_limit: Some(700),
+            minutes: 0.0,
+        };
+        let check = screens::plan::AccountCheck {
+            fields: 2,
+            problems: Vec::new(),
+            ready: 11,
+            warnings: 0,
+            errors: 1,
+            cost,
+        };
+        if let Screen::Plan(state) = &mut app.screen {
+            state.checked(check);
+        }
+        insta::assert_snapshot!("plan_cost", frame(&mut app, 100, 30).backend());
+        let row = |row, action| RowPlan {
+            row,
+            action,
+            user: None,
+        };
+        let plan = Plan {
+            mode: crate::payload::Mode::Upsert,
+            rows: vec![
+                row(4, RowAction::New),
+                row(
+                    5,
+                    RowAction::Update {
+                        id: 360_000_000_105,
+                        changes: vec![
+                            Change {
+                                field: "name".into(),
+                                old: "Person One".into(),
+                                new: "Person 1".into(),
+                            },
+                            Change {
+                                field: "user_fields.plan".into(),
+                                old: "silver".into(),
+                                new: "gold".into(),
+                            },
+                        ],
+                    },
+                ),
+                row(
+                    6,
+                    RowAction::Unchanged {
+                        id: 360_000_000_106,
+                    },
+                ),
+                row(
+                    7,
+                    RowAction::Invalid {
+                        reason: "'person3(at)example.com' is not a valid email address".into(),
+                    },
+                ),
+                row(
+                    8,
+                    RowAction::Conflict {
+                        external_id_user: 1,
+                        email_user: 2,
+                        reason: "external_id 10004 is user 1, email person4@example.com is user 2"
+                            .into(),
+                    },
+                ),
+            ],
+            missing_organizations: vec!["Globex".into()],
+            warnings: Vec::new(),
+            cost,
+            spent: Spent {
+                requests: 2,
+                rate_limited: 0,
+            },
+        };
+        app.handle(AppEvent::Planned(Ok(plan)));
+        insta::assert_snapshot!("plan_rows", frame(&mut app, 100, 30).backend());
+        insta::assert_snapshot!("plan_rows_80x24", frame(&mut app, 80, 24).backend());
+    }
+}

@@ -336,3 +336,20 @@ mod tests {
         insta::assert_snapshot!("preview_wide_80x24", terminal.backend());
     }
 }
+
+/// The screen within the whole app: snapshots of its states, and its keys.
+#[cfg(test)]
+mod app_tests {
+    use crate::tui::testing::*;
+
+    #[test]
+    fn preview_screen() {
+        let mut app = check_app();
+        app.update(Action::Next);
+        insta::assert_snapshot!(frame(&mut app, 100, 30).backend());
+        insta::assert_snapshot!("preview_screen_80x24", frame(&mut app, 80, 24).backend());
+        app.update(Action::Jump);
+        app.update(Action::Char('9'));
+        insta::assert_snapshot!("preview_goto", frame(&mut app, 80, 24).backend());
+    }
+}

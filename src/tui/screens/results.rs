@@ -571,3 +571,90 @@ mod tests {
         }
     }
 }
+
+/// The screen within the whole app: snapshots of its states, and its keys.
+#[cfg(test)]
+mod app_tests {
+    use crate::tui::testing::*;
+
+    #[test]
+    fn results_screen() {
+        let mut app = results_app();
+        assert_eq!(app.screen.step(), 8);
+        insta::assert_snapshot!(frame(&mut app, 100, 30).backend());
+        insta::assert_snapshot!("results_80x24", frame(&mut app, 80, 24).backend());
+        app.update(Action::Filter);
+        insta::assert_snapshot!("results_failed_only", frame(&mut app, 100, 30).backend());
+        let Some(Command::SentUser { dir, index }) = app.update(Action::Enter) else {
+            panic!("the user as sent is read from the run's plan");
+        };
+        assert_eq!(
+            (dir, index),
+            (PathBuf::from("/data/runs/20261127-101500-4821"), 7)
+        );
+        app.handle(AppEvent::SentUser {
+            index: 99,
+            body: Ok("stale".into()),
+        });
+        app.handle(AppEvent::SentUser {
+            index,
+            body: Ok(serde_json::to_string_pretty(&serde_json::json!({
+                "name": "Person 7", "email": "person7@example.com", "external_id": "10007"
+            }))
+            .unwrap()),
+        });
+        insta::assert_snapshot!("results_detail", frame(&mut app, 100, 30).backend());
+        app.update(Action::Back);
+        app.update(Action::Export);
+        let Some(Command::Export { path, outcomes }) = app.update(Action::Enter) else {
+            panic!("export command");
+        };
+        assert_eq!(
+            path,
+            PathBuf::from("/data/runs/20261127-101500-4821/results.csv")
+        );
+        assert_eq!(outcomes.len(), 1, "the rows the filter shows");
+        assert_eq!(app.update(Action::Retry), None, "asks first");
+        insta::assert_snapshot!("results_retry_question", frame(&mut app, 80, 24).backend());
+        let Some(Command::RetryImport { run_dir, rows, .. }) = app.update(Action::Yes) else {
+            panic!("retry command");
+        };
+        assert_eq!(rows, crate::import::RetryRows::Retryable);
+        assert_eq!(run_dir, PathBuf::from("/data/runs/20261127-101500-4821"));
+        assert_eq!(app.screen.step(), 7, "a new run starts");
+    }
+
+    #[test]
+    fn results_of_a_cancelled_run_show_the_rows_not_sent() {
+        use crate::import::Outcome;
+        let (mut app, _) = run_app();
+        let outcomes = vec![
+            outcome(4, Outcome::Created),
+            outcome(5, Outcome::Created),
+            outcome(6, Outcome::NotSent),
+            outcome(7, Outcome::NotSent),
+        ];
+        app.handle(AppEvent::ImportEnded(Ok((
+            crate::import::Summary::default(),
+            outcomes,
+        ))));
+        app.handle(AppEvent::Import(crate::import::ImportEvent::Finished(
+            Box::default(),
+        )));
+        app.update(Action::Next);
+        for _ in 0..3 {
+            app.update(Action::Filter);
+        }
+        insta::assert_snapshot!(
+            "results_cancelled_not_sent",
+            frame(&mut app, 80, 24).backend()
+        );
+        assert_eq!(
+            app.update(Action::ResumeRun),
+            Some(Command::ResumeImport(PathBuf::from(
+                "/data/runs/20261127-101500-4821"
+            )))
+        );
+        assert_eq!(app.screen.step(), 7);
+    }
+}

@@ -761,3 +761,59 @@ mod tests {
         );
     }
 }
+
+/// The screen within the whole app: snapshots of its states, and its keys.
+#[cfg(test)]
+mod app_tests {
+    use crate::tui::testing::*;
+
+    #[test]
+    fn run_screen_states() {
+        use crate::import::{ImportEvent, Summary, WaitReason};
+        let (mut app, t0) = run_app();
+        insta::assert_snapshot!("run_running", frame(&mut app, 100, 30).backend());
+        app.handle(AppEvent::Import(ImportEvent::Waiting {
+            reason: WaitReason::RateLimit,
+            until: t0 + std::time::Duration::from_secs(30),
+        }));
+        insta::assert_snapshot!("run_rate_limited_80x24", frame(&mut app, 80, 24).backend());
+        assert_eq!(app.update(Action::Pause), Some(Command::PauseImport(true)));
+        app.handle(AppEvent::Import(ImportEvent::Paused));
+        insta::assert_snapshot!("run_paused", frame(&mut app, 100, 30).backend());
+        assert_eq!(app.update(Action::Pause), Some(Command::PauseImport(false)));
+        assert_eq!(app.update(Action::Cancel), Some(Command::CancelImport));
+        app.handle(AppEvent::Import(ImportEvent::Cancelling));
+        insta::assert_snapshot!("run_cancelling", frame(&mut app, 100, 30).backend());
+        // Quitting while it runs asks, says the run stays resumable, and cancels.
+        app.update(Action::Quit);
+        assert_eq!(app.overlay, Some(Overlay::ConfirmQuit));
+        insta::assert_snapshot!("run_quit_question", frame(&mut app, 80, 24).backend());
+        app.update(Action::No);
+        app.handle(AppEvent::Import(ImportEvent::Finished(Box::new(Summary {
+            rows: 12,
+            created: 8,
+            updated: 1,
+            failed: 1,
+            skipped: 1,
+            unknown: 1,
+            ..Summary::default()
+        }))));
+        if let Screen::Run(state) = &mut app.screen {
+            state.now = t0 + std::time::Duration::from_secs(9);
+        }
+        insta::assert_snapshot!("run_finished", frame(&mut app, 100, 30).backend());
+        assert_eq!(
+            app.update(Action::Quit),
+            Some(Command::Quit),
+            "nothing running: no question"
+        );
+    }
+
+    #[test]
+    fn quitting_during_a_run_cancels_it_and_leaves() {
+        let (mut app, _) = run_app();
+        app.update(Action::Quit);
+        assert_eq!(app.update(Action::Yes), Some(Command::CancelImport));
+        assert!(app.quit);
+    }
+}

@@ -459,3 +459,34 @@ mod tests {
         insta::assert_snapshot!("sheet_wide_scrolled_80x24", terminal.backend());
     }
 }
+
+/// The screen within the whole app: snapshots of its states, and its keys.
+#[cfg(test)]
+mod app_tests {
+    use crate::tui::testing::*;
+
+    #[test]
+    fn sheet_screen() {
+        insta::assert_snapshot!(frame(&mut sheet_app(), 100, 30).backend());
+        insta::assert_snapshot!(
+            "sheet_screen_80x24",
+            frame(&mut sheet_app(), 80, 24).backend()
+        );
+    }
+
+    #[test]
+    fn sheet_screen_says_what_decoding_a_csv_found() {
+        let mut app = sheet_app();
+        if let Screen::Sheet(state) = &mut app.screen {
+            state.notes = vec![
+                "row 12, byte 431: 1 byte that is not UTF-8 (shown as �); the rest of the file \
+                 is UTF-8, so it is read as UTF-8"
+                    .into(),
+            ];
+        }
+        insta::assert_snapshot!(
+            "sheet_screen_csv_notes_80x24",
+            frame(&mut app, 80, 24).backend()
+        );
+    }
+}
