@@ -169,7 +169,7 @@ fn run_import(rows: u32, events: mpsc::Sender<ImportEvent>) -> import::Summary {
 
 fn plan(rows: u32) -> ImportPlan {
     let mut plan = ImportPlan::new(Mode::Create);
-    let mut batcher = Batcher::new(Mode::Create);
+    let mut batcher = Batcher::new(Mode::Create, zdimport::payload::JOB_LIMIT);
     for i in 0..rows {
         let user = User {
             name: Some(format!("User {i}")),
@@ -177,11 +177,11 @@ fn plan(rows: u32) -> ImportPlan {
             external_id: Some(format!("{}", 1_000_000 + i)),
             ..User::default()
         };
-        if let Some(request) = batcher.push(i + 2, user) {
+        for request in batcher.push(i + 2, user) {
             plan.push_request(&request).expect("batch");
         }
     }
-    if let Some(request) = batcher.finish() {
+    for request in batcher.finish() {
         plan.push_request(&request).expect("batch");
     }
     plan

@@ -9,9 +9,11 @@ use std::sync::Arc;
 
 use crate::error::SheetError;
 use crate::mapping::Mapping;
+use crate::payload::Fields;
 pub use crate::payload::Options;
-use crate::payload::{Batcher, Blank, Checker, InvalidPolicy, Issue, Request, RowStatus, Severity};
-use crate::plan::Fields;
+use crate::payload::{
+    Batcher, Blank, Checker, InvalidPolicy, Issue, Layout, Request, RowStatus, Severity,
+};
 use crate::sheet::{HeaderChoice, Row, Table, TableLayout, TextNote, Workbook};
 
 /// What the pipeline hands out as it goes.
@@ -112,7 +114,7 @@ pub fn run_with(
         let wanted: Vec<usize> = mapping.mapped().map(|(c, _)| c.index).collect();
         let reader = scope.spawn(move || read_chunks(workbook, (sheet, header), &wanted, &tx));
         let mut checker: Option<Checker> = None;
-        let mut batcher = Batcher::new(options.mode);
+        let mut batcher = Batcher::new(options.mode, options.jobs);
         let mut counts = Counts::default();
         let mut on_row = |first_column: u32, row: Row| -> ControlFlow<()> {
             let checker =
@@ -136,7 +138,8 @@ pub fn run_with(
                 }
                 on_event(Event::Issue(issue))?;
             }
-            if let Some(request) = checked.user.and_then(|u| batcher.push(checked.row, u)) {
+            let round = checked.user.map(|u| batcher.push(checked.row, u));
+            for request in round.into_iter().flatten() {
                 counts.requests += 1;
                 on_event(Event::Request(request))?;
             }
@@ -157,10 +160,12 @@ pub fn run_with(
             Ok(read) => read?,
             Err(panic) => std::panic::resume_unwind(panic),
         };
-        if let (false, Some(request)) = (stopped, batcher.finish()) {
-            counts.requests += 1;
-            // The last event: stopping here changes nothing.
-            let _last = on_event(Event::Request(request));
+        if !stopped {
+            for request in batcher.finish() {
+                counts.requests += 1;
+                // The last events: stopping here changes nothing.
+                let _last = on_event(Event::Request(request));
+            }
         }
         Ok(Summary {
             layout,
@@ -355,7 +360,7 @@ fn check_rows(
         invalid: options.invalid,
         ..Report::default()
     };
-    let mut batch: Vec<u32> = Vec::new();
+    let mut layout = Layout::new(options.jobs);
     for (i, row) in table.rows.iter().enumerate() {
         if i % 10_000 == 0 && cancelled() {
             return None;
@@ -374,15 +379,10 @@ fn check_rows(
             if let Some(users) = keep.as_deref_mut() {
                 users.push((checked.row, user));
             }
-            batch.push(checked.row);
-            if batch.len() == crate::payload::BATCH_SIZE {
-                report.batches.push(std::mem::take(&mut batch));
-            }
+            report.batches.extend(layout.push(checked.row));
         }
     }
-    if !batch.is_empty() {
-        report.batches.push(batch);
-    }
+    report.batches.extend(layout.finish());
     report.issues.sort_by_key(|i| i.row);
     report.ready = counts.ready;
     report.warnings = counts.warnings;
@@ -407,27 +407,13 @@ pub fn request_for_with(
     rows: &[u32],
 ) -> Request {
     let mut checker = checks.checker(mapping, table.layout.first_column, options);
-    let mut batcher = Batcher::new(options.mode);
-    for &number in rows {
-        let Some(row) = table.row(number) else {
-            continue;
-        };
-        if let Some(user) = checker.check(row.clone()).user
-            && let Some(full) = batcher.push(number, user)
-        {
-            // A batch holds at most BATCH_SIZE rows: this is all of it.
-            return full;
-        }
-    }
-    batcher.finish().unwrap_or_else(|| {
-        let (method, path) = options.mode.endpoint();
-        Request {
-            method,
-            path,
-            rows: Vec::new(),
-            body: crate::payload::Body { users: Vec::new() },
-        }
-    })
+    // A batch holds at most BATCH_SIZE rows, laid out when the rows were checked: all of it
+    // is one request.
+    let (rows, users) = rows
+        .iter()
+        .filter_map(|&number| Some((number, checker.check(table.row(number)?.clone()).user?)))
+        .unzip();
+    Request::new(options.mode, rows, users)
 }
 
 /// The import plan of a checked table: its requests built again, and every row with an error
@@ -492,13 +478,14 @@ pub fn name_skipped(plan: &mut crate::import::ImportPlan, table: &Table, mapping
 }
 
 /// The import plan of an account-aware [`crate::plan::Plan`]: its requests (unchanged rows,
-/// conflicts and rows that would fail left out with their reason), and the rows with errors.
+/// conflicts and rows that would fail left out with their reason), and the rows with errors;
+/// its requests laid out for `jobs` jobs at once.
 pub fn import_plan_from(
     plan: &crate::plan::Plan,
-    skip_unchanged: bool,
+    (skip_unchanged, jobs): (bool, usize),
     report: &Report,
 ) -> Result<crate::import::ImportPlan, crate::import::ImportError> {
-    let routed = plan.import(skip_unchanged);
+    let routed = plan.import(skip_unchanged, jobs);
     let mut out = crate::import::ImportPlan::new(plan.mode);
     for request in &routed.requests {
         out.push_request(request)?;
@@ -578,22 +565,23 @@ pub(crate) mod tests {
         let report = check_table(&t, &mapping, &options, &|| false).unwrap();
         assert_eq!((report.ready, report.warnings, report.errors), (247, 1, 2));
         assert_eq!(report.rows(), 250);
+        // Laid out for 30 jobs at once: one round, evened out (none under 25 users).
         let sizes: Vec<usize> = report.batches.iter().map(Vec::len).collect();
-        assert_eq!(sizes, vec![100, 100, 48]);
+        assert_eq!(sizes, vec![28, 28, 28, 28, 28, 27, 27, 27, 27]);
         // Row 5 (no name) and row 9 (email of row 2 again) are not sent.
         assert_eq!(report.batch_of(5), None);
         assert_eq!(report.batch_of(9), None);
         assert_eq!(report.batch_of(2), Some(0));
-        assert_eq!(report.batch_of(251), Some(2));
+        assert_eq!(report.batch_of(251), Some(8));
         assert_eq!(report.batch_of(900), None);
         assert!(report.issues.windows(2).all(|w| w[0].row <= w[1].row));
 
-        let full = request_for(&t, &mapping, &options, &report.batches[0]);
-        assert_eq!(full.rows, report.batches[0]);
-        assert_eq!(full.body.users.len(), 100);
-        let request = request_for(&t, &mapping, &options, &report.batches[2]);
-        assert_eq!(request.rows, report.batches[2]);
-        assert_eq!(request.body.users[47].email.as_deref(), Some("u249@x.com"));
+        let first = request_for(&t, &mapping, &options, &report.batches[0]);
+        assert_eq!(first.rows, report.batches[0]);
+        assert_eq!(first.body.users.len(), 28);
+        let request = request_for(&t, &mapping, &options, &report.batches[8]);
+        assert_eq!(request.rows, report.batches[8]);
+        assert_eq!(request.body.users[26].email.as_deref(), Some("u249@x.com"));
 
         let plan = import_plan(&t, &mapping, &options, &report).unwrap();
         assert_eq!(

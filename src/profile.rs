@@ -172,11 +172,10 @@ impl Profile {
         let mut missing = Vec::new();
         let mut columns = Mapping::unmapped(headers).columns;
         for pc in &self.columns {
-            let key = normalise(&pc.source);
-            match columns
-                .iter_mut()
-                .find(|c| normalise(&c.header) == key && c.reason == MatchReason::Unmatched)
-            {
+            let key = crate::mapping::header_key(&pc.source);
+            match columns.iter_mut().find(|c| {
+                crate::mapping::header_key(&c.header) == key && c.reason == MatchReason::Unmatched
+            }) {
                 Some(c) => {
                     c.target = pc.target.clone();
                     c.transform = pc.transform.clone();
@@ -196,15 +195,6 @@ impl Profile {
             unknown,
         }
     }
-}
-
-/// Header text as profiles compare it: case, spacing and line breaks ignored.
-pub fn normalise(header: &str) -> String {
-    header
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .to_lowercase()
 }
 
 /// zdimport's config dir: `$ZDIMPORT_CONFIG_DIR`, else the platform's.

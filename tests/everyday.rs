@@ -213,7 +213,7 @@ fn the_invalid_row_policy_skips_blocks_or_includes_and_says_what_each_leaves_out
     let err = stderr(&included);
     assert!(err.contains(left_out), "{err}");
     assert!(
-        err.contains("202 to send in 3 requests (1 despite an error"),
+        err.contains("202 to send in 8 requests (1 despite an error"),
         "{err}"
     );
     let mut reader = csv::Reader::from_path(&report).unwrap();
@@ -280,18 +280,19 @@ fn small_defects_exit_codes_and_streams() {
     let csv = users_csv(h, 250);
     let csv = csv.to_str().unwrap();
 
-    let batch = zdimport(h, &["preview", csv, "--auto", "--batch", "9"]);
+    // 250 users: one round of 30 jobs, evened out into 10 requests of 25.
+    let batch = zdimport(h, &["preview", csv, "--auto", "--batch", "11"]);
     assert_eq!(code(&batch), 2);
     assert!(stdout(&batch).is_empty(), "{}", stdout(&batch));
     assert!(
-        stderr(&batch).contains("there is no request 9: ")
-            && stderr(&batch).contains("sends 3 requests (1 to 3)"),
+        stderr(&batch).contains("there is no request 11: ")
+            && stderr(&batch).contains("sends 10 requests (1 to 10)"),
         "{}",
         stderr(&batch)
     );
-    let third = zdimport(h, &["preview", csv, "--auto", "--batch", "3"]);
-    assert_eq!(code(&third), 0, "{}", stderr(&third));
-    assert!(stdout(&third).contains("Request 3 of 3 (rows 202-251)"));
+    let last = zdimport(h, &["preview", csv, "--auto", "--batch", "10"]);
+    assert_eq!(code(&last), 0, "{}", stderr(&last));
+    assert!(stdout(&last).contains("Request 10 of 10 (rows 227-251)"));
 
     let header = zdimport(h, &["inspect", csv, "--header-row", "500"]);
     assert_eq!(code(&header), 2);
@@ -626,7 +627,7 @@ fn the_progress_bar_fits_80_columns_and_leaves_no_stale_line() {
     tmux.run(&["send-keys", "-t", "p", "Enter"]);
     let asked = tmux.wait_for("? [y/N]");
     assert_eq!(
-        asked.matches("204 rows: 201 to send in 3 requests").count(),
+        asked.matches("204 rows: 201 to send in 8 requests").count(),
         1,
         "the plan line once before the question:\n{asked}"
     );

@@ -348,3 +348,153 @@ async fn a_second_ctrl_c_ends_at_once_while_a_job_never_ends() {
         "the job is open for resume to follow"
     );
 }
+
+/// A user created by the account behind [`serve_repeating`]: its id and external_id.
+fn held_user(q: &str) -> Vec<Value> {
+    [("X0", 100), ("X1", 101)]
+        .iter()
+        .filter(|(x, _)| q.contains(x))
+        .map(|(x, id)| json!({"id": id, "external_id": x, "name": "User"}))
+        .collect()
+}
+
+/// An account that answers every bulk request with job `J1`, whose results name no user
+/// (`{"id":100,"index":0}`), and finds users X0 (id 100) and X1 (id 101) by external_id. The
+/// first request is answered last, so the job seems to be the second request's; it runs
+/// until both are answered.
+async fn serve_repeating() -> String {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let job = json!({"id": "J1", "status": "queued"});
+    let calls = std::sync::Arc::new(AtomicUsize::new(0));
+    // When the first request (the last answered) was answered.
+    let answered: std::sync::Arc<std::sync::Mutex<Option<std::time::Instant>>> =
+        std::sync::Arc::default();
+    let answers = std::sync::Arc::clone(&answered);
+    let accepted = move || async move {
+        if calls.fetch_add(1, Ordering::SeqCst) == 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            *answers.lock().unwrap() = Some(std::time::Instant::now());
+        }
+        axum::Json(json!({ "job_status": job }))
+    };
+    let status = move || async move {
+        let since = *answered.lock().unwrap();
+        let both = since.is_some_and(|t| t.elapsed() > std::time::Duration::from_millis(200));
+        let (state, results) = if both {
+            ("completed", json!([{"id": 100, "index": 0}]))
+        } else {
+            ("working", Value::Null)
+        };
+        axum::Json(json!({"job_statuses": [{
+            "id": "J1", "status": state, "total": 1, "progress": 0, "results": results
+        }]}))
+    };
+    let router = account(post(accepted))
+        .route("/api/v2/job_statuses/show_many.json", get(status))
+        .route(
+            "/api/v2/users/show_many.json",
+            get(|uri: axum::http::Uri| async move {
+                let q = uri.query().unwrap_or_default().to_owned();
+                axum::Json(json!({ "users": held_user(&q) }))
+            }),
+        );
+    serve_router(router).await
+}
+
+/// Zendesk answering two requests with one job id: neither request's rows take a user id
+/// from that job (which cannot say whose results it holds), both are looked up, and each row
+/// ends with its own user.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_id_given_to_two_requests_puts_no_user_id_on_two_rows() {
+    use zdimport::import::{
+        EngineOptions, ImportPlan, Journal, Outcome, PlannedBatch, RunInfo, UserKey,
+    };
+    use zdimport::payload::Mode;
+    use zdimport::zendesk::{Client, ClientConfig, Credentials, Secret};
+
+    let url = serve_repeating().await;
+    let config = ClientConfig::new(url.parse().unwrap(), Credentials::Bearer(Secret::new("t")));
+    let client = Client::new(config).unwrap();
+    let mut plan = ImportPlan::new(Mode::Create);
+    for i in 0..2u32 {
+        let x = format!("X{i}");
+        plan.batches.push(PlannedBatch {
+            first_index: u64::from(i),
+            rows: vec![i + 2],
+            keys: vec![UserKey {
+                external_id: Some(x.clone()),
+                ..UserKey::default()
+            }],
+            body: format!(r#"{{"users":[{{"name":"User {i}","external_id":"{x}"}}]}}"#).into(),
+        });
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let info = RunInfo {
+        id: "r".into(),
+        rows: 2,
+        ..RunInfo::default()
+    };
+    let journal = Journal::create(tmp.path(), &info, &plan).unwrap();
+    let mut options = EngineOptions::for_speed(100.0);
+    options.concurrency = 2;
+    let summary = common::run_to_end(plan, &client, journal, &options)
+        .await
+        .unwrap();
+    assert_eq!(summary.created, 2, "{summary}");
+    let outcomes = zdimport::import::journal::outcomes(&tmp.path().join("r")).unwrap();
+    let ids: Vec<(u32, Option<u64>)> = outcomes.iter().map(|o| (o.row, o.user_id)).collect();
+    assert_eq!(ids, [(2, Some(100)), (3, Some(101))], "{outcomes:?}");
+    assert!(outcomes.iter().all(|o| o.outcome == Outcome::Created));
+}
+
+/// `login` with a connection to its callback port that sends nothing, and no browser ever
+/// coming back: it gives up at its deadline, naming the redirect URL and what to do.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_gives_up_at_its_deadline_naming_the_redirect_url_even_with_an_idle_connection() {
+    use tokio::io::AsyncBufReadExt as _;
+    let home = tempfile::tempdir().unwrap();
+    let url = serve(StatusCode::UNPROCESSABLE_ENTITY, json!({})).await;
+    let mut cmd = common::command(home.path());
+    cmd.args([
+        "login",
+        "--no-browser",
+        "--url",
+        &url,
+        "--client-id",
+        "zdimport",
+    ])
+    .args(["--redirect-port", "0", "--wait", "2"])
+    .stderr(std::process::Stdio::piped());
+    let mut cmd = tokio::process::Command::from(cmd);
+    let mut child = cmd.kill_on_drop(true).spawn().unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut seen = String::new();
+    let redirect = loop {
+        let line = lines
+            .next_line()
+            .await
+            .unwrap()
+            .expect("the redirect URL is printed");
+        seen.push_str(&line);
+        seen.push('\n');
+        if let Some((_, url)) = line.split_once("redirect URL: ") {
+            break url.trim().to_owned();
+        }
+    };
+    let port = reqwest::Url::parse(&redirect).unwrap().port().unwrap();
+    let _idle = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let status = tokio::time::timeout(std::time::Duration::from_secs(20), child.wait())
+        .await
+        .expect("login ends at its deadline")
+        .unwrap();
+    while let Some(line) = lines.next_line().await.unwrap() {
+        seen.push_str(&line);
+        seen.push('\n');
+    }
+    assert_eq!(status.code(), Some(2), "{seen}");
+    let said = format!("the browser did not come back to {redirect} within 2 s");
+    assert!(seen.contains(&said), "{seen}");
+    assert!(seen.contains("--wait"), "{seen}");
+}

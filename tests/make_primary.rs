@@ -7,7 +7,7 @@ mod common;
 use serde_json::{Value, json};
 use zdimport::import::journal;
 use zdimport::import::{self, EngineOptions, ImportPlan, Journal, Outcome};
-use zdimport::payload::{Mode, User};
+use zdimport::payload::{JOB_LIMIT, Mode, User};
 use zdimport::pipeline::{Report, import_plan_from};
 use zdimport::plan::{self, Action, Plan, PlanInput, PlanOptions};
 use zdimport::sandbox::{Sandbox, SandboxConfig, SandboxHandle};
@@ -77,7 +77,7 @@ async fn plan(client: &Client, make_primary: bool) -> Plan {
 }
 
 fn import_plan(plan: &Plan) -> ImportPlan {
-    import_plan_from(plan, true, &Report::default()).expect("import plan")
+    import_plan_from(plan, (true, JOB_LIMIT), &Report::default()).expect("import plan")
 }
 
 async fn run(

@@ -148,7 +148,7 @@ async fn plan(client: &Client) -> Plan {
 }
 
 async fn import(client: &Client, plan: &Plan) -> Vec<import::RowOutcome> {
-    let routed = plan.import(true);
+    let routed = plan.import(true, zdimport::payload::JOB_LIMIT);
     let mut import_plan = ImportPlan::new(plan.mode);
     for request in &routed.requests {
         import_plan.push_request(request).unwrap();

@@ -58,9 +58,10 @@ fn an_operator_maps_checks_previews_and_the_profile_is_offered_next_time() {
     let errors = tmux.wait_for("filter: errors");
     assert!(errors.contains("'superuser' is not a role"), "{errors}");
 
-    // Preview: the first request, then the one holding row 205.
+    // Preview: the first request, then the one holding row 205. 201 users are one round of
+    // the 10 jobs Connect offers, evened out: 8 requests of 25 or 26.
     tmux.keys(&["n"]);
-    let preview = tmux.wait_for("Request 1 of 3");
+    let preview = tmux.wait_for("Request 1 of 8");
     assert!(
         preview.contains("/api/v2/users/create_or_update_many"),
         "{preview}"
@@ -68,7 +69,7 @@ fn an_operator_maps_checks_previews_and_the_profile_is_offered_next_time() {
     tmux.keys(&["g"]);
     tmux.type_text("205");
     tmux.keys(&["Enter"]);
-    let preview = tmux.wait_for("Request 3 of 3");
+    let preview = tmux.wait_for("Request 8 of 8");
     assert!(preview.contains("no.name@example.com"), "{preview}");
 
     // Quit: the profile is saved, so no question; the shell works again afterwards.
@@ -81,7 +82,7 @@ fn an_operator_maps_checks_previews_and_the_profile_is_offered_next_time() {
     let shell = tmux.wait_for("end-2");
     assert!(shell.contains("shell-is-back-42"), "{shell}");
     assert!(
-        !shell.contains("Request 3 of 3"),
+        !shell.contains("Request 8 of 8"),
         "the alternate screen is left:\n{shell}"
     );
     assert!(
@@ -131,7 +132,7 @@ fn a_whole_import_on_the_sandbox_with_results_export_and_retry() {
     tmux.keys(&["n"]);
     tmux.wait_for("201 with warnings");
     tmux.keys(&["n"]);
-    tmux.wait_for("Request 1 of 3");
+    tmux.wait_for("Request 1 of 8");
     tmux.keys(&["n"]);
     tmux.wait_for("The built-in sandbox");
     // The phones are German numbers whose + was lost: the region makes them E.164.
@@ -145,7 +146,7 @@ fn a_whole_import_on_the_sandbox_with_results_export_and_retry() {
     tmux.wait_for("The plan looks the users up");
     tmux.keys(&["s"]);
     let ask = tmux.wait_for("Start the import?");
-    assert!(ask.contains("Send 201 users in 3 requests"), "{ask}");
+    assert!(ask.contains("Send 201 users in 8 requests"), "{ask}");
     tmux.keys(&["y"]);
     let run = tmux.wait_for("FINISHED");
     assert!(run.contains("204 of 204 rows finished"), "{run}");

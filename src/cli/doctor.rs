@@ -1,5 +1,6 @@
 //! `zdimport doctor`: the account's facts that decide how an import behaves, read-only.
 
+use super::CliResult;
 use std::io::Write as _;
 use std::process::ExitCode;
 
@@ -21,7 +22,7 @@ pub struct DoctorArgs {
 /// Exit code when some check says an import will not work as planned.
 const EXIT_FAILED_CHECK: u8 = 1;
 
-pub fn run(args: &DoctorArgs) -> Result<ExitCode, String> {
+pub fn run(args: &DoctorArgs) -> CliResult<ExitCode> {
     let runtime = runtime()?;
     let report = runtime.block_on(async {
         let (client, _sandbox) = args.connection.client().await?;
@@ -29,7 +30,7 @@ pub fn run(args: &DoctorArgs) -> Result<ExitCode, String> {
     })?;
     let mut out = super::visible_stdout();
     let text = if args.json {
-        serde_json::to_string_pretty(&report).map_err(|e| e.to_string())? + "\n"
+        serde_json::to_string_pretty(&report)? + "\n"
     } else {
         checklist(&report)
     };

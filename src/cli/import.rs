@@ -164,7 +164,11 @@ pub fn import(args: &ImportArgs) -> Result<ExitCode, String> {
         // once sent labels Zendesk silently dropped).
         let answer = client.user_fields().await.map_err(|e| e.to_string())?;
         let fields = Arc::new(Fields::new(answer.value));
-        let prepared = args.mapping.prepare_for(Some(&fields))?;
+        let mut prepared = args.mapping.prepare_for(Some(&fields))?;
+        // The last round of requests is evened out for the jobs the engine runs at once.
+        if let Some(n) = args.target.concurrency {
+            prepared.options.jobs = usize::from(n);
+        }
         let checks = AccountChecks {
             fields: Some(fields),
             blank: args.blank,
@@ -513,7 +517,8 @@ async fn build_account_plan(
         invalid: p.options.invalid,
         ..pipeline::Report::default()
     };
-    let plan = pipeline::import_plan_from(&looked_up, false, &report).map_err(|e| e.to_string())?;
+    let plan = pipeline::import_plan_from(&looked_up, (false, p.options.jobs), &report)
+        .map_err(|e| e.to_string())?;
     let info = run_info(&p, args, &plan);
     Ok((plan, info, left_out))
 }

@@ -1,5 +1,6 @@
 //! `zdimport inspect`: what is in a file, before any mapping.
 
+use super::CliResult;
 use std::io::Write;
 use std::process::ExitCode;
 
@@ -46,11 +47,9 @@ struct Column {
     samples: Vec<String>,
 }
 
-pub fn run(args: &InspectArgs) -> Result<ExitCode, String> {
-    let (mut wb, sheet) = args.source.open().map_err(|e| e.to_string())?;
-    let table = wb
-        .load_table(sheet, args.source.header())
-        .map_err(|e| e.to_string())?;
+pub fn run(args: &InspectArgs) -> CliResult<ExitCode> {
+    let (mut wb, sheet) = args.source.open()?;
+    let table = wb.load_table(sheet, args.source.header())?;
     let report = report(&wb, &table);
     let mut out = super::visible_stdout();
     let written = if args.json {

@@ -1,6 +1,7 @@
 //! `zdimport login` and `logout`: OAuth sign-in with PKCE in the operator's browser, with the
 //! operator's own OAuth client, remembered per account (never its secret).
 
+use super::CliResult;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -15,8 +16,8 @@ use crate::zendesk::{
     Client, ClientConfig, Credentials, OAuthClient, Secret, TokenManager, base_url,
 };
 
-/// How long the browser has to come back.
-const BROWSER_WAIT: Duration = Duration::from_secs(300);
+/// How long the browser has to come back, in seconds, unless `--wait` says.
+const BROWSER_WAIT_SECS: u64 = 300;
 
 /// Which account and OAuth client.
 #[derive(Debug, Args)]
@@ -52,6 +53,9 @@ pub struct LoginArgs {
     /// Print the URL only; do not try to open a browser (over SSH)
     #[arg(long)]
     pub no_browser: bool,
+    /// Seconds to wait for the browser to come back before giving up
+    #[arg(long, value_name = "SECS", default_value_t = BROWSER_WAIT_SECS)]
+    pub wait: u64,
 }
 
 #[derive(Debug, Args)]
@@ -60,22 +64,30 @@ pub struct LogoutArgs {
     pub account: AccountArgs,
 }
 
+/// `5 minutes`, `90 s`.
+fn waited(secs: u64) -> String {
+    match secs {
+        60 => "a minute".into(),
+        s if s % 60 == 0 => format!("{} minutes", s / 60),
+        s => format!("{s} s"),
+    }
+}
+
 impl AccountArgs {
     /// The account URL, its host, and the client id given or remembered for it.
-    fn resolve(&self) -> Result<(Url, String, Option<Remembered>), String> {
-        let base =
-            base_url(self.url.as_deref(), self.subdomain.as_deref()).map_err(|e| e.to_string())?;
+    fn resolve(&self) -> CliResult<(Url, String, Option<Remembered>)> {
+        let base = base_url(self.url.as_deref(), self.subdomain.as_deref())?;
         let host = base.host_str().unwrap_or("zendesk").to_owned();
         let remembered = remembered_client(&host, env);
         Ok((base, host, remembered))
     }
 
-    fn client_id(&self, remembered: Option<&Remembered>, port: u16) -> Result<String, String> {
+    fn client_id(&self, remembered: Option<&Remembered>, port: u16) -> CliResult<String> {
         self.client_id
             .clone()
             .filter(|id| !id.trim().is_empty())
             .or_else(|| remembered.map(|r| r.client_id.clone()))
-            .ok_or_else(|| no_client_id(port))
+            .ok_or_else(|| no_client_id(port).into())
     }
 }
 
@@ -89,7 +101,7 @@ fn no_client_id(port: u16) -> String {
 }
 
 /// Signs in, keeps the refresh token in the keyring, and checks the token with `users/me`.
-pub fn run(args: &LoginArgs) -> Result<ExitCode, String> {
+pub fn run(args: &LoginArgs) -> CliResult<ExitCode> {
     let (base, host, remembered) = args.account.resolve()?;
     let port = args
         .redirect_port
@@ -109,9 +121,7 @@ pub fn run(args: &LoginArgs) -> Result<ExitCode, String> {
                 .filter(|s| !s.trim().is_empty())
                 .map(|s| Secret::new(s.to_owned())),
         };
-        let flow = LoginFlow::start_on(&base, client.clone(), &args.scope, port)
-            .await
-            .map_err(|e| e.to_string())?;
+        let flow = LoginFlow::start_on(&base, client.clone(), &args.scope, port).await?;
         eprintln!(
             "The OAuth client '{client_id}' must list this redirect URL: {}\n\
              Open this page to let zdimport in:\n  {}",
@@ -122,16 +132,17 @@ pub fn run(args: &LoginArgs) -> Result<ExitCode, String> {
             open_browser(flow.authorize_url().as_str());
         }
         let redirect = flow.redirect_uri().to_owned();
-        let answer = tokio::time::timeout(BROWSER_WAIT, flow.finish(Duration::from_secs(30)))
+        let wait = Duration::from_secs(args.wait);
+        let answer = tokio::time::timeout(wait, flow.finish(Duration::from_secs(30)))
             .await
             .map_err(|_| {
                 format!(
-                    "the browser did not come back to {redirect} within 5 minutes: approve the \
+                    "the browser did not come back to {redirect} within {}: approve the \
                      page, check that the OAuth client lists that redirect URL, then run \
-                     `zdimport login` again"
+                     `zdimport login` again (--wait gives it longer)",
+                    waited(args.wait)
                 )
-            })?
-            .map_err(|e| e.to_string())?;
+            })??;
         let store = refresh_store(&host, &client_id, env);
         let tokens = TokenManager::from_answer(
             &base,
@@ -139,11 +150,9 @@ pub fn run(args: &LoginArgs) -> Result<ExitCode, String> {
             &answer,
             store.clone(),
             Duration::from_secs(30),
-        )
-        .map_err(|e| e.to_string())?;
-        let api = Client::new(ClientConfig::new(base.clone(), Credentials::OAuth(tokens)))
-            .map_err(|e| e.to_string())?;
-        let me = api.me().await.map_err(|e| e.to_string())?.value;
+        )?;
+        let api = Client::new(ClientConfig::new(base.clone(), Credentials::OAuth(tokens)))?;
+        let me = api.me().await?.value;
         let entry = Remembered {
             client_id: client_id.clone(),
             redirect_port: (port != DEFAULT_REDIRECT_PORT).then_some(port),
@@ -177,7 +186,7 @@ fn not_kept(host: &str, who: &str) -> String {
 }
 
 /// Forgets the account's refresh token (the keyring entry of this account and client).
-pub fn logout(args: &LogoutArgs) -> Result<ExitCode, String> {
+pub fn logout(args: &LogoutArgs) -> CliResult<ExitCode> {
     let (_, host, remembered) = args.account.resolve()?;
     let port = remembered
         .as_ref()
@@ -227,7 +236,7 @@ mod tests {
             subdomain: None,
             client_id: None,
         };
-        let err = args.client_id(None, 47_800).unwrap_err();
+        let err = args.client_id(None, 47_800).unwrap_err().to_string();
         assert!(err.contains("Admin Center > Apps and integrations > APIs > OAuth clients"));
         assert!(err.contains("http://127.0.0.1:47800/callback"), "{err}");
         let remembered = Remembered {
@@ -235,16 +244,16 @@ mod tests {
             redirect_port: None,
         };
         assert_eq!(
-            args.client_id(Some(&remembered), 1),
-            Ok("acme_import".into())
+            args.client_id(Some(&remembered), 1).ok().as_deref(),
+            Some("acme_import")
         );
         let given = AccountArgs {
             client_id: Some("zdg-given".into()),
             ..args
         };
         assert_eq!(
-            given.client_id(Some(&remembered), 1),
-            Ok("zdg-given".into())
+            given.client_id(Some(&remembered), 1).ok().as_deref(),
+            Some("zdg-given")
         );
     }
 

@@ -112,7 +112,7 @@ impl MappingArgs {
         };
         mapping
             .apply_overrides(&self.maps)
-            .map_err(|e| format!("{}: {e}", self.source.file.display()))?;
+            .map_err(|e| format!("{}: --map: {e}", self.source.file.display()))?;
         let mode = self
             .mode
             .or(profile.as_ref().map(|p| p.mode))
@@ -141,6 +141,8 @@ impl MappingArgs {
                 .invalid
                 .or(profile.as_ref().map(|p| p.options.invalid))
                 .unwrap_or_default(),
+            // The engine's default; `import --concurrency` sets its own.
+            jobs: payload::JOB_LIMIT,
         };
         if let Some(name) = &self.save_profile {
             let kept = profile.as_ref().map(|p| p.options.clone());

@@ -1,7 +1,9 @@
 //! Headless commands over the core: inspect, preview, validate, import, profiles.
 
 mod account;
+
 mod doctor;
+mod error;
 mod import;
 mod inspect;
 mod login;
@@ -19,6 +21,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
+
+pub use error::{CliError, CliResult};
 
 use crate::sheet::{HeaderChoice, Workbook};
 
@@ -176,21 +180,22 @@ pub fn run(command: Command, log_level: crate::logging::Level) -> ExitCode {
         Command::Inspect(args) => inspect::run(&args),
         Command::Preview(args) => preview::run(&args),
         Command::Validate(args) => validate::run(&args),
-        Command::Plan(args) => plan::run(&args),
+        Command::Plan(args) => plan::run(&args).map_err(CliError::from),
         Command::Profiles(args) => profiles::run(&args),
-        Command::Import(args) => import::import(&args),
+        Command::Import(args) => import::import(&args).map_err(CliError::from),
         Command::Doctor(args) => doctor::run(&args),
-        Command::Resume(args) => import::resume(&args),
-        Command::Runs(args) => import::runs(&args),
-        Command::Report(args) => import::report(&args),
-        Command::Retry(args) => import::retry(&args),
+        Command::Resume(args) => import::resume(&args).map_err(CliError::from),
+        Command::Runs(args) => import::runs(&args).map_err(CliError::from),
+        Command::Report(args) => import::report(&args).map_err(CliError::from),
+        Command::Retry(args) => import::retry(&args).map_err(CliError::from),
         Command::Login(args) => login::run(&args),
         Command::Logout(args) => login::logout(&args),
         Command::Sandbox(args) => sandbox::run(&args),
     };
     match result {
         Ok(code) => code,
-        Err(message) => {
+        Err(error) => {
+            let message = error.to_string();
             tracing::error!("{}", crate::logging::bounded(&message));
             // Errors quote cells, headers and Zendesk's answers: never raw controls.
             eprintln!("zdimport: {}", crate::text::visible(&message));

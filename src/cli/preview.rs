@@ -1,5 +1,6 @@
 //! `zdimport preview`: the exact requests an import would send.
 
+use super::{CliError, CliResult};
 use std::io::{BufWriter, Write};
 use std::ops::ControlFlow;
 use std::process::ExitCode;
@@ -34,7 +35,7 @@ pub struct PreviewArgs {
     pub connection: AccountArgs,
 }
 
-pub fn run(args: &PreviewArgs) -> Result<ExitCode, String> {
+pub fn run(args: &PreviewArgs) -> CliResult<ExitCode> {
     let runtime = runtime()?;
     let connected = if args.account || args.connection.sandbox {
         Some(runtime.block_on(args.connection.connect())?)
@@ -75,8 +76,7 @@ pub fn run(args: &PreviewArgs) -> Result<ExitCode, String> {
             }
             printer.take(&mut out, request)
         },
-    )
-    .map_err(|e| e.to_string())?;
+    )?;
     let mut missing = Vec::new();
     if let Some(connected) = &connected {
         let resolving = crate::plan::orgs::resolve_requests(&connected.client, &mut held, 4);
@@ -97,15 +97,17 @@ pub fn run(args: &PreviewArgs) -> Result<ExitCode, String> {
         ..
     } = printer;
     if let Some(e) = write_error {
-        return super::stdout_written(Err(e)).map(|()| ExitCode::SUCCESS);
+        return super::stdout_written(Err(e))
+            .map(|()| ExitCode::SUCCESS)
+            .map_err(CliError::from);
     }
     if let Some(n) = args.batch.filter(|&n| n == 0 || n > summary.requests) {
-        return Err(format!(
+        return Err(CliError::Usage(format!(
             "there is no request {n}: {} sends {} requests (1 to {})",
             prepared.workbook.path().display(),
             summary.requests,
             summary.requests
-        ));
+        )));
     }
     if !args.jsonl {
         super::stdout_written(write_text(

@@ -1,5 +1,6 @@
 //! `zdimport profiles`: the saved mappings.
 
+use super::CliResult;
 use std::io::Write;
 use std::process::ExitCode;
 
@@ -26,29 +27,29 @@ pub enum ProfilesAction {
     Delete { name: String },
 }
 
-pub fn run(args: &ProfilesArgs) -> Result<ExitCode, String> {
+pub fn run(args: &ProfilesArgs) -> CliResult<ExitCode> {
     match args.action.as_ref().unwrap_or(&ProfilesAction::List) {
         ProfilesAction::List => list(),
         ProfilesAction::Show { name } => {
-            let p = profile::load(name).map_err(|e| e.to_string())?;
+            let p = profile::load(name)?;
             for note in &p.notes {
                 eprintln!("zdimport: profile '{}': {note}", p.name);
             }
-            let json = serde_json::to_string_pretty(&p).map_err(|e| e.to_string())?;
+            let json = serde_json::to_string_pretty(&p)?;
             println!("{json}");
             Ok(ExitCode::SUCCESS)
         }
         ProfilesAction::Delete { name } => {
-            let path = profile::delete(name).map_err(|e| e.to_string())?;
+            let path = profile::delete(name)?;
             println!("deleted profile '{name}' ({})", path.display());
             Ok(ExitCode::SUCCESS)
         }
     }
 }
 
-fn list() -> Result<ExitCode, String> {
-    let dir = profile::profiles_dir().map_err(|e| e.to_string())?;
-    let saved = profile::list().map_err(|e| e.to_string())?;
+fn list() -> CliResult<ExitCode> {
+    let dir = profile::profiles_dir()?;
+    let saved = profile::list()?;
     let mut out = super::visible_stdout();
     let written = (|| -> std::io::Result<()> {
         if saved.is_empty() {

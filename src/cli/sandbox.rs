@@ -1,5 +1,6 @@
 //! `zdimport sandbox`: the simulated Zendesk in the foreground, for rehearsals.
 
+use super::CliResult;
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -102,7 +103,7 @@ pub struct SandboxArgs {
 }
 
 impl SandboxArgs {
-    fn config(&self) -> Result<SandboxConfig, String> {
+    fn config(&self) -> CliResult<SandboxConfig> {
         let mut config = SandboxConfig {
             port: self.port,
             rate_limit: self.rate_limit,
@@ -132,7 +133,7 @@ impl SandboxArgs {
             ..SandboxConfig::live()
         };
         if let Some(path) = &self.seed_users {
-            config.seed_from_file(path).map_err(|e| e.to_string())?;
+            config.seed_from_file(path)?;
         }
         Ok(config)
     }
@@ -144,14 +145,14 @@ fn seconds(secs: f64, flag: &str) -> Result<Duration, String> {
 }
 
 /// Serves until Ctrl-C, after printing the URL and the credentials to paste.
-pub fn run(args: &SandboxArgs) -> Result<ExitCode, String> {
+pub fn run(args: &SandboxArgs) -> CliResult<ExitCode> {
     let config = args.config()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the async runtime: {e}"))?;
     runtime.block_on(async move {
-        let sandbox = Sandbox::start(config).await.map_err(|e| e.to_string())?;
+        let sandbox = Sandbox::start(config).await?;
         let secret = sandbox
             .config()
             .oauth_clients

@@ -1,5 +1,6 @@
 //! `zdimport validate`: every row's problems, before anything is sent.
 
+use super::CliResult;
 use std::io::{BufWriter, Write};
 use std::ops::ControlFlow;
 use std::process::ExitCode;
@@ -29,7 +30,7 @@ pub struct ValidateArgs {
 /// Exit code when some row has an error.
 const EXIT_ROW_ERRORS: u8 = 1;
 
-pub fn run(args: &ValidateArgs) -> Result<ExitCode, String> {
+pub fn run(args: &ValidateArgs) -> CliResult<ExitCode> {
     let runtime = runtime()?;
     let connected = if args.account || args.connection.sandbox {
         Some(runtime.block_on(args.connection.connect())?)
@@ -55,8 +56,7 @@ pub fn run(args: &ValidateArgs) -> Result<ExitCode, String> {
             }
             ControlFlow::Continue(())
         },
-    )
-    .map_err(|e| e.to_string())?;
+    )?;
     // Duplicate warnings land on earlier rows after the fact: sheet order again.
     issues.sort_by_key(|i| i.row);
     let mut out = BufWriter::new(super::visible_stdout());

@@ -8,7 +8,9 @@
 //! update are safe to repeat. A resent upsert is answered "Updated" for a user the lost
 //! request created: such rows are reported `created` when the plan found no such user, or
 //! when the user's `created_at` is no earlier than Zendesk's time before the batch first left
-//! (journalled with each `sending` line, so a resume and a retry tell it too).
+//! (journalled with each `sending` line, so a resume and a retry tell it too). In create mode
+//! a user a lookup finds whose `created_at` is before that time was there before the run: its
+//! row failed (Zendesk refused the copy), it was not created.
 //!
 //! With `--make-primary`, a row its job updated is not finished yet: a `making_primary` line
 //! holds its outcome while its email is made primary (identities read, then `make_primary`),
@@ -85,6 +87,10 @@ struct JobEntry {
     expect_at: Option<Instant>,
     /// Polls that found it running after it was expected done.
     late: u32,
+    /// The first count of users done that a poll read while it worked.
+    pace: Option<Pace>,
+    /// When its count, at the pace since `pace`, says it ends: set by the last poll.
+    foretold: Option<Instant>,
 }
 
 impl Unit {
@@ -109,6 +115,8 @@ impl JobEntry {
             accepted_at: Instant::now(),
             expect_at: None,
             late: 0,
+            pace: None,
+            foretold: None,
         }
     }
 }
@@ -126,7 +134,7 @@ enum Done {
     LookedUp {
         unit: Unit,
         tries: u32,
-        result: Result<(Vec<(usize, u64)>, RateInfo), ZendeskError>,
+        result: Result<(Vec<Found>, RateInfo), ZendeskError>,
     },
     MadePrimary {
         task: Primary,
@@ -195,6 +203,30 @@ impl JobTime {
     }
 }
 
+/// A working job's count of users done (`progress` of `total`: recorded answers count them) as
+/// a poll first read it.
+///
+/// The jobs of the first round have no earlier job to learn their time from, and a job with
+/// fewer users (the evened-out last round) takes less time than those before it: from the
+/// pace since this first count, each poll foretells the job's end, and the job is polled
+/// then instead of up to a poll interval later. An account that leaves `progress` null gets
+/// no foretelling: the probes of [`JobTime`] and the regular polls remain.
+#[derive(Debug, Clone, Copy)]
+struct Pace {
+    at: Instant,
+    done: u64,
+}
+
+impl Pace {
+    /// When `total` users are done, going on from `done` at `now` at the pace since `self`;
+    /// none before the count has moved.
+    fn end(&self, now: Instant, done: u64, total: u64) -> Option<Instant> {
+        let moved = done.checked_sub(self.done).filter(|&m| m > 0)?;
+        let per_user = now.saturating_duration_since(self.at).div_f64(moved as f64);
+        Some(now + per_user.mul_f64(total.saturating_sub(done) as f64))
+    }
+}
+
 /// Emails made primary at once: each is two small requests, paced like the rest.
 const PRIMARY_AT_ONCE: usize = 4;
 
@@ -215,6 +247,9 @@ struct Engine {
     primary: Vec<(Instant, Primary)>,
     /// Per batch: Zendesk's time before its first request left (Unix seconds).
     first_sent: HashMap<usize, i64>,
+    /// Every job id Zendesk answered with in this process: one given twice cannot tell its
+    /// two requests' results apart.
+    job_ids: HashSet<String>,
     primary_in_flight: usize,
     jobs: Vec<JobEntry>,
     posting: usize,
@@ -261,6 +296,7 @@ impl Engine {
             uncertain: Vec::new(),
             primary: Vec::new(),
             first_sent: HashMap::new(),
+            job_ids: HashSet::new(),
             primary_in_flight: 0,
             jobs: Vec::new(),
             posting: 0,
@@ -407,6 +443,7 @@ impl Engine {
             .filter(|p| !taken.contains(p))
             .collect();
         for (id, unit) in jobs {
+            self.job_ids.insert(id.clone());
             self.jobs.push(JobEntry::new(id, unit));
         }
         if !maybe.is_empty() {
@@ -611,6 +648,7 @@ impl Engine {
         let ids: Vec<String> = self.jobs.iter().take(100).map(|j| j.id.clone()).collect();
         let client = self.client.clone();
         self.polling = true;
+        self.summary.polls += 1;
         self.pacer.sent(now);
         self.in_flight.push(Box::pin(async move {
             let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
@@ -808,15 +846,8 @@ impl Engine {
         match result {
             Ok(answer) => {
                 self.observe(&answer.rate).await;
-                if self.jobs.iter().any(|j| j.id == answer.value.id) {
-                    // Two requests, one job id: polling could not tell their results apart
-                    // and would give one user id to two rows. The later request's users are
-                    // treated as maybe created, and looked up.
-                    let error = format!(
-                        "Zendesk answered with job {}, the id of another request in flight",
-                        answer.value.id
-                    );
-                    return self.maybe_accepted(unit, &error).await;
+                if !self.job_ids.insert(answer.value.id.clone()) {
+                    return self.repeated_job(unit, &answer.value.id).await;
                 }
                 // Lost in a power cut, the request is looked up (create) or sent again (upsert,
                 // update) on resume: it need not hold up the next answer.
@@ -836,6 +867,20 @@ impl Engine {
             }
             Err(error) => self.on_send_error(unit, error).await,
         }
+    }
+
+    /// Two requests, one job id: its results cannot be told apart, and matched by position
+    /// they would give one user id to two rows. Neither request's users are taken from the
+    /// job: both are treated as maybe accepted (looked up in create mode, sent again
+    /// otherwise). A job of that id already finished had its results before the repeat came.
+    async fn repeated_job(&mut self, unit: Unit, id: &str) -> Result<(), ImportError> {
+        let error = format!("Zendesk answered with job {id}, the id of another request");
+        if let Some(at) = self.jobs.iter().position(|j| j.id == id) {
+            let earlier = self.jobs.remove(at);
+            self.reopen(&earlier.unit)?;
+            self.maybe_accepted(earlier.unit, &error).await?;
+        }
+        self.maybe_accepted(unit, &error).await
     }
 
     async fn on_send_error(&mut self, unit: Unit, error: ZendeskError) -> Result<(), ImportError> {
@@ -977,12 +1022,38 @@ impl Engine {
             .collect();
         for id in ids {
             match seen.remove(id) {
-                Some(status) => self.on_job_status(status).await?,
+                Some(status) => {
+                    self.note_pace(&status, now);
+                    self.on_job_status(status).await?;
+                }
                 None => self.on_job_missing(id).await?,
             }
         }
         self.tune_job_time(&due, now);
+        // What a job's own count foretells comes before an estimate from other jobs.
+        for job in &mut self.jobs {
+            if let Some(end) = job.foretold.take().filter(|&end| end > now) {
+                job.expect_at = Some(end);
+            }
+        }
         Ok(())
+    }
+
+    /// A working job's count of users done: its first is kept, and each later one foretells
+    /// its end ([`Pace`]).
+    fn note_pace(&mut self, status: &JobStatus, now: Instant) {
+        let (JobState::Working, Some(done), Some(total)) =
+            (&status.status, status.progress, status.total)
+        else {
+            return;
+        };
+        let Some(job) = self.jobs.iter_mut().find(|j| j.id == status.id) else {
+            return;
+        };
+        match job.pace {
+            None => job.pace = Some(Pace { at: now, done }),
+            Some(pace) => job.foretold = pace.end(now, done, total),
+        }
     }
 
     /// The step by which the job-time estimate moves, and a late job's first re-poll.
@@ -1153,22 +1224,28 @@ impl Engine {
             return Ok(());
         }
         let job = self.jobs.remove(at);
-        // The accepted request is open again until the lookup or resend settles it.
-        self.journal.record(&Entry::Sending {
-            batch: job.unit.batch,
-            positions: job.unit.positions.clone(),
-            attempt: job.unit.attempt,
-            zendesk_time: None,
-        })?;
+        self.reopen(&job.unit)?;
         self.maybe_accepted(job.unit, &format!("job {id} cannot be found any more"))
             .await
+    }
+
+    /// An accepted request whose job is given up: open again in the journal until the lookup
+    /// or resend settles it (and its job not followed on resume).
+    fn reopen(&mut self, unit: &Unit) -> Result<(), ImportError> {
+        self.journal.record(&Entry::Sending {
+            batch: unit.batch,
+            positions: unit.positions.clone(),
+            attempt: unit.attempt,
+            zendesk_time: None,
+        })?;
+        Ok(())
     }
 
     async fn on_looked_up(
         &mut self,
         unit: Unit,
         tries: u32,
-        result: Result<(Vec<(usize, u64)>, RateInfo), ZendeskError>,
+        result: Result<(Vec<Found>, RateInfo), ZendeskError>,
     ) -> Result<(), ImportError> {
         let found = match result {
             Ok((found, rate)) => {
@@ -1177,22 +1254,35 @@ impl Engine {
             }
             Err(error) => return self.lookup_failed(unit, tries, error).await,
         };
-        let found: HashMap<usize, u64> = found.into_iter().collect();
+        let created: HashMap<usize, Option<i64>> =
+            found.iter().map(|&(p, _, at)| (p, at)).collect();
+        let found: HashMap<usize, u64> = found.into_iter().map(|(p, id, _)| (p, id)).collect();
         if let Some(since) = unit.held_since {
             return self.on_held_looked_up(unit, since, &found).await;
         }
+        let since = self.first_sent.get(&unit.batch).copied();
         let planned = &self.plan.batches[unit.batch];
         let mut outcomes = Vec::new();
         let mut resend = Vec::new();
         for &p in &unit.positions {
             let key = &planned.keys[p];
             if let Some(&id) = found.get(&p) {
-                let details = "found in Zendesk after its request's answer was lost";
-                outcomes.push(found_created(
-                    planned.outcome(p, Outcome::Created),
-                    id,
-                    details.into(),
-                ));
+                let at = created.get(&p).copied().flatten();
+                outcomes.push(match created::before(at, since) {
+                    // Create mode: Zendesk refused the lost request's copy; nothing changed.
+                    Some(text) => planned.outcome(p, Outcome::Failed).with_error(
+                        "AlreadyInZendesk",
+                        Some(format!(
+                            "Zendesk held this user (id {id}) before this run sent it: {text}; \
+                             create mode does not change an existing user (upsert does)"
+                        )),
+                    ),
+                    None => found_created(
+                        planned.outcome(p, Outcome::Created),
+                        id,
+                        "found in Zendesk after its request's answer was lost".into(),
+                    ),
+                });
             } else if key.can_look_up() {
                 resend.push(p);
             } else {
@@ -1572,7 +1662,7 @@ pub(super) fn refusal_text(error: &ZendeskError) -> (String, Option<String>) {
 async fn look_up(
     client: &Client,
     keys: &[(usize, UserKey)],
-) -> Result<(Vec<(usize, u64)>, RateInfo), ZendeskError> {
+) -> Result<(Vec<Found>, RateInfo), ZendeskError> {
     let mut found = Vec::new();
     let mut rate = RateInfo::default();
     let with_external: Vec<&(usize, UserKey)> = keys
@@ -1592,7 +1682,7 @@ async fn look_up(
                 .iter()
                 .find(|u| same(&u.external_id, &key.external_id))
             {
-                found.push((*p, user.id));
+                found.push((*p, user.id, created::created_at(user)));
             }
         }
     }
@@ -1605,11 +1695,14 @@ async fn look_up(
             .iter()
             .find(|u: &&User| same(&u.email, &key.email))
         {
-            found.push((*p, user.id));
+            found.push((*p, user.id, created::created_at(user)));
         }
     }
     Ok((found, rate))
 }
+
+/// A row's place in its batch, and the user a lookup found for it: id and `created_at`.
+type Found = (usize, u64, Option<i64>);
 
 /// Zendesk matches emails and external_ids in any case.
 fn same(a: &Option<String>, b: &Option<String>) -> bool {
@@ -1627,6 +1720,18 @@ mod tests {
         assert!(is_update(None, Some("update"), Mode::Upsert));
         assert!(is_update(None, None, Mode::Update));
         assert!(!is_update(None, None, Mode::Upsert));
+    }
+
+    #[test]
+    fn a_working_job_s_end_is_foretold_from_its_count() {
+        let at = Instant::now();
+        let ms = Duration::from_millis;
+        let pace = Pace { at, done: 10 };
+        assert_eq!(pace.end(at + ms(1_000), 10, 100), None, "no move yet");
+        assert_eq!(pace.end(at + ms(1_000), 3, 100), None, "a count going back");
+        // 20 users in 2 s: 100 ms each, 70 left.
+        assert_eq!(pace.end(at + ms(2_000), 30, 100), Some(at + ms(9_000)));
+        assert_eq!(pace.end(at + ms(2_000), 100, 100), Some(at + ms(2_000)));
     }
 
     #[test]

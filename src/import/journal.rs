@@ -296,10 +296,11 @@ impl Replay {
                 zendesk_time,
             } => {
                 self.sent.entry(batch).or_default().add(zendesk_time);
-                self.open
-                    .entry(batch)
-                    .or_default()
-                    .push(Open::Sending { positions, attempt });
+                let open = self.open.entry(batch).or_default();
+                // Its job given up (lost, or its id given to another request too): the
+                // request is open again, and the job is not followed on resume.
+                open.retain(|o| !matches!(o, Open::Job { positions: p, .. } if *p == positions));
+                open.push(Open::Sending { positions, attempt });
             }
             Entry::Accepted {
                 batch,

@@ -241,6 +241,9 @@ pub struct Summary {
     pub pending: u64,
     /// Bulk requests sent by this process (resends included).
     pub requests: u64,
+    /// `job_statuses/show_many` polls sent by this process.
+    #[serde(default)]
+    pub polls: u64,
     pub elapsed_ms: u64,
     pub cancelled: bool,
     /// The organizations the run creates before its users; not rows, so not in `rows`.

@@ -202,20 +202,20 @@ impl Mapping {
         }
     }
 
-    /// Applies `--map "Header=target"` pairs: headers matched ignoring case and spacing.
-    pub fn apply_overrides(&mut self, pairs: &[(String, Option<Target>)]) -> Result<(), String> {
+    /// Applies `Header=target` pairs: headers matched ignoring case and spacing.
+    pub fn apply_overrides(&mut self, pairs: &[(String, Option<Target>)]) -> Result<(), NoColumn> {
         for (header, target) in pairs {
-            let key = crate::profile::normalise(header);
+            let key = header_key(header);
             let index = self
                 .columns
                 .iter()
-                .position(|c| crate::profile::normalise(&c.header) == key)
+                .position(|c| header_key(&c.header) == key)
                 .ok_or_else(|| {
                     let known: Vec<&str> = self.columns.iter().map(|c| c.header.as_str()).collect();
-                    format!(
-                        "--map: no column '{header}' (columns: {})",
-                        known.join(", ")
-                    )
+                    NoColumn {
+                        header: header.clone(),
+                        columns: known.join(", "),
+                    }
                 })?;
             self.set(index, target.clone());
         }
@@ -410,6 +410,25 @@ fn squash(text: &str) -> String {
         .collect()
 }
 
+/// A column named by its header that the sheet does not have.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("no column '{header}' (columns: {columns})")]
+pub struct NoColumn {
+    pub header: String,
+    /// The sheet's headers, comma-separated.
+    pub columns: String,
+}
+
+/// A header as columns are matched by name (`--map`, profiles): case, spacing and line
+/// breaks ignored.
+pub fn header_key(header: &str) -> String {
+    header
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase()
+}
+
 #[cfg(test)]
 mod tests {
     use rstest::rstest;
@@ -594,6 +613,9 @@ mod tests {
         assert_eq!(m.columns[1].reason, MatchReason::Manual);
         assert_eq!(m.columns[0].target, None);
         let err = m.apply_overrides(&[("Seats".into(), None)]).unwrap_err();
-        assert_eq!(err, "--map: no column 'Seats' (columns: Full  Name, Plan)");
+        assert_eq!(
+            err.to_string(),
+            "no column 'Seats' (columns: Full  Name, Plan)"
+        );
     }
 }

@@ -323,7 +323,13 @@ fn suggestion(given: &str) -> String {
         .max_by(|a, b| a.0.total_cmp(&b.0));
     match best {
         Some((score, name)) if score > 0.8 => format!(" (did you mean '{name}'?)"),
-        _ => " (see `zdimport preview --help` for the list)".to_owned(),
+        _ => {
+            let names: Vec<&str> = BUILT_IN.iter().filter_map(Target::builtin_name).collect();
+            format!(
+                " (fields: {}, or user_fields.<key> for a custom field)",
+                names.join(", ")
+            )
+        }
     }
 }
 
@@ -355,7 +361,7 @@ mod tests {
     #[case("emial", "did you mean 'email'")]
     #[case("user_fields.", "custom field key")]
     #[case("user_fields.has space", "custom field key")]
-    #[case("colour", "zdimport preview --help")]
+    #[case("colour", "fields: name, email, external_id")]
     #[case("iana_time_zone", "read-only in Zendesk: use time_zone")]
     fn rejects_with_a_hint(#[case] text: &str, #[case] hint: &str) {
         let err = text.parse::<Target>().unwrap_err().to_string();

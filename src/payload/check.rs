@@ -6,16 +6,16 @@ use std::collections::hash_map::Entry;
 use std::hash::BuildHasher as _;
 use std::sync::Arc;
 
+use super::fields::{Fields, plain};
 use super::phone::{PhoneRegion, e164};
 use super::user::{FieldValue, Identity, IdentityKind, OrganizationRef, Role, User};
 use super::{Blank, InvalidPolicy, Issue, Mode, RowStatus, Severity};
 use crate::mapping::{Mapping, Target, Transform, Value};
-use crate::plan::fields::{Fields, plain};
 use crate::sheet::header::column_letter;
 use crate::sheet::{Cell, Row};
 
-/// What the checker needs besides the mapping.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// What the checker needs besides the mapping, and how its users are grouped into requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Options {
     pub mode: Mode,
     /// Ask Zendesk not to send new users a verification email.
@@ -26,6 +26,21 @@ pub struct Options {
     /// can judge every error ([`Issue::includable`]). Block is the caller's: the rows are
     /// built as for skip, and nothing is sent while any has an error.
     pub invalid: InvalidPolicy,
+    /// Jobs Zendesk runs at once for this import: the last round of requests is evened out
+    /// for them ([`super::Layout`]).
+    pub jobs: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            mode: Mode::default(),
+            skip_verify_email: false,
+            phone_region: None,
+            invalid: InvalidPolicy::default(),
+            jobs: super::JOB_LIMIT,
+        }
+    }
 }
 
 /// A checked row: the user to send (none when the row has an error) and its problems.
@@ -898,7 +913,7 @@ mod tests {
     #[rstest]
     #[case::with_region(Some("US"), &["(415) 555-2671", "+1 415 555 2672"], vec!["+14155552671"], vec!["+14155552672"], vec![])]
     #[case::without_region(None, &["(415) 555-2671", "+1 415 555 2672"], vec!["(415) 555-2671"], vec!["+14155552672"],
-        vec!["row 3, Phone (B3): warning: '(415) 555-2671' cannot be written as E.164: no country code; start it with + or set a phone region (--phone-region, the profile's options.phone_region, or the Connect screen); sent as is"])]
+        vec!["row 3, Phone (B3): warning: '(415) 555-2671' cannot be written as E.164: no country code; start it with + or set the phone region the sheet's numbers are in; sent as is"])]
     #[case::invalid(Some("US"), &["555-0100", "12"], vec!["555-0100"], vec!["12"],
         vec![
             "row 3, Phone (B3): warning: '555-0100' cannot be written as E.164: not a valid phone number in region US; sent as is",

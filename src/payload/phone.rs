@@ -48,9 +48,8 @@ impl<'de> Deserialize<'de> for PhoneRegion {
     }
 }
 
-/// Where the operator sets the region, for messages.
-const SET_REGION: &str = "start it with + or set a phone region (--phone-region, the profile's \
-                          options.phone_region, or the Connect screen)";
+/// What the operator can do about a number without a country code.
+const SET_REGION: &str = "start it with + or set the phone region the sheet's numbers are in";
 
 /// The number in E.164, or why it cannot be written so (the caller sends it as is and warns).
 pub fn e164(text: &str, region: Option<PhoneRegion>) -> Result<String, String> {
@@ -64,7 +63,8 @@ pub fn e164(text: &str, region: Option<PhoneRegion>) -> Result<String, String> {
     };
     if region.is_none() && !international {
         return Err(format!(
-            "cannot be written as E.164: no country code; {SET_REGION}"
+            "cannot be written as E.164: no country code{}; {SET_REGION}",
+            lost_plus(trimmed).unwrap_or_default()
         ));
     }
     let cannot = |why: &str| format!("cannot be written as E.164: {why}");
@@ -83,6 +83,27 @@ pub fn e164(text: &str, region: Option<PhoneRegion>) -> Result<String, String> {
         return Err(cannot(&format!("not a valid phone number{region}")));
     }
     Ok(number.format().mode(phonenumber::Mode::E164).to_string())
+}
+
+/// A number of digits only that is a valid international number with a `+` before it (a
+/// spreadsheet stores `+49 151…` typed as a number as `49151…`): what it would be, to say so.
+/// Never applied without the operator: a national number whose leading 0 was lost can look
+/// like another country's.
+fn lost_plus(text: &str) -> Option<String> {
+    if text.len() < 8 || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let number = phonenumber::parse(None, format!("+{text}")).ok()?;
+    if !number.is_valid() {
+        return None;
+    }
+    let e164 = number.format().mode(phonenumber::Mode::E164).to_string();
+    let country = number
+        .country()
+        .id()
+        .map(|id| format!(" ({})", id.as_ref()))
+        .unwrap_or_default();
+    Some(format!(" (if the sheet lost its +, it is {e164}{country})"))
 }
 
 #[cfg(test)]
@@ -112,6 +133,11 @@ mod tests {
 
     #[rstest]
     #[case::no_region("0151 12345678", None, "no country code; start it with +")]
+    #[case::lost_plus(
+        "4915112345000",
+        None,
+        "no country code (if the sheet lost its +, it is +4915112345000 (DE)); start it with +"
+    )]
     #[case::too_short("12", region("DE"), "cannot be written as E.164")]
     #[case::invalid_for_region("555-0100", region("US"), "not a valid phone number in region US")]
     #[case::extension("+1 415 555 2671 ext. 12", None, "extension")]

@@ -27,13 +27,12 @@
 //! }
 //! let cost = plan::estimate(&input, &answer.rate); // show it, let the operator skip
 //! let plan = plan::build(&client, input, PlanOptions::default(), &answer.rate).await?;
-//! let import = plan.import(true); // requests to send, rows skipped with their reason
+//! let import = plan.import(true, 30); // requests to send, rows skipped with their reason
 //! # let _ = (cost, import);
 //! # Ok(()) }
 //! ```
 
 mod diff;
-pub mod fields;
 mod lookup;
 pub mod orgs;
 
@@ -44,7 +43,9 @@ use std::str::FromStr;
 use serde::Serialize;
 use serde_json::Value;
 
-pub use fields::{ConversionError, FieldDef, FieldKind, Fields};
+// Converting cells for the account's custom fields is the checker's job (`payload`); the plan
+// compares what it built.
+pub use crate::payload::fields::{self, ConversionError, FieldDef, FieldKind, Fields};
 pub use lookup::{PlanError, build, estimate};
 pub use orgs::MissingOrgs;
 
@@ -394,11 +395,12 @@ impl Plan {
         self.primary_emails().len() as u64 * MAKE_PRIMARY_REQUESTS
     }
 
-    /// The requests to send and the rows left out. Invalid rows are in neither: the engine
-    /// skips them from its own checks, so every row is counted once.
-    pub fn import(&self, skip_unchanged: bool) -> Import {
-        let mut main = Batcher::new(self.mode);
-        let mut moved = Batcher::new(Mode::Update);
+    /// The requests to send, laid out for `jobs` jobs at once ([`crate::payload::Layout`]),
+    /// and the rows left out. Invalid rows are in neither: the engine skips them from its own
+    /// checks, so every row is counted once.
+    pub fn import(&self, skip_unchanged: bool, jobs: usize) -> Import {
+        let mut main = Batcher::new(self.mode, jobs);
+        let mut moved = Batcher::new(Mode::Update, jobs);
         let mut requests = Vec::new();
         let mut updates = Vec::new();
         let mut skipped = Vec::new();
@@ -545,7 +547,7 @@ mod tests {
         #[case] skipped: Vec<u32>,
     ) {
         let plan = plan(mode);
-        let import = plan.import(skip_unchanged);
+        let import = plan.import(skip_unchanged, crate::payload::JOB_LIMIT);
         assert_eq!(sent(&import), want);
         let rows: Vec<u32> = import.skipped.iter().map(|(r, _)| *r).collect();
         assert_eq!(rows, skipped);
@@ -556,7 +558,7 @@ mod tests {
 
     #[test]
     fn moved_creates_are_updates_by_id() {
-        let import = plan(Mode::Create).import(false);
+        let import = plan(Mode::Create).import(false, crate::payload::JOB_LIMIT);
         let moved = &import.requests[1].body.users[0];
         assert_eq!((moved.id, moved.skip_verify_email), (Some(30), None));
         let created = &import.requests[0].body.users[0];

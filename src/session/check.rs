@@ -6,8 +6,9 @@
 
 use std::sync::Arc;
 
+pub use crate::payload::Fields;
 pub use crate::pipeline::{AccountChecks, Options, Report};
-pub use crate::plan::{Cost, Fields, Plan, PlanInput, PlanOptions};
+pub use crate::plan::{Cost, Plan, PlanInput, PlanOptions};
 
 use crate::import::{ImportError, ImportPlan};
 use crate::mapping::Mapping;
@@ -174,17 +175,17 @@ fn request(mode: crate::payload::Mode, users: &[(u32, User)]) -> Request {
     }
 }
 
-/// The import of an account plan: its requests (unchanged rows, conflicts and rows that
+/// The import of an account plan, its requests laid out for `jobs` at once: its requests (unchanged rows, conflicts and rows that
 /// would fail left out with their reason), the rows with errors skipped, named from the
 /// sheet when the plan has no user for them.
 pub fn import_plan_from(
     plan: &Plan,
-    skip_unchanged: bool,
+    (skip_unchanged, jobs): (bool, usize),
     report: &Report,
     table: &Table,
     mapping: &Mapping,
 ) -> Result<ImportPlan, CheckError> {
-    let mut out = crate::pipeline::import_plan_from(plan, skip_unchanged, report)?;
+    let mut out = crate::pipeline::import_plan_from(plan, (skip_unchanged, jobs), report)?;
     crate::pipeline::name_skipped(&mut out, table, mapping);
     Ok(out)
 }

@@ -309,6 +309,11 @@ impl Session {
             skip_verify_email: self.skip_verify_email,
             phone_region: self.phone_region,
             invalid: self.invalid,
+            // Before Connect sets it, the jobs at once it offers.
+            jobs: match self.concurrency {
+                0 => super::screens::connect::DEFAULT_CONCURRENCY,
+                n => n,
+            } as usize,
         }
     }
 }
@@ -972,7 +977,7 @@ impl App {
         let (method, path) = self.session.mode.endpoint();
         let (users, requests, skipped) = match &self.session.plan {
             Some(plan) => {
-                let routed = plan.import(self.session.skip_unchanged);
+                let routed = plan.import(self.session.skip_unchanged, self.session.options().jobs);
                 let users: usize = routed.requests.iter().map(|r| r.rows.len()).sum();
                 let skipped = routed.skipped.len() as u64 + report.errors;
                 (users as u64, routed.requests.len(), skipped)
@@ -1522,8 +1527,9 @@ mod tests {
         let Screen::Preview(preview) = &app.screen else {
             panic!("preview")
         };
-        assert_eq!((preview.batches, preview.rows.len()), (2, 100));
-        // Row 9 has no name: not sent; row 150 is in the second request.
+        // 149 users laid out for the 10 jobs Connect offers: one round, evened out.
+        assert_eq!((preview.batches, preview.rows.len()), (5, 30));
+        // Row 9 has no name: not sent; row 150 is in the last request.
         app.update(Action::Jump);
         for c in "9".chars() {
             app.update(Action::Char(c));
@@ -1546,7 +1552,7 @@ mod tests {
         let Screen::Preview(preview) = &app.screen else {
             panic!("preview")
         };
-        assert_eq!(preview.batch, 1);
+        assert_eq!(preview.batch, 4);
         assert!(preview.lines[preview.scroll + 1].contains("Person 146"));
         // Esc walks back through Check to Map, which kept its state.
         app.update(Action::Back);

@@ -6,13 +6,13 @@
 pub mod action;
 pub mod app;
 pub mod keymap;
+mod lanes;
 pub mod screens;
 pub mod strings;
 pub mod widgets;
 mod work;
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use futures_util::StreamExt;
@@ -74,7 +74,8 @@ pub fn run(
 #[derive(Clone, Default)]
 struct Worker {
     workbook: Arc<Mutex<Option<Workbook>>>,
-    cancel: Arc<AtomicBool>,
+    /// The current request of each lane, its answers the only ones that land.
+    lanes: lanes::Lanes,
     /// The signed-in client, once the connection test passed.
     client: Arc<Mutex<Option<Arc<crate::zendesk::Client>>>>,
     /// Environment seen by sign-in when the session runs on the sandbox.
@@ -212,10 +213,19 @@ fn terminal_event(app: &mut App, event: &Event) -> Option<Command> {
 /// Runs a command's I/O off the event loop.
 fn execute(command: Command, worker: &Worker, tx: &mpsc::Sender<AppEvent>) {
     let worker = worker.clone();
-    let tx = tx.clone();
+    // A request that can go stale answers through its lane: a newer one in the same lane
+    // stops it and drops what it still says.
+    let ticket = lanes::Lane::of(&command).map(|lane| worker.lanes.start(lane));
+    let tx = match &ticket {
+        Some(ticket) => worker.lanes.answers(ticket, tx),
+        None => tx.clone(),
+    };
     match command {
         Command::Quit => {}
-        Command::CancelLoad => worker.cancel.store(true, Ordering::SeqCst),
+        Command::CancelLoad => {
+            worker.lanes.stop(lanes::Lane::Workbook);
+            worker.lanes.stop(lanes::Lane::Check);
+        }
         Command::StartImport(run) => {
             spawn_import(&worker, tx, move |target, tx| work::start(run, target, tx));
         }
@@ -289,16 +299,21 @@ fn execute(command: Command, worker: &Worker, tx: &mpsc::Sender<AppEvent>) {
             });
         }
         command => {
-            worker.cancel.store(false, Ordering::SeqCst);
+            let stop = move || ticket.as_ref().is_some_and(lanes::Ticket::stopped);
             tokio::task::spawn_blocking(move || {
-                let event = run_blocking(command, &worker, &tx);
+                let event = run_blocking(command, &worker, &tx, &stop);
                 let _ = tx.blocking_send(event);
             });
         }
     }
 }
 
-fn run_blocking(command: Command, worker: &Worker, tx: &mpsc::Sender<AppEvent>) -> AppEvent {
+fn run_blocking(
+    command: Command,
+    worker: &Worker,
+    tx: &mpsc::Sender<AppEvent>,
+    stop: &dyn Fn() -> bool,
+) -> AppEvent {
     let command = match command {
         Command::ListProfiles => return list_profiles(),
         Command::SaveProfile(profile) => {
@@ -313,8 +328,7 @@ fn run_blocking(command: Command, worker: &Worker, tx: &mpsc::Sender<AppEvent>) 
             mapping,
             options,
         } => {
-            let cancelled = || worker.cancel.load(Ordering::SeqCst);
-            return match crate::session::check::offline(&table, &mapping, &options, &cancelled) {
+            return match crate::session::check::offline(&table, &mapping, &options, stop) {
                 Some(report) => AppEvent::Checked(report),
                 None => AppEvent::Cancelled,
             };
@@ -359,7 +373,7 @@ fn run_blocking(command: Command, worker: &Worker, tx: &mpsc::Sender<AppEvent>) 
             None => AppEvent::Failed("no workbook is open".to_owned()),
         },
         Command::LoadTable { sheet, header } => match guard.as_mut() {
-            Some(wb) => load_table(wb, sheet, header, worker, tx),
+            Some(wb) => load_table(wb, sheet, header, stop, tx),
             None => AppEvent::Failed("no workbook is open".to_owned()),
         },
         Command::Reload {
@@ -370,7 +384,7 @@ fn run_blocking(command: Command, worker: &Worker, tx: &mpsc::Sender<AppEvent>) 
             Ok(opened) => {
                 let mut wb = opened.workbook;
                 let event = match source::sheet_named(&wb, &path, &sheet) {
-                    Ok(index) => load_table(&mut wb, index, header, worker, tx),
+                    Ok(index) => load_table(&mut wb, index, header, stop, tx),
                     Err(e) => AppEvent::Failed(e),
                 };
                 *guard = Some(wb);
@@ -566,7 +580,7 @@ fn load_table(
     wb: &mut Workbook,
     sheet: usize,
     header: HeaderChoice,
-    worker: &Worker,
+    stop: &dyn Fn() -> bool,
     tx: &mpsc::Sender<AppEvent>,
 ) -> AppEvent {
     let progress = |p: source::Progress| {
@@ -575,7 +589,6 @@ fn load_table(
             percent: p.percent,
         });
     };
-    let stop = || worker.cancel.load(Ordering::SeqCst);
     match source::load(wb, (sheet, header), PROGRESS_EVERY, progress, stop) {
         Ok(Some(table)) => AppEvent::TableLoaded(table),
         Ok(None) => AppEvent::Cancelled,

@@ -151,6 +151,7 @@ pub const PLAN_TITLE: &str = " Plan ";
 pub const PLAN_ROW: &str = "Row";
 pub const PLAN_DETAIL_KEYS: &str = " ↑↓ PgUp PgDn scroll  ←→ row  Esc close ";
 pub const PLAN_USER: &str = "user";
+pub const PLAN_CHANGE: &str = "change:";
 pub const PLAN_CHANGES: &str = "changes:";
 pub const PLAN_WAS: &str = "now";
 pub const PLAN_WILL_BE: &str = "will be";

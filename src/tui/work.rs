@@ -60,10 +60,13 @@ async fn start_inner(
         .map(|(c, t)| format!("{} -> {t}", c.header))
         .collect();
     let sheet = table.layout.sheet.clone();
+    let jobs = usize::try_from(concurrency).unwrap_or(usize::MAX);
     let no_lookups = plan.is_none();
     let plan = tokio::task::spawn_blocking(move || match (&plan, &account) {
-        (Some(plan), _) => check::import_plan_from(plan, skip_unchanged, &report, &table, &mapping)
-            .map_err(|e| e.to_string()),
+        (Some(plan), _) => {
+            check::import_plan_from(plan, (skip_unchanged, jobs), &report, &table, &mapping)
+                .map_err(|e| e.to_string())
+        }
         // Imported as checked against the account: the users it kept, no row checked again.
         (None, Some(account)) => account
             .import_plan(&table, &mapping)

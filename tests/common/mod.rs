@@ -104,14 +104,15 @@ pub fn plan_of_users(
     user: impl Fn(u32) -> User,
 ) -> ImportPlan {
     let mut plan = ImportPlan::new(mode);
-    let mut batcher = Batcher::new(mode);
+    // One job at a time: batches of 100 as run folders made before the last round was
+    // evened out hold them, so the scenarios' batch numbers stay put.
+    let mut batcher = Batcher::new(mode, 1);
     for i in 0..rows {
-        let user = user(i);
-        if let Some(request) = batcher.push(i + 2, user) {
+        for request in batcher.push(i + 2, user(i)) {
             plan.push_request(&request).unwrap();
         }
     }
-    if let Some(request) = batcher.finish() {
+    for request in batcher.finish() {
         plan.push_request(&request).unwrap();
     }
     for j in 0..skipped {

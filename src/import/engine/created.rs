@@ -56,15 +56,21 @@ pub(super) async fn dates(
     Ok(dates)
 }
 
-fn created_at(user: &User) -> Option<i64> {
+/// A user's `created_at` (Unix seconds), when it has a readable one.
+pub(super) fn created_at(user: &User) -> Option<i64> {
     let text = user.extra.get("created_at")?.as_str()?;
     chrono::DateTime::parse_from_rfc3339(text)
         .ok()
         .map(|t| t.timestamp())
 }
 
-/// Rows answered "Updated" whose user Zendesk created at `since` or later: created by this
-/// run (its first request for them went unanswered), reported `created`.
+/// How far apart the clocks of two of Zendesk's hosts may be (the one that dated an answer,
+/// the one that created a user): a `created_at` this much before `since` still counts.
+const HOST_SKEW_SECS: i64 = 2;
+
+/// Rows answered "Updated" whose user Zendesk created at `since` or later (within
+/// [`HOST_SKEW_SECS`]): created by this run (its first request for them went unanswered),
+/// reported `created`.
 pub(super) fn apply(outcomes: &mut [RowOutcome], dates: &Dates, since: i64) {
     for o in outcomes
         .iter_mut()
@@ -73,7 +79,7 @@ pub(super) fn apply(outcomes: &mut [RowOutcome], dates: &Dates, since: i64) {
         let Some(&at) = o.user_id.and_then(|id| dates.created.get(&id)) else {
             continue;
         };
-        if at >= since {
+        if at >= since - HOST_SKEW_SECS {
             o.outcome = Outcome::Created;
             o.details = Some(format!(
                 "created by this run: an earlier request's answer was lost, and Zendesk \
@@ -84,6 +90,19 @@ pub(super) fn apply(outcomes: &mut [RowOutcome], dates: &Dates, since: i64) {
             ));
         }
     }
+}
+
+/// A user created at `at`, before `since` (a batch's first send; beyond [`HOST_SKEW_SECS`]):
+/// there before this run, said as the two times. `None` when either is unknown or it is not.
+pub(super) fn before(at: Option<i64>, since: Option<i64>) -> Option<String> {
+    let (at, since) = (at?, since?);
+    (at < since - HOST_SKEW_SECS).then(|| {
+        format!(
+            "created {}, before this run first sent it ({})",
+            stamp(at),
+            stamp(since)
+        )
+    })
 }
 
 /// The users could not be read: the rows stay `updated`, saying they may have been created.
@@ -119,9 +138,10 @@ mod tests {
 
     #[test]
     fn a_user_created_since_the_first_send_is_created_one_from_before_stays_updated() {
+        // 999: a second before, within the hosts' skew; 997: three seconds before.
         let mut outcomes = vec![updated(1), updated(2), updated(3)];
         let dates = Dates {
-            created: HashMap::from([(1, 1_000), (2, 999), (3, 1_001)]),
+            created: HashMap::from([(1, 1_000), (2, 997), (3, 999)]),
             rate: RateInfo::default(),
         };
         apply(&mut outcomes, &dates, 1_000);

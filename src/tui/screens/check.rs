@@ -299,44 +299,45 @@ fn render_detail(row: u32, table: &Table, report: &Report, area: Rect, buf: &mut
         .max()
         .unwrap_or(0)
         .min(24);
-    let mut lines: Vec<Line<'_>> = table
-        .layout
-        .headers
+    // The problems first: they are why the row was opened, and a tall row may not fit.
+    let mut lines: Vec<Line<'_>> = issues
         .iter()
-        .enumerate()
-        .map(|(i, header)| {
-            let value = cells
-                .get(i)
-                .map(crate::sheet::Cell::display)
-                .unwrap_or_default();
-            let flagged = issues
-                .iter()
-                .find(|p| p.column.as_deref() == Some(header.as_str()))
-                .map(|p| p.severity);
-            let style = match flagged {
-                Some(Severity::Error) => Style::new().fg(theme::ERROR).bold(),
-                Some(Severity::Warning) => Style::new().fg(theme::WARNING),
-                None => Style::new(),
+        .map(|p| {
+            let colour = match p.severity {
+                Severity::Error => theme::ERROR,
+                Severity::Warning => theme::WARNING,
             };
-            Line::from(vec![
-                Span::styled(format!("{}  ", cell_right(header, width)), theme::dim()),
-                Span::styled(fit(&value, 60), style),
-            ])
+            Line::from(Span::styled(
+                format!("• {}", p.message),
+                Style::new().fg(colour),
+            ))
         })
         .collect();
-    lines.push(Line::from(""));
-    for p in &issues {
-        let colour = match p.severity {
-            Severity::Error => theme::ERROR,
-            Severity::Warning => theme::WARNING,
-        };
-        lines.push(Line::from(Span::styled(
-            format!("• {}", p.message),
-            Style::new().fg(colour),
-        )));
+    if !lines.is_empty() {
+        lines.push(Line::from(""));
     }
-    let height = u16::try_from(lines.len() + 2).unwrap_or(u16::MAX);
-    let rect = centered(area, 90, height);
+    lines.extend(table.layout.headers.iter().enumerate().map(|(i, header)| {
+        let value = cells
+            .get(i)
+            .map(crate::sheet::Cell::display)
+            .unwrap_or_default();
+        let flagged = issues
+            .iter()
+            .find(|p| p.column.as_deref() == Some(header.as_str()))
+            .map(|p| p.severity);
+        let style = match flagged {
+            Some(Severity::Error) => Style::new().fg(theme::ERROR).bold(),
+            Some(Severity::Warning) => Style::new().fg(theme::WARNING),
+            None => Style::new(),
+        };
+        Line::from(vec![
+            Span::styled(format!("{}  ", cell_right(header, width)), theme::dim()),
+            Span::styled(fit(&value, 60), style),
+        ])
+    }));
+    let width = area.width.min(90);
+    let height = wrapped_height(&lines, width.saturating_sub(2)).saturating_add(2);
+    let rect = centered(area, width, height);
     Clear.render(rect, buf);
     let block = Block::bordered()
         .border_type(BorderType::Rounded)

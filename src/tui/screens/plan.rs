@@ -578,11 +578,15 @@ fn detail_lines<'a>(row: &crate::plan::RowPlan, warnings: &'a [String]) -> Vec<L
     }
     match &row.action {
         RowAction::Update { id, changes } => {
+            let noun = if changes.len() == 1 {
+                strings::PLAN_CHANGE
+            } else {
+                strings::PLAN_CHANGES
+            };
             lines.push(Line::from(format!(
-                " {} {id}: {} {}",
+                " {} {id}: {} {noun}",
                 strings::PLAN_USER,
                 changes.len(),
-                strings::PLAN_CHANGES
             )));
             for change in changes {
                 lines.extend(change_lines(change));

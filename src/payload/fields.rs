@@ -1,4 +1,6 @@
-//! The account's custom user fields, and each cleaned cell converted to what its field takes.
+//! The account's custom user fields, and each cleaned cell converted to what its field takes:
+//! the checker's job, so every row is converted where it is checked, and the plan compares
+//! what was built.
 //!
 //! Zendesk silently drops a dropdown label sent instead of the option's value, and refuses a
 //! date that is not `YYYY-MM-DD` (`shared/zendesk/API.md`, User fields): converting here, with
