@@ -148,7 +148,10 @@ fn preview_against_the_account_sends_option_values_and_numbers() {
     ];
     let out = zdimport(home.path(), &args);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let first: Value = serde_json::from_str(text(&out.stdout).lines().next().unwrap()).unwrap();
+    // The organizations the account lacks come first (created before the users).
+    let stdout = text(&out.stdout);
+    let first_users = stdout.lines().find(|l| l.contains("/users/")).unwrap();
+    let first: Value = serde_json::from_str(first_users).unwrap();
     let fields = &first["body"]["users"][0]["user_fields"];
     assert_eq!(fields["plan"], "gold");
     assert_eq!(fields["seats"], 1, "an integer field gets a number");

@@ -59,8 +59,10 @@ async fn import(home: &Path, sandbox: &SandboxHandle, policy: &str) -> (i32, Str
     zdimport(home, sandbox, &args).await
 }
 
-async fn zdimport(home: &Path, sandbox: &SandboxHandle, args: &[&str]) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_zdimport"))
+/// `zdimport args` signed in to `sandbox` with an API token, its folders under `home`.
+fn command(home: &Path, sandbox: &SandboxHandle, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_zdimport"));
+    command
         .args(args)
         .env("ZDIMPORT_CONFIG_DIR", home.join("config"))
         .env("ZDIMPORT_DATA_DIR", home.join("data"))
@@ -71,8 +73,12 @@ async fn zdimport(home: &Path, sandbox: &SandboxHandle, args: &[&str]) -> (i32, 
         .env("ZENDESK_URL", sandbox.url().as_str())
         .env("ZENDESK_EMAIL", &sandbox.config().admin_email)
         .env("ZENDESK_API_TOKEN", "sandbox-api-token")
-        .kill_on_drop(true)
-        .output();
+        .kill_on_drop(true);
+    command
+}
+
+async fn zdimport(home: &Path, sandbox: &SandboxHandle, args: &[&str]) -> (i32, String) {
+    let out = command(home, sandbox, args).output();
     let out = tokio::time::timeout(Duration::from_secs(60), out)
         .await
         .expect("zdimport ends within a minute")
@@ -225,4 +231,49 @@ async fn a_saved_profile_keeps_the_organization_policy_and_make_primary() {
     assert_eq!(saved["options"]["make_primary"], true, "{text}");
     assert_eq!(sandbox.users().len(), admins, "a dry run sends nothing");
     assert_eq!(sandbox.organizations().len(), 2, "nor creates anything");
+}
+
+/// The `zdimport` process's stdout, for commands that print there.
+async fn stdout_of(home: &Path, sandbox: &SandboxHandle, args: &[&str]) -> String {
+    let out = command(home, sandbox, args)
+        .output()
+        .await
+        .expect("zdimport runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn preview_with_the_account_shows_ids_and_the_organizations_created_first() {
+    let sandbox = sandbox().await;
+    let home = tempfile::tempdir().unwrap();
+    let csv = users_csv(home.path());
+    let args = ["preview", &csv, "--auto", "--account", "--jsonl"];
+    let text = stdout_of(home.path(), &sandbox, &args).await;
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert_eq!(lines[0]["path"], "/api/v2/organizations/create_many.json");
+    assert_eq!(
+        lines[0]["body"],
+        serde_json::json!({"organizations": [{"name": "Initech"}]})
+    );
+    let users = lines[1]["body"]["users"].as_array().unwrap();
+    let (acme, globex) = (org_id(&sandbox, "Acme Corp"), org_id(&sandbox, "Globex"));
+    for (i, want) in [&acme, &globex, &acme, &globex].into_iter().enumerate() {
+        assert_eq!(&users[i]["organization_id"], want, "user {i}");
+        assert!(users[i].get("organization").is_none(), "user {i}");
+    }
+    assert_eq!(users[4]["organization"]["name"], "Initech");
+    assert_eq!(
+        sandbox.organizations().len(),
+        2,
+        "a preview creates nothing"
+    );
 }

@@ -50,10 +50,16 @@ pub fn run(args: &PreviewArgs) -> CliResult<ExitCode> {
         .map(|c| c.checks(args.connection.blank))
         .unwrap_or_default();
     let mut out = BufWriter::new(super::visible_stdout());
-    let mut listed: Vec<(u64, Vec<u32>, usize)> = Vec::new();
-    let mut shown: Option<(u64, Request)> = None;
-    let mut write_error: Option<std::io::Error> = None;
-    let mut number = 0;
+    let mut printer = Printer {
+        args,
+        listed: Vec::new(),
+        shown: None,
+        write_error: None,
+        number: 0,
+    };
+    // With the account, organizations are looked up first (as an import does), so every
+    // request is held until then; without, each is printed as it comes.
+    let mut held: Vec<Request> = Vec::new();
     let summary = pipeline::run_with(
         &mut prepared.workbook,
         (prepared.sheet, prepared.header),
@@ -64,31 +70,32 @@ pub fn run(args: &PreviewArgs) -> CliResult<ExitCode> {
             let Event::Request(request) = event else {
                 return ControlFlow::Continue(());
             };
-            number += 1;
-            if args.jsonl {
-                let line = serde_json::to_writer(&mut out, &request)
-                    .map_err(std::io::Error::from)
-                    .and_then(|()| out.write_all(b"\n"));
-                if let Err(e) = line {
-                    write_error = Some(e);
-                    return ControlFlow::Break(());
-                }
+            if connected.is_some() {
+                held.push(request);
                 return ControlFlow::Continue(());
             }
-            if listed.len() < LISTED {
-                listed.push((number, request.rows.clone(), request.body.users.len()));
-            }
-            let wanted = match (args.batch, args.row) {
-                (Some(n), _) => n == number,
-                (None, Some(row)) => request.rows.contains(&row),
-                (None, None) => number == 1,
-            };
-            if wanted {
-                shown = Some((number, request));
-            }
-            ControlFlow::Continue(())
+            printer.take(&mut out, request)
         },
     )?;
+    let mut missing = Vec::new();
+    if let Some(connected) = &connected {
+        let resolving = crate::plan::orgs::resolve_requests(&connected.client, &mut held, 4);
+        missing = runtime.block_on(resolving).map_err(|e| e.to_string())?;
+        if args.jsonl {
+            super::stdout_written(write_organizations(&mut out, &missing))?;
+        }
+        for request in held {
+            if printer.take(&mut out, request).is_break() {
+                break;
+            }
+        }
+    }
+    let Printer {
+        listed,
+        shown,
+        write_error,
+        ..
+    } = printer;
     if let Some(e) = write_error {
         return super::stdout_written(Err(e)).map(|()| ExitCode::SUCCESS);
     }
@@ -109,10 +116,81 @@ pub fn run(args: &PreviewArgs) -> CliResult<ExitCode> {
             &listed,
             shown.as_ref(),
         ))?;
+        if !missing.is_empty() {
+            super::stdout_written(writeln!(
+                out,
+                "\nOrganizations the account lacks, created first by an import ({}; {}), their \
+                 users then sent with the ids they get (shown above by name): {}",
+                missing.len(),
+                crate::import::orgs::cost_text(missing.len()),
+                missing.join(", ")
+            ))?;
+        }
     }
     super::stdout_written(out.flush())?;
     report_skipped(&summary);
     Ok(ExitCode::SUCCESS)
+}
+
+/// Takes the requests in order: `--jsonl` prints each, the text lists them and keeps the one
+/// asked for.
+struct Printer<'a> {
+    args: &'a PreviewArgs,
+    listed: Vec<(u64, Vec<u32>, usize)>,
+    shown: Option<(u64, Request)>,
+    write_error: Option<std::io::Error>,
+    number: u64,
+}
+
+impl Printer<'_> {
+    fn take(&mut self, out: &mut impl Write, request: Request) -> ControlFlow<()> {
+        self.number += 1;
+        let number = self.number;
+        if self.args.jsonl {
+            let line = serde_json::to_writer(&mut *out, &request)
+                .map_err(std::io::Error::from)
+                .and_then(|()| out.write_all(b"\n"));
+            if let Err(e) = line {
+                self.write_error = Some(e);
+                return ControlFlow::Break(());
+            }
+            return ControlFlow::Continue(());
+        }
+        if self.listed.len() < LISTED {
+            self.listed
+                .push((number, request.rows.clone(), request.body.users.len()));
+        }
+        let wanted = match (self.args.batch, self.args.row) {
+            (Some(n), _) => n == number,
+            (None, Some(row)) => request.rows.contains(&row),
+            (None, None) => number == 1,
+        };
+        if wanted {
+            self.shown = Some((number, request));
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+/// `--jsonl` with the account: the `organizations/create_many` requests an import sends
+/// first, before the users' (no sheet rows of their own).
+fn write_organizations(out: &mut impl Write, missing: &[String]) -> std::io::Result<()> {
+    let endpoint = crate::zendesk::BulkEndpoint::OrganizationsCreateMany;
+    for names in missing.chunks(crate::import::PlannedOrg::PER_CALL) {
+        let orgs: Vec<serde_json::Value> = names
+            .iter()
+            .map(|name| serde_json::json!({ "name": name }))
+            .collect();
+        let line = serde_json::json!({
+            "method": endpoint.method().as_str(),
+            "path": endpoint.path(),
+            "rows": [],
+            "body": { "organizations": orgs },
+        });
+        serde_json::to_writer(&mut *out, &line)?;
+        out.write_all(b"\n")?;
+    }
+    Ok(())
 }
 
 fn write_text(

@@ -9,6 +9,9 @@
 //! confirmed). The journal, synced before every request that changes state, lets an
 //! interrupted run continue without creating any user twice.
 //!
+//! Before any user is sent, the organizations the plan lists as missing are created through
+//! the same journal ([`orgs`]), and the users are sent with the ids they get.
+//!
 //! [`Client`]: crate::zendesk::Client
 
 mod engine;

@@ -9,7 +9,7 @@
 //! the names are looked up (`organizations/search?name=`, exact and ignoring case, as Zendesk
 //! compares names) before anything is sent again, so none is created twice.
 //!
-//! Then every user is sent with the `organization_id` its organization got ([`Ids::fill`],
+//! Then every user is sent with the `organization_id` its organization got (`Ids::fill`,
 //! never by name), and the users of an organization that could not be created end `skipped`
 //! with the reason, journalled before the users' engine starts.
 

@@ -519,6 +519,31 @@ pub async fn resolve_import(
     Ok(warnings)
 }
 
+/// `preview --account`: the organizations `requests`' users name, looked up as an import
+/// does; existing ones sent by id. Returns the names the account lacks, which an import
+/// creates first (their users keep the name here: the id does not exist yet).
+pub async fn resolve_requests(
+    client: &Client,
+    requests: &mut [crate::payload::Request],
+    concurrency: usize,
+) -> Result<Vec<String>, PlanError> {
+    let mut users: Vec<(u32, User)> = requests
+        .iter_mut()
+        .flat_map(|r| {
+            let users = std::mem::take(&mut r.body.users);
+            r.rows.clone().into_iter().zip(users)
+        })
+        .collect();
+    let names = distinct_names(&users);
+    let resolved = resolve((client, &Gate::default()), &names, concurrency.max(1)).await?;
+    apply(&mut users, &resolved, MissingOrgs::Create);
+    let mut users = users.into_iter().map(|(_, user)| user);
+    for request in requests {
+        request.body.users = users.by_ref().take(request.rows.len()).collect();
+    }
+    Ok(resolved.missing)
+}
+
 /// A user read back for its organization's name only.
 impl OrgHolder for Option<String> {
     fn org_name(&self) -> Option<&str> {
