@@ -401,7 +401,9 @@ fn retry_and_resume_of_an_in_process_sandbox_run_say_what_is_possible() {
 async fn short_token_sandbox() -> SandboxHandle {
     Sandbox::start(SandboxConfig {
         speed: 50.0,
-        token_ttl: Duration::from_secs(5),
+        // 10 s of the sandbox's clock, a fifth of a second here: tokens expire during an
+        // import, yet a request renewed after a 401 reaches the sandbox in time on a busy machine.
+        token_ttl: Duration::from_secs(10),
         ..SandboxConfig::default()
     })
     .await
