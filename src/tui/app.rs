@@ -256,6 +256,9 @@ pub struct NewRun {
     pub account: Option<Arc<check::Checked>>,
     pub plan: Option<Arc<crate::plan::Plan>>,
     pub skip_unchanged: bool,
+    /// Users whose organization the account lacks, when the lookups were skipped (a plan
+    /// made says it for each row).
+    pub missing_orgs: crate::plan::MissingOrgs,
     pub concurrency: u32,
     /// The sheet's file and the profile: for the run's record.
     pub file: String,
@@ -292,6 +295,8 @@ pub struct Session {
     /// The plan the operator goes on with (none: imported as checked).
     pub plan: Option<Arc<crate::plan::Plan>>,
     pub skip_unchanged: bool,
+    /// The Plan screen's choice for organizations the account lacks.
+    pub missing_orgs: crate::plan::MissingOrgs,
     /// The Connect screen of an earlier import in this session (signed in), for the next one.
     pub connect: Option<Box<ConnectState>>,
     /// The run to resume once Connect has signed in to its account.
@@ -589,6 +594,7 @@ impl App {
                         plan,
                         skip_unchanged,
                     } => {
+                        self.session.missing_orgs = state.missing_orgs;
                         self.session.plan = plan;
                         self.session.skip_unchanged = skip_unchanged;
                         self.ask_to_import()
@@ -1018,6 +1024,7 @@ impl App {
             account: self.session.account.clone(),
             plan: self.session.plan.clone(),
             skip_unchanged: self.session.skip_unchanged,
+            missing_orgs: self.session.missing_orgs,
             concurrency: self.session.concurrency,
             file,
             profile,

@@ -51,6 +51,7 @@ async fn start_inner(
         account,
         plan,
         skip_unchanged,
+        missing_orgs,
         concurrency,
         file,
         profile,
@@ -82,7 +83,11 @@ async fn start_inner(
     })
     .await
     .map_err(|e| format!("building the plan: {e}"))??;
-    let plan = resolve_organizations(plan, no_lookups, &target.client).await?;
+    let plan = if no_lookups {
+        resolve_organizations(plan, missing_orgs, &target.client).await?
+    } else {
+        plan
+    };
     let info = RunInfo {
         id: run::new_id(),
         created_at: chrono::Utc::now().to_rfc3339(),
@@ -100,20 +105,18 @@ async fn start_inner(
 }
 
 /// Without the lookups (the operator skipped them), the organizations the rows name are still
-/// resolved as the headless import does: existing ones sent by id, missing ones created first
-/// (the default policy), never sent by name. The account plan resolves them itself.
+/// resolved as the headless import does: existing ones sent by id, missing ones as the Plan
+/// screen's `o` says (created first, left out of the users, or failing their rows), never sent
+/// by name. The account plan resolves them itself.
 async fn resolve_organizations(
     mut plan: ImportPlan,
-    no_lookups: bool,
+    policy: crate::plan::MissingOrgs,
     client: &Client,
 ) -> Result<ImportPlan, String> {
-    if no_lookups {
-        let policy = crate::plan::MissingOrgs::default();
-        let concurrency = crate::plan::PlanOptions::default().concurrency;
-        crate::plan::orgs::resolve_import(client, &mut plan, policy, concurrency)
-            .await
-            .map_err(|e| format!("looking up the organizations: {e}"))?;
-    }
+    let concurrency = crate::plan::PlanOptions::default().concurrency;
+    crate::plan::orgs::resolve_import(client, &mut plan, policy, concurrency)
+        .await
+        .map_err(|e| format!("looking up the organizations: {e}"))?;
     Ok(plan)
 }
 

@@ -979,6 +979,45 @@ mod tests {
 mod app_tests {
     use crate::tui::testing::*;
 
+    /// Skipping the lookups after choosing what happens to missing organizations: the import
+    /// does what the screen said, not the default.
+    #[test]
+    fn the_organizations_choice_reaches_an_import_without_lookups() {
+        let mut app = connect_app();
+        let report = app.session.report.clone().expect("checked");
+        app.history.push(std::mem::replace(
+            &mut app.screen,
+            Screen::Plan(screens::plan::PlanState::new(crate::payload::Mode::Upsert)),
+        ));
+        if let Screen::Plan(state) = &mut app.screen {
+            state.checked(screens::plan::AccountCheck {
+                fields: 0,
+                problems: Vec::new(),
+                ready: report.ready,
+                warnings: report.warnings,
+                errors: report.errors,
+                cost: crate::plan::Cost {
+                    requests: 1,
+                    at_most: 1,
+                    rate_limit: None,
+                    minutes: 0.0,
+                },
+            });
+        }
+        app.update(Action::MissingOrgs);
+        let Screen::Plan(state) = &app.screen else {
+            panic!("still on Plan");
+        };
+        let chosen = state.missing_orgs;
+        assert_ne!(chosen, crate::plan::MissingOrgs::default());
+        app.update(Action::SkipPlan);
+        let Some(Command::StartImport(run)) = app.update(Action::Yes) else {
+            panic!("the import starts once confirmed");
+        };
+        assert!(run.plan.is_none());
+        assert_eq!(run.missing_orgs, chosen);
+    }
+
     #[test]
     fn plan_screen() {
         use crate::plan::{Action as RowAction, Change, Cost, Plan, RowPlan, Spent};
