@@ -14,7 +14,7 @@ use crate::tui::action::Action;
 use crate::tui::strings;
 use crate::tui::widgets::cursor::Cursor;
 use crate::tui::widgets::input::TextInput;
-use crate::tui::widgets::{cell, cell_right, centered, fit, theme};
+use crate::tui::widgets::{cell, cell_right, centered, fit, text_width, theme};
 
 /// The outcome filter, in the order `f` steps through it.
 const FILTERS: [Option<Outcome>; 7] = [
@@ -257,8 +257,17 @@ impl ResultsState {
             } else {
                 theme::WARNING
             };
+            // In full when it fits; else short (`orgs 3/3 created`), the full line being in
+            // the organizations' report.
+            let used: usize = spans.iter().map(Span::width).sum();
+            let full = orgs.to_string();
+            let text = if used + 3 + text_width(&full) <= usize::from(area.width) {
+                full
+            } else {
+                format!("orgs {}/{} created", orgs.created, orgs.total)
+            };
             spans.push(Span::styled(" · ", theme::dim()));
-            spans.push(Span::styled(orgs.to_string(), Style::new().fg(colour)));
+            spans.push(Span::styled(text, Style::new().fg(colour)));
         }
         Line::from(spans).render(area, buf);
     }
