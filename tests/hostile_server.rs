@@ -426,6 +426,7 @@ async fn a_job_id_given_to_two_requests_puts_no_user_id_on_two_rows() {
                 ..UserKey::default()
             }],
             body: format!(r#"{{"users":[{{"name":"User {i}","external_id":"{x}"}}]}}"#).into(),
+            sent_as: None,
         });
     }
     let tmp = tempfile::tempdir().unwrap();

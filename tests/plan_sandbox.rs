@@ -452,3 +452,63 @@ async fn lookups_wait_out_the_rate_limit() {
         "30 lookups at 10/minute span three windows: {minutes}"
     );
 }
+
+/// Create mode moving the users the account holds to `update_many` by id: the import sends
+/// those batches there (every batch once went to `create_many`, ids and all), and they end
+/// updated, no user twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_mode_sends_the_moved_users_to_update_many() {
+    let (plan, sandbox) = plan_for(Mode::Create, Blank::Keep, Existing::Update).await;
+    let before = sandbox.users().len();
+    let report = zdimport::pipeline::Report::default();
+    let import = zdimport::pipeline::import_plan_from(&plan, (true, 30), &report).unwrap();
+    let moved: Vec<u32> = import
+        .batches
+        .iter()
+        .filter(|b| b.sent_as == Some(Mode::Update))
+        .flat_map(|b| b.rows.clone())
+        .collect();
+    assert_eq!(moved.len(), 2, "the two held users that change");
+    let runs = tempfile::tempdir().unwrap();
+    let info = zdimport::import::RunInfo {
+        id: "moved".into(),
+        mode: Mode::Create,
+        rows: import.rows() as u64,
+        ..zdimport::import::RunInfo::default()
+    };
+    let journal = zdimport::import::Journal::create(runs.path(), &info, &import).unwrap();
+    // Read back from the run folder, as a resume would: the batch keeps its endpoint.
+    drop(journal);
+    let (_, import, journal) = zdimport::import::Journal::open(&runs.path().join("moved")).unwrap();
+    let (tx, mut rx) = tokio::sync::mpsc::channel(64);
+    tokio::spawn(async move { while rx.recv().await.is_some() {} });
+    let client = client(&sandbox);
+    let summary = zdimport::import::run(
+        import,
+        &client,
+        journal,
+        tx,
+        tokio_util::sync::CancellationToken::new(),
+        zdimport::import::EngineOptions::for_speed(50.0),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (summary.updated, summary.failed, summary.unknown),
+        (2, 0, 0),
+        "{summary}"
+    );
+    let requests = sandbox.requests();
+    assert!(
+        requests
+            .iter()
+            .any(|r| r.method == "PUT" && r.target.contains("update_many")),
+        "the moved users went to update_many"
+    );
+    let created = summary.created as usize;
+    assert_eq!(
+        sandbox.users().len(),
+        before + created,
+        "no held user created again"
+    );
+}

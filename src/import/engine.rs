@@ -448,7 +448,8 @@ impl Engine {
         }
         if !maybe.is_empty() {
             let unit = Unit::new(batch, maybe, attempt);
-            if self.plan.mode == Mode::Create {
+            // A lost create is looked up before anything is sent again; an update is sent again.
+            if planned_mode(&self.plan, batch) == Mode::Create {
                 let settle = Instant::now() + self.options.lost_answer_settle;
                 self.uncertain.push((settle, unit, 0));
             } else {
@@ -708,7 +709,7 @@ impl Engine {
             attempt: unit.attempt,
             zendesk_time: Some(zendesk_time),
         })?;
-        let endpoint = endpoint(self.plan.mode);
+        let endpoint = endpoint(planned_mode(&self.plan, unit.batch));
         let client = self.client.clone();
         self.posting += 1;
         self.summary.requests += 1;
@@ -957,7 +958,7 @@ impl Engine {
                 self.outcomes_for(&unit, |o| o.with_error("NoAnswer", Some(details.clone())));
             return self.resolve_as(outcomes, Outcome::Unknown).await;
         }
-        if self.plan.mode == Mode::Create {
+        if planned_mode(&self.plan, unit.batch) == Mode::Create {
             let until = Instant::now() + self.options.lost_answer_settle;
             let batch = unit.batch;
             self.uncertain.push((until, unit, 0));
@@ -1609,6 +1610,15 @@ async fn pause_changed(pause: &mut Option<tokio::sync::watch::Receiver<bool>>) -
         return std::future::pending().await;
     }
     *rx.borrow_and_update()
+}
+
+/// The mode whose endpoint batch `batch` goes to: its own (users a create moved to
+/// `update_many`), else the plan's.
+fn planned_mode(plan: &ImportPlan, batch: usize) -> Mode {
+    plan.batches
+        .get(batch)
+        .and_then(|b| b.sent_as)
+        .unwrap_or(plan.mode)
 }
 
 fn endpoint(mode: Mode) -> BulkEndpoint {

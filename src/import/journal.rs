@@ -475,6 +475,9 @@ struct PlanLine<B> {
     rows: Vec<u32>,
     keys: Vec<UserKey>,
     body: B,
+    /// The batch's own mode when not the plan's (plans written before it have none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sent_as: Option<Mode>,
 }
 
 impl Journal {
@@ -770,6 +773,7 @@ fn write_plan(path: &Path, plan: &ImportPlan) -> Result<(), JournalError> {
             rows: batch.rows.clone(),
             keys: batch.keys.clone(),
             body,
+            sent_as: batch.sent_as,
         };
         serde_json::to_writer(&mut out, &line).map_err(encode)?;
     }
@@ -809,6 +813,7 @@ fn read_plan(path: &Path) -> Result<ImportPlan, JournalError> {
             rows: batch.rows,
             keys: batch.keys,
             body: Bytes::from(batch.body.get().to_owned()),
+            sent_as: batch.sent_as,
         });
     }
     if plan.batches.len() != head.batches {
@@ -1140,6 +1145,7 @@ mod tests {
             rows: vec![2, 3],
             keys: vec![UserKey::default(), UserKey::default()],
             body: Bytes::from_static(br#"{"users":[{"name":"A"},{"name":"B"}]}"#),
+            sent_as: None,
         });
         plan.skip(4, "bad email");
         plan.name_skipped(|row| {

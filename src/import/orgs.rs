@@ -1050,6 +1050,7 @@ mod tests {
             body: Bytes::from_static(
                 br#"{"users":[{"name":"A","organization":{"name":" newco "}},{"name":"B"},{"name":"C","organization":{"name":"NEWCO"}}]}"#,
             ),
+            sent_as: None,
         });
         plan
     }

@@ -80,6 +80,9 @@ pub struct PlannedBatch {
     pub rows: Vec<u32>,
     pub keys: Vec<UserKey>,
     pub body: Bytes,
+    /// The mode whose endpoint this batch goes to, when it is not the plan's: a create that
+    /// moves users the account holds to `update_many` by id.
+    pub sent_as: Option<Mode>,
 }
 
 impl PlannedBatch {
@@ -168,6 +171,10 @@ impl ImportPlan {
             rows: request.rows.clone(),
             keys: request.body.users.iter().map(UserKey::of).collect(),
             body: Bytes::from(body),
+            sent_as: Mode::ALL
+                .into_iter()
+                .find(|m| m.endpoint().1 == request.path)
+                .filter(|m| *m != self.mode),
         });
         Ok(())
     }
@@ -273,6 +280,7 @@ impl ImportPlan {
                 rows: positions.iter().map(|&p| batch.rows[p]).collect(),
                 keys: positions.iter().map(|&p| batch.keys[p].clone()).collect(),
                 body,
+                sent_as: batch.sent_as,
             });
         }
         Ok(plan)

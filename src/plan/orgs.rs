@@ -596,6 +596,7 @@ fn rebuild(
             rows: Vec::new(),
             keys: Vec::new(),
             body: bytes::Bytes::new(),
+            sent_as: batch.sent_as,
         };
         let mut sent = Vec::new();
         let users = batch_users(&batch)?;
@@ -773,6 +774,7 @@ mod tests {
             body: serde_json::to_vec(&serde_json::json!({ "users": users }))
                 .unwrap()
                 .into(),
+            sent_as: None,
         }
     }
 
