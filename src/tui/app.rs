@@ -472,208 +472,253 @@ impl App {
         }
     }
 
+    /// The screen's own keys: one method per screen.
     fn update_screen(&mut self, action: &Action) -> Option<Command> {
-        match &mut self.screen {
-            Screen::Open(state) => match state.update(action)? {
-                OpenOutcome::List(dir) => Some(Command::ListDir(dir)),
-                OpenOutcome::Open(path) => {
-                    state.loading = Some(super::screens::open::Loading {
-                        path: path.clone(),
-                        rows: 0,
-                        expected: None,
-                    });
-                    Some(Command::OpenFile(path))
-                }
-                OpenOutcome::Cancel => Some(Command::CancelLoad),
-                OpenOutcome::Resume(dir) => {
-                    self.session.run_dir = Some(dir.clone());
-                    self.push(Screen::Run(RunState::new(std::time::Instant::now())));
-                    Some(Command::ResumeImport(dir))
-                }
-            },
-            Screen::Sheet(state) => {
-                if *action == Action::Back && state.reading.is_some() {
-                    state.reading = None;
-                    return Some(Command::CancelLoad);
-                }
-                if *action == Action::Back {
-                    return Some(Command::ListDir(self.file_dir()));
-                }
-                match state.update(action)? {
-                    SheetOutcome::Preview(sheet) => Some(Command::PreviewSheet(sheet)),
-                    SheetOutcome::Load { sheet, header } => {
-                        state.reading = Some(0);
-                        Some(Command::LoadTable { sheet, header })
-                    }
-                }
-            }
+        match &self.screen {
+            Screen::Open(_) => self.update_open(action),
+            Screen::Sheet(_) => self.update_sheet(action),
             Screen::Map(_) => self.update_map(action),
-            Screen::Check(state) => {
-                if *action == Action::Back && state.detail.is_none() {
-                    let running = state.report.is_none();
-                    self.pop();
-                    return running.then_some(Command::CancelLoad);
-                }
-                match state.update(action)? {
-                    CheckOutcome::Next => {
-                        self.open_preview();
-                        None
-                    }
-                    CheckOutcome::Policy(policy) => {
-                        self.session.invalid = policy;
-                        self.pop();
-                        self.start_check()
-                    }
-                }
+            Screen::Check(_) => self.update_check(action),
+            Screen::Connect(_) => self.update_connect(action),
+            Screen::Plan(_) => self.update_plan(action),
+            Screen::Run(_) => self.update_run(action),
+            Screen::Results(_) => self.update_results(action),
+            Screen::Preview(_) => self.update_preview(action),
+        }
+    }
+
+    fn update_open(&mut self, action: &Action) -> Option<Command> {
+        let Screen::Open(state) = &mut self.screen else {
+            return None;
+        };
+        match state.update(action)? {
+            OpenOutcome::List(dir) => Some(Command::ListDir(dir)),
+            OpenOutcome::Open(path) => {
+                state.loading = Some(super::screens::open::Loading {
+                    path: path.clone(),
+                    rows: 0,
+                    expected: None,
+                });
+                Some(Command::OpenFile(path))
             }
-            Screen::Connect(state) => {
-                if *action == Action::Back {
-                    self.session.resume = None;
-                    self.session.mode = state.mode;
-                    self.session.skip_verify_email = state.skip_verify_email;
-                    if let Ok(region) = state.phone_region() {
-                        self.session.phone_region = region;
-                    }
-                    self.session.concurrency = state.concurrency();
-                    // Kept, signed in, for when the operator comes this way again.
-                    if let Some(previous) = self.history.pop() {
-                        let left = std::mem::replace(&mut self.screen, previous);
-                        if let Screen::Connect(connect) = left {
-                            self.session.connect = Some(Box::new(connect));
-                        }
-                    }
-                    return None;
-                }
-                match state.update(action)? {
-                    ConnectOutcome::Test(request) => Some(Command::TestConnection(request)),
-                    ConnectOutcome::Next if self.session.resume.is_some() => {
-                        let dir = self.session.resume.take()?;
-                        self.session.concurrency = state.concurrency();
-                        self.screen = Screen::Run(RunState::new(std::time::Instant::now()));
-                        Some(Command::ResumeImport(dir))
-                    }
-                    ConnectOutcome::Next => {
-                        self.session.mode = state.mode;
-                        self.session.skip_verify_email = state.skip_verify_email;
-                        self.session.phone_region = state.phone_region().ok().flatten();
-                        self.session.concurrency = state.concurrency();
-                        let table = self.session.table.clone()?;
-                        self.push(Screen::Plan(PlanState::new(self.session.mode)));
-                        Some(Command::CheckAccount {
-                            table,
-                            mapping: self.session.mapping.clone(),
-                            options: self.session.options(),
-                        })
-                    }
-                }
-            }
-            Screen::Plan(state) => {
-                if *action == Action::Back && state.detail.is_none() {
-                    self.pop();
-                    return None;
-                }
-                match state.update(action)? {
-                    PlanOutcome::Build {
-                        existing,
-                        tags,
-                        missing_orgs,
-                        make_primary,
-                    } => {
-                        let account = self.session.account.clone()?;
-                        let options = crate::plan::PlanOptions {
-                            mode: self.session.mode,
-                            existing,
-                            tags,
-                            missing_orgs,
-                            make_primary,
-                            ..crate::plan::PlanOptions::default()
-                        };
-                        Some(Command::BuildPlan { account, options })
-                    }
-                    PlanOutcome::Import {
-                        plan,
-                        skip_unchanged,
-                    } => {
-                        self.session.missing_orgs = state.missing_orgs;
-                        self.session.plan = plan;
-                        self.session.skip_unchanged = skip_unchanged;
-                        self.ask_to_import()
-                    }
-                }
-            }
-            Screen::Run(state) if !state.is_active() && *action == Action::Back => self.leave_run(),
-            Screen::Run(state) => match state.update(action)? {
-                RunOutcome::Pause => Some(Command::PauseImport(true)),
-                RunOutcome::Resume => Some(Command::PauseImport(false)),
-                RunOutcome::Cancel => Some(Command::CancelImport),
-                RunOutcome::Results => {
-                    self.open_results();
-                    None
-                }
-                RunOutcome::NewImport => self.new_import(),
-            },
-            Screen::Results(state) => {
-                if !state.is_typing() && state.detail.is_none() {
-                    match action {
-                        Action::Back => return self.leave_run(),
-                        Action::NewImport => return self.new_import(),
-                        _ => {}
-                    }
-                }
-                match state.update(action)? {
-                    ResultsOutcome::Export(path) => {
-                        let path = PathBuf::from(path);
-                        if path.exists() {
-                            self.overlay = Some(Overlay::ConfirmOverwrite(path));
-                            return None;
-                        }
-                        self.export(path)
-                    }
-                    ResultsOutcome::Retry => {
-                        self.ask_to_retry();
-                        None
-                    }
-                    ResultsOutcome::Resume => {
-                        let dir = self.session.run_dir.clone()?;
-                        self.push(Screen::Run(RunState::new(std::time::Instant::now())));
-                        Some(Command::ResumeImport(dir))
-                    }
-                    ResultsOutcome::Detail(index) => {
-                        state.detail = Some((index, String::new()));
-                        let dir = self.session.run_dir.clone()?;
-                        Some(Command::SentUser { dir, index })
-                    }
-                }
-            }
-            Screen::Preview(state) => {
-                if *action == Action::Back && !state.is_typing() {
-                    self.pop();
-                    return None;
-                }
-                if *action == Action::Next {
-                    self.open_connect();
-                    return None;
-                }
-                match state.update(action)? {
-                    PreviewOutcome::Show(n) => self.show_batch(n, None),
-                    PreviewOutcome::Find(row) => {
-                        let batch = self.session.report.as_ref().and_then(|r| r.batch_of(row));
-                        match batch {
-                            Some(n) => self.show_batch(n, Some(row)),
-                            None => {
-                                if let Screen::Preview(state) = &mut self.screen {
-                                    state.notice = Some(format!(
-                                        "row {row} {}",
-                                        super::strings::PREVIEW_NOT_SENT
-                                    ));
-                                }
-                            }
-                        }
-                    }
-                }
-                None
+            OpenOutcome::Cancel => Some(Command::CancelLoad),
+            OpenOutcome::Resume(dir) => {
+                self.session.run_dir = Some(dir.clone());
+                self.push(Screen::Run(RunState::new(std::time::Instant::now())));
+                Some(Command::ResumeImport(dir))
             }
         }
+    }
+
+    fn update_sheet(&mut self, action: &Action) -> Option<Command> {
+        let Screen::Sheet(state) = &mut self.screen else {
+            return None;
+        };
+        if *action == Action::Back && state.reading.is_some() {
+            state.reading = None;
+            return Some(Command::CancelLoad);
+        }
+        if *action == Action::Back {
+            return Some(Command::ListDir(self.file_dir()));
+        }
+        match state.update(action)? {
+            SheetOutcome::Preview(sheet) => Some(Command::PreviewSheet(sheet)),
+            SheetOutcome::Load { sheet, header } => {
+                state.reading = Some(0);
+                Some(Command::LoadTable { sheet, header })
+            }
+        }
+    }
+
+    fn update_check(&mut self, action: &Action) -> Option<Command> {
+        let Screen::Check(state) = &mut self.screen else {
+            return None;
+        };
+        if *action == Action::Back && state.detail.is_none() {
+            let running = state.report.is_none();
+            self.pop();
+            return running.then_some(Command::CancelLoad);
+        }
+        match state.update(action)? {
+            CheckOutcome::Next => {
+                self.open_preview();
+                None
+            }
+            CheckOutcome::Policy(policy) => {
+                self.session.invalid = policy;
+                self.pop();
+                self.start_check()
+            }
+        }
+    }
+
+    fn update_connect(&mut self, action: &Action) -> Option<Command> {
+        let Screen::Connect(state) = &mut self.screen else {
+            return None;
+        };
+        if *action == Action::Back {
+            self.session.resume = None;
+            self.session.mode = state.mode;
+            self.session.skip_verify_email = state.skip_verify_email;
+            if let Ok(region) = state.phone_region() {
+                self.session.phone_region = region;
+            }
+            self.session.concurrency = state.concurrency();
+            // Kept, signed in, for when the operator comes this way again.
+            if let Some(previous) = self.history.pop() {
+                let left = std::mem::replace(&mut self.screen, previous);
+                if let Screen::Connect(connect) = left {
+                    self.session.connect = Some(Box::new(connect));
+                }
+            }
+            return None;
+        }
+        match state.update(action)? {
+            ConnectOutcome::Test(request) => Some(Command::TestConnection(request)),
+            ConnectOutcome::Next if self.session.resume.is_some() => {
+                let dir = self.session.resume.take()?;
+                self.session.concurrency = state.concurrency();
+                self.screen = Screen::Run(RunState::new(std::time::Instant::now()));
+                Some(Command::ResumeImport(dir))
+            }
+            ConnectOutcome::Next => {
+                self.session.mode = state.mode;
+                self.session.skip_verify_email = state.skip_verify_email;
+                self.session.phone_region = state.phone_region().ok().flatten();
+                self.session.concurrency = state.concurrency();
+                let table = self.session.table.clone()?;
+                self.push(Screen::Plan(PlanState::new(self.session.mode)));
+                Some(Command::CheckAccount {
+                    table,
+                    mapping: self.session.mapping.clone(),
+                    options: self.session.options(),
+                })
+            }
+        }
+    }
+
+    fn update_plan(&mut self, action: &Action) -> Option<Command> {
+        let Screen::Plan(state) = &mut self.screen else {
+            return None;
+        };
+        if *action == Action::Back && state.detail.is_none() {
+            self.pop();
+            return None;
+        }
+        match state.update(action)? {
+            PlanOutcome::Build {
+                existing,
+                tags,
+                missing_orgs,
+                make_primary,
+            } => {
+                let account = self.session.account.clone()?;
+                let options = crate::plan::PlanOptions {
+                    mode: self.session.mode,
+                    existing,
+                    tags,
+                    missing_orgs,
+                    make_primary,
+                    ..crate::plan::PlanOptions::default()
+                };
+                Some(Command::BuildPlan { account, options })
+            }
+            PlanOutcome::Import {
+                plan,
+                skip_unchanged,
+            } => {
+                self.session.missing_orgs = state.missing_orgs;
+                self.session.plan = plan;
+                self.session.skip_unchanged = skip_unchanged;
+                self.ask_to_import()
+            }
+        }
+    }
+
+    fn update_run(&mut self, action: &Action) -> Option<Command> {
+        let Screen::Run(state) = &mut self.screen else {
+            return None;
+        };
+        if !state.is_active() && *action == Action::Back {
+            return self.leave_run();
+        }
+        match state.update(action)? {
+            RunOutcome::Pause => Some(Command::PauseImport(true)),
+            RunOutcome::Resume => Some(Command::PauseImport(false)),
+            RunOutcome::Cancel => Some(Command::CancelImport),
+            RunOutcome::Results => {
+                self.open_results();
+                None
+            }
+            RunOutcome::NewImport => self.new_import(),
+        }
+    }
+
+    fn update_results(&mut self, action: &Action) -> Option<Command> {
+        let Screen::Results(state) = &mut self.screen else {
+            return None;
+        };
+        if !state.is_typing() && state.detail.is_none() {
+            match action {
+                Action::Back => return self.leave_run(),
+                Action::NewImport => return self.new_import(),
+                _ => {}
+            }
+        }
+        match state.update(action)? {
+            ResultsOutcome::Export(path) => {
+                let path = PathBuf::from(path);
+                if path.exists() {
+                    self.overlay = Some(Overlay::ConfirmOverwrite(path));
+                    return None;
+                }
+                self.export(path)
+            }
+            ResultsOutcome::Retry => {
+                self.ask_to_retry();
+                None
+            }
+            ResultsOutcome::Resume => {
+                let dir = self.session.run_dir.clone()?;
+                self.push(Screen::Run(RunState::new(std::time::Instant::now())));
+                Some(Command::ResumeImport(dir))
+            }
+            ResultsOutcome::Detail(index) => {
+                state.detail = Some((index, String::new()));
+                let dir = self.session.run_dir.clone()?;
+                Some(Command::SentUser { dir, index })
+            }
+        }
+    }
+
+    fn update_preview(&mut self, action: &Action) -> Option<Command> {
+        let Screen::Preview(state) = &mut self.screen else {
+            return None;
+        };
+        if *action == Action::Back && !state.is_typing() {
+            self.pop();
+            return None;
+        }
+        if *action == Action::Next {
+            self.open_connect();
+            return None;
+        }
+        match state.update(action)? {
+            PreviewOutcome::Show(n) => self.show_batch(n, None),
+            PreviewOutcome::Find(row) => {
+                let batch = self.session.report.as_ref().and_then(|r| r.batch_of(row));
+                match batch {
+                    Some(n) => self.show_batch(n, Some(row)),
+                    None => {
+                        if let Screen::Preview(state) = &mut self.screen {
+                            state.notice =
+                                Some(format!("row {row} {}", super::strings::PREVIEW_NOT_SENT));
+                        }
+                    }
+                }
+            }
+        }
+        None
     }
 
     fn update_map(&mut self, action: &Action) -> Option<Command> {
