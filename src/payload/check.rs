@@ -447,6 +447,16 @@ fn assign(
                 Value::List(items) => items,
                 other => vec![other.into_text()],
             };
+            // The first tag cell's list is the user's as it is (the usual case: one tag column).
+            if user.tags.is_none()
+                && items
+                    .iter()
+                    .enumerate()
+                    .all(|(n, t)| !items[..n].contains(t))
+            {
+                user.tags = Some(items);
+                return Ok(None);
+            }
             let tags = user.tags.get_or_insert_with(Vec::new);
             for tag in items {
                 if !tags.contains(&tag) {
