@@ -12,9 +12,9 @@ use crate::mapping::Mapping;
 use crate::payload::Fields;
 pub use crate::payload::Options;
 use crate::payload::{
-    Batcher, Blank, Checker, InvalidPolicy, Issue, Layout, Request, RowStatus, Severity,
+    Batcher, Blank, Checker, InvalidPolicy, Issue, Layout, Prepared, Request, RowStatus, Severity,
 };
-use crate::sheet::{HeaderChoice, Row, Table, TableLayout, TextNote, Workbook};
+use crate::sheet::{HeaderChoice, Table, TableLayout, TextNote, Workbook};
 
 /// What the pipeline hands out as it goes.
 #[derive(Debug)]
@@ -108,18 +108,20 @@ pub fn run_with(
     mut on_event: impl FnMut(Event) -> ControlFlow<()>,
 ) -> Result<Summary, SheetError> {
     let mut notes = TextNotes::of(workbook);
-    let (tx, rx) = std::sync::mpsc::sync_channel::<(u32, Vec<Row>)>(CHUNKS_IN_FLIGHT);
+    let (tx, rx) = std::sync::mpsc::sync_channel::<(u32, Vec<Prepared>)>(CHUNKS_IN_FLIGHT);
     std::thread::scope(|scope| {
         // The checker reads the mapped columns only: the others are never copied.
         let wanted: Vec<usize> = mapping.mapped().map(|(c, _)| c.index).collect();
-        let reader = scope.spawn(move || read_chunks(workbook, (sheet, header), &wanted, &tx));
+        let prepare = |first_column| checks.checker(mapping, first_column, options);
+        let reader =
+            scope.spawn(move || read_chunks(workbook, (sheet, header), (&wanted, prepare), &tx));
         let mut checker: Option<Checker> = None;
         let mut batcher = Batcher::new(options.mode, options.jobs);
         let mut counts = Counts::default();
-        let mut on_row = |first_column: u32, row: Row| -> ControlFlow<()> {
+        let mut on_row = |first_column: u32, row: Prepared| -> ControlFlow<()> {
             let checker =
                 checker.get_or_insert_with(|| checks.checker(mapping, first_column, options));
-            let checked = checker.check(row);
+            let checked = checker.finish(row);
             counts.row(checked.status());
             if checked.user.is_some() && checked.status() == RowStatus::Error {
                 counts.included += 1;
@@ -180,16 +182,20 @@ pub fn run_with(
     })
 }
 
-/// Reads the table and sends its rows in chunks, with the table's first column.
+/// Reads the table and sends its rows in chunks, each prepared by a checker of its own
+/// ([`Checker::prepare`]: all of a row's checking that needs no other row, done on this
+/// thread), with the table's first column.
 fn read_chunks(
     workbook: &mut Workbook,
     (sheet, header): (usize, HeaderChoice),
-    wanted: &[usize],
-    tx: &std::sync::mpsc::SyncSender<(u32, Vec<Row>)>,
+    (wanted, checker): (&[usize], impl Fn(u32) -> Checker),
+    tx: &std::sync::mpsc::SyncSender<(u32, Vec<Prepared>)>,
 ) -> Result<(TableLayout, usize), SheetError> {
     let mut chunk = Vec::with_capacity(CHUNK);
+    let mut preparer: Option<Checker> = None;
     let read = workbook.read_table_columns(sheet, header, Some(wanted), |layout, row| {
-        chunk.push(row);
+        let preparer = preparer.get_or_insert_with(|| checker(layout.first_column));
+        chunk.push(preparer.prepare(row));
         if chunk.len() < CHUNK {
             return ControlFlow::Continue(());
         }

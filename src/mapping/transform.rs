@@ -135,7 +135,7 @@ impl Transform {
             text
         };
         if self.split.unwrap_or(*target == Target::Tags) {
-            return Ok(Some(Value::List(split(&text))));
+            return Ok(Some(Value::List(split(text))));
         }
         Ok(Some(Value::Text(text)))
     }
@@ -170,10 +170,15 @@ fn trim(text: String) -> String {
     }
 }
 
-/// Splits a list cell on `,` `;` and whitespace; empty items and repeats dropped.
-fn split(text: &str) -> Vec<String> {
+/// Splits a list cell on `,` `;` and whitespace; empty items and repeats dropped. A cell of one
+/// item (the usual case) keeps its text.
+fn split(text: String) -> Vec<String> {
+    let separator = |c: char| c == ',' || c == ';' || c.is_whitespace();
+    if !text.is_empty() && !text.contains(separator) {
+        return vec![text];
+    }
     let mut items: Vec<String> = Vec::new();
-    for item in text.split(|c: char| c == ',' || c == ';' || c.is_whitespace()) {
+    for item in text.split(separator) {
         if !item.is_empty() && !items.iter().any(|i| i == item) {
             items.push(item.to_owned());
         }

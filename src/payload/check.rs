@@ -117,8 +117,18 @@ pub struct Checker {
     /// The account's custom field definitions: values converted to what each field takes.
     fields: Option<Arc<Fields>>,
     blank: Blank,
-    /// The identifiers of the row being checked, kept to save an allocation per row.
-    keys: Vec<(Key, usize)>,
+}
+
+/// A row checked on its own, its user built: what [`Checker::check`] does before it compares
+/// the row's identifiers with earlier rows'. Rows are prepared on the reading thread while
+/// the checking one finishes earlier ones ([`Checker::prepare`], [`Checker::finish`]).
+#[derive(Debug)]
+pub struct Prepared {
+    row: u32,
+    user: User,
+    issues: Vec<Issue>,
+    /// The row's identifiers: which, the position of its column, and its fingerprint.
+    keys: Vec<(Key, usize, Fingerprint)>,
 }
 
 impl Checker {
@@ -143,7 +153,6 @@ impl Checker {
             seen: Default::default(),
             fields: None,
             blank: Blank::Keep,
-            keys: Vec::new(),
         }
     }
 
@@ -164,11 +173,17 @@ impl Checker {
 
     /// Checks one data row and builds its user; the row's text moves into the user.
     pub fn check(&mut self, row: Row) -> Checked {
+        let prepared = self.prepare(row);
+        self.finish(prepared)
+    }
+
+    /// The part of [`Checker::check`] that needs no other row: cells cleaned, the user built,
+    /// the row's own problems found, its identifiers fingerprinted.
+    pub fn prepare(&self, row: Row) -> Prepared {
         let Row { number, mut cells } = row;
         let mut user = User::default();
         let mut issues = Vec::new();
-        let mut keys = std::mem::take(&mut self.keys);
-        keys.clear();
+        let mut keys = Vec::new();
         for (position, column) in self.columns.iter().enumerate() {
             let cell = cells
                 .get_mut(column.index)
@@ -199,7 +214,8 @@ impl Checker {
                 _ => value,
             };
             match assign(&mut user, &column.target, value, self.fields.as_deref()) {
-                Ok(Some(key)) => keys.push((key, position)),
+                // Fingerprinted once the user is whole.
+                Ok(Some(key)) => keys.push((key, position, (0, 0))),
                 Ok(None) => {}
                 Err((message, value)) => {
                     // Zendesk refuses an address that is not one: sent as typed under
@@ -215,6 +231,26 @@ impl Checker {
             }
         }
         self.require(number, &mut user, &mut issues);
+        for (key, _, print) in &mut keys {
+            *print = fingerprint(&key.text(&user));
+        }
+        Prepared {
+            row: number,
+            user,
+            issues,
+            keys,
+        }
+    }
+
+    /// The rest of [`Checker::check`], for rows in sheet order: the row's identifiers compared
+    /// with earlier rows', and whether its user is sent.
+    pub fn finish(&mut self, prepared: Prepared) -> Checked {
+        let Prepared {
+            row: number,
+            user,
+            mut issues,
+            keys,
+        } = prepared;
         let has_error = issues.iter().any(|i| i.severity == Severity::Error);
         if !has_error {
             duplicates(
@@ -226,7 +262,6 @@ impl Checker {
                 &mut issues,
             );
         }
-        self.keys = keys;
         let mut errors = issues
             .iter()
             .filter(|i| i.row == number && i.severity == Severity::Error)
@@ -333,20 +368,20 @@ fn duplicates(
     seen: &mut Seen,
     row: u32,
     user: &User,
-    keys: &[(Key, usize)],
+    keys: &[(Key, usize, Fingerprint)],
     issues: &mut Vec<Issue>,
 ) {
     // One probe per identifier: claim it at once, and give the claims back if the row turns
     // out to be a duplicate (rare), so that a skipped row never claims an identifier.
     let mut firsts = Vec::new();
-    for &(key, position) in keys {
-        let text = key.text(user);
-        match seen[key as usize].entry(fingerprint(&text)) {
+    for &(key, position, print) in keys {
+        match seen[key as usize].entry(print) {
             Entry::Vacant(slot) => {
                 slot.insert(row);
             }
             Entry::Occupied(slot) => {
                 let first = *slot.get();
+                let text = key.text(user);
                 let column = &columns[position];
                 let message = format!(
                     "{} {text} is also on row {first}, which is sent; this row is skipped",
@@ -361,9 +396,8 @@ fn duplicates(
     if firsts.is_empty() {
         return;
     }
-    for &(key, _) in keys {
+    for &(key, _, print) in keys {
         let seen = &mut seen[key as usize];
-        let print = fingerprint(&key.text(user));
         if seen.get(&print) == Some(&row) {
             seen.remove(&print);
         }
@@ -447,6 +481,16 @@ fn assign(
                 Value::List(items) => items,
                 other => vec![other.into_text()],
             };
+            // The first tag cell's list is the user's as it is (the usual case: one tag column).
+            if user.tags.is_none()
+                && items
+                    .iter()
+                    .enumerate()
+                    .all(|(n, t)| !items[..n].contains(t))
+            {
+                user.tags = Some(items);
+                return Ok(None);
+            }
             let tags = user.tags.get_or_insert_with(Vec::new);
             for tag in items {
                 if !tags.contains(&tag) {

@@ -10,7 +10,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-pub use check::{Checked, Checker, Options};
+pub use check::{Checked, Checker, Options, Prepared};
 pub use fields::{ConversionError, FieldDef, FieldKind, Fields};
 
 pub use phone::{PhoneRegion, e164};

@@ -70,15 +70,17 @@ pub enum Role {
 impl Role {
     /// Reads a role as people write it: `End User`, `end_user`, `enduser`, `Agent` …
     pub fn parse(text: &str) -> Option<Role> {
-        let key: String = text
-            .chars()
-            .filter(char::is_ascii_alphanumeric)
-            .map(|c| c.to_ascii_lowercase())
-            .collect();
-        match key.as_str() {
-            "enduser" | "user" | "customer" => Some(Role::EndUser),
-            "agent" => Some(Role::Agent),
-            "admin" | "administrator" => Some(Role::Admin),
+        // The letters and digits, lowercased, on the stack: no role name is longer.
+        let mut key = [0u8; 13];
+        let mut len = 0;
+        for b in text.bytes().filter(u8::is_ascii_alphanumeric) {
+            *key.get_mut(len)? = b.to_ascii_lowercase();
+            len += 1;
+        }
+        match &key[..len] {
+            b"enduser" | b"user" | b"customer" => Some(Role::EndUser),
+            b"agent" => Some(Role::Agent),
+            b"admin" | b"administrator" => Some(Role::Admin),
             _ => None,
         }
     }
@@ -193,6 +195,9 @@ mod tests {
             ("AGENT", Some(Role::Agent)),
             ("Administrator", Some(Role::Admin)),
             ("superuser", None),
+            // Longer than any role once its letters are kept.
+            ("Administrator 2", None),
+            ("a.d.m.i.n", Some(Role::Admin)),
         ] {
             assert_eq!(Role::parse(text), role, "{text}");
         }
