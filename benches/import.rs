@@ -35,7 +35,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
-use zdimport::import::{self, EngineOptions, ImportEvent, ImportPlan, Journal, RunInfo};
+use zdimport::import::{self, EngineOptions, ImportEvent, Journal, Outbox, RunInfo};
 use zdimport::payload::{Batcher, JOB_LIMIT, Mode, User};
 use zdimport::zendesk::{Client, ClientConfig, Credentials, Secret};
 
@@ -125,8 +125,8 @@ fn layout_jobs() -> usize {
     }
 }
 
-fn plan(rows: u32) -> Result<ImportPlan, Error> {
-    let mut plan = ImportPlan::new(Mode::Create);
+fn plan(rows: u32) -> Result<Outbox, Error> {
+    let mut plan = Outbox::new(Mode::Create);
     let mut batcher = Batcher::new(Mode::Create, layout_jobs());
     for i in 0..rows {
         let user = User {
@@ -237,7 +237,7 @@ async fn side_by_side_bench(rows: u32, speed: f64, url: &str) -> Result<(), Erro
     };
     let client = Client::new(ClientConfig::new(url.parse()?, credentials))?;
     let create = plan(half)?;
-    let mut update = ImportPlan::new(Mode::Update);
+    let mut update = Outbox::new(Mode::Update);
     let mut batcher = Batcher::new(Mode::Update, layout_jobs());
     for i in 0..half {
         let user = User {
@@ -278,7 +278,7 @@ async fn side_by_side_bench(rows: u32, speed: f64, url: &str) -> Result<(), Erro
 
 async fn run_one(
     client: &Client,
-    plan: ImportPlan,
+    plan: Outbox,
     runs: &std::path::Path,
     id: &str,
     speed: f64,

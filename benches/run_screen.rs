@@ -13,7 +13,7 @@ use ratatui::backend::TestBackend;
 use ratatui::widgets::{Paragraph, Wrap};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
-use zdimport::import::{self, EngineOptions, ImportEvent, ImportPlan, Journal, RunInfo};
+use zdimport::import::{self, EngineOptions, ImportEvent, Journal, Outbox, RunInfo};
 use zdimport::payload::{Batcher, Mode, User};
 use zdimport::sandbox::{Sandbox, SandboxConfig};
 use zdimport::tui::action::Action;
@@ -167,8 +167,8 @@ fn run_import(rows: u32, events: mpsc::Sender<ImportEvent>) -> import::Summary {
     })
 }
 
-fn plan(rows: u32) -> ImportPlan {
-    let mut plan = ImportPlan::new(Mode::Create);
+fn plan(rows: u32) -> Outbox {
+    let mut plan = Outbox::new(Mode::Create);
     let mut batcher = Batcher::new(Mode::Create, zdimport::payload::JOB_LIMIT);
     for i in 0..rows {
         let user = User {

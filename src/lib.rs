@@ -12,9 +12,10 @@
 //!   import) and `run` (new runs, retries and resumes with pause and cancel, their reports).
 //! - the UI-free core: `sheet` reads worksheets, `mapping` turns columns into Zendesk user
 //!   fields, `payload` validates rows and builds the exact request bodies, `pipeline` checks a
-//!   table as it streams, `plan` looks the account up and says what each row will do,
-//!   `import` runs a plan over a write-ahead journal, `zendesk` is the client, `profile` saves
-//!   mappings, `doctor` probes an account, `logging` writes the run's log.
+//!   table as it streams, `plan` looks the account up and says what each row will do (and
+//!   routes the rows), `import` sends a run's outbox (its batches and skipped rows) over a
+//!   write-ahead journal, `zendesk` is the client, `profile` saves mappings, `doctor` probes an
+//!   account, `logging` writes the run's log.
 //! - `sandbox`: a simulated Zendesk answering as a live account, beside the core, reached from
 //!   `session` and tests.
 

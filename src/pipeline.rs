@@ -422,26 +422,26 @@ pub fn request_for_with(
     Request::new(options.mode, rows, users)
 }
 
-/// The import plan of a checked table: its requests built again, and every row with an error
+/// The outbox of a checked table: its requests built again, and every row with an error
 /// skipped with its problems as the reason.
-pub fn import_plan(
+pub fn outbox(
     table: &Table,
     mapping: &Mapping,
     options: &Options,
     report: &Report,
-) -> Result<crate::import::ImportPlan, crate::import::ImportError> {
-    import_plan_with(table, mapping, options, &AccountChecks::default(), report)
+) -> Result<crate::import::Outbox, crate::import::ImportError> {
+    outbox_with(table, mapping, options, &AccountChecks::default(), report)
 }
 
-/// [`import_plan`] with the account's checks: values converted for its custom fields.
-pub fn import_plan_with(
+/// [`outbox`] with the account's checks: values converted for its custom fields.
+pub fn outbox_with(
     table: &Table,
     mapping: &Mapping,
     options: &Options,
     checks: &AccountChecks,
     report: &Report,
-) -> Result<crate::import::ImportPlan, crate::import::ImportError> {
-    let mut plan = crate::import::ImportPlan::new(options.mode);
+) -> Result<crate::import::Outbox, crate::import::ImportError> {
+    let mut plan = crate::import::Outbox::new(options.mode);
     for rows in &report.batches {
         plan.push_request(&request_for_with(table, mapping, options, checks, rows))?;
     }
@@ -452,7 +452,7 @@ pub fn import_plan_with(
 
 /// Names the plan's skipped rows from their mapped name, email and external_id cells, as
 /// the sheet has them (the rows may be invalid: nothing is checked).
-pub fn name_skipped(plan: &mut crate::import::ImportPlan, table: &Table, mapping: &Mapping) {
+pub fn name_skipped(plan: &mut crate::import::Outbox, table: &Table, mapping: &Mapping) {
     use crate::mapping::Target;
     let wanted: HashSet<u32> = plan.skipped.iter().map(|(row, _)| *row).collect();
     if wanted.is_empty() {
@@ -483,16 +483,16 @@ pub fn name_skipped(plan: &mut crate::import::ImportPlan, table: &Table, mapping
     plan.name_skipped(|row| keys.get(&row).cloned());
 }
 
-/// The import plan of an account-aware [`crate::plan::Plan`]: its requests (unchanged rows,
+/// The outbox of an account-aware [`crate::plan::Plan`]: its requests (unchanged rows,
 /// conflicts and rows that would fail left out with their reason), and the rows with errors;
 /// its requests laid out for `jobs` jobs at once.
-pub fn import_plan_from(
+pub fn outbox_from(
     plan: &crate::plan::Plan,
     (skip_unchanged, jobs): (bool, usize),
     report: &Report,
-) -> Result<crate::import::ImportPlan, crate::import::ImportError> {
-    let routed = plan.import(skip_unchanged, jobs);
-    let mut out = crate::import::ImportPlan::new(plan.mode);
+) -> Result<crate::import::Outbox, crate::import::ImportError> {
+    let routed = plan.route(skip_unchanged, jobs);
+    let mut out = crate::import::Outbox::new(plan.mode);
     for request in &routed.requests {
         out.push_request(request)?;
     }
@@ -589,7 +589,7 @@ pub(crate) mod tests {
         assert_eq!(request.rows, report.batches[8]);
         assert_eq!(request.body.users[26].email.as_deref(), Some("u249@x.com"));
 
-        let plan = import_plan(&t, &mapping, &options, &report).unwrap();
+        let plan = outbox(&t, &mapping, &options, &report).unwrap();
         assert_eq!(
             (plan.sent_rows(), plan.skipped.len(), plan.rows()),
             (248, 2, 250)
@@ -633,7 +633,7 @@ pub(crate) mod tests {
             ),
             (2, 250, 1)
         );
-        let plan = import_plan(&t, &mapping, &options, &report).unwrap();
+        let plan = outbox(&t, &mapping, &options, &report).unwrap();
         assert_eq!((plan.sent_rows(), plan.skipped.len()), (249, 1));
         assert_eq!(plan.sent_despite(), 1);
         let key = &plan.batches[0].keys[3];
@@ -651,7 +651,7 @@ pub(crate) mod tests {
             ..options
         };
         let report = check_table(&t, &mapping, &skip, &|| false).unwrap();
-        let plan = import_plan(&t, &mapping, &skip, &report).unwrap();
+        let plan = outbox(&t, &mapping, &skip, &report).unwrap();
         assert_eq!((plan.sent_rows(), plan.sent_despite()), (248, 0));
     }
 

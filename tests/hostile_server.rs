@@ -407,7 +407,7 @@ async fn serve_repeating() -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_job_id_given_to_two_requests_puts_no_user_id_on_two_rows() {
     use zdimport::import::{
-        EngineOptions, ImportPlan, Journal, Outcome, PlannedBatch, RunInfo, UserKey,
+        EngineOptions, Journal, Outbox, OutboxBatch, Outcome, RunInfo, UserKey,
     };
     use zdimport::payload::Mode;
     use zdimport::zendesk::{Client, ClientConfig, Credentials, Secret};
@@ -415,10 +415,10 @@ async fn a_job_id_given_to_two_requests_puts_no_user_id_on_two_rows() {
     let url = serve_repeating().await;
     let config = ClientConfig::new(url.parse().unwrap(), Credentials::Bearer(Secret::new("t")));
     let client = Client::new(config).unwrap();
-    let mut plan = ImportPlan::new(Mode::Create);
+    let mut plan = Outbox::new(Mode::Create);
     for i in 0..2u32 {
         let x = format!("X{i}");
-        plan.batches.push(PlannedBatch {
+        plan.batches.push(OutboxBatch {
             first_index: u64::from(i),
             rows: vec![i + 2],
             keys: vec![UserKey {

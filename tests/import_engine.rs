@@ -162,7 +162,7 @@ async fn stuck_sandbox() -> zdimport::sandbox::SandboxHandle {
     .unwrap()
 }
 
-fn journal_for(tmp: &std::path::Path, plan: &import::ImportPlan) -> Journal {
+fn journal_for(tmp: &std::path::Path, plan: &import::Outbox) -> Journal {
     let info = RunInfo {
         id: "stuck".into(),
         mode: plan.mode,

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 
 use zdimport::import::journal;
 use zdimport::import::report;
-use zdimport::import::{EngineOptions, ImportPlan, Journal, Outcome, Retry, RetryRows, Summary};
+use zdimport::import::{EngineOptions, Journal, Outbox, Outcome, Retry, RetryRows, Summary};
 use zdimport::payload::{Mode, OrganizationRef, User};
 use zdimport::plan::orgs::name_key;
 use zdimport::plan::{self, MissingOrgs, PlanInput, PlanOptions};
@@ -62,7 +62,7 @@ async fn sandbox(by_name: &str) -> SandboxHandle {
 }
 
 /// The headless import's plan: the users' requests, their organizations resolved.
-async fn import_plan(client: &Client) -> ImportPlan {
+async fn outbox(client: &Client) -> Outbox {
     let mut plan = common::plan_of_users(Mode::Upsert, USERS, 0, user);
     let policy = MissingOrgs::Create;
     plan::orgs::resolve_import(client, &mut plan, policy, 4)
@@ -75,7 +75,7 @@ fn options() -> EngineOptions {
     EngineOptions::for_speed(SPEED)
 }
 
-async fn run(plan: ImportPlan, client: &Client, journal: Journal) -> Summary {
+async fn run(plan: Outbox, client: &Client, journal: Journal) -> Summary {
     common::run_to_end(plan, client, journal, &options())
         .await
         .expect("the import ends")
@@ -164,7 +164,7 @@ async fn missing_organizations_are_created_once_and_users_sent_with_their_ids() 
         let name = format!("organizations-by-name {by_name}");
         let sandbox = sandbox(by_name).await;
         let client = common::client(&sandbox);
-        let plan = import_plan(&client).await;
+        let plan = outbox(&client).await;
         let listed: Vec<(&str, u64)> = plan
             .organizations
             .iter()
@@ -209,7 +209,7 @@ async fn lost_answers_and_failed_jobs_are_looked_up_and_nothing_is_created_twice
         let name = format!("{fault:?}");
         let sandbox = sandbox("ignore").await;
         let client = common::client(&sandbox);
-        let plan = import_plan(&client).await;
+        let plan = outbox(&client).await;
         sandbox.force_fault(CREATE_MANY, fault);
         let tmp = tempfile::tempdir().unwrap();
         let journal = Journal::create(tmp.path(), &common::run_info("r", &plan), &plan).unwrap();
@@ -234,7 +234,7 @@ async fn lost_answers_and_failed_jobs_are_looked_up_and_nothing_is_created_twice
 async fn users_of_an_organization_zendesk_refuses_are_skipped_with_the_reason() {
     let sandbox = sandbox("ignore").await;
     let client = common::client(&sandbox);
-    let plan = import_plan(&client).await;
+    let plan = outbox(&client).await;
     sandbox.force_fault(CREATE_MANY, Fault::ServerError(422));
     let tmp = tempfile::tempdir().unwrap();
     let journal = Journal::create(tmp.path(), &common::run_info("r", &plan), &plan).unwrap();
@@ -300,7 +300,7 @@ async fn killed_and_resumed(cut: u64) {
     let name = format!("cut at byte {cut}");
     let sandbox = sandbox("ignore").await;
     let client = common::client(&sandbox);
-    let plan = import_plan(&client).await;
+    let plan = outbox(&client).await;
     let tmp = tempfile::tempdir().unwrap();
     let mut journal = Journal::create(tmp.path(), &common::run_info("r", &plan), &plan).unwrap();
     journal.crash_after(cut);
@@ -329,7 +329,7 @@ async fn killed_and_resumed(cut: u64) {
 async fn a_kill_at_any_journal_line_resumes_without_creating_an_organization_twice() {
     let sandbox = sandbox("ignore").await;
     let client = common::client(&sandbox);
-    let plan = import_plan(&client).await;
+    let plan = outbox(&client).await;
     let tmp = tempfile::tempdir().unwrap();
     let journal = Journal::create(tmp.path(), &common::run_info("whole", &plan), &plan).unwrap();
     run(plan, &client, journal).await;
@@ -350,7 +350,7 @@ async fn a_pause_holds_the_organizations_and_a_cancel_then_sends_no_user() {
     let sandbox = sandbox("ignore").await;
     let admins = sandbox.users().len();
     let client = common::client(&sandbox);
-    let plan = import_plan(&client).await;
+    let plan = outbox(&client).await;
     let tmp = tempfile::tempdir().unwrap();
     let journal = Journal::create(tmp.path(), &common::run_info("r", &plan), &plan).unwrap();
     let (pause, paused) = tokio::sync::watch::channel(true);

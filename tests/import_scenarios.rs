@@ -292,7 +292,7 @@ async fn oauth_client(sandbox: &zdimport::sandbox::SandboxHandle) -> zdimport::z
 }
 
 async fn run_once(
-    plan: import::ImportPlan,
+    plan: import::Outbox,
     client: &zdimport::zendesk::Client,
     journal: Journal,
     options: &EngineOptions,

@@ -6,9 +6,9 @@ mod common;
 
 use serde_json::{Value, json};
 use zdimport::import::journal;
-use zdimport::import::{self, EngineOptions, ImportPlan, Journal, Outcome};
+use zdimport::import::{self, EngineOptions, Journal, Outbox, Outcome};
 use zdimport::payload::{JOB_LIMIT, Mode, User};
-use zdimport::pipeline::{Report, import_plan_from};
+use zdimport::pipeline::{Report, outbox_from};
 use zdimport::plan::{self, Action, Plan, PlanInput, PlanOptions};
 use zdimport::sandbox::{Sandbox, SandboxConfig, SandboxHandle};
 use zdimport::zendesk::Client;
@@ -76,12 +76,12 @@ async fn plan(client: &Client, make_primary: bool) -> Plan {
         .expect("plan")
 }
 
-fn import_plan(plan: &Plan) -> ImportPlan {
-    import_plan_from(plan, (true, JOB_LIMIT), &Report::default()).expect("import plan")
+fn outbox(plan: &Plan) -> Outbox {
+    outbox_from(plan, (true, JOB_LIMIT), &Report::default()).expect("outbox")
 }
 
 async fn run(
-    plan: ImportPlan,
+    plan: Outbox,
     client: &Client,
     journal: Journal,
 ) -> Result<import::Summary, import::ImportError> {
@@ -151,15 +151,10 @@ async fn new_emails_made_primary_then_the_plan_has_nothing_left() {
         "two users, two requests each"
     );
 
-    let import_plan = import_plan(&first);
+    let outbox = outbox(&first);
     let tmp = tempfile::tempdir().unwrap();
-    let journal = Journal::create(
-        tmp.path(),
-        &common::run_info("r", &import_plan),
-        &import_plan,
-    )
-    .unwrap();
-    let summary = run(import_plan, &client, journal).await.expect("import");
+    let journal = Journal::create(tmp.path(), &common::run_info("r", &outbox), &outbox).unwrap();
+    let summary = run(outbox, &client, journal).await.expect("import");
     assert_eq!((summary.created, summary.updated), (u64::from(NEW), 3));
     let outcomes = journal::outcomes(&tmp.path().join("r")).unwrap();
     for (row, email) in [(2, "ana.new@x.com"), (3, "bo.new@x.com")] {
@@ -191,20 +186,16 @@ async fn killed_and_resumed(cut: u64) -> bool {
     let name = format!("cut at byte {cut}");
     let sandbox = sandbox().await;
     let client = common::client(&sandbox);
-    let import_plan = import_plan(&plan(&client, true).await);
+    let outbox = outbox(&plan(&client, true).await);
     let tmp = tempfile::tempdir().unwrap();
-    let mut journal = Journal::create(
-        tmp.path(),
-        &common::run_info("r", &import_plan),
-        &import_plan,
-    )
-    .unwrap();
+    let mut journal =
+        Journal::create(tmp.path(), &common::run_info("r", &outbox), &outbox).unwrap();
     journal.crash_after(cut);
-    let _killed = run(import_plan, &client, journal).await;
+    let _killed = run(outbox, &client, journal).await;
     let dir = tmp.path().join("r");
-    let (_, import_plan, journal) = Journal::open(&dir).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let (_, outbox, journal) = Journal::open(&dir).unwrap_or_else(|e| panic!("{name}: {e}"));
     let pending_primary = !journal.replay().making_primary.is_empty();
-    let summary = run(import_plan, &client, journal)
+    let summary = run(outbox, &client, journal)
         .await
         .unwrap_or_else(|e| panic!("{name}: resume: {e}"));
     assert_eq!(summary.pending, 0, "{name}: {summary}");
@@ -241,15 +232,11 @@ async fn killed_and_resumed(cut: u64) -> bool {
 async fn a_kill_at_any_journal_entry_resumes_without_skipping_or_repeating_make_primary() {
     let sandbox = sandbox().await;
     let client = common::client(&sandbox);
-    let import_plan = import_plan(&plan(&client, true).await);
+    let outbox = outbox(&plan(&client, true).await);
     let tmp = tempfile::tempdir().unwrap();
-    let journal = Journal::create(
-        tmp.path(),
-        &common::run_info("whole", &import_plan),
-        &import_plan,
-    )
-    .unwrap();
-    run(import_plan, &client, journal).await.expect("import");
+    let journal =
+        Journal::create(tmp.path(), &common::run_info("whole", &outbox), &outbox).unwrap();
+    run(outbox, &client, journal).await.expect("import");
     let whole = std::fs::read(tmp.path().join("whole/journal.jsonl")).unwrap();
     let text = String::from_utf8_lossy(&whole);
     assert!(

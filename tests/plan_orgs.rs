@@ -111,7 +111,7 @@ fn held_ids(sandbox: &SandboxHandle) -> HashMap<String, u64> {
 
 /// Each user as the import sends it, by row.
 fn sent(plan: &Plan) -> HashMap<u32, Value> {
-    let import = plan.import(false, zdimport::payload::JOB_LIMIT);
+    let import = plan.route(false, zdimport::payload::JOB_LIMIT);
     let mut sent = HashMap::new();
     for request in &import.requests {
         for (row, user) in request.rows.iter().zip(&request.body.users) {

@@ -355,7 +355,7 @@ async fn create_mode_on_existing_users(
 ) {
     let (plan, _sandbox) = plan_for(Mode::Create, Blank::Keep, existing).await;
     assert_eq!(plan.rows[2].action.name(), row4, "{:?}", plan.rows[2]);
-    let import = plan.import(true, zdimport::payload::JOB_LIMIT);
+    let import = plan.route(true, zdimport::payload::JOB_LIMIT);
     let updates: Vec<_> = import
         .requests
         .iter()
@@ -393,7 +393,7 @@ async fn update_mode_fails_rows_whose_user_is_missing() {
 #[tokio::test]
 async fn import_skips_unchanged_rows_with_the_reason() {
     let (plan, _sandbox) = plan_for(Mode::Upsert, Blank::Keep, Existing::Fail).await;
-    let import = plan.import(true, zdimport::payload::JOB_LIMIT);
+    let import = plan.route(true, zdimport::payload::JOB_LIMIT);
     let skipped: Vec<u32> = import.skipped.iter().map(|(row, _)| *row).collect();
     assert_eq!(skipped, vec![3, 6, 8]);
     assert!(import.skipped[0].1.starts_with("unchanged"));
@@ -403,7 +403,7 @@ async fn import_skips_unchanged_rows_with_the_reason() {
         .flat_map(|r| r.rows.clone())
         .collect();
     assert_eq!(sent, vec![2, 4, 5, 9]);
-    let keep = plan.import(false, zdimport::payload::JOB_LIMIT);
+    let keep = plan.route(false, zdimport::payload::JOB_LIMIT);
     let sent: Vec<u32> = keep.requests.iter().flat_map(|r| r.rows.clone()).collect();
     assert_eq!(sent, vec![2, 3, 4, 5, 9]);
     let json = serde_json::to_value(&plan.rows[2]).unwrap();
@@ -461,7 +461,7 @@ async fn create_mode_sends_the_moved_users_to_update_many() {
     let (plan, sandbox) = plan_for(Mode::Create, Blank::Keep, Existing::Update).await;
     let before = sandbox.users().len();
     let report = zdimport::pipeline::Report::default();
-    let import = zdimport::pipeline::import_plan_from(&plan, (true, 30), &report).unwrap();
+    let import = zdimport::pipeline::outbox_from(&plan, (true, 30), &report).unwrap();
     let moved: Vec<u32> = import
         .batches
         .iter()

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
-use zdimport::import::{self, EngineOptions, ImportPlan, Journal, Outcome, RunInfo};
+use zdimport::import::{self, EngineOptions, Journal, Outbox, Outcome, RunInfo};
 use zdimport::mapping::{Target, auto_match};
 use zdimport::payload::{Checker, Mode, Options};
 use zdimport::plan::{self, Action, Fields, Plan, PlanInput, PlanOptions};
@@ -148,27 +148,27 @@ async fn plan(client: &Client) -> Plan {
 }
 
 async fn import(client: &Client, plan: &Plan) -> Vec<import::RowOutcome> {
-    let routed = plan.import(true, zdimport::payload::JOB_LIMIT);
-    let mut import_plan = ImportPlan::new(plan.mode);
+    let routed = plan.route(true, zdimport::payload::JOB_LIMIT);
+    let mut outbox = Outbox::new(plan.mode);
     for request in &routed.requests {
-        import_plan.push_request(request).unwrap();
+        outbox.push_request(request).unwrap();
     }
     for (row, reason) in routed.skipped {
-        import_plan.skip(row, reason);
+        outbox.skip(row, reason);
     }
     let runs = tempfile::tempdir().unwrap();
     let info = RunInfo {
         id: "reimport".into(),
         mode: plan.mode,
-        rows: import_plan.rows() as u64,
+        rows: outbox.rows() as u64,
         ..RunInfo::default()
     };
-    let journal = Journal::create(runs.path(), &info, &import_plan).unwrap();
+    let journal = Journal::create(runs.path(), &info, &outbox).unwrap();
     let (tx, rx) = mpsc::channel(32);
     let cancel = CancellationToken::new();
     let collector = tokio::spawn(common::collect(rx, cancel.clone(), None));
     let options = EngineOptions::for_speed(SPEED);
-    import::run(import_plan, client, journal, tx, cancel, options)
+    import::run(outbox, client, journal, tx, cancel, options)
         .await
         .expect("import runs");
     collector.await.unwrap().finished

@@ -9,7 +9,7 @@ use std::path::Path;
 use rand::{Rng as _, SeedableRng as _};
 use zdimport::import::journal::{self, Damage};
 use zdimport::import::{
-    self, EngineOptions, ImportError, ImportPlan, Journal, Outcome, Retry, Summary,
+    self, EngineOptions, ImportError, Journal, Outbox, Outcome, Retry, Summary,
 };
 use zdimport::payload::Mode;
 use zdimport::sandbox::{Fault, Sandbox, SandboxConfig, SandboxHandle};
@@ -31,7 +31,7 @@ async fn sandbox() -> SandboxHandle {
 
 /// Runs the engine on `journal` to its end, within a deadline.
 async fn run(
-    plan: ImportPlan,
+    plan: Outbox,
     client: &Client,
     journal: Journal,
     options: &EngineOptions,
@@ -262,8 +262,8 @@ async fn retry_looks_up_unknown_rows_before_sending_them_again() {
 
 /// `rows` users whose sheet row numbers repeat and go backwards (as an xlsx with repeated or
 /// descending `<row r=…>` reads), and two skipped rows sharing one number.
-fn plan_with_repeated_row_numbers(rows: u32) -> ImportPlan {
-    let mut plan = ImportPlan::new(Mode::Create);
+fn plan_with_repeated_row_numbers(rows: u32) -> Outbox {
+    let mut plan = Outbox::new(Mode::Create);
     let mut batcher = zdimport::payload::Batcher::new(Mode::Create, zdimport::payload::JOB_LIMIT);
     for i in 0..rows {
         let user = zdimport::payload::User {
@@ -458,13 +458,7 @@ const HELD: u32 = 50;
 
 /// The account, its client (the first upsert request's answer to be lost), the plan and
 /// run `r`'s journal in a temp dir.
-async fn lost_upsert() -> (
-    SandboxHandle,
-    Client,
-    tempfile::TempDir,
-    ImportPlan,
-    Journal,
-) {
+async fn lost_upsert() -> (SandboxHandle, Client, tempfile::TempDir, Outbox, Journal) {
     let sandbox = sandbox_holding(HELD).await;
     let client = common::client(&sandbox);
     sandbox.force_fault("create_or_update_many", Fault::LostAnswer);

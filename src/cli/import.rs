@@ -13,7 +13,7 @@ use clap::Args;
 use super::mapped::{MappingArgs, Prepared};
 use crate::import::RunListing;
 use crate::import::report::ReportPathError;
-use crate::import::{self, ImportPlan, RetryRows, RunInfo, Summary};
+use crate::import::{self, Outbox, RetryRows, RunInfo, Summary};
 use crate::payload::{Blank, InvalidPolicy, LeftOut, Severity};
 use crate::pipeline::AccountChecks;
 use crate::pipeline::{self, Event};
@@ -495,7 +495,7 @@ async fn build_account_plan(
     args: &MappingArgs,
     checks: &AccountChecks,
     (client, rate, options): (&Client, &zendesk::RateInfo, PlanOptions),
-) -> CliResult<(ImportPlan, RunInfo, LeftOut)> {
+) -> CliResult<(Outbox, RunInfo, LeftOut)> {
     let (input, errors, rows) = super::plan::checked_rows(&mut p, checks)?;
     let cost = crate::plan::estimate(&input, rate);
     let organizations = crate::plan::orgs::distinct_names(&input.users).len();
@@ -516,13 +516,13 @@ async fn build_account_plan(
         invalid: p.options.invalid,
         ..pipeline::Report::default()
     };
-    let plan = pipeline::import_plan_from(&looked_up, (false, p.options.jobs), &report)?;
+    let plan = pipeline::outbox_from(&looked_up, (false, p.options.jobs), &report)?;
     let info = run_info(&p, args, &plan);
     Ok((plan, info, left_out))
 }
 
 /// What a new run imports from where (the account is set by the caller).
-fn run_info(p: &Prepared, args: &MappingArgs, plan: &ImportPlan) -> RunInfo {
+fn run_info(p: &Prepared, args: &MappingArgs, plan: &Outbox) -> RunInfo {
     RunInfo {
         id: session::run::new_id(),
         created_at: chrono::Utc::now().to_rfc3339(),
@@ -546,8 +546,8 @@ fn build_plan(
     mut p: Prepared,
     args: &MappingArgs,
     checks: &AccountChecks,
-) -> CliResult<(ImportPlan, RunInfo, LeftOut)> {
-    let mut plan = ImportPlan::new(p.options.mode);
+) -> CliResult<(Outbox, RunInfo, LeftOut)> {
+    let mut plan = Outbox::new(p.options.mode);
     let mut errors = Vec::new();
     let mut failure = None;
     let summary = pipeline::run_with(
@@ -579,7 +579,7 @@ fn build_plan(
     Ok((plan, info, left_out))
 }
 
-fn plan_text(plan: &ImportPlan, info: &RunInfo) -> String {
+fn plan_text(plan: &Outbox, info: &RunInfo) -> String {
     let (method, path) = info.mode.endpoint();
     let to = if info.account.is_empty() {
         String::new()
@@ -619,7 +619,7 @@ fn policy_text(policy: InvalidPolicy, left_out: &LeftOut) -> String {
 
 /// `import --dry-run --json`: what would be sent.
 fn dry_run_json(
-    plan: &ImportPlan,
+    plan: &Outbox,
     info: &RunInfo,
     policy: InvalidPolicy,
     left_out: &LeftOut,
@@ -685,7 +685,7 @@ fn ask_yes() -> CliResult<bool> {
 }
 
 /// On a terminal, asks before sending; elsewhere `--yes` is required.
-fn confirm(yes: bool, plan: &ImportPlan, info: &RunInfo) -> CliResult<()> {
+fn confirm(yes: bool, plan: &Outbox, info: &RunInfo) -> CliResult<()> {
     if yes {
         return Ok(());
     }

@@ -25,8 +25,8 @@ use tokio::sync::mpsc::Sender;
 use tokio_util::sync::CancellationToken;
 
 use super::journal::{CLOCK_ALLOWANCE, Entry, Journal, Open};
+use super::outbox::{Outbox, UserKey};
 use super::pacer::{Pacer, backoff};
-use super::plan::{ImportPlan, UserKey};
 use super::{
     EngineOptions, ImportError, ImportEvent, MAX_JOBS, MatchedBy, Outcome, RowOutcome, Summary,
     WaitReason,
@@ -43,7 +43,7 @@ use crate::zendesk::{
 /// A journal opened with [`Journal::open`] continues its run: finished rows stay finished,
 /// accepted jobs are polled, and requests that may have been accepted are looked up first.
 pub async fn run(
-    plan: ImportPlan,
+    plan: Outbox,
     client: &Client,
     journal: Journal,
     events: Sender<ImportEvent>,
@@ -231,7 +231,7 @@ impl Pace {
 const PRIMARY_AT_ONCE: usize = 4;
 
 struct Engine {
-    plan: ImportPlan,
+    plan: Outbox,
     client: Client,
     journal: Journal,
     events: Sender<ImportEvent>,
@@ -271,7 +271,7 @@ struct Engine {
 
 impl Engine {
     fn new(
-        plan: ImportPlan,
+        plan: Outbox,
         client: Client,
         journal: Journal,
         events: Sender<ImportEvent>,
@@ -1614,7 +1614,7 @@ async fn pause_changed(pause: &mut Option<tokio::sync::watch::Receiver<bool>>) -
 
 /// The mode whose endpoint batch `batch` goes to: its own (users a create moved to
 /// `update_many`), else the plan's.
-fn planned_mode(plan: &ImportPlan, batch: usize) -> Mode {
+fn planned_mode(plan: &Outbox, batch: usize) -> Mode {
     plan.batches
         .get(batch)
         .and_then(|b| b.sent_as)

@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use super::orgs::{OrgOutcome, PlannedOrg};
-use super::plan::{ImportPlan, PlannedBatch, UserKey};
+use super::outbox::{Outbox, OutboxBatch, UserKey};
 use super::{Outcome, RowOutcome, Summary};
 use crate::payload::Mode;
 
@@ -357,7 +357,7 @@ impl Replay {
 
     /// Gives each legacy outcome the index of the first unfinished plan row with its sheet
     /// row (such journals come from plans whose sheet rows were unique).
-    fn adopt_legacy(&mut self, plan: &ImportPlan) {
+    fn adopt_legacy(&mut self, plan: &Outbox) {
         if self.legacy.is_empty() {
             return;
         }
@@ -378,7 +378,7 @@ impl Replay {
     }
 
     /// The positions of `batch` not finished and not in an accepted job.
-    fn unsettled(&self, batch: usize, planned: &PlannedBatch) -> Vec<usize> {
+    fn unsettled(&self, batch: usize, planned: &OutboxBatch) -> Vec<usize> {
         let in_job: Vec<usize> = self
             .open
             .get(&batch)
@@ -482,7 +482,7 @@ struct PlanLine<B> {
 
 impl Journal {
     /// Makes the run folder `runs/<info.id>` with `run.json` and `plan.jsonl`, and locks it.
-    pub fn create(runs: &Path, info: &RunInfo, plan: &ImportPlan) -> Result<Self, JournalError> {
+    pub fn create(runs: &Path, info: &RunInfo, plan: &Outbox) -> Result<Self, JournalError> {
         let dir = runs.join(&info.id);
         fs::create_dir_all(&dir).map_err(io(&dir, "cannot create the run folder"))?;
         let lock = RunLock::take(&dir)?;
@@ -511,7 +511,7 @@ impl Journal {
     /// missing, empty or has an unreadable line cannot say which requests left: every batch's
     /// unfinished users are then recorded as maybe sent, so the engine looks them up before
     /// sending anything ([`Replay::damage`] says why).
-    pub fn open(dir: &Path) -> Result<(RunInfo, ImportPlan, Self), JournalError> {
+    pub fn open(dir: &Path) -> Result<(RunInfo, Outbox, Self), JournalError> {
         let lock = RunLock::take(dir)?;
         let info: RunInfo = read_json(&dir.join("run.json"), RUN_JSON_ADVICE)?;
         let plan = read_plan(&dir.join("plan.jsonl"))?;
@@ -742,7 +742,7 @@ fn read_json<T: serde::de::DeserializeOwned>(
     })
 }
 
-fn write_plan(path: &Path, plan: &ImportPlan) -> Result<(), JournalError> {
+fn write_plan(path: &Path, plan: &Outbox) -> Result<(), JournalError> {
     let file = File::create(path).map_err(io(path, "cannot create"))?;
     let mut out = BufWriter::new(file);
     let encode = |e: serde_json::Error| JournalError::Io {
@@ -783,7 +783,7 @@ fn write_plan(path: &Path, plan: &ImportPlan) -> Result<(), JournalError> {
         .map_err(io(path, "cannot write"))
 }
 
-fn read_plan(path: &Path) -> Result<ImportPlan, JournalError> {
+fn read_plan(path: &Path) -> Result<Outbox, JournalError> {
     let file = File::open(path).map_err(io(path, "cannot read"))?;
     let mut lines = BufReader::new(file).lines().enumerate();
     let corrupt = |line: usize, reason: String| JournalError::Corrupt {
@@ -797,7 +797,7 @@ fn read_plan(path: &Path) -> Result<ImportPlan, JournalError> {
     };
     let head = head.map_err(io(path, "cannot read"))?;
     let head: PlanHead = serde_json::from_str(&head).map_err(|e| corrupt(0, e.to_string()))?;
-    let mut plan = ImportPlan::new(head.mode);
+    let mut plan = Outbox::new(head.mode);
     plan.skipped = head.skipped;
     plan.skipped_keys = head.skipped_keys;
     plan.organizations = head.organizations;
@@ -808,7 +808,7 @@ fn read_plan(path: &Path) -> Result<ImportPlan, JournalError> {
         }
         let batch: PlanLine<Box<RawValue>> =
             serde_json::from_str(&line).map_err(|e| corrupt(n, e.to_string()))?;
-        plan.batches.push(PlannedBatch {
+        plan.batches.push(OutboxBatch {
             first_index: plan.sent_rows() as u64,
             rows: batch.rows,
             keys: batch.keys,
@@ -1138,9 +1138,9 @@ mod tests {
     use super::*;
     use crate::import::Outcome;
 
-    fn plan() -> ImportPlan {
-        let mut plan = ImportPlan::new(Mode::Create);
-        plan.batches.push(PlannedBatch {
+    fn plan() -> Outbox {
+        let mut plan = Outbox::new(Mode::Create);
+        plan.batches.push(OutboxBatch {
             first_index: 0,
             rows: vec![2, 3],
             keys: vec![UserKey::default(), UserKey::default()],

@@ -1,6 +1,6 @@
 //! The import: batches sent to Zendesk, jobs followed, every row accounted for.
 //!
-//! [`run`] is an ordinary async function with no UI: an [`ImportPlan`], a [`Client`], a
+//! [`run`] is an ordinary async function with no UI: an [`Outbox`], a [`Client`], a
 //! [`Journal`], an event sender and a cancellation token in, a [`Summary`] out. The CLI prints
 //! its [`ImportEvent`]s; the TUI forwards them to its Run screen.
 //!
@@ -17,8 +17,8 @@
 mod engine;
 pub mod journal;
 pub mod orgs;
+mod outbox;
 mod pacer;
-mod plan;
 pub mod report;
 mod retry;
 
@@ -30,7 +30,7 @@ use serde::{Deserialize, Serialize};
 pub use engine::run;
 pub use journal::{Journal, JournalError, RunInfo, RunListing};
 pub use orgs::{OrgCounts, OrgOutcome, PlannedOrg};
-pub use plan::{ImportPlan, PlannedBatch, UserKey};
+pub use outbox::{Outbox, OutboxBatch, UserKey};
 pub use retry::{Retry, RetryRows, can_succeed_again};
 
 /// Zendesk refuses bulk calls beyond 30 jobs queued or running per account
@@ -116,7 +116,7 @@ impl From<crate::zendesk::results::MatchRule> for MatchedBy {
 /// The end of one spreadsheet row.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RowOutcome {
-    /// The row's place in the run (see [`PlannedBatch::first_index`]): its key, since the
+    /// The row's place in the run (see [`OutboxBatch::first_index`]): its key, since the
     /// sheet's own row numbers can repeat or go backwards. Journals written before it existed
     /// read as [`RowOutcome::LEGACY_INDEX`] until matched to the plan by sheet row.
     #[serde(default = "RowOutcome::legacy_index")]
@@ -153,7 +153,7 @@ impl RowOutcome {
     }
 
     /// An outcome with no Zendesk id, error or match yet, naming the row's user; index 0 (the
-    /// engine builds its outcomes with [`PlannedBatch::outcome`], which sets it).
+    /// engine builds its outcomes with [`OutboxBatch::outcome`], which sets it).
     pub fn new(row: u32, outcome: Outcome, key: &UserKey) -> Self {
         Self {
             index: 0,

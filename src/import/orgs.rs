@@ -1,6 +1,6 @@
 //! The organizations a run creates before its users (issue 15, item 2).
 //!
-//! The plan lists the organizations the account lacks ([`ImportPlan::organizations`]); the
+//! The plan lists the organizations the account lacks ([`Outbox::organizations`]); the
 //! bodies of their users name them by name. Before any user is sent they are created with
 //! `organizations/create_many` (100 a call, a job each) through the run's journal, as the users
 //! are: an `org_sending` line is synced before a call leaves, `org_accepted` holds its job,
@@ -24,8 +24,8 @@ use tokio::sync::mpsc::Sender;
 use tokio_util::sync::CancellationToken;
 
 use super::journal::{Entry, Journal, Open};
+use super::outbox::Outbox;
 use super::pacer::{Pacer, backoff};
-use super::plan::ImportPlan;
 use super::{EngineOptions, ImportError, ImportEvent, MAX_JOBS, MatchedBy, Outcome, WaitReason};
 use crate::plan::orgs::{OrgHolder as _, name_key};
 use crate::zendesk::results::match_results;
@@ -68,7 +68,7 @@ pub fn cost_text(count: usize) -> String {
 /// How one organization of the run ended.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OrgOutcome {
-    /// Its place in the plan's list ([`ImportPlan::organizations`]).
+    /// Its place in the plan's list ([`Outbox::organizations`]).
     pub index: usize,
     pub name: String,
     /// `created` (with its id: by this run, or found in Zendesk after a lost answer),
@@ -197,7 +197,7 @@ pub fn names_in(body: &[u8]) -> Result<Vec<Option<String>>, serde_json::Error> {
 
 /// Lists in `plan` the organizations of `missing` (names the account lacks) that its users
 /// name, with how many users each: what the run creates first. Names match as Zendesk's do.
-pub fn list_missing(plan: &mut ImportPlan, missing: &[String]) -> Result<(), ImportError> {
+pub fn list_missing(plan: &mut Outbox, missing: &[String]) -> Result<(), ImportError> {
     let wanted: HashMap<String, usize> = missing
         .iter()
         .enumerate()
@@ -233,7 +233,7 @@ pub fn list_missing(plan: &mut ImportPlan, missing: &[String]) -> Result<(), Imp
 /// the new run from there: the ones created keep their id (never created again), the others
 /// are marked maybe sent, so they are looked up by name before any is created.
 pub fn carry_over(
-    plan: &mut ImportPlan,
+    plan: &mut Outbox,
     old: &[PlannedOrg],
     replay: &super::journal::Replay,
 ) -> Result<Vec<Entry>, ImportError> {
@@ -334,7 +334,7 @@ pub(super) struct Done {
 /// as `skipped` the users of those that could not be created. Nothing to do (and no request)
 /// for a plan without organizations.
 pub(super) async fn create_first(
-    plan: &ImportPlan,
+    plan: &Outbox,
     client: &Client,
     journal: &mut Journal,
     events: &Sender<ImportEvent>,
@@ -390,7 +390,7 @@ struct Job {
 }
 
 struct Phase<'a> {
-    plan: &'a ImportPlan,
+    plan: &'a Outbox,
     client: &'a Client,
     journal: &'a mut Journal,
     events: &'a Sender<ImportEvent>,
@@ -408,7 +408,7 @@ struct Phase<'a> {
 
 impl<'a> Phase<'a> {
     fn new(
-        plan: &'a ImportPlan,
+        plan: &'a Outbox,
         client: &'a Client,
         journal: &'a mut Journal,
         events: &'a Sender<ImportEvent>,
@@ -1041,9 +1041,9 @@ mod tests {
     use super::*;
     use crate::payload::Mode;
 
-    fn plan() -> ImportPlan {
-        let mut plan = ImportPlan::new(Mode::Create);
-        plan.batches.push(crate::import::PlannedBatch {
+    fn plan() -> Outbox {
+        let mut plan = Outbox::new(Mode::Create);
+        plan.batches.push(crate::import::OutboxBatch {
             first_index: 0,
             rows: vec![2, 3, 4],
             keys: vec![crate::import::UserKey::default(); 3],

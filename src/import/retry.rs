@@ -9,7 +9,7 @@ use std::collections::HashSet;
 use std::path::Path;
 
 use super::journal::{self, Journal};
-use super::{ImportError, ImportPlan, Outcome, RowOutcome, RunInfo};
+use super::{ImportError, Outbox, Outcome, RowOutcome, RunInfo};
 
 /// Which rows a retry sends again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -69,7 +69,7 @@ pub struct Retry {
     /// The new run: the earlier run's account, file and mode.
     pub info: RunInfo,
     /// The earlier plan's failed and unknown rows, with the same bodies.
-    pub plan: ImportPlan,
+    pub plan: Outbox,
     /// Per batch of `plan`: the positions whose rows ended unknown.
     unknown: Vec<Vec<usize>>,
     /// The journal lines that start the new run's organizations where the earlier run left
@@ -149,7 +149,7 @@ impl Retry {
 /// Per batch of the retained plan (the batches with a row in `again`, in order): the positions
 /// of the rows in `unknown`.
 fn unknown_positions(
-    plan: &ImportPlan,
+    plan: &Outbox,
     again: &HashSet<u64>,
     unknown: &HashSet<u64>,
 ) -> Vec<Vec<usize>> {

@@ -27,8 +27,8 @@
 //! }
 //! let cost = plan::estimate(&input, &answer.rate); // show it, let the operator skip
 //! let plan = plan::build(&client, input, PlanOptions::default(), &answer.rate).await?;
-//! let import = plan.import(true, 30); // requests to send, rows skipped with their reason
-//! # let _ = (cost, import);
+//! let routed = plan.route(true, 30); // requests to send, rows skipped with their reason
+//! # let _ = (cost, routed);
 //! # Ok(()) }
 //! ```
 
@@ -334,7 +334,7 @@ pub struct Plan {
     /// In sheet order.
     pub rows: Vec<RowPlan>,
     /// Organizations the file names that the account does not have, created before their
-    /// users with `--missing-orgs create` (the import plan lists them: `ImportPlan::organizations`);
+    /// users with `--missing-orgs create` (the outbox lists them: `Outbox::organizations`);
     /// empty with the other policies, whose warnings and rows say what happens instead.
     pub missing_organizations: Vec<String>,
     /// What the account's settings do to what the rows send (tags ignored with user tagging
@@ -344,9 +344,10 @@ pub struct Plan {
     pub spent: Spent,
 }
 
-/// What the import engine sends once the plan is made.
+/// The plan routed: what the import engine sends once the plan is made (the outbox is built
+/// from it).
 #[derive(Debug, Clone, PartialEq)]
-pub struct Import {
+pub struct Routed {
     /// The mode's requests, then (create mode moving existing users) `update_many` by id.
     pub requests: Vec<Request>,
     /// Rows the plan leaves out and why; they end as `skipped`.
@@ -398,7 +399,7 @@ impl Plan {
     /// The requests to send, laid out for `jobs` jobs at once ([`crate::payload::Layout`]),
     /// and the rows left out. Invalid rows are in neither: the engine skips them from its own
     /// checks, so every row is counted once.
-    pub fn import(&self, skip_unchanged: bool, jobs: usize) -> Import {
+    pub fn route(&self, skip_unchanged: bool, jobs: usize) -> Routed {
         let mut main = Batcher::new(self.mode, jobs);
         let mut moved = Batcher::new(Mode::Update, jobs);
         let mut requests = Vec::new();
@@ -408,7 +409,7 @@ impl Plan {
             let Some(user) = row.user.clone() else {
                 continue;
             };
-            match self.route(row, skip_unchanged) {
+            match self.route_row(row, skip_unchanged) {
                 Route::Main => requests.extend(main.push(row.row, user)),
                 Route::Moved(id) => updates.extend(moved.push(row.row, as_update(user, id))),
                 Route::Skip(reason) => skipped.push((row.row, reason)),
@@ -421,14 +422,14 @@ impl Plan {
         let sent: HashSet<u32> = requests.iter().flat_map(|r| r.rows.clone()).collect();
         let mut make_primary = self.primary_emails();
         make_primary.retain(|(row, _)| sent.contains(row));
-        Import {
+        Routed {
             requests,
             skipped,
             make_primary,
         }
     }
 
-    fn route(&self, row: &RowPlan, skip_unchanged: bool) -> Route {
+    fn route_row(&self, row: &RowPlan, skip_unchanged: bool) -> Route {
         let create = self.mode == Mode::Create;
         match &row.action {
             Action::New => Route::Main,
@@ -527,7 +528,7 @@ mod tests {
         }
     }
 
-    fn sent(import: &Import) -> Vec<(&'static str, Vec<u32>)> {
+    fn sent(import: &Routed) -> Vec<(&'static str, Vec<u32>)> {
         import
             .requests
             .iter()
@@ -547,7 +548,7 @@ mod tests {
         #[case] skipped: Vec<u32>,
     ) {
         let plan = plan(mode);
-        let import = plan.import(skip_unchanged, crate::payload::JOB_LIMIT);
+        let import = plan.route(skip_unchanged, crate::payload::JOB_LIMIT);
         assert_eq!(sent(&import), want);
         let rows: Vec<u32> = import.skipped.iter().map(|(r, _)| *r).collect();
         assert_eq!(rows, skipped);
@@ -558,7 +559,7 @@ mod tests {
 
     #[test]
     fn moved_creates_are_updates_by_id() {
-        let import = plan(Mode::Create).import(false, crate::payload::JOB_LIMIT);
+        let import = plan(Mode::Create).route(false, crate::payload::JOB_LIMIT);
         let moved = &import.requests[1].body.users[0];
         assert_eq!((moved.id, moved.skip_verify_email), (Some(30), None));
         let created = &import.requests[0].body.users[0];

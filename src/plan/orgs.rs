@@ -19,7 +19,7 @@ use serde_json::Value;
 
 use super::lookup::{Gate, PlanError, retrying, run_all};
 use super::{Action, RowPlan, Spent};
-use crate::import::{ImportPlan, PlannedBatch};
+use crate::import::{Outbox, OutboxBatch};
 use crate::payload::User;
 use crate::zendesk::{Client, Organization};
 
@@ -487,7 +487,7 @@ pub(super) fn fail_missing(rows: &mut [RowPlan], resolved: &Resolved) {
 /// Done before the run is journaled, so a resume sends exactly these bodies.
 pub async fn resolve_import(
     client: &Client,
-    plan: &mut ImportPlan,
+    plan: &mut Outbox,
     policy: MissingOrgs,
     concurrency: usize,
 ) -> Result<Vec<String>, PlanError> {
@@ -560,7 +560,7 @@ impl OrgHolder for Option<String> {
 }
 
 /// The users of a batch with their sheet rows, read back from its body.
-fn batch_users(batch: &PlannedBatch) -> Result<Vec<(u32, Value)>, BodyError> {
+fn batch_users(batch: &OutboxBatch) -> Result<Vec<(u32, Value)>, BodyError> {
     let body: BulkBody = serde_json::from_slice(&batch.body).map_err(|e| {
         (
             batch.rows.first().copied().unwrap_or_default(),
@@ -582,16 +582,12 @@ struct BulkBody {
 /// The batches again, each user's organization sent as [`send_as`] says; with `Fail`, the
 /// users of a missing organization leave their batch for the skipped rows. Rows keep their
 /// order, so every index is as the plan would have numbered it.
-fn rebuild(
-    plan: &mut ImportPlan,
-    resolved: &Resolved,
-    policy: MissingOrgs,
-) -> Result<(), BodyError> {
+fn rebuild(plan: &mut Outbox, resolved: &Resolved, policy: MissingOrgs) -> Result<(), BodyError> {
     let mut batches = Vec::with_capacity(plan.batches.len());
     let mut first_index = 0;
     let mut failed = Vec::new();
     for batch in std::mem::take(&mut plan.batches) {
-        let mut kept = PlannedBatch {
+        let mut kept = OutboxBatch {
             first_index,
             rows: Vec::new(),
             keys: Vec::new(),
@@ -756,12 +752,12 @@ mod tests {
         }
     }
 
-    fn batch(first_index: u64, rows: &[u32], orgs: &[&str]) -> PlannedBatch {
+    fn batch(first_index: u64, rows: &[u32], orgs: &[&str]) -> OutboxBatch {
         let users: Vec<Value> = orgs
             .iter()
             .map(|o| serde_json::json!({"name": "U", "organization": {"name": o}}))
             .collect();
-        PlannedBatch {
+        OutboxBatch {
             first_index,
             rows: rows.to_vec(),
             keys: rows
@@ -780,7 +776,7 @@ mod tests {
 
     #[test]
     fn failing_rows_leave_their_batches_and_indexes_follow() {
-        let mut plan = ImportPlan::new(crate::payload::Mode::Create);
+        let mut plan = Outbox::new(crate::payload::Mode::Create);
         plan.batches = vec![
             batch(0, &[2, 3, 4], &["Acme", "Initech", "ACME "]),
             batch(3, &[5, 6], &["initech", "Initech"]),

@@ -10,7 +10,7 @@ pub use crate::payload::Fields;
 pub use crate::pipeline::{AccountChecks, Options, Report};
 pub use crate::plan::{Cost, Plan, PlanInput, PlanOptions};
 
-use crate::import::{ImportError, ImportPlan};
+use crate::import::{ImportError, Outbox};
 use crate::mapping::Mapping;
 use crate::payload::{Request, User};
 use crate::sheet::Table;
@@ -134,8 +134,8 @@ impl Checked {
 
     /// The import of the rows as checked, without a plan: every sent row's user as kept, the
     /// rows with errors skipped (named from the sheet).
-    pub fn import_plan(&self, table: &Table, mapping: &Mapping) -> Result<ImportPlan, CheckError> {
-        let mut plan = ImportPlan::new(self.mode);
+    pub fn outbox(&self, table: &Table, mapping: &Mapping) -> Result<Outbox, CheckError> {
+        let mut plan = Outbox::new(self.mode);
         let mut users = self.input.users.as_slice();
         for rows in &self.report.batches {
             let (batch, rest) = users.split_at(rows.len().min(users.len()));
@@ -178,14 +178,14 @@ fn request(mode: crate::payload::Mode, users: &[(u32, User)]) -> Request {
 /// The import of an account plan, its requests laid out for `jobs` at once: its requests (unchanged rows, conflicts and rows that
 /// would fail left out with their reason), the rows with errors skipped, named from the
 /// sheet when the plan has no user for them.
-pub fn import_plan_from(
+pub fn outbox_from(
     plan: &Plan,
     (skip_unchanged, jobs): (bool, usize),
     report: &Report,
     table: &Table,
     mapping: &Mapping,
-) -> Result<ImportPlan, CheckError> {
-    let mut out = crate::pipeline::import_plan_from(plan, (skip_unchanged, jobs), report)?;
+) -> Result<Outbox, CheckError> {
+    let mut out = crate::pipeline::outbox_from(plan, (skip_unchanged, jobs), report)?;
     crate::pipeline::name_skipped(&mut out, table, mapping);
     Ok(out)
 }
@@ -236,9 +236,8 @@ mod tests {
         }
         assert_eq!(checked.request(checked.report.batches.len()), None);
         // The import sends the same bodies, and skips the row with the error, named.
-        let plan = checked.import_plan(&t, &mapping).unwrap();
-        let offline =
-            crate::pipeline::import_plan(&t, &mapping, &options, &checked.report).unwrap();
+        let plan = checked.outbox(&t, &mapping).unwrap();
+        let offline = crate::pipeline::outbox(&t, &mapping, &options, &checked.report).unwrap();
         assert_eq!(plan.batches.len(), offline.batches.len());
         for (a, b) in plan.batches.iter().zip(&offline.batches) {
             assert_eq!(a.rows, b.rows);

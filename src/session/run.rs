@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use crate::import::journal::Damage;
 pub use crate::import::{
-    EngineOptions, ImportEvent, ImportPlan, MAX_JOBS, Outcome, RetryRows, RowOutcome, RunInfo,
+    EngineOptions, ImportEvent, MAX_JOBS, Outbox, Outcome, RetryRows, RowOutcome, RunInfo,
     RunListing, Summary,
 };
 
@@ -99,7 +99,7 @@ impl Controls {
 #[derive(Debug)]
 pub struct Run {
     pub info: RunInfo,
-    plan: ImportPlan,
+    plan: Outbox,
     journal: Journal,
     /// A retry holds the earlier run's lock while it runs, so no resume of it sends the same
     /// rows at the same time.
@@ -108,12 +108,12 @@ pub struct Run {
 
 impl Run {
     /// Makes the folder of a new run: its facts, its plan, an empty journal.
-    pub fn create(info: RunInfo, plan: ImportPlan) -> Result<Self, RunError> {
+    pub fn create(info: RunInfo, plan: Outbox) -> Result<Self, RunError> {
         Self::create_in(&runs_dir()?, info, plan)
     }
 
     /// [`Run::create`] under `runs` instead of the state directory's.
-    pub fn create_in(runs: &Path, info: RunInfo, plan: ImportPlan) -> Result<Self, RunError> {
+    pub fn create_in(runs: &Path, info: RunInfo, plan: Outbox) -> Result<Self, RunError> {
         let journal = Journal::create(runs, &info, &plan)?;
         Ok(Self {
             info,
@@ -146,7 +146,7 @@ impl Run {
     }
 
     /// The plan the run sends.
-    pub fn plan(&self) -> &ImportPlan {
+    pub fn plan(&self) -> &Outbox {
         &self.plan
     }
 

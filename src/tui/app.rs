@@ -142,7 +142,7 @@ pub enum Command {
         account: Arc<check::Checked>,
         options: crate::plan::PlanOptions,
     },
-    /// Builds the import plan, writes the journal and runs the engine.
+    /// Builds the outbox, writes the journal and runs the engine.
     StartImport(Box<NewRun>),
     /// Sends the failed and unknown rows of a run again, as a new run.
     RetryImport {
@@ -1028,7 +1028,7 @@ impl App {
         let (method, path) = self.session.mode.endpoint();
         let (users, requests, skipped) = match &self.session.plan {
             Some(plan) => {
-                let routed = plan.import(self.session.skip_unchanged, self.session.options().jobs);
+                let routed = plan.route(self.session.skip_unchanged, self.session.options().jobs);
                 let users: usize = routed.requests.iter().map(|r| r.rows.len()).sum();
                 let skipped = routed.skipped.len() as u64 + report.errors;
                 (users as u64, routed.requests.len(), skipped)

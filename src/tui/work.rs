@@ -8,7 +8,7 @@ use tokio::sync::mpsc;
 
 use super::app::{AppEvent, NewRun};
 use super::screens::plan::AccountCheck;
-use crate::import::{self, ImportPlan, RunInfo};
+use crate::import::{self, Outbox, RunInfo};
 use crate::mapping::Mapping;
 use crate::payload;
 use crate::pipeline::{self, AccountChecks};
@@ -65,14 +65,12 @@ async fn start_inner(
     let no_lookups = plan.is_none();
     let plan = tokio::task::spawn_blocking(move || match (&plan, &account) {
         (Some(plan), _) => {
-            check::import_plan_from(plan, (skip_unchanged, jobs), &report, &table, &mapping)
+            check::outbox_from(plan, (skip_unchanged, jobs), &report, &table, &mapping)
                 .map_err(|e| e.to_string())
         }
         // Imported as checked against the account: the users it kept, no row checked again.
-        (None, Some(account)) => account
-            .import_plan(&table, &mapping)
-            .map_err(|e| e.to_string()),
-        (None, None) => pipeline::import_plan_with(
+        (None, Some(account)) => account.outbox(&table, &mapping).map_err(|e| e.to_string()),
+        (None, None) => pipeline::outbox_with(
             &table,
             &mapping,
             &options,
@@ -109,10 +107,10 @@ async fn start_inner(
 /// screen's `o` says (created first, left out of the users, or failing their rows), never sent
 /// by name. The account plan resolves them itself.
 async fn resolve_organizations(
-    mut plan: ImportPlan,
+    mut plan: Outbox,
     policy: crate::plan::MissingOrgs,
     client: &Client,
-) -> Result<ImportPlan, String> {
+) -> Result<Outbox, String> {
     let concurrency = crate::plan::PlanOptions::default().concurrency;
     crate::plan::orgs::resolve_import(client, &mut plan, policy, concurrency)
         .await
@@ -147,7 +145,7 @@ async fn retry_inner(
 }
 
 async fn run_new(
-    plan: ImportPlan,
+    plan: Outbox,
     info: RunInfo,
     target: &Target,
     concurrency: u32,

@@ -11,8 +11,8 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc::Receiver;
 use tokio_util::sync::CancellationToken;
 use zdimport::import::{
-    self, EngineOptions, ImportError, ImportEvent, ImportPlan, Journal, Outcome, RowOutcome,
-    RunInfo, Summary,
+    self, EngineOptions, ImportError, ImportEvent, Journal, Outbox, Outcome, RowOutcome, RunInfo,
+    Summary,
 };
 use zdimport::payload::{Batcher, Mode, User};
 use zdimport::plan::{Action, Plan};
@@ -87,7 +87,7 @@ pub fn row_user(i: u32, keyless: bool) -> Value {
 }
 
 /// `rows` users in batches of 100 from sheet row 2, then `skipped` rows refused by validation.
-pub fn plan_of(mode: Mode, rows: u32, skipped: u32, keyless: bool) -> ImportPlan {
+pub fn plan_of(mode: Mode, rows: u32, skipped: u32, keyless: bool) -> Outbox {
     plan_of_users(mode, rows, skipped, |i| User {
         name: Some(format!("User {i}")),
         email: (!keyless).then(|| format!("user{i}@example.com")),
@@ -97,13 +97,8 @@ pub fn plan_of(mode: Mode, rows: u32, skipped: u32, keyless: bool) -> ImportPlan
 }
 
 /// As [`plan_of`], each row's user made by `user`.
-pub fn plan_of_users(
-    mode: Mode,
-    rows: u32,
-    skipped: u32,
-    user: impl Fn(u32) -> User,
-) -> ImportPlan {
-    let mut plan = ImportPlan::new(mode);
+pub fn plan_of_users(mode: Mode, rows: u32, skipped: u32, user: impl Fn(u32) -> User) -> Outbox {
+    let mut plan = Outbox::new(mode);
     // One job at a time: batches of 100 as run folders made before the last round was
     // evened out hold them, so the scenarios' batch numbers stay put.
     let mut batcher = Batcher::new(mode, 1);
@@ -223,7 +218,7 @@ pub fn assert_no_duplicates(
 
 /// Runs the engine on `journal` to its end, within a minute.
 pub async fn run_to_end(
-    plan: ImportPlan,
+    plan: Outbox,
     client: &Client,
     journal: Journal,
     options: &EngineOptions,
@@ -255,7 +250,7 @@ pub fn unchanged_or_what(plan: &Plan) -> Vec<String> {
 }
 
 /// What a test run of `plan` imports: only its id, mode and rows.
-pub fn run_info(id: &str, plan: &ImportPlan) -> RunInfo {
+pub fn run_info(id: &str, plan: &Outbox) -> RunInfo {
     RunInfo {
         id: id.into(),
         mode: plan.mode,

@@ -72,7 +72,7 @@ impl UserKey {
 /// One bulk request: its users' sheet rows and identifiers, and the body `{"users": [...]}`
 /// serialised once from the typed users.
 #[derive(Debug, Clone, PartialEq)]
-pub struct PlannedBatch {
+pub struct OutboxBatch {
     /// The index of the first user: rows are numbered by their place in the plan, every
     /// batch's in order, then the skipped rows. The sheet's row numbers are not keys: they
     /// can repeat or go backwards in a spreadsheet file.
@@ -85,7 +85,7 @@ pub struct PlannedBatch {
     pub sent_as: Option<Mode>,
 }
 
-impl PlannedBatch {
+impl OutboxBatch {
     /// The outcome of the user at `position`, keyed by its index.
     pub(crate) fn outcome(&self, position: usize, outcome: Outcome) -> RowOutcome {
         let mut o = RowOutcome::new(self.rows[position], outcome, &self.keys[position]);
@@ -123,9 +123,9 @@ impl PlannedBatch {
 /// `skipped` takes any reason: validation errors now, "unchanged" rows of the account-aware
 /// plan later. Rows sent + rows skipped = the rows of the run.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ImportPlan {
+pub struct Outbox {
     pub mode: Mode,
-    pub batches: Vec<PlannedBatch>,
+    pub batches: Vec<OutboxBatch>,
     pub skipped: Vec<(u32, String)>,
     /// Who a skipped row names (by its place in `skipped`), so results show more than a row
     /// number; rows with nothing to name are left out.
@@ -135,7 +135,7 @@ pub struct ImportPlan {
     pub organizations: Vec<super::orgs::PlannedOrg>,
 }
 
-impl ImportPlan {
+impl Outbox {
     pub fn new(mode: Mode) -> Self {
         Self {
             mode,
@@ -166,7 +166,7 @@ impl ImportPlan {
             rows: crate::import::report::row_list(&request.rows),
             reason: e.to_string(),
         })?;
-        self.batches.push(PlannedBatch {
+        self.batches.push(OutboxBatch {
             first_index: self.sent_rows() as u64,
             rows: request.rows.clone(),
             keys: request.body.users.iter().map(UserKey::of).collect(),
@@ -189,7 +189,7 @@ impl ImportPlan {
         self.settle_errors(issues, false);
     }
 
-    /// [`ImportPlan::skip_errors`]; with `included` (`--invalid include`), a row with only
+    /// [`Outbox::skip_errors`]; with `included` (`--invalid include`), a row with only
     /// [`Issue::includable`] errors that a batch sends is marked sent despite them instead.
     pub fn settle_errors<'a>(
         &mut self,
@@ -275,7 +275,7 @@ impl ImportPlan {
                     rows: crate::import::report::row_list(&batch.rows),
                     reason,
                 })?;
-            plan.batches.push(PlannedBatch {
+            plan.batches.push(OutboxBatch {
                 first_index: plan.sent_rows() as u64,
                 rows: positions.iter().map(|&p| batch.rows[p]).collect(),
                 keys: positions.iter().map(|&p| batch.keys[p].clone()).collect(),
@@ -312,7 +312,7 @@ mod tests {
 
     #[test]
     fn a_plan_counts_sent_and_skipped_rows() {
-        let mut plan = ImportPlan::new(Mode::Create);
+        let mut plan = Outbox::new(Mode::Create);
         plan.push_request(&request(&[2, 3, 5])).unwrap();
         plan.skip(4, "email is not valid");
         assert_eq!((plan.sent_rows(), plan.rows()), (3, 4));
@@ -324,7 +324,7 @@ mod tests {
 
     #[test]
     fn a_partial_body_holds_only_the_positions_asked() {
-        let mut plan = ImportPlan::new(Mode::Create);
+        let mut plan = Outbox::new(Mode::Create);
         plan.push_request(&request(&[2, 3, 5])).unwrap();
         let body = plan.batches[0].body_for(&[0, 2]).unwrap();
         let value: Value = serde_json::from_slice(&body).unwrap();
