@@ -8,9 +8,9 @@ use std::sync::Arc;
 use clap::Args;
 
 use crate::payload::Blank;
-use crate::pipeline::AccountChecks;
 use crate::plan::Fields;
 use crate::sandbox::SandboxHandle;
+use crate::session::check::AccountChecks;
 use crate::session::{self, account::Target};
 use crate::zendesk::{Client, RateInfo};
 

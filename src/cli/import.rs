@@ -3,7 +3,6 @@
 use super::account::runtime;
 use super::{CliError, CliResult};
 use std::io::{IsTerminal as _, Write as _};
-use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -14,12 +13,11 @@ use super::mapped::{MappingArgs, Prepared};
 use crate::import::RunListing;
 use crate::import::report::ReportPathError;
 use crate::import::{self, Outbox, RetryRows, RunInfo, Summary};
-use crate::payload::{Blank, InvalidPolicy, LeftOut, Severity};
-use crate::pipeline::AccountChecks;
-use crate::pipeline::{self, Event};
+use crate::payload::{Blank, InvalidPolicy, LeftOut};
 use crate::plan::{Fields, PlanOptions, Tags};
 use crate::sandbox::SandboxHandle;
 use crate::session;
+use crate::session::check::AccountChecks;
 use crate::zendesk::{self, Client};
 
 /// Exit code when some row was not created or updated.
@@ -511,12 +509,12 @@ async fn build_account_plan(
         eprintln!("zdimport: warning: {warning}");
     }
     let left_out = LeftOut::of(&errors, rows);
-    let report = pipeline::Report {
+    let report = session::check::Report {
         issues: errors,
         invalid: p.options.invalid,
-        ..pipeline::Report::default()
+        ..session::check::Report::default()
     };
-    let plan = pipeline::outbox_from(&looked_up, (false, p.options.jobs), &report)?;
+    let plan = session::check::routed_outbox(&looked_up, (false, p.options.jobs), &report)?;
     let info = run_info(&p, args, &plan);
     Ok((plan, info, left_out))
 }
@@ -547,34 +545,15 @@ fn build_plan(
     args: &MappingArgs,
     checks: &AccountChecks,
 ) -> CliResult<(Outbox, RunInfo, LeftOut)> {
-    let mut plan = Outbox::new(p.options.mode);
-    let mut errors = Vec::new();
-    let mut failure = None;
-    let summary = pipeline::run_with(
-        &mut p.workbook,
-        (p.sheet, p.header),
-        &p.mapping,
-        &p.options,
-        checks,
-        |event| {
-            match event {
-                Event::Request(request) => {
-                    if let Err(e) = plan.push_request(&request) {
-                        failure = Some(e.to_string());
-                        return ControlFlow::Break(());
-                    }
-                }
-                Event::Issue(issue) if issue.severity == Severity::Error => errors.push(issue),
-                Event::Issue(_) => {}
-            }
-            ControlFlow::Continue(())
-        },
-    )?;
-    if let Some(failure) = failure {
-        return Err(CliError::Usage(failure));
-    }
-    let left_out = LeftOut::of(&errors, summary.rows);
-    plan.settle_errors(&errors, p.options.invalid == InvalidPolicy::Include);
+    let source = session::check::Streamed {
+        workbook: &mut p.workbook,
+        sheet: p.sheet,
+        header: p.header,
+        mapping: &p.mapping,
+        options: &p.options,
+    };
+    let (plan, found) = session::check::streamed_outbox(source, checks)?;
+    let left_out = LeftOut::of(&found.errors, found.rows);
     let info = run_info(&p, args, &plan);
     Ok((plan, info, left_out))
 }

@@ -2,7 +2,6 @@
 
 use super::CliResult;
 use std::io::{BufRead, BufWriter, IsTerminal, Write};
-use std::ops::ControlFlow;
 use std::process::ExitCode;
 
 use clap::Args;
@@ -10,11 +9,11 @@ use serde::Serialize;
 
 use super::account::{AccountArgs, Connected, runtime};
 use super::mapped::{MappingArgs, Prepared};
-use crate::payload::{Issue, Mode, Severity, User};
-use crate::pipeline::{self, AccountChecks, Event};
+use crate::payload::{Issue, Mode, User};
 use crate::plan::{
     self, Action, Cost, Counts, Existing, MissingOrgs, Plan, PlanInput, PlanOptions, RowPlan, Tags,
 };
+use crate::session::check::AccountChecks;
 
 #[derive(Debug, Args)]
 pub struct PlanArgs {
@@ -160,28 +159,15 @@ pub(super) fn checked_rows(
     prepared: &mut Prepared,
     checks: &AccountChecks,
 ) -> CliResult<(PlanInput, Vec<Issue>, u64)> {
-    let mut input = PlanInput::default();
-    let mut errors = Vec::new();
-    let summary = pipeline::run_with(
-        &mut prepared.workbook,
-        (prepared.sheet, prepared.header),
-        &prepared.mapping,
-        &prepared.options,
-        checks,
-        |event| {
-            match event {
-                Event::Request(request) => input.push_request(request),
-                Event::Issue(issue) => {
-                    input.push_issue(&issue);
-                    if issue.severity == Severity::Error {
-                        errors.push(issue);
-                    }
-                }
-            }
-            ControlFlow::Continue(())
-        },
-    )?;
-    Ok((input, errors, summary.rows))
+    let source = crate::session::check::Streamed {
+        workbook: &mut prepared.workbook,
+        sheet: prepared.sheet,
+        header: prepared.header,
+        mapping: &prepared.mapping,
+        options: &prepared.options,
+    };
+    let (input, found) = crate::session::check::streamed_input(source, checks)?;
+    Ok((input, found.errors, found.rows))
 }
 
 pub(super) fn cost_line(cost: &Cost, users: usize, organizations: usize) -> String {

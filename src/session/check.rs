@@ -27,6 +27,8 @@ pub enum CheckError {
     Plan(#[from] Box<crate::plan::PlanError>),
     #[error(transparent)]
     Import(#[from] ImportError),
+    #[error(transparent)]
+    Sheet(#[from] crate::error::SheetError),
 }
 
 /// Checks every row of `table` without an account (its custom fields unknown); `cancelled`
@@ -48,6 +50,98 @@ pub fn offline_request(
     rows: &[u32],
 ) -> Request {
     crate::pipeline::request_for(table, mapping, options, rows)
+}
+
+/// A sheet to check as it streams from its workbook (the headless commands never hold the
+/// whole table): the sheet, its header row, the mapping and the options.
+pub struct Streamed<'a> {
+    pub workbook: &'a mut crate::sheet::Workbook,
+    pub sheet: usize,
+    pub header: crate::sheet::HeaderChoice,
+    pub mapping: &'a Mapping,
+    pub options: &'a Options,
+}
+
+impl Streamed<'_> {
+    fn run(
+        self,
+        checks: &AccountChecks,
+        on_event: impl FnMut(crate::pipeline::Event) -> std::ops::ControlFlow<()>,
+    ) -> Result<crate::pipeline::Summary, crate::error::SheetError> {
+        crate::pipeline::run_with(
+            self.workbook,
+            (self.sheet, self.header),
+            self.mapping,
+            self.options,
+            checks,
+            on_event,
+        )
+    }
+}
+
+/// What a streamed check found: the rows with errors, and how many rows there were.
+pub struct StreamedRows {
+    pub errors: Vec<crate::payload::Issue>,
+    pub rows: u64,
+}
+
+/// Checks the sheet as it streams, once, into the plan's input (every sent row's user and
+/// every row's first error).
+pub fn streamed_input(
+    source: Streamed<'_>,
+    checks: &AccountChecks,
+) -> Result<(PlanInput, StreamedRows), crate::error::SheetError> {
+    use crate::pipeline::Event;
+    let mut input = PlanInput::default();
+    let mut errors = Vec::new();
+    let summary = source.run(checks, |event| {
+        match event {
+            Event::Request(request) => input.push_request(request),
+            Event::Issue(issue) => {
+                input.push_issue(&issue);
+                if issue.severity == crate::payload::Severity::Error {
+                    errors.push(issue);
+                }
+            }
+        }
+        std::ops::ControlFlow::Continue(())
+    })?;
+    let rows = summary.rows;
+    Ok((input, StreamedRows { errors, rows }))
+}
+
+/// Checks the sheet as it streams, once, into the run's outbox: the requests to send, the
+/// rows with errors skipped (or, under `--invalid include`, sent and marked).
+pub fn streamed_outbox(
+    source: Streamed<'_>,
+    checks: &AccountChecks,
+) -> Result<(Outbox, StreamedRows), CheckError> {
+    use crate::pipeline::Event;
+    let include = source.options.invalid == crate::payload::InvalidPolicy::Include;
+    let mut outbox = Outbox::new(source.options.mode);
+    let mut errors = Vec::new();
+    let mut failure = None;
+    let summary = source.run(checks, |event| {
+        match event {
+            Event::Request(request) => {
+                if let Err(e) = outbox.push_request(&request) {
+                    failure = Some(e);
+                    return std::ops::ControlFlow::Break(());
+                }
+            }
+            Event::Issue(issue) if issue.severity == crate::payload::Severity::Error => {
+                errors.push(issue);
+            }
+            Event::Issue(_) => {}
+        }
+        std::ops::ControlFlow::Continue(())
+    })?;
+    if let Some(failure) = failure {
+        return Err(failure.into());
+    }
+    outbox.settle_errors(&errors, include);
+    let rows = summary.rows;
+    Ok((outbox, StreamedRows { errors, rows }))
 }
 
 /// A table checked against the account: each row once, each sent row's user kept.
@@ -173,6 +267,21 @@ fn request(mode: crate::payload::Mode, users: &[(u32, User)]) -> Request {
             users: users.iter().map(|(_, user)| user.clone()).collect(),
         },
     }
+}
+
+/// The outbox of an account plan as it routes its rows, laid out for `jobs` at once, the rows
+/// with errors (in `report`) skipped; nothing is named from a sheet (the headless import has
+/// none in memory: the plan's users name its rows).
+pub fn routed_outbox(
+    plan: &Plan,
+    (skip_unchanged, jobs): (bool, usize),
+    report: &Report,
+) -> Result<Outbox, CheckError> {
+    Ok(crate::pipeline::outbox_from(
+        plan,
+        (skip_unchanged, jobs),
+        report,
+    )?)
 }
 
 /// The import of an account plan, its requests laid out for `jobs` at once: its requests (unchanged rows, conflicts and rows that
