@@ -270,8 +270,7 @@ pub(crate) fn run_app() -> (App, std::time::Instant) {
 
 pub(crate) fn results_app() -> App {
     use crate::import::Outcome;
-    let (mut app, _) = run_app();
-    let outcomes = vec![
+    results_of(vec![
         outcome(4, Outcome::Created),
         outcome(5, Outcome::Created),
         outcome(6, Outcome::Updated),
@@ -279,7 +278,12 @@ pub(crate) fn results_app() -> App {
         outcome(8, Outcome::Created),
         outcome(3, Outcome::Skipped),
         outcome(9, Outcome::Unknown),
-    ];
+    ])
+}
+
+/// The Results of a run that ended with `outcomes`.
+pub(crate) fn results_of(outcomes: Vec<crate::import::RowOutcome>) -> App {
+    let (mut app, _) = run_app();
     app.handle(AppEvent::ImportEnded(Ok((
         crate::import::Summary::default(),
         outcomes,

@@ -636,21 +636,12 @@ mod app_tests {
     #[test]
     fn results_of_a_cancelled_run_show_the_rows_not_sent() {
         use crate::import::Outcome;
-        let (mut app, _) = run_app();
-        let outcomes = vec![
+        let mut app = results_of(vec![
             outcome(4, Outcome::Created),
             outcome(5, Outcome::Created),
             outcome(6, Outcome::NotSent),
             outcome(7, Outcome::NotSent),
-        ];
-        app.handle(AppEvent::ImportEnded(Ok((
-            crate::import::Summary::default(),
-            outcomes,
-        ))));
-        app.handle(AppEvent::Import(crate::import::ImportEvent::Finished(
-            Box::default(),
-        )));
-        app.update(Action::Next);
+        ]);
         for _ in 0..3 {
             app.update(Action::Filter);
         }
