@@ -26,7 +26,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::journal::{CLOCK_ALLOWANCE, Entry, Journal, Open};
 use super::outbox::{Outbox, UserKey};
-use super::pacer::{Pacer, backoff};
+use super::pacer::{Pacer, backoff, lookup_again, rate_limit_wait};
 use super::{
     EngineOptions, ImportError, ImportEvent, MAX_JOBS, MatchedBy, Outcome, RowOutcome, Summary,
     WaitReason,
@@ -942,9 +942,7 @@ impl Engine {
 
     /// A 429: every sender waits `Retry-After` (a short back-off when there is none).
     async fn wait_out(&mut self, reason: WaitReason, retry_after: Option<Duration>) {
-        let wait = retry_after
-            .filter(|d| !d.is_zero())
-            .unwrap_or_else(|| backoff(self.options.backoff, self.options.max_backoff, 1));
+        let wait = rate_limit_wait(retry_after, self.options.backoff, self.options.max_backoff);
         let until = Instant::now() + wait;
         self.pacer.block(until);
         self.emit(ImportEvent::Waiting { reason, until }).await;
@@ -1390,14 +1388,9 @@ impl Engine {
         tries: u32,
         error: ZendeskError,
     ) -> Result<(), ImportError> {
-        let now = Instant::now();
-        if self.rate_limited(&error).await {
-            self.uncertain.push((now, unit, tries - 1));
-            return Ok(());
-        }
-        if error.is_transient() && tries < self.options.max_attempts {
-            let until = now + backoff(self.options.backoff, self.options.max_backoff, tries);
-            self.uncertain.push((until, unit, tries));
+        let rate_limited = self.rate_limited(&error).await;
+        if let Some((at, tries)) = lookup_again(&error, rate_limited, tries, &self.options) {
+            self.uncertain.push((at, unit, tries));
             return Ok(());
         }
         let details = format!("the answer was lost and the lookup failed: {error}");

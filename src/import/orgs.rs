@@ -25,7 +25,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::journal::{Entry, Journal, Open};
 use super::outbox::Outbox;
-use super::pacer::{Pacer, backoff};
+use super::pacer::{Pacer, backoff, lookup_again, rate_limit_wait};
 use super::{EngineOptions, ImportError, ImportEvent, MAX_JOBS, MatchedBy, Outcome, WaitReason};
 use crate::plan::orgs::{OrgHolder as _, name_key};
 use crate::zendesk::results::match_results;
@@ -721,10 +721,11 @@ impl<'a> Phase<'a> {
         if !matches!(error, ZendeskError::RateLimited { .. }) {
             return false;
         }
-        let wait = error
-            .retry_after()
-            .filter(|d| !d.is_zero())
-            .unwrap_or_else(|| backoff(self.options.backoff, self.options.max_backoff, 1));
+        let wait = rate_limit_wait(
+            error.retry_after(),
+            self.options.backoff,
+            self.options.max_backoff,
+        );
         let until = Instant::now() + wait;
         self.pacer.block(until);
         self.send(ImportEvent::Waiting {
@@ -953,14 +954,9 @@ impl<'a> Phase<'a> {
         tries: u32,
         error: ZendeskError,
     ) -> Result<(), ImportError> {
-        let now = Instant::now();
-        if self.rate_limited(&error).await {
-            self.uncertain.push((now, unit, tries - 1));
-            return Ok(());
-        }
-        if error.is_transient() && tries < self.options.max_attempts {
-            let until = now + backoff(self.options.backoff, self.options.max_backoff, tries);
-            self.uncertain.push((until, unit, tries));
+        let rate_limited = self.rate_limited(&error).await;
+        if let Some((at, tries)) = lookup_again(&error, rate_limited, tries, self.options) {
+            self.uncertain.push((at, unit, tries));
             return Ok(());
         }
         let details = format!("it may have been created, and the lookup by name failed: {error}");

@@ -81,6 +81,38 @@ pub(crate) fn backoff(base: Duration, max: Duration, attempt: u32) -> Duration {
     capped.mul_f64(rand::rng().random_range(0.5..1.5))
 }
 
+/// How long every sender waits after a 429: Zendesk's `Retry-After`, else a short back-off.
+pub(crate) fn rate_limit_wait(
+    retry_after: Option<Duration>,
+    base: Duration,
+    max: Duration,
+) -> Duration {
+    retry_after
+        .filter(|d| !d.is_zero())
+        .unwrap_or_else(|| backoff(base, max, 1))
+}
+
+/// After a lookup failed (try `tries`): when to look again and the tries that counts as, or
+/// `None` to give up. A 429 (already waited out by the caller) costs no try; a transient
+/// failure backs off until the tries run out.
+pub(crate) fn lookup_again(
+    error: &crate::zendesk::ZendeskError,
+    rate_limited: bool,
+    tries: u32,
+    options: &super::EngineOptions,
+) -> Option<(Instant, u32)> {
+    let now = Instant::now();
+    if rate_limited {
+        return Some((now, tries - 1));
+    }
+    (error.is_transient() && tries < options.max_attempts).then(|| {
+        (
+            now + backoff(options.backoff, options.max_backoff, tries),
+            tries,
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -111,6 +143,44 @@ mod tests {
         assert_eq!(pacer.ready_at(), now + Duration::from_millis(250));
         pacer.block(now + Duration::from_secs(5));
         assert!(!pacer.is_ready(now + Duration::from_secs(4)));
+    }
+
+    #[test]
+    fn a_failed_lookup_is_tried_again_while_it_can_succeed() {
+        use crate::zendesk::ZendeskError;
+        let request = || crate::zendesk::RequestLabel {
+            method: "GET".into(),
+            path: "/api/v2/users/show_many".into(),
+        };
+        let timeout = ZendeskError::Timeout {
+            request: request(),
+            after: Duration::from_secs(30),
+        };
+        let refused = ZendeskError::Decode {
+            request: request(),
+            status: 200,
+            reason: "not JSON".into(),
+        };
+        let options = super::super::EngineOptions::default();
+        let last = options.max_attempts;
+        // A 429 the caller waited out costs no try.
+        assert_eq!(
+            lookup_again(&timeout, true, 3, &options).map(|a| a.1),
+            Some(2)
+        );
+        let (at, tries) = lookup_again(&timeout, false, 2, &options).expect("transient");
+        assert_eq!(tries, 2);
+        assert!(at > Instant::now(), "after a back-off");
+        assert_eq!(
+            lookup_again(&timeout, false, last, &options),
+            None,
+            "tries spent"
+        );
+        assert_eq!(
+            lookup_again(&refused, false, 1, &options),
+            None,
+            "not transient"
+        );
     }
 
     #[test]
