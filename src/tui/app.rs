@@ -15,14 +15,11 @@ use super::screens::preview::{PreviewOutcome, PreviewState};
 use super::screens::results::{ResultsOutcome, ResultsState};
 use super::screens::run::{RunOutcome, RunState, RunStatus};
 use super::screens::sheet::{SheetOutcome, SheetState};
-use crate::import::{ImportEvent, Outcome, RowOutcome, Summary};
-use crate::mapping::{Mapping, auto_match};
-use crate::payload::{self, Mode};
-use crate::pipeline::Report;
-use crate::profile::Profile;
-use crate::session::check;
+use crate::session::check::{self, Mapping, Mode, Report, auto_match};
+use crate::session::profiles::Profile;
+use crate::session::run::{ImportEvent, Outcome, RowOutcome, Summary};
 use crate::session::source::ZeroPadded;
-use crate::sheet::{HeaderChoice, Row, SheetInfo, Table};
+use crate::session::source::{HeaderChoice, Row, SheetInfo, Table};
 
 /// Share of a saved profile's columns a sheet must have for the profile to be offered.
 const OFFER_FIT: f64 = 0.8;
@@ -136,12 +133,12 @@ pub enum Command {
     CheckAccount {
         table: Arc<Table>,
         mapping: Mapping,
-        options: payload::Options,
+        options: check::Options,
     },
     /// Looks the users up: what each row will do.
     BuildPlan {
         account: Arc<check::Checked>,
-        options: crate::plan::PlanOptions,
+        options: crate::session::check::PlanOptions,
     },
     /// Builds the outbox, writes the journal and runs the engine.
     StartImport(Box<NewRun>),
@@ -149,7 +146,7 @@ pub enum Command {
     RetryImport {
         run_dir: PathBuf,
         concurrency: u32,
-        rows: crate::import::RetryRows,
+        rows: crate::session::run::RetryRows,
     },
     /// Opens the file again and reads the same sheet and header row (retry from the
     /// corrected sheet).
@@ -176,7 +173,7 @@ pub enum Command {
     Check {
         table: Arc<Table>,
         mapping: Mapping,
-        options: payload::Options,
+        options: check::Options,
     },
     Quit,
 }
@@ -216,7 +213,7 @@ pub enum AppEvent {
     Connected(Result<Account, String>),
     /// The account's checks: the fields, the report made with them, what the plan costs.
     AccountChecked(Result<(AccountCheck, Arc<check::Checked>), String>),
-    Planned(Result<crate::plan::Plan, String>),
+    Planned(Result<crate::session::check::Plan, String>),
     /// The run's journal is written and the engine starts.
     ImportStarted {
         run_id: String,
@@ -252,15 +249,15 @@ pub enum AppEvent {
 pub struct NewRun {
     pub table: Arc<Table>,
     pub mapping: Mapping,
-    pub options: payload::Options,
+    pub options: check::Options,
     pub report: Arc<Report>,
     /// The account's fields (values converted for them) and plan, when made.
     pub account: Option<Arc<check::Checked>>,
-    pub plan: Option<Arc<crate::plan::Plan>>,
+    pub plan: Option<Arc<crate::session::check::Plan>>,
     pub skip_unchanged: bool,
     /// Users whose organization the account lacks, when the lookups were skipped (a plan
     /// made says it for each row).
-    pub missing_orgs: crate::plan::MissingOrgs,
+    pub missing_orgs: crate::session::check::MissingOrgs,
     pub concurrency: u32,
     /// The sheet's file and the profile: for the run's record.
     pub file: String,
@@ -278,7 +275,7 @@ pub struct Session {
     pub mode: Mode,
     pub skip_verify_email: bool,
     /// The country phones without `+` are read in (profile or Connect).
-    pub phone_region: Option<crate::payload::PhoneRegion>,
+    pub phone_region: Option<crate::session::check::PhoneRegion>,
     pub report: Option<Arc<Report>>,
     /// The profile given on the command line: used instead of automatic matching.
     pub profile: Option<Profile>,
@@ -295,10 +292,10 @@ pub struct Session {
     /// The account's checks, once connected.
     pub account: Option<Arc<check::Checked>>,
     /// The plan the operator goes on with (none: imported as checked).
-    pub plan: Option<Arc<crate::plan::Plan>>,
+    pub plan: Option<Arc<crate::session::check::Plan>>,
     pub skip_unchanged: bool,
     /// The Plan screen's choice for organizations the account lacks.
-    pub missing_orgs: crate::plan::MissingOrgs,
+    pub missing_orgs: crate::session::check::MissingOrgs,
     /// The Connect screen of an earlier import in this session (signed in), for the next one.
     pub connect: Option<Box<ConnectState>>,
     /// The run to resume once Connect has signed in to its account.
@@ -306,7 +303,7 @@ pub struct Session {
     /// Retry from the corrected sheet: the sheet rows to keep when it is read again.
     pub retry_rows: Option<std::collections::HashSet<u32>>,
     /// What the import does with rows that have an error (the Check screen's `i`).
-    pub invalid: payload::InvalidPolicy,
+    pub invalid: check::InvalidPolicy,
     /// Columns of the loaded table whose leading zeros only Excel's number format shows.
     pub zero_padded: Vec<ZeroPadded>,
     /// Results were asked for before the run's outcomes were read: shown when they are.
@@ -324,8 +321,8 @@ impl Session {
         }
     }
 
-    fn options(&self) -> payload::Options {
-        payload::Options {
+    fn options(&self) -> check::Options {
+        check::Options {
             mode: self.mode,
             skip_verify_email: self.skip_verify_email,
             phone_region: self.phone_region,
@@ -481,10 +478,10 @@ impl App {
             }
             (Overlay::ConfirmImport(_), Action::Yes) => self.start_import(),
             (Overlay::ConfirmRetry(q), Action::Yes) if q.retryable => {
-                self.retry(crate::import::RetryRows::Retryable)
+                self.retry(crate::session::run::RetryRows::Retryable)
             }
             (Overlay::ConfirmRetry(_), Action::RetryAll) => {
-                self.retry(crate::import::RetryRows::AllFailed)
+                self.retry(crate::session::run::RetryRows::AllFailed)
             }
             (Overlay::ConfirmRetry(q), Action::RetryCorrected) if !q.refused.is_empty() => {
                 self.retry_from_sheet(q.refused)
@@ -644,13 +641,13 @@ impl App {
                 make_primary,
             } => {
                 let account = self.session.account.clone()?;
-                let options = crate::plan::PlanOptions {
+                let options = crate::session::check::PlanOptions {
                     mode: self.session.mode,
                     existing,
                     tags,
                     missing_orgs,
                     make_primary,
-                    ..crate::plan::PlanOptions::default()
+                    ..crate::session::check::PlanOptions::default()
                 };
                 Some(Command::BuildPlan { account, options })
             }
@@ -945,7 +942,7 @@ impl App {
             .iter()
             .filter(|o| o.outcome == Outcome::Failed);
         let (passing, refused): (Vec<&RowOutcome>, Vec<&RowOutcome>) =
-            failed.partition(|o| crate::import::can_succeed_again(o));
+            failed.partition(|o| crate::session::run::can_succeed_again(o));
         let mut text = format!(
             "Retry run {} as a new run to {}:\nsend again {} rows: {unknown} unknown (looked up \
              first, so none is sent twice) and {} failed for a passing reason (rate limit, \
@@ -991,7 +988,7 @@ impl App {
     }
 
     /// Sends the run's `rows` again as a new run.
-    fn retry(&mut self, rows: crate::import::RetryRows) -> Option<Command> {
+    fn retry(&mut self, rows: crate::session::run::RetryRows) -> Option<Command> {
         let run_dir = self.session.run_dir.clone()?;
         self.push(Screen::Run(RunState::new(std::time::Instant::now())));
         Some(Command::RetryImport {
@@ -1511,7 +1508,7 @@ impl App {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sheet::{Cell, TableLayout};
+    use crate::session::source::{Cell, TableLayout};
 
     fn table() -> Table {
         let headers: Vec<String> = ["Full Name", "E-mail", "Plan"].map(str::to_owned).to_vec();
@@ -1739,7 +1736,11 @@ mod tests {
         app.session.outcomes = None;
         assert_eq!(app.update(Action::Next), None);
         assert_eq!(app.screen.step(), 7, "still on Run: nothing to show yet");
-        let row = RowOutcome::new(2, Outcome::NotSent, &crate::import::UserKey::default());
+        let row = RowOutcome::new(
+            2,
+            Outcome::NotSent,
+            &crate::session::run::UserKey::default(),
+        );
         app.handle(AppEvent::ImportEnded(Ok((Summary::default(), vec![row]))));
         let Screen::Results(results) = &app.screen else {
             panic!("results open once the outcomes arrive")
@@ -1866,7 +1867,11 @@ mod tests {
     }
 
     fn failed_row(row: u32, code: &str) -> RowOutcome {
-        let mut o = RowOutcome::new(row, Outcome::Failed, &crate::import::UserKey::default());
+        let mut o = RowOutcome::new(
+            row,
+            Outcome::Failed,
+            &crate::session::run::UserKey::default(),
+        );
         o.error = Some(code.into());
         o
     }
@@ -1879,7 +1884,11 @@ mod tests {
         app.session.outcomes = Some(Arc::new(vec![
             failed_row(5, "DuplicateValue"),
             failed_row(6, "HTTP503"),
-            RowOutcome::new(7, Outcome::Unknown, &crate::import::UserKey::default()),
+            RowOutcome::new(
+                7,
+                Outcome::Unknown,
+                &crate::session::run::UserKey::default(),
+            ),
             failed_row(9, "RecordInvalid"),
         ]));
         app.update(Action::Next);
@@ -1928,7 +1937,7 @@ mod tests {
         assert!(matches!(
             again.update(Action::Yes),
             Some(Command::RetryImport {
-                rows: crate::import::RetryRows::Retryable,
+                rows: crate::session::run::RetryRows::Retryable,
                 ..
             })
         ));
@@ -1939,7 +1948,11 @@ mod tests {
         let mut app = finished_app();
         app.session.outcomes = Some(Arc::new(vec![
             failed_row(5, "DuplicateValue"),
-            RowOutcome::new(7, Outcome::Created, &crate::import::UserKey::default()),
+            RowOutcome::new(
+                7,
+                Outcome::Created,
+                &crate::session::run::UserKey::default(),
+            ),
         ]));
         app.update(Action::Next);
         app.update(Action::Filter);
@@ -1985,7 +1998,7 @@ mod tests {
             .mapping
             .columns
             .iter_mut()
-            .find(|c| c.target == Some(crate::mapping::Target::Name))
+            .find(|c| c.target == Some(crate::session::check::Target::Name))
         {
             c.target = None;
         }
@@ -2021,7 +2034,7 @@ mod tests {
             .headers
             .iter()
             .position(|h| {
-                crate::mapping::auto_match(std::slice::from_ref(h)).columns[0]
+                crate::session::check::auto_match(std::slice::from_ref(h)).columns[0]
                     .target
                     .is_some()
             })

@@ -7,8 +7,8 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Clear, Paragraph, Widget, Wrap};
 
-use crate::import::{Outcome, RowOutcome};
-use crate::sheet::Table;
+use crate::session::run::{Outcome, RowOutcome};
+use crate::session::source::Table;
 use crate::text::printable;
 use crate::tui::action::Action;
 use crate::tui::strings;
@@ -66,7 +66,7 @@ pub struct ResultsState {
     pub detail_scroll: u16,
     /// The organizations the run created before its users (`zdimport report RUN
     /// --organizations` lists them); a user skipped for its organization names it.
-    pub organizations: Option<crate::import::OrgCounts>,
+    pub organizations: Option<crate::session::run::OrgCounts>,
 }
 
 impl ResultsState {
@@ -455,7 +455,7 @@ fn row_cells(table: &Table, row: u32) -> Option<Vec<String>> {
             .map(|(i, h)| {
                 let value = cells
                     .get(i)
-                    .map(crate::sheet::Cell::display)
+                    .map(crate::session::source::Cell::display)
                     .unwrap_or_default();
                 format!("{}  {}", cell_right(h, 20), fit(&value, 70))
             })
@@ -478,7 +478,7 @@ fn text_popup(area: Rect, buf: &mut Buffer, path: &TextInput) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::import::UserKey;
+    use crate::session::run::UserKey;
 
     fn outcome(row: u32, outcome: Outcome, email: &str) -> RowOutcome {
         let key = UserKey {
@@ -628,14 +628,14 @@ mod app_tests {
         let Some(Command::RetryImport { run_dir, rows, .. }) = app.update(Action::Yes) else {
             panic!("retry command");
         };
-        assert_eq!(rows, crate::import::RetryRows::Retryable);
+        assert_eq!(rows, crate::session::run::RetryRows::Retryable);
         assert_eq!(run_dir, PathBuf::from("/data/runs/20261127-101500-4821"));
         assert_eq!(app.screen.step(), 7, "a new run starts");
     }
 
     #[test]
     fn results_of_a_cancelled_run_show_the_rows_not_sent() {
-        use crate::import::Outcome;
+        use crate::session::run::Outcome;
         let mut app = results_of(vec![
             outcome(4, Outcome::Created),
             outcome(5, Outcome::Created),

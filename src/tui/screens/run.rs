@@ -10,7 +10,7 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Gauge, Paragraph, Widget};
 
-use crate::import::{ImportEvent, OrgCounts, Outcome, RowOutcome, Summary, WaitReason};
+use crate::session::run::{ImportEvent, OrgCounts, Outcome, RowOutcome, Summary, WaitReason};
 use crate::tui::action::Action;
 use crate::tui::keymap::KeyContext;
 use crate::tui::strings;
@@ -144,7 +144,7 @@ impl RunState {
                 self.note(format!(
                     "request {} sent: rows {}{again}",
                     batch + 1,
-                    crate::import::report::row_list(&rows)
+                    crate::session::run::row_list(&rows)
                 ));
             }
             ImportEvent::JobUpdate { job_id, status, .. } => {
@@ -495,7 +495,7 @@ fn clock(d: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::import::UserKey;
+    use crate::session::run::UserKey;
 
     fn outcome(row: u32, outcome: Outcome) -> RowOutcome {
         RowOutcome::new(row, outcome, &UserKey::default())
@@ -724,7 +724,7 @@ mod tests {
         let t0 = Instant::now();
         let mut s = RunState::new(t0);
         s.run_id = "20270101-000000-abcd".into();
-        let counts = |created, failed| crate::import::OrgCounts {
+        let counts = |created, failed| crate::session::run::OrgCounts {
             total: 20,
             created,
             failed,
@@ -769,7 +769,7 @@ mod app_tests {
 
     #[test]
     fn run_screen_states() {
-        use crate::import::{ImportEvent, Summary, WaitReason};
+        use crate::session::run::{ImportEvent, Summary, WaitReason};
         let (mut app, t0) = run_app();
         insta::assert_snapshot!("run_running", frame(&mut app, 100, 30).backend());
         app.handle(AppEvent::Import(ImportEvent::Waiting {

@@ -9,8 +9,8 @@ use ratatui::widgets::{
     StatefulWidget, Table, Widget,
 };
 
-use crate::sheet::header::column_letter;
-use crate::sheet::{HeaderChoice, Row, SheetInfo, SheetKind, Visibility};
+use crate::session::source::column_letter;
+use crate::session::source::{HeaderChoice, Row, SheetInfo, SheetKind, Visibility};
 use crate::tui::action::Action;
 use crate::tui::strings;
 use crate::tui::widgets::{cell, fit, text_width, theme};
@@ -253,7 +253,7 @@ impl SheetState {
                 let text = row
                     .cells
                     .get(c)
-                    .map(crate::sheet::Cell::display)
+                    .map(crate::session::source::Cell::display)
                     .unwrap_or_default();
                 TableCell::from(fit(&text, w))
             });
@@ -347,7 +347,7 @@ fn sheet_line(s: &SheetInfo, width: usize) -> Line<'static> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sheet::Cell;
+    use crate::session::source::Cell;
 
     fn info(name: &str) -> SheetInfo {
         SheetInfo {
