@@ -549,13 +549,7 @@ fn build_plan(
     args: &MappingArgs,
     checks: &AccountChecks,
 ) -> CliResult<(Outbox, RunInfo, LeftOut)> {
-    let source = session::check::Streamed {
-        workbook: &mut p.workbook,
-        sheet: p.sheet,
-        header: p.header,
-        mapping: &p.mapping,
-        options: &p.options,
-    };
+    let source = p.streamed();
     let (plan, found) = session::check::streamed_outbox(source, checks)?;
     let left_out = LeftOut::of(&found.errors, found.rows);
     let info = run_info(&p, args, &plan);

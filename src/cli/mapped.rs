@@ -58,6 +58,19 @@ pub struct Prepared {
     pub make_primary: bool,
 }
 
+impl Prepared {
+    /// The sheet to check as it streams, with this mapping and these options.
+    pub fn streamed(&mut self) -> check::Streamed<'_> {
+        check::Streamed {
+            workbook: &mut self.workbook,
+            sheet: self.sheet,
+            header: self.header,
+            mapping: &self.mapping,
+            options: &self.options,
+        }
+    }
+}
+
 impl MappingArgs {
     /// Opens the file, finds the table and builds the mapping; notes go to stderr.
     pub fn prepare(&self) -> CliResult<Prepared> {

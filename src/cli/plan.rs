@@ -159,13 +159,7 @@ pub(super) fn checked_rows(
     prepared: &mut Prepared,
     checks: &AccountChecks,
 ) -> CliResult<(PlanInput, Vec<Issue>, u64)> {
-    let source = crate::session::check::Streamed {
-        workbook: &mut prepared.workbook,
-        sheet: prepared.sheet,
-        header: prepared.header,
-        mapping: &prepared.mapping,
-        options: &prepared.options,
-    };
+    let source = prepared.streamed();
     let (input, found) = crate::session::check::streamed_input(source, checks)?;
     Ok((input, found.errors, found.rows))
 }

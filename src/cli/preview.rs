@@ -60,13 +60,7 @@ pub fn run(args: &PreviewArgs) -> CliResult<ExitCode> {
     // With the account, organizations are looked up first (as an import does), so every
     // request is held until then; without, each is printed as it comes.
     let mut held: Vec<Request> = Vec::new();
-    let source = check::Streamed {
-        workbook: &mut prepared.workbook,
-        sheet: prepared.sheet,
-        header: prepared.header,
-        mapping: &prepared.mapping,
-        options: &prepared.options,
-    };
+    let source = prepared.streamed();
     let summary = check::streamed(source, &checks, |event| {
         let Event::Request(request) = event else {
             return ControlFlow::Continue(());

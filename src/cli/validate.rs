@@ -44,13 +44,7 @@ pub fn run(args: &ValidateArgs) -> CliResult<ExitCode> {
         .map(|c| c.checks(args.connection.blank))
         .unwrap_or_default();
     let mut issues: Vec<Issue> = Vec::new();
-    let source = check::Streamed {
-        workbook: &mut prepared.workbook,
-        sheet: prepared.sheet,
-        header: prepared.header,
-        mapping: &prepared.mapping,
-        options: &prepared.options,
-    };
+    let source = prepared.streamed();
     let summary = check::streamed(source, &checks, |event| {
         if let Event::Issue(issue) = event {
             issues.push(issue);
