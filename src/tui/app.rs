@@ -39,6 +39,20 @@ pub enum Screen {
 }
 
 impl Screen {
+    /// An answer only the screen showing cares about: each screen keeps what is its own and
+    /// drops the rest (an answer for a screen left since).
+    fn on_event(&mut self, event: AppEvent) {
+        match self {
+            Screen::Open(state) => state.on_event(event),
+            Screen::Sheet(state) => state.on_event(event),
+            Screen::Connect(state) => state.on_event(event),
+            Screen::Plan(state) => state.on_event(event),
+            Screen::Run(state) => state.on_event(event),
+            Screen::Results(state) => state.on_event(event),
+            Screen::Map(_) | Screen::Check(_) | Screen::Preview(_) => {}
+        }
+    }
+
     /// Position in the step bar.
     pub fn step(&self) -> usize {
         match self {
@@ -1187,128 +1201,26 @@ impl App {
     }
 
     /// Takes in the answer of background work.
+    /// An answer from the background: what changes the session or moves between screens is
+    /// handled here, one line each; the rest goes to the screen showing, which keeps or drops it.
     pub fn handle(&mut self, event: AppEvent) -> Option<Command> {
         match event {
-            AppEvent::DirListed { dir, entries } => {
-                self.screen = Screen::Open(OpenState::new(dir, entries));
-                None
-            }
+            AppEvent::DirListed { dir, entries } => self.dir_listed(dir, entries),
             AppEvent::Opened {
                 path,
                 sheets,
                 selected,
                 notes,
-            } => {
-                self.session.path = Some(path);
-                let mut state = SheetState::new(sheets, selected);
-                state.loading = true;
-                state.notes = notes;
-                self.screen = Screen::Sheet(state);
-                Some(Command::PreviewSheet(selected))
-            }
-            AppEvent::Previewed {
-                sheet,
-                rows,
-                header_row,
-            } => {
-                if let Screen::Sheet(state) = &mut self.screen
-                    && state.selected() == sheet
-                {
-                    state.show_preview(rows, header_row);
-                }
-                None
-            }
-            AppEvent::Progress { rows, percent } => {
-                match &mut self.screen {
-                    Screen::Open(OpenState {
-                        loading: Some(l), ..
-                    }) => l.rows = rows,
-                    Screen::Sheet(state) if state.reading.is_some() => {
-                        state.reading = Some(rows);
-                        state.reading_percent = percent;
-                    }
-                    _ => {}
-                }
-                None
-            }
+            } => self.opened(path, sheets, selected, notes),
             AppEvent::TableLoaded(table, padded) => self.table_loaded(table, padded),
-            AppEvent::ProfilesListed(profiles) => {
-                self.offer_profile(&profiles);
-                if let Screen::Map(state) = &mut self.screen {
-                    state.saved = profiles;
-                }
-                None
-            }
-            AppEvent::ProfileSaved(result) => {
-                if result.is_ok() {
-                    self.session.unsaved = false;
-                }
-                if let Screen::Map(state) = &mut self.screen {
-                    state.notice = Some(match result {
-                        Ok((name, path)) => {
-                            state.profile_name = Some(name);
-                            Notice::Info(format!("Saved profile ({})", path.display()))
-                        }
-                        Err(e) => Notice::Error(e),
-                    });
-                }
-                Some(Command::ListProfiles)
-            }
-            AppEvent::Connected(answer) => {
-                if let Screen::Connect(state) = &mut self.screen {
-                    state.connection = match answer {
-                        Ok(account) => Connection::Connected(account),
-                        Err(e) => Connection::Failed(e),
-                    };
-                }
-                None
-            }
-            AppEvent::Tick(now) => {
-                if let Screen::Run(state) = &mut self.screen
-                    && state.is_active()
-                {
-                    state.now = now;
-                }
-                None
-            }
-            AppEvent::AccountChecked(answer) => {
-                match answer {
-                    Ok((check, account)) => {
-                        self.session.report = Some(Arc::clone(&account.report));
-                        self.session.account = Some(account);
-                        if let Screen::Plan(state) = &mut self.screen {
-                            state.checked(check);
-                        }
-                    }
-                    Err(e) => {
-                        if let Screen::Plan(state) = &mut self.screen {
-                            state.stage = Stage::Failed(e);
-                        }
-                    }
-                }
-                None
-            }
-            AppEvent::Planned(answer) => {
-                if let Screen::Plan(state) = &mut self.screen {
-                    match answer {
-                        Ok(plan) => state.planned(Arc::new(plan)),
-                        Err(e) => state.stage = Stage::Failed(e),
-                    }
-                }
-                None
-            }
+            AppEvent::ProfilesListed(profiles) => self.profiles_listed(profiles),
+            AppEvent::ProfileSaved(result) => self.profile_saved(result),
+            AppEvent::AccountChecked(answer) => self.account_checked(answer),
             AppEvent::ImportStarted {
                 run_id,
                 run_dir,
                 account,
-            } => {
-                self.session.run_dir = Some(run_dir);
-                if let Screen::Run(state) = &mut self.screen {
-                    state.run_id = run_id;
-                    state.account = account;
-                }
-                None
-            }
+            } => self.import_started(run_id, run_dir, account),
             AppEvent::ResumeNeedsSignIn {
                 run_dir,
                 account,
@@ -1317,68 +1229,137 @@ impl App {
                 self.resume_sign_in(run_dir, &account, &reason);
                 None
             }
-            AppEvent::Import(event) => {
-                if let Screen::Run(state) = &mut self.screen {
-                    state.event(event);
-                }
-                None
-            }
-            AppEvent::ImportEnded(ended) => {
-                match ended {
-                    Ok((_, outcomes)) => {
-                        self.session.outcomes = Some(Arc::new(outcomes));
-                        if std::mem::take(&mut self.session.results_wanted)
-                            && matches!(self.screen, Screen::Run(_))
-                        {
-                            self.open_results();
-                        }
-                    }
-                    Err(e) => {
-                        if let Screen::Run(state) = &mut self.screen {
-                            state.status = RunStatus::Failed(e);
-                        }
-                    }
-                }
-                None
-            }
-            AppEvent::SentUser { index, body } => {
-                if let Screen::Results(state) = &mut self.screen
-                    && state.detail.as_ref().is_some_and(|(i, _)| *i == index)
-                {
-                    // An answer for a detail closed since is dropped.
-                    let body = body.unwrap_or_else(|e| format!("(cannot read the plan: {e})"));
-                    state.detail = Some((index, body));
-                }
-                None
-            }
-            AppEvent::Exported(result) => {
-                if let Screen::Results(state) = &mut self.screen {
-                    state.notice = Some(match result {
-                        Ok(path) => format!("Exported to {}", path.display()),
-                        Err(e) => e,
-                    });
-                }
-                None
-            }
-            AppEvent::Checked(report) => {
-                let report = Arc::new(report);
-                self.session.report = Some(Arc::clone(&report));
-                // Checked again offline (a new mapping or policy): the account's check and
-                // the plan made from it no longer say what is sent.
-                self.session.account = None;
-                self.session.plan = None;
-                if let Screen::Check(state) = &mut self.screen {
-                    state.cautions = self.session.cautions();
-                    state.show(report);
-                }
-                None
-            }
+            AppEvent::ImportEnded(ended) => self.import_ended(ended),
+            AppEvent::Checked(report) => self.checked(report),
             AppEvent::Failed(message) => {
                 self.overlay = Some(Overlay::Error(message));
                 self.stop_loading()
             }
             AppEvent::Cancelled => self.stop_loading(),
+            event => {
+                self.screen.on_event(event);
+                None
+            }
         }
+    }
+
+    fn dir_listed(
+        &mut self,
+        dir: PathBuf,
+        entries: Vec<super::screens::open::Entry>,
+    ) -> Option<Command> {
+        self.screen = Screen::Open(OpenState::new(dir, entries));
+        None
+    }
+
+    fn opened(
+        &mut self,
+        path: PathBuf,
+        sheets: Vec<SheetInfo>,
+        selected: usize,
+        notes: Vec<String>,
+    ) -> Option<Command> {
+        self.session.path = Some(path);
+        let mut state = SheetState::new(sheets, selected);
+        state.loading = true;
+        state.notes = notes;
+        self.screen = Screen::Sheet(state);
+        Some(Command::PreviewSheet(selected))
+    }
+
+    fn profiles_listed(&mut self, profiles: Vec<Profile>) -> Option<Command> {
+        self.offer_profile(&profiles);
+        if let Screen::Map(state) = &mut self.screen {
+            state.saved = profiles;
+        }
+        None
+    }
+
+    fn profile_saved(&mut self, result: Result<(String, PathBuf), String>) -> Option<Command> {
+        if result.is_ok() {
+            self.session.unsaved = false;
+        }
+        if let Screen::Map(state) = &mut self.screen {
+            state.notice = Some(match result {
+                Ok((name, path)) => {
+                    state.profile_name = Some(name);
+                    Notice::Info(format!("Saved profile ({})", path.display()))
+                }
+                Err(e) => Notice::Error(e),
+            });
+        }
+        Some(Command::ListProfiles)
+    }
+
+    fn account_checked(
+        &mut self,
+        answer: Result<(AccountCheck, Arc<check::Checked>), String>,
+    ) -> Option<Command> {
+        match answer {
+            Ok((check, account)) => {
+                self.session.report = Some(Arc::clone(&account.report));
+                self.session.account = Some(account);
+                if let Screen::Plan(state) = &mut self.screen {
+                    state.checked(check);
+                }
+            }
+            Err(e) => {
+                if let Screen::Plan(state) = &mut self.screen {
+                    state.stage = Stage::Failed(e);
+                }
+            }
+        }
+        None
+    }
+
+    fn import_started(
+        &mut self,
+        run_id: String,
+        run_dir: PathBuf,
+        account: String,
+    ) -> Option<Command> {
+        self.session.run_dir = Some(run_dir);
+        if let Screen::Run(state) = &mut self.screen {
+            state.run_id = run_id;
+            state.account = account;
+        }
+        None
+    }
+
+    fn import_ended(
+        &mut self,
+        ended: Result<(Summary, Vec<RowOutcome>), String>,
+    ) -> Option<Command> {
+        match ended {
+            Ok((_, outcomes)) => {
+                self.session.outcomes = Some(Arc::new(outcomes));
+                if std::mem::take(&mut self.session.results_wanted)
+                    && matches!(self.screen, Screen::Run(_))
+                {
+                    self.open_results();
+                }
+            }
+            Err(e) => {
+                if let Screen::Run(state) = &mut self.screen {
+                    state.status = RunStatus::Failed(e);
+                }
+            }
+        }
+        None
+    }
+
+    fn checked(&mut self, report: Report) -> Option<Command> {
+        let report = Arc::new(report);
+        self.session.report = Some(Arc::clone(&report));
+        // Checked again offline (a new mapping or policy): the account's check and the plan
+        // made from it no longer say what is sent.
+        self.session.account = None;
+        self.session.plan = None;
+        if let Screen::Check(state) = &mut self.screen {
+            state.cautions = self.session.cautions();
+            state.show(report);
+        }
+        None
     }
 
     fn stop_loading(&mut self) -> Option<Command> {
@@ -1728,6 +1709,26 @@ mod tests {
         app.push(Screen::Run(run));
         app.session.outcomes = Some(Arc::new(Vec::new()));
         app
+    }
+
+    #[test]
+    fn answers_for_a_screen_left_since_are_dropped_by_the_screen_showing() {
+        let (mut app, _) = mapped_app();
+        let before = format!("{:?}", app.screen);
+        for event in [
+            AppEvent::Connected(Err("refused".into())),
+            AppEvent::Planned(Err("late".into())),
+            AppEvent::Tick(std::time::Instant::now()),
+            AppEvent::Exported(Ok("/tmp/x.csv".into())),
+            AppEvent::Progress {
+                rows: 5,
+                percent: None,
+            },
+        ] {
+            assert_eq!(app.handle(event), None);
+        }
+        assert_eq!(format!("{:?}", app.screen), before, "Map is as it was");
+        assert!(app.overlay.is_none());
     }
 
     #[test]

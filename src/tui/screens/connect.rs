@@ -176,6 +176,16 @@ impl fmt::Debug for ConnectState {
 }
 
 impl ConnectState {
+    /// A background answer while this screen shows: the connection test's.
+    pub fn on_event(&mut self, event: crate::tui::app::AppEvent) {
+        if let crate::tui::app::AppEvent::Connected(answer) = event {
+            self.connection = match answer {
+                Ok(account) => Connection::Connected(account),
+                Err(e) => Connection::Failed(e),
+            };
+        }
+    }
+
     /// The form pre-filled from the environment (`var` reads it).
     pub fn new(var: impl Fn(&str) -> Option<String>, mode: Mode, skip_verify: bool) -> Self {
         let url = var("ZENDESK_URL")

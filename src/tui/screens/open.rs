@@ -71,6 +71,15 @@ pub enum OpenOutcome {
 }
 
 impl OpenState {
+    /// A background answer while this screen shows: how far a big file's load has gone.
+    pub fn on_event(&mut self, event: crate::tui::app::AppEvent) {
+        if let (crate::tui::app::AppEvent::Progress { rows, .. }, Some(loading)) =
+            (event, &mut self.loading)
+        {
+            loading.rows = rows;
+        }
+    }
+
     pub fn new(dir: PathBuf, entries: Vec<Entry>) -> OpenState {
         let mut state = OpenState {
             dir,

@@ -97,6 +97,16 @@ pub struct Detail {
 }
 
 impl PlanState {
+    /// A background answer while this screen shows: the plan, or why there is none.
+    pub fn on_event(&mut self, event: crate::tui::app::AppEvent) {
+        if let crate::tui::app::AppEvent::Planned(answer) = event {
+            match answer {
+                Ok(plan) => self.planned(Arc::new(plan)),
+                Err(e) => self.stage = Stage::Failed(e),
+            }
+        }
+    }
+
     pub fn new(mode: Mode) -> PlanState {
         PlanState {
             stage: Stage::Checking,

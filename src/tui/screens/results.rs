@@ -70,6 +70,26 @@ pub struct ResultsState {
 }
 
 impl ResultsState {
+    /// A background answer while this screen shows: a row's user as sent (dropped when its
+    /// detail was closed since), an export's outcome.
+    pub fn on_event(&mut self, event: crate::tui::app::AppEvent) {
+        match event {
+            crate::tui::app::AppEvent::SentUser { index, body }
+                if self.detail.as_ref().is_some_and(|(i, _)| *i == index) =>
+            {
+                let body = body.unwrap_or_else(|e| format!("(cannot read the plan: {e})"));
+                self.detail = Some((index, body));
+            }
+            crate::tui::app::AppEvent::Exported(result) => {
+                self.notice = Some(match result {
+                    Ok(path) => format!("Exported to {}", path.display()),
+                    Err(e) => e,
+                });
+            }
+            _ => {}
+        }
+    }
+
     pub fn new(run_id: String, default_export: String, mut outcomes: Vec<RowOutcome>) -> Self {
         outcomes.sort_by_key(|o| o.row);
         let mut state = ResultsState {

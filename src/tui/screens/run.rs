@@ -77,6 +77,16 @@ pub struct RunState {
 }
 
 impl RunState {
+    /// A background answer while this screen shows: the engine's events, and time passing
+    /// (counters and countdowns move only while the run is active).
+    pub fn on_event(&mut self, event: crate::tui::app::AppEvent) {
+        match event {
+            crate::tui::app::AppEvent::Import(event) => self.event(event),
+            crate::tui::app::AppEvent::Tick(now) if self.is_active() => self.now = now,
+            _ => {}
+        }
+    }
+
     pub fn new(now: Instant) -> RunState {
         RunState {
             status: RunStatus::Starting,

@@ -61,6 +61,23 @@ pub enum SheetOutcome {
 }
 
 impl SheetState {
+    /// A background answer while this screen shows: a sheet's first rows (dropped when
+    /// another sheet is selected since), how far the load has gone.
+    pub fn on_event(&mut self, event: crate::tui::app::AppEvent) {
+        match event {
+            crate::tui::app::AppEvent::Previewed {
+                sheet,
+                rows,
+                header_row,
+            } if self.selected() == sheet => self.show_preview(rows, header_row),
+            crate::tui::app::AppEvent::Progress { rows, percent } if self.reading.is_some() => {
+                self.reading = Some(rows);
+                self.reading_percent = percent;
+            }
+            _ => {}
+        }
+    }
+
     pub fn new(sheets: Vec<SheetInfo>, selected: usize) -> SheetState {
         let mut list = ListState::default();
         list.select(Some(selected));
