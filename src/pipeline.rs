@@ -367,11 +367,13 @@ fn check_rows(
         ..Report::default()
     };
     let mut layout = Layout::new(options.jobs);
-    for (i, row) in table.rows.iter().enumerate() {
+    // The checker reads the mapped columns only: the others are never copied.
+    let wanted: Vec<usize> = mapping.mapped().map(|(c, _)| c.index).collect();
+    for (i, row) in table.rows().enumerate() {
         if i % 10_000 == 0 && cancelled() {
             return None;
         }
-        let checked = checker.check(row.clone());
+        let checked = checker.check(row.to_row_of(&wanted));
         counts.row(checked.status());
         for issue in checked.issues {
             if issue.row != checked.row {
@@ -417,7 +419,7 @@ pub fn request_for_with(
     // is one request.
     let (rows, users) = rows
         .iter()
-        .filter_map(|&number| Some((number, checker.check(table.row(number)?.clone()).user?)))
+        .filter_map(|&number| Some((number, checker.check(table.row(number)?.to_row()).user?)))
         .unzip();
     Request::new(options.mode, rows, users)
 }
@@ -464,14 +466,10 @@ pub fn name_skipped(plan: &mut crate::import::Outbox, table: &Table, mapping: &M
         .map(|(c, t)| (c.index, t))
         .collect();
     let mut keys: HashMap<u32, crate::import::UserKey> = HashMap::new();
-    for row in table.rows.iter().filter(|r| wanted.contains(&r.number)) {
+    for row in table.rows().filter(|r| wanted.contains(&r.number)) {
         let mut key = crate::import::UserKey::default();
         for &(index, target) in &columns {
-            let text = row
-                .cells
-                .get(index)
-                .map(|c| c.display().trim().to_owned())
-                .filter(|t| !t.is_empty());
+            let text = Some(row.cell(index).display().trim().to_owned()).filter(|t| !t.is_empty());
             match target {
                 Target::Name => key.name = text,
                 Target::Email => key.email = text,
@@ -548,16 +546,13 @@ pub(crate) mod tests {
                 ],
             })
             .collect();
-        Table {
-            layout: TableLayout {
-                sheet: "S".into(),
-                header_row: 1,
-                first_column: 0,
-                headers,
-            },
-            rows,
-            blank_rows: 0,
-        }
+        let layout = TableLayout {
+            sheet: "S".into(),
+            header_row: 1,
+            first_column: 0,
+            headers,
+        };
+        Table::from_rows(layout, rows, 0)
     }
 
     #[test]

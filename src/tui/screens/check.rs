@@ -287,7 +287,7 @@ fn render_counts(report: &Report, area: Rect, buf: &mut Buffer) {
 
 /// A popup with one row's cells and its problems.
 fn render_detail(row: u32, table: &Table, report: &Report, area: Rect, buf: &mut Buffer) {
-    let Some(cells) = table.row(row).map(|r| &r.cells) else {
+    let Some(cells) = table.row(row) else {
         return;
     };
     let issues: Vec<&Issue> = report.issues.iter().filter(|i| i.row == row).collect();
@@ -317,10 +317,7 @@ fn render_detail(row: u32, table: &Table, report: &Report, area: Rect, buf: &mut
         lines.push(Line::from(""));
     }
     lines.extend(table.layout.headers.iter().enumerate().map(|(i, header)| {
-        let value = cells
-            .get(i)
-            .map(crate::sheet::Cell::display)
-            .unwrap_or_default();
+        let value = cells.cell(i).display();
         let flagged = issues
             .iter()
             .find(|p| p.column.as_deref() == Some(header.as_str()))

@@ -603,16 +603,13 @@ mod tests {
                 .collect(),
         })
         .collect();
-        SheetTable {
-            layout: crate::sheet::TableLayout {
-                sheet: "顧客".into(),
-                header_row: 3,
-                first_column: 2,
-                headers: headers.clone(),
-            },
-            rows,
-            blank_rows: 0,
-        }
+        let layout = crate::sheet::TableLayout {
+            sheet: "顧客".into(),
+            header_row: 3,
+            first_column: 2,
+            headers: headers.clone(),
+        };
+        SheetTable::from_rows(layout, rows, 0)
     }
 
     #[test]
