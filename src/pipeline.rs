@@ -352,6 +352,9 @@ pub fn check_table_users(
     Some((report, users))
 }
 
+/// Checks the table's rows as [`run_with`] checks a sheet's: each row prepared on a thread of
+/// its own ([`Checker::prepare`]) while this one finishes the earlier ones in sheet order, so
+/// the check takes both cores, as `validate` does. `cancelled` is asked at every chunk.
 fn check_rows(
     table: &Table,
     mapping: &Mapping,
@@ -360,7 +363,9 @@ fn check_rows(
     cancelled: &dyn Fn() -> bool,
     mut keep: Option<&mut Vec<(u32, crate::payload::User)>>,
 ) -> Option<Report> {
-    let mut checker = checks.checker(mapping, table.layout.first_column, options);
+    let first_column = table.layout.first_column;
+    let preparer = checks.checker(mapping, first_column, options);
+    let mut checker = checks.checker(mapping, first_column, options);
     let mut counts = Counts::default();
     let mut report = Report {
         invalid: options.invalid,
@@ -369,26 +374,50 @@ fn check_rows(
     let mut layout = Layout::new(options.jobs);
     // The checker reads the mapped columns only: the others are never copied.
     let wanted: Vec<usize> = mapping.mapped().map(|(c, _)| c.index).collect();
-    for (i, row) in table.rows().enumerate() {
-        if i % 10_000 == 0 && cancelled() {
-            return None;
-        }
-        let checked = checker.check(row.to_row_of(&wanted));
-        counts.row(checked.status());
-        for issue in checked.issues {
-            if issue.row != checked.row {
-                counts.late_warning(&issue);
-            } else if issue.severity == Severity::Warning {
-                counts.warned.insert(issue.row);
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Prepared>>(CHUNKS_IN_FLIGHT);
+    let finished = std::thread::scope(|scope| {
+        scope.spawn(move || {
+            let rows: Vec<_> = (0..table.len()).step_by(CHUNK).collect();
+            for start in rows {
+                let chunk = (start..table.len().min(start + CHUNK))
+                    .filter_map(|i| table.get(i))
+                    .map(|row| preparer.prepare(row.to_row_of(&wanted)))
+                    .collect();
+                // A closed channel: the check was cancelled.
+                if tx.send(chunk).is_err() {
+                    return;
+                }
             }
-            report.issues.push(issue);
-        }
-        if let Some(user) = checked.user {
-            if let Some(users) = keep.as_deref_mut() {
-                users.push((checked.row, user));
+        });
+        // Owned here: returning drops it, and the preparing thread stops at its next chunk.
+        let rx = rx;
+        for chunk in &rx {
+            if cancelled() {
+                return false;
             }
-            report.batches.extend(layout.push(checked.row));
+            for prepared in chunk {
+                let checked = checker.finish(prepared);
+                counts.row(checked.status());
+                for issue in checked.issues {
+                    if issue.row != checked.row {
+                        counts.late_warning(&issue);
+                    } else if issue.severity == Severity::Warning {
+                        counts.warned.insert(issue.row);
+                    }
+                    report.issues.push(issue);
+                }
+                if let Some(user) = checked.user {
+                    if let Some(users) = keep.as_deref_mut() {
+                        users.push((checked.row, user));
+                    }
+                    report.batches.extend(layout.push(checked.row));
+                }
+            }
         }
+        true
+    });
+    if !finished {
+        return None;
     }
     report.batches.extend(layout.finish());
     report.issues.sort_by_key(|i| i.row);
