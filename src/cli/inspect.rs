@@ -85,7 +85,7 @@ fn report<'a>(wb: &'a Workbook, table: &'a Table) -> Report<'a> {
         sheets: wb.sheets(),
         sheet: &table.layout.sheet,
         header_row: table.layout.header_row,
-        data_rows: table.rows.len(),
+        data_rows: table.len(),
         blank_rows: table.blank_rows,
         columns,
     }

@@ -1382,7 +1382,7 @@ impl App {
         if let Some(rows) = self.session.retry_rows.take() {
             return self.reloaded_for_retry(table, &rows);
         }
-        if table.rows.is_empty() {
+        if table.is_empty() {
             // A header with nothing under it: there is nothing to map or send.
             if let Screen::Sheet(state) = &mut self.screen {
                 state.reading = None;
@@ -1420,9 +1420,9 @@ impl App {
         mut table: Table,
         rows: &std::collections::HashSet<u32>,
     ) -> Option<Command> {
-        table.rows.retain(|r| rows.contains(&r.number));
+        table.retain(|number| rows.contains(&number));
         table.blank_rows = 0;
-        let kept = table.rows.len();
+        let kept = table.len();
         if kept == 0 {
             if let Screen::Results(state) = &mut self.screen {
                 state.notice = None;
@@ -1507,16 +1507,13 @@ mod tests {
                 ],
             })
             .collect();
-        Table {
-            layout: TableLayout {
-                sheet: "Customers".into(),
-                header_row: 3,
-                first_column: 0,
-                headers,
-            },
-            rows,
-            blank_rows: 0,
-        }
+        let layout = TableLayout {
+            sheet: "Customers".into(),
+            header_row: 3,
+            first_column: 0,
+            headers,
+        };
+        Table::from_rows(layout, rows, 0)
     }
 
     fn profile() -> Profile {
@@ -1924,7 +1921,7 @@ mod tests {
         else {
             panic!("check")
         };
-        let rows: Vec<u32> = table.rows.iter().map(|r| r.number).collect();
+        let rows = table.numbers().to_vec();
         assert_eq!(rows, vec![5, 9]);
         assert_eq!(app.screen.step(), 3);
         assert_eq!(app.session.mapping.mapped().count(), 2);
@@ -1978,7 +1975,7 @@ mod tests {
         app.session.path = Some("/data/empty.xlsx".into());
         app.screen = Screen::Sheet(SheetState::new(Vec::new(), 0));
         let mut empty = table();
-        empty.rows.clear();
+        empty.retain(|_| false);
         assert_eq!(app.handle(AppEvent::TableLoaded(empty, Vec::new())), None);
         assert_eq!(app.screen.step(), 1, "still on Sheet");
         let Some(Overlay::Error(message)) = &app.overlay else {

@@ -150,16 +150,13 @@ pub(crate) fn map_app() -> App {
             ],
         })
         .collect();
-    let table = crate::session::source::Table {
-        layout: crate::session::source::TableLayout {
-            sheet: "Customers".into(),
-            header_row: 3,
-            first_column: 0,
-            headers,
-        },
-        rows,
-        blank_rows: 0,
+    let layout = crate::session::source::TableLayout {
+        sheet: "Customers".into(),
+        header_row: 3,
+        first_column: 0,
+        headers,
     };
+    let table = crate::session::source::Table::from_rows(layout, rows, 0);
     app.handle(AppEvent::TableLoaded(table, Vec::new()));
     app.handle(AppEvent::ProfilesListed(Vec::new()));
     app

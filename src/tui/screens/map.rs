@@ -603,16 +603,13 @@ mod tests {
                 .collect(),
         })
         .collect();
-        SheetTable {
-            layout: crate::session::source::TableLayout {
-                sheet: "顧客".into(),
-                header_row: 3,
-                first_column: 2,
-                headers: headers.clone(),
-            },
-            rows,
-            blank_rows: 0,
-        }
+        let layout = crate::session::source::TableLayout {
+            sheet: "顧客".into(),
+            header_row: 3,
+            first_column: 2,
+            headers: headers.clone(),
+        };
+        SheetTable::from_rows(layout, rows, 0)
     }
 
     #[test]

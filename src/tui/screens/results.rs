@@ -465,7 +465,7 @@ fn matches_search(o: &RowOutcome, needle: &str) -> bool {
 
 /// `Header: value` lines of a sheet row.
 fn row_cells(table: &Table, row: u32) -> Option<Vec<String>> {
-    let cells = &table.row(row)?.cells;
+    let cells = table.row(row)?;
     Some(
         table
             .layout
@@ -473,10 +473,7 @@ fn row_cells(table: &Table, row: u32) -> Option<Vec<String>> {
             .iter()
             .enumerate()
             .map(|(i, h)| {
-                let value = cells
-                    .get(i)
-                    .map(crate::session::source::Cell::display)
-                    .unwrap_or_default();
+                let value = cells.cell(i).display();
                 format!("{}  {}", cell_right(h, 20), fit(&value, 70))
             })
             .collect(),
