@@ -17,6 +17,11 @@
 //! - sandbox: `zdimport import` of SANDBOX_USERS rows into a `zdimport sandbox` served with no
 //!   rate or job limit; its peak and resident memory once it holds them all, and the import's
 //!   own peak.
+//! - import: `zdimport import` of IMPORT_ROWS rows (`SCALE_IMPORT_ROWS`, 1,000,000 by default;
+//!   0 leaves it out) next to the same import of 20,000 rows, each into a fresh served sandbox:
+//!   the import's peak memory over the reference's. The files are xlsx with inline strings and
+//!   no organization column, so the sheet streams and no organization is looked up; `validate`
+//!   of the same two files is shown beside, for what the sheet's checks alone take.
 
 use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
@@ -69,6 +74,27 @@ fn main() {
         std::env::var_os("SCALE_DATA_DIR").map_or_else(|| temp.path().to_owned(), PathBuf::from);
     std::fs::create_dir_all(&dir).expect("data dir");
     let home = temp.path().join("home");
+    if rows > 0 {
+        validate_rows(&dir, rows, runs, &home);
+    }
+    let import_rows = std::env::var("SCALE_IMPORT_ROWS")
+        .ok()
+        .and_then(|a| a.replace('_', "").parse().ok())
+        .unwrap_or(DEFAULT_ROWS);
+    if import_rows > 0 {
+        import_scale(&dir, import_rows, &home);
+    }
+    if sandbox_users > 0 {
+        let users = dir.join(format!("users_{sandbox_users}.csv"));
+        if !users.exists() {
+            write_csv(&users, sandbox_users);
+        }
+        sandbox(&users, sandbox_users, &home);
+    }
+}
+
+/// The validate rows: CSV and xlsx of `rows` rows against their bare reads.
+fn validate_rows(dir: &Path, rows: u32, runs: usize, home: &Path) {
     let csv = dir.join(format!("users_{rows}.csv"));
     let xlsx = dir.join(format!("users_{rows}.xlsx"));
     if !csv.exists() {
@@ -86,7 +112,7 @@ fn main() {
         "{:<26} {:<36} {:>9} {:>10} {:>9} {:>10} {:>7} {:>7}",
         "path", "reference", "ref s", "ref MiB", "ours s", "ours MiB", "time", "memory"
     );
-    let validate = |file: &Path| validate_command(file, &home);
+    let validate = |file: &Path| validate_command(file, home);
     compare(
         "validate, CSV",
         "bare csv crate read",
@@ -101,13 +127,6 @@ fn main() {
         &self_phase("xlsx-cells", &xlsx),
         &validate(&xlsx),
     );
-    if sandbox_users > 0 {
-        let users = dir.join(format!("users_{sandbox_users}.csv"));
-        if !users.exists() {
-            write_csv(&users, sandbox_users);
-        }
-        sandbox(&users, sandbox_users, &home);
-    }
 }
 
 /// One round's figures: wall seconds and peak memory in KiB.
@@ -257,41 +276,9 @@ fn phase(phase: &str, file: &Path) {
 /// `zdimport import` of every row of `users` into a served sandbox without limits, then the
 /// sandbox's memory while it holds them.
 fn sandbox(users: &Path, count: u32, home: &Path) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_zdimport"))
-        .args(["sandbox", "--port", "0", "--rate-limit", "1000000"])
-        .args(["--job-limit", "1000", "--job-queue-time", "0"])
-        .args(["--job-time-per-user", "0", "--speed", "100"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start zdimport sandbox");
-    let stdout = child.stdout.take().expect("sandbox stdout");
-    let mut reader = BufReader::new(stdout);
-    let mut line = String::new();
-    reader.read_line(&mut line).expect("sandbox URL");
-    // Keep reading: a closed pipe would end the sandbox at its next line.
-    std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
-    let url = line.split_whitespace().last().expect("URL").to_owned();
+    let (mut child, url) = served_sandbox();
     let empty = proc_status_kib(child.id(), "VmRSS:");
-    let import = measure(&[
-        env!("CARGO_BIN_EXE_zdimport").into(),
-        "import".into(),
-        users.display().to_string(),
-        "--auto".into(),
-        "--mode".into(),
-        "create".into(),
-        "--url".into(),
-        url,
-        "--yes".into(),
-        format!(
-            "--env=ZDIMPORT_CONFIG_DIR={}",
-            home.join("config").display()
-        ),
-        format!("--env=ZDIMPORT_DATA_DIR={}", home.join("data").display()),
-        "--env=ZDIMPORT_KEYRING=memory".into(),
-        "--env=ZENDESK_EMAIL=admin@sandbox.example".into(),
-        "--env=ZENDESK_API_TOKEN=sandbox-api-token".into(),
-    ]);
+    let import = measure(&import_command(users, &url, home));
     // Jobs end on the sandbox's clock: give the last ones a moment.
     std::thread::sleep(Duration::from_millis(500));
     let rss = proc_status_kib(child.id(), "VmRSS:");
@@ -308,6 +295,140 @@ fn sandbox(users: &Path, count: u32, home: &Path) {
         mib(rss),
         mib(empty),
     );
+}
+
+/// The import row: the import of `rows` rows against the same import of [`IMPORT_REFERENCE`]
+/// rows, peak memory of each (its own process, not the sandbox's), runs alternating.
+fn import_scale(dir: &Path, rows: u32, home: &Path) {
+    let runs = std::env::var("SCALE_IMPORT_RUNS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(1usize)
+        .max(1);
+    let file = |n: u32| {
+        let path = dir.join(format!("import_{n}.xlsx"));
+        if !path.exists() {
+            write_import_xlsx(&path, n);
+        }
+        path
+    };
+    let (small, big) = (file(IMPORT_REFERENCE), file(rows));
+    let mut rounds = Vec::new();
+    for _ in 0..runs {
+        let reference = import_into_sandbox(&small, home);
+        let ours = import_into_sandbox(&big, home);
+        rounds.push((reference, ours));
+    }
+    let validate = (
+        measure(&validate_command(&small, home)),
+        measure(&validate_command(&big, home)),
+    );
+    let mut ratios: Vec<f64> = rounds
+        .iter()
+        .map(|(r, o)| o.peak_kib as f64 / r.peak_kib as f64)
+        .collect();
+    ratios.sort_by(f64::total_cmp);
+    let (r, o) = rounds[rounds.len() / 2];
+    let mib = |kib: u64| kib as f64 / 1024.0;
+    println!(
+        "\nimport of {rows} rows vs {IMPORT_REFERENCE} rows (served sandbox, {runs} alternating \
+         runs; median):\n  {IMPORT_REFERENCE} rows: {:.1} s, peak {:.1} MiB\n  {rows} rows: {:.1} \
+         s, peak {:.1} MiB\n  peak memory {:.2}x the reference's\n  validate of the same \
+         files: peak {:.1} MiB and {:.1} MiB ({:.2}x)",
+        r.secs,
+        mib(r.peak_kib),
+        o.secs,
+        mib(o.peak_kib),
+        ratios[ratios.len() / 2],
+        mib(validate.0.peak_kib),
+        mib(validate.1.peak_kib),
+        validate.1.peak_kib as f64 / validate.0.peak_kib as f64,
+    );
+}
+
+/// The reference of the import row.
+const IMPORT_REFERENCE: u32 = 20_000;
+
+/// `zdimport import` of every row of `users` into a fresh served sandbox without limits, that
+/// holds them all; the import's figures.
+fn import_into_sandbox(users: &Path, home: &Path) -> Figure {
+    let (mut child, url) = served_sandbox();
+    let figure = measure(&import_command(users, &url, home));
+    let _killed = child.kill();
+    let _waited = child.wait();
+    figure
+}
+
+/// `zdimport sandbox` served with no rate or job limit, and its URL.
+fn served_sandbox() -> (std::process::Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_zdimport"))
+        .args(["sandbox", "--port", "0", "--rate-limit", "1000000"])
+        .args(["--job-limit", "1000", "--job-queue-time", "0"])
+        .args(["--job-time-per-user", "0", "--speed", "100"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start zdimport sandbox");
+    let stdout = child.stdout.take().expect("sandbox stdout");
+    let mut reader = BufReader::new(stdout);
+    let mut line = String::new();
+    reader.read_line(&mut line).expect("sandbox URL");
+    // Keep reading: a closed pipe would end the sandbox at its next line.
+    std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
+    let url = line.split_whitespace().last().expect("URL").to_owned();
+    (child, url)
+}
+
+/// `zdimport import FILE --auto --mode create --url URL --yes` with scratch dirs and the
+/// sandbox's credentials.
+fn import_command(users: &Path, url: &str, home: &Path) -> Vec<String> {
+    // Another build of zdimport (an earlier commit's) for a before-and-after in one sitting.
+    let exe = std::env::var("SCALE_IMPORT_BIN")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_zdimport").to_owned());
+    vec![
+        exe,
+        "import".into(),
+        users.display().to_string(),
+        "--auto".into(),
+        "--mode".into(),
+        "create".into(),
+        "--url".into(),
+        url.to_owned(),
+        "--yes".into(),
+        "--quiet".into(),
+        format!(
+            "--env=ZDIMPORT_CONFIG_DIR={}",
+            home.join("config").display()
+        ),
+        format!("--env=ZDIMPORT_DATA_DIR={}", home.join("data").display()),
+        "--env=ZDIMPORT_KEYRING=memory".into(),
+        "--env=ZENDESK_EMAIL=admin@sandbox.example".into(),
+        "--env=ZENDESK_API_TOKEN=sandbox-api-token".into(),
+    ]
+}
+
+/// The import row's file: the scale rows without the organization column, strings inline
+/// (constant memory), so reading it streams whatever its size.
+fn write_import_xlsx(path: &Path, rows: u32) {
+    eprintln!("writing {}", path.display());
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let sheet = book.add_worksheet_with_constant_memory();
+    sheet.set_name("Users").expect("name");
+    let columns: Vec<usize> = (0..HEADERS.len())
+        .filter(|&c| HEADERS[c] != "Company")
+        .collect();
+    for (c, &h) in columns.iter().enumerate() {
+        sheet.write(0, c as u16, HEADERS[h]).expect("header");
+    }
+    for i in 0..rows {
+        let user = user(i);
+        for (c, &h) in columns.iter().enumerate() {
+            sheet
+                .write(i + 1, c as u16, user[h].as_str())
+                .expect("cell");
+        }
+    }
+    book.save(path).expect("save");
 }
 
 fn proc_status_kib(pid: u32, field: &str) -> u64 {
