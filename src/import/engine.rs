@@ -365,8 +365,8 @@ impl Engine {
             resumed: replay.started,
             jobs: Some(self.concurrency()),
         })?;
-        for outcome in replay.finished.values() {
-            self.summary.count(outcome.outcome);
+        for (_, outcome) in replay.finished.iter() {
+            self.summary.count(outcome);
         }
         for (batch, sent) in &replay.sent {
             if let Some(at) = sent.zendesk_time {
@@ -386,7 +386,7 @@ impl Engine {
             let open = replay.open.get(&batch).map_or(&[][..], Vec::as_slice);
             let range = at.first_index..at.first_index + at.size as u64;
             let touched = !open.is_empty()
-                || replay.finished.range(range.clone()).next().is_some()
+                || replay.finished.any_in(range.clone())
                 || replay.making_primary.range(range).next().is_some();
             if touched {
                 self.replay_batch(batch, open, &replay);

@@ -261,8 +261,9 @@ pub struct OrgReplay {
 /// What the journal says so far.
 #[derive(Debug, Clone, Default)]
 pub struct Replay {
-    /// Finished rows, by index.
-    pub finished: BTreeMap<u64, RowOutcome>,
+    /// Finished rows, by index: how each ended, in a byte a row (the outcomes themselves are
+    /// read from the journal when wanted: [`each_outcome`]).
+    pub finished: Finished,
     /// Rows updated by their job whose email is not made primary yet, by index.
     pub making_primary: BTreeMap<u64, RowOutcome>,
     /// Batches with a request or job open, by batch.
@@ -280,6 +281,95 @@ pub struct Replay {
     /// Finished rows of a journal written before rows had an index, by sheet row, until
     /// [`Replay::adopt_legacy`] matches them to the plan.
     legacy: BTreeMap<u32, RowOutcome>,
+    /// Every finished row's outcome whole, by index: kept only when asked (an old journal's
+    /// report: [`legacy_outcomes`]).
+    whole: Option<BTreeMap<u64, RowOutcome>>,
+}
+
+/// How each finished row ended, by index: one byte a row, in pages allocated as rows finish.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Finished {
+    pages: BTreeMap<u64, Box<[u8]>>,
+    len: usize,
+}
+
+/// Rows per page of [`Finished`].
+const PAGE: u64 = 4096;
+
+impl Finished {
+    fn code(outcome: Outcome) -> u8 {
+        match outcome {
+            Outcome::Created => 1,
+            Outcome::Updated => 2,
+            Outcome::Failed => 3,
+            Outcome::Skipped => 4,
+            Outcome::Unknown => 5,
+            Outcome::NotSent => 6,
+        }
+    }
+
+    fn outcome(code: u8) -> Option<Outcome> {
+        Some(match code {
+            1 => Outcome::Created,
+            2 => Outcome::Updated,
+            3 => Outcome::Failed,
+            4 => Outcome::Skipped,
+            5 => Outcome::Unknown,
+            6 => Outcome::NotSent,
+            _ => return None,
+        })
+    }
+
+    /// Row `index` ended so (a later end replaces an earlier one).
+    pub fn insert(&mut self, index: u64, outcome: Outcome) {
+        let page = self
+            .pages
+            .entry(index / PAGE)
+            .or_insert_with(|| vec![0; PAGE as usize].into_boxed_slice());
+        let slot = &mut page[(index % PAGE) as usize];
+        if *slot == 0 {
+            self.len += 1;
+        }
+        *slot = Self::code(outcome);
+    }
+
+    /// How row `index` ended, when it did.
+    pub fn get(&self, index: u64) -> Option<Outcome> {
+        let page = self.pages.get(&(index / PAGE))?;
+        Self::outcome(page[(index % PAGE) as usize])
+    }
+
+    pub fn contains_key(&self, index: &u64) -> bool {
+        self.get(*index).is_some()
+    }
+
+    /// Rows finished.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The finished rows' indexes and ends, in index order.
+    pub fn iter(&self) -> impl Iterator<Item = (u64, Outcome)> + '_ {
+        self.pages.iter().flat_map(|(page, codes)| {
+            (page * PAGE..)
+                .zip(codes.iter())
+                .filter_map(|(index, &code)| Some((index, Self::outcome(code)?)))
+        })
+    }
+
+    /// The finished rows' indexes, in order.
+    pub fn keys(&self) -> impl Iterator<Item = u64> + '_ {
+        self.iter().map(|(index, _)| index)
+    }
+
+    /// Whether any row in `range` is finished.
+    pub fn any_in(&self, range: std::ops::Range<u64>) -> bool {
+        range.into_iter().any(|index| self.contains_key(&index))
+    }
 }
 
 impl Replay {
@@ -350,8 +440,15 @@ impl Replay {
             if outcome.index == RowOutcome::LEGACY_INDEX {
                 self.legacy.insert(outcome.row, outcome);
             } else {
-                self.finished.insert(outcome.index, outcome);
+                self.finish(outcome);
             }
+        }
+    }
+
+    fn finish(&mut self, outcome: RowOutcome) {
+        self.finished.insert(outcome.index, outcome.outcome);
+        if let Some(whole) = &mut self.whole {
+            whole.insert(outcome.index, outcome);
         }
     }
 
@@ -373,7 +470,7 @@ impl Replay {
             }
             if let Some(mut outcome) = self.legacy.remove(&row) {
                 outcome.index = index;
-                self.finished.insert(index, outcome);
+                self.finish(outcome);
             }
         }
         Ok(())
@@ -893,31 +990,45 @@ fn with_organization_id(
 /// off when `repair` (the run is locked), ignored otherwise. Unreadable lines are skipped and
 /// the first one noted as [`Damage`].
 fn read_journal(path: &Path, repair: bool) -> Result<Replay, JournalError> {
-    let mut replay = Replay::default();
-    let mut bytes = match fs::read(path) {
-        Ok(bytes) => bytes,
+    read_journal_into(path, repair, Replay::default())
+}
+
+/// [`read_journal`] into `replay` (one that keeps every outcome whole, for old journals),
+/// line by line: memory holds one line, not the file.
+fn read_journal_into(
+    path: &Path,
+    repair: bool,
+    mut replay: Replay,
+) -> Result<Replay, JournalError> {
+    let file = match File::open(path) {
+        Ok(file) => file,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             replay.damage = Some(Damage::Missing);
             return Ok(replay);
         }
         Err(e) => return Err(io(path, "cannot read")(e)),
     };
-    let whole = bytes
-        .iter()
-        .rposition(|&b| b == b'\n')
-        .map_or(0, |at| at + 1);
-    if whole < bytes.len() {
-        bytes.truncate(whole);
-        if repair {
-            cut_torn_tail(path, whole as u64)?;
-        }
-    }
+    let mut reader = BufReader::new(file);
+    let mut line = Vec::new();
+    let mut whole = 0u64;
     let mut entries = 0;
-    for (n, line) in bytes.split(|&b| b == b'\n').enumerate() {
+    for n in 0.. {
+        let read = next_line(&mut reader, &mut line, path)?;
+        if read == 0 {
+            break;
+        }
+        if line.last() != Some(&b'\n') {
+            // Bytes after the last line break: a line torn by a crash.
+            if repair {
+                cut_torn_tail(path, whole)?;
+            }
+            break;
+        }
+        whole += read as u64;
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        match serde_json::from_slice::<Entry>(line) {
+        match serde_json::from_slice::<Entry>(&line) {
             Ok(entry) => {
                 entries += 1;
                 replay.apply(entry);
@@ -934,6 +1045,19 @@ fn read_journal(path: &Path, repair: bool) -> Result<Replay, JournalError> {
         replay.damage = Some(Damage::Empty);
     }
     Ok(replay)
+}
+
+/// The next line of `reader` (of the file at `path`) into `line`, with its line break when it
+/// has one; its length, 0 at the end.
+pub(crate) fn next_line(
+    reader: &mut impl BufRead,
+    line: &mut Vec<u8>,
+    path: &Path,
+) -> Result<usize, JournalError> {
+    line.clear();
+    reader
+        .read_until(b'\n', line)
+        .map_err(io(path, "cannot read"))
 }
 
 fn cut_torn_tail(path: &Path, len: u64) -> Result<(), JournalError> {
@@ -1031,10 +1155,7 @@ fn outcome_lines(dir: &Path, path: &Path) -> Result<Option<OutcomeLines>, Journa
     let mut text = Vec::new();
     let mut offset = 0u64;
     loop {
-        text.clear();
-        let read = reader
-            .read_until(b'\n', &mut text)
-            .map_err(io(path, "cannot read"))?;
+        let read = next_line(&mut reader, &mut text, path)?;
         // The end, or a line torn by a crash (ignored, as the replay does).
         if read == 0 || text.last() != Some(&b'\n') {
             break;
@@ -1072,11 +1193,15 @@ fn resolved_in(entry: Option<Entry>) -> Option<Vec<RowOutcome>> {
 
 /// Every finished row of a journal from before rows had an index, matched to the plan.
 fn legacy_outcomes(dir: &Path) -> Result<Vec<RowOutcome>, JournalError> {
-    let mut replay = read_journal(&dir.join("journal.jsonl"), false)?;
+    let whole = Replay {
+        whole: Some(BTreeMap::new()),
+        ..Replay::default()
+    };
+    let mut replay = read_journal_into(&dir.join("journal.jsonl"), false, whole)?;
     if !replay.legacy.is_empty() {
         replay.adopt_legacy(&OutboxFile::open(&dir.join("plan.jsonl"))?)?;
     }
-    Ok(replay.finished.into_values().collect())
+    Ok(replay.whole.unwrap_or_default().into_values().collect())
 }
 
 /// Every row of a run folder in the plan's order: how each finished, and the rows the run
@@ -1084,8 +1209,9 @@ fn legacy_outcomes(dir: &Path) -> Result<Vec<RowOutcome>, JournalError> {
 /// may have left.
 pub fn rows(dir: &Path) -> Result<Vec<RowOutcome>, JournalError> {
     let plan = OutboxFile::open(&dir.join("plan.jsonl"))?;
-    let mut replay = read_journal(&dir.join("journal.jsonl"), false)?;
-    replay.adopt_legacy(&plan)?;
+    let replay = read_journal(&dir.join("journal.jsonl"), false)?;
+    let mut finished: BTreeMap<u64, RowOutcome> =
+        outcomes(dir)?.into_iter().map(|o| (o.index, o)).collect();
     let mut rows = Vec::with_capacity(plan.rows());
     for b in 0..plan.batches() {
         let batch = plan.read(b)?;
@@ -1100,7 +1226,7 @@ pub fn rows(dir: &Path) -> Result<Vec<RowOutcome>, JournalError> {
             .copied()
             .collect();
         for p in 0..batch.rows.len() {
-            let row = replay.finished.remove(&batch.index(p)).unwrap_or_else(|| {
+            let row = finished.remove(&batch.index(p)).unwrap_or_else(|| {
                 let mut o = batch.outcome(p, Outcome::NotSent);
                 if replay.making_primary.contains_key(&batch.index(p)) {
                     o.details = Some(
@@ -1124,8 +1250,7 @@ pub fn rows(dir: &Path) -> Result<Vec<RowOutcome>, JournalError> {
         }
     }
     for (index, row, reason) in plan.skipped_rows() {
-        let finished = replay.finished.remove(&index);
-        rows.push(finished.unwrap_or_else(|| {
+        rows.push(finished.remove(&index).unwrap_or_else(|| {
             let key = plan.skipped_key(index).cloned().unwrap_or_default();
             let mut o = RowOutcome::new(row, Outcome::NotSent, &key);
             o.index = index;
@@ -1198,8 +1323,9 @@ fn listing(dir: &Path) -> Option<RunListing> {
         pending: info.rows,
         ..Summary::default()
     };
-    for outcome in replay.finished.values().chain(replay.legacy.values()) {
-        done.count(outcome.outcome);
+    let legacy = replay.legacy.values().map(|o| o.outcome);
+    for outcome in replay.finished.iter().map(|(_, o)| o).chain(legacy) {
+        done.count(outcome);
     }
     let complete = replay.finished_summary.is_some_and(|s| !s.cancelled) && done.pending == 0;
     Some(RunListing {
@@ -1380,6 +1506,22 @@ mod tests {
     }
 
     #[test]
+    fn finished_rows_keep_their_last_end_in_a_byte_each() {
+        let mut finished = Finished::default();
+        assert!(finished.is_empty());
+        finished.insert(5, Outcome::Unknown);
+        finished.insert(9_000, Outcome::Created);
+        finished.insert(5, Outcome::Failed);
+        assert_eq!(finished.len(), 2, "a row ended again is counted once");
+        assert_eq!(finished.get(5), Some(Outcome::Failed));
+        assert_eq!(finished.get(6), None);
+        assert!(finished.any_in(0..6) && !finished.any_in(6..9_000));
+        let all: Vec<(u64, Outcome)> = finished.iter().collect();
+        assert_eq!(all, [(5, Outcome::Failed), (9_000, Outcome::Created)]);
+        assert_eq!(finished.pages.len(), 2, "pages only where rows finished");
+    }
+
+    #[test]
     fn rows_lists_every_row_with_those_not_finished_as_not_sent() {
         let tmp = tempfile::tempdir().unwrap();
         let mut journal = Journal::create(tmp.path(), &info(), &plan()).unwrap();
@@ -1476,7 +1618,7 @@ mod tests {
         let indexes = |o: Vec<RowOutcome>| o.iter().map(|o| (o.index, o.row)).collect::<Vec<_>>();
         assert_eq!(indexes(outcomes(&dir).unwrap()), [(1, 3), (2, 4)]);
         let (_, _, journal) = Journal::open(&dir).unwrap();
-        let finished: Vec<u64> = journal.replay().finished.keys().copied().collect();
+        let finished: Vec<u64> = journal.replay().finished.keys().collect();
         assert_eq!(finished, [1, 2]);
         assert_eq!(list_runs(tmp.path())[0].done.pending, 1);
     }

@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::fs::{self, File, OpenOptions};
-use std::io::{BufRead as _, BufReader, BufWriter, Read as _, Seek as _, SeekFrom, Write as _};
+use std::io::{BufReader, BufWriter, Read as _, Seek as _, SeekFrom, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -13,7 +13,7 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
-use super::journal::{JournalError, PLAN_ADVICE, PlanHead, PlanLine, PlanLineRef, io};
+use super::journal::{JournalError, PLAN_ADVICE, PlanHead, PlanLine, PlanLineRef, io, next_line};
 use super::orgs::PlannedOrg;
 use super::outbox::{OutboxBatch, UserKey};
 use super::{ImportError, report};
@@ -80,9 +80,7 @@ impl OutboxFile {
             advice: PLAN_ADVICE,
         };
         let mut line = Vec::new();
-        let read = reader
-            .read_until(b'\n', &mut line)
-            .map_err(io(path, "cannot read"))?;
+        let read = next_line(&mut reader, &mut line, path)?;
         if read == 0 {
             return Err(corrupt(0, "empty plan".into()));
         }
@@ -92,10 +90,7 @@ impl OutboxFile {
         let mut refs = Vec::new();
         let mut first_index = 0;
         for n in 1.. {
-            line.clear();
-            let read = reader
-                .read_until(b'\n', &mut line)
-                .map_err(io(path, "cannot read"))?;
+            let read = next_line(&mut reader, &mut line, path)?;
             if read == 0 {
                 break;
             }

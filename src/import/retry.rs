@@ -94,18 +94,18 @@ impl Retry {
     /// Opens the run in `dir` (locking it) and picks the rows `rows` says.
     pub fn read_rows(dir: &Path, rows: RetryRows) -> Result<Self, ImportError> {
         let (old, plan, old_journal) = Journal::open(dir)?;
-        let finished = old_journal.replay().finished.values();
-        let again: HashSet<u64> = finished
-            .filter(|o| rows.takes(o))
-            .map(|o| o.index)
-            .collect();
-        let unknown: HashSet<u64> = old_journal
-            .replay()
-            .finished
-            .values()
-            .filter(|o| o.outcome == Outcome::Unknown)
-            .map(|o| o.index)
-            .collect();
+        // The outcomes read one at a time: memory holds the rows sent again, not every row.
+        let mut again = HashSet::new();
+        let mut unknown = HashSet::new();
+        journal::each_outcome(dir, |o| {
+            if rows.takes(&o) {
+                again.insert(o.index);
+                if o.outcome == Outcome::Unknown {
+                    unknown.insert(o.index);
+                }
+            }
+            Ok::<(), ImportError>(())
+        })?;
         let runs = dir.parent().unwrap_or(dir);
         let (mut plan, positions) = retained(&plan, runs, &again, &unknown)?;
         let orgs = if plan.organizations.is_empty() {

@@ -304,8 +304,8 @@ fn finished(replay: &journal::Replay, info: &RunInfo) -> Option<Summary> {
         pending: info.rows,
         ..Summary::default()
     };
-    for outcome in replay.finished.values() {
-        done.count(outcome.outcome);
+    for (_, outcome) in replay.finished.iter() {
+        done.count(outcome);
     }
     // As `zdimport runs` says "done": the run wrote its end, and every row has an outcome.
     let ended = replay
