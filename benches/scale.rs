@@ -19,9 +19,11 @@
 //!   own peak.
 //! - import: `zdimport import` of IMPORT_ROWS rows (`SCALE_IMPORT_ROWS`, 1,000,000 by default;
 //!   0 leaves it out) next to the same import of 20,000 rows, each into a fresh served sandbox:
-//!   the import's peak memory over the reference's. The files are xlsx with inline strings and
-//!   no organization column, so the sheet streams and no organization is looked up; `validate`
-//!   of the same two files is shown beside, for what the sheet's checks alone take.
+//!   the import's peak memory over the reference's (`SCALE_IMPORT_RUNS` rounds, 1 by default;
+//!   `SCALE_IMPORT_BIN` runs another build's import, an earlier commit's, for a before and
+//!   after). The files are CSV without the organization column, so no organization is looked
+//!   up; `validate` of the same two files is shown beside, for what the sheet's checks alone
+//!   take (their identifier fingerprints grow with the rows).
 
 use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
@@ -306,9 +308,9 @@ fn import_scale(dir: &Path, rows: u32, home: &Path) {
         .unwrap_or(1usize)
         .max(1);
     let file = |n: u32| {
-        let path = dir.join(format!("import_{n}.xlsx"));
+        let path = dir.join(format!("import_{n}.csv"));
         if !path.exists() {
-            write_import_xlsx(&path, n);
+            write_import_csv(&path, n);
         }
         path
     };
@@ -407,28 +409,22 @@ fn import_command(users: &Path, url: &str, home: &Path) -> Vec<String> {
     ]
 }
 
-/// The import row's file: the scale rows without the organization column, strings inline
-/// (constant memory), so reading it streams whatever its size.
-fn write_import_xlsx(path: &Path, rows: u32) {
+/// The import row's file: the scale rows without the organization column (a sheet that names
+/// organizations has them looked up and created first, which is not what this row measures).
+fn write_import_csv(path: &Path, rows: u32) {
     eprintln!("writing {}", path.display());
-    let mut book = rust_xlsxwriter::Workbook::new();
-    let sheet = book.add_worksheet_with_constant_memory();
-    sheet.set_name("Users").expect("name");
     let columns: Vec<usize> = (0..HEADERS.len())
         .filter(|&c| HEADERS[c] != "Company")
         .collect();
-    for (c, &h) in columns.iter().enumerate() {
-        sheet.write(0, c as u16, HEADERS[h]).expect("header");
-    }
+    let mut w = csv::Writer::from_path(path).expect("csv");
+    w.write_record(columns.iter().map(|&c| HEADERS[c]))
+        .expect("header");
     for i in 0..rows {
         let user = user(i);
-        for (c, &h) in columns.iter().enumerate() {
-            sheet
-                .write(i + 1, c as u16, user[h].as_str())
-                .expect("cell");
-        }
+        w.write_record(columns.iter().map(|&c| user[c].as_str()))
+            .expect("row");
     }
-    book.save(path).expect("save");
+    w.flush().expect("flush");
 }
 
 fn proc_status_kib(pid: u32, field: &str) -> u64 {

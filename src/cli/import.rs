@@ -434,7 +434,6 @@ pub fn report(args: &ReportArgs) -> CliResult<ExitCode> {
     if args.organizations {
         return organizations_report(args, &dir, format);
     }
-    let outcomes = session::run::outcomes(&dir)?;
     match &args.out {
         Some(path) => {
             if !args.force && path.exists() {
@@ -443,19 +442,18 @@ pub fn report(args: &ReportArgs) -> CliResult<ExitCode> {
                     path.display()
                 )));
             }
-            import::report::write_as(path, &outcomes, format)?;
+            let rows = import::report::write_run(path, &dir, format)?;
             eprintln!(
-                "zdimport: run {}: {} rows written to {}",
+                "zdimport: run {}: {rows} rows written to {}",
                 session::run::id_of(&dir),
-                outcomes.len(),
                 path.display()
             );
         }
         None => {
             let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-            let written = import::report::write_to(&mut out, &outcomes, format)
+            let written = import::report::write_run_to(&mut out, &dir, format)
                 .map_err(std::io::Error::other)
-                .and_then(|()| out.flush());
+                .and_then(|_| out.flush());
             super::stdout_written(written)?;
         }
     }

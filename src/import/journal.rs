@@ -1492,7 +1492,8 @@ mod tests {
             super::super::report::Format::Json,
         ] {
             let mut streamed = Vec::new();
-            super::super::report::write_run_to(&mut streamed, &dir, format).unwrap();
+            let rows = super::super::report::write_run_to(&mut streamed, &dir, format).unwrap();
+            assert_eq!(rows, 2);
             let mut whole = Vec::new();
             super::super::report::write_to(&mut whole, &all, format).unwrap();
             assert_eq!(

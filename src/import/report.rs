@@ -155,17 +155,27 @@ const ROWS: Table<'static> = Table {
 
 /// Writes every finished row of the run in folder `dir` to `path` in `format`, read from its
 /// journal one row at a time: memory does not hold the run's outcomes.
-pub fn write_run(path: &Path, dir: &Path, format: Format) -> Result<(), ReportError> {
-    to_file(path, |out| write_run_to(out, dir, format))
+pub fn write_run(path: &Path, dir: &Path, format: Format) -> Result<u64, ReportError> {
+    let mut rows = 0;
+    to_file(path, |out| {
+        rows = write_run_to(out, dir, format)?;
+        Ok(())
+    })?;
+    Ok(rows)
 }
 
-/// [`write_run`] to any writer (stdout for `zdimport report`).
-pub fn write_run_to(out: &mut impl Write, dir: &Path, format: Format) -> Result<(), String> {
+/// [`write_run`] to any writer (stdout for `zdimport report`); the rows written.
+pub fn write_run_to(out: &mut impl Write, dir: &Path, format: Format) -> Result<u64, String> {
+    let mut rows = 0;
     let feed = |put: &mut dyn FnMut(&RowOutcome) -> Result<(), String>| {
-        super::journal::each_outcome(dir, |o| put(&o).map_err(Fed::Write))
-            .map_err(|e| e.to_string())
+        super::journal::each_outcome(dir, |o| {
+            rows += 1;
+            put(&o).map_err(Fed::Write)
+        })
+        .map_err(|e| e.to_string())
     };
-    ROWS.write(out, feed, |o, csv| cells(o, csv).to_vec(), format)
+    ROWS.write(out, feed, |o, csv| cells(o, csv).to_vec(), format)?;
+    Ok(rows)
 }
 
 /// Why feeding a report from a journal stopped.
