@@ -187,15 +187,7 @@ async fn bench(rows: u32, speed: f64, url: &str) -> Result<(), Error> {
         options.poll_interval = Duration::from_millis(ms);
     }
     let started = Instant::now();
-    let summary = import::run(
-        plan,
-        &client,
-        journal,
-        tx,
-        CancellationToken::new(),
-        options,
-    )
-    .await?;
+    let summary = import::run(&client, journal, tx, CancellationToken::new(), options).await?;
     let real = started.elapsed();
     let timeline = drain.await?;
     let (cpu_end, peak_end) = (cpu_seconds(), peak_kib());
@@ -293,7 +285,7 @@ async fn run_one(
     let (tx, mut rx) = tokio::sync::mpsc::channel::<ImportEvent>(32);
     let drain = tokio::spawn(async move { while rx.recv().await.is_some() {} });
     let options = EngineOptions::for_speed(speed);
-    let summary = import::run(plan, client, journal, tx, CancellationToken::new(), options).await?;
+    let summary = import::run(client, journal, tx, CancellationToken::new(), options).await?;
     drain.await?;
     Ok(summary)
 }

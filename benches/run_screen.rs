@@ -154,16 +154,9 @@ fn run_import(rows: u32, events: mpsc::Sender<ImportEvent>) -> import::Summary {
         let journal = Journal::create(runs.path(), &info, &plan).expect("journal");
         let mut options = EngineOptions::for_speed(SPEED);
         options.concurrency = import::MAX_JOBS;
-        import::run(
-            plan,
-            &client,
-            journal,
-            events,
-            CancellationToken::new(),
-            options,
-        )
-        .await
-        .expect("import")
+        import::run(&client, journal, events, CancellationToken::new(), options)
+            .await
+            .expect("import")
     })
 }
 

@@ -21,8 +21,15 @@
 //!   same CSV. The TUI needs a terminal, so this is a child (`--phase tui`) making the session
 //!   calls the TUI makes: `session::source::load` (as the TUI's loader, with its progress), the
 //!   automatic mapping, then `session::check::offline`, with the table still held.
+//! - import: `zdimport import` of IMPORT_ROWS rows (`SCALE_IMPORT_ROWS`, 1,000,000 by default;
+//!   0 leaves it out) next to the same import of 20,000 rows, each into a fresh served sandbox:
+//!   the import's peak memory over the reference's (`SCALE_IMPORT_RUNS` rounds, 1 by default;
+//!   `SCALE_IMPORT_BIN` runs another build's import, an earlier commit's, for a before and
+//!   after). The files are CSV without the organization column, so no organization is looked
+//!   up; `validate` of the same two files is shown beside, for what the sheet's checks alone
+//!   take (their identifier fingerprints grow with the rows).
 //!
-//! `SCALE_ONLY=csv,xlsx,tui,sandbox` (any of them) measures only those rows.
+//! `SCALE_ONLY=csv,xlsx,tui,import,sandbox` (any of them) measures only those rows.
 
 use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
@@ -75,6 +82,27 @@ fn main() {
         std::env::var_os("SCALE_DATA_DIR").map_or_else(|| temp.path().to_owned(), PathBuf::from);
     std::fs::create_dir_all(&dir).expect("data dir");
     let home = temp.path().join("home");
+    if rows > 0 {
+        validate_rows(&dir, rows, runs, &home);
+    }
+    let import_rows = std::env::var("SCALE_IMPORT_ROWS")
+        .ok()
+        .and_then(|a| a.replace('_', "").parse().ok())
+        .unwrap_or(DEFAULT_ROWS);
+    if import_rows > 0 && only("import") {
+        import_scale(&dir, import_rows, &home);
+    }
+    if sandbox_users > 0 && only("sandbox") {
+        let users = dir.join(format!("users_{sandbox_users}.csv"));
+        if !users.exists() {
+            write_csv(&users, sandbox_users);
+        }
+        sandbox(&users, sandbox_users, &home);
+    }
+}
+
+/// The validate rows: CSV and xlsx of `rows` rows against their bare reads.
+fn validate_rows(dir: &Path, rows: u32, runs: usize, home: &Path) {
     let csv = dir.join(format!("users_{rows}.csv"));
     let xlsx = dir.join(format!("users_{rows}.xlsx"));
     if !csv.exists() {
@@ -92,7 +120,7 @@ fn main() {
         "{:<26} {:<36} {:>9} {:>10} {:>9} {:>10} {:>7} {:>7}",
         "path", "reference", "ref s", "ref MiB", "ours s", "ours MiB", "time", "memory"
     );
-    let validate = |file: &Path| validate_command(file, &home);
+    let validate = |file: &Path| validate_command(file, home);
     if only("csv") {
         compare(
             "validate, CSV",
@@ -112,14 +140,7 @@ fn main() {
         );
     }
     if only("tui") {
-        tui_memory(&csv, runs, &home);
-    }
-    if sandbox_users > 0 && only("sandbox") {
-        let users = dir.join(format!("users_{sandbox_users}.csv"));
-        if !users.exists() {
-            write_csv(&users, sandbox_users);
-        }
-        sandbox(&users, sandbox_users, &home);
+        tui_memory(&csv, runs, home);
     }
 }
 
@@ -321,41 +342,9 @@ fn phase(phase: &str, file: &Path) {
 /// `zdimport import` of every row of `users` into a served sandbox without limits, then the
 /// sandbox's memory while it holds them.
 fn sandbox(users: &Path, count: u32, home: &Path) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_zdimport"))
-        .args(["sandbox", "--port", "0", "--rate-limit", "1000000"])
-        .args(["--job-limit", "1000", "--job-queue-time", "0"])
-        .args(["--job-time-per-user", "0", "--speed", "100"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start zdimport sandbox");
-    let stdout = child.stdout.take().expect("sandbox stdout");
-    let mut reader = BufReader::new(stdout);
-    let mut line = String::new();
-    reader.read_line(&mut line).expect("sandbox URL");
-    // Keep reading: a closed pipe would end the sandbox at its next line.
-    std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
-    let url = line.split_whitespace().last().expect("URL").to_owned();
+    let (mut child, url) = served_sandbox();
     let empty = proc_status_kib(child.id(), "VmRSS:");
-    let import = measure(&[
-        env!("CARGO_BIN_EXE_zdimport").into(),
-        "import".into(),
-        users.display().to_string(),
-        "--auto".into(),
-        "--mode".into(),
-        "create".into(),
-        "--url".into(),
-        url,
-        "--yes".into(),
-        format!(
-            "--env=ZDIMPORT_CONFIG_DIR={}",
-            home.join("config").display()
-        ),
-        format!("--env=ZDIMPORT_DATA_DIR={}", home.join("data").display()),
-        "--env=ZDIMPORT_KEYRING=memory".into(),
-        "--env=ZENDESK_EMAIL=admin@sandbox.example".into(),
-        "--env=ZENDESK_API_TOKEN=sandbox-api-token".into(),
-    ]);
+    let import = measure(&import_command(users, &url, home));
     // Jobs end on the sandbox's clock: give the last ones a moment.
     std::thread::sleep(Duration::from_millis(500));
     let rss = proc_status_kib(child.id(), "VmRSS:");
@@ -372,6 +361,134 @@ fn sandbox(users: &Path, count: u32, home: &Path) {
         mib(rss),
         mib(empty),
     );
+}
+
+/// The import row: the import of `rows` rows against the same import of [`IMPORT_REFERENCE`]
+/// rows, peak memory of each (its own process, not the sandbox's), runs alternating.
+fn import_scale(dir: &Path, rows: u32, home: &Path) {
+    let runs = std::env::var("SCALE_IMPORT_RUNS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(1usize)
+        .max(1);
+    let file = |n: u32| {
+        let path = dir.join(format!("import_{n}.csv"));
+        if !path.exists() {
+            write_import_csv(&path, n);
+        }
+        path
+    };
+    let (small, big) = (file(IMPORT_REFERENCE), file(rows));
+    let mut rounds = Vec::new();
+    for _ in 0..runs {
+        let reference = import_into_sandbox(&small, home);
+        let ours = import_into_sandbox(&big, home);
+        rounds.push((reference, ours));
+    }
+    let validate = (
+        measure(&validate_command(&small, home)),
+        measure(&validate_command(&big, home)),
+    );
+    let mut ratios: Vec<f64> = rounds
+        .iter()
+        .map(|(r, o)| o.peak_kib as f64 / r.peak_kib as f64)
+        .collect();
+    ratios.sort_by(f64::total_cmp);
+    let (r, o) = rounds[rounds.len() / 2];
+    let mib = |kib: u64| kib as f64 / 1024.0;
+    println!(
+        "\nimport of {rows} rows vs {IMPORT_REFERENCE} rows (served sandbox, {runs} alternating \
+         runs; median):\n  {IMPORT_REFERENCE} rows: {:.1} s, peak {:.1} MiB\n  {rows} rows: {:.1} \
+         s, peak {:.1} MiB\n  peak memory {:.2}x the reference's\n  validate of the same \
+         files: peak {:.1} MiB and {:.1} MiB ({:.2}x)",
+        r.secs,
+        mib(r.peak_kib),
+        o.secs,
+        mib(o.peak_kib),
+        ratios[ratios.len() / 2],
+        mib(validate.0.peak_kib),
+        mib(validate.1.peak_kib),
+        validate.1.peak_kib as f64 / validate.0.peak_kib as f64,
+    );
+}
+
+/// The reference of the import row.
+const IMPORT_REFERENCE: u32 = 20_000;
+
+/// `zdimport import` of every row of `users` into a fresh served sandbox without limits, that
+/// holds them all; the import's figures.
+fn import_into_sandbox(users: &Path, home: &Path) -> Figure {
+    let (mut child, url) = served_sandbox();
+    let figure = measure(&import_command(users, &url, home));
+    let _killed = child.kill();
+    let _waited = child.wait();
+    figure
+}
+
+/// `zdimport sandbox` served with no rate or job limit, and its URL.
+fn served_sandbox() -> (std::process::Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_zdimport"))
+        .args(["sandbox", "--port", "0", "--rate-limit", "1000000"])
+        .args(["--job-limit", "1000", "--job-queue-time", "0"])
+        .args(["--job-time-per-user", "0", "--speed", "100"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start zdimport sandbox");
+    let stdout = child.stdout.take().expect("sandbox stdout");
+    let mut reader = BufReader::new(stdout);
+    let mut line = String::new();
+    reader.read_line(&mut line).expect("sandbox URL");
+    // Keep reading: a closed pipe would end the sandbox at its next line.
+    std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
+    let url = line.split_whitespace().last().expect("URL").to_owned();
+    (child, url)
+}
+
+/// `zdimport import FILE --auto --mode create --url URL --yes` with scratch dirs and the
+/// sandbox's credentials.
+fn import_command(users: &Path, url: &str, home: &Path) -> Vec<String> {
+    // Another build of zdimport (an earlier commit's) for a before-and-after in one sitting.
+    let exe = std::env::var("SCALE_IMPORT_BIN")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_zdimport").to_owned());
+    vec![
+        exe,
+        "import".into(),
+        users.display().to_string(),
+        "--auto".into(),
+        "--mode".into(),
+        "create".into(),
+        "--url".into(),
+        url.to_owned(),
+        "--yes".into(),
+        "--quiet".into(),
+        format!(
+            "--env=ZDIMPORT_CONFIG_DIR={}",
+            home.join("config").display()
+        ),
+        format!("--env=ZDIMPORT_DATA_DIR={}", home.join("data").display()),
+        "--env=ZDIMPORT_KEYRING=memory".into(),
+        "--env=ZENDESK_EMAIL=admin@sandbox.example".into(),
+        "--env=ZENDESK_API_TOKEN=sandbox-api-token".into(),
+    ]
+}
+
+/// The import row's file: the scale rows without the organization column (a sheet that names
+/// organizations has them looked up and created first, which is not what this row measures).
+fn write_import_csv(path: &Path, rows: u32) {
+    eprintln!("writing {}", path.display());
+    let columns: Vec<usize> = (0..HEADERS.len())
+        .filter(|&c| HEADERS[c] != "Company")
+        .collect();
+    let mut w = csv::Writer::from_path(path).expect("csv");
+    w.write_record(columns.iter().map(|&c| HEADERS[c]))
+        .expect("header");
+    for i in 0..rows {
+        let user = user(i);
+        w.write_record(columns.iter().map(|&c| user[c].as_str()))
+            .expect("row");
+    }
+    w.flush().expect("flush");
 }
 
 fn proc_status_kib(pid: u32, field: &str) -> u64 {

@@ -438,7 +438,7 @@ async fn a_job_id_given_to_two_requests_puts_no_user_id_on_two_rows() {
     let journal = Journal::create(tmp.path(), &info, &plan).unwrap();
     let mut options = EngineOptions::for_speed(100.0);
     options.concurrency = 2;
-    let summary = common::run_to_end(plan, &client, journal, &options)
+    let summary = common::run_to_end(&client, journal, &options)
         .await
         .unwrap();
     assert_eq!(summary.created, 2, "{summary}");

@@ -52,15 +52,7 @@ async fn pause_stops_sending_and_follows_the_jobs_in_flight_then_resume_finishes
     options.pause = Some(pause_rx);
     let (tx, mut rx) = mpsc::channel(32);
     let engine = tokio::spawn(async move {
-        import::run(
-            plan,
-            &client,
-            journal,
-            tx,
-            CancellationToken::new(),
-            options,
-        )
-        .await
+        import::run(&client, journal, tx, CancellationToken::new(), options).await
     });
     let mut sent_before_pause = 0;
     loop {
@@ -123,15 +115,7 @@ async fn a_paused_switch_at_the_start_sends_nothing_until_released() {
     options.pause = Some(pause_rx);
     let (tx, mut rx) = mpsc::channel(32);
     let engine = tokio::spawn(async move {
-        import::run(
-            plan,
-            &client,
-            journal,
-            tx,
-            CancellationToken::new(),
-            options,
-        )
-        .await
+        import::run(&client, journal, tx, CancellationToken::new(), options).await
     });
     loop {
         match next(&mut rx).await {
@@ -185,7 +169,7 @@ async fn a_cancel_follows_stuck_jobs_for_a_bounded_time_and_leaves_the_run_resum
     let cancel = CancellationToken::new();
     let stop = cancel.clone();
     let engine =
-        tokio::spawn(async move { import::run(plan, &client, journal, tx, cancel, options).await });
+        tokio::spawn(async move { import::run(&client, journal, tx, cancel, options).await });
     while !matches!(next(&mut rx).await, ImportEvent::BatchSent { .. }) {}
     stop.cancel();
     while rx.recv().await.is_some() {}
@@ -218,13 +202,11 @@ async fn a_job_that_never_ends_is_given_up_and_its_users_end_unknown_not_sent_bl
     let (tx, rx) = mpsc::channel(32);
     let cancel = CancellationToken::new();
     let collector = tokio::spawn(common::collect(rx, cancel.clone(), None));
-    let summary = tokio::time::timeout(
-        DEADLINE,
-        import::run(plan, &client, journal, tx, cancel, options),
-    )
-    .await
-    .expect("the run ends although its jobs never do")
-    .unwrap();
+    let summary =
+        tokio::time::timeout(DEADLINE, import::run(&client, journal, tx, cancel, options))
+            .await
+            .expect("the run ends although its jobs never do")
+            .unwrap();
     let got = collector.await.unwrap();
     assert_eq!(summary.unknown, 100, "{summary:?}");
     assert!(

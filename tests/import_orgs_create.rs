@@ -75,8 +75,8 @@ fn options() -> EngineOptions {
     EngineOptions::for_speed(SPEED)
 }
 
-async fn run(plan: Outbox, client: &Client, journal: Journal) -> Summary {
-    common::run_to_end(plan, client, journal, &options())
+async fn run(client: &Client, journal: Journal) -> Summary {
+    common::run_to_end(client, journal, &options())
         .await
         .expect("the import ends")
 }
@@ -174,7 +174,7 @@ async fn missing_organizations_are_created_once_and_users_sent_with_their_ids() 
         assert!(listed.iter().all(|(_, users)| *users == 2), "{listed:?}");
         let tmp = tempfile::tempdir().unwrap();
         let journal = Journal::create(tmp.path(), &common::run_info("r", &plan), &plan).unwrap();
-        let summary = run(plan, &client, journal).await;
+        let summary = run(&client, journal).await;
         assert_eq!(
             (summary.updated + summary.created, summary.rows),
             (u64::from(USERS), u64::from(USERS)),
@@ -213,7 +213,7 @@ async fn lost_answers_and_failed_jobs_are_looked_up_and_nothing_is_created_twice
         sandbox.force_fault(CREATE_MANY, fault);
         let tmp = tempfile::tempdir().unwrap();
         let journal = Journal::create(tmp.path(), &common::run_info("r", &plan), &plan).unwrap();
-        let summary = run(plan, &client, journal).await;
+        let summary = run(&client, journal).await;
         assert_eq!(summary.organizations.created, 20, "{name}: {summary}");
         assert_eq!(summary.skipped + summary.failed, 0, "{name}: {summary}");
         assert_eq!(create_many_calls(&sandbox), calls, "{name}");
@@ -238,7 +238,7 @@ async fn users_of_an_organization_zendesk_refuses_are_skipped_with_the_reason() 
     sandbox.force_fault(CREATE_MANY, Fault::ServerError(422));
     let tmp = tempfile::tempdir().unwrap();
     let journal = Journal::create(tmp.path(), &common::run_info("r", &plan), &plan).unwrap();
-    let summary = run(plan, &client, journal).await;
+    let summary = run(&client, journal).await;
     assert_eq!(
         (summary.organizations.failed, summary.organizations.created),
         (20, 0),
@@ -277,7 +277,7 @@ async fn users_of_an_organization_zendesk_refuses_are_skipped_with_the_reason() 
         (40, 20)
     );
     let journal = retry.create(tmp.path()).unwrap();
-    let summary = run(retry.plan.clone(), &client, journal).await;
+    let summary = run(&client, journal).await;
     assert_eq!(
         (
             summary.created + summary.updated,
@@ -304,10 +304,10 @@ async fn killed_and_resumed(cut: u64) {
     let tmp = tempfile::tempdir().unwrap();
     let mut journal = Journal::create(tmp.path(), &common::run_info("r", &plan), &plan).unwrap();
     journal.crash_after(cut);
-    let _killed = common::run_to_end(plan, &client, journal, &options()).await;
+    let _killed = common::run_to_end(&client, journal, &options()).await;
     let dir = tmp.path().join("r");
-    let (_, plan, journal) = Journal::open(&dir).unwrap_or_else(|e| panic!("{name}: {e}"));
-    let summary = common::run_to_end(plan, &client, journal, &options())
+    let (_, _, journal) = Journal::open(&dir).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let summary = common::run_to_end(&client, journal, &options())
         .await
         .unwrap_or_else(|e| panic!("{name}: resume: {e}"));
     assert_eq!(summary.pending, 0, "{name}: {summary}");
@@ -332,7 +332,7 @@ async fn a_kill_at_any_journal_line_resumes_without_creating_an_organization_twi
     let plan = outbox(&client).await;
     let tmp = tempfile::tempdir().unwrap();
     let journal = Journal::create(tmp.path(), &common::run_info("whole", &plan), &plan).unwrap();
-    run(plan, &client, journal).await;
+    run(&client, journal).await;
     let whole = std::fs::read(tmp.path().join("whole/journal.jsonl")).unwrap();
     let text = String::from_utf8_lossy(&whole);
     for kind in ["org_sending", "org_accepted", "org_resolved"] {
@@ -361,7 +361,7 @@ async fn a_pause_holds_the_organizations_and_a_cancel_then_sends_no_user() {
     let engine = {
         let (client, cancel) = (client.clone(), cancel.clone());
         tokio::spawn(async move {
-            zdimport::import::run(plan, &client, journal, tx, cancel, paused_options).await
+            zdimport::import::run(&client, journal, tx, cancel, paused_options).await
         })
     };
     let waited = tokio::time::timeout(std::time::Duration::from_secs(30), async {
@@ -387,8 +387,8 @@ async fn a_pause_holds_the_organizations_and_a_cancel_then_sends_no_user() {
         orgs.iter().all(|o| o.outcome == Outcome::NotSent),
         "{orgs:?}"
     );
-    let (_, plan, journal) = Journal::open(&dir).unwrap();
-    let summary = run(plan, &client, journal).await;
+    let (_, _, journal) = Journal::open(&dir).unwrap();
+    let summary = run(&client, journal).await;
     assert_eq!(summary.organizations.created, 20, "{summary}");
     assert_every_user_in_its_organization(&sandbox, "resumed");
 }

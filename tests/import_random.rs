@@ -70,14 +70,7 @@ async fn one_schedule(seed: u64) {
     options.concurrency = rng.random_range(1..=30);
     let (tx, rx) = tokio::sync::mpsc::channel::<ImportEvent>(32);
     let collector = tokio::spawn(collect(rx, CancellationToken::new(), None));
-    let engine = import::run(
-        plan,
-        &client,
-        journal,
-        tx,
-        CancellationToken::new(),
-        options,
-    );
+    let engine = import::run(&client, journal, tx, CancellationToken::new(), options);
     let summary = tokio::time::timeout(Duration::from_secs(60), engine)
         .await
         .unwrap_or_else(|_| panic!("seed {seed}: {faults:?}: no end within a minute"))

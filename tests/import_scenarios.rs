@@ -181,7 +181,6 @@ async fn run_scenario(path: &Path) {
     }
     let mut events = Collected::default();
     let summary = run_once(
-        plan,
         &client,
         journal,
         &options,
@@ -193,8 +192,8 @@ async fn run_scenario(path: &Path) {
     let summary = if s.cancel_after_batches.is_some() {
         assert!(summary.cancelled, "{name}: cancelled");
         assert!(summary.pending > 0, "{name}: rows left after cancel");
-        let (_, plan, journal) = Journal::open(&tmp.path().join(&name)).unwrap();
-        run_once(plan, &client, journal, &options, None, &mut events)
+        let (_, _, journal) = Journal::open(&tmp.path().join(&name)).unwrap();
+        run_once(&client, journal, &options, None, &mut events)
             .await
             .unwrap_or_else(|e| panic!("{name}: resume: {e}"))
     } else {
@@ -292,7 +291,6 @@ async fn oauth_client(sandbox: &zdimport::sandbox::SandboxHandle) -> zdimport::z
 }
 
 async fn run_once(
-    plan: import::Outbox,
     client: &zdimport::zendesk::Client,
     journal: Journal,
     options: &EngineOptions,
@@ -302,7 +300,7 @@ async fn run_once(
     let (tx, rx) = tokio::sync::mpsc::channel::<ImportEvent>(32);
     let cancel = CancellationToken::new();
     let collector = tokio::spawn(collect(rx, cancel.clone(), cancel_after));
-    let engine = import::run(plan, client, journal, tx, cancel, options.clone());
+    let engine = import::run(client, journal, tx, cancel, options.clone());
     let summary = tokio::time::timeout(Duration::from_secs(60), engine)
         .await
         .expect("the import finishes within a minute")?;

@@ -80,12 +80,8 @@ fn outbox(plan: &Plan) -> Outbox {
     outbox_from(plan, (true, JOB_LIMIT), &Report::default()).expect("outbox")
 }
 
-async fn run(
-    plan: Outbox,
-    client: &Client,
-    journal: Journal,
-) -> Result<import::Summary, import::ImportError> {
-    common::run_to_end(plan, client, journal, &EngineOptions::for_speed(SPEED)).await
+async fn run(client: &Client, journal: Journal) -> Result<import::Summary, import::ImportError> {
+    common::run_to_end(client, journal, &EngineOptions::for_speed(SPEED)).await
 }
 
 /// The stale users hold their new emails as primary, every email identity once, and planning
@@ -154,7 +150,7 @@ async fn new_emails_made_primary_then_the_plan_has_nothing_left() {
     let outbox = outbox(&first);
     let tmp = tempfile::tempdir().unwrap();
     let journal = Journal::create(tmp.path(), &common::run_info("r", &outbox), &outbox).unwrap();
-    let summary = run(outbox, &client, journal).await.expect("import");
+    let summary = run(&client, journal).await.expect("import");
     assert_eq!((summary.created, summary.updated), (u64::from(NEW), 3));
     let outcomes = journal::outcomes(&tmp.path().join("r")).unwrap();
     for (row, email) in [(2, "ana.new@x.com"), (3, "bo.new@x.com")] {
@@ -191,11 +187,11 @@ async fn killed_and_resumed(cut: u64) -> bool {
     let mut journal =
         Journal::create(tmp.path(), &common::run_info("r", &outbox), &outbox).unwrap();
     journal.crash_after(cut);
-    let _killed = run(outbox, &client, journal).await;
+    let _killed = run(&client, journal).await;
     let dir = tmp.path().join("r");
-    let (_, outbox, journal) = Journal::open(&dir).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let (_, _, journal) = Journal::open(&dir).unwrap_or_else(|e| panic!("{name}: {e}"));
     let pending_primary = !journal.replay().making_primary.is_empty();
-    let summary = run(outbox, &client, journal)
+    let summary = run(&client, journal)
         .await
         .unwrap_or_else(|e| panic!("{name}: resume: {e}"));
     assert_eq!(summary.pending, 0, "{name}: {summary}");
@@ -236,7 +232,7 @@ async fn a_kill_at_any_journal_entry_resumes_without_skipping_or_repeating_make_
     let tmp = tempfile::tempdir().unwrap();
     let journal =
         Journal::create(tmp.path(), &common::run_info("whole", &outbox), &outbox).unwrap();
-    run(outbox, &client, journal).await.expect("import");
+    run(&client, journal).await.expect("import");
     let whole = std::fs::read(tmp.path().join("whole/journal.jsonl")).unwrap();
     let text = String::from_utf8_lossy(&whole);
     assert!(

@@ -479,12 +479,11 @@ async fn create_mode_sends_the_moved_users_to_update_many() {
     let journal = zdimport::import::Journal::create(runs.path(), &info, &import).unwrap();
     // Read back from the run folder, as a resume would: the batch keeps its endpoint.
     drop(journal);
-    let (_, import, journal) = zdimport::import::Journal::open(&runs.path().join("moved")).unwrap();
+    let (_, _, journal) = zdimport::import::Journal::open(&runs.path().join("moved")).unwrap();
     let (tx, mut rx) = tokio::sync::mpsc::channel(64);
     tokio::spawn(async move { while rx.recv().await.is_some() {} });
     let client = client(&sandbox);
     let summary = zdimport::import::run(
-        import,
         &client,
         journal,
         tx,

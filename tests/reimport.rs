@@ -168,7 +168,7 @@ async fn import(client: &Client, plan: &Plan) -> Vec<import::RowOutcome> {
     let cancel = CancellationToken::new();
     let collector = tokio::spawn(common::collect(rx, cancel.clone(), None));
     let options = EngineOptions::for_speed(SPEED);
-    import::run(outbox, client, journal, tx, cancel, options)
+    import::run(client, journal, tx, cancel, options)
         .await
         .expect("import runs");
     collector.await.unwrap().finished

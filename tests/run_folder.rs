@@ -31,12 +31,11 @@ async fn sandbox() -> SandboxHandle {
 
 /// Runs the engine on `journal` to its end, within a deadline.
 async fn run(
-    plan: Outbox,
     client: &Client,
     journal: Journal,
     options: &EngineOptions,
 ) -> Result<Summary, ImportError> {
-    common::run_to_end(plan, client, journal, options).await
+    common::run_to_end(client, journal, options).await
 }
 
 /// Each of the first `rows` users is in the sandbox exactly once.
@@ -83,10 +82,10 @@ async fn crash_and_resume(cut: u64) {
     let tmp = tempfile::tempdir().unwrap();
     let mut journal = Journal::create(tmp.path(), &common::run_info("r", &plan), &plan).unwrap();
     journal.crash_after(cut);
-    let _crashed = run(plan, &client, journal, &options).await;
+    let _crashed = run(&client, journal, &options).await;
     let dir = tmp.path().join("r");
-    let (_, plan, journal) = Journal::open(&dir).unwrap_or_else(|e| panic!("{name}: {e}"));
-    let summary = run(plan, &client, journal, &options)
+    let (_, _, journal) = Journal::open(&dir).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let summary = run(&client, journal, &options)
         .await
         .unwrap_or_else(|e| panic!("{name}: resume: {e}"));
     assert_finished(&dir, &summary, ROWS, &name);
@@ -106,7 +105,7 @@ async fn a_crash_at_any_entry_or_byte_of_the_journal_resumes_with_every_row_once
     let plan = plan_of(Mode::Create, ROWS, SKIPPED, false);
     let tmp = tempfile::tempdir().unwrap();
     let journal = Journal::create(tmp.path(), &common::run_info("whole", &plan), &plan).unwrap();
-    run(plan, &client, journal, &EngineOptions::for_speed(SPEED))
+    run(&client, journal, &EngineOptions::for_speed(SPEED))
         .await
         .unwrap();
     let whole = std::fs::read(tmp.path().join("whole/journal.jsonl")).unwrap();
@@ -132,10 +131,10 @@ async fn damaged_then_resumed(damage: fn(&Path), expect: fn(&Damage) -> bool, na
     let plan = plan_of(Mode::Create, ROWS, SKIPPED, false);
     let tmp = tempfile::tempdir().unwrap();
     let journal = Journal::create(tmp.path(), &common::run_info("r", &plan), &plan).unwrap();
-    run(plan, &client, journal, &options).await.unwrap();
+    run(&client, journal, &options).await.unwrap();
     let dir = tmp.path().join("r");
     damage(&dir.join("journal.jsonl"));
-    let (_, plan, journal) = Journal::open(&dir).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let (_, _, journal) = Journal::open(&dir).unwrap_or_else(|e| panic!("{name}: {e}"));
     let found = journal.replay().damage.clone();
     assert!(found.as_ref().is_some_and(expect), "{name}: {found:?}");
     let text = found.unwrap().describe(&dir.join("journal.jsonl"));
@@ -143,7 +142,7 @@ async fn damaged_then_resumed(damage: fn(&Path), expect: fn(&Damage) -> bool, na
         text.contains("journal.jsonl") && text.contains("looked up"),
         "{text}"
     );
-    let summary = run(plan, &client, journal, &options)
+    let summary = run(&client, journal, &options)
         .await
         .unwrap_or_else(|e| panic!("{name}: resume: {e}"));
     assert_finished(&dir, &summary, ROWS, name);
@@ -223,9 +222,7 @@ async fn retry_to_end(runs: &Path, client: &Client) -> (std::path::PathBuf, Summ
     let journal = retry.create(runs).unwrap();
     let dir = journal.dir().to_path_buf();
     let options = EngineOptions::for_speed(SPEED);
-    let summary = run(retry.plan.clone(), client, journal, &options)
-        .await
-        .unwrap();
+    let summary = run(client, journal, &options).await.unwrap();
     (dir, summary)
 }
 
@@ -243,7 +240,7 @@ async fn retry_looks_up_unknown_rows_before_sending_them_again() {
     let plan = plan_of(Mode::Create, 300, 0, false);
     let tmp = tempfile::tempdir().unwrap();
     let journal = Journal::create(tmp.path(), &common::run_info("r", &plan), &plan).unwrap();
-    let first = run(plan, &client, journal, &options).await.unwrap();
+    let first = run(&client, journal, &options).await.unwrap();
     assert_eq!((first.created, first.unknown), (100, 200), "{first}");
     let (dir, summary) = retry_to_end(tmp.path(), &client).await;
     assert_eq!(summary.rows, 200);
@@ -293,10 +290,10 @@ async fn repeated_sheet_row_numbers_lose_no_row_and_the_run_finishes() {
     let tmp = tempfile::tempdir().unwrap();
     let mut journal = Journal::create(tmp.path(), &common::run_info("r", &plan), &plan).unwrap();
     journal.crash_after(6_000);
-    let _crashed = run(plan, &client, journal, &options).await;
+    let _crashed = run(&client, journal, &options).await;
     let dir = tmp.path().join("r");
-    let (_, plan, journal) = Journal::open(&dir).unwrap();
-    let summary = run(plan, &client, journal, &options).await.unwrap();
+    let (_, _, journal) = Journal::open(&dir).unwrap();
+    let summary = run(&client, journal, &options).await.unwrap();
     assert_eq!((summary.rows, summary.skipped), (u64::from(ROWS) + 2, 2));
     assert_finished(&dir, &summary, ROWS, "repeated row numbers");
     assert_each_user_once(&sandbox, ROWS, "repeated row numbers");
@@ -428,14 +425,12 @@ async fn retry_never_sends_again_an_unknown_user_it_cannot_look_up() {
     let plan = plan_of(Mode::Create, 100, 0, true);
     let tmp = tempfile::tempdir().unwrap();
     let journal = Journal::create(tmp.path(), &common::run_info("r", &plan), &plan).unwrap();
-    let first = run(plan, &client, journal, &options).await.unwrap();
+    let first = run(&client, journal, &options).await.unwrap();
     assert_eq!(first.unknown, 100, "{first}");
     let retry = Retry::read(&tmp.path().join("r")).unwrap();
     let journal = retry.create(tmp.path()).unwrap();
     let options = EngineOptions::for_speed(SPEED);
-    let summary = run(retry.plan.clone(), &client, journal, &options)
-        .await
-        .unwrap();
+    let summary = run(&client, journal, &options).await.unwrap();
     assert_eq!((summary.rows, summary.unknown), (100, 100), "{summary}");
     assert_each_user_once(&sandbox, 100, "name-only retry");
 }
@@ -505,7 +500,7 @@ fn assert_upsert_reported(dir: &Path, summary: &Summary, sandbox: &SandboxHandle
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_upsert_killed_after_a_lost_answer_resumes_reporting_created_what_it_created() {
-    let (sandbox, client, tmp, plan, mut journal) = lost_upsert().await;
+    let (sandbox, client, tmp, _plan, mut journal) = lost_upsert().await;
     client.me().await.unwrap();
     let mut options = EngineOptions::for_speed(SPEED);
     options.concurrency = 1;
@@ -524,37 +519,37 @@ async fn an_upsert_killed_after_a_lost_answer_resumes_reporting_created_what_it_
         zendesk_time: Some(client.zendesk_time().unwrap()),
     });
     journal.crash_after(started + sending + 40);
-    let crashed = run(plan, &client, journal, &options).await;
+    let crashed = run(&client, journal, &options).await;
     assert!(crashed.is_err(), "the crash stops the run: {crashed:?}");
     let dir = tmp.path().join("r");
-    let (_, plan, journal) = Journal::open(&dir).unwrap();
+    let (_, _, journal) = Journal::open(&dir).unwrap();
     assert!(journal.replay().open.contains_key(&0), "batch 0 maybe sent");
-    let summary = run(plan, &client, journal, &options).await.unwrap();
+    let summary = run(&client, journal, &options).await.unwrap();
     assert_upsert_reported(&dir, &summary, &sandbox, "resumed");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_upsert_whose_journal_is_emptied_resumes_reporting_created_what_it_created() {
-    let (sandbox, client, tmp, plan, journal) = lost_upsert().await;
+    let (sandbox, client, tmp, _plan, journal) = lost_upsert().await;
     let options = EngineOptions::for_speed(SPEED);
-    let first = run(plan, &client, journal, &options).await.unwrap();
+    let first = run(&client, journal, &options).await.unwrap();
     let dir = tmp.path().join("r");
     assert_upsert_reported(&dir, &first, &sandbox, "first run");
     std::fs::write(dir.join("journal.jsonl"), "").unwrap();
-    let (_, plan, journal) = Journal::open(&dir).unwrap();
-    let summary = run(plan, &client, journal, &options).await.unwrap();
+    let (_, _, journal) = Journal::open(&dir).unwrap();
+    let summary = run(&client, journal, &options).await.unwrap();
     assert_upsert_reported(&dir, &summary, &sandbox, "emptied journal");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_upsert_retry_of_a_lost_answer_reports_created_what_the_run_created() {
-    let (sandbox, client, tmp, plan, journal) = lost_upsert().await;
+    let (sandbox, client, tmp, _plan, journal) = lost_upsert().await;
     let mut options = EngineOptions::for_speed(SPEED);
     options.max_attempts = 1;
     // One job at a time: the lost answer is the first batch's (the held users' and 50 new),
     // whatever order two requests in flight would reach the sandbox in on a busy machine.
     options.concurrency = 1;
-    let first = run(plan, &client, journal, &options).await.unwrap();
+    let first = run(&client, journal, &options).await.unwrap();
     assert_eq!((first.created, first.unknown), (100, 100), "{first}");
     let (dir, summary) = retry_to_end(tmp.path(), &client).await;
     assert_eq!(

@@ -18,7 +18,7 @@ use crate::session::check::{Blank, InvalidPolicy, LeftOut};
 use crate::session::check::{Fields, PlanOptions, Tags};
 use crate::session::run::ReportPathError;
 use crate::session::run::RunListing;
-use crate::session::run::{self, Outbox, RetryRows, RunInfo, Summary};
+use crate::session::run::{self, OutboxFile, RetryRows, RunInfo, Summary};
 
 /// Exit code when some row was not created or updated.
 const EXIT_SOME_ROWS: u8 = 1;
@@ -190,16 +190,22 @@ pub fn import(args: &ImportArgs) -> CliResult<ExitCode> {
             build_account_plan(prepared, &args.mapping, &checks, account).await?
         } else {
             let (mut plan, info, left_out) = build_plan(prepared, &args.mapping, &checks)?;
-            let concurrency = PlanOptions::default().concurrency;
-            let warnings = crate::session::check::resolve_import(
-                &client,
-                &mut plan,
-                missing_orgs,
-                concurrency,
-            )
-            .await?;
-            for warning in warnings {
-                eprintln!("zdimport: warning: {warning}");
+            // Users that name an organization: resolved with the outbox in memory, then
+            // written out again; the others' bodies never leave the spool.
+            if plan.any_organization()? {
+                let mut named = plan.load()?;
+                let concurrency = PlanOptions::default().concurrency;
+                let warnings = crate::session::check::resolve_import(
+                    &client,
+                    &mut named,
+                    missing_orgs,
+                    concurrency,
+                )
+                .await?;
+                for warning in warnings {
+                    eprintln!("zdimport: warning: {warning}");
+                }
+                plan = OutboxFile::spool(&session::run::runs_dir()?, &named)?;
             }
             (plan, info, left_out)
         };
@@ -228,7 +234,7 @@ pub fn import(args: &ImportArgs) -> CliResult<ExitCode> {
         }
         check_report(&args.target, &args.mapping.source.file, args.yes)?;
         confirm(args.yes, &plan, &info)?;
-        let run = session::run::Run::create(info, plan)?;
+        let run = session::run::Run::create_from(info, plan)?;
         eprintln!("zdimport: run {} ({})", run.info.id, run.dir().display());
         let speed = args
             .target
@@ -428,7 +434,6 @@ pub fn report(args: &ReportArgs) -> CliResult<ExitCode> {
     if args.organizations {
         return organizations_report(args, &dir, format);
     }
-    let outcomes = session::run::outcomes(&dir)?;
     match &args.out {
         Some(path) => {
             if !args.force && path.exists() {
@@ -437,19 +442,18 @@ pub fn report(args: &ReportArgs) -> CliResult<ExitCode> {
                     path.display()
                 )));
             }
-            run::write_outcomes_as(path, &outcomes, format)?;
+            let rows = run::write_run_report(path, &dir, format)?;
             eprintln!(
-                "zdimport: run {}: {} rows written to {}",
+                "zdimport: run {}: {rows} rows written to {}",
                 session::run::id_of(&dir),
-                outcomes.len(),
                 path.display()
             );
         }
         None => {
             let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-            let written = run::write_outcomes_to(&mut out, &outcomes, format)
+            let written = run::write_run_report_to(&mut out, &dir, format)
                 .map_err(std::io::Error::other)
-                .and_then(|()| out.flush());
+                .and_then(|_| out.flush());
             super::stdout_written(written)?;
         }
     }
@@ -497,7 +501,7 @@ async fn build_account_plan(
     args: &MappingArgs,
     checks: &AccountChecks,
     (client, rate, options): (&Client, &account::RateInfo, PlanOptions),
-) -> CliResult<(Outbox, RunInfo, LeftOut)> {
+) -> CliResult<(OutboxFile, RunInfo, LeftOut)> {
     let (input, errors, rows) = super::plan::checked_rows(&mut p, checks)?;
     let cost = crate::session::check::estimate(&input, rate);
     let organizations = crate::session::check::distinct_names(&input.users).len();
@@ -519,12 +523,13 @@ async fn build_account_plan(
         ..session::check::Report::default()
     };
     let plan = session::check::routed_outbox(&looked_up, (false, p.options.jobs), &report)?;
+    let plan = OutboxFile::spool(&session::run::runs_dir()?, &plan)?;
     let info = run_info(&p, args, &plan);
     Ok((plan, info, left_out))
 }
 
 /// What a new run imports from where (the account is set by the caller).
-fn run_info(p: &Prepared, args: &MappingArgs, plan: &Outbox) -> RunInfo {
+fn run_info(p: &Prepared, args: &MappingArgs, plan: &OutboxFile) -> RunInfo {
     RunInfo {
         id: session::run::new_id(),
         created_at: chrono::Utc::now().to_rfc3339(),
@@ -548,7 +553,7 @@ fn build_plan(
     mut p: Prepared,
     args: &MappingArgs,
     checks: &AccountChecks,
-) -> CliResult<(Outbox, RunInfo, LeftOut)> {
+) -> CliResult<(OutboxFile, RunInfo, LeftOut)> {
     let source = p.streamed();
     let (plan, found) = session::check::streamed_outbox(source, checks)?;
     let left_out = LeftOut::of(&found.errors, found.rows);
@@ -556,14 +561,14 @@ fn build_plan(
     Ok((plan, info, left_out))
 }
 
-fn plan_text(plan: &Outbox, info: &RunInfo) -> String {
+fn plan_text(plan: &OutboxFile, info: &RunInfo) -> String {
     let (method, path) = info.mode.endpoint();
     let to = if info.account.is_empty() {
         String::new()
     } else {
         format!(" to {}", info.account)
     };
-    let despite = match plan.sent_despite() {
+    let despite = match plan.sent_despite().unwrap_or(0) {
         0 => String::new(),
         n => format!(" ({n} despite an error, marked in the results)"),
     };
@@ -579,7 +584,7 @@ fn plan_text(plan: &Outbox, info: &RunInfo) -> String {
          (errors){orgs}",
         plan.rows(),
         plan.sent_rows(),
-        plan.batches.len(),
+        plan.batches(),
         info.mode,
         plan.skipped.len()
     )
@@ -596,7 +601,7 @@ fn policy_text(policy: InvalidPolicy, left_out: &LeftOut) -> String {
 
 /// `import --dry-run --json`: what would be sent.
 fn dry_run_json(
-    plan: &Outbox,
+    plan: &OutboxFile,
     info: &RunInfo,
     policy: InvalidPolicy,
     left_out: &LeftOut,
@@ -607,8 +612,8 @@ fn dry_run_json(
         "mode": info.mode,
         "rows": plan.rows(),
         "to_send": plan.sent_rows(),
-        "requests": plan.batches.len(),
-        "sent_despite_errors": plan.sent_despite(),
+        "requests": plan.batches(),
+        "sent_despite_errors": plan.sent_despite().unwrap_or(0),
         "organizations_to_create": plan.organizations,
         "organization_requests": run::PlannedOrg::calls(plan.organizations.len()),
         "skipped": plan.skipped.len(),
@@ -662,7 +667,7 @@ fn ask_yes() -> CliResult<bool> {
 }
 
 /// On a terminal, asks before sending; elsewhere `--yes` is required.
-fn confirm(yes: bool, plan: &Outbox, info: &RunInfo) -> CliResult<()> {
+fn confirm(yes: bool, plan: &OutboxFile, info: &RunInfo) -> CliResult<()> {
     if yes {
         return Ok(());
     }

@@ -24,8 +24,10 @@ use futures_util::stream::{FuturesUnordered, StreamExt as _};
 use tokio::sync::mpsc::Sender;
 use tokio_util::sync::CancellationToken;
 
+use super::journal::Replay;
 use super::journal::{CLOCK_ALLOWANCE, Entry, Journal, Open};
-use super::outbox::{Outbox, UserKey};
+use super::outbox::UserKey;
+use super::outbox_file::OutboxFile;
 use super::pacer::{Pacer, backoff, lookup_again, rate_limit_wait};
 use super::{
     EngineOptions, ImportError, ImportEvent, MAX_JOBS, MatchedBy, Outcome, RowOutcome, Summary,
@@ -37,13 +39,15 @@ use crate::zendesk::{
     Answer, BulkEndpoint, Client, JobState, JobStatus, RateInfo, User, ZendeskError,
 };
 
-/// Runs `plan` against Zendesk until every row has an outcome, or until cancelled (then what
-/// is in flight is followed to its end and the journal is left resumable).
+/// Runs the journal's run against Zendesk until every row has an outcome, or until cancelled
+/// (then what is in flight is followed to its end and the journal is left resumable).
+///
+/// What is sent is the run folder's `plan.jsonl`, read batch by batch as it is sent: memory
+/// holds a few numbers per batch and the batches in flight, not the run's bodies.
 ///
 /// A journal opened with [`Journal::open`] continues its run: finished rows stay finished,
 /// accepted jobs are polled, and requests that may have been accepted are looked up first.
 pub async fn run(
-    plan: Outbox,
     client: &Client,
     journal: Journal,
     events: Sender<ImportEvent>,
@@ -51,6 +55,7 @@ pub async fn run(
     options: EngineOptions,
 ) -> Result<Summary, ImportError> {
     let mut journal = journal;
+    let plan = journal.outbox()?;
     let orgs = (&cancel, &options);
     let orgs = super::orgs::create_first(&plan, client, &mut journal, &events, orgs).await?;
     let mut engine = Engine::new(plan, client.clone(), journal, events, options);
@@ -227,11 +232,21 @@ impl Pace {
     }
 }
 
+/// Skipped rows finished by one journal line at most.
+const SKIPPED_PER_LINE: usize = 1_000;
+
+/// Whether the journal holds row `index` finished, or past its job (its email being made
+/// primary: finished here).
+fn finished(replay: &Replay, index: u64) -> bool {
+    replay.finished.contains_key(&index) || replay.making_primary.contains_key(&index)
+}
+
 /// Emails made primary at once: each is two small requests, paced like the rest.
 const PRIMARY_AT_ONCE: usize = 4;
 
 struct Engine {
-    plan: Outbox,
+    /// The batches on disk, read as they are sent and answered.
+    plan: OutboxFile,
     client: Client,
     journal: Journal,
     events: Sender<ImportEvent>,
@@ -239,6 +254,8 @@ struct Engine {
     pacer: Pacer,
     summary: Summary,
     queue: VecDeque<Unit>,
+    /// Batches nothing was sent of yet, sent whole after `queue`.
+    fresh: VecDeque<usize>,
     /// Resends after a back-off (upsert, update).
     delayed: Vec<(Instant, Unit)>,
     /// Create mode: maybe accepted; looked up once due. The count is lookups tried.
@@ -271,7 +288,7 @@ struct Engine {
 
 impl Engine {
     fn new(
-        plan: Outbox,
+        plan: OutboxFile,
         client: Client,
         journal: Journal,
         events: Sender<ImportEvent>,
@@ -292,6 +309,7 @@ impl Engine {
             events,
             options,
             queue: VecDeque::new(),
+            fresh: VecDeque::new(),
             delayed: Vec::new(),
             uncertain: Vec::new(),
             primary: Vec::new(),
@@ -338,77 +356,88 @@ impl Engine {
     }
 
     /// Replays the journal into the queue, the jobs to follow and the requests to look up,
-    /// and finishes the skipped rows.
+    /// and finishes the skipped rows. Batches the journal does not name are sent whole, in
+    /// order, after the rest: nothing is kept per row for them until they are sent.
     async fn start(&mut self) -> Result<(), ImportError> {
-        let replay = self.journal.replay().clone();
+        let replay = self.journal.take_replay();
         self.journal.record(&Entry::Started {
             at: chrono::Utc::now().to_rfc3339(),
             resumed: replay.started,
             jobs: Some(self.concurrency()),
         })?;
-        for outcome in replay.finished.values() {
-            self.summary.count(outcome.outcome);
+        for (_, outcome) in replay.finished.iter() {
+            self.summary.count(outcome);
         }
         for (batch, sent) in &replay.sent {
             if let Some(at) = sent.zendesk_time {
                 self.first_sent.insert(*batch, at);
             }
         }
-        // Rows whose email was being made primary are past their job: that is finished here.
-        let finished: HashSet<u64> = replay
-            .finished
-            .keys()
-            .chain(replay.making_primary.keys())
-            .copied()
-            .collect();
         let now = Instant::now();
         for outcome in replay.making_primary.values() {
-            if let Some(task) = self.primary_task(outcome.clone()) {
+            if let Some(task) = self.primary_task(outcome.clone())? {
                 self.primary.push((now, task));
             }
         }
-        for batch in 0..self.plan.batches.len() {
+        for batch in 0..self.plan.batches() {
+            let Some(&at) = self.plan.batch_ref(batch) else {
+                continue;
+            };
             let open = replay.open.get(&batch).map_or(&[][..], Vec::as_slice);
-            self.replay_batch(batch, open, &finished);
+            let range = at.first_index..at.first_index + at.size as u64;
+            let touched = !open.is_empty()
+                || replay.finished.any_in(range.clone())
+                || replay.making_primary.range(range).next().is_some();
+            if touched {
+                self.replay_batch(batch, open, &replay);
+            } else if at.size > 0 {
+                self.fresh.push_back(batch);
+            }
         }
-        let skipped: Vec<RowOutcome> = self
-            .plan
-            .skipped_rows()
-            .filter(|(index, ..)| !finished.contains(index))
-            .map(|(index, row, reason)| {
-                let key = self.plan.skipped_key(index).cloned().unwrap_or_default();
-                let mut o = RowOutcome::new(row, Outcome::Skipped, &key)
-                    .with_error("Skipped", Some(reason.to_owned()));
-                o.index = index;
-                o
-            })
-            .collect();
         let event = ImportEvent::Started {
             rows: self.summary.rows,
-            batches: self.plan.batches.len(),
+            batches: self.plan.batches(),
             done: Box::new(self.summary.clone()),
         };
         self.emit(event).await;
-        self.resolve(skipped).await
+        // One journal line per thousand: a sheet of errors does not make one huge line.
+        let skipped: Vec<(u64, u32, String)> = self
+            .plan
+            .skipped_rows()
+            .filter(|(index, ..)| !finished(&replay, *index))
+            .map(|(index, row, reason)| (index, row, reason.to_owned()))
+            .collect();
+        drop(replay);
+        for chunk in skipped.chunks(SKIPPED_PER_LINE) {
+            let outcomes = chunk
+                .iter()
+                .map(|(index, row, reason)| {
+                    let key = self.plan.skipped_key(*index).cloned().unwrap_or_default();
+                    let mut o = RowOutcome::new(*row, Outcome::Skipped, &key)
+                        .with_error("Skipped", Some(reason.clone()));
+                    o.index = *index;
+                    o
+                })
+                .collect();
+            self.resolve(outcomes).await?;
+        }
+        Ok(())
     }
 
     /// One batch's unfinished users after a journal replay: jobs to follow, requests that may
     /// have been accepted (looked up in create mode, sent again otherwise), the rest to send.
-    fn replay_batch(&mut self, batch: usize, open: &[Open], finished: &HashSet<u64>) {
-        let planned = &self.plan.batches[batch];
-        let size = planned.rows.len();
+    fn replay_batch(&mut self, batch: usize, open: &[Open], replay: &Replay) {
+        let Some(&planned) = self.plan.batch_ref(batch) else {
+            return;
+        };
+        let size = planned.size;
         // A job accepted for a batch sent more than once may be answering a resend.
-        let requests = self
-            .journal
-            .replay()
-            .sent
-            .get(&batch)
-            .map_or(1, |s| s.requests);
+        let requests = replay.sent.get(&batch).map_or(1, |s| s.requests);
         let unfinished = |positions: &[usize]| -> Vec<usize> {
             positions
                 .iter()
                 .copied()
-                .filter(|&p| p < size && !finished.contains(&planned.index(p)))
+                .filter(|&p| p < size && !finished(replay, planned.first_index + p as u64))
                 .collect()
         };
         let mut taken: HashSet<usize> = HashSet::new();
@@ -449,7 +478,7 @@ impl Engine {
         if !maybe.is_empty() {
             let unit = Unit::new(batch, maybe, attempt);
             // A lost create is looked up before anything is sent again; an update is sent again.
-            if planned_mode(&self.plan, batch) == Mode::Create {
+            if self.plan.mode_of(batch) == Mode::Create {
                 let settle = Instant::now() + self.options.lost_answer_settle;
                 self.uncertain.push((settle, unit, 0));
             } else {
@@ -520,7 +549,11 @@ impl Engine {
         if self.cancelled {
             return followed;
         }
-        followed && self.queue.is_empty() && self.delayed.is_empty() && self.uncertain.is_empty()
+        followed
+            && self.queue.is_empty()
+            && self.fresh.is_empty()
+            && self.delayed.is_empty()
+            && self.uncertain.is_empty()
     }
 
     /// Cancelled, and jobs in flight followed long enough: the run stops with them open in the
@@ -549,7 +582,7 @@ impl Engine {
             );
             let outcomes = self.outcomes_for(&job.unit, |o| {
                 o.with_error("JobDeadline", Some(details.clone()))
-            });
+            })?;
             self.resolve_as(outcomes, Outcome::Unknown).await?;
         }
         Ok(())
@@ -569,7 +602,8 @@ impl Engine {
     /// The next moment something can happen without an answer arriving.
     fn next_wake(&self, now: Instant) -> Instant {
         let mut wake = now + Duration::from_secs(1);
-        let wants_to_send = !self.queue.is_empty() && !self.paused && !self.cancelled;
+        let has_units = !self.queue.is_empty() || !self.fresh.is_empty();
+        let wants_to_send = has_units && !self.paused && !self.cancelled;
         if wants_to_send && self.posting + self.jobs.len() < self.concurrency() {
             wake = wake.min(self.pacer.ready_at());
         }
@@ -612,7 +646,7 @@ impl Engine {
                     break;
                 };
                 let (_, unit, tries) = self.uncertain.remove(at);
-                self.launch_lookup(unit, tries + 1, now);
+                self.launch_lookup(unit, tries + 1, now)?;
             }
         }
         // Also after a cancel: the row's update is in, what is left of it is finished.
@@ -631,7 +665,7 @@ impl Engine {
             && self.posting + self.jobs.len() < self.concurrency()
             && self.pacer.is_ready(now)
         {
-            let Some(unit) = self.queue.pop_front() else {
+            let Some(unit) = self.next_unit() else {
                 break;
             };
             sends.push(self.launch_send(unit, now)?);
@@ -658,11 +692,12 @@ impl Engine {
         }));
     }
 
-    fn launch_lookup(&mut self, unit: Unit, tries: u32, now: Instant) {
+    fn launch_lookup(&mut self, unit: Unit, tries: u32, now: Instant) -> Result<(), ImportError> {
+        let planned = self.plan.batch(unit.batch)?;
         let keys: Vec<(usize, UserKey)> = unit
             .positions
             .iter()
-            .map(|&p| (p, self.plan.batches[unit.batch].keys[p].clone()))
+            .map(|&p| (p, planned.keys[p].clone()))
             .collect();
         let client = self.client.clone();
         self.pacer.sent(now);
@@ -674,6 +709,7 @@ impl Engine {
                 result,
             }
         }));
+        Ok(())
     }
 
     fn launch_primary(&mut self, task: Primary, now: Instant) {
@@ -689,7 +725,7 @@ impl Engine {
     /// Writes the request's `sending` line (the caller syncs it before the request can leave)
     /// and queues the request; the event to announce it comes back.
     fn launch_send(&mut self, mut unit: Unit, now: Instant) -> Result<ImportEvent, ImportError> {
-        let planned = &self.plan.batches[unit.batch];
+        let planned = self.plan.batch(unit.batch)?;
         let body = planned
             .body_for(&unit.positions)
             .and_then(|body| self.orgs.fill(body))
@@ -709,7 +745,7 @@ impl Engine {
             attempt: unit.attempt,
             zendesk_time: Some(zendesk_time),
         })?;
-        let endpoint = endpoint(planned_mode(&self.plan, unit.batch));
+        let endpoint = endpoint(self.plan.mode_of(unit.batch));
         let client = self.client.clone();
         self.posting += 1;
         self.summary.requests += 1;
@@ -756,25 +792,26 @@ impl Engine {
     }
 
     /// The task for a row its job updated, when the row's email is to be made primary.
-    fn primary_task(&self, outcome: RowOutcome) -> Option<Primary> {
+    fn primary_task(&self, outcome: RowOutcome) -> Result<Option<Primary>, ImportError> {
         if outcome.outcome != Outcome::Updated {
-            return None;
+            return Ok(None);
         }
-        let at = self
-            .plan
-            .batches
-            .partition_point(|b| b.first_index <= outcome.index)
-            .checked_sub(1)?;
-        let planned = &self.plan.batches[at];
-        let position = usize::try_from(outcome.index - planned.first_index).ok()?;
-        let key = planned.keys.get(position)?;
-        let planned_id = key.make_primary?;
-        Some(Primary {
+        let Some((at, position)) = self.plan.locate(outcome.index) else {
+            return Ok(None);
+        };
+        let planned = self.plan.batch(at)?;
+        let Some(key) = planned.keys.get(position) else {
+            return Ok(None);
+        };
+        let (Some(planned_id), Some(email)) = (key.make_primary, key.email.clone()) else {
+            return Ok(None);
+        };
+        Ok(Some(Primary {
             user_id: outcome.user_id.unwrap_or(planned_id),
-            email: key.email.clone()?,
+            email,
             outcome,
             failures: 0,
-        })
+        }))
     }
 
     /// A finished job's rows: those whose email is to be made primary go on (journalled
@@ -783,7 +820,7 @@ impl Engine {
         let mut done = Vec::new();
         let mut later = Vec::new();
         for o in outcomes {
-            match self.primary_task(o.clone()) {
+            match self.primary_task(o.clone())? {
                 Some(task) => later.push(task),
                 None => done.push(o),
             }
@@ -923,7 +960,7 @@ impl Engine {
             positions: unit.positions.clone(),
         })?;
         let (code, details) = refusal_text(&error);
-        let outcomes = self.outcomes_for(&unit, |o| o.with_error(code.clone(), details.clone()));
+        let outcomes = self.outcomes_for(&unit, |o| o.with_error(code.clone(), details.clone()))?;
         self.resolve_as(outcomes, Outcome::Failed).await
     }
 
@@ -953,10 +990,10 @@ impl Engine {
         if unit.attempt >= self.options.max_attempts {
             let details = format!("no answer after {} attempts: {error}", unit.attempt);
             let outcomes =
-                self.outcomes_for(&unit, |o| o.with_error("NoAnswer", Some(details.clone())));
+                self.outcomes_for(&unit, |o| o.with_error("NoAnswer", Some(details.clone())))?;
             return self.resolve_as(outcomes, Outcome::Unknown).await;
         }
-        if planned_mode(&self.plan, unit.batch) == Mode::Create {
+        if self.plan.mode_of(unit.batch) == Mode::Create {
             let until = Instant::now() + self.options.lost_answer_settle;
             let batch = unit.batch;
             self.uncertain.push((until, unit, 0));
@@ -1101,7 +1138,7 @@ impl Engine {
         let job = self.jobs.remove(at);
         let took = job.accepted_at.elapsed();
         self.job_time.done(took);
-        let mut outcomes = self.job_outcomes(&job.unit, &status);
+        let mut outcomes = self.job_outcomes(&job.unit, &status)?;
         if job.unit.after_lookup {
             self.recheck_taken(&job.unit, &mut outcomes)?;
         }
@@ -1179,7 +1216,7 @@ impl Engine {
         unit: &Unit,
         outcomes: &mut Vec<RowOutcome>,
     ) -> Result<(), ImportError> {
-        let planned = &self.plan.batches[unit.batch];
+        let planned = self.plan.batch(unit.batch)?;
         let taken: HashSet<u32> = outcomes
             .iter()
             .filter(|o| o.outcome == Outcome::Failed && is_taken(o.details.as_deref()))
@@ -1260,7 +1297,7 @@ impl Engine {
             return self.on_held_looked_up(unit, since, &found).await;
         }
         let since = self.first_sent.get(&unit.batch).copied();
-        let planned = &self.plan.batches[unit.batch];
+        let planned = self.plan.batch(unit.batch)?;
         let mut outcomes = Vec::new();
         let mut resend = Vec::new();
         for &p in &unit.positions {
@@ -1323,7 +1360,7 @@ impl Engine {
         since: Instant,
         found: &HashMap<usize, u64>,
     ) -> Result<(), ImportError> {
-        let planned = &self.plan.batches[unit.batch];
+        let planned = self.plan.batch(unit.batch)?;
         let waited = since.elapsed();
         let lagging = waited < self.options.search_lag;
         let mut outcomes = Vec::new();
@@ -1395,13 +1432,17 @@ impl Engine {
         }
         let details = format!("the answer was lost and the lookup failed: {error}");
         let outcomes =
-            self.outcomes_for(&unit, |o| o.with_error("NoAnswer", Some(details.clone())));
+            self.outcomes_for(&unit, |o| o.with_error("NoAnswer", Some(details.clone())))?;
         self.resolve_as(outcomes, Outcome::Unknown).await
     }
 
     /// Each row of a finished job: by its result, or unknown when there is none.
-    fn job_outcomes(&self, unit: &Unit, status: &JobStatus) -> Vec<RowOutcome> {
-        let planned = &self.plan.batches[unit.batch];
+    fn job_outcomes(
+        &self,
+        unit: &Unit,
+        status: &JobStatus,
+    ) -> Result<Vec<RowOutcome>, ImportError> {
+        let planned = self.plan.batch(unit.batch)?;
         let base = |p: usize, outcome| planned.outcome(p, outcome);
         if status.status != JobState::Completed {
             let word = status.status.as_str();
@@ -1410,11 +1451,11 @@ impl Engine {
                 .clone()
                 .unwrap_or_else(|| format!("the job ended {word}"));
             let code = format!("Job{}", capitalised(word));
-            return unit
+            return Ok(unit
                 .positions
                 .iter()
                 .map(|&p| base(p, Outcome::Unknown).with_error(code.clone(), Some(details.clone())))
-                .collect();
+                .collect());
         }
         let sent: Vec<serde_json::Value> = unit
             .positions
@@ -1457,7 +1498,7 @@ impl Engine {
             }
             by_position[matched.position] = Some(o);
         }
-        by_position
+        Ok(by_position
             .into_iter()
             .enumerate()
             .map(|(i, o)| {
@@ -1472,15 +1513,31 @@ impl Engine {
                     )
                 })
             })
-            .collect()
+            .collect())
     }
 
-    fn outcomes_for(&self, unit: &Unit, f: impl Fn(RowOutcome) -> RowOutcome) -> Vec<RowOutcome> {
-        let planned = &self.plan.batches[unit.batch];
-        unit.positions
+    fn outcomes_for(
+        &self,
+        unit: &Unit,
+        f: impl Fn(RowOutcome) -> RowOutcome,
+    ) -> Result<Vec<RowOutcome>, ImportError> {
+        let planned = self.plan.batch(unit.batch)?;
+        Ok(unit
+            .positions
             .iter()
             .map(|&p| f(planned.outcome(p, Outcome::Unknown)))
-            .collect()
+            .collect())
+    }
+
+    /// The next users to send: a resend or a replayed batch first, then the next batch
+    /// nothing was sent of.
+    fn next_unit(&mut self) -> Option<Unit> {
+        if let Some(unit) = self.queue.pop_front() {
+            return Some(unit);
+        }
+        let batch = self.fresh.pop_front()?;
+        let size = self.plan.batch_ref(batch).map_or(0, |b| b.size);
+        Some(Unit::new(batch, (0..size).collect(), 0))
     }
 
     async fn resolve_as(
@@ -1603,15 +1660,6 @@ async fn pause_changed(pause: &mut Option<tokio::sync::watch::Receiver<bool>>) -
         return std::future::pending().await;
     }
     *rx.borrow_and_update()
-}
-
-/// The mode whose endpoint batch `batch` goes to: its own (users a create moved to
-/// `update_many`), else the plan's.
-fn planned_mode(plan: &Outbox, batch: usize) -> Mode {
-    plan.batches
-        .get(batch)
-        .and_then(|b| b.sent_as)
-        .unwrap_or(plan.mode)
 }
 
 fn endpoint(mode: Mode) -> BulkEndpoint {

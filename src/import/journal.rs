@@ -11,19 +11,19 @@
 //! costs one sync, not 60, between a job's end and the next request. Nothing here holds a
 //! secret: no header, token or password.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fs::{self, File, OpenOptions};
-use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::io::{BufRead, BufReader, BufWriter, Read as _, Seek as _, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use super::orgs::{OrgOutcome, PlannedOrg};
-use super::outbox::{Outbox, OutboxBatch, UserKey};
+use super::outbox::{Outbox, UserKey};
+use super::outbox_file::OutboxFile;
 use super::{Outcome, RowOutcome, Summary};
 use crate::payload::Mode;
 
@@ -61,11 +61,11 @@ const RUN_JSON_ADVICE: &str = "it names the account, file and mode of the run, w
      resumed without it: restore it from a backup, or import the file again in upsert mode \
      (users already created are updated, not created twice)";
 /// What to do about a damaged `plan.jsonl`.
-const PLAN_ADVICE: &str = "it holds what the run sends, which cannot be resumed without it: \
+pub(crate) const PLAN_ADVICE: &str = "it holds what the run sends, which cannot be resumed without it: \
      restore it from a backup, or import the file again in upsert mode (users already created \
      are updated, not created twice)";
 
-fn io(path: &Path, action: &'static str) -> impl FnOnce(std::io::Error) -> JournalError {
+pub(crate) fn io(path: &Path, action: &'static str) -> impl FnOnce(std::io::Error) -> JournalError {
     let path = path.to_path_buf();
     move |source| JournalError::Io {
         path,
@@ -261,8 +261,9 @@ pub struct OrgReplay {
 /// What the journal says so far.
 #[derive(Debug, Clone, Default)]
 pub struct Replay {
-    /// Finished rows, by index.
-    pub finished: BTreeMap<u64, RowOutcome>,
+    /// Finished rows, by index: how each ended, in a byte a row (the outcomes themselves are
+    /// read from the journal when wanted: [`each_outcome`]).
+    pub finished: Finished,
     /// Rows updated by their job whose email is not made primary yet, by index.
     pub making_primary: BTreeMap<u64, RowOutcome>,
     /// Batches with a request or job open, by batch.
@@ -280,6 +281,95 @@ pub struct Replay {
     /// Finished rows of a journal written before rows had an index, by sheet row, until
     /// [`Replay::adopt_legacy`] matches them to the plan.
     legacy: BTreeMap<u32, RowOutcome>,
+    /// Every finished row's outcome whole, by index: kept only when asked (an old journal's
+    /// report: [`legacy_outcomes`]).
+    whole: Option<BTreeMap<u64, RowOutcome>>,
+}
+
+/// How each finished row ended, by index: one byte a row, in pages allocated as rows finish.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Finished {
+    pages: BTreeMap<u64, Box<[u8]>>,
+    len: usize,
+}
+
+/// Rows per page of [`Finished`].
+const PAGE: u64 = 4096;
+
+impl Finished {
+    fn code(outcome: Outcome) -> u8 {
+        match outcome {
+            Outcome::Created => 1,
+            Outcome::Updated => 2,
+            Outcome::Failed => 3,
+            Outcome::Skipped => 4,
+            Outcome::Unknown => 5,
+            Outcome::NotSent => 6,
+        }
+    }
+
+    fn outcome(code: u8) -> Option<Outcome> {
+        Some(match code {
+            1 => Outcome::Created,
+            2 => Outcome::Updated,
+            3 => Outcome::Failed,
+            4 => Outcome::Skipped,
+            5 => Outcome::Unknown,
+            6 => Outcome::NotSent,
+            _ => return None,
+        })
+    }
+
+    /// Row `index` ended so (a later end replaces an earlier one).
+    pub fn insert(&mut self, index: u64, outcome: Outcome) {
+        let page = self
+            .pages
+            .entry(index / PAGE)
+            .or_insert_with(|| vec![0; PAGE as usize].into_boxed_slice());
+        let slot = &mut page[(index % PAGE) as usize];
+        if *slot == 0 {
+            self.len += 1;
+        }
+        *slot = Self::code(outcome);
+    }
+
+    /// How row `index` ended, when it did.
+    pub fn get(&self, index: u64) -> Option<Outcome> {
+        let page = self.pages.get(&(index / PAGE))?;
+        Self::outcome(page[(index % PAGE) as usize])
+    }
+
+    pub fn contains_key(&self, index: &u64) -> bool {
+        self.get(*index).is_some()
+    }
+
+    /// Rows finished.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The finished rows' indexes and ends, in index order.
+    pub fn iter(&self) -> impl Iterator<Item = (u64, Outcome)> + '_ {
+        self.pages.iter().flat_map(|(page, codes)| {
+            (page * PAGE..)
+                .zip(codes.iter())
+                .filter_map(|(index, &code)| Some((index, Self::outcome(code)?)))
+        })
+    }
+
+    /// The finished rows' indexes, in order.
+    pub fn keys(&self) -> impl Iterator<Item = u64> + '_ {
+        self.iter().map(|(index, _)| index)
+    }
+
+    /// Whether any row in `range` is finished.
+    pub fn any_in(&self, range: std::ops::Range<u64>) -> bool {
+        range.into_iter().any(|index| self.contains_key(&index))
+    }
 }
 
 impl Replay {
@@ -350,35 +440,44 @@ impl Replay {
             if outcome.index == RowOutcome::LEGACY_INDEX {
                 self.legacy.insert(outcome.row, outcome);
             } else {
-                self.finished.insert(outcome.index, outcome);
+                self.finish(outcome);
             }
+        }
+    }
+
+    fn finish(&mut self, outcome: RowOutcome) {
+        self.finished.insert(outcome.index, outcome.outcome);
+        if let Some(whole) = &mut self.whole {
+            whole.insert(outcome.index, outcome);
         }
     }
 
     /// Gives each legacy outcome the index of the first unfinished plan row with its sheet
     /// row (such journals come from plans whose sheet rows were unique).
-    fn adopt_legacy(&mut self, plan: &Outbox) {
+    fn adopt_legacy(&mut self, plan: &OutboxFile) -> Result<(), JournalError> {
         if self.legacy.is_empty() {
-            return;
+            return Ok(());
         }
-        let sent = plan
-            .batches
-            .iter()
-            .flat_map(|b| (0..b.rows.len()).map(move |p| (b.index(p), b.rows[p])));
+        let mut sent = Vec::new();
+        for b in 0..plan.batches() {
+            let batch = plan.read(b)?;
+            sent.extend((0..batch.rows.len()).map(|p| (batch.index(p), batch.rows[p])));
+        }
         let skipped = plan.skipped_rows().map(|(index, row, _)| (index, row));
-        for (index, row) in sent.chain(skipped) {
+        for (index, row) in sent.into_iter().chain(skipped) {
             if self.finished.contains_key(&index) {
                 continue;
             }
             if let Some(mut outcome) = self.legacy.remove(&row) {
                 outcome.index = index;
-                self.finished.insert(index, outcome);
+                self.finish(outcome);
             }
         }
+        Ok(())
     }
 
     /// The positions of `batch` not finished and not in an accepted job.
-    fn unsettled(&self, batch: usize, planned: &OutboxBatch) -> Vec<usize> {
+    fn unsettled(&self, batch: usize, (size, first): (usize, u64)) -> Vec<usize> {
         let in_job: Vec<usize> = self
             .open
             .get(&batch)
@@ -391,8 +490,8 @@ impl Replay {
             .flatten()
             .copied()
             .collect();
-        (0..planned.rows.len())
-            .filter(|&p| !self.finished.contains_key(&planned.index(p)) && !in_job.contains(&p))
+        (0..size)
+            .filter(|&p| !self.finished.contains_key(&(first + p as u64)) && !in_job.contains(&p))
             .collect()
     }
 }
@@ -457,37 +556,55 @@ pub fn new_run_id() -> String {
 
 /// The first line of `plan.jsonl`.
 #[derive(Debug, Serialize, Deserialize)]
-struct PlanHead {
-    mode: Mode,
-    batches: usize,
-    skipped: Vec<(u32, String)>,
+pub(crate) struct PlanHead {
+    pub(crate) mode: Mode,
+    pub(crate) batches: usize,
+    pub(crate) skipped: Vec<(u32, String)>,
     /// Whom skipped rows name, by place in `skipped` (plans before it had none).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    skipped_keys: BTreeMap<usize, UserKey>,
+    pub(crate) skipped_keys: BTreeMap<usize, UserKey>,
     /// The organizations created before the users (plans before them had none).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    organizations: Vec<PlannedOrg>,
+    pub(crate) organizations: Vec<PlannedOrg>,
 }
 
 /// Every further line: one batch.
-#[derive(Debug, Serialize, Deserialize)]
-struct PlanLine<B> {
-    rows: Vec<u32>,
-    keys: Vec<UserKey>,
-    body: B,
+#[derive(Debug, Deserialize)]
+pub(crate) struct PlanLine<B> {
+    pub(crate) rows: Vec<u32>,
+    pub(crate) keys: Vec<UserKey>,
+    pub(crate) body: B,
     /// The batch's own mode when not the plan's (plans written before it have none).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    sent_as: Option<Mode>,
+    #[serde(default)]
+    pub(crate) sent_as: Option<Mode>,
+}
+
+/// A batch line as written, borrowing what it holds.
+#[derive(Serialize)]
+pub(crate) struct PlanLineRef<'a, B> {
+    pub(crate) rows: &'a [u32],
+    pub(crate) keys: &'a [UserKey],
+    pub(crate) body: &'a B,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) sent_as: Option<Mode>,
 }
 
 impl Journal {
     /// Makes the run folder `runs/<info.id>` with `run.json` and `plan.jsonl`, and locks it.
     pub fn create(runs: &Path, info: &RunInfo, plan: &Outbox) -> Result<Self, JournalError> {
+        Self::create_with(runs, info, |path| write_plan(path, plan))
+    }
+
+    fn create_with(
+        runs: &Path,
+        info: &RunInfo,
+        write_plan: impl FnOnce(&Path) -> Result<(), JournalError>,
+    ) -> Result<Self, JournalError> {
         let dir = runs.join(&info.id);
         fs::create_dir_all(&dir).map_err(io(&dir, "cannot create the run folder"))?;
         let lock = RunLock::take(&dir)?;
         write_json(&dir.join("run.json"), info)?;
-        write_plan(&dir.join("plan.jsonl"), plan)?;
+        write_plan(&dir.join("plan.jsonl"))?;
         let path = dir.join("journal.jsonl");
         let file = OpenOptions::new()
             .create_new(true)
@@ -504,6 +621,21 @@ impl Journal {
         })
     }
 
+    /// Makes the run folder `runs/<info.id>` of an outbox written to a spool (its batches
+    /// copied into `plan.jsonl`), and locks it.
+    pub fn create_from(
+        runs: &Path,
+        info: &RunInfo,
+        plan: &OutboxFile,
+    ) -> Result<Self, JournalError> {
+        Self::create_with(runs, info, |path| plan.write_plan(path))
+    }
+
+    /// The run's outbox, read from its `plan.jsonl` batch by batch as it is used.
+    pub fn outbox(&self) -> Result<OutboxFile, JournalError> {
+        OutboxFile::open(&self.dir.join("plan.jsonl"))
+    }
+
     /// Opens an existing run folder and locks it: what was run, the plan, and the journal
     /// replayed.
     ///
@@ -511,13 +643,13 @@ impl Journal {
     /// missing, empty or has an unreadable line cannot say which requests left: every batch's
     /// unfinished users are then recorded as maybe sent, so the engine looks them up before
     /// sending anything ([`Replay::damage`] says why).
-    pub fn open(dir: &Path) -> Result<(RunInfo, Outbox, Self), JournalError> {
+    pub fn open(dir: &Path) -> Result<(RunInfo, OutboxFile, Self), JournalError> {
         let lock = RunLock::take(dir)?;
         let info: RunInfo = read_json(&dir.join("run.json"), RUN_JSON_ADVICE)?;
-        let plan = read_plan(&dir.join("plan.jsonl"))?;
+        let plan = OutboxFile::open(&dir.join("plan.jsonl"))?;
         let path = dir.join("journal.jsonl");
         let mut replay = read_journal(&path, true)?;
-        replay.adopt_legacy(&plan);
+        replay.adopt_legacy(&plan)?;
         let file = OpenOptions::new()
             .create(true)
             .append(true)
@@ -533,8 +665,11 @@ impl Journal {
         if journal.replay.damage.is_some() {
             // The journal's own times may be lost with it: the run's start is before any.
             let run_start = zendesk_time_before(&info.created_at);
-            for (batch, planned) in plan.batches.iter().enumerate() {
-                let positions = journal.replay.unsettled(batch, planned);
+            for batch in 0..plan.batches() {
+                let Some(at) = plan.batch_ref(batch) else {
+                    continue;
+                };
+                let positions = journal.replay.unsettled(batch, (at.size, at.first_index));
                 let since = journal.replay.sent.get(&batch).and_then(|s| s.zendesk_time);
                 journal.maybe_sent(batch, positions, since.or(run_start))?;
             }
@@ -556,6 +691,11 @@ impl Journal {
 
     pub fn replay(&self) -> &Replay {
         &self.replay
+    }
+
+    /// The replay, handed over once (the engine's start); what is left is empty.
+    pub(crate) fn take_replay(&mut self) -> Replay {
+        std::mem::take(&mut self.replay)
     }
 
     /// Records that these users of `batch` may be in Zendesk already, so the engine looks
@@ -769,10 +909,10 @@ fn write_plan(path: &Path, plan: &Outbox) -> Result<(), JournalError> {
                 reason: "a batch body is not JSON".into(),
                 advice: "nothing was written to Zendesk; please report this",
             })?;
-        let line = PlanLine {
-            rows: batch.rows.clone(),
-            keys: batch.keys.clone(),
-            body,
+        let line = PlanLineRef {
+            rows: &batch.rows,
+            keys: &batch.keys,
+            body: &body,
             sent_as: batch.sent_as,
         };
         serde_json::to_writer(&mut out, &line).map_err(encode)?;
@@ -781,45 +921,6 @@ fn write_plan(path: &Path, plan: &Outbox) -> Result<(), JournalError> {
         .and_then(|()| out.flush())
         .and_then(|()| out.get_ref().sync_all())
         .map_err(io(path, "cannot write"))
-}
-
-fn read_plan(path: &Path) -> Result<Outbox, JournalError> {
-    let file = File::open(path).map_err(io(path, "cannot read"))?;
-    let mut lines = BufReader::new(file).lines().enumerate();
-    let corrupt = |line: usize, reason: String| JournalError::Corrupt {
-        path: path.to_path_buf(),
-        line: line + 1,
-        reason,
-        advice: PLAN_ADVICE,
-    };
-    let Some((_, head)) = lines.next() else {
-        return Err(corrupt(0, "empty plan".into()));
-    };
-    let head = head.map_err(io(path, "cannot read"))?;
-    let head: PlanHead = serde_json::from_str(&head).map_err(|e| corrupt(0, e.to_string()))?;
-    let mut plan = Outbox::new(head.mode);
-    plan.skipped = head.skipped;
-    plan.skipped_keys = head.skipped_keys;
-    plan.organizations = head.organizations;
-    for (n, line) in lines {
-        let line = line.map_err(io(path, "cannot read"))?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        let batch: PlanLine<Box<RawValue>> =
-            serde_json::from_str(&line).map_err(|e| corrupt(n, e.to_string()))?;
-        plan.batches.push(OutboxBatch {
-            first_index: plan.sent_rows() as u64,
-            rows: batch.rows,
-            keys: batch.keys,
-            body: Bytes::from(batch.body.get().to_owned()),
-            sent_as: batch.sent_as,
-        });
-    }
-    if plan.batches.len() != head.batches {
-        return Err(corrupt(0, "the plan is incomplete".into()));
-    }
-    Ok(plan)
 }
 
 /// The user the run in `dir` sends for its row at `index`, as `plan.jsonl` holds it (the
@@ -889,31 +990,45 @@ fn with_organization_id(
 /// off when `repair` (the run is locked), ignored otherwise. Unreadable lines are skipped and
 /// the first one noted as [`Damage`].
 fn read_journal(path: &Path, repair: bool) -> Result<Replay, JournalError> {
-    let mut replay = Replay::default();
-    let mut bytes = match fs::read(path) {
-        Ok(bytes) => bytes,
+    read_journal_into(path, repair, Replay::default())
+}
+
+/// [`read_journal`] into `replay` (one that keeps every outcome whole, for old journals),
+/// line by line: memory holds one line, not the file.
+fn read_journal_into(
+    path: &Path,
+    repair: bool,
+    mut replay: Replay,
+) -> Result<Replay, JournalError> {
+    let file = match File::open(path) {
+        Ok(file) => file,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             replay.damage = Some(Damage::Missing);
             return Ok(replay);
         }
         Err(e) => return Err(io(path, "cannot read")(e)),
     };
-    let whole = bytes
-        .iter()
-        .rposition(|&b| b == b'\n')
-        .map_or(0, |at| at + 1);
-    if whole < bytes.len() {
-        bytes.truncate(whole);
-        if repair {
-            cut_torn_tail(path, whole as u64)?;
-        }
-    }
+    let mut reader = BufReader::new(file);
+    let mut line = Vec::new();
+    let mut whole = 0u64;
     let mut entries = 0;
-    for (n, line) in bytes.split(|&b| b == b'\n').enumerate() {
+    for n in 0.. {
+        let read = next_line(&mut reader, &mut line, path)?;
+        if read == 0 {
+            break;
+        }
+        if line.last() != Some(&b'\n') {
+            // Bytes after the last line break: a line torn by a crash.
+            if repair {
+                cut_torn_tail(path, whole)?;
+            }
+            break;
+        }
+        whole += read as u64;
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        match serde_json::from_slice::<Entry>(line) {
+        match serde_json::from_slice::<Entry>(&line) {
             Ok(entry) => {
                 entries += 1;
                 replay.apply(entry);
@@ -932,6 +1047,19 @@ fn read_journal(path: &Path, repair: bool) -> Result<Replay, JournalError> {
     Ok(replay)
 }
 
+/// The next line of `reader` (of the file at `path`) into `line`, with its line break when it
+/// has one; its length, 0 at the end.
+pub(crate) fn next_line(
+    reader: &mut impl BufRead,
+    line: &mut Vec<u8>,
+    path: &Path,
+) -> Result<usize, JournalError> {
+    line.clear();
+    reader
+        .read_until(b'\n', line)
+        .map_err(io(path, "cannot read"))
+}
+
 fn cut_torn_tail(path: &Path, len: u64) -> Result<(), JournalError> {
     OpenOptions::new()
         .write(true)
@@ -942,24 +1070,151 @@ fn cut_torn_tail(path: &Path, len: u64) -> Result<(), JournalError> {
 
 /// Every row finished in a run folder, in the plan's order.
 pub fn outcomes(dir: &Path) -> Result<Vec<RowOutcome>, JournalError> {
-    let mut replay = read_journal(&dir.join("journal.jsonl"), false)?;
-    if !replay.legacy.is_empty() {
-        replay.adopt_legacy(&read_plan(&dir.join("plan.jsonl"))?);
+    let mut all = Vec::new();
+    each_outcome(dir, |o| {
+        all.push(o);
+        Ok::<(), JournalError>(())
+    })?;
+    Ok(all)
+}
+
+/// Parsed journal lines kept at once while [`each_outcome`] hands rows out in order.
+const LINES_KEPT: usize = 64;
+
+/// Every row finished in a run folder, in the plan's order, handed to `f` one at a time.
+///
+/// The journal is read twice: first for the line that holds each row's last outcome (four
+/// bytes a row), then those lines, a few parsed at a time (a job's rows are on one line, and
+/// the jobs in flight at once end near each other in the file). Memory does not hold every
+/// outcome, however many rows the run has. A journal from before rows had an index is read
+/// whole, as it always was.
+pub fn each_outcome<E: From<JournalError>>(
+    dir: &Path,
+    mut f: impl FnMut(RowOutcome) -> Result<(), E>,
+) -> Result<(), E> {
+    let path = dir.join("journal.jsonl");
+    let Some(table) = outcome_lines(dir, &path)? else {
+        return legacy_outcomes(dir)?.into_iter().try_for_each(f);
+    };
+    if table.lines.is_empty() {
+        return Ok(());
     }
-    Ok(replay.finished.into_values().collect())
+    let mut file = File::open(&path).map_err(io(&path, "cannot read"))?;
+    let mut kept: VecDeque<(u32, HashMap<u64, RowOutcome>)> = VecDeque::new();
+    let mut text = Vec::new();
+    for (index, &line) in (0u64..).zip(&table.at) {
+        if line == 0 {
+            continue;
+        }
+        let place = match kept.iter().position(|(l, _)| *l == line) {
+            Some(place) => place,
+            None => {
+                let (offset, len) = table.lines[line as usize - 1];
+                text.resize(len, 0);
+                file.seek(SeekFrom::Start(offset))
+                    .and_then(|_| file.read_exact(&mut text))
+                    .map_err(io(&path, "cannot read"))?;
+                let outcomes = resolved_in(serde_json::from_slice(&text).ok()).unwrap_or_default();
+                if kept.len() >= LINES_KEPT {
+                    kept.pop_front();
+                }
+                kept.push_back((line, outcomes.into_iter().map(|o| (o.index, o)).collect()));
+                kept.len() - 1
+            }
+        };
+        if let Some(outcome) = kept[place].1.remove(&index) {
+            f(outcome)?;
+        }
+    }
+    Ok(())
+}
+
+/// Where each row's last outcome is in a journal: line numbers (from 1; 0 for none) by row
+/// index, and each line's offset and length.
+struct OutcomeLines {
+    at: Vec<u32>,
+    lines: Vec<(u64, usize)>,
+}
+
+/// The first pass of [`each_outcome`]; `None` for a journal with outcomes from before rows
+/// had an index (or with an index past the run's rows).
+fn outcome_lines(dir: &Path, path: &Path) -> Result<Option<OutcomeLines>, JournalError> {
+    // An index past every row the run can have (a legacy one is `u64::MAX`) is read the old way.
+    let rows = read_json::<RunInfo>(&dir.join("run.json"), RUN_JSON_ADVICE).map_or(0, |i| i.rows);
+    let limit = rows.saturating_add(1 << 20);
+    let mut table = OutcomeLines {
+        at: Vec::new(),
+        lines: Vec::new(),
+    };
+    let file = match File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Some(table)),
+        Err(e) => return Err(io(path, "cannot read")(e)),
+    };
+    let mut reader = BufReader::new(file);
+    let mut text = Vec::new();
+    let mut offset = 0u64;
+    loop {
+        let read = next_line(&mut reader, &mut text, path)?;
+        // The end, or a line torn by a crash (ignored, as the replay does).
+        if read == 0 || text.last() != Some(&b'\n') {
+            break;
+        }
+        let start = offset;
+        offset += read as u64;
+        let Some(outcomes) = resolved_in(serde_json::from_slice(&text).ok()) else {
+            continue;
+        };
+        let line = u32::try_from(table.lines.len() + 1).unwrap_or(u32::MAX);
+        table.lines.push((start, read));
+        for o in &outcomes {
+            let Some(index) = usize::try_from(o.index).ok().filter(|_| o.index < limit) else {
+                return Ok(None);
+            };
+            if table.at.len() <= index {
+                table.at.resize(index + 1, 0);
+            }
+            table.at[index] = line;
+        }
+    }
+    Ok(Some(table))
+}
+
+/// The rows a journal line finishes (`resolved`, and those a `making_primary` line settles).
+fn resolved_in(entry: Option<Entry>) -> Option<Vec<RowOutcome>> {
+    match entry? {
+        Entry::Resolved { outcomes }
+        | Entry::MakingPrimary {
+            resolved: outcomes, ..
+        } => Some(outcomes),
+        _ => None,
+    }
+}
+
+/// Every finished row of a journal from before rows had an index, matched to the plan.
+fn legacy_outcomes(dir: &Path) -> Result<Vec<RowOutcome>, JournalError> {
+    let whole = Replay {
+        whole: Some(BTreeMap::new()),
+        ..Replay::default()
+    };
+    let mut replay = read_journal_into(&dir.join("journal.jsonl"), false, whole)?;
+    if !replay.legacy.is_empty() {
+        replay.adopt_legacy(&OutboxFile::open(&dir.join("plan.jsonl"))?)?;
+    }
+    Ok(replay.whole.unwrap_or_default().into_values().collect())
 }
 
 /// Every row of a run folder in the plan's order: how each finished, and the rows the run
 /// has not finished (cancelled or interrupted) as [`Outcome::NotSent`], saying whether they
 /// may have left.
 pub fn rows(dir: &Path) -> Result<Vec<RowOutcome>, JournalError> {
-    let plan = read_plan(&dir.join("plan.jsonl"))?;
-    let mut replay = read_journal(&dir.join("journal.jsonl"), false)?;
-    if !replay.legacy.is_empty() {
-        replay.adopt_legacy(&plan);
-    }
+    let plan = OutboxFile::open(&dir.join("plan.jsonl"))?;
+    let replay = read_journal(&dir.join("journal.jsonl"), false)?;
+    let mut finished: BTreeMap<u64, RowOutcome> =
+        outcomes(dir)?.into_iter().map(|o| (o.index, o)).collect();
     let mut rows = Vec::with_capacity(plan.rows());
-    for (b, batch) in plan.batches.iter().enumerate() {
+    for b in 0..plan.batches() {
+        let batch = plan.read(b)?;
         let left: std::collections::HashSet<usize> = replay
             .open
             .get(&b)
@@ -971,7 +1226,7 @@ pub fn rows(dir: &Path) -> Result<Vec<RowOutcome>, JournalError> {
             .copied()
             .collect();
         for p in 0..batch.rows.len() {
-            let row = replay.finished.remove(&batch.index(p)).unwrap_or_else(|| {
+            let row = finished.remove(&batch.index(p)).unwrap_or_else(|| {
                 let mut o = batch.outcome(p, Outcome::NotSent);
                 if replay.making_primary.contains_key(&batch.index(p)) {
                     o.details = Some(
@@ -995,8 +1250,7 @@ pub fn rows(dir: &Path) -> Result<Vec<RowOutcome>, JournalError> {
         }
     }
     for (index, row, reason) in plan.skipped_rows() {
-        let finished = replay.finished.remove(&index);
-        rows.push(finished.unwrap_or_else(|| {
+        rows.push(finished.remove(&index).unwrap_or_else(|| {
             let key = plan.skipped_key(index).cloned().unwrap_or_default();
             let mut o = RowOutcome::new(row, Outcome::NotSent, &key);
             o.index = index;
@@ -1011,7 +1265,7 @@ pub fn rows(dir: &Path) -> Result<Vec<RowOutcome>, JournalError> {
 /// those not finished (cancelled or interrupted) as [`Outcome::NotSent`]. Empty for a run
 /// that creates none.
 pub fn organizations(dir: &Path) -> Result<Vec<OrgOutcome>, JournalError> {
-    let plan = read_plan(&dir.join("plan.jsonl"))?;
+    let plan = OutboxFile::open(&dir.join("plan.jsonl"))?;
     if plan.organizations.is_empty() {
         return Ok(Vec::new());
     }
@@ -1069,8 +1323,9 @@ fn listing(dir: &Path) -> Option<RunListing> {
         pending: info.rows,
         ..Summary::default()
     };
-    for outcome in replay.finished.values().chain(replay.legacy.values()) {
-        done.count(outcome.outcome);
+    let legacy = replay.legacy.values().map(|o| o.outcome);
+    for outcome in replay.finished.iter().map(|(_, o)| o).chain(legacy) {
+        done.count(outcome);
     }
     let complete = replay.finished_summary.is_some_and(|s| !s.cancelled) && done.pending == 0;
     Some(RunListing {
@@ -1136,7 +1391,8 @@ fn unreadable_runs(runs: &Path, list: &[RunListing]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::import::Outcome;
+    use crate::import::{OutboxBatch, Outcome};
+    use bytes::Bytes;
 
     fn plan() -> Outbox {
         let mut plan = Outbox::new(Mode::Create);
@@ -1186,7 +1442,7 @@ mod tests {
         drop(journal);
         let (read_info, read_plan, journal) = Journal::open(&tmp.path().join("r1")).unwrap();
         assert_eq!(read_info, info);
-        assert_eq!(read_plan, plan());
+        assert_eq!(read_plan.load().unwrap(), plan());
         let open = &journal.replay().open[&0];
         assert!(matches!(
             open.as_slice(),
@@ -1196,6 +1452,74 @@ mod tests {
         let listed = list_runs(tmp.path());
         assert_eq!((listed.len(), listed[0].done.pending), (1, 2));
         assert_eq!(find_run(tmp.path(), None).unwrap(), tmp.path().join("r1"));
+    }
+
+    /// Outcomes come in plan order from lines in any order, the last line naming a row wins,
+    /// a row waiting for its primary email is not finished, and the report written from the
+    /// journal row by row is the one written from every outcome in memory.
+    #[test]
+    fn outcomes_stream_in_plan_order_and_the_report_matches() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut journal = Journal::create(tmp.path(), &info(), &plan()).unwrap();
+        let outcome = |index: u64, row: u32, outcome: Outcome| {
+            let mut o = RowOutcome::new(row, outcome, &UserKey::default());
+            o.index = index;
+            o
+        };
+        let mut failed = outcome(0, 2, Outcome::Failed);
+        failed.details = Some("=taken".into());
+        for entry in [
+            Entry::Resolved {
+                outcomes: vec![outcome(2, 4, Outcome::Skipped)],
+            },
+            Entry::MakingPrimary {
+                outcomes: vec![outcome(1, 3, Outcome::Updated)],
+                resolved: vec![outcome(0, 2, Outcome::Unknown)],
+            },
+            Entry::Resolved {
+                outcomes: vec![failed],
+            },
+        ] {
+            journal.record(&entry).unwrap();
+        }
+        drop(journal);
+        let dir = tmp.path().join("r1");
+        let all = outcomes(&dir).unwrap();
+        let seen: Vec<(u64, Outcome)> = all.iter().map(|o| (o.index, o.outcome)).collect();
+        assert_eq!(seen, [(0, Outcome::Failed), (2, Outcome::Skipped)]);
+        for format in [
+            super::super::report::Format::Csv,
+            super::super::report::Format::Json,
+        ] {
+            let mut streamed = Vec::new();
+            let rows = super::super::report::write_run_to(&mut streamed, &dir, format).unwrap();
+            assert_eq!(rows, 2);
+            let mut whole = Vec::new();
+            super::super::report::write_to(&mut whole, &all, format).unwrap();
+            assert_eq!(
+                String::from_utf8(streamed).unwrap(),
+                String::from_utf8(whole).unwrap()
+            );
+        }
+        // No journal yet: no rows, an empty report.
+        fs::remove_file(dir.join("journal.jsonl")).unwrap();
+        assert!(outcomes(&dir).unwrap().is_empty());
+    }
+
+    #[test]
+    fn finished_rows_keep_their_last_end_in_a_byte_each() {
+        let mut finished = Finished::default();
+        assert!(finished.is_empty());
+        finished.insert(5, Outcome::Unknown);
+        finished.insert(9_000, Outcome::Created);
+        finished.insert(5, Outcome::Failed);
+        assert_eq!(finished.len(), 2, "a row ended again is counted once");
+        assert_eq!(finished.get(5), Some(Outcome::Failed));
+        assert_eq!(finished.get(6), None);
+        assert!(finished.any_in(0..6) && !finished.any_in(6..9_000));
+        let all: Vec<(u64, Outcome)> = finished.iter().collect();
+        assert_eq!(all, [(5, Outcome::Failed), (9_000, Outcome::Created)]);
+        assert_eq!(finished.pages.len(), 2, "pages only where rows finished");
     }
 
     #[test]
@@ -1295,7 +1619,7 @@ mod tests {
         let indexes = |o: Vec<RowOutcome>| o.iter().map(|o| (o.index, o.row)).collect::<Vec<_>>();
         assert_eq!(indexes(outcomes(&dir).unwrap()), [(1, 3), (2, 4)]);
         let (_, _, journal) = Journal::open(&dir).unwrap();
-        let finished: Vec<u64> = journal.replay().finished.keys().copied().collect();
+        let finished: Vec<u64> = journal.replay().finished.keys().collect();
         assert_eq!(finished, [1, 2]);
         assert_eq!(list_runs(tmp.path())[0].done.pending, 1);
     }

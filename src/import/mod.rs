@@ -18,6 +18,7 @@ mod engine;
 pub mod journal;
 pub mod orgs;
 mod outbox;
+mod outbox_file;
 mod pacer;
 pub mod report;
 mod retry;
@@ -31,6 +32,7 @@ pub use engine::run;
 pub use journal::{Journal, JournalError, RunInfo, RunListing};
 pub use orgs::{OrgCounts, OrgOutcome, PlannedOrg};
 pub use outbox::{Outbox, OutboxBatch, UserKey};
+pub use outbox_file::{OutboxFile, OutboxWriter};
 pub use retry::{Retry, RetryRows, can_succeed_again};
 
 /// Zendesk refuses bulk calls beyond 30 jobs queued or running per account

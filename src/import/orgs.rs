@@ -334,7 +334,7 @@ pub(super) struct Done {
 /// as `skipped` the users of those that could not be created. Nothing to do (and no request)
 /// for a plan without organizations.
 pub(super) async fn create_first(
-    plan: &Outbox,
+    plan: &super::OutboxFile,
     client: &Client,
     journal: &mut Journal,
     events: &Sender<ImportEvent>,
@@ -390,7 +390,7 @@ struct Job {
 }
 
 struct Phase<'a> {
-    plan: &'a Outbox,
+    plan: &'a super::OutboxFile,
     client: &'a Client,
     journal: &'a mut Journal,
     events: &'a Sender<ImportEvent>,
@@ -408,7 +408,7 @@ struct Phase<'a> {
 
 impl<'a> Phase<'a> {
     fn new(
-        plan: &'a Outbox,
+        plan: &'a super::OutboxFile,
         client: &'a Client,
         journal: &'a mut Journal,
         events: &'a Sender<ImportEvent>,
@@ -991,7 +991,8 @@ impl<'a> Phase<'a> {
         if failed.is_empty() {
             return Ok(());
         }
-        for (b, batch) in self.plan.batches.iter().enumerate() {
+        for b in 0..self.plan.batches() {
+            let batch = self.plan.read(b)?;
             let names = names_in(&batch.body).map_err(|e| ImportError::Encode {
                 batch: b,
                 rows: super::report::row_list(&batch.rows),

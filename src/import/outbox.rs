@@ -230,20 +230,6 @@ impl Outbox {
             .count()
     }
 
-    /// The skipped rows with their index, sheet row and reason.
-    pub(crate) fn skipped_rows(&self) -> impl Iterator<Item = (u64, u32, &str)> {
-        let first = self.sent_rows() as u64;
-        (first..)
-            .zip(&self.skipped)
-            .map(|(index, (row, reason))| (index, *row, reason.as_str()))
-    }
-
-    /// Whom the skipped row at `index` (see [`Self::skipped_rows`]) names, when known.
-    pub(crate) fn skipped_key(&self, index: u64) -> Option<&UserKey> {
-        let place = usize::try_from(index).ok()?.checked_sub(self.sent_rows())?;
-        self.skipped_keys.get(&place)
-    }
-
     /// Rows sent.
     pub fn sent_rows(&self) -> usize {
         self.batches.iter().map(|b| b.rows.len()).sum()
@@ -253,46 +239,15 @@ impl Outbox {
     pub fn rows(&self) -> usize {
         self.sent_rows() + self.skipped.len()
     }
-
-    /// A plan that sends only the rows with these indexes, with the same bodies
-    /// (`zdimport retry`).
-    pub fn retain_rows(
-        &self,
-        indexes: &std::collections::HashSet<u64>,
-    ) -> Result<Self, ImportError> {
-        let mut plan = Self::new(self.mode);
-        for (index, batch) in self.batches.iter().enumerate() {
-            let positions: Vec<usize> = (0..batch.rows.len())
-                .filter(|&p| indexes.contains(&batch.index(p)))
-                .collect();
-            if positions.is_empty() {
-                continue;
-            }
-            let body = batch
-                .body_for(&positions)
-                .map_err(|reason| ImportError::Encode {
-                    batch: index,
-                    rows: crate::import::report::row_list(&batch.rows),
-                    reason,
-                })?;
-            plan.batches.push(OutboxBatch {
-                first_index: plan.sent_rows() as u64,
-                rows: positions.iter().map(|&p| batch.rows[p]).collect(),
-                keys: positions.iter().map(|&p| batch.keys[p].clone()).collect(),
-                body,
-                sent_as: batch.sent_as,
-            });
-        }
-        Ok(plan)
-    }
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::payload::Body;
 
-    fn request(rows: &[u32]) -> Request {
+    /// A create request of users `U{row}` with emails, one per row.
+    pub(crate) fn request(rows: &[u32]) -> Request {
         Request {
             method: "POST",
             path: "/api/v2/users/create_many",

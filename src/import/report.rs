@@ -142,11 +142,49 @@ pub fn write_to(
     outcomes: &[RowOutcome],
     format: Format,
 ) -> Result<(), String> {
-    let table = Table {
-        columns: &COLUMNS,
-        numbers: &["row", "user_id"],
+    let feed =
+        |put: &mut dyn FnMut(&RowOutcome) -> Result<(), String>| outcomes.iter().try_for_each(put);
+    ROWS.write(out, feed, |o, csv| cells(o, csv).to_vec(), format)
+}
+
+/// The users' report's columns.
+const ROWS: Table<'static> = Table {
+    columns: &COLUMNS,
+    numbers: &["row", "user_id"],
+};
+
+/// Writes every finished row of the run in folder `dir` to `path` in `format`, read from its
+/// journal one row at a time: memory does not hold the run's outcomes.
+pub fn write_run(path: &Path, dir: &Path, format: Format) -> Result<u64, ReportError> {
+    let mut rows = 0;
+    to_file(path, |out| {
+        rows = write_run_to(out, dir, format)?;
+        Ok(())
+    })?;
+    Ok(rows)
+}
+
+/// [`write_run`] to any writer (stdout for `zdimport report`); the rows written.
+pub fn write_run_to(out: &mut impl Write, dir: &Path, format: Format) -> Result<u64, String> {
+    let mut rows = 0;
+    let feed = |put: &mut dyn FnMut(&RowOutcome) -> Result<(), String>| {
+        super::journal::each_outcome(dir, |o| {
+            rows += 1;
+            put(&o).map_err(Fed::Write)
+        })
+        .map_err(|e| e.to_string())
     };
-    table.write(out, outcomes, |o, csv| cells(o, csv).to_vec(), format)
+    ROWS.write(out, feed, |o, csv| cells(o, csv).to_vec(), format)?;
+    Ok(rows)
+}
+
+/// Why feeding a report from a journal stopped.
+#[derive(Debug, thiserror::Error)]
+enum Fed {
+    #[error(transparent)]
+    Journal(#[from] super::JournalError),
+    #[error("{0}")]
+    Write(String),
 }
 
 /// The columns of the organizations' report.
@@ -187,7 +225,9 @@ pub fn write_organizations_to(
         columns: &ORG_COLUMNS,
         numbers: &["organization_id", "users"],
     };
-    table.write(out, orgs, org_cells, format)
+    let feed =
+        |put: &mut dyn FnMut(&OrgOutcome) -> Result<(), String>| orgs.iter().try_for_each(put);
+    table.write(out, feed, org_cells, format)
 }
 
 fn org_cells(o: &OrgOutcome, csv: bool) -> Vec<String> {
@@ -252,10 +292,11 @@ struct Table<'a> {
 }
 
 impl Table<'_> {
+    /// Writes the items `feed` hands out one by one (it calls its argument with each).
     fn write<T>(
         &self,
         out: &mut impl Write,
-        items: &[T],
+        feed: impl FnOnce(&mut dyn FnMut(&T) -> Result<(), String>) -> Result<(), String>,
         cells: impl Fn(&T, bool) -> Vec<String>,
         format: Format,
     ) -> Result<(), String> {
@@ -263,41 +304,42 @@ impl Table<'_> {
             Format::Csv => {
                 let mut csv = csv::Writer::from_writer(out);
                 csv.write_record(self.columns).map_err(|e| e.to_string())?;
-                for item in items {
+                feed(&mut |item| {
                     csv.write_record(cells(item, true))
-                        .map_err(|e| e.to_string())?;
-                }
+                        .map_err(|e| e.to_string())
+                })?;
                 csv.flush().map_err(|e| e.to_string())
             }
-            Format::Json => self.write_json(out, items, cells),
+            Format::Json => self.write_json(out, feed, cells),
         }
     }
 
-    /// A JSON list of objects with the CSV's columns. Values are the data as they are (an
-    /// external_id `-42` stays `-42`): formula safety belongs to spreadsheet cells, and a
-    /// program reading JSON must get the identifiers it sent.
+    /// A JSON list of objects with the CSV's columns, written as the items come. Values are
+    /// the data as they are (an external_id `-42` stays `-42`): formula safety belongs to
+    /// spreadsheet cells, and a program reading JSON must get the identifiers it sent.
     fn write_json<T>(
         &self,
         out: &mut impl Write,
-        items: &[T],
+        feed: impl FnOnce(&mut dyn FnMut(&T) -> Result<(), String>) -> Result<(), String>,
         cells: impl Fn(&T, bool) -> Vec<String>,
     ) -> Result<(), String> {
-        let list: Vec<serde_json::Value> = items
-            .iter()
-            .map(|item| {
-                let mut map = serde_json::Map::new();
-                for (key, value) in self.columns.iter().zip(cells(item, false)) {
-                    let value = match value.parse::<u64>() {
-                        Ok(n) if self.numbers.contains(key) => serde_json::json!(n),
-                        _ if value.is_empty() => serde_json::Value::Null,
-                        _ => serde_json::Value::String(value),
-                    };
-                    map.insert((*key).to_owned(), value);
-                }
-                serde_json::Value::Object(map)
-            })
-            .collect();
-        serde_json::to_writer_pretty(&mut *out, &list).map_err(|e| e.to_string())?;
+        use serde::ser::{SerializeSeq as _, Serializer as _};
+        let mut json = serde_json::Serializer::pretty(&mut *out);
+        let mut list = json.serialize_seq(None).map_err(|e| e.to_string())?;
+        feed(&mut |item| {
+            let mut map = serde_json::Map::new();
+            for (key, value) in self.columns.iter().zip(cells(item, false)) {
+                let value = match value.parse::<u64>() {
+                    Ok(n) if self.numbers.contains(key) => serde_json::json!(n),
+                    _ if value.is_empty() => serde_json::Value::Null,
+                    _ => serde_json::Value::String(value),
+                };
+                map.insert((*key).to_owned(), value);
+            }
+            list.serialize_element(&serde_json::Value::Object(map))
+                .map_err(|e| e.to_string())
+        })?;
+        list.end().map_err(|e| e.to_string())?;
         out.write_all(b"\n").map_err(|e| e.to_string())
     }
 }

@@ -9,6 +9,7 @@ use std::collections::HashSet;
 use std::path::Path;
 
 use super::journal::{self, Journal};
+use super::outbox_file::{OutboxFile, SpoolBuilder};
 use super::{ImportError, Outbox, Outcome, RowOutcome, RunInfo};
 
 /// Which rows a retry sends again.
@@ -68,8 +69,9 @@ pub struct Retry {
     pub old: RunInfo,
     /// The new run: the earlier run's account, file and mode.
     pub info: RunInfo,
-    /// The earlier plan's failed and unknown rows, with the same bodies.
-    pub plan: Outbox,
+    /// The earlier plan's failed and unknown rows, with the same bodies (in a spool beside
+    /// the run folders until [`Retry::create`] makes the new one).
+    pub plan: OutboxFile,
     /// Per batch of `plan`: the positions whose rows ended unknown.
     unknown: Vec<Vec<usize>>,
     /// The journal lines that start the new run's organizations where the earlier run left
@@ -92,22 +94,30 @@ impl Retry {
     /// Opens the run in `dir` (locking it) and picks the rows `rows` says.
     pub fn read_rows(dir: &Path, rows: RetryRows) -> Result<Self, ImportError> {
         let (old, plan, old_journal) = Journal::open(dir)?;
-        let finished = old_journal.replay().finished.values();
-        let again: HashSet<u64> = finished
-            .filter(|o| rows.takes(o))
-            .map(|o| o.index)
-            .collect();
-        let unknown: HashSet<u64> = old_journal
-            .replay()
-            .finished
-            .values()
-            .filter(|o| o.outcome == Outcome::Unknown)
-            .map(|o| o.index)
-            .collect();
-        let positions = unknown_positions(&plan, &again, &unknown);
-        let old_orgs = plan.organizations.clone();
-        let mut plan = plan.retain_rows(&again)?;
-        let orgs = super::orgs::carry_over(&mut plan, &old_orgs, old_journal.replay())?;
+        // The outcomes read one at a time: memory holds the rows sent again, not every row.
+        let mut again = HashSet::new();
+        let mut unknown = HashSet::new();
+        journal::each_outcome(dir, |o| {
+            if rows.takes(&o) {
+                again.insert(o.index);
+                if o.outcome == Outcome::Unknown {
+                    unknown.insert(o.index);
+                }
+            }
+            Ok::<(), ImportError>(())
+        })?;
+        let runs = dir.parent().unwrap_or(dir);
+        let (mut plan, positions) = retained(&plan, runs, &again, &unknown)?;
+        let orgs = if plan.organizations.is_empty() {
+            Vec::new()
+        } else {
+            // The organizations the retried users name: narrowed with the rows in memory.
+            let mut kept = plan.load()?;
+            let orgs =
+                super::orgs::carry_over(&mut kept, &plan.organizations, old_journal.replay())?;
+            plan = OutboxFile::spool(runs, &kept)?;
+            orgs
+        };
         let since = old_journal
             .replay()
             .sent
@@ -135,7 +145,7 @@ impl Retry {
 
     /// Makes the new run folder under `runs`, its unknown rows recorded as maybe sent.
     pub fn create(&self, runs: &Path) -> Result<Journal, ImportError> {
-        let mut journal = Journal::create(runs, &self.info, &self.plan)?;
+        let mut journal = Journal::create_from(runs, &self.info, &self.plan)?;
         for entry in &self.orgs {
             journal.record_applied(entry.clone())?;
         }
@@ -146,28 +156,50 @@ impl Retry {
     }
 }
 
-/// Per batch of the retained plan (the batches with a row in `again`, in order): the positions
-/// of the rows in `unknown`.
-fn unknown_positions(
-    plan: &Outbox,
+/// The rows of `plan` at the indexes `again`, with the same bodies, in a spool in `runs` (one
+/// batch in memory at a time); and per batch kept, the positions of the rows in `unknown`.
+/// The organizations are the earlier plan's, for [`super::orgs::carry_over`] to narrow.
+fn retained(
+    plan: &OutboxFile,
+    runs: &Path,
     again: &HashSet<u64>,
     unknown: &HashSet<u64>,
-) -> Vec<Vec<usize>> {
-    plan.batches
-        .iter()
-        .map(|b| {
-            (0..b.rows.len())
-                .map(|p| b.index(p))
-                .filter(|i| again.contains(i))
-                .collect::<Vec<u64>>()
-        })
-        .filter(|kept| !kept.is_empty())
-        .map(|kept| {
+) -> Result<(OutboxFile, Vec<Vec<usize>>), ImportError> {
+    let mut spool = SpoolBuilder::create(runs)?;
+    let mut positions = Vec::new();
+    let mut first_index = 0;
+    for b in 0..plan.batches() {
+        let batch = plan.read(b)?;
+        let kept: Vec<usize> = (0..batch.rows.len())
+            .filter(|&p| again.contains(&batch.index(p)))
+            .collect();
+        if kept.is_empty() {
+            continue;
+        }
+        let body = batch
+            .body_for(&kept)
+            .map_err(|reason| ImportError::Encode {
+                batch: b,
+                rows: super::report::row_list(&batch.rows),
+                reason,
+            })?;
+        spool.push(&super::OutboxBatch {
+            first_index,
+            rows: kept.iter().map(|&p| batch.rows[p]).collect(),
+            keys: kept.iter().map(|&p| batch.keys[p].clone()).collect(),
+            body,
+            sent_as: batch.sent_as,
+        })?;
+        first_index += kept.len() as u64;
+        positions.push(
             (0..kept.len())
-                .filter(|&p| unknown.contains(&kept[p]))
-                .collect()
-        })
-        .collect()
+                .filter(|&k| unknown.contains(&batch.index(kept[k])))
+                .collect(),
+        );
+    }
+    let mut head = Outbox::new(plan.mode);
+    head.organizations.clone_from(&plan.organizations);
+    Ok((spool.finish(&head)?, positions))
 }
 
 #[cfg(test)]

@@ -22,7 +22,7 @@ pub use crate::plan::{
     RowPlan, SECONDARY_EMAIL, Spent, Tags, build, estimate,
 };
 
-use crate::import::{ImportError, Outbox};
+use crate::import::{ImportError, Outbox, OutboxFile, OutboxWriter};
 use crate::sheet::Table;
 use crate::zendesk::{Client, RateInfo, ZendeskError};
 
@@ -37,6 +37,8 @@ pub enum CheckError {
     Plan(#[from] Box<crate::plan::PlanError>),
     #[error(transparent)]
     Import(#[from] ImportError),
+    #[error(transparent)]
+    Journal(#[from] crate::import::JournalError),
     #[error(transparent)]
     Sheet(#[from] crate::error::SheetError),
 }
@@ -174,15 +176,17 @@ pub fn streamed_input(
     Ok((input, StreamedRows { errors, rows }))
 }
 
-/// Checks the sheet as it streams, once, into the run's outbox: the requests to send, the
-/// rows with errors skipped (or, under `--invalid include`, sent and marked).
+/// Checks the sheet as it streams, once, into the run's outbox: the requests to send written
+/// batch by batch to a spool beside the run folders (memory never holds the bodies), the rows
+/// with errors skipped (or, under `--invalid include`, sent and marked).
 pub fn streamed_outbox(
     source: Streamed<'_>,
     checks: &AccountChecks,
-) -> Result<(Outbox, StreamedRows), CheckError> {
+) -> Result<(OutboxFile, StreamedRows), CheckError> {
     use crate::pipeline::Event;
     let include = source.options.invalid == crate::payload::InvalidPolicy::Include;
-    let mut outbox = Outbox::new(source.options.mode);
+    let runs = crate::import::journal::runs_dir()?;
+    let mut outbox = OutboxWriter::create(&runs, source.options.mode, include)?;
     let mut errors = Vec::new();
     let mut failure = None;
     let summary = source.run(checks, |event| {
@@ -194,6 +198,7 @@ pub fn streamed_outbox(
                 }
             }
             Event::Issue(issue) if issue.severity == crate::payload::Severity::Error => {
+                outbox.issue(&issue);
                 errors.push(issue);
             }
             Event::Issue(_) => {}
@@ -203,7 +208,7 @@ pub fn streamed_outbox(
     if let Some(failure) = failure {
         return Err(failure.into());
     }
-    outbox.settle_errors(&errors, include);
+    let outbox = outbox.finish()?;
     let rows = summary.rows;
     Ok((outbox, StreamedRows { errors, rows }))
 }

@@ -16,11 +16,12 @@ pub use crate::import::orgs::cost_text as organizations_cost;
 pub use crate::import::report::{
     Format as ReportFormat, ReportError, ReportPathError, check_path as check_report_path,
     organizations_path, row_list, write as write_outcomes, write_as as write_outcomes_as,
-    write_organizations_to, write_to as write_outcomes_to,
+    write_organizations_to, write_run as write_run_report, write_run_to as write_run_report_to,
+    write_to as write_outcomes_to,
 };
 pub use crate::import::{
-    EngineOptions, ImportError, ImportEvent, MAX_JOBS, MatchedBy, OrgCounts, Outbox, Outcome,
-    PlannedOrg, RetryRows, RowOutcome, RunInfo, RunListing, Summary, UserKey, WaitReason,
+    EngineOptions, ImportError, ImportEvent, MAX_JOBS, MatchedBy, OrgCounts, Outbox, OutboxFile,
+    Outcome, PlannedOrg, RetryRows, RowOutcome, RunInfo, RunListing, Summary, UserKey, WaitReason,
     can_succeed_again,
 };
 
@@ -106,7 +107,6 @@ impl Controls {
 #[derive(Debug)]
 pub struct Run {
     pub info: RunInfo,
-    plan: Outbox,
     journal: Journal,
     /// A retry holds the earlier run's lock while it runs, so no resume of it sends the same
     /// rows at the same time.
@@ -122,12 +122,24 @@ impl Run {
     /// [`Run::create`] under `runs` instead of the state directory's.
     pub fn create_in(runs: &Path, info: RunInfo, plan: Outbox) -> Result<Self, RunError> {
         let journal = Journal::create(runs, &info, &plan)?;
-        Ok(Self {
+        drop(plan);
+        Ok(Self::made(info, journal, None))
+    }
+
+    /// Makes the folder of a new run whose outbox was written to a spool as its sheet
+    /// streamed ([`crate::import::OutboxWriter`]): the batches are copied, never all in memory.
+    pub fn create_from(info: RunInfo, plan: OutboxFile) -> Result<Self, RunError> {
+        let journal = Journal::create_from(&runs_dir()?, &info, &plan)?;
+        drop(plan);
+        Ok(Self::made(info, journal, None))
+    }
+
+    fn made(info: RunInfo, journal: Journal, earlier: Option<Retry>) -> Self {
+        Self {
             info,
-            plan,
             journal,
-            _earlier: None,
-        })
+            _earlier: earlier,
+        }
     }
 
     /// Makes the folder of the retry `retry` reads: its unknown rows recorded as maybe sent,
@@ -139,22 +151,12 @@ impl Run {
     /// [`Run::retry`] under `runs` instead of the state directory's.
     pub fn retry_in(runs: &Path, retry: Retry) -> Result<Self, RunError> {
         let journal = retry.create(runs)?;
-        Ok(Self {
-            info: retry.info.clone(),
-            plan: retry.plan.clone(),
-            journal,
-            _earlier: Some(retry),
-        })
+        Ok(Self::made(retry.info.clone(), journal, Some(retry)))
     }
 
     /// The run's folder.
     pub fn dir(&self) -> &Path {
         self.journal.dir()
-    }
-
-    /// The plan the run sends.
-    pub fn plan(&self) -> &Outbox {
-        &self.plan
     }
 
     /// Starts the engine on `client` (on a thread of the caller's runtime, when awaited):
@@ -225,15 +227,7 @@ impl Started {
         note_log(&dir);
         let _locked_until_done = run.journal.hold();
         let _earlier = run._earlier;
-        let summary = import::run(
-            run.plan,
-            &client,
-            run.journal,
-            events,
-            controls.cancel,
-            options,
-        )
-        .await?;
+        let summary = import::run(&client, run.journal, events, controls.cancel, options).await?;
         let report = report.unwrap_or_else(|| dir.join("report.csv"));
         write_report(&dir, &report)?;
         Ok(Ended {
@@ -248,10 +242,11 @@ impl Started {
 /// creates organizations first, every organization beside it
 /// ([`import::report::organizations_path`]).
 pub fn write_report(dir: &Path, path: &Path) -> Result<(), RunError> {
-    let outcomes = outcomes(dir)?;
-    import::report::write(path, &outcomes).map_err(|e| RunError::Report {
-        path: path.to_path_buf(),
-        reason: e.to_string(),
+    import::report::write_run(path, dir, import::report::Format::of(path)).map_err(|e| {
+        RunError::Report {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        }
     })?;
     let orgs = organizations(dir)?;
     if orgs.is_empty() {
@@ -285,7 +280,7 @@ pub struct Resumable {
 
 /// Opens the run in `dir` to continue it.
 pub fn resume(dir: &Path) -> Result<Resumable, RunError> {
-    let (info, plan, journal) = Journal::open(dir)?;
+    let (info, _plan, journal) = Journal::open(dir)?;
     let replay = journal.replay();
     let finished = finished(replay, &info);
     let damage = replay
@@ -296,7 +291,6 @@ pub fn resume(dir: &Path) -> Result<Resumable, RunError> {
     Ok(Resumable {
         run: Run {
             info,
-            plan,
             journal,
             _earlier: None,
         },
@@ -318,8 +312,8 @@ fn finished(replay: &journal::Replay, info: &RunInfo) -> Option<Summary> {
         pending: info.rows,
         ..Summary::default()
     };
-    for outcome in replay.finished.values() {
-        done.count(outcome.outcome);
+    for (_, outcome) in replay.finished.iter() {
+        done.count(outcome);
     }
     // As `zdimport runs` says "done": the run wrote its end, and every row has an outcome.
     let ended = replay

@@ -218,7 +218,6 @@ pub fn assert_no_duplicates(
 
 /// Runs the engine on `journal` to its end, within a minute.
 pub async fn run_to_end(
-    plan: Outbox,
     client: &Client,
     journal: Journal,
     options: &EngineOptions,
@@ -226,7 +225,7 @@ pub async fn run_to_end(
     let (tx, rx) = tokio::sync::mpsc::channel::<ImportEvent>(32);
     let cancel = CancellationToken::new();
     let collector = tokio::spawn(collect(rx, cancel.clone(), None));
-    let engine = import::run(plan, client, journal, tx, cancel, options.clone());
+    let engine = import::run(client, journal, tx, cancel, options.clone());
     let summary = tokio::time::timeout(Duration::from_secs(60), engine)
         .await
         .expect("the import finishes within a minute");

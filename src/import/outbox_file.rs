@@ -1,0 +1,642 @@
+//! The outbox on disk: one line per batch (rows, identifiers, body), in the run folder's
+//! `plan.jsonl` or in a spool written while a sheet streams, and read back one batch at a
+//! time when the engine sends it, matches its results or looks its users up. Memory holds a
+//! few numbers per batch and the batches in use, however many rows the run has.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::fs::{self, File, OpenOptions};
+use std::io::{BufReader, BufWriter, Read as _, Seek as _, SeekFrom, Write as _};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+
+use super::journal::{JournalError, PLAN_ADVICE, PlanHead, PlanLine, PlanLineRef, io, next_line};
+use super::orgs::PlannedOrg;
+use super::outbox::{OutboxBatch, UserKey};
+use super::{ImportError, report};
+use crate::payload::{Issue, Mode, Request, Severity};
+
+/// Batches kept parsed at once: the jobs in flight and a few more (the rest are read again).
+const CACHED: usize = 2 * super::MAX_JOBS + 4;
+
+/// Where one batch's line is, and what the engine needs of it without reading it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct BatchRef {
+    offset: u64,
+    len: usize,
+    /// The index of its first user (see [`OutboxBatch::first_index`]).
+    pub first_index: u64,
+    pub size: usize,
+    pub sent_as: Option<Mode>,
+}
+
+/// A run's outbox read from (or written to) a file: the rows skipped and the organizations in
+/// memory, the batches on disk.
+#[derive(Debug)]
+pub struct OutboxFile {
+    pub mode: Mode,
+    pub skipped: Vec<(u32, String)>,
+    /// Whom skipped rows name, by place in `skipped`.
+    pub skipped_keys: BTreeMap<usize, UserKey>,
+    pub organizations: Vec<PlannedOrg>,
+    path: PathBuf,
+    refs: Vec<BatchRef>,
+    file: Mutex<File>,
+    cache: Mutex<VecDeque<(usize, Arc<OutboxBatch>)>>,
+    /// A spool (no run folder yet): removed when dropped.
+    spool: bool,
+    /// Rows sent despite an error, when counted as the outbox was written.
+    despite: Option<usize>,
+}
+
+impl Drop for OutboxFile {
+    fn drop(&mut self) {
+        if self.spool {
+            let _gone = fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// The rows and mode of a batch line, its identifiers and body skipped over.
+#[derive(Deserialize)]
+struct LineShape {
+    rows: Vec<u32>,
+    #[serde(default)]
+    sent_as: Option<Mode>,
+}
+
+impl OutboxFile {
+    /// Opens a run folder's `plan.jsonl`: its first line read, its batch lines found.
+    pub fn open(path: &Path) -> Result<Self, JournalError> {
+        let file = File::open(path).map_err(io(path, "cannot read"))?;
+        let mut reader = BufReader::new(file);
+        let corrupt = |line: usize, reason: String| JournalError::Corrupt {
+            path: path.to_path_buf(),
+            line: line + 1,
+            reason,
+            advice: PLAN_ADVICE,
+        };
+        let mut line = Vec::new();
+        let read = next_line(&mut reader, &mut line, path)?;
+        if read == 0 {
+            return Err(corrupt(0, "empty plan".into()));
+        }
+        let head: PlanHead =
+            serde_json::from_slice(&line).map_err(|e| corrupt(0, e.to_string()))?;
+        let mut offset = read as u64;
+        let mut refs = Vec::new();
+        let mut first_index = 0;
+        for n in 1.. {
+            let read = next_line(&mut reader, &mut line, path)?;
+            if read == 0 {
+                break;
+            }
+            let at = offset;
+            offset += read as u64;
+            if line.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            let shape: LineShape =
+                serde_json::from_slice(&line).map_err(|e| corrupt(n, e.to_string()))?;
+            refs.push(BatchRef {
+                offset: at,
+                len: read,
+                first_index,
+                size: shape.rows.len(),
+                sent_as: shape.sent_as,
+            });
+            first_index += shape.rows.len() as u64;
+        }
+        if refs.len() != head.batches {
+            return Err(corrupt(0, "the plan is incomplete".into()));
+        }
+        let file = File::open(path).map_err(io(path, "cannot read"))?;
+        Ok(Self {
+            mode: head.mode,
+            skipped: head.skipped,
+            skipped_keys: head.skipped_keys,
+            organizations: head.organizations,
+            path: path.to_path_buf(),
+            refs,
+            file: Mutex::new(file),
+            cache: Mutex::new(VecDeque::new()),
+            spool: false,
+            despite: None,
+        })
+    }
+
+    /// The file the batches are read from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Batches (bulk requests).
+    pub fn batches(&self) -> usize {
+        self.refs.len()
+    }
+
+    pub(crate) fn batch_ref(&self, batch: usize) -> Option<&BatchRef> {
+        self.refs.get(batch)
+    }
+
+    /// The mode whose endpoint batch `batch` goes to: its own, else the plan's.
+    pub fn mode_of(&self, batch: usize) -> Mode {
+        self.refs
+            .get(batch)
+            .and_then(|r| r.sent_as)
+            .unwrap_or(self.mode)
+    }
+
+    /// Batch `batch`, read from the file unless it is in use already.
+    pub fn batch(&self, batch: usize) -> Result<Arc<OutboxBatch>, JournalError> {
+        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, found)) = cache.iter().find(|(b, _)| *b == batch) {
+            return Ok(Arc::clone(found));
+        }
+        let read = Arc::new(self.read(batch)?);
+        if cache.len() >= CACHED {
+            cache.pop_front();
+        }
+        cache.push_back((batch, Arc::clone(&read)));
+        Ok(read)
+    }
+
+    /// Batch `batch` read from the file, not kept (a pass over every batch).
+    pub fn read(&self, batch: usize) -> Result<OutboxBatch, JournalError> {
+        let at = self.refs.get(batch).ok_or_else(|| JournalError::Corrupt {
+            path: self.path.clone(),
+            line: 0,
+            reason: format!("no batch {batch}"),
+            advice: PLAN_ADVICE,
+        })?;
+        let mut line = vec![0; at.len];
+        {
+            let mut file = self.file.lock().unwrap_or_else(|e| e.into_inner());
+            file.seek(SeekFrom::Start(at.offset))
+                .and_then(|_| file.read_exact(&mut line))
+                .map_err(io(&self.path, "cannot read"))?;
+        }
+        let parsed: PlanLine<Box<RawValue>> =
+            serde_json::from_slice(&line).map_err(|e| JournalError::Corrupt {
+                path: self.path.clone(),
+                line: 0,
+                reason: format!("batch {batch}: {e}"),
+                advice: PLAN_ADVICE,
+            })?;
+        Ok(OutboxBatch {
+            first_index: at.first_index,
+            rows: parsed.rows,
+            keys: parsed.keys,
+            body: Bytes::from(parsed.body.get().to_owned()),
+            sent_as: parsed.sent_as,
+        })
+    }
+
+    /// The batch and position of the sent row at `index`.
+    pub(crate) fn locate(&self, index: u64) -> Option<(usize, usize)> {
+        let at = self
+            .refs
+            .partition_point(|b| b.first_index <= index)
+            .checked_sub(1)?;
+        let position = usize::try_from(index - self.refs[at].first_index).ok()?;
+        (position < self.refs[at].size).then_some((at, position))
+    }
+
+    /// Rows sent.
+    pub fn sent_rows(&self) -> usize {
+        self.refs.iter().map(|b| b.size).sum()
+    }
+
+    /// Every row of the run: sent and skipped.
+    pub fn rows(&self) -> usize {
+        self.sent_rows() + self.skipped.len()
+    }
+
+    /// The skipped rows with their index, sheet row and reason.
+    pub(crate) fn skipped_rows(&self) -> impl Iterator<Item = (u64, u32, &str)> {
+        let first = self.sent_rows() as u64;
+        (first..)
+            .zip(&self.skipped)
+            .map(|(index, (row, reason))| (index, *row, reason.as_str()))
+    }
+
+    /// Whom the skipped row at `index` names, when known.
+    pub(crate) fn skipped_key(&self, index: u64) -> Option<&UserKey> {
+        let place = usize::try_from(index).ok()?.checked_sub(self.sent_rows())?;
+        self.skipped_keys.get(&place)
+    }
+
+    /// Rows sent despite an error (`--invalid include`): counted as the outbox was written,
+    /// else in one pass over the batches.
+    pub fn sent_despite(&self) -> Result<usize, JournalError> {
+        if let Some(count) = self.despite {
+            return Ok(count);
+        }
+        let mut count = 0;
+        for b in 0..self.batches() {
+            let batch = self.read(b)?;
+            count += batch
+                .keys
+                .iter()
+                .filter(|k| k.sent_despite.is_some())
+                .count();
+        }
+        Ok(count)
+    }
+
+    /// The whole outbox in memory (a small run, a test).
+    pub fn load(&self) -> Result<super::Outbox, JournalError> {
+        let mut outbox = super::Outbox::new(self.mode);
+        outbox.skipped.clone_from(&self.skipped);
+        outbox.skipped_keys.clone_from(&self.skipped_keys);
+        outbox.organizations.clone_from(&self.organizations);
+        for b in 0..self.batches() {
+            outbox.batches.push(self.read(b)?);
+        }
+        Ok(outbox)
+    }
+
+    /// The first line of `plan.jsonl` for this outbox.
+    pub(crate) fn head(&self) -> PlanHead {
+        PlanHead {
+            mode: self.mode,
+            batches: self.refs.len(),
+            skipped: self.skipped.clone(),
+            skipped_keys: self.skipped_keys.clone(),
+            organizations: self.organizations.clone(),
+        }
+    }
+
+    /// Writes `plan.jsonl` at `path`: the first line, then this outbox's batch lines as they
+    /// are in its file, copied without being read into memory.
+    pub(crate) fn write_plan(&self, path: &Path) -> Result<(), JournalError> {
+        let out = File::create(path).map_err(io(path, "cannot create"))?;
+        let mut out = BufWriter::new(out);
+        serde_json::to_writer(&mut out, &self.head()).map_err(|e| JournalError::Io {
+            path: path.to_path_buf(),
+            action: "cannot write",
+            source: e.into(),
+        })?;
+        out.write_all(b"\n").map_err(io(path, "cannot write"))?;
+        let mut file = File::open(&self.path).map_err(io(&self.path, "cannot read"))?;
+        for at in &self.refs {
+            file.seek(SeekFrom::Start(at.offset))
+                .map_err(io(&self.path, "cannot read"))?;
+            let copied = std::io::copy(&mut (&mut file).take(at.len as u64), &mut out)
+                .map_err(io(path, "cannot write"))?;
+            if copied != at.len as u64 {
+                return Err(JournalError::Corrupt {
+                    path: self.path.clone(),
+                    line: 0,
+                    reason: "a batch line is cut short".into(),
+                    advice: PLAN_ADVICE,
+                });
+            }
+        }
+        out.flush()
+            .and_then(|()| out.get_ref().sync_all())
+            .map_err(io(path, "cannot write"))
+    }
+}
+
+/// A body already serialised, written as it is.
+struct RawBody<'a>(&'a [u8]);
+
+impl Serialize for RawBody<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let text = std::str::from_utf8(self.0).map_err(serde::ser::Error::custom)?;
+        let raw: &RawValue = serde_json::from_str(text).map_err(serde::ser::Error::custom)?;
+        raw.serialize(s)
+    }
+}
+
+/// Batch lines appended to a spool file, their places noted.
+struct SpoolWriter {
+    path: PathBuf,
+    out: BufWriter<File>,
+    written: u64,
+    refs: Vec<BatchRef>,
+    first_index: u64,
+    line: Vec<u8>,
+}
+
+impl SpoolWriter {
+    fn create(dir: &Path) -> Result<Self, JournalError> {
+        fs::create_dir_all(dir).map_err(io(dir, "cannot create the folder"))?;
+        let name = format!(
+            ".outbox-{}-{:08x}.jsonl",
+            std::process::id(),
+            rand::random::<u32>()
+        );
+        let path = dir.join(name);
+        let file = OpenOptions::new()
+            .create_new(true)
+            .write(true)
+            .read(true)
+            .open(&path)
+            .map_err(io(&path, "cannot create the outbox spool"))?;
+        Ok(Self {
+            path,
+            out: BufWriter::new(file),
+            written: 0,
+            refs: Vec::new(),
+            first_index: 0,
+            line: Vec::new(),
+        })
+    }
+
+    fn write<B: Serialize>(
+        &mut self,
+        rows: &[u32],
+        keys: &[UserKey],
+        body: &B,
+        sent_as: Option<Mode>,
+    ) -> Result<(), JournalError> {
+        self.encode(rows, keys, body, sent_as)
+            .map_err(|e| JournalError::Io {
+                path: self.path.clone(),
+                action: "cannot encode a batch",
+                source: e.into(),
+            })?;
+        self.append(rows.len(), sent_as)
+    }
+
+    /// The batch's line, in `self.line`.
+    fn encode<B: Serialize>(
+        &mut self,
+        rows: &[u32],
+        keys: &[UserKey],
+        body: &B,
+        sent_as: Option<Mode>,
+    ) -> Result<(), serde_json::Error> {
+        self.line.clear();
+        let line = PlanLineRef {
+            rows,
+            keys,
+            body,
+            sent_as,
+        };
+        serde_json::to_writer(&mut self.line, &line)?;
+        self.line.push(b'\n');
+        Ok(())
+    }
+
+    /// Appends the line `encode` made.
+    fn append(&mut self, size: usize, sent_as: Option<Mode>) -> Result<(), JournalError> {
+        self.out
+            .write_all(&self.line)
+            .map_err(io(&self.path, "cannot write the outbox spool"))?;
+        self.refs.push(BatchRef {
+            offset: self.written,
+            len: self.line.len(),
+            first_index: self.first_index,
+            size,
+            sent_as,
+        });
+        self.written += self.line.len() as u64;
+        self.first_index += size as u64;
+        Ok(())
+    }
+
+    fn finish(self) -> Result<(PathBuf, Vec<BatchRef>, File), JournalError> {
+        let file = self
+            .out
+            .into_inner()
+            .map_err(|e| io(&self.path, "cannot write the outbox spool")(e.into_error()))?;
+        Ok((self.path, self.refs, file))
+    }
+}
+
+/// A run's outbox written batch by batch as a sheet streams, into a spool beside the run
+/// folders: what [`super::Outbox`] holds, with the bodies on disk.
+pub struct OutboxWriter {
+    mode: Mode,
+    spool: SpoolWriter,
+    skipped: Vec<(u32, String)>,
+    /// Rows with errors so far: their messages, and whether every one may be sent anyway.
+    errors: BTreeMap<u32, (Vec<String>, bool)>,
+    /// `--invalid include`: rows with only includable errors are sent, marked.
+    include: bool,
+    sent_despite: usize,
+}
+
+impl OutboxWriter {
+    /// A spool in `dir` (the runs folder: the run folder is made from it).
+    pub fn create(dir: &Path, mode: Mode, include: bool) -> Result<Self, JournalError> {
+        Ok(Self {
+            mode,
+            spool: SpoolWriter::create(dir)?,
+            skipped: Vec::new(),
+            errors: BTreeMap::new(),
+            include,
+            sent_despite: 0,
+        })
+    }
+
+    /// A row's problem: an error is kept until the row's request (which follows its issues)
+    /// or the end.
+    pub fn issue(&mut self, issue: &Issue) {
+        if issue.severity != Severity::Error {
+            return;
+        }
+        let text = match &issue.column {
+            Some(column) => format!("{column}: {}", issue.message),
+            None => issue.message.clone(),
+        };
+        let entry = self.errors.entry(issue.row).or_insert((Vec::new(), true));
+        entry.0.push(text);
+        entry.1 &= issue.includable;
+    }
+
+    /// Writes a request built by the payload code: its body serialised once, here; a row
+    /// sent despite its errors marked (as [`super::Outbox::settle_errors`] does).
+    pub fn push_request(&mut self, request: &Request) -> Result<(), ImportError> {
+        let mut keys: Vec<UserKey> = request.body.users.iter().map(UserKey::of).collect();
+        if self.include {
+            for (row, key) in request.rows.iter().zip(&mut keys) {
+                if let Some((messages, true)) = self.errors.get(row) {
+                    key.sent_despite = Some(messages.join("; "));
+                    self.errors.remove(row);
+                    self.sent_despite += 1;
+                }
+            }
+        }
+        let sent_as = Mode::ALL
+            .into_iter()
+            .find(|m| m.endpoint().1 == request.path)
+            .filter(|m| *m != self.mode);
+        let batch = self.spool.refs.len();
+        self.spool
+            .encode(&request.rows, &keys, &request.body, sent_as)
+            .map_err(|e| ImportError::Encode {
+                batch,
+                rows: report::row_list(&request.rows),
+                reason: e.to_string(),
+            })?;
+        Ok(self.spool.append(request.rows.len(), sent_as)?)
+    }
+
+    /// Rows sent despite an error so far.
+    pub fn sent_despite(&self) -> usize {
+        self.sent_despite
+    }
+
+    /// The outbox: every row with an error not sent is skipped with its messages.
+    pub fn finish(mut self) -> Result<OutboxFile, JournalError> {
+        for (row, (messages, _)) in std::mem::take(&mut self.errors) {
+            self.skipped.push((row, messages.join("; ")));
+        }
+        let (path, refs, file) = self.spool.finish()?;
+        Ok(OutboxFile {
+            mode: self.mode,
+            skipped: self.skipped,
+            skipped_keys: BTreeMap::new(),
+            organizations: Vec::new(),
+            path,
+            refs,
+            file: Mutex::new(file),
+            cache: Mutex::new(VecDeque::new()),
+            spool: true,
+            despite: Some(self.sent_despite),
+        })
+    }
+}
+
+/// Batches written one by one to a spool, then an [`OutboxFile`] with the rest of the outbox.
+pub(crate) struct SpoolBuilder(SpoolWriter);
+
+impl SpoolBuilder {
+    pub(crate) fn create(dir: &Path) -> Result<Self, JournalError> {
+        SpoolWriter::create(dir).map(Self)
+    }
+
+    pub(crate) fn push(&mut self, batch: &OutboxBatch) -> Result<(), JournalError> {
+        self.0.write(
+            &batch.rows,
+            &batch.keys,
+            &RawBody(&batch.body),
+            batch.sent_as,
+        )
+    }
+
+    /// The outbox of the batches pushed, with `head`'s mode, skipped rows and organizations.
+    pub(crate) fn finish(self, head: &super::Outbox) -> Result<OutboxFile, JournalError> {
+        let (path, refs, file) = self.0.finish()?;
+        Ok(OutboxFile {
+            mode: head.mode,
+            skipped: head.skipped.clone(),
+            skipped_keys: head.skipped_keys.clone(),
+            organizations: head.organizations.clone(),
+            path,
+            refs,
+            file: Mutex::new(file),
+            cache: Mutex::new(VecDeque::new()),
+            spool: true,
+            despite: None,
+        })
+    }
+}
+
+impl OutboxFile {
+    /// A spool holding `outbox`, for a new run made from an outbox built in memory.
+    pub fn spool(dir: &Path, outbox: &super::Outbox) -> Result<Self, JournalError> {
+        let mut spool = SpoolBuilder::create(dir)?;
+        for batch in &outbox.batches {
+            spool.push(batch)?;
+        }
+        spool.finish(outbox)
+    }
+
+    /// Whether any user names an organization (read batch by batch, up to the first).
+    pub fn any_organization(&self) -> Result<bool, ImportError> {
+        for b in 0..self.batches() {
+            let batch = self.read(b)?;
+            let names = super::orgs::names_in(&batch.body).map_err(|e| ImportError::Encode {
+                batch: b,
+                rows: report::row_list(&batch.rows),
+                reason: e.to_string(),
+            })?;
+            if names.iter().any(Option::is_some) {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::import::Outbox;
+    use crate::import::outbox::tests::request;
+
+    fn error(row: u32, includable: bool) -> Issue {
+        Issue {
+            row,
+            column: Some("E-mail".into()),
+            cell: None,
+            value: None,
+            severity: Severity::Error,
+            message: "not valid".into(),
+            includable,
+        }
+    }
+
+    /// The writer, fed as a sheet streams (a row's issues before its request), makes the
+    /// outbox the in-memory one makes from the same requests and issues.
+    #[test]
+    fn a_streamed_outbox_is_the_outbox_built_in_memory() {
+        let tmp = tempfile::tempdir().unwrap();
+        let requests = [request(&[2, 3, 5]), request(&[6, 7])];
+        let issues = [error(3, true), error(4, false), error(7, true)];
+        for include in [false, true] {
+            let mut writer = OutboxWriter::create(tmp.path(), Mode::Create, include).unwrap();
+            writer.issue(&issues[0]);
+            writer.issue(&issues[1]);
+            writer.push_request(&requests[0]).unwrap();
+            writer.issue(&issues[2]);
+            writer.push_request(&requests[1]).unwrap();
+            let file = writer.finish().unwrap();
+            let mut memory = Outbox::new(Mode::Create);
+            for r in &requests {
+                memory.push_request(r).unwrap();
+            }
+            memory.settle_errors(&issues, include);
+            assert_eq!(file.load().unwrap(), memory, "include: {include}");
+            assert_eq!(file.sent_despite().unwrap(), memory.sent_despite());
+            assert_eq!((file.rows(), file.batches()), (memory.rows(), 2));
+            assert_eq!(file.locate(4), Some((1, 1)));
+            assert_eq!(file.locate(5), None);
+            // A run folder's plan made from it reads back the same, and the spool goes.
+            let plan = tmp.path().join(format!("plan{include}.jsonl"));
+            file.write_plan(&plan).unwrap();
+            let spool = file.path().to_path_buf();
+            drop(file);
+            assert!(!spool.exists(), "the spool is removed");
+            let read = OutboxFile::open(&plan).unwrap();
+            assert_eq!(read.load().unwrap(), memory);
+            assert_eq!(*read.batch(1).unwrap(), memory.batches[1]);
+            assert!(plan.exists(), "a run's plan stays");
+        }
+    }
+
+    #[test]
+    fn a_plan_cut_short_is_refused_with_advice() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut memory = Outbox::new(Mode::Upsert);
+        memory.push_request(&request(&[2, 3])).unwrap();
+        memory.push_request(&request(&[4])).unwrap();
+        let file = OutboxFile::spool(tmp.path(), &memory).unwrap();
+        let plan = tmp.path().join("plan.jsonl");
+        file.write_plan(&plan).unwrap();
+        let text = fs::read_to_string(&plan).unwrap();
+        let cut: Vec<&str> = text.lines().take(2).collect();
+        fs::write(&plan, cut.join("\n") + "\n").unwrap();
+        let error = OutboxFile::open(&plan).unwrap_err().to_string();
+        assert!(error.contains("the plan is incomplete"), "{error}");
+        assert!(error.contains("restore it from a backup"), "{error}");
+    }
+}
