@@ -205,7 +205,7 @@ pub fn import(args: &ImportArgs) -> CliResult<ExitCode> {
                 for warning in warnings {
                     eprintln!("zdimport: warning: {warning}");
                 }
-                plan = OutboxFile::spool(&session::run::runs_dir()?, &named)?;
+                plan = OutboxFile::spool(&session::run::spool_dir()?, &named)?;
             }
             (plan, info, left_out)
         };
@@ -523,7 +523,7 @@ async fn build_account_plan(
         ..session::check::Report::default()
     };
     let plan = session::check::routed_outbox(&looked_up, (false, p.options.jobs), &report)?;
-    let plan = OutboxFile::spool(&session::run::runs_dir()?, &plan)?;
+    let plan = OutboxFile::spool(&session::run::spool_dir()?, &plan)?;
     let info = run_info(&p, args, &plan);
     Ok((plan, info, left_out))
 }

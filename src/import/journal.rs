@@ -544,6 +544,13 @@ pub fn runs_dir() -> Result<PathBuf, JournalError> {
         .ok_or(JournalError::NoDataDir)
 }
 
+/// Where an outbox is spooled before its run folder exists: the data dir, beside `runs`
+/// (same disk, so the run folder copies it cheaply; no `runs` folder made for a run that is
+/// never started).
+pub fn spool_dir() -> Result<PathBuf, JournalError> {
+    crate::paths::data_dir().ok_or(JournalError::NoDataDir)
+}
+
 /// A fresh run id: the UTC time and a random suffix, sortable by time.
 pub fn new_run_id() -> String {
     let now = chrono::Utc::now();

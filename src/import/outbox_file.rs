@@ -410,8 +410,8 @@ impl SpoolWriter {
     }
 }
 
-/// A run's outbox written batch by batch as a sheet streams, into a spool beside the run
-/// folders: what [`super::Outbox`] holds, with the bodies on disk.
+/// A run's outbox written batch by batch as a sheet streams, into a spool in the data dir:
+/// what [`super::Outbox`] holds, with the bodies on disk.
 pub struct OutboxWriter {
     mode: Mode,
     spool: SpoolWriter,
@@ -424,7 +424,7 @@ pub struct OutboxWriter {
 }
 
 impl OutboxWriter {
-    /// A spool in `dir` (the runs folder: the run folder is made from it).
+    /// A spool in `dir` (the data dir: the run folder is made from it).
     pub fn create(dir: &Path, mode: Mode, include: bool) -> Result<Self, JournalError> {
         Ok(Self {
             mode,

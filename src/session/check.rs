@@ -177,7 +177,7 @@ pub fn streamed_input(
 }
 
 /// Checks the sheet as it streams, once, into the run's outbox: the requests to send written
-/// batch by batch to a spool beside the run folders (memory never holds the bodies), the rows
+/// batch by batch to a spool in the data dir (memory never holds the bodies), the rows
 /// with errors skipped (or, under `--invalid include`, sent and marked).
 pub fn streamed_outbox(
     source: Streamed<'_>,
@@ -185,8 +185,8 @@ pub fn streamed_outbox(
 ) -> Result<(OutboxFile, StreamedRows), CheckError> {
     use crate::pipeline::Event;
     let include = source.options.invalid == crate::payload::InvalidPolicy::Include;
-    let runs = crate::import::journal::runs_dir()?;
-    let mut outbox = OutboxWriter::create(&runs, source.options.mode, include)?;
+    let spool = crate::import::journal::spool_dir()?;
+    let mut outbox = OutboxWriter::create(&spool, source.options.mode, include)?;
     let mut errors = Vec::new();
     let mut failure = None;
     let summary = source.run(checks, |event| {

@@ -45,6 +45,11 @@ pub fn runs_dir() -> Result<PathBuf, RunError> {
     Ok(journal::runs_dir()?)
 }
 
+/// Where a new run's outbox is written while its sheet streams, before its folder exists.
+pub fn spool_dir() -> Result<PathBuf, RunError> {
+    Ok(journal::spool_dir()?)
+}
+
 /// Every run folder under [`runs_dir`], oldest first; none when there is no such folder.
 pub fn list() -> Vec<RunListing> {
     journal::runs_dir()
