@@ -7,6 +7,7 @@
 //! ([`Table`]).
 
 mod cell;
+pub mod formats;
 mod guard;
 pub mod header;
 pub mod limits;

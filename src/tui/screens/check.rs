@@ -8,9 +8,9 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Clear, Paragraph, Widget, Wrap};
 
-use crate::payload::{InvalidPolicy, Issue, Severity};
-use crate::pipeline::Report;
-use crate::sheet::Table;
+use crate::session::check::Report;
+use crate::session::check::{InvalidPolicy, Issue, Severity};
+use crate::session::source::Table;
 use crate::tui::action::Action;
 use crate::tui::strings;
 use crate::tui::widgets::cursor::Cursor;
@@ -69,7 +69,7 @@ pub struct CheckState {
     pub cautions: Vec<String>,
     /// What each invalid-row policy leaves out, counted once per report (not every frame:
     /// a report may hold a million problems).
-    left_out: Option<crate::payload::LeftOut>,
+    left_out: Option<crate::session::check::LeftOut>,
 }
 
 impl CheckState {
@@ -239,7 +239,12 @@ impl CheckState {
     }
 }
 
-fn render_counts(report: &Report, left_out: crate::payload::LeftOut, area: Rect, buf: &mut Buffer) {
+fn render_counts(
+    report: &Report,
+    left_out: crate::session::check::LeftOut,
+    area: Rect,
+    buf: &mut Buffer,
+) {
     let dot = |colour| Span::styled(" ● ", Style::new().fg(colour));
     let sent = report.sent();
     let errors_sent = sent.saturating_sub(report.ready + report.warnings);
