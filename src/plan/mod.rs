@@ -34,6 +34,7 @@
 
 mod diff;
 mod lookup;
+pub mod memberships;
 pub mod orgs;
 
 use std::collections::HashSet;
@@ -82,6 +83,16 @@ impl fmt::Display for Change {
                 shown(&self.new),
                 shown(&self.old)
             );
+        }
+        if self.field == memberships::MEMBERSHIPS {
+            let names: Vec<String> = self
+                .new
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|n| n.as_str().map(|n| format!("'{n}'")))
+                .collect();
+            return write!(f, "{}: adds {}", self.field, names.join(", "));
         }
         if self.field == PRIMARY_EMAIL {
             return write!(

@@ -113,7 +113,7 @@ pub fn distinct_names<T: OrgHolder>(users: &[(u32, T)]) -> Vec<String> {
     let mut seen = std::collections::HashSet::new();
     users
         .iter()
-        .filter_map(|(_, u)| u.org_name())
+        .flat_map(|(_, u)| u.org_name().into_iter().chain(u.member_names()))
         .map(str::trim)
         .filter(|name| !name.is_empty() && seen.insert(name_key(name)))
         .map(str::to_owned)
@@ -129,6 +129,10 @@ pub trait OrgHolder {
     fn send_id(&mut self, id: u64);
     /// Sent without an organization.
     fn drop_org(&mut self);
+    /// The organizations it joins besides (see [`super::memberships`]).
+    fn member_names(&self) -> Vec<&str> {
+        Vec::new()
+    }
 }
 
 impl OrgHolder for User {
@@ -143,6 +147,10 @@ impl OrgHolder for User {
 
     fn drop_org(&mut self) {
         self.organization = None;
+    }
+
+    fn member_names(&self) -> Vec<&str> {
+        self.memberships.iter().map(|m| m.name.as_str()).collect()
     }
 }
 
@@ -448,7 +456,7 @@ fn near_warning(name: &str, close: &[String]) -> String {
 }
 
 /// `row 4` or `rows 4, 9, 12` (at most 10 numbers, then how many more).
-fn rows_text(rows: &[u32]) -> String {
+pub(super) fn rows_text(rows: &[u32]) -> String {
     let shown: Vec<String> = rows.iter().take(10).map(u32::to_string).collect();
     let more = rows.len().saturating_sub(10);
     let tail = if more > 0 {
