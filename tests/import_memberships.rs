@@ -312,3 +312,28 @@ fn a_sheet_cell_of_organizations_is_split_and_the_first_is_the_default() {
     let names: Vec<&str> = u.memberships.iter().map(|m| m.name.as_str()).collect();
     assert_eq!(names, ["globex", "Initech", "Newco 0"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_headless_import_resolves_memberships_and_copes_with_those_held() {
+    let sandbox = sandbox(true, ExistingMembership::Error).await;
+    let client = common::client(&sandbox);
+    let mut plan = common::plan_of_users(Mode::Upsert, USERS, 0, user);
+    plan::orgs::resolve_import(&client, &mut plan, MissingOrgs::Create, 4)
+        .await
+        .expect("organizations resolved");
+    assert_eq!(plan.organizations.len(), 2, "Newco 0 and 1 created first");
+    let tmp = tempfile::tempdir().unwrap();
+    let journal = Journal::create(tmp.path(), &common::run_info("r", &plan), &plan).unwrap();
+    let summary = common::run_to_end(plan, &client, journal, &options())
+        .await
+        .unwrap();
+    assert_memberships(&sandbox, "headless");
+    // Without the plan's lookup, the two held ones are sent and Zendesk says they exist.
+    let counts = summary.memberships;
+    assert_eq!(
+        (counts.added, counts.already_held),
+        (expected_to_add() as u32, 2),
+        "{summary}"
+    );
+    assert_nothing_left(&client, "headless").await;
+}

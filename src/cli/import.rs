@@ -184,7 +184,16 @@ pub fn import(args: &ImportArgs) -> CliResult<ExitCode> {
             missing_orgs,
             ..PlanOptions::default()
         };
-        let (plan, info, left_out) = if looked_up.tags == Tags::Add || looked_up.make_primary {
+        // Several organizations per user: the plan reads the memberships users hold, so
+        // those already there are not sent (and says what it adds).
+        let members = prepared
+            .mapping
+            .mapped()
+            .any(|(_, t)| *t == crate::mapping::Target::Organizations);
+        let (plan, info, left_out) = if looked_up.tags == Tags::Add
+            || looked_up.make_primary
+            || members
+        {
             // The account plan resolves the organizations itself.
             let account = (&client, &answer.rate, looked_up);
             build_account_plan(prepared, &args.mapping, &checks, account).await?
@@ -503,6 +512,9 @@ async fn build_account_plan(
     );
     let looked_up = crate::plan::build(client, input, options, rate).await?;
     if let Some(line) = super::plan::primary_line(&looked_up) {
+        eprintln!("zdimport: {line}");
+    }
+    if let Some(line) = crate::plan::memberships::line(&looked_up.rows) {
         eprintln!("zdimport: {line}");
     }
     for warning in &looked_up.warnings {

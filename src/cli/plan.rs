@@ -219,6 +219,8 @@ struct JsonPlan<'a> {
     /// Requests the import makes after the bulk jobs to make emails primary.
     make_primary_requests: u64,
     missing_organizations: &'a [String],
+    /// Memberships added once the users exist (several organizations per user).
+    memberships_to_add: usize,
     warnings: &'a [String],
     rows: &'a [RowPlan],
 }
@@ -231,6 +233,7 @@ fn write_json(out: &mut impl Write, plan: &Plan) -> std::io::Result<()> {
         spent: &plan.spent,
         make_primary_requests: plan.make_primary_requests(),
         missing_organizations: &plan.missing_organizations,
+        memberships_to_add: plan::memberships::to_add(&plan.rows),
         warnings: &plan.warnings,
         rows: &plan.rows,
     };
@@ -262,6 +265,9 @@ fn write_text(out: &mut impl Write, plan: &Plan, prepared: &Prepared) -> std::io
             crate::import::orgs::cost_text(plan.missing_organizations.len()),
             plan.missing_organizations.join(", ")
         )?;
+    }
+    if let Some(line) = plan::memberships::line(&plan.rows) {
+        writeln!(out, "\n{line}")?;
     }
     if let Some(line) = primary_line(plan) {
         writeln!(out, "\n{line}")?;

@@ -100,6 +100,37 @@ pub(super) fn apply(
         .collect()
 }
 
+/// [`apply`] for the headless import, on the users' keys ([`crate::import::UserKey`]).
+pub(super) fn apply_keys(
+    plan: &mut crate::import::Outbox,
+    resolved: &Resolved,
+    policy: MissingOrgs,
+) -> Vec<String> {
+    let mut users: Vec<(u32, User)> = Vec::new();
+    for batch in &mut plan.batches {
+        for (row, key) in batch.rows.iter().zip(&mut batch.keys) {
+            let memberships = std::mem::take(&mut key.memberships);
+            users.push((
+                *row,
+                User {
+                    memberships,
+                    ..User::default()
+                },
+            ));
+        }
+    }
+    let warnings = apply(&mut users, resolved, policy);
+    let mut users = users.into_iter();
+    for batch in &mut plan.batches {
+        for key in &mut batch.keys {
+            if let Some((_, user)) = users.next() {
+                key.memberships = user.memberships;
+            }
+        }
+    }
+    warnings
+}
+
 /// `Fail`: a row joining an organization the account lacks is not sent.
 pub(super) fn fail_missing(rows: &mut [RowPlan], resolved: &Resolved) {
     for row in rows {
@@ -195,6 +226,19 @@ fn show_added(row: &mut RowPlan) {
         }
         _ => {}
     }
+}
+
+/// What the plan adds after the users, for `zdimport plan` and `preview --account`: `None`
+/// when it adds no membership.
+pub fn line(rows: &[RowPlan]) -> Option<String> {
+    let n = to_add(rows);
+    let calls = n.div_ceil(crate::zendesk::memberships::MEMBERSHIPS_PER_CALL);
+    let s = if calls == 1 { "" } else { "s" };
+    (n > 0).then(|| {
+        format!(
+            "Memberships added once the users exist: {n} ({calls} request{s}:              organization_memberships/create_many, 100 a call, a job each)"
+        )
+    })
 }
 
 /// Memberships the plan adds, on the rows it sends.

@@ -462,6 +462,10 @@ impl PlanState {
                 plan.missing_organizations.join(", ")
             )
         };
+        let orgs = match crate::plan::memberships::to_add(&plan.rows) {
+            0 => orgs,
+            n => format!(" +{n} memberships after the users.{orgs}"),
+        };
         Paragraph::new(vec![
             Line::from(first),
             Line::from(Span::styled(
