@@ -82,8 +82,9 @@ pub struct ImportArgs {
     /// What a row's tags do to an existing user's: replace them (Zendesk's bulk update) or add
     /// to them (the users are looked up first, as `plan` does, and their tags sent with the
     /// row's)
-    #[arg(long, value_name = "add|replace", default_value = "replace", value_parser = super::plan::parse_tags)]
-    pub tags: Tags,
+    /// (default: the profile's, else replace)
+    #[arg(long, value_name = "add|replace", value_parser = super::plan::parse_tags)]
+    pub tags: Option<Tags>,
     /// A new email on an existing user becomes its primary email (the users are looked up
     /// first, as `plan` does; after its bulk job, two requests per such user) instead of a
     /// secondary one beside the primary Zendesk keeps (default: the profile's make_primary)
@@ -177,9 +178,11 @@ pub fn import(args: &ImportArgs) -> CliResult<ExitCode> {
         let missing_orgs = super::plan::missing_orgs_policy(args.missing_orgs, &args.mapping)?;
         let make_primary = args.make_primary || prepared.make_primary;
         args.mapping.save_plan_choices(missing_orgs, make_primary)?;
+        let tags = super::plan::tags_mode(args.tags, &args.mapping)?;
+        args.mapping.save_tags_choice(tags)?;
         let looked_up = PlanOptions {
             mode: prepared.options.mode,
-            tags: args.tags,
+            tags,
             make_primary,
             missing_orgs,
             ..PlanOptions::default()

@@ -519,13 +519,7 @@ fn add_held_tags(user: &mut User, found: &Found) {
         user.tags = Some(new);
         return;
     };
-    let mut merged = held.tags.clone();
-    for tag in new {
-        if !merged.iter().any(|t| t.eq_ignore_ascii_case(&tag)) {
-            merged.push(tag);
-        }
-    }
-    user.tags = Some(merged);
+    user.tags = Some(super::merge_tags(&held.tags, new));
 }
 
 /// One row's action, from what its identifiers found.
