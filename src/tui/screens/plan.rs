@@ -976,6 +976,27 @@ mod tests {
         assert!(s.detail.is_none());
         assert_eq!(s.cursor.selected, 1, "the row last shown stays selected");
     }
+
+    /// Several organizations per user: the memberships the import adds are counted on the
+    /// second line, before the organizations created first.
+    #[test]
+    fn the_memberships_to_add_are_counted_80x24() {
+        let member = |name: &str| crate::payload::MemberOf {
+            name: name.into(),
+            id: Some(9),
+        };
+        let mut plan = (*plan()).clone();
+        plan.rows[0].user = Some(crate::payload::User {
+            memberships: vec![member("Globex"), member("Initech")],
+            ..crate::payload::User::default()
+        });
+        let mut s = PlanState::new(Mode::Upsert);
+        s.checked(check());
+        s.planned(Arc::new(plan));
+        let drawn = crate::tui::widgets::drawn(80, 22, |area, buf| s.render(area, buf));
+        assert!(format!("{:?}", drawn.backend()).contains("+2 memberships after the users."));
+        insta::assert_snapshot!("plan_memberships_80x24", drawn.backend());
+    }
 }
 
 /// The screen within the whole app: snapshots of its states, and its keys.
