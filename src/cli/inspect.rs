@@ -8,8 +8,8 @@ use clap::Args;
 use serde::Serialize;
 
 use super::SourceArgs;
-use crate::sheet::header::column_letter;
-use crate::sheet::{Format, SheetInfo, SheetKind, Table, Visibility, Workbook};
+use crate::session::source::column_letter;
+use crate::session::source::{Format, SheetInfo, SheetKind, Table, Visibility, Workbook};
 use crate::text::shorten;
 
 /// Sample values shown per column.

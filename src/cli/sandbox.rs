@@ -8,12 +8,11 @@ use std::time::Duration;
 
 use clap::{ArgAction, Args};
 
-use crate::sandbox::memberships::ExistingMembership;
-use crate::sandbox::options::parse_switch;
-use crate::sandbox::{
-    DateFields, EmailOnUpdate, FaultConfig, JobFailures, JobLimitAnswer, JobLimitScope,
-    JobProgress, JobResults, OrganizationByName, RateHeaders, SERVICE_CLIENT_ID, Sandbox,
-    SandboxConfig, UserSettings,
+use crate::session::account::parse_switch;
+use crate::session::account::{
+    DateFields, EmailOnUpdate, ExistingMembership, FaultConfig, JobFailures, JobLimitAnswer,
+    JobLimitScope, JobProgress, JobResults, OrganizationByName, RateHeaders, SERVICE_CLIENT_ID,
+    Sandbox, SandboxConfig, UserSettings,
 };
 
 #[derive(Debug, Args)]
@@ -108,8 +107,8 @@ pub struct SandboxArgs {
 }
 
 fn parse_existing_membership(text: &str) -> Result<ExistingMembership, String> {
-    text.parse()
-        .map_err(|e: crate::sandbox::options::OptionParseError| e.to_string())
+    text.parse::<ExistingMembership>()
+        .map_err(|e| e.to_string())
 }
 
 impl SandboxArgs {

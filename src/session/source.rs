@@ -6,7 +6,10 @@ use std::path::{Path, PathBuf};
 
 pub use crate::error::SheetError;
 pub use crate::sheet::formats::ZeroPadded;
-pub use crate::sheet::{HeaderChoice, Row, SheetInfo, Table, TableLayout, Workbook};
+pub use crate::sheet::header::column_letter;
+pub use crate::sheet::{
+    Cell, Format, HeaderChoice, Row, SheetInfo, SheetKind, Table, TableLayout, Visibility, Workbook,
+};
 
 use crate::import::RunListing;
 

@@ -8,9 +8,9 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Clear, Paragraph, Widget, Wrap};
 
-use crate::payload::{InvalidPolicy, Issue, Severity};
-use crate::pipeline::Report;
-use crate::sheet::Table;
+use crate::session::check::Report;
+use crate::session::check::{InvalidPolicy, Issue, Severity};
+use crate::session::source::Table;
 use crate::tui::action::Action;
 use crate::tui::strings;
 use crate::tui::widgets::cursor::Cursor;
@@ -319,7 +319,7 @@ fn render_detail(row: u32, table: &Table, report: &Report, area: Rect, buf: &mut
     lines.extend(table.layout.headers.iter().enumerate().map(|(i, header)| {
         let value = cells
             .get(i)
-            .map(crate::sheet::Cell::display)
+            .map(crate::session::source::Cell::display)
             .unwrap_or_default();
         let flagged = issues
             .iter()
