@@ -265,6 +265,7 @@ pub fn import_event(event: &ImportEvent) {
             tracing::info!("organizations created first: {counts}");
         }
         ImportEvent::Organizations { counts, .. } => tracing::debug!("{counts}"),
+        ImportEvent::Memberships { counts, .. } => tracing::info!("after the users: {counts}"),
         ImportEvent::Finished(summary) => tracing::info!(
             "import finished: {summary}; {} requests in {:.1}s",
             summary.requests,

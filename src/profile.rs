@@ -59,6 +59,14 @@ pub struct ProfileOptions {
     /// (default), skip-field or fail.
     #[serde(default, skip_serializing_if = "is_create")]
     pub missing_orgs: MissingOrgs,
+    /// What a row's tags do to an existing record's: replace them (default) or add to them
+    /// (plan and import `--tags`). Organizations will read the same choice.
+    #[serde(default, skip_serializing_if = "is_replace")]
+    pub tags: crate::plan::Tags,
+}
+
+fn is_replace(tags: &crate::plan::Tags) -> bool {
+    *tags == crate::plan::Tags::Replace
 }
 
 fn is_create(policy: &MissingOrgs) -> bool {

@@ -302,14 +302,8 @@ async fn killed_and_resumed(cut: u64) {
     let client = common::client(&sandbox);
     let plan = outbox(&client).await;
     let tmp = tempfile::tempdir().unwrap();
-    let mut journal = Journal::create(tmp.path(), &common::run_info("r", &plan), &plan).unwrap();
-    journal.crash_after(cut);
-    let _killed = common::run_to_end(&client, journal, &options()).await;
-    let dir = tmp.path().join("r");
-    let (_, _, journal) = Journal::open(&dir).unwrap_or_else(|e| panic!("{name}: {e}"));
-    let summary = common::run_to_end(&client, journal, &options())
-        .await
-        .unwrap_or_else(|e| panic!("{name}: resume: {e}"));
+    let (summary, dir) =
+        common::killed_then_resumed(plan, &client, tmp.path(), (cut, &options())).await;
     assert_eq!(summary.pending, 0, "{name}: {summary}");
     assert_eq!(
         summary.failed + summary.unknown + summary.skipped,

@@ -82,8 +82,9 @@ pub struct ImportArgs {
     /// What a row's tags do to an existing user's: replace them (Zendesk's bulk update) or add
     /// to them (the users are looked up first, as `plan` does, and their tags sent with the
     /// row's)
-    #[arg(long, value_name = "add|replace", default_value = "replace", value_parser = super::plan::parse_tags)]
-    pub tags: Tags,
+    /// (default: the profile's, else replace)
+    #[arg(long, value_name = "add|replace", value_parser = super::plan::parse_tags)]
+    pub tags: Option<Tags>,
     /// A new email on an existing user becomes its primary email (the users are looked up
     /// first, as `plan` does; after its bulk job, two requests per such user) instead of a
     /// secondary one beside the primary Zendesk keeps (default: the profile's make_primary)
@@ -177,38 +178,47 @@ pub fn import(args: &ImportArgs) -> CliResult<ExitCode> {
         let missing_orgs = super::plan::missing_orgs_policy(args.missing_orgs, &args.mapping)?;
         let make_primary = args.make_primary || prepared.make_primary;
         args.mapping.save_plan_choices(missing_orgs, make_primary)?;
+        let tags = super::plan::tags_mode(args.tags, &args.mapping)?;
+        args.mapping.save_tags_choice(tags)?;
         let looked_up = PlanOptions {
             mode: prepared.options.mode,
-            tags: args.tags,
+            tags,
             make_primary,
             missing_orgs,
             ..PlanOptions::default()
         };
-        let (plan, info, left_out) = if looked_up.tags == Tags::Add || looked_up.make_primary {
-            // The account plan resolves the organizations itself.
-            let account = (&client, &answer.rate, looked_up);
-            build_account_plan(prepared, &args.mapping, &checks, account).await?
-        } else {
-            let (mut plan, info, left_out) = build_plan(prepared, &args.mapping, &checks)?;
-            // Users that name an organization: resolved with the outbox in memory, then
-            // written out again; the others' bodies never leave the spool.
-            if plan.any_organization()? {
-                let mut named = plan.load()?;
-                let concurrency = PlanOptions::default().concurrency;
-                let warnings = crate::session::check::resolve_import(
-                    &client,
-                    &mut named,
-                    missing_orgs,
-                    concurrency,
-                )
-                .await?;
-                for warning in warnings {
-                    eprintln!("zdimport: warning: {warning}");
+        // Several organizations per user: the plan reads the memberships users hold, so
+        // those already there are not sent (and says what it adds).
+        let members = prepared
+            .mapping
+            .mapped()
+            .any(|(_, t)| *t == crate::session::check::Target::Organizations);
+        let (plan, info, left_out) =
+            if looked_up.tags == Tags::Add || looked_up.make_primary || members {
+                // The account plan resolves the organizations itself.
+                let account = (&client, &answer.rate, looked_up);
+                build_account_plan(prepared, &args.mapping, &checks, account).await?
+            } else {
+                let (mut plan, info, left_out) = build_plan(prepared, &args.mapping, &checks)?;
+                // Users that name an organization: resolved with the outbox in memory, then
+                // written out again; the others' bodies never leave the spool.
+                if plan.any_organization()? {
+                    let mut named = plan.load()?;
+                    let concurrency = PlanOptions::default().concurrency;
+                    let warnings = crate::session::check::resolve_import(
+                        &client,
+                        &mut named,
+                        missing_orgs,
+                        concurrency,
+                    )
+                    .await?;
+                    for warning in warnings {
+                        eprintln!("zdimport: warning: {warning}");
+                    }
+                    plan = OutboxFile::spool(&session::run::spool_dir()?, &named)?;
                 }
-                plan = OutboxFile::spool(&session::run::spool_dir()?, &named)?;
-            }
-            (plan, info, left_out)
-        };
+                (plan, info, left_out)
+            };
         let info = RunInfo {
             account: client.base_url().to_string(),
             sandbox: sandbox.is_some(),
@@ -511,6 +521,9 @@ async fn build_account_plan(
     );
     let looked_up = crate::session::check::build(client, input, options, rate).await?;
     if let Some(line) = super::plan::primary_line(&looked_up) {
+        eprintln!("zdimport: {line}");
+    }
+    if let Some(line) = crate::session::check::memberships::line(&looked_up.rows) {
         eprintln!("zdimport: {line}");
     }
     for warning in &looked_up.warnings {

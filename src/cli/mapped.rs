@@ -183,6 +183,7 @@ impl MappingArgs {
         if let Some(kept) = kept {
             saved.options.missing_orgs = kept.missing_orgs;
             saved.options.make_primary = kept.make_primary;
+            saved.options.tags = kept.tags;
         }
         saved.options.skip_verify_email = options.skip_verify_email;
         saved.options.phone_region = options.phone_region;
@@ -211,6 +212,19 @@ impl MappingArgs {
         let mut saved = profiles::load(name)?;
         saved.options.missing_orgs = missing_orgs;
         saved.options.make_primary = make_primary;
+        profiles::save(&saved)?;
+        Ok(())
+    }
+}
+
+impl MappingArgs {
+    /// `--save-profile` on `plan` and `import`: the profile keeps the tags mode too.
+    pub fn save_tags_choice(&self, tags: crate::session::check::Tags) -> CliResult<()> {
+        let Some(name) = &self.save_profile else {
+            return Ok(());
+        };
+        let mut saved = profiles::load(name)?;
+        saved.options.tags = tags;
         profiles::save(&saved)?;
         Ok(())
     }

@@ -32,9 +32,10 @@ pub struct PlanArgs {
     #[arg(long)]
     pub search_emails: bool,
     /// What a row's tags do to an existing user's: replace them (Zendesk's bulk update) or add
-    /// to them (the tags looked up are sent with the row's)
-    #[arg(long, value_name = "add|replace", default_value = "replace", value_parser = parse_tags)]
-    pub tags: Tags,
+    /// to them (the tags looked up are sent with the row's); default: the profile's, else
+    /// replace
+    #[arg(long, value_name = "add|replace", value_parser = parse_tags)]
+    pub tags: Option<Tags>,
     /// A user whose organization the account lacks: create the organization first (default:
     /// the profile's, else create), skip-field (send the user without it) or fail (the row is
     /// not sent)
@@ -63,6 +64,17 @@ pub(super) fn parse_tags(text: &str) -> Result<Tags, String> {
 
 pub(super) fn parse_missing_orgs(text: &str) -> Result<MissingOrgs, String> {
     text.parse()
+}
+
+/// `--tags`, else the profile's, else replace.
+pub(super) fn tags_mode(chosen: Option<Tags>, mapping: &MappingArgs) -> CliResult<Tags> {
+    if let Some(tags) = chosen {
+        return Ok(tags);
+    }
+    match &mapping.profile {
+        Some(name) => Ok(crate::session::profiles::load(name)?.options.tags),
+        None => Ok(Tags::default()),
+    }
 }
 
 /// `--missing-orgs`, else the profile's, else create.
@@ -115,13 +127,14 @@ pub fn run(args: &PlanArgs) -> CliResult<ExitCode> {
         mode: prepared.options.mode,
         existing: args.existing,
         search_new_emails: args.search_emails,
-        tags: args.tags,
+        tags: tags_mode(args.tags, &args.mapping)?,
         missing_orgs: missing_orgs_policy(args.missing_orgs, &args.mapping)?,
         make_primary: args.make_primary || prepared.make_primary,
         ..PlanOptions::default()
     };
     args.mapping
         .save_plan_choices(options.missing_orgs, options.make_primary)?;
+    args.mapping.save_tags_choice(options.tags)?;
     let plan = runtime.block_on(check::build(
         &connected.client,
         input,
@@ -213,6 +226,8 @@ struct JsonPlan<'a> {
     /// Requests the import makes after the bulk jobs to make emails primary.
     make_primary_requests: u64,
     missing_organizations: &'a [String],
+    /// Memberships added once the users exist (several organizations per user).
+    memberships_to_add: usize,
     warnings: &'a [String],
     rows: &'a [RowPlan],
 }
@@ -225,6 +240,7 @@ fn write_json(out: &mut impl Write, plan: &Plan) -> std::io::Result<()> {
         spent: &plan.spent,
         make_primary_requests: plan.make_primary_requests(),
         missing_organizations: &plan.missing_organizations,
+        memberships_to_add: check::memberships::to_add(&plan.rows),
         warnings: &plan.warnings,
         rows: &plan.rows,
     };
@@ -256,6 +272,9 @@ fn write_text(out: &mut impl Write, plan: &Plan, prepared: &Prepared) -> std::io
             crate::session::run::organizations_cost(plan.missing_organizations.len()),
             plan.missing_organizations.join(", ")
         )?;
+    }
+    if let Some(line) = check::memberships::line(&plan.rows) {
+        writeln!(out, "\n{line}")?;
     }
     if let Some(line) = primary_line(plan) {
         writeln!(out, "\n{line}")?;

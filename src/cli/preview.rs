@@ -72,6 +72,11 @@ pub fn run(args: &PreviewArgs) -> CliResult<ExitCode> {
         printer.take(&mut out, request)
     })?;
     let mut missing = Vec::new();
+    let held_members: usize = held
+        .iter()
+        .flat_map(|r| &r.body.users)
+        .map(|u| u.memberships.len())
+        .sum();
     if let Some(connected) = &connected {
         let resolving = crate::session::check::resolve_requests(&connected.client, &mut held, 4);
         missing = runtime.block_on(resolving).map_err(|e| e.to_string())?;
@@ -110,6 +115,15 @@ pub fn run(args: &PreviewArgs) -> CliResult<ExitCode> {
             &listed,
             shown.as_ref(),
         ))?;
+        let asked: usize = held_members;
+        if asked > 0 {
+            super::stdout_written(writeln!(
+                out,
+                "\nMemberships the rows ask besides each user's default organization: {asked}, \
+                 added by an import once the users exist (organization_memberships/create_many); \
+                 those the users already hold are left out (`zdimport plan` counts what is added)"
+            ))?;
+        }
         if !missing.is_empty() {
             super::stdout_written(writeln!(
                 out,

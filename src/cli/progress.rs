@@ -129,6 +129,9 @@ impl Progress {
                 };
                 self.say(&format!("zdimport: {when}: {counts}"));
             }
+            ImportEvent::Memberships { counts, .. } => {
+                self.say(&format!("zdimport: after the users: {counts}"));
+            }
             ImportEvent::Organizations { .. }
             | ImportEvent::BatchSent { .. }
             | ImportEvent::JobUpdate { .. }

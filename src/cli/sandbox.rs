@@ -10,9 +10,9 @@ use clap::{ArgAction, Args};
 
 use crate::session::account::parse_switch;
 use crate::session::account::{
-    DateFields, EmailOnUpdate, FaultConfig, JobFailures, JobLimitAnswer, JobLimitScope,
-    JobProgress, JobResults, OrganizationByName, RateHeaders, SERVICE_CLIENT_ID, Sandbox,
-    SandboxConfig, UserSettings,
+    DateFields, EmailOnUpdate, ExistingMembership, FaultConfig, JobFailures, JobLimitAnswer,
+    JobLimitScope, JobProgress, JobResults, OrganizationByName, RateHeaders, SERVICE_CLIENT_ID,
+    Sandbox, SandboxConfig, UserSettings,
 };
 
 #[derive(Debug, Args)]
@@ -94,12 +94,21 @@ pub struct SandboxArgs {
     /// Account setting: several organizations per user
     #[arg(long, value_name = "on|off", action = ArgAction::Set, value_parser = parse_switch, default_value = "off")]
     pub multiple_organizations: bool,
+    /// organization_memberships/create_many on a membership that exists (undocumented): error
+    /// (the item fails, "already a member") or ok (the item succeeds, nothing added)
+    #[arg(long, value_name = "error|ok", value_parser = parse_existing_membership, default_value = "error")]
+    pub existing_membership: ExistingMembership,
     /// Account setting: validate phone numbers (on: a phone not in E.164 fails its row)
     #[arg(long, value_name = "on|off", action = ArgAction::Set, value_parser = parse_switch, default_value = "off")]
     pub phone_validation: bool,
     /// Account setting: welcome emails to users an admin creates
     #[arg(long, value_name = "on|off", action = ArgAction::Set, value_parser = parse_switch, default_value = "on")]
     pub welcome_emails: bool,
+}
+
+fn parse_existing_membership(text: &str) -> Result<ExistingMembership, String> {
+    text.parse::<ExistingMembership>()
+        .map_err(|e| e.to_string())
 }
 
 impl SandboxArgs {
@@ -124,6 +133,7 @@ impl SandboxArgs {
             email_on_update: self.email_on_update,
             date_fields: self.date_fields,
             organization_by_name: self.organizations_by_name,
+            existing_membership: self.existing_membership,
             user_settings: UserSettings {
                 tagging: self.user_tagging,
                 multiple_organizations: self.multiple_organizations,

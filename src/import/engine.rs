@@ -62,6 +62,7 @@ pub async fn run(
     engine.after_organizations(orgs);
     engine.start().await?;
     engine.run_loop(&cancel).await?;
+    engine.add_memberships(&cancel).await?;
     engine.finish().await
 }
 
@@ -341,6 +342,30 @@ impl Engine {
             self.cancelled = true;
             self.cancelled_at = Some(Instant::now());
         }
+    }
+
+    /// Issue 15, item 3: once every row is finished (not after a cancel), the memberships of
+    /// the users the run created or updated ([`super::memberships`]).
+    async fn add_memberships(&mut self, cancel: &CancellationToken) -> Result<(), ImportError> {
+        if self.cancelled || self.summary.pending > 0 {
+            return Ok(());
+        }
+        let context = (cancel, &self.options, &self.orgs);
+        let done = super::memberships::add(
+            &self.plan,
+            &self.client,
+            &mut self.journal,
+            &self.events,
+            context,
+        )
+        .await?;
+        self.summary.memberships = done.counts;
+        self.summary.requests += done.requests;
+        self.summary.polls += done.polls;
+        if done.stopped {
+            self.cancelled = true;
+        }
+        Ok(())
     }
 
     /// The next poll: at the regular interval, or earlier when a job should be done by then.

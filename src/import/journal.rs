@@ -172,6 +172,20 @@ pub enum Entry {
     OrgResolved {
         outcomes: Vec<OrgOutcome>,
     },
+    /// Written and synced before an `organization_memberships/create_many` call leaves:
+    /// its (user id, organization id) pairs.
+    MemberSending {
+        pairs: Vec<(u64, u64)>,
+    },
+    /// As `accepted`, for memberships.
+    MemberAccepted {
+        pairs: Vec<(u64, u64)>,
+        job_id: String,
+    },
+    /// Memberships finished, for good.
+    MemberResolved {
+        outcomes: Vec<super::memberships::MembershipOutcome>,
+    },
 }
 
 /// The state of one batch after replaying the journal.
@@ -270,6 +284,8 @@ pub struct Replay {
     pub open: BTreeMap<usize, Vec<Open>>,
     /// The organizations created first: finished ones by index, open calls by batch.
     pub orgs: OrgReplay,
+    /// The memberships added after the users (issue 15, item 3).
+    pub members: super::memberships::MemberReplay,
     /// Every batch a request was sent for (open or not), by batch.
     pub sent: BTreeMap<usize, Sent>,
     pub started: bool,
@@ -431,6 +447,9 @@ impl Replay {
             }
             Entry::Resolved { outcomes } => self.resolved(outcomes),
             Entry::Finished { summary } => self.finished_summary = Some(summary),
+            Entry::MemberSending { pairs } => self.members.sending(pairs),
+            Entry::MemberAccepted { pairs, job_id } => self.members.accepted(pairs, &job_id),
+            Entry::MemberResolved { outcomes } => self.members.resolved(outcomes),
         }
     }
 
@@ -700,9 +719,12 @@ impl Journal {
         &self.replay
     }
 
-    /// The replay, handed over once (the engine's start); what is left is empty.
+    /// The replay, handed over once (the engine's start); what is left is empty but for the
+    /// memberships', which their phase reads once the users are done.
     pub(crate) fn take_replay(&mut self) -> Replay {
-        std::mem::take(&mut self.replay)
+        let mut replay = std::mem::take(&mut self.replay);
+        self.replay.members = std::mem::take(&mut replay.members);
+        replay
     }
 
     /// Records that these users of `batch` may be in Zendesk already, so the engine looks
@@ -1073,6 +1095,22 @@ fn cut_torn_tail(path: &Path, len: u64) -> Result<(), JournalError> {
         .open(path)
         .and_then(|file| file.set_len(len).and_then(|()| file.sync_all()))
         .map_err(io(path, "cannot cut the line a crash left half written"))
+}
+
+/// Every row finished in a run folder, by its index (the memberships' phase reads which
+/// users exist).
+pub fn finished_rows(dir: &Path) -> Result<BTreeMap<u64, RowOutcome>, JournalError> {
+    Ok(outcomes(dir)?.into_iter().map(|o| (o.index, o)).collect())
+}
+
+/// The plan of a run folder, read batch by batch as asked.
+pub fn read_plan_of(dir: &Path) -> Result<OutboxFile, JournalError> {
+    OutboxFile::open(&dir.join("plan.jsonl"))
+}
+
+/// What the journal of a run folder says of its memberships.
+pub fn members_of(dir: &Path) -> Result<super::memberships::MemberReplay, JournalError> {
+    Ok(read_journal(&dir.join("journal.jsonl"), false)?.members)
 }
 
 /// Every row finished in a run folder, in the plan's order.

@@ -16,6 +16,7 @@
 
 mod engine;
 pub mod journal;
+pub mod memberships;
 pub mod orgs;
 mod outbox;
 mod outbox_file;
@@ -230,6 +231,12 @@ pub enum ImportEvent {
         counts: OrgCounts,
         done: bool,
     },
+    /// The memberships added after the users (see [`memberships`]): sent at the end of
+    /// their phase (`done` false when it was cancelled).
+    Memberships {
+        counts: memberships::MemberCounts,
+        done: bool,
+    },
     Finished(Box<Summary>),
 }
 
@@ -254,6 +261,9 @@ pub struct Summary {
     /// The organizations the run creates before its users; not rows, so not in `rows`.
     #[serde(default, skip_serializing_if = "OrgCounts::is_empty")]
     pub organizations: OrgCounts,
+    /// The memberships added after the users; not rows either.
+    #[serde(default, skip_serializing_if = "memberships::MemberCounts::is_empty")]
+    pub memberships: memberships::MemberCounts,
 }
 
 impl Summary {
@@ -293,6 +303,9 @@ impl fmt::Display for Summary {
         }
         if !self.organizations.is_empty() {
             write!(f, "; {}", self.organizations)?;
+        }
+        if !self.memberships.is_empty() {
+            write!(f, "; {}", self.memberships)?;
         }
         Ok(())
     }

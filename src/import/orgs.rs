@@ -210,7 +210,10 @@ pub fn list_missing(plan: &mut Outbox, missing: &[String]) -> Result<(), ImportE
             rows: super::report::row_list(&batch.rows),
             reason: e.to_string(),
         })?;
-        for name in names.iter().flatten() {
+        // A user joining it as a membership needs it too (issue 15, item 3).
+        let members = batch.keys.iter().flat_map(|k| &k.memberships);
+        let members = members.filter(|m| m.id.is_none()).map(|m| &m.name);
+        for name in names.iter().flatten().chain(members) {
             if let Some(&i) = wanted.get(&name_key(name)) {
                 users[i] += 1;
             }
@@ -287,6 +290,11 @@ pub(super) struct Ids {
 }
 
 impl Ids {
+    /// The ids by [`name_key`], for the memberships added after the users.
+    pub(super) fn by_name(&self) -> HashMap<String, u64> {
+        self.by_key.clone()
+    }
+
     /// The body with each user's organization sent as the id it got, never by name.
     pub(super) fn fill(&self, body: Bytes) -> Result<Bytes, String> {
         if !self.active {

@@ -33,6 +33,10 @@ pub struct UserKey {
     /// The row's errors, when `--invalid include` sent it anyway: marked in the results.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sent_despite: Option<String>,
+    /// Organizations the user joins besides its default one, once it exists
+    /// ([`super::memberships`]): kept beside the body, which does not carry them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub memberships: Vec<crate::payload::MemberOf>,
 }
 
 impl UserKey {
@@ -45,6 +49,7 @@ impl UserKey {
             expect_new: false,
             make_primary: None,
             sent_despite: None,
+            memberships: user.memberships.clone(),
         }
     }
 

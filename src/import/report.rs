@@ -248,6 +248,71 @@ fn org_cells(o: &OrgOutcome, csv: bool) -> Vec<String> {
     ]
 }
 
+/// The columns of the memberships' report (`report.memberships.csv`, issue 15 item 3).
+pub const MEMBERSHIP_COLUMNS: [&str; 9] = [
+    "row",
+    "user_id",
+    "organization",
+    "organization_id",
+    "outcome",
+    "membership_id",
+    "error",
+    "details",
+    "index",
+];
+
+/// The memberships' report beside the users' one: `report.csv` → `report.memberships.csv`.
+pub fn memberships_path(report: &Path) -> PathBuf {
+    let orgs = organizations_path(report);
+    let name = orgs.file_name().map_or_else(String::new, |n| {
+        n.to_string_lossy()
+            .replacen(".organizations.", ".memberships.", 1)
+    });
+    report.with_file_name(name)
+}
+
+/// Writes the memberships as CSV or JSON, by `path`'s extension.
+pub fn write_memberships(
+    path: &Path,
+    items: &[super::memberships::MembershipOutcome],
+) -> Result<(), ReportError> {
+    let table = Table {
+        columns: &MEMBERSHIP_COLUMNS,
+        numbers: &[
+            "row",
+            "user_id",
+            "organization_id",
+            "membership_id",
+            "index",
+        ],
+    };
+    let format = Format::of(path);
+    let feed =
+        |put: &mut dyn FnMut(&super::memberships::MembershipOutcome) -> Result<(), String>| {
+            items.iter().try_for_each(put)
+        };
+    to_file(path, |out| table.write(out, feed, membership_cells, format))
+}
+
+fn membership_cells(o: &super::memberships::MembershipOutcome, csv: bool) -> Vec<String> {
+    let text = |v: Option<&str>| {
+        let shown = crate::text::visible(v.unwrap_or(""));
+        if csv { neutralise(&shown) } else { shown }
+    };
+    let number = |n: Option<u64>| n.map(|n| n.to_string()).unwrap_or_default();
+    vec![
+        o.row.to_string(),
+        number(o.user_id),
+        text(Some(&o.organization)),
+        number(o.organization_id),
+        o.end.as_str().to_owned(),
+        number(o.id),
+        text(o.error.as_deref()),
+        text(o.details.as_deref()),
+        o.index.to_string(),
+    ]
+}
+
 fn to_file(
     path: &Path,
     write: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> Result<(), String>,

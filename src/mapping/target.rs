@@ -19,6 +19,10 @@ pub enum Target {
     CustomRoleId,
     /// An organization by name, sent as `{"name": …}`.
     Organization,
+    /// Several organizations by name, split on `,` `;` or line breaks (names hold spaces):
+    /// the first is the default (unless an `organization` column names it), the others
+    /// memberships created once the user exists (issue 15, item 3).
+    Organizations,
     OrganizationId,
     Tags,
     /// A time zone: IANA (`Europe/Berlin`) or Zendesk's own names. Zendesk's `iana_time_zone`
@@ -40,7 +44,7 @@ pub enum Target {
 }
 
 /// Every built-in target, in the order pickers list them.
-pub const BUILT_IN: [Target; 19] = [
+pub const BUILT_IN: [Target; 20] = [
     Target::Name,
     Target::Email,
     Target::ExternalId,
@@ -58,6 +62,7 @@ pub const BUILT_IN: [Target; 19] = [
     Target::IdentityEmail,
     Target::IdentityPhone,
     Target::OrganizationId,
+    Target::Organizations,
     Target::CustomRoleId,
     Target::Id,
 ];
@@ -75,6 +80,7 @@ impl Target {
             Target::CustomRoleId => "custom_role_id",
             Target::Organization => "organization",
             Target::OrganizationId => "organization_id",
+            Target::Organizations => "organizations",
             Target::Tags => "tags",
             Target::TimeZone => "time_zone",
             Target::Locale => "locale",
@@ -101,6 +107,7 @@ impl Target {
             Target::CustomRoleId => "agent custom role id (number)",
             Target::Organization => "organization by name",
             Target::OrganizationId => "organization by Zendesk id (number)",
+            Target::Organizations => "several organizations by name, split on , or ;",
             Target::Tags => "tags, split on , ; or spaces",
             Target::TimeZone => "time zone, e.g. Europe/Berlin",
             Target::Locale => "language, e.g. en-US",
@@ -119,7 +126,7 @@ impl Target {
     pub fn is_multi(&self) -> bool {
         matches!(
             self,
-            Target::Tags | Target::IdentityEmail | Target::IdentityPhone
+            Target::Tags | Target::Organizations | Target::IdentityEmail | Target::IdentityPhone
         )
     }
 
@@ -203,6 +210,13 @@ impl Target {
                 "employer",
             ],
             Target::OrganizationId => &["org id", "organisation id", "zendesk organization id"],
+            Target::Organizations => &[
+                "organisations",
+                "companies",
+                "other organizations",
+                "other organisations",
+                "memberships",
+            ],
             Target::Tags => &["tag", "labels", "label", "user tags", "segments"],
             Target::TimeZone => &[
                 "timezone",

@@ -130,6 +130,9 @@ impl Transform {
             .lowercase
             .unwrap_or(matches!(target, Target::Email | Target::IdentityEmail));
         let text = if lower { lowercase(text) } else { text };
+        if *target == Target::Organizations && self.split != Some(false) {
+            return Ok(Some(Value::List(split_names(&text))));
+        }
         if self.split.unwrap_or(*target == Target::Tags) {
             return Ok(Some(Value::List(split(text))));
         }
@@ -199,6 +202,16 @@ fn split(text: String) -> Vec<String> {
         }
     }
     items
+}
+
+/// Splits a cell of organization names on `,` `;` and line breaks (a name holds spaces):
+/// each trimmed, empty ones dropped.
+fn split_names(text: &str) -> Vec<String> {
+    text.split([',', ';', '\n', '\r'])
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 /// A date cell, a serial number or a text date as `YYYY-MM-DD`.

@@ -230,6 +230,7 @@ impl Checker {
                 }
             }
         }
+        user.settle_memberships();
         self.require(number, &mut user, &mut issues);
         for (key, _, print) in &mut keys {
             *print = fingerprint(&key.text(&user));
@@ -498,6 +499,10 @@ fn assign(
                 }
             }
         }
+        Target::Organizations => user.join(match value {
+            Value::List(items) => items,
+            other => vec![other.into_text()],
+        }),
         Target::Verified => match yes_no(&value) {
             Ok(yes) => user.verified = Some(yes),
             Err(message) => return Err((message, value.into_text())),
@@ -582,6 +587,7 @@ fn assign_text(user: &mut User, target: &Target, text: String) -> Result<Option<
         Target::Notes => &mut user.notes,
         Target::Alias => &mut user.alias,
         Target::Tags
+        | Target::Organizations
         | Target::Verified
         | Target::IdentityEmail
         | Target::IdentityPhone

@@ -14,7 +14,9 @@ pub use check::{Checked, Checker, Options, Prepared};
 pub use fields::{ConversionError, FieldDef, FieldKind, Fields};
 
 pub use phone::{PhoneRegion, e164};
-pub use user::{FieldValue, Identity, IdentityKind, OrganizationRef, Role, User, UserFields};
+pub use user::{
+    FieldValue, Identity, IdentityKind, MemberOf, OrganizationRef, Role, User, UserFields,
+};
 
 /// Users per bulk request: Zendesk's limit for `create_many`, `create_or_update_many` and
 /// `update_many` (<https://developer.zendesk.com/api-reference/ticketing/users/users/#create-many-users>).

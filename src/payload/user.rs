@@ -56,6 +56,58 @@ pub struct User {
     pub user_fields: UserFields,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub skip_verify_email: Option<bool>,
+    /// Organizations beyond the default one (the `organizations` target). Not in the bulk
+    /// body: they become memberships once the user exists (`crate::import::memberships`).
+    #[serde(skip)]
+    pub memberships: Vec<MemberOf>,
+}
+
+/// An organization a user joins besides its default one: by name as the sheet spells it
+/// (trimmed), with its id once the plan found it (a missing one gets the id its creation
+/// gives it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct MemberOf {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<u64>,
+}
+
+impl User {
+    /// Adds organizations by name from an `organizations` cell, skipping repeats (compared
+    /// as Zendesk compares names: ignoring case and surrounding spaces).
+    pub fn join(&mut self, names: Vec<String>) {
+        for name in names {
+            let name = name.trim();
+            let key = name.to_lowercase();
+            if !name.is_empty()
+                && !self
+                    .memberships
+                    .iter()
+                    .any(|m| m.name.to_lowercase() == key)
+            {
+                self.memberships.push(MemberOf {
+                    name: name.to_owned(),
+                    id: None,
+                });
+            }
+        }
+    }
+
+    /// Once every cell is read: without an `organization` (by name or id), the first of the
+    /// `organizations` is the default one; the default is never a membership as well.
+    pub fn settle_memberships(&mut self) {
+        if self.memberships.is_empty() {
+            return;
+        }
+        if self.organization.is_none() && self.organization_id.is_none() {
+            let first = self.memberships.remove(0);
+            self.organization = Some(OrganizationRef { name: first.name });
+        }
+        if let Some(default) = &self.organization {
+            let key = default.name.trim().to_lowercase();
+            self.memberships.retain(|m| m.name.to_lowercase() != key);
+        }
+    }
 }
 
 /// Zendesk's three built-in roles.

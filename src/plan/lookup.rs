@@ -8,6 +8,7 @@ use std::time::Duration;
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 
 use super::diff::{HeldEmails, Organizations, changes};
+use super::memberships;
 use super::orgs::{self, MissingOrgs};
 use super::{Action, Cost, Existing, Plan, PlanInput, PlanOptions, RowPlan, Spent, Tags};
 use crate::payload::{Mode, User};
@@ -30,6 +31,9 @@ pub enum PlanError {
     },
     #[error("the request holding row {row} cannot be read back: {reason}")]
     Body { row: u32, reason: String },
+    /// The account's settings forbid what the rows ask (several organizations per user).
+    #[error("{0}")]
+    Setting(String),
 }
 
 /// The requests and minutes the lookups for `input` will take at the account's rate limit
@@ -41,7 +45,9 @@ pub fn estimate(input: &PlanInput, rate: &RateInfo) -> Cost {
         + keys.ids.len().div_ceil(PER_CALL)
         + keys.emails_only.len()) as u64;
     let requests = users + orgs_surely;
-    let at_most = users + orgs_at_most + keys.emails_too.len() as u64;
+    // Each user found that joins more organizations has its memberships read.
+    let members = super::memberships::rows_with(&input.users) as u64;
+    let at_most = users + orgs_at_most + keys.emails_too.len() as u64 + members;
     let minutes = rate
         .limit
         .filter(|l| *l > 0)
@@ -123,6 +129,8 @@ pub async fn build(
     let cost = estimate(&input, rate);
     let keys = Keys::of(&input);
     let mut found = Found::default();
+    let several = memberships::rows_with(&input.users);
+    memberships::check_setting(client, several, &mut found.spent).await?;
     let n = options.concurrency.max(1);
     let gate = Gate::default();
     found_users((client, &gate), &keys, n, &mut found).await?;
@@ -142,11 +150,14 @@ pub async fn build(
     }
     let policy = options.missing_orgs;
     let mut warnings = orgs::apply(&mut input.users, &resolved, policy);
+    warnings.extend(memberships::apply(&mut input.users, &resolved, policy));
     warnings.extend(setting_warnings(client, &input, &mut found.spent).await);
     let mut rows = decide_all(input, &found, options);
     if policy == MissingOrgs::Fail {
         orgs::fail_missing(&mut rows, &resolved);
+        memberships::fail_missing(&mut rows, &resolved);
     }
+    memberships::drop_held((client, &gate), &mut rows, n, &mut found.spent).await?;
     let missing_organizations = match policy {
         MissingOrgs::Create => resolved.missing,
         MissingOrgs::SkipField | MissingOrgs::Fail => Vec::new(),
@@ -508,13 +519,7 @@ fn add_held_tags(user: &mut User, found: &Found) {
         user.tags = Some(new);
         return;
     };
-    let mut merged = held.tags.clone();
-    for tag in new {
-        if !merged.iter().any(|t| t.eq_ignore_ascii_case(&tag)) {
-            merged.push(tag);
-        }
-    }
-    user.tags = Some(merged);
+    user.tags = Some(super::merge_tags(&held.tags, new));
 }
 
 /// One row's action, from what its identifiers found.

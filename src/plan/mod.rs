@@ -34,6 +34,7 @@
 
 mod diff;
 mod lookup;
+pub mod memberships;
 pub mod orgs;
 
 use std::collections::HashSet;
@@ -82,6 +83,22 @@ impl fmt::Display for Change {
                 shown(&self.new),
                 shown(&self.old)
             );
+        }
+        if self.field == "tags"
+            && let Some(added) = tags_added(&self.old, &self.new)
+            && !self.old.as_array().is_none_or(Vec::is_empty)
+        {
+            return write!(f, "tags: adds {}", added.join(", "));
+        }
+        if self.field == memberships::MEMBERSHIPS {
+            let names: Vec<String> = self
+                .new
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|n| n.as_str().map(|n| format!("'{n}'")))
+                .collect();
+            return write!(f, "{}: adds {}", self.field, names.join(", "));
         }
         if self.field == PRIMARY_EMAIL {
             return write!(
@@ -224,12 +241,44 @@ impl Default for PlanOptions {
 
 /// Tags sent for an existing user replace its whole list (API.md): `Add` sends the tags the
 /// plan looked up with the row's added, so none is lost.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Tags {
     #[default]
     Replace,
     Add,
+}
+
+/// `Tags::Add`: the tags a record holds, then the row's that it lacks (Zendesk lowercases
+/// tags, so they are compared ignoring case). What is sent is the list Zendesk will keep.
+/// Users use it now; organizations, once importable, merge theirs the same way.
+pub fn merge_tags(held: &[String], row: Vec<String>) -> Vec<String> {
+    let mut merged = held.to_vec();
+    for tag in row {
+        if !merged.iter().any(|t| t.eq_ignore_ascii_case(&tag)) {
+            merged.push(tag);
+        }
+    }
+    merged
+}
+
+/// The tags `new` adds to `old` when it keeps every one of them (ignoring case): what a
+/// `--tags add` change shows.
+fn tags_added(old: &Value, new: &Value) -> Option<Vec<String>> {
+    let (old, new) = (old.as_array()?, new.as_array()?);
+    let lower = |v: &Value| v.as_str().map(str::to_lowercase);
+    let held: Vec<String> = old.iter().filter_map(lower).collect();
+    let sent: Vec<String> = new.iter().filter_map(lower).collect();
+    if !held.iter().all(|t| sent.contains(t)) {
+        return None;
+    }
+    Some(
+        new.iter()
+            .filter_map(Value::as_str)
+            .filter(|t| !held.contains(&t.to_lowercase()))
+            .map(|t| format!("\"{t}\""))
+            .collect(),
+    )
 }
 
 impl FromStr for Tags {
@@ -555,6 +604,32 @@ mod tests {
         let counts = plan.counts();
         let total: usize = want.iter().map(|(_, r)| r.len()).sum::<usize>() + rows.len();
         assert_eq!(total + counts.invalid, counts.total);
+    }
+
+    #[test]
+    fn tags_kept_and_added_show_only_those_added() {
+        let merged = merge_tags(
+            &["VIP".into(), "beta".into()],
+            vec!["vip".into(), "new".into()],
+        );
+        assert_eq!(merged, ["VIP", "beta", "new"]);
+        let change = |old: Value, new: Value| {
+            Change {
+                field: "tags".into(),
+                old,
+                new,
+            }
+            .to_string()
+        };
+        assert_eq!(
+            change(json!(["VIP", "beta"]), json!(merged)),
+            "tags: adds \"new\""
+        );
+        // A tag dropped (replace mode) shows the whole lists.
+        assert_eq!(
+            change(json!(["vip", "beta"]), json!(["vip"])),
+            "tags: [\"vip\",\"beta\"] → [\"vip\"]"
+        );
     }
 
     #[test]

@@ -113,7 +113,7 @@ pub fn distinct_names<T: OrgHolder>(users: &[(u32, T)]) -> Vec<String> {
     let mut seen = std::collections::HashSet::new();
     users
         .iter()
-        .filter_map(|(_, u)| u.org_name())
+        .flat_map(|(_, u)| u.org_name().into_iter().chain(u.member_names()))
         .map(str::trim)
         .filter(|name| !name.is_empty() && seen.insert(name_key(name)))
         .map(str::to_owned)
@@ -129,6 +129,10 @@ pub trait OrgHolder {
     fn send_id(&mut self, id: u64);
     /// Sent without an organization.
     fn drop_org(&mut self);
+    /// The organizations it joins besides (see [`super::memberships`]).
+    fn member_names(&self) -> Vec<&str> {
+        Vec::new()
+    }
 }
 
 impl OrgHolder for User {
@@ -143,6 +147,10 @@ impl OrgHolder for User {
 
     fn drop_org(&mut self) {
         self.organization = None;
+    }
+
+    fn member_names(&self) -> Vec<&str> {
+        self.memberships.iter().map(|m| m.name.as_str()).collect()
     }
 }
 
@@ -448,7 +456,7 @@ fn near_warning(name: &str, close: &[String]) -> String {
 }
 
 /// `row 4` or `rows 4, 9, 12` (at most 10 numbers, then how many more).
-fn rows_text(rows: &[u32]) -> String {
+pub(super) fn rows_text(rows: &[u32]) -> String {
     let shown: Vec<String> = rows.iter().take(10).map(u32::to_string).collect();
     let more = rows.len().saturating_sub(10);
     let tail = if more > 0 {
@@ -504,13 +512,28 @@ pub async fn resolve_import(
         })?;
         named.extend(batch.rows.iter().copied().zip(names));
     }
-    let names = distinct_names(&named);
+    let several: Vec<(u32, Vec<String>)> = plan
+        .batches
+        .iter()
+        .flat_map(|b| b.rows.iter().copied().zip(&b.keys))
+        .filter(|(_, k)| !k.memberships.is_empty())
+        .map(|(row, k)| (row, k.memberships.iter().map(|m| m.name.clone()).collect()))
+        .collect();
+    let mut spent = Spent::default();
+    super::memberships::check_setting(client, several.len(), &mut spent).await?;
+    let mut names = distinct_names(&named);
+    names.extend(distinct_names(&several));
+    let mut seen = std::collections::HashSet::new();
+    names.retain(|n| seen.insert(name_key(n)));
     if names.is_empty() {
         return Ok(Vec::new());
     }
     let gate = Gate::default();
     let resolved = resolve((client, &gate), &names, concurrency.max(1)).await?;
-    let warnings = apply(&mut named, &resolved, policy);
+    let mut warnings = apply(&mut named, &resolved, policy);
+    if !several.is_empty() {
+        warnings.extend(super::memberships::apply_keys(plan, &resolved, policy));
+    }
     rebuild(plan, &resolved, policy).map_err(body_error)?;
     if policy == MissingOrgs::Create {
         crate::import::orgs::list_missing(plan, &resolved.missing)
@@ -534,14 +557,32 @@ pub async fn resolve_requests(
             r.rows.clone().into_iter().zip(users)
         })
         .collect();
+    let several = super::memberships::rows_with(&users);
+    super::memberships::check_setting(client, several, &mut Spent::default()).await?;
     let names = distinct_names(&users);
     let resolved = resolve((client, &Gate::default()), &names, concurrency.max(1)).await?;
     apply(&mut users, &resolved, MissingOrgs::Create);
+    super::memberships::apply(&mut users, &resolved, MissingOrgs::Create);
     let mut users = users.into_iter().map(|(_, user)| user);
     for request in requests {
         request.body.users = users.by_ref().take(request.rows.len()).collect();
     }
     Ok(resolved.missing)
+}
+
+/// A user's memberships read back from its key: their names.
+impl OrgHolder for Vec<String> {
+    fn org_name(&self) -> Option<&str> {
+        None
+    }
+
+    fn send_id(&mut self, _: u64) {}
+
+    fn drop_org(&mut self) {}
+
+    fn member_names(&self) -> Vec<&str> {
+        self.iter().map(String::as_str).collect()
+    }
 }
 
 /// A user read back for its organization's name only.
@@ -598,7 +639,13 @@ fn rebuild(plan: &mut Outbox, resolved: &Resolved, policy: MissingOrgs) -> Resul
         let users = batch_users(&batch)?;
         for (key, (row, mut user)) in batch.keys.into_iter().zip(users) {
             send_as(&mut user, resolved, policy);
-            match missing_name(&user, resolved).filter(|_| policy == MissingOrgs::Fail) {
+            let missing = missing_name(&user, resolved).or_else(|| {
+                key.memberships
+                    .iter()
+                    .find(|m| m.id.is_none() && !resolved.found.contains_key(&name_key(&m.name)))
+                    .map(|m| m.name.clone())
+            });
+            match missing.filter(|_| policy == MissingOrgs::Fail) {
                 Some(name) => failed.push((row, key, name)),
                 None => {
                     kept.rows.push(row);

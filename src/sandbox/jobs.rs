@@ -20,6 +20,8 @@ pub enum BulkKind {
     UpdateMany,
     /// `organizations/create_many`: the job's `users` are organizations.
     OrganizationsCreateMany,
+    /// `organization_memberships/create_many`: the job's `users` are memberships.
+    MembershipsCreateMany,
 }
 
 /// How a job ended, once it has.
@@ -115,6 +117,7 @@ impl Job {
             BulkKind::OrganizationsCreateMany => store
                 .create_organization(user, self.done_wall)
                 .map(|id| (id, RowAction::Created)),
+            BulkKind::MembershipsCreateMany => store.create_membership(user, self.done_wall),
         };
         let mut result = match outcome {
             Ok((id, action)) => self.done_result(index, id, action),

@@ -26,6 +26,7 @@ pub mod clock;
 pub mod faults;
 mod held;
 pub mod jobs;
+pub mod memberships;
 mod oauth;
 pub mod options;
 mod orgs;
@@ -126,6 +127,9 @@ pub struct SandboxConfig {
     pub organization_records: Vec<Value>,
     /// Custom organization field definitions, as `user_fields` are.
     pub organization_fields: Vec<Value>,
+    /// What `organization_memberships/create_many` does with a membership that exists
+    /// (undocumented). Seed users join more organizations with `organization_memberships`.
+    pub existing_membership: memberships::ExistingMembership,
 }
 
 /// The client id of the public (PKCE) OAuth client every sandbox knows.
@@ -195,6 +199,7 @@ impl SandboxConfig {
             "email-on-update" => self.email_on_update = value.parse().map_err(word)?,
             "date-fields" => self.date_fields = value.parse().map_err(word)?,
             "organizations-by-name" => self.organization_by_name = value.parse().map_err(word)?,
+            "existing-membership" => self.existing_membership = value.parse().map_err(word)?,
             "search-lag" => self.search_lag = secs(value)?,
             "job-queue-time" => self.job_queue_time = secs(value)?,
             "job-time-per-user" => self.job_time_per_user = secs(value)?,
@@ -257,6 +262,7 @@ impl SandboxConfig {
             organizations: Vec::new(),
             organization_records: Vec::new(),
             organization_fields: Vec::new(),
+            existing_membership: memberships::ExistingMembership::default(),
         }
     }
 
@@ -475,14 +481,16 @@ fn seeded_shared(config: SandboxConfig, base: &str) -> Result<Shared, SandboxErr
     // `Date` of its answers) sees them as a live account's.
     let before = now - SEED_AGE;
     for (index, user) in config.users.iter().enumerate() {
-        store
+        let id = store
             .create(&as_stored(user), before)
             .map_err(|e| SandboxError::SeedUser {
                 index,
                 error: e.error.into(),
                 details: e.details,
             })?;
+        store.seed_memberships(id, user, before);
     }
+    store.memberships.existing = config.existing_membership;
     store.set_rules(rules);
     store.settle();
     let state = State {

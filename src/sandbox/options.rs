@@ -17,7 +17,10 @@ pub struct OptionParseError {
 }
 
 /// Parses one of `words` (`(word, value)` pairs), ignoring case.
-fn parse_word<T: Copy>(text: &str, words: &[(&'static str, T)]) -> Result<T, OptionParseError> {
+pub(super) fn parse_word<T: Copy>(
+    text: &str,
+    words: &[(&'static str, T)],
+) -> Result<T, OptionParseError> {
     let text = text.trim();
     words
         .iter()

@@ -49,6 +49,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         )
         .route("/api/v2/account/settings.json", get(account_settings))
         .merge(super::orgs::routes())
+        .merge(super::memberships::routes())
         .route(
             "/api/v2/job_statuses/show_many.json",
             get(job_statuses_show_many),

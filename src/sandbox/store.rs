@@ -82,6 +82,7 @@ pub struct Store {
     by_email: HashMap<String, u64>,
     by_external_id: HashMap<String, u64>,
     pub(super) orgs: super::orgs::Organizations,
+    pub(super) memberships: super::memberships::Memberships,
     fields: Vec<Value>,
     next_id: u64,
     /// Identities count apart, so that users keep the ids they had before identities existed.
@@ -111,6 +112,7 @@ impl Store {
             by_email: HashMap::new(),
             by_external_id: HashMap::new(),
             orgs: super::orgs::Organizations::new(base),
+            memberships: super::memberships::Memberships::default(),
             fields: Vec::new(),
             next_id: 360_000_000_001,
             next_identity_id: 370_000_000_001,

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 // The vocabulary of accounts, for the front ends: the client and its errors, signing in,
 // the account probe, and the sandbox's settings for `zdimport sandbox`.
 pub use crate::doctor::{Report as DoctorReport, Verdict, probe};
+pub use crate::sandbox::memberships::ExistingMembership;
 pub use crate::sandbox::options::parse_switch;
 pub use crate::sandbox::{
     DateFields, EmailOnUpdate, FaultConfig, JobFailures, JobLimitAnswer, JobLimitScope,

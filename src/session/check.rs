@@ -13,9 +13,11 @@ pub use crate::mapping::{
 };
 pub use crate::payload::JOB_LIMIT;
 pub use crate::payload::{
-    Blank, Body, Fields, InvalidPolicy, Issue, LeftOut, Mode, PhoneRegion, Request, Severity, User,
+    Blank, Body, Fields, InvalidPolicy, Issue, LeftOut, MemberOf, Mode, PhoneRegion, Request,
+    Severity, User,
 };
 pub use crate::pipeline::{AccountChecks, Event, Options, Report, Summary};
+pub use crate::plan::memberships;
 pub use crate::plan::orgs::{distinct_names, resolve_import, resolve_requests};
 pub use crate::plan::{
     Action, Change, Cost, Counts, Existing, MissingOrgs, Plan, PlanError, PlanInput, PlanOptions,

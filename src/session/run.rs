@@ -253,6 +253,14 @@ pub fn write_report(dir: &Path, path: &Path) -> Result<(), RunError> {
             reason: e.to_string(),
         }
     })?;
+    let members = import::memberships::of_run(dir)?;
+    if !members.is_empty() {
+        let path = import::report::memberships_path(path);
+        import::report::write_memberships(&path, &members).map_err(|e| RunError::Report {
+            reason: e.to_string(),
+            path,
+        })?;
+    }
     let orgs = organizations(dir)?;
     if orgs.is_empty() {
         return Ok(());

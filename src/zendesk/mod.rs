@@ -7,6 +7,7 @@
 
 pub mod auth;
 pub mod error;
+pub mod memberships;
 pub mod rate;
 pub mod results;
 pub mod secret;

@@ -270,3 +270,22 @@ pub fn journal_cuts(whole: &[u8]) -> Vec<u64> {
     cuts.sort_unstable();
     cuts
 }
+
+/// Imports `plan` until its journal (in `root`, run `r`) has taken `cut` bytes (a kill there),
+/// then resumes it from disk to its end: the resumed run's summary and its folder.
+pub async fn killed_then_resumed(
+    plan: Outbox,
+    client: &Client,
+    root: &Path,
+    (cut, options): (u64, &EngineOptions),
+) -> (Summary, PathBuf) {
+    let mut journal = Journal::create(root, &run_info("r", &plan), &plan).unwrap();
+    journal.crash_after(cut);
+    let _killed = run_to_end(client, journal, options).await;
+    let dir = root.join("r");
+    let (_, _, journal) = Journal::open(&dir).unwrap_or_else(|e| panic!("cut at byte {cut}: {e}"));
+    let summary = run_to_end(client, journal, options)
+        .await
+        .unwrap_or_else(|e| panic!("cut at byte {cut}: resume: {e}"));
+    (summary, dir)
+}

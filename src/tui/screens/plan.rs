@@ -472,6 +472,10 @@ impl PlanState {
                 plan.missing_organizations.join(", ")
             )
         };
+        let orgs = match crate::session::check::memberships::to_add(&plan.rows) {
+            0 => orgs,
+            n => format!(" +{n} memberships after the users.{orgs}"),
+        };
         Paragraph::new(vec![
             Line::from(first),
             Line::from(Span::styled(
@@ -981,6 +985,27 @@ mod tests {
         s.update(&Action::Back);
         assert!(s.detail.is_none());
         assert_eq!(s.cursor.selected, 1, "the row last shown stays selected");
+    }
+
+    /// Several organizations per user: the memberships the import adds are counted on the
+    /// second line, before the organizations created first.
+    #[test]
+    fn the_memberships_to_add_are_counted_80x24() {
+        let member = |name: &str| crate::session::check::MemberOf {
+            name: name.into(),
+            id: Some(9),
+        };
+        let mut plan = (*plan()).clone();
+        plan.rows[0].user = Some(crate::session::check::User {
+            memberships: vec![member("Globex"), member("Initech")],
+            ..crate::session::check::User::default()
+        });
+        let mut s = PlanState::new(Mode::Upsert);
+        s.checked(check());
+        s.planned(Arc::new(plan));
+        let drawn = crate::tui::widgets::drawn(80, 22, |area, buf| s.render(area, buf));
+        assert!(format!("{:?}", drawn.backend()).contains("+2 memberships after the users."));
+        insta::assert_snapshot!("plan_memberships_80x24", drawn.backend());
     }
 }
 

@@ -180,6 +180,9 @@ impl RunState {
                 }
                 self.organizations = Some((counts, done));
             }
+            ImportEvent::Memberships { counts, .. } => {
+                self.note(format!("after the users: {counts}"));
+            }
             ImportEvent::Waiting { reason, until } => {
                 self.note(format!("waiting: {}", wait_text(&reason)));
                 self.waiting = Some((reason, until));

@@ -1,0 +1,661 @@
+//! The memberships a run adds once its users exist (issue 15, item 3).
+//!
+//! A user joining organizations besides its default one carries them in its key
+//! ([`UserKey::memberships`], by name, with the id the plan found). Once every row is
+//! finished, each user the run created or updated gets them with
+//! `organization_memberships/create_many` (100 a call, a job each), the id of an organization
+//! created first taken from that phase. Through the run's journal, as the users are: a
+//! `member_sending` line with the call's (user, organization) pairs is synced before the call
+//! leaves, `member_accepted` holds its job, `member_resolved` each membership's end. When an
+//! answer is lost, a job fails or vanishes, a result cannot be tied to its membership, or a
+//! run is resumed with a call open, the users' memberships are read
+//! (`users/{id}/organization_memberships`) before anything is sent again, so none is created
+//! twice; a job a resume finds in the journal is polled first.
+//!
+//! Zendesk does not document what it answers for a membership that exists: an error per item
+//! whose details say so ends `already_held`, and a success ends `added` with the id it gives.
+//! Memberships whose user did not end created or updated, or whose organization could not be
+//! created, end `skipped` or `failed` with the reason, without a request.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc::Sender;
+use tokio_util::sync::CancellationToken;
+
+use super::journal::{Entry, Journal, JournalError};
+use super::orgs::Ids;
+use super::outbox_file::OutboxFile;
+use super::pacer::rate_limit_wait;
+use super::{EngineOptions, ImportError, ImportEvent, Outcome, WaitReason};
+use crate::plan::orgs::name_key;
+use crate::zendesk::memberships::MEMBERSHIPS_PER_CALL;
+use crate::zendesk::{Client, JobState, JobStatus, ZendeskError};
+
+/// How one membership ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MemberEnd {
+    /// Created by this run (or found after a lost answer).
+    Added,
+    /// Zendesk answered that the user already belongs to the organization.
+    AlreadyHeld,
+    Failed,
+    /// Not sent: its user was not created or updated.
+    Skipped,
+    /// Could not be confirmed either way.
+    Unknown,
+}
+
+impl MemberEnd {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Added => "added",
+            Self::AlreadyHeld => "already_held",
+            Self::Failed => "failed",
+            Self::Skipped => "skipped",
+            Self::Unknown => "unknown",
+        }
+    }
+}
+
+/// One membership of the run and how it ended.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MembershipOutcome {
+    /// The sheet row of its user, and the user's place in the plan.
+    pub row: u32,
+    pub index: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<u64>,
+    pub organization: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organization_id: Option<u64>,
+    pub end: MemberEnd,
+    /// The membership's id, when Zendesk gave one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub details: Option<String>,
+}
+
+impl MembershipOutcome {
+    fn pair(&self) -> Option<(u64, u64)> {
+        Some((self.user_id?, self.organization_id?))
+    }
+
+    fn ended(&self, end: MemberEnd, error: Option<String>, details: Option<String>) -> Self {
+        Self {
+            end,
+            error,
+            details,
+            ..self.clone()
+        }
+    }
+}
+
+/// The memberships of a run by how they ended; `total` is every membership its rows ask.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// (Counted in `u32`: a run's `Summary` sits in the TUI's run screen, kept small.)
+pub struct MemberCounts {
+    pub total: u32,
+    pub added: u32,
+    pub already_held: u32,
+    pub failed: u32,
+    pub skipped: u32,
+    pub unknown: u32,
+}
+
+impl MemberCounts {
+    pub fn is_empty(&self) -> bool {
+        self.total == 0
+    }
+
+    pub fn of<'a>(total: usize, outcomes: impl IntoIterator<Item = &'a MembershipOutcome>) -> Self {
+        let mut c = Self {
+            total: u32::try_from(total).unwrap_or(u32::MAX),
+            ..Self::default()
+        };
+        for o in outcomes {
+            match o.end {
+                MemberEnd::Added => c.added += 1,
+                MemberEnd::AlreadyHeld => c.already_held += 1,
+                MemberEnd::Failed => c.failed += 1,
+                MemberEnd::Skipped => c.skipped += 1,
+                MemberEnd::Unknown => c.unknown += 1,
+            }
+        }
+        c
+    }
+
+    fn finished(&self) -> u32 {
+        self.added + self.already_held + self.failed + self.skipped + self.unknown
+    }
+}
+
+impl fmt::Display for MemberCounts {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} memberships: {} added, {} already held, {} failed, {} skipped",
+            self.total, self.added, self.already_held, self.failed, self.skipped
+        )?;
+        if self.unknown > 0 {
+            write!(f, ", {} unknown", self.unknown)?;
+        }
+        let left = self.total.saturating_sub(self.finished());
+        if left > 0 {
+            write!(f, ", {left} not added yet")?;
+        }
+        Ok(())
+    }
+}
+
+/// What the journal says of the memberships.
+#[derive(Debug, Clone, Default)]
+pub struct MemberReplay {
+    /// Finished, by (user id, organization id).
+    pub finished: BTreeMap<(u64, u64), MembershipOutcome>,
+    /// Sent without an end recorded: the job, when one was recorded.
+    pub open: BTreeMap<(u64, u64), Option<String>>,
+}
+
+impl MemberReplay {
+    pub(super) fn sending(&mut self, pairs: Vec<(u64, u64)>) {
+        for pair in pairs {
+            self.open.insert(pair, None);
+        }
+    }
+
+    pub(super) fn accepted(&mut self, pairs: Vec<(u64, u64)>, job: &str) {
+        for pair in pairs {
+            self.open.insert(pair, Some(job.to_owned()));
+        }
+    }
+
+    pub(super) fn resolved(&mut self, outcomes: Vec<MembershipOutcome>) {
+        for o in outcomes {
+            if let Some(pair) = o.pair() {
+                self.open.remove(&pair);
+                self.finished.insert(pair, o);
+            }
+        }
+    }
+}
+
+/// Memberships the rows of `plan` ask for, whatever their users' ends.
+pub fn asked(plan: &OutboxFile) -> Result<usize, JournalError> {
+    let mut asked = 0;
+    for b in 0..plan.batches() {
+        asked += plan
+            .batch(b)?
+            .keys
+            .iter()
+            .map(|k| k.memberships.len())
+            .sum::<usize>();
+    }
+    Ok(asked)
+}
+
+/// Every membership of the run, in plan order: those its users' ends and the organizations'
+/// ids settle without a request (skipped, failed), and the others with their pair, not ended
+/// yet (`end` is `Unknown` until the journal says otherwise).
+fn planned(
+    plan: &OutboxFile,
+    users: &BTreeMap<u64, super::RowOutcome>,
+    ids: &HashMap<String, u64>,
+) -> Result<Vec<(MembershipOutcome, bool)>, JournalError> {
+    let mut out = Vec::new();
+    for b in 0..plan.batches() {
+        let batch = plan.batch(b)?;
+        for (p, key) in batch.keys.iter().enumerate() {
+            if key.memberships.is_empty() {
+                continue;
+            }
+            let index = batch.index(p);
+            let user = users.get(&index);
+            let user_id = user
+                .filter(|u| matches!(u.outcome, Outcome::Created | Outcome::Updated))
+                .and_then(|u| u.user_id);
+            for m in &key.memberships {
+                let org = m.id.or_else(|| ids.get(&name_key(&m.name)).copied());
+                let o = MembershipOutcome {
+                    row: batch.rows[p],
+                    index,
+                    user_id,
+                    organization: m.name.clone(),
+                    organization_id: org,
+                    end: MemberEnd::Unknown,
+                    id: None,
+                    error: None,
+                    details: None,
+                };
+                let settled = match (user_id, org) {
+                    (None, _) => {
+                        let why = user.map_or("its user was not sent", |u| u.outcome.as_str());
+                        o.ended(
+                            MemberEnd::Skipped,
+                            Some("UserNotImported".into()),
+                            Some(format!("its user was not created or updated ({why})")),
+                        )
+                    }
+                    (Some(_), None) => o.ended(
+                        MemberEnd::Failed,
+                        Some("OrganizationNotCreated".into()),
+                        Some(format!("organization '{}' could not be created", m.name)),
+                    ),
+                    (Some(_), Some(_)) => {
+                        out.push((o, false));
+                        continue;
+                    }
+                };
+                out.push((settled, true));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// What the memberships' phase leaves the run.
+#[derive(Debug, Default)]
+pub(super) struct Done {
+    pub counts: MemberCounts,
+    pub requests: u64,
+    pub polls: u64,
+    /// Cancelled before every membership was finished.
+    pub stopped: bool,
+}
+
+/// Adds the memberships of the users the run created or updated that the journal does not
+/// hold finished. Nothing to do (and no request) for a plan without memberships.
+pub(super) async fn add(
+    plan: &OutboxFile,
+    client: &Client,
+    journal: &mut Journal,
+    events: &Sender<ImportEvent>,
+    (cancel, options, ids): (&CancellationToken, &EngineOptions, &Ids),
+) -> Result<Done, ImportError> {
+    let total = asked(plan)?;
+    if total == 0 {
+        return Ok(Done::default());
+    }
+    journal.sync()?;
+    let users = super::journal::finished_rows(journal.dir())?;
+    let all = planned(plan, &users, &ids.by_name())?;
+    let replay = journal.replay().members.clone();
+    let mut phase = Phase {
+        client,
+        journal,
+        events,
+        options,
+        finished: replay.finished.clone(),
+        settled: Vec::new(),
+        done: Done::default(),
+    };
+    let mut queue: Vec<MembershipOutcome> = Vec::new();
+    let mut uncertain: Vec<MembershipOutcome> = Vec::new();
+    let mut jobs: BTreeMap<String, Vec<MembershipOutcome>> = BTreeMap::new();
+    for (o, settled) in all {
+        if settled {
+            phase.settled.push(o);
+            continue;
+        }
+        let pair = o.pair().expect("unsettled memberships have a pair");
+        if phase.finished.contains_key(&pair) {
+            continue;
+        }
+        match replay.open.get(&pair) {
+            Some(Some(job)) => jobs.entry(job.clone()).or_default().push(o),
+            Some(None) => uncertain.push(o),
+            None => queue.push(o),
+        }
+    }
+    // Several rows may ask the same membership (one user on two rows): sent once.
+    dedup(&mut queue);
+    dedup(&mut uncertain);
+    phase.done.counts = phase.counts(total);
+    for (job, items) in jobs {
+        if cancel.is_cancelled() {
+            phase.done.stopped = true;
+            break;
+        }
+        phase.follow(&job, items, &mut uncertain).await?;
+    }
+    let mut attempt = 1;
+    while !(phase.done.stopped || queue.is_empty() && uncertain.is_empty()) {
+        if !uncertain.is_empty() {
+            phase.settle_wait(cancel).await;
+            let again = phase
+                .look_up(std::mem::take(&mut uncertain), attempt)
+                .await?;
+            queue.extend(again);
+            attempt += 1;
+        }
+        while !queue.is_empty() {
+            if cancel.is_cancelled() {
+                phase.done.stopped = true;
+                break;
+            }
+            let take = queue.len().min(MEMBERSHIPS_PER_CALL);
+            let items: Vec<MembershipOutcome> = queue.drain(..take).collect();
+            phase.send(items, &mut uncertain).await?;
+        }
+    }
+    phase.done.counts = phase.counts(total);
+    let _ = events
+        .send(ImportEvent::Memberships {
+            counts: phase.done.counts,
+            done: !phase.done.stopped,
+        })
+        .await;
+    Ok(phase.done)
+}
+
+fn dedup(items: &mut Vec<MembershipOutcome>) {
+    let mut seen = BTreeSet::new();
+    items.retain(|o| o.pair().is_some_and(|p| seen.insert(p)));
+}
+
+struct Phase<'a> {
+    client: &'a Client,
+    journal: &'a mut Journal,
+    events: &'a Sender<ImportEvent>,
+    options: &'a EngineOptions,
+    finished: BTreeMap<(u64, u64), MembershipOutcome>,
+    /// Ended without a request (skipped, failed), never journalled: the plan and the users'
+    /// ends say so again on every read.
+    settled: Vec<MembershipOutcome>,
+    done: Done,
+}
+
+impl Phase<'_> {
+    fn counts(&self, total: usize) -> MemberCounts {
+        MemberCounts::of(total, self.finished.values().chain(&self.settled))
+    }
+
+    async fn wait(&self, reason: WaitReason, how_long: Duration) {
+        let until = Instant::now() + how_long;
+        let event = ImportEvent::Waiting { reason, until };
+        crate::logging::import_event(&event);
+        let _ = self.events.send(event).await;
+        tokio::time::sleep(how_long).await;
+    }
+
+    /// Before a lookup: Zendesk may still be running a job the lost answer started.
+    async fn settle_wait(&self, cancel: &CancellationToken) {
+        tokio::select! {
+            () = tokio::time::sleep(self.options.lost_answer_settle) => {}
+            () = cancel.cancelled() => {}
+        }
+    }
+
+    /// One `create_many` call, its job followed to its end.
+    async fn send(
+        &mut self,
+        items: Vec<MembershipOutcome>,
+        uncertain: &mut Vec<MembershipOutcome>,
+    ) -> Result<(), ImportError> {
+        let pairs: Vec<(u64, u64)> = items.iter().filter_map(MembershipOutcome::pair).collect();
+        self.journal.record(&Entry::MemberSending {
+            pairs: pairs.clone(),
+        })?;
+        loop {
+            self.done.requests += 1;
+            match self.client.create_many_memberships(&pairs).await {
+                Ok(answer) => {
+                    let job = answer.value.id;
+                    self.journal.record_unsynced(&Entry::MemberAccepted {
+                        pairs: pairs.clone(),
+                        job_id: job.clone(),
+                    })?;
+                    return self.follow(&job, items, uncertain).await;
+                }
+                Err(error) if matches!(error, ZendeskError::RateLimited { .. }) => {
+                    let wait = rate_limit_wait(
+                        error.retry_after(),
+                        self.options.backoff,
+                        self.options.max_backoff,
+                    );
+                    self.wait(WaitReason::RateLimit, wait).await;
+                }
+                Err(error) => return self.not_answered(items, error, uncertain).await,
+            }
+        }
+    }
+
+    /// No answer or a refusal: maybe accepted (looked up), or refused for good.
+    async fn not_answered(
+        &mut self,
+        items: Vec<MembershipOutcome>,
+        error: ZendeskError,
+        uncertain: &mut Vec<MembershipOutcome>,
+    ) -> Result<(), ImportError> {
+        let accepted_unread =
+            matches!(&error, ZendeskError::Decode { status, .. } if (200..300).contains(status));
+        if error.is_transient() || accepted_unread {
+            uncertain.extend(items);
+            return Ok(());
+        }
+        if matches!(error.status(), Some(401 | 403)) || matches!(error, ZendeskError::Auth(_)) {
+            return Err(ImportError::Refused(Box::new(error)));
+        }
+        let (code, details) = super::engine::refusal_text(&error);
+        let ended = items
+            .iter()
+            .map(|o| o.ended(MemberEnd::Failed, Some(code.clone()), details.clone()))
+            .collect();
+        self.resolve(ended).await
+    }
+
+    /// Polls `job` until it ends (or its deadline passes), then ends its memberships by its
+    /// results; those it does not settle are looked up.
+    async fn follow(
+        &mut self,
+        job: &str,
+        items: Vec<MembershipOutcome>,
+        uncertain: &mut Vec<MembershipOutcome>,
+    ) -> Result<(), ImportError> {
+        let started = Instant::now();
+        let mut missing = 0;
+        loop {
+            tokio::time::sleep(self.options.poll_interval).await;
+            self.done.polls += 1;
+            match self.client.job_statuses(&[job]).await {
+                Ok(answer) => match answer.value.into_iter().find(|j| j.id == job) {
+                    Some(status) if status.is_finished() => {
+                        return self.on_status(&status, items, uncertain).await;
+                    }
+                    Some(_) => {}
+                    None => missing += 1,
+                },
+                Err(error) if matches!(error.status(), Some(401 | 403)) => {
+                    return Err(ImportError::Refused(Box::new(error)));
+                }
+                Err(_) => {}
+            }
+            if missing >= self.options.job_missing_polls
+                || started.elapsed() >= self.options.job_deadline
+            {
+                uncertain.extend(items);
+                return Ok(());
+            }
+        }
+    }
+
+    async fn on_status(
+        &mut self,
+        status: &JobStatus,
+        items: Vec<MembershipOutcome>,
+        uncertain: &mut Vec<MembershipOutcome>,
+    ) -> Result<(), ImportError> {
+        if status.status != JobState::Completed {
+            uncertain.extend(items);
+            return Ok(());
+        }
+        let results = status.result_list();
+        let mut ended = Vec::new();
+        for (position, o) in items.into_iter().enumerate() {
+            // Results come in the order sent; an `index` says so when given.
+            let result = results
+                .iter()
+                .find(|r| r.index == Some(position))
+                .or_else(|| results.get(position).filter(|r| r.index.is_none()));
+            let Some(r) = result else {
+                uncertain.push(o);
+                continue;
+            };
+            let details = r.details_text();
+            if r.is_failure() && already(details.as_deref()) {
+                ended.push(o.ended(MemberEnd::AlreadyHeld, r.error.clone(), details));
+            } else if r.is_failure() {
+                let code = r.error.clone().unwrap_or_else(|| "Failed".into());
+                ended.push(o.ended(MemberEnd::Failed, Some(code), details));
+            } else {
+                let mut added = o.ended(MemberEnd::Added, None, None);
+                added.id = r.id;
+                ended.push(added);
+            }
+        }
+        self.resolve(ended).await
+    }
+
+    /// Reads each user's memberships: those held end `added` (a lost answer's call created
+    /// them), the others are sent again; after too many calls, `unknown`.
+    async fn look_up(
+        &mut self,
+        items: Vec<MembershipOutcome>,
+        attempt: u32,
+    ) -> Result<Vec<MembershipOutcome>, ImportError> {
+        let users: BTreeSet<u64> = items.iter().filter_map(|o| o.user_id).collect();
+        let mut held: HashMap<u64, Vec<u64>> = HashMap::new();
+        let mut failed: Option<ZendeskError> = None;
+        for user in users {
+            self.done.requests += 1;
+            match self.client.user_memberships(user).await {
+                Ok(answer) => {
+                    let orgs = answer.value.iter().map(|m| m.organization_id).collect();
+                    held.insert(user, orgs);
+                }
+                Err(error) => failed = Some(error),
+            }
+        }
+        let mut ended = Vec::new();
+        let mut again = Vec::new();
+        for o in items {
+            let (Some(user), Some(org)) = (o.user_id, o.organization_id) else {
+                continue;
+            };
+            match held.get(&user) {
+                Some(orgs) if orgs.contains(&org) => {
+                    let details = "found in Zendesk after its call's answer was lost".to_owned();
+                    ended.push(o.ended(MemberEnd::Added, None, Some(details)));
+                }
+                _ if attempt >= self.options.max_attempts => {
+                    let why = failed.as_ref().map_or_else(
+                        || format!("not found after {attempt} calls without an answer"),
+                        |e| format!("it may have been added, and reading the user's memberships failed: {e}"),
+                    );
+                    ended.push(o.ended(MemberEnd::Unknown, Some("NoAnswer".into()), Some(why)));
+                }
+                _ => again.push(o),
+            }
+        }
+        self.resolve(ended).await?;
+        Ok(again)
+    }
+
+    async fn resolve(&mut self, outcomes: Vec<MembershipOutcome>) -> Result<(), ImportError> {
+        if outcomes.is_empty() {
+            return Ok(());
+        }
+        // Lost in a power cut, the job is polled (or the memberships read) again on resume.
+        self.journal.record_unsynced(&Entry::MemberResolved {
+            outcomes: outcomes.clone(),
+        })?;
+        for o in outcomes {
+            if let Some(pair) = o.pair() {
+                self.finished.insert(pair, o);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Zendesk's words for a membership the user already has (unverified: any "already").
+fn already(details: Option<&str>) -> bool {
+    details.is_some_and(|d| {
+        let d = d.to_ascii_lowercase();
+        d.contains("already") && (d.contains("member") || d.contains("taken"))
+    })
+}
+
+/// Every membership of the run in `dir`, in plan order: how each ended, those not finished as
+/// `unknown` with "not added yet". Empty for a run without memberships.
+pub fn of_run(dir: &Path) -> Result<Vec<MembershipOutcome>, JournalError> {
+    let plan = super::journal::read_plan_of(dir)?;
+    if asked(&plan)? == 0 {
+        return Ok(Vec::new());
+    }
+    let users = super::journal::finished_rows(dir)?;
+    let orgs = super::journal::organizations(dir)?;
+    let ids: HashMap<String, u64> = orgs
+        .iter()
+        .filter(|o| o.is_created())
+        .filter_map(|o| Some((name_key(&o.name), o.id?)))
+        .collect();
+    let replay = super::journal::members_of(dir)?;
+    Ok(planned(&plan, &users, &ids)?
+        .into_iter()
+        .map(|(o, settled)| {
+            if settled {
+                return o;
+            }
+            let pair = o.pair().expect("unsettled memberships have a pair");
+            replay.finished.get(&pair).cloned().unwrap_or_else(|| {
+                o.ended(
+                    MemberEnd::Unknown,
+                    Some("NotAddedYet".into()),
+                    Some("not added yet: resuming the run adds it".into()),
+                )
+            })
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zendesk_words_for_an_existing_membership() {
+        assert!(already(Some(crate::sandbox::memberships::ALREADY_MEMBER)));
+        assert!(already(Some("User: has already been taken")));
+        assert!(!already(Some("Organization not found")));
+        assert!(!already(None));
+    }
+
+    #[test]
+    fn counts_add_up_and_say_what_is_left() {
+        let o = MembershipOutcome {
+            row: 2,
+            index: 0,
+            user_id: Some(1),
+            organization: "Globex".into(),
+            organization_id: Some(7),
+            end: MemberEnd::Added,
+            id: None,
+            error: None,
+            details: None,
+        };
+        let held = o.ended(MemberEnd::AlreadyHeld, None, None);
+        let counts = MemberCounts::of(3, [&o, &held]);
+        assert_eq!(
+            counts.to_string(),
+            "3 memberships: 1 added, 1 already held, 0 failed, 0 skipped, 1 not added yet"
+        );
+    }
+}

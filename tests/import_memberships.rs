@@ -1,0 +1,339 @@
+//! Several organizations per user (issue 15, item 3), through the plan and the engine, against
+//! a sandbox on loopback: 30 users each naming a default organization and up to three more
+//! (two of them missing, created first), two users already holding one of theirs. The plan
+//! shows exactly the memberships the run adds; lost answers, refused calls and a kill at every
+//! journal line add none twice; the report accounts for every membership; planning the file
+//! again finds nothing to change. With the account's setting off the plan refuses before
+//! anything is sent.
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use serde_json::json;
+use zdimport::import::memberships::{self, MemberEnd};
+use zdimport::import::{EngineOptions, Journal, Outbox, Summary};
+use zdimport::payload::{Mode, OrganizationRef, User};
+use zdimport::pipeline::{Report, outbox_from};
+use zdimport::plan::{self, MissingOrgs, Plan, PlanInput, PlanOptions};
+use zdimport::sandbox::memberships::ExistingMembership;
+use zdimport::sandbox::{Fault, Sandbox, SandboxConfig, SandboxHandle, UserSettings};
+use zdimport::zendesk::Client;
+
+const SPEED: f64 = 200.0;
+const USERS: u32 = 30;
+const CREATE_MANY: &str = "organization_memberships/create_many";
+const HELD: [&str; 3] = ["Acme", "Globex", "Initech"];
+
+/// User `i`'s organizations, the default first.
+fn orgs_of(i: u32) -> Vec<String> {
+    let mut orgs: Vec<String> = match i % 3 {
+        0 => vec!["Acme", "globex ", "Initech"],
+        1 => vec!["Globex", "ACME"],
+        _ => vec!["Initech"],
+    }
+    .into_iter()
+    .map(str::to_owned)
+    .collect();
+    if i % 4 == 0 {
+        orgs.push(format!("Newco {}", i % 8 / 4));
+    }
+    orgs
+}
+
+fn user(i: u32) -> User {
+    let mut user = User {
+        name: Some(format!("User {i}")),
+        email: Some(format!("user{i}@example.com")),
+        external_id: Some(format!("X{i}")),
+        ..User::default()
+    };
+    user.join(orgs_of(i));
+    user.settle_memberships();
+    user
+}
+
+/// Users 0 and 3 are in the account already, in Acme and Globex.
+fn seeded(i: u32) -> serde_json::Value {
+    json!({"name": format!("User {i}"), "email": format!("user{i}@example.com"),
+        "external_id": format!("X{i}"), "organization": {"name": "Acme"},
+        "organization_memberships": ["Globex"]})
+}
+
+async fn sandbox(multiple: bool, existing: ExistingMembership) -> SandboxHandle {
+    let config = SandboxConfig {
+        speed: SPEED,
+        organizations: HELD.iter().map(|s| (*s).to_owned()).collect(),
+        users: vec![seeded(0), seeded(3)],
+        user_settings: UserSettings {
+            multiple_organizations: multiple,
+            ..UserSettings::default()
+        },
+        existing_membership: existing,
+        ..SandboxConfig::default()
+    };
+    Sandbox::start(config).await.expect("sandbox starts")
+}
+
+/// The memberships the rows ask beyond each default, less the two held: what the plan adds.
+fn expected_to_add() -> usize {
+    let asked: usize = (0..USERS).map(|i| orgs_of(i).len() - 1).sum();
+    asked - 2
+}
+
+async fn plan_of(client: &Client) -> Result<Plan, plan::PlanError> {
+    let rate = client.me().await.expect("me").rate;
+    let input = PlanInput {
+        users: (0..USERS).map(|i| (i + 2, user(i))).collect(),
+        invalid: Vec::new(),
+    };
+    let options = PlanOptions {
+        mode: Mode::Upsert,
+        missing_orgs: MissingOrgs::Create,
+        ..PlanOptions::default()
+    };
+    plan::build(client, input, options, &rate).await
+}
+
+async fn outbox(client: &Client) -> Outbox {
+    let plan = plan_of(client).await.expect("plan");
+    assert_eq!(plan::memberships::to_add(&plan.rows), expected_to_add());
+    assert_eq!(plan.missing_organizations, ["Newco 0", "Newco 1"]);
+    outbox_from(&plan, (false, 30), &Report::default()).expect("outbox")
+}
+
+fn options() -> EngineOptions {
+    EngineOptions::for_speed(SPEED)
+}
+
+fn calls(sandbox: &SandboxHandle) -> usize {
+    sandbox
+        .requests()
+        .iter()
+        .filter(|r| r.target.contains(CREATE_MANY))
+        .count()
+}
+
+/// Every user in exactly the organizations its row names, and no others.
+fn assert_memberships(sandbox: &SandboxHandle, name: &str) {
+    let orgs = sandbox.organizations();
+    let id_of = |n: &str| {
+        let key = n.trim().to_lowercase();
+        orgs.iter()
+            .find(|o| o["name"].as_str().unwrap().to_lowercase() == key)
+            .unwrap_or_else(|| panic!("{name}: organization {n}"))["id"]
+            .as_u64()
+            .unwrap()
+    };
+    let held: BTreeSet<(u64, u64)> = sandbox.memberships().into_iter().collect();
+    let mut want = BTreeSet::new();
+    for i in 0..USERS {
+        let user = sandbox
+            .user_by_external_id(&format!("X{i}"))
+            .unwrap_or_else(|| panic!("{name}: user {i}"));
+        let id = user["id"].as_u64().unwrap();
+        let default = orgs_of(i)[0].clone();
+        assert_eq!(
+            user["organization_id"].as_u64(),
+            Some(id_of(&default)),
+            "{name}: user {i}'s default"
+        );
+        for org in orgs_of(i) {
+            want.insert((id, id_of(&org)));
+        }
+    }
+    assert_eq!(held, want, "{name}: exactly the memberships the rows name");
+}
+
+async fn assert_nothing_left(client: &Client, name: &str) {
+    let again = plan_of(client).await.expect("plan again");
+    assert_eq!(
+        common::unchanged_or_what(&again),
+        Vec::<String>::new(),
+        "{name}: nothing to change"
+    );
+    assert_eq!(plan::memberships::to_add(&again.rows), 0, "{name}");
+    assert!(again.missing_organizations.is_empty(), "{name}");
+}
+
+fn assert_report(dir: &std::path::Path, summary: &Summary, name: &str) {
+    let all = memberships::of_run(dir).unwrap();
+    assert_eq!(
+        all.len(),
+        expected_to_add(),
+        "{name}: every membership once"
+    );
+    assert!(
+        all.iter().all(|m| m.end == MemberEnd::Added),
+        "{name}: {all:?}"
+    );
+    assert_eq!(
+        (summary.memberships.total, summary.memberships.added),
+        (expected_to_add() as u32, expected_to_add() as u32),
+        "{name}: {summary}"
+    );
+    let path = dir.join("report.memberships.csv");
+    zdimport::import::report::write_memberships(&path, &all).unwrap();
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(text.lines().count(), expected_to_add() + 1, "{text}");
+    assert!(text.starts_with(
+        "row,user_id,organization,organization_id,outcome,membership_id,error,details,index\n"
+    ));
+}
+
+async fn import(sandbox: &SandboxHandle, fault: Option<Fault>, name: &str) {
+    let client = common::client(sandbox);
+    let plan = outbox(&client).await;
+    if let Some(fault) = fault {
+        sandbox.force_fault(CREATE_MANY, fault);
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let journal = Journal::create(tmp.path(), &common::run_info("r", &plan), &plan).unwrap();
+    let summary = common::run_to_end(&client, journal, &options())
+        .await
+        .expect("the import ends");
+    assert_eq!(
+        summary.created + summary.updated,
+        u64::from(USERS),
+        "{name}"
+    );
+    assert_memberships(sandbox, name);
+    assert_report(&tmp.path().join("r"), &summary, name);
+    assert_nothing_left(&client, name).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn users_get_exactly_the_memberships_the_plan_showed() {
+    let sandbox = sandbox(true, ExistingMembership::Error).await;
+    import(&sandbox, None, "plain").await;
+    assert_eq!(calls(&sandbox), 1, "one call for fewer than 100");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lost_answers_are_read_back_and_nothing_is_added_twice() {
+    for existing in [ExistingMembership::Error, ExistingMembership::Ok] {
+        for (fault, most) in [
+            (Fault::LostAnswer, 1),
+            (Fault::DropConnection, 2),
+            (Fault::JobFailed, 2),
+            (Fault::ServerError(503), 2),
+        ] {
+            let name = format!("{fault:?}, existing {existing:?}");
+            let sandbox = sandbox(true, existing).await;
+            import(&sandbox, Some(fault), &name).await;
+            assert!(calls(&sandbox) <= most, "{name}: {}", calls(&sandbox));
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_setting_off_the_plan_refuses_before_sending_anything() {
+    let sandbox = sandbox(false, ExistingMembership::Error).await;
+    let client = common::client(&sandbox);
+    let before = sandbox.requests().len();
+    let error = plan_of(&client).await.expect_err("refused").to_string();
+    let rows = (0..USERS).filter(|i| orgs_of(*i).len() > 1).count();
+    assert!(
+        error.starts_with(&format!("{rows} rows name more than one organization")),
+        "{error}"
+    );
+    assert!(error.contains("multiple_organizations is off"), "{error}");
+    let sent: Vec<String> = sandbox.requests()[before..]
+        .iter()
+        .map(|r| format!("{} {}", r.method, r.target))
+        .collect();
+    assert_eq!(
+        sent,
+        [
+            "GET /api/v2/users/me.json",
+            "GET /api/v2/account/settings.json"
+        ],
+        "the setting read, nothing else"
+    );
+}
+
+/// Imports until the journal has taken `cut` bytes (a kill there), then resumes from disk.
+async fn killed_and_resumed(cut: u64) {
+    let name = format!("cut at byte {cut}");
+    let sandbox = sandbox(true, ExistingMembership::Error).await;
+    let client = common::client(&sandbox);
+    let plan = outbox(&client).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let (summary, dir) =
+        common::killed_then_resumed(plan, &client, tmp.path(), (cut, &options())).await;
+    assert_eq!(summary.pending, 0, "{name}: {summary}");
+    assert_memberships(&sandbox, &name);
+    let all = memberships::of_run(&dir).unwrap();
+    assert_eq!(all.len(), expected_to_add(), "{name}");
+    assert!(
+        all.iter().all(|m| m.end == MemberEnd::Added),
+        "{name}: {all:?}"
+    );
+    assert!(
+        calls(&sandbox) <= 1,
+        "{name}: a call that may have left is read back"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kill_at_any_journal_line_resumes_without_adding_a_membership_twice() {
+    let sandbox = sandbox(true, ExistingMembership::Error).await;
+    let client = common::client(&sandbox);
+    let plan = outbox(&client).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let journal = Journal::create(tmp.path(), &common::run_info("whole", &plan), &plan).unwrap();
+    common::run_to_end(&client, journal, &options())
+        .await
+        .unwrap();
+    let whole = std::fs::read(tmp.path().join("whole/journal.jsonl")).unwrap();
+    let text = String::from_utf8_lossy(&whole);
+    for kind in ["member_sending", "member_accepted", "member_resolved"] {
+        assert!(text.contains(&format!("\"event\":\"{kind}\"")), "{text}");
+    }
+    // From the organizations' end on: the users' and the memberships' lines.
+    let from = text.find("\"event\":\"sending\"").unwrap() as u64;
+    for cut in common::journal_cuts(&whole)
+        .into_iter()
+        .filter(|c| *c >= from)
+    {
+        killed_and_resumed(cut).await;
+    }
+}
+
+#[test]
+fn a_sheet_cell_of_organizations_is_split_and_the_first_is_the_default() {
+    let u = user(0);
+    assert_eq!(
+        u.organization,
+        Some(OrganizationRef {
+            name: "Acme".into()
+        })
+    );
+    let names: Vec<&str> = u.memberships.iter().map(|m| m.name.as_str()).collect();
+    assert_eq!(names, ["globex", "Initech", "Newco 0"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_headless_import_resolves_memberships_and_copes_with_those_held() {
+    let sandbox = sandbox(true, ExistingMembership::Error).await;
+    let client = common::client(&sandbox);
+    let mut plan = common::plan_of_users(Mode::Upsert, USERS, 0, user);
+    plan::orgs::resolve_import(&client, &mut plan, MissingOrgs::Create, 4)
+        .await
+        .expect("organizations resolved");
+    assert_eq!(plan.organizations.len(), 2, "Newco 0 and 1 created first");
+    let tmp = tempfile::tempdir().unwrap();
+    let journal = Journal::create(tmp.path(), &common::run_info("r", &plan), &plan).unwrap();
+    let summary = common::run_to_end(&client, journal, &options())
+        .await
+        .unwrap();
+    assert_memberships(&sandbox, "headless");
+    // Without the plan's lookup, the two held ones are sent and Zendesk says they exist.
+    let counts = summary.memberships;
+    assert_eq!(
+        (counts.added, counts.already_held),
+        (expected_to_add() as u32, 2),
+        "{summary}"
+    );
+    assert_nothing_left(&client, "headless").await;
+}
