@@ -7,12 +7,12 @@ use std::sync::Arc;
 
 use clap::Args;
 
-use crate::payload::Blank;
-use crate::plan::Fields;
-use crate::sandbox::SandboxHandle;
+use crate::session::account::SandboxHandle;
+use crate::session::account::{Client, RateInfo};
 use crate::session::check::AccountChecks;
+use crate::session::check::Blank;
+use crate::session::check::Fields;
 use crate::session::{self, account::Target};
-use crate::zendesk::{Client, RateInfo};
 
 /// Which account, and what an empty cell means.
 #[derive(Debug, Clone, Args)]

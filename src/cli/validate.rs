@@ -9,8 +9,8 @@ use clap::Args;
 
 use super::account::{AccountArgs, runtime};
 use super::mapped::MappingArgs;
-use crate::payload::Issue;
-use crate::pipeline::{self, Event};
+use crate::session::check::Issue;
+use crate::session::check::{self, Event};
 
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
@@ -44,31 +44,35 @@ pub fn run(args: &ValidateArgs) -> CliResult<ExitCode> {
         .map(|c| c.checks(args.connection.blank))
         .unwrap_or_default();
     let mut issues: Vec<Issue> = Vec::new();
-    let summary = pipeline::run_with(
-        &mut prepared.workbook,
-        (prepared.sheet, prepared.header),
-        &prepared.mapping,
-        &prepared.options,
-        &checks,
-        |event| {
-            if let Event::Issue(issue) = event {
-                issues.push(issue);
-            }
-            ControlFlow::Continue(())
-        },
-    )?;
+    let source = prepared.streamed();
+    let summary = check::streamed(source, &checks, |event| {
+        if let Event::Issue(issue) = event {
+            issues.push(issue);
+        }
+        ControlFlow::Continue(())
+    })?;
     // Duplicate warnings land on earlier rows after the fact: sheet order again.
     issues.sort_by_key(|i| i.row);
+    let padded = crate::session::source::zero_padded(&prepared.workbook, &summary.layout);
+    let cautions = crate::session::check::cautions(
+        &prepared.mapping,
+        prepared.options.mode,
+        &summary.layout,
+        &padded,
+    );
     let mut out = BufWriter::new(super::visible_stdout());
     let written = if args.json {
         serde_json::to_writer_pretty(&mut out, &issues)
             .map_err(std::io::Error::from)
             .and_then(|()| writeln!(out))
     } else {
-        write_text(&mut out, &issues, &summary)
+        write_text(&mut out, &issues, &cautions, &summary)
     };
     super::stdout_written(written.and_then(|()| out.flush()))?;
     if args.json {
+        for caution in &cautions {
+            eprintln!("zdimport: {}", crate::text::printable(caution));
+        }
         eprintln!("zdimport: {}", super::counts_line(&summary));
     }
     Ok(if summary.errors > 0 {
@@ -81,7 +85,8 @@ pub fn run(args: &ValidateArgs) -> CliResult<ExitCode> {
 fn write_text(
     out: &mut impl Write,
     issues: &[Issue],
-    summary: &pipeline::Summary,
+    cautions: &[String],
+    summary: &check::Summary,
 ) -> std::io::Result<()> {
     for issue in issues {
         write!(out, "{}", crate::text::printable(&issue.to_string()))?;
@@ -94,6 +99,9 @@ fn write_text(
     }
     if !issues.is_empty() {
         writeln!(out)?;
+    }
+    for caution in cautions {
+        writeln!(out, "{}", crate::text::printable(caution))?;
     }
     writeln!(out, "{}", super::counts_line(summary))
 }

@@ -6,13 +6,23 @@
 
 use std::sync::Arc;
 
-pub use crate::payload::Fields;
-pub use crate::pipeline::{AccountChecks, Options, Report};
-pub use crate::plan::{Cost, Plan, PlanInput, PlanOptions};
+// The vocabulary of checking and planning, for the front ends: the mapping, the rows' users
+// and requests and their problems, the account plan.
+pub use crate::mapping::{
+    BUILT_IN, DateOrder, Mapping, MatchReason, Target, Transform, auto_match, auto_match_with,
+};
+pub use crate::payload::JOB_LIMIT;
+pub use crate::payload::{
+    Blank, Body, Fields, InvalidPolicy, Issue, LeftOut, Mode, PhoneRegion, Request, Severity, User,
+};
+pub use crate::pipeline::{AccountChecks, Event, Options, Report, Summary};
+pub use crate::plan::orgs::{distinct_names, resolve_import, resolve_requests};
+pub use crate::plan::{
+    Action, Change, Cost, Counts, Existing, MissingOrgs, Plan, PlanError, PlanInput, PlanOptions,
+    RowPlan, SECONDARY_EMAIL, Spent, Tags, build, estimate,
+};
 
 use crate::import::{ImportError, Outbox, OutboxFile, OutboxWriter};
-use crate::mapping::Mapping;
-use crate::payload::{Request, User};
 use crate::sheet::Table;
 use crate::zendesk::{Client, RateInfo, ZendeskError};
 
@@ -31,6 +41,39 @@ pub enum CheckError {
     Journal(#[from] crate::import::JournalError),
     #[error(transparent)]
     Sheet(#[from] crate::error::SheetError),
+}
+
+/// What the Check screen and `validate` say about the mapping as a whole, before any row: a
+/// column the mode needs and lacks, and mapped columns whose leading zeros exist only in
+/// Excel's number format (`padded`, from `source::zero_padded`) and no `pad` restores.
+pub fn cautions(
+    mapping: &Mapping,
+    mode: crate::payload::Mode,
+    layout: &crate::sheet::TableLayout,
+    padded: &[crate::sheet::formats::ZeroPadded],
+) -> Vec<String> {
+    let mut cautions = mapping.cautions(mode);
+    for column in padded {
+        let Some(mapped) = mapping.columns.iter().find(|c| c.index == column.index) else {
+            continue;
+        };
+        if mapped.target.is_none() || mapped.transform.pad.is_some_and(|p| p >= column.digits) {
+            continue;
+        }
+        let letter =
+            crate::sheet::header::column_letter(layout.first_column as usize + column.index);
+        cautions.push(format!(
+            "Column {letter} ({}): Excel shows {} (format {}) but the file holds {}: the \
+             zeros are only in the format and would be lost. Give the column the transform \
+             pad {} to keep them.",
+            mapped.header,
+            column.shown,
+            "0".repeat(usize::from(column.digits)),
+            column.held,
+            column.digits
+        ));
+    }
+    cautions
 }
 
 /// Checks every row of `table` without an account (its custom fields unknown); `cancelled`
@@ -62,6 +105,27 @@ pub struct Streamed<'a> {
     pub header: crate::sheet::HeaderChoice,
     pub mapping: &'a Mapping,
     pub options: &'a Options,
+}
+
+/// Checks the sheet as it streams, once: each request and each problem to `on_event` (which
+/// may stop the read), and the counts at the end.
+pub fn streamed(
+    source: Streamed<'_>,
+    checks: &AccountChecks,
+    on_event: impl FnMut(Event) -> std::ops::ControlFlow<()>,
+) -> Result<Summary, crate::error::SheetError> {
+    source.run(checks, on_event)
+}
+
+/// The outbox of a table checked offline (no account known): what an import without the
+/// account's checks sends.
+pub fn offline_outbox(
+    table: &Table,
+    mapping: &Mapping,
+    options: &Options,
+    report: &Report,
+) -> Result<Outbox, ImportError> {
+    crate::pipeline::outbox(table, mapping, options, report)
 }
 
 impl Streamed<'_> {

@@ -5,7 +5,11 @@ use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
 pub use crate::error::SheetError;
-pub use crate::sheet::{HeaderChoice, Row, SheetInfo, Table, Workbook};
+pub use crate::sheet::formats::ZeroPadded;
+pub use crate::sheet::header::column_letter;
+pub use crate::sheet::{
+    Cell, Format, HeaderChoice, Row, SheetInfo, SheetKind, Table, TableLayout, Visibility, Workbook,
+};
 
 use crate::import::RunListing;
 
@@ -65,7 +69,6 @@ pub fn load(
     mut progress: impl FnMut(Progress),
     stop: impl Fn() -> bool,
 ) -> Result<Option<Table>, SheetError> {
-    let mut rows = Vec::new();
     // A text file is read as it streams: how far is its bytes read of its size.
     let bytes = workbook.read_progress();
     let percent = move || {
@@ -75,9 +78,8 @@ pub fn load(
             .map(|p| u8::try_from((p.read().min(p.total) * 100) / p.total).unwrap_or(100))
     };
     let every = every.max(1);
-    let result = workbook.read_table(sheet, header, |_, row| {
-        rows.push(row);
-        let n = rows.len() as u64;
+    let result = workbook.load_table_with(sheet, header, |rows| {
+        let n = rows as u64;
         if n % every == 0 {
             progress(Progress {
                 rows: n,
@@ -93,12 +95,17 @@ pub fn load(
     if stop() {
         return Ok(None);
     }
-    let (layout, blank_rows) = result?;
-    Ok(Some(Table {
-        layout,
-        rows,
-        blank_rows,
-    }))
+    let (table, stopped) = result?;
+    Ok((!stopped).then_some(table))
+}
+
+/// Excel sheets read their first rows once more with their number formats: this many.
+const FORMAT_ROWS: u32 = 1000;
+
+/// The columns of a loaded table whose whole numbers Excel shows with leading zeros the file
+/// does not hold (a ZIP code formatted `00000`), from its first rows.
+pub fn zero_padded(workbook: &Workbook, layout: &TableLayout) -> Vec<ZeroPadded> {
+    crate::sheet::formats::zero_padded(workbook.path(), workbook.format(), layout, FORMAT_ROWS)
 }
 
 /// The sheet named `name` of `workbook`, or an error naming the file and the sheet.
@@ -213,7 +220,7 @@ mod tests {
         )
         .unwrap()
         .unwrap();
-        assert_eq!(table.rows.len(), 250);
+        assert_eq!(table.len(), 250);
         assert_eq!(seen.iter().map(|p| p.rows).collect::<Vec<_>>(), [100, 200]);
         assert!(seen.iter().all(|p| p.percent.is_some_and(|n| n <= 100)));
         let mut wb = Workbook::open(&path).unwrap();

@@ -15,13 +15,11 @@ use super::screens::preview::{PreviewOutcome, PreviewState};
 use super::screens::results::{ResultsOutcome, ResultsState};
 use super::screens::run::{RunOutcome, RunState, RunStatus};
 use super::screens::sheet::{SheetOutcome, SheetState};
-use crate::import::{ImportEvent, Outcome, RowOutcome, Summary};
-use crate::mapping::{Mapping, auto_match};
-use crate::payload::{self, Mode};
-use crate::pipeline::Report;
-use crate::profile::Profile;
-use crate::session::check;
-use crate::sheet::{HeaderChoice, Row, SheetInfo, Table};
+use crate::session::check::{self, Mapping, Mode, Report, auto_match};
+use crate::session::profiles::Profile;
+use crate::session::run::{ImportEvent, Outcome, RowOutcome, Summary};
+use crate::session::source::ZeroPadded;
+use crate::session::source::{HeaderChoice, Row, SheetInfo, Table};
 
 /// Share of a saved profile's columns a sheet must have for the profile to be offered.
 const OFFER_FIT: f64 = 0.8;
@@ -41,6 +39,20 @@ pub enum Screen {
 }
 
 impl Screen {
+    /// An answer only the screen showing cares about: each screen keeps what is its own and
+    /// drops the rest (an answer for a screen left since).
+    fn on_event(&mut self, event: AppEvent) {
+        match self {
+            Screen::Open(state) => state.on_event(event),
+            Screen::Sheet(state) => state.on_event(event),
+            Screen::Connect(state) => state.on_event(event),
+            Screen::Plan(state) => state.on_event(event),
+            Screen::Run(state) => state.on_event(event),
+            Screen::Results(state) => state.on_event(event),
+            Screen::Map(_) | Screen::Check(_) | Screen::Preview(_) => {}
+        }
+    }
+
     /// Position in the step bar.
     pub fn step(&self) -> usize {
         match self {
@@ -135,12 +147,12 @@ pub enum Command {
     CheckAccount {
         table: Arc<Table>,
         mapping: Mapping,
-        options: payload::Options,
+        options: check::Options,
     },
     /// Looks the users up: what each row will do.
     BuildPlan {
         account: Arc<check::Checked>,
-        options: crate::plan::PlanOptions,
+        options: crate::session::check::PlanOptions,
     },
     /// Builds the outbox, writes the journal and runs the engine.
     StartImport(Box<NewRun>),
@@ -148,7 +160,7 @@ pub enum Command {
     RetryImport {
         run_dir: PathBuf,
         concurrency: u32,
-        rows: crate::import::RetryRows,
+        rows: crate::session::run::RetryRows,
     },
     /// Opens the file again and reads the same sheet and header row (retry from the
     /// corrected sheet).
@@ -175,7 +187,7 @@ pub enum Command {
     Check {
         table: Arc<Table>,
         mapping: Mapping,
-        options: payload::Options,
+        options: check::Options,
     },
     Quit,
 }
@@ -204,7 +216,8 @@ pub enum AppEvent {
         /// Of the file's bytes, when the file says how far a read is (CSV and text).
         percent: Option<u8>,
     },
-    TableLoaded(Table),
+    /// A loaded table, and its columns whose leading zeros only Excel's format shows.
+    TableLoaded(Table, Vec<ZeroPadded>),
     /// The saved profiles that could be read.
     ProfilesListed(Vec<Profile>),
     /// A profile was saved (its name and file), or why not.
@@ -214,7 +227,7 @@ pub enum AppEvent {
     Connected(Result<Account, String>),
     /// The account's checks: the fields, the report made with them, what the plan costs.
     AccountChecked(Result<(AccountCheck, Arc<check::Checked>), String>),
-    Planned(Result<crate::plan::Plan, String>),
+    Planned(Result<crate::session::check::Plan, String>),
     /// The run's journal is written and the engine starts.
     ImportStarted {
         run_id: String,
@@ -250,15 +263,15 @@ pub enum AppEvent {
 pub struct NewRun {
     pub table: Arc<Table>,
     pub mapping: Mapping,
-    pub options: payload::Options,
+    pub options: check::Options,
     pub report: Arc<Report>,
     /// The account's fields (values converted for them) and plan, when made.
     pub account: Option<Arc<check::Checked>>,
-    pub plan: Option<Arc<crate::plan::Plan>>,
+    pub plan: Option<Arc<crate::session::check::Plan>>,
     pub skip_unchanged: bool,
     /// Users whose organization the account lacks, when the lookups were skipped (a plan
     /// made says it for each row).
-    pub missing_orgs: crate::plan::MissingOrgs,
+    pub missing_orgs: crate::session::check::MissingOrgs,
     pub concurrency: u32,
     /// The sheet's file and the profile: for the run's record.
     pub file: String,
@@ -276,7 +289,7 @@ pub struct Session {
     pub mode: Mode,
     pub skip_verify_email: bool,
     /// The country phones without `+` are read in (profile or Connect).
-    pub phone_region: Option<crate::payload::PhoneRegion>,
+    pub phone_region: Option<crate::session::check::PhoneRegion>,
     pub report: Option<Arc<Report>>,
     /// The profile given on the command line: used instead of automatic matching.
     pub profile: Option<Profile>,
@@ -293,10 +306,10 @@ pub struct Session {
     /// The account's checks, once connected.
     pub account: Option<Arc<check::Checked>>,
     /// The plan the operator goes on with (none: imported as checked).
-    pub plan: Option<Arc<crate::plan::Plan>>,
+    pub plan: Option<Arc<crate::session::check::Plan>>,
     pub skip_unchanged: bool,
     /// The Plan screen's choice for organizations the account lacks.
-    pub missing_orgs: crate::plan::MissingOrgs,
+    pub missing_orgs: crate::session::check::MissingOrgs,
     /// The Connect screen of an earlier import in this session (signed in), for the next one.
     pub connect: Option<Box<ConnectState>>,
     /// The run to resume once Connect has signed in to its account.
@@ -304,12 +317,26 @@ pub struct Session {
     /// Retry from the corrected sheet: the sheet rows to keep when it is read again.
     pub retry_rows: Option<std::collections::HashSet<u32>>,
     /// What the import does with rows that have an error (the Check screen's `i`).
-    pub invalid: payload::InvalidPolicy,
+    pub invalid: check::InvalidPolicy,
+    /// Columns of the loaded table whose leading zeros only Excel's number format shows.
+    pub zero_padded: Vec<ZeroPadded>,
+    /// Results were asked for before the run's outcomes were read: shown when they are.
+    pub results_wanted: bool,
 }
 
 impl Session {
-    fn options(&self) -> payload::Options {
-        payload::Options {
+    /// What the Check screen says about the mapping before any row.
+    fn cautions(&self) -> Vec<String> {
+        match &self.table {
+            Some(table) => {
+                check::cautions(&self.mapping, self.mode, &table.layout, &self.zero_padded)
+            }
+            None => self.mapping.cautions(self.mode),
+        }
+    }
+
+    fn options(&self) -> check::Options {
+        check::Options {
             mode: self.mode,
             skip_verify_email: self.skip_verify_email,
             phone_region: self.phone_region,
@@ -411,7 +438,22 @@ impl App {
                 None
             }
             Action::Quit => self.finish(),
-            action => self.update_screen(&action),
+            action => {
+                let command = self.update_screen(&action);
+                if matches!(
+                    command,
+                    Some(
+                        Command::StartImport(_)
+                            | Command::RetryImport { .. }
+                            | Command::ResumeImport(_)
+                    )
+                ) {
+                    // The last run's outcomes no longer say how the rows ended.
+                    self.session.outcomes = None;
+                    self.session.results_wanted = false;
+                }
+                command
+            }
         }
     }
 
@@ -450,10 +492,10 @@ impl App {
             }
             (Overlay::ConfirmImport(_), Action::Yes) => self.start_import(),
             (Overlay::ConfirmRetry(q), Action::Yes) if q.retryable => {
-                self.retry(crate::import::RetryRows::Retryable)
+                self.retry(crate::session::run::RetryRows::Retryable)
             }
             (Overlay::ConfirmRetry(_), Action::RetryAll) => {
-                self.retry(crate::import::RetryRows::AllFailed)
+                self.retry(crate::session::run::RetryRows::AllFailed)
             }
             (Overlay::ConfirmRetry(q), Action::RetryCorrected) if !q.refused.is_empty() => {
                 self.retry_from_sheet(q.refused)
@@ -613,13 +655,13 @@ impl App {
                 make_primary,
             } => {
                 let account = self.session.account.clone()?;
-                let options = crate::plan::PlanOptions {
+                let options = crate::session::check::PlanOptions {
                     mode: self.session.mode,
                     existing,
                     tags,
                     missing_orgs,
                     make_primary,
-                    ..crate::plan::PlanOptions::default()
+                    ..crate::session::check::PlanOptions::default()
                 };
                 Some(Command::BuildPlan { account, options })
             }
@@ -646,6 +688,12 @@ impl App {
             RunOutcome::Pause => Some(Command::PauseImport(true)),
             RunOutcome::Resume => Some(Command::PauseImport(false)),
             RunOutcome::Cancel => Some(Command::CancelImport),
+            RunOutcome::Results if self.session.outcomes.is_none() => {
+                // The engine has finished; its outcomes are still being read: Results opens
+                // as soon as they arrive.
+                self.session.results_wanted = true;
+                None
+            }
             RunOutcome::Results => {
                 self.open_results();
                 None
@@ -908,7 +956,7 @@ impl App {
             .iter()
             .filter(|o| o.outcome == Outcome::Failed);
         let (passing, refused): (Vec<&RowOutcome>, Vec<&RowOutcome>) =
-            failed.partition(|o| crate::import::can_succeed_again(o));
+            failed.partition(|o| crate::session::run::can_succeed_again(o));
         let mut text = format!(
             "Retry run {} as a new run to {}:\nsend again {} rows: {unknown} unknown (looked up \
              first, so none is sent twice) and {} failed for a passing reason (rate limit, \
@@ -954,7 +1002,7 @@ impl App {
     }
 
     /// Sends the run's `rows` again as a new run.
-    fn retry(&mut self, rows: crate::import::RetryRows) -> Option<Command> {
+    fn retry(&mut self, rows: crate::session::run::RetryRows) -> Option<Command> {
         let run_dir = self.session.run_dir.clone()?;
         self.push(Screen::Run(RunState::new(std::time::Instant::now())));
         Some(Command::RetryImport {
@@ -1153,128 +1201,26 @@ impl App {
     }
 
     /// Takes in the answer of background work.
+    /// An answer from the background: what changes the session or moves between screens is
+    /// handled here, one line each; the rest goes to the screen showing, which keeps or drops it.
     pub fn handle(&mut self, event: AppEvent) -> Option<Command> {
         match event {
-            AppEvent::DirListed { dir, entries } => {
-                self.screen = Screen::Open(OpenState::new(dir, entries));
-                None
-            }
+            AppEvent::DirListed { dir, entries } => self.dir_listed(dir, entries),
             AppEvent::Opened {
                 path,
                 sheets,
                 selected,
                 notes,
-            } => {
-                self.session.path = Some(path);
-                let mut state = SheetState::new(sheets, selected);
-                state.loading = true;
-                state.notes = notes;
-                self.screen = Screen::Sheet(state);
-                Some(Command::PreviewSheet(selected))
-            }
-            AppEvent::Previewed {
-                sheet,
-                rows,
-                header_row,
-            } => {
-                if let Screen::Sheet(state) = &mut self.screen
-                    && state.selected() == sheet
-                {
-                    state.show_preview(rows, header_row);
-                }
-                None
-            }
-            AppEvent::Progress { rows, percent } => {
-                match &mut self.screen {
-                    Screen::Open(OpenState {
-                        loading: Some(l), ..
-                    }) => l.rows = rows,
-                    Screen::Sheet(state) if state.reading.is_some() => {
-                        state.reading = Some(rows);
-                        state.reading_percent = percent;
-                    }
-                    _ => {}
-                }
-                None
-            }
-            AppEvent::TableLoaded(table) => self.table_loaded(table),
-            AppEvent::ProfilesListed(profiles) => {
-                self.offer_profile(&profiles);
-                if let Screen::Map(state) = &mut self.screen {
-                    state.saved = profiles;
-                }
-                None
-            }
-            AppEvent::ProfileSaved(result) => {
-                if result.is_ok() {
-                    self.session.unsaved = false;
-                }
-                if let Screen::Map(state) = &mut self.screen {
-                    state.notice = Some(match result {
-                        Ok((name, path)) => {
-                            state.profile_name = Some(name);
-                            Notice::Info(format!("Saved profile ({})", path.display()))
-                        }
-                        Err(e) => Notice::Error(e),
-                    });
-                }
-                Some(Command::ListProfiles)
-            }
-            AppEvent::Connected(answer) => {
-                if let Screen::Connect(state) = &mut self.screen {
-                    state.connection = match answer {
-                        Ok(account) => Connection::Connected(account),
-                        Err(e) => Connection::Failed(e),
-                    };
-                }
-                None
-            }
-            AppEvent::Tick(now) => {
-                if let Screen::Run(state) = &mut self.screen
-                    && state.is_active()
-                {
-                    state.now = now;
-                }
-                None
-            }
-            AppEvent::AccountChecked(answer) => {
-                match answer {
-                    Ok((check, account)) => {
-                        self.session.report = Some(Arc::clone(&account.report));
-                        self.session.account = Some(account);
-                        if let Screen::Plan(state) = &mut self.screen {
-                            state.checked(check);
-                        }
-                    }
-                    Err(e) => {
-                        if let Screen::Plan(state) = &mut self.screen {
-                            state.stage = Stage::Failed(e);
-                        }
-                    }
-                }
-                None
-            }
-            AppEvent::Planned(answer) => {
-                if let Screen::Plan(state) = &mut self.screen {
-                    match answer {
-                        Ok(plan) => state.planned(Arc::new(plan)),
-                        Err(e) => state.stage = Stage::Failed(e),
-                    }
-                }
-                None
-            }
+            } => self.opened(path, sheets, selected, notes),
+            AppEvent::TableLoaded(table, padded) => self.table_loaded(table, padded),
+            AppEvent::ProfilesListed(profiles) => self.profiles_listed(profiles),
+            AppEvent::ProfileSaved(result) => self.profile_saved(result),
+            AppEvent::AccountChecked(answer) => self.account_checked(answer),
             AppEvent::ImportStarted {
                 run_id,
                 run_dir,
                 account,
-            } => {
-                self.session.run_dir = Some(run_dir);
-                if let Screen::Run(state) = &mut self.screen {
-                    state.run_id = run_id;
-                    state.account = account;
-                }
-                None
-            }
+            } => self.import_started(run_id, run_dir, account),
             AppEvent::ResumeNeedsSignIn {
                 run_dir,
                 account,
@@ -1283,61 +1229,137 @@ impl App {
                 self.resume_sign_in(run_dir, &account, &reason);
                 None
             }
-            AppEvent::Import(event) => {
-                if let Screen::Run(state) = &mut self.screen {
-                    state.event(event);
-                }
-                None
-            }
-            AppEvent::ImportEnded(ended) => {
-                match ended {
-                    Ok((_, outcomes)) => self.session.outcomes = Some(Arc::new(outcomes)),
-                    Err(e) => {
-                        if let Screen::Run(state) = &mut self.screen {
-                            state.status = RunStatus::Failed(e);
-                        }
-                    }
-                }
-                None
-            }
-            AppEvent::SentUser { index, body } => {
-                if let Screen::Results(state) = &mut self.screen
-                    && state.detail.as_ref().is_some_and(|(i, _)| *i == index)
-                {
-                    // An answer for a detail closed since is dropped.
-                    let body = body.unwrap_or_else(|e| format!("(cannot read the plan: {e})"));
-                    state.detail = Some((index, body));
-                }
-                None
-            }
-            AppEvent::Exported(result) => {
-                if let Screen::Results(state) = &mut self.screen {
-                    state.notice = Some(match result {
-                        Ok(path) => format!("Exported to {}", path.display()),
-                        Err(e) => e,
-                    });
-                }
-                None
-            }
-            AppEvent::Checked(report) => {
-                let report = Arc::new(report);
-                self.session.report = Some(Arc::clone(&report));
-                // Checked again offline (a new mapping or policy): the account's check and
-                // the plan made from it no longer say what is sent.
-                self.session.account = None;
-                self.session.plan = None;
-                if let Screen::Check(state) = &mut self.screen {
-                    state.cautions = self.session.mapping.cautions(self.session.mode);
-                    state.show(report);
-                }
-                None
-            }
+            AppEvent::ImportEnded(ended) => self.import_ended(ended),
+            AppEvent::Checked(report) => self.checked(report),
             AppEvent::Failed(message) => {
                 self.overlay = Some(Overlay::Error(message));
                 self.stop_loading()
             }
             AppEvent::Cancelled => self.stop_loading(),
+            event => {
+                self.screen.on_event(event);
+                None
+            }
         }
+    }
+
+    fn dir_listed(
+        &mut self,
+        dir: PathBuf,
+        entries: Vec<super::screens::open::Entry>,
+    ) -> Option<Command> {
+        self.screen = Screen::Open(OpenState::new(dir, entries));
+        None
+    }
+
+    fn opened(
+        &mut self,
+        path: PathBuf,
+        sheets: Vec<SheetInfo>,
+        selected: usize,
+        notes: Vec<String>,
+    ) -> Option<Command> {
+        self.session.path = Some(path);
+        let mut state = SheetState::new(sheets, selected);
+        state.loading = true;
+        state.notes = notes;
+        self.screen = Screen::Sheet(state);
+        Some(Command::PreviewSheet(selected))
+    }
+
+    fn profiles_listed(&mut self, profiles: Vec<Profile>) -> Option<Command> {
+        self.offer_profile(&profiles);
+        if let Screen::Map(state) = &mut self.screen {
+            state.saved = profiles;
+        }
+        None
+    }
+
+    fn profile_saved(&mut self, result: Result<(String, PathBuf), String>) -> Option<Command> {
+        if result.is_ok() {
+            self.session.unsaved = false;
+        }
+        if let Screen::Map(state) = &mut self.screen {
+            state.notice = Some(match result {
+                Ok((name, path)) => {
+                    state.profile_name = Some(name);
+                    Notice::Info(format!("Saved profile ({})", path.display()))
+                }
+                Err(e) => Notice::Error(e),
+            });
+        }
+        Some(Command::ListProfiles)
+    }
+
+    fn account_checked(
+        &mut self,
+        answer: Result<(AccountCheck, Arc<check::Checked>), String>,
+    ) -> Option<Command> {
+        match answer {
+            Ok((check, account)) => {
+                self.session.report = Some(Arc::clone(&account.report));
+                self.session.account = Some(account);
+                if let Screen::Plan(state) = &mut self.screen {
+                    state.checked(check);
+                }
+            }
+            Err(e) => {
+                if let Screen::Plan(state) = &mut self.screen {
+                    state.stage = Stage::Failed(e);
+                }
+            }
+        }
+        None
+    }
+
+    fn import_started(
+        &mut self,
+        run_id: String,
+        run_dir: PathBuf,
+        account: String,
+    ) -> Option<Command> {
+        self.session.run_dir = Some(run_dir);
+        if let Screen::Run(state) = &mut self.screen {
+            state.run_id = run_id;
+            state.account = account;
+        }
+        None
+    }
+
+    fn import_ended(
+        &mut self,
+        ended: Result<(Summary, Vec<RowOutcome>), String>,
+    ) -> Option<Command> {
+        match ended {
+            Ok((_, outcomes)) => {
+                self.session.outcomes = Some(Arc::new(outcomes));
+                if std::mem::take(&mut self.session.results_wanted)
+                    && matches!(self.screen, Screen::Run(_))
+                {
+                    self.open_results();
+                }
+            }
+            Err(e) => {
+                if let Screen::Run(state) = &mut self.screen {
+                    state.status = RunStatus::Failed(e);
+                }
+            }
+        }
+        None
+    }
+
+    fn checked(&mut self, report: Report) -> Option<Command> {
+        let report = Arc::new(report);
+        self.session.report = Some(Arc::clone(&report));
+        // Checked again offline (a new mapping or policy): the account's check and the plan
+        // made from it no longer say what is sent.
+        self.session.account = None;
+        self.session.plan = None;
+        if let Screen::Check(state) = &mut self.screen {
+            state.cautions = self.session.cautions();
+            state.show(report);
+        }
+        None
     }
 
     fn stop_loading(&mut self) -> Option<Command> {
@@ -1356,11 +1378,11 @@ impl App {
     }
 
     /// The table is in memory: map it (by the command line's profile, else automatically).
-    fn table_loaded(&mut self, table: Table) -> Option<Command> {
+    fn table_loaded(&mut self, table: Table, padded: Vec<ZeroPadded>) -> Option<Command> {
         if let Some(rows) = self.session.retry_rows.take() {
             return self.reloaded_for_retry(table, &rows);
         }
-        if table.rows.is_empty() {
+        if table.is_empty() {
             // A header with nothing under it: there is nothing to map or send.
             if let Screen::Sheet(state) = &mut self.screen {
                 state.reading = None;
@@ -1380,6 +1402,7 @@ impl App {
             self.session.sheets.clone_from(&state.sheets);
         }
         self.session.mapping = auto_match(&table.layout.headers);
+        self.session.zero_padded = padded;
         self.session.table = Some(Arc::clone(&table));
         self.session.report = None;
         self.history.clear();
@@ -1397,9 +1420,9 @@ impl App {
         mut table: Table,
         rows: &std::collections::HashSet<u32>,
     ) -> Option<Command> {
-        table.rows.retain(|r| rows.contains(&r.number));
+        table.retain(|number| rows.contains(&number));
         table.blank_rows = 0;
-        let kept = table.rows.len();
+        let kept = table.len();
         if kept == 0 {
             if let Screen::Results(state) = &mut self.screen {
                 state.notice = None;
@@ -1466,7 +1489,7 @@ impl App {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sheet::{Cell, TableLayout};
+    use crate::session::source::{Cell, TableLayout};
 
     fn table() -> Table {
         let headers: Vec<String> = ["Full Name", "E-mail", "Plan"].map(str::to_owned).to_vec();
@@ -1484,16 +1507,13 @@ mod tests {
                 ],
             })
             .collect();
-        Table {
-            layout: TableLayout {
-                sheet: "Customers".into(),
-                header_row: 3,
-                first_column: 0,
-                headers,
-            },
-            rows,
-            blank_rows: 0,
-        }
+        let layout = TableLayout {
+            sheet: "Customers".into(),
+            header_row: 3,
+            first_column: 0,
+            headers,
+        };
+        Table::from_rows(layout, rows, 0)
     }
 
     fn profile() -> Profile {
@@ -1509,7 +1529,7 @@ mod tests {
     fn mapped_app() -> (App, Option<Command>) {
         let mut app = App::new(OpenState::new("/tmp".into(), Vec::new()));
         app.screen = Screen::Sheet(SheetState::new(Vec::new(), 0));
-        let command = app.handle(AppEvent::TableLoaded(table()));
+        let command = app.handle(AppEvent::TableLoaded(table(), Vec::new()));
         (app, command)
     }
 
@@ -1684,7 +1704,53 @@ mod tests {
         let mut run = RunState::new(std::time::Instant::now());
         run.status = RunStatus::Finished;
         app.push(Screen::Run(run));
+        app.session.outcomes = Some(Arc::new(Vec::new()));
         app
+    }
+
+    #[test]
+    fn answers_for_a_screen_left_since_are_dropped_by_the_screen_showing() {
+        let (mut app, _) = mapped_app();
+        let before = format!("{:?}", app.screen);
+        for event in [
+            AppEvent::Connected(Err("refused".into())),
+            AppEvent::Planned(Err("late".into())),
+            AppEvent::Tick(std::time::Instant::now()),
+            AppEvent::Exported(Ok("/tmp/x.csv".into())),
+            AppEvent::Progress {
+                rows: 5,
+                percent: None,
+            },
+        ] {
+            assert_eq!(app.handle(event), None);
+        }
+        assert_eq!(format!("{:?}", app.screen), before, "Map is as it was");
+        assert!(app.overlay.is_none());
+    }
+
+    #[test]
+    fn results_asked_for_before_the_outcomes_are_read_open_when_they_arrive() {
+        let mut app = finished_app();
+        app.session.outcomes = None;
+        assert_eq!(app.update(Action::Next), None);
+        assert_eq!(app.screen.step(), 7, "still on Run: nothing to show yet");
+        let row = RowOutcome::new(
+            2,
+            Outcome::NotSent,
+            &crate::session::run::UserKey::default(),
+        );
+        app.handle(AppEvent::ImportEnded(Ok((Summary::default(), vec![row]))));
+        let Screen::Results(results) = &app.screen else {
+            panic!("results open once the outcomes arrive")
+        };
+        assert_eq!(results.outcomes.len(), 1);
+        // A new run forgets the last one's outcomes: its Results wait for its own.
+        app.session.run_dir = Some("/runs/r1".into());
+        assert!(matches!(
+            app.update(Action::ResumeRun),
+            Some(Command::ResumeImport(_))
+        ));
+        assert!(app.session.outcomes.is_none());
     }
 
     #[test]
@@ -1799,7 +1865,11 @@ mod tests {
     }
 
     fn failed_row(row: u32, code: &str) -> RowOutcome {
-        let mut o = RowOutcome::new(row, Outcome::Failed, &crate::import::UserKey::default());
+        let mut o = RowOutcome::new(
+            row,
+            Outcome::Failed,
+            &crate::session::run::UserKey::default(),
+        );
         o.error = Some(code.into());
         o
     }
@@ -1812,7 +1882,11 @@ mod tests {
         app.session.outcomes = Some(Arc::new(vec![
             failed_row(5, "DuplicateValue"),
             failed_row(6, "HTTP503"),
-            RowOutcome::new(7, Outcome::Unknown, &crate::import::UserKey::default()),
+            RowOutcome::new(
+                7,
+                Outcome::Unknown,
+                &crate::session::run::UserKey::default(),
+            ),
             failed_row(9, "RecordInvalid"),
         ]));
         app.update(Action::Next);
@@ -1842,10 +1916,12 @@ mod tests {
             ("Customers", HeaderChoice::Row(3))
         );
         // … and only the refused rows are checked, with the same mapping.
-        let Some(Command::Check { table, .. }) = app.handle(AppEvent::TableLoaded(table())) else {
+        let Some(Command::Check { table, .. }) =
+            app.handle(AppEvent::TableLoaded(table(), Vec::new()))
+        else {
             panic!("check")
         };
-        let rows: Vec<u32> = table.rows.iter().map(|r| r.number).collect();
+        let rows = table.numbers().to_vec();
         assert_eq!(rows, vec![5, 9]);
         assert_eq!(app.screen.step(), 3);
         assert_eq!(app.session.mapping.mapped().count(), 2);
@@ -1859,7 +1935,7 @@ mod tests {
         assert!(matches!(
             again.update(Action::Yes),
             Some(Command::RetryImport {
-                rows: crate::import::RetryRows::Retryable,
+                rows: crate::session::run::RetryRows::Retryable,
                 ..
             })
         ));
@@ -1870,7 +1946,11 @@ mod tests {
         let mut app = finished_app();
         app.session.outcomes = Some(Arc::new(vec![
             failed_row(5, "DuplicateValue"),
-            RowOutcome::new(7, Outcome::Created, &crate::import::UserKey::default()),
+            RowOutcome::new(
+                7,
+                Outcome::Created,
+                &crate::session::run::UserKey::default(),
+            ),
         ]));
         app.update(Action::Next);
         app.update(Action::Filter);
@@ -1895,8 +1975,8 @@ mod tests {
         app.session.path = Some("/data/empty.xlsx".into());
         app.screen = Screen::Sheet(SheetState::new(Vec::new(), 0));
         let mut empty = table();
-        empty.rows.clear();
-        assert_eq!(app.handle(AppEvent::TableLoaded(empty)), None);
+        empty.retain(|_| false);
+        assert_eq!(app.handle(AppEvent::TableLoaded(empty, Vec::new())), None);
         assert_eq!(app.screen.step(), 1, "still on Sheet");
         let Some(Overlay::Error(message)) = &app.overlay else {
             panic!("says why")
@@ -1916,10 +1996,17 @@ mod tests {
             .mapping
             .columns
             .iter_mut()
-            .find(|c| c.target == Some(crate::mapping::Target::Name))
+            .find(|c| c.target == Some(crate::session::check::Target::Name))
         {
             c.target = None;
         }
+        let cautions = checked_cautions(&mut app);
+        assert_eq!(cautions.len(), 1);
+        assert!(cautions[0].contains("users new to Zendesk need one"));
+    }
+
+    /// Map → Check, the rows checked as the executor would: the Check screen's cautions.
+    fn checked_cautions(app: &mut App) -> Vec<String> {
         let Some(Command::Check {
             table,
             mapping,
@@ -1933,8 +2020,45 @@ mod tests {
         let Screen::Check(check) = &app.screen else {
             panic!("check screen")
         };
-        assert_eq!(check.cautions.len(), 1);
-        assert!(check.cautions[0].contains("users new to Zendesk need one"));
+        check.cautions.clone()
+    }
+
+    #[test]
+    fn leading_zeros_only_in_the_excel_format_are_cautioned_until_padded() {
+        let mut app = App::new(OpenState::new("/tmp".into(), Vec::new()));
+        app.screen = Screen::Sheet(SheetState::new(Vec::new(), 0));
+        let mapped = table()
+            .layout
+            .headers
+            .iter()
+            .position(|h| {
+                crate::session::check::auto_match(std::slice::from_ref(h)).columns[0]
+                    .target
+                    .is_some()
+            })
+            .expect("a mapped column");
+        let padded = vec![ZeroPadded {
+            index: mapped,
+            digits: 5,
+            held: "6083".into(),
+            shown: "06083".into(),
+        }];
+        app.handle(AppEvent::TableLoaded(table(), padded));
+        let cautions = checked_cautions(&mut app);
+        assert!(
+            cautions
+                .iter()
+                .any(|c| c.contains("Excel shows 06083 (format 00000)") && c.contains("pad 5")),
+            "{cautions:?}"
+        );
+        // Padded as the caution says: nothing more to say about that column.
+        app.update(Action::Back);
+        app.session.mapping.columns[mapped].transform.pad = Some(5);
+        let cautions = checked_cautions(&mut app);
+        assert!(
+            !cautions.iter().any(|c| c.contains("format 00000")),
+            "{cautions:?}"
+        );
     }
 
     #[test]

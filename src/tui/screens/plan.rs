@@ -9,8 +9,8 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Clear, Paragraph, Widget, Wrap};
 
-use crate::payload::Mode;
-use crate::plan::{Action as RowAction, Cost, Existing, MissingOrgs, Plan, Tags};
+use crate::session::check::Mode;
+use crate::session::check::{Action as RowAction, Cost, Existing, MissingOrgs, Plan, Tags};
 use crate::tui::action::Action;
 use crate::tui::keymap::KeyContext;
 use crate::tui::strings;
@@ -97,6 +97,16 @@ pub struct Detail {
 }
 
 impl PlanState {
+    /// A background answer while this screen shows: the plan, or why there is none.
+    pub fn on_event(&mut self, event: crate::tui::app::AppEvent) {
+        if let crate::tui::app::AppEvent::Planned(answer) = event {
+            match answer {
+                Ok(plan) => self.planned(Arc::new(plan)),
+                Err(e) => self.stage = Stage::Failed(e),
+            }
+        }
+    }
+
     pub fn new(mode: Mode) -> PlanState {
         PlanState {
             stage: Stage::Checking,
@@ -455,7 +465,7 @@ impl PlanState {
             format!(
                 " Created first ({}, {}): {}",
                 plan.missing_organizations.len(),
-                match crate::import::PlannedOrg::calls(plan.missing_organizations.len()) {
+                match crate::session::run::PlannedOrg::calls(plan.missing_organizations.len()) {
                     1 => "1 request".to_owned(),
                     n => format!("{n} requests"),
                 },
@@ -559,7 +569,7 @@ impl Detail {
 }
 
 /// A row of the plan in full, for its detail.
-fn detail_lines<'a>(row: &crate::plan::RowPlan, warnings: &'a [String]) -> Vec<Line<'a>> {
+fn detail_lines<'a>(row: &crate::session::check::RowPlan, warnings: &'a [String]) -> Vec<Line<'a>> {
     let mut lines = Vec::new();
     if let Some(user) = &row.user {
         let keys = [
@@ -630,12 +640,12 @@ fn detail_lines<'a>(row: &crate::plan::RowPlan, warnings: &'a [String]) -> Vec<L
 
 /// One change: the field, then what it holds and what it will hold, each on its own line so a
 /// long value reads whole; a secondary email says what Zendesk does with it.
-fn change_lines(change: &crate::plan::Change) -> Vec<Line<'static>> {
+fn change_lines(change: &crate::session::check::Change) -> Vec<Line<'static>> {
     let value = |v: &serde_json::Value| match v {
         serde_json::Value::Null => strings::PLAN_EMPTY.to_owned(),
         other => crate::text::printable(&other.to_string()),
     };
-    let secondary = change.field == crate::plan::SECONDARY_EMAIL;
+    let secondary = change.field == crate::session::check::SECONDARY_EMAIL;
     let (field, was, will) = if secondary {
         (
             strings::PLAN_SECONDARY,
@@ -712,7 +722,7 @@ fn existing_text(existing: Existing) -> &'static str {
 }
 
 /// A row's action with the user it is about.
-fn describe_row(row: &crate::plan::RowPlan) -> (ratatui::style::Color, String) {
+fn describe_row(row: &crate::session::check::RowPlan) -> (ratatui::style::Color, String) {
     let (colour, what) = describe(&row.action);
     let who = row.user.as_ref().map(|u| {
         let mut who = u.name.clone().unwrap_or_default();
@@ -748,7 +758,7 @@ fn describe(action: &RowAction) -> (ratatui::style::Color, String) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::{Change, Counts, RowPlan, Spent};
+    use crate::session::check::{Change, Counts, RowPlan, Spent};
 
     fn check() -> AccountCheck {
         AccountCheck {
@@ -900,11 +910,11 @@ mod tests {
 
     fn detailed_plan() -> Arc<Plan> {
         let user = |name: &str, email: &str| {
-            Some(crate::payload::User {
+            Some(crate::session::check::User {
                 name: Some(name.into()),
                 email: Some(email.into()),
                 external_id: Some("10001".into()),
-                ..crate::payload::User::default()
+                ..crate::session::check::User::default()
             })
         };
         let change = |field: &str, old: serde_json::Value, new: serde_json::Value| Change {
@@ -924,7 +934,7 @@ mod tests {
                         changes: vec![
                             change("name", "Bruno Old".into(), "山田 Bruno 🎉".into()),
                             change(
-                                crate::plan::SECONDARY_EMAIL,
+                                crate::session::check::SECONDARY_EMAIL,
                                 "bruno@old.example".into(),
                                 "bruno.silva@example.com".into(),
                             ),
@@ -987,7 +997,9 @@ mod app_tests {
         let report = app.session.report.clone().expect("checked");
         app.history.push(std::mem::replace(
             &mut app.screen,
-            Screen::Plan(screens::plan::PlanState::new(crate::payload::Mode::Upsert)),
+            Screen::Plan(screens::plan::PlanState::new(
+                crate::session::check::Mode::Upsert,
+            )),
         ));
         if let Screen::Plan(state) = &mut app.screen {
             state.checked(screens::plan::AccountCheck {
@@ -996,7 +1008,7 @@ mod app_tests {
                 ready: report.ready,
                 warnings: report.warnings,
                 errors: report.errors,
-                cost: crate::plan::Cost {
+                cost: crate::session::check::Cost {
                     requests: 1,
                     at_most: 1,
                     rate_limit: None,
@@ -1009,7 +1021,7 @@ mod app_tests {
             panic!("still on Plan");
         };
         let chosen = state.missing_orgs;
-        assert_ne!(chosen, crate::plan::MissingOrgs::default());
+        assert_ne!(chosen, crate::session::check::MissingOrgs::default());
         app.update(Action::SkipPlan);
         let Some(Command::StartImport(run)) = app.update(Action::Yes) else {
             panic!("the import starts once confirmed");
@@ -1020,11 +1032,13 @@ mod app_tests {
 
     #[test]
     fn plan_screen() {
-        use crate::plan::{Action as RowAction, Change, Cost, Plan, RowPlan, Spent};
+        use crate::session::check::{Action as RowAction, Change, Cost, Plan, RowPlan, Spent};
         let mut app = connect_app();
         app.history.push(std::mem::replace(
             &mut app.screen,
-            Screen::Plan(screens::plan::PlanState::new(crate::payload::Mode::Upsert)),
+            Screen::Plan(screens::plan::PlanState::new(
+                crate::session::check::Mode::Upsert,
+            )),
         ));
         insta::assert_snapshot!("plan_checking_80x24", frame(&mut app, 80, 24).backend());
         let cost = Cost {
@@ -1051,7 +1065,7 @@ mod app_tests {
             user: None,
         };
         let plan = Plan {
-            mode: crate::payload::Mode::Upsert,
+            mode: crate::session::check::Mode::Upsert,
             rows: vec![
                 row(4, RowAction::New),
                 row(
