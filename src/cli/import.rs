@@ -162,7 +162,8 @@ pub fn import(args: &ImportArgs) -> CliResult<ExitCode> {
         // The same conversion as `plan`, `preview --account` and the TUI: dropdown labels to
         // values, numbers as numbers, unknown keys stopped here (issue: the headless import
         // once sent labels Zendesk silently dropped).
-        let answer = client.user_fields().await?;
+        let object = args.mapping.object()?;
+        let answer = client.fields_of(object).await?;
         let fields = Arc::new(Fields::new(answer.value));
         let mut prepared = args.mapping.prepare_for(Some(&fields))?;
         // The last round of requests is evened out for the jobs the engine runs at once.
@@ -184,7 +185,12 @@ pub fn import(args: &ImportArgs) -> CliResult<ExitCode> {
             missing_orgs,
             ..PlanOptions::default()
         };
-        let (plan, info, left_out) = if looked_up.tags == Tags::Add || looked_up.make_primary {
+        // Organizations are always planned: the plan routes each row to create_many or
+        // update_many, and says which would fail.
+        let planned = looked_up.tags == Tags::Add
+            || looked_up.make_primary
+            || object == crate::mapping::Object::Organizations;
+        let (plan, info, left_out) = if planned {
             // The account plan resolves the organizations itself.
             let account = (&client, &answer.rate, looked_up);
             build_account_plan(prepared, &args.mapping, &checks, account).await?
@@ -499,7 +505,7 @@ async fn build_account_plan(
     let organizations = crate::plan::orgs::distinct_names(&input.users).len();
     eprintln!(
         "zdimport: {}",
-        super::plan::cost_line(&cost, input.users.len(), organizations)
+        super::plan::cost_line(&cost, &input, organizations)
     );
     let looked_up = crate::plan::build(client, input, options, rate).await?;
     if let Some(line) = super::plan::primary_line(&looked_up) {
@@ -560,6 +566,10 @@ fn build_plan(
 
 fn plan_text(plan: &Outbox, info: &RunInfo) -> String {
     let (method, path) = info.mode.endpoint();
+    let endpoints = match plan.object {
+        crate::mapping::Object::Users => format!("{method} {path}"),
+        crate::mapping::Object::Organizations => plan.endpoints_text(),
+    };
     let to = if info.account.is_empty() {
         String::new()
     } else {
@@ -577,7 +587,7 @@ fn plan_text(plan: &Outbox, info: &RunInfo) -> String {
         ),
     };
     format!(
-        "{} rows: {} to send in {} requests{despite} ({} mode, {method} {path}){to}, {} skipped \
+        "{} rows: {} to send in {} requests{despite} ({} mode, {endpoints}){to}, {} skipped \
          (errors){orgs}",
         plan.rows(),
         plan.sent_rows(),

@@ -459,6 +459,9 @@ pub fn new_run_id() -> String {
 #[derive(Debug, Serialize, Deserialize)]
 struct PlanHead {
     mode: Mode,
+    /// What the batches send (plans before organizations could be imported sent users).
+    #[serde(default, skip_serializing_if = "is_users")]
+    object: crate::mapping::Object,
     batches: usize,
     skipped: Vec<(u32, String)>,
     /// Whom skipped rows name, by place in `skipped` (plans before it had none).
@@ -467,6 +470,10 @@ struct PlanHead {
     /// The organizations created before the users (plans before them had none).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     organizations: Vec<PlannedOrg>,
+}
+
+fn is_users(object: &crate::mapping::Object) -> bool {
+    *object == crate::mapping::Object::Users
 }
 
 /// Every further line: one batch.
@@ -752,6 +759,7 @@ fn write_plan(path: &Path, plan: &Outbox) -> Result<(), JournalError> {
     };
     let head = PlanHead {
         mode: plan.mode,
+        object: plan.object,
         batches: plan.batches.len(),
         skipped: plan.skipped.clone(),
         skipped_keys: plan.skipped_keys.clone(),
@@ -798,6 +806,7 @@ fn read_plan(path: &Path) -> Result<Outbox, JournalError> {
     let head = head.map_err(io(path, "cannot read"))?;
     let head: PlanHead = serde_json::from_str(&head).map_err(|e| corrupt(0, e.to_string()))?;
     let mut plan = Outbox::new(head.mode);
+    plan.object = head.object;
     plan.skipped = head.skipped;
     plan.skipped_keys = head.skipped_keys;
     plan.organizations = head.organizations;

@@ -20,6 +20,8 @@ pub enum BulkKind {
     UpdateMany,
     /// `organizations/create_many`: the job's `users` are organizations.
     OrganizationsCreateMany,
+    /// `organizations/update_many`: the job's `users` are organizations, by id.
+    OrganizationsUpdateMany,
 }
 
 /// How a job ended, once it has.
@@ -115,6 +117,9 @@ impl Job {
             BulkKind::OrganizationsCreateMany => store
                 .create_organization(user, self.done_wall)
                 .map(|id| (id, RowAction::Created)),
+            BulkKind::OrganizationsUpdateMany => store
+                .update_organization(user, self.done_wall)
+                .map(|id| (id, RowAction::Updated)),
         };
         let mut result = match outcome {
             Ok((id, action)) => self.done_result(index, id, action),
@@ -154,7 +159,10 @@ impl Job {
                 json!({"index": index, "error": e.error, "id": id, "details": e.details})
             }
             JobFailures::Oas => {
-                let action = if self.kind == BulkKind::UpdateMany {
+                let action = if matches!(
+                    self.kind,
+                    BulkKind::UpdateMany | BulkKind::OrganizationsUpdateMany
+                ) {
                     "update"
                 } else {
                     "create"
@@ -180,6 +188,7 @@ impl Job {
     fn working_message(&self, number: usize) -> String {
         match self.kind {
             BulkKind::OrganizationsCreateMany => format!("Creating organization #{number}"),
+            BulkKind::OrganizationsUpdateMany => format!("Updating organization #{number}"),
             _ => format!("Processing user #{number}"),
         }
     }

@@ -774,6 +774,8 @@ mod tests {
         };
         Arc::new(Plan {
             mode: Mode::Create,
+            object: crate::mapping::Object::Users,
+            organizations: std::collections::BTreeMap::new(),
             rows: vec![
                 row(2, RowAction::New),
                 row(
@@ -916,6 +918,8 @@ mod tests {
                     questions to the account manager before answering";
         Arc::new(Plan {
             mode: Mode::Upsert,
+            object: crate::mapping::Object::Users,
+            organizations: std::collections::BTreeMap::new(),
             rows: vec![
                 RowPlan {
                     row: 5,
@@ -1052,6 +1056,8 @@ mod app_tests {
         };
         let plan = Plan {
             mode: crate::payload::Mode::Upsert,
+            object: crate::mapping::Object::Users,
+            organizations: std::collections::BTreeMap::new(),
             rows: vec![
                 row(4, RowAction::New),
                 row(

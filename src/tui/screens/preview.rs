@@ -270,6 +270,7 @@ mod tests {
                         ..User::default()
                     })
                     .collect(),
+                ..Body::default()
             },
         }
     }
@@ -329,6 +330,7 @@ mod tests {
                     ),
                     user("Zoe\u{301} Ångström", "café ☕ regular"),
                 ],
+                ..Body::default()
             },
         };
         s.show(0, &request, None);
