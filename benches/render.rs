@@ -54,7 +54,7 @@ fn main() {
     let sheet = median(FRAMES, || draw(&mut app));
     report("Sheet frame", sheet, reference);
 
-    app.handle(AppEvent::TableLoaded(table(rows)));
+    app.handle(AppEvent::TableLoaded(table(rows), Vec::new()));
     let map = median(FRAMES, || draw(&mut app));
     report("Map frame", map, reference);
     let map_key = median(FRAMES, || {

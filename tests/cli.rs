@@ -547,3 +547,41 @@ fn cells_with_terminal_controls_are_visible_on_stdout_and_stderr() {
         "{err}"
     );
 }
+
+#[test]
+fn validate_warns_of_leading_zeros_that_only_the_excel_format_shows() {
+    let home = TempDir::new().unwrap();
+    let path = home.path().join("zips.xlsx");
+    let mut book = Workbook::new();
+    let zip = Format::new().set_num_format("00000");
+    let sheet = book.add_worksheet();
+    sheet.set_name("Users").unwrap();
+    // The table starts in column B: the caution names the sheet's own letter.
+    for (c, h) in ["Name", "Email", "Customer ID"].iter().enumerate() {
+        sheet.write(0, c as u16 + 1, *h).unwrap();
+    }
+    for (r, id) in [(1, 6083.0), (2, 12345.0)] {
+        sheet.write(r, 1, "Ana").unwrap();
+        sheet.write(r, 2, format!("ana{r}@example.com")).unwrap();
+        sheet.write_number_with_format(r, 3, id, &zip).unwrap();
+    }
+    book.save(&path).unwrap();
+    let file = path.to_str().unwrap();
+    let out = zdimport(home.path(), &["validate", file, "--auto"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains(
+            "Column D (Customer ID): Excel shows 06083 (format 00000) but the file holds 6083"
+        ),
+        "{}",
+        stdout(&out)
+    );
+    assert!(stdout(&out).contains("transform pad 5"), "{}", stdout(&out));
+    // With JSON on stdout, the caution goes to stderr.
+    let out = zdimport(home.path(), &["validate", file, "--auto", "--json"]);
+    assert!(
+        stderr(&out).contains("Column D (Customer ID)"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -59,16 +59,26 @@ pub fn run(args: &ValidateArgs) -> CliResult<ExitCode> {
     )?;
     // Duplicate warnings land on earlier rows after the fact: sheet order again.
     issues.sort_by_key(|i| i.row);
+    let padded = crate::session::source::zero_padded(&prepared.workbook, &summary.layout);
+    let cautions = crate::session::check::cautions(
+        &prepared.mapping,
+        prepared.options.mode,
+        &summary.layout,
+        &padded,
+    );
     let mut out = BufWriter::new(super::visible_stdout());
     let written = if args.json {
         serde_json::to_writer_pretty(&mut out, &issues)
             .map_err(std::io::Error::from)
             .and_then(|()| writeln!(out))
     } else {
-        write_text(&mut out, &issues, &summary)
+        write_text(&mut out, &issues, &cautions, &summary)
     };
     super::stdout_written(written.and_then(|()| out.flush()))?;
     if args.json {
+        for caution in &cautions {
+            eprintln!("zdimport: {}", crate::text::printable(caution));
+        }
         eprintln!("zdimport: {}", super::counts_line(&summary));
     }
     Ok(if summary.errors > 0 {
@@ -81,6 +91,7 @@ pub fn run(args: &ValidateArgs) -> CliResult<ExitCode> {
 fn write_text(
     out: &mut impl Write,
     issues: &[Issue],
+    cautions: &[String],
     summary: &pipeline::Summary,
 ) -> std::io::Result<()> {
     for issue in issues {
@@ -94,6 +105,9 @@ fn write_text(
     }
     if !issues.is_empty() {
         writeln!(out)?;
+    }
+    for caution in cautions {
+        writeln!(out, "{}", crate::text::printable(caution))?;
     }
     writeln!(out, "{}", super::counts_line(summary))
 }

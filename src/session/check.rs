@@ -31,6 +31,39 @@ pub enum CheckError {
     Sheet(#[from] crate::error::SheetError),
 }
 
+/// What the Check screen and `validate` say about the mapping as a whole, before any row: a
+/// column the mode needs and lacks, and mapped columns whose leading zeros exist only in
+/// Excel's number format (`padded`, from `source::zero_padded`) and no `pad` restores.
+pub fn cautions(
+    mapping: &Mapping,
+    mode: crate::payload::Mode,
+    layout: &crate::sheet::TableLayout,
+    padded: &[crate::sheet::formats::ZeroPadded],
+) -> Vec<String> {
+    let mut cautions = mapping.cautions(mode);
+    for column in padded {
+        let Some(mapped) = mapping.columns.iter().find(|c| c.index == column.index) else {
+            continue;
+        };
+        if mapped.target.is_none() || mapped.transform.pad.is_some_and(|p| p >= column.digits) {
+            continue;
+        }
+        let letter =
+            crate::sheet::header::column_letter(layout.first_column as usize + column.index);
+        cautions.push(format!(
+            "Column {letter} ({}): Excel shows {} (format {}) but the file holds {}: the \
+             zeros are only in the format and would be lost. Give the column the transform \
+             pad {} to keep them.",
+            mapped.header,
+            column.shown,
+            "0".repeat(usize::from(column.digits)),
+            column.held,
+            column.digits
+        ));
+    }
+    cautions
+}
+
 /// Checks every row of `table` without an account (its custom fields unknown); `cancelled`
 /// is polled, and `None` says it was.
 pub fn offline(

@@ -5,7 +5,8 @@ use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
 pub use crate::error::SheetError;
-pub use crate::sheet::{HeaderChoice, Row, SheetInfo, Table, Workbook};
+pub use crate::sheet::formats::ZeroPadded;
+pub use crate::sheet::{HeaderChoice, Row, SheetInfo, Table, TableLayout, Workbook};
 
 use crate::import::RunListing;
 
@@ -99,6 +100,15 @@ pub fn load(
         rows,
         blank_rows,
     }))
+}
+
+/// Excel sheets read their first rows once more with their number formats: this many.
+const FORMAT_ROWS: u32 = 1000;
+
+/// The columns of a loaded table whose whole numbers Excel shows with leading zeros the file
+/// does not hold (a ZIP code formatted `00000`), from its first rows.
+pub fn zero_padded(workbook: &Workbook, layout: &TableLayout) -> Vec<ZeroPadded> {
+    crate::sheet::formats::zero_padded(workbook.path(), workbook.format(), layout, FORMAT_ROWS)
 }
 
 /// The sheet named `name` of `workbook`, or an error naming the file and the sheet.

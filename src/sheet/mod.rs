@@ -6,6 +6,7 @@
 //! held). [`Workbook::load_table`] keeps the rows for front ends that browse them.
 
 mod cell;
+pub mod formats;
 mod guard;
 pub mod header;
 pub mod limits;

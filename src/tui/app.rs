@@ -21,6 +21,7 @@ use crate::payload::{self, Mode};
 use crate::pipeline::Report;
 use crate::profile::Profile;
 use crate::session::check;
+use crate::session::source::ZeroPadded;
 use crate::sheet::{HeaderChoice, Row, SheetInfo, Table};
 
 /// Share of a saved profile's columns a sheet must have for the profile to be offered.
@@ -204,7 +205,8 @@ pub enum AppEvent {
         /// Of the file's bytes, when the file says how far a read is (CSV and text).
         percent: Option<u8>,
     },
-    TableLoaded(Table),
+    /// A loaded table, and its columns whose leading zeros only Excel's format shows.
+    TableLoaded(Table, Vec<ZeroPadded>),
     /// The saved profiles that could be read.
     ProfilesListed(Vec<Profile>),
     /// A profile was saved (its name and file), or why not.
@@ -305,9 +307,23 @@ pub struct Session {
     pub retry_rows: Option<std::collections::HashSet<u32>>,
     /// What the import does with rows that have an error (the Check screen's `i`).
     pub invalid: payload::InvalidPolicy,
+    /// Columns of the loaded table whose leading zeros only Excel's number format shows.
+    pub zero_padded: Vec<ZeroPadded>,
+    /// Results were asked for before the run's outcomes were read: shown when they are.
+    pub results_wanted: bool,
 }
 
 impl Session {
+    /// What the Check screen says about the mapping before any row.
+    fn cautions(&self) -> Vec<String> {
+        match &self.table {
+            Some(table) => {
+                check::cautions(&self.mapping, self.mode, &table.layout, &self.zero_padded)
+            }
+            None => self.mapping.cautions(self.mode),
+        }
+    }
+
     fn options(&self) -> payload::Options {
         payload::Options {
             mode: self.mode,
@@ -411,7 +427,22 @@ impl App {
                 None
             }
             Action::Quit => self.finish(),
-            action => self.update_screen(&action),
+            action => {
+                let command = self.update_screen(&action);
+                if matches!(
+                    command,
+                    Some(
+                        Command::StartImport(_)
+                            | Command::RetryImport { .. }
+                            | Command::ResumeImport(_)
+                    )
+                ) {
+                    // The last run's outcomes no longer say how the rows ended.
+                    self.session.outcomes = None;
+                    self.session.results_wanted = false;
+                }
+                command
+            }
         }
     }
 
@@ -646,6 +677,12 @@ impl App {
             RunOutcome::Pause => Some(Command::PauseImport(true)),
             RunOutcome::Resume => Some(Command::PauseImport(false)),
             RunOutcome::Cancel => Some(Command::CancelImport),
+            RunOutcome::Results if self.session.outcomes.is_none() => {
+                // The engine has finished; its outcomes are still being read: Results opens
+                // as soon as they arrive.
+                self.session.results_wanted = true;
+                None
+            }
             RunOutcome::Results => {
                 self.open_results();
                 None
@@ -1197,7 +1234,7 @@ impl App {
                 }
                 None
             }
-            AppEvent::TableLoaded(table) => self.table_loaded(table),
+            AppEvent::TableLoaded(table, padded) => self.table_loaded(table, padded),
             AppEvent::ProfilesListed(profiles) => {
                 self.offer_profile(&profiles);
                 if let Screen::Map(state) = &mut self.screen {
@@ -1291,7 +1328,14 @@ impl App {
             }
             AppEvent::ImportEnded(ended) => {
                 match ended {
-                    Ok((_, outcomes)) => self.session.outcomes = Some(Arc::new(outcomes)),
+                    Ok((_, outcomes)) => {
+                        self.session.outcomes = Some(Arc::new(outcomes));
+                        if std::mem::take(&mut self.session.results_wanted)
+                            && matches!(self.screen, Screen::Run(_))
+                        {
+                            self.open_results();
+                        }
+                    }
                     Err(e) => {
                         if let Screen::Run(state) = &mut self.screen {
                             state.status = RunStatus::Failed(e);
@@ -1327,7 +1371,7 @@ impl App {
                 self.session.account = None;
                 self.session.plan = None;
                 if let Screen::Check(state) = &mut self.screen {
-                    state.cautions = self.session.mapping.cautions(self.session.mode);
+                    state.cautions = self.session.cautions();
                     state.show(report);
                 }
                 None
@@ -1356,7 +1400,7 @@ impl App {
     }
 
     /// The table is in memory: map it (by the command line's profile, else automatically).
-    fn table_loaded(&mut self, table: Table) -> Option<Command> {
+    fn table_loaded(&mut self, table: Table, padded: Vec<ZeroPadded>) -> Option<Command> {
         if let Some(rows) = self.session.retry_rows.take() {
             return self.reloaded_for_retry(table, &rows);
         }
@@ -1380,6 +1424,7 @@ impl App {
             self.session.sheets.clone_from(&state.sheets);
         }
         self.session.mapping = auto_match(&table.layout.headers);
+        self.session.zero_padded = padded;
         self.session.table = Some(Arc::clone(&table));
         self.session.report = None;
         self.history.clear();
@@ -1509,7 +1554,7 @@ mod tests {
     fn mapped_app() -> (App, Option<Command>) {
         let mut app = App::new(OpenState::new("/tmp".into(), Vec::new()));
         app.screen = Screen::Sheet(SheetState::new(Vec::new(), 0));
-        let command = app.handle(AppEvent::TableLoaded(table()));
+        let command = app.handle(AppEvent::TableLoaded(table(), Vec::new()));
         (app, command)
     }
 
@@ -1684,7 +1729,29 @@ mod tests {
         let mut run = RunState::new(std::time::Instant::now());
         run.status = RunStatus::Finished;
         app.push(Screen::Run(run));
+        app.session.outcomes = Some(Arc::new(Vec::new()));
         app
+    }
+
+    #[test]
+    fn results_asked_for_before_the_outcomes_are_read_open_when_they_arrive() {
+        let mut app = finished_app();
+        app.session.outcomes = None;
+        assert_eq!(app.update(Action::Next), None);
+        assert_eq!(app.screen.step(), 7, "still on Run: nothing to show yet");
+        let row = RowOutcome::new(2, Outcome::NotSent, &crate::import::UserKey::default());
+        app.handle(AppEvent::ImportEnded(Ok((Summary::default(), vec![row]))));
+        let Screen::Results(results) = &app.screen else {
+            panic!("results open once the outcomes arrive")
+        };
+        assert_eq!(results.outcomes.len(), 1);
+        // A new run forgets the last one's outcomes: its Results wait for its own.
+        app.session.run_dir = Some("/runs/r1".into());
+        assert!(matches!(
+            app.update(Action::ResumeRun),
+            Some(Command::ResumeImport(_))
+        ));
+        assert!(app.session.outcomes.is_none());
     }
 
     #[test]
@@ -1842,7 +1909,9 @@ mod tests {
             ("Customers", HeaderChoice::Row(3))
         );
         // … and only the refused rows are checked, with the same mapping.
-        let Some(Command::Check { table, .. }) = app.handle(AppEvent::TableLoaded(table())) else {
+        let Some(Command::Check { table, .. }) =
+            app.handle(AppEvent::TableLoaded(table(), Vec::new()))
+        else {
             panic!("check")
         };
         let rows: Vec<u32> = table.rows.iter().map(|r| r.number).collect();
@@ -1896,7 +1965,7 @@ mod tests {
         app.screen = Screen::Sheet(SheetState::new(Vec::new(), 0));
         let mut empty = table();
         empty.rows.clear();
-        assert_eq!(app.handle(AppEvent::TableLoaded(empty)), None);
+        assert_eq!(app.handle(AppEvent::TableLoaded(empty, Vec::new())), None);
         assert_eq!(app.screen.step(), 1, "still on Sheet");
         let Some(Overlay::Error(message)) = &app.overlay else {
             panic!("says why")
@@ -1920,6 +1989,13 @@ mod tests {
         {
             c.target = None;
         }
+        let cautions = checked_cautions(&mut app);
+        assert_eq!(cautions.len(), 1);
+        assert!(cautions[0].contains("users new to Zendesk need one"));
+    }
+
+    /// Map → Check, the rows checked as the executor would: the Check screen's cautions.
+    fn checked_cautions(app: &mut App) -> Vec<String> {
         let Some(Command::Check {
             table,
             mapping,
@@ -1933,8 +2009,45 @@ mod tests {
         let Screen::Check(check) = &app.screen else {
             panic!("check screen")
         };
-        assert_eq!(check.cautions.len(), 1);
-        assert!(check.cautions[0].contains("users new to Zendesk need one"));
+        check.cautions.clone()
+    }
+
+    #[test]
+    fn leading_zeros_only_in_the_excel_format_are_cautioned_until_padded() {
+        let mut app = App::new(OpenState::new("/tmp".into(), Vec::new()));
+        app.screen = Screen::Sheet(SheetState::new(Vec::new(), 0));
+        let mapped = table()
+            .layout
+            .headers
+            .iter()
+            .position(|h| {
+                crate::mapping::auto_match(std::slice::from_ref(h)).columns[0]
+                    .target
+                    .is_some()
+            })
+            .expect("a mapped column");
+        let padded = vec![ZeroPadded {
+            index: mapped,
+            digits: 5,
+            held: "6083".into(),
+            shown: "06083".into(),
+        }];
+        app.handle(AppEvent::TableLoaded(table(), padded));
+        let cautions = checked_cautions(&mut app);
+        assert!(
+            cautions
+                .iter()
+                .any(|c| c.contains("Excel shows 06083 (format 00000)") && c.contains("pad 5")),
+            "{cautions:?}"
+        );
+        // Padded as the caution says: nothing more to say about that column.
+        app.update(Action::Back);
+        app.session.mapping.columns[mapped].transform.pad = Some(5);
+        let cautions = checked_cautions(&mut app);
+        assert!(
+            !cautions.iter().any(|c| c.contains("format 00000")),
+            "{cautions:?}"
+        );
     }
 
     #[test]

@@ -593,7 +593,10 @@ fn load_table(
         });
     };
     match source::load(wb, (sheet, header), PROGRESS_EVERY, progress, stop) {
-        Ok(Some(table)) => AppEvent::TableLoaded(table),
+        Ok(Some(table)) => {
+            let padded = source::zero_padded(wb, &table.layout);
+            AppEvent::TableLoaded(table, padded)
+        }
         Ok(None) => AppEvent::Cancelled,
         Err(e) => AppEvent::Failed(e.to_string()),
     }

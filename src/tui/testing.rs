@@ -160,7 +160,7 @@ pub(crate) fn map_app() -> App {
         rows,
         blank_rows: 0,
     };
-    app.handle(AppEvent::TableLoaded(table));
+    app.handle(AppEvent::TableLoaded(table, Vec::new()));
     app.handle(AppEvent::ProfilesListed(Vec::new()));
     app
 }
