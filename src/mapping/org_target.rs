@@ -69,6 +69,25 @@ impl Object {
         }
     }
 
+    /// One line on what `target` is for this object's rows, for pickers.
+    pub fn describe(self, target: &Target) -> &'static str {
+        match (self, target) {
+            (Object::Organizations, Target::Name) => "organization name (unique; needed to create)",
+            (Object::Organizations, Target::ExternalId) => "your system's id for the organization",
+            (Object::Organizations, Target::Notes) => "notes about the organization",
+            (Object::Organizations, Target::Id) => "Zendesk organization id (update mode only)",
+            _ => target.describe(),
+        }
+    }
+
+    /// The picker's label for typing a custom field key: `user_fields.…`.
+    pub fn custom_label(self) -> &'static str {
+        match self {
+            Object::Users => "user_fields.…",
+            Object::Organizations => "organization_fields.…",
+        }
+    }
+
     /// Header spellings that mean `target` for this object, beyond its own name.
     pub(crate) fn aliases(self, target: &Target) -> &'static [&'static str] {
         match self {
