@@ -243,3 +243,57 @@ async fn a_create_with_lost_answers_and_kills_creates_each_organization_once() {
         assert_eq!(journal::outcomes(&dir).unwrap().len(), 50, "{name}");
     }
 }
+
+/// Names are looked up in the whole list when it is cheaper than a search per name, and by
+/// search when the account holds many more organizations than the file names.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn names_are_looked_up_by_list_or_by_search_whichever_costs_less() {
+    use zdimport::payload::Organization;
+    let mut config = SandboxConfig {
+        speed: SPEED,
+        ..SandboxConfig::default()
+    };
+    config.organizations = (0..250).map(|i| format!("Held {i:03}")).collect();
+    let sandbox = Sandbox::start(config).await.expect("sandbox starts");
+    let client = common::client(&sandbox);
+    let rate = client.me().await.unwrap().rate;
+    let org = |name: &str| Organization {
+        name: Some(name.into()),
+        ..Organization::default()
+    };
+    for (names, requests) in [
+        (vec![" held 007 "], 2),
+        (vec!["Held 001", "Held 249", "New"], 3),
+    ] {
+        let mut input = plan::PlanInput::of(Object::Organizations);
+        input.organizations = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (i as u32 + 2, org(n)))
+            .collect();
+        let options = PlanOptions {
+            mode: Mode::Upsert,
+            ..PlanOptions::default()
+        };
+        let before = sandbox.requests().len();
+        let plan = plan::build(&client, input, options, &rate).await.unwrap();
+        let sent = sandbox.requests()[before..].to_vec();
+        let searched = sent.iter().filter(|r| r.target.contains("search")).count();
+        assert_eq!(plan.spent.requests, requests, "{names:?}: {sent:?}");
+        // One name: the first page then a search (2 pages more would cost more); three:
+        // the first page and the two others (a search each would cost as much).
+        assert_eq!(
+            searched,
+            usize::from(names.len() == 1),
+            "{names:?}: {sent:?}"
+        );
+        // Found as Zendesk compares names; another case is a rename the sheet asks for.
+        let found = plan.rows.iter().filter(|r| r.action != Action::New);
+        assert_eq!(
+            found.count(),
+            names.len().min(2),
+            "{names:?}: {:?}",
+            plan.rows
+        );
+    }
+}

@@ -3,10 +3,11 @@
 //! new ones to `organizations/create_many`, existing ones to `organizations/update_many` by id.
 //!
 //! Lookups: `organizations/show_many?external_ids=` (100 a call, read directly) for rows with
-//! an external_id, `?ids=` for rows with an id, then `organizations/search?name=` (exact,
-//! ignoring case and surrounding spaces, as Zendesk keeps names unique) for the rows those did
-//! not find: an organization held under another external_id (or none) is still the one
-//! Zendesk would refuse to create again.
+//! an external_id, `?ids=` for rows with an id, then by name (exact, ignoring case and
+//! surrounding spaces, as Zendesk keeps names unique) for the rows those did not find: the
+//! whole organization list when it takes no more pages than there are names, else
+//! `organizations/search?name=` per name. An organization held under another external_id (or
+//! none) is still the one Zendesk would refuse to create again.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -50,14 +51,18 @@ impl OrgInput {
     }
 }
 
-/// Requests the lookups surely make (show_many by external_id and by id, a search per name
-/// of rows with neither), and at most (a search too per row whose external_id finds nothing).
+/// Requests the lookups surely make (show_many by external_id and by id, the first page of the
+/// organization list when some row has neither), and at most (then the rest of the list or a
+/// search per name, for the rows their external_id or id may not find).
 pub fn estimate(input: &OrgInput, rate: &RateInfo) -> Cost {
     let keys = Keys::of(input);
+    // Names: the first page of the list surely, then the rest of it or a search per name,
+    // whichever is fewer.
+    let names = keys.names_only.len() + keys.names_too.len();
     let surely = keys.external_ids.len().div_ceil(PER_CALL)
         + keys.ids.len().div_ceil(PER_CALL)
-        + keys.names_only.len();
-    let at_most = surely + keys.names_too.len();
+        + usize::from(!keys.names_only.is_empty());
+    let at_most = surely + usize::from(keys.names_only.is_empty() && names > 0) + names;
     Cost::at_rate(surely as u64, at_most as u64, rate)
 }
 
@@ -172,22 +177,9 @@ pub async fn build(
             })
         }))
         .collect();
-    let gate = &gate;
-    let answers = run_all(unfound, n, |name| async move {
-        let what = format!("organization '{name}'");
-        let (answer, spent) =
-            retrying(gate, &what, || client.search_organizations_by_name(&name)).await?;
-        let held = answer
-            .value
-            .into_iter()
-            .find(|o| name_key(&o.name) == name_key(&name));
-        Ok((name_key(&name), held, spent))
-    })
-    .await?;
-    for (key, held, spent) in answers {
-        found.spent.add(spent);
-        found.by_name.insert(key, held);
-    }
+    let names = look_up_names((client, &gate), unfound, n).await?;
+    found.spent.add(names.1);
+    found.by_name.extend(names.0);
     let mut rows: Vec<RowPlan> = Vec::new();
     let mut organizations = BTreeMap::new();
     for (row, org) in input.organizations {
@@ -216,6 +208,71 @@ pub async fn build(
         spent: found.spent,
     })
 }
+
+/// The first page of the organization list with offset pagination, whose answer counts the
+/// whole list.
+const COUNTED_FIRST_PAGE: &str = "/api/v2/organizations.json?per_page=100";
+
+/// The organizations named `names` (or none), by [`name_key`]: the whole list read when it
+/// takes no more pages than there are names (its first page says how many there are), else a
+/// search per name.
+async fn look_up_names(
+    (client, gate): (&Client, &Gate),
+    names: Vec<String>,
+    n: usize,
+) -> Result<(NamesFound, Spent), PlanError> {
+    let mut spent = Spent::default();
+    let mut found = NamesFound::new();
+    if names.is_empty() {
+        return Ok((found, spent));
+    }
+    let what = "the organization list";
+    let (first, used) =
+        retrying(gate, what, || client.organizations_page(COUNTED_FIRST_PAGE)).await?;
+    spent.add(used);
+    let pages_left = first
+        .value
+        .count
+        .map_or(u64::MAX, |c| c.div_ceil(PER_CALL as u64).saturating_sub(1));
+    let mut known = first.value.items;
+    let mut next = first.value.next;
+    if next.is_none() || pages_left <= names.len() as u64 {
+        let mut seen = HashSet::new();
+        while let Some(path) = next.take().filter(|p| seen.insert(p.clone())) {
+            let what = format!("the organization list ({path})");
+            let (page, used) = retrying(gate, &what, || client.organizations_page(&path)).await?;
+            spent.add(used);
+            known.extend(page.value.items);
+            next = page.value.next;
+        }
+        let by_key: HashMap<String, zendesk::Organization> =
+            known.into_iter().map(|o| (name_key(&o.name), o)).collect();
+        for name in names {
+            let key = name_key(&name);
+            found.insert(key.clone(), by_key.get(&key).cloned());
+        }
+        return Ok((found, spent));
+    }
+    let answers = run_all(names, n, |name| async move {
+        let what = format!("organization '{name}'");
+        let (answer, used) =
+            retrying(gate, &what, || client.search_organizations_by_name(&name)).await?;
+        let held = answer
+            .value
+            .into_iter()
+            .find(|o| name_key(&o.name) == name_key(&name));
+        Ok((name_key(&name), held, used))
+    })
+    .await?;
+    for (key, held, used) in answers {
+        spent.add(used);
+        found.insert(key, held);
+    }
+    Ok((found, spent))
+}
+
+/// Organizations found (or not) by name, by [`name_key`].
+type NamesFound = HashMap<String, Option<zendesk::Organization>>;
 
 /// What one row does: new, update with its changes, unchanged, or would fail.
 fn decide(org: &Organization, held: Option<&zendesk::Organization>, mode: Mode) -> Action {
