@@ -159,16 +159,13 @@ fn row(i: u32) -> Row {
 }
 
 fn table(rows: u32) -> Table {
-    Table {
-        layout: TableLayout {
-            sheet: "Users".into(),
-            header_row: 1,
-            first_column: 0,
-            headers: headers(),
-        },
-        rows: (0..rows).map(row).collect(),
-        blank_rows: 0,
-    }
+    let layout = TableLayout {
+        sheet: "Users".into(),
+        header_row: 1,
+        first_column: 0,
+        headers: headers(),
+    };
+    Table::from_rows(layout, (0..rows).map(row).collect(), 0)
 }
 
 fn sheet_app(rows: u32) -> App {

@@ -17,6 +17,12 @@
 //! - sandbox: `zdimport import` of SANDBOX_USERS rows into a `zdimport sandbox` served with no
 //!   rate or job limit; its peak and resident memory once it holds them all, and the import's
 //!   own peak.
+//! - TUI: the TUI's table loaded and checked to "Check done", against `zdimport validate` of the
+//!   same CSV. The TUI needs a terminal, so this is a child (`--phase tui`) making the session
+//!   calls the TUI makes: `session::source::load` (as the TUI's loader, with its progress), the
+//!   automatic mapping, then `session::check::offline`, with the table still held.
+//!
+//! `SCALE_ONLY=csv,xlsx,tui,sandbox` (any of them) measures only those rows.
 
 use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
@@ -74,7 +80,7 @@ fn main() {
     if !csv.exists() {
         write_csv(&csv, rows);
     }
-    if !xlsx.exists() {
+    if !xlsx.exists() && only("xlsx") {
         write_xlsx(&xlsx, rows);
     }
     println!(
@@ -87,27 +93,84 @@ fn main() {
         "path", "reference", "ref s", "ref MiB", "ours s", "ours MiB", "time", "memory"
     );
     let validate = |file: &Path| validate_command(file, &home);
-    compare(
-        "validate, CSV",
-        "bare csv crate read",
-        runs,
-        &self_phase("csv-bare", &csv),
-        &validate(&csv),
-    );
-    compare(
-        "validate, xlsx",
-        "calamine worksheet_cells_reader",
-        runs,
-        &self_phase("xlsx-cells", &xlsx),
-        &validate(&xlsx),
-    );
-    if sandbox_users > 0 {
+    if only("csv") {
+        compare(
+            "validate, CSV",
+            "bare csv crate read",
+            runs,
+            &self_phase("csv-bare", &csv),
+            &validate(&csv),
+        );
+    }
+    if only("xlsx") {
+        compare(
+            "validate, xlsx",
+            "calamine worksheet_cells_reader",
+            runs,
+            &self_phase("xlsx-cells", &xlsx),
+            &validate(&xlsx),
+        );
+    }
+    if only("tui") {
+        tui_memory(&csv, runs, &home);
+    }
+    if sandbox_users > 0 && only("sandbox") {
         let users = dir.join(format!("users_{sandbox_users}.csv"));
         if !users.exists() {
             write_csv(&users, sandbox_users);
         }
         sandbox(&users, sandbox_users, &home);
     }
+}
+
+/// Whether `SCALE_ONLY` (a comma list of rows) leaves this row in; unset, every row is.
+fn only(row: &str) -> bool {
+    std::env::var("SCALE_ONLY").map_or(true, |v| v.split(',').any(|r| r.trim() == row))
+}
+
+/// The TUI with every row of `csv` loaded and checked (`--phase tui`), against `zdimport
+/// validate` of the same file: time and peak memory.
+fn tui_memory(csv: &Path, runs: usize, home: &Path) {
+    compare(
+        "TUI to Check done, CSV",
+        "zdimport validate (same CSV)",
+        runs,
+        &validate_command(csv, home),
+        &[
+            self_phase("tui", csv),
+            // The recent files the TUI remembers go to a scratch data dir.
+            vec![format!(
+                "--env=ZDIMPORT_DATA_DIR={}",
+                home.join("data").display()
+            )],
+        ]
+        .concat(),
+    );
+}
+
+/// What the TUI does from picking the sheet to "Check done", without a terminal: the table
+/// loaded by the TUI's loader, mapped automatically, checked offline; the table is still held
+/// when the check ends, as the TUI holds it.
+fn tui_phase(file: &Path) -> u64 {
+    use zdimport::session::{check, source};
+    let mut opened = source::open(file).expect("open");
+    let sheet = opened.workbook.default_sheet();
+    let table = source::load(
+        &mut opened.workbook,
+        (sheet, zdimport::sheet::HeaderChoice::Auto),
+        20_000,
+        |p| {
+            std::hint::black_box(p);
+        },
+        || false,
+    )
+    .expect("load")
+    .expect("not stopped");
+    let mapping = zdimport::mapping::auto_match(&table.layout.headers);
+    let options = zdimport::payload::Options::default();
+    let report = check::offline(&table, &mapping, &options, &|| false).expect("checked");
+    std::hint::black_box(&table);
+    report.rows()
 }
 
 /// One round's figures: wall seconds and peak memory in KiB.
@@ -249,6 +312,7 @@ fn phase(phase: &str, file: &Path) {
             }
             n
         }
+        "tui" => tui_phase(file),
         other => panic!("unknown phase {other}"),
     };
     std::hint::black_box(count);

@@ -378,6 +378,9 @@ pub fn check_table_users(
     Some((report, users))
 }
 
+/// Checks the table's rows as [`run_with`] checks a sheet's: each row prepared on a thread of
+/// its own ([`Checker::prepare`]) while this one finishes the earlier ones in sheet order, so
+/// the check takes both cores, as `validate` does. `cancelled` is asked at every chunk.
 fn check_rows(
     table: &Table,
     mapping: &Mapping,
@@ -389,33 +392,61 @@ fn check_rows(
     if mapping.object == crate::mapping::Object::Organizations {
         return orgs::check_rows(table, mapping, options, checks, cancelled, None);
     }
-    let mut checker = checks.checker(mapping, table.layout.first_column, options);
+    let first_column = table.layout.first_column;
+    let preparer = checks.checker(mapping, first_column, options);
+    let mut checker = checks.checker(mapping, first_column, options);
     let mut counts = Counts::default();
     let mut report = Report {
         invalid: options.invalid,
         ..Report::default()
     };
     let mut layout = Layout::new(options.jobs);
-    for (i, row) in table.rows.iter().enumerate() {
-        if i % 10_000 == 0 && cancelled() {
-            return None;
-        }
-        let checked = checker.check(row.clone());
-        counts.row(checked.status());
-        for issue in checked.issues {
-            if issue.row != checked.row {
-                counts.late_warning(&issue);
-            } else if issue.severity == Severity::Warning {
-                counts.warned.insert(issue.row);
+    // The checker reads the mapped columns only: the others are never copied.
+    let wanted: Vec<usize> = mapping.mapped().map(|(c, _)| c.index).collect();
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Prepared>>(CHUNKS_IN_FLIGHT);
+    let finished = std::thread::scope(|scope| {
+        scope.spawn(move || {
+            let rows: Vec<_> = (0..table.len()).step_by(CHUNK).collect();
+            for start in rows {
+                let chunk = (start..table.len().min(start + CHUNK))
+                    .filter_map(|i| table.get(i))
+                    .map(|row| preparer.prepare(row.to_row_of(&wanted)))
+                    .collect();
+                // A closed channel: the check was cancelled.
+                if tx.send(chunk).is_err() {
+                    return;
+                }
             }
-            report.issues.push(issue);
-        }
-        if let Some(user) = checked.user {
-            if let Some(users) = keep.as_deref_mut() {
-                users.push((checked.row, user));
+        });
+        // Owned here: returning drops it, and the preparing thread stops at its next chunk.
+        let rx = rx;
+        for chunk in &rx {
+            if cancelled() {
+                return false;
             }
-            report.batches.extend(layout.push(checked.row));
+            for prepared in chunk {
+                let checked = checker.finish(prepared);
+                counts.row(checked.status());
+                for issue in checked.issues {
+                    if issue.row != checked.row {
+                        counts.late_warning(&issue);
+                    } else if issue.severity == Severity::Warning {
+                        counts.warned.insert(issue.row);
+                    }
+                    report.issues.push(issue);
+                }
+                if let Some(user) = checked.user {
+                    if let Some(users) = keep.as_deref_mut() {
+                        users.push((checked.row, user));
+                    }
+                    report.batches.extend(layout.push(checked.row));
+                }
+            }
         }
+        true
+    });
+    if !finished {
+        return None;
     }
     report.batches.extend(layout.finish());
     report.issues.sort_by_key(|i| i.row);
@@ -449,7 +480,7 @@ pub fn request_for_with(
     // is one request.
     let (rows, users) = rows
         .iter()
-        .filter_map(|&number| Some((number, checker.check(table.row(number)?.clone()).user?)))
+        .filter_map(|&number| Some((number, checker.check(table.row(number)?.to_row()).user?)))
         .unzip();
     Request::new(options.mode, rows, users)
 }
@@ -497,14 +528,10 @@ pub fn name_skipped(plan: &mut crate::import::Outbox, table: &Table, mapping: &M
         .map(|(c, t)| (c.index, t))
         .collect();
     let mut keys: HashMap<u32, crate::import::UserKey> = HashMap::new();
-    for row in table.rows.iter().filter(|r| wanted.contains(&r.number)) {
+    for row in table.rows().filter(|r| wanted.contains(&r.number)) {
         let mut key = crate::import::UserKey::default();
         for &(index, target) in &columns {
-            let text = row
-                .cells
-                .get(index)
-                .map(|c| c.display().trim().to_owned())
-                .filter(|t| !t.is_empty());
+            let text = Some(row.cell(index).display().trim().to_owned()).filter(|t| !t.is_empty());
             match target {
                 Target::Name => key.name = text,
                 Target::Email => key.email = text,
@@ -592,16 +619,13 @@ pub(crate) mod tests {
                 ],
             })
             .collect();
-        Table {
-            layout: TableLayout {
-                sheet: "S".into(),
-                header_row: 1,
-                first_column: 0,
-                headers,
-            },
-            rows,
-            blank_rows: 0,
-        }
+        let layout = TableLayout {
+            sheet: "S".into(),
+            header_row: 1,
+            first_column: 0,
+            headers,
+        };
+        Table::from_rows(layout, rows, 0)
     }
 
     #[test]

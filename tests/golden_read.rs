@@ -47,10 +47,10 @@ fn every_fixture_reads_as_before() {
                     info.name,
                     t.layout.header_row,
                     t.layout.first_column,
-                    t.rows.len(),
+                    t.len(),
                     t.blank_rows,
                     t.layout.headers,
-                    digest(&format!("{:?}", t.rows)),
+                    digest(&format!("{:?}", t.to_rows())),
                     preview.unwrap_or_else(|e| e.to_string()),
                 ),
                 // Where the checkout is does not belong in the snapshot.

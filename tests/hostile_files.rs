@@ -81,7 +81,7 @@ fn read_error_within(path: &Path, limits: &Limits) -> String {
     let result =
         Workbook::open_with(path, limits).and_then(|mut wb| wb.load_table(0, HeaderChoice::Auto));
     match result {
-        Ok(table) => panic!("{} read {} rows", path.display(), table.rows.len()),
+        Ok(table) => panic!("{} read {} rows", path.display(), table.len()),
         Err(e) => e.to_string(),
     }
 }
@@ -113,7 +113,7 @@ fn a_huge_cell_is_refused_naming_the_limit_and_how_to_lift_it() {
         .and_then(|mut wb| wb.load_table(0, HeaderChoice::Auto))
         .unwrap();
     assert_eq!(
-        table.rows[0].cells[1].display().len(),
+        table.to_rows()[0].cells[1].display().len(),
         4 << 20,
         "lifted, it reads"
     );
@@ -196,7 +196,7 @@ fn ods_repeated_cells_are_counted_not_materialised() {
     let table = Workbook::open(&path)
         .and_then(|mut wb| wb.load_table(0, HeaderChoice::Auto))
         .unwrap();
-    assert_eq!(table.rows.len(), 100);
+    assert_eq!(table.len(), 100);
 }
 
 /// `zdimport validate FILE --auto` in a scratch home: (exit code, stdout, stderr).
@@ -236,7 +236,7 @@ fn one_invalid_utf8_byte_is_a_warning_on_its_row_and_names_stay_intact() {
     let table = Workbook::open(&path)
         .and_then(|mut wb| wb.load_table(0, HeaderChoice::Auto))
         .unwrap();
-    assert_eq!(table.rows[0].cells[0].display(), "Zoë Müller 2");
+    assert_eq!(table.to_rows()[0].cells[0].display(), "Zoë Müller 2");
 }
 
 /// One stray quote at the start of a field in row 10 swallowed the 990 rows after it into one
@@ -386,8 +386,8 @@ fn a_generated_xlsb_reads_its_cells() {
     let table = Workbook::open_with(&path, &Limits::from_env())
         .and_then(|mut wb| wb.load_table(0, HeaderChoice::Auto))
         .unwrap();
-    assert_eq!(table.rows.len(), 1);
-    assert_eq!(table.rows[0].cells[1].display(), "ann@example.com");
+    assert_eq!(table.len(), 1);
+    assert_eq!(table.to_rows()[0].cells[1].display(), "ann@example.com");
 }
 
 /// An xlsb cell or dimension beyond Excel's grid (column 2.3 billion, `GKOBFVM`) is
@@ -443,8 +443,8 @@ fn an_xlsb_reference_beyond_excels_grid_is_refused_with_its_sheet_and_reference(
         let opened = Workbook::open_with(&path, &Limits::from_env());
         let result = opened.and_then(|mut wb| wb.load_table(0, HeaderChoice::Auto));
         match (result, reference) {
-            (Ok(table), "") => assert_eq!(table.rows.len(), 1, "{what}"),
-            (Ok(table), _) => panic!("{what}: read {} rows", table.rows.len()),
+            (Ok(table), "") => assert_eq!(table.len(), 1, "{what}"),
+            (Ok(table), _) => panic!("{what}: read {} rows", table.len()),
             (Err(e), _) => {
                 // Cells are named with their sheet as read; a row header, with its part, by
                 // the check before calamine reads the sheet.
@@ -474,6 +474,6 @@ fn an_xlsx_dimension_past_the_grid_is_no_size() {
         let table = Workbook::open_with(&path, &Limits::from_env())
             .and_then(|mut wb| wb.load_table(0, HeaderChoice::Auto))
             .unwrap_or_else(|e| panic!("{dimension}: {e}"));
-        assert_eq!(table.rows.len(), 1, "{dimension}");
+        assert_eq!(table.len(), 1, "{dimension}");
     }
 }

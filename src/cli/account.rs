@@ -7,12 +7,12 @@ use std::sync::Arc;
 
 use clap::Args;
 
-use crate::payload::Blank;
-use crate::plan::Fields;
-use crate::sandbox::SandboxHandle;
+use crate::session::account::SandboxHandle;
+use crate::session::account::{Client, RateInfo};
 use crate::session::check::AccountChecks;
+use crate::session::check::Blank;
+use crate::session::check::Fields;
 use crate::session::{self, account::Target};
-use crate::zendesk::{Client, RateInfo};
 
 /// Which account, and what an empty cell means.
 #[derive(Debug, Clone, Args)]
@@ -61,7 +61,7 @@ impl Connected {
 impl AccountArgs {
     /// Signs in (credentials from the environment or the keyring only) and reads the custom
     /// fields of the records `object` imports (user or organization fields).
-    pub async fn connect(&self, object: crate::mapping::Object) -> CliResult<Connected> {
+    pub async fn connect(&self, object: crate::session::check::Object) -> CliResult<Connected> {
         let (client, sandbox) = self.client().await?;
         let answer = client.fields_of(object).await?;
         Ok(Connected {

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::Args;
 
 use super::account::{AccountArgs, runtime};
-use crate::doctor::{self, Report};
+use crate::session::account::{self, DoctorReport};
 use crate::text::printable;
 
 #[derive(Debug, Args)]
@@ -26,7 +26,7 @@ pub fn run(args: &DoctorArgs) -> CliResult<ExitCode> {
     let runtime = runtime()?;
     let report = runtime.block_on(async {
         let (client, _sandbox) = args.connection.client().await?;
-        Ok::<_, CliError>(doctor::probe(&client).await)
+        Ok::<_, CliError>(account::probe(&client).await)
     })?;
     let mut out = super::visible_stdout();
     let text = if args.json {
@@ -44,7 +44,7 @@ pub fn run(args: &DoctorArgs) -> CliResult<ExitCode> {
 }
 
 /// One line per check, and what zdimport does about it on the next.
-fn checklist(report: &Report) -> String {
+fn checklist(report: &DoctorReport) -> String {
     let mut text = format!(
         "zdimport doctor: {} (read-only)\n",
         printable(&report.account)
@@ -63,7 +63,7 @@ fn checklist(report: &Report) -> String {
     let failed = report
         .checks
         .iter()
-        .filter(|c| c.verdict == doctor::Verdict::Fail)
+        .filter(|c| c.verdict == account::Verdict::Fail)
         .count();
     text.push_str(&format!(
         "{} checks: {} as expected, {} to fix, {} not settled by a read\n",
@@ -71,13 +71,13 @@ fn checklist(report: &Report) -> String {
         report
             .checks
             .iter()
-            .filter(|c| c.verdict == doctor::Verdict::Ok)
+            .filter(|c| c.verdict == account::Verdict::Ok)
             .count(),
         failed,
         report
             .checks
             .iter()
-            .filter(|c| c.verdict == doctor::Verdict::Unknown)
+            .filter(|c| c.verdict == account::Verdict::Unknown)
             .count()
     ));
     text

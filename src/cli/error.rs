@@ -1,17 +1,17 @@
 //! What stops a command: the core's errors as they are, typed until they are printed, and the
 //! command line's own (an option that cannot be honoured, a question answered no).
 
-use crate::error::SheetError;
-use crate::import::ImportError;
-use crate::import::journal::JournalError;
-use crate::import::report::{ReportError, ReportPathError};
-use crate::plan::PlanError;
-use crate::profile::ProfileError;
-use crate::sandbox::SandboxError;
 use crate::session::account::AccountError;
+use crate::session::account::SandboxError;
+use crate::session::account::ZendeskError;
 use crate::session::check::CheckError;
+use crate::session::check::PlanError;
+use crate::session::profiles::ProfileError;
+use crate::session::run::ImportError;
+use crate::session::run::JournalError;
 use crate::session::run::RunError;
-use crate::zendesk::ZendeskError;
+use crate::session::run::{ReportError, ReportPathError};
+use crate::session::source::SheetError;
 
 /// Why a command stopped (exit code 2).
 #[derive(Debug, thiserror::Error)]

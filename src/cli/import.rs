@@ -10,15 +10,15 @@ use std::sync::Arc;
 use clap::Args;
 
 use super::mapped::{MappingArgs, Prepared};
-use crate::import::RunListing;
-use crate::import::report::ReportPathError;
-use crate::import::{self, Outbox, RetryRows, RunInfo, Summary};
-use crate::payload::{Blank, InvalidPolicy, LeftOut};
-use crate::plan::{Fields, PlanOptions, Tags};
-use crate::sandbox::SandboxHandle;
 use crate::session;
+use crate::session::account::SandboxHandle;
+use crate::session::account::{self, Client};
 use crate::session::check::AccountChecks;
-use crate::zendesk::{self, Client};
+use crate::session::check::{Blank, InvalidPolicy, LeftOut};
+use crate::session::check::{Fields, PlanOptions, Tags};
+use crate::session::run::ReportPathError;
+use crate::session::run::RunListing;
+use crate::session::run::{self, Outbox, RetryRows, RunInfo, Summary};
 
 /// Exit code when some row was not created or updated.
 const EXIT_SOME_ROWS: u8 = 1;
@@ -78,7 +78,7 @@ pub struct ImportArgs {
     /// user sent with its id (create, the default: the profile's, else create), sent without
     /// it (skip-field) or not sent (fail); existing organizations are sent by id
     #[arg(long, value_name = "create|skip-field|fail", value_parser = super::plan::parse_missing_orgs)]
-    pub missing_orgs: Option<crate::plan::MissingOrgs>,
+    pub missing_orgs: Option<crate::session::check::MissingOrgs>,
     /// What a row's tags do to an existing user's: replace them (Zendesk's bulk update) or add
     /// to them (the users are looked up first, as `plan` does, and their tags sent with the
     /// row's)
@@ -189,7 +189,7 @@ pub fn import(args: &ImportArgs) -> CliResult<ExitCode> {
         // update_many, and says which would fail.
         let planned = looked_up.tags == Tags::Add
             || looked_up.make_primary
-            || object == crate::mapping::Object::Organizations;
+            || object == crate::session::check::Object::Organizations;
         let (plan, info, left_out) = if planned {
             // The account plan resolves the organizations itself.
             let account = (&client, &answer.rate, looked_up);
@@ -197,9 +197,13 @@ pub fn import(args: &ImportArgs) -> CliResult<ExitCode> {
         } else {
             let (mut plan, info, left_out) = build_plan(prepared, &args.mapping, &checks)?;
             let concurrency = PlanOptions::default().concurrency;
-            let warnings =
-                crate::plan::orgs::resolve_import(&client, &mut plan, missing_orgs, concurrency)
-                    .await?;
+            let warnings = crate::session::check::resolve_import(
+                &client,
+                &mut plan,
+                missing_orgs,
+                concurrency,
+            )
+            .await?;
             for warning in warnings {
                 eprintln!("zdimport: warning: {warning}");
             }
@@ -423,9 +427,9 @@ pub fn report(args: &ReportArgs) -> CliResult<ExitCode> {
         (None, _) => "csv".to_owned(),
     };
     let format = if format == "json" {
-        import::report::Format::Json
+        run::ReportFormat::Json
     } else {
-        import::report::Format::Csv
+        run::ReportFormat::Csv
     };
     if args.organizations {
         return organizations_report(args, &dir, format);
@@ -439,7 +443,7 @@ pub fn report(args: &ReportArgs) -> CliResult<ExitCode> {
                     path.display()
                 )));
             }
-            import::report::write_as(path, &outcomes, format)?;
+            run::write_outcomes_as(path, &outcomes, format)?;
             eprintln!(
                 "zdimport: run {}: {} rows written to {}",
                 session::run::id_of(&dir),
@@ -449,7 +453,7 @@ pub fn report(args: &ReportArgs) -> CliResult<ExitCode> {
         }
         None => {
             let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-            let written = import::report::write_to(&mut out, &outcomes, format)
+            let written = run::write_outcomes_to(&mut out, &outcomes, format)
                 .map_err(std::io::Error::other)
                 .and_then(|()| out.flush());
             super::stdout_written(written)?;
@@ -462,7 +466,7 @@ pub fn report(args: &ReportArgs) -> CliResult<ExitCode> {
 fn organizations_report(
     args: &ReportArgs,
     dir: &Path,
-    format: import::report::Format,
+    format: run::ReportFormat,
 ) -> CliResult<ExitCode> {
     let orgs = session::run::organizations(dir)?;
     if orgs.is_empty() {
@@ -472,7 +476,7 @@ fn organizations_report(
         );
     }
     let mut written = Vec::new();
-    import::report::write_organizations_to(&mut written, &orgs, format)?;
+    run::write_organizations_to(&mut written, &orgs, format)?;
     match &args.out {
         Some(path) if !args.force && path.exists() => Err(CliError::Usage(format!(
             "--out {} already exists: pass --force to replace it, or choose another path",
@@ -498,16 +502,16 @@ async fn build_account_plan(
     mut p: Prepared,
     args: &MappingArgs,
     checks: &AccountChecks,
-    (client, rate, options): (&Client, &zendesk::RateInfo, PlanOptions),
+    (client, rate, options): (&Client, &account::RateInfo, PlanOptions),
 ) -> CliResult<(Outbox, RunInfo, LeftOut)> {
     let (input, errors, rows) = super::plan::checked_rows(&mut p, checks)?;
-    let cost = crate::plan::estimate(&input, rate);
-    let organizations = crate::plan::orgs::distinct_names(&input.users).len();
+    let cost = crate::session::check::estimate(&input, rate);
+    let organizations = crate::session::check::distinct_names(&input.users).len();
     eprintln!(
         "zdimport: {}",
         super::plan::cost_line(&cost, &input, organizations)
     );
-    let looked_up = crate::plan::build(client, input, options, rate).await?;
+    let looked_up = crate::session::check::build(client, input, options, rate).await?;
     if let Some(line) = super::plan::primary_line(&looked_up) {
         eprintln!("zdimport: {line}");
     }
@@ -551,13 +555,7 @@ fn build_plan(
     args: &MappingArgs,
     checks: &AccountChecks,
 ) -> CliResult<(Outbox, RunInfo, LeftOut)> {
-    let source = session::check::Streamed {
-        workbook: &mut p.workbook,
-        sheet: p.sheet,
-        header: p.header,
-        mapping: &p.mapping,
-        options: &p.options,
-    };
+    let source = p.streamed();
     let (plan, found) = session::check::streamed_outbox(source, checks)?;
     let left_out = LeftOut::of(&found.errors, found.rows);
     let info = run_info(&p, args, &plan);
@@ -567,8 +565,8 @@ fn build_plan(
 fn plan_text(plan: &Outbox, info: &RunInfo) -> String {
     let (method, path) = info.mode.endpoint();
     let endpoints = match plan.object {
-        crate::mapping::Object::Users => format!("{method} {path}"),
-        crate::mapping::Object::Organizations => plan.endpoints_text(),
+        crate::session::check::Object::Users => format!("{method} {path}"),
+        crate::session::check::Object::Organizations => plan.endpoints_text(),
     };
     let to = if info.account.is_empty() {
         String::new()
@@ -583,7 +581,7 @@ fn plan_text(plan: &Outbox, info: &RunInfo) -> String {
         0 => String::new(),
         n => format!(
             "; {n} organizations the account lacks created first: {}",
-            import::orgs::cost_text(n)
+            run::organizations_cost(n)
         ),
     };
     format!(
@@ -622,7 +620,7 @@ fn dry_run_json(
         "requests": plan.batches.len(),
         "sent_despite_errors": plan.sent_despite(),
         "organizations_to_create": plan.organizations,
-        "organization_requests": import::PlannedOrg::calls(plan.organizations.len()),
+        "organization_requests": run::PlannedOrg::calls(plan.organizations.len()),
         "skipped": plan.skipped.len(),
         "invalid": policy,
         "left_out": {
@@ -648,7 +646,7 @@ fn check_report(target: &TargetArgs, input: &Path, yes: bool) -> CliResult<()> {
     let Some(report) = &target.report else {
         return Ok(());
     };
-    match import::report::check_path(report, input, target.force) {
+    match run::check_report_path(report, input, target.force) {
         Err(ReportPathError::Exists(_)) if !yes && std::io::stdin().is_terminal() => {
             eprint!(
                 "{} exists. Replace it with this run's report? [y/N] ",
@@ -704,11 +702,11 @@ fn with_account(target: &TargetArgs, info: &RunInfo) -> TargetArgs {
 }
 
 async fn connect(target: &TargetArgs) -> CliResult<Client> {
-    let (client, warning) = zendesk::connect(
+    let (client, warning) = account::sign_in(
         target.url.as_deref(),
         target.subdomain.as_deref(),
         |k| std::env::var(k).ok(),
-        zendesk::DEFAULT_TIMEOUT,
+        account::DEFAULT_TIMEOUT,
     )
     .await?;
     if let Some(warning) = warning {
@@ -805,7 +803,7 @@ impl Ran {
         eprintln!("zdimport: {summary}");
         eprintln!("zdimport: results in {}", report.display());
         if !summary.organizations.is_empty() {
-            let orgs = import::report::organizations_path(&report);
+            let orgs = run::organizations_path(&report);
             eprintln!("zdimport: organizations in {}", orgs.display());
         }
         let log = crate::logging::current();

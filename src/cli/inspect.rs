@@ -8,8 +8,8 @@ use clap::Args;
 use serde::Serialize;
 
 use super::SourceArgs;
-use crate::sheet::header::column_letter;
-use crate::sheet::{Format, SheetInfo, SheetKind, Table, Visibility, Workbook};
+use crate::session::source::column_letter;
+use crate::session::source::{Format, SheetInfo, SheetKind, Table, Visibility, Workbook};
 use crate::text::shorten;
 
 /// Sample values shown per column.
@@ -85,7 +85,7 @@ fn report<'a>(wb: &'a Workbook, table: &'a Table) -> Report<'a> {
         sheets: wb.sheets(),
         sheet: &table.layout.sheet,
         header_row: table.layout.header_row,
-        data_rows: table.rows.len(),
+        data_rows: table.len(),
         blank_rows: table.blank_rows,
         columns,
     }

@@ -8,12 +8,12 @@ use std::time::Duration;
 use clap::Args;
 use url::Url;
 
-use crate::zendesk::auth::{
+use crate::session::account::{
+    Client, ClientConfig, Credentials, OAuthClient, Secret, TokenManager, base_url,
+};
+use crate::session::account::{
     DEFAULT_REDIRECT_PORT, DEFAULT_SCOPE, LoginFlow, RememberedClient as Remembered, redirect_uri,
     refresh_store, remember_client, remembered_client,
-};
-use crate::zendesk::{
-    Client, ClientConfig, Credentials, OAuthClient, Secret, TokenManager, base_url,
 };
 
 /// How long the browser has to come back, in seconds, unless `--wait` says.

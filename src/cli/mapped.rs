@@ -4,11 +4,11 @@ use super::{CliError, CliResult};
 use clap::Args;
 
 use super::SourceArgs;
-use crate::mapping::{Mapping, Object, Target, auto_match_for};
-use crate::payload::{self, Mode, PhoneRegion};
-use crate::plan::Fields;
-use crate::profile::{self, Profile};
-use crate::sheet::{HeaderChoice, TableLayout, Workbook};
+use crate::session::check::Fields;
+use crate::session::check::{self, Mode, PhoneRegion};
+use crate::session::check::{Mapping, Object, Target, auto_match_for};
+use crate::session::profiles::{self, Profile};
+use crate::session::source::{HeaderChoice, TableLayout, Workbook};
 
 /// How columns map to Zendesk fields.
 #[derive(Debug, Clone, Args)]
@@ -45,7 +45,7 @@ pub struct MappingArgs {
     /// itself: an invalid email, a missing name or update key; never a row whose error would
     /// send wrong data, such as a spreadsheet error cell or a value that cannot be converted)
     #[arg(long, value_name = "skip|block|include", value_parser = parse_invalid)]
-    pub invalid: Option<payload::InvalidPolicy>,
+    pub invalid: Option<check::InvalidPolicy>,
     /// Save the resulting mapping as a profile under this name
     #[arg(long, value_name = "NAME")]
     pub save_profile: Option<String>,
@@ -58,9 +58,22 @@ pub struct Prepared {
     pub header: HeaderChoice,
     pub layout: TableLayout,
     pub mapping: Mapping,
-    pub options: payload::Options,
+    pub options: check::Options,
     /// The profile asks to make a new email on an existing user its primary one.
     pub make_primary: bool,
+}
+
+impl Prepared {
+    /// The sheet to check as it streams, with this mapping and these options.
+    pub fn streamed(&mut self) -> check::Streamed<'_> {
+        check::Streamed {
+            workbook: &mut self.workbook,
+            sheet: self.sheet,
+            header: self.header,
+            mapping: &self.mapping,
+            options: &self.options,
+        }
+    }
 }
 
 impl MappingArgs {
@@ -70,7 +83,7 @@ impl MappingArgs {
             return Ok(object);
         }
         match &self.profile {
-            Some(name) => Ok(profile::load(name)?.object),
+            Some(name) => Ok(profiles::load(name)?.object),
             None => Ok(Object::default()),
         }
     }
@@ -91,7 +104,7 @@ impl MappingArgs {
                 self.source.file.display()
             )));
         }
-        let profile = self.profile.as_deref().map(profile::load).transpose()?;
+        let profile = self.profile.as_deref().map(profiles::load).transpose()?;
         for (p, note) in profile
             .iter()
             .flat_map(|p| p.notes.iter().map(move |n| (p, n)))
@@ -145,7 +158,7 @@ impl MappingArgs {
                 list.join("; ")
             )));
         }
-        let options = payload::Options {
+        let options = check::Options {
             mode,
             skip_verify_email: self.skip_verify_email
                 || profile
@@ -159,7 +172,7 @@ impl MappingArgs {
                 .or(profile.as_ref().map(|p| p.options.invalid))
                 .unwrap_or_default(),
             // The engine's default; `import --concurrency` sets its own.
-            jobs: payload::JOB_LIMIT,
+            jobs: check::JOB_LIMIT,
         };
         if let Some(name) = &self.save_profile {
             let kept = profile.as_ref().map(|p| p.options.clone());
@@ -184,8 +197,8 @@ impl MappingArgs {
         name: &str,
         (workbook, layout): (&Workbook, &TableLayout),
         mapping: &Mapping,
-        options: payload::Options,
-        kept: Option<profile::ProfileOptions>,
+        options: check::Options,
+        kept: Option<profiles::ProfileOptions>,
     ) -> CliResult<()> {
         let mut saved = Profile::from_mapping(name, mapping, options.mode);
         if let Some(kept) = kept {
@@ -199,7 +212,7 @@ impl MappingArgs {
         if workbook.sheets().len() > 1 {
             saved.sheet = Some(layout.sheet.clone());
         }
-        let path = profile::save(&saved)?;
+        let path = profiles::save(&saved)?;
         eprintln!("zdimport: saved profile '{name}' ({})", path.display());
         Ok(())
     }
@@ -210,16 +223,16 @@ impl MappingArgs {
     /// happens to missing organizations and whether new emails are made primary.
     pub fn save_plan_choices(
         &self,
-        missing_orgs: crate::plan::MissingOrgs,
+        missing_orgs: crate::session::check::MissingOrgs,
         make_primary: bool,
     ) -> CliResult<()> {
         let Some(name) = &self.save_profile else {
             return Ok(());
         };
-        let mut saved = profile::load(name)?;
+        let mut saved = profiles::load(name)?;
         saved.options.missing_orgs = missing_orgs;
         saved.options.make_primary = make_primary;
-        profile::save(&saved)?;
+        profiles::save(&saved)?;
         Ok(())
     }
 }
@@ -268,7 +281,7 @@ fn parse_region(text: &str) -> Result<PhoneRegion, String> {
     text.parse()
 }
 
-fn parse_invalid(text: &str) -> Result<payload::InvalidPolicy, String> {
+fn parse_invalid(text: &str) -> Result<check::InvalidPolicy, String> {
     text.parse()
 }
 

@@ -24,7 +24,7 @@ use clap::{Args, Parser, Subcommand};
 
 pub use error::{CliError, CliResult};
 
-use crate::sheet::{HeaderChoice, Workbook};
+use crate::session::source::{HeaderChoice, Workbook};
 
 /// Exit codes, listed under every `--help`.
 pub const EXIT_CODES_HELP: &str = "\
@@ -120,7 +120,7 @@ pub struct SourceArgs {
 
 impl SourceArgs {
     /// Opens the workbook and resolves the sheet.
-    pub fn open(&self) -> Result<(Workbook, usize), crate::error::SheetError> {
+    pub fn open(&self) -> Result<(Workbook, usize), crate::session::source::SheetError> {
         let wb = Workbook::open(&self.file)?;
         let sheet = match &self.sheet {
             Some(wanted) => wb.find_sheet(wanted)?,
@@ -207,7 +207,7 @@ pub fn run(command: Command, log_level: crate::logging::Level) -> ExitCode {
 /// The mapping as a table: header, target and why.
 fn write_mapping(
     out: &mut impl std::io::Write,
-    mapping: &crate::mapping::Mapping,
+    mapping: &crate::session::check::Mapping,
 ) -> std::io::Result<()> {
     let width = mapping
         .columns
@@ -244,7 +244,7 @@ fn row_span(rows: &[u32]) -> String {
 
 /// `205 data rows: 200 ready, 1 with warnings, 4 with errors (not sent)`; under `--invalid
 /// include`, `4 with errors (1 sent anyway, 3 not sent)`.
-fn counts_line(summary: &crate::pipeline::Summary) -> String {
+fn counts_line(summary: &crate::session::check::Summary) -> String {
     let errors = if summary.included > 0 {
         format!(
             "{} with errors ({} sent anyway, {} not sent)",

@@ -9,11 +9,11 @@ use serde::Serialize;
 
 use super::account::{AccountArgs, Connected, runtime};
 use super::mapped::{MappingArgs, Prepared};
-use crate::payload::{Issue, Mode, User};
-use crate::plan::{
+use crate::session::check::AccountChecks;
+use crate::session::check::{
     self, Action, Cost, Counts, Existing, MissingOrgs, Plan, PlanInput, PlanOptions, RowPlan, Tags,
 };
-use crate::session::check::AccountChecks;
+use crate::session::check::{Issue, Mode, User};
 
 #[derive(Debug, Args)]
 pub struct PlanArgs {
@@ -76,7 +76,7 @@ pub(super) fn missing_orgs_policy(
     let Some(name) = &mapping.profile else {
         return Ok(MissingOrgs::default());
     };
-    let profile = crate::profile::load(name)?;
+    let profile = crate::session::profiles::load(name)?;
     Ok(profile.options.missing_orgs)
 }
 
@@ -91,8 +91,8 @@ pub fn run(args: &PlanArgs) -> CliResult<ExitCode> {
     let connected = runtime.block_on(args.connection.connect(args.mapping.object()?))?;
     let mut prepared = args.mapping.prepare_for(Some(&connected.fields))?;
     let input = read_rows(&mut prepared, &connected, args)?;
-    let cost = plan::estimate(&input, &connected.rate);
-    let organizations = plan::orgs::distinct_names(&input.users).len();
+    let cost = check::estimate(&input, &connected.rate);
+    let organizations = check::distinct_names(&input.users).len();
     eprintln!("zdimport: {}", cost_line(&cost, &input, organizations));
     if args.cost_only && args.json {
         let mut out = super::visible_stdout();
@@ -119,7 +119,7 @@ pub fn run(args: &PlanArgs) -> CliResult<ExitCode> {
     };
     args.mapping
         .save_plan_choices(options.missing_orgs, options.make_primary)?;
-    let plan = runtime.block_on(plan::build(
+    let plan = runtime.block_on(check::build(
         &connected.client,
         input,
         options,
@@ -156,13 +156,7 @@ pub(super) fn checked_rows(
     prepared: &mut Prepared,
     checks: &AccountChecks,
 ) -> CliResult<(PlanInput, Vec<Issue>, u64)> {
-    let source = crate::session::check::Streamed {
-        workbook: &mut prepared.workbook,
-        sheet: prepared.sheet,
-        header: prepared.header,
-        mapping: &prepared.mapping,
-        options: &prepared.options,
-    };
+    let source = prepared.streamed();
     let (input, found) = crate::session::check::streamed_input(source, checks)?;
     Ok((input, found.errors, found.rows))
 }
@@ -189,8 +183,8 @@ pub(super) fn cost_line(cost: &Cost, input: &PlanInput, organizations: usize) ->
         n => format!(" and {n} organizations"),
     };
     let looked_up = match input.object {
-        crate::mapping::Object::Users => format!("{} users{orgs}", input.users.len()),
-        crate::mapping::Object::Organizations => {
+        check::Object::Users => format!("{} users{orgs}", input.users.len()),
+        check::Object::Organizations => {
             format!("{} organizations", input.organizations.len())
         }
     };
@@ -218,7 +212,7 @@ struct JsonPlan<'a> {
     mode: Mode,
     counts: Counts,
     cost: &'a Cost,
-    spent: &'a plan::Spent,
+    spent: &'a check::Spent,
     /// Requests the import makes after the bulk jobs to make emails primary.
     make_primary_requests: u64,
     missing_organizations: &'a [String],
@@ -262,7 +256,7 @@ fn write_text(out: &mut impl Write, plan: &Plan, prepared: &Prepared) -> std::io
             "\nOrganizations not in the account, created first ({}; {}), their users sent with \
              the ids they get: {}",
             plan.missing_organizations.len(),
-            crate::import::orgs::cost_text(plan.missing_organizations.len()),
+            crate::session::run::organizations_cost(plan.missing_organizations.len()),
             plan.missing_organizations.join(", ")
         )?;
     }
@@ -281,7 +275,7 @@ fn write_row(out: &mut impl Write, row: &RowPlan, plan: &Plan) -> std::io::Resul
         .user
         .as_ref()
         .map(who)
-        .or_else(|| org.map(plan::org_rows::who))
+        .or_else(|| org.map(check::org_rows::who))
         .unwrap_or_default();
     let name = row.action.name();
     let one = plan.object.one();

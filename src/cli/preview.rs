@@ -9,8 +9,8 @@ use clap::Args;
 
 use super::account::{AccountArgs, runtime};
 use super::mapped::MappingArgs;
-use crate::payload::{Mode, Request};
-use crate::pipeline::{self, Event, Summary};
+use crate::session::check::{self, Event, Summary};
+use crate::session::check::{Mode, Object, Request};
 
 /// Requests listed in the text output before "… more".
 const LISTED: usize = 20;
@@ -60,26 +60,20 @@ pub fn run(args: &PreviewArgs) -> CliResult<ExitCode> {
     // With the account, organizations are looked up first (as an import does), so every
     // request is held until then; without, each is printed as it comes.
     let mut held: Vec<Request> = Vec::new();
-    let summary = pipeline::run_with(
-        &mut prepared.workbook,
-        (prepared.sheet, prepared.header),
-        &prepared.mapping,
-        &prepared.options,
-        &checks,
-        |event| {
-            let Event::Request(request) = event else {
-                return ControlFlow::Continue(());
-            };
-            if connected.is_some() {
-                held.push(request);
-                return ControlFlow::Continue(());
-            }
-            printer.take(&mut out, request)
-        },
-    )?;
+    let source = prepared.streamed();
+    let summary = check::streamed(source, &checks, |event| {
+        let Event::Request(request) = event else {
+            return ControlFlow::Continue(());
+        };
+        if connected.is_some() {
+            held.push(request);
+            return ControlFlow::Continue(());
+        }
+        printer.take(&mut out, request)
+    })?;
     let mut missing = Vec::new();
     if let Some(connected) = &connected {
-        let resolving = crate::plan::orgs::resolve_requests(&connected.client, &mut held, 4);
+        let resolving = crate::session::check::resolve_requests(&connected.client, &mut held, 4);
         missing = runtime.block_on(resolving).map_err(|e| e.to_string())?;
         if args.jsonl {
             super::stdout_written(write_organizations(&mut out, &missing))?;
@@ -122,7 +116,7 @@ pub fn run(args: &PreviewArgs) -> CliResult<ExitCode> {
                 "\nOrganizations the account lacks, created first by an import ({}; {}), their \
                  users then sent with the ids they get (shown above by name): {}",
                 missing.len(),
-                crate::import::orgs::cost_text(missing.len()),
+                crate::session::run::organizations_cost(missing.len()),
                 missing.join(", ")
             ))?;
         }
@@ -175,8 +169,8 @@ impl Printer<'_> {
 /// `--jsonl` with the account: the `organizations/create_many` requests an import sends
 /// first, before the users' (no sheet rows of their own).
 fn write_organizations(out: &mut impl Write, missing: &[String]) -> std::io::Result<()> {
-    let endpoint = crate::zendesk::BulkEndpoint::OrganizationsCreateMany;
-    for names in missing.chunks(crate::import::PlannedOrg::PER_CALL) {
+    let endpoint = crate::session::account::BulkEndpoint::OrganizationsCreateMany;
+    for names in missing.chunks(crate::session::run::PlannedOrg::PER_CALL) {
         let orgs: Vec<serde_json::Value> = names
             .iter()
             .map(|name| serde_json::json!({ "name": name }))
@@ -203,10 +197,8 @@ fn write_text(
 ) -> std::io::Result<()> {
     let object = prepared.mapping.object;
     let (method, path) = match object {
-        crate::mapping::Object::Users => prepared.options.mode.endpoint(),
-        crate::mapping::Object::Organizations => {
-            crate::payload::org::endpoint(prepared.options.mode)
-        }
+        Object::Users => prepared.options.mode.endpoint(),
+        Object::Organizations => check::organization_endpoint(prepared.options.mode),
     };
     writeln!(
         out,
@@ -224,7 +216,7 @@ fn write_text(
         let span = super::row_span(rows);
         writeln!(out, "  {n:>4}  rows {span:<11}  {records} {one}{plural}")?;
     }
-    if object == crate::mapping::Object::Organizations && prepared.options.mode == Mode::Upsert {
+    if object == Object::Organizations && prepared.options.mode == Mode::Upsert {
         writeln!(
             out,
             "  (upsert: the plan sends the organizations Zendesk already holds to \

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
 
-use crate::profile;
+use crate::session::profiles;
 
 #[derive(Debug, Args)]
 pub struct ProfilesArgs {
@@ -31,7 +31,7 @@ pub fn run(args: &ProfilesArgs) -> CliResult<ExitCode> {
     match args.action.as_ref().unwrap_or(&ProfilesAction::List) {
         ProfilesAction::List => list(),
         ProfilesAction::Show { name } => {
-            let p = profile::load(name)?;
+            let p = profiles::load(name)?;
             for note in &p.notes {
                 eprintln!("zdimport: profile '{}': {note}", p.name);
             }
@@ -40,7 +40,7 @@ pub fn run(args: &ProfilesArgs) -> CliResult<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         ProfilesAction::Delete { name } => {
-            let path = profile::delete(name)?;
+            let path = profiles::delete(name)?;
             println!("deleted profile '{name}' ({})", path.display());
             Ok(ExitCode::SUCCESS)
         }
@@ -48,8 +48,8 @@ pub fn run(args: &ProfilesArgs) -> CliResult<ExitCode> {
 }
 
 fn list() -> CliResult<ExitCode> {
-    let dir = profile::profiles_dir()?;
-    let saved = profile::list()?;
+    let dir = profiles::profiles_dir()?;
+    let saved = profiles::list()?;
     let mut out = super::visible_stdout();
     let written = (|| -> std::io::Result<()> {
         if saved.is_empty() {

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 use tokio::sync::mpsc;
 
-use crate::import::{ImportEvent, Summary, WaitReason};
+use crate::session::run::{ImportEvent, Summary, WaitReason};
 
 /// How progress is shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -265,7 +265,7 @@ fn bar(rows: u64, done: u64) -> ProgressBar {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::import::{Outcome, RowOutcome, UserKey};
+    use crate::session::run::{Outcome, RowOutcome, UserKey};
 
     #[test]
     fn counts_name_only_what_happened_and_waits_count_down() {

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use clap::{ArgAction, Args};
 
-use crate::sandbox::options::parse_switch;
-use crate::sandbox::{
+use crate::session::account::parse_switch;
+use crate::session::account::{
     DateFields, EmailOnUpdate, FaultConfig, JobFailures, JobLimitAnswer, JobLimitScope,
     JobProgress, JobResults, OrganizationByName, RateHeaders, SERVICE_CLIENT_ID, Sandbox,
     SandboxConfig, UserSettings,

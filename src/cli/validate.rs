@@ -9,8 +9,8 @@ use clap::Args;
 
 use super::account::{AccountArgs, runtime};
 use super::mapped::MappingArgs;
-use crate::payload::Issue;
-use crate::pipeline::{self, Event};
+use crate::session::check::Issue;
+use crate::session::check::{self, Event};
 
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
@@ -44,19 +44,13 @@ pub fn run(args: &ValidateArgs) -> CliResult<ExitCode> {
         .map(|c| c.checks(args.connection.blank))
         .unwrap_or_default();
     let mut issues: Vec<Issue> = Vec::new();
-    let summary = pipeline::run_with(
-        &mut prepared.workbook,
-        (prepared.sheet, prepared.header),
-        &prepared.mapping,
-        &prepared.options,
-        &checks,
-        |event| {
-            if let Event::Issue(issue) = event {
-                issues.push(issue);
-            }
-            ControlFlow::Continue(())
-        },
-    )?;
+    let source = prepared.streamed();
+    let summary = check::streamed(source, &checks, |event| {
+        if let Event::Issue(issue) = event {
+            issues.push(issue);
+        }
+        ControlFlow::Continue(())
+    })?;
     // Duplicate warnings land on earlier rows after the fact: sheet order again.
     issues.sort_by_key(|i| i.row);
     let padded = crate::session::source::zero_padded(&prepared.workbook, &summary.layout);
@@ -92,7 +86,7 @@ fn write_text(
     out: &mut impl Write,
     issues: &[Issue],
     cautions: &[String],
-    summary: &pipeline::Summary,
+    summary: &check::Summary,
 ) -> std::io::Result<()> {
     for issue in issues {
         write!(out, "{}", crate::text::printable(&issue.to_string()))?;

@@ -138,11 +138,7 @@ impl Transform {
             target,
             Target::Email | Target::IdentityEmail | Target::DomainNames
         ));
-        let text = if lower && text.chars().any(char::is_uppercase) {
-            text.to_lowercase()
-        } else {
-            text
-        };
+        let text = if lower { lowercase(text) } else { text };
         if self
             .split
             .unwrap_or(matches!(target, Target::Tags | Target::DomainNames))
@@ -172,8 +168,27 @@ impl Transform {
     }
 }
 
+/// Lowercased, in place when the text is ASCII (the usual email), else as `to_lowercase`.
+fn lowercase(mut text: String) -> String {
+    if text.is_ascii() {
+        text.make_ascii_lowercase();
+        text
+    } else if text.chars().any(char::is_uppercase) {
+        text.to_lowercase()
+    } else {
+        text
+    }
+}
+
 /// Trims whitespace, including the no-break spaces spreadsheets are full of.
 fn trim(text: String) -> String {
+    // The usual cell starts and ends with an ASCII byte that is not whitespace: nothing to
+    // look at further (`\t` to `\r` and the space are the ASCII whitespace `trim` removes).
+    let kept = |b: &u8| b.is_ascii() && !matches!(b, b'\t'..=b'\r' | b' ');
+    let bytes = text.as_bytes();
+    if bytes.first().is_some_and(kept) && bytes.last().is_some_and(kept) {
+        return text;
+    }
     let trimmed = text.trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}');
     if trimmed.len() == text.len() {
         text
@@ -275,6 +290,44 @@ mod tests {
     use rstest::rstest;
 
     use super::*;
+
+    #[test]
+    fn trim_and_lowercase_agree_with_the_standard_library() {
+        let edges = [
+            "",
+            "a",
+            " a",
+            "a ",
+            "\u{b}a\u{b}",
+            "\u{c}a\r\n",
+            "\u{a0}a",
+            "a\u{feff}",
+            "\u{3000}凯",
+            "\u{1c}a\u{1f}",
+            "É",
+            "ÀB",
+            "Straße",
+            "İ",
+            "ǅ",
+            "MiXeD@Example.COM",
+        ];
+        for text in edges {
+            let want = text.trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}');
+            assert_eq!(trim(text.to_owned()), want, "{text:?}");
+            // Text with no uppercase letter is kept as it is (a titlecase `ǅ` too).
+            let lower = if text.chars().any(char::is_uppercase) {
+                text.to_lowercase()
+            } else {
+                text.to_owned()
+            };
+            assert_eq!(lowercase(text.to_owned()), lower, "{text:?}");
+        }
+        for b in 0..=127u8 {
+            let text = format!("{}x{}", char::from(b), char::from(b));
+            let want = text.trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}');
+            assert_eq!(trim(text.clone()), want, "byte {b}");
+        }
+    }
 
     fn clean(t: &Transform, target: Target, cell: Cell) -> Result<Option<Value>, String> {
         t.apply(&target, &cell)

@@ -373,12 +373,16 @@ impl<T> Layout<T> {
 
     /// The last round, evened out.
     pub fn finish(&mut self) -> Vec<Vec<T>> {
-        let left = self.held.len();
-        let batches = (left / MIN_TAIL_BATCH)
-            .clamp(1, self.jobs)
-            .max(left.div_ceil(BATCH_SIZE));
+        let batches = tail_batches(self.held.len(), self.jobs);
         split(std::mem::take(&mut self.held), batches)
     }
+}
+
+/// How many batches the last round's `left` items are evened out into.
+fn tail_batches(left: usize, jobs: usize) -> usize {
+    (left / MIN_TAIL_BATCH)
+        .clamp(1, jobs)
+        .max(left.div_ceil(BATCH_SIZE))
 }
 
 /// `items` in order into `batches` batches whose sizes differ by at most one, larger first.
@@ -398,11 +402,20 @@ fn split<T>(items: Vec<T>, batches: usize) -> Vec<Vec<T>> {
         .collect()
 }
 
-/// Groups checked users into requests of at most [`BATCH_SIZE`], laid out by [`Layout`].
+/// Groups checked users into requests of at most [`BATCH_SIZE`], laid out as [`Layout`] lays
+/// them out.
+///
+/// Each user is moved once, into the batch that sends it: a whole round is batches of
+/// [`BATCH_SIZE`] in order, so they are filled as users come; only the last round, evened
+/// out, is cut again. (Users are large: moving each through a round, its split and an unzip
+/// took a third of the checking thread.)
 #[derive(Debug)]
 pub struct Batcher {
     mode: Mode,
-    layout: Layout<(u32, User)>,
+    jobs: usize,
+    /// The round being filled: batches of [`BATCH_SIZE`], the last one filling.
+    round: Vec<(Vec<u32>, Vec<User>)>,
+    held: usize,
 }
 
 impl Batcher {
@@ -410,29 +423,51 @@ impl Batcher {
     pub fn new(mode: Mode, jobs: usize) -> Batcher {
         Batcher {
             mode,
-            layout: Layout::new(jobs),
+            jobs: jobs.clamp(1, JOB_LIMIT),
+            round: Vec::new(),
+            held: 0,
         }
     }
 
     /// Adds a user; returns a round of requests once it is whole.
     pub fn push(&mut self, row: u32, user: User) -> Vec<Request> {
-        let round = self.layout.push((row, user));
-        self.requests(round)
+        let round = if self.held == self.jobs * BATCH_SIZE {
+            self.held = 0;
+            std::mem::take(&mut self.round)
+                .into_iter()
+                .map(|(rows, users)| Request::new(self.mode, rows, users))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let batch = match self.round.last_mut() {
+            Some(batch) if batch.0.len() < BATCH_SIZE => batch,
+            _ => {
+                let batch = (
+                    Vec::with_capacity(BATCH_SIZE),
+                    Vec::with_capacity(BATCH_SIZE),
+                );
+                self.round.push(batch);
+                self.round.last_mut().expect("just pushed")
+            }
+        };
+        batch.0.push(row);
+        batch.1.push(user);
+        self.held += 1;
+        round
     }
 
     /// The last round of requests, evened out.
     pub fn finish(&mut self) -> Vec<Request> {
-        let round = self.layout.finish();
-        self.requests(round)
-    }
-
-    fn requests(&self, batches: Vec<Vec<(u32, User)>>) -> Vec<Request> {
-        batches
-            .into_iter()
-            .map(|batch| {
-                let (rows, users) = batch.into_iter().unzip();
-                Request::new(self.mode, rows, users)
-            })
+        let batches = tail_batches(self.held, self.jobs);
+        self.held = 0;
+        let (rows, users): (Vec<Vec<u32>>, Vec<Vec<User>>) =
+            std::mem::take(&mut self.round).into_iter().unzip();
+        let rows = split(rows.concat(), batches);
+        let users = split(users.into_iter().flatten().collect(), batches);
+        rows.into_iter()
+            .zip(users)
+            .map(|(rows, users)| Request::new(self.mode, rows, users))
             .collect()
     }
 }
@@ -516,6 +551,25 @@ mod tests {
                 let spread = last.iter().max().unwrap_or(&0) - last.iter().min().unwrap_or(&0);
                 assert!(spread <= 1, "{n} at {jobs}: {last:?}");
                 assert!(last.len() <= 1 || last.iter().all(|&s| s >= MIN_TAIL_BATCH));
+            }
+        }
+    }
+
+    #[test]
+    fn the_batcher_lays_users_out_as_the_layout_does() {
+        for jobs in [1, 7, 30] {
+            for n in (0..7_000u32).step_by(137) {
+                let mut batcher = Batcher::new(Mode::Create, jobs);
+                let mut got: Vec<Vec<u32>> = (0..n)
+                    .flat_map(|i| batcher.push(i, named(i)))
+                    .map(|r| r.rows)
+                    .collect();
+                got.extend(batcher.finish().into_iter().map(|r| r.rows));
+                let want: Vec<Vec<u32>> = laid_out(n as usize, jobs)
+                    .into_iter()
+                    .map(|b| b.into_iter().map(|i| i as u32).collect())
+                    .collect();
+                assert_eq!(got, want, "{n} at {jobs}");
             }
         }
     }

@@ -122,11 +122,12 @@ pub(super) fn check_rows(
         ..Report::default()
     };
     let mut layout = Layout::new(options.jobs);
-    for (i, row) in table.rows.iter().enumerate() {
+    let wanted: Vec<usize> = mapping.mapped().map(|(c, _)| c.index).collect();
+    for (i, row) in table.rows().enumerate() {
         if i % 10_000 == 0 && cancelled() {
             return None;
         }
-        let checked = checker.check(row.clone());
+        let checked = checker.check(row.to_row_of(&wanted));
         counts.row(checked.status());
         for issue in checked.issues {
             if issue.row != checked.row {
@@ -162,11 +163,11 @@ pub(super) fn request_for(
     let mut checker = checks.org_checker(mapping, table.layout.first_column, options);
     // Every row of the table is checked again, so a name on an earlier row is still seen.
     let wanted: std::collections::HashSet<u32> = rows.iter().copied().collect();
+    let columns: Vec<usize> = mapping.mapped().map(|(c, _)| c.index).collect();
     let batch = table
-        .rows
-        .iter()
+        .rows()
         .filter_map(|row| {
-            let checked = checker.check(row.clone());
+            let checked = checker.check(row.to_row_of(&columns));
             let org = checked.organization?;
             wanted.contains(&checked.row).then_some((checked.row, org))
         })
@@ -192,16 +193,13 @@ mod tests {
                 ],
             })
             .collect();
-        Table {
-            layout: TableLayout {
-                sheet: "S".into(),
-                header_row: 1,
-                first_column: 0,
-                headers,
-            },
-            rows,
-            blank_rows: 0,
-        }
+        let layout = TableLayout {
+            sheet: "S".into(),
+            header_row: 1,
+            first_column: 0,
+            headers,
+        };
+        Table::from_rows(layout, rows, 0)
     }
 
     #[test]

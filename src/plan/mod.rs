@@ -22,8 +22,8 @@
 //! let checks = AccountChecks { fields: Some(fields), blank: Blank::Keep };
 //! let mut checker = checks.checker(&mapping, table.layout.first_column, &Options::default());
 //! let mut input = PlanInput::default();
-//! for row in table.rows {
-//!     input.push_checked(checker.check(row));
+//! for row in table.rows() {
+//!     input.push_checked(checker.check(row.to_row()));
 //! }
 //! let cost = plan::estimate(&input, &answer.rate); // show it, let the operator skip
 //! let plan = plan::build(&client, input, PlanOptions::default(), &answer.rate).await?;

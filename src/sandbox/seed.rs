@@ -34,10 +34,9 @@ pub fn users_from_worksheet(path: &Path) -> Result<Vec<Value>, SheetError> {
         .map(|h| h.trim().to_lowercase().replace([' ', '-'], "_"))
         .collect();
     let users = table
-        .rows
-        .iter()
+        .rows()
         .filter(|row| !row.is_blank())
-        .map(|row| user_from_cells(&keys, &row.cells))
+        .map(|row| user_from_cells(&keys, &row.to_row().cells))
         .collect();
     Ok(users)
 }

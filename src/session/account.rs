@@ -4,9 +4,26 @@
 
 use std::path::{Path, PathBuf};
 
+// The vocabulary of accounts, for the front ends: the client and its errors, signing in,
+// the account probe, and the sandbox's settings for `zdimport sandbox`.
+pub use crate::doctor::{Report as DoctorReport, Verdict, probe};
+pub use crate::sandbox::options::parse_switch;
+pub use crate::sandbox::{
+    DateFields, EmailOnUpdate, FaultConfig, JobFailures, JobLimitAnswer, JobLimitScope,
+    JobProgress, JobResults, OrganizationByName, RateHeaders, SERVICE_CLIENT_ID, Sandbox,
+    SandboxConfig, SandboxError, SandboxHandle, UserSettings,
+};
+pub use crate::zendesk::auth::{
+    DEFAULT_REDIRECT_PORT, DEFAULT_SCOPE, LoginFlow, RememberedClient, legacy_token_warning,
+    redirect_uri, refresh_store, remember_client, remembered_client,
+};
+pub use crate::zendesk::{
+    BulkEndpoint, Client, ClientConfig, Credentials, DEFAULT_TIMEOUT, OAuthClient, RateInfo,
+    Secret, TokenManager, ZendeskError, account_url, base_url, connect as sign_in,
+};
+
 use crate::import::EngineOptions;
-use crate::sandbox::{SERVICE_CLIENT_ID, Sandbox, SandboxConfig, SandboxError, SandboxHandle};
-use crate::zendesk::{self, Client, ClientConfig, Credentials, ZendeskError};
+use crate::zendesk;
 
 /// Simulated seconds per real second in the in-process sandbox: a recorded job (about 15 s on
 /// a live account) ends in under a second, and a rehearsal of a few thousand users takes

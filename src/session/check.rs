@@ -6,13 +6,27 @@
 
 use std::sync::Arc;
 
-pub use crate::payload::Fields;
-pub use crate::pipeline::{AccountChecks, Options, Report};
-pub use crate::plan::{Cost, Plan, PlanInput, PlanOptions};
+// The vocabulary of checking and planning, for the front ends: the mapping, the rows' users
+// and requests and their problems, the account plan.
+pub use crate::mapping::{
+    BUILT_IN, DateOrder, Mapping, MatchReason, ORGANIZATION_TARGETS, Object, Target, Transform,
+    auto_match, auto_match_for, auto_match_with,
+};
+pub use crate::payload::JOB_LIMIT;
+pub use crate::payload::Organization;
+pub use crate::payload::org::endpoint as organization_endpoint;
+pub use crate::payload::{
+    Blank, Body, Fields, InvalidPolicy, Issue, LeftOut, Mode, PhoneRegion, Request, Severity, User,
+};
+pub use crate::pipeline::{AccountChecks, Event, Options, Report, Summary};
+pub use crate::plan::org_rows;
+pub use crate::plan::orgs::{distinct_names, resolve_import, resolve_requests};
+pub use crate::plan::{
+    Action, Change, Cost, Counts, Existing, MissingOrgs, Plan, PlanError, PlanInput, PlanOptions,
+    RowPlan, SECONDARY_EMAIL, Spent, Tags, build, estimate,
+};
 
 use crate::import::{ImportError, Outbox};
-use crate::mapping::Mapping;
-use crate::payload::{Request, User};
 use crate::sheet::Table;
 use crate::zendesk::{Client, RateInfo, ZendeskError};
 
@@ -93,6 +107,27 @@ pub struct Streamed<'a> {
     pub header: crate::sheet::HeaderChoice,
     pub mapping: &'a Mapping,
     pub options: &'a Options,
+}
+
+/// Checks the sheet as it streams, once: each request and each problem to `on_event` (which
+/// may stop the read), and the counts at the end.
+pub fn streamed(
+    source: Streamed<'_>,
+    checks: &AccountChecks,
+    on_event: impl FnMut(Event) -> std::ops::ControlFlow<()>,
+) -> Result<Summary, crate::error::SheetError> {
+    source.run(checks, on_event)
+}
+
+/// The outbox of a table checked offline (no account known): what an import without the
+/// account's checks sends.
+pub fn offline_outbox(
+    table: &Table,
+    mapping: &Mapping,
+    options: &Options,
+    report: &Report,
+) -> Result<Outbox, ImportError> {
+    crate::pipeline::outbox(table, mapping, options, report)
 }
 
 impl Streamed<'_> {

@@ -11,14 +11,21 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
-pub use crate::import::journal::Damage;
+pub use crate::import::journal::{Damage, JournalError};
+pub use crate::import::orgs::cost_text as organizations_cost;
+pub use crate::import::report::{
+    Format as ReportFormat, ReportError, ReportPathError, check_path as check_report_path,
+    organizations_path, row_list, write as write_outcomes, write_as as write_outcomes_as,
+    write_organizations_to, write_to as write_outcomes_to,
+};
 pub use crate::import::{
-    EngineOptions, ImportEvent, MAX_JOBS, Outbox, Outcome, RetryRows, RowOutcome, RunInfo,
-    RunListing, Summary,
+    EngineOptions, ImportError, ImportEvent, MAX_JOBS, MatchedBy, OrgCounts, Outbox, Outcome,
+    PlannedOrg, RetryRows, RowOutcome, RunInfo, RunListing, Summary, UserKey, WaitReason,
+    can_succeed_again,
 };
 
-use crate::import::journal::{self, JournalError};
-use crate::import::{self, ImportError, Journal, Retry};
+use crate::import::journal;
+use crate::import::{self, Journal, Retry};
 use crate::zendesk::Client;
 
 /// Why a run could not be opened, started or finished.

@@ -6,7 +6,10 @@ use std::path::{Path, PathBuf};
 
 pub use crate::error::SheetError;
 pub use crate::sheet::formats::ZeroPadded;
-pub use crate::sheet::{HeaderChoice, Row, SheetInfo, Table, TableLayout, Workbook};
+pub use crate::sheet::header::column_letter;
+pub use crate::sheet::{
+    Cell, Format, HeaderChoice, Row, SheetInfo, SheetKind, Table, TableLayout, Visibility, Workbook,
+};
 
 use crate::import::RunListing;
 
@@ -66,7 +69,6 @@ pub fn load(
     mut progress: impl FnMut(Progress),
     stop: impl Fn() -> bool,
 ) -> Result<Option<Table>, SheetError> {
-    let mut rows = Vec::new();
     // A text file is read as it streams: how far is its bytes read of its size.
     let bytes = workbook.read_progress();
     let percent = move || {
@@ -76,9 +78,8 @@ pub fn load(
             .map(|p| u8::try_from((p.read().min(p.total) * 100) / p.total).unwrap_or(100))
     };
     let every = every.max(1);
-    let result = workbook.read_table(sheet, header, |_, row| {
-        rows.push(row);
-        let n = rows.len() as u64;
+    let result = workbook.load_table_with(sheet, header, |rows| {
+        let n = rows as u64;
         if n % every == 0 {
             progress(Progress {
                 rows: n,
@@ -94,12 +95,8 @@ pub fn load(
     if stop() {
         return Ok(None);
     }
-    let (layout, blank_rows) = result?;
-    Ok(Some(Table {
-        layout,
-        rows,
-        blank_rows,
-    }))
+    let (table, stopped) = result?;
+    Ok((!stopped).then_some(table))
 }
 
 /// Excel sheets read their first rows once more with their number formats: this many.
@@ -223,7 +220,7 @@ mod tests {
         )
         .unwrap()
         .unwrap();
-        assert_eq!(table.rows.len(), 250);
+        assert_eq!(table.len(), 250);
         assert_eq!(seen.iter().map(|p| p.rows).collect::<Vec<_>>(), [100, 200]);
         assert!(seen.iter().all(|p| p.percent.is_some_and(|n| n <= 100)));
         let mut wb = Workbook::open(&path).unwrap();

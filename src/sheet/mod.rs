@@ -3,7 +3,8 @@
 //! A [`Workbook`] lists its sheets and streams a sheet's rows; [`Workbook::read_table`]
 //! finds the header row and hands over each data row with its spreadsheet row number, so a
 //! million-row file never has to sit in memory (a CSV file is decoded as it is read, never
-//! held). [`Workbook::load_table`] keeps the rows for front ends that browse them.
+//! held). [`Workbook::load_table`] keeps the rows for front ends that browse them, compactly
+//! ([`Table`]).
 
 mod cell;
 pub mod formats;
@@ -11,6 +12,7 @@ mod guard;
 pub mod header;
 pub mod limits;
 mod reader;
+mod table;
 mod text;
 
 use std::fmt;
@@ -22,11 +24,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use calamine::{Reader, Sheets};
-use chrono::{NaiveDateTime, Timelike};
+use chrono::NaiveDateTime;
 
 use crate::error::SheetError;
 pub use limits::Limits;
 pub use reader::RawRows;
+pub use table::{CellRef, ColumnFull, RowRef, Table};
 pub use text::{DelimitedText, TextNote};
 
 /// One cell as the worksheet typed it.
@@ -52,11 +55,7 @@ pub enum Cell {
 impl Cell {
     /// Empty, or text that is only whitespace (NBSP included).
     pub fn is_blank(&self) -> bool {
-        match self {
-            Cell::Empty => true,
-            Cell::Text(t) => t.trim().is_empty(),
-            _ => false,
-        }
+        self.as_ref().is_blank()
     }
 
     /// The cell as a person reads it: `12345.0` as `12345`, dates as `YYYY-MM-DD`.
@@ -67,42 +66,8 @@ impl Cell {
 
 impl fmt::Display for Cell {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Cell::Empty => Ok(()),
-            Cell::Text(t) => f.write_str(t),
-            Cell::Int(i) => write!(f, "{i}"),
-            Cell::Float(x) if x.fract() == 0.0 && x.abs() < 1e21 => write!(f, "{x:.0}"),
-            Cell::Float(x) => write!(f, "{x}"),
-            Cell::Bool(b) => write!(f, "{b}"),
-            Cell::DateTime(dt) if dt.time() == chrono::NaiveTime::MIN => {
-                write!(f, "{}", dt.format("%Y-%m-%d"))
-            }
-            Cell::DateTime(dt) if dt.nanosecond() == 0 => {
-                write!(f, "{}", dt.format("%Y-%m-%d %H:%M:%S"))
-            }
-            Cell::DateTime(dt) => write!(f, "{}", dt.format("%Y-%m-%d %H:%M:%S%.3f")),
-            Cell::Duration(days) => write_duration(f, *days),
-            Cell::Error(e) => f.write_str(e),
-        }
+        self.as_ref().fmt(f)
     }
-}
-
-fn write_duration(f: &mut fmt::Formatter<'_>, days: f64) -> fmt::Result {
-    // Rounded to whole seconds; saturating casts are fine for any duration a sheet holds.
-    #[expect(
-        clippy::cast_possible_truncation,
-        reason = "seconds of a sheet duration"
-    )]
-    let secs = (days * 86_400.0).round() as i64;
-    let sign = if secs < 0 { "-" } else { "" };
-    let secs = secs.abs();
-    write!(
-        f,
-        "{sign}{:02}:{:02}:{:02}",
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60
-    )
 }
 
 /// A row with the spreadsheet's own 1-based row number.
@@ -205,37 +170,6 @@ pub struct TableLayout {
     /// Column of the first header (0-based, 0 = A).
     pub first_column: u32,
     pub headers: Vec<String>,
-}
-
-/// A sheet's table held in memory.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Table {
-    pub layout: TableLayout,
-    pub rows: Vec<Row>,
-    /// Blank rows below the header that were passed over.
-    pub blank_rows: usize,
-}
-
-impl Table {
-    /// The data row with this spreadsheet row number (rows are kept in sheet order).
-    pub fn row(&self, number: u32) -> Option<&Row> {
-        let at = self.rows.binary_search_by_key(&number, |r| r.number).ok()?;
-        self.rows.get(at)
-    }
-
-    /// Up to `n` non-blank values of column `col`, for samples.
-    pub fn samples(&self, col: usize, n: usize) -> Vec<String> {
-        self.rows
-            .iter()
-            .filter_map(|r| {
-                r.cells
-                    .get(col)
-                    .filter(|c| !c.is_blank())
-                    .map(Cell::display)
-            })
-            .take(n)
-            .collect()
-    }
 }
 
 /// An open spreadsheet or delimited text file.
@@ -572,16 +506,47 @@ impl Workbook {
 
     /// Reads the whole table into memory.
     pub fn load_table(&mut self, sheet: usize, header: HeaderChoice) -> Result<Table, SheetError> {
-        let mut data = Vec::new();
-        let (layout, blank_rows) = self.read_table(sheet, header, |_, row| {
-            data.push(row);
-            ControlFlow::Continue(())
+        self.load_table_with(sheet, header, |_| ControlFlow::Continue(()))
+            .map(|(table, _)| table)
+    }
+
+    /// [`Workbook::load_table`], calling `after_row` with the rows kept so far after each
+    /// one; it can stop the load (`ControlFlow::Break`), which then answers the rows read
+    /// so far and `true`.
+    pub fn load_table_with(
+        &mut self,
+        sheet: usize,
+        header: HeaderChoice,
+        mut after_row: impl FnMut(usize) -> ControlFlow<()>,
+    ) -> Result<(Table, bool), SheetError> {
+        let mut table: Option<Table> = None;
+        let mut full = None;
+        let mut stopped = false;
+        let (layout, blank_rows) = self.read_table(sheet, header, |layout, row| {
+            let table = table.get_or_insert_with(|| Table::new(layout.clone(), 0));
+            if let Err(e) = table.push(row.number, row.cells.iter().map(Cell::as_ref)) {
+                full = Some(e);
+                return ControlFlow::Break(());
+            }
+            let next = after_row(table.len());
+            stopped = next.is_break();
+            next
         })?;
-        Ok(Table {
-            layout,
-            rows: data,
-            blank_rows,
-        })
+        if let Some(ColumnFull { column }) = full {
+            let header = layout.headers.get(column).map_or("", String::as_str);
+            return Err(self.sheet_error(
+                &layout.sheet,
+                &format!(
+                    "column {} ('{header}') holds more than 4 GiB of text: too much to hold \
+                     in memory; `zdimport validate` and `import` stream the sheet instead",
+                    header::column_letter(layout.first_column as usize + column)
+                ),
+            ));
+        }
+        let mut table = table.unwrap_or_else(|| Table::new(layout, 0));
+        table.blank_rows = blank_rows;
+        table.shrink_to_fit();
+        Ok((table, stopped))
     }
 
     fn sheet_error(&self, sheet: &str, reason: &str) -> SheetError {

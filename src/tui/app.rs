@@ -15,14 +15,11 @@ use super::screens::preview::{PreviewOutcome, PreviewState};
 use super::screens::results::{ResultsOutcome, ResultsState};
 use super::screens::run::{RunOutcome, RunState, RunStatus};
 use super::screens::sheet::{SheetOutcome, SheetState};
-use crate::import::{ImportEvent, Outcome, RowOutcome, Summary};
-use crate::mapping::{Mapping, auto_match};
-use crate::payload::{self, Mode};
-use crate::pipeline::Report;
-use crate::profile::Profile;
-use crate::session::check;
+use crate::session::check::{self, Mapping, Mode, Report, auto_match};
+use crate::session::profiles::Profile;
+use crate::session::run::{ImportEvent, Outcome, RowOutcome, Summary};
 use crate::session::source::ZeroPadded;
-use crate::sheet::{HeaderChoice, Row, SheetInfo, Table};
+use crate::session::source::{HeaderChoice, Row, SheetInfo, Table};
 
 /// Share of a saved profile's columns a sheet must have for the profile to be offered.
 const OFFER_FIT: f64 = 0.8;
@@ -42,6 +39,20 @@ pub enum Screen {
 }
 
 impl Screen {
+    /// An answer only the screen showing cares about: each screen keeps what is its own and
+    /// drops the rest (an answer for a screen left since).
+    fn on_event(&mut self, event: AppEvent) {
+        match self {
+            Screen::Open(state) => state.on_event(event),
+            Screen::Sheet(state) => state.on_event(event),
+            Screen::Connect(state) => state.on_event(event),
+            Screen::Plan(state) => state.on_event(event),
+            Screen::Run(state) => state.on_event(event),
+            Screen::Results(state) => state.on_event(event),
+            Screen::Map(_) | Screen::Check(_) | Screen::Preview(_) => {}
+        }
+    }
+
     /// Position in the step bar.
     pub fn step(&self) -> usize {
         match self {
@@ -136,12 +147,12 @@ pub enum Command {
     CheckAccount {
         table: Arc<Table>,
         mapping: Mapping,
-        options: payload::Options,
+        options: check::Options,
     },
     /// Looks the users up: what each row will do.
     BuildPlan {
         account: Arc<check::Checked>,
-        options: crate::plan::PlanOptions,
+        options: crate::session::check::PlanOptions,
     },
     /// Builds the outbox, writes the journal and runs the engine.
     StartImport(Box<NewRun>),
@@ -149,7 +160,7 @@ pub enum Command {
     RetryImport {
         run_dir: PathBuf,
         concurrency: u32,
-        rows: crate::import::RetryRows,
+        rows: crate::session::run::RetryRows,
     },
     /// Opens the file again and reads the same sheet and header row (retry from the
     /// corrected sheet).
@@ -176,7 +187,7 @@ pub enum Command {
     Check {
         table: Arc<Table>,
         mapping: Mapping,
-        options: payload::Options,
+        options: check::Options,
     },
     Quit,
 }
@@ -216,7 +227,7 @@ pub enum AppEvent {
     Connected(Result<Account, String>),
     /// The account's checks: the fields, the report made with them, what the plan costs.
     AccountChecked(Result<(AccountCheck, Arc<check::Checked>), String>),
-    Planned(Result<crate::plan::Plan, String>),
+    Planned(Result<crate::session::check::Plan, String>),
     /// The run's journal is written and the engine starts.
     ImportStarted {
         run_id: String,
@@ -252,15 +263,15 @@ pub enum AppEvent {
 pub struct NewRun {
     pub table: Arc<Table>,
     pub mapping: Mapping,
-    pub options: payload::Options,
+    pub options: check::Options,
     pub report: Arc<Report>,
     /// The account's fields (values converted for them) and plan, when made.
     pub account: Option<Arc<check::Checked>>,
-    pub plan: Option<Arc<crate::plan::Plan>>,
+    pub plan: Option<Arc<crate::session::check::Plan>>,
     pub skip_unchanged: bool,
     /// Users whose organization the account lacks, when the lookups were skipped (a plan
     /// made says it for each row).
-    pub missing_orgs: crate::plan::MissingOrgs,
+    pub missing_orgs: crate::session::check::MissingOrgs,
     pub concurrency: u32,
     /// The sheet's file and the profile: for the run's record.
     pub file: String,
@@ -278,7 +289,7 @@ pub struct Session {
     pub mode: Mode,
     pub skip_verify_email: bool,
     /// The country phones without `+` are read in (profile or Connect).
-    pub phone_region: Option<crate::payload::PhoneRegion>,
+    pub phone_region: Option<crate::session::check::PhoneRegion>,
     pub report: Option<Arc<Report>>,
     /// The profile given on the command line: used instead of automatic matching.
     pub profile: Option<Profile>,
@@ -295,10 +306,10 @@ pub struct Session {
     /// The account's checks, once connected.
     pub account: Option<Arc<check::Checked>>,
     /// The plan the operator goes on with (none: imported as checked).
-    pub plan: Option<Arc<crate::plan::Plan>>,
+    pub plan: Option<Arc<crate::session::check::Plan>>,
     pub skip_unchanged: bool,
     /// The Plan screen's choice for organizations the account lacks.
-    pub missing_orgs: crate::plan::MissingOrgs,
+    pub missing_orgs: crate::session::check::MissingOrgs,
     /// The Connect screen of an earlier import in this session (signed in), for the next one.
     pub connect: Option<Box<ConnectState>>,
     /// The run to resume once Connect has signed in to its account.
@@ -306,7 +317,7 @@ pub struct Session {
     /// Retry from the corrected sheet: the sheet rows to keep when it is read again.
     pub retry_rows: Option<std::collections::HashSet<u32>>,
     /// What the import does with rows that have an error (the Check screen's `i`).
-    pub invalid: payload::InvalidPolicy,
+    pub invalid: check::InvalidPolicy,
     /// Columns of the loaded table whose leading zeros only Excel's number format shows.
     pub zero_padded: Vec<ZeroPadded>,
     /// Results were asked for before the run's outcomes were read: shown when they are.
@@ -324,8 +335,8 @@ impl Session {
         }
     }
 
-    fn options(&self) -> payload::Options {
-        payload::Options {
+    fn options(&self) -> check::Options {
+        check::Options {
             mode: self.mode,
             skip_verify_email: self.skip_verify_email,
             phone_region: self.phone_region,
@@ -481,10 +492,10 @@ impl App {
             }
             (Overlay::ConfirmImport(_), Action::Yes) => self.start_import(),
             (Overlay::ConfirmRetry(q), Action::Yes) if q.retryable => {
-                self.retry(crate::import::RetryRows::Retryable)
+                self.retry(crate::session::run::RetryRows::Retryable)
             }
             (Overlay::ConfirmRetry(_), Action::RetryAll) => {
-                self.retry(crate::import::RetryRows::AllFailed)
+                self.retry(crate::session::run::RetryRows::AllFailed)
             }
             (Overlay::ConfirmRetry(q), Action::RetryCorrected) if !q.refused.is_empty() => {
                 self.retry_from_sheet(q.refused)
@@ -646,13 +657,13 @@ impl App {
                 make_primary,
             } => {
                 let account = self.session.account.clone()?;
-                let options = crate::plan::PlanOptions {
+                let options = crate::session::check::PlanOptions {
                     mode: self.session.mode,
                     existing,
                     tags,
                     missing_orgs,
                     make_primary,
-                    ..crate::plan::PlanOptions::default()
+                    ..crate::session::check::PlanOptions::default()
                 };
                 Some(Command::BuildPlan { account, options })
             }
@@ -948,7 +959,7 @@ impl App {
             .iter()
             .filter(|o| o.outcome == Outcome::Failed);
         let (passing, refused): (Vec<&RowOutcome>, Vec<&RowOutcome>) =
-            failed.partition(|o| crate::import::can_succeed_again(o));
+            failed.partition(|o| crate::session::run::can_succeed_again(o));
         let mut text = format!(
             "Retry run {} as a new run to {}:\nsend again {} rows: {unknown} unknown (looked up \
              first, so none is sent twice) and {} failed for a passing reason (rate limit, \
@@ -994,7 +1005,7 @@ impl App {
     }
 
     /// Sends the run's `rows` again as a new run.
-    fn retry(&mut self, rows: crate::import::RetryRows) -> Option<Command> {
+    fn retry(&mut self, rows: crate::session::run::RetryRows) -> Option<Command> {
         let run_dir = self.session.run_dir.clone()?;
         self.push(Screen::Run(RunState::new(std::time::Instant::now())));
         Some(Command::RetryImport {
@@ -1055,8 +1066,8 @@ impl App {
     fn ask_to_import(&mut self) -> Option<Command> {
         // Organizations have no bulk upsert: only the plan knows which go to update_many.
         if self.session.plan.is_none()
-            && self.session.mapping.object == crate::mapping::Object::Organizations
-            && self.session.mode != crate::payload::Mode::Create
+            && self.session.mapping.object == crate::session::check::Object::Organizations
+            && self.session.mode != crate::session::check::Mode::Create
         {
             self.overlay = Some(Overlay::Error(
                 super::strings::ORGANIZATIONS_NEED_PLAN.into(),
@@ -1082,7 +1093,7 @@ impl App {
                 let routed = plan.route(self.session.skip_unchanged, self.session.options().jobs);
                 let users: usize = routed.requests.iter().map(|r| r.rows.len()).sum();
                 let skipped = routed.skipped.len() as u64 + report.errors;
-                if plan.object == crate::mapping::Object::Organizations {
+                if plan.object == crate::session::check::Object::Organizations {
                     endpoints = organization_endpoints(&routed.requests);
                 }
                 (users as u64, routed.requests.len(), skipped)
@@ -1094,8 +1105,8 @@ impl App {
             ),
         };
         let records = match self.session.mapping.object {
-            crate::mapping::Object::Users => "users",
-            crate::mapping::Object::Organizations => "organizations",
+            crate::session::check::Object::Users => "users",
+            crate::session::check::Object::Organizations => "organizations",
         };
         self.overlay = Some(Overlay::ConfirmImport(format!(
             "Send {users} {records} in {requests} requests to {account}?\n{endpoints} ({} mode), \
@@ -1211,128 +1222,26 @@ impl App {
     }
 
     /// Takes in the answer of background work.
+    /// An answer from the background: what changes the session or moves between screens is
+    /// handled here, one line each; the rest goes to the screen showing, which keeps or drops it.
     pub fn handle(&mut self, event: AppEvent) -> Option<Command> {
         match event {
-            AppEvent::DirListed { dir, entries } => {
-                self.screen = Screen::Open(OpenState::new(dir, entries));
-                None
-            }
+            AppEvent::DirListed { dir, entries } => self.dir_listed(dir, entries),
             AppEvent::Opened {
                 path,
                 sheets,
                 selected,
                 notes,
-            } => {
-                self.session.path = Some(path);
-                let mut state = SheetState::new(sheets, selected);
-                state.loading = true;
-                state.notes = notes;
-                self.screen = Screen::Sheet(state);
-                Some(Command::PreviewSheet(selected))
-            }
-            AppEvent::Previewed {
-                sheet,
-                rows,
-                header_row,
-            } => {
-                if let Screen::Sheet(state) = &mut self.screen
-                    && state.selected() == sheet
-                {
-                    state.show_preview(rows, header_row);
-                }
-                None
-            }
-            AppEvent::Progress { rows, percent } => {
-                match &mut self.screen {
-                    Screen::Open(OpenState {
-                        loading: Some(l), ..
-                    }) => l.rows = rows,
-                    Screen::Sheet(state) if state.reading.is_some() => {
-                        state.reading = Some(rows);
-                        state.reading_percent = percent;
-                    }
-                    _ => {}
-                }
-                None
-            }
+            } => self.opened(path, sheets, selected, notes),
             AppEvent::TableLoaded(table, padded) => self.table_loaded(table, padded),
-            AppEvent::ProfilesListed(profiles) => {
-                self.offer_profile(&profiles);
-                if let Screen::Map(state) = &mut self.screen {
-                    state.saved = profiles;
-                }
-                None
-            }
-            AppEvent::ProfileSaved(result) => {
-                if result.is_ok() {
-                    self.session.unsaved = false;
-                }
-                if let Screen::Map(state) = &mut self.screen {
-                    state.notice = Some(match result {
-                        Ok((name, path)) => {
-                            state.profile_name = Some(name);
-                            Notice::Info(format!("Saved profile ({})", path.display()))
-                        }
-                        Err(e) => Notice::Error(e),
-                    });
-                }
-                Some(Command::ListProfiles)
-            }
-            AppEvent::Connected(answer) => {
-                if let Screen::Connect(state) = &mut self.screen {
-                    state.connection = match answer {
-                        Ok(account) => Connection::Connected(account),
-                        Err(e) => Connection::Failed(e),
-                    };
-                }
-                None
-            }
-            AppEvent::Tick(now) => {
-                if let Screen::Run(state) = &mut self.screen
-                    && state.is_active()
-                {
-                    state.now = now;
-                }
-                None
-            }
-            AppEvent::AccountChecked(answer) => {
-                match answer {
-                    Ok((check, account)) => {
-                        self.session.report = Some(Arc::clone(&account.report));
-                        self.session.account = Some(account);
-                        if let Screen::Plan(state) = &mut self.screen {
-                            state.checked(check);
-                        }
-                    }
-                    Err(e) => {
-                        if let Screen::Plan(state) = &mut self.screen {
-                            state.stage = Stage::Failed(e);
-                        }
-                    }
-                }
-                None
-            }
-            AppEvent::Planned(answer) => {
-                if let Screen::Plan(state) = &mut self.screen {
-                    match answer {
-                        Ok(plan) => state.planned(Arc::new(plan)),
-                        Err(e) => state.stage = Stage::Failed(e),
-                    }
-                }
-                None
-            }
+            AppEvent::ProfilesListed(profiles) => self.profiles_listed(profiles),
+            AppEvent::ProfileSaved(result) => self.profile_saved(result),
+            AppEvent::AccountChecked(answer) => self.account_checked(answer),
             AppEvent::ImportStarted {
                 run_id,
                 run_dir,
                 account,
-            } => {
-                self.session.run_dir = Some(run_dir);
-                if let Screen::Run(state) = &mut self.screen {
-                    state.run_id = run_id;
-                    state.account = account;
-                }
-                None
-            }
+            } => self.import_started(run_id, run_dir, account),
             AppEvent::ResumeNeedsSignIn {
                 run_dir,
                 account,
@@ -1341,68 +1250,137 @@ impl App {
                 self.resume_sign_in(run_dir, &account, &reason);
                 None
             }
-            AppEvent::Import(event) => {
-                if let Screen::Run(state) = &mut self.screen {
-                    state.event(event);
-                }
-                None
-            }
-            AppEvent::ImportEnded(ended) => {
-                match ended {
-                    Ok((_, outcomes)) => {
-                        self.session.outcomes = Some(Arc::new(outcomes));
-                        if std::mem::take(&mut self.session.results_wanted)
-                            && matches!(self.screen, Screen::Run(_))
-                        {
-                            self.open_results();
-                        }
-                    }
-                    Err(e) => {
-                        if let Screen::Run(state) = &mut self.screen {
-                            state.status = RunStatus::Failed(e);
-                        }
-                    }
-                }
-                None
-            }
-            AppEvent::SentUser { index, body } => {
-                if let Screen::Results(state) = &mut self.screen
-                    && state.detail.as_ref().is_some_and(|(i, _)| *i == index)
-                {
-                    // An answer for a detail closed since is dropped.
-                    let body = body.unwrap_or_else(|e| format!("(cannot read the plan: {e})"));
-                    state.detail = Some((index, body));
-                }
-                None
-            }
-            AppEvent::Exported(result) => {
-                if let Screen::Results(state) = &mut self.screen {
-                    state.notice = Some(match result {
-                        Ok(path) => format!("Exported to {}", path.display()),
-                        Err(e) => e,
-                    });
-                }
-                None
-            }
-            AppEvent::Checked(report) => {
-                let report = Arc::new(report);
-                self.session.report = Some(Arc::clone(&report));
-                // Checked again offline (a new mapping or policy): the account's check and
-                // the plan made from it no longer say what is sent.
-                self.session.account = None;
-                self.session.plan = None;
-                if let Screen::Check(state) = &mut self.screen {
-                    state.cautions = self.session.cautions();
-                    state.show(report);
-                }
-                None
-            }
+            AppEvent::ImportEnded(ended) => self.import_ended(ended),
+            AppEvent::Checked(report) => self.checked(report),
             AppEvent::Failed(message) => {
                 self.overlay = Some(Overlay::Error(message));
                 self.stop_loading()
             }
             AppEvent::Cancelled => self.stop_loading(),
+            event => {
+                self.screen.on_event(event);
+                None
+            }
         }
+    }
+
+    fn dir_listed(
+        &mut self,
+        dir: PathBuf,
+        entries: Vec<super::screens::open::Entry>,
+    ) -> Option<Command> {
+        self.screen = Screen::Open(OpenState::new(dir, entries));
+        None
+    }
+
+    fn opened(
+        &mut self,
+        path: PathBuf,
+        sheets: Vec<SheetInfo>,
+        selected: usize,
+        notes: Vec<String>,
+    ) -> Option<Command> {
+        self.session.path = Some(path);
+        let mut state = SheetState::new(sheets, selected);
+        state.loading = true;
+        state.notes = notes;
+        self.screen = Screen::Sheet(state);
+        Some(Command::PreviewSheet(selected))
+    }
+
+    fn profiles_listed(&mut self, profiles: Vec<Profile>) -> Option<Command> {
+        self.offer_profile(&profiles);
+        if let Screen::Map(state) = &mut self.screen {
+            state.saved = profiles;
+        }
+        None
+    }
+
+    fn profile_saved(&mut self, result: Result<(String, PathBuf), String>) -> Option<Command> {
+        if result.is_ok() {
+            self.session.unsaved = false;
+        }
+        if let Screen::Map(state) = &mut self.screen {
+            state.notice = Some(match result {
+                Ok((name, path)) => {
+                    state.profile_name = Some(name);
+                    Notice::Info(format!("Saved profile ({})", path.display()))
+                }
+                Err(e) => Notice::Error(e),
+            });
+        }
+        Some(Command::ListProfiles)
+    }
+
+    fn account_checked(
+        &mut self,
+        answer: Result<(AccountCheck, Arc<check::Checked>), String>,
+    ) -> Option<Command> {
+        match answer {
+            Ok((check, account)) => {
+                self.session.report = Some(Arc::clone(&account.report));
+                self.session.account = Some(account);
+                if let Screen::Plan(state) = &mut self.screen {
+                    state.checked(check);
+                }
+            }
+            Err(e) => {
+                if let Screen::Plan(state) = &mut self.screen {
+                    state.stage = Stage::Failed(e);
+                }
+            }
+        }
+        None
+    }
+
+    fn import_started(
+        &mut self,
+        run_id: String,
+        run_dir: PathBuf,
+        account: String,
+    ) -> Option<Command> {
+        self.session.run_dir = Some(run_dir);
+        if let Screen::Run(state) = &mut self.screen {
+            state.run_id = run_id;
+            state.account = account;
+        }
+        None
+    }
+
+    fn import_ended(
+        &mut self,
+        ended: Result<(Summary, Vec<RowOutcome>), String>,
+    ) -> Option<Command> {
+        match ended {
+            Ok((_, outcomes)) => {
+                self.session.outcomes = Some(Arc::new(outcomes));
+                if std::mem::take(&mut self.session.results_wanted)
+                    && matches!(self.screen, Screen::Run(_))
+                {
+                    self.open_results();
+                }
+            }
+            Err(e) => {
+                if let Screen::Run(state) = &mut self.screen {
+                    state.status = RunStatus::Failed(e);
+                }
+            }
+        }
+        None
+    }
+
+    fn checked(&mut self, report: Report) -> Option<Command> {
+        let report = Arc::new(report);
+        self.session.report = Some(Arc::clone(&report));
+        // Checked again offline (a new mapping or policy): the account's check and the plan
+        // made from it no longer say what is sent.
+        self.session.account = None;
+        self.session.plan = None;
+        if let Screen::Check(state) = &mut self.screen {
+            state.cautions = self.session.cautions();
+            state.show(report);
+        }
+        None
     }
 
     fn stop_loading(&mut self) -> Option<Command> {
@@ -1425,7 +1403,7 @@ impl App {
         if let Some(rows) = self.session.retry_rows.take() {
             return self.reloaded_for_retry(table, &rows);
         }
-        if table.rows.is_empty() {
+        if table.is_empty() {
             // A header with nothing under it: there is nothing to map or send.
             if let Screen::Sheet(state) = &mut self.screen {
                 state.reading = None;
@@ -1463,9 +1441,9 @@ impl App {
         mut table: Table,
         rows: &std::collections::HashSet<u32>,
     ) -> Option<Command> {
-        table.rows.retain(|r| rows.contains(&r.number));
+        table.retain(|number| rows.contains(&number));
         table.blank_rows = 0;
-        let kept = table.rows.len();
+        let kept = table.len();
         if kept == 0 {
             if let Screen::Results(state) = &mut self.screen {
                 state.notice = None;
@@ -1530,7 +1508,7 @@ impl App {
 }
 
 /// `POST …/create_many (1), PUT …/update_many (1)`: where a plan's organization requests go.
-fn organization_endpoints(requests: &[crate::payload::Request]) -> String {
+fn organization_endpoints(requests: &[crate::session::check::Request]) -> String {
     let mut seen: Vec<(&str, &str, usize)> = Vec::new();
     for r in requests {
         match seen.iter_mut().find(|(_, p, _)| *p == r.path) {
@@ -1548,7 +1526,7 @@ fn organization_endpoints(requests: &[crate::payload::Request]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sheet::{Cell, TableLayout};
+    use crate::session::source::{Cell, TableLayout};
 
     fn table() -> Table {
         let headers: Vec<String> = ["Full Name", "E-mail", "Plan"].map(str::to_owned).to_vec();
@@ -1566,16 +1544,13 @@ mod tests {
                 ],
             })
             .collect();
-        Table {
-            layout: TableLayout {
-                sheet: "Customers".into(),
-                header_row: 3,
-                first_column: 0,
-                headers,
-            },
-            rows,
-            blank_rows: 0,
-        }
+        let layout = TableLayout {
+            sheet: "Customers".into(),
+            header_row: 3,
+            first_column: 0,
+            headers,
+        };
+        Table::from_rows(layout, rows, 0)
     }
 
     fn profile() -> Profile {
@@ -1771,12 +1746,36 @@ mod tests {
     }
 
     #[test]
+    fn answers_for_a_screen_left_since_are_dropped_by_the_screen_showing() {
+        let (mut app, _) = mapped_app();
+        let before = format!("{:?}", app.screen);
+        for event in [
+            AppEvent::Connected(Err("refused".into())),
+            AppEvent::Planned(Err("late".into())),
+            AppEvent::Tick(std::time::Instant::now()),
+            AppEvent::Exported(Ok("/tmp/x.csv".into())),
+            AppEvent::Progress {
+                rows: 5,
+                percent: None,
+            },
+        ] {
+            assert_eq!(app.handle(event), None);
+        }
+        assert_eq!(format!("{:?}", app.screen), before, "Map is as it was");
+        assert!(app.overlay.is_none());
+    }
+
+    #[test]
     fn results_asked_for_before_the_outcomes_are_read_open_when_they_arrive() {
         let mut app = finished_app();
         app.session.outcomes = None;
         assert_eq!(app.update(Action::Next), None);
         assert_eq!(app.screen.step(), 7, "still on Run: nothing to show yet");
-        let row = RowOutcome::new(2, Outcome::NotSent, &crate::import::UserKey::default());
+        let row = RowOutcome::new(
+            2,
+            Outcome::NotSent,
+            &crate::session::run::UserKey::default(),
+        );
         app.handle(AppEvent::ImportEnded(Ok((Summary::default(), vec![row]))));
         let Screen::Results(results) = &app.screen else {
             panic!("results open once the outcomes arrive")
@@ -1903,7 +1902,11 @@ mod tests {
     }
 
     fn failed_row(row: u32, code: &str) -> RowOutcome {
-        let mut o = RowOutcome::new(row, Outcome::Failed, &crate::import::UserKey::default());
+        let mut o = RowOutcome::new(
+            row,
+            Outcome::Failed,
+            &crate::session::run::UserKey::default(),
+        );
         o.error = Some(code.into());
         o
     }
@@ -1916,7 +1919,11 @@ mod tests {
         app.session.outcomes = Some(Arc::new(vec![
             failed_row(5, "DuplicateValue"),
             failed_row(6, "HTTP503"),
-            RowOutcome::new(7, Outcome::Unknown, &crate::import::UserKey::default()),
+            RowOutcome::new(
+                7,
+                Outcome::Unknown,
+                &crate::session::run::UserKey::default(),
+            ),
             failed_row(9, "RecordInvalid"),
         ]));
         app.update(Action::Next);
@@ -1951,7 +1958,7 @@ mod tests {
         else {
             panic!("check")
         };
-        let rows: Vec<u32> = table.rows.iter().map(|r| r.number).collect();
+        let rows = table.numbers().to_vec();
         assert_eq!(rows, vec![5, 9]);
         assert_eq!(app.screen.step(), 3);
         assert_eq!(app.session.mapping.mapped().count(), 2);
@@ -1965,7 +1972,7 @@ mod tests {
         assert!(matches!(
             again.update(Action::Yes),
             Some(Command::RetryImport {
-                rows: crate::import::RetryRows::Retryable,
+                rows: crate::session::run::RetryRows::Retryable,
                 ..
             })
         ));
@@ -1976,7 +1983,11 @@ mod tests {
         let mut app = finished_app();
         app.session.outcomes = Some(Arc::new(vec![
             failed_row(5, "DuplicateValue"),
-            RowOutcome::new(7, Outcome::Created, &crate::import::UserKey::default()),
+            RowOutcome::new(
+                7,
+                Outcome::Created,
+                &crate::session::run::UserKey::default(),
+            ),
         ]));
         app.update(Action::Next);
         app.update(Action::Filter);
@@ -2001,7 +2012,7 @@ mod tests {
         app.session.path = Some("/data/empty.xlsx".into());
         app.screen = Screen::Sheet(SheetState::new(Vec::new(), 0));
         let mut empty = table();
-        empty.rows.clear();
+        empty.retain(|_| false);
         assert_eq!(app.handle(AppEvent::TableLoaded(empty, Vec::new())), None);
         assert_eq!(app.screen.step(), 1, "still on Sheet");
         let Some(Overlay::Error(message)) = &app.overlay else {
@@ -2022,7 +2033,7 @@ mod tests {
             .mapping
             .columns
             .iter_mut()
-            .find(|c| c.target == Some(crate::mapping::Target::Name))
+            .find(|c| c.target == Some(crate::session::check::Target::Name))
         {
             c.target = None;
         }
@@ -2058,7 +2069,7 @@ mod tests {
             .headers
             .iter()
             .position(|h| {
-                crate::mapping::auto_match(std::slice::from_ref(h)).columns[0]
+                crate::session::check::auto_match(std::slice::from_ref(h)).columns[0]
                     .target
                     .is_some()
             })

@@ -43,7 +43,7 @@ const PREVIEW_ROWS: usize = 60;
 /// Runs the TUI until the operator quits; the terminal is restored on every path.
 pub fn run(
     file: Option<PathBuf>,
-    profile: Option<crate::profile::Profile>,
+    profile: Option<crate::session::profiles::Profile>,
     sandbox: Option<Option<PathBuf>>,
 ) -> std::io::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -80,7 +80,7 @@ struct Worker {
     /// The current request of each lane, its answers the only ones that land.
     lanes: lanes::Lanes,
     /// The signed-in client, once the connection test passed.
-    client: Arc<Mutex<Option<Arc<crate::zendesk::Client>>>>,
+    client: Arc<Mutex<Option<Arc<crate::session::account::Client>>>>,
     /// Environment seen by sign-in when the session runs on the sandbox.
     sandbox_env: Option<Arc<Vec<(String, String)>>>,
     /// The running import's pause and cancel.
@@ -120,8 +120,8 @@ impl Worker {
 async fn event_loop(
     terminal: &mut DefaultTerminal,
     file: Option<PathBuf>,
-    profile: Option<crate::profile::Profile>,
-    sandbox: Option<&crate::sandbox::SandboxHandle>,
+    profile: Option<crate::session::profiles::Profile>,
+    sandbox: Option<&crate::session::account::SandboxHandle>,
 ) -> std::io::Result<()> {
     let (tx, mut rx) = mpsc::channel::<AppEvent>(32);
     let mut worker = Worker::default();
@@ -278,7 +278,7 @@ fn execute(command: Command, worker: &Worker, tx: &mpsc::Sender<AppEvent>) {
         Command::CancelImport => work::cancel(&worker.import),
         Command::SentUser { dir, index } => {
             tokio::task::spawn_blocking(move || {
-                let body = crate::import::journal::sent_user(&dir, index)
+                let body = crate::session::run::sent_user(&dir, index)
                     .map(|user| {
                         user.and_then(|u| serde_json::to_string_pretty(&u).ok())
                             .unwrap_or_default()
@@ -289,7 +289,7 @@ fn execute(command: Command, worker: &Worker, tx: &mpsc::Sender<AppEvent>) {
         }
         Command::Export { path, outcomes } => {
             tokio::task::spawn_blocking(move || {
-                let done = crate::import::report::write(&path, &outcomes)
+                let done = crate::session::run::write_outcomes(&path, &outcomes)
                     .map(|()| path)
                     .map_err(|e| e.to_string());
                 let _ = tx.blocking_send(AppEvent::Exported(done));
@@ -321,7 +321,7 @@ fn run_blocking(
         Command::ListProfiles => return list_profiles(),
         Command::SaveProfile(profile) => {
             return AppEvent::ProfileSaved(
-                crate::profile::save(&profile)
+                crate::session::profiles::save(&profile)
                     .map(|path| (profile.name.clone(), path))
                     .map_err(|e| e.to_string()),
             );
@@ -469,7 +469,7 @@ async fn test_connection(
     request: &screens::connect::ConnectRequest,
     worker: &Worker,
 ) -> Result<screens::connect::Account, String> {
-    use crate::zendesk::{self, ClientConfig, Credentials};
+    use crate::session::account::{self, ClientConfig, Credentials};
     use screens::connect::SignInChoice;
     let timeout = std::time::Duration::from_secs(20);
     let (client, warning) = match request.sign_in {
@@ -481,12 +481,12 @@ async fn test_connection(
                 ("ZENDESK_CLIENT_ID", Some(id)) => Some(id.clone()),
                 _ => env(k),
             };
-            zendesk::connect(Some(&request.url), None, var, timeout)
+            account::sign_in(Some(&request.url), None, var, timeout)
                 .await
                 .map_err(|e| explain(&e))?
         }
         choice => {
-            let base = zendesk::base_url(Some(&request.url), None).map_err(|e| explain(&e))?;
+            let base = account::base_url(Some(&request.url), None).map_err(|e| explain(&e))?;
             let credentials = match choice {
                 SignInChoice::ApiToken => Credentials::ApiToken {
                     email: request.email.clone(),
@@ -496,16 +496,16 @@ async fn test_connection(
             };
             let mut config = ClientConfig::new(base, credentials);
             config.timeout = timeout;
-            let warning =
-                (choice == SignInChoice::ApiToken).then(crate::zendesk::auth::legacy_token_warning);
+            let warning = (choice == SignInChoice::ApiToken)
+                .then(crate::session::account::legacy_token_warning);
             (
-                zendesk::Client::new(config).map_err(|e| explain(&e))?,
+                account::Client::new(config).map_err(|e| explain(&e))?,
                 warning,
             )
         }
     };
     let me = client.me().await.map_err(|e| explain(&e))?.value;
-    let report = crate::doctor::probe(&client).await;
+    let report = crate::session::account::probe(&client).await;
     let account = screens::connect::Account {
         url: client.base_url().to_string(),
         name: me.name.clone().unwrap_or_default(),
@@ -523,8 +523,8 @@ async fn test_connection(
 
 /// The account checks the operator must see before sending: failures, then the settings that
 /// change what rows do (`zdimport doctor` lists everything).
-fn doctor_findings(report: &crate::doctor::Report) -> Vec<String> {
-    use crate::doctor::Verdict;
+fn doctor_findings(report: &crate::session::account::DoctorReport) -> Vec<String> {
+    use crate::session::account::Verdict;
     let failed = report
         .checks
         .iter()
@@ -545,8 +545,8 @@ fn doctor_findings(report: &crate::doctor::Report) -> Vec<String> {
 }
 
 /// A connection error as the operator needs it: what to do first, Zendesk's words after.
-fn explain(error: &crate::zendesk::ZendeskError) -> String {
-    use crate::zendesk::ZendeskError;
+fn explain(error: &crate::session::account::ZendeskError) -> String {
+    use crate::session::account::ZendeskError;
     let hint = match error {
         ZendeskError::Api { status: 401, .. } => {
             "Zendesk refused the sign-in: check the email and token, or sign in again"
@@ -575,7 +575,7 @@ fn explain(error: &crate::zendesk::ZendeskError) -> String {
 /// The saved profiles that can be read; unreadable ones are left out here (`zdimport profiles`
 /// lists them with their error).
 fn list_profiles() -> AppEvent {
-    let saved = crate::profile::list().unwrap_or_default();
+    let saved = crate::session::profiles::list().unwrap_or_default();
     AppEvent::ProfilesListed(saved.into_iter().filter_map(|s| s.profile.ok()).collect())
 }
 

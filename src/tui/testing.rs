@@ -5,7 +5,7 @@ pub(crate) use super::action::Action;
 pub(crate) use super::app::{App, AppEvent, Command, Overlay, Screen};
 pub(crate) use super::screens::open::{self, Entry, EntryKind, OpenState};
 pub(crate) use super::{draw, keymap, screens, widgets};
-pub(crate) use crate::sheet::{Cell, Row, SheetInfo, SheetKind, Visibility};
+pub(crate) use crate::session::source::{Cell, Row, SheetInfo, SheetKind, Visibility};
 pub(crate) use ratatui::Terminal;
 pub(crate) use ratatui::backend::TestBackend;
 pub(crate) use std::path::PathBuf;
@@ -150,16 +150,13 @@ pub(crate) fn map_app() -> App {
             ],
         })
         .collect();
-    let table = crate::sheet::Table {
-        layout: crate::sheet::TableLayout {
-            sheet: "Customers".into(),
-            header_row: 3,
-            first_column: 0,
-            headers,
-        },
-        rows,
-        blank_rows: 0,
+    let layout = crate::session::source::TableLayout {
+        sheet: "Customers".into(),
+        header_row: 3,
+        first_column: 0,
+        headers,
     };
+    let table = crate::session::source::Table::from_rows(layout, rows, 0);
     app.handle(AppEvent::TableLoaded(table, Vec::new()));
     app.handle(AppEvent::ProfilesListed(Vec::new()));
     app
@@ -194,29 +191,32 @@ pub(crate) fn connect_app() -> App {
     app
 }
 
-pub(crate) fn outcome(row: u32, outcome: crate::import::Outcome) -> crate::import::RowOutcome {
-    let key = crate::import::UserKey {
+pub(crate) fn outcome(
+    row: u32,
+    outcome: crate::session::run::Outcome,
+) -> crate::session::run::RowOutcome {
+    let key = crate::session::run::UserKey {
         name: Some(format!("Person {row}")),
         email: Some(format!("person{row}@example.com")),
         external_id: Some(format!("{}", 10_000 + row)),
         ..Default::default()
     };
-    let mut o = crate::import::RowOutcome::new(row, outcome, &key);
+    let mut o = crate::session::run::RowOutcome::new(row, outcome, &key);
     o.index = u64::from(row);
     match outcome {
-        crate::import::Outcome::Created | crate::import::Outcome::Updated => {
+        crate::session::run::Outcome::Created | crate::session::run::Outcome::Updated => {
             o.user_id = Some(360_000_000_000 + u64::from(row));
-            o.matched_by = Some(crate::import::MatchedBy::Index);
+            o.matched_by = Some(crate::session::run::MatchedBy::Index);
         }
-        crate::import::Outcome::Failed => {
+        crate::session::run::Outcome::Failed => {
             o.error = Some("DuplicateValue".into());
             o.details = Some("Email: person7@example.com is already being used".into());
         }
-        crate::import::Outcome::Skipped => {
+        crate::session::run::Outcome::Skipped => {
             o.error = Some("E-mail: 'person3(at)example.com' is not a valid email address".into());
         }
-        crate::import::Outcome::Unknown => o.error = Some("JobKilled".into()),
-        crate::import::Outcome::NotSent => {
+        crate::session::run::Outcome::Unknown => o.error = Some("JobKilled".into()),
+        crate::session::run::Outcome::NotSent => {
             o.details = Some("not sent: resuming the run sends it".into());
         }
     }
@@ -225,7 +225,7 @@ pub(crate) fn outcome(row: u32, outcome: crate::import::Outcome) -> crate::impor
 
 /// The Run screen of a 12-row import, 5 rows finished, at a fixed clock.
 pub(crate) fn run_app() -> (App, std::time::Instant) {
-    use crate::import::{ImportEvent, Outcome, Summary};
+    use crate::session::run::{ImportEvent, Outcome, Summary};
     let mut app = connect_app();
     let t0 = std::time::Instant::now();
     app.history.push(std::mem::replace(
@@ -269,7 +269,7 @@ pub(crate) fn run_app() -> (App, std::time::Instant) {
 }
 
 pub(crate) fn results_app() -> App {
-    use crate::import::Outcome;
+    use crate::session::run::Outcome;
     results_of(vec![
         outcome(4, Outcome::Created),
         outcome(5, Outcome::Created),
@@ -282,15 +282,15 @@ pub(crate) fn results_app() -> App {
 }
 
 /// The Results of a run that ended with `outcomes`.
-pub(crate) fn results_of(outcomes: Vec<crate::import::RowOutcome>) -> App {
+pub(crate) fn results_of(outcomes: Vec<crate::session::run::RowOutcome>) -> App {
     let (mut app, _) = run_app();
     app.handle(AppEvent::ImportEnded(Ok((
-        crate::import::Summary::default(),
+        crate::session::run::Summary::default(),
         outcomes,
     ))));
-    app.handle(AppEvent::Import(crate::import::ImportEvent::Finished(
-        Box::default(),
-    )));
+    app.handle(AppEvent::Import(
+        crate::session::run::ImportEvent::Finished(Box::default()),
+    ));
     app.update(Action::Next);
     app
 }

@@ -8,13 +8,10 @@ use tokio::sync::mpsc;
 
 use super::app::{AppEvent, NewRun};
 use super::screens::plan::AccountCheck;
-use crate::import::{self, Outbox, RunInfo};
-use crate::mapping::Mapping;
-use crate::payload;
-use crate::pipeline::{self, AccountChecks};
-use crate::session::{check, run};
-use crate::sheet::Table;
-use crate::zendesk::Client;
+use crate::session::account::Client;
+use crate::session::check::{self, Mapping};
+use crate::session::run::{self, Outbox, RunInfo};
+use crate::session::source::Table;
 
 /// The slot the running import's controls live in.
 pub type ControlSlot = Arc<Mutex<Option<run::Controls>>>;
@@ -70,14 +67,9 @@ async fn start_inner(
         }
         // Imported as checked against the account: the users it kept, no row checked again.
         (None, Some(account)) => account.outbox(&table, &mapping).map_err(|e| e.to_string()),
-        (None, None) => pipeline::outbox_with(
-            &table,
-            &mapping,
-            &options,
-            &AccountChecks::default(),
-            &report,
-        )
-        .map_err(|e| e.to_string()),
+        (None, None) => {
+            check::offline_outbox(&table, &mapping, &options, &report).map_err(|e| e.to_string())
+        }
     })
     .await
     .map_err(|e| format!("building the plan: {e}"))??;
@@ -108,11 +100,11 @@ async fn start_inner(
 /// by name. The account plan resolves them itself.
 async fn resolve_organizations(
     mut plan: Outbox,
-    policy: crate::plan::MissingOrgs,
+    policy: crate::session::check::MissingOrgs,
     client: &Client,
 ) -> Result<Outbox, String> {
-    let concurrency = crate::plan::PlanOptions::default().concurrency;
-    crate::plan::orgs::resolve_import(client, &mut plan, policy, concurrency)
+    let concurrency = crate::session::check::PlanOptions::default().concurrency;
+    crate::session::check::resolve_import(client, &mut plan, policy, concurrency)
         .await
         .map_err(|e| format!("looking up the organizations: {e}"))?;
     Ok(plan)
@@ -121,7 +113,7 @@ async fn resolve_organizations(
 /// Sends the failed and unknown rows of the run in `dir` again, as a new run.
 pub async fn retry(
     dir: PathBuf,
-    rows: import::RetryRows,
+    rows: run::RetryRows,
     concurrency: u32,
     target: Target,
     tx: mpsc::Sender<AppEvent>,
@@ -133,7 +125,7 @@ pub async fn retry(
 
 async fn retry_inner(
     dir: &std::path::Path,
-    rows: import::RetryRows,
+    rows: run::RetryRows,
     concurrency: u32,
     target: &Target,
     tx: &mpsc::Sender<AppEvent>,
@@ -235,11 +227,11 @@ async fn resume_inner(
             ));
         }
         None => {
-            let signed_in = crate::zendesk::connect(
+            let signed_in = crate::session::account::sign_in(
                 Some(&info.account),
                 None,
                 |k| env(k),
-                crate::zendesk::DEFAULT_TIMEOUT,
+                crate::session::account::DEFAULT_TIMEOUT,
             )
             .await;
             match signed_in {
@@ -283,7 +275,7 @@ pub async fn check_account(
     client: &Client,
     table: Arc<Table>,
     mapping: Mapping,
-    options: payload::Options,
+    options: check::Options,
 ) -> Result<(AccountCheck, Arc<check::Checked>), String> {
     let checked = check::against_account(client, table, mapping, options)
         .await

@@ -8,9 +8,9 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Clear, Paragraph, Widget, Wrap};
 
-use crate::payload::{InvalidPolicy, Issue, Severity};
-use crate::pipeline::Report;
-use crate::sheet::Table;
+use crate::session::check::Report;
+use crate::session::check::{InvalidPolicy, Issue, Severity};
+use crate::session::source::Table;
 use crate::tui::action::Action;
 use crate::tui::strings;
 use crate::tui::widgets::cursor::Cursor;
@@ -67,6 +67,9 @@ pub struct CheckState {
     pub detail: Option<u32>,
     /// What the mapping leaves to chance for the mode (shown above the problems).
     pub cautions: Vec<String>,
+    /// What each invalid-row policy leaves out, counted once per report (not every frame:
+    /// a report may hold a million problems).
+    left_out: Option<crate::session::check::LeftOut>,
 }
 
 impl CheckState {
@@ -75,6 +78,7 @@ impl CheckState {
     }
 
     pub fn show(&mut self, report: Arc<Report>) {
+        self.left_out = Some(report.left_out());
         self.report = Some(report);
         self.refilter();
     }
@@ -144,7 +148,8 @@ impl CheckState {
             .render(counts, buf);
             return;
         };
-        render_counts(&report, counts, buf);
+        let left_out = self.left_out.unwrap_or_else(|| report.left_out());
+        render_counts(&report, left_out, counts, buf);
         self.render_list(&report, list, buf);
         if let (Some(row), Some(table)) = (self.detail, table) {
             render_detail(row, table, &report, area, buf);
@@ -234,7 +239,12 @@ impl CheckState {
     }
 }
 
-fn render_counts(report: &Report, area: Rect, buf: &mut Buffer) {
+fn render_counts(
+    report: &Report,
+    left_out: crate::session::check::LeftOut,
+    area: Rect,
+    buf: &mut Buffer,
+) {
     let dot = |colour| Span::styled(" ● ", Style::new().fg(colour));
     let sent = report.sent();
     let errors_sent = sent.saturating_sub(report.ready + report.warnings);
@@ -280,14 +290,14 @@ fn render_counts(report: &Report, area: Rect, buf: &mut Buffer) {
     Line::from(vec![
         Span::raw(format!(" {}", strings::CHECK_POLICY)),
         policy,
-        Span::styled(format!(" · {}", report.left_out().line()), theme::dim()),
+        Span::styled(format!(" · {}", left_out.line()), theme::dim()),
     ])
     .render(c, buf);
 }
 
 /// A popup with one row's cells and its problems.
 fn render_detail(row: u32, table: &Table, report: &Report, area: Rect, buf: &mut Buffer) {
-    let Some(cells) = table.row(row).map(|r| &r.cells) else {
+    let Some(cells) = table.row(row) else {
         return;
     };
     let issues: Vec<&Issue> = report.issues.iter().filter(|i| i.row == row).collect();
@@ -317,10 +327,7 @@ fn render_detail(row: u32, table: &Table, report: &Report, area: Rect, buf: &mut
         lines.push(Line::from(""));
     }
     lines.extend(table.layout.headers.iter().enumerate().map(|(i, header)| {
-        let value = cells
-            .get(i)
-            .map(crate::sheet::Cell::display)
-            .unwrap_or_default();
+        let value = cells.cell(i).display();
         let flagged = issues
             .iter()
             .find(|p| p.column.as_deref() == Some(header.as_str()))
@@ -442,7 +449,7 @@ mod tests {
         let backend = ratatui::backend::TestBackend::new(100, 3);
         let mut terminal = ratatui::Terminal::new(backend).unwrap();
         terminal
-            .draw(|f| render_counts(&report, f.area(), f.buffer_mut()))
+            .draw(|f| render_counts(&report, report.left_out(), f.area(), f.buffer_mut()))
             .unwrap();
         let text: Vec<String> = (0..3)
             .map(|y| {

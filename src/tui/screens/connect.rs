@@ -11,12 +11,12 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Paragraph, Widget, Wrap};
 
-use crate::payload::{Mode, PhoneRegion};
+use crate::session::account::Secret;
+use crate::session::check::{Mode, PhoneRegion};
 use crate::tui::action::{Action, Edit};
 use crate::tui::strings;
 use crate::tui::widgets::input::TextInput;
 use crate::tui::widgets::{text_width, theme};
-use crate::zendesk::Secret;
 
 /// Jobs in flight when the operator does not choose: Zendesk queues at most 30 per account.
 pub const DEFAULT_CONCURRENCY: u32 = 10;
@@ -176,6 +176,16 @@ impl fmt::Debug for ConnectState {
 }
 
 impl ConnectState {
+    /// A background answer while this screen shows: the connection test's.
+    pub fn on_event(&mut self, event: crate::tui::app::AppEvent) {
+        if let crate::tui::app::AppEvent::Connected(answer) = event {
+            self.connection = match answer {
+                Ok(account) => Connection::Connected(account),
+                Err(e) => Connection::Failed(e),
+            };
+        }
+    }
+
     /// The form pre-filled from the environment (`var` reads it).
     pub fn new(var: impl Fn(&str) -> Option<String>, mode: Mode, skip_verify: bool) -> Self {
         let url = var("ZENDESK_URL")
@@ -358,7 +368,7 @@ impl ConnectState {
     fn test(&mut self) -> Option<ConnectOutcome> {
         self.connection = Connection::Testing;
         Some(ConnectOutcome::Test(ConnectRequest {
-            url: crate::zendesk::account_url(&self.url.text),
+            url: crate::session::account::account_url(&self.url.text),
             sign_in: self.sign_in,
             client_id: self.client_id.text.trim().to_owned(),
             email: self.email.text.trim().to_owned(),
@@ -390,7 +400,7 @@ impl ConnectState {
         } else {
             theme::dim()
         };
-        let typed = crate::zendesk::account_url(&self.url.text);
+        let typed = crate::session::account::account_url(&self.url.text);
         let url_note = match self.url.text.trim() {
             "" => strings::CONNECT_URL_EMPTY.to_owned(),
             text if typed != text.trim_end_matches('/') => format!("→ {typed}"),
@@ -663,14 +673,19 @@ mod tests {
     #[case::sandbox_url("http://127.0.0.1:8080/", "http://127.0.0.1:8080/")]
     #[case::localhost("localhost:3000", "http://localhost:3000/")]
     fn a_subdomain_host_or_url_is_an_account(#[case] typed: &str, #[case] url: &str) {
-        let parsed = crate::zendesk::base_url(Some(&crate::zendesk::account_url(typed)), None);
+        let parsed = crate::session::account::base_url(
+            Some(&crate::session::account::account_url(typed)),
+            None,
+        );
         assert_eq!(parsed.map(|u| u.to_string()).ok().as_deref(), Some(url));
     }
 
     #[test]
     fn plain_http_to_another_host_is_refused_with_a_reason() {
-        let err = crate::zendesk::base_url(
-            Some(&crate::zendesk::account_url("http://acme.zendesk.com")),
+        let err = crate::session::account::base_url(
+            Some(&crate::session::account::account_url(
+                "http://acme.zendesk.com",
+            )),
             None,
         )
         .unwrap_err()
@@ -803,10 +818,10 @@ mod app_tests {
         insta::assert_snapshot!("connect_failed", frame(&mut app, 100, 30).backend());
         // Esc keeps the mode and options chosen here.
         if let Screen::Connect(state) = &mut app.screen {
-            state.mode = crate::payload::Mode::Create;
+            state.mode = crate::session::check::Mode::Create;
         }
         app.update(Action::Back);
-        assert_eq!(app.session.mode, crate::payload::Mode::Create);
+        assert_eq!(app.session.mode, crate::session::check::Mode::Create);
         assert_eq!(app.screen.step(), 4);
     }
 }

@@ -10,11 +10,11 @@ use ratatui::widgets::{
 };
 
 use super::transform::{TransformEditor, TransformOutcome};
-use crate::mapping::{Mapping, MatchReason, Object, Target, auto_match_for};
-use crate::payload::Mode;
-use crate::profile::{Fit, Profile};
-use crate::sheet::Table as SheetTable;
-use crate::sheet::header::column_letter;
+use crate::session::check::Mode;
+use crate::session::check::{Mapping, MatchReason, Object, Target, auto_match_for};
+use crate::session::profiles::{Fit, Profile};
+use crate::session::source::Table as SheetTable;
+use crate::session::source::column_letter;
 use crate::tui::action::Action;
 use crate::tui::strings;
 use crate::tui::widgets::input::TextInput;
@@ -524,7 +524,7 @@ pub fn suggest_key(header: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mapping::auto_match;
+    use crate::session::check::auto_match;
 
     fn mapping() -> Mapping {
         let headers = ["Full Name", "E-mail", "Plan", "Renewal Date"].map(str::to_owned);
@@ -619,24 +619,21 @@ mod tests {
         ]
         .iter()
         .zip(4..)
-        .map(|(cells, number)| crate::sheet::Row {
+        .map(|(cells, number)| crate::session::source::Row {
             number,
             cells: cells
                 .iter()
-                .map(|c| crate::sheet::Cell::Text((*c).into()))
+                .map(|c| crate::session::source::Cell::Text((*c).into()))
                 .collect(),
         })
         .collect();
-        SheetTable {
-            layout: crate::sheet::TableLayout {
-                sheet: "顧客".into(),
-                header_row: 3,
-                first_column: 2,
-                headers: headers.clone(),
-            },
-            rows,
-            blank_rows: 0,
-        }
+        let layout = crate::session::source::TableLayout {
+            sheet: "顧客".into(),
+            header_row: 3,
+            first_column: 2,
+            headers: headers.clone(),
+        };
+        SheetTable::from_rows(layout, rows, 0)
     }
 
     #[test]
@@ -679,7 +676,7 @@ mod app_tests {
         app.update(Action::Object);
         assert_eq!(
             app.session.mapping.object,
-            crate::mapping::Object::Organizations
+            crate::session::check::Object::Organizations
         );
         let targets: Vec<String> = app
             .session
@@ -700,7 +697,10 @@ mod app_tests {
         );
         app.update(Action::Back);
         app.update(Action::Object);
-        assert_eq!(app.session.mapping.object, crate::mapping::Object::Users);
+        assert_eq!(
+            app.session.mapping.object,
+            crate::session::check::Object::Users
+        );
     }
 
     #[test]
@@ -734,7 +734,7 @@ mod app_tests {
         let mut app = sheet_app();
         let mut with_table = map_app();
         std::mem::swap(&mut app, &mut with_table);
-        let profile: crate::profile::Profile = serde_json::from_str(
+        let profile: crate::session::profiles::Profile = serde_json::from_str(
             r#"{"version":1,"name":"crm monthly","mode":"create","columns":[
                 {"source":"Full Name","target":"name"},{"source":"E-mail","target":"email"},
                 {"source":"Plan","target":"user_fields.plan"}]}"#,

@@ -71,6 +71,15 @@ pub enum OpenOutcome {
 }
 
 impl OpenState {
+    /// A background answer while this screen shows: how far a big file's load has gone.
+    pub fn on_event(&mut self, event: crate::tui::app::AppEvent) {
+        if let (crate::tui::app::AppEvent::Progress { rows, .. }, Some(loading)) =
+            (event, &mut self.loading)
+        {
+            loading.rows = rows;
+        }
+    }
+
     pub fn new(dir: PathBuf, entries: Vec<Entry>) -> OpenState {
         let mut state = OpenState {
             dir,
@@ -125,11 +134,13 @@ impl OpenState {
             }
             Action::Enter if is_path(&self.query.text) => {
                 let path = self.resolve(self.query.text.trim());
-                return Some(if crate::sheet::Format::from_path(&path).is_some() {
-                    OpenOutcome::Open(path)
-                } else {
-                    OpenOutcome::List(path)
-                });
+                return Some(
+                    if crate::session::source::Format::from_path(&path).is_some() {
+                        OpenOutcome::Open(path)
+                    } else {
+                        OpenOutcome::List(path)
+                    },
+                );
             }
             Action::Enter => {
                 return self.selected().map(|e| match e.kind {
@@ -409,7 +420,7 @@ pub fn list_dir(dir: &Path, recent: &[PathBuf], runs: Vec<Entry>) -> std::io::Re
                 bytes: 0,
                 note: String::new(),
             });
-        } else if crate::sheet::Format::from_path(&path).is_some() {
+        } else if crate::session::source::Format::from_path(&path).is_some() {
             files.push(Entry {
                 path,
                 kind: EntryKind::File,

@@ -9,8 +9,8 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Clear, Paragraph, Widget, Wrap};
 
-use crate::payload::Mode;
-use crate::plan::{Action as RowAction, Cost, Existing, MissingOrgs, Plan, Tags};
+use crate::session::check::Mode;
+use crate::session::check::{Action as RowAction, Cost, Existing, MissingOrgs, Plan, Tags};
 use crate::tui::action::Action;
 use crate::tui::keymap::KeyContext;
 use crate::tui::strings;
@@ -81,7 +81,7 @@ pub struct PlanState {
     /// A new email on an existing user becomes its primary one.
     pub make_primary: bool,
     /// What the rows are: organizations have none of the users' choices.
-    pub object: crate::mapping::Object,
+    pub object: crate::session::check::Object,
     filter: usize,
     /// Indexes into the plan's rows that pass the filter.
     pub shown: Vec<usize>,
@@ -99,11 +99,21 @@ pub struct Detail {
 }
 
 impl PlanState {
+    /// A background answer while this screen shows: the plan, or why there is none.
+    pub fn on_event(&mut self, event: crate::tui::app::AppEvent) {
+        if let crate::tui::app::AppEvent::Planned(answer) = event {
+            match answer {
+                Ok(plan) => self.planned(Arc::new(plan)),
+                Err(e) => self.stage = Stage::Failed(e),
+            }
+        }
+    }
+
     pub fn new(mode: Mode) -> PlanState {
         PlanState {
             stage: Stage::Checking,
             mode,
-            object: crate::mapping::Object::Users,
+            object: crate::session::check::Object::Users,
             skip_unchanged: true,
             existing: Existing::Fail,
             tags: Tags::Replace,
@@ -383,8 +393,8 @@ impl PlanState {
             (None, _) => String::new(),
         };
         let looked_up = match self.object {
-            crate::mapping::Object::Users => "users",
-            crate::mapping::Object::Organizations => "organizations",
+            crate::session::check::Object::Users => "users",
+            crate::session::check::Object::Organizations => "organizations",
         };
         let mut text = vec![
             Line::from(format!(
@@ -393,7 +403,7 @@ impl PlanState {
             )),
             Line::from(""),
         ];
-        if self.object == crate::mapping::Object::Organizations {
+        if self.object == crate::session::check::Object::Organizations {
             // None of the users' choices: the plan routes each row by what it finds.
             text.push(Line::from(Span::styled(
                 strings::PLAN_ORGANIZATIONS_ROUTED,
@@ -475,7 +485,7 @@ impl PlanState {
             format!(
                 " Created first ({}, {}): {}",
                 plan.missing_organizations.len(),
-                match crate::import::PlannedOrg::calls(plan.missing_organizations.len()) {
+                match crate::session::run::PlannedOrg::calls(plan.missing_organizations.len()) {
                     1 => "1 request".to_owned(),
                     n => format!("{n} requests"),
                 },
@@ -579,13 +589,13 @@ impl Detail {
 }
 
 /// A row of the plan in full, for its detail.
-fn detail_lines<'a>(row: &crate::plan::RowPlan, plan: &'a Plan) -> Vec<Line<'a>> {
+fn detail_lines<'a>(row: &crate::session::check::RowPlan, plan: &'a Plan) -> Vec<Line<'a>> {
     let warnings = &plan.warnings;
     let mut lines = Vec::new();
     let org = plan.organizations.get(&row.row);
     if let Some(org) = org {
         lines.push(Line::from(Span::styled(
-            format!(" {}", crate::plan::org_rows::who(org)),
+            format!(" {}", crate::session::check::org_rows::who(org)),
             theme::header(),
         )));
         lines.push(Line::from(""));
@@ -666,12 +676,12 @@ fn detail_lines<'a>(row: &crate::plan::RowPlan, plan: &'a Plan) -> Vec<Line<'a>>
 
 /// One change: the field, then what it holds and what it will hold, each on its own line so a
 /// long value reads whole; a secondary email says what Zendesk does with it.
-fn change_lines(change: &crate::plan::Change) -> Vec<Line<'static>> {
+fn change_lines(change: &crate::session::check::Change) -> Vec<Line<'static>> {
     let value = |v: &serde_json::Value| match v {
         serde_json::Value::Null => strings::PLAN_EMPTY.to_owned(),
         other => crate::text::printable(&other.to_string()),
     };
-    let secondary = change.field == crate::plan::SECONDARY_EMAIL;
+    let secondary = change.field == crate::session::check::SECONDARY_EMAIL;
     let (field, was, will) = if secondary {
         (
             strings::PLAN_SECONDARY,
@@ -748,7 +758,10 @@ fn existing_text(existing: Existing) -> &'static str {
 }
 
 /// A row's action with the user it is about.
-fn describe_row(row: &crate::plan::RowPlan, plan: &Plan) -> (ratatui::style::Color, String) {
+fn describe_row(
+    row: &crate::session::check::RowPlan,
+    plan: &Plan,
+) -> (ratatui::style::Color, String) {
     let (colour, what) = describe(&row.action, plan.object.one());
     let org = plan.organizations.get(&row.row);
     let who = row.user.as_ref().map(|u| {
@@ -788,7 +801,7 @@ fn describe(action: &RowAction, one: &str) -> (ratatui::style::Color, String) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::{Change, Counts, RowPlan, Spent};
+    use crate::session::check::{Change, Counts, RowPlan, Spent};
 
     fn check() -> AccountCheck {
         AccountCheck {
@@ -814,7 +827,7 @@ mod tests {
         };
         Arc::new(Plan {
             mode: Mode::Create,
-            object: crate::mapping::Object::Users,
+            object: crate::session::check::Object::Users,
             organizations: std::collections::BTreeMap::new(),
             rows: vec![
                 row(2, RowAction::New),
@@ -942,11 +955,11 @@ mod tests {
 
     fn detailed_plan() -> Arc<Plan> {
         let user = |name: &str, email: &str| {
-            Some(crate::payload::User {
+            Some(crate::session::check::User {
                 name: Some(name.into()),
                 email: Some(email.into()),
                 external_id: Some("10001".into()),
-                ..crate::payload::User::default()
+                ..crate::session::check::User::default()
             })
         };
         let change = |field: &str, old: serde_json::Value, new: serde_json::Value| Change {
@@ -958,7 +971,7 @@ mod tests {
                     questions to the account manager before answering";
         Arc::new(Plan {
             mode: Mode::Upsert,
-            object: crate::mapping::Object::Users,
+            object: crate::session::check::Object::Users,
             organizations: std::collections::BTreeMap::new(),
             rows: vec![
                 RowPlan {
@@ -968,7 +981,7 @@ mod tests {
                         changes: vec![
                             change("name", "Bruno Old".into(), "山田 Bruno 🎉".into()),
                             change(
-                                crate::plan::SECONDARY_EMAIL,
+                                crate::session::check::SECONDARY_EMAIL,
                                 "bruno@old.example".into(),
                                 "bruno.silva@example.com".into(),
                             ),
@@ -1031,7 +1044,9 @@ mod app_tests {
         let report = app.session.report.clone().expect("checked");
         app.history.push(std::mem::replace(
             &mut app.screen,
-            Screen::Plan(screens::plan::PlanState::new(crate::payload::Mode::Upsert)),
+            Screen::Plan(screens::plan::PlanState::new(
+                crate::session::check::Mode::Upsert,
+            )),
         ));
         if let Screen::Plan(state) = &mut app.screen {
             state.checked(screens::plan::AccountCheck {
@@ -1040,7 +1055,7 @@ mod app_tests {
                 ready: report.ready,
                 warnings: report.warnings,
                 errors: report.errors,
-                cost: crate::plan::Cost {
+                cost: crate::session::check::Cost {
                     requests: 1,
                     at_most: 1,
                     rate_limit: None,
@@ -1053,7 +1068,7 @@ mod app_tests {
             panic!("still on Plan");
         };
         let chosen = state.missing_orgs;
-        assert_ne!(chosen, crate::plan::MissingOrgs::default());
+        assert_ne!(chosen, crate::session::check::MissingOrgs::default());
         app.update(Action::SkipPlan);
         let Some(Command::StartImport(run)) = app.update(Action::Yes) else {
             panic!("the import starts once confirmed");
@@ -1064,11 +1079,13 @@ mod app_tests {
 
     #[test]
     fn plan_screen() {
-        use crate::plan::{Action as RowAction, Change, Cost, Plan, RowPlan, Spent};
+        use crate::session::check::{Action as RowAction, Change, Cost, Plan, RowPlan, Spent};
         let mut app = connect_app();
         app.history.push(std::mem::replace(
             &mut app.screen,
-            Screen::Plan(screens::plan::PlanState::new(crate::payload::Mode::Upsert)),
+            Screen::Plan(screens::plan::PlanState::new(
+                crate::session::check::Mode::Upsert,
+            )),
         ));
         insta::assert_snapshot!("plan_checking_80x24", frame(&mut app, 80, 24).backend());
         let cost = Cost {
@@ -1095,8 +1112,8 @@ mod app_tests {
             user: None,
         };
         let plan = Plan {
-            mode: crate::payload::Mode::Upsert,
-            object: crate::mapping::Object::Users,
+            mode: crate::session::check::Mode::Upsert,
+            object: crate::session::check::Object::Users,
             organizations: std::collections::BTreeMap::new(),
             rows: vec![
                 row(4, RowAction::New),
@@ -1155,12 +1172,12 @@ mod app_tests {
 
     #[test]
     fn plan_screen_of_organizations() {
-        use crate::payload::Organization;
-        use crate::plan::{Action as RowAction, Change, Cost, Plan, RowPlan, Spent};
+        use crate::session::check::Organization;
+        use crate::session::check::{Action as RowAction, Change, Cost, Plan, RowPlan, Spent};
         let mut app = connect_app();
-        app.session.mapping.object = crate::mapping::Object::Organizations;
-        let mut state = screens::plan::PlanState::new(crate::payload::Mode::Upsert);
-        state.object = crate::mapping::Object::Organizations;
+        app.session.mapping.object = crate::session::check::Object::Organizations;
+        let mut state = screens::plan::PlanState::new(crate::session::check::Mode::Upsert);
+        state.object = crate::session::check::Object::Organizations;
         app.history
             .push(std::mem::replace(&mut app.screen, Screen::Plan(state)));
         let cost = Cost {
@@ -1196,8 +1213,8 @@ mod app_tests {
             user: None,
         };
         let plan = Plan {
-            mode: crate::payload::Mode::Upsert,
-            object: crate::mapping::Object::Organizations,
+            mode: crate::session::check::Mode::Upsert,
+            object: crate::session::check::Object::Organizations,
             organizations: [
                 (2, org("Acme", "ORG-1")),
                 (3, org("Globex", "ORG-2")),

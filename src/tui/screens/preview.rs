@@ -6,7 +6,7 @@ use ratatui::style::{Color, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Clear, Paragraph, Widget};
 
-use crate::payload::Request;
+use crate::session::check::Request;
 use crate::tui::action::Action;
 use crate::tui::strings;
 use crate::tui::widgets::input::TextInput;
@@ -261,7 +261,7 @@ fn key_end(text: &str) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::payload::{Body, User};
+    use crate::session::check::{Body, User};
 
     fn request(rows: &[u32]) -> Request {
         Request {

@@ -7,8 +7,8 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Clear, Paragraph, Widget, Wrap};
 
-use crate::import::{Outcome, RowOutcome};
-use crate::sheet::Table;
+use crate::session::run::{Outcome, RowOutcome};
+use crate::session::source::Table;
 use crate::text::printable;
 use crate::tui::action::Action;
 use crate::tui::strings;
@@ -66,10 +66,30 @@ pub struct ResultsState {
     pub detail_scroll: u16,
     /// The organizations the run created before its users (`zdimport report RUN
     /// --organizations` lists them); a user skipped for its organization names it.
-    pub organizations: Option<crate::import::OrgCounts>,
+    pub organizations: Option<crate::session::run::OrgCounts>,
 }
 
 impl ResultsState {
+    /// A background answer while this screen shows: a row's user as sent (dropped when its
+    /// detail was closed since), an export's outcome.
+    pub fn on_event(&mut self, event: crate::tui::app::AppEvent) {
+        match event {
+            crate::tui::app::AppEvent::SentUser { index, body }
+                if self.detail.as_ref().is_some_and(|(i, _)| *i == index) =>
+            {
+                let body = body.unwrap_or_else(|e| format!("(cannot read the plan: {e})"));
+                self.detail = Some((index, body));
+            }
+            crate::tui::app::AppEvent::Exported(result) => {
+                self.notice = Some(match result {
+                    Ok(path) => format!("Exported to {}", path.display()),
+                    Err(e) => e,
+                });
+            }
+            _ => {}
+        }
+    }
+
     pub fn new(run_id: String, default_export: String, mut outcomes: Vec<RowOutcome>) -> Self {
         outcomes.sort_by_key(|o| o.row);
         let mut state = ResultsState {
@@ -445,7 +465,7 @@ fn matches_search(o: &RowOutcome, needle: &str) -> bool {
 
 /// `Header: value` lines of a sheet row.
 fn row_cells(table: &Table, row: u32) -> Option<Vec<String>> {
-    let cells = &table.row(row)?.cells;
+    let cells = table.row(row)?;
     Some(
         table
             .layout
@@ -453,10 +473,7 @@ fn row_cells(table: &Table, row: u32) -> Option<Vec<String>> {
             .iter()
             .enumerate()
             .map(|(i, h)| {
-                let value = cells
-                    .get(i)
-                    .map(crate::sheet::Cell::display)
-                    .unwrap_or_default();
+                let value = cells.cell(i).display();
                 format!("{}  {}", cell_right(h, 20), fit(&value, 70))
             })
             .collect(),
@@ -478,7 +495,7 @@ fn text_popup(area: Rect, buf: &mut Buffer, path: &TextInput) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::import::UserKey;
+    use crate::session::run::UserKey;
 
     fn outcome(row: u32, outcome: Outcome, email: &str) -> RowOutcome {
         let key = UserKey {
@@ -628,14 +645,14 @@ mod app_tests {
         let Some(Command::RetryImport { run_dir, rows, .. }) = app.update(Action::Yes) else {
             panic!("retry command");
         };
-        assert_eq!(rows, crate::import::RetryRows::Retryable);
+        assert_eq!(rows, crate::session::run::RetryRows::Retryable);
         assert_eq!(run_dir, PathBuf::from("/data/runs/20261127-101500-4821"));
         assert_eq!(app.screen.step(), 7, "a new run starts");
     }
 
     #[test]
     fn results_of_a_cancelled_run_show_the_rows_not_sent() {
-        use crate::import::Outcome;
+        use crate::session::run::Outcome;
         let mut app = results_of(vec![
             outcome(4, Outcome::Created),
             outcome(5, Outcome::Created),

@@ -10,7 +10,7 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Gauge, Paragraph, Widget};
 
-use crate::import::{ImportEvent, OrgCounts, Outcome, RowOutcome, Summary, WaitReason};
+use crate::session::run::{ImportEvent, OrgCounts, Outcome, RowOutcome, Summary, WaitReason};
 use crate::tui::action::Action;
 use crate::tui::keymap::KeyContext;
 use crate::tui::strings;
@@ -77,6 +77,16 @@ pub struct RunState {
 }
 
 impl RunState {
+    /// A background answer while this screen shows: the engine's events, and time passing
+    /// (counters and countdowns move only while the run is active).
+    pub fn on_event(&mut self, event: crate::tui::app::AppEvent) {
+        match event {
+            crate::tui::app::AppEvent::Import(event) => self.event(event),
+            crate::tui::app::AppEvent::Tick(now) if self.is_active() => self.now = now,
+            _ => {}
+        }
+    }
+
     pub fn new(now: Instant) -> RunState {
         RunState {
             status: RunStatus::Starting,
@@ -144,7 +154,7 @@ impl RunState {
                 self.note(format!(
                     "request {} sent: rows {}{again}",
                     batch + 1,
-                    crate::import::report::row_list(&rows)
+                    crate::session::run::row_list(&rows)
                 ));
             }
             ImportEvent::JobUpdate { job_id, status, .. } => {
@@ -495,7 +505,7 @@ fn clock(d: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::import::UserKey;
+    use crate::session::run::UserKey;
 
     fn outcome(row: u32, outcome: Outcome) -> RowOutcome {
         RowOutcome::new(row, outcome, &UserKey::default())
@@ -724,7 +734,7 @@ mod tests {
         let t0 = Instant::now();
         let mut s = RunState::new(t0);
         s.run_id = "20270101-000000-abcd".into();
-        let counts = |created, failed| crate::import::OrgCounts {
+        let counts = |created, failed| crate::session::run::OrgCounts {
             total: 20,
             created,
             failed,
@@ -769,7 +779,7 @@ mod app_tests {
 
     #[test]
     fn run_screen_states() {
-        use crate::import::{ImportEvent, Summary, WaitReason};
+        use crate::session::run::{ImportEvent, Summary, WaitReason};
         let (mut app, t0) = run_app();
         insta::assert_snapshot!("run_running", frame(&mut app, 100, 30).backend());
         app.handle(AppEvent::Import(ImportEvent::Waiting {

@@ -9,8 +9,8 @@ use ratatui::widgets::{
     StatefulWidget, Table, Widget,
 };
 
-use crate::sheet::header::column_letter;
-use crate::sheet::{HeaderChoice, Row, SheetInfo, SheetKind, Visibility};
+use crate::session::source::column_letter;
+use crate::session::source::{HeaderChoice, Row, SheetInfo, SheetKind, Visibility};
 use crate::tui::action::Action;
 use crate::tui::strings;
 use crate::tui::widgets::{cell, fit, text_width, theme};
@@ -61,6 +61,23 @@ pub enum SheetOutcome {
 }
 
 impl SheetState {
+    /// A background answer while this screen shows: a sheet's first rows (dropped when
+    /// another sheet is selected since), how far the load has gone.
+    pub fn on_event(&mut self, event: crate::tui::app::AppEvent) {
+        match event {
+            crate::tui::app::AppEvent::Previewed {
+                sheet,
+                rows,
+                header_row,
+            } if self.selected() == sheet => self.show_preview(rows, header_row),
+            crate::tui::app::AppEvent::Progress { rows, percent } if self.reading.is_some() => {
+                self.reading = Some(rows);
+                self.reading_percent = percent;
+            }
+            _ => {}
+        }
+    }
+
     pub fn new(sheets: Vec<SheetInfo>, selected: usize) -> SheetState {
         let mut list = ListState::default();
         list.select(Some(selected));
@@ -253,7 +270,7 @@ impl SheetState {
                 let text = row
                     .cells
                     .get(c)
-                    .map(crate::sheet::Cell::display)
+                    .map(crate::session::source::Cell::display)
                     .unwrap_or_default();
                 TableCell::from(fit(&text, w))
             });
@@ -347,7 +364,7 @@ fn sheet_line(s: &SheetInfo, width: usize) -> Line<'static> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sheet::Cell;
+    use crate::session::source::Cell;
 
     fn info(name: &str) -> SheetInfo {
         SheetInfo {

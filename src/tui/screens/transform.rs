@@ -8,7 +8,7 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Clear, Paragraph, Widget};
 
-use crate::mapping::{DateOrder, Transform};
+use crate::session::check::{DateOrder, Transform};
 use crate::tui::action::Action;
 use crate::tui::strings;
 use crate::tui::widgets::input::TextInput;
