@@ -134,5 +134,6 @@ fn input(rows: usize, keyed: Keyed) -> PlanInput {
     PlanInput {
         users,
         invalid: Vec::new(),
+        ..PlanInput::default()
     }
 }

@@ -3,6 +3,8 @@
 //! Rows stream from the reader through the checker into the batcher, so memory stays flat
 //! however long the sheet is; only identifier fingerprints are kept across rows.
 
+mod orgs;
+
 use std::collections::{HashMap, HashSet};
 use std::ops::ControlFlow;
 use std::sync::Arc;
@@ -107,6 +109,16 @@ pub fn run_with(
     checks: &AccountChecks,
     mut on_event: impl FnMut(Event) -> ControlFlow<()>,
 ) -> Result<Summary, SheetError> {
+    if mapping.object == crate::mapping::Object::Organizations {
+        return orgs::run(
+            workbook,
+            (sheet, header),
+            mapping,
+            options,
+            checks,
+            on_event,
+        );
+    }
     let mut notes = TextNotes::of(workbook);
     let (tx, rx) = std::sync::mpsc::sync_channel::<(u32, Vec<Prepared>)>(CHUNKS_IN_FLIGHT);
     std::thread::scope(|scope| {
@@ -338,6 +350,20 @@ pub fn check_table_with(
     check_rows(table, mapping, options, checks, cancelled, None)
 }
 
+/// [`check_table_with`] for a sheet of organizations, keeping every sent row's organization
+/// as it is sent.
+pub fn check_table_organizations(
+    table: &Table,
+    mapping: &Mapping,
+    options: &Options,
+    checks: &AccountChecks,
+    cancelled: &dyn Fn() -> bool,
+) -> Option<(Report, Vec<(u32, crate::payload::Organization)>)> {
+    let mut kept = Vec::new();
+    let report = orgs::check_rows(table, mapping, options, checks, cancelled, Some(&mut kept))?;
+    Some((report, kept))
+}
+
 /// [`check_table_with`], keeping every sent row's user as it is sent, from the same pass: the
 /// rows are checked once, and the plan, Preview and the import read these users.
 pub fn check_table_users(
@@ -363,6 +389,9 @@ fn check_rows(
     cancelled: &dyn Fn() -> bool,
     mut keep: Option<&mut Vec<(u32, crate::payload::User)>>,
 ) -> Option<Report> {
+    if mapping.object == crate::mapping::Object::Organizations {
+        return orgs::check_rows(table, mapping, options, checks, cancelled, None);
+    }
     let first_column = table.layout.first_column;
     let preparer = checks.checker(mapping, first_column, options);
     let mut checker = checks.checker(mapping, first_column, options);
@@ -443,6 +472,9 @@ pub fn request_for_with(
     checks: &AccountChecks,
     rows: &[u32],
 ) -> Request {
+    if mapping.object == crate::mapping::Object::Organizations {
+        return orgs::request_for(table, mapping, options, checks, rows);
+    }
     let mut checker = checks.checker(mapping, table.layout.first_column, options);
     // A batch holds at most BATCH_SIZE rows, laid out when the rows were checked: all of it
     // is one request.
@@ -473,6 +505,7 @@ pub fn outbox_with(
     report: &Report,
 ) -> Result<crate::import::Outbox, crate::import::ImportError> {
     let mut plan = crate::import::Outbox::new(options.mode);
+    plan.object = mapping.object;
     for rows in &report.batches {
         plan.push_request(&request_for_with(table, mapping, options, checks, rows))?;
     }
@@ -520,11 +553,14 @@ pub fn outbox_from(
 ) -> Result<crate::import::Outbox, crate::import::ImportError> {
     let routed = plan.route(skip_unchanged, jobs);
     let mut out = crate::import::Outbox::new(plan.mode);
+    out.object = plan.object;
     for request in &routed.requests {
         out.push_request(request)?;
     }
     // Created before the users that name them (issue 15).
-    crate::import::orgs::list_missing(&mut out, &plan.missing_organizations)?;
+    if plan.object == crate::mapping::Object::Users {
+        crate::import::orgs::list_missing(&mut out, &plan.missing_organizations)?;
+    }
     let new: std::collections::HashSet<u32> = plan
         .rows
         .iter()
@@ -547,7 +583,15 @@ pub fn outbox_from(
         .iter()
         .filter_map(|r| r.user.as_ref().map(|u| (r.row, u)))
         .collect();
-    out.name_skipped(|row| users.get(&row).map(|u| crate::import::UserKey::of(u)));
+    out.name_skipped(|row| {
+        users
+            .get(&row)
+            .map(|u| crate::import::UserKey::of(u))
+            .or_else(|| {
+                let org = plan.organizations.get(&row)?;
+                Some(crate::import::UserKey::of_organization(org))
+            })
+    });
     Ok(out)
 }
 

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::mapping::{Mapping, MatchReason, Target, Transform};
+use crate::mapping::{Mapping, MatchReason, Object, Target, Transform};
 use crate::payload::{InvalidPolicy, Mode, PhoneRegion};
 use crate::plan::MissingOrgs;
 
@@ -29,6 +29,9 @@ pub struct Profile {
     pub header_row: Option<u32>,
     #[serde(default)]
     pub mode: Mode,
+    /// What the rows are: users (the default, left out when saved) or organizations.
+    #[serde(default, skip_serializing_if = "is_users")]
+    pub object: Object,
     #[serde(default)]
     pub options: ProfileOptions,
     pub columns: Vec<ProfileColumn>,
@@ -36,6 +39,10 @@ pub struct Profile {
     /// Never saved; saving the profile writes the new names.
     #[serde(skip)]
     pub notes: Vec<String>,
+}
+
+fn is_users(object: &Object) -> bool {
+    *object == Object::Users
 }
 
 /// Import options saved with the mapping.
@@ -141,6 +148,7 @@ impl Profile {
             sheet: None,
             header_row: None,
             mode,
+            object: mapping.object,
             options: ProfileOptions::default(),
             columns,
             notes: Vec::new(),
@@ -198,7 +206,10 @@ impl Profile {
             .map(|c| c.header.clone())
             .collect();
         Fit {
-            mapping: Mapping { columns },
+            mapping: Mapping {
+                columns,
+                object: self.object,
+            },
             missing,
             unknown,
         }

@@ -85,7 +85,7 @@ async fn plan_of(client: &Client) -> Result<Plan, plan::PlanError> {
     let rate = client.me().await.expect("me").rate;
     let input = PlanInput {
         users: (0..USERS).map(|i| (i + 2, user(i))).collect(),
-        invalid: Vec::new(),
+        ..PlanInput::default()
     };
     let options = PlanOptions {
         mode: Mode::Upsert,

@@ -117,6 +117,7 @@ async fn assert_nothing_left(client: &Client, name: &str) {
     let input = PlanInput {
         users: (0..USERS).map(|i| (i + 2, user(i))).collect(),
         invalid: Vec::new(),
+        ..PlanInput::default()
     };
     let options = PlanOptions {
         mode: Mode::Upsert,

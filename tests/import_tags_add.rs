@@ -25,7 +25,7 @@ async fn plan_of(client: &Client, tags: Tags) -> Plan {
     let rate = client.me().await.expect("me").rate;
     let input = PlanInput {
         users: (0..4).map(|i| (i + 2, user(i))).collect(),
-        invalid: Vec::new(),
+        ..PlanInput::default()
     };
     let options = PlanOptions {
         mode: Mode::Upsert,

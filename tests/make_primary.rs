@@ -51,6 +51,7 @@ fn input() -> PlanInput {
     PlanInput {
         users,
         invalid: Vec::new(),
+        ..PlanInput::default()
     }
 }
 

@@ -312,6 +312,7 @@ async fn an_unknown_external_id_with_a_known_email(
     let input = PlanInput {
         users: vec![(2, user)],
         invalid: Vec::new(),
+        ..PlanInput::default()
     };
     let options = PlanOptions {
         search_new_emails,
@@ -436,6 +437,7 @@ async fn lookups_wait_out_the_rate_limit() {
     let input = PlanInput {
         users,
         invalid: Vec::new(),
+        ..PlanInput::default()
     };
     let rate = client.me().await.unwrap().rate;
     let start = sandbox.clock().now();

@@ -59,10 +59,11 @@ impl Connected {
 }
 
 impl AccountArgs {
-    /// Signs in (credentials from the environment or the keyring only) and reads the fields.
-    pub async fn connect(&self) -> CliResult<Connected> {
+    /// Signs in (credentials from the environment or the keyring only) and reads the custom
+    /// fields of the records `object` imports (user or organization fields).
+    pub async fn connect(&self, object: crate::session::check::Object) -> CliResult<Connected> {
         let (client, sandbox) = self.client().await?;
-        let answer = client.user_fields().await?;
+        let answer = client.fields_of(object).await?;
         Ok(Connected {
             client,
             fields: Arc::new(Fields::new(answer.value)),

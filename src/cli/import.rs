@@ -163,7 +163,8 @@ pub fn import(args: &ImportArgs) -> CliResult<ExitCode> {
         // The same conversion as `plan`, `preview --account` and the TUI: dropdown labels to
         // values, numbers as numbers, unknown keys stopped here (issue: the headless import
         // once sent labels Zendesk silently dropped).
-        let answer = client.user_fields().await?;
+        let object = args.mapping.object()?;
+        let answer = client.fields_of(object).await?;
         let fields = Arc::new(Fields::new(answer.value));
         let mut prepared = args.mapping.prepare_for(Some(&fields))?;
         // The last round of requests is evened out for the jobs the engine runs at once.
@@ -193,32 +194,37 @@ pub fn import(args: &ImportArgs) -> CliResult<ExitCode> {
             .mapping
             .mapped()
             .any(|(_, t)| *t == crate::session::check::Target::Organizations);
-        let (plan, info, left_out) =
-            if looked_up.tags == Tags::Add || looked_up.make_primary || members {
-                // The account plan resolves the organizations itself.
-                let account = (&client, &answer.rate, looked_up);
-                build_account_plan(prepared, &args.mapping, &checks, account).await?
-            } else {
-                let (mut plan, info, left_out) = build_plan(prepared, &args.mapping, &checks)?;
-                // Users that name an organization: resolved with the outbox in memory, then
-                // written out again; the others' bodies never leave the spool.
-                if plan.any_organization()? {
-                    let mut named = plan.load()?;
-                    let concurrency = PlanOptions::default().concurrency;
-                    let warnings = crate::session::check::resolve_import(
-                        &client,
-                        &mut named,
-                        missing_orgs,
-                        concurrency,
-                    )
-                    .await?;
-                    for warning in warnings {
-                        eprintln!("zdimport: warning: {warning}");
-                    }
-                    plan = OutboxFile::spool(&session::run::spool_dir()?, &named)?;
+        // Organizations are always planned: the plan routes each row to create_many or
+        // update_many, and says which would fail.
+        let planned = looked_up.tags == Tags::Add
+            || looked_up.make_primary
+            || members
+            || object == crate::session::check::Object::Organizations;
+        let (plan, info, left_out) = if planned {
+            // The account plan resolves the organizations itself.
+            let account = (&client, &answer.rate, looked_up);
+            build_account_plan(prepared, &args.mapping, &checks, account).await?
+        } else {
+            let (mut plan, info, left_out) = build_plan(prepared, &args.mapping, &checks)?;
+            // Users that name an organization: resolved with the outbox in memory, then
+            // written out again; the others' bodies never leave the spool.
+            if plan.any_organization()? {
+                let mut named = plan.load()?;
+                let concurrency = PlanOptions::default().concurrency;
+                let warnings = crate::session::check::resolve_import(
+                    &client,
+                    &mut named,
+                    missing_orgs,
+                    concurrency,
+                )
+                .await?;
+                for warning in warnings {
+                    eprintln!("zdimport: warning: {warning}");
                 }
-                (plan, info, left_out)
-            };
+                plan = OutboxFile::spool(&session::run::spool_dir()?, &named)?;
+            }
+            (plan, info, left_out)
+        };
         let info = RunInfo {
             account: client.base_url().to_string(),
             sandbox: sandbox.is_some(),
@@ -517,7 +523,7 @@ async fn build_account_plan(
     let organizations = crate::session::check::distinct_names(&input.users).len();
     eprintln!(
         "zdimport: {}",
-        super::plan::cost_line(&cost, input.users.len(), organizations)
+        super::plan::cost_line(&cost, &input, organizations)
     );
     let looked_up = crate::session::check::build(client, input, options, rate).await?;
     if let Some(line) = super::plan::primary_line(&looked_up) {
@@ -576,6 +582,10 @@ fn build_plan(
 
 fn plan_text(plan: &OutboxFile, info: &RunInfo) -> String {
     let (method, path) = info.mode.endpoint();
+    let endpoints = match plan.object {
+        crate::session::check::Object::Users => format!("{method} {path}"),
+        crate::session::check::Object::Organizations => plan.endpoints_text(),
+    };
     let to = if info.account.is_empty() {
         String::new()
     } else {
@@ -593,7 +603,7 @@ fn plan_text(plan: &OutboxFile, info: &RunInfo) -> String {
         ),
     };
     format!(
-        "{} rows: {} to send in {} requests{despite} ({} mode, {method} {path}){to}, {} skipped \
+        "{} rows: {} to send in {} requests{despite} ({} mode, {endpoints}){to}, {} skipped \
          (errors){orgs}",
         plan.rows(),
         plan.sent_rows(),

@@ -6,7 +6,7 @@ use clap::Args;
 use super::SourceArgs;
 use crate::session::check::Fields;
 use crate::session::check::{self, Mode, PhoneRegion};
-use crate::session::check::{Mapping, Target, auto_match_with};
+use crate::session::check::{Mapping, Object, Target, auto_match_for};
 use crate::session::profiles::{self, Profile};
 use crate::session::source::{HeaderChoice, TableLayout, Workbook};
 
@@ -28,6 +28,11 @@ pub struct MappingArgs {
     /// create, upsert or update (default: the profile's mode, else upsert)
     #[arg(long, value_parser = parse_mode)]
     pub mode: Option<Mode>,
+    /// What the rows are: users, or organizations (a sheet of companies: targets name,
+    /// external_id, domain_names, details, notes, tags, group_id, shared_tickets,
+    /// shared_comments, organization_fields.KEY) (default: the profile's, else users)
+    #[arg(long, value_name = "users|organizations", value_parser = parse_object)]
+    pub object: Option<Object>,
     /// Ask Zendesk not to send new users a verification email
     #[arg(long)]
     pub skip_verify_email: bool,
@@ -72,6 +77,17 @@ impl Prepared {
 }
 
 impl MappingArgs {
+    /// What the rows are: `--object`, else the profile's, else users.
+    pub fn object(&self) -> CliResult<Object> {
+        if let Some(object) = self.object {
+            return Ok(object);
+        }
+        match &self.profile {
+            Some(name) => Ok(profiles::load(name)?.object),
+            None => Ok(Object::default()),
+        }
+    }
+
     /// Opens the file, finds the table and builds the mapping; notes go to stderr.
     pub fn prepare(&self) -> CliResult<Prepared> {
         self.prepare_for(None)
@@ -111,14 +127,19 @@ impl MappingArgs {
             .or(profile.as_ref().and_then(|p| p.header_row))
             .map_or(HeaderChoice::Auto, HeaderChoice::Row);
         let layout = workbook.layout(sheet, header)?;
+        let object = self
+            .object
+            .or(profile.as_ref().map(|p| p.object))
+            .unwrap_or_default();
         let mut mapping = match &profile {
             Some(p) => fit(p, &layout)?,
             None if self.auto => {
                 let custom = fields.map(Fields::custom_fields).unwrap_or_default();
-                auto_match_with(&layout.headers, &custom)
+                auto_match_for(object, &layout.headers, &custom)
             }
             None => Mapping::unmapped(&layout.headers),
         };
+        mapping.object = object;
         mapping
             .apply_overrides(&self.maps)
             .map_err(|e| format!("{}: --map: {e}", self.source.file.display()))?;
@@ -275,6 +296,10 @@ fn parse_region(text: &str) -> Result<PhoneRegion, String> {
 }
 
 fn parse_invalid(text: &str) -> Result<check::InvalidPolicy, String> {
+    text.parse()
+}
+
+fn parse_object(text: &str) -> Result<Object, String> {
     text.parse()
 }
 

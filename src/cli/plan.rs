@@ -100,15 +100,12 @@ const ASK_OVER_MINUTES: f64 = 1.0;
 
 pub fn run(args: &PlanArgs) -> CliResult<ExitCode> {
     let runtime = runtime()?;
-    let connected = runtime.block_on(args.connection.connect())?;
+    let connected = runtime.block_on(args.connection.connect(args.mapping.object()?))?;
     let mut prepared = args.mapping.prepare_for(Some(&connected.fields))?;
     let input = read_rows(&mut prepared, &connected, args)?;
     let cost = check::estimate(&input, &connected.rate);
     let organizations = check::distinct_names(&input.users).len();
-    eprintln!(
-        "zdimport: {}",
-        cost_line(&cost, input.users.len(), organizations)
-    );
+    eprintln!("zdimport: {}", cost_line(&cost, &input, organizations));
     if args.cost_only && args.json {
         let mut out = super::visible_stdout();
         let users = input.users.len();
@@ -177,7 +174,7 @@ pub(super) fn checked_rows(
     Ok((input, found.errors, found.rows))
 }
 
-pub(super) fn cost_line(cost: &Cost, users: usize, organizations: usize) -> String {
+pub(super) fn cost_line(cost: &Cost, input: &PlanInput, organizations: usize) -> String {
     let more = if cost.at_most > cost.requests {
         format!(" (at most {})", cost.at_most)
     } else {
@@ -198,8 +195,14 @@ pub(super) fn cost_line(cost: &Cost, users: usize, organizations: usize) -> Stri
         1 => " and 1 organization".to_owned(),
         n => format!(" and {n} organizations"),
     };
+    let looked_up = match input.object {
+        check::Object::Users => format!("{} users{orgs}", input.users.len()),
+        check::Object::Organizations => {
+            format!("{} organizations", input.organizations.len())
+        }
+    };
     format!(
-        "the plan looks up {users} users{orgs} in {} requests{more}{time}",
+        "the plan looks up {looked_up} in {} requests{more}{time}",
         cost.requests
     )
 }
@@ -261,7 +264,7 @@ fn write_text(out: &mut impl Write, plan: &Plan, prepared: &Prepared) -> std::io
         plan.spent.rate_limited
     )?;
     for row in &plan.rows {
-        write_row(out, row)?;
+        write_row(out, row, plan)?;
     }
     if !plan.missing_organizations.is_empty() {
         writeln!(
@@ -285,13 +288,20 @@ fn write_text(out: &mut impl Write, plan: &Plan, prepared: &Prepared) -> std::io
     writeln!(out, "\n{}", counts_line(&plan.counts()))
 }
 
-fn write_row(out: &mut impl Write, row: &RowPlan) -> std::io::Result<()> {
-    let who = row.user.as_ref().map(who).unwrap_or_default();
+fn write_row(out: &mut impl Write, row: &RowPlan, plan: &Plan) -> std::io::Result<()> {
+    let org = plan.organizations.get(&row.row);
+    let who = row
+        .user
+        .as_ref()
+        .map(who)
+        .or_else(|| org.map(check::org_rows::who))
+        .unwrap_or_default();
     let name = row.action.name();
+    let one = plan.object.one();
     match &row.action {
         Action::New | Action::Unchanged { .. } => Ok(()),
         Action::Update { id, changes } => {
-            writeln!(out, "row {:<6} {name:<10} {who} (user {id})", row.row)?;
+            writeln!(out, "row {:<6} {name:<10} {who} ({one} {id})", row.row)?;
             for change in changes {
                 writeln!(out, "{:18}{change}", "")?;
             }

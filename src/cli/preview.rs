@@ -9,8 +9,8 @@ use clap::Args;
 
 use super::account::{AccountArgs, runtime};
 use super::mapped::MappingArgs;
-use crate::session::check::Request;
 use crate::session::check::{self, Event, Summary};
+use crate::session::check::{Mode, Object, Request};
 
 /// Requests listed in the text output before "… more".
 const LISTED: usize = 20;
@@ -38,7 +38,7 @@ pub struct PreviewArgs {
 pub fn run(args: &PreviewArgs) -> CliResult<ExitCode> {
     let runtime = runtime()?;
     let connected = if args.account || args.connection.sandbox {
-        Some(runtime.block_on(args.connection.connect())?)
+        Some(runtime.block_on(args.connection.connect(args.mapping.object()?))?)
     } else {
         None
     };
@@ -166,7 +166,7 @@ impl Printer<'_> {
         }
         if self.listed.len() < LISTED {
             self.listed
-                .push((number, request.rows.clone(), request.body.users.len()));
+                .push((number, request.rows.clone(), request.len()));
         }
         let wanted = match (self.args.batch, self.args.row) {
             (Some(n), _) => n == number,
@@ -209,7 +209,11 @@ fn write_text(
     listed: &[(u64, Vec<u32>, usize)],
     shown: Option<&(u64, Request)>,
 ) -> std::io::Result<()> {
-    let (method, path) = prepared.options.mode.endpoint();
+    let object = prepared.mapping.object;
+    let (method, path) = match object {
+        Object::Users => prepared.options.mode.endpoint(),
+        Object::Organizations => check::organization_endpoint(prepared.options.mode),
+    };
     writeln!(
         out,
         "{}, sheet '{}', header row {}: mode {}",
@@ -220,10 +224,18 @@ fn write_text(
     )?;
     super::write_mapping(out, &prepared.mapping)?;
     writeln!(out, "\n{} requests: {method} {path}", summary.requests)?;
-    for (n, rows, users) in listed {
-        let plural = if *users == 1 { "" } else { "s" };
+    let one = object.one();
+    for (n, rows, records) in listed {
+        let plural = if *records == 1 { "" } else { "s" };
         let span = super::row_span(rows);
-        writeln!(out, "  {n:>4}  rows {span:<11}  {users} user{plural}")?;
+        writeln!(out, "  {n:>4}  rows {span:<11}  {records} {one}{plural}")?;
+    }
+    if object == Object::Organizations && prepared.options.mode == Mode::Upsert {
+        writeln!(
+            out,
+            "  (upsert: the plan sends the organizations Zendesk already holds to \
+             organizations/update_many by id instead; `zdimport plan` shows which)"
+        )?;
     }
     if summary.requests > listed.len() as u64 {
         writeln!(out, "  … {} more", summary.requests - listed.len() as u64)?;

@@ -33,7 +33,7 @@ const EXIT_ROW_ERRORS: u8 = 1;
 pub fn run(args: &ValidateArgs) -> CliResult<ExitCode> {
     let runtime = runtime()?;
     let connected = if args.account || args.connection.sandbox {
-        Some(runtime.block_on(args.connection.connect())?)
+        Some(runtime.block_on(args.connection.connect(args.mapping.object()?))?)
     } else {
         None
     };

@@ -33,11 +33,10 @@ use super::{
     EngineOptions, ImportError, ImportEvent, MAX_JOBS, MatchedBy, Outcome, RowOutcome, Summary,
     WaitReason,
 };
+use crate::mapping::Object;
 use crate::payload::Mode;
 use crate::zendesk::results::match_results;
-use crate::zendesk::{
-    Answer, BulkEndpoint, Client, JobState, JobStatus, RateInfo, User, ZendeskError,
-};
+use crate::zendesk::{Answer, Client, JobState, JobStatus, RateInfo, User, ZendeskError};
 
 /// Runs the journal's run against Zendesk until every row has an outcome, or until cancelled
 /// (then what is in flight is followed to its end and the journal is left resumable).
@@ -725,9 +724,13 @@ impl Engine {
             .map(|&p| (p, planned.keys[p].clone()))
             .collect();
         let client = self.client.clone();
+        let object = self.plan.object;
         self.pacer.sent(now);
         self.in_flight.push(Box::pin(async move {
-            let result = look_up(&client, &keys).await;
+            let result = match object {
+                Object::Users => look_up(&client, &keys).await,
+                Object::Organizations => look_up_organizations(&client, &keys).await,
+            };
             Done::LookedUp {
                 unit,
                 tries,
@@ -770,7 +773,7 @@ impl Engine {
             attempt: unit.attempt,
             zendesk_time: Some(zendesk_time),
         })?;
-        let endpoint = endpoint(self.plan.mode_of(unit.batch));
+        let endpoint = self.plan.endpoint(unit.batch);
         let client = self.client.clone();
         self.posting += 1;
         self.summary.requests += 1;
@@ -1187,7 +1190,10 @@ impl Engine {
     /// batch first left, against which their users' `created_at` tells whether the lost
     /// earlier request created them (the plan may not have looked them up).
     fn to_date(&self, unit: &Unit, outcomes: &[RowOutcome]) -> Option<i64> {
-        let resent = self.plan.mode == Mode::Upsert && unit.attempt > 1;
+        // Users only: an organizations' upsert sends each batch to create_many or update_many.
+        let resent = self.plan.mode_of(unit.batch) == Mode::Upsert
+            && self.plan.object == Object::Users
+            && unit.attempt > 1;
         let any = outcomes
             .iter()
             .any(|o| o.outcome == Outcome::Updated && o.user_id.is_some());
@@ -1344,7 +1350,7 @@ impl Engine {
                         "found in Zendesk after its request's answer was lost".into(),
                     ),
                 });
-            } else if key.can_look_up() {
+            } else if key.can_look_up_as(self.plan.object) {
                 resend.push(p);
             } else {
                 outcomes.push(
@@ -1488,10 +1494,11 @@ impl Engine {
             .map(|&p| planned.keys[p].as_sent())
             .collect();
         let mut by_position: Vec<Option<RowOutcome>> = vec![None; unit.positions.len()];
+        let mode = self.plan.mode_of(unit.batch);
         for matched in match_results(&sent, status.result_list()) {
             let p = unit.positions[matched.position];
             let r = matched.result;
-            let updated = is_update(r.status.as_deref(), r.action.as_deref(), self.plan.mode);
+            let updated = is_update(r.status.as_deref(), r.action.as_deref(), mode);
             // A resend Zendesk answers "Updated" for a user the plan found nowhere: the earlier
             // request, whose answer was lost, created it.
             let created_before = updated
@@ -1687,14 +1694,6 @@ async fn pause_changed(pause: &mut Option<tokio::sync::watch::Receiver<bool>>) -
     *rx.borrow_and_update()
 }
 
-fn endpoint(mode: Mode) -> BulkEndpoint {
-    match mode {
-        Mode::Create => BulkEndpoint::CreateMany,
-        Mode::Upsert => BulkEndpoint::CreateOrUpdateMany,
-        Mode::Update => BulkEndpoint::UpdateMany,
-    }
-}
-
 fn is_update(status: Option<&str>, action: Option<&str>, mode: Mode) -> bool {
     match (status, action) {
         (Some(s), _) if s.eq_ignore_ascii_case("updated") => true,
@@ -1775,6 +1774,60 @@ async fn look_up(
         }
     }
     Ok((found, rate))
+}
+
+/// Finds organizations a lost request may have created: by external_id with
+/// `organizations/show_many` (100 at a time, read directly), by name with
+/// `organizations/search?name=` (exact, ignoring case, as Zendesk keeps names unique) for those
+/// without one.
+async fn look_up_organizations(
+    client: &Client,
+    keys: &[(usize, UserKey)],
+) -> Result<(Vec<Found>, RateInfo), ZendeskError> {
+    let mut found = Vec::new();
+    let mut rate = RateInfo::default();
+    let with_external: Vec<&(usize, UserKey)> = keys
+        .iter()
+        .filter(|(_, k)| k.external_id.is_some())
+        .collect();
+    for chunk in with_external.chunks(100) {
+        let ids: Vec<&str> = chunk
+            .iter()
+            .filter_map(|(_, k)| k.external_id.as_deref())
+            .collect();
+        let answer = client.organizations_show_many_by_external_ids(&ids).await?;
+        rate = answer.rate;
+        for (p, key) in chunk {
+            if let Some(org) = answer
+                .value
+                .iter()
+                .find(|o| same(&o.external_id, &key.external_id))
+            {
+                found.push((*p, org.id, organization_created_at(org)));
+            }
+        }
+    }
+    for (p, key) in keys.iter().filter(|(_, k)| k.external_id.is_none()) {
+        let Some(name) = &key.name else { continue };
+        let answer = client.search_organizations_by_name(name).await?;
+        rate = answer.rate;
+        let wanted = crate::payload::org::name_key(name);
+        if let Some(org) = answer
+            .value
+            .iter()
+            .find(|o| crate::payload::org::name_key(&o.name) == wanted)
+        {
+            found.push((*p, org.id, organization_created_at(org)));
+        }
+    }
+    Ok((found, rate))
+}
+
+fn organization_created_at(org: &crate::zendesk::Organization) -> Option<i64> {
+    let text = org.extra.get("created_at")?.as_str()?;
+    chrono::DateTime::parse_from_rfc3339(text)
+        .ok()
+        .map(|t| t.timestamp())
 }
 
 /// A row's place in its batch, and the user a lookup found for it: id and `created_at`.

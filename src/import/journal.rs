@@ -584,6 +584,9 @@ pub fn new_run_id() -> String {
 #[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct PlanHead {
     pub(crate) mode: Mode,
+    /// What the batches send (plans before organizations could be imported sent users).
+    #[serde(default, skip_serializing_if = "is_users")]
+    pub(crate) object: crate::mapping::Object,
     pub(crate) batches: usize,
     pub(crate) skipped: Vec<(u32, String)>,
     /// Whom skipped rows name, by place in `skipped` (plans before it had none).
@@ -592,6 +595,10 @@ pub(crate) struct PlanHead {
     /// The organizations created before the users (plans before them had none).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub(crate) organizations: Vec<PlannedOrg>,
+}
+
+fn is_users(object: &crate::mapping::Object) -> bool {
+    *object == crate::mapping::Object::Users
 }
 
 /// Every further line: one batch.
@@ -921,6 +928,7 @@ fn write_plan(path: &Path, plan: &Outbox) -> Result<(), JournalError> {
     };
     let head = PlanHead {
         mode: plan.mode,
+        object: plan.object,
         batches: plan.batches.len(),
         skipped: plan.skipped.clone(),
         skipped_keys: plan.skipped_keys.clone(),

@@ -7,7 +7,9 @@ use serde_json::Value;
 use super::{ImportError, Outcome, RowOutcome};
 use std::collections::BTreeMap;
 
-use crate::payload::{Issue, Mode, Request, Severity, User};
+use crate::mapping::Object;
+use crate::payload::{Issue, Mode, Organization, Request, Severity, User};
+use crate::zendesk::BulkEndpoint;
 
 /// The identifiers of one user, kept beside the body: enough to match Zendesk's results, look
 /// a user up after a lost answer, and name the row in the report.
@@ -53,9 +55,28 @@ impl UserKey {
         }
     }
 
+    /// The identifiers of one organization: its id (updates), name and external_id.
+    pub fn of_organization(org: &Organization) -> Self {
+        Self {
+            id: org.id,
+            name: org.name.clone(),
+            external_id: org.external_id.clone(),
+            ..Self::default()
+        }
+    }
+
     /// Zendesk keeps email and external_id unique, so a user with either can be found again.
     pub fn can_look_up(&self) -> bool {
         self.email.is_some() || self.external_id.is_some()
+    }
+
+    /// [`UserKey::can_look_up`] for a record of `object`: an organization's name is unique
+    /// too (ignoring case), so every organization can be found again.
+    pub fn can_look_up_as(&self, object: Object) -> bool {
+        match object {
+            Object::Users => self.can_look_up(),
+            Object::Organizations => self.name.is_some() || self.external_id.is_some(),
+        }
     }
 
     /// The identifiers as the user object sent, for `match_results`.
@@ -103,21 +124,24 @@ impl OutboxBatch {
         self.first_index + position as u64
     }
 
-    /// The body with only the users at `positions`: a resend after some users were found.
+    /// The body with only the records at `positions`: a resend after some were found.
     pub(crate) fn body_for(&self, positions: &[usize]) -> Result<Bytes, String> {
         if positions.len() == self.rows.len() {
             return Ok(self.body.clone());
         }
         let mut all: Value = serde_json::from_slice(&self.body).map_err(|e| e.to_string())?;
-        let users = all
-            .get_mut("users")
-            .and_then(Value::as_array_mut)
-            .ok_or("the body has no users")?;
+        // `{"users": [...]}` or `{"organizations": [...]}`: the body's one list.
+        let (key, records) = all
+            .as_object_mut()
+            .and_then(|map| map.iter_mut().find(|(_, v)| v.is_array()))
+            .ok_or("the body has no records")?;
+        let key = key.clone();
+        let records = records.as_array_mut().ok_or("the body has no records")?;
         let picked: Vec<Value> = positions
             .iter()
-            .filter_map(|&p| users.get_mut(p).map(Value::take))
+            .filter_map(|&p| records.get_mut(p).map(Value::take))
             .collect();
-        serde_json::to_vec(&serde_json::json!({ "users": picked }))
+        serde_json::to_vec(&serde_json::json!({ key: picked }))
             .map(Bytes::from)
             .map_err(|e| e.to_string())
     }
@@ -130,6 +154,8 @@ impl OutboxBatch {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Outbox {
     pub mode: Mode,
+    /// What the batches send: users (the default) or organizations.
+    pub object: Object,
     pub batches: Vec<OutboxBatch>,
     pub skipped: Vec<(u32, String)>,
     /// Who a skipped row names (by its place in `skipped`), so results show more than a row
@@ -144,6 +170,7 @@ impl Outbox {
     pub fn new(mode: Mode) -> Self {
         Self {
             mode,
+            object: Object::Users,
             batches: Vec::new(),
             skipped: Vec::new(),
             skipped_keys: BTreeMap::new(),
@@ -171,15 +198,33 @@ impl Outbox {
             rows: crate::import::report::row_list(&request.rows),
             reason: e.to_string(),
         })?;
+        let organizations = !request.body.organizations.is_empty();
+        let (keys, sent_as) = if organizations {
+            self.object = Object::Organizations;
+            let keys = request
+                .body
+                .organizations
+                .iter()
+                .map(UserKey::of_organization);
+            // An upsert's batches go to create_many or update_many, each named.
+            let sent_as = [Mode::Create, Mode::Update]
+                .into_iter()
+                .find(|m| crate::payload::org::endpoint(*m).1 == request.path);
+            (keys.collect(), sent_as.filter(|m| *m != self.mode))
+        } else {
+            let keys = request.body.users.iter().map(UserKey::of).collect();
+            let sent_as = Mode::ALL
+                .into_iter()
+                .find(|m| m.endpoint().1 == request.path)
+                .filter(|m| *m != self.mode);
+            (keys, sent_as)
+        };
         self.batches.push(OutboxBatch {
             first_index: self.sent_rows() as u64,
             rows: request.rows.clone(),
-            keys: request.body.users.iter().map(UserKey::of).collect(),
+            keys,
             body: Bytes::from(body),
-            sent_as: Mode::ALL
-                .into_iter()
-                .find(|m| m.endpoint().1 == request.path)
-                .filter(|m| *m != self.mode),
+            sent_as,
         });
         Ok(())
     }
@@ -235,6 +280,25 @@ impl Outbox {
             .count()
     }
 
+    /// The bulk endpoint batch `batch` goes to: its own mode's (`sent_as`), else the plan's,
+    /// for the plan's object. Organizations have no bulk upsert: the plan sends each of an
+    /// upsert's batches to create_many or update_many, and a batch without one holds new
+    /// organizations only.
+    pub fn endpoint(&self, batch: usize) -> BulkEndpoint {
+        let mode = self
+            .batches
+            .get(batch)
+            .and_then(|b| b.sent_as)
+            .unwrap_or(self.mode);
+        endpoint_of(self.object, mode)
+    }
+
+    /// `POST /api/v2/organizations/create_many.json (1), PUT …/update_many.json (1)`: each
+    /// endpoint the batches go to, with how many requests.
+    pub fn endpoints_text(&self) -> String {
+        endpoints_text(self.batches.len(), |b| self.endpoint(b))
+    }
+
     /// Rows sent.
     pub fn sent_rows(&self) -> usize {
         self.batches.iter().map(|b| b.rows.len()).sum()
@@ -243,6 +307,39 @@ impl Outbox {
     /// Every row of the run: sent and skipped.
     pub fn rows(&self) -> usize {
         self.sent_rows() + self.skipped.len()
+    }
+}
+
+/// Each endpoint `batches` batches go to (`endpoint` of each; none: the plan's own), with
+/// how many requests.
+pub(crate) fn endpoints_text(batches: usize, endpoint: impl Fn(usize) -> BulkEndpoint) -> String {
+    let mut seen: Vec<(BulkEndpoint, usize)> = Vec::new();
+    for b in 0..batches {
+        let endpoint = endpoint(b);
+        match seen.iter_mut().find(|(e, _)| *e == endpoint) {
+            Some((_, n)) => *n += 1,
+            None => seen.push((endpoint, 1)),
+        }
+    }
+    if seen.is_empty() {
+        seen.push((endpoint(usize::MAX), 0));
+    }
+    seen.iter()
+        .map(|(e, n)| format!("{} {} ({n})", e.method(), e.path()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The bulk endpoint of `object`'s rows sent in `mode`.
+pub(crate) fn endpoint_of(object: Object, mode: Mode) -> BulkEndpoint {
+    match (object, mode) {
+        (Object::Users, Mode::Create) => BulkEndpoint::CreateMany,
+        (Object::Users, Mode::Upsert) => BulkEndpoint::CreateOrUpdateMany,
+        (Object::Users, Mode::Update) => BulkEndpoint::UpdateMany,
+        (Object::Organizations, Mode::Create | Mode::Upsert) => {
+            BulkEndpoint::OrganizationsCreateMany
+        }
+        (Object::Organizations, Mode::Update) => BulkEndpoint::OrganizationsUpdateMany,
     }
 }
 
@@ -266,6 +363,7 @@ pub(crate) mod tests {
                         ..User::default()
                     })
                     .collect(),
+                ..Body::default()
             },
         }
     }

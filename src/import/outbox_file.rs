@@ -38,6 +38,8 @@ pub(crate) struct BatchRef {
 #[derive(Debug)]
 pub struct OutboxFile {
     pub mode: Mode,
+    /// What the batches send: users, or organizations.
+    pub object: crate::mapping::Object,
     pub skipped: Vec<(u32, String)>,
     /// Whom skipped rows name, by place in `skipped`.
     pub skipped_keys: BTreeMap<usize, UserKey>,
@@ -116,6 +118,7 @@ impl OutboxFile {
         let file = File::open(path).map_err(io(path, "cannot read"))?;
         Ok(Self {
             mode: head.mode,
+            object: head.object,
             skipped: head.skipped,
             skipped_keys: head.skipped_keys,
             organizations: head.organizations,
@@ -140,6 +143,18 @@ impl OutboxFile {
 
     pub(crate) fn batch_ref(&self, batch: usize) -> Option<&BatchRef> {
         self.refs.get(batch)
+    }
+
+    /// The bulk endpoint batch `batch` goes to, for its mode and the plan's object (see
+    /// [`super::Outbox::endpoint`]).
+    pub fn endpoint(&self, batch: usize) -> crate::zendesk::BulkEndpoint {
+        super::outbox::endpoint_of(self.object, self.mode_of(batch))
+    }
+
+    /// Each endpoint the batches go to, with how many requests (see
+    /// [`super::Outbox::endpoints_text`]).
+    pub fn endpoints_text(&self) -> String {
+        super::outbox::endpoints_text(self.batches(), |b| self.endpoint(b))
     }
 
     /// The mode whose endpoint batch `batch` goes to: its own, else the plan's.
@@ -263,6 +278,7 @@ impl OutboxFile {
     pub(crate) fn head(&self) -> PlanHead {
         PlanHead {
             mode: self.mode,
+            object: self.object,
             batches: self.refs.len(),
             skipped: self.skipped.clone(),
             skipped_keys: self.skipped_keys.clone(),
@@ -414,6 +430,7 @@ impl SpoolWriter {
 /// what [`super::Outbox`] holds, with the bodies on disk.
 pub struct OutboxWriter {
     mode: Mode,
+    object: crate::mapping::Object,
     spool: SpoolWriter,
     skipped: Vec<(u32, String)>,
     /// Rows with errors so far: their messages, and whether every one may be sent anyway.
@@ -425,9 +442,14 @@ pub struct OutboxWriter {
 
 impl OutboxWriter {
     /// A spool in `dir` (the data dir: the run folder is made from it).
-    pub fn create(dir: &Path, mode: Mode, include: bool) -> Result<Self, JournalError> {
+    pub fn create(
+        dir: &Path,
+        (mode, object): (Mode, crate::mapping::Object),
+        include: bool,
+    ) -> Result<Self, JournalError> {
         Ok(Self {
             mode,
+            object,
             spool: SpoolWriter::create(dir)?,
             skipped: Vec::new(),
             errors: BTreeMap::new(),
@@ -492,6 +514,7 @@ impl OutboxWriter {
         let (path, refs, file) = self.spool.finish()?;
         Ok(OutboxFile {
             mode: self.mode,
+            object: self.object,
             skipped: self.skipped,
             skipped_keys: BTreeMap::new(),
             organizations: Vec::new(),
@@ -527,6 +550,7 @@ impl SpoolBuilder {
         let (path, refs, file) = self.0.finish()?;
         Ok(OutboxFile {
             mode: head.mode,
+            object: head.object,
             skipped: head.skipped.clone(),
             skipped_keys: head.skipped_keys.clone(),
             organizations: head.organizations.clone(),
@@ -593,7 +617,9 @@ mod tests {
         let requests = [request(&[2, 3, 5]), request(&[6, 7])];
         let issues = [error(3, true), error(4, false), error(7, true)];
         for include in [false, true] {
-            let mut writer = OutboxWriter::create(tmp.path(), Mode::Create, include).unwrap();
+            let mut writer =
+                OutboxWriter::create(tmp.path(), (Mode::Create, Default::default()), include)
+                    .unwrap();
             writer.issue(&issues[0]);
             writer.issue(&issues[1]);
             writer.push_request(&requests[0]).unwrap();

@@ -1,10 +1,12 @@
 //! Columns to Zendesk user fields: the target catalogue, automatic matching, transforms.
 
+mod org_target;
 mod target;
 mod transform;
 
 use std::fmt;
 
+pub use org_target::{ORGANIZATION_TARGETS, Object};
 pub use target::{BUILT_IN, Target, UnknownTarget};
 pub use transform::{DateOrder, Transform, Value};
 
@@ -16,6 +18,8 @@ use crate::sheet::header::column_letter;
 pub struct Mapping {
     /// One entry per table column, in column order.
     pub columns: Vec<ColumnMapping>,
+    /// What each row is: a user (the default) or an organization.
+    pub object: Object,
 }
 
 /// One source column and where its values go.
@@ -117,6 +121,14 @@ pub enum MappingProblem {
         column: String,
         mode: Mode,
     },
+    /// A column feeds a target the sheet's object does not have (`role` on organizations).
+    NotForObject {
+        column: String,
+        target: Target,
+        object: Object,
+    },
+    /// Organizations in upsert or update mode are found by external_id or name (or id).
+    NoOrganizationKey { mode: Mode },
 }
 
 impl fmt::Display for MappingProblem {
@@ -138,19 +150,34 @@ impl fmt::Display for MappingProblem {
                 column,
                 closest,
             } => {
-                write!(
-                    f,
-                    "{column} maps to user_fields.{key}, which the account does not have"
-                )?;
+                write!(f, "{column} maps to {key}, which the account does not have")?;
                 if closest.is_empty() {
-                    f.write_str(" (it has no custom user fields)")
+                    let of = if key.starts_with("organization_fields.") {
+                        "organization"
+                    } else {
+                        "user"
+                    };
+                    write!(f, " (it has no custom {of} fields)")
                 } else {
                     write!(f, " (closest: {})", closest.join(", "))
                 }
             }
             MappingProblem::InactiveField { key, column } => write!(
                 f,
-                "{column} maps to user_fields.{key}, which is inactive in the account"
+                "{column} maps to {key}, which is inactive in the account"
+            ),
+            MappingProblem::NotForObject {
+                column,
+                target,
+                object,
+            } => write!(
+                f,
+                "{column} maps to {target}, which {object} do not have: ignore the column or \
+                 pick another target"
+            ),
+            MappingProblem::NoOrganizationKey { mode } => write!(
+                f,
+                "{mode} mode for organizations needs a column mapped to external_id or name"
             ),
             MappingProblem::IdOutsideUpdate { column, mode } => write!(
                 f,
@@ -175,7 +202,10 @@ impl Mapping {
                 reason: MatchReason::Unmatched,
             })
             .collect();
-        Mapping { columns }
+        Mapping {
+            columns,
+            object: Object::default(),
+        }
     }
 
     /// The mapped columns.
@@ -227,7 +257,7 @@ impl Mapping {
     /// will fail (an upsert without a name column fails the users new to Zendesk).
     pub fn cautions(&self, mode: Mode) -> Vec<String> {
         let mut cautions = Vec::new();
-        if mode == Mode::Upsert && !self.has(&Target::Name) {
+        if mode == Mode::Upsert && !self.has(&Target::Name) && self.object == Object::Users {
             cautions.push(
                 "No column is mapped to name: users new to Zendesk need one, so their rows \
                  will fail (map a name column; the plan shows which rows are new)."
@@ -243,12 +273,30 @@ impl Mapping {
             problems.push(MappingProblem::NothingMapped);
             return problems;
         }
-        let needs = match mode {
-            Mode::Create => (!self.has(&Target::Name)).then_some(MappingProblem::NoName),
-            Mode::Upsert => (!self.has(&Target::Email) && !self.has(&Target::ExternalId))
-                .then_some(MappingProblem::NoUpsertKey),
-            Mode::Update => (!self.has(&Target::Id) && !self.has(&Target::ExternalId))
-                .then_some(MappingProblem::NoUpdateKey),
+        let object = self.object;
+        problems.extend(
+            self.mapped()
+                .filter(|(_, t)| !object.takes(t))
+                .map(|(c, t)| MappingProblem::NotForObject {
+                    column: format!("'{}' ({})", c.header, column_letter(c.index)),
+                    target: t.clone(),
+                    object,
+                }),
+        );
+        let found_by_name = self.has(&Target::Name) || self.has(&Target::ExternalId);
+        let needs = match (object, mode) {
+            (_, Mode::Create) => (!self.has(&Target::Name)).then_some(MappingProblem::NoName),
+            (Object::Users, Mode::Upsert) => (!self.has(&Target::Email)
+                && !self.has(&Target::ExternalId))
+            .then_some(MappingProblem::NoUpsertKey),
+            (Object::Users, Mode::Update) => (!self.has(&Target::Id)
+                && !self.has(&Target::ExternalId))
+            .then_some(MappingProblem::NoUpdateKey),
+            (Object::Organizations, Mode::Upsert) => {
+                (!found_by_name).then_some(MappingProblem::NoOrganizationKey { mode })
+            }
+            (Object::Organizations, Mode::Update) => (!found_by_name && !self.has(&Target::Id))
+                .then_some(MappingProblem::NoOrganizationKey { mode }),
         };
         problems.extend(needs);
         if mode != Mode::Update {
@@ -290,10 +338,17 @@ pub fn auto_match(headers: &[String]) -> Mapping {
 
 /// [`auto_match`], also matching the account's custom fields by key or title.
 pub fn auto_match_with(headers: &[String], custom: &[CustomField]) -> Mapping {
+    auto_match_for(Object::Users, headers, custom)
+}
+
+/// [`auto_match_with`] for the rows of `object`: its targets, its header spellings, and the
+/// account's custom fields of that object (`custom`).
+pub fn auto_match_for(object: Object, headers: &[String], custom: &[CustomField]) -> Mapping {
     let mut mapping = Mapping::unmapped(headers);
+    mapping.object = object;
     let mut candidates: Vec<(u32, usize, Target, MatchReason)> = Vec::new();
     for (i, header) in headers.iter().enumerate() {
-        let best = best_match(header, custom);
+        let best = best_match(object, header, custom);
         let sure = best
             .as_ref()
             .is_some_and(|(_, _, r)| matches!(r, MatchReason::Exact | MatchReason::Alias));
@@ -328,20 +383,25 @@ pub fn auto_match_with(headers: &[String], custom: &[CustomField]) -> Mapping {
 const FUZZY_THRESHOLD: f64 = 0.9;
 
 /// The best target for one header with a score (exact 300, alias 200, fuzzy 0..100).
-fn best_match(header: &str, custom: &[CustomField]) -> Option<(u32, Target, MatchReason)> {
+fn best_match(
+    object: Object,
+    header: &str,
+    custom: &[CustomField],
+) -> Option<(u32, Target, MatchReason)> {
     let spaced = spaced(header);
     let squashed = squash(header);
     if squashed.is_empty() {
         return None;
     }
-    let names = BUILT_IN
+    let names = object
+        .targets()
         .iter()
         .filter(|t| **t != Target::Id)
         .map(|t| (t.clone(), t.to_string()))
         .chain(
             custom
                 .iter()
-                .map(|f| (Target::UserField(f.key.clone()), f.key.clone())),
+                .map(|f| (object.custom_target(f.key.clone()), f.key.clone())),
         );
     let mut fuzzy: Option<(f64, Target)> = None;
     for (target, name) in names {
@@ -350,10 +410,10 @@ fn best_match(header: &str, custom: &[CustomField]) -> Option<(u32, Target, Matc
         }
         let titles = custom
             .iter()
-            .filter(|f| Target::UserField(f.key.clone()) == target)
+            .filter(|f| object.custom_target(f.key.clone()) == target)
             .map(|f| f.title.as_str());
         let spellings = std::iter::once(name.as_str())
-            .chain(target.aliases().iter().copied())
+            .chain(object.aliases(&target).iter().copied())
             .chain(titles);
         for spelling in spellings {
             let other = squash(spelling);

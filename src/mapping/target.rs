@@ -41,6 +41,16 @@ pub enum Target {
     IdentityPhone,
     /// A custom user field by key.
     UserField(String),
+    /// An organization's email domains (a list, split like tags): organizations only.
+    DomainNames,
+    /// An organization's group by Zendesk id (number): organizations only.
+    GroupId,
+    /// Whether the organization's users see each other's tickets: organizations only.
+    SharedTickets,
+    /// Whether they may comment on each other's tickets: organizations only.
+    SharedComments,
+    /// A custom organization field by key: organizations only.
+    OrganizationField(String),
 }
 
 /// Every built-in target, in the order pickers list them.
@@ -91,7 +101,11 @@ impl Target {
             Target::Verified => "verified",
             Target::IdentityEmail => "identity:email",
             Target::IdentityPhone => "identity:phone_number",
-            Target::UserField(_) => return None,
+            Target::DomainNames => "domain_names",
+            Target::GroupId => "group_id",
+            Target::SharedTickets => "shared_tickets",
+            Target::SharedComments => "shared_comments",
+            Target::UserField(_) | Target::OrganizationField(_) => return None,
         })
     }
 
@@ -119,6 +133,11 @@ impl Target {
             Target::IdentityEmail => "an extra email identity",
             Target::IdentityPhone => "an extra phone identity",
             Target::UserField(_) => "custom user field",
+            Target::DomainNames => "email domains, split on , ; or spaces",
+            Target::GroupId => "group by Zendesk id (number)",
+            Target::SharedTickets => "members see each other's tickets (yes/no)",
+            Target::SharedComments => "members comment on each other's tickets (yes/no)",
+            Target::OrganizationField(_) => "custom organization field",
         }
     }
 
@@ -126,7 +145,11 @@ impl Target {
     pub fn is_multi(&self) -> bool {
         matches!(
             self,
-            Target::Tags | Target::Organizations | Target::IdentityEmail | Target::IdentityPhone
+            Target::Tags
+                | Target::Organizations
+                | Target::IdentityEmail
+                | Target::IdentityPhone
+                | Target::DomainNames
         )
     }
 
@@ -141,6 +164,7 @@ impl Target {
                 | Target::OrganizationId
                 | Target::CustomRoleId
                 | Target::LocaleId
+                | Target::GroupId
         )
     }
 
@@ -247,7 +271,12 @@ impl Target {
                 "phone 2",
                 "home phone",
             ],
-            Target::UserField(_) => &[],
+            Target::UserField(_)
+            | Target::DomainNames
+            | Target::GroupId
+            | Target::SharedTickets
+            | Target::SharedComments
+            | Target::OrganizationField(_) => &[],
         }
     }
 }
@@ -256,6 +285,7 @@ impl fmt::Display for Target {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Target::UserField(key) => write!(f, "user_fields.{key}"),
+            Target::OrganizationField(key) => write!(f, "organization_fields.{key}"),
             other => f.write_str(other.builtin_name().unwrap_or_default()),
         }
     }
@@ -280,6 +310,14 @@ impl FromStr for Target {
                 hint: " (a custom field key is lowercase letters, digits and '_')".to_owned(),
             });
         }
+        if let Some(key) = text.strip_prefix("organization_fields.") {
+            return custom_field(key)
+                .map(|_| Target::OrganizationField(key.to_owned()))
+                .ok_or_else(|| UnknownTarget {
+                    given: text.to_owned(),
+                    hint: " (a custom field key is lowercase letters, digits and '_')".to_owned(),
+                });
+        }
         let lower = text.to_ascii_lowercase();
         if let Some((_, why)) = Target::retired(&lower) {
             return Err(UnknownTarget {
@@ -294,6 +332,7 @@ impl FromStr for Target {
         };
         BUILT_IN
             .iter()
+            .chain(&super::org_target::ORGANIZATION_TARGETS)
             .find(|t| t.builtin_name() == Some(wanted))
             .cloned()
             .ok_or_else(|| UnknownTarget {
@@ -367,6 +406,8 @@ mod tests {
     #[case("identity:phone", Target::IdentityPhone)]
     #[case("user_fields.renewal_date", Target::UserField("renewal_date".into()))]
     #[case("locale_id", Target::LocaleId)]
+    #[case("domain_names", Target::DomainNames)]
+    #[case("organization_fields.tier", Target::OrganizationField("tier".into()))]
     fn parses(#[case] text: &str, #[case] want: Target) {
         assert_eq!(text.parse::<Target>(), Ok(want));
     }

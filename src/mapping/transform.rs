@@ -101,7 +101,15 @@ impl Transform {
         if let Cell::Error(e) = &cell {
             return Err((format!("the cell holds the spreadsheet error {e}"), cell));
         }
-        if let (Cell::Bool(b), Target::Verified | Target::UserField(_)) = (&cell, target) {
+        if let (
+            Cell::Bool(b),
+            Target::Verified
+            | Target::UserField(_)
+            | Target::SharedTickets
+            | Target::SharedComments
+            | Target::OrganizationField(_),
+        ) = (&cell, target)
+        {
             return Ok(Some(Value::Bool(*b)));
         }
         let text = match (self.date, cell) {
@@ -126,14 +134,18 @@ impl Transform {
         }
         let text = self.padded(text);
         let text = self.mapped(text);
-        let lower = self
-            .lowercase
-            .unwrap_or(matches!(target, Target::Email | Target::IdentityEmail));
+        let lower = self.lowercase.unwrap_or(matches!(
+            target,
+            Target::Email | Target::IdentityEmail | Target::DomainNames
+        ));
         let text = if lower { lowercase(text) } else { text };
         if *target == Target::Organizations && self.split != Some(false) {
             return Ok(Some(Value::List(split_names(&text))));
         }
-        if self.split.unwrap_or(*target == Target::Tags) {
+        if self
+            .split
+            .unwrap_or(matches!(target, Target::Tags | Target::DomainNames))
+        {
             return Ok(Some(Value::List(split(text))));
         }
         Ok(Some(Value::Text(text)))

@@ -66,12 +66,12 @@ impl Checked {
 
 /// A mapped column, ready to read cells from.
 #[derive(Debug)]
-struct Column {
-    index: usize,
-    header: String,
-    letter: String,
-    target: Target,
-    transform: Transform,
+pub(super) struct Column {
+    pub(super) index: usize,
+    pub(super) header: String,
+    pub(super) letter: String,
+    pub(super) target: Target,
+    pub(super) transform: Transform,
 }
 
 /// Which identifiers a row carries, for duplicate detection.
@@ -139,6 +139,7 @@ impl Checker {
         let columns = mapping
             .mapped()
             .filter(|(_, target)| options.mode == Mode::Update || **target != Target::Id)
+            .filter(|(_, target)| crate::mapping::Object::Users.takes(target))
             .map(|(c, target)| Column {
                 index: c.index,
                 header: c.header.clone(),
@@ -416,7 +417,7 @@ fn duplicates(
     }
 }
 
-fn issue(
+pub(super) fn issue(
     row: u32,
     column: &Column,
     value: Option<String>,
@@ -435,7 +436,7 @@ fn issue(
 }
 
 /// Excel keeps 15 significant digits: a longer id typed as a number has lost its last digits.
-fn precision_warning(target: &Target, cell: &Cell) -> Option<String> {
+pub(super) fn precision_warning(target: &Target, cell: &Cell) -> Option<String> {
     match cell {
         Cell::Float(f) if target.is_identifier() && f.abs() >= 1e15 => Some(
             "a number of 16 or more digits: Excel keeps only 15, so this id may be wrong; \
@@ -592,6 +593,13 @@ fn assign_text(user: &mut User, target: &Target, text: String) -> Result<Option<
         | Target::IdentityEmail
         | Target::IdentityPhone
         | Target::UserField(_) => return Ok(None),
+        // Organizations' own: the mapping reports them on a users sheet, and the checker
+        // leaves their columns out.
+        Target::DomainNames
+        | Target::GroupId
+        | Target::SharedTickets
+        | Target::SharedComments
+        | Target::OrganizationField(_) => return Ok(None),
     };
     *slot = Some(text);
     Ok(None)
@@ -616,14 +624,14 @@ fn identities(
     Ok(())
 }
 
-fn whole_number(text: &str, what: &str) -> Result<u64, String> {
+pub(super) fn whole_number(text: &str, what: &str) -> Result<u64, String> {
     text.parse::<u64>()
         .ok()
         .filter(|n| *n > 0)
         .ok_or_else(|| format!("'{text}' is not {what} (a whole number)"))
 }
 
-fn yes_no(value: &Value) -> Result<bool, String> {
+pub(super) fn yes_no(value: &Value) -> Result<bool, String> {
     if let Value::Bool(b) = value {
         return Ok(*b);
     }

@@ -167,18 +167,18 @@ impl Fields {
     pub fn problems(&self, mapping: &Mapping) -> Vec<MappingProblem> {
         let mut problems = Vec::new();
         for (column, target) in mapping.mapped() {
-            let Target::UserField(key) = target else {
+            let (Target::UserField(key) | Target::OrganizationField(key)) = target else {
                 continue;
             };
             let at = format!("'{}' ({})", column.header, column_letter(column.index));
             match self.by_key.get(key) {
                 Some(def) if def.active => {}
                 Some(_) => problems.push(MappingProblem::InactiveField {
-                    key: key.clone(),
+                    key: target.to_string(),
                     column: at,
                 }),
                 None => problems.push(MappingProblem::UnknownField {
-                    key: key.clone(),
+                    key: target.to_string(),
                     column: at,
                     closest: self.closest_keys(key),
                 }),

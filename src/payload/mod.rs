@@ -2,6 +2,7 @@
 
 mod check;
 pub mod fields;
+pub mod org;
 mod phone;
 mod user;
 
@@ -12,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 pub use check::{Checked, Checker, Options, Prepared};
 pub use fields::{ConversionError, FieldDef, FieldKind, Fields};
+pub use org::{OrgChecked, OrgChecker, Organization};
 
 pub use phone::{PhoneRegion, e164};
 pub use user::{
@@ -275,10 +277,13 @@ pub struct Request {
     pub body: Body,
 }
 
-/// `{"users": [...]}`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// `{"users": [...]}`, or `{"organizations": [...]}` for a sheet of organizations.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Body {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub users: Vec<User>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub organizations: Vec<Organization>,
 }
 
 impl Request {
@@ -289,8 +294,35 @@ impl Request {
             method,
             path,
             rows,
-            body: Body { users },
+            body: Body {
+                users,
+                ..Body::default()
+            },
         }
+    }
+
+    /// The request sending `organizations` to the bulk endpoint of `mode`
+    /// ([`org::endpoint`]).
+    pub fn organizations(mode: Mode, rows: Vec<u32>, organizations: Vec<Organization>) -> Request {
+        let (method, path) = org::endpoint(mode);
+        Request {
+            method,
+            path,
+            rows,
+            body: Body {
+                organizations,
+                ..Body::default()
+            },
+        }
+    }
+
+    /// Records in the body, users or organizations.
+    pub fn len(&self) -> usize {
+        self.body.users.len() + self.body.organizations.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 

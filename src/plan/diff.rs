@@ -116,7 +116,7 @@ pub fn changes(
     out
 }
 
-fn change(field: &str, old: Value, new: Value) -> Change {
+pub(super) fn change(field: &str, old: Value, new: Value) -> Change {
     Change {
         field: field.to_owned(),
         old,
@@ -192,23 +192,38 @@ fn tags(user: &User, old: &zendesk::User, out: &mut Vec<Change>) {
     let Some(new) = &user.tags else {
         return;
     };
-    let mut a: Vec<String> = new.iter().map(|t| t.to_lowercase()).collect();
-    let mut b: Vec<String> = old.tags.iter().map(|t| t.to_lowercase()).collect();
-    a.sort();
-    a.dedup();
-    b.sort();
-    b.dedup();
-    if a != b {
+    if !same_set(new, &old.tags) {
         out.push(change("tags", json!(old.tags), json!(new)));
     }
 }
 
+/// Two lists of tags or domains as Zendesk keeps them: sets, in lower case.
+pub(super) fn same_set(new: &[String], held: &[String]) -> bool {
+    let mut a: Vec<String> = new.iter().map(|t| t.to_lowercase()).collect();
+    let mut b: Vec<String> = held.iter().map(|t| t.to_lowercase()).collect();
+    a.sort();
+    a.dedup();
+    b.sort();
+    b.dedup();
+    a == b
+}
+
 fn user_fields(user: &User, old: &zendesk::User, out: &mut Vec<Change>) {
-    for (key, value) in &user.user_fields.0 {
-        let held = old.user_fields.get(key).cloned().unwrap_or(Value::Null);
+    custom_fields("user_fields", &user.user_fields, &old.user_fields, out);
+}
+
+/// The custom field values sent (`prefix.key`) that the record does not hold already.
+pub(super) fn custom_fields(
+    prefix: &str,
+    sent: &crate::payload::UserFields,
+    held: &serde_json::Map<String, Value>,
+    out: &mut Vec<Change>,
+) {
+    for (key, value) in &sent.0 {
+        let held = held.get(key).cloned().unwrap_or(Value::Null);
         if !same_field(value, &held) {
             let held = held_date(&held).map(|date| json!(date)).unwrap_or(held);
-            out.push(change(&format!("user_fields.{key}"), held, value.to_json()));
+            out.push(change(&format!("{prefix}.{key}"), held, value.to_json()));
         }
     }
 }

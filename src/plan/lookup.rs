@@ -39,6 +39,9 @@ pub enum PlanError {
 /// The requests and minutes the lookups for `input` will take at the account's rate limit
 /// (from the rate headers of any answer, such as `user_fields`).
 pub fn estimate(input: &PlanInput, rate: &RateInfo) -> Cost {
+    if input.object == crate::mapping::Object::Organizations {
+        return super::org_rows::estimate(&input.organization_input(), rate);
+    }
     let keys = Keys::of(input);
     let (orgs_surely, orgs_at_most) = orgs::cost(orgs::distinct_names(&input.users).len());
     let users = (keys.external_ids.len().div_ceil(PER_CALL)
@@ -48,16 +51,7 @@ pub fn estimate(input: &PlanInput, rate: &RateInfo) -> Cost {
     // Each user found that joins more organizations has its memberships read.
     let members = super::memberships::rows_with(&input.users) as u64;
     let at_most = users + orgs_at_most + keys.emails_too.len() as u64 + members;
-    let minutes = rate
-        .limit
-        .filter(|l| *l > 0)
-        .map_or(0.0, |l| requests as f64 / f64::from(l));
-    Cost {
-        requests,
-        at_most,
-        rate_limit: rate.limit,
-        minutes,
-    }
+    Cost::at_rate(requests, at_most, rate)
 }
 
 /// The distinct identifiers of the users, lower case.
@@ -126,6 +120,11 @@ pub async fn build(
     options: PlanOptions,
     rate: &RateInfo,
 ) -> Result<Plan, PlanError> {
+    if input.object == crate::mapping::Object::Organizations {
+        let orgs = input.organization_input();
+        let n = options.concurrency;
+        return super::org_rows::build(client, orgs, options.mode, (n, rate)).await;
+    }
     let cost = estimate(&input, rate);
     let keys = Keys::of(&input);
     let mut found = Found::default();
@@ -164,6 +163,8 @@ pub async fn build(
     };
     Ok(Plan {
         mode: options.mode,
+        object: crate::mapping::Object::Users,
+        organizations: std::collections::BTreeMap::new(),
         rows,
         missing_organizations,
         warnings,

@@ -35,6 +35,7 @@
 mod diff;
 mod lookup;
 pub mod memberships;
+pub mod org_rows;
 pub mod orgs;
 
 use std::collections::HashSet;
@@ -300,13 +301,35 @@ pub struct PlanInput {
     pub users: Vec<(u32, User)>,
     /// Rows with a validation error and the first error's message.
     pub invalid: Vec<(u32, String)>,
+    /// What the rows are; a sheet of organizations has them in `organizations`.
+    pub object: crate::mapping::Object,
+    /// Sheet row and organization, in sheet order (a sheet of organizations).
+    pub organizations: Vec<(u32, crate::payload::Organization)>,
 }
 
 impl PlanInput {
-    /// Adds the users of a request (the pipeline's `Event::Request`).
+    /// An empty input for rows of `object`.
+    pub fn of(object: crate::mapping::Object) -> Self {
+        Self {
+            object,
+            ..Self::default()
+        }
+    }
+
+    /// Adds the users (or organizations) of a request (the pipeline's `Event::Request`).
     pub fn push_request(&mut self, request: Request) {
+        self.organizations
+            .extend(request.rows.iter().copied().zip(request.body.organizations));
         self.users
             .extend(request.rows.into_iter().zip(request.body.users));
+    }
+
+    /// The organizations' part of the input, for their plan.
+    pub fn organization_input(&self) -> org_rows::OrgInput {
+        org_rows::OrgInput {
+            organizations: self.organizations.clone(),
+            invalid: self.invalid.clone(),
+        }
     }
 
     /// Notes a row's error (the pipeline's `Event::Issue`); warnings and further errors of
@@ -336,7 +359,7 @@ impl PlanInput {
     }
 
     pub fn rows(&self) -> usize {
-        self.users.len() + self.invalid.len()
+        self.users.len() + self.organizations.len() + self.invalid.len()
     }
 }
 
@@ -352,6 +375,22 @@ pub struct Cost {
     pub rate_limit: Option<u32>,
     /// `requests` at the rate limit; 0 when the limit is unknown.
     pub minutes: f64,
+}
+
+impl Cost {
+    /// `requests` surely and `at_most` at most, in minutes at the account's rate limit.
+    pub fn at_rate(requests: u64, at_most: u64, rate: &crate::zendesk::RateInfo) -> Cost {
+        let minutes = rate
+            .limit
+            .filter(|l| *l > 0)
+            .map_or(0.0, |l| requests as f64 / f64::from(l));
+        Cost {
+            requests,
+            at_most,
+            rate_limit: rate.limit,
+            minutes,
+        }
+    }
 }
 
 /// What the lookups spent.
@@ -380,8 +419,15 @@ pub struct Counts {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Plan {
     pub mode: Mode,
+    /// What the rows are: users, or organizations (a sheet of companies).
+    #[serde(skip_serializing_if = "is_users")]
+    pub object: crate::mapping::Object,
     /// In sheet order.
     pub rows: Vec<RowPlan>,
+    /// A sheet of organizations: each sent row's organization, by sheet row (users are in
+    /// their rows).
+    #[serde(skip)]
+    pub organizations: std::collections::BTreeMap<u32, crate::payload::Organization>,
     /// Organizations the file names that the account does not have, created before their
     /// users with `--missing-orgs create` (the outbox lists them: `Outbox::organizations`);
     /// empty with the other policies, whose warnings and rows say what happens instead.
@@ -449,6 +495,9 @@ impl Plan {
     /// and the rows left out. Invalid rows are in neither: the engine skips them from its own
     /// checks, so every row is counted once.
     pub fn route(&self, skip_unchanged: bool, jobs: usize) -> Routed {
+        if self.object == crate::mapping::Object::Organizations {
+            return org_rows::route(self, skip_unchanged, jobs);
+        }
         let mut main = Batcher::new(self.mode, jobs);
         let mut moved = Batcher::new(Mode::Update, jobs);
         let mut requests = Vec::new();
@@ -504,6 +553,10 @@ impl Plan {
     }
 }
 
+fn is_users(object: &crate::mapping::Object) -> bool {
+    *object == crate::mapping::Object::Users
+}
+
 enum Route {
     Main,
     Moved(u64),
@@ -545,6 +598,8 @@ mod tests {
         let reason = || "why".to_owned();
         Plan {
             mode,
+            object: crate::mapping::Object::Users,
+            organizations: std::collections::BTreeMap::new(),
             rows: vec![
                 row(2, Action::New),
                 row(

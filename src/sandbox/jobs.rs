@@ -22,6 +22,8 @@ pub enum BulkKind {
     OrganizationsCreateMany,
     /// `organization_memberships/create_many`: the job's `users` are memberships.
     MembershipsCreateMany,
+    /// `organizations/update_many`: the job's `users` are organizations, by id.
+    OrganizationsUpdateMany,
 }
 
 /// How a job ended, once it has.
@@ -118,6 +120,9 @@ impl Job {
                 .create_organization(user, self.done_wall)
                 .map(|id| (id, RowAction::Created)),
             BulkKind::MembershipsCreateMany => store.create_membership(user, self.done_wall),
+            BulkKind::OrganizationsUpdateMany => store
+                .update_organization(user, self.done_wall)
+                .map(|id| (id, RowAction::Updated)),
         };
         let mut result = match outcome {
             Ok((id, action)) => self.done_result(index, id, action),
@@ -157,7 +162,10 @@ impl Job {
                 json!({"index": index, "error": e.error, "id": id, "details": e.details})
             }
             JobFailures::Oas => {
-                let action = if self.kind == BulkKind::UpdateMany {
+                let action = if matches!(
+                    self.kind,
+                    BulkKind::UpdateMany | BulkKind::OrganizationsUpdateMany
+                ) {
                     "update"
                 } else {
                     "create"
@@ -183,6 +191,7 @@ impl Job {
     fn working_message(&self, number: usize) -> String {
         match self.kind {
             BulkKind::OrganizationsCreateMany => format!("Creating organization #{number}"),
+            BulkKind::OrganizationsUpdateMany => format!("Updating organization #{number}"),
             _ => format!("Processing user #{number}"),
         }
     }

@@ -15,7 +15,7 @@ use axum::body::Bytes;
 use axum::extract::{Extension, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use serde_json::{Map, Value, json};
 
 use super::Shared;
@@ -158,6 +158,85 @@ impl Organizations {
         Ok(())
     }
 
+    /// `organizations/update_many`: the organization `body` names by `id` (or `external_id`)
+    /// takes the keys sent; a name or external_id another organization holds is refused, as
+    /// is a field value its type refuses. Keys not sent are kept.
+    pub fn update(
+        &mut self,
+        body: &Value,
+        stamp: &str,
+        dates: DateFields,
+    ) -> Result<u64, RowError> {
+        let fail = |details: String| RowError {
+            error: "OrganizationUpdateFailed",
+            details,
+        };
+        let body = body
+            .as_object()
+            .ok_or_else(|| fail("Organization: is not an object".into()))?;
+        let id = body.get("id").and_then(Value::as_u64).or_else(|| {
+            body.get("external_id")
+                .and_then(Value::as_str)
+                .and_then(|x| self.id_by_external_id(x))
+        });
+        let Some(id) = id.filter(|id| self.records.contains_key(id)) else {
+            return Err(RowError {
+                error: "RecordNotFound",
+                details: "Not found".into(),
+            });
+        };
+        let name = body.get("name").and_then(Value::as_str).map(str::trim);
+        if name.is_some_and(str::is_empty) {
+            return Err(fail("Name: cannot be blank".into()));
+        }
+        if let Some(name) = name.filter(|n| self.id_by_name(n).is_some_and(|other| other != id)) {
+            return Err(fail(format!("Name:  {name} has already been taken")));
+        }
+        let external = body.get("external_id").and_then(Value::as_str);
+        if let Some(external) =
+            external.filter(|x| self.id_by_external_id(x).is_some_and(|other| other != id))
+        {
+            return Err(fail(format!(
+                "External ID: {external} has already been taken"
+            )));
+        }
+        let fields = self
+            .checked_fields(body.get("organization_fields"), dates)
+            .map_err(|e| fail(e.details))?;
+        let Some(mut org) = self.records.remove(&id) else {
+            return Err(fail("Not found".into()));
+        };
+        if let Some(old) = org["name"].as_str() {
+            self.by_name.remove(&name_key(old));
+        }
+        if let Some(old) = org["external_id"].as_str() {
+            self.by_external_id.remove(&old.to_lowercase());
+        }
+        if let Some(name) = name {
+            org["name"] = json!(name);
+        }
+        for key in PLAIN_KEYS {
+            if let Some(value) = body.get(*key) {
+                org[*key] = value.clone();
+            }
+        }
+        if let Some(external) = body.get("external_id") {
+            org["external_id"] = external.clone();
+        }
+        if let Some(tags) = body.get("tags") {
+            org["tags"] = normalize_tags(tags);
+        }
+        if let Some(domains) = body.get("domain_names") {
+            org["domain_names"] = domain_names(domains);
+        }
+        for (key, value) in fields {
+            org["organization_fields"][key] = value;
+        }
+        org["updated_at"] = json!(stamp);
+        self.insert(id, org);
+        Ok(id)
+    }
+
     /// An organization by name only (seeds, and users' `organization: {"name"}` when the
     /// sandbox creates them): the existing one's id, or `id` for a new one.
     pub fn named(&mut self, id: u64, name: &str, stamp: &str) -> u64 {
@@ -293,6 +372,13 @@ impl Store {
         Ok(id)
     }
 
+    /// `organizations/update_many`: one organization by id, refused when it does not exist or
+    /// a name or external_id it takes is another's.
+    pub fn update_organization(&mut self, body: &Value, now: SystemTime) -> Result<u64, RowError> {
+        let dates = self.rules().date_fields;
+        self.orgs.update(body, &timestamp(now), dates)
+    }
+
     /// A custom organization field definition (seed).
     pub fn add_organization_field(&mut self, definition: &Value, now: SystemTime) {
         let id = self.take_id();
@@ -308,6 +394,7 @@ pub(super) fn routes() -> Router<Arc<Shared>> {
         .route("/api/v2/organizations/autocomplete.json", get(autocomplete))
         .route("/api/v2/organizations/search.json", get(search))
         .route("/api/v2/organizations/create_many.json", post(create_many))
+        .route("/api/v2/organizations/update_many.json", put(update_many))
         .route("/api/v2/organization_fields.json", get(fields_list))
 }
 
@@ -445,13 +532,31 @@ async fn create_many(
     Extension(fate): Extension<JobFate>,
     body: Bytes,
 ) -> Response {
+    bulk(&shared, BulkKind::OrganizationsCreateMany, fate, &body)
+}
+
+/// `{"organizations": [{"id", ...}]}`, at most 100: a job whose results are `update_many`'s.
+async fn update_many(
+    State(shared): State<Arc<Shared>>,
+    Extension(fate): Extension<JobFate>,
+    body: Bytes,
+) -> Response {
+    bulk(&shared, BulkKind::OrganizationsUpdateMany, fate, &body)
+}
+
+fn bulk(shared: &Arc<Shared>, kind: BulkKind, fate: JobFate, body: &Bytes) -> Response {
+    let verb = if kind == BulkKind::OrganizationsUpdateMany {
+        "updated"
+    } else {
+        "created"
+    };
     if !shared.config.bulk_import_enabled {
         return json_answer(
             StatusCode::FORBIDDEN,
             json!({"error": "Forbidden", "message": "Data imports are not enabled"}),
         );
     }
-    let parsed: Option<Vec<Value>> = serde_json::from_slice::<Value>(&body)
+    let parsed: Option<Vec<Value>> = serde_json::from_slice::<Value>(body)
         .ok()
         .and_then(|v| v.get("organizations").and_then(Value::as_array).cloned());
     let Some(orgs) = parsed else {
@@ -463,13 +568,13 @@ async fn create_many(
     };
     if orgs.len() > MAX_USERS_PER_CALL {
         let description =
-            format!("Maximum {MAX_USERS_PER_CALL} organizations may be created per call");
+            format!("Maximum {MAX_USERS_PER_CALL} organizations may be {verb} per call");
         return json_answer(
             StatusCode::BAD_REQUEST,
             json!({"error": "TooManyValues", "description": description}),
         );
     }
-    start_job(&shared, BulkKind::OrganizationsCreateMany, fate, orgs)
+    start_job(shared, kind, fate, orgs)
 }
 
 #[cfg(test)]

@@ -9,20 +9,23 @@ use std::sync::Arc;
 // The vocabulary of checking and planning, for the front ends: the mapping, the rows' users
 // and requests and their problems, the account plan.
 pub use crate::mapping::{
-    BUILT_IN, DateOrder, Mapping, MatchReason, Target, Transform, auto_match, auto_match_with,
+    BUILT_IN, DateOrder, Mapping, MatchReason, ORGANIZATION_TARGETS, Object, Target, Transform,
+    auto_match, auto_match_for, auto_match_with,
 };
 pub use crate::payload::JOB_LIMIT;
+pub use crate::payload::Organization;
+pub use crate::payload::org::endpoint as organization_endpoint;
 pub use crate::payload::{
     Blank, Body, Fields, InvalidPolicy, Issue, LeftOut, MemberOf, Mode, PhoneRegion, Request,
     Severity, User,
 };
 pub use crate::pipeline::{AccountChecks, Event, Options, Report, Summary};
-pub use crate::plan::memberships;
 pub use crate::plan::orgs::{distinct_names, resolve_import, resolve_requests};
 pub use crate::plan::{
     Action, Change, Cost, Counts, Existing, MissingOrgs, Plan, PlanError, PlanInput, PlanOptions,
     RowPlan, SECONDARY_EMAIL, Spent, Tags, build, estimate,
 };
+pub use crate::plan::{memberships, org_rows};
 
 use crate::import::{ImportError, Outbox, OutboxFile, OutboxWriter};
 use crate::sheet::Table;
@@ -160,7 +163,7 @@ pub fn streamed_input(
     checks: &AccountChecks,
 ) -> Result<(PlanInput, StreamedRows), crate::error::SheetError> {
     use crate::pipeline::Event;
-    let mut input = PlanInput::default();
+    let mut input = PlanInput::of(source.mapping.object);
     let mut errors = Vec::new();
     let summary = source.run(checks, |event| {
         match event {
@@ -188,7 +191,11 @@ pub fn streamed_outbox(
     use crate::pipeline::Event;
     let include = source.options.invalid == crate::payload::InvalidPolicy::Include;
     let spool = crate::import::journal::spool_dir()?;
-    let mut outbox = OutboxWriter::create(&spool, source.options.mode, include)?;
+    let mut outbox = OutboxWriter::create(
+        &spool,
+        (source.options.mode, source.mapping.object),
+        include,
+    )?;
     let mut errors = Vec::new();
     let mut failure = None;
     let summary = source.run(checks, |event| {
@@ -243,7 +250,7 @@ pub async fn against_account(
     mapping: Mapping,
     options: Options,
 ) -> Result<Checked, CheckError> {
-    let answer = client.user_fields().await?;
+    let answer = client.fields_of(mapping.object).await?;
     let rate = answer.rate;
     let fields = Arc::new(Fields::new(answer.value));
     let problems: Vec<String> = fields
@@ -257,6 +264,20 @@ pub async fn against_account(
     };
     let mode = options.mode;
     let (report, input) = tokio::task::spawn_blocking(move || {
+        if mapping.object == crate::mapping::Object::Organizations {
+            let (report, organizations) = crate::pipeline::check_table_organizations(
+                &table,
+                &mapping,
+                &options,
+                &checks,
+                &|| false,
+            )
+            .unwrap_or_default();
+            let mut input = input_of(&report, Vec::new());
+            input.object = mapping.object;
+            input.organizations = organizations;
+            return (report, input);
+        }
         let (report, users) =
             crate::pipeline::check_table_users(&table, &mapping, &options, &checks, &|| false)
                 .unwrap_or_default();
@@ -285,6 +306,11 @@ impl Checked {
     pub fn request(&self, n: usize) -> Option<Request> {
         let rows = self.report.batches.get(n)?;
         let start: usize = self.report.batches[..n].iter().map(Vec::len).sum();
+        if self.input.object == crate::mapping::Object::Organizations {
+            let orgs = self.input.organizations.get(start..start + rows.len())?;
+            let (rows, orgs) = orgs.iter().cloned().unzip();
+            return Some(Request::organizations(self.mode, rows, orgs));
+        }
         let users = self.input.users.get(start..start + rows.len())?;
         debug_assert!(users.iter().map(|(row, _)| row).eq(rows.iter()));
         Some(request(self.mode, users))
@@ -301,8 +327,15 @@ impl Checked {
     /// rows with errors skipped (named from the sheet).
     pub fn outbox(&self, table: &Table, mapping: &Mapping) -> Result<Outbox, CheckError> {
         let mut plan = Outbox::new(self.mode);
+        plan.object = self.input.object;
         let mut users = self.input.users.as_slice();
-        for rows in &self.report.batches {
+        for (n, rows) in self.report.batches.iter().enumerate() {
+            if self.input.object == crate::mapping::Object::Organizations {
+                if let Some(request) = self.request(n) {
+                    plan.push_request(&request)?;
+                }
+                continue;
+            }
             let (batch, rest) = users.split_at(rows.len().min(users.len()));
             plan.push_request(&request(self.mode, batch))?;
             users = rest;
@@ -336,6 +369,7 @@ fn request(mode: crate::payload::Mode, users: &[(u32, User)]) -> Request {
         rows: users.iter().map(|(row, _)| *row).collect(),
         body: crate::payload::Body {
             users: users.iter().map(|(_, user)| user.clone()).collect(),
+            ..crate::payload::Body::default()
         },
     }
 }

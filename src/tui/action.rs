@@ -36,6 +36,8 @@ pub enum Action {
     LoadProfile,
     /// Map: next import mode.
     Mode,
+    /// Map: what the rows are, users or organizations.
+    Object,
     /// Plan: send or skip unchanged rows; what create mode does with existing users; go on
     /// without the plan.
     Unchanged,

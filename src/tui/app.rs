@@ -629,7 +629,9 @@ impl App {
                 self.session.phone_region = state.phone_region().ok().flatten();
                 self.session.concurrency = state.concurrency();
                 let table = self.session.table.clone()?;
-                self.push(Screen::Plan(PlanState::new(self.session.mode)));
+                let mut state = PlanState::new(self.session.mode);
+                state.object = self.session.mapping.object;
+                self.push(Screen::Plan(state));
                 Some(Command::CheckAccount {
                     table,
                     mapping: self.session.mapping.clone(),
@@ -869,6 +871,7 @@ impl App {
         self.session.account = None;
         self.session.plan = None;
         let mut fresh = PlanState::new(self.session.mode);
+        fresh.object = self.session.mapping.object;
         if let Screen::Plan(old) = &self.screen {
             // The operator's choices stay: only what the account holds is asked again.
             fresh.skip_unchanged = old.skip_unchanged;
@@ -1061,6 +1064,16 @@ impl App {
 
     /// Asks before anything is sent: rows, requests, mode, account.
     fn ask_to_import(&mut self) -> Option<Command> {
+        // Organizations have no bulk upsert: only the plan knows which go to update_many.
+        if self.session.plan.is_none()
+            && self.session.mapping.object == crate::session::check::Object::Organizations
+            && self.session.mode != crate::session::check::Mode::Create
+        {
+            self.overlay = Some(Overlay::Error(
+                super::strings::ORGANIZATIONS_NEED_PLAN.into(),
+            ));
+            return None;
+        }
         let report = self.session.report.as_ref()?;
         let account = self
             .history
@@ -1074,11 +1087,15 @@ impl App {
             })
             .unwrap_or_default();
         let (method, path) = self.session.mode.endpoint();
+        let mut endpoints = format!("{method} {path}");
         let (users, requests, skipped) = match &self.session.plan {
             Some(plan) => {
                 let routed = plan.route(self.session.skip_unchanged, self.session.options().jobs);
                 let users: usize = routed.requests.iter().map(|r| r.rows.len()).sum();
                 let skipped = routed.skipped.len() as u64 + report.errors;
+                if plan.object == crate::session::check::Object::Organizations {
+                    endpoints = organization_endpoints(&routed.requests);
+                }
                 (users as u64, routed.requests.len(), skipped)
             }
             None => (
@@ -1087,8 +1104,12 @@ impl App {
                 report.errors,
             ),
         };
+        let records = match self.session.mapping.object {
+            crate::session::check::Object::Users => "users",
+            crate::session::check::Object::Organizations => "organizations",
+        };
         self.overlay = Some(Overlay::ConfirmImport(format!(
-            "Send {users} users in {requests} requests to {account}?\n{method} {path} ({} mode), \
+            "Send {users} {records} in {requests} requests to {account}?\n{endpoints} ({} mode), \
              {} jobs at once. {skipped} rows are skipped (errors, or as the plan says).",
             self.session.mode, self.session.concurrency,
         )));
@@ -1484,6 +1505,22 @@ impl App {
             })));
         }
     }
+}
+
+/// `POST …/create_many (1), PUT …/update_many (1)`: where a plan's organization requests go.
+fn organization_endpoints(requests: &[crate::session::check::Request]) -> String {
+    let mut seen: Vec<(&str, &str, usize)> = Vec::new();
+    for r in requests {
+        match seen.iter_mut().find(|(_, p, _)| *p == r.path) {
+            Some((_, _, n)) => *n += 1,
+            None => seen.push((r.method, r.path, 1)),
+        }
+    }
+    let list: Vec<String> = seen
+        .iter()
+        .map(|(m, p, n)| format!("{m} {p} ({n})"))
+        .collect();
+    list.join(", ")
 }
 
 #[cfg(test)]

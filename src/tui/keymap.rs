@@ -131,6 +131,7 @@ const MAP_KEYS: &[KeyHelp] = &[
     k("t", "transform", true, &[ch('t', Action::Transform)]),
     k("x", "ignore", false, &[ch('x', Action::Ignore)]),
     k("m", "mode", false, &[ch('m', Action::Mode)]),
+    k("o", "users/orgs", false, &[ch('o', Action::Object)]),
     k("s", "save", true, &[ch('s', Action::SaveProfile)]),
     k("p", "load profile", false, &[ch('p', Action::LoadProfile)]),
     k("n", "check", true, &[ch('n', Action::Next)]),

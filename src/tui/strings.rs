@@ -53,10 +53,11 @@ pub const HEADER_MARK: &str = "header";
 
 pub const IGNORE: &str = "ignore";
 pub const IGNORE_NOTE: &str = "leave this column out";
-pub const PICK_CUSTOM: &str = "user_fields.…";
 pub const PICK_CUSTOM_NOTE: &str = "a custom field: type its key";
 pub const MAP_TITLE: &str = " Columns ";
 pub const MAP_READY: &str = "Ready: n checks every row";
+/// Said when `o` switches what the rows are.
+pub const MAP_OBJECT_SWITCHED: &str = "columns matched again for their targets";
 pub const MAP_PICK_TITLE: &str = "Target for";
 pub const MAP_CUSTOM_TITLE: &str = " Custom field key ";
 pub const MAP_SAVE_TITLE: &str = " Save mapping as profile ";
@@ -150,7 +151,6 @@ pub const PLAN_TITLE: &str = " Plan ";
 /// The Plan row detail.
 pub const PLAN_ROW: &str = "Row";
 pub const PLAN_DETAIL_KEYS: &str = " ↑↓ PgUp PgDn scroll  ←→ row  Esc close ";
-pub const PLAN_USER: &str = "user";
 pub const PLAN_CHANGE: &str = "change:";
 pub const PLAN_CHANGES: &str = "changes:";
 pub const PLAN_WAS: &str = "now";
@@ -162,6 +162,12 @@ pub const PLAN_ADDED: &str = "added";
 pub const PLAN_SECONDARY_NOTE: &str =
     "Zendesk keeps the primary and adds this one as a secondary identity.";
 pub const PLAN_NEW_SENT: &str = "A new user, created with:";
+pub const ORGANIZATIONS_NEED_PLAN: &str = "Organizations in upsert or update mode go through \
+     the plan: it finds which exist (update_many by id) and which are new (create_many). Enter \
+     looks them up.";
+pub const PLAN_NEW_ORG_SENT: &str = "A new organization, created with:";
+pub const PLAN_ORGANIZATIONS_ROUTED: &str = " New organizations go to organizations/create_many, \
+     existing ones (found by external_id, else by name) to organizations/update_many by id.";
 pub const PLAN_ACCOUNT_WARNINGS: &str = "The account's settings (for every row):";
 pub const PLAN_CHECKING: &str =
     "Reading the account's custom fields and checking every row against them";

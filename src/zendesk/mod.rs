@@ -46,12 +46,14 @@ pub enum BulkEndpoint {
     UpdateMany,
     /// `organizations/create_many`: `{"organizations": [...]}`, at most 100.
     OrganizationsCreateMany,
+    /// `organizations/update_many`: `{"organizations": [{"id", ...}]}`, at most 100.
+    OrganizationsUpdateMany,
 }
 
 impl BulkEndpoint {
     pub fn method(self) -> Method {
         match self {
-            Self::UpdateMany => Method::PUT,
+            Self::UpdateMany | Self::OrganizationsUpdateMany => Method::PUT,
             Self::CreateMany | Self::CreateOrUpdateMany | Self::OrganizationsCreateMany => {
                 Method::POST
             }
@@ -64,13 +66,14 @@ impl BulkEndpoint {
             Self::CreateOrUpdateMany => "/api/v2/users/create_or_update_many.json",
             Self::UpdateMany => "/api/v2/users/update_many.json",
             Self::OrganizationsCreateMany => "/api/v2/organizations/create_many.json",
+            Self::OrganizationsUpdateMany => "/api/v2/organizations/update_many.json",
         }
     }
 
     /// The body's key for the records sent: `users` or `organizations`.
     pub fn key(self) -> &'static str {
         match self {
-            Self::OrganizationsCreateMany => "organizations",
+            Self::OrganizationsCreateMany | Self::OrganizationsUpdateMany => "organizations",
             Self::CreateMany | Self::CreateOrUpdateMany | Self::UpdateMany => "users",
         }
     }
@@ -309,6 +312,27 @@ impl Client {
     pub async fn user_fields(&self) -> Result<Answer<Vec<UserField>>, ZendeskError> {
         self.all_pages::<types::UserFieldsEnvelope>("/api/v2/user_fields.json", MAX_PAGES)
             .await
+    }
+
+    /// `GET /api/v2/organization_fields.json`: every custom organization field of the account,
+    /// paginated as user fields are, with the same definitions.
+    pub async fn organization_fields(&self) -> Result<Answer<Vec<UserField>>, ZendeskError> {
+        self.all_pages::<types::OrganizationFieldsEnvelope>(
+            "/api/v2/organization_fields.json",
+            MAX_PAGES,
+        )
+        .await
+    }
+
+    /// The custom fields of the records `object` imports: user or organization fields.
+    pub async fn fields_of(
+        &self,
+        object: crate::mapping::Object,
+    ) -> Result<Answer<Vec<UserField>>, ZendeskError> {
+        match object {
+            crate::mapping::Object::Users => self.user_fields().await,
+            crate::mapping::Object::Organizations => self.organization_fields().await,
+        }
     }
 
     /// One page of a list at `path` and the path of the next (on this account only).

@@ -313,6 +313,21 @@ impl Paged for UserFieldsEnvelope {
     }
 }
 
+/// `{"organization_fields": [...]}`: the same definitions as user fields.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct OrganizationFieldsEnvelope {
+    pub organization_fields: Vec<UserField>,
+    #[serde(flatten)]
+    pub paging: Paging,
+}
+
+impl Paged for OrganizationFieldsEnvelope {
+    type Item = UserField;
+    fn into_parts(self) -> (Vec<UserField>, Paging) {
+        (self.organization_fields, self.paging)
+    }
+}
+
 impl Paged for OrganizationsEnvelope {
     type Item = Organization;
     fn into_parts(self) -> (Vec<Organization>, Paging) {

@@ -11,7 +11,7 @@ use ratatui::widgets::{
 
 use super::transform::{TransformEditor, TransformOutcome};
 use crate::session::check::Mode;
-use crate::session::check::{BUILT_IN, Mapping, MatchReason, Target};
+use crate::session::check::{Mapping, MatchReason, Object, Target, auto_match_for};
 use crate::session::profiles::{Fit, Profile};
 use crate::session::source::Table as SheetTable;
 use crate::session::source::column_letter;
@@ -164,6 +164,17 @@ impl MapState {
                     .map_or(0, |i| (i + 1) % Mode::ALL.len());
                 *mode = Mode::ALL[next];
             }
+            Action::Object => {
+                // Another object's targets: the columns are matched again for them.
+                let object = mapping.object.next();
+                let headers: Vec<String> =
+                    mapping.columns.iter().map(|c| c.header.clone()).collect();
+                *mapping = auto_match_for(object, &headers, &[]);
+                self.notice = Some(Notice::Info(format!(
+                    "Rows are {object}: {}",
+                    strings::MAP_OBJECT_SWITCHED
+                )));
+            }
             Action::SaveProfile => {
                 let name = self.profile_name.clone().unwrap_or_default();
                 self.popup = Some(MapPopup::SaveAs(TextInput::new(&name)));
@@ -210,7 +221,7 @@ impl MapState {
             MapPopup::Custom(mut input) => match action {
                 Action::Back => {}
                 Action::Enter => {
-                    let text = format!("user_fields.{}", input.text.trim());
+                    let text = format!("{}{}", custom_prefix(mapping.object), input.text.trim());
                     match text.parse::<Target>() {
                         Ok(target) => mapping.set(at, Some(target)),
                         Err(e) => {
@@ -264,7 +275,7 @@ impl MapState {
             return;
         };
         let current = match &column.target {
-            Some(Target::UserField(key)) => key.clone(),
+            Some(Target::UserField(key) | Target::OrganizationField(key)) => key.clone(),
             _ => suggest_key(&column.header),
         };
         self.popup = Some(MapPopup::Custom(TextInput::new(&current)));
@@ -279,13 +290,14 @@ impl MapState {
             note: strings::IGNORE_NOTE.to_owned(),
             value: Pick::Target(None),
         }];
-        choices.extend(BUILT_IN.iter().map(|t| Choice {
+        let object = mapping.object;
+        choices.extend(object.targets().iter().map(|t| Choice {
             label: t.to_string(),
-            note: t.describe().to_owned(),
+            note: object.describe(t).to_owned(),
             value: Pick::Target(Some(t.clone())),
         }));
         choices.push(Choice {
-            label: strings::PICK_CUSTOM.to_owned(),
+            label: object.custom_label().to_owned(),
             note: strings::PICK_CUSTOM_NOTE.to_owned(),
             value: Pick::Custom,
         });
@@ -293,7 +305,7 @@ impl MapState {
         let mut keys: Vec<&Target> = mapping
             .mapped()
             .map(|(_, t)| t)
-            .filter(|t| matches!(t, Target::UserField(_)))
+            .filter(|t| matches!(t, Target::UserField(_) | Target::OrganizationField(_)))
             .collect();
         keys.sort();
         keys.dedup();
@@ -339,13 +351,16 @@ impl MapState {
             }
             None => {}
         }
-        self.render_popup(area, buf);
+        self.render_popup(area, buf, mapping.object);
     }
 
     fn render_status(&self, area: Rect, buf: &mut Buffer, mapping: &Mapping, mode: Mode) {
         let mapped = mapping.mapped().count();
         let mut first = vec![
-            Span::styled(" mode ", theme::dim()),
+            Span::styled(" rows ", theme::dim()),
+            Span::styled(mapping.object.to_string(), theme::header()),
+            Span::styled(" (o)", theme::dim()),
+            Span::styled("  mode ", theme::dim()),
             Span::styled(mode.to_string(), theme::header()),
             Span::styled(" (m)", theme::dim()),
             Span::raw(format!(
@@ -433,12 +448,13 @@ impl MapState {
         );
     }
 
-    fn render_popup(&mut self, area: Rect, buf: &mut Buffer) {
+    fn render_popup(&mut self, area: Rect, buf: &mut Buffer, object: Object) {
         match &mut self.popup {
             Some(MapPopup::Target(picker)) => picker.render(area, buf),
             Some(MapPopup::Load(picker)) => picker.render(area, buf),
             Some(MapPopup::Custom(input)) => {
-                input_popup(area, buf, strings::MAP_CUSTOM_TITLE, "user_fields.", input);
+                let prefix = custom_prefix(object);
+                input_popup(area, buf, strings::MAP_CUSTOM_TITLE, prefix, input);
             }
             Some(MapPopup::SaveAs(input)) => {
                 input_popup(area, buf, strings::MAP_SAVE_TITLE, "name: ", input);
@@ -482,6 +498,14 @@ fn input_popup(area: Rect, buf: &mut Buffer, title: &str, label: &str, input: &T
     block.render(rect, buf);
     let [_, line] = Layout::vertical([Constraint::Length(1), Constraint::Length(1)]).areas(inner);
     input.render(label, line, buf);
+}
+
+/// What a typed custom field key goes after: `user_fields.` or `organization_fields.`.
+fn custom_prefix(object: Object) -> &'static str {
+    match object {
+        Object::Users => "user_fields.",
+        Object::Organizations => "organization_fields.",
+    }
 }
 
 /// A custom field key from a header: `Renewal Date` → `renewal_date`.
@@ -644,6 +668,39 @@ mod app_tests {
     fn map_screen() {
         insta::assert_snapshot!(frame(&mut map_app(), 100, 30).backend());
         insta::assert_snapshot!("map_screen_80x24", frame(&mut map_app(), 80, 24).backend());
+    }
+
+    #[test]
+    fn map_screen_of_organizations() {
+        let mut app = map_app();
+        app.update(Action::Object);
+        assert_eq!(
+            app.session.mapping.object,
+            crate::session::check::Object::Organizations
+        );
+        let targets: Vec<String> = app
+            .session
+            .mapping
+            .mapped()
+            .map(|(_, t)| t.to_string())
+            .collect();
+        // A person's full name is no company's name: only Customer ID matches.
+        assert_eq!(targets, ["external_id"]);
+        insta::assert_snapshot!("map_organizations_80x24", frame(&mut app, 80, 24).backend());
+        app.update(Action::Down);
+        app.update(Action::Down);
+        app.update(Action::Down);
+        app.update(Action::Enter);
+        insta::assert_snapshot!(
+            "map_organizations_picker_80x24",
+            frame(&mut app, 80, 24).backend()
+        );
+        app.update(Action::Back);
+        app.update(Action::Object);
+        assert_eq!(
+            app.session.mapping.object,
+            crate::session::check::Object::Users
+        );
     }
 
     #[test]

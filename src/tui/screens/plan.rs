@@ -80,6 +80,8 @@ pub struct PlanState {
     pub missing_orgs: MissingOrgs,
     /// A new email on an existing user becomes its primary one.
     pub make_primary: bool,
+    /// What the rows are: organizations have none of the users' choices.
+    pub object: crate::session::check::Object,
     filter: usize,
     /// Indexes into the plan's rows that pass the filter.
     pub shown: Vec<usize>,
@@ -111,6 +113,7 @@ impl PlanState {
         PlanState {
             stage: Stage::Checking,
             mode,
+            object: crate::session::check::Object::Users,
             skip_unchanged: true,
             existing: Existing::Fail,
             tags: Tags::Replace,
@@ -309,7 +312,7 @@ impl PlanState {
         };
         let rect = area;
         Clear.render(rect, buf);
-        let (colour, _) = describe(&row.action);
+        let (colour, _) = describe(&row.action, plan.object.one());
         let block = Block::bordered()
             .border_type(BorderType::Rounded)
             .border_style(Style::new().fg(colour))
@@ -327,7 +330,7 @@ impl PlanState {
             );
         let inner = block.inner(rect);
         block.render(rect, buf);
-        let lines = detail_lines(row, &plan.warnings);
+        let lines = detail_lines(row, plan);
         let width = usize::from(inner.width).max(1);
         // Word wrapping can take a line more than the width alone says: count it, so the end
         // is always reachable (at worst a blank line shows under it).
@@ -389,13 +392,38 @@ impl PlanState {
             }
             (None, _) => String::new(),
         };
+        let looked_up = match self.object {
+            crate::session::check::Object::Users => "users",
+            crate::session::check::Object::Organizations => "organizations",
+        };
         let mut text = vec![
             Line::from(format!(
-                " The plan looks the users up: {} requests (at most {}){minutes}.",
+                " The plan looks the {looked_up} up: {} requests (at most {}){minutes}.",
                 c.cost.requests, c.cost.at_most
             )),
             Line::from(""),
         ];
+        if self.object == crate::session::check::Object::Organizations {
+            // None of the users' choices: the plan routes each row by what it finds.
+            text.push(Line::from(Span::styled(
+                strings::PLAN_ORGANIZATIONS_ROUTED,
+                theme::dim(),
+            )));
+        } else {
+            self.user_choices(&mut text);
+        }
+        text.push(Line::from(""));
+        text.push(Line::from(Span::styled(
+            strings::PLAN_OFFER_KEYS,
+            theme::header(),
+        )));
+        Paragraph::new(text)
+            .wrap(Wrap { trim: false })
+            .render(area, buf);
+    }
+
+    /// The users' choices the offer shows, each with its key.
+    fn user_choices(&self, text: &mut Vec<Line<'_>>) {
         if self.mode == Mode::Create {
             text.push(Line::from(vec![
                 Span::styled(" Users that already exist (x): ", theme::dim()),
@@ -415,14 +443,6 @@ impl PlanState {
             Span::styled(" New emails of existing users (e): ", theme::dim()),
             Span::styled(primary_text(self.make_primary), theme::header()),
         ]));
-        text.push(Line::from(""));
-        text.push(Line::from(Span::styled(
-            strings::PLAN_OFFER_KEYS,
-            theme::header(),
-        )));
-        Paragraph::new(text)
-            .wrap(Wrap { trim: false })
-            .render(area, buf);
     }
 
     fn render_plan(&mut self, plan: &Plan, area: Rect, buf: &mut Buffer) {
@@ -505,7 +525,7 @@ impl PlanState {
         .render(options, buf);
         self.render_rows(plan, list, buf);
         if let Some(row) = self.shown.get(self.cursor.selected).map(|&i| &plan.rows[i]) {
-            let (colour, what) = describe_row(row);
+            let (colour, what) = describe_row(row, plan);
             Paragraph::new(format!(" row {}: {what}", row.row))
                 .style(Style::new().fg(colour))
                 .wrap(Wrap { trim: false })
@@ -542,7 +562,7 @@ impl PlanState {
                 } else {
                     Style::new()
                 };
-                let (colour, what) = describe_row(row);
+                let (colour, what) = describe_row(row, plan);
                 Line::from(vec![
                     Span::styled(format!(" {:>6} ", row.row), style),
                     Span::styled(format!("{:<10} ", row.action.name()), style.fg(colour)),
@@ -573,8 +593,17 @@ impl Detail {
 }
 
 /// A row of the plan in full, for its detail.
-fn detail_lines<'a>(row: &crate::session::check::RowPlan, warnings: &'a [String]) -> Vec<Line<'a>> {
+fn detail_lines<'a>(row: &crate::session::check::RowPlan, plan: &'a Plan) -> Vec<Line<'a>> {
+    let warnings = &plan.warnings;
     let mut lines = Vec::new();
+    let org = plan.organizations.get(&row.row);
+    if let Some(org) = org {
+        lines.push(Line::from(Span::styled(
+            format!(" {}", crate::session::check::org_rows::who(org)),
+            theme::header(),
+        )));
+        lines.push(Line::from(""));
+    }
     if let Some(user) = &row.user {
         let keys = [
             user.name.clone(),
@@ -599,7 +628,7 @@ fn detail_lines<'a>(row: &crate::session::check::RowPlan, warnings: &'a [String]
             };
             lines.push(Line::from(format!(
                 " {} {id}: {} {noun}",
-                strings::PLAN_USER,
+                plan.object.one(),
                 changes.len(),
             )));
             for change in changes {
@@ -607,19 +636,26 @@ fn detail_lines<'a>(row: &crate::session::check::RowPlan, warnings: &'a [String]
             }
         }
         RowAction::New => {
-            lines.push(Line::from(format!(" {}", strings::PLAN_NEW_SENT)));
-            let json = row
-                .user
-                .as_ref()
-                .and_then(|u| serde_json::to_string_pretty(u).ok())
-                .unwrap_or_default();
+            let sent = match org {
+                Some(_) => strings::PLAN_NEW_ORG_SENT,
+                None => strings::PLAN_NEW_SENT,
+            };
+            lines.push(Line::from(format!(" {sent}")));
+            let json = match org {
+                Some(org) => serde_json::to_string_pretty(org).ok(),
+                None => row
+                    .user
+                    .as_ref()
+                    .and_then(|u| serde_json::to_string_pretty(u).ok()),
+            }
+            .unwrap_or_default();
             lines.extend(
                 json.lines()
                     .map(|l| Line::from(format!("   {}", crate::text::printable(l)))),
             );
         }
         action => {
-            let (colour, what) = describe(action);
+            let (colour, what) = describe(action, plan.object.one());
             lines.push(Line::from(Span::styled(
                 format!(" {what}"),
                 Style::new().fg(colour),
@@ -726,8 +762,12 @@ fn existing_text(existing: Existing) -> &'static str {
 }
 
 /// A row's action with the user it is about.
-fn describe_row(row: &crate::session::check::RowPlan) -> (ratatui::style::Color, String) {
-    let (colour, what) = describe(&row.action);
+fn describe_row(
+    row: &crate::session::check::RowPlan,
+    plan: &Plan,
+) -> (ratatui::style::Color, String) {
+    let (colour, what) = describe(&row.action, plan.object.one());
+    let org = plan.organizations.get(&row.row);
     let who = row.user.as_ref().map(|u| {
         let mut who = u.name.clone().unwrap_or_default();
         if let Some(email) = &u.email {
@@ -735,21 +775,24 @@ fn describe_row(row: &crate::session::check::RowPlan) -> (ratatui::style::Color,
         }
         who.trim().to_owned()
     });
+    let who = who.or_else(|| org.and_then(|o| o.name.clone()));
     match who.filter(|w| !w.is_empty()) {
         Some(who) => (colour, format!("{who}: {what}")),
         None => (colour, what),
     }
 }
 
-/// A row's action in one line: its changes, or why.
-fn describe(action: &RowAction) -> (ratatui::style::Color, String) {
+/// A row's action in one line (`one`: `user` or `organization`).
+fn describe(action: &RowAction, one: &str) -> (ratatui::style::Color, String) {
     match action {
-        RowAction::New => (theme::OK, "a new user".to_owned()),
+        RowAction::New => (theme::OK, format!("a new {one}")),
         RowAction::Update { id, changes } => {
             let list: Vec<String> = changes.iter().map(ToString::to_string).collect();
-            (theme::ACCENT, format!("user {id}: {}", list.join("; ")))
+            (theme::ACCENT, format!("{one} {id}: {}", list.join("; ")))
         }
-        RowAction::Unchanged { id } => (theme::DIM, format!("user {id} already holds every value")),
+        RowAction::Unchanged { id } => {
+            (theme::DIM, format!("{one} {id} already holds every value"))
+        }
         RowAction::Conflict { reason, .. } | RowAction::WouldFail { reason } => {
             (theme::ERROR, reason.clone())
         }
@@ -788,6 +831,8 @@ mod tests {
         };
         Arc::new(Plan {
             mode: Mode::Create,
+            object: crate::session::check::Object::Users,
+            organizations: std::collections::BTreeMap::new(),
             rows: vec![
                 row(2, RowAction::New),
                 row(
@@ -930,6 +975,8 @@ mod tests {
                     questions to the account manager before answering";
         Arc::new(Plan {
             mode: Mode::Upsert,
+            object: crate::session::check::Object::Users,
+            organizations: std::collections::BTreeMap::new(),
             rows: vec![
                 RowPlan {
                     row: 5,
@@ -1091,6 +1138,8 @@ mod app_tests {
         };
         let plan = Plan {
             mode: crate::session::check::Mode::Upsert,
+            object: crate::session::check::Object::Users,
+            organizations: std::collections::BTreeMap::new(),
             rows: vec![
                 row(4, RowAction::New),
                 row(
@@ -1144,5 +1193,92 @@ mod app_tests {
         app.handle(AppEvent::Planned(Ok(plan)));
         insta::assert_snapshot!("plan_rows", frame(&mut app, 100, 30).backend());
         insta::assert_snapshot!("plan_rows_80x24", frame(&mut app, 80, 24).backend());
+    }
+
+    #[test]
+    fn plan_screen_of_organizations() {
+        use crate::session::check::Organization;
+        use crate::session::check::{Action as RowAction, Change, Cost, Plan, RowPlan, Spent};
+        let mut app = connect_app();
+        app.session.mapping.object = crate::session::check::Object::Organizations;
+        let mut state = screens::plan::PlanState::new(crate::session::check::Mode::Upsert);
+        state.object = crate::session::check::Object::Organizations;
+        app.history
+            .push(std::mem::replace(&mut app.screen, Screen::Plan(state)));
+        let cost = Cost {
+            requests: 1,
+            at_most: 4,
+            rate_limit: Some(700),
+            minutes: 0.0,
+        };
+        let check = screens::plan::AccountCheck {
+            fields: 2,
+            problems: Vec::new(),
+            ready: 3,
+            warnings: 0,
+            errors: 0,
+            cost,
+        };
+        if let Screen::Plan(state) = &mut app.screen {
+            state.checked(check);
+        }
+        insta::assert_snapshot!(
+            "plan_organizations_offer_80x24",
+            frame(&mut app, 80, 24).backend()
+        );
+        let org = |name: &str, external_id: &str| Organization {
+            name: Some(name.into()),
+            external_id: Some(external_id.into()),
+            domain_names: Some(vec![format!("{}.example", name.to_lowercase())]),
+            ..Organization::default()
+        };
+        let row = |row, action| RowPlan {
+            row,
+            action,
+            user: None,
+        };
+        let plan = Plan {
+            mode: crate::session::check::Mode::Upsert,
+            object: crate::session::check::Object::Organizations,
+            organizations: [
+                (2, org("Acme", "ORG-1")),
+                (3, org("Globex", "ORG-2")),
+                (4, org("Initech", "ORG-3")),
+            ]
+            .into_iter()
+            .collect(),
+            rows: vec![
+                row(
+                    2,
+                    RowAction::Update {
+                        id: 360_000_000_003,
+                        changes: vec![Change {
+                            field: "organization_fields.tier".into(),
+                            old: "silver".into(),
+                            new: "gold".into(),
+                        }],
+                    },
+                ),
+                row(3, RowAction::New),
+                row(
+                    4,
+                    RowAction::Unchanged {
+                        id: 360_000_000_005,
+                    },
+                ),
+            ],
+            missing_organizations: Vec::new(),
+            warnings: Vec::new(),
+            cost,
+            spent: Spent {
+                requests: 2,
+                rate_limited: 0,
+            },
+        };
+        app.handle(AppEvent::Planned(Ok(plan)));
+        insta::assert_snapshot!(
+            "plan_organizations_80x24",
+            frame(&mut app, 80, 24).backend()
+        );
     }
 }

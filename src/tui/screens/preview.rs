@@ -38,6 +38,8 @@ pub struct PreviewState {
     pub notice: Option<String>,
     /// Body lines that fit on screen, from the last draw (for paging).
     pub page: usize,
+    /// What the body sends: `user` or `organization`.
+    pub one: &'static str,
 }
 
 impl PreviewState {
@@ -55,6 +57,11 @@ impl PreviewState {
         self.method = request.method;
         self.path = request.path;
         self.rows.clone_from(&request.rows);
+        self.one = if request.body.organizations.is_empty() {
+            "user"
+        } else {
+            "organization"
+        };
         self.lines = serde_json::to_string_pretty(&request.body)
             .unwrap_or_default()
             .lines()
@@ -138,7 +145,7 @@ impl PreviewState {
             ),
             Span::styled(format!(" {}", self.path), theme::header()),
             Span::styled(
-                format!("   {} users · {span}", self.rows.len()),
+                format!("   {} {}s · {span}", self.rows.len(), self.one),
                 theme::dim(),
             ),
         ])
@@ -270,6 +277,7 @@ mod tests {
                         ..User::default()
                     })
                     .collect(),
+                ..Body::default()
             },
         }
     }
@@ -329,6 +337,7 @@ mod tests {
                     ),
                     user("Zoe\u{301} Ångström", "café ☕ regular"),
                 ],
+                ..Body::default()
             },
         };
         s.show(0, &request, None);
