@@ -18,7 +18,7 @@ use zdimport::import::{EngineOptions, Journal, Outbox, Summary, journal};
 use zdimport::mapping::{Object, auto_match_for};
 use zdimport::payload::{Mode, Options, org::name_key};
 use zdimport::pipeline::AccountChecks;
-use zdimport::plan::{self, Action, Fields, Plan, PlanOptions};
+use zdimport::plan::{self, Action, Fields, Plan, PlanOptions, Tags};
 use zdimport::sandbox::{Fault, Sandbox, SandboxConfig, SandboxHandle};
 use zdimport::session::check::{Report, Streamed, routed_outbox, streamed_input};
 use zdimport::sheet::{HeaderChoice, Workbook};
@@ -45,6 +45,11 @@ async fn sandbox(held: bool) -> SandboxHandle {
 
 /// The sample read and checked for the account, then looked up: the account plan.
 async fn plan_of(client: &Client, mode: Mode) -> Plan {
+    plan_with(client, mode, Tags::Replace).await
+}
+
+/// [`plan_of`] with the tags sent as `tags` says (replace the record's, or add to them).
+async fn plan_with(client: &Client, mode: Mode, tags: Tags) -> Plan {
     let answer = client.organization_fields().await.expect("fields");
     let fields = Fields::new(answer.value);
     let mut workbook = Workbook::open(Path::new(SAMPLE)).expect("sample opens");
@@ -94,6 +99,7 @@ async fn plan_of(client: &Client, mode: Mode) -> Plan {
     assert_eq!((rows.rows, rows.errors.len()), (50, 0));
     let options = PlanOptions {
         mode,
+        tags,
         ..PlanOptions::default()
     };
     plan::build(client, input, options, &answer.rate)
@@ -296,4 +302,46 @@ async fn names_are_looked_up_by_list_or_by_search_whichever_costs_less() {
             plan.rows
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tags_added_keep_what_the_organization_holds_and_plan_again_unchanged() {
+    let mut config = SandboxConfig {
+        speed: SPEED,
+        ..SandboxConfig::default()
+    };
+    config.seed_from_file(Path::new(SEED)).expect("seed");
+    // Acme Corp holds a tag the sheet does not name.
+    config.organization_records[0]["tags"] = serde_json::json!(["customer", "legacy"]);
+    let sandbox = Sandbox::start(config).await.expect("sandbox starts");
+    let client = common::client(&sandbox);
+    let plan = plan_with(&client, Mode::Upsert, Tags::Add).await;
+    let acme = plan.rows.iter().find(|r| r.row == 2).unwrap();
+    let Action::Update { changes, .. } = &acme.action else {
+        panic!("row 2 updates Acme Corp: {acme:?}");
+    };
+    let tags: Vec<String> = changes
+        .iter()
+        .map(ToString::to_string)
+        .filter(|c| c.starts_with("tags"))
+        .collect();
+    assert_eq!(tags, ["tags: adds \"partner\""], "{changes:?}");
+    let out = outbox(&plan);
+    let tmp = tempfile::tempdir().unwrap();
+    let journal = Journal::create(tmp.path(), &common::run_info("r", &out), &out).unwrap();
+    common::run_to_end(&client, journal, &options())
+        .await
+        .expect("the import ends");
+    let held = sandbox
+        .organizations()
+        .into_iter()
+        .find(|o| o["external_id"] == "ORG-1")
+        .unwrap();
+    assert_eq!(
+        held["tags"],
+        serde_json::json!(["customer", "legacy", "partner"]),
+        "nothing the record held is lost"
+    );
+    let again = plan_with(&client, Mode::Upsert, Tags::Add).await;
+    assert_eq!(common::unchanged_or_what(&again), Vec::<String>::new());
 }

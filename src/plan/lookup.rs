@@ -123,7 +123,7 @@ pub async fn build(
     if input.object == crate::mapping::Object::Organizations {
         let orgs = input.organization_input();
         let n = options.concurrency;
-        return super::org_rows::build(client, orgs, options.mode, (n, rate)).await;
+        return super::org_rows::build(client, orgs, (options.mode, options.tags), (n, rate)).await;
     }
     let cost = estimate(&input, rate);
     let keys = Keys::of(&input);

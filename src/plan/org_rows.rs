@@ -125,11 +125,13 @@ impl Found {
     }
 }
 
-/// Looks up every row's organization and decides what it does in `mode`.
+/// Looks up every row's organization and decides what it does in `mode`; with `tags` add, an
+/// existing organization's tags are kept and the row's added to them (what is sent is the
+/// merged list, so nothing already on the record is lost).
 pub async fn build(
     client: &Client,
     input: OrgInput,
-    mode: Mode,
+    (mode, tags): (Mode, super::Tags),
     (concurrency, rate): (usize, &RateInfo),
 ) -> Result<Plan, PlanError> {
     let cost = estimate(&input, rate);
@@ -182,8 +184,15 @@ pub async fn build(
     found.by_name.extend(names.0);
     let mut rows: Vec<RowPlan> = Vec::new();
     let mut organizations = BTreeMap::new();
-    for (row, org) in input.organizations {
-        let action = decide(&org, found.of(&org), mode);
+    for (row, mut org) in input.organizations {
+        let held = found.of(&org);
+        if let (super::Tags::Add, Some(held)) = (tags, held) {
+            org.tags = org
+                .tags
+                .take()
+                .map(|row_tags| super::merge_tags(&held.tags, row_tags));
+        }
+        let action = decide(&org, held, mode);
         rows.push(RowPlan {
             row,
             action,
