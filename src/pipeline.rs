@@ -145,11 +145,7 @@ pub fn run_with(
                 on_event(Event::Issue(note))?;
             }
             for issue in checked.issues {
-                if issue.row != checked.row {
-                    counts.late_warning(&issue);
-                } else if issue.severity == Severity::Warning {
-                    counts.warned.insert(issue.row);
-                }
+                counts.issue(&issue, checked.row);
                 on_event(Event::Issue(issue))?;
             }
             let round = checked.user.map(|u| batcher.push(checked.row, u));
@@ -273,6 +269,16 @@ impl Counts {
     }
 
     /// An earlier, sent row gets a warning (it shares an identifier with a later row).
+    /// Counts one of the row `row`'s issues: a warning on the row itself marks it warned; an
+    /// issue on an earlier row (a duplicate found later) may turn that ready row into a warned one.
+    fn issue(&mut self, issue: &Issue, row: u32) {
+        if issue.row != row {
+            self.late_warning(issue);
+        } else if issue.severity == Severity::Warning {
+            self.warned.insert(issue.row);
+        }
+    }
+
     fn late_warning(&mut self, issue: &Issue) {
         if issue.severity == Severity::Warning && self.warned.insert(issue.row) {
             self.ready = self.ready.saturating_sub(1);
@@ -428,11 +434,7 @@ fn check_rows(
                 let checked = checker.finish(prepared);
                 counts.row(checked.status());
                 for issue in checked.issues {
-                    if issue.row != checked.row {
-                        counts.late_warning(&issue);
-                    } else if issue.severity == Severity::Warning {
-                        counts.warned.insert(issue.row);
-                    }
+                    counts.issue(&issue, checked.row);
                     report.issues.push(issue);
                 }
                 if let Some(user) = checked.user {

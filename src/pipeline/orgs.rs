@@ -9,7 +9,7 @@ use std::ops::ControlFlow;
 use super::{AccountChecks, Counts, Event, Report, Summary, TextNotes};
 use crate::error::SheetError;
 use crate::mapping::Mapping;
-use crate::payload::{Layout, Options, OrgChecker, Organization, Request, RowStatus, Severity};
+use crate::payload::{Layout, Options, OrgChecker, Organization, Request, RowStatus};
 use crate::sheet::{HeaderChoice, Table, Workbook};
 
 impl AccountChecks {
@@ -63,11 +63,7 @@ pub(super) fn run(
                     on_event(Event::Issue(note))?;
                 }
                 for issue in checked.issues {
-                    if issue.row != checked.row {
-                        counts.late_warning(&issue);
-                    } else if issue.severity == Severity::Warning {
-                        counts.warned.insert(issue.row);
-                    }
+                    counts.issue(&issue, checked.row);
                     on_event(Event::Issue(issue))?;
                 }
                 let round = checked.organization.map(|o| layout.push((checked.row, o)));
@@ -130,11 +126,7 @@ pub(super) fn check_rows(
         let checked = checker.check(row.to_row_of(&wanted));
         counts.row(checked.status());
         for issue in checked.issues {
-            if issue.row != checked.row {
-                counts.late_warning(&issue);
-            } else if issue.severity == Severity::Warning {
-                counts.warned.insert(issue.row);
-            }
+            counts.issue(&issue, checked.row);
             report.issues.push(issue);
         }
         if let Some(org) = checked.organization {
