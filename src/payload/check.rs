@@ -55,12 +55,7 @@ pub struct Checked {
 impl Checked {
     /// Ready, warning or error, from this row's own issues.
     pub fn status(&self) -> RowStatus {
-        let own = self.issues.iter().filter(|i| i.row == self.row);
-        match own.map(|i| i.severity).max() {
-            None => RowStatus::Ready,
-            Some(Severity::Warning) => RowStatus::Warning,
-            Some(Severity::Error) => RowStatus::Error,
-        }
+        RowStatus::of(self.row, &self.issues)
     }
 }
 

@@ -267,6 +267,19 @@ pub enum RowStatus {
     Error,
 }
 
+impl RowStatus {
+    /// Ready, warning or error, from the issues that are row `row`'s own (a duplicate found on
+    /// it also warns an earlier row, which does not count here).
+    pub fn of(row: u32, issues: &[Issue]) -> RowStatus {
+        let own = issues.iter().filter(|i| i.row == row);
+        match own.map(|i| i.severity).max() {
+            None => RowStatus::Ready,
+            Some(Severity::Warning) => RowStatus::Warning,
+            Some(Severity::Error) => RowStatus::Error,
+        }
+    }
+}
+
 /// One bulk request: what `preview --jsonl` prints, line by line.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Request {
