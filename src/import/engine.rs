@@ -728,8 +728,10 @@ impl Engine {
         self.pacer.sent(now);
         self.in_flight.push(Box::pin(async move {
             let result = match object {
-                Object::Users => look_up(&client, &keys).await,
-                Object::Organizations => look_up_organizations(&client, &keys).await,
+                Object::Users => look_up::<User>(&client, &keys).await,
+                Object::Organizations => {
+                    look_up::<crate::zendesk::Organization>(&client, &keys).await
+                }
             };
             Done::LookedUp {
                 unit,
@@ -1732,9 +1734,97 @@ pub(super) fn refusal_text(error: &ZendeskError) -> (String, Option<String>) {
     }
 }
 
-/// Finds users a lost request may have created: by external_id with `users/show_many` (100 at
-/// a time), by email with `users/search` for those without one.
-async fn look_up(
+/// What a lookup after a lost answer finds: a user or an organization.
+trait Held {
+    fn id(&self) -> u64;
+    fn external_id(&self) -> &Option<String>;
+    /// When Zendesk made it (`created_at`), to tell a record this run created from one held.
+    fn created_at(&self) -> Option<i64>;
+    /// The records with these external ids (`show_many`, up to 100).
+    fn show_many<'a>(
+        client: &'a Client,
+        ids: &'a [&'a str],
+    ) -> impl Future<Output = Result<Answer<Vec<Self>>, ZendeskError>> + Send + 'a
+    where
+        Self: Sized;
+    /// The search for a key without an external id (`None`: nothing to search by).
+    fn search<'a>(
+        client: &'a Client,
+        key: &'a UserKey,
+    ) -> impl Future<Output = Option<Result<Answer<Vec<Self>>, ZendeskError>>> + Send + 'a
+    where
+        Self: Sized;
+    /// Whether this record is the one the key searched for.
+    fn matches(&self, key: &UserKey) -> bool;
+}
+
+impl Held for User {
+    fn id(&self) -> u64 {
+        self.id
+    }
+    fn external_id(&self) -> &Option<String> {
+        &self.external_id
+    }
+    fn created_at(&self) -> Option<i64> {
+        created::created_at(self)
+    }
+    fn show_many<'a>(
+        client: &'a Client,
+        ids: &'a [&'a str],
+    ) -> impl Future<Output = Result<Answer<Vec<Self>>, ZendeskError>> + Send + 'a {
+        client.show_many_by_external_ids(ids)
+    }
+    async fn search<'a>(
+        client: &'a Client,
+        key: &'a UserKey,
+    ) -> Option<Result<Answer<Vec<Self>>, ZendeskError>> {
+        Some(client.search_by_email(key.email.as_deref()?).await)
+    }
+    fn matches(&self, key: &UserKey) -> bool {
+        same(&self.email, &key.email)
+    }
+}
+
+impl Held for crate::zendesk::Organization {
+    fn id(&self) -> u64 {
+        self.id
+    }
+    fn external_id(&self) -> &Option<String> {
+        &self.external_id
+    }
+    fn created_at(&self) -> Option<i64> {
+        let text = self.extra.get("created_at")?.as_str()?;
+        chrono::DateTime::parse_from_rfc3339(text)
+            .ok()
+            .map(|t| t.timestamp())
+    }
+    fn show_many<'a>(
+        client: &'a Client,
+        ids: &'a [&'a str],
+    ) -> impl Future<Output = Result<Answer<Vec<Self>>, ZendeskError>> + Send + 'a {
+        client.organizations_show_many_by_external_ids(ids)
+    }
+    async fn search<'a>(
+        client: &'a Client,
+        key: &'a UserKey,
+    ) -> Option<Result<Answer<Vec<Self>>, ZendeskError>> {
+        Some(
+            client
+                .search_organizations_by_name(key.name.as_deref()?)
+                .await,
+        )
+    }
+    fn matches(&self, key: &UserKey) -> bool {
+        use crate::payload::org::name_key;
+        key.name.as_deref().map(name_key) == Some(name_key(&self.name))
+    }
+}
+
+/// Finds records a lost request may have created: by external_id with `show_many` (100 at a
+/// time), then each key without one with its search, the answer's record that matches it.
+/// Users by email (`users/search`), organizations by name (`organizations/search?name=`, exact
+/// ignoring case, as Zendesk keeps names unique).
+async fn look_up<T: Held>(
     client: &Client,
     keys: &[(usize, UserKey)],
 ) -> Result<(Vec<Found>, RateInfo), ZendeskError> {
@@ -1749,88 +1839,31 @@ async fn look_up(
             .iter()
             .filter_map(|(_, k)| k.external_id.as_deref())
             .collect();
-        let answer = client.show_many_by_external_ids(&ids).await?;
+        let answer = T::show_many(client, &ids).await?;
         rate = answer.rate;
         for (p, key) in chunk {
-            if let Some(user) = answer
+            if let Some(held) = answer
                 .value
                 .iter()
-                .find(|u| same(&u.external_id, &key.external_id))
+                .find(|h| same(h.external_id(), &key.external_id))
             {
-                found.push((*p, user.id, created::created_at(user)));
+                found.push((*p, held.id(), held.created_at()));
             }
         }
     }
     for (p, key) in keys.iter().filter(|(_, k)| k.external_id.is_none()) {
-        let Some(email) = &key.email else { continue };
-        let answer = client.search_by_email(email).await?;
+        let Some(answer) = T::search(client, key).await else {
+            continue;
+        };
+        let answer = answer?;
         rate = answer.rate;
-        if let Some(user) = answer
-            .value
-            .iter()
-            .find(|u: &&User| same(&u.email, &key.email))
-        {
-            found.push((*p, user.id, created::created_at(user)));
+        if let Some(held) = answer.value.iter().find(|h| h.matches(key)) {
+            found.push((*p, held.id(), held.created_at()));
         }
     }
     Ok((found, rate))
 }
 
-/// Finds organizations a lost request may have created: by external_id with
-/// `organizations/show_many` (100 at a time, read directly), by name with
-/// `organizations/search?name=` (exact, ignoring case, as Zendesk keeps names unique) for those
-/// without one.
-async fn look_up_organizations(
-    client: &Client,
-    keys: &[(usize, UserKey)],
-) -> Result<(Vec<Found>, RateInfo), ZendeskError> {
-    let mut found = Vec::new();
-    let mut rate = RateInfo::default();
-    let with_external: Vec<&(usize, UserKey)> = keys
-        .iter()
-        .filter(|(_, k)| k.external_id.is_some())
-        .collect();
-    for chunk in with_external.chunks(100) {
-        let ids: Vec<&str> = chunk
-            .iter()
-            .filter_map(|(_, k)| k.external_id.as_deref())
-            .collect();
-        let answer = client.organizations_show_many_by_external_ids(&ids).await?;
-        rate = answer.rate;
-        for (p, key) in chunk {
-            if let Some(org) = answer
-                .value
-                .iter()
-                .find(|o| same(&o.external_id, &key.external_id))
-            {
-                found.push((*p, org.id, organization_created_at(org)));
-            }
-        }
-    }
-    for (p, key) in keys.iter().filter(|(_, k)| k.external_id.is_none()) {
-        let Some(name) = &key.name else { continue };
-        let answer = client.search_organizations_by_name(name).await?;
-        rate = answer.rate;
-        let wanted = crate::payload::org::name_key(name);
-        if let Some(org) = answer
-            .value
-            .iter()
-            .find(|o| crate::payload::org::name_key(&o.name) == wanted)
-        {
-            found.push((*p, org.id, organization_created_at(org)));
-        }
-    }
-    Ok((found, rate))
-}
-
-fn organization_created_at(org: &crate::zendesk::Organization) -> Option<i64> {
-    let text = org.extra.get("created_at")?.as_str()?;
-    chrono::DateTime::parse_from_rfc3339(text)
-        .ok()
-        .map(|t| t.timestamp())
-}
-
-/// A row's place in its batch, and the user a lookup found for it: id and `created_at`.
 type Found = (usize, u64, Option<i64>);
 
 /// Zendesk matches emails and external_ids in any case.
