@@ -4,6 +4,7 @@
 //! however long the sheet is; only identifier fingerprints are kept across rows.
 
 mod orgs;
+mod parallel;
 
 use std::collections::{HashMap, HashSet};
 use std::ops::ControlFlow;
@@ -16,7 +17,7 @@ pub use crate::payload::Options;
 use crate::payload::{
     Batcher, Blank, Checker, InvalidPolicy, Issue, Layout, Prepared, Request, RowStatus, Severity,
 };
-use crate::sheet::{HeaderChoice, Table, TableLayout, TextNote, Workbook};
+use crate::sheet::{Cell, HeaderChoice, Table, TableLayout, TextNote, Workbook};
 
 /// What the pipeline hands out as it goes.
 #[derive(Debug)]
@@ -91,10 +92,8 @@ pub fn run(
     )
 }
 
-/// Rows handed from the reading thread to the checking one at a time.
+/// Rows handed from the reading thread to a preparing one at a time.
 const CHUNK: usize = 512;
-/// Chunks between the two threads: bounded, so memory stays flat however long the sheet.
-const CHUNKS_IN_FLIGHT: usize = 4;
 
 /// [`run`] with the account's checks: custom fields converted, blanks as asked.
 ///
@@ -120,101 +119,101 @@ pub fn run_with(
         );
     }
     let mut notes = TextNotes::of(workbook);
-    let (tx, rx) = std::sync::mpsc::sync_channel::<(u32, Vec<Prepared>)>(CHUNKS_IN_FLIGHT);
-    std::thread::scope(|scope| {
-        // The checker reads the mapped columns only: the others are never copied.
-        let wanted: Vec<usize> = mapping.mapped().map(|(c, _)| c.index).collect();
-        let prepare = |first_column| checks.checker(mapping, first_column, options);
-        let reader =
-            scope.spawn(move || read_chunks(workbook, (sheet, header), (&wanted, prepare), &tx));
-        let mut checker: Option<Checker> = None;
-        let mut batcher = Batcher::new(options.mode, options.jobs);
-        let mut counts = Counts::default();
-        let mut on_row = |first_column: u32, row: Prepared| -> ControlFlow<()> {
-            let checker =
-                checker.get_or_insert_with(|| checks.checker(mapping, first_column, options));
-            let checked = checker.finish(row);
-            counts.row(checked.status());
-            if checked.user.is_some() && checked.status() == RowStatus::Error {
-                counts.included += 1;
-            }
-            for note in notes.up_to(checked.row) {
-                if note.row == checked.row && checked.status() == RowStatus::Ready {
-                    counts.late_warning(&note);
-                }
-                on_event(Event::Issue(note))?;
-            }
-            for issue in checked.issues {
-                counts.issue(&issue, checked.row);
-                on_event(Event::Issue(issue))?;
-            }
-            let round = checked.user.map(|u| batcher.push(checked.row, u));
-            for request in round.into_iter().flatten() {
-                counts.requests += 1;
-                on_event(Event::Request(request))?;
-            }
-            ControlFlow::Continue(())
-        };
-        let mut stopped = false;
-        'chunks: for (first_column, rows) in rx.iter() {
-            for row in rows {
-                if on_row(first_column, row).is_break() {
-                    stopped = true;
-                    break 'chunks;
-                }
-            }
+    // The checker reads the mapped columns only: the others are never copied.
+    let wanted: Vec<usize> = mapping.mapped().map(|(c, _)| c.index).collect();
+    let mut checker: Option<Checker> = None;
+    let mut batcher = Batcher::new(options.mode, options.jobs);
+    let mut counts = Counts::default();
+    let mut on_row = |first_column: u32, row: Prepared| -> ControlFlow<()> {
+        let checker = checker.get_or_insert_with(|| checks.checker(mapping, first_column, options));
+        let checked = checker.finish(row);
+        counts.row(checked.status());
+        if checked.user.is_some() && checked.status() == RowStatus::Error {
+            counts.included += 1;
         }
-        // A closed channel stops the reader at its next chunk.
-        drop(rx);
-        let (layout, blank_rows) = match reader.join() {
-            Ok(read) => read?,
-            Err(panic) => std::panic::resume_unwind(panic),
-        };
-        if !stopped {
-            for request in batcher.finish() {
-                counts.requests += 1;
-                // The last events: stopping here changes nothing.
-                let _last = on_event(Event::Request(request));
+        for note in notes.up_to(checked.row) {
+            if note.row == checked.row && checked.status() == RowStatus::Ready {
+                counts.late_warning(&note);
             }
+            on_event(Event::Issue(note))?;
         }
-        Ok(Summary {
-            layout,
-            rows: counts.ready + counts.warnings + counts.errors,
-            ready: counts.ready,
-            warnings: counts.warnings,
-            errors: counts.errors,
-            included: counts.included,
-            requests: counts.requests,
-            blank_rows,
-        })
-    })
+        for issue in checked.issues {
+            counts.issue(&issue, checked.row);
+            on_event(Event::Issue(issue))?;
+        }
+        let round = checked.user.map(|u| batcher.push(checked.row, u));
+        for request in round.into_iter().flatten() {
+            counts.requests += 1;
+            on_event(Event::Request(request))?;
+        }
+        ControlFlow::Continue(())
+    };
+    let (read, stopped) = parallel::in_order(
+        |send| read_chunks(workbook, (sheet, header), &wanted, send),
+        || None,
+        |preparer: &mut Option<Checker>, (first_column, rows): (u32, Table)| {
+            let preparer =
+                preparer.get_or_insert_with(|| checks.checker(mapping, first_column, options));
+            let rows: Vec<Prepared> = rows.rows().map(|r| preparer.prepare(r.to_row())).collect();
+            (first_column, rows)
+        },
+        |(first_column, rows)| rows.into_iter().try_for_each(|r| on_row(first_column, r)),
+    );
+    let (layout, blank_rows) = read?;
+    if !stopped {
+        for request in batcher.finish() {
+            counts.requests += 1;
+            // The last events: stopping here changes nothing.
+            let _last = on_event(Event::Request(request));
+        }
+    }
+    Ok(counts.summary(layout, blank_rows))
 }
 
-/// Reads the table and sends its rows in chunks, each prepared by a checker of its own
-/// ([`Checker::prepare`]: all of a row's checking that needs no other row, done on this
-/// thread), with the table's first column.
+/// Reads the table and sends its rows in chunks of [`CHUNK`], each a small [`Table`] (a text
+/// arena per column: no allocation per cell on this thread, which reads for everyone), with the
+/// table's first column; the workers of [`parallel::in_order`] prepare them
+/// ([`Checker::prepare`]).
 fn read_chunks(
     workbook: &mut Workbook,
     (sheet, header): (usize, HeaderChoice),
-    (wanted, checker): (&[usize], impl Fn(u32) -> Checker),
-    tx: &std::sync::mpsc::SyncSender<(u32, Vec<Prepared>)>,
+    wanted: &[usize],
+    send: &mut dyn FnMut((u32, Table)) -> bool,
 ) -> Result<(TableLayout, usize), SheetError> {
-    let mut chunk = Vec::with_capacity(CHUNK);
-    let mut preparer: Option<Checker> = None;
+    let mut chunk: Option<Table> = None;
+    let mut too_big = None;
     let read = workbook.read_table_columns(sheet, header, Some(wanted), |layout, row| {
-        let preparer = preparer.get_or_insert_with(|| checker(layout.first_column));
-        chunk.push(preparer.prepare(row));
-        if chunk.len() < CHUNK {
+        let mut fresh = || Table::new(layout.clone(), 0);
+        let table = chunk.get_or_insert_with(&mut fresh);
+        let cells = || row.cells.iter().map(Cell::as_ref);
+        if table.push(row.number, cells()).is_err() {
+            // A column of this chunk is full (4 GiB): the row starts the next one.
+            let full = std::mem::replace(table, fresh());
+            if !send((layout.first_column, full)) {
+                return ControlFlow::Break(());
+            }
+            if table.push(row.number, cells()).is_err() {
+                too_big = Some(row.number);
+                return ControlFlow::Break(());
+            }
+        }
+        if table.len() < CHUNK {
             return ControlFlow::Continue(());
         }
-        let full = std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK));
-        match tx.send((layout.first_column, full)) {
-            Ok(()) => ControlFlow::Continue(()),
-            Err(_) => ControlFlow::Break(()),
+        let sent = chunk
+            .take()
+            .is_none_or(|full| send((layout.first_column, full)));
+        if sent {
+            ControlFlow::Continue(())
+        } else {
+            ControlFlow::Break(())
         }
     })?;
-    if !chunk.is_empty() {
-        let _closed = tx.send((read.0.first_column, chunk));
+    if let Some(number) = too_big {
+        return Err(workbook.row_too_big(&read.0, number));
+    }
+    if let Some(rest) = chunk {
+        let _closed = send((read.0.first_column, rest));
     }
     Ok(read)
 }
@@ -260,6 +259,20 @@ struct Counts {
 }
 
 impl Counts {
+    /// The summary of a read that found these counts.
+    fn summary(&self, layout: TableLayout, blank_rows: usize) -> Summary {
+        Summary {
+            layout,
+            rows: self.ready + self.warnings + self.errors,
+            ready: self.ready,
+            warnings: self.warnings,
+            errors: self.errors,
+            included: self.included,
+            requests: self.requests,
+            blank_rows,
+        }
+    }
+
     fn row(&mut self, status: RowStatus) {
         match status {
             RowStatus::Ready => self.ready += 1,
@@ -384,9 +397,9 @@ pub fn check_table_users(
     Some((report, users))
 }
 
-/// Checks the table's rows as [`run_with`] checks a sheet's: each row prepared on a thread of
-/// its own ([`Checker::prepare`]) while this one finishes the earlier ones in sheet order, so
-/// the check takes both cores, as `validate` does. `cancelled` is asked at every chunk.
+/// Checks the table's rows as [`run_with`] checks a sheet's: rows prepared on every core
+/// ([`Checker::prepare`], [`parallel::in_order`]) while this thread finishes them in sheet
+/// order, as `validate` does. `cancelled` is asked at every chunk.
 fn check_rows(
     table: &Table,
     mapping: &Mapping,
@@ -399,7 +412,6 @@ fn check_rows(
         return orgs::check_rows(table, mapping, options, checks, cancelled, None);
     }
     let first_column = table.layout.first_column;
-    let preparer = checks.checker(mapping, first_column, options);
     let mut checker = checks.checker(mapping, first_column, options);
     let mut counts = Counts::default();
     let mut report = Report {
@@ -409,26 +421,21 @@ fn check_rows(
     let mut layout = Layout::new(options.jobs);
     // The checker reads the mapped columns only: the others are never copied.
     let wanted: Vec<usize> = mapping.mapped().map(|(c, _)| c.index).collect();
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Prepared>>(CHUNKS_IN_FLIGHT);
-    let finished = std::thread::scope(|scope| {
-        scope.spawn(move || {
-            let rows: Vec<_> = (0..table.len()).step_by(CHUNK).collect();
-            for start in rows {
-                let chunk = (start..table.len().min(start + CHUNK))
-                    .filter_map(|i| table.get(i))
-                    .map(|row| preparer.prepare(row.to_row_of(&wanted)))
-                    .collect();
-                // A closed channel: the check was cancelled.
-                if tx.send(chunk).is_err() {
-                    return;
-                }
-            }
-        });
-        // Owned here: returning drops it, and the preparing thread stops at its next chunk.
-        let rx = rx;
-        for chunk in &rx {
+    let ((), cancelled_here) = parallel::in_order(
+        |send| {
+            (0..table.len())
+                .step_by(CHUNK)
+                .all(|start| send(start..table.len().min(start + CHUNK)));
+        },
+        || checks.checker(mapping, first_column, options),
+        |preparer, rows: std::ops::Range<usize>| -> Vec<Prepared> {
+            rows.filter_map(|i| table.get(i))
+                .map(|row| preparer.prepare(row.to_row_of(&wanted)))
+                .collect()
+        },
+        |chunk| {
             if cancelled() {
-                return false;
+                return ControlFlow::Break(());
             }
             for prepared in chunk {
                 let checked = checker.finish(prepared);
@@ -444,10 +451,10 @@ fn check_rows(
                     report.batches.extend(layout.push(checked.row));
                 }
             }
-        }
-        true
-    });
-    if !finished {
+            ControlFlow::Continue(())
+        },
+    );
+    if cancelled_here {
         return None;
     }
     report.batches.extend(layout.finish());

@@ -49,7 +49,7 @@ pub(super) fn run(
         workbook.read_table_columns(sheet, header, Some(&wanted), |table, row| {
             let checker = checker
                 .get_or_insert_with(|| checks.org_checker(mapping, table.first_column, options));
-            let checked = checker.check(row);
+            let checked = checker.check(row.clone());
             let status = checked.status();
             counts.row(status);
             if checked.organization.is_some() && status == RowStatus::Error {
@@ -84,16 +84,7 @@ pub(super) fn run(
             let _last = on_event(Event::Request(request(mode, batch)));
         }
     }
-    Ok(Summary {
-        layout: table,
-        rows: counts.ready + counts.warnings + counts.errors,
-        ready: counts.ready,
-        warnings: counts.warnings,
-        errors: counts.errors,
-        included: counts.included,
-        requests: counts.requests,
-        blank_rows,
-    })
+    Ok(counts.summary(table, blank_rows))
 }
 
 fn request(mode: crate::payload::Mode, batch: Vec<(u32, Organization)>) -> Request {

@@ -48,6 +48,18 @@ impl Cell {
             Cell::Text(s.to_owned())
         }
     }
+
+    /// Makes this cell [`Cell::text`] of `s`, in the room its own text has when it has some:
+    /// a reader filling the same row buffer row after row allocates only when a cell grows.
+    pub(crate) fn set_text(&mut self, s: &str) {
+        match self {
+            Cell::Text(text) if !s.is_empty() => {
+                text.clear();
+                text.push_str(s);
+            }
+            other => *other = Cell::text(s),
+        }
+    }
 }
 
 /// An Excel serial date: a time of day (serial below 1) is kept as a duration since midnight.

@@ -436,7 +436,7 @@ impl Workbook {
         &mut self,
         sheet: usize,
         header: HeaderChoice,
-        on_row: impl FnMut(&TableLayout, Row) -> ControlFlow<()>,
+        on_row: impl FnMut(&TableLayout, &Row) -> ControlFlow<()>,
     ) -> Result<(TableLayout, usize), SheetError> {
         self.read_table_columns(sheet, header, None, on_row)
     }
@@ -444,12 +444,15 @@ impl Workbook {
     /// [`Workbook::read_table`] for a reader that looks at some columns only (table columns,
     /// 0-based): the others are handed out empty, their text never copied. Rows count as blank
     /// or not by all the table's columns, as ever.
+    ///
+    /// Each row is lent to `on_row` in one buffer the reader fills again for the next row
+    /// (its text reusing the room it has), so a long sheet costs no allocation per cell.
     pub fn read_table_columns(
         &mut self,
         sheet: usize,
         header: HeaderChoice,
         wanted: Option<&[usize]>,
-        mut on_row: impl FnMut(&TableLayout, Row) -> ControlFlow<()>,
+        mut on_row: impl FnMut(&TableLayout, &Row) -> ControlFlow<()>,
     ) -> Result<(TableLayout, usize), SheetError> {
         let name = self.sheet_name(sheet);
         let path = self.path.clone();
@@ -473,7 +476,7 @@ impl Workbook {
         rows.set_table(table.clone());
         let mut blank = 0;
         // A table row with no cells is blank in the table's columns.
-        let mut emit = |row: Row| {
+        let mut emit = |row: &Row| {
             if row.cells.is_empty() {
                 blank += 1;
                 ControlFlow::Continue(())
@@ -482,12 +485,16 @@ impl Workbook {
             }
         };
         for row in buffered {
-            if emit(table.of_raw(row)).is_break() {
+            if emit(&table.of_raw(row)).is_break() {
                 return Ok((layout, blank));
             }
         }
-        while let Some(row) = rows.next_row()? {
-            if emit(row).is_break() {
+        let mut row = Row {
+            number: 0,
+            cells: Vec::new(),
+        };
+        while rows.next_row_into(&mut row)? {
+            if emit(&row).is_break() {
                 break;
             }
         }
@@ -547,6 +554,18 @@ impl Workbook {
         table.blank_rows = blank_rows;
         table.shrink_to_fit();
         Ok((table, stopped))
+    }
+
+    /// The error for row `number` of the table of `layout`, whose cells together hold more than
+    /// 4 GiB of text in one column: only a cell limit lifted far past Excel's makes one.
+    pub fn row_too_big(&self, layout: &TableLayout, number: u32) -> SheetError {
+        self.sheet_error(
+            &layout.sheet,
+            &format!(
+                "row {number} holds more than 4 GiB of text in one column: too much to check; \
+                 is ZDIMPORT_MAX_CELL_BYTES lifted that far?"
+            ),
+        )
     }
 
     fn sheet_error(&self, sheet: &str, reason: &str) -> SheetError {

@@ -275,8 +275,19 @@ impl<'a> RawRows<'a> {
 
     /// The next row that has a non-blank cell, or `None` at the end of the sheet.
     pub fn next_row(&mut self) -> Result<Option<Row>, SheetError> {
+        let mut row = Row {
+            number: 0,
+            cells: Vec::new(),
+        };
+        Ok(self.next_row_into(&mut row)?.then_some(row))
+    }
+
+    /// [`RawRows::next_row`] into `row`, whose cells' text the next row's takes the place of
+    /// (a delimited file's; a workbook's rows are built anew): false at the end of the sheet.
+    pub fn next_row_into(&mut self, row: &mut Row) -> Result<bool, SheetError> {
         let table = self.table.as_ref();
         let result = match &mut self.inner {
+            Inner::Csv(rows) => return rows.next_row_into(table, &self.path, row),
             Inner::Cells(cells) => cells.next_row(table),
             Inner::Range { range, next } => next_range_row(range, next).map(|row| {
                 row.map(|row| match table {
@@ -284,13 +295,19 @@ impl<'a> RawRows<'a> {
                     None => row,
                 })
             }),
-            Inner::Csv(rows) => return rows.next_row(table, &self.path),
         };
-        result.map_err(|reason| SheetError::Sheet {
-            path: self.path.clone(),
-            sheet: self.sheet.clone(),
-            reason,
-        })
+        match result {
+            Ok(Some(next)) => {
+                *row = next;
+                Ok(true)
+            }
+            Ok(None) => Ok(false),
+            Err(reason) => Err(SheetError::Sheet {
+                path: self.path.clone(),
+                sheet: self.sheet.clone(),
+                reason,
+            }),
+        }
     }
 }
 
@@ -322,11 +339,12 @@ fn range_row(range: &Range<Data>, next: &mut usize, start_row: u32, start_col: u
 }
 
 impl CsvRows {
-    fn next_row(
+    fn next_row_into(
         &mut self,
         table: Option<&TableColumns>,
         path: &Path,
-    ) -> Result<Option<Row>, SheetError> {
+        row: &mut Row,
+    ) -> Result<bool, SheetError> {
         loop {
             let start = self.reader.position().clone();
             let record = u64::from(self.number) + 1;
@@ -340,7 +358,7 @@ impl CsvRows {
                 .read_record(&mut self.record)
                 .map_err(|e| error(e.to_string()))?;
             if !more {
-                return Ok(None);
+                return Ok(false);
             }
             self.number += 1;
             self.check(&start)
@@ -349,14 +367,17 @@ impl CsvRows {
             if !fields.iter().any(|f| !f.trim().is_empty()) {
                 continue;
             }
-            let cells = match table {
-                None => fields.iter().map(Cell::text).collect(),
-                Some(t) => table_cells(fields, t),
-            };
-            return Ok(Some(Row {
-                number: self.number,
-                cells,
-            }));
+            match table {
+                None => {
+                    row.cells.resize(fields.len(), Cell::Empty);
+                    for (cell, field) in row.cells.iter_mut().zip(fields) {
+                        cell.set_text(field);
+                    }
+                }
+                Some(t) => table_cells(fields, t, &mut row.cells),
+            }
+            row.number = self.number;
+            return Ok(true);
         }
     }
 
@@ -398,20 +419,20 @@ impl CsvRows {
     }
 }
 
-/// The table's cells of a record: the wanted columns copied, the others empty; none at all
-/// when the table's columns are blank.
-fn table_cells(fields: &csv::StringRecord, table: &TableColumns) -> Vec<Cell> {
+/// The table's cells of a record into `cells`: the wanted columns copied (into the room their
+/// text already has), the others empty; none at all when the table's columns are blank.
+fn table_cells(fields: &csv::StringRecord, table: &TableColumns, cells: &mut Vec<Cell>) {
     let field = |i: usize| fields.get(table.first + i).unwrap_or("");
     if (0..table.width).all(|i| field(i).trim().is_empty()) {
-        return Vec::new();
+        cells.clear();
+        return;
     }
-    (0..table.width)
-        .map(|i| {
-            if table.keeps(table.first + i) {
-                Cell::text(field(i))
-            } else {
-                Cell::Empty
-            }
-        })
-        .collect()
+    cells.resize(table.width, Cell::Empty);
+    for (i, cell) in cells.iter_mut().enumerate() {
+        if table.keeps(table.first + i) {
+            cell.set_text(field(i));
+        } else {
+            *cell = Cell::Empty;
+        }
+    }
 }
