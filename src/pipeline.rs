@@ -16,6 +16,7 @@ use crate::payload::Fields;
 pub use crate::payload::Options;
 use crate::payload::{
     Batcher, Blank, Checker, InvalidPolicy, Issue, Layout, Prepared, Request, RowStatus, Severity,
+    User,
 };
 use crate::sheet::{Cell, HeaderChoice, Table, TableLayout, TextNote, Workbook};
 
@@ -82,30 +83,63 @@ pub fn run(
     on_event: impl FnMut(Event) -> ControlFlow<()>,
 ) -> Result<Summary, SheetError> {
     let checks = AccountChecks::default();
-    run_with(
-        workbook,
-        (sheet, header),
-        mapping,
-        options,
-        &checks,
-        on_event,
-    )
+    let check = (mapping, options, &checks);
+    run_with(workbook, (sheet, header), check, Sink::Requests, on_event)
 }
 
 /// Rows handed from the reading thread to a preparing one at a time.
 const CHUNK: usize = 512;
 
-/// [`run`] with the account's checks: custom fields converted, blanks as asked.
+/// What becomes of the users the check lets through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sink {
+    /// Batched into requests, handed out as [`Event::Request`]s.
+    Requests,
+    /// Counted into the requests they would make, for a caller that wants the issues and the
+    /// counts (`validate`): each row's user is dropped where it was built once its
+    /// identifiers are known, and no [`Event::Request`] comes.
+    Count,
+}
+
+/// Where the users' batches go: requests, or the rows of each batch only.
+enum Batches {
+    Requests(Batcher),
+    Count(Layout<u32>),
+}
+
+impl Batches {
+    /// Adds a sent row; the requests of a whole round (or their number) once it is whole.
+    fn push(&mut self, row: u32, user: User) -> (usize, Vec<Request>) {
+        match self {
+            Batches::Requests(batcher) => {
+                let round = batcher.push(row, user);
+                (round.len(), round)
+            }
+            Batches::Count(layout) => (layout.push(row).len(), Vec::new()),
+        }
+    }
+
+    fn finish(&mut self) -> (usize, Vec<Request>) {
+        match self {
+            Batches::Requests(batcher) => {
+                let round = batcher.finish();
+                (round.len(), round)
+            }
+            Batches::Count(layout) => (layout.finish().len(), Vec::new()),
+        }
+    }
+}
+
+/// [`run`] with the account's checks (custom fields converted, blanks as asked), the users
+/// let through going to `sink`.
 ///
-/// The sheet is read on a thread of its own while this one checks rows and builds requests:
-/// reading (unzipping and parsing the XML) costs about as much as all the rest, so the two
-/// overlap on a machine with two cores. `on_event` runs on the calling thread.
+/// The sheet is read on a thread of its own, its rows prepared on every core, and this thread
+/// finishes them in sheet order and builds the requests; `on_event` runs on this thread.
 pub fn run_with(
     workbook: &mut Workbook,
     (sheet, header): (usize, HeaderChoice),
-    mapping: &Mapping,
-    options: &Options,
-    checks: &AccountChecks,
+    (mapping, options, checks): (&Mapping, &Options, &AccountChecks),
+    sink: Sink,
     mut on_event: impl FnMut(Event) -> ControlFlow<()>,
 ) -> Result<Summary, SheetError> {
     if mapping.object == crate::mapping::Object::Organizations {
@@ -122,7 +156,10 @@ pub fn run_with(
     // The checker reads the mapped columns only: the others are never copied.
     let wanted: Vec<usize> = mapping.mapped().map(|(c, _)| c.index).collect();
     let mut checker: Option<Checker> = None;
-    let mut batcher = Batcher::new(options.mode, options.jobs);
+    let mut batches = match sink {
+        Sink::Requests => Batches::Requests(Batcher::new(options.mode, options.jobs)),
+        Sink::Count => Batches::Count(Layout::new(options.jobs)),
+    };
     let mut counts = Counts::default();
     let mut on_row = |first_column: u32, row: Prepared| -> ControlFlow<()> {
         let checker = checker.get_or_insert_with(|| checks.checker(mapping, first_column, options));
@@ -141,12 +178,14 @@ pub fn run_with(
             counts.issue(&issue, checked.row);
             on_event(Event::Issue(issue))?;
         }
-        let round = checked.user.map(|u| batcher.push(checked.row, u));
-        for request in round.into_iter().flatten() {
-            counts.requests += 1;
-            on_event(Event::Request(request))?;
-        }
-        ControlFlow::Continue(())
+        let (made, round) = match checked.user {
+            Some(user) => batches.push(checked.row, user),
+            None => (0, Vec::new()),
+        };
+        counts.requests += made as u64;
+        round
+            .into_iter()
+            .try_for_each(|request| on_event(Event::Request(request)))
     };
     let (read, stopped) = parallel::in_order(
         |send| read_chunks(workbook, (sheet, header), &wanted, send),
@@ -154,18 +193,25 @@ pub fn run_with(
         |preparer: &mut Option<Checker>, (first_column, rows): (u32, Table)| {
             let preparer =
                 preparer.get_or_insert_with(|| checks.checker(mapping, first_column, options));
-            let rows: Vec<Prepared> = rows.rows().map(|r| preparer.prepare(r.to_row())).collect();
-            (first_column, rows)
+            let prepare = |row: crate::sheet::RowRef<'_>| {
+                let mut prepared = preparer.prepare(row.to_row());
+                if sink == Sink::Count {
+                    prepared.slim();
+                }
+                prepared
+            };
+            (first_column, rows.rows().map(prepare).collect::<Vec<_>>())
         },
         |(first_column, rows)| rows.into_iter().try_for_each(|r| on_row(first_column, r)),
     );
     let (layout, blank_rows) = read?;
     if !stopped {
-        for request in batcher.finish() {
-            counts.requests += 1;
-            // The last events: stopping here changes nothing.
-            let _last = on_event(Event::Request(request));
-        }
+        let (made, round) = batches.finish();
+        counts.requests += made as u64;
+        // The last events: stopping here changes nothing.
+        let _last = round
+            .into_iter()
+            .try_for_each(|request| on_event(Event::Request(request)));
     }
     Ok(counts.summary(layout, blank_rows))
 }
@@ -635,6 +681,60 @@ pub(crate) mod tests {
             headers,
         };
         Table::from_rows(layout, rows, 0)
+    }
+
+    /// A CSV of `n` users in a temporary folder: every 50th row repeats an earlier email,
+    /// every 333rd has a bad one.
+    fn users_csv(n: u32) -> (tempfile::TempDir, std::path::PathBuf) {
+        use std::fmt::Write as _;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("users.csv");
+        let mut text = String::from("Name,Email,External ID,Tags\n");
+        for i in 0..n {
+            let email = match i {
+                _ if i % 333 == 7 => "not an address".to_owned(),
+                _ if i % 50 == 49 => format!("U{}@X.com", i - 40),
+                _ => format!("u{i}@x.com"),
+            };
+            writeln!(text, "User {i},{email},C{i},\"vip, t{}\"", i % 3).unwrap();
+        }
+        std::fs::write(&path, text).unwrap();
+        (dir, path)
+    }
+
+    #[test]
+    fn counting_the_requests_finds_what_building_them_finds() {
+        let (_dir, path) = users_csv(7_321);
+        let run = |build: bool| {
+            let mut workbook = Workbook::open(&path).unwrap();
+            let layout = workbook.layout(0, HeaderChoice::Auto).unwrap();
+            let mapping = auto_match(&layout.headers);
+            let options = Options::default();
+            let checks = AccountChecks::default();
+            let mut issues = Vec::new();
+            let mut requests = 0;
+            let on_event = |event| {
+                match event {
+                    Event::Issue(issue) => issues.push(issue.to_string()),
+                    Event::Request(_) => requests += 1,
+                }
+                ControlFlow::Continue(())
+            };
+            let source = (0, HeaderChoice::Auto);
+            let sink = if build { Sink::Requests } else { Sink::Count };
+            let check = (&mapping, &options, &checks);
+            let summary = run_with(&mut workbook, source, check, sink, on_event).unwrap();
+            (summary, issues, requests)
+        };
+        let (built, built_issues, sent) = run(true);
+        let (counted, counted_issues, none) = run(false);
+        assert_eq!(counted, built);
+        assert_eq!(counted_issues, built_issues);
+        assert_eq!((sent, none), (built.requests, 0));
+        // 146 repeated emails and 22 bad ones, each repeat also named on its first row.
+        assert_eq!((built.rows, built.errors), (7_321, 146 + 22));
+        assert_eq!(built_issues.len(), 146 * 2 + 22);
+        assert!(built.requests > 70, "{built:?}");
     }
 
     #[test]

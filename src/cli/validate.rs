@@ -45,7 +45,7 @@ pub fn run(args: &ValidateArgs) -> CliResult<ExitCode> {
         .unwrap_or_default();
     let mut issues: Vec<Issue> = Vec::new();
     let source = prepared.streamed();
-    let summary = check::streamed(source, &checks, |event| {
+    let summary = check::issues(source, &checks, |event| {
         if let Event::Issue(issue) = event {
             issues.push(issue);
         }

@@ -1,12 +1,11 @@
 //! Row validation: one pass per row, every problem named with its row, column and value.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
-use std::collections::hash_map::Entry;
 use std::hash::BuildHasher as _;
 use std::sync::Arc;
 
 use super::fields::{Fields, plain};
+use super::firsts::Firsts;
 use super::phone::{PhoneRegion, e164};
 use super::user::{FieldValue, Identity, IdentityKind, OrganizationRef, Role, User};
 use super::{Blank, InvalidPolicy, Issue, Mode, RowStatus, Severity};
@@ -99,7 +98,7 @@ impl Key {
 /// Validates rows one at a time and builds their users; remembers identifiers across rows.
 ///
 /// Identifiers are remembered as 64-bit fingerprints rather than strings, so a million-row file
-/// costs about 16 MB per identifier kind. The fingerprint is foldhash's quality hash with a
+/// costs about 23 MB per identifier kind ([`Firsts`]). The fingerprint is foldhash's quality hash with a
 /// fixed seed: not cryptographic, and several times faster than SipHash on short text. Two
 /// different values share a fingerprint with a probability near 1 in 10^7 for a million
 /// rows, unless the values were crafted to collide (anyone can compute the hash); either way
@@ -124,6 +123,21 @@ pub struct Prepared {
     issues: Vec<Issue>,
     /// The row's identifiers: which, the position of its column, and its fingerprint.
     keys: Vec<(Key, usize, Fingerprint)>,
+}
+
+impl Prepared {
+    /// Drops the user's values but its identifiers, all that [`Checker::finish`] reads of it:
+    /// for a caller that wants the issues and not the requests (`validate`), so that the rest
+    /// is freed on the thread that built it.
+    pub fn slim(&mut self) {
+        let user = std::mem::take(&mut self.user);
+        self.user = User {
+            id: user.id,
+            email: user.email,
+            external_id: user.external_id,
+            ..User::default()
+        };
+    }
 }
 
 impl Checker {
@@ -211,7 +225,7 @@ impl Checker {
             };
             match assign(&mut user, &column.target, value, self.fields.as_deref()) {
                 // Fingerprinted once the user is whole.
-                Ok(Some(key)) => keys.push((key, position, (0, 0))),
+                Ok(Some(key)) => keys.push((key, position, 0)),
                 Ok(None) => {}
                 Err((message, value)) => {
                     // Zendesk refuses an address that is not one: sent as typed under
@@ -372,32 +386,23 @@ fn duplicates(
     // out to be a duplicate (rare), so that a skipped row never claims an identifier.
     let mut firsts = Vec::new();
     for &(key, position, print) in keys {
-        match seen[key as usize].entry(print) {
-            Entry::Vacant(slot) => {
-                slot.insert(row);
-            }
-            Entry::Occupied(slot) => {
-                let first = *slot.get();
-                let text = key.text(user);
-                let column = &columns[position];
-                let message = format!(
-                    "{} {text} is also on row {first}, which is sent; this row is skipped",
-                    key.name()
-                );
-                let value = Some(text.to_string());
-                issues.push(issue(row, column, value, Severity::Error, message));
-                firsts.push((first, key, column, text));
-            }
+        if let Some(first) = seen[key as usize].claim(print, row) {
+            let text = key.text(user);
+            let column = &columns[position];
+            let message = format!(
+                "{} {text} is also on row {first}, which is sent; this row is skipped",
+                key.name()
+            );
+            let value = Some(text.to_string());
+            issues.push(issue(row, column, value, Severity::Error, message));
+            firsts.push((first, key, column, text));
         }
     }
     if firsts.is_empty() {
         return;
     }
     for &(key, _, print) in keys {
-        let seen = &mut seen[key as usize];
-        if seen.get(&print) == Some(&row) {
-            seen.remove(&print);
-        }
+        seen[key as usize].release(print, row);
     }
     for (first, key, column, text) in firsts {
         issues.push(Issue {
@@ -442,24 +447,20 @@ pub(super) fn precision_warning(target: &Target, cell: &Cell) -> Option<String> 
     }
 }
 
-/// A 64-bit fingerprint as two halves: 12-byte map entries instead of 16.
-type Fingerprint = (u32, u32);
+/// An identifier's 64-bit fingerprint.
+type Fingerprint = u64;
 
-/// First row of each identifier, per [`Key`]; the keys are hashes already, so the map's own
-/// hash can be the cheapest.
-type Seen = [HashMap<Fingerprint, u32, foldhash::fast::FixedState>; 3];
+/// First row of each identifier, per [`Key`].
+type Seen = [Firsts; 3];
 
 /// The fingerprint of an identifier, ASCII case ignored.
 fn fingerprint(text: &str) -> Fingerprint {
     const PRINTS: foldhash::quality::FixedState = foldhash::quality::FixedState::with_seed(0x7a64);
-    let hash = if text.bytes().any(|b| b.is_ascii_uppercase()) {
+    if text.bytes().any(|b| b.is_ascii_uppercase()) {
         PRINTS.hash_one(text.to_ascii_lowercase().as_str())
     } else {
         PRINTS.hash_one(text)
-    };
-    #[expect(clippy::cast_possible_truncation, reason = "splitting into halves")]
-    let halves = ((hash >> 32) as u32, hash as u32);
-    halves
+    }
 }
 
 /// Puts a cleaned value into the user; returns the identifier it carries, if any.

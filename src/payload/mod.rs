@@ -2,6 +2,7 @@
 
 mod check;
 pub mod fields;
+mod firsts;
 pub mod org;
 mod phone;
 mod user;

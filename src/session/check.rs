@@ -119,7 +119,17 @@ pub fn streamed(
     checks: &AccountChecks,
     on_event: impl FnMut(Event) -> std::ops::ControlFlow<()>,
 ) -> Result<Summary, crate::error::SheetError> {
-    source.run(checks, on_event)
+    source.run(checks, crate::pipeline::Sink::Requests, on_event)
+}
+
+/// [`streamed`] for a caller that wants the issues and the counts only (`validate`): no
+/// request is built, and only [`Event::Issue`]s come.
+pub fn issues(
+    source: Streamed<'_>,
+    checks: &AccountChecks,
+    on_event: impl FnMut(Event) -> std::ops::ControlFlow<()>,
+) -> Result<Summary, crate::error::SheetError> {
+    source.run(checks, crate::pipeline::Sink::Count, on_event)
 }
 
 /// The outbox of a table checked offline (no account known): what an import without the
@@ -137,14 +147,15 @@ impl Streamed<'_> {
     fn run(
         self,
         checks: &AccountChecks,
+        sink: crate::pipeline::Sink,
         on_event: impl FnMut(crate::pipeline::Event) -> std::ops::ControlFlow<()>,
     ) -> Result<crate::pipeline::Summary, crate::error::SheetError> {
+        let check = (self.mapping, self.options, checks);
         crate::pipeline::run_with(
             self.workbook,
             (self.sheet, self.header),
-            self.mapping,
-            self.options,
-            checks,
+            check,
+            sink,
             on_event,
         )
     }
@@ -165,7 +176,7 @@ pub fn streamed_input(
     use crate::pipeline::Event;
     let mut input = PlanInput::of(source.mapping.object);
     let mut errors = Vec::new();
-    let summary = source.run(checks, |event| {
+    let summary = source.run(checks, crate::pipeline::Sink::Requests, |event| {
         match event {
             Event::Request(request) => input.push_request(request),
             Event::Issue(issue) => {
@@ -198,7 +209,7 @@ pub fn streamed_outbox(
     )?;
     let mut errors = Vec::new();
     let mut failure = None;
-    let summary = source.run(checks, |event| {
+    let summary = source.run(checks, crate::pipeline::Sink::Requests, |event| {
         match event {
             Event::Request(request) => {
                 if let Err(e) = outbox.push_request(&request) {
