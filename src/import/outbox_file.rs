@@ -264,14 +264,22 @@ impl OutboxFile {
 
     /// The whole outbox in memory (a small run, a test).
     pub fn load(&self) -> Result<super::Outbox, JournalError> {
-        let mut outbox = super::Outbox::new(self.mode);
-        outbox.skipped.clone_from(&self.skipped);
-        outbox.skipped_keys.clone_from(&self.skipped_keys);
-        outbox.organizations.clone_from(&self.organizations);
+        let mut outbox = self.head_outbox();
         for b in 0..self.batches() {
             outbox.batches.push(self.read(b)?);
         }
         Ok(outbox)
+    }
+
+    /// The outbox without its batches: its mode, object, skipped rows and organizations (the
+    /// head of a plan rewritten batch by batch into a [`SpoolBuilder`]).
+    pub(crate) fn head_outbox(&self) -> super::Outbox {
+        let mut outbox = super::Outbox::new(self.mode);
+        outbox.object = self.object;
+        outbox.skipped.clone_from(&self.skipped);
+        outbox.skipped_keys.clone_from(&self.skipped_keys);
+        outbox.organizations.clone_from(&self.organizations);
+        outbox
     }
 
     /// The first line of `plan.jsonl` for this outbox.

@@ -5,12 +5,11 @@
 //! result went missing), so the new run's journal records its users as maybe sent: the engine
 //! looks them up, as after a lost answer, and sends only those Zendesk does not hold.
 
-use std::collections::HashSet;
 use std::path::Path;
 
-use super::journal::{self, Journal};
+use super::journal::{self, Finished, Journal};
 use super::outbox_file::{OutboxFile, SpoolBuilder};
-use super::{ImportError, Outbox, Outcome, RowOutcome, RunInfo};
+use super::{ImportError, Outbox, OutboxBatch, Outcome, RowOutcome, RunInfo};
 
 /// Which rows a retry sends again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -75,7 +74,7 @@ pub struct Retry {
     /// Per batch of `plan`: the positions whose rows ended unknown.
     unknown: Vec<Vec<usize>>,
     /// The journal lines that start the new run's organizations where the earlier run left
-    /// them (see [`super::orgs::carry_over`]).
+    /// them (see [`super::orgs::carried`]).
     orgs: Vec<super::journal::Entry>,
     /// Zendesk's time before the earlier run sent anything (Unix seconds): a user with a
     /// `created_at` no earlier was created by it, whatever the resend is answered.
@@ -94,30 +93,18 @@ impl Retry {
     /// Opens the run in `dir` (locking it) and picks the rows `rows` says.
     pub fn read_rows(dir: &Path, rows: RetryRows) -> Result<Self, ImportError> {
         let (old, plan, old_journal) = Journal::open(dir)?;
-        // The outcomes read one at a time: memory holds the rows sent again, not every row.
-        let mut again = HashSet::new();
-        let mut unknown = HashSet::new();
+        // The outcomes read one at a time: memory holds a byte per row sent again.
+        let mut again = Finished::default();
         journal::each_outcome(dir, |o| {
             if rows.takes(&o) {
-                again.insert(o.index);
-                if o.outcome == Outcome::Unknown {
-                    unknown.insert(o.index);
-                }
+                again.insert(o.index, o.outcome);
             }
             Ok::<(), ImportError>(())
         })?;
         let runs = dir.parent().unwrap_or(dir);
-        let (mut plan, positions) = retained(&plan, runs, &again, &unknown)?;
-        let orgs = if plan.organizations.is_empty() {
-            Vec::new()
-        } else {
-            // The organizations the retried users name: narrowed with the rows in memory.
-            let mut kept = plan.load()?;
-            let orgs =
-                super::orgs::carry_over(&mut kept, &plan.organizations, old_journal.replay())?;
-            plan = OutboxFile::spool(runs, &kept)?;
-            orgs
-        };
+        let (plan, positions) = retained(&plan, runs, &again)?;
+        // The organizations the retried users name, counted as their batches were written.
+        let orgs = super::orgs::carried(&plan.organizations, old_journal.replay());
         let since = old_journal
             .replay()
             .sent
@@ -156,50 +143,62 @@ impl Retry {
     }
 }
 
-/// The rows of `plan` at the indexes `again`, with the same bodies, in a spool in `runs` (one
-/// batch in memory at a time); and per batch kept, the positions of the rows in `unknown`.
-/// The organizations are the earlier plan's, for [`super::orgs::carry_over`] to narrow.
+/// The rows of `plan` at the indexes `again` holds, with the same bodies, in a spool in
+/// `runs` (one batch in memory at a time); and per batch kept, the positions of the rows that
+/// ended unknown. The earlier plan's organizations are narrowed to those the kept users name.
 fn retained(
     plan: &OutboxFile,
     runs: &Path,
-    again: &HashSet<u64>,
-    unknown: &HashSet<u64>,
+    again: &Finished,
 ) -> Result<(OutboxFile, Vec<Vec<usize>>), ImportError> {
     let mut spool = SpoolBuilder::create(runs)?;
+    let names: Vec<String> = plan.organizations.iter().map(|o| o.name.clone()).collect();
+    let mut named = super::orgs::MissingCount::new(&names);
     let mut positions = Vec::new();
     let mut first_index = 0;
     for b in 0..plan.batches() {
         let batch = plan.read(b)?;
         let kept: Vec<usize> = (0..batch.rows.len())
-            .filter(|&p| again.contains(&batch.index(p)))
+            .filter(|&p| again.contains_key(&batch.index(p)))
             .collect();
         if kept.is_empty() {
             continue;
         }
-        let body = batch
-            .body_for(&kept)
-            .map_err(|reason| ImportError::Encode {
-                batch: b,
-                rows: super::report::row_list(&batch.rows),
-                reason,
-            })?;
-        spool.push(&super::OutboxBatch {
-            first_index,
-            rows: kept.iter().map(|&p| batch.rows[p]).collect(),
-            keys: kept.iter().map(|&p| batch.keys[p].clone()).collect(),
-            body,
-            sent_as: batch.sent_as,
-        })?;
+        let kept_batch = kept_of(&batch, b, &kept, first_index)?;
+        named.add_batch(positions.len(), &kept_batch)?;
+        spool.push(&kept_batch)?;
         first_index += kept.len() as u64;
         positions.push(
             (0..kept.len())
-                .filter(|&k| unknown.contains(&batch.index(kept[k])))
+                .filter(|&k| again.get(batch.index(kept[k])) == Some(Outcome::Unknown))
                 .collect(),
         );
     }
     let mut head = Outbox::new(plan.mode);
-    head.organizations.clone_from(&plan.organizations);
+    head.organizations = named.finish();
     Ok((spool.finish(&head)?, positions))
+}
+
+/// The users of `batch` (batch `b` of the earlier plan) at `kept`, as a batch of the retry's
+/// plan starting at `first_index`.
+fn kept_of(
+    batch: &OutboxBatch,
+    b: usize,
+    kept: &[usize],
+    first_index: u64,
+) -> Result<OutboxBatch, ImportError> {
+    let body = batch.body_for(kept).map_err(|reason| ImportError::Encode {
+        batch: b,
+        rows: super::report::row_list(&batch.rows),
+        reason,
+    })?;
+    Ok(OutboxBatch {
+        first_index,
+        rows: kept.iter().map(|&p| batch.rows[p]).collect(),
+        keys: kept.iter().map(|&p| batch.keys[p].clone()).collect(),
+        body,
+        sent_as: batch.sent_as,
+    })
 }
 
 #[cfg(test)]

@@ -50,6 +50,19 @@ pub fn spool_dir() -> Result<PathBuf, RunError> {
     Ok(journal::spool_dir()?)
 }
 
+/// A new run's outbox on disk, its users' organizations resolved as
+/// [`crate::plan::orgs::resolve_import_file`] does (read and rewritten a batch at a time, to a
+/// new spool in [`spool_dir`]); and the warnings.
+pub async fn resolve_organizations(
+    client: &Client,
+    plan: OutboxFile,
+    policy: crate::plan::MissingOrgs,
+    concurrency: usize,
+) -> Result<(OutboxFile, Vec<String>), crate::plan::PlanError> {
+    let dir = journal::spool_dir()?;
+    crate::plan::orgs::resolve_import_file(client, plan, &dir, policy, concurrency).await
+}
+
 /// Every run folder under [`runs_dir`], oldest first; none when there is no such folder.
 pub fn list() -> Vec<RunListing> {
     journal::runs_dir()
