@@ -130,6 +130,11 @@ impl Retry {
         })
     }
 
+    /// Keeps the earlier run locked after this is dropped, while the retry runs.
+    pub fn hold(&self) -> journal::RunHold {
+        self._old_journal.hold()
+    }
+
     /// Makes the new run folder under `runs`, its unknown rows recorded as maybe sent.
     pub fn create(&self, runs: &Path) -> Result<Journal, ImportError> {
         let mut journal = Journal::create_from(runs, &self.info, &self.plan)?;

@@ -128,7 +128,7 @@ pub struct Run {
     journal: Journal,
     /// A retry holds the earlier run's lock while it runs, so no resume of it sends the same
     /// rows at the same time.
-    _earlier: Option<Retry>,
+    _earlier: Option<journal::RunHold>,
 }
 
 impl Run {
@@ -152,7 +152,7 @@ impl Run {
         Ok(Self::made(info, journal, None))
     }
 
-    fn made(info: RunInfo, journal: Journal, earlier: Option<Retry>) -> Self {
+    fn made(info: RunInfo, journal: Journal, earlier: Option<journal::RunHold>) -> Self {
         Self {
             info,
             journal,
@@ -166,10 +166,13 @@ impl Run {
         Self::retry_in(&runs_dir()?, retry)
     }
 
-    /// [`Run::retry`] under `runs` instead of the state directory's.
+    /// [`Run::retry`] under `runs` instead of the state directory's. Of the earlier run only
+    /// its lock is kept: what the retry read of it (its rows' ends, the positions to look up)
+    /// is in the new run's folder now.
     pub fn retry_in(runs: &Path, retry: Retry) -> Result<Self, RunError> {
         let journal = retry.create(runs)?;
-        Ok(Self::made(retry.info.clone(), journal, Some(retry)))
+        let earlier = retry.hold();
+        Ok(Self::made(retry.info, journal, Some(earlier)))
     }
 
     /// The run's folder.
