@@ -71,8 +71,9 @@ pub struct Retry {
     /// The earlier plan's failed and unknown rows, with the same bodies (in a spool beside
     /// the run folders until [`Retry::create`] makes the new one).
     pub plan: OutboxFile,
-    /// Per batch of `plan`: the positions whose rows ended unknown.
-    unknown: Vec<Vec<usize>>,
+    /// The rows of `plan` that ended unknown, by their index in it: a byte a row, not a
+    /// position list per batch.
+    unknown: Finished,
     /// The journal lines that start the new run's organizations where the earlier run left
     /// them (see [`super::orgs::carried`]).
     orgs: Vec<super::journal::Entry>,
@@ -80,8 +81,9 @@ pub struct Retry {
     /// `created_at` no earlier was created by it, whatever the resend is answered.
     since: Option<i64>,
     /// Holds the earlier run's lock while the retry runs, so no resume of it sends the same
-    /// rows at the same time.
-    _old_journal: Journal,
+    /// rows at the same time; its journal is let go once read (its replay holds a position
+    /// list per request the earlier run sent).
+    _old_lock: journal::RunHold,
 }
 
 impl Retry {
@@ -102,7 +104,7 @@ impl Retry {
             Ok::<(), ImportError>(())
         })?;
         let runs = dir.parent().unwrap_or(dir);
-        let (plan, positions) = retained(&plan, runs, &again)?;
+        let (plan, unknown) = retained(&plan, runs, &again)?;
         // The organizations the retried users name, counted as their batches were written.
         let orgs = super::orgs::carried(&plan.organizations, old_journal.replay());
         let since = old_journal
@@ -123,16 +125,16 @@ impl Retry {
             old,
             info,
             plan,
-            unknown: positions,
+            unknown,
             orgs,
             since,
-            _old_journal: old_journal,
+            _old_lock: old_journal.hold(),
         })
     }
 
     /// Keeps the earlier run locked after this is dropped, while the retry runs.
     pub fn hold(&self) -> journal::RunHold {
-        self._old_journal.hold()
+        self._old_lock.clone()
     }
 
     /// Makes the new run folder under `runs`, its unknown rows recorded as maybe sent.
@@ -141,25 +143,32 @@ impl Retry {
         for entry in &self.orgs {
             journal.record_applied(entry.clone())?;
         }
-        for (batch, positions) in self.unknown.iter().enumerate() {
-            journal.maybe_sent(batch, positions.clone(), self.since)?;
+        for batch in 0..self.plan.batches() {
+            let Some(at) = self.plan.batch_ref(batch) else {
+                continue;
+            };
+            let positions = (0..at.size)
+                .filter(|&p| self.unknown.contains_key(&(at.first_index + p as u64)))
+                .collect();
+            journal.maybe_sent(batch, positions, self.since)?;
         }
         Ok(journal)
     }
 }
 
 /// The rows of `plan` at the indexes `again` holds, with the same bodies, in a spool in
-/// `runs` (one batch in memory at a time); and per batch kept, the positions of the rows that
-/// ended unknown. The earlier plan's organizations are narrowed to those the kept users name.
+/// `runs` (one batch in memory at a time); and which of them ended unknown, by their index in
+/// it. The earlier plan's organizations are narrowed to those the kept users name.
 fn retained(
     plan: &OutboxFile,
     runs: &Path,
     again: &Finished,
-) -> Result<(OutboxFile, Vec<Vec<usize>>), ImportError> {
+) -> Result<(OutboxFile, Finished), ImportError> {
     let mut spool = SpoolBuilder::create(runs)?;
     let names: Vec<String> = plan.organizations.iter().map(|o| o.name.clone()).collect();
     let mut named = super::orgs::MissingCount::new(&names);
-    let mut positions = Vec::new();
+    let mut unknown = Finished::default();
+    let mut batches = 0;
     let mut first_index = 0;
     for b in 0..plan.batches() {
         let batch = plan.read(b)?;
@@ -170,18 +179,19 @@ fn retained(
             continue;
         }
         let kept_batch = kept_of(&batch, b, &kept, first_index)?;
-        named.add_batch(positions.len(), &kept_batch)?;
+        named.add_batch(batches, &kept_batch)?;
         spool.push(&kept_batch)?;
+        for (k, &p) in kept.iter().enumerate() {
+            if again.get(batch.index(p)) == Some(Outcome::Unknown) {
+                unknown.insert(first_index + k as u64, Outcome::Unknown);
+            }
+        }
         first_index += kept.len() as u64;
-        positions.push(
-            (0..kept.len())
-                .filter(|&k| again.get(batch.index(kept[k])) == Some(Outcome::Unknown))
-                .collect(),
-        );
+        batches += 1;
     }
     let mut head = Outbox::new(plan.mode);
     head.organizations = named.finish();
-    Ok((spool.finish(&head)?, positions))
+    Ok((spool.finish(&head)?, unknown))
 }
 
 /// The users of `batch` (batch `b` of the earlier plan) at `kept`, as a batch of the retry's
