@@ -92,6 +92,15 @@ fn main() {
     if import_rows > 0 && only("import") {
         import_scale(&dir, import_rows, &home);
     }
+    if import_rows > 0 && only("import-orgs") {
+        import_orgs_scale(&dir, import_rows, &home);
+    }
+    if import_rows > 0 && only("resume") {
+        resume_scale(&dir, import_rows, &home);
+    }
+    if import_rows > 0 && only("retry") {
+        retry_scale(&dir, import_rows, &home);
+    }
     if sandbox_users > 0 && only("sandbox") {
         let users = dir.join(format!("users_{sandbox_users}.csv"));
         if !users.exists() {
@@ -280,6 +289,24 @@ fn measure(command: &[String]) -> Figure {
 /// prints its wall seconds and max RSS in KiB. Exit 1 from `validate` (rows with errors) is
 /// a finished run.
 fn measure_child(command: &[String]) {
+    let mut child = command_of(command);
+    let started = Instant::now();
+    let status = child.status().expect("start the measured command");
+    let secs = started.elapsed().as_secs_f64();
+    let args: Vec<&String> = command
+        .iter()
+        .filter(|a| !a.starts_with("--env="))
+        .collect();
+    assert!(
+        matches!(status.code(), Some(0 | 1)),
+        "{args:?} ended with {status}"
+    );
+    println!("{secs} {}", children_max_rss_kib());
+}
+
+/// `command` (its `--env=K=V` arguments set its environment), its output dropped (its
+/// messages kept).
+fn command_of(command: &[String]) -> Command {
     let (env, args): (Vec<&String>, Vec<&String>) =
         command.iter().partition(|a| a.starts_with("--env="));
     let mut child = Command::new(args[0]);
@@ -288,14 +315,12 @@ fn measure_child(command: &[String]) {
         let (key, value) = pair["--env=".len()..].split_once('=').expect("K=V");
         child.env(key, value);
     }
-    let started = Instant::now();
-    let status = child.status().expect("start the measured command");
-    let secs = started.elapsed().as_secs_f64();
-    assert!(
-        matches!(status.code(), Some(0 | 1)),
-        "{args:?} ended with {status}"
-    );
-    println!("{secs} {}", children_max_rss_kib());
+    child
+}
+
+/// `command` started (not measured: the import a resume or retry continues).
+fn spawn(command: &[String]) -> std::process::Child {
+    command_of(command).spawn().expect("start zdimport")
 }
 
 #[cfg(target_os = "linux")]
@@ -366,54 +391,129 @@ fn sandbox(users: &Path, count: u32, home: &Path) {
 /// The import row: the import of `rows` rows against the same import of [`IMPORT_REFERENCE`]
 /// rows, peak memory of each (its own process, not the sandbox's), runs alternating.
 fn import_scale(dir: &Path, rows: u32, home: &Path) {
-    let runs = std::env::var("SCALE_IMPORT_RUNS")
-        .ok()
-        .and_then(|r| r.parse().ok())
-        .unwrap_or(1usize)
-        .max(1);
-    let file = |n: u32| {
-        let path = dir.join(format!("import_{n}.csv"));
-        if !path.exists() {
-            write_import_csv(&path, n);
-        }
-        path
-    };
-    let (small, big) = (file(IMPORT_REFERENCE), file(rows));
-    let mut rounds = Vec::new();
-    for _ in 0..runs {
-        let reference = import_into_sandbox(&small, home);
-        let ours = import_into_sandbox(&big, home);
-        rounds.push((reference, ours));
-    }
+    let (small, big) = import_row("import", (dir, rows, false), |users, _| {
+        import_into_sandbox(users, home)
+    });
     let validate = (
         measure(&validate_command(&small, home)),
         measure(&validate_command(&big, home)),
     );
-    let mut ratios: Vec<f64> = rounds
-        .iter()
-        .map(|(r, o)| o.peak_kib as f64 / r.peak_kib as f64)
-        .collect();
-    ratios.sort_by(f64::total_cmp);
-    let (r, o) = rounds[rounds.len() / 2];
-    let mib = |kib: u64| kib as f64 / 1024.0;
     println!(
-        "\nimport of {rows} rows vs {IMPORT_REFERENCE} rows (served sandbox, {runs} alternating \
-         runs; median):\n  {IMPORT_REFERENCE} rows: {:.1} s, peak {:.1} MiB\n  {rows} rows: {:.1} \
-         s, peak {:.1} MiB\n  peak memory {:.2}x the reference's\n  validate of the same \
-         files: peak {:.1} MiB and {:.1} MiB ({:.2}x)",
-        r.secs,
-        mib(r.peak_kib),
-        o.secs,
-        mib(o.peak_kib),
-        ratios[ratios.len() / 2],
+        "  validate of the same files: peak {:.1} MiB and {:.1} MiB ({:.2}x)",
         mib(validate.0.peak_kib),
         mib(validate.1.peak_kib),
         validate.1.peak_kib as f64 / validate.0.peak_kib as f64,
     );
 }
 
-/// The reference of the import row.
+/// The `import-orgs` row: as the import row, with the organization column: 5,000 names
+/// (`Company {i % 5000}`), none in the fresh sandbox, so each import reads them from its plan
+/// file, looks them up, rewrites its bodies, creates them first and sends its users by id.
+fn import_orgs_scale(dir: &Path, rows: u32, home: &Path) {
+    let what = "import naming 5,000 organizations";
+    import_row(what, (dir, rows, true), |users, _| {
+        import_into_sandbox(users, home)
+    });
+}
+
+/// The `resume` row: an import killed about halfway through (its journal half written), then
+/// `zdimport resume` of it against the same served sandbox, measured.
+fn resume_scale(dir: &Path, rows: u32, home: &Path) {
+    let what = "resume of an import killed halfway";
+    import_row(what, (dir, rows, false), |users, n| {
+        resume_in_sandbox(users, n, home)
+    });
+}
+
+/// The `retry` row: an import whose every job fails (a sandbox with `--faults failed=1`), so
+/// every row ends unknown; then `zdimport retry` of it into a fresh sandbox, measured: every
+/// row is looked up (it may have been created) and sent again.
+fn retry_scale(dir: &Path, rows: u32, home: &Path) {
+    let what = "retry of every row unknown";
+    import_row(what, (dir, rows, false), |users, _| {
+        retry_in_sandbox(users, home)
+    });
+}
+
+/// One row of the import's figures: `measure` (of a file and its rows) of the reference file
+/// and of the `rows`-row one (with the organization column or not), runs alternating,
+/// printed as `what`; the two files.
+fn import_row(
+    what: &str,
+    (dir, rows, organizations): (&Path, u32, bool),
+    measure: impl Fn(&Path, u32) -> Figure,
+) -> (PathBuf, PathBuf) {
+    let small = import_file(dir, IMPORT_REFERENCE, organizations);
+    let big = import_file(dir, rows, organizations);
+    let runs = import_runs();
+    let figures = alternate(
+        runs,
+        || measure(&small, IMPORT_REFERENCE),
+        || measure(&big, rows),
+    );
+    print_import_row(what, rows, runs, figures);
+    (small, big)
+}
+
+/// Rounds of the import rows (`SCALE_IMPORT_RUNS`, 1 by default).
+fn import_runs() -> usize {
+    std::env::var("SCALE_IMPORT_RUNS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(1usize)
+        .max(1)
+}
+
+/// `runs` rounds of the reference then ours: the median round (by ours' time) and the median
+/// ratio of ours' peak over the reference's of the same round.
+fn alternate(
+    runs: usize,
+    mut reference: impl FnMut() -> Figure,
+    mut ours: impl FnMut() -> Figure,
+) -> (Figure, Figure, f64) {
+    let mut rounds: Vec<(Figure, Figure)> = (0..runs).map(|_| (reference(), ours())).collect();
+    let mut ratios: Vec<f64> = rounds
+        .iter()
+        .map(|(r, o)| o.peak_kib as f64 / r.peak_kib as f64)
+        .collect();
+    ratios.sort_by(f64::total_cmp);
+    rounds.sort_by(|a, b| a.1.secs.total_cmp(&b.1.secs));
+    let (r, o) = rounds[rounds.len() / 2];
+    (r, o, ratios[ratios.len() / 2])
+}
+
+fn print_import_row(what: &str, rows: u32, runs: usize, (r, o, ratio): (Figure, Figure, f64)) {
+    println!(
+        "\n{what}, {rows} rows vs {IMPORT_REFERENCE} rows (served sandbox, {runs} alternating \
+         runs; median):\n  {IMPORT_REFERENCE} rows: {:.1} s, peak {:.1} MiB\n  {rows} rows: {:.1} \
+         s, peak {:.1} MiB\n  peak memory {ratio:.2}x the reference's",
+        r.secs,
+        mib(r.peak_kib),
+        o.secs,
+        mib(o.peak_kib),
+    );
+}
+
+fn mib(kib: u64) -> f64 {
+    kib as f64 / 1024.0
+}
+
+/// The reference of the import rows.
 const IMPORT_REFERENCE: u32 = 20_000;
+
+/// The import rows' file of `rows` rows, written once: with the organization column or not.
+fn import_file(dir: &Path, rows: u32, organizations: bool) -> PathBuf {
+    let name = if organizations {
+        format!("import_orgs_{rows}.csv")
+    } else {
+        format!("import_{rows}.csv")
+    };
+    let path = dir.join(name);
+    if !path.exists() {
+        write_import_csv(&path, rows, organizations);
+    }
+    path
+}
 
 /// `zdimport import` of every row of `users` into a fresh served sandbox without limits, that
 /// holds them all; the import's figures.
@@ -425,12 +525,108 @@ fn import_into_sandbox(users: &Path, home: &Path) -> Figure {
     figure
 }
 
+/// Journal bytes a row's `sending` and `resolved` lines take, about: an import is killed once
+/// its journal holds half its rows' worth.
+const JOURNAL_BYTES_PER_ROW: u64 = 170;
+
+/// An import of `users` (`rows` rows) killed about halfway, then `zdimport resume` of it,
+/// measured, in a data dir of its own (removed after).
+fn resume_in_sandbox(users: &Path, rows: u32, home: &Path) -> Figure {
+    let home = own_home(home, "resume");
+    let (mut sandbox, url) = served_sandbox();
+    let mut import = spawn(&import_command(users, &url, home.path()));
+    let runs = home.path().join("data").join("runs");
+    let half = u64::from(rows) * JOURNAL_BYTES_PER_ROW / 2;
+    while journal_bytes(&runs) < half {
+        let ended = import.try_wait().expect("the import");
+        assert!(
+            ended.is_none(),
+            "the import ended before half its rows: {ended:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _killed = import.kill();
+    let _waited = import.wait();
+    let resume = run_command("resume", &only_run(&runs), &url, home.path());
+    let figure = measure(&resume);
+    let _killed = sandbox.kill();
+    let _waited = sandbox.wait();
+    figure
+}
+
+/// An import of `users` whose every job fails, then `zdimport retry` of it into a fresh
+/// sandbox, measured, in a data dir of its own (removed after).
+fn retry_in_sandbox(users: &Path, home: &Path) -> Figure {
+    let home = own_home(home, "retry");
+    let (mut failing, url) = served_sandbox_with(&["--faults", "failed=1"]);
+    let status = spawn(&import_command(users, &url, home.path()))
+        .wait()
+        .expect("the failing import");
+    assert!(status.code().is_some(), "the failing import: {status}");
+    let _killed = failing.kill();
+    let _waited = failing.wait();
+    let (mut sandbox, url) = served_sandbox();
+    let runs = home.path().join("data").join("runs");
+    let mut retry = run_command("retry", &only_run(&runs), &url, home.path());
+    retry.push("--yes".into());
+    let figure = measure(&retry);
+    let _killed = sandbox.kill();
+    let _waited = sandbox.wait();
+    figure
+}
+
+/// A scratch home (config and data dirs) of its own under `home`, removed when dropped: a
+/// 1,000,000-row run folder takes about 500 MB.
+fn own_home(home: &Path, what: &str) -> tempfile::TempDir {
+    std::fs::create_dir_all(home).expect("home");
+    tempfile::Builder::new()
+        .prefix(what)
+        .tempdir_in(home)
+        .expect("scratch home")
+}
+
+/// The size of the (only) run's journal under `runs`, 0 before it exists.
+fn journal_bytes(runs: &Path) -> u64 {
+    std::fs::read_dir(runs)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|run| std::fs::metadata(run.path().join("journal.jsonl")).ok())
+        .map(|m| m.len())
+        .sum()
+}
+
+/// The id of the one run under `runs`.
+fn only_run(runs: &Path) -> String {
+    let ids: Vec<String> = std::fs::read_dir(runs)
+        .expect("runs")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(ids.len(), 1, "one run in {}: {ids:?}", runs.display());
+    ids[0].clone()
+}
+
+/// `zdimport resume RUN` or `zdimport retry RUN` against `url`, with the scratch dirs.
+fn run_command(command: &str, run: &str, url: &str, home: &Path) -> Vec<String> {
+    let mut args = vec![zdimport_bin(), command.into(), run.into()];
+    args.extend(["--url".into(), url.to_owned(), "--quiet".into()]);
+    args.extend(scratch_env(home));
+    args
+}
+
 /// `zdimport sandbox` served with no rate or job limit, and its URL.
 fn served_sandbox() -> (std::process::Child, String) {
+    served_sandbox_with(&[])
+}
+
+/// [`served_sandbox`] with more of `zdimport sandbox`'s options (`--faults`).
+fn served_sandbox_with(more: &[&str]) -> (std::process::Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_zdimport"))
         .args(["sandbox", "--port", "0", "--rate-limit", "1000000"])
         .args(["--job-limit", "1000", "--job-queue-time", "0"])
         .args(["--job-time-per-user", "0", "--speed", "100"])
+        .args(more)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -448,20 +644,27 @@ fn served_sandbox() -> (std::process::Child, String) {
 /// `zdimport import FILE --auto --mode create --url URL --yes` with scratch dirs and the
 /// sandbox's credentials.
 fn import_command(users: &Path, url: &str, home: &Path) -> Vec<String> {
-    // Another build of zdimport (an earlier commit's) for a before-and-after in one sitting.
-    let exe = std::env::var("SCALE_IMPORT_BIN")
-        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_zdimport").to_owned());
+    let mut args = vec![zdimport_bin(), "import".into(), users.display().to_string()];
+    args.extend(
+        [
+            "--auto", "--mode", "create", "--url", url, "--yes", "--quiet",
+        ]
+        .map(String::from),
+    );
+    args.extend(scratch_env(home));
+    args
+}
+
+/// The zdimport whose import, resume and retry are measured: this build's, or another's
+/// (`SCALE_IMPORT_BIN`, an earlier commit's) for a before-and-after in one sitting.
+fn zdimport_bin() -> String {
+    std::env::var("SCALE_IMPORT_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_zdimport").to_owned())
+}
+
+/// Scratch config and data dirs under `home`, and the sandbox's credentials, as `--env=`
+/// arguments.
+fn scratch_env(home: &Path) -> Vec<String> {
     vec![
-        exe,
-        "import".into(),
-        users.display().to_string(),
-        "--auto".into(),
-        "--mode".into(),
-        "create".into(),
-        "--url".into(),
-        url.to_owned(),
-        "--yes".into(),
-        "--quiet".into(),
         format!(
             "--env=ZDIMPORT_CONFIG_DIR={}",
             home.join("config").display()
@@ -473,12 +676,12 @@ fn import_command(users: &Path, url: &str, home: &Path) -> Vec<String> {
     ]
 }
 
-/// The import row's file: the scale rows without the organization column (a sheet that names
-/// organizations has them looked up and created first, which is not what this row measures).
-fn write_import_csv(path: &Path, rows: u32) {
+/// The import rows' file: the scale rows, with or without the organization column (a sheet
+/// naming organizations has them looked up and created first: the `import-orgs` row).
+fn write_import_csv(path: &Path, rows: u32, organizations: bool) {
     eprintln!("writing {}", path.display());
     let columns: Vec<usize> = (0..HEADERS.len())
-        .filter(|&c| HEADERS[c] != "Company")
+        .filter(|&c| organizations || HEADERS[c] != "Company")
         .collect();
     let mut w = csv::Writer::from_path(path).expect("csv");
     w.write_record(columns.iter().map(|&c| HEADERS[c]))

@@ -206,22 +206,17 @@ pub fn import(args: &ImportArgs) -> CliResult<ExitCode> {
             build_account_plan(prepared, &args.mapping, &checks, account).await?
         } else {
             let (mut plan, info, left_out) = build_plan(prepared, &args.mapping, &checks)?;
-            // Users that name an organization: resolved with the outbox in memory, then
-            // written out again; the others' bodies never leave the spool.
+            // Users that name an organization: their bodies rewritten batch by batch to a
+            // new spool; the others' bodies never leave the spool.
             if plan.any_organization()? {
-                let mut named = plan.load()?;
                 let concurrency = PlanOptions::default().concurrency;
-                let warnings = crate::session::check::resolve_import(
-                    &client,
-                    &mut named,
-                    missing_orgs,
-                    concurrency,
-                )
-                .await?;
+                let (resolved, warnings) =
+                    session::run::resolve_organizations(&client, plan, missing_orgs, concurrency)
+                        .await?;
                 for warning in warnings {
                     eprintln!("zdimport: warning: {warning}");
                 }
-                plan = OutboxFile::spool(&session::run::spool_dir()?, &named)?;
+                plan = resolved;
             }
             (plan, info, left_out)
         };

@@ -268,6 +268,10 @@ struct Engine {
     /// two requests' results apart.
     job_ids: HashSet<String>,
     primary_in_flight: usize,
+    /// Lookups in flight: at most [`Engine::concurrency`], as jobs, so a run with many
+    /// requests to look up (a retry of a million unknown rows) does not start them all at
+    /// once, each with its connection and its users' keys.
+    looking_up: usize,
     jobs: Vec<JobEntry>,
     posting: usize,
     polling: bool,
@@ -316,6 +320,7 @@ impl Engine {
             first_sent: HashMap::new(),
             job_ids: HashSet::new(),
             primary_in_flight: 0,
+            looking_up: 0,
             jobs: Vec::new(),
             posting: 0,
             polling: false,
@@ -383,7 +388,7 @@ impl Engine {
     /// and finishes the skipped rows. Batches the journal does not name are sent whole, in
     /// order, after the rest: nothing is kept per row for them until they are sent.
     async fn start(&mut self) -> Result<(), ImportError> {
-        let replay = self.journal.take_replay();
+        let mut replay = self.journal.take_replay();
         self.journal.record(&Entry::Started {
             at: chrono::Utc::now().to_rfc3339(),
             resumed: replay.started,
@@ -407,13 +412,15 @@ impl Engine {
             let Some(&at) = self.plan.batch_ref(batch) else {
                 continue;
             };
-            let open = replay.open.get(&batch).map_or(&[][..], Vec::as_slice);
+            // Taken out as its units are made: a retry's million maybe-sent positions are not
+            // held twice.
+            let open = replay.open.remove(&batch).unwrap_or_default();
             let range = at.first_index..at.first_index + at.size as u64;
             let touched = !open.is_empty()
                 || replay.finished.any_in(range.clone())
                 || replay.making_primary.range(range).next().is_some();
             if touched {
-                self.replay_batch(batch, open, &replay);
+                self.replay_batch(batch, &open, &replay);
             } else if at.size > 0 {
                 self.fresh.push_back(batch);
             }
@@ -634,8 +641,10 @@ impl Engine {
         if !self.jobs.is_empty() && !self.polling {
             wake = wake.min(self.poll_due().max(self.pacer.ready_at()));
         }
-        for (at, ..) in &self.uncertain {
-            wake = wake.min((*at).max(self.pacer.ready_at()));
+        if self.looking_up < self.concurrency() {
+            for (at, ..) in &self.uncertain {
+                wake = wake.min((*at).max(self.pacer.ready_at()));
+            }
         }
         for (at, _) in &self.delayed {
             wake = wake.min(*at);
@@ -665,7 +674,7 @@ impl Engine {
             self.launch_poll(now);
         }
         if !self.cancelled {
-            while self.pacer.is_ready(now) {
+            while self.looking_up < self.concurrency() && self.pacer.is_ready(now) {
                 let Some(at) = self.uncertain.iter().position(|(due, ..)| *due <= now) else {
                     break;
                 };
@@ -726,6 +735,7 @@ impl Engine {
         let client = self.client.clone();
         let object = self.plan.object;
         self.pacer.sent(now);
+        self.looking_up += 1;
         self.in_flight.push(Box::pin(async move {
             let result = match object {
                 Object::Users => look_up::<User>(&client, &keys).await,
@@ -808,7 +818,10 @@ impl Engine {
                 unit,
                 tries,
                 result,
-            } => self.on_looked_up(unit, tries, result).await,
+            } => {
+                self.looking_up -= 1;
+                self.on_looked_up(unit, tries, result).await
+            }
             Done::MadePrimary { task, result } => {
                 self.primary_in_flight -= 1;
                 self.on_made_primary(task, result).await

@@ -855,15 +855,9 @@ impl RunLock {
             .write(true)
             .open(&path)
             .map_err(io(&path, "cannot open the lock file"))?;
-        #[expect(
-            clippy::incompatible_msrv,
-            reason = "File::try_lock is stable since 1.89; raising rust-version makes newer \
-                      lints fire in files other branches are editing, so it follows a merge"
-        )]
-        let locked = file.try_lock();
-        match locked {
-            Ok(()) => {}
-            Err(fs::TryLockError::WouldBlock) => {
+        match try_lock(&file) {
+            Ok(true) => {}
+            Ok(false) => {
                 let holder = fs::read_to_string(&path).unwrap_or_default();
                 let holder = match holder.trim() {
                     "" => "a process that has not said which yet".to_owned(),
@@ -874,7 +868,7 @@ impl RunLock {
                     holder,
                 });
             }
-            Err(fs::TryLockError::Error(e)) => return Err(io(&path, "cannot lock the run")(e)),
+            Err(e) => return Err(io(&path, "cannot lock the run")(e)),
         }
         let command: Vec<String> = std::env::args().collect();
         let holder = format!("pid {}: {}", std::process::id(), command.join(" "));
@@ -882,6 +876,22 @@ impl RunLock {
             .and_then(|()| file.write_all(holder.as_bytes()))
             .map_err(io(&path, "cannot write the lock file"))?;
         Ok(Self { _file: file })
+    }
+}
+
+/// Takes an exclusive lock on `file` without waiting, released when it is closed (or its
+/// process ends): `Ok(false)` when another open file holds it, in this process or another.
+pub(crate) fn try_lock(file: &File) -> std::io::Result<bool> {
+    #[expect(
+        clippy::incompatible_msrv,
+        reason = "File::try_lock is stable since 1.89; raising rust-version makes newer \
+                  lints fire in files other branches are editing, so it follows a merge"
+    )]
+    let locked = file.try_lock();
+    match locked {
+        Ok(()) => Ok(true),
+        Err(fs::TryLockError::WouldBlock) => Ok(false),
+        Err(fs::TryLockError::Error(e)) => Err(e),
     }
 }
 

@@ -33,6 +33,7 @@ pub use engine::run;
 pub use journal::{Journal, JournalError, RunInfo, RunListing};
 pub use orgs::{OrgCounts, OrgOutcome, PlannedOrg};
 pub use outbox::{Outbox, OutboxBatch, UserKey};
+pub(crate) use outbox_file::SpoolBuilder;
 pub use outbox_file::{OutboxFile, OutboxWriter};
 pub use retry::{Retry, RetryRows, can_succeed_again};
 

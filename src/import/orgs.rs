@@ -27,6 +27,7 @@ use super::journal::{Entry, Journal, Open};
 use super::outbox::Outbox;
 use super::pacer::{Pacer, backoff, lookup_again, rate_limit_wait};
 use super::{EngineOptions, ImportError, ImportEvent, MAX_JOBS, MatchedBy, Outcome, WaitReason};
+use crate::payload::MemberOf;
 use crate::plan::orgs::{OrgHolder as _, name_key};
 use crate::zendesk::results::match_results;
 use crate::zendesk::{Answer, BulkEndpoint, Client, JobState, JobStatus, ZendeskError};
@@ -198,37 +199,91 @@ pub fn names_in(body: &[u8]) -> Result<Vec<Option<String>>, serde_json::Error> {
 /// Lists in `plan` the organizations of `missing` (names the account lacks) that its users
 /// name, with how many users each: what the run creates first. Names match as Zendesk's do.
 pub fn list_missing(plan: &mut Outbox, missing: &[String]) -> Result<(), ImportError> {
-    let wanted: HashMap<String, usize> = missing
-        .iter()
-        .enumerate()
-        .map(|(i, name)| (name_key(name), i))
-        .collect();
-    let mut users = vec![0u64; missing.len()];
+    let mut count = MissingCount::new(missing);
     for (b, batch) in plan.batches.iter().enumerate() {
+        count.add_batch(b, batch)?;
+    }
+    plan.organizations = count.finish();
+    Ok(())
+}
+
+/// The users that name each of the missing organizations, counted batch by batch as a plan
+/// streams (see [`list_missing`]): memory holds one number per name, not the batches.
+#[derive(Debug, Clone)]
+pub(crate) struct MissingCount<'a> {
+    missing: &'a [String],
+    wanted: HashMap<String, usize>,
+    users: Vec<u64>,
+}
+
+impl<'a> MissingCount<'a> {
+    pub(crate) fn new(missing: &'a [String]) -> Self {
+        let wanted = missing
+            .iter()
+            .enumerate()
+            .map(|(i, name)| (name_key(name), i))
+            .collect();
+        Self {
+            missing,
+            wanted,
+            users: vec![0; missing.len()],
+        }
+    }
+
+    /// Counts the users of batch `b`, reading their organization names from its body.
+    pub(crate) fn add_batch(
+        &mut self,
+        b: usize,
+        batch: &super::OutboxBatch,
+    ) -> Result<(), ImportError> {
         let names = names_in(&batch.body).map_err(|e| ImportError::Encode {
             batch: b,
             rows: super::report::row_list(&batch.rows),
             reason: e.to_string(),
         })?;
-        // A user joining it as a membership needs it too (issue 15, item 3).
-        let members = batch.keys.iter().flat_map(|k| &k.memberships);
-        let members = members.filter(|m| m.id.is_none()).map(|m| &m.name);
-        for name in names.iter().flatten().chain(members) {
-            if let Some(&i) = wanted.get(&name_key(name)) {
-                users[i] += 1;
-            }
+        for name in names.iter().flatten() {
+            self.add(name);
+        }
+        for key in &batch.keys {
+            self.add_members(&key.memberships);
+        }
+        Ok(())
+    }
+
+    /// Counts one user: the organization its body names, and the memberships it joins.
+    pub(crate) fn add_user(&mut self, named: Option<&str>, memberships: &[MemberOf]) {
+        if let Some(name) = named {
+            self.add(name);
+        }
+        self.add_members(memberships);
+    }
+
+    /// A user joining one as a membership needs it too (issue 15, item 3): those without an
+    /// id yet.
+    fn add_members(&mut self, memberships: &[MemberOf]) {
+        for m in memberships.iter().filter(|m| m.id.is_none()) {
+            self.add(&m.name);
         }
     }
-    plan.organizations = missing
-        .iter()
-        .zip(users)
-        .filter(|(_, users)| *users > 0)
-        .map(|(name, users)| PlannedOrg {
-            name: name.trim().to_owned(),
-            users,
-        })
-        .collect();
-    Ok(())
+
+    fn add(&mut self, name: &str) {
+        if let Some(&i) = self.wanted.get(&name_key(name)) {
+            self.users[i] += 1;
+        }
+    }
+
+    /// The organizations some user names, in the order of `missing`.
+    pub(crate) fn finish(self) -> Vec<PlannedOrg> {
+        self.missing
+            .iter()
+            .zip(self.users)
+            .filter(|(_, users)| *users > 0)
+            .map(|(name, users)| PlannedOrg {
+                name: name.trim().to_owned(),
+                users,
+            })
+            .collect()
+    }
 }
 
 /// A retry's organizations: those of the earlier run (`old`, as its journal `replay` left
@@ -242,6 +297,12 @@ pub fn carry_over(
 ) -> Result<Vec<Entry>, ImportError> {
     let names: Vec<String> = old.iter().map(|o| o.name.clone()).collect();
     list_missing(plan, &names)?;
+    Ok(carried(&plan.organizations, replay))
+}
+
+/// The journal lines of [`carry_over`] for `listed`, the earlier run's organizations its
+/// retried users name (counted as the retry's plan was written, batch by batch).
+pub(crate) fn carried(listed: &[PlannedOrg], replay: &super::journal::Replay) -> Vec<Entry> {
     let by_key: HashMap<String, &OrgOutcome> = replay
         .orgs
         .finished
@@ -251,7 +312,7 @@ pub fn carry_over(
         .collect();
     let mut created = Vec::new();
     let mut maybe: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
-    for (index, org) in plan.organizations.iter().enumerate() {
+    for (index, org) in listed.iter().enumerate() {
         match by_key.get(&name_key(&org.name)) {
             Some(done) => created.push(OrgOutcome {
                 index,
@@ -277,7 +338,7 @@ pub fn carry_over(
                 attempt: 1,
             }),
     );
-    Ok(entries)
+    entries
 }
 
 /// The `organization_id` each organization of the run got, by [`name_key`].

@@ -8,12 +8,15 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{BufReader, BufWriter, Read as _, Seek as _, SeekFrom, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
-use super::journal::{JournalError, PLAN_ADVICE, PlanHead, PlanLine, PlanLineRef, io, next_line};
+use super::journal::{
+    JournalError, PLAN_ADVICE, PlanHead, PlanLine, PlanLineRef, io, next_line, try_lock,
+};
 use super::orgs::PlannedOrg;
 use super::outbox::{OutboxBatch, UserKey};
 use super::{ImportError, report};
@@ -264,14 +267,22 @@ impl OutboxFile {
 
     /// The whole outbox in memory (a small run, a test).
     pub fn load(&self) -> Result<super::Outbox, JournalError> {
-        let mut outbox = super::Outbox::new(self.mode);
-        outbox.skipped.clone_from(&self.skipped);
-        outbox.skipped_keys.clone_from(&self.skipped_keys);
-        outbox.organizations.clone_from(&self.organizations);
+        let mut outbox = self.head_outbox();
         for b in 0..self.batches() {
             outbox.batches.push(self.read(b)?);
         }
         Ok(outbox)
+    }
+
+    /// The outbox without its batches: its mode, object, skipped rows and organizations (the
+    /// head of a plan rewritten batch by batch into a [`SpoolBuilder`]).
+    pub(crate) fn head_outbox(&self) -> super::Outbox {
+        let mut outbox = super::Outbox::new(self.mode);
+        outbox.object = self.object;
+        outbox.skipped.clone_from(&self.skipped);
+        outbox.skipped_keys.clone_from(&self.skipped_keys);
+        outbox.organizations.clone_from(&self.organizations);
+        outbox
     }
 
     /// The first line of `plan.jsonl` for this outbox.
@@ -297,11 +308,13 @@ impl OutboxFile {
             source: e.into(),
         })?;
         out.write_all(b"\n").map_err(io(path, "cannot write"))?;
-        let mut file = File::open(&self.path).map_err(io(&self.path, "cannot read"))?;
+        // Through the file already open: a spool is locked, and on Windows a lock keeps other
+        // handles out.
+        let mut file = self.file.lock().unwrap_or_else(|e| e.into_inner());
         for at in &self.refs {
             file.seek(SeekFrom::Start(at.offset))
                 .map_err(io(&self.path, "cannot read"))?;
-            let copied = std::io::copy(&mut (&mut file).take(at.len as u64), &mut out)
+            let copied = std::io::copy(&mut (&mut *file).take(at.len as u64), &mut out)
                 .map_err(io(path, "cannot write"))?;
             if copied != at.len as u64 {
                 return Err(JournalError::Corrupt {
@@ -329,6 +342,60 @@ impl Serialize for RawBody<'_> {
     }
 }
 
+/// A spool's name: `.outbox-<pid>-<random>.jsonl`.
+const SPOOL_PREFIX: &str = ".outbox-";
+const SPOOL_SUFFIX: &str = ".jsonl";
+
+/// How long an unlocked spool is left alone. A live process locks its spool the moment it
+/// makes it, and the lock ends with the process, so an unlocked one is a dead process's: the
+/// wait covers only that first moment, and spools of versions that did not lock theirs while
+/// they were being written.
+const STALE_AFTER: Duration = Duration::from_secs(10 * 60);
+
+/// Removes the spools in `dir` left by processes that died before their run folder was made
+/// (a kill, a crash, a power cut: the spool's `Drop` never ran): those no process holds locked
+/// and not written to for `quiet`. Returns how many went; what cannot be read or removed is
+/// logged and left.
+pub(crate) fn remove_stale_spools(dir: &Path, quiet: Duration) -> usize {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return 0;
+    };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if !(name.starts_with(SPOOL_PREFIX) && name.ends_with(SPOOL_SUFFIX)) {
+            continue;
+        }
+        let path = entry.path();
+        match stale(&path, quiet) {
+            Ok(false) => {}
+            Ok(true) => match fs::remove_file(&path) {
+                Ok(()) => removed += 1,
+                // Another process cleaning the same folder took it first.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => tracing::warn!("{}: cannot remove a stale spool: {e}", path.display()),
+            },
+            Err(e) => tracing::warn!("{}: cannot tell if the spool is stale: {e}", path.display()),
+        }
+    }
+    if removed > 0 {
+        tracing::info!("{}: removed {removed} stale outbox spools", dir.display());
+    }
+    removed
+}
+
+/// Whether the spool at `path` is a dead process's: not written to for `quiet`, and its lock
+/// free (taken here for a moment, and let go before the file is removed).
+fn stale(path: &Path, quiet: Duration) -> std::io::Result<bool> {
+    let file = OpenOptions::new().read(true).write(true).open(path)?;
+    let age = file.metadata()?.modified()?.elapsed().unwrap_or_default();
+    if age < quiet {
+        return Ok(false);
+    }
+    try_lock(&file)
+}
+
 /// Batch lines appended to a spool file, their places noted.
 struct SpoolWriter {
     path: PathBuf,
@@ -340,10 +407,13 @@ struct SpoolWriter {
 }
 
 impl SpoolWriter {
+    /// A new spool in `dir`, locked while this process holds it; the spools of processes that
+    /// died there are removed first ([`remove_stale_spools`]).
     fn create(dir: &Path) -> Result<Self, JournalError> {
         fs::create_dir_all(dir).map_err(io(dir, "cannot create the folder"))?;
+        remove_stale_spools(dir, STALE_AFTER);
         let name = format!(
-            ".outbox-{}-{:08x}.jsonl",
+            "{SPOOL_PREFIX}{}-{:08x}{SPOOL_SUFFIX}",
             std::process::id(),
             rand::random::<u32>()
         );
@@ -354,6 +424,13 @@ impl SpoolWriter {
             .read(true)
             .open(&path)
             .map_err(io(&path, "cannot create the outbox spool"))?;
+        // Unlocked, it would be taken for a dead process's once old enough; a file system
+        // without locks only loses that.
+        match try_lock(&file) {
+            Ok(true) => {}
+            Ok(false) => tracing::warn!("{}: locked by another process", path.display()),
+            Err(e) => tracing::warn!("{}: cannot lock the outbox spool: {e}", path.display()),
+        }
         Ok(Self {
             path,
             out: BufWriter::new(file),
@@ -647,6 +724,43 @@ mod tests {
             assert_eq!(*read.batch(1).unwrap(), memory.batches[1]);
             assert!(plan.exists(), "a run's plan stays");
         }
+    }
+
+    /// Makes `path` when it is not there, and dates its last change `secs` ago.
+    fn aged(path: &Path, secs: u64) {
+        if !path.exists() {
+            fs::write(path, b"{}\n").unwrap();
+        }
+        let file = OpenOptions::new().write(true).open(path).unwrap();
+        let then = std::time::SystemTime::now() - Duration::from_secs(secs);
+        file.set_modified(then).unwrap();
+    }
+
+    /// A spool its process still holds stays however old; an unlocked one goes once quiet
+    /// long enough (its process died before making the run folder), a recent one stays (its
+    /// process may not have locked it yet), other files are never touched; and making a new
+    /// spool (the start of every run) cleans the folder first.
+    #[test]
+    fn stale_spools_of_dead_processes_are_removed_live_ones_kept() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut memory = Outbox::new(Mode::Create);
+        memory.push_request(&request(&[2, 3])).unwrap();
+        let live = OutboxFile::spool(tmp.path(), &memory).unwrap();
+        aged(live.path(), 3600);
+        let dead = tmp.path().join(".outbox-1-deadbeef.jsonl");
+        aged(&dead, 3600);
+        let fresh = tmp.path().join(".outbox-2-0000beef.jsonl");
+        aged(&fresh, 0);
+        let other = tmp.path().join("recent.jsonl");
+        aged(&other, 3600);
+        assert_eq!(remove_stale_spools(tmp.path(), Duration::from_secs(60)), 1);
+        assert!(!dead.exists(), "the dead process's spool is removed");
+        assert!(live.path().exists() && fresh.exists() && other.exists());
+        assert_eq!(live.load().unwrap(), memory, "the live spool still reads");
+        aged(&dead, STALE_AFTER.as_secs() + 60);
+        let next = OutboxFile::spool(tmp.path(), &memory).unwrap();
+        assert!(!dead.exists(), "a new spool cleans the folder first");
+        assert!(live.path().exists() && fresh.exists() && next.path().exists());
     }
 
     #[test]

@@ -5,12 +5,11 @@
 //! result went missing), so the new run's journal records its users as maybe sent: the engine
 //! looks them up, as after a lost answer, and sends only those Zendesk does not hold.
 
-use std::collections::HashSet;
 use std::path::Path;
 
-use super::journal::{self, Journal};
+use super::journal::{self, Finished, Journal};
 use super::outbox_file::{OutboxFile, SpoolBuilder};
-use super::{ImportError, Outbox, Outcome, RowOutcome, RunInfo};
+use super::{ImportError, Outbox, OutboxBatch, Outcome, RowOutcome, RunInfo};
 
 /// Which rows a retry sends again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -72,17 +71,19 @@ pub struct Retry {
     /// The earlier plan's failed and unknown rows, with the same bodies (in a spool beside
     /// the run folders until [`Retry::create`] makes the new one).
     pub plan: OutboxFile,
-    /// Per batch of `plan`: the positions whose rows ended unknown.
-    unknown: Vec<Vec<usize>>,
+    /// The rows of `plan` that ended unknown, by their index in it: a byte a row, not a
+    /// position list per batch.
+    unknown: Finished,
     /// The journal lines that start the new run's organizations where the earlier run left
-    /// them (see [`super::orgs::carry_over`]).
+    /// them (see [`super::orgs::carried`]).
     orgs: Vec<super::journal::Entry>,
     /// Zendesk's time before the earlier run sent anything (Unix seconds): a user with a
     /// `created_at` no earlier was created by it, whatever the resend is answered.
     since: Option<i64>,
     /// Holds the earlier run's lock while the retry runs, so no resume of it sends the same
-    /// rows at the same time.
-    _old_journal: Journal,
+    /// rows at the same time; its journal is let go once read (its replay holds a position
+    /// list per request the earlier run sent).
+    _old_lock: journal::RunHold,
 }
 
 impl Retry {
@@ -94,30 +95,18 @@ impl Retry {
     /// Opens the run in `dir` (locking it) and picks the rows `rows` says.
     pub fn read_rows(dir: &Path, rows: RetryRows) -> Result<Self, ImportError> {
         let (old, plan, old_journal) = Journal::open(dir)?;
-        // The outcomes read one at a time: memory holds the rows sent again, not every row.
-        let mut again = HashSet::new();
-        let mut unknown = HashSet::new();
+        // The outcomes read one at a time: memory holds a byte per row sent again.
+        let mut again = Finished::default();
         journal::each_outcome(dir, |o| {
             if rows.takes(&o) {
-                again.insert(o.index);
-                if o.outcome == Outcome::Unknown {
-                    unknown.insert(o.index);
-                }
+                again.insert(o.index, o.outcome);
             }
             Ok::<(), ImportError>(())
         })?;
         let runs = dir.parent().unwrap_or(dir);
-        let (mut plan, positions) = retained(&plan, runs, &again, &unknown)?;
-        let orgs = if plan.organizations.is_empty() {
-            Vec::new()
-        } else {
-            // The organizations the retried users name: narrowed with the rows in memory.
-            let mut kept = plan.load()?;
-            let orgs =
-                super::orgs::carry_over(&mut kept, &plan.organizations, old_journal.replay())?;
-            plan = OutboxFile::spool(runs, &kept)?;
-            orgs
-        };
+        let (plan, unknown) = retained(&plan, runs, &again)?;
+        // The organizations the retried users name, counted as their batches were written.
+        let orgs = super::orgs::carried(&plan.organizations, old_journal.replay());
         let since = old_journal
             .replay()
             .sent
@@ -136,11 +125,16 @@ impl Retry {
             old,
             info,
             plan,
-            unknown: positions,
+            unknown,
             orgs,
             since,
-            _old_journal: old_journal,
+            _old_lock: old_journal.hold(),
         })
+    }
+
+    /// Keeps the earlier run locked after this is dropped, while the retry runs.
+    pub fn hold(&self) -> journal::RunHold {
+        self._old_lock.clone()
     }
 
     /// Makes the new run folder under `runs`, its unknown rows recorded as maybe sent.
@@ -149,57 +143,77 @@ impl Retry {
         for entry in &self.orgs {
             journal.record_applied(entry.clone())?;
         }
-        for (batch, positions) in self.unknown.iter().enumerate() {
-            journal.maybe_sent(batch, positions.clone(), self.since)?;
+        for batch in 0..self.plan.batches() {
+            let Some(at) = self.plan.batch_ref(batch) else {
+                continue;
+            };
+            let positions = (0..at.size)
+                .filter(|&p| self.unknown.contains_key(&(at.first_index + p as u64)))
+                .collect();
+            journal.maybe_sent(batch, positions, self.since)?;
         }
         Ok(journal)
     }
 }
 
-/// The rows of `plan` at the indexes `again`, with the same bodies, in a spool in `runs` (one
-/// batch in memory at a time); and per batch kept, the positions of the rows in `unknown`.
-/// The organizations are the earlier plan's, for [`super::orgs::carry_over`] to narrow.
+/// The rows of `plan` at the indexes `again` holds, with the same bodies, in a spool in
+/// `runs` (one batch in memory at a time); and which of them ended unknown, by their index in
+/// it. The earlier plan's organizations are narrowed to those the kept users name.
 fn retained(
     plan: &OutboxFile,
     runs: &Path,
-    again: &HashSet<u64>,
-    unknown: &HashSet<u64>,
-) -> Result<(OutboxFile, Vec<Vec<usize>>), ImportError> {
+    again: &Finished,
+) -> Result<(OutboxFile, Finished), ImportError> {
     let mut spool = SpoolBuilder::create(runs)?;
-    let mut positions = Vec::new();
+    let names: Vec<String> = plan.organizations.iter().map(|o| o.name.clone()).collect();
+    let mut named = super::orgs::MissingCount::new(&names);
+    let mut unknown = Finished::default();
+    let mut batches = 0;
     let mut first_index = 0;
     for b in 0..plan.batches() {
         let batch = plan.read(b)?;
         let kept: Vec<usize> = (0..batch.rows.len())
-            .filter(|&p| again.contains(&batch.index(p)))
+            .filter(|&p| again.contains_key(&batch.index(p)))
             .collect();
         if kept.is_empty() {
             continue;
         }
-        let body = batch
-            .body_for(&kept)
-            .map_err(|reason| ImportError::Encode {
-                batch: b,
-                rows: super::report::row_list(&batch.rows),
-                reason,
-            })?;
-        spool.push(&super::OutboxBatch {
-            first_index,
-            rows: kept.iter().map(|&p| batch.rows[p]).collect(),
-            keys: kept.iter().map(|&p| batch.keys[p].clone()).collect(),
-            body,
-            sent_as: batch.sent_as,
-        })?;
+        let kept_batch = kept_of(&batch, b, &kept, first_index)?;
+        named.add_batch(batches, &kept_batch)?;
+        spool.push(&kept_batch)?;
+        for (k, &p) in kept.iter().enumerate() {
+            if again.get(batch.index(p)) == Some(Outcome::Unknown) {
+                unknown.insert(first_index + k as u64, Outcome::Unknown);
+            }
+        }
         first_index += kept.len() as u64;
-        positions.push(
-            (0..kept.len())
-                .filter(|&k| unknown.contains(&batch.index(kept[k])))
-                .collect(),
-        );
+        batches += 1;
     }
     let mut head = Outbox::new(plan.mode);
-    head.organizations.clone_from(&plan.organizations);
-    Ok((spool.finish(&head)?, positions))
+    head.organizations = named.finish();
+    Ok((spool.finish(&head)?, unknown))
+}
+
+/// The users of `batch` (batch `b` of the earlier plan) at `kept`, as a batch of the retry's
+/// plan starting at `first_index`.
+fn kept_of(
+    batch: &OutboxBatch,
+    b: usize,
+    kept: &[usize],
+    first_index: u64,
+) -> Result<OutboxBatch, ImportError> {
+    let body = batch.body_for(kept).map_err(|reason| ImportError::Encode {
+        batch: b,
+        rows: super::report::row_list(&batch.rows),
+        reason,
+    })?;
+    Ok(OutboxBatch {
+        first_index,
+        rows: kept.iter().map(|&p| batch.rows[p]).collect(),
+        keys: kept.iter().map(|&p| batch.keys[p].clone()).collect(),
+        body,
+        sent_as: batch.sent_as,
+    })
 }
 
 #[cfg(test)]

@@ -34,6 +34,15 @@ pub enum PlanError {
     /// The account's settings forbid what the rows ask (several organizations per user).
     #[error("{0}")]
     Setting(String),
+    /// The plan's file (a run's outbox spool) cannot be read or written.
+    #[error(transparent)]
+    File(Box<crate::import::JournalError>),
+}
+
+impl From<crate::import::JournalError> for PlanError {
+    fn from(error: crate::import::JournalError) -> Self {
+        Self::File(Box::new(error))
+    }
 }
 
 /// The requests and minutes the lookups for `input` will take at the account's rate limit

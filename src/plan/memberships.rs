@@ -16,9 +16,9 @@ use std::collections::HashMap;
 use serde_json::json;
 
 use super::lookup::{Gate, PlanError, retrying, run_all};
-use super::orgs::{MissingOrgs, Resolved, name_key};
+use super::orgs::{MissingOrgs, Resolved, Rows, name_key};
 use super::{Action, Change, RowPlan, Spent};
-use crate::payload::User;
+use crate::payload::{MemberOf, User};
 use crate::zendesk::Client;
 
 /// The field of a [`Change`] that adds memberships: `new` lists the organizations joined.
@@ -71,64 +71,53 @@ pub(super) fn apply(
     resolved: &Resolved,
     policy: MissingOrgs,
 ) -> Vec<String> {
-    let mut missing: HashMap<String, Vec<u32>> = HashMap::new();
+    let mut missing: HashMap<String, Rows> = HashMap::new();
     for (row, user) in users.iter_mut() {
-        user.memberships.retain_mut(|m| {
-            if let Some((id, _)) = resolved.found.get(&name_key(&m.name)) {
-                m.id = Some(*id);
-                return true;
-            }
-            missing.entry(m.name.clone()).or_default().push(*row);
-            policy != MissingOrgs::SkipField
+        resolve_one(&mut user.memberships, resolved, policy, |name| {
+            missing.entry(name.to_owned()).or_default().push(*row);
         });
     }
+    warnings(&missing, policy)
+}
+
+/// One user's memberships as [`apply`] sends them; each missing organization's name (as the
+/// sheet spells it) goes to `missed`. The headless import calls it on each user's key as its
+/// plan streams.
+pub(super) fn resolve_one(
+    memberships: &mut Vec<MemberOf>,
+    resolved: &Resolved,
+    policy: MissingOrgs,
+    mut missed: impl FnMut(&str),
+) {
+    memberships.retain_mut(|m| {
+        if let Some((id, _)) = resolved.found.get(&name_key(&m.name)) {
+            m.id = Some(*id);
+            return true;
+        }
+        missed(&m.name);
+        policy != MissingOrgs::SkipField
+    });
+}
+
+/// The warnings for the missing organizations users join as memberships, by name: which
+/// rows, and what `policy` does to them (none for `Create`: they are created first).
+pub(super) fn warnings(missing: &HashMap<String, Rows>, policy: MissingOrgs) -> Vec<String> {
     let what = match policy {
         MissingOrgs::Create => return Vec::new(),
         MissingOrgs::SkipField => "the membership is not created",
         MissingOrgs::Fail => "not sent",
     };
-    let mut names: Vec<(String, Vec<u32>)> = missing.into_iter().collect();
-    names.sort();
+    let mut names: Vec<(&String, &Rows)> = missing.iter().collect();
+    names.sort_by(|a, b| a.0.cmp(b.0));
     names
         .into_iter()
         .map(|(name, rows)| {
             format!(
                 "organization '{name}' is not in the account: {} {what} (--missing-orgs {policy})",
-                super::orgs::rows_text(&rows)
+                rows.text()
             )
         })
         .collect()
-}
-
-/// [`apply`] for the headless import, on the users' keys ([`crate::import::UserKey`]).
-pub(super) fn apply_keys(
-    plan: &mut crate::import::Outbox,
-    resolved: &Resolved,
-    policy: MissingOrgs,
-) -> Vec<String> {
-    let mut users: Vec<(u32, User)> = Vec::new();
-    for batch in &mut plan.batches {
-        for (row, key) in batch.rows.iter().zip(&mut batch.keys) {
-            let memberships = std::mem::take(&mut key.memberships);
-            users.push((
-                *row,
-                User {
-                    memberships,
-                    ..User::default()
-                },
-            ));
-        }
-    }
-    let warnings = apply(&mut users, resolved, policy);
-    let mut users = users.into_iter();
-    for batch in &mut plan.batches {
-        for key in &mut batch.keys {
-            if let Some((_, user)) = users.next() {
-                key.memberships = user.memberships;
-            }
-        }
-    }
-    warnings
 }
 
 /// `Fail`: a row joining an organization the account lacks is not sent.
@@ -253,7 +242,7 @@ pub fn to_add(rows: &[RowPlan]) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::payload::{MemberOf, OrganizationRef};
+    use crate::payload::OrganizationRef;
 
     fn member(name: &str) -> MemberOf {
         MemberOf {

@@ -10,8 +10,10 @@
 //! are names left to search, the whole list is read, else each name is searched and each
 //! missing one autocompleted for near-misses.
 
-use std::collections::HashMap;
+use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
+use std::path::Path;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
@@ -19,7 +21,7 @@ use serde_json::Value;
 
 use super::lookup::{Gate, PlanError, retrying, run_all};
 use super::{Action, RowPlan, Spent};
-use crate::import::{Outbox, OutboxBatch};
+use crate::import::{Outbox, OutboxBatch, OutboxFile, UserKey};
 use crate::payload::User;
 use crate::zendesk::{Client, Organization};
 
@@ -110,14 +112,29 @@ pub struct Resolved {
 
 /// Every distinct organization name of the rows, as first spelled (trimmed), in row order.
 pub fn distinct_names<T: OrgHolder>(users: &[(u32, T)]) -> Vec<String> {
-    let mut seen = std::collections::HashSet::new();
-    users
-        .iter()
-        .flat_map(|(_, u)| u.org_name().into_iter().chain(u.member_names()))
-        .map(str::trim)
-        .filter(|name| !name.is_empty() && seen.insert(name_key(name)))
-        .map(str::to_owned)
-        .collect()
+    let mut distinct = Distinct::default();
+    for (_, user) in users {
+        for name in user.org_name().into_iter().chain(user.member_names()) {
+            distinct.add(name);
+        }
+    }
+    distinct.names
+}
+
+/// Organization names as first spelled (trimmed), each once as Zendesk compares them.
+#[derive(Debug, Default)]
+struct Distinct {
+    seen: HashSet<String>,
+    names: Vec<String>,
+}
+
+impl Distinct {
+    fn add(&mut self, name: &str) {
+        let name = name.trim();
+        if !name.is_empty() && self.seen.insert(name_key(name)) {
+            self.names.push(name.to_owned());
+        }
+    }
 }
 
 /// A user whose organization by name is read and replaced: the plan's typed user, or one
@@ -405,12 +422,22 @@ pub(super) fn apply<T: OrgHolder>(
     resolved: &Resolved,
     policy: MissingOrgs,
 ) -> Vec<String> {
-    let mut missing_rows: HashMap<String, Vec<u32>> = HashMap::new();
+    let mut missing_rows: HashMap<String, Rows> = HashMap::new();
     for (row, user) in users.iter_mut() {
         if let Some(key) = send_as(user, resolved, policy) {
             missing_rows.entry(key).or_default().push(*row);
         }
     }
+    warnings(resolved, policy, &missing_rows)
+}
+
+/// The warnings of [`apply`]: near-misses, then each missing name's rows (by [`name_key`])
+/// and what `policy` does to them.
+fn warnings(
+    resolved: &Resolved,
+    policy: MissingOrgs,
+    missing_rows: &HashMap<String, Rows>,
+) -> Vec<String> {
     let mut warnings: Vec<String> = resolved
         .near
         .iter()
@@ -425,7 +452,7 @@ pub(super) fn apply<T: OrgHolder>(
         if let Some(rows) = missing_rows.get(&name_key(name)) {
             warnings.push(format!(
                 "organization '{name}' is not in the account: {} {what} (--missing-orgs {policy})",
-                rows_text(rows)
+                rows.text()
             ));
         }
     }
@@ -455,18 +482,47 @@ fn near_warning(name: &str, close: &[String]) -> String {
     )
 }
 
-/// `row 4` or `rows 4, 9, 12` (at most 10 numbers, then how many more).
-pub(super) fn rows_text(rows: &[u32]) -> String {
-    let shown: Vec<String> = rows.iter().take(10).map(u32::to_string).collect();
-    let more = rows.len().saturating_sub(10);
-    let tail = if more > 0 {
-        format!(" and {more} more")
-    } else {
-        String::new()
-    };
-    match rows.len() {
-        1 => format!("row {}", shown[0]),
-        _ => format!("rows {}{tail}", shown.join(", ")),
+/// Rows a warning names: the first [`Rows::SHOWN`] and how many in all, so a million rows
+/// naming one missing organization keep ten numbers.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(super) struct Rows {
+    shown: Vec<u32>,
+    count: usize,
+}
+
+impl Rows {
+    const SHOWN: usize = 10;
+
+    pub(super) fn push(&mut self, row: u32) {
+        if self.shown.len() < Self::SHOWN {
+            self.shown.push(row);
+        }
+        self.count += 1;
+    }
+
+    /// `row 4` or `rows 4, 9, 12` (at most 10 numbers, then how many more).
+    pub(super) fn text(&self) -> String {
+        let shown: Vec<String> = self.shown.iter().map(u32::to_string).collect();
+        let more = self.count.saturating_sub(shown.len());
+        let tail = if more > 0 {
+            format!(" and {more} more")
+        } else {
+            String::new()
+        };
+        match self.count {
+            1 => format!("row {}", shown[0]),
+            _ => format!("rows {}{tail}", shown.join(", ")),
+        }
+    }
+}
+
+impl FromIterator<u32> for Rows {
+    fn from_iter<I: IntoIterator<Item = u32>>(rows: I) -> Self {
+        let mut all = Self::default();
+        for row in rows {
+            all.push(row);
+        }
+        all
     }
 }
 
@@ -492,54 +548,282 @@ pub(super) fn fail_missing(rows: &mut [RowPlan], resolved: &Resolved) {
 /// organization sent as `organization_id` when the account has it, a missing one as `policy`
 /// says (`Fail` moves its rows to the skipped ones, with the reason). Returns the warnings.
 ///
-/// Done before the run is journaled, so a resume sends exactly these bodies.
+/// Done before the run is journaled, so a resume sends exactly these bodies. This is the
+/// outbox in memory (the TUI's, a test's); [`resolve_import_file`] does the same to an outbox
+/// on disk a batch at a time.
 pub async fn resolve_import(
     client: &Client,
     plan: &mut Outbox,
     policy: MissingOrgs,
     concurrency: usize,
 ) -> Result<Vec<String>, PlanError> {
-    let body_error = |(row, reason): BodyError| PlanError::Body { row, reason };
-    // The names alone first: a file without organizations is left as built, and memory
-    // holds one batch's users at a time.
-    let mut named: Vec<(u32, Option<String>)> = Vec::new();
-    for batch in &plan.batches {
-        let names = crate::import::orgs::names_in(&batch.body).map_err(|e| {
-            body_error((
-                batch.rows.first().copied().unwrap_or_default(),
-                e.to_string(),
-            ))
-        })?;
-        named.extend(batch.rows.iter().copied().zip(names));
+    match look_up(client, plan.batches.as_slice(), concurrency).await? {
+        Some(resolved) => Ok(rebuild(plan, &resolved, policy)?),
+        None => Ok(Vec::new()),
     }
-    let several: Vec<(u32, Vec<String>)> = plan
-        .batches
-        .iter()
-        .flat_map(|b| b.rows.iter().copied().zip(&b.keys))
-        .filter(|(_, k)| !k.memberships.is_empty())
-        .map(|(row, k)| (row, k.memberships.iter().map(|m| m.name.clone()).collect()))
-        .collect();
-    let mut spent = Spent::default();
-    super::memberships::check_setting(client, several.len(), &mut spent).await?;
-    let mut names = distinct_names(&named);
-    names.extend(distinct_names(&several));
-    let mut seen = std::collections::HashSet::new();
-    names.retain(|n| seen.insert(name_key(n)));
+}
+
+/// [`resolve_import`] for an outbox on disk (the headless import's spool): the names are read
+/// a batch at a time, the distinct ones looked up, then the bodies rewritten a batch at a time
+/// to a new spool in `dir`, which is returned with the warnings. Memory holds the distinct
+/// names and one batch, however many rows name them. A plan naming no organization comes
+/// back as it was.
+pub async fn resolve_import_file(
+    client: &Client,
+    plan: OutboxFile,
+    dir: &Path,
+    policy: MissingOrgs,
+    concurrency: usize,
+) -> Result<(OutboxFile, Vec<String>), PlanError> {
+    match look_up(client, &plan, concurrency).await? {
+        Some(resolved) => Ok(rebuild_file(&plan, dir, &resolved, policy)?),
+        None => Ok((plan, Vec::new())),
+    }
+}
+
+/// The batches of a headless import's plan, one at a time: from memory, or read from its
+/// file (so the names pass never holds every body).
+trait PlanBatches {
+    fn count(&self) -> usize;
+    fn batch(&self, b: usize) -> Result<Cow<'_, OutboxBatch>, Unreadable>;
+}
+
+impl PlanBatches for [OutboxBatch] {
+    fn count(&self) -> usize {
+        self.len()
+    }
+
+    fn batch(&self, b: usize) -> Result<Cow<'_, OutboxBatch>, Unreadable> {
+        Ok(Cow::Borrowed(&self[b]))
+    }
+}
+
+impl PlanBatches for OutboxFile {
+    fn count(&self) -> usize {
+        self.batches()
+    }
+
+    fn batch(&self, b: usize) -> Result<Cow<'_, OutboxBatch>, Unreadable> {
+        Ok(Cow::Owned(self.read(b)?))
+    }
+}
+
+/// Reads the names every user gives, checks the account allows several organizations per
+/// user when a row names more than one, and looks the distinct names up. `None` when no
+/// user names an organization: the plan is left as built.
+async fn look_up<P: PlanBatches + ?Sized>(
+    client: &Client,
+    plan: &P,
+    concurrency: usize,
+) -> Result<Option<Resolved>, PlanError> {
+    let (names, several) = names_of(plan)?;
+    super::memberships::check_setting(client, several, &mut Spent::default()).await?;
     if names.is_empty() {
-        return Ok(Vec::new());
+        return Ok(None);
     }
-    let gate = Gate::default();
-    let resolved = resolve((client, &gate), &names, concurrency.max(1)).await?;
-    let mut warnings = apply(&mut named, &resolved, policy);
-    if !several.is_empty() {
-        warnings.extend(super::memberships::apply_keys(plan, &resolved, policy));
+    let resolved = resolve((client, &Gate::default()), &names, concurrency.max(1)).await?;
+    Ok(Some(resolved))
+}
+
+/// The distinct names the plan's users give (their default organizations' first, in row
+/// order, then their memberships'), and how many rows join more than one organization.
+fn names_of<P: PlanBatches + ?Sized>(plan: &P) -> Result<(Vec<String>, usize), Unreadable> {
+    let mut defaults = Distinct::default();
+    let mut members = Distinct::default();
+    let mut several = 0;
+    for b in 0..plan.count() {
+        let batch = plan.batch(b)?;
+        let names = crate::import::orgs::names_in(&batch.body)
+            .map_err(|e| body_error(&batch, e.to_string()))?;
+        for name in names.iter().flatten() {
+            defaults.add(name);
+        }
+        for key in batch.keys.iter().filter(|k| !k.memberships.is_empty()) {
+            several += 1;
+            for m in &key.memberships {
+                members.add(&m.name);
+            }
+        }
     }
-    rebuild(plan, &resolved, policy).map_err(body_error)?;
-    if policy == MissingOrgs::Create {
-        crate::import::orgs::list_missing(plan, &resolved.missing)
-            .map_err(|e| body_error((0, e.to_string())))?;
+    for name in members.names {
+        defaults.add(&name);
     }
-    Ok(warnings)
+    Ok((defaults.names, several))
+}
+
+/// Why a plan's batches cannot be read back or rewritten: a [`PlanError`] once out (kept
+/// small inside: the lookups' error holds a whole Zendesk error).
+#[derive(Debug)]
+enum Unreadable {
+    /// A request body, named by its first row, and why.
+    Body(u32, String),
+    File(crate::import::JournalError),
+}
+
+impl From<crate::import::JournalError> for Unreadable {
+    fn from(error: crate::import::JournalError) -> Self {
+        Self::File(error)
+    }
+}
+
+impl From<Unreadable> for PlanError {
+    fn from(error: Unreadable) -> Self {
+        match error {
+            Unreadable::Body(row, reason) => Self::Body { row, reason },
+            Unreadable::File(e) => e.into(),
+        }
+    }
+}
+
+/// A request body that cannot be read or written, named by its first row.
+fn body_error(batch: &OutboxBatch, reason: String) -> Unreadable {
+    Unreadable::Body(batch.rows.first().copied().unwrap_or_default(), reason)
+}
+
+/// The batches of `plan` again, in memory, each user's organization sent as [`send_as`] says;
+/// with `Fail`, the users of a missing organization leave their batch for the skipped rows.
+/// Rows keep their order, so every index is as the plan would have numbered it. Returns the
+/// warnings.
+fn rebuild(
+    plan: &mut Outbox,
+    resolved: &Resolved,
+    policy: MissingOrgs,
+) -> Result<Vec<String>, Unreadable> {
+    let mut rewrite = Rewrite::new(resolved, policy);
+    let mut batches = Vec::with_capacity(plan.batches.len());
+    for batch in std::mem::take(&mut plan.batches) {
+        batches.extend(rewrite.batch(&batch)?);
+    }
+    plan.batches = batches;
+    Ok(rewrite.finish(plan))
+}
+
+/// [`rebuild`] from a plan's file to a new spool in `dir`, a batch at a time.
+fn rebuild_file(
+    plan: &OutboxFile,
+    dir: &Path,
+    resolved: &Resolved,
+    policy: MissingOrgs,
+) -> Result<(OutboxFile, Vec<String>), Unreadable> {
+    let mut rewrite = Rewrite::new(resolved, policy);
+    let mut spool = crate::import::SpoolBuilder::create(dir)?;
+    for b in 0..plan.batches() {
+        if let Some(kept) = rewrite.batch(&plan.read(b)?)? {
+            spool.push(&kept)?;
+        }
+    }
+    let mut head = plan.head_outbox();
+    let warnings = rewrite.finish(&mut head);
+    Ok((spool.finish(&head)?, warnings))
+}
+
+/// The bodies rewritten batch by batch with the organizations resolved, and what the rewrite
+/// gathers on the way for the plan's head: the rows not sent, the rows each missing name
+/// changes (for the warnings), the users of each organization created first.
+struct Rewrite<'a> {
+    resolved: &'a Resolved,
+    policy: MissingOrgs,
+    first_index: u64,
+    /// `Fail`: the rows not sent, with their key and the missing name.
+    failed: Vec<(u32, UserKey, String)>,
+    /// Rows whose default organization is missing, by [`name_key`].
+    orgs_missing: HashMap<String, Rows>,
+    /// Rows joining a missing organization as a membership, by name as spelled.
+    members_missing: HashMap<String, Rows>,
+    /// The users of each missing organization that are still sent.
+    listed: crate::import::orgs::MissingCount<'a>,
+}
+
+impl<'a> Rewrite<'a> {
+    fn new(resolved: &'a Resolved, policy: MissingOrgs) -> Self {
+        Self {
+            resolved,
+            policy,
+            first_index: 0,
+            failed: Vec::new(),
+            orgs_missing: HashMap::new(),
+            members_missing: HashMap::new(),
+            listed: crate::import::orgs::MissingCount::new(&resolved.missing),
+        }
+    }
+
+    /// `batch` with its users' organizations resolved; `None` when none of them is sent.
+    fn batch(&mut self, batch: &OutboxBatch) -> Result<Option<OutboxBatch>, Unreadable> {
+        let mut kept = OutboxBatch {
+            first_index: self.first_index,
+            rows: Vec::new(),
+            keys: Vec::new(),
+            body: bytes::Bytes::new(),
+            sent_as: batch.sent_as,
+        };
+        let mut sent = Vec::new();
+        for (key, (row, user)) in batch.keys.iter().zip(batch_users(batch)?) {
+            let (key, user, missing) = self.user(row, key.clone(), user);
+            match missing.filter(|_| self.policy == MissingOrgs::Fail) {
+                Some(name) => self.failed.push((row, key, name)),
+                None => {
+                    self.listed.add_user(user.org_name(), &key.memberships);
+                    kept.rows.push(row);
+                    kept.keys.push(key);
+                    sent.push(user);
+                }
+            }
+        }
+        if sent.is_empty() {
+            return Ok(None);
+        }
+        let body = serde_json::to_vec(&serde_json::json!({ "users": sent }))
+            .map_err(|e| body_error(&kept, e.to_string()))?;
+        kept.body = bytes::Bytes::from(body);
+        self.first_index += kept.rows.len() as u64;
+        Ok(Some(kept))
+    }
+
+    /// One user (at sheet row `row`) sent as the policy says, its missing names noted; and
+    /// the organization it still names that the account lacks, if any.
+    fn user(
+        &mut self,
+        row: u32,
+        mut key: UserKey,
+        mut user: Value,
+    ) -> (UserKey, Value, Option<String>) {
+        let (resolved, policy) = (self.resolved, self.policy);
+        super::memberships::resolve_one(&mut key.memberships, resolved, policy, |name| {
+            let rows = self.members_missing.entry(name.to_owned()).or_default();
+            rows.push(row);
+        });
+        if let Some(name) = send_as(&mut user, resolved, policy) {
+            self.orgs_missing.entry(name).or_default().push(row);
+        }
+        let missing = missing_name(&user, resolved).or_else(|| {
+            key.memberships
+                .iter()
+                .find(|m| m.id.is_none() && !resolved.found.contains_key(&name_key(&m.name)))
+                .map(|m| m.name.clone())
+        });
+        (key, user, missing)
+    }
+
+    /// Adds the rows not sent to `head`'s skipped ones; with `Create`, lists the organizations
+    /// created first. Returns the warnings: the default organizations', then the memberships'.
+    fn finish(self, head: &mut Outbox) -> Vec<String> {
+        for (row, key, name) in self.failed {
+            head.skipped_keys.insert(head.skipped.len(), key);
+            head.skipped.push((
+                row,
+                format!("organization '{name}' is not in the account (--missing-orgs fail)"),
+            ));
+        }
+        if self.policy == MissingOrgs::Create {
+            head.organizations = self.listed.finish();
+        }
+        let mut warnings = warnings(self.resolved, self.policy, &self.orgs_missing);
+        warnings.extend(super::memberships::warnings(
+            &self.members_missing,
+            self.policy,
+        ));
+        warnings
+    }
 }
 
 /// `preview --account`: the organizations `requests`' users name, looked up as an import
@@ -570,108 +854,17 @@ pub async fn resolve_requests(
     Ok(resolved.missing)
 }
 
-/// A user's memberships read back from its key: their names.
-impl OrgHolder for Vec<String> {
-    fn org_name(&self) -> Option<&str> {
-        None
-    }
-
-    fn send_id(&mut self, _: u64) {}
-
-    fn drop_org(&mut self) {}
-
-    fn member_names(&self) -> Vec<&str> {
-        self.iter().map(String::as_str).collect()
-    }
-}
-
-/// A user read back for its organization's name only.
-impl OrgHolder for Option<String> {
-    fn org_name(&self) -> Option<&str> {
-        self.as_deref()
-    }
-
-    fn send_id(&mut self, _: u64) {
-        *self = None;
-    }
-
-    fn drop_org(&mut self) {
-        *self = None;
-    }
-}
-
 /// The users of a batch with their sheet rows, read back from its body.
-fn batch_users(batch: &OutboxBatch) -> Result<Vec<(u32, Value)>, BodyError> {
-    let body: BulkBody = serde_json::from_slice(&batch.body).map_err(|e| {
-        (
-            batch.rows.first().copied().unwrap_or_default(),
-            e.to_string(),
-        )
-    })?;
+fn batch_users(batch: &OutboxBatch) -> Result<Vec<(u32, Value)>, Unreadable> {
+    let body: BulkBody =
+        serde_json::from_slice(&batch.body).map_err(|e| body_error(batch, e.to_string()))?;
     Ok(batch.rows.iter().copied().zip(body.users).collect())
 }
-
-/// A request body that cannot be read or written: its first row, and why.
-type BodyError = (u32, String);
 
 /// Only the organization of each user is read; the rest is kept as sent.
 #[derive(Deserialize)]
 struct BulkBody {
     users: Vec<Value>,
-}
-
-/// The batches again, each user's organization sent as [`send_as`] says; with `Fail`, the
-/// users of a missing organization leave their batch for the skipped rows. Rows keep their
-/// order, so every index is as the plan would have numbered it.
-fn rebuild(plan: &mut Outbox, resolved: &Resolved, policy: MissingOrgs) -> Result<(), BodyError> {
-    let mut batches = Vec::with_capacity(plan.batches.len());
-    let mut first_index = 0;
-    let mut failed = Vec::new();
-    for batch in std::mem::take(&mut plan.batches) {
-        let mut kept = OutboxBatch {
-            first_index,
-            rows: Vec::new(),
-            keys: Vec::new(),
-            body: bytes::Bytes::new(),
-            sent_as: batch.sent_as,
-        };
-        let mut sent = Vec::new();
-        let users = batch_users(&batch)?;
-        for (key, (row, mut user)) in batch.keys.into_iter().zip(users) {
-            send_as(&mut user, resolved, policy);
-            let missing = missing_name(&user, resolved).or_else(|| {
-                key.memberships
-                    .iter()
-                    .find(|m| m.id.is_none() && !resolved.found.contains_key(&name_key(&m.name)))
-                    .map(|m| m.name.clone())
-            });
-            match missing.filter(|_| policy == MissingOrgs::Fail) {
-                Some(name) => failed.push((row, key, name)),
-                None => {
-                    kept.rows.push(row);
-                    kept.keys.push(key);
-                    sent.push(user);
-                }
-            }
-        }
-        if sent.is_empty() {
-            continue;
-        }
-        let body = serde_json::to_vec(&serde_json::json!({ "users": sent }))
-            .map_err(|e| (kept.rows[0], e.to_string()))?;
-        kept.body = bytes::Bytes::from(body);
-        first_index += kept.rows.len() as u64;
-        batches.push(kept);
-    }
-    plan.batches = batches;
-    for (row, key, name) in failed {
-        plan.skipped_keys.insert(plan.skipped.len(), key);
-        plan.skipped.push((
-            row,
-            format!("organization '{name}' is not in the account (--missing-orgs fail)"),
-        ));
-    }
-    Ok(())
 }
 
 /// The organization a user still names by name that the account lacks.
@@ -859,11 +1052,67 @@ mod tests {
     fn the_cost_is_one_page_surely_and_two_requests_a_name_at_most() {
         assert_eq!(cost(0), (0, 0));
         assert_eq!(cost(30), (1, 61));
-        assert_eq!(rows_text(&[4]), "row 4");
-        let many: Vec<u32> = (1..=12).collect();
+        assert_eq!([4].into_iter().collect::<Rows>().text(), "row 4");
         assert_eq!(
-            rows_text(&many),
+            (1..=12).collect::<Rows>().text(),
             "rows 1, 2, 3, 4, 5, 6, 7, 8, 9, 10 and 2 more"
         );
+    }
+
+    /// The plan on disk, rewritten a batch at a time into a new spool, is the plan rewritten
+    /// in memory, for every policy: bodies, rows sent and skipped, organizations, warnings.
+    #[test]
+    fn a_plan_rewritten_from_its_file_is_the_plan_rewritten_in_memory() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut plan = Outbox::new(crate::payload::Mode::Create);
+        plan.batches = vec![
+            batch(0, &[2, 3, 4], &["Acme", "Initech", "Globex"]),
+            batch(3, &[5, 6], &["initech", "Acme"]),
+        ];
+        plan.batches[1].keys[1].memberships = ["Newco", "acme"]
+            .map(|name| crate::payload::MemberOf {
+                name: name.into(),
+                id: None,
+            })
+            .to_vec();
+        plan.skip(9, "invalid");
+        let names = ["Acme", "Initech", "Globex", "Newco"].map(String::from);
+        let mut resolved = Resolved::default();
+        settle(&mut resolved, &names, &[org(7, "Acme"), org(8, "Globex")]);
+        let file = OutboxFile::spool(tmp.path(), &plan).unwrap();
+        for policy in MissingOrgs::ALL {
+            let mut memory = plan.clone();
+            let warned = rebuild(&mut memory, &resolved, policy).unwrap();
+            let (rewritten, file_warned) =
+                rebuild_file(&file, tmp.path(), &resolved, policy).unwrap();
+            assert_ne!(rewritten.path(), file.path(), "{policy}: a new spool");
+            assert_eq!(rewritten.load().unwrap(), memory, "{policy}");
+            assert_eq!(file_warned, warned, "{policy}");
+            let sent: Vec<u32> = memory.batches.iter().flat_map(|b| b.rows.clone()).collect();
+            let skipped: Vec<u32> = memory.skipped.iter().map(|(r, _)| *r).collect();
+            let listed: Vec<(&str, u64)> = memory
+                .organizations
+                .iter()
+                .map(|o| (o.name.as_str(), o.users))
+                .collect();
+            match policy {
+                MissingOrgs::Create => {
+                    assert_eq!(sent, [2, 3, 4, 5, 6]);
+                    assert_eq!(listed, [("Initech", 2), ("Newco", 1)]);
+                    assert!(warned.is_empty(), "{warned:?}");
+                }
+                MissingOrgs::SkipField => {
+                    assert_eq!(sent, [2, 3, 4, 5, 6]);
+                    assert_eq!(memory.batches[1].keys[1].memberships.len(), 1);
+                    assert!(warned[0].contains("rows 3, 5 sent without an organization"));
+                    assert!(warned[1].contains("'Newco' is not in the account: row 6 the"));
+                }
+                MissingOrgs::Fail => {
+                    assert_eq!((sent, skipped), (vec![2, 4], vec![9, 3, 5, 6]));
+                    assert_eq!(memory.skipped_keys[&3].name.as_deref(), Some("row 6"));
+                }
+            }
+            assert!(listed.is_empty() || policy == MissingOrgs::Create);
+        }
     }
 }

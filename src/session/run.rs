@@ -50,6 +50,19 @@ pub fn spool_dir() -> Result<PathBuf, RunError> {
     Ok(journal::spool_dir()?)
 }
 
+/// A new run's outbox on disk, its users' organizations resolved as
+/// [`crate::plan::orgs::resolve_import_file`] does (read and rewritten a batch at a time, to a
+/// new spool in [`spool_dir`]); and the warnings.
+pub async fn resolve_organizations(
+    client: &Client,
+    plan: OutboxFile,
+    policy: crate::plan::MissingOrgs,
+    concurrency: usize,
+) -> Result<(OutboxFile, Vec<String>), crate::plan::PlanError> {
+    let dir = journal::spool_dir()?;
+    crate::plan::orgs::resolve_import_file(client, plan, &dir, policy, concurrency).await
+}
+
 /// Every run folder under [`runs_dir`], oldest first; none when there is no such folder.
 pub fn list() -> Vec<RunListing> {
     journal::runs_dir()
@@ -115,7 +128,7 @@ pub struct Run {
     journal: Journal,
     /// A retry holds the earlier run's lock while it runs, so no resume of it sends the same
     /// rows at the same time.
-    _earlier: Option<Retry>,
+    _earlier: Option<journal::RunHold>,
 }
 
 impl Run {
@@ -139,7 +152,7 @@ impl Run {
         Ok(Self::made(info, journal, None))
     }
 
-    fn made(info: RunInfo, journal: Journal, earlier: Option<Retry>) -> Self {
+    fn made(info: RunInfo, journal: Journal, earlier: Option<journal::RunHold>) -> Self {
         Self {
             info,
             journal,
@@ -153,10 +166,13 @@ impl Run {
         Self::retry_in(&runs_dir()?, retry)
     }
 
-    /// [`Run::retry`] under `runs` instead of the state directory's.
+    /// [`Run::retry`] under `runs` instead of the state directory's. Of the earlier run only
+    /// its lock is kept: what the retry read of it (its rows' ends, the positions to look up)
+    /// is in the new run's folder now.
     pub fn retry_in(runs: &Path, retry: Retry) -> Result<Self, RunError> {
         let journal = retry.create(runs)?;
-        Ok(Self::made(retry.info.clone(), journal, Some(retry)))
+        let earlier = retry.hold();
+        Ok(Self::made(retry.info, journal, Some(earlier)))
     }
 
     /// The run's folder.
