@@ -73,7 +73,7 @@ impl fmt::Display for Cell {
 /// A row with the spreadsheet's own 1-based row number.
 ///
 /// Raw rows from [`RawRows`] hold cells from column A; table rows hold the table's columns.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Row {
     pub number: u32,
     pub cells: Vec<Cell>,
@@ -489,10 +489,7 @@ impl Workbook {
                 return Ok((layout, blank));
             }
         }
-        let mut row = Row {
-            number: 0,
-            cells: Vec::new(),
-        };
+        let mut row = Row::default();
         while rows.next_row_into(&mut row)? {
             if emit(&row).is_break() {
                 break;

@@ -275,10 +275,7 @@ impl<'a> RawRows<'a> {
 
     /// The next row that has a non-blank cell, or `None` at the end of the sheet.
     pub fn next_row(&mut self) -> Result<Option<Row>, SheetError> {
-        let mut row = Row {
-            number: 0,
-            cells: Vec::new(),
-        };
+        let mut row = Row::default();
         Ok(self.next_row_into(&mut row)?.then_some(row))
     }
 
