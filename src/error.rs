@@ -10,6 +10,15 @@ pub enum SheetError {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// The duplicate check of a long sheet could not use its temporary file in `dir`.
+    #[error(
+        "{dir}: cannot write the duplicate check's temporary file ({source}); free some space \
+         there or set ZDIMPORT_DATA_DIR to another disk"
+    )]
+    Spill {
+        dir: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path}: unsupported file type (expected xlsx, xlsm, xlsb, xls, ods, csv, tsv or txt)")]
     Unsupported { path: PathBuf },
     #[error("{path}: not a readable workbook: {reason}")]

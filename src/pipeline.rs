@@ -5,6 +5,7 @@
 
 mod orgs;
 mod parallel;
+mod repeats;
 
 use std::collections::{HashMap, HashSet};
 use std::ops::ControlFlow;
@@ -140,7 +141,7 @@ pub fn run_with(
     (sheet, header): (usize, HeaderChoice),
     (mapping, options, checks): (&Mapping, &Options, &AccountChecks),
     sink: Sink,
-    mut on_event: impl FnMut(Event) -> ControlFlow<()>,
+    on_event: impl FnMut(Event) -> ControlFlow<()>,
 ) -> Result<Summary, SheetError> {
     if mapping.object == crate::mapping::Object::Organizations {
         return orgs::run(
@@ -152,6 +153,107 @@ pub fn run_with(
             on_event,
         );
     }
+    let check = (mapping, options, checks);
+    run_users(workbook, (sheet, header), check, (sink, None), on_event)
+}
+
+/// Sheets past this size (a CSV file's bytes, or a workbook's when its sheet does not say its
+/// rows) take [`run_spilled`]'s first read: about 80,000 rows of ten columns.
+const SPILL_ABOVE_BYTES: u64 = 8 << 20;
+/// A worksheet that says it has more rows than this takes [`run_spilled`]'s first read.
+const SPILL_ABOVE_ROWS: u32 = 100_000;
+
+/// [`run_with`] into [`Sink::Requests`] for a caller that keeps nothing across rows (the
+/// import, whose requests are spooled to disk), with memory that does not grow with the rows.
+///
+/// On a long sheet the identifier columns are read once first, on their own, and the
+/// fingerprints met on more than one row are found with a sort on disk (an unnamed temporary
+/// file in `dir`, [`repeats`]); the check then remembers those only, instead of every row's
+/// (10 bytes an identifier: 46 MB at a million rows). Same events, same summary, as
+/// [`run_with`]; the first read costs a read of those columns (a tenth of the import of a
+/// million rows into the sandbox, far less against a real account's rate).
+pub fn run_spilled(
+    workbook: &mut Workbook,
+    (sheet, header): (usize, HeaderChoice),
+    (mapping, options, checks): (&Mapping, &Options, &AccountChecks),
+    dir: &std::path::Path,
+    on_event: impl FnMut(Event) -> ControlFlow<()>,
+) -> Result<Summary, SheetError> {
+    let check = (mapping, options, checks);
+    if mapping.object == crate::mapping::Object::Organizations || !long_sheet(workbook, sheet) {
+        return run_with(workbook, (sheet, header), check, Sink::Requests, on_event);
+    }
+    let repeats = repeated_identifiers(workbook, (sheet, header), mapping, options, dir)?;
+    let sink = (Sink::Requests, Some(repeats));
+    run_users(workbook, (sheet, header), check, sink, on_event)
+}
+
+/// Whether `sheet` is long enough for [`run_spilled`]'s first read to pay.
+fn long_sheet(workbook: &Workbook, sheet: usize) -> bool {
+    let rows = workbook
+        .sheets()
+        .get(sheet)
+        .and_then(|s| s.size)
+        .map(|s| s.0);
+    match rows {
+        Some(rows) => rows > SPILL_ABOVE_ROWS,
+        None => std::fs::metadata(workbook.path()).is_ok_and(|m| m.len() > SPILL_ABOVE_BYTES),
+    }
+}
+
+/// Reads the identifier columns of the sheet and answers the identifiers met on more than one
+/// row ([`Checker::with_repeats`]).
+fn repeated_identifiers(
+    workbook: &mut Workbook,
+    (sheet, header): (usize, HeaderChoice),
+    mapping: &Mapping,
+    options: &Options,
+    dir: &std::path::Path,
+) -> Result<Vec<u64>, SheetError> {
+    let probe = || Checker::new(mapping, 0, *options).identifiers_only();
+    let wanted = probe().columns_read();
+    if wanted.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut found = repeats::Repeats::new(dir);
+    let mut failed = None;
+    let (read, _stopped) = parallel::in_order(
+        |send| read_chunks(workbook, (sheet, header), &wanted, send),
+        probe,
+        |probe: &mut Checker, (_, rows): (u32, Table)| {
+            let mut prints = Vec::new();
+            for row in rows.rows() {
+                prints.extend(probe.prepare(row.to_row()).prints());
+            }
+            prints
+        },
+        |prints| match prints.into_iter().try_for_each(|p| found.push(p)) {
+            Ok(()) => ControlFlow::Continue(()),
+            Err(e) => {
+                failed = Some(e);
+                ControlFlow::Break(())
+            }
+        },
+    );
+    read?;
+    let spill_error = |source| SheetError::Spill {
+        dir: dir.to_path_buf(),
+        source,
+    };
+    if let Some(e) = failed {
+        return Err(spill_error(e));
+    }
+    found.finish().map_err(spill_error)
+}
+
+/// [`run_with`] for a users sheet; with repeats, only those identifiers are remembered.
+fn run_users(
+    workbook: &mut Workbook,
+    (sheet, header): (usize, HeaderChoice),
+    (mapping, options, checks): (&Mapping, &Options, &AccountChecks),
+    (sink, repeats): (Sink, Option<Vec<u64>>),
+    mut on_event: impl FnMut(Event) -> ControlFlow<()>,
+) -> Result<Summary, SheetError> {
     let mut notes = TextNotes::of(workbook);
     // The checker reads the mapped columns only: the others are never copied.
     let wanted: Vec<usize> = mapping.mapped().map(|(c, _)| c.index).collect();
@@ -161,8 +263,15 @@ pub fn run_with(
         Sink::Count => Batches::Count(Layout::new(options.jobs)),
     };
     let mut counts = Counts::default();
+    let mut repeats = repeats;
     let mut on_row = |first_column: u32, row: Prepared| -> ControlFlow<()> {
-        let checker = checker.get_or_insert_with(|| checks.checker(mapping, first_column, options));
+        let checker = checker.get_or_insert_with(|| {
+            let checker = checks.checker(mapping, first_column, options);
+            match repeats.take() {
+                Some(repeats) => checker.with_repeats(repeats),
+                None => checker,
+            }
+        });
         let checked = checker.finish(row);
         counts.row(checked.status());
         if checked.user.is_some() && checked.status() == RowStatus::Error {
@@ -735,6 +844,79 @@ pub(crate) mod tests {
         assert_eq!((built.rows, built.errors), (7_321, 146 + 22));
         assert_eq!(built_issues.len(), 146 * 2 + 22);
         assert!(built.requests > 70, "{built:?}");
+    }
+
+    /// Events of a users sheet as text: each issue, each request's rows and body.
+    fn events_of(
+        path: &std::path::Path,
+        spill: Option<&std::path::Path>,
+    ) -> (Summary, Vec<String>) {
+        let mut workbook = Workbook::open(path).unwrap();
+        let layout = workbook.layout(0, HeaderChoice::Auto).unwrap();
+        let mapping = auto_match(&layout.headers);
+        let options = Options::default();
+        let checks = AccountChecks::default();
+        let mut events = Vec::new();
+        let on_event = |event| {
+            events.push(match event {
+                Event::Issue(issue) => issue.to_string(),
+                Event::Request(r) => format!("{:?} {}", r.rows, serde_json::json!(r.body)),
+            });
+            ControlFlow::Continue(())
+        };
+        let at = (0, HeaderChoice::Auto);
+        let check = (&mapping, &options, &checks);
+        let summary = match spill {
+            // The first read whatever the sheet's size.
+            Some(dir) => {
+                let repeats = repeated_identifiers(&mut workbook, at, &mapping, &options, dir);
+                let sink = (Sink::Requests, Some(repeats.unwrap()));
+                run_users(&mut workbook, at, check, sink, on_event)
+            }
+            None => run_with(&mut workbook, at, check, Sink::Requests, on_event),
+        };
+        (summary.unwrap(), events)
+    }
+
+    #[test]
+    fn remembering_only_repeated_identifiers_finds_what_remembering_all_finds() {
+        use std::fmt::Write as _;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("users.csv");
+        let mut text = String::from("Name,Email,External ID\n");
+        for i in 0..5_000 {
+            let (email, external) = match i {
+                // A bad address: the row is an error and claims nothing.
+                _ if i % 333 == 7 => ("not an address".to_owned(), format!("C{i}")),
+                // An earlier row's email, in other case.
+                _ if i % 50 == 49 => (format!("U{}@X.com", i - 40), format!("C{i}")),
+                // The row before's external id (another case): skipped, so the email it
+                // carries is free for the next row, which has it.
+                _ if i % 97 == 11 => (format!("free{i}@x.com"), format!("c{}", i - 1)),
+                _ if i % 97 == 12 => (format!("free{}@x.com", i - 1), format!("C{i}")),
+                _ => (format!("u{i}@x.com"), format!("C{i}")),
+            };
+            writeln!(text, "User {i},{email},{external}").unwrap();
+        }
+        std::fs::write(&path, text).unwrap();
+        let spill = tempfile::tempdir().unwrap();
+        let (all, all_events) = events_of(&path, None);
+        let (only, only_events) = events_of(&path, Some(spill.path()));
+        assert_eq!(only, all);
+        assert_eq!(only_events, all_events);
+        // 100 rows repeating an email (but 3 whose earlier row holds a free address instead),
+        // 15 bad addresses, 51 repeated external ids; the row after each of those is sent
+        // with the email the skipped row held.
+        assert_eq!((all.rows, all.errors), (5_000, 100 - 3 + 15 + 51));
+        let row = 12 + 2;
+        let about = |row: u32| -> Vec<&String> {
+            let at = format!("row {row},");
+            all_events.iter().filter(|e| e.starts_with(&at)).collect()
+        };
+        assert_eq!(about(row), Vec::<&String>::new());
+        assert!(all_events.iter().any(|e| e.contains("free11@x.com")));
+        // Nothing left behind in the spill's directory.
+        assert_eq!(std::fs::read_dir(spill.path()).unwrap().count(), 0);
     }
 
     #[test]

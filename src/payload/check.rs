@@ -111,6 +111,10 @@ pub struct Checker {
     /// The account's custom field definitions: values converted to what each field takes.
     fields: Option<Arc<Fields>>,
     blank: Blank,
+    /// When known ([`Checker::with_repeats`]): the identifiers met on more than one row, as
+    /// [`Prepared::prints`] gives them, sorted. Any other identifier cannot be a duplicate,
+    /// so it is not remembered.
+    repeats: Option<Vec<u64>>,
 }
 
 /// A row checked on its own, its user built: what [`Checker::check`] does before it compares
@@ -126,6 +130,13 @@ pub struct Prepared {
 }
 
 impl Prepared {
+    /// The row's identifiers as 64-bit values, one per identifier, telling kinds apart (an
+    /// email and an external_id of the same text differ): what [`Checker::with_repeats`]
+    /// takes.
+    pub fn prints(&self) -> impl Iterator<Item = u64> + '_ {
+        self.keys.iter().map(|&(key, _, print)| keyed(key, print))
+    }
+
     /// Drops the user's values but its identifiers, all that [`Checker::finish`] reads of it:
     /// for a caller that wants the issues and not the requests (`validate`), so that the rest
     /// is freed on the thread that built it.
@@ -163,7 +174,32 @@ impl Checker {
             seen: Default::default(),
             fields: None,
             blank: Blank::Keep,
+            repeats: None,
         }
+    }
+
+    /// This checker with only the columns that carry an identifier (email, external_id, id):
+    /// its [`Checker::prepare`] gives each row's [`Prepared::prints`] as the whole checker's
+    /// does, for a first read that finds the identifiers on more than one row.
+    #[must_use]
+    pub fn identifiers_only(mut self) -> Checker {
+        self.columns
+            .retain(|c| matches!(c.target, Target::Email | Target::ExternalId | Target::Id));
+        self
+    }
+
+    /// The columns this checker reads (their index in the table).
+    pub fn columns_read(&self) -> Vec<usize> {
+        self.columns.iter().map(|c| c.index).collect()
+    }
+
+    /// Remembers only these identifiers across rows (ascending [`Prepared::prints`], each
+    /// met on more than one row): the others are on one row and cannot be duplicates. The
+    /// duplicates found are the same, and memory no longer grows with the rows.
+    #[must_use]
+    pub fn with_repeats(mut self, repeats: Vec<u64>) -> Checker {
+        self.repeats = Some(repeats);
+        self
     }
 
     /// Converts custom field values for the account's definitions (labels to option values,
@@ -266,7 +302,7 @@ impl Checker {
         if !has_error {
             duplicates(
                 &self.columns,
-                &mut self.seen,
+                (&mut self.seen, self.repeats.as_deref()),
                 number,
                 &user,
                 &keys,
@@ -374,9 +410,10 @@ impl Checker {
 }
 
 /// Flags an email, external_id or id seen on an earlier row, on both rows.
+/// With `repeats`, only the identifiers in it are remembered (see [`Checker::with_repeats`]).
 fn duplicates(
     columns: &[Column],
-    seen: &mut Seen,
+    (seen, repeats): (&mut Seen, Option<&[u64]>),
     row: u32,
     user: &User,
     keys: &[(Key, usize, Fingerprint)],
@@ -386,6 +423,9 @@ fn duplicates(
     // out to be a duplicate (rare), so that a skipped row never claims an identifier.
     let mut firsts = Vec::new();
     for &(key, position, print) in keys {
+        if repeats.is_some_and(|r| r.binary_search(&keyed(key, print)).is_err()) {
+            continue;
+        }
         if let Some(first) = seen[key as usize].claim(print, row) {
             let text = key.text(user);
             let column = &columns[position];
@@ -452,6 +492,14 @@ type Fingerprint = u64;
 
 /// First row of each identifier, per [`Key`].
 type Seen = [Firsts; 3];
+
+/// An identifier's fingerprint made distinct per kind ([`Prepared::prints`]). Two
+/// identifiers of different kinds that meet here only cost a place in the repeats: the
+/// duplicate check itself compares kinds apart.
+fn keyed(key: Key, print: Fingerprint) -> u64 {
+    const SALTS: [u64; 3] = [0, 0x9e37_79b9_7f4a_7c15, 0xc2b2_ae3d_27d4_eb4f];
+    print ^ SALTS[key as usize]
+}
 
 /// The fingerprint of an identifier, ASCII case ignored.
 fn fingerprint(text: &str) -> Fingerprint {

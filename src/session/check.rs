@@ -161,6 +161,19 @@ impl Streamed<'_> {
     }
 }
 
+impl Streamed<'_> {
+    fn run_spilled(
+        self,
+        checks: &AccountChecks,
+        dir: &std::path::Path,
+        on_event: impl FnMut(crate::pipeline::Event) -> std::ops::ControlFlow<()>,
+    ) -> Result<crate::pipeline::Summary, crate::error::SheetError> {
+        let check = (self.mapping, self.options, checks);
+        let at = (self.sheet, self.header);
+        crate::pipeline::run_spilled(self.workbook, at, check, dir, on_event)
+    }
+}
+
 /// What a streamed check found: the rows with errors, and how many rows there were.
 pub struct StreamedRows {
     pub errors: Vec<crate::payload::Issue>,
@@ -209,7 +222,9 @@ pub fn streamed_outbox(
     )?;
     let mut errors = Vec::new();
     let mut failure = None;
-    let summary = source.run(checks, crate::pipeline::Sink::Requests, |event| {
+    // Nothing kept across rows but the identifiers met twice: a long sheet's are found first,
+    // on disk beside the spool.
+    let summary = source.run_spilled(checks, &spool, |event| {
         match event {
             Event::Request(request) => {
                 if let Err(e) = outbox.push_request(&request) {

@@ -1,0 +1,252 @@
+//! Which of a stream of 64-bit fingerprints occur more than once, found on disk.
+//!
+//! An import of a long sheet keeps nothing across rows but its identifiers' fingerprints, and
+//! with every fingerprint in memory that table alone grew with the rows (46 MB at a million).
+//! Almost every identifier is on one row only, and one that is can never be a duplicate: so
+//! the fingerprints are first written out in sorted runs of [`RUN`] to an unnamed temporary
+//! file (nothing is left behind, even by a process killed mid-way), the runs merged, and only
+//! the fingerprints met twice or more are kept. Memory is one run and the merge's buffers,
+//! however many rows.
+//!
+//! Not the `extsort` crate: it keeps one open file per run and a named directory a killed
+//! process leaves behind, and brings rayon for its sort; the job here is one sort of `u64`s.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::fs::File;
+use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
+use std::path::Path;
+
+/// Fingerprints sorted in memory at a time: 2 MiB.
+const RUN: usize = 1 << 18;
+/// The merge's read buffers, shared by the runs: 1 MiB of fingerprints.
+const MERGE_VALUES: usize = 1 << 17;
+
+/// Collects fingerprints ([`Repeats::push`]); [`Repeats::finish`] answers those pushed twice
+/// or more, sorted.
+pub(super) struct Repeats {
+    dir: std::path::PathBuf,
+    /// Opened with the first run that does not fit in memory.
+    file: Option<BufWriter<File>>,
+    /// Each run's first value and its length, in values, in the file.
+    runs: Vec<(u64, u64)>,
+    buffer: Vec<u64>,
+}
+
+impl Repeats {
+    /// Runs spill to an unnamed file in `dir`.
+    pub(super) fn new(dir: &Path) -> Repeats {
+        Repeats {
+            dir: dir.to_path_buf(),
+            file: None,
+            runs: Vec::new(),
+            buffer: Vec::new(),
+        }
+    }
+
+    pub(super) fn push(&mut self, print: u64) -> io::Result<()> {
+        self.buffer.push(print);
+        if self.buffer.len() >= RUN {
+            self.spill()?;
+        }
+        Ok(())
+    }
+
+    /// Writes the buffer out as a sorted run.
+    fn spill(&mut self) -> io::Result<()> {
+        self.buffer.sort_unstable();
+        let file = match &mut self.file {
+            Some(file) => file,
+            None => self
+                .file
+                .insert(BufWriter::new(tempfile::tempfile_in(&self.dir)?)),
+        };
+        let start = self.runs.last().map_or(0, |(start, len)| start + len);
+        for value in &self.buffer {
+            file.write_all(&value.to_le_bytes())?;
+        }
+        self.runs.push((start, self.buffer.len() as u64));
+        self.buffer.clear();
+        Ok(())
+    }
+
+    /// The fingerprints pushed more than once, each once, in ascending order.
+    pub(super) fn finish(mut self) -> io::Result<Vec<u64>> {
+        if self.file.is_none() {
+            self.buffer.sort_unstable();
+            return repeated(self.buffer.into_iter().map(Ok));
+        }
+        if !self.buffer.is_empty() {
+            self.spill()?;
+        }
+        self.buffer = Vec::new();
+        let Some(file) = self.file.take() else {
+            return Ok(Vec::new());
+        };
+        let file = file.into_inner().map_err(io::IntoInnerError::into_error)?;
+        repeated(Merge::new(file, &self.runs)?)
+    }
+}
+
+/// The values met more than once in a sorted sequence, each once.
+fn repeated(sorted: impl Iterator<Item = io::Result<u64>>) -> io::Result<Vec<u64>> {
+    let mut out = Vec::new();
+    let mut last = None;
+    for value in sorted {
+        let value = value?;
+        if last == Some(value) && out.last() != Some(&value) {
+            out.push(value);
+        }
+        last = Some(value);
+    }
+    Ok(out)
+}
+
+/// The runs of one file merged into one ascending sequence.
+struct Merge {
+    file: File,
+    runs: Vec<RunReader>,
+    /// The next value of each run that has one, smallest first.
+    heads: BinaryHeap<Reverse<(u64, usize)>>,
+}
+
+/// What is left of one run: the position of its next unread value, how many are left
+/// unread, and the values read but not yet merged.
+struct RunReader {
+    next: u64,
+    left: u64,
+    buffered: std::vec::IntoIter<u64>,
+}
+
+impl Merge {
+    fn new(file: File, runs: &[(u64, u64)]) -> io::Result<Merge> {
+        let mut merge = Merge {
+            file,
+            runs: runs
+                .iter()
+                .map(|&(next, left)| RunReader {
+                    next,
+                    left,
+                    buffered: Vec::new().into_iter(),
+                })
+                .collect(),
+            heads: BinaryHeap::new(),
+        };
+        for run in 0..merge.runs.len() {
+            if let Some(value) = merge.next_of(run)? {
+                merge.heads.push(Reverse((value, run)));
+            }
+        }
+        Ok(merge)
+    }
+
+    /// The next value of `run`, read from the file a buffer at a time.
+    fn next_of(&mut self, run: usize) -> io::Result<Option<u64>> {
+        let per_run = (MERGE_VALUES / self.runs.len()).clamp(64, 1 << 14) as u64;
+        let reader = &mut self.runs[run];
+        if let Some(value) = reader.buffered.next() {
+            return Ok(Some(value));
+        }
+        if reader.left == 0 {
+            return Ok(None);
+        }
+        let count = reader.left.min(per_run);
+        let mut bytes = vec![0; usize::try_from(count * 8).unwrap_or(usize::MAX)];
+        self.file.seek(SeekFrom::Start(reader.next * 8))?;
+        self.file.read_exact(&mut bytes)?;
+        reader.next += count;
+        reader.left -= count;
+        let values: Vec<u64> = bytes
+            .chunks_exact(8)
+            .map(|b| u64::from_le_bytes(b.try_into().unwrap_or_default()))
+            .collect();
+        reader.buffered = values.into_iter();
+        Ok(reader.buffered.next())
+    }
+}
+
+impl Iterator for Merge {
+    type Item = io::Result<u64>;
+
+    fn next(&mut self) -> Option<io::Result<u64>> {
+        let Reverse((value, run)) = self.heads.pop()?;
+        match self.next_of(run) {
+            Ok(Some(next)) => self.heads.push(Reverse((next, run))),
+            Ok(None) => {}
+            Err(e) => return Some(Err(e)),
+        }
+        Some(Ok(value))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The repeats of `values`, the slow way.
+    fn expected(values: &[u64]) -> Vec<u64> {
+        let mut counts = std::collections::BTreeMap::new();
+        for v in values {
+            *counts.entry(*v).or_insert(0) += 1;
+        }
+        counts
+            .into_iter()
+            .filter(|(_, n)| *n > 1)
+            .map(|(v, _)| v)
+            .collect()
+    }
+
+    fn found(values: &[u64]) -> Vec<u64> {
+        let dir = tempfile::tempdir().unwrap();
+        let mut repeats = Repeats::new(dir.path());
+        for v in values {
+            repeats.push(*v).unwrap();
+        }
+        let found = repeats.finish().unwrap();
+        // The runs' file has no name: nothing is left in the directory.
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+        found
+    }
+
+    /// A cheap spread of values (xorshift), with every `every`th one repeated later.
+    fn values(n: usize, every: usize) -> Vec<u64> {
+        let mut x = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut out = Vec::with_capacity(n);
+        for i in 0..n {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            out.push(x);
+            if every > 0 && i % every == 0 {
+                out.push(out[i / 2]);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn in_memory_repeats_are_found_once_each() {
+        assert_eq!(found(&[]), Vec::<u64>::new());
+        assert_eq!(found(&[5, 3, 5, 9, 3, 5, u64::MAX, 0, 0]), vec![0, 3, 5]);
+        assert_eq!(found(&[1, 2, 3]), Vec::<u64>::new());
+    }
+
+    #[test]
+    fn repeats_across_runs_on_disk_are_found() {
+        // Three runs and a part: repeats within a run, across runs, and in the last part.
+        let mut all = values(RUN * 3 + 1000, 997);
+        all.push(all[RUN - 1]);
+        all.push(all[10]);
+        all.push(all[10]);
+        assert!(all.len() > RUN * 3);
+        let got = found(&all);
+        assert!(got.len() > 700, "{} repeats", got.len());
+        assert_eq!(got, expected(&all));
+    }
+
+    #[test]
+    fn a_stream_without_repeats_finds_none() {
+        let all = values(RUN + 5, 0);
+        assert_eq!(found(&all), Vec::<u64>::new());
+    }
+}
