@@ -57,9 +57,11 @@ impl Repeats {
         self.buffer.sort_unstable();
         let file = match &mut self.file {
             Some(file) => file,
-            None => self
-                .file
-                .insert(BufWriter::new(tempfile::tempfile_in(&self.dir)?)),
+            None => {
+                std::fs::create_dir_all(&self.dir)?;
+                let file = tempfile::tempfile_in(&self.dir)?;
+                self.file.insert(BufWriter::new(file))
+            }
         };
         let start = self.runs.last().map_or(0, |(start, len)| start + len);
         for value in &self.buffer {
@@ -242,6 +244,16 @@ mod tests {
         let got = found(&all);
         assert!(got.len() > 700, "{} repeats", got.len());
         assert_eq!(got, expected(&all));
+    }
+
+    #[test]
+    fn a_run_that_cannot_be_written_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let not_a_dir = dir.path().join("file");
+        std::fs::write(&not_a_dir, "x").unwrap();
+        let mut repeats = Repeats::new(&not_a_dir);
+        let pushed: io::Result<()> = (0..RUN as u64).try_for_each(|v| repeats.push(v));
+        assert!(pushed.is_err());
     }
 
     #[test]

@@ -129,7 +129,9 @@ pub fn issues(
     checks: &AccountChecks,
     on_event: impl FnMut(Event) -> std::ops::ControlFlow<()>,
 ) -> Result<Summary, crate::error::SheetError> {
-    source.run(checks, crate::pipeline::Sink::Count, on_event)
+    // Only the identifiers met twice are remembered: a long sheet's are found first, on disk.
+    let dir = crate::paths::data_dir().unwrap_or_else(std::env::temp_dir);
+    source.run_spilled(checks, (crate::pipeline::Sink::Count, &dir), on_event)
 }
 
 /// The outbox of a table checked offline (no account known): what an import without the
@@ -165,12 +167,12 @@ impl Streamed<'_> {
     fn run_spilled(
         self,
         checks: &AccountChecks,
-        dir: &std::path::Path,
+        to: (crate::pipeline::Sink, &std::path::Path),
         on_event: impl FnMut(crate::pipeline::Event) -> std::ops::ControlFlow<()>,
     ) -> Result<crate::pipeline::Summary, crate::error::SheetError> {
         let check = (self.mapping, self.options, checks);
         let at = (self.sheet, self.header);
-        crate::pipeline::run_spilled(self.workbook, at, check, dir, on_event)
+        crate::pipeline::run_spilled(self.workbook, at, check, to, on_event)
     }
 }
 
@@ -224,22 +226,23 @@ pub fn streamed_outbox(
     let mut failure = None;
     // Nothing kept across rows but the identifiers met twice: a long sheet's are found first,
     // on disk beside the spool.
-    let summary = source.run_spilled(checks, &spool, |event| {
-        match event {
-            Event::Request(request) => {
-                if let Err(e) = outbox.push_request(&request) {
-                    failure = Some(e);
-                    return std::ops::ControlFlow::Break(());
+    let summary =
+        source.run_spilled(checks, (crate::pipeline::Sink::Requests, &spool), |event| {
+            match event {
+                Event::Request(request) => {
+                    if let Err(e) = outbox.push_request(&request) {
+                        failure = Some(e);
+                        return std::ops::ControlFlow::Break(());
+                    }
                 }
+                Event::Issue(issue) if issue.severity == crate::payload::Severity::Error => {
+                    outbox.issue(&issue);
+                    errors.push(issue);
+                }
+                Event::Issue(_) => {}
             }
-            Event::Issue(issue) if issue.severity == crate::payload::Severity::Error => {
-                outbox.issue(&issue);
-                errors.push(issue);
-            }
-            Event::Issue(_) => {}
-        }
-        std::ops::ControlFlow::Continue(())
-    })?;
+            std::ops::ControlFlow::Continue(())
+        })?;
     if let Some(failure) = failure {
         return Err(failure.into());
     }
