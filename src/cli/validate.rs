@@ -53,7 +53,7 @@ pub fn run(args: &ValidateArgs) -> CliResult<ExitCode> {
     })?;
     // Duplicate warnings land on earlier rows after the fact: sheet order again.
     issues.sort_by_key(|i| i.row);
-    let padded = crate::session::source::zero_padded(&prepared.workbook, &summary.layout);
+    let padded = crate::session::source::zero_padded(&mut prepared.workbook, &summary.layout);
     let cautions = crate::session::check::cautions(
         &prepared.mapping,
         prepared.options.mode,

@@ -104,8 +104,8 @@ const FORMAT_ROWS: u32 = 1000;
 
 /// The columns of a loaded table whose whole numbers Excel shows with leading zeros the file
 /// does not hold (a ZIP code formatted `00000`), from its first rows.
-pub fn zero_padded(workbook: &Workbook, layout: &TableLayout) -> Vec<ZeroPadded> {
-    crate::sheet::formats::zero_padded(workbook.path(), workbook.format(), layout, FORMAT_ROWS)
+pub fn zero_padded(workbook: &mut Workbook, layout: &TableLayout) -> Vec<ZeroPadded> {
+    workbook.zero_padded(layout, FORMAT_ROWS)
 }
 
 /// The sheet named `name` of `workbook`, or an error naming the file and the sheet.

@@ -5,14 +5,12 @@
 //! cell (its style), so the first rows of an Excel sheet are read once more with their styles
 //! to find such columns, and the checker can say so before anything is sent.
 
+use calamine::{DataRef, Xlsx};
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::BufReader;
-use std::path::Path;
 
-use calamine::{DataRef, Reader, Xlsx};
-
-use super::{Format, TableLayout};
+use super::TableLayout;
 
 /// A column whose numbers Excel shows with leading zeros the values do not hold.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,22 +34,15 @@ fn zero_digits(code: &str) -> Option<u8> {
 
 /// The columns of `layout`'s table, read from its first `rows` data rows, whose whole numbers
 /// Excel shows padded with zeros they do not hold. Only xlsx and xlsm keep number formats that
-/// calamine reads with the cells; other formats, and files that cannot be read again, have none.
-pub fn zero_padded(
-    path: &Path,
-    format: Format,
+/// calamine reads with the cells ([`super::Workbook::zero_padded`] asks only those).
+///
+/// The workbook already open is read again, not the file: a second `Xlsx` would load the
+/// shared strings once more, and with them held twice a million-row sheet's peak doubled.
+pub(super) fn zero_padded(
+    workbook: &mut Xlsx<BufReader<File>>,
     layout: &TableLayout,
     rows: u32,
 ) -> Vec<ZeroPadded> {
-    if !matches!(format, Format::Xlsx | Format::Xlsm) {
-        return Vec::new();
-    }
-    let Ok(file) = File::open(path) else {
-        return Vec::new();
-    };
-    let Ok(mut workbook) = Xlsx::new(BufReader::new(file)) else {
-        return Vec::new();
-    };
     let Ok(mut cells) = workbook.worksheet_cells_reader(&layout.sheet) else {
         return Vec::new();
     };
@@ -146,12 +137,8 @@ mod tests {
         }
         book.save(&path).unwrap();
 
-        let found = zero_padded(
-            &path,
-            Format::Xlsx,
-            &layout(&["Name", "ZIP", "Seats", "Code"]),
-            100,
-        );
+        let mut workbook = super::super::Workbook::open(&path).unwrap();
+        let found = workbook.zero_padded(&layout(&["Name", "ZIP", "Seats", "Code"]), 100);
         assert_eq!(
             found,
             vec![ZeroPadded {
@@ -162,6 +149,9 @@ mod tests {
             }]
         );
         // Not an Excel file: nothing to read.
-        assert!(zero_padded(&path, Format::Csv, &layout(&["Name"]), 100).is_empty());
+        let csv = dir.path().join("zips.csv");
+        std::fs::write(&csv, "Name,ZIP\nAna,06083\n").unwrap();
+        let mut workbook = super::super::Workbook::open(&csv).unwrap();
+        assert!(workbook.zero_padded(&layout(&["Name"]), 100).is_empty());
     }
 }

@@ -289,6 +289,19 @@ impl Workbook {
         &self.sheets
     }
 
+    /// The columns of `layout`'s table, read from its first `rows` data rows, whose whole
+    /// numbers Excel shows padded with zeros they do not hold (xlsx and xlsm only: the others
+    /// keep no number formats calamine reads).
+    pub fn zero_padded(&mut self, layout: &TableLayout, rows: u32) -> Vec<formats::ZeroPadded> {
+        match &mut self.source {
+            Source::Calamine(sheets) => match sheets.as_mut() {
+                Sheets::Xlsx(xlsx) => formats::zero_padded(xlsx, layout, rows),
+                _ => Vec::new(),
+            },
+            Source::Text(_) => Vec::new(),
+        }
+    }
+
     /// What was detected about a delimited text file (encoding, delimiter).
     pub fn delimited(&self) -> Option<&DelimitedText> {
         match &self.source {
