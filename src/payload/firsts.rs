@@ -1,14 +1,19 @@
-//! The first row of each identifier of one kind, by its 64-bit fingerprint, in 10 bytes an
-//! entry.
+//! The first row of each identifier of one kind, by its 64-bit fingerprint, in about 11 bytes
+//! an entry.
 //!
 //! A million rows hold a million entries per identifier kind, and their table is most of what
-//! `validate` and `import` keep in memory. A `HashMap<(u32, u32), u32>` took 12 bytes an entry
-//! plus its control byte, and while it grew it held its old table beside the new one (27 MB
-//! and 14 MB at a million rows). Here the entries are split over 256 shards by eight bits of
-//! the fingerprint, so a shard need not store them, and each entry is the row in three bytes
-//! and the other 56 bits of the fingerprint in seven: all 64 bits are compared, and a shard
-//! that grows copies 1/256 of the entries. Rows past the 16,777,215th (three bytes), which no
-//! spreadsheet holds and few CSV files do, go to a plain map beside.
+//! `validate` of a workbook keeps in memory besides calamine's. A `HashMap<(u32, u32), u32>`
+//! took 12 bytes an entry plus its control byte, and while it grew it held its old table beside
+//! the new one (27 MB and 14 MB at a million rows). Here the entries are split over 256 shards
+//! by eight bits of the fingerprint, so a shard need not store them, and each entry is the row
+//! in three bytes and the other 56 bits of the fingerprint in seven: all 64 bits are compared.
+//!
+//! A hash table of those entries ([`hashbrown::HashTable`]) was half empty just after it
+//! doubled: 23 MB per kind at a million rows. So a shard keeps its entries in a sorted array
+//! (found by binary search, no room left empty) and only its newest few in a small hash table,
+//! merged into the array once they are an eighth of it: about 11 bytes an entry, and a merge
+//! copies 1/256 of the entries. Rows past the 16,777,215th (three bytes), which no spreadsheet
+//! holds and few CSV files do, go to a plain map beside.
 
 use std::collections::HashMap;
 
@@ -18,49 +23,125 @@ use hashbrown::HashTable;
 const SHARDS: usize = 256;
 /// The first row number that does not fit in an entry's three bytes.
 const FAR_ROW: u32 = 1 << 24;
+/// A shard's newest entries merge into its array once they are this many, or an eighth of it.
+const MERGE_AT: usize = 32;
 
 /// An entry: the row (3 bytes), then the fingerprint's low 56 bits (7 bytes), little-endian.
 type Entry = [u8; 10];
 
 #[derive(Debug)]
 pub(super) struct Firsts {
-    shards: Vec<HashTable<Entry>>,
+    shards: Vec<Shard>,
     /// Fingerprints first seen on a row at or past [`FAR_ROW`].
     far: HashMap<u64, u32>,
+}
+
+/// One shard's entries: most sorted by fingerprint, the newest in a small table.
+#[derive(Debug, Default)]
+struct Shard {
+    sorted: Vec<Entry>,
+    recent: HashTable<Entry>,
 }
 
 impl Default for Firsts {
     fn default() -> Self {
         Firsts {
-            shards: (0..SHARDS).map(|_| HashTable::new()).collect(),
+            shards: (0..SHARDS).map(|_| Shard::default()).collect(),
             far: HashMap::new(),
         }
     }
 }
 
-/// The shard of `print` and the bytes an entry keeps of it.
-fn split(print: u64) -> (usize, [u8; 7]) {
-    let bytes = print.to_le_bytes();
-    let mut low = [0; 7];
-    low.copy_from_slice(&bytes[..7]);
-    (usize::from(bytes[7]), low)
+/// The shard of `print` and the 56 bits an entry keeps of it.
+fn split(print: u64) -> (usize, u64) {
+    let shard = usize::try_from(print >> 56).unwrap_or_default();
+    (shard, print & ((1 << 56) - 1))
 }
 
-/// The fingerprint an entry of shard `shard` holds, whole again: the table's hash of it.
-fn print_of(entry: &Entry, shard: usize) -> u64 {
+/// The 56 bits of the fingerprint an entry holds (the shard's own 8 are not stored).
+fn low_of(entry: &Entry) -> u64 {
     let mut bytes = [0; 8];
     bytes[..7].copy_from_slice(&entry[3..]);
-    #[expect(
-        clippy::cast_possible_truncation,
-        reason = "a shard index is below 256"
-    )]
-    let top = shard as u8;
-    bytes[7] = top;
     u64::from_le_bytes(bytes)
+}
+
+/// The small table's hash of an entry: its 56 bits spread over all 64, since the table picks
+/// a bucket with the low bits and tells entries apart with the top seven.
+fn hash_of(entry: &Entry) -> u64 {
+    hash(low_of(entry))
+}
+
+fn hash(low: u64) -> u64 {
+    low ^ (low << 8)
 }
 
 fn row_of(entry: &Entry) -> u32 {
     u32::from_le_bytes([entry[0], entry[1], entry[2], 0])
+}
+
+fn entry(row: u32, low: u64) -> Entry {
+    let mut entry = [0; 10];
+    entry[..3].copy_from_slice(&row.to_le_bytes()[..3]);
+    entry[3..].copy_from_slice(&low.to_le_bytes()[..7]);
+    entry
+}
+
+impl Shard {
+    /// Where the entry of `low` is or would go in the array.
+    fn search(&self, low: u64) -> Result<usize, usize> {
+        self.sorted.binary_search_by_key(&low, low_of)
+    }
+
+    fn find(&self, low: u64) -> Option<&Entry> {
+        match self.search(low) {
+            Ok(at) => self.sorted.get(at),
+            Err(_) => self.recent.find(hash(low), |e| low_of(e) == low),
+        }
+    }
+
+    fn insert(&mut self, entry: Entry) {
+        self.recent.insert_unique(hash_of(&entry), entry, hash_of);
+        if self.recent.len() >= MERGE_AT.max(self.sorted.len() / 8) {
+            self.merge();
+        }
+    }
+
+    /// Moves the newest entries into the array: a new array of the exact size, built in one
+    /// pass, so no room is left empty.
+    fn merge(&mut self) {
+        let mut newest: Vec<Entry> = self.recent.drain().collect();
+        newest.sort_unstable_by_key(low_of);
+        let mut merged = Vec::with_capacity(self.sorted.len() + newest.len());
+        let (mut old, mut new) = (self.sorted.iter().peekable(), newest.iter().peekable());
+        while let (Some(a), Some(b)) = (old.peek(), new.peek()) {
+            if low_of(a) <= low_of(b) {
+                merged.extend(old.next());
+            } else {
+                merged.extend(new.next());
+            }
+        }
+        merged.extend(old);
+        merged.extend(new);
+        self.sorted = merged;
+        self.recent.shrink_to(MERGE_AT, hash_of);
+    }
+
+    /// Removes the entry of `low` if `row` holds it.
+    fn remove(&mut self, low: u64, row: u32) {
+        match self.search(low) {
+            Ok(at) if self.sorted.get(at).map(row_of) == Some(row) => {
+                self.sorted.remove(at);
+            }
+            Ok(_) => {}
+            Err(_) => {
+                let holds = |e: &Entry| low_of(e) == low && row_of(e) == row;
+                let found = self.recent.find_entry(hash(low), holds);
+                if let Ok(entry) = found {
+                    entry.remove();
+                }
+            }
+        }
+    }
 }
 
 impl Firsts {
@@ -71,18 +152,15 @@ impl Firsts {
             return Some(first);
         }
         let (shard, low) = split(print);
-        let table = &mut self.shards[shard];
-        if let Some(entry) = table.find(print, |e| e[3..] == low) {
+        let shard = &mut self.shards[shard];
+        if let Some(entry) = shard.find(low) {
             return Some(row_of(entry));
         }
         if row >= FAR_ROW {
             self.far.insert(print, row);
             return None;
         }
-        let mut entry = [0; 10];
-        entry[..3].copy_from_slice(&row.to_le_bytes()[..3]);
-        entry[3..].copy_from_slice(&low);
-        table.insert_unique(print, entry, |e| print_of(e, shard));
+        shard.insert(entry(row, low));
         None
     }
 
@@ -93,10 +171,7 @@ impl Firsts {
             return;
         }
         let (shard, low) = split(print);
-        let found = self.shards[shard].find_entry(print, |e| e[3..] == low && row_of(e) == row);
-        if let Ok(entry) = found {
-            entry.remove();
-        }
+        self.shards[shard].remove(low, row);
     }
 }
 
@@ -139,6 +214,42 @@ mod tests {
         for i in (0..300_000u64).step_by(997) {
             let row = u32::try_from(i).unwrap() + 2;
             assert_eq!(firsts.claim(print(i), 5_000_000), Some(row));
+        }
+    }
+
+    #[test]
+    fn claims_and_releases_agree_with_a_plain_map_through_every_merge() {
+        let mut firsts = Firsts::default();
+        let mut model: HashMap<u64, u32> = HashMap::new();
+        // Few distinct prints (every shard merges many times), claimed again and again;
+        // a claim that finds an earlier row gives back another print it holds, as a
+        // duplicate row gives back its other identifiers.
+        let mut x = 0x2545_F491_4F6C_DD1D_u64;
+        for row in 2..200_000u32 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let print = (x % 50_000).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            let want = model.get(&print).copied();
+            if want.is_none() {
+                model.insert(print, row);
+            }
+            assert_eq!(firsts.claim(print, row), want, "row {row}");
+            if want.is_some() && row % 3 == 0 {
+                let other = (x % 7_919).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+                let held = model.get(&other).copied();
+                firsts.release(other, row - 1);
+                if held == Some(row - 1) {
+                    model.remove(&other);
+                }
+                if let Some(first) = held {
+                    firsts.release(other, first);
+                    model.remove(&other);
+                }
+            }
+        }
+        for (print, row) in &model {
+            assert_eq!(firsts.claim(*print, u32::MAX >> 8), Some(*row));
         }
     }
 
