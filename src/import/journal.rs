@@ -1205,8 +1205,11 @@ fn outcome_lines(dir: &Path, path: &Path) -> Result<Option<OutcomeLines>, Journa
     // An index past every row the run can have (a legacy one is `u64::MAX`) is read the old way.
     let rows = read_json::<RunInfo>(&dir.join("run.json"), RUN_JSON_ADVICE).map_or(0, |i| i.rows);
     let limit = rows.saturating_add(1 << 20);
+    // Every row's place at once: a table grown by doubling held up to twice the room (4 MB
+    // more at a million rows, the run's peak as its report was written). Zeroed pages are
+    // only counted once written; a damaged run.json's count is not trusted past 2^24 rows.
     let mut table = OutcomeLines {
-        at: Vec::new(),
+        at: vec![0; usize::try_from(rows.min(1 << 24)).unwrap_or_default()],
         lines: Vec::new(),
     };
     let file = match File::open(path) {
