@@ -198,14 +198,30 @@ pub fn run_spilled(
     if mapping.object == crate::mapping::Object::Organizations || !pays {
         return run_with(workbook, (sheet, header), check, sink, on_event);
     }
+    // The two reads must see one file: a row added between them could repeat an identifier
+    // the first never saw.
+    let stamp = |workbook: &Workbook| {
+        let meta = std::fs::metadata(workbook.path()).ok()?;
+        Some((meta.len(), meta.modified().ok()?))
+    };
+    let before = stamp(workbook);
     let repeats = repeated_identifiers(workbook, (sheet, header), mapping, options, dir)?;
-    run_users(
+    let summary = run_users(
         workbook,
         (sheet, header),
         check,
         (sink, Some(repeats)),
         on_event,
-    )
+    )?;
+    if stamp(workbook) != before {
+        return Err(SheetError::Workbook {
+            path: workbook.path().to_path_buf(),
+            reason: "the file changed while it was read (its size or time of change moved), \
+                     so its duplicates cannot be trusted; run again once it is saved"
+                .to_owned(),
+        });
+    }
+    Ok(summary)
 }
 
 /// Whether `sheet` is long enough for [`run_spilled`]'s first read to pay.
@@ -944,6 +960,56 @@ pub(crate) mod tests {
         assert!(all_events.iter().any(|e| e.contains("free11@x.com")));
         // Nothing left behind in the spill's directory.
         assert_eq!(std::fs::read_dir(spill.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn a_long_file_changed_between_its_two_reads_is_refused() {
+        use std::fmt::Write as _;
+        // Over 8 MiB in few rows: a wide column no target takes.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("users.csv");
+        let padding = "x".repeat(4_500);
+        let mut text = String::from("Name,Email,Padding\n");
+        for i in 0..2_000 {
+            let email = if i == 1_500 { 3 } else { i };
+            writeln!(text, "User {i},u{email}@x.com,{padding}").unwrap();
+        }
+        std::fs::write(&path, &text).unwrap();
+        let run = |change: bool| {
+            let mut workbook = Workbook::open(&path).unwrap();
+            let layout = workbook.layout(0, HeaderChoice::Auto).unwrap();
+            let mapping = auto_match(&layout.headers);
+            let (options, checks) = (Options::default(), AccountChecks::default());
+            let check = (&mapping, &options, &checks);
+            let mut issues = Vec::new();
+            let on_event = |event| {
+                if let Event::Issue(issue) = event {
+                    issues.push(issue.to_string());
+                }
+                if change {
+                    let mut more = std::fs::OpenOptions::new()
+                        .append(true)
+                        .open(&path)
+                        .unwrap();
+                    std::io::Write::write_all(&mut more, b"Late,u3@x.com,\n").unwrap();
+                }
+                ControlFlow::Continue(())
+            };
+            let to = (Sink::Requests, dir.path());
+            let summary = run_spilled(&mut workbook, (0, HeaderChoice::Auto), check, to, on_event);
+            (summary, issues)
+        };
+        let (summary, issues) = run(false);
+        assert_eq!(summary.unwrap().errors, 1);
+        // Found with the first read: row 1,502 repeats row 5's email.
+        assert!(issues[0].starts_with("row 1502, Email"), "{issues:?}");
+        let (changed, _) = run(true);
+        let error = changed.unwrap_err().to_string();
+        assert!(
+            error
+                .contains("users.csv: not a readable workbook: the file changed while it was read"),
+            "{error}"
+        );
     }
 
     #[test]
