@@ -161,9 +161,7 @@ impl Streamed<'_> {
             on_event,
         )
     }
-}
 
-impl Streamed<'_> {
     fn run_spilled(
         self,
         checks: &AccountChecks,
