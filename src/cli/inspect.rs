@@ -9,7 +9,11 @@ use serde::Serialize;
 
 use super::SourceArgs;
 use crate::session::source::column_letter;
-use crate::session::source::{Format, SheetInfo, SheetKind, Table, Visibility, Workbook};
+use std::ops::ControlFlow;
+
+use crate::session::source::{
+    Format, HeaderChoice, SheetError, SheetInfo, SheetKind, TableLayout, Visibility, Workbook,
+};
 use crate::text::shorten;
 
 /// Sample values shown per column.
@@ -49,8 +53,8 @@ struct Column {
 
 pub fn run(args: &InspectArgs) -> CliResult<ExitCode> {
     let (mut wb, sheet) = args.source.open()?;
-    let table = wb.load_table(sheet, args.source.header())?;
-    let report = report(&wb, &table);
+    let read = Read::of(&mut wb, sheet, args.source.header())?;
+    let report = report(&wb, &read);
     let mut out = super::visible_stdout();
     let written = if args.json {
         serde_json::to_writer_pretty(&mut out, &report)
@@ -63,17 +67,52 @@ pub fn run(args: &InspectArgs) -> CliResult<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn report<'a>(wb: &'a Workbook, table: &'a Table) -> Report<'a> {
-    let first = table.layout.first_column as usize;
-    let columns = table
+/// What `inspect` shows of a table, read as it streams: the rows are counted and each
+/// column's first non-blank values kept, never the rows themselves (a million-row xlsx held
+/// its whole table besides calamine's shared strings: 372 MiB).
+struct Read {
+    layout: TableLayout,
+    rows: usize,
+    blank_rows: usize,
+    /// Per table column, its first [`SAMPLES`] non-blank values as shown.
+    samples: Vec<Vec<String>>,
+}
+
+impl Read {
+    fn of(wb: &mut Workbook, sheet: usize, header: HeaderChoice) -> Result<Read, SheetError> {
+        let (mut rows, mut samples) = (0, Vec::<Vec<String>>::new());
+        let (layout, blank_rows) = wb.read_table(sheet, header, |layout, row| {
+            samples.resize_with(layout.headers.len(), Vec::new);
+            rows += 1;
+            for (kept, cell) in samples.iter_mut().zip(&row.cells) {
+                if kept.len() < SAMPLES && !cell.is_blank() {
+                    kept.push(cell.display());
+                }
+            }
+            ControlFlow::Continue(())
+        })?;
+        samples.resize_with(layout.headers.len(), Vec::new);
+        Ok(Read {
+            layout,
+            rows,
+            blank_rows,
+            samples,
+        })
+    }
+}
+
+fn report<'a>(wb: &'a Workbook, read: &'a Read) -> Report<'a> {
+    let first = read.layout.first_column as usize;
+    let columns = read
         .layout
         .headers
         .iter()
+        .zip(&read.samples)
         .enumerate()
-        .map(|(i, h)| Column {
+        .map(|(i, (h, samples))| Column {
             letter: column_letter(first + i),
             header: h.clone(),
-            samples: table.samples(i, SAMPLES),
+            samples: samples.clone(),
         })
         .collect();
     let delimited = wb.delimited();
@@ -83,10 +122,10 @@ fn report<'a>(wb: &'a Workbook, table: &'a Table) -> Report<'a> {
         encoding: delimited.map(|d| d.encoding),
         delimiter: delimited.map(|d| delimiter_name(d.delimiter)),
         sheets: wb.sheets(),
-        sheet: &table.layout.sheet,
-        header_row: table.layout.header_row,
-        data_rows: table.len(),
-        blank_rows: table.blank_rows,
+        sheet: &read.layout.sheet,
+        header_row: read.layout.header_row,
+        data_rows: read.rows,
+        blank_rows: read.blank_rows,
         columns,
     }
 }
@@ -146,4 +185,33 @@ fn sheet_note(s: &SheetInfo) -> String {
         Visibility::VeryHidden => note.push_str(" (very hidden)"),
     }
     note
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_streamed_read_counts_rows_and_keeps_each_columns_first_values() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("people.csv");
+        let text = "Name,Email,Seats\nAna,,1\n,,\nBo,bo@x.com,\nCy,cy@x.com,3\nDi,di@x.com,4\nEd,ed@x.com,5\n";
+        std::fs::write(&path, text).unwrap();
+        let mut wb = Workbook::open(&path).unwrap();
+        let read = Read::of(&mut wb, 0, HeaderChoice::Auto).unwrap();
+        assert_eq!(read.rows, 5);
+        // Blank cells are passed over; three values a column at most.
+        assert_eq!(read.samples[0], ["Ana", "Bo", "Cy"]);
+        assert_eq!(read.samples[1], ["bo@x.com", "cy@x.com", "di@x.com"]);
+        assert_eq!(read.samples[2], ["1", "3", "4"]);
+        // The same as the whole table loaded says.
+        let table = wb.load_table(0, HeaderChoice::Auto).unwrap();
+        assert_eq!(
+            (table.len(), table.blank_rows),
+            (read.rows, read.blank_rows)
+        );
+        for (i, samples) in read.samples.iter().enumerate() {
+            assert_eq!(&table.samples(i, SAMPLES), samples);
+        }
+    }
 }
