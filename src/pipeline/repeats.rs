@@ -74,17 +74,15 @@ impl Repeats {
 
     /// The fingerprints pushed more than once, each once, in ascending order.
     pub(super) fn finish(mut self) -> io::Result<Vec<u64>> {
-        if self.file.is_none() {
-            self.buffer.sort_unstable();
-            return repeated(self.buffer.into_iter().map(Ok));
-        }
-        if !self.buffer.is_empty() {
+        if self.file.is_some() && !self.buffer.is_empty() {
             self.spill()?;
         }
-        self.buffer = Vec::new();
+        // Nothing spilled: the one run is the buffer itself.
         let Some(file) = self.file.take() else {
-            return Ok(Vec::new());
+            self.buffer.sort_unstable();
+            return repeated(self.buffer.into_iter().map(Ok));
         };
+        self.buffer = Vec::new();
         let file = file.into_inner().map_err(io::IntoInnerError::into_error)?;
         repeated(Merge::new(file, &self.runs)?)
     }
