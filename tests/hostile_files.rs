@@ -119,6 +119,80 @@ fn a_huge_cell_is_refused_naming_the_limit_and_how_to_lift_it() {
     );
 }
 
+/// `n` rows of text that deflate poorly (pseudo-random, 6 bits a character), from row `first`,
+/// as sheet XML. No `_`: `_x0DF2_` is an escape in a workbook's text.
+fn noisy_rows(first: u32, n: u32) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-.";
+    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    let mut xml = String::new();
+    for r in first..first + n {
+        let mut text = String::new();
+        for _ in 0..5 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            text.extend((0..10).map(|i| char::from(ALPHABET[(state >> (6 * i)) as usize & 63])));
+        }
+        xml.push_str(&format!(
+            r#"<row r="{r}"><c r="A{r}" t="inlineStr"><is><t>{text}</t></is></c></row>"#
+        ));
+    }
+    xml
+}
+
+/// The guard checks a worksheet while calamine reads it, a megabyte behind: a cell it refuses
+/// far down the sheet (past the bytes calamine may already have read) is still refused with
+/// the guard's words, and calamine never inflates it.
+#[test]
+fn a_huge_cell_far_down_a_long_sheet_is_refused_while_the_sheet_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = patched_xlsx(dir.path(), "far.xlsx", |xml| {
+        let huge = format!(
+            r#"<row r="70003"><c r="A70003" t="inlineStr"><is><t>{}</t></is></c></row>"#,
+            "a".repeat(4 << 20)
+        );
+        let rows = noisy_rows(3, 70_000);
+        xml.replace("</sheetData>", &format!("{rows}{huge}</sheetData>"))
+    });
+    assert!(
+        std::fs::metadata(&path).unwrap().len() > 2 << 20,
+        "past the read-ahead"
+    );
+    let error = read_error(&path);
+    assert!(error.contains("xl/worksheets/sheet1.xml"), "{error}");
+    assert!(error.contains("a cell or string"), "{error}");
+}
+
+/// A sheet of several megabytes on disk, read behind the guard, reads whole and in order.
+#[test]
+fn a_long_sheet_read_behind_the_guard_reads_every_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let rows = noisy_rows(3, 70_000);
+    let path = patched_xlsx(dir.path(), "long.xlsx", |xml| {
+        xml.replace("</sheetData>", &format!("{rows}</sheetData>"))
+    });
+    assert!(
+        std::fs::metadata(&path).unwrap().len() > 2 << 20,
+        "past the read-ahead"
+    );
+    let table = Workbook::open(&path)
+        .and_then(|mut wb| wb.load_table(0, HeaderChoice::Auto))
+        .unwrap();
+    assert_eq!(table.len(), 70_001);
+    let texts: Vec<String> = table.to_rows()[1..]
+        .iter()
+        .map(|r| r.cells[0].display())
+        .collect();
+    let want: Vec<String> = rows
+        .split("<t>")
+        .skip(1)
+        .map(|t| t[..t.find("</t>").unwrap()].to_owned())
+        .collect();
+    let differ = texts.iter().zip(&want).position(|(a, b)| a != b);
+    assert_eq!(texts.len(), want.len());
+    assert_eq!(differ, None, "{:?}", differ.map(|i| (&texts[i], &want[i])));
+}
+
 /// The shared strings table is held whole by calamine: it is bounded in total, not only per
 /// string.
 #[test]

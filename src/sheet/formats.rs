@@ -7,8 +7,6 @@
 
 use calamine::{DataRef, Xlsx};
 use std::collections::BTreeMap;
-use std::fs::File;
-use std::io::BufReader;
 
 use super::TableLayout;
 
@@ -39,7 +37,7 @@ fn zero_digits(code: &str) -> Option<u8> {
 /// The workbook already open is read again, not the file: a second `Xlsx` would load the
 /// shared strings once more, and with them held twice a million-row sheet's peak doubled.
 pub(super) fn zero_padded(
-    workbook: &mut Xlsx<BufReader<File>>,
+    workbook: &mut Xlsx<super::Rs>,
     layout: &TableLayout,
     rows: u32,
 ) -> Vec<ZeroPadded> {

@@ -5,8 +5,11 @@
 //! through a fixed buffer, counting what it would hold, and stops at the first limit.
 
 use std::fs::File;
-use std::io::Read;
+use std::io::{BufReader, Read, Seek, SeekFrom};
+use std::ops::Range;
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::limits::{Exceeded, Limits, MAX_COLUMNS, MAX_ROWS};
 
@@ -26,25 +29,125 @@ impl Breach {
     }
 }
 
-/// Checks every part of the zip at `path` that calamine reads; `Ok` if it is not a zip.
-pub(super) fn check_package(path: &Path, limits: &Limits) -> Result<(), String> {
-    let Ok(file) = File::open(path) else {
-        return Ok(());
+/// A part of the zip the guard checks before calamine may inflate it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Part {
+    /// Its place in the zip's directory.
+    index: usize,
+    name: String,
+    kind: Kind,
+    /// Where its compressed bytes lie in the file.
+    pub(super) data: Range<u64>,
+}
+
+impl Part {
+    /// A worksheet, which calamine streams; the other parts are loaded whole when the
+    /// workbook opens.
+    fn streamed(&self) -> bool {
+        matches!(self.kind, Kind::SheetXml | Kind::Binary { shared: false })
+    }
+}
+
+/// The zip the guard reads, and how far into the file its reads have got.
+pub(super) struct Package {
+    zip: zip::ZipArchive<BufReader<Tracked>>,
+    read_to: Arc<AtomicU64>,
+}
+
+/// The file under the guard's zip reader, telling how far it has been read.
+struct Tracked {
+    file: File,
+    at: u64,
+    read_to: Arc<AtomicU64>,
+}
+
+impl Read for Tracked {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.file.read(buf)?;
+        self.at += n as u64;
+        self.read_to.store(self.at, Ordering::Release);
+        Ok(n)
+    }
+}
+
+impl Seek for Tracked {
+    fn seek(&mut self, to: SeekFrom) -> std::io::Result<u64> {
+        self.at = self.file.seek(to)?;
+        self.read_to.store(self.at, Ordering::Release);
+        Ok(self.at)
+    }
+}
+
+/// The parts of the zip at `path` that calamine reads, in the order the guard checks them:
+/// those calamine loads whole when it opens the workbook first, then the worksheets, which it
+/// streams; each group in the zip's order. `None` if it is not a zip (or a broken one:
+/// calamine says what is wrong with it).
+pub(super) fn parts(path: &Path) -> Option<(Package, Vec<Part>)> {
+    let file = File::open(path).ok()?;
+    let read_to = Arc::new(AtomicU64::new(0));
+    let tracked = Tracked {
+        file,
+        at: 0,
+        read_to: Arc::clone(&read_to),
     };
-    let Ok(mut zip) = zip::ZipArchive::new(std::io::BufReader::new(file)) else {
-        // Not a zip (or a broken one): calamine says what is wrong with it.
-        return Ok(());
-    };
-    for i in 0..zip.len() {
-        let Ok(entry) = zip.by_index(i) else { continue };
-        let name = entry.name().map(|n| n.into_owned()).unwrap_or_default();
-        let Some(kind) = Kind::of(&name) else {
+    let mut zip = zip::ZipArchive::new(BufReader::new(tracked)).ok()?;
+    let mut parts = Vec::new();
+    for index in 0..zip.len() {
+        // Raw: no inflating yet, only where the bytes are (an entry that cannot be inflated
+        // here is still held back until the guard is done).
+        let Ok(entry) = zip.by_index_raw(index) else {
             continue;
         };
-        check_part(entry, kind, limits).map_err(|b| format!("{name}: {}", b.message(limits)))?;
+        let name = entry.name().map(|n| n.into_owned()).unwrap_or_default();
+        let (Some(kind), Some(start)) = (Kind::of(&name), entry.data_start()) else {
+            continue;
+        };
+        let end = start.saturating_add(entry.compressed_size());
+        parts.push(Part {
+            index,
+            name,
+            kind,
+            data: start..end,
+        });
+    }
+    parts.sort_by_key(|p| (p.streamed(), p.index));
+    Some((Package { zip, read_to }, parts))
+}
+
+/// Checks every part of `parts` in turn; after each buffer of a part, and once it has passed,
+/// `checked` hears the part's place in `parts` and the file offset below which its compressed
+/// bytes have all been inflated and scanned (answering false stops the check: nobody wants it
+/// any more).
+pub(super) fn check_parts(
+    package: &mut Package,
+    parts: &[Part],
+    limits: &Limits,
+    checked: &mut dyn FnMut(usize, u64) -> bool,
+) -> Result<(), String> {
+    for (at, part) in parts.iter().enumerate() {
+        // One the zip reader cannot inflate is left as before the guard: calamine says.
+        let Ok(entry) = package.zip.by_index(part.index) else {
+            continue;
+        };
+        let read_to = &package.read_to;
+        let mut on_buffer = || {
+            // Bytes read from the file but not yet inflated sit in the zip reader's and the
+            // inflater's buffers (tens of KiB): what lies that far behind has been scanned.
+            let behind = read_to.load(Ordering::Acquire).saturating_sub(READ_AHEAD);
+            checked(at, behind)
+        };
+        check_part_with(entry, part.kind, limits, &mut on_buffer)
+            .map_err(|b| format!("{}: {}", part.name, b.message(limits)))?;
+        // Passed whole: its last bytes too.
+        if !checked(at, part.data.end) {
+            break;
+        }
     }
     Ok(())
 }
+
+/// More than the zip reader and its inflater ever read ahead of what they hand out.
+const READ_AHEAD: u64 = 1 << 20;
 
 /// The parts calamine reads, by how they are checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,7 +199,19 @@ impl Kind {
 }
 
 /// Streams one part through its scanner, never holding more than one buffer of it.
-pub(super) fn check_part(mut part: impl Read, kind: Kind, limits: &Limits) -> Result<(), Breach> {
+#[cfg(test)]
+pub(super) fn check_part(part: impl Read, kind: Kind, limits: &Limits) -> Result<(), Breach> {
+    check_part_with(part, kind, limits, &mut || true)
+}
+
+/// [`check_part`], calling `on_buffer` after each buffer is scanned; its false stops the
+/// check there, with no breach.
+fn check_part_with(
+    mut part: impl Read,
+    kind: Kind,
+    limits: &Limits,
+    on_buffer: &mut dyn FnMut() -> bool,
+) -> Result<(), Breach> {
     let (part_limit, exceeded) = kind.part_limit(limits);
     let mut scanner = Scanner::new(kind, limits);
     let mut buf = vec![0; 64 * 1024];
@@ -111,6 +226,9 @@ pub(super) fn check_part(mut part: impl Read, kind: Kind, limits: &Limits) -> Re
             return Err(Breach::Limit(exceeded, "this part".to_owned()));
         }
         scanner.feed(&buf[..n])?;
+        if !on_buffer() {
+            return Ok(());
+        }
     }
 }
 

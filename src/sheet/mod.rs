@@ -8,6 +8,7 @@
 
 mod cell;
 pub mod formats;
+mod gate;
 mod guard;
 pub mod header;
 pub mod limits;
@@ -16,7 +17,6 @@ mod table;
 mod text;
 
 use std::fmt;
-use std::fs::File;
 use std::io::BufReader;
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
@@ -197,8 +197,12 @@ impl ReadProgress {
     }
 }
 
+/// A workbook's file as calamine reads it: behind the guard ([`gate`]).
+type Rs = BufReader<gate::Gated>;
+
 enum Source {
-    Calamine(Box<Sheets<BufReader<File>>>),
+    /// The workbook, and the guard's check of it, which calamine's reads follow.
+    Calamine(Box<Sheets<Rs>>, gate::Guarded),
     Text(DelimitedText),
 }
 
@@ -253,17 +257,16 @@ impl Workbook {
                 Source::Text(text::detect(origin, format == Format::Tsv, limits).map_err(io)?)
             }
             _ => {
-                File::open(&path).map_err(io)?;
-                guard::check_package(&path, limits).map_err(|reason| SheetError::Workbook {
-                    path: path.clone(),
-                    reason,
-                })?;
-                let sheets =
-                    calamine::open_workbook_auto(&path).map_err(|e| SheetError::Workbook {
+                let (file, guarded) = gate::open(&path, limits).map_err(io)?;
+                let sheets = open_calamine(format, BufReader::new(file)).map_err(|e| {
+                    // The guard's refusal says why calamine could not go on.
+                    let reason = guarded.gate.outcome().err().unwrap_or(e);
+                    SheetError::Workbook {
                         path: path.clone(),
-                        reason: e.to_string(),
-                    })?;
-                Source::Calamine(Box::new(sheets))
+                        reason,
+                    }
+                })?;
+                Source::Calamine(Box::new(sheets), guarded)
             }
         };
         let mut workbook = Workbook {
@@ -274,6 +277,12 @@ impl Workbook {
             progress: Arc::default(),
         };
         workbook.sheets = workbook.list_sheets();
+        if let Some(reason) = workbook.refused() {
+            return Err(SheetError::Workbook {
+                path: workbook.path,
+                reason,
+            });
+        }
         Ok(workbook)
     }
 
@@ -294,7 +303,7 @@ impl Workbook {
     /// keep no number formats calamine reads).
     pub fn zero_padded(&mut self, layout: &TableLayout, rows: u32) -> Vec<formats::ZeroPadded> {
         match &mut self.source {
-            Source::Calamine(sheets) => match sheets.as_mut() {
+            Source::Calamine(sheets, _) => match sheets.as_mut() {
                 Sheets::Xlsx(xlsx) => formats::zero_padded(xlsx, layout, rows),
                 _ => Vec::new(),
             },
@@ -306,7 +315,7 @@ impl Workbook {
     pub fn delimited(&self) -> Option<&DelimitedText> {
         match &self.source {
             Source::Text(t) => Some(t),
-            Source::Calamine(_) => None,
+            Source::Calamine(..) => None,
         }
     }
 
@@ -317,12 +326,12 @@ impl Workbook {
                 read: Arc::clone(&self.progress),
                 total: t.stream.len,
             }),
-            Source::Calamine(_) => None,
+            Source::Calamine(..) => None,
         }
     }
 
     fn list_sheets(&mut self) -> Vec<SheetInfo> {
-        let Source::Calamine(sheets) = &mut self.source else {
+        let Source::Calamine(sheets, _) = &mut self.source else {
             let name = self
                 .path
                 .file_stem()
@@ -424,7 +433,9 @@ impl Workbook {
                 self.progress.store(0, Ordering::Relaxed);
                 RawRows::csv(t, &path, Arc::clone(&self.progress))
             }
-            Source::Calamine(sheets) => RawRows::calamine(sheets, &name, &path),
+            Source::Calamine(sheets, guarded) => {
+                RawRows::calamine(sheets, &name, &path, Arc::clone(&guarded.gate))
+            }
         }
     }
 
@@ -578,6 +589,14 @@ impl Workbook {
         )
     }
 
+    /// Why the guard refused the workbook, if it has by now.
+    fn refused(&self) -> Option<String> {
+        match &self.source {
+            Source::Calamine(_, guarded) => guarded.gate.refused(),
+            Source::Text(_) => None,
+        }
+    }
+
     fn sheet_error(&self, sheet: &str, reason: &str) -> SheetError {
         SheetError::Sheet {
             path: self.path.clone(),
@@ -662,6 +681,20 @@ fn blank_header(error: SheetError, next_row: Option<u32>) -> SheetError {
         },
         (e, _) => e,
     }
+}
+
+/// calamine's reader of `format` over `rs`; its error as calamine's `open_workbook_auto` words
+/// it.
+fn open_calamine(format: Format, rs: Rs) -> Result<Sheets<Rs>, String> {
+    use calamine::{Error, Ods, Xls, Xlsb, Xlsx};
+    let sheets = match format {
+        Format::Xlsx | Format::Xlsm => Xlsx::new(rs).map(Sheets::Xlsx).map_err(Error::Xlsx),
+        Format::Xlsb => Xlsb::new(rs).map(Sheets::Xlsb).map_err(Error::Xlsb),
+        Format::Xls => Xls::new(rs).map(Sheets::Xls).map_err(Error::Xls),
+        Format::Ods => Ods::new(rs).map(Sheets::Ods).map_err(Error::Ods),
+        Format::Csv | Format::Tsv => Err(Error::Msg("a text file is not a workbook")),
+    };
+    sheets.map_err(|e| e.to_string())
 }
 
 fn sheet_kind(typ: calamine::SheetType) -> SheetKind {

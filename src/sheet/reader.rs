@@ -1,20 +1,19 @@
 //! Row streams over each kind of source, all yielding non-blank rows from column A, or once
 //! the table's columns are known ([`RawRows::set_table`]), rows of the table.
 
-use std::fs::File;
-use std::io::BufReader;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
 use calamine::{Data, DataRef, Range, Reader, Sheets};
 
+use super::gate::Gate;
 use super::limits::Exceeded;
 use super::text::Decoded;
 use super::{Cell, DelimitedText, Row, limits};
 use crate::error::SheetError;
 
-type Rs = BufReader<File>;
+use super::Rs;
 
 /// A stream of a sheet's non-blank rows, cells from column A.
 pub struct RawRows<'a> {
@@ -22,6 +21,8 @@ pub struct RawRows<'a> {
     path: PathBuf,
     sheet: String,
     table: Option<TableColumns>,
+    /// The guard's check that a workbook's reads follow: its refusal is the error.
+    gate: Option<Arc<Gate>>,
 }
 
 enum Inner<'a> {
@@ -218,6 +219,7 @@ impl<'a> RawRows<'a> {
             path: path.to_path_buf(),
             sheet: String::new(),
             table: None,
+            gate: None,
         })
     }
 
@@ -231,12 +233,9 @@ impl<'a> RawRows<'a> {
         sheets: &'a mut Sheets<Rs>,
         name: &str,
         path: &Path,
+        gate: Arc<Gate>,
     ) -> Result<RawRows<'a>, SheetError> {
-        let err = |reason: String| SheetError::Sheet {
-            path: path.to_path_buf(),
-            sheet: name.to_owned(),
-            reason,
-        };
+        let err = |reason: String| sheet_error(&gate, path, name, reason);
         let inner = match sheets {
             Sheets::Xlsx(x) => {
                 let mut reader = x
@@ -270,6 +269,7 @@ impl<'a> RawRows<'a> {
             path: path.to_path_buf(),
             sheet: name.to_owned(),
             table: None,
+            gate: Some(gate),
         })
     }
 
@@ -299,12 +299,32 @@ impl<'a> RawRows<'a> {
                 Ok(true)
             }
             Ok(None) => Ok(false),
-            Err(reason) => Err(SheetError::Sheet {
-                path: self.path.clone(),
-                sheet: self.sheet.clone(),
-                reason,
+            Err(reason) => Err(match &self.gate {
+                Some(gate) => sheet_error(gate, &self.path, &self.sheet, reason),
+                None => SheetError::Sheet {
+                    path: self.path.clone(),
+                    sheet: self.sheet.clone(),
+                    reason,
+                },
             }),
         }
+    }
+}
+
+/// calamine's error reading `sheet`, unless the guard refused the workbook: then that, as when
+/// it refused before calamine opened it (the failed read followed the refusal, or came first
+/// from something the guard was about to refuse).
+fn sheet_error(gate: &Gate, path: &Path, sheet: &str, reason: String) -> SheetError {
+    match gate.outcome() {
+        Err(refusal) => SheetError::Workbook {
+            path: path.to_path_buf(),
+            reason: refusal,
+        },
+        Ok(()) => SheetError::Sheet {
+            path: path.to_path_buf(),
+            sheet: sheet.to_owned(),
+            reason,
+        },
     }
 }
 
