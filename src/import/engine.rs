@@ -25,7 +25,7 @@ use tokio::sync::mpsc::Sender;
 use tokio_util::sync::CancellationToken;
 
 use super::journal::Replay;
-use super::journal::{CLOCK_ALLOWANCE, Entry, Journal, Open};
+use super::journal::{CLOCK_ALLOWANCE, Entry, Journal, Open, Position, position};
 use super::outbox::UserKey;
 use super::outbox_file::OutboxFile;
 use super::pacer::{Pacer, backoff, lookup_again, rate_limit_wait};
@@ -69,7 +69,7 @@ pub async fn run(
 #[derive(Debug, Clone)]
 struct Unit {
     batch: usize,
-    positions: Vec<usize>,
+    positions: Vec<Position>,
     /// Bulk requests sent for these users so far.
     attempt: u32,
     /// Sent again after a lookup did not find them: "already taken" then means the lost
@@ -99,7 +99,7 @@ struct JobEntry {
 }
 
 impl Unit {
-    fn new(batch: usize, positions: Vec<usize>, attempt: u32) -> Self {
+    fn new(batch: usize, positions: Vec<Position>, attempt: u32) -> Self {
         Self {
             batch,
             positions,
@@ -464,15 +464,17 @@ impl Engine {
         let size = planned.size;
         // A job accepted for a batch sent more than once may be answering a resend.
         let requests = replay.sent.get(&batch).map_or(1, |s| s.requests);
-        let unfinished = |positions: &[usize]| -> Vec<usize> {
+        let unfinished = |positions: &[Position]| -> Vec<Position> {
             positions
                 .iter()
                 .copied()
-                .filter(|&p| p < size && !finished(replay, planned.first_index + p as u64))
+                .filter(|&p| {
+                    usize::from(p) < size && !finished(replay, planned.first_index + u64::from(p))
+                })
                 .collect()
         };
-        let mut taken: HashSet<usize> = HashSet::new();
-        let mut maybe: Vec<usize> = Vec::new();
+        let mut taken: HashSet<Position> = HashSet::new();
+        let mut maybe: Vec<Position> = Vec::new();
         let mut attempt = 0;
         let mut jobs = Vec::new();
         for entry in open {
@@ -497,8 +499,8 @@ impl Engine {
         maybe.dedup();
         maybe.retain(|p| !taken.contains(p));
         taken.extend(&maybe);
-        let all: Vec<usize> = (0..size).collect();
-        let rest: Vec<usize> = unfinished(&all)
+        let all: Vec<Position> = (0..size).map(position).collect();
+        let rest: Vec<Position> = unfinished(&all)
             .into_iter()
             .filter(|p| !taken.contains(p))
             .collect();
@@ -727,10 +729,10 @@ impl Engine {
 
     fn launch_lookup(&mut self, unit: Unit, tries: u32, now: Instant) -> Result<(), ImportError> {
         let planned = self.plan.batch(unit.batch)?;
-        let keys: Vec<(usize, UserKey)> = unit
+        let keys: Vec<(Position, UserKey)> = unit
             .positions
             .iter()
-            .map(|&p| (p, planned.keys[p].clone()))
+            .map(|&p| (p, planned.keys[usize::from(p)].clone()))
             .collect();
         let client = self.client.clone();
         let object = self.plan.object;
@@ -774,7 +776,7 @@ impl Engine {
                 rows: super::report::row_list(&planned.rows),
                 reason,
             })?;
-        let rows: Vec<u32> = unit.positions.iter().map(|&p| planned.rows[p]).collect();
+        let rows: Vec<u32> = unit.positions.iter().map(|&p| planned.row(p)).collect();
         unit.attempt += 1;
         let zendesk_time = self.zendesk_time();
         let first = self.first_sent.entry(unit.batch).or_insert(zendesk_time);
@@ -1271,11 +1273,11 @@ impl Engine {
         if taken.is_empty() {
             return Ok(());
         }
-        let positions: Vec<usize> = unit
+        let positions: Vec<Position> = unit
             .positions
             .iter()
             .copied()
-            .filter(|&p| taken.contains(&planned.rows[p]))
+            .filter(|&p| taken.contains(&planned.row(p)))
             .collect();
         outcomes.retain(|o| !taken.contains(&o.row));
         self.journal.record(&Entry::Sending {
@@ -1336,9 +1338,9 @@ impl Engine {
             }
             Err(error) => return self.lookup_failed(unit, tries, error).await,
         };
-        let created: HashMap<usize, Option<i64>> =
+        let created: HashMap<Position, Option<i64>> =
             found.iter().map(|&(p, _, at)| (p, at)).collect();
-        let found: HashMap<usize, u64> = found.into_iter().map(|(p, id, _)| (p, id)).collect();
+        let found: HashMap<Position, u64> = found.into_iter().map(|(p, id, _)| (p, id)).collect();
         if let Some(since) = unit.held_since {
             return self.on_held_looked_up(unit, since, &found).await;
         }
@@ -1347,7 +1349,7 @@ impl Engine {
         let mut outcomes = Vec::new();
         let mut resend = Vec::new();
         for &p in &unit.positions {
-            let key = &planned.keys[p];
+            let key = &planned.keys[usize::from(p)];
             if let Some(&id) = found.get(&p) {
                 let at = created.get(&p).copied().flatten();
                 outcomes.push(match created::before(at, since) {
@@ -1404,7 +1406,7 @@ impl Engine {
         &mut self,
         unit: Unit,
         since: Instant,
-        found: &HashMap<usize, u64>,
+        found: &HashMap<Position, u64>,
     ) -> Result<(), ImportError> {
         let planned = self.plan.batch(unit.batch)?;
         let waited = since.elapsed();
@@ -1438,7 +1440,7 @@ impl Engine {
                 ));
             }
         }
-        let closed: Vec<usize> = unit
+        let closed: Vec<Position> = unit
             .positions
             .iter()
             .copied()
@@ -1489,7 +1491,7 @@ impl Engine {
         status: &JobStatus,
     ) -> Result<Vec<RowOutcome>, ImportError> {
         let planned = self.plan.batch(unit.batch)?;
-        let base = |p: usize, outcome| planned.outcome(p, outcome);
+        let base = |p: Position, outcome| planned.outcome(p, outcome);
         if status.status != JobState::Completed {
             let word = status.status.as_str();
             let details = status
@@ -1506,7 +1508,7 @@ impl Engine {
         let sent: Vec<serde_json::Value> = unit
             .positions
             .iter()
-            .map(|&p| planned.keys[p].as_sent())
+            .map(|&p| planned.keys[usize::from(p)].as_sent())
             .collect();
         let mut by_position: Vec<Option<RowOutcome>> = vec![None; unit.positions.len()];
         let mode = self.plan.mode_of(unit.batch);
@@ -1519,7 +1521,7 @@ impl Engine {
             let created_before = updated
                 && self.plan.mode == Mode::Upsert
                 && unit.attempt > 1
-                && planned.keys[p].expect_new;
+                && planned.keys[usize::from(p)].expect_new;
             let outcome = if r.is_failure() {
                 Outcome::Failed
             } else if updated && !created_before {
@@ -1584,7 +1586,7 @@ impl Engine {
         }
         let batch = self.fresh.pop_front()?;
         let size = self.plan.batch_ref(batch).map_or(0, |b| b.size);
-        Some(Unit::new(batch, (0..size).collect(), 0))
+        Some(Unit::new(batch, (0..size).map(position).collect(), 0))
     }
 
     async fn resolve_as(
@@ -1839,11 +1841,11 @@ impl Held for crate::zendesk::Organization {
 /// ignoring case, as Zendesk keeps names unique).
 async fn look_up<T: Held>(
     client: &Client,
-    keys: &[(usize, UserKey)],
+    keys: &[(Position, UserKey)],
 ) -> Result<(Vec<Found>, RateInfo), ZendeskError> {
     let mut found = Vec::new();
     let mut rate = RateInfo::default();
-    let with_external: Vec<&(usize, UserKey)> = keys
+    let with_external: Vec<&(Position, UserKey)> = keys
         .iter()
         .filter(|(_, k)| k.external_id.is_some())
         .collect();
@@ -1877,7 +1879,7 @@ async fn look_up<T: Held>(
     Ok((found, rate))
 }
 
-type Found = (usize, u64, Option<i64>);
+type Found = (Position, u64, Option<i64>);
 
 /// Zendesk matches emails and external_ids in any case.
 fn same(a: &Option<String>, b: &Option<String>) -> bool {

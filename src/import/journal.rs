@@ -99,6 +99,21 @@ pub struct RunInfo {
     pub retry_of: Option<String>,
 }
 
+/// A row's place in its batch (a batch holds at most [`crate::payload::BATCH_SIZE`] rows): a
+/// byte, not a machine word, in the positions a retry of a million rows holds in memory.
+pub type Position = u8;
+
+/// The position `i` in a batch (under [`crate::payload::BATCH_SIZE`]).
+pub fn position(i: usize) -> Position {
+    const _: () = assert!(crate::payload::BATCH_SIZE <= Position::MAX as usize + 1);
+    #[expect(
+        clippy::cast_possible_truncation,
+        reason = "a batch holds at most 100 rows"
+    )]
+    let p = i as Position;
+    p
+}
+
 /// One line of `journal.jsonl`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
@@ -113,7 +128,7 @@ pub enum Entry {
     /// Written and synced before the bulk request leaves.
     Sending {
         batch: usize,
-        positions: Vec<usize>,
+        positions: Vec<Position>,
         attempt: u32,
         /// Zendesk's clock before the request left (Unix seconds, from its answers' `Date`;
         /// before any, this machine's clock less [`CLOCK_ALLOWANCE`]): a user the request
@@ -124,13 +139,13 @@ pub enum Entry {
     /// Zendesk answered with a job.
     Accepted {
         batch: usize,
-        positions: Vec<usize>,
+        positions: Vec<Position>,
         job_id: String,
     },
     /// Zendesk refused before doing anything (429, 4xx): the positions are unsent again.
     NotAccepted {
         batch: usize,
-        positions: Vec<usize>,
+        positions: Vec<Position>,
     },
     /// Rows finished, for good.
     Resolved {
@@ -154,19 +169,19 @@ pub enum Entry {
     /// ([`PlannedOrg::calls`]) and `positions` their organizations.
     OrgSending {
         batch: usize,
-        positions: Vec<usize>,
+        positions: Vec<Position>,
         attempt: u32,
     },
     /// As `accepted`, for organizations.
     OrgAccepted {
         batch: usize,
-        positions: Vec<usize>,
+        positions: Vec<Position>,
         job_id: String,
     },
     /// As `not_accepted`, for organizations.
     OrgNotAccepted {
         batch: usize,
-        positions: Vec<usize>,
+        positions: Vec<Position>,
     },
     /// Organizations finished, for good: created (with the id) or not (and why).
     OrgResolved {
@@ -192,10 +207,13 @@ pub enum Entry {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Open {
     /// A bulk request left and no answer was recorded: it may have been accepted.
-    Sending { positions: Vec<usize>, attempt: u32 },
+    Sending {
+        positions: Vec<Position>,
+        attempt: u32,
+    },
     /// Accepted as this job.
     Job {
-        positions: Vec<usize>,
+        positions: Vec<Position>,
         job_id: String,
     },
 }
@@ -480,7 +498,7 @@ impl Replay {
         let mut sent = Vec::new();
         for b in 0..plan.batches() {
             let batch = plan.read(b)?;
-            sent.extend((0..batch.rows.len()).map(|p| (batch.index(p), batch.rows[p])));
+            sent.extend(batch.positions().map(|p| (batch.index(p), batch.row(p))));
         }
         let skipped = plan.skipped_rows().map(|(index, row, _)| (index, row));
         for (index, row) in sent.into_iter().chain(skipped) {
@@ -496,8 +514,8 @@ impl Replay {
     }
 
     /// The positions of `batch` not finished and not in an accepted job.
-    fn unsettled(&self, batch: usize, (size, first): (usize, u64)) -> Vec<usize> {
-        let in_job: Vec<usize> = self
+    fn unsettled(&self, batch: usize, (size, first): (usize, u64)) -> Vec<Position> {
+        let in_job: Vec<Position> = self
             .open
             .get(&batch)
             .into_iter()
@@ -510,7 +528,10 @@ impl Replay {
             .copied()
             .collect();
         (0..size)
-            .filter(|&p| !self.finished.contains_key(&(first + p as u64)) && !in_job.contains(&p))
+            .map(position)
+            .filter(|&p| {
+                !self.finished.contains_key(&(first + u64::from(p))) && !in_job.contains(&p)
+            })
             .collect()
     }
 }
@@ -519,7 +540,7 @@ impl Replay {
 fn accepted(
     open: &mut BTreeMap<usize, Vec<Open>>,
     batch: usize,
-    positions: Vec<usize>,
+    positions: Vec<Position>,
     job_id: String,
 ) {
     close(open, batch, &positions);
@@ -529,7 +550,7 @@ fn accepted(
 }
 
 /// Removes the open request for exactly these positions.
-fn close(open: &mut BTreeMap<usize, Vec<Open>>, batch: usize, positions: &[usize]) {
+fn close(open: &mut BTreeMap<usize, Vec<Open>>, batch: usize, positions: &[Position]) {
     if let Some(list) = open.get_mut(&batch) {
         list.retain(
             |o| !matches!(o, Open::Sending { positions: p, .. } if p.as_slice() == positions),
@@ -538,7 +559,7 @@ fn close(open: &mut BTreeMap<usize, Vec<Open>>, batch: usize, positions: &[usize
 }
 
 impl Open {
-    pub fn positions(&self) -> &[usize] {
+    pub fn positions(&self) -> &[Position] {
         match self {
             Self::Sending { positions, .. } | Self::Job { positions, .. } => positions,
         }
@@ -741,7 +762,7 @@ impl Journal {
     pub fn maybe_sent(
         &mut self,
         batch: usize,
-        positions: Vec<usize>,
+        positions: Vec<Position>,
         since: Option<i64>,
     ) -> Result<(), JournalError> {
         if positions.is_empty() {
@@ -1281,7 +1302,7 @@ pub fn rows(dir: &Path) -> Result<Vec<RowOutcome>, JournalError> {
     let mut rows = Vec::with_capacity(plan.rows());
     for b in 0..plan.batches() {
         let batch = plan.read(b)?;
-        let left: std::collections::HashSet<usize> = replay
+        let left: std::collections::HashSet<Position> = replay
             .open
             .get(&b)
             .into_iter()
@@ -1291,7 +1312,7 @@ pub fn rows(dir: &Path) -> Result<Vec<RowOutcome>, JournalError> {
             })
             .copied()
             .collect();
-        for p in 0..batch.rows.len() {
+        for p in batch.positions() {
             let row = finished.remove(&batch.index(p)).unwrap_or_else(|| {
                 let mut o = batch.outcome(p, Outcome::NotSent);
                 if replay.making_primary.contains_key(&batch.index(p)) {

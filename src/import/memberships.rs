@@ -212,7 +212,7 @@ fn planned(
     let mut out = Vec::new();
     for b in 0..plan.batches() {
         let batch = plan.batch(b)?;
-        for (p, key) in batch.keys.iter().enumerate() {
+        for (p, key) in batch.positions().zip(&batch.keys) {
             if key.memberships.is_empty() {
                 continue;
             }
@@ -224,7 +224,7 @@ fn planned(
             for m in &key.memberships {
                 let org = m.id.or_else(|| ids.get(&name_key(&m.name)).copied());
                 let o = MembershipOutcome {
-                    row: batch.rows[p],
+                    row: batch.row(p),
                     index,
                     user_id,
                     organization: m.name.clone(),

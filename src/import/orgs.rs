@@ -23,7 +23,7 @@ use serde_json::Value;
 use tokio::sync::mpsc::Sender;
 use tokio_util::sync::CancellationToken;
 
-use super::journal::{Entry, Journal, Open};
+use super::journal::{Entry, Journal, Open, Position, position};
 use super::outbox::Outbox;
 use super::pacer::{Pacer, backoff, lookup_again, rate_limit_wait};
 use super::{EngineOptions, ImportError, ImportEvent, MAX_JOBS, MatchedBy, Outcome, WaitReason};
@@ -311,7 +311,7 @@ pub(crate) fn carried(listed: &[PlannedOrg], replay: &super::journal::Replay) ->
         .map(|o| (name_key(&o.name), o))
         .collect();
     let mut created = Vec::new();
-    let mut maybe: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    let mut maybe: BTreeMap<usize, Vec<Position>> = BTreeMap::new();
     for (index, org) in listed.iter().enumerate() {
         match by_key.get(&name_key(&org.name)) {
             Some(done) => created.push(OrgOutcome {
@@ -322,7 +322,7 @@ pub(crate) fn carried(listed: &[PlannedOrg], replay: &super::journal::Replay) ->
             None => maybe
                 .entry(index / PlannedOrg::PER_CALL)
                 .or_default()
-                .push(index % PlannedOrg::PER_CALL),
+                .push(position(index % PlannedOrg::PER_CALL)),
         }
     }
     let mut entries = Vec::new();
@@ -432,7 +432,7 @@ pub(super) async fn create_first(
 #[derive(Debug, Clone)]
 struct Unit {
     batch: usize,
-    positions: Vec<usize>,
+    positions: Vec<Position>,
     /// Calls sent for them so far.
     attempt: u32,
     /// Zendesk refused them as taken: the lookup finds who holds the name.
@@ -440,7 +440,7 @@ struct Unit {
 }
 
 impl Unit {
-    fn new(batch: usize, positions: Vec<usize>, attempt: u32) -> Self {
+    fn new(batch: usize, positions: Vec<Position>, attempt: u32) -> Self {
         Self {
             batch,
             positions,
@@ -500,15 +500,15 @@ impl<'a> Phase<'a> {
         }
     }
 
-    fn index(batch: usize, position: usize) -> usize {
-        batch * PlannedOrg::PER_CALL + position
+    fn index(batch: usize, position: Position) -> usize {
+        batch * PlannedOrg::PER_CALL + usize::from(position)
     }
 
-    fn org(&self, batch: usize, position: usize) -> &PlannedOrg {
+    fn org(&self, batch: usize, position: Position) -> &PlannedOrg {
         &self.plan.organizations[Self::index(batch, position)]
     }
 
-    fn outcome(&self, batch: usize, position: usize, outcome: Outcome) -> OrgOutcome {
+    fn outcome(&self, batch: usize, position: Position, outcome: Outcome) -> OrgOutcome {
         let org = self.org(batch, position);
         OrgOutcome {
             index: Self::index(batch, position),
@@ -535,15 +535,17 @@ impl<'a> Phase<'a> {
         for batch in 0..PlannedOrg::calls(total) {
             let size = (total - batch * PlannedOrg::PER_CALL).min(PlannedOrg::PER_CALL);
             let finished = &self.finished;
-            let unfinished = |positions: &[usize]| -> Vec<usize> {
+            let unfinished = |positions: &[Position]| -> Vec<Position> {
                 positions
                     .iter()
                     .copied()
-                    .filter(|&p| p < size && !finished.contains_key(&Self::index(batch, p)))
+                    .filter(|&p| {
+                        usize::from(p) < size && !finished.contains_key(&Self::index(batch, p))
+                    })
                     .collect()
             };
-            let mut followed: HashSet<usize> = HashSet::new();
-            let mut maybe: HashSet<usize> = HashSet::new();
+            let mut followed: HashSet<Position> = HashSet::new();
+            let mut maybe: HashSet<Position> = HashSet::new();
             let mut attempt = 1;
             for entry in open.get(&batch).into_iter().flatten() {
                 let positions = unfinished(entry.positions());
@@ -566,8 +568,8 @@ impl<'a> Phase<'a> {
                     }
                 }
             }
-            let all: Vec<usize> = (0..size).collect();
-            let (looked_up, sent): (Vec<usize>, Vec<usize>) = unfinished(&all)
+            let all: Vec<Position> = (0..size).map(position).collect();
+            let (looked_up, sent): (Vec<Position>, Vec<Position>) = unfinished(&all)
                 .into_iter()
                 .filter(|p| !followed.contains(p))
                 .partition(|p| damaged || maybe.contains(p));
@@ -933,7 +935,7 @@ impl<'a> Phase<'a> {
             }
             placed[matched.position] = true;
         }
-        let unplaced: Vec<usize> = unit
+        let unplaced: Vec<Position> = unit
             .positions
             .iter()
             .zip(&placed)
@@ -957,7 +959,7 @@ impl<'a> Phase<'a> {
     /// Looks each name up: found ones are finished with the id Zendesk holds, the others are
     /// sent again (or, after too many calls, given up as unknown).
     async fn look_up(&mut self, unit: Unit, tries: u32) -> Result<(), ImportError> {
-        let mut found: HashMap<usize, u64> = HashMap::new();
+        let mut found: HashMap<Position, u64> = HashMap::new();
         for &p in &unit.positions {
             let name = self.org(unit.batch, p).name.clone();
             self.pacer.sent(Instant::now());
@@ -1068,9 +1070,9 @@ impl<'a> Phase<'a> {
                 reason: e.to_string(),
             })?;
             let done = &self.journal.replay().finished;
-            let outcomes: Vec<_> = names
-                .iter()
-                .enumerate()
+            let outcomes: Vec<_> = batch
+                .positions()
+                .zip(&names)
                 .filter(|(p, _)| !done.contains_key(&batch.index(*p)))
                 .filter_map(|(p, name)| {
                     let reason = failed.get(&name_key(name.as_deref()?))?;

@@ -4,6 +4,7 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::journal::Position;
 use super::{ImportError, Outcome, RowOutcome};
 use std::collections::BTreeMap;
 
@@ -113,19 +114,30 @@ pub struct OutboxBatch {
 
 impl OutboxBatch {
     /// The outcome of the user at `position`, keyed by its index.
-    pub(crate) fn outcome(&self, position: usize, outcome: Outcome) -> RowOutcome {
-        let mut o = RowOutcome::new(self.rows[position], outcome, &self.keys[position]);
-        o.index = self.first_index + position as u64;
+    pub(crate) fn outcome(&self, position: Position, outcome: Outcome) -> RowOutcome {
+        let at = usize::from(position);
+        let mut o = RowOutcome::new(self.rows[at], outcome, &self.keys[at]);
+        o.index = self.index(position);
         o
     }
 
+    /// Every position of the batch, in order.
+    pub(crate) fn positions(&self) -> impl Iterator<Item = Position> + use<> {
+        (0..self.rows.len()).map(super::journal::position)
+    }
+
     /// The index of the user at `position`.
-    pub(crate) fn index(&self, position: usize) -> u64 {
-        self.first_index + position as u64
+    pub(crate) fn index(&self, position: Position) -> u64 {
+        self.first_index + u64::from(position)
+    }
+
+    /// The sheet row of the user at `position`.
+    pub(crate) fn row(&self, position: Position) -> u32 {
+        self.rows[usize::from(position)]
     }
 
     /// The body with only the records at `positions`: a resend after some were found.
-    pub(crate) fn body_for(&self, positions: &[usize]) -> Result<Bytes, String> {
+    pub(crate) fn body_for(&self, positions: &[Position]) -> Result<Bytes, String> {
         if positions.len() == self.rows.len() {
             return Ok(self.body.clone());
         }
@@ -139,7 +151,7 @@ impl OutboxBatch {
         let records = records.as_array_mut().ok_or("the body has no records")?;
         let picked: Vec<Value> = positions
             .iter()
-            .filter_map(|&p| records.get_mut(p).map(Value::take))
+            .filter_map(|&p| records.get_mut(usize::from(p)).map(Value::take))
             .collect();
         serde_json::to_vec(&serde_json::json!({ key: picked }))
             .map(Bytes::from)

@@ -148,7 +148,8 @@ impl Retry {
                 continue;
             };
             let positions = (0..at.size)
-                .filter(|&p| self.unknown.contains_key(&(at.first_index + p as u64)))
+                .map(journal::position)
+                .filter(|&p| self.unknown.contains_key(&(at.first_index + u64::from(p))))
                 .collect();
             journal.maybe_sent(batch, positions, self.since)?;
         }
@@ -172,7 +173,8 @@ fn retained(
     let mut first_index = 0;
     for b in 0..plan.batches() {
         let batch = plan.read(b)?;
-        let kept: Vec<usize> = (0..batch.rows.len())
+        let kept: Vec<journal::Position> = batch
+            .positions()
             .filter(|&p| again.contains_key(&batch.index(p)))
             .collect();
         if kept.is_empty() {
@@ -199,7 +201,7 @@ fn retained(
 fn kept_of(
     batch: &OutboxBatch,
     b: usize,
-    kept: &[usize],
+    kept: &[journal::Position],
     first_index: u64,
 ) -> Result<OutboxBatch, ImportError> {
     let body = batch.body_for(kept).map_err(|reason| ImportError::Encode {
@@ -209,8 +211,11 @@ fn kept_of(
     })?;
     Ok(OutboxBatch {
         first_index,
-        rows: kept.iter().map(|&p| batch.rows[p]).collect(),
-        keys: kept.iter().map(|&p| batch.keys[p].clone()).collect(),
+        rows: kept.iter().map(|&p| batch.row(p)).collect(),
+        keys: kept
+            .iter()
+            .map(|&p| batch.keys[usize::from(p)].clone())
+            .collect(),
         body,
         sent_as: batch.sent_as,
     })

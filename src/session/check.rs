@@ -483,8 +483,8 @@ mod tests {
         for (a, b) in plan.batches.iter().zip(&offline.batches) {
             assert_eq!(a.rows, b.rows);
             assert_eq!(
-                a.body_for(&(0..a.rows.len()).collect::<Vec<_>>()),
-                b.body_for(&(0..b.rows.len()).collect::<Vec<_>>())
+                a.body_for(&a.positions().collect::<Vec<_>>()),
+                b.body_for(&b.positions().collect::<Vec<_>>())
             );
         }
         assert_eq!((plan.sent_rows(), plan.skipped.len()), (228, 2));
