@@ -391,10 +391,10 @@ fn read_chunks(
         if table.len() < CHUNK {
             return ControlFlow::Continue(());
         }
-        let sent = chunk
-            .take()
-            .is_none_or(|full| send((layout.first_column, full)));
-        if sent {
+        // The next chunk starts with the room this one took: no growing while it fills.
+        let next = table.empty_like();
+        let full = std::mem::replace(table, next);
+        if send((layout.first_column, full)) {
             ControlFlow::Continue(())
         } else {
             ControlFlow::Break(())

@@ -321,6 +321,27 @@ impl Table {
         }
     }
 
+    /// An empty table of the same layout with room for as many rows and bytes as this one holds
+    /// and an eighth more: the next chunk of a read, filled without growing.
+    pub fn empty_like(&self) -> Table {
+        let room = |n: usize| n + n / 8;
+        let columns = self
+            .columns
+            .iter()
+            .map(|c| Column {
+                kinds: Vec::with_capacity(room(c.kinds.len())),
+                ends: Vec::with_capacity(room(c.ends.len())),
+                bytes: Vec::with_capacity(room(c.bytes.len())),
+            })
+            .collect();
+        Table {
+            layout: self.layout.clone(),
+            blank_rows: 0,
+            numbers: Vec::with_capacity(room(self.numbers.len())),
+            columns,
+        }
+    }
+
     /// A table of these rows (tests and small tables; a row's cells past the table's columns
     /// are not kept). Panics if a column outgrows 4 GiB.
     pub fn from_rows(layout: TableLayout, rows: Vec<Row>, blank_rows: usize) -> Table {
