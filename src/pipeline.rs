@@ -259,7 +259,9 @@ fn repeated_identifiers(
         |probe: &mut Checker, (_, rows): (u32, Table)| {
             let mut prints = Vec::new();
             for row in rows.rows() {
-                prints.extend(probe.prepare(row.to_row()).prints());
+                if !probe.quick_prints(row, &mut prints) {
+                    prints.extend(probe.prepare(row.to_row()).prints());
+                }
             }
             prints
         },

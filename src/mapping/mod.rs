@@ -8,6 +8,7 @@ use std::fmt;
 
 pub use org_target::{ORGANIZATION_TARGETS, Object};
 pub use target::{BUILT_IN, Target, UnknownTarget};
+pub(crate) use transform::trim_str;
 pub use transform::{DateOrder, Transform, Value};
 
 use crate::payload::Mode;

@@ -151,6 +151,16 @@ impl Transform {
         Ok(Some(Value::Text(text)))
     }
 
+    /// Whether a text cell comes out as its trimmed text, as typed (case aside): no date,
+    /// default, padding, value map or list.
+    pub(crate) fn keeps_text(&self) -> bool {
+        self.date.is_none()
+            && self.default.is_none()
+            && self.pad.is_none()
+            && self.value_map.is_empty()
+            && self.split != Some(true)
+    }
+
     fn padded(&self, text: String) -> String {
         match self.pad {
             Some(width) if text.bytes().all(|b| b.is_ascii_digit()) => {
@@ -185,6 +195,16 @@ fn lowercase(mut text: String) -> String {
 
 /// Trims whitespace, including the no-break spaces spreadsheets are full of.
 fn trim(text: String) -> String {
+    let trimmed = trim_str(&text);
+    if trimmed.len() == text.len() {
+        text
+    } else {
+        trimmed.to_owned()
+    }
+}
+
+/// [`trim`] of borrowed text: what a cleaned cell starts from.
+pub(crate) fn trim_str(text: &str) -> &str {
     // The usual cell starts and ends with an ASCII byte that is not whitespace: nothing to
     // look at further (`\t` to `\r` and the space are the ASCII whitespace `trim` removes).
     let kept = |b: &u8| b.is_ascii() && !matches!(b, b'\t'..=b'\r' | b' ');
@@ -192,12 +212,7 @@ fn trim(text: String) -> String {
     if bytes.first().is_some_and(kept) && bytes.last().is_some_and(kept) {
         return text;
     }
-    let trimmed = text.trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}');
-    if trimmed.len() == text.len() {
-        text
-    } else {
-        trimmed.to_owned()
-    }
+    text.trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}')
 }
 
 /// Splits a list cell on `,` `;` and whitespace; empty items and repeats dropped. A cell of one

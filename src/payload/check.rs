@@ -11,7 +11,7 @@ use super::user::{FieldValue, Identity, IdentityKind, OrganizationRef, Role, Use
 use super::{Blank, InvalidPolicy, Issue, Mode, RowStatus, Severity};
 use crate::mapping::{Mapping, Target, Transform, Value};
 use crate::sheet::header::column_letter;
-use crate::sheet::{Cell, Row};
+use crate::sheet::{Cell, CellRef, Row, RowRef};
 
 /// What the checker needs besides the mapping, and how its users are grouped into requests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -186,6 +186,61 @@ impl Checker {
         self.columns
             .retain(|c| matches!(c.target, Target::Email | Target::ExternalId | Target::Id));
         self
+    }
+
+    /// The row's [`Prepared::prints`], appended to `prints`, without building its user, for
+    /// [`Checker::identifiers_only`]: every print [`Checker::prepare`] would give, and perhaps a
+    /// few more (an address it would refuse), which is what [`Checker::with_repeats`] needs.
+    /// False when the row's identifier cells are not plain text cleaned the usual way: then
+    /// nothing is appended, and [`Checker::prepare`] is the way.
+    pub fn quick_prints(&self, row: RowRef<'_>, prints: &mut Vec<u64>) -> bool {
+        let start = prints.len();
+        let mut seen = [false; 3];
+        for column in &self.columns {
+            let key = match column.target {
+                Target::Email => Key::Email,
+                Target::ExternalId => Key::ExternalId,
+                Target::Id => Key::Id,
+                _ => continue,
+            };
+            // Two columns of one identifier: the user keeps the last, and both prints are its.
+            let quick =
+                !std::mem::replace(&mut seen[key as usize], true) && column.transform.keeps_text();
+            let text = match row.cell(column.index) {
+                CellRef::Empty => continue,
+                CellRef::Text(text) if quick => text,
+                _ => {
+                    prints.truncate(start);
+                    return false;
+                }
+            };
+            if text.trim().is_empty() {
+                continue;
+            }
+            let text = if column.transform.trim.unwrap_or(true) {
+                crate::mapping::trim_str(text)
+            } else {
+                text
+            };
+            if text.is_empty() {
+                continue;
+            }
+            // The print ignores ASCII case; other case is lowered by the transform first.
+            let lowers = column.transform.lowercase.unwrap_or(key == Key::Email);
+            if lowers && !text.is_ascii() {
+                prints.truncate(start);
+                return false;
+            }
+            let print = match key {
+                Key::Id => match whole_number(text, "") {
+                    Ok(id) => fingerprint(&id.to_string()),
+                    Err(_) => continue,
+                },
+                Key::Email | Key::ExternalId => fingerprint(text),
+            };
+            prints.push(keyed(key, print));
+        }
+        true
     }
 
     /// The columns this checker reads (their index in the table).
@@ -796,6 +851,68 @@ mod tests {
             })
             .collect();
         Row { number, cells }
+    }
+
+    /// Every print `prepare` gives for the identifier columns, `quick_prints` gives too (an
+    /// address `prepare` refuses may add one), or it declines and adds nothing.
+    #[test]
+    fn quick_prints_give_every_print_prepare_gives_or_decline() {
+        let headers = ["Name", "Email", "External ID", "Id"];
+        let cells: &[&[&str]] = &[
+            &["Ann", "ann@example.com", "C1", "12"],
+            &["Bob", "  BOB@Example.COM \u{a0}", "c1", "0012"],
+            &["Cy", "\u{feff}cy@example.com", " X-9 ", ""],
+            &["Di", "not an address", "", "abc"],
+            &["Ed", "", "", "0"],
+            &["Fé", "ÉLODIE@example.com", "Ünïcode", "7"],
+            &["Gus", "   ", "\t", "  "],
+        ];
+        let layout = crate::sheet::TableLayout {
+            sheet: "Users".into(),
+            header_row: 1,
+            first_column: 0,
+            headers: headers.map(str::to_owned).to_vec(),
+        };
+        let rows = (2..).zip(cells).map(|(n, c)| row(n, c)).collect();
+        let table = crate::sheet::Table::from_rows(layout, rows, 0);
+        let mut mapped = auto_match(&headers.map(str::to_owned));
+        for (mode, mapped) in [
+            (Mode::Upsert, mapped.clone()),
+            (Mode::Update, mapped.clone()),
+            (Mode::Update, {
+                // A value map on the email column: its cells are not as typed.
+                mapped.columns[1].transform.value_map = [("x".to_owned(), "y".to_owned())].into();
+                mapped
+            }),
+        ] {
+            let options = Options {
+                mode,
+                ..Options::default()
+            };
+            let checker = Checker::new(&mapped, 0, options).identifiers_only();
+            let mut quick_rows = 0;
+            for r in table.rows() {
+                let slow: Vec<u64> = checker.prepare(r.to_row()).prints().collect();
+                let mut quick = vec![1, 2];
+                if checker.quick_prints(r, &mut quick) {
+                    quick_rows += 1;
+                    assert_eq!(quick[..2], [1, 2], "appended");
+                    for print in &slow {
+                        assert!(
+                            quick.contains(print),
+                            "row {}: {slow:?} {quick:?}",
+                            r.number
+                        );
+                    }
+                } else {
+                    assert_eq!(quick, [1, 2], "row {}: nothing added", r.number);
+                }
+            }
+            let mapped_plainly = mapped.columns[1].transform.value_map.is_empty();
+            // Only the row with a non-ASCII address (or every row, with the map) declines.
+            let want = if mapped_plainly { 6 } else { 1 };
+            assert_eq!(quick_rows, want, "{mode:?}");
+        }
     }
 
     fn messages(checked: &Checked) -> Vec<String> {
