@@ -590,6 +590,10 @@ pub fn check_table_users(
     Some((report, users))
 }
 
+/// Tables longer than this find their repeated identifiers before they are checked
+/// ([`table_repeats`]).
+const TABLE_REPEATS_ABOVE_ROWS: usize = 50_000;
+
 /// Checks the table's rows as [`run_with`] checks a sheet's: rows prepared on every core
 /// ([`Checker::prepare`], [`parallel::in_order`]) while this thread finishes them in sheet
 /// order, as `validate` does. `cancelled` is asked at every chunk.
@@ -599,13 +603,40 @@ fn check_rows(
     options: &Options,
     checks: &AccountChecks,
     cancelled: &dyn Fn() -> bool,
+    keep: Option<&mut Vec<(u32, crate::payload::User)>>,
+) -> Option<Report> {
+    let find_repeats = table.len() > TABLE_REPEATS_ABOVE_ROWS;
+    check_rows_finding(
+        table,
+        (mapping, options, checks),
+        cancelled,
+        keep,
+        find_repeats,
+    )
+}
+
+/// [`check_rows`]; with `find_repeats`, the identifiers on more than one row are found first,
+/// on every core, and only those are remembered across rows (the same duplicates: see
+/// [`Checker::with_repeats`]). At a million rows, remembering every identifier was a third of
+/// the thread that finishes the rows in order, the one the check waits for.
+fn check_rows_finding(
+    table: &Table,
+    (mapping, options, checks): (&Mapping, &Options, &AccountChecks),
+    cancelled: &dyn Fn() -> bool,
     mut keep: Option<&mut Vec<(u32, crate::payload::User)>>,
+    find_repeats: bool,
 ) -> Option<Report> {
     if mapping.object == crate::mapping::Object::Organizations {
         return orgs::check_rows(table, mapping, options, checks, cancelled, None);
     }
     let first_column = table.layout.first_column;
     let mut checker = checks.checker(mapping, first_column, options);
+    if find_repeats {
+        checker = checker.with_repeats(table_repeats(table, mapping, options, cancelled)?);
+    }
+    // Only the report is wanted: each user is dropped where it was built, but for the
+    // identifiers the duplicate check reads.
+    let slim = keep.is_none();
     let mut counts = Counts::default();
     let mut report = Report {
         invalid: options.invalid,
@@ -623,7 +654,13 @@ fn check_rows(
         || checks.checker(mapping, first_column, options),
         |preparer, rows: std::ops::Range<usize>| -> Vec<Prepared> {
             rows.filter_map(|i| table.get(i))
-                .map(|row| preparer.prepare(row.to_row_of(&wanted)))
+                .map(|row| {
+                    let mut prepared = preparer.prepare(row.to_row_of(&wanted));
+                    if slim {
+                        prepared.slim();
+                    }
+                    prepared
+                })
                 .collect()
         },
         |chunk| {
@@ -656,6 +693,59 @@ fn check_rows(
     report.warnings = counts.warnings;
     report.errors = counts.errors;
     Some(report)
+}
+
+/// The identifiers on more than one row of `table`, as [`Checker::with_repeats`] takes them:
+/// each row's fingerprinted on every core ([`Checker::quick_prints`]), then sorted here. `None`
+/// when cancelled.
+fn table_repeats(
+    table: &Table,
+    mapping: &Mapping,
+    options: &Options,
+    cancelled: &dyn Fn() -> bool,
+) -> Option<Vec<u64>> {
+    let probe = || Checker::new(mapping, 0, *options).identifiers_only();
+    let kinds = probe().columns_read().len();
+    if kinds == 0 {
+        return Some(Vec::new());
+    }
+    // Sized once: at a million rows of two identifiers, 16 MB while they are sorted.
+    let mut prints: Vec<u64> = Vec::with_capacity(table.len().saturating_mul(kinds));
+    let ((), stopped) = parallel::in_order(
+        |send| {
+            (0..table.len())
+                .step_by(CHUNK)
+                .all(|start| send(start..table.len().min(start + CHUNK)));
+        },
+        probe,
+        |probe, rows: std::ops::Range<usize>| -> Vec<u64> {
+            let mut prints = Vec::new();
+            for row in rows.filter_map(|i| table.get(i)) {
+                if !probe.quick_prints(row, &mut prints) {
+                    prints.extend(probe.prepare(row.to_row()).prints());
+                }
+            }
+            prints
+        },
+        |chunk| {
+            if cancelled() {
+                return ControlFlow::Break(());
+            }
+            prints.extend(chunk);
+            ControlFlow::Continue(())
+        },
+    );
+    if stopped {
+        return None;
+    }
+    prints.sort_unstable();
+    let mut repeats: Vec<u64> = prints
+        .windows(2)
+        .filter(|pair| pair[0] == pair[1])
+        .map(|pair| pair[0])
+        .collect();
+    repeats.dedup();
+    Some(repeats)
 }
 
 /// The request that sends `rows` of `table` (one batch of a [`Report`]), built again.
@@ -916,11 +1006,11 @@ pub(crate) mod tests {
         (summary.unwrap(), events)
     }
 
-    #[test]
-    fn remembering_only_repeated_identifiers_finds_what_remembering_all_finds() {
+    /// 5,000 users, some repeating an earlier row's email or external id (in other case),
+    /// some with a bad address.
+    fn repeating_users_csv(dir: &std::path::Path) -> std::path::PathBuf {
         use std::fmt::Write as _;
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("users.csv");
+        let path = dir.join("users.csv");
         let mut text = String::from("Name,Email,External ID\n");
         for i in 0..5_000 {
             let (email, external) = match i {
@@ -937,6 +1027,13 @@ pub(crate) mod tests {
             writeln!(text, "User {i},{email},{external}").unwrap();
         }
         std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    #[test]
+    fn remembering_only_repeated_identifiers_finds_what_remembering_all_finds() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = repeating_users_csv(dir.path());
         let spill = tempfile::tempdir().unwrap();
         let (all, all_events) = events_of(&path, (Sink::Requests, None));
         let (only, only_events) = events_of(&path, (Sink::Requests, Some(spill.path())));
@@ -962,6 +1059,42 @@ pub(crate) mod tests {
         assert!(all_events.iter().any(|e| e.contains("free11@x.com")));
         // Nothing left behind in the spill's directory.
         assert_eq!(std::fs::read_dir(spill.path()).unwrap().count(), 0);
+    }
+
+    /// The TUI's check of a table in memory: finding the repeated identifiers first finds the
+    /// same duplicates, issues and batches, with or without the users kept.
+    #[test]
+    fn a_table_checked_with_its_repeats_found_first_reports_the_same() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = repeating_users_csv(dir.path());
+        let table = Workbook::open(&path)
+            .unwrap()
+            .load_table(0, HeaderChoice::Auto)
+            .unwrap();
+        let mapping = auto_match(&table.layout.headers);
+        let options = Options::default();
+        let checks = AccountChecks::default();
+        let check = (&mapping, &options, &checks);
+        let report = |find_repeats, keep: Option<&mut Vec<(u32, User)>>| {
+            check_rows_finding(&table, check, &|| false, keep, find_repeats).unwrap()
+        };
+        let all = report(false, None);
+        assert_eq!(all.errors, 100 - 3 + 15 + 51, "the duplicates are there");
+        let found_first = report(true, None);
+        assert_eq!(found_first.issues, all.issues);
+        assert_eq!(found_first.batches, all.batches);
+        assert_eq!(
+            (found_first.ready, found_first.warnings, found_first.errors),
+            (all.ready, all.warnings, all.errors)
+        );
+        let (mut kept_all, mut kept_first) = (Vec::new(), Vec::new());
+        let with_users = report(false, Some(&mut kept_all));
+        let with_users_first = report(true, Some(&mut kept_first));
+        assert_eq!(with_users_first.issues, with_users.issues);
+        assert_eq!(kept_first, kept_all);
+        assert_eq!(kept_all.len() as u64, all.ready + all.warnings);
+        // Cancelled while the repeats are found: no report.
+        assert!(check_rows_finding(&table, check, &|| true, None, true).is_none());
     }
 
     #[test]
