@@ -1,4 +1,5 @@
-//! A bounded pass over a zip workbook's parts before calamine reads them.
+//! A bounded pass over a zip workbook's parts before calamine inflates them (calamine reads
+//! the file behind this pass: [`super::gate`]).
 //!
 //! calamine inflates a cell, the shared strings or an ODS sheet's repeated cells whole; a small
 //! hostile file then costs gigabytes and aborts. This pass streams each part calamine will read
