@@ -259,9 +259,7 @@ fn repeated_identifiers(
         |probe: &mut Checker, (_, rows): (u32, Table)| {
             let mut prints = Vec::new();
             for row in rows.rows() {
-                if !probe.quick_prints(row, &mut prints) {
-                    prints.extend(probe.prepare(row.to_row()).prints());
-                }
+                probe.prints_of(row, &mut prints);
             }
             prints
         },
@@ -696,7 +694,7 @@ fn check_rows_finding(
 }
 
 /// The identifiers on more than one row of `table`, as [`Checker::with_repeats`] takes them:
-/// each row's fingerprinted on every core ([`Checker::quick_prints`]), then sorted here. `None`
+/// each row's fingerprinted on every core ([`Checker::prints_of`]), then sorted here. `None`
 /// when cancelled.
 fn table_repeats(
     table: &Table,
@@ -721,9 +719,7 @@ fn table_repeats(
         |probe, rows: std::ops::Range<usize>| -> Vec<u64> {
             let mut prints = Vec::new();
             for row in rows.filter_map(|i| table.get(i)) {
-                if !probe.quick_prints(row, &mut prints) {
-                    prints.extend(probe.prepare(row.to_row()).prints());
-                }
+                probe.prints_of(row, &mut prints);
             }
             prints
         },

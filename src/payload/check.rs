@@ -188,12 +188,21 @@ impl Checker {
         self
     }
 
-    /// The row's [`Prepared::prints`], appended to `prints`, without building its user, for
-    /// [`Checker::identifiers_only`]: every print [`Checker::prepare`] would give, and perhaps a
-    /// few more (an address it would refuse), which is what [`Checker::with_repeats`] needs.
-    /// False when the row's identifier cells are not plain text cleaned the usual way: then
-    /// nothing is appended, and [`Checker::prepare`] is the way.
-    pub fn quick_prints(&self, row: RowRef<'_>, prints: &mut Vec<u64>) -> bool {
+    /// The row's identifiers fingerprinted, appended to `prints`, for a first read that finds
+    /// those on more than one row ([`Checker::identifiers_only`], [`Checker::with_repeats`]):
+    /// every print [`Checker::prepare`] gives, found where the cells lie when they are plain
+    /// text cleaned the usual way, by preparing the row otherwise.
+    pub fn prints_of(&self, row: RowRef<'_>, prints: &mut Vec<u64>) {
+        if !self.quick_prints(row, prints) {
+            prints.extend(self.prepare(row.to_row()).prints());
+        }
+    }
+
+    /// The row's [`Prepared::prints`], appended to `prints`, without building its user: every
+    /// print [`Checker::prepare`] would give, and perhaps a few more (an address it would
+    /// refuse), which is what [`Checker::with_repeats`] needs. False when the row's identifier
+    /// cells are not plain text cleaned the usual way: then nothing is appended.
+    fn quick_prints(&self, row: RowRef<'_>, prints: &mut Vec<u64>) -> bool {
         let start = prints.len();
         let mut seen = [false; 3];
         for column in &self.columns {
