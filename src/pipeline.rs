@@ -6,6 +6,7 @@
 mod orgs;
 mod parallel;
 mod repeats;
+mod spool;
 
 use std::collections::{HashMap, HashSet};
 use std::ops::ControlFlow;
@@ -162,20 +163,21 @@ pub fn run_with(
 const SPILL_ABOVE_BYTES: u64 = 8 << 20;
 /// A worksheet that says it has more rows than this takes [`run_spilled`]'s first read.
 const SPILL_ABOVE_ROWS: u32 = 100_000;
-/// `validate` of a CSV file past this size takes [`run_spilled`]'s first read: about 300,000
-/// rows of ten columns, where it costs no time.
+/// `validate` of a CSV file past this size takes [`count_in_one_read`]: about 300,000 rows of
+/// ten columns, where it costs no time.
 const COUNT_SPILL_ABOVE_BYTES: u64 = 40 << 20;
 
 /// [`run_with`] for a caller that keeps nothing across rows (the import, whose requests are
 /// spooled to disk; `validate`), with memory that does not grow with the rows.
 ///
-/// On a long sheet the identifier columns are read once first, on their own, and the
-/// fingerprints met on more than one row are found with a sort on disk (an unnamed temporary
-/// file in `dir`, [`repeats`]); the check then remembers those only, instead of every row's
-/// (about 11 bytes an identifier: 23 MB a kind at a million rows). Same events, same summary, as
-/// [`run_with`]. On a CSV file the first read costs what the smaller table saves (a million
-/// rows validated in the same time); on a workbook it is calamine's read once more, which only
-/// an import (minutes to hours of sending) takes.
+/// On a long sheet only the identifiers met on more than one row are remembered across rows,
+/// instead of every row's (about 11 bytes an identifier: 23 MB a kind at a million rows); they
+/// are found with a sort on disk (an unnamed temporary file in `dir`, [`repeats`]). For the
+/// import the identifier columns are read once first, on their own; counting only
+/// (`validate`), the sheet is read once, each row set aside on disk as it is prepared and
+/// finished once the whole sheet is read ([`count_in_one_read`]). Same events, same summary,
+/// as [`run_with`]. A workbook's first read is calamine's read once more, which only an import
+/// (minutes to hours of sending) takes.
 pub fn run_spilled(
     workbook: &mut Workbook,
     (sheet, header): (usize, HeaderChoice),
@@ -184,11 +186,10 @@ pub fn run_spilled(
     on_event: impl FnMut(Event) -> ControlFlow<()>,
 ) -> Result<Summary, SheetError> {
     let check = (mapping, options, checks);
-    // Counting only (`validate`), time is what the operator waits for: a CSV file's first read
-    // pays for itself past a few hundred thousand rows (the table it spares misses the cache:
-    // at 75,000 rows it cost 0.06 s, at 300,000 nothing, at 1,000,000 it saved 0.4 s), and a
-    // workbook is read once (calamine's read is most of its time and its peak: a second cost
-    // a third more time to save a ninth of the memory).
+    // Counting only (`validate`), time is what the operator waits for: setting a CSV file's
+    // rows aside pays for itself past a few hundred thousand rows (the table it spares misses
+    // the cache), and a workbook keeps the table (calamine's read is most of its time and its
+    // peak).
     let pays = match sink {
         Sink::Requests => long_sheet(workbook, sheet),
         Sink::Count => workbook
@@ -197,6 +198,9 @@ pub fn run_spilled(
     };
     if mapping.object == crate::mapping::Object::Organizations || !pays {
         return run_with(workbook, (sheet, header), check, sink, on_event);
+    }
+    if sink == Sink::Count {
+        return count_in_one_read(workbook, (sheet, header), check, dir, on_event);
     }
     // The two reads must see one file: a row added between them could repeat an identifier
     // the first never saw.
@@ -286,34 +290,171 @@ fn repeated_identifiers(
 fn run_users(
     workbook: &mut Workbook,
     (sheet, header): (usize, HeaderChoice),
-    (mapping, options, checks): (&Mapping, &Options, &AccountChecks),
+    check: (&Mapping, &Options, &AccountChecks),
     (sink, repeats): (Sink, Option<Vec<u64>>),
     mut on_event: impl FnMut(Event) -> ControlFlow<()>,
 ) -> Result<Summary, SheetError> {
-    let mut notes = TextNotes::of(workbook);
+    let mut finisher = Finisher::new(workbook, check, sink, repeats);
     // The checker reads the mapped columns only: the others are never copied.
-    let wanted: Vec<usize> = mapping.mapped().map(|(c, _)| c.index).collect();
-    let mut checker: Option<Checker> = None;
-    let mut batches = match sink {
-        Sink::Requests => Batches::Requests(Batcher::new(options.mode, options.jobs)),
-        Sink::Count => Batches::Count(Layout::new(options.jobs)),
+    let wanted: Vec<usize> = check.0.mapped().map(|(c, _)| c.index).collect();
+    let (read, stopped) = parallel::in_order(
+        |send| read_chunks(workbook, (sheet, header), &wanted, send),
+        || None,
+        |preparer: &mut Option<Checker>, chunk| prepare_chunk(preparer, chunk, check, sink),
+        |(first_column, rows)| {
+            rows.into_iter()
+                .try_for_each(|row| finisher.row(first_column, row, &mut on_event))
+        },
+    );
+    Ok(finisher.end(stopped, read?, on_event))
+}
+
+/// [`run_users`] counting only (`validate`), for a long sheet, in one read: every row is
+/// prepared as it is read and set aside on disk ([`spool`]) with its identifiers' fingerprints
+/// counted ([`repeats`]), and once the sheet is read the rows are finished in order,
+/// remembering only the identifiers met on more than one row. Same events and summary as
+/// [`run_users`], which reads the identifier columns first for that ([`run_spilled`]); the
+/// events come once the whole sheet is read.
+fn count_in_one_read(
+    workbook: &mut Workbook,
+    (sheet, header): (usize, HeaderChoice),
+    check: (&Mapping, &Options, &AccountChecks),
+    dir: &std::path::Path,
+    mut on_event: impl FnMut(Event) -> ControlFlow<()>,
+) -> Result<Summary, SheetError> {
+    let spill_error = |source| SheetError::Spill {
+        dir: dir.to_path_buf(),
+        source,
     };
-    let mut counts = Counts::default();
-    let mut repeats = repeats;
-    let mut on_row = |first_column: u32, row: Prepared| -> ControlFlow<()> {
-        let checker = checker.get_or_insert_with(|| {
+    let wanted: Vec<usize> = check.0.mapped().map(|(c, _)| c.index).collect();
+    let mut found = repeats::Repeats::new(dir);
+    let mut spool = spool::Spool::new(dir).map_err(spill_error)?;
+    let mut first_column = 0;
+    let mut failed = None;
+    let (read, _stopped) = parallel::in_order(
+        |send| read_chunks(workbook, (sheet, header), &wanted, send),
+        || None,
+        // Each row's record is written (and its user dropped) on the worker that prepared it.
+        |preparer: &mut Option<Checker>, chunk| {
+            let (first, rows) = prepare_chunk(preparer, chunk, check, Sink::Count);
+            let mut records = Vec::new();
+            let mut prints = Vec::new();
+            for row in &rows {
+                spool::record(row, &mut records);
+                prints.extend(row.prints());
+            }
+            (first, records, prints)
+        },
+        |(first, records, prints)| {
+            first_column = first;
+            let set_aside = prints
+                .into_iter()
+                .try_for_each(|print| found.push(print))
+                .and_then(|()| spool.push(&records));
+            set_aside.map_or_else(
+                |e| {
+                    failed = Some(e);
+                    ControlFlow::Break(())
+                },
+                ControlFlow::Continue,
+            )
+        },
+    );
+    let read = read?;
+    if let Some(e) = failed {
+        return Err(spill_error(e));
+    }
+    let repeats = found.finish().map_err(spill_error)?;
+    let mut rows = spool.rows().map_err(spill_error)?;
+    let mut finisher = Finisher::new(workbook, check, Sink::Count, Some(repeats.clone()));
+    let mut stopped = false;
+    while let Some(row) = rows.next_row(&repeats) {
+        let finished = match row.map_err(spill_error)? {
+            spool::Spooled::Plain(row) => finisher.plain(row, &mut on_event),
+            spool::Spooled::Whole(row) => finisher.row(first_column, *row, &mut on_event),
+        };
+        if finished.is_break() {
+            stopped = true;
+            break;
+        }
+    }
+    Ok(finisher.end(stopped, read, on_event))
+}
+
+/// One chunk of rows prepared on a worker ([`Checker::prepare`]), by a checker made for the
+/// first chunk it meets; counting only, each user is dropped here but its identifiers.
+fn prepare_chunk(
+    preparer: &mut Option<Checker>,
+    (first_column, rows): (u32, Table),
+    (mapping, options, checks): (&Mapping, &Options, &AccountChecks),
+    sink: Sink,
+) -> (u32, Vec<Prepared>) {
+    let preparer = preparer.get_or_insert_with(|| checks.checker(mapping, first_column, options));
+    let prepare = |row: crate::sheet::RowRef<'_>| {
+        let mut prepared = preparer.prepare(row.to_row());
+        if sink == Sink::Count {
+            prepared.slim();
+        }
+        prepared
+    };
+    (first_column, rows.rows().map(prepare).collect())
+}
+
+/// What finishing a users sheet's rows in order keeps across them: the checker (identifiers
+/// met), the batches, the counts, and the text notes still to hand out.
+struct Finisher<'a> {
+    check: (&'a Mapping, &'a Options, &'a AccountChecks),
+    checker: Option<Checker>,
+    /// For the checker, once made.
+    repeats: Option<Vec<u64>>,
+    batches: Batches,
+    counts: Counts,
+    notes: TextNotes,
+}
+
+impl<'a> Finisher<'a> {
+    fn new(
+        workbook: &Workbook,
+        check: (&'a Mapping, &'a Options, &'a AccountChecks),
+        sink: Sink,
+        repeats: Option<Vec<u64>>,
+    ) -> Finisher<'a> {
+        let options = check.1;
+        Finisher {
+            check,
+            checker: None,
+            repeats,
+            batches: match sink {
+                Sink::Requests => Batches::Requests(Batcher::new(options.mode, options.jobs)),
+                Sink::Count => Batches::Count(Layout::new(options.jobs)),
+            },
+            counts: Counts::default(),
+            notes: TextNotes::of(workbook),
+        }
+    }
+
+    /// Finishes the next row in sheet order: its issues and its requests to `on_event`.
+    fn row(
+        &mut self,
+        first_column: u32,
+        row: Prepared,
+        on_event: &mut impl FnMut(Event) -> ControlFlow<()>,
+    ) -> ControlFlow<()> {
+        let checker = self.checker.get_or_insert_with(|| {
+            let (mapping, options, checks) = self.check;
             let checker = checks.checker(mapping, first_column, options);
-            match repeats.take() {
+            match self.repeats.take() {
                 Some(repeats) => checker.with_repeats(repeats),
                 None => checker,
             }
         });
         let checked = checker.finish(row);
+        let counts = &mut self.counts;
         counts.row(checked.status());
         if checked.user.is_some() && checked.status() == RowStatus::Error {
             counts.included += 1;
         }
-        for note in notes.up_to(checked.row) {
+        for note in self.notes.up_to(checked.row) {
             if note.row == checked.row && checked.status() == RowStatus::Ready {
                 counts.late_warning(&note);
             }
@@ -324,41 +465,55 @@ fn run_users(
             on_event(Event::Issue(issue))?;
         }
         let (made, round) = match checked.user {
-            Some(user) => batches.push(checked.row, user),
+            Some(user) => self.batches.push(checked.row, user),
             None => (0, Vec::new()),
         };
         counts.requests += made as u64;
         round
             .into_iter()
             .try_for_each(|request| on_event(Event::Request(request)))
-    };
-    let (read, stopped) = parallel::in_order(
-        |send| read_chunks(workbook, (sheet, header), &wanted, send),
-        || None,
-        |preparer: &mut Option<Checker>, (first_column, rows): (u32, Table)| {
-            let preparer =
-                preparer.get_or_insert_with(|| checks.checker(mapping, first_column, options));
-            let prepare = |row: crate::sheet::RowRef<'_>| {
-                let mut prepared = preparer.prepare(row.to_row());
-                if sink == Sink::Count {
-                    prepared.slim();
-                }
-                prepared
-            };
-            (first_column, rows.rows().map(prepare).collect::<Vec<_>>())
-        },
-        |(first_column, rows)| rows.into_iter().try_for_each(|r| on_row(first_column, r)),
-    );
-    let (layout, blank_rows) = read?;
-    if !stopped {
-        let (made, round) = batches.finish();
-        counts.requests += made as u64;
-        // The last events: stopping here changes nothing.
-        let _last = round
-            .into_iter()
-            .try_for_each(|request| on_event(Event::Request(request)));
     }
-    Ok(counts.summary(layout, blank_rows))
+
+    /// [`Finisher::row`] for a row counted only, without issues of its own and whose
+    /// identifiers are on no other row ([`spool::Spooled::Plain`]): ready, sent, and no
+    /// identifier to remember.
+    fn plain(
+        &mut self,
+        row: u32,
+        on_event: &mut impl FnMut(Event) -> ControlFlow<()>,
+    ) -> ControlFlow<()> {
+        let counts = &mut self.counts;
+        counts.row(RowStatus::Ready);
+        for note in self.notes.up_to(row) {
+            if note.row == row {
+                counts.late_warning(&note);
+            }
+            on_event(Event::Issue(note))?;
+        }
+        // A count keeps no user: only the row goes into the batches.
+        debug_assert!(matches!(self.batches, Batches::Count(_)));
+        let (made, _none) = self.batches.push(row, User::default());
+        counts.requests += made as u64;
+        ControlFlow::Continue(())
+    }
+
+    /// The last requests (unless the caller stopped) and the summary of the read.
+    fn end(
+        mut self,
+        stopped: bool,
+        (layout, blank_rows): (TableLayout, usize),
+        mut on_event: impl FnMut(Event) -> ControlFlow<()>,
+    ) -> Summary {
+        if !stopped {
+            let (made, round) = self.batches.finish();
+            self.counts.requests += made as u64;
+            // The last events: stopping here changes nothing.
+            let _last = round
+                .into_iter()
+                .try_for_each(|request| on_event(Event::Request(request)));
+        }
+        self.counts.summary(layout, blank_rows)
+    }
 }
 
 /// Reads the table and sends its rows in chunks of [`CHUNK`], each a small [`Table`] (a text
@@ -991,6 +1146,10 @@ pub(crate) mod tests {
         let at = (0, HeaderChoice::Auto);
         let check = (&mapping, &options, &checks);
         let summary = match spill {
+            // One read, the rows set aside, whatever the sheet's size.
+            Some(dir) if sink == Sink::Count => {
+                count_in_one_read(&mut workbook, at, check, dir, on_event)
+            }
             // The first read whatever the sheet's size.
             Some(dir) => {
                 let repeats = repeated_identifiers(&mut workbook, at, &mapping, &options, dir);
@@ -1020,9 +1179,14 @@ pub(crate) mod tests {
                 _ if i % 97 == 12 => (format!("free{}@x.com", i - 1), format!("C{i}")),
                 _ => (format!("u{i}@x.com"), format!("C{i}")),
             };
-            writeln!(text, "User {i},{email},{external}").unwrap();
+            let name = if i < 3 { "Zoë" } else { "User" };
+            writeln!(text, "{name} {i},{email},{external}").unwrap();
         }
-        std::fs::write(&path, text).unwrap();
+        // A byte that is not UTF-8 in a ready row's name: a warning from the decoding.
+        let mut bytes = text.into_bytes();
+        let at = bytes.windows(9).position(|w| w == b"User 100,").unwrap();
+        bytes[at + 4] = 0xff;
+        std::fs::write(&path, bytes).unwrap();
         path
     }
 
@@ -1046,6 +1210,11 @@ pub(crate) mod tests {
         // 15 bad addresses, 51 repeated external ids; the row after each of those is sent
         // with the email the skipped row held.
         assert_eq!((all.rows, all.errors), (5_000, 100 - 3 + 15 + 51));
+        let note = all_events.iter().find(|e| e.starts_with("row 102"));
+        assert!(
+            note.is_some_and(|n| n.contains("not valid UTF-8")),
+            "{note:?}"
+        );
         let row = 12 + 2;
         let about = |row: u32| -> Vec<&String> {
             let at = format!("row {row},");

@@ -70,7 +70,7 @@ pub(super) struct Column {
 
 /// Which identifiers a row carries, for duplicate detection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum Key {
+pub(super) enum Key {
     Email = 0,
     ExternalId = 1,
     Id = 2,
@@ -122,11 +122,11 @@ pub struct Checker {
 /// the checking one finishes earlier ones ([`Checker::prepare`], [`Checker::finish`]).
 #[derive(Debug)]
 pub struct Prepared {
-    row: u32,
-    user: User,
-    issues: Vec<Issue>,
+    pub(super) row: u32,
+    pub(super) user: User,
+    pub(super) issues: Vec<Issue>,
     /// The row's identifiers: which, the position of its column, and its fingerprint.
-    keys: Vec<(Key, usize, Fingerprint)>,
+    pub(super) keys: Vec<(Key, usize, Fingerprint)>,
 }
 
 impl Prepared {
@@ -135,6 +135,16 @@ impl Prepared {
     /// takes.
     pub fn prints(&self) -> impl Iterator<Item = u64> + '_ {
         self.keys.iter().map(|&(key, _, print)| keyed(key, print))
+    }
+
+    /// The row's number.
+    pub fn row(&self) -> u32 {
+        self.row
+    }
+
+    /// Whether the row has any problem of its own (a duplicate is found later).
+    pub fn has_issues(&self) -> bool {
+        !self.issues.is_empty()
     }
 
     /// Drops the user's values but its identifiers, all that [`Checker::finish`] reads of it:
@@ -552,7 +562,7 @@ pub(super) fn precision_warning(target: &Target, cell: &Cell) -> Option<String> 
 }
 
 /// An identifier's 64-bit fingerprint.
-type Fingerprint = u64;
+pub(super) type Fingerprint = u64;
 
 /// First row of each identifier, per [`Key`].
 type Seen = [Firsts; 3];

@@ -5,6 +5,7 @@ pub mod fields;
 mod firsts;
 pub mod org;
 mod phone;
+mod spooled;
 mod user;
 
 use std::fmt;
