@@ -391,7 +391,7 @@ fn prepare_chunk(
 ) -> (u32, Vec<Prepared>) {
     let preparer = preparer.get_or_insert_with(|| checks.checker(mapping, first_column, options));
     let prepare = |row: crate::sheet::RowRef<'_>| {
-        let mut prepared = preparer.prepare(row.to_row());
+        let mut prepared = preparer.prepare_ref(row, sink == Sink::Requests);
         if sink == Sink::Count {
             prepared.slim();
         }
@@ -796,8 +796,6 @@ fn check_rows_finding(
         ..Report::default()
     };
     let mut layout = Layout::new(options.jobs);
-    // The checker reads the mapped columns only: the others are never copied.
-    let wanted: Vec<usize> = mapping.mapped().map(|(c, _)| c.index).collect();
     let ((), cancelled_here) = parallel::in_order(
         |send| {
             (0..table.len())
@@ -808,7 +806,7 @@ fn check_rows_finding(
         |preparer, rows: std::ops::Range<usize>| -> Vec<Prepared> {
             rows.filter_map(|i| table.get(i))
                 .map(|row| {
-                    let mut prepared = preparer.prepare(row.to_row_of(&wanted));
+                    let mut prepared = preparer.prepare_ref(row, !slim);
                     if slim {
                         prepared.slim();
                     }

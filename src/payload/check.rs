@@ -204,7 +204,7 @@ impl Checker {
     /// text cleaned the usual way, by preparing the row otherwise.
     pub fn prints_of(&self, row: RowRef<'_>, prints: &mut Vec<u64>) {
         if !self.quick_prints(row, prints) {
-            prints.extend(self.prepare(row.to_row()).prints());
+            prints.extend(self.prepare_ref(row, false).prints());
         }
     }
 
@@ -301,14 +301,47 @@ impl Checker {
     /// the row's own problems found, its identifiers fingerprinted.
     pub fn prepare(&self, row: Row) -> Prepared {
         let Row { number, mut cells } = row;
+        let cell_of = |index: usize| {
+            let cell = cells.get_mut(index).map(std::mem::take);
+            Source::Owned(cell.unwrap_or_default())
+        };
+        self.prepare_cells(number, cell_of, true)
+    }
+
+    /// [`Checker::prepare`] of a row borrowed from a table: a cell's text is copied only where
+    /// the user keeps it. With `keep` false (a caller that wants the issues and not the
+    /// requests, see [`Prepared::slim`]) the fields that are only stored (name, notes, time
+    /// zone, …) are set empty rather than copied; the issues, the identifiers and their
+    /// prints are the same either way.
+    pub fn prepare_ref(&self, row: RowRef<'_>, keep: bool) -> Prepared {
+        self.prepare_cells(row.number, |index| Source::Borrowed(row.cell(index)), keep)
+    }
+
+    fn prepare_cells<'a>(
+        &self,
+        number: u32,
+        mut cell_of: impl FnMut(usize) -> Source<'a>,
+        keep: bool,
+    ) -> Prepared {
         let mut user = User::default();
         let mut issues = Vec::new();
         let mut keys = Vec::new();
         for (position, column) in self.columns.iter().enumerate() {
-            let cell = cells
-                .get_mut(column.index)
-                .map(std::mem::take)
-                .unwrap_or_default();
+            let cell = match cell_of(column.index) {
+                Source::Borrowed(CellRef::Text(text)) if quick(column) => {
+                    let Some(text) = cleaned(column, text) else {
+                        continue;
+                    };
+                    match assign_text(&mut user, &column.target, text, keep) {
+                        Ok(Some(key)) => keys.push((key, position, 0)),
+                        Ok(None) => {}
+                        Err(rejected) => issues.push(refused(number, column, rejected, &mut user)),
+                    }
+                    continue;
+                }
+                Source::Borrowed(cell) => cell.to_cell(),
+                Source::Owned(cell) => cell,
+            };
             if let Some(warning) = precision_warning(&column.target, &cell) {
                 let value = Some(cell.display());
                 issues.push(issue(number, column, value, Severity::Warning, warning));
@@ -333,21 +366,16 @@ impl Checker {
                 }
                 _ => value,
             };
-            match assign(&mut user, &column.target, value, self.fields.as_deref()) {
+            match assign(
+                &mut user,
+                &column.target,
+                value,
+                (self.fields.as_deref(), keep),
+            ) {
                 // Fingerprinted once the user is whole.
                 Ok(Some(key)) => keys.push((key, position, 0)),
                 Ok(None) => {}
-                Err((message, value)) => {
-                    // Zendesk refuses an address that is not one: sent as typed under
-                    // include, it decides; nothing wrong can reach the account.
-                    let includable = column.target == Target::Email;
-                    if includable {
-                        user.email = Some(value.clone());
-                    }
-                    let mut problem = issue(number, column, Some(value), Severity::Error, message);
-                    problem.includable = includable;
-                    issues.push(problem);
-                }
+                Err(rejected) => issues.push(refused(number, column, rejected, &mut user)),
             }
         }
         user.settle_memberships();
@@ -531,6 +559,79 @@ fn duplicates(
     }
 }
 
+/// A cell as a row hands it to [`Checker::prepare_cells`].
+enum Source<'a> {
+    Owned(Cell),
+    Borrowed(CellRef<'a>),
+}
+
+/// Whether a text cell of this column is cleaned and assigned from the borrowed text
+/// ([`cleaned`], [`assign_text`]): a target that takes one piece of text (not a phone, which
+/// is converted) and a transform that keeps the text as typed. Anything else goes through
+/// [`Transform::apply_owned`], which these two steps do as it would.
+fn quick(column: &Column) -> bool {
+    matches!(
+        column.target,
+        Target::Name
+            | Target::TimeZone
+            | Target::Locale
+            | Target::Details
+            | Target::Notes
+            | Target::Alias
+            | Target::Organization
+            | Target::Role
+            | Target::Email
+            | Target::ExternalId
+            | Target::Id
+            | Target::CustomRoleId
+            | Target::OrganizationId
+            | Target::LocaleId
+    ) && column.transform.keeps_text()
+}
+
+/// A text cell of a [`quick`] column cleaned as [`Transform::apply_owned`] cleans it: `None`
+/// when nothing is left; copied only when lowercasing changes it.
+fn cleaned<'a>(column: &Column, text: &'a str) -> Option<Cow<'a, str>> {
+    let transform = &column.transform;
+    let text = if transform.trim.unwrap_or(true) {
+        crate::mapping::trim_str(text)
+    } else {
+        text
+    };
+    // A blank cell (only whitespace) is empty even when it is not trimmed.
+    if text.is_empty() || text.trim().is_empty() {
+        return None;
+    }
+    let lower = transform
+        .lowercase
+        .unwrap_or(column.target == Target::Email);
+    Some(if !lower {
+        Cow::Borrowed(text)
+    } else if text.is_ascii() {
+        if text.bytes().any(|b| b.is_ascii_uppercase()) {
+            Cow::Owned(text.to_ascii_lowercase())
+        } else {
+            Cow::Borrowed(text)
+        }
+    } else if text.chars().any(char::is_uppercase) {
+        Cow::Owned(text.to_lowercase())
+    } else {
+        Cow::Borrowed(text)
+    })
+}
+
+/// The issue of a value its field refused. A refused email is kept as typed: under include
+/// Zendesk decides, and nothing wrong can reach the account.
+fn refused(number: u32, column: &Column, (message, value): Rejected, user: &mut User) -> Issue {
+    let includable = column.target == Target::Email;
+    if includable {
+        user.email = Some(value.clone());
+    }
+    let mut problem = issue(number, column, Some(value), Severity::Error, message);
+    problem.includable = includable;
+    problem
+}
+
 pub(super) fn issue(
     row: u32,
     column: &Column,
@@ -593,7 +694,7 @@ fn assign(
     user: &mut User,
     target: &Target,
     value: Value,
-    fields: Option<&Fields>,
+    (fields, keep): (Option<&Fields>, bool),
 ) -> Result<Option<Key>, Rejected> {
     match target {
         Target::Tags => {
@@ -640,63 +741,72 @@ fn assign(
             };
             user.user_fields.0.push((key.clone(), field));
         }
-        _ => return assign_text(user, target, value.into_text()),
+        _ => return assign_text(user, target, Cow::Owned(value.into_text()), keep),
     }
     Ok(None)
 }
 
-/// The targets that take one piece of text.
-fn assign_text(user: &mut User, target: &Target, text: String) -> Result<Option<Key>, Rejected> {
+/// The targets that take one piece of text. With `keep` false the fields that are only
+/// stored are set empty (see [`Checker::prepare_ref`]).
+fn assign_text(
+    user: &mut User,
+    target: &Target,
+    text: Cow<'_, str>,
+    keep: bool,
+) -> Result<Option<Key>, Rejected> {
     let slot = match target {
         Target::Id => {
-            user.id = Some(whole_number(&text, "a Zendesk user id").map_err(|m| (m, text))?);
+            let id = whole_number(&text, "a Zendesk user id");
+            user.id = Some(id.map_err(|m| (m, text.into_owned()))?);
             return Ok(Some(Key::Id));
         }
         Target::Email => {
-            user.email = Some(email(text)?);
+            user.email = Some(email(text.into_owned())?);
             return Ok(Some(Key::Email));
         }
         Target::ExternalId => {
-            user.external_id = Some(text);
+            user.external_id = Some(text.into_owned());
             return Ok(Some(Key::ExternalId));
         }
         Target::Role => {
             let Some(role) = Role::parse(&text) else {
                 let message = format!("'{text}' is not a role (end-user, agent or admin)");
-                return Err((message, text));
+                return Err((message, text.into_owned()));
             };
             user.role = Some(role);
             return Ok(None);
         }
         Target::CustomRoleId => {
-            let id = whole_number(&text, "a custom role id").map_err(|m| (m, text))?;
+            let id = whole_number(&text, "a custom role id").map_err(|m| (m, text.into_owned()))?;
             user.custom_role_id = Some(id);
             return Ok(None);
         }
         Target::OrganizationId => {
-            let id = whole_number(&text, "an organization id").map_err(|m| (m, text))?;
-            user.organization_id = Some(id);
+            let id = whole_number(&text, "an organization id");
+            user.organization_id = Some(id.map_err(|m| (m, text.into_owned()))?);
             return Ok(None);
         }
         Target::LocaleId => {
-            let id = whole_number(&text, "a locale id").map_err(|m| {
-                let hint = "; a language code such as en-US goes to locale";
-                let message = if text.chars().any(char::is_alphabetic) {
-                    format!("{m}{hint}")
-                } else {
-                    m
-                };
-                (message, text)
-            })?;
+            let id = match whole_number(&text, "a locale id") {
+                Ok(id) => id,
+                Err(m) if text.chars().any(char::is_alphabetic) => {
+                    let hint = "; a language code such as en-US goes to locale";
+                    return Err((format!("{m}{hint}"), text.into_owned()));
+                }
+                Err(m) => return Err((m, text.into_owned())),
+            };
             user.locale_id = Some(id);
             return Ok(None);
         }
+        // Kept whole: the memberships are settled against it.
         Target::Organization => {
-            user.organization = Some(OrganizationRef { name: text });
+            user.organization = Some(OrganizationRef {
+                name: text.into_owned(),
+            });
             return Ok(None);
         }
         Target::Phone => {
-            user.phone = Some(phone(text)?);
+            user.phone = Some(phone(text.into_owned())?);
             return Ok(None);
         }
         Target::Name => &mut user.name,
@@ -719,7 +829,11 @@ fn assign_text(user: &mut User, target: &Target, text: String) -> Result<Option<
         | Target::SharedComments
         | Target::OrganizationField(_) => return Ok(None),
     };
-    *slot = Some(text);
+    *slot = Some(if keep {
+        text.into_owned()
+    } else {
+        String::new()
+    });
     Ok(None)
 }
 
@@ -804,7 +918,7 @@ fn email(text: String) -> Result<String, Rejected> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use rstest::rstest;
 
     use super::*;
@@ -858,6 +972,16 @@ mod tests {
         assert_eq!(skipped.user, None);
     }
 
+    /// A mapping of these headers to these targets, each column cleaned the default way.
+    pub(in crate::payload) fn mapped(columns: &[(&str, Target)]) -> Mapping {
+        let headers: Vec<String> = columns.iter().map(|(h, _)| (*h).to_owned()).collect();
+        let mut mapping = auto_match(&headers);
+        for (column, (_, target)) in mapping.columns.iter_mut().zip(columns) {
+            column.target = Some(target.clone());
+        }
+        mapping
+    }
+
     fn row(number: u32, cells: &[&str]) -> Row {
         let cells = cells
             .iter()
@@ -870,6 +994,154 @@ mod tests {
             })
             .collect();
         Row { number, cells }
+    }
+
+    /// A row borrowed from a table is prepared as its owned copy is: the same user, issues
+    /// and prints; and without keeping the stored fields, the same issues and identifiers.
+    #[test]
+    fn a_borrowed_row_is_prepared_as_its_owned_copy() {
+        let columns = [
+            ("Name", Target::Name),
+            ("Email", Target::Email),
+            ("External ID", Target::ExternalId),
+            ("Zendesk Id", Target::Id),
+            ("Role", Target::Role),
+            ("Time Zone", Target::TimeZone),
+            ("Organization", Target::Organization),
+            ("Notes", Target::Notes),
+            ("Locale Id", Target::LocaleId),
+            ("Phone", Target::Phone),
+            ("Tags", Target::Tags),
+        ];
+        let text = |t: &str| Cell::Text(t.to_owned());
+        let rows: Vec<Vec<Cell>> = vec![
+            [
+                "Ann",
+                "ann@example.com",
+                "C1",
+                "12",
+                "agent",
+                "Lisbon",
+                "Acme",
+                "n",
+                "8",
+            ]
+            .map(text)
+            .to_vec(),
+            [
+                " Bob\u{a0}",
+                "  BOB@Example.COM ",
+                " c1 ",
+                "0012",
+                "End User",
+                "\u{feff}",
+                "ACME",
+                "   ",
+                "en-US",
+            ]
+            .map(text)
+            .to_vec(),
+            [
+                "",
+                "not an address",
+                "",
+                "abc",
+                "captain",
+                "",
+                "",
+                "Ünï",
+                "0",
+            ]
+            .map(text)
+            .to_vec(),
+            [
+                "Zoë",
+                "ÉLODIE@Example.com",
+                "Ü-1",
+                "",
+                "ADMIN",
+                "x",
+                "Globex",
+                "",
+                "",
+            ]
+            .map(text)
+            .to_vec(),
+            vec![
+                Cell::Int(7),
+                Cell::Float(1e16),
+                Cell::Bool(true),
+                Cell::Float(12.0),
+                Cell::Error("#N/A".into()),
+                Cell::Empty,
+                text("a,b"),
+                text("\t"),
+                Cell::Int(1),
+                text("+351 912 345 678"),
+                text("vip, VIP newsletter"),
+            ],
+            vec![Cell::Empty; 11],
+            [
+                "Di",
+                "a@b.co, c@d.co",
+                "e",
+                "1",
+                "",
+                "",
+                "",
+                "",
+                "",
+                "12345",
+                "x",
+            ]
+            .map(text)
+            .to_vec(),
+        ];
+        let mapping = mapped(&columns);
+        let layout = crate::sheet::TableLayout {
+            sheet: "Users".into(),
+            header_row: 1,
+            first_column: 0,
+            headers: mapping.columns.iter().map(|c| c.header.clone()).collect(),
+        };
+        let rows = (2..)
+            .zip(rows)
+            .map(|(number, cells)| Row { number, cells })
+            .collect();
+        let table = crate::sheet::Table::from_rows(layout, rows, 0);
+        let mut changed = mapping.clone();
+        // Untrimmed names, emails as typed, a lowercased time zone, a value map on roles.
+        changed.columns[0].transform.trim = Some(false);
+        changed.columns[1].transform.lowercase = Some(false);
+        changed.columns[5].transform.lowercase = Some(true);
+        changed.columns[4].transform.value_map = [("Captain".into(), "agent".into())].into();
+        let mut quick_cells = 0;
+        for mapping in [mapping, changed] {
+            for mode in [Mode::Create, Mode::Upsert, Mode::Update] {
+                let options = Options {
+                    mode,
+                    ..Options::default()
+                };
+                let checker = Checker::new(&mapping, 0, options);
+                quick_cells += checker.columns.iter().filter(|c| quick(c)).count();
+                for r in table.rows() {
+                    let owned = checker.prepare(r.to_row());
+                    let borrowed = checker.prepare_ref(r, true);
+                    assert_eq!(format!("{borrowed:?}"), format!("{owned:?}"), "{mode:?}");
+                    let mut lean = checker.prepare_ref(r, false);
+                    assert_eq!(lean.issues, owned.issues);
+                    assert_eq!(lean.keys, owned.keys);
+                    assert_eq!(lean.user.name.is_some(), owned.user.name.is_some());
+                    let mut owned = owned;
+                    owned.slim();
+                    lean.slim();
+                    assert_eq!(format!("{lean:?}"), format!("{owned:?}"), "{mode:?}");
+                }
+            }
+        }
+        // Both ways were taken: nine quick columns (the id only in update), one fewer with a
+        // value map on roles, and the phones and tags the other way.
+        assert_eq!(quick_cells, (8 + 8 + 9) + (7 + 7 + 8));
     }
 
     /// Every print `prepare` gives for the identifier columns, `quick_prints` gives too (an
@@ -1097,7 +1369,7 @@ mod tests {
     ) {
         let mut user = User::default();
         assert_eq!(
-            assign(&mut user, &target, Value::Text(text.into()), None),
+            assign(&mut user, &target, Value::Text(text.into()), (None, true)),
             Err((want.to_owned(), text.to_owned()))
         );
     }

@@ -148,18 +148,13 @@ mod tests {
     use crate::sheet::{Cell, Row};
 
     fn checker() -> Checker {
-        let headers = ["Name", "Email", "External ID", "Zendesk ID", "Role"].map(String::from);
-        let mut mapping = crate::mapping::auto_match(&headers);
-        mapping.columns[3].target = Some(Target::Id);
-        let targets: Vec<_> = mapping.mapped().map(|(_, t)| t.clone()).collect();
-        let wanted = [
-            Target::Name,
-            Target::Email,
-            Target::ExternalId,
-            Target::Id,
-            Target::Role,
-        ];
-        assert_eq!(targets, wanted);
+        let mapping = super::super::check::tests::mapped(&[
+            ("Name", Target::Name),
+            ("Email", Target::Email),
+            ("External ID", Target::ExternalId),
+            ("Zendesk ID", Target::Id),
+            ("Role", Target::Role),
+        ]);
         let options = Options {
             mode: Mode::Update,
             ..Options::default()
