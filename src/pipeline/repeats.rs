@@ -4,9 +4,15 @@
 //! with every fingerprint in memory that table alone grew with the rows (46 MB at a million).
 //! Almost every identifier is on one row only, and one that is can never be a duplicate: so
 //! the fingerprints are first written out in sorted runs of [`RUN`] to an unnamed temporary
-//! file (nothing is left behind, even by a process killed mid-way), the runs merged, and only
-//! the fingerprints met twice or more are kept. Memory is one run and the merge's buffers,
-//! however many rows.
+//! file (nothing is left behind, even by a process killed mid-way), and only the fingerprints
+//! met twice or more are kept.
+//!
+//! The runs are read back a slice of fingerprints at a time, by their top byte: the slices of
+//! every run for one byte are sorted together, in the cache, and the next byte follows (the
+//! fingerprints are hashes, so a byte's share is about a 256th). A run keeps at most two of a
+//! value, so one identifier on every row does not make its byte's share the whole file; a
+//! byte whose share is still over [`SLICE`] values (fingerprints chosen to share one) is merged
+//! from the runs instead. Memory is one run, or one byte's share, however many rows.
 //!
 //! Not the `extsort` crate: it keeps one open file per run and a named directory a killed
 //! process leaves behind, and brings rayon for its sort; the job here is one sort of `u64`s.
@@ -19,6 +25,8 @@ use std::path::Path;
 
 /// Fingerprints sorted in memory at a time: 2 MiB.
 const RUN: usize = 1 << 18;
+/// The most fingerprints of one top byte sorted together: 2 MiB.
+const SLICE: u64 = 1 << 18;
 /// The merge's read buffers, shared by the runs: 1 MiB of fingerprints.
 const MERGE_VALUES: usize = 1 << 17;
 
@@ -28,8 +36,9 @@ pub(super) struct Repeats {
     dir: std::path::PathBuf,
     /// Opened with the first run that does not fit in memory.
     file: Option<BufWriter<File>>,
-    /// Each run's first value and its length, in values, in the file.
-    runs: Vec<(u64, u64)>,
+    /// Each run in the file: where it starts, in values, and where each top byte's values
+    /// start within it (the 257th: its length).
+    runs: Vec<(u64, Box<[u32; 257]>)>,
     buffer: Vec<u64>,
 }
 
@@ -52,9 +61,17 @@ impl Repeats {
         Ok(())
     }
 
-    /// Writes the buffer out as a sorted run.
+    /// Writes the buffer out as a sorted run, each value at most twice.
     fn spill(&mut self) -> io::Result<()> {
         self.buffer.sort_unstable();
+        let mut kept = 0;
+        for i in 0..self.buffer.len() {
+            if i < 2 || self.buffer[i] != self.buffer[kept - 2] {
+                self.buffer[kept] = self.buffer[i];
+                kept += 1;
+            }
+        }
+        self.buffer.truncate(kept);
         let file = match &mut self.file {
             Some(file) => file,
             None => {
@@ -63,11 +80,20 @@ impl Repeats {
                 self.file.insert(BufWriter::new(file))
             }
         };
-        let start = self.runs.last().map_or(0, |(start, len)| start + len);
+        let start = self
+            .runs
+            .last()
+            .map_or(0, |(start, bytes)| start + u64::from(bytes[256]));
         for value in &self.buffer {
             file.write_all(&value.to_le_bytes())?;
         }
-        self.runs.push((start, self.buffer.len() as u64));
+        let mut bytes = Box::new([0u32; 257]);
+        for (byte, at) in bytes.iter_mut().enumerate() {
+            // RUN values fit a u32.
+            let from = self.buffer.partition_point(|v| ((v >> 56) as usize) < byte);
+            *at = u32::try_from(from).unwrap_or(u32::MAX);
+        }
+        self.runs.push((start, bytes));
         self.buffer.clear();
         Ok(())
     }
@@ -83,9 +109,49 @@ impl Repeats {
             return repeated(self.buffer.into_iter().map(Ok));
         };
         self.buffer = Vec::new();
-        let file = file.into_inner().map_err(io::IntoInnerError::into_error)?;
-        repeated(Merge::new(file, &self.runs)?)
+        let mut file = file.into_inner().map_err(io::IntoInnerError::into_error)?;
+        let mut out = Vec::new();
+        let mut slice = Vec::new();
+        for byte in 0..256 {
+            // Each run's values of this top byte: (first value, count).
+            let parts: Vec<(u64, u64)> = self
+                .runs
+                .iter()
+                .map(|(start, at)| {
+                    let (from, to) = (u64::from(at[byte]), u64::from(at[byte + 1]));
+                    (start + from, to - from)
+                })
+                .collect();
+            let values: u64 = parts.iter().map(|&(_, n)| n).sum();
+            if values > SLICE {
+                out.extend(repeated(Merge::new(&mut file, &parts)?)?);
+                continue;
+            }
+            slice.clear();
+            for &(first, n) in &parts {
+                read_values(&mut file, first, n, &mut slice)?;
+            }
+            slice.sort_unstable();
+            out.extend(repeated(slice.iter().copied().map(Ok))?);
+        }
+        Ok(out)
     }
+}
+
+/// Appends `count` values from the file, starting at value `first`.
+fn read_values(file: &mut File, first: u64, count: u64, out: &mut Vec<u64>) -> io::Result<()> {
+    if count == 0 {
+        return Ok(());
+    }
+    let mut bytes = vec![0; usize::try_from(count * 8).map_err(io::Error::other)?];
+    file.seek(SeekFrom::Start(first * 8))?;
+    file.read_exact(&mut bytes)?;
+    out.extend(
+        bytes
+            .chunks_exact(8)
+            .map(|b| u64::from_le_bytes(b.try_into().unwrap_or_default())),
+    );
+    Ok(())
 }
 
 /// The values met more than once in a sorted sequence, each once.
@@ -102,15 +168,15 @@ fn repeated(sorted: impl Iterator<Item = io::Result<u64>>) -> io::Result<Vec<u64
     Ok(out)
 }
 
-/// The runs of one file merged into one ascending sequence.
-struct Merge {
-    file: File,
+/// Sorted parts of one file merged into one ascending sequence.
+struct Merge<'a> {
+    file: &'a mut File,
     runs: Vec<RunReader>,
-    /// The next value of each run that has one, smallest first.
+    /// The next value of each part that has one, smallest first.
     heads: BinaryHeap<Reverse<(u64, usize)>>,
 }
 
-/// What is left of one run: the position of its next unread value, how many are left
+/// What is left of one part: the position of its next unread value, how many are left
 /// unread, and the values read but not yet merged.
 struct RunReader {
     next: u64,
@@ -118,11 +184,12 @@ struct RunReader {
     buffered: std::vec::IntoIter<u64>,
 }
 
-impl Merge {
-    fn new(file: File, runs: &[(u64, u64)]) -> io::Result<Merge> {
+impl<'a> Merge<'a> {
+    /// The parts, each its first value and its count.
+    fn new(file: &'a mut File, parts: &[(u64, u64)]) -> io::Result<Merge<'a>> {
         let mut merge = Merge {
             file,
-            runs: runs
+            runs: parts
                 .iter()
                 .map(|&(next, left)| RunReader {
                     next,
@@ -151,21 +218,16 @@ impl Merge {
             return Ok(None);
         }
         let count = reader.left.min(per_run);
-        let mut bytes = vec![0; usize::try_from(count * 8).unwrap_or(usize::MAX)];
-        self.file.seek(SeekFrom::Start(reader.next * 8))?;
-        self.file.read_exact(&mut bytes)?;
+        let mut values = Vec::new();
+        read_values(self.file, reader.next, count, &mut values)?;
         reader.next += count;
         reader.left -= count;
-        let values: Vec<u64> = bytes
-            .chunks_exact(8)
-            .map(|b| u64::from_le_bytes(b.try_into().unwrap_or_default()))
-            .collect();
         reader.buffered = values.into_iter();
         Ok(reader.buffered.next())
     }
 }
 
-impl Iterator for Merge {
+impl Iterator for Merge<'_> {
     type Item = io::Result<u64>;
 
     fn next(&mut self) -> Option<io::Result<u64>> {
@@ -252,6 +314,23 @@ mod tests {
         let mut repeats = Repeats::new(&not_a_dir);
         let pushed: io::Result<()> = (0..RUN as u64).try_for_each(|v| repeats.push(v));
         assert!(pushed.is_err());
+    }
+
+    #[test]
+    fn one_value_on_every_row_and_prints_crafted_to_share_a_byte_are_found() {
+        // The same value in every run, and more than a slice's worth of values of one top
+        // byte (merged from the runs rather than sorted together).
+        let mut all = values(RUN * 2, 0);
+        for (i, v) in all.iter_mut().enumerate() {
+            if i % 2 == 0 {
+                *v = (*v >> 8) | (0xab << 56);
+            }
+        }
+        all.extend(std::iter::repeat_n(42, RUN * 2));
+        all.extend_from_slice(&[all[1], all[2], all[RUN + 1]]);
+        let got = found(&all);
+        assert_eq!(got, expected(&all));
+        assert!(got.contains(&42) && got.len() == 4, "{got:?}");
     }
 
     #[test]
