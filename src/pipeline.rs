@@ -20,7 +20,9 @@ use crate::payload::{
     Batcher, Blank, Checker, InvalidPolicy, Issue, Layout, Prepared, Request, RowStatus, Severity,
     User,
 };
-use crate::sheet::{Cell, HeaderChoice, Table, TableLayout, TextNote, Workbook};
+use crate::sheet::{
+    Cell, HeaderChoice, Records, RowView, Table, TableLayout, TableRow, TextNote, Workbook,
+};
 
 /// What the pipeline hands out as it goes.
 #[derive(Debug)]
@@ -260,10 +262,13 @@ fn repeated_identifiers(
     let (read, _stopped) = parallel::in_order(
         |send| read_chunks(workbook, (sheet, header), &wanted, send),
         probe,
-        |probe: &mut Checker, (_, rows): (u32, Table)| {
+        |probe: &mut Checker, (_, rows): (u32, Chunk)| {
             let mut prints = Vec::new();
-            for row in rows.rows() {
-                probe.prints_of(row, &mut prints);
+            match &rows {
+                Chunk::Table(table) => table.rows().for_each(|r| probe.prints_of(r, &mut prints)),
+                Chunk::Records(records) => {
+                    records.rows().for_each(|r| probe.prints_of(r, &mut prints));
+                }
             }
             prints
         },
@@ -385,19 +390,30 @@ fn count_in_one_read(
 /// first chunk it meets; counting only, each user is dropped here but its identifiers.
 fn prepare_chunk(
     preparer: &mut Option<Checker>,
-    (first_column, rows): (u32, Table),
+    (first_column, rows): (u32, Chunk),
     (mapping, options, checks): (&Mapping, &Options, &AccountChecks),
     sink: Sink,
 ) -> (u32, Vec<Prepared>) {
     let preparer = preparer.get_or_insert_with(|| checks.checker(mapping, first_column, options));
-    let prepare = |row: crate::sheet::RowRef<'_>| {
-        let mut prepared = preparer.prepare_ref(row, sink == Sink::Requests);
-        if sink == Sink::Count {
-            prepared.slim();
-        }
-        prepared
+    fn all<'a>(
+        preparer: &Checker,
+        rows: impl Iterator<Item = impl TableRow<'a>>,
+        sink: Sink,
+    ) -> Vec<Prepared> {
+        let prepare = |row| {
+            let mut prepared = preparer.prepare_ref(row, sink == Sink::Requests);
+            if sink == Sink::Count {
+                prepared.slim();
+            }
+            prepared
+        };
+        rows.map(prepare).collect()
+    }
+    let prepared = match &rows {
+        Chunk::Table(table) => all(preparer, table.rows(), sink),
+        Chunk::Records(records) => all(preparer, records.rows(), sink),
     };
-    (first_column, rows.rows().map(prepare).collect())
+    (first_column, prepared)
 }
 
 /// What finishing a users sheet's rows in order keeps across them: the checker (identifiers
@@ -516,40 +532,84 @@ impl<'a> Finisher<'a> {
     }
 }
 
-/// Reads the table and sends its rows in chunks of [`CHUNK`], each a small [`Table`] (a text
-/// arena per column: no allocation per cell on this thread, which reads for everyone), with the
-/// table's first column; the workers of [`parallel::in_order`] prepare them
-/// ([`Checker::prepare`]).
+/// Rows read, handed to the threads that check them: a delimited file's records as read, or
+/// a workbook's rows as a small [`Table`] (a text arena per column).
+enum Chunk {
+    Table(Table),
+    Records(Records),
+}
+
+impl Chunk {
+    fn len(&self) -> usize {
+        match self {
+            Chunk::Table(table) => table.len(),
+            Chunk::Records(records) => records.len(),
+        }
+    }
+}
+
+/// Reads the table and sends its rows in chunks of [`CHUNK`], each a [`Chunk`] (no allocation
+/// per cell on this thread, which reads for everyone), with the table's first column; the
+/// workers of [`parallel::in_order`] prepare them ([`Checker::prepare_ref`]).
 fn read_chunks(
     workbook: &mut Workbook,
     (sheet, header): (usize, HeaderChoice),
     wanted: &[usize],
-    send: &mut dyn FnMut((u32, Table)) -> bool,
+    send: &mut dyn FnMut((u32, Chunk)) -> bool,
 ) -> Result<(TableLayout, usize), SheetError> {
-    let mut chunk: Option<Table> = None;
+    let mut chunk: Option<Chunk> = None;
     let mut too_big = None;
-    let read = workbook.read_table_columns(sheet, header, Some(wanted), |layout, row| {
-        let mut fresh = || Table::new(layout.clone(), 0);
-        let table = chunk.get_or_insert_with(&mut fresh);
-        let cells = || row.cells.iter().map(Cell::as_ref);
-        if table.push(row.number, cells()).is_err() {
-            // A column of this chunk is full (4 GiB): the row starts the next one.
-            let full = std::mem::replace(table, fresh());
-            if !send((layout.first_column, full)) {
-                return ControlFlow::Break(());
+    let read = workbook.read_table_views(sheet, header, Some(wanted), |layout, row| {
+        let first = layout.first_column;
+        // A chunk holds rows of one kind: a row of the other kind sends it first.
+        let other_kind = matches!(
+            (&chunk, &row),
+            (Some(Chunk::Table(_)), RowView::Texts(_)) | (Some(Chunk::Records(_)), RowView::Row(_))
+        );
+        if other_kind
+            && let Some(full) = chunk.take()
+            && !send((first, full))
+        {
+            return ControlFlow::Break(());
+        }
+        match row {
+            RowView::Texts(texts) => {
+                let width = layout.headers.len();
+                let fresh = || Chunk::Records(Records::new(width));
+                if let Chunk::Records(records) = chunk.get_or_insert_with(fresh) {
+                    records.push(texts.number(), texts.cells());
+                }
             }
-            if table.push(row.number, cells()).is_err() {
-                too_big = Some(row.number);
-                return ControlFlow::Break(());
+            RowView::Row(row) => {
+                let fresh = || Table::new(layout.clone(), 0);
+                let cells = || row.cells.iter().map(Cell::as_ref);
+                let table = match chunk.get_or_insert_with(|| Chunk::Table(fresh())) {
+                    Chunk::Table(table) => table,
+                    Chunk::Records(_) => return ControlFlow::Break(()),
+                };
+                if table.push(row.number, cells()).is_err() {
+                    // A column of this chunk is full (4 GiB): the row starts the next one.
+                    let full = std::mem::replace(table, fresh());
+                    if !send((first, Chunk::Table(full))) {
+                        return ControlFlow::Break(());
+                    }
+                    if table.push(row.number, cells()).is_err() {
+                        too_big = Some(row.number);
+                        return ControlFlow::Break(());
+                    }
+                }
             }
         }
-        if table.len() < CHUNK {
+        let Some(full) = chunk.as_mut().filter(|c| c.len() >= CHUNK) else {
             return ControlFlow::Continue(());
-        }
+        };
         // The next chunk starts with the room this one took: no growing while it fills.
-        let next = table.empty_like();
-        let full = std::mem::replace(table, next);
-        if send((layout.first_column, full)) {
+        let next = match full {
+            Chunk::Table(table) => Chunk::Table(table.empty_like()),
+            Chunk::Records(records) => Chunk::Records(records.empty_like()),
+        };
+        let full = std::mem::replace(full, next);
+        if send((first, full)) {
             ControlFlow::Continue(())
         } else {
             ControlFlow::Break(())
@@ -558,7 +618,7 @@ fn read_chunks(
     if let Some(number) = too_big {
         return Err(workbook.row_too_big(&read.0, number));
     }
-    if let Some(rest) = chunk {
+    if let Some(rest) = chunk.filter(|c| c.len() > 0) {
         let _closed = send((read.0.first_column, rest));
     }
     Ok(read)

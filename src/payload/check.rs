@@ -11,7 +11,7 @@ use super::user::{FieldValue, Identity, IdentityKind, OrganizationRef, Role, Use
 use super::{Blank, InvalidPolicy, Issue, Mode, RowStatus, Severity};
 use crate::mapping::{Mapping, Target, Transform, Value};
 use crate::sheet::header::column_letter;
-use crate::sheet::{Cell, CellRef, Row, RowRef};
+use crate::sheet::{Cell, CellRef, Row, TableRow};
 
 /// What the checker needs besides the mapping, and how its users are grouped into requests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -202,7 +202,7 @@ impl Checker {
     /// those on more than one row ([`Checker::identifiers_only`], [`Checker::with_repeats`]):
     /// every print [`Checker::prepare`] gives, found where the cells lie when they are plain
     /// text cleaned the usual way, by preparing the row otherwise.
-    pub fn prints_of(&self, row: RowRef<'_>, prints: &mut Vec<u64>) {
+    pub fn prints_of<'a>(&self, row: impl TableRow<'a>, prints: &mut Vec<u64>) {
         if !self.quick_prints(row, prints) {
             prints.extend(self.prepare_ref(row, false).prints());
         }
@@ -212,7 +212,7 @@ impl Checker {
     /// print [`Checker::prepare`] would give, and perhaps a few more (an address it would
     /// refuse), which is what [`Checker::with_repeats`] needs. False when the row's identifier
     /// cells are not plain text cleaned the usual way: then nothing is appended.
-    fn quick_prints(&self, row: RowRef<'_>, prints: &mut Vec<u64>) -> bool {
+    fn quick_prints<'a>(&self, row: impl TableRow<'a>, prints: &mut Vec<u64>) -> bool {
         let start = prints.len();
         let mut seen = [false; 3];
         for column in &self.columns {
@@ -313,8 +313,12 @@ impl Checker {
     /// requests, see [`Prepared::slim`]) the fields that are only stored (name, notes, time
     /// zone, …) are set empty rather than copied; the issues, the identifiers and their
     /// prints are the same either way.
-    pub fn prepare_ref(&self, row: RowRef<'_>, keep: bool) -> Prepared {
-        self.prepare_cells(row.number, |index| Source::Borrowed(row.cell(index)), keep)
+    pub fn prepare_ref<'a>(&self, row: impl TableRow<'a>, keep: bool) -> Prepared {
+        self.prepare_cells(
+            row.number(),
+            |index| Source::Borrowed(row.cell(index)),
+            keep,
+        )
     }
 
     fn prepare_cells<'a>(

@@ -13,6 +13,7 @@ mod guard;
 pub mod header;
 pub mod limits;
 mod reader;
+mod records;
 mod table;
 mod text;
 
@@ -28,7 +29,8 @@ use chrono::NaiveDateTime;
 
 use crate::error::SheetError;
 pub use limits::Limits;
-pub use reader::RawRows;
+pub use reader::{RawRows, RowView, Texts};
+pub use records::{RecordRef, Records, TableRow};
 pub use table::{CellRef, ColumnFull, RowRef, Table};
 pub use text::{DelimitedText, TextNote};
 
@@ -478,6 +480,30 @@ impl Workbook {
         wanted: Option<&[usize]>,
         mut on_row: impl FnMut(&TableLayout, &Row) -> ControlFlow<()>,
     ) -> Result<(TableLayout, usize), SheetError> {
+        let mut owned = Row::default();
+        self.read_table_views(sheet, header, wanted, |layout, view| match view {
+            RowView::Row(row) => on_row(layout, row),
+            RowView::Texts(texts) => {
+                owned.number = texts.number();
+                owned.cells.resize(layout.headers.len(), Cell::Empty);
+                for (cell, text) in owned.cells.iter_mut().zip(texts.cells()) {
+                    cell.set_text(text);
+                }
+                on_row(layout, &owned)
+            }
+        })
+    }
+
+    /// [`Workbook::read_table_columns`] lending each row as the reader holds it: a delimited
+    /// file's record in place ([`RowView::Texts`]), for a caller that copies the text once
+    /// into a chunk of its own; any other row as cells. Blank rows are counted, not lent.
+    pub fn read_table_views(
+        &mut self,
+        sheet: usize,
+        header: HeaderChoice,
+        wanted: Option<&[usize]>,
+        mut on_row: impl FnMut(&TableLayout, RowView<'_>) -> ControlFlow<()>,
+    ) -> Result<(TableLayout, usize), SheetError> {
         let name = self.sheet_name(sheet);
         let path = self.path.clone();
         let mut rows = self.raw_rows(sheet)?;
@@ -499,23 +525,20 @@ impl Workbook {
         };
         rows.set_table(table.clone());
         let mut blank = 0;
-        // A table row with no cells is blank in the table's columns.
-        let mut emit = |row: &Row| {
-            if row.cells.is_empty() {
-                blank += 1;
-                ControlFlow::Continue(())
-            } else {
-                on_row(&layout, row)
-            }
-        };
         for row in buffered {
-            if emit(&table.of_raw(row)).is_break() {
+            let row = table.of_raw(row);
+            let view = RowView::Row(&row);
+            if view.is_blank() {
+                blank += 1;
+            } else if on_row(&layout, view).is_break() {
                 return Ok((layout, blank));
             }
         }
         let mut row = Row::default();
-        while rows.next_row_into(&mut row)? {
-            if emit(&row).is_break() {
+        while let Some(view) = rows.next_view(&mut row)? {
+            if view.is_blank() {
+                blank += 1;
+            } else if on_row(&layout, view).is_break() {
                 break;
             }
         }
@@ -750,6 +773,86 @@ mod tests {
     fn nbsp_only_text_is_blank() {
         assert!(Cell::Text("\u{a0} \u{a0}".into()).is_blank());
         assert!(!Cell::Text("\u{a0}凯".into()).is_blank());
+    }
+
+    /// A delimited file's rows lent in place ([`Workbook::read_table_views`]) are the rows the
+    /// reader gives as cells: the table's columns from its first, the unwanted ones empty,
+    /// rows blank in the table's columns counted and not lent; and they read back the same
+    /// from a chunk of [`Records`].
+    #[test]
+    fn records_lent_in_place_are_the_rows_as_cells() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("users.csv");
+        let text = "note,,\n\
+                    ,Name,Email,Plan\n\
+                    x,Ann,ann@x.com,gold\n\
+                    y,,,\n\
+                    ,,,\n\
+                    z,\"Bob\nJr\",  ,\n\
+                    ,Cy\n\
+                    ,Di,di@x.com,silver,extra\n";
+        std::fs::write(&path, text).unwrap();
+        let header = HeaderChoice::Row(2);
+        for wanted in [None, Some(&[0, 1][..]), Some(&[2][..])] {
+            let mut workbook = Workbook::open(&path).unwrap();
+            let mut lent = Vec::new();
+            let mut records = Records::new(3);
+            let (layout, blank) = workbook
+                .read_table_views(0, header, wanted, |layout, view| {
+                    assert_eq!(layout.first_column, 1);
+                    lent.push(match view {
+                        RowView::Row(row) => row.clone(),
+                        RowView::Texts(texts) => {
+                            records.push(texts.number(), texts.cells());
+                            Row {
+                                number: texts.number(),
+                                cells: texts.cells().map(Cell::text).collect(),
+                            }
+                        }
+                    });
+                    ControlFlow::Continue(())
+                })
+                .unwrap();
+            assert_eq!(layout.headers, ["Name", "Email", "Plan"]);
+            // Row 4 is blank in the table's columns; row 5 is blank and skipped by the reader.
+            assert_eq!(blank, 1);
+            let expected: Vec<Row> = [
+                (3, ["Ann", "ann@x.com", "gold"]),
+                (6, ["Bob\nJr", "  ", ""]),
+                (7, ["Cy", "", ""]),
+                (8, ["Di", "di@x.com", "silver"]),
+            ]
+            .into_iter()
+            .map(|(number, cells)| Row {
+                number,
+                cells: (0..3)
+                    .map(|c| match wanted.is_none_or(|w| w.contains(&c)) {
+                        true => Cell::text(cells[c]),
+                        false => Cell::Empty,
+                    })
+                    .collect(),
+            })
+            .collect();
+            assert_eq!(lent, expected, "{wanted:?}");
+            let read_back: Vec<Row> = records
+                .rows()
+                .map(|r| Row {
+                    number: r.number(),
+                    cells: (0..3).map(|c| r.cell(c).to_cell()).collect(),
+                })
+                .collect();
+            assert_eq!(read_back, expected, "{wanted:?}");
+            // The rows as cells, the way the other readers take them.
+            let mut as_cells = Vec::new();
+            let mut workbook = Workbook::open(&path).unwrap();
+            workbook
+                .read_table_columns(0, header, wanted, |_, row| {
+                    as_cells.push(row.clone());
+                    ControlFlow::Continue(())
+                })
+                .unwrap();
+            assert_eq!(as_cells, expected, "{wanted:?}");
+        }
     }
 
     #[test]

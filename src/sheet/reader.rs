@@ -362,6 +362,26 @@ impl CsvRows {
         path: &Path,
         row: &mut Row,
     ) -> Result<bool, SheetError> {
+        if !self.next_record(path)? {
+            return Ok(false);
+        }
+        let fields = &self.record;
+        match table {
+            None => {
+                row.cells.resize(fields.len(), Cell::Empty);
+                for (cell, field) in row.cells.iter_mut().zip(fields) {
+                    cell.set_text(field);
+                }
+            }
+            Some(t) => table_cells(fields, t, &mut row.cells),
+        }
+        row.number = self.number;
+        Ok(true)
+    }
+
+    /// Reads the next record that is not blank (checked, see [`CsvRows::check`]) into
+    /// `self.record`: false at the end of the file.
+    fn next_record(&mut self, path: &Path) -> Result<bool, SheetError> {
         loop {
             let start = self.reader.position().clone();
             let record = u64::from(self.number) + 1;
@@ -380,21 +400,9 @@ impl CsvRows {
             self.number += 1;
             self.check(&start)
                 .map_err(|what| error(format!("{what} (line {})", start.line())))?;
-            let fields = &self.record;
-            if !fields.iter().any(|f| !f.trim().is_empty()) {
-                continue;
+            if self.record.iter().any(|f| !f.trim().is_empty()) {
+                return Ok(true);
             }
-            match table {
-                None => {
-                    row.cells.resize(fields.len(), Cell::Empty);
-                    for (cell, field) in row.cells.iter_mut().zip(fields) {
-                        cell.set_text(field);
-                    }
-                }
-                Some(t) => table_cells(fields, t, &mut row.cells),
-            }
-            row.number = self.number;
-            return Ok(true);
         }
     }
 
@@ -439,17 +447,99 @@ impl CsvRows {
 /// The table's cells of a record into `cells`: the wanted columns copied (into the room their
 /// text already has), the others empty; none at all when the table's columns are blank.
 fn table_cells(fields: &csv::StringRecord, table: &TableColumns, cells: &mut Vec<Cell>) {
-    let field = |i: usize| fields.get(table.first + i).unwrap_or("");
-    if (0..table.width).all(|i| field(i).trim().is_empty()) {
+    if table_blank(fields, table) {
         cells.clear();
         return;
     }
     cells.resize(table.width, Cell::Empty);
-    for (i, cell) in cells.iter_mut().enumerate() {
-        if table.keeps(table.first + i) {
-            cell.set_text(field(i));
-        } else {
-            *cell = Cell::Empty;
+    for (cell, text) in cells.iter_mut().zip(table_texts(fields, table)) {
+        cell.set_text(text);
+    }
+}
+
+/// Whether every table column of a record is blank.
+fn table_blank(fields: &csv::StringRecord, table: &TableColumns) -> bool {
+    (0..table.width).all(|i| fields.get(table.first + i).unwrap_or("").trim().is_empty())
+}
+
+/// The text of each table column of a record, in order: empty for a column not wanted.
+fn table_texts<'r>(
+    fields: &'r csv::StringRecord,
+    table: &'r TableColumns,
+) -> impl Iterator<Item = &'r str> + 'r {
+    (table.first..table.first + table.width).map(|col| match table.keeps(col) {
+        true => fields.get(col).unwrap_or(""),
+        false => "",
+    })
+}
+
+/// A table row as the reader lends it ([`RawRows::next_view`]): a row of cells, or a delimited
+/// file's record read in place.
+pub enum RowView<'r> {
+    /// No cells at all when the table's columns are blank.
+    Row(&'r Row),
+    /// A record whose table columns are not all blank.
+    Texts(Texts<'r>),
+}
+
+/// A delimited file's record, in place: its table columns' text.
+pub struct Texts<'r> {
+    number: u32,
+    record: &'r csv::StringRecord,
+    table: &'r TableColumns,
+}
+
+impl<'r> Texts<'r> {
+    pub fn number(&self) -> u32 {
+        self.number
+    }
+
+    /// The text of each table column, in order: empty for a column not wanted.
+    pub fn cells(&self) -> impl Iterator<Item = &'r str> + 'r {
+        table_texts(self.record, self.table)
+    }
+}
+
+impl RowView<'_> {
+    /// Blank in the table's columns.
+    pub fn is_blank(&self) -> bool {
+        match self {
+            RowView::Row(row) => row.cells.is_empty(),
+            RowView::Texts(_) => false,
         }
+    }
+}
+
+impl RawRows<'_> {
+    /// The next table row ([`RawRows::set_table`] first), lent: a delimited file's record in
+    /// place, any other row filled into `row`. `None` at the end of the sheet.
+    pub fn next_view<'s>(
+        &'s mut self,
+        row: &'s mut Row,
+    ) -> Result<Option<RowView<'s>>, SheetError> {
+        let in_place = matches!(self.inner, Inner::Csv(_)) && self.table.is_some();
+        if !in_place {
+            return Ok(self.next_row_into(row)?.then_some(RowView::Row(row)));
+        }
+        let (Inner::Csv(rows), Some(table)) = (&mut self.inner, &self.table) else {
+            return Err(SheetError::Sheet {
+                path: self.path.clone(),
+                sheet: self.sheet.clone(),
+                reason: "the reader lost its table".to_owned(),
+            });
+        };
+        if !rows.next_record(&self.path)? {
+            return Ok(None);
+        }
+        if table_blank(&rows.record, table) {
+            row.cells.clear();
+            row.number = rows.number;
+            return Ok(Some(RowView::Row(row)));
+        }
+        Ok(Some(RowView::Texts(Texts {
+            number: rows.number,
+            record: &rows.record,
+            table,
+        })))
     }
 }
