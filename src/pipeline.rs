@@ -123,6 +123,17 @@ impl Batches {
         }
     }
 
+    /// [`Batches::push`] for a count, which keeps no user: the requests a whole round made.
+    /// Batched into requests, a row needs its user: it is left out, and that is a mistake
+    /// the debug build stops at.
+    fn push_row(&mut self, row: u32) -> usize {
+        debug_assert!(matches!(self, Batches::Count(_)), "a row without its user");
+        match self {
+            Batches::Requests(_) => 0,
+            Batches::Count(layout) => layout.push(row).len(),
+        }
+    }
+
     fn finish(&mut self) -> (usize, Vec<Request>) {
         match self {
             Batches::Requests(batcher) => {
@@ -344,18 +355,20 @@ fn count_in_one_read(
             let (first, rows) = prepare_chunk(preparer, chunk, check, Sink::Count);
             let mut records = Vec::new();
             let mut prints = Vec::new();
-            for row in &rows {
-                spool::record(row, &mut records);
+            let written = rows.iter().try_for_each(|row| {
                 prints.extend(row.prints());
-            }
-            (first, records, prints)
+                spool::record(row, &mut records)
+            });
+            (first, written.map(|()| records), prints)
         },
         |(first, records, prints)| {
             first_column = first;
-            let set_aside = prints
-                .into_iter()
-                .try_for_each(|print| found.push(print))
-                .and_then(|()| spool.push(&records));
+            let set_aside = records.and_then(|records| {
+                prints
+                    .into_iter()
+                    .try_for_each(|print| found.push(print))
+                    .and_then(|()| spool.push(&records))
+            });
             set_aside.map_or_else(
                 |e| {
                     failed = Some(e);
@@ -506,10 +519,7 @@ impl<'a> Finisher<'a> {
             }
             on_event(Event::Issue(note))?;
         }
-        // A count keeps no user: only the row goes into the batches.
-        debug_assert!(matches!(self.batches, Batches::Count(_)));
-        let (made, _none) = self.batches.push(row, User::default());
-        counts.requests += made as u64;
+        counts.requests += self.batches.push_row(row) as u64;
         ControlFlow::Continue(())
     }
 

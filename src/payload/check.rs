@@ -126,7 +126,7 @@ pub struct Prepared {
     pub(super) user: User,
     pub(super) issues: Vec<Issue>,
     /// The row's identifiers: which, the position of its column, and its fingerprint.
-    pub(super) keys: Vec<(Key, usize, Fingerprint)>,
+    pub(super) keys: Keys,
 }
 
 impl Prepared {
@@ -329,7 +329,7 @@ impl Checker {
     ) -> Prepared {
         let mut user = User::default();
         let mut issues = Vec::new();
-        let mut keys = Vec::new();
+        let mut keys = Keys::new();
         for (position, column) in self.columns.iter().enumerate() {
             let cell = match cell_of(column.index) {
                 Source::Borrowed(CellRef::Text(text)) if quick(column) => {
@@ -678,13 +678,17 @@ pub(super) fn precision_warning(target: &Target, cell: &Cell) -> Option<String> 
 /// An identifier's 64-bit fingerprint.
 pub(super) type Fingerprint = u64;
 
+/// A row's identifiers: which, the position of its column, and its fingerprint (three fit
+/// without a heap allocation: one of each kind).
+pub(super) type Keys = smallvec::SmallVec<[(Key, usize, Fingerprint); 3]>;
+
 /// First row of each identifier, per [`Key`].
 type Seen = [Firsts; 3];
 
 /// An identifier's fingerprint made distinct per kind ([`Prepared::prints`]). Two
 /// identifiers of different kinds that meet here only cost a place in the repeats: the
 /// duplicate check itself compares kinds apart.
-fn keyed(key: Key, print: Fingerprint) -> u64 {
+pub(super) fn keyed(key: Key, print: Fingerprint) -> u64 {
     const SALTS: [u64; 3] = [0, 0x9e37_79b9_7f4a_7c15, 0xc2b2_ae3d_27d4_eb4f];
     print ^ SALTS[key as usize]
 }
@@ -811,11 +815,13 @@ fn assign_text(
             user.locale_id = Some(id);
             return Ok(None);
         }
-        // Kept whole: the memberships are settled against it.
         Target::Organization => {
-            user.organization = Some(OrganizationRef {
-                name: text.into_owned(),
-            });
+            let name = if keep {
+                text.into_owned()
+            } else {
+                String::new()
+            };
+            user.organization = Some(OrganizationRef { name });
             return Ok(None);
         }
         Target::Phone => {

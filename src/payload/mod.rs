@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 pub use check::{Checked, Checker, Options, Prepared};
 pub use fields::{ConversionError, FieldDef, FieldKind, Fields};
 pub use org::{OrgChecked, OrgChecker, Organization};
+pub use spooled::Peek;
 
 pub use phone::{PhoneRegion, e164};
 pub use user::{

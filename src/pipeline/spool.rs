@@ -12,25 +12,21 @@ use std::path::Path;
 
 use crate::payload::Prepared;
 
-/// One row's record, appended to `out` on the thread that prepared it: its number, whether it
-/// has issues, its identifiers' fingerprints ([`Prepared::prints`]), then the row itself
-/// ([`Prepared::write_slim`]), read only when it is more than a plain row.
-pub(super) fn record(row: &Prepared, out: &mut Vec<u8>) {
+/// One row's record, appended to `out` on the thread that prepared it: its length, then the
+/// row ([`Prepared::write_slim`]: its number, whether it has issues and its identifiers'
+/// fingerprints first, the rest read only when it is more than a plain row).
+pub(super) fn record(row: &Prepared, out: &mut Vec<u8>) -> io::Result<()> {
     let start = out.len();
     out.extend_from_slice(&[0; 4]);
-    out.extend_from_slice(&row.row().to_le_bytes());
-    out.push(u8::from(row.has_issues()));
-    let prints = out.len();
-    out.push(0);
-    let mut count = 0u8;
-    for print in row.prints() {
-        out.extend_from_slice(&print.to_le_bytes());
-        count += 1;
-    }
-    out[prints] = count;
-    row.write_slim(out);
-    let len = u32::try_from(out.len() - start - 4).unwrap_or(u32::MAX);
+    row.write_slim(out).ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "an identifier column past the 65,536th",
+        )
+    })?;
+    let len = u32::try_from(out.len() - start - 4).map_err(io::Error::other)?;
     out[start..start + 4].copy_from_slice(&len.to_le_bytes());
+    Ok(())
 }
 
 /// Records written in order ([`Spool::push`]), read back in that order ([`Spool::rows`]).
@@ -106,20 +102,14 @@ impl Unspool {
 }
 
 /// One [`record`] (after its length).
-fn read(mut bytes: &[u8], repeats: &[u64]) -> Option<Spooled> {
-    let (&row, rest) = bytes.split_first_chunk::<4>()?;
-    let (&[has_issues, prints], rest) = rest.split_first_chunk::<2>()?;
-    let (prints, rest) = rest.split_at_checked(usize::from(prints) * 8)?;
-    let repeated = prints.chunks_exact(8).any(|p| {
-        repeats
-            .binary_search(&u64::from_le_bytes(p.try_into().unwrap_or_default()))
-            .is_ok()
-    });
-    if has_issues == 0 && !repeated {
-        return Some(Spooled::Plain(u32::from_le_bytes(row)));
+fn read(bytes: &[u8], repeats: &[u64]) -> Option<Spooled> {
+    let peek = Prepared::peek_slim(bytes)?;
+    let repeated = peek.prints().any(|p| repeats.binary_search(&p).is_ok());
+    if !peek.has_issues && !repeated {
+        return Some(Spooled::Plain(peek.row));
     }
-    bytes = rest;
-    let whole = Prepared::read_slim(&mut bytes).filter(|_| bytes.is_empty())?;
+    let mut rest = bytes;
+    let whole = Prepared::read_slim(&mut rest).filter(|_| rest.is_empty())?;
     Some(Spooled::Whole(Box::new(whole)))
 }
 
@@ -148,7 +138,7 @@ mod tests {
             let mut row = checker.prepare(Row { number, cells });
             row.slim();
             let mut bytes = Vec::new();
-            record(&row, &mut bytes);
+            record(&row, &mut bytes).unwrap();
             spool.push(&bytes).unwrap();
             prepared.push(row);
         }
