@@ -20,9 +20,7 @@ use crate::payload::{
     Batcher, Blank, Checker, InvalidPolicy, Issue, Layout, Prepared, Request, RowStatus, Severity,
     User,
 };
-use crate::sheet::{
-    Cell, HeaderChoice, Records, RowView, Table, TableLayout, TableRow, TextNote, Workbook,
-};
+use crate::sheet::{Cell, HeaderChoice, Records, RowView, Table, TableLayout, TextNote, Workbook};
 
 /// What the pipeline hands out as it goes.
 #[derive(Debug)]
@@ -351,13 +349,15 @@ fn count_in_one_read(
         |send| read_chunks(workbook, (sheet, header), &wanted, send),
         || None,
         // Each row's record is written (and its user dropped) on the worker that prepared it.
-        |preparer: &mut Option<Checker>, chunk| {
-            let (first, rows) = prepare_chunk(preparer, chunk, check, Sink::Count);
+        |preparer: &mut Option<Checker>, (first, chunk): (u32, Chunk)| {
             let mut records = Vec::new();
             let mut prints = Vec::new();
-            let written = rows.iter().try_for_each(|row| {
+            let mut written = Ok(());
+            prepare_each(preparer, (first, &chunk), check, false, |row| {
                 prints.extend(row.prints());
-                spool::record(row, &mut records)
+                if written.is_ok() {
+                    written = spool::record(&row, &mut records);
+                }
             });
             (first, written.map(|()| records), prints)
         },
@@ -399,34 +399,42 @@ fn count_in_one_read(
     Ok(finisher.end(stopped, read, on_event))
 }
 
-/// One chunk of rows prepared on a worker ([`Checker::prepare`]), by a checker made for the
-/// first chunk it meets; counting only, each user is dropped here but its identifiers.
+/// One chunk of rows prepared on a worker ([`Checker::prepare_ref`]), by a checker made for
+/// the first chunk it meets; counting only, each user is dropped here but its identifiers.
 fn prepare_chunk(
     preparer: &mut Option<Checker>,
     (first_column, rows): (u32, Chunk),
-    (mapping, options, checks): (&Mapping, &Options, &AccountChecks),
+    check: (&Mapping, &Options, &AccountChecks),
     sink: Sink,
 ) -> (u32, Vec<Prepared>) {
-    let preparer = preparer.get_or_insert_with(|| checks.checker(mapping, first_column, options));
-    fn all<'a>(
-        preparer: &Checker,
-        rows: impl Iterator<Item = impl TableRow<'a>>,
-        sink: Sink,
-    ) -> Vec<Prepared> {
-        let prepare = |row| {
-            let mut prepared = preparer.prepare_ref(row, sink == Sink::Requests);
-            if sink == Sink::Count {
-                prepared.slim();
-            }
-            prepared
-        };
-        rows.map(prepare).collect()
-    }
-    let prepared = match &rows {
-        Chunk::Table(table) => all(preparer, table.rows(), sink),
-        Chunk::Records(records) => all(preparer, records.rows(), sink),
-    };
+    let mut prepared = Vec::with_capacity(rows.len());
+    let keep = sink == Sink::Requests;
+    prepare_each(preparer, (first_column, &rows), check, keep, |mut row| {
+        if !keep {
+            row.slim();
+        }
+        prepared.push(row);
+    });
     (first_column, prepared)
+}
+
+/// Each row of a chunk prepared ([`Checker::prepare_ref`]) and handed to `take`, in order.
+fn prepare_each(
+    preparer: &mut Option<Checker>,
+    (first_column, rows): (u32, &Chunk),
+    (mapping, options, checks): (&Mapping, &Options, &AccountChecks),
+    keep: bool,
+    mut take: impl FnMut(Prepared),
+) {
+    let preparer = preparer.get_or_insert_with(|| checks.checker(mapping, first_column, options));
+    match rows {
+        Chunk::Table(table) => table
+            .rows()
+            .for_each(|row| take(preparer.prepare_ref(row, keep))),
+        Chunk::Records(records) => records
+            .rows()
+            .for_each(|row| take(preparer.prepare_ref(row, keep))),
+    }
 }
 
 /// What finishing a users sheet's rows in order keeps across them: the checker (identifiers
