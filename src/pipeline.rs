@@ -566,6 +566,13 @@ impl Chunk {
     }
 }
 
+/// A row of a table prepared on a worker for the thread that finishes rows in order.
+enum Finished {
+    /// Ready whatever came before: only its number (see [`check_rows_finding`]).
+    Plain(u32),
+    Whole(Box<Prepared>),
+}
+
 /// Reads the table and sends its rows in chunks of [`CHUNK`], each a [`Chunk`] (no allocation
 /// per cell on this thread, which reads for everyone), with the table's first column; the
 /// workers of [`parallel::in_order`] prepare them ([`Checker::prepare_ref`]).
@@ -862,12 +869,24 @@ fn check_rows_finding(
     }
     let first_column = table.layout.first_column;
     let mut checker = checks.checker(mapping, first_column, options);
-    if find_repeats {
-        checker = checker.with_repeats(table_repeats(table, mapping, options, cancelled)?);
+    let repeats = match find_repeats {
+        true => Some(table_repeats(table, mapping, options, cancelled)?),
+        false => None,
+    };
+    if let Some(repeats) = &repeats {
+        checker = checker.with_repeats(repeats.clone());
     }
     // Only the report is wanted: each user is dropped where it was built, but for the
-    // identifiers the duplicate check reads.
+    // identifiers the duplicate check reads; a row with no problem of its own and no
+    // identifier on another row is ready whatever came before, and only its number comes
+    // back ([`Finished::Plain`]).
     let slim = keep.is_none();
+    let plain = |row: &Prepared| {
+        slim && !row.has_issues()
+            && repeats
+                .as_deref()
+                .is_some_and(|r| row.prints().all(|p| r.binary_search(&p).is_err()))
+    };
     let mut counts = Counts::default();
     let mut report = Report {
         invalid: options.invalid,
@@ -881,14 +900,17 @@ fn check_rows_finding(
                 .all(|start| send(start..table.len().min(start + CHUNK)));
         },
         || checks.checker(mapping, first_column, options),
-        |preparer, rows: std::ops::Range<usize>| -> Vec<Prepared> {
+        |preparer, rows: std::ops::Range<usize>| -> Vec<Finished> {
             rows.filter_map(|i| table.get(i))
                 .map(|row| {
                     let mut prepared = preparer.prepare_ref(row, !slim);
+                    if plain(&prepared) {
+                        return Finished::Plain(prepared.row());
+                    }
                     if slim {
                         prepared.slim();
                     }
-                    prepared
+                    Finished::Whole(Box::new(prepared))
                 })
                 .collect()
         },
@@ -897,6 +919,14 @@ fn check_rows_finding(
                 return ControlFlow::Break(());
             }
             for prepared in chunk {
+                let prepared = match prepared {
+                    Finished::Plain(row) => {
+                        counts.row(RowStatus::Ready);
+                        report.batches.extend(layout.push(row));
+                        continue;
+                    }
+                    Finished::Whole(prepared) => *prepared,
+                };
                 let checked = checker.finish(prepared);
                 counts.row(checked.status());
                 for issue in checked.issues {

@@ -573,9 +573,16 @@ impl Workbook {
         let mut table: Option<Table> = None;
         let mut full = None;
         let mut stopped = false;
-        let (layout, blank_rows) = self.read_table(sheet, header, |layout, row| {
+        let (layout, blank_rows) = self.read_table_views(sheet, header, None, |layout, row| {
             let table = table.get_or_insert_with(|| Table::new(layout.clone(), 0));
-            if let Err(e) = table.push(row.number, row.cells.iter().map(Cell::as_ref)) {
+            // A delimited file's record goes into the table from where the reader holds it.
+            let pushed = match row {
+                RowView::Row(row) => table.push(row.number, row.cells.iter().map(Cell::as_ref)),
+                RowView::Texts(texts) => {
+                    table.push(texts.number(), texts.cells().map(CellRef::text))
+                }
+            };
+            if let Err(e) = pushed {
                 full = Some(e);
                 return ControlFlow::Break(());
             }

@@ -111,10 +111,10 @@ impl<'a> TableRow<'a> for RecordRef<'a> {
             0 => 0,
             _ => records.ends[at - 1],
         };
-        match records.text.get(start..records.ends[at]) {
-            Some("") | None => CellRef::Empty,
-            Some(text) => CellRef::Text(text),
-        }
+        records
+            .text
+            .get(start..records.ends[at])
+            .map_or(CellRef::Empty, CellRef::text)
     }
 }
 

@@ -32,7 +32,15 @@ pub enum CellRef<'a> {
     Error(&'a str),
 }
 
-impl CellRef<'_> {
+impl<'a> CellRef<'a> {
+    /// A delimited file's field: empty, or text ([`Cell::text`]).
+    pub fn text(text: &'a str) -> CellRef<'a> {
+        match text {
+            "" => CellRef::Empty,
+            text => CellRef::Text(text),
+        }
+    }
+
     /// Empty, or text that is only whitespace (NBSP included).
     pub fn is_blank(&self) -> bool {
         match self {
