@@ -20,7 +20,7 @@ use crate::payload::{
     Batcher, Blank, Checker, InvalidPolicy, Issue, Layout, Prepared, Request, RowStatus, Severity,
     User,
 };
-use crate::sheet::{Cell, HeaderChoice, Records, RowView, Table, TableLayout, TextNote, Workbook};
+use crate::sheet::{Chunk, HeaderChoice, Table, TableLayout, TextNote, Workbook};
 
 /// What the pipeline hands out as it goes.
 #[derive(Debug)]
@@ -550,22 +550,6 @@ impl<'a> Finisher<'a> {
     }
 }
 
-/// Rows read, handed to the threads that check them: a delimited file's records as read, or
-/// a workbook's rows as a small [`Table`] (a text arena per column).
-enum Chunk {
-    Table(Table),
-    Records(Records),
-}
-
-impl Chunk {
-    fn len(&self) -> usize {
-        match self {
-            Chunk::Table(table) => table.len(),
-            Chunk::Records(records) => records.len(),
-        }
-    }
-}
-
 /// A row of a table prepared on a worker for the thread that finishes rows in order.
 enum Finished {
     /// Ready whatever came before: only its number (see [`check_rows_finding`]).
@@ -573,80 +557,17 @@ enum Finished {
     Whole(Box<Prepared>),
 }
 
-/// Reads the table and sends its rows in chunks of [`CHUNK`], each a [`Chunk`] (no allocation
-/// per cell on this thread, which reads for everyone), with the table's first column; the
-/// workers of [`parallel::in_order`] prepare them ([`Checker::prepare_ref`]).
+/// Reads the table and sends its rows in chunks of [`CHUNK`] ([`Workbook::read_chunks`]), with
+/// the table's first column; the workers of [`parallel::in_order`] prepare them
+/// ([`Checker::prepare_ref`]).
 fn read_chunks(
     workbook: &mut Workbook,
     (sheet, header): (usize, HeaderChoice),
     wanted: &[usize],
     send: &mut dyn FnMut((u32, Chunk)) -> bool,
 ) -> Result<(TableLayout, usize), SheetError> {
-    let mut chunk: Option<Chunk> = None;
-    let mut too_big = None;
-    let read = workbook.read_table_views(sheet, header, Some(wanted), |layout, row| {
-        let first = layout.first_column;
-        // A chunk holds rows of one kind: a row of the other kind sends it first.
-        let other_kind = matches!(
-            (&chunk, &row),
-            (Some(Chunk::Table(_)), RowView::Texts(_)) | (Some(Chunk::Records(_)), RowView::Row(_))
-        );
-        if other_kind
-            && let Some(full) = chunk.take()
-            && !send((first, full))
-        {
-            return ControlFlow::Break(());
-        }
-        match row {
-            RowView::Texts(texts) => {
-                let width = layout.headers.len();
-                let fresh = || Chunk::Records(Records::new(width));
-                if let Chunk::Records(records) = chunk.get_or_insert_with(fresh) {
-                    records.push(texts.number(), texts.cells());
-                }
-            }
-            RowView::Row(row) => {
-                let fresh = || Table::new(layout.clone(), 0);
-                let cells = || row.cells.iter().map(Cell::as_ref);
-                let table = match chunk.get_or_insert_with(|| Chunk::Table(fresh())) {
-                    Chunk::Table(table) => table,
-                    Chunk::Records(_) => return ControlFlow::Break(()),
-                };
-                if table.push(row.number, cells()).is_err() {
-                    // A column of this chunk is full (4 GiB): the row starts the next one.
-                    let full = std::mem::replace(table, fresh());
-                    if !send((first, Chunk::Table(full))) {
-                        return ControlFlow::Break(());
-                    }
-                    if table.push(row.number, cells()).is_err() {
-                        too_big = Some(row.number);
-                        return ControlFlow::Break(());
-                    }
-                }
-            }
-        }
-        let Some(full) = chunk.as_mut().filter(|c| c.len() >= CHUNK) else {
-            return ControlFlow::Continue(());
-        };
-        // The next chunk starts with the room this one took: no growing while it fills.
-        let next = match full {
-            Chunk::Table(table) => Chunk::Table(table.empty_like()),
-            Chunk::Records(records) => Chunk::Records(records.empty_like()),
-        };
-        let full = std::mem::replace(full, next);
-        if send((first, full)) {
-            ControlFlow::Continue(())
-        } else {
-            ControlFlow::Break(())
-        }
-    })?;
-    if let Some(number) = too_big {
-        return Err(workbook.row_too_big(&read.0, number));
-    }
-    if let Some(rest) = chunk.filter(|c| c.len() > 0) {
-        let _closed = send((read.0.first_column, rest));
-    }
-    Ok(read)
+    let mut send = |layout: &TableLayout, chunk| send((layout.first_column, chunk));
+    workbook.read_chunks((sheet, header), Some(wanted), CHUNK, &mut send)
 }
 
 /// What decoding a text file found (a byte that is not UTF-8, a BOM that lies), as warnings on

@@ -7,6 +7,7 @@
 //! ([`Table`]).
 
 mod cell;
+mod chunks;
 pub mod formats;
 mod gate;
 mod guard;
@@ -28,6 +29,7 @@ use calamine::{Reader, Sheets};
 use chrono::NaiveDateTime;
 
 use crate::error::SheetError;
+pub use chunks::Chunk;
 pub use limits::Limits;
 pub use reader::{RawRows, RowView, Texts};
 pub use records::{RecordRef, Records, TableRow};
@@ -217,6 +219,10 @@ impl fmt::Debug for Workbook {
             .finish_non_exhaustive()
     }
 }
+
+/// Rows a load copies into its table at a time, and chunks read ahead of the copying.
+const LOAD_CHUNK: usize = 512;
+const LOAD_AHEAD: usize = 4;
 
 impl Workbook {
     /// Opens the file by its extension and lists its sheets with their sizes, within the
@@ -573,23 +579,49 @@ impl Workbook {
         let mut table: Option<Table> = None;
         let mut full = None;
         let mut stopped = false;
-        let (layout, blank_rows) = self.read_table_views(sheet, header, None, |layout, row| {
-            let table = table.get_or_insert_with(|| Table::new(layout.clone(), 0));
-            // A delimited file's record goes into the table from where the reader holds it.
-            let pushed = match row {
-                RowView::Row(row) => table.push(row.number, row.cells.iter().map(Cell::as_ref)),
-                RowView::Texts(texts) => {
-                    table.push(texts.number(), texts.cells().map(CellRef::text))
+        // The sheet is read on a thread of its own, in chunks; this one copies them into the
+        // table (each a row at a time, for `after_row`), while the next is read.
+        let workbook = &mut *self;
+        let read = std::thread::scope(|scope| {
+            let (chunks, received) = std::sync::mpsc::sync_channel(LOAD_AHEAD);
+            let reader = scope.spawn(move || {
+                let mut send = |layout: &TableLayout, chunk: Chunk| {
+                    chunks.send((layout.clone(), chunk)).is_ok()
+                };
+                workbook.read_chunks((sheet, header), None, LOAD_CHUNK, &mut send)
+            });
+            'chunks: for (layout, chunk) in received {
+                let table = table.get_or_insert_with(|| Table::new(layout, 0));
+                let width = table.width();
+                let mut take = |number, cells: &mut dyn Iterator<Item = CellRef<'_>>| match table
+                    .push(number, cells)
+                {
+                    Err(e) => {
+                        full = Some(e);
+                        ControlFlow::Break(())
+                    }
+                    Ok(()) => after_row(table.len()),
+                };
+                let taken = match &chunk {
+                    Chunk::Table(rows) => rows
+                        .rows()
+                        .try_for_each(|row| take(row.number, &mut row.cells())),
+                    Chunk::Records(records) => records.rows().try_for_each(|row| {
+                        take(row.number(), &mut (0..width).map(|c| row.cell(c)))
+                    }),
+                };
+                if taken.is_break() {
+                    stopped = full.is_none();
+                    break 'chunks;
                 }
-            };
-            if let Err(e) = pushed {
-                full = Some(e);
-                return ControlFlow::Break(());
             }
-            let next = after_row(table.len());
-            stopped = next.is_break();
-            next
-        })?;
+            // Dropped on a stop: the reader's next send fails, and it ends.
+            match reader.join() {
+                Ok(read) => read,
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        });
+        let (layout, blank_rows) = read?;
         if let Some(ColumnFull { column }) = full {
             let header = layout.headers.get(column).map_or("", String::as_str);
             return Err(self.sheet_error(
