@@ -44,36 +44,37 @@ impl Workbook {
         let mut too_big = None;
         let read = self.read_table_views(sheet, header, wanted, |layout, row| {
             // A chunk holds rows of one kind: a row of the other kind sends it first.
-            let other_kind = matches!(
-                (&chunk, &row),
-                (Some(Chunk::Table(_)), RowView::Texts(_))
-                    | (Some(Chunk::Records(_)), RowView::Row(_))
-            );
-            if other_kind
-                && let Some(full) = chunk.take()
-                && !send(layout, full)
-            {
-                return ControlFlow::Break(());
-            }
             match row {
                 RowView::Texts(texts) => {
-                    let width = layout.headers.len();
-                    let fresh = || Chunk::Records(Records::new(width));
-                    if let Chunk::Records(records) = chunk.get_or_insert_with(fresh) {
-                        records.push(texts.number(), texts.cells());
-                    }
+                    let mut records = match chunk.take() {
+                        Some(Chunk::Records(records)) => records,
+                        Some(other) => {
+                            if !send(layout, other) {
+                                return ControlFlow::Break(());
+                            }
+                            Records::new(layout.headers.len())
+                        }
+                        None => Records::new(layout.headers.len()),
+                    };
+                    records.push(texts.number(), texts.cells());
+                    chunk = Some(Chunk::Records(records));
                 }
                 RowView::Row(row) => {
                     let fresh = || Table::new(layout.clone(), 0);
-                    let cells = || row.cells.iter().map(Cell::as_ref);
-                    let table = match chunk.get_or_insert_with(|| Chunk::Table(fresh())) {
-                        Chunk::Table(table) => table,
-                        Chunk::Records(_) => return ControlFlow::Break(()),
+                    let mut table = match chunk.take() {
+                        Some(Chunk::Table(table)) => table,
+                        Some(other) => {
+                            if !send(layout, other) {
+                                return ControlFlow::Break(());
+                            }
+                            fresh()
+                        }
+                        None => fresh(),
                     };
+                    let cells = || row.cells.iter().map(Cell::as_ref);
                     if table.push(row.number, cells()).is_err() {
                         // A column of this chunk is full (4 GiB): the row starts the next one.
-                        let full = std::mem::replace(table, fresh());
-                        if !send(layout, Chunk::Table(full)) {
+                        if !send(layout, Chunk::Table(std::mem::replace(&mut table, fresh()))) {
                             return ControlFlow::Break(());
                         }
                         if table.push(row.number, cells()).is_err() {
@@ -81,6 +82,7 @@ impl Workbook {
                             return ControlFlow::Break(());
                         }
                     }
+                    chunk = Some(Chunk::Table(table));
                 }
             }
             let Some(full) = chunk.as_mut().filter(|c| c.len() >= rows) else {
