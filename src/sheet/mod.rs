@@ -490,11 +490,7 @@ impl Workbook {
         self.read_table_views(sheet, header, wanted, |layout, view| match view {
             RowView::Row(row) => on_row(layout, row),
             RowView::Texts(texts) => {
-                owned.number = texts.number();
-                owned.cells.resize(layout.headers.len(), Cell::Empty);
-                for (cell, text) in owned.cells.iter_mut().zip(texts.cells()) {
-                    cell.set_text(text);
-                }
+                texts.fill(&mut owned);
                 on_row(layout, &owned)
             }
         })

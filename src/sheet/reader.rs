@@ -451,6 +451,12 @@ fn table_cells(fields: &csv::StringRecord, table: &TableColumns, cells: &mut Vec
         cells.clear();
         return;
     }
+    fill_cells(fields, table, cells);
+}
+
+/// The table's cells of a record into `cells`, blank or not: the wanted columns copied (into
+/// the room their text already has), the others empty.
+fn fill_cells(fields: &csv::StringRecord, table: &TableColumns, cells: &mut Vec<Cell>) {
     cells.resize(table.width, Cell::Empty);
     for (cell, text) in cells.iter_mut().zip(table_texts(fields, table)) {
         cell.set_text(text);
@@ -497,6 +503,12 @@ impl<'r> Texts<'r> {
     /// The text of each table column, in order: empty for a column not wanted.
     pub fn cells(&self) -> impl Iterator<Item = &'r str> + 'r {
         table_texts(self.record, self.table)
+    }
+
+    /// The record as a row of cells, into `row` (its text reusing the room the row has).
+    pub fn fill(&self, row: &mut Row) {
+        row.number = self.number;
+        fill_cells(self.record, self.table, &mut row.cells);
     }
 }
 
