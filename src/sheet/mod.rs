@@ -832,6 +832,7 @@ mod tests {
             let mut workbook = Workbook::open(&path).unwrap();
             let mut lent = Vec::new();
             let mut records = Records::new(3);
+            let mut runs = None;
             let (layout, blank) = workbook
                 .read_table_views(0, header, wanted, |layout, view| {
                     assert_eq!(layout.first_column, 1);
@@ -839,6 +840,9 @@ mod tests {
                         RowView::Row(row) => row.clone(),
                         RowView::Texts(texts) => {
                             records.push(texts.number(), texts.cells());
+                            let (run, lens) = texts.run();
+                            runs.get_or_insert_with(|| Records::new(3).keeping(texts.kept()))
+                                .push_run(texts.number(), run, lens);
                             Row {
                                 number: texts.number(),
                                 cells: texts.cells().map(Cell::text).collect(),
@@ -877,6 +881,16 @@ mod tests {
                 })
                 .collect();
             assert_eq!(read_back, expected, "{wanted:?}");
+            // Each record copied in one run reads back the same.
+            let runs = runs.unwrap();
+            let read_back: Vec<Row> = runs
+                .rows()
+                .map(|r| Row {
+                    number: r.number(),
+                    cells: (0..3).map(|c| r.cell(c).to_cell()).collect(),
+                })
+                .collect();
+            assert_eq!(read_back, expected, "{wanted:?} in runs");
             // The rows as cells, the way the other readers take them.
             let mut as_cells = Vec::new();
             let mut workbook = Workbook::open(&path).unwrap();

@@ -411,10 +411,13 @@ impl CsvRows {
     /// of the file. Without this, one stray `"` silently turned 990 of 1,000 rows into one cell.
     fn check(&self, start: &csv::Position) -> Result<(), String> {
         let limits = &self.text.limits;
-        if self
-            .record
-            .iter()
-            .any(|f| f.len() as u64 > limits.cell_bytes)
+        // No field is longer than the record's text: most records need no look at each one.
+        let long = self.record.as_slice().len() as u64 > limits.cell_bytes;
+        if long
+            && self
+                .record
+                .iter()
+                .any(|f| f.len() as u64 > limits.cell_bytes)
         {
             return Err(Exceeded::CellBytes.message(limits, "a field"));
         }
@@ -503,6 +506,28 @@ impl<'r> Texts<'r> {
     /// The text of each table column, in order: empty for a column not wanted.
     pub fn cells(&self) -> impl Iterator<Item = &'r str> + 'r {
         table_texts(self.record, self.table)
+    }
+
+    /// The record's text from its first table column to its last, in one run (a record's
+    /// fields lie end to end), with each table column's length in it; the columns not wanted
+    /// are in the run too ([`Texts::kept`] says which are).
+    pub fn run(&self) -> (&'r str, impl Iterator<Item = usize> + 'r) {
+        let record = self.record;
+        let first = self.table.first;
+        let last = (first + self.table.width).min(record.len()).max(first);
+        let start = record.range(first).map_or(0, |r| r.start);
+        let end = match last > first {
+            true => record.range(last - 1).map_or(start, |r| r.end),
+            false => start,
+        };
+        let run = record.as_slice().get(start..end).unwrap_or_default();
+        let lens = (first..last).map(move |col| record.range(col).map_or(0, |r| r.len()));
+        (run, lens)
+    }
+
+    /// Which table columns are wanted; `None`: every one.
+    pub fn kept(&self) -> Option<&'r [bool]> {
+        self.table.keep.as_deref()
     }
 
     /// The record as a row of cells, into `row` (its text reusing the room the row has).

@@ -34,6 +34,9 @@ impl<'a> TableRow<'a> for RowRef<'a> {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Records {
     width: usize,
+    /// Which columns' cells are read back (by table column); empty: every column. The text of
+    /// a record is copied in one run, the cells of columns not wanted with it.
+    keep: Vec<bool>,
     numbers: Vec<u32>,
     /// Where each cell's text ends in `text`: `width` to a row.
     ends: Vec<usize>,
@@ -49,11 +52,20 @@ impl Records {
         }
     }
 
+    /// Only the columns `keep` marks (by table column) read back as more than empty; `None`:
+    /// every column.
+    #[must_use]
+    pub fn keeping(mut self, keep: Option<&[bool]>) -> Records {
+        self.keep = keep.map(<[bool]>::to_vec).unwrap_or_default();
+        self
+    }
+
     /// No rows, with the room this chunk took: the next chunk fills without growing.
     #[must_use]
     pub fn empty_like(&self) -> Records {
         Records {
             width: self.width,
+            keep: self.keep.clone(),
             numbers: Vec::with_capacity(self.numbers.capacity()),
             ends: Vec::with_capacity(self.ends.capacity()),
             text: String::with_capacity(self.text.capacity()),
@@ -66,6 +78,30 @@ impl Records {
         let mut cells = cells.into_iter();
         for _ in 0..self.width {
             self.text.push_str(cells.next().unwrap_or_default());
+            self.ends.push(self.text.len());
+        }
+        self.numbers.push(number);
+    }
+
+    /// Adds row `number` from the text of its cells lying end to end (`run`) and each cell's
+    /// length in it, in table column order: one copy for the row. Cells past `width` are left
+    /// out (their text must not be in `run`), missing ones are empty.
+    pub fn push_run(&mut self, number: u32, run: &str, lens: impl IntoIterator<Item = usize>) {
+        let start = self.text.len();
+        self.text.push_str(run);
+        let mut end = start;
+        let mut cells = 0;
+        for len in lens.into_iter().take(self.width) {
+            end += len;
+            self.ends.push(end);
+            cells += 1;
+        }
+        debug_assert_eq!(end, self.text.len(), "the lengths cover the run");
+        // Whatever the lengths said, the row ends where its run does.
+        if let Some(last) = self.ends.last_mut().filter(|_| cells > 0) {
+            *last = self.text.len();
+        }
+        for _ in cells..self.width {
             self.ends.push(self.text.len());
         }
         self.numbers.push(number);
@@ -103,7 +139,7 @@ impl<'a> TableRow<'a> for RecordRef<'a> {
 
     fn cell(&self, col: usize) -> CellRef<'a> {
         let records = self.records;
-        if col >= records.width {
+        if col >= records.width || records.keep.get(col) == Some(&false) {
             return CellRef::Empty;
         }
         let at = self.index * records.width + col;
