@@ -873,24 +873,16 @@ mod tests {
             })
             .collect();
             assert_eq!(lent, expected, "{wanted:?}");
-            let read_back: Vec<Row> = records
-                .rows()
-                .map(|r| Row {
+            let read_back = |records: &Records| -> Vec<Row> {
+                let row = |r: RecordRef<'_>| Row {
                     number: r.number(),
                     cells: (0..3).map(|c| r.cell(c).to_cell()).collect(),
-                })
-                .collect();
-            assert_eq!(read_back, expected, "{wanted:?}");
+                };
+                records.rows().map(row).collect()
+            };
+            assert_eq!(read_back(&records), expected, "{wanted:?}");
             // Each record copied in one run reads back the same.
-            let runs = runs.unwrap();
-            let read_back: Vec<Row> = runs
-                .rows()
-                .map(|r| Row {
-                    number: r.number(),
-                    cells: (0..3).map(|c| r.cell(c).to_cell()).collect(),
-                })
-                .collect();
-            assert_eq!(read_back, expected, "{wanted:?} in runs");
+            assert_eq!(read_back(&runs.unwrap()), expected, "{wanted:?} in runs");
             // The rows as cells, the way the other readers take them.
             let mut as_cells = Vec::new();
             let mut workbook = Workbook::open(&path).unwrap();
