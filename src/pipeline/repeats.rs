@@ -8,11 +8,16 @@
 //! met twice or more are kept.
 //!
 //! The runs are read back a slice of fingerprints at a time, by their top byte: the slices of
-//! every run for one byte are sorted together, in the cache, and the next byte follows (the
+//! every run for one byte are counted together, in the cache, and the next byte follows (the
 //! fingerprints are hashes, so a byte's share is about a 256th). A run keeps at most two of a
 //! value, so one identifier on every row does not make its byte's share the whole file; a
-//! byte whose share is still over [`SLICE`] values (fingerprints chosen to share one) is merged
-//! from the runs instead. Memory is one run, or one byte's share, however many rows.
+//! byte whose share is still over [`SLICE`] values (fingerprints chosen to share one) is
+//! sorted run by run in the file and merged from the runs instead. Memory is one run, or one
+//! byte's share, however many rows.
+//!
+//! Values are counted in a small open-addressing table ([`Tally`]) rather than sorted: a
+//! sort of each run and of each byte's share took four times as long, half of it after the
+//! sheet was read, when nothing else is left to run beside it.
 //!
 //! Not the `extsort` crate: it keeps one open file per run and a named directory a killed
 //! process leaves behind, and brings rayon for its sort; the job here is one sort of `u64`s.
@@ -29,6 +34,8 @@ const RUN: usize = 1 << 18;
 const SLICE: u64 = 1 << 18;
 /// The merge's read buffers, shared by the runs: 1 MiB of fingerprints.
 const MERGE_VALUES: usize = 1 << 17;
+/// How many of one value a run keeps.
+const KEPT_PER_RUN: u8 = 2;
 
 /// Collects fingerprints ([`Repeats::push`]); [`Repeats::finish`] answers those pushed twice
 /// or more, sorted.
@@ -40,8 +47,9 @@ pub(super) struct Repeats {
     /// start within it (the 257th: its length).
     runs: Vec<(u64, Box<[u32; 257]>)>,
     buffer: Vec<u64>,
-    /// Room to sort a run in.
+    /// Room to deal a run out by top byte in.
     scratch: Vec<u64>,
+    tally: Tally,
 }
 
 impl Repeats {
@@ -53,6 +61,7 @@ impl Repeats {
             runs: Vec::new(),
             buffer: Vec::new(),
             scratch: Vec::new(),
+            tally: Tally::default(),
         }
     }
 
@@ -64,15 +73,24 @@ impl Repeats {
         Ok(())
     }
 
-    /// Writes the buffer out as a sorted run, each value at most twice.
+    /// Writes the buffer out as a run, its values grouped by top byte, each value at most
+    /// twice.
     fn spill(&mut self) -> io::Result<()> {
-        sort_by_top_byte(&mut self.buffer, &mut self.scratch);
+        let starts = deal_by_top_byte(&mut self.buffer, &mut self.scratch);
+        let mut bytes = Box::new([0u32; 257]);
         let mut kept = 0;
-        for i in 0..self.buffer.len() {
-            if i < 2 || self.buffer[i] != self.buffer[kept - 2] {
-                self.buffer[kept] = self.buffer[i];
-                kept += 1;
+        for byte in 0..256 {
+            let share = starts[byte]..starts[byte + 1];
+            self.tally.reset(share.len());
+            for i in share {
+                let value = self.buffer[i];
+                if self.tally.count(value) <= KEPT_PER_RUN {
+                    self.buffer[kept] = value;
+                    kept += 1;
+                }
             }
+            // RUN values fit a u32.
+            bytes[byte + 1] = u32::try_from(kept).unwrap_or(u32::MAX);
         }
         self.buffer.truncate(kept);
         let file = match &mut self.file {
@@ -90,12 +108,6 @@ impl Repeats {
         for value in &self.buffer {
             file.write_all(&value.to_le_bytes())?;
         }
-        let mut bytes = Box::new([0u32; 257]);
-        for (byte, at) in bytes.iter_mut().enumerate() {
-            // RUN values fit a u32.
-            let from = self.buffer.partition_point(|v| ((v >> 56) as usize) < byte);
-            *at = u32::try_from(from).unwrap_or(u32::MAX);
-        }
         self.runs.push((start, bytes));
         self.buffer.clear();
         Ok(())
@@ -106,14 +118,19 @@ impl Repeats {
         if self.file.is_some() && !self.buffer.is_empty() {
             self.spill()?;
         }
+        let mut out = Vec::new();
         // Nothing spilled: the one run is the buffer itself.
         let Some(file) = self.file.take() else {
-            self.buffer.sort_unstable();
-            return repeated(self.buffer.into_iter().map(Ok));
+            let starts = deal_by_top_byte(&mut self.buffer, &mut self.scratch);
+            for byte in 0..256 {
+                let share = &self.buffer[starts[byte]..starts[byte + 1]];
+                self.tally.repeated(share, &mut out);
+            }
+            return Ok(out);
         };
         self.buffer = Vec::new();
+        self.scratch = Vec::new();
         let mut file = file.into_inner().map_err(io::IntoInnerError::into_error)?;
-        let mut out = Vec::new();
         let mut slice = Vec::new();
         for byte in 0..256 {
             // Each run's values of this top byte: (first value, count).
@@ -127,6 +144,10 @@ impl Repeats {
                 .collect();
             let values: u64 = parts.iter().map(|&(_, n)| n).sum();
             if values > SLICE {
+                for &(first, count) in &parts {
+                    sort_in_file(&mut file, first, count, &mut slice)?;
+                }
+                slice = Vec::new();
                 out.extend(repeated(Merge::new(&mut file, &parts)?)?);
                 continue;
             }
@@ -134,16 +155,86 @@ impl Repeats {
             for &(first, n) in &parts {
                 read_values(&mut file, first, n, &mut slice)?;
             }
-            slice.sort_unstable();
-            out.extend(repeated(slice.iter().copied().map(Ok))?);
+            self.tally.repeated(&slice, &mut out);
         }
         Ok(out)
     }
 }
 
-/// Sorts `values`: dealt out by their top byte first (the values are hashes: a 256th of them
-/// each), then each byte's share sorted in the cache, twice as fast as one sort of them all.
-fn sort_by_top_byte(values: &mut Vec<u64>, scratch: &mut Vec<u64>) {
+/// Counts of values in an open-addressing table sized for one share of them: how many times
+/// each was met. Slots are chosen by the value mixed with a key of this process, so values
+/// chosen to crowd the table (a hostile sheet's identifiers) cannot be.
+struct Tally {
+    values: Vec<u64>,
+    /// 0: an empty slot; then how many times its value was met, up to 255.
+    counts: Vec<u8>,
+    /// log2 of the slots.
+    bits: u32,
+    key: u64,
+}
+
+impl Default for Tally {
+    fn default() -> Tally {
+        use std::hash::BuildHasher;
+        Tally {
+            values: Vec::new(),
+            counts: Vec::new(),
+            bits: 0,
+            key: std::hash::RandomState::new().hash_one(0x7a64_u64),
+        }
+    }
+}
+
+impl Tally {
+    /// Empty, with room for `n` values at most half full.
+    fn reset(&mut self, n: usize) {
+        let slots = (n * 2).next_power_of_two().max(16);
+        self.bits = slots.trailing_zeros();
+        self.values.clear();
+        self.values.resize(slots, 0);
+        self.counts.clear();
+        self.counts.resize(slots, 0);
+    }
+
+    /// Meets `value` once more: how many times it has been met now.
+    fn count(&mut self, value: u64) -> u8 {
+        let mask = self.counts.len() - 1;
+        let mixed = (value ^ self.key).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        let mut slot = (mixed >> (64 - self.bits)) as usize;
+        loop {
+            match self.counts[slot] {
+                0 => {
+                    self.values[slot] = value;
+                    self.counts[slot] = 1;
+                    return 1;
+                }
+                met if self.values[slot] == value => {
+                    self.counts[slot] = met.saturating_add(1);
+                    return self.counts[slot];
+                }
+                _ => slot = (slot + 1) & mask,
+            }
+        }
+    }
+
+    /// Appends the values of `share` met more than once, each once, in ascending order (after
+    /// any already in `out`, which must be below them: shares are taken by ascending top byte).
+    fn repeated(&mut self, share: &[u64], out: &mut Vec<u64>) {
+        self.reset(share.len());
+        let from = out.len();
+        for &value in share {
+            if self.count(value) == 2 {
+                out.push(value);
+            }
+        }
+        out[from..].sort_unstable();
+    }
+}
+
+/// Deals `values` out by their top byte (the values are hashes: a 256th of them each),
+/// keeping their order within a byte; answers where each byte's values start (the 257th:
+/// the end).
+fn deal_by_top_byte(values: &mut Vec<u64>, scratch: &mut Vec<u64>) -> [usize; 257] {
     let top = |v: u64| (v >> 56) as usize;
     let mut starts = [0usize; 257];
     for &v in values.iter() {
@@ -160,10 +251,19 @@ fn sort_by_top_byte(values: &mut Vec<u64>, scratch: &mut Vec<u64>) {
         scratch[*at] = v;
         *at += 1;
     }
-    for byte in 0..256 {
-        scratch[starts[byte]..starts[byte + 1]].sort_unstable();
-    }
     std::mem::swap(values, scratch);
+    starts
+}
+
+/// Sorts the `count` values of the file from value `first` where they lie (a part of one run:
+/// at most [`RUN`] values), using `room`.
+fn sort_in_file(file: &mut File, first: u64, count: u64, room: &mut Vec<u64>) -> io::Result<()> {
+    room.clear();
+    read_values(file, first, count, room)?;
+    room.sort_unstable();
+    let bytes: Vec<u8> = room.iter().flat_map(|v| v.to_le_bytes()).collect();
+    file.seek(SeekFrom::Start(first * 8))?;
+    file.write_all(&bytes)
 }
 
 /// Appends `count` values from the file, starting at value `first`.
@@ -362,14 +462,40 @@ mod tests {
     }
 
     #[test]
-    fn values_dealt_by_their_top_byte_come_out_sorted() {
+    fn values_dealt_by_their_top_byte_keep_their_order_within_it() {
         let mut all = values(10_000, 7);
         all.extend([0, u64::MAX, 1 << 56, (1 << 56) - 1, 5, 5]);
-        let mut sorted = all.clone();
-        sorted.sort_unstable();
+        let before = all.clone();
         let mut scratch = vec![3; 2];
-        sort_by_top_byte(&mut all, &mut scratch);
-        assert_eq!(all, sorted);
+        let starts = deal_by_top_byte(&mut all, &mut scratch);
+        assert_eq!((starts[0], starts[256]), (0, all.len()));
+        for byte in 0..256u64 {
+            let dealt = &all[starts[byte as usize]..starts[byte as usize + 1]];
+            let in_order: Vec<u64> = before.iter().copied().filter(|v| v >> 56 == byte).collect();
+            assert_eq!(dealt, in_order, "byte {byte}");
+        }
+    }
+
+    #[test]
+    fn a_tally_counts_each_value_crowded_or_not() {
+        let mut tally = Tally::default();
+        tally.reset(4);
+        // Values alike but for their top bits, and zero, which is no empty slot.
+        let met: Vec<u8> = [0, 1 << 60, 0, 1 << 61, 1 << 60, 0, u64::MAX]
+            .into_iter()
+            .map(|v| tally.count(v))
+            .collect();
+        assert_eq!(met, [1, 1, 2, 1, 2, 3, 1]);
+        let mut out = vec![0];
+        let byte = 9u64 << 56;
+        tally.repeated(
+            &[byte | 7, byte | 3, byte | 7, byte | 3, byte | 3],
+            &mut out,
+        );
+        assert_eq!(out, [0, byte | 3, byte | 7]);
+        // One value met more times than a count holds.
+        tally.reset(300);
+        assert_eq!((0..300).map(|_| tally.count(4)).last(), Some(255));
     }
 
     #[test]
