@@ -233,7 +233,7 @@ impl Checker {
                     return false;
                 }
             };
-            if text.trim().is_empty() {
+            if crate::sheet::blank_text(text) {
                 continue;
             }
             let text = if column.transform.trim.unwrap_or(true) {
@@ -612,7 +612,7 @@ fn cleaned<'a>(column: &Column, text: &'a str) -> Option<Cow<'a, str>> {
         text
     };
     // A blank cell (only whitespace) is empty even when it is not trimmed.
-    if text.is_empty() || text.trim().is_empty() {
+    if crate::sheet::blank_text(text) {
         return None;
     }
     let lower = transform

@@ -33,6 +33,7 @@ pub use chunks::Chunk;
 pub use limits::Limits;
 pub use reader::{RawRows, RowView, Texts};
 pub use records::{RecordRef, Records, TableRow};
+pub(crate) use table::blank_text;
 pub use table::{CellRef, ColumnFull, RowRef, Table};
 pub use text::{DelimitedText, TextNote};
 
@@ -802,6 +803,17 @@ mod tests {
             Cell::DateTime(d.and_hms_opt(9, 5, 0).unwrap()).display(),
             "2021-01-02 09:05:00"
         );
+    }
+
+    #[test]
+    fn blank_text_is_what_trim_leaves_empty() {
+        let texts = [
+            "", " ", "\t\r\n", "a", " a", "a ", "\u{a0}", "\u{a0}x", "\u{3000}", "\u{feff}", "~",
+            "\x7f", "\x1f", "é", "凯", "!",
+        ];
+        for text in texts {
+            assert_eq!(blank_text(text), text.trim().is_empty(), "{text:?}");
+        }
     }
 
     #[test]

@@ -9,6 +9,7 @@ use calamine::{Data, DataRef, Range, Reader, Sheets};
 
 use super::gate::Gate;
 use super::limits::Exceeded;
+use super::table::blank_text;
 use super::text::Decoded;
 use super::{Cell, DelimitedText, Row, limits};
 use crate::error::SheetError;
@@ -134,9 +135,10 @@ impl Cells<'_> {
                     break;
                 }
                 Some(current) => current,
+                // Room for the table's cells: no growing cell by cell.
                 None => row.insert(Row {
                     number: r + 1,
-                    cells: Vec::new(),
+                    cells: Vec::with_capacity(table.map_or(0, |t| t.width)),
                 }),
             };
             in_table |= table.is_none_or(|t| t.contains(c as usize));
@@ -160,10 +162,8 @@ impl Cells<'_> {
 fn is_blank(data: &DataRef<'_>) -> bool {
     match data {
         DataRef::Empty => true,
-        DataRef::String(s) | DataRef::DateTimeIso(s) | DataRef::DurationIso(s) => {
-            s.trim().is_empty()
-        }
-        DataRef::SharedString(s) => s.trim().is_empty(),
+        DataRef::String(s) | DataRef::DateTimeIso(s) | DataRef::DurationIso(s) => blank_text(s),
+        DataRef::SharedString(s) => blank_text(s),
         _ => false,
     }
 }
@@ -400,7 +400,7 @@ impl CsvRows {
             self.number += 1;
             self.check(&start)
                 .map_err(|what| error(format!("{what} (line {})", start.line())))?;
-            if self.record.iter().any(|f| !f.trim().is_empty()) {
+            if self.record.iter().any(|f| !blank_text(f)) {
                 return Ok(true);
             }
         }
@@ -468,7 +468,7 @@ fn fill_cells(fields: &csv::StringRecord, table: &TableColumns, cells: &mut Vec<
 
 /// Whether every table column of a record is blank.
 fn table_blank(fields: &csv::StringRecord, table: &TableColumns) -> bool {
-    (0..table.width).all(|i| fields.get(table.first + i).unwrap_or("").trim().is_empty())
+    (0..table.width).all(|i| blank_text(fields.get(table.first + i).unwrap_or("")))
 }
 
 /// The text of each table column of a record, in order: empty for a column not wanted.

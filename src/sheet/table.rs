@@ -32,6 +32,16 @@ pub enum CellRef<'a> {
     Error(&'a str),
 }
 
+/// Whether `text` is only whitespace (as `str::trim` takes it), a cell's blankness: the usual
+/// cell starts with a visible ASCII character and is answered from that byte alone.
+pub(crate) fn blank_text(text: &str) -> bool {
+    match text.as_bytes().first() {
+        None => true,
+        Some(b) if b.is_ascii_graphic() => false,
+        Some(_) => text.trim().is_empty(),
+    }
+}
+
 impl<'a> CellRef<'a> {
     /// A delimited file's field: empty, or text ([`Cell::text`]).
     pub fn text(text: &'a str) -> CellRef<'a> {
@@ -45,7 +55,7 @@ impl<'a> CellRef<'a> {
     pub fn is_blank(&self) -> bool {
         match self {
             CellRef::Empty => true,
-            CellRef::Text(t) => t.trim().is_empty(),
+            CellRef::Text(t) => blank_text(t),
             _ => false,
         }
     }
