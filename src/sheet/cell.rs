@@ -49,6 +49,16 @@ impl Cell {
         }
     }
 
+    /// Makes this cell the value of `data`, its text in the room this cell's own text has
+    /// (see [`Cell::set_text`]).
+    pub(crate) fn set_data(&mut self, data: &DataRef<'_>) {
+        match data {
+            DataRef::String(s) => self.set_text(s),
+            DataRef::SharedString(s) => self.set_text(s),
+            other => *self = Cell::from(other),
+        }
+    }
+
     /// Makes this cell [`Cell::text`] of `s`, in the room its own text has when it has some:
     /// a reader filling the same row buffer row after row allocates only when a cell grows.
     pub(crate) fn set_text(&mut self, s: &str) {

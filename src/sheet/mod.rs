@@ -908,6 +908,101 @@ mod tests {
         }
     }
 
+    /// A worksheet's rows filled into one reused row ([`Workbook::read_table_columns`]) are
+    /// the rows as read anew each time: a sparse row after a full one, a number where text
+    /// was, a shorter row, one with only cells outside the table, the wanted columns only.
+    #[test]
+    fn workbook_rows_filled_into_one_row_are_the_rows_as_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("shapes.xlsx");
+        let mut book = rust_xlsxwriter::Workbook::new();
+        let sheet = book.add_worksheet().set_name("Users").unwrap();
+        for (c, header) in ["Name", "Email", "Seats", "Notes"].into_iter().enumerate() {
+            sheet.write(0, c as u16 + 1, header).unwrap();
+        }
+        sheet.write(1, 1, "Ann Long Name").unwrap();
+        sheet.write(1, 2, "ann@x.com").unwrap();
+        sheet.write(1, 3, "three").unwrap();
+        sheet.write(1, 4, "a note").unwrap();
+        // Sparse: a gap, and text where a number goes next.
+        sheet.write(2, 2, "b@x.com").unwrap();
+        sheet.write_number(2, 4, 4.5).unwrap();
+        // Shorter, and a number where text was.
+        sheet.write(3, 1, "Cy").unwrap();
+        sheet.write_number(3, 3, 7.0).unwrap();
+        // Only outside the table (column A, column G): blank in the table's columns.
+        sheet.write(4, 0, "outside").unwrap();
+        sheet.write(4, 6, "far").unwrap();
+        sheet.write(5, 4, "last").unwrap();
+        book.save(&path).unwrap();
+        let header = HeaderChoice::Row(1);
+        let expected = |wanted: Option<&[usize]>| -> Vec<Row> {
+            let rows: [(u32, [Cell; 4]); 3] = [
+                (
+                    2,
+                    [
+                        Cell::text("Ann Long Name"),
+                        Cell::text("ann@x.com"),
+                        Cell::text("three"),
+                        Cell::text("a note"),
+                    ],
+                ),
+                (
+                    3,
+                    [
+                        Cell::Empty,
+                        Cell::text("b@x.com"),
+                        Cell::Empty,
+                        Cell::Float(4.5),
+                    ],
+                ),
+                (
+                    4,
+                    [Cell::text("Cy"), Cell::Empty, Cell::Float(7.0), Cell::Empty],
+                ),
+            ];
+            let mut rows: Vec<Row> = rows
+                .into_iter()
+                .map(|(number, cells)| Row {
+                    number,
+                    cells: cells.into_iter().collect(),
+                })
+                .collect();
+            rows.push(Row {
+                number: 6,
+                cells: vec![Cell::Empty, Cell::Empty, Cell::Empty, Cell::text("last")],
+            });
+            for row in &mut rows {
+                for (c, cell) in row.cells.iter_mut().enumerate() {
+                    if wanted.is_some_and(|w| !w.contains(&c)) {
+                        *cell = Cell::Empty;
+                    }
+                }
+            }
+            rows
+        };
+        for wanted in [None, Some(&[0, 2][..]), Some(&[3][..])] {
+            let mut read = Vec::new();
+            let mut workbook = Workbook::open(&path).unwrap();
+            let (_, blank) = workbook
+                .read_table_columns(0, header, wanted, |_, row| {
+                    read.push(row.clone());
+                    ControlFlow::Continue(())
+                })
+                .unwrap();
+            // Row 5 has cells outside the table only.
+            assert_eq!(blank, 1, "{wanted:?}");
+            assert_eq!(read, expected(wanted), "{wanted:?}");
+        }
+        // Raw rows (no table yet) are as long as their last cell.
+        let mut workbook = Workbook::open(&path).unwrap();
+        let mut rows = workbook.raw_rows(0).unwrap();
+        let lengths: Vec<(u32, usize)> = std::iter::from_fn(|| rows.next_row().unwrap())
+            .map(|row| (row.number, row.cells.len()))
+            .collect();
+        assert_eq!(lengths, [(1, 5), (2, 5), (3, 5), (4, 4), (5, 7), (6, 5)]);
+    }
+
     #[test]
     fn slices_and_pads_rows() {
         let row = Row {

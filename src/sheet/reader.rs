@@ -96,32 +96,34 @@ type NextCell<'a> = Box<dyn FnMut() -> Result<Option<calamine::Cell<DataRef<'a>>
 /// A cell-by-cell reader and the first cell of the next row, already read.
 struct Cells<'a> {
     next: NextCell<'a>,
-    /// Row, column and value (`None`: a cell outside the wanted columns, not blank).
-    pending: Option<(u32, u32, Option<Cell>)>,
+    /// The first cell of the next row (not blank), as calamine gave it.
+    pending: Option<calamine::Cell<DataRef<'a>>>,
     /// Calamine's readers fail when asked again after their last cell.
     done: bool,
 }
 
 impl Cells<'_> {
-    /// Gathers the cells of one row (cells come in row order in both formats); with `table`,
-    /// only the wanted columns are converted, and a row with no table cell has no cells.
-    fn next_row(&mut self, table: Option<&TableColumns>) -> Result<Option<Row>, String> {
-        let mut row: Option<Row> = None;
+    /// Gathers the cells of one row into `row` (cells come in row order in both formats), the
+    /// text of each into the room its cell of the row before had: no allocation per cell once
+    /// the rows run alike. With `table`, only the wanted columns are converted, and a row with
+    /// no table cell has no cells. False at the end of the sheet.
+    fn next_row(&mut self, table: Option<&TableColumns>, row: &mut Row) -> Result<bool, String> {
+        let mut number = None;
         let mut in_table = false;
+        // The cells of `row` below this one are this row's; the others, the row before's.
+        let mut set = 0;
         loop {
-            let (r, c, value) = match self.pending.take() {
-                Some(p) => p,
+            let cell = match self.pending.take() {
+                Some(cell) => cell,
                 None if self.done => break,
                 None => match (self.next)()? {
                     Some(cell) => {
                         let (r, c) = cell.get_position();
                         limits::check_grid(r, c)?;
-                        let data = cell.get_value();
-                        if is_blank(data) {
+                        if is_blank(cell.get_value()) {
                             continue;
                         }
-                        let wanted = table.is_none_or(|t| t.keeps(c as usize));
-                        (r, c, wanted.then(|| Cell::from(data)))
+                        cell
                     }
                     None => {
                         self.done = true;
@@ -129,32 +131,40 @@ impl Cells<'_> {
                     }
                 },
             };
-            let current = match &mut row {
-                Some(current) if current.number != r + 1 => {
-                    self.pending = Some((r, c, value));
+            let (r, c) = cell.get_position();
+            match number {
+                Some(n) if n != r + 1 => {
+                    self.pending = Some(cell);
                     break;
                 }
-                Some(current) => current,
-                // Room for the table's cells: no growing cell by cell.
-                None => row.insert(Row {
-                    number: r + 1,
-                    cells: Vec::with_capacity(table.map_or(0, |t| t.width)),
-                }),
-            };
+                Some(_) => {}
+                None => number = Some(r + 1),
+            }
             in_table |= table.is_none_or(|t| t.contains(c as usize));
-            if let Some(value) = value {
+            if table.is_none_or(|t| t.keeps(c as usize)) {
                 let col = c as usize - table.map_or(0, |t| t.first);
-                put(&mut current.cells, col, value);
+                if row.cells.len() <= col {
+                    row.cells.resize(col + 1, Cell::Empty);
+                }
+                // The cells this row skipped are empty.
+                row.cells[set.min(col)..col].fill(Cell::Empty);
+                row.cells[col].set_data(cell.get_value());
+                set = set.max(col + 1);
             }
         }
-        if let (Some(t), Some(current)) = (table, &mut row) {
-            if in_table {
-                current.cells.resize(t.width, Cell::Empty);
-            } else {
-                current.cells.clear();
+        let Some(number) = number else {
+            return Ok(false);
+        };
+        row.number = number;
+        match table {
+            Some(_) if !in_table => row.cells.clear(),
+            Some(t) => {
+                row.cells.truncate(set);
+                row.cells.resize(t.width, Cell::Empty);
             }
+            None => row.cells.truncate(set),
         }
-        Ok(row)
+        Ok(true)
     }
 }
 
@@ -166,13 +176,6 @@ fn is_blank(data: &DataRef<'_>) -> bool {
         DataRef::SharedString(s) => blank_text(s),
         _ => false,
     }
-}
-
-fn put(cells: &mut Vec<Cell>, col: usize, value: Cell) {
-    if cells.len() <= col {
-        cells.resize(col + 1, Cell::Empty);
-    }
-    cells[col] = value;
 }
 
 /// Used rows and columns of a worksheet, as cheaply as the format allows.
@@ -285,20 +288,17 @@ impl<'a> RawRows<'a> {
         let table = self.table.as_ref();
         let result = match &mut self.inner {
             Inner::Csv(rows) => return rows.next_row_into(table, &self.path, row),
-            Inner::Cells(cells) => cells.next_row(table),
-            Inner::Range { range, next } => next_range_row(range, next).map(|row| {
-                row.map(|row| match table {
-                    Some(t) => t.of_raw(row),
-                    None => row,
+            Inner::Cells(cells) => cells.next_row(table, row),
+            Inner::Range { range, next } => next_range_row(range, next).map(|next| {
+                next.map(|next| match table {
+                    Some(t) => *row = t.of_raw(next),
+                    None => *row = next,
                 })
+                .is_some()
             }),
         };
         match result {
-            Ok(Some(next)) => {
-                *row = next;
-                Ok(true)
-            }
-            Ok(None) => Ok(false),
+            Ok(more) => Ok(more),
             Err(reason) => Err(match &self.gate {
                 Some(gate) => sheet_error(gate, &self.path, &self.sheet, reason),
                 None => SheetError::Sheet {
