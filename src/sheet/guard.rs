@@ -296,6 +296,16 @@ impl XmlScan {
         while !bytes.is_empty() {
             // memchr: this pass runs over every byte of every sheet before it is read.
             let cut = memchr::memchr2(b'<', b'>', bytes).unwrap_or(bytes.len());
+            if self.in_tag && self.tag.is_empty() && bytes.get(cut) == Some(&b'>') {
+                // The whole tag lies in this buffer: read where it lies, not copied.
+                let tag = &bytes[..cut];
+                self.count(tag.len())?;
+                self.in_tag = false;
+                self.run = 0;
+                self.on_tag(&tag[..tag.len().min(TAG_KEPT)])?;
+                bytes = &bytes[cut + 1..];
+                continue;
+            }
             self.extend(&bytes[..cut])?;
             match bytes.get(cut) {
                 Some(b'<') => {
@@ -306,7 +316,12 @@ impl XmlScan {
                 Some(_) if self.in_tag => {
                     self.in_tag = false;
                     self.run = 0;
-                    self.on_tag()?;
+                    let tag = std::mem::take(&mut self.tag);
+                    let read = self.on_tag(&tag);
+                    // Its room is kept for the next tag that crosses a buffer.
+                    self.tag = tag;
+                    self.tag.clear();
+                    read?;
                 }
                 Some(_) => self.extend(b">")?,
                 None => {}
@@ -317,9 +332,19 @@ impl XmlScan {
     }
 
     fn extend(&mut self, run: &[u8]) -> Result<(), Breach> {
-        self.run += run.len() as u64;
+        self.count(run.len())?;
+        if self.in_tag && self.tag.len() < TAG_KEPT {
+            let room = TAG_KEPT - self.tag.len();
+            self.tag.extend_from_slice(&run[..run.len().min(room)]);
+        }
+        Ok(())
+    }
+
+    /// Counts `len` more bytes of the current run (and of the cell's text outside tags).
+    fn count(&mut self, len: usize) -> Result<(), Breach> {
+        self.run += len as u64;
         if self.in_cell && !self.in_tag {
-            self.cell_text += run.len() as u64;
+            self.cell_text += len as u64;
         }
         if self.run.max(self.cell_text) > self.cell_bytes {
             let what = if self.in_tag {
@@ -329,15 +354,11 @@ impl XmlScan {
             };
             return Err(Breach::Limit(Exceeded::CellBytes, what.to_owned()));
         }
-        if self.in_tag && self.tag.len() < TAG_KEPT {
-            let room = TAG_KEPT - self.tag.len();
-            self.tag.extend_from_slice(&run[..run.len().min(room)]);
-        }
         Ok(())
     }
 
-    fn on_tag(&mut self) -> Result<(), Breach> {
-        let tag = std::mem::take(&mut self.tag);
+    /// A tag just closed: its text from after `<` (at most [`TAG_KEPT`] bytes of it).
+    fn on_tag(&mut self, tag: &[u8]) -> Result<(), Breach> {
         // A closing tag's name keeps its `/`; a self-closing tag's ends before it.
         let name_end = tag
             .iter()
@@ -359,10 +380,9 @@ impl XmlScan {
                     )));
                 }
             }
-            Kind::OdsContent => self.ods.on_tag(name, &tag)?,
+            Kind::OdsContent => self.ods.on_tag(name, tag)?,
             _ => {}
         }
-        self.tag = tag;
         Ok(())
     }
 }
@@ -633,6 +653,42 @@ mod tests {
         match scan(kind, bytes, limits) {
             Err(Breach::Limit(which, _)) => Some(which),
             _ => None,
+        }
+    }
+
+    /// A tag read where it lies in the buffer is read as one copied across buffers: the same
+    /// rows, cells and breaches whatever the buffers' size.
+    #[test]
+    fn tags_read_in_place_or_across_buffers_agree() {
+        let limits = Limits {
+            cell_bytes: 40,
+            ..Limits::default()
+        };
+        let long_tag = format!("<row r=\"9\" {}>", "x".repeat(TAG_KEPT + 10));
+        let inputs: Vec<(Kind, String)> = vec![
+            (Kind::SheetXml, "<sheetData><row r=\"1\"><c r=\"A1\" t=\"s\"><v>0</v></c></row><row r=\"2\"/><x:row>a > b</x:row></sheetData>".into()),
+            (Kind::SheetXml, "<row><c><v>0123456789012345678901234567890123456789x</v></c></row>".into()),
+            (Kind::SheetXml, format!("<row>{long_tag}<c/></row>")),
+            (Kind::SheetXml, "<row <row><c>text</c></row>".into()),
+            (Kind::SharedStringsXml, "<si><r><t>0123456789</t></r><r><t>0123456789</t></r></si><si/>".into()),
+            (Kind::OdsContent, "<table:table-row table:number-rows-repeated=\"3\"><table:table-cell table:number-columns-repeated=\"4\"><text:p>a</text:p></table:table-cell></table:table-row>".into()),
+        ];
+        for (kind, xml) in inputs {
+            let outcome = |size: usize| {
+                let mut scan = XmlScan::new(kind, &limits);
+                let result = xml.as_bytes().chunks(size).try_for_each(|c| scan.feed(c));
+                (result, scan.rows, scan.ods.cells, scan.cell_text)
+            };
+            let whole = outcome(xml.len());
+            if xml.starts_with("<sheetData>") {
+                assert!(whole.0.is_ok() && whole.1 == 3, "three rows, one prefixed");
+            }
+            if xml.contains("789x") {
+                assert!(whole.0.is_err(), "a cell over the limit");
+            }
+            for size in [1, 3, 7, 64] {
+                assert_eq!(outcome(size), whole, "{xml:.60} in buffers of {size}");
+            }
         }
     }
 
