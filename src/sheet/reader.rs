@@ -283,31 +283,32 @@ impl<'a> RawRows<'a> {
     }
 
     /// [`RawRows::next_row`] into `row`, whose cells' text the next row's takes the place of
-    /// (a delimited file's; a workbook's rows are built anew): false at the end of the sheet.
+    /// (a delimited file's or a streamed worksheet's; an `.xls` or `.ods` sheet's rows are built
+    /// anew): false at the end of the sheet.
     pub fn next_row_into(&mut self, row: &mut Row) -> Result<bool, SheetError> {
         let table = self.table.as_ref();
         let result = match &mut self.inner {
             Inner::Csv(rows) => return rows.next_row_into(table, &self.path, row),
             Inner::Cells(cells) => cells.next_row(table, row),
             Inner::Range { range, next } => next_range_row(range, next).map(|next| {
-                next.map(|next| match table {
-                    Some(t) => *row = t.of_raw(next),
-                    None => *row = next,
-                })
-                .is_some()
+                let Some(next) = next else {
+                    return false;
+                };
+                *row = match table {
+                    Some(t) => t.of_raw(next),
+                    None => next,
+                };
+                true
             }),
         };
-        match result {
-            Ok(more) => Ok(more),
-            Err(reason) => Err(match &self.gate {
-                Some(gate) => sheet_error(gate, &self.path, &self.sheet, reason),
-                None => SheetError::Sheet {
-                    path: self.path.clone(),
-                    sheet: self.sheet.clone(),
-                    reason,
-                },
-            }),
-        }
+        result.map_err(|reason| match &self.gate {
+            Some(gate) => sheet_error(gate, &self.path, &self.sheet, reason),
+            None => SheetError::Sheet {
+                path: self.path.clone(),
+                sheet: self.sheet.clone(),
+                reason,
+            },
+        })
     }
 }
 
