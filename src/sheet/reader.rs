@@ -504,11 +504,6 @@ impl<'r> Texts<'r> {
         self.number
     }
 
-    /// The text of each table column, in order: empty for a column not wanted.
-    pub fn cells(&self) -> impl Iterator<Item = &'r str> + 'r {
-        table_texts(self.record, self.table)
-    }
-
     /// The record's text from its first table column to its last, in one run (a record's
     /// fields lie end to end), with each table column's length in it; the columns not wanted
     /// are in the run too ([`Texts::kept`] says which are).
