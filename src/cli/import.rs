@@ -569,8 +569,7 @@ fn build_plan(
     checks: &AccountChecks,
 ) -> CliResult<(OutboxFile, RunInfo, LeftOut)> {
     let source = p.streamed();
-    let (plan, found) = session::check::streamed_outbox(source, checks)?;
-    let left_out = LeftOut::of(&found.errors, found.rows);
+    let (plan, left_out) = session::check::streamed_outbox(source, checks)?;
     let info = run_info(&p, args, &plan);
     Ok((plan, info, left_out))
 }

@@ -11,6 +11,7 @@
 //! costs one sync, not 60, between a job's end and the next request. Nothing here holds a
 //! secret: no header, token or password.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fs::{self, File, OpenOptions};
 use std::io::{BufRead, BufReader, BufWriter, Read as _, Seek as _, SeekFrom, Write};
@@ -601,25 +602,34 @@ pub fn new_run_id() -> String {
     )
 }
 
-/// The first line of `plan.jsonl`.
+/// The first line of `plan.jsonl`: read owned, written from the outbox's own lists (a long
+/// sheet's skipped rows are not copied to be written).
 #[derive(Debug, Serialize, Deserialize)]
-pub(crate) struct PlanHead {
+pub(crate) struct PlanHead<'a> {
     pub(crate) mode: Mode,
     /// What the batches send (plans before organizations could be imported sent users).
     #[serde(default, skip_serializing_if = "is_users")]
     pub(crate) object: crate::mapping::Object,
     pub(crate) batches: usize,
-    pub(crate) skipped: Vec<(u32, String)>,
+    pub(crate) skipped: Cow<'a, [(u32, String)]>,
     /// Whom skipped rows name, by place in `skipped` (plans before it had none).
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub(crate) skipped_keys: BTreeMap<usize, UserKey>,
+    #[serde(default, skip_serializing_if = "no_keys")]
+    pub(crate) skipped_keys: Cow<'a, BTreeMap<usize, UserKey>>,
     /// The organizations created before the users (plans before them had none).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub(crate) organizations: Vec<PlannedOrg>,
+    #[serde(default, skip_serializing_if = "no_organizations")]
+    pub(crate) organizations: Cow<'a, [PlannedOrg]>,
 }
 
 fn is_users(object: &crate::mapping::Object) -> bool {
     *object == crate::mapping::Object::Users
+}
+
+fn no_keys(keys: &BTreeMap<usize, UserKey>) -> bool {
+    keys.is_empty()
+}
+
+fn no_organizations(organizations: &[PlannedOrg]) -> bool {
+    organizations.is_empty()
 }
 
 /// Every further line: one batch.
@@ -961,9 +971,9 @@ fn write_plan(path: &Path, plan: &Outbox) -> Result<(), JournalError> {
         mode: plan.mode,
         object: plan.object,
         batches: plan.batches.len(),
-        skipped: plan.skipped.clone(),
-        skipped_keys: plan.skipped_keys.clone(),
-        organizations: plan.organizations.clone(),
+        skipped: Cow::Borrowed(&plan.skipped),
+        skipped_keys: Cow::Borrowed(&plan.skipped_keys),
+        organizations: Cow::Borrowed(&plan.organizations),
     };
     serde_json::to_writer(&mut out, &head).map_err(encode)?;
     for batch in &plan.batches {

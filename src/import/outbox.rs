@@ -190,6 +190,18 @@ impl Outbox {
         }
     }
 
+    /// This outbox without its batches.
+    pub(crate) fn head(&self) -> Self {
+        Self {
+            mode: self.mode,
+            object: self.object,
+            batches: Vec::new(),
+            skipped: self.skipped.clone(),
+            skipped_keys: self.skipped_keys.clone(),
+            organizations: self.organizations.clone(),
+        }
+    }
+
     /// Names the skipped rows `key` knows (name, email, external_id from the sheet or the
     /// plan) and no earlier call named: results and reports then say whom a skipped row was.
     pub fn name_skipped(&mut self, key: impl Fn(u32) -> Option<UserKey>) {

@@ -3,6 +3,7 @@
 //! time when the engine sends it, matches its results or looks its users up. Memory holds a
 //! few numbers per batch and the batches in use, however many rows the run has.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, VecDeque};
 use std::fs::{self, File, OpenOptions};
 use std::io::{BufReader, BufWriter, Read as _, Seek as _, SeekFrom, Write as _};
@@ -122,9 +123,9 @@ impl OutboxFile {
         Ok(Self {
             mode: head.mode,
             object: head.object,
-            skipped: head.skipped,
-            skipped_keys: head.skipped_keys,
-            organizations: head.organizations,
+            skipped: head.skipped.into_owned(),
+            skipped_keys: head.skipped_keys.into_owned(),
+            organizations: head.organizations.into_owned(),
             path: path.to_path_buf(),
             refs,
             file: Mutex::new(file),
@@ -274,9 +275,8 @@ impl OutboxFile {
         Ok(outbox)
     }
 
-    /// The outbox without its batches: its mode, object, skipped rows and organizations (the
-    /// head of a plan rewritten batch by batch into a [`SpoolBuilder`]).
-    pub(crate) fn head_outbox(&self) -> super::Outbox {
+    /// The outbox without its batches: its mode, object, skipped rows and organizations.
+    fn head_outbox(&self) -> super::Outbox {
         let mut outbox = super::Outbox::new(self.mode);
         outbox.object = self.object;
         outbox.skipped.clone_from(&self.skipped);
@@ -285,15 +285,26 @@ impl OutboxFile {
         outbox
     }
 
+    /// [`OutboxFile::head_outbox`], moved out (the head of a plan rewritten batch by batch into a [`SpoolBuilder`], once
+    /// every batch has been read).
+    pub(crate) fn into_head_outbox(mut self) -> super::Outbox {
+        let mut outbox = super::Outbox::new(self.mode);
+        outbox.object = self.object;
+        outbox.skipped = std::mem::take(&mut self.skipped);
+        outbox.skipped_keys = std::mem::take(&mut self.skipped_keys);
+        outbox.organizations = std::mem::take(&mut self.organizations);
+        outbox
+    }
+
     /// The first line of `plan.jsonl` for this outbox.
-    pub(crate) fn head(&self) -> PlanHead {
+    pub(crate) fn head(&self) -> PlanHead<'_> {
         PlanHead {
             mode: self.mode,
             object: self.object,
             batches: self.refs.len(),
-            skipped: self.skipped.clone(),
-            skipped_keys: self.skipped_keys.clone(),
-            organizations: self.organizations.clone(),
+            skipped: Cow::Borrowed(&self.skipped),
+            skipped_keys: Cow::Borrowed(&self.skipped_keys),
+            organizations: Cow::Borrowed(&self.organizations),
         }
     }
 
@@ -510,11 +521,18 @@ pub struct OutboxWriter {
     object: crate::mapping::Object,
     spool: SpoolWriter,
     skipped: Vec<(u32, String)>,
-    /// Rows with errors so far: their messages, and whether every one may be sent anyway.
-    errors: BTreeMap<u32, (Vec<String>, bool)>,
+    /// The errors of the row whose issues are coming in: its number, messages and whether
+    /// every one may be sent anyway. A row's issues come together, rows in sheet order.
+    current: Option<(u32, String, bool)>,
+    /// `--invalid include`: rows whose every error is includable, waiting for the request
+    /// that sends them (it follows within a round of batches), with their messages.
+    held: BTreeMap<u32, String>,
     /// `--invalid include`: rows with only includable errors are sent, marked.
     include: bool,
     sent_despite: usize,
+    /// Rows with an error, and those whose every error is includable.
+    error_rows: u64,
+    includable_rows: u64,
 }
 
 impl OutboxWriter {
@@ -529,36 +547,77 @@ impl OutboxWriter {
             object,
             spool: SpoolWriter::create(dir)?,
             skipped: Vec::new(),
-            errors: BTreeMap::new(),
+            current: None,
+            held: BTreeMap::new(),
             include,
             sent_despite: 0,
+            error_rows: 0,
+            includable_rows: 0,
         })
     }
 
-    /// A row's problem: an error is kept until the row's request (which follows its issues)
-    /// or the end.
+    /// A row's problem. Errors are settled as soon as the row's issues are all in: skipped
+    /// at once, or (`--invalid include`, every error includable) held until the row's
+    /// request or the end; memory holds the skipped rows' messages, not their issues.
     pub fn issue(&mut self, issue: &Issue) {
         if issue.severity != Severity::Error {
             return;
         }
-        let text = match &issue.column {
-            Some(column) => format!("{column}: {}", issue.message),
-            None => issue.message.clone(),
+        if self
+            .current
+            .as_ref()
+            .is_some_and(|(row, ..)| *row != issue.row)
+        {
+            self.settle();
+        }
+        let (_, messages, includable) = self
+            .current
+            .get_or_insert_with(|| (issue.row, String::new(), true));
+        if !messages.is_empty() {
+            messages.push_str("; ");
+        }
+        if let Some(column) = &issue.column {
+            messages.push_str(column);
+            messages.push_str(": ");
+        }
+        messages.push_str(&issue.message);
+        *includable &= issue.includable;
+    }
+
+    /// The row whose issues came last: skipped, or held for its request.
+    fn settle(&mut self) {
+        let Some((row, mut messages, includable)) = self.current.take() else {
+            return;
         };
-        let entry = self.errors.entry(issue.row).or_insert((Vec::new(), true));
-        entry.0.push(text);
-        entry.1 &= issue.includable;
+        self.error_rows += 1;
+        self.includable_rows += u64::from(includable);
+        messages.shrink_to_fit();
+        if self.include && includable {
+            self.held.insert(row, messages);
+        } else {
+            self.skipped.push((row, messages));
+        }
+    }
+
+    /// What each policy leaves out of the `rows` data rows, from the errors settled.
+    pub fn left_out(&mut self, rows: u64) -> crate::payload::LeftOut {
+        self.settle();
+        crate::payload::LeftOut {
+            errors: self.error_rows,
+            includable: self.includable_rows,
+            rows,
+        }
     }
 
     /// Writes a request built by the payload code: its body serialised once, here; a row
     /// sent despite its errors marked (as [`super::Outbox::settle_errors`] does).
     pub fn push_request(&mut self, request: &Request) -> Result<(), ImportError> {
         let mut keys: Vec<UserKey> = request.body.users.iter().map(UserKey::of).collect();
-        if self.include {
+        self.settle();
+        if !self.held.is_empty() {
             for (row, key) in request.rows.iter().zip(&mut keys) {
-                if let Some((messages, true)) = self.errors.get(row) {
-                    key.sent_despite = Some(messages.join("; "));
-                    self.errors.remove(row);
+                if let Some(messages) = self.held.remove(row) {
+                    key.sent_despite = Some(messages);
                     self.sent_despite += 1;
                 }
             }
@@ -585,8 +644,12 @@ impl OutboxWriter {
 
     /// The outbox: every row with an error not sent is skipped with its messages.
     pub fn finish(mut self) -> Result<OutboxFile, JournalError> {
-        for (row, (messages, _)) in std::mem::take(&mut self.errors) {
-            self.skipped.push((row, messages.join("; ")));
+        self.settle();
+        // Held rows no request sent: skipped too, in sheet order with the rest.
+        let unsent = std::mem::take(&mut self.held);
+        if !unsent.is_empty() {
+            self.skipped.extend(unsent);
+            self.skipped.sort_by_key(|(row, _)| *row);
         }
         let (path, refs, file) = self.spool.finish()?;
         Ok(OutboxFile {
@@ -622,15 +685,16 @@ impl SpoolBuilder {
         )
     }
 
-    /// The outbox of the batches pushed, with `head`'s mode, skipped rows and organizations.
-    pub(crate) fn finish(self, head: &super::Outbox) -> Result<OutboxFile, JournalError> {
+    /// The outbox of the batches pushed, with `head`'s mode, skipped rows and organizations
+    /// (moved, not copied: a long sheet's skipped rows are held once).
+    pub(crate) fn finish(self, head: super::Outbox) -> Result<OutboxFile, JournalError> {
         let (path, refs, file) = self.0.finish()?;
         Ok(OutboxFile {
             mode: head.mode,
             object: head.object,
-            skipped: head.skipped.clone(),
-            skipped_keys: head.skipped_keys.clone(),
-            organizations: head.organizations.clone(),
+            skipped: head.skipped,
+            skipped_keys: head.skipped_keys,
+            organizations: head.organizations,
             path,
             refs,
             file: Mutex::new(file),
@@ -648,7 +712,7 @@ impl OutboxFile {
         for batch in &outbox.batches {
             spool.push(batch)?;
         }
-        spool.finish(outbox)
+        spool.finish(outbox.head())
     }
 
     /// Whether any user names an organization (read batch by batch, up to the first).
@@ -686,6 +750,16 @@ mod tests {
         }
     }
 
+    /// The outbox built in memory from `requests` and every issue at once.
+    fn in_memory(requests: &[Request], issues: &[Issue], include: bool) -> Outbox {
+        let mut memory = Outbox::new(Mode::Create);
+        for r in requests {
+            memory.push_request(r).unwrap();
+        }
+        memory.settle_errors(issues, include);
+        memory
+    }
+
     /// The writer, fed as a sheet streams (a row's issues before its request), makes the
     /// outbox the in-memory one makes from the same requests and issues.
     #[test]
@@ -703,11 +777,7 @@ mod tests {
             writer.issue(&issues[2]);
             writer.push_request(&requests[1]).unwrap();
             let file = writer.finish().unwrap();
-            let mut memory = Outbox::new(Mode::Create);
-            for r in &requests {
-                memory.push_request(r).unwrap();
-            }
-            memory.settle_errors(&issues, include);
+            let memory = in_memory(&requests, &issues, include);
             assert_eq!(file.load().unwrap(), memory, "include: {include}");
             assert_eq!(file.sent_despite().unwrap(), memory.sent_despite());
             assert_eq!((file.rows(), file.batches()), (memory.rows(), 2));
@@ -723,6 +793,59 @@ mod tests {
             assert_eq!(read.load().unwrap(), memory);
             assert_eq!(*read.batch(1).unwrap(), memory.batches[1]);
             assert!(plan.exists(), "a run's plan stays");
+        }
+    }
+
+    /// Rows with several errors, includable or not, sent or never sent: the writer, which
+    /// settles each row as its issues end, skips and marks what the in-memory outbox does (in
+    /// sheet order, messages joined), and counts what each policy leaves out as
+    /// [`crate::payload::LeftOut::of`] does from every issue.
+    #[test]
+    fn rows_settled_as_their_issues_end_are_the_rows_settled_at_the_end() {
+        let tmp = tempfile::tempdir().unwrap();
+        let requests = [request(&[2, 3, 5]), request(&[6, 7])];
+        let message = |row, includable, text: &str| Issue {
+            message: text.into(),
+            ..error(row, includable)
+        };
+        let before = [
+            message(3, true, "first"),
+            message(3, true, "second"),
+            message(4, true, "includable"),
+            message(4, false, "not"),
+        ];
+        // Row 8's errors are all includable, but no request sends it; row 9 comes after it.
+        let after = [
+            message(7, true, "late"),
+            message(8, true, "unsent"),
+            message(9, false, "x"),
+        ];
+        let issues: Vec<Issue> = before.iter().chain(&after).cloned().collect();
+        for include in [false, true] {
+            let mut writer =
+                OutboxWriter::create(tmp.path(), (Mode::Create, Default::default()), include)
+                    .unwrap();
+            before.iter().for_each(|i| writer.issue(i));
+            writer.push_request(&requests[0]).unwrap();
+            writer.issue(&after[0]);
+            writer.push_request(&requests[1]).unwrap();
+            after[1..].iter().for_each(|i| writer.issue(i));
+            let left_out = writer.left_out(10);
+            assert_eq!(left_out, crate::payload::LeftOut::of(&issues, 10));
+            assert_eq!((left_out.errors, left_out.includable), (5, 3));
+            let file = writer.finish().unwrap();
+            let memory = in_memory(&requests, &issues, include);
+            assert_eq!(file.load().unwrap(), memory, "include: {include}");
+            let rows: Vec<u32> = file.skipped.iter().map(|(row, _)| *row).collect();
+            let want: &[u32] = if include {
+                &[4, 8, 9]
+            } else {
+                &[3, 4, 7, 8, 9]
+            };
+            assert_eq!(rows, want, "include: {include}");
+            let row_4 = &file.skipped[usize::from(!include)].1;
+            assert_eq!(row_4, "E-mail: includable; E-mail: not");
+            assert_eq!(file.sent_despite().unwrap(), if include { 2 } else { 0 });
         }
     }
 

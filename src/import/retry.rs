@@ -193,7 +193,7 @@ fn retained(
     }
     let mut head = Outbox::new(plan.mode);
     head.organizations = named.finish();
-    Ok((spool.finish(&head)?, unknown))
+    Ok((spool.finish(head)?, unknown))
 }
 
 /// The users of `batch` (batch `b` of the earlier plan) at `kept`, as a batch of the retry's

@@ -576,7 +576,7 @@ pub async fn resolve_import_file(
     concurrency: usize,
 ) -> Result<(OutboxFile, Vec<String>), PlanError> {
     match look_up(client, &plan, concurrency).await? {
-        Some(resolved) => Ok(rebuild_file(&plan, dir, &resolved, policy)?),
+        Some(resolved) => Ok(rebuild_file(plan, dir, &resolved, policy)?),
         None => Ok((plan, Vec::new())),
     }
 }
@@ -700,7 +700,7 @@ fn rebuild(
 
 /// [`rebuild`] from a plan's file to a new spool in `dir`, a batch at a time.
 fn rebuild_file(
-    plan: &OutboxFile,
+    plan: OutboxFile,
     dir: &Path,
     resolved: &Resolved,
     policy: MissingOrgs,
@@ -712,9 +712,9 @@ fn rebuild_file(
             spool.push(&kept)?;
         }
     }
-    let mut head = plan.head_outbox();
+    let mut head = plan.into_head_outbox();
     let warnings = rewrite.finish(&mut head);
-    Ok((spool.finish(&head)?, warnings))
+    Ok((spool.finish(head)?, warnings))
 }
 
 /// The bodies rewritten batch by batch with the organizations resolved, and what the rewrite
@@ -1079,13 +1079,14 @@ mod tests {
         let names = ["Acme", "Initech", "Globex", "Newco"].map(String::from);
         let mut resolved = Resolved::default();
         settle(&mut resolved, &names, &[org(7, "Acme"), org(8, "Globex")]);
-        let file = OutboxFile::spool(tmp.path(), &plan).unwrap();
         for policy in MissingOrgs::ALL {
             let mut memory = plan.clone();
             let warned = rebuild(&mut memory, &resolved, policy).unwrap();
+            let file = OutboxFile::spool(tmp.path(), &plan).unwrap();
+            let spooled = file.path().to_path_buf();
             let (rewritten, file_warned) =
-                rebuild_file(&file, tmp.path(), &resolved, policy).unwrap();
-            assert_ne!(rewritten.path(), file.path(), "{policy}: a new spool");
+                rebuild_file(file, tmp.path(), &resolved, policy).unwrap();
+            assert_ne!(rewritten.path(), spooled, "{policy}: a new spool");
             assert_eq!(rewritten.load().unwrap(), memory, "{policy}");
             assert_eq!(file_warned, warned, "{policy}");
             let sent: Vec<u32> = memory.batches.iter().flat_map(|b| b.rows.clone()).collect();

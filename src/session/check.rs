@@ -207,11 +207,12 @@ pub fn streamed_input(
 
 /// Checks the sheet as it streams, once, into the run's outbox: the requests to send written
 /// batch by batch to a spool in the data dir (memory never holds the bodies), the rows
-/// with errors skipped (or, under `--invalid include`, sent and marked).
+/// with errors skipped (or, under `--invalid include`, sent and marked); and what each policy
+/// would leave out.
 pub fn streamed_outbox(
     source: Streamed<'_>,
     checks: &AccountChecks,
-) -> Result<(OutboxFile, StreamedRows), CheckError> {
+) -> Result<(OutboxFile, LeftOut), CheckError> {
     use crate::pipeline::Event;
     let include = source.options.invalid == crate::payload::InvalidPolicy::Include;
     let spool = crate::import::journal::spool_dir()?;
@@ -220,10 +221,9 @@ pub fn streamed_outbox(
         (source.options.mode, source.mapping.object),
         include,
     )?;
-    let mut errors = Vec::new();
     let mut failure = None;
-    // Nothing kept across rows but the identifiers met twice: a long sheet's are found first,
-    // on disk beside the spool.
+    // Nothing kept across rows but the identifiers met twice (a long sheet's are found first,
+    // on disk beside the spool) and the skipped rows' messages.
     let summary =
         source.run_spilled(checks, (crate::pipeline::Sink::Requests, &spool), |event| {
             match event {
@@ -233,20 +233,15 @@ pub fn streamed_outbox(
                         return std::ops::ControlFlow::Break(());
                     }
                 }
-                Event::Issue(issue) if issue.severity == crate::payload::Severity::Error => {
-                    outbox.issue(&issue);
-                    errors.push(issue);
-                }
-                Event::Issue(_) => {}
+                Event::Issue(issue) => outbox.issue(&issue),
             }
             std::ops::ControlFlow::Continue(())
         })?;
     if let Some(failure) = failure {
         return Err(failure.into());
     }
-    let outbox = outbox.finish()?;
-    let rows = summary.rows;
-    Ok((outbox, StreamedRows { errors, rows }))
+    let left_out = outbox.left_out(summary.rows);
+    Ok((outbox.finish()?, left_out))
 }
 
 /// A table checked against the account: each row once, each sent row's user kept.
