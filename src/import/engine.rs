@@ -431,25 +431,26 @@ impl Engine {
             done: Box::new(self.summary.clone()),
         };
         self.emit(event).await;
-        // One journal line per thousand: a sheet of errors does not make one huge line.
-        let skipped: Vec<(u64, u32, String)> = self
-            .plan
-            .skipped_rows()
-            .filter(|(index, ..)| !finished(&replay, *index))
-            .map(|(index, row, reason)| (index, row, reason.to_owned()))
-            .collect();
-        drop(replay);
-        for chunk in skipped.chunks(SKIPPED_PER_LINE) {
-            let outcomes = chunk
-                .iter()
-                .map(|(index, row, reason)| {
-                    let key = self.plan.skipped_key(*index).cloned().unwrap_or_default();
-                    let mut o = RowOutcome::new(*row, Outcome::Skipped, &key)
-                        .with_error("Skipped", Some(reason.clone()));
-                    o.index = *index;
-                    o
-                })
-                .collect();
+        // One journal line per thousand: a sheet of errors does not make one huge line, and
+        // is not copied to be journaled (each line's rows are read from the plan in turn).
+        let first = self.plan.sent_rows() as u64;
+        let places = self.plan.skipped.len();
+        let mut place = 0;
+        while place < places {
+            let mut outcomes = Vec::new();
+            while place < places && outcomes.len() < SKIPPED_PER_LINE {
+                let index = first + place as u64;
+                let (row, reason) = &self.plan.skipped[place];
+                place += 1;
+                if finished(&replay, index) {
+                    continue;
+                }
+                let key = self.plan.skipped_key(index).cloned().unwrap_or_default();
+                let mut o = RowOutcome::new(*row, Outcome::Skipped, &key)
+                    .with_error("Skipped", Some(reason.clone()));
+                o.index = index;
+                outcomes.push(o);
+            }
             self.resolve(outcomes).await?;
         }
         Ok(())

@@ -6,7 +6,7 @@
 use std::borrow::Cow;
 use std::collections::{BTreeMap, VecDeque};
 use std::fs::{self, File, OpenOptions};
-use std::io::{BufReader, BufWriter, Read as _, Seek as _, SeekFrom, Write as _};
+use std::io::{BufRead as _, BufReader, BufWriter, Read as _, Seek as _, SeekFrom, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -85,14 +85,23 @@ impl OutboxFile {
             reason,
             advice: PLAN_ADVICE,
         };
-        let mut line = Vec::new();
-        let read = next_line(&mut reader, &mut line, path)?;
-        if read == 0 {
+        if reader
+            .fill_buf()
+            .map_err(io(path, "cannot read"))?
+            .is_empty()
+        {
             return Err(corrupt(0, "empty plan".into()));
         }
-        let head: PlanHead =
-            serde_json::from_slice(&line).map_err(|e| corrupt(0, e.to_string()))?;
-        let mut offset = read as u64;
+        // The head is parsed as it is read: a sheet of errors makes it tens of megabytes,
+        // which are not held as a line besides.
+        let head = PlanHead::deserialize(&mut serde_json::Deserializer::from_reader(&mut reader))
+            .map_err(|e| corrupt(0, e.to_string()))?;
+        let mut line = Vec::new();
+        next_line(&mut reader, &mut line, path)?;
+        if !line.iter().all(u8::is_ascii_whitespace) {
+            return Err(corrupt(0, "more than the plan's head on its line".into()));
+        }
+        let mut offset = reader.stream_position().map_err(io(path, "cannot read"))?;
         let mut refs = Vec::new();
         let mut first_index = 0;
         for n in 1.. {
@@ -901,5 +910,42 @@ mod tests {
         let error = OutboxFile::open(&plan).unwrap_err().to_string();
         assert!(error.contains("the plan is incomplete"), "{error}");
         assert!(error.contains("restore it from a backup"), "{error}");
+    }
+
+    /// The head, parsed as it is read rather than as a line, is still held to its line: the
+    /// batches start after it, and what else its line holds, an empty file or a broken head
+    /// is refused.
+    #[test]
+    fn a_plans_head_is_its_whole_first_line() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut memory = Outbox::new(Mode::Create);
+        memory.push_request(&request(&[2, 3])).unwrap();
+        memory.skip(4, "Email: not an email address");
+        let file = OutboxFile::spool(tmp.path(), &memory).unwrap();
+        let plan = tmp.path().join("plan.jsonl");
+        file.write_plan(&plan).unwrap();
+        let text = fs::read_to_string(&plan).unwrap();
+        let (head, batches) = text.split_once('\n').unwrap();
+        let cases = [
+            (format!("{head}  \r\n{batches}"), None),
+            (
+                format!("{head} {{}}\n{batches}"),
+                Some("more than the plan's head"),
+            ),
+            (
+                format!("{}\n{batches}", &head[..head.len() - 1]),
+                Some("line 1"),
+            ),
+            (String::new(), Some("empty plan")),
+        ];
+        for (text, refused) in cases {
+            fs::write(&plan, &text).unwrap();
+            match (OutboxFile::open(&plan), refused) {
+                (Ok(read), None) => assert_eq!(read.load().unwrap(), memory),
+                (Err(e), Some(why)) => assert!(e.to_string().contains(why), "{e}"),
+                (Ok(_), Some(why)) => panic!("read, though {why}: {text:?}"),
+                (Err(e), None) => panic!("{e}: {text:?}"),
+            }
+        }
     }
 }
