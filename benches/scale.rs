@@ -29,7 +29,12 @@
 //!   up; `validate` of the same two files is shown beside, for what the sheet's checks alone
 //!   take (their identifier fingerprints grow with the rows).
 //!
-//! `SCALE_ONLY=csv,xlsx,tui,import,sandbox` (any of them) measures only those rows.
+//! - import-orgs, import-invalid, resume, retry: the same pair of imports with the organization
+//!   column, with every third row invalid (skipped with its message), killed halfway and
+//!   resumed, and every row ended unknown then retried.
+//!
+//! `SCALE_ONLY=csv,xlsx,tui,import,import-orgs,import-invalid,resume,retry,sandbox` (any of
+//! them) measures only those rows.
 
 use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
@@ -94,6 +99,9 @@ fn main() {
     }
     if import_rows > 0 && only("import-orgs") {
         import_orgs_scale(&dir, import_rows, &home);
+    }
+    if import_rows > 0 && only("import-invalid") {
+        import_invalid_scale(&dir, import_rows, &home);
     }
     if import_rows > 0 && only("resume") {
         resume_scale(&dir, import_rows, &home);
@@ -391,7 +399,7 @@ fn sandbox(users: &Path, count: u32, home: &Path) {
 /// The import row: the import of `rows` rows against the same import of [`IMPORT_REFERENCE`]
 /// rows, peak memory of each (its own process, not the sandbox's), runs alternating.
 fn import_scale(dir: &Path, rows: u32, home: &Path) {
-    let (small, big) = import_row("import", (dir, rows, false), |users, _| {
+    let (small, big) = import_row("import", (dir, rows, Sheet::Plain), |users, _| {
         import_into_sandbox(users, home)
     });
     let validate = (
@@ -411,7 +419,17 @@ fn import_scale(dir: &Path, rows: u32, home: &Path) {
 /// file, looks them up, rewrites its bodies, creates them first and sends its users by id.
 fn import_orgs_scale(dir: &Path, rows: u32, home: &Path) {
     let what = "import naming 5,000 organizations";
-    import_row(what, (dir, rows, true), |users, _| {
+    import_row(what, (dir, rows, Sheet::Organizations), |users, _| {
+        import_into_sandbox(users, home)
+    });
+}
+
+/// The `import-invalid` row: as the import row, every third row with an email that is not
+/// one (`user3 at example.com`): a third of the rows skipped, each with its message, through
+/// the check, the plan, the journal and the report.
+fn import_invalid_scale(dir: &Path, rows: u32, home: &Path) {
+    let what = "import with every third row invalid";
+    import_row(what, (dir, rows, Sheet::ThirdInvalid), |users, _| {
         import_into_sandbox(users, home)
     });
 }
@@ -420,7 +438,7 @@ fn import_orgs_scale(dir: &Path, rows: u32, home: &Path) {
 /// `zdimport resume` of it against the same served sandbox, measured.
 fn resume_scale(dir: &Path, rows: u32, home: &Path) {
     let what = "resume of an import killed halfway";
-    import_row(what, (dir, rows, false), |users, n| {
+    import_row(what, (dir, rows, Sheet::Plain), |users, n| {
         resume_in_sandbox(users, n, home)
     });
 }
@@ -430,7 +448,7 @@ fn resume_scale(dir: &Path, rows: u32, home: &Path) {
 /// row is looked up (it may have been created) and sent again.
 fn retry_scale(dir: &Path, rows: u32, home: &Path) {
     let what = "retry of every row unknown";
-    import_row(what, (dir, rows, false), |users, _| {
+    import_row(what, (dir, rows, Sheet::Plain), |users, _| {
         retry_in_sandbox(users, home)
     });
 }
@@ -440,11 +458,11 @@ fn retry_scale(dir: &Path, rows: u32, home: &Path) {
 /// printed as `what`; the two files.
 fn import_row(
     what: &str,
-    (dir, rows, organizations): (&Path, u32, bool),
+    (dir, rows, sheet): (&Path, u32, Sheet),
     measure: impl Fn(&Path, u32) -> Figure,
 ) -> (PathBuf, PathBuf) {
-    let small = import_file(dir, IMPORT_REFERENCE, organizations);
-    let big = import_file(dir, rows, organizations);
+    let small = import_file(dir, IMPORT_REFERENCE, sheet);
+    let big = import_file(dir, rows, sheet);
     let runs = import_runs();
     let figures = alternate(
         runs,
@@ -502,17 +520,27 @@ fn mib(kib: u64) -> f64 {
 const IMPORT_REFERENCE: u32 = 20_000;
 
 /// The import rows' file of `rows` rows, written once: with the organization column or not.
-fn import_file(dir: &Path, rows: u32, organizations: bool) -> PathBuf {
-    let name = if organizations {
-        format!("import_orgs_{rows}.csv")
-    } else {
-        format!("import_{rows}.csv")
+fn import_file(dir: &Path, rows: u32, sheet: Sheet) -> PathBuf {
+    let name = match sheet {
+        Sheet::Plain => format!("import_{rows}.csv"),
+        Sheet::Organizations => format!("import_orgs_{rows}.csv"),
+        Sheet::ThirdInvalid => format!("import_invalid_{rows}.csv"),
     };
     let path = dir.join(name);
     if !path.exists() {
-        write_import_csv(&path, rows, organizations);
+        write_import_csv(&path, rows, sheet);
     }
     path
+}
+
+/// The import rows' sheets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sheet {
+    Plain,
+    /// With the organization column.
+    Organizations,
+    /// Every third row's email not an email.
+    ThirdInvalid,
 }
 
 /// `zdimport import` of every row of `users` into a fresh served sandbox without limits, that
@@ -677,17 +705,21 @@ fn scratch_env(home: &Path) -> Vec<String> {
 }
 
 /// The import rows' file: the scale rows, with or without the organization column (a sheet
-/// naming organizations has them looked up and created first: the `import-orgs` row).
-fn write_import_csv(path: &Path, rows: u32, organizations: bool) {
+/// naming organizations has them looked up and created first: the `import-orgs` row), or
+/// every third row's email broken (the `import-invalid` row).
+fn write_import_csv(path: &Path, rows: u32, sheet: Sheet) {
     eprintln!("writing {}", path.display());
     let columns: Vec<usize> = (0..HEADERS.len())
-        .filter(|&c| organizations || HEADERS[c] != "Company")
+        .filter(|&c| sheet == Sheet::Organizations || HEADERS[c] != "Company")
         .collect();
     let mut w = csv::Writer::from_path(path).expect("csv");
     w.write_record(columns.iter().map(|&c| HEADERS[c]))
         .expect("header");
     for i in 0..rows {
-        let user = user(i);
+        let mut user = user(i);
+        if sheet == Sheet::ThirdInvalid && i % 3 == 1 {
+            user[1] = format!("user{i} at example.com");
+        }
         w.write_record(columns.iter().map(|&c| user[c].as_str()))
             .expect("row");
     }

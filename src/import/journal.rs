@@ -1177,38 +1177,60 @@ const LINES_KEPT: usize = 64;
 
 /// Every row finished in a run folder, in the plan's order, handed to `f` one at a time.
 ///
-/// The journal is read twice: first for the line that holds each row's last outcome (four
-/// bytes a row), then those lines, a few parsed at a time (a job's rows are on one line, and
-/// the jobs in flight at once end near each other in the file). Memory does not hold every
-/// outcome, however many rows the run has. A journal from before rows had an index is read
-/// whole, as it always was.
+/// The journal is read twice: first for where each line is and the rows it spans, then its
+/// lines again. When no two lines' spans overlap (an import whose every row ended once: a
+/// job's rows, or a thousand skipped ones, to a line) the lines are handed out in the order of
+/// their first row, each parsed once, and memory holds a few numbers a line. Otherwise the
+/// first pass is followed by one that finds the line holding each row's last outcome (four
+/// bytes a row), and those lines are read a few parsed at a time (the jobs in flight at once
+/// end near each other in the file). Memory never holds every outcome, however many rows the
+/// run has. A journal from before rows had an index is read whole, as it always was.
 pub fn each_outcome<E: From<JournalError>>(
     dir: &Path,
     mut f: impl FnMut(RowOutcome) -> Result<(), E>,
 ) -> Result<(), E> {
     let path = dir.join("journal.jsonl");
-    let Some(table) = outcome_lines(dir, &path)? else {
+    let Some(lines) = outcome_lines(dir, &path)? else {
         return legacy_outcomes(dir)?.into_iter().try_for_each(f);
     };
-    if table.lines.is_empty() {
+    if lines.spans.is_empty() {
         return Ok(());
     }
     let mut file = File::open(&path).map_err(io(&path, "cannot read"))?;
-    let mut kept: VecDeque<(u32, HashMap<u64, RowOutcome>)> = VecDeque::new();
     let mut text = Vec::new();
-    for (index, &line) in (0u64..).zip(&table.at) {
+    let mut read = |span: &LineSpan| -> Result<Vec<RowOutcome>, JournalError> {
+        text.resize(span.len, 0);
+        file.seek(SeekFrom::Start(span.offset))
+            .and_then(|_| file.read_exact(&mut text))
+            .map_err(io(&path, "cannot read"))?;
+        Ok(resolved_in(serde_json::from_slice(&text).ok()).unwrap_or_default())
+    };
+    let mut by_first: Vec<&LineSpan> = lines.spans.iter().collect();
+    by_first.sort_by_key(|span| span.rows.start);
+    if by_first
+        .windows(2)
+        .all(|w| w[0].rows.end <= w[1].rows.start)
+    {
+        for span in by_first {
+            // A row twice on one line: its last outcome, as a replay takes it.
+            let mut outcomes: Vec<RowOutcome> = read(span)?;
+            outcomes.reverse();
+            outcomes.sort_by_key(|o| o.index);
+            outcomes.dedup_by_key(|o| o.index);
+            outcomes.into_iter().try_for_each(&mut f)?;
+        }
+        return Ok(());
+    }
+    let at = last_lines(&lines, &mut read)?;
+    let mut kept: VecDeque<(u32, HashMap<u64, RowOutcome>)> = VecDeque::new();
+    for (index, &line) in (0u64..).zip(&at) {
         if line == 0 {
             continue;
         }
         let place = match kept.iter().position(|(l, _)| *l == line) {
             Some(place) => place,
             None => {
-                let (offset, len) = table.lines[line as usize - 1];
-                text.resize(len, 0);
-                file.seek(SeekFrom::Start(offset))
-                    .and_then(|_| file.read_exact(&mut text))
-                    .map_err(io(&path, "cannot read"))?;
-                let outcomes = resolved_in(serde_json::from_slice(&text).ok()).unwrap_or_default();
+                let outcomes = read(&lines.spans[line as usize - 1])?;
                 if kept.len() >= LINES_KEPT {
                     kept.pop_front();
                 }
@@ -1223,11 +1245,41 @@ pub fn each_outcome<E: From<JournalError>>(
     Ok(())
 }
 
-/// Where each row's last outcome is in a journal: line numbers (from 1; 0 for none) by row
-/// index, and each line's offset and length.
+/// Where a journal line with outcomes is, and the rows it spans (its first index to one past
+/// its last).
+struct LineSpan {
+    offset: u64,
+    len: usize,
+    rows: std::ops::Range<u64>,
+}
+
+/// The lines of a journal that finish rows, in the file's order, and how many rows the run has.
 struct OutcomeLines {
-    at: Vec<u32>,
-    lines: Vec<(u64, usize)>,
+    spans: Vec<LineSpan>,
+    rows: u64,
+}
+
+/// The line (from 1; 0 for none) holding each row's last outcome, by row index: each line's
+/// outcomes read again with `read`.
+fn last_lines(
+    lines: &OutcomeLines,
+    read: &mut dyn FnMut(&LineSpan) -> Result<Vec<RowOutcome>, JournalError>,
+) -> Result<Vec<u32>, JournalError> {
+    // Every row's place at once: a table grown by doubling held up to twice the room. Zeroed
+    // pages are only counted once written; a damaged run.json's count is not trusted past
+    // 2^24 rows.
+    let mut at = vec![0u32; usize::try_from(lines.rows.min(1 << 24)).unwrap_or_default()];
+    for (line, span) in (1u32..).zip(&lines.spans) {
+        for o in read(span)? {
+            // Within the bound the first pass held every index to.
+            let index = usize::try_from(o.index).unwrap_or(usize::MAX);
+            if at.len() <= index {
+                at.resize(index + 1, 0);
+            }
+            at[index] = line;
+        }
+    }
+    Ok(at)
 }
 
 /// The first pass of [`each_outcome`]; `None` for a journal with outcomes from before rows
@@ -1236,16 +1288,13 @@ fn outcome_lines(dir: &Path, path: &Path) -> Result<Option<OutcomeLines>, Journa
     // An index past every row the run can have (a legacy one is `u64::MAX`) is read the old way.
     let rows = read_json::<RunInfo>(&dir.join("run.json"), RUN_JSON_ADVICE).map_or(0, |i| i.rows);
     let limit = rows.saturating_add(1 << 20);
-    // Every row's place at once: a table grown by doubling held up to twice the room (4 MB
-    // more at a million rows, the run's peak as its report was written). Zeroed pages are
-    // only counted once written; a damaged run.json's count is not trusted past 2^24 rows.
-    let mut table = OutcomeLines {
-        at: vec![0; usize::try_from(rows.min(1 << 24)).unwrap_or_default()],
-        lines: Vec::new(),
+    let mut lines = OutcomeLines {
+        spans: Vec::new(),
+        rows,
     };
     let file = match File::open(path) {
         Ok(file) => file,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Some(table)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Some(lines)),
         Err(e) => return Err(io(path, "cannot read")(e)),
     };
     let mut reader = BufReader::new(file);
@@ -1262,19 +1311,20 @@ fn outcome_lines(dir: &Path, path: &Path) -> Result<Option<OutcomeLines>, Journa
         let Some(outcomes) = resolved_in(serde_json::from_slice(&text).ok()) else {
             continue;
         };
-        let line = u32::try_from(table.lines.len() + 1).unwrap_or(u32::MAX);
-        table.lines.push((start, read));
-        for o in &outcomes {
-            let Some(index) = usize::try_from(o.index).ok().filter(|_| o.index < limit) else {
-                return Ok(None);
-            };
-            if table.at.len() <= index {
-                table.at.resize(index + 1, 0);
-            }
-            table.at[index] = line;
+        if outcomes.iter().any(|o| o.index >= limit) {
+            return Ok(None);
+        }
+        let first = outcomes.iter().map(|o| o.index).min();
+        let last = outcomes.iter().map(|o| o.index).max();
+        if let (Some(first), Some(last)) = (first, last) {
+            lines.spans.push(LineSpan {
+                offset: start,
+                len: read,
+                rows: first..last + 1,
+            });
         }
     }
-    Ok(Some(table))
+    Ok(Some(lines))
 }
 
 /// The rows a journal line finishes (`resolved`, and those a `making_primary` line settles).
@@ -1601,6 +1651,54 @@ mod tests {
         // No journal yet: no rows, an empty report.
         fs::remove_file(dir.join("journal.jsonl")).unwrap();
         assert!(outcomes(&dir).unwrap().is_empty());
+    }
+
+    /// Lines whose rows do not overlap are handed out by their first row, each read once; a
+    /// row twice on one line keeps its last outcome; a line overlapping another makes the
+    /// pass that finds each row's last line. Both answer what a replay of every line does.
+    #[test]
+    fn outcomes_from_lines_that_overlap_or_not_are_the_replays() {
+        use Outcome::{Created, Failed, Skipped, Updated};
+        let line = |rows: &[(u64, Outcome)]| Entry::Resolved {
+            outcomes: rows
+                .iter()
+                .map(|&(index, end)| {
+                    let mut o = RowOutcome::new(index as u32 + 2, end, &UserKey::default());
+                    o.index = index;
+                    o
+                })
+                .collect(),
+        };
+        let lines = |overlap: bool| {
+            let mut lines = vec![
+                line(&[(3, Created), (4, Created), (5, Failed)]),
+                line(&[(0, Created), (1, Updated), (1, Failed)]),
+                line(&[(7, Skipped), (6, Skipped)]),
+            ];
+            if overlap {
+                lines.push(line(&[(4, Updated), (9, Created)]));
+            }
+            lines
+        };
+        for overlap in [false, true] {
+            let tmp = tempfile::tempdir().unwrap();
+            let mut journal = Journal::create(tmp.path(), &info(), &plan()).unwrap();
+            let mut replayed = BTreeMap::new();
+            for entry in lines(overlap) {
+                journal.record(&entry).unwrap();
+                if let Entry::Resolved { outcomes } = entry {
+                    replayed.extend(outcomes.into_iter().map(|o| (o.index, o.outcome)));
+                }
+            }
+            drop(journal);
+            let all = outcomes(&tmp.path().join("r1")).unwrap();
+            let seen: Vec<(u64, Outcome)> = all.iter().map(|o| (o.index, o.outcome)).collect();
+            let want: Vec<(u64, Outcome)> = replayed.into_iter().collect();
+            assert_eq!(seen, want, "overlap: {overlap}");
+            assert_eq!(want[1], (1, Failed), "a row's last end on its line");
+            let fourth = if overlap { Updated } else { Created };
+            assert_eq!(want[3], (4, fourth));
+        }
     }
 
     #[test]
