@@ -99,7 +99,7 @@ impl AccountArgs {
 }
 
 /// A runtime for one headless command, on this thread alone: the commands wait on Zendesk,
-/// not on a core (a sheet is read and checked on threads of their own, `spawn_blocking`'s).
+/// not on a core (a sheet is read and checked on threads of its own, `pipeline`'s).
 /// One thread sent a 1,000,000-row import into the served sandbox in 50 s against 64 s with a
 /// worker per core, and the allocator keeps one arena's freed memory instead of one per
 /// sending thread: 30.8 MiB resident while sending against 35.5 MiB.

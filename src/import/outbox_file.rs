@@ -294,8 +294,8 @@ impl OutboxFile {
         outbox
     }
 
-    /// [`OutboxFile::head_outbox`], moved out (the head of a plan rewritten batch by batch into a [`SpoolBuilder`], once
-    /// every batch has been read).
+    /// [`OutboxFile::head_outbox`], moved out: the head of a plan rewritten batch by batch
+    /// into a [`SpoolBuilder`], once every batch has been read.
     pub(crate) fn into_head_outbox(mut self) -> super::Outbox {
         let mut outbox = super::Outbox::new(self.mode);
         outbox.object = self.object;
