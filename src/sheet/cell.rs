@@ -1,9 +1,10 @@
 //! Calamine values to our `Cell`.
 
-use calamine::{Data, DataRef, ExcelDateTime};
+use calamine::{CellErrorType, Data, DataRef, ExcelDateTime};
 use chrono::{NaiveDate, NaiveDateTime};
 
 use super::Cell;
+use super::table::CellRef;
 
 impl From<&Data> for Cell {
     fn from(data: &Data) -> Self {
@@ -13,10 +14,10 @@ impl From<&Data> for Cell {
             Data::Int(i) => Cell::Int(*i),
             Data::Float(f) => Cell::Float(*f),
             Data::Bool(b) => Cell::Bool(*b),
-            Data::DateTime(dt) => from_excel_datetime(*dt),
-            Data::DateTimeIso(s) => from_iso_datetime(s),
-            Data::DurationIso(s) => from_iso_duration(s),
-            Data::Error(e) => Cell::Error(e.to_string()),
+            Data::DateTime(dt) => from_excel_datetime(*dt).to_cell(),
+            Data::DateTimeIso(s) => from_iso_datetime(s).to_cell(),
+            Data::DurationIso(s) => from_iso_duration(s).to_cell(),
+            Data::Error(e) => Cell::Error(error_text(e).to_owned()),
         }
     }
 }
@@ -24,18 +25,38 @@ impl From<&Data> for Cell {
 impl From<&DataRef<'_>> for Cell {
     /// Copies the text once, straight from the reader's buffer or shared string.
     fn from(data: &DataRef<'_>) -> Self {
-        match data {
-            DataRef::Empty => Cell::Empty,
-            DataRef::String(s) => Cell::text(s),
-            DataRef::SharedString(s) => Cell::text(s),
-            DataRef::Int(i) => Cell::Int(*i),
-            DataRef::Float(f) => Cell::Float(*f),
-            DataRef::Bool(b) => Cell::Bool(*b),
-            DataRef::DateTime(dt) => from_excel_datetime(*dt),
-            DataRef::DateTimeIso(s) => from_iso_datetime(s),
-            DataRef::DurationIso(s) => from_iso_duration(s),
-            DataRef::Error(e) => Cell::Error(e.to_string()),
-        }
+        cell_ref(data).to_cell()
+    }
+}
+
+/// The cell a calamine value makes ([`Cell::from`]), its text borrowed from the value: a
+/// streamed worksheet's cell goes into a table with its text copied once.
+pub(super) fn cell_ref<'d>(data: &'d DataRef<'_>) -> CellRef<'d> {
+    match data {
+        DataRef::Empty => CellRef::Empty,
+        DataRef::String(s) => CellRef::text(s),
+        DataRef::SharedString(s) => CellRef::text(s),
+        DataRef::Int(i) => CellRef::Int(*i),
+        DataRef::Float(f) => CellRef::Float(*f),
+        DataRef::Bool(b) => CellRef::Bool(*b),
+        DataRef::DateTime(dt) => from_excel_datetime(*dt),
+        DataRef::DateTimeIso(s) => from_iso_datetime(s),
+        DataRef::DurationIso(s) => from_iso_duration(s),
+        DataRef::Error(e) => CellRef::Error(error_text(e)),
+    }
+}
+
+/// An error value as Excel spells it (calamine's `Display` of it, without formatting).
+fn error_text(error: &CellErrorType) -> &'static str {
+    match error {
+        CellErrorType::Div0 => "#DIV/0!",
+        CellErrorType::NA => "#N/A",
+        CellErrorType::Name => "#NAME?",
+        CellErrorType::Null => "#NULL!",
+        CellErrorType::Num => "#NUM!",
+        CellErrorType::Ref => "#REF!",
+        CellErrorType::Value => "#VALUE!",
+        CellErrorType::GettingData => "#DATA!",
     }
 }
 
@@ -73,26 +94,27 @@ impl Cell {
 }
 
 /// An Excel serial date: a time of day (serial below 1) is kept as a duration since midnight.
-fn from_excel_datetime(dt: ExcelDateTime) -> Cell {
+fn from_excel_datetime(dt: ExcelDateTime) -> CellRef<'static> {
     let serial = dt.as_f64();
     if dt.is_duration() || (0.0..1.0).contains(&serial) {
-        return Cell::Duration(serial);
+        return CellRef::Duration(serial);
     }
-    dt.as_datetime().map_or(Cell::Float(serial), Cell::DateTime)
+    dt.as_datetime()
+        .map_or(CellRef::Float(serial), CellRef::DateTime)
 }
 
 /// ODS dates arrive as ISO text (`2014-11-11` or `2014-11-11T10:00:00`).
-fn from_iso_datetime(s: &str) -> Cell {
+fn from_iso_datetime(s: &str) -> CellRef<'_> {
     if let Ok(dt) = NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f") {
-        return Cell::DateTime(dt);
+        return CellRef::DateTime(dt);
     }
     if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-        return Cell::DateTime(d.and_time(chrono::NaiveTime::MIN));
+        return CellRef::DateTime(d.and_time(chrono::NaiveTime::MIN));
     }
     if let Some(days) = parse_time_of_day(s) {
-        return Cell::Duration(days);
+        return CellRef::Duration(days);
     }
-    Cell::text(s)
+    CellRef::text(s)
 }
 
 fn parse_time_of_day(s: &str) -> Option<f64> {
@@ -101,8 +123,11 @@ fn parse_time_of_day(s: &str) -> Option<f64> {
 }
 
 /// ODS durations arrive as ISO 8601 (`PT27H17M54S`); anything else stays text.
-fn from_iso_duration(s: &str) -> Cell {
-    parse_iso_duration_secs(s).map_or_else(|| Cell::text(s), |secs| Cell::Duration(secs / 86_400.0))
+fn from_iso_duration(s: &str) -> CellRef<'_> {
+    parse_iso_duration_secs(s).map_or_else(
+        || CellRef::text(s),
+        |secs| CellRef::Duration(secs / 86_400.0),
+    )
 }
 
 fn parse_iso_duration_secs(s: &str) -> Option<f64> {
@@ -160,7 +185,7 @@ mod tests {
     #[case(11111.0, true, "1934-06-03 00:00:00")]
     fn applies_the_date_system(#[case] serial: f64, #[case] is_1904: bool, #[case] want: &str) {
         let dt = ExcelDateTime::new(serial, ExcelDateTimeType::DateTime, is_1904);
-        let Cell::DateTime(got) = from_excel_datetime(dt) else {
+        let CellRef::DateTime(got) = from_excel_datetime(dt) else {
             panic!("not a date");
         };
         assert_eq!(got.to_string(), want);
@@ -169,14 +194,14 @@ mod tests {
     #[test]
     fn time_of_day_is_a_duration() {
         let dt = ExcelDateTime::new(0.5, ExcelDateTimeType::DateTime, false);
-        assert_eq!(from_excel_datetime(dt), Cell::Duration(0.5));
+        assert_eq!(from_excel_datetime(dt), CellRef::Duration(0.5));
     }
 
     #[test]
     fn iso_dates_from_ods() {
         assert_eq!(
             from_iso_datetime("2014-11-11"),
-            Cell::DateTime(
+            CellRef::DateTime(
                 NaiveDate::from_ymd_opt(2014, 11, 11)
                     .unwrap()
                     .and_time(chrono::NaiveTime::MIN)
@@ -184,7 +209,48 @@ mod tests {
         );
         assert_eq!(
             from_iso_datetime("11:12:12"),
-            Cell::Duration(40_332.0 / 86_400.0)
+            CellRef::Duration(40_332.0 / 86_400.0)
         );
+    }
+
+    #[test]
+    fn error_values_read_as_calamine_spells_them() {
+        use CellErrorType::*;
+        for error in [Div0, NA, Name, Null, Num, Ref, Value, GettingData] {
+            assert_eq!(error_text(&error), error.to_string());
+            let data = DataRef::Error(error.clone());
+            assert_eq!(
+                cell_ref(&data).to_cell(),
+                Cell::Error(error_text(&error).into())
+            );
+        }
+    }
+
+    #[test]
+    fn a_borrowed_cell_is_the_owned_cell() {
+        let date = ExcelDateTime::new(44197.5, ExcelDateTimeType::DateTime, false);
+        let values = [
+            DataRef::Empty,
+            DataRef::String(String::new()),
+            DataRef::String(" a ".into()),
+            DataRef::SharedString(""),
+            DataRef::SharedString("凯"),
+            DataRef::Int(-3),
+            DataRef::Float(0.25),
+            DataRef::Bool(true),
+            DataRef::DateTime(date),
+            DataRef::DateTimeIso("2014-11-11T10:00:00".into()),
+            DataRef::DateTimeIso("later".into()),
+            DataRef::DurationIso("PT1H".into()),
+            DataRef::DurationIso("".into()),
+            DataRef::Error(CellErrorType::Ref),
+        ];
+        for data in &values {
+            let owned = Cell::from(data);
+            assert_eq!(cell_ref(data), owned.as_ref(), "{data:?}");
+            let mut set = Cell::Text("room".into());
+            set.set_data(data);
+            assert_eq!(set, owned, "{data:?}");
+        }
     }
 }

@@ -3,7 +3,7 @@
 
 use std::ops::ControlFlow;
 
-use super::{Cell, HeaderChoice, Records, RowView, Table, TableLayout, Workbook};
+use super::{Cell, CellRef, HeaderChoice, Records, RowView, Table, TableLayout, Workbook};
 use crate::error::SheetError;
 
 /// Rows read, handed to another thread: a delimited file's records as read, or a workbook's
@@ -50,7 +50,7 @@ impl Workbook {
             // A row of the other kind sends the chunk before it.
             let other = match row {
                 RowView::Texts(_) => table.take().map(Chunk::Table),
-                RowView::Row(_) => records.take().map(Chunk::Records),
+                RowView::Row(_) | RowView::Cells(_) => records.take().map(Chunk::Records),
             };
             if let Some(other) = other.filter(|c| !c.is_empty()) {
                 if !send(layout, other) {
@@ -73,20 +73,19 @@ impl Workbook {
                 RowView::Row(row) => {
                     let table = table.get_or_insert_with(fresh);
                     let cells = || row.cells.iter().map(Cell::as_ref);
-                    if table.push(row.number, cells()).is_err() {
-                        // A column of this chunk is full (4 GiB): the row starts the next one.
-                        if !send(layout, Chunk::Table(std::mem::replace(table, fresh()))) {
-                            return ControlFlow::Break(());
-                        }
-                        if table.push(row.number, cells()).is_err() {
-                            too_big = Some(row.number);
-                            return ControlFlow::Break(());
-                        }
+                    let pushed = push(table, layout, cells, row.number, send);
+                    match filled(pushed, table, rows, &mut too_big) {
+                        ControlFlow::Continue(full) => full,
+                        ControlFlow::Break(()) => return ControlFlow::Break(()),
                     }
-                    (table.len() >= rows).then(|| {
-                        let next = table.empty_like();
-                        Chunk::Table(std::mem::replace(table, next))
-                    })
+                }
+                RowView::Cells(row) => {
+                    let table = table.get_or_insert_with(fresh);
+                    let pushed = push(table, layout, || row.cells(), row.number(), send);
+                    match filled(pushed, table, rows, &mut too_big) {
+                        ControlFlow::Continue(full) => full,
+                        ControlFlow::Break(()) => return ControlFlow::Break(()),
+                    }
                 }
             };
             match full.is_none_or(|full| send(layout, full)) {
@@ -102,5 +101,59 @@ impl Workbook {
             let _closed = send(&read.0, rest);
         }
         Ok(read)
+    }
+}
+
+/// How [`push`] went.
+enum Pushed {
+    Yes,
+    /// The chunk before it was sent, and the receiver is gone.
+    Stop,
+    /// The row alone is more than a chunk's column holds: its number.
+    TooBig(u32),
+}
+
+/// After a row was pushed into `table`: the chunk to send when it has `rows` rows; `Break`
+/// when the read stops (a row too big is noted in `too_big`).
+fn filled(
+    pushed: Pushed,
+    table: &mut Table,
+    rows: usize,
+    too_big: &mut Option<u32>,
+) -> ControlFlow<(), Option<Chunk>> {
+    match pushed {
+        Pushed::Yes => {}
+        Pushed::Stop => return ControlFlow::Break(()),
+        Pushed::TooBig(number) => {
+            *too_big = Some(number);
+            return ControlFlow::Break(());
+        }
+    }
+    // The next chunk starts with the room this one took: no growing.
+    ControlFlow::Continue((table.len() >= rows).then(|| {
+        let next = table.empty_like();
+        Chunk::Table(std::mem::replace(table, next))
+    }))
+}
+
+/// Adds a row's `cells` to `table`; when a column of it is full (4 GiB), sends it as a chunk
+/// and starts the next one with the row.
+fn push<'c, I: Iterator<Item = CellRef<'c>>>(
+    table: &mut Table,
+    layout: &TableLayout,
+    cells: impl Fn() -> I,
+    number: u32,
+    send: &mut dyn FnMut(&TableLayout, Chunk) -> bool,
+) -> Pushed {
+    if table.push(number, cells()).is_ok() {
+        return Pushed::Yes;
+    }
+    let full = std::mem::replace(table, Table::new(layout.clone(), 0));
+    if !send(layout, Chunk::Table(full)) {
+        return Pushed::Stop;
+    }
+    match table.push(number, cells()) {
+        Ok(()) => Pushed::Yes,
+        Err(_) => Pushed::TooBig(number),
     }
 }

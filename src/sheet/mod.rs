@@ -31,7 +31,7 @@ use chrono::NaiveDateTime;
 use crate::error::SheetError;
 pub use chunks::Chunk;
 pub use limits::Limits;
-pub use reader::{RawRows, RowView, Texts};
+pub use reader::{CellsRow, RawRows, RowView, Texts};
 pub use records::{RecordRef, Records, TableRow};
 pub(crate) use table::blank_text;
 pub use table::{CellRef, ColumnFull, RowRef, Table};
@@ -494,6 +494,10 @@ impl Workbook {
                 texts.fill(&mut owned);
                 on_row(layout, &owned)
             }
+            RowView::Cells(cells) => {
+                cells.fill(&mut owned);
+                on_row(layout, &owned)
+            }
         })
     }
 
@@ -849,6 +853,7 @@ mod tests {
                     assert_eq!(layout.first_column, 1);
                     lent.push(match view {
                         RowView::Row(row) => row.clone(),
+                        RowView::Cells(_) => panic!("a CSV's row lent as worksheet cells"),
                         RowView::Texts(texts) => {
                             let (run, lens) = texts.run();
                             records
@@ -902,6 +907,159 @@ mod tests {
                 })
                 .unwrap();
             assert_eq!(as_cells, expected, "{wanted:?}");
+        }
+    }
+
+    /// An xlsx whose sheet XML is `sheet_data` (the inside of `<sheetData>`), its shared
+    /// strings `strings` in order.
+    fn xlsx_of_xml(path: &Path, strings: &[&str], sheet_data: &str) {
+        use std::io::{Read as _, Write as _};
+        let mut book = rust_xlsxwriter::Workbook::new();
+        let sheet = book.add_worksheet();
+        for (i, text) in strings.iter().enumerate() {
+            sheet.write_string(0, i as u16, *text).unwrap();
+        }
+        let plain = book.save_to_buffer().unwrap();
+        let mut zip = zip::ZipArchive::new(std::io::Cursor::new(plain)).unwrap();
+        let mut out = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
+        for i in 0..zip.len() {
+            let mut entry = zip.by_index(i).unwrap();
+            let name = entry.name().unwrap().into_owned();
+            let mut bytes = Vec::new();
+            entry.read_to_end(&mut bytes).unwrap();
+            if name == "xl/worksheets/sheet1.xml" {
+                let xml = String::from_utf8(bytes).unwrap();
+                let start = xml.find("<sheetData>").unwrap() + "<sheetData>".len();
+                let end = xml.find("</sheetData>").unwrap();
+                bytes = format!("{}{sheet_data}{}", &xml[..start], &xml[end..]).into_bytes();
+            }
+            out.start_file(name, zip::write::SimpleFileOptions::default())
+                .unwrap();
+            out.write_all(&bytes).unwrap();
+        }
+        out.finish().unwrap();
+    }
+
+    /// A streamed worksheet's rows lent as calamine's cells ([`RowView::Cells`], whose text
+    /// is looked at only when the row is taken) are the rows the reader gives as cells, in
+    /// every odd shape a sheet's XML can take: columns out of order, a column given twice
+    /// (blank after text, text after text), a row with cells outside the table only, a row of
+    /// blank cells only, a row starting outside the table, another row's blank cell inside a
+    /// row, a row number repeated and going back, shared and inline strings, NBSP, numbers,
+    /// booleans, errors and ISO dates; and they read back the same from a chunk.
+    #[test]
+    fn worksheet_cells_lent_in_place_are_the_rows_as_cells() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("odd.xlsx");
+        let inline = |at: &str, text: &str| {
+            format!(r#"<c r="{at}" t="inlineStr"><is><t xml:space="preserve">{text}</t></is></c>"#)
+        };
+        let shared = |at: &str, i: u32| format!(r#"<c r="{at}" t="s"><v>{i}</v></c>"#);
+        let number = |at: &str, v: &str| format!(r#"<c r="{at}"><v>{v}</v></c>"#);
+        let rows = [
+            (1, vec![shared("B1", 0), shared("C1", 1), shared("D1", 2)]),
+            (2, vec![inline("D2", "gold"), inline("B2", "Ann")]),
+            (
+                3,
+                vec![
+                    inline("B3", "first"),
+                    inline("B3", "  "),
+                    shared("C3", 3),
+                    number("C3", "7"),
+                ],
+            ),
+            (4, vec![inline("A4", "outside")]),
+            (5, vec![inline("B5", " "), shared("C5", 4)]),
+            (
+                6,
+                vec![inline("A6", "x"), inline("C6", " "), number("D6", "1.5")],
+            ),
+            (7, vec![inline("A7", "x"), inline("C7", "\u{a0}")]),
+            (
+                8,
+                vec![
+                    inline("B8", "Row8"),
+                    inline("C9", " "),
+                    r#"<c r="D8" t="e"><v>#N/A</v></c>"#.to_owned(),
+                ],
+            ),
+            (10, vec![r#"<c r="B10" t="b"><v>1</v></c>"#.to_owned()]),
+            (10, vec![inline("C10", "again"), inline("E10", "beyond")]),
+            (
+                9,
+                vec![r#"<c r="B9" t="d"><v>2014-11-11T10:00:00</v></c>"#.to_owned()],
+            ),
+            (11, vec![shared("D11", 3), inline("B11", " padded ")]),
+        ];
+        let xml: String = rows
+            .iter()
+            .map(|(r, cells)| format!(r#"<row r="{r}">{}</row>"#, cells.concat()))
+            .collect();
+        xlsx_of_xml(&path, &["Name", "Email", "Plan", "shared", "\u{a0}"], &xml);
+        let header = HeaderChoice::Row(1);
+        for wanted in [None, Some(&[0, 2][..]), Some(&[1][..])] {
+            // The rows as cells, as `next_row_into` makes them.
+            let mut workbook = Workbook::open(&path).unwrap();
+            let mut raw = workbook.raw_rows(0).unwrap();
+            let keep = wanted.map(|w| (0..3).map(|c| w.contains(&c)).collect());
+            raw.set_table(reader::TableColumns {
+                first: 1,
+                width: 3,
+                keep,
+            });
+            let mut expected = Vec::new();
+            let mut expected_blank = 0;
+            let mut row = Row::default();
+            while raw.next_row_into(&mut row).unwrap() {
+                match row.cells.is_empty() {
+                    true => expected_blank += 1,
+                    false => expected.push(row.clone()),
+                }
+            }
+            drop(raw);
+            assert_eq!(expected.remove(0).number, 1, "the header");
+            // Rows 5 (blank cells only) is passed over; 4 and 7 are blank in the table.
+            assert_eq!(expected_blank, 2);
+            let numbers: Vec<u32> = expected.iter().map(|r| r.number).collect();
+            assert_eq!(numbers, [2, 3, 6, 8, 10, 9, 11], "{wanted:?}");
+            if wanted.is_none() {
+                assert_eq!(expected[1].cells[0], Cell::text("first"));
+                assert_eq!(expected[1].cells[1], Cell::Float(7.0));
+                assert_eq!(expected[3].cells[2], Cell::Error("#N/A".into()));
+            }
+
+            let mut workbook = Workbook::open(&path).unwrap();
+            let mut lent = Vec::new();
+            let mut kinds = Vec::new();
+            let (layout, blank) = workbook
+                .read_table_views(0, header, wanted, |_, view| {
+                    let mut row = Row::default();
+                    kinds.push(matches!(view, RowView::Cells(_)));
+                    match view {
+                        RowView::Cells(cells) => cells.fill(&mut row),
+                        RowView::Row(r) => row = r.clone(),
+                        RowView::Texts(_) => panic!("a worksheet's row lent as a record"),
+                    }
+                    lent.push(row);
+                    ControlFlow::Continue(())
+                })
+                .unwrap();
+            assert_eq!(layout.headers, ["Name", "Email", "Plan"]);
+            assert!(kinds.iter().all(|k| *k), "every row lent as cells");
+            assert_eq!((blank, &lent), (expected_blank, &expected), "{wanted:?}");
+
+            let mut workbook = Workbook::open(&path).unwrap();
+            let mut chunked = Vec::new();
+            workbook
+                .read_chunks((0, header), wanted, 3, &mut |_, chunk| {
+                    let Chunk::Table(table) = chunk else {
+                        panic!("a worksheet's rows chunked as records");
+                    };
+                    chunked.extend(table.to_rows());
+                    true
+                })
+                .unwrap();
+            assert_eq!(chunked, expected, "{wanted:?}");
         }
     }
 

@@ -9,7 +9,7 @@ use calamine::{Data, DataRef, Range, Reader, Sheets};
 
 use super::gate::Gate;
 use super::limits::Exceeded;
-use super::table::blank_text;
+use super::table::{CellRef, blank_text};
 use super::text::Decoded;
 use super::{Cell, DelimitedText, Row, limits};
 use crate::error::SheetError;
@@ -100,9 +100,104 @@ struct Cells<'a> {
     pending: Option<calamine::Cell<DataRef<'a>>>,
     /// Calamine's readers fail when asked again after their last cell.
     done: bool,
+    /// The row [`Cells::next_slots`] read last: a slot a table column, each holding its last
+    /// cell as calamine gave it (text not yet looked at).
+    slots: Vec<Option<calamine::Cell<DataRef<'a>>>>,
+    /// Whether each slot is blank (or has no cell).
+    blank: Vec<bool>,
 }
 
-impl Cells<'_> {
+impl<'a> Cells<'a> {
+    fn new(next: NextCell<'a>) -> Cells<'a> {
+        Cells {
+            next,
+            pending: None,
+            done: false,
+            slots: Vec::new(),
+            blank: Vec::new(),
+        }
+    }
+
+    /// The next cell calamine gives, its place within the grid; `None` at the end.
+    fn read(&mut self) -> Result<Option<calamine::Cell<DataRef<'a>>>, String> {
+        if self.done {
+            return Ok(None);
+        }
+        let Some(cell) = (self.next)()? else {
+            self.done = true;
+            return Ok(None);
+        };
+        let (r, c) = cell.get_position();
+        limits::check_grid(r, c)?;
+        Ok(Some(cell))
+    }
+
+    /// The next row of [`Cells::next_row`] with `table`, its table cells left in
+    /// [`Cells::slots`] as calamine gave them: its number, and whether a table cell is not
+    /// blank (when none is, the row is blank in the table). `None` at the end of the sheet.
+    ///
+    /// Only a row's first cell, and a cell of another row, is looked at as it comes (is it
+    /// blank?); the others wait in their slots and are looked at in one pass at the row's end
+    /// ([`Cells::blank`]). A shared string's text lies anywhere in the workbook's strings:
+    /// reading each as it came stalled the reading thread once a cell, where the reads of one
+    /// pass overlap.
+    fn next_slots(&mut self, table: &TableColumns) -> Result<Option<(u32, bool)>, String> {
+        // A row starts at its first cell that is not blank, as in `next_row`.
+        let mut cell = loop {
+            match self.pending.take() {
+                Some(cell) => break cell,
+                None => match self.read()? {
+                    None => return Ok(None),
+                    Some(cell) if is_blank(cell.get_value()) => {}
+                    Some(cell) => break cell,
+                },
+            }
+        };
+        let row = cell.get_position().0;
+        self.slots.clear();
+        self.slots.resize_with(table.width, || None);
+        // Whether `cell` is known not to be blank.
+        let mut known = true;
+        loop {
+            let col = cell.get_position().1 as usize;
+            if let Some(slot) = col
+                .checked_sub(table.first)
+                .and_then(|i| self.slots.get_mut(i))
+            {
+                // A column's last cell that is not blank holds it: `next_row` passes over
+                // blank cells.
+                if slot.is_none() || known || !is_blank(cell.get_value()) {
+                    *slot = Some(cell);
+                }
+            }
+            // The cells of other rows: blank ones are passed over, the first other one ends
+            // the row.
+            let next = loop {
+                match self.read()? {
+                    Some(next) if next.get_position().0 == row => break Some(next),
+                    Some(next) if is_blank(next.get_value()) => {}
+                    Some(next) => {
+                        self.pending = Some(next);
+                        break None;
+                    }
+                    None => break None,
+                }
+            };
+            let Some(next) = next else {
+                break;
+            };
+            cell = next;
+            known = false;
+        }
+        self.blank.clear();
+        self.blank.extend(
+            self.slots
+                .iter()
+                .map(|slot| slot.as_ref().is_none_or(|c| is_blank(c.get_value()))),
+        );
+        Ok(Some((row + 1, self.blank.contains(&false))))
+    }
+
     /// Gathers the cells of one row into `row` (cells come in row order in both formats), the
     /// text of each into the room its cell of the row before had: no allocation per cell once
     /// the rows run alike. With `table`, only the wanted columns are converted, and a row with
@@ -115,20 +210,10 @@ impl Cells<'_> {
         loop {
             let cell = match self.pending.take() {
                 Some(cell) => cell,
-                None if self.done => break,
-                None => match (self.next)()? {
-                    Some(cell) => {
-                        let (r, c) = cell.get_position();
-                        limits::check_grid(r, c)?;
-                        if is_blank(cell.get_value()) {
-                            continue;
-                        }
-                        cell
-                    }
-                    None => {
-                        self.done = true;
-                        break;
-                    }
+                None => match self.read()? {
+                    Some(cell) if is_blank(cell.get_value()) => continue,
+                    Some(cell) => cell,
+                    None => break,
                 },
             };
             let (r, c) = cell.get_position();
@@ -244,21 +329,17 @@ impl<'a> RawRows<'a> {
                 let mut reader = x
                     .worksheet_cells_reader(name)
                     .map_err(|e| err(e.to_string()))?;
-                Inner::Cells(Cells {
-                    next: Box::new(move || reader.next_cell().map_err(|e| e.to_string())),
-                    pending: None,
-                    done: false,
-                })
+                Inner::Cells(Cells::new(Box::new(move || {
+                    reader.next_cell().map_err(|e| e.to_string())
+                })))
             }
             Sheets::Xlsb(x) => {
                 let mut reader = x
                     .worksheet_cells_reader(name)
                     .map_err(|e| err(e.to_string()))?;
-                Inner::Cells(Cells {
-                    next: Box::new(move || reader.next_cell().map_err(|e| e.to_string())),
-                    pending: None,
-                    done: false,
-                })
+                Inner::Cells(Cells::new(Box::new(move || {
+                    reader.next_cell().map_err(|e| e.to_string())
+                })))
             }
             Sheets::Xls(_) | Sheets::Ods(_) => Inner::Range {
                 range: sheets
@@ -483,13 +564,56 @@ fn table_texts<'r>(
     })
 }
 
-/// A table row as the reader lends it ([`RawRows::next_view`]): a row of cells, or a delimited
-/// file's record read in place.
+/// A table row as the reader lends it ([`RawRows::next_view`]): a row of cells, a delimited
+/// file's record read in place, or a streamed worksheet's cells as calamine gave them.
 pub enum RowView<'r> {
     /// No cells at all when the table's columns are blank.
     Row(&'r Row),
     /// A record whose table columns are not all blank.
     Texts(Texts<'r>),
+    /// A streamed worksheet's row whose table columns are not all blank.
+    Cells(CellsRow<'r>),
+}
+
+/// A streamed worksheet's row (xlsx, xlsb), in place: its table cells as calamine gave them,
+/// a shared string's text still in the workbook's strings.
+pub struct CellsRow<'r> {
+    number: u32,
+    slots: &'r [Option<calamine::Cell<DataRef<'r>>>],
+    blank: &'r [bool],
+    keep: Option<&'r [bool]>,
+}
+
+impl<'r> CellsRow<'r> {
+    pub fn number(&self) -> u32 {
+        self.number
+    }
+
+    /// Each table column's cell, borrowed: what [`RawRows::next_row_into`] makes of the row
+    /// (a blank cell or a column not wanted is empty).
+    pub fn cells(&self) -> impl Iterator<Item = CellRef<'r>> + 'r {
+        let keep = self.keep;
+        let slots = self.slots.iter().zip(self.blank);
+        slots.enumerate().map(move |(i, (slot, blank))| {
+            let wanted = keep.is_none_or(|k| k.get(i).copied().unwrap_or(false));
+            match slot {
+                Some(cell) if wanted && !blank => super::cell::cell_ref(cell.get_value()),
+                _ => CellRef::Empty,
+            }
+        })
+    }
+
+    /// The row as a row of cells, into `row` (its text reusing the room the row has).
+    pub fn fill(&self, row: &mut Row) {
+        row.number = self.number;
+        row.cells.resize(self.slots.len(), Cell::Empty);
+        for (cell, value) in row.cells.iter_mut().zip(self.cells()) {
+            match value {
+                CellRef::Text(text) => cell.set_text(text),
+                other => *cell = other.to_cell(),
+            }
+        }
+    }
 }
 
 /// A delimited file's record, in place: its table columns' text.
@@ -538,7 +662,7 @@ impl RowView<'_> {
     pub fn is_blank(&self) -> bool {
         match self {
             RowView::Row(row) => row.cells.is_empty(),
-            RowView::Texts(_) => false,
+            RowView::Texts(_) | RowView::Cells(_) => false,
         }
     }
 }
@@ -550,6 +674,9 @@ impl RawRows<'_> {
         &'s mut self,
         row: &'s mut Row,
     ) -> Result<Option<RowView<'s>>, SheetError> {
+        if matches!(self.inner, Inner::Cells(_)) && self.table.is_some() {
+            return self.next_cells_view(row);
+        }
         let in_place = matches!(self.inner, Inner::Csv(_)) && self.table.is_some();
         if !in_place {
             return Ok(self.next_row_into(row)?.then_some(RowView::Row(row)));
@@ -573,6 +700,42 @@ impl RawRows<'_> {
             number: rows.number,
             record: &rows.record,
             table,
+        })))
+    }
+
+    /// [`RawRows::next_view`] of a streamed worksheet with its table set.
+    fn next_cells_view<'s>(
+        &'s mut self,
+        row: &'s mut Row,
+    ) -> Result<Option<RowView<'s>>, SheetError> {
+        let (Inner::Cells(cells), Some(table)) = (&mut self.inner, &self.table) else {
+            return Err(SheetError::Sheet {
+                path: self.path.clone(),
+                sheet: self.sheet.clone(),
+                reason: "the reader lost its table".to_owned(),
+            });
+        };
+        let read = cells.next_slots(table).map_err(|reason| match &self.gate {
+            Some(gate) => sheet_error(gate, &self.path, &self.sheet, reason),
+            None => SheetError::Sheet {
+                path: self.path.clone(),
+                sheet: self.sheet.clone(),
+                reason,
+            },
+        })?;
+        let Some((number, in_table)) = read else {
+            return Ok(None);
+        };
+        if !in_table {
+            row.cells.clear();
+            row.number = number;
+            return Ok(Some(RowView::Row(row)));
+        }
+        Ok(Some(RowView::Cells(CellsRow {
+            number,
+            slots: &cells.slots,
+            blank: &cells.blank,
+            keep: table.keep.as_deref(),
         })))
     }
 }
