@@ -585,3 +585,63 @@ fn validate_warns_of_leading_zeros_that_only_the_excel_format_shows() {
         stderr(&out)
     );
 }
+
+/// More problems than `validate` holds in memory (its runs on disk): every one printed, in
+/// sheet order, a duplicate's warning on its earlier row among that row's own problems; the
+/// JSON list the same problems in the same order.
+#[test]
+fn validate_prints_many_problems_in_sheet_order() {
+    const ROWS: usize = 30_000;
+    let home = TempDir::new().unwrap();
+    let path = home.path().join("nameless.csv");
+    let mut text = String::from("Full Name,E-mail\n");
+    for i in 0..ROWS {
+        // Every thousandth row repeats the address of the row 500 above it.
+        let user = if i % 1000 == 999 { i - 500 } else { i };
+        text.push_str(&format!(",user{user}@example.com\n"));
+    }
+    std::fs::write(&path, text).unwrap();
+    let file = path.to_str().unwrap();
+    let map = ["--map", "Full Name=name", "--map", "E-mail=email"];
+    let out = zdimport(home.path(), &[&["validate", file][..], &map].concat());
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let printed = stdout(&out);
+    let lines: Vec<&str> = printed.lines().filter(|l| l.starts_with("row ")).collect();
+    let duplicates = ROWS / 1000;
+    // A warning a row, and the duplicate's error and its earlier row's warning.
+    assert_eq!(lines.len(), ROWS + 2 * duplicates);
+    let row_of = |line: &str| -> u32 {
+        let number = line["row ".len()..]
+            .split(|c: char| !c.is_ascii_digit())
+            .next();
+        number.unwrap().parse().unwrap()
+    };
+    let rows: Vec<u32> = lines.iter().map(|l| row_of(l)).collect();
+    assert!(rows.windows(2).all(|w| w[0] <= w[1]), "sheet order");
+    // Sheet row 501 (user499) is repeated on sheet row 1001: that warning follows its own.
+    let at = rows.iter().position(|r| *r == 501).unwrap();
+    assert!(lines[at].contains("name is empty"), "{}", lines[at]);
+    assert!(
+        lines[at + 1].contains("is also on row 1001"),
+        "{}",
+        lines[at + 1]
+    );
+    assert!(lines[at + 2].starts_with("row 502,"), "{}", lines[at + 2]);
+
+    let out = zdimport(
+        home.path(),
+        &[&["validate", file, "--json"][..], &map].concat(),
+    );
+    let issues: Vec<Value> = serde_json::from_str(&stdout(&out)).unwrap();
+    let json_rows: Vec<u32> = issues
+        .iter()
+        .map(|i| u32::try_from(i["row"].as_u64().unwrap()).unwrap())
+        .collect();
+    assert_eq!(json_rows, rows);
+    assert!(
+        issues[at + 1]["message"]
+            .as_str()
+            .unwrap()
+            .contains("is also on row 1001")
+    );
+}

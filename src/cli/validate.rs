@@ -9,8 +9,8 @@ use clap::Args;
 
 use super::account::{AccountArgs, runtime};
 use super::mapped::MappingArgs;
-use crate::session::check::Issue;
 use crate::session::check::{self, Event};
+use crate::session::check::{Issue, SortedIssues};
 
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
@@ -43,16 +43,28 @@ pub fn run(args: &ValidateArgs) -> CliResult<ExitCode> {
         .as_ref()
         .map(|c| c.checks(args.connection.blank))
         .unwrap_or_default();
-    let mut issues: Vec<Issue> = Vec::new();
+    // Duplicate warnings land on earlier rows after the fact: printed in sheet order, from
+    // runs on disk when there are many.
+    let mut issues = SortedIssues::default();
+    let mut unsorted = None;
     let source = prepared.streamed();
     let summary = check::issues(source, &checks, |event| {
         if let Event::Issue(issue) = event {
-            issues.push(issue);
+            if let Err(e) = issues.push(issue) {
+                unsorted = Some(e);
+                return ControlFlow::Break(());
+            }
         }
         ControlFlow::Continue(())
     })?;
-    // Duplicate warnings land on earlier rows after the fact: sheet order again.
-    issues.sort_by_key(|i| i.row);
+    let sorting = |e: std::io::Error| format!("cannot sort the problems found: {e}");
+    if let Some(e) = unsorted {
+        return Err(sorting(e).into());
+    }
+    let mut issues = Ordered {
+        issues: issues.into_sorted().map_err(sorting)?,
+        failed: None,
+    };
     let padded = crate::session::source::zero_padded(&mut prepared.workbook, &summary.layout);
     let cautions = crate::session::check::cautions(
         &prepared.mapping,
@@ -62,12 +74,17 @@ pub fn run(args: &ValidateArgs) -> CliResult<ExitCode> {
     );
     let mut out = BufWriter::new(super::visible_stdout());
     let written = if args.json {
-        serde_json::to_writer_pretty(&mut out, &issues)
+        // As `to_writer_pretty` writes a list, an issue at a time.
+        let mut json = serde_json::Serializer::pretty(&mut out);
+        serde::Serializer::collect_seq(&mut json, &mut issues)
             .map_err(std::io::Error::from)
             .and_then(|()| writeln!(out))
     } else {
-        write_text(&mut out, &issues, &cautions, &summary)
+        write_text(&mut out, &mut issues, &cautions, &summary)
     };
+    if let Some(e) = issues.failed {
+        return Err(sorting(e).into());
+    }
     super::stdout_written(written.and_then(|()| out.flush()))?;
     if args.json {
         for caution in &cautions {
@@ -82,13 +99,35 @@ pub fn run(args: &ValidateArgs) -> CliResult<ExitCode> {
     })
 }
 
+/// The issues by row, until one cannot be read back (`failed`).
+struct Ordered {
+    issues: check::Sorted,
+    failed: Option<std::io::Error>,
+}
+
+impl Iterator for Ordered {
+    type Item = Issue;
+
+    fn next(&mut self) -> Option<Issue> {
+        match self.issues.next()? {
+            Ok(issue) => Some(issue),
+            Err(e) => {
+                self.failed = Some(e);
+                None
+            }
+        }
+    }
+}
+
 fn write_text(
     out: &mut impl Write,
-    issues: &[Issue],
+    issues: impl Iterator<Item = Issue>,
     cautions: &[String],
     summary: &check::Summary,
 ) -> std::io::Result<()> {
+    let mut any = false;
     for issue in issues {
+        any = true;
         write!(out, "{}", crate::text::printable(&issue.to_string()))?;
         match &issue.value {
             Some(value) if !issue.message.contains(value.as_str()) => {
@@ -97,7 +136,7 @@ fn write_text(
             _ => writeln!(out)?,
         }
     }
-    if !issues.is_empty() {
+    if any {
         writeln!(out)?;
     }
     for caution in cautions {

@@ -93,14 +93,7 @@ impl Repeats {
             bytes[byte + 1] = u32::try_from(kept).unwrap_or(u32::MAX);
         }
         self.buffer.truncate(kept);
-        let file = match &mut self.file {
-            Some(file) => file,
-            None => {
-                std::fs::create_dir_all(&self.dir)?;
-                let file = tempfile::tempfile_in(&self.dir)?;
-                self.file.insert(BufWriter::new(file))
-            }
-        };
+        let file = super::spool::scratch(&mut self.file, &self.dir)?;
         let start = self
             .runs
             .last()

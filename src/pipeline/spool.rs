@@ -34,6 +34,20 @@ pub(super) struct Spool {
     file: BufWriter<File>,
 }
 
+/// The unnamed scratch file in `dir` that `slot` holds, made (and `dir` with it) the first
+/// time one is wanted.
+pub(super) fn scratch<'s>(
+    slot: &'s mut Option<BufWriter<File>>,
+    dir: &Path,
+) -> io::Result<&'s mut BufWriter<File>> {
+    if slot.is_none() {
+        std::fs::create_dir_all(dir)?;
+        *slot = Some(BufWriter::new(tempfile::tempfile_in(dir)?));
+    }
+    slot.as_mut()
+        .ok_or_else(|| io::Error::other("the scratch file was not made"))
+}
+
 impl Spool {
     /// A spool in an unnamed file in `dir`.
     pub(super) fn new(dir: &Path) -> io::Result<Spool> {

@@ -19,7 +19,7 @@ pub use crate::payload::{
     Blank, Body, Fields, InvalidPolicy, Issue, LeftOut, MemberOf, Mode, PhoneRegion, Request,
     Severity, User,
 };
-pub use crate::pipeline::{AccountChecks, Event, Options, Report, Summary};
+pub use crate::pipeline::{AccountChecks, Event, Options, Report, Sorted, SortedIssues, Summary};
 pub use crate::plan::orgs::{distinct_names, resolve_import, resolve_requests};
 pub use crate::plan::{
     Action, Change, Cost, Counts, Existing, MissingOrgs, Plan, PlanError, PlanInput, PlanOptions,
