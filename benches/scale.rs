@@ -13,7 +13,9 @@
 //! the median ratio is reported.
 //!
 //! - CSV: the reference is a bare `csv` crate read of every record of the file.
-//! - xlsx: the reference is calamine's streaming `worksheet_cells_reader` over every cell.
+//! - xlsx: the reference is calamine's streaming `worksheet_cells_reader` over every cell;
+//!   `xlsx-text`, the same read copying each cell's text once, as a reader that keeps the
+//!   values must (the first never looks at a shared string's bytes).
 //! - sandbox: `zdimport import` of SANDBOX_USERS rows into a `zdimport sandbox` served with no
 //!   rate or job limit; its peak and resident memory once it holds them all, and the import's
 //!   own peak.
@@ -33,8 +35,8 @@
 //!   column, with every third row invalid (skipped with its message), killed halfway and
 //!   resumed, and every row ended unknown then retried.
 //!
-//! `SCALE_ONLY=csv,xlsx,tui,import,import-orgs,import-invalid,resume,retry,sandbox` (any of
-//! them) measures only those rows.
+//! `SCALE_ONLY` (a comma list of any of csv, xlsx, xlsx-text, tui, import, import-orgs,
+//! import-invalid, resume, retry, sandbox) measures only those rows.
 
 use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
@@ -125,7 +127,7 @@ fn validate_rows(dir: &Path, rows: u32, runs: usize, home: &Path) {
     if !csv.exists() {
         write_csv(&csv, rows);
     }
-    if !xlsx.exists() && only("xlsx") {
+    if !xlsx.exists() && (only("xlsx") || only("xlsx-text")) {
         write_xlsx(&xlsx, rows);
     }
     println!(
@@ -153,6 +155,15 @@ fn validate_rows(dir: &Path, rows: u32, runs: usize, home: &Path) {
             "calamine worksheet_cells_reader",
             runs,
             &self_phase("xlsx-cells", &xlsx),
+            &validate(&xlsx),
+        );
+    }
+    if only("xlsx-text") {
+        compare(
+            "validate, xlsx",
+            "calamine, each cell's text copied",
+            runs,
+            &self_phase("xlsx-text", &xlsx),
             &validate(&xlsx),
         );
     }
@@ -353,6 +364,25 @@ fn phase(phase: &str, file: &Path) {
             let mut n = 0u64;
             while let Some(cell) = reader.next_cell().expect("cell") {
                 std::hint::black_box(cell);
+                n += 1;
+            }
+            n
+        }
+        // The same read, each cell's text copied once (what any reader that keeps the
+        // values does; the reference above never looks at a shared string's bytes).
+        "xlsx-text" => {
+            let mut wb: Xlsx<_> = open_workbook(file).expect("open");
+            let mut reader = wb.worksheet_cells_reader("Users").expect("reader");
+            let mut text = String::new();
+            let mut n = 0u64;
+            while let Some(cell) = reader.next_cell().expect("cell") {
+                text.clear();
+                match cell.get_value() {
+                    calamine::DataRef::SharedString(s) => text.push_str(s),
+                    calamine::DataRef::String(s) => text.push_str(s),
+                    _ => {}
+                }
+                std::hint::black_box(&text);
                 n += 1;
             }
             n

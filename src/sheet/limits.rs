@@ -9,6 +9,7 @@ pub const MAX_ROWS: u32 = 1_048_576;
 pub const MAX_COLUMNS: u32 = 16_384;
 
 /// A cell (0-based row and column) inside Excel's grid, or an error naming the cell.
+#[inline]
 pub fn check_grid(row: u32, col: u32) -> Result<(), String> {
     if row < MAX_ROWS && col < MAX_COLUMNS {
         return Ok(());

@@ -119,6 +119,7 @@ impl<'a> Cells<'a> {
     }
 
     /// The next cell calamine gives, its place within the grid; `None` at the end.
+    #[inline]
     fn read(&mut self) -> Result<Option<calamine::Cell<DataRef<'a>>>, String> {
         if self.done {
             return Ok(None);

@@ -34,6 +34,7 @@ pub enum CellRef<'a> {
 
 /// Whether `text` is only whitespace (as `str::trim` takes it), a cell's blankness: the usual
 /// cell starts with a visible ASCII character and is answered from that byte alone.
+#[inline]
 pub(crate) fn blank_text(text: &str) -> bool {
     match text.as_bytes().first() {
         None => true,
