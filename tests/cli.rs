@@ -644,4 +644,19 @@ fn validate_prints_many_problems_in_sheet_order() {
             .unwrap()
             .contains("is also on row 1001")
     );
+
+    // Nowhere to set them aside (the data directory is a file): said, with the place.
+    let blocked = home.path().join("not-a-dir");
+    std::fs::write(&blocked, "").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_zdimport"))
+        .args([&["validate", file][..], &map].concat())
+        .env("ZDIMPORT_CONFIG_DIR", home.path().join("config"))
+        .env("ZDIMPORT_DATA_DIR", &blocked)
+        .output()
+        .unwrap();
+    let said = stderr(&out);
+    assert!(!out.status.success());
+    assert!(said.contains("cannot sort the problems found (set aside in"), "{said}");
+    assert!(said.contains("not-a-dir"), "{said}");
+    assert!(stdout(&out).is_empty(), "nothing printed half-sorted");
 }

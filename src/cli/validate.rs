@@ -57,7 +57,9 @@ pub fn run(args: &ValidateArgs) -> CliResult<ExitCode> {
         }
         ControlFlow::Continue(())
     })?;
-    let sorting = |e: std::io::Error| format!("cannot sort the problems found: {e}");
+    let scratch = issues.dir().display().to_string();
+    let sorting =
+        |e: std::io::Error| format!("cannot sort the problems found (set aside in {scratch}): {e}");
     if let Some(e) = unsorted {
         return Err(sorting(e).into());
     }

@@ -54,6 +54,11 @@ impl SortedIssues {
         }
     }
 
+    /// Where runs are written.
+    pub fn dir(&self) -> &std::path::Path {
+        &self.dir
+    }
+
     pub fn push(&mut self, issue: Issue) -> io::Result<()> {
         self.held.push(issue);
         if self.held.len() >= self.run {

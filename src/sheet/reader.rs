@@ -383,14 +383,19 @@ impl<'a> RawRows<'a> {
                 true
             }),
         };
-        result.map_err(|reason| match &self.gate {
-            Some(gate) => sheet_error(gate, &self.path, &self.sheet, reason),
-            None => SheetError::Sheet {
-                path: self.path.clone(),
-                sheet: self.sheet.clone(),
-                reason,
-            },
-        })
+        result.map_err(|reason| read_error(self.gate.as_deref(), &self.path, &self.sheet, reason))
+    }
+}
+
+/// A failed read of `sheet`: the guard's refusal when there is one ([`sheet_error`]).
+fn read_error(gate: Option<&Gate>, path: &Path, sheet: &str, reason: String) -> SheetError {
+    match gate {
+        Some(gate) => sheet_error(gate, path, sheet, reason),
+        None => SheetError::Sheet {
+            path: path.to_path_buf(),
+            sheet: sheet.to_owned(),
+            reason,
+        },
     }
 }
 
@@ -716,14 +721,9 @@ impl RawRows<'_> {
                 reason: "the reader lost its table".to_owned(),
             });
         };
-        let read = cells.next_slots(table).map_err(|reason| match &self.gate {
-            Some(gate) => sheet_error(gate, &self.path, &self.sheet, reason),
-            None => SheetError::Sheet {
-                path: self.path.clone(),
-                sheet: self.sheet.clone(),
-                reason,
-            },
-        })?;
+        let read = cells
+            .next_slots(table)
+            .map_err(|reason| read_error(self.gate.as_deref(), &self.path, &self.sheet, reason))?;
         let Some((number, in_table)) = read else {
             return Ok(None);
         };
