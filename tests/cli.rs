@@ -656,7 +656,10 @@ fn validate_prints_many_problems_in_sheet_order() {
         .unwrap();
     let said = stderr(&out);
     assert!(!out.status.success());
-    assert!(said.contains("cannot sort the problems found (set aside in"), "{said}");
+    assert!(
+        said.contains("cannot sort the problems found (set aside in"),
+        "{said}"
+    );
     assert!(said.contains("not-a-dir"), "{said}");
     assert!(stdout(&out).is_empty(), "nothing printed half-sorted");
 }

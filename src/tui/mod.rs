@@ -76,7 +76,7 @@ pub fn run(
 /// Work shared with the blocking threads and tasks.
 #[derive(Clone, Default)]
 struct Worker {
-    workbook: Arc<Mutex<Option<Workbook>>>,
+    workbook: Arc<Mutex<Option<Held>>>,
     /// The current request of each lane, its answers the only ones that land.
     lanes: lanes::Lanes,
     /// The signed-in client, once the connection test passed.
@@ -85,6 +85,40 @@ struct Worker {
     sandbox_env: Option<Arc<Vec<(String, String)>>>,
     /// The running import's pause and cancel.
     import: work::ControlSlot,
+}
+
+/// The workbook the session reads, or where it was once its table is loaded.
+enum Held {
+    Open(Workbook),
+    /// A zip workbook whose table is loaded: calamine's shared strings are let go (at a
+    /// 1,000,000-row xlsx, 70 MB of the 369 MB held once it was loaded), and the file is
+    /// opened again if the operator goes back to its sheets.
+    Released(PathBuf),
+}
+
+impl Held {
+    /// The workbook, opened again if it was let go.
+    fn workbook(held: &mut Option<Held>) -> Result<&mut Workbook, String> {
+        if let Some(Held::Released(path)) = held {
+            let path = path.clone();
+            let opened = source::open(&path).map_err(|e| e.to_string())?;
+            *held = Some(Held::Open(opened.workbook));
+        }
+        match held {
+            Some(Held::Open(workbook)) => Ok(workbook),
+            _ => Err("no workbook is open".to_owned()),
+        }
+    }
+
+    /// After `event`: a zip workbook whose table was just loaded is let go.
+    fn settle(held: &mut Option<Held>, event: &AppEvent) {
+        let Some(Held::Open(workbook)) = held else {
+            return;
+        };
+        if matches!(event, AppEvent::TableLoaded(..)) && workbook.delimited().is_none() {
+            *held = Some(Held::Released(workbook.path().to_path_buf()));
+        }
+    }
 }
 
 impl Worker {
@@ -354,7 +388,7 @@ fn run_blocking(
                 let wb = opened.workbook;
                 let sheets = wb.sheets().to_vec();
                 let selected = wb.default_sheet();
-                *guard = Some(wb);
+                *guard = Some(Held::Open(wb));
                 AppEvent::Opened {
                     path,
                     sheets,
@@ -364,8 +398,8 @@ fn run_blocking(
             }
             Err(e) => AppEvent::Failed(e.to_string()),
         },
-        Command::PreviewSheet(sheet) => match guard.as_mut() {
-            Some(wb) => match source::preview(wb, sheet, PREVIEW_ROWS) {
+        Command::PreviewSheet(sheet) => match Held::workbook(&mut guard) {
+            Ok(wb) => match source::preview(wb, sheet, PREVIEW_ROWS) {
                 Ok(preview) => AppEvent::Previewed {
                     sheet,
                     rows: preview.rows,
@@ -373,11 +407,15 @@ fn run_blocking(
                 },
                 Err(e) => AppEvent::Failed(e.to_string()),
             },
-            None => AppEvent::Failed("no workbook is open".to_owned()),
+            Err(e) => AppEvent::Failed(e),
         },
-        Command::LoadTable { sheet, header } => match guard.as_mut() {
-            Some(wb) => load_table(wb, sheet, header, stop, tx),
-            None => AppEvent::Failed("no workbook is open".to_owned()),
+        Command::LoadTable { sheet, header } => match Held::workbook(&mut guard) {
+            Ok(wb) => {
+                let event = load_table(wb, sheet, header, stop, tx);
+                Held::settle(&mut guard, &event);
+                event
+            }
+            Err(e) => AppEvent::Failed(e),
         },
         Command::Reload {
             path,
@@ -390,7 +428,8 @@ fn run_blocking(
                     Ok(index) => load_table(&mut wb, index, header, stop, tx),
                     Err(e) => AppEvent::Failed(e),
                 };
-                *guard = Some(wb);
+                *guard = Some(Held::Open(wb));
+                Held::settle(&mut guard, &event);
                 event
             }
             Err(e) => AppEvent::Failed(e.to_string()),
@@ -723,6 +762,66 @@ fn screen_context(app: &App) -> keymap::KeyContext {
 #[cfg(test)]
 mod tests {
     use super::testing::*;
+
+    /// A zip workbook is let go once its table is loaded, and opened again for its sheets
+    /// and another load, which gives the same table; a CSV file stays open.
+    #[test]
+    fn a_loaded_workbook_is_let_go_and_opened_again_for_its_sheets() {
+        use super::{AppEvent, Command, HeaderChoice, Held, Worker, run_blocking};
+        let dir = tempfile::tempdir().unwrap();
+        let xlsx = dir.path().join("users.xlsx");
+        let mut book = rust_xlsxwriter::Workbook::new();
+        let sheet = book.add_worksheet();
+        for (c, header) in ["Name", "Email"].into_iter().enumerate() {
+            sheet.write(0, c as u16, header).unwrap();
+        }
+        for r in 1..=5u32 {
+            sheet.write(r, 0, format!("User {r}")).unwrap();
+            sheet.write(r, 1, format!("u{r}@x.com")).unwrap();
+        }
+        book.save(&xlsx).unwrap();
+        let csv = dir.path().join("users.csv");
+        std::fs::write(&csv, "Name,Email\nAnn,ann@x.com\n").unwrap();
+
+        let worker = Worker::default();
+        let (tx, _rx) = tokio::sync::mpsc::channel(64);
+        let run = |command| run_blocking(command, &worker, &tx, &|| false);
+        let held = || match &*worker.workbook.lock().unwrap() {
+            Some(Held::Open(_)) => "open",
+            Some(Held::Released(_)) => "let go",
+            None => "none",
+        };
+        let load = || Command::LoadTable {
+            sheet: 0,
+            header: HeaderChoice::Auto,
+        };
+        assert!(matches!(
+            run(Command::OpenFile(xlsx)),
+            AppEvent::Opened { .. }
+        ));
+        let AppEvent::TableLoaded(first, _) = run(load()) else {
+            panic!("not loaded");
+        };
+        assert_eq!(first.len(), 5);
+        assert_eq!(held(), "let go");
+        match run(Command::PreviewSheet(0)) {
+            AppEvent::Previewed { rows, .. } => assert_eq!(rows.len(), 6),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(held(), "open");
+        let AppEvent::TableLoaded(again, _) = run(load()) else {
+            panic!("not loaded again");
+        };
+        assert_eq!(again, first);
+        assert_eq!(held(), "let go");
+
+        assert!(matches!(
+            run(Command::OpenFile(csv)),
+            AppEvent::Opened { .. }
+        ));
+        assert!(matches!(run(load()), AppEvent::TableLoaded(..)));
+        assert_eq!(held(), "open");
+    }
 
     #[test]
     fn help_overlay_and_error_popup() {
