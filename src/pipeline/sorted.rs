@@ -96,13 +96,10 @@ impl SortedIssues {
         let mut sorted = Sorted {
             file,
             heads: Vec::with_capacity(runs.len()),
+            buffers: runs.iter().map(|_| RunBuffer::default()).collect(),
             runs,
-            buffers: Vec::new(),
             order: BinaryHeap::new(),
         };
-        sorted.buffers = (0..sorted.runs.len())
-            .map(|_| RunBuffer::default())
-            .collect();
         for i in 0..sorted.runs.len() {
             let head = sorted.read(i)?;
             if let Some(issue) = &head {

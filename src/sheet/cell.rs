@@ -31,8 +31,8 @@ impl From<&DataRef<'_>> for Cell {
 
 /// The cell a calamine value makes ([`Cell::from`]), its text borrowed from the value: a
 /// streamed worksheet's cell goes into a table with its text copied once. Text and numbers
-/// are made where this is called (a call a cell cost the reading thread a twentieth of its
-/// time); dates and errors by [`converted_ref`].
+/// are made where this is called (it runs once a cell on the reading thread); dates and
+/// errors out of line, by [`converted_ref`].
 #[inline]
 pub(super) fn cell_ref<'d>(data: &'d DataRef<'_>) -> CellRef<'d> {
     match data {

@@ -92,16 +92,23 @@ enum Held {
     Open(Workbook),
     /// A zip workbook whose table is loaded: calamine's shared strings are let go (at a
     /// 1,000,000-row xlsx, 70 MB of the 369 MB held once it was loaded), and the file is
-    /// opened again if the operator goes back to its sheets.
-    Released(PathBuf),
+    /// opened again if the operator goes back to its sheets (which must be the sheets it
+    /// had: the screens name them by place).
+    Released(PathBuf, Vec<String>),
 }
 
 impl Held {
     /// The workbook, opened again if it was let go.
     fn workbook(held: &mut Option<Held>) -> Result<&mut Workbook, String> {
-        if let Some(Held::Released(path)) = held {
-            let path = path.clone();
-            let opened = source::open(&path).map_err(|e| e.to_string())?;
+        if let Some(Held::Released(path, sheets)) = held {
+            let opened = source::open(path).map_err(|e| e.to_string())?;
+            let names = opened.workbook.sheets().iter().map(|s| &s.name);
+            if !names.eq(sheets.iter()) {
+                return Err(format!(
+                    "{}: its sheets changed since it was opened; open the file again",
+                    path.display()
+                ));
+            }
             *held = Some(Held::Open(opened.workbook));
         }
         match held {
@@ -116,7 +123,8 @@ impl Held {
             return;
         };
         if matches!(event, AppEvent::TableLoaded(..)) && workbook.delimited().is_none() {
-            *held = Some(Held::Released(workbook.path().to_path_buf()));
+            let sheets = workbook.sheets().iter().map(|s| s.name.clone()).collect();
+            *held = Some(Held::Released(workbook.path().to_path_buf(), sheets));
         }
     }
 }
@@ -788,13 +796,14 @@ mod tests {
         let run = |command| run_blocking(command, &worker, &tx, &|| false);
         let held = || match &*worker.workbook.lock().unwrap() {
             Some(Held::Open(_)) => "open",
-            Some(Held::Released(_)) => "let go",
+            Some(Held::Released(..)) => "let go",
             None => "none",
         };
         let load = || Command::LoadTable {
             sheet: 0,
             header: HeaderChoice::Auto,
         };
+        let xlsx_path = xlsx.clone();
         assert!(matches!(
             run(Command::OpenFile(xlsx)),
             AppEvent::Opened { .. }
@@ -814,6 +823,15 @@ mod tests {
         };
         assert_eq!(again, first);
         assert_eq!(held(), "let go");
+        // The file saved meanwhile with another sheet first: said, not read by place.
+        let mut book = rust_xlsxwriter::Workbook::new();
+        book.add_worksheet().set_name("Notes").unwrap();
+        book.add_worksheet().set_name("Sheet1").unwrap();
+        book.save(&xlsx_path).unwrap();
+        match run(Command::PreviewSheet(0)) {
+            AppEvent::Failed(why) => assert!(why.contains("its sheets changed"), "{why}"),
+            other => panic!("{other:?}"),
+        }
 
         assert!(matches!(
             run(Command::OpenFile(csv)),
