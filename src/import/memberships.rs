@@ -206,7 +206,7 @@ pub fn asked(plan: &OutboxFile) -> Result<usize, JournalError> {
 /// yet (`end` is `Unknown` until the journal says otherwise).
 fn planned(
     plan: &OutboxFile,
-    users: &BTreeMap<u64, super::RowOutcome>,
+    users: &super::journal::UserEnds,
     ids: &HashMap<String, u64>,
 ) -> Result<Vec<(MembershipOutcome, bool)>, JournalError> {
     let mut out = Vec::new();
@@ -217,10 +217,10 @@ fn planned(
                 continue;
             }
             let index = batch.index(p);
-            let user = users.get(&index);
+            let user = users.get(index);
             let user_id = user
-                .filter(|u| matches!(u.outcome, Outcome::Created | Outcome::Updated))
-                .and_then(|u| u.user_id);
+                .filter(|(outcome, _)| matches!(outcome, Outcome::Created | Outcome::Updated))
+                .and_then(|(_, id)| id);
             for m in &key.memberships {
                 let org = m.id.or_else(|| ids.get(&name_key(&m.name)).copied());
                 let o = MembershipOutcome {
@@ -236,7 +236,7 @@ fn planned(
                 };
                 let settled = match (user_id, org) {
                     (None, _) => {
-                        let why = user.map_or("its user was not sent", |u| u.outcome.as_str());
+                        let why = user.map_or("its user was not sent", |(o, _)| o.as_str());
                         o.ended(
                             MemberEnd::Skipped,
                             Some("UserNotImported".into()),
@@ -284,7 +284,7 @@ pub(super) async fn add(
         return Ok(Done::default());
     }
     journal.sync()?;
-    let users = super::journal::finished_rows(journal.dir())?;
+    let users = super::journal::user_ends(journal.dir(), plan.rows())?;
     let all = planned(plan, &users, &ids.by_name())?;
     let replay = journal.replay().members.clone();
     let mut phase = Phase {
@@ -600,7 +600,7 @@ pub fn of_run(dir: &Path) -> Result<Vec<MembershipOutcome>, JournalError> {
     if asked(&plan)? == 0 {
         return Ok(Vec::new());
     }
-    let users = super::journal::finished_rows(dir)?;
+    let users = super::journal::user_ends(dir, plan.rows())?;
     let orgs = super::journal::organizations(dir)?;
     let ids: HashMap<String, u64> = orgs
         .iter()
