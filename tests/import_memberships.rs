@@ -42,13 +42,23 @@ fn orgs_of(i: u32) -> Vec<String> {
 }
 
 fn user(i: u32) -> User {
+    person(
+        format!("User {i}"),
+        format!("user{i}@example.com"),
+        format!("X{i}"),
+        orgs_of(i),
+    )
+}
+
+/// A user joining `orgs`, the first its default.
+fn person(name: String, email: String, external_id: String, orgs: Vec<String>) -> User {
     let mut user = User {
-        name: Some(format!("User {i}")),
-        email: Some(format!("user{i}@example.com")),
-        external_id: Some(format!("X{i}")),
+        name: Some(name),
+        email: Some(email),
+        external_id: Some(external_id),
         ..User::default()
     };
-    user.join(orgs_of(i));
+    user.join(orgs);
     user.settle_memberships();
     user
 }
@@ -336,4 +346,77 @@ async fn the_headless_import_resolves_memberships_and_copes_with_those_held() {
         "{summary}"
     );
     assert_nothing_left(&client, "headless").await;
+}
+
+/// User `i` of a long sheet: Acme by default, and a member of Globex.
+fn member_of_two(i: u32) -> User {
+    person(
+        format!("Member {i}"),
+        format!("member{i}@example.com"),
+        format!("M{i}"),
+        vec!["Acme".into(), "Globex".into()],
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn several_membership_jobs_are_open_at_once_within_the_runs_jobs() {
+    const MEMBERS: u32 = 450;
+    let config = SandboxConfig {
+        speed: SPEED,
+        organizations: HELD.iter().map(|s| (*s).to_owned()).collect(),
+        user_settings: UserSettings {
+            multiple_organizations: true,
+            ..UserSettings::default()
+        },
+        // A fourth job at once would be refused.
+        job_limit: 3,
+        ..SandboxConfig::default()
+    };
+    let sandbox = Sandbox::start(config).await.expect("sandbox starts");
+    let client = common::client(&sandbox);
+    let mut plan = common::plan_of_users(Mode::Upsert, MEMBERS, 0, member_of_two);
+    plan::orgs::resolve_import(&client, &mut plan, MissingOrgs::Create, 4)
+        .await
+        .expect("organizations resolved");
+    let tmp = tempfile::tempdir().unwrap();
+    let journal = Journal::create(tmp.path(), &common::run_info("r", &plan), &plan).unwrap();
+    let options = EngineOptions {
+        concurrency: 3,
+        ..options()
+    };
+    let summary = common::run_to_end(&client, journal, &options)
+        .await
+        .unwrap();
+    assert_eq!(
+        (summary.memberships.total, summary.memberships.added),
+        (MEMBERS, MEMBERS),
+        "{summary}"
+    );
+    assert_eq!(
+        sandbox.memberships().len(),
+        2 * MEMBERS as usize,
+        "each in Acme, its default, and Globex"
+    );
+    // From the first membership call on: c a call, p a poll of the jobs.
+    let requests = sandbox.requests();
+    let first = requests
+        .iter()
+        .position(|r| r.target.contains(CREATE_MANY))
+        .expect("a membership call");
+    let seen: String = requests[first..]
+        .iter()
+        .filter_map(|r| {
+            if r.target.contains(CREATE_MANY) {
+                Some(if r.status == 200 { 'c' } else { '!' })
+            } else {
+                r.target.contains("job_statuses").then_some('p')
+            }
+        })
+        .collect();
+    assert_eq!(seen.matches('c').count(), 5, "{seen}: 100 a call");
+    assert!(seen.starts_with("cccp"), "{seen}: three jobs open at once");
+    assert!(
+        !seen.contains('!'),
+        "{seen}: never more than the run's jobs"
+    );
 }

@@ -3,21 +3,22 @@
 //! A user joining organizations besides its default one carries them in its key
 //! ([`UserKey::memberships`], by name, with the id the plan found). Once every row is
 //! finished, each user the run created or updated gets them with
-//! `organization_memberships/create_many` (100 a call, a job each), the id of an organization
-//! created first taken from that phase. Through the run's journal, as the users are: a
+//! `organization_memberships/create_many` (100 a call, a job each, as many jobs open at once as
+//! the run allows and polled together), the id of an organization created first taken from
+//! that phase. Through the run's journal, as the users are: a
 //! `member_sending` line with the call's (user, organization) pairs is synced before the call
 //! leaves, `member_accepted` holds its job, `member_resolved` each membership's end. When an
 //! answer is lost, a job fails or vanishes, a result cannot be tied to its membership, or a
 //! run is resumed with a call open, the users' memberships are read
 //! (`users/{id}/organization_memberships`) before anything is sent again, so none is created
-//! twice; a job a resume finds in the journal is polled first.
+//! twice; a job a resume finds in the journal is polled with the first calls.
 //!
 //! Zendesk does not document what it answers for a membership that exists: an error per item
 //! whose details say so ends `already_held`, and a success ends `added` with the id it gives.
 //! Memberships whose user did not end created or updated, or whose organization could not be
 //! created, end `skipped` or `failed` with the reason, without a request.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::fmt;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -294,6 +295,7 @@ pub(super) async fn add(
         options,
         finished: replay.finished.clone(),
         settled: Vec::new(),
+        open: Vec::new(),
         done: Done::default(),
     };
     let mut queue: Vec<MembershipOutcome> = Vec::new();
@@ -317,33 +319,27 @@ pub(super) async fn add(
     // Several rows may ask the same membership (one user on two rows): sent once.
     dedup(&mut queue);
     dedup(&mut uncertain);
+    // Taken from the front a call at a time.
+    let mut queue = VecDeque::from(queue);
     phase.done.counts = phase.counts(total);
-    for (job, items) in jobs {
-        if cancel.is_cancelled() {
-            phase.done.stopped = true;
+    // The jobs a resume finds accepted are followed with the first calls.
+    let now = Instant::now();
+    phase.open = jobs
+        .into_iter()
+        .map(|(job, items)| OpenJob::new(job, items, now))
+        .collect();
+    let mut attempt = 1;
+    loop {
+        phase.send_all(&mut queue, &mut uncertain, cancel).await?;
+        if phase.done.stopped || uncertain.is_empty() {
             break;
         }
-        phase.follow(&job, items, &mut uncertain).await?;
-    }
-    let mut attempt = 1;
-    while !(phase.done.stopped || queue.is_empty() && uncertain.is_empty()) {
-        if !uncertain.is_empty() {
-            phase.settle_wait(cancel).await;
-            let again = phase
-                .look_up(std::mem::take(&mut uncertain), attempt)
-                .await?;
-            queue.extend(again);
-            attempt += 1;
-        }
-        while !queue.is_empty() {
-            if cancel.is_cancelled() {
-                phase.done.stopped = true;
-                break;
-            }
-            let take = queue.len().min(MEMBERSHIPS_PER_CALL);
-            let items: Vec<MembershipOutcome> = queue.drain(..take).collect();
-            phase.send(items, &mut uncertain).await?;
-        }
+        phase.settle_wait(cancel).await;
+        let again = phase
+            .look_up(std::mem::take(&mut uncertain), attempt)
+            .await?;
+        queue.extend(again);
+        attempt += 1;
     }
     phase.done.counts = phase.counts(total);
     let _ = events
@@ -360,6 +356,26 @@ fn dedup(items: &mut Vec<MembershipOutcome>) {
     items.retain(|o| o.pair().is_some_and(|p| seen.insert(p)));
 }
 
+/// A membership call Zendesk accepted, its job followed.
+struct OpenJob {
+    job: String,
+    items: Vec<MembershipOutcome>,
+    started: Instant,
+    /// Polls in a row that did not list it.
+    missing: u32,
+}
+
+impl OpenJob {
+    fn new(job: String, items: Vec<MembershipOutcome>, started: Instant) -> Self {
+        Self {
+            job,
+            items,
+            started,
+            missing: 0,
+        }
+    }
+}
+
 struct Phase<'a> {
     client: &'a Client,
     journal: &'a mut Journal,
@@ -369,10 +385,42 @@ struct Phase<'a> {
     /// Ended without a request (skipped, failed), never journalled: the plan and the users'
     /// ends say so again on every read.
     settled: Vec<MembershipOutcome>,
+    /// The calls accepted whose jobs have not ended: up to the run's jobs at once.
+    open: Vec<OpenJob>,
     done: Done,
 }
 
 impl Phase<'_> {
+    /// Sends the queue's memberships, 100 a call, with as many jobs open at once as the run
+    /// allows (Zendesk's job limit: 30), polling every open job in one request, until the
+    /// queue is empty and every job has ended. Those no answer settles go to `uncertain`.
+    /// A cancel sends nothing more and stops following: the jobs open stay in the journal as
+    /// accepted, and a resume polls them first.
+    async fn send_all(
+        &mut self,
+        queue: &mut VecDeque<MembershipOutcome>,
+        uncertain: &mut Vec<MembershipOutcome>,
+        cancel: &CancellationToken,
+    ) -> Result<(), ImportError> {
+        let most = self.options.concurrency.clamp(1, super::MAX_JOBS);
+        loop {
+            if cancel.is_cancelled() {
+                self.done.stopped |=
+                    !(queue.is_empty() && self.open.is_empty() && uncertain.is_empty());
+                return Ok(());
+            }
+            while self.open.len() < most && !queue.is_empty() {
+                let take = queue.len().min(MEMBERSHIPS_PER_CALL);
+                let items: Vec<MembershipOutcome> = queue.drain(..take).collect();
+                self.send(items, uncertain).await?;
+            }
+            if self.open.is_empty() {
+                return Ok(());
+            }
+            self.poll(uncertain, cancel).await?;
+        }
+    }
+
     fn counts(&self, total: usize) -> MemberCounts {
         MemberCounts::of(total, self.finished.values().chain(&self.settled))
     }
@@ -412,7 +460,15 @@ impl Phase<'_> {
                         pairs: pairs.clone(),
                         job_id: job.clone(),
                     })?;
-                    return self.follow(&job, items, uncertain).await;
+                    // Two calls, one job id: its results cannot be told apart, so neither
+                    // call's memberships are taken from it; both are read back.
+                    if let Some(at) = self.open.iter().position(|o| o.job == job) {
+                        uncertain.extend(self.open.swap_remove(at).items);
+                        uncertain.extend(items);
+                        return Ok(());
+                    }
+                    self.open.push(OpenJob::new(job, items, Instant::now()));
+                    return Ok(());
                 }
                 Err(error) if matches!(error, ZendeskError::RateLimited { .. }) => {
                     let wait = rate_limit_wait(
@@ -451,39 +507,56 @@ impl Phase<'_> {
         self.resolve(ended).await
     }
 
-    /// Polls `job` until it ends (or its deadline passes), then ends its memberships by its
-    /// results; those it does not settle are looked up.
-    async fn follow(
+    /// Waits a poll's interval, then reads every open job in one request: those ended are
+    /// settled by their results; those past their deadline, or missing from too many
+    /// answers, are looked up.
+    async fn poll(
         &mut self,
-        job: &str,
-        items: Vec<MembershipOutcome>,
         uncertain: &mut Vec<MembershipOutcome>,
+        cancel: &CancellationToken,
     ) -> Result<(), ImportError> {
-        let started = Instant::now();
-        let mut missing = 0;
-        loop {
-            tokio::time::sleep(self.options.poll_interval).await;
-            self.done.polls += 1;
-            match self.client.job_statuses(&[job]).await {
-                Ok(answer) => match answer.value.into_iter().find(|j| j.id == job) {
-                    Some(status) if status.is_finished() => {
-                        return self.on_status(&status, items, uncertain).await;
-                    }
-                    Some(_) => {}
-                    None => missing += 1,
-                },
-                Err(error) if matches!(error.status(), Some(401 | 403)) => {
-                    return Err(ImportError::Refused(Box::new(error)));
-                }
-                Err(_) => {}
-            }
-            if missing >= self.options.job_missing_polls
-                || started.elapsed() >= self.options.job_deadline
-            {
-                uncertain.extend(items);
-                return Ok(());
-            }
+        tokio::select! {
+            () = tokio::time::sleep(self.options.poll_interval) => {}
+            () = cancel.cancelled() => return Ok(()),
         }
+        self.done.polls += 1;
+        let ids: Vec<&str> = self.open.iter().map(|o| o.job.as_str()).collect();
+        let mut statuses = match self.client.job_statuses(&ids).await {
+            Ok(answer) => Some(answer.value),
+            Err(error) if matches!(error.status(), Some(401 | 403)) => {
+                return Err(ImportError::Refused(Box::new(error)));
+            }
+            Err(_) => None,
+        };
+        let mut ended = Vec::new();
+        let mut at = 0;
+        while at < self.open.len() {
+            let open = &mut self.open[at];
+            let status = statuses.as_mut().map(|all| {
+                all.iter()
+                    .position(|j| j.id == open.job)
+                    .map(|i| all.swap_remove(i))
+            });
+            match status {
+                Some(Some(status)) if status.is_finished() => {
+                    ended.push((self.open.swap_remove(at), status));
+                    continue;
+                }
+                Some(None) => open.missing += 1,
+                Some(Some(_)) | None => {}
+            }
+            if open.missing >= self.options.job_missing_polls
+                || open.started.elapsed() >= self.options.job_deadline
+            {
+                uncertain.extend(self.open.swap_remove(at).items);
+                continue;
+            }
+            at += 1;
+        }
+        for (open, status) in ended {
+            self.on_status(&status, open.items, uncertain).await?;
+        }
+        Ok(())
     }
 
     async fn on_status(
