@@ -1,7 +1,8 @@
 //! `zdimport plan` and `zdimport import` on a sheet with an Organizations column, against
 //! `--sandbox` (issue 15, item 3): refused before anything is sent when the account allows one
 //! organization per user; with the setting on, the plan counts the memberships it adds and the
-//! import writes `report.memberships.csv` beside its report.
+//! import writes `report.memberships.csv` beside its report, and `report --memberships` writes
+//! it again.
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -82,4 +83,28 @@ fn import_writes_the_memberships_report_beside_its_report() {
             .all(|l| l.contains(",Globex,") && l.contains(",added,")),
         "{members}"
     );
+    // Written again from the run folder, as the import wrote it.
+    let run = stderr
+        .split("zdimport: run ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("the run's id: {stderr}"));
+    let again = zdimport(home.path(), "", &["report", run, "--memberships"]);
+    assert_eq!(again.status.code(), Some(0), "{again:?}");
+    assert_eq!(String::from_utf8_lossy(&again.stdout), members);
+    let json = zdimport(
+        home.path(),
+        "",
+        &["report", run, "--memberships", "--format", "json"],
+    );
+    let json: serde_json::Value = serde_json::from_slice(&json.stdout).expect("JSON");
+    let list = json.as_array().expect("a list");
+    assert_eq!(list.len(), 4, "{json}");
+    assert!(list.iter().all(|m| m["outcome"] == "added"), "{json}");
+    let rows = zdimport(
+        home.path(),
+        "",
+        &["report", run, "--memberships", "--organizations"],
+    );
+    assert_ne!(rows.status.code(), Some(0), "one side report at a time");
 }

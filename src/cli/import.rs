@@ -148,8 +148,13 @@ pub struct ReportArgs {
     pub force: bool,
     /// The organizations the run created before its users (one line each: name, outcome, id,
     /// users, error) instead of its rows
-    #[arg(long)]
+    #[arg(long, conflicts_with = "memberships")]
     pub organizations: bool,
+    /// The memberships the run added after its users (one line each: row, user_id,
+    /// organization, organization_id, outcome, membership_id, error, details) instead of its
+    /// rows
+    #[arg(long)]
+    pub memberships: bool,
 }
 
 pub fn import(args: &ImportArgs) -> CliResult<ExitCode> {
@@ -442,8 +447,8 @@ pub fn report(args: &ReportArgs) -> CliResult<ExitCode> {
     } else {
         run::ReportFormat::Csv
     };
-    if args.organizations {
-        return organizations_report(args, &dir, format);
+    if args.organizations || args.memberships {
+        return side_report(args, &dir, format);
     }
     match &args.out {
         Some(path) => {
@@ -472,20 +477,22 @@ pub fn report(args: &ReportArgs) -> CliResult<ExitCode> {
 }
 
 /// `zdimport report RUN --organizations`: the organizations the run created first.
-fn organizations_report(
-    args: &ReportArgs,
-    dir: &Path,
-    format: run::ReportFormat,
-) -> CliResult<ExitCode> {
-    let orgs = session::run::organizations(dir)?;
-    if orgs.is_empty() {
-        eprintln!(
-            "zdimport: run {} created no organization first",
-            session::run::id_of(dir)
-        );
-    }
+/// `report --organizations` or `--memberships`: the organizations the run created first, or
+/// the memberships it added after its users, instead of its rows.
+fn side_report(args: &ReportArgs, dir: &Path, format: run::ReportFormat) -> CliResult<ExitCode> {
     let mut written = Vec::new();
-    run::write_organizations_to(&mut written, &orgs, format)?;
+    let none = if args.memberships {
+        let members = session::run::memberships(dir)?;
+        run::write_memberships_to(&mut written, &members, format)?;
+        members.is_empty().then_some("added no membership")
+    } else {
+        let orgs = session::run::organizations(dir)?;
+        run::write_organizations_to(&mut written, &orgs, format)?;
+        orgs.is_empty().then_some("created no organization first")
+    };
+    if let Some(none) = none {
+        eprintln!("zdimport: run {} {none}", session::run::id_of(dir));
+    }
     match &args.out {
         Some(path) if !args.force && path.exists() => Err(CliError::Usage(format!(
             "--out {} already exists: pass --force to replace it, or choose another path",

@@ -276,6 +276,16 @@ pub fn write_memberships(
     path: &Path,
     items: &[super::memberships::MembershipOutcome],
 ) -> Result<(), ReportError> {
+    let format = Format::of(path);
+    to_file(path, |out| write_memberships_to(out, items, format))
+}
+
+/// Writes the memberships to any writer (`zdimport report RUN --memberships`).
+pub fn write_memberships_to(
+    out: &mut impl Write,
+    items: &[super::memberships::MembershipOutcome],
+    format: Format,
+) -> Result<(), String> {
     let table = Table {
         columns: &MEMBERSHIP_COLUMNS,
         numbers: &[
@@ -286,12 +296,11 @@ pub fn write_memberships(
             "index",
         ],
     };
-    let format = Format::of(path);
     let feed =
         |put: &mut dyn FnMut(&super::memberships::MembershipOutcome) -> Result<(), String>| {
             items.iter().try_for_each(put)
         };
-    to_file(path, |out| table.write(out, feed, membership_cells, format))
+    table.write(out, feed, membership_cells, format)
 }
 
 fn membership_cells(o: &super::memberships::MembershipOutcome, csv: bool) -> Vec<String> {

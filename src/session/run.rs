@@ -16,8 +16,8 @@ pub use crate::import::orgs::cost_text as organizations_cost;
 pub use crate::import::report::{
     Format as ReportFormat, ReportError, ReportPathError, check_path as check_report_path,
     organizations_path, row_list, write as write_outcomes, write_as as write_outcomes_as,
-    write_organizations_to, write_run as write_run_report, write_run_to as write_run_report_to,
-    write_to as write_outcomes_to,
+    write_memberships_to, write_organizations_to, write_run as write_run_report,
+    write_run_to as write_run_report_to, write_to as write_outcomes_to,
 };
 pub use crate::import::{
     EngineOptions, ImportError, ImportEvent, MAX_JOBS, MatchedBy, OrgCounts, Outbox, OutboxFile,
@@ -269,7 +269,7 @@ pub fn write_report(dir: &Path, path: &Path) -> Result<(), RunError> {
             reason: e.to_string(),
         }
     })?;
-    let members = import::memberships::of_run(dir)?;
+    let members = memberships(dir)?;
     if !members.is_empty() {
         let path = import::report::memberships_path(path);
         import::report::write_memberships(&path, &members).map_err(|e| RunError::Report {
@@ -286,6 +286,12 @@ pub fn write_report(dir: &Path, path: &Path) -> Result<(), RunError> {
         reason: e.to_string(),
         path,
     })
+}
+
+/// Every membership the run in `dir` adds after its users, in plan order, those not finished
+/// as `unknown` ("not added yet"); none for a run without memberships.
+pub fn memberships(dir: &Path) -> Result<Vec<import::memberships::MembershipOutcome>, RunError> {
+    Ok(import::memberships::of_run(dir)?)
 }
 
 /// Every organization the run in `dir` creates before its users, those not finished as
