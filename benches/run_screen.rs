@@ -54,7 +54,7 @@ fn main() {
     let (tx, mut rx) = mpsc::channel::<ImportEvent>(32);
     let engine = std::thread::spawn(move || run_import(rows, tx));
     let mut app = App::new(OpenState::new("/tmp".into(), Vec::new()));
-    app.screen = Screen::Run(RunState::new(Instant::now()));
+    app.screen = Screen::Run(Box::new(RunState::new(Instant::now())));
     let mut frames = Vec::new();
     let mut keys = Vec::new();
     let mut events = 0u64;

@@ -265,7 +265,10 @@ pub fn import_event(event: &ImportEvent) {
             tracing::info!("organizations created first: {counts}");
         }
         ImportEvent::Organizations { counts, .. } => tracing::debug!("{counts}"),
-        ImportEvent::Memberships { counts, .. } => tracing::info!("after the users: {counts}"),
+        ImportEvent::Memberships { counts, done: true } => {
+            tracing::info!("after the users: {counts}");
+        }
+        ImportEvent::Memberships { counts, .. } => tracing::debug!("{counts}"),
         ImportEvent::Finished(summary) => tracing::info!(
             "import finished: {summary}; {} requests in {:.1}s",
             summary.requests,

@@ -53,13 +53,13 @@ fn the_plan_screen_counts_the_memberships_it_adds_at_80x24() {
     tmux.wait_for("Send 10 users");
     tmux.keys(&["y"]);
     let run = tmux.wait_for("FINISHED");
-    let run = if run.contains("10 memberships") {
+    let run = if run.contains("memberships (10): 10 added") {
         run
     } else {
-        tmux.wait_for("10 memberships")
+        tmux.wait_for("memberships (10): 10 added")
     };
     assert!(
-        run.contains("after the users: 10 memberships: 10 added"),
+        run.contains("after the users: memberships (10): 10 added"),
         "{run}"
     );
     println!("{plan}\n{run}");

@@ -129,10 +129,12 @@ impl Progress {
                 };
                 self.say(&format!("zdimport: {when}: {counts}"));
             }
-            ImportEvent::Memberships { counts, .. } => {
+            // After the users: once when the phase starts, once at its end.
+            ImportEvent::Memberships { counts, done } if done || counts.finished() == 0 => {
                 self.say(&format!("zdimport: after the users: {counts}"));
             }
             ImportEvent::Organizations { .. }
+            | ImportEvent::Memberships { .. }
             | ImportEvent::BatchSent { .. }
             | ImportEvent::JobUpdate { .. }
             | ImportEvent::Finished(_) => {}

@@ -133,8 +133,25 @@ impl MemberCounts {
         c
     }
 
-    fn finished(&self) -> u32 {
+    /// Memberships ended, however.
+    pub fn finished(&self) -> u32 {
         self.added + self.already_held + self.failed + self.skipped + self.unknown
+    }
+
+    /// One more membership ended so (`up`), or one fewer (its end replaced by a later one).
+    fn count(&mut self, end: MemberEnd, up: bool) {
+        let count = match end {
+            MemberEnd::Added => &mut self.added,
+            MemberEnd::AlreadyHeld => &mut self.already_held,
+            MemberEnd::Failed => &mut self.failed,
+            MemberEnd::Skipped => &mut self.skipped,
+            MemberEnd::Unknown => &mut self.unknown,
+        };
+        *count = if up {
+            count.saturating_add(1)
+        } else {
+            count.saturating_sub(1)
+        };
     }
 }
 
@@ -322,6 +339,7 @@ pub(super) async fn add(
     // Taken from the front a call at a time.
     let mut queue = VecDeque::from(queue);
     phase.done.counts = phase.counts(total);
+    phase.progress(false).await;
     // The jobs a resume finds accepted are followed with the first calls.
     let now = Instant::now();
     phase.open = jobs
@@ -342,12 +360,7 @@ pub(super) async fn add(
         attempt += 1;
     }
     phase.done.counts = phase.counts(total);
-    let _ = events
-        .send(ImportEvent::Memberships {
-            counts: phase.done.counts,
-            done: !phase.done.stopped,
-        })
-        .await;
+    phase.progress(true).await;
     Ok(phase.done)
 }
 
@@ -651,10 +664,25 @@ impl Phase<'_> {
         })?;
         for o in outcomes {
             if let Some(pair) = o.pair() {
-                self.finished.insert(pair, o);
+                self.done.counts.count(o.end, true);
+                if let Some(earlier) = self.finished.insert(pair, o) {
+                    self.done.counts.count(earlier.end, false);
+                }
             }
         }
+        self.progress(false).await;
         Ok(())
+    }
+
+    /// Tells the screens how far the phase is (`done`: it is over, finished or stopped).
+    async fn progress(&self, done: bool) {
+        let _ = self
+            .events
+            .send(ImportEvent::Memberships {
+                counts: self.done.counts,
+                done,
+            })
+            .await;
     }
 }
 
@@ -709,6 +737,22 @@ mod tests {
         assert!(already(Some("User: has already been taken")));
         assert!(!already(Some("Organization not found")));
         assert!(!already(None));
+    }
+
+    #[test]
+    fn counts_follow_each_end_and_an_end_replaced() {
+        let mut counts = MemberCounts {
+            total: 3,
+            ..MemberCounts::default()
+        };
+        counts.count(MemberEnd::Unknown, true);
+        counts.count(MemberEnd::Added, true);
+        // The unknown one found added after all.
+        counts.count(MemberEnd::Added, true);
+        counts.count(MemberEnd::Unknown, false);
+        assert_eq!((counts.added, counts.unknown, counts.finished()), (2, 0, 2));
+        counts.count(MemberEnd::Failed, false);
+        assert_eq!(counts.failed, 0, "never below nothing");
     }
 
     #[test]

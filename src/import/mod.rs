@@ -232,8 +232,9 @@ pub enum ImportEvent {
         counts: OrgCounts,
         done: bool,
     },
-    /// The memberships added after the users (see [`memberships`]): sent at the end of
-    /// their phase (`done` false when it was cancelled).
+    /// The memberships added after the users (see [`memberships`]): sent when their phase
+    /// starts, as each call's memberships end, and once at its end (`done`, whether every
+    /// membership ended or the run was cancelled: the counts say which).
     Memberships {
         counts: memberships::MemberCounts,
         done: bool,

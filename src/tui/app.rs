@@ -34,7 +34,8 @@ pub enum Screen {
     Preview(PreviewState),
     Connect(ConnectState),
     Plan(PlanState),
-    Run(RunState),
+    /// Boxed: the largest screen by far (its log, counts and jobs).
+    Run(Box<RunState>),
     Results(ResultsState),
 }
 
@@ -472,7 +473,7 @@ impl App {
         let current = std::iter::once(&self.screen).chain(&self.history);
         current
             .filter_map(|s| match s {
-                Screen::Run(r) => Some(r),
+                Screen::Run(r) => Some(r.as_ref()),
                 _ => None,
             })
             .any(RunState::is_active)
@@ -546,7 +547,9 @@ impl App {
             OpenOutcome::Cancel => Some(Command::CancelLoad),
             OpenOutcome::Resume(dir) => {
                 self.session.run_dir = Some(dir.clone());
-                self.push(Screen::Run(RunState::new(std::time::Instant::now())));
+                self.push(Screen::Run(Box::new(RunState::new(
+                    std::time::Instant::now(),
+                ))));
                 Some(Command::ResumeImport(dir))
             }
         }
@@ -620,7 +623,7 @@ impl App {
             ConnectOutcome::Next if self.session.resume.is_some() => {
                 let dir = self.session.resume.take()?;
                 self.session.concurrency = state.concurrency();
-                self.screen = Screen::Run(RunState::new(std::time::Instant::now()));
+                self.screen = Screen::Run(Box::new(RunState::new(std::time::Instant::now())));
                 Some(Command::ResumeImport(dir))
             }
             ConnectOutcome::Next => {
@@ -730,7 +733,9 @@ impl App {
             }
             ResultsOutcome::Resume => {
                 let dir = self.session.run_dir.clone()?;
-                self.push(Screen::Run(RunState::new(std::time::Instant::now())));
+                self.push(Screen::Run(Box::new(RunState::new(
+                    std::time::Instant::now(),
+                ))));
                 Some(Command::ResumeImport(dir))
             }
             ResultsOutcome::Detail(index) => {
@@ -1007,7 +1012,9 @@ impl App {
     /// Sends the run's `rows` again as a new run.
     fn retry(&mut self, rows: crate::session::run::RetryRows) -> Option<Command> {
         let run_dir = self.session.run_dir.clone()?;
-        self.push(Screen::Run(RunState::new(std::time::Instant::now())));
+        self.push(Screen::Run(Box::new(RunState::new(
+            std::time::Instant::now(),
+        ))));
         Some(Command::RetryImport {
             run_dir,
             concurrency: self.session.concurrency,
@@ -1129,7 +1136,9 @@ impl App {
             Screen::Map(m) => m.profile_name.clone(),
             _ => None,
         });
-        self.push(Screen::Run(RunState::new(std::time::Instant::now())));
+        self.push(Screen::Run(Box::new(RunState::new(
+            std::time::Instant::now(),
+        ))));
         Some(Command::StartImport(Box::new(NewRun {
             table,
             mapping: self.session.mapping.clone(),
@@ -1740,7 +1749,7 @@ mod tests {
         };
         let mut run = RunState::new(std::time::Instant::now());
         run.status = RunStatus::Finished;
-        app.push(Screen::Run(run));
+        app.push(Screen::Run(Box::new(run)));
         app.session.outcomes = Some(Arc::new(Vec::new()));
         app
     }
@@ -1880,7 +1889,9 @@ mod tests {
     #[test]
     fn resuming_without_credentials_asks_on_connect_then_resumes() {
         let mut app = App::new(OpenState::new("/tmp".into(), Vec::new()));
-        app.push(Screen::Run(RunState::new(std::time::Instant::now())));
+        app.push(Screen::Run(Box::new(RunState::new(
+            std::time::Instant::now(),
+        ))));
         app.handle(AppEvent::ResumeNeedsSignIn {
             run_dir: "/runs/r1".into(),
             account: "https://acme.zendesk.com/".into(),

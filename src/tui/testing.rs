@@ -230,7 +230,7 @@ pub(crate) fn run_app() -> (App, std::time::Instant) {
     let t0 = std::time::Instant::now();
     app.history.push(std::mem::replace(
         &mut app.screen,
-        Screen::Run(screens::run::RunState::new(t0)),
+        Screen::Run(Box::new(screens::run::RunState::new(t0))),
     ));
     app.handle(AppEvent::ImportStarted {
         run_id: "20261127-101500-4821".into(),

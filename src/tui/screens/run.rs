@@ -10,7 +10,9 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Gauge, Paragraph, Widget};
 
-use crate::session::run::{ImportEvent, OrgCounts, Outcome, RowOutcome, Summary, WaitReason};
+use crate::session::run::{
+    ImportEvent, MemberCounts, OrgCounts, Outcome, RowOutcome, Summary, WaitReason,
+};
 use crate::tui::action::Action;
 use crate::tui::keymap::KeyContext;
 use crate::tui::strings;
@@ -69,6 +71,8 @@ pub struct RunState {
     pub jobs: HashSet<String>,
     /// The organizations the run creates before its users, as far as they are.
     pub organizations: Option<(OrgCounts, bool)>,
+    /// The memberships the run adds after its users, as far as they are.
+    pub memberships: Option<MemberCounts>,
     pub waiting: Option<(WaitReason, Instant)>,
     pub started: Instant,
     /// The time the screen is drawn at (set by the ticks; tests fix it).
@@ -103,6 +107,7 @@ impl RunState {
             paused_at: None,
             jobs: HashSet::new(),
             organizations: None,
+            memberships: None,
             waiting: None,
             started: now,
             now,
@@ -180,8 +185,12 @@ impl RunState {
                 }
                 self.organizations = Some((counts, done));
             }
-            ImportEvent::Memberships { counts, .. } => {
-                self.note(format!("after the users: {counts}"));
+            // Noted when the phase starts and at its end; the summary follows it between.
+            ImportEvent::Memberships { counts, done } => {
+                if done || self.memberships.is_none() {
+                    self.note(format!("after the users:{}", memberships_line(&counts)));
+                }
+                self.memberships = Some(counts);
             }
             ImportEvent::Waiting { reason, until } => {
                 self.note(format!("waiting: {}", wait_text(&reason)));
@@ -440,6 +449,17 @@ impl RunState {
                 ),
                 Style::new().fg(theme::WARNING),
             ))),
+            // The memberships are added once every user is finished: how far they are.
+            _ if self.memberships.is_some() => {
+                let counts = self.memberships.unwrap_or_default();
+                let colour = if counts.failed + counts.unknown > 0 {
+                    theme::WARNING
+                } else {
+                    theme::DIM
+                };
+                let line = Span::styled(memberships_line(&counts), Style::new().fg(colour));
+                lines.push(Line::from(line));
+            }
             // The organizations are created before any user is sent: how far they are.
             _ => {
                 if let Some((counts, _)) = &self.organizations {
@@ -503,6 +523,23 @@ fn clock(d: Duration) -> String {
         0 => format!("{}:{:02}", secs / 60, secs % 60),
         h => format!("{h}:{:02}:{:02}", secs / 60 % 60, secs % 60),
     }
+}
+
+/// The memberships' counts in a line of 80 columns: those at zero left out.
+fn memberships_line(c: &MemberCounts) -> String {
+    let mut parts = vec![format!("{} added", c.added)];
+    for (n, what) in [
+        (c.already_held, "already held"),
+        (c.failed, "failed"),
+        (c.skipped, "skipped"),
+        (c.unknown, "unknown"),
+        (c.total.saturating_sub(c.finished()), "to add"),
+    ] {
+        if n > 0 {
+            parts.push(format!("{n} {what}"));
+        }
+    }
+    format!(" memberships ({}): {}", c.total, parts.join(", "))
 }
 
 #[cfg(test)]
@@ -769,6 +806,60 @@ mod tests {
             [
                 "to create first: 20 organizations: 0 created, 0 failed, 20 not created yet",
                 "created first: 20 organizations: 19 created, 1 failed"
+            ],
+            "the start and the end, not every step"
+        );
+    }
+
+    #[test]
+    fn the_memberships_added_after_the_users_show_as_they_end() {
+        let t0 = Instant::now();
+        let mut s = RunState::new(t0);
+        s.run_id = "20270101-000000-abcd".into();
+        s.event(ImportEvent::Started {
+            rows: 300,
+            batches: 3,
+            done: Box::default(),
+        });
+        s.event(ImportEvent::Organizations {
+            counts: crate::session::run::OrgCounts {
+                total: 2,
+                created: 2,
+                ..Default::default()
+            },
+            done: true,
+        });
+        finish(&mut s, 2..302);
+        let counts = |added, failed| MemberCounts {
+            total: 250,
+            added,
+            failed,
+            ..MemberCounts::default()
+        };
+        for (added, failed) in [(0, 0), (100, 0), (199, 1)] {
+            s.event(ImportEvent::Memberships {
+                counts: counts(added, failed),
+                done: false,
+            });
+        }
+        let draw =
+            |s: &RunState| crate::tui::widgets::drawn(80, 14, |area, buf| s.render(area, buf));
+        let shown = draw(&s).backend().to_string();
+        assert!(
+            shown.contains("memberships (250): 199 added, 1 failed, 50 to add"),
+            "the memberships' counts, not the organizations': {shown}"
+        );
+        insta::assert_snapshot!("run_memberships_80x14", draw(&s).backend());
+        s.event(ImportEvent::Memberships {
+            counts: counts(249, 1),
+            done: true,
+        });
+        let notes: Vec<&String> = s.log.iter().filter(|l| l.contains("memberships")).collect();
+        assert_eq!(
+            notes,
+            [
+                "after the users: memberships (250): 0 added, 250 to add",
+                "after the users: memberships (250): 249 added, 1 failed"
             ],
             "the start and the end, not every step"
         );
