@@ -432,8 +432,7 @@ impl Engine {
         };
         self.emit(event).await;
         // One journal line per thousand: a sheet of errors does not make one huge line, and
-        // is not copied to be journaled (each line's rows are read from the plan in turn).
-        // The plan's skipped rows are read a line (a thousand) at a time too.
+        // is not held to be journaled (the plan's skipped lines are read one at a time).
         let mut outcomes = Vec::new();
         for piece in 0..self.plan.skipped_pieces() {
             for skipped in self.plan.skipped_piece(piece)? {

@@ -735,9 +735,10 @@ fn rebuild_file(
 /// Where the rewrite sends a row it leaves out: its sheet row, reason and key.
 type Skip<'s> = dyn FnMut(u32, String, UserKey) -> Result<(), Unreadable> + 's;
 
-/// The bodies rewritten batch by batch with the organizations resolved, and what the rewrite
-/// gathers on the way for the plan's head: the rows not sent, the rows each missing name
-/// changes (for the warnings), the users of each organization created first.
+/// The bodies rewritten batch by batch with the organizations resolved (the rows not sent
+/// handed on as they are met), and what the rewrite gathers on the way for the plan's head:
+/// the rows each missing name changes (for the warnings), the users of each organization
+/// created first.
 struct Rewrite<'a> {
     resolved: &'a Resolved,
     policy: MissingOrgs,
