@@ -264,10 +264,10 @@ impl Skipped {
 }
 
 /// The keys of places `range`, by place in the range.
-fn shifted<'k>(
-    keys: &'k BTreeMap<usize, UserKey>,
+fn shifted(
+    keys: &BTreeMap<usize, UserKey>,
     range: std::ops::Range<usize>,
-) -> impl Iterator<Item = (usize, &'k UserKey)> {
+) -> impl Iterator<Item = (usize, &UserKey)> {
     let start = range.start;
     keys.range(range).map(move |(p, k)| (p - start, k))
 }
