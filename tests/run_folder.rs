@@ -562,3 +562,84 @@ async fn an_upsert_retry_of_a_lost_answer_reports_created_what_the_run_created()
     }
     assert_each_user_once(&sandbox, UPSERT_ROWS, "retry");
 }
+
+/// Rewrites the run folder's `plan.jsonl` as versions before skipped lines wrote it: every
+/// skipped row in the head (`skipped`), whom they name by place among them (`skipped_keys`),
+/// the batch lines after it and nothing else.
+fn with_skipped_rows_in_the_head(dir: &Path) {
+    use serde_json::Value;
+    let path = dir.join("plan.jsonl");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut lines = text.lines();
+    let mut head: Value = serde_json::from_str(lines.next().unwrap()).unwrap();
+    let rest: Vec<&str> = lines.collect();
+    let (batches, skipped_lines) = rest.split_at(head["batches"].as_u64().unwrap() as usize);
+    assert_eq!(
+        head["skipped_lines"].as_u64(),
+        Some(skipped_lines.len() as u64)
+    );
+    let mut skipped = Vec::new();
+    let mut keys = serde_json::Map::new();
+    for line in skipped_lines {
+        let line: Value = serde_json::from_str(line).unwrap();
+        for (place, key) in line["keys"].as_object().into_iter().flatten() {
+            let place = skipped.len() + place.parse::<usize>().unwrap();
+            keys.insert(place.to_string(), key.clone());
+        }
+        skipped.extend(line["skipped"].as_array().unwrap().iter().cloned());
+    }
+    let head = head.as_object_mut().unwrap();
+    head.remove("skipped_lines");
+    head.remove("skipped_rows");
+    head.insert("skipped".into(), Value::Array(skipped));
+    head.insert("skipped_keys".into(), Value::Object(keys));
+    let old = format!("{}\n{}\n", Value::Object(head.clone()), batches.join("\n"));
+    std::fs::write(&path, old).unwrap();
+}
+
+/// A run folder written before skipped lines (its skipped rows in the plan's head), left
+/// unfinished before or after its skipped rows were journaled: it resumes with every row
+/// once, reports its skipped rows with their reason and whom they name, and retries.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_folder_with_its_skipped_rows_in_the_plans_head_resumes_and_reports() {
+    const MANY: u32 = 1_200;
+    for cut in [0, 4_000] {
+        let name = format!("cut at byte {cut}");
+        let sandbox = sandbox().await;
+        let client = common::client(&sandbox);
+        let options = EngineOptions::for_speed(SPEED);
+        let mut plan = plan_of(Mode::Create, ROWS, MANY, false);
+        plan.name_skipped(|row| {
+            (row % 7 == 0).then(|| import::UserKey {
+                email: Some(format!("row{row}@x")),
+                ..import::UserKey::default()
+            })
+        });
+        let tmp = tempfile::tempdir().unwrap();
+        let mut journal =
+            Journal::create(tmp.path(), &common::run_info("r", &plan), &plan).unwrap();
+        let dir = tmp.path().join("r");
+        with_skipped_rows_in_the_head(&dir);
+        journal.crash_after(cut);
+        let _crashed = run(&client, journal, &options).await;
+        let (_, read, journal) = Journal::open(&dir).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(read.load().unwrap(), plan, "{name}");
+        let summary = run(&client, journal, &options)
+            .await
+            .unwrap_or_else(|e| panic!("{name}: resume: {e}"));
+        assert_finished(&dir, &summary, ROWS, &name);
+        assert_eq!(summary.skipped, u64::from(MANY), "{name}: {summary}");
+        assert_each_user_once(&sandbox, ROWS, &name);
+        let rows = journal::rows(&dir).unwrap();
+        assert_eq!(rows.len(), (ROWS + MANY) as usize, "{name}");
+        for (o, n) in rows[ROWS as usize..].iter().zip(0u64..) {
+            let row = ROWS + 2 + u32::try_from(n).unwrap();
+            assert_eq!((o.index, o.row), (u64::from(ROWS) + n, row), "{name}");
+            assert_eq!(o.outcome, Outcome::Skipped, "{name}: row {row}");
+            let named = (row % 7 == 0).then(|| format!("row{row}@x"));
+            assert_eq!(o.email, named, "{name}: row {row}");
+        }
+        let retry = Retry::read(&dir).unwrap_or_else(|e| panic!("{name}: retry: {e}"));
+        assert_eq!(retry.plan.rows(), 0, "{name}: nothing to send again");
+    }
+}

@@ -610,7 +610,7 @@ fn plan_text(plan: &OutboxFile, info: &RunInfo) -> String {
         plan.sent_rows(),
         plan.batches(),
         info.mode,
-        plan.skipped.len()
+        plan.skipped_len()
     )
 }
 
@@ -640,7 +640,7 @@ fn dry_run_json(
         "sent_despite_errors": plan.sent_despite().unwrap_or(0),
         "organizations_to_create": plan.organizations,
         "organization_requests": run::PlannedOrg::calls(plan.organizations.len()),
-        "skipped": plan.skipped.len(),
+        "skipped": plan.skipped_len(),
         "invalid": policy,
         "left_out": {
             "skip": left_out.by(InvalidPolicy::Skip),

@@ -432,28 +432,24 @@ impl Engine {
         };
         self.emit(event).await;
         // One journal line per thousand: a sheet of errors does not make one huge line, and
-        // is not copied to be journaled (each line's rows are read from the plan in turn).
-        let first = self.plan.sent_rows() as u64;
-        let places = self.plan.skipped.len();
-        let mut place = 0;
-        while place < places {
-            let mut outcomes = Vec::new();
-            while place < places && outcomes.len() < SKIPPED_PER_LINE {
-                let index = first + place as u64;
-                let (row, reason) = &self.plan.skipped[place];
-                place += 1;
-                if finished(&replay, index) {
+        // is not held to be journaled (the plan's skipped lines are read one at a time).
+        let mut outcomes = Vec::new();
+        for piece in 0..self.plan.skipped_pieces() {
+            for skipped in self.plan.skipped_piece(piece)? {
+                if finished(&replay, skipped.index) {
                     continue;
                 }
-                let key = self.plan.skipped_key(index).cloned().unwrap_or_default();
-                let mut o = RowOutcome::new(*row, Outcome::Skipped, &key)
-                    .with_error("Skipped", Some(reason.clone()));
-                o.index = index;
+                let key = skipped.key.unwrap_or_default();
+                let mut o = RowOutcome::new(skipped.row, Outcome::Skipped, &key)
+                    .with_error("Skipped", Some(skipped.reason));
+                o.index = skipped.index;
                 outcomes.push(o);
+                if outcomes.len() == SKIPPED_PER_LINE {
+                    self.resolve(std::mem::take(&mut outcomes)).await?;
+                }
             }
-            self.resolve(outcomes).await?;
         }
-        Ok(())
+        self.resolve(outcomes).await
     }
 
     /// One batch's unfinished users after a journal replay: jobs to follow, requests that may

@@ -501,17 +501,26 @@ impl Replay {
             let batch = plan.read(b)?;
             sent.extend(batch.positions().map(|p| (batch.index(p), batch.row(p))));
         }
-        let skipped = plan.skipped_rows().map(|(index, row, _)| (index, row));
-        for (index, row) in sent.into_iter().chain(skipped) {
-            if self.finished.contains_key(&index) {
-                continue;
-            }
-            if let Some(mut outcome) = self.legacy.remove(&row) {
-                outcome.index = index;
-                self.finish(outcome);
-            }
+        for (index, row) in sent {
+            self.adopt_one(index, row);
+        }
+        for skipped in plan.skipped_rows() {
+            let skipped = skipped?;
+            self.adopt_one(skipped.index, skipped.row);
         }
         Ok(())
+    }
+
+    /// The legacy outcome of sheet row `row`, if any, given to the plan's row at `index`
+    /// unless that one is finished.
+    fn adopt_one(&mut self, index: u64, row: u32) {
+        if self.finished.contains_key(&index) {
+            return;
+        }
+        if let Some(mut outcome) = self.legacy.remove(&row) {
+            outcome.index = index;
+            self.finish(outcome);
+        }
     }
 
     /// The positions of `batch` not finished and not in an accepted job.
@@ -602,8 +611,8 @@ pub fn new_run_id() -> String {
     )
 }
 
-/// The first line of `plan.jsonl`: read owned, written from the outbox's own lists (a long
-/// sheet's skipped rows are not copied to be written).
+/// The first line of `plan.jsonl`: read owned, written from the outbox's own lists. The batch
+/// lines follow it, then the skipped lines ([`super::skipped`]).
 #[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct PlanHead<'a> {
     pub(crate) mode: Mode,
@@ -611,10 +620,19 @@ pub(crate) struct PlanHead<'a> {
     #[serde(default, skip_serializing_if = "is_users")]
     pub(crate) object: crate::mapping::Object,
     pub(crate) batches: usize,
+    /// The skipped rows of a plan written before skipped lines; empty in later ones (still
+    /// written, so that an earlier version reads a plan that skips nothing).
+    #[serde(default)]
     pub(crate) skipped: Cow<'a, [(u32, String)]>,
     /// Whom skipped rows name, by place in `skipped` (plans before it had none).
     #[serde(default, skip_serializing_if = "no_keys")]
     pub(crate) skipped_keys: Cow<'a, BTreeMap<usize, UserKey>>,
+    /// The lines after the batch lines holding the skipped rows, and how many rows they hold
+    /// (plans before them had none).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub(crate) skipped_lines: usize,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub(crate) skipped_rows: usize,
     /// The organizations created before the users (plans before them had none).
     #[serde(default, skip_serializing_if = "no_organizations")]
     pub(crate) organizations: Cow<'a, [PlannedOrg]>,
@@ -626,6 +644,10 @@ fn is_users(object: &crate::mapping::Object) -> bool {
 
 fn no_keys(keys: &BTreeMap<usize, UserKey>) -> bool {
     keys.is_empty()
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 fn no_organizations(organizations: &[PlannedOrg]) -> bool {
@@ -971,13 +993,15 @@ fn write_plan(path: &Path, plan: &Outbox) -> Result<(), JournalError> {
         mode: plan.mode,
         object: plan.object,
         batches: plan.batches.len(),
-        skipped: Cow::Borrowed(&plan.skipped),
-        skipped_keys: Cow::Borrowed(&plan.skipped_keys),
+        skipped: Cow::Borrowed(&[]),
+        skipped_keys: Cow::Owned(BTreeMap::new()),
+        skipped_lines: plan.skipped.len().div_ceil(super::skipped::PER_LINE),
+        skipped_rows: plan.skipped.len(),
         organizations: Cow::Borrowed(&plan.organizations),
     };
     serde_json::to_writer(&mut out, &head).map_err(encode)?;
+    out.write_all(b"\n").map_err(io(path, "cannot write"))?;
     for batch in &plan.batches {
-        out.write_all(b"\n").map_err(io(path, "cannot write"))?;
         let body = std::str::from_utf8(&batch.body)
             .ok()
             .and_then(|s| RawValue::from_string(s.to_owned()).ok())
@@ -994,9 +1018,10 @@ fn write_plan(path: &Path, plan: &Outbox) -> Result<(), JournalError> {
             sent_as: batch.sent_as,
         };
         serde_json::to_writer(&mut out, &line).map_err(encode)?;
+        out.write_all(b"\n").map_err(io(path, "cannot write"))?;
     }
-    out.write_all(b"\n")
-        .and_then(|()| out.flush())
+    super::skipped::write_held(&mut out, path, &plan.skipped, &plan.skipped_keys)?;
+    out.flush()
         .and_then(|()| out.get_ref().sync_all())
         .map_err(io(path, "cannot write"))
 }
@@ -1005,40 +1030,24 @@ fn write_plan(path: &Path, plan: &Outbox) -> Result<(), JournalError> {
 /// body as sent, after the account plan's routing); `None` for a row it does not send.
 pub fn sent_user(dir: &Path, index: u64) -> Result<Option<serde_json::Value>, JournalError> {
     let path = dir.join("plan.jsonl");
-    let file = File::open(&path).map_err(io(&path, "cannot read"))?;
-    let mut first = 0u64;
-    for (n, line) in BufReader::new(file).lines().enumerate().skip(1) {
-        let line = line.map_err(io(&path, "cannot read"))?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        let batch: PlanLine<Box<RawValue>> =
-            serde_json::from_str(&line).map_err(|e| JournalError::Corrupt {
-                path: path.clone(),
-                line: n + 1,
-                reason: e.to_string(),
-                advice: PLAN_ADVICE,
-            })?;
-        let size = batch.rows.len() as u64;
-        if index < first + size {
-            let position = usize::try_from(index - first).unwrap_or(usize::MAX);
-            let mut body: serde_json::Value =
-                serde_json::from_str(batch.body.get()).map_err(|e| JournalError::Corrupt {
-                    path: path.clone(),
-                    line: n + 1,
-                    reason: e.to_string(),
-                    advice: PLAN_ADVICE,
-                })?;
-            let user = body
-                .get_mut("users")
-                .and_then(|u| u.as_array_mut())
-                .and_then(|users| users.get_mut(position))
-                .map(serde_json::Value::take);
-            return user.map(|u| with_organization_id(dir, u)).transpose();
-        }
-        first += size;
-    }
-    Ok(None)
+    let plan = OutboxFile::open(&path)?;
+    let Some((b, position)) = plan.locate(index) else {
+        return Ok(None);
+    };
+    let batch = plan.read(b)?;
+    let mut body: serde_json::Value =
+        serde_json::from_slice(&batch.body).map_err(|e| JournalError::Corrupt {
+            path: path.clone(),
+            line: b + 2,
+            reason: e.to_string(),
+            advice: PLAN_ADVICE,
+        })?;
+    let user = body
+        .get_mut("users")
+        .and_then(|u| u.as_array_mut())
+        .and_then(|users| users.get_mut(position))
+        .map(serde_json::Value::take);
+    user.map(|u| with_organization_id(dir, u)).transpose()
 }
 
 /// A user whose organization the run created first went out with the id it got, not the
@@ -1422,12 +1431,13 @@ pub fn rows(dir: &Path) -> Result<Vec<RowOutcome>, JournalError> {
             rows.push(row);
         }
     }
-    for (index, row, reason) in plan.skipped_rows() {
-        rows.push(finished.remove(&index).unwrap_or_else(|| {
-            let key = plan.skipped_key(index).cloned().unwrap_or_default();
-            let mut o = RowOutcome::new(row, Outcome::NotSent, &key);
-            o.index = index;
-            o.details = Some(format!("not sent: {reason}"));
+    for skipped in plan.skipped_rows() {
+        let skipped = skipped?;
+        rows.push(finished.remove(&skipped.index).unwrap_or_else(|| {
+            let key = skipped.key.unwrap_or_default();
+            let mut o = RowOutcome::new(skipped.row, Outcome::NotSent, &key);
+            o.index = skipped.index;
+            o.details = Some(format!("not sent: {}", skipped.reason));
             o
         }));
     }

@@ -23,6 +23,7 @@ mod outbox_file;
 mod pacer;
 pub mod report;
 mod retry;
+mod skipped;
 
 use std::fmt;
 use std::time::{Duration, Instant};

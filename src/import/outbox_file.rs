@@ -1,7 +1,8 @@
 //! The outbox on disk: one line per batch (rows, identifiers, body), in the run folder's
 //! `plan.jsonl` or in a spool written while a sheet streams, and read back one batch at a
-//! time when the engine sends it, matches its results or looks its users up. Memory holds a
-//! few numbers per batch and the batches in use, however many rows the run has.
+//! time when the engine sends it, matches its results or looks its users up; the skipped rows
+//! in lines after the batches ([`super::skipped`]). Memory holds a few numbers per batch and
+//! per thousand skipped rows, and the lines in use, however many rows the run has.
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, VecDeque};
@@ -20,6 +21,7 @@ use super::journal::{
 };
 use super::orgs::PlannedOrg;
 use super::outbox::{OutboxBatch, UserKey};
+use super::skipped::{self, Skipped, SkippedRow};
 use super::{ImportError, report};
 use crate::payload::{Issue, Mode, Request, Severity};
 
@@ -37,16 +39,15 @@ pub(crate) struct BatchRef {
     pub sent_as: Option<Mode>,
 }
 
-/// A run's outbox read from (or written to) a file: the rows skipped and the organizations in
-/// memory, the batches on disk.
+/// A run's outbox read from (or written to) a file: the organizations in memory, the batches
+/// and the rows skipped on disk.
 #[derive(Debug)]
 pub struct OutboxFile {
     pub mode: Mode,
     /// What the batches send: users, or organizations.
     pub object: crate::mapping::Object,
-    pub skipped: Vec<(u32, String)>,
-    /// Whom skipped rows name, by place in `skipped`.
-    pub skipped_keys: BTreeMap<usize, UserKey>,
+    /// The rows not sent, with the reason and whom each names.
+    skipped: Skipped,
     pub organizations: Vec<PlannedOrg>,
     path: PathBuf,
     refs: Vec<BatchRef>,
@@ -103,6 +104,7 @@ impl OutboxFile {
         }
         let mut offset = reader.stream_position().map_err(io(path, "cannot read"))?;
         let mut refs = Vec::new();
+        let mut lines = skipped::Found::default();
         let mut first_index = 0;
         for n in 1.. {
             let read = next_line(&mut reader, &mut line, path)?;
@@ -112,6 +114,19 @@ impl OutboxFile {
             let at = offset;
             offset += read as u64;
             if line.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            // The batch lines first, then the skipped lines, as many of each as the head says.
+            if refs.len() == head.batches {
+                if lines.lines() == head.skipped_lines {
+                    return Err(corrupt(
+                        n,
+                        "a line past those the plan's head counts".into(),
+                    ));
+                }
+                lines
+                    .line((at, read, n + 1), &line)
+                    .map_err(|e| corrupt(n, format!("skipped rows: {e}")))?;
                 continue;
             }
             let shape: LineShape =
@@ -125,15 +140,31 @@ impl OutboxFile {
             });
             first_index += shape.rows.len() as u64;
         }
-        if refs.len() != head.batches {
+        if refs.len() != head.batches || lines.lines() != head.skipped_lines {
             return Err(corrupt(0, "the plan is incomplete".into()));
         }
+        let skipped = if head.skipped_lines == 0 && head.skipped_rows == 0 {
+            // A plan from before skipped lines (its head holds them), or none skipped.
+            Skipped::Held {
+                rows: head.skipped.into_owned(),
+                keys: head.skipped_keys.into_owned(),
+            }
+        } else if head.skipped.is_empty() && lines.rows() == head.skipped_rows {
+            Skipped::Lines(lines.open(path)?)
+        } else {
+            let reason = format!(
+                "the head counts {} skipped rows (and lists {}), its skipped lines hold {}",
+                head.skipped_rows,
+                head.skipped.len(),
+                lines.rows()
+            );
+            return Err(corrupt(0, reason));
+        };
         let file = File::open(path).map_err(io(path, "cannot read"))?;
         Ok(Self {
             mode: head.mode,
             object: head.object,
-            skipped: head.skipped.into_owned(),
-            skipped_keys: head.skipped_keys.into_owned(),
+            skipped,
             organizations: head.organizations.into_owned(),
             path: path.to_path_buf(),
             refs,
@@ -243,18 +274,31 @@ impl OutboxFile {
         self.sent_rows() + self.skipped.len()
     }
 
-    /// The skipped rows with their index, sheet row and reason.
-    pub(crate) fn skipped_rows(&self) -> impl Iterator<Item = (u64, u32, &str)> {
-        let first = self.sent_rows() as u64;
-        (first..)
-            .zip(&self.skipped)
-            .map(|(index, (row, reason))| (index, *row, reason.as_str()))
+    /// Rows skipped.
+    pub fn skipped_len(&self) -> usize {
+        self.skipped.len()
     }
 
-    /// Whom the skipped row at `index` names, when known.
-    pub(crate) fn skipped_key(&self, index: u64) -> Option<&UserKey> {
-        let place = usize::try_from(index).ok()?.checked_sub(self.sent_rows())?;
-        self.skipped_keys.get(&place)
+    /// Pieces the skipped rows are read in: at most [`skipped::PER_LINE`] rows each.
+    pub(crate) fn skipped_pieces(&self) -> usize {
+        self.skipped.pieces()
+    }
+
+    /// The skipped rows of piece `piece`, with their index, sheet row, reason and whom they
+    /// name (one line of the file read).
+    pub(crate) fn skipped_piece(&self, piece: usize) -> Result<Vec<SkippedRow>, JournalError> {
+        self.skipped.piece(piece, self.sent_rows() as u64)
+    }
+
+    /// Every skipped row in order, read a piece at a time.
+    pub(crate) fn skipped_rows(&self) -> impl Iterator<Item = Result<SkippedRow, JournalError>> {
+        (0..self.skipped_pieces()).flat_map(|piece| {
+            let (rows, error) = match self.skipped_piece(piece) {
+                Ok(rows) => (rows, None),
+                Err(e) => (Vec::new(), Some(e)),
+            };
+            rows.into_iter().map(Ok).chain(error.map(Err))
+        })
     }
 
     /// Rows sent despite an error (`--invalid include`): counted as the outbox was written,
@@ -277,78 +321,97 @@ impl OutboxFile {
 
     /// The whole outbox in memory (a small run, a test).
     pub fn load(&self) -> Result<super::Outbox, JournalError> {
-        let mut outbox = self.head_outbox();
+        let mut outbox = super::Outbox::new(self.mode);
+        outbox.object = self.object;
+        outbox.organizations.clone_from(&self.organizations);
         for b in 0..self.batches() {
             outbox.batches.push(self.read(b)?);
+        }
+        for row in self.skipped_rows() {
+            let row = row?;
+            if let Some(key) = row.key {
+                outbox.skipped_keys.insert(outbox.skipped.len(), key);
+            }
+            outbox.skip(row.row, row.reason);
         }
         Ok(outbox)
     }
 
-    /// The outbox without its batches: its mode, object, skipped rows and organizations.
-    fn head_outbox(&self) -> super::Outbox {
+    /// The outbox without its batches and skipped rows: its mode, object and organizations;
+    /// the head of a plan rewritten batch by batch into a [`SpoolBuilder`].
+    pub(crate) fn head_outbox(&self) -> super::Outbox {
         let mut outbox = super::Outbox::new(self.mode);
         outbox.object = self.object;
-        outbox.skipped.clone_from(&self.skipped);
-        outbox.skipped_keys.clone_from(&self.skipped_keys);
         outbox.organizations.clone_from(&self.organizations);
         outbox
     }
 
-    /// [`OutboxFile::head_outbox`], moved out: the head of a plan rewritten batch by batch
-    /// into a [`SpoolBuilder`], once every batch has been read.
-    pub(crate) fn into_head_outbox(mut self) -> super::Outbox {
-        let mut outbox = super::Outbox::new(self.mode);
-        outbox.object = self.object;
-        outbox.skipped = std::mem::take(&mut self.skipped);
-        outbox.skipped_keys = std::mem::take(&mut self.skipped_keys);
-        outbox.organizations = std::mem::take(&mut self.organizations);
-        outbox
-    }
-
-    /// The first line of `plan.jsonl` for this outbox.
-    pub(crate) fn head(&self) -> PlanHead<'_> {
-        PlanHead {
-            mode: self.mode,
-            object: self.object,
-            batches: self.refs.len(),
-            skipped: Cow::Borrowed(&self.skipped),
-            skipped_keys: Cow::Borrowed(&self.skipped_keys),
-            organizations: Cow::Borrowed(&self.organizations),
-        }
-    }
-
     /// Writes `plan.jsonl` at `path`: the first line, then this outbox's batch lines as they
-    /// are in its file, copied without being read into memory.
+    /// are in its file, then its skipped lines, copied without being read into memory.
     pub(crate) fn write_plan(&self, path: &Path) -> Result<(), JournalError> {
         let out = File::create(path).map_err(io(path, "cannot create"))?;
         let mut out = BufWriter::new(out);
-        serde_json::to_writer(&mut out, &self.head()).map_err(|e| JournalError::Io {
+        let head = PlanHead {
+            mode: self.mode,
+            object: self.object,
+            batches: self.refs.len(),
+            skipped_lines: self.skipped.pieces(),
+            skipped_rows: self.skipped.len(),
+            skipped: Cow::Borrowed(&[]),
+            skipped_keys: Cow::Owned(BTreeMap::new()),
+            organizations: Cow::Borrowed(&self.organizations),
+        };
+        serde_json::to_writer(&mut out, &head).map_err(|e| JournalError::Io {
             path: path.to_path_buf(),
             action: "cannot write",
             source: e.into(),
         })?;
         out.write_all(b"\n").map_err(io(path, "cannot write"))?;
-        // Through the file already open: a spool is locked, and on Windows a lock keeps other
-        // handles out.
-        let mut file = self.file.lock().unwrap_or_else(|e| e.into_inner());
-        for at in &self.refs {
-            file.seek(SeekFrom::Start(at.offset))
-                .map_err(io(&self.path, "cannot read"))?;
-            let copied = std::io::copy(&mut (&mut *file).take(at.len as u64), &mut out)
-                .map_err(io(path, "cannot write"))?;
-            if copied != at.len as u64 {
-                return Err(JournalError::Corrupt {
-                    path: self.path.clone(),
-                    line: 0,
-                    reason: "a batch line is cut short".into(),
-                    advice: PLAN_ADVICE,
-                });
-            }
+        {
+            // Through the file already open: a spool is locked, and on Windows a lock keeps
+            // other handles out.
+            let mut file = self.file.lock().unwrap_or_else(|e| e.into_inner());
+            let spans = self.refs.iter().map(|at| (at.offset, at.len));
+            copy_lines(&mut file, &self.path, spans, (&mut out, path))?;
         }
+        self.skipped.write_lines(&mut out, path)?;
         out.flush()
             .and_then(|()| out.get_ref().sync_all())
             .map_err(io(path, "cannot write"))
     }
+}
+
+/// Copies the lines of `file` (at `from`) at `spans` (offset, length) to `out` (the file at
+/// `to`) without reading them into memory, each ending with a line break (a plan's last line
+/// may have none).
+pub(super) fn copy_lines(
+    file: &mut File,
+    from: &Path,
+    spans: impl Iterator<Item = (u64, usize)>,
+    (out, to): (&mut impl std::io::Write, &Path),
+) -> Result<(), JournalError> {
+    let mut last = [0u8];
+    for (offset, len) in spans {
+        file.seek(SeekFrom::Start(offset))
+            .map_err(io(from, "cannot read"))?;
+        let copied = std::io::copy(&mut (&mut *file).take(len as u64), out)
+            .map_err(io(to, "cannot write"))?;
+        if copied != len as u64 || len == 0 {
+            return Err(JournalError::Corrupt {
+                path: from.to_path_buf(),
+                line: 0,
+                reason: "a line is cut short".into(),
+                advice: PLAN_ADVICE,
+            });
+        }
+        file.seek(SeekFrom::Start(offset + len as u64 - 1))
+            .and_then(|_| file.read_exact(&mut last))
+            .map_err(io(from, "cannot read"))?;
+        if last != *b"\n" {
+            out.write_all(b"\n").map_err(io(to, "cannot write"))?;
+        }
+    }
+    Ok(())
 }
 
 /// A body already serialised, written as it is.
@@ -529,7 +592,8 @@ pub struct OutboxWriter {
     mode: Mode,
     object: crate::mapping::Object,
     spool: SpoolWriter,
-    skipped: Vec<(u32, String)>,
+    /// The rows skipped, a line at a time to a scratch file beside the spool.
+    skipped: skipped::Writer,
     /// The errors of the row whose issues are coming in: its number, messages and whether
     /// every one may be sent anyway. A row's issues come together, rows in sheet order.
     current: Option<(u32, String, bool)>,
@@ -551,11 +615,12 @@ impl OutboxWriter {
         (mode, object): (Mode, crate::mapping::Object),
         include: bool,
     ) -> Result<Self, JournalError> {
+        let spool = SpoolWriter::create(dir)?;
         Ok(Self {
             mode,
             object,
-            spool: SpoolWriter::create(dir)?,
-            skipped: Vec::new(),
+            skipped: skipped::Writer::new(dir, &spool.path),
+            spool,
             current: None,
             held: BTreeMap::new(),
             include,
@@ -567,17 +632,17 @@ impl OutboxWriter {
 
     /// A row's problem. Errors are settled as soon as the row's issues are all in: skipped
     /// at once, or (`--invalid include`, every error includable) held until the row's
-    /// request or the end; memory holds the skipped rows' messages, not their issues.
-    pub fn issue(&mut self, issue: &Issue) {
+    /// request or the end; a skipped row's messages are written with the next thousand.
+    pub fn issue(&mut self, issue: &Issue) -> Result<(), JournalError> {
         if issue.severity != Severity::Error {
-            return;
+            return Ok(());
         }
         if self
             .current
             .as_ref()
             .is_some_and(|(row, ..)| *row != issue.row)
         {
-            self.settle();
+            self.settle()?;
         }
         let (_, messages, includable) = self
             .current
@@ -591,29 +656,32 @@ impl OutboxWriter {
         }
         messages.push_str(&issue.message);
         *includable &= issue.includable;
+        Ok(())
     }
 
     /// The row whose issues came last: skipped, or held for its request.
-    fn settle(&mut self) {
+    fn settle(&mut self) -> Result<(), JournalError> {
         let Some((row, mut messages, includable)) = self.current.take() else {
-            return;
+            return Ok(());
         };
         self.error_rows += 1;
         self.includable_rows += u64::from(includable);
-        messages.shrink_to_fit();
         if self.include && includable {
+            messages.shrink_to_fit();
             self.held.insert(row, messages);
+            Ok(())
         } else {
-            self.skipped.push((row, messages));
+            self.skipped.push(row, messages, None)
         }
     }
 
-    /// What each policy leaves out of the `rows` data rows, from the errors settled.
-    pub fn left_out(&mut self, rows: u64) -> crate::payload::LeftOut {
-        self.settle();
+    /// What each policy leaves out of the `rows` data rows, from the errors met (the last
+    /// row's too, not settled yet).
+    pub fn left_out(&self, rows: u64) -> crate::payload::LeftOut {
+        let last = self.current.as_ref().map(|(_, _, includable)| *includable);
         crate::payload::LeftOut {
-            errors: self.error_rows,
-            includable: self.includable_rows,
+            errors: self.error_rows + u64::from(last.is_some()),
+            includable: self.includable_rows + u64::from(last == Some(true)),
             rows,
         }
     }
@@ -622,7 +690,7 @@ impl OutboxWriter {
     /// sent despite its errors marked (as [`super::Outbox::settle_errors`] does).
     pub fn push_request(&mut self, request: &Request) -> Result<(), ImportError> {
         let mut keys: Vec<UserKey> = request.body.users.iter().map(UserKey::of).collect();
-        self.settle();
+        self.settle()?;
         if !self.held.is_empty() {
             for (row, key) in request.rows.iter().zip(&mut keys) {
                 if let Some(messages) = self.held.remove(row) {
@@ -653,19 +721,20 @@ impl OutboxWriter {
 
     /// The outbox: every row with an error not sent is skipped with its messages.
     pub fn finish(mut self) -> Result<OutboxFile, JournalError> {
-        self.settle();
-        // Held rows no request sent: skipped too, in sheet order with the rest.
+        self.settle()?;
+        // Held rows no request sent: skipped too, in sheet order with the rest (merged into
+        // a second scratch file, the first read back a line at a time).
         let unsent = std::mem::take(&mut self.held);
+        let merged = self.skipped.another();
+        let mut skipped = self.skipped.finish()?;
         if !unsent.is_empty() {
-            self.skipped.extend(unsent);
-            self.skipped.sort_by_key(|(row, _)| *row);
+            skipped = skipped::merge(&skipped, unsent, merged)?;
         }
         let (path, refs, file) = self.spool.finish()?;
         Ok(OutboxFile {
             mode: self.mode,
             object: self.object,
-            skipped: self.skipped,
-            skipped_keys: BTreeMap::new(),
+            skipped,
             organizations: Vec::new(),
             path,
             refs,
@@ -677,16 +746,22 @@ impl OutboxWriter {
     }
 }
 
-/// Batches written one by one to a spool, then an [`OutboxFile`] with the rest of the outbox.
-pub(crate) struct SpoolBuilder(SpoolWriter);
+/// Batches and skipped rows written one by one to a spool (the skipped rows to a scratch file
+/// beside it), then an [`OutboxFile`] with the rest of the outbox.
+pub(crate) struct SpoolBuilder {
+    batches: SpoolWriter,
+    skipped: skipped::Writer,
+}
 
 impl SpoolBuilder {
     pub(crate) fn create(dir: &Path) -> Result<Self, JournalError> {
-        SpoolWriter::create(dir).map(Self)
+        let batches = SpoolWriter::create(dir)?;
+        let skipped = skipped::Writer::new(dir, &batches.path);
+        Ok(Self { batches, skipped })
     }
 
     pub(crate) fn push(&mut self, batch: &OutboxBatch) -> Result<(), JournalError> {
-        self.0.write(
+        self.batches.write(
             &batch.rows,
             &batch.keys,
             &RawBody(&batch.body),
@@ -694,15 +769,28 @@ impl SpoolBuilder {
         )
     }
 
-    /// The outbox of the batches pushed, with `head`'s mode, skipped rows and organizations
-    /// (moved, not copied: a long sheet's skipped rows are held once).
-    pub(crate) fn finish(self, head: super::Outbox) -> Result<OutboxFile, JournalError> {
-        let (path, refs, file) = self.0.finish()?;
+    /// A row not sent, with the reason and whom it names: after those skipped before.
+    pub(crate) fn skip(
+        &mut self,
+        row: u32,
+        reason: String,
+        key: Option<UserKey>,
+    ) -> Result<(), JournalError> {
+        self.skipped.push(row, reason, key)
+    }
+
+    /// The outbox of the batches pushed and the rows skipped, then `head`'s skipped rows
+    /// (an outbox built in memory), with `head`'s mode, object and organizations.
+    pub(crate) fn finish(mut self, head: super::Outbox) -> Result<OutboxFile, JournalError> {
+        let mut keys = head.skipped_keys;
+        for (place, (row, reason)) in head.skipped.into_iter().enumerate() {
+            self.skipped.push(row, reason, keys.remove(&place))?;
+        }
+        let (path, refs, file) = self.batches.finish()?;
         Ok(OutboxFile {
             mode: head.mode,
             object: head.object,
-            skipped: head.skipped,
-            skipped_keys: head.skipped_keys,
+            skipped: self.skipped.finish()?,
             organizations: head.organizations,
             path,
             refs,
@@ -780,10 +868,10 @@ mod tests {
             let mut writer =
                 OutboxWriter::create(tmp.path(), (Mode::Create, Default::default()), include)
                     .unwrap();
-            writer.issue(&issues[0]);
-            writer.issue(&issues[1]);
+            writer.issue(&issues[0]).unwrap();
+            writer.issue(&issues[1]).unwrap();
             writer.push_request(&requests[0]).unwrap();
-            writer.issue(&issues[2]);
+            writer.issue(&issues[2]).unwrap();
             writer.push_request(&requests[1]).unwrap();
             let file = writer.finish().unwrap();
             let memory = in_memory(&requests, &issues, include);
@@ -834,27 +922,233 @@ mod tests {
             let mut writer =
                 OutboxWriter::create(tmp.path(), (Mode::Create, Default::default()), include)
                     .unwrap();
-            before.iter().for_each(|i| writer.issue(i));
+            before.iter().for_each(|i| writer.issue(i).unwrap());
             writer.push_request(&requests[0]).unwrap();
-            writer.issue(&after[0]);
+            writer.issue(&after[0]).unwrap();
             writer.push_request(&requests[1]).unwrap();
-            after[1..].iter().for_each(|i| writer.issue(i));
+            after[1..].iter().for_each(|i| writer.issue(i).unwrap());
             let left_out = writer.left_out(10);
             assert_eq!(left_out, crate::payload::LeftOut::of(&issues, 10));
             assert_eq!((left_out.errors, left_out.includable), (5, 3));
             let file = writer.finish().unwrap();
             let memory = in_memory(&requests, &issues, include);
             assert_eq!(file.load().unwrap(), memory, "include: {include}");
-            let rows: Vec<u32> = file.skipped.iter().map(|(row, _)| *row).collect();
+            let skipped: Vec<SkippedRow> = file.skipped_rows().map(Result::unwrap).collect();
+            let rows: Vec<u32> = skipped.iter().map(|s| s.row).collect();
             let want: &[u32] = if include {
                 &[4, 8, 9]
             } else {
                 &[3, 4, 7, 8, 9]
             };
             assert_eq!(rows, want, "include: {include}");
-            let row_4 = &file.skipped[usize::from(!include)].1;
+            let row_4 = &skipped[usize::from(!include)].reason;
             assert_eq!(row_4, "E-mail: includable; E-mail: not");
             assert_eq!(file.sent_despite().unwrap(), if include { 2 } else { 0 });
+        }
+    }
+
+    /// An outbox of two batches and `skipped` rows with errors, every third one named.
+    fn with_skipped(skipped: u32) -> Outbox {
+        let mut memory = Outbox::new(Mode::Create);
+        memory.push_request(&request(&[2, 3])).unwrap();
+        memory.push_request(&request(&[4])).unwrap();
+        for n in 0..skipped {
+            memory.skip(10 + n, format!("Email: not valid ({n})"));
+        }
+        memory.name_skipped(|row| {
+            (row % 3 == 0).then(|| UserKey {
+                email: Some(format!("u{row}@x")),
+                ..UserKey::default()
+            })
+        });
+        memory
+    }
+
+    /// A plan's skipped rows are lines of a thousand after its batch lines, the head counting
+    /// them: read back a line at a time, in order, each with its index and whom it names; the
+    /// plan a spool makes is the plan the in-memory outbox makes.
+    #[test]
+    fn skipped_rows_are_lines_after_the_batches() {
+        let tmp = tempfile::tempdir().unwrap();
+        let memory = with_skipped(2500);
+        let file = OutboxFile::spool(tmp.path(), &memory).unwrap();
+        assert_eq!(
+            (file.skipped_len(), file.skipped_pieces(), file.rows()),
+            (2500, 3, 2503)
+        );
+        let plan = tmp.path().join("plan.jsonl");
+        file.write_plan(&plan).unwrap();
+        let text = fs::read_to_string(&plan).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 1 + 2 + 3);
+        let head: serde_json::Value = serde_json::from_str(lines[0]).unwrap();
+        assert_eq!(head["skipped_lines"], 3);
+        assert_eq!(head["skipped_rows"], 2500);
+        assert_eq!(
+            head["skipped"],
+            serde_json::json!([]),
+            "kept for earlier versions"
+        );
+        let line: serde_json::Value = serde_json::from_str(lines[4]).unwrap();
+        assert_eq!(
+            line["skipped"][0],
+            serde_json::json!([1010, "Email: not valid (1000)"])
+        );
+        assert_eq!(
+            line["keys"]["1"]["email"], "u1011@x",
+            "keys by place in the line"
+        );
+
+        let read = OutboxFile::open(&plan).unwrap();
+        let rows: Vec<SkippedRow> = read.skipped_rows().map(Result::unwrap).collect();
+        assert_eq!(rows.len(), 2500);
+        for (n, row) in (0u32..).zip(&rows) {
+            assert_eq!((row.index, row.row), (3 + u64::from(n), 10 + n));
+            assert_eq!(row.reason, format!("Email: not valid ({n})"));
+            let named = ((10 + n) % 3 == 0).then(|| format!("u{}@x", 10 + n));
+            assert_eq!(row.key.as_ref().and_then(|k| k.email.clone()), named);
+        }
+        assert_eq!(read.skipped_piece(2).unwrap()[..], rows[2000..]);
+        assert_eq!(read.load().unwrap(), memory);
+        assert_eq!(file.load().unwrap(), memory);
+
+        // The run folder made from the outbox in memory holds the same plan.
+        let runs = tmp.path().join("runs");
+        let info = super::super::RunInfo {
+            id: "r1".into(),
+            ..Default::default()
+        };
+        drop(super::super::Journal::create(&runs, &info, &memory).unwrap());
+        assert_eq!(
+            fs::read_to_string(runs.join("r1/plan.jsonl")).unwrap(),
+            text
+        );
+    }
+
+    /// A skipped line cut short, one missing, one too many, or a head that counts other rows
+    /// than its lines hold: the plan is refused, naming the file and the line.
+    #[test]
+    fn a_plan_whose_skipped_lines_are_damaged_is_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let file = OutboxFile::spool(tmp.path(), &with_skipped(2500)).unwrap();
+        let plan = tmp.path().join("plan.jsonl");
+        file.write_plan(&plan).unwrap();
+        let text = fs::read_to_string(&plan).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        let joined = |lines: &[&str]| lines.join("\n") + "\n";
+        let torn = &text[..text.len() - 40];
+        let extra = joined(&[&lines[..], &[lines[5]]].concat());
+        let recount = text.replacen("\"skipped_rows\":2500", "\"skipped_rows\":2499", 1);
+        let cases = [
+            (torn.to_owned(), "line 6: skipped rows: EOF"),
+            (joined(&lines[..5]), "line 1: the plan is incomplete"),
+            (extra, "line 7: a line past those the plan's head counts"),
+            (
+                recount,
+                "the head counts 2499 skipped rows (and lists 0), its skipped lines hold 2500",
+            ),
+        ];
+        for (text, why) in cases {
+            fs::write(&plan, &text).unwrap();
+            let error = OutboxFile::open(&plan).unwrap_err().to_string();
+            assert!(
+                error.starts_with(&format!("{}, ", plan.display())),
+                "{error}"
+            );
+            assert!(error.contains(why), "{why}: {error}");
+        }
+        // A line changed once the plan is open is refused when it is read.
+        fs::write(&plan, &text).unwrap();
+        let read = OutboxFile::open(&plan).unwrap();
+        let broken = text.replace("(2499)\"]", "(2499)\"}");
+        fs::write(&plan, broken).unwrap();
+        let error = read.skipped_piece(2).unwrap_err().to_string();
+        assert!(error.contains("line 6: skipped rows"), "{error}");
+        assert!(read.skipped_piece(0).is_ok());
+    }
+
+    /// A plan written before skipped lines, its skipped rows and their keys in its head, is
+    /// read as it always was, and written again as lines.
+    #[test]
+    fn a_plan_with_its_skipped_rows_in_its_head_is_still_read() {
+        let tmp = tempfile::tempdir().unwrap();
+        let plan = tmp.path().join("plan.jsonl");
+        let old = concat!(
+            r#"{"mode":"create","batches":1,"skipped":[[4,"Email: not valid"],[6,"Name: empty"]],"#,
+            r#""skipped_keys":{"1":{"email":"six@x"}}}"#,
+            "\n",
+            r#"{"rows":[2,3],"keys":[{"name":"A"},{"name":"B"}],"#,
+            r#""body":{"users":[{"name":"A"},{"name":"B"}]}}"#,
+            "\n",
+        );
+        fs::write(&plan, old).unwrap();
+        let read = OutboxFile::open(&plan).unwrap();
+        assert_eq!(
+            (read.rows(), read.skipped_len(), read.skipped_pieces()),
+            (4, 2, 1)
+        );
+        let rows: Vec<SkippedRow> = read.skipped_rows().map(Result::unwrap).collect();
+        let six = UserKey {
+            email: Some("six@x".into()),
+            ..UserKey::default()
+        };
+        let want = [
+            SkippedRow {
+                index: 2,
+                row: 4,
+                reason: "Email: not valid".into(),
+                key: None,
+            },
+            SkippedRow {
+                index: 3,
+                row: 6,
+                reason: "Name: empty".into(),
+                key: Some(six),
+            },
+        ];
+        assert_eq!(rows, want);
+        let memory = read.load().unwrap();
+        assert_eq!(memory.skipped.len(), 2);
+        let again = tmp.path().join("again.jsonl");
+        read.write_plan(&again).unwrap();
+        let text = fs::read_to_string(&again).unwrap();
+        assert!(text.contains("\"skipped_lines\":1"), "{text}");
+        assert_eq!(OutboxFile::open(&again).unwrap().load().unwrap(), memory);
+    }
+
+    /// A sheet of errors streamed through the writer, past a line of skipped rows, with rows
+    /// held for `--invalid include` that no request sends: the outbox the in-memory one makes,
+    /// its skipped rows in sheet order.
+    #[test]
+    fn a_streamed_sheet_of_errors_is_skipped_in_lines() {
+        let tmp = tempfile::tempdir().unwrap();
+        let rows: Vec<u32> = (2..3000).collect();
+        // Every third row is sent; of the others, every fourth has an includable error.
+        let sent: Vec<u32> = rows.iter().copied().filter(|r| r % 3 == 0).collect();
+        let issues: Vec<Issue> = rows
+            .iter()
+            .filter(|r| *r % 3 != 0)
+            .map(|&r| error(r, r % 4 == 0))
+            .collect();
+        let requests: Vec<Request> = sent.chunks(100).map(request).collect();
+        for include in [false, true] {
+            let mut writer =
+                OutboxWriter::create(tmp.path(), (Mode::Create, Default::default()), include)
+                    .unwrap();
+            let mut issues_left = issues.iter().peekable();
+            for r in &requests {
+                let last = *r.rows.last().unwrap();
+                while let Some(issue) = issues_left.next_if(|i| i.row < last) {
+                    writer.issue(issue).unwrap();
+                }
+                writer.push_request(r).unwrap();
+            }
+            issues_left.for_each(|i| writer.issue(i).unwrap());
+            let file = writer.finish().unwrap();
+            let memory = in_memory(&requests, &issues, include);
+            assert!(file.skipped_pieces() > 1, "{}", file.skipped_pieces());
+            assert_eq!(file.skipped_len(), memory.skipped.len());
+            assert_eq!(file.load().unwrap(), memory, "include: {include}");
         }
     }
 

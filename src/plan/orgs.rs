@@ -692,10 +692,15 @@ fn rebuild(
     let mut rewrite = Rewrite::new(resolved, policy);
     let mut batches = Vec::with_capacity(plan.batches.len());
     for batch in std::mem::take(&mut plan.batches) {
-        batches.extend(rewrite.batch(&batch)?);
+        let kept = rewrite.batch(&batch, &mut |row, reason, key| {
+            plan.skipped_keys.insert(plan.skipped.len(), key);
+            plan.skip(row, reason);
+            Ok(())
+        })?;
+        batches.extend(kept);
     }
     plan.batches = batches;
-    Ok(rewrite.finish(plan))
+    Ok(rewrite.finish(&mut plan.organizations))
 }
 
 /// [`rebuild`] from a plan's file to a new spool in `dir`, a batch at a time.
@@ -707,25 +712,37 @@ fn rebuild_file(
 ) -> Result<(OutboxFile, Vec<String>), Unreadable> {
     let mut rewrite = Rewrite::new(resolved, policy);
     let mut spool = crate::import::SpoolBuilder::create(dir)?;
+    // The rows skipped already first, a line at a time; then those the rewrite leaves out.
+    for piece in 0..plan.skipped_pieces() {
+        for skipped in plan.skipped_piece(piece)? {
+            spool.skip(skipped.row, skipped.reason, skipped.key)?;
+        }
+    }
     for b in 0..plan.batches() {
-        if let Some(kept) = rewrite.batch(&plan.read(b)?)? {
+        let batch = plan.read(b)?;
+        let kept = rewrite.batch(&batch, &mut |row, reason, key| {
+            Ok(spool.skip(row, reason, Some(key))?)
+        })?;
+        if let Some(kept) = kept {
             spool.push(&kept)?;
         }
     }
-    let mut head = plan.into_head_outbox();
-    let warnings = rewrite.finish(&mut head);
+    let mut head = plan.head_outbox();
+    let warnings = rewrite.finish(&mut head.organizations);
     Ok((spool.finish(head)?, warnings))
 }
 
-/// The bodies rewritten batch by batch with the organizations resolved, and what the rewrite
-/// gathers on the way for the plan's head: the rows not sent, the rows each missing name
-/// changes (for the warnings), the users of each organization created first.
+/// Where the rewrite sends a row it leaves out: its sheet row, reason and key.
+type Skip<'s> = dyn FnMut(u32, String, UserKey) -> Result<(), Unreadable> + 's;
+
+/// The bodies rewritten batch by batch with the organizations resolved (the rows not sent
+/// handed on as they are met), and what the rewrite gathers on the way for the plan's head:
+/// the rows each missing name changes (for the warnings), the users of each organization
+/// created first.
 struct Rewrite<'a> {
     resolved: &'a Resolved,
     policy: MissingOrgs,
     first_index: u64,
-    /// `Fail`: the rows not sent, with their key and the missing name.
-    failed: Vec<(u32, UserKey, String)>,
     /// Rows whose default organization is missing, by [`name_key`].
     orgs_missing: HashMap<String, Rows>,
     /// Rows joining a missing organization as a membership, by name as spelled.
@@ -740,15 +757,19 @@ impl<'a> Rewrite<'a> {
             resolved,
             policy,
             first_index: 0,
-            failed: Vec::new(),
             orgs_missing: HashMap::new(),
             members_missing: HashMap::new(),
             listed: crate::import::orgs::MissingCount::new(&resolved.missing),
         }
     }
 
-    /// `batch` with its users' organizations resolved; `None` when none of them is sent.
-    fn batch(&mut self, batch: &OutboxBatch) -> Result<Option<OutboxBatch>, Unreadable> {
+    /// `batch` with its users' organizations resolved; `None` when none of them is sent. With
+    /// `Fail`, a user naming a missing organization goes to `skip` instead, with the reason.
+    fn batch(
+        &mut self,
+        batch: &OutboxBatch,
+        skip: &mut Skip<'_>,
+    ) -> Result<Option<OutboxBatch>, Unreadable> {
         let mut kept = OutboxBatch {
             first_index: self.first_index,
             rows: Vec::new(),
@@ -760,7 +781,11 @@ impl<'a> Rewrite<'a> {
         for (key, (row, user)) in batch.keys.iter().zip(batch_users(batch)?) {
             let (key, user, missing) = self.user(row, key.clone(), user);
             match missing.filter(|_| self.policy == MissingOrgs::Fail) {
-                Some(name) => self.failed.push((row, key, name)),
+                Some(name) => skip(
+                    row,
+                    format!("organization '{name}' is not in the account (--missing-orgs fail)"),
+                    key,
+                )?,
                 None => {
                     self.listed.add_user(user.org_name(), &key.memberships);
                     kept.rows.push(row);
@@ -804,18 +829,11 @@ impl<'a> Rewrite<'a> {
         (key, user, missing)
     }
 
-    /// Adds the rows not sent to `head`'s skipped ones; with `Create`, lists the organizations
-    /// created first. Returns the warnings: the default organizations', then the memberships'.
-    fn finish(self, head: &mut Outbox) -> Vec<String> {
-        for (row, key, name) in self.failed {
-            head.skipped_keys.insert(head.skipped.len(), key);
-            head.skipped.push((
-                row,
-                format!("organization '{name}' is not in the account (--missing-orgs fail)"),
-            ));
-        }
+    /// With `Create`, lists the organizations created first in `organizations`. Returns the
+    /// warnings: the default organizations', then the memberships'.
+    fn finish(self, organizations: &mut Vec<crate::import::PlannedOrg>) -> Vec<String> {
         if self.policy == MissingOrgs::Create {
-            head.organizations = self.listed.finish();
+            *organizations = self.listed.finish();
         }
         let mut warnings = warnings(self.resolved, self.policy, &self.orgs_missing);
         warnings.extend(super::memberships::warnings(

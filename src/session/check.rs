@@ -223,7 +223,8 @@ pub fn streamed_outbox(
     )?;
     let mut failure = None;
     // Nothing kept across rows but the identifiers met twice (a long sheet's are found first,
-    // on disk beside the spool) and the skipped rows' messages.
+    // on disk beside the spool) and the last thousand skipped rows' messages (the others are
+    // written beside the spool too).
     let summary =
         source.run_spilled(checks, (crate::pipeline::Sink::Requests, &spool), |event| {
             match event {
@@ -233,7 +234,12 @@ pub fn streamed_outbox(
                         return std::ops::ControlFlow::Break(());
                     }
                 }
-                Event::Issue(issue) => outbox.issue(&issue),
+                Event::Issue(issue) => {
+                    if let Err(e) = outbox.issue(&issue) {
+                        failure = Some(e.into());
+                        return std::ops::ControlFlow::Break(());
+                    }
+                }
             }
             std::ops::ControlFlow::Continue(())
         })?;
