@@ -345,3 +345,35 @@ async fn tags_added_keep_what_the_organization_holds_and_plan_again_unchanged() 
     let again = plan_with(&client, Mode::Upsert, Tags::Add).await;
     assert_eq!(common::unchanged_or_what(&again), Vec::<String>::new());
 }
+
+/// A run of organizations whose calls all failed, retried: the retry's plan still sends
+/// organizations, to their endpoints, and each is created once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_of_an_organizations_run_sends_organizations() {
+    let sandbox = sandbox(false).await;
+    let client = common::client(&sandbox);
+    let plan = plan_of(&client, Mode::Create).await;
+    let out = outbox(&plan);
+    for _ in 0..10 {
+        sandbox.force_fault(CREATE_MANY, Fault::ServerError(503));
+    }
+    let tight = EngineOptions {
+        max_attempts: 2,
+        ..options()
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let journal = Journal::create(tmp.path(), &common::run_info("first", &out), &out).unwrap();
+    let first = common::run_to_end(&client, journal, &tight)
+        .await
+        .expect("the import ends");
+    assert_eq!(first.failed + first.unknown, 50, "{first}");
+    let retry = zdimport::import::Retry::read(&tmp.path().join("first")).expect("retry");
+    assert_eq!(retry.plan.object, Object::Organizations);
+    let journal = retry.create(tmp.path()).unwrap();
+    let again = common::run_to_end(&client, journal, &options())
+        .await
+        .expect("the retry ends");
+    assert_eq!((again.created, again.rows), (50, 50), "{again}");
+    assert_each_once(&sandbox, "retried");
+    assert_eq!(calls(&sandbox, "users/"), 0, "no user endpoint");
+}

@@ -181,7 +181,10 @@ fn retained(
             continue;
         }
         let kept_batch = kept_of(&batch, b, &kept, first_index)?;
-        named.add_batch(batches, &kept_batch)?;
+        // Only users name organizations created first (an organizations sheet creates none).
+        if !names.is_empty() {
+            named.add_batch(batches, &kept_batch)?;
+        }
         spool.push(&kept_batch)?;
         for (k, &p) in kept.iter().enumerate() {
             if again.get(batch.index(p)) == Some(Outcome::Unknown) {
@@ -192,6 +195,8 @@ fn retained(
         batches += 1;
     }
     let mut head = Outbox::new(plan.mode);
+    // An organizations sheet's rows are organizations again: sent to their endpoints.
+    head.object = plan.object;
     head.organizations = named.finish();
     Ok((spool.finish(head)?, unknown))
 }
@@ -268,5 +273,27 @@ mod tests {
         };
         assert_eq!(taken(RetryRows::Retryable), 2);
         assert_eq!(taken(RetryRows::AllFailed), 3);
+    }
+
+    #[test]
+    fn a_retry_of_an_organizations_sheet_sends_organizations() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut outbox = Outbox::new(crate::payload::Mode::Create);
+        outbox.object = crate::mapping::Object::Organizations;
+        outbox.batches.push(OutboxBatch {
+            first_index: 0,
+            rows: vec![2, 3],
+            keys: vec![UserKey::default(), UserKey::default()],
+            body: bytes::Bytes::from_static(br#"{"organizations":[{"name":"A"},{"name":"B"}]}"#),
+            sent_as: None,
+        });
+        let plan = OutboxFile::spool(tmp.path(), &outbox).unwrap();
+        let mut again = Finished::default();
+        again.insert(1, Outcome::Unknown);
+        let (kept, unknown) = retained(&plan, tmp.path(), &again).unwrap();
+        assert_eq!(kept.object, crate::mapping::Object::Organizations);
+        assert_eq!(kept.endpoint(0), plan.endpoint(0));
+        assert_eq!(kept.read(0).unwrap().rows, [3]);
+        assert_eq!(unknown.get(0), Some(Outcome::Unknown));
     }
 }
