@@ -569,7 +569,7 @@ mod tests {
             assert_eq!(issues.severity(n), Some(want.severity));
         }
         assert_eq!(issues.get(all.len()), None);
-        assert_eq!(issues.iter().rev().next().unwrap().to_issue(), all[9]);
+        assert_eq!(issues.iter().next_back().unwrap().to_issue(), all[9]);
     }
 
     #[test]
