@@ -669,8 +669,8 @@ impl Counts {
 /// Every row of a loaded table checked: the problems, the counts and the batches.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Report {
-    /// In sheet order.
-    pub issues: Vec<Issue>,
+    /// In sheet order, held compactly: a sheet whose every row has a problem holds a million.
+    pub issues: crate::payload::Issues,
     pub ready: u64,
     pub warnings: u64,
     pub errors: u64,
@@ -864,8 +864,8 @@ fn check_rows_finding(
                 };
                 let checked = checker.finish(prepared);
                 counts.row(checked.status());
-                for issue in checked.issues {
-                    counts.issue(&issue, checked.row);
+                for issue in &checked.issues {
+                    counts.issue(issue, checked.row);
                     report.issues.push(issue);
                 }
                 if let Some(user) = checked.user {
@@ -882,7 +882,8 @@ fn check_rows_finding(
         return None;
     }
     report.batches.extend(layout.finish());
-    report.issues.sort_by_key(|i| i.row);
+    report.issues.sort_by_row();
+    report.issues.shrink_to_fit();
     report.ready = counts.ready;
     report.warnings = counts.warnings;
     report.errors = counts.errors;
@@ -1415,7 +1416,7 @@ pub(crate) mod tests {
         assert_eq!(report.batch_of(2), Some(0));
         assert_eq!(report.batch_of(251), Some(8));
         assert_eq!(report.batch_of(900), None);
-        assert!(report.issues.windows(2).all(|w| w[0].row <= w[1].row));
+        assert!(report.issues.iter().map(|i| i.row).is_sorted());
 
         let first = request_for(&t, &mapping, &options, &report.batches[0]);
         assert_eq!(first.rows, report.batches[0]);

@@ -539,7 +539,7 @@ async fn build_account_plan(
     }
     let left_out = LeftOut::of(&errors, rows);
     let report = session::check::Report {
-        issues: errors,
+        issues: errors.iter().collect(),
         invalid: p.options.invalid,
         ..session::check::Report::default()
     };

@@ -9,7 +9,7 @@ use super::{ImportError, Outcome, RowOutcome};
 use std::collections::BTreeMap;
 
 use crate::mapping::Object;
-use crate::payload::{Issue, Mode, Organization, Request, Severity, User};
+use crate::payload::{IssueRef, Mode, Organization, Request, Severity, User};
 use crate::zendesk::BulkEndpoint;
 
 /// The identifiers of one user, kept beside the body: enough to match Zendesk's results, look
@@ -259,22 +259,23 @@ impl Outbox {
     }
 
     /// Skips every row with an error, its problems (`Column: message; …`) as the reason.
-    pub fn skip_errors<'a>(&mut self, issues: impl IntoIterator<Item = &'a Issue>) {
+    pub fn skip_errors<'a, I: Into<IssueRef<'a>>>(&mut self, issues: impl IntoIterator<Item = I>) {
         self.settle_errors(issues, false);
     }
 
     /// [`Outbox::skip_errors`]; with `included` (`--invalid include`), a row with only
-    /// [`Issue::includable`] errors that a batch sends is marked sent despite them instead.
-    pub fn settle_errors<'a>(
+    /// [`crate::payload::Issue::includable`] errors that a batch sends is marked sent despite them instead.
+    pub fn settle_errors<'a, I: Into<IssueRef<'a>>>(
         &mut self,
-        issues: impl IntoIterator<Item = &'a Issue>,
+        issues: impl IntoIterator<Item = I>,
         included: bool,
     ) {
         let mut errors: BTreeMap<u32, (Vec<String>, bool)> = BTreeMap::new();
-        for issue in issues.into_iter().filter(|i| i.severity == Severity::Error) {
-            let text = match &issue.column {
+        let issues = issues.into_iter().map(Into::into);
+        for issue in issues.filter(|i| i.severity == Severity::Error) {
+            let text = match issue.column {
                 Some(column) => format!("{column}: {}", issue.message),
-                None => issue.message.clone(),
+                None => issue.message.to_owned(),
             };
             let entry = errors.entry(issue.row).or_insert((Vec::new(), true));
             entry.0.push(text);

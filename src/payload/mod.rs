@@ -3,6 +3,7 @@
 mod check;
 pub mod fields;
 mod firsts;
+mod issues;
 pub mod org;
 mod phone;
 mod spooled;
@@ -15,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 pub use check::{Checked, Checker, Options, Prepared};
 pub use fields::{ConversionError, FieldDef, FieldKind, Fields};
+pub use issues::{CellRef, IssueRef, Issues};
 pub use org::{OrgChecked, OrgChecker, Organization};
 pub use spooled::Peek;
 
@@ -168,10 +170,12 @@ pub struct LeftOut {
 }
 
 impl LeftOut {
-    /// Counts the error rows of `issues` (any order) among `rows` data rows.
-    pub fn of<'a>(issues: impl IntoIterator<Item = &'a Issue>, rows: u64) -> Self {
+    /// Counts the error rows of `issues` (any order; `&Issue`s or an [`Issues`]'s views) among
+    /// `rows` data rows.
+    pub fn of<'a, I: Into<IssueRef<'a>>>(issues: impl IntoIterator<Item = I>, rows: u64) -> Self {
         let mut by_row: std::collections::HashMap<u32, bool> = std::collections::HashMap::new();
-        for issue in issues.into_iter().filter(|i| i.severity == Severity::Error) {
+        let issues = issues.into_iter().map(Into::into);
+        for issue in issues.filter(|i| i.severity == Severity::Error) {
             *by_row.entry(issue.row).or_insert(true) &= issue.includable;
         }
         Self {
@@ -241,23 +245,7 @@ pub struct Issue {
 
 impl fmt::Display for Issue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "row {}", self.row)?;
-        if let Some(column) = &self.column {
-            write!(f, ", {column}")?;
-        }
-        if let Some(cell) = &self.cell {
-            write!(f, " ({cell})")?;
-        }
-        write!(f, ": {}: {}", self.severity_word(), self.message)
-    }
-}
-
-impl Issue {
-    fn severity_word(&self) -> &'static str {
-        match self.severity {
-            Severity::Warning => "warning",
-            Severity::Error => "error",
-        }
+        IssueRef::from(self).fmt(f)
     }
 }
 

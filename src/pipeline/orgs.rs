@@ -116,8 +116,8 @@ pub(super) fn check_rows(
         }
         let checked = checker.check(row.to_row_of(&wanted));
         counts.row(checked.status());
-        for issue in checked.issues {
-            counts.issue(&issue, checked.row);
+        for issue in &checked.issues {
+            counts.issue(issue, checked.row);
             report.issues.push(issue);
         }
         if let Some(org) = checked.organization {
@@ -128,7 +128,8 @@ pub(super) fn check_rows(
         }
     }
     report.batches.extend(layout.finish());
-    report.issues.sort_by_key(|i| i.row);
+    report.issues.sort_by_row();
+    report.issues.shrink_to_fit();
     report.ready = counts.ready;
     report.warnings = counts.warnings;
     report.errors = counts.errors;

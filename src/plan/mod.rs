@@ -51,7 +51,7 @@ pub use crate::payload::fields::{self, ConversionError, FieldDef, FieldKind, Fie
 pub use lookup::{PlanError, build, estimate};
 pub use orgs::MissingOrgs;
 
-use crate::payload::{Batcher, Checked, Issue, Mode, Request, Severity, User};
+use crate::payload::{Batcher, Checked, IssueRef, Mode, Request, Severity, User};
 
 /// One field that an update changes: what Zendesk holds now and what the row sends.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -334,11 +334,12 @@ impl PlanInput {
 
     /// Notes a row's error (the pipeline's `Event::Issue`); warnings and further errors of
     /// the same row are ignored.
-    pub fn push_issue(&mut self, issue: &Issue) {
+    pub fn push_issue<'a>(&mut self, issue: impl Into<IssueRef<'a>>) {
+        let issue = issue.into();
         if issue.severity == Severity::Error
             && self.invalid.last().is_none_or(|(row, _)| *row != issue.row)
         {
-            self.invalid.push((issue.row, issue.message.clone()));
+            self.invalid.push((issue.row, issue.message.to_owned()));
         }
     }
 

@@ -16,8 +16,8 @@ pub use crate::payload::JOB_LIMIT;
 pub use crate::payload::Organization;
 pub use crate::payload::org::endpoint as organization_endpoint;
 pub use crate::payload::{
-    Blank, Body, Fields, InvalidPolicy, Issue, LeftOut, MemberOf, Mode, PhoneRegion, Request,
-    Severity, User,
+    Blank, Body, CellRef, Fields, InvalidPolicy, Issue, IssueRef, Issues, LeftOut, MemberOf, Mode,
+    PhoneRegion, Request, Severity, User,
 };
 pub use crate::pipeline::{AccountChecks, Event, Options, Report, Sorted, SortedIssues, Summary};
 pub use crate::plan::orgs::{distinct_names, resolve_import, resolve_requests};

@@ -9,7 +9,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Clear, Paragraph, Widget, Wrap};
 
 use crate::session::check::Report;
-use crate::session::check::{InvalidPolicy, Issue, Severity};
+use crate::session::check::{InvalidPolicy, IssueRef, Severity};
 use crate::session::source::Table;
 use crate::tui::action::Action;
 use crate::tui::strings;
@@ -34,11 +34,11 @@ impl Filter {
         }
     }
 
-    fn keeps(self, issue: &Issue) -> bool {
+    fn keeps(self, severity: Severity) -> bool {
         match self {
             Filter::All => true,
-            Filter::Errors => issue.severity == Severity::Error,
-            Filter::Warnings => issue.severity == Severity::Warning,
+            Filter::Errors => severity == Severity::Error,
+            Filter::Warnings => severity == Severity::Warning,
         }
     }
 
@@ -55,13 +55,59 @@ pub enum CheckOutcome {
     Policy(InvalidPolicy),
 }
 
+/// The issues the list shows, by their place in the report: every one (nothing kept: a report
+/// may hold a million), or the places of those the filter keeps.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Shown {
+    All(usize),
+    Kept(Vec<u32>),
+}
+
+impl Default for Shown {
+    fn default() -> Self {
+        Shown::All(0)
+    }
+}
+
+impl Shown {
+    fn of(issues: &crate::session::check::Issues, filter: Filter) -> Shown {
+        if filter == Filter::All {
+            return Shown::All(issues.len());
+        }
+        // A report holds fewer than 2^32 issues: at 24 bytes each, that is 96 GiB.
+        let kept = (0..issues.len())
+            .filter(|&n| issues.severity(n).is_some_and(|s| filter.keeps(s)))
+            .map_while(|n| u32::try_from(n).ok());
+        Shown::Kept(kept.collect())
+    }
+
+    pub fn len(&self) -> usize {
+        match self {
+            Shown::All(len) => *len,
+            Shown::Kept(places) => places.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The report's place of the `n`th issue shown.
+    pub fn get(&self, n: usize) -> Option<usize> {
+        match self {
+            Shown::All(len) => (n < *len).then_some(n),
+            Shown::Kept(places) => places.get(n).map(|&place| place as usize),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct CheckState {
     /// `None` while the rows are being checked.
     pub report: Option<Arc<Report>>,
     pub filter: Filter,
-    /// Indexes into the report's issues that pass the filter.
-    pub shown: Vec<usize>,
+    /// The report's issues that pass the filter.
+    pub shown: Shown,
     pub cursor: Cursor,
     /// The sheet row whose cells are shown in a popup.
     pub detail: Option<u32>,
@@ -85,14 +131,7 @@ impl CheckState {
 
     fn refilter(&mut self) {
         let Some(report) = &self.report else { return };
-        let filter = self.filter;
-        self.shown = report
-            .issues
-            .iter()
-            .enumerate()
-            .filter(|(_, i)| filter.keeps(i))
-            .map(|(n, _)| n)
-            .collect();
+        self.shown = Shown::of(&report.issues, self.filter);
         self.cursor.reset();
     }
 
@@ -103,11 +142,9 @@ impl CheckState {
             .is_some_and(|r| r.invalid == InvalidPolicy::Block && r.errors > 0)
     }
 
-    pub fn selected_issue(&self) -> Option<&Issue> {
+    pub fn selected_issue(&self) -> Option<IssueRef<'_>> {
         let report = self.report.as_ref()?;
-        self.shown
-            .get(self.cursor.selected)
-            .map(|&i| &report.issues[i])
+        report.issues.get(self.shown.get(self.cursor.selected)?)
     }
 
     pub fn update(&mut self, action: &Action) -> Option<CheckOutcome> {
@@ -216,14 +253,15 @@ impl CheckState {
             "row", "column", "value", "problem"
         );
         let mut lines = vec![Line::from(Span::styled(head, theme::dim()))];
-        for (n, &i) in self.shown.iter().enumerate().skip(first).take(height) {
-            let issue = &report.issues[i];
+        let visible = (first..self.shown.len().min(first + height))
+            .filter_map(|n| Some((n, report.issues.get(self.shown.get(n)?)?)));
+        for (n, issue) in visible {
             let colour = match issue.severity {
                 Severity::Error => theme::ERROR,
                 Severity::Warning => theme::WARNING,
             };
-            let column = issue.column.as_deref().unwrap_or("");
-            let value = issue.value.as_deref().unwrap_or("");
+            let column = issue.column.unwrap_or("");
+            let value = issue.value.unwrap_or("");
             let mut style = Style::new();
             if n == self.cursor.selected {
                 style = theme::selected();
@@ -232,7 +270,7 @@ impl CheckState {
                 Span::styled(format!(" {:>6} ", issue.row), style),
                 Span::styled(format!("{} ", cell(column, column_w)), style),
                 Span::styled(format!("{} ", cell(value, value_w)), style),
-                Span::styled(fit(&issue.message, message_w), style.fg(colour)),
+                Span::styled(fit(issue.message, message_w), style.fg(colour)),
             ]));
         }
         Paragraph::new(lines).render(inner, buf);
@@ -300,7 +338,7 @@ fn render_detail(row: u32, table: &Table, report: &Report, area: Rect, buf: &mut
     let Some(cells) = table.row(row) else {
         return;
     };
-    let issues: Vec<&Issue> = report.issues.iter().filter(|i| i.row == row).collect();
+    let issues: Vec<IssueRef<'_>> = report.issues.of_row(row).collect();
     let width = table
         .layout
         .headers
@@ -330,7 +368,7 @@ fn render_detail(row: u32, table: &Table, report: &Report, area: Rect, buf: &mut
         let value = cells.cell(i).display();
         let flagged = issues
             .iter()
-            .find(|p| p.column.as_deref() == Some(header.as_str()))
+            .find(|p| p.column == Some(header.as_str()))
             .map(|p| p.severity);
         let style = match flagged {
             Some(Severity::Error) => Style::new().fg(theme::ERROR).bold(),
@@ -363,6 +401,7 @@ fn render_detail(row: u32, table: &Table, report: &Report, area: Rect, buf: &mut
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::session::check::Issue;
 
     fn issue(row: u32, severity: Severity) -> Issue {
         Issue {
@@ -378,11 +417,13 @@ mod tests {
 
     fn state() -> CheckState {
         let report = Report {
-            issues: vec![
+            issues: [
                 issue(4, Severity::Warning),
                 issue(7, Severity::Error),
                 issue(9, Severity::Error),
-            ],
+            ]
+            .iter()
+            .collect(),
             ready: 10,
             warnings: 1,
             errors: 2,
@@ -394,19 +435,28 @@ mod tests {
         s
     }
 
+    /// The report's places of the issues shown.
+    fn places(s: &CheckState) -> Vec<usize> {
+        (0..s.shown.len()).filter_map(|n| s.shown.get(n)).collect()
+    }
+
     #[test]
     fn filter_cycles_and_selection_follows() {
         let mut s = state();
-        assert_eq!(s.shown, vec![0, 1, 2]);
+        assert_eq!(places(&s), vec![0, 1, 2]);
+        assert_eq!(s.shown, Shown::All(3), "every issue shown keeps no list");
         s.update(&Action::Filter);
         assert_eq!(s.filter, Filter::Errors);
-        assert_eq!(s.shown, vec![1, 2]);
+        assert_eq!(places(&s), vec![1, 2]);
         s.update(&Action::Down);
         s.update(&Action::Down);
         assert_eq!(s.selected_issue().map(|i| i.row), Some(9));
         s.update(&Action::Filter);
-        assert_eq!(s.shown, vec![0]);
+        assert_eq!(places(&s), vec![0]);
         assert_eq!(s.cursor.selected, 0);
+        assert_eq!(s.shown.get(1), None);
+        s.update(&Action::Filter);
+        assert_eq!(places(&s), vec![0, 1, 2]);
     }
 
     #[test]
