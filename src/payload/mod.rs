@@ -172,17 +172,27 @@ pub struct LeftOut {
 impl LeftOut {
     /// Counts the error rows of `issues` (any order; `&Issue`s or an [`Issues`]'s views) among
     /// `rows` data rows.
+    ///
+    /// The errors are listed (8 bytes each) and sorted by row, where a map of rows took two
+    /// to three times as much: a sheet of a million errors is counted in 8 MB.
     pub fn of<'a, I: Into<IssueRef<'a>>>(issues: impl IntoIterator<Item = I>, rows: u64) -> Self {
-        let mut by_row: std::collections::HashMap<u32, bool> = std::collections::HashMap::new();
-        let issues = issues.into_iter().map(Into::into);
-        for issue in issues.filter(|i| i.severity == Severity::Error) {
-            *by_row.entry(issue.row).or_insert(true) &= issue.includable;
-        }
-        Self {
-            errors: by_row.len() as u64,
-            includable: by_row.values().filter(|all| **all).count() as u64,
+        let mut errors: Vec<(u32, bool)> = issues
+            .into_iter()
+            .map(Into::into)
+            .filter(|i| i.severity == Severity::Error)
+            .map(|i| (i.row, i.includable))
+            .collect();
+        errors.sort_unstable_by_key(|(row, _)| *row);
+        let mut left = Self {
+            errors: 0,
+            includable: 0,
             rows,
+        };
+        for row in errors.chunk_by(|a, b| a.0 == b.0) {
+            left.errors += 1;
+            left.includable += u64::from(row.iter().all(|(_, includable)| *includable));
         }
+        left
     }
 
     /// Rows `policy` does not send.
@@ -483,6 +493,30 @@ mod tests {
     use rstest::rstest;
 
     use super::*;
+
+    #[test]
+    fn left_out_counts_rows_with_errors_once_in_any_order() {
+        let issue = |row, severity, includable| Issue {
+            row,
+            column: None,
+            cell: None,
+            value: None,
+            severity,
+            message: "m".into(),
+            includable,
+        };
+        let issues = [
+            issue(9, Severity::Error, true),
+            issue(3, Severity::Error, true),
+            issue(9, Severity::Error, false),
+            issue(5, Severity::Warning, false),
+            issue(3, Severity::Error, true),
+            issue(7, Severity::Error, false),
+        ];
+        let left = LeftOut::of(&issues, 10);
+        assert_eq!((left.errors, left.includable, left.rows), (3, 1, 10));
+        assert_eq!(left.line(), "skip leaves out 3 rows, block 10, include 2");
+    }
 
     fn named(i: u32) -> User {
         User {
