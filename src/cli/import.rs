@@ -476,7 +476,6 @@ pub fn report(args: &ReportArgs) -> CliResult<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `zdimport report RUN --organizations`: the organizations the run created first.
 /// `report --organizations` or `--memberships`: the organizations the run created first, or
 /// the memberships it added after its users, instead of its rows.
 fn side_report(args: &ReportArgs, dir: &Path, format: run::ReportFormat) -> CliResult<ExitCode> {
