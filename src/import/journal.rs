@@ -1038,8 +1038,9 @@ pub fn sent_user(dir: &Path, index: u64) -> Result<Option<serde_json::Value>, Jo
     let mut body: serde_json::Value =
         serde_json::from_slice(&batch.body).map_err(|e| JournalError::Corrupt {
             path: path.clone(),
-            line: b + 2,
-            reason: e.to_string(),
+            // Blank lines may stand between batch lines: named by batch, as `read` does.
+            line: 0,
+            reason: format!("batch {b}: {e}"),
             advice: PLAN_ADVICE,
         })?;
     let user = body
