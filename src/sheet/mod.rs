@@ -541,15 +541,21 @@ impl Workbook {
                 return Ok((layout, blank));
             }
         }
-        let mut row = Row::default();
-        while let Some(view) = rows.next_view(&mut row)? {
-            if view.is_blank() {
-                blank += 1;
-            } else if on_row(&layout, view).is_break() {
-                break;
+        // The rows move into the scope: dropped when it ends, on an error or a panic too, they
+        // stop the thread reading ahead, which the scope then waits for.
+        std::thread::scope(|scope| {
+            let mut rows = rows;
+            rows.read_ahead(scope);
+            let mut row = Row::default();
+            while let Some(view) = rows.next_view(&mut row)? {
+                if view.is_blank() {
+                    blank += 1;
+                } else if on_row(&layout, view).is_break() {
+                    break;
+                }
             }
-        }
-        Ok((layout, blank))
+            Ok((layout, blank))
+        })
     }
 
     /// The table's layout (sheet, header row, column names) without reading its rows.
@@ -1156,6 +1162,147 @@ mod tests {
             .map(|row| (row.number, row.cells.len()))
             .collect();
         assert_eq!(lengths, [(1, 5), (2, 5), (3, 5), (4, 4), (5, 7), (6, 5)]);
+    }
+
+    /// A sheet of `rows` users under a header: shared strings, numbers, a blank note on every
+    /// seventh row, a row left out every hundredth; and the rows as a reader should give them.
+    fn big_sheet(path: &Path, rows: u32) -> Vec<Row> {
+        let mut book = rust_xlsxwriter::Workbook::new();
+        let sheet = book.add_worksheet();
+        for (c, header) in ["Name", "Email", "Seats", "Notes"].into_iter().enumerate() {
+            sheet.write(0, c as u16, header).unwrap();
+        }
+        let mut expected = Vec::new();
+        for r in 1..=rows {
+            if r % 100 == 0 {
+                continue;
+            }
+            let note = (r % 7 != 0).then(|| format!("note {}", r % 13));
+            sheet.write(r, 0, format!("User {r}")).unwrap();
+            sheet.write(r, 1, format!("u{r}@x.com")).unwrap();
+            sheet.write_number(r, 2, f64::from(r)).unwrap();
+            if let Some(note) = &note {
+                sheet.write(r, 3, note.as_str()).unwrap();
+            }
+            expected.push(Row {
+                number: r + 1,
+                cells: vec![
+                    Cell::text(&format!("User {r}")),
+                    Cell::text(&format!("u{r}@x.com")),
+                    Cell::Float(f64::from(r)),
+                    note.map_or(Cell::Empty, |n| Cell::text(&n)),
+                ],
+            });
+        }
+        book.save(path).unwrap();
+        expected
+    }
+
+    /// A sheet of many times the cells the thread reading ahead hands over at once reads whole
+    /// and in order, as rows and as chunks; a read stopped after a few rows, with that thread
+    /// waiting to hand over more, ends (it is not left waiting, nor the read on it).
+    #[test]
+    fn a_sheet_read_ahead_gives_every_row_in_order_and_stops_when_told() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big.xlsx");
+        let expected = big_sheet(&path, 6_000);
+        assert!(expected.len() * 4 > 2 * reader::AHEAD_CELLS * reader::AHEAD_BUNCHES);
+        let header = HeaderChoice::Row(1);
+
+        let mut workbook = Workbook::open(&path).unwrap();
+        let mut rows = Vec::new();
+        let (_, blank) = workbook
+            .read_table_columns(0, header, None, |_, row| {
+                rows.push(row.clone());
+                ControlFlow::Continue(())
+            })
+            .unwrap();
+        assert_eq!(blank, 0);
+        assert_eq!(rows.len(), expected.len());
+        assert!(
+            rows == expected,
+            "the rows read ahead differ from the sheet's"
+        );
+
+        let mut chunked = Vec::new();
+        Workbook::open(&path)
+            .unwrap()
+            .read_chunks((0, header), Some(&[0, 2]), 500, &mut |_, chunk| {
+                let Chunk::Table(table) = chunk else {
+                    panic!("a worksheet's rows chunked as records");
+                };
+                chunked.extend(table.to_rows());
+                true
+            })
+            .unwrap();
+        let wanted: Vec<Row> = expected
+            .iter()
+            .map(|row| Row {
+                number: row.number,
+                cells: vec![
+                    row.cells[0].clone(),
+                    Cell::Empty,
+                    row.cells[2].clone(),
+                    Cell::Empty,
+                ],
+            })
+            .collect();
+        assert!(
+            chunked == wanted,
+            "the chunks read ahead differ from the sheet's"
+        );
+
+        // Stopped early, on its own thread so that a read left waiting fails the test.
+        let (done, finished) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut workbook = Workbook::open(&path).unwrap();
+            let mut first = Vec::new();
+            let read = workbook.read_table_columns(0, header, None, |_, row| {
+                first.push(row.clone());
+                if first.len() == 5 {
+                    ControlFlow::Break(())
+                } else {
+                    ControlFlow::Continue(())
+                }
+            });
+            let _ = done.send((read.map(|(_, blank)| blank), first));
+        });
+        let (read, first) = finished
+            .recv_timeout(std::time::Duration::from_secs(120))
+            .expect("a read stopped after five rows never ended");
+        assert_eq!(read.unwrap(), 0);
+        assert_eq!(first, expected[..5]);
+    }
+
+    /// calamine's error deep in a sheet (a cell without a place), met by the thread reading
+    /// ahead, is the read's error (naming the file and sheet), after the rows before it.
+    #[test]
+    fn an_error_met_reading_ahead_ends_the_read_with_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bad.xlsx");
+        let mut xml = String::from(r#"<row r="1"><c r="A1" t="s"><v>0</v></c></row>"#);
+        for r in 2..=20_000 {
+            xml.push_str(&format!(r#"<row r="{r}"><c r="A{r}"><v>{r}</v></c></row>"#));
+        }
+        xml.push_str(r#"<row r="20001"><c r="A?"><v>1</v></c></row>"#);
+        xlsx_of_xml(&path, &["Seats"], &xml);
+        let mut workbook = Workbook::open(&path).unwrap();
+        let mut rows = 0;
+        let error = workbook
+            .read_table_columns(0, HeaderChoice::Row(1), None, |_, _| {
+                rows += 1;
+                ControlFlow::Continue(())
+            })
+            .unwrap_err();
+        // Rows 2 to 19,999; row 20,000 waits for the cell after it, which is the bad one.
+        assert_eq!(rows, 19_998);
+        let SheetError::Sheet {
+            path: at, sheet, ..
+        } = &error
+        else {
+            panic!("not the sheet's error: {error:?}");
+        };
+        assert_eq!((at, sheet.as_str()), (&path, "Sheet1"));
     }
 
     #[test]

@@ -90,19 +90,36 @@ pub(super) struct CsvRows {
     text: DelimitedText,
 }
 
+/// A cell as calamine's streaming reader gives it.
+type RawCell<'a> = calamine::Cell<DataRef<'a>>;
+
 /// Next cell of calamine's streaming reader (xlsx and xlsb; the xlsb type is not exported).
-type NextCell<'a> = Box<dyn FnMut() -> Result<Option<calamine::Cell<DataRef<'a>>>, String> + 'a>;
+type NextCell<'a> = Box<dyn FnMut() -> Result<Option<RawCell<'a>>, String> + Send + 'a>;
+
+/// Cells handed from the thread that reads ahead ([`RawRows::read_ahead`]) at a time.
+pub(super) const AHEAD_CELLS: usize = 2048;
+/// Bunches of cells read ahead and not yet taken: a few, so the reading thread never waits
+/// long and little is held (about 80 KiB a bunch).
+pub(super) const AHEAD_BUNCHES: usize = 4;
+
+/// What the thread reading ahead hands over: cells, then the sheet's end or the reader's
+/// error.
+enum Ahead<'a> {
+    Cells(Vec<RawCell<'a>>),
+    End,
+    Failed(String),
+}
 
 /// A cell-by-cell reader and the first cell of the next row, already read.
 struct Cells<'a> {
     next: NextCell<'a>,
     /// The first cell of the next row (not blank), as calamine gave it.
-    pending: Option<calamine::Cell<DataRef<'a>>>,
+    pending: Option<RawCell<'a>>,
     /// Calamine's readers fail when asked again after their last cell.
     done: bool,
     /// The row [`Cells::next_slots`] read last: a slot a table column, each holding its last
     /// cell as calamine gave it (text not yet looked at).
-    slots: Vec<Option<calamine::Cell<DataRef<'a>>>>,
+    slots: Vec<Option<RawCell<'a>>>,
     /// Whether each slot is blank (or has no cell).
     blank: Vec<bool>,
 }
@@ -118,9 +135,64 @@ impl<'a> Cells<'a> {
         }
     }
 
+    /// From now on, calamine's reader runs on a thread of `scope`'s, parsing the sheet while
+    /// this one looks at the cells it has read: they come over in bunches, in order, its end and
+    /// its error with them. The thread stops when the cells are no longer taken (the reader
+    /// dropped), so `scope` does not wait on it.
+    fn read_ahead<'scope>(&mut self, scope: &'scope std::thread::Scope<'scope, '_>)
+    where
+        'a: 'scope,
+    {
+        if self.done {
+            return;
+        }
+        let (give, take) = std::sync::mpsc::sync_channel(AHEAD_BUNCHES);
+        let mut next = std::mem::replace(&mut self.next, Box::new(|| Ok(None)));
+        scope.spawn(move || {
+            loop {
+                let mut bunch = Vec::with_capacity(AHEAD_CELLS);
+                let last = loop {
+                    match next() {
+                        Ok(Some(cell)) => bunch.push(cell),
+                        Ok(None) => break Some(Ahead::End),
+                        Err(reason) => break Some(Ahead::Failed(reason)),
+                    }
+                    if bunch.len() == AHEAD_CELLS {
+                        break None;
+                    }
+                };
+                let sent = bunch.is_empty() || give.send(Ahead::Cells(bunch)).is_ok();
+                match last {
+                    Some(last) if sent => {
+                        let _gone = give.send(last);
+                        return;
+                    }
+                    Some(_) => return,
+                    None if !sent => return,
+                    None => {}
+                }
+            }
+        });
+        let mut bunch = Vec::new().into_iter();
+        self.next = Box::new(move || {
+            loop {
+                if let Some(cell) = bunch.next() {
+                    return Ok(Some(cell));
+                }
+                match take.recv() {
+                    Ok(Ahead::Cells(more)) => bunch = more.into_iter(),
+                    Ok(Ahead::End) => return Ok(None),
+                    Ok(Ahead::Failed(reason)) => return Err(reason),
+                    // It sends its end or its error before it stops, unless it panicked.
+                    Err(_) => return Err("the thread reading the sheet stopped".to_owned()),
+                }
+            }
+        });
+    }
+
     /// The next cell calamine gives, its place within the grid; `None` at the end.
     #[inline]
-    fn read(&mut self) -> Result<Option<calamine::Cell<DataRef<'a>>>, String> {
+    fn read(&mut self) -> Result<Option<RawCell<'a>>, String> {
         if self.done {
             return Ok(None);
         }
@@ -310,6 +382,18 @@ impl<'a> RawRows<'a> {
             table: None,
             gate: None,
         })
+    }
+
+    /// A streamed worksheet (xlsx, xlsb) is read on from now on by a thread of `scope`'s
+    /// ([`Cells::read_ahead`]): calamine's parsing and the rows made of its cells share two
+    /// cores. Other sources read on as they were.
+    pub(super) fn read_ahead<'scope>(&mut self, scope: &'scope std::thread::Scope<'scope, '_>)
+    where
+        'a: 'scope,
+    {
+        if let Inner::Cells(cells) = &mut self.inner {
+            cells.read_ahead(scope);
+        }
     }
 
     /// From now on, hand out rows of the table: its columns only, the unwanted ones empty, and
