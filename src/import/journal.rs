@@ -1029,49 +1029,95 @@ fn write_plan(path: &Path, plan: &Outbox) -> Result<(), JournalError> {
 /// The user the run in `dir` sends for its row at `index`, as `plan.jsonl` holds it (the
 /// body as sent, after the account plan's routing); `None` for a row it does not send.
 pub fn sent_user(dir: &Path, index: u64) -> Result<Option<serde_json::Value>, JournalError> {
-    let path = dir.join("plan.jsonl");
-    let plan = OutboxFile::open(&path)?;
-    let Some((b, position)) = plan.locate(index) else {
-        return Ok(None);
-    };
-    let batch = plan.read(b)?;
-    let mut body: serde_json::Value =
-        serde_json::from_slice(&batch.body).map_err(|e| JournalError::Corrupt {
-            path: path.clone(),
-            // Blank lines may stand between batch lines: named by batch, as `read` does.
-            line: 0,
-            reason: format!("batch {b}: {e}"),
-            advice: PLAN_ADVICE,
-        })?;
-    let user = body
-        .get_mut("users")
-        .and_then(|u| u.as_array_mut())
-        .and_then(|users| users.get_mut(position))
-        .map(serde_json::Value::take);
-    user.map(|u| with_organization_id(dir, u)).transpose()
+    SentUsers::default().user(dir, index)
 }
 
-/// A user whose organization the run created first went out with the id it got, not the
-/// name the plan holds: that id, from the journal (the name stays while it has none).
-fn with_organization_id(
-    dir: &Path,
-    mut user: serde_json::Value,
-) -> Result<serde_json::Value, JournalError> {
-    use crate::plan::orgs::{OrgHolder as _, name_key};
-    let Some(key) = user.org_name().map(name_key) else {
-        return Ok(user);
-    };
-    let replay = read_journal(&dir.join("journal.jsonl"), false)?;
-    let id = replay
-        .orgs
-        .finished
-        .values()
-        .filter(|o| o.is_created() && name_key(&o.name) == key)
-        .find_map(|o| o.id);
-    if let Some(id) = id {
-        user.send_id(id);
+/// A file's size and time of change: when either moves, what was read of it is read again.
+type Stamp = (u64, Option<std::time::SystemTime>);
+
+fn stamp(path: &Path) -> Result<Stamp, JournalError> {
+    let meta = std::fs::metadata(path).map_err(io(path, "cannot read"))?;
+    Ok((meta.len(), meta.modified().ok()))
+}
+
+/// [`sent_user`] asked again and again (the results screen, a row at a time): the plan's index
+/// of batches and the ids of the organizations the run created are kept between questions,
+/// where each question read the whole plan (and, for a user of an organization, the whole
+/// journal) again. Either is read again when its file changes (a resume writing on).
+#[derive(Default)]
+pub struct SentUsers {
+    plan: Option<(PathBuf, Stamp, OutboxFile)>,
+    /// The created organizations' ids by name key, as of the journal's stamp.
+    orgs: Option<(PathBuf, Stamp, HashMap<String, u64>)>,
+}
+
+impl SentUsers {
+    /// The user the run in `dir` sends for its row at `index` ([`sent_user`]).
+    pub fn user(
+        &mut self,
+        dir: &Path,
+        index: u64,
+    ) -> Result<Option<serde_json::Value>, JournalError> {
+        let path = dir.join("plan.jsonl");
+        let now = stamp(&path)?;
+        let plan = match self.plan.take() {
+            Some((held, was, plan)) if held == path && was == now => plan,
+            _ => OutboxFile::open(&path)?,
+        };
+        let plan = &self.plan.insert((path.clone(), now, plan)).2;
+        let Some((b, position)) = plan.locate(index) else {
+            return Ok(None);
+        };
+        let batch = plan.read(b)?;
+        let mut body: serde_json::Value =
+            serde_json::from_slice(&batch.body).map_err(|e| JournalError::Corrupt {
+                path: path.clone(),
+                // Blank lines may stand between batch lines: named by batch, as `read` does.
+                line: 0,
+                reason: format!("batch {b}: {e}"),
+                advice: PLAN_ADVICE,
+            })?;
+        let user = body
+            .get_mut("users")
+            .and_then(|u| u.as_array_mut())
+            .and_then(|users| users.get_mut(position))
+            .map(serde_json::Value::take);
+        user.map(|u| self.with_organization_id(dir, u)).transpose()
     }
-    Ok(user)
+
+    /// A user whose organization the run created first went out with the id it got, not the
+    /// name the plan holds: that id, from the journal (the name stays while it has none).
+    fn with_organization_id(
+        &mut self,
+        dir: &Path,
+        mut user: serde_json::Value,
+    ) -> Result<serde_json::Value, JournalError> {
+        use crate::plan::orgs::{OrgHolder as _, name_key};
+        let Some(key) = user.org_name().map(name_key) else {
+            return Ok(user);
+        };
+        let path = dir.join("journal.jsonl");
+        let now = stamp(&path)?;
+        let ids = match self.orgs.take() {
+            Some((held, was, ids)) if held == path && was == now => ids,
+            _ => {
+                let mut ids = HashMap::new();
+                let created = read_journal(&path, false)?.orgs.finished.into_values();
+                for o in created.filter(|o| o.is_created()) {
+                    // The first of a name, in the plan's order.
+                    if let Some(id) = o.id {
+                        ids.entry(name_key(&o.name)).or_insert(id);
+                    }
+                }
+                ids
+            }
+        };
+        let ids = &self.orgs.insert((path, now, ids)).2;
+        if let Some(id) = ids.get(&key) {
+            user.send_id(*id);
+        }
+        Ok(user)
+    }
 }
 
 /// Replays `journal.jsonl`. Bytes after the last line break are a line torn by a crash: cut
@@ -1841,6 +1887,23 @@ mod tests {
             None,
             "the skipped row sends nothing"
         );
+
+        // One reader asked row after row answers as each question alone, and reads a plan
+        // written anew (another size) again.
+        let mut sent = SentUsers::default();
+        for index in 0..4 {
+            assert_eq!(
+                sent.user(&dir, index).unwrap(),
+                sent_user(&dir, index).unwrap()
+            );
+        }
+        let path = dir.join("plan.jsonl");
+        let renamed = std::fs::read_to_string(&path)
+            .unwrap()
+            .replace(r#"{"name":"B""#, r#"{"name":"Bea""#);
+        assert!(renamed.contains("Bea"));
+        std::fs::write(&path, renamed).unwrap();
+        assert_eq!(sent.user(&dir, 1).unwrap().unwrap()["name"], "Bea");
     }
 
     #[test]
@@ -1974,8 +2037,10 @@ mod tests {
         )
         .unwrap();
         let dir = tmp.path().join("r3");
+        // Asked by one reader, which keeps what it read while the files stay as they were.
+        let mut sent = SentUsers::default();
         assert_eq!(
-            sent_user(&dir, 0).unwrap().unwrap()["organization"]["name"],
+            sent.user(&dir, 0).unwrap().unwrap()["organization"]["name"],
             "NEWCO "
         );
         journal
@@ -1983,8 +2048,9 @@ mod tests {
                 outcomes: vec![created],
             })
             .unwrap();
-        let user = sent_user(&dir, 0).unwrap().unwrap();
+        let user = sent.user(&dir, 0).unwrap().unwrap();
         assert_eq!(user, serde_json::json!({"name": "A", "organization_id": 7}));
+        assert_eq!(sent_user(&dir, 0).unwrap().unwrap(), user);
     }
 
     #[test]

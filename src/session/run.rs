@@ -374,6 +374,17 @@ pub fn sent_user(dir: &Path, index: u64) -> Result<Option<serde_json::Value>, Ru
     Ok(journal::sent_user(dir, index)?)
 }
 
+/// [`sent_user`] for a screen that asks row after row: what it read of the run's plan and
+/// journal is kept between questions while the files stay as they were.
+#[derive(Default)]
+pub struct SentUsers(journal::SentUsers);
+
+impl SentUsers {
+    pub fn user(&mut self, dir: &Path, index: u64) -> Result<Option<serde_json::Value>, RunError> {
+        Ok(self.0.user(dir, index)?)
+    }
+}
+
 /// The run folder's `logs.txt`: the log file of each process that worked on the run.
 const LOGS_FILE: &str = "logs.txt";
 

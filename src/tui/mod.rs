@@ -85,6 +85,8 @@ struct Worker {
     sandbox_env: Option<Arc<Vec<(String, String)>>>,
     /// The running import's pause and cancel.
     import: work::ControlSlot,
+    /// The run whose sent users the results screen shows, as read so far.
+    sent: Arc<Mutex<crate::session::run::SentUsers>>,
 }
 
 /// The workbook the session reads, or where it was once its table is loaded.
@@ -319,8 +321,13 @@ fn execute(command: Command, worker: &Worker, tx: &mpsc::Sender<AppEvent>) {
         Command::PauseImport(paused) => work::pause(&worker.import, paused),
         Command::CancelImport => work::cancel(&worker.import),
         Command::SentUser { dir, index } => {
+            let sent = Arc::clone(&worker.sent);
             tokio::task::spawn_blocking(move || {
-                let body = crate::session::run::sent_user(&dir, index)
+                let mut sent = sent
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                let body = sent
+                    .user(&dir, index)
                     .map(|user| {
                         user.and_then(|u| serde_json::to_string_pretty(&u).ok())
                             .unwrap_or_default()
