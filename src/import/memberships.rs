@@ -13,6 +13,11 @@
 //! (`users/{id}/organization_memberships`) before anything is sent again, so none is created
 //! twice; a job a resume finds in the journal is polled with the first calls.
 //!
+//! Every request (a call, a poll, a lookup) is paced as the other phases' are ([`Pacer`]): it
+//! waits until the pacer lets it leave, each answer's rate headers space the next once few
+//! requests are left, and a 429 anywhere stops every request until its `Retry-After`, after
+//! which the same request is made again (a lookup refused so costs no attempt).
+//!
 //! Zendesk does not document what it answers for a membership that exists: an error per item
 //! whose details say so ends `already_held`, and a success ends `added` with the id it gives.
 //! Memberships whose user did not end created or updated, or whose organization could not be
@@ -21,7 +26,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::fmt;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc::Sender;
@@ -30,7 +35,7 @@ use tokio_util::sync::CancellationToken;
 use super::journal::{Entry, Journal, JournalError};
 use super::orgs::Ids;
 use super::outbox_file::OutboxFile;
-use super::pacer::rate_limit_wait;
+use super::pacer::Pacer;
 use super::{EngineOptions, ImportError, ImportEvent, Outcome, WaitReason};
 use crate::plan::orgs::name_key;
 use crate::zendesk::memberships::MEMBERSHIPS_PER_CALL;
@@ -310,6 +315,7 @@ pub(super) async fn add(
         journal,
         events,
         options,
+        pacer: Pacer::new(options.rate_window, options.rate_reserve),
         finished: replay.finished.clone(),
         settled: Vec::new(),
         open: Vec::new(),
@@ -354,7 +360,7 @@ pub(super) async fn add(
         }
         phase.settle_wait(cancel).await;
         let again = phase
-            .look_up(std::mem::take(&mut uncertain), attempt)
+            .look_up(std::mem::take(&mut uncertain), attempt, cancel)
             .await?;
         queue.extend(again);
         attempt += 1;
@@ -394,6 +400,9 @@ struct Phase<'a> {
     journal: &'a mut Journal,
     events: &'a Sender<ImportEvent>,
     options: &'a EngineOptions,
+    /// When the next request may leave: after a 429's `Retry-After`, and spaced out once few
+    /// requests are left in the rate limit's window.
+    pacer: Pacer,
     finished: BTreeMap<(u64, u64), MembershipOutcome>,
     /// Ended without a request (skipped, failed), never journalled: the plan and the users'
     /// ends say so again on every read.
@@ -422,10 +431,14 @@ impl Phase<'_> {
                     !(queue.is_empty() && self.open.is_empty() && uncertain.is_empty());
                 return Ok(());
             }
-            while self.open.len() < most && !queue.is_empty() {
-                let take = queue.len().min(MEMBERSHIPS_PER_CALL);
-                let items: Vec<MembershipOutcome> = queue.drain(..take).collect();
-                self.send(items, uncertain).await?;
+            if self.open.len() < most && !queue.is_empty() {
+                // Paced before its line is written: a cancel while waiting leaves none sent.
+                if self.paced(cancel).await {
+                    let take = queue.len().min(MEMBERSHIPS_PER_CALL);
+                    let items: Vec<MembershipOutcome> = queue.drain(..take).collect();
+                    self.send(items, uncertain, cancel).await?;
+                }
+                continue;
             }
             if self.open.is_empty() {
                 return Ok(());
@@ -438,12 +451,36 @@ impl Phase<'_> {
         MemberCounts::of(total, self.finished.values().chain(&self.settled))
     }
 
-    async fn wait(&self, reason: WaitReason, how_long: Duration) {
-        let until = Instant::now() + how_long;
-        let event = ImportEvent::Waiting { reason, until };
+    /// Waits until the pacer lets a request leave, and counts it sent; false when cancelled
+    /// first (a cancel stops the phase however long the wait).
+    async fn paced(&mut self, cancel: &CancellationToken) -> bool {
+        if cancel.is_cancelled() {
+            return false;
+        }
+        let ready = self.pacer.ready_at();
+        if ready > Instant::now() {
+            tokio::select! {
+                () = tokio::time::sleep_until(ready.into()) => {}
+                () = cancel.cancelled() => return false,
+            }
+        }
+        self.pacer.sent(Instant::now());
+        true
+    }
+
+    /// Reads a refused request's rate headers; after a 429 no request leaves before its
+    /// `Retry-After`, and the screens are told. True for a 429.
+    async fn rate_limited(&mut self, error: &ZendeskError) -> bool {
+        let Some(until) = self.pacer.refused(error, self.options) else {
+            return false;
+        };
+        let event = ImportEvent::Waiting {
+            reason: WaitReason::RateLimit,
+            until,
+        };
         crate::logging::import_event(&event);
         let _ = self.events.send(event).await;
-        tokio::time::sleep(how_long).await;
+        true
     }
 
     /// Before a lookup: Zendesk may still be running a job the lost answer started.
@@ -454,11 +491,14 @@ impl Phase<'_> {
         }
     }
 
-    /// One `create_many` call, its job followed to its end.
+    /// One `create_many` call (the pacer let it leave), its job followed to its end. After a
+    /// 429 the same call leaves again once the wait is over; a cancel during that wait leaves
+    /// its memberships to be read back (its line says they may have been sent).
     async fn send(
         &mut self,
         items: Vec<MembershipOutcome>,
         uncertain: &mut Vec<MembershipOutcome>,
+        cancel: &CancellationToken,
     ) -> Result<(), ImportError> {
         let pairs: Vec<(u64, u64)> = items.iter().filter_map(MembershipOutcome::pair).collect();
         self.journal.record(&Entry::MemberSending {
@@ -468,6 +508,7 @@ impl Phase<'_> {
             self.done.requests += 1;
             match self.client.create_many_memberships(&pairs).await {
                 Ok(answer) => {
+                    self.pacer.observe(&answer.rate);
                     let job = answer.value.id;
                     self.journal.record_unsynced(&Entry::MemberAccepted {
                         pairs: pairs.clone(),
@@ -483,15 +524,15 @@ impl Phase<'_> {
                     self.open.push(OpenJob::new(job, items, Instant::now()));
                     return Ok(());
                 }
-                Err(error) if matches!(error, ZendeskError::RateLimited { .. }) => {
-                    let wait = rate_limit_wait(
-                        error.retry_after(),
-                        self.options.backoff,
-                        self.options.max_backoff,
-                    );
-                    self.wait(WaitReason::RateLimit, wait).await;
+                Err(error) => {
+                    if !self.rate_limited(&error).await {
+                        return self.not_answered(items, error, uncertain).await;
+                    }
+                    if !self.paced(cancel).await {
+                        uncertain.extend(items);
+                        return Ok(());
+                    }
                 }
-                Err(error) => return self.not_answered(items, error, uncertain).await,
             }
         }
     }
@@ -520,9 +561,10 @@ impl Phase<'_> {
         self.resolve(ended).await
     }
 
-    /// Waits a poll's interval, then reads every open job in one request: those ended are
-    /// settled by their results; those past their deadline, or missing from too many
-    /// answers, are looked up.
+    /// Waits a poll's interval (and the pacer), then reads every open job in one request (again
+    /// after a 429's wait): those ended are settled by their results; those past their
+    /// deadline, or missing from too many answers, are looked up. Another failure is a poll
+    /// without an answer: the jobs are read again at the next.
     async fn poll(
         &mut self,
         uncertain: &mut Vec<MembershipOutcome>,
@@ -532,14 +574,27 @@ impl Phase<'_> {
             () = tokio::time::sleep(self.options.poll_interval) => {}
             () = cancel.cancelled() => return Ok(()),
         }
-        self.done.polls += 1;
-        let ids: Vec<&str> = self.open.iter().map(|o| o.job.as_str()).collect();
-        let mut statuses = match self.client.job_statuses(&ids).await {
-            Ok(answer) => Some(answer.value),
-            Err(error) if matches!(error.status(), Some(401 | 403)) => {
-                return Err(ImportError::Refused(Box::new(error)));
+        let ids: Vec<String> = self.open.iter().map(|o| o.job.clone()).collect();
+        let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+        let mut statuses = loop {
+            if !self.paced(cancel).await {
+                return Ok(());
             }
-            Err(_) => None,
+            self.done.polls += 1;
+            match self.client.job_statuses(&ids).await {
+                Ok(answer) => {
+                    self.pacer.observe(&answer.rate);
+                    break Some(answer.value);
+                }
+                Err(error) if matches!(error.status(), Some(401 | 403)) => {
+                    return Err(ImportError::Refused(Box::new(error)));
+                }
+                Err(error) => {
+                    if !self.rate_limited(&error).await {
+                        break None;
+                    }
+                }
+            }
         };
         let mut ended = Vec::new();
         let mut at = 0;
@@ -610,23 +665,29 @@ impl Phase<'_> {
     }
 
     /// Reads each user's memberships: those held end `added` (a lost answer's call created
-    /// them), the others are sent again; after too many calls, `unknown`.
+    /// them), the others are sent again; after too many calls, `unknown`. A read refused with
+    /// a 429 is made again after the wait, at no attempt's cost; after a cancel, those not
+    /// read are handed back as they were (the journal has them to read on resume).
     async fn look_up(
         &mut self,
         items: Vec<MembershipOutcome>,
         attempt: u32,
+        cancel: &CancellationToken,
     ) -> Result<Vec<MembershipOutcome>, ImportError> {
         let users: BTreeSet<u64> = items.iter().filter_map(|o| o.user_id).collect();
         let mut held: HashMap<u64, Vec<u64>> = HashMap::new();
         let mut failed: Option<ZendeskError> = None;
+        let mut unread = false;
         for user in users {
-            self.done.requests += 1;
-            match self.client.user_memberships(user).await {
-                Ok(answer) => {
-                    let orgs = answer.value.iter().map(|m| m.organization_id).collect();
+            match self.read_memberships(user, cancel).await {
+                Some(Ok(orgs)) => {
                     held.insert(user, orgs);
                 }
-                Err(error) => failed = Some(error),
+                Some(Err(error)) => failed = Some(error),
+                None => {
+                    unread = true;
+                    break;
+                }
             }
         }
         let mut ended = Vec::new();
@@ -640,6 +701,7 @@ impl Phase<'_> {
                     let details = "found in Zendesk after its call's answer was lost".to_owned();
                     ended.push(o.ended(MemberEnd::Added, None, Some(details)));
                 }
+                None if unread => again.push(o),
                 _ if attempt >= self.options.max_attempts => {
                     let why = failed.as_ref().map_or_else(
                         || format!("not found after {attempt} calls without an answer"),
@@ -652,6 +714,32 @@ impl Phase<'_> {
         }
         self.resolve(ended).await?;
         Ok(again)
+    }
+
+    /// The organizations user `user` belongs to, read once the pacer allows (again after a
+    /// 429); `None` when cancelled first.
+    async fn read_memberships(
+        &mut self,
+        user: u64,
+        cancel: &CancellationToken,
+    ) -> Option<Result<Vec<u64>, ZendeskError>> {
+        loop {
+            if !self.paced(cancel).await {
+                return None;
+            }
+            self.done.requests += 1;
+            match self.client.user_memberships(user).await {
+                Ok(answer) => {
+                    self.pacer.observe(&answer.rate);
+                    return Some(Ok(answer.value.iter().map(|m| m.organization_id).collect()));
+                }
+                Err(error) => {
+                    if !self.rate_limited(&error).await {
+                        return Some(Err(error));
+                    }
+                }
+            }
+        }
     }
 
     async fn resolve(&mut self, outcomes: Vec<MembershipOutcome>) -> Result<(), ImportError> {
