@@ -610,3 +610,53 @@ fn the_report_of_a_stored_run_is_the_one_it_always_was() {
         stored_report("report.memberships.cut.csv")
     );
 }
+
+/// A cancel while the memberships wait out a 429's hour-long `Retry-After` stops the run at
+/// once, not after the hour: nothing more is sent; the call the 429 refused is read back on
+/// resume, which adds every membership once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancel_during_a_rate_limit_wait_stops_the_memberships() {
+    const MEMBERS: u32 = 150;
+    let config = SandboxConfig {
+        speed: SPEED,
+        ..SandboxConfig::default()
+    };
+    let (sandbox, plan) = members_of_two(config, MEMBERS).await;
+    let client = common::client(&sandbox);
+    sandbox.force_fault(CREATE_MANY, Fault::RateLimited(Duration::from_secs(3600)));
+    let tmp = tempfile::tempdir().unwrap();
+    let journal = Journal::create(tmp.path(), &common::run_info("r", &plan), &plan).unwrap();
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<ImportEvent>(32);
+    let cancel = CancellationToken::new();
+    let engine = zdimport::import::run(&client, journal, tx, cancel.clone(), options());
+    let events = async {
+        while let Some(event) = rx.recv().await {
+            if let ImportEvent::Waiting {
+                reason: WaitReason::RateLimit,
+                ..
+            } = event
+            {
+                cancel.cancel();
+            }
+        }
+    };
+    let (stopped, ()) = tokio::time::timeout(Duration::from_secs(60), async {
+        tokio::join!(engine, events)
+    })
+    .await
+    .expect("the cancel stops the run within a minute, not after the hour");
+    let stopped = stopped.unwrap();
+    assert_eq!(stopped.memberships.finished(), 0, "{stopped}");
+    let calls: Vec<u16> = sandbox
+        .requests()
+        .iter()
+        .filter(|r| r.target.contains(CREATE_MANY))
+        .map(|r| r.status)
+        .collect();
+    assert_eq!(calls, [429], "nothing sent after the cancel");
+    let (_, _, journal) = Journal::open(&tmp.path().join("r")).unwrap();
+    let summary = common::run_to_end(&client, journal, &options())
+        .await
+        .unwrap();
+    assert_each_once(&sandbox, MEMBERS, &summary);
+}
