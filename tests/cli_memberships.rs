@@ -92,6 +92,20 @@ fn import_writes_the_memberships_report_beside_its_report() {
     let again = zdimport(home.path(), "", &["report", run, "--memberships"]);
     assert_eq!(again.status.code(), Some(0), "{again:?}");
     assert_eq!(String::from_utf8_lossy(&again.stdout), members);
+    // To a file, as to stdout; a file there already is kept without --force.
+    let out = home.path().join("again.csv");
+    let out_arg = out.display().to_string();
+    let to_file = ["report", run, "--memberships", "--out", &out_arg];
+    assert_eq!(zdimport(home.path(), "", &to_file).status.code(), Some(0));
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), members);
+    std::fs::write(&out, "kept").unwrap();
+    let refused = zdimport(home.path(), "", &to_file);
+    assert_eq!(refused.status.code(), Some(2), "{refused:?}");
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("already exists"),
+        "{refused:?}"
+    );
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "kept");
     let json = zdimport(
         home.path(),
         "",

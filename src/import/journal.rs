@@ -787,6 +787,11 @@ impl Journal {
         replay
     }
 
+    /// What the journal says of the memberships, handed over once (their phase's start).
+    pub(crate) fn take_members(&mut self) -> super::memberships::MemberReplay {
+        std::mem::take(&mut self.replay.members)
+    }
+
     /// Records that these users of `batch` may be in Zendesk already, so the engine looks
     /// them up (create mode) before sending them: a damaged journal, a retried unknown row.
     ///

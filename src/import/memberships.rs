@@ -13,24 +13,36 @@
 //! (`users/{id}/organization_memberships`) before anything is sent again, so none is created
 //! twice; a job a resume finds in the journal is polled with the first calls.
 //!
+//! Every request (a call, a poll, a lookup) is paced as the other phases' are ([`Pacer`]): it
+//! waits until the pacer lets it leave, each answer's rate headers space the next once few
+//! requests are left, and a 429 anywhere stops every request until its `Retry-After`, after
+//! which the same request is made again (a lookup refused so costs no attempt).
+//!
 //! Zendesk does not document what it answers for a membership that exists: an error per item
 //! whose details say so ends `already_held`, and a success ends `added` with the id it gives.
 //! Memberships whose user did not end created or updated, or whose organization could not be
 //! created, end `skipped` or `failed` with the reason, without a request.
+//!
+//! Memory grows little with the memberships: the phase holds those still to send as a few
+//! numbers each (the organization's name an index into one table of the names the rows
+//! spell), those ended as their end and id (Zendesk's error and details only for the few that
+//! have them), those settled without a request as counts; the report walks the plan again in
+//! order, one membership at a time ([`RunMemberships`]).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::fmt;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc::Sender;
 use tokio_util::sync::CancellationToken;
 
-use super::journal::{Entry, Journal, JournalError};
+use super::journal::{Entry, Journal, JournalError, UserEnds};
 use super::orgs::Ids;
 use super::outbox_file::OutboxFile;
-use super::pacer::rate_limit_wait;
+use super::pacer::Pacer;
 use super::{EngineOptions, ImportError, ImportEvent, Outcome, WaitReason};
 use crate::plan::orgs::name_key;
 use crate::zendesk::memberships::MEMBERSHIPS_PER_CALL;
@@ -88,14 +100,49 @@ impl MembershipOutcome {
     fn pair(&self) -> Option<(u64, u64)> {
         Some((self.user_id?, self.organization_id?))
     }
+}
 
-    fn ended(&self, end: MemberEnd, error: Option<String>, details: Option<String>) -> Self {
-        Self {
-            end,
-            error,
-            details,
-            ..self.clone()
-        }
+/// How a membership ended, without the columns the plan gives again (row, user, organization):
+/// what the journal's ends are kept as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ended {
+    pub end: MemberEnd,
+    /// The membership's id, when Zendesk gave one.
+    pub id: Option<u64>,
+    /// Zendesk's error and the details, for the few memberships that have them.
+    pub why: Option<Box<Why>>,
+}
+
+/// The error and details of a membership's end.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Why {
+    pub error: Option<String>,
+    pub details: Option<String>,
+}
+
+impl Ended {
+    fn new(
+        end: MemberEnd,
+        id: Option<u64>,
+        error: Option<String>,
+        details: Option<String>,
+    ) -> Self {
+        let why = (error.is_some() || details.is_some()).then(|| Box::new(Why { error, details }));
+        Self { end, id, why }
+    }
+
+    fn of(o: MembershipOutcome) -> Self {
+        Self::new(o.end, o.id, o.error, o.details)
+    }
+
+    /// A membership sent whose end the journal does not hold.
+    fn not_added_yet() -> Self {
+        Self::new(
+            MemberEnd::Unknown,
+            None,
+            Some("NotAddedYet".into()),
+            Some("not added yet: resuming the run adds it".into()),
+        )
     }
 }
 
@@ -116,21 +163,13 @@ impl MemberCounts {
         self.total == 0
     }
 
-    pub fn of<'a>(total: usize, outcomes: impl IntoIterator<Item = &'a MembershipOutcome>) -> Self {
-        let mut c = Self {
-            total: u32::try_from(total).unwrap_or(u32::MAX),
-            ..Self::default()
-        };
-        for o in outcomes {
-            match o.end {
-                MemberEnd::Added => c.added += 1,
-                MemberEnd::AlreadyHeld => c.already_held += 1,
-                MemberEnd::Failed => c.failed += 1,
-                MemberEnd::Skipped => c.skipped += 1,
-                MemberEnd::Unknown => c.unknown += 1,
-            }
+    /// `total` memberships, these ended so on top of those `self` counts.
+    fn and(mut self, total: usize, ends: impl IntoIterator<Item = MemberEnd>) -> Self {
+        self.total = u32::try_from(total).unwrap_or(u32::MAX);
+        for end in ends {
+            self.count(end, true);
         }
-        c
+        self
     }
 
     /// Memberships ended, however.
@@ -177,9 +216,9 @@ impl fmt::Display for MemberCounts {
 #[derive(Debug, Clone, Default)]
 pub struct MemberReplay {
     /// Finished, by (user id, organization id).
-    pub finished: BTreeMap<(u64, u64), MembershipOutcome>,
-    /// Sent without an end recorded: the job, when one was recorded.
-    pub open: BTreeMap<(u64, u64), Option<String>>,
+    pub finished: BTreeMap<(u64, u64), Ended>,
+    /// Sent without an end recorded: the job, when one was recorded (one text a call).
+    pub open: BTreeMap<(u64, u64), Option<Arc<str>>>,
 }
 
 impl MemberReplay {
@@ -190,8 +229,9 @@ impl MemberReplay {
     }
 
     pub(super) fn accepted(&mut self, pairs: Vec<(u64, u64)>, job: &str) {
+        let job: Arc<str> = Arc::from(job);
         for pair in pairs {
-            self.open.insert(pair, Some(job.to_owned()));
+            self.open.insert(pair, Some(Arc::clone(&job)));
         }
     }
 
@@ -199,7 +239,7 @@ impl MemberReplay {
         for o in outcomes {
             if let Some(pair) = o.pair() {
                 self.open.remove(&pair);
-                self.finished.insert(pair, o);
+                self.finished.insert(pair, Ended::of(o));
             }
         }
     }
@@ -219,15 +259,74 @@ pub fn asked(plan: &OutboxFile) -> Result<usize, JournalError> {
     Ok(asked)
 }
 
-/// Every membership of the run, in plan order: those its users' ends and the organizations'
-/// ids settle without a request (skipped, failed), and the others with their pair, not ended
-/// yet (`end` is `Unknown` until the journal says otherwise).
-fn planned(
+/// One membership a row asks, as the plan and the users' ends have it.
+struct Planned<'a> {
+    row: u32,
+    index: u64,
+    /// How its user ended, and the user's id.
+    user: Option<(Outcome, Option<u64>)>,
+    /// The user's id when it ended created or updated.
+    user_id: Option<u64>,
+    organization: &'a str,
+    organization_id: Option<u64>,
+}
+
+impl Planned<'_> {
+    /// The (user, organization) a request adds: none when either is missing.
+    fn pair(&self) -> Option<(u64, u64)> {
+        Some((self.user_id?, self.organization_id?))
+    }
+
+    /// The end of a membership without its pair, never sent: skipped when its user was not
+    /// created or updated, failed when its organization could not be created.
+    fn unsent(&self) -> Ended {
+        if self.user_id.is_none() {
+            let why = self
+                .user
+                .map_or("its user was not sent", |(o, _)| o.as_str());
+            return Ended::new(
+                MemberEnd::Skipped,
+                None,
+                Some("UserNotImported".into()),
+                Some(format!("its user was not created or updated ({why})")),
+            );
+        }
+        Ended::new(
+            MemberEnd::Failed,
+            None,
+            Some("OrganizationNotCreated".into()),
+            Some(format!(
+                "organization '{}' could not be created",
+                self.organization
+            )),
+        )
+    }
+
+    /// Its line of the report, ended so.
+    fn outcome(&self, ended: &Ended) -> MembershipOutcome {
+        let why = ended.why.as_deref();
+        MembershipOutcome {
+            row: self.row,
+            index: self.index,
+            user_id: self.user_id,
+            organization: self.organization.to_owned(),
+            organization_id: self.organization_id,
+            end: ended.end,
+            id: ended.id,
+            error: why.and_then(|w| w.error.clone()),
+            details: why.and_then(|w| w.details.clone()),
+        }
+    }
+}
+
+/// Hands every membership of the run to `f`, in plan order, a batch of the plan read at a
+/// time: its user's end and id from `users`, an organization created first its id from `ids`.
+fn each_planned<E: From<JournalError>>(
     plan: &OutboxFile,
-    users: &super::journal::UserEnds,
+    users: &UserEnds,
     ids: &HashMap<String, u64>,
-) -> Result<Vec<(MembershipOutcome, bool)>, JournalError> {
-    let mut out = Vec::new();
+    mut f: impl FnMut(&Planned<'_>) -> Result<(), E>,
+) -> Result<(), E> {
     for b in 0..plan.batches() {
         let batch = plan.batch(b)?;
         for (p, key) in batch.positions().zip(&batch.keys) {
@@ -240,42 +339,55 @@ fn planned(
                 .filter(|(outcome, _)| matches!(outcome, Outcome::Created | Outcome::Updated))
                 .and_then(|(_, id)| id);
             for m in &key.memberships {
-                let org = m.id.or_else(|| ids.get(&name_key(&m.name)).copied());
-                let o = MembershipOutcome {
+                f(&Planned {
                     row: batch.row(p),
                     index,
+                    user,
                     user_id,
-                    organization: m.name.clone(),
-                    organization_id: org,
-                    end: MemberEnd::Unknown,
-                    id: None,
-                    error: None,
-                    details: None,
-                };
-                let settled = match (user_id, org) {
-                    (None, _) => {
-                        let why = user.map_or("its user was not sent", |(o, _)| o.as_str());
-                        o.ended(
-                            MemberEnd::Skipped,
-                            Some("UserNotImported".into()),
-                            Some(format!("its user was not created or updated ({why})")),
-                        )
-                    }
-                    (Some(_), None) => o.ended(
-                        MemberEnd::Failed,
-                        Some("OrganizationNotCreated".into()),
-                        Some(format!("organization '{}' could not be created", m.name)),
-                    ),
-                    (Some(_), Some(_)) => {
-                        out.push((o, false));
-                        continue;
-                    }
-                };
-                out.push((settled, true));
+                    organization: &m.name,
+                    organization_id: m.id.or_else(|| ids.get(&name_key(&m.name)).copied()),
+                })?;
             }
         }
     }
-    Ok(out)
+    Ok(())
+}
+
+/// A membership the phase sends: its pair, and where its report line comes from (the
+/// organization's name as an index into the phase's table of names).
+#[derive(Debug, Clone, Copy)]
+struct Member {
+    user: u64,
+    org: u64,
+    index: u64,
+    row: u32,
+    name: u32,
+}
+
+impl Member {
+    fn pair(&self) -> (u64, u64) {
+        (self.user, self.org)
+    }
+}
+
+/// Each organization's name once, however many rows spell it so.
+#[derive(Debug, Default)]
+struct Names {
+    list: Vec<Arc<str>>,
+    at: HashMap<Arc<str>, u32>,
+}
+
+impl Names {
+    fn of(&mut self, name: &str) -> u32 {
+        if let Some(&at) = self.at.get(name) {
+            return at;
+        }
+        let at = u32::try_from(self.list.len()).unwrap_or(u32::MAX);
+        let name: Arc<str> = Arc::from(name);
+        self.list.push(Arc::clone(&name));
+        self.at.insert(name, at);
+        at
+    }
 }
 
 /// What the memberships' phase leaves the run.
@@ -303,39 +415,48 @@ pub(super) async fn add(
     }
     journal.sync()?;
     let users = super::journal::user_ends(journal.dir(), plan.rows())?;
-    let all = planned(plan, &users, &ids.by_name())?;
-    let replay = journal.replay().members.clone();
+    let replay = journal.take_members();
+    let mut names = Names::default();
+    let mut settled = MemberCounts::default();
+    let (mut queue, mut uncertain) = (Vec::new(), Vec::new());
+    let mut jobs: BTreeMap<Arc<str>, Vec<Member>> = BTreeMap::new();
+    each_planned(plan, &users, &ids.by_name(), |m| {
+        let Some(pair) = m.pair() else {
+            settled.count(m.unsent().end, true);
+            return Ok::<(), JournalError>(());
+        };
+        if replay.finished.contains_key(&pair) {
+            return Ok(());
+        }
+        let member = Member {
+            user: pair.0,
+            org: pair.1,
+            index: m.index,
+            row: m.row,
+            name: names.of(m.organization),
+        };
+        match replay.open.get(&pair) {
+            Some(Some(job)) => jobs.entry(Arc::clone(job)).or_default().push(member),
+            Some(None) => uncertain.push(member),
+            None => queue.push(member),
+        }
+        Ok(())
+    })?;
+    // Several rows may ask the same membership (one user on two rows): sent once.
+    dedup(&mut queue);
+    dedup(&mut uncertain);
     let mut phase = Phase {
         client,
         journal,
         events,
         options,
-        finished: replay.finished.clone(),
-        settled: Vec::new(),
+        pacer: Pacer::new(options.rate_window, options.rate_reserve),
+        names: names.list,
+        finished: replay.finished,
+        settled,
         open: Vec::new(),
         done: Done::default(),
     };
-    let mut queue: Vec<MembershipOutcome> = Vec::new();
-    let mut uncertain: Vec<MembershipOutcome> = Vec::new();
-    let mut jobs: BTreeMap<String, Vec<MembershipOutcome>> = BTreeMap::new();
-    for (o, settled) in all {
-        if settled {
-            phase.settled.push(o);
-            continue;
-        }
-        let pair = o.pair().expect("unsettled memberships have a pair");
-        if phase.finished.contains_key(&pair) {
-            continue;
-        }
-        match replay.open.get(&pair) {
-            Some(Some(job)) => jobs.entry(job.clone()).or_default().push(o),
-            Some(None) => uncertain.push(o),
-            None => queue.push(o),
-        }
-    }
-    // Several rows may ask the same membership (one user on two rows): sent once.
-    dedup(&mut queue);
-    dedup(&mut uncertain);
     // Taken from the front a call at a time.
     let mut queue = VecDeque::from(queue);
     phase.done.counts = phase.counts(total);
@@ -344,7 +465,7 @@ pub(super) async fn add(
     let now = Instant::now();
     phase.open = jobs
         .into_iter()
-        .map(|(job, items)| OpenJob::new(job, items, now))
+        .map(|(job, items)| OpenJob::new(job.to_string(), items, now))
         .collect();
     let mut attempt = 1;
     loop {
@@ -354,7 +475,7 @@ pub(super) async fn add(
         }
         phase.settle_wait(cancel).await;
         let again = phase
-            .look_up(std::mem::take(&mut uncertain), attempt)
+            .look_up(std::mem::take(&mut uncertain), attempt, cancel)
             .await?;
         queue.extend(again);
         attempt += 1;
@@ -364,22 +485,35 @@ pub(super) async fn add(
     Ok(phase.done)
 }
 
-fn dedup(items: &mut Vec<MembershipOutcome>) {
-    let mut seen = BTreeSet::new();
-    items.retain(|o| o.pair().is_some_and(|p| seen.insert(p)));
+/// Keeps the first of the memberships with the same pair. The pairs are sorted apart to find
+/// those asked twice (rare), so only they are remembered while the list is walked.
+fn dedup(items: &mut Vec<Member>) {
+    let mut pairs: Vec<(u64, u64)> = items.iter().map(Member::pair).collect();
+    pairs.sort_unstable();
+    let twice: HashSet<(u64, u64)> = pairs
+        .windows(2)
+        .filter(|w| w[0] == w[1])
+        .map(|w| w[0])
+        .collect();
+    drop(pairs);
+    if twice.is_empty() {
+        return;
+    }
+    let mut seen = HashSet::new();
+    items.retain(|m| !twice.contains(&m.pair()) || seen.insert(m.pair()));
 }
 
 /// A membership call Zendesk accepted, its job followed.
 struct OpenJob {
     job: String,
-    items: Vec<MembershipOutcome>,
+    items: Vec<Member>,
     started: Instant,
     /// Polls in a row that did not list it.
     missing: u32,
 }
 
 impl OpenJob {
-    fn new(job: String, items: Vec<MembershipOutcome>, started: Instant) -> Self {
+    fn new(job: String, items: Vec<Member>, started: Instant) -> Self {
         Self {
             job,
             items,
@@ -394,10 +528,15 @@ struct Phase<'a> {
     journal: &'a mut Journal,
     events: &'a Sender<ImportEvent>,
     options: &'a EngineOptions,
-    finished: BTreeMap<(u64, u64), MembershipOutcome>,
-    /// Ended without a request (skipped, failed), never journalled: the plan and the users'
-    /// ends say so again on every read.
-    settled: Vec<MembershipOutcome>,
+    /// When the next request may leave: after a 429's `Retry-After`, and spaced out once few
+    /// requests are left in the rate limit's window.
+    pacer: Pacer,
+    /// The organizations' names the memberships spell, each once ([`Member::name`]).
+    names: Vec<Arc<str>>,
+    finished: BTreeMap<(u64, u64), Ended>,
+    /// Ended without a request (skipped, failed), only counted and never journalled: the plan
+    /// and the users' ends say so again on every read.
+    settled: MemberCounts,
     /// The calls accepted whose jobs have not ended: up to the run's jobs at once.
     open: Vec<OpenJob>,
     done: Done,
@@ -411,8 +550,8 @@ impl Phase<'_> {
     /// accepted, and a resume polls them first.
     async fn send_all(
         &mut self,
-        queue: &mut VecDeque<MembershipOutcome>,
-        uncertain: &mut Vec<MembershipOutcome>,
+        queue: &mut VecDeque<Member>,
+        uncertain: &mut Vec<Member>,
         cancel: &CancellationToken,
     ) -> Result<(), ImportError> {
         let most = self.options.concurrency.clamp(1, super::MAX_JOBS);
@@ -422,10 +561,14 @@ impl Phase<'_> {
                     !(queue.is_empty() && self.open.is_empty() && uncertain.is_empty());
                 return Ok(());
             }
-            while self.open.len() < most && !queue.is_empty() {
-                let take = queue.len().min(MEMBERSHIPS_PER_CALL);
-                let items: Vec<MembershipOutcome> = queue.drain(..take).collect();
-                self.send(items, uncertain).await?;
+            if self.open.len() < most && !queue.is_empty() {
+                // Paced before its line is written: a cancel while waiting leaves none sent.
+                if self.paced(cancel).await {
+                    let take = queue.len().min(MEMBERSHIPS_PER_CALL);
+                    let items: Vec<Member> = queue.drain(..take).collect();
+                    self.send(items, uncertain, cancel).await?;
+                }
+                continue;
             }
             if self.open.is_empty() {
                 return Ok(());
@@ -435,15 +578,53 @@ impl Phase<'_> {
     }
 
     fn counts(&self, total: usize) -> MemberCounts {
-        MemberCounts::of(total, self.finished.values().chain(&self.settled))
+        self.settled
+            .and(total, self.finished.values().map(|e| e.end))
     }
 
-    async fn wait(&self, reason: WaitReason, how_long: Duration) {
-        let until = Instant::now() + how_long;
-        let event = ImportEvent::Waiting { reason, until };
+    /// The journal's line for `member`, ended so.
+    fn outcome(&self, member: &Member, ended: &Ended) -> MembershipOutcome {
+        let planned = Planned {
+            row: member.row,
+            index: member.index,
+            user: None,
+            user_id: Some(member.user),
+            organization: &self.names[member.name as usize],
+            organization_id: Some(member.org),
+        };
+        planned.outcome(ended)
+    }
+
+    /// Waits until the pacer lets a request leave, and counts it sent; false when cancelled
+    /// first (a cancel stops the phase however long the wait).
+    async fn paced(&mut self, cancel: &CancellationToken) -> bool {
+        if cancel.is_cancelled() {
+            return false;
+        }
+        let ready = self.pacer.ready_at();
+        if ready > Instant::now() {
+            tokio::select! {
+                () = tokio::time::sleep_until(ready.into()) => {}
+                () = cancel.cancelled() => return false,
+            }
+        }
+        self.pacer.sent(Instant::now());
+        true
+    }
+
+    /// Reads a refused request's rate headers; after a 429 no request leaves before its
+    /// `Retry-After`, and the screens are told. True for a 429.
+    async fn rate_limited(&mut self, error: &ZendeskError) -> bool {
+        let Some(until) = self.pacer.refused(error, self.options) else {
+            return false;
+        };
+        let event = ImportEvent::Waiting {
+            reason: WaitReason::RateLimit,
+            until,
+        };
         crate::logging::import_event(&event);
         let _ = self.events.send(event).await;
-        tokio::time::sleep(how_long).await;
+        true
     }
 
     /// Before a lookup: Zendesk may still be running a job the lost answer started.
@@ -454,13 +635,16 @@ impl Phase<'_> {
         }
     }
 
-    /// One `create_many` call, its job followed to its end.
+    /// One `create_many` call (the pacer let it leave), its job followed to its end. After a
+    /// 429 the same call leaves again once the wait is over; a cancel during that wait leaves
+    /// its memberships to be read back (its line says they may have been sent).
     async fn send(
         &mut self,
-        items: Vec<MembershipOutcome>,
-        uncertain: &mut Vec<MembershipOutcome>,
+        items: Vec<Member>,
+        uncertain: &mut Vec<Member>,
+        cancel: &CancellationToken,
     ) -> Result<(), ImportError> {
-        let pairs: Vec<(u64, u64)> = items.iter().filter_map(MembershipOutcome::pair).collect();
+        let pairs: Vec<(u64, u64)> = items.iter().map(Member::pair).collect();
         self.journal.record(&Entry::MemberSending {
             pairs: pairs.clone(),
         })?;
@@ -468,6 +652,7 @@ impl Phase<'_> {
             self.done.requests += 1;
             match self.client.create_many_memberships(&pairs).await {
                 Ok(answer) => {
+                    self.pacer.observe(&answer.rate);
                     let job = answer.value.id;
                     self.journal.record_unsynced(&Entry::MemberAccepted {
                         pairs: pairs.clone(),
@@ -483,15 +668,15 @@ impl Phase<'_> {
                     self.open.push(OpenJob::new(job, items, Instant::now()));
                     return Ok(());
                 }
-                Err(error) if matches!(error, ZendeskError::RateLimited { .. }) => {
-                    let wait = rate_limit_wait(
-                        error.retry_after(),
-                        self.options.backoff,
-                        self.options.max_backoff,
-                    );
-                    self.wait(WaitReason::RateLimit, wait).await;
+                Err(error) => {
+                    if !self.rate_limited(&error).await {
+                        return self.not_answered(items, error, uncertain).await;
+                    }
+                    if !self.paced(cancel).await {
+                        uncertain.extend(items);
+                        return Ok(());
+                    }
                 }
-                Err(error) => return self.not_answered(items, error, uncertain).await,
             }
         }
     }
@@ -499,9 +684,9 @@ impl Phase<'_> {
     /// No answer or a refusal: maybe accepted (looked up), or refused for good.
     async fn not_answered(
         &mut self,
-        items: Vec<MembershipOutcome>,
+        items: Vec<Member>,
         error: ZendeskError,
-        uncertain: &mut Vec<MembershipOutcome>,
+        uncertain: &mut Vec<Member>,
     ) -> Result<(), ImportError> {
         let accepted_unread =
             matches!(&error, ZendeskError::Decode { status, .. } if (200..300).contains(status));
@@ -514,32 +699,50 @@ impl Phase<'_> {
         }
         let (code, details) = super::engine::refusal_text(&error);
         let ended = items
-            .iter()
-            .map(|o| o.ended(MemberEnd::Failed, Some(code.clone()), details.clone()))
+            .into_iter()
+            .map(|m| {
+                let failed =
+                    Ended::new(MemberEnd::Failed, None, Some(code.clone()), details.clone());
+                (m, failed)
+            })
             .collect();
         self.resolve(ended).await
     }
 
-    /// Waits a poll's interval, then reads every open job in one request: those ended are
-    /// settled by their results; those past their deadline, or missing from too many
-    /// answers, are looked up.
+    /// Waits a poll's interval (and the pacer), then reads every open job in one request (again
+    /// after a 429's wait): those ended are settled by their results; those past their
+    /// deadline, or missing from too many answers, are looked up. Another failure is a poll
+    /// without an answer: the jobs are read again at the next.
     async fn poll(
         &mut self,
-        uncertain: &mut Vec<MembershipOutcome>,
+        uncertain: &mut Vec<Member>,
         cancel: &CancellationToken,
     ) -> Result<(), ImportError> {
         tokio::select! {
             () = tokio::time::sleep(self.options.poll_interval) => {}
             () = cancel.cancelled() => return Ok(()),
         }
-        self.done.polls += 1;
-        let ids: Vec<&str> = self.open.iter().map(|o| o.job.as_str()).collect();
-        let mut statuses = match self.client.job_statuses(&ids).await {
-            Ok(answer) => Some(answer.value),
-            Err(error) if matches!(error.status(), Some(401 | 403)) => {
-                return Err(ImportError::Refused(Box::new(error)));
+        let ids: Vec<String> = self.open.iter().map(|o| o.job.clone()).collect();
+        let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+        let mut statuses = loop {
+            if !self.paced(cancel).await {
+                return Ok(());
             }
-            Err(_) => None,
+            self.done.polls += 1;
+            match self.client.job_statuses(&ids).await {
+                Ok(answer) => {
+                    self.pacer.observe(&answer.rate);
+                    break Some(answer.value);
+                }
+                Err(error) if matches!(error.status(), Some(401 | 403)) => {
+                    return Err(ImportError::Refused(Box::new(error)));
+                }
+                Err(error) => {
+                    if !self.rate_limited(&error).await {
+                        break None;
+                    }
+                }
+            }
         };
         let mut ended = Vec::new();
         let mut at = 0;
@@ -575,8 +778,8 @@ impl Phase<'_> {
     async fn on_status(
         &mut self,
         status: &JobStatus,
-        items: Vec<MembershipOutcome>,
-        uncertain: &mut Vec<MembershipOutcome>,
+        items: Vec<Member>,
+        uncertain: &mut Vec<Member>,
     ) -> Result<(), ImportError> {
         if status.status != JobState::Completed {
             uncertain.extend(items);
@@ -595,57 +798,62 @@ impl Phase<'_> {
                 continue;
             };
             let details = r.details_text();
-            if r.is_failure() && already(details.as_deref()) {
-                ended.push(o.ended(MemberEnd::AlreadyHeld, r.error.clone(), details));
+            let end = if r.is_failure() && already(details.as_deref()) {
+                Ended::new(MemberEnd::AlreadyHeld, None, r.error.clone(), details)
             } else if r.is_failure() {
                 let code = r.error.clone().unwrap_or_else(|| "Failed".into());
-                ended.push(o.ended(MemberEnd::Failed, Some(code), details));
+                Ended::new(MemberEnd::Failed, None, Some(code), details)
             } else {
-                let mut added = o.ended(MemberEnd::Added, None, None);
-                added.id = r.id;
-                ended.push(added);
-            }
+                Ended::new(MemberEnd::Added, r.id, None, None)
+            };
+            ended.push((o, end));
         }
         self.resolve(ended).await
     }
 
     /// Reads each user's memberships: those held end `added` (a lost answer's call created
-    /// them), the others are sent again; after too many calls, `unknown`.
+    /// them), the others are sent again; after too many calls, `unknown`. A read refused with
+    /// a 429 is made again after the wait, at no attempt's cost; after a cancel, those not
+    /// read are handed back as they were (the journal has them to read on resume).
     async fn look_up(
         &mut self,
-        items: Vec<MembershipOutcome>,
+        items: Vec<Member>,
         attempt: u32,
-    ) -> Result<Vec<MembershipOutcome>, ImportError> {
-        let users: BTreeSet<u64> = items.iter().filter_map(|o| o.user_id).collect();
+        cancel: &CancellationToken,
+    ) -> Result<Vec<Member>, ImportError> {
+        let users: BTreeSet<u64> = items.iter().map(|m| m.user).collect();
         let mut held: HashMap<u64, Vec<u64>> = HashMap::new();
         let mut failed: Option<ZendeskError> = None;
+        let mut unread = false;
         for user in users {
-            self.done.requests += 1;
-            match self.client.user_memberships(user).await {
-                Ok(answer) => {
-                    let orgs = answer.value.iter().map(|m| m.organization_id).collect();
+            match self.read_memberships(user, cancel).await {
+                Some(Ok(orgs)) => {
                     held.insert(user, orgs);
                 }
-                Err(error) => failed = Some(error),
+                Some(Err(error)) => failed = Some(error),
+                None => {
+                    unread = true;
+                    break;
+                }
             }
         }
         let mut ended = Vec::new();
         let mut again = Vec::new();
         for o in items {
-            let (Some(user), Some(org)) = (o.user_id, o.organization_id) else {
-                continue;
-            };
-            match held.get(&user) {
-                Some(orgs) if orgs.contains(&org) => {
+            match held.get(&o.user) {
+                Some(orgs) if orgs.contains(&o.org) => {
                     let details = "found in Zendesk after its call's answer was lost".to_owned();
-                    ended.push(o.ended(MemberEnd::Added, None, Some(details)));
+                    ended.push((o, Ended::new(MemberEnd::Added, None, None, Some(details))));
                 }
+                None if unread => again.push(o),
                 _ if attempt >= self.options.max_attempts => {
                     let why = failed.as_ref().map_or_else(
                         || format!("not found after {attempt} calls without an answer"),
                         |e| format!("it may have been added, and reading the user's memberships failed: {e}"),
                     );
-                    ended.push(o.ended(MemberEnd::Unknown, Some("NoAnswer".into()), Some(why)));
+                    let unknown =
+                        Ended::new(MemberEnd::Unknown, None, Some("NoAnswer".into()), Some(why));
+                    ended.push((o, unknown));
                 }
                 _ => again.push(o),
             }
@@ -654,20 +862,44 @@ impl Phase<'_> {
         Ok(again)
     }
 
-    async fn resolve(&mut self, outcomes: Vec<MembershipOutcome>) -> Result<(), ImportError> {
-        if outcomes.is_empty() {
+    /// The organizations user `user` belongs to, read once the pacer allows (again after a
+    /// 429); `None` when cancelled first.
+    async fn read_memberships(
+        &mut self,
+        user: u64,
+        cancel: &CancellationToken,
+    ) -> Option<Result<Vec<u64>, ZendeskError>> {
+        loop {
+            if !self.paced(cancel).await {
+                return None;
+            }
+            self.done.requests += 1;
+            match self.client.user_memberships(user).await {
+                Ok(answer) => {
+                    self.pacer.observe(&answer.rate);
+                    return Some(Ok(answer.value.iter().map(|m| m.organization_id).collect()));
+                }
+                Err(error) => {
+                    if !self.rate_limited(&error).await {
+                        return Some(Err(error));
+                    }
+                }
+            }
+        }
+    }
+
+    async fn resolve(&mut self, ended: Vec<(Member, Ended)>) -> Result<(), ImportError> {
+        if ended.is_empty() {
             return Ok(());
         }
+        let outcomes = ended.iter().map(|(m, e)| self.outcome(m, e)).collect();
         // Lost in a power cut, the job is polled (or the memberships read) again on resume.
-        self.journal.record_unsynced(&Entry::MemberResolved {
-            outcomes: outcomes.clone(),
-        })?;
-        for o in outcomes {
-            if let Some(pair) = o.pair() {
-                self.done.counts.count(o.end, true);
-                if let Some(earlier) = self.finished.insert(pair, o) {
-                    self.done.counts.count(earlier.end, false);
-                }
+        self.journal
+            .record_unsynced(&Entry::MemberResolved { outcomes })?;
+        for (m, e) in ended {
+            self.done.counts.count(e.end, true);
+            if let Some(earlier) = self.finished.insert(m.pair(), e) {
+                self.done.counts.count(earlier.end, false);
             }
         }
         self.progress(false).await;
@@ -694,37 +926,83 @@ fn already(details: Option<&str>) -> bool {
     })
 }
 
-/// Every membership of the run in `dir`, in plan order: how each ended, those not finished as
-/// `unknown` with "not added yet". Empty for a run without memberships.
-pub fn of_run(dir: &Path) -> Result<Vec<MembershipOutcome>, JournalError> {
-    let plan = super::journal::read_plan_of(dir)?;
-    if asked(&plan)? == 0 {
-        return Ok(Vec::new());
-    }
-    let users = super::journal::user_ends(dir, plan.rows())?;
-    let orgs = super::journal::organizations(dir)?;
-    let ids: HashMap<String, u64> = orgs
-        .iter()
-        .filter(|o| o.is_created())
-        .filter_map(|o| Some((name_key(&o.name), o.id?)))
-        .collect();
-    let replay = super::journal::members_of(dir)?;
-    Ok(planned(&plan, &users, &ids)?
-        .into_iter()
-        .map(|(o, settled)| {
-            if settled {
-                return o;
-            }
-            let pair = o.pair().expect("unsettled memberships have a pair");
-            replay.finished.get(&pair).cloned().unwrap_or_else(|| {
-                o.ended(
-                    MemberEnd::Unknown,
-                    Some("NotAddedYet".into()),
-                    Some("not added yet: resuming the run adds it".into()),
-                )
-            })
+/// The memberships of a run, read from its folder for its report: the plan a batch at a time,
+/// the journal's ends kept as [`Ended`], never a list of every membership.
+pub struct RunMemberships {
+    plan: OutboxFile,
+    asked: usize,
+    users: UserEnds,
+    /// The organizations the run created first, by [`name_key`].
+    ids: HashMap<String, u64>,
+    replay: MemberReplay,
+}
+
+impl RunMemberships {
+    /// The memberships of the run in `dir` (none for a run without them).
+    pub fn open(dir: &Path) -> Result<Self, JournalError> {
+        let plan = super::journal::read_plan_of(dir)?;
+        let asked = asked(&plan)?;
+        if asked == 0 {
+            return Ok(Self {
+                plan,
+                asked,
+                users: UserEnds::default(),
+                ids: HashMap::new(),
+                replay: MemberReplay::default(),
+            });
+        }
+        let users = super::journal::user_ends(dir, plan.rows())?;
+        let ids = super::journal::organizations(dir)?
+            .iter()
+            .filter(|o| o.is_created())
+            .filter_map(|o| Some((name_key(&o.name), o.id?)))
+            .collect();
+        let replay = super::journal::members_of(dir)?;
+        Ok(Self {
+            plan,
+            asked,
+            users,
+            ids,
+            replay,
         })
-        .collect())
+    }
+
+    /// The run's rows ask no membership.
+    pub fn is_empty(&self) -> bool {
+        self.asked == 0
+    }
+
+    /// Hands every membership to `f`, in plan order: how each ended, those not finished as
+    /// `unknown` with "not added yet".
+    pub fn each<E: From<JournalError>>(
+        &self,
+        mut f: impl FnMut(MembershipOutcome) -> Result<(), E>,
+    ) -> Result<(), E> {
+        if self.is_empty() {
+            return Ok(());
+        }
+        each_planned(&self.plan, &self.users, &self.ids, |m| {
+            let Some(pair) = m.pair() else {
+                return f(m.outcome(&m.unsent()));
+            };
+            match self.replay.finished.get(&pair) {
+                Some(ended) => f(m.outcome(ended)),
+                None => f(m.outcome(&Ended::not_added_yet())),
+            }
+        })
+    }
+}
+
+/// Every membership of the run in `dir`, in plan order, as [`RunMemberships::each`] hands
+/// them out: the whole list at once, for a run known to be small. Empty for a run without
+/// memberships.
+pub fn of_run(dir: &Path) -> Result<Vec<MembershipOutcome>, JournalError> {
+    let mut all = Vec::new();
+    RunMemberships::open(dir)?.each(|o| {
+        all.push(o);
+        Ok::<(), JournalError>(())
+    })?;
+    Ok(all)
 }
 
 #[cfg(test)]
@@ -757,22 +1035,66 @@ mod tests {
 
     #[test]
     fn counts_add_up_and_say_what_is_left() {
-        let o = MembershipOutcome {
-            row: 2,
-            index: 0,
-            user_id: Some(1),
-            organization: "Globex".into(),
-            organization_id: Some(7),
-            end: MemberEnd::Added,
-            id: None,
-            error: None,
-            details: None,
+        let settled = MemberCounts {
+            skipped: 1,
+            ..MemberCounts::default()
         };
-        let held = o.ended(MemberEnd::AlreadyHeld, None, None);
-        let counts = MemberCounts::of(3, [&o, &held]);
+        let counts = settled.and(4, [MemberEnd::Added, MemberEnd::AlreadyHeld]);
         assert_eq!(
             counts.to_string(),
-            "3 memberships: 1 added, 1 already held, 0 failed, 0 skipped, 1 not added yet"
+            "4 memberships: 1 added, 1 already held, 0 failed, 1 skipped, 1 not added yet"
         );
+    }
+
+    /// What the journal writes of a membership comes back whole from its compact end and the
+    /// plan's columns; a plain `added` keeps no text.
+    #[test]
+    fn an_end_kept_compact_gives_back_the_journals_line() {
+        let planned = Planned {
+            row: 7,
+            index: 5,
+            user: Some((Outcome::Created, Some(11))),
+            user_id: Some(11),
+            organization: "globex ",
+            organization_id: Some(70),
+        };
+        let added = Ended::new(MemberEnd::Added, Some(900), None, None);
+        assert_eq!(added.why, None);
+        let held = Ended::new(
+            MemberEnd::AlreadyHeld,
+            None,
+            Some("InvalidValue".into()),
+            Some("User is already a member".into()),
+        );
+        for ended in [added, held] {
+            let line = planned.outcome(&ended);
+            assert_eq!((line.row, line.index, line.user_id), (7, 5, Some(11)));
+            assert_eq!(line.organization, "globex ", "as the row spells it");
+            assert_eq!(Ended::of(line), ended);
+        }
+    }
+
+    #[test]
+    fn a_membership_asked_twice_is_sent_once_by_its_first_row() {
+        let mut names = Names::default();
+        let member = |row: u32, user: u64, name: u32| Member {
+            user,
+            org: 70,
+            index: u64::from(row),
+            row,
+            name,
+        };
+        let (acme, globex) = (names.of("Acme"), names.of("Globex"));
+        assert_eq!(names.of("Acme"), acme, "one name, one entry");
+        assert_eq!(names.list.len(), 2);
+        let mut items = vec![
+            member(2, 1, acme),
+            member(3, 2, globex),
+            member(4, 1, globex),
+            member(5, 3, acme),
+        ];
+        dedup(&mut items);
+        let rows: Vec<u32> = items.iter().map(|m| m.row).collect();
+        assert_eq!(rows, [2, 3, 5]);
     }
 }

@@ -25,7 +25,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::journal::{Entry, Journal, Open, Position, position};
 use super::outbox::Outbox;
-use super::pacer::{Pacer, backoff, lookup_again, rate_limit_wait};
+use super::pacer::{Pacer, backoff, lookup_again};
 use super::{EngineOptions, ImportError, ImportEvent, MAX_JOBS, MatchedBy, Outcome, WaitReason};
 use crate::payload::MemberOf;
 use crate::plan::orgs::{OrgHolder as _, name_key};
@@ -786,19 +786,9 @@ impl<'a> Phase<'a> {
 
     /// Reads a refused request's rate headers; after a 429 the phase waits. True for a 429.
     async fn rate_limited(&mut self, error: &ZendeskError) -> bool {
-        if let Some(rate) = error.rate() {
-            self.pacer.observe(&rate);
-        }
-        if !matches!(error, ZendeskError::RateLimited { .. }) {
+        let Some(until) = self.pacer.refused(error, self.options) else {
             return false;
-        }
-        let wait = rate_limit_wait(
-            error.retry_after(),
-            self.options.backoff,
-            self.options.max_backoff,
-        );
-        let until = Instant::now() + wait;
-        self.pacer.block(until);
+        };
         self.send(ImportEvent::Waiting {
             reason: WaitReason::RateLimit,
             until,

@@ -72,6 +72,25 @@ impl Pacer {
     pub fn block(&mut self, until: Instant) {
         self.blocked_until = Some(self.blocked_until.map_or(until, |b| b.max(until)));
     }
+
+    /// Reads a refused request's rate headers; for a 429, nobody sends before its `Retry-After`
+    /// (a short back-off when there is none): the time the wait ends, `None` for another error.
+    pub fn refused(
+        &mut self,
+        error: &crate::zendesk::ZendeskError,
+        options: &super::EngineOptions,
+    ) -> Option<Instant> {
+        if let Some(rate) = error.rate() {
+            self.observe(&rate);
+        }
+        if !matches!(error, crate::zendesk::ZendeskError::RateLimited { .. }) {
+            return None;
+        }
+        let wait = rate_limit_wait(error.retry_after(), options.backoff, options.max_backoff);
+        let until = Instant::now() + wait;
+        self.block(until);
+        Some(until)
+    }
 }
 
 /// Exponential back-off with jitter: `base × 2^(attempt-1)`, capped, times 0.5 to 1.5.

@@ -271,19 +271,20 @@ pub fn memberships_path(report: &Path) -> PathBuf {
     report.with_file_name(name)
 }
 
-/// Writes the memberships as CSV or JSON, by `path`'s extension.
+/// Writes the memberships of a run as CSV or JSON, by `path`'s extension.
 pub fn write_memberships(
     path: &Path,
-    items: &[super::memberships::MembershipOutcome],
+    members: &super::memberships::RunMemberships,
 ) -> Result<(), ReportError> {
     let format = Format::of(path);
-    to_file(path, |out| write_memberships_to(out, items, format))
+    to_file(path, |out| write_memberships_to(out, members, format))
 }
 
-/// Writes the memberships to any writer (`zdimport report RUN --memberships`).
+/// Writes the memberships of a run to any writer (`zdimport report RUN --memberships`), one
+/// at a time as the run's plan is read.
 pub fn write_memberships_to(
     out: &mut impl Write,
-    items: &[super::memberships::MembershipOutcome],
+    members: &super::memberships::RunMemberships,
     format: Format,
 ) -> Result<(), String> {
     let table = Table {
@@ -298,7 +299,9 @@ pub fn write_memberships_to(
     };
     let feed =
         |put: &mut dyn FnMut(&super::memberships::MembershipOutcome) -> Result<(), String>| {
-            items.iter().try_for_each(put)
+            members
+                .each(|o| put(&o).map_err(Fed::Write))
+                .map_err(|e| e.to_string())
         };
     table.write(out, feed, membership_cells, format)
 }

@@ -37,6 +37,8 @@ pub struct FaultConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fault {
     ServerError(u16),
+    /// A 429 with `Retry-After` (real time, whole seconds), as the rate limit answers.
+    RateLimited(Duration),
     DropConnection,
     Slow(Duration),
     LostAnswer,

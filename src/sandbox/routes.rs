@@ -161,6 +161,12 @@ async fn fault_first(
                 status.canonical_reason().unwrap_or("Server error"),
             ))
         }
+        Fault::RateLimited(wait) => {
+            let mut response = html_answer(StatusCode::TOO_MANY_REQUESTS, "429 Too Many Requests");
+            let retry = retry_after(shared, wait.as_secs());
+            response.headers_mut().insert(header::RETRY_AFTER, retry);
+            Some(response)
+        }
         Fault::Slow(delay) => {
             tokio::time::sleep(delay).await;
             None

@@ -12,7 +12,7 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 pub use crate::import::journal::{Damage, JournalError};
-pub use crate::import::memberships::{MemberCounts, MembershipOutcome};
+pub use crate::import::memberships::{MemberCounts, MembershipOutcome, RunMemberships};
 pub use crate::import::orgs::cost_text as organizations_cost;
 pub use crate::import::report::{
     Format as ReportFormat, ReportError, ReportPathError, check_path as check_report_path,
@@ -289,10 +289,10 @@ pub fn write_report(dir: &Path, path: &Path) -> Result<(), RunError> {
     })
 }
 
-/// Every membership the run in `dir` adds after its users, in plan order, those not finished
-/// as `unknown` ("not added yet"); none for a run without memberships.
-pub fn memberships(dir: &Path) -> Result<Vec<MembershipOutcome>, RunError> {
-    Ok(import::memberships::of_run(dir)?)
+/// The memberships the run in `dir` adds after its users, for its report: handed out in plan
+/// order, those not finished as `unknown` ("not added yet"); none for a run without them.
+pub fn memberships(dir: &Path) -> Result<RunMemberships, RunError> {
+    Ok(RunMemberships::open(dir)?)
 }
 
 /// Every organization the run in `dir` creates before its users, those not finished as
