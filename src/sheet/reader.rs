@@ -161,15 +161,13 @@ impl<'a> Cells<'a> {
                         break None;
                     }
                 };
-                let sent = bunch.is_empty() || give.send(Ahead::Cells(bunch)).is_ok();
-                match last {
-                    Some(last) if sent => {
-                        let _gone = give.send(last);
-                        return;
-                    }
-                    Some(_) => return,
-                    None if !sent => return,
-                    None => {}
+                // A send fails when the cells are no longer taken: nothing more to read.
+                if !bunch.is_empty() && give.send(Ahead::Cells(bunch)).is_err() {
+                    return;
+                }
+                if let Some(last) = last {
+                    let _gone = give.send(last);
+                    return;
                 }
             }
         });
