@@ -1059,10 +1059,14 @@ pub fn outbox_from(
             key.make_primary = primary.get(row).copied();
         }
     }
+    // A row the plan leaves out is skipped once, for the plan's reason, not again for its
+    // errors (`--invalid include` may plan a row with an error).
+    let left_out: HashSet<u32> = routed.skipped.iter().map(|(row, _)| *row).collect();
     for (row, reason) in routed.skipped {
         out.skip(row, reason);
     }
-    out.settle_errors(&report.issues, report.invalid == InvalidPolicy::Include);
+    let errors = report.issues.iter().filter(|i| !left_out.contains(&i.row));
+    out.settle_errors(errors, report.invalid == InvalidPolicy::Include);
     let users: HashMap<u32, &crate::payload::User> = plan
         .rows
         .iter()

@@ -538,24 +538,26 @@ async fn build_account_plan(
         "zdimport: {}",
         super::plan::cost_line(&cost, &input, organizations)
     );
-    let looked_up = crate::session::check::build(client, input, options, rate).await?;
-    if let Some(line) = super::plan::primary_line(&looked_up) {
-        eprintln!("zdimport: {line}");
-    }
-    if let Some(line) = crate::session::check::memberships::line(&looked_up.rows) {
-        eprintln!("zdimport: {line}");
-    }
-    for warning in &looked_up.warnings {
-        eprintln!("zdimport: warning: {warning}");
-    }
     let left_out = LeftOut::of(&errors, rows);
     let report = session::check::Report {
         issues: errors.iter().collect(),
         invalid: p.options.invalid,
         ..session::check::Report::default()
     };
-    let plan = session::check::routed_outbox(&looked_up, (false, p.options.jobs), &report)?;
-    let plan = OutboxFile::spool(&session::run::spool_dir()?, &plan)?;
+    let laid_out = (false, p.options.jobs);
+    let dir = session::run::spool_dir()?;
+    let spool = (&report, dir.as_path());
+    let (plan, planned) =
+        session::check::routed_spool(client, input, (options, rate), laid_out, spool).await?;
+    if let Some(line) = super::plan::primary_line_for(planned.tally.primary) {
+        eprintln!("zdimport: {line}");
+    }
+    if let Some(line) = crate::session::check::memberships::line_for(planned.tally.memberships) {
+        eprintln!("zdimport: {line}");
+    }
+    for warning in &planned.plan.warnings {
+        eprintln!("zdimport: warning: {warning}");
+    }
     let info = run_info(&p, args, &plan);
     Ok((plan, info, left_out))
 }

@@ -335,12 +335,16 @@ fn who(user: &User) -> String {
 
 /// What making emails primary adds to the import's requests, when any is made primary.
 pub(super) fn primary_line(plan: &Plan) -> Option<String> {
-    let users = plan.primary_emails().len();
+    primary_line_for(plan.primary_emails().len())
+}
+
+/// [`primary_line`] for `users` rows whose email is made primary.
+pub(super) fn primary_line_for(users: usize) -> Option<String> {
     (users > 0).then(|| {
         format!(
             "Making {users} emails primary costs {} more requests after the bulk jobs (the \
              user's identities, then make_primary)",
-            plan.make_primary_requests()
+            users as u64 * crate::session::check::MAKE_PRIMARY_REQUESTS
         )
     })
 }

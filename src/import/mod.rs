@@ -33,6 +33,7 @@ use serde::{Deserialize, Serialize};
 pub use engine::run;
 pub use journal::{Journal, JournalError, RunInfo, RunListing};
 pub use orgs::{OrgCounts, OrgOutcome, PlannedOrg};
+pub(crate) use outbox::error_rows;
 pub use outbox::{Outbox, OutboxBatch, UserKey};
 pub(crate) use outbox_file::SpoolBuilder;
 pub use outbox_file::{OutboxFile, OutboxWriter};

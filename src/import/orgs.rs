@@ -210,21 +210,21 @@ pub fn list_missing(plan: &mut Outbox, missing: &[String]) -> Result<(), ImportE
 /// The users that name each of the missing organizations, counted batch by batch as a plan
 /// streams (see [`list_missing`]): memory holds one number per name, not the batches.
 #[derive(Debug, Clone)]
-pub(crate) struct MissingCount<'a> {
-    missing: &'a [String],
+pub(crate) struct MissingCount {
+    missing: Vec<String>,
     wanted: HashMap<String, usize>,
     users: Vec<u64>,
 }
 
-impl<'a> MissingCount<'a> {
-    pub(crate) fn new(missing: &'a [String]) -> Self {
+impl MissingCount {
+    pub(crate) fn new(missing: &[String]) -> Self {
         let wanted = missing
             .iter()
             .enumerate()
             .map(|(i, name)| (name_key(name), i))
             .collect();
         Self {
-            missing,
+            missing: missing.to_vec(),
             wanted,
             users: vec![0; missing.len()],
         }
@@ -275,7 +275,7 @@ impl<'a> MissingCount<'a> {
     /// The organizations some user names, in the order of `missing`.
     pub(crate) fn finish(self) -> Vec<PlannedOrg> {
         self.missing
-            .iter()
+            .into_iter()
             .zip(self.users)
             .filter(|(_, users)| *users > 0)
             .map(|(name, users)| PlannedOrg {

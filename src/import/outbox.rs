@@ -270,17 +270,7 @@ impl Outbox {
         issues: impl IntoIterator<Item = I>,
         included: bool,
     ) {
-        let mut errors: BTreeMap<u32, (Vec<String>, bool)> = BTreeMap::new();
-        let issues = issues.into_iter().map(Into::into);
-        for issue in issues.filter(|i| i.severity == Severity::Error) {
-            let text = match issue.column {
-                Some(column) => format!("{column}: {}", issue.message),
-                None => issue.message.to_owned(),
-            };
-            let entry = errors.entry(issue.row).or_insert((Vec::new(), true));
-            entry.0.push(text);
-            entry.1 &= issue.includable;
-        }
+        let mut errors = error_rows(issues);
         if included {
             for batch in &mut self.batches {
                 for (row, key) in batch.rows.iter().zip(&mut batch.keys) {
@@ -333,6 +323,25 @@ impl Outbox {
     pub fn rows(&self) -> usize {
         self.sent_rows() + self.skipped.len()
     }
+}
+
+/// The rows with an error, each with its errors' messages (`Column: message`) and whether
+/// every one of them may be sent anyway ([`crate::payload::Issue::includable`]).
+pub(crate) fn error_rows<'a, I: Into<IssueRef<'a>>>(
+    issues: impl IntoIterator<Item = I>,
+) -> BTreeMap<u32, (Vec<String>, bool)> {
+    let mut errors: BTreeMap<u32, (Vec<String>, bool)> = BTreeMap::new();
+    let issues = issues.into_iter().map(Into::into);
+    for issue in issues.filter(|i| i.severity == Severity::Error) {
+        let text = match issue.column {
+            Some(column) => format!("{column}: {}", issue.message),
+            None => issue.message.to_owned(),
+        };
+        let entry = errors.entry(issue.row).or_insert((Vec::new(), true));
+        entry.0.push(text);
+        entry.1 &= issue.includable;
+    }
+    errors
 }
 
 /// Each endpoint `batches` batches go to (`endpoint` of each; none: the plan's own), with

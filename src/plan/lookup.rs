@@ -120,6 +120,43 @@ struct Found {
     spent: Spent,
 }
 
+impl Found {
+    /// Forgets the users looked up, keeping the organizations and what was spent.
+    fn forget_users(&mut self) {
+        self.by_external_id = HashMap::new();
+        self.by_id = HashMap::new();
+        self.by_email = HashMap::new();
+        self.identities = HashMap::new();
+    }
+}
+
+/// Rows looked up and decided together by [`build_each`]: their lookups go out together
+/// (a hundred ids a call, [`PlanOptions::concurrency`] calls at once), and nothing of them is
+/// kept once they are handed on.
+pub const PART: usize = 2_000;
+
+/// Where [`build_each`] hands the plan as it is made.
+pub trait PlanSink {
+    type Error: From<PlanError>;
+
+    /// The organizations the account lacks that the import creates before the users that
+    /// name them (`--missing-orgs create`), said before any row.
+    fn missing(&mut self, _names: &[String]) {}
+
+    /// The next rows with a user, in sheet order, each decided.
+    fn rows(&mut self, rows: Vec<RowPlan>) -> Result<(), Self::Error>;
+}
+
+/// Every row kept: the plan as a whole.
+impl PlanSink for Vec<RowPlan> {
+    type Error = PlanError;
+
+    fn rows(&mut self, rows: Vec<RowPlan>) -> Result<(), PlanError> {
+        self.extend(rows);
+        Ok(())
+    }
+}
+
 /// Looks up the users and organizations of `input` and decides every row's action.
 ///
 /// `rate` is what an earlier answer said about the rate limit, for the cost in the plan.
@@ -134,22 +171,36 @@ pub async fn build(
         let n = options.concurrency;
         return super::org_rows::build(client, orgs, (options.mode, options.tags), (n, rate)).await;
     }
+    let mut rows = Vec::with_capacity(input.rows());
+    let mut plan = build_each(client, input, options, rate, &mut rows).await?;
+    rows.append(&mut plan.rows);
+    rows.sort_by_key(|r| r.row);
+    plan.rows = rows;
+    Ok(plan)
+}
+
+/// [`build`] for a sheet of users, handing the rows with a user to `sink` [`PART`] at a time
+/// as they are decided, so that only the organizations and one part's lookups are held, not
+/// every row's plan. The plan returned holds the rest: its `rows` are the invalid ones.
+///
+/// A part's lookups find what they would find for the whole sheet: the checks leave no
+/// email or external_id on two sent rows, so no row's lookup answers another part's row.
+pub async fn build_each<S: PlanSink>(
+    client: &Client,
+    mut input: PlanInput,
+    options: PlanOptions,
+    rate: &RateInfo,
+    sink: &mut S,
+) -> Result<Plan, S::Error> {
     let cost = estimate(&input, rate);
-    let keys = Keys::of(&input);
-    let mut found = Found::default();
+    let mut found = Found {
+        make_primary: options.make_primary,
+        ..Found::default()
+    };
     let several = memberships::rows_with(&input.users);
     memberships::check_setting(client, several, &mut found.spent).await?;
     let n = options.concurrency.max(1);
     let gate = Gate::default();
-    found_users((client, &gate), &keys, n, &mut found).await?;
-    // With --make-primary only the primary email counts: the other identities are not read.
-    found.make_primary = options.make_primary;
-    if !options.make_primary {
-        found_identities((client, &gate), &input, n, &mut found).await?;
-    }
-    let emails = emails_to_search(&input, &keys, &found, options.search_new_emails);
-    found_emails((client, &gate), emails, n, &mut found).await?;
-    let mut input = input;
     let names = orgs::distinct_names(&input.users);
     let resolved = orgs::resolve((client, &gate), &names, n).await?;
     found.spent.add(resolved.spent);
@@ -160,26 +211,73 @@ pub async fn build(
     let mut warnings = orgs::apply(&mut input.users, &resolved, policy);
     warnings.extend(memberships::apply(&mut input.users, &resolved, policy));
     warnings.extend(setting_warnings(client, &input, &mut found.spent).await);
-    let mut rows = decide_all(input, &found, options);
-    if policy == MissingOrgs::Fail {
-        orgs::fail_missing(&mut rows, &resolved);
-        memberships::fail_missing(&mut rows, &resolved);
-    }
-    memberships::drop_held((client, &gate), &mut rows, n, &mut found.spent).await?;
     let missing_organizations = match policy {
-        MissingOrgs::Create => resolved.missing,
+        MissingOrgs::Create => resolved.missing.clone(),
         MissingOrgs::SkipField | MissingOrgs::Fail => Vec::new(),
     };
+    sink.missing(&missing_organizations);
+    let invalid = std::mem::take(&mut input.invalid);
+    // Each part moved out of the input as it goes, so the users planned are let go.
+    let mut users = input.users;
+    users.reverse();
+    while !users.is_empty() {
+        let part: Vec<(u32, User)> = users
+            .drain(users.len().saturating_sub(PART)..)
+            .rev()
+            .collect();
+        users.shrink_to(users.len() + PART);
+        let rows = plan_part((client, &gate), part, &resolved, options, &mut found).await?;
+        sink.rows(rows)?;
+    }
     Ok(Plan {
         mode: options.mode,
         object: crate::mapping::Object::Users,
         organizations: std::collections::BTreeMap::new(),
-        rows,
+        rows: decide_all(
+            PlanInput {
+                invalid,
+                ..PlanInput::default()
+            },
+            &found,
+            options,
+        ),
         missing_organizations,
         warnings,
         cost,
         spent: found.spent,
     })
+}
+
+/// One part's users looked up and decided; `found` keeps what every part shares (the
+/// organizations, what was spent) and forgets the part's lookups after.
+async fn plan_part(
+    (client, gate): (&Client, &Gate),
+    users: Vec<(u32, User)>,
+    resolved: &orgs::Resolved,
+    options: PlanOptions,
+    found: &mut Found,
+) -> Result<Vec<RowPlan>, PlanError> {
+    let n = options.concurrency.max(1);
+    let input = PlanInput {
+        users,
+        ..PlanInput::default()
+    };
+    let keys = Keys::of(&input);
+    found_users((client, gate), &keys, n, found).await?;
+    // With --make-primary only the primary email counts: the other identities are not read.
+    if !options.make_primary {
+        found_identities((client, gate), &input, n, found).await?;
+    }
+    let emails = emails_to_search(&input, &keys, found, options.search_new_emails);
+    found_emails((client, gate), emails, n, found).await?;
+    let mut rows = decide_all(input, found, options);
+    if options.missing_orgs == MissingOrgs::Fail {
+        orgs::fail_missing(&mut rows, resolved);
+        memberships::fail_missing(&mut rows, resolved);
+    }
+    memberships::drop_held((client, gate), &mut rows, n, &mut found.spent).await?;
+    found.forget_users();
+    Ok(rows)
 }
 
 /// Reads the account settings' `user` section (one request, only when some row sends tags or

@@ -220,12 +220,17 @@ fn show_added(row: &mut RowPlan) {
 /// What the plan adds after the users, for `zdimport plan` and `preview --account`: `None`
 /// when it adds no membership.
 pub fn line(rows: &[RowPlan]) -> Option<String> {
-    let n = to_add(rows);
+    line_for(to_add(rows))
+}
+
+/// [`line`] for `n` memberships added.
+pub fn line_for(n: usize) -> Option<String> {
     let calls = n.div_ceil(crate::zendesk::memberships::MEMBERSHIPS_PER_CALL);
     let s = if calls == 1 { "" } else { "s" };
     (n > 0).then(|| {
         format!(
-            "Memberships added once the users exist: {n} ({calls} request{s}:              organization_memberships/create_many, 100 a call, a job each)"
+            "Memberships added once the users exist: {n} ({calls} request{s}: \
+             organization_memberships/create_many, 100 a call, a job each)"
         )
     })
 }

@@ -48,7 +48,7 @@ use serde_json::Value;
 // Converting cells for the account's custom fields is the checker's job (`payload`); the plan
 // compares what it built.
 pub use crate::payload::fields::{self, ConversionError, FieldDef, FieldKind, Fields};
-pub use lookup::{PlanError, build, estimate};
+pub use lookup::{PART, PlanError, PlanSink, build, build_each, estimate};
 pub use orgs::MissingOrgs;
 
 use crate::payload::{Batcher, Checked, IssueRef, Mode, Request, Severity, User};
@@ -176,6 +176,13 @@ pub struct RowPlan {
     /// The user the row sends (none for invalid rows).
     #[serde(skip)]
     pub user: Option<User>,
+}
+
+impl RowPlan {
+    /// The user whose primary email becomes the row's (`--make-primary`), when it does.
+    pub fn makes_primary(&self) -> Option<u64> {
+        primary_id(&self.action)
+    }
 }
 
 /// What an existing user does to a create.
@@ -476,14 +483,7 @@ impl Plan {
     pub fn primary_emails(&self) -> Vec<(u32, u64)> {
         self.rows
             .iter()
-            .filter_map(|r| match &r.action {
-                Action::Update { id, changes }
-                    if changes.iter().any(|c| c.field == PRIMARY_EMAIL) =>
-                {
-                    Some((r.row, *id))
-                }
-                _ => None,
-            })
+            .filter_map(|r| Some((r.row, primary_id(&r.action)?)))
             .collect()
     }
 
@@ -499,48 +499,32 @@ impl Plan {
         if self.object == crate::mapping::Object::Organizations {
             return org_rows::route(self, skip_unchanged, jobs);
         }
-        let mut main = Batcher::new(self.mode, jobs);
-        let mut moved = Batcher::new(Mode::Update, jobs);
+        let mut router = Router::new(self.mode, skip_unchanged, jobs);
         let mut requests = Vec::new();
         let mut updates = Vec::new();
         let mut skipped = Vec::new();
         for row in &self.rows {
-            let Some(user) = row.user.clone() else {
-                continue;
-            };
-            match self.route_row(row, skip_unchanged) {
-                Route::Main => requests.extend(main.push(row.row, user)),
-                Route::Moved(id) => updates.extend(moved.push(row.row, as_update(user, id))),
-                Route::Skip(reason) => skipped.push((row.row, reason)),
-                Route::Nothing => {}
+            match router.push(row.clone()) {
+                Step::Main(sent) => requests.extend(sent),
+                Step::Moved(sent) => updates.extend(sent),
+                Step::Skip { row, reason, .. } => skipped.push((row, reason)),
+                Step::Nothing => {}
             }
         }
-        requests.extend(main.finish());
-        updates.extend(moved.finish());
+        let (main, moved) = router.finish();
+        requests.extend(main);
         requests.extend(updates);
-        let sent: HashSet<u32> = requests.iter().flat_map(|r| r.rows.clone()).collect();
-        let mut make_primary = self.primary_emails();
-        make_primary.retain(|(row, _)| sent.contains(row));
+        requests.extend(moved);
+        let mut make_primary: Vec<(u32, u64)> = requests
+            .iter()
+            .flat_map(|r| r.request.rows.iter().zip(&r.marks))
+            .filter_map(|(row, mark)| Some((*row, mark.make_primary?)))
+            .collect();
+        make_primary.sort_by_key(|(row, _)| *row);
         Routed {
-            requests,
+            requests: requests.into_iter().map(|r| r.request).collect(),
             skipped,
             make_primary,
-        }
-    }
-
-    fn route_row(&self, row: &RowPlan, skip_unchanged: bool) -> Route {
-        let create = self.mode == Mode::Create;
-        match &row.action {
-            Action::New => Route::Main,
-            Action::Unchanged { .. } if skip_unchanged => {
-                Route::Skip("unchanged: Zendesk already holds every value of this row".into())
-            }
-            Action::Update { id, .. } | Action::Unchanged { id } if create => Route::Moved(*id),
-            Action::Update { .. } | Action::Unchanged { .. } => Route::Main,
-            Action::Conflict { reason, .. }
-            | Action::WouldFail { reason }
-            | Action::LeftOut { reason, .. } => Route::Skip(reason.clone()),
-            Action::Invalid { .. } => Route::Nothing,
         }
     }
 
@@ -558,11 +542,157 @@ fn is_users(object: &crate::mapping::Object) -> bool {
     *object == crate::mapping::Object::Users
 }
 
+/// The id of the user whose primary email an update makes the row's, when it does.
+fn primary_id(action: &Action) -> Option<u64> {
+    match action {
+        Action::Update { id, changes } if changes.iter().any(|c| c.field == PRIMARY_EMAIL) => {
+            Some(*id)
+        }
+        _ => None,
+    }
+}
+
 enum Route {
     Main,
     Moved(u64),
     Skip(String),
     Nothing,
+}
+
+fn route_row(mode: Mode, action: &Action, skip_unchanged: bool) -> Route {
+    let create = mode == Mode::Create;
+    match action {
+        Action::New => Route::Main,
+        Action::Unchanged { .. } if skip_unchanged => {
+            Route::Skip("unchanged: Zendesk already holds every value of this row".into())
+        }
+        Action::Update { id, .. } | Action::Unchanged { id } if create => Route::Moved(*id),
+        Action::Update { .. } | Action::Unchanged { .. } => Route::Main,
+        Action::Conflict { reason, .. }
+        | Action::WouldFail { reason }
+        | Action::LeftOut { reason, .. } => Route::Skip(reason.clone()),
+        Action::Invalid { .. } => Route::Nothing,
+    }
+}
+
+/// What the import notes of a sent row beside its body.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Mark {
+    /// The plan found no such user: an upsert Zendesk answers "Updated" after a resend was
+    /// created by this run's earlier request, whose answer was lost.
+    pub expect_new: bool,
+    /// The user whose primary email becomes the row's once the bulk job has added it.
+    pub make_primary: Option<u64>,
+}
+
+/// A request the plan sends, with each of its rows' [`Mark`], in the same order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Marked {
+    pub request: Request,
+    pub marks: Vec<Mark>,
+}
+
+/// What [`Router::push`] did with a row.
+#[derive(Debug)]
+pub enum Step {
+    /// Sent with the mode's requests; these rounds of them are whole (often none yet).
+    Main(Vec<Marked>),
+    /// Moved to `update_many` by id (create mode on a user the account holds); these rounds
+    /// of them are whole, sent after every request of the mode.
+    Moved(Vec<Marked>),
+    /// Not sent, for `reason`.
+    Skip {
+        row: u32,
+        reason: String,
+        user: Box<User>,
+    },
+    /// Invalid: the row's own errors say what becomes of it.
+    Nothing,
+}
+
+/// A plan's rows routed one at a time, in sheet order, as [`Plan::route`] routes them all:
+/// an import routes each part of a plan as [`build_each`] decides it.
+pub struct Router {
+    mode: Mode,
+    skip_unchanged: bool,
+    main: Lane,
+    moved: Lane,
+}
+
+/// Requests of one endpoint as they fill, and the marks of the rows waiting in them.
+struct Lane {
+    batcher: Batcher,
+    marks: std::collections::VecDeque<Mark>,
+}
+
+impl Lane {
+    fn new(mode: Mode, jobs: usize) -> Self {
+        Self {
+            batcher: Batcher::new(mode, jobs),
+            marks: std::collections::VecDeque::new(),
+        }
+    }
+
+    fn push(&mut self, row: u32, user: User, mark: Mark) -> Vec<Marked> {
+        self.marks.push_back(mark);
+        let requests = self.batcher.push(row, user);
+        self.marked(requests)
+    }
+
+    /// `requests` with their marks: the batcher hands rows on in the order they came.
+    fn marked(&mut self, requests: Vec<Request>) -> Vec<Marked> {
+        requests
+            .into_iter()
+            .map(|request| {
+                let marks = self.marks.drain(..request.rows.len()).collect();
+                Marked { request, marks }
+            })
+            .collect()
+    }
+
+    fn finish(&mut self) -> Vec<Marked> {
+        let requests = self.batcher.finish();
+        self.marked(requests)
+    }
+}
+
+impl Router {
+    /// Requests in `mode`, laid out for `jobs` jobs at once; `skip_unchanged` leaves out
+    /// the rows Zendesk already holds.
+    pub fn new(mode: Mode, skip_unchanged: bool, jobs: usize) -> Self {
+        Self {
+            mode,
+            skip_unchanged,
+            main: Lane::new(mode, jobs),
+            moved: Lane::new(Mode::Update, jobs),
+        }
+    }
+
+    /// Routes the next row.
+    pub fn push(&mut self, row: RowPlan) -> Step {
+        let Some(user) = row.user else {
+            return Step::Nothing;
+        };
+        let mark = Mark {
+            expect_new: row.action == Action::New,
+            make_primary: primary_id(&row.action),
+        };
+        match route_row(self.mode, &row.action, self.skip_unchanged) {
+            Route::Main => Step::Main(self.main.push(row.row, user, mark)),
+            Route::Moved(id) => Step::Moved(self.moved.push(row.row, as_update(user, id), mark)),
+            Route::Skip(reason) => Step::Skip {
+                row: row.row,
+                reason,
+                user: Box::new(user),
+            },
+            Route::Nothing => Step::Nothing,
+        }
+    }
+
+    /// The last requests: the mode's, then those moved to `update_many`.
+    pub fn finish(&mut self) -> (Vec<Marked>, Vec<Marked>) {
+        (self.main.finish(), self.moved.finish())
+    }
 }
 
 /// A create moved to `update_many`: the user by its Zendesk id, without the create-only

@@ -748,7 +748,7 @@ struct Rewrite<'a> {
     /// Rows joining a missing organization as a membership, by name as spelled.
     members_missing: HashMap<String, Rows>,
     /// The users of each missing organization that are still sent.
-    listed: crate::import::orgs::MissingCount<'a>,
+    listed: crate::import::orgs::MissingCount,
 }
 
 impl<'a> Rewrite<'a> {

@@ -22,8 +22,8 @@ pub use crate::payload::{
 pub use crate::pipeline::{AccountChecks, Event, Options, Report, Sorted, SortedIssues, Summary};
 pub use crate::plan::orgs::{distinct_names, resolve_import, resolve_requests};
 pub use crate::plan::{
-    Action, Change, Cost, Counts, Existing, MissingOrgs, Plan, PlanError, PlanInput, PlanOptions,
-    RowPlan, SECONDARY_EMAIL, Spent, Tags, build, estimate,
+    Action, Change, Cost, Counts, Existing, MAKE_PRIMARY_REQUESTS, MissingOrgs, Plan, PlanError,
+    PlanInput, PlanOptions, RowPlan, SECONDARY_EMAIL, Spent, Tags, build, estimate,
 };
 pub use crate::plan::{memberships, org_rows};
 
@@ -46,6 +46,12 @@ pub enum CheckError {
     Journal(#[from] crate::import::JournalError),
     #[error(transparent)]
     Sheet(#[from] crate::error::SheetError),
+}
+
+impl From<crate::plan::PlanError> for CheckError {
+    fn from(error: crate::plan::PlanError) -> Self {
+        Self::Plan(Box::new(error))
+    }
 }
 
 /// What the Check screen and `validate` say about the mapping as a whole, before any row: a
@@ -415,6 +421,47 @@ pub fn routed_outbox(
         (skip_unchanged, jobs),
         report,
     )?)
+}
+
+/// What [`routed_spool`] planned besides the outbox: the plan without the rows it routed (its
+/// `rows` are the invalid ones: warnings, cost, the organizations created first), and
+/// what the routed rows do beyond their bulk requests.
+#[derive(Debug)]
+pub struct Planned {
+    pub plan: Plan,
+    pub tally: Tally,
+}
+
+pub use super::routed::Tally;
+
+/// The headless import's account plan of `input`, made and routed a part of
+/// [`crate::plan::PART`] rows at a time into an outbox spool in the data dir, its requests
+/// laid out for `jobs` at once: only the organizations and one part's lookups and requests
+/// are held, however many rows the sheet has. The rows with errors (in `report`) are
+/// skipped after the rows the plan leaves out, or, with `--invalid include`, marked where
+/// sent. A sheet of organizations is planned whole, then spooled. The spool is in `dir`
+/// ([`super::run::spool_dir`], where the run folder is made from it).
+pub async fn routed_spool(
+    client: &Client,
+    input: PlanInput,
+    (options, rate): (PlanOptions, &RateInfo),
+    (skip_unchanged, jobs): (bool, usize),
+    (report, dir): (&Report, &std::path::Path),
+) -> Result<(OutboxFile, Planned), CheckError> {
+    if input.object == crate::mapping::Object::Organizations {
+        let plan = build(client, input, options, rate)
+            .await
+            .map_err(|e| CheckError::Plan(Box::new(e)))?;
+        let outbox = routed_outbox(&plan, (skip_unchanged, jobs), report)?;
+        let tally = Tally::default();
+        return Ok((OutboxFile::spool(dir, &outbox)?, Planned { plan, tally }));
+    }
+    let include = report.invalid == crate::payload::InvalidPolicy::Include;
+    let at = (options.mode, skip_unchanged, jobs);
+    let mut spool = super::routed::RoutedSpool::create(dir, at, &report.issues, include)?;
+    let plan = crate::plan::build_each(client, input, options, rate, &mut spool).await?;
+    let tally = spool.tally;
+    Ok((spool.finish()?, Planned { plan, tally }))
 }
 
 /// The import of an account plan, its requests laid out for `jobs` at once: its requests (unchanged rows, conflicts and rows that

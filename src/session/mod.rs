@@ -17,5 +17,6 @@
 pub mod account;
 pub mod check;
 pub mod profiles;
+mod routed;
 pub mod run;
 pub mod source;

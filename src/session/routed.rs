@@ -1,0 +1,148 @@
+//! The headless import's account plan, routed into its outbox as it is made: each part of
+//! rows [`crate::plan::build_each`] decides goes through a [`Router`] into a spool in the
+//! data dir, so neither every row's plan nor every request body is held at once.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use super::check::CheckError;
+use crate::import::orgs::MissingCount;
+use crate::import::{Outbox, OutboxFile, SpoolBuilder, UserKey};
+use crate::payload::{IssueRef, Mode};
+use crate::plan::{Marked, PlanSink, Router, RowPlan, Step};
+
+/// The outbox being written, and what the plan's lines say of the rows routed so far.
+pub(super) struct RoutedSpool {
+    mode: Mode,
+    router: Router,
+    dir: PathBuf,
+    spool: SpoolBuilder,
+    /// The users moved to `update_many` (create mode on users the account holds): sent after
+    /// the mode's requests, so spooled apart until the end.
+    moved: Option<SpoolBuilder>,
+    /// The users of each organization created first (`--missing-orgs create`).
+    missing: Option<MissingCount>,
+    /// Rows with errors not settled yet: messages, and whether every one is includable.
+    errors: BTreeMap<u32, (Vec<String>, bool)>,
+    /// `--invalid include`: a sent row with only includable errors is marked, not skipped.
+    include: bool,
+    /// Requests written, to name one that cannot be read back.
+    batches: usize,
+    pub(super) tally: Tally,
+}
+
+/// What the plan does beyond its bulk requests, counted as its rows go by.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Tally {
+    /// Rows whose email the import makes primary.
+    pub primary: usize,
+    /// Memberships the import adds once the users exist.
+    pub memberships: usize,
+}
+
+impl RoutedSpool {
+    /// A spool in `dir` for the requests of `mode`, laid out for `jobs` at once; the rows of
+    /// `issues` with an error skipped (or, with `include`, marked where sent).
+    pub(super) fn create<'a, I: Into<IssueRef<'a>>>(
+        dir: &Path,
+        (mode, skip_unchanged, jobs): (Mode, bool, usize),
+        issues: impl IntoIterator<Item = I>,
+        include: bool,
+    ) -> Result<Self, CheckError> {
+        Ok(Self {
+            mode,
+            router: Router::new(mode, skip_unchanged, jobs),
+            dir: dir.to_path_buf(),
+            spool: SpoolBuilder::create(dir)?,
+            moved: None,
+            missing: None,
+            errors: crate::import::error_rows(issues),
+            include,
+            batches: 0,
+            tally: Tally::default(),
+        })
+    }
+
+    /// Writes routed requests to the main spool or, `moved`, to the one sent after it.
+    fn write(&mut self, sent: Vec<Marked>, moved: bool) -> Result<(), CheckError> {
+        for Marked { request, marks } in sent {
+            let mut one = Outbox::new(self.mode);
+            one.push_request(&request)?;
+            let Some(mut batch) = one.batches.pop() else {
+                continue;
+            };
+            for ((row, key), mark) in batch.rows.iter().zip(&mut batch.keys).zip(marks) {
+                key.expect_new = mark.expect_new;
+                key.make_primary = mark.make_primary;
+                if self.include
+                    && let Some((messages, true)) = self.errors.get(row)
+                {
+                    key.sent_despite = Some(messages.join("; "));
+                    self.errors.remove(row);
+                }
+            }
+            if let Some(missing) = &mut self.missing {
+                missing.add_batch(self.batches, &batch)?;
+            }
+            self.batches += 1;
+            let spool = if moved {
+                match &mut self.moved {
+                    Some(spool) => spool,
+                    None => self.moved.insert(SpoolBuilder::create(&self.dir)?),
+                }
+            } else {
+                &mut self.spool
+            };
+            spool.push(&batch)?;
+        }
+        Ok(())
+    }
+
+    /// The outbox: the mode's requests, those moved to `update_many`, the rows the plan
+    /// leaves out, then those with errors no request sent; and the organizations created
+    /// first, with their users.
+    pub(super) fn finish(mut self) -> Result<OutboxFile, CheckError> {
+        let (main, moved) = self.router.finish();
+        self.write(main, false)?;
+        self.write(moved, true)?;
+        if let Some(moved) = self.moved.take() {
+            let moved = moved.finish(Outbox::new(self.mode))?;
+            for b in 0..moved.batches() {
+                self.spool.push(&moved.read(b)?)?;
+            }
+        }
+        for (row, (messages, _)) in std::mem::take(&mut self.errors) {
+            self.spool.skip(row, messages.join("; "), None)?;
+        }
+        let mut head = Outbox::new(self.mode);
+        head.organizations = self.missing.map(MissingCount::finish).unwrap_or_default();
+        Ok(self.spool.finish(head)?)
+    }
+}
+
+impl PlanSink for RoutedSpool {
+    type Error = CheckError;
+
+    fn missing(&mut self, names: &[String]) {
+        self.missing = (!names.is_empty()).then(|| MissingCount::new(names));
+    }
+
+    fn rows(&mut self, rows: Vec<RowPlan>) -> Result<(), CheckError> {
+        self.tally.primary += rows.iter().filter(|r| r.makes_primary().is_some()).count();
+        self.tally.memberships += crate::plan::memberships::to_add(&rows);
+        for row in rows {
+            match self.router.push(row) {
+                Step::Main(sent) => self.write(sent, false)?,
+                Step::Moved(sent) => self.write(sent, true)?,
+                Step::Skip { row, reason, user } => {
+                    // Its plan says why it is not sent; its errors, if any, need not again.
+                    self.errors.remove(&row);
+                    let key = Some(UserKey::of(&user)).filter(|k| *k != UserKey::default());
+                    self.spool.skip(row, reason, key)?;
+                }
+                Step::Nothing => {}
+            }
+        }
+        Ok(())
+    }
+}
