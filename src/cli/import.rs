@@ -15,7 +15,7 @@ use crate::session::account::SandboxHandle;
 use crate::session::account::{self, Client};
 use crate::session::check::AccountChecks;
 use crate::session::check::{Blank, InvalidPolicy, LeftOut};
-use crate::session::check::{Fields, PlanOptions, Tags};
+use crate::session::check::{Fields, PlanOptions, Survey, Tags};
 use crate::session::run::ReportPathError;
 use crate::session::run::RunListing;
 use crate::session::run::{self, OutboxFile, RetryRows, RunInfo, Summary};
@@ -531,28 +531,41 @@ async fn build_account_plan(
     checks: &AccountChecks,
     (client, rate, options): (&Client, &account::RateInfo, PlanOptions),
 ) -> CliResult<(OutboxFile, RunInfo, LeftOut)> {
-    let (input, errors, rows) = super::plan::checked_rows(&mut p, checks)?;
-    let cost = crate::session::check::estimate(&input, rate);
-    let organizations = crate::session::check::distinct_names(&input.users).len();
-    eprintln!(
-        "zdimport: {}",
-        super::plan::cost_line(&cost, &input, organizations)
-    );
-    let left_out = LeftOut::of(&errors, rows);
-    let report = session::check::Report {
-        issues: errors.iter().collect(),
-        invalid: p.options.invalid,
-        ..session::check::Report::default()
-    };
-    let laid_out = (false, p.options.jobs);
     let dir = session::run::spool_dir()?;
-    let spool = (&report, dir.as_path());
-    let (plan, planned) =
-        session::check::routed_spool(client, input, (options, rate), laid_out, spool).await?;
+    let laid_out = (false, p.options.jobs);
+    let (plan, planned, left_out) = if p.mapping.object == session::check::Object::Organizations {
+        // A sheet of organizations is planned whole.
+        let (input, errors, rows) = super::plan::checked_rows(&mut p, checks)?;
+        let cost = session::check::estimate(&input, rate);
+        let counted = (input.object, input.organizations.len(), 0);
+        eprintln!("zdimport: {}", super::plan::cost_line(&cost, counted));
+        let report = report_of(&errors, p.options.invalid);
+        let spool = (&report, dir.as_path());
+        let account = (options, rate);
+        let (plan, planned) =
+            session::check::routed_spool(client, input, account, laid_out, spool).await?;
+        (plan, planned, LeftOut::of(&errors, rows))
+    } else {
+        // Users: checked into a spool, read back twice (the cost, then a part at a time).
+        let (users, input, found) = session::check::streamed_users(p.streamed(), checks, &dir)?;
+        let survey = Survey::of(&users).map_err(session::check::CheckError::from)?;
+        let counted = (input.object, survey.users, survey.organizations().len());
+        eprintln!(
+            "zdimport: {}",
+            super::plan::cost_line(&survey.cost(rate), counted)
+        );
+        drop(survey);
+        let report = report_of(&found.errors, p.options.invalid);
+        let spool = (&report, dir.as_path());
+        let from = (&users as &dyn session::check::Users, input.invalid);
+        let (plan, planned) =
+            session::check::routed_spool_of(client, from, (options, rate), laid_out, spool).await?;
+        (plan, planned, LeftOut::of(&found.errors, found.rows))
+    };
     if let Some(line) = super::plan::primary_line_for(planned.tally.primary) {
         eprintln!("zdimport: {line}");
     }
-    if let Some(line) = crate::session::check::memberships::line_for(planned.tally.memberships) {
+    if let Some(line) = session::check::memberships::line_for(planned.tally.memberships) {
         eprintln!("zdimport: {line}");
     }
     for warning in &planned.plan.warnings {
@@ -560,6 +573,15 @@ async fn build_account_plan(
     }
     let info = run_info(&p, args, &plan);
     Ok((plan, info, left_out))
+}
+
+/// The report a plan's outbox skips the rows with `errors` from, as `invalid` says.
+fn report_of(errors: &[session::check::Issue], invalid: InvalidPolicy) -> session::check::Report {
+    session::check::Report {
+        issues: errors.iter().collect(),
+        invalid,
+        ..session::check::Report::default()
+    }
 }
 
 /// What a new run imports from where (the account is set by the caller).

@@ -105,7 +105,9 @@ pub fn run(args: &PlanArgs) -> CliResult<ExitCode> {
     let input = read_rows(&mut prepared, &connected, args)?;
     let cost = check::estimate(&input, &connected.rate);
     let organizations = check::distinct_names(&input.users).len();
-    eprintln!("zdimport: {}", cost_line(&cost, &input, organizations));
+    let records = input.users.len() + input.organizations.len();
+    let counted = (input.object, records, organizations);
+    eprintln!("zdimport: {}", cost_line(&cost, counted));
     if args.cost_only && args.json {
         let mut out = super::visible_stdout();
         let users = input.users.len();
@@ -174,7 +176,12 @@ pub(super) fn checked_rows(
     Ok((input, found.errors, found.rows))
 }
 
-pub(super) fn cost_line(cost: &Cost, input: &PlanInput, organizations: usize) -> String {
+/// `the plan looks up 200 users and 3 organizations in 5 requests…`: the cost of looking up
+/// `records` rows of `object` naming `organizations` organizations.
+pub(super) fn cost_line(
+    cost: &Cost,
+    (object, records, organizations): (check::Object, usize, usize),
+) -> String {
     let more = if cost.at_most > cost.requests {
         format!(" (at most {})", cost.at_most)
     } else {
@@ -195,11 +202,9 @@ pub(super) fn cost_line(cost: &Cost, input: &PlanInput, organizations: usize) ->
         1 => " and 1 organization".to_owned(),
         n => format!(" and {n} organizations"),
     };
-    let looked_up = match input.object {
-        check::Object::Users => format!("{} users{orgs}", input.users.len()),
-        check::Object::Organizations => {
-            format!("{} organizations", input.organizations.len())
-        }
+    let looked_up = match object {
+        check::Object::Users => format!("{records} users{orgs}"),
+        check::Object::Organizations => format!("{records} organizations"),
     };
     format!(
         "the plan looks up {looked_up} in {} requests{more}{time}",

@@ -3,13 +3,16 @@
 //! Typed structs serialise about seven times faster than building `serde_json::Value`s, and
 //! the field order below is the order of Zendesk's own documentation.
 
-use serde::Serialize;
 use serde::ser::SerializeMap;
+use serde::{Deserialize, Serialize};
 
 /// One user as `create_many`, `create_or_update_many` and `update_many` take it.
 ///
 /// Fields left `None` are not sent, so an upsert never blanks a value the sheet left empty.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+/// A body read back (a spooled plan's) gives the user it was written from, but for its
+/// `memberships`, which the body does not carry (they are beside it, in its key).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct User {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub id: Option<u64>,
@@ -111,7 +114,7 @@ impl User {
 }
 
 /// Zendesk's three built-in roles.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Role {
     EndUser,
@@ -139,20 +142,20 @@ impl Role {
 }
 
 /// An organization named in the sheet: `{"name": "Acme"}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrganizationRef {
     pub name: String,
 }
 
 /// An extra identity: `{"type": "email", "value": "…"}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Identity {
     #[serde(rename = "type")]
     pub kind: IdentityKind,
     pub value: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum IdentityKind {
     Email,
@@ -179,10 +182,36 @@ impl Serialize for UserFields {
     }
 }
 
+/// The fields as written, in their order.
+impl<'de> Deserialize<'de> for UserFields {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Fields;
+        impl<'de> serde::de::Visitor<'de> for Fields {
+            type Value = UserFields;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a map of custom field values by key")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<UserFields, A::Error> {
+                let mut fields = Vec::with_capacity(map.size_hint().unwrap_or(0));
+                while let Some(entry) = map.next_entry()? {
+                    fields.push(entry);
+                }
+                Ok(UserFields(fields))
+            }
+        }
+        deserializer.deserialize_map(Fields)
+    }
+}
+
 /// A custom field value: text, a checkbox, a list (multiselect), a number (integer, decimal
 /// and lookup fields, once converted for the account), or null (erases the value: only sent
 /// when the operator asked for blanks to clear).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum FieldValue {
     Text(String),
@@ -212,6 +241,59 @@ impl FieldValue {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_body_read_back_is_the_user_it_was_written_from_but_its_memberships() {
+        let number = |n: &str| FieldValue::Number(serde_json::from_str(n).unwrap());
+        let user = User {
+            id: Some(42),
+            name: Some("Ana \"Nana\" Lopes".into()),
+            email: Some("ana@x.com".into()),
+            external_id: Some("007".into()),
+            phone: Some("+351912345678".into()),
+            role: Some(Role::EndUser),
+            custom_role_id: Some(9),
+            organization: Some(OrganizationRef {
+                name: "Acme".into(),
+            }),
+            organization_id: Some(360),
+            tags: Some(vec!["vip".into(), "ünïcode".into()]),
+            time_zone: Some("Europe/Lisbon".into()),
+            locale: Some("pt".into()),
+            locale_id: Some(1176),
+            details: Some("line 1\nline 2".into()),
+            notes: Some(String::new()),
+            alias: Some("A".into()),
+            verified: Some(false),
+            identities: vec![Identity {
+                kind: IdentityKind::Email,
+                value: "ana@y.com".into(),
+            }],
+            user_fields: UserFields(vec![
+                ("zip".into(), FieldValue::Text("01234".into())),
+                ("count".into(), FieldValue::Text("12".into())),
+                ("vip".into(), FieldValue::Bool(true)),
+                (
+                    "langs".into(),
+                    FieldValue::List(vec!["pt".into(), "en".into()]),
+                ),
+                ("seats".into(), number("12")),
+                ("ratio".into(), number("-0.25")),
+                ("gone".into(), FieldValue::Null),
+                ("alpha".into(), FieldValue::Text("last, not sorted".into())),
+            ]),
+            skip_verify_email: Some(true),
+            ..User::default()
+        };
+        let body = serde_json::to_vec(&user).unwrap();
+        assert_eq!(serde_json::from_slice::<User>(&body).unwrap(), user);
+        let mut member = user.clone();
+        member.join(vec!["Globex".into()]);
+        let body = serde_json::to_vec(&member).unwrap();
+        assert_eq!(serde_json::from_slice::<User>(&body).unwrap(), user);
+        assert_eq!(serde_json::from_str::<User>("{}").unwrap(), User::default());
+        assert!(serde_json::from_str::<User>(r#"{"role": "owner"}"#).is_err());
+    }
 
     #[test]
     fn serialises_only_what_is_set_in_zendesk_shapes() {

@@ -27,7 +27,7 @@ pub enum PlanError {
     Lookup {
         /// `external_ids E-1…E-100`, `email ana@example.com`, `organization 'Acme'`.
         what: String,
-        source: ZendeskError,
+        source: Box<ZendeskError>,
     },
     #[error("the request holding row {row} cannot be read back: {reason}")]
     Body { row: u32, reason: String },
@@ -51,16 +51,112 @@ pub fn estimate(input: &PlanInput, rate: &RateInfo) -> Cost {
     if input.object == crate::mapping::Object::Organizations {
         return super::org_rows::estimate(&input.organization_input(), rate);
     }
-    let keys = Keys::of(input);
-    let (orgs_surely, orgs_at_most) = orgs::cost(orgs::distinct_names(&input.users).len());
-    let users = (keys.external_ids.len().div_ceil(PER_CALL)
-        + keys.ids.len().div_ceil(PER_CALL)
-        + keys.emails_only.len()) as u64;
-    let requests = users + orgs_surely;
-    // Each user found that joins more organizations has its memberships read.
-    let members = super::memberships::rows_with(&input.users) as u64;
-    let at_most = users + orgs_at_most + keys.emails_too.len() as u64 + members;
-    Cost::at_rate(requests, at_most, rate)
+    let mut survey = Survey::default();
+    for (_, user) in &input.users {
+        survey.add(user);
+    }
+    survey.cost(rate)
+}
+
+/// What a plan must know of all its users before it looks any up: what the lookups cost, the
+/// organizations they name, and what the account's settings will say of them. One pass over
+/// the users; the identifiers are kept as 64-bit fingerprints (a count, not a lookup).
+#[derive(Debug, Default)]
+pub struct Survey {
+    /// Users seen.
+    pub users: usize,
+    external_ids: HashSet<u64>,
+    ids: HashSet<u64>,
+    /// Emails of users with no external_id and no id: searched for surely.
+    emails_only: HashSet<u64>,
+    /// Emails of the others: searched only when their user is not found or has another email.
+    emails_too: HashSet<u64>,
+    names: orgs::Distinct,
+    /// Users joining more organizations than their default one.
+    several: usize,
+    tagged: usize,
+    phones: usize,
+    /// Phones not in E.164, which an account validating phones refuses.
+    not_e164: usize,
+}
+
+impl Survey {
+    /// Every user of `users`, read once.
+    pub fn of(users: &dyn Users) -> Result<Survey, PlanError> {
+        let mut survey = Survey::default();
+        for user in users.users() {
+            survey.add(&user?.1);
+        }
+        Ok(survey)
+    }
+
+    /// Notes one user.
+    pub fn add(&mut self, user: &User) {
+        use std::hash::BuildHasher as _;
+        let print = |tag: u8, key: &str| {
+            foldhash::fast::FixedState::with_seed(0).hash_one((tag, key.to_lowercase()))
+        };
+        self.users += 1;
+        if let Some(x) = &user.external_id {
+            self.external_ids.insert(print(b'x', x));
+        }
+        if let Some(id) = user.id {
+            self.ids.insert(id);
+        }
+        if let Some(email) = &user.email {
+            let sure = user.external_id.is_none() && user.id.is_none();
+            let emails = if sure {
+                &mut self.emails_only
+            } else {
+                &mut self.emails_too
+            };
+            emails.insert(print(b'e', email));
+        }
+        for name in user.organization.iter().map(|o| o.name.as_str()) {
+            self.names.add(name);
+        }
+        for m in &user.memberships {
+            self.names.add(&m.name);
+        }
+        self.several += usize::from(!user.memberships.is_empty());
+        self.tagged += usize::from(user.tags.is_some());
+        if let Some(phone) = &user.phone {
+            self.phones += 1;
+            self.not_e164 += usize::from(!is_e164(phone));
+        }
+    }
+
+    /// The distinct organization names, as first spelled (trimmed), in row order.
+    pub fn organizations(&self) -> &[String] {
+        &self.names.names
+    }
+
+    /// What the lookups cost at the account's rate limit.
+    pub fn cost(&self, rate: &RateInfo) -> Cost {
+        let (orgs_surely, orgs_at_most) = orgs::cost(self.names.names.len());
+        let users = (self.external_ids.len().div_ceil(PER_CALL)
+            + self.ids.len().div_ceil(PER_CALL)
+            + self.emails_only.len()) as u64;
+        let requests = users + orgs_surely;
+        let emails_too = self.emails_too.difference(&self.emails_only).count() as u64;
+        // Each user found that joins more organizations has its memberships read.
+        let at_most = users + orgs_at_most + emails_too + self.several as u64;
+        Cost::at_rate(requests, at_most, rate)
+    }
+}
+
+/// The users a plan is made of, read twice by [`build_each`]: once for its [`Survey`], then
+/// a part at a time to plan them.
+pub trait Users: Sync {
+    /// Every user with its sheet row, in sheet order.
+    fn users(&self) -> Box<dyn Iterator<Item = Result<(u32, User), PlanError>> + Send + '_>;
+}
+
+/// Users held in memory (the TUI's checked table, a test's).
+impl Users for Vec<(u32, User)> {
+    fn users(&self) -> Box<dyn Iterator<Item = Result<(u32, User), PlanError>> + Send + '_> {
+        Box::new(self.iter().map(|(row, user)| Ok((*row, user.clone()))))
+    }
 }
 
 /// The distinct identifiers of the users, lower case.
@@ -172,63 +268,69 @@ pub async fn build(
         return super::org_rows::build(client, orgs, (options.mode, options.tags), (n, rate)).await;
     }
     let mut rows = Vec::with_capacity(input.rows());
-    let mut plan = build_each(client, input, options, rate, &mut rows).await?;
+    let invalid = input.invalid;
+    let mut plan = build_each(client, &input.users, invalid, (options, rate), &mut rows).await?;
     rows.append(&mut plan.rows);
     rows.sort_by_key(|r| r.row);
     plan.rows = rows;
     Ok(plan)
 }
 
-/// [`build`] for a sheet of users, handing the rows with a user to `sink` [`PART`] at a time
-/// as they are decided, so that only the organizations and one part's lookups are held, not
-/// every row's plan. The plan returned holds the rest: its `rows` are the invalid ones.
+/// [`build`] for a sheet of users, read from `users` (twice: see [`Users`]) and handed to
+/// `sink` [`PART`] at a time as they are decided, so that only the organizations, the
+/// identifiers' fingerprints and one part are held, not every row. The plan returned holds
+/// the rest: its `rows` are the `invalid` ones.
 ///
 /// A part's lookups find what they would find for the whole sheet: the checks leave no
 /// email or external_id on two sent rows, so no row's lookup answers another part's row.
 pub async fn build_each<S: PlanSink>(
     client: &Client,
-    mut input: PlanInput,
-    options: PlanOptions,
-    rate: &RateInfo,
+    users: &dyn Users,
+    invalid: Vec<(u32, String)>,
+    (options, rate): (PlanOptions, &RateInfo),
     sink: &mut S,
 ) -> Result<Plan, S::Error> {
-    let cost = estimate(&input, rate);
+    let survey = Survey::of(users)?;
+    let cost = survey.cost(rate);
     let mut found = Found {
         make_primary: options.make_primary,
         ..Found::default()
     };
-    let several = memberships::rows_with(&input.users);
-    memberships::check_setting(client, several, &mut found.spent).await?;
+    memberships::check_setting(client, survey.several, &mut found.spent).await?;
     let n = options.concurrency.max(1);
     let gate = Gate::default();
-    let names = orgs::distinct_names(&input.users);
-    let resolved = orgs::resolve((client, &gate), &names, n).await?;
+    let resolved = orgs::resolve((client, &gate), survey.organizations(), n).await?;
     found.spent.add(resolved.spent);
     for name in &resolved.missing {
         found.organizations.insert(name.to_lowercase(), None);
     }
-    let policy = options.missing_orgs;
-    let mut warnings = orgs::apply(&mut input.users, &resolved, policy);
-    warnings.extend(memberships::apply(&mut input.users, &resolved, policy));
-    warnings.extend(setting_warnings(client, &input, &mut found.spent).await);
-    let missing_organizations = match policy {
+    let settings = setting_warnings(client, &survey, &mut found.spent).await;
+    let missing_organizations = match options.missing_orgs {
         MissingOrgs::Create => resolved.missing.clone(),
         MissingOrgs::SkipField | MissingOrgs::Fail => Vec::new(),
     };
     sink.missing(&missing_organizations);
-    let invalid = std::mem::take(&mut input.invalid);
-    // Each part moved out of the input as it goes, so the users planned are let go.
-    let mut users = input.users;
-    users.reverse();
-    while !users.is_empty() {
-        let part: Vec<(u32, User)> = users
-            .drain(users.len().saturating_sub(PART)..)
-            .rev()
-            .collect();
-        users.shrink_to(users.len() + PART);
-        let rows = plan_part((client, &gate), part, &resolved, options, &mut found).await?;
+    let mut missing = (HashMap::new(), HashMap::new());
+    let mut all = users.users();
+    loop {
+        let part = all.by_ref().take(PART).collect::<Result<Vec<_>, _>>()?;
+        if part.is_empty() {
+            break;
+        }
+        let rows = plan_part(
+            (client, &gate),
+            part,
+            (&resolved, &mut missing),
+            options,
+            &mut found,
+        )
+        .await?;
         sink.rows(rows)?;
     }
+    let policy = options.missing_orgs;
+    let mut warnings = orgs::warnings(&resolved, policy, &missing.0);
+    warnings.extend(memberships::warnings(&missing.1, policy));
+    warnings.extend(settings);
     Ok(Plan {
         mode: options.mode,
         object: crate::mapping::Object::Users,
@@ -248,16 +350,22 @@ pub async fn build_each<S: PlanSink>(
     })
 }
 
+/// The rows each missing organization changes, gathered part by part for the warnings: as a
+/// default organization, and as a membership.
+type MissingRows = (HashMap<String, orgs::Rows>, HashMap<String, orgs::Rows>);
+
 /// One part's users looked up and decided; `found` keeps what every part shares (the
 /// organizations, what was spent) and forgets the part's lookups after.
 async fn plan_part(
     (client, gate): (&Client, &Gate),
-    users: Vec<(u32, User)>,
-    resolved: &orgs::Resolved,
+    mut users: Vec<(u32, User)>,
+    (resolved, missing): (&orgs::Resolved, &mut MissingRows),
     options: PlanOptions,
     found: &mut Found,
 ) -> Result<Vec<RowPlan>, PlanError> {
     let n = options.concurrency.max(1);
+    orgs::apply_to(&mut users, resolved, options.missing_orgs, &mut missing.0);
+    memberships::apply_to(&mut users, resolved, options.missing_orgs, &mut missing.1);
     let input = PlanInput {
         users,
         ..PlanInput::default()
@@ -283,14 +391,8 @@ async fn plan_part(
 /// Reads the account settings' `user` section (one request, only when some row sends tags or
 /// a phone) and says what they do to the rows: tags ignored with user tagging off, phones
 /// refused unless E.164 with phone validation on. An unreadable setting says nothing.
-async fn setting_warnings(client: &Client, input: &PlanInput, spent: &mut Spent) -> Vec<String> {
-    let tagged = input.users.iter().filter(|(_, u)| u.tags.is_some()).count();
-    let phoned: Vec<&str> = input
-        .users
-        .iter()
-        .filter_map(|(_, u)| u.phone.as_deref())
-        .collect();
-    if tagged == 0 && phoned.is_empty() {
+async fn setting_warnings(client: &Client, survey: &Survey, spent: &mut Spent) -> Vec<String> {
+    if survey.tagged == 0 && survey.phones == 0 {
         return Vec::new();
     }
     let Ok(answer) = client.get_json("/api/v2/account/settings.json").await else {
@@ -298,10 +400,14 @@ async fn setting_warnings(client: &Client, input: &PlanInput, spent: &mut Spent)
         return Vec::new();
     };
     spent.requests += 1;
-    settings_warnings(&answer.value["settings"]["user"], tagged, &phoned)
+    settings_warnings(
+        &answer.value["settings"]["user"],
+        survey.tagged,
+        survey.not_e164,
+    )
 }
 
-fn settings_warnings(user: &serde_json::Value, tagged: usize, phones: &[&str]) -> Vec<String> {
+fn settings_warnings(user: &serde_json::Value, tagged: usize, not_e164: usize) -> Vec<String> {
     let mut warnings = Vec::new();
     if tagged > 0 && user["tagging"].as_bool() == Some(false) {
         warnings.push(format!(
@@ -309,7 +415,6 @@ fn settings_warnings(user: &serde_json::Value, tagged: usize, phones: &[&str]) -
              them (Admin Center: People, Configuration, Tags on users)"
         ));
     }
-    let not_e164 = phones.iter().filter(|p| !is_e164(p)).count();
     if not_e164 > 0 && user["end_user_phone_number_validation"].as_bool() == Some(true) {
         warnings.push(format!(
             "{not_e164} rows send a phone that is not E.164 (+ and digits), and this account \
@@ -526,7 +631,7 @@ where
             _ => {
                 return Err(PlanError::Lookup {
                     what: what.to_owned(),
-                    source: error,
+                    source: Box::new(error),
                 });
             }
         };
@@ -773,19 +878,20 @@ mod tags_tests {
 mod settings_tests {
     use serde_json::json;
 
-    use super::settings_warnings;
+    use super::{is_e164, settings_warnings};
 
     #[test]
     fn settings_that_change_what_rows_do_are_said() {
         let off = json!({"tagging": false, "end_user_phone_number_validation": true});
-        let warnings = settings_warnings(&off, 3, &["+4915112345000", "0151 123"]);
+        let phones = ["+4915112345000", "0151 123"];
+        let warnings = settings_warnings(&off, 3, phones.iter().filter(|p| !is_e164(p)).count());
         assert_eq!(warnings.len(), 2, "{warnings:?}");
         assert!(warnings[0].starts_with("3 rows send tags"));
         assert!(warnings[1].starts_with("1 rows send a phone"));
         let on = json!({"tagging": true, "end_user_phone_number_validation": false});
-        assert!(settings_warnings(&on, 3, &["0151 123"]).is_empty());
+        assert!(settings_warnings(&on, 3, 1).is_empty());
         assert!(
-            settings_warnings(&json!({}), 3, &["0151"]).is_empty(),
+            settings_warnings(&json!({}), 3, 1).is_empty(),
             "unknown: silent"
         );
     }

@@ -72,12 +72,23 @@ pub(super) fn apply(
     policy: MissingOrgs,
 ) -> Vec<String> {
     let mut missing: HashMap<String, Rows> = HashMap::new();
+    apply_to(users, resolved, policy, &mut missing);
+    warnings(&missing, policy)
+}
+
+/// [`apply`] to some of the rows, the rows joining each missing organization (by name as
+/// spelled) added to `missing` for the [`warnings`] once every part is done.
+pub(super) fn apply_to(
+    users: &mut [(u32, User)],
+    resolved: &Resolved,
+    policy: MissingOrgs,
+    missing: &mut HashMap<String, Rows>,
+) {
     for (row, user) in users.iter_mut() {
         resolve_one(&mut user.memberships, resolved, policy, |name| {
             missing.entry(name.to_owned()).or_default().push(*row);
         });
     }
-    warnings(&missing, policy)
 }
 
 /// One user's memberships as [`apply`] sends them; each missing organization's name (as the

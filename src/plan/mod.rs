@@ -48,7 +48,7 @@ use serde_json::Value;
 // Converting cells for the account's custom fields is the checker's job (`payload`); the plan
 // compares what it built.
 pub use crate::payload::fields::{self, ConversionError, FieldDef, FieldKind, Fields};
-pub use lookup::{PART, PlanError, PlanSink, build, build_each, estimate};
+pub use lookup::{PART, PlanError, PlanSink, Survey, Users, build, build_each, estimate};
 pub use orgs::MissingOrgs;
 
 use crate::payload::{Batcher, Checked, IssueRef, Mode, Request, Severity, User};

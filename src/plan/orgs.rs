@@ -123,13 +123,13 @@ pub fn distinct_names<T: OrgHolder>(users: &[(u32, T)]) -> Vec<String> {
 
 /// Organization names as first spelled (trimmed), each once as Zendesk compares them.
 #[derive(Debug, Default)]
-struct Distinct {
+pub(super) struct Distinct {
     seen: HashSet<String>,
-    names: Vec<String>,
+    pub(super) names: Vec<String>,
 }
 
 impl Distinct {
-    fn add(&mut self, name: &str) {
+    pub(super) fn add(&mut self, name: &str) {
         let name = name.trim();
         if !name.is_empty() && self.seen.insert(name_key(name)) {
             self.names.push(name.to_owned());
@@ -423,17 +423,28 @@ pub(super) fn apply<T: OrgHolder>(
     policy: MissingOrgs,
 ) -> Vec<String> {
     let mut missing_rows: HashMap<String, Rows> = HashMap::new();
+    apply_to(users, resolved, policy, &mut missing_rows);
+    warnings(resolved, policy, &missing_rows)
+}
+
+/// [`apply`] to some of the rows, the rows each missing name changes added to
+/// `missing_rows` (by [`name_key`]) for the [`warnings`] once every part is done.
+pub(super) fn apply_to<T: OrgHolder>(
+    users: &mut [(u32, T)],
+    resolved: &Resolved,
+    policy: MissingOrgs,
+    missing_rows: &mut HashMap<String, Rows>,
+) {
     for (row, user) in users.iter_mut() {
         if let Some(key) = send_as(user, resolved, policy) {
             missing_rows.entry(key).or_default().push(*row);
         }
     }
-    warnings(resolved, policy, &missing_rows)
 }
 
 /// The warnings of [`apply`]: near-misses, then each missing name's rows (by [`name_key`])
 /// and what `policy` does to them.
-fn warnings(
+pub(super) fn warnings(
     resolved: &Resolved,
     policy: MissingOrgs,
     missing_rows: &HashMap<String, Rows>,

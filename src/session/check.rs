@@ -23,7 +23,7 @@ pub use crate::pipeline::{AccountChecks, Event, Options, Report, Sorted, SortedI
 pub use crate::plan::orgs::{distinct_names, resolve_import, resolve_requests};
 pub use crate::plan::{
     Action, Change, Cost, Counts, Existing, MAKE_PRIMARY_REQUESTS, MissingOrgs, Plan, PlanError,
-    PlanInput, PlanOptions, RowPlan, SECONDARY_EMAIL, Spent, Tags, build, estimate,
+    PlanInput, PlanOptions, RowPlan, SECONDARY_EMAIL, Spent, Survey, Tags, Users, build, estimate,
 };
 pub use crate::plan::{memberships, org_rows};
 
@@ -445,24 +445,78 @@ pub async fn routed_spool(
     client: &Client,
     input: PlanInput,
     (options, rate): (PlanOptions, &RateInfo),
-    (skip_unchanged, jobs): (bool, usize),
+    laid_out: (bool, usize),
     (report, dir): (&Report, &std::path::Path),
 ) -> Result<(OutboxFile, Planned), CheckError> {
     if input.object == crate::mapping::Object::Organizations {
-        let plan = build(client, input, options, rate)
-            .await
-            .map_err(|e| CheckError::Plan(Box::new(e)))?;
-        let outbox = routed_outbox(&plan, (skip_unchanged, jobs), report)?;
+        let plan = build(client, input, options, rate).await?;
+        let outbox = routed_outbox(&plan, laid_out, report)?;
         let tally = Tally::default();
         return Ok((OutboxFile::spool(dir, &outbox)?, Planned { plan, tally }));
     }
+    let users = (&input.users as &dyn Users, input.invalid);
+    routed_spool_of(client, users, (options, rate), laid_out, (report, dir)).await
+}
+
+/// [`routed_spool`] of a sheet of users read from `users` ([`streamed_users`]'s spool, or
+/// held), the rows with an error in `invalid`.
+pub async fn routed_spool_of(
+    client: &Client,
+    (users, invalid): (&dyn Users, Vec<(u32, String)>),
+    (options, rate): (PlanOptions, &RateInfo),
+    (skip_unchanged, jobs): (bool, usize),
+    (report, dir): (&Report, &std::path::Path),
+) -> Result<(OutboxFile, Planned), CheckError> {
     let include = report.invalid == crate::payload::InvalidPolicy::Include;
     let at = (options.mode, skip_unchanged, jobs);
     let mut spool = super::routed::RoutedSpool::create(dir, at, &report.issues, include)?;
-    let plan = crate::plan::build_each(client, input, options, rate, &mut spool).await?;
+    let plan = crate::plan::build_each(client, users, invalid, (options, rate), &mut spool).await?;
     let tally = spool.tally;
     Ok((spool.finish()?, Planned { plan, tally }))
 }
+
+/// Checks a sheet of users as it streams, once, into a spool in `dir`: every sent row's user
+/// as its request's body (memory holds none of them; [`SpooledUsers`] reads them back), every
+/// row's first error (the plan's invalid rows), and the rows with errors.
+pub fn streamed_users(
+    source: Streamed<'_>,
+    checks: &AccountChecks,
+    dir: &std::path::Path,
+) -> Result<(SpooledUsers, PlanInput, StreamedRows), CheckError> {
+    use crate::pipeline::Event;
+    let at = (source.options.mode, source.mapping.object);
+    let mut spool = OutboxWriter::create(dir, at, false)?;
+    let mut invalid = PlanInput::of(source.mapping.object);
+    let mut errors = Vec::new();
+    let mut failure = None;
+    // Only the identifiers met twice are remembered (a long sheet's are found first, on disk).
+    let to = (crate::pipeline::Sink::Requests, dir);
+    let summary = source.run_spilled(checks, to, |event| {
+        match event {
+            Event::Request(request) => {
+                if let Err(e) = spool.push_request(&request) {
+                    failure = Some(e);
+                    return std::ops::ControlFlow::Break(());
+                }
+            }
+            Event::Issue(issue) => {
+                invalid.push_issue(&issue);
+                if issue.severity == crate::payload::Severity::Error {
+                    errors.push(issue);
+                }
+            }
+        }
+        std::ops::ControlFlow::Continue(())
+    })?;
+    if let Some(failure) = failure {
+        return Err(failure.into());
+    }
+    let rows = summary.rows;
+    let users = SpooledUsers(spool.finish()?);
+    Ok((users, invalid, StreamedRows { errors, rows }))
+}
+
+pub use super::routed::SpooledUsers;
 
 /// The import of an account plan, its requests laid out for `jobs` at once: its requests (unchanged rows, conflicts and rows that
 /// would fail left out with their reason), the rows with errors skipped, named from the

@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use super::check::CheckError;
 use crate::import::orgs::MissingCount;
 use crate::import::{Outbox, OutboxFile, SpoolBuilder, UserKey};
-use crate::payload::{IssueRef, Mode};
-use crate::plan::{Marked, PlanSink, Router, RowPlan, Step};
+use crate::payload::{IssueRef, Mode, User};
+use crate::plan::{Marked, PlanError, PlanSink, Router, RowPlan, Step, Users};
 
 /// The outbox being written, and what the plan's lines say of the rows routed so far.
 pub(super) struct RoutedSpool {
@@ -144,5 +144,100 @@ impl PlanSink for RoutedSpool {
             }
         }
         Ok(())
+    }
+}
+
+/// Users checked as a sheet streamed, read back from their spool a batch at a time
+/// ([`super::check::streamed_users`]): each body's users with the memberships beside it.
+pub struct SpooledUsers(pub(super) OutboxFile);
+
+impl SpooledUsers {
+    /// The users of batch `b`, with their sheet rows.
+    fn batch(&self, b: usize) -> Result<Vec<(u32, User)>, PlanError> {
+        #[derive(serde::Deserialize)]
+        struct Body {
+            users: Vec<User>,
+        }
+        let batch = self.0.read(b)?;
+        let body: Body = serde_json::from_slice(&batch.body).map_err(|e| PlanError::Body {
+            row: batch.rows.first().copied().unwrap_or_default(),
+            reason: e.to_string(),
+        })?;
+        if body.users.len() != batch.rows.len() {
+            return Err(PlanError::Body {
+                row: batch.rows.first().copied().unwrap_or_default(),
+                reason: format!("{} users for {} rows", body.users.len(), batch.rows.len()),
+            });
+        }
+        let users = body.users.into_iter().zip(batch.keys.iter());
+        Ok(batch
+            .rows
+            .iter()
+            .zip(users)
+            .map(|(row, (mut user, key))| {
+                user.memberships.clone_from(&key.memberships);
+                (*row, user)
+            })
+            .collect())
+    }
+}
+
+impl Users for SpooledUsers {
+    fn users(&self) -> Box<dyn Iterator<Item = Result<(u32, User), PlanError>> + Send + '_> {
+        Box::new((0..self.0.batches()).flat_map(move |b| {
+            let batch: Box<dyn Iterator<Item = _> + Send> = match self.batch(b) {
+                Ok(users) => Box::new(users.into_iter().map(Ok)),
+                Err(e) => Box::new(std::iter::once(Err(e))),
+            };
+            batch
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::payload::{MemberOf, OrganizationRef, Request};
+
+    #[test]
+    fn spooled_users_read_back_as_checked_with_their_memberships() {
+        let dir = tempfile::tempdir().unwrap();
+        let users: Vec<(u32, User)> = (0..250u32)
+            .map(|i| {
+                let mut user = User {
+                    name: Some(format!("U{i}")),
+                    email: Some(format!("u{i}@x.com")),
+                    organization: Some(OrganizationRef {
+                        name: "Acme".into(),
+                    }),
+                    ..User::default()
+                };
+                if i % 3 == 0 {
+                    user.memberships.push(MemberOf {
+                        name: format!("Org {i}"),
+                        id: Some(u64::from(i)),
+                    });
+                }
+                (i * 2 + 5, user)
+            })
+            .collect();
+        let at = (Mode::Upsert, crate::mapping::Object::Users);
+        let mut spool = crate::import::OutboxWriter::create(dir.path(), at, false).unwrap();
+        for batch in users.chunks(100) {
+            let (rows, batch): (Vec<u32>, Vec<User>) = batch.iter().cloned().unzip();
+            spool
+                .push_request(&Request::new(Mode::Upsert, rows, batch))
+                .unwrap();
+        }
+        let spooled = SpooledUsers(spool.finish().unwrap());
+        let read: Vec<(u32, User)> = spooled.users().map(Result::unwrap).collect();
+        assert_eq!(read, users);
+        let survey = crate::plan::Survey::of(&spooled).unwrap();
+        assert_eq!(survey.users, 250);
+        assert_eq!(
+            survey.organizations().len(),
+            1 + 84,
+            "Acme and every third user's own"
+        );
     }
 }
