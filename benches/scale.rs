@@ -35,8 +35,14 @@
 //!   column, with every third row invalid (skipped with its message), killed halfway and
 //!   resumed, and every row ended unknown then retried.
 //!
+//! - import-planned: an import that goes through the account plan, each user joining two of 500
+//!   organizations (an `Organizations` column, `Company a; Company b`; the sandbox allows
+//!   several per user and creates them first): every user looked up before anything is sent,
+//!   then the memberships added once the users exist. `SCALE_PLANNED_ROWS` rows (200,000 by
+//!   default: each membership is a job's item, and a million take minutes) against 20,000.
+//!
 //! `SCALE_ONLY` (a comma list of any of csv, xlsx, xlsx-text, tui, import, import-orgs,
-//! import-invalid, resume, retry, sandbox) measures only those rows.
+//! import-invalid, import-planned, resume, retry, sandbox) measures only those rows.
 
 use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
@@ -47,6 +53,7 @@ use calamine::{Xlsx, open_workbook};
 
 const DEFAULT_ROWS: u32 = 1_000_000;
 const DEFAULT_SANDBOX_USERS: u32 = 100_000;
+const DEFAULT_PLANNED_ROWS: u32 = 200_000;
 const HEADERS: [&str; 10] = [
     "Full Name",
     "E-mail",
@@ -104,6 +111,13 @@ fn main() {
     }
     if import_rows > 0 && only("import-invalid") {
         import_invalid_scale(&dir, import_rows, &home);
+    }
+    let planned_rows = std::env::var("SCALE_PLANNED_ROWS")
+        .ok()
+        .and_then(|a| a.replace('_', "").parse().ok())
+        .unwrap_or(DEFAULT_PLANNED_ROWS);
+    if planned_rows > 0 && only("import-planned") {
+        import_planned_scale(&dir, planned_rows, &home);
     }
     if import_rows > 0 && only("resume") {
         resume_scale(&dir, import_rows, &home);
@@ -464,6 +478,21 @@ fn import_invalid_scale(dir: &Path, rows: u32, home: &Path) {
     });
 }
 
+/// The `import-planned` row: as the import row, each user joining two organizations, so the
+/// import makes the account plan (a part at a time) and adds the memberships after the users.
+fn import_planned_scale(dir: &Path, rows: u32, home: &Path) {
+    let what = "import through the account plan, two organizations a user";
+    import_row(what, (dir, rows, Sheet::Memberships), |users, _| {
+        let (mut child, url) = served_sandbox_with(&["--multiple-organizations", "on"]);
+        let mut command = import_command(users, &url, home);
+        command.extend(["--missing-orgs".into(), "create".into()]);
+        let figure = measure(&command);
+        let _killed = child.kill();
+        let _waited = child.wait();
+        figure
+    });
+}
+
 /// The `resume` row: an import killed about halfway through (its journal half written), then
 /// `zdimport resume` of it against the same served sandbox, measured.
 fn resume_scale(dir: &Path, rows: u32, home: &Path) {
@@ -555,6 +584,7 @@ fn import_file(dir: &Path, rows: u32, sheet: Sheet) -> PathBuf {
         Sheet::Plain => format!("import_{rows}.csv"),
         Sheet::Organizations => format!("import_orgs_{rows}.csv"),
         Sheet::ThirdInvalid => format!("import_invalid_{rows}.csv"),
+        Sheet::Memberships => format!("import_members_{rows}.csv"),
     };
     let path = dir.join(name);
     if !path.exists() {
@@ -571,6 +601,8 @@ enum Sheet {
     Organizations,
     /// Every third row's email not an email.
     ThirdInvalid,
+    /// Each user joining two of 500 organizations (an `Organizations` column).
+    Memberships,
 }
 
 /// `zdimport import` of every row of `users` into a fresh served sandbox without limits, that
@@ -739,16 +771,24 @@ fn scratch_env(home: &Path) -> Vec<String> {
 /// every third row's email broken (the `import-invalid` row).
 fn write_import_csv(path: &Path, rows: u32, sheet: Sheet) {
     eprintln!("writing {}", path.display());
+    let named = matches!(sheet, Sheet::Organizations | Sheet::Memberships);
     let columns: Vec<usize> = (0..HEADERS.len())
-        .filter(|&c| sheet == Sheet::Organizations || HEADERS[c] != "Company")
+        .filter(|&c| named || HEADERS[c] != "Company")
         .collect();
+    let header = |c: usize| match (sheet, HEADERS[c]) {
+        (Sheet::Memberships, "Company") => "Organizations",
+        (_, header) => header,
+    };
     let mut w = csv::Writer::from_path(path).expect("csv");
-    w.write_record(columns.iter().map(|&c| HEADERS[c]))
+    w.write_record(columns.iter().map(|&c| header(c)))
         .expect("header");
     for i in 0..rows {
         let mut user = user(i);
         if sheet == Sheet::ThirdInvalid && i % 3 == 1 {
             user[1] = format!("user{i} at example.com");
+        }
+        if sheet == Sheet::Memberships {
+            user[3] = format!("Company {}; Company {}", i % 500, (i * 7 + 3) % 500);
         }
         w.write_record(columns.iter().map(|&c| user[c].as_str()))
             .expect("row");

@@ -453,7 +453,11 @@ pub(super) async fn add(
         options,
         pacer: Pacer::new(options.rate_window, options.rate_reserve),
         names: names.list,
-        finished: replay.finished.into_iter().map(|(pair, e)| (pair, e.end)).collect(),
+        finished: replay
+            .finished
+            .into_iter()
+            .map(|(pair, e)| (pair, e.end))
+            .collect(),
         settled,
         open: Vec::new(),
         done: Done::default(),
@@ -582,8 +586,7 @@ impl Phase<'_> {
     }
 
     fn counts(&self, total: usize) -> MemberCounts {
-        self.settled
-            .and(total, self.finished.values().copied())
+        self.settled.and(total, self.finished.values().copied())
     }
 
     /// The journal's line for `member`, ended so.
