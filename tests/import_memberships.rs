@@ -660,3 +660,54 @@ async fn a_cancel_during_a_rate_limit_wait_stops_the_memberships() {
         .unwrap();
     assert_each_once(&sandbox, MEMBERS, &summary);
 }
+
+/// One user on several rows (rows far apart, in other batches and calls) asks the same
+/// membership on each: it is sent once, in order, read from the plan a batch at a time, and
+/// counted on every row (the phase said "2 not added yet" of such rows before).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_on_several_rows_joins_each_organization_once() {
+    const ROWS: u32 = 350;
+    let config = SandboxConfig {
+        speed: SPEED,
+        organizations: HELD.iter().map(|s| (*s).to_owned()).collect(),
+        user_settings: UserSettings {
+            multiple_organizations: true,
+            ..UserSettings::default()
+        },
+        ..SandboxConfig::default()
+    };
+    let sandbox = Sandbox::start(config).await.expect("sandbox starts");
+    let client = common::client(&sandbox);
+    // Row 100 repeats row 99 (the next batch), row 301 repeats row 3 (another call).
+    let again = |i: u32| match i {
+        100 => 99,
+        301 => 3,
+        i => i,
+    };
+    let mut plan = common::plan_of_users(Mode::Upsert, ROWS, 0, |i| member_of_two(again(i)));
+    plan::orgs::resolve_import(&client, &mut plan, MissingOrgs::Create, 4)
+        .await
+        .expect("organizations resolved");
+    let tmp = tempfile::tempdir().unwrap();
+    let journal = Journal::create(tmp.path(), &common::run_info("r", &plan), &plan).unwrap();
+    let summary = common::run_to_end(&client, journal, &options())
+        .await
+        .unwrap();
+    let held = sandbox.memberships();
+    let distinct: BTreeSet<(u64, u64)> = held.iter().copied().collect();
+    assert_eq!(distinct.len(), held.len(), "no membership twice");
+    assert_eq!(held.len(), 2 * (ROWS as usize - 2), "Acme and Globex each");
+    let calls = sandbox
+        .requests()
+        .iter()
+        .filter(|r| r.target.contains(CREATE_MANY))
+        .count();
+    assert_eq!(calls, 4, "348 memberships, 100 a call");
+    // Each row's membership counted, the repeated ones as their pair ended: none left.
+    let counts = summary.memberships;
+    assert_eq!(
+        (counts.total, counts.added, counts.finished()),
+        (ROWS, ROWS, ROWS),
+        "{summary}"
+    );
+}

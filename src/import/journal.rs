@@ -1209,33 +1209,60 @@ fn cut_torn_tail(path: &Path, len: u64) -> Result<(), JournalError> {
 
 /// How each of the first `rows` rows of a run folder ended and whose user it made or
 /// matched: what the memberships' phase needs of the users (which exist, and their ids).
-/// Read as the outcomes stream by ([`each_outcome`]): 24 bytes a row, where the outcomes
+/// Read as the outcomes stream by ([`each_outcome`]): 9 bytes a row, where the outcomes
 /// themselves (names, addresses, messages) took hundreds.
 pub fn user_ends(dir: &Path, rows: usize) -> Result<UserEnds, JournalError> {
-    let mut ends = UserEnds(vec![None; rows]);
+    let mut ends = UserEnds {
+        ends: vec![0; rows],
+        ids: vec![0; rows],
+    };
     each_outcome(dir, |o| {
         // A row past the plan's is no row of its: the plan's own check names it elsewhere.
-        if let Some(end) = usize::try_from(o.index)
-            .ok()
-            .and_then(|i| ends.0.get_mut(i))
+        if let Ok(at) = usize::try_from(o.index)
+            && at < rows
         {
-            *end = Some((o.outcome, o.user_id));
+            ends.set(at, o.outcome, o.user_id);
         }
         Ok::<(), JournalError>(())
     })?;
     Ok(ends)
 }
 
-/// How each row ended, and its user's id, by index ([`user_ends`]).
+/// How each row ended, and its user's id, by index ([`user_ends`]): a byte and a number a
+/// row.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct UserEnds(Vec<Option<(Outcome, Option<u64>)>>);
+pub struct UserEnds {
+    /// 0: not ended; else the outcome's place in [`UserEnds::OUTCOMES`] plus one, with
+    /// [`UserEnds::HAS_ID`] when `ids` holds its user's id.
+    ends: Vec<u8>,
+    ids: Vec<u64>,
+}
 
 impl UserEnds {
+    const OUTCOMES: [Outcome; 6] = [
+        Outcome::Created,
+        Outcome::Updated,
+        Outcome::Failed,
+        Outcome::Skipped,
+        Outcome::Unknown,
+        Outcome::NotSent,
+    ];
+    const HAS_ID: u8 = 0x80;
+
+    fn set(&mut self, at: usize, outcome: Outcome, id: Option<u64>) {
+        let place = Self::OUTCOMES.iter().position(|o| *o == outcome);
+        let place = u8::try_from(place.unwrap_or_default() + 1).unwrap_or_default();
+        self.ends[at] = place | if id.is_some() { Self::HAS_ID } else { 0 };
+        self.ids[at] = id.unwrap_or_default();
+    }
+
     /// How row `index` ended and the id of its user, when it ended.
     pub fn get(&self, index: u64) -> Option<(Outcome, Option<u64>)> {
-        usize::try_from(index)
-            .ok()
-            .and_then(|i| self.0.get(i).copied().flatten())
+        let at = usize::try_from(index).ok()?;
+        let end = *self.ends.get(at)?;
+        let outcome = *Self::OUTCOMES.get(usize::from(end & !Self::HAS_ID).checked_sub(1)?)?;
+        let id = (end & Self::HAS_ID != 0).then(|| self.ids[at]);
+        Some((outcome, id))
     }
 }
 
@@ -1877,7 +1904,18 @@ mod tests {
         assert_eq!(ends.get(1), None, "not finished");
         assert_eq!(ends.get(2), Some((Outcome::Skipped, None)));
         assert_eq!(ends.get(9), None);
-        assert_eq!(ends.0.len(), 3);
+        assert_eq!(ends.ends.len(), 3);
+        // Every outcome with every kind of id reads back as set.
+        let mut packed = UserEnds {
+            ends: vec![0; 1],
+            ids: vec![0; 1],
+        };
+        for outcome in UserEnds::OUTCOMES {
+            for id in [None, Some(0), Some(1), Some(u64::MAX)] {
+                packed.set(0, outcome, id);
+                assert_eq!(packed.get(0), Some((outcome, id)));
+            }
+        }
     }
 
     #[test]

@@ -328,29 +328,125 @@ fn each_planned<E: From<JournalError>>(
     mut f: impl FnMut(&Planned<'_>) -> Result<(), E>,
 ) -> Result<(), E> {
     for b in 0..plan.batches() {
-        let batch = plan.batch(b)?;
-        for (p, key) in batch.positions().zip(&batch.keys) {
-            if key.memberships.is_empty() {
-                continue;
-            }
-            let index = batch.index(p);
-            let user = users.get(index);
-            let user_id = user
-                .filter(|(outcome, _)| matches!(outcome, Outcome::Created | Outcome::Updated))
-                .and_then(|(_, id)| id);
-            for m in &key.memberships {
-                f(&Planned {
-                    row: batch.row(p),
-                    index,
-                    user,
-                    user_id,
-                    organization: &m.name,
-                    organization_id: m.id.or_else(|| ids.get(&name_key(&m.name)).copied()),
-                })?;
-            }
+        planned_in(plan, b, (users, ids), &mut f)?;
+    }
+    Ok(())
+}
+
+/// [`each_planned`] of batch `b` of the plan.
+fn planned_in<E: From<JournalError>>(
+    plan: &OutboxFile,
+    b: usize,
+    (users, ids): (&UserEnds, &HashMap<String, u64>),
+    f: &mut impl FnMut(&Planned<'_>) -> Result<(), E>,
+) -> Result<(), E> {
+    let batch = plan.batch(b)?;
+    for (p, key) in batch.positions().zip(&batch.keys) {
+        if key.memberships.is_empty() {
+            continue;
+        }
+        let index = batch.index(p);
+        let user = users.get(index);
+        let user_id = user
+            .filter(|(outcome, _)| matches!(outcome, Outcome::Created | Outcome::Updated))
+            .and_then(|(_, id)| id);
+        for m in &key.memberships {
+            f(&Planned {
+                row: batch.row(p),
+                index,
+                user,
+                user_id,
+                organization: &m.name,
+                organization_id: m.id.or_else(|| ids.get(&name_key(&m.name)).copied()),
+            })?;
         }
     }
     Ok(())
+}
+
+/// The memberships to send, in plan order: read from the plan a batch at a time as the calls
+/// take them (never the whole list), each pair once; then those a lookup found not added.
+struct Queue<'a> {
+    plan: &'a OutboxFile,
+    users: &'a UserEnds,
+    ids: HashMap<String, u64>,
+    /// Each organization's name's place in the phase's table ([`Names`], filled first).
+    names: HashMap<Arc<str>, u32>,
+    /// The next batch of the plan to read.
+    next: usize,
+    ready: VecDeque<Member>,
+    /// Pairs the journal holds sent without an end: followed or looked up apart.
+    open: HashSet<(u64, u64)>,
+    /// Pairs asked on more than one row (one user on two rows), and those of them queued.
+    twice: HashSet<(u64, u64)>,
+    queued: HashSet<(u64, u64)>,
+}
+
+impl Queue<'_> {
+    /// The memberships of every row of the plan, `total` in all: those never sent as they
+    /// were settled, the others as their pair ended in `finished`.
+    fn counts(
+        &self,
+        total: usize,
+        finished: &HashMap<(u64, u64), MemberEnd, foldhash::fast::FixedState>,
+    ) -> Result<MemberCounts, JournalError> {
+        let mut counts = MemberCounts::default().and(total, []);
+        each_planned(self.plan, self.users, &self.ids, |m| {
+            match m.pair() {
+                None => counts.count(m.unsent().end, true),
+                Some(pair) => {
+                    if let Some(end) = finished.get(&pair) {
+                        counts.count(*end, true);
+                    }
+                }
+            }
+            Ok::<(), JournalError>(())
+        })?;
+        Ok(counts)
+    }
+
+    /// Reads the plan on until `want` memberships are ready or it is read; those `finished`
+    /// holds (the journal's, or ended in this phase) are not sent again.
+    fn fill(
+        &mut self,
+        want: usize,
+        finished: &HashMap<(u64, u64), MemberEnd, foldhash::fast::FixedState>,
+    ) -> Result<(), JournalError> {
+        while self.ready.len() < want && self.next < self.plan.batches() {
+            let Self {
+                plan,
+                users,
+                ids,
+                names,
+                ready,
+                open,
+                twice,
+                queued,
+                next,
+            } = self;
+            planned_in(plan, *next, (users, ids), &mut |m| {
+                let Some(pair) = m.pair() else {
+                    return Ok::<(), JournalError>(());
+                };
+                if finished.contains_key(&pair)
+                    || open.contains(&pair)
+                    || (twice.contains(&pair) && !queued.insert(pair))
+                {
+                    return Ok(());
+                }
+                ready.push_back(Member {
+                    user: pair.0,
+                    org: pair.1,
+                    index: m.index,
+                    row: m.row,
+                    name: names.get(m.organization).copied().unwrap_or_default(),
+                });
+                Ok(())
+            })?;
+            *next += 1;
+        }
+        Ok(())
+    }
 }
 
 /// A membership the phase sends: its pair, and where its report line comes from (the
@@ -418,9 +514,13 @@ pub(super) async fn add(
     let replay = journal.take_members();
     let mut names = Names::default();
     let mut settled = MemberCounts::default();
-    let (mut queue, mut uncertain) = (Vec::new(), Vec::new());
+    let (mut pairs, mut uncertain) = (Vec::new(), Vec::new());
     let mut jobs: BTreeMap<Arc<str>, Vec<Member>> = BTreeMap::new();
-    each_planned(plan, &users, &ids.by_name(), |m| {
+    let by_name = ids.by_name();
+    // A first pass counts those never sent, names every organization once, and takes the
+    // memberships the journal holds sent without an end; of the others only the pairs, to
+    // find those asked twice, and not past it.
+    each_planned(plan, &users, &by_name, |m| {
         let Some(pair) = m.pair() else {
             settled.count(m.unsent().end, true);
             return Ok::<(), JournalError>(());
@@ -438,14 +538,23 @@ pub(super) async fn add(
         match replay.open.get(&pair) {
             Some(Some(job)) => jobs.entry(Arc::clone(job)).or_default().push(member),
             Some(None) => uncertain.push(member),
-            None => queue.push(member),
+            None => pairs.push(pair),
         }
         Ok(())
     })?;
     // Several rows may ask the same membership (one user on two rows): sent once.
-    dedup(&mut queue);
     dedup(&mut uncertain);
-    queue.shrink_to_fit();
+    let mut queue = Queue {
+        plan,
+        users: &users,
+        ids: by_name,
+        names: names.at,
+        next: 0,
+        ready: VecDeque::new(),
+        open: replay.open.keys().copied().collect(),
+        twice: asked_twice(pairs),
+        queued: HashSet::new(),
+    };
     let mut phase = Phase {
         client,
         journal,
@@ -462,8 +571,6 @@ pub(super) async fn add(
         open: Vec::new(),
         done: Done::default(),
     };
-    // Taken from the front a call at a time.
-    let mut queue = VecDeque::from(queue);
     phase.done.counts = phase.counts(total);
     phase.progress(false).await;
     // The jobs a resume finds accepted are followed with the first calls.
@@ -482,30 +589,35 @@ pub(super) async fn add(
         let again = phase
             .look_up(std::mem::take(&mut uncertain), attempt, cancel)
             .await?;
-        queue.extend(again);
+        queue.ready.extend(again);
         attempt += 1;
     }
-    phase.done.counts = phase.counts(total);
+    // Each row's membership as its pair ended: one user on two rows asking the same
+    // organization is sent once and counted on both.
+    phase.done.counts = queue.counts(total, &phase.finished)?;
     phase.progress(true).await;
     Ok(phase.done)
 }
 
-/// Keeps the first of the memberships with the same pair. The pairs are sorted apart to find
-/// those asked twice (rare), so only they are remembered while the list is walked.
+/// Keeps the first of the memberships with the same pair.
 fn dedup(items: &mut Vec<Member>) {
-    let mut pairs: Vec<(u64, u64)> = items.iter().map(Member::pair).collect();
-    pairs.sort_unstable();
-    let twice: HashSet<(u64, u64)> = pairs
-        .windows(2)
-        .filter(|w| w[0] == w[1])
-        .map(|w| w[0])
-        .collect();
-    drop(pairs);
+    let twice = asked_twice(items.iter().map(Member::pair).collect());
     if twice.is_empty() {
         return;
     }
     let mut seen = HashSet::new();
     items.retain(|m| !twice.contains(&m.pair()) || seen.insert(m.pair()));
+}
+
+/// The pairs `pairs` holds more than once (rare): sorted apart to find them, so only they
+/// are remembered after.
+fn asked_twice(mut pairs: Vec<(u64, u64)>) -> HashSet<(u64, u64)> {
+    pairs.sort_unstable();
+    pairs
+        .windows(2)
+        .filter(|w| w[0] == w[1])
+        .map(|w| w[0])
+        .collect()
 }
 
 /// A membership call Zendesk accepted, its job followed.
@@ -558,22 +670,24 @@ impl Phase<'_> {
     /// accepted, and a resume polls them first.
     async fn send_all(
         &mut self,
-        queue: &mut VecDeque<Member>,
+        queue: &mut Queue<'_>,
         uncertain: &mut Vec<Member>,
         cancel: &CancellationToken,
     ) -> Result<(), ImportError> {
         let most = self.options.concurrency.clamp(1, super::MAX_JOBS);
         loop {
+            // A call's worth read ahead (a cancel asks only whether any is left).
+            queue.fill(MEMBERSHIPS_PER_CALL, &self.finished)?;
             if cancel.is_cancelled() {
                 self.done.stopped |=
-                    !(queue.is_empty() && self.open.is_empty() && uncertain.is_empty());
+                    !(queue.ready.is_empty() && self.open.is_empty() && uncertain.is_empty());
                 return Ok(());
             }
-            if self.open.len() < most && !queue.is_empty() {
+            if self.open.len() < most && !queue.ready.is_empty() {
                 // Paced before its line is written: a cancel while waiting leaves none sent.
                 if self.paced(cancel).await {
-                    let take = queue.len().min(MEMBERSHIPS_PER_CALL);
-                    let items: Vec<Member> = queue.drain(..take).collect();
+                    let take = queue.ready.len().min(MEMBERSHIPS_PER_CALL);
+                    let items: Vec<Member> = queue.ready.drain(..take).collect();
                     self.send(items, uncertain, cancel).await?;
                 }
                 continue;

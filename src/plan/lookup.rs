@@ -126,6 +126,18 @@ impl Survey {
         }
     }
 
+    /// Forgets the identifiers (kept for [`Survey::cost`] only).
+    fn forget_identifiers(&mut self) {
+        for set in [
+            &mut self.external_ids,
+            &mut self.ids,
+            &mut self.emails_only,
+            &mut self.emails_too,
+        ] {
+            *set = HashSet::new();
+        }
+    }
+
     /// The distinct organization names, as first spelled (trimmed), in row order.
     pub fn organizations(&self) -> &[String] {
         &self.names.names
@@ -290,8 +302,10 @@ pub async fn build_each<S: PlanSink>(
     (options, rate): (PlanOptions, &RateInfo),
     sink: &mut S,
 ) -> Result<Plan, S::Error> {
-    let survey = Survey::of(users)?;
+    let mut survey = Survey::of(users)?;
     let cost = survey.cost(rate);
+    // The identifiers' fingerprints were for the cost: let go before any lookup.
+    survey.forget_identifiers();
     let mut found = Found {
         make_primary: options.make_primary,
         ..Found::default()
