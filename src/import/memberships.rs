@@ -377,41 +377,20 @@ struct Queue<'a> {
     ready: VecDeque<Member>,
     /// Pairs the journal holds sent without an end: followed or looked up apart.
     open: HashSet<(u64, u64)>,
-    /// Pairs asked on more than one row (one user on two rows), and those of them queued.
+    /// The place of the next membership of the plan read, counting every one in plan order.
+    at: u32,
+    /// Pairs asked on more than one row (one user on two rows), and the place of the one of
+    /// each queued.
     twice: HashSet<(u64, u64)>,
-    queued: HashSet<(u64, u64)>,
+    queued: HashMap<(u64, u64), u32>,
+    /// Rows asking a pair another row sends: their place, and that row's.
+    repeats: Vec<(u32, u32)>,
 }
 
 impl Queue<'_> {
-    /// The memberships of every row of the plan, `total` in all: those never sent as they
-    /// were settled, the others as their pair ended in `finished`.
-    fn counts(
-        &self,
-        total: usize,
-        finished: &HashMap<(u64, u64), MemberEnd, foldhash::fast::FixedState>,
-    ) -> Result<MemberCounts, JournalError> {
-        let mut counts = MemberCounts::default().and(total, []);
-        each_planned(self.plan, self.users, &self.ids, |m| {
-            match m.pair() {
-                None => counts.count(m.unsent().end, true),
-                Some(pair) => {
-                    if let Some(end) = finished.get(&pair) {
-                        counts.count(*end, true);
-                    }
-                }
-            }
-            Ok::<(), JournalError>(())
-        })?;
-        Ok(counts)
-    }
-
-    /// Reads the plan on until `want` memberships are ready or it is read; those `finished`
-    /// holds (the journal's, or ended in this phase) are not sent again.
-    fn fill(
-        &mut self,
-        want: usize,
-        finished: &HashMap<(u64, u64), MemberEnd, foldhash::fast::FixedState>,
-    ) -> Result<(), JournalError> {
+    /// Reads the plan on until `want` memberships are ready or it is read; those ended
+    /// before it reads them (`ends`: never sent, or finished in the journal) are passed.
+    fn fill(&mut self, want: usize, ends: &[Option<MemberEnd>]) -> Result<(), JournalError> {
         while self.ready.len() < want && self.next < self.plan.batches() {
             let Self {
                 plan,
@@ -422,17 +401,25 @@ impl Queue<'_> {
                 open,
                 twice,
                 queued,
+                repeats,
                 next,
+                at,
             } = self;
             planned_in(plan, *next, (users, ids), &mut |m| {
+                let place = *at;
+                *at += 1;
                 let Some(pair) = m.pair() else {
                     return Ok::<(), JournalError>(());
                 };
-                if finished.contains_key(&pair)
-                    || open.contains(&pair)
-                    || (twice.contains(&pair) && !queued.insert(pair))
-                {
+                if ends.get(place as usize).is_some_and(Option::is_some) || open.contains(&pair) {
                     return Ok(());
+                }
+                if twice.contains(&pair) {
+                    if let Some(&first) = queued.get(&pair) {
+                        repeats.push((place, first));
+                        return Ok(());
+                    }
+                    queued.insert(pair, place);
                 }
                 ready.push_back(Member {
                     user: pair.0,
@@ -440,6 +427,7 @@ impl Queue<'_> {
                     index: m.index,
                     row: m.row,
                     name: names.get(m.organization).copied().unwrap_or_default(),
+                    at: place,
                 });
                 Ok(())
             })?;
@@ -458,6 +446,8 @@ struct Member {
     index: u64,
     row: u32,
     name: u32,
+    /// Its place among the plan's memberships, in plan order ([`Phase::ends`]).
+    at: u32,
 }
 
 impl Member {
@@ -513,27 +503,38 @@ pub(super) async fn add(
     let users = super::journal::user_ends(journal.dir(), plan.rows())?;
     let replay = journal.take_members();
     let mut names = Names::default();
-    let mut settled = MemberCounts::default();
+    // How each membership of the plan ended, by its place in plan order: a byte each.
+    let mut ends: Vec<Option<MemberEnd>> = vec![None; total];
     let (mut pairs, mut uncertain) = (Vec::new(), Vec::new());
     let mut jobs: BTreeMap<Arc<str>, Vec<Member>> = BTreeMap::new();
     let by_name = ids.by_name();
-    // A first pass counts those never sent, names every organization once, and takes the
-    // memberships the journal holds sent without an end; of the others only the pairs, to
-    // find those asked twice, and not past it.
+    // A first pass settles those never sent and those the journal holds finished, names
+    // every organization once, and takes the memberships the journal holds sent without an
+    // end; of the others only the pairs, to find those asked twice, and not past it.
+    let mut at = 0u32;
     each_planned(plan, &users, &by_name, |m| {
-        let Some(pair) = m.pair() else {
-            settled.count(m.unsent().end, true);
-            return Ok::<(), JournalError>(());
+        let place = at;
+        at += 1;
+        let end = match m.pair() {
+            None => Some(m.unsent().end),
+            Some(pair) => replay.finished.get(&pair).map(|e| e.end),
         };
-        if replay.finished.contains_key(&pair) {
-            return Ok(());
+        if let Some(end) = end {
+            if let Some(slot) = ends.get_mut(place as usize) {
+                *slot = Some(end);
+            }
+            return Ok::<(), JournalError>(());
         }
+        let Some(pair) = m.pair() else {
+            return Ok(());
+        };
         let member = Member {
             user: pair.0,
             org: pair.1,
             index: m.index,
             row: m.row,
             name: names.of(m.organization),
+            at: place,
         };
         match replay.open.get(&pair) {
             Some(Some(job)) => jobs.entry(Arc::clone(job)).or_default().push(member),
@@ -543,7 +544,7 @@ pub(super) async fn add(
         Ok(())
     })?;
     // Several rows may ask the same membership (one user on two rows): sent once.
-    dedup(&mut uncertain);
+    let mut repeats = dedup(&mut uncertain);
     let mut queue = Queue {
         plan,
         users: &users,
@@ -552,9 +553,12 @@ pub(super) async fn add(
         next: 0,
         ready: VecDeque::new(),
         open: replay.open.keys().copied().collect(),
+        at: 0,
         twice: asked_twice(pairs),
-        queued: HashSet::new(),
+        queued: HashMap::new(),
+        repeats: Vec::new(),
     };
+    drop(replay);
     let mut phase = Phase {
         client,
         journal,
@@ -562,12 +566,7 @@ pub(super) async fn add(
         options,
         pacer: Pacer::new(options.rate_window, options.rate_reserve),
         names: names.list,
-        finished: replay
-            .finished
-            .into_iter()
-            .map(|(pair, e)| (pair, e.end))
-            .collect(),
-        settled,
+        ends,
         open: Vec::new(),
         done: Done::default(),
     };
@@ -592,21 +591,44 @@ pub(super) async fn add(
         queue.ready.extend(again);
         attempt += 1;
     }
-    // Each row's membership as its pair ended: one user on two rows asking the same
-    // organization is sent once and counted on both.
-    phase.done.counts = queue.counts(total, &phase.finished)?;
+    // One user on two rows asking the same organization: sent once, ended on both.
+    repeats.append(&mut queue.repeats);
+    for (again, first) in repeats {
+        let end = phase.ends.get(first as usize).copied().flatten();
+        if let Some(slot) = phase.ends.get_mut(again as usize) {
+            *slot = end;
+        }
+    }
+    phase.done.counts = phase.counts(total);
     phase.progress(true).await;
     Ok(phase.done)
 }
 
-/// Keeps the first of the memberships with the same pair.
-fn dedup(items: &mut Vec<Member>) {
+/// Keeps the first of the memberships with the same pair; returns the places of those left
+/// out, each with the place of the one kept.
+fn dedup(items: &mut Vec<Member>) -> Vec<(u32, u32)> {
     let twice = asked_twice(items.iter().map(Member::pair).collect());
+    let mut repeats = Vec::new();
     if twice.is_empty() {
-        return;
+        return repeats;
     }
-    let mut seen = HashSet::new();
-    items.retain(|m| !twice.contains(&m.pair()) || seen.insert(m.pair()));
+    let mut kept: HashMap<(u64, u64), u32> = HashMap::new();
+    items.retain(|m| {
+        if !twice.contains(&m.pair()) {
+            return true;
+        }
+        match kept.get(&m.pair()) {
+            Some(&first) => {
+                repeats.push((m.at, first));
+                false
+            }
+            None => {
+                kept.insert(m.pair(), m.at);
+                true
+            }
+        }
+    });
+    repeats
 }
 
 /// The pairs `pairs` holds more than once (rare): sorted apart to find them, so only they
@@ -650,13 +672,9 @@ struct Phase<'a> {
     pacer: Pacer,
     /// The organizations' names the memberships spell, each once ([`Member::name`]).
     names: Vec<Arc<str>>,
-    /// How each membership the journal or this phase ended did, by (user id, organization
-    /// id): 17 bytes an entry in a flat table, for the counts (a membership ended again is
-    /// counted once, as it ended last).
-    finished: HashMap<(u64, u64), MemberEnd, foldhash::fast::FixedState>,
-    /// Ended without a request (skipped, failed), only counted and never journalled: the plan
-    /// and the users' ends say so again on every read.
-    settled: MemberCounts,
+    /// How each membership of the plan ended, by its place in plan order ([`Member::at`]): a
+    /// byte each. Those never sent and those the journal holds finished are set first.
+    ends: Vec<Option<MemberEnd>>,
     /// The calls accepted whose jobs have not ended: up to the run's jobs at once.
     open: Vec<OpenJob>,
     done: Done,
@@ -677,7 +695,7 @@ impl Phase<'_> {
         let most = self.options.concurrency.clamp(1, super::MAX_JOBS);
         loop {
             // A call's worth read ahead (a cancel asks only whether any is left).
-            queue.fill(MEMBERSHIPS_PER_CALL, &self.finished)?;
+            queue.fill(MEMBERSHIPS_PER_CALL, &self.ends)?;
             if cancel.is_cancelled() {
                 self.done.stopped |=
                     !(queue.ready.is_empty() && self.open.is_empty() && uncertain.is_empty());
@@ -700,7 +718,7 @@ impl Phase<'_> {
     }
 
     fn counts(&self, total: usize) -> MemberCounts {
-        self.settled.and(total, self.finished.values().copied())
+        MemberCounts::default().and(total, self.ends.iter().flatten().copied())
     }
 
     /// The journal's line for `member`, ended so.
@@ -1019,7 +1037,11 @@ impl Phase<'_> {
             .record_unsynced(&Entry::MemberResolved { outcomes })?;
         for (m, e) in ended {
             self.done.counts.count(e.end, true);
-            if let Some(earlier) = self.finished.insert(m.pair(), e.end) {
+            let earlier = self
+                .ends
+                .get_mut(m.at as usize)
+                .and_then(|at| at.replace(e.end));
+            if let Some(earlier) = earlier {
                 self.done.counts.count(earlier, false);
             }
         }
@@ -1204,6 +1226,7 @@ mod tests {
             index: u64::from(row),
             row,
             name,
+            at: row * 10,
         };
         let (acme, globex) = (names.of("Acme"), names.of("Globex"));
         assert_eq!(names.of("Acme"), acme, "one name, one entry");
@@ -1214,8 +1237,9 @@ mod tests {
             member(4, 1, globex),
             member(5, 3, acme),
         ];
-        dedup(&mut items);
+        let repeats = dedup(&mut items);
         let rows: Vec<u32> = items.iter().map(|m| m.row).collect();
         assert_eq!(rows, [2, 3, 5]);
+        assert_eq!(repeats, [(40, 20)], "row 4 ends as row 2's does");
     }
 }
