@@ -278,6 +278,8 @@ pub fn write_report(dir: &Path, path: &Path) -> Result<(), RunError> {
             path,
         })?;
     }
+    // Its table of ends let go before the journal is read again for the organizations.
+    drop(members);
     let orgs = organizations(dir)?;
     if orgs.is_empty() {
         return Ok(());
