@@ -186,6 +186,19 @@ pub struct StreamedRows {
     pub rows: u64,
 }
 
+/// A problem met as the sheet streams: its row's first error noted in the plan's `input`
+/// (an invalid row), and an error kept in `errors`.
+fn note_issue(
+    input: &mut PlanInput,
+    errors: &mut Vec<crate::payload::Issue>,
+    issue: crate::payload::Issue,
+) {
+    input.push_issue(&issue);
+    if issue.severity == crate::payload::Severity::Error {
+        errors.push(issue);
+    }
+}
+
 /// Checks the sheet as it streams, once, into the plan's input (every sent row's user and
 /// every row's first error).
 pub fn streamed_input(
@@ -198,12 +211,7 @@ pub fn streamed_input(
     let summary = source.run(checks, crate::pipeline::Sink::Requests, |event| {
         match event {
             Event::Request(request) => input.push_request(request),
-            Event::Issue(issue) => {
-                input.push_issue(&issue);
-                if issue.severity == crate::payload::Severity::Error {
-                    errors.push(issue);
-                }
-            }
+            Event::Issue(issue) => note_issue(&mut input, &mut errors, issue),
         }
         std::ops::ControlFlow::Continue(())
     })?;
@@ -499,12 +507,7 @@ pub fn streamed_users(
                     return std::ops::ControlFlow::Break(());
                 }
             }
-            Event::Issue(issue) => {
-                invalid.push_issue(&issue);
-                if issue.severity == crate::payload::Severity::Error {
-                    errors.push(issue);
-                }
-            }
+            Event::Issue(issue) => note_issue(&mut invalid, &mut errors, issue),
         }
         std::ops::ControlFlow::Continue(())
     })?;
