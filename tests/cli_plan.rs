@@ -157,3 +157,57 @@ fn preview_against_the_account_sends_option_values_and_numbers() {
     assert_eq!(fields["seats"], 1, "an integer field gets a number");
     assert_eq!(fields["renewal_date"], "2027-01-01");
 }
+
+#[test]
+fn a_plan_longer_than_a_part_prints_every_row_once_in_sheet_order() {
+    // 4,500 users: three parts of the plan; every 997th row's email is refused by the check,
+    // so rows with an error fall before, inside and between the parts.
+    let home = TempDir::new().unwrap();
+    let csv = home.path().join("long.csv");
+    let mut text_in = String::from("Name,Email,External ID\n");
+    let mut invalid = Vec::new();
+    for i in 0..4_500u32 {
+        let row = i + 2;
+        let email = if i % 997 == 0 {
+            invalid.push(u64::from(row));
+            format!("user{i}-at-example.com")
+        } else {
+            format!("user{i}@example.com")
+        };
+        text_in.push_str(&format!("User {i},{email},x-{i}\n"));
+    }
+    std::fs::write(&csv, text_in).unwrap();
+    let csv = csv.to_str().unwrap();
+    let args = ["plan", csv, "--auto", "--sandbox", "--yes"];
+    let out = zdimport(home.path(), &[&args[..], &["--json"]].concat());
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let doc: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let rows = doc["rows"].as_array().unwrap();
+    let order: Vec<u64> = rows.iter().map(|r| r["row"].as_u64().unwrap()).collect();
+    assert_eq!(order, (2..4_502).collect::<Vec<u64>>());
+    let refused: Vec<u64> = rows
+        .iter()
+        .filter(|r| r["action"] == "invalid")
+        .map(|r| r["row"].as_u64().unwrap())
+        .collect();
+    assert_eq!(refused, invalid);
+    assert_eq!(doc["counts"]["new"], 4_500 - invalid.len());
+    assert_eq!(doc["counts"]["total"], 4_500);
+
+    let out = zdimport(home.path(), &args);
+    let stdout = text(&out.stdout);
+    let listed: Vec<&str> = stdout.lines().filter(|l| l.starts_with("row ")).collect();
+    assert_eq!(listed.len(), invalid.len(), "{stdout}");
+    for (line, row) in listed.iter().zip(&invalid) {
+        assert!(
+            line.starts_with(&format!("row {row:<6} invalid    ")),
+            "{line}"
+        );
+    }
+    assert!(stdout.ends_with(&format!(
+        "4500 rows: {} new, 0 update, 0 unchanged, 0 conflict, 0 would fail, 0 left out, {} \
+         invalid\n",
+        4_500 - invalid.len(),
+        invalid.len()
+    )));
+}

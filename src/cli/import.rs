@@ -15,7 +15,7 @@ use crate::session::account::SandboxHandle;
 use crate::session::account::{self, Client};
 use crate::session::check::AccountChecks;
 use crate::session::check::{Blank, InvalidPolicy, LeftOut};
-use crate::session::check::{Fields, PlanOptions, Survey, Tags};
+use crate::session::check::{Fields, PlanOptions, SurveyedUsers, Tags};
 use crate::session::run::ReportPathError;
 use crate::session::run::RunListing;
 use crate::session::run::{self, OutboxFile, RetryRows, RunInfo, Summary};
@@ -546,18 +546,18 @@ async fn build_account_plan(
             session::check::routed_spool(client, input, account, laid_out, spool).await?;
         (plan, planned, LeftOut::of(&errors, rows))
     } else {
-        // Users: checked into a spool, read back twice (the cost, then a part at a time).
-        let (users, input, found) = session::check::streamed_users(p.streamed(), checks, &dir)?;
-        let survey = Survey::of(&users).map_err(session::check::CheckError::from)?;
+        // Users: checked into a spool and surveyed as they go by (the cost), then read back a
+        // part at a time.
+        let (surveyed, input, found) = session::check::streamed_users(p.streamed(), checks, &dir)?;
+        let SurveyedUsers { users, survey } = surveyed;
         let counted = (input.object, survey.users, survey.organizations().len());
         eprintln!(
             "zdimport: {}",
             super::plan::cost_line(&survey.cost(rate), counted)
         );
-        drop(survey);
         let report = report_of(&found.errors, p.options.invalid);
         let spool = (&report, dir.as_path());
-        let from = (&users as &dyn session::check::Users, input.invalid);
+        let from = (&users as &dyn session::check::Users, survey, input.invalid);
         let (plan, planned) =
             session::check::routed_spool_of(client, from, (options, rate), laid_out, spool).await?;
         (plan, planned, LeftOut::of(&found.errors, found.rows))

@@ -157,8 +157,8 @@ impl Survey {
     }
 }
 
-/// The users a plan is made of, read twice by [`build_each`]: once for its [`Survey`], then
-/// a part at a time to plan them.
+/// The users a plan is made of, read by [`build_each`] a part at a time (and by
+/// [`Survey::of`] when they were not surveyed as they were checked).
 pub trait Users: Sync {
     /// Every user with its sheet row, in sheet order.
     fn users(&self) -> Box<dyn Iterator<Item = Result<(u32, User), PlanError>> + Send + '_>;
@@ -281,28 +281,28 @@ pub async fn build(
     }
     let mut rows = Vec::with_capacity(input.rows());
     let invalid = input.invalid;
-    let mut plan = build_each(client, &input.users, invalid, (options, rate), &mut rows).await?;
+    let surveyed = (&input.users as &dyn Users, Survey::of(&input.users)?);
+    let mut plan = build_each(client, surveyed, invalid, (options, rate), &mut rows).await?;
     rows.append(&mut plan.rows);
     rows.sort_by_key(|r| r.row);
     plan.rows = rows;
     Ok(plan)
 }
 
-/// [`build`] for a sheet of users, read from `users` (twice: see [`Users`]) and handed to
-/// `sink` [`PART`] at a time as they are decided, so that only the organizations, the
-/// identifiers' fingerprints and one part are held, not every row. The plan returned holds
-/// the rest: its `rows` are the `invalid` ones.
+/// [`build`] for a sheet of users, read from `users` once its [`Survey`] is made (as they
+/// were checked, or by [`Survey::of`]) and handed to `sink` [`PART`] at a time as they are
+/// decided, so that only the organizations, the identifiers' fingerprints and one part are
+/// held, not every row. The plan returned holds the rest: its `rows` are the `invalid` ones.
 ///
 /// A part's lookups find what they would find for the whole sheet: the checks leave no
 /// email or external_id on two sent rows, so no row's lookup answers another part's row.
 pub async fn build_each<S: PlanSink>(
     client: &Client,
-    users: &dyn Users,
+    (users, mut survey): (&dyn Users, Survey),
     invalid: Vec<(u32, String)>,
     (options, rate): (PlanOptions, &RateInfo),
     sink: &mut S,
 ) -> Result<Plan, S::Error> {
-    let mut survey = Survey::of(users)?;
     let cost = survey.cost(rate);
     // The identifiers' fingerprints were for the cost: let go before any lookup.
     survey.forget_identifiers();

@@ -423,6 +423,27 @@ pub struct Counts {
     pub total: usize,
 }
 
+impl Counts {
+    /// Counts one more row, doing `action`.
+    pub fn add(&mut self, action: &Action) {
+        self.total += 1;
+        match action {
+            Action::New => self.new += 1,
+            Action::Update { .. } => self.update += 1,
+            Action::Unchanged { .. } => self.unchanged += 1,
+            Action::Conflict { .. } => self.conflict += 1,
+            Action::WouldFail { .. } => self.would_fail += 1,
+            Action::LeftOut { .. } => self.left_out += 1,
+            Action::Invalid { .. } => self.invalid += 1,
+        }
+    }
+
+    /// Rows that would not go through as they are: conflicts, would fail, invalid.
+    pub fn problems(&self) -> usize {
+        self.conflict + self.would_fail + self.invalid
+    }
+}
+
 /// Every row of the file and what it will do.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Plan {
@@ -461,20 +482,9 @@ pub struct Routed {
 
 impl Plan {
     pub fn counts(&self) -> Counts {
-        let mut c = Counts {
-            total: self.rows.len(),
-            ..Counts::default()
-        };
+        let mut c = Counts::default();
         for row in &self.rows {
-            match row.action {
-                Action::New => c.new += 1,
-                Action::Update { .. } => c.update += 1,
-                Action::Unchanged { .. } => c.unchanged += 1,
-                Action::Conflict { .. } => c.conflict += 1,
-                Action::WouldFail { .. } => c.would_fail += 1,
-                Action::LeftOut { .. } => c.left_out += 1,
-                Action::Invalid { .. } => c.invalid += 1,
-            }
+            c.add(&row.action);
         }
         c
     }

@@ -23,7 +23,8 @@ pub use crate::pipeline::{AccountChecks, Event, Options, Report, Sorted, SortedI
 pub use crate::plan::orgs::{distinct_names, resolve_import, resolve_requests};
 pub use crate::plan::{
     Action, Change, Cost, Counts, Existing, MAKE_PRIMARY_REQUESTS, MissingOrgs, Plan, PlanError,
-    PlanInput, PlanOptions, RowPlan, SECONDARY_EMAIL, Spent, Survey, Tags, Users, build, estimate,
+    PlanInput, PlanOptions, PlanSink, RowPlan, SECONDARY_EMAIL, Spent, Survey, Tags, Users, build,
+    build_each, estimate,
 };
 pub use crate::plan::{memberships, org_rows};
 
@@ -462,15 +463,16 @@ pub async fn routed_spool(
         let tally = Tally::default();
         return Ok((OutboxFile::spool(dir, &outbox)?, Planned { plan, tally }));
     }
-    let users = (&input.users as &dyn Users, input.invalid);
+    let survey = Survey::of(&input.users)?;
+    let users = (&input.users as &dyn Users, survey, input.invalid);
     routed_spool_of(client, users, (options, rate), laid_out, (report, dir)).await
 }
 
 /// [`routed_spool`] of a sheet of users read from `users` ([`streamed_users`]'s spool, or
-/// held), the rows with an error in `invalid`.
+/// held) as `survey` found them, the rows with an error in `invalid`.
 pub async fn routed_spool_of(
     client: &Client,
-    (users, invalid): (&dyn Users, Vec<(u32, String)>),
+    (users, survey, invalid): (&dyn Users, Survey, Vec<(u32, String)>),
     (options, rate): (PlanOptions, &RateInfo),
     (skip_unchanged, jobs): (bool, usize),
     (report, dir): (&Report, &std::path::Path),
@@ -478,22 +480,32 @@ pub async fn routed_spool_of(
     let include = report.invalid == crate::payload::InvalidPolicy::Include;
     let at = (options.mode, skip_unchanged, jobs);
     let mut spool = super::routed::RoutedSpool::create(dir, at, &report.issues, include)?;
-    let plan = crate::plan::build_each(client, users, invalid, (options, rate), &mut spool).await?;
+    let surveyed = (users, survey);
+    let plan =
+        crate::plan::build_each(client, surveyed, invalid, (options, rate), &mut spool).await?;
     let tally = spool.tally;
     Ok((spool.finish()?, Planned { plan, tally }))
 }
 
+/// A sheet of users checked into a spool ([`streamed_users`]), and what a plan must know of
+/// them before it looks any up, found as they were checked.
+pub struct SurveyedUsers {
+    pub users: SpooledUsers,
+    pub survey: Survey,
+}
+
 /// Checks a sheet of users as it streams, once, into a spool in `dir`: every sent row's user
-/// as its request's body (memory holds none of them; [`SpooledUsers`] reads them back), every
-/// row's first error (the plan's invalid rows), and the rows with errors.
+/// as its request's body (memory holds none of them; [`SpooledUsers`] reads them back) and
+/// surveyed, every row's first error (the plan's invalid rows), and the rows with errors.
 pub fn streamed_users(
     source: Streamed<'_>,
     checks: &AccountChecks,
     dir: &std::path::Path,
-) -> Result<(SpooledUsers, PlanInput, StreamedRows), CheckError> {
+) -> Result<(SurveyedUsers, PlanInput, StreamedRows), CheckError> {
     use crate::pipeline::Event;
     let at = (source.options.mode, source.mapping.object);
     let mut spool = OutboxWriter::create(dir, at, false)?;
+    let mut survey = Survey::default();
     let mut invalid = PlanInput::of(source.mapping.object);
     let mut errors = Vec::new();
     let mut failure = None;
@@ -502,6 +514,9 @@ pub fn streamed_users(
     let summary = source.run_spilled(checks, to, |event| {
         match event {
             Event::Request(request) => {
+                for user in &request.body.users {
+                    survey.add(user);
+                }
                 if let Err(e) = spool.push_request(&request) {
                     failure = Some(e);
                     return std::ops::ControlFlow::Break(());
@@ -516,7 +531,8 @@ pub fn streamed_users(
     }
     let rows = summary.rows;
     let users = SpooledUsers(spool.finish()?);
-    Ok((users, invalid, StreamedRows { errors, rows }))
+    let surveyed = SurveyedUsers { users, survey };
+    Ok((surveyed, invalid, StreamedRows { errors, rows }))
 }
 
 pub use super::routed::SpooledUsers;
