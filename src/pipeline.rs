@@ -1002,11 +1002,22 @@ pub fn outbox_with(
 /// Names the plan's skipped rows from their mapped name, email and external_id cells, as
 /// the sheet has them (the rows may be invalid: nothing is checked).
 pub fn name_skipped(plan: &mut crate::import::Outbox, table: &Table, mapping: &Mapping) {
-    use crate::mapping::Target;
     let wanted: HashSet<u32> = plan.skipped.iter().map(|(row, _)| *row).collect();
     if wanted.is_empty() {
         return;
     }
+    let keys = sheet_keys(table, mapping, &wanted);
+    plan.name_skipped(|row| keys.get(&row).cloned());
+}
+
+/// The name, email and external_id the `wanted` rows of `table` hold in the columns `mapping`
+/// maps to them, as they are in the sheet (trimmed): what names a row no request sends.
+pub fn sheet_keys(
+    table: &Table,
+    mapping: &Mapping,
+    wanted: &HashSet<u32>,
+) -> HashMap<u32, crate::import::UserKey> {
+    use crate::mapping::Target;
     let columns: Vec<(usize, &Target)> = mapping
         .mapped()
         .filter(|(_, t)| matches!(t, Target::Name | Target::Email | Target::ExternalId))
@@ -1025,7 +1036,7 @@ pub fn name_skipped(plan: &mut crate::import::Outbox, table: &Table, mapping: &M
         }
         keys.entry(row.number).or_insert(key);
     }
-    plan.name_skipped(|row| keys.get(&row).cloned());
+    keys
 }
 
 /// The outbox of an account-aware [`crate::plan::Plan`]: its requests (unchanged rows,

@@ -8,7 +8,7 @@ use zdimport::import::Outbox;
 use zdimport::payload::{InvalidPolicy, Issue, MemberOf, Mode, OrganizationRef, Severity, User};
 use zdimport::plan::{Existing, MissingOrgs, PART, PlanInput, PlanOptions, Tags};
 use zdimport::sandbox::{Sandbox, SandboxConfig, SandboxHandle, UserSettings};
-use zdimport::session::check::{Report, build, routed_outbox, routed_spool};
+use zdimport::session::check::{Report, build, routed_file, routed_outbox, routed_spool};
 use zdimport::zendesk::{Client, RateInfo};
 
 mod common;
@@ -126,10 +126,13 @@ async fn both(
 ) -> (Outbox, Outbox) {
     let rate = RateInfo::default();
     let (input, report) = input_and_report(invalid);
-    let whole = build(client, input.clone(), options, &rate).await.unwrap();
-    let whole = routed_outbox(&whole, (skip_unchanged, jobs), &report).unwrap();
+    let plan = build(client, input.clone(), options, &rate).await.unwrap();
+    let whole = routed_outbox(&plan, (skip_unchanged, jobs), &report).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let at = (skip_unchanged, jobs);
+    // The whole plan routed a row at a time into a spool (the TUI's) sends the same.
+    let file = routed_file(&plan, at, &report, None, dir.path()).unwrap();
+    assert_same(&whole, &file.load().unwrap());
     let (parts, planned) = routed_spool(client, input, (options, &rate), at, (&report, dir.path()))
         .await
         .unwrap();

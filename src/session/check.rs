@@ -494,6 +494,39 @@ pub struct SurveyedUsers {
     pub survey: Survey,
 }
 
+/// The import of an account plan held whole (the TUI's Plan step) in a spool in `dir`, its
+/// requests laid out for `jobs` at once: its rows routed one at a time, as the headless
+/// import routes each part ([`routed_spool_of`]), so that no request is held, only the one
+/// being filled. The rows with errors (in `report`) are skipped, named from `sheet` when it
+/// is given. A sheet of organizations is routed whole, then spooled.
+pub fn routed_file(
+    plan: &Plan,
+    (skip_unchanged, jobs): (bool, usize),
+    report: &Report,
+    sheet: Option<(&Table, &Mapping)>,
+    dir: &std::path::Path,
+) -> Result<OutboxFile, CheckError> {
+    if plan.object == crate::mapping::Object::Organizations {
+        let mut outbox = routed_outbox(plan, (skip_unchanged, jobs), report)?;
+        if let Some((table, mapping)) = sheet {
+            crate::pipeline::name_skipped(&mut outbox, table, mapping);
+        }
+        return Ok(OutboxFile::spool(dir, &outbox)?);
+    }
+    let include = report.invalid == crate::payload::InvalidPolicy::Include;
+    let at = (plan.mode, skip_unchanged, jobs);
+    let mut spool = super::routed::RoutedSpool::create(dir, at, &report.issues, include)?;
+    if let Some((table, mapping)) = sheet {
+        let names = crate::pipeline::sheet_keys(table, mapping, &spool.error_rows());
+        spool.name_errors(names);
+    }
+    spool.missing(&plan.missing_organizations);
+    for part in plan.rows.chunks(crate::plan::PART) {
+        spool.rows(part.to_vec())?;
+    }
+    spool.finish()
+}
+
 /// Checks a sheet of users as it streams, once, into a spool in `dir`: every sent row's user
 /// as its request's body (memory holds none of them; [`SpooledUsers`] reads them back) and
 /// surveyed, every row's first error (the plan's invalid rows), and the rows with errors.
@@ -611,5 +644,54 @@ mod tests {
         assert_eq!((plan.sent_rows(), plan.skipped.len()), (228, 2));
         assert_eq!(plan.skipped[0].0, 5);
         assert_eq!(plan.skipped_keys[&0].email.as_deref(), Some("u3@x.com"));
+    }
+
+    #[test]
+    fn a_whole_plan_routed_into_a_spool_names_the_rows_with_errors_from_the_sheet() {
+        let t = table(230);
+        let mapping = auto_match(&t.layout.headers);
+        let options = Options {
+            mode: Mode::Create,
+            ..Options::default()
+        };
+        let checked = checked(&t, &mapping, &options);
+        let mut rows: Vec<RowPlan> = checked
+            .input
+            .users
+            .iter()
+            .map(|(row, user)| RowPlan {
+                row: *row,
+                action: Action::New,
+                user: Some(user.clone()),
+            })
+            .collect();
+        rows.extend(checked.input.invalid.iter().map(|(row, reason)| RowPlan {
+            row: *row,
+            action: Action::Invalid {
+                reason: reason.clone(),
+            },
+            user: None,
+        }));
+        rows.sort_by_key(|r| r.row);
+        let plan = Plan {
+            mode: Mode::Create,
+            object: crate::mapping::Object::Users,
+            rows,
+            organizations: std::collections::BTreeMap::new(),
+            missing_organizations: Vec::new(),
+            warnings: Vec::new(),
+            cost: Cost::at_rate(0, 0, &RateInfo::default()),
+            spent: Spent::default(),
+        };
+        let held = outbox_from(&plan, (false, 3), &checked.report, &t, &mapping).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let sheet = Some((&t, &mapping));
+        let file = routed_file(&plan, (false, 3), &checked.report, sheet, dir.path()).unwrap();
+        let spooled = file.load().unwrap();
+        assert_eq!(spooled, held);
+        assert_eq!(spooled.skipped.len(), 2, "rows 5 and 9");
+        assert_eq!(spooled.skipped_keys[&0].email.as_deref(), Some("u3@x.com"));
+        let unnamed = routed_file(&plan, (false, 3), &checked.report, None, dir.path()).unwrap();
+        assert!(unnamed.load().unwrap().skipped_keys.is_empty());
     }
 }

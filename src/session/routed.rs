@@ -26,6 +26,9 @@ pub(super) struct RoutedSpool {
     errors: BTreeMap<u32, (Vec<String>, bool)>,
     /// `--invalid include`: a sent row with only includable errors is marked, not skipped.
     include: bool,
+    /// What names the rows with errors no request sends, by row (from the sheet, when it
+    /// is at hand).
+    names: std::collections::HashMap<u32, UserKey>,
     /// Requests written, to name one that cannot be read back.
     batches: usize,
     pub(super) tally: Tally,
@@ -58,9 +61,20 @@ impl RoutedSpool {
             missing: None,
             errors: crate::import::error_rows(issues),
             include,
+            names: std::collections::HashMap::new(),
             batches: 0,
             tally: Tally::default(),
         })
+    }
+
+    /// The rows with errors that are still to settle (skipped at the end unless sent).
+    pub(super) fn error_rows(&self) -> std::collections::HashSet<u32> {
+        self.errors.keys().copied().collect()
+    }
+
+    /// Names the rows with errors no request sends by `names` (what the sheet holds).
+    pub(super) fn name_errors(&mut self, names: std::collections::HashMap<u32, UserKey>) {
+        self.names = names;
     }
 
     /// Writes routed requests to the main spool or, `moved`, to the one sent after it.
@@ -112,7 +126,8 @@ impl RoutedSpool {
             }
         }
         for (row, (messages, _)) in std::mem::take(&mut self.errors) {
-            self.spool.skip(row, messages.join("; "), None)?;
+            let key = self.names.remove(&row);
+            self.spool.skip(row, messages.join("; "), key)?;
         }
         let mut head = Outbox::new(self.mode);
         head.organizations = self.missing.map(MissingCount::finish).unwrap_or_default();

@@ -59,24 +59,36 @@ async fn start_inner(
         .collect();
     let sheet = table.layout.sheet.clone();
     let jobs = usize::try_from(concurrency).unwrap_or(usize::MAX);
-    let no_lookups = plan.is_none();
-    let plan = tokio::task::spawn_blocking(move || match (&plan, &account) {
+    let outbox = tokio::task::spawn_blocking(move || match (&plan, &account) {
+        // The plan routed a row at a time into a spool: no request of it held at once.
         (Some(plan), _) => {
-            check::outbox_from(plan, (skip_unchanged, jobs), &report, &table, &mapping)
+            let dir = run::spool_dir().map_err(|e| e.to_string())?;
+            let sheet = Some((table.as_ref(), &mapping));
+            let laid_out = (skip_unchanged, jobs);
+            check::routed_file(plan, laid_out, &report, sheet, &dir)
+                .map(Outboxed::File)
                 .map_err(|e| e.to_string())
         }
         // Imported as checked against the account: the users it kept, no row checked again.
-        (None, Some(account)) => account.outbox(&table, &mapping).map_err(|e| e.to_string()),
-        (None, None) => {
-            check::offline_outbox(&table, &mapping, &options, &report).map_err(|e| e.to_string())
-        }
+        (None, Some(account)) => account
+            .outbox(&table, &mapping)
+            .map(Outboxed::Held)
+            .map_err(|e| e.to_string()),
+        (None, None) => check::offline_outbox(&table, &mapping, &options, &report)
+            .map(Outboxed::Held)
+            .map_err(|e| e.to_string()),
     })
     .await
     .map_err(|e| format!("building the plan: {e}"))??;
-    let plan = if no_lookups {
-        resolve_organizations(plan, missing_orgs, &target.client).await?
-    } else {
-        plan
+    let outbox = match outbox {
+        Outboxed::Held(held) => {
+            Outboxed::Held(resolve_organizations(held, missing_orgs, &target.client).await?)
+        }
+        file @ Outboxed::File(_) => file,
+    };
+    let (mode, rows) = match &outbox {
+        Outboxed::Held(held) => (held.mode, held.rows()),
+        Outboxed::File(file) => (file.mode, file.rows()),
     };
     let info = RunInfo {
         id: run::new_id(),
@@ -85,13 +97,26 @@ async fn start_inner(
         sheet,
         profile,
         mapping: lines,
-        mode: plan.mode,
+        mode,
         account: target.client.base_url().to_string(),
         sandbox: target.sandbox_speed.is_some(),
-        rows: plan.rows() as u64,
+        rows: rows as u64,
         retry_of: None,
     };
-    run_new(plan, info, target, concurrency, tx).await
+    let run = match outbox {
+        Outboxed::Held(held) => run::Run::create(info, held),
+        Outboxed::File(file) => run::Run::create_from(info, file),
+    }
+    .map_err(|e| e.to_string())?;
+    run_engine(run, target, concurrency, tx).await;
+    Ok(())
+}
+
+/// A new run's outbox: held (built from the checked table), or in a spool (routed from the
+/// plan).
+enum Outboxed {
+    Held(Outbox),
+    File(run::OutboxFile),
 }
 
 /// Without the lookups (the operator skipped them), the organizations the rows name are still
@@ -132,18 +157,6 @@ async fn retry_inner(
 ) -> Result<(), String> {
     let retry = run::read_retry(dir, rows).map_err(|e| e.to_string())?;
     let run = run::Run::retry(retry).map_err(|e| e.to_string())?;
-    run_engine(run, target, concurrency, tx).await;
-    Ok(())
-}
-
-async fn run_new(
-    plan: Outbox,
-    info: RunInfo,
-    target: &Target,
-    concurrency: u32,
-    tx: &mpsc::Sender<AppEvent>,
-) -> Result<(), String> {
-    let run = run::Run::create(info, plan).map_err(|e| e.to_string())?;
     run_engine(run, target, concurrency, tx).await;
     Ok(())
 }
