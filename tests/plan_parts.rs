@@ -8,7 +8,9 @@ use zdimport::import::Outbox;
 use zdimport::payload::{InvalidPolicy, Issue, MemberOf, Mode, OrganizationRef, Severity, User};
 use zdimport::plan::{Existing, MissingOrgs, PART, PlanInput, PlanOptions, Tags};
 use zdimport::sandbox::{Sandbox, SandboxConfig, SandboxHandle, UserSettings};
-use zdimport::session::check::{Report, build, routed_file, routed_outbox, routed_spool};
+use zdimport::session::check::{
+    Report, build, routed_file, routed_outbox, routed_spool, stored_plan,
+};
 use zdimport::zendesk::{Client, RateInfo};
 
 mod common;
@@ -130,8 +132,18 @@ async fn both(
     let whole = routed_outbox(&plan, (skip_unchanged, jobs), &report).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let at = (skip_unchanged, jobs);
-    // The whole plan routed a row at a time into a spool (the TUI's) sends the same.
-    let file = routed_file(&plan, at, &report, None, dir.path()).unwrap();
+    // The plan kept a row at a time in a scratch file, then routed from it into a spool
+    // (the TUI's), sends the same.
+    let stored = stored_plan(client, &input, (options, &rate), dir.path())
+        .await
+        .unwrap();
+    assert_eq!(stored.counts(), plan.counts());
+    assert_eq!(
+        stored.load().unwrap(),
+        plan,
+        "every row read back as decided"
+    );
+    let file = routed_file(&stored, at, &report, None, dir.path()).unwrap();
     assert_same(&whole, &file.load().unwrap());
     let (parts, planned) = routed_spool(client, input, (options, &rate), at, (&report, dir.path()))
         .await

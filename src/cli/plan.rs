@@ -296,7 +296,7 @@ struct Printed {
     /// Where the scratch file is, to say so when it cannot be written.
     dir: std::path::PathBuf,
     /// The rows with an error (never looked up), merged in by row.
-    invalid: std::iter::Peekable<std::vec::IntoIter<(u32, String)>>,
+    invalid: check::InvalidRows,
     counts: Counts,
     /// Rows whose email is made primary.
     primary: usize,
@@ -309,19 +309,18 @@ impl Printed {
     /// (they are merged in where they belong).
     fn create(
         json: bool,
-        (object, mut invalid): (check::Object, Vec<(u32, String)>),
+        (object, invalid): (check::Object, Vec<(u32, String)>),
         dir: std::path::PathBuf,
     ) -> CliResult<Self> {
         let file = std::fs::create_dir_all(&dir)
             .and_then(|()| tempfile::tempfile_in(&dir))
             .map_err(|e| scratch(&dir, &e))?;
-        invalid.sort_by_key(|(row, _)| *row);
         Ok(Self {
             json,
             one: object.one(),
             rows: BufWriter::new(file),
             dir,
-            invalid: invalid.into_iter().peekable(),
+            invalid: check::InvalidRows::new(invalid),
             counts: Counts::default(),
             primary: 0,
             memberships: 0,
@@ -350,16 +349,7 @@ impl Printed {
 
     /// Writes the rows with an error that come before `row` (all of them: `None`).
     fn invalid_before(&mut self, row: Option<u32>) -> CliResult<()> {
-        while let Some((at, reason)) = self
-            .invalid
-            .next_if(|(at, _)| row.is_none_or(|row| *at < row))
-        {
-            let action = Action::Invalid { reason };
-            let invalid = RowPlan {
-                row: at,
-                action,
-                user: None,
-            };
+        while let Some(invalid) = self.invalid.next_before(row) {
             self.write(&invalid, "")?;
         }
         Ok(())

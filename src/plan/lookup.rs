@@ -37,6 +37,9 @@ pub enum PlanError {
     /// The plan's file (a run's outbox spool) cannot be read or written.
     #[error(transparent)]
     File(Box<crate::import::JournalError>),
+    /// The plan's rows kept on disk ([`super::StoredPlan`]) cannot be written or read back.
+    #[error("{0}")]
+    Stored(String),
 }
 
 impl From<crate::import::JournalError> for PlanError {

@@ -37,6 +37,7 @@ mod lookup;
 pub mod memberships;
 pub mod org_rows;
 pub mod orgs;
+mod stored;
 
 use std::collections::HashSet;
 use std::fmt;
@@ -50,11 +51,12 @@ use serde_json::Value;
 pub use crate::payload::fields::{self, ConversionError, FieldDef, FieldKind, Fields};
 pub use lookup::{PART, PlanError, PlanSink, Survey, Users, build, build_each, estimate};
 pub use orgs::MissingOrgs;
+pub use stored::{InvalidRows, PlanWriter, Routes, StoredPlan};
 
 use crate::payload::{Batcher, Checked, IssueRef, Mode, Request, Severity, User};
 
 /// One field that an update changes: what Zendesk holds now and what the row sends.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct Change {
     /// `name`, `email`, `organization`, `user_fields.plan`…
     pub field: String,
@@ -127,7 +129,7 @@ fn shown(value: &Value) -> String {
 }
 
 /// What one row will do.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum Action {
     /// No such user yet: created.

@@ -22,9 +22,9 @@ pub use crate::payload::{
 pub use crate::pipeline::{AccountChecks, Event, Options, Report, Sorted, SortedIssues, Summary};
 pub use crate::plan::orgs::{distinct_names, resolve_import, resolve_requests};
 pub use crate::plan::{
-    Action, Change, Cost, Counts, Existing, MAKE_PRIMARY_REQUESTS, MissingOrgs, Plan, PlanError,
-    PlanInput, PlanOptions, PlanSink, RowPlan, SECONDARY_EMAIL, Spent, Survey, Tags, Users, build,
-    build_each, estimate,
+    Action, Change, Cost, Counts, Existing, InvalidRows, MAKE_PRIMARY_REQUESTS, MissingOrgs, Plan,
+    PlanError, PlanInput, PlanOptions, PlanSink, RowPlan, SECONDARY_EMAIL, Spent, StoredPlan,
+    Survey, Tags, Users, build, build_each, estimate,
 };
 pub use crate::plan::{memberships, org_rows};
 
@@ -359,11 +359,15 @@ impl Checked {
         Some(request(self.mode, users))
     }
 
-    /// Looks the users up: what every row will do to the account.
-    pub async fn plan(&self, client: &Client, options: PlanOptions) -> Result<Plan, CheckError> {
-        crate::plan::build(client, self.input.clone(), options, &self.rate)
-            .await
-            .map_err(|e| CheckError::Plan(Box::new(e)))
+    /// Looks the users up: what every row will do to the account, each row kept in a
+    /// scratch file in the data dir as it is decided, a part at a time ([`StoredPlan`]).
+    pub async fn plan(
+        &self,
+        client: &Client,
+        options: PlanOptions,
+    ) -> Result<StoredPlan, CheckError> {
+        let dir = crate::import::journal::spool_dir()?;
+        stored_plan(client, &self.input, (options, &self.rate), &dir).await
     }
 
     /// The import of the rows as checked, without a plan: every sent row's user as kept, the
@@ -390,6 +394,24 @@ impl Checked {
         crate::pipeline::name_skipped(&mut plan, table, mapping);
         Ok(plan)
     }
+}
+
+/// The plan of `input` (held), each row kept in a scratch file in `dir` as it is decided, a
+/// part at a time; a sheet of organizations planned whole, then kept.
+pub async fn stored_plan(
+    client: &Client,
+    input: &PlanInput,
+    (options, rate): (PlanOptions, &RateInfo),
+    dir: &std::path::Path,
+) -> Result<StoredPlan, CheckError> {
+    if input.object == crate::mapping::Object::Organizations {
+        let plan = build(client, input.clone(), options, rate).await?;
+        return Ok(StoredPlan::of(plan, dir)?);
+    }
+    let users = (&input.users as &dyn Users, Survey::of(&input.users)?);
+    let mut writer = crate::plan::PlanWriter::create(dir, input.invalid.clone())?;
+    let head = build_each(client, users, Vec::new(), (options, rate), &mut writer).await?;
+    Ok(writer.finish(head)?)
 }
 
 /// The plan's input: the users kept, and each row with an error once.
@@ -500,29 +522,29 @@ pub struct SurveyedUsers {
 /// being filled. The rows with errors (in `report`) are skipped, named from `sheet` when it
 /// is given. A sheet of organizations is routed whole, then spooled.
 pub fn routed_file(
-    plan: &Plan,
+    plan: &StoredPlan,
     (skip_unchanged, jobs): (bool, usize),
     report: &Report,
     sheet: Option<(&Table, &Mapping)>,
     dir: &std::path::Path,
 ) -> Result<OutboxFile, CheckError> {
-    if plan.object == crate::mapping::Object::Organizations {
-        let mut outbox = routed_outbox(plan, (skip_unchanged, jobs), report)?;
+    if plan.head.object == crate::mapping::Object::Organizations {
+        let mut outbox = routed_outbox(&plan.load()?, (skip_unchanged, jobs), report)?;
         if let Some((table, mapping)) = sheet {
             crate::pipeline::name_skipped(&mut outbox, table, mapping);
         }
         return Ok(OutboxFile::spool(dir, &outbox)?);
     }
     let include = report.invalid == crate::payload::InvalidPolicy::Include;
-    let at = (plan.mode, skip_unchanged, jobs);
+    let at = (plan.head.mode, skip_unchanged, jobs);
     let mut spool = super::routed::RoutedSpool::create(dir, at, &report.issues, include)?;
     if let Some((table, mapping)) = sheet {
         let names = crate::pipeline::sheet_keys(table, mapping, &spool.error_rows());
         spool.name_errors(names);
     }
-    spool.missing(&plan.missing_organizations);
-    for part in plan.rows.chunks(crate::plan::PART) {
-        spool.rows(part.to_vec())?;
+    spool.missing(&plan.head.missing_organizations);
+    for part in plan.rows() {
+        spool.rows(part?)?;
     }
     spool.finish()
 }
@@ -687,12 +709,13 @@ mod tests {
         let held = outbox_from(&plan, (false, 3), &checked.report, &t, &mapping).unwrap();
         let dir = tempfile::tempdir().unwrap();
         let sheet = Some((&t, &mapping));
-        let file = routed_file(&plan, (false, 3), &checked.report, sheet, dir.path()).unwrap();
+        let stored = StoredPlan::of(plan.clone(), dir.path()).unwrap();
+        let file = routed_file(&stored, (false, 3), &checked.report, sheet, dir.path()).unwrap();
         let spooled = file.load().unwrap();
         assert_eq!(spooled, held);
         assert_eq!(spooled.skipped.len(), 2, "rows 5 and 9");
         assert_eq!(spooled.skipped_keys[&0].email.as_deref(), Some("u3@x.com"));
-        let unnamed = routed_file(&plan, (false, 3), &checked.report, None, dir.path()).unwrap();
+        let unnamed = routed_file(&stored, (false, 3), &checked.report, None, dir.path()).unwrap();
         assert!(unnamed.load().unwrap().skipped_keys.is_empty());
     }
 }

@@ -228,7 +228,7 @@ pub enum AppEvent {
     Connected(Result<Account, String>),
     /// The account's checks: the fields, the report made with them, what the plan costs.
     AccountChecked(Result<(AccountCheck, Arc<check::Checked>), String>),
-    Planned(Result<crate::session::check::Plan, String>),
+    Planned(Result<crate::session::check::StoredPlan, String>),
     /// The run's journal is written and the engine starts.
     ImportStarted {
         run_id: String,
@@ -268,7 +268,7 @@ pub struct NewRun {
     pub report: Arc<Report>,
     /// The account's fields (values converted for them) and plan, when made.
     pub account: Option<Arc<check::Checked>>,
-    pub plan: Option<Arc<crate::session::check::Plan>>,
+    pub plan: Option<Arc<crate::session::check::StoredPlan>>,
     pub skip_unchanged: bool,
     /// Users whose organization the account lacks, when the lookups were skipped (a plan
     /// made says it for each row).
@@ -307,7 +307,7 @@ pub struct Session {
     /// The account's checks, once connected.
     pub account: Option<Arc<check::Checked>>,
     /// The plan the operator goes on with (none: imported as checked).
-    pub plan: Option<Arc<crate::session::check::Plan>>,
+    pub plan: Option<Arc<crate::session::check::StoredPlan>>,
     pub skip_unchanged: bool,
     /// The Plan screen's choice for organizations the account lacks.
     pub missing_orgs: crate::session::check::MissingOrgs,
@@ -1095,16 +1095,33 @@ impl App {
             .unwrap_or_default();
         let (method, path) = self.session.mode.endpoint();
         let mut endpoints = format!("{method} {path}");
+        let laid_out = (self.session.skip_unchanged, self.session.options().jobs);
         let (users, requests, skipped) = match &self.session.plan {
-            Some(plan) => {
-                let routed = plan.route(self.session.skip_unchanged, self.session.options().jobs);
+            Some(plan) if plan.head.object == crate::session::check::Object::Organizations => {
+                // A sheet of organizations is routed whole, to name its endpoints.
+                let routed = match plan.load() {
+                    Ok(whole) => whole.route(laid_out.0, laid_out.1),
+                    Err(e) => {
+                        self.overlay = Some(Overlay::Error(e.to_string()));
+                        return None;
+                    }
+                };
                 let users: usize = routed.requests.iter().map(|r| r.rows.len()).sum();
                 let skipped = routed.skipped.len() as u64 + report.errors;
-                if plan.object == crate::session::check::Object::Organizations {
-                    endpoints = organization_endpoints(&routed.requests);
-                }
+                endpoints = organization_endpoints(&routed.requests);
                 (users as u64, routed.requests.len(), skipped)
             }
+            Some(plan) => match plan.route_counts(laid_out.0, laid_out.1) {
+                Ok(routes) => (
+                    routes.rows as u64,
+                    routes.requests,
+                    routes.skipped as u64 + report.errors,
+                ),
+                Err(e) => {
+                    self.overlay = Some(Overlay::Error(e.to_string()));
+                    return None;
+                }
+            },
             None => (
                 report.ready + report.warnings,
                 report.batches.len(),

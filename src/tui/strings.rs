@@ -151,6 +151,7 @@ pub const PLAN_TITLE: &str = " Plan ";
 /// The Plan row detail.
 pub const PLAN_ROW: &str = "Row";
 pub const PLAN_DETAIL_KEYS: &str = " ↑↓ PgUp PgDn scroll  ←→ row  Esc close ";
+pub const PLAN_UNREADABLE: &str = "this row of the plan cannot be read back from its scratch file";
 pub const PLAN_CHANGE: &str = "change:";
 pub const PLAN_CHANGES: &str = "changes:";
 pub const PLAN_WAS: &str = "now";

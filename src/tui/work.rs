@@ -309,7 +309,7 @@ pub async fn build_plan(
     client: &Client,
     account: &check::Checked,
     options: check::PlanOptions,
-) -> Result<check::Plan, String> {
+) -> Result<check::StoredPlan, String> {
     account
         .plan(client, options)
         .await

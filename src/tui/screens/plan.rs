@@ -10,7 +10,9 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Clear, Paragraph, Widget, Wrap};
 
 use crate::session::check::Mode;
-use crate::session::check::{Action as RowAction, Cost, Existing, MissingOrgs, Plan, Tags};
+use crate::session::check::{
+    Action as RowAction, Cost, Existing, MissingOrgs, Plan, RowPlan, StoredPlan, Tags,
+};
 use crate::tui::action::Action;
 use crate::tui::keymap::KeyContext;
 use crate::tui::strings;
@@ -49,7 +51,7 @@ pub enum Stage {
     /// Checked; the lookups wait for the operator (they cost requests).
     Checked(AccountCheck),
     LookingUp(AccountCheck),
-    Planned(AccountCheck, Arc<Plan>),
+    Planned(AccountCheck, Arc<StoredPlan>),
     Failed(String),
 }
 
@@ -65,7 +67,7 @@ pub enum PlanOutcome {
     },
     /// Go on to the import, with the plan or without it.
     Import {
-        plan: Option<Arc<Plan>>,
+        plan: Option<Arc<StoredPlan>>,
         skip_unchanged: bool,
     },
 }
@@ -88,6 +90,33 @@ pub struct PlanState {
     pub cursor: Cursor,
     /// The selected row's changes in full, over the list (Enter).
     pub detail: Option<Detail>,
+    /// The rows read back from the plan's file lately (those shown).
+    seen: Seen,
+}
+
+/// Rows of a plan read back from its file ([`StoredPlan`]) as they are shown, kept while
+/// they may be shown again; a few screens' worth at most.
+#[derive(Debug, Clone, Default)]
+struct Seen(std::collections::HashMap<usize, RowPlan>);
+
+impl Seen {
+    const KEPT: usize = 512;
+
+    /// Row `i` of `plan`; one that cannot be read back says so in its reason.
+    fn row(&mut self, plan: &StoredPlan, i: usize) -> &RowPlan {
+        if self.0.len() >= Self::KEPT && !self.0.contains_key(&i) {
+            self.0.clear();
+        }
+        self.0.entry(i).or_insert_with(|| {
+            plan.row(i).unwrap_or_else(|e| RowPlan {
+                row: plan.sheet_row(i).unwrap_or_default(),
+                action: RowAction::Invalid {
+                    reason: format!("{}: {e}", strings::PLAN_UNREADABLE),
+                },
+                user: None,
+            })
+        })
+    }
 }
 
 /// The row detail's scroll position.
@@ -123,6 +152,7 @@ impl PlanState {
             shown: Vec::new(),
             cursor: Cursor::default(),
             detail: None,
+            seen: Seen::default(),
         }
     }
 
@@ -130,12 +160,13 @@ impl PlanState {
         self.stage = Stage::Checked(check);
     }
 
-    pub fn planned(&mut self, plan: Arc<Plan>) {
+    pub fn planned(&mut self, plan: Arc<StoredPlan>) {
         let check = match &self.stage {
             Stage::Checked(c) | Stage::LookingUp(c) | Stage::Planned(c, _) => c.clone(),
             _ => return,
         };
         self.stage = Stage::Planned(check, plan);
+        self.seen = Seen::default();
         self.refilter();
     }
 
@@ -144,12 +175,8 @@ impl PlanState {
             return;
         };
         let filter = FILTERS[self.filter];
-        self.shown = plan
-            .rows
-            .iter()
-            .enumerate()
-            .filter(|(_, r)| filter.is_none_or(|f| r.action.name() == f))
-            .map(|(i, _)| i)
+        self.shown = (0..plan.len())
+            .filter(|&i| filter.is_none_or(|f| plan.action_name(i) == Some(f)))
             .collect();
         self.cursor.reset();
     }
@@ -303,13 +330,15 @@ impl PlanState {
 
     /// The selected row in full over the screen: who, every change old → new (the secondary
     /// email explained), the user a new row sends, and the account's warnings.
-    fn render_detail(&mut self, plan: &Plan, area: Rect, buf: &mut Buffer) {
+    fn render_detail(&mut self, stored: &StoredPlan, area: Rect, buf: &mut Buffer) {
         let Some(detail) = &mut self.detail else {
             return;
         };
-        let Some(row) = self.shown.get(self.cursor.selected).map(|&i| &plan.rows[i]) else {
+        let Some(&i) = self.shown.get(self.cursor.selected) else {
             return;
         };
+        let row = self.seen.row(stored, i);
+        let plan = &stored.head;
         let rect = area;
         Clear.render(rect, buf);
         let (colour, _) = describe(&row.action, plan.object.one());
@@ -445,7 +474,8 @@ impl PlanState {
         ]));
     }
 
-    fn render_plan(&mut self, plan: &Plan, area: Rect, buf: &mut Buffer) {
+    fn render_plan(&mut self, stored: &StoredPlan, area: Rect, buf: &mut Buffer) {
+        let plan = &stored.head;
         let [counts, options, list, detail] = Layout::vertical([
             Constraint::Length(2),
             Constraint::Length(1),
@@ -453,7 +483,7 @@ impl PlanState {
             Constraint::Length(3),
         ])
         .areas(area);
-        let n = plan.counts();
+        let n = stored.counts();
         let dot = |c| Span::styled(" ● ", Style::new().fg(c));
         let mut first = vec![
             dot(theme::OK),
@@ -492,7 +522,7 @@ impl PlanState {
                 plan.missing_organizations.join(", ")
             )
         };
-        let orgs = match crate::session::check::memberships::to_add(&plan.rows) {
+        let orgs = match stored.memberships() {
             0 => orgs,
             n => format!(" +{n} memberships after the users.{orgs}"),
         };
@@ -523,8 +553,9 @@ impl PlanState {
             ),
         ])
         .render(options, buf);
-        self.render_rows(plan, list, buf);
-        if let Some(row) = self.shown.get(self.cursor.selected).map(|&i| &plan.rows[i]) {
+        self.render_rows(stored, list, buf);
+        if let Some(&i) = self.shown.get(self.cursor.selected) {
+            let row = self.seen.row(stored, i);
             let (colour, what) = describe_row(row, plan);
             Paragraph::new(format!(" row {}: {what}", row.row))
                 .style(Style::new().fg(colour))
@@ -533,7 +564,8 @@ impl PlanState {
         }
     }
 
-    fn render_rows(&mut self, plan: &Plan, area: Rect, buf: &mut Buffer) {
+    fn render_rows(&mut self, stored: &StoredPlan, area: Rect, buf: &mut Buffer) {
+        let plan = &stored.head;
         let filter = FILTERS[self.filter].unwrap_or("all");
         let block = Block::bordered()
             .border_type(BorderType::Rounded)
@@ -542,7 +574,7 @@ impl PlanState {
                 "{}· {} of {} · filter: {filter} ",
                 strings::PLAN_TITLE,
                 self.shown.len(),
-                plan.rows.len()
+                stored.len()
             ));
         let inner = block.inner(area);
         block.render(area, buf);
@@ -556,7 +588,7 @@ impl PlanState {
             .skip(first)
             .take(height)
             .map(|(n, &i)| {
-                let row = &plan.rows[i];
+                let row = self.seen.row(stored, i);
                 let style = if n == self.cursor.selected {
                     theme::selected()
                 } else {
@@ -823,6 +855,11 @@ mod tests {
         }
     }
 
+    /// `plan` with its rows in a scratch file, as the Plan step holds it.
+    fn stored(plan: &Plan) -> Arc<StoredPlan> {
+        Arc::new(StoredPlan::of(plan.clone(), &std::env::temp_dir()).unwrap())
+    }
+
     fn plan() -> Arc<Plan> {
         let row = |row, action| RowPlan {
             row,
@@ -861,7 +898,7 @@ mod tests {
         let mut offer = PlanState::new(Mode::Upsert);
         offer.checked(check());
         let mut planned = offer.clone();
-        planned.planned(plan());
+        planned.planned(stored(&plan()));
         let mut waiting = PlanState::new(Mode::Upsert);
         waiting.stage = Stage::Checking;
         for state in [offer, planned, waiting] {
@@ -908,7 +945,7 @@ mod tests {
                 make_primary: true,
             })
         );
-        s.planned(plan());
+        s.planned(stored(&plan()));
         assert_eq!(
             plan().counts(),
             Counts {
@@ -1017,7 +1054,7 @@ mod tests {
     fn enter_shows_a_rows_changes_in_full_with_scrolling_80x24() {
         let mut s = PlanState::new(Mode::Upsert);
         s.checked(check());
-        s.planned(detailed_plan());
+        s.planned(stored(&detailed_plan()));
         assert_eq!(s.update(&Action::Enter), None);
         assert!(s.detail.is_some());
         let draw =
@@ -1049,7 +1086,7 @@ mod tests {
         });
         let mut s = PlanState::new(Mode::Upsert);
         s.checked(check());
-        s.planned(Arc::new(plan));
+        s.planned(stored(&plan));
         let drawn = crate::tui::widgets::drawn(80, 22, |area, buf| s.render(area, buf));
         assert!(format!("{:?}", drawn.backend()).contains("+2 memberships after the users."));
         insta::assert_snapshot!("plan_memberships_80x24", drawn.backend());
@@ -1190,7 +1227,8 @@ mod app_tests {
                 rate_limited: 0,
             },
         };
-        app.handle(AppEvent::Planned(Ok(plan)));
+        let plan = crate::session::check::StoredPlan::of(plan, &std::env::temp_dir());
+        app.handle(AppEvent::Planned(Ok(plan.unwrap())));
         insta::assert_snapshot!("plan_rows", frame(&mut app, 100, 30).backend());
         insta::assert_snapshot!("plan_rows_80x24", frame(&mut app, 80, 24).backend());
     }
@@ -1275,7 +1313,8 @@ mod app_tests {
                 rate_limited: 0,
             },
         };
-        app.handle(AppEvent::Planned(Ok(plan)));
+        let plan = crate::session::check::StoredPlan::of(plan, &std::env::temp_dir());
+        app.handle(AppEvent::Planned(Ok(plan.unwrap())));
         insta::assert_snapshot!(
             "plan_organizations_80x24",
             frame(&mut app, 80, 24).backend()

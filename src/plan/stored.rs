@@ -1,0 +1,456 @@
+//! A plan kept on disk a row at a time (the TUI's Plan step): each decided row a line of an
+//! unnamed scratch file in the data dir, memory holding 16 bytes a row (its sheet row, what
+//! it does, where its line starts) and the counts; a row is read back when it is shown, and
+//! every row in order when the import routes them.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::os::unix::fs::FileExt as _;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use super::{Action, Counts, Plan, PlanError, PlanSink, RowPlan};
+use crate::payload::{MemberOf, User};
+
+/// The rows with an error (never looked up), merged into a plan's rows by sheet row as the
+/// plan hands its rows over ([`super::build_each`] gives them apart).
+pub struct InvalidRows(std::iter::Peekable<std::vec::IntoIter<(u32, String)>>);
+
+impl InvalidRows {
+    /// `rows` with their first error, in any order.
+    pub fn new(mut rows: Vec<(u32, String)>) -> Self {
+        rows.sort_by_key(|(row, _)| *row);
+        Self(rows.into_iter().peekable())
+    }
+
+    /// The next row with an error before sheet row `row` (before none: any left), as the
+    /// plan's row.
+    pub fn next_before(&mut self, row: Option<u32>) -> Option<RowPlan> {
+        let (at, reason) = self.0.next_if(|(at, _)| row.is_none_or(|row| *at < row))?;
+        Some(RowPlan {
+            row: at,
+            action: Action::Invalid { reason },
+            user: None,
+        })
+    }
+}
+
+/// One row as a line of the scratch file: the user with its memberships (its body does not
+/// carry them).
+#[derive(Serialize, Deserialize)]
+struct Line {
+    row: u32,
+    action: Action,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    user: Option<User>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    memberships: Vec<MemberOf>,
+}
+
+/// Where a row is: its sheet row, what it does ([`Action::name`]'s index in [`KINDS`]) and
+/// where its line starts.
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    at: u64,
+    row: u32,
+    kind: u8,
+}
+
+/// The actions' names, as [`Action::name`] says them.
+const KINDS: [&str; 7] = [
+    "new",
+    "update",
+    "unchanged",
+    "conflict",
+    "would_fail",
+    "left_out",
+    "invalid",
+];
+
+fn kind(action: &Action) -> u8 {
+    let name = action.name();
+    KINDS.iter().position(|k| *k == name).unwrap_or_default() as u8
+}
+
+/// What [`StoredPlan::route_counts`] found an import sends.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Routes {
+    /// Rows sent.
+    pub rows: usize,
+    pub requests: usize,
+    /// Rows the plan leaves out (invalid rows aside: their errors say).
+    pub skipped: usize,
+}
+
+/// A plan whose rows are on disk.
+#[derive(Debug)]
+pub struct StoredPlan {
+    /// What the plan says besides its rows (its `rows` are empty).
+    pub head: Plan,
+    file: File,
+    /// Every row in sheet order; the end of the file after the last.
+    index: Vec<Entry>,
+    end: u64,
+    counts: Counts,
+    /// Memberships the plan adds once the users exist.
+    memberships: usize,
+}
+
+impl PartialEq for StoredPlan {
+    fn eq(&self, other: &Self) -> bool {
+        std::ptr::eq(self, other)
+    }
+}
+
+/// Writes a plan's rows as they are decided ([`PlanSink`]), the rows with an error merged in.
+pub struct PlanWriter {
+    out: BufWriter<File>,
+    at: u64,
+    index: Vec<Entry>,
+    counts: Counts,
+    memberships: usize,
+    invalid: InvalidRows,
+}
+
+fn io(what: &str) -> impl Fn(std::io::Error) -> PlanError + '_ {
+    move |e| PlanError::Stored(format!("{what}: {e}"))
+}
+
+impl PlanWriter {
+    /// A scratch file in `dir` for the rows, the rows with an error in `invalid`.
+    pub fn create(dir: &Path, invalid: Vec<(u32, String)>) -> Result<Self, PlanError> {
+        let what = format!("cannot keep the plan's rows in {}", dir.display());
+        let file = std::fs::create_dir_all(dir)
+            .and_then(|()| tempfile::tempfile_in(dir))
+            .map_err(io(&what))?;
+        Ok(Self {
+            out: BufWriter::new(file),
+            at: 0,
+            index: Vec::new(),
+            counts: Counts::default(),
+            memberships: 0,
+            invalid: InvalidRows::new(invalid),
+        })
+    }
+
+    fn write(&mut self, row: RowPlan) -> Result<(), PlanError> {
+        self.counts.add(&row.action);
+        self.memberships += super::memberships::to_add(std::slice::from_ref(&row));
+        let memberships = row
+            .user
+            .as_ref()
+            .map(|u| u.memberships.clone())
+            .unwrap_or_default();
+        let entry = Entry {
+            at: self.at,
+            row: row.row,
+            kind: kind(&row.action),
+        };
+        let line = Line {
+            row: row.row,
+            action: row.action,
+            user: row.user,
+            memberships,
+        };
+        let mut bytes = serde_json::to_vec(&line).map_err(|e| PlanError::Stored(e.to_string()))?;
+        bytes.push(b'\n');
+        self.out
+            .write_all(&bytes)
+            .map_err(io("cannot write the plan's rows"))?;
+        self.at += bytes.len() as u64;
+        self.index.push(entry);
+        Ok(())
+    }
+
+    /// The plan, `head` what it says besides the rows handed over (its own `rows` are
+    /// written after them: the rows with an error [`super::build_each`] gives back).
+    pub fn finish(mut self, mut head: Plan) -> Result<StoredPlan, PlanError> {
+        while let Some(row) = self.invalid.next_before(None) {
+            self.write(row)?;
+        }
+        let rest = std::mem::take(&mut head.rows);
+        for row in rest {
+            self.write(row)?;
+        }
+        let file = self
+            .out
+            .into_inner()
+            .map_err(|e| io("cannot write the plan's rows")(e.into_error()))?;
+        Ok(StoredPlan {
+            head,
+            file,
+            index: self.index,
+            end: self.at,
+            counts: self.counts,
+            memberships: self.memberships,
+        })
+    }
+}
+
+impl PlanSink for PlanWriter {
+    type Error = PlanError;
+
+    fn rows(&mut self, rows: Vec<RowPlan>) -> Result<(), PlanError> {
+        for row in rows {
+            while let Some(invalid) = self.invalid.next_before(Some(row.row)) {
+                self.write(invalid)?;
+            }
+            self.write(row)?;
+        }
+        Ok(())
+    }
+}
+
+impl StoredPlan {
+    /// A plan made whole (a sheet of organizations, a test's), its rows written to `dir`.
+    pub fn of(plan: Plan, dir: &Path) -> Result<Self, PlanError> {
+        PlanWriter::create(dir, Vec::new())?.finish(plan)
+    }
+
+    /// Rows in the plan.
+    pub fn len(&self) -> usize {
+        self.index.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.index.is_empty()
+    }
+
+    /// Rows per action.
+    pub fn counts(&self) -> Counts {
+        self.counts
+    }
+
+    /// Memberships the plan adds once the users exist.
+    pub fn memberships(&self) -> usize {
+        self.memberships
+    }
+
+    /// What row `i` does, by [`Action::name`], without reading it.
+    pub fn action_name(&self, i: usize) -> Option<&'static str> {
+        self.index.get(i).map(|e| KINDS[usize::from(e.kind)])
+    }
+
+    /// The sheet row of row `i`, without reading it.
+    pub fn sheet_row(&self, i: usize) -> Option<u32> {
+        self.index.get(i).map(|e| e.row)
+    }
+
+    fn bytes(&self, from: usize, to: usize) -> Result<Vec<u8>, PlanError> {
+        let start = self.index[from].at;
+        let end = self.index.get(to).map_or(self.end, |e| e.at);
+        let mut bytes = vec![0; usize::try_from(end - start).unwrap_or_default()];
+        self.file
+            .read_exact_at(&mut bytes, start)
+            .map_err(io("cannot read the plan's rows back"))?;
+        Ok(bytes)
+    }
+
+    fn parse(&self, i: usize, line: &[u8]) -> Result<RowPlan, PlanError> {
+        let line: Line = serde_json::from_slice(line).map_err(|e| PlanError::Body {
+            row: self.index[i].row,
+            reason: e.to_string(),
+        })?;
+        let user = line.user.map(|mut user| {
+            user.memberships = line.memberships;
+            user
+        });
+        Ok(RowPlan {
+            row: line.row,
+            action: line.action,
+            user,
+        })
+    }
+
+    /// Row `i` (in sheet order), read back.
+    pub fn row(&self, i: usize) -> Result<RowPlan, PlanError> {
+        if i >= self.len() {
+            return Err(PlanError::Stored(format!("no row {i} in the plan")));
+        }
+        self.parse(i, &self.bytes(i, i + 1)?)
+    }
+
+    /// Every row in sheet order, read back [`super::PART`] at a time.
+    pub fn rows(&self) -> impl Iterator<Item = Result<Vec<RowPlan>, PlanError>> + '_ {
+        (0..self.len()).step_by(super::PART).map(|from| {
+            let to = (from + super::PART).min(self.len());
+            let bytes = self.bytes(from, to)?;
+            let start = self.index[from].at;
+            (from..to)
+                .map(|i| {
+                    let a = usize::try_from(self.index[i].at - start).unwrap_or_default();
+                    let b = self
+                        .index
+                        .get(i + 1)
+                        .map_or(self.end, |e| e.at)
+                        .saturating_sub(start);
+                    let b = usize::try_from(b).unwrap_or_default();
+                    self.parse(i, &bytes[a..b])
+                })
+                .collect()
+        })
+    }
+
+    /// What an import of the users' plan sends, its rows routed one at a time as
+    /// [`Plan::route`] routes them (laid out for `jobs` at once), no request kept.
+    pub fn route_counts(&self, skip_unchanged: bool, jobs: usize) -> Result<Routes, PlanError> {
+        let mut router = super::Router::new(self.head.mode, skip_unchanged, jobs);
+        let mut counts = Routes::default();
+        let mut add = |sent: Vec<super::Marked>| {
+            counts.requests += sent.len();
+            counts.rows += sent.iter().map(|m| m.request.rows.len()).sum::<usize>();
+        };
+        for part in self.rows() {
+            for row in part? {
+                match router.push(row) {
+                    super::Step::Main(sent) | super::Step::Moved(sent) => add(sent),
+                    super::Step::Skip { .. } => counts.skipped += 1,
+                    super::Step::Nothing => {}
+                }
+            }
+        }
+        let (main, moved) = router.finish();
+        add(main);
+        add(moved);
+        Ok(counts)
+    }
+
+    /// The whole plan in memory (a sheet of organizations, routed whole).
+    pub fn load(&self) -> Result<Plan, PlanError> {
+        let mut plan = self.head.clone();
+        for part in self.rows() {
+            plan.rows.extend(part?);
+        }
+        Ok(plan)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::payload::Mode;
+
+    fn user(i: u32, memberships: &[&str]) -> User {
+        User {
+            name: Some(format!("User {i}")),
+            email: Some(format!("u{i}@x.com")),
+            memberships: memberships
+                .iter()
+                .map(|name| MemberOf {
+                    name: (*name).to_owned(),
+                    id: Some(7),
+                })
+                .collect(),
+            ..User::default()
+        }
+    }
+
+    fn head(mode: Mode) -> Plan {
+        Plan {
+            mode,
+            object: crate::mapping::Object::Users,
+            rows: Vec::new(),
+            organizations: std::collections::BTreeMap::new(),
+            missing_organizations: vec!["Acme".into()],
+            warnings: vec!["a warning".into()],
+            cost: super::super::Cost::at_rate(1, 2, &crate::zendesk::RateInfo::default()),
+            spent: super::super::Spent::default(),
+        }
+    }
+
+    /// 4,500 rows decided in parts of 2,000 (what `build_each` hands over): new, updated,
+    /// unchanged and held users, every 100th row with an error (given apart, out of order).
+    fn written(mode: Mode) -> (StoredPlan, Plan) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut whole = head(mode);
+        let mut invalid = Vec::new();
+        let mut decided = Vec::new();
+        for i in 0..4_500u32 {
+            let row = i + 2;
+            if i % 100 == 50 {
+                invalid.push((row, format!("error on row {row}")));
+                continue;
+            }
+            let action = match i % 4 {
+                0 => Action::New,
+                1 => Action::Update {
+                    id: u64::from(i),
+                    changes: vec![super::super::Change {
+                        field: "name".into(),
+                        old: serde_json::json!("old"),
+                        new: serde_json::json!(i),
+                    }],
+                },
+                2 => Action::Unchanged { id: u64::from(i) },
+                _ => Action::WouldFail {
+                    reason: "no name".into(),
+                },
+            };
+            let memberships: &[&str] = if i % 3 == 0 { &["Acme", "Globex"] } else { &[] };
+            decided.push(RowPlan {
+                row,
+                action,
+                user: Some(user(i, memberships)),
+            });
+        }
+        invalid.reverse();
+        let mut writer = PlanWriter::create(dir.path(), invalid.clone()).unwrap();
+        for part in decided.chunks(super::super::PART) {
+            writer.rows(part.to_vec()).unwrap();
+        }
+        let stored = writer.finish(head(mode)).unwrap();
+        whole.rows = decided;
+        whole
+            .rows
+            .extend(invalid.into_iter().map(|(row, reason)| RowPlan {
+                row,
+                action: Action::Invalid { reason },
+                user: None,
+            }));
+        whole.rows.sort_by_key(|r| r.row);
+        (stored, whole)
+    }
+
+    #[test]
+    fn a_plan_kept_on_disk_reads_back_every_row_as_decided_in_sheet_order() {
+        let (stored, whole) = written(Mode::Upsert);
+        assert_eq!(stored.len(), 4_500);
+        assert_eq!(stored.load().unwrap(), whole);
+        assert_eq!(stored.counts(), whole.counts());
+        assert_eq!(
+            stored.memberships(),
+            super::super::memberships::to_add(&whole.rows)
+        );
+        for i in [0, 50, 1_999, 2_000, 4_499] {
+            assert_eq!(stored.row(i).unwrap(), whole.rows[i], "row {i}");
+            assert_eq!(stored.action_name(i), Some(whole.rows[i].action.name()));
+            assert_eq!(stored.sheet_row(i), Some(whole.rows[i].row));
+        }
+        assert_eq!(
+            stored.action_name(50),
+            Some("invalid"),
+            "row 52, given apart"
+        );
+        assert!(stored.row(4_500).is_err());
+        assert_eq!(stored.action_name(4_500), None);
+    }
+
+    #[test]
+    fn what_an_import_of_it_sends_is_counted_as_the_whole_plan_routes() {
+        for mode in [Mode::Upsert, Mode::Create, Mode::Update] {
+            let (stored, whole) = written(mode);
+            for (skip_unchanged, jobs) in [(true, 1), (false, 4), (true, 30)] {
+                let routed = whole.route(skip_unchanged, jobs);
+                let counted = stored.route_counts(skip_unchanged, jobs).unwrap();
+                let rows = routed.requests.iter().map(|r| r.rows.len()).sum::<usize>();
+                let expected = Routes {
+                    rows,
+                    requests: routed.requests.len(),
+                    skipped: routed.skipped.len(),
+                };
+                assert_eq!(counted, expected, "{mode} {skip_unchanged} {jobs}");
+            }
+        }
+    }
+}
