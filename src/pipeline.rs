@@ -759,9 +759,24 @@ pub fn check_table_users(
     cancelled: &dyn Fn() -> bool,
 ) -> Option<(Report, Vec<(u32, crate::payload::User)>)> {
     let mut users = Vec::new();
-    let report = check_rows(table, mapping, options, checks, cancelled, Some(&mut users))?;
+    let mut keep = |row, user| users.push((row, user));
+    let report = check_rows(table, mapping, options, checks, cancelled, Some(&mut keep))?;
     Some((report, users))
 }
+
+/// [`check_table_users`] handing each sent row's user to `keep` as it is checked, in sheet
+/// order (a spool), none of them held here.
+pub fn check_table_users_into(
+    table: &Table,
+    (mapping, options, checks): (&Mapping, &Options, &AccountChecks),
+    cancelled: &dyn Fn() -> bool,
+    keep: KeepUser<'_>,
+) -> Option<Report> {
+    check_rows(table, mapping, options, checks, cancelled, Some(keep))
+}
+
+/// Where a check of a table hands each sent row's user, in sheet order.
+pub type KeepUser<'a> = &'a mut dyn FnMut(u32, crate::payload::User);
 
 /// Tables longer than this find their repeated identifiers before they are checked
 /// ([`table_repeats`]).
@@ -776,7 +791,7 @@ fn check_rows(
     options: &Options,
     checks: &AccountChecks,
     cancelled: &dyn Fn() -> bool,
-    keep: Option<&mut Vec<(u32, crate::payload::User)>>,
+    keep: Option<KeepUser<'_>>,
 ) -> Option<Report> {
     let find_repeats = table.len() > TABLE_REPEATS_ABOVE_ROWS;
     check_rows_finding(
@@ -796,7 +811,7 @@ fn check_rows_finding(
     table: &Table,
     (mapping, options, checks): (&Mapping, &Options, &AccountChecks),
     cancelled: &dyn Fn() -> bool,
-    mut keep: Option<&mut Vec<(u32, crate::payload::User)>>,
+    mut keep: Option<KeepUser<'_>>,
     find_repeats: bool,
 ) -> Option<Report> {
     if mapping.object == crate::mapping::Object::Organizations {
@@ -869,8 +884,8 @@ fn check_rows_finding(
                     report.issues.push(issue);
                 }
                 if let Some(user) = checked.user {
-                    if let Some(users) = keep.as_deref_mut() {
-                        users.push((checked.row, user));
+                    if let Some(keep) = keep.as_deref_mut() {
+                        keep(checked.row, user);
                     }
                     report.batches.extend(layout.push(checked.row));
                 }
@@ -1340,6 +1355,8 @@ pub(crate) mod tests {
         let checks = AccountChecks::default();
         let check = (&mapping, &options, &checks);
         let report = |find_repeats, keep: Option<&mut Vec<(u32, User)>>| {
+            let mut push = keep.map(|users| move |row, user| users.push((row, user)));
+            let keep = push.as_mut().map(|p| p as KeepUser<'_>);
             check_rows_finding(&table, check, &|| false, keep, find_repeats).unwrap()
         };
         let all = report(false, None);

@@ -265,20 +265,29 @@ pub fn streamed_outbox(
     Ok((outbox.finish()?, left_out))
 }
 
-/// A table checked against the account: each row once, each sent row's user kept.
+/// A table checked against the account: each row once, each sent row's user kept, in a
+/// spool in the data dir.
 #[derive(Debug)]
 pub struct Checked {
     pub fields: Arc<Fields>,
     /// The rows' problems, counts and batches, with the account's checks.
     pub report: Arc<Report>,
-    /// Every sent row's user as it is sent, in sheet order, and the rows with errors.
+    /// Every sent row's user as it is sent, in sheet order, [`USERS_A_LINE`] a line (a sheet
+    /// of users).
+    users: Option<SpooledUsers>,
+    /// The rows with errors; a sheet of organizations' organizations.
     pub input: PlanInput,
+    /// What looking the rows up will cost.
+    cost: Cost,
     /// What the last answer said of the rate limit.
     pub rate: RateInfo,
     /// Mapped columns the account's fields cannot take (unknown keys, wrong types).
     pub problems: Vec<String>,
     mode: crate::payload::Mode,
 }
+
+/// Users a line of [`Checked`]'s spool: a request's worth.
+const USERS_A_LINE: usize = crate::payload::JOB_LIMIT;
 
 impl PartialEq for Checked {
     fn eq(&self, other: &Self) -> bool {
@@ -305,58 +314,110 @@ pub async fn against_account(
         fields: Some(Arc::clone(&fields)),
         ..AccountChecks::default()
     };
-    let mode = options.mode;
-    let (report, input) = tokio::task::spawn_blocking(move || {
-        if mapping.object == crate::mapping::Object::Organizations {
-            let (report, organizations) = crate::pipeline::check_table_organizations(
-                &table,
-                &mapping,
-                &options,
-                &checks,
-                &|| false,
-            )
-            .unwrap_or_default();
-            let mut input = input_of(&report, Vec::new());
-            input.object = mapping.object;
-            input.organizations = organizations;
-            return (report, input);
-        }
-        let (report, users) =
-            crate::pipeline::check_table_users(&table, &mapping, &options, &checks, &|| false)
-                .unwrap_or_default();
-        let input = input_of(&report, users);
-        (report, input)
+    let dir = crate::import::journal::spool_dir()?;
+    let mut checked = tokio::task::spawn_blocking(move || {
+        check_table(&table, (&mapping, &options, &checks), (&dir, rate))
     })
     .await
-    .map_err(|e| CheckError::Interrupted(e.to_string()))?;
-    Ok(Checked {
-        fields,
-        report: Arc::new(report),
-        input,
+    .map_err(|e| CheckError::Interrupted(e.to_string()))??;
+    checked.fields = fields;
+    checked.problems = problems;
+    Ok(checked)
+}
+
+/// Checks every row of `table` once with `checks`, each sent row's user written to a spool in
+/// `dir` a request's worth at a time and surveyed as it goes by (what the lookups cost at
+/// `rate`).
+fn check_table(
+    table: &Table,
+    (mapping, options, checks): (&Mapping, &Options, &AccountChecks),
+    (dir, rate): (&std::path::Path, RateInfo),
+) -> Result<Checked, CheckError> {
+    let mode = options.mode;
+    let mut checked = Checked {
+        fields: checks
+            .fields
+            .clone()
+            .unwrap_or_else(|| Arc::new(Fields::new(Vec::new()))),
+        report: Arc::new(Report::default()),
+        users: None,
+        input: PlanInput::of(mapping.object),
+        cost: Cost::at_rate(0, 0, &rate),
         rate,
-        problems,
+        problems: Vec::new(),
         mode,
-    })
+    };
+    if mapping.object == crate::mapping::Object::Organizations {
+        let (report, organizations) =
+            crate::pipeline::check_table_organizations(table, mapping, options, checks, &|| false)
+                .unwrap_or_default();
+        checked.input = input_of(&report, Vec::new());
+        checked.input.object = mapping.object;
+        checked.input.organizations = organizations;
+        checked.cost = crate::plan::estimate(&checked.input, &checked.rate);
+        checked.report = Arc::new(report);
+        return Ok(checked);
+    }
+    let mut spool = OutboxWriter::create(dir, (mode, mapping.object), false)?;
+    let mut survey = Survey::default();
+    let mut line: Vec<(u32, User)> = Vec::with_capacity(USERS_A_LINE);
+    let mut failure = None;
+    let mut keep = |row, user: User| {
+        survey.add(&user);
+        line.push((row, user));
+        if line.len() == USERS_A_LINE {
+            if failure.is_none() {
+                failure = spool.push_request(&request(mode, &line)).err();
+            }
+            line.clear();
+        }
+    };
+    let check = (mapping, options, checks);
+    let report = crate::pipeline::check_table_users_into(table, check, &|| false, &mut keep)
+        .unwrap_or_default();
+    if let Some(failure) = failure {
+        return Err(failure.into());
+    }
+    if !line.is_empty() {
+        spool.push_request(&request(mode, &line))?;
+    }
+    checked.users = Some(SpooledUsers(spool.finish()?));
+    checked.cost = survey.cost(&checked.rate);
+    checked.input = input_of(&report, Vec::new());
+    checked.report = Arc::new(report);
+    Ok(checked)
 }
 
 impl Checked {
     /// What looking the users up will cost, before it is done.
     pub fn cost(&self) -> Cost {
-        crate::plan::estimate(&self.input, &self.rate)
+        self.cost
     }
 
     /// The users of batch `n`, as they are sent (Preview).
     pub fn request(&self, n: usize) -> Option<Request> {
         let rows = self.report.batches.get(n)?;
         let start: usize = self.report.batches[..n].iter().map(Vec::len).sum();
-        if self.input.object == crate::mapping::Object::Organizations {
+        let Some(spooled) = &self.users else {
             let orgs = self.input.organizations.get(start..start + rows.len())?;
             let (rows, orgs) = orgs.iter().cloned().unzip();
             return Some(Request::organizations(self.mode, rows, orgs));
+        };
+        let mut users = Vec::with_capacity(rows.len());
+        for line in start / USERS_A_LINE..(start + rows.len()).div_ceil(USERS_A_LINE) {
+            let read = spooled.batch(line).ok()?;
+            let first = line * USERS_A_LINE;
+            users.extend(read.into_iter().enumerate().filter_map(|(i, user)| {
+                (start..start + rows.len())
+                    .contains(&(first + i))
+                    .then_some(user)
+            }));
         }
-        let users = self.input.users.get(start..start + rows.len())?;
+        if users.len() != rows.len() {
+            return None;
+        }
         debug_assert!(users.iter().map(|(row, _)| row).eq(rows.iter()));
-        Some(request(self.mode, users))
+        Some(request(self.mode, &users))
     }
 
     /// Looks the users up: what every row will do to the account, each row kept in a
@@ -367,7 +428,13 @@ impl Checked {
         options: PlanOptions,
     ) -> Result<StoredPlan, CheckError> {
         let dir = crate::import::journal::spool_dir()?;
-        stored_plan(client, &self.input, (options, &self.rate), &dir).await
+        let at = (options, &self.rate);
+        match &self.users {
+            Some(users) => {
+                stored_plan_of(client, (users, self.input.invalid.clone()), at, &dir).await
+            }
+            None => stored_plan(client, &self.input, at, &dir).await,
+        }
     }
 
     /// The import of the rows as checked, without a plan: every sent row's user as kept, the
@@ -375,17 +442,19 @@ impl Checked {
     pub fn outbox(&self, table: &Table, mapping: &Mapping) -> Result<Outbox, CheckError> {
         let mut plan = Outbox::new(self.mode);
         plan.object = self.input.object;
-        let mut users = self.input.users.as_slice();
+        let mut users = self.users.as_ref().map(Users::users);
         for (n, rows) in self.report.batches.iter().enumerate() {
-            if self.input.object == crate::mapping::Object::Organizations {
+            let Some(users) = &mut users else {
                 if let Some(request) = self.request(n) {
                     plan.push_request(&request)?;
                 }
                 continue;
-            }
-            let (batch, rest) = users.split_at(rows.len().min(users.len()));
-            plan.push_request(&request(self.mode, batch))?;
-            users = rest;
+            };
+            let batch = users
+                .by_ref()
+                .take(rows.len())
+                .collect::<Result<Vec<_>, _>>()?;
+            plan.push_request(&request(self.mode, &batch))?;
         }
         plan.settle_errors(
             &self.report.issues,
@@ -408,9 +477,21 @@ pub async fn stored_plan(
         let plan = build(client, input.clone(), options, rate).await?;
         return Ok(StoredPlan::of(plan, dir)?);
     }
-    let users = (&input.users as &dyn Users, Survey::of(&input.users)?);
-    let mut writer = crate::plan::PlanWriter::create(dir, input.invalid.clone())?;
-    let head = build_each(client, users, Vec::new(), (options, rate), &mut writer).await?;
+    let users = (&input.users as &dyn Users, input.invalid.clone());
+    stored_plan_of(client, users, (options, rate), dir).await
+}
+
+/// [`stored_plan`] of a sheet of users read from `users` (held, or a spool), the rows with an
+/// error in `invalid`.
+pub async fn stored_plan_of(
+    client: &Client,
+    (users, invalid): (&dyn Users, Vec<(u32, String)>),
+    (options, rate): (PlanOptions, &RateInfo),
+    dir: &std::path::Path,
+) -> Result<StoredPlan, CheckError> {
+    let surveyed = (users, Survey::of(users)?);
+    let mut writer = crate::plan::PlanWriter::create(dir, invalid)?;
+    let head = build_each(client, surveyed, Vec::new(), (options, rate), &mut writer).await?;
     Ok(writer.finish(head)?)
 }
 
@@ -617,18 +698,15 @@ mod tests {
     /// What an account check would hold, without the account: the users from one pass.
     fn checked(table: &Table, mapping: &Mapping, options: &Options) -> Checked {
         let checks = AccountChecks::default();
-        let (report, users) =
-            crate::pipeline::check_table_users(table, mapping, options, &checks, &|| false)
-                .unwrap();
-        let input = input_of(&report, users);
-        Checked {
-            fields: Arc::new(Fields::new(Vec::new())),
-            report: Arc::new(report),
-            input,
-            rate: RateInfo::default(),
-            problems: Vec::new(),
-            mode: options.mode,
-        }
+        let dir = std::env::temp_dir();
+        let at = (dir.as_path(), RateInfo::default());
+        check_table(table, (mapping, options, &checks), at).unwrap()
+    }
+
+    /// The users `checked` kept, read back from its spool.
+    fn users_of(checked: &Checked) -> Vec<(u32, User)> {
+        let users = checked.users.as_ref().unwrap().users();
+        users.collect::<Result<_, _>>().unwrap()
     }
 
     /// 230 rows in create mode: row 5 has no name, row 9 a taken email.
@@ -646,13 +724,22 @@ mod tests {
     fn preview_and_the_import_read_the_users_of_the_one_pass() {
         let (t, mapping, options) = sample();
         let checked = checked(&t, &mapping, &options);
-        assert_eq!(checked.input.users.len(), 228);
+        assert_eq!(users_of(&checked).len(), 228);
         assert_eq!(
             checked.input.invalid.len(),
             2,
             "row 5 has no name, row 9 a taken email"
         );
-        // Each batch as Preview shows it is the request an offline check builds again.
+        // Each batch as Preview shows it is the request an offline check builds again, also
+        // one whose users are on two lines of the spool.
+        let sizes: Vec<usize> = checked.report.batches.iter().map(Vec::len).collect();
+        let mut start = 0;
+        let across = sizes.iter().any(|n| {
+            let (first, last) = (start / USERS_A_LINE, (start + n - 1) / USERS_A_LINE);
+            start += n;
+            first != last
+        });
+        assert!(across, "{sizes:?}");
         for (n, rows) in checked.report.batches.iter().enumerate() {
             let again = offline_request(&t, &mapping, &options, rows);
             assert_eq!(checked.request(n).as_ref(), Some(&again), "batch {n}");
@@ -678,14 +765,12 @@ mod tests {
     fn a_whole_plan_routed_into_a_spool_names_the_rows_with_errors_from_the_sheet() {
         let (t, mapping, options) = sample();
         let checked = checked(&t, &mapping, &options);
-        let mut rows: Vec<RowPlan> = checked
-            .input
-            .users
-            .iter()
+        let mut rows: Vec<RowPlan> = users_of(&checked)
+            .into_iter()
             .map(|(row, user)| RowPlan {
-                row: *row,
+                row,
                 action: Action::New,
-                user: Some(user.clone()),
+                user: Some(user),
             })
             .collect();
         rows.extend(checked.input.invalid.iter().map(|(row, reason)| RowPlan {

@@ -164,11 +164,12 @@ impl PlanSink for RoutedSpool {
 
 /// Users checked as a sheet streamed, read back from their spool a batch at a time
 /// ([`super::check::streamed_users`]): each body's users with the memberships beside it.
+#[derive(Debug)]
 pub struct SpooledUsers(pub(super) OutboxFile);
 
 impl SpooledUsers {
     /// The users of batch `b`, with their sheet rows.
-    fn batch(&self, b: usize) -> Result<Vec<(u32, User)>, PlanError> {
+    pub(super) fn batch(&self, b: usize) -> Result<Vec<(u32, User)>, PlanError> {
         #[derive(serde::Deserialize)]
         struct Body {
             users: Vec<User>,
