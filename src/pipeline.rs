@@ -749,23 +749,9 @@ pub fn check_table_organizations(
     Some((report, kept))
 }
 
-/// [`check_table_with`], keeping every sent row's user as it is sent, from the same pass: the
-/// rows are checked once, and the plan, Preview and the import read these users.
-pub fn check_table_users(
-    table: &Table,
-    mapping: &Mapping,
-    options: &Options,
-    checks: &AccountChecks,
-    cancelled: &dyn Fn() -> bool,
-) -> Option<(Report, Vec<(u32, crate::payload::User)>)> {
-    let mut users = Vec::new();
-    let mut keep = |row, user| users.push((row, user));
-    let report = check_rows(table, mapping, options, checks, cancelled, Some(&mut keep))?;
-    Some((report, users))
-}
-
-/// [`check_table_users`] handing each sent row's user to `keep` as it is checked, in sheet
-/// order (a spool), none of them held here.
+/// [`check_table_with`], handing each sent row's user to `keep` as it is sent, in sheet order
+/// (the account check's spool), from the same pass: the rows are checked once, and the plan,
+/// Preview and the import read these users.
 pub fn check_table_users_into(
     table: &Table,
     (mapping, options, checks): (&Mapping, &Options, &AccountChecks),

@@ -228,13 +228,8 @@ fn show_added(row: &mut RowPlan) {
     }
 }
 
-/// What the plan adds after the users, for `zdimport plan` and `preview --account`: `None`
-/// when it adds no membership.
-pub fn line(rows: &[RowPlan]) -> Option<String> {
-    line_for(to_add(rows))
-}
-
-/// [`line`] for `n` memberships added.
+/// What the plan adds after the users (`n` memberships), for `zdimport plan` and the import:
+/// `None` when it adds no membership.
 pub fn line_for(n: usize) -> Option<String> {
     let calls = n.div_ceil(crate::zendesk::memberships::MEMBERSHIPS_PER_CALL);
     let s = if calls == 1 { "" } else { "s" };

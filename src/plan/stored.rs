@@ -137,10 +137,10 @@ impl PlanWriter {
     fn write(&mut self, row: RowPlan) -> Result<(), PlanError> {
         self.counts.add(&row.action);
         self.memberships += super::memberships::to_add(std::slice::from_ref(&row));
-        let memberships = row
-            .user
-            .as_ref()
-            .map(|u| u.memberships.clone())
+        let mut user = row.user;
+        let memberships = user
+            .as_mut()
+            .map(|u| std::mem::take(&mut u.memberships))
             .unwrap_or_default();
         let entry = Entry {
             at: self.at,
@@ -150,7 +150,7 @@ impl PlanWriter {
         let line = Line {
             row: row.row,
             action: row.action,
-            user: row.user,
+            user,
             memberships,
         };
         let mut bytes = serde_json::to_vec(&line).map_err(|e| PlanError::Stored(e.to_string()))?;

@@ -673,21 +673,6 @@ pub fn streamed_users(
 
 pub use super::routed::SpooledUsers;
 
-/// The import of an account plan, its requests laid out for `jobs` at once: its requests (unchanged rows, conflicts and rows that
-/// would fail left out with their reason), the rows with errors skipped, named from the
-/// sheet when the plan has no user for them.
-pub fn outbox_from(
-    plan: &Plan,
-    (skip_unchanged, jobs): (bool, usize),
-    report: &Report,
-    table: &Table,
-    mapping: &Mapping,
-) -> Result<Outbox, CheckError> {
-    let mut out = crate::pipeline::outbox_from(plan, (skip_unchanged, jobs), report)?;
-    crate::pipeline::name_skipped(&mut out, table, mapping);
-    Ok(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -791,7 +776,9 @@ mod tests {
             cost: Cost::at_rate(0, 0, &RateInfo::default()),
             spent: Spent::default(),
         };
-        let held = outbox_from(&plan, (false, 3), &checked.report, &t, &mapping).unwrap();
+        // As the TUI's import held it: every request routed in memory, then named.
+        let mut held = routed_outbox(&plan, (false, 3), &checked.report).unwrap();
+        crate::pipeline::name_skipped(&mut held, &t, &mapping);
         let dir = tempfile::tempdir().unwrap();
         let sheet = Some((&t, &mapping));
         let stored = StoredPlan::of(plan.clone(), dir.path()).unwrap();
