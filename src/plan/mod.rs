@@ -154,16 +154,32 @@ pub enum Action {
 }
 
 impl Action {
+    /// Every action's name as `plan --json` prints it, by [`Action::kind`].
+    pub const NAMES: [&'static str; 7] = [
+        "new",
+        "update",
+        "unchanged",
+        "conflict",
+        "would_fail",
+        "left_out",
+        "invalid",
+    ];
+
     /// The action's name as `plan --json` prints it.
     pub fn name(&self) -> &'static str {
+        Self::NAMES[usize::from(self.kind())]
+    }
+
+    /// Which action this is, as an index into [`Action::NAMES`].
+    pub fn kind(&self) -> u8 {
         match self {
-            Action::New => "new",
-            Action::Update { .. } => "update",
-            Action::Unchanged { .. } => "unchanged",
-            Action::Conflict { .. } => "conflict",
-            Action::WouldFail { .. } => "would_fail",
-            Action::LeftOut { .. } => "left_out",
-            Action::Invalid { .. } => "invalid",
+            Action::New => 0,
+            Action::Update { .. } => 1,
+            Action::Unchanged { .. } => 2,
+            Action::Conflict { .. } => 3,
+            Action::WouldFail { .. } => 4,
+            Action::LeftOut { .. } => 5,
+            Action::Invalid { .. } => 6,
         }
     }
 }

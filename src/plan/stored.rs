@@ -48,29 +48,12 @@ struct Line {
     memberships: Vec<MemberOf>,
 }
 
-/// Where a row is: its sheet row, what it does ([`Action::name`]'s index in [`KINDS`]) and
-/// where its line starts.
+/// Where a row is: its sheet row, what it does ([`Action::kind`]) and where its line starts.
 #[derive(Debug, Clone, Copy)]
 struct Entry {
     at: u64,
     row: u32,
     kind: u8,
-}
-
-/// The actions' names, as [`Action::name`] says them.
-const KINDS: [&str; 7] = [
-    "new",
-    "update",
-    "unchanged",
-    "conflict",
-    "would_fail",
-    "left_out",
-    "invalid",
-];
-
-fn kind(action: &Action) -> u8 {
-    let name = action.name();
-    KINDS.iter().position(|k| *k == name).unwrap_or_default() as u8
 }
 
 /// What [`StoredPlan::route_counts`] found an import sends.
@@ -145,7 +128,7 @@ impl PlanWriter {
         let entry = Entry {
             at: self.at,
             row: row.row,
-            kind: kind(&row.action),
+            kind: row.action.kind(),
         };
         let line = Line {
             row: row.row,
@@ -229,7 +212,9 @@ impl StoredPlan {
 
     /// What row `i` does, by [`Action::name`], without reading it.
     pub fn action_name(&self, i: usize) -> Option<&'static str> {
-        self.index.get(i).map(|e| KINDS[usize::from(e.kind)])
+        self.index
+            .get(i)
+            .map(|e| Action::NAMES[usize::from(e.kind)])
     }
 
     /// The sheet row of row `i`, without reading it.
