@@ -913,7 +913,7 @@ impl RunLock {
             .write(true)
             .open(&path)
             .map_err(io(&path, "cannot open the lock file"))?;
-        match try_lock(&file) {
+        match lock_soon(&file) {
             Ok(true) => {}
             Ok(false) => {
                 let holder = fs::read_to_string(&path).unwrap_or_default();
@@ -935,6 +935,21 @@ impl RunLock {
             .map_err(io(&path, "cannot write the lock file"))?;
         Ok(Self { _file: file })
     }
+}
+
+/// [`try_lock`], tried again for a moment before giving up: a lock just let go may still be
+/// held by a copy of its file in a child process this one is starting (between its fork and
+/// its exec, the child holds every open file, and a lock is the file's), so a run this process
+/// has just finished with would otherwise read as in use by itself.
+fn lock_soon(file: &File) -> std::io::Result<bool> {
+    const TRIES: u32 = 25;
+    for _ in 1..TRIES {
+        if try_lock(file)? {
+            return Ok(true);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    try_lock(file)
 }
 
 /// Takes an exclusive lock on `file` without waiting, released when it is closed (or its
@@ -2115,6 +2130,24 @@ mod tests {
         );
         drop(hold);
         assert!(Journal::open(&tmp.path().join("r1")).is_ok());
+    }
+
+    /// A child process started while the run was open holds a copy of the lock file until
+    /// its exec: the lock is free a moment later, so opening the run waits for it rather than
+    /// naming this process as the one that holds it.
+    #[test]
+    fn a_lock_let_go_a_moment_later_is_waited_for() {
+        let tmp = tempfile::tempdir().unwrap();
+        let first = Journal::create(tmp.path(), &info(), &plan()).unwrap();
+        let copy = first.lock._file.try_clone().unwrap();
+        drop(first);
+        let child = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(60));
+            drop(copy);
+        });
+        let opened = Journal::open(&tmp.path().join("r1"));
+        child.join().unwrap();
+        assert!(opened.is_ok(), "{:?}", opened.err());
     }
 
     #[test]
