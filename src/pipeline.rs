@@ -971,29 +971,20 @@ pub fn request_for_with(
     Request::new(options.mode, rows, users)
 }
 
-/// The outbox of a checked table: its requests built again, and every row with an error
-/// skipped with its problems as the reason.
-pub fn outbox(
+/// The outbox of a checked table held in memory: its requests built again, and every row
+/// with an error skipped with its problems as the reason. What the import's spools must hold
+/// (`session::check::offline_outbox` writes it a request at a time).
+#[cfg(test)]
+pub(crate) fn outbox(
     table: &Table,
     mapping: &Mapping,
     options: &Options,
-    report: &Report,
-) -> Result<crate::import::Outbox, crate::import::ImportError> {
-    outbox_with(table, mapping, options, &AccountChecks::default(), report)
-}
-
-/// [`outbox`] with the account's checks: values converted for its custom fields.
-pub fn outbox_with(
-    table: &Table,
-    mapping: &Mapping,
-    options: &Options,
-    checks: &AccountChecks,
     report: &Report,
 ) -> Result<crate::import::Outbox, crate::import::ImportError> {
     let mut plan = crate::import::Outbox::new(options.mode);
     plan.object = mapping.object;
     for rows in &report.batches {
-        plan.push_request(&request_for_with(table, mapping, options, checks, rows))?;
+        plan.push_request(&request_for(table, mapping, options, rows))?;
     }
     plan.settle_errors(&report.issues, options.invalid == InvalidPolicy::Include);
     name_skipped(&mut plan, table, mapping);

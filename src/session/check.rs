@@ -141,15 +141,38 @@ pub fn issues(
     source.run_spilled(checks, (crate::pipeline::Sink::Count, &dir), on_event)
 }
 
-/// The outbox of a table checked offline (no account known): what an import without the
-/// account's checks sends.
+/// The import of a table checked offline (no account known), into a spool in `dir`: each
+/// batch's request built again from the sheet and written as it is built, the rows with
+/// errors skipped (named from the sheet).
 pub fn offline_outbox(
     table: &Table,
     mapping: &Mapping,
     options: &Options,
+    (report, dir): (&Report, &std::path::Path),
+) -> Result<OutboxFile, CheckError> {
+    let mut spool = unplanned_spool(options.mode, (table, mapping), report, dir)?;
+    for rows in &report.batches {
+        spool.sent(crate::pipeline::request_for(table, mapping, options, rows))?;
+    }
+    spool.finish()
+}
+
+/// A spool in `dir` for requests sent as checked, without a plan: the rows of `report` with
+/// an error skipped at the end, named from the sheet (or, `--invalid include`, marked where
+/// sent).
+fn unplanned_spool(
+    mode: crate::payload::Mode,
+    (table, mapping): (&Table, &Mapping),
     report: &Report,
-) -> Result<Outbox, ImportError> {
-    crate::pipeline::outbox(table, mapping, options, report)
+    dir: &std::path::Path,
+) -> Result<super::routed::RoutedSpool, CheckError> {
+    let include = report.invalid == crate::payload::InvalidPolicy::Include;
+    let mut spool =
+        super::routed::RoutedSpool::create(dir, (mode, false, 1), &report.issues, include)?;
+    spool.object = mapping.object;
+    let names = crate::pipeline::sheet_keys(table, mapping, &spool.error_rows());
+    spool.name_errors(names);
+    Ok(spool)
 }
 
 impl Streamed<'_> {
@@ -437,16 +460,20 @@ impl Checked {
         }
     }
 
-    /// The import of the rows as checked, without a plan: every sent row's user as kept, the
-    /// rows with errors skipped (named from the sheet).
-    pub fn outbox(&self, table: &Table, mapping: &Mapping) -> Result<Outbox, CheckError> {
-        let mut plan = Outbox::new(self.mode);
-        plan.object = self.input.object;
+    /// The import of the rows as checked, without a plan, into a spool in `dir`: every sent
+    /// row's user as kept, a request at a time; the rows with errors skipped (named from the
+    /// sheet).
+    pub fn outbox(
+        &self,
+        (table, mapping): (&Table, &Mapping),
+        dir: &std::path::Path,
+    ) -> Result<OutboxFile, CheckError> {
+        let mut spool = unplanned_spool(self.mode, (table, mapping), &self.report, dir)?;
         let mut users = self.users.as_ref().map(Users::users);
         for (n, rows) in self.report.batches.iter().enumerate() {
             let Some(users) = &mut users else {
                 if let Some(request) = self.request(n) {
-                    plan.push_request(&request)?;
+                    spool.sent(request)?;
                 }
                 continue;
             };
@@ -454,14 +481,9 @@ impl Checked {
                 .by_ref()
                 .take(rows.len())
                 .collect::<Result<Vec<_>, _>>()?;
-            plan.push_request(&request(self.mode, &batch))?;
+            spool.sent(request(self.mode, &batch))?;
         }
-        plan.settle_errors(
-            &self.report.issues,
-            self.report.invalid == crate::payload::InvalidPolicy::Include,
-        );
-        crate::pipeline::name_skipped(&mut plan, table, mapping);
-        Ok(plan)
+        spool.finish()
     }
 }
 
@@ -731,7 +753,10 @@ mod tests {
         }
         assert_eq!(checked.request(checked.report.batches.len()), None);
         // The import sends the same bodies, and skips the row with the error, named.
-        let plan = checked.outbox(&t, &mapping).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let plan = checked.outbox((&t, &mapping), dir.path()).unwrap();
+        assert_eq!(plan.object, crate::mapping::Object::Users);
+        let plan = plan.load().unwrap();
         let offline = crate::pipeline::outbox(&t, &mapping, &options, &checked.report).unwrap();
         assert_eq!(plan.batches.len(), offline.batches.len());
         for (a, b) in plan.batches.iter().zip(&offline.batches) {
@@ -744,6 +769,77 @@ mod tests {
         assert_eq!((plan.sent_rows(), plan.skipped.len()), (228, 2));
         assert_eq!(plan.skipped[0].0, 5);
         assert_eq!(plan.skipped_keys[&0].email.as_deref(), Some("u3@x.com"));
+        assert_eq!(plan.skipped_keys[&1].email.as_deref(), Some("u0@x.com"));
+    }
+
+    /// An import without the lookups writes to its spool what the outbox built in memory
+    /// holds: the same requests, the rows with errors skipped and named, or (`--invalid
+    /// include`) row 5 sent marked; with the account's users or the sheet's again.
+    #[test]
+    fn an_import_without_the_plan_spools_what_the_held_outbox_holds() {
+        let dir = tempfile::tempdir().unwrap();
+        for invalid in [InvalidPolicy::Skip, InvalidPolicy::Include] {
+            let (t, mapping, options) = sample();
+            let options = Options { invalid, ..options };
+            let checked = checked(&t, &mapping, &options);
+            let report = &checked.report;
+            let held = crate::pipeline::outbox(&t, &mapping, &options, report).unwrap();
+            let offline = offline_outbox(&t, &mapping, &options, (report, dir.path())).unwrap();
+            let kept = checked.outbox((&t, &mapping), dir.path()).unwrap();
+            assert_eq!(offline.load().unwrap(), held, "{invalid:?}");
+            assert_eq!(kept.load().unwrap(), held, "{invalid:?}");
+            let despite = usize::from(invalid == InvalidPolicy::Include);
+            assert_eq!(
+                (held.sent_rows(), held.skipped.len(), held.sent_despite()),
+                (228 + despite, 2 - despite, despite),
+                "{invalid:?}"
+            );
+            assert_eq!(held.skipped_keys.len(), 2 - despite, "{invalid:?}");
+        }
+    }
+
+    /// A sheet of organizations imported without the lookups: its spool is one of
+    /// organizations, also when every row is invalid (no request to say so).
+    #[test]
+    fn an_organizations_import_without_the_plan_is_one_of_organizations() {
+        use crate::sheet::{Cell, Row, TableLayout};
+        let dir = tempfile::tempdir().unwrap();
+        let companies = |names: &[&str]| {
+            let rows = names
+                .iter()
+                .zip(2..)
+                .map(|(name, number)| Row {
+                    number,
+                    cells: vec![
+                        Cell::Text((*name).to_owned()),
+                        Cell::Text("c.example".into()),
+                    ],
+                })
+                .collect();
+            let layout = TableLayout {
+                sheet: "S".into(),
+                header_row: 1,
+                first_column: 0,
+                headers: vec!["Company".to_owned(), "Domains".to_owned()],
+            };
+            Table::from_rows(layout, rows, 0)
+        };
+        let options = Options::default();
+        for (names, sent) in [(&["A", "B", "A", "C"][..], 3), (&["", ""][..], 0)] {
+            let t = companies(names);
+            let mapping = crate::mapping::auto_match_for(
+                crate::mapping::Object::Organizations,
+                &t.layout.headers,
+                &[],
+            );
+            let checked = checked(&t, &mapping, &options);
+            let kept = checked.outbox((&t, &mapping), dir.path()).unwrap();
+            let held = crate::pipeline::outbox(&t, &mapping, &options, &checked.report).unwrap();
+            assert_eq!(kept.object, crate::mapping::Object::Organizations);
+            assert_eq!(kept.load().unwrap(), held, "{names:?}");
+            assert_eq!(held.sent_rows(), sent, "{names:?}");
+            assert_eq!(held.rows(), names.len(), "{names:?}");
+        }
     }
 
     #[test]

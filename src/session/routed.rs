@@ -8,12 +8,14 @@ use std::path::{Path, PathBuf};
 use super::check::CheckError;
 use crate::import::orgs::MissingCount;
 use crate::import::{Outbox, OutboxFile, SpoolBuilder, UserKey};
-use crate::payload::{IssueRef, Mode, User};
+use crate::payload::{IssueRef, Mode, Request, User};
 use crate::plan::{Marked, PlanError, PlanSink, Router, RowPlan, Step, Users};
 
 /// The outbox being written, and what the plan's lines say of the rows routed so far.
 pub(super) struct RoutedSpool {
     mode: Mode,
+    /// What the requests create or update (a request of organizations says so itself).
+    pub(super) object: crate::mapping::Object,
     router: Router,
     dir: PathBuf,
     spool: SpoolBuilder,
@@ -54,6 +56,7 @@ impl RoutedSpool {
     ) -> Result<Self, CheckError> {
         Ok(Self {
             mode,
+            object: crate::mapping::Object::Users,
             router: Router::new(mode, skip_unchanged, jobs),
             dir: dir.to_path_buf(),
             spool: SpoolBuilder::create(dir)?,
@@ -77,6 +80,13 @@ impl RoutedSpool {
         self.names = names;
     }
 
+    /// A request sent as the rows were checked, with no plan to route it (an import without
+    /// the lookups): its rows' errors settled as a routed request's are.
+    pub(super) fn sent(&mut self, request: Request) -> Result<(), CheckError> {
+        let marks = vec![crate::plan::Mark::default(); request.rows.len()];
+        self.write(vec![Marked { request, marks }], false)
+    }
+
     /// Writes routed requests to the main spool or, `moved`, to the one sent after it.
     fn write(&mut self, sent: Vec<Marked>, moved: bool) -> Result<(), CheckError> {
         for Marked { request, marks } in sent {
@@ -85,6 +95,7 @@ impl RoutedSpool {
             let Some(mut batch) = one.batches.pop() else {
                 continue;
             };
+            self.object = one.object;
             for ((row, key), mark) in batch.rows.iter().zip(&mut batch.keys).zip(marks) {
                 key.expect_new = mark.expect_new;
                 key.make_primary = mark.make_primary;
@@ -126,10 +137,12 @@ impl RoutedSpool {
             }
         }
         for (row, (messages, _)) in std::mem::take(&mut self.errors) {
-            let key = self.names.remove(&row);
+            // A row whose sheet names no one is not named (as an outbox in memory has it).
+            let key = self.names.remove(&row).filter(|k| *k != UserKey::default());
             self.spool.skip(row, messages.join("; "), key)?;
         }
         let mut head = Outbox::new(self.mode);
+        head.object = self.object;
         head.organizations = self.missing.map(MissingCount::finish).unwrap_or_default();
         Ok(self.spool.finish(head)?)
     }

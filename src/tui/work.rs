@@ -10,7 +10,7 @@ use super::app::{AppEvent, NewRun};
 use super::screens::plan::AccountCheck;
 use crate::session::account::Client;
 use crate::session::check::{self, Mapping};
-use crate::session::run::{self, Outbox, RunInfo};
+use crate::session::run::{self, RunInfo};
 use crate::session::source::Table;
 
 /// The slot the running import's controls live in.
@@ -59,36 +59,30 @@ async fn start_inner(
         .collect();
     let sheet = table.layout.sheet.clone();
     let jobs = usize::try_from(concurrency).unwrap_or(usize::MAX);
-    let outbox = tokio::task::spawn_blocking(move || match (&plan, &account) {
-        // The plan routed a row at a time into a spool: no request of it held at once.
-        (Some(plan), _) => {
-            let dir = run::spool_dir().map_err(|e| e.to_string())?;
-            let sheet = Some((table.as_ref(), &mapping));
-            let laid_out = (skip_unchanged, jobs);
-            check::routed_file(plan, laid_out, &report, sheet, &dir)
-                .map(Outboxed::File)
-                .map_err(|e| e.to_string())
+    let planned = plan.is_some();
+    // Every path writes its requests to a spool as it makes them: none held at once.
+    let outbox = tokio::task::spawn_blocking(move || {
+        let dir = run::spool_dir().map_err(|e| e.to_string())?;
+        let sheet = (table.as_ref(), &mapping);
+        match (&plan, &account) {
+            // The plan routed a row at a time.
+            (Some(plan), _) => {
+                let laid_out = (skip_unchanged, jobs);
+                check::routed_file(plan, laid_out, &report, Some(sheet), &dir)
+            }
+            // Imported as checked against the account: the users it kept, no row checked
+            // again.
+            (None, Some(account)) => account.outbox(sheet, &dir),
+            (None, None) => check::offline_outbox(&table, &mapping, &options, (&report, &dir)),
         }
-        // Imported as checked against the account: the users it kept, no row checked again.
-        (None, Some(account)) => account
-            .outbox(&table, &mapping)
-            .map(Outboxed::Held)
-            .map_err(|e| e.to_string()),
-        (None, None) => check::offline_outbox(&table, &mapping, &options, &report)
-            .map(Outboxed::Held)
-            .map_err(|e| e.to_string()),
+        .map_err(|e| e.to_string())
     })
     .await
     .map_err(|e| format!("building the plan: {e}"))??;
-    let outbox = match outbox {
-        Outboxed::Held(held) => {
-            Outboxed::Held(resolve_organizations(held, missing_orgs, &target.client).await?)
-        }
-        file @ Outboxed::File(_) => file,
-    };
-    let (mode, rows) = match &outbox {
-        Outboxed::Held(held) => (held.mode, held.rows()),
-        Outboxed::File(file) => (file.mode, file.rows()),
+    let outbox = if planned {
+        outbox
+    } else {
+        resolve_organizations(outbox, missing_orgs, &target.client).await?
     };
     let info = RunInfo {
         id: run::new_id(),
@@ -97,26 +91,15 @@ async fn start_inner(
         sheet,
         profile,
         mapping: lines,
-        mode,
+        mode: outbox.mode,
         account: target.client.base_url().to_string(),
         sandbox: target.sandbox_speed.is_some(),
-        rows: rows as u64,
+        rows: outbox.rows() as u64,
         retry_of: None,
     };
-    let run = match outbox {
-        Outboxed::Held(held) => run::Run::create(info, held),
-        Outboxed::File(file) => run::Run::create_from(info, file),
-    }
-    .map_err(|e| e.to_string())?;
+    let run = run::Run::create_from(info, outbox).map_err(|e| e.to_string())?;
     run_engine(run, target, concurrency, tx).await;
     Ok(())
-}
-
-/// A new run's outbox: held (built from the checked table), or in a spool (routed from the
-/// plan).
-enum Outboxed {
-    Held(Outbox),
-    File(run::OutboxFile),
 }
 
 /// Without the lookups (the operator skipped them), the organizations the rows name are still
@@ -124,15 +107,15 @@ enum Outboxed {
 /// screen's `o` says (created first, left out of the users, or failing their rows), never sent
 /// by name. The account plan resolves them itself.
 async fn resolve_organizations(
-    mut plan: Outbox,
+    plan: run::OutboxFile,
     policy: crate::session::check::MissingOrgs,
     client: &Client,
-) -> Result<Outbox, String> {
+) -> Result<run::OutboxFile, String> {
     let concurrency = crate::session::check::PlanOptions::default().concurrency;
-    crate::session::check::resolve_import(client, &mut plan, policy, concurrency)
+    let (resolved, _warnings) = run::resolve_organizations(client, plan, policy, concurrency)
         .await
         .map_err(|e| format!("looking up the organizations: {e}"))?;
-    Ok(plan)
+    Ok(resolved)
 }
 
 /// Sends the failed and unknown rows of the run in `dir` again, as a new run.
