@@ -473,6 +473,18 @@ impl Batcher {
         round
     }
 
+    /// How many requests `rows` users pushed make, laid out for `jobs` at once: whole
+    /// rounds of [`BATCH_SIZE`], then the last round evened out (what [`Batcher::push`] and
+    /// [`Batcher::finish`] hand back, counted without a user).
+    pub fn requests(rows: usize, jobs: usize) -> usize {
+        if rows == 0 {
+            return 0;
+        }
+        let jobs = jobs.clamp(1, JOB_LIMIT);
+        let rounds = (rows - 1) / (jobs * BATCH_SIZE);
+        rounds * jobs + tail_batches(rows - rounds * jobs * BATCH_SIZE, jobs)
+    }
+
     /// The last round of requests, evened out.
     pub fn finish(&mut self) -> Vec<Request> {
         let batches = tail_batches(self.held, self.jobs);
@@ -610,6 +622,23 @@ mod tests {
                     .map(|b| b.into_iter().map(|i| i as u32).collect())
                     .collect();
                 assert_eq!(got, want, "{n} at {jobs}");
+                assert_eq!(
+                    Batcher::requests(n as usize, jobs),
+                    got.len(),
+                    "{n} at {jobs}"
+                );
+            }
+        }
+        // Around a round's edge, and jobs out of range (clamped as the batcher clamps them).
+        for jobs in [0, 1, 2, 10, JOB_LIMIT, JOB_LIMIT + 5] {
+            let round = jobs.clamp(1, JOB_LIMIT) * BATCH_SIZE;
+            for n in [1, round - 1, round, round + 1, 2 * round, 2 * round + 1] {
+                let mut batcher = Batcher::new(Mode::Upsert, jobs);
+                let mut got = (0..n as u32)
+                    .map(|i| batcher.push(i, named(i)).len())
+                    .sum::<usize>();
+                got += batcher.finish().len();
+                assert_eq!(Batcher::requests(n, jobs), got, "{n} at {jobs}");
             }
         }
     }

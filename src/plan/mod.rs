@@ -173,15 +173,21 @@ impl Action {
     /// Which action this is, as an index into [`Action::NAMES`].
     pub fn kind(&self) -> u8 {
         match self {
-            Action::New => 0,
-            Action::Update { .. } => 1,
-            Action::Unchanged { .. } => 2,
+            Action::New => Self::NEW,
+            Action::Update { .. } => Self::UPDATE,
+            Action::Unchanged { .. } => Self::UNCHANGED,
             Action::Conflict { .. } => 3,
             Action::WouldFail { .. } => 4,
             Action::LeftOut { .. } => 5,
-            Action::Invalid { .. } => 6,
+            Action::Invalid { .. } => Self::INVALID,
         }
     }
+
+    /// The kinds a row's route turns on ([`RouteKind::of`]).
+    const NEW: u8 = 0;
+    const UPDATE: u8 = 1;
+    const UNCHANGED: u8 = 2;
+    const INVALID: u8 = 6;
 }
 
 /// One row of the file and what it will do.
@@ -588,18 +594,48 @@ enum Route {
 }
 
 fn route_row(mode: Mode, action: &Action, skip_unchanged: bool) -> Route {
-    let create = mode == Mode::Create;
-    match action {
-        Action::New => Route::Main,
-        Action::Unchanged { .. } if skip_unchanged => {
+    match (RouteKind::of(mode, action.kind(), skip_unchanged), action) {
+        (RouteKind::Main, _) => Route::Main,
+        (RouteKind::Moved, Action::Update { id, .. } | Action::Unchanged { id }) => {
+            Route::Moved(*id)
+        }
+        (RouteKind::Skipped, Action::Unchanged { .. }) => {
             Route::Skip("unchanged: Zendesk already holds every value of this row".into())
         }
-        Action::Update { id, .. } | Action::Unchanged { id } if create => Route::Moved(*id),
-        Action::Update { .. } | Action::Unchanged { .. } => Route::Main,
-        Action::Conflict { reason, .. }
-        | Action::WouldFail { reason }
-        | Action::LeftOut { reason, .. } => Route::Skip(reason.clone()),
-        Action::Invalid { .. } => Route::Nothing,
+        (
+            RouteKind::Skipped,
+            Action::Conflict { reason, .. }
+            | Action::WouldFail { reason }
+            | Action::LeftOut { reason, .. },
+        ) => Route::Skip(reason.clone()),
+        _ => Route::Nothing,
+    }
+}
+
+/// Where a row with a user goes, by what it does alone ([`Action::kind`]): what
+/// [`Router::push`] does with it, without its user or reasons.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RouteKind {
+    /// The mode's requests.
+    Main,
+    /// `update_many` by id, after the mode's requests (create mode on an existing user).
+    Moved,
+    /// Not sent, for the plan's reason.
+    Skipped,
+    /// Invalid: its own errors say.
+    Nothing,
+}
+
+impl RouteKind {
+    pub(crate) fn of(mode: Mode, kind: u8, skip_unchanged: bool) -> RouteKind {
+        match kind {
+            Action::NEW => RouteKind::Main,
+            Action::UNCHANGED if skip_unchanged => RouteKind::Skipped,
+            Action::UPDATE | Action::UNCHANGED if mode == Mode::Create => RouteKind::Moved,
+            Action::UPDATE | Action::UNCHANGED => RouteKind::Main,
+            Action::INVALID => RouteKind::Nothing,
+            _ => RouteKind::Skipped,
+        }
     }
 }
 

@@ -48,12 +48,14 @@ struct Line {
     memberships: Vec<MemberOf>,
 }
 
-/// Where a row is: its sheet row, what it does ([`Action::kind`]) and where its line starts.
+/// Where a row is: its sheet row, what it does ([`Action::kind`]), whether it has a user (an
+/// import sends or skips only those) and where its line starts.
 #[derive(Debug, Clone, Copy)]
 struct Entry {
     at: u64,
     row: u32,
     kind: u8,
+    user: bool,
 }
 
 /// What [`StoredPlan::route_counts`] found an import sends.
@@ -129,6 +131,7 @@ impl PlanWriter {
             at: self.at,
             row: row.row,
             kind: row.action.kind(),
+            user: user.is_some(),
         };
         let line = Line {
             row: row.row,
@@ -277,28 +280,24 @@ impl StoredPlan {
         })
     }
 
-    /// What an import of the users' plan sends, its rows routed one at a time as
-    /// [`Plan::route`] routes them (laid out for `jobs` at once), no request kept.
-    pub fn route_counts(&self, skip_unchanged: bool, jobs: usize) -> Result<Routes, PlanError> {
-        let mut router = super::Router::new(self.head.mode, skip_unchanged, jobs);
-        let mut counts = Routes::default();
-        let mut add = |sent: Vec<super::Marked>| {
-            counts.requests += sent.len();
-            counts.rows += sent.iter().map(|m| m.request.rows.len()).sum::<usize>();
-        };
-        for part in self.rows() {
-            for row in part? {
-                match router.push(row) {
-                    super::Step::Main(sent) | super::Step::Moved(sent) => add(sent),
-                    super::Step::Skip { .. } => counts.skipped += 1,
-                    super::Step::Nothing => {}
-                }
+    /// What an import of the users' plan sends, laid out for `jobs` at once: its rows
+    /// routed as [`Plan::route`] routes them, by what each does alone, so none is read back.
+    pub fn route_counts(&self, skip_unchanged: bool, jobs: usize) -> Routes {
+        let (mut main, mut moved, mut skipped) = (0, 0, 0);
+        for entry in self.index.iter().filter(|e| e.user) {
+            match super::RouteKind::of(self.head.mode, entry.kind, skip_unchanged) {
+                super::RouteKind::Main => main += 1,
+                super::RouteKind::Moved => moved += 1,
+                super::RouteKind::Skipped => skipped += 1,
+                super::RouteKind::Nothing => {}
             }
         }
-        let (main, moved) = router.finish();
-        add(main);
-        add(moved);
-        Ok(counts)
+        let requests = |rows| crate::payload::Batcher::requests(rows, jobs);
+        Routes {
+            rows: main + moved,
+            requests: requests(main) + requests(moved),
+            skipped,
+        }
     }
 
     /// The whole plan in memory (a sheet of organizations, routed whole).
@@ -345,7 +344,8 @@ mod tests {
     }
 
     /// 4,500 rows decided in parts of 2,000 (what `build_each` hands over): new, updated,
-    /// unchanged and held users, every 100th row with an error (given apart, out of order).
+    /// unchanged, failing, conflicting and left-out users, now and then one without a user,
+    /// every 100th row with an error (given apart, out of order).
     fn written(mode: Mode) -> (StoredPlan, Plan) {
         let dir = tempfile::tempdir().unwrap();
         let mut whole = head(mode);
@@ -368,16 +368,23 @@ mod tests {
                     }],
                 },
                 2 => Action::Unchanged { id: u64::from(i) },
-                _ => Action::WouldFail {
+                3 => Action::WouldFail {
                     reason: "no name".into(),
+                },
+                4 => Action::Conflict {
+                    external_id_user: 1,
+                    email_user: 2,
+                    reason: "two users".into(),
+                },
+                _ => Action::LeftOut {
+                    id: u64::from(i),
+                    reason: "exists".into(),
                 },
             };
             let memberships: &[&str] = if i % 3 == 0 { &["Acme", "Globex"] } else { &[] };
-            decided.push(RowPlan {
-                row,
-                action,
-                user: Some(user(i, memberships)),
-            });
+            // Now and then a row that sends no user (what routing it does not count).
+            let user = (i % 13 != 4).then(|| user(i, memberships));
+            decided.push(RowPlan { row, action, user });
         }
         invalid.reverse();
         let mut writer = PlanWriter::create(dir.path(), invalid.clone()).unwrap();
@@ -427,7 +434,7 @@ mod tests {
             let (stored, whole) = written(mode);
             for (skip_unchanged, jobs) in [(true, 1), (false, 4), (true, 30)] {
                 let routed = whole.route(skip_unchanged, jobs);
-                let counted = stored.route_counts(skip_unchanged, jobs).unwrap();
+                let counted = stored.route_counts(skip_unchanged, jobs);
                 let rows = routed.requests.iter().map(|r| r.rows.len()).sum::<usize>();
                 let expected = Routes {
                     rows,

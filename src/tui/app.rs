@@ -1111,17 +1111,11 @@ impl App {
                 endpoints = organization_endpoints(&routed.requests);
                 (users as u64, routed.requests.len(), skipped)
             }
-            Some(plan) => match plan.route_counts(laid_out.0, laid_out.1) {
-                Ok(routes) => (
-                    routes.rows as u64,
-                    routes.requests,
-                    routes.skipped as u64 + report.errors,
-                ),
-                Err(e) => {
-                    self.overlay = Some(Overlay::Error(e.to_string()));
-                    return None;
-                }
-            },
+            Some(plan) => {
+                let routes = plan.route_counts(laid_out.0, laid_out.1);
+                let skipped = routes.skipped as u64 + report.errors;
+                (routes.rows as u64, routes.requests, skipped)
+            }
             None => (
                 report.ready + report.warnings,
                 report.batches.len(),
