@@ -111,17 +111,20 @@ struct Found {
 }
 
 impl Found {
+    /// The organization the row names: by id, external_id, then name.
     fn of(&self, org: &Organization) -> Option<&zendesk::Organization> {
-        org.id
-            .and_then(|id| self.by_id.get(&id))
-            .or_else(|| {
-                let x = org.external_id.as_ref()?;
-                self.by_external_id.get(&x.to_lowercase())
-            })
-            .or_else(|| {
-                let name = org.name.as_ref()?;
-                self.by_name.get(&name_key(name))?.as_ref()
-            })
+        self.by_keys(org).or_else(|| {
+            let name = org.name.as_ref()?;
+            self.by_name.get(&name_key(name))?.as_ref()
+        })
+    }
+
+    /// The organization the row's id or external_id finds, its name aside.
+    fn by_keys(&self, org: &Organization) -> Option<&zendesk::Organization> {
+        org.id.and_then(|id| self.by_id.get(&id)).or_else(|| {
+            let x = org.external_id.as_ref()?;
+            self.by_external_id.get(&x.to_lowercase())
+        })
     }
 }
 
@@ -164,20 +167,22 @@ pub async fn build(
             .by_id
             .extend(answer.value.into_iter().map(|o| (o.id, o)));
     }
+    // A name is looked up when some row of it is not found by its id or external_id: one
+    // pass over the rows.
+    let unfound: HashSet<String> = input
+        .organizations
+        .iter()
+        .filter(|(_, o)| found.by_keys(o).is_none())
+        .filter_map(|(_, o)| o.name.as_deref().map(name_key))
+        .collect();
     let unfound: Vec<String> = keys
         .names_only
         .into_iter()
-        .chain(keys.names_too.into_iter().filter(|name| {
-            input.organizations.iter().any(|(_, o)| {
-                o.name.as_deref().map(name_key) == Some(name_key(name))
-                    && found
-                        .of(&Organization {
-                            name: None,
-                            ..o.clone()
-                        })
-                        .is_none()
-            })
-        }))
+        .chain(
+            keys.names_too
+                .into_iter()
+                .filter(|name| unfound.contains(&name_key(name))),
+        )
         .collect();
     let names = look_up_names((client, &gate), unfound, n).await?;
     found.spent.add(names.1);
