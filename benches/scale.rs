@@ -41,8 +41,15 @@
 //!   then the memberships added once the users exist. `SCALE_PLANNED_ROWS` rows (200,000 by
 //!   default: each membership is a job's item, and a million take minutes) against 20,000.
 //!
+//! - import-companies: a sheet of organizations imported itself (`--object organizations`:
+//!   name, external_id, domains, notes), every row looked up (`show_many` by external_id, then
+//!   by name for those it misses) and created. `SCALE_COMPANY_ROWS` rows (100,000 by default)
+//!   against 20,000; the time per row beside the peak, as its lookups once grew with the
+//!   square of the rows.
+//!
 //! `SCALE_ONLY` (a comma list of any of csv, xlsx, xlsx-text, tui, import, import-orgs,
-//! import-invalid, import-planned, resume, retry, sandbox) measures only those rows.
+//! import-invalid, import-planned, import-companies, resume, retry, sandbox) measures only
+//! those rows.
 
 use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
@@ -54,6 +61,7 @@ use calamine::{Xlsx, open_workbook};
 const DEFAULT_ROWS: u32 = 1_000_000;
 const DEFAULT_SANDBOX_USERS: u32 = 100_000;
 const DEFAULT_PLANNED_ROWS: u32 = 200_000;
+const DEFAULT_COMPANY_ROWS: u32 = 100_000;
 const HEADERS: [&str; 10] = [
     "Full Name",
     "E-mail",
@@ -118,6 +126,13 @@ fn main() {
         .unwrap_or(DEFAULT_PLANNED_ROWS);
     if planned_rows > 0 && only("import-planned") {
         import_planned_scale(&dir, planned_rows, &home);
+    }
+    let company_rows = std::env::var("SCALE_COMPANY_ROWS")
+        .ok()
+        .and_then(|a| a.replace('_', "").parse().ok())
+        .unwrap_or(DEFAULT_COMPANY_ROWS);
+    if company_rows > 0 && only("import-companies") {
+        import_companies_scale(&dir, company_rows, &home);
     }
     if import_rows > 0 && only("resume") {
         resume_scale(&dir, import_rows, &home);
@@ -493,6 +508,22 @@ fn import_planned_scale(dir: &Path, rows: u32, home: &Path) {
     });
 }
 
+/// The `import-companies` row: a sheet of organizations imported itself, so the import plans
+/// every row against the account (each looked up, then sent to `create_many` or
+/// `update_many`).
+fn import_companies_scale(dir: &Path, rows: u32, home: &Path) {
+    let what = "import of a sheet of organizations";
+    import_row(what, (dir, rows, Sheet::Companies), |companies, _| {
+        let (mut child, url) = served_sandbox();
+        let mut command = import_command(companies, &url, home);
+        command.extend(["--object".into(), "organizations".into()]);
+        let figure = measure(&command);
+        let _killed = child.kill();
+        let _waited = child.wait();
+        figure
+    });
+}
+
 /// The `resume` row: an import killed about halfway through (its journal half written), then
 /// `zdimport resume` of it against the same served sandbox, measured.
 fn resume_scale(dir: &Path, rows: u32, home: &Path) {
@@ -563,11 +594,12 @@ fn print_import_row(what: &str, rows: u32, runs: usize, (r, o, ratio): (Figure, 
     println!(
         "\n{what}, {rows} rows vs {IMPORT_REFERENCE} rows (served sandbox, {runs} alternating \
          runs; median):\n  {IMPORT_REFERENCE} rows: {:.1} s, peak {:.1} MiB\n  {rows} rows: {:.1} \
-         s, peak {:.1} MiB\n  peak memory {ratio:.2}x the reference's",
+         s, peak {:.1} MiB\n  peak memory {ratio:.2}x the reference's; time a row {:.2}x",
         r.secs,
         mib(r.peak_kib),
         o.secs,
         mib(o.peak_kib),
+        (o.secs / f64::from(rows)) / (r.secs / f64::from(IMPORT_REFERENCE)),
     );
 }
 
@@ -585,6 +617,7 @@ fn import_file(dir: &Path, rows: u32, sheet: Sheet) -> PathBuf {
         Sheet::Organizations => format!("import_orgs_{rows}.csv"),
         Sheet::ThirdInvalid => format!("import_invalid_{rows}.csv"),
         Sheet::Memberships => format!("import_members_{rows}.csv"),
+        Sheet::Companies => format!("import_companies_{rows}.csv"),
     };
     let path = dir.join(name);
     if !path.exists() {
@@ -603,6 +636,8 @@ enum Sheet {
     ThirdInvalid,
     /// Each user joining two of 500 organizations (an `Organizations` column).
     Memberships,
+    /// Organizations, not users: name, external_id, domains, notes.
+    Companies,
 }
 
 /// `zdimport import` of every row of `users` into a fresh served sandbox without limits, that
@@ -771,6 +806,9 @@ fn scratch_env(home: &Path) -> Vec<String> {
 /// every third row's email broken (the `import-invalid` row).
 fn write_import_csv(path: &Path, rows: u32, sheet: Sheet) {
     eprintln!("writing {}", path.display());
+    if sheet == Sheet::Companies {
+        return write_companies_csv(path, rows);
+    }
     let named = matches!(sheet, Sheet::Organizations | Sheet::Memberships);
     let columns: Vec<usize> = (0..HEADERS.len())
         .filter(|&c| named || HEADERS[c] != "Company")
@@ -792,6 +830,24 @@ fn write_import_csv(path: &Path, rows: u32, sheet: Sheet) {
         }
         w.write_record(columns.iter().map(|&c| user[c].as_str()))
             .expect("row");
+    }
+    w.flush().expect("flush");
+}
+
+/// The `import-companies` row's sheet: `rows` organizations, each with an external id and a
+/// domain.
+fn write_companies_csv(path: &Path, rows: u32) {
+    let mut w = csv::Writer::from_path(path).expect("csv");
+    w.write_record(["Name", "External ID", "Domains", "Notes"])
+        .expect("header");
+    for i in 0..rows {
+        let row = [
+            format!("Company {i}"),
+            format!("ORG-{i:07}"),
+            format!("company{i}.example.com"),
+            format!("Imported from the CRM, account {}", i % 97),
+        ];
+        w.write_record(&row).expect("row");
     }
     w.flush().expect("flush");
 }
