@@ -234,6 +234,9 @@ pub enum AppEvent {
         run_id: String,
         run_dir: PathBuf,
         account: String,
+        /// What resolving the rows' organizations warned of (an import without the plan:
+        /// names close to the account's, missing ones and their rows), for the run's log.
+        warnings: Vec<String>,
     },
     /// Resuming a run could not sign in to its account (no credentials in the environment,
     /// say): Connect asks for them, then the run resumes.
@@ -1261,7 +1264,8 @@ impl App {
                 run_id,
                 run_dir,
                 account,
-            } => self.import_started(run_id, run_dir, account),
+                warnings,
+            } => self.import_started(run_id, run_dir, account, warnings),
             AppEvent::ResumeNeedsSignIn {
                 run_dir,
                 account,
@@ -1358,11 +1362,15 @@ impl App {
         run_id: String,
         run_dir: PathBuf,
         account: String,
+        warnings: Vec<String>,
     ) -> Option<Command> {
         self.session.run_dir = Some(run_dir);
         if let Screen::Run(state) = &mut self.screen {
             state.run_id = run_id;
             state.account = account;
+            for warning in warnings {
+                state.note(format!("warning: {warning}"));
+            }
         }
         None
     }

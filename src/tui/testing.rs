@@ -236,6 +236,7 @@ pub(crate) fn run_app() -> (App, std::time::Instant) {
         run_id: "20261127-101500-4821".into(),
         run_dir: "/data/runs/20261127-101500-4821".into(),
         account: "https://acme.zendesk.com/".into(),
+        warnings: Vec::new(),
     });
     app.handle(AppEvent::Import(ImportEvent::Started {
         rows: 12,

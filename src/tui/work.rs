@@ -79,8 +79,8 @@ async fn start_inner(
     })
     .await
     .map_err(|e| format!("building the plan: {e}"))??;
-    let outbox = if planned {
-        outbox
+    let (outbox, warnings) = if planned {
+        (outbox, Vec::new())
     } else {
         resolve_organizations(outbox, missing_orgs, &target.client).await?
     };
@@ -98,7 +98,7 @@ async fn start_inner(
         retry_of: None,
     };
     let run = run::Run::create_from(info, outbox).map_err(|e| e.to_string())?;
-    run_engine(run, target, concurrency, tx).await;
+    run_engine(run, target, (concurrency, warnings), tx).await;
     Ok(())
 }
 
@@ -110,12 +110,11 @@ async fn resolve_organizations(
     plan: run::OutboxFile,
     policy: crate::session::check::MissingOrgs,
     client: &Client,
-) -> Result<run::OutboxFile, String> {
+) -> Result<(run::OutboxFile, Vec<String>), String> {
     let concurrency = crate::session::check::PlanOptions::default().concurrency;
-    let (resolved, _warnings) = run::resolve_organizations(client, plan, policy, concurrency)
+    run::resolve_organizations(client, plan, policy, concurrency)
         .await
-        .map_err(|e| format!("looking up the organizations: {e}"))?;
-    Ok(resolved)
+        .map_err(|e| format!("looking up the organizations: {e}"))
 }
 
 /// Sends the failed and unknown rows of the run in `dir` again, as a new run.
@@ -140,16 +139,22 @@ async fn retry_inner(
 ) -> Result<(), String> {
     let retry = run::read_retry(dir, rows).map_err(|e| e.to_string())?;
     let run = run::Run::retry(retry).map_err(|e| e.to_string())?;
-    run_engine(run, target, concurrency, tx).await;
+    run_engine(run, target, (concurrency, Vec::new()), tx).await;
     Ok(())
 }
 
 /// Runs the engine, forwarding its events, then sends every row's outcome.
-async fn run_engine(run: run::Run, target: &Target, concurrency: u32, tx: &mpsc::Sender<AppEvent>) {
+async fn run_engine(
+    run: run::Run,
+    target: &Target,
+    (concurrency, warnings): (u32, Vec<String>),
+    tx: &mpsc::Sender<AppEvent>,
+) {
     let started = AppEvent::ImportStarted {
         run_id: run.info.id.clone(),
         run_dir: run.dir().to_path_buf(),
         account: run.info.account.clone(),
+        warnings,
     };
     let _ = tx.send(started).await;
     let pace = run::Pace {
@@ -255,7 +260,7 @@ async fn resume_inner(
         sandbox_speed,
         controls,
     };
-    run_engine(resumable.run, &target, jobs, tx).await;
+    run_engine(resumable.run, &target, (jobs, Vec::new()), tx).await;
     Ok(())
 }
 

@@ -115,7 +115,8 @@ impl RunState {
         }
     }
 
-    fn note(&mut self, line: String) {
+    /// Adds a line to the log (the oldest goes once it holds [`LOG_LINES`]).
+    pub fn note(&mut self, line: String) {
         if self.log.len() == LOG_LINES {
             self.log.pop_front();
         }
@@ -910,6 +911,36 @@ mod app_tests {
             app.update(Action::Quit),
             Some(Command::Quit),
             "nothing running: no question"
+        );
+    }
+
+    /// An import without the plan resolves the rows' organizations as it starts: what that
+    /// warns of opens the run's log.
+    #[test]
+    fn the_organizations_warnings_open_the_log() {
+        let mut app = connect_app();
+        app.history.push(std::mem::replace(
+            &mut app.screen,
+            Screen::Run(Box::new(super::RunState::new(std::time::Instant::now()))),
+        ));
+        app.handle(AppEvent::ImportStarted {
+            run_id: "20261202-101500-4821".into(),
+            run_dir: "/data/runs/20261202-101500-4821".into(),
+            account: "https://acme.zendesk.com/".into(),
+            warnings: vec!["'Acme Corp.' is not in Zendesk; it has 'ACME Corp'".into()],
+        });
+        let Screen::Run(state) = &app.screen else {
+            panic!("the Run screen");
+        };
+        let log: Vec<&String> = state.log.iter().collect();
+        assert_eq!(
+            log,
+            ["warning: 'Acme Corp.' is not in Zendesk; it has 'ACME Corp'"]
+        );
+        let shown = format!("{:?}", frame(&mut app, 80, 24).backend());
+        assert!(
+            shown.contains("warning: 'Acme Corp.' is not in Zendesk"),
+            "{shown}"
         );
     }
 
