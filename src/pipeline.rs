@@ -1073,7 +1073,7 @@ pub fn outbox_from(
     let users: HashMap<u32, &crate::payload::User> = plan
         .rows
         .iter()
-        .filter_map(|r| r.user.as_ref().map(|u| (r.row, u)))
+        .filter_map(|r| r.user.as_deref().map(|u| (r.row, u)))
         .collect();
     out.name_skipped(|row| {
         users

@@ -123,7 +123,7 @@ pub fn run(args: &PlanArgs) -> CliResult<ExitCode> {
             let org = plan.organizations.get(&row.row);
             let who = row
                 .user
-                .as_ref()
+                .as_deref()
                 .map(who)
                 .or_else(|| org.map(check::org_rows::who))
                 .unwrap_or_default();
@@ -403,7 +403,7 @@ impl check::PlanSink for Printed {
 
     fn rows(&mut self, rows: Vec<RowPlan>) -> CliResult<()> {
         for row in &rows {
-            let who = row.user.as_ref().map(who).unwrap_or_default();
+            let who = row.user.as_deref().map(who).unwrap_or_default();
             self.row(row, &who)?;
         }
         Ok(())
@@ -560,7 +560,7 @@ mod tests {
         RowPlan {
             row,
             action,
-            user: Some(user),
+            user: Some(Box::new(user)),
         }
     }
 

@@ -52,7 +52,7 @@ impl From<crate::import::JournalError> for PlanError {
 /// (from the rate headers of any answer, such as `user_fields`).
 pub fn estimate(input: &PlanInput, rate: &RateInfo) -> Cost {
     if input.object == crate::mapping::Object::Organizations {
-        return super::org_rows::estimate(&input.organization_input(), rate);
+        return super::org_rows::estimate(&input.organizations, rate);
     }
     let mut survey = Survey::default();
     for (_, user) in &input.users {
@@ -278,7 +278,7 @@ pub async fn build(
     rate: &RateInfo,
 ) -> Result<Plan, PlanError> {
     if input.object == crate::mapping::Object::Organizations {
-        let orgs = input.organization_input();
+        let orgs = input.into_organization_input();
         let n = options.concurrency;
         return super::org_rows::build(client, orgs, (options.mode, options.tags), (n, rate)).await;
     }
@@ -726,7 +726,7 @@ fn decide_all(input: PlanInput, found: &Found, options: PlanOptions) -> Vec<RowP
             RowPlan {
                 row,
                 action: decide(&user, found, options),
-                user: Some(user),
+                user: Some(Box::new(user)),
             }
         })
         .collect();

@@ -296,7 +296,7 @@ mod tests {
         let mut rows = vec![RowPlan {
             row: 2,
             action: Action::New,
-            user: Some(user(&["Newco"])),
+            user: Some(Box::new(user(&["Newco"]))),
         }];
         fail_missing(&mut rows, &resolved());
         assert_eq!(rows[0].action.name(), "would_fail");
@@ -309,7 +309,7 @@ mod tests {
         let mut row = RowPlan {
             row: 2,
             action: Action::Unchanged { id: 5 },
-            user: Some(u),
+            user: Some(Box::new(u)),
         };
         assert_eq!(cost(std::slice::from_ref(&row)), 1);
         show_added(&mut row);

@@ -199,7 +199,7 @@ pub struct RowPlan {
     pub action: Action,
     /// The user the row sends (none for invalid rows).
     #[serde(skip)]
-    pub user: Option<User>,
+    pub user: Option<Box<User>>,
 }
 
 impl RowPlan {
@@ -355,11 +355,11 @@ impl PlanInput {
             .extend(request.rows.into_iter().zip(request.body.users));
     }
 
-    /// The organizations' part of the input, for their plan.
-    pub fn organization_input(&self) -> org_rows::OrgInput {
+    /// The organizations' part of the input, for their plan (moved, not copied).
+    pub fn into_organization_input(self) -> org_rows::OrgInput {
         org_rows::OrgInput {
-            organizations: self.organizations.clone(),
-            invalid: self.invalid.clone(),
+            organizations: self.organizations,
+            invalid: self.invalid,
         }
     }
 
@@ -742,12 +742,12 @@ impl Router {
             make_primary: primary_id(&row.action),
         };
         match route_row(self.mode, &row.action, self.skip_unchanged) {
-            Route::Main => Step::Main(self.main.push(row.row, user, mark)),
-            Route::Moved(id) => Step::Moved(self.moved.push(row.row, as_update(user, id), mark)),
+            Route::Main => Step::Main(self.main.push(row.row, *user, mark)),
+            Route::Moved(id) => Step::Moved(self.moved.push(row.row, as_update(*user, id), mark)),
             Route::Skip(reason) => Step::Skip {
                 row: row.row,
                 reason,
-                user: Box::new(user),
+                user,
             },
             Route::Nothing => Step::Nothing,
         }
@@ -780,7 +780,7 @@ mod tests {
             skip_verify_email: Some(true),
             ..User::default()
         };
-        let user = (!matches!(action, Action::Invalid { .. })).then_some(user);
+        let user = (!matches!(action, Action::Invalid { .. })).then_some(Box::new(user));
         RowPlan { row, action, user }
     }
 

@@ -54,8 +54,8 @@ impl OrgInput {
 /// Requests the lookups surely make (show_many by external_id and by id, the first page of the
 /// organization list when some row has neither), and at most (then the rest of the list or a
 /// search per name, for the rows their external_id or id may not find).
-pub fn estimate(input: &OrgInput, rate: &RateInfo) -> Cost {
-    let keys = Keys::of(input);
+pub fn estimate(organizations: &[(u32, Organization)], rate: &RateInfo) -> Cost {
+    let keys = Keys::of(organizations);
     // Names: the first page of the list surely, then the rest of it or a search per name,
     // whichever is fewer.
     let names = keys.names_only.len() + keys.names_too.len();
@@ -78,10 +78,10 @@ struct Keys {
 }
 
 impl Keys {
-    fn of(input: &OrgInput) -> Keys {
+    fn of(organizations: &[(u32, Organization)]) -> Keys {
         let mut keys = Keys::default();
         let mut seen: HashSet<String> = HashSet::new();
-        for (_, org) in &input.organizations {
+        for (_, org) in organizations {
             if let Some(x) = &org.external_id {
                 keys.external_ids.push(x.clone());
             }
@@ -106,7 +106,7 @@ struct Found {
     by_external_id: HashMap<String, zendesk::Organization>,
     by_id: HashMap<u64, zendesk::Organization>,
     /// `None`: searched, no such name.
-    by_name: HashMap<String, Option<zendesk::Organization>>,
+    by_name: NamesFound,
     spent: Spent,
 }
 
@@ -115,7 +115,7 @@ impl Found {
     fn of(&self, org: &Organization) -> Option<&zendesk::Organization> {
         self.by_keys(org).or_else(|| {
             let name = org.name.as_ref()?;
-            self.by_name.get(&name_key(name))?.as_ref()
+            self.by_name.get(&name_key(name))?.as_deref()
         })
     }
 
@@ -137,8 +137,8 @@ pub async fn build(
     (mode, tags): (Mode, super::Tags),
     (concurrency, rate): (usize, &RateInfo),
 ) -> Result<Plan, PlanError> {
-    let cost = estimate(&input, rate);
-    let keys = Keys::of(&input);
+    let cost = estimate(&input.organizations, rate);
+    let keys = Keys::of(&input.organizations);
     let gate = Gate::default();
     let n = concurrency.max(1);
     let mut found = Found::default();
@@ -186,8 +186,9 @@ pub async fn build(
         .collect();
     let names = look_up_names((client, &gate), unfound, n).await?;
     found.spent.add(names.1);
-    found.by_name.extend(names.0);
-    let mut rows: Vec<RowPlan> = Vec::new();
+    found.by_name = names.0;
+    let mut rows: Vec<RowPlan> =
+        Vec::with_capacity(input.organizations.len() + input.invalid.len());
     let mut organizations = BTreeMap::new();
     for (row, mut org) in input.organizations {
         let held = found.of(&org);
@@ -263,7 +264,7 @@ async fn look_up_names(
             known.into_iter().map(|o| (name_key(&o.name), o)).collect();
         for name in names {
             let key = name_key(&name);
-            found.insert(key.clone(), by_key.get(&key).cloned());
+            found.insert(key.clone(), by_key.get(&key).cloned().map(Box::new));
         }
         return Ok((found, spent));
     }
@@ -280,13 +281,14 @@ async fn look_up_names(
     .await?;
     for (key, held, used) in answers {
         spent.add(used);
-        found.insert(key, held);
+        found.insert(key, held.map(Box::new));
     }
     Ok((found, spent))
 }
 
-/// Organizations found (or not) by name, by [`name_key`].
-type NamesFound = HashMap<String, Option<zendesk::Organization>>;
+/// Organizations found (or not) by name, by [`name_key`]; boxed, as most names of a sheet of
+/// new organizations are found to be none.
+type NamesFound = HashMap<String, Option<Box<zendesk::Organization>>>;
 
 /// What one row does: new, update with its changes, unchanged, or would fail.
 fn decide(org: &Organization, held: Option<&zendesk::Organization>, mode: Mode) -> Action {
@@ -533,7 +535,7 @@ mod tests {
             organizations,
             missing_organizations: Vec::new(),
             warnings: Vec::new(),
-            cost: estimate(&OrgInput::default(), &RateInfo::default()),
+            cost: estimate(&[], &RateInfo::default()),
             spent: Spent::default(),
         };
         let routed = plan.route(true, 30);

@@ -136,7 +136,7 @@ impl PlanWriter {
         let line = Line {
             row: row.row,
             action: row.action,
-            user,
+            user: user.map(|user| *user),
             memberships,
         };
         let mut bytes = serde_json::to_vec(&line).map_err(|e| PlanError::Stored(e.to_string()))?;
@@ -247,7 +247,7 @@ impl StoredPlan {
         Ok(RowPlan {
             row: line.row,
             action: line.action,
-            user,
+            user: user.map(Box::new),
         })
     }
 
@@ -383,7 +383,7 @@ mod tests {
             };
             let memberships: &[&str] = if i % 3 == 0 { &["Acme", "Globex"] } else { &[] };
             // Now and then a row that sends no user (what routing it does not count).
-            let user = (i % 13 != 4).then(|| user(i, memberships));
+            let user = (i % 13 != 4).then(|| Box::new(user(i, memberships)));
             decided.push(RowPlan { row, action, user });
         }
         invalid.reverse();

@@ -851,7 +851,7 @@ mod tests {
             .map(|(row, user)| RowPlan {
                 row,
                 action: Action::New,
-                user: Some(user),
+                user: Some(Box::new(user)),
             })
             .collect();
         rows.extend(checked.input.invalid.iter().map(|(row, reason)| RowPlan {

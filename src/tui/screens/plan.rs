@@ -996,12 +996,12 @@ mod tests {
 
     fn detailed_plan() -> Arc<Plan> {
         let user = |name: &str, email: &str| {
-            Some(crate::session::check::User {
+            Some(Box::new(crate::session::check::User {
                 name: Some(name.into()),
                 email: Some(email.into()),
                 external_id: Some("10001".into()),
                 ..crate::session::check::User::default()
-            })
+            }))
         };
         let change = |field: &str, old: serde_json::Value, new: serde_json::Value| Change {
             field: field.into(),
@@ -1080,10 +1080,10 @@ mod tests {
             id: Some(9),
         };
         let mut plan = (*plan()).clone();
-        plan.rows[0].user = Some(crate::session::check::User {
+        plan.rows[0].user = Some(Box::new(crate::session::check::User {
             memberships: vec![member("Globex"), member("Initech")],
             ..crate::session::check::User::default()
-        });
+        }));
         let mut s = PlanState::new(Mode::Upsert);
         s.checked(check());
         s.planned(stored(&plan));
