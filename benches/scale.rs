@@ -107,10 +107,7 @@ fn main() {
     if rows > 0 {
         validate_rows(&dir, rows, runs, &home);
     }
-    let import_rows = std::env::var("SCALE_IMPORT_ROWS")
-        .ok()
-        .and_then(|a| a.replace('_', "").parse().ok())
-        .unwrap_or(DEFAULT_ROWS);
+    let import_rows = env_rows("SCALE_IMPORT_ROWS", DEFAULT_ROWS);
     if import_rows > 0 && only("import") {
         import_scale(&dir, import_rows, &home);
     }
@@ -120,17 +117,11 @@ fn main() {
     if import_rows > 0 && only("import-invalid") {
         import_invalid_scale(&dir, import_rows, &home);
     }
-    let planned_rows = std::env::var("SCALE_PLANNED_ROWS")
-        .ok()
-        .and_then(|a| a.replace('_', "").parse().ok())
-        .unwrap_or(DEFAULT_PLANNED_ROWS);
+    let planned_rows = env_rows("SCALE_PLANNED_ROWS", DEFAULT_PLANNED_ROWS);
     if planned_rows > 0 && only("import-planned") {
         import_planned_scale(&dir, planned_rows, &home);
     }
-    let company_rows = std::env::var("SCALE_COMPANY_ROWS")
-        .ok()
-        .and_then(|a| a.replace('_', "").parse().ok())
-        .unwrap_or(DEFAULT_COMPANY_ROWS);
+    let company_rows = env_rows("SCALE_COMPANY_ROWS", DEFAULT_COMPANY_ROWS);
     if company_rows > 0 && only("import-companies") {
         import_companies_scale(&dir, company_rows, &home);
     }
@@ -147,6 +138,15 @@ fn main() {
         }
         sandbox(&users, sandbox_users, &home);
     }
+}
+
+/// A row count from the environment variable `var` (`1_000_000` as well as `1000000`), or
+/// `default`.
+fn env_rows(var: &str, default: u32) -> u32 {
+    std::env::var(var)
+        .ok()
+        .and_then(|a| a.replace('_', "").parse().ok())
+        .unwrap_or(default)
 }
 
 /// The validate rows: CSV and xlsx of `rows` rows against their bare reads.

@@ -167,6 +167,7 @@ fn unplanned_spool(
     dir: &std::path::Path,
 ) -> Result<super::routed::RoutedSpool, CheckError> {
     let include = report.invalid == crate::payload::InvalidPolicy::Include;
+    // Its router lays nothing out (the requests come whole, as checked): any jobs will do.
     let mut spool =
         super::routed::RoutedSpool::create(dir, (mode, false, 1), &report.issues, include)?;
     spool.object = mapping.object;

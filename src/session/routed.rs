@@ -14,7 +14,7 @@ use crate::plan::{Marked, PlanError, PlanSink, Router, RowPlan, Step, Users};
 /// The outbox being written, and what the plan's lines say of the rows routed so far.
 pub(super) struct RoutedSpool {
     mode: Mode,
-    /// What the requests create or update (a request of organizations says so itself).
+    /// What the requests create or update: users, unless the caller says otherwise.
     pub(super) object: crate::mapping::Object,
     router: Router,
     dir: PathBuf,
@@ -95,7 +95,6 @@ impl RoutedSpool {
             let Some(mut batch) = one.batches.pop() else {
                 continue;
             };
-            self.object = one.object;
             for ((row, key), mark) in batch.rows.iter().zip(&mut batch.keys).zip(marks) {
                 key.expect_new = mark.expect_new;
                 key.make_primary = mark.make_primary;
