@@ -1042,8 +1042,10 @@ pub fn outbox_from(
     let routed = plan.route(skip_unchanged, jobs);
     let mut out = crate::import::Outbox::new(plan.mode);
     out.object = plan.object;
-    for request in &routed.requests {
-        out.push_request(request)?;
+    // Each routed request let go once its body is in the outbox (a sheet of organizations
+    // routes whole: two copies of it otherwise).
+    for request in routed.requests {
+        out.push_request(&request)?;
     }
     // Created before the users that name them (issue 15).
     if plan.object == crate::mapping::Object::Users {
