@@ -498,13 +498,8 @@ fn import_invalid_scale(dir: &Path, rows: u32, home: &Path) {
 fn import_planned_scale(dir: &Path, rows: u32, home: &Path) {
     let what = "import through the account plan, two organizations a user";
     import_row(what, (dir, rows, Sheet::Memberships), |users, _| {
-        let (mut child, url) = served_sandbox_with(&["--multiple-organizations", "on"]);
-        let mut command = import_command(users, &url, home);
-        command.extend(["--missing-orgs".into(), "create".into()]);
-        let figure = measure(&command);
-        let _killed = child.kill();
-        let _waited = child.wait();
-        figure
+        let sandbox = ["--multiple-organizations", "on"];
+        import_into_sandbox_with(users, home, (&sandbox, &["--missing-orgs", "create"]))
     });
 }
 
@@ -514,13 +509,7 @@ fn import_planned_scale(dir: &Path, rows: u32, home: &Path) {
 fn import_companies_scale(dir: &Path, rows: u32, home: &Path) {
     let what = "import of a sheet of organizations";
     import_row(what, (dir, rows, Sheet::Companies), |companies, _| {
-        let (mut child, url) = served_sandbox();
-        let mut command = import_command(companies, &url, home);
-        command.extend(["--object".into(), "organizations".into()]);
-        let figure = measure(&command);
-        let _killed = child.kill();
-        let _waited = child.wait();
-        figure
+        import_into_sandbox_with(companies, home, (&[], &["--object", "organizations"]))
     });
 }
 
@@ -643,8 +632,19 @@ enum Sheet {
 /// `zdimport import` of every row of `users` into a fresh served sandbox without limits, that
 /// holds them all; the import's figures.
 fn import_into_sandbox(users: &Path, home: &Path) -> Figure {
-    let (mut child, url) = served_sandbox();
-    let figure = measure(&import_command(users, &url, home));
+    import_into_sandbox_with(users, home, (&[], &[]))
+}
+
+/// [`import_into_sandbox`] with more of `zdimport sandbox`'s options and of the import's.
+fn import_into_sandbox_with(
+    users: &Path,
+    home: &Path,
+    (sandbox, import): (&[&str], &[&str]),
+) -> Figure {
+    let (mut child, url) = served_sandbox_with(sandbox);
+    let mut command = import_command(users, &url, home);
+    command.extend(import.iter().map(|a| (*a).to_owned()));
+    let figure = measure(&command);
     let _killed = child.kill();
     let _waited = child.wait();
     figure
