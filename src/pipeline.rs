@@ -1072,20 +1072,23 @@ pub fn outbox_from(
     }
     let errors = report.issues.iter().filter(|i| !left_out.contains(&i.row));
     out.settle_errors(errors, report.invalid == InvalidPolicy::Include);
-    let users: HashMap<u32, &crate::payload::User> = plan
+    // A row with an error may be planned too (`--invalid include`): named by what it sends.
+    let keys: HashMap<u32, crate::import::UserKey> = plan
         .rows
         .iter()
-        .filter_map(|r| r.user.as_deref().map(|u| (r.row, u)))
+        .filter_map(|r| {
+            let key = r
+                .user
+                .as_deref()
+                .map(crate::import::UserKey::of)
+                .or_else(|| {
+                    let org = r.organization.as_deref()?;
+                    Some(crate::import::UserKey::of_organization(org))
+                })?;
+            Some((r.row, key))
+        })
         .collect();
-    out.name_skipped(|row| {
-        users
-            .get(&row)
-            .map(|u| crate::import::UserKey::of(u))
-            .or_else(|| {
-                let org = plan.organizations.get(&row)?;
-                Some(crate::import::UserKey::of_organization(org))
-            })
-    });
+    out.name_skipped(|row| keys.get(&row).cloned());
     Ok(out)
 }
 

@@ -120,12 +120,11 @@ pub fn run(args: &PlanArgs) -> CliResult<ExitCode> {
         let dir = crate::session::run::spool_dir()?;
         let mut printed = Printed::create(args.json, (plan.object, Vec::new()), dir)?;
         for row in &plan.rows {
-            let org = plan.organizations.get(&row.row);
             let who = row
                 .user
                 .as_deref()
                 .map(who)
-                .or_else(|| org.map(check::org_rows::who))
+                .or_else(|| row.organization.as_deref().map(check::org_rows::who))
                 .unwrap_or_default();
             printed.row(row, &who)?;
         }
@@ -561,6 +560,7 @@ mod tests {
             row,
             action,
             user: Some(Box::new(user)),
+            organization: None,
         }
     }
 
@@ -609,7 +609,6 @@ mod tests {
             mode: Mode::Upsert,
             object: check::Object::Users,
             rows: Vec::new(),
-            organizations: std::collections::BTreeMap::new(),
             missing_organizations: vec!["Umbrella".into()],
             warnings: vec!["tags are ignored".into()],
             cost: Cost {
@@ -651,6 +650,7 @@ mod tests {
                 row,
                 action,
                 user: None,
+                organization: None,
             });
         }
         whole.rows.sort_by_key(|r| r.row);

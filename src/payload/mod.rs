@@ -426,17 +426,49 @@ fn split<T>(items: Vec<T>, batches: usize) -> Vec<Vec<T>> {
 /// out, is cut again. (Users are large: moving each through a round, its split and an unzip
 /// took a third of the checking thread.)
 #[derive(Debug)]
-pub struct Batcher {
+pub struct Batcher<T = User> {
     mode: Mode,
     jobs: usize,
     /// The round being filled: batches of [`BATCH_SIZE`], the last one filling.
-    round: Vec<(Vec<u32>, Vec<User>)>,
+    round: Vec<(Vec<u32>, Vec<T>)>,
     held: usize,
 }
 
+/// What a bulk request sends: users, or organizations (a sheet of companies).
+pub trait Record: Sized {
+    /// The request sending `records`, whose sheet rows are `rows`, in `mode`.
+    fn request(mode: Mode, rows: Vec<u32>, records: Vec<Self>) -> Request;
+}
+
+impl Record for User {
+    fn request(mode: Mode, rows: Vec<u32>, records: Vec<Self>) -> Request {
+        Request::new(mode, rows, records)
+    }
+}
+
+impl Record for Organization {
+    fn request(mode: Mode, rows: Vec<u32>, records: Vec<Self>) -> Request {
+        Request::organizations(mode, rows, records)
+    }
+}
+
 impl Batcher {
+    /// How many requests `rows` records pushed make, laid out for `jobs` at once: whole
+    /// rounds of [`BATCH_SIZE`], then the last round evened out (what [`Batcher::push`] and
+    /// [`Batcher::finish`] hand back, counted without a record).
+    pub fn requests(rows: usize, jobs: usize) -> usize {
+        if rows == 0 {
+            return 0;
+        }
+        let jobs = jobs.clamp(1, JOB_LIMIT);
+        let rounds = (rows - 1) / (jobs * BATCH_SIZE);
+        rounds * jobs + tail_batches(rows - rounds * jobs * BATCH_SIZE, jobs)
+    }
+}
+
+impl<T: Record> Batcher<T> {
     /// Requests for `jobs` jobs at once (see [`Layout`]).
-    pub fn new(mode: Mode, jobs: usize) -> Batcher {
+    pub fn new(mode: Mode, jobs: usize) -> Batcher<T> {
         Batcher {
             mode,
             jobs: jobs.clamp(1, JOB_LIMIT),
@@ -445,13 +477,13 @@ impl Batcher {
         }
     }
 
-    /// Adds a user; returns a round of requests once it is whole.
-    pub fn push(&mut self, row: u32, user: User) -> Vec<Request> {
+    /// Adds a record; returns a round of requests once it is whole.
+    pub fn push(&mut self, row: u32, record: T) -> Vec<Request> {
         let round = if self.held == self.jobs * BATCH_SIZE {
             self.held = 0;
             std::mem::take(&mut self.round)
                 .into_iter()
-                .map(|(rows, users)| Request::new(self.mode, rows, users))
+                .map(|(rows, records)| T::request(self.mode, rows, records))
                 .collect()
         } else {
             Vec::new()
@@ -468,34 +500,22 @@ impl Batcher {
             }
         };
         batch.0.push(row);
-        batch.1.push(user);
+        batch.1.push(record);
         self.held += 1;
         round
-    }
-
-    /// How many requests `rows` users pushed make, laid out for `jobs` at once: whole
-    /// rounds of [`BATCH_SIZE`], then the last round evened out (what [`Batcher::push`] and
-    /// [`Batcher::finish`] hand back, counted without a user).
-    pub fn requests(rows: usize, jobs: usize) -> usize {
-        if rows == 0 {
-            return 0;
-        }
-        let jobs = jobs.clamp(1, JOB_LIMIT);
-        let rounds = (rows - 1) / (jobs * BATCH_SIZE);
-        rounds * jobs + tail_batches(rows - rounds * jobs * BATCH_SIZE, jobs)
     }
 
     /// The last round of requests, evened out.
     pub fn finish(&mut self) -> Vec<Request> {
         let batches = tail_batches(self.held, self.jobs);
         self.held = 0;
-        let (rows, users): (Vec<Vec<u32>>, Vec<Vec<User>>) =
+        let (rows, records): (Vec<Vec<u32>>, Vec<Vec<T>>) =
             std::mem::take(&mut self.round).into_iter().unzip();
         let rows = split(rows.concat(), batches);
-        let users = split(users.into_iter().flatten().collect(), batches);
+        let records = split(records.into_iter().flatten().collect(), batches);
         rows.into_iter()
-            .zip(users)
-            .map(|(rows, users)| Request::new(self.mode, rows, users))
+            .zip(records)
+            .map(|(rows, records)| T::request(self.mode, rows, records))
             .collect()
     }
 }

@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::check::{Column, issue, precision_warning, whole_number, yes_no};
 use super::fields::{Fields, plain};
@@ -21,8 +21,10 @@ use crate::sheet::Row;
 use crate::sheet::header::column_letter;
 
 /// One organization as `organizations/create_many` and `update_many` take it; fields left
-/// `None` are not sent, so an update never blanks what the sheet left empty.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+/// `None` are not sent, so an update never blanks what the sheet left empty. A body read back
+/// (a spooled plan's) gives the organization it was written from.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Organization {
     /// The Zendesk id: sent by `update_many` only.
     #[serde(skip_serializing_if = "Option::is_none")]

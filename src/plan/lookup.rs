@@ -351,7 +351,6 @@ pub async fn build_each<S: PlanSink>(
     Ok(Plan {
         mode: options.mode,
         object: crate::mapping::Object::Users,
-        organizations: std::collections::BTreeMap::new(),
         rows: decide_all(
             PlanInput {
                 invalid,
@@ -727,6 +726,7 @@ fn decide_all(input: PlanInput, found: &Found, options: PlanOptions) -> Vec<RowP
                 row,
                 action: decide(&user, found, options),
                 user: Some(Box::new(user)),
+                organization: None,
             }
         })
         .collect();
@@ -734,6 +734,7 @@ fn decide_all(input: PlanInput, found: &Found, options: PlanOptions) -> Vec<RowP
         row,
         action: Action::Invalid { reason },
         user: None,
+        organization: None,
     }));
     rows.sort_by_key(|r| r.row);
     rows

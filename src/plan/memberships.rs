@@ -297,6 +297,7 @@ mod tests {
             row: 2,
             action: Action::New,
             user: Some(Box::new(user(&["Newco"]))),
+            organization: None,
         }];
         fail_missing(&mut rows, &resolved());
         assert_eq!(rows[0].action.name(), "would_fail");
@@ -310,6 +311,7 @@ mod tests {
             row: 2,
             action: Action::Unchanged { id: 5 },
             user: Some(Box::new(u)),
+            organization: None,
         };
         assert_eq!(cost(std::slice::from_ref(&row)), 1);
         show_added(&mut row);

@@ -53,7 +53,10 @@ pub use lookup::{PART, PlanError, PlanSink, Survey, Users, build, build_each, es
 pub use orgs::MissingOrgs;
 pub use stored::{InvalidRows, PlanWriter, Routes, StoredPlan};
 
-use crate::payload::{Batcher, Checked, IssueRef, Mode, Request, Severity, User};
+use crate::import::UserKey;
+use crate::payload::{
+    Batcher, Checked, IssueRef, Mode, Organization, Record, Request, Severity, User,
+};
 
 /// One field that an update changes: what Zendesk holds now and what the row sends.
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
@@ -197,9 +200,12 @@ pub struct RowPlan {
     pub row: u32,
     #[serde(flatten)]
     pub action: Action,
-    /// The user the row sends (none for invalid rows).
+    /// The user the row sends (none for invalid rows and on a sheet of organizations).
     #[serde(skip)]
     pub user: Option<Box<User>>,
+    /// The organization the row sends (a sheet of organizations; none for invalid rows).
+    #[serde(skip)]
+    pub organization: Option<Box<Organization>>,
 }
 
 impl RowPlan {
@@ -477,10 +483,6 @@ pub struct Plan {
     pub object: crate::mapping::Object,
     /// In sheet order.
     pub rows: Vec<RowPlan>,
-    /// A sheet of organizations: each sent row's organization, by sheet row (users are in
-    /// their rows).
-    #[serde(skip)]
-    pub organizations: std::collections::BTreeMap<u32, crate::payload::Organization>,
     /// Organizations the file names that the account does not have, created before their
     /// users with `--missing-orgs create` (the outbox lists them: `Outbox::organizations`);
     /// empty with the other policies, whose warnings and rows say what happens instead.
@@ -530,9 +532,6 @@ impl Plan {
     /// and the rows left out. Invalid rows are in neither: the engine skips them from its own
     /// checks, so every row is counted once.
     pub fn route(&self, skip_unchanged: bool, jobs: usize) -> Routed {
-        if self.object == crate::mapping::Object::Organizations {
-            return org_rows::route(self, skip_unchanged, jobs);
-        }
         let mut router = Router::new(self.mode, skip_unchanged, jobs);
         let mut requests = Vec::new();
         let mut updates = Vec::new();
@@ -664,32 +663,53 @@ pub enum Step {
     /// Moved to `update_many` by id (create mode on a user the account holds); these rounds
     /// of them are whole, sent after every request of the mode.
     Moved(Vec<Marked>),
-    /// Not sent, for `reason`.
+    /// Not sent, for `reason`; `key` names the row's user or organization.
     Skip {
         row: u32,
         reason: String,
-        user: Box<User>,
+        key: UserKey,
     },
     /// Invalid: the row's own errors say what becomes of it.
     Nothing,
 }
 
 /// A plan's rows routed one at a time, in sheet order, as [`Plan::route`] routes them all:
-/// an import routes each part of a plan as [`build_each`] decides it.
+/// an import routes each part of a plan as [`build_each`] decides it. A sheet of
+/// organizations routes its new ones to `create_many` and the existing ones to `update_many`
+/// by id after them, whatever the mode (as create mode moves the users the account holds).
 pub struct Router {
     mode: Mode,
     skip_unchanged: bool,
-    main: Lane,
-    moved: Lane,
+    users: Lanes<User>,
+    organizations: Lanes<Organization>,
+}
+
+/// The mode's requests, and those moved to `update_many` by id.
+struct Lanes<T> {
+    main: Lane<T>,
+    moved: Lane<T>,
+}
+
+impl<T: Record> Lanes<T> {
+    fn new(mode: Mode, jobs: usize) -> Self {
+        Self {
+            main: Lane::new(mode, jobs),
+            moved: Lane::new(Mode::Update, jobs),
+        }
+    }
+
+    fn finish(&mut self) -> (Vec<Marked>, Vec<Marked>) {
+        (self.main.finish(), self.moved.finish())
+    }
 }
 
 /// Requests of one endpoint as they fill, and the marks of the rows waiting in them.
-struct Lane {
-    batcher: Batcher,
+struct Lane<T> {
+    batcher: Batcher<T>,
     marks: std::collections::VecDeque<Mark>,
 }
 
-impl Lane {
+impl<T: Record> Lane<T> {
     fn new(mode: Mode, jobs: usize) -> Self {
         Self {
             batcher: Batcher::new(mode, jobs),
@@ -697,9 +717,9 @@ impl Lane {
         }
     }
 
-    fn push(&mut self, row: u32, user: User, mark: Mark) -> Vec<Marked> {
+    fn push(&mut self, row: u32, record: T, mark: Mark) -> Vec<Marked> {
         self.marks.push_back(mark);
-        let requests = self.batcher.push(row, user);
+        let requests = self.batcher.push(row, record);
         self.marked(requests)
     }
 
@@ -727,35 +747,61 @@ impl Router {
         Self {
             mode,
             skip_unchanged,
-            main: Lane::new(mode, jobs),
-            moved: Lane::new(Mode::Update, jobs),
+            users: Lanes::new(mode, jobs),
+            organizations: Lanes::new(Mode::Create, jobs),
         }
     }
 
     /// Routes the next row.
     pub fn push(&mut self, row: RowPlan) -> Step {
-        let Some(user) = row.user else {
-            return Step::Nothing;
-        };
         let mark = Mark {
             expect_new: row.action == Action::New,
             make_primary: primary_id(&row.action),
         };
-        match route_row(self.mode, &row.action, self.skip_unchanged) {
-            Route::Main => Step::Main(self.main.push(row.row, *user, mark)),
-            Route::Moved(id) => Step::Moved(self.moved.push(row.row, as_update(*user, id), mark)),
-            Route::Skip(reason) => Step::Skip {
-                row: row.row,
-                reason,
-                user,
-            },
-            Route::Nothing => Step::Nothing,
+        let at = row.row;
+        if let Some(user) = row.user {
+            let lanes = &mut self.users;
+            match route_row(self.mode, &row.action, self.skip_unchanged) {
+                Route::Main => Step::Main(lanes.main.push(at, *user, mark)),
+                Route::Moved(id) => Step::Moved(lanes.moved.push(at, as_update(*user, id), mark)),
+                Route::Skip(reason) => Step::Skip {
+                    row: at,
+                    reason,
+                    key: UserKey::of(&user),
+                },
+                Route::Nothing => Step::Nothing,
+            }
+        } else if let Some(org) = row.organization {
+            // A sheet of organizations routes as create mode does (see above).
+            let lanes = &mut self.organizations;
+            match route_row(Mode::Create, &row.action, self.skip_unchanged) {
+                Route::Main => Step::Main(lanes.main.push(at, *org, mark)),
+                Route::Moved(id) => {
+                    let org = Organization {
+                        id: Some(id),
+                        ..*org
+                    };
+                    Step::Moved(lanes.moved.push(at, org, mark))
+                }
+                Route::Skip(reason) => Step::Skip {
+                    row: at,
+                    reason,
+                    key: UserKey::of_organization(&org),
+                },
+                Route::Nothing => Step::Nothing,
+            }
+        } else {
+            Step::Nothing
         }
     }
 
     /// The last requests: the mode's, then those moved to `update_many`.
     pub fn finish(&mut self) -> (Vec<Marked>, Vec<Marked>) {
-        (self.main.finish(), self.moved.finish())
+        let (mut main, mut moved) = self.users.finish();
+        let (orgs_main, orgs_moved) = self.organizations.finish();
+        main.extend(orgs_main);
+        moved.extend(orgs_moved);
+        (main, moved)
     }
 }
 
@@ -781,7 +827,12 @@ mod tests {
             ..User::default()
         };
         let user = (!matches!(action, Action::Invalid { .. })).then_some(Box::new(user));
-        RowPlan { row, action, user }
+        RowPlan {
+            row,
+            action,
+            user,
+            organization: None,
+        }
     }
 
     fn plan(mode: Mode) -> Plan {
@@ -794,7 +845,6 @@ mod tests {
         Plan {
             mode,
             object: crate::mapping::Object::Users,
-            organizations: std::collections::BTreeMap::new(),
             rows: vec![
                 row(2, Action::New),
                 row(

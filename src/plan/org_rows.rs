@@ -9,16 +9,16 @@
 //! `organizations/search?name=` per name. An organization held under another external_id (or
 //! none) is still the one Zendesk would refuse to create again.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::diff::{change, custom_fields, same_set};
 use super::lookup::{Gate, PlanError, retrying, run_all};
-use super::{Action, Change, Cost, Plan, Routed, RowPlan, Spent};
+use super::{Action, Change, Cost, Plan, RowPlan, Spent};
 use crate::mapping::Object;
 use crate::payload::org::name_key;
-use crate::payload::{Issue, Layout, Mode, Organization, Request, Severity};
+use crate::payload::{Issue, Mode, Organization, Request, Severity};
 use crate::zendesk::{self, Client, RateInfo};
 
 /// Records per `show_many` call: Zendesk's limit.
@@ -189,7 +189,6 @@ pub async fn build(
     found.by_name = names.0;
     let mut rows: Vec<RowPlan> =
         Vec::with_capacity(input.organizations.len() + input.invalid.len());
-    let mut organizations = BTreeMap::new();
     for (row, mut org) in input.organizations {
         let held = found.of(&org);
         if let (super::Tags::Add, Some(held)) = (tags, held) {
@@ -203,19 +202,19 @@ pub async fn build(
             row,
             action,
             user: None,
+            organization: Some(Box::new(org)),
         });
-        organizations.insert(row, org);
     }
     rows.extend(input.invalid.into_iter().map(|(row, reason)| RowPlan {
         row,
         action: Action::Invalid { reason },
         user: None,
+        organization: None,
     }));
     rows.sort_by_key(|r| r.row);
     Ok(Plan {
         mode,
         object: Object::Organizations,
-        organizations,
         rows,
         missing_organizations: Vec::new(),
         warnings: Vec::new(),
@@ -400,63 +399,10 @@ fn changes(org: &Organization, held: &zendesk::Organization) -> Vec<Change> {
     out
 }
 
-/// The plan's requests: new organizations to `create_many`, then the updates to
-/// `update_many` by id; unchanged rows (with `skip_unchanged`) and rows that would fail left
-/// out with their reason.
-pub(super) fn route(plan: &Plan, skip_unchanged: bool, jobs: usize) -> Routed {
-    let mut new: Layout<(u32, Organization)> = Layout::new(jobs);
-    let mut updates: Layout<(u32, Organization)> = Layout::new(jobs);
-    let mut creates = Vec::new();
-    let mut changes = Vec::new();
-    let mut skipped = Vec::new();
-    for row in &plan.rows {
-        let Some(org) = plan.organizations.get(&row.row) else {
-            continue;
-        };
-        match &row.action {
-            Action::New => creates.extend(new.push((row.row, org.clone()))),
-            Action::Unchanged { .. } if skip_unchanged => skipped.push((
-                row.row,
-                "unchanged: Zendesk already holds every value of this row".to_owned(),
-            )),
-            Action::Update { id, .. } | Action::Unchanged { id } => {
-                let mut org = org.clone();
-                org.id = Some(*id);
-                changes.extend(updates.push((row.row, org)));
-            }
-            Action::Conflict { reason, .. }
-            | Action::WouldFail { reason }
-            | Action::LeftOut { reason, .. } => skipped.push((row.row, reason.clone())),
-            Action::Invalid { .. } => {}
-        }
-    }
-    creates.extend(new.finish());
-    changes.extend(updates.finish());
-    let request = |mode, batch: Vec<(u32, Organization)>| {
-        let (rows, orgs) = batch.into_iter().unzip();
-        Request::organizations(mode, rows, orgs)
-    };
-    let mut requests: Vec<Request> = creates
-        .into_iter()
-        .map(|b| request(Mode::Create, b))
-        .collect();
-    requests.extend(changes.into_iter().map(|b| request(Mode::Update, b)));
-    Routed {
-        requests,
-        skipped,
-        make_primary: Vec::new(),
-    }
-}
-
-/// The organization a plan row sends, as JSON, for showing it (`plan --json`, the Plan screen).
-pub fn shown(plan: &Plan, row: u32) -> Option<Value> {
-    plan.organizations
-        .get(&row)
-        .and_then(|o| serde_json::to_value(o).ok())
-}
-
 #[cfg(test)]
 mod tests {
+    use serde_json::Value;
+
     use super::*;
     use crate::payload::FieldValue;
     use crate::payload::UserFields;
@@ -507,32 +453,27 @@ mod tests {
 
     #[test]
     fn new_rows_go_to_create_many_and_existing_ones_to_update_many_by_id() {
+        let row = |row, action| RowPlan {
+            row,
+            action,
+            user: None,
+            organization: Some(Box::new(org())),
+        };
         let rows = vec![
-            RowPlan {
-                row: 2,
-                action: Action::New,
-                user: None,
-            },
-            RowPlan {
-                row: 3,
-                action: Action::Update {
+            row(2, Action::New),
+            row(
+                3,
+                Action::Update {
                     id: 30,
                     changes: Vec::new(),
                 },
-                user: None,
-            },
-            RowPlan {
-                row: 4,
-                action: Action::Unchanged { id: 40 },
-                user: None,
-            },
+            ),
+            row(4, Action::Unchanged { id: 40 }),
         ];
-        let organizations = [2, 3, 4].into_iter().map(|r| (r, org())).collect();
         let plan = Plan {
             mode: Mode::Upsert,
             object: Object::Organizations,
             rows,
-            organizations,
             missing_organizations: Vec::new(),
             warnings: Vec::new(),
             cost: estimate(&[], &RateInfo::default()),

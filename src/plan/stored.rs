@@ -11,7 +11,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::{Action, Counts, Plan, PlanError, PlanSink, RowPlan};
-use crate::payload::{MemberOf, User};
+use crate::payload::{MemberOf, Organization, User};
 
 /// The rows with an error (never looked up), merged into a plan's rows by sheet row as the
 /// plan hands its rows over ([`super::build_each`] gives them apart).
@@ -32,12 +32,13 @@ impl InvalidRows {
             row: at,
             action: Action::Invalid { reason },
             user: None,
+            organization: None,
         })
     }
 }
 
 /// One row as a line of the scratch file: the user with its memberships (its body does not
-/// carry them).
+/// carry them), or the organization.
 #[derive(Serialize, Deserialize)]
 struct Line {
     row: u32,
@@ -46,16 +47,18 @@ struct Line {
     user: Option<User>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     memberships: Vec<MemberOf>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    organization: Option<Organization>,
 }
 
-/// Where a row is: its sheet row, what it does ([`Action::kind`]), whether it has a user (an
-/// import sends or skips only those) and where its line starts.
+/// Where a row is: its sheet row, what it does ([`Action::kind`]), whether it has a user or
+/// organization (an import sends or skips only those) and where its line starts.
 #[derive(Debug, Clone, Copy)]
 struct Entry {
     at: u64,
     row: u32,
     kind: u8,
-    user: bool,
+    sends: bool,
 }
 
 /// What [`StoredPlan::route_counts`] found an import sends.
@@ -64,6 +67,9 @@ pub struct Routes {
     /// Rows sent.
     pub rows: usize,
     pub requests: usize,
+    /// Of `requests`, those sent after the others to `update_many` by id (create mode on
+    /// users the account holds; a sheet of organizations' updates).
+    pub moved: usize,
     /// Rows the plan leaves out (invalid rows aside: their errors say).
     pub skipped: usize,
 }
@@ -131,13 +137,14 @@ impl PlanWriter {
             at: self.at,
             row: row.row,
             kind: row.action.kind(),
-            user: user.is_some(),
+            sends: user.is_some() || row.organization.is_some(),
         };
         let line = Line {
             row: row.row,
             action: row.action,
             user: user.map(|user| *user),
             memberships,
+            organization: row.organization.map(|org| *org),
         };
         let mut bytes = serde_json::to_vec(&line).map_err(|e| PlanError::Stored(e.to_string()))?;
         bytes.push(b'\n');
@@ -248,6 +255,7 @@ impl StoredPlan {
             row: line.row,
             action: line.action,
             user: user.map(Box::new),
+            organization: line.organization.map(Box::new),
         })
     }
 
@@ -280,12 +288,17 @@ impl StoredPlan {
         })
     }
 
-    /// What an import of the users' plan sends, laid out for `jobs` at once: its rows
-    /// routed as [`Plan::route`] routes them, by what each does alone, so none is read back.
+    /// What an import of the plan sends, laid out for `jobs` at once: its rows routed as
+    /// [`Plan::route`] routes them, by what each does alone, so none is read back.
     pub fn route_counts(&self, skip_unchanged: bool, jobs: usize) -> Routes {
         let (mut main, mut moved, mut skipped) = (0, 0, 0);
-        for entry in self.index.iter().filter(|e| e.user) {
-            match super::RouteKind::of(self.head.mode, entry.kind, skip_unchanged) {
+        // A sheet of organizations routes as create mode does (`super::Router`).
+        let mode = match self.head.object {
+            crate::mapping::Object::Users => self.head.mode,
+            crate::mapping::Object::Organizations => crate::payload::Mode::Create,
+        };
+        for entry in self.index.iter().filter(|e| e.sends) {
+            match super::RouteKind::of(mode, entry.kind, skip_unchanged) {
                 super::RouteKind::Main => main += 1,
                 super::RouteKind::Moved => moved += 1,
                 super::RouteKind::Skipped => skipped += 1,
@@ -296,6 +309,7 @@ impl StoredPlan {
         Routes {
             rows: main + moved,
             requests: requests(main) + requests(moved),
+            moved: requests(moved),
             skipped,
         }
     }
@@ -313,6 +327,7 @@ impl StoredPlan {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::mapping::Object;
     use crate::payload::Mode;
 
     fn user(i: u32, memberships: &[&str]) -> User {
@@ -330,12 +345,11 @@ mod tests {
         }
     }
 
-    fn head(mode: Mode) -> Plan {
+    fn head(mode: Mode, object: Object) -> Plan {
         Plan {
             mode,
-            object: crate::mapping::Object::Users,
+            object,
             rows: Vec::new(),
-            organizations: std::collections::BTreeMap::new(),
             missing_organizations: vec!["Acme".into()],
             warnings: vec!["a warning".into()],
             cost: super::super::Cost::at_rate(1, 2, &crate::zendesk::RateInfo::default()),
@@ -345,10 +359,11 @@ mod tests {
 
     /// 4,500 rows decided in parts of 2,000 (what `build_each` hands over): new, updated,
     /// unchanged, failing, conflicting and left-out users, now and then one without a user,
-    /// every 100th row with an error (given apart, out of order).
-    fn written(mode: Mode) -> (StoredPlan, Plan) {
+    /// every 100th row with an error (given apart, out of order). A sheet of organizations
+    /// has an organization where the users' has a user.
+    fn written(mode: Mode, object: Object) -> (StoredPlan, Plan) {
         let dir = tempfile::tempdir().unwrap();
-        let mut whole = head(mode);
+        let mut whole = head(mode, object);
         let mut invalid = Vec::new();
         let mut decided = Vec::new();
         for i in 0..4_500u32 {
@@ -357,7 +372,7 @@ mod tests {
                 invalid.push((row, format!("error on row {row}")));
                 continue;
             }
-            let action = match i % 4 {
+            let action = match i % 6 {
                 0 => Action::New,
                 1 => Action::Update {
                     id: u64::from(i),
@@ -384,14 +399,34 @@ mod tests {
             let memberships: &[&str] = if i % 3 == 0 { &["Acme", "Globex"] } else { &[] };
             // Now and then a row that sends no user (what routing it does not count).
             let user = (i % 13 != 4).then(|| Box::new(user(i, memberships)));
-            decided.push(RowPlan { row, action, user });
+            decided.push(match object {
+                Object::Users => RowPlan {
+                    row,
+                    action,
+                    user,
+                    organization: None,
+                },
+                Object::Organizations => RowPlan {
+                    row,
+                    action,
+                    user: None,
+                    organization: user.map(|u| {
+                        Box::new(Organization {
+                            name: u.name,
+                            external_id: Some(format!("O-{i}")),
+                            tags: Some(vec!["vip".into()]),
+                            ..Organization::default()
+                        })
+                    }),
+                },
+            });
         }
         invalid.reverse();
         let mut writer = PlanWriter::create(dir.path(), invalid.clone()).unwrap();
         for part in decided.chunks(super::super::PART) {
             writer.rows(part.to_vec()).unwrap();
         }
-        let stored = writer.finish(head(mode)).unwrap();
+        let stored = writer.finish(head(mode, object)).unwrap();
         whole.rows = decided;
         whole
             .rows
@@ -399,6 +434,7 @@ mod tests {
                 row,
                 action: Action::Invalid { reason },
                 user: None,
+                organization: None,
             }));
         whole.rows.sort_by_key(|r| r.row);
         (stored, whole)
@@ -406,7 +442,13 @@ mod tests {
 
     #[test]
     fn a_plan_kept_on_disk_reads_back_every_row_as_decided_in_sheet_order() {
-        let (stored, whole) = written(Mode::Upsert);
+        for object in [Object::Users, Object::Organizations] {
+            a_plan_of_reads_back(object);
+        }
+    }
+
+    fn a_plan_of_reads_back(object: Object) {
+        let (stored, whole) = written(Mode::Upsert, object);
         assert_eq!(stored.len(), 4_500);
         assert_eq!(stored.load().unwrap(), whole);
         assert_eq!(stored.counts(), whole.counts());
@@ -430,18 +472,35 @@ mod tests {
 
     #[test]
     fn what_an_import_of_it_sends_is_counted_as_the_whole_plan_routes() {
-        for mode in [Mode::Upsert, Mode::Create, Mode::Update] {
-            let (stored, whole) = written(mode);
+        let objects = [Object::Users, Object::Organizations];
+        for (mode, object) in [Mode::Upsert, Mode::Create, Mode::Update]
+            .into_iter()
+            .flat_map(|mode| objects.map(|object| (mode, object)))
+        {
+            let (stored, whole) = written(mode, object);
             for (skip_unchanged, jobs) in [(true, 1), (false, 4), (true, 30)] {
                 let routed = whole.route(skip_unchanged, jobs);
                 let counted = stored.route_counts(skip_unchanged, jobs);
                 let rows = routed.requests.iter().map(|r| r.rows.len()).sum::<usize>();
+                // Sent after the others: update_many by id after create_many.
+                let first = routed.requests.first().map(|r| r.path);
+                let moved = routed
+                    .requests
+                    .iter()
+                    .filter(|r| Some(r.path) != first && r.path.ends_with("update_many"))
+                    .count();
                 let expected = Routes {
                     rows,
                     requests: routed.requests.len(),
+                    moved,
                     skipped: routed.skipped.len(),
                 };
-                assert_eq!(counted, expected, "{mode} {skip_unchanged} {jobs}");
+                let at = format!("{mode} {object:?} {skip_unchanged} {jobs}");
+                assert_eq!(counted, expected, "{at}");
+                assert!(
+                    counted.requests > counted.moved && counted.moved > 0 || mode != Mode::Create,
+                    "{at}"
+                );
             }
         }
     }

@@ -23,8 +23,8 @@ pub use crate::pipeline::{AccountChecks, Event, Options, Report, Sorted, SortedI
 pub use crate::plan::orgs::{distinct_names, resolve_import, resolve_requests};
 pub use crate::plan::{
     Action, Change, Cost, Counts, Existing, InvalidRows, MAKE_PRIMARY_REQUESTS, MissingOrgs, Plan,
-    PlanError, PlanInput, PlanOptions, PlanSink, RowPlan, SECONDARY_EMAIL, Spent, StoredPlan,
-    Survey, Tags, Users, build, build_each, estimate,
+    PlanError, PlanInput, PlanOptions, PlanSink, Routes, RowPlan, SECONDARY_EMAIL, Spent,
+    StoredPlan, Survey, Tags, Users, build, build_each, estimate,
 };
 pub use crate::plan::{memberships, org_rows};
 
@@ -624,7 +624,7 @@ pub struct SurveyedUsers {
 /// requests laid out for `jobs` at once: its rows routed one at a time, as the headless
 /// import routes each part ([`routed_spool_of`]), so that no request is held, only the one
 /// being filled. The rows with errors (in `report`) are skipped, named from `sheet` when it
-/// is given. A sheet of organizations is routed whole, then spooled.
+/// is given.
 pub fn routed_file(
     plan: &StoredPlan,
     (skip_unchanged, jobs): (bool, usize),
@@ -632,16 +632,10 @@ pub fn routed_file(
     sheet: Option<(&Table, &Mapping)>,
     dir: &std::path::Path,
 ) -> Result<OutboxFile, CheckError> {
-    if plan.head.object == crate::mapping::Object::Organizations {
-        let mut outbox = routed_outbox(&plan.load()?, (skip_unchanged, jobs), report)?;
-        if let Some((table, mapping)) = sheet {
-            crate::pipeline::name_skipped(&mut outbox, table, mapping);
-        }
-        return Ok(OutboxFile::spool(dir, &outbox)?);
-    }
     let include = report.invalid == crate::payload::InvalidPolicy::Include;
     let at = (plan.head.mode, skip_unchanged, jobs);
     let mut spool = super::routed::RoutedSpool::create(dir, at, &report.issues, include)?;
+    spool.object = plan.head.object;
     if let Some((table, mapping)) = sheet {
         let names = crate::pipeline::sheet_keys(table, mapping, &spool.error_rows());
         spool.name_errors(names);
@@ -853,6 +847,7 @@ mod tests {
                 row,
                 action: Action::New,
                 user: Some(Box::new(user)),
+                organization: None,
             })
             .collect();
         rows.extend(checked.input.invalid.iter().map(|(row, reason)| RowPlan {
@@ -861,13 +856,13 @@ mod tests {
                 reason: reason.clone(),
             },
             user: None,
+            organization: None,
         }));
         rows.sort_by_key(|r| r.row);
         let plan = Plan {
             mode: Mode::Create,
             object: crate::mapping::Object::Users,
             rows,
-            organizations: std::collections::BTreeMap::new(),
             missing_organizations: Vec::new(),
             warnings: Vec::new(),
             cost: Cost::at_rate(0, 0, &RateInfo::default()),

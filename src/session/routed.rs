@@ -161,10 +161,10 @@ impl PlanSink for RoutedSpool {
             match self.router.push(row) {
                 Step::Main(sent) => self.write(sent, false)?,
                 Step::Moved(sent) => self.write(sent, true)?,
-                Step::Skip { row, reason, user } => {
+                Step::Skip { row, reason, key } => {
                     // Its plan says why it is not sent; its errors, if any, need not again.
                     self.errors.remove(&row);
-                    let key = Some(UserKey::of(&user)).filter(|k| *k != UserKey::default());
+                    let key = Some(key).filter(|k| *k != UserKey::default());
                     self.spool.skip(row, reason, key)?;
                 }
                 Step::Nothing => {}

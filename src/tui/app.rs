@@ -1100,22 +1100,11 @@ impl App {
         let mut endpoints = format!("{method} {path}");
         let laid_out = (self.session.skip_unchanged, self.session.options().jobs);
         let (users, requests, skipped) = match &self.session.plan {
-            Some(plan) if plan.head.object == crate::session::check::Object::Organizations => {
-                // A sheet of organizations is routed whole, to name its endpoints.
-                let routed = match plan.load() {
-                    Ok(whole) => whole.route(laid_out.0, laid_out.1),
-                    Err(e) => {
-                        self.overlay = Some(Overlay::Error(e.to_string()));
-                        return None;
-                    }
-                };
-                let users: usize = routed.requests.iter().map(|r| r.rows.len()).sum();
-                let skipped = routed.skipped.len() as u64 + report.errors;
-                endpoints = organization_endpoints(&routed.requests);
-                (users as u64, routed.requests.len(), skipped)
-            }
             Some(plan) => {
                 let routes = plan.route_counts(laid_out.0, laid_out.1);
+                if plan.head.object == crate::session::check::Object::Organizations {
+                    endpoints = organization_endpoints(routes);
+                }
                 let skipped = routes.skipped as u64 + report.errors;
                 (routes.rows as u64, routes.requests, skipped)
             }
@@ -1535,20 +1524,20 @@ impl App {
     }
 }
 
-/// `POST …/create_many (1), PUT …/update_many (1)`: where a plan's organization requests go.
-fn organization_endpoints(requests: &[crate::session::check::Request]) -> String {
-    let mut seen: Vec<(&str, &str, usize)> = Vec::new();
-    for r in requests {
-        match seen.iter_mut().find(|(_, p, _)| *p == r.path) {
-            Some((_, _, n)) => *n += 1,
-            None => seen.push((r.method, r.path, 1)),
-        }
-    }
-    let list: Vec<String> = seen
-        .iter()
-        .map(|(m, p, n)| format!("{m} {p} ({n})"))
-        .collect();
-    list.join(", ")
+/// `POST …/create_many (1), PUT …/update_many (1)`: where a plan's organization requests go
+/// (the new ones are created, the others updated by id after them).
+fn organization_endpoints(routes: crate::session::check::Routes) -> String {
+    use crate::session::check::{Mode, organization_endpoint};
+    let creates = routes.requests - routes.moved;
+    [(Mode::Create, creates), (Mode::Update, routes.moved)]
+        .into_iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(mode, n)| {
+            let (method, path) = organization_endpoint(mode);
+            format!("{method} {path} ({n})")
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 #[cfg(test)]

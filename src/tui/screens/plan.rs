@@ -114,6 +114,7 @@ impl Seen {
                     reason: format!("{}: {e}", strings::PLAN_UNREADABLE),
                 },
                 user: None,
+                organization: None,
             })
         })
     }
@@ -628,8 +629,7 @@ impl Detail {
 fn detail_lines<'a>(row: &crate::session::check::RowPlan, plan: &'a Plan) -> Vec<Line<'a>> {
     let warnings = &plan.warnings;
     let mut lines = Vec::new();
-    let org = plan.organizations.get(&row.row);
-    if let Some(org) = org {
+    if let Some(org) = &row.organization {
         lines.push(Line::from(Span::styled(
             format!(" {}", crate::session::check::org_rows::who(org)),
             theme::header(),
@@ -668,6 +668,7 @@ fn detail_lines<'a>(row: &crate::session::check::RowPlan, plan: &'a Plan) -> Vec
             }
         }
         RowAction::New => {
+            let org = row.organization.as_deref();
             let sent = match org {
                 Some(_) => strings::PLAN_NEW_ORG_SENT,
                 None => strings::PLAN_NEW_SENT,
@@ -799,7 +800,7 @@ fn describe_row(
     plan: &Plan,
 ) -> (ratatui::style::Color, String) {
     let (colour, what) = describe(&row.action, plan.object.one());
-    let org = plan.organizations.get(&row.row);
+    let org = row.organization.as_deref();
     let who = row.user.as_ref().map(|u| {
         let mut who = u.name.clone().unwrap_or_default();
         if let Some(email) = &u.email {
@@ -865,11 +866,11 @@ mod tests {
             row,
             action,
             user: None,
+            organization: None,
         };
         Arc::new(Plan {
             mode: Mode::Create,
             object: crate::session::check::Object::Users,
-            organizations: std::collections::BTreeMap::new(),
             rows: vec![
                 row(2, RowAction::New),
                 row(
@@ -1013,7 +1014,6 @@ mod tests {
         Arc::new(Plan {
             mode: Mode::Upsert,
             object: crate::session::check::Object::Users,
-            organizations: std::collections::BTreeMap::new(),
             rows: vec![
                 RowPlan {
                     row: 5,
@@ -1036,11 +1036,13 @@ mod tests {
                         ],
                     },
                     user: user("Bruno Silva", "bruno.silva@example.com"),
+                    organization: None,
                 },
                 RowPlan {
                     row: 6,
                     action: RowAction::New,
                     user: user("Chloé Silva", "chloe@example.com"),
+                    organization: None,
                 },
             ],
             missing_organizations: Vec::new(),
@@ -1172,11 +1174,11 @@ mod app_tests {
             row,
             action,
             user: None,
+            organization: None,
         };
         let plan = Plan {
             mode: crate::session::check::Mode::Upsert,
             object: crate::session::check::Object::Users,
-            organizations: std::collections::BTreeMap::new(),
             rows: vec![
                 row(4, RowAction::New),
                 row(
@@ -1270,21 +1272,15 @@ mod app_tests {
             domain_names: Some(vec![format!("{}.example", name.to_lowercase())]),
             ..Organization::default()
         };
-        let row = |row, action| RowPlan {
+        let row = |row, action, org| RowPlan {
             row,
             action,
             user: None,
+            organization: Some(Box::new(org)),
         };
         let plan = Plan {
             mode: crate::session::check::Mode::Upsert,
             object: crate::session::check::Object::Organizations,
-            organizations: [
-                (2, org("Acme", "ORG-1")),
-                (3, org("Globex", "ORG-2")),
-                (4, org("Initech", "ORG-3")),
-            ]
-            .into_iter()
-            .collect(),
             rows: vec![
                 row(
                     2,
@@ -1296,13 +1292,15 @@ mod app_tests {
                             new: "gold".into(),
                         }],
                     },
+                    org("Acme", "ORG-1"),
                 ),
-                row(3, RowAction::New),
+                row(3, RowAction::New, org("Globex", "ORG-2")),
                 row(
                     4,
                     RowAction::Unchanged {
                         id: 360_000_000_005,
                     },
+                    org("Initech", "ORG-3"),
                 ),
             ],
             missing_organizations: Vec::new(),
