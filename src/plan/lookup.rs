@@ -285,11 +285,8 @@ pub async fn build(
     let mut rows = Vec::with_capacity(input.rows());
     let invalid = input.invalid;
     let surveyed = (&input.users as &dyn Users, Survey::of(&input.users)?);
-    let mut plan = build_each(client, surveyed, invalid, (options, rate), &mut rows).await?;
-    rows.append(&mut plan.rows);
-    rows.sort_by_key(|r| r.row);
-    plan.rows = rows;
-    Ok(plan)
+    let plan = build_each(client, surveyed, invalid, (options, rate), &mut rows).await?;
+    Ok(plan.with_rows(rows))
 }
 
 /// [`build`] for a sheet of users, read from `users` once its [`Survey`] is made (as they

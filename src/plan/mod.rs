@@ -507,6 +507,15 @@ pub struct Routed {
 }
 
 impl Plan {
+    /// The plan a `build_each` returned (its rows the invalid ones) with the rows it handed
+    /// over, in sheet order.
+    fn with_rows(mut self, mut rows: Vec<RowPlan>) -> Plan {
+        rows.append(&mut self.rows);
+        rows.sort_by_key(|r| r.row);
+        self.rows = rows;
+        self
+    }
+
     pub fn counts(&self) -> Counts {
         let mut c = Counts::default();
         for row in &self.rows {

@@ -15,7 +15,7 @@ use serde_json::json;
 
 use super::diff::{change, custom_fields, same_set};
 use super::lookup::{Gate, PlanError, retrying, run_all};
-use super::{Action, Change, Cost, Plan, RowPlan, Spent};
+use super::{Action, Change, Cost, Plan, PlanSink, RowPlan, Spent};
 use crate::mapping::Object;
 use crate::payload::org::name_key;
 use crate::payload::{Issue, Mode, Organization, Request, Severity};
@@ -55,59 +55,100 @@ impl OrgInput {
 /// organization list when some row has neither), and at most (then the rest of the list or a
 /// search per name, for the rows their external_id or id may not find).
 pub fn estimate(organizations: &[(u32, Organization)], rate: &RateInfo) -> Cost {
-    let keys = Keys::of(organizations);
-    // Names: the first page of the list surely, then the rest of it or a search per name,
-    // whichever is fewer.
-    let names = keys.names_only.len() + keys.names_too.len();
-    let surely = keys.external_ids.len().div_ceil(PER_CALL)
-        + keys.ids.len().div_ceil(PER_CALL)
-        + usize::from(!keys.names_only.is_empty());
-    let at_most = surely + usize::from(keys.names_only.is_empty() && names > 0) + names;
-    Cost::at_rate(surely as u64, at_most as u64, rate)
+    OrgSurvey::of(organizations).cost(rate)
 }
 
-/// The distinct identifiers of the rows.
+/// What the plan of a sheet of organizations must know of all its rows before it looks any
+/// up: what the lookups cost, and which names may be looked up (as 64-bit fingerprints, to
+/// keep only those of the account's list). One pass over the rows, as they are checked.
+#[derive(Debug, Default)]
+pub struct OrgSurvey {
+    /// Rows seen.
+    pub organizations: usize,
+    /// `show_many` calls by external_id and by id of the parts before the last.
+    calls: usize,
+    /// External ids and ids in the last part.
+    part: (usize, usize),
+    /// Distinct names, and how many of them are on a row with no external_id and no id
+    /// (looked up surely).
+    names: HashSet<u64>,
+    names_only: usize,
+}
+
+/// A name's fingerprint, by [`name_key`].
+fn name_print(name: &str) -> u64 {
+    use std::hash::BuildHasher as _;
+    foldhash::fast::FixedState::with_seed(0).hash_one(name_key(name))
+}
+
+impl OrgSurvey {
+    /// Every row of `organizations`, read once.
+    pub fn of(organizations: &[(u32, Organization)]) -> Self {
+        let mut survey = Self::default();
+        for (_, org) in organizations {
+            survey.add(org);
+        }
+        survey
+    }
+
+    /// Notes the next row (in sheet order: the lookups go a [`super::PART`] at a time).
+    pub fn add(&mut self, org: &Organization) {
+        if self.organizations > 0 && self.organizations % super::PART == 0 {
+            self.calls += self.part_calls();
+            self.part = (0, 0);
+        }
+        self.organizations += 1;
+        self.part.0 += usize::from(org.external_id.is_some());
+        self.part.1 += usize::from(org.id.is_some());
+        if let Some(name) = &org.name
+            && self.names.insert(name_print(name))
+        {
+            self.names_only += usize::from(org.external_id.is_none() && org.id.is_none());
+        }
+    }
+
+    fn part_calls(&self) -> usize {
+        self.part.0.div_ceil(PER_CALL) + self.part.1.div_ceil(PER_CALL)
+    }
+
+    /// What the lookups cost at the account's rate limit: the first page of the list surely
+    /// when some name is looked up surely, then the rest of it or a search per name,
+    /// whichever is fewer.
+    pub fn cost(&self, rate: &RateInfo) -> Cost {
+        let names = self.names.len();
+        let surely = self.calls + self.part_calls() + usize::from(self.names_only > 0);
+        let at_most = surely + usize::from(self.names_only == 0 && names > 0) + names;
+        Cost::at_rate(surely as u64, at_most as u64, rate)
+    }
+}
+
+/// The identifiers of a part's rows.
 #[derive(Debug, Default)]
 struct Keys {
     external_ids: Vec<String>,
     ids: Vec<u64>,
-    /// Names of rows with no external_id and no id: searched surely.
-    names_only: Vec<String>,
-    /// Names of the others: searched when their external_id or id finds nothing.
-    names_too: Vec<String>,
 }
 
 impl Keys {
     fn of(organizations: &[(u32, Organization)]) -> Keys {
         let mut keys = Keys::default();
-        let mut seen: HashSet<String> = HashSet::new();
         for (_, org) in organizations {
             if let Some(x) = &org.external_id {
                 keys.external_ids.push(x.clone());
             }
             keys.ids.extend(org.id);
-            if let Some(name) = &org.name
-                && seen.insert(name_key(name))
-            {
-                if org.external_id.is_none() && org.id.is_none() {
-                    keys.names_only.push(name.clone());
-                } else {
-                    keys.names_too.push(name.clone());
-                }
-            }
         }
         keys
     }
 }
 
-/// What the lookups found.
+/// What a part's lookups found.
 #[derive(Debug, Default)]
 struct Found {
     by_external_id: HashMap<String, zendesk::Organization>,
     by_id: HashMap<u64, zendesk::Organization>,
-    /// `None`: searched, no such name.
+    /// `None`: looked up, no such name.
     by_name: NamesFound,
-    spent: Spent,
 }
 
 impl Found {
@@ -134,22 +175,112 @@ impl Found {
 pub async fn build(
     client: &Client,
     input: OrgInput,
-    (mode, tags): (Mode, super::Tags),
+    at: (Mode, super::Tags),
     (concurrency, rate): (usize, &RateInfo),
 ) -> Result<Plan, PlanError> {
-    let cost = estimate(&input.organizations, rate);
-    let keys = Keys::of(&input.organizations);
+    let survey = OrgSurvey::of(&input.organizations);
+    let mut organizations = input.organizations.into_iter();
+    let parts = std::iter::from_fn(|| {
+        let part: Vec<_> = organizations.by_ref().take(super::PART).collect();
+        (!part.is_empty()).then_some(Ok(part))
+    });
+    let mut rows = Vec::new();
+    let surveyed = (parts, survey);
+    let at = (at, (concurrency, rate));
+    let plan = build_each(client, surveyed, input.invalid, at, &mut rows).await?;
+    Ok(plan.with_rows(rows))
+}
+
+/// [`build`] of a sheet of organizations read a part at a time from `parts` (in sheet order)
+/// once its [`OrgSurvey`] is made, each part looked up, decided and handed to `sink` before
+/// the next is read: memory holds one part and the names' fingerprints, not every row. The
+/// plan returned holds the rest: its `rows` are the `invalid` ones.
+///
+/// A part's lookups find what they would find for the whole sheet: the checks leave no name
+/// or external_id on two sent rows. Whether names are found in the account's whole list or
+/// searched one by one is decided when a part first needs one, and again at each part until
+/// the list is read: the list once its pages are no more than the names this part and the
+/// later parts surely look up, so that no more requests are made than the estimate's most.
+pub async fn build_each<S: PlanSink>(
+    client: &Client,
+    (parts, survey): (
+        impl Iterator<Item = Result<Vec<(u32, Organization)>, PlanError>>,
+        OrgSurvey,
+    ),
+    invalid: Vec<(u32, String)>,
+    ((mode, tags), (concurrency, rate)): ((Mode, super::Tags), (usize, &RateInfo)),
+    sink: &mut S,
+) -> Result<Plan, S::Error> {
+    let cost = survey.cost(rate);
     let gate = Gate::default();
     let n = concurrency.max(1);
+    let mut spent = Spent::default();
+    let mut names = ByName {
+        list: List::Unread,
+        wanted: survey.names,
+        only_left: survey.names_only,
+    };
+    for part in parts {
+        let part = part?;
+        let found = look_up_part((client, &gate), &part, &mut names, (n, &mut spent)).await?;
+        let rows = part
+            .into_iter()
+            .map(|(row, mut org)| {
+                let held = found.of(&org);
+                if let (super::Tags::Add, Some(held)) = (tags, held) {
+                    org.tags = org
+                        .tags
+                        .take()
+                        .map(|row_tags| super::merge_tags(&held.tags, row_tags));
+                }
+                RowPlan {
+                    row,
+                    action: decide(&org, held, mode),
+                    user: None,
+                    organization: Some(Box::new(org)),
+                }
+            })
+            .collect();
+        sink.rows(rows)?;
+    }
+    let rows = invalid
+        .into_iter()
+        .map(|(row, reason)| RowPlan {
+            row,
+            action: Action::Invalid { reason },
+            user: None,
+            organization: None,
+        })
+        .collect();
+    Ok(Plan {
+        mode,
+        object: Object::Organizations,
+        rows,
+        missing_organizations: Vec::new(),
+        warnings: Vec::new(),
+        cost,
+        spent,
+    })
+}
+
+/// One part's lookups: `show_many` by external_id and by id, then the names of the rows
+/// those did not find.
+async fn look_up_part(
+    (client, gate): (&Client, &Gate),
+    part: &[(u32, Organization)],
+    names: &mut ByName,
+    (n, spent): (usize, &mut Spent),
+) -> Result<Found, PlanError> {
+    let keys = Keys::of(part);
     let mut found = Found::default();
     for chunk in keys.external_ids.chunks(PER_CALL) {
         let what = format!("organizations by external_id ({} of them)", chunk.len());
         let refs: Vec<&str> = chunk.iter().map(String::as_str).collect();
-        let (answer, spent) = retrying(&gate, &what, || {
+        let (answer, used) = retrying(gate, &what, || {
             client.organizations_show_many_by_external_ids(&refs)
         })
         .await?;
-        found.spent.add(spent);
+        spent.add(used);
         for org in answer.value {
             if let Some(x) = &org.external_id {
                 found.by_external_id.insert(x.to_lowercase(), org);
@@ -158,131 +289,145 @@ pub async fn build(
     }
     for chunk in keys.ids.chunks(PER_CALL) {
         let what = format!("organizations by id ({} of them)", chunk.len());
-        let (answer, spent) = retrying(&gate, &what, || {
-            client.organizations_show_many_by_ids(chunk)
-        })
-        .await?;
-        found.spent.add(spent);
+        let (answer, used) =
+            retrying(gate, &what, || client.organizations_show_many_by_ids(chunk)).await?;
+        spent.add(used);
         found
             .by_id
             .extend(answer.value.into_iter().map(|o| (o.id, o)));
     }
-    // A name is looked up when some row of it is not found by its id or external_id: one
-    // pass over the rows.
-    let unfound: HashSet<String> = input
-        .organizations
-        .iter()
-        .filter(|(_, o)| found.by_keys(o).is_none())
-        .filter_map(|(_, o)| o.name.as_deref().map(name_key))
-        .collect();
-    let unfound: Vec<String> = keys
-        .names_only
-        .into_iter()
-        .chain(
-            keys.names_too
-                .into_iter()
-                .filter(|name| unfound.contains(&name_key(name))),
-        )
-        .collect();
-    let names = look_up_names((client, &gate), unfound, n).await?;
-    found.spent.add(names.1);
-    found.by_name = names.0;
-    let mut rows: Vec<RowPlan> =
-        Vec::with_capacity(input.organizations.len() + input.invalid.len());
-    for (row, mut org) in input.organizations {
-        let held = found.of(&org);
-        if let (super::Tags::Add, Some(held)) = (tags, held) {
-            org.tags = org
-                .tags
-                .take()
-                .map(|row_tags| super::merge_tags(&held.tags, row_tags));
+    // A name is looked up when its row is not found by its id or external_id.
+    let mut seen = HashSet::new();
+    let mut wanted = Vec::new();
+    let mut only = 0;
+    for (_, org) in part {
+        let Some(name) = &org.name else { continue };
+        if org.external_id.is_none() && org.id.is_none() {
+            only += 1;
+        } else if found.by_keys(org).is_some() {
+            continue;
         }
-        let action = decide(&org, held, mode);
-        rows.push(RowPlan {
-            row,
-            action,
-            user: None,
-            organization: Some(Box::new(org)),
-        });
+        if seen.insert(name_key(name)) {
+            wanted.push(name.clone());
+        }
     }
-    rows.extend(input.invalid.into_iter().map(|(row, reason)| RowPlan {
-        row,
-        action: Action::Invalid { reason },
-        user: None,
-        organization: None,
-    }));
-    rows.sort_by_key(|r| r.row);
-    Ok(Plan {
-        mode,
-        object: Object::Organizations,
-        rows,
-        missing_organizations: Vec::new(),
-        warnings: Vec::new(),
-        cost,
-        spent: found.spent,
-    })
+    names.only_left = names.only_left.saturating_sub(only);
+    let (by_name, used) = names.look_up((client, gate), wanted, n).await?;
+    spent.add(used);
+    found.by_name = by_name;
+    Ok(found)
 }
 
 /// The first page of the organization list with offset pagination, whose answer counts the
 /// whole list.
 const COUNTED_FIRST_PAGE: &str = "/api/v2/organizations.json?per_page=100";
 
-/// The organizations named `names` (or none), by [`name_key`]: the whole list read when it
-/// takes no more pages than there are names (its first page says how many there are), else a
-/// search per name.
-async fn look_up_names(
-    (client, gate): (&Client, &Gate),
-    names: Vec<String>,
-    n: usize,
-) -> Result<(NamesFound, Spent), PlanError> {
-    let mut spent = Spent::default();
-    let mut found = NamesFound::new();
-    if names.is_empty() {
-        return Ok((found, spent));
-    }
-    let what = "the organization list";
-    let (first, used) =
-        retrying(gate, what, || client.organizations_page(COUNTED_FIRST_PAGE)).await?;
-    spent.add(used);
-    let pages_left = first
-        .value
-        .count
-        .map_or(u64::MAX, |c| c.div_ceil(PER_CALL as u64).saturating_sub(1));
-    let mut known = first.value.items;
-    let mut next = first.value.next;
-    if next.is_none() || pages_left <= names.len() as u64 {
-        let mut seen = HashSet::new();
-        while let Some(path) = next.take().filter(|p| seen.insert(p.clone())) {
-            let what = format!("the organization list ({path})");
-            let (page, used) = retrying(gate, &what, || client.organizations_page(&path)).await?;
+/// Organizations found by name, part after part: the account's whole list read once it takes
+/// no more pages than the names still surely to look up, else a search per name.
+struct ByName {
+    list: List,
+    /// The sheet's names' fingerprints: of the list, only these are kept.
+    wanted: HashSet<u64>,
+    /// Names on rows with no external_id and no id in the parts not looked up yet.
+    only_left: usize,
+}
+
+/// What is known of the account's organization list.
+enum List {
+    Unread,
+    /// Its first page read: how many pages are left, and where the next one is.
+    Counted {
+        pages_left: u64,
+        first: Vec<zendesk::Organization>,
+        next: String,
+    },
+    /// Read whole: the organizations the sheet names, by [`name_key`].
+    Read(HashMap<String, zendesk::Organization>),
+}
+
+impl ByName {
+    /// The organizations named `names` (or none), by [`name_key`].
+    async fn look_up(
+        &mut self,
+        (client, gate): (&Client, &Gate),
+        names: Vec<String>,
+        n: usize,
+    ) -> Result<(NamesFound, Spent), PlanError> {
+        let mut spent = Spent::default();
+        if names.is_empty() {
+            return Ok((NamesFound::new(), spent));
+        }
+        if let List::Unread = self.list {
+            let what = "the organization list";
+            let (first, used) =
+                retrying(gate, what, || client.organizations_page(COUNTED_FIRST_PAGE)).await?;
             spent.add(used);
-            known.extend(page.value.items);
-            next = page.value.next;
+            let pages_left = first
+                .value
+                .count
+                .map_or(u64::MAX, |c| c.div_ceil(PER_CALL as u64).saturating_sub(1));
+            self.list = match first.value.next {
+                Some(next) => List::Counted {
+                    pages_left,
+                    first: first.value.items,
+                    next,
+                },
+                None => List::Read(self.kept(first.value.items)),
+            };
         }
-        let by_key: HashMap<String, zendesk::Organization> =
-            known.into_iter().map(|o| (name_key(&o.name), o)).collect();
-        for name in names {
-            let key = name_key(&name);
-            found.insert(key.clone(), by_key.get(&key).cloned().map(Box::new));
+        let surely = (names.len() + self.only_left) as u64;
+        if let List::Counted { pages_left, .. } = &self.list
+            && *pages_left <= surely
+            && let List::Counted { first, next, .. } =
+                std::mem::replace(&mut self.list, List::Unread)
+        {
+            let mut known = first;
+            let mut seen = HashSet::new();
+            let mut next = Some(next);
+            while let Some(path) = next.take().filter(|p| seen.insert(p.clone())) {
+                let what = format!("the organization list ({path})");
+                let (page, used) =
+                    retrying(gate, &what, || client.organizations_page(&path)).await?;
+                spent.add(used);
+                known.extend(page.value.items);
+                next = page.value.next;
+            }
+            self.list = List::Read(self.kept(known));
         }
-        return Ok((found, spent));
+        let mut found = NamesFound::new();
+        if let List::Read(by_key) = &self.list {
+            for name in names {
+                let key = name_key(&name);
+                let held = by_key.get(&key).cloned().map(Box::new);
+                found.insert(key, held);
+            }
+            return Ok((found, spent));
+        }
+        let answers = run_all(names, n, |name| async move {
+            let what = format!("organization '{name}'");
+            let (answer, used) =
+                retrying(gate, &what, || client.search_organizations_by_name(&name)).await?;
+            let held = answer
+                .value
+                .into_iter()
+                .find(|o| name_key(&o.name) == name_key(&name));
+            Ok((name_key(&name), held, used))
+        })
+        .await?;
+        for (key, held, used) in answers {
+            spent.add(used);
+            found.insert(key, held.map(Box::new));
+        }
+        Ok((found, spent))
     }
-    let answers = run_all(names, n, |name| async move {
-        let what = format!("organization '{name}'");
-        let (answer, used) =
-            retrying(gate, &what, || client.search_organizations_by_name(&name)).await?;
-        let held = answer
-            .value
-            .into_iter()
-            .find(|o| name_key(&o.name) == name_key(&name));
-        Ok((name_key(&name), held, used))
-    })
-    .await?;
-    for (key, held, used) in answers {
-        spent.add(used);
-        found.insert(key, held.map(Box::new));
+
+    /// The organizations of the list the sheet names, by [`name_key`].
+    fn kept(&self, list: Vec<zendesk::Organization>) -> HashMap<String, zendesk::Organization> {
+        list.into_iter()
+            .filter(|o| self.wanted.contains(&name_print(&o.name)))
+            .map(|o| (name_key(&o.name), o))
+            .collect()
     }
-    Ok((found, spent))
 }
 
 /// Organizations found (or not) by name, by [`name_key`]; boxed, as most names of a sheet of
