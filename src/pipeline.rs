@@ -735,19 +735,19 @@ pub fn check_table_with(
     check_rows(table, mapping, options, checks, cancelled, None)
 }
 
-/// [`check_table_with`] for a sheet of organizations, keeping every sent row's organization
-/// as it is sent.
-pub fn check_table_organizations(
+/// [`check_table_users_into`] for a sheet of organizations: each sent row's organization
+/// handed to `keep` as it is sent, in sheet order.
+pub fn check_table_organizations_into(
     table: &Table,
-    mapping: &Mapping,
-    options: &Options,
-    checks: &AccountChecks,
+    (mapping, options, checks): (&Mapping, &Options, &AccountChecks),
     cancelled: &dyn Fn() -> bool,
-) -> Option<(Report, Vec<(u32, crate::payload::Organization)>)> {
-    let mut kept = Vec::new();
-    let report = orgs::check_rows(table, mapping, options, checks, cancelled, Some(&mut kept))?;
-    Some((report, kept))
+    keep: KeepOrganization<'_>,
+) -> Option<Report> {
+    orgs::check_rows(table, mapping, options, checks, cancelled, Some(keep))
 }
+
+/// Where a check of a sheet of organizations hands each sent row's organization.
+pub type KeepOrganization<'a> = &'a mut dyn FnMut(u32, crate::payload::Organization);
 
 /// [`check_table_with`], handing each sent row's user to `keep` as it is sent, in sheet order
 /// (the account check's spool), from the same pass: the rows are checked once, and the plan,

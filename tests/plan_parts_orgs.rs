@@ -6,10 +6,13 @@
 //! end of a long sheet of held organizations are searched, not found in a list of pages.
 
 use serde_json::{Value, json};
+use zdimport::payload::{InvalidPolicy, Issue, Severity};
 use zdimport::payload::{Mode, Organization};
 use zdimport::plan::{Action, PART, Plan, PlanInput, PlanOptions};
 use zdimport::sandbox::{Sandbox, SandboxConfig, SandboxHandle};
-use zdimport::session::check::{Object, build};
+use zdimport::session::check::{
+    Object, OrgRows, OrgSurvey, Report, build, routed_organizations, routed_outbox,
+};
 
 mod common;
 use common::client;
@@ -29,6 +32,13 @@ async fn sandbox(records: Vec<Value>) -> SandboxHandle {
         ..SandboxConfig::default()
     };
     Sandbox::start(config).await.expect("sandbox starts")
+}
+
+fn options() -> PlanOptions {
+    PlanOptions {
+        mode: Mode::Upsert,
+        ..PlanOptions::default()
+    }
 }
 
 /// How row `i` names its organization.
@@ -68,17 +78,21 @@ fn org(i: usize) -> Organization {
     }
 }
 
+/// Every row's organization but row 3's, which has an error.
+fn sheet() -> Vec<(u32, Organization)> {
+    (0..ROWS)
+        .filter(|i| *i != 1)
+        .map(|i| (i as u32 + 2, org(i)))
+        .collect()
+}
+
 async fn plan_of(sandbox: &SandboxHandle, organizations: Vec<(u32, Organization)>) -> Plan {
     let client = client(sandbox);
     let rate = client.me().await.unwrap().rate;
     let mut input = PlanInput::of(Object::Organizations);
     input.organizations = organizations;
     input.invalid = vec![(3, "an error".into())];
-    let options = PlanOptions {
-        mode: Mode::Upsert,
-        ..PlanOptions::default()
-    };
-    let plan = build(&client, input, options, &rate).await.unwrap();
+    let plan = build(&client, input, options(), &rate).await.unwrap();
     assert!(
         plan.cost.requests <= plan.spent.requests && plan.spent.requests <= plan.cost.at_most,
         "spent {:?} against {:?}",
@@ -102,10 +116,7 @@ fn names_looked_up(sandbox: &SandboxHandle) -> (usize, usize) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_row_of_a_sheet_of_several_parts_is_decided_as_its_organization_is_held() {
     let sandbox = sandbox((0..HELD).map(held).collect()).await;
-    let rows: Vec<(u32, Organization)> = (0..ROWS)
-        .filter(|i| *i != 1)
-        .map(|i| (i as u32 + 2, org(i)))
-        .collect();
+    let rows = sheet();
     let plan = plan_of(&sandbox, rows).await;
     assert_eq!(plan.rows.len(), ROWS, "every row once, the invalid one too");
     for (i, row) in plan.rows.iter().enumerate() {
@@ -170,4 +181,58 @@ async fn a_few_new_names_after_parts_of_held_organizations_are_searched_not_list
         (3, 1),
         "the first page, then a search each"
     );
+}
+
+/// The import's outbox routed a part at a time as the plan decides it (what the headless
+/// import sends) is the outbox of the whole plan routed at once: the same requests, bodies,
+/// marks and skipped rows, the row with an error skipped once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn routed_a_part_at_a_time_a_sheet_of_organizations_sends_what_the_whole_plan_does() {
+    let sandbox = sandbox((0..HELD).map(held).collect()).await;
+    let rows = sheet();
+    let report = Report {
+        issues: [Issue {
+            row: 3,
+            column: Some("Name".into()),
+            cell: None,
+            value: None,
+            severity: Severity::Error,
+            message: "an error".into(),
+            includable: false,
+        }]
+        .iter()
+        .collect(),
+        invalid: InvalidPolicy::Skip,
+        ..Report::default()
+    };
+    let whole = plan_of(&sandbox, rows.clone()).await;
+    let client = client(&sandbox);
+    let rate = client.me().await.unwrap().rate;
+    for (skip_unchanged, jobs) in [(true, 30), (false, 3)] {
+        let memory = routed_outbox(&whole, (skip_unchanged, jobs), &report).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let survey = OrgSurvey::of(&rows);
+        let held: OrgRows<'_> = Box::new(rows.iter().cloned().map(Ok));
+        let from = (held, survey, vec![(3, "an error".to_owned())]);
+        let at = (skip_unchanged, jobs);
+        let (file, planned) =
+            routed_organizations(&client, from, (options(), &rate), at, (&report, dir.path()))
+                .await
+                .unwrap();
+        let parts = file.load().unwrap();
+        assert_eq!(parts.batches.len(), memory.batches.len());
+        for (a, b) in memory.batches.iter().zip(&parts.batches) {
+            assert_eq!((&a.rows, &a.keys, &a.body), (&b.rows, &b.keys, &b.body));
+            assert_eq!(a.sent_as, b.sent_as);
+        }
+        assert_eq!(parts.skipped, memory.skipped);
+        assert_eq!(parts.skipped_keys, memory.skipped_keys);
+        assert_eq!(parts, memory, "{skip_unchanged} {jobs}");
+        let updates = parts
+            .batches
+            .iter()
+            .filter(|b| b.sent_as == Some(Mode::Update));
+        assert!(updates.count() > 0, "update_many after create_many");
+        assert_eq!(planned.plan.rows.len(), 1, "the invalid row");
+    }
 }

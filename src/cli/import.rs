@@ -15,7 +15,7 @@ use crate::session::account::SandboxHandle;
 use crate::session::account::{self, Client};
 use crate::session::check::AccountChecks;
 use crate::session::check::{Blank, InvalidPolicy, LeftOut};
-use crate::session::check::{Fields, PlanOptions, SurveyedUsers, Tags};
+use crate::session::check::{Fields, PlanOptions, SurveyedOrgs, SurveyedUsers, Tags};
 use crate::session::run::ReportPathError;
 use crate::session::run::RunListing;
 use crate::session::run::{self, OutboxFile, RetryRows, RunInfo, Summary};
@@ -534,17 +534,28 @@ async fn build_account_plan(
     let dir = session::run::spool_dir()?;
     let laid_out = (false, p.options.jobs);
     let (plan, planned, left_out) = if p.mapping.object == session::check::Object::Organizations {
-        // A sheet of organizations is planned whole.
-        let (input, errors, rows) = super::plan::checked_rows(&mut p, checks)?;
-        let cost = session::check::estimate(&input, rate);
-        let counted = (input.object, input.organizations.len(), 0);
-        eprintln!("zdimport: {}", super::plan::cost_line(&cost, counted));
-        let report = report_of(&errors, p.options.invalid);
+        // A sheet of organizations: checked into a spool and surveyed as it goes by, then
+        // read back a part at a time, as users are.
+        let source = p.streamed();
+        let (surveyed, input, found) =
+            session::check::streamed_organizations(source, checks, &dir)?;
+        let SurveyedOrgs {
+            organizations,
+            survey,
+        } = surveyed;
+        let counted = (input.object, survey.organizations, 0);
+        eprintln!(
+            "zdimport: {}",
+            super::plan::cost_line(&survey.cost(rate), counted)
+        );
+        let report = report_of(&found.errors, p.options.invalid);
         let spool = (&report, dir.as_path());
+        let rows: session::check::OrgRows<'_> = Box::new(organizations.organizations());
+        let from = (rows, survey, input.invalid);
         let account = (options, rate);
         let (plan, planned) =
-            session::check::routed_spool(client, input, account, laid_out, spool).await?;
-        (plan, planned, LeftOut::of(&errors, rows))
+            session::check::routed_organizations(client, from, account, laid_out, spool).await?;
+        (plan, planned, LeftOut::of(&found.errors, found.rows))
     } else {
         // Users: checked into a spool and surveyed as they go by (the cost), then read back a
         // part at a time.

@@ -9,11 +9,10 @@ use serde::Serialize;
 
 use super::account::{AccountArgs, runtime};
 use super::mapped::{MappingArgs, Prepared};
-use crate::session::check::AccountChecks;
 use crate::session::check::{
-    self, Action, Cost, Counts, Existing, MissingOrgs, Plan, PlanInput, PlanOptions, RowPlan, Tags,
+    self, Action, Cost, Counts, Existing, MissingOrgs, Plan, PlanOptions, RowPlan, Tags,
 };
-use crate::session::check::{Issue, Mode, User};
+use crate::session::check::{Mode, User};
 
 #[derive(Debug, Args)]
 pub struct PlanArgs {
@@ -106,28 +105,33 @@ pub fn run(args: &PlanArgs) -> CliResult<ExitCode> {
     let rate = &connected.rate;
     let mut out = BufWriter::new(super::visible_stdout());
     let counts = if prepared.mapping.object == check::Object::Organizations {
-        // A sheet of organizations is planned whole.
-        let (input, ..) = checked_rows(&mut prepared, &checks)?;
-        let cost = check::estimate(&input, rate);
-        let organizations = check::distinct_names(&input.users).len();
-        let records = input.users.len() + input.organizations.len();
-        let counted = (input.object, records, organizations);
-        if !look_up(&cost, counted, input.users.len(), args)? {
+        // A sheet of organizations: checked into a spool and surveyed as it goes by, then
+        // read back, looked up and written out a part at a time, as users are.
+        let dir = crate::session::run::spool_dir()?;
+        let source = prepared.streamed();
+        let (surveyed, input, _) = check::streamed_organizations(source, &checks, &dir)?;
+        let check::SurveyedOrgs {
+            organizations,
+            survey,
+        } = surveyed;
+        let counted = (input.object, survey.organizations, 0);
+        if !look_up(&survey.cost(rate), counted, survey.organizations, args)? {
             return Ok(ExitCode::SUCCESS);
         }
         let options = plan_options(args, &prepared)?;
-        let plan = runtime.block_on(check::build(&connected.client, input, options, rate))?;
-        let dir = crate::session::run::spool_dir()?;
-        let mut printed = Printed::create(args.json, (plan.object, Vec::new()), dir)?;
-        for row in &plan.rows {
-            let who = row
-                .user
-                .as_deref()
-                .map(who)
-                .or_else(|| row.organization.as_deref().map(check::org_rows::who))
-                .unwrap_or_default();
-            printed.row(row, &who)?;
-        }
+        let mut printed = Printed::create(args.json, (input.object, input.invalid), dir)?;
+        let from = (
+            check::org_rows::parts(organizations.organizations()),
+            survey,
+        );
+        let how = ((options.mode, options.tags), (options.concurrency, rate));
+        let plan = runtime.block_on(check::org_rows::build_each(
+            &connected.client,
+            from,
+            Vec::new(),
+            how,
+            &mut printed,
+        ))?;
         printed.finish(&plan, sheet_of(&prepared), &mut out)?
     } else {
         // Users: checked into a spool and surveyed as they go by (the cost), then read back
@@ -166,17 +170,22 @@ fn sheet_of(prepared: &Prepared) -> (&std::path::Path, &str) {
 }
 
 /// Says what the lookups of `counted` cost; with `--cost-only` that is all (as JSON with
-/// `--json`: `users` and the cost). Whether to look them up now.
+/// `--json`: how many `users`, or `organizations` on a sheet of them, and the cost). Whether
+/// to look them up now.
 fn look_up(
     cost: &Cost,
     counted: (check::Object, usize, usize),
-    users: usize,
+    records: usize,
     args: &PlanArgs,
 ) -> CliResult<bool> {
     eprintln!("zdimport: {}", cost_line(cost, counted));
     if args.cost_only && args.json {
         let mut out = super::visible_stdout();
-        let doc = serde_json::json!({ "users": users, "cost": cost });
+        let key = match counted.0 {
+            check::Object::Users => "users",
+            check::Object::Organizations => "organizations",
+        };
+        let doc = serde_json::json!({ key: records, "cost": cost });
         super::stdout_written(
             serde_json::to_writer_pretty(&mut out, &doc)
                 .map_err(std::io::Error::from)
@@ -203,17 +212,6 @@ fn plan_options(args: &PlanArgs, prepared: &Prepared) -> CliResult<PlanOptions> 
         .save_plan_choices(options.missing_orgs, options.make_primary)?;
     args.mapping.save_tags_choice(options.tags)?;
     Ok(options)
-}
-
-/// Every row checked with `checks`, as a plan's input; with the rows' errors and the number
-/// of rows read.
-pub(super) fn checked_rows(
-    prepared: &mut Prepared,
-    checks: &AccountChecks,
-) -> CliResult<(PlanInput, Vec<Issue>, u64)> {
-    let source = prepared.streamed();
-    let (input, found) = crate::session::check::streamed_input(source, checks)?;
-    Ok((input, found.errors, found.rows))
 }
 
 /// `the plan looks up 200 users and 3 organizations in 5 requests…`: the cost of looking up
@@ -402,7 +400,12 @@ impl check::PlanSink for Printed {
 
     fn rows(&mut self, rows: Vec<RowPlan>) -> CliResult<()> {
         for row in &rows {
-            let who = row.user.as_deref().map(who).unwrap_or_default();
+            let who = row
+                .user
+                .as_deref()
+                .map(who)
+                .or_else(|| row.organization.as_deref().map(check::org_rows::who))
+                .unwrap_or_default();
             self.row(row, &who)?;
         }
         Ok(())

@@ -100,7 +100,7 @@ pub(super) fn check_rows(
     options: &Options,
     checks: &AccountChecks,
     cancelled: &dyn Fn() -> bool,
-    mut keep: Option<&mut Vec<(u32, Organization)>>,
+    mut keep: Option<super::KeepOrganization<'_>>,
 ) -> Option<Report> {
     let mut checker = checks.org_checker(mapping, table.layout.first_column, options);
     let mut counts = Counts::default();
@@ -121,8 +121,8 @@ pub(super) fn check_rows(
             report.issues.push(issue);
         }
         if let Some(org) = checked.organization {
-            if let Some(kept) = keep.as_deref_mut() {
-                kept.push((checked.row, org));
+            if let Some(keep) = keep.as_deref_mut() {
+                keep(checked.row, org);
             }
             report.batches.extend(layout.push(checked.row));
         }
@@ -195,9 +195,10 @@ mod tests {
             ..Options::default()
         };
         let mut kept = Vec::new();
+        let mut keep = |row, org| kept.push((row, org));
         let checks = AccountChecks::default();
         let report =
-            check_rows(&t, &mapping, &options, &checks, &|| false, Some(&mut kept)).unwrap();
+            check_rows(&t, &mapping, &options, &checks, &|| false, Some(&mut keep)).unwrap();
         assert_eq!((report.rows(), report.errors, report.sent()), (150, 1, 149));
         assert_eq!(kept.len(), 149);
         let first = request_for(&t, &mapping, &options, &checks, &report.batches[0]);

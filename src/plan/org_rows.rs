@@ -91,6 +91,17 @@ impl OrgSurvey {
         survey
     }
 
+    /// Every row of `organizations`, read once; the first that cannot be read fails it.
+    pub fn read(
+        organizations: impl Iterator<Item = Result<(u32, Organization), PlanError>>,
+    ) -> Result<Self, PlanError> {
+        let mut survey = Self::default();
+        for row in organizations {
+            survey.add(&row?.1);
+        }
+        Ok(survey)
+    }
+
     /// Notes the next row (in sheet order: the lookups go a [`super::PART`] at a time).
     pub fn add(&mut self, org: &Organization) {
         if self.organizations > 0 && self.organizations % super::PART == 0 {
@@ -179,16 +190,33 @@ pub async fn build(
     (concurrency, rate): (usize, &RateInfo),
 ) -> Result<Plan, PlanError> {
     let survey = OrgSurvey::of(&input.organizations);
-    let mut organizations = input.organizations.into_iter();
-    let parts = std::iter::from_fn(|| {
-        let part: Vec<_> = organizations.by_ref().take(super::PART).collect();
-        (!part.is_empty()).then_some(Ok(part))
-    });
+    let parts = parts(input.organizations.into_iter().map(Ok));
     let mut rows = Vec::new();
     let surveyed = (parts, survey);
     let at = (at, (concurrency, rate));
     let plan = build_each(client, surveyed, input.invalid, at, &mut rows).await?;
     Ok(plan.with_rows(rows))
+}
+
+/// `organizations` in parts of [`super::PART`], as [`build_each`] looks them up; a part
+/// stops at the first that cannot be read.
+pub fn parts<I>(
+    organizations: I,
+) -> impl Iterator<Item = Result<Vec<(u32, Organization)>, PlanError>>
+where
+    I: Iterator<Item = Result<(u32, Organization), PlanError>>,
+{
+    let mut organizations = organizations.fuse();
+    std::iter::from_fn(move || {
+        let part = organizations
+            .by_ref()
+            .take(super::PART)
+            .collect::<Result<Vec<_>, _>>();
+        match part {
+            Ok(part) if part.is_empty() => None,
+            part => Some(part),
+        }
+    })
 }
 
 /// [`build`] of a sheet of organizations read a part at a time from `parts` (in sheet order)

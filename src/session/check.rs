@@ -289,17 +289,17 @@ pub fn streamed_outbox(
     Ok((outbox.finish()?, left_out))
 }
 
-/// A table checked against the account: each row once, each sent row's user kept, in a
-/// spool in the data dir.
+/// A table checked against the account: each row once, each sent row's user (or
+/// organization) kept, in a spool in the data dir.
 #[derive(Debug)]
 pub struct Checked {
     pub fields: Arc<Fields>,
     /// The rows' problems, counts and batches, with the account's checks.
     pub report: Arc<Report>,
-    /// Every sent row's user as it is sent, in sheet order, [`USERS_A_LINE`] a line (a sheet
-    /// of users).
-    users: Option<SpooledUsers>,
-    /// The rows with errors; a sheet of organizations' organizations.
+    /// Every sent row's user or organization as it is sent, in sheet order,
+    /// [`RECORDS_A_LINE`] a line.
+    kept: Kept,
+    /// The rows with errors.
     pub input: PlanInput,
     /// What looking the rows up will cost.
     cost: Cost,
@@ -310,8 +310,56 @@ pub struct Checked {
     mode: crate::payload::Mode,
 }
 
-/// Users a line of [`Checked`]'s spool: a request's worth.
-const USERS_A_LINE: usize = crate::payload::JOB_LIMIT;
+/// Records a line of [`Checked`]'s spool: a request's worth.
+const RECORDS_A_LINE: usize = crate::payload::JOB_LIMIT;
+
+/// What [`Checked`] kept of the sent rows.
+#[derive(Debug)]
+enum Kept {
+    Users(SpooledUsers),
+    Organizations(SpooledOrgs),
+}
+
+/// Records written to a spool a line of [`RECORDS_A_LINE`] at a time as they are checked.
+struct Lines<'s, T> {
+    mode: crate::payload::Mode,
+    spool: &'s mut OutboxWriter,
+    line: Vec<(u32, T)>,
+    failure: Option<crate::import::ImportError>,
+}
+
+impl<'s, T: crate::payload::Record> Lines<'s, T> {
+    fn new(mode: crate::payload::Mode, spool: &'s mut OutboxWriter) -> Self {
+        Self {
+            mode,
+            spool,
+            line: Vec::with_capacity(RECORDS_A_LINE),
+            failure: None,
+        }
+    }
+
+    fn keep(&mut self, row: u32, record: T) {
+        self.line.push((row, record));
+        if self.line.len() == RECORDS_A_LINE {
+            self.write();
+        }
+    }
+
+    fn write(&mut self) {
+        let line = std::mem::replace(&mut self.line, Vec::with_capacity(RECORDS_A_LINE));
+        if self.failure.is_none() && !line.is_empty() {
+            let (rows, records) = line.into_iter().unzip();
+            let request = T::request(self.mode, rows, records);
+            self.failure = self.spool.push_request(&request).err();
+        }
+    }
+
+    /// The last line written; the first failure to write one, if any.
+    fn finish(mut self) -> Result<(), CheckError> {
+        self.write();
+        self.failure.map_or(Ok(()), |e| Err(e.into()))
+    }
+}
 
 impl PartialEq for Checked {
     fn eq(&self, other: &Self) -> bool {
@@ -358,58 +406,51 @@ fn check_table(
     (dir, rate): (&std::path::Path, RateInfo),
 ) -> Result<Checked, CheckError> {
     let mode = options.mode;
-    let mut checked = Checked {
+    let mut spool = OutboxWriter::create(dir, (mode, mapping.object), false)?;
+    let check = (mapping, options, checks);
+    let (report, cost) = if mapping.object == crate::mapping::Object::Organizations {
+        let mut survey = OrgSurvey::default();
+        let mut lines = Lines::new(mode, &mut spool);
+        let mut keep = |row, org: Organization| {
+            survey.add(&org);
+            lines.keep(row, org);
+        };
+        let report =
+            crate::pipeline::check_table_organizations_into(table, check, &|| false, &mut keep);
+        lines.finish()?;
+        (report, survey.cost(&rate))
+    } else {
+        let mut survey = Survey::default();
+        let mut lines = Lines::new(mode, &mut spool);
+        let mut keep = |row, user: User| {
+            survey.add(&user);
+            lines.keep(row, user);
+        };
+        let report = crate::pipeline::check_table_users_into(table, check, &|| false, &mut keep);
+        lines.finish()?;
+        (report, survey.cost(&rate))
+    };
+    let report = report.unwrap_or_default();
+    let file = spool.finish()?;
+    let kept = match mapping.object {
+        crate::mapping::Object::Users => Kept::Users(SpooledUsers(file)),
+        crate::mapping::Object::Organizations => Kept::Organizations(SpooledOrgs(file)),
+    };
+    let mut input = input_of(&report, Vec::new());
+    input.object = mapping.object;
+    Ok(Checked {
         fields: checks
             .fields
             .clone()
             .unwrap_or_else(|| Arc::new(Fields::new(Vec::new()))),
-        report: Arc::new(Report::default()),
-        users: None,
-        input: PlanInput::of(mapping.object),
-        cost: Cost::at_rate(0, 0, &rate),
+        report: Arc::new(report),
+        kept,
+        input,
+        cost,
         rate,
         problems: Vec::new(),
         mode,
-    };
-    if mapping.object == crate::mapping::Object::Organizations {
-        let (report, organizations) =
-            crate::pipeline::check_table_organizations(table, mapping, options, checks, &|| false)
-                .unwrap_or_default();
-        checked.input = input_of(&report, Vec::new());
-        checked.input.object = mapping.object;
-        checked.input.organizations = organizations;
-        checked.cost = crate::plan::estimate(&checked.input, &checked.rate);
-        checked.report = Arc::new(report);
-        return Ok(checked);
-    }
-    let mut spool = OutboxWriter::create(dir, (mode, mapping.object), false)?;
-    let mut survey = Survey::default();
-    let mut line: Vec<(u32, User)> = Vec::with_capacity(USERS_A_LINE);
-    let mut failure = None;
-    let mut keep = |row, user: User| {
-        survey.add(&user);
-        line.push((row, user));
-        if line.len() == USERS_A_LINE {
-            if failure.is_none() {
-                failure = spool.push_request(&request(mode, &line)).err();
-            }
-            line.clear();
-        }
-    };
-    let check = (mapping, options, checks);
-    let report = crate::pipeline::check_table_users_into(table, check, &|| false, &mut keep)
-        .unwrap_or_default();
-    if let Some(failure) = failure {
-        return Err(failure.into());
-    }
-    if !line.is_empty() {
-        spool.push_request(&request(mode, &line))?;
-    }
-    checked.users = Some(SpooledUsers(spool.finish()?));
-    checked.cost = survey.cost(&checked.rate);
-    checked.input = input_of(&report, Vec::new());
-    checked.report = Arc::new(report);
-    Ok(checked)
+    })
 }
 
 impl Checked {
@@ -418,34 +459,41 @@ impl Checked {
         self.cost
     }
 
-    /// The users of batch `n`, as they are sent (Preview).
+    /// The users (or organizations) of batch `n`, as they are sent (Preview).
     pub fn request(&self, n: usize) -> Option<Request> {
         let rows = self.report.batches.get(n)?;
         let start: usize = self.report.batches[..n].iter().map(Vec::len).sum();
-        let Some(spooled) = &self.users else {
-            let orgs = self.input.organizations.get(start..start + rows.len())?;
-            let (rows, orgs) = orgs.iter().cloned().unzip();
-            return Some(Request::organizations(self.mode, rows, orgs));
-        };
-        let mut users = Vec::with_capacity(rows.len());
-        for line in start / USERS_A_LINE..(start + rows.len()).div_ceil(USERS_A_LINE) {
-            let read = spooled.batch(line).ok()?;
-            let first = line * USERS_A_LINE;
-            users.extend(read.into_iter().enumerate().filter_map(|(i, user)| {
-                (start..start + rows.len())
-                    .contains(&(first + i))
-                    .then_some(user)
-            }));
+        match &self.kept {
+            Kept::Users(spooled) => self.read_lines(rows, start, |l| spooled.batch(l)),
+            Kept::Organizations(spooled) => self.read_lines(rows, start, |l| spooled.batch(l)),
         }
-        if users.len() != rows.len() {
-            return None;
-        }
-        debug_assert!(users.iter().map(|(row, _)| row).eq(rows.iter()));
-        Some(request(self.mode, &users))
     }
 
-    /// Looks the users up: what every row will do to the account, each row kept in a
-    /// scratch file in the data dir as it is decided, a part at a time ([`StoredPlan`]).
+    /// The request of `rows`, from the `start`th record on, read from the lines of the spool
+    /// that hold them.
+    fn read_lines<T: crate::payload::Record>(
+        &self,
+        rows: &[u32],
+        start: usize,
+        line: impl Fn(usize) -> Result<Vec<(u32, T)>, PlanError>,
+    ) -> Option<Request> {
+        let wanted = start..start + rows.len();
+        let mut records = Vec::with_capacity(rows.len());
+        for l in start / RECORDS_A_LINE..wanted.end.div_ceil(RECORDS_A_LINE) {
+            let first = l * RECORDS_A_LINE;
+            let read = line(l).ok()?.into_iter().enumerate();
+            records.extend(read.filter_map(|(i, r)| wanted.contains(&(first + i)).then_some(r)));
+        }
+        if records.len() != rows.len() {
+            return None;
+        }
+        let (read, records): (Vec<u32>, Vec<T>) = records.into_iter().unzip();
+        debug_assert_eq!(read, rows);
+        Some(T::request(self.mode, read, records))
+    }
+
+    /// Looks the rows up: what every row will do to the account, each row kept in a scratch
+    /// file in the data dir as it is decided, a part at a time ([`StoredPlan`]).
     pub async fn plan(
         &self,
         client: &Client,
@@ -453,43 +501,54 @@ impl Checked {
     ) -> Result<StoredPlan, CheckError> {
         let dir = crate::import::journal::spool_dir()?;
         let at = (options, &self.rate);
-        match &self.users {
-            Some(users) => {
-                stored_plan_of(client, (users, self.input.invalid.clone()), at, &dir).await
+        let invalid = self.input.invalid.clone();
+        match &self.kept {
+            Kept::Users(users) => stored_plan_of(client, (users, invalid), at, &dir).await,
+            Kept::Organizations(orgs) => {
+                let survey = OrgSurvey::read(orgs.organizations())?;
+                let rows: OrgRows<'_> = Box::new(orgs.organizations());
+                stored_organizations(client, (rows, survey, invalid), at, &dir).await
             }
-            None => stored_plan(client, &self.input, at, &dir).await,
         }
     }
 
     /// The import of the rows as checked, without a plan, into a spool in `dir`: every sent
-    /// row's user as kept, a request at a time; the rows with errors skipped (named from the
-    /// sheet).
+    /// row's user (or organization) as kept, a request at a time; the rows with errors
+    /// skipped (named from the sheet).
     pub fn outbox(
         &self,
         (table, mapping): (&Table, &Mapping),
         dir: &std::path::Path,
     ) -> Result<OutboxFile, CheckError> {
         let mut spool = unplanned_spool(self.mode, (table, mapping), &self.report, dir)?;
-        let mut users = self.users.as_ref().map(Users::users);
-        for (n, rows) in self.report.batches.iter().enumerate() {
-            let Some(users) = &mut users else {
-                if let Some(request) = self.request(n) {
-                    spool.sent(request)?;
-                }
-                continue;
-            };
-            let batch = users
-                .by_ref()
-                .take(rows.len())
-                .collect::<Result<Vec<_>, _>>()?;
-            spool.sent(request(self.mode, &batch))?;
+        let batches = (&self.report.batches[..], self.mode);
+        match &self.kept {
+            Kept::Users(users) => sent_each(&mut spool, batches, users.users())?,
+            Kept::Organizations(orgs) => sent_each(&mut spool, batches, orgs.organizations())?,
         }
         spool.finish()
     }
 }
 
+/// Each batch of `batches` sent into `spool` as checked, its records the next of `records`.
+fn sent_each<T: crate::payload::Record>(
+    spool: &mut super::routed::RoutedSpool,
+    (batches, mode): (&[Vec<u32>], crate::payload::Mode),
+    mut records: impl Iterator<Item = Result<(u32, T), PlanError>>,
+) -> Result<(), CheckError> {
+    for rows in batches {
+        let batch = records
+            .by_ref()
+            .take(rows.len())
+            .collect::<Result<Vec<_>, _>>()?;
+        let (rows, records) = batch.into_iter().unzip();
+        spool.sent(T::request(mode, rows, records))?;
+    }
+    Ok(())
+}
+
 /// The plan of `input` (held), each row kept in a scratch file in `dir` as it is decided, a
-/// part at a time; a sheet of organizations planned whole, then kept.
+/// part at a time.
 pub async fn stored_plan(
     client: &Client,
     input: &PlanInput,
@@ -497,8 +556,10 @@ pub async fn stored_plan(
     dir: &std::path::Path,
 ) -> Result<StoredPlan, CheckError> {
     if input.object == crate::mapping::Object::Organizations {
-        let plan = build(client, input.clone(), options, rate).await?;
-        return Ok(StoredPlan::of(plan, dir)?);
+        let survey = OrgSurvey::of(&input.organizations);
+        let organizations: OrgRows<'_> = Box::new(input.organizations.iter().cloned().map(Ok));
+        let held = (organizations, survey, input.invalid.clone());
+        return stored_organizations(client, held, (options, rate), dir).await;
     }
     let users = (&input.users as &dyn Users, input.invalid.clone());
     stored_plan_of(client, users, (options, rate), dir).await
@@ -528,19 +589,6 @@ fn input_of(report: &Report, users: Vec<(u32, User)>) -> PlanInput {
         input.push_issue(issue);
     }
     input
-}
-
-fn request(mode: crate::payload::Mode, users: &[(u32, User)]) -> Request {
-    let (method, path) = mode.endpoint();
-    Request {
-        method,
-        path,
-        rows: users.iter().map(|(row, _)| *row).collect(),
-        body: crate::payload::Body {
-            users: users.iter().map(|(_, user)| user.clone()).collect(),
-            ..crate::payload::Body::default()
-        },
-    }
 }
 
 /// The outbox of an account plan as it routes its rows, laid out for `jobs` at once, the rows
@@ -574,7 +622,7 @@ pub use super::routed::Tally;
 /// laid out for `jobs` at once: only the organizations and one part's lookups and requests
 /// are held, however many rows the sheet has. The rows with errors (in `report`) are
 /// skipped after the rows the plan leaves out, or, with `--invalid include`, marked where
-/// sent. A sheet of organizations is planned whole, then spooled. The spool is in `dir`
+/// sent. The spool is in `dir`
 /// ([`super::run::spool_dir`], where the run folder is made from it).
 pub async fn routed_spool(
     client: &Client,
@@ -584,10 +632,10 @@ pub async fn routed_spool(
     (report, dir): (&Report, &std::path::Path),
 ) -> Result<(OutboxFile, Planned), CheckError> {
     if input.object == crate::mapping::Object::Organizations {
-        let plan = build(client, input, options, rate).await?;
-        let outbox = routed_outbox(&plan, laid_out, report)?;
-        let tally = Tally::default();
-        return Ok((OutboxFile::spool(dir, &outbox)?, Planned { plan, tally }));
+        let survey = OrgSurvey::of(&input.organizations);
+        let organizations: OrgRows<'_> = Box::new(input.organizations.into_iter().map(Ok));
+        let held = (organizations, survey, input.invalid);
+        return routed_organizations(client, held, (options, rate), laid_out, (report, dir)).await;
     }
     let survey = Survey::of(&input.users)?;
     let users = (&input.users as &dyn Users, survey, input.invalid);
@@ -655,10 +703,48 @@ pub fn streamed_users(
     checks: &AccountChecks,
     dir: &std::path::Path,
 ) -> Result<(SurveyedUsers, PlanInput, StreamedRows), CheckError> {
+    let (spool, (survey, _), invalid, rows) = streamed_spool(source, checks, dir)?;
+    let users = SpooledUsers(spool);
+    Ok((SurveyedUsers { users, survey }, invalid, rows))
+}
+
+/// A sheet of organizations checked into a spool ([`streamed_organizations`]), and what a
+/// plan must know of them before it looks any up, found as they were checked.
+pub struct SurveyedOrgs {
+    pub organizations: SpooledOrgs,
+    pub survey: OrgSurvey,
+}
+
+/// [`streamed_users`] for a sheet of organizations: every sent row's organization in a spool
+/// in `dir` ([`SpooledOrgs`] reads them back), surveyed as it goes by.
+pub fn streamed_organizations(
+    source: Streamed<'_>,
+    checks: &AccountChecks,
+    dir: &std::path::Path,
+) -> Result<(SurveyedOrgs, PlanInput, StreamedRows), CheckError> {
+    let (spool, (_, survey), invalid, rows) = streamed_spool(source, checks, dir)?;
+    let organizations = SpooledOrgs(spool);
+    Ok((
+        SurveyedOrgs {
+            organizations,
+            survey,
+        },
+        invalid,
+        rows,
+    ))
+}
+
+/// The sheet checked as it streams, once, into a spool in `dir`, each request's users or
+/// organizations surveyed as they go by.
+fn streamed_spool(
+    source: Streamed<'_>,
+    checks: &AccountChecks,
+    dir: &std::path::Path,
+) -> Result<(OutboxFile, (Survey, OrgSurvey), PlanInput, StreamedRows), CheckError> {
     use crate::pipeline::Event;
     let at = (source.options.mode, source.mapping.object);
     let mut spool = OutboxWriter::create(dir, at, false)?;
-    let mut survey = Survey::default();
+    let mut survey = (Survey::default(), OrgSurvey::default());
     let mut invalid = PlanInput::of(source.mapping.object);
     let mut errors = Vec::new();
     let mut failure = None;
@@ -668,7 +754,10 @@ pub fn streamed_users(
         match event {
             Event::Request(request) => {
                 for user in &request.body.users {
-                    survey.add(user);
+                    survey.0.add(user);
+                }
+                for org in &request.body.organizations {
+                    survey.1.add(org);
                 }
                 if let Err(e) = spool.push_request(&request) {
                     failure = Some(e);
@@ -682,13 +771,57 @@ pub fn streamed_users(
     if let Some(failure) = failure {
         return Err(failure.into());
     }
-    let rows = summary.rows;
-    let users = SpooledUsers(spool.finish()?);
-    let surveyed = SurveyedUsers { users, survey };
-    Ok((surveyed, invalid, StreamedRows { errors, rows }))
+    let rows = StreamedRows {
+        errors,
+        rows: summary.rows,
+    };
+    Ok((spool.finish()?, survey, invalid, rows))
 }
 
+/// [`routed_spool_of`] for a sheet of organizations read from `organizations` (held, or a
+/// spool) a part at a time, as `survey` found them: each part looked up, decided and routed
+/// (new ones to `create_many`, the others to `update_many` by id after them) before the next
+/// is read.
+pub async fn routed_organizations(
+    client: &Client,
+    (organizations, survey, invalid): (OrgRows<'_>, OrgSurvey, Vec<(u32, String)>),
+    (options, rate): (PlanOptions, &RateInfo),
+    (skip_unchanged, jobs): (bool, usize),
+    (report, dir): (&Report, &std::path::Path),
+) -> Result<(OutboxFile, Planned), CheckError> {
+    let include = report.invalid == crate::payload::InvalidPolicy::Include;
+    let at = (options.mode, skip_unchanged, jobs);
+    let mut spool = super::routed::RoutedSpool::create(dir, at, &report.issues, include)?;
+    spool.object = crate::mapping::Object::Organizations;
+    let parts = (org_rows::parts(organizations), survey);
+    let how = ((options.mode, options.tags), (options.concurrency, rate));
+    let plan = org_rows::build_each(client, parts, invalid, how, &mut spool).await?;
+    let tally = spool.tally;
+    Ok((spool.finish()?, Planned { plan, tally }))
+}
+
+/// The organizations of a sheet of them, one after another in sheet order (held, or read
+/// back from a spool).
+pub type OrgRows<'a> = Box<dyn Iterator<Item = Result<(u32, Organization), PlanError>> + Send + 'a>;
+
+/// [`stored_plan_of`] for a sheet of organizations read from `organizations` a part at a
+/// time, as `survey` found them.
+pub async fn stored_organizations(
+    client: &Client,
+    (organizations, survey, invalid): (OrgRows<'_>, OrgSurvey, Vec<(u32, String)>),
+    (options, rate): (PlanOptions, &RateInfo),
+    dir: &std::path::Path,
+) -> Result<StoredPlan, CheckError> {
+    let mut writer = crate::plan::PlanWriter::create(dir, invalid)?;
+    let parts = (org_rows::parts(organizations), survey);
+    let how = ((options.mode, options.tags), (options.concurrency, rate));
+    let head = org_rows::build_each(client, parts, Vec::new(), how, &mut writer).await?;
+    Ok(writer.finish(head)?)
+}
+
+pub use super::routed::SpooledOrgs;
 pub use super::routed::SpooledUsers;
+pub use crate::plan::org_rows::OrgSurvey;
 
 #[cfg(test)]
 mod tests {
@@ -707,8 +840,10 @@ mod tests {
 
     /// The users `checked` kept, read back from its spool.
     fn users_of(checked: &Checked) -> Vec<(u32, User)> {
-        let users = checked.users.as_ref().unwrap().users();
-        users.collect::<Result<_, _>>().unwrap()
+        let Kept::Users(users) = &checked.kept else {
+            panic!("a sheet of users")
+        };
+        users.users().collect::<Result<_, _>>().unwrap()
     }
 
     /// 230 rows in create mode: row 5 has no name, row 9 a taken email.
@@ -737,7 +872,7 @@ mod tests {
         let sizes: Vec<usize> = checked.report.batches.iter().map(Vec::len).collect();
         let mut start = 0;
         let across = sizes.iter().any(|n| {
-            let (first, last) = (start / USERS_A_LINE, (start + n - 1) / USERS_A_LINE);
+            let (first, last) = (start / RECORDS_A_LINE, (start + n - 1) / RECORDS_A_LINE);
             start += n;
             first != last
         });

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use super::check::CheckError;
 use crate::import::orgs::MissingCount;
 use crate::import::{Outbox, OutboxFile, SpoolBuilder, UserKey};
-use crate::payload::{IssueRef, Mode, Request, User};
+use crate::payload::{IssueRef, Mode, Organization, Request, User};
 use crate::plan::{Marked, PlanError, PlanSink, Router, RowPlan, Step, Users};
 
 /// The outbox being written, and what the plan's lines say of the rows routed so far.
@@ -174,6 +174,38 @@ impl PlanSink for RoutedSpool {
     }
 }
 
+/// The records of batch `b` of a spool of checked rows, with the batch: `of` takes them from
+/// its body (users, or organizations), one a row.
+fn records<T>(
+    file: &OutboxFile,
+    b: usize,
+    of: impl FnOnce(Body) -> Vec<T>,
+) -> Result<(crate::import::OutboxBatch, Vec<T>), PlanError> {
+    let batch = file.read(b)?;
+    let first = batch.rows.first().copied().unwrap_or_default();
+    let body: Body = serde_json::from_slice(&batch.body).map_err(|e| PlanError::Body {
+        row: first,
+        reason: e.to_string(),
+    })?;
+    let records = of(body);
+    if records.len() != batch.rows.len() {
+        return Err(PlanError::Body {
+            row: first,
+            reason: format!("{} records for {} rows", records.len(), batch.rows.len()),
+        });
+    }
+    Ok((batch, records))
+}
+
+/// A spooled request's body.
+#[derive(serde::Deserialize)]
+#[serde(default)]
+#[derive(Default)]
+struct Body {
+    users: Vec<User>,
+    organizations: Vec<Organization>,
+}
+
 /// Users checked as a sheet streamed, read back from their spool a batch at a time
 /// ([`super::check::streamed_users`]): each body's users with the memberships beside it.
 #[derive(Debug)]
@@ -182,22 +214,8 @@ pub struct SpooledUsers(pub(super) OutboxFile);
 impl SpooledUsers {
     /// The users of batch `b`, with their sheet rows.
     pub(super) fn batch(&self, b: usize) -> Result<Vec<(u32, User)>, PlanError> {
-        #[derive(serde::Deserialize)]
-        struct Body {
-            users: Vec<User>,
-        }
-        let batch = self.0.read(b)?;
-        let body: Body = serde_json::from_slice(&batch.body).map_err(|e| PlanError::Body {
-            row: batch.rows.first().copied().unwrap_or_default(),
-            reason: e.to_string(),
-        })?;
-        if body.users.len() != batch.rows.len() {
-            return Err(PlanError::Body {
-                row: batch.rows.first().copied().unwrap_or_default(),
-                reason: format!("{} users for {} rows", body.users.len(), batch.rows.len()),
-            });
-        }
-        let users = body.users.into_iter().zip(batch.keys.iter());
+        let (batch, users) = records(&self.0, b, |body| body.users)?;
+        let users = users.into_iter().zip(batch.keys.iter());
         Ok(batch
             .rows
             .iter()
@@ -212,13 +230,41 @@ impl SpooledUsers {
 
 impl Users for SpooledUsers {
     fn users(&self) -> Box<dyn Iterator<Item = Result<(u32, User), PlanError>> + Send + '_> {
-        Box::new((0..self.0.batches()).flat_map(move |b| {
-            let batch: Box<dyn Iterator<Item = _> + Send> = match self.batch(b) {
-                Ok(users) => Box::new(users.into_iter().map(Ok)),
-                Err(e) => Box::new(std::iter::once(Err(e))),
-            };
-            batch
-        }))
+        Box::new(each_batch(self.0.batches(), |b| self.batch(b)))
+    }
+}
+
+/// Every record of batches `0..batches`, read by `batch` one after another.
+fn each_batch<'a, T: Send + 'a>(
+    batches: usize,
+    batch: impl Fn(usize) -> Result<Vec<T>, PlanError> + Send + 'a,
+) -> impl Iterator<Item = Result<T, PlanError>> + Send + 'a {
+    (0..batches).flat_map(move |b| {
+        let records: Box<dyn Iterator<Item = _> + Send> = match batch(b) {
+            Ok(records) => Box::new(records.into_iter().map(Ok)),
+            Err(e) => Box::new(std::iter::once(Err(e))),
+        };
+        records
+    })
+}
+
+/// Organizations checked as a sheet of them streamed, read back from their spool a batch at
+/// a time ([`super::check::streamed_organizations`]).
+#[derive(Debug)]
+pub struct SpooledOrgs(pub(super) OutboxFile);
+
+impl SpooledOrgs {
+    /// The organizations of batch `b`, with their sheet rows.
+    pub(super) fn batch(&self, b: usize) -> Result<Vec<(u32, Organization)>, PlanError> {
+        let (batch, organizations) = records(&self.0, b, |body| body.organizations)?;
+        Ok(batch.rows.into_iter().zip(organizations).collect())
+    }
+
+    /// Every organization, in sheet order.
+    pub fn organizations(
+        &self,
+    ) -> impl Iterator<Item = Result<(u32, Organization), PlanError>> + Send + '_ {
+        each_batch(self.0.batches(), |b| self.batch(b))
     }
 }
 
