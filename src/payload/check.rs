@@ -694,7 +694,7 @@ pub(super) fn keyed(key: Key, print: Fingerprint) -> u64 {
 }
 
 /// The fingerprint of an identifier, ASCII case ignored.
-fn fingerprint(text: &str) -> Fingerprint {
+pub(super) fn fingerprint(text: &str) -> Fingerprint {
     const PRINTS: foldhash::quality::FixedState = foldhash::quality::FixedState::with_seed(0x7a64);
     if text.bytes().any(|b| b.is_ascii_uppercase()) {
         PRINTS.hash_one(text.to_ascii_lowercase().as_str())

@@ -77,6 +77,9 @@ impl OrgChecked {
     }
 }
 
+/// First row of each identifier, by fingerprint.
+type Firsts = HashMap<super::check::Fingerprint, u32, foldhash::fast::FixedState>;
+
 /// Checks organization rows one at a time; remembers names and external ids across rows.
 #[derive(Debug)]
 pub struct OrgChecker {
@@ -85,9 +88,10 @@ pub struct OrgChecker {
     invalid: InvalidPolicy,
     fields: Option<Arc<Fields>>,
     blank: Blank,
-    /// First row of each name (trimmed, lower case) and external id (lower case).
-    names: HashMap<String, u32>,
-    external_ids: HashMap<String, u32>,
+    /// First row of each name (trimmed, lower case) and external id (lower case), by
+    /// 64-bit fingerprint ([`super::check::fingerprint`]: as users' identifiers are kept).
+    names: Firsts,
+    external_ids: Firsts,
 }
 
 impl OrgChecker {
@@ -112,8 +116,8 @@ impl OrgChecker {
             invalid: options.invalid,
             fields: None,
             blank: Blank::Keep,
-            names: HashMap::new(),
-            external_ids: HashMap::new(),
+            names: Firsts::default(),
+            external_ids: Firsts::default(),
         }
     }
 
@@ -222,7 +226,8 @@ impl OrgChecker {
                 Target::ExternalId,
                 org.external_id.as_deref().map(str::to_lowercase),
             ),
-        ];
+        ]
+        .map(|(target, key)| (target, key.as_deref().map(super::check::fingerprint)));
         let mut clashes = Vec::new();
         for (target, key) in &keys {
             let Some(key) = key else { continue };
