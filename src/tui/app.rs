@@ -1525,25 +1525,48 @@ impl App {
 }
 
 /// `POST …/create_many (1), PUT …/update_many (1)`: where a plan's organization requests go
-/// (the new ones are created, the others updated by id after them).
+/// (the new ones are created, the others updated by id after them); `nothing to send` when
+/// the plan sends none.
 fn organization_endpoints(routes: crate::session::check::Routes) -> String {
     use crate::session::check::{Mode, organization_endpoint};
     let creates = routes.requests - routes.moved;
-    [(Mode::Create, creates), (Mode::Update, routes.moved)]
+    let sent: Vec<String> = [(Mode::Create, creates), (Mode::Update, routes.moved)]
         .into_iter()
         .filter(|(_, n)| *n > 0)
         .map(|(mode, n)| {
             let (method, path) = organization_endpoint(mode);
             format!("{method} {path} ({n})")
         })
-        .collect::<Vec<_>>()
-        .join(", ")
+        .collect();
+    if sent.is_empty() {
+        return "nothing to send".to_owned();
+    }
+    sent.join(", ")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::session::source::{Cell, TableLayout};
+
+    #[test]
+    fn a_plan_of_organizations_names_each_endpoint_with_its_requests() {
+        let routes = |requests, moved| crate::session::check::Routes {
+            rows: 250,
+            requests,
+            moved,
+            skipped: 0,
+        };
+        assert_eq!(
+            organization_endpoints(routes(3, 1)),
+            "POST /api/v2/organizations/create_many (2), PUT /api/v2/organizations/update_many (1)"
+        );
+        assert_eq!(
+            organization_endpoints(routes(2, 2)),
+            "PUT /api/v2/organizations/update_many (2)"
+        );
+        assert_eq!(organization_endpoints(routes(0, 0)), "nothing to send");
+    }
 
     fn table() -> Table {
         let headers: Vec<String> = ["Full Name", "E-mail", "Plan"].map(str::to_owned).to_vec();
