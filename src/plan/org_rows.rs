@@ -5,9 +5,12 @@
 //! Lookups: `organizations/show_many?external_ids=` (100 a call, read directly) for rows with
 //! an external_id, `?ids=` for rows with an id, then by name (exact, ignoring case and
 //! surrounding spaces, as Zendesk keeps names unique) for the rows those did not find: the
-//! whole organization list when it takes no more pages than there are names, else
+//! whole organization list when it takes no more pages than the names still to look up, else
 //! `organizations/search?name=` per name. An organization held under another external_id (or
 //! none) is still the one Zendesk would refuse to create again.
+//!
+//! The rows go a part at a time ([`build_each`]): looked up, decided and handed on before the
+//! next part is read, so a long sheet is never held whole.
 
 use std::collections::{HashMap, HashSet};
 
