@@ -8,7 +8,7 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, BorderType, Gauge, Paragraph, Widget};
+use ratatui::widgets::{Block, BorderType, Gauge, Paragraph, Widget, Wrap};
 
 use crate::session::run::{
     ImportEvent, MemberCounts, OrgCounts, Outcome, RowOutcome, Summary, WaitReason,
@@ -16,7 +16,7 @@ use crate::session::run::{
 use crate::tui::action::Action;
 use crate::tui::keymap::KeyContext;
 use crate::tui::strings;
-use crate::tui::widgets::{fit, theme};
+use crate::tui::widgets::{theme, wrapped_height};
 
 /// Log lines kept.
 const LOG_LINES: usize = 200;
@@ -484,15 +484,23 @@ impl RunState {
             .title(strings::RUN_LOG_TITLE);
         let inner = block.inner(area);
         block.render(area, buf);
-        let height = usize::from(inner.height);
-        let width = usize::from(inner.width);
-        let lines: Vec<Line<'_>> = self
-            .log
-            .iter()
-            .skip(self.log.len().saturating_sub(height))
-            .map(|l| Line::from(fit(l, width)))
-            .collect();
-        Paragraph::new(lines).render(inner, buf);
+        // The last lines, each wrapped whole (a warning naming two organizations is longer
+        // than an 80-column screen), the newest at the bottom.
+        let mut lines: Vec<Line<'_>> = Vec::new();
+        let mut rows = 0u16;
+        for text in self.log.iter().rev() {
+            if rows >= inner.height {
+                break;
+            }
+            let line = Line::from(text.as_str());
+            rows = rows.saturating_add(wrapped_height(std::slice::from_ref(&line), inner.width));
+            lines.push(line);
+        }
+        lines.reverse();
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .scroll((rows.saturating_sub(inner.height), 0))
+            .render(inner, buf);
     }
 }
 
@@ -927,19 +935,33 @@ mod app_tests {
             run_id: "20261202-101500-4821".into(),
             run_dir: "/data/runs/20261202-101500-4821".into(),
             account: "https://acme.zendesk.com/".into(),
-            warnings: vec!["'Acme Corp.' is not in Zendesk; it has 'ACME Corp'".into()],
+            warnings: vec![
+                "'Acme Corp.' is not in Zendesk; it has 'ACME Corp' (rows 2, 7 and 9 name it: \
+                 fix the sheet, or the import creates a second organization)"
+                    .into(),
+            ],
         });
-        let Screen::Run(state) = &app.screen else {
+        let Screen::Run(state) = &mut app.screen else {
             panic!("the Run screen");
         };
         let log: Vec<&String> = state.log.iter().collect();
-        assert_eq!(
-            log,
-            ["warning: 'Acme Corp.' is not in Zendesk; it has 'ACME Corp'"]
-        );
+        assert_eq!(log.len(), 1);
+        assert!(log[0].starts_with("warning: 'Acme Corp.' is not in Zendesk"));
+        // Longer than an 80-column screen: wrapped whole, the newest line last.
         let shown = format!("{:?}", frame(&mut app, 80, 24).backend());
         assert!(
             shown.contains("warning: 'Acme Corp.' is not in Zendesk"),
+            "{shown}"
+        );
+        assert!(shown.contains("creates a second organization)"), "{shown}");
+        if let Screen::Run(state) = &mut app.screen {
+            for n in 0..40 {
+                state.note(format!("line {n}"));
+            }
+        }
+        let shown = format!("{:?}", frame(&mut app, 80, 24).backend());
+        assert!(
+            shown.contains("line 39") && !shown.contains("line 20 "),
             "{shown}"
         );
     }
