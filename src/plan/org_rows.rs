@@ -21,7 +21,7 @@ use super::lookup::{Gate, PlanError, retrying, run_all};
 use super::{Action, Change, Cost, Plan, PlanSink, RowPlan, Spent};
 use crate::mapping::Object;
 use crate::payload::org::name_key;
-use crate::payload::{Issue, Mode, Organization, Request, Severity};
+use crate::payload::{Mode, Organization};
 use crate::zendesk::{self, Client, RateInfo};
 
 /// Records per `show_many` call: Zendesk's limit.
@@ -35,23 +35,6 @@ pub struct OrgInput {
     pub organizations: Vec<(u32, Organization)>,
     /// Rows with a validation error and the first error's message.
     pub invalid: Vec<(u32, String)>,
-}
-
-impl OrgInput {
-    /// Adds the organizations of a request (the pipeline's `Event::Request`).
-    pub fn push_request(&mut self, request: Request) {
-        self.organizations
-            .extend(request.rows.into_iter().zip(request.body.organizations));
-    }
-
-    /// Notes a row's first error (the pipeline's `Event::Issue`).
-    pub fn push_issue(&mut self, issue: &Issue) {
-        if issue.severity == Severity::Error
-            && self.invalid.last().is_none_or(|(row, _)| *row != issue.row)
-        {
-            self.invalid.push((issue.row, issue.message.clone()));
-        }
-    }
 }
 
 /// Requests the lookups surely make (show_many by external_id and by id, the first page of the

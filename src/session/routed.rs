@@ -198,9 +198,8 @@ fn records<T>(
 }
 
 /// A spooled request's body.
-#[derive(serde::Deserialize)]
+#[derive(Default, serde::Deserialize)]
 #[serde(default)]
-#[derive(Default)]
 struct Body {
     users: Vec<User>,
     organizations: Vec<Organization>,
