@@ -377,3 +377,32 @@ async fn a_retry_of_an_organizations_run_sends_organizations() {
     assert_each_once(&sandbox, "retried");
     assert_eq!(calls(&sandbox, "users/"), 0, "no user endpoint");
 }
+
+/// An import of organizations without the plan (the TUI's `s` in create mode) resolves no
+/// organization names: its rows are the organizations, so it goes on as it is, asking
+/// nothing (it stopped with "missing field `users`" when read as users).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_import_of_organizations_has_no_organization_names_to_resolve() {
+    use zdimport::payload::{Organization, Request};
+    let sandbox = sandbox(true).await;
+    let client = common::client(&sandbox);
+    let mut outbox = Outbox::new(Mode::Create);
+    outbox.object = Object::Organizations;
+    let orgs = ["Newco", "Acme Corp"].map(|name| Organization {
+        name: Some(name.into()),
+        ..Organization::default()
+    });
+    let request = Request::organizations(Mode::Create, vec![2, 3], orgs.to_vec());
+    outbox.push_request(&request).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = zdimport::import::OutboxFile::spool(dir.path(), &outbox).unwrap();
+    let before = sandbox.requests().len();
+    let policy = plan::MissingOrgs::Create;
+    let (resolved, warnings) =
+        zdimport::session::run::resolve_organizations(&client, file, policy, 4)
+            .await
+            .expect("nothing to resolve");
+    assert!(warnings.is_empty());
+    assert_eq!(sandbox.requests().len(), before, "nothing asked");
+    assert_eq!(resolved.load().unwrap(), outbox);
+}

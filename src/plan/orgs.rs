@@ -568,6 +568,9 @@ pub async fn resolve_import(
     policy: MissingOrgs,
     concurrency: usize,
 ) -> Result<Vec<String>, PlanError> {
+    if plan.object == crate::mapping::Object::Organizations {
+        return Ok(Vec::new());
+    }
     match look_up(client, plan.batches.as_slice(), concurrency).await? {
         Some(resolved) => Ok(rebuild(plan, &resolved, policy)?),
         None => Ok(Vec::new()),
@@ -586,6 +589,10 @@ pub async fn resolve_import_file(
     policy: MissingOrgs,
     concurrency: usize,
 ) -> Result<(OutboxFile, Vec<String>), PlanError> {
+    // A sheet of organizations names none: its rows are the organizations.
+    if plan.object == crate::mapping::Object::Organizations {
+        return Ok((plan, Vec::new()));
+    }
     match look_up(client, &plan, concurrency).await? {
         Some(resolved) => Ok(rebuild_file(plan, dir, &resolved, policy)?),
         None => Ok((plan, Vec::new())),

@@ -1096,7 +1096,12 @@ impl App {
                 _ => None,
             })
             .unwrap_or_default();
-        let (method, path) = self.session.mode.endpoint();
+        let (method, path) = match self.session.mapping.object {
+            crate::session::check::Object::Users => self.session.mode.endpoint(),
+            crate::session::check::Object::Organizations => {
+                crate::session::check::organization_endpoint(self.session.mode)
+            }
+        };
         let mut endpoints = format!("{method} {path}");
         let laid_out = (self.session.skip_unchanged, self.session.options().jobs);
         let (users, requests, skipped) = match &self.session.plan {
