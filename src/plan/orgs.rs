@@ -568,10 +568,7 @@ pub async fn resolve_import(
     policy: MissingOrgs,
     concurrency: usize,
 ) -> Result<Vec<String>, PlanError> {
-    if plan.object == crate::mapping::Object::Organizations {
-        return Ok(Vec::new());
-    }
-    match look_up(client, plan.batches.as_slice(), concurrency).await? {
+    match look_up(client, (plan.batches.as_slice(), plan.object), concurrency).await? {
         Some(resolved) => Ok(rebuild(plan, &resolved, policy)?),
         None => Ok(Vec::new()),
     }
@@ -589,11 +586,7 @@ pub async fn resolve_import_file(
     policy: MissingOrgs,
     concurrency: usize,
 ) -> Result<(OutboxFile, Vec<String>), PlanError> {
-    // A sheet of organizations names none: its rows are the organizations.
-    if plan.object == crate::mapping::Object::Organizations {
-        return Ok((plan, Vec::new()));
-    }
-    match look_up(client, &plan, concurrency).await? {
+    match look_up(client, (&plan, plan.object), concurrency).await? {
         Some(resolved) => Ok(rebuild_file(plan, dir, &resolved, policy)?),
         None => Ok((plan, Vec::new())),
     }
@@ -628,12 +621,17 @@ impl PlanBatches for OutboxFile {
 
 /// Reads the names every user gives, checks the account allows several organizations per
 /// user when a row names more than one, and looks the distinct names up. `None` when no
-/// user names an organization: the plan is left as built.
+/// user names an organization (a sheet of organizations names none): the plan is left as
+/// built.
 async fn look_up<P: PlanBatches + ?Sized>(
     client: &Client,
-    plan: &P,
+    (plan, object): (&P, crate::mapping::Object),
     concurrency: usize,
 ) -> Result<Option<Resolved>, PlanError> {
+    // A sheet of organizations names none: its rows are the organizations.
+    if object == crate::mapping::Object::Organizations {
+        return Ok(None);
+    }
     let (names, several) = names_of(plan)?;
     super::memberships::check_setting(client, several, &mut Spent::default()).await?;
     if names.is_empty() {
